@@ -1,0 +1,56 @@
+/** An opaque handle returned by {@link Clock.setTimeout}. */
+export type TimerHandle = { readonly __timer?: never } | object | number;
+
+/**
+ * The only way core code reads time or schedules work. Inject a `FakeClock`
+ * (from `@resilience/core/testing`) in tests; production code uses {@link systemClock}.
+ */
+export interface Clock {
+  /** Milliseconds since the Unix epoch (wall time; may be fractional on a fake clock). */
+  now(): number;
+  /**
+   * Resolves after `ms` milliseconds. Rejects at once with `signal.reason` when the signal
+   * aborts (or is already aborted); the timer is cleared and the listener removed.
+   */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Schedules `callback` once after `ms` milliseconds. */
+  setTimeout(callback: () => void, ms: number): TimerHandle;
+  /** Cancels a timer; unknown or fired handles are ignored. */
+  clearTimeout(handle: TimerHandle): void;
+}
+
+/** A source of uniformly distributed numbers in `[0, 1)`. */
+export type Random = () => number;
+
+/** The injectable default random source (`Math.random`). */
+export const systemRandom: Random = () => Math.random();
+
+/** Shared implementation of `sleep` over any clock's timers. */
+export function sleepOn(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise<void>((resolve, reject) => {
+    if (!signal) {
+      clock.setTimeout(resolve, ms);
+      return;
+    }
+    const onAbort = () => {
+      clock.clearTimeout(handle);
+      reject(signal.reason);
+    };
+    const handle = clock.setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** The real clock: `Date.now()` and the global timers. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep(ms, signal) {
+    return sleepOn(systemClock, ms, signal);
+  },
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from './fake-clock.js';
+import { sequenceRandom } from './sequence-random.js';
+
+describe('FakeClock', () => {
+  it('starts at the given time and stands still until advanced', async () => {
+    const clock = new FakeClock(1_000);
+    expect(clock.now()).toBe(1_000);
+    await clock.advance(250);
+    expect(clock.now()).toBe(1_250);
+  });
+
+  it('fires timers in due-time order, ties in scheduling order', async () => {
+    const clock = new FakeClock();
+    const fired: string[] = [];
+    clock.setTimeout(() => fired.push('b@20'), 20);
+    clock.setTimeout(() => fired.push('a@10'), 10);
+    clock.setTimeout(() => fired.push('c@20'), 20);
+    await clock.advance(15);
+    expect(fired).toEqual(['a@10']);
+    await clock.advance(5);
+    expect(fired).toEqual(['a@10', 'b@20', 'c@20']);
+  });
+
+  it('shows each timer the time it was due at', async () => {
+    const clock = new FakeClock();
+    const seen: number[] = [];
+    clock.setTimeout(() => seen.push(clock.now()), 30);
+    clock.setTimeout(() => seen.push(clock.now()), 70);
+    await clock.advance(100);
+    expect(seen).toEqual([30, 70]);
+    expect(clock.now()).toBe(100);
+  });
+
+  it('runs promise continuations between timers, so chained sleeps complete in one advance', async () => {
+    const clock = new FakeClock();
+    const steps: number[] = [];
+    const chain = (async () => {
+      await clock.sleep(10);
+      steps.push(clock.now());
+      await clock.sleep(10);
+      steps.push(clock.now());
+    })();
+    await clock.advance(20);
+    await chain;
+    expect(steps).toEqual([10, 20]);
+  });
+
+  it('does not fire cleared timers', async () => {
+    const clock = new FakeClock();
+    let fired = false;
+    const handle = clock.setTimeout(() => {
+      fired = true;
+    }, 5);
+    expect(clock.pendingTimers).toBe(1);
+    clock.clearTimeout(handle);
+    expect(clock.pendingTimers).toBe(0);
+    await clock.advance(10);
+    expect(fired).toBe(false);
+  });
+
+  it('rejects a sleep at once when its signal aborts, and clears the timer', async () => {
+    const clock = new FakeClock();
+    const controller = new AbortController();
+    const sleeping = clock.sleep(1_000, controller.signal);
+    controller.abort(new Error('stop'));
+    await expect(sleeping).rejects.toThrow('stop');
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('rejects a sleep with an already aborted signal without scheduling', async () => {
+    const clock = new FakeClock();
+    await expect(clock.sleep(10, AbortSignal.abort(new Error('late')))).rejects.toThrow('late');
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('runAll fires every timer, including ones scheduled while running', async () => {
+    const clock = new FakeClock();
+    const fired: number[] = [];
+    clock.setTimeout(() => {
+      fired.push(clock.now());
+      clock.setTimeout(() => fired.push(clock.now()), 500);
+    }, 100);
+    await clock.runAll();
+    expect(fired).toEqual([100, 600]);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('runAll stops a timer that re-arms forever', async () => {
+    const clock = new FakeClock();
+    const rearm = () => clock.setTimeout(rearm, 1);
+    rearm();
+    await expect(clock.runAll(50)).rejects.toThrow('more than 50 timers');
+  });
+});
+
+describe('sequenceRandom', () => {
+  it('cycles through its values and rejects values outside [0, 1)', () => {
+    const random = sequenceRandom(0.1, 0.9);
+    expect([random(), random(), random()]).toEqual([0.1, 0.9, 0.1]);
+    expect(() => sequenceRandom(1)).toThrow(RangeError);
+    expect(() => sequenceRandom()).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,139 @@
+import { type Clock, sleepOn, type TimerHandle } from './clock.js';
+
+interface FakeTimer {
+  readonly due: number;
+  readonly seq: number;
+  readonly callback: () => void;
+  cancelled: boolean;
+}
+
+const flushMicrotasks = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * A clock for tests. Time stands still until `advance(ms)` or `runAll()` moves it, firing
+ * due timers in due-time order (ties in scheduling order) and letting promise
+ * continuations run between timers, so code under test behaves as under real time.
+ *
+ * @example
+ * const clock = new FakeClock();
+ * const done = clock.sleep(1_000);
+ * await clock.advance(1_000); // `done` is now resolved
+ */
+export class FakeClock implements Clock {
+  #now: number;
+  #seq = 0;
+  #heap: FakeTimer[] = [];
+  #live = 0;
+
+  constructor(startMs = 0) {
+    this.#now = startMs;
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  /** Timers scheduled and neither fired nor cleared. */
+  get pendingTimers(): number {
+    return this.#live;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return sleepOn(this, ms, signal);
+  }
+
+  setTimeout(callback: () => void, ms: number): TimerHandle {
+    const timer: FakeTimer = {
+      due: this.#now + Math.max(0, ms),
+      seq: this.#seq++,
+      callback,
+      cancelled: false,
+    };
+    this.#push(timer);
+    this.#live++;
+    return timer;
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    const timer = handle as FakeTimer;
+    if (timer && typeof timer === 'object' && 'cancelled' in timer && !timer.cancelled) {
+      timer.cancelled = true;
+      this.#live--;
+    }
+  }
+
+  /**
+   * Moves time forward by `ms`, firing every timer due at or before the new time in order.
+   * Timers scheduled while advancing fire too when they fall due within the span.
+   */
+  async advance(ms: number): Promise<void> {
+    const target = this.#now + ms;
+    await flushMicrotasks();
+    for (let timer = this.#nextDue(target); timer; timer = this.#nextDue(target)) {
+      this.#now = timer.due;
+      timer.callback();
+      await flushMicrotasks();
+    }
+    this.#now = target;
+    await flushMicrotasks();
+  }
+
+  /** Fires timers until none is left (at most `limit`, to catch timers that re-arm forever). */
+  async runAll(limit = 100_000): Promise<void> {
+    await flushMicrotasks();
+    for (let fired = 0; ; fired++) {
+      const timer = this.#nextDue(Number.POSITIVE_INFINITY);
+      if (!timer) return;
+      if (fired >= limit) throw new Error(`FakeClock.runAll: more than ${limit} timers fired`);
+      this.#now = Math.max(this.#now, timer.due);
+      timer.callback();
+      await flushMicrotasks();
+    }
+  }
+
+  #nextDue(target: number): FakeTimer | undefined {
+    for (;;) {
+      const top = this.#heap[0];
+      if (!top || top.due > target) return undefined;
+      this.#pop();
+      if (top.cancelled) continue;
+      top.cancelled = true;
+      this.#live--;
+      return top;
+    }
+  }
+
+  #before(a: FakeTimer, b: FakeTimer): boolean {
+    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
+  }
+
+  #push(timer: FakeTimer): void {
+    const heap = this.#heap;
+    heap.push(timer);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.#before(heap[i] as FakeTimer, heap[parent] as FakeTimer)) break;
+      [heap[i], heap[parent]] = [heap[parent] as FakeTimer, heap[i] as FakeTimer];
+      i = parent;
+    }
+  }
+
+  #pop(): void {
+    const heap = this.#heap;
+    const last = heap.pop();
+    if (!last || heap.length === 0) return;
+    heap[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let min = i;
+      if (l < heap.length && this.#before(heap[l] as FakeTimer, heap[min] as FakeTimer)) min = l;
+      if (r < heap.length && this.#before(heap[r] as FakeTimer, heap[min] as FakeTimer)) min = r;
+      if (min === i) return;
+      [heap[i], heap[min]] = [heap[min] as FakeTimer, heap[i] as FakeTimer];
+      i = min;
+    }
+  }
+}

@@ -1,0 +1,1 @@
+export { type Clock, type Random, type TimerHandle, systemClock, systemRandom } from './clock.js';

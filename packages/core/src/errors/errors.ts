@@ -1,0 +1,169 @@
+const BRAND = Symbol.for('@resilience/core:error');
+
+/** Stable codes of the toolkit's own errors. Guards compare codes, not classes. */
+export type ResilienceErrorCode =
+  | 'invalid_options'
+  | 'circuit_open'
+  | 'circuit_isolated'
+  | 'timeout'
+  | 'bulkhead_full'
+  | 'rate_limited'
+  | 'retry_exhausted'
+  | 'in_flight'
+  | 'fingerprint_mismatch'
+  | 'saga_misuse'
+  | 'transaction_failed';
+
+/**
+ * Base of every error the toolkit throws. `code` is stable across versions; use the
+ * `is…` guards, which check the code and so work across duplicate package copies.
+ */
+export class ResilienceError extends Error {
+  readonly code: ResilienceErrorCode;
+  declare readonly [BRAND]: true;
+
+  constructor(code: ResilienceErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** One bad option: its name, what was received and what is allowed. */
+export interface OptionIssue {
+  readonly option: string;
+  readonly received: unknown;
+  readonly allowed: string;
+}
+
+const show = (value: unknown): string => {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'bigint') return `${value}n`;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+};
+
+/** Invalid options, thrown at construction. Lists every bad option at once. */
+export class ConfigurationError extends ResilienceError {
+  readonly issues: readonly OptionIssue[];
+  constructor(subject: string, issues: readonly OptionIssue[]) {
+    const list = issues.map((i) => `${i.option}: received ${show(i.received)}, expected ${i.allowed}`);
+    super('invalid_options', `Invalid ${subject} options: ${list.join('; ')}`);
+    this.issues = issues;
+  }
+}
+
+/** A call rejected because a circuit breaker is open. */
+export class BrokenCircuitError extends ResilienceError {
+  /** Milliseconds until the breaker admits its next probe. */
+  readonly retryAfterMs: number;
+  constructor(
+    message = 'Circuit is open',
+    retryAfterMs = 0,
+    code: 'circuit_open' | 'circuit_isolated' = 'circuit_open',
+  ) {
+    super(code, message);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** A call rejected because a breaker was isolated by hand. */
+export class IsolatedCircuitError extends BrokenCircuitError {
+  constructor(message = 'Circuit is isolated') {
+    super(message, Number.POSITIVE_INFINITY, 'circuit_isolated');
+  }
+}
+
+/** A call that did not finish within its time limit. */
+export class TimeoutError extends ResilienceError {
+  readonly timeoutMs: number;
+  constructor(timeoutMs: number, message = `Operation timed out after ${timeoutMs} ms`) {
+    super('timeout', message);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** A call rejected because a bulkhead's slots and queue are full. */
+export class BulkheadRejectedError extends ResilienceError {
+  readonly executionSlots: number;
+  readonly queueSlots: number;
+  constructor(executionSlots: number, queueSlots: number) {
+    super('bulkhead_full', `Bulkhead is full (${executionSlots} executing, ${queueSlots} queued)`);
+    this.executionSlots = executionSlots;
+    this.queueSlots = queueSlots;
+  }
+}
+
+/** A request denied by a rate limiter, turned into an error by `…OrThrow`, middleware or `wait`. */
+export class RateLimitExceededError extends ResilienceError {
+  readonly retryAfterMs: number;
+  constructor(retryAfterMs: number, message = `Rate limit exceeded; retry in ${Math.ceil(retryAfterMs)} ms`) {
+    super('rate_limited', message);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** Every attempt failed. `cause` is the last attempt's error. */
+export class RetryExhaustedError extends ResilienceError {
+  readonly attempts: number;
+  readonly reason: 'max_attempts' | 'deadline';
+  constructor(attempts: number, cause: unknown, reason: 'max_attempts' | 'deadline' = 'max_attempts') {
+    const why = reason === 'deadline' ? 'the next wait would pass the deadline' : 'no attempts left';
+    super('retry_exhausted', `Gave up after ${attempts} attempt(s): ${why}`, { cause });
+    this.attempts = attempts;
+    this.reason = reason;
+  }
+}
+
+/** An idempotency key reused while its first request is in flight, or with another payload. */
+export class IdempotencyConflictError extends ResilienceError {
+  constructor(code: 'in_flight' | 'fingerprint_mismatch', message?: string) {
+    super(
+      code,
+      message ??
+        (code === 'in_flight'
+          ? 'A request with this idempotency key is still in progress'
+          : 'This idempotency key was used with a different request payload'),
+    );
+  }
+}
+
+/** A saga used wrongly (no steps, duplicate step names, ...). Step failures are reported, not thrown. */
+export class SagaError extends ResilienceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('saga_misuse', message, options);
+  }
+}
+
+/** True for any error thrown by the toolkit (optionally with the given code). */
+export function isResilienceError(error: unknown, code?: ResilienceErrorCode): error is ResilienceError {
+  if (typeof error !== 'object' || error === null || !(BRAND in error)) return false;
+  return code === undefined || (error as ResilienceError).code === code;
+}
+
+export const isBrokenCircuitError = (error: unknown): error is BrokenCircuitError =>
+  isResilienceError(error, 'circuit_open') || isResilienceError(error, 'circuit_isolated');
+export const isTimeoutError = (error: unknown): error is TimeoutError => isResilienceError(error, 'timeout');
+export const isBulkheadRejectedError = (error: unknown): error is BulkheadRejectedError =>
+  isResilienceError(error, 'bulkhead_full');
+export const isRateLimitExceededError = (error: unknown): error is RateLimitExceededError =>
+  isResilienceError(error, 'rate_limited');
+export const isRetryExhaustedError = (error: unknown): error is RetryExhaustedError =>
+  isResilienceError(error, 'retry_exhausted');
+export const isConfigurationError = (error: unknown): error is ConfigurationError =>
+  isResilienceError(error, 'invalid_options');
+
+/**
+ * The toolkit's own load-shedding rejections (open breaker, full bulkhead, rate limit).
+ * A breaker does not count these as failures of the dependency (DESIGN principle 7).
+ */
+export const isOwnRejection = (error: unknown): boolean =>
+  isBrokenCircuitError(error) || isBulkheadRejectedError(error) || isRateLimitExceededError(error);

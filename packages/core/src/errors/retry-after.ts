@@ -1,0 +1,45 @@
+type Bag = Record<string, unknown>;
+const asBag = (v: unknown): Bag | undefined => (typeof v === 'object' && v !== null ? (v as Bag) : undefined);
+
+function header(headers: unknown, name: string): unknown {
+  const h = asBag(headers);
+  if (!h) return undefined;
+  if (typeof h.get === 'function') {
+    const value = (h.get as (n: string) => unknown).call(h, name);
+    if (value !== null && value !== undefined) return value;
+  }
+  return h[name] ?? h[name.toLowerCase()] ?? h['Retry-After'];
+}
+
+/**
+ * Parses a `Retry-After` value (RFC 9110 §10.2.3): delay-seconds or an HTTP-date.
+ * Returns milliseconds from `nowMs`, never negative, or `undefined` when unparsable.
+ */
+export function parseRetryAfter(value: unknown, nowMs: number): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value * 1000 : undefined;
+  if (Array.isArray(value)) return parseRetryAfter(value[0], nowMs);
+  if (typeof value !== 'string') return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  if (Number.isNaN(at) || !/[a-z]/i.test(text)) return undefined;
+  return Math.max(0, at - nowMs);
+}
+
+/**
+ * The wait a failed call asks for, in milliseconds: an own `retryAfterMs` (the toolkit's
+ * errors), or a `Retry-After` header on the error, its `response` (axios, fetch) or its
+ * `cause`. `undefined` when the error names none.
+ */
+export function retryAfterMs(error: unknown, nowMs: number, depth = 0): number | undefined {
+  const e = asBag(error);
+  if (!e) return undefined;
+  if (typeof e.retryAfterMs === 'number' && Number.isFinite(e.retryAfterMs) && e.retryAfterMs >= 0) {
+    return e.retryAfterMs;
+  }
+  const response = asBag(e.response);
+  const value = header(e.headers, 'retry-after') ?? header(response?.headers, 'retry-after');
+  const parsed = parseRetryAfter(value, nowMs);
+  if (parsed !== undefined) return parsed;
+  return depth < 5 ? retryAfterMs(e.cause, nowMs, depth + 1) : undefined;
+}

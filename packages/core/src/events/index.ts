@@ -1,0 +1,1 @@
+export { type Disposer, Emitter, onType, type Subscribe } from './emitter.js';

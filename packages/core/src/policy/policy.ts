@@ -1,0 +1,44 @@
+import type { Subscribe } from '../events/emitter.js';
+
+/** What a policy passes to the user's function. */
+export interface ExecuteContext {
+  /** Aborted when the caller cancels or a policy (timeout, hedging) gives up on this call. */
+  readonly signal: AbortSignal;
+  /** 1 for the first call, incremented by each retry. */
+  readonly attempt: number;
+}
+
+/** The user's function under a policy. */
+export type PolicyFn<T> = (context: ExecuteContext) => T | PromiseLike<T>;
+
+/** Every event a policy reports carries its type and the name of the policy. */
+export interface PolicyEvent {
+  readonly type: string;
+  readonly policy: string;
+}
+
+/**
+ * The shape every policy shares. `execute` is for callers; `run` is how policies nest
+ * inside `pipeline(...)`, passing one context (signal and attempt) down the chain.
+ */
+export interface Policy<E extends PolicyEvent = PolicyEvent> {
+  readonly name: string;
+  /** Runs `fn` under the policy. `signal` cancels waits and is passed to `fn`. */
+  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T>;
+  /** Runs `fn` under the policy with an existing context (used by pipelines). */
+  run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T>;
+  /** A function with `fn`'s parameters that calls it under the policy. */
+  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<Awaited<R>>;
+  /** Every event of this policy (and, for a pipeline, of every layer). */
+  readonly onEvent: Subscribe<E>;
+}
+
+/** A signal that never aborts, shared by every call made without one (no allocation). */
+export const neverAborted: AbortSignal = new AbortController().signal;
+
+/** The context of a first call made without a signal: shared, allocation-free. */
+export const rootContext: ExecuteContext = Object.freeze({ signal: neverAborted, attempt: 1 });
+
+/** The context for `execute(fn, signal)`. */
+export const contextFor = (signal: AbortSignal | undefined): ExecuteContext =>
+  signal === undefined ? rootContext : { signal, attempt: 1 };

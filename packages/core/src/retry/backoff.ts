@@ -1,0 +1,85 @@
+import type { Random } from '../clock/clock.js';
+import { OptionsValidator } from '../errors/validate.js';
+
+/**
+ * A backoff schedule: an immutable value whose `delay` is a pure function of the retry
+ * number, the previous delay and the random source, so one schedule serves any number of
+ * concurrent calls.
+ */
+export interface Backoff {
+  /**
+   * Milliseconds to wait before retry number `retry` (1 = the first retry).
+   * `previousMs` is the delay returned for the retry before (0 before the first).
+   */
+  delay(retry: number, previousMs: number, random: Random): number;
+  /** The longest delay this schedule returns. */
+  readonly maxMs: number;
+}
+
+export type Jitter = 'none' | 'full' | 'equal' | 'decorrelated';
+
+export interface ExponentialOptions {
+  /** First delay (before jitter). @default 100 */
+  initialMs?: number;
+  /** Growth factor per retry. @default 2 */
+  multiplier?: number;
+  /** Cap on any delay. @default 5_000 */
+  maxMs?: number;
+  /**
+   * `none`: `min(maxMs, initialMs·multiplier^(n-1))`; `full`: uniform in `[0, that]`;
+   * `equal`: half of it plus uniform in `[0, half]`; `decorrelated`:
+   * `min(maxMs, uniform in [initialMs, previous·3])` (the AWS Architecture Blog formulas).
+   * @default 'none'
+   */
+  jitter?: Jitter;
+}
+
+export const EXPONENTIAL_DEFAULTS = { initialMs: 100, multiplier: 2, maxMs: 5_000, jitter: 'none' } as const;
+const JITTERS: readonly Jitter[] = ['none', 'full', 'equal', 'decorrelated'];
+
+const validDelay = (v: OptionsValidator, option: string, value: unknown) => v.number(option, value, { min: 0 });
+
+/** The same delay before every retry. */
+function constant(ms: number): Backoff {
+  const v = new OptionsValidator('backoff.constant');
+  validDelay(v, 'ms', ms).required('ms', ms).done();
+  return Object.freeze({ maxMs: ms, delay: () => ms });
+}
+
+/** `ms`, `2·ms`, `3·ms`, ... capped at `maxMs` (default: no cap). */
+function linear(ms: number, options: { maxMs?: number } = {}): Backoff {
+  const v = new OptionsValidator('backoff.linear');
+  validDelay(v, 'ms', ms).required('ms', ms);
+  validDelay(v, 'maxMs', options.maxMs).done();
+  const maxMs = options.maxMs ?? Number.POSITIVE_INFINITY;
+  return Object.freeze({ maxMs, delay: (retry: number) => Math.min(maxMs, ms * retry) });
+}
+
+/** Exponential growth with optional jitter; see {@link ExponentialOptions}. */
+function exponential(options: ExponentialOptions = {}): Backoff {
+  const v = new OptionsValidator('backoff.exponential');
+  validDelay(v, 'initialMs', options.initialMs);
+  v.number('multiplier', options.multiplier, { min: 1 });
+  validDelay(v, 'maxMs', options.maxMs);
+  v.oneOf('jitter', options.jitter, JITTERS);
+  const { initialMs, multiplier, maxMs, jitter } = { ...EXPONENTIAL_DEFAULTS, ...options };
+  v.check(maxMs >= initialMs, 'maxMs', maxMs, `a number >= initialMs (${initialMs})`);
+  v.done();
+  const base = (retry: number) => Math.min(maxMs, initialMs * multiplier ** (retry - 1));
+  const delays: Record<Jitter, Backoff['delay']> = {
+    none: (retry) => base(retry),
+    full: (retry, _prev, random) => random() * base(retry),
+    equal: (retry, _prev, random) => {
+      const half = base(retry) / 2;
+      return half + random() * half;
+    },
+    decorrelated: (_retry, previousMs, random) => {
+      const previous = Math.max(initialMs, previousMs);
+      return Math.min(maxMs, initialMs + random() * (previous * 3 - initialMs));
+    },
+  };
+  return Object.freeze({ maxMs, delay: delays[jitter] });
+}
+
+/** Backoff schedules for `retry({ backoff })`. */
+export const backoff = { constant, linear, exponential };

@@ -1,0 +1,86 @@
+import type { Clock, Random } from '../clock/clock.js';
+import { OptionsValidator } from '../errors/validate.js';
+import { type Backoff, backoff as backoffs } from './backoff.js';
+import { RetryBudget, type RetryBudgetOptions } from './budget.js';
+
+export interface RetryOptions {
+  /** Total calls, including the first (so `1` never retries). @default 4 */
+  maxAttempts?: number;
+  /** Wait before each retry. @default backoff.exponential({ initialMs: 100, multiplier: 2, maxMs: 5_000 }) */
+  backoff?: Backoff;
+  /** Which errors are retried. @default handle.transient() */
+  handle?: (error: unknown) => boolean;
+  /**
+   * Honour a server's `Retry-After` (or an error's `retryAfterMs`): the wait becomes the
+   * longer of the backoff and the server's delay plus up to 10 % jitter (at most 1 s). A
+   * server delay above `maxMs` gives up at once, since retrying earlier would be refused.
+   * `false` ignores it. @default { maxMs: 60_000 }
+   */
+  retryAfter?: boolean | { maxMs?: number };
+  /** Total time for all attempts and waits; gives up at once when the next wait would pass it. */
+  deadlineMs?: number;
+  /** A retry budget shared by every call through this policy (or several, when an instance is passed). Off by default. */
+  budget?: RetryBudget | RetryBudgetOptions;
+  /** Called before each wait; the same as subscribing with `onRetry`. */
+  onRetry?: (event: { attempt: number; delayMs: number; error: unknown }) => void;
+  /** Name stamped on events. @default 'retry' */
+  name?: string;
+  clock?: Clock;
+  random?: Random;
+}
+
+export const RETRY_DEFAULTS = {
+  maxAttempts: 4,
+  backoff: backoffs.exponential({ initialMs: 100, multiplier: 2, maxMs: 5_000 }),
+  retryAfterMaxMs: 60_000,
+  name: 'retry',
+} as const;
+
+export interface ResolvedRetryOptions {
+  maxAttempts: number;
+  backoff: Backoff;
+  retryAfterMaxMs: number | undefined;
+  deadlineMs: number | undefined;
+  budget: RetryBudget | undefined;
+  name: string;
+}
+
+const isBackoff = (v: unknown): boolean =>
+  typeof v === 'object' && v !== null && typeof (v as Backoff).delay === 'function';
+
+export function resolveRetryOptions(options: RetryOptions, clock: Clock): ResolvedRetryOptions {
+  const v = new OptionsValidator('retry');
+  v.integer('maxAttempts', options.maxAttempts, { min: 1 });
+  v.check(options.backoff === undefined || isBackoff(options.backoff), 'backoff', options.backoff, 'a Backoff');
+  v.function('handle', options.handle);
+  v.function('onRetry', options.onRetry);
+  v.number('deadlineMs', options.deadlineMs, { gt: 0 });
+  v.string('name', options.name);
+  const retryAfter = options.retryAfter;
+  if (typeof retryAfter === 'object' && retryAfter !== null) {
+    v.number('retryAfter.maxMs', retryAfter.maxMs, { min: 0 });
+  } else {
+    v.boolean('retryAfter', retryAfter);
+  }
+  v.done();
+  const retryAfterMaxMs =
+    retryAfter === false
+      ? undefined
+      : typeof retryAfter === 'object'
+        ? (retryAfter.maxMs ?? RETRY_DEFAULTS.retryAfterMaxMs)
+        : RETRY_DEFAULTS.retryAfterMaxMs;
+  const budget =
+    options.budget === undefined
+      ? undefined
+      : options.budget instanceof RetryBudget
+        ? options.budget
+        : new RetryBudget({ clock, ...options.budget });
+  return {
+    maxAttempts: options.maxAttempts ?? RETRY_DEFAULTS.maxAttempts,
+    backoff: options.backoff ?? RETRY_DEFAULTS.backoff,
+    retryAfterMaxMs,
+    deadlineMs: options.deadlineMs,
+    budget,
+    name: options.name ?? RETRY_DEFAULTS.name,
+  };
+}

@@ -1,0 +1,37 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+// Tests import workspace packages from source, so `pnpm test` needs no build first.
+const alias = {
+  '@resilience/core/testing': here('./packages/core/src/testing.ts'),
+  '@resilience/core': here('./packages/core/src/index.ts'),
+};
+
+// Every package and app with a src/ folder is one vitest project, named after its folder.
+const projects = ['packages', 'apps'].flatMap((group) =>
+  readdirSync(here(`./${group}`), { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(here(`./${group}/${d.name}/src`)))
+    .map((d) => ({
+      extends: true as const,
+      test: { name: d.name, root: `./${group}/${d.name}`, include: ['src/**/*.test.ts'] },
+    })),
+);
+
+export default defineConfig({
+  resolve: { alias },
+  test: {
+    projects,
+    coverage: {
+      provider: 'v8',
+      include: ['packages/*/src/**/*.ts'],
+      exclude: ['**/*.test.ts', '**/*.bench.ts', '**/testing/**', '**/testing.ts', '**/index.ts'],
+      reporter: ['text-summary'],
+      thresholds: {
+        'packages/core/src/**': { lines: 90 },
+      },
+    },
+  },
+});
