@@ -1,1 +1,1 @@
-export { type Clock, type Random, type TimerHandle, systemClock, systemRandom } from './clock.js';
+export { type Clock, type Random, systemClock, systemRandom, type TimerHandle } from './clock.js';

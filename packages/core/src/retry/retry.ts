@@ -1,10 +1,10 @@
 import { type Clock, type Random, systemClock, systemRandom } from '../clock/clock.js';
-import { RetryExhaustedError } from '../errors/errors.js';
 import { isTransient } from '../errors/classify.js';
+import { RetryExhaustedError } from '../errors/errors.js';
 import { retryAfterMs } from '../errors/retry-after.js';
 import { Emitter, onType } from '../events/emitter.js';
 import { contextFor, type ExecuteContext, neverAborted, type Policy, type PolicyFn } from '../policy/policy.js';
-import { type ResolvedRetryOptions, resolveRetryOptions, type RetryOptions } from './options.js';
+import { type ResolvedRetryOptions, type RetryOptions, resolveRetryOptions } from './options.js';
 
 /** Why a retry policy stopped retrying. */
 export type GiveUpReason = 'max_attempts' | 'not_handled' | 'aborted' | 'deadline' | 'budget' | 'retry_after';

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BrokenCircuitError,
+  type ConfigurationError,
+  IsolatedCircuitError,
+  isBrokenCircuitError,
+  isConfigurationError,
+  isOwnRejection,
+  isResilienceError,
+  RateLimitExceededError,
+  RetryExhaustedError,
+  TimeoutError,
+} from './errors.js';
+import { OptionsValidator } from './validate.js';
+
+describe('ResilienceError', () => {
+  it('has a stable code, a name and a cause', () => {
+    const cause = new Error('last');
+    const error = new RetryExhaustedError(4, cause);
+    expect(error.code).toBe('retry_exhausted');
+    expect(error.name).toBe('RetryExhaustedError');
+    expect(error.cause).toBe(cause);
+    expect(error.attempts).toBe(4);
+    expect(error).toBeInstanceOf(Error);
+  });
+
+  it('is recognised by code even when the class comes from another copy of the package', () => {
+    const foreign = new TimeoutError(10);
+    Object.setPrototypeOf(foreign, Error.prototype);
+    expect(isResilienceError(foreign, 'timeout')).toBe(true);
+    expect(isResilienceError(Object.assign(new Error('x'), { code: 'timeout' }))).toBe(false);
+  });
+
+  it('treats isolated circuits as broken circuits and knows the toolkit’s own rejections', () => {
+    expect(isBrokenCircuitError(new IsolatedCircuitError())).toBe(true);
+    expect(new IsolatedCircuitError().code).toBe('circuit_isolated');
+    expect(isOwnRejection(new BrokenCircuitError('open', 10))).toBe(true);
+    expect(isOwnRejection(new RateLimitExceededError(10))).toBe(true);
+    expect(isOwnRejection(new TimeoutError(10))).toBe(false);
+  });
+});
+
+describe('OptionsValidator', () => {
+  it('reports every bad option at once, with what was received and what is allowed', () => {
+    const v = new OptionsValidator('widget');
+    v.integer('count', 1.5, { min: 1 });
+    v.number('ratio', -1, { min: 0, max: 1 });
+    v.oneOf('mode', 'fast', ['slow', 'safe']);
+    v.function('onDone', 42);
+    v.integer('ok', 3, { min: 1 });
+    let error: unknown;
+    try {
+      v.done();
+    } catch (e) {
+      error = e;
+    }
+    expect(isConfigurationError(error)).toBe(true);
+    const config = error as ConfigurationError;
+    expect(config.issues.map((i) => i.option)).toEqual(['count', 'ratio', 'mode', 'onDone']);
+    expect(config.message).toContain('Invalid widget options');
+    expect(config.message).toContain('count: received 1.5, expected an integer >= 1');
+    expect(config.message).toContain('mode: received "fast", expected one of "slow", "safe"');
+  });
+
+  it('passes undefined optional values and fails a missing required one', () => {
+    const v = new OptionsValidator('widget').number('maybe', undefined).integer('n', undefined);
+    expect(() => v.done()).not.toThrow();
+    expect(() => new OptionsValidator('widget').required('limit', undefined).done()).toThrow(/limit/);
+  });
+});

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { TimeoutError } from './errors.js';
+import { handle } from './handle.js';
+
+class DbError extends Error {}
+
+describe('handle', () => {
+  it('builds filters for all, transient, classes and predicates', () => {
+    expect(handle.all()(new Error('x'))).toBe(true);
+    expect(handle.transient()(Object.assign(new Error('x'), { code: 'ECONNRESET' }))).toBe(true);
+    expect(handle.transient()(new Error('x'))).toBe(false);
+    expect(handle.errors(DbError)(new DbError())).toBe(true);
+    expect(handle.errors(DbError)(new Error())).toBe(false);
+    expect(handle.errors(TimeoutError)(new TimeoutError(1))).toBe(true);
+    expect(handle.when((e) => (e as Error).message === 'x')(new Error('x'))).toBe(true);
+  });
+
+  it('combines with or, and, not', () => {
+    const dbOrTimeout = handle.errors(DbError).or(handle.errors(TimeoutError));
+    expect(dbOrTimeout(new TimeoutError(1))).toBe(true);
+    expect(dbOrTimeout(new Error())).toBe(false);
+    const transientButNotTimeout = handle.transient().and(handle.errors(TimeoutError).not());
+    expect(transientButNotTimeout(new TimeoutError(1))).toBe(false);
+    expect(transientButNotTimeout(Object.assign(new Error(), { code: 'EPIPE' }))).toBe(true);
+  });
+});

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { RateLimitExceededError } from './errors.js';
+import { parseRetryAfter, retryAfterMs } from './retry-after.js';
+
+const NOW = Date.parse('2026-11-24T12:00:00Z');
+
+describe('Retry-After', () => {
+  it('parses delay-seconds and HTTP dates relative to now', () => {
+    expect(parseRetryAfter('120', NOW)).toBe(120_000);
+    expect(parseRetryAfter(' 3 ', NOW)).toBe(3_000);
+    expect(parseRetryAfter('Tue, 24 Nov 2026 12:00:30 GMT', NOW)).toBe(30_000);
+    expect(parseRetryAfter('Tue, 24 Nov 2026 11:00:00 GMT', NOW)).toBe(0);
+    expect(parseRetryAfter('soon', NOW)).toBeUndefined();
+    expect(parseRetryAfter('-5', NOW)).toBeUndefined();
+    expect(parseRetryAfter(undefined, NOW)).toBeUndefined();
+  });
+
+  it('finds the header on the error, on an axios response and on fetch Headers', () => {
+    expect(retryAfterMs({ headers: { 'retry-after': '2' } }, NOW)).toBe(2_000);
+    expect(retryAfterMs({ response: { status: 429, headers: { 'retry-after': '5' } } }, NOW)).toBe(5_000);
+    const headers = new Headers({ 'Retry-After': '7' });
+    expect(retryAfterMs({ response: { headers } }, NOW)).toBe(7_000);
+  });
+
+  it('prefers an error’s own retryAfterMs and looks through causes', () => {
+    expect(retryAfterMs(new RateLimitExceededError(1_500), NOW)).toBe(1_500);
+    expect(retryAfterMs(new Error('wrapped', { cause: { headers: { 'retry-after': '1' } } }), NOW)).toBe(1_000);
+    expect(retryAfterMs(new Error('plain'), NOW)).toBeUndefined();
+  });
+});

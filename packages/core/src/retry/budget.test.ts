@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../clock/fake-clock.js';
+import { RetryBudget } from './budget.js';
+
+describe('RetryBudget', () => {
+  it('allows the floor of retries per second with no traffic', () => {
+    const budget = new RetryBudget({ clock: new FakeClock(), ratio: 0.1, minRetriesPerSecond: 1, windowMs: 10_000 });
+    let allowed = 0;
+    for (let i = 0; i < 20; i++) if (budget.tryRetry()) allowed++;
+    expect(allowed).toBe(10);
+    expect(budget.rejected).toBe(10);
+  });
+
+  it('allows retries as a share of calls in the window', () => {
+    const budget = new RetryBudget({ clock: new FakeClock(), ratio: 0.1, minRetriesPerSecond: 0 });
+    for (let i = 0; i < 1_000; i++) budget.recordCall();
+    let allowed = 0;
+    for (let i = 0; i < 500; i++) if (budget.tryRetry()) allowed++;
+    expect(allowed).toBe(100);
+  });
+
+  it('forgets calls and retries older than the window', async () => {
+    const clock = new FakeClock();
+    const budget = new RetryBudget({ clock, ratio: 0.5, minRetriesPerSecond: 0, windowMs: 1_000 });
+    for (let i = 0; i < 10; i++) budget.recordCall();
+    for (let i = 0; i < 5; i++) expect(budget.tryRetry()).toBe(true);
+    expect(budget.tryRetry()).toBe(false);
+    await clock.advance(1_000);
+    expect(budget.tryRetry()).toBe(false);
+    for (let i = 0; i < 2; i++) budget.recordCall();
+    expect(budget.tryRetry()).toBe(true);
+    expect(budget.tryRetry()).toBe(false);
+  });
+
+  it('rejects bad options', () => {
+    expect(() => new RetryBudget({ ratio: -1 })).toThrow(/ratio/);
+    expect(() => new RetryBudget({ windowMs: 0 })).toThrow(/windowMs/);
+  });
+});
