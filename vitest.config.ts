@@ -24,6 +24,7 @@ export default defineConfig({
   resolve: { alias },
   test: {
     projects,
+    reporters: ['default', './scripts/summary-reporter.ts'],
     coverage: {
       provider: 'v8',
       include: ['packages/*/src/**/*.ts'],
