@@ -47,12 +47,19 @@ export async function compare(
       [`× ${tasks[0]?.[0]}`]: (median / base).toFixed(2),
     })),
   );
-  for (const t of options.targets ?? []) printTarget(t.ours, t.peer, medians.get(t.ours), medians.get(t.peer), t.maxRatio);
+  for (const t of options.targets ?? [])
+    printTarget(t.ours, t.peer, medians.get(t.ours), medians.get(t.peer), t.maxRatio);
   return medians;
 }
 
 /** Prints one `ours / peer` ratio against its target. */
-export function printTarget(ours: string, peer: string, a: number | undefined, b: number | undefined, maxRatio: number) {
+export function printTarget(
+  ours: string,
+  peer: string,
+  a: number | undefined,
+  b: number | undefined,
+  maxRatio: number,
+) {
   if (a === undefined || b === undefined) throw new Error(`unknown task in target: ${ours} / ${peer}`);
   const ratio = a / b;
   const verdict = ratio <= maxRatio ? 'met' : 'MISSED';
