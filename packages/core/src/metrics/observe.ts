@@ -1,0 +1,53 @@
+import type { Disposer, Subscribe } from '../events/emitter.js';
+import type { PolicyEvent } from '../policy/policy.js';
+import { type MetricsCollector, metrics } from './metrics.js';
+
+/** Anything with an `onEvent` subscription: a policy, a pipeline, a breaker. */
+export interface EventSource {
+  readonly onEvent: Subscribe<PolicyEvent>;
+}
+
+/** What {@link observe} returns: a disposer that also exposes the collector it feeds. */
+export type Observation = Disposer & { readonly collector: MetricsCollector };
+
+const text = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+
+/**
+ * Feeds a collector from a policy's (or a pipeline's) events, so retries, give-ups,
+ * timeouts, rejections and breaker state changes are counted without wrapping calls.
+ * Events are read by their `type` only, so any policy that reports these types works:
+ * `'retry'`, `'give_up'`, `'timeout'`, `'rejected'` (counted under the event's `reason`, or
+ * else the policy's name), `'rate_limited'` and `'state_change'` (the new state from `to`
+ * or `state`). Call latencies are not in events: record them with `recordCall`.
+ *
+ * @example
+ * const stop = observe(pipeline(retry(), breaker));
+ * stop.collector.snapshot().lifetime.retries;
+ * stop(); // unsubscribes
+ */
+export function observe(source: EventSource, collector: MetricsCollector = metrics()): Observation {
+  const dispose = source.onEvent((event) => {
+    const e = event as PolicyEvent & Record<string, unknown>;
+    switch (e.type) {
+      case 'retry':
+        collector.recordRetry();
+        break;
+      case 'give_up':
+        collector.recordGiveUp();
+        break;
+      case 'timeout':
+        collector.recordTimeout();
+        break;
+      case 'rejected':
+        collector.recordRejection(text(e.reason) ?? e.policy);
+        break;
+      case 'rate_limited':
+        collector.recordRejection(text(e.reason) ?? 'rate_limited');
+        break;
+      case 'state_change':
+        collector.recordStateChange(e.policy, text(e.to) ?? text(e.state) ?? 'unknown');
+        break;
+    }
+  });
+  return Object.assign(() => dispose(), { collector });
+}

@@ -1,0 +1,72 @@
+import type { Clock } from '../clock/clock.js';
+import { OptionsValidator } from '../errors/validate.js';
+
+export interface MetricsOptions {
+  /** Length of the sliding window that `snapshot()` reports on, in milliseconds. @default 60_000 */
+  windowMs?: number;
+  /**
+   * How many sub-windows the window is cut into. The window slides one sub-window at a time,
+   * so a snapshot covers between `windowMs × (subWindows − 1) / subWindows` and `windowMs`.
+   * Each sub-window holds one 5 KiB sketch. @default 6
+   */
+  subWindows?: number;
+  /**
+   * Distinct error names counted in `errorsByType` per sub-window and per snapshot; further
+   * names are counted under `'other'`. @default 20
+   */
+  maxErrorTypes?: number;
+  clock?: Clock;
+}
+
+export const METRICS_DEFAULTS = {
+  windowMs: 60_000,
+  subWindows: 6,
+  maxErrorTypes: 20,
+  /** Distinct rejection reasons and breaker names kept in lifetime totals; more fold into `'other'`. */
+  maxLabels: 32,
+} as const;
+
+export interface ResolvedMetricsOptions {
+  windowMs: number;
+  subWindows: number;
+  maxErrorTypes: number;
+}
+
+export function resolveMetricsOptions(options: MetricsOptions): ResolvedMetricsOptions {
+  const v = new OptionsValidator('metrics');
+  v.number('windowMs', options.windowMs, { gt: 0 });
+  v.integer('subWindows', options.subWindows, { min: 1, max: 10 });
+  v.integer('maxErrorTypes', options.maxErrorTypes, { min: 1, max: 100 });
+  const clock = options.clock as Partial<Clock> | undefined;
+  v.check(clock === undefined || typeof clock?.now === 'function', 'clock', options.clock, 'a Clock');
+  v.done();
+  return {
+    windowMs: options.windowMs ?? METRICS_DEFAULTS.windowMs,
+    subWindows: options.subWindows ?? METRICS_DEFAULTS.subWindows,
+    maxErrorTypes: options.maxErrorTypes ?? METRICS_DEFAULTS.maxErrorTypes,
+  };
+}
+
+/** SLA targets for {@link slaReport}. */
+export interface SlaTargets {
+  /** Minimum share of successful calls. @default 0.999 */
+  availability?: number;
+  /** Maximum p95 latency in milliseconds. @default 500 */
+  p95Ms?: number;
+  /** Maximum share of failed calls. @default 0.01 */
+  errorRate?: number;
+}
+
+export const SLA_DEFAULTS = { availability: 0.999, p95Ms: 500, errorRate: 0.01 } as const;
+
+export function resolveSlaTargets(targets: SlaTargets): Required<SlaTargets> {
+  const v = new OptionsValidator('slaReport');
+  v.number('availability', targets.availability, { min: 0, max: 1 });
+  v.number('p95Ms', targets.p95Ms, { min: 0 });
+  v.number('errorRate', targets.errorRate, { min: 0, max: 1 });
+  v.done();
+  return { ...SLA_DEFAULTS, ...stripUndefined(targets) };
+}
+
+const stripUndefined = <T extends object>(o: T): Partial<T> =>
+  Object.fromEntries(Object.entries(o).filter(([, value]) => value !== undefined)) as Partial<T>;

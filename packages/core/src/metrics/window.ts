@@ -1,0 +1,82 @@
+import type { ErrorCategory } from '../errors/classify.js';
+import { LatencySketch } from './sketch.js';
+
+export const ERROR_CATEGORIES: readonly ErrorCategory[] = [
+  'timeout',
+  'network',
+  'auth',
+  'validation',
+  'rate_limit',
+  'invalid_state',
+  'cancelled',
+  'configuration',
+  'dependency',
+  'unknown',
+];
+
+/** The key that collects every name beyond a bounded map's limit. */
+export const OTHER = 'other';
+/** Longest error name or label kept; longer ones are cut, so a map's memory stays bounded. */
+const MAX_NAME_LENGTH = 100;
+
+export const emptyCategories = (): Record<ErrorCategory, number> =>
+  Object.fromEntries(ERROR_CATEGORIES.map((c) => [c, 0])) as Record<ErrorCategory, number>;
+
+/** Adds `n` under `name`, or under {@link OTHER} once `max` distinct names are present. */
+export function countBounded(map: Map<string, number>, name: string, max: number, n = 1): void {
+  const key = name.length > MAX_NAME_LENGTH ? name.slice(0, MAX_NAME_LENGTH) : name;
+  const current = map.get(key);
+  if (current !== undefined) map.set(key, current + n);
+  else if (map.size < max || key === OTHER) map.set(key, n);
+  else map.set(OTHER, (map.get(OTHER) ?? 0) + n);
+}
+
+/** The name an error is counted under in `errorsByType`. */
+export function errorName(error: unknown): string {
+  if (typeof error === 'object' && error !== null) {
+    const name = (error as { name?: unknown }).name;
+    if (typeof name === 'string' && name.length > 0) return name;
+    return 'object';
+  }
+  return typeof error;
+}
+
+/** One sub-window of a metrics collector: plain counters and a compact sketch. */
+export class Slot {
+  id = Number.NEGATIVE_INFINITY;
+  calls = 0;
+  ok = 0;
+  failed = 0;
+  errors = 0;
+  cacheHits = 0;
+  cacheMisses = 0;
+  retries = 0;
+  timeouts = 0;
+  rejections = 0;
+  readonly latency = new LatencySketch('uint32');
+  readonly categories = emptyCategories();
+  readonly types = new Map<string, number>();
+
+  reset(id: number): void {
+    this.id = id;
+    this.calls = this.ok = this.failed = this.errors = 0;
+    this.cacheHits = this.cacheMisses = 0;
+    this.retries = this.timeouts = this.rejections = 0;
+    this.latency.clear();
+    for (const c of ERROR_CATEGORIES) this.categories[c] = 0;
+    this.types.clear();
+  }
+}
+
+/** Merges per-slot name counts, keeping the `max` largest names and folding the rest into {@link OTHER}. */
+export function mergeTypes(maps: readonly Map<string, number>[], max: number): Record<string, number> {
+  const total = new Map<string, number>();
+  for (const map of maps) for (const [name, n] of map) total.set(name, (total.get(name) ?? 0) + n);
+  let other = total.get(OTHER) ?? 0;
+  total.delete(OTHER);
+  const sorted = [...total].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  for (const [, n] of sorted.slice(max)) other += n;
+  const result: Record<string, number> = Object.fromEntries(sorted.slice(0, max));
+  if (other > 0) result[OTHER] = other;
+  return result;
+}
