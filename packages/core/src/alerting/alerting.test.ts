@@ -1,0 +1,194 @@
+import { describe, expect, it, vi } from 'vitest';
+import { FakeClock } from '../clock/fake-clock.js';
+import { ConfigurationError } from '../errors/errors.js';
+import { metrics } from '../metrics/metrics.js';
+import { alerting } from './alerting.js';
+import { ALERTING_DEFAULTS, type Alert } from './options.js';
+import { defaultRules, rule } from './rule.js';
+
+const errorRate = (value: number) => ({
+  errorRate: value,
+  latency: { p95: 0 },
+  cache: { hits: 0, misses: 0, hitRate: 0 },
+});
+const highErrors = (extra: { forMs?: number; cooldownMs?: number } = {}) =>
+  rule({ name: 'errors', metric: 'errorRate', op: 'gt', threshold: 0.1, severity: 'critical', ...extra });
+
+describe('alerting', () => {
+  it('pins its defaults', () => {
+    expect(ALERTING_DEFAULTS).toEqual({ maxHistory: 100, intervalMs: 60_000 });
+  });
+
+  it('rejects bad options naming each one', () => {
+    const bad = () => alerting({ rules: [highErrors(), highErrors()], handlers: ['x' as never], maxHistory: -1 });
+    expect(bad).toThrow(ConfigurationError);
+    for (const option of ['rules', 'handlers', 'maxHistory']) expect(bad).toThrow(option);
+  });
+
+  it('fires when the condition holds and returns the alert with its value', async () => {
+    const clock = new FakeClock(1_000);
+    const alerts = alerting({ rules: [highErrors()], clock });
+    expect(await alerts.evaluate(errorRate(0.05))).toEqual([]);
+    expect(await alerts.evaluate(errorRate(0.5))).toEqual([
+      {
+        name: 'errors',
+        metric: 'errorRate',
+        severity: 'critical',
+        value: 0.5,
+        threshold: 0.1,
+        status: 'firing',
+        at: 1_000,
+      },
+    ]);
+  });
+
+  it('fires once while the condition keeps holding, then sends a resolved notification', async () => {
+    const alerts = alerting({ rules: [highErrors()], clock: new FakeClock() });
+    await alerts.evaluate(errorRate(0.5));
+    expect(await alerts.evaluate(errorRate(0.6))).toEqual([]);
+    expect(alerts.active()).toHaveLength(1);
+    const [resolved] = await alerts.evaluate(errorRate(0.01));
+    expect(resolved).toMatchObject({ name: 'errors', status: 'resolved', value: 0.01 });
+    expect(alerts.active()).toEqual([]);
+    expect(await alerts.evaluate(errorRate(0.01))).toEqual([]);
+  });
+
+  it('waits forMs: fires at the first evaluation at which the condition has held that long', async () => {
+    const clock = new FakeClock();
+    const alerts = alerting({ rules: [highErrors({ forMs: 30_000 })], clock });
+    expect(await alerts.evaluate(errorRate(0.5))).toEqual([]); // held since t=0
+    await clock.advance(29_999);
+    expect(await alerts.evaluate(errorRate(0.5))).toEqual([]);
+    await clock.advance(1);
+    expect(await alerts.evaluate(errorRate(0.5))).toMatchObject([{ status: 'firing', at: 30_000 }]);
+  });
+
+  it('restarts the forMs count when the condition stops holding in between', async () => {
+    const clock = new FakeClock();
+    const alerts = alerting({ rules: [highErrors({ forMs: 10_000 })], clock });
+    await alerts.evaluate(errorRate(0.5));
+    await clock.advance(5_000);
+    await alerts.evaluate(errorRate(0)); // breaks the run; nothing was firing, so nothing resolves
+    await clock.advance(5_000);
+    expect(await alerts.evaluate(errorRate(0.5))).toEqual([]);
+    await clock.advance(10_000);
+    expect(await alerts.evaluate(errorRate(0.5))).toHaveLength(1);
+  });
+
+  it('holds back re-firing within cooldownMs of the last firing and counts it', async () => {
+    const clock = new FakeClock();
+    const alerts = alerting({ rules: [highErrors({ cooldownMs: 60_000 })], clock });
+    expect(await alerts.evaluate(errorRate(0.5))).toHaveLength(1);
+    await clock.advance(10_000);
+    expect(await alerts.evaluate(errorRate(0))).toMatchObject([{ status: 'resolved' }]);
+    await clock.advance(10_000);
+    expect(await alerts.evaluate(errorRate(0.5))).toEqual([]);
+    expect(alerts.stats.suppressed).toBe(1);
+    await clock.advance(40_000);
+    expect(await alerts.evaluate(errorRate(0.5))).toMatchObject([{ status: 'firing', at: 60_000 }]);
+  });
+
+  it('does not fire the cache rule without cache traffic', async () => {
+    const alerts = alerting({ rules: defaultRules(), clock: new FakeClock() });
+    expect(await alerts.evaluate(metrics({ clock: new FakeClock() }).snapshot())).toEqual([]);
+    const stats = metrics({ clock: new FakeClock() });
+    stats.recordCache(false);
+    expect((await alerts.evaluate(stats.snapshot())).map((a) => a.name)).toEqual(['low_cache_hit_rate']);
+  });
+
+  it('fires the default error-rate rules from a real collector', async () => {
+    const clock = new FakeClock();
+    const stats = metrics({ clock });
+    for (let i = 0; i < 7; i++) stats.recordCall({ latencyMs: 10, ok: i >= 2 });
+    const fired = await alerting({ clock }).evaluate(stats.snapshot());
+    expect(fired.map((a) => [a.name, a.severity])).toEqual([
+      ['high_error_rate', 'warning'],
+      ['critical_error_rate', 'critical'],
+    ]);
+  });
+
+  it('resolves after every handler settles, isolating a handler that throws or rejects', async () => {
+    const seen: Alert[] = [];
+    let release!: () => void;
+    const slow = (a: Alert) => new Promise<void>((resolve) => (release = resolve)).then(() => void seen.push(a));
+    const alerts = alerting({
+      rules: [highErrors()],
+      handlers: [
+        () => {
+          throw new Error('sync');
+        },
+        () => Promise.reject(new Error('async')),
+        slow,
+        (a) => void seen.push(a),
+      ],
+      clock: new FakeClock(),
+    });
+    let settled = false;
+    const done = alerts.evaluate(errorRate(0.5)).then((a) => {
+      settled = true;
+      return a;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+    expect(seen).toHaveLength(1);
+    release();
+    expect(await done).toHaveLength(1);
+    expect(seen).toHaveLength(2);
+    expect(alerts.stats).toMatchObject({ handlerCalls: 4, handlerFailures: 2, fired: 1 });
+  });
+
+  it('keeps at most maxHistory alerts, oldest first', async () => {
+    const alerts = alerting({ rules: [highErrors()], maxHistory: 3, clock: new FakeClock() });
+    for (let i = 0; i < 5; i++) await alerts.evaluate(errorRate(i % 2 === 0 ? 0.5 : 0)); // F R F R F
+    const history = alerts.history();
+    expect(history.map((a) => a.status)).toEqual(['firing', 'resolved', 'firing']);
+    expect(history.map((a) => a.value)).toEqual([0.5, 0, 0.5]);
+    expect(alerts.stats).toMatchObject({ fired: 3, resolved: 2, evaluations: 5, active: 1 });
+    const none = alerting({ rules: [highErrors()], maxHistory: 0, clock: new FakeClock() });
+    await none.evaluate(errorRate(0.5));
+    expect(none.history()).toEqual([]);
+  });
+
+  it('evaluates periodically with clock timers until stopped', async () => {
+    const clock = new FakeClock();
+    const stats = metrics({ clock });
+    const handler = vi.fn();
+    const alerts = alerting({ rules: [highErrors()], handlers: [handler], clock });
+    alerts.start(stats, { intervalMs: 1_000 });
+    await clock.advance(1_000);
+    expect(alerts.stats.evaluations).toBe(1);
+    stats.recordCall({ latencyMs: 1, ok: false });
+    await clock.advance(1_000);
+    expect(handler).toHaveBeenCalledWith(expect.objectContaining({ status: 'firing', at: 2_000 }));
+    alerts.stop();
+    await clock.advance(10_000);
+    expect(alerts.stats.evaluations).toBe(2);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('counts a snapshot that throws and keeps evaluating', async () => {
+    const clock = new FakeClock();
+    const alerts = alerting({ rules: [highErrors()], clock });
+    let calls = 0;
+    const snapshot = () => {
+      if (calls++ === 0) throw new Error('snapshot failed');
+      return errorRate(0);
+    };
+    alerts.start({ snapshot }, { intervalMs: 500 });
+    await clock.advance(1_000);
+    expect(alerts.stats).toMatchObject({ evaluationErrors: 1, evaluations: 1 });
+    alerts.stop();
+  });
+
+  it('replaces the schedule when started again', async () => {
+    const clock = new FakeClock();
+    const alerts = alerting({ rules: [highErrors()], clock });
+    alerts.start({ snapshot: () => errorRate(0) }, { intervalMs: 1_000 });
+    alerts.start({ snapshot: () => errorRate(0) }, { intervalMs: 5_000 });
+    await clock.advance(5_000);
+    expect(alerts.stats.evaluations).toBe(1);
+    expect(clock.pendingTimers).toBe(1);
+    alerts.stop();
+    expect(() => alerts.start({ snapshot: () => ({}) }, { intervalMs: 0 })).toThrow(ConfigurationError);
+  });
+});

@@ -1,0 +1,111 @@
+import { type Clock, systemClock } from '../clock/clock.js';
+import { TimeoutError } from '../errors/errors.js';
+import { OptionsValidator } from '../errors/validate.js';
+import { backoff } from '../retry/backoff.js';
+import { retry } from '../retry/retry.js';
+import { type Alert, type AlertHandler, WEBHOOK_DEFAULTS, type WebhookFetch, type WebhookOptions } from './options.js';
+
+/** Any logger with pino's `(fields, message)` methods; `console` works too. */
+export interface AlertLogger {
+  error(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  info?(fields: object, message: string): void;
+}
+
+/** A one-line description of an alert, such as `alert high_error_rate firing: errorRate = 0.08 (threshold 0.05)`. */
+export const describeAlert = (alert: Alert): string =>
+  `alert ${alert.name} ${alert.status}: ${alert.metric} = ${alert.value} (threshold ${alert.threshold})`;
+
+/**
+ * Logs each alert as one structured record: critical alerts at `error`, warnings at `warn`,
+ * info alerts and resolutions at `info` (or `warn` when the logger has no `info`).
+ *
+ * @example
+ * alerting({ handlers: [logHandler(pino())] });
+ */
+export function logHandler(logger: AlertLogger): AlertHandler {
+  const v = new OptionsValidator('logHandler');
+  v.check(
+    typeof logger?.warn === 'function' && typeof logger?.error === 'function',
+    'logger',
+    logger,
+    'an object with warn() and error()',
+  );
+  v.done();
+  return (alert) => {
+    const fields = { alert };
+    const message = describeAlert(alert);
+    if (alert.status === 'firing' && alert.severity === 'critical') logger.error(fields, message);
+    else if (alert.status === 'firing' && alert.severity === 'warning') logger.warn(fields, message);
+    else if (logger.info) logger.info(fields, message);
+    else logger.warn(fields, message);
+  };
+}
+
+/** A webhook answered with a status outside 2xx; `status` lets `isTransient` retry 429 and 5xx. */
+class WebhookResponseError extends Error {
+  override readonly name = 'WebhookResponseError';
+  readonly status: number;
+  readonly response: { status: number; headers: unknown };
+  constructor(status: number, headers: unknown) {
+    super(`Webhook answered HTTP ${status}`);
+    this.status = status;
+    this.response = { status, headers };
+  }
+}
+
+/**
+ * POSTs each alert as JSON to `url`. Every attempt is aborted after `timeoutMs`; failures
+ * that may pass (network errors, timeouts, 429, 5xx — honouring `Retry-After`) are retried
+ * by a retry policy. When every attempt fails the handler rejects, which `alerting` counts
+ * in `stats.handlerFailures` without disturbing other handlers.
+ *
+ * @example
+ * alerting({ handlers: [webhookHandler({ url: 'https://hooks.example.com/alerts' })] });
+ */
+export function webhookHandler(options: WebhookOptions): AlertHandler {
+  const v = new OptionsValidator('webhookHandler');
+  v.required('url', options?.url).string('url', options?.url);
+  const fetchFn = (options?.fetch ?? (globalThis as { fetch?: unknown }).fetch) as WebhookFetch | undefined;
+  v.check(typeof fetchFn === 'function', 'fetch', options?.fetch, 'a fetch function (globalThis.fetch is missing)');
+  v.number('timeoutMs', options?.timeoutMs, { gt: 0 });
+  v.function('body', options?.body);
+  v.done();
+  const clock: Clock = options.clock ?? systemClock;
+  const timeoutMs = options.timeoutMs ?? WEBHOOK_DEFAULTS.timeoutMs;
+  const headers = { 'content-type': 'application/json', ...options.headers };
+  const toBody = options.body ?? ((alert: Alert) => alert);
+  const policy = retry({
+    name: 'webhook',
+    maxAttempts: WEBHOOK_DEFAULTS.maxAttempts,
+    backoff: backoff.exponential({
+      initialMs: WEBHOOK_DEFAULTS.initialDelayMs,
+      maxMs: WEBHOOK_DEFAULTS.maxDelayMs,
+      jitter: 'full',
+    }),
+    ...options.retry,
+    clock,
+  });
+  const post = async (body: string): Promise<void> => {
+    const controller = new AbortController();
+    const timer = clock.setTimeout(() => controller.abort(new TimeoutError(timeoutMs)), timeoutMs);
+    try {
+      const response = await fetchFn!(options.url, { method: 'POST', headers, body, signal: controller.signal });
+      try {
+        await response.body?.cancel?.(); // free the connection; the answer's body is not used
+      } catch {
+        // A body that cannot be cancelled does not make the delivery fail.
+      }
+      if (!response.ok) throw new WebhookResponseError(response.status, response.headers);
+    } catch (error) {
+      if (controller.signal.aborted) throw new TimeoutError(timeoutMs, `Webhook timed out after ${timeoutMs} ms`);
+      throw error;
+    } finally {
+      clock.clearTimeout(timer);
+    }
+  };
+  return async (alert) => {
+    const body = JSON.stringify(toBody(alert));
+    await policy.execute(() => post(body));
+  };
+}

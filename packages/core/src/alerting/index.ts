@@ -1,0 +1,19 @@
+export { Alerting, type AlertingStats, alerting, type SnapshotSource } from './alerting.js';
+export { type AlertLogger, describeAlert, logHandler, webhookHandler } from './handlers.js';
+export {
+  ALERT_OPS,
+  ALERT_SEVERITIES,
+  ALERTING_DEFAULTS,
+  type Alert,
+  type AlertHandler,
+  type AlertingOptions,
+  type AlertOp,
+  type AlertSeverity,
+  RULE_DEFAULTS,
+  type Rule,
+  type RuleOptions,
+  WEBHOOK_DEFAULTS,
+  type WebhookFetch,
+  type WebhookOptions,
+} from './options.js';
+export { defaultRules, rule } from './rule.js';

@@ -1,0 +1,144 @@
+import type { Clock } from '../clock/clock.js';
+import { OptionsValidator } from '../errors/validate.js';
+import type { RetryOptions } from '../retry/options.js';
+
+/** Comparison of a metric with its threshold: `metric <op> threshold`. */
+export type AlertOp = 'gt' | 'lt' | 'gte' | 'lte' | 'eq';
+export type AlertSeverity = 'info' | 'warning' | 'critical';
+
+export const ALERT_OPS: readonly AlertOp[] = ['gt', 'lt', 'gte', 'lte', 'eq'];
+export const ALERT_SEVERITIES: readonly AlertSeverity[] = ['info', 'warning', 'critical'];
+
+export interface RuleOptions {
+  /** Unique name of the rule; alerts carry it. */
+  name: string;
+  /** A dot path into the snapshot, such as `'errorRate'`, `'latency.p95'`, `'cache.hitRate'`. */
+  metric: string;
+  op: AlertOp;
+  threshold: number;
+  severity: AlertSeverity;
+  /** The condition must hold this long (from the first evaluation that saw it) before the rule fires. @default 0 */
+  forMs?: number;
+  /** After firing, the rule does not fire again for this long, even if it resolved in between. @default 0 */
+  cooldownMs?: number;
+  /** A guard: the rule is only considered when this returns true (e.g. only with cache traffic). */
+  when?: (snapshot: object) => boolean;
+}
+
+/** A validated rule, as built by `rule()`. */
+export interface Rule {
+  readonly name: string;
+  readonly metric: string;
+  readonly op: AlertOp;
+  readonly threshold: number;
+  readonly severity: AlertSeverity;
+  readonly forMs: number;
+  readonly cooldownMs: number;
+  readonly when: ((snapshot: object) => boolean) | undefined;
+}
+
+export const RULE_DEFAULTS = { forMs: 0, cooldownMs: 0 } as const;
+
+export function validateRule(options: RuleOptions): Rule {
+  const v = new OptionsValidator('rule');
+  const o = (options ?? {}) as Partial<RuleOptions>;
+  v.required('name', o.name).string('name', o.name);
+  v.required('metric', o.metric).check(
+    o.metric === undefined ||
+      (typeof o.metric === 'string' && /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/.test(o.metric)),
+    'metric',
+    o.metric,
+    "a dot path such as 'latency.p95'",
+  );
+  v.required('op', o.op).oneOf('op', o.op, ALERT_OPS);
+  v.required('threshold', o.threshold).number('threshold', o.threshold);
+  v.required('severity', o.severity).oneOf('severity', o.severity, ALERT_SEVERITIES);
+  v.number('forMs', o.forMs, { min: 0 });
+  v.number('cooldownMs', o.cooldownMs, { min: 0 });
+  v.function('when', o.when);
+  v.done();
+  return Object.freeze({
+    name: options.name,
+    metric: options.metric,
+    op: options.op,
+    threshold: options.threshold,
+    severity: options.severity,
+    forMs: options.forMs ?? RULE_DEFAULTS.forMs,
+    cooldownMs: options.cooldownMs ?? RULE_DEFAULTS.cooldownMs,
+    when: options.when,
+  });
+}
+
+/** A notification that a rule started or stopped holding. */
+export interface Alert {
+  readonly name: string;
+  readonly metric: string;
+  readonly severity: AlertSeverity;
+  /** The metric's value at this evaluation. */
+  readonly value: number;
+  readonly threshold: number;
+  readonly status: 'firing' | 'resolved';
+  /** Clock time of the evaluation. */
+  readonly at: number;
+}
+
+/** Receives every alert; a throwing or rejecting handler is counted and never stops the others. */
+export type AlertHandler = (alert: Alert) => void | Promise<void>;
+
+export interface AlertingOptions {
+  /** @default defaultRules() */
+  rules?: readonly Rule[];
+  /** @default [] */
+  handlers?: readonly AlertHandler[];
+  /** Alerts kept by `history()`; the oldest is dropped first. @default 100 */
+  maxHistory?: number;
+  clock?: Clock;
+}
+
+export const ALERTING_DEFAULTS = { maxHistory: 100, intervalMs: 60_000 } as const;
+
+export function validateAlertingOptions(options: AlertingOptions): void {
+  const v = new OptionsValidator('alerting');
+  const isRule = (r: unknown) => typeof r === 'object' && r !== null && typeof (r as Rule).op === 'string';
+  v.check(
+    options.rules === undefined || (Array.isArray(options.rules) && options.rules.every(isRule)),
+    'rules',
+    options.rules,
+    'an array of rule(...) values',
+  );
+  const names = (options.rules ?? []).map((r) => r?.name);
+  v.check(new Set(names).size === names.length, 'rules', names, 'rules with distinct names');
+  v.check(
+    options.handlers === undefined ||
+      (Array.isArray(options.handlers) && options.handlers.every((h) => typeof h === 'function')),
+    'handlers',
+    options.handlers,
+    'an array of functions',
+  );
+  v.integer('maxHistory', options.maxHistory, { min: 0, max: 100_000 });
+  v.done();
+}
+
+export interface WebhookOptions {
+  /** Where alerts are POSTed as JSON. */
+  url: string;
+  /** The fetch implementation. @default globalThis.fetch */
+  fetch?: WebhookFetch;
+  /** Each attempt is aborted after this long, in milliseconds. @default 5_000 */
+  timeoutMs?: number;
+  /** Retry options for failed attempts (network errors, timeouts, 429 and 5xx answers). @default { maxAttempts: 3, backoff: exponential 200 ms → 2 s } */
+  retry?: Omit<RetryOptions, 'clock'>;
+  /** Extra request headers. */
+  headers?: Record<string, string>;
+  /** Builds the JSON body from an alert. @default the alert itself */
+  body?: (alert: Alert) => unknown;
+  clock?: Clock;
+}
+
+/** The part of `fetch` the webhook handler uses. */
+export type WebhookFetch = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal },
+) => Promise<{ ok: boolean; status: number; headers?: unknown; body?: { cancel?: () => unknown } | null }>;
+
+export const WEBHOOK_DEFAULTS = { timeoutMs: 5_000, maxAttempts: 3, initialDelayMs: 200, maxDelayMs: 2_000 } as const;
