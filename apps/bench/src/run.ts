@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { SuiteOptions } from './harness.js';
 
@@ -7,7 +7,7 @@ const args = process.argv.slice(2);
 const options: SuiteOptions = { quick: args.includes('--quick') || process.env.BENCH_QUICK === '1' };
 const only = args.filter((a) => !a.startsWith('--'));
 const dir = fileURLToPath(new URL('./suites/', import.meta.url));
-const suites = readdirSync(dir)
+const suites = (existsSync(dir) ? readdirSync(dir) : [])
   .filter((f) => f.endsWith('.ts'))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort();
