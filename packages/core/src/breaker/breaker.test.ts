@@ -1,0 +1,273 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../clock/fake-clock.js';
+import {
+  BrokenCircuitError,
+  BulkheadRejectedError,
+  ConfigurationError,
+  IsolatedCircuitError,
+  RateLimitExceededError,
+} from '../errors/errors.js';
+import { backoff } from '../retry/backoff.js';
+import { type BreakerEvent, circuitBreaker } from './breaker.js';
+import type { CircuitBreakerOptions } from './options.js';
+import { consecutive } from './strategy.js';
+
+const boom = () => {
+  throw new Error('boom');
+};
+const ok = () => 'ok';
+
+function setup(options: CircuitBreakerOptions = {}) {
+  const clock = new FakeClock();
+  const breaker = circuitBreaker({
+    strategy: consecutive(3),
+    halfOpenAfter: 1_000,
+    clock,
+    registry: false,
+    ...options,
+  });
+  const events: BreakerEvent[] = [];
+  breaker.onEvent((e) => events.push(e));
+  const fail = (n = 1) => Promise.all(Array.from({ length: n }, () => breaker.execute(boom).catch((e) => e)));
+  return { clock, breaker, events, fail };
+}
+
+const transitions = (events: BreakerEvent[]) =>
+  events.flatMap((e) => (e.type === 'state_change' ? [`${e.from}->${e.to}`] : []));
+
+describe('circuitBreaker', () => {
+  it('passes values and errors through while closed', async () => {
+    const { breaker } = setup();
+    await expect(breaker.execute(ok)).resolves.toBe('ok');
+    await expect(breaker.execute(boom)).rejects.toThrow('boom');
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('opens after three consecutive failures and rejects with retryAfterMs until the next probe', async () => {
+    const { breaker, clock, fail } = setup();
+    await fail(2);
+    expect(breaker.state).toBe('closed');
+    await fail(1);
+    expect(breaker.state).toBe('open');
+    await clock.advance(400);
+    const error = await breaker.execute(ok).catch((e) => e);
+    expect(error).toBeInstanceOf(BrokenCircuitError);
+    expect(error.code).toBe('circuit_open');
+    expect(error.retryAfterMs).toBe(600);
+  });
+
+  it('does not call the function while open', async () => {
+    const { breaker, fail } = setup();
+    await fail(3);
+    let called = 0;
+    await breaker
+      .execute(() => {
+        called++;
+      })
+      .catch(() => undefined);
+    expect(called).toBe(0);
+  });
+
+  it('a success resets the consecutive count', async () => {
+    const { breaker, fail } = setup();
+    await fail(2);
+    await breaker.execute(ok);
+    await fail(2);
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('goes half-open after halfOpenAfter and closes when the probe succeeds', async () => {
+    const { breaker, clock, fail, events } = setup();
+    await fail(3);
+    await clock.advance(1_000);
+    expect(breaker.state).toBe('half-open');
+    await expect(breaker.execute(ok)).resolves.toBe('ok');
+    expect(breaker.state).toBe('closed');
+    expect(transitions(events)).toEqual(['closed->open', 'open->half-open', 'half-open->closed']);
+  });
+
+  it('re-opens when the probe fails, with a backoff that grows per failed probe and resets on close', async () => {
+    const { breaker, clock, fail } = setup({ halfOpenAfter: backoff.exponential({ initialMs: 100, maxMs: 10_000 }) });
+    await fail(3);
+    expect(breaker.retryAfterMs).toBe(100);
+    await clock.advance(100);
+    await fail(1); // probe fails
+    expect(breaker.state).toBe('open');
+    expect(breaker.retryAfterMs).toBe(200);
+    await clock.advance(200);
+    await fail(1);
+    expect(breaker.retryAfterMs).toBe(400);
+    await clock.advance(400);
+    await breaker.execute(ok);
+    expect(breaker.state).toBe('closed');
+    await fail(3);
+    expect(breaker.retryAfterMs).toBe(100);
+  });
+
+  it('admits halfOpenMaxCalls probes at once and rejects the rest immediately', async () => {
+    const { breaker, clock, fail } = setup({ halfOpenMaxCalls: 2 });
+    await fail(3);
+    await clock.advance(1_000);
+    const release: Array<() => void> = [];
+    const probe = () => new Promise<string>((resolve) => release.push(() => resolve('probe')));
+    const a = breaker.execute(probe);
+    const b = breaker.execute(probe);
+    const c = breaker.execute(probe).catch((e) => e);
+    expect(await c).toBeInstanceOf(BrokenCircuitError);
+    expect(release).toHaveLength(2);
+    release[0]!();
+    await a;
+    expect(breaker.state).toBe('half-open'); // one of two probes succeeded
+    release[1]!();
+    await b;
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('a hanging probe does not keep the breaker half-open: after halfOpenAfter the round counts as failed', async () => {
+    const { breaker, clock, fail } = setup();
+    await fail(3);
+    await clock.advance(1_000);
+    let release = () => {};
+    const hanging = breaker.execute(() => new Promise<string>((resolve) => (release = () => resolve('late'))));
+    expect((await breaker.execute(ok).catch((e) => e)).retryAfterMs).toBe(1_000);
+    await clock.advance(1_000);
+    expect(breaker.state).toBe('open');
+    await clock.advance(1_000);
+    await expect(breaker.execute(ok)).resolves.toBe('ok');
+    expect(breaker.state).toBe('closed');
+    release();
+    await hanging;
+    expect(breaker.state).toBe('closed'); // the stale probe's outcome is ignored
+  });
+
+  it('does not count the toolkit’s own rejections or cancellations as failures', async () => {
+    const { breaker } = setup();
+    for (let i = 0; i < 5; i++) {
+      await breaker.execute(() => Promise.reject(new BulkheadRejectedError(1, 0))).catch(() => undefined);
+      await breaker.execute(() => Promise.reject(new RateLimitExceededError(10))).catch(() => undefined);
+      await breaker.execute(() => Promise.reject(new BrokenCircuitError())).catch(() => undefined);
+      const abort = Object.assign(new Error('aborted'), { name: 'AbortError' });
+      await breaker.execute(() => Promise.reject(abort)).catch(() => undefined);
+    }
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('does not count an error thrown while the caller’s signal is aborted', async () => {
+    const { breaker } = setup();
+    const controller = new AbortController();
+    controller.abort();
+    for (let i = 0; i < 5; i++) await breaker.execute(boom, controller.signal).catch(() => undefined);
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('counts only what handle accepts; other errors count as successes', async () => {
+    const { breaker, fail } = setup({ handle: (e) => (e as Error).message === 'boom' });
+    const notHandled = () => Promise.reject(new Error('404'));
+    await fail(2);
+    await breaker.execute(notHandled).catch(() => undefined);
+    await fail(2);
+    expect(breaker.state).toBe('closed');
+    await fail(1);
+    expect(breaker.state).toBe('open');
+  });
+
+  it('counts own rejections when handle asks for them', async () => {
+    const { breaker } = setup({ handle: () => true });
+    for (let i = 0; i < 3; i++)
+      await breaker.execute(() => Promise.reject(new BulkheadRejectedError(1, 0))).catch(() => undefined);
+    expect(breaker.state).toBe('open');
+  });
+
+  it('isolate() rejects with IsolatedCircuitError until disposed; reset() closes', async () => {
+    const { breaker, events } = setup();
+    const release = breaker.isolate();
+    expect(breaker.state).toBe('isolated');
+    const error = await breaker.execute(ok).catch((e) => e);
+    expect(error).toBeInstanceOf(IsolatedCircuitError);
+    expect(error.retryAfterMs).toBe(Number.POSITIVE_INFINITY);
+    release();
+    expect(breaker.state).toBe('closed');
+    breaker.isolate();
+    breaker.isolate();
+    breaker.reset();
+    expect(breaker.state).toBe('closed');
+    expect(transitions(events)).toEqual([
+      'closed->isolated',
+      'isolated->closed',
+      'closed->isolated',
+      'isolated->closed',
+    ]);
+  });
+
+  it('stays isolated until every isolation is disposed', () => {
+    const { breaker } = setup();
+    const a = breaker.isolate();
+    const b = breaker.isolate();
+    a();
+    a();
+    expect(breaker.state).toBe('isolated');
+    b();
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('reports success, failure and rejection events with durations and typed subscriptions', async () => {
+    const { breaker, clock, fail } = setup();
+    const seen: string[] = [];
+    breaker.onSuccess((e) => seen.push(`success ${e.durationMs}`));
+    breaker.onFailure((e) => seen.push(`failure ${(e.error as Error).message}`));
+    breaker.onRejected((e) => seen.push(`rejected ${e.state} ${e.retryAfterMs}`));
+    const off = breaker.onStateChange((e) => seen.push(`${e.from}->${e.to}`));
+    const slow = breaker.execute(() => clock.sleep(30).then(ok));
+    await clock.advance(30);
+    await slow;
+    await fail(3);
+    await breaker.execute(ok).catch(() => undefined);
+    off();
+    breaker.reset();
+    expect(seen).toEqual([
+      'success 30',
+      'failure boom',
+      'failure boom',
+      'failure boom',
+      'closed->open',
+      'rejected open 1000',
+    ]);
+  });
+
+  it('names the breaker in events and rejections', async () => {
+    const { breaker, fail } = setup({ name: 'payments' });
+    await fail(3);
+    const error = await breaker.execute(ok).catch((e) => e);
+    expect(error.message).toContain('payments');
+    expect(breaker.name).toBe('payments');
+  });
+
+  it('rejects without building a stack trace and keeps Error.stackTraceLimit intact', async () => {
+    const { breaker, fail } = setup();
+    await fail(3);
+    const before = Error.stackTraceLimit;
+    const error = await breaker.execute(ok).catch((e) => e);
+    expect(Error.stackTraceLimit).toBe(before);
+    expect(String(error.stack ?? '').split('\n').length).toBeLessThanOrEqual(1);
+  });
+
+  it('throws ConfigurationError naming each invalid option', () => {
+    const make = () =>
+      circuitBreaker({
+        halfOpenAfter: -1,
+        halfOpenMaxCalls: 0,
+        handle: 'yes' as never,
+        name: '',
+        strategy: {} as never,
+        registry: false,
+      });
+    expect(make).toThrow(ConfigurationError);
+    try {
+      make();
+    } catch (e) {
+      const names = (e as ConfigurationError).issues.map((i) => i.option);
+      expect(names).toEqual(['strategy', 'halfOpenAfter', 'halfOpenMaxCalls', 'handle', 'name']);
+    }
+    expect(() => consecutive(0)).toThrow(/threshold/);
+  });
+});

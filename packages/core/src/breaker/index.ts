@@ -1,0 +1,24 @@
+export { type BreakerEvent, CircuitBreakerPolicy, circuitBreaker } from './breaker.js';
+export {
+  BREAKER_DEFAULTS,
+  type BreakerSnapshot,
+  type BreakerStateName,
+  breakerPresets,
+  type CircuitBreakerOptions,
+  countsAsFailure,
+} from './options.js';
+export { type BreakerInfo, BreakerRegistry, breakerRegistry, type RegisteredBreaker } from './registry.js';
+export {
+  type BreakerStrategy,
+  type BreakerWindow,
+  type ConsecutiveSnapshot,
+  type CountWindowOptions,
+  type CountWindowSnapshot,
+  consecutive,
+  countWindow,
+  type RateWindowOptions,
+  type TimeWindowOptions,
+  type TimeWindowSnapshot,
+  type WindowSnapshot,
+} from './strategy.js';
+export { TIME_WINDOW_DEFAULTS, timeWindow } from './time-window.js';

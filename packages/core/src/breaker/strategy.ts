@@ -1,0 +1,279 @@
+import { ConfigurationError } from '../errors/errors.js';
+import { OptionsValidator } from '../errors/validate.js';
+
+/** The JSON state of a `consecutive(n)` window. */
+export interface ConsecutiveSnapshot {
+  readonly kind: 'consecutive';
+  /** Failures since the last success. */
+  readonly failures: number;
+}
+
+/** The JSON state of a `countWindow(...)` ring. */
+export interface CountWindowSnapshot {
+  readonly kind: 'count-window';
+  readonly size: number;
+  /** Slot the next outcome is written to. */
+  readonly next: number;
+  /** Outcomes in the ring (at most `size`). */
+  readonly filled: number;
+  /** Failure bits then slow bits, 32 outcomes per word. */
+  readonly bits: readonly number[];
+}
+
+/** The JSON state of a `timeWindow(...)` ring of buckets. */
+export interface TimeWindowSnapshot {
+  readonly kind: 'time-window';
+  readonly buckets: number;
+  readonly bucketMs: number;
+  /** Per bucket: the bucket's epoch (`floor(time / bucketMs)`), or -1 when empty. */
+  readonly epochs: readonly number[];
+  /** Per bucket: calls, failures, slow calls. */
+  readonly counts: readonly number[];
+}
+
+export type WindowSnapshot = ConsecutiveSnapshot | CountWindowSnapshot | TimeWindowSnapshot;
+
+/**
+ * The per-breaker record of recent outcomes. Updated in place (its memory is fixed at
+ * construction); `snapshot()` returns its JSON form, from which `createWindow` rebuilds
+ * a window that makes the same decisions.
+ */
+export interface BreakerWindow {
+  /** Records one outcome at time `now`; returns true when the breaker should open. */
+  record(failed: boolean, slow: boolean, now: number): boolean;
+  /** Forgets every outcome. */
+  reset(): void;
+  snapshot(): WindowSnapshot;
+}
+
+/** When a closed breaker opens. Immutable: one strategy value may serve many breakers. */
+export interface BreakerStrategy {
+  readonly kind: WindowSnapshot['kind'];
+  /** True when `record` reads `now` (time windows). */
+  readonly usesTime: boolean;
+  /** Calls at least this long count as slow; `undefined` when slow calls are not tracked. */
+  readonly slowCallMs: number | undefined;
+  /** A fresh window, or one restored from `snapshot` (throws `ConfigurationError` if it does not fit). */
+  createWindow(snapshot?: WindowSnapshot): BreakerWindow;
+}
+
+/** Options shared by the rate-based windows. */
+export interface RateWindowOptions {
+  /** Opens when failures / calls in the window reach this fraction, in `(0, 1]` (0.5 = 50 %). */
+  failureRate: number;
+  /** No decision until at least this many calls are in the window. @default 1 */
+  minimumCalls?: number;
+  /** A call taking at least this many ms counts as slow (successful or not). Off by default. */
+  slowCallMs?: number;
+  /** Opens when slow calls / calls reach this fraction, in `(0, 1]`. @default 1 when `slowCallMs` is set */
+  slowCallRate?: number;
+}
+
+export interface CountWindowOptions extends RateWindowOptions {
+  /** Number of most recent calls considered (1 … 100 000). Memory: `size / 4` bytes. */
+  size: number;
+}
+
+export interface TimeWindowOptions extends RateWindowOptions {
+  /** Length of the sliding window in ms. */
+  windowMs: number;
+  /** Buckets the window is split into (1 … 1 000); the window slides one bucket at a time. @default 10 */
+  buckets?: number;
+}
+
+const mismatch = (snapshot: unknown, expected: string) =>
+  new ConfigurationError('circuitBreaker', [{ option: 'initialState.window', received: snapshot, allowed: expected }]);
+
+/**
+ * Opens after `threshold` failures in a row; any success starts the count again.
+ * @example circuitBreaker({ strategy: consecutive(5) })
+ */
+export function consecutive(threshold: number): BreakerStrategy {
+  new OptionsValidator('consecutive')
+    .required('threshold', threshold)
+    .integer('threshold', threshold, { min: 1 })
+    .done();
+  return Object.freeze({
+    kind: 'consecutive' as const,
+    usesTime: false,
+    slowCallMs: undefined,
+    createWindow(snapshot?: WindowSnapshot): BreakerWindow {
+      if (snapshot !== undefined && (snapshot.kind !== 'consecutive' || !Number.isSafeInteger(snapshot.failures))) {
+        throw mismatch(snapshot, 'a consecutive window snapshot');
+      }
+      return new ConsecutiveWindow(threshold, snapshot?.failures ?? 0);
+    },
+  });
+}
+
+class ConsecutiveWindow implements BreakerWindow {
+  readonly #threshold: number;
+  #failures: number;
+  constructor(threshold: number, failures: number) {
+    this.#threshold = threshold;
+    this.#failures = failures;
+  }
+  record(failed: boolean): boolean {
+    if (!failed) {
+      this.#failures = 0;
+      return false;
+    }
+    return ++this.#failures >= this.#threshold;
+  }
+  reset(): void {
+    this.#failures = 0;
+  }
+  snapshot(): ConsecutiveSnapshot {
+    return { kind: 'consecutive', failures: this.#failures };
+  }
+}
+
+/** Resolved thresholds of a rate window; compares counts without dividing. */
+export class RateRule {
+  readonly failureRate: number;
+  readonly minimumCalls: number;
+  readonly slowCallMs: number | undefined;
+  readonly slowCallRate: number;
+
+  constructor(subject: string, options: RateWindowOptions, v: OptionsValidator) {
+    v.required('failureRate', options.failureRate).number('failureRate', options.failureRate, { gt: 0, max: 1 });
+    v.integer('minimumCalls', options.minimumCalls, { min: 1 });
+    v.number('slowCallMs', options.slowCallMs, { gt: 0 });
+    v.number('slowCallRate', options.slowCallRate, { gt: 0, max: 1 });
+    v.check(
+      options.slowCallRate === undefined || options.slowCallMs !== undefined,
+      'slowCallRate',
+      options.slowCallRate,
+      `no value unless slowCallMs is set (${subject})`,
+    );
+    this.failureRate = options.failureRate;
+    this.minimumCalls = options.minimumCalls ?? 1;
+    this.slowCallMs = options.slowCallMs;
+    this.slowCallRate = options.slowCallRate ?? 1;
+  }
+
+  /** The decision: enough calls, and the failure rate or the slow-call rate at its threshold. */
+  trips(calls: number, failures: number, slow: number): boolean {
+    if (calls < this.minimumCalls || calls === 0) return false;
+    if (failures >= this.failureRate * calls) return true;
+    return this.slowCallMs !== undefined && slow >= this.slowCallRate * calls;
+  }
+}
+
+/**
+ * Opens when, among the last `size` calls (and at least `minimumCalls` of them), the share
+ * of failures reaches `failureRate` or the share of slow calls reaches `slowCallRate`.
+ * Memory is fixed: two bits per slot.
+ * @example circuitBreaker({ strategy: countWindow({ size: 100, failureRate: 0.5, minimumCalls: 20 }) })
+ */
+export function countWindow(options: CountWindowOptions): BreakerStrategy {
+  const v = new OptionsValidator('countWindow');
+  v.required('size', options?.size).integer('size', options?.size, { min: 1, max: 100_000 });
+  const rule = new RateRule('countWindow', options ?? ({} as CountWindowOptions), v);
+  v.check(
+    options?.minimumCalls === undefined || !(options.minimumCalls > options.size),
+    'minimumCalls',
+    options?.minimumCalls,
+    `at most size (${options?.size}), or the window could never open`,
+  );
+  v.done();
+  const size = options.size;
+  const words = Math.ceil(size / 32);
+  return Object.freeze({
+    kind: 'count-window' as const,
+    usesTime: false,
+    slowCallMs: rule.slowCallMs,
+    createWindow(snapshot?: WindowSnapshot): BreakerWindow {
+      const window = new CountWindow(rule, size, words);
+      if (snapshot !== undefined) {
+        const ok =
+          snapshot.kind === 'count-window' &&
+          snapshot.size === size &&
+          Number.isSafeInteger(snapshot.next) &&
+          snapshot.next >= 0 &&
+          snapshot.next < size &&
+          Number.isSafeInteger(snapshot.filled) &&
+          snapshot.filled >= 0 &&
+          snapshot.filled <= size &&
+          Array.isArray(snapshot.bits) &&
+          snapshot.bits.length === 2 * words;
+        if (!ok) throw mismatch(snapshot, `a count-window snapshot of size ${size}`);
+        window.restore(snapshot as CountWindowSnapshot);
+      }
+      return window;
+    },
+  });
+}
+
+class CountWindow implements BreakerWindow {
+  readonly #rule: RateRule;
+  readonly #size: number;
+  readonly #words: number;
+  /** Failure bits in words [0, words), slow bits in [words, 2·words). */
+  readonly #bits: Uint32Array;
+  #next = 0;
+  #filled = 0;
+  #failures = 0;
+  #slow = 0;
+
+  constructor(rule: RateRule, size: number, words: number) {
+    this.#rule = rule;
+    this.#size = size;
+    this.#words = words;
+    this.#bits = new Uint32Array(2 * words);
+  }
+
+  record(failed: boolean, slow: boolean): boolean {
+    const i = this.#next;
+    const word = i >>> 5;
+    const mask = 1 << (i & 31);
+    const bits = this.#bits;
+    const slowWord = word + this.#words;
+    if (this.#filled === this.#size) {
+      if ((bits[word]! & mask) !== 0) this.#failures--;
+      if ((bits[slowWord]! & mask) !== 0) this.#slow--;
+    } else {
+      this.#filled++;
+    }
+    if (failed) {
+      bits[word]! |= mask;
+      this.#failures++;
+    } else bits[word]! &= ~mask;
+    if (slow) {
+      bits[slowWord]! |= mask;
+      this.#slow++;
+    } else bits[slowWord]! &= ~mask;
+    this.#next = i + 1 === this.#size ? 0 : i + 1;
+    return (failed || slow) && this.#rule.trips(this.#filled, this.#failures, this.#slow);
+  }
+
+  reset(): void {
+    this.#bits.fill(0);
+    this.#next = this.#filled = this.#failures = this.#slow = 0;
+  }
+
+  snapshot(): CountWindowSnapshot {
+    return {
+      kind: 'count-window',
+      size: this.#size,
+      next: this.#next,
+      filled: this.#filled,
+      bits: Array.from(this.#bits),
+    };
+  }
+
+  restore(s: CountWindowSnapshot): void {
+    this.#bits.set(s.bits.map((b) => b >>> 0));
+    this.#next = s.next;
+    this.#filled = s.filled;
+    // Recount from the bits, so an edited snapshot cannot make the counters disagree.
+    this.#failures = this.#slow = 0;
+    for (let slot = 0; slot < this.#size; slot++) {
+      const inRing = s.filled === this.#size || slot < s.filled;
+      if (!inRing) continue;
+      const mask = 1 << (slot & 31);
+      if ((this.#bits[slot >>> 5]! & mask) !== 0) this.#failures++;
+      if ((this.#bits[(slot >>> 5) + this.#words]! & mask) !== 0) this.#slow++;
+    }
+  }
+}

@@ -1,0 +1,123 @@
+import { ConfigurationError } from '../errors/errors.js';
+import { OptionsValidator } from '../errors/validate.js';
+import {
+  type BreakerStrategy,
+  type BreakerWindow,
+  RateRule,
+  type TimeWindowOptions,
+  type TimeWindowSnapshot,
+  type WindowSnapshot,
+} from './strategy.js';
+
+export const TIME_WINDOW_DEFAULTS = { buckets: 10 } as const;
+
+/**
+ * Opens when, among the calls of the last `windowMs` (and at least `minimumCalls` of them),
+ * the share of failures reaches `failureRate` or the share of slow calls reaches
+ * `slowCallRate`. The window is a ring of `buckets` counters that slides one bucket
+ * (`windowMs / buckets`) at a time; memory is fixed at 20 bytes a bucket.
+ * @example circuitBreaker({ strategy: timeWindow({ windowMs: 30_000, buckets: 10, failureRate: 0.5, minimumCalls: 20 }) })
+ */
+export function timeWindow(options: TimeWindowOptions): BreakerStrategy {
+  const v = new OptionsValidator('timeWindow');
+  v.required('windowMs', options?.windowMs).number('windowMs', options?.windowMs, { gt: 0 });
+  v.integer('buckets', options?.buckets, { min: 1, max: 1_000 });
+  const rule = new RateRule('timeWindow', options ?? ({} as TimeWindowOptions), v);
+  v.done();
+  const buckets = options.buckets ?? TIME_WINDOW_DEFAULTS.buckets;
+  const bucketMs = options.windowMs / buckets;
+  return Object.freeze({
+    kind: 'time-window' as const,
+    usesTime: true,
+    slowCallMs: rule.slowCallMs,
+    createWindow(snapshot?: WindowSnapshot): BreakerWindow {
+      const window = new TimeWindow(rule, buckets, bucketMs);
+      if (snapshot !== undefined) {
+        const ok =
+          snapshot.kind === 'time-window' &&
+          snapshot.buckets === buckets &&
+          snapshot.bucketMs === bucketMs &&
+          Array.isArray(snapshot.epochs) &&
+          snapshot.epochs.length === buckets &&
+          Array.isArray(snapshot.counts) &&
+          snapshot.counts.length === 3 * buckets;
+        if (!ok) {
+          throw new ConfigurationError('circuitBreaker', [
+            {
+              option: 'initialState.window',
+              received: snapshot,
+              allowed: `a time-window snapshot of ${buckets} buckets`,
+            },
+          ]);
+        }
+        window.restore(snapshot as TimeWindowSnapshot);
+      }
+      return window;
+    },
+  });
+}
+
+class TimeWindow implements BreakerWindow {
+  readonly #rule: RateRule;
+  readonly #buckets: number;
+  readonly #bucketMs: number;
+  /** Epoch (`floor(now / bucketMs)`) each bucket counts for; -1 when empty. */
+  readonly #epochs: Float64Array;
+  /** calls, failures, slow — three counters per bucket. */
+  readonly #counts: Uint32Array;
+
+  constructor(rule: RateRule, buckets: number, bucketMs: number) {
+    this.#rule = rule;
+    this.#buckets = buckets;
+    this.#bucketMs = bucketMs;
+    this.#epochs = new Float64Array(buckets).fill(-1);
+    this.#counts = new Uint32Array(3 * buckets);
+  }
+
+  record(failed: boolean, slow: boolean, now: number): boolean {
+    const epoch = Math.floor(now / this.#bucketMs);
+    const i = epoch % this.#buckets;
+    const c = 3 * i;
+    const counts = this.#counts;
+    if (this.#epochs[i] !== epoch) {
+      this.#epochs[i] = epoch;
+      counts[c] = counts[c + 1] = counts[c + 2] = 0;
+    }
+    counts[c]!++;
+    if (failed) counts[c + 1]!++;
+    if (slow) counts[c + 2]!++;
+    if (!failed && !slow) return false; // a success never raises a rate
+    // Sum the buckets still inside the window: epochs (epoch - buckets, epoch].
+    let calls = 0;
+    let failures = 0;
+    let slowCalls = 0;
+    for (let b = 0; b < this.#buckets; b++) {
+      const e = this.#epochs[b]!;
+      if (e <= epoch - this.#buckets || e > epoch) continue;
+      calls += counts[3 * b]!;
+      failures += counts[3 * b + 1]!;
+      slowCalls += counts[3 * b + 2]!;
+    }
+    return this.#rule.trips(calls, failures, slowCalls);
+  }
+
+  reset(): void {
+    this.#epochs.fill(-1);
+    this.#counts.fill(0);
+  }
+
+  snapshot(): TimeWindowSnapshot {
+    return {
+      kind: 'time-window',
+      buckets: this.#buckets,
+      bucketMs: this.#bucketMs,
+      epochs: Array.from(this.#epochs),
+      counts: Array.from(this.#counts),
+    };
+  }
+
+  restore(s: TimeWindowSnapshot): void {
+    this.#epochs.set(s.epochs);
+    this.#counts.set(s.counts);
+  }
+}
