@@ -1,0 +1,171 @@
+import { alerting, metrics } from '@resilience/core';
+import { FakeClock } from '@resilience/core/testing';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { PROMETHEUS_DEFAULTS, registerResilienceMetrics } from './index.js';
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parses the Prometheus text format: samples plus the `# TYPE` of each family. */
+function parse(text: string): { samples: Sample[]; types: Record<string, string> } {
+  const samples: Sample[] = [];
+  const types: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    if (line.startsWith('# TYPE ')) {
+      const [, , name, type] = line.split(' ');
+      types[name!] = type!;
+      continue;
+    }
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match) throw new Error(`unparsable line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const [, key, value] of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+      labels[key!] = value!;
+    }
+    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
+  }
+  return { samples, types };
+}
+
+const scrape = async (registry: Registry) => parse(await registry.metrics());
+const find = (samples: Sample[], name: string, labels: Record<string, string> = {}) =>
+  samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+
+describe('registerResilienceMetrics', () => {
+  it('exports call counts by outcome, retries, timeouts and rejections by reason as counters', async () => {
+    const stats = metrics({ clock: new FakeClock() });
+    for (let i = 0; i < 5; i++) stats.recordCall({ latencyMs: 20, ok: true });
+    stats.recordCall({ latencyMs: 20, ok: false });
+    stats.recordRetry();
+    stats.recordRetry();
+    stats.recordTimeout();
+    stats.recordRejection('circuit_open');
+    stats.recordRejection('bulkhead_full');
+    stats.recordRejection('bulkhead_full');
+    const registry = new Registry();
+    registerResilienceMetrics(registry, { collectors: stats });
+    const { samples, types } = await scrape(registry);
+    expect(find(samples, 'resilience_calls_total', { outcome: 'ok' })).toEqual([
+      { name: 'resilience_calls_total', labels: { outcome: 'ok' }, value: 5 },
+    ]);
+    expect(find(samples, 'resilience_calls_total', { outcome: 'failed' })[0]!.value).toBe(1);
+    expect(find(samples, 'resilience_retries_total')[0]!.value).toBe(2);
+    expect(find(samples, 'resilience_timeouts_total')[0]!.value).toBe(1);
+    expect(find(samples, 'resilience_rejections_total', { reason: 'bulkhead_full' })[0]!.value).toBe(2);
+    expect(find(samples, 'resilience_rejections_total', { reason: 'circuit_open' })[0]!.value).toBe(1);
+    expect(types).toMatchObject({
+      resilience_calls_total: 'counter',
+      resilience_retries_total: 'counter',
+      resilience_rejections_total: 'counter',
+      resilience_call_duration_seconds: 'gauge',
+    });
+  });
+
+  it('reads values at scrape time, not at registration', async () => {
+    const stats = metrics({ clock: new FakeClock() });
+    const registry = new Registry();
+    registerResilienceMetrics(registry, { collectors: stats });
+    expect(find((await scrape(registry)).samples, 'resilience_calls_total', { outcome: 'ok' })[0]!.value).toBe(0);
+    stats.recordCall({ latencyMs: 1, ok: true });
+    expect(find((await scrape(registry)).samples, 'resilience_calls_total', { outcome: 'ok' })[0]!.value).toBe(1);
+  });
+
+  it('exports the window latency quantiles in seconds', async () => {
+    const stats = metrics({ clock: new FakeClock() });
+    for (let ms = 1; ms <= 1_000; ms++) stats.recordCall({ latencyMs: ms, ok: true });
+    const registry = new Registry();
+    registerResilienceMetrics(registry, { collectors: stats });
+    const { samples } = await scrape(registry);
+    const quantile = (q: string) => find(samples, 'resilience_call_duration_seconds', { quantile: q })[0]!.value;
+    expect(Math.abs(quantile('0.5') - 0.5) / 0.5).toBeLessThanOrEqual(0.01);
+    expect(Math.abs(quantile('0.95') - 0.95) / 0.95).toBeLessThanOrEqual(0.01);
+    expect(Math.abs(quantile('0.99') - 0.99) / 0.99).toBeLessThanOrEqual(0.01);
+  });
+
+  it('leaves out latency quantiles while the window is empty', async () => {
+    const registry = new Registry();
+    registerResilienceMetrics(registry, { collectors: metrics({ clock: new FakeClock() }) });
+    expect(find((await scrape(registry)).samples, 'resilience_call_duration_seconds')).toEqual([]);
+  });
+
+  it('labels each collector by name when given several', async () => {
+    const a = metrics({ clock: new FakeClock() });
+    const b = metrics({ clock: new FakeClock() });
+    a.recordCall({ latencyMs: 1, ok: true });
+    b.recordCall({ latencyMs: 1, ok: false });
+    b.recordCall({ latencyMs: 1, ok: false });
+    const registry = new Registry();
+    registerResilienceMetrics(registry, { collectors: { payments: a, search: b } });
+    const { samples } = await scrape(registry);
+    expect(find(samples, 'resilience_calls_total', { name: 'payments', outcome: 'ok' })[0]!.value).toBe(1);
+    expect(find(samples, 'resilience_calls_total', { name: 'search', outcome: 'failed' })[0]!.value).toBe(2);
+  });
+
+  it('exports 1 for each breaker’s current state and 0 for the others, following changes', async () => {
+    const breaker = { name: 'payments', state: 'closed' };
+    const registry = new Registry();
+    registerResilienceMetrics(registry, { breakers: [breaker, { name: 'odd', state: 'forced_open' }] });
+    const states = async (name: string) =>
+      Object.fromEntries(
+        find((await scrape(registry)).samples, 'resilience_circuit_state', { name }).map((s) => [
+          s.labels.state,
+          s.value,
+        ]),
+      );
+    expect(await states('payments')).toEqual({ closed: 1, open: 0, half_open: 0, isolated: 0 });
+    breaker.state = 'open';
+    expect(await states('payments')).toEqual({ closed: 0, open: 1, half_open: 0, isolated: 0 });
+    expect((await states('odd')).forced_open).toBe(1);
+  });
+
+  it('exports rate-limit usage when a limiter source is given', async () => {
+    let used = 30;
+    const registry = new Registry();
+    registerResilienceMetrics(registry, { rateLimits: [{ name: 'openai', usage: () => ({ used, limit: 60 }) }] });
+    expect(
+      find((await scrape(registry)).samples, 'resilience_rate_limit_usage_ratio', { name: 'openai' })[0]!.value,
+    ).toBe(0.5);
+    used = 60;
+    expect(find((await scrape(registry)).samples, 'resilience_rate_limit_usage_ratio')[0]!.value).toBe(1);
+  });
+
+  it('adds no default metrics and honours the prefix', async () => {
+    const registry = new Registry();
+    const registered = registerResilienceMetrics(registry, { collectors: metrics(), prefix: 'app_' });
+    const { samples } = await scrape(registry);
+    expect(samples.every((s) => s.name.startsWith('app_'))).toBe(true);
+    expect(samples.some((s) => s.name.startsWith('process_') || s.name.startsWith('nodejs_'))).toBe(false);
+    expect(registered.names).toContain('app_calls_total');
+    registered.unregister();
+    expect(await registry.metrics()).toBe('\n');
+  });
+
+  it('takes one snapshot per collector per scrape', async () => {
+    const stats = metrics({ clock: new FakeClock() });
+    let snapshots = 0;
+    const counting = {
+      snapshot: () => {
+        snapshots++;
+        return stats.snapshot();
+      },
+    };
+    const registry = new Registry();
+    registerResilienceMetrics(registry, { collectors: counting });
+    await registry.metrics();
+    expect(snapshots).toBe(1);
+    await registry.metrics();
+    expect(snapshots).toBe(2);
+  });
+
+  it('rejects bad options naming each one', () => {
+    expect(() =>
+      registerResilienceMetrics(undefined as never, { collectors: { a: alerting() as never }, prefix: '9bad' }),
+    ).toThrow(/registry[\s\S]*collectors[\s\S]*prefix/);
+    expect(PROMETHEUS_DEFAULTS.prefix).toBe('resilience_');
+  });
+});
