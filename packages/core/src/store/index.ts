@@ -1,0 +1,12 @@
+export { MemoryStore, memoryStore } from './memory.js';
+export { MEMORY_STORE_DEFAULTS, type MemoryStoreOptions } from './options.js';
+export {
+  type JsonValue,
+  PACKED_MAX_WIDTH,
+  type PackedTransition,
+  type Store,
+  type StoreKeysOptions,
+  type StoreOperation,
+  type Transition,
+  type TransitionResult,
+} from './store.js';

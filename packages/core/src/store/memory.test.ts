@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryStore, memoryStore } from './memory.js';
+import type { PackedTransition, Transition } from './store.js';
+
+interface Counter {
+  n: number;
+}
+const increment: Transition<Counter, { by: number; ttlMs: number }, number> = {
+  name: 'test.increment',
+  params: null,
+  apply: (state, input) => {
+    const n = (state?.n ?? 0) + input.by;
+    return { state: { n }, output: n, ttlMs: input.ttlMs };
+  },
+};
+
+const packedCounter: PackedTransition<Counter, number, number> = {
+  width: 1,
+  step(state, offset, fresh, limit, _now, next) {
+    const n = (fresh ? 0 : state[offset]!) + 1;
+    const ok = n <= limit;
+    next[0] = ok ? n : n - 1;
+    next[1] = 1000;
+    next[2] = ok ? 1 : 0;
+    return ok ? n : -1;
+  },
+  pack: (s, into, at) => {
+    into[at] = s.n;
+  },
+  unpack: (from, at) => ({ n: from[at]! }),
+};
+const capped: Transition<Counter, number, number> = {
+  name: 'test.capped',
+  params: null,
+  packed: packedCounter,
+  apply(state, limit) {
+    const n = (state?.n ?? 0) + 1;
+    const ok = n <= limit;
+    return { state: { n: ok ? n : n - 1 }, output: ok ? n : -1, ttlMs: 1000, accepted: ok };
+  },
+};
+
+describe('memoryStore', () => {
+  it('applies a transition atomically and returns its output', async () => {
+    const store = memoryStore();
+    expect(await store.apply('a', increment, { by: 2, ttlMs: 100 }, 0)).toBe(2);
+    expect(await store.apply('a', increment, { by: 3, ttlMs: 100 }, 10)).toBe(5);
+    expect(await store.get('a', 20)).toEqual({ n: 5 });
+  });
+
+  it('reads a key past its TTL as absent', async () => {
+    const store = memoryStore();
+    await store.apply('a', increment, { by: 1, ttlMs: 100 }, 0);
+    expect(await store.get('a', 99)).toEqual({ n: 1 });
+    expect(await store.get('a', 100)).toBeUndefined();
+    expect(await store.apply('a', increment, { by: 1, ttlMs: 100 }, 150)).toBe(1);
+  });
+
+  it('evicts the least recently used key past maxKeys', async () => {
+    const store = memoryStore({ maxKeys: 2 });
+    await store.apply('a', increment, { by: 1, ttlMs: Infinity }, 0);
+    await store.apply('b', increment, { by: 1, ttlMs: Infinity }, 0);
+    await store.apply('a', increment, { by: 1, ttlMs: Infinity }, 0);
+    await store.apply('c', increment, { by: 1, ttlMs: Infinity }, 0);
+    expect(store.size).toBe(2);
+    expect(await store.get('b', 0)).toBeUndefined();
+    expect(await store.get('a', 0)).toEqual({ n: 2 });
+  });
+
+  it('keeps packed states numeric and converts them at the boundary', async () => {
+    const store = new MemoryStore();
+    expect(await store.apply('k', capped, 2, 0)).toBe(1);
+    expect(await store.apply('k', capped, 2, 0)).toBe(2);
+    expect(await store.apply('k', capped, 2, 0)).toBe(-1);
+    expect(await store.get('k', 0)).toEqual({ n: 2 });
+    await store.set('k', { n: 0 }, 1000, 0);
+    expect(await store.apply('k', capped, 2, 0)).toBe(1);
+  });
+
+  it('writes no key of applyAll when one step is refused', async () => {
+    const store = memoryStore();
+    await store.set('full', { n: 1 }, 1000, 0);
+    const out = await store.applyAll(
+      [
+        { key: 'free', transition: capped, input: 5 },
+        { key: 'full', transition: capped, input: 1 },
+      ],
+      0,
+    );
+    expect(out).toEqual([1, -1]);
+    expect(await store.get('free', 0)).toBeUndefined();
+    expect(await store.applyAll([{ key: 'free', transition: capped, input: 5 }], 0)).toEqual([1]);
+    expect(await store.get('free', 0)).toEqual({ n: 1 });
+  });
+
+  it('rejects applyAll with a repeated key', async () => {
+    const store = memoryStore();
+    const op = { key: 'x', transition: capped, input: 5 };
+    await expect(store.applyAll([op, op], 0)).rejects.toThrow(TypeError);
+  });
+
+  it('lists live keys by prefix up to a limit', async () => {
+    const store = memoryStore();
+    await store.set('saga:1', { s: 'running' }, Infinity, 0);
+    await store.set('saga:2', { s: 'running' }, 10, 0);
+    await store.set('other', 1, Infinity, 0);
+    expect((await store.keys('saga:', 5)).sort()).toEqual(['saga:1', 'saga:2']);
+    expect(await store.keys('saga:', 20)).toEqual(['saga:1']);
+    expect(await store.keys('saga:', 5, { limit: 1 })).toHaveLength(1);
+    expect(await store.delete('saga:1')).toBe(true);
+    expect(await store.delete('saga:1')).toBe(false);
+  });
+
+  it('rejects a non-positive maxKeys naming it', () => {
+    expect(() => memoryStore({ maxKeys: 0 })).toThrow(/maxKeys/);
+  });
+});

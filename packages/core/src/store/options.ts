@@ -1,0 +1,26 @@
+import { OptionsValidator } from '../errors/validate.js';
+
+export interface MemoryStoreOptions {
+  /**
+   * Most keys kept. Past it, the least recently used key is evicted, so a caller cycling
+   * through millions of keys cannot grow memory beyond about `maxKeys × 120` bytes
+   * (key strings of ~10 characters, numeric states; larger JSON states cost their size).
+   * @default 100_000
+   */
+  maxKeys?: number;
+}
+
+export const MEMORY_STORE_DEFAULTS = {
+  maxKeys: 100_000,
+} as const;
+
+export interface ResolvedMemoryStoreOptions {
+  maxKeys: number;
+}
+
+export function resolveMemoryStoreOptions(options: MemoryStoreOptions): ResolvedMemoryStoreOptions {
+  const v = new OptionsValidator('memoryStore');
+  v.integer('maxKeys', options.maxKeys, { min: 1, max: 2 ** 30 });
+  v.done();
+  return { maxKeys: options.maxKeys ?? MEMORY_STORE_DEFAULTS.maxKeys };
+}

@@ -1,0 +1,133 @@
+/**
+ * The Store contract: where stateful algorithms keep their state between calls.
+ *
+ * Every stateful algorithm in the toolkit (rate limits, idempotency records, message
+ * retry counters, saga logs) is a pure {@link Transition}: `(state | undefined, input, now)
+ * -> { state, output, ttlMs }` over a small JSON-serialisable state. A store applies one
+ * transition to one key atomically. The memory store does it in-process; a Redis store
+ * runs each operation below as ONE round trip (one `EVALSHA` of a Lua script chosen by the
+ * transition's `name`, with `params`, `input` and `now` passed as JSON arguments), so the
+ * same scenarios (the conformance suite in `@resilience/core/testing`) pass on both.
+ */
+
+/** A value that survives `JSON.stringify` / `JSON.parse` unchanged. */
+export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+
+/** What a transition returns: the next state, the caller's output and the state's time-to-live. */
+export interface TransitionResult<S, O> {
+  /** The next state; `undefined` deletes the key. Never mutate the previous state in place. */
+  readonly state: S | undefined;
+  /** Returned to the caller of `apply` (not stored). */
+  readonly output: O;
+  /**
+   * Milliseconds from `now` after which the key may be dropped (`PX` in Redis). Return the
+   * time at which the state would be indistinguishable from "no state" (a full bucket, an
+   * expired record) so idle keys cost nothing. `Infinity` keeps the key until deleted or
+   * evicted.
+   */
+  readonly ttlMs: number;
+  /** `false` leaves the stored state and TTL untouched (a read-only step such as a peek). @default true */
+  readonly write?: boolean;
+  /**
+   * `false` marks this step as refused. A single `apply` still writes the state; in
+   * {@link Store.applyAll} one refused step means NO key is written (all-or-nothing).
+   * @default true
+   */
+  readonly accepted?: boolean;
+}
+
+/**
+ * A pure, deterministic state transition applied by a store to one key.
+ *
+ * - `name` is stable across versions and processes: a Redis store maps it to its Lua
+ *   script (e.g. `'ratelimit.tokenBucket'`), and two transitions with the same `name` and
+ *   equal `params` must behave identically.
+ * - `params` are the transition's fixed configuration (JSON), sent with each call.
+ * - `apply` must not read the clock, randomness or I/O: only its arguments.
+ * - `S` (the state) and `I` (the input) must be JSON-serialisable; the memory store keeps
+ *   them as objects (no serialisation), so never mutate a state you received.
+ */
+export interface Transition<S = JsonValue, I = JsonValue, O = unknown> {
+  readonly name: string;
+  readonly params: JsonValue;
+  apply(state: S | undefined, input: I, now: number): TransitionResult<S, O>;
+  /**
+   * Optional fast path for in-process stores whose state is a fixed number of numbers.
+   * Stores that do not know it (Redis) ignore it; it must agree with `apply` exactly.
+   */
+  readonly packed?: PackedTransition<S, I, O>;
+}
+
+/**
+ * A transition over a fixed-width numeric state, stepped in place in a `Float64Array`
+ * slab without allocating the state object. Used by the memory store to keep a key to a
+ * few dozen bytes. `pack`/`unpack` convert to and from the JSON state at the store boundary.
+ */
+export interface PackedTransition<S, I, O> {
+  /** Numbers of state per key (at most {@link PACKED_MAX_WIDTH}). */
+  readonly width: number;
+  /**
+   * Reads the current state at `state[offset .. offset + width)` (ignored when `fresh`),
+   * writes the next state to `next[0 .. width)`, `next[width]` = ttlMs (`NaN`: do not
+   * write), `next[width + 1]` = 1 when accepted or 0 when refused, and returns the output.
+   */
+  step(state: Float64Array, offset: number, fresh: boolean, input: I, now: number, next: Float64Array): O;
+  pack(state: S, into: Float64Array, offset: number): void;
+  unpack(from: Float64Array, offset: number): S;
+}
+
+/** The largest `width` of a {@link PackedTransition} the memory store accepts. */
+export const PACKED_MAX_WIDTH = 2;
+
+/** One step of {@link Store.applyAll}. */
+// biome-ignore lint/suspicious/noExplicitAny: a batch mixes transitions of different types.
+export interface StoreOperation<S = any, I = any, O = any> {
+  readonly key: string;
+  readonly transition: Transition<S, I, O>;
+  readonly input: I;
+}
+
+/** Options of {@link Store.keys}. */
+export interface StoreKeysOptions {
+  /** Most keys returned. @default 1000 */
+  readonly limit?: number;
+}
+
+/**
+ * Keeps keyed state for algorithms. Every method is one atomic operation and, in a
+ * networked store, one round trip. `now` is the caller's clock in milliseconds; it is the
+ * `now` passed to transitions and the origin of TTLs (a Redis store may document that it
+ * uses the server's clock instead). A key whose TTL has passed reads as absent.
+ *
+ * Keys are opaque strings; callers namespace them (`'rl:search:user-42'`,
+ * `'idem:order:abc'`, `'saga:checkout:17'`).
+ */
+export interface Store {
+  /**
+   * Applies `transition` to the state of `key` atomically and resolves with its output.
+   * Concurrent calls on one key are serialised: none sees a state another has not finished
+   * writing. Redis: one `EVALSHA` (GET, compute, SET PX or DEL).
+   */
+  apply<S, I, O>(key: string, transition: Transition<S, I, O>, input: I, now: number): Promise<O>;
+  /**
+   * Applies several transitions, each to its own key, atomically as a whole: all states
+   * are read, every transition computed, and the new states written only if every step
+   * was accepted (`accepted !== false`); otherwise nothing is written. Resolves with the
+   * outputs in order. Keys must be distinct (a repeated key rejects with a `TypeError`).
+   * Redis: one `EVALSHA` over all keys (same hash slot in a cluster — use a `{tag}`).
+   */
+  applyAll(operations: readonly StoreOperation[], now: number): Promise<unknown[]>;
+  /** The current state of `key`, or `undefined` when absent or expired. Redis: one GET. */
+  get<S = JsonValue>(key: string, now: number): Promise<S | undefined>;
+  /** Writes a state unconditionally with a TTL (`Infinity`: none). Redis: one SET PX. */
+  set<S = JsonValue>(key: string, state: S, ttlMs: number, now: number): Promise<void>;
+  /** Deletes `key`; resolves `true` when it existed. Redis: one DEL. */
+  delete(key: string): Promise<boolean>;
+  /**
+   * Up to `limit` live keys starting with `prefix`, in no particular order. For recovery
+   * and admin views, not for hot paths: memory iterates its keys; Redis SCANs with MATCH
+   * (several round trips). When a caller needs its keys often or must never miss one,
+   * keep a bounded index in one key instead, updated by a transition in `applyAll`.
+   */
+  keys(prefix: string, now: number, options?: StoreKeysOptions): Promise<string[]>;
+}
