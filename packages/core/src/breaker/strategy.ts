@@ -128,7 +128,7 @@ class ConsecutiveWindow implements BreakerWindow {
   }
 }
 
-/** Resolved thresholds of a rate window; compares counts without dividing. */
+/** Resolved thresholds of a rate window. */
 export class RateRule {
   readonly failureRate: number;
   readonly minimumCalls: number;
@@ -155,8 +155,9 @@ export class RateRule {
   /** The decision: enough calls, and the failure rate or the slow-call rate at its threshold. */
   trips(calls: number, failures: number, slow: number): boolean {
     if (calls < this.minimumCalls || calls === 0) return false;
-    if (failures >= this.failureRate * calls) return true;
-    return this.slowCallMs !== undefined && slow >= this.slowCallRate * calls;
+    // Division, not `rate * calls`: 7 / 100 >= 0.07 holds, 7 >= 0.07 * 100 does not.
+    if (failures / calls >= this.failureRate) return true;
+    return this.slowCallMs !== undefined && slow / calls >= this.slowCallRate;
   }
 }
 
