@@ -3,6 +3,7 @@ export { MEMORY_STORE_DEFAULTS, type MemoryStoreOptions } from './options.js';
 export {
   type JsonValue,
   PACKED_MAX_WIDTH,
+  type PackedCodec,
   type PackedTransition,
   type Store,
   type StoreKeysOptions,

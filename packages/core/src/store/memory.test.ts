@@ -15,7 +15,13 @@ const increment: Transition<Counter, { by: number; ttlMs: number }, number> = {
 };
 
 const packedCounter: PackedTransition<Counter, number, number> = {
-  width: 1,
+  codec: {
+    width: 1,
+    pack: (s, into, at) => {
+      into[at] = s.n;
+    },
+    unpack: (from, at) => ({ n: from[at]! }),
+  },
   step(state, offset, fresh, limit, _now, next) {
     const n = (fresh ? 0 : state[offset]!) + 1;
     const ok = n <= limit;
@@ -24,10 +30,6 @@ const packedCounter: PackedTransition<Counter, number, number> = {
     next[2] = ok ? 1 : 0;
     return ok ? n : -1;
   },
-  pack: (s, into, at) => {
-    into[at] = s.n;
-  },
-  unpack: (from, at) => ({ n: from[at]! }),
 };
 const capped: Transition<Counter, number, number> = {
   name: 'test.capped',

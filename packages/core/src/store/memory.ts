@@ -1,6 +1,7 @@
 import { type MemoryStoreOptions, resolveMemoryStoreOptions } from './options.js';
 import {
   PACKED_MAX_WIDTH,
+  type PackedCodec,
   type PackedTransition,
   type Store,
   type StoreKeysOptions,
@@ -17,6 +18,8 @@ const MAX_PACKERS = 255;
 
 // biome-ignore lint/suspicious/noExplicitAny: the store holds transitions of every type.
 type AnyPacked = PackedTransition<any, any, any>;
+// biome-ignore lint/suspicious/noExplicitAny: the store holds states of every type.
+type AnyCodec = PackedCodec<any>;
 
 /**
  * The embedded store: state lives in this process, every operation is synchronous inside
@@ -43,8 +46,8 @@ export class MemoryStore implements Store {
   #objs: unknown[] | undefined;
   #head = NIL; // most recently used
   #tail = NIL; // least recently used
-  readonly #packers: AnyPacked[] = [];
-  readonly #packerIds = new Map<AnyPacked, number>();
+  readonly #packers: AnyCodec[] = [];
+  readonly #packerIds = new Map<AnyCodec, number>();
   readonly #scratch = new Float64Array(SCRATCH);
   #multi = new Float64Array(SCRATCH * 4);
 
@@ -78,7 +81,8 @@ export class MemoryStore implements Store {
       const p = packed as AnyPacked;
       const next = this.#scratch;
       const output = p.step(this.#nums, slot === undefined ? 0 : slot * STRIDE, slot === undefined, input, now, next);
-      const ttlMs = next[p.width]!;
+      const width = p.codec.width;
+      const ttlMs = next[width]!;
       if (!Number.isNaN(ttlMs)) {
         if (ttlMs <= 0) {
           if (slot !== undefined) this.#remove(slot);
@@ -87,7 +91,7 @@ export class MemoryStore implements Store {
         if (slot === undefined) slot = this.#insert(key, id, now);
         else this.#touch(slot);
         const at = slot * STRIDE;
-        for (let i = 0; i < p.width; i++) this.#nums[at + i] = next[i]!;
+        for (let i = 0; i < width; i++) this.#nums[at + i] = next[i]!;
         this.#expires[slot] = now + ttlMs;
       } else if (slot !== undefined) this.#touch(slot);
       return output as O;
@@ -140,7 +144,7 @@ export class MemoryStore implements Store {
           this.#scratch,
         );
         multi.set(this.#scratch, k * SCRATCH);
-        if (this.#scratch[p.width + 1] === 0) accepted = false;
+        if (this.#scratch[p.codec.width + 1] === 0) accepted = false;
       } else {
         const result = op.transition.apply(this.#read(slot), op.input, now);
         outputs[k] = result.output;
@@ -172,7 +176,8 @@ export class MemoryStore implements Store {
       }
       const p = packed as AnyPacked;
       const base = k * SCRATCH;
-      const ttlMs = multi[base + p.width]!;
+      const width = p.codec.width;
+      const ttlMs = multi[base + width]!;
       if (Number.isNaN(ttlMs)) {
         if (slot !== undefined) this.#touch(slot);
         continue;
@@ -183,7 +188,7 @@ export class MemoryStore implements Store {
       }
       const s = slot ?? this.#insert(op.key, this.#packerId(p), now);
       if (slot !== undefined) this.#touch(s);
-      for (let i = 0; i < p.width; i++) this.#nums[s * STRIDE + i] = multi[base + i]!;
+      for (let i = 0; i < width; i++) this.#nums[s * STRIDE + i] = multi[base + i]!;
       this.#expires[s] = now + ttlMs;
     }
     return outputs;
@@ -251,11 +256,12 @@ export class MemoryStore implements Store {
   }
 
   #packerId(packed: AnyPacked): number {
-    const id = this.#packerIds.get(packed);
+    const codec = packed.codec;
+    const id = this.#packerIds.get(codec);
     if (id !== undefined) return id;
-    if (this.#packers.length >= MAX_PACKERS || packed.width > PACKED_MAX_WIDTH) return GENERIC;
-    this.#packers.push(packed);
-    this.#packerIds.set(packed, this.#packers.length);
+    if (this.#packers.length >= MAX_PACKERS || codec.width > PACKED_MAX_WIDTH) return GENERIC;
+    this.#packers.push(codec);
+    this.#packerIds.set(codec, this.#packers.length);
     return this.#packers.length;
   }
 
@@ -286,7 +292,7 @@ export class MemoryStore implements Store {
     if (id !== GENERIC && packed !== undefined) {
       this.#kind[s] = id;
       if (this.#objs !== undefined) this.#objs[s] = undefined;
-      packed.pack(state, this.#nums, s * STRIDE);
+      packed.codec.pack(state, this.#nums, s * STRIDE);
     } else {
       this.#kind[s] = GENERIC;
       if (this.#objs === undefined) this.#objs = new Array(this.#capacity);

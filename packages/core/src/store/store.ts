@@ -59,25 +59,34 @@ export interface Transition<S = JsonValue, I = JsonValue, O = unknown> {
 }
 
 /**
- * A transition over a fixed-width numeric state, stepped in place in a `Float64Array`
- * slab without allocating the state object. Used by the memory store to keep a key to a
- * few dozen bytes. `pack`/`unpack` convert to and from the JSON state at the store boundary.
+ * How a fixed-width numeric state is laid out in a `Float64Array`. Shared by every
+ * transition over the same state (a limiter's consume and peek), so the store can keep
+ * the numbers in place and convert to the JSON state only at its boundary.
  */
-export interface PackedTransition<S, I, O> {
+export interface PackedCodec<S> {
   /** Numbers of state per key (at most {@link PACKED_MAX_WIDTH}). */
   readonly width: number;
+  pack(state: S, into: Float64Array, offset: number): void;
+  unpack(from: Float64Array, offset: number): S;
+}
+
+/**
+ * A transition over a fixed-width numeric state, stepped in place in a `Float64Array`
+ * slab without allocating the state object. Used by the memory store to keep a key to a
+ * few dozen bytes.
+ */
+export interface PackedTransition<S, I, O> {
+  readonly codec: PackedCodec<S>;
   /**
    * Reads the current state at `state[offset .. offset + width)` (ignored when `fresh`),
    * writes the next state to `next[0 .. width)`, `next[width]` = ttlMs (`NaN`: do not
    * write), `next[width + 1]` = 1 when accepted or 0 when refused, and returns the output.
    */
   step(state: Float64Array, offset: number, fresh: boolean, input: I, now: number, next: Float64Array): O;
-  pack(state: S, into: Float64Array, offset: number): void;
-  unpack(from: Float64Array, offset: number): S;
 }
 
-/** The largest `width` of a {@link PackedTransition} the memory store accepts. */
-export const PACKED_MAX_WIDTH = 2;
+/** The largest `width` of a {@link PackedCodec} the memory store keeps packed. */
+export const PACKED_MAX_WIDTH = 3;
 
 /** One step of {@link Store.applyAll}. */
 // biome-ignore lint/suspicious/noExplicitAny: a batch mixes transitions of different types.
