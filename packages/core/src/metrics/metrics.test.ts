@@ -14,7 +14,7 @@ describe('metrics', () => {
   });
 
   it('rejects bad options naming each one', () => {
-    const attempt = () => metrics({ windowMs: 0, subWindows: 11, maxErrorTypes: 1.5 });
+    const attempt = () => metrics({ windowMs: 0, subWindows: 7, maxErrorTypes: 1.5 });
     expect(attempt).toThrow(ConfigurationError);
     expect(attempt).toThrow(/windowMs[\s\S]*subWindows[\s\S]*maxErrorTypes/);
   });
@@ -78,6 +78,16 @@ describe('metrics', () => {
     const byType = stats.snapshot().errorsByType;
     expect(Object.keys(byType)).toHaveLength(4);
     expect(byType).toEqual({ E0: 2, E1: 1, E2: 1, other: 997 });
+  });
+
+  it('cuts error names and breaker names to 48 characters', () => {
+    const stats = metrics({ clock: new FakeClock() });
+    stats.recordError({ name: 'N'.repeat(200) });
+    stats.recordError({ name: `${'N'.repeat(48)}-different-tail` });
+    stats.recordStateChange('B'.repeat(100), 'open');
+    const s = stats.snapshot();
+    expect(s.errorsByType).toEqual({ ['N'.repeat(48)]: 2 });
+    expect(Object.keys(s.lifetime.circuits)).toEqual(['B'.repeat(48)]);
   });
 
   it('bounds error names across sub-windows too', async () => {

@@ -7,12 +7,12 @@ export interface MetricsOptions {
   /**
    * How many sub-windows the window is cut into. The window slides one sub-window at a time,
    * so a snapshot covers between `windowMs × (subWindows − 1) / subWindows` and `windowMs`.
-   * Each sub-window holds one 5 KiB sketch. @default 6
+   * Each sub-window holds one 5 KiB sketch; at most 6, which keeps a collector under 64 KiB. @default 6
    */
   subWindows?: number;
   /**
    * Distinct error names counted in `errorsByType` per sub-window and per snapshot; further
-   * names are counted under `'other'`. @default 20
+   * names are counted under `'other'`. At most 20, which keeps a collector under 64 KiB. @default 20
    */
   maxErrorTypes?: number;
   clock?: Clock;
@@ -35,8 +35,8 @@ export interface ResolvedMetricsOptions {
 export function resolveMetricsOptions(options: MetricsOptions): ResolvedMetricsOptions {
   const v = new OptionsValidator('metrics');
   v.number('windowMs', options.windowMs, { gt: 0 });
-  v.integer('subWindows', options.subWindows, { min: 1, max: 10 });
-  v.integer('maxErrorTypes', options.maxErrorTypes, { min: 1, max: 100 });
+  v.integer('subWindows', options.subWindows, { min: 1, max: 6 });
+  v.integer('maxErrorTypes', options.maxErrorTypes, { min: 1, max: 20 });
   const clock = options.clock as Partial<Clock> | undefined;
   v.check(clock === undefined || typeof clock?.now === 'function', 'clock', options.clock, 'a Clock');
   v.done();

@@ -17,16 +17,29 @@ export const ERROR_CATEGORIES: readonly ErrorCategory[] = [
 /** The key that collects every name beyond a bounded map's limit. */
 export const OTHER = 'other';
 /** Longest error name or label kept; longer ones are cut, so a map's memory stays bounded. */
-const MAX_NAME_LENGTH = 100;
+export const MAX_NAME_LENGTH = 48;
+
+/**
+ * A key to keep in a bounded map: at most {@link MAX_NAME_LENGTH} characters, copied so it
+ * does not keep a longer parent string alive (V8 slices share their parent's memory).
+ * Runs only when a new name enters a map.
+ */
+export const ownKey = (name: string): string =>
+  name.length > MAX_NAME_LENGTH ? Array.from(name.slice(0, MAX_NAME_LENGTH)).join('') : name;
 
 export const emptyCategories = (): Record<ErrorCategory, number> =>
   Object.fromEntries(ERROR_CATEGORIES.map((c) => [c, 0])) as Record<ErrorCategory, number>;
 
 /** Adds `n` under `name`, or under {@link OTHER} once `max` distinct names are present. */
 export function countBounded(map: Map<string, number>, name: string, max: number, n = 1): void {
-  const key = name.length > MAX_NAME_LENGTH ? name.slice(0, MAX_NAME_LENGTH) : name;
-  const current = map.get(key);
-  if (current !== undefined) map.set(key, current + n);
+  const current = map.get(name);
+  if (current !== undefined) {
+    map.set(name, current + n);
+    return;
+  }
+  const key = ownKey(name);
+  const existing = key === name ? undefined : map.get(key);
+  if (existing !== undefined) map.set(key, existing + n);
   else if (map.size < max || key === OTHER) map.set(key, n);
   else map.set(OTHER, (map.get(OTHER) ?? 0) + n);
 }
