@@ -10,7 +10,8 @@ import {
 import { backoff } from '../retry/backoff.js';
 import { type BreakerEvent, circuitBreaker } from './breaker.js';
 import type { CircuitBreakerOptions } from './options.js';
-import { consecutive } from './strategy.js';
+import { consecutive, countWindow } from './strategy.js';
+import { timeWindow } from './time-window.js';
 
 const boom = () => {
   throw new Error('boom');
@@ -249,6 +250,92 @@ describe('circuitBreaker', () => {
     const error = await breaker.execute(ok).catch((e) => e);
     expect(Error.stackTraceLimit).toBe(before);
     expect(String(error.stack ?? '').split('\n').length).toBeLessThanOrEqual(1);
+  });
+
+  it('does not read the clock on the closed success path of a consecutive breaker', async () => {
+    const clock = new FakeClock();
+    let reads = 0;
+    const counting = Object.assign(Object.create(clock) as FakeClock, {
+      now: () => {
+        reads++;
+        return clock.now();
+      },
+    });
+    const breaker = circuitBreaker({ strategy: consecutive(3), clock: counting, registry: false });
+    for (let i = 0; i < 10; i++) await breaker.execute(ok);
+    expect(reads).toBe(0);
+    breaker.onSuccess(() => undefined);
+    await breaker.execute(ok);
+    expect(reads).toBe(2); // listeners want durations
+  });
+
+  it('opens on slow calls timed with the injected clock', async () => {
+    const { breaker, clock } = setup({
+      strategy: countWindow({ size: 4, failureRate: 1, minimumCalls: 2, slowCallMs: 100, slowCallRate: 0.5 }),
+    });
+    const slow = () => breaker.execute(() => clock.sleep(150).then(ok));
+    await breaker.execute(ok);
+    expect(breaker.state).toBe('closed');
+    const call = slow();
+    await clock.advance(150);
+    await expect(call).resolves.toBe('ok');
+    expect(breaker.state).toBe('open');
+  });
+
+  it('opens on the failure rate within a time window and forgets old failures', async () => {
+    const { breaker, clock, fail } = setup({
+      strategy: timeWindow({ windowMs: 1_000, buckets: 10, failureRate: 0.5, minimumCalls: 4 }),
+    });
+    await fail(2);
+    await clock.advance(1_000);
+    await breaker.execute(ok);
+    await breaker.execute(ok);
+    await fail(1);
+    expect(breaker.state).toBe('closed'); // the first two failures left the window: 1 of 3
+    await fail(1);
+    expect(breaker.state).toBe('open'); // 2 of 4
+  });
+
+  it('a cancelled probe frees its slot without closing or re-opening', async () => {
+    const { breaker, clock, fail } = setup();
+    await fail(3);
+    await clock.advance(1_000);
+    const controller = new AbortController();
+    const probe = breaker.execute(({ signal }) => {
+      controller.abort();
+      throw signal.reason;
+    }, controller.signal);
+    await expect(probe).rejects.toBeDefined();
+    expect(breaker.state).toBe('half-open');
+    await expect(breaker.execute(ok)).resolves.toBe('ok');
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('restores from a snapshot: open with the same time to the next probe', async () => {
+    const { breaker, clock, fail } = setup();
+    await fail(3);
+    await clock.advance(250);
+    const snapshot = JSON.parse(JSON.stringify(breaker.snapshot()));
+    const restored = circuitBreaker({
+      strategy: consecutive(3),
+      halfOpenAfter: 1_000,
+      clock,
+      registry: false,
+      initialState: snapshot,
+    });
+    expect(restored.state).toBe('open');
+    expect(restored.retryAfterMs).toBe(750);
+  });
+
+  it('refuses a snapshot that is not one', () => {
+    expect(() => circuitBreaker({ initialState: { version: 2 } as never, registry: false })).toThrow(/initialState/);
+    const countSnapshot = circuitBreaker({
+      strategy: countWindow({ size: 5, failureRate: 0.5 }),
+      registry: false,
+    }).snapshot();
+    expect(() => circuitBreaker({ strategy: consecutive(2), initialState: countSnapshot, registry: false })).toThrow(
+      /initialState\.window/,
+    );
   });
 
   it('throws ConfigurationError naming each invalid option', () => {
