@@ -1,0 +1,114 @@
+import { describe, expect, it, vi } from 'vitest';
+import { isTransient } from '../errors/classify.js';
+import { ConfigurationError } from '../errors/errors.js';
+import { isTransactionError, TransactionError, transactional } from './transaction.js';
+
+interface Tx {
+  log: string[];
+}
+
+function client(overrides: Partial<{ begin: () => unknown; commit: () => unknown; rollback: () => unknown }> = {}) {
+  const tx: Tx = { log: [] };
+  return {
+    tx,
+    begin: vi.fn(overrides.begin ?? (() => tx)),
+    commit: vi.fn(overrides.commit ?? (() => void tx.log.push('commit'))),
+    rollback: vi.fn(overrides.rollback ?? (() => void tx.log.push('rollback'))),
+  };
+}
+
+const lost = () => Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
+
+describe('transactional', () => {
+  it('begins, runs fn with the transaction, commits and resolves with its value', async () => {
+    const c = client();
+    const value = await transactional(c as never, async (tx: Tx) => {
+      tx.log.push('work');
+      return 42;
+    });
+    expect(value).toBe(42);
+    expect(c.tx.log).toEqual(['work', 'commit']);
+    expect(c.rollback).not.toHaveBeenCalled();
+  });
+
+  it('rolls back and rethrows a TransactionError carrying the original error', async () => {
+    const c = client();
+    const boom = new Error('constraint violated');
+    const error = await transactional(c as never, () => {
+      throw boom;
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransactionError);
+    expect(isTransactionError(error)).toBe(true);
+    expect((error as TransactionError).cause).toBe(boom);
+    expect((error as TransactionError).phase).toBe('run');
+    expect((error as TransactionError).transient).toBe(false);
+    expect(c.tx.log).toEqual(['rollback']);
+    expect(c.rollback).toHaveBeenCalledWith(c.tx, boom);
+  });
+
+  it('marks a lost connection inside the transaction as transient, so a retry is safe', async () => {
+    const c = client();
+    const error = (await transactional(c as never, () => Promise.reject(lost())).catch((e) => e)) as TransactionError;
+    expect(error.category).toBe('network');
+    expect(error.transient).toBe(true);
+    expect(isTransient(error)).toBe(true);
+  });
+
+  it('treats PostgreSQL serialization failures and deadlocks as transient', async () => {
+    for (const code of ['40001', '40P01', '08006', '57P01']) {
+      const c = client();
+      const pgError = Object.assign(new Error('could not serialize access'), { code });
+      const error = (await transactional(c as never, () => Promise.reject(pgError)).catch(
+        (e) => e,
+      )) as TransactionError;
+      expect(error.transient, code).toBe(true);
+    }
+  });
+
+  it('attaches a failing rollback without hiding the original error', async () => {
+    const rollbackFailure = new Error('rollback: connection closed');
+    const c = client({
+      rollback: () => {
+        throw rollbackFailure;
+      },
+    });
+    const boom = new Error('bad input');
+    const error = (await transactional(c as never, () => Promise.reject(boom)).catch((e) => e)) as TransactionError;
+    expect(error.cause).toBe(boom);
+    expect(error.rollbackError).toBe(rollbackFailure);
+    expect(error.message).toMatch(/bad input.*rollback failed too/);
+  });
+
+  it('does not roll back when begin fails, and says where it failed', async () => {
+    const c = client({ begin: () => Promise.reject(lost()) });
+    const fn = vi.fn();
+    const error = (await transactional(c as never, fn).catch((e) => e)) as TransactionError;
+    expect(error.phase).toBe('begin');
+    expect(error.transient).toBe(true);
+    expect(fn).not.toHaveBeenCalled();
+    expect(c.rollback).not.toHaveBeenCalled();
+  });
+
+  it('reports a commit lost with the connection as an unknown outcome that is not safe to retry', async () => {
+    const c = client({ commit: () => Promise.reject(lost()) });
+    const error = (await transactional(c as never, () => 1).catch((e) => e)) as TransactionError;
+    expect(error.phase).toBe('commit');
+    expect(error.outcomeUnknown).toBe(true);
+    expect(error.transient).toBe(false);
+    expect(c.rollback).toHaveBeenCalledTimes(1);
+  });
+
+  it('treats a serialization failure at commit as transient (the server rolled back)', async () => {
+    const c = client({ commit: () => Promise.reject(Object.assign(new Error('serialize'), { code: '40001' })) });
+    const error = (await transactional(c as never, () => 1).catch((e) => e)) as TransactionError;
+    expect(error.phase).toBe('commit');
+    expect(error.outcomeUnknown).toBe(false);
+    expect(error.transient).toBe(true);
+  });
+
+  it('rejects a client without begin, commit or rollback with a ConfigurationError naming each', async () => {
+    const error = await transactional({} as never, () => 1).catch((e) => e);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as ConfigurationError).issues.map((i) => i.option)).toEqual(['begin', 'commit', 'rollback']);
+  });
+});
