@@ -1,0 +1,110 @@
+import { ConfigurationError } from '../errors/errors.js';
+import type { JsonValue, PackedCodec, Transition } from '../store/store.js';
+
+/** The outcome of one `consume`, `peek` or `wait`: a result, never an exception. */
+export interface RateLimitDecision {
+  /** Whether the request was (or, for `peek`, would be) admitted. */
+  readonly allowed: boolean;
+  /** The most cost this limit admits at once (capacity, burst or window limit). */
+  readonly limit: number;
+  /** Cost still admissible right now after this decision (whole units, rounded down). */
+  readonly remaining: number;
+  /** Milliseconds until the key is back to full (`remaining === limit`). */
+  readonly resetMs: number;
+  /** Milliseconds until this request's cost would be admitted; `0` when allowed. */
+  readonly retryAfterMs: number;
+}
+
+/**
+ * One rate-limiting algorithm with its configuration: the store transitions that consume
+ * and peek, over a small numeric JSON state. Build with `tokenBucket`, `gcra`,
+ * `slidingWindow` or `fixedWindow`.
+ */
+export interface RateLimitAlgorithm<S extends JsonValue = JsonValue> {
+  /** The algorithm's kind, e.g. `'tokenBucket'`. */
+  readonly kind: string;
+  /** The `limit` reported in decisions. */
+  readonly limit: number;
+  /** The largest cost the algorithm can ever admit; more throws `ConfigurationError` naming `cost`. */
+  readonly maxCost: number;
+  /** Takes `cost` (the input) when it fits; a refused consume writes nothing. */
+  readonly consume: Transition<S, number, RateLimitDecision>;
+  /** The decision `consume` would return for `cost`, without writing (`remaining` is not reduced by `cost`). */
+  readonly peek: Transition<S, number, RateLimitDecision>;
+}
+
+/** Tolerance for floating-point drift in refill arithmetic (in units of cost). */
+export const EPSILON = 1e-9;
+
+export const decision = (
+  allowed: boolean,
+  limit: number,
+  remaining: number,
+  resetMs: number,
+  retryAfterMs: number,
+): RateLimitDecision => ({ allowed, limit, remaining, resetMs, retryAfterMs });
+
+/**
+ * The numeric core of an algorithm: reads the state at `s[at ..]` (absent when `fresh`),
+ * writes the next state to `next[0 .. width)`, its TTL to `next[width]` (`NaN` when
+ * nothing is written: a refusal or a peek) and acceptance to `next[width + 1]`.
+ */
+export type Step = (
+  s: Float64Array,
+  at: number,
+  fresh: boolean,
+  cost: number,
+  now: number,
+  next: Float64Array,
+  commit: boolean,
+) => RateLimitDecision;
+
+/** Builds the consume and peek transitions of an algorithm from its numeric step. */
+export function defineAlgorithm<S extends JsonValue>(
+  kind: string,
+  params: JsonValue,
+  codec: PackedCodec<S>,
+  step: Step,
+  limit: number,
+  maxCost: number,
+): RateLimitAlgorithm<S> {
+  const width = codec.width;
+  const transition = (name: string, commit: boolean): Transition<S, number, RateLimitDecision> => {
+    const current = new Float64Array(width);
+    const next = new Float64Array(width + 2);
+    return {
+      name,
+      params,
+      packed: {
+        codec,
+        step: (s, at, fresh, cost, now, out) => step(s, at, fresh, cost, now, out, commit),
+      },
+      apply(state, cost, now) {
+        if (state !== undefined) codec.pack(state, current, 0);
+        const output = step(current, 0, state === undefined, cost, now, next, commit);
+        const ttlMs = next[width]!;
+        if (Number.isNaN(ttlMs)) return { state, output, ttlMs: 0, write: false, accepted: output.allowed };
+        return {
+          state: ttlMs > 0 ? codec.unpack(next, 0) : undefined,
+          output,
+          ttlMs,
+          accepted: output.allowed,
+        };
+      },
+    };
+  };
+  return {
+    kind,
+    limit,
+    maxCost,
+    consume: transition(`ratelimit.${kind}`, true),
+    peek: transition(`ratelimit.${kind}.peek`, false),
+  };
+}
+
+/** The error for a cost no limit can ever admit (or not a number >= 0). */
+export function costError(cost: unknown, maxCost: number): ConfigurationError {
+  return new ConfigurationError('rate limit', [
+    { option: 'cost', received: cost, allowed: `a finite number >= 0 and <= ${maxCost}` },
+  ]);
+}

@@ -1,0 +1,252 @@
+import { type Clock, systemClock } from '../clock/clock.js';
+import { RateLimitExceededError } from '../errors/errors.js';
+import { Emitter, type Subscribe } from '../events/emitter.js';
+import { contextFor, type ExecuteContext, type Policy, type PolicyEvent, type PolicyFn } from '../policy/policy.js';
+import { MemoryStore } from '../store/memory.js';
+import type { Store, StoreOperation } from '../store/store.js';
+import { costError, type RateLimitAlgorithm, type RateLimitDecision } from './algorithm.js';
+import {
+  RATE_LIMITER_DEFAULTS,
+  type RateLimiterOptions,
+  validateRateLimiterOptions,
+  type WaitOptions,
+} from './options.js';
+import { WaitQueues } from './wait-queue.js';
+
+/** Reported when a request is denied (`consume`) or a wait gives up (`wait`, `execute`). */
+export interface RateLimitEvent extends PolicyEvent {
+  readonly type: 'rate_limited';
+  readonly key: string;
+  readonly retryAfterMs: number;
+}
+
+/** Counters since the limiter was built. */
+export interface RateLimitStats {
+  /** `consume` and `wait` calls (peeks are not counted). */
+  readonly requests: number;
+  readonly allowed: number;
+  /** Denied consumes and waits rejected for exceeding `maxWaitMs`. */
+  readonly blocked: number;
+  /** Waits aborted by their signal. */
+  readonly aborted: number;
+  /** Time spent in `wait` by calls that resolved or gave up, in ms. */
+  readonly totalWaitMs: number;
+}
+
+/** Options of {@link RateLimiter.policy}. */
+export interface RateLimitPolicyOptions {
+  /** The key every call consumes from, or a function of the call's context. */
+  key: string | ((context: ExecuteContext) => string);
+  /** @default 1 */
+  cost?: number;
+  /** `0` rejects at once instead of waiting. @default the limiter's maxWaitMs */
+  maxWaitMs?: number;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: any algorithm's state.
+type AnyAlgorithm = RateLimitAlgorithm<any>;
+
+/**
+ * A keyed rate limiter over one or several algorithms and a store. Decisions are results;
+ * only `wait`, `execute` and the policy turn a denial into `RateLimitExceededError`.
+ */
+export class RateLimiter {
+  readonly name: string;
+  readonly #algorithms: readonly AnyAlgorithm[];
+  readonly #single: AnyAlgorithm | undefined;
+  readonly #suffixes: readonly string[];
+  readonly #maxCost: number;
+  readonly #store: Store;
+  readonly #sync: MemoryStore | undefined;
+  readonly #prefix: string;
+  readonly #clock: Clock;
+  readonly #maxWaitMs: number;
+  readonly #emitter = new Emitter<RateLimitEvent>();
+  readonly #queues: WaitQueues;
+  #requests = 0;
+  #allowed = 0;
+  #blocked = 0;
+  #aborted = 0;
+  #totalWaitMs = 0;
+
+  constructor(options: RateLimiterOptions) {
+    validateRateLimiterOptions(options);
+    const algorithms: readonly AnyAlgorithm[] = Array.isArray(options.algorithm)
+      ? options.algorithm
+      : [options.algorithm as AnyAlgorithm];
+    this.#algorithms = algorithms;
+    this.#single = algorithms.length === 1 ? algorithms[0] : undefined;
+    this.#suffixes = algorithms.map((a, i) => `|${i}.${a.kind}`);
+    this.#maxCost = Math.min(...algorithms.map((a) => a.maxCost));
+    this.name = options.name ?? RATE_LIMITER_DEFAULTS.name;
+    this.#prefix = options.prefix ?? `${this.name}:`;
+    this.#store = options.store ?? new MemoryStore();
+    this.#sync = this.#store instanceof MemoryStore ? this.#store : undefined;
+    this.#clock = options.clock ?? systemClock;
+    this.#maxWaitMs = options.maxWaitMs ?? RATE_LIMITER_DEFAULTS.maxWaitMs;
+    const sync = this.#sync;
+    const single = this.#single;
+    this.#queues = new WaitQueues(
+      this.#clock,
+      sync !== undefined && single !== undefined
+        ? (key, cost) => sync.applySync(key, single.consume, cost, this.#clock.now())
+        : (key, cost) => this.#apply(key, cost, false),
+    );
+  }
+
+  /** Every `rate_limited` event. */
+  get onEvent(): Subscribe<RateLimitEvent> {
+    return this.#emitter.subscribe;
+  }
+
+  get stats(): RateLimitStats {
+    return {
+      requests: this.#requests,
+      allowed: this.#allowed,
+      blocked: this.#blocked,
+      aborted: this.#aborted,
+      totalWaitMs: this.#totalWaitMs,
+    };
+  }
+
+  /** Takes `cost` from `key` when every limit admits it; resolves with the decision either way. */
+  consume(key: string, cost = 1): Promise<RateLimitDecision> {
+    if (!(cost >= 0 && cost <= this.#maxCost)) return Promise.reject(costError(cost, this.#maxCost));
+    const storeKey = this.#prefix + key;
+    const sync = this.#sync;
+    const single = this.#single;
+    if (sync !== undefined && single !== undefined) {
+      let d: RateLimitDecision;
+      try {
+        d = sync.applySync(storeKey, single.consume, cost, this.#clock.now());
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return Promise.resolve(this.#count(key, d));
+    }
+    return this.#apply(storeKey, cost, false).then((d) => this.#count(key, d));
+  }
+
+  /** The decision `consume(key, cost)` would return now, without consuming. */
+  peek(key: string, cost = 1): Promise<RateLimitDecision> {
+    if (!(cost >= 0 && cost <= this.#maxCost)) return Promise.reject(costError(cost, this.#maxCost));
+    return this.#apply(this.#prefix + key, cost, true);
+  }
+
+  /** Forgets `key`: its next request finds every limit full. */
+  async reset(key: string): Promise<void> {
+    const storeKey = this.#prefix + key;
+    if (this.#single !== undefined) await this.#store.delete(storeKey);
+    else await Promise.all(this.#suffixes.map((s) => this.#store.delete(storeKey + s)));
+  }
+
+  /**
+   * Takes `cost` from `key` as soon as every limit admits it, in FIFO order among this
+   * limiter's waiters on the key, and resolves with the decision. Rejects with
+   * `RateLimitExceededError` (carrying `retryAfterMs`) as soon as the wait would exceed
+   * `maxWaitMs`, or with `signal.reason` when aborted (nothing consumed).
+   */
+  wait(key: string, options: WaitOptions = {}): Promise<RateLimitDecision> {
+    const cost = options.cost ?? 1;
+    if (!(cost >= 0 && cost <= this.#maxCost)) return Promise.reject(costError(cost, this.#maxCost));
+    const maxWaitMs = options.maxWaitMs ?? this.#maxWaitMs;
+    if (!(maxWaitMs >= 0)) return Promise.reject(new RangeError(`maxWaitMs must be >= 0, received ${maxWaitMs}`));
+    this.#requests++;
+    const started = this.#clock.now();
+    return this.#queues.enqueue(this.#prefix + key, cost, maxWaitMs, options.signal).then(
+      (d) => {
+        this.#allowed++;
+        this.#totalWaitMs += this.#clock.now() - started;
+        return d;
+      },
+      (error: unknown) => {
+        if (error instanceof RateLimitExceededError) {
+          this.#blocked++;
+          this.#totalWaitMs += this.#clock.now() - started;
+          if (this.#emitter.hasListeners)
+            this.#emitter.emit({ type: 'rate_limited', policy: this.name, key, retryAfterMs: error.retryAfterMs });
+        } else if (options.signal?.aborted) this.#aborted++;
+        throw error;
+      },
+    );
+  }
+
+  /** Waits for `key` (see {@link wait}), then runs `fn`. */
+  execute<T>(key: string, fn: PolicyFn<T>, options: WaitOptions = {}): Promise<T> {
+    const context = contextFor(options.signal);
+    return this.wait(key, options).then(() => fn(context));
+  }
+
+  /** This limiter as a policy for `pipeline(...)`: each call waits for its key, then runs. */
+  policy(options: RateLimitPolicyOptions): Policy<RateLimitEvent> {
+    const { key, cost = 1 } = options;
+    const keyOf = typeof key === 'function' ? key : () => key;
+    const maxWaitMs = options.maxWaitMs ?? this.#maxWaitMs;
+    const run = <T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> =>
+      this.wait(keyOf(context), { cost, maxWaitMs, signal: context.signal }).then(() => fn(context));
+    const execute = <T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> => run(fn, contextFor(signal));
+    return {
+      name: this.name,
+      execute,
+      run,
+      wrap:
+        <A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>) =>
+        (...args: A) =>
+          execute(() => fn(...args)) as Promise<Awaited<R>>,
+      onEvent: this.#emitter.subscribe,
+    };
+  }
+
+  #count(key: string, d: RateLimitDecision): RateLimitDecision {
+    this.#requests++;
+    if (d.allowed) this.#allowed++;
+    else {
+      this.#blocked++;
+      if (this.#emitter.hasListeners)
+        this.#emitter.emit({ type: 'rate_limited', policy: this.name, key, retryAfterMs: d.retryAfterMs });
+    }
+    return d;
+  }
+
+  #apply(storeKey: string, cost: number, peek: boolean): Promise<RateLimitDecision> {
+    const now = this.#clock.now();
+    const single = this.#single;
+    if (single !== undefined) return this.#store.apply(storeKey, peek ? single.peek : single.consume, cost, now);
+    const operations: StoreOperation[] = this.#algorithms.map((a, i) => ({
+      key: storeKey + this.#suffixes[i],
+      transition: peek ? a.peek : a.consume,
+      input: cost,
+    }));
+    return this.#store.applyAll(operations, now).then((outputs) => combine(outputs as RateLimitDecision[]));
+  }
+}
+
+/**
+ * One decision for several limits: when all admit, the one with the least remaining;
+ * otherwise the refusing one that asks for the longest wait.
+ */
+export function combine(decisions: readonly RateLimitDecision[]): RateLimitDecision {
+  let pick: RateLimitDecision | undefined;
+  for (const d of decisions) {
+    if (pick === undefined) pick = d;
+    else if (pick.allowed && !d.allowed) pick = d;
+    else if (pick.allowed === d.allowed) {
+      if (d.allowed ? d.remaining < pick.remaining : d.retryAfterMs > pick.retryAfterMs) pick = d;
+    }
+  }
+  if (pick === undefined) throw new TypeError('combine: no decisions');
+  if (pick.allowed) return pick;
+  return { ...pick, resetMs: Math.max(...decisions.map((d) => d.resetMs)) };
+}
+
+/**
+ * A keyed rate limiter.
+ *
+ * @example
+ * const limiter = rateLimiter({ algorithm: tokenBucket({ capacity: 60, refillPerSecond: 1 }) });
+ * const d = await limiter.consume('user-42');
+ * if (!d.allowed) reply429(d.retryAfterMs);
+ */
+export function rateLimiter(options: RateLimiterOptions): RateLimiter {
+  return new RateLimiter(options);
+}

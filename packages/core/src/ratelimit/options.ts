@@ -1,0 +1,61 @@
+import type { Clock } from '../clock/clock.js';
+import { OptionsValidator } from '../errors/validate.js';
+import type { Store } from '../store/store.js';
+import type { RateLimitAlgorithm } from './algorithm.js';
+
+export interface RateLimiterOptions {
+  /**
+   * The limit, or several limits on the same key applied all-or-nothing (e.g. 10 per
+   * second and 1 000 per hour: a request denied by one consumes from none).
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: any algorithm's state.
+  algorithm: RateLimitAlgorithm<any> | readonly RateLimitAlgorithm<any>[];
+  /** Where the per-key state lives. @default memoryStore() (one per limiter) */
+  store?: Store;
+  /** Name stamped on events. @default 'rateLimiter' */
+  name?: string;
+  /** Prepended to every key in the store; give limiters that share a store distinct prefixes. @default `${name}:` */
+  prefix?: string;
+  /** Longest `wait()` (and `execute`) before rejecting with `RateLimitExceededError`. @default 60_000 */
+  maxWaitMs?: number;
+  clock?: Clock;
+}
+
+export const RATE_LIMITER_DEFAULTS = {
+  name: 'rateLimiter',
+  maxWaitMs: 60_000,
+} as const;
+
+export interface WaitOptions {
+  /** Cost taken when the wait resolves. @default 1 */
+  cost?: number;
+  /** Rejects with `RateLimitExceededError` as soon as the wait would exceed this. @default the limiter's maxWaitMs (60_000) */
+  maxWaitMs?: number;
+  /** Aborts the wait (rejects with `signal.reason`); nothing is consumed. */
+  signal?: AbortSignal;
+}
+
+const isAlgorithm = (a: unknown): boolean =>
+  typeof a === 'object' && a !== null && typeof (a as RateLimitAlgorithm).consume?.apply === 'function';
+
+const isStore = (s: unknown): boolean =>
+  typeof s === 'object' &&
+  s !== null &&
+  typeof (s as Store).apply === 'function' &&
+  typeof (s as Store).applyAll === 'function';
+
+export function validateRateLimiterOptions(options: RateLimiterOptions): void {
+  const v = new OptionsValidator('rateLimiter');
+  const a = options?.algorithm;
+  v.check(
+    Array.isArray(a) ? a.length > 0 && a.every(isAlgorithm) : isAlgorithm(a),
+    'algorithm',
+    a,
+    'tokenBucket(...), gcra(...), slidingWindow(...), fixedWindow(...) or a non-empty array of them',
+  );
+  v.check(options?.store === undefined || isStore(options.store), 'store', options?.store, 'a Store');
+  v.string('name', options?.name);
+  v.check(options?.prefix === undefined || typeof options.prefix === 'string', 'prefix', options?.prefix, 'a string');
+  v.number('maxWaitMs', options?.maxWaitMs, { min: 0 });
+  v.done();
+}

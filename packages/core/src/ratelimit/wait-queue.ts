@@ -1,0 +1,171 @@
+import type { Clock, TimerHandle } from '../clock/clock.js';
+import { RateLimitExceededError } from '../errors/errors.js';
+import type { RateLimitDecision } from './algorithm.js';
+
+interface Waiter {
+  readonly cost: number;
+  readonly deadline: number;
+  readonly resolve: (d: RateLimitDecision) => void;
+  readonly reject: (error: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  done: boolean;
+}
+
+class Queue {
+  constructor(readonly key: string) {}
+  waiters: Waiter[] = [];
+  timer: TimerHandle | undefined = undefined;
+  dueAt = 0;
+  busy = false;
+}
+
+/** Takes `cost` from a store key: synchronously when the store allows it. */
+export type TryConsume = (key: string, cost: number) => RateLimitDecision | Promise<RateLimitDecision>;
+
+/**
+ * FIFO waiters per key. Only the head of a key's queue consults the store; when it is
+ * refused, one timer is set for its `retryAfterMs`, and every waiter whose deadline falls
+ * before that time is rejected at once (FIFO means none of them can be served sooner).
+ * Memory: one entry per key with waiters, one record per waiting call.
+ */
+export class WaitQueues {
+  readonly #queues = new Map<string, Queue>();
+  readonly #clock: Clock;
+  readonly #consume: TryConsume;
+
+  constructor(clock: Clock, consume: TryConsume) {
+    this.#clock = clock;
+    this.#consume = consume;
+  }
+
+  /** Keys with waiters. */
+  get size(): number {
+    return this.#queues.size;
+  }
+
+  enqueue(key: string, cost: number, maxWaitMs: number, signal: AbortSignal | undefined): Promise<RateLimitDecision> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<RateLimitDecision>((resolve, reject) => {
+      const now = this.#clock.now();
+      const waiter: Waiter = {
+        cost,
+        deadline: now + maxWaitMs,
+        resolve,
+        reject,
+        signal,
+        onAbort: undefined,
+        done: false,
+      };
+      let queue = this.#queues.get(key);
+      if (queue === undefined) {
+        queue = new Queue(key);
+        this.#queues.set(key, queue);
+      } else if (queue.timer !== undefined && queue.dueAt > waiter.deadline) {
+        reject(new RateLimitExceededError(queue.dueAt - now));
+        return;
+      }
+      queue.waiters.push(waiter);
+      if (queue.waiters.length === 1) this.#pump(key, queue);
+      if (!waiter.done && signal !== undefined) {
+        const q = queue;
+        waiter.onAbort = () => this.#abort(key, q, waiter);
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+    });
+  }
+
+  #pump(key: string, queue: Queue): void {
+    while (queue.waiters.length > 0 && queue.timer === undefined && !queue.busy) {
+      const head = queue.waiters[0]!;
+      let result: RateLimitDecision | Promise<RateLimitDecision>;
+      try {
+        result = this.#consume(key, head.cost);
+      } catch (error) {
+        this.#fail(queue, head, error);
+        continue;
+      }
+      if (result instanceof Promise) {
+        queue.busy = true;
+        result.then(
+          (d) => {
+            queue.busy = false;
+            this.#settle(queue, head, d);
+            this.#pump(key, queue);
+            this.#release(key, queue);
+          },
+          (error: unknown) => {
+            queue.busy = false;
+            this.#fail(queue, head, error);
+            this.#pump(key, queue);
+            this.#release(key, queue);
+          },
+        );
+        return;
+      }
+      this.#settle(queue, head, result);
+    }
+    if (queue.waiters.length > 0 && queue.timer === undefined && !queue.busy) return;
+    this.#release(key, queue);
+  }
+
+  #settle(queue: Queue, head: Waiter, d: RateLimitDecision): void {
+    if (head.done) return; // aborted while the store call was in flight
+    if (d.allowed) {
+      queue.waiters.shift();
+      this.#finish(head);
+      head.resolve(d);
+      return;
+    }
+    const now = this.#clock.now();
+    const due = now + d.retryAfterMs;
+    const kept: Waiter[] = [];
+    for (const w of queue.waiters) {
+      if (due > w.deadline) {
+        this.#finish(w);
+        w.reject(new RateLimitExceededError(due - now));
+      } else kept.push(w);
+    }
+    queue.waiters = kept;
+    if (kept.length === 0) return;
+    queue.dueAt = due;
+    queue.timer = this.#clock.setTimeout(() => {
+      queue.timer = undefined;
+      this.#pump(queue.key, queue);
+    }, d.retryAfterMs);
+  }
+
+  #fail(queue: Queue, head: Waiter, error: unknown): void {
+    if (head.done) return;
+    queue.waiters.shift();
+    this.#finish(head);
+    head.reject(error);
+  }
+
+  #abort(key: string, queue: Queue, waiter: Waiter): void {
+    if (waiter.done) return;
+    const index = queue.waiters.indexOf(waiter);
+    if (index >= 0) queue.waiters.splice(index, 1);
+    waiter.done = true;
+    waiter.onAbort = undefined;
+    waiter.reject(waiter.signal?.reason);
+    if (index === 0 && queue.timer !== undefined) {
+      this.#clock.clearTimeout(queue.timer);
+      queue.timer = undefined;
+      this.#pump(key, queue);
+    } else this.#release(key, queue);
+  }
+
+  #finish(waiter: Waiter): void {
+    waiter.done = true;
+    if (waiter.onAbort !== undefined) {
+      waiter.signal?.removeEventListener('abort', waiter.onAbort);
+      waiter.onAbort = undefined;
+    }
+  }
+
+  #release(key: string, queue: Queue): void {
+    if (queue.waiters.length === 0 && queue.timer === undefined && !queue.busy && this.#queues.get(key) === queue)
+      this.#queues.delete(key);
+  }
+}

@@ -1,0 +1,144 @@
+import { OptionsValidator } from '../errors/validate.js';
+import type { PackedCodec } from '../store/store.js';
+import { decision, defineAlgorithm, EPSILON, type RateLimitAlgorithm, type Step } from './algorithm.js';
+
+export interface WindowOptions {
+  /** Cost admitted per window. */
+  limit: number;
+  /** Window length in ms; windows are aligned to multiples of it since the epoch. */
+  windowMs: number;
+}
+
+/** The stored state of a fixed window: its start (ms) and the cost admitted in it. */
+export type FixedWindowState = { readonly windowStart: number; readonly count: number };
+
+/** The stored state of a sliding window: the current window's start and both windows' counts. */
+export type SlidingWindowState = {
+  readonly windowStart: number;
+  readonly current: number;
+  readonly previous: number;
+};
+
+const fixedCodec: PackedCodec<FixedWindowState> = {
+  width: 2,
+  pack(state, into, offset) {
+    into[offset] = state.windowStart;
+    into[offset + 1] = state.count;
+  },
+  unpack: (from, offset) => ({ windowStart: from[offset]!, count: from[offset + 1]! }),
+};
+
+const slidingCodec: PackedCodec<SlidingWindowState> = {
+  width: 3,
+  pack(state, into, offset) {
+    into[offset] = state.windowStart;
+    into[offset + 1] = state.current;
+    into[offset + 2] = state.previous;
+  },
+  unpack: (from, offset) => ({ windowStart: from[offset]!, current: from[offset + 1]!, previous: from[offset + 2]! }),
+};
+
+function validate(subject: string, options: WindowOptions): void {
+  const v = new OptionsValidator(subject);
+  v.required('limit', options?.limit).number('limit', options?.limit, { gt: 0 });
+  v.required('windowMs', options?.windowMs).number('windowMs', options?.windowMs, { gt: 0 });
+  v.done();
+}
+
+/**
+ * A counter per aligned window of `windowMs`. Admits at most `limit` cost in each aligned
+ * window, but up to `2 · limit` across a window boundary.
+ */
+export function fixedWindow(options: WindowOptions): RateLimitAlgorithm<FixedWindowState> {
+  validate('fixedWindow', options);
+  const { limit, windowMs } = options;
+  const step: Step = (s, at, fresh, cost, now, next, commit) => {
+    const start = Math.floor(now / windowMs) * windowMs;
+    const count = !fresh && s[at] === start ? s[at + 1]! : 0;
+    const endMs = start + windowMs - now;
+    const allowed = count + cost <= limit;
+    if (!allowed || !commit) {
+      next[2] = Number.NaN;
+      next[3] = allowed ? 1 : 0;
+      return decision(
+        allowed,
+        limit,
+        Math.max(0, Math.floor(limit - count)),
+        count > 0 ? Math.ceil(endMs) : 0,
+        allowed ? 0 : Math.ceil(endMs),
+      );
+    }
+    next[0] = start;
+    next[1] = count + cost;
+    next[2] = endMs;
+    next[3] = 1;
+    return decision(true, limit, Math.floor(limit - count - cost), Math.ceil(endMs), 0);
+  };
+  return defineAlgorithm('fixedWindow', { limit, windowMs }, fixedCodec, step, limit, limit);
+}
+
+/**
+ * The two-counter sliding window: the cost admitted in the current aligned window plus
+ * the previous window's cost weighted by the share of the previous window the sliding
+ * window still covers. A request is admitted while that estimate plus its cost is at most
+ * `limit`. Constant memory (three numbers per key), no per-request log.
+ *
+ * Error bound: the estimate assumes the previous window's requests were spread evenly.
+ * Each aligned window still admits at most `limit`, and any interval of `windowMs` admits
+ * at most `2 · limit` (reached only when the previous window's requests all came at its
+ * very end); with evenly spread traffic the estimate is exact.
+ */
+export function slidingWindow(options: WindowOptions): RateLimitAlgorithm<SlidingWindowState> {
+  validate('slidingWindow', options);
+  const { limit, windowMs } = options;
+  const step: Step = (s, at, fresh, cost, now, next, commit) => {
+    const start = Math.floor(now / windowMs) * windowMs;
+    let current = 0;
+    let previous = 0;
+    if (!fresh) {
+      const stored = s[at]!;
+      if (stored === start) {
+        current = s[at + 1]!;
+        previous = s[at + 2]!;
+      } else if (stored === start - windowMs) previous = s[at + 1]!;
+    }
+    const elapsed = (now - start) / windowMs;
+    const estimate = previous * (1 - elapsed) + current;
+    const allowed = estimate + cost <= limit + EPSILON;
+    if (!allowed || !commit) {
+      next[3] = Number.NaN;
+      next[4] = allowed ? 1 : 0;
+      return decision(
+        allowed,
+        limit,
+        Math.max(0, Math.floor(limit - estimate + EPSILON)),
+        Math.ceil(drainedAt(start, current, previous) - now),
+        allowed ? 0 : Math.ceil(admitAt(start, current, previous, cost) - now),
+      );
+    }
+    current += cost;
+    const resetMs = drainedAt(start, current, previous) - now;
+    next[0] = start;
+    next[1] = current;
+    next[2] = previous;
+    next[3] = resetMs;
+    next[4] = 1;
+    return decision(true, limit, Math.max(0, Math.floor(limit - estimate - cost + EPSILON)), Math.ceil(resetMs), 0);
+  };
+
+  // When the estimate reaches zero: the current count fades out over the next window.
+  const drainedAt = (start: number, current: number, previous: number): number =>
+    current > 0 ? start + 2 * windowMs : previous > 0 ? start + windowMs : start;
+
+  // The earliest time at which `cost` fits (cost <= limit is checked by the limiter).
+  const admitAt = (start: number, current: number, previous: number, cost: number): number => {
+    const room = limit - cost - current;
+    if (room >= 0 && previous > 0) return start + (1 - room / previous) * windowMs;
+    // In the next window the current count becomes the weighted previous one.
+    const nextRoom = limit - cost;
+    if (current <= nextRoom) return start + windowMs;
+    return start + windowMs + (1 - nextRoom / current) * windowMs;
+  };
+
+  return defineAlgorithm('slidingWindow', { limit, windowMs }, slidingCodec, step, limit, limit);
+}
