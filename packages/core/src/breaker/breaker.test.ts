@@ -338,6 +338,14 @@ describe('circuitBreaker', () => {
     );
   });
 
+  it('wrap() returns a function that calls through the breaker with its arguments', async () => {
+    const { breaker, fail } = setup();
+    const add = breaker.wrap((a: number, b: number) => a + b);
+    await expect(add(2, 3)).resolves.toBe(5);
+    await fail(3);
+    await expect(add(2, 3)).rejects.toBeInstanceOf(BrokenCircuitError);
+  });
+
   it('throws ConfigurationError naming each invalid option', () => {
     const make = () =>
       circuitBreaker({

@@ -183,6 +183,13 @@ describe('timeWindow', () => {
     );
   });
 
+  it('refuses a snapshot of another shape', () => {
+    const other = timeWindow({ ...o, buckets: 5 })
+      .createWindow()
+      .snapshot();
+    expect(() => timeWindow(o).createWindow(other)).toThrow(/initialState.window/);
+  });
+
   it('validates its options', () => {
     expect(() => timeWindow({ windowMs: 0, buckets: 0, failureRate: 0 })).toThrow(/windowMs.*buckets.*failureRate/);
     expect(timeWindow({ windowMs: 1_000, failureRate: 0.5 }).createWindow().snapshot()).toMatchObject({ buckets: 10 });
