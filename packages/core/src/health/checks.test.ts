@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../clock/fake-clock.js';
+import { breakerCheck, bulkheadCheck, functionCheck } from './checks.js';
+import { health } from './health.js';
+
+describe('breakerCheck', () => {
+  it('passes when closed, warns when half-open, fails when open or isolated', async () => {
+    const breaker = { state: 'closed' };
+    const probes = health({ clock: new FakeClock() }).register('payments:circuit', breakerCheck(breaker), {
+      failureThreshold: 2,
+    });
+    const at = async (state: string) => {
+      breaker.state = state;
+      return probes.run();
+    };
+    expect((await at('closed')).checks['payments:circuit']).toMatchObject({ status: 'pass', observedValue: 'closed' });
+    expect((await at('half-open')).status).toBe('degraded');
+    const open = await at('open');
+    expect(open.checks['payments:circuit']).toMatchObject({ status: 'fail', error: 'circuit is open' });
+    expect(open.status).toBe('degraded');
+    expect((await at('isolated')).status).toBe('unhealthy');
+  });
+
+  it('rejects something without a state', () => {
+    expect(() => breakerCheck(undefined as never)).toThrow(/breaker/);
+  });
+});
+
+describe('bulkheadCheck', () => {
+  it('reports saturation as a percentage and warns from warnAt', async () => {
+    const bulkhead = { executionSlots: 10, queueSlots: 10 };
+    const probes = health({ clock: new FakeClock() }).register(
+      'llm',
+      bulkheadCheck(bulkhead, { limit: 10, queue: 10, warnAt: 0.75 }),
+    );
+    expect((await probes.run()).checks.llm).toMatchObject({
+      status: 'pass',
+      observedValue: 0,
+      observedUnit: 'percent',
+    });
+    bulkhead.executionSlots = 0;
+    bulkhead.queueSlots = 6;
+    expect((await probes.run()).checks.llm).toMatchObject({ status: 'pass', observedValue: 70 });
+    bulkhead.queueSlots = 5;
+    const busy = await probes.run();
+    expect(busy.checks.llm).toMatchObject({ status: 'warn', observedValue: 75, output: 'bulkhead 75 % saturated' });
+    expect(busy.status).toBe('degraded');
+    bulkhead.queueSlots = 0;
+    expect((await probes.run()).checks.llm).toMatchObject({ status: 'warn', observedValue: 100 });
+  });
+
+  it('takes limit and queue from the bulkhead when it exposes them, warning at 80 % by default', async () => {
+    const check = bulkheadCheck({ executionSlots: 1, queueSlots: 0, limit: 5 });
+    expect(await check(new AbortController().signal)).toMatchObject({ status: 'warn', observedValue: 80 });
+  });
+
+  it('needs a limit and valid numbers', () => {
+    expect(() => bulkheadCheck({ executionSlots: 1, queueSlots: 0 })).toThrow(/limit/);
+    expect(() => bulkheadCheck({ executionSlots: 1, queueSlots: 0 }, { limit: 2, warnAt: 2 })).toThrow(/warnAt/);
+  });
+});
+
+describe('functionCheck', () => {
+  it('passes whatever the function resolves with and fails when it rejects', async () => {
+    let result: unknown = false;
+    let signal: AbortSignal | undefined;
+    const probes = health({ clock: new FakeClock() }).register(
+      'redis',
+      functionCheck(async (s) => {
+        signal = s;
+        if (result instanceof Error) throw result;
+        return result;
+      }),
+    );
+    expect((await probes.run()).checks.redis?.status).toBe('pass');
+    expect(signal).toBeInstanceOf(AbortSignal);
+    result = new Error('NOAUTH');
+    expect((await probes.run()).checks.redis).toMatchObject({ status: 'fail', error: 'NOAUTH' });
+  });
+
+  it('rejects a non-function', () => {
+    expect(() => functionCheck(42 as never)).toThrow(/fn/);
+  });
+});

@@ -1,0 +1,107 @@
+import { OptionsValidator } from '../errors/validate.js';
+import type { HealthCheck, HealthCheckDetail } from './options.js';
+
+/** Anything with a breaker's `state` (`circuitBreaker(...)` has one). */
+export interface BreakerLike {
+  readonly state: string;
+}
+
+/**
+ * Reports a circuit breaker's state: `closed` passes, `half-open` warns, `open` and
+ * `isolated` fail (so the registry turns `unhealthy` after `failureThreshold` runs in a row).
+ * The observed value is the state's name.
+ *
+ * @example
+ * probes.register('payments:circuit', breakerCheck(paymentsBreaker));
+ */
+export function breakerCheck(breaker: BreakerLike): HealthCheck {
+  const v = new OptionsValidator('breakerCheck');
+  v.check(
+    typeof breaker === 'object' && breaker !== null && 'state' in breaker,
+    'breaker',
+    breaker,
+    'an object with a state',
+  );
+  v.done();
+  return (): HealthCheckDetail => {
+    const state = breaker.state;
+    if (state === 'open' || state === 'isolated') {
+      return { status: 'fail', observedValue: state, output: `circuit is ${state}` };
+    }
+    if (state === 'half-open') return { status: 'warn', observedValue: state, output: 'circuit is half-open' };
+    return { status: 'pass', observedValue: state };
+  };
+}
+
+/** Anything that reports its free slots, as `bulkhead(...)` does. */
+export interface BulkheadLike {
+  /** Execution slots free now. */
+  readonly executionSlots: number;
+  /** Queue places free now. */
+  readonly queueSlots: number;
+  readonly limit?: number;
+  readonly queue?: number;
+}
+
+export interface BulkheadCheckOptions {
+  /** Concurrent executions the bulkhead allows. @default the bulkhead's own `limit` */
+  limit?: number;
+  /** Queue places the bulkhead has. @default the bulkhead's own `queue`, else 0 */
+  queue?: number;
+  /** Saturation (used slots and queue places over all of them, 0–1) from which the check warns. @default 0.8 */
+  warnAt?: number;
+}
+
+export const BULKHEAD_CHECK_DEFAULTS = { warnAt: 0.8 } as const;
+
+/**
+ * Reports a bulkhead's saturation, `(limit − executionSlots + queue − queueSlots) / (limit + queue)`,
+ * as a percentage. It warns from `warnAt` on and never fails: a full bulkhead is shedding load as
+ * designed, which is worth a look but no reason to restart or unroute the service.
+ *
+ * @example
+ * probes.register('llm:saturation', bulkheadCheck(llmBulkhead, { limit: 10, queue: 50 }), { critical: false });
+ */
+export function bulkheadCheck(bulkhead: BulkheadLike, options: BulkheadCheckOptions = {}): HealthCheck {
+  const limit = options.limit ?? bulkhead?.limit;
+  const queue = options.queue ?? bulkhead?.queue ?? 0;
+  const v = new OptionsValidator('bulkheadCheck');
+  v.check(
+    typeof bulkhead?.executionSlots === 'number' && typeof bulkhead?.queueSlots === 'number',
+    'bulkhead',
+    bulkhead,
+    'an object with executionSlots and queueSlots',
+  );
+  v.required('limit', limit).integer('limit', limit, { min: 1 });
+  v.integer('queue', queue, { min: 0 });
+  v.number('warnAt', options.warnAt, { min: 0, max: 1 });
+  v.done();
+  const warnAt = options.warnAt ?? BULKHEAD_CHECK_DEFAULTS.warnAt;
+  const capacity = limit! + queue;
+  return (): HealthCheckDetail => {
+    const used = limit! - bulkhead.executionSlots + (queue - bulkhead.queueSlots);
+    const saturation = Math.min(1, Math.max(0, used / capacity));
+    const percent = Math.round(saturation * 1_000) / 10;
+    return saturation >= warnAt
+      ? { status: 'warn', observedValue: percent, observedUnit: 'percent', output: `bulkhead ${percent} % saturated` }
+      : { status: 'pass', observedValue: percent, observedUnit: 'percent' };
+  };
+}
+
+/**
+ * A check from any function: it passes when `fn` returns or resolves (whatever the value,
+ * so a ping returning data or `false`-y rows still passes) and fails when it throws or rejects.
+ * `fn` receives the check's abort signal.
+ *
+ * @example
+ * probes.register('redis', functionCheck((signal) => redis.ping()), { componentType: 'datastore' });
+ */
+export function functionCheck(fn: (signal: AbortSignal) => unknown): HealthCheck {
+  const v = new OptionsValidator('functionCheck');
+  v.required('fn', fn).function('fn', fn);
+  v.done();
+  return async (signal) => {
+    await fn(signal);
+    return true;
+  };
+}

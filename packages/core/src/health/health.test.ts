@@ -1,0 +1,248 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../clock/fake-clock.js';
+import { isConfigurationError } from '../errors/errors.js';
+import { health } from './health.js';
+import { HEALTH_DEFAULTS } from './options.js';
+
+const never = () => new Promise<never>(() => {});
+
+describe('health', () => {
+  it('pins its defaults', () => {
+    expect(HEALTH_DEFAULTS).toEqual({
+      cacheMs: 0,
+      timeoutMs: 5_000,
+      critical: true,
+      failureThreshold: 3,
+      kind: 'readiness',
+    });
+  });
+
+  it('is healthy when every check passes, with durations measured on the clock', async () => {
+    const clock = new FakeClock(1_000);
+    const probes = health({ clock })
+      .register('db', async () => {
+        await clock.sleep(40);
+        return true;
+      })
+      .register('cache', () => undefined);
+    const running = probes.run();
+    await clock.advance(40);
+    const report = await running;
+    expect(report.status).toBe('healthy');
+    expect(report.checks.db).toMatchObject({ status: 'pass', durationMs: 40, consecutiveFailures: 0, time: 1_040 });
+    expect(report.checks.cache).toMatchObject({ status: 'pass', durationMs: 0 });
+    expect(report.checks.db).not.toHaveProperty('error');
+  });
+
+  it('runs checks concurrently, so the run takes as long as the slowest check', async () => {
+    const clock = new FakeClock();
+    const probes = health({ clock });
+    for (const name of ['a', 'b', 'c']) probes.register(name, () => clock.sleep(100));
+    let done = false;
+    const running = probes.run().then((r) => {
+      done = true;
+      return r;
+    });
+    await clock.advance(100);
+    expect(done).toBe(true);
+    expect((await running).status).toBe('healthy');
+  });
+
+  it('fails a check by throwing, rejecting or returning false, and reports the reason', async () => {
+    const probes = health({ clock: new FakeClock() })
+      .register('throws', () => {
+        throw new Error('connection refused');
+      })
+      .register('rejects', () => Promise.reject(new Error('auth failed')))
+      .register('false', () => false);
+    const { checks } = await probes.run();
+    expect(checks.throws).toMatchObject({ status: 'fail', error: 'connection refused', consecutiveFailures: 1 });
+    expect(checks.rejects).toMatchObject({ status: 'fail', error: 'auth failed' });
+    expect(checks.false).toMatchObject({ status: 'fail', error: 'check returned false' });
+  });
+
+  it('warns when a check returns "warn" or a detail with status warn', async () => {
+    const probes = health({ clock: new FakeClock() })
+      .register('lag', () => 'warn')
+      .register('disk', () => ({ status: 'warn', observedValue: 91, observedUnit: 'percent', output: 'disk 91 %' }));
+    const report = await probes.run();
+    expect(report.status).toBe('degraded');
+    expect(report.checks.lag).toMatchObject({ status: 'warn', consecutiveFailures: 0 });
+    expect(report.checks.disk).toMatchObject({ observedValue: 91, observedUnit: 'percent', output: 'disk 91 %' });
+  });
+
+  it('fails a check that outlives its timeout and aborts its signal', async () => {
+    const clock = new FakeClock();
+    let seen: AbortSignal | undefined;
+    const probes = health({ clock }).register(
+      'slow',
+      (signal) => {
+        seen = signal;
+        return never();
+      },
+      { timeoutMs: 250 },
+    );
+    const running = probes.run();
+    await clock.advance(249);
+    expect(seen?.aborted).toBe(false);
+    await clock.advance(1);
+    const report = await running;
+    expect(report.checks.slow).toMatchObject({ status: 'fail', durationMs: 250, error: 'timed out after 250 ms' });
+    expect(seen?.aborted).toBe(true);
+    expect((seen!.reason as Error).name).toBe('TimeoutError');
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('clears the timeout timer of a check that settles in time', async () => {
+    const clock = new FakeClock();
+    const probes = health({ clock }).register('fast', () => true);
+    await probes.run();
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('is degraded while a critical check has failed fewer than failureThreshold times in a row, then unhealthy', async () => {
+    let up = false;
+    const probes = health({ clock: new FakeClock() }).register('db', () => up, { failureThreshold: 3 });
+    expect((await probes.run()).status).toBe('degraded');
+    expect((await probes.run()).status).toBe('degraded');
+    const third = await probes.run();
+    expect(third.status).toBe('unhealthy');
+    expect(third.checks.db?.consecutiveFailures).toBe(3);
+    up = true;
+    const recovered = await probes.run();
+    expect(recovered.status).toBe('healthy');
+    expect(recovered.checks.db?.consecutiveFailures).toBe(0);
+    up = false;
+    expect((await probes.run()).status).toBe('degraded'); // the count started again
+  });
+
+  it('never turns unhealthy for a non-critical check', async () => {
+    const probes = health({ clock: new FakeClock() }).register('search', () => false, {
+      critical: false,
+      failureThreshold: 1,
+    });
+    for (let i = 0; i < 5; i++) expect((await probes.run()).status).toBe('degraded');
+    expect((await probes.run()).checks.search?.consecutiveFailures).toBe(6);
+  });
+
+  it('is unhealthy when one critical check crossed its threshold whatever the others report', async () => {
+    const probes = health({ clock: new FakeClock() })
+      .register('ok', () => true)
+      .register('warns', () => 'warn')
+      .register('down', () => false, { failureThreshold: 1 });
+    expect((await probes.run()).status).toBe('unhealthy');
+  });
+
+  it('is healthy with no checks registered', async () => {
+    expect(await health({ clock: new FakeClock() }).run()).toEqual({ status: 'healthy', checks: {} });
+  });
+
+  it('runs only the checks of the kind asked for', async () => {
+    const probes = health({ clock: new FakeClock() })
+      .register('event-loop', () => true, { kind: 'liveness' })
+      .register('db', () => false)
+      .register('queue', () => true, { kind: 'readiness' });
+    const live = await probes.run({ kind: 'liveness' });
+    expect(Object.keys(live.checks)).toEqual(['event-loop']);
+    expect(live.status).toBe('healthy');
+    const ready = await probes.run({ kind: 'readiness' });
+    expect(Object.keys(ready.checks)).toEqual(['db', 'queue']);
+    expect(ready.checks.db?.kind).toBe('readiness');
+    expect(Object.keys((await probes.run()).checks)).toEqual(['event-loop', 'db', 'queue']);
+  });
+
+  it('reuses a result for cacheMs, then runs the checks again', async () => {
+    const clock = new FakeClock();
+    let calls = 0;
+    const probes = health({ clock, cacheMs: 1_000 }).register('db', () => {
+      calls++;
+      return true;
+    });
+    const first = await probes.run();
+    await clock.advance(999);
+    expect(await probes.run()).toBe(first);
+    expect(calls).toBe(1);
+    await clock.advance(1);
+    await probes.run();
+    expect(calls).toBe(2);
+  });
+
+  it('caches each kind separately and forgets the cache when checks change', async () => {
+    const clock = new FakeClock();
+    let calls = 0;
+    const probes = health({ clock, cacheMs: 10_000 }).register('db', () => {
+      calls++;
+      return true;
+    });
+    await probes.run();
+    await probes.run({ kind: 'readiness' });
+    expect(calls).toBe(2);
+    probes.register('other', () => true);
+    expect(Object.keys((await probes.run()).checks)).toEqual(['db', 'other']);
+    expect(probes.unregister('other')).toBe(true);
+    expect(probes.unregister('other')).toBe(false);
+    expect(Object.keys((await probes.run()).checks)).toEqual(['db']);
+  });
+
+  it('does not cache by default', async () => {
+    let calls = 0;
+    const probes = health({ clock: new FakeClock() }).register('db', () => {
+      calls++;
+      return true;
+    });
+    await probes.run();
+    await probes.run();
+    expect(calls).toBe(2);
+  });
+
+  it('joins a check already running instead of starting it twice', async () => {
+    const clock = new FakeClock();
+    let calls = 0;
+    const probes = health({ clock }).register('db', async () => {
+      calls++;
+      await clock.sleep(50);
+      return false;
+    });
+    const a = probes.run();
+    const b = probes.run();
+    await clock.advance(50);
+    const [ra, rb] = await Promise.all([a, b]);
+    expect(calls).toBe(1);
+    expect(ra.checks.db?.consecutiveFailures).toBe(1);
+    expect(rb.checks.db?.consecutiveFailures).toBe(1);
+    const again = probes.run();
+    await clock.advance(50);
+    expect((await again).checks.db?.consecutiveFailures).toBe(2);
+    expect(calls).toBe(2);
+  });
+
+  it('starts a check again after it threw synchronously', async () => {
+    let calls = 0;
+    const probes = health({ clock: new FakeClock() }).register('db', () => {
+      calls++;
+      throw new Error('down');
+    });
+    await probes.run();
+    await probes.run();
+    expect(calls).toBe(2);
+  });
+
+  it('reports every bad option in one ConfigurationError', () => {
+    const probes = health({ clock: new FakeClock() }).register('db', () => true);
+    let error: unknown;
+    try {
+      probes.register('db', 'nope' as never, {
+        timeoutMs: 0,
+        failureThreshold: 0.5,
+        kind: 'startup' as never,
+        critical: 'yes' as never,
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(isConfigurationError(error)).toBe(true);
+    const options = (error as { issues: { option: string }[] }).issues.map((i) => i.option);
+    expect(options).toEqual(['name', 'check', 'timeoutMs', 'critical', 'failureThreshold', 'kind']);
+    expect(() => health({ cacheMs: -1 })).toThrow(/cacheMs/);
+  });
+});

@@ -1,0 +1,221 @@
+import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
+import { TimeoutError } from '../errors/errors.js';
+import {
+  HEALTH_DEFAULTS,
+  type HealthCheck,
+  type HealthCheckDetail,
+  type HealthCheckKind,
+  type HealthCheckOptions,
+  type HealthCheckStatus,
+  type HealthOptions,
+  type HealthStatus,
+  type ResolvedHealthCheckOptions,
+  resolveHealthCheckOptions,
+  validateHealthOptions,
+} from './options.js';
+
+/** One check's result in a {@link HealthReport}. */
+export interface HealthCheckResult {
+  status: HealthCheckStatus;
+  /** How long the check took (up to its `timeoutMs`). */
+  durationMs: number;
+  /** Why the check failed: the error's message, `'check returned false'` or the timeout. */
+  error?: string;
+  /** Failures in a row, this one included; 0 after a pass or a warning. */
+  consecutiveFailures: number;
+  /** When the check finished, in clock milliseconds since the epoch. */
+  time: number;
+  kind: HealthCheckKind;
+  critical: boolean;
+  observedValue?: unknown;
+  observedUnit?: string;
+  output?: string;
+  componentId?: string;
+  componentType?: string;
+}
+
+/** What {@link HealthRegistry.run} resolves with. */
+export interface HealthReport {
+  status: HealthStatus;
+  checks: Record<string, HealthCheckResult>;
+}
+
+interface Entry {
+  readonly check: HealthCheck;
+  readonly options: ResolvedHealthCheckOptions;
+  consecutiveFailures: number;
+  running: Promise<HealthCheckResult> | undefined;
+}
+
+interface Outcome {
+  status: HealthCheckStatus;
+  error?: string;
+  detail?: HealthCheckDetail;
+}
+
+const STATUSES = new Set<unknown>(['pass', 'warn', 'fail']);
+
+const messageOf = (error: unknown): string =>
+  error instanceof Error ? error.message || error.name : typeof error === 'string' ? error : String(error);
+
+function interpret(value: unknown): Outcome {
+  if (value === false) return { status: 'fail', error: 'check returned false' };
+  if (value === 'warn') return { status: 'warn' };
+  if (typeof value !== 'object' || value === null) return { status: 'pass' };
+  const detail = value as HealthCheckDetail;
+  const status = STATUSES.has(detail.status) ? (detail.status as HealthCheckStatus) : 'pass';
+  return status === 'fail' ? { status, error: detail.output ?? 'check reported fail', detail } : { status, detail };
+}
+
+const failed = (error: unknown): Outcome => ({ status: 'fail', error: messageOf(error) });
+
+/**
+ * Health checks for a service. Checks run concurrently, each under its own timeout; the
+ * registry keeps, per check, only its consecutive-failure count and the run in flight, so
+ * memory grows with the number of registered checks and nothing else.
+ */
+export class HealthRegistry {
+  readonly #clock: Clock;
+  readonly #cacheMs: number;
+  readonly #entries = new Map<string, Entry>();
+  /** At most three entries: all checks, liveness, readiness. */
+  readonly #cache = new Map<string, { at: number; report: HealthReport }>();
+
+  constructor(options: HealthOptions = {}) {
+    validateHealthOptions(options);
+    this.#clock = options.clock ?? systemClock;
+    this.#cacheMs = options.cacheMs ?? HEALTH_DEFAULTS.cacheMs;
+  }
+
+  /** How long a result is reused; adapters turn it into `Cache-Control: max-age`. */
+  get cacheMs(): number {
+    return this.#cacheMs;
+  }
+
+  /** Names of the registered checks, in registration order. */
+  get names(): string[] {
+    return [...this.#entries.keys()];
+  }
+
+  /** Adds a check; throws `ConfigurationError` for a bad option or a name already taken. */
+  register(name: string, check: HealthCheck, options: HealthCheckOptions = {}): this {
+    const resolved = resolveHealthCheckOptions(name, check, options, this.#entries.has(name));
+    this.#entries.set(name, { check, options: resolved, consecutiveFailures: 0, running: undefined });
+    this.#cache.clear();
+    return this;
+  }
+
+  /** Removes a check; returns whether it was registered. */
+  unregister(name: string): boolean {
+    const removed = this.#entries.delete(name);
+    if (removed) this.#cache.clear();
+    return removed;
+  }
+
+  /**
+   * Runs every check (or only those of `kind`) and aggregates: `healthy` when all pass;
+   * `unhealthy` when a critical check has failed `failureThreshold` times in a row;
+   * otherwise `degraded` when any check warns, a non-critical check fails, or a critical
+   * check has failed fewer times in a row than its threshold. A result younger than
+   * `cacheMs` is returned as is; a check already running is joined, not started again.
+   */
+  async run(options: { kind?: HealthCheckKind } = {}): Promise<HealthReport> {
+    const kind = options.kind;
+    const key = kind ?? 'all';
+    const cached = this.#cache.get(key);
+    if (cached && this.#clock.now() - cached.at < this.#cacheMs) return cached.report;
+    const names: string[] = [];
+    const runs: Promise<HealthCheckResult>[] = [];
+    for (const [name, entry] of this.#entries) {
+      if (kind !== undefined && entry.options.kind !== kind) continue;
+      names.push(name);
+      runs.push(entry.running ?? this.#start(entry));
+    }
+    const results = await Promise.all(runs);
+    const checks: Record<string, HealthCheckResult> = {};
+    let status: HealthStatus = 'healthy';
+    for (let i = 0; i < results.length; i++) {
+      const result = results[i]!;
+      checks[names[i]!] = result;
+      if (result.status === 'fail' && result.critical && result.consecutiveFailures >= this.#threshold(names[i]!)) {
+        status = 'unhealthy';
+      } else if (result.status !== 'pass' && status === 'healthy') {
+        status = 'degraded';
+      }
+    }
+    const report: HealthReport = { status, checks };
+    if (this.#cacheMs > 0) this.#cache.set(key, { at: this.#clock.now(), report });
+    return report;
+  }
+
+  #threshold(name: string): number {
+    return this.#entries.get(name)?.options.failureThreshold ?? HEALTH_DEFAULTS.failureThreshold;
+  }
+
+  #start(entry: Entry): Promise<HealthCheckResult> {
+    const running = this.#runCheck(entry).finally(() => {
+      entry.running = undefined;
+    });
+    entry.running = running;
+    return running;
+  }
+
+  async #runCheck(entry: Entry): Promise<HealthCheckResult> {
+    const clock = this.#clock;
+    const { timeoutMs } = entry.options;
+    const started = clock.now();
+    const controller = new AbortController();
+    let timer: TimerHandle | undefined;
+    const timedOut = new Promise<Outcome>((resolve) => {
+      timer = clock.setTimeout(() => {
+        controller.abort(new TimeoutError(timeoutMs, `Health check timed out after ${timeoutMs} ms`));
+        resolve({ status: 'fail', error: `timed out after ${timeoutMs} ms` });
+      }, timeoutMs);
+    });
+    let outcome: Outcome;
+    try {
+      const pending = Promise.resolve(entry.check(controller.signal)).then(interpret, failed);
+      outcome = await Promise.race([pending, timedOut]);
+    } catch (error) {
+      outcome = failed(error); // thrown synchronously
+    } finally {
+      clock.clearTimeout(timer!);
+    }
+    entry.consecutiveFailures = outcome.status === 'fail' ? entry.consecutiveFailures + 1 : 0;
+    return this.#result(entry, outcome, started);
+  }
+
+  #result(entry: Entry, outcome: Outcome, started: number): HealthCheckResult {
+    const now = this.#clock.now();
+    const { kind, critical, componentId, componentType } = entry.options;
+    const result: HealthCheckResult = {
+      status: outcome.status,
+      durationMs: now - started,
+      consecutiveFailures: entry.consecutiveFailures,
+      time: now,
+      kind,
+      critical,
+    };
+    if (outcome.error !== undefined) result.error = outcome.error;
+    const detail = outcome.detail;
+    if (detail?.observedValue !== undefined) result.observedValue = detail.observedValue;
+    if (detail?.observedUnit !== undefined) result.observedUnit = detail.observedUnit;
+    if (detail?.output !== undefined) result.output = detail.output;
+    if (componentId !== undefined) result.componentId = componentId;
+    if (componentType !== undefined) result.componentType = componentType;
+    return result;
+  }
+}
+
+/**
+ * A registry of health checks; see {@link HealthRegistry}.
+ *
+ * @example
+ * const probes = health({ cacheMs: 2_000 })
+ *   .register('postgres', (signal) => db.ping({ signal }), { componentType: 'datastore' })
+ *   .register('event-loop', () => lagMs() < 1_000, { kind: 'liveness' });
+ * const report = await probes.run({ kind: 'readiness' });
+ */
+export function health(options: HealthOptions = {}): HealthRegistry {
+  return new HealthRegistry(options);
+}

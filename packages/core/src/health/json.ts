@@ -1,0 +1,111 @@
+import type { HealthCheckResult, HealthReport } from './health.js';
+import type { HealthCheckStatus, HealthStatus } from './options.js';
+
+/** The media type of draft-inadarei-api-health-check-06. */
+export const HEALTH_JSON_CONTENT_TYPE = 'application/health+json';
+
+/** Service-level members of the health document (all optional in the draft). */
+export interface HealthJsonOptions {
+  serviceId?: string;
+  version?: string;
+  releaseId?: string;
+  description?: string;
+  notes?: string[];
+  links?: Record<string, string>;
+}
+
+/** One entry of a `checks` array. `output` is omitted on `pass`, as the draft asks. */
+export interface HealthJsonCheck {
+  componentId?: string;
+  componentType?: string;
+  observedValue?: unknown;
+  observedUnit?: string;
+  status: HealthCheckStatus;
+  /** ISO 8601 time the check finished. */
+  time: string;
+  output?: string;
+}
+
+/** An `application/health+json` document. */
+export interface HealthJson extends HealthJsonOptions {
+  status: HealthCheckStatus;
+  output?: string;
+  checks: Record<string, HealthJsonCheck[]>;
+}
+
+const STATUS_WORD: Record<HealthStatus, HealthCheckStatus> = {
+  healthy: 'pass',
+  degraded: 'warn',
+  unhealthy: 'fail',
+};
+
+function checkJson(result: HealthCheckResult): HealthJsonCheck {
+  const entry: HealthJsonCheck = { status: result.status, time: new Date(result.time).toISOString() };
+  if (result.componentId !== undefined) entry.componentId = result.componentId;
+  if (result.componentType !== undefined) entry.componentType = result.componentType;
+  if (result.observedValue !== undefined) entry.observedValue = result.observedValue;
+  if (result.observedUnit !== undefined) entry.observedUnit = result.observedUnit;
+  const output = result.output ?? result.error;
+  if (result.status !== 'pass' && output !== undefined) entry.output = output;
+  return entry;
+}
+
+/**
+ * Renders a report as an `application/health+json` document (draft-inadarei-api-health-check-06):
+ * `healthy` → `pass`, `degraded` → `warn`, `unhealthy` → `fail`; `checks` keyed by each
+ * check's registered name (name checks `"component:measurement"`, e.g. `"postgres:responseTime"`,
+ * to follow the draft's convention), each an array of one entry.
+ */
+export function toHealthJson(report: HealthReport, options: HealthJsonOptions = {}): HealthJson {
+  const status = STATUS_WORD[report.status];
+  const checks: Record<string, HealthJsonCheck[]> = {};
+  const problems: string[] = [];
+  for (const [name, result] of Object.entries(report.checks)) {
+    checks[name] = [checkJson(result)];
+    if (result.status !== 'pass') problems.push(`${name}: ${result.status}`);
+  }
+  const doc: Record<string, unknown> = { status };
+  for (const key of ['version', 'releaseId', 'serviceId', 'description', 'notes', 'links'] as const) {
+    if (options[key] !== undefined) doc[key] = options[key];
+  }
+  if (status !== 'pass') doc.output = problems.join(', ');
+  doc.checks = checks;
+  return doc as unknown as HealthJson;
+}
+
+/** The HTTP status for a report or document: 200 for pass/warn (healthy/degraded), 503 for fail. */
+export function healthHttpStatus(subject: { status: HealthStatus | HealthCheckStatus }): 200 | 503 {
+  return subject.status === 'fail' || subject.status === 'unhealthy' ? 503 : 200;
+}
+
+/** `Cache-Control` for a result reused `maxAgeMs` (whole seconds, rounded down; `max-age=0` when not cached). */
+export function healthCacheControl(maxAgeMs: number): string {
+  const seconds = Number.isFinite(maxAgeMs) && maxAgeMs > 0 ? Math.floor(maxAgeMs / 1_000) : 0;
+  return `max-age=${seconds}`;
+}
+
+/** Everything an HTTP adapter sends for a health endpoint. */
+export interface HealthHttpResponse {
+  status: 200 | 503;
+  headers: { 'content-type': string; 'cache-control': string };
+  body: HealthJson;
+}
+
+/**
+ * The status, headers and body of a health response, for the Express and Koa adapters.
+ *
+ * @example
+ * const { status, headers, body } = healthResponse(await probes.run(), { maxAgeMs: probes.cacheMs });
+ */
+export function healthResponse(
+  report: HealthReport,
+  options: HealthJsonOptions & { maxAgeMs?: number } = {},
+): HealthHttpResponse {
+  const { maxAgeMs = 0, ...jsonOptions } = options;
+  const body = toHealthJson(report, jsonOptions);
+  return {
+    status: healthHttpStatus(body),
+    headers: { 'content-type': HEALTH_JSON_CONTENT_TYPE, 'cache-control': healthCacheControl(maxAgeMs) },
+    body,
+  };
+}

@@ -1,0 +1,118 @@
+import type { Clock } from '../clock/clock.js';
+import { OptionsValidator } from '../errors/validate.js';
+
+/** The outcome of one check: `warn` is a pass that deserves attention. */
+export type HealthCheckStatus = 'pass' | 'warn' | 'fail';
+
+/** The overall state of a registry; see {@link HealthRegistry.run} for the rules. */
+export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
+
+/**
+ * Kubernetes probe kinds: a failing liveness probe restarts the container, a failing
+ * readiness probe takes it out of service. A dependency outage belongs to readiness.
+ */
+export type HealthCheckKind = 'liveness' | 'readiness';
+
+/**
+ * What a check may return instead of `true`/`false`, to report a measurement or a warning.
+ * `status` defaults to `'pass'`; `'fail'` fails the check with `output` as its error.
+ *
+ * @example
+ * async () => ({ status: lag > 5_000 ? 'warn' : 'pass', observedValue: lag, observedUnit: 'ms' })
+ */
+export interface HealthCheckDetail {
+  status?: HealthCheckStatus;
+  /** The measured value (a number, a string such as a breaker state, ...). */
+  observedValue?: unknown;
+  /** The unit of `observedValue`: `'ms'`, `'percent'`, ... */
+  observedUnit?: string;
+  /** A human-readable note, reported when the status is not `pass`. */
+  output?: string;
+}
+
+/**
+ * A health check. It receives a signal that aborts when its `timeoutMs` passes. It fails by
+ * throwing, rejecting or returning `false`; it warns by returning `'warn'` (or a detail with
+ * `status: 'warn'`); anything else (`true`, `undefined`, a detail) passes.
+ */
+/** What a check may return or resolve with; see {@link HealthCheck}. */
+export type HealthCheckValue = boolean | undefined | 'warn' | HealthCheckDetail;
+
+// biome-ignore lint/suspicious/noConfusingVoidType: any async function resolving with nothing (Promise<void>) is a passing check
+export type HealthCheck = (signal: AbortSignal) => HealthCheckValue | PromiseLike<HealthCheckValue | void>;
+
+export interface HealthOptions {
+  /**
+   * How long a `run()` result is reused, so frequent probes don't hammer dependencies.
+   * Concurrent `run()` calls share one run whatever this is. @default 0
+   */
+  cacheMs?: number;
+  clock?: Clock;
+}
+
+export interface HealthCheckOptions {
+  /** Time allowed to the check; past it the check fails and its signal aborts. @default 5_000 */
+  timeoutMs?: number;
+  /** Whether repeated failures make the registry `unhealthy` (otherwise only `degraded`). @default true */
+  critical?: boolean;
+  /** Consecutive failures of a critical check that make the registry `unhealthy`. @default 3 */
+  failureThreshold?: number;
+  /** Which probe the check belongs to (`run({ kind })`). @default 'readiness' */
+  kind?: HealthCheckKind;
+  /** `componentId` in `application/health+json` (for example a host name or a UUID). */
+  componentId?: string;
+  /** `componentType` in `application/health+json`: `'component'`, `'datastore'`, `'system'` or your own. */
+  componentType?: string;
+}
+
+export const HEALTH_DEFAULTS = {
+  cacheMs: 0,
+  timeoutMs: 5_000,
+  critical: true,
+  failureThreshold: 3,
+  kind: 'readiness',
+} as const;
+
+export interface ResolvedHealthCheckOptions {
+  timeoutMs: number;
+  critical: boolean;
+  failureThreshold: number;
+  kind: HealthCheckKind;
+  componentId: string | undefined;
+  componentType: string | undefined;
+}
+
+const KINDS: readonly HealthCheckKind[] = ['liveness', 'readiness'];
+
+export function validateHealthOptions(options: HealthOptions): void {
+  const v = new OptionsValidator('health');
+  v.number('cacheMs', options.cacheMs, { min: 0 });
+  v.done();
+}
+
+export function resolveHealthCheckOptions(
+  name: unknown,
+  check: unknown,
+  options: HealthCheckOptions,
+  taken: boolean,
+): ResolvedHealthCheckOptions {
+  const v = new OptionsValidator('health check');
+  v.required('name', name).string('name', name);
+  v.check(!taken, 'name', name, 'a name not registered yet');
+  v.required('check', check).function('check', check);
+  v.number('timeoutMs', options.timeoutMs, { gt: 0 });
+  v.boolean('critical', options.critical);
+  v.integer('failureThreshold', options.failureThreshold, { min: 1 });
+  v.oneOf('kind', options.kind, KINDS);
+  v.string('componentId', options.componentId);
+  v.string('componentType', options.componentType);
+  v.done();
+  return {
+    timeoutMs: options.timeoutMs ?? HEALTH_DEFAULTS.timeoutMs,
+    critical: options.critical ?? HEALTH_DEFAULTS.critical,
+    failureThreshold: options.failureThreshold ?? HEALTH_DEFAULTS.failureThreshold,
+    kind: options.kind ?? HEALTH_DEFAULTS.kind,
+    componentId: options.componentId,
+    componentType: options.componentType,
+  };
+}
