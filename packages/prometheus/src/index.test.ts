@@ -117,9 +117,9 @@ describe('registerResilienceMetrics', () => {
           s.value,
         ]),
       );
-    expect(await states('payments')).toEqual({ closed: 1, open: 0, half_open: 0, isolated: 0 });
+    expect(await states('payments')).toEqual({ closed: 1, open: 0, 'half-open': 0, isolated: 0 });
     breaker.state = 'open';
-    expect(await states('payments')).toEqual({ closed: 0, open: 1, half_open: 0, isolated: 0 });
+    expect(await states('payments')).toEqual({ closed: 0, open: 1, 'half-open': 0, isolated: 0 });
     expect((await states('odd')).forced_open).toBe(1);
   });
 

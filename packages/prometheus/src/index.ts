@@ -29,13 +29,13 @@ export interface ResilienceMetricsOptions {
   rateLimits?: readonly RateLimitSource[];
   /** Prefix of every metric name. @default 'resilience_' */
   prefix?: string;
-  /** States listed for every breaker (0 or 1), so a change shows as a flip rather than a gap. @default ['closed', 'open', 'half_open', 'isolated'] */
+  /** States listed for every breaker (0 or 1), so a change shows as a flip rather than a gap. @default ['closed', 'open', 'half-open', 'isolated'] (the core breaker's states) */
   breakerStates?: readonly string[];
 }
 
 export const PROMETHEUS_DEFAULTS = {
   prefix: 'resilience_',
-  breakerStates: ['closed', 'open', 'half_open', 'isolated'],
+  breakerStates: ['closed', 'open', 'half-open', 'isolated'],
   quantiles: [0.5, 0.95, 0.99],
 } as const;
 

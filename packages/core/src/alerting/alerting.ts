@@ -37,7 +37,7 @@ interface RuleState {
 }
 
 /** Anything with a `snapshot()`: a metrics collector, typically. */
-export interface SnapshotSource {
+export interface AlertSnapshotSource {
   snapshot(): object;
 }
 
@@ -134,7 +134,7 @@ export class Alerting {
    * Evaluates `source.snapshot()` every `intervalMs` (measured from when the previous
    * evaluation settled) until `stop()`. Starting again replaces the previous schedule.
    */
-  start(source: SnapshotSource, options: { intervalMs?: number } = {}): void {
+  start(source: AlertSnapshotSource, options: { intervalMs?: number } = {}): void {
     const v = new OptionsValidator('alerting.start');
     v.check(typeof source?.snapshot === 'function', 'source', source, 'an object with snapshot()');
     v.number('intervalMs', options.intervalMs, { gt: 0 });

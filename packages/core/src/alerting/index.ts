@@ -1,4 +1,4 @@
-export { Alerting, type AlertingStats, alerting, type SnapshotSource } from './alerting.js';
+export { Alerting, type AlertingStats, type AlertSnapshotSource, alerting } from './alerting.js';
 export { type AlertLogger, describeAlert, logHandler, webhookHandler } from './handlers.js';
 export {
   ALERT_OPS,

@@ -1,5 +1,5 @@
 export { type CallRecord, type LifetimeTotals, MetricsCollector, type MetricsSnapshot, metrics } from './metrics.js';
-export { type EventSource, type Observation, observe } from './observe.js';
+export { type Observation, type ObservedSource, observe } from './observe.js';
 export { METRICS_DEFAULTS, type MetricsOptions, SLA_DEFAULTS, type SlaTargets } from './options.js';
 export {
   LatencySketch,

@@ -32,7 +32,14 @@ describe('observe', () => {
     events.emit({ type: 'rejected', policy: 'bulkhead' });
     events.emit({ type: 'rejected', policy: 'breaker', reason: 'circuit_open' });
     events.emit({ type: 'rate_limited', policy: 'limiter' });
-    expect(stats.snapshot().lifetime.rejections).toEqual({ bulkhead: 1, circuit_open: 1, rate_limited: 1 });
+    events.emit({ type: 'rejected', policy: 'payments', state: 'open', retryAfterMs: 100 });
+    events.emit({ type: 'rejected', policy: 'payments', state: 'half-open', retryAfterMs: 0 });
+    expect(stats.snapshot().lifetime.rejections).toEqual({
+      bulkhead: 1,
+      circuit_open: 2,
+      circuit_half_open: 1,
+      rate_limited: 1,
+    });
   });
 
   it('counts timeouts and breaker state changes', () => {
@@ -40,10 +47,10 @@ describe('observe', () => {
     const stats = observe(policy).collector;
     events.emit({ type: 'timeout', policy: 'timeout', timeoutMs: 50 });
     events.emit({ type: 'state_change', policy: 'payments', from: 'closed', to: 'open' });
-    events.emit({ type: 'state_change', policy: 'search', state: 'half_open' });
+    events.emit({ type: 'state_change', policy: 'search', state: 'half-open' });
     const s = stats.snapshot();
     expect(s.timeouts).toBe(1);
-    expect(s.lifetime.circuits).toEqual({ payments: 'open', search: 'half_open' });
+    expect(s.lifetime.circuits).toEqual({ payments: 'open', search: 'half-open' });
     expect(s.lifetime.stateChanges).toBe(2);
   });
 

@@ -3,7 +3,7 @@ import type { PolicyEvent } from '../policy/policy.js';
 import { type MetricsCollector, metrics } from './metrics.js';
 
 /** Anything with an `onEvent` subscription: a policy, a pipeline, a breaker. */
-export interface EventSource {
+export interface ObservedSource {
   readonly onEvent: Subscribe<PolicyEvent>;
 }
 
@@ -16,8 +16,9 @@ const text = (v: unknown): string | undefined => (typeof v === 'string' && v.len
  * Feeds a collector from a policy's (or a pipeline's) events, so retries, give-ups,
  * timeouts, rejections and breaker state changes are counted without wrapping calls.
  * Events are read by their `type` only, so any policy that reports these types works:
- * `'retry'`, `'give_up'`, `'timeout'`, `'rejected'` (counted under the event's `reason`, or
- * else the policy's name), `'rate_limited'` and `'state_change'` (the new state from `to`
+ * `'retry'`, `'give_up'`, `'timeout'`, `'rejected'` (counted under the event's `reason`; a
+ * breaker's rejection, which carries its `state`, under `circuit_open`, `circuit_half_open` or
+ * `circuit_isolated`; otherwise under the policy's name), `'rate_limited'` and `'state_change'` (the new state from `to`
  * or `state`). Call latencies are not in events: record them with `recordCall`.
  *
  * @example
@@ -25,7 +26,7 @@ const text = (v: unknown): string | undefined => (typeof v === 'string' && v.len
  * stop.collector.snapshot().lifetime.retries;
  * stop(); // unsubscribes
  */
-export function observe(source: EventSource, collector: MetricsCollector = metrics()): Observation {
+export function observe(source: ObservedSource, collector: MetricsCollector = metrics()): Observation {
   const dispose = source.onEvent((event) => {
     const e = event as PolicyEvent & Record<string, unknown>;
     switch (e.type) {
@@ -38,9 +39,12 @@ export function observe(source: EventSource, collector: MetricsCollector = metri
       case 'timeout':
         collector.recordTimeout();
         break;
-      case 'rejected':
-        collector.recordRejection(text(e.reason) ?? e.policy);
+      case 'rejected': {
+        // A breaker's rejection carries its state ('open', 'half-open', 'isolated').
+        const state = text(e.state);
+        collector.recordRejection(text(e.reason) ?? (state ? `circuit_${state.replace('-', '_')}` : e.policy));
         break;
+      }
       case 'rate_limited':
         collector.recordRejection(text(e.reason) ?? 'rate_limited');
         break;
