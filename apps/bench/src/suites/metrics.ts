@@ -218,7 +218,7 @@ export default async function (opts: SuiteOptions) {
 
   // 3. Memory: one structure holding 100 000 latencies (a collector spreads them over its whole window).
   const fill = 100_000;
-  const count = opts.quick ? 5 : 50;
+  const count = opts.quick ? 5 : 200;
   const memory = {
     'LatencySketch (float64)': retainedBytesPerItem(count, () => {
       const s = new LatencySketch();
