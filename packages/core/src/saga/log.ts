@@ -1,0 +1,104 @@
+import type { JsonValue, Transition } from '../store/store.js';
+
+/** Where a step stands in the durable log. */
+export type LoggedStepState =
+  | 'started'
+  | 'completed'
+  | 'failed'
+  | 'compensating'
+  | 'compensated'
+  | 'compensation_failed'
+  | 'not_compensable';
+
+export interface LoggedStep {
+  readonly name: string;
+  readonly s: LoggedStepState;
+  /** The step's result, once completed. */
+  readonly r?: JsonValue;
+}
+
+/**
+ * The durable record of one saga execution (JSON). `phase` is `running` while steps run,
+ * `compensating` while undoing them, `failed` when a compensation failed for good (kept
+ * for a human, not recovered again). A finished saga's log is deleted.
+ */
+export interface SagaLogState {
+  readonly v: 1;
+  readonly id: string;
+  readonly phase: 'running' | 'compensating' | 'failed';
+  readonly input: JsonValue;
+  readonly steps: readonly LoggedStep[];
+  readonly startedAt: number;
+  /** Time of the last write: the log is abandoned once it is `recoverAfterMs` old. */
+  readonly at: number;
+  readonly owner: string;
+}
+
+export type SagaLogInput =
+  | { readonly op: 'start'; readonly id: string; readonly input: JsonValue; readonly owner: string }
+  | {
+      readonly op: 'step';
+      readonly index: number;
+      readonly name: string;
+      readonly s: LoggedStepState;
+      readonly r?: JsonValue;
+    }
+  | { readonly op: 'phase'; readonly phase: 'compensating' | 'failed' }
+  | { readonly op: 'finish' };
+
+/**
+ * Appends one event to a saga log: `start` creates it, `step` records a step's state
+ * (before and after it runs or is compensated), `phase` moves it, `finish` deletes it.
+ */
+export function sagaLogTransition(ttlMs: number): Transition<SagaLogState, SagaLogInput, boolean> {
+  return {
+    name: 'saga.log',
+    params: { ttlMs },
+    apply(state, input, now) {
+      if (input.op === 'start') {
+        const next: SagaLogState = {
+          v: 1,
+          id: input.id,
+          phase: 'running',
+          input: input.input,
+          steps: [],
+          startedAt: now,
+          at: now,
+          owner: input.owner,
+        };
+        return { state: next, output: true, ttlMs };
+      }
+      if (state === undefined) return { state, output: false, ttlMs: 0, write: false };
+      if (input.op === 'finish') return { state: undefined, output: true, ttlMs: 0 };
+      if (input.op === 'phase') return { state: { ...state, phase: input.phase, at: now }, output: true, ttlMs };
+      const steps = state.steps.slice();
+      const entry: LoggedStep =
+        input.r === undefined ? { name: input.name, s: input.s } : { name: input.name, s: input.s, r: input.r };
+      // A compensation keeps the result the step logged when it completed.
+      const previous = steps[input.index];
+      steps[input.index] = entry.r === undefined && previous?.r !== undefined ? { ...entry, r: previous.r } : entry;
+      return { state: { ...state, steps, at: now }, output: true, ttlMs };
+    },
+  };
+}
+
+/**
+ * Takes over an abandoned log for recovery: only when it is running or compensating and
+ * its last write is at or before `staleBefore`. Atomic, so two recovering processes never
+ * both take the same saga. Resolves with the log taken, or `undefined`.
+ */
+export function sagaClaimTransition(
+  ttlMs: number,
+): Transition<SagaLogState, { readonly owner: string; readonly staleBefore: number }, SagaLogState | undefined> {
+  return {
+    name: 'saga.claim',
+    params: { ttlMs },
+    apply(state, input, now) {
+      if (state === undefined || state.phase === 'failed' || state.at > input.staleBefore) {
+        return { state, output: undefined, ttlMs: 0, write: false };
+      }
+      const next: SagaLogState = { ...state, phase: 'compensating', owner: input.owner, at: now };
+      return { state: next, output: next, ttlMs };
+    },
+  };
+}

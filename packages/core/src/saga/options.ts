@@ -1,0 +1,123 @@
+import type { Clock, Random } from '../clock/clock.js';
+import { OptionsValidator } from '../errors/validate.js';
+import type { Policy } from '../policy/policy.js';
+import type { Store } from '../store/store.js';
+
+/** What a step's `run` receives. */
+export interface SagaStepContext<I = unknown> {
+  /** The input passed to `execute`. */
+  readonly input: I;
+  /** Results of the steps that completed before this one, by step name. */
+  readonly results: Readonly<Record<string, unknown>>;
+  /** Aborted when the caller cancels (`execute(input, { signal })`). Always live during compensation. */
+  readonly signal: AbortSignal;
+  /** 1 for the first call, incremented by the step's retry policy. */
+  readonly attempt: number;
+  /** The id of this saga execution (stable across a crash and `recover()`). */
+  readonly sagaId: string;
+}
+
+/** One step: an action and, optionally, the action that undoes it. */
+export interface SagaStep<I = unknown> {
+  /** Unique within the saga; the key of its result and of its entry in the durable log. */
+  readonly name: string;
+  /** Does the step's work; its resolved value becomes `results[name]` (JSON when a `store` is used). */
+  run(context: SagaStepContext<I>): unknown;
+  /**
+   * Undoes the step. Called with the step's result (`undefined` when a crash interrupted
+   * the step, so its effect is unknown). Must be idempotent: it is retried.
+   */
+  compensate?(context: SagaStepContext<I>, result: unknown): unknown;
+  /** A policy (e.g. `retry(...)`) around `run`. None by default: one attempt. */
+  readonly retry?: Policy;
+  /** A policy around `compensate`, replacing the saga's `compensationRetry`. */
+  readonly compensationRetry?: Policy;
+}
+
+export interface SagaOptions {
+  /**
+   * Where the saga log is written before and after each step, so `recover()` can finish
+   * what a crashed process left half done. Without it the saga lives in memory only.
+   */
+  store?: Store;
+  /**
+   * The policy around every compensation without its own.
+   * @default retry({ maxAttempts: 3, handle: () => true, backoff: exponential 100 ms … 5 s })
+   */
+  compensationRetry?: Policy;
+  /**
+   * A log untouched for this long is considered abandoned and is taken over by `recover()`.
+   * Must exceed your slowest step (retries included), or a live saga may be compensated.
+   * @default 300_000 (5 minutes)
+   */
+  recoverAfterMs?: number;
+  /** How long an unfinished or failed log is kept in the store. @default 604_800_000 (7 days) */
+  logTtlMs?: number;
+  /** Most logs one `recover()` call takes over. @default 1_000 */
+  maxRecoverPerCall?: number;
+  /** Store key prefix of the log. @default `saga:<name>:` */
+  keyPrefix?: string;
+  clock?: Clock;
+  random?: Random;
+}
+
+export const SAGA_DEFAULTS = {
+  recoverAfterMs: 300_000,
+  logTtlMs: 604_800_000,
+  maxRecoverPerCall: 1_000,
+  compensationMaxAttempts: 3,
+} as const;
+
+export interface ResolvedSagaOptions {
+  store: Store | undefined;
+  compensationRetry: Policy | undefined;
+  recoverAfterMs: number;
+  logTtlMs: number;
+  maxRecoverPerCall: number;
+  keyPrefix: string;
+}
+
+const isPolicy = (v: unknown): boolean =>
+  typeof v === 'object' && v !== null && typeof (v as Policy).execute === 'function';
+const isStore = (v: unknown): boolean =>
+  typeof v === 'object' && v !== null && typeof (v as Store).apply === 'function';
+
+export function resolveSagaOptions(name: unknown, options: SagaOptions): ResolvedSagaOptions {
+  const v = new OptionsValidator('saga');
+  v.required('name', name).string('name', name);
+  v.check(options.store === undefined || isStore(options.store), 'store', options.store, 'a Store');
+  v.check(
+    options.compensationRetry === undefined || isPolicy(options.compensationRetry),
+    'compensationRetry',
+    options.compensationRetry,
+    'a Policy',
+  );
+  v.number('recoverAfterMs', options.recoverAfterMs, { gt: 0 });
+  v.number('logTtlMs', options.logTtlMs, { gt: 0 });
+  v.integer('maxRecoverPerCall', options.maxRecoverPerCall, { min: 1 });
+  v.string('keyPrefix', options.keyPrefix);
+  v.done();
+  return {
+    store: options.store,
+    compensationRetry: options.compensationRetry,
+    recoverAfterMs: options.recoverAfterMs ?? SAGA_DEFAULTS.recoverAfterMs,
+    logTtlMs: options.logTtlMs ?? SAGA_DEFAULTS.logTtlMs,
+    maxRecoverPerCall: options.maxRecoverPerCall ?? SAGA_DEFAULTS.maxRecoverPerCall,
+    keyPrefix: options.keyPrefix ?? `saga:${String(name)}:`,
+  };
+}
+
+/** Checks one step definition; returns the problems found (empty when fine). */
+export function stepProblems(step: unknown): string[] {
+  if (typeof step !== 'object' || step === null) return ['a step must be an object'];
+  const s = step as SagaStep;
+  const problems: string[] = [];
+  if (typeof s.name !== 'string' || s.name.length === 0) problems.push('name must be a non-empty string');
+  if (typeof s.run !== 'function') problems.push('run must be a function');
+  if (s.compensate !== undefined && typeof s.compensate !== 'function') problems.push('compensate must be a function');
+  if (s.retry !== undefined && !isPolicy(s.retry)) problems.push('retry must be a Policy');
+  if (s.compensationRetry !== undefined && !isPolicy(s.compensationRetry)) {
+    problems.push('compensationRetry must be a Policy');
+  }
+  return problems;
+}

@@ -1,0 +1,354 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../clock/fake-clock.js';
+import { ConfigurationError, SagaError } from '../errors/errors.js';
+import { backoff } from '../retry/backoff.js';
+import { retry } from '../retry/retry.js';
+import { memoryStore } from '../store/memory.js';
+import type { SagaEvent } from './report.js';
+import { saga } from './saga.js';
+
+const fixed = () => 0.5;
+
+function fails(times: number, error = new Error('flaky')) {
+  let calls = 0;
+  return () => {
+    calls++;
+    if (calls <= times) throw error;
+    return `ok after ${calls}`;
+  };
+}
+
+describe('saga', () => {
+  it('runs steps in order, each seeing the input and earlier results, and reports them completed', async () => {
+    const clock = new FakeClock(1_000);
+    const seen: unknown[] = [];
+    const s = saga<{ order: string }>('checkout', { clock, random: fixed })
+      .step({
+        name: 'reserve',
+        run: async ({ input }) => {
+          await clock.sleep(10);
+          return `r-${input.order}`;
+        },
+      })
+      .step({
+        name: 'charge',
+        run: ({ results }) => {
+          seen.push({ ...results });
+          return 'c-1';
+        },
+      });
+    const done = s.execute({ order: 'o1' });
+    await clock.advance(10);
+    const report = await done;
+    expect(report.status).toBe('completed');
+    expect(report.results).toEqual({ reserve: 'r-o1', charge: 'c-1' });
+    expect(seen).toEqual([{ reserve: 'r-o1' }]);
+    expect(report.steps.map((step) => [step.name, step.status])).toEqual([
+      ['reserve', 'completed'],
+      ['charge', 'completed'],
+    ]);
+    expect(report.steps[0]!.run).toEqual({ startedAt: 1_000, finishedAt: 1_010, durationMs: 10 });
+    expect(report.durationMs).toBe(10);
+    expect(report.recovered).toBe(false);
+  });
+
+  it('compensates completed steps in reverse order on failure, skipping steps without compensate', async () => {
+    const order: string[] = [];
+    const boom = new Error('card declined');
+    const report = await saga('checkout', { random: fixed })
+      .step({ name: 'a', run: () => 'A', compensate: (_, result) => void order.push(`undo a(${result})`) })
+      .step({ name: 'notify', run: () => 'N' })
+      .step({ name: 'b', run: () => 'B', compensate: (_, result) => void order.push(`undo b(${result})`) })
+      .step({
+        name: 'charge',
+        run: () => {
+          throw boom;
+        },
+        compensate: () => void order.push('undo charge'),
+      })
+      .step({ name: 'ship', run: () => 'S' })
+      .execute(undefined);
+    expect(order).toEqual(['undo b(B)', 'undo a(A)']);
+    expect(report.status).toBe('compensated');
+    expect(report.failedStep).toBe('charge');
+    expect(report.error).toBe(boom);
+    expect(report.steps.map((step) => step.status)).toEqual([
+      'compensated',
+      'not_compensable',
+      'compensated',
+      'failed',
+      'not_run',
+    ]);
+  });
+
+  it('retries a failing compensation with its policy and reports it compensated', async () => {
+    const clock = new FakeClock();
+    const compensate = fails(2);
+    const done = saga('s', { clock, random: fixed })
+      .step({ name: 'a', run: () => 1, compensate })
+      .step({ name: 'b', run: () => Promise.reject(new Error('x')) })
+      .execute(null);
+    await clock.advance(100); // default policy: 100 ms, then 200 ms
+    await clock.advance(200);
+    const report = await done;
+    expect(report.status).toBe('compensated');
+    expect(report.steps[0]!.compensation?.durationMs).toBe(300);
+  });
+
+  it('reports a compensation that still fails and runs the remaining compensations', async () => {
+    const order: string[] = [];
+    const broken = new Error('refund API down');
+    const report = await saga('s', {
+      random: fixed,
+      compensationRetry: retry({ maxAttempts: 2, handle: () => true, backoff: backoff.constant(0) }),
+    })
+      .step({ name: 'a', run: () => 1, compensate: () => void order.push('undo a') })
+      .step({
+        name: 'b',
+        run: () => 2,
+        compensate: () => {
+          order.push('try undo b');
+          throw broken;
+        },
+      })
+      .step({ name: 'c', run: () => Promise.reject(new Error('x')) })
+      .execute(null);
+    expect(order).toEqual(['try undo b', 'try undo b', 'undo a']);
+    expect(report.status).toBe('compensation_failed');
+    expect(report.steps[1]!.status).toBe('compensation_failed');
+    expect((report.steps[1]!.error as Error).cause).toBe(broken);
+    expect(report.steps[0]!.status).toBe('compensated');
+  });
+
+  it('retries a step with its own policy, passing the attempt number', async () => {
+    const attempts: number[] = [];
+    const report = await saga('s', { random: fixed })
+      .step({
+        name: 'a',
+        retry: retry({ maxAttempts: 3, handle: () => true, backoff: backoff.constant(0) }),
+        run: ({ attempt }) => {
+          attempts.push(attempt);
+          if (attempt < 2) throw new Error('flaky');
+          return attempt;
+        },
+      })
+      .execute(null);
+    expect(attempts).toEqual([1, 2]);
+    expect(report.results).toEqual({ a: 2 });
+  });
+
+  it('stops before the next step when cancelled and compensates what ran', async () => {
+    const clock = new FakeClock();
+    const controller = new AbortController();
+    const order: string[] = [];
+    const done = saga('s', { clock, random: fixed })
+      .step({ name: 'a', run: () => 1, compensate: () => void order.push('undo a') })
+      .step({
+        name: 'b',
+        run: async () => {
+          await clock.sleep(50);
+          return 2;
+        },
+        compensate: () => void order.push('undo b'),
+      })
+      .step({ name: 'c', run: () => void order.push('ran c') })
+      .execute(null, { signal: controller.signal });
+    await clock.advance(10);
+    controller.abort(new Error('user left'));
+    await clock.advance(50);
+    const report = await done;
+    expect(report.status).toBe('cancelled');
+    expect(order).toEqual(['undo b', 'undo a']);
+    expect((report.error as Error).message).toBe('user left');
+    expect(report.steps[2]!.status).toBe('not_run');
+  });
+
+  it('runs nothing when the signal is already aborted', async () => {
+    let ran = false;
+    const report = await saga('s', { random: fixed })
+      .step({ name: 'a', run: () => void (ran = true) })
+      .execute(null, { signal: AbortSignal.abort() });
+    expect(ran).toBe(false);
+    expect(report.status).toBe('cancelled');
+  });
+
+  it('reports audit events in order, and builds none without listeners', async () => {
+    const s = saga('s', { random: fixed })
+      .step({ name: 'a', run: () => 1, compensate: () => undefined })
+      .step({ name: 'b', run: () => Promise.reject(new Error('no')) });
+    const events: SagaEvent[] = [];
+    const off = s.onEvent((e) => events.push(e));
+    await s.execute(null, { id: 'run-1' });
+    off();
+    expect(events.map((e) => e.type)).toEqual([
+      'step_started',
+      'step_completed',
+      'step_started',
+      'step_failed',
+      'compensation_started',
+      'compensation_completed',
+      'finished',
+    ]);
+    expect(events.every((e) => e.id === 'run-1' && e.saga === 's')).toBe(true);
+    await s.execute(null);
+    expect(events).toHaveLength(7);
+  });
+
+  it('rejects misuse with SagaError and bad options with ConfigurationError', async () => {
+    await expect(saga('empty').execute(null)).rejects.toBeInstanceOf(SagaError);
+    const s = saga('s').step({ name: 'a', run: () => 1 });
+    expect(() => s.step({ name: 'a', run: () => 2 })).toThrow(/duplicate step name "a"/);
+    expect(() => s.step({ name: '', run: 5 } as never)).toThrow(SagaError);
+    await expect(s.execute(null, { id: '' })).rejects.toBeInstanceOf(SagaError);
+    await expect(s.recover()).rejects.toThrow(/needs a store/);
+    expect(() => saga('s', { recoverAfterMs: -1, logTtlMs: 0 })).toThrow(ConfigurationError);
+  });
+});
+
+describe('saga with a store', () => {
+  const steps = (order: string[], never?: Promise<never>) =>
+    [
+      {
+        name: 'reserve',
+        run: () => ({ reservation: 7 }),
+        compensate: (_: unknown, r: unknown) => void order.push(`release ${JSON.stringify(r)}`),
+      },
+      {
+        name: 'charge',
+        run: () => never ?? 'charged',
+        compensate: (_: unknown, r: unknown) => void order.push(`refund ${String(r)}`),
+      },
+      { name: 'ship', run: () => 'shipped' },
+    ] as const;
+
+  it('writes the log before and after each step and deletes it when the saga completes', async () => {
+    const clock = new FakeClock(5);
+    const store = memoryStore();
+    const snapshots: unknown[] = [];
+    const s = saga('order', { store, clock, random: fixed })
+      .step({ name: 'a', run: () => 'A' })
+      .step({ name: 'b', run: async () => snapshots.push(await store.get('saga:order:x', clock.now())) });
+    const report = await s.execute({ n: 1 }, { id: 'x' });
+    expect(report.status).toBe('completed');
+    expect(snapshots[0]).toMatchObject({
+      id: 'x',
+      phase: 'running',
+      input: { n: 1 },
+      steps: [
+        { name: 'a', s: 'completed', r: 'A' },
+        { name: 'b', s: 'started' },
+      ],
+    });
+    expect(await store.keys('saga:order:', clock.now())).toEqual([]);
+  });
+
+  it('recovers a saga a crashed process left half done, with a new instance on the same store', async () => {
+    const clock = new FakeClock();
+    const store = memoryStore();
+    const crashedOrder: string[] = [];
+    const crashed = saga('order', { store, clock, random: fixed, recoverAfterMs: 60_000 });
+    for (const step of steps(crashedOrder, new Promise<never>(() => {}))) crashed.step(step);
+    void crashed.execute({ customer: 'c1' }, { id: 'o-9' }); // "charge" never resolves: the process dies here
+    await clock.advance(1);
+
+    const order: string[] = [];
+    const fresh = saga('order', { store, clock, random: fixed, recoverAfterMs: 60_000 });
+    for (const step of steps(order)) fresh.step(step);
+    expect(await fresh.recover()).toEqual([]); // not stale yet: the first process may be alive
+    await clock.advance(60_000);
+    const [report, ...others] = await fresh.recover();
+    expect(others).toEqual([]);
+    expect(report).toMatchObject({ id: 'o-9', status: 'compensated', recovered: true });
+    expect(order).toEqual(['refund undefined', 'release {"reservation":7}']);
+    expect(report!.steps.map((st) => [st.name, st.status, st.interrupted ?? false])).toEqual([
+      ['reserve', 'compensated', false],
+      ['charge', 'compensated', true],
+      ['ship', 'not_run', false],
+    ]);
+    expect(crashedOrder).toEqual([]);
+    expect(await store.keys('saga:order:', clock.now())).toEqual([]);
+    expect(await fresh.recover()).toEqual([]);
+  });
+
+  it('closes a log whose every step completed as completed, without compensating', async () => {
+    const clock = new FakeClock();
+    const store = memoryStore();
+    await store.set(
+      'saga:order:done',
+      {
+        v: 1,
+        id: 'done',
+        phase: 'running',
+        input: null,
+        owner: 'dead',
+        startedAt: 0,
+        at: 0,
+        steps: [
+          { name: 'reserve', s: 'completed', r: 1 },
+          { name: 'charge', s: 'completed', r: 2 },
+          { name: 'ship', s: 'completed', r: 3 },
+        ],
+      },
+      Number.POSITIVE_INFINITY,
+      0,
+    );
+    const order: string[] = [];
+    const s = saga('order', { store, clock, random: fixed, recoverAfterMs: 10 });
+    for (const step of steps(order)) s.step(step);
+    await clock.advance(10);
+    const [report] = await s.recover();
+    expect(report?.status).toBe('completed');
+    expect(order).toEqual([]);
+  });
+
+  it('keeps the log of a saga whose compensation failed, and does not recover it again', async () => {
+    const clock = new FakeClock();
+    const store = memoryStore();
+    const s = saga('pay', {
+      store,
+      clock,
+      random: fixed,
+      recoverAfterMs: 10,
+      compensationRetry: retry({ maxAttempts: 1, clock }),
+    })
+      .step({
+        name: 'a',
+        run: () => 1,
+        compensate: () => {
+          throw new Error('cannot undo');
+        },
+      })
+      .step({ name: 'b', run: () => Promise.reject(new Error('x')) });
+    const report = await s.execute(null, { id: 'p1' });
+    expect(report.status).toBe('compensation_failed');
+    expect(await store.get('saga:pay:p1', clock.now())).toMatchObject({ phase: 'failed' });
+    await clock.advance(1_000);
+    expect(await s.recover()).toEqual([]);
+  });
+
+  it('does not run a step whose "started" entry could not be written, and compensates earlier steps', async () => {
+    const clock = new FakeClock();
+    const inner = memoryStore();
+    let writes = 0;
+    const store = {
+      ...inner,
+      keys: inner.keys.bind(inner),
+      get: inner.get.bind(inner),
+      set: inner.set.bind(inner),
+      delete: inner.delete.bind(inner),
+      applyAll: inner.applyAll.bind(inner),
+      apply: ((...args: Parameters<typeof inner.apply>) => {
+        writes++;
+        return writes === 4 ? Promise.reject(new Error('store down')) : inner.apply(...args);
+      }) as typeof inner.apply,
+    };
+    const order: string[] = [];
+    const report = await saga('s', { store, clock, random: fixed })
+      .step({ name: 'a', run: () => 1, compensate: () => void order.push('undo a') })
+      .step({ name: 'b', run: () => void order.push('ran b') })
+      .execute(null);
+    expect(order).toEqual(['undo a']);
+    expect(report.status).toBe('compensated');
+    expect((report.error as Error).message).toBe('store down');
+  });
+});
