@@ -1,0 +1,65 @@
+import { OptionsValidator } from '../errors/validate.js';
+
+/** A level of a pino-style logger, or `'off'` to drop the event. */
+export type EventLogLevel = 'debug' | 'info' | 'warn' | 'error' | 'off';
+
+/**
+ * Any logger with pino's `(fields, message)` methods: pino itself, or an adapter over
+ * winston, bunyan or `console`. `debug` is optional; events mapped to it are dropped when
+ * it is missing.
+ */
+export interface EventLogger {
+  debug?(fields: object, message: string): void;
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+export interface LogEventsOptions {
+  /**
+   * Level per event type (`retry`, `give_up`, `state_change`, `alert`, ... or any type a
+   * custom source emits), overriding the defaults in {@link LOG_EVENTS_DEFAULTS}.
+   * `'off'` drops the event.
+   *
+   * @example
+   * logEvents(policy, pino(), { levels: { success: 'debug', retry: 'info' } })
+   */
+  levels?: Partial<Record<string, EventLogLevel>>;
+  /** Returns the current request's correlation id (e.g. from `AsyncLocalStorage`); added as `correlationId`. */
+  correlationId?: () => string | undefined;
+}
+
+/**
+ * Default levels. `success` is off (one record per call is noise) and `failure` — a single
+ * failed attempt, followed by a `retry` or `give_up` record — is `debug`. A `state_change`
+ * logs at `error` into `open`/`isolated`, `warn` into `half-open` and `info` into `closed`;
+ * an alert at `error` when critical, `warn` when a warning, `info` otherwise or when resolved.
+ * Unknown event types log at `info`.
+ */
+export const LOG_EVENTS_DEFAULTS = {
+  levels: {
+    success: 'off',
+    failure: 'debug',
+    retry: 'warn',
+    give_up: 'error',
+    rejected: 'warn',
+    timeout: 'warn',
+  },
+  otherLevel: 'info',
+} as const satisfies { levels: Record<string, EventLogLevel>; otherLevel: EventLogLevel };
+
+const LEVELS: readonly EventLogLevel[] = ['debug', 'info', 'warn', 'error', 'off'];
+
+export function validateLogEventsOptions(logger: unknown, options: LogEventsOptions): void {
+  const v = new OptionsValidator('logEvents');
+  const l = logger as Partial<EventLogger> | undefined;
+  v.check(
+    typeof l?.info === 'function' && typeof l?.warn === 'function' && typeof l?.error === 'function',
+    'logger',
+    logger,
+    'an object with info(), warn() and error()',
+  );
+  for (const [type, level] of Object.entries(options.levels ?? {})) v.oneOf(`levels.${type}`, level, LEVELS);
+  v.function('correlationId', options.correlationId);
+  v.done();
+}
