@@ -1,0 +1,209 @@
+import { describe, expect, it, vi } from 'vitest';
+import { FakeClock } from '../clock/fake-clock.js';
+import { ConfigurationError, IdempotencyConflictError } from '../errors/errors.js';
+import { memoryStore } from '../store/memory.js';
+import { idempotency, ReplayedError } from './idempotency.js';
+import { IDEMPOTENCY_DEFAULTS } from './options.js';
+
+const fixed = () => 0.25;
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+describe('idempotency', () => {
+  it('pins its defaults', () => {
+    expect(IDEMPOTENCY_DEFAULTS).toEqual({
+      ttlMs: 86_400_000,
+      maxRecords: 10_000,
+      lockTimeoutMs: 60_000,
+      recordErrors: false,
+      pollIntervalMs: 50,
+      keyPrefix: 'idem:',
+    });
+  });
+
+  it('runs fn exactly once for 1 000 concurrent calls with one key, and all get its value', async () => {
+    const idem = idempotency({ clock: new FakeClock(), random: fixed });
+    const gate = deferred<{ order: number }>();
+    const fn = vi.fn(() => gate.promise);
+    const calls = Array.from({ length: 1_000 }, () => idem.execute('k', fn));
+    gate.resolve({ order: 7 });
+    const values = await Promise.all(calls);
+    expect(fn).toHaveBeenCalledTimes(1);
+    expect(values.every((v) => v.order === 7)).toBe(true);
+    expect(idem.inFlight).toBe(0);
+  });
+
+  it('replays the recorded value within ttlMs without running fn, and runs it again after', async () => {
+    const clock = new FakeClock();
+    const idem = idempotency({ clock, random: fixed, ttlMs: 1_000 });
+    const fn = vi.fn(async () => 'created');
+    expect(await idem.executeDetailed('k', fn)).toEqual({ value: 'created', source: 'executed' });
+    await clock.advance(999);
+    expect(await idem.executeDetailed('k', fn)).toEqual({ value: 'created', source: 'replayed' });
+    expect(fn).toHaveBeenCalledTimes(1);
+    await clock.advance(1);
+    await idem.execute('k', fn);
+    expect(fn).toHaveBeenCalledTimes(2);
+  });
+
+  it('rejects a concurrent call at once with in_flight when asked to', async () => {
+    const idem = idempotency({ clock: new FakeClock(), random: fixed });
+    const gate = deferred<number>();
+    const first = idem.execute('k', () => gate.promise);
+    const error = await idem.execute('k', () => 2, { onInFlight: 'reject' }).catch((e) => e);
+    expect(error).toBeInstanceOf(IdempotencyConflictError);
+    expect(error.code).toBe('in_flight');
+    gate.resolve(1);
+    expect(await first).toBe(1);
+  });
+
+  it('rejects the same key with another fingerprint, in flight or recorded', async () => {
+    const idem = idempotency({ clock: new FakeClock(), random: fixed });
+    const gate = deferred<number>();
+    const first = idem.execute('k', () => gate.promise, { fingerprint: 'body-a' });
+    await expect(idem.execute('k', () => 2, { fingerprint: 'body-b' })).rejects.toMatchObject({
+      code: 'fingerprint_mismatch',
+    });
+    gate.resolve(1);
+    await first;
+    await expect(idem.execute('k', () => 2, { fingerprint: 'body-b' })).rejects.toMatchObject({
+      code: 'fingerprint_mismatch',
+    });
+    expect(await idem.execute('k', () => 2, { fingerprint: 'body-a' })).toBe(1);
+  });
+
+  it("never returns one scope's result to another scope", async () => {
+    const idem = idempotency({ clock: new FakeClock(), random: fixed });
+    expect(await idem.execute('k', () => 'alice', { scope: 'user:alice' })).toBe('alice');
+    expect(await idem.execute('k', () => 'bob', { scope: 'user:bob' })).toBe('bob');
+    expect(await idem.execute('k', () => 'none')).toBe('none');
+    // A scope cannot forge another's key with separators.
+    expect(await idem.execute('b:k', () => 'forged', { scope: 'a' })).toBe('forged');
+    expect(await idem.execute('k', () => 'x', { scope: 'a:b' })).toBe('x');
+  });
+
+  it('frees the key after an error by default, so the client can try again', async () => {
+    const idem = idempotency({ clock: new FakeClock(), random: fixed });
+    await expect(idem.execute('k', () => Promise.reject(new Error('db down')))).rejects.toThrow('db down');
+    expect(await idem.execute('k', () => 'second try')).toBe('second try');
+  });
+
+  it('records and replays errors the user chooses to record', async () => {
+    const idem = idempotency({
+      clock: new FakeClock(),
+      random: fixed,
+      recordErrors: (e) => (e as { status?: number }).status === 400,
+    });
+    const invalid = Object.assign(new Error('amount must be positive'), { name: 'ValidationError', status: 400 });
+    await expect(idem.execute('k', () => Promise.reject(invalid))).rejects.toBe(invalid);
+    const fn = vi.fn();
+    const replayed = await idem.execute('k', fn).catch((e) => e);
+    expect(fn).not.toHaveBeenCalled();
+    expect(replayed).toBeInstanceOf(ReplayedError);
+    expect(replayed).toMatchObject({
+      name: 'ValidationError',
+      message: 'amount must be positive',
+      status: 400,
+      replayed: true,
+    });
+    await expect(idem.execute('other', () => Promise.reject(new Error('500')))).rejects.toThrow('500');
+    expect(await idem.execute('other', () => 'ok')).toBe('ok');
+  });
+
+  it('bounds records by maxRecords in the default store, evicting the least recently used', async () => {
+    const idem = idempotency({ clock: new FakeClock(), random: fixed, maxRecords: 2 });
+    const fn = vi.fn(() => 1);
+    await idem.execute('a', fn);
+    await idem.execute('b', fn);
+    await idem.execute('c', fn);
+    await idem.execute('c', fn);
+    expect(fn).toHaveBeenCalledTimes(3);
+    await idem.execute('a', fn); // evicted: runs again
+    expect(fn).toHaveBeenCalledTimes(4);
+  });
+
+  describe('across processes sharing a store', () => {
+    it('shares the outcome of a call in flight in another process', async () => {
+      const clock = new FakeClock();
+      const store = memoryStore();
+      const one = idempotency({ store, clock, random: () => 0.1 });
+      const two = idempotency({ store, clock, random: () => 0.2, pollIntervalMs: 10 });
+      const gate = deferred<string>();
+      const first = one.execute('k', () => gate.promise);
+      await clock.advance(0);
+      const fn = vi.fn(() => 'duplicate');
+      const second = two.executeDetailed('k', fn);
+      await clock.advance(30);
+      gate.resolve('paid');
+      await first;
+      await clock.advance(10);
+      expect(await second).toEqual({ value: 'paid', source: 'replayed' });
+      expect(fn).not.toHaveBeenCalled();
+    });
+
+    it('rejects with in_flight when the other process holds the key and onInFlight is reject', async () => {
+      const clock = new FakeClock();
+      const store = memoryStore();
+      const one = idempotency({ store, clock, random: () => 0.1 });
+      const two = idempotency({ store, clock, random: () => 0.2 });
+      void one.execute('k', () => new Promise(() => {}));
+      await clock.advance(0);
+      await expect(two.execute('k', () => 1, { onInFlight: 'reject' })).rejects.toMatchObject({ code: 'in_flight' });
+    });
+
+    it('frees the key of a process that died after lockTimeoutMs', async () => {
+      const clock = new FakeClock();
+      const store = memoryStore();
+      const dead = idempotency({ store, clock, random: () => 0.1, lockTimeoutMs: 5_000 });
+      void dead.execute('k', () => new Promise(() => {})); // the owner crashes mid-call
+      await clock.advance(0);
+      const alive = idempotency({ store, clock, random: () => 0.2, lockTimeoutMs: 5_000 });
+      await expect(alive.execute('k', () => 1, { onInFlight: 'reject' })).rejects.toMatchObject({ code: 'in_flight' });
+      await clock.advance(5_000);
+      expect(await alive.execute('k', () => 'recovered')).toBe('recovered');
+    });
+
+    it('stops waiting when the signal aborts', async () => {
+      const clock = new FakeClock();
+      const store = memoryStore();
+      void idempotency({ store, clock, random: () => 0.1 }).execute('k', () => new Promise(() => {}));
+      await clock.advance(0);
+      const controller = new AbortController();
+      const waiting = idempotency({ store, clock, random: () => 0.2 }).execute('k', () => 1, {
+        signal: controller.signal,
+      });
+      await clock.advance(100);
+      controller.abort(new Error('client gone'));
+      await expect(waiting).rejects.toThrow('client gone');
+    });
+  });
+
+  it('returns the value even when recording it fails, and reports the failure', async () => {
+    const inner = memoryStore();
+    let calls = 0;
+    const store = Object.assign(Object.create(inner), {
+      apply: (...args: Parameters<typeof inner.apply>) =>
+        ++calls === 2 ? Promise.reject(new Error('store down')) : inner.apply(...args),
+    });
+    const idem = idempotency({ store, clock: new FakeClock(), random: fixed });
+    const events: string[] = [];
+    idem.onEvent((e) => events.push(e.type));
+    expect(await idem.execute('k', () => 'done')).toBe('done');
+    expect(events).toEqual(['record_failed', 'executed']);
+  });
+
+  it('rejects invalid options and arguments with ConfigurationError naming each', async () => {
+    expect(() => idempotency({ ttlMs: 0, maxRecords: 1.5, lockTimeoutMs: -1, recordErrors: 'yes' as never })).toThrow(
+      /ttlMs.*maxRecords.*lockTimeoutMs.*recordErrors/,
+    );
+    await expect(idempotency().execute('', () => 1)).rejects.toBeInstanceOf(ConfigurationError);
+  });
+});

@@ -1,0 +1,107 @@
+import type { Clock, Random } from '../clock/clock.js';
+import { OptionsValidator } from '../errors/validate.js';
+import type { Store } from '../store/store.js';
+
+export interface IdempotencyOptions {
+  /**
+   * Where records live. Share one store (e.g. Redis) between instances so a key is
+   * honoured across processes. @default memoryStore({ maxKeys: maxRecords })
+   */
+  store?: Store;
+  /** How long a finished call's outcome is replayed. @default 86_400_000 (24 h) */
+  ttlMs?: number;
+  /**
+   * Most records kept by the default memory store (least recently used evicted first), so
+   * an attacker cycling keys cannot grow memory past `maxRecords` records. With your own
+   * `store`, that store's bound applies (`memoryStore({ maxKeys })`, Redis `maxmemory`).
+   * @default 10_000
+   */
+  maxRecords?: number;
+  /**
+   * How long an in-flight record holds its key. If its owner dies (process crash) the key
+   * frees itself after this long; a call running longer may be run again by another
+   * process. @default 60_000 (1 minute)
+   */
+  lockTimeoutMs?: number;
+  /**
+   * Whether a failed call's error is recorded and replayed (`true`, or a predicate per
+   * error). Unrecorded errors free the key so the client can try again.
+   * @default false
+   */
+  recordErrors?: boolean | ((error: unknown) => boolean);
+  /** How often a call waits on a key in flight in another process re-reads it. @default 50 */
+  pollIntervalMs?: number;
+  /** Store key prefix. @default 'idem:' */
+  keyPrefix?: string;
+  clock?: Clock;
+  random?: Random;
+}
+
+export const IDEMPOTENCY_DEFAULTS = {
+  ttlMs: 86_400_000,
+  maxRecords: 10_000,
+  lockTimeoutMs: 60_000,
+  recordErrors: false,
+  pollIntervalMs: 50,
+  keyPrefix: 'idem:',
+} as const;
+
+export interface IdempotencyExecuteOptions {
+  /**
+   * A digest of the request (method, path, body hash). The same key with another
+   * fingerprint is rejected with `IdempotencyConflictError('fingerprint_mismatch')`.
+   * Compared only when both calls give one.
+   */
+  fingerprint?: string;
+  /** Whose key it is (user, tenant): keys of different scopes never share a record. */
+  scope?: string;
+  /**
+   * A call with a key already in flight: `share` waits for the first call's outcome,
+   * `reject` fails at once with `IdempotencyConflictError('in_flight')` (HTTP 409).
+   * @default 'share'
+   */
+  onInFlight?: 'share' | 'reject';
+  /** Cancels waiting on a key in flight in another process. */
+  signal?: AbortSignal;
+}
+
+export interface ResolvedIdempotencyOptions {
+  ttlMs: number;
+  maxRecords: number;
+  lockTimeoutMs: number;
+  recordErrors: (error: unknown) => boolean;
+  pollIntervalMs: number;
+  keyPrefix: string;
+}
+
+export function resolveIdempotencyOptions(options: IdempotencyOptions): ResolvedIdempotencyOptions {
+  const v = new OptionsValidator('idempotency');
+  const store = options.store;
+  v.check(
+    store === undefined || (typeof store === 'object' && store !== null && typeof store.apply === 'function'),
+    'store',
+    store,
+    'a Store',
+  );
+  v.number('ttlMs', options.ttlMs, { gt: 0 });
+  v.integer('maxRecords', options.maxRecords, { min: 1 });
+  v.number('lockTimeoutMs', options.lockTimeoutMs, { gt: 0 });
+  v.number('pollIntervalMs', options.pollIntervalMs, { gt: 0 });
+  v.string('keyPrefix', options.keyPrefix);
+  const record = options.recordErrors;
+  v.check(
+    record === undefined || typeof record === 'boolean' || typeof record === 'function',
+    'recordErrors',
+    record,
+    'true, false or a function',
+  );
+  v.done();
+  return {
+    ttlMs: options.ttlMs ?? IDEMPOTENCY_DEFAULTS.ttlMs,
+    maxRecords: options.maxRecords ?? IDEMPOTENCY_DEFAULTS.maxRecords,
+    lockTimeoutMs: options.lockTimeoutMs ?? IDEMPOTENCY_DEFAULTS.lockTimeoutMs,
+    recordErrors: typeof record === 'function' ? record : record === true ? () => true : () => false,
+    pollIntervalMs: options.pollIntervalMs ?? IDEMPOTENCY_DEFAULTS.pollIntervalMs,
+    keyPrefix: options.keyPrefix ?? IDEMPOTENCY_DEFAULTS.keyPrefix,
+  };
+}
