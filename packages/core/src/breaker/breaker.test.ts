@@ -366,3 +366,54 @@ describe('circuitBreaker', () => {
     expect(() => consecutive(0)).toThrow(/threshold/);
   });
 });
+
+// Without a caller signal, timing or listeners, a closed breaker settles calls without an
+// async frame; the same rules must hold there.
+describe('circuitBreaker fast path (no signal, no listeners)', () => {
+  const quiet = (options: CircuitBreakerOptions = {}) =>
+    circuitBreaker({ strategy: consecutive(2), clock: new FakeClock(), registry: false, ...options });
+
+  it('passes values through and counts synchronous throws and rejections as failures', async () => {
+    const breaker = quiet();
+    await expect(breaker.execute(() => 7)).resolves.toBe(7);
+    await expect(breaker.execute(boom)).rejects.toThrow('boom');
+    expect(breaker.state).toBe('closed');
+    await expect(breaker.execute(() => Promise.reject(new Error('down')))).rejects.toThrow('down');
+    expect(breaker.state).toBe('open');
+  });
+
+  it('a success resets the consecutive count', async () => {
+    const breaker = quiet();
+    await breaker.execute(boom).catch(() => undefined);
+    await breaker.execute(ok);
+    await breaker.execute(boom).catch(() => undefined);
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('ignores own rejections and cancellations, and counts unhandled errors as successes', async () => {
+    const breaker = quiet({ handle: (e) => (e as Error).message === 'boom' });
+    const abort = Object.assign(new Error('aborted'), { name: 'AbortError' });
+    await breaker.execute(boom).catch(() => undefined);
+    await breaker.execute(() => Promise.reject(new TypeError('not handled'))).catch(() => undefined);
+    await breaker.execute(boom).catch(() => undefined);
+    expect(breaker.state).toBe('closed'); // the TypeError counted as a success between the two failures
+    for (let i = 0; i < 3; i++) {
+      await breaker.execute(() => Promise.reject(new BulkheadRejectedError(1, 0))).catch(() => undefined);
+      await breaker.execute(() => Promise.reject(abort)).catch(() => undefined);
+    }
+    await breaker.execute(boom).catch(() => undefined);
+    expect(breaker.state).toBe('open'); // ignored: they neither failed nor reset the count
+  });
+
+  it('records a call admitted while closed that settles after the breaker opened only if it is closed again', async () => {
+    const breaker = quiet();
+    let fail = (_: Error) => {};
+    const slow = breaker.execute(() => new Promise((_, reject) => (fail = reject)));
+    await breaker.execute(boom).catch(() => undefined);
+    await breaker.execute(boom).catch(() => undefined);
+    expect(breaker.state).toBe('open');
+    fail(new Error('late'));
+    await slow.catch(() => undefined);
+    expect(breaker.snapshot().window).toEqual({ kind: 'consecutive', failures: 0 }); // not recorded while open
+  });
+});

@@ -2,7 +2,7 @@ import { type Clock, type Random, systemClock, systemRandom } from '../clock/clo
 import { classify } from '../errors/classify.js';
 import { BrokenCircuitError, IsolatedCircuitError, isOwnRejection } from '../errors/errors.js';
 import { type Disposer, Emitter, onType } from '../events/emitter.js';
-import { contextFor, type ExecuteContext, type Policy, type PolicyFn } from '../policy/policy.js';
+import { contextFor, type ExecuteContext, neverAborted, type Policy, type PolicyFn } from '../policy/policy.js';
 import {
   type BreakerSnapshot,
   type BreakerStateName,
@@ -61,7 +61,7 @@ export class CircuitBreakerPolicy implements Policy<BreakerEvent>, RegisteredBre
   readonly #unregister: Disposer | undefined;
 
   #state: BreakerStateName = 'closed';
-  /** Bumped on every transition; an outcome reported under an older generation is ignored. */
+  /** Bumped on every transition; a probe's outcome reported under an older generation is ignored. */
   #generation = 0;
   #nextProbeAt = 0;
   #openings = 0;
@@ -132,7 +132,19 @@ export class CircuitBreakerPolicy implements Policy<BreakerEvent>, RegisteredBre
   }
 
   run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
-    if (this.#state === 'closed') return this.#call(fn, context, false);
+    if (this.#state === 'closed') {
+      // The common case (no caller signal, no timing, nobody listening) skips the async frame.
+      if (context.signal === neverAborted && !this.#timed && !this.#events.hasListeners) {
+        let result: T | PromiseLike<T>;
+        try {
+          result = fn(context);
+        } catch (error) {
+          return Promise.reject(this.#recordClosedFailure(error));
+        }
+        return Promise.resolve(result).then(this.#closedSuccess, this.#closedFailure);
+      }
+      return this.#call(fn, context, false);
+    }
     const now = this.#clock.now();
     this.#advance(now);
     const state = this.#state;
@@ -185,6 +197,27 @@ export class CircuitBreakerPolicy implements Policy<BreakerEvent>, RegisteredBre
     this.#unregister?.();
   }
 
+  // Settlement of the fast path: no duration, no signal to check, no events to emit.
+  readonly #closedSuccess = <T>(value: T): T => {
+    if (this.#state === 'closed') this.#window.record(false, false, 0);
+    return value;
+  };
+  readonly #closedFailure = (error: unknown): never => {
+    throw this.#recordClosedFailure(error);
+  };
+  #recordClosedFailure(error: unknown): unknown {
+    if (this.#state !== 'closed') return error;
+    const outcome = this.#classify(error, false);
+    if (outcome !== IGNORED && this.#window.record(outcome === FAILURE, false, 0)) this.#open(this.#clock.now());
+    return error;
+  }
+
+  #classify(error: unknown, aborted: boolean): Outcome {
+    if (aborted) return IGNORED;
+    if (this.#opts.handle(error)) return FAILURE;
+    return isOwnRejection(error) || classify(error) === 'cancelled' ? IGNORED : SUCCESS;
+  }
+
   async #call<T>(fn: PolicyFn<T>, context: ExecuteContext, probe: boolean): Promise<T> {
     const generation = this.#generation;
     const timed = this.#timed || this.#events.hasListeners;
@@ -194,11 +227,7 @@ export class CircuitBreakerPolicy implements Policy<BreakerEvent>, RegisteredBre
       this.#settle(SUCCESS, undefined, generation, probe, timed, start);
       return value;
     } catch (error) {
-      let outcome: Outcome = FAILURE;
-      if (context.signal.aborted) outcome = IGNORED;
-      else if (!this.#opts.handle(error))
-        outcome = isOwnRejection(error) || classify(error) === 'cancelled' ? IGNORED : SUCCESS;
-      this.#settle(outcome, error, generation, probe, timed, start);
+      this.#settle(this.#classify(error, context.signal.aborted), error, generation, probe, timed, start);
       throw error;
     }
   }
@@ -213,14 +242,15 @@ export class CircuitBreakerPolicy implements Policy<BreakerEvent>, RegisteredBre
           : { type: 'failure', policy: this.name, error, durationMs },
       );
     }
-    if (generation !== this.#generation) return; // settled after a transition: stale
     if (probe) {
+      if (generation !== this.#generation) return; // a probe of an earlier round: stale
       this.#probes--;
       if (outcome === FAILURE) this.#open(timed ? now : this.#clock.now());
       else if (outcome === SUCCESS && ++this.#probeSuccesses >= this.#opts.halfOpenMaxCalls) this.#close();
       return;
     }
-    if (outcome === IGNORED) return;
+    // A call admitted while closed counts if the breaker is still (or again) closed.
+    if (outcome === IGNORED || this.#state !== 'closed') return;
     const slow = durationMs >= this.#slowMs;
     if (this.#window.record(outcome === FAILURE, slow, now)) this.#open(timed ? now : this.#clock.now());
   }
