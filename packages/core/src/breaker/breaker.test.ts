@@ -405,6 +405,19 @@ describe('circuitBreaker fast path (no signal, no listeners)', () => {
     expect(breaker.state).toBe('open'); // ignored: they neither failed nor reset the count
   });
 
+  it('does not count an error thrown while the caller’s signal is aborted', async () => {
+    const breaker = quiet();
+    const controller = new AbortController();
+    controller.abort();
+    for (let i = 0; i < 3; i++) await breaker.execute(boom, controller.signal).catch(() => undefined);
+    for (let i = 0; i < 3; i++)
+      await breaker.execute(() => Promise.reject(new Error('x')), controller.signal).catch(() => undefined);
+    expect(breaker.state).toBe('closed');
+    await breaker.execute(boom, new AbortController().signal).catch(() => undefined);
+    await breaker.execute(boom, new AbortController().signal).catch(() => undefined);
+    expect(breaker.state).toBe('open');
+  });
+
   it('records a call admitted while closed that settles after the breaker opened only if it is closed again', async () => {
     const breaker = quiet();
     let fail = (_: Error) => {};

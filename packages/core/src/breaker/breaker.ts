@@ -133,15 +133,19 @@ export class CircuitBreakerPolicy implements Policy<BreakerEvent>, RegisteredBre
 
   run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
     if (this.#state === 'closed') {
-      // The common case (no caller signal, no timing, nobody listening) skips the async frame.
-      if (context.signal === neverAborted && !this.#timed && !this.#events.hasListeners) {
+      // The common case (no timing, nobody listening) settles without an async frame.
+      if (!this.#timed && !this.#events.hasListeners) {
+        const signal = context.signal;
         let result: T | PromiseLike<T>;
         try {
           result = fn(context);
         } catch (error) {
-          return Promise.reject(this.#recordClosedFailure(error));
+          return Promise.reject(this.#recordClosedFailure(error, signal.aborted));
         }
-        return Promise.resolve(result).then(this.#closedSuccess, this.#closedFailure);
+        return Promise.resolve(result).then(
+          this.#closedSuccess,
+          signal === neverAborted ? this.#closedFailure : (error) => this.#rethrowClosed(error, signal.aborted),
+        );
       }
       return this.#call(fn, context, false);
     }
@@ -197,17 +201,20 @@ export class CircuitBreakerPolicy implements Policy<BreakerEvent>, RegisteredBre
     this.#unregister?.();
   }
 
-  // Settlement of the fast path: no duration, no signal to check, no events to emit.
+  // Settlement of the fast path: no duration and no events.
   readonly #closedSuccess = <T>(value: T): T => {
     if (this.#state === 'closed') this.#window.record(false, false, 0);
     return value;
   };
   readonly #closedFailure = (error: unknown): never => {
-    throw this.#recordClosedFailure(error);
+    throw this.#recordClosedFailure(error, false);
   };
-  #recordClosedFailure(error: unknown): unknown {
+  #rethrowClosed(error: unknown, aborted: boolean): never {
+    throw this.#recordClosedFailure(error, aborted);
+  }
+  #recordClosedFailure(error: unknown, aborted: boolean): unknown {
     if (this.#state !== 'closed') return error;
-    const outcome = this.#classify(error, false);
+    const outcome = this.#classify(error, aborted);
     if (outcome !== IGNORED && this.#window.record(outcome === FAILURE, false, 0)) this.#open(this.#clock.now());
     return error;
   }
