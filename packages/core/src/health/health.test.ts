@@ -179,6 +179,7 @@ describe('health', () => {
     expect(calls).toBe(2);
     probes.register('other', () => true);
     expect(Object.keys((await probes.run()).checks)).toEqual(['db', 'other']);
+    expect(probes.names).toEqual(['db', 'other']);
     expect(probes.unregister('other')).toBe(true);
     expect(probes.unregister('other')).toBe(false);
     expect(Object.keys((await probes.run()).checks)).toEqual(['db']);

@@ -125,10 +125,12 @@ export class HealthRegistry {
     const cached = this.#cache.get(key);
     if (cached && this.#clock.now() - cached.at < this.#cacheMs) return cached.report;
     const names: string[] = [];
+    const thresholds: number[] = [];
     const runs: Promise<HealthCheckResult>[] = [];
     for (const [name, entry] of this.#entries) {
       if (kind !== undefined && entry.options.kind !== kind) continue;
       names.push(name);
+      thresholds.push(entry.options.failureThreshold);
       runs.push(entry.running ?? this.#start(entry));
     }
     const results = await Promise.all(runs);
@@ -137,7 +139,7 @@ export class HealthRegistry {
     for (let i = 0; i < results.length; i++) {
       const result = results[i]!;
       checks[names[i]!] = result;
-      if (result.status === 'fail' && result.critical && result.consecutiveFailures >= this.#threshold(names[i]!)) {
+      if (result.status === 'fail' && result.critical && result.consecutiveFailures >= thresholds[i]!) {
         status = 'unhealthy';
       } else if (result.status !== 'pass' && status === 'healthy') {
         status = 'degraded';
@@ -146,10 +148,6 @@ export class HealthRegistry {
     const report: HealthReport = { status, checks };
     if (this.#cacheMs > 0) this.#cache.set(key, { at: this.#clock.now(), report });
     return report;
-  }
-
-  #threshold(name: string): number {
-    return this.#entries.get(name)?.options.failureThreshold ?? HEALTH_DEFAULTS.failureThreshold;
   }
 
   #start(entry: Entry): Promise<HealthCheckResult> {
