@@ -235,6 +235,16 @@ describe('circuitBreaker', () => {
     ]);
   });
 
+  it('on(type, listener) subscribes to one event type until disposed', async () => {
+    const { breaker, fail } = setup();
+    const changes: string[] = [];
+    const off = breaker.on('state_change', (e) => changes.push(e.to));
+    await fail(3);
+    off();
+    breaker.reset();
+    expect(changes).toEqual(['open']);
+  });
+
   it('names the breaker in events and rejections', async () => {
     const { breaker, fail } = setup({ name: 'payments' });
     await fail(3);

@@ -110,6 +110,10 @@ export class CircuitBreakerPolicy implements Policy<BreakerEvent>, RegisteredBre
     return this.#retryAfter(this.#clock.now());
   }
 
+  /** Subscribes to one event type (`'state_change'`, `'success'`, `'failure'`, `'rejected'`). */
+  on<K extends BreakerEvent['type']>(type: K, listener: Listener<K>): Disposer {
+    return onType(this.#events.subscribe, type)(listener);
+  }
   onStateChange(listener: Listener<'state_change'>): Disposer {
     return onType(this.#events.subscribe, 'state_change')(listener);
   }
