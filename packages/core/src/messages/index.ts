@@ -1,0 +1,9 @@
+export type { AttemptState } from './counter.js';
+export {
+  type DeadLetterInfo,
+  type DeadLetterReason,
+  MESSAGE_PROCESSOR_DEFAULTS,
+  type MessageContext,
+  type MessageProcessorOptions,
+} from './options.js';
+export { MessageProcessor, type MessageProcessorStats, messageProcessor, type ProcessResult } from './processor.js';

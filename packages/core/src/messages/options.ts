@@ -1,0 +1,112 @@
+import type { Clock } from '../clock/clock.js';
+import { OptionsValidator } from '../errors/validate.js';
+import type { Store } from '../store/store.js';
+
+/** Why a message was set aside. */
+export type DeadLetterReason = 'poison' | 'max_retries_exceeded';
+
+/** What the dead-letter sink receives with the message. */
+export interface DeadLetterInfo {
+  readonly reason: DeadLetterReason;
+  /** Attempts made on this message, this one included. */
+  readonly attempts: number;
+  /** The last attempt's error (`undefined` when earlier attempts never finished, e.g. a crash). */
+  readonly error: unknown;
+  /** A sentence for humans: what failed and why retrying will not help. */
+  readonly description: string;
+}
+
+/** What the handler receives with the message. */
+export interface MessageContext {
+  /** Aborted at the soft time limit (and at the hard one). */
+  readonly signal: AbortSignal;
+  /** 1 for the first delivery, counted per message id across processes through the store. */
+  readonly attempt: number;
+}
+
+export interface MessageProcessorOptions<M> {
+  /** Processes one message. Throwing fails the attempt. */
+  handler: (message: M, context: MessageContext) => unknown;
+  /**
+   * Receives messages set aside. If it throws or rejects, `process` rejects too, so the
+   * queue redelivers the message and nothing is lost.
+   */
+  deadLetter: (message: M, info: DeadLetterInfo) => unknown;
+  /** Deliveries of one message id before it is dead-lettered, the first included. @default 3 */
+  maxAttempts?: number;
+  /**
+   * Whether an error means the message itself is bad, so retrying cannot help. `true` or
+   * `false` decides; `undefined` falls back to the built-in rule: errors classified as
+   * `validation` (`SyntaxError` from bad JSON, `TypeError` from missing fields, validation
+   * errors, HTTP 4xx answers).
+   */
+  isPoison?: (error: unknown, message: M) => boolean | undefined;
+  /**
+   * Where attempt counters live, per message id. Share it (e.g. Redis) between consumers
+   * so attempts are counted across them. @default memoryStore() (100 000 keys, LRU)
+   */
+  store?: Store;
+  /** How long an attempt counter is kept after the last attempt. @default 3_600_000 (1 h) */
+  retryTtlMs?: number;
+  /** After this long the handler's signal is aborted (it should stop cooperatively). None by default. */
+  softTimeoutMs?: number;
+  /** After this long the attempt fails as transient (`TimeoutError`), whatever the handler does. None by default. */
+  hardTimeoutMs?: number;
+  /** The message's id. @default (message) => message.id */
+  idOf?: (message: M) => string | number;
+  /** Store key prefix. @default 'msg:' */
+  keyPrefix?: string;
+  clock?: Clock;
+}
+
+export const MESSAGE_PROCESSOR_DEFAULTS = {
+  maxAttempts: 3,
+  retryTtlMs: 3_600_000,
+  keyPrefix: 'msg:',
+} as const;
+
+export interface ResolvedMessageProcessorOptions {
+  maxAttempts: number;
+  retryTtlMs: number;
+  softTimeoutMs: number | undefined;
+  hardTimeoutMs: number | undefined;
+  keyPrefix: string;
+}
+
+export function resolveMessageProcessorOptions<M>(
+  options: MessageProcessorOptions<M>,
+): ResolvedMessageProcessorOptions {
+  const v = new OptionsValidator('messageProcessor');
+  const o = (options ?? {}) as Partial<MessageProcessorOptions<M>>;
+  v.required('handler', o.handler).function('handler', o.handler);
+  v.required('deadLetter', o.deadLetter).function('deadLetter', o.deadLetter);
+  v.integer('maxAttempts', o.maxAttempts, { min: 1 });
+  v.function('isPoison', o.isPoison);
+  v.function('idOf', o.idOf);
+  v.check(
+    o.store === undefined || (typeof o.store === 'object' && o.store !== null && typeof o.store.apply === 'function'),
+    'store',
+    o.store,
+    'a Store',
+  );
+  v.number('retryTtlMs', o.retryTtlMs, { gt: 0 });
+  v.number('softTimeoutMs', o.softTimeoutMs, { gt: 0 });
+  v.number('hardTimeoutMs', o.hardTimeoutMs, { gt: 0 });
+  if (typeof o.softTimeoutMs === 'number' && typeof o.hardTimeoutMs === 'number') {
+    v.check(
+      o.hardTimeoutMs >= o.softTimeoutMs,
+      'hardTimeoutMs',
+      o.hardTimeoutMs,
+      `>= softTimeoutMs (${o.softTimeoutMs})`,
+    );
+  }
+  v.string('keyPrefix', o.keyPrefix);
+  v.done();
+  return {
+    maxAttempts: o.maxAttempts ?? MESSAGE_PROCESSOR_DEFAULTS.maxAttempts,
+    retryTtlMs: o.retryTtlMs ?? MESSAGE_PROCESSOR_DEFAULTS.retryTtlMs,
+    softTimeoutMs: o.softTimeoutMs,
+    hardTimeoutMs: o.hardTimeoutMs,
+    keyPrefix: o.keyPrefix ?? MESSAGE_PROCESSOR_DEFAULTS.keyPrefix,
+  };
+}

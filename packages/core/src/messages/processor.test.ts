@@ -1,0 +1,241 @@
+import { describe, expect, it, vi } from 'vitest';
+import { FakeClock } from '../clock/fake-clock.js';
+import { ConfigurationError, TimeoutError } from '../errors/errors.js';
+import { memoryStore } from '../store/memory.js';
+import { MESSAGE_PROCESSOR_DEFAULTS } from './options.js';
+import { messageProcessor } from './processor.js';
+
+interface Msg {
+  id: string;
+  body: string;
+}
+
+const msg = (id = 'm1', body = '{"amount":5}'): Msg => ({ id, body });
+const lost = () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+
+describe('messageProcessor', () => {
+  it('pins its defaults', () => {
+    expect(MESSAGE_PROCESSOR_DEFAULTS).toEqual({ maxAttempts: 3, retryTtlMs: 3_600_000, keyPrefix: 'msg:' });
+  });
+
+  it('acknowledges a handled message and counts it', async () => {
+    const handler = vi.fn();
+    const p = messageProcessor<Msg>({ handler, deadLetter: vi.fn() });
+    expect(await p.process(msg())).toBe('done');
+    expect(handler).toHaveBeenCalledWith(msg(), { signal: expect.any(AbortSignal), attempt: 1 });
+    expect(p.stats.processed).toBe(1);
+  });
+
+  it('dead-letters malformed JSON at once as poison, with a human-readable description', async () => {
+    const deadLetter = vi.fn();
+    const handler = vi.fn((m: Msg) => JSON.parse(m.body));
+    const p = messageProcessor<Msg>({ handler, deadLetter });
+    expect(await p.process(msg('m1', '{"amount":'))).toBe('dead_lettered');
+    expect(handler).toHaveBeenCalledTimes(1);
+    const [, info] = deadLetter.mock.calls[0]!;
+    expect(info.reason).toBe('poison');
+    expect(info.attempts).toBe(1);
+    expect(info.error).toBeInstanceOf(SyntaxError);
+    expect(info.description).toMatch(/^Message m1 is poison: the payload is malformed .*SyntaxError/);
+    expect(p.stats.deadLettered).toEqual({ poison: 1, max_retries_exceeded: 0 });
+  });
+
+  it('treats TypeErrors and validation errors as poison, and lets isPoison decide first', async () => {
+    const deadLetter = vi.fn();
+    const errors: unknown[] = [
+      new TypeError("Cannot read properties of undefined (reading 'amount')"),
+      Object.assign(new Error('amount is required'), { name: 'ValidationError' }),
+      new Error('custom bad message'),
+    ];
+    let i = 0;
+    const p = messageProcessor<Msg>({
+      handler: () => {
+        throw errors[i++];
+      },
+      deadLetter,
+      isPoison: (error) => ((error as Error).message === 'custom bad message' ? true : undefined),
+    });
+    for (const id of ['a', 'b', 'c']) expect(await p.process(msg(id))).toBe('dead_lettered');
+    expect(deadLetter.mock.calls.map(([, info]) => info.description)).toEqual([
+      expect.stringMatching(/a field is missing or has the wrong type/),
+      expect.stringMatching(/failed validation/),
+      expect.stringMatching(/isPoison\(\) marked/),
+    ]);
+  });
+
+  it('lets isPoison say a validation-looking error is not poison', async () => {
+    const p = messageProcessor<Msg>({
+      handler: () => {
+        throw new TypeError('fetch failed');
+      },
+      deadLetter: vi.fn(),
+      isPoison: () => false,
+    });
+    expect(await p.process(msg())).toBe('retry');
+  });
+
+  it('dead-letters a message exactly once after maxAttempts transient failures', async () => {
+    const deadLetter = vi.fn();
+    const handler = vi.fn((_m: Msg, _ctx: { attempt: number }) => Promise.reject(lost()));
+    const p = messageProcessor<Msg>({ handler, deadLetter, maxAttempts: 3 });
+    const outcomes = [];
+    for (let delivery = 0; delivery < 5; delivery++) outcomes.push(await p.process(msg()));
+    expect(outcomes).toEqual(['retry', 'retry', 'dead_lettered', 'dead_lettered', 'dead_lettered']);
+    expect(handler).toHaveBeenCalledTimes(3);
+    expect(handler.mock.calls.map(([, ctx]) => ctx.attempt)).toEqual([1, 2, 3]);
+    expect(deadLetter).toHaveBeenCalledTimes(1);
+    expect(deadLetter.mock.calls[0]![1]).toMatchObject({ reason: 'max_retries_exceeded', attempts: 3 });
+    expect(deadLetter.mock.calls[0]![1].description).toMatch(/failed 3 of 3 attempts.*socket hang up/);
+    expect(p.stats).toMatchObject({ retried: 2, duplicates: 2, deadLettered: { max_retries_exceeded: 1, poison: 0 } });
+  });
+
+  it('counts attempts per message id across processors sharing a store', async () => {
+    const store = memoryStore();
+    const deadLetter = vi.fn();
+    const make = () =>
+      messageProcessor<Msg>({ handler: () => Promise.reject(lost()), deadLetter, store, maxAttempts: 2 });
+    expect(await make().process(msg('x'))).toBe('retry');
+    expect(await make().process(msg('y'))).toBe('retry');
+    expect(await make().process(msg('x'))).toBe('dead_lettered');
+    expect(deadLetter).toHaveBeenCalledTimes(1);
+  });
+
+  it('forgets attempts after retryTtlMs and after a success', async () => {
+    const clock = new FakeClock();
+    let fail = true;
+    const p = messageProcessor<Msg>({
+      handler: () => (fail ? Promise.reject(lost()) : undefined),
+      deadLetter: vi.fn(),
+      maxAttempts: 2,
+      retryTtlMs: 1_000,
+      clock,
+    });
+    expect(await p.process(msg())).toBe('retry');
+    await clock.advance(1_000);
+    expect(await p.process(msg())).toBe('retry'); // attempt 1 again
+    fail = false;
+    expect(await p.process(msg())).toBe('done');
+    fail = true;
+    expect(await p.process(msg())).toBe('retry');
+  });
+
+  it('rejects when the dead-letter sink fails, so the queue redelivers, and sinks on redelivery', async () => {
+    const sinkDown = new Error('DLQ unavailable');
+    const deadLetter = vi.fn().mockRejectedValueOnce(sinkDown).mockResolvedValue(undefined);
+    const handler = vi.fn(() => Promise.reject(lost()));
+    const p = messageProcessor<Msg>({ handler, deadLetter, maxAttempts: 1 });
+    await expect(p.process(msg())).rejects.toBe(sinkDown);
+    expect(await p.process(msg())).toBe('dead_lettered');
+    expect(handler).toHaveBeenCalledTimes(1); // the redelivery is not run again
+    expect(deadLetter).toHaveBeenCalledTimes(2);
+    expect(deadLetter.mock.calls[1]![1]).toMatchObject({
+      reason: 'max_retries_exceeded',
+      attempts: 2,
+      error: undefined,
+    });
+    expect(deadLetter.mock.calls[1]![1].description).toMatch(/Last error: Error: socket hang up/);
+    expect(p.stats.sinkFailures).toBe(1);
+  });
+
+  it('dead-letters a message that crashed its consumer maxAttempts times without running it again', async () => {
+    const store = memoryStore();
+    const deadLetter = vi.fn();
+    const crashing = messageProcessor<Msg>({ handler: () => new Promise(() => {}), deadLetter, store, maxAttempts: 2 });
+    void crashing.process(msg());
+    void crashing.process(msg());
+    await Promise.resolve();
+    const handler = vi.fn();
+    const fresh = messageProcessor<Msg>({ handler, deadLetter, store, maxAttempts: 2 });
+    expect(await fresh.process(msg())).toBe('dead_lettered');
+    expect(handler).not.toHaveBeenCalled();
+    expect(deadLetter.mock.calls[0]![1].reason).toBe('max_retries_exceeded');
+  });
+
+  it('dead-letters a message without an id as poison', async () => {
+    const deadLetter = vi.fn();
+    const p = messageProcessor<{ body: string }>({ handler: vi.fn(), deadLetter });
+    expect(await p.process({ body: 'x' })).toBe('dead_lettered');
+    expect(deadLetter.mock.calls[0]![1]).toMatchObject({
+      reason: 'poison',
+      description: expect.stringMatching(/no id/),
+    });
+  });
+
+  it('uses idOf for the id', async () => {
+    const store = memoryStore();
+    const p = messageProcessor<{ key: string }>({
+      handler: () => Promise.reject(lost()),
+      deadLetter: vi.fn(),
+      idOf: (m) => m.key,
+      store,
+    });
+    expect(await p.process({ key: 'k-1' })).toBe('retry');
+    expect(await store.get('msg:k-1', 0)).toMatchObject({ n: 1 });
+  });
+
+  it('aborts the handler signal at the soft limit and fails the attempt as transient at the hard limit', async () => {
+    const clock = new FakeClock();
+    const seen: unknown[] = [];
+    const p = messageProcessor<Msg>({
+      handler: (_m, { signal }) =>
+        new Promise(() => {
+          signal.addEventListener('abort', () => seen.push(signal.reason));
+        }),
+      deadLetter: vi.fn(),
+      softTimeoutMs: 100,
+      hardTimeoutMs: 300,
+      clock,
+    });
+    const outcome = p.process(msg());
+    await clock.advance(100);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBeInstanceOf(TimeoutError);
+    await clock.advance(200);
+    expect(await outcome).toBe('retry');
+    expect(p.stats).toMatchObject({ softTimeouts: 1, hardTimeouts: 1, retried: 1 });
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('lets a handler that stops at the soft limit fail the attempt as transient', async () => {
+    const clock = new FakeClock();
+    const p = messageProcessor<Msg>({
+      handler: (_m, { signal }) =>
+        new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+      deadLetter: vi.fn(),
+      softTimeoutMs: 50,
+      clock,
+    });
+    const outcome = p.process(msg());
+    await clock.advance(50);
+    expect(await outcome).toBe('retry');
+  });
+
+  it('clears its timers when the handler finishes in time', async () => {
+    const clock = new FakeClock();
+    const p = messageProcessor<Msg>({
+      handler: () => 1,
+      deadLetter: vi.fn(),
+      softTimeoutMs: 50,
+      hardTimeoutMs: 60,
+      clock,
+    });
+    expect(await p.process(msg())).toBe('done');
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('rejects invalid options with one ConfigurationError naming each', () => {
+    let error: unknown;
+    try {
+      messageProcessor({ maxAttempts: 0, softTimeoutMs: 100, hardTimeoutMs: 50 } as never);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as ConfigurationError).issues.map((i) => i.option)).toEqual([
+      'handler',
+      'deadLetter',
+      'maxAttempts',
+      'hardTimeoutMs',
+    ]);
+  });
+});

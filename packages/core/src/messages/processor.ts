@@ -1,0 +1,238 @@
+import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
+import { classify } from '../errors/classify.js';
+import { TimeoutError } from '../errors/errors.js';
+import { neverAborted } from '../policy/policy.js';
+import { memoryStore } from '../store/memory.js';
+import type { Store } from '../store/store.js';
+import { attemptTransition, deadTransition, failedTransition } from './counter.js';
+import {
+  type DeadLetterReason,
+  type MessageProcessorOptions,
+  type ResolvedMessageProcessorOptions,
+  resolveMessageProcessorOptions,
+} from './options.js';
+
+/** What the queue should do with the message: acknowledge it (`done`, `dead_lettered`) or redeliver it (`retry`). */
+export type ProcessResult = 'done' | 'retry' | 'dead_lettered';
+
+export interface MessageProcessorStats {
+  /** Messages handled successfully. */
+  processed: number;
+  /** Failed attempts returned as `retry`. */
+  retried: number;
+  /** Messages handed to the dead-letter sink, by reason. */
+  deadLettered: Record<DeadLetterReason, number>;
+  /** Redeliveries of messages already dead-lettered (acknowledged without sinking again). */
+  duplicates: number;
+  /** Dead-letter sink failures (each made `process` reject). */
+  sinkFailures: number;
+  /** Attempts that reached the soft and the hard time limit. */
+  softTimeouts: number;
+  hardTimeouts: number;
+}
+
+const text = (error: unknown): string => {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return typeof error === 'string' ? error : String(error);
+};
+
+function poisonWhy(error: unknown, byUser: boolean): string {
+  if (byUser) return 'isPoison() marked the error as one retrying cannot fix';
+  const name = error instanceof Error ? error.name : '';
+  if (name === 'SyntaxError') return 'the payload is malformed (bad JSON or encoding)';
+  if (name === 'TypeError') return 'a field is missing or has the wrong type';
+  return 'the message failed validation';
+}
+
+/**
+ * Runs a handler over queue messages, telling apart messages that can never succeed
+ * (poison: dead-lettered at once) from transient failures (retried, counted per message
+ * id in the store, dead-lettered after `maxAttempts`). See {@link messageProcessor}.
+ */
+export class MessageProcessor<M> {
+  readonly store: Store;
+  readonly #opts: ResolvedMessageProcessorOptions;
+  readonly #handler: MessageProcessorOptions<M>['handler'];
+  readonly #sink: MessageProcessorOptions<M>['deadLetter'];
+  readonly #isPoison: MessageProcessorOptions<M>['isPoison'];
+  readonly #idOf: MessageProcessorOptions<M>['idOf'];
+  readonly #clock: Clock;
+  readonly #attempt: ReturnType<typeof attemptTransition>;
+  readonly #failed: ReturnType<typeof failedTransition>;
+  readonly #dead: ReturnType<typeof deadTransition>;
+  readonly #stats: MessageProcessorStats = {
+    processed: 0,
+    retried: 0,
+    deadLettered: { poison: 0, max_retries_exceeded: 0 },
+    duplicates: 0,
+    sinkFailures: 0,
+    softTimeouts: 0,
+    hardTimeouts: 0,
+  };
+
+  constructor(options: MessageProcessorOptions<M>) {
+    this.#opts = resolveMessageProcessorOptions(options);
+    this.#handler = options.handler;
+    this.#sink = options.deadLetter;
+    this.#isPoison = options.isPoison;
+    this.#idOf = options.idOf;
+    this.#clock = options.clock ?? systemClock;
+    this.store = options.store ?? memoryStore();
+    this.#attempt = attemptTransition(this.#opts.retryTtlMs);
+    this.#failed = failedTransition(this.#opts.retryTtlMs);
+    this.#dead = deadTransition(this.#opts.retryTtlMs);
+  }
+
+  /** A copy of the counters since construction. */
+  get stats(): MessageProcessorStats {
+    return { ...this.#stats, deadLettered: { ...this.#stats.deadLettered } };
+  }
+
+  /**
+   * Processes one delivery. Resolves with what the queue should do; rejects only when the
+   * dead-letter sink (or the store) fails, so the queue redelivers and nothing is lost.
+   */
+  async process(message: M): Promise<ProcessResult> {
+    let id: unknown;
+    try {
+      id = this.#idOf ? this.#idOf(message) : (message as { id?: unknown } | null | undefined)?.id;
+    } catch (error) {
+      return this.#deadLetter(
+        message,
+        undefined,
+        'poison',
+        1,
+        error,
+        `The message's id could not be read (${text(error)}).`,
+      );
+    }
+    if ((typeof id !== 'string' || id.length === 0) && typeof id !== 'number') {
+      const error = new TypeError('message has no id');
+      return this.#deadLetter(
+        message,
+        undefined,
+        'poison',
+        1,
+        error,
+        'The message has no id, so its attempts cannot be counted.',
+      );
+    }
+    const key = this.#opts.keyPrefix + String(id);
+    const { maxAttempts } = this.#opts;
+    const begun = await this.store.apply(key, this.#attempt, null, this.#clock.now());
+    if (begun.dead !== undefined) {
+      this.#stats.duplicates++;
+      return 'dead_lettered';
+    }
+    if (begun.attempt > maxAttempts) {
+      // Earlier attempts did not finish here (a crash, or a sink that failed): do not run again.
+      const last = begun.last === undefined ? 'none recorded' : begun.last;
+      const description = `Message ${String(id)} was delivered ${begun.attempt} times; the last ${begun.attempt - maxAttempts} did not finish, past maxAttempts (${maxAttempts}). Last error: ${last}.`;
+      return this.#deadLetter(message, key, 'max_retries_exceeded', begun.attempt, undefined, description);
+    }
+    try {
+      await this.#run(message, begun.attempt);
+    } catch (error) {
+      const verdict = this.#isPoison?.(error, message);
+      if (verdict ?? classify(error) === 'validation') {
+        const description = `Message ${String(id)} is poison: ${poisonWhy(error, verdict === true)}, so retrying cannot fix it. Error: ${text(error)}.`;
+        return this.#deadLetter(message, key, 'poison', begun.attempt, error, description);
+      }
+      if (begun.attempt >= maxAttempts) {
+        const description = `Message ${String(id)} failed ${begun.attempt} of ${maxAttempts} attempts (maxAttempts). Last error: ${text(error)}.`;
+        return this.#deadLetter(message, key, 'max_retries_exceeded', begun.attempt, error, description);
+      }
+      await this.store.apply(key, this.#failed, { last: text(error) }, this.#clock.now());
+      this.#stats.retried++;
+      return 'retry';
+    }
+    this.#stats.processed++;
+    try {
+      await this.store.delete(key);
+    } catch {
+      // The work is done; the counter expires after retryTtlMs anyway.
+    }
+    return 'done';
+  }
+
+  async #run(message: M, attempt: number): Promise<void> {
+    const { softTimeoutMs, hardTimeoutMs } = this.#opts;
+    if (softTimeoutMs === undefined && hardTimeoutMs === undefined) {
+      await this.#handler(message, { signal: neverAborted, attempt });
+      return;
+    }
+    // Only a time-limited processor pays for a controller and timers.
+    const controller = new AbortController();
+    let soft: TimerHandle | undefined;
+    let hard: TimerHandle | undefined;
+    if (softTimeoutMs !== undefined) {
+      soft = this.#clock.setTimeout(() => {
+        this.#stats.softTimeouts++;
+        controller.abort(new TimeoutError(softTimeoutMs, `Soft time limit of ${softTimeoutMs} ms reached`));
+      }, softTimeoutMs);
+    }
+    try {
+      const handled = Promise.resolve().then(() => this.#handler(message, { signal: controller.signal, attempt }));
+      if (hardTimeoutMs === undefined) {
+        await handled;
+        return;
+      }
+      handled.catch(() => {}); // it may settle after the hard limit: nobody waits for it then
+      await new Promise<void>((resolve, reject) => {
+        hard = this.#clock.setTimeout(() => {
+          this.#stats.hardTimeouts++;
+          const error = new TimeoutError(hardTimeoutMs, `Hard time limit of ${hardTimeoutMs} ms reached`);
+          controller.abort(error);
+          reject(error);
+        }, hardTimeoutMs);
+        handled.then(() => resolve(), reject);
+      });
+    } finally {
+      if (soft !== undefined) this.#clock.clearTimeout(soft);
+      if (hard !== undefined) this.#clock.clearTimeout(hard);
+    }
+  }
+
+  async #deadLetter(
+    message: M,
+    key: string | undefined,
+    reason: DeadLetterReason,
+    attempts: number,
+    error: unknown,
+    description: string,
+  ): Promise<ProcessResult> {
+    try {
+      await this.#sink(message, { reason, attempts, error, description });
+    } catch (sinkError) {
+      this.#stats.sinkFailures++;
+      if (key !== undefined && error !== undefined) {
+        // Kept for the redelivery's description, which will not run the handler again.
+        await this.store.apply(key, this.#failed, { last: text(error) }, this.#clock.now()).catch(() => undefined);
+      }
+      throw sinkError;
+    }
+    this.#stats.deadLettered[reason]++;
+    if (key !== undefined) {
+      try {
+        await this.store.apply(key, this.#dead, { reason }, this.#clock.now());
+      } catch {
+        // Sunk already: at worst a redelivery is dead-lettered again.
+      }
+    }
+    return 'dead_lettered';
+  }
+}
+
+/**
+ * A message processor with poison detection, retry counting and dead-letter routing.
+ *
+ * @example
+ * const processor = messageProcessor({
+ *   handler: async (msg: { id: string; body: string }, { signal }) => save(JSON.parse(msg.body), signal),
+ *   deadLetter: (msg, { reason, description }) => dlq.send({ ...msg, reason, description }),
+ * });
+ * const outcome = await processor.process(message); // 'done' | 'retry' | 'dead_lettered'
+ */
+export function messageProcessor<M>(options: MessageProcessorOptions<M>): MessageProcessor<M> {
+  return new MessageProcessor(options);
+}
