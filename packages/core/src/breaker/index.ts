@@ -11,6 +11,7 @@ export { type BreakerInfo, BreakerRegistry, breakerRegistry, type RegisteredBrea
 export {
   type BreakerStrategy,
   type BreakerWindow,
+  type BreakerWindowSnapshot,
   type ConsecutiveSnapshot,
   type CountWindowOptions,
   type CountWindowSnapshot,
@@ -19,6 +20,5 @@ export {
   type RateWindowOptions,
   type TimeWindowOptions,
   type TimeWindowSnapshot,
-  type WindowSnapshot,
 } from './strategy.js';
 export { TIME_WINDOW_DEFAULTS, timeWindow } from './time-window.js';

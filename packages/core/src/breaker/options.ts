@@ -4,7 +4,7 @@ import { isOwnRejection } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import { type Backoff, backoff } from '../retry/backoff.js';
 import type { BreakerRegistry } from './registry.js';
-import { type BreakerStrategy, consecutive, countWindow, type WindowSnapshot } from './strategy.js';
+import { type BreakerStrategy, type BreakerWindowSnapshot, consecutive, countWindow } from './strategy.js';
 
 /** The states of a breaker. `isolated` is only entered and left by hand. */
 export type BreakerStateName = 'closed' | 'open' | 'half-open' | 'isolated';
@@ -26,7 +26,7 @@ export interface BreakerSnapshot {
   /** While half-open: when the latest probe was admitted, and probes that succeeded. */
   readonly lastProbeAt: number;
   readonly probeSuccesses: number;
-  readonly window: WindowSnapshot;
+  readonly window: BreakerWindowSnapshot;
 }
 
 export interface CircuitBreakerOptions {

@@ -31,7 +31,7 @@ export interface TimeWindowSnapshot {
   readonly counts: readonly number[];
 }
 
-export type WindowSnapshot = ConsecutiveSnapshot | CountWindowSnapshot | TimeWindowSnapshot;
+export type BreakerWindowSnapshot = ConsecutiveSnapshot | CountWindowSnapshot | TimeWindowSnapshot;
 
 /**
  * The per-breaker record of recent outcomes. Updated in place (its memory is fixed at
@@ -43,18 +43,18 @@ export interface BreakerWindow {
   record(failed: boolean, slow: boolean, now: number): boolean;
   /** Forgets every outcome. */
   reset(): void;
-  snapshot(): WindowSnapshot;
+  snapshot(): BreakerWindowSnapshot;
 }
 
 /** When a closed breaker opens. Immutable: one strategy value may serve many breakers. */
 export interface BreakerStrategy {
-  readonly kind: WindowSnapshot['kind'];
+  readonly kind: BreakerWindowSnapshot['kind'];
   /** True when `record` reads `now` (time windows). */
   readonly usesTime: boolean;
   /** Calls at least this long count as slow; `undefined` when slow calls are not tracked. */
   readonly slowCallMs: number | undefined;
   /** A fresh window, or one restored from `snapshot` (throws `ConfigurationError` if it does not fit). */
-  createWindow(snapshot?: WindowSnapshot): BreakerWindow;
+  createWindow(snapshot?: BreakerWindowSnapshot): BreakerWindow;
 }
 
 /** Options shared by the rate-based windows. */
@@ -97,7 +97,7 @@ export function consecutive(threshold: number): BreakerStrategy {
     kind: 'consecutive' as const,
     usesTime: false,
     slowCallMs: undefined,
-    createWindow(snapshot?: WindowSnapshot): BreakerWindow {
+    createWindow(snapshot?: BreakerWindowSnapshot): BreakerWindow {
       if (snapshot !== undefined && (snapshot.kind !== 'consecutive' || !Number.isSafeInteger(snapshot.failures))) {
         throw mismatch(snapshot, 'a consecutive window snapshot');
       }
@@ -184,7 +184,7 @@ export function countWindow(options: CountWindowOptions): BreakerStrategy {
     kind: 'count-window' as const,
     usesTime: false,
     slowCallMs: rule.slowCallMs,
-    createWindow(snapshot?: WindowSnapshot): BreakerWindow {
+    createWindow(snapshot?: BreakerWindowSnapshot): BreakerWindow {
       const window = new CountWindow(rule, size, words);
       if (snapshot !== undefined) {
         const ok =

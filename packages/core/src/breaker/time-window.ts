@@ -3,10 +3,10 @@ import { OptionsValidator } from '../errors/validate.js';
 import {
   type BreakerStrategy,
   type BreakerWindow,
+  type BreakerWindowSnapshot,
   RateRule,
   type TimeWindowOptions,
   type TimeWindowSnapshot,
-  type WindowSnapshot,
 } from './strategy.js';
 
 export const TIME_WINDOW_DEFAULTS = { buckets: 10 } as const;
@@ -30,7 +30,7 @@ export function timeWindow(options: TimeWindowOptions): BreakerStrategy {
     kind: 'time-window' as const,
     usesTime: true,
     slowCallMs: rule.slowCallMs,
-    createWindow(snapshot?: WindowSnapshot): BreakerWindow {
+    createWindow(snapshot?: BreakerWindowSnapshot): BreakerWindow {
       const window = new TimeWindow(rule, buckets, bucketMs);
       if (snapshot !== undefined) {
         const ok =
