@@ -183,6 +183,14 @@ describe('timeWindow', () => {
     );
   });
 
+  it('works at negative times (a fake clock may start anywhere)', () => {
+    const w = timeWindow(o).createWindow();
+    w.record(false, false, -5_000);
+    w.record(false, false, -4_990);
+    w.record(true, false, -4_980);
+    expect(w.record(true, false, -4_970)).toBe(true);
+  });
+
   it('refuses a snapshot of another shape', () => {
     const other = timeWindow({ ...o, buckets: 5 })
       .createWindow()

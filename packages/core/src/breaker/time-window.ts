@@ -76,7 +76,7 @@ class TimeWindow implements BreakerWindow {
 
   record(failed: boolean, slow: boolean, now: number): boolean {
     const epoch = Math.floor(now / this.#bucketMs);
-    const i = epoch % this.#buckets;
+    const i = ((epoch % this.#buckets) + this.#buckets) % this.#buckets; // also for times before 1970
     const c = 3 * i;
     const counts = this.#counts;
     if (this.#epochs[i] !== epoch) {
