@@ -1,0 +1,109 @@
+import type { Clock, TimerHandle } from '../clock/clock.js';
+
+/** Something that can wait in a {@link DeadlineQueue}. The queue owns the link fields. */
+export interface DeadlineEntry {
+  deadline: number;
+  prev: DeadlineEntry | undefined;
+  next: DeadlineEntry | undefined;
+  /** The queue holding the entry, if any. */
+  queue: DeadlineQueue | undefined;
+  /** Called once when the entry's deadline has passed (it has already left the queue). */
+  expire(): void;
+}
+
+interface Unrefable {
+  ref?: () => unknown;
+  unref?: () => unknown;
+}
+
+/**
+ * Many deadlines over ONE clock timer. Entries sit in a doubly linked list sorted by
+ * deadline; the timer is armed for the earliest. Removing an entry (a call that finished
+ * in time) is O(1) and never touches the timer: when the timer fires it expires what is
+ * due and re-arms for the new earliest deadline, if any. With a fixed time limit, deadlines
+ * arrive in order, so insertion is O(1) too (it scans from the tail).
+ *
+ * So the success path costs a `clock.now()` and a few pointer writes instead of a
+ * `setTimeout` + `clearTimeout` pair; the timer fires at most about once per time limit.
+ * While the queue is empty the pending timer is unref'd (when the clock's handles support
+ * it), so an idle policy never keeps a process alive.
+ *
+ * Memory: one entry per call in flight, released when the call settles or expires.
+ */
+export class DeadlineQueue {
+  readonly #clock: Clock;
+  #head: DeadlineEntry | undefined;
+  #tail: DeadlineEntry | undefined;
+  #timer: TimerHandle | undefined;
+  #timerDue = Number.POSITIVE_INFINITY;
+  #timerRefed = true;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  /** True when no entry waits. */
+  get isEmpty(): boolean {
+    return this.#head === undefined;
+  }
+
+  /** Queues `entry` to expire at `deadline`; `now` is the clock's current time. */
+  add(entry: DeadlineEntry, deadline: number, now: number): void {
+    entry.deadline = deadline;
+    entry.queue = this;
+    let after = this.#tail;
+    while (after !== undefined && after.deadline > deadline) after = after.prev;
+    entry.prev = after;
+    if (after === undefined) {
+      entry.next = this.#head;
+      if (this.#head) this.#head.prev = entry;
+      this.#head = entry;
+    } else {
+      entry.next = after.next;
+      if (after.next) after.next.prev = entry;
+      after.next = entry;
+    }
+    if (entry.next === undefined) this.#tail = entry;
+    if (deadline < this.#timerDue) this.#arm(deadline, now);
+    else if (!this.#timerRefed) this.#ref(true);
+  }
+
+  /** Takes `entry` out of the queue (no-op when it is not queued). */
+  remove(entry: DeadlineEntry): void {
+    if (entry.queue !== this) return;
+    entry.queue = undefined;
+    const { prev, next } = entry;
+    if (prev) prev.next = next;
+    else this.#head = next;
+    if (next) next.prev = prev;
+    else this.#tail = prev;
+    entry.prev = entry.next = undefined;
+    if (this.#head === undefined && this.#timer !== undefined) this.#ref(false);
+  }
+
+  #arm(due: number, now: number): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timerDue = due;
+    this.#timerRefed = true;
+    this.#timer = this.#clock.setTimeout(this.#fire, Math.max(0, due - now));
+  }
+
+  #ref(on: boolean): void {
+    this.#timerRefed = on;
+    const timer = this.#timer as Unrefable;
+    if (on) timer.ref?.();
+    else timer.unref?.();
+  }
+
+  readonly #fire = (): void => {
+    this.#timer = undefined;
+    this.#timerDue = Number.POSITIVE_INFINITY;
+    const now = this.#clock.now();
+    for (let entry = this.#head; entry !== undefined && entry.deadline <= now; entry = this.#head) {
+      this.remove(entry);
+      entry.expire();
+    }
+    const head = this.#head;
+    if (head !== undefined && head.deadline < this.#timerDue) this.#arm(head.deadline, now);
+  };
+}

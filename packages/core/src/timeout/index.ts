@@ -1,0 +1,8 @@
+export {
+  type SoftHardTimeoutOptions,
+  TIMEOUT_DEFAULTS,
+  type TimeoutMs,
+  type TimeoutOptions,
+  type TimeoutStrategy,
+} from './options.js';
+export { type TimeoutEvent, TimeoutPolicy, timeout } from './timeout.js';
