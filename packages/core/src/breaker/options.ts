@@ -12,11 +12,13 @@ export type BreakerStateName = 'closed' | 'open' | 'half-open' | 'isolated';
 /**
  * The JSON state of a breaker, from `breaker.snapshot()`; pass it back as
  * `circuitBreaker({ initialState })` to restore a breaker that makes the same decisions.
- * Probes in flight are not part of it: a restored half-open breaker has every probe slot free.
+ * A breaker restored from it starts with no probes in flight: every probe slot is free.
  */
 export interface BreakerSnapshot {
   readonly version: 1;
   readonly state: BreakerStateName;
+  /** Bumped on every change of state; a probe settling under an older round is ignored. */
+  readonly round: number;
   /** While open: when (clock ms) the next probe is admitted. */
   readonly nextProbeAt: number;
   /** Openings since the breaker last closed (drives a growing `halfOpenAfter` backoff). */
@@ -26,6 +28,8 @@ export interface BreakerSnapshot {
   /** While half-open: when the latest probe was admitted, and probes that succeeded. */
   readonly lastProbeAt: number;
   readonly probeSuccesses: number;
+  /** Probes in flight when the snapshot was taken (used by `breakerTransition`; a restored breaker starts with none). */
+  readonly probes: number;
   readonly window: BreakerWindowSnapshot;
 }
 
@@ -121,6 +125,8 @@ export function resolveBreakerOptions(options: CircuitBreakerOptions): ResolvedB
       [s.nextProbeAt, s.lastDelayMs, s.lastProbeAt].every(Number.isFinite) &&
       Number.isSafeInteger(s.openings) &&
       Number.isSafeInteger(s.probeSuccesses) &&
+      Number.isSafeInteger(s.round) &&
+      Number.isSafeInteger(s.probes) &&
       typeof s.window === 'object' &&
       s.window !== null;
     v.check(ok, 'initialState', s, 'a snapshot from breaker.snapshot()');

@@ -1,0 +1,169 @@
+import type { Random } from '../clock/clock.js';
+import type { Backoff } from '../retry/backoff.js';
+import type { BreakerSnapshot, BreakerStateName } from './options.js';
+import type { BreakerWindow } from './strategy.js';
+
+/** How a settled call counts. */
+export type CallOutcome = 'success' | 'failure' | 'ignored';
+
+/** What the machine decides for a call: run it, run it as a probe, or reject it. */
+export type Admission = 'call' | 'probe' | 'reject';
+
+export interface MachineConfig {
+  readonly halfOpenAfter: Backoff;
+  readonly halfOpenMaxCalls: number;
+}
+
+/**
+ * The breaker's state machine over plain fields and a window. Every decision depends only
+ * on these fields, the config and the `now` passed in, so the same code serves the
+ * in-process breaker (stepped in place) and `breakerTransition` (stepped on a copy of a
+ * JSON snapshot, as a store applies it).
+ */
+export class BreakerMachine {
+  state: BreakerStateName = 'closed';
+  /** Bumped on every state change; a probe settling under an older round is stale. */
+  round = 0;
+  /** While open: when the next probe is admitted. */
+  nextProbeAt = 0;
+  /** Openings since the last close: the `halfOpenAfter` backoff's retry number. */
+  openings = 0;
+  lastDelayMs = 0;
+  /** While half-open: when the latest probe was admitted. */
+  lastProbeAt = 0;
+  probes = 0;
+  probeSuccesses = 0;
+  isolations = 0;
+  /** Called on every change of state (set by the owner to emit events). */
+  onChange: ((from: BreakerStateName, to: BreakerStateName) => void) | undefined = undefined;
+
+  readonly config: MachineConfig;
+  readonly window: BreakerWindow;
+  readonly random: Random;
+
+  constructor(config: MachineConfig, window: BreakerWindow, random: Random, from?: BreakerSnapshot) {
+    this.config = config;
+    this.window = window;
+    this.random = random;
+    if (from) {
+      this.state = from.state;
+      this.round = from.round ?? 0;
+      this.nextProbeAt = from.nextProbeAt;
+      this.openings = from.openings;
+      this.lastDelayMs = from.lastDelayMs;
+      this.lastProbeAt = from.lastProbeAt;
+      this.probeSuccesses = from.probeSuccesses;
+      this.isolations = from.state === 'isolated' ? 1 : 0;
+    }
+  }
+
+  /** Time-driven changes: open → half-open when due; a probe round that ran out → open. */
+  advance(now: number): void {
+    if (this.state === 'open' && now >= this.nextProbeAt) {
+      this.lastProbeAt = now;
+      this.probeSuccesses = 0;
+      this.probes = 0;
+      this.move('half-open');
+    } else if (
+      this.state === 'half-open' &&
+      this.probes >= this.config.halfOpenMaxCalls &&
+      now >= this.lastProbeAt + this.lastDelayMs
+    ) {
+      this.open(now);
+    }
+  }
+
+  /** Decides a call at `now`; a probe takes a slot until `settleProbe`. */
+  admit(now: number): Admission {
+    if (this.state === 'closed') return 'call';
+    this.advance(now);
+    if (this.state === 'half-open' && this.probes < this.config.halfOpenMaxCalls) {
+      this.probes++;
+      this.lastProbeAt = now;
+      return 'probe';
+    }
+    return 'reject';
+  }
+
+  /** Records the outcome of a call admitted while closed (dropped unless still closed). */
+  recordClosed(outcome: CallOutcome, slow: boolean, now: number): void {
+    if (outcome === 'ignored' || this.state !== 'closed') return;
+    if (this.window.record(outcome === 'failure', slow, now)) this.open(now);
+  }
+
+  /** Settles a probe admitted in `round`: a failure re-opens, enough successes close. */
+  settleProbe(round: number, outcome: CallOutcome, now: number): void {
+    if (round !== this.round) return; // a probe of an earlier round
+    this.probes--;
+    if (outcome === 'failure') this.open(now);
+    else if (outcome === 'success' && ++this.probeSuccesses >= this.config.halfOpenMaxCalls) this.close();
+  }
+
+  isolate(): void {
+    this.isolations++;
+    if (this.state !== 'isolated') this.move('isolated');
+  }
+
+  /** Ends one isolation; the last one closes the breaker. */
+  release(): void {
+    if (this.isolations > 0 && --this.isolations === 0 && this.state === 'isolated') this.close();
+  }
+
+  reset(): void {
+    this.isolations = 0;
+    this.close();
+  }
+
+  /** Ms until a probe could be admitted (0 when a call would pass; `Infinity` when isolated). */
+  retryAfter(now: number): number {
+    if (this.state === 'isolated') return Number.POSITIVE_INFINITY;
+    if (this.state === 'open') return Math.max(0, this.nextProbeAt - now);
+    if (this.state === 'half-open' && this.probes >= this.config.halfOpenMaxCalls) {
+      return Math.max(0, this.lastProbeAt + this.lastDelayMs - now);
+    }
+    return 0;
+  }
+
+  /** The JSON state; `probes` are the probes in flight now. */
+  snapshot(): BreakerSnapshot {
+    return {
+      version: 1,
+      state: this.state,
+      round: this.round,
+      nextProbeAt: this.nextProbeAt,
+      openings: this.openings,
+      lastDelayMs: this.lastDelayMs,
+      lastProbeAt: this.lastProbeAt,
+      probes: this.probes,
+      probeSuccesses: this.probeSuccesses,
+      window: this.window.snapshot(),
+    };
+  }
+
+  open(now: number): void {
+    this.openings++;
+    const delay = this.config.halfOpenAfter.delay(this.openings, this.lastDelayMs, this.random);
+    this.lastDelayMs = delay;
+    this.nextProbeAt = now + delay;
+    this.probes = 0;
+    this.probeSuccesses = 0;
+    this.window.reset();
+    this.move('open');
+  }
+
+  close(): void {
+    this.openings = 0;
+    this.lastDelayMs = 0;
+    this.probes = 0;
+    this.probeSuccesses = 0;
+    this.window.reset();
+    if (this.state !== 'closed') this.move('closed');
+  }
+
+  move(to: BreakerStateName): void {
+    const from = this.state;
+    this.state = to;
+    this.round++;
+    if (from !== to) this.onChange?.(from, to);
+  }
+}
