@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { ConfigurationError, TimeoutError } from '../errors/errors.js';
@@ -237,5 +238,24 @@ describe('messageProcessor', () => {
       'maxAttempts',
       'hardTimeoutMs',
     ]);
+  });
+
+  it('dead-letters at most once and runs the handler at most maxAttempts times, for any delivery count', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 15 }),
+        async (maxAttempts, deliveries) => {
+          const deadLetter = vi.fn();
+          const handler = vi.fn(() => Promise.reject(lost()));
+          const p = messageProcessor<Msg>({ handler, deadLetter, maxAttempts });
+          const outcomes: string[] = [];
+          for (let i = 0; i < deliveries; i++) outcomes.push(await p.process(msg()));
+          expect(handler).toHaveBeenCalledTimes(Math.min(deliveries, maxAttempts));
+          expect(deadLetter).toHaveBeenCalledTimes(deliveries >= maxAttempts ? 1 : 0);
+          expect(outcomes.filter((o) => o === 'retry')).toHaveLength(Math.min(deliveries, maxAttempts - 1));
+        },
+      ),
+    );
   });
 });

@@ -4,6 +4,7 @@ import { ConfigurationError, SagaError } from '../errors/errors.js';
 import { backoff } from '../retry/backoff.js';
 import { retry } from '../retry/retry.js';
 import { memoryStore } from '../store/memory.js';
+import { SAGA_DEFAULTS } from './options.js';
 import type { SagaEvent } from './report.js';
 import { saga } from './saga.js';
 
@@ -19,6 +20,15 @@ function fails(times: number, error = new Error('flaky')) {
 }
 
 describe('saga', () => {
+  it('pins its defaults', () => {
+    expect(SAGA_DEFAULTS).toEqual({
+      recoverAfterMs: 300_000,
+      logTtlMs: 604_800_000,
+      maxRecoverPerCall: 1_000,
+      compensationMaxAttempts: 3,
+    });
+  });
+
   it('runs steps in order, each seeing the input and earlier results, and reports them completed', async () => {
     const clock = new FakeClock(1_000);
     const seen: unknown[] = [];
