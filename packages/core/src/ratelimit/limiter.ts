@@ -63,6 +63,8 @@ export class RateLimiter {
   readonly #maxWaitMs: number;
   readonly #emitter = new Emitter<RateLimitEvent>();
   readonly #queues: WaitQueues;
+  #lastKey: string | undefined;
+  #lastStoreKey = '';
   #requests = 0;
   #allowed = 0;
   #blocked = 0;
@@ -79,7 +81,8 @@ export class RateLimiter {
     this.#suffixes = algorithms.map((a, i) => `|${i}.${a.kind}`);
     this.#maxCost = Math.min(...algorithms.map((a) => a.maxCost));
     this.name = options.name ?? RATE_LIMITER_DEFAULTS.name;
-    this.#prefix = options.prefix ?? `${this.name}:`;
+    // A store of its own needs no namespace; a shared one does.
+    this.#prefix = options.prefix ?? (options.store === undefined ? '' : `${this.name}:`);
     this.#store = options.store ?? new MemoryStore();
     this.#sync = this.#store instanceof MemoryStore ? this.#store : undefined;
     this.#clock = options.clock ?? systemClock;
@@ -112,7 +115,7 @@ export class RateLimiter {
   /** Takes `cost` from `key` when every limit admits it; resolves with the decision either way. */
   consume(key: string, cost = 1): Promise<RateLimitDecision> {
     if (!(cost >= 0 && cost <= this.#maxCost)) return Promise.reject(costError(cost, this.#maxCost));
-    const storeKey = this.#prefix + key;
+    const storeKey = this.#storeKey(key);
     const sync = this.#sync;
     const single = this.#single;
     if (sync !== undefined && single !== undefined) {
@@ -130,7 +133,7 @@ export class RateLimiter {
   /** The decision `consume(key, cost)` would return now, without consuming. */
   peek(key: string, cost = 1): Promise<RateLimitDecision> {
     if (!(cost >= 0 && cost <= this.#maxCost)) return Promise.reject(costError(cost, this.#maxCost));
-    return this.#apply(this.#prefix + key, cost, true);
+    return this.#apply(this.#storeKey(key), cost, true);
   }
 
   /** Forgets `key`: its next request finds every limit full. */
@@ -153,7 +156,7 @@ export class RateLimiter {
     if (!(maxWaitMs >= 0)) return Promise.reject(new RangeError(`maxWaitMs must be >= 0, received ${maxWaitMs}`));
     this.#requests++;
     const started = this.#clock.now();
-    return this.#queues.enqueue(this.#prefix + key, cost, maxWaitMs, options.signal).then(
+    return this.#queues.enqueue(this.#storeKey(key), cost, maxWaitMs, options.signal).then(
       (d) => {
         this.#allowed++;
         this.#totalWaitMs += this.#clock.now() - started;
@@ -195,6 +198,17 @@ export class RateLimiter {
           execute(() => fn(...args)) as Promise<Awaited<R>>,
       onEvent: this.#emitter.subscribe,
     };
+  }
+
+  // Concatenating a prefix builds a string V8 must flatten to hash on every lookup; a
+  // client-side limiter mostly uses one key, so the last one is kept flat.
+  #storeKey(key: string): string {
+    if (this.#prefix === '') return key;
+    if (key === this.#lastKey) return this.#lastStoreKey;
+    const storeKey = this.#prefix + key;
+    this.#lastKey = key;
+    this.#lastStoreKey = storeKey;
+    return storeKey;
   }
 
   #count(key: string, d: RateLimitDecision): RateLimitDecision {

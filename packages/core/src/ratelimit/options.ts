@@ -14,7 +14,10 @@ export interface RateLimiterOptions {
   store?: Store;
   /** Name stamped on events. @default 'rateLimiter' */
   name?: string;
-  /** Prepended to every key in the store; give limiters that share a store distinct prefixes. @default `${name}:` */
+  /**
+   * Prepended to every key in the store; limiters sharing a store need distinct prefixes.
+   * @default '' with the limiter's own store, `${name}:` with a given one
+   */
   prefix?: string;
   /** Longest `wait()` (and `execute`) before rejecting with `RateLimitExceededError`. @default 60_000 */
   maxWaitMs?: number;

@@ -1,0 +1,171 @@
+import { memoryStore, rateLimiter, tokenBucket } from '@resilience/core';
+import { RateLimiter as LimiterPackage } from 'limiter';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { compare, type SuiteOptions, type Target } from '../harness.js';
+
+// Per-key consume throughput and memory per key, against rate-limiter-flexible's
+// RateLimiterMemory and (one key only, it has no keys) the `limiter` package.
+// Targets: ≥ 2.5× rate-limiter-flexible's throughput in each scenario (time ratio ≤ 0.4)
+// and ≤ 150 bytes retained per key, key string included.
+
+const TARGET_BYTES = 150;
+const KEYS = 100_000;
+const ignore = () => undefined;
+
+/** A deterministic key sequence (no ambient randomness in benchmarks either). */
+function keySequence(count: number, length: number): string[] {
+  const keys = Array.from({ length: count }, (_, i) => `user:${i}`);
+  const out: string[] = new Array(length);
+  let x = 2463534242;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = keys[(x >>> 0) % count]!;
+  }
+  return out;
+}
+
+function bytesPerKey(count: number, fill: (i: number) => void, keep: () => unknown): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('run with node --expose-gc');
+  const used = () => {
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+  gc();
+  gc();
+  const before = used();
+  for (let i = 0; i < count; i++) fill(i);
+  gc();
+  gc();
+  const perKey = (used() - before) / count;
+  if (keep() === undefined) throw new Error('unreachable');
+  return perKey;
+}
+
+/** The floor: a plain `Map` token bucket behind a promise (no TTL, no bound, no options). */
+function plainMapBucket(capacity: number, perMs: number) {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  return (key: string) => {
+    const now = Date.now();
+    let b = buckets.get(key);
+    if (b === undefined) {
+      b = { tokens: capacity, at: now };
+      buckets.set(key, b);
+    }
+    b.tokens = Math.min(capacity, b.tokens + (now - b.at) * perMs);
+    b.at = now;
+    const allowed = b.tokens >= 1;
+    if (allowed) b.tokens -= 1;
+    return Promise.resolve({ allowed, remaining: Math.floor(b.tokens) });
+  };
+}
+
+/**
+ * 100 awaited calls per task run: per-call timing would add two timer reads per call
+ * (~100 ns on this machine) to every task, flattening every ratio towards 1.
+ */
+const BATCH = 100;
+const batch =
+  (call: () => unknown): (() => Promise<void>) =>
+  async () => {
+    for (let n = 0; n < BATCH; n++) await call();
+  };
+
+const target = (ours: string, peer: string): Target => ({ ours, peer, maxRatio: 0.4 });
+
+export default async function ratelimitSuite(opts: SuiteOptions) {
+  // 1 key, never limited.
+  const open = rateLimiter({ algorithm: tokenBucket({ capacity: 1e12, refillPerSecond: 1e12 }) });
+  const rlfOpen = new RateLimiterMemory({ points: 1e12, duration: 1 });
+  const limiterOpen = new LimiterPackage({ tokensPerInterval: 1e12, interval: 'second' });
+  const plainOpen = plainMapBucket(1e12, 1e9);
+  await compare(
+    'Rate limit: 1 key, never limited (per 100 calls)',
+    [
+      ['ours consume', batch(() => open.consume('k'))],
+      ['plain Map bucket behind a promise (floor)', batch(() => plainOpen('k'))],
+      ['rate-limiter-flexible consume', batch(() => rlfOpen.consume('k'))],
+      ['limiter tryRemoveTokens (sync)', batch(() => limiterOpen.tryRemoveTokens(1))],
+      ['limiter removeTokens (async)', batch(() => limiterOpen.removeTokens(1))],
+    ],
+    { ...opts, targets: [target('ours consume', 'rate-limiter-flexible consume')] },
+  );
+
+  // 1 key, mostly limited: one token a day, so nearly every call is denied.
+  const closed = rateLimiter({ algorithm: tokenBucket({ capacity: 1, refillPerSecond: 1 / 86_400 }) });
+  const rlfClosed = new RateLimiterMemory({ points: 1, duration: 86_400 });
+  const limiterClosed = new LimiterPackage({ tokensPerInterval: 1, interval: 'day' });
+  await compare(
+    'Rate limit: 1 key, mostly limited (per 100 calls)',
+    [
+      ['ours consume', batch(() => closed.consume('k'))],
+      // rate-limiter-flexible rejects each denial (with a non-Error RateLimiterRes).
+      ['rate-limiter-flexible consume', batch(() => rlfClosed.consume('k').catch(ignore))],
+      ['limiter tryRemoveTokens (sync)', batch(() => limiterClosed.tryRemoveTokens(1))],
+    ],
+    { ...opts, targets: [target('ours consume', 'rate-limiter-flexible consume')] },
+  );
+
+  // 100 000 keys in a pseudo-random order, 10 a second each.
+  const sequence = keySequence(KEYS, 1 << 20);
+  const mask = sequence.length - 1;
+  let i = 0;
+  let j = 0;
+  const many = rateLimiter({
+    algorithm: tokenBucket({ capacity: 10, refillPerSecond: 10 }),
+    store: memoryStore({ maxKeys: KEYS }),
+  });
+  const rlfMany = new RateLimiterMemory({ points: 10, duration: 1 });
+  await compare(
+    `Rate limit: ${KEYS.toLocaleString('en')} random keys (per 100 calls)`,
+    [
+      ['ours consume', batch(() => many.consume(sequence[i++ & mask]!))],
+      ['rate-limiter-flexible consume', batch(() => rlfMany.consume(sequence[j++ & mask]!).catch(ignore))],
+    ],
+    { ...opts, targets: [target('ours consume', 'rate-limiter-flexible consume')] },
+  );
+
+  // Memory per key, key string included.
+  const count = opts.quick ? 20_000 : 1_000_000;
+  const store = memoryStore({ maxKeys: count });
+  const mem = rateLimiter({ algorithm: tokenBucket({ capacity: 10, refillPerSecond: 0.001 }), store });
+  const ours = bytesPerKey(
+    count,
+    (k) => void mem.consume(`user:${k}`),
+    () => store,
+  );
+  const plain = memoryStore({ maxKeys: count });
+  const memNoPrefix = rateLimiter({
+    algorithm: tokenBucket({ capacity: 10, refillPerSecond: 0.001 }),
+    store: plain,
+    prefix: '',
+  });
+  const oursNoPrefix = bytesPerKey(
+    count,
+    (k) => void memNoPrefix.consume(`user:${k}`),
+    () => plain,
+  );
+  store.clear();
+  plain.clear();
+  const rlfCount = opts.quick ? 20_000 : 1_000_000;
+  const rlf = new RateLimiterMemory({ points: 10, duration: 3600 });
+  const theirs = bytesPerKey(
+    rlfCount,
+    (k) => void rlf.consume(`user:${k}`).catch(ignore),
+    () => rlf,
+  );
+  console.log(`\n## Rate limit memory per key${opts.quick ? ' (quick mode: figures not meaningful)' : ''}`);
+  console.table([
+    { limiter: "ours (prefix 'rateLimiter:')", keys: count, bytes: Math.round(ours) },
+    { limiter: "ours (prefix '')", keys: count, bytes: Math.round(oursNoPrefix) },
+    { limiter: 'rate-limiter-flexible RateLimiterMemory', keys: rlfCount, bytes: Math.round(theirs) },
+  ]);
+  console.log(
+    `target  ours bytes per key = ${ours.toFixed(0)} (≤ ${TARGET_BYTES}) ${ours <= TARGET_BYTES ? 'met' : 'MISSED'}`,
+  );
+  console.log(
+    `target  ours / rate-limiter-flexible bytes = ${(ours / theirs).toFixed(3)} (≤ 0.4) ${ours / theirs <= 0.4 ? 'met' : 'MISSED'}`,
+  );
+}
