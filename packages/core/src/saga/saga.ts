@@ -111,12 +111,13 @@ export class Saga<I = unknown> {
       startedAt: this.#clock.now(),
       recovered: false,
     };
-    const owner = `${run.id}:${this.#random().toString(36).slice(2)}`;
     let failedStep: string | undefined;
     let error: unknown;
     let cancelled = false;
+    const durable = this.#opts.store !== undefined;
+    const owner = durable ? `${run.id}:${this.#random().toString(36).slice(2)}` : '';
     try {
-      await this.#write(run.id, { op: 'start', id: run.id, input: input as JsonValue, owner });
+      if (durable) await this.#write(run.id, { op: 'start', id: run.id, input: input as JsonValue, owner });
     } catch (logError) {
       return this.#finish(run, 'compensated', this.#steps[0]?.name, logError);
     }
@@ -130,7 +131,7 @@ export class Saga<I = unknown> {
       }
       const startedAt = this.#clock.now();
       try {
-        await this.#write(run.id, { op: 'step', index, name: step.name, s: 'started' });
+        if (durable) await this.#write(run.id, { op: 'step', index, name: step.name, s: 'started' });
       } catch (logError) {
         failedStep = step.name;
         error = logError;
@@ -174,7 +175,7 @@ export class Saga<I = unknown> {
       }));
       try {
         const logged = result === undefined ? {} : { r: result as JsonValue };
-        await this.#write(run.id, { op: 'step', index, name: step.name, s: 'completed', ...logged });
+        if (durable) await this.#write(run.id, { op: 'step', index, name: step.name, s: 'completed', ...logged });
       } catch (logError) {
         // The step ran but the log does not say so: undo it with the others.
         failedStep = step.name;
@@ -183,7 +184,7 @@ export class Saga<I = unknown> {
       }
     }
     if (failedStep === undefined && !cancelled) {
-      await this.#writeQuietly(run.id, { op: 'finish' });
+      if (durable) await this.#writeQuietly(run.id, { op: 'finish' });
       return this.#finish(run, 'completed', undefined, undefined);
     }
     const ok = await this.#compensate(

@@ -80,15 +80,19 @@ export async function transactional<Tx, T>(
   client: TransactionClient<Tx>,
   fn: (tx: Tx) => T | PromiseLike<T>,
 ): Promise<T> {
-  const v = new OptionsValidator('transactional');
-  v.function('begin', client?.begin);
-  v.required('begin', client?.begin);
-  v.function('commit', client?.commit);
-  v.required('commit', client?.commit);
-  v.function('rollback', client?.rollback);
-  v.required('rollback', client?.rollback);
-  v.function('fn', fn);
-  v.done();
+  if (
+    typeof client?.begin !== 'function' ||
+    typeof client.commit !== 'function' ||
+    typeof client.rollback !== 'function' ||
+    typeof fn !== 'function'
+  ) {
+    const v = new OptionsValidator('transactional');
+    v.function('begin', client?.begin).required('begin', client?.begin);
+    v.function('commit', client?.commit).required('commit', client?.commit);
+    v.function('rollback', client?.rollback).required('rollback', client?.rollback);
+    v.function('fn', fn).required('fn', fn);
+    v.done();
+  }
   let tx: Tx;
   try {
     tx = await client.begin();
