@@ -34,8 +34,9 @@ export interface SagaLogState {
   readonly owner: string;
 }
 
-export type SagaLogInput =
-  | { readonly op: 'start'; readonly id: string; readonly input: JsonValue; readonly owner: string }
+/** One event of a saga log, without its writer. */
+export type SagaLogOp =
+  | { readonly op: 'start'; readonly id: string; readonly input: JsonValue }
   | {
       readonly op: 'step';
       readonly index: number;
@@ -46,9 +47,14 @@ export type SagaLogInput =
   | { readonly op: 'phase'; readonly phase: 'compensating' | 'failed' }
   | { readonly op: 'finish' };
 
+/** An event and the execution (or recovery) writing it. */
+export type SagaLogInput = SagaLogOp & { readonly owner: string };
+
 /**
  * Appends one event to a saga log: `start` creates it, `step` records a step's state
  * (before and after it runs or is compensated), `phase` moves it, `finish` deletes it.
+ * Only the log's owner may write: once `recover()` has taken a log over, the original
+ * execution's writes are refused (output `false`), so it stops instead of racing.
  */
 export function sagaLogTransition(ttlMs: number): Transition<SagaLogState, SagaLogInput, boolean> {
   return {
@@ -68,7 +74,7 @@ export function sagaLogTransition(ttlMs: number): Transition<SagaLogState, SagaL
         };
         return { state: next, output: true, ttlMs };
       }
-      if (state === undefined) return { state, output: false, ttlMs: 0, write: false };
+      if (state === undefined || state.owner !== input.owner) return { state, output: false, ttlMs: 0, write: false };
       if (input.op === 'finish') return { state: undefined, output: true, ttlMs: 0 };
       if (input.op === 'phase') return { state: { ...state, phase: input.phase, at: now }, output: true, ttlMs };
       const steps = state.steps.slice();

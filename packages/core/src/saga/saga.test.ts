@@ -280,6 +280,33 @@ describe('saga with a store', () => {
     expect(await fresh.recover()).toEqual([]);
   });
 
+  it('stops a slow execution whose log recover() took over, leaving compensation to the recovery', async () => {
+    const clock = new FakeClock();
+    const store = memoryStore();
+    const order: string[] = [];
+    const define = (slow: boolean) =>
+      saga('order', { store, clock, random: fixed, recoverAfterMs: 1_000 })
+        .step({ name: 'a', run: () => 'A', compensate: () => void order.push(slow ? 'slow undo a' : 'undo a') })
+        .step({
+          name: 'b',
+          run: async () => {
+            if (slow) await clock.sleep(5_000);
+            return 'B';
+          },
+          compensate: () => void order.push(slow ? 'slow undo b' : 'undo b'),
+        })
+        .step({ name: 'c', run: () => void order.push('ran c') });
+    const slow = define(true).execute(null, { id: 'x' });
+    await clock.advance(1_000);
+    const [recovered] = await define(false).recover();
+    expect(recovered?.status).toBe('compensated');
+    await clock.advance(4_000);
+    const report = await slow;
+    expect(report.status).toBe('cancelled');
+    expect(report.error).toBeInstanceOf(SagaError);
+    expect(order).toEqual(['undo b', 'undo a']);
+  });
+
   it('closes a log whose every step completed as completed, without compensating', async () => {
     const clock = new FakeClock();
     const store = memoryStore();

@@ -4,10 +4,11 @@ import { Emitter } from '../events/emitter.js';
 import { neverAborted, type Policy } from '../policy/policy.js';
 import { backoff } from '../retry/backoff.js';
 import { retry } from '../retry/retry.js';
-import type { JsonValue, Store } from '../store/store.js';
+import type { JsonValue } from '../store/store.js';
 import {
   type LoggedStepState,
   type SagaLogInput,
+  type SagaLogOp,
   type SagaLogState,
   sagaClaimTransition,
   sagaLogTransition,
@@ -32,6 +33,8 @@ export interface SagaExecuteOptions {
 /** One execution in progress: what the step loop and the compensation share. */
 interface Run<I> {
   readonly id: string;
+  /** Who writes the log: this execution, or the recovery that took it over. */
+  readonly owner: string;
   readonly input: I;
   readonly results: Record<string, unknown>;
   readonly reports: SagaStepReport[];
@@ -103,8 +106,11 @@ export class Saga<I = unknown> {
       throw new SagaError(`Saga "${this.name}": id must be a non-empty string`);
     }
     const signal = options.signal ?? neverAborted;
+    const durable = this.#opts.store !== undefined;
+    const id = options.id ?? this.#newId();
     const run: Run<I> = {
-      id: options.id ?? this.#newId(),
+      id,
+      owner: durable ? `${id}:${this.#random().toString(36).slice(2)}` : '',
       input,
       results: {},
       reports: this.#steps.map((s) => ({ name: s.name, status: 'not_run' })),
@@ -114,10 +120,9 @@ export class Saga<I = unknown> {
     let failedStep: string | undefined;
     let error: unknown;
     let cancelled = false;
-    const durable = this.#opts.store !== undefined;
-    const owner = durable ? `${run.id}:${this.#random().toString(36).slice(2)}` : '';
+    let takenOver = false;
     try {
-      if (durable) await this.#write(run.id, { op: 'start', id: run.id, input: input as JsonValue, owner });
+      if (durable) await this.#write(run, { op: 'start', id: run.id, input: input as JsonValue });
     } catch (logError) {
       return this.#finish(run, 'compensated', this.#steps[0]?.name, logError);
     }
@@ -131,7 +136,10 @@ export class Saga<I = unknown> {
       }
       const startedAt = this.#clock.now();
       try {
-        if (durable) await this.#write(run.id, { op: 'step', index, name: step.name, s: 'started' });
+        if (durable && !(await this.#write(run, { op: 'step', index, name: step.name, s: 'started' }))) {
+          takenOver = true;
+          break;
+        }
       } catch (logError) {
         failedStep = step.name;
         error = logError;
@@ -152,7 +160,7 @@ export class Saga<I = unknown> {
         failedStep = step.name;
         error = stepError;
         cancelled = signal.aborted;
-        await this.#writeQuietly(run.id, { op: 'step', index, name: step.name, s: 'failed' });
+        await this.#writeQuietly(run, { op: 'step', index, name: step.name, s: 'failed' });
         this.#emit(() => ({
           type: 'step_failed',
           saga: this.name,
@@ -175,7 +183,10 @@ export class Saga<I = unknown> {
       }));
       try {
         const logged = result === undefined ? {} : { r: result as JsonValue };
-        if (durable) await this.#write(run.id, { op: 'step', index, name: step.name, s: 'completed', ...logged });
+        if (durable && !(await this.#write(run, { op: 'step', index, name: step.name, s: 'completed', ...logged }))) {
+          takenOver = true;
+          break;
+        }
       } catch (logError) {
         // The step ran but the log does not say so: undo it with the others.
         failedStep = step.name;
@@ -183,8 +194,14 @@ export class Saga<I = unknown> {
         break;
       }
     }
+    if (takenOver) {
+      const error = new SagaError(
+        `Saga "${this.name}" execution ${run.id} was taken over by recover(), which compensates it`,
+      );
+      return this.#finish(run, 'cancelled', undefined, error);
+    }
     if (failedStep === undefined && !cancelled) {
-      if (durable) await this.#writeQuietly(run.id, { op: 'finish' });
+      if (durable) await this.#writeQuietly(run, { op: 'finish' });
       return this.#finish(run, 'completed', undefined, undefined);
     }
     const ok = await this.#compensate(
@@ -192,7 +209,7 @@ export class Saga<I = unknown> {
       run.reports.map((r) => (r.status === 'completed' ? r : undefined)),
     );
     const status: SagaStatus = !ok ? 'compensation_failed' : cancelled ? 'cancelled' : 'compensated';
-    await this.#writeQuietly(run.id, ok ? { op: 'finish' } : { op: 'phase', phase: 'failed' });
+    await this.#writeQuietly(run, ok ? { op: 'finish' } : { op: 'phase', phase: 'failed' });
     return this.#finish(run, status, failedStep, error);
   }
 
@@ -219,6 +236,7 @@ export class Saga<I = unknown> {
   async #recoverOne(log: SagaLogState): Promise<SagaReport> {
     const run: Run<I> = {
       id: log.id,
+      owner: log.owner,
       input: log.input as I,
       results: {},
       reports: [],
@@ -240,7 +258,7 @@ export class Saga<I = unknown> {
     }
     const allDone = log.steps.length === this.#steps.length && log.steps.every((s) => s.s === 'completed');
     if (allDone) {
-      await this.#writeQuietly(run.id, { op: 'finish' });
+      await this.#writeQuietly(run, { op: 'finish' });
       return this.#finish(run, 'completed', undefined, undefined);
     }
     for (const step of this.#steps.slice(log.steps.length)) run.reports.push({ name: step.name, status: 'not_run' });
@@ -249,14 +267,14 @@ export class Saga<I = unknown> {
       pending,
       log.steps.map((s) => s.r),
     );
-    await this.#writeQuietly(run.id, ok ? { op: 'finish' } : { op: 'phase', phase: 'failed' });
+    await this.#writeQuietly(run, ok ? { op: 'finish' } : { op: 'phase', phase: 'failed' });
     return this.#finish(run, ok ? 'compensated' : 'compensation_failed', undefined, undefined);
   }
 
   /** Compensates the given steps in reverse order; false when any compensation failed for good. */
   async #compensate(run: Run<I>, pending: readonly (SagaStepReport | undefined)[], logged?: readonly unknown[]) {
     let ok = true;
-    if (pending.some((p) => p !== undefined)) await this.#writeQuietly(run.id, { op: 'phase', phase: 'compensating' });
+    if (pending.some((p) => p !== undefined)) await this.#writeQuietly(run, { op: 'phase', phase: 'compensating' });
     for (let index = pending.length - 1; index >= 0; index--) {
       const report = pending[index];
       if (!report) continue;
@@ -264,11 +282,11 @@ export class Saga<I = unknown> {
       const at = this.#clock.now();
       if (step && !step.compensate) {
         report.status = 'not_compensable';
-        await this.#writeQuietly(run.id, { op: 'step', index, name: report.name, s: 'not_compensable' });
+        await this.#writeQuietly(run, { op: 'step', index, name: report.name, s: 'not_compensable' });
         this.#emit(() => ({ type: 'compensation_skipped', saga: this.name, id: run.id, step: report.name, at }));
         continue;
       }
-      await this.#writeQuietly(run.id, { op: 'step', index, name: report.name, s: 'compensating' });
+      await this.#writeQuietly(run, { op: 'step', index, name: report.name, s: 'compensating' });
       this.#emit(() => ({ type: 'compensation_started', saga: this.name, id: run.id, step: report.name, at }));
       const result = report.interrupted ? undefined : logged ? logged[index] : run.results[report.name];
       try {
@@ -279,7 +297,7 @@ export class Saga<I = unknown> {
         );
         report.status = 'compensated';
         report.compensation = this.#timing(at);
-        await this.#writeQuietly(run.id, { op: 'step', index, name: report.name, s: 'compensated' });
+        await this.#writeQuietly(run, { op: 'step', index, name: report.name, s: 'compensated' });
         this.#emit(() => ({
           type: 'compensation_completed',
           saga: this.name,
@@ -292,7 +310,7 @@ export class Saga<I = unknown> {
         report.status = 'compensation_failed';
         report.error = error;
         report.compensation = this.#timing(at);
-        await this.#writeQuietly(run.id, { op: 'step', index, name: report.name, s: 'compensation_failed' });
+        await this.#writeQuietly(run, { op: 'step', index, name: report.name, s: 'compensation_failed' });
         this.#emit(() => ({
           type: 'compensation_failed',
           saga: this.name,
@@ -331,17 +349,21 @@ export class Saga<I = unknown> {
     };
   }
 
-  #write(id: string, input: SagaLogInput): Promise<unknown> | undefined {
-    const store: Store | undefined = this.#opts.store;
-    return store?.apply(this.#opts.keyPrefix + id, this.#log, input, this.#clock.now());
+  /** Writes one log event; resolves `false` when another owner (a recovery) holds the log. */
+  async #write(run: Run<I>, op: SagaLogOp): Promise<boolean> {
+    const store = this.#opts.store;
+    if (!store) return true;
+    const input = { ...op, owner: run.owner } as SagaLogInput;
+    return store.apply(this.#opts.keyPrefix + run.id, this.#log, input, this.#clock.now());
   }
 
   /** Log writes during compensation never stop it; a failure is reported as an event. */
-  async #writeQuietly(id: string, input: SagaLogInput): Promise<void> {
+  async #writeQuietly(run: Run<I>, op: SagaLogOp): Promise<void> {
+    if (!this.#opts.store) return;
     try {
-      await this.#write(id, input);
+      await this.#write(run, op);
     } catch (error) {
-      this.#emit(() => ({ type: 'log_failed', saga: this.name, id, at: this.#clock.now(), error }));
+      this.#emit(() => ({ type: 'log_failed', saga: this.name, id: run.id, at: this.#clock.now(), error }));
     }
   }
 
