@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest';
+import { BulkheadRejectedError, ConfigurationError } from '../errors/errors.js';
+import { type BulkheadEvent, bulkhead } from './bulkhead.js';
+import { BULKHEAD_DEFAULTS } from './options.js';
+
+function gate() {
+  let open!: () => void;
+  const promise = new Promise<void>((r) => (open = r));
+  return { promise, open };
+}
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('bulkhead', () => {
+  it('has no queue by default', () => {
+    expect(BULKHEAD_DEFAULTS).toEqual({ queue: 0, name: 'bulkhead' });
+    const b = bulkhead({ limit: 2 });
+    expect(b.executionSlots).toBe(2);
+    expect(b.queueSlots).toBe(0);
+  });
+
+  it('runs at most `limit` calls at once and rejects the rest when the queue is full', async () => {
+    const b = bulkhead({ limit: 2 });
+    const g = gate();
+    let running = 0;
+    let peak = 0;
+    const work = async () => {
+      running++;
+      peak = Math.max(peak, running);
+      await g.promise;
+      running--;
+      return 'done';
+    };
+    const a = b.execute(work);
+    const c = b.execute(work);
+    expect(b.executionSlots).toBe(0);
+    const error = await b.execute(work).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BulkheadRejectedError);
+    g.open();
+    await expect(Promise.all([a, c])).resolves.toEqual(['done', 'done']);
+    expect(peak).toBe(2);
+    expect(b.executionSlots).toBe(2);
+  });
+
+  it('queues up to `queue` calls and starts them in FIFO order as slots free', async () => {
+    const b = bulkhead({ limit: 1, queue: 2 });
+    const g = gate();
+    const order: string[] = [];
+    const first = b.execute(async () => {
+      await g.promise;
+      order.push('first');
+    });
+    const second = b.execute(() => {
+      order.push('second');
+    });
+    const third = b.execute(async () => {
+      order.push('third');
+    });
+    expect(b.queueSlots).toBe(0);
+    await expect(b.execute(() => 'x')).rejects.toBeInstanceOf(BulkheadRejectedError);
+    await tick();
+    expect(order).toEqual([]);
+    g.open();
+    await Promise.all([first, second, third]);
+    expect(order).toEqual(['first', 'second', 'third']);
+    expect(b.executionSlots).toBe(1);
+    expect(b.queueSlots).toBe(2);
+  });
+
+  it('a queued call whose signal aborts leaves the queue at once and frees its slot', async () => {
+    const b = bulkhead({ limit: 1, queue: 1 });
+    const g = gate();
+    const running = b.execute(() => g.promise);
+    const caller = new AbortController();
+    let ran = false;
+    const queued = b.execute(() => {
+      ran = true;
+    }, caller.signal);
+    expect(b.queueSlots).toBe(0);
+    caller.abort(new Error('gave up'));
+    await expect(queued).rejects.toThrow('gave up');
+    expect(b.queueSlots).toBe(1);
+    const next = b.execute(() => 'next');
+    g.open();
+    await running;
+    await expect(next).resolves.toBe('next');
+    expect(ran).toBe(false);
+  });
+
+  it('rejects a call whose signal is already aborted instead of queueing it', async () => {
+    const b = bulkhead({ limit: 1, queue: 5 });
+    const g = gate();
+    const running = b.execute(() => g.promise);
+    const caller = new AbortController();
+    caller.abort('no');
+    await expect(b.execute(() => 1, caller.signal)).rejects.toBe('no');
+    expect(b.queueSlots).toBe(5);
+    g.open();
+    await running;
+  });
+
+  it('frees the slot when a call throws or rejects', async () => {
+    const b = bulkhead({ limit: 1 });
+    await expect(
+      b.execute(() => {
+        throw new Error('sync');
+      }),
+    ).rejects.toThrow('sync');
+    await expect(b.execute(() => Promise.reject(new Error('async')))).rejects.toThrow('async');
+    expect(b.executionSlots).toBe(1);
+    await expect(b.execute(() => 3)).resolves.toBe(3);
+  });
+
+  it('removes the abort listener when a queued call starts', async () => {
+    const b = bulkhead({ limit: 1, queue: 1 });
+    const g = gate();
+    const running = b.execute(() => g.promise);
+    const caller = new AbortController();
+    const queued = b.execute(() => 'ran', caller.signal);
+    g.open();
+    await running;
+    await expect(queued).resolves.toBe('ran');
+    caller.abort(); // must not touch the bulkhead any more
+    expect(b.queueSlots).toBe(1);
+    expect(b.executionSlots).toBe(1);
+  });
+
+  it("reports 'rejected' events", async () => {
+    const b = bulkhead({ limit: 1, name: 'db' });
+    const events: BulkheadEvent[] = [];
+    b.onEvent((e) => events.push(e));
+    const g = gate();
+    const running = b.execute(() => g.promise);
+    await b.execute(() => 1).catch(() => {});
+    expect(events).toEqual([{ type: 'rejected', policy: 'db', executing: 1, queued: 0 }]);
+    g.open();
+    await running;
+  });
+
+  it('rejects invalid options naming each one', () => {
+    try {
+      bulkhead({ limit: 0, queue: -1, name: '' });
+      throw new Error('no error');
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigurationError);
+      expect((e as ConfigurationError).issues.map((i) => i.option)).toEqual(['limit', 'queue', 'name']);
+    }
+    expect(() => bulkhead({} as never)).toThrow(ConfigurationError);
+  });
+});

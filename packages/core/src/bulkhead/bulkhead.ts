@@ -1,0 +1,168 @@
+import { BulkheadRejectedError } from '../errors/errors.js';
+import { Emitter } from '../events/emitter.js';
+import { contextFor, type ExecuteContext, neverAborted, type Policy, type PolicyFn } from '../policy/policy.js';
+import { type BulkheadOptions, type ResolvedBulkheadOptions, resolveBulkheadOptions } from './options.js';
+
+/** A call turned away because every execution slot and queue slot was taken. */
+export type BulkheadEvent = { type: 'rejected'; policy: string; executing: number; queued: number };
+
+const ONCE = { once: true } as const;
+
+/** A call waiting for an execution slot: a node of the FIFO queue. */
+class Waiter<T> {
+  prev: Waiter<unknown> | undefined = undefined;
+  next: Waiter<unknown> | undefined = undefined;
+  signal: AbortSignal | undefined = undefined;
+
+  constructor(
+    readonly owner: BulkheadPolicy,
+    readonly fn: PolicyFn<T>,
+    readonly context: ExecuteContext,
+    readonly resolve: (value: T | PromiseLike<T>) => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
+
+  /** The caller's signal aborted while queued: leave the queue at once. */
+  handleEvent(): void {
+    const signal = this.signal;
+    this.signal = undefined;
+    this.owner._leave(this as Waiter<unknown>);
+    this.reject(signal?.reason);
+  }
+}
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  v !== null &&
+  (typeof v === 'object' || typeof v === 'function') &&
+  typeof (v as { then?: unknown }).then === 'function';
+
+/**
+ * Limits concurrency: at most `limit` calls execute, up to `queue` wait in FIFO order, the
+ * rest are rejected at once with `BulkheadRejectedError`. Memory: at most `queue` waiters.
+ */
+export class BulkheadPolicy implements Policy<BulkheadEvent> {
+  readonly name: string;
+  readonly #opts: ResolvedBulkheadOptions;
+  readonly #events = new Emitter<BulkheadEvent>();
+  #active = 0;
+  #queued = 0;
+  #head: Waiter<unknown> | undefined;
+  #tail: Waiter<unknown> | undefined;
+
+  readonly onEvent = this.#events.subscribe;
+  readonly onRejected = this.#events.subscribe;
+
+  constructor(options: BulkheadOptions) {
+    this.#opts = resolveBulkheadOptions(options);
+    this.name = this.#opts.name;
+  }
+
+  /** Free execution slots. */
+  get executionSlots(): number {
+    return this.#opts.limit - this.#active;
+  }
+
+  /** Free queue slots. */
+  get queueSlots(): number {
+    return this.#opts.queue - this.#queued;
+  }
+
+  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
+    return this.run(fn, contextFor(signal));
+  }
+
+  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<Awaited<R>> {
+    return (...args) => this.execute(() => fn(...args)) as Promise<Awaited<R>>;
+  }
+
+  run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
+    if (this.#active < this.#opts.limit) {
+      this.#active++;
+      return this.#exec(fn, context);
+    }
+    if (this.#queued < this.#opts.queue) return this.#enqueue(fn, context);
+    const { limit, queue } = this.#opts;
+    if (this.#events.hasListeners) {
+      this.#events.emit({ type: 'rejected', policy: this.name, executing: this.#active, queued: this.#queued });
+    }
+    return Promise.reject(new BulkheadRejectedError(limit, queue));
+  }
+
+  #exec<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
+    let result: T | PromiseLike<T>;
+    try {
+      result = fn(context);
+    } catch (error) {
+      this.#release();
+      return Promise.reject(error);
+    }
+    if (!isThenable(result)) {
+      this.#release();
+      return Promise.resolve(result);
+    }
+    return Promise.resolve(result).then(
+      (value) => {
+        this.#release();
+        return value;
+      },
+      (error: unknown) => {
+        this.#release();
+        throw error;
+      },
+    );
+  }
+
+  #enqueue<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
+    const signal = context.signal;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise<T>((resolve, reject) => {
+      const waiter = new Waiter<T>(this, fn, context, resolve, reject) as Waiter<unknown>;
+      waiter.prev = this.#tail;
+      if (this.#tail) this.#tail.next = waiter;
+      else this.#head = waiter;
+      this.#tail = waiter;
+      this.#queued++;
+      if (signal !== neverAborted) {
+        waiter.signal = signal;
+        signal.addEventListener('abort', waiter, ONCE);
+      }
+    });
+  }
+
+  /** A call finished: hand its slot to the oldest waiter, or free it. */
+  #release(): void {
+    const next = this.#head;
+    if (next === undefined) {
+      this.#active--;
+      return;
+    }
+    this._leave(next);
+    if (next.signal !== undefined) {
+      next.signal.removeEventListener('abort', next);
+      next.signal = undefined;
+    }
+    next.resolve(this.#exec(next.fn, next.context));
+  }
+
+  /** @internal Unlinks a waiter from the queue. */
+  _leave(waiter: Waiter<unknown>): void {
+    const { prev, next } = waiter;
+    if (prev) prev.next = next;
+    else this.#head = next;
+    if (next) next.prev = prev;
+    else this.#tail = prev;
+    waiter.prev = waiter.next = undefined;
+    this.#queued--;
+  }
+}
+
+/**
+ * A concurrency limit with an optional FIFO queue.
+ *
+ * @example
+ * const pool = bulkhead({ limit: 10, queue: 100 });
+ * const rows = await pool.execute(({ signal }) => db.query(sql, { signal }));
+ */
+export function bulkhead(options: BulkheadOptions): BulkheadPolicy {
+  return new BulkheadPolicy(options);
+}
