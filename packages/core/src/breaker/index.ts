@@ -1,4 +1,5 @@
 export { type BreakerEvent, CircuitBreakerPolicy, circuitBreaker } from './breaker.js';
+export type { Admission, CallOutcome } from './machine.js';
 export {
   BREAKER_DEFAULTS,
   type BreakerSnapshot,
@@ -22,3 +23,4 @@ export {
   type TimeWindowSnapshot,
 } from './strategy.js';
 export { TIME_WINDOW_DEFAULTS, timeWindow } from './time-window.js';
+export { type BreakerDecision, type BreakerInput, breakerTransition } from './transition.js';

@@ -49,6 +49,8 @@ export interface BreakerWindow {
 /** When a closed breaker opens. Immutable: one strategy value may serve many breakers. */
 export interface BreakerStrategy {
   readonly kind: BreakerWindowSnapshot['kind'];
+  /** The strategy's options as JSON (what a store sends with `breakerTransition`). */
+  readonly params: { readonly [option: string]: number | string | null };
   /** True when `record` reads `now` (time windows). */
   readonly usesTime: boolean;
   /** Calls at least this long count as slow; `undefined` when slow calls are not tracked. */
@@ -95,6 +97,9 @@ export function consecutive(threshold: number): BreakerStrategy {
     .done();
   return Object.freeze({
     kind: 'consecutive' as const,
+    get params() {
+      return { kind: 'consecutive', threshold };
+    },
     usesTime: false,
     slowCallMs: undefined,
     createWindow(snapshot?: BreakerWindowSnapshot): BreakerWindow {
@@ -152,6 +157,11 @@ export class RateRule {
     this.slowCallRate = options.slowCallRate ?? 1;
   }
 
+  params() {
+    const { failureRate, minimumCalls, slowCallRate } = this;
+    return { failureRate, minimumCalls, slowCallMs: this.slowCallMs ?? null, slowCallRate };
+  }
+
   /** The decision: enough calls, and the failure rate or the slow-call rate at its threshold. */
   trips(calls: number, failures: number, slow: number): boolean {
     if (calls < this.minimumCalls || calls === 0) return false;
@@ -182,6 +192,9 @@ export function countWindow(options: CountWindowOptions): BreakerStrategy {
   const words = Math.ceil(size / 32);
   return Object.freeze({
     kind: 'count-window' as const,
+    get params() {
+      return { kind: 'count-window', size, ...rule.params() };
+    },
     usesTime: false,
     slowCallMs: rule.slowCallMs,
     createWindow(snapshot?: BreakerWindowSnapshot): BreakerWindow {

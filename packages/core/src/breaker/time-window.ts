@@ -25,9 +25,13 @@ export function timeWindow(options: TimeWindowOptions): BreakerStrategy {
   const rule = new RateRule('timeWindow', options ?? ({} as TimeWindowOptions), v);
   v.done();
   const buckets = options.buckets ?? TIME_WINDOW_DEFAULTS.buckets;
-  const bucketMs = options.windowMs / buckets;
+  const windowMs = options.windowMs;
+  const bucketMs = windowMs / buckets;
   return Object.freeze({
     kind: 'time-window' as const,
+    get params() {
+      return { kind: 'time-window', windowMs, buckets, ...rule.params() };
+    },
     usesTime: true,
     slowCallMs: rule.slowCallMs,
     createWindow(snapshot?: BreakerWindowSnapshot): BreakerWindow {
