@@ -51,7 +51,7 @@ export function gcra(options: GcraOptions): RateLimitAlgorithm<GcraState> {
         burst,
         Math.max(0, Math.floor((tolerance - (tat - now)) / interval + EPSILON)),
         Math.ceil(tat - now),
-        allowed ? 0 : Math.ceil(newTat - tolerance - now),
+        allowed ? 0 : Math.ceil(newTat - tolerance - now - EPSILON * interval),
       );
     }
     next[0] = newTat;

@@ -58,6 +58,7 @@ export class RateLimiter {
   readonly #maxCost: number;
   readonly #store: Store;
   readonly #sync: MemoryStore | undefined;
+  readonly #space: number;
   readonly #prefix: string;
   readonly #clock: Clock;
   readonly #maxWaitMs: number;
@@ -85,14 +86,17 @@ export class RateLimiter {
     this.#prefix = options.prefix ?? (options.store === undefined ? '' : `${this.name}:`);
     this.#store = options.store ?? new MemoryStore();
     this.#sync = this.#store instanceof MemoryStore ? this.#store : undefined;
+    // In the memory store a key space replaces the prefix: no string is built per call.
+    this.#space = this.#sync === undefined ? 0 : this.#sync.space(this.#prefix);
     this.#clock = options.clock ?? systemClock;
     this.#maxWaitMs = options.maxWaitMs ?? RATE_LIMITER_DEFAULTS.maxWaitMs;
     const sync = this.#sync;
     const single = this.#single;
+    const space = this.#space;
     this.#queues = new WaitQueues(
       this.#clock,
       sync !== undefined && single !== undefined
-        ? (key, cost) => sync.applySync(key, single.consume, cost, this.#clock.now())
+        ? (key, cost) => sync.applySync(key, single.consume, cost, this.#clock.now(), space)
         : (key, cost) => this.#apply(key, cost, false),
     );
   }
@@ -115,29 +119,34 @@ export class RateLimiter {
   /** Takes `cost` from `key` when every limit admits it; resolves with the decision either way. */
   consume(key: string, cost = 1): Promise<RateLimitDecision> {
     if (!(cost >= 0 && cost <= this.#maxCost)) return Promise.reject(costError(cost, this.#maxCost));
-    const storeKey = this.#storeKey(key);
     const sync = this.#sync;
     const single = this.#single;
     if (sync !== undefined && single !== undefined) {
       let d: RateLimitDecision;
       try {
-        d = sync.applySync(storeKey, single.consume, cost, this.#clock.now());
+        d = sync.applySync(key, single.consume, cost, this.#clock.now(), this.#space);
       } catch (error) {
         return Promise.reject(error);
       }
       return Promise.resolve(this.#count(key, d));
     }
-    return this.#apply(storeKey, cost, false).then((d) => this.#count(key, d));
+    return this.#apply(key, cost, false).then((d) => this.#count(key, d));
   }
 
   /** The decision `consume(key, cost)` would return now, without consuming. */
   peek(key: string, cost = 1): Promise<RateLimitDecision> {
     if (!(cost >= 0 && cost <= this.#maxCost)) return Promise.reject(costError(cost, this.#maxCost));
-    return this.#apply(this.#storeKey(key), cost, true);
+    return this.#apply(key, cost, true);
   }
 
   /** Forgets `key`: its next request finds every limit full. */
   async reset(key: string): Promise<void> {
+    const sync = this.#sync;
+    if (sync !== undefined) {
+      if (this.#single !== undefined) sync.deleteSync(key, this.#space);
+      else for (const s of this.#suffixes) sync.deleteSync(key + s, this.#space);
+      return;
+    }
     const storeKey = this.#prefix + key;
     if (this.#single !== undefined) await this.#store.delete(storeKey);
     else await Promise.all(this.#suffixes.map((s) => this.#store.delete(storeKey + s)));
@@ -156,7 +165,7 @@ export class RateLimiter {
     if (!(maxWaitMs >= 0)) return Promise.reject(new RangeError(`maxWaitMs must be >= 0, received ${maxWaitMs}`));
     this.#requests++;
     const started = this.#clock.now();
-    return this.#queues.enqueue(this.#storeKey(key), cost, maxWaitMs, options.signal).then(
+    return this.#queues.enqueue(key, cost, maxWaitMs, options.signal).then(
       (d) => {
         this.#allowed++;
         this.#totalWaitMs += this.#clock.now() - started;
@@ -222,16 +231,29 @@ export class RateLimiter {
     return d;
   }
 
-  #apply(storeKey: string, cost: number, peek: boolean): Promise<RateLimitDecision> {
+  /** Applies consume or peek to the user's `key` (prefixed here, or through the memory store's key space). */
+  #apply(key: string, cost: number, peek: boolean): Promise<RateLimitDecision> {
     const now = this.#clock.now();
     const single = this.#single;
-    if (single !== undefined) return this.#store.apply(storeKey, peek ? single.peek : single.consume, cost, now);
-    const operations: StoreOperation[] = this.#algorithms.map((a, i) => ({
-      key: storeKey + this.#suffixes[i],
-      transition: peek ? a.peek : a.consume,
-      input: cost,
-    }));
-    return this.#store.applyAll(operations, now).then((outputs) => combine(outputs as RateLimitDecision[]));
+    const sync = this.#sync;
+    try {
+      if (single !== undefined) {
+        const transition = peek ? single.peek : single.consume;
+        if (sync !== undefined) return Promise.resolve(sync.applySync(key, transition, cost, now, this.#space));
+        return this.#store.apply(this.#storeKey(key), transition, cost, now);
+      }
+      const base = sync !== undefined ? key : this.#storeKey(key);
+      const operations: StoreOperation[] = this.#algorithms.map((a, i) => ({
+        key: base + this.#suffixes[i],
+        transition: peek ? a.peek : a.consume,
+        input: cost,
+      }));
+      if (sync !== undefined)
+        return Promise.resolve(combine(sync.applyAllSync(operations, now, this.#space) as RateLimitDecision[]));
+      return this.#store.applyAll(operations, now).then((outputs) => combine(outputs as RateLimitDecision[]));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 }
 

@@ -57,7 +57,7 @@ export function tokenBucket(options: TokenBucketOptions = {}): RateLimitAlgorith
         capacity,
         Math.floor(tokens + EPSILON),
         Math.ceil((capacity - tokens) / perMs),
-        allowed ? 0 : Math.ceil((cost - tokens) / perMs),
+        allowed ? 0 : Math.ceil((cost - tokens - EPSILON) / perMs),
       );
     }
     const left = tokens > cost ? tokens - cost : 0;

@@ -113,6 +113,21 @@ describe('memoryStore', () => {
     expect(await store.delete('saga:1')).toBe(false);
   });
 
+  it('shows keys of a key space under their full names', async () => {
+    const store = new MemoryStore();
+    await store.set('rl:old', { n: 7 }, 1000, 0);
+    const space = store.space('rl:');
+    expect(store.space('rl:')).toBe(space);
+    expect(store.applySync('old', capped, 9, 0, space)).toBe(8);
+    expect(store.applySync('new', capped, 9, 0, space)).toBe(1);
+    expect(await store.get('rl:new', 0)).toEqual({ n: 1 });
+    expect((await store.keys('rl:', 0)).sort()).toEqual(['rl:new', 'rl:old']);
+    expect(await store.apply('rl:new', capped, 9, 0)).toBe(2);
+    expect(store.deleteSync('new', space)).toBe(true);
+    expect(await store.get('rl:new', 0)).toBeUndefined();
+    expect(store.size).toBe(1);
+  });
+
   it('rejects a non-positive maxKeys naming it', () => {
     expect(() => memoryStore({ maxKeys: 0 })).toThrow(/maxKeys/);
   });

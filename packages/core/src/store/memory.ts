@@ -11,11 +11,12 @@ import {
 
 const NIL = -1;
 const GENERIC = 0;
-// One record per slot in a Float64Array: [expiresAt, kind, referenced, ...packed state].
+// One record per slot in a Float64Array: [expiresAt, kind, referenced, space, ...packed state].
 const EXPIRES = 0;
 const KIND = 1;
 const REFERENCED = 2;
-const STATE = 3;
+const SPACE = 3;
+const STATE = 4;
 const STRIDE = STATE + PACKED_MAX_WIDTH;
 const SCRATCH = PACKED_MAX_WIDTH + 2;
 const INITIAL_CAPACITY = 1024;
@@ -40,7 +41,11 @@ type AnyCodec = PackedCodec<any>;
  */
 export class MemoryStore implements Store {
   readonly maxKeys: number;
-  readonly #index = new Map<string, number>();
+  // One index per key space: space 0 holds full keys; space n holds keys without its prefix.
+  readonly #indexes: Map<string, number>[] = [new Map()];
+  readonly #prefixes: string[] = [''];
+  #count = 0;
+  #subKey = '';
   #capacity = 0;
   #used = 0;
   #free: number = NIL;
@@ -61,7 +66,52 @@ export class MemoryStore implements Store {
 
   /** Keys held, including expired ones not yet reclaimed. */
   get size(): number {
-    return this.#index.size;
+    return this.#count;
+  }
+
+  /**
+   * A key space for keys that all start with `prefix`: the `space` argument of the
+   * `…Sync` methods, which then take keys without the prefix. Saves building (and
+   * hashing) `prefix + key` on every call; the root methods still see the full keys.
+   */
+  space(prefix: string): number {
+    if (prefix === '') return 0;
+    const known = this.#prefixes.indexOf(prefix);
+    if (known >= 0) return known;
+    const id = this.#prefixes.length;
+    const index = new Map<string, number>();
+    // Move keys that now belong to the new space (longest prefix wins).
+    for (let s = 0; s < id; s++) {
+      const p = this.#prefixes[s]!;
+      if (!prefix.startsWith(p)) continue;
+      for (const [key, slot] of this.#indexes[s]!) {
+        const full = p + key;
+        if (!full.startsWith(prefix)) continue;
+        this.#indexes[s]!.delete(key);
+        const sub = flatten(full.slice(prefix.length));
+        index.set(sub, slot);
+        this.#keys[slot] = sub;
+        this.#rec[slot * STRIDE + SPACE] = id;
+      }
+    }
+    this.#prefixes.push(prefix);
+    this.#indexes.push(index);
+    return id;
+  }
+
+  /** The space of a full key; sets `#subKey` to the key within it. */
+  #resolve(key: string): number {
+    let best = 0;
+    let length = 0;
+    for (let s = 1; s < this.#prefixes.length; s++) {
+      const p = this.#prefixes[s]!;
+      if (p.length > length && key.startsWith(p)) {
+        best = s;
+        length = p.length;
+      }
+    }
+    this.#subKey = best === 0 ? key : key.slice(length);
+    return best;
   }
 
   apply<S, I, O>(key: string, transition: Transition<S, I, O>, input: I, now: number): Promise<O> {
@@ -73,8 +123,12 @@ export class MemoryStore implements Store {
   }
 
   /** {@link Store.apply} without the promise, for in-process callers. */
-  applySync<S, I, O>(key: string, transition: Transition<S, I, O>, input: I, now: number): O {
-    let slot = this.#index.get(key);
+  applySync<S, I, O>(key: string, transition: Transition<S, I, O>, input: I, now: number, space = 0): O {
+    if (space === 0 && this.#prefixes.length > 1) {
+      space = this.#resolve(key);
+      key = this.#subKey;
+    }
+    let slot = this.#indexes[space]!.get(key);
     const rec = this.#rec;
     // An expired key reads as absent but keeps its slot, so a key that keeps returning
     // to "full" between calls costs no Map delete and insert.
@@ -85,7 +139,7 @@ export class MemoryStore implements Store {
       const p = packed as AnyPacked;
       const next = this.#scratch;
       const output = p.step(rec, fresh ? 0 : slot! * STRIDE + STATE, fresh, input, now, next);
-      this.#commitPacked(key, slot, fresh, id, p.codec.width, next, 0, now);
+      this.#commitPacked(key, space, slot, fresh, id, p.codec.width, next, 0, now);
       return output as O;
     }
     if (fresh && slot !== undefined) {
@@ -93,7 +147,7 @@ export class MemoryStore implements Store {
       slot = undefined;
     }
     const result = transition.apply(this.#read(slot) as S | undefined, input, now);
-    if (result.write !== false) this.#write(key, slot, result.state, result.ttlMs, now, id, packed);
+    if (result.write !== false) this.#write(key, space, slot, result.state, result.ttlMs, now, id, packed);
     else if (slot !== undefined) rec[slot * STRIDE + REFERENCED] = 1;
     return result.output;
   }
@@ -106,8 +160,8 @@ export class MemoryStore implements Store {
     }
   }
 
-  /** {@link Store.applyAll} without the promise. */
-  applyAllSync(operations: readonly StoreOperation[], now: number): unknown[] {
+  /** {@link Store.applyAll} without the promise; with `space`, the operations' keys are within it. */
+  applyAllSync(operations: readonly StoreOperation[], now: number, space = 0): unknown[] {
     const n = operations.length;
     for (let k = 0; k < n; k++) {
       for (let j = 0; j < k; j++) {
@@ -121,10 +175,17 @@ export class MemoryStore implements Store {
     const results: ({ state: unknown; ttlMs: number; write?: boolean } | undefined)[] = new Array(n);
     const slots: (number | undefined)[] = new Array(n);
     const fresh: boolean[] = new Array(n);
+    const spaces: number[] = new Array(n);
+    const keys: string[] = new Array(n);
+    for (let k = 0; k < n; k++) {
+      const key = operations[k]!.key;
+      spaces[k] = space === 0 && this.#prefixes.length > 1 ? this.#resolve(key) : space;
+      keys[k] = space === 0 && this.#prefixes.length > 1 ? this.#subKey : key;
+    }
     let accepted = true;
     for (let k = 0; k < n; k++) {
       const op = operations[k]!;
-      const slot = this.#index.get(op.key);
+      const slot = this.#indexes[spaces[k]!]!.get(keys[k]!);
       const rec = this.#rec;
       const isFresh = slot === undefined || rec[slot * STRIDE + EXPIRES]! <= now;
       slots[k] = slot;
@@ -154,13 +215,15 @@ export class MemoryStore implements Store {
       const packed = op.transition.packed;
       const id = packed === undefined ? GENERIC : this.#codecId(packed.codec);
       // A slot may have been reclaimed by an insert of an earlier operation of this batch.
-      const slot = this.#index.get(op.key);
+      const slot = this.#indexes[spaces[k]!]!.get(keys[k]!);
       if (result !== undefined) {
-        if (result.write !== false) this.#write(op.key, slot, result.state, result.ttlMs, now, id, packed);
+        if (result.write !== false)
+          this.#write(keys[k]!, spaces[k]!, slot, result.state, result.ttlMs, now, id, packed);
         continue;
       }
       this.#commitPacked(
-        op.key,
+        keys[k]!,
+        spaces[k]!,
         slot,
         fresh[k]! || slot === undefined,
         id,
@@ -179,7 +242,8 @@ export class MemoryStore implements Store {
 
   /** {@link Store.get} without the promise. */
   getSync<S>(key: string, now: number): S | undefined {
-    const slot = this.#index.get(key);
+    const space = this.#resolve(key);
+    const slot = this.#indexes[space]!.get(this.#subKey);
     if (slot === undefined) return undefined;
     if (this.#rec[slot * STRIDE + EXPIRES]! <= now) {
       this.#remove(slot);
@@ -189,22 +253,40 @@ export class MemoryStore implements Store {
   }
 
   set<S>(key: string, state: S, ttlMs: number, now: number): Promise<void> {
-    this.#write(key, this.#index.get(key), state, ttlMs, now, GENERIC, undefined);
+    const space = this.#resolve(key);
+    const sub = this.#subKey;
+    this.#write(sub, space, this.#indexes[space]!.get(sub), state, ttlMs, now, GENERIC, undefined);
     return Promise.resolve();
   }
 
   delete(key: string): Promise<boolean> {
-    const slot = this.#index.get(key);
+    return Promise.resolve(this.deleteSync(key));
+  }
+
+  /** {@link Store.delete} without the promise; with `space`, `key` is within it. */
+  deleteSync(key: string, space = 0): boolean {
+    let s = space;
+    let k = key;
+    if (s === 0) {
+      s = this.#resolve(key);
+      k = this.#subKey;
+    }
+    const slot = this.#indexes[s]!.get(k);
     if (slot !== undefined) this.#remove(slot);
-    return Promise.resolve(slot !== undefined);
+    return slot !== undefined;
   }
 
   keys(prefix: string, now: number, options: StoreKeysOptions = {}): Promise<string[]> {
     const limit = options.limit ?? 1000;
     const out: string[] = [];
-    for (const [key, slot] of this.#index) {
-      if (out.length >= limit) break;
-      if (key.startsWith(prefix) && this.#rec[slot * STRIDE + EXPIRES]! > now) out.push(key);
+    for (let s = 0; s < this.#prefixes.length && out.length < limit; s++) {
+      const p = this.#prefixes[s]!;
+      if (!p.startsWith(prefix) && !prefix.startsWith(p)) continue;
+      for (const [key, slot] of this.#indexes[s]!) {
+        if (out.length >= limit) break;
+        const full = p + key;
+        if (full.startsWith(prefix) && this.#rec[slot * STRIDE + EXPIRES]! > now) out.push(full);
+      }
     }
     return Promise.resolve(out);
   }
@@ -212,10 +294,12 @@ export class MemoryStore implements Store {
   /** Drops every key whose TTL has passed; returns how many. O(keys). */
   sweep(now: number): number {
     let dropped = 0;
-    for (const slot of this.#index.values()) {
-      if (this.#rec[slot * STRIDE + EXPIRES]! <= now) {
-        this.#remove(slot);
-        dropped++;
+    for (const index of this.#indexes) {
+      for (const slot of index.values()) {
+        if (this.#rec[slot * STRIDE + EXPIRES]! <= now) {
+          this.#remove(slot);
+          dropped++;
+        }
       }
     }
     return dropped;
@@ -223,7 +307,8 @@ export class MemoryStore implements Store {
 
   /** Deletes every key and releases the slab. */
   clear(): void {
-    this.#index.clear();
+    for (const index of this.#indexes) index.clear();
+    this.#count = 0;
     this.#capacity = 0;
     this.#used = 0;
     this.#free = NIL;
@@ -235,6 +320,7 @@ export class MemoryStore implements Store {
 
   #commitPacked(
     key: string,
+    space: number,
     slot: number | undefined,
     fresh: boolean,
     id: number,
@@ -256,7 +342,7 @@ export class MemoryStore implements Store {
       return;
     }
     let s = slot;
-    if (s === undefined) s = this.#insert(key, now);
+    if (s === undefined) s = this.#insert(key, space, now);
     else if (this.#objs !== undefined && this.#rec[s * STRIDE + KIND] === GENERIC) this.#objs[s] = undefined;
     const rec = this.#rec;
     const base = s * STRIDE;
@@ -292,6 +378,7 @@ export class MemoryStore implements Store {
 
   #write(
     key: string,
+    space: number,
     slot: number | undefined,
     state: unknown,
     ttlMs: number,
@@ -303,7 +390,7 @@ export class MemoryStore implements Store {
       if (slot !== undefined) this.#remove(slot);
       return;
     }
-    const s = slot ?? this.#insert(key, now);
+    const s = slot ?? this.#insert(key, space, now);
     const base = s * STRIDE;
     const rec = this.#rec;
     rec[base + EXPIRES] = now + ttlMs;
@@ -319,7 +406,7 @@ export class MemoryStore implements Store {
     }
   }
 
-  #insert(key: string, now: number): number {
+  #insert(key: string, space: number, now: number): number {
     this.#reclaim(now);
     let slot: number;
     if (this.#free !== NIL) {
@@ -331,7 +418,9 @@ export class MemoryStore implements Store {
     }
     const flat = flatten(key);
     this.#keys[slot] = flat;
-    this.#index.set(flat, slot);
+    this.#indexes[space]!.set(flat, slot);
+    this.#rec[slot * STRIDE + SPACE] = space;
+    this.#count++;
     return slot;
   }
 
@@ -348,7 +437,7 @@ export class MemoryStore implements Store {
       if (this.#hand >= used) this.#hand = 0;
       const slot = this.#hand++;
       const base = slot * STRIDE;
-      const full = this.#index.size >= this.maxKeys;
+      const full = this.#count >= this.maxKeys;
       if (this.#keys[slot] !== undefined) {
         if (rec[base + EXPIRES]! <= now) {
           this.#remove(slot);
@@ -369,7 +458,9 @@ export class MemoryStore implements Store {
 
   #remove(slot: number): void {
     const key = this.#keys[slot]!;
-    this.#index.delete(key);
+    const base0 = slot * STRIDE;
+    this.#indexes[this.#rec[base0 + SPACE]!]!.delete(key);
+    this.#count--;
     this.#keys[slot] = undefined;
     if (this.#objs !== undefined) this.#objs[slot] = undefined;
     const base = slot * STRIDE;
