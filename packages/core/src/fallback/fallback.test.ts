@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../clock/fake-clock.js';
+import { ConfigurationError, TimeoutError } from '../errors/errors.js';
+import { pipeline } from '../pipeline/pipeline.js';
+import { timeout } from '../timeout/timeout.js';
+import { type FallbackEvent, fallback } from './fallback.js';
+import { FALLBACK_DEFAULTS } from './options.js';
+
+const primaryDown = new Error('primary down');
+
+describe('fallback', () => {
+  it('passes a success through untouched', async () => {
+    expect(FALLBACK_DEFAULTS.name).toBe('fallback');
+    await expect(fallback('cached').execute(() => 'fresh')).resolves.toBe('fresh');
+  });
+
+  it('replaces a failure with a value', async () => {
+    await expect(fallback('cached').execute(() => Promise.reject(primaryDown))).resolves.toBe('cached');
+  });
+
+  it('calls a function with the error (primary → replica)', async () => {
+    const seen: unknown[] = [];
+    const policy = fallback(async (error) => {
+      seen.push(error);
+      return 'from replica';
+    });
+    await expect(
+      policy.execute(() => {
+        throw primaryDown;
+      }),
+    ).resolves.toBe('from replica');
+    expect(seen).toEqual([primaryDown]);
+  });
+
+  it('rejects with the fallback function’s error when it fails too', async () => {
+    const replicaDown = new Error('replica down');
+    const policy = fallback(() => Promise.reject(replicaDown));
+    await expect(policy.execute(() => Promise.reject(primaryDown))).rejects.toBe(replicaDown);
+  });
+
+  it('lets errors the handle refuses pass through', async () => {
+    const policy = fallback('x', { handle: (e) => e instanceof TimeoutError });
+    await expect(policy.execute(() => Promise.reject(primaryDown))).rejects.toBe(primaryDown);
+    await expect(policy.execute(() => Promise.reject(new TimeoutError(5)))).resolves.toBe('x');
+  });
+
+  it('does not substitute by default when the caller cancelled', async () => {
+    const caller = new AbortController();
+    const policy = fallback('x');
+    const call = policy.execute(
+      ({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+      caller.signal,
+    );
+    caller.abort(new Error('cancelled'));
+    await expect(call).rejects.toThrow('cancelled');
+  });
+
+  it('substitutes for an inner timeout inside a pipeline', async () => {
+    const clock = new FakeClock();
+    const policy = pipeline(fallback('stale'), timeout(100, { clock, strategy: 'aggressive' }));
+    const call = policy.execute(() => new Promise(() => {}));
+    await clock.advance(100);
+    await expect(call).resolves.toBe('stale');
+  });
+
+  it("reports a 'fallback' event with the error", async () => {
+    const policy = fallback(0, { name: 'price' });
+    const events: FallbackEvent[] = [];
+    policy.onEvent((e) => events.push(e));
+    await policy.execute(() => Promise.reject(primaryDown));
+    expect(events).toEqual([{ type: 'fallback', policy: 'price', error: primaryDown }]);
+  });
+
+  it('rejects invalid options naming each one', () => {
+    try {
+      fallback(1, { handle: 'all' as never, name: '' });
+      throw new Error('no error');
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigurationError);
+      expect((e as ConfigurationError).issues.map((i) => i.option)).toEqual(['handle', 'name']);
+    }
+  });
+});

@@ -1,0 +1,63 @@
+import { Emitter } from '../events/emitter.js';
+import type { ExecuteContext, PolicyFn } from '../policy/policy.js';
+import { contextFor } from '../policy/policy.js';
+import { type FallbackOptions, resolveFallbackOptions } from './options.js';
+
+/** The substitute: a value, or a function of the error (e.g. read from the replica instead). */
+export type FallbackValue<R> = R | ((error: unknown, context: ExecuteContext) => R | PromiseLike<R>);
+
+/** The primary failed with a handled error and the fallback was used. */
+export type FallbackEvent = { type: 'fallback'; policy: string; error: unknown };
+
+/**
+ * Replaces handled failures with a value or the result of a function of the error. Like
+ * every policy it has `execute`, `run` and `wrap`; results are typed `T | R`.
+ */
+export class FallbackPolicy<R> {
+  readonly name: string;
+  readonly #value: FallbackValue<R>;
+  readonly #handle: ((error: unknown) => boolean) | undefined;
+  readonly #events = new Emitter<FallbackEvent>();
+  readonly onEvent = this.#events.subscribe;
+  readonly onFallback = this.#events.subscribe;
+
+  constructor(value: FallbackValue<R>, options: FallbackOptions = {}) {
+    this.name = resolveFallbackOptions(options).name;
+    this.#value = value;
+    this.#handle = options.handle;
+  }
+
+  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T | R> {
+    return this.run(fn, contextFor(signal));
+  }
+
+  wrap<A extends unknown[], T>(fn: (...args: A) => T | PromiseLike<T>): (...args: A) => Promise<Awaited<T> | R> {
+    return (...args) => this.execute(() => fn(...args)) as Promise<Awaited<T> | R>;
+  }
+
+  async run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T | R> {
+    try {
+      return await fn(context);
+    } catch (error) {
+      const handled = this.#handle ? this.#handle(error) : !context.signal.aborted;
+      if (!handled) throw error;
+      if (this.#events.hasListeners) this.#events.emit({ type: 'fallback', policy: this.name, error });
+      const value = this.#value;
+      return typeof value === 'function'
+        ? (value as (error: unknown, context: ExecuteContext) => R | PromiseLike<R>)(error, context)
+        : value;
+    }
+  }
+}
+
+/**
+ * A substitute for failed calls. A function is called with the error and the context; to
+ * fall back to a function *value*, return it from a function: `fallback(() => fn)`.
+ *
+ * @example
+ * const readUser = fallback((error) => replica.getUser(id));
+ * const user = await readUser.execute(({ signal }) => primary.getUser(id, { signal }));
+ */
+export function fallback<R>(value: FallbackValue<R>, options: FallbackOptions = {}): FallbackPolicy<R> {
+  return new FallbackPolicy(value, options);
+}

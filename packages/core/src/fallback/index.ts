@@ -1,0 +1,2 @@
+export { type FallbackEvent, FallbackPolicy, type FallbackValue, fallback } from './fallback.js';
+export { FALLBACK_DEFAULTS, type FallbackOptions } from './options.js';

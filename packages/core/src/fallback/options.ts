@@ -1,0 +1,24 @@
+import { OptionsValidator } from '../errors/validate.js';
+
+export interface FallbackOptions {
+  /**
+   * Which errors the fallback replaces; the others pass through.
+   * @default every error, except when the caller's signal has aborted (the caller gave up,
+   * so there is nobody to give a substitute to)
+   */
+  handle?: (error: unknown) => boolean;
+  /** Name stamped on events. @default 'fallback' */
+  name?: string;
+}
+
+export const FALLBACK_DEFAULTS = {
+  name: 'fallback',
+} as const;
+
+export function resolveFallbackOptions(options: FallbackOptions): { name: string } {
+  const v = new OptionsValidator('fallback');
+  v.function('handle', options.handle);
+  v.string('name', options.name);
+  v.done();
+  return { name: options.name ?? FALLBACK_DEFAULTS.name };
+}
