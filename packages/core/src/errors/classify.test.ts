@@ -6,6 +6,7 @@ import {
   ConfigurationError,
   IdempotencyConflictError,
   RateLimitExceededError,
+  ResilienceError,
   RetryExhaustedError,
   TimeoutError,
 } from './errors.js';
@@ -71,6 +72,8 @@ describe('classify', () => {
     expect(classify(new ConfigurationError('x', []))).toBe('configuration');
     expect(classify(new IdempotencyConflictError('in_flight'))).toBe('invalid_state');
     expect(classify(new RetryExhaustedError(3, withCode('ECONNRESET')))).toBe('network');
+    const txFailed = new ResilienceError('transaction_failed', 'tx', { cause: withCode('ECONNRESET') });
+    expect(classify(txFailed)).toBe('network');
   });
 
   it('sorts syntax and type errors as validation, and falls back to the message', () => {

@@ -99,7 +99,10 @@ export function classify(error: unknown, depth = 0): ErrorCategory {
   const e = asBag(error);
   if (!e) return 'unknown';
   if (isResilienceError(error)) {
-    if (error.code === 'retry_exhausted' && depth < 5) return classify(error.cause, depth + 1);
+    // Wrappers take the category of what they wrap.
+    if ((error.code === 'retry_exhausted' || error.code === 'transaction_failed') && depth < 5) {
+      return classify(error.cause, depth + 1);
+    }
     return OWN_CODES[error.code] ?? 'unknown';
   }
   const name = typeof e.name === 'string' ? e.name : '';
