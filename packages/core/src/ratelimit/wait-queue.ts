@@ -78,6 +78,7 @@ export class WaitQueues {
   #pump(key: string, queue: Queue): void {
     while (queue.waiters.length > 0 && queue.timer === undefined && !queue.busy) {
       const head = queue.waiters[0]!;
+      const at = this.#clock.now();
       let result: RateLimitDecision | Promise<RateLimitDecision>;
       try {
         result = this.#consume(key, head.cost);
@@ -90,7 +91,7 @@ export class WaitQueues {
         result.then(
           (d) => {
             queue.busy = false;
-            this.#settle(queue, head, d);
+            this.#settle(queue, head, d, at);
             this.#pump(key, queue);
             this.#release(key, queue);
           },
@@ -103,13 +104,14 @@ export class WaitQueues {
         );
         return;
       }
-      this.#settle(queue, head, result);
+      this.#settle(queue, head, result, at);
     }
     if (queue.waiters.length > 0 && queue.timer === undefined && !queue.busy) return;
     this.#release(key, queue);
   }
 
-  #settle(queue: Queue, head: Waiter, d: RateLimitDecision): void {
+  /** `at` is when the store decided; `retryAfterMs` counts from then. */
+  #settle(queue: Queue, head: Waiter, d: RateLimitDecision, at: number): void {
     if (head.done) return; // aborted while the store call was in flight
     if (d.allowed) {
       queue.waiters.shift();
@@ -118,7 +120,7 @@ export class WaitQueues {
       return;
     }
     const now = this.#clock.now();
-    const due = now + d.retryAfterMs;
+    const due = at + d.retryAfterMs;
     const kept: Waiter[] = [];
     for (const w of queue.waiters) {
       if (due > w.deadline) {
@@ -129,10 +131,13 @@ export class WaitQueues {
     queue.waiters = kept;
     if (kept.length === 0) return;
     queue.dueAt = due;
-    queue.timer = this.#clock.setTimeout(() => {
-      queue.timer = undefined;
-      this.#pump(queue.key, queue);
-    }, d.retryAfterMs);
+    queue.timer = this.#clock.setTimeout(
+      () => {
+        queue.timer = undefined;
+        this.#pump(queue.key, queue);
+      },
+      Math.max(0, due - now),
+    );
   }
 
   #fail(queue: Queue, head: Waiter, error: unknown): void {

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../clock/fake-clock.js';
+import { ConfigurationError } from '../errors/errors.js';
+import { memoryStore } from '../store/memory.js';
+import { defaultOperationLimits, OPERATION_LIMITS_PER_MINUTE, rateLimitGroup } from './group.js';
+import { fixedWindow } from './windows.js';
+
+describe('rateLimitGroup', () => {
+  it('seeds search 30, transform 10 and embed 60 a minute', () => {
+    expect(OPERATION_LIMITS_PER_MINUTE).toEqual({ search: 30, transform: 10, embed: 60 });
+    const limits = defaultOperationLimits();
+    expect([limits.search.limit, limits.transform.limit, limits.embed.limit]).toEqual([30, 10, 60]);
+  });
+
+  it('limits each operation per key independently', async () => {
+    const clock = new FakeClock();
+    const group = rateLimitGroup({ limits: defaultOperationLimits(), clock });
+    for (let i = 0; i < 10; i++) expect((await group.consume('transform', 'org-1')).allowed).toBe(true);
+    expect(await group.consume('transform', 'org-1')).toMatchObject({ allowed: false, retryAfterMs: 6000 });
+    expect((await group.consume('transform', 'org-2')).allowed).toBe(true);
+    expect((await group.consume('search', 'org-1')).allowed).toBe(true);
+    expect((await group.peek('transform', 'org-1')).allowed).toBe(false);
+    await group.reset('transform', 'org-1');
+    expect((await group.peek('transform', 'org-1')).allowed).toBe(true);
+    const waited = group.wait('transform', 'org-2', { cost: 10 });
+    await clock.advance(6000);
+    expect((await waited).allowed).toBe(true);
+    expect(group.stats().transform).toMatchObject({ requests: 13, allowed: 12, blocked: 1 });
+    expect(group.operations).toEqual(['search', 'transform', 'embed']);
+  });
+
+  it('shares one store with every operation under its own prefix', async () => {
+    const store = memoryStore();
+    const group = rateLimitGroup({ limits: { a: fixedWindow({ limit: 1, windowMs: 1000 }) }, store, name: 'api' });
+    await group.consume('a', 'u');
+    expect(await store.keys('api:', 0)).toEqual(['api:a:u']);
+  });
+
+  it('rejects an unknown operation with ConfigurationError naming operation', async () => {
+    const group = rateLimitGroup({ limits: defaultOperationLimits() });
+    const error = await group.consume('upload' as 'search', 'k').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as ConfigurationError).issues[0]?.option).toBe('operation');
+    expect(() => rateLimitGroup({ limits: {} })).toThrow(/limits/);
+  });
+});

@@ -1,0 +1,256 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../clock/fake-clock.js';
+import { ConfigurationError, RateLimitExceededError } from '../errors/errors.js';
+import { memoryStore } from '../store/memory.js';
+import { MEMORY_STORE_DEFAULTS } from '../store/options.js';
+import type { Store } from '../store/store.js';
+import { gcra } from './gcra.js';
+import { rateLimiter } from './limiter.js';
+import { RATE_LIMITER_DEFAULTS } from './options.js';
+import { TOKEN_BUCKET_DEFAULTS, tokenBucket } from './token-bucket.js';
+import { fixedWindow, slidingWindow } from './windows.js';
+
+const bucket = (capacity: number, refillPerSecond: number) => tokenBucket({ capacity, refillPerSecond });
+
+/** A store that answers asynchronously (as Redis would), over a memory store. */
+function asyncStore(): Store {
+  const inner = memoryStore();
+  const later = <T>(p: Promise<T>) => p.then((v) => new Promise<T>((resolve) => setImmediate(() => resolve(v))));
+  return {
+    apply: (key, t, input, now) => later(inner.apply(key, t, input, now)),
+    applyAll: (ops, now) => later(inner.applyAll(ops, now)),
+    get: (key, now) => later(inner.get(key, now)),
+    set: (key, state, ttlMs, now) => later(inner.set(key, state, ttlMs, now)),
+    delete: (key) => later(inner.delete(key)),
+    keys: (prefix, now, options) => later(inner.keys(prefix, now, options)),
+  };
+}
+
+describe('rateLimiter', () => {
+  it('pins its defaults', () => {
+    expect(RATE_LIMITER_DEFAULTS).toEqual({ name: 'rateLimiter', maxWaitMs: 60_000 });
+    expect(TOKEN_BUCKET_DEFAULTS).toEqual({ capacity: 60, refillPerSecond: 1 });
+    expect(MEMORY_STORE_DEFAULTS).toEqual({ maxKeys: 100_000 });
+  });
+
+  it('admits 60 a minute by default and denies the 61st with a result, not an exception', async () => {
+    const clock = new FakeClock();
+    const limiter = rateLimiter({ algorithm: tokenBucket(), clock });
+    for (let i = 0; i < 60; i++) expect((await limiter.consume('u')).allowed).toBe(true);
+    expect(await limiter.consume('u')).toEqual({
+      allowed: false,
+      limit: 60,
+      remaining: 0,
+      resetMs: 60_000,
+      retryAfterMs: 1000,
+    });
+    expect((await limiter.consume('other')).allowed).toBe(true);
+  });
+
+  it('rejects a cost above what the algorithm can ever admit with ConfigurationError naming cost', async () => {
+    const limiter = rateLimiter({ algorithm: [bucket(5, 1), fixedWindow({ limit: 3, windowMs: 1000 })] });
+    for (const call of [
+      () => limiter.consume('k', 4),
+      () => limiter.peek('k', 4),
+      () => limiter.wait('k', { cost: 4 }),
+    ]) {
+      const error = await call().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect((error as ConfigurationError).issues[0]?.option).toBe('cost');
+    }
+    await expect(limiter.consume('k', -1)).rejects.toThrow(/cost/);
+    await expect(limiter.consume('k', Number.NaN)).rejects.toThrow(/cost/);
+    expect((await limiter.consume('k', 3)).allowed).toBe(true);
+  });
+
+  it('throws ConfigurationError naming every bad option at construction', () => {
+    expect(() => rateLimiter({ algorithm: {} as never, maxWaitMs: -1, name: '' })).toThrow(
+      /algorithm.*name.*maxWaitMs|algorithm[\s\S]*maxWaitMs/,
+    );
+    expect(() => tokenBucket({ capacity: 0, refillPerSecond: -1 })).toThrow(/capacity[\s\S]*refillPerSecond/);
+    expect(() => gcra({ limit: 0, periodMs: 0 })).toThrow(/limit[\s\S]*periodMs/);
+    expect(() => slidingWindow({ limit: 1 } as never)).toThrow(/windowMs/);
+  });
+
+  it('peeks without consuming and resets a key', async () => {
+    const limiter = rateLimiter({ algorithm: bucket(2, 1), clock: new FakeClock() });
+    expect((await limiter.peek('k')).remaining).toBe(2);
+    await limiter.consume('k', 2);
+    expect(await limiter.peek('k')).toMatchObject({ allowed: false, remaining: 0, retryAfterMs: 1000 });
+    await limiter.reset('k');
+    expect((await limiter.peek('k')).remaining).toBe(2);
+  });
+
+  it('applies several limits all-or-nothing and reports the most restrictive', async () => {
+    const clock = new FakeClock();
+    const limiter = rateLimiter({
+      algorithm: [fixedWindow({ limit: 2, windowMs: 1000 }), fixedWindow({ limit: 3, windowMs: 3_600_000 })],
+      clock,
+    });
+    expect(await limiter.consume('k')).toMatchObject({ allowed: true, remaining: 1, limit: 2 });
+    await limiter.consume('k');
+    expect(await limiter.consume('k')).toMatchObject({ allowed: false, retryAfterMs: 1000 });
+    await clock.advance(1000);
+    expect(await limiter.consume('k')).toMatchObject({ allowed: true, remaining: 0, limit: 3 });
+    await clock.advance(1000);
+    expect(await limiter.consume('k')).toMatchObject({ allowed: false, retryAfterMs: 3_600_000 - 2000 });
+    await limiter.reset('k');
+    expect((await limiter.consume('k')).allowed).toBe(true);
+  });
+
+  it('works the same over an asynchronous store', async () => {
+    const clock = new FakeClock();
+    const limiter = rateLimiter({
+      algorithm: [bucket(2, 1), gcra({ limit: 10, periodMs: 1000 })],
+      store: asyncStore(),
+      clock,
+    });
+    const results = await Promise.all([limiter.consume('k'), limiter.consume('k'), limiter.consume('k')]);
+    expect(results.map((d) => d.allowed)).toEqual([true, true, false]);
+    const single = rateLimiter({ algorithm: bucket(1, 1), store: asyncStore(), clock });
+    expect((await single.consume('k')).allowed).toBe(true);
+    expect((await single.peek('k')).allowed).toBe(false);
+    await single.reset('k');
+    expect((await single.consume('k')).allowed).toBe(true);
+  });
+
+  it('keeps limiters sharing a store apart by prefix', async () => {
+    const store = memoryStore();
+    const a = rateLimiter({ algorithm: bucket(1, 1), store, name: 'a' });
+    const b = rateLimiter({ algorithm: bucket(1, 1), store, name: 'b' });
+    expect((await a.consume('k')).allowed).toBe(true);
+    expect((await b.consume('k')).allowed).toBe(true);
+    expect((await a.consume('k')).allowed).toBe(false);
+    expect((await store.keys('', 0)).sort()).toEqual(['a:k', 'b:k']);
+  });
+
+  for (const [name, algorithm] of [
+    ['tokenBucket', () => bucket(1000, 1)],
+    ['gcra', () => gcra({ limit: 1000, periodMs: 60_000 })],
+    ['fixedWindow', () => fixedWindow({ limit: 1000, windowMs: 60_000 })],
+    ['slidingWindow', () => slidingWindow({ limit: 1000, windowMs: 60_000 })],
+  ] as const) {
+    it(`${name}: 10 000 concurrent consumes on one key of limit 1 000 admit exactly 1 000`, async () => {
+      const limiter = rateLimiter({ algorithm: algorithm(), clock: new FakeClock(5) });
+      const decisions = await Promise.all(Array.from({ length: 10_000 }, () => limiter.consume('k')));
+      expect(decisions.filter((d) => d.allowed)).toHaveLength(1000);
+      expect(limiter.stats).toMatchObject({ requests: 10_000, allowed: 1000, blocked: 9000 });
+    });
+  }
+
+  it('reports denials as events only to listeners', async () => {
+    const limiter = rateLimiter({ algorithm: bucket(1, 1), name: 'api', clock: new FakeClock() });
+    const events: unknown[] = [];
+    await limiter.consume('k');
+    await limiter.consume('k');
+    const dispose = limiter.onEvent((e) => events.push(e));
+    await limiter.consume('k');
+    dispose();
+    await limiter.consume('k');
+    expect(events).toEqual([{ type: 'rate_limited', policy: 'api', key: 'k', retryAfterMs: 1000 }]);
+  });
+});
+
+describe('rateLimiter.wait', () => {
+  it('resolves at once when the cost fits', async () => {
+    const limiter = rateLimiter({ algorithm: bucket(2, 1), clock: new FakeClock() });
+    expect(await limiter.wait('k', { cost: 2 })).toMatchObject({ allowed: true, remaining: 0 });
+  });
+
+  it('takes the cost as soon as it can, in FIFO order per key', async () => {
+    const clock = new FakeClock();
+    const limiter = rateLimiter({ algorithm: bucket(2, 1), clock });
+    await limiter.consume('k', 2);
+    const order: string[] = [];
+    const first = limiter.wait('k', { cost: 2 }).then(() => order.push(`a@${clock.now()}`));
+    const second = limiter.wait('k', { cost: 1 }).then(() => order.push(`b@${clock.now()}`));
+    const other = limiter.wait('other').then(() => order.push(`c@${clock.now()}`));
+    await clock.advance(999);
+    expect(order).toEqual(['c@0']);
+    await clock.advance(1001);
+    expect(order).toEqual(['c@0', 'a@2000']);
+    await clock.advance(1000);
+    await Promise.all([first, second, other]);
+    expect(order).toEqual(['c@0', 'a@2000', 'b@3000']);
+    expect(limiter.stats).toMatchObject({ requests: 4, allowed: 4, blocked: 0, totalWaitMs: 5000 });
+  });
+
+  it('rejects with RateLimitExceededError carrying retryAfterMs when the wait would exceed maxWaitMs', async () => {
+    const clock = new FakeClock();
+    const limiter = rateLimiter({ algorithm: bucket(1, 1), clock, maxWaitMs: 1500 });
+    await limiter.consume('k');
+    const head = limiter.wait('k');
+    const tooLong = limiter.wait('k', { maxWaitMs: 500 }).catch((e: unknown) => e);
+    const error = await tooLong;
+    expect(error).toBeInstanceOf(RateLimitExceededError);
+    expect((error as RateLimitExceededError).retryAfterMs).toBe(1000);
+    const behind = limiter.wait('k').catch((e: unknown) => e);
+    await clock.advance(1000);
+    await head;
+    expect(await behind).toBeInstanceOf(RateLimitExceededError);
+    expect(clock.now()).toBe(1000);
+    expect(limiter.stats).toMatchObject({ requests: 4, blocked: 2, allowed: 2 });
+  });
+
+  it('never waits for a limit with maxWaitMs 0', async () => {
+    const limiter = rateLimiter({ algorithm: bucket(1, 1), clock: new FakeClock() });
+    await limiter.consume('k');
+    await expect(limiter.wait('k', { maxWaitMs: 0 })).rejects.toBeInstanceOf(RateLimitExceededError);
+  });
+
+  it('is abortable: rejects with the reason, consumes nothing, and lets the next waiter go', async () => {
+    const clock = new FakeClock();
+    const limiter = rateLimiter({ algorithm: bucket(1, 1), clock });
+    await limiter.consume('k');
+    const controller = new AbortController();
+    const aborted = limiter.wait('k', { signal: controller.signal }).catch((e: unknown) => e);
+    const next = limiter.wait('k');
+    await clock.advance(500);
+    controller.abort(new Error('gone'));
+    expect(((await aborted) as Error).message).toBe('gone');
+    await clock.advance(500);
+    expect(await next).toMatchObject({ allowed: true, remaining: 0 });
+    expect(clock.pendingTimers).toBe(0);
+    expect(limiter.stats).toMatchObject({ aborted: 1 });
+    await expect(limiter.wait('k', { signal: AbortSignal.abort(new Error('early')) })).rejects.toThrow('early');
+  });
+
+  it('waits over an asynchronous store too', async () => {
+    const clock = new FakeClock();
+    const limiter = rateLimiter({ algorithm: bucket(1, 1), store: asyncStore(), clock });
+    await limiter.consume('k');
+    const waited = limiter.wait('k');
+    await clock.advance(0); // the store answers after the denial was decided at 0 ms
+    await new Promise((resolve) => setImmediate(resolve));
+    await clock.advance(1000);
+    expect((await waited).allowed).toBe(true);
+    expect(clock.now()).toBe(1000);
+  });
+});
+
+describe('rateLimiter.execute and policy', () => {
+  it('runs the function once the key admits it', async () => {
+    const clock = new FakeClock();
+    const limiter = rateLimiter({ algorithm: bucket(1, 1), clock });
+    expect(await limiter.execute('k', ({ attempt }) => `ran ${attempt}`)).toBe('ran 1');
+    const later = limiter.execute('k', () => clock.now());
+    await clock.advance(1000);
+    expect(await later).toBe(1000);
+  });
+
+  it('is a policy with a fixed key or a key function', async () => {
+    const clock = new FakeClock();
+    const limiter = rateLimiter({ algorithm: bucket(1, 1), clock });
+    const policy = limiter.policy({ key: 'provider', maxWaitMs: 0 });
+    expect(policy.name).toBe('rateLimiter');
+    expect(await policy.execute(() => 1)).toBe(1);
+    await expect(policy.execute(() => 2)).rejects.toBeInstanceOf(RateLimitExceededError);
+    const wrapped = limiter.policy({ key: (ctx) => `attempt-${ctx.attempt}` }).wrap((a: number, b: number) => a + b);
+    expect(await wrapped(2, 3)).toBe(5);
+    const viaRun = limiter.policy({ key: () => 'run' });
+    const controller = new AbortController();
+    expect(
+      await viaRun.run(({ signal }) => signal === controller.signal, { signal: controller.signal, attempt: 2 }),
+    ).toBe(true);
+  });
+});
