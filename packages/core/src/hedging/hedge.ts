@@ -1,0 +1,164 @@
+import { type Clock, systemClock } from '../clock/clock.js';
+import { Emitter } from '../events/emitter.js';
+import { contextFor, type ExecuteContext, type Policy, type PolicyFn } from '../policy/policy.js';
+import { type DeadlineEntry, DeadlineQueue } from '../timeout/deadline-queue.js';
+import { LazyContext } from '../timeout/lazy-context.js';
+import { type HedgeOptions, type ResolvedHedgeOptions, resolveHedgeOptions } from './options.js';
+
+/**
+ * `hedge`: another attempt started (`attempt` 2 is the first hedge). `settled`: the call
+ * ended; `winner` is the attempt that answered (0 when every attempt failed).
+ */
+export type HedgeEvent =
+  | { type: 'hedge'; policy: string; attempt: number }
+  | { type: 'settled'; policy: string; winner: number; attempts: number };
+
+/** The reason a losing attempt's signal aborts with. */
+export class HedgeLostError extends Error {
+  override readonly name = 'AbortError';
+  constructor() {
+    super('Another hedged attempt answered first');
+  }
+}
+
+/** One call under the hedging policy: its attempts and its place in the delay queue. */
+class HedgeCall<T> implements DeadlineEntry {
+  deadline = 0;
+  prev: DeadlineEntry | undefined = undefined;
+  next: DeadlineEntry | undefined = undefined;
+  queue: DeadlineQueue | undefined = undefined;
+  readonly attempts: LazyContext[] = [];
+  pending = 0;
+  done = false;
+  lastError: unknown;
+
+  constructor(
+    readonly owner: HedgePolicy,
+    readonly fn: PolicyFn<T>,
+    readonly context: ExecuteContext,
+    readonly delayMs: number,
+    readonly resolve: (value: T) => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
+
+  expire(): void {
+    this.owner._launch(this as HedgeCall<unknown>);
+  }
+}
+
+/**
+ * Starts another attempt when the first has not answered after `delayMs` (up to `maxHedges`
+ * extra); the first success wins and the others' signals abort with {@link HedgeLostError}.
+ * A failed attempt starts the next hedge at once instead of waiting out the delay. When every
+ * attempt has failed, the call rejects with the error of the attempt that failed LAST.
+ * Delays share one clock timer (no timer per call).
+ */
+export class HedgePolicy implements Policy<HedgeEvent> {
+  readonly name: string;
+  readonly #opts: ResolvedHedgeOptions;
+  readonly #clock: Clock;
+  readonly #queue: DeadlineQueue;
+  readonly #events = new Emitter<HedgeEvent>();
+  readonly onEvent = this.#events.subscribe;
+
+  constructor(options: HedgeOptions) {
+    this.#opts = resolveHedgeOptions(options);
+    this.#clock = options.clock ?? systemClock;
+    this.#queue = new DeadlineQueue(this.#clock);
+    this.name = this.#opts.name;
+  }
+
+  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
+    return this.run(fn, contextFor(signal));
+  }
+
+  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<Awaited<R>> {
+    return (...args) => this.execute(() => fn(...args)) as Promise<Awaited<R>>;
+  }
+
+  run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
+    const source = this.#opts.delayMs;
+    const delayMs = typeof source === 'number' ? source : source();
+    if (this.#opts.maxHedges === 0 || !(delayMs >= 0 && delayMs < Number.POSITIVE_INFINITY)) {
+      return invoke(fn, context);
+    }
+    return new Promise<T>((resolve, reject) => {
+      const call = new HedgeCall<T>(this, fn, context, delayMs, resolve, reject);
+      this._launch(call as HedgeCall<unknown>);
+    });
+  }
+
+  /** @internal Starts the next attempt of `call` (first, after a delay, or after a failure). */
+  _launch(call: HedgeCall<unknown>): void {
+    if (call.done) return;
+    const started = call.attempts.length;
+    if (started > 0 && call.context.signal.aborted) return; // the caller gave up: no more hedges
+    const attempt = new LazyContext(call.context);
+    call.attempts.push(attempt);
+    call.pending++;
+    const number = started + 1;
+    if (started > 0 && this.#events.hasListeners)
+      this.#events.emit({ type: 'hedge', policy: this.name, attempt: number });
+    if (started < this.#opts.maxHedges) {
+      const now = this.#clock.now();
+      this.#queue.add(call, now + call.delayMs, now);
+    }
+    invoke(call.fn, attempt).then(
+      (value) => this.#won(call, attempt, number, value),
+      (error: unknown) => this.#failed(call, attempt, error),
+    );
+  }
+
+  #won(call: HedgeCall<unknown>, winner: LazyContext, number: number, value: unknown): void {
+    call.pending--;
+    winner.release();
+    if (call.done) return;
+    this.#finish(call, number);
+    const lost = new HedgeLostError();
+    for (const other of call.attempts) if (other !== winner) other.abort(lost);
+    call.resolve(value);
+  }
+
+  #failed(call: HedgeCall<unknown>, attempt: LazyContext, error: unknown): void {
+    call.pending--;
+    attempt.release();
+    if (call.done) return;
+    call.lastError = error;
+    if (call.attempts.length <= this.#opts.maxHedges) {
+      this.#queue.remove(call);
+      this._launch(call);
+    }
+    if (call.pending === 0) {
+      this.#finish(call, 0);
+      call.reject(call.lastError);
+    }
+  }
+
+  #finish(call: HedgeCall<unknown>, winner: number): void {
+    call.done = true;
+    this.#queue.remove(call);
+    if (this.#events.hasListeners) {
+      this.#events.emit({ type: 'settled', policy: this.name, winner, attempts: call.attempts.length });
+    }
+  }
+}
+
+function invoke<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
+  try {
+    return Promise.resolve(fn(context));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * Hedged requests: if no answer after `delayMs`, start another attempt; the first success wins.
+ * Use only for idempotent calls.
+ *
+ * @example
+ * const policy = hedge({ delayMs: 200, maxHedges: 2 });
+ * const body = await policy.execute(({ signal }) => fetch(url, { signal }).then((r) => r.json()));
+ */
+export function hedge(options: HedgeOptions): HedgePolicy {
+  return new HedgePolicy(options);
+}
