@@ -11,12 +11,15 @@ import {
 
 const NIL = -1;
 const GENERIC = 0;
-// One record per slot in a Float64Array: [expiresAt, kind, referenced, space, ...packed state].
+// One record per slot in a Float64Array: [expiresAt, meta, ...packed state]: 40 bytes.
 const EXPIRES = 0;
-const KIND = 1;
-const REFERENCED = 2;
-const SPACE = 3;
-const STATE = 4;
+// META packs the kind (bits 0-7), the recently-used bit (8) and the key space (9 and up).
+const META = 1;
+const STATE = 2;
+const KIND_MASK = 255;
+const REFERENCED = 256;
+const SPACE_SHIFT = 9;
+const kindOf = (meta: number): number => meta & KIND_MASK;
 const STRIDE = STATE + PACKED_MAX_WIDTH;
 const SCRATCH = PACKED_MAX_WIDTH + 2;
 const INITIAL_CAPACITY = 1024;
@@ -79,6 +82,7 @@ export class MemoryStore implements Store {
     const known = this.#prefixes.indexOf(prefix);
     if (known >= 0) return known;
     const id = this.#prefixes.length;
+    if (id >= 1 << 21) throw new RangeError('memoryStore: too many key spaces');
     const index = new Map<string, number>();
     // Move keys that now belong to the new space (longest prefix wins).
     for (let s = 0; s < id; s++) {
@@ -91,7 +95,8 @@ export class MemoryStore implements Store {
         const sub = flatten(full.slice(prefix.length));
         index.set(sub, slot);
         this.#keys[slot] = sub;
-        this.#rec[slot * STRIDE + SPACE] = id;
+        const m = slot * STRIDE + META;
+        this.#rec[m] = (this.#rec[m]! & (REFERENCED | KIND_MASK)) | (id << SPACE_SHIFT);
       }
     }
     this.#prefixes.push(prefix);
@@ -135,7 +140,7 @@ export class MemoryStore implements Store {
     const fresh = slot === undefined || rec[slot * STRIDE + EXPIRES]! <= now;
     const packed = transition.packed;
     const id = packed === undefined ? GENERIC : this.#codecId(packed.codec);
-    if (id !== GENERIC && (fresh || rec[slot! * STRIDE + KIND] === id)) {
+    if (id !== GENERIC && (fresh || kindOf(rec[slot! * STRIDE + META]!) === id)) {
       const p = packed as AnyPacked;
       const next = this.#scratch;
       const output = p.step(rec, fresh ? 0 : slot! * STRIDE + STATE, fresh, input, now, next);
@@ -148,7 +153,7 @@ export class MemoryStore implements Store {
     }
     const result = transition.apply(this.#read(slot) as S | undefined, input, now);
     if (result.write !== false) this.#write(key, space, slot, result.state, result.ttlMs, now, id, packed);
-    else if (slot !== undefined) rec[slot * STRIDE + REFERENCED] = 1;
+    else if (slot !== undefined) this.#reference(slot);
     return result.output;
   }
 
@@ -192,7 +197,7 @@ export class MemoryStore implements Store {
       fresh[k] = isFresh;
       const packed = op.transition.packed;
       const id = packed === undefined ? GENERIC : this.#codecId(packed.codec);
-      if (id !== GENERIC && (isFresh || rec[slot! * STRIDE + KIND] === id)) {
+      if (id !== GENERIC && (isFresh || kindOf(rec[slot! * STRIDE + META]!) === id)) {
         const scratch = this.#scratch;
         outputs[k] = packed!.step(rec, isFresh ? 0 : slot! * STRIDE + STATE, isFresh, op.input, now, scratch);
         multi.set(scratch, k * SCRATCH);
@@ -206,7 +211,7 @@ export class MemoryStore implements Store {
     }
     for (let k = 0; k < n; k++) {
       const slot = slots[k];
-      if (slot !== undefined) this.#rec[slot * STRIDE + REFERENCED] = 1;
+      if (slot !== undefined) this.#reference(slot);
     }
     if (!accepted) return outputs;
     for (let k = 0; k < n; k++) {
@@ -333,7 +338,7 @@ export class MemoryStore implements Store {
     if (Number.isNaN(ttlMs)) {
       if (slot !== undefined) {
         if (fresh) this.#remove(slot);
-        else this.#rec[slot * STRIDE + REFERENCED] = 1;
+        else this.#reference(slot);
       }
       return;
     }
@@ -343,13 +348,13 @@ export class MemoryStore implements Store {
     }
     let s = slot;
     if (s === undefined) s = this.#insert(key, space, now);
-    else if (this.#objs !== undefined && this.#rec[s * STRIDE + KIND] === GENERIC) this.#objs[s] = undefined;
+    else if (this.#objs !== undefined && kindOf(this.#rec[s * STRIDE + META]!) === GENERIC) this.#objs[s] = undefined;
     const rec = this.#rec;
     const base = s * STRIDE;
     rec[base + EXPIRES] = now + ttlMs;
-    rec[base + KIND] = id;
     // A new key starts unreferenced, so keys seen once (a scan) are evicted before keys in use.
-    rec[base + REFERENCED] = slot === undefined ? 0 : 1;
+    const spaceBits = rec[base + META]! & ~(REFERENCED | KIND_MASK);
+    rec[base + META] = spaceBits | id | (slot === undefined ? 0 : REFERENCED);
     for (let i = 0; i < width; i++) rec[base + STATE + i] = next[from + i]!;
   }
 
@@ -371,7 +376,7 @@ export class MemoryStore implements Store {
 
   #read(slot: number | undefined): unknown {
     if (slot === undefined) return undefined;
-    const kind = this.#rec[slot * STRIDE + KIND]!;
+    const kind = kindOf(this.#rec[slot * STRIDE + META]!);
     if (kind === GENERIC) return this.#objs?.[slot];
     return this.#codecs[kind - 1]!.unpack(this.#rec, slot * STRIDE + STATE);
   }
@@ -394,13 +399,13 @@ export class MemoryStore implements Store {
     const base = s * STRIDE;
     const rec = this.#rec;
     rec[base + EXPIRES] = now + ttlMs;
-    rec[base + REFERENCED] = slot === undefined ? 0 : 1;
+    const meta = (rec[base + META]! & ~(REFERENCED | KIND_MASK)) | (slot === undefined ? 0 : REFERENCED);
     if (id !== GENERIC && packed !== undefined) {
-      rec[base + KIND] = id;
+      rec[base + META] = meta | id;
       if (this.#objs !== undefined) this.#objs[s] = undefined;
       packed.codec.pack(state, rec, base + STATE);
     } else {
-      rec[base + KIND] = GENERIC;
+      rec[base + META] = meta | GENERIC;
       if (this.#objs === undefined) this.#objs = new Array(this.#capacity);
       this.#objs[s] = state;
     }
@@ -419,7 +424,7 @@ export class MemoryStore implements Store {
     const flat = flatten(key);
     this.#keys[slot] = flat;
     this.#indexes[space]!.set(flat, slot);
-    this.#rec[slot * STRIDE + SPACE] = space;
+    this.#rec[slot * STRIDE + META] = space << SPACE_SHIFT;
     this.#count++;
     return slot;
   }
@@ -444,7 +449,8 @@ export class MemoryStore implements Store {
           return;
         }
         if (full) {
-          if (rec[base + REFERENCED] === 1 && steps < 2 * used) rec[base + REFERENCED] = 0;
+          const meta = rec[base + META]!;
+          if ((meta & REFERENCED) !== 0 && steps < 2 * used) rec[base + META] = meta & ~REFERENCED;
           else {
             this.#remove(slot);
             return;
@@ -456,10 +462,15 @@ export class MemoryStore implements Store {
     }
   }
 
+  #reference(slot: number): void {
+    const m = slot * STRIDE + META;
+    this.#rec[m] = this.#rec[m]! | REFERENCED;
+  }
+
   #remove(slot: number): void {
     const key = this.#keys[slot]!;
     const base0 = slot * STRIDE;
-    this.#indexes[this.#rec[base0 + SPACE]!]!.delete(key);
+    this.#indexes[this.#rec[base0 + META]! >>> SPACE_SHIFT]!.delete(key);
     this.#count--;
     this.#keys[slot] = undefined;
     if (this.#objs !== undefined) this.#objs[slot] = undefined;
