@@ -2,7 +2,7 @@ import type { Clock, Random } from '../clock/clock.js';
 import { classify } from '../errors/classify.js';
 import { isOwnRejection } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
-import { type Backoff, backoff } from '../retry/backoff.js';
+import type { Backoff } from '../retry/backoff.js';
 import type { BreakerRegistry } from './registry.js';
 import { type BreakerStrategy, type BreakerWindowSnapshot, consecutive, countWindow } from './strategy.js';
 
@@ -99,6 +99,17 @@ export interface ResolvedBreakerOptions {
   name: string;
 }
 
+/** A numeric `halfOpenAfter` as a `Backoff`: one small object per breaker, no closure. */
+class FixedDelay implements Backoff {
+  readonly maxMs: number;
+  constructor(ms: number) {
+    this.maxMs = ms;
+  }
+  delay(): number {
+    return this.maxMs;
+  }
+}
+
 const STATES: readonly BreakerStateName[] = ['closed', 'open', 'half-open', 'isolated'];
 const isBackoff = (v: unknown): boolean =>
   typeof v === 'object' && v !== null && typeof (v as Backoff).delay === 'function';
@@ -134,7 +145,7 @@ export function resolveBreakerOptions(options: CircuitBreakerOptions): ResolvedB
   v.done();
   return {
     strategy: options.strategy ?? BREAKER_DEFAULTS.strategy,
-    halfOpenAfter: typeof after === 'object' ? after : backoff.constant(after ?? BREAKER_DEFAULTS.halfOpenAfterMs),
+    halfOpenAfter: typeof after === 'object' ? after : new FixedDelay(after ?? BREAKER_DEFAULTS.halfOpenAfterMs),
     halfOpenMaxCalls: options.halfOpenMaxCalls ?? BREAKER_DEFAULTS.halfOpenMaxCalls,
     handle: options.handle ?? countsAsFailure,
     name: options.name ?? BREAKER_DEFAULTS.name,

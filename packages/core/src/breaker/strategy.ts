@@ -83,7 +83,7 @@ export interface TimeWindowOptions extends RateWindowOptions {
   buckets?: number;
 }
 
-const mismatch = (snapshot: unknown, expected: string) =>
+export const mismatch = (snapshot: unknown, expected: string) =>
   new ConfigurationError('circuitBreaker', [{ option: 'initialState.window', received: snapshot, allowed: expected }]);
 
 /**
@@ -95,20 +95,26 @@ export function consecutive(threshold: number): BreakerStrategy {
     .required('threshold', threshold)
     .integer('threshold', threshold, { min: 1 })
     .done();
-  return Object.freeze({
-    kind: 'consecutive' as const,
-    get params() {
-      return { kind: 'consecutive', threshold };
-    },
-    usesTime: false,
-    slowCallMs: undefined,
-    createWindow(snapshot?: BreakerWindowSnapshot): BreakerWindow {
-      if (snapshot !== undefined && (snapshot.kind !== 'consecutive' || !Number.isSafeInteger(snapshot.failures))) {
-        throw mismatch(snapshot, 'a consecutive window snapshot');
-      }
-      return new ConsecutiveWindow(threshold, snapshot?.failures ?? 0);
-    },
-  });
+  return new ConsecutiveStrategy(threshold);
+}
+
+class ConsecutiveStrategy implements BreakerStrategy {
+  readonly kind = 'consecutive' as const;
+  readonly usesTime = false;
+  readonly slowCallMs = undefined;
+  readonly #threshold: number;
+  constructor(threshold: number) {
+    this.#threshold = threshold;
+  }
+  get params() {
+    return { kind: 'consecutive', threshold: this.#threshold };
+  }
+  createWindow(snapshot?: BreakerWindowSnapshot): BreakerWindow {
+    if (snapshot !== undefined && (snapshot.kind !== 'consecutive' || !Number.isSafeInteger(snapshot.failures))) {
+      throw mismatch(snapshot, 'a consecutive window snapshot');
+    }
+    return new ConsecutiveWindow(this.#threshold, snapshot?.failures ?? 0);
+  }
 }
 
 class ConsecutiveWindow implements BreakerWindow {
@@ -188,35 +194,45 @@ export function countWindow(options: CountWindowOptions): BreakerStrategy {
     `at most size (${options?.size}), or the window could never open`,
   );
   v.done();
-  const size = options.size;
-  const words = Math.ceil(size / 32);
-  return Object.freeze({
-    kind: 'count-window' as const,
-    get params() {
-      return { kind: 'count-window', size, ...rule.params() };
-    },
-    usesTime: false,
-    slowCallMs: rule.slowCallMs,
-    createWindow(snapshot?: BreakerWindowSnapshot): BreakerWindow {
-      const window = new CountWindow(rule, size, words);
-      if (snapshot !== undefined) {
-        const ok =
-          snapshot.kind === 'count-window' &&
-          snapshot.size === size &&
-          Number.isSafeInteger(snapshot.next) &&
-          snapshot.next >= 0 &&
-          snapshot.next < size &&
-          Number.isSafeInteger(snapshot.filled) &&
-          snapshot.filled >= 0 &&
-          snapshot.filled <= size &&
-          Array.isArray(snapshot.bits) &&
-          snapshot.bits.length === 2 * words;
-        if (!ok) throw mismatch(snapshot, `a count-window snapshot of size ${size}`);
-        window.restore(snapshot as CountWindowSnapshot);
-      }
-      return window;
-    },
-  });
+  return new CountWindowStrategy(rule, options.size);
+}
+
+class CountWindowStrategy implements BreakerStrategy {
+  readonly kind = 'count-window' as const;
+  readonly usesTime = false;
+  readonly slowCallMs: number | undefined;
+  readonly #rule: RateRule;
+  readonly #size: number;
+  readonly #words: number;
+  constructor(rule: RateRule, size: number) {
+    this.#rule = rule;
+    this.#size = size;
+    this.#words = Math.ceil(size / 32);
+    this.slowCallMs = rule.slowCallMs;
+  }
+  get params() {
+    return { kind: 'count-window', size: this.#size, ...this.#rule.params() };
+  }
+  createWindow(snapshot?: BreakerWindowSnapshot): BreakerWindow {
+    const size = this.#size;
+    const window = new CountWindow(this.#rule, size, this.#words);
+    if (snapshot !== undefined) {
+      const ok =
+        snapshot.kind === 'count-window' &&
+        snapshot.size === size &&
+        Number.isSafeInteger(snapshot.next) &&
+        snapshot.next >= 0 &&
+        snapshot.next < size &&
+        Number.isSafeInteger(snapshot.filled) &&
+        snapshot.filled >= 0 &&
+        snapshot.filled <= size &&
+        Array.isArray(snapshot.bits) &&
+        snapshot.bits.length === 2 * this.#words;
+      if (!ok) throw mismatch(snapshot, `a count-window snapshot of size ${size}`);
+      window.restore(snapshot as CountWindowSnapshot);
+    }
+    return window;
+  }
 }
 
 class CountWindow implements BreakerWindow {

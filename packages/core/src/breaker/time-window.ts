@@ -1,9 +1,9 @@
-import { ConfigurationError } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import {
   type BreakerStrategy,
   type BreakerWindow,
   type BreakerWindowSnapshot,
+  mismatch,
   RateRule,
   type TimeWindowOptions,
   type TimeWindowSnapshot,
@@ -24,41 +24,43 @@ export function timeWindow(options: TimeWindowOptions): BreakerStrategy {
   v.integer('buckets', options?.buckets, { min: 1, max: 1_000 });
   const rule = new RateRule('timeWindow', options ?? ({} as TimeWindowOptions), v);
   v.done();
-  const buckets = options.buckets ?? TIME_WINDOW_DEFAULTS.buckets;
-  const windowMs = options.windowMs;
-  const bucketMs = windowMs / buckets;
-  return Object.freeze({
-    kind: 'time-window' as const,
-    get params() {
-      return { kind: 'time-window', windowMs, buckets, ...rule.params() };
-    },
-    usesTime: true,
-    slowCallMs: rule.slowCallMs,
-    createWindow(snapshot?: BreakerWindowSnapshot): BreakerWindow {
-      const window = new TimeWindow(rule, buckets, bucketMs);
-      if (snapshot !== undefined) {
-        const ok =
-          snapshot.kind === 'time-window' &&
-          snapshot.buckets === buckets &&
-          snapshot.bucketMs === bucketMs &&
-          Array.isArray(snapshot.epochs) &&
-          snapshot.epochs.length === buckets &&
-          Array.isArray(snapshot.counts) &&
-          snapshot.counts.length === 3 * buckets;
-        if (!ok) {
-          throw new ConfigurationError('circuitBreaker', [
-            {
-              option: 'initialState.window',
-              received: snapshot,
-              allowed: `a time-window snapshot of ${buckets} buckets`,
-            },
-          ]);
-        }
-        window.restore(snapshot as TimeWindowSnapshot);
-      }
-      return window;
-    },
-  });
+  return new TimeWindowStrategy(rule, options.windowMs, options.buckets ?? TIME_WINDOW_DEFAULTS.buckets);
+}
+
+class TimeWindowStrategy implements BreakerStrategy {
+  readonly kind = 'time-window' as const;
+  readonly usesTime = true;
+  readonly slowCallMs: number | undefined;
+  readonly #rule: RateRule;
+  readonly #windowMs: number;
+  readonly #buckets: number;
+  constructor(rule: RateRule, windowMs: number, buckets: number) {
+    this.#rule = rule;
+    this.#windowMs = windowMs;
+    this.#buckets = buckets;
+    this.slowCallMs = rule.slowCallMs;
+  }
+  get params() {
+    return { kind: 'time-window', windowMs: this.#windowMs, buckets: this.#buckets, ...this.#rule.params() };
+  }
+  createWindow(snapshot?: BreakerWindowSnapshot): BreakerWindow {
+    const buckets = this.#buckets;
+    const bucketMs = this.#windowMs / buckets;
+    const window = new TimeWindow(this.#rule, buckets, bucketMs);
+    if (snapshot !== undefined) {
+      const ok =
+        snapshot.kind === 'time-window' &&
+        snapshot.buckets === buckets &&
+        snapshot.bucketMs === bucketMs &&
+        Array.isArray(snapshot.epochs) &&
+        snapshot.epochs.length === buckets &&
+        Array.isArray(snapshot.counts) &&
+        snapshot.counts.length === 3 * buckets;
+      if (!ok) throw mismatch(snapshot, `a time-window snapshot of ${buckets} buckets`);
+      window.restore(snapshot as TimeWindowSnapshot);
+    }
+    return window;
+  }
 }
 
 class TimeWindow implements BreakerWindow {
