@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { ConfigurationError, TimeoutError } from '../errors/errors.js';
@@ -113,6 +114,28 @@ describe('pipeline', () => {
     await policy.execute(() => 1);
     expect(events).toHaveLength(7);
   });
+
+  it('nested timeouts leave no listener on a long-lived caller signal', async () => {
+    const clock = new FakeClock();
+    const policy = pipeline(
+      timeout(1_000, { clock }),
+      retry({ maxAttempts: 2, backoff: backoff.constant(0), handle: () => true, clock }),
+      timeout(100, { clock }),
+    );
+    const parent = new AbortController();
+    const attempts: number[] = [];
+    for (let i = 0; i < 2_000; i++) {
+      const call = policy.execute(({ signal, attempt }) => {
+        if (signal.aborted) throw new Error('unexpected abort');
+        if (attempt === 1 && i % 2 === 0) throw new Error('retry me');
+        return attempt;
+      }, parent.signal);
+      await clock.advance(0); // the retry's zero-length backoff
+      attempts.push(await call);
+    }
+    expect(attempts.filter((a) => a === 2)).toHaveLength(1_000);
+    expect(getEventListeners(parent.signal, 'abort')).toHaveLength(0);
+  }, 60_000);
 
   it('wrap() keeps the arguments', async () => {
     const policy = pipeline(timeout(100, { clock: new FakeClock() }));

@@ -78,7 +78,7 @@ export class DeadlineQueue {
     if (next) next.prev = prev;
     else this.#tail = prev;
     entry.prev = entry.next = undefined;
-    if (this.#head === undefined && this.#timer !== undefined) this.#ref(false);
+    if (this.#head === undefined && this.#timerRefed && this.#timer !== undefined) this.#ref(false);
   }
 
   #arm(due: number, now: number): void {
