@@ -1,5 +1,5 @@
 export { type BreakerEvent, CircuitBreakerPolicy, circuitBreaker } from './breaker.js';
-export type { Admission, CallOutcome } from './machine.js';
+export type { Admission as BreakerAdmission, CallOutcome as BreakerCallOutcome } from './machine.js';
 export {
   BREAKER_DEFAULTS,
   type BreakerSnapshot,
