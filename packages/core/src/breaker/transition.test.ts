@@ -40,6 +40,32 @@ describe('breakerTransition', () => {
     });
   });
 
+  it('isolates until released, and reset closes', () => {
+    const t = breakerTransition({ strategy: consecutive(1), halfOpenAfter: 1_000 });
+    let state = t.apply(undefined, { type: 'isolate' }, 0).state;
+    const rejected = t.apply(state, { type: 'acquire' }, 5);
+    expect(rejected.output).toMatchObject({
+      admission: 'reject',
+      state: 'isolated',
+      retryAfterMs: Number.POSITIVE_INFINITY,
+    });
+    state = t.apply(state, { type: 'release' }, 10).state;
+    expect(state?.state).toBe('closed');
+    state = t.apply(state, { type: 'settle', outcome: 'failure' }, 20).state;
+    expect(state?.state).toBe('open');
+    expect(t.apply(state, { type: 'reset' }, 30).output.state).toBe('closed');
+  });
+
+  it('takes the jitter of a random backoff from the input', () => {
+    const t = breakerTransition({
+      strategy: consecutive(1),
+      halfOpenAfter: backoff.exponential({ initialMs: 1_000, jitter: 'full' }),
+    });
+    const open = (random: number) => t.apply(undefined, { type: 'settle', outcome: 'failure', random }, 0).output;
+    expect(open(0.25).retryAfterMs).toBe(250);
+    expect(open(0.75).retryAfterMs).toBe(750);
+  });
+
   it('never mutates the state it is given', () => {
     const t = breakerTransition({ strategy: countWindow({ size: 4, failureRate: 0.5 }) });
     const first = t.apply(undefined, { type: 'settle', outcome: 'failure' }, 0).state!;
