@@ -118,10 +118,13 @@ export default async function ratelimitSuite(opts: SuiteOptions) {
     store: memoryStore({ maxKeys: KEYS }),
   });
   const rlfMany = new RateLimiterMemory({ points: 10, duration: 1 });
+  const plainMany = plainMapBucket(10, 0.01);
+  let p = 0;
   await compare(
     `Rate limit: ${KEYS.toLocaleString('en')} random keys (per 100 calls)`,
     [
       ['ours consume', batch(() => many.consume(sequence[i++ & mask]!))],
+      ['plain Map bucket behind a promise (floor)', batch(() => plainMany(sequence[p++ & mask]!))],
       ['rate-limiter-flexible consume', batch(() => rlfMany.consume(sequence[j++ & mask]!).catch(ignore))],
     ],
     { ...opts, targets: [target('ours consume', 'rate-limiter-flexible consume')] },
