@@ -215,6 +215,36 @@ describe('rateLimiter.wait', () => {
     await expect(limiter.wait('k', { signal: AbortSignal.abort(new Error('early')) })).rejects.toThrow('early');
   });
 
+  it('rejects a waiter with the store error and serves the next', async () => {
+    const clock = new FakeClock();
+    let failures = 1;
+    const inner = memoryStore();
+    const flaky: Store = {
+      ...asyncStore(),
+      apply: (key, t, input, now) =>
+        failures-- > 0 ? Promise.reject(new Error('store down')) : inner.apply(key, t, input, now),
+    };
+    const limiter = rateLimiter({ algorithm: bucket(1, 1), store: flaky, clock });
+    const first = limiter.wait('k').catch((e: unknown) => e);
+    const second = limiter.wait('k');
+    expect(((await first) as Error).message).toBe('store down');
+    expect((await second).allowed).toBe(true);
+  });
+
+  it('does not resolve a waiter aborted while the store call is in flight', async () => {
+    const clock = new FakeClock();
+    const limiter = rateLimiter({ algorithm: bucket(1, 1), store: asyncStore(), clock });
+    const controller = new AbortController();
+    const aborted = limiter.wait('k', { signal: controller.signal }).catch((e: unknown) => e);
+    const next = limiter.wait('k', { maxWaitMs: 5000 });
+    controller.abort(new Error('stop'));
+    expect(((await aborted) as Error).message).toBe('stop');
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    await clock.advance(1000);
+    expect((await next).allowed).toBe(true);
+  });
+
   it('waits over an asynchronous store too', async () => {
     const clock = new FakeClock();
     const limiter = rateLimiter({ algorithm: bucket(1, 1), store: asyncStore(), clock });

@@ -128,6 +128,30 @@ describe('memoryStore', () => {
     expect(store.size).toBe(1);
   });
 
+  it('stays within maxKeys while a scan of one-off keys passes, sparing the keys in use', async () => {
+    const store = memoryStore({ maxKeys: 100 });
+    const hot = Array.from({ length: 10 }, (_, i) => `hot-${i}`);
+    for (const key of hot) await store.apply(key, increment, { by: 1, ttlMs: Infinity }, 0);
+    for (let i = 0; i < 10_000; i++) {
+      await store.apply(`scan-${i}`, increment, { by: 1, ttlMs: Infinity }, 0);
+      if (i % 50 === 0) for (const key of hot) await store.apply(key, increment, { by: 0, ttlMs: Infinity }, 0);
+      expect(store.size).toBeLessThanOrEqual(100);
+    }
+    for (const key of hot) expect(await store.get(key, 0)).toEqual({ n: 1 });
+  });
+
+  it('reclaims expired keys as new ones arrive and on sweep', async () => {
+    const store = memoryStore();
+    for (let i = 0; i < 50; i++) await store.apply(`k${i}`, increment, { by: 1, ttlMs: 10 }, 0);
+    for (let i = 0; i < 10; i++) await store.apply(`n${i}`, increment, { by: 1, ttlMs: 10 }, 20);
+    expect(store.size).toBe(50);
+    expect(store.sweep(20)).toBe(40);
+    expect(store.size).toBe(10);
+    store.clear();
+    expect(store.size).toBe(0);
+    expect(await store.get('n1', 20)).toBeUndefined();
+  });
+
   it('rejects a non-positive maxKeys naming it', () => {
     expect(() => memoryStore({ maxKeys: 0 })).toThrow(/maxKeys/);
   });
