@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import type { Clock } from '../clock/clock.js';
+import { FakeClock } from '../clock/fake-clock.js';
+import { type DeadlineEntry, DeadlineQueue } from './deadline-queue.js';
+
+function entry(log: string[], name: string): DeadlineEntry {
+  return { deadline: 0, prev: undefined, next: undefined, queue: undefined, expire: () => log.push(name) };
+}
+
+/** A FakeClock whose timer handles record ref/unref like Node's. */
+function refCountingClock() {
+  const fake = new FakeClock();
+  const refs: string[] = [];
+  const clock: Clock = {
+    now: () => fake.now(),
+    sleep: (ms, signal) => fake.sleep(ms, signal),
+    setTimeout: (callback, ms) => {
+      const inner = fake.setTimeout(callback, ms);
+      return { inner, ref: () => refs.push('ref'), unref: () => refs.push('unref') };
+    },
+    clearTimeout: (handle) => fake.clearTimeout((handle as { inner: object }).inner),
+  };
+  return { fake, clock, refs };
+}
+
+describe('DeadlineQueue', () => {
+  it('expires entries in deadline order on one timer, skipping removed ones', async () => {
+    const clock = new FakeClock();
+    const queue = new DeadlineQueue(clock);
+    const log: string[] = [];
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((n) => entry(log, n)) as [
+      DeadlineEntry,
+      DeadlineEntry,
+      DeadlineEntry,
+      DeadlineEntry,
+    ];
+    queue.add(a, 30, 0);
+    queue.add(b, 10, 0);
+    queue.add(c, 20, 0);
+    queue.add(d, 40, 0);
+    queue.remove(c);
+    queue.remove(c); // harmless
+    expect(clock.pendingTimers).toBe(1);
+    await clock.advance(35);
+    expect(log).toEqual(['b', 'a']);
+    await clock.advance(5);
+    expect(log).toEqual(['b', 'a', 'd']);
+    expect(queue.isEmpty).toBe(true);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('does not keep the process alive while idle: unrefs the timer when empty, refs it again on use', () => {
+    const { clock, refs } = refCountingClock();
+    const queue = new DeadlineQueue(clock);
+    const log: string[] = [];
+    const first = entry(log, '1');
+    queue.add(first, 100, 0);
+    queue.remove(first);
+    expect(refs).toEqual(['unref']);
+    const second = entry(log, '2');
+    queue.add(second, 150, 0);
+    expect(refs).toEqual(['unref', 'ref']);
+    queue.remove(second);
+    expect(refs).toEqual(['unref', 'ref', 'unref']);
+  });
+
+  it('re-arms for the next deadline when the timer fires early for it', async () => {
+    const clock = new FakeClock();
+    const queue = new DeadlineQueue(clock);
+    const log: string[] = [];
+    const first = entry(log, 'first');
+    queue.add(first, 100, 0);
+    queue.remove(first);
+    queue.add(entry(log, 'later'), 250, 0);
+    await clock.advance(100);
+    expect(log).toEqual([]);
+    expect(clock.pendingTimers).toBe(1);
+    await clock.advance(150);
+    expect(log).toEqual(['later']);
+  });
+});
