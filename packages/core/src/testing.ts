@@ -1,3 +1,10 @@
 export { FakeClock } from './clock/fake-clock.js';
 export { sequenceRandom } from './clock/sequence-random.js';
-export { faultInjector, type FaultInjectorOptions } from './testing/fault-injector.js';
+export { type FaultInjectorOptions, faultInjector } from './testing/fault-injector.js';
+export {
+  type ConformanceRunner,
+  runStoreConformance,
+  type StoreFactory,
+  type StoreScenario,
+  storeConformanceScenarios,
+} from './testing/store-conformance.js';
