@@ -73,7 +73,15 @@ const batch =
     for (let n = 0; n < BATCH; n++) await call();
   };
 
+/** The same batch without awaiting: what a middleware pays with `consumeSync`. */
+const syncBatch =
+  (call: () => unknown): (() => void) =>
+  () => {
+    for (let n = 0; n < BATCH; n++) call();
+  };
+
 const target = (ours: string, peer: string): Target => ({ ours, peer, maxRatio: 0.4 });
+const targets = (peer: string) => [target('ours consume', peer), target('ours consumeSync', peer)];
 
 export default async function ratelimitSuite(opts: SuiteOptions) {
   // 1 key, never limited.
@@ -85,12 +93,13 @@ export default async function ratelimitSuite(opts: SuiteOptions) {
     'Rate limit: 1 key, never limited (per 100 calls)',
     [
       ['ours consume', batch(() => open.consume('k'))],
+      ['ours consumeSync', syncBatch(() => open.consumeSync('k'))],
       ['plain Map bucket behind a promise (floor)', batch(() => plainOpen('k'))],
       ['rate-limiter-flexible consume', batch(() => rlfOpen.consume('k'))],
       ['limiter tryRemoveTokens (sync)', batch(() => limiterOpen.tryRemoveTokens(1))],
       ['limiter removeTokens (async)', batch(() => limiterOpen.removeTokens(1))],
     ],
-    { ...opts, targets: [target('ours consume', 'rate-limiter-flexible consume')] },
+    { ...opts, targets: targets('rate-limiter-flexible consume') },
   );
 
   // 1 key, mostly limited: one token a day, so nearly every call is denied.
@@ -101,11 +110,12 @@ export default async function ratelimitSuite(opts: SuiteOptions) {
     'Rate limit: 1 key, mostly limited (per 100 calls)',
     [
       ['ours consume', batch(() => closed.consume('k'))],
+      ['ours consumeSync', syncBatch(() => closed.consumeSync('k'))],
       // rate-limiter-flexible rejects each denial (with a non-Error RateLimiterRes).
       ['rate-limiter-flexible consume', batch(() => rlfClosed.consume('k').catch(ignore))],
       ['limiter tryRemoveTokens (sync)', batch(() => limiterClosed.tryRemoveTokens(1))],
     ],
-    { ...opts, targets: [target('ours consume', 'rate-limiter-flexible consume')] },
+    { ...opts, targets: targets('rate-limiter-flexible consume') },
   );
 
   // 100 000 keys in a pseudo-random order, 10 a second each.
@@ -124,10 +134,11 @@ export default async function ratelimitSuite(opts: SuiteOptions) {
     `Rate limit: ${KEYS.toLocaleString('en')} random keys (per 100 calls)`,
     [
       ['ours consume', batch(() => many.consume(sequence[i++ & mask]!))],
+      ['ours consumeSync', syncBatch(() => many.consumeSync(sequence[i++ & mask]!))],
       ['plain Map bucket behind a promise (floor)', batch(() => plainMany(sequence[p++ & mask]!))],
       ['rate-limiter-flexible consume', batch(() => rlfMany.consume(sequence[j++ & mask]!).catch(ignore))],
     ],
-    { ...opts, targets: [target('ours consume', 'rate-limiter-flexible consume')] },
+    { ...opts, targets: targets('rate-limiter-flexible consume') },
   );
 
   // Memory per key, key string included.

@@ -47,6 +47,19 @@ describe('rateLimiter', () => {
     expect((await limiter.consume('other')).allowed).toBe(true);
   });
 
+  it('answers synchronously over the memory store with consumeSync, sharing state and stats with consume', async () => {
+    const limiter = rateLimiter({ algorithm: bucket(2, 1), clock: new FakeClock() });
+    expect(limiter.synchronous).toBe(true);
+    expect(limiter.consumeSync('u').allowed).toBe(true);
+    expect((await limiter.consume('u')).allowed).toBe(true);
+    expect(limiter.consumeSync('u')).toMatchObject({ allowed: false, retryAfterMs: 1000 });
+    expect(limiter.stats).toMatchObject({ requests: 3, allowed: 2, blocked: 1 });
+    expect(() => limiter.consumeSync('u', 3)).toThrow(ConfigurationError);
+    const remote = rateLimiter({ algorithm: bucket(2, 1), store: asyncStore() });
+    expect(remote.synchronous).toBe(false);
+    expect(() => remote.consumeSync('u')).toThrow(TypeError);
+  });
+
   it('rejects a cost above what the algorithm can ever admit with ConfigurationError naming cost', async () => {
     const limiter = rateLimiter({ algorithm: [bucket(5, 1), fixedWindow({ limit: 3, windowMs: 1000 })] });
     for (const call of [

@@ -118,19 +118,34 @@ export class RateLimiter {
 
   /** Takes `cost` from `key` when every limit admits it; resolves with the decision either way. */
   consume(key: string, cost = 1): Promise<RateLimitDecision> {
-    if (!(cost >= 0 && cost <= this.#maxCost)) return Promise.reject(costError(cost, this.#maxCost));
-    const sync = this.#sync;
-    const single = this.#single;
-    if (sync !== undefined && single !== undefined) {
-      let d: RateLimitDecision;
+    if (this.#sync !== undefined && this.#single !== undefined) {
       try {
-        d = sync.applySync(key, single.consume, cost, this.#clock.now(), this.#space);
+        return Promise.resolve(this.consumeSync(key, cost));
       } catch (error) {
         return Promise.reject(error);
       }
-      return Promise.resolve(this.#count(key, d));
     }
+    if (!(cost >= 0 && cost <= this.#maxCost)) return Promise.reject(costError(cost, this.#maxCost));
     return this.#apply(key, cost, false).then((d) => this.#count(key, d));
+  }
+
+  /** True when {@link consumeSync} can answer: one algorithm over the in-process memory store. */
+  get synchronous(): boolean {
+    return this.#sync !== undefined && this.#single !== undefined;
+  }
+
+  /**
+   * `consume` without the promise, for hot paths over the in-process memory store with one
+   * algorithm (see {@link synchronous}); throws `TypeError` with any other store.
+   */
+  consumeSync(key: string, cost = 1): RateLimitDecision {
+    const sync = this.#sync;
+    const single = this.#single;
+    if (sync === undefined || single === undefined) {
+      throw new TypeError('consumeSync needs the memory store and a single algorithm; use consume()');
+    }
+    if (!(cost >= 0 && cost <= this.#maxCost)) throw costError(cost, this.#maxCost);
+    return this.#count(key, sync.applySync(key, single.consume, cost, this.#clock.now(), this.#space));
   }
 
   /** The decision `consume(key, cost)` would return now, without consuming. */
