@@ -66,23 +66,41 @@ export function printTarget(
   console.log(`target  ${ours} / ${peer} = ${ratio.toFixed(3)} (≤ ${maxRatio}) ${verdict}`);
 }
 
-/**
- * Bytes retained per item: builds `count` items with `make(i)`, keeping what `keep`
- * returns alive, and measures heap growth after forced GCs. Needs `--expose-gc`.
- */
-export function retainedBytesPerItem(count: number, make: (i: number) => unknown): number {
+const usedBytes = () => {
+  const m = process.memoryUsage();
+  // V8 keeps larger typed arrays outside the JS heap: count their backing stores too.
+  return m.heapUsed + m.arrayBuffers;
+};
+
+const collect = () => {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run with node --expose-gc');
   gc();
   gc();
-  const before = process.memoryUsage().heapUsed;
+};
+
+/**
+ * Bytes retained per step: runs `fill(i)` `count` times (growing something `keep` returns)
+ * and divides the heap and array-buffer growth after forced GCs. Needs `--expose-gc`.
+ */
+export function retainedBytesPerStep(count: number, fill: (i: number) => void, keep: () => unknown): number {
+  collect();
+  const before = usedBytes();
+  for (let i = 0; i < count; i++) fill(i);
+  collect();
+  const perStep = (usedBytes() - before) / count;
+  if (keep() === undefined) throw new Error('unreachable');
+  return perStep;
+}
+
+/** Bytes retained per item made by `make(i)` and kept alive; the holding array's 8 bytes a slot are left out. */
+export function retainedBytesPerItem(count: number, make: (i: number) => unknown): number {
   const kept: unknown[] = new Array(count);
-  for (let i = 0; i < count; i++) kept[i] = make(i);
-  gc();
-  gc();
-  const after = process.memoryUsage().heapUsed;
-  // The array holding the items costs 8 bytes a slot; it is not part of the items.
-  const perItem = (after - before - count * 8) / count;
-  if (kept.length !== count) throw new Error('unreachable');
-  return perItem;
+  return (
+    retainedBytesPerStep(
+      count,
+      (i) => void (kept[i] = make(i)),
+      () => kept,
+    ) - 8
+  );
 }

@@ -1,7 +1,7 @@
 import { circuitBreaker, countWindow } from '@resilience/core';
 import { CountBreaker, circuitBreaker as cockatielBreaker, handleAll } from 'cockatiel';
 import Opossum from 'opossum';
-import type { SuiteOptions } from '../harness.js';
+import { retainedBytesPerItem, type SuiteOptions } from '../harness.js';
 
 // Memory of many breakers: a service with one breaker per upstream host, tenant or model
 // may hold thousands. Target: 10 000 breakers with countWindow({ size: 100 }) retain
@@ -9,25 +9,6 @@ import type { SuiteOptions } from '../harness.js';
 // larger typed arrays outside the heap, where a heap-only measure would miss them).
 
 const TARGET_BYTES = 2_048;
-
-function retainedBytesPerItem(count: number, make: (i: number) => unknown): number {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) throw new Error('run with node --expose-gc');
-  const used = () => {
-    const m = process.memoryUsage();
-    return m.heapUsed + m.arrayBuffers;
-  };
-  gc();
-  gc();
-  const before = used();
-  const kept: unknown[] = new Array(count);
-  for (let i = 0; i < count; i++) kept[i] = make(i);
-  gc();
-  gc();
-  const perItem = (used() - before - count * 8) / count;
-  if (kept.length !== count) throw new Error('unreachable');
-  return perItem;
-}
 
 const ours = (i: number, registry = true) =>
   circuitBreaker({

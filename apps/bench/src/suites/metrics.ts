@@ -3,30 +3,7 @@ import { LatencySketch, metrics } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import * as hdr from 'hdr-histogram-js';
 import { Summary } from 'prom-client';
-import { compare, type SuiteOptions } from '../harness.js';
-
-/**
- * Bytes retained per item, counting typed-array backing stores too: V8 keeps those outside
- * the JS heap (`arrayBuffers`), where the harness's heap-only measure would miss them.
- */
-function retainedBytesPerItem(count: number, make: (i: number) => unknown): number {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) throw new Error('run with node --expose-gc');
-  const used = () => {
-    const m = process.memoryUsage();
-    return m.heapUsed + m.arrayBuffers;
-  };
-  gc();
-  gc();
-  const before = used();
-  const kept: unknown[] = new Array(count);
-  for (let i = 0; i < count; i++) kept[i] = make(i);
-  gc();
-  gc();
-  const perItem = (used() - before - count * 8) / count;
-  if (kept.length !== count) throw new Error('unreachable');
-  return perItem;
-}
+import { compare, retainedBytesPerItem, type SuiteOptions } from '../harness.js';
 
 // Latency percentiles: recording N latencies then reading p50/p95/p99, ours against the
 // structures a user would otherwise reach for. Latencies are log-normal milliseconds

@@ -1,7 +1,7 @@
 import { memoryStore, rateLimiter, tokenBucket } from '@resilience/core';
 import { RateLimiter as LimiterPackage } from 'limiter';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { compare, type SuiteOptions, type Target } from '../harness.js';
+import { compare, retainedBytesPerStep, type SuiteOptions, type Target } from '../harness.js';
 
 // Per-key consume throughput and memory per key, against rate-limiter-flexible's
 // RateLimiterMemory and (one key only, it has no keys) the `limiter` package.
@@ -24,24 +24,6 @@ function keySequence(count: number, length: number): string[] {
     out[i] = keys[(x >>> 0) % count]!;
   }
   return out;
-}
-
-function bytesPerKey(count: number, fill: (i: number) => void, keep: () => unknown): number {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) throw new Error('run with node --expose-gc');
-  const used = () => {
-    const m = process.memoryUsage();
-    return m.heapUsed + m.arrayBuffers;
-  };
-  gc();
-  gc();
-  const before = used();
-  for (let i = 0; i < count; i++) fill(i);
-  gc();
-  gc();
-  const perKey = (used() - before) / count;
-  if (keep() === undefined) throw new Error('unreachable');
-  return perKey;
 }
 
 /** The floor: a plain `Map` token bucket behind a promise (no TTL, no bound, no options). */
@@ -145,7 +127,7 @@ export default async function ratelimitSuite(opts: SuiteOptions) {
   const count = opts.quick ? 20_000 : 1_000_000;
   const store = memoryStore({ maxKeys: count });
   const mem = rateLimiter({ algorithm: tokenBucket({ capacity: 10, refillPerSecond: 0.001 }), store });
-  const ours = bytesPerKey(
+  const ours = retainedBytesPerStep(
     count,
     (k) => void mem.consume(`user:${k}`),
     () => store,
@@ -156,7 +138,7 @@ export default async function ratelimitSuite(opts: SuiteOptions) {
     store: plain,
     prefix: '',
   });
-  const oursNoPrefix = bytesPerKey(
+  const oursNoPrefix = retainedBytesPerStep(
     count,
     (k) => void memNoPrefix.consume(`user:${k}`),
     () => plain,
@@ -165,7 +147,7 @@ export default async function ratelimitSuite(opts: SuiteOptions) {
   plain.clear();
   const rlfCount = opts.quick ? 20_000 : 1_000_000;
   const rlf = new RateLimiterMemory({ points: 10, duration: 3600 });
-  const theirs = bytesPerKey(
+  const theirs = retainedBytesPerStep(
     rlfCount,
     (k) => void rlf.consume(`user:${k}`).catch(ignore),
     () => rlf,
