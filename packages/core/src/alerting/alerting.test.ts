@@ -43,14 +43,28 @@ describe('alerting', () => {
   });
 
   it('fires once while the condition keeps holding, then sends a resolved notification', async () => {
-    const alerts = alerting({ rules: [highErrors()], clock: new FakeClock() });
+    const seen: Alert[] = [];
+    const alerts = alerting({ rules: [highErrors()], handlers: [(a) => void seen.push(a)], clock: new FakeClock() });
     await alerts.evaluate(errorRate(0.5));
     expect(await alerts.evaluate(errorRate(0.6))).toEqual([]);
     expect(alerts.active()).toHaveLength(1);
-    const [resolved] = await alerts.evaluate(errorRate(0.01));
-    expect(resolved).toMatchObject({ name: 'errors', status: 'resolved', value: 0.01 });
+    // The resolved notification reaches the handlers and the history; evaluate returns only what fired.
+    expect(await alerts.evaluate(errorRate(0.01))).toEqual([]);
+    expect(seen.map((a) => a.status)).toEqual(['firing', 'resolved']);
+    expect(seen[1]).toMatchObject({ name: 'errors', status: 'resolved', value: 0.01 });
+    expect(alerts.history().map((a) => a.status)).toEqual(['firing', 'resolved']);
     expect(alerts.active()).toEqual([]);
     expect(await alerts.evaluate(errorRate(0.01))).toEqual([]);
+    expect(seen).toHaveLength(2);
+  });
+
+  it('returns only the alerts that fired when another rule resolves in the same evaluation', async () => {
+    const slow = rule({ name: 'slow', metric: 'latency.p95', op: 'gt', threshold: 100, severity: 'warning' });
+    const alerts = alerting({ rules: [highErrors(), slow], clock: new FakeClock() });
+    await alerts.evaluate(errorRate(0.5));
+    const fired = await alerts.evaluate({ ...errorRate(0), latency: { p95: 500 } });
+    expect(fired).toMatchObject([{ name: 'slow', status: 'firing' }]);
+    expect(alerts.stats).toMatchObject({ fired: 2, resolved: 1, active: 1 });
   });
 
   it('waits forMs: fires at the first evaluation at which the condition has held that long', async () => {
@@ -80,7 +94,8 @@ describe('alerting', () => {
     const alerts = alerting({ rules: [highErrors({ cooldownMs: 60_000 })], clock });
     expect(await alerts.evaluate(errorRate(0.5))).toHaveLength(1);
     await clock.advance(10_000);
-    expect(await alerts.evaluate(errorRate(0))).toMatchObject([{ status: 'resolved' }]);
+    expect(await alerts.evaluate(errorRate(0))).toEqual([]);
+    expect(alerts.stats.resolved).toBe(1);
     await clock.advance(10_000);
     expect(await alerts.evaluate(errorRate(0.5))).toEqual([]);
     expect(alerts.stats.suppressed).toBe(1);

@@ -68,7 +68,7 @@ export class Alerting {
 
   constructor(options: AlertingOptions = {}) {
     validateAlertingOptions(options);
-    this.#rules = options.rules ?? defaultRules();
+    this.#rules = options.rules ? [...options.rules] : defaultRules();
     this.#handlers = options.handlers ?? [];
     this.#clock = options.clock ?? systemClock;
     this.#maxHistory = options.maxHistory ?? ALERTING_DEFAULTS.maxHistory;
@@ -79,14 +79,16 @@ export class Alerting {
 
   /**
    * Checks every rule against `snapshot` and resolves, once every handler has settled, with
-   * the alerts this evaluation produced: `'firing'` for rules that started firing and
-   * `'resolved'` for firing rules whose condition no longer holds. Never rejects because of
-   * a handler.
+   * the alerts that fired in this evaluation (`status: 'firing'`). Resolved notifications —
+   * for firing rules whose condition no longer holds — go to the handlers and the history,
+   * not into the result. Never rejects because of a handler.
    */
   async evaluate(snapshot: object): Promise<Alert[]> {
     this.#stats.evaluations++;
     const at = this.#clock.now();
+    /** Every notification of this evaluation, firing and resolved, in rule order. */
     const alerts: Alert[] = [];
+    const fired: Alert[] = [];
     for (const r of this.#rules) {
       const state = this.#state.get(r.name)!;
       const value = readMetric(snapshot, r.metric);
@@ -103,6 +105,7 @@ export class Alerting {
         state.lastFiredAt = at;
         this.#stats.fired++;
         alerts.push(alert);
+        fired.push(alert);
       } else {
         state.since = undefined;
         if (!state.firing) continue;
@@ -113,7 +116,7 @@ export class Alerting {
     }
     for (const alert of alerts) this.#remember(alert);
     if (alerts.length > 0 && this.#handlers.length > 0) await this.#notify(alerts);
-    return alerts;
+    return fired;
   }
 
   /** The last `maxHistory` alerts, oldest first. */
