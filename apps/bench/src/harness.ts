@@ -16,6 +16,10 @@ export interface Target {
 
 export type Task = [name: string, fn: () => unknown];
 
+/** A target's verdict; quick (smoke) runs are too short to judge. */
+export const judge = (ok: boolean, options: SuiteOptions): string =>
+  options.quick ? 'not judged in quick mode' : ok ? 'met' : 'MISSED';
+
 const ns = (ms: number) => ms * 1e6;
 const fmt = (n: number) => (n >= 10_000 ? `${(n / 1000).toFixed(1)} µs` : `${n.toFixed(0)} ns`);
 
@@ -48,7 +52,7 @@ export async function compare(
     })),
   );
   for (const t of options.targets ?? [])
-    printTarget(t.ours, t.peer, medians.get(t.ours), medians.get(t.peer), t.maxRatio);
+    printTarget(t.ours, t.peer, medians.get(t.ours), medians.get(t.peer), t.maxRatio, options);
   return medians;
 }
 
@@ -59,10 +63,11 @@ export function printTarget(
   a: number | undefined,
   b: number | undefined,
   maxRatio: number,
+  options: SuiteOptions,
 ) {
   if (a === undefined || b === undefined) throw new Error(`unknown task in target: ${ours} / ${peer}`);
   const ratio = a / b;
-  const verdict = ratio <= maxRatio ? 'met' : 'MISSED';
+  const verdict = judge(ratio <= maxRatio, options);
   console.log(`target  ${ours} / ${peer} = ${ratio.toFixed(3)} (≤ ${maxRatio}) ${verdict}`);
 }
 
