@@ -16,6 +16,7 @@ describe('bulkhead', () => {
     const b = bulkhead({ limit: 2 });
     expect(b.executionSlots).toBe(2);
     expect(b.queueSlots).toBe(0);
+    expect([b.limit, b.queue]).toEqual([2, 0]);
   });
 
   it('runs at most `limit` calls at once and rejects the rest when the queue is full', async () => {

@@ -57,6 +57,16 @@ export class BulkheadPolicy implements Policy<BulkheadEvent> {
     this.name = this.#opts.name;
   }
 
+  /** Calls allowed to execute at once (the `limit` option). */
+  get limit(): number {
+    return this.#opts.limit;
+  }
+
+  /** Calls allowed to wait for a slot (the `queue` option). */
+  get queue(): number {
+    return this.#opts.queue;
+  }
+
   /** Free execution slots. */
   get executionSlots(): number {
     return this.#opts.limit - this.#active;

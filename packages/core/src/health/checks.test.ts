@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { circuitBreaker } from '../breaker/breaker.js';
+import { consecutive } from '../breaker/strategy.js';
+import { bulkhead } from '../bulkhead/bulkhead.js';
 import { FakeClock } from '../clock/fake-clock.js';
 import { breakerCheck, bulkheadCheck, functionCheck } from './checks.js';
 import { health } from './health.js';
@@ -19,6 +22,20 @@ describe('breakerCheck', () => {
     expect(open.checks['payments:circuit']).toMatchObject({ status: 'fail', error: 'circuit is open' });
     expect(open.status).toBe('degraded');
     expect((await at('isolated')).status).toBe('unhealthy');
+  });
+
+  it('fails while a real breaker is open and passes once it closed again', async () => {
+    const clock = new FakeClock();
+    const breaker = circuitBreaker({ strategy: consecutive(1), halfOpenAfter: 1_000, clock, registry: false });
+    const probes = health({ clock }).register('payments:circuit', breakerCheck(breaker), { failureThreshold: 1 });
+    expect((await probes.run()).status).toBe('healthy');
+    await breaker.execute(() => Promise.reject(new Error('down'))).catch(() => {});
+    const open = await probes.run();
+    expect(open.status).toBe('unhealthy');
+    expect(open.checks['payments:circuit']).toMatchObject({ status: 'fail', observedValue: 'open' });
+    await clock.advance(1_000);
+    await breaker.execute(() => 'ok');
+    expect((await probes.run()).status).toBe('healthy');
   });
 
   it('rejects something without a state', () => {
@@ -52,6 +69,19 @@ describe('bulkheadCheck', () => {
   it('takes limit and queue from the bulkhead when it exposes them, warning at 80 % by default', async () => {
     const check = bulkheadCheck({ executionSlots: 1, queueSlots: 0, limit: 5 });
     expect(await check(new AbortController().signal)).toMatchObject({ status: 'warn', observedValue: 80 });
+  });
+
+  it('reads limit and queue from a real bulkhead', async () => {
+    const pool = bulkhead({ limit: 2, queue: 2 });
+    const check = bulkheadCheck(pool);
+    expect(await check(new AbortController().signal)).toMatchObject({ status: 'pass', observedValue: 0 });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const calls = [1, 2, 3, 4].map(() => pool.execute(() => gate));
+    expect(await check(new AbortController().signal)).toMatchObject({ status: 'warn', observedValue: 100 });
+    release();
+    await Promise.all(calls);
+    expect(await check(new AbortController().signal)).toMatchObject({ status: 'pass', observedValue: 0 });
   });
 
   it('needs a limit and valid numbers', () => {

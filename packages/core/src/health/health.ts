@@ -14,7 +14,11 @@ import {
   validateHealthOptions,
 } from './options.js';
 
-/** One check's result in a {@link HealthReport}. */
+/**
+ * One check's result in a {@link HealthReport}: exactly `{ status, durationMs, error?,
+ * consecutiveFailures }` (the shape DESIGN.md pins), plus the detail fields only when the
+ * check returned a detail or was registered with a `componentId` / `componentType`.
+ */
 export interface HealthCheckResult {
   status: HealthCheckStatus;
   /** How long the check took (up to its `timeoutMs`). */
@@ -23,10 +27,6 @@ export interface HealthCheckResult {
   error?: string;
   /** Failures in a row, this one included; 0 after a pass or a warning. */
   consecutiveFailures: number;
-  /** When the check finished, in clock milliseconds since the epoch. */
-  time: number;
-  kind: HealthCheckKind;
-  critical: boolean;
   observedValue?: unknown;
   observedUnit?: string;
   output?: string;
@@ -125,12 +125,12 @@ export class HealthRegistry {
     const cached = this.#cache.get(key);
     if (cached && this.#clock.now() - cached.at < this.#cacheMs) return cached.report;
     const names: string[] = [];
-    const thresholds: number[] = [];
+    const settings: ResolvedHealthCheckOptions[] = [];
     const runs: Promise<HealthCheckResult>[] = [];
     for (const [name, entry] of this.#entries) {
       if (kind !== undefined && entry.options.kind !== kind) continue;
       names.push(name);
-      thresholds.push(entry.options.failureThreshold);
+      settings.push(entry.options);
       runs.push(entry.running ?? this.#start(entry));
     }
     const results = await Promise.all(runs);
@@ -138,8 +138,9 @@ export class HealthRegistry {
     let status: HealthStatus = 'healthy';
     for (let i = 0; i < results.length; i++) {
       const result = results[i]!;
+      const { critical, failureThreshold } = settings[i]!;
       checks[names[i]!] = result;
-      if (result.status === 'fail' && result.critical && result.consecutiveFailures >= thresholds[i]!) {
+      if (result.status === 'fail' && critical && result.consecutiveFailures >= failureThreshold) {
         status = 'unhealthy';
       } else if (result.status !== 'pass' && status === 'healthy') {
         status = 'degraded';
@@ -184,15 +185,11 @@ export class HealthRegistry {
   }
 
   #result(entry: Entry, outcome: Outcome, started: number): HealthCheckResult {
-    const now = this.#clock.now();
-    const { kind, critical, componentId, componentType } = entry.options;
+    const { componentId, componentType } = entry.options;
     const result: HealthCheckResult = {
       status: outcome.status,
-      durationMs: now - started,
+      durationMs: this.#clock.now() - started,
       consecutiveFailures: entry.consecutiveFailures,
-      time: now,
-      kind,
-      critical,
     };
     if (outcome.error !== undefined) result.error = outcome.error;
     const detail = outcome.detail;

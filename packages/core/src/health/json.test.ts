@@ -18,7 +18,7 @@ describe('toHealthJson', () => {
       () => ({ observedValue: 12, observedUnit: 'ms' }),
       { componentId: 'db-1', componentType: 'datastore' },
     );
-    const doc = toHealthJson(await probes.run(), { serviceId: 'orders', version: '1', releaseId: '1.4.2' });
+    const doc = toHealthJson(await probes.run(), { time: T0, serviceId: 'orders', version: '1', releaseId: '1.4.2' });
     expect(doc).toEqual({
       status: 'pass',
       version: '1',
@@ -43,7 +43,7 @@ describe('toHealthJson', () => {
     const probes = health({ clock: new FakeClock(T0) })
       .register('cache', () => 'warn')
       .register('db', () => Promise.reject(new Error('ECONNREFUSED')), { failureThreshold: 2 });
-    const degraded = toHealthJson(await probes.run());
+    const degraded = toHealthJson(await probes.run(), { time: T0 });
     expect(degraded.status).toBe('warn');
     expect(degraded.checks.db?.[0]).toMatchObject({ status: 'fail', output: 'ECONNREFUSED' });
     expect(degraded.checks.cache?.[0]).toEqual({ status: 'warn', time: '2026-01-02T03:04:05.000Z' });
@@ -58,6 +58,11 @@ describe('toHealthJson', () => {
       output: '91 % full',
     }));
     expect(toHealthJson(await probes.run()).checks.disk?.[0]?.output).toBe('91 % full');
+  });
+
+  it('leaves out time unless the report time is given', async () => {
+    const probes = health({ clock: new FakeClock(T0) }).register('a', () => true);
+    expect(toHealthJson(await probes.run()).checks.a).toEqual([{ status: 'pass' }]);
   });
 
   it('survives JSON round-trips unchanged', async () => {

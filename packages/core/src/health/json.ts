@@ -6,6 +6,11 @@ export const HEALTH_JSON_CONTENT_TYPE = 'application/health+json';
 
 /** Service-level members of the health document (all optional in the draft). */
 export interface HealthJsonOptions {
+  /**
+   * When the report was taken (clock ms since the epoch, e.g. `clock.now()` after `run()`),
+   * stamped on every check entry as ISO 8601 `time`. Entries have no `time` without it.
+   */
+  time?: number;
   serviceId?: string;
   version?: string;
   releaseId?: string;
@@ -21,8 +26,8 @@ export interface HealthJsonCheck {
   observedValue?: unknown;
   observedUnit?: string;
   status: HealthCheckStatus;
-  /** ISO 8601 time the check finished. */
-  time: string;
+  /** ISO 8601 time of the report (from the `time` option). */
+  time?: string;
   output?: string;
 }
 
@@ -39,8 +44,9 @@ const STATUS_WORD: Record<HealthStatus, HealthCheckStatus> = {
   unhealthy: 'fail',
 };
 
-function checkJson(result: HealthCheckResult): HealthJsonCheck {
-  const entry: HealthJsonCheck = { status: result.status, time: new Date(result.time).toISOString() };
+function checkJson(result: HealthCheckResult, time: string | undefined): HealthJsonCheck {
+  const entry: HealthJsonCheck = { status: result.status };
+  if (time !== undefined) entry.time = time;
   if (result.componentId !== undefined) entry.componentId = result.componentId;
   if (result.componentType !== undefined) entry.componentType = result.componentType;
   if (result.observedValue !== undefined) entry.observedValue = result.observedValue;
@@ -58,10 +64,11 @@ function checkJson(result: HealthCheckResult): HealthJsonCheck {
  */
 export function toHealthJson(report: HealthReport, options: HealthJsonOptions = {}): HealthJson {
   const status = STATUS_WORD[report.status];
+  const time = options.time === undefined ? undefined : new Date(options.time).toISOString();
   const checks: Record<string, HealthJsonCheck[]> = {};
   const problems: string[] = [];
   for (const [name, result] of Object.entries(report.checks)) {
-    checks[name] = [checkJson(result)];
+    checks[name] = [checkJson(result, time)];
     if (result.status !== 'pass') problems.push(`${name}: ${result.status}`);
   }
   const doc: Record<string, unknown> = { status };
