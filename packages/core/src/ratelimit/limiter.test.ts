@@ -28,7 +28,7 @@ function asyncStore(): Store {
 
 describe('rateLimiter', () => {
   it('pins its defaults', () => {
-    expect(RATE_LIMITER_DEFAULTS).toEqual({ name: 'rateLimiter', maxWaitMs: 60_000 });
+    expect(RATE_LIMITER_DEFAULTS).toEqual({ name: 'rateLimiter', maxWaitMs: 60_000, maxWaiters: 10_000 });
     expect(TOKEN_BUCKET_DEFAULTS).toEqual({ capacity: 60, refillPerSecond: 1 });
     expect(MEMORY_STORE_DEFAULTS).toEqual({ maxKeys: 100_000 });
   });
@@ -80,6 +80,7 @@ describe('rateLimiter', () => {
     expect(() => rateLimiter({ algorithm: {} as never, maxWaitMs: -1, name: '' })).toThrow(
       /algorithm.*name.*maxWaitMs|algorithm[\s\S]*maxWaitMs/,
     );
+    expect(() => rateLimiter({ algorithm: bucket(1, 1), maxWaiters: 1.5 })).toThrow(/maxWaiters/);
     expect(() => tokenBucket({ capacity: 0, refillPerSecond: -1 })).toThrow(/capacity[\s\S]*refillPerSecond/);
     expect(() => gcra({ limit: 0, periodMs: 0 })).toThrow(/limit[\s\S]*periodMs/);
     expect(() => slidingWindow({ limit: 1 } as never)).toThrow(/windowMs/);
@@ -202,7 +203,40 @@ describe('rateLimiter.wait', () => {
     await head;
     expect(await behind).toBeInstanceOf(RateLimitExceededError);
     expect(clock.now()).toBe(1000);
-    expect(limiter.stats).toMatchObject({ requests: 4, blocked: 2, allowed: 2 });
+    // The head waited 1 000 ms, `tooLong` 0 ms, `behind` 1 000 ms before it was given up.
+    expect(limiter.stats).toMatchObject({ requests: 4, blocked: 2, allowed: 2, totalWaitMs: 2000 });
+  });
+
+  it('rejects an invalid maxWaitMs or cost of one wait with ConfigurationError naming each', async () => {
+    const limiter = rateLimiter({ algorithm: bucket(2, 1), clock: new FakeClock() });
+    for (const options of [{ maxWaitMs: -1 }, { maxWaitMs: Number.NaN }, { maxWaitMs: Number.POSITIVE_INFINITY }]) {
+      const error = await limiter.wait('k', options).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect((error as ConfigurationError).issues.map((i) => i.option)).toEqual(['maxWaitMs']);
+    }
+    const both = await limiter.wait('k', { cost: 3, maxWaitMs: -1 }).catch((e: unknown) => e);
+    expect((both as ConfigurationError).issues.map((i) => i.option)).toEqual(['cost', 'maxWaitMs']);
+    expect(limiter.stats.requests).toBe(0);
+  });
+
+  it('holds at most maxWaiters waiting calls; past it a call is tried once and rejected if refused', async () => {
+    const clock = new FakeClock();
+    const limiter = rateLimiter({ algorithm: bucket(1, 1), clock, maxWaiters: 2 });
+    await limiter.consume('a');
+    const waiting = [limiter.wait('a'), limiter.wait('a')];
+    const full = await limiter.wait('a').catch((e: unknown) => e);
+    expect(full).toBeInstanceOf(RateLimitExceededError);
+    expect((full as RateLimitExceededError).retryAfterMs).toBe(1000);
+    // Another key is still served when it need not wait, and refused at once when it must.
+    expect(await limiter.wait('b')).toMatchObject({ allowed: true });
+    const refused = await limiter.wait('b').catch((e: unknown) => e);
+    expect((refused as RateLimitExceededError).retryAfterMs).toBe(1000);
+    await clock.advance(2000);
+    expect((await Promise.all(waiting)).map((d) => d.allowed)).toEqual([true, true]);
+    const again = limiter.wait('a'); // the served waiters no longer count
+    await clock.advance(1000);
+    expect((await again).allowed).toBe(true);
+    expect(limiter.stats).toMatchObject({ blocked: 2 });
   });
 
   it('never waits for a limit with maxWaitMs 0', async () => {
@@ -279,6 +313,19 @@ describe('rateLimiter.execute and policy', () => {
     const later = limiter.execute('k', () => clock.now());
     await clock.advance(1000);
     expect(await later).toBe(1000);
+  });
+
+  it('rejects invalid policy options at construction with ConfigurationError naming each', () => {
+    const limiter = rateLimiter({ algorithm: bucket(2, 1) });
+    let error: unknown;
+    try {
+      limiter.policy({ key: '', cost: 3, maxWaitMs: -1 });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as ConfigurationError).issues.map((i) => i.option)).toEqual(['cost', 'maxWaitMs', 'key']);
+    expect(() => limiter.policy({ key: 'k', cost: 2 })).not.toThrow();
   });
 
   it('is a policy with a fixed key or a key function', async () => {

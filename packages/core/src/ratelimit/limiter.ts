@@ -10,6 +10,7 @@ import {
   type RateLimiterOptions,
   validateRateLimiterOptions,
   type WaitOptions,
+  waitOptionsValidator,
 } from './options.js';
 import { WaitQueues } from './wait-queue.js';
 
@@ -98,6 +99,7 @@ export class RateLimiter {
       sync !== undefined && single !== undefined
         ? (key, cost) => sync.applySync(key, single.consume, cost, this.#clock.now(), space)
         : (key, cost) => this.#apply(key, cost, false),
+      options.maxWaiters ?? RATE_LIMITER_DEFAULTS.maxWaiters,
     );
   }
 
@@ -175,9 +177,14 @@ export class RateLimiter {
    */
   wait(key: string, options: WaitOptions = {}): Promise<RateLimitDecision> {
     const cost = options.cost ?? 1;
-    if (!(cost >= 0 && cost <= this.#maxCost)) return Promise.reject(costError(cost, this.#maxCost));
     const maxWaitMs = options.maxWaitMs ?? this.#maxWaitMs;
-    if (!(maxWaitMs >= 0)) return Promise.reject(new RangeError(`maxWaitMs must be >= 0, received ${maxWaitMs}`));
+    if (!(cost >= 0 && cost <= this.#maxCost && maxWaitMs >= 0 && maxWaitMs < Number.POSITIVE_INFINITY)) {
+      try {
+        waitOptionsValidator('rateLimiter.wait', cost, this.#maxCost, maxWaitMs).done();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     this.#requests++;
     const started = this.#clock.now();
     return this.#queues.enqueue(key, cost, maxWaitMs, options.signal).then(
@@ -204,11 +211,23 @@ export class RateLimiter {
     return this.wait(key, options).then(() => fn(context));
   }
 
-  /** This limiter as a policy for `pipeline(...)`: each call waits for its key, then runs. */
+  /**
+   * This limiter as a policy for `pipeline(...)`: each call waits for its key, then runs.
+   * Throws `ConfigurationError` naming `key`, `cost` or `maxWaitMs` when one is invalid.
+   */
   policy(options: RateLimitPolicyOptions): Policy<RateLimitEvent> {
-    const { key, cost = 1 } = options;
+    const key = options?.key;
+    const cost = options?.cost ?? 1;
+    const maxWaitMs = options?.maxWaitMs ?? this.#maxWaitMs;
+    waitOptionsValidator('rateLimiter.policy', cost, this.#maxCost, maxWaitMs)
+      .check(
+        (typeof key === 'string' && key.length > 0) || typeof key === 'function',
+        'key',
+        key,
+        'a non-empty string or (context) => string',
+      )
+      .done();
     const keyOf = typeof key === 'function' ? key : () => key;
-    const maxWaitMs = options.maxWaitMs ?? this.#maxWaitMs;
     const run = <T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> =>
       this.wait(keyOf(context), { cost, maxWaitMs, signal: context.signal }).then(() => fn(context));
     const execute = <T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> => run(fn, contextFor(signal));

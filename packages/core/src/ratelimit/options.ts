@@ -21,12 +21,20 @@ export interface RateLimiterOptions {
   prefix?: string;
   /** Longest `wait()` (and `execute`) before rejecting with `RateLimitExceededError`. @default 60_000 */
   maxWaitMs?: number;
+  /**
+   * Most calls waiting in `wait`, `execute` or the policy at once, over all keys. A call
+   * that would have to wait beyond it rejects at once with `RateLimitExceededError`, so
+   * callers flooding a limiter cannot grow its queues without bound.
+   * @default 10_000
+   */
+  maxWaiters?: number;
   clock?: Clock;
 }
 
 export const RATE_LIMITER_DEFAULTS = {
   name: 'rateLimiter',
   maxWaitMs: 60_000,
+  maxWaiters: 10_000,
 } as const;
 
 export interface WaitOptions {
@@ -60,5 +68,17 @@ export function validateRateLimiterOptions(options: RateLimiterOptions): void {
   v.string('name', options?.name);
   v.check(options?.prefix === undefined || typeof options.prefix === 'string', 'prefix', options?.prefix, 'a string');
   v.number('maxWaitMs', options?.maxWaitMs, { min: 0 });
+  v.integer('maxWaiters', options?.maxWaiters, { min: 0 });
   v.done();
+}
+
+/**
+ * The checks of one `wait` or `policy(...)` call: `cost` (a number >= 0 no larger than the
+ * limits can ever admit) and `maxWaitMs`. Returns the validator so a caller can add checks
+ * before `done()` throws one `ConfigurationError` naming each bad option.
+ */
+export function waitOptionsValidator(subject: string, cost: unknown, maxCost: number, maxWaitMs: unknown) {
+  return new OptionsValidator(subject)
+    .number('cost', cost, { min: 0, max: maxCost })
+    .number('maxWaitMs', maxWaitMs, { min: 0 });
 }

@@ -27,25 +27,30 @@ export type TryConsume = (key: string, cost: number) => RateLimitDecision | Prom
  * FIFO waiters per key. Only the head of a key's queue consults the store; when it is
  * refused, one timer is set for its `retryAfterMs`, and every waiter whose deadline falls
  * before that time is rejected at once (FIFO means none of them can be served sooner).
- * Memory: one entry per key with waiters, one record per waiting call.
+ * Memory: at most `maxWaiters` waiting calls over all keys (one small record each, one
+ * entry per key with waiters); past it a call is tried once and rejected if refused.
  */
 export class WaitQueues {
   readonly #queues = new Map<string, Queue>();
   readonly #clock: Clock;
   readonly #consume: TryConsume;
+  readonly #maxWaiters: number;
+  #waiting = 0;
 
-  constructor(clock: Clock, consume: TryConsume) {
+  constructor(clock: Clock, consume: TryConsume, maxWaiters: number) {
     this.#clock = clock;
     this.#consume = consume;
+    this.#maxWaiters = maxWaiters;
   }
 
-  /** Keys with waiters. */
-  get size(): number {
-    return this.#queues.size;
+  /** Calls waiting, over all keys (at most `maxWaiters`). */
+  get waiting(): number {
+    return this.#waiting;
   }
 
   enqueue(key: string, cost: number, maxWaitMs: number, signal: AbortSignal | undefined): Promise<RateLimitDecision> {
     if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#waiting >= this.#maxWaiters) return this.#tryOnce(key, cost);
     return new Promise<RateLimitDecision>((resolve, reject) => {
       const now = this.#clock.now();
       const waiter: Waiter = {
@@ -66,6 +71,7 @@ export class WaitQueues {
         return;
       }
       queue.waiters.push(waiter);
+      this.#waiting++;
       if (queue.waiters.length === 1) this.#pump(key, queue);
       if (!waiter.done && signal !== undefined) {
         const q = queue;
@@ -73,6 +79,28 @@ export class WaitQueues {
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
     });
+  }
+
+  /**
+   * Past `maxWaiters`: a key nobody waits on is tried once (no queue to jump); a key with
+   * waiters is refused at once, with the time until its queue is next served when known.
+   */
+  #tryOnce(key: string, cost: number): Promise<RateLimitDecision> {
+    const queue = this.#queues.get(key);
+    if (queue !== undefined && queue.waiters.length > 0) {
+      const retryAfterMs = queue.timer === undefined ? 0 : Math.max(0, queue.dueAt - this.#clock.now());
+      return Promise.reject(new RateLimitExceededError(retryAfterMs));
+    }
+    const admit = (d: RateLimitDecision): RateLimitDecision => {
+      if (d.allowed) return d;
+      throw new RateLimitExceededError(d.retryAfterMs);
+    };
+    try {
+      const result = this.#consume(key, cost);
+      return result instanceof Promise ? result.then(admit) : Promise.resolve(admit(result));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   #pump(key: string, queue: Queue): void {
@@ -151,8 +179,7 @@ export class WaitQueues {
     if (waiter.done) return;
     const index = queue.waiters.indexOf(waiter);
     if (index >= 0) queue.waiters.splice(index, 1);
-    waiter.done = true;
-    waiter.onAbort = undefined;
+    this.#finish(waiter);
     waiter.reject(waiter.signal?.reason);
     if (index === 0 && queue.timer !== undefined) {
       this.#clock.clearTimeout(queue.timer);
@@ -161,8 +188,10 @@ export class WaitQueues {
     } else this.#release(key, queue);
   }
 
+  /** Marks a queued waiter settled: it no longer counts, and its abort listener goes. */
   #finish(waiter: Waiter): void {
     waiter.done = true;
+    this.#waiting--;
     if (waiter.onAbort !== undefined) {
       waiter.signal?.removeEventListener('abort', waiter.onAbort);
       waiter.onAbort = undefined;
