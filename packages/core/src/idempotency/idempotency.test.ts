@@ -169,6 +169,47 @@ describe('idempotency', () => {
       expect(await alive.execute('k', () => 'recovered')).toBe('recovered');
     });
 
+    it('re-reads the key no later than when its lock expires', async () => {
+      const clock = new FakeClock();
+      const store = memoryStore();
+      void idempotency({ store, clock, random: () => 0.1, lockTimeoutMs: 30 }).execute(
+        'k',
+        () => new Promise(() => {}),
+      );
+      await clock.advance(0);
+      const fn = vi.fn(() => 'taken over');
+      const waiting = idempotency({
+        store,
+        clock,
+        random: () => 0.2,
+        lockTimeoutMs: 30,
+        pollIntervalMs: 1_000,
+      }).execute('k', fn);
+      await clock.advance(30);
+      expect(fn).toHaveBeenCalledTimes(1);
+      expect(await waiting).toBe('taken over');
+    });
+
+    it('does not let an owner whose lock expired overwrite the record of the call that took the key over', async () => {
+      const clock = new FakeClock();
+      const store = memoryStore();
+      const slow = deferred<string>();
+      const first = idempotency({ store, clock, random: () => 0.1, lockTimeoutMs: 100 }).execute(
+        'k',
+        () => slow.promise,
+      );
+      await clock.advance(100);
+      const second = idempotency({ store, clock, random: () => 0.2, lockTimeoutMs: 100 });
+      const next = deferred<string>();
+      const taken = second.execute('k', () => next.promise);
+      await clock.advance(0);
+      slow.resolve('late');
+      expect(await first).toBe('late'); // its caller still gets its own value
+      next.resolve('current');
+      expect(await taken).toBe('current');
+      expect(await second.executeDetailed('k', () => 'again')).toEqual({ value: 'current', source: 'replayed' });
+    });
+
     it('stops waiting when the signal aborts', async () => {
       const clock = new FakeClock();
       const store = memoryStore();
@@ -203,5 +244,9 @@ describe('idempotency', () => {
       /ttlMs.*maxRecords.*lockTimeoutMs.*recordErrors/,
     );
     await expect(idempotency().execute('', () => 1)).rejects.toBeInstanceOf(ConfigurationError);
+    const error = await idempotency()
+      .execute('k', () => 1, { onInFlight: 'wait' as never, scope: '', fingerprint: 7 as never })
+      .catch((e: unknown) => e);
+    expect((error as ConfigurationError).issues.map((i) => i.option)).toEqual(['scope', 'fingerprint', 'onInFlight']);
   });
 });

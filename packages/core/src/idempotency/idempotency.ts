@@ -95,7 +95,7 @@ export class Idempotency {
     this.#instance = Math.floor(random() * 2 ** 48).toString(36);
   }
 
-  /** Calls of this process waiting on a key in flight. */
+  /** Keys with a call in flight in this process (each shared by its concurrent callers). */
   get inFlight(): number {
     return this.#inFlight.size;
   }
@@ -114,25 +114,35 @@ export class Idempotency {
     fn: () => T | PromiseLike<T>,
     options: IdempotencyExecuteOptions = {},
   ): Promise<IdempotentResult<T>> {
-    if (typeof key !== 'string' || key.length === 0 || typeof fn !== 'function') {
+    const { scope, fingerprint, onInFlight } = options;
+    if (
+      typeof key !== 'string' ||
+      key.length === 0 ||
+      typeof fn !== 'function' ||
+      (scope !== undefined && (typeof scope !== 'string' || scope.length === 0)) ||
+      (fingerprint !== undefined && typeof fingerprint !== 'string') ||
+      (onInFlight !== undefined && onInFlight !== 'share' && onInFlight !== 'reject')
+    ) {
       const v = new OptionsValidator('idempotency.execute');
       v.check(typeof key === 'string' && key.length > 0, 'key', key, 'a non-empty string');
       v.function('fn', fn).required('fn', fn);
+      v.string('scope', scope);
+      v.check(fingerprint === undefined || typeof fingerprint === 'string', 'fingerprint', fingerprint, 'a string');
+      v.oneOf('onInFlight', onInFlight, ['share', 'reject']);
       try {
         v.done();
       } catch (error) {
         return Promise.reject(error);
       }
     }
-    const scope = options.scope;
     const storeKey = `${this.#opts.keyPrefix}${scope === undefined ? '' : encodeURIComponent(scope)}:${key}`;
-    const fp = options.fingerprint ?? null;
+    const fp = fingerprint ?? null;
     const local = this.#inFlight.get(storeKey);
     if (local) {
       if (local.fp !== null && fp !== null && local.fp !== fp) {
         return Promise.reject(this.#conflict(storeKey, 'fingerprint_mismatch'));
       }
-      if (options.onInFlight === 'reject') return Promise.reject(this.#conflict(storeKey, 'in_flight'));
+      if (onInFlight === 'reject') return Promise.reject(this.#conflict(storeKey, 'in_flight'));
       this.#emit('shared', storeKey);
       return local.promise.then((r) => ({ value: r.value as T, source: 'shared' }));
     }

@@ -53,7 +53,7 @@ export interface IdempotencyExecuteOptions {
    * Compared only when both calls give one.
    */
   fingerprint?: string;
-  /** Whose key it is (user, tenant): keys of different scopes never share a record. */
+  /** Whose key it is (user, tenant), non-empty: keys of different scopes never share a record. */
   scope?: string;
   /**
    * A call with a key already in flight: `share` waits for the first call's outcome,
