@@ -130,6 +130,27 @@ describe('saga', () => {
     expect(report.steps[0]!.status).toBe('compensated');
   });
 
+  it("retries a step's compensation with the step's own policy rather than the saga's", async () => {
+    const attempts: number[] = [];
+    const report = await saga('s', {
+      random: fixed,
+      compensationRetry: retry({ maxAttempts: 5, handle: () => true, backoff: backoff.constant(0) }),
+    })
+      .step({
+        name: 'a',
+        run: () => 1,
+        compensationRetry: retry({ maxAttempts: 2, handle: () => true, backoff: backoff.constant(0) }),
+        compensate: (context) => {
+          attempts.push(context.attempt);
+          throw new Error('still down');
+        },
+      })
+      .step({ name: 'b', run: () => Promise.reject(new Error('x')) })
+      .execute(null);
+    expect(attempts).toEqual([1, 2]);
+    expect(report.status).toBe('compensation_failed');
+  });
+
   it('retries a step with its own policy, passing the attempt number', async () => {
     const attempts: number[] = [];
     const report = await saga('s', { random: fixed })

@@ -23,6 +23,14 @@ import {
 } from './options.js';
 import type { SagaEvent, SagaReport, SagaStatus, SagaStepReport } from './report.js';
 
+/** Logged step states a recovery compensates (again): whatever may have left an effect. */
+const TO_COMPENSATE: ReadonlySet<LoggedStepState> = new Set([
+  'started',
+  'completed',
+  'compensating',
+  'compensation_failed',
+]);
+
 export interface SagaExecuteOptions {
   /** Cancels the saga: no further step starts, and what ran is compensated. */
   signal?: AbortSignal;
@@ -252,9 +260,8 @@ export class Saga<I = unknown> {
       };
       if (entry.s === 'not_compensable' || entry.s === 'failed') report.status = entry.s;
       if (entry.s === 'started') report.interrupted = true;
-      const redo: LoggedStepState[] = ['started', 'completed', 'compensating', 'compensation_failed'];
       run.reports.push(report);
-      pending.push(redo.includes(entry.s) ? report : undefined);
+      pending.push(TO_COMPENSATE.has(entry.s) ? report : undefined);
     }
     const allDone = log.steps.length === this.#steps.length && log.steps.every((s) => s.s === 'completed');
     if (allDone) {
