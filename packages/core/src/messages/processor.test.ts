@@ -152,6 +152,21 @@ describe('messageProcessor', () => {
     expect(deadLetter.mock.calls[0]![1].reason).toBe('max_retries_exceeded');
   });
 
+  it('forgets the attempt of a consumer that crashed mid-message after retryTtlMs', async () => {
+    const clock = new FakeClock();
+    const store = memoryStore();
+    const deadLetter = vi.fn();
+    const options = { deadLetter, store, maxAttempts: 1, retryTtlMs: 1_000, clock };
+    void messageProcessor<Msg>({ ...options, handler: () => new Promise(() => {}) }).process(msg());
+    await clock.advance(999);
+    expect(await store.get('msg:m1', clock.now())).toEqual({ n: 1 });
+    await clock.advance(1);
+    const handler = vi.fn();
+    expect(await messageProcessor<Msg>({ ...options, handler }).process(msg())).toBe('done');
+    expect(deadLetter).not.toHaveBeenCalled();
+    expect(handler).toHaveBeenCalledWith(msg(), expect.objectContaining({ attempt: 1 }));
+  });
+
   it('dead-letters a message without an id as poison', async () => {
     const deadLetter = vi.fn();
     const p = messageProcessor<{ body: string }>({ handler: vi.fn(), deadLetter });
