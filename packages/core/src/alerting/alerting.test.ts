@@ -154,10 +154,10 @@ describe('alerting', () => {
 
   it('keeps at most maxHistory alerts, oldest first', async () => {
     const alerts = alerting({ rules: [highErrors()], maxHistory: 3, clock: new FakeClock() });
-    for (let i = 0; i < 5; i++) await alerts.evaluate(errorRate(i % 2 === 0 ? 0.5 : 0)); // F R F R F
+    for (const rate of [0.5, 0, 0.6, 0.01, 0.7]) await alerts.evaluate(errorRate(rate)); // F R F R F
     const history = alerts.history();
     expect(history.map((a) => a.status)).toEqual(['firing', 'resolved', 'firing']);
-    expect(history.map((a) => a.value)).toEqual([0.5, 0, 0.5]);
+    expect(history.map((a) => a.value)).toEqual([0.6, 0.01, 0.7]);
     expect(alerts.stats).toMatchObject({ fired: 3, resolved: 2, evaluations: 5, active: 1 });
     const none = alerting({ rules: [highErrors()], maxHistory: 0, clock: new FakeClock() });
     await none.evaluate(errorRate(0.5));
