@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { ConfigurationError } from '../errors/errors.js';
 import { memoryStore } from '../store/memory.js';
-import { defaultOperationLimits, OPERATION_LIMITS_PER_MINUTE, rateLimitGroup } from './group.js';
+import {
+  defaultOperationLimits,
+  OPERATION_LIMITS_PER_MINUTE,
+  RATE_LIMIT_GROUP_DEFAULTS,
+  rateLimitGroup,
+} from './group.js';
 import { fixedWindow } from './windows.js';
 
 describe('rateLimitGroup', () => {
@@ -42,5 +47,22 @@ describe('rateLimitGroup', () => {
     expect(error).toBeInstanceOf(ConfigurationError);
     expect((error as ConfigurationError).issues[0]?.option).toBe('operation');
     expect(() => rateLimitGroup({ limits: {} })).toThrow(/limits/);
+  });
+
+  it('pins its default name and rejects bad options naming each, limits by operation', () => {
+    expect(RATE_LIMIT_GROUP_DEFAULTS).toEqual({ name: 'rateLimitGroup' });
+    let error: unknown;
+    try {
+      rateLimitGroup({ limits: { search: {} as never, embed: [] }, maxWaitMs: -1, maxWaiters: -1 });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as ConfigurationError).issues.map((i) => i.option)).toEqual([
+      'limits.search',
+      'limits.embed',
+      'maxWaitMs',
+      'maxWaiters',
+    ]);
   });
 });

@@ -5,7 +5,7 @@ import { MemoryStore } from '../store/memory.js';
 import type { Store } from '../store/store.js';
 import type { RateLimitAlgorithm, RateLimitDecision } from './algorithm.js';
 import { RateLimiter, type RateLimitStats } from './limiter.js';
-import type { WaitOptions } from './options.js';
+import { isAlgorithmOption, type WaitOptions } from './options.js';
 import { tokenBucket } from './token-bucket.js';
 
 /** Requests per minute of the seed operations, per user or organisation. */
@@ -27,11 +27,16 @@ export interface RateLimitGroupOptions<O extends string> {
   limits: Record<O, RateLimitAlgorithm<any> | readonly RateLimitAlgorithm<any>[]>;
   /** Shared by every operation; keys are prefixed `${name}:${operation}:`. @default memoryStore() */
   store?: Store;
-  /** @default 'rateLimitGroup' */
+  /** Stamped on events as `${name}.${operation}`. @default 'rateLimitGroup' */
   name?: string;
+  /** Longest `wait()` of every operation. @default 60_000 */
   maxWaitMs?: number;
+  /** Most calls waiting at once, per operation. @default 10_000 */
+  maxWaiters?: number;
   clock?: Clock;
 }
+
+export const RATE_LIMIT_GROUP_DEFAULTS = { name: 'rateLimitGroup' } as const;
 
 /**
  * Named limits per operation, keyed per user or organisation: `consume('search', orgId)`.
@@ -44,17 +49,19 @@ export class RateLimitGroup<O extends string = string> {
   constructor(options: RateLimitGroupOptions<O>) {
     const v = new OptionsValidator('rateLimitGroup');
     const limits = options?.limits;
-    v.check(
-      typeof limits === 'object' && limits !== null && Object.keys(limits).length > 0,
-      'limits',
-      limits,
-      'an object of operation name -> algorithm',
-    );
+    const entries = typeof limits === 'object' && limits !== null ? Object.entries(limits) : [];
+    v.check(entries.length > 0, 'limits', limits, 'an object of operation name -> algorithm');
+    for (const [operation, a] of entries) {
+      v.check(isAlgorithmOption(a), `limits.${operation}`, a, 'an algorithm or a non-empty array of them');
+    }
     v.string('name', options?.name);
+    v.number('maxWaitMs', options?.maxWaitMs, { min: 0 });
+    v.integer('maxWaiters', options?.maxWaiters, { min: 0 });
     v.done();
-    this.name = options.name ?? 'rateLimitGroup';
+    this.name = options.name ?? RATE_LIMIT_GROUP_DEFAULTS.name;
     const store = options.store ?? new MemoryStore();
-    for (const [operation, algorithm] of Object.entries(limits) as [string, RateLimitGroupOptions<O>['limits'][O]][]) {
+    const { maxWaitMs, maxWaiters, clock } = options;
+    for (const [operation, algorithm] of entries as [string, RateLimitGroupOptions<O>['limits'][O]][]) {
       this.#limiters.set(
         operation,
         new RateLimiter({
@@ -62,8 +69,9 @@ export class RateLimitGroup<O extends string = string> {
           store,
           name: `${this.name}.${operation}`,
           prefix: `${this.name}:${operation}:`,
-          ...(options.maxWaitMs === undefined ? {} : { maxWaitMs: options.maxWaitMs }),
-          ...(options.clock === undefined ? {} : { clock: options.clock }),
+          ...(maxWaitMs === undefined ? {} : { maxWaitMs }),
+          ...(maxWaiters === undefined ? {} : { maxWaiters }),
+          ...(clock === undefined ? {} : { clock }),
         }),
       );
     }
@@ -77,43 +85,36 @@ export class RateLimitGroup<O extends string = string> {
   /** The limiter of one operation; throws `ConfigurationError` naming `operation` when unknown. */
   limiter(operation: O): RateLimiter {
     const limiter = this.#limiters.get(operation);
-    if (limiter === undefined)
-      throw new ConfigurationError('rateLimitGroup', [
-        { option: 'operation', received: operation, allowed: `one of ${this.operations.join(', ')}` },
-      ]);
+    if (limiter === undefined) throw this.#unknown(operation);
     return limiter;
   }
 
   consume(operation: O, key: string, cost?: number): Promise<RateLimitDecision> {
-    try {
-      return this.limiter(operation).consume(key, cost);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.#with(operation, (l) => l.consume(key, cost));
   }
 
   peek(operation: O, key: string, cost?: number): Promise<RateLimitDecision> {
-    try {
-      return this.limiter(operation).peek(key, cost);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.#with(operation, (l) => l.peek(key, cost));
   }
 
   wait(operation: O, key: string, options?: WaitOptions): Promise<RateLimitDecision> {
-    try {
-      return this.limiter(operation).wait(key, options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.#with(operation, (l) => l.wait(key, options));
   }
 
   reset(operation: O, key: string): Promise<void> {
-    try {
-      return this.limiter(operation).reset(key);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.#with(operation, (l) => l.reset(key));
+  }
+
+  /** Calls `f` with the operation's limiter; an unknown operation rejects instead of throwing. */
+  #with<T>(operation: O, f: (limiter: RateLimiter) => Promise<T>): Promise<T> {
+    const limiter = this.#limiters.get(operation);
+    return limiter === undefined ? Promise.reject(this.#unknown(operation)) : f(limiter);
+  }
+
+  #unknown(operation: string): ConfigurationError {
+    return new ConfigurationError('rateLimitGroup', [
+      { option: 'operation', received: operation, allowed: `one of ${this.operations.join(', ')}` },
+    ]);
   }
 
   /** Stats per operation. */

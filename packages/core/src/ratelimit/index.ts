@@ -3,6 +3,7 @@ export { type GcraOptions, type GcraState, gcra } from './gcra.js';
 export {
   defaultOperationLimits,
   OPERATION_LIMITS_PER_MINUTE,
+  RATE_LIMIT_GROUP_DEFAULTS,
   RateLimitGroup,
   type RateLimitGroupOptions,
   rateLimitGroup,

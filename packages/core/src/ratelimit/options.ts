@@ -49,6 +49,10 @@ export interface WaitOptions {
 const isAlgorithm = (a: unknown): boolean =>
   typeof a === 'object' && a !== null && typeof (a as RateLimitAlgorithm).consume?.apply === 'function';
 
+/** An `algorithm` option: one algorithm, or a non-empty array of them. */
+export const isAlgorithmOption = (a: unknown): boolean =>
+  Array.isArray(a) ? a.length > 0 && a.every(isAlgorithm) : isAlgorithm(a);
+
 const isStore = (s: unknown): boolean =>
   typeof s === 'object' &&
   s !== null &&
@@ -59,7 +63,7 @@ export function validateRateLimiterOptions(options: RateLimiterOptions): void {
   const v = new OptionsValidator('rateLimiter');
   const a = options?.algorithm;
   v.check(
-    Array.isArray(a) ? a.length > 0 && a.every(isAlgorithm) : isAlgorithm(a),
+    isAlgorithmOption(a),
     'algorithm',
     a,
     'tokenBucket(...), gcra(...), slidingWindow(...), fixedWindow(...) or a non-empty array of them',
