@@ -17,7 +17,7 @@ function backend() {
 
 describe('hedge', () => {
   it('defaults to one hedge', () => {
-    expect(HEDGE_DEFAULTS).toEqual({ maxHedges: 1, name: 'hedge' });
+    expect(HEDGE_DEFAULTS).toEqual({ maxHedges: 1, min: 0, max: Number.POSITIVE_INFINITY, name: 'hedge' });
   });
 
   it('does not hedge a call that answers before delayMs', async () => {

@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from '../clock/clock.js';
 import { Emitter } from '../events/emitter.js';
+import { AdaptiveLatency } from '../metrics/adaptive.js';
 import { contextFor, type ExecuteContext, type Policy, type PolicyFn } from '../policy/policy.js';
 import { type DeadlineEntry, DeadlineQueue } from '../timeout/deadline-queue.js';
 import { LazyContext } from '../timeout/lazy-context.js';
@@ -30,6 +31,10 @@ class HedgeCall<T> implements DeadlineEntry {
   readonly attempts: LazyContext[] = [];
   pending = 0;
   done = false;
+  /** When the first attempt started (clock ms), for the learned delay. */
+  startedAt = 0;
+  /** The first attempt failed: its latency says nothing about the dependency's speed. */
+  firstFailed = false;
   lastError: unknown;
 
   constructor(
@@ -58,6 +63,8 @@ export class HedgePolicy implements Policy<HedgeEvent> {
   readonly #opts: ResolvedHedgeOptions;
   readonly #clock: Clock;
   readonly #queue: DeadlineQueue;
+  /** The learned delay, for `delayMs: 'pNN'`. */
+  readonly #adaptive: AdaptiveLatency | undefined;
   readonly #events = new Emitter<HedgeEvent>();
   readonly onEvent = this.#events.subscribe;
 
@@ -66,6 +73,7 @@ export class HedgePolicy implements Policy<HedgeEvent> {
     this.#clock = options.clock ?? systemClock;
     this.#queue = new DeadlineQueue(this.#clock);
     this.name = this.#opts.name;
+    this.#adaptive = this.#opts.adaptive === undefined ? undefined : new AdaptiveLatency(this.#opts.adaptive);
   }
 
   execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
@@ -78,9 +86,11 @@ export class HedgePolicy implements Policy<HedgeEvent> {
 
   run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
     const source = this.#opts.delayMs;
-    const delayMs = typeof source === 'number' ? source : source();
+    const adaptive = this.#adaptive;
+    const delayMs =
+      typeof source === 'number' ? source : source !== undefined ? source() : adaptive!.value(this.#clock.now());
     if (this.#opts.maxHedges === 0 || !(delayMs >= 0 && delayMs < Number.POSITIVE_INFINITY)) {
-      return invoke(fn, context);
+      return adaptive?.records ? this.#timed(fn, context, adaptive) : invoke(fn, context);
     }
     return new Promise<T>((resolve, reject) => {
       const call = new HedgeCall<T>(this, fn, context, delayMs, resolve, reject);
@@ -101,6 +111,7 @@ export class HedgePolicy implements Policy<HedgeEvent> {
       this.#events.emit({ type: 'hedge', policy: this.name, attempt: number });
     if (started < this.#opts.maxHedges) {
       const now = this.#clock.now();
+      if (started === 0) call.startedAt = now;
       this.#queue.add(call, now + call.delayMs, now);
     }
     invoke(call.fn, attempt).then(
@@ -113,6 +124,13 @@ export class HedgePolicy implements Policy<HedgeEvent> {
     call.pending--;
     winner.release();
     if (call.done) return;
+    const adaptive = this.#adaptive;
+    if (adaptive?.records && !call.firstFailed) {
+      // The first attempt's latency: exact if it won, a lower bound if a hedge beat it. Either
+      // way the slow tail stays in the window, so hedging does not shrink its own delay.
+      const now = this.#clock.now();
+      adaptive.record(now - call.startedAt, now);
+    }
     this.#finish(call, number);
     const lost = new HedgeLostError();
     for (const other of call.attempts) if (other !== winner) other.abort(lost);
@@ -123,6 +141,7 @@ export class HedgePolicy implements Policy<HedgeEvent> {
     call.pending--;
     attempt.release();
     if (call.done) return;
+    if (attempt === call.attempts[0]) call.firstFailed = true;
     call.lastError = error;
     if (call.attempts.length <= this.#opts.maxHedges) {
       this.#queue.remove(call);
@@ -132,6 +151,17 @@ export class HedgePolicy implements Policy<HedgeEvent> {
       this.#finish(call, 0);
       call.reject(call.lastError);
     }
+  }
+
+  /** An unhedged call (the learned delay is not known yet): records its latency if it succeeds. */
+  #timed<T>(fn: PolicyFn<T>, context: ExecuteContext, adaptive: AdaptiveLatency): Promise<T> {
+    const clock = this.#clock;
+    const startedAt = clock.now();
+    return invoke(fn, context).then((value) => {
+      const now = clock.now();
+      adaptive.record(now - startedAt, now);
+      return value;
+    });
   }
 
   #finish(call: HedgeCall<unknown>, winner: number): void {
@@ -158,6 +188,9 @@ function invoke<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
  * @example
  * const policy = hedge({ delayMs: 200, maxHedges: 2 });
  * const body = await policy.execute(({ signal }) => fetch(url, { signal }).then((r) => r.json()));
+ *
+ * // Hedge at the p95 of recent calls, never sooner than 20 ms nor later than 2 s:
+ * const learned = hedge({ delayMs: 'p95', min: 20, max: 2_000 });
  */
 export function hedge(options: HedgeOptions): HedgePolicy {
   return new HedgePolicy(options);

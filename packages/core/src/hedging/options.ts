@@ -1,15 +1,31 @@
 import type { Clock } from '../clock/clock.js';
 import { OptionsValidator } from '../errors/validate.js';
+import {
+  ADAPTIVE_OPTION_NAMES,
+  type AdaptiveLatencyOptions,
+  PERCENTILE_ALLOWED,
+  type Percentile,
+  parsePercentile,
+  type ResolvedAdaptive,
+  resolveAdaptive,
+} from '../metrics/adaptive.js';
 
-export interface HedgeOptions {
+export interface HedgeOptions extends AdaptiveLatencyOptions {
   /**
    * How long to wait for an answer before starting another attempt, in ms; or a function
-   * read at each call (e.g. the p95 latency of recent calls). A function result that is not
-   * a finite number ≥ 0 disables hedging for that call. Required.
+   * read at each call (a result that is not a finite number ≥ 0 disables hedging for that
+   * call); or a percentile such as `'p95'`, learned from the latency of recent calls (see
+   * `min`, `max`, `latency`, `minSamples`, `windowMs`, `refreshMs`, `refreshCalls`). Until
+   * enough latencies are known, a percentile delay does not hedge. Required.
+   * @example hedge({ delayMs: 'p95', min: 20, max: 2_000 })
    */
-  delayMs: number | (() => number);
+  delayMs: number | (() => number) | Percentile;
   /** Extra attempts at most (so up to `1 + maxHedges` run at once). This bounds the work per call. @default 1 */
   maxHedges?: number;
+  /** Percentile delays only: the learned delay is never below this, in ms. @default 0 */
+  min?: number;
+  /** Percentile delays only: the learned delay is never above this, in ms. @default Infinity */
+  max?: number;
   /** Name stamped on events. @default 'hedge' */
   name?: string;
   /** @default systemClock */
@@ -18,11 +34,15 @@ export interface HedgeOptions {
 
 export const HEDGE_DEFAULTS = {
   maxHedges: 1,
+  min: 0,
+  max: Number.POSITIVE_INFINITY,
   name: 'hedge',
 } as const;
 
 export interface ResolvedHedgeOptions {
-  delayMs: number | (() => number);
+  /** A fixed delay or a function; `undefined` for a percentile (see `adaptive`). */
+  delayMs: number | (() => number) | undefined;
+  adaptive: ResolvedAdaptive | undefined;
   maxHedges: number;
   name: string;
 }
@@ -30,13 +50,40 @@ export interface ResolvedHedgeOptions {
 export function resolveHedgeOptions(options: HedgeOptions): ResolvedHedgeOptions {
   const v = new OptionsValidator('hedge');
   const given = (options ?? {}) as Partial<HedgeOptions>;
-  v.required('delayMs', given.delayMs);
-  if (typeof given.delayMs !== 'function') v.number('delayMs', given.delayMs, { min: 0 });
+  const delayMs: unknown = given.delayMs;
+  v.required('delayMs', delayMs);
+  const q = parsePercentile(delayMs);
+  if (typeof delayMs === 'string') v.check(q !== undefined, 'delayMs', delayMs, PERCENTILE_ALLOWED);
+  else if (typeof delayMs !== 'function') v.number('delayMs', delayMs, { min: 0 });
   v.integer('maxHedges', given.maxHedges, { min: 0, max: 100 });
   v.string('name', given.name);
+  let adaptive: ResolvedAdaptive | undefined;
+  if (q !== undefined) {
+    const min = given.min ?? HEDGE_DEFAULTS.min;
+    const max = given.max ?? HEDGE_DEFAULTS.max;
+    v.number('min', given.min, { min: 0 });
+    v.check(
+      given.max === undefined || (typeof given.max === 'number' && given.max >= 0),
+      'max',
+      given.max,
+      'a number >= 0',
+    );
+    v.check(!(typeof min === 'number' && typeof max === 'number' && max < min), 'max', given.max, 'a number >= min');
+    adaptive = resolveAdaptive(v, q, min, max, given);
+  } else if (typeof delayMs !== 'string') {
+    for (const option of ['min', 'max', ...ADAPTIVE_OPTION_NAMES] as const) {
+      v.check(
+        given[option] === undefined,
+        option,
+        given[option],
+        "nothing unless delayMs is a percentile such as 'p95'",
+      );
+    }
+  }
   v.done();
   return {
-    delayMs: given.delayMs!,
+    delayMs: q === undefined ? (delayMs as number | (() => number)) : undefined,
+    adaptive,
     maxHedges: given.maxHedges ?? HEDGE_DEFAULTS.maxHedges,
     name: given.name ?? HEDGE_DEFAULTS.name,
   };

@@ -1,3 +1,9 @@
+export {
+  ADAPTIVE_LATENCY_DEFAULTS,
+  type AdaptiveLatencyOptions,
+  type LatencySource,
+  type Percentile,
+} from './adaptive.js';
 export { type CallRecord, type LifetimeTotals, MetricsCollector, type MetricsSnapshot, metrics } from './metrics.js';
 export { type Observation, type ObservedSource, observe } from './observe.js';
 export { METRICS_DEFAULTS, type MetricsOptions, SLA_DEFAULTS, type SlaTargets } from './options.js';

@@ -1,4 +1,5 @@
 export {
+  type AdaptiveTimeoutOptions,
   type SoftHardTimeoutOptions,
   TIMEOUT_DEFAULTS,
   type TimeoutMs,

@@ -1,5 +1,13 @@
 import type { Clock } from '../clock/clock.js';
 import { OptionsValidator } from '../errors/validate.js';
+import {
+  type AdaptiveLatencyOptions,
+  PERCENTILE_ALLOWED,
+  type Percentile,
+  parsePercentile,
+  type ResolvedAdaptive,
+  resolveAdaptive,
+} from '../metrics/adaptive.js';
 
 /**
  * What happens when the time limit passes.
@@ -37,6 +45,23 @@ export interface SoftHardTimeoutOptions {
   clock?: Clock;
 }
 
+/**
+ * An adaptive limit learned from the latency of recent calls: `timeout({ ms: 'p99', min: 100, max: 10_000 })`.
+ * The limit is the percentile clamped to `[min, max]`; until enough latencies are known it is
+ * `max`. Latencies of successful calls are recorded; a call that times out counts as a latency
+ * of twice its limit, capped at `max` (its real latency is unknown but above the limit), so the
+ * limit cannot ratchet itself down: when more than `1 − q` of the calls in the window time out,
+ * the limit doubles at the next refresh, until calls succeed again.
+ */
+export interface AdaptiveTimeoutOptions extends TimeoutOptions, AdaptiveLatencyOptions {
+  /** The percentile to use as the limit, e.g. `'p99'`. */
+  ms: Percentile;
+  /** The limit is never below this, in ms (> 0). Required: a learned p99 of 3 ms would fail calls on the first GC pause. */
+  min: number;
+  /** The limit is never above this, in ms (≥ `min`); it is also the limit before warm-up. Required. */
+  max: number;
+}
+
 export const TIMEOUT_DEFAULTS = {
   strategy: 'cooperative',
   name: 'timeout',
@@ -49,15 +74,20 @@ export interface ResolvedTimeoutOptions {
   hardGapMs: number | undefined;
   strategy: TimeoutStrategy;
   name: string;
+  /** For `ms: 'pNN'`: the learned limit (`ms` then holds `max`, the fallback). */
+  adaptive: ResolvedAdaptive | undefined;
 }
 
 const STRATEGIES: readonly TimeoutStrategy[] = ['cooperative', 'aggressive'];
 
 export function resolveTimeoutOptions(
-  msOrPair: TimeoutMs | SoftHardTimeoutOptions,
+  msOrPair: TimeoutMs | SoftHardTimeoutOptions | AdaptiveTimeoutOptions,
   options: TimeoutOptions,
 ): ResolvedTimeoutOptions {
   const v = new OptionsValidator('timeout');
+  if (typeof msOrPair === 'object' && msOrPair !== null && 'ms' in msOrPair) {
+    return resolveAdaptiveTimeout(v, msOrPair);
+  }
   if (typeof msOrPair === 'object' && msOrPair !== null) {
     const { softMs, hardMs } = msOrPair;
     v.required('softMs', softMs).number('softMs', softMs, { gt: 0 });
@@ -75,9 +105,12 @@ export function resolveTimeoutOptions(
       hardGapMs: hardMs - softMs,
       strategy: 'cooperative',
       name: msOrPair.name ?? TIMEOUT_DEFAULTS.name,
+      adaptive: undefined,
     };
   }
-  if (typeof msOrPair !== 'function') v.required('ms', msOrPair).number('ms', msOrPair, { gt: 0 });
+  if (typeof msOrPair === 'string') {
+    v.check(false, 'ms', msOrPair, "a number; for a percentile use timeout({ ms: 'p99', min, max })");
+  } else if (typeof msOrPair !== 'function') v.required('ms', msOrPair).number('ms', msOrPair, { gt: 0 });
   v.oneOf('strategy', options.strategy, STRATEGIES);
   v.string('name', options.name);
   v.done();
@@ -86,5 +119,26 @@ export function resolveTimeoutOptions(
     hardGapMs: undefined,
     strategy: options.strategy ?? TIMEOUT_DEFAULTS.strategy,
     name: options.name ?? TIMEOUT_DEFAULTS.name,
+    adaptive: undefined,
+  };
+}
+
+function resolveAdaptiveTimeout(v: OptionsValidator, options: AdaptiveTimeoutOptions): ResolvedTimeoutOptions {
+  const { min, max } = options;
+  const q = parsePercentile(options.ms);
+  v.check(q !== undefined, 'ms', options.ms, PERCENTILE_ALLOWED);
+  v.required('min', min).number('min', min, { gt: 0 });
+  v.required('max', max).number('max', max, { gt: 0 });
+  v.check(typeof min !== 'number' || typeof max !== 'number' || max >= min, 'max', max, 'a number >= min');
+  v.oneOf('strategy', options.strategy, STRATEGIES);
+  v.string('name', options.name);
+  const adaptive = resolveAdaptive(v, q ?? 0, min, max, options);
+  v.done();
+  return {
+    ms: max,
+    hardGapMs: undefined,
+    strategy: options.strategy ?? TIMEOUT_DEFAULTS.strategy,
+    name: options.name ?? TIMEOUT_DEFAULTS.name,
+    adaptive,
   };
 }

@@ -1,10 +1,12 @@
 import { type Clock, systemClock } from '../clock/clock.js';
 import { TimeoutError } from '../errors/errors.js';
 import { Emitter } from '../events/emitter.js';
+import { AdaptiveLatency } from '../metrics/adaptive.js';
 import { contextFor, type ExecuteContext, type Policy, type PolicyFn } from '../policy/policy.js';
 import { type DeadlineEntry, DeadlineQueue } from './deadline-queue.js';
 import { LazyContext } from './lazy-context.js';
 import {
+  type AdaptiveTimeoutOptions,
   type ResolvedTimeoutOptions,
   resolveTimeoutOptions,
   type SoftHardTimeoutOptions,
@@ -74,18 +76,25 @@ export class TimeoutPolicy implements Policy<TimeoutEvent> {
   readonly #fixedMs: number | undefined;
   readonly #msSource: (() => number) | undefined;
   readonly #rejectsEarly: boolean;
+  /** The learned limit, for `ms: 'pNN'`. */
+  readonly #adaptive: AdaptiveLatency | undefined;
+  /** The same, when the policy records its own latencies (no external source). */
+  readonly #learn: AdaptiveLatency | undefined;
   readonly #events = new Emitter<TimeoutEvent>();
   readonly onEvent = this.#events.subscribe;
   readonly onTimeout = this.#events.subscribe;
 
-  constructor(ms: TimeoutMs | SoftHardTimeoutOptions, options: TimeoutOptions = {}) {
+  constructor(ms: TimeoutMs | SoftHardTimeoutOptions | AdaptiveTimeoutOptions, options: TimeoutOptions = {}) {
     const clock = (typeof ms === 'object' && ms !== null ? ms.clock : options.clock) ?? systemClock;
     this.#opts = resolveTimeoutOptions(ms, options);
     this.#clock = clock;
     this.name = this.#opts.name;
     this.#queue = new DeadlineQueue(clock);
     this.#hardQueue = this.#opts.hardGapMs === undefined ? undefined : new DeadlineQueue(clock);
-    this.#fixedMs = typeof this.#opts.ms === 'number' ? this.#opts.ms : undefined;
+    const adaptive = this.#opts.adaptive;
+    this.#adaptive = adaptive === undefined ? undefined : new AdaptiveLatency(adaptive);
+    this.#learn = this.#adaptive?.records ? this.#adaptive : undefined;
+    this.#fixedMs = typeof this.#opts.ms === 'number' && adaptive === undefined ? this.#opts.ms : undefined;
     this.#msSource = typeof this.#opts.ms === 'function' ? this.#opts.ms : undefined;
     this.#rejectsEarly = this.#opts.strategy === 'aggressive' || this.#hardQueue !== undefined;
   }
@@ -100,12 +109,17 @@ export class TimeoutPolicy implements Policy<TimeoutEvent> {
 
   run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
     let ms = this.#fixedMs;
+    const now = this.#clock.now();
     if (ms === undefined) {
-      ms = this.#msSource!();
-      if (!(ms > 0 && ms < Number.POSITIVE_INFINITY)) return invoke(fn, context);
+      if (this.#adaptive !== undefined) {
+        ms = this.#adaptive.value(now);
+        if (!(ms > 0)) ms = this.#opts.ms as number; // not warmed up: `max`
+      } else {
+        ms = this.#msSource!();
+        if (!(ms > 0 && ms < Number.POSITIVE_INFINITY)) return invoke(fn, context);
+      }
     }
     const call = new TimeoutCall(this, context, ms);
-    const now = this.#clock.now();
     this.#queue.add(call, now + ms, now);
     let result: T | PromiseLike<T>;
     try {
@@ -115,6 +129,7 @@ export class TimeoutPolicy implements Policy<TimeoutEvent> {
       return Promise.reject(error);
     }
     if (!isThenable(result)) {
+      if (this.#learn !== undefined) this.#learned(call);
       this.#settle(call);
       return Promise.resolve(result);
     }
@@ -123,6 +138,7 @@ export class TimeoutPolicy implements Policy<TimeoutEvent> {
         call.reject = reject;
         result.then(
           (value) => {
+            if (this.#learn !== undefined) this.#learned(call);
             if (this.#settle(call)) resolve(value);
           },
           (error: unknown) => {
@@ -134,6 +150,7 @@ export class TimeoutPolicy implements Policy<TimeoutEvent> {
     }
     return Promise.resolve(result).then(
       (value) => {
+        if (this.#learn !== undefined) this.#learned(call);
         this.#settle(call);
         return value;
       },
@@ -143,6 +160,13 @@ export class TimeoutPolicy implements Policy<TimeoutEvent> {
         throw expired ? timedOut(call, error) : error;
       },
     );
+  }
+
+  /** Records the latency of a call that succeeded within its limit. */
+  #learned(call: TimeoutCall): void {
+    if (call.phase !== Phase.Running) return; // timed out: already counted at `max`
+    const now = this.#clock.now();
+    this.#learn!.record(now - (call.deadline - call.timeoutMs), now);
   }
 
   /** Ends a call; false if it had already ended (rejected by the hard limit). */
@@ -157,6 +181,9 @@ export class TimeoutPolicy implements Policy<TimeoutEvent> {
   /** @internal Called by the deadline queue when a call's (soft or hard) deadline passes. */
   _expire(call: TimeoutCall): void {
     if (call.phase === Phase.Running) {
+      // Its latency is unknown but above the limit: count it at twice the limit, capped at `max`
+      // (see AdaptiveTimeoutOptions), so the limit grows instead of ratcheting down.
+      this.#learn?.record(Math.min(2 * call.timeoutMs, this.#opts.ms as number), this.#clock.now());
       const reason = new TimeoutError(call.timeoutMs);
       call.abort(reason);
       const gap = this.#opts.hardGapMs;
@@ -201,15 +228,21 @@ function invoke<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
 }
 
 /**
- * A time limit for calls: `timeout(ms, { strategy })`, or `timeout({ softMs, hardMs })` for a
- * soft/hard pair. `ms` may be a function read per call (e.g. a latency percentile).
+ * A time limit for calls: `timeout(ms, { strategy })`, `timeout({ softMs, hardMs })` for a
+ * soft/hard pair, or `timeout({ ms: 'p99', min, max })` for a limit learned from recent
+ * latencies. `ms` may also be a function read per call.
  *
  * @example
  * const policy = timeout(2_000, { strategy: 'cooperative' });
  * const res = await policy.execute(({ signal }) => fetch(url, { signal }));
+ * const adaptive = timeout({ ms: 'p99', min: 100, max: 10_000 });
  */
 export function timeout(ms: TimeoutMs, options?: TimeoutOptions): TimeoutPolicy;
 export function timeout(pair: SoftHardTimeoutOptions): TimeoutPolicy;
-export function timeout(ms: TimeoutMs | SoftHardTimeoutOptions, options: TimeoutOptions = {}): TimeoutPolicy {
+export function timeout(adaptive: AdaptiveTimeoutOptions): TimeoutPolicy;
+export function timeout(
+  ms: TimeoutMs | SoftHardTimeoutOptions | AdaptiveTimeoutOptions,
+  options: TimeoutOptions = {},
+): TimeoutPolicy {
   return new TimeoutPolicy(ms, options);
 }
