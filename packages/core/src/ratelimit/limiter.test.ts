@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { ConfigurationError, RateLimitExceededError } from '../errors/errors.js';
+import { pipeline } from '../pipeline/pipeline.js';
+import { backoff } from '../retry/backoff.js';
+import { retry } from '../retry/retry.js';
 import { memoryStore } from '../store/memory.js';
 import { MEMORY_STORE_DEFAULTS } from '../store/options.js';
 import type { Store } from '../store/store.js';
@@ -326,6 +329,24 @@ describe('rateLimiter.execute and policy', () => {
     expect(error).toBeInstanceOf(ConfigurationError);
     expect((error as ConfigurationError).issues.map((i) => i.option)).toEqual(['cost', 'maxWaitMs', 'key']);
     expect(() => limiter.policy({ key: 'k', cost: 2 })).not.toThrow();
+  });
+
+  it('throttles every attempt of a retry inside a pipeline', async () => {
+    const clock = new FakeClock();
+    const limiter = rateLimiter({ algorithm: bucket(1, 1), clock });
+    const policy = pipeline(
+      retry({ maxAttempts: 2, backoff: backoff.constant(0), handle: () => true, clock }),
+      limiter.policy({ key: 'provider' }),
+    );
+    const calls: number[] = [];
+    const done = policy.execute(({ attempt }) => {
+      calls.push(clock.now());
+      if (attempt === 1) throw new Error('flaky');
+      return attempt;
+    });
+    await clock.advance(1000);
+    expect(await done).toBe(2);
+    expect(calls).toEqual([0, 1000]);
   });
 
   it('is a policy with a fixed key or a key function', async () => {
