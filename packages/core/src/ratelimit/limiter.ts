@@ -173,7 +173,8 @@ export class RateLimiter {
    * Takes `cost` from `key` as soon as every limit admits it, in FIFO order among this
    * limiter's waiters on the key, and resolves with the decision. Rejects with
    * `RateLimitExceededError` (carrying `retryAfterMs`) as soon as the wait would exceed
-   * `maxWaitMs`, or with `signal.reason` when aborted (nothing consumed).
+   * `maxWaitMs`, or with `signal.reason` when aborted (nothing consumed, unless the abort
+   * lands while an asynchronous store is already taking the cost).
    */
   wait(key: string, options: WaitOptions = {}): Promise<RateLimitDecision> {
     const cost = options.cost ?? 1;

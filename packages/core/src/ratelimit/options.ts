@@ -42,7 +42,10 @@ export interface WaitOptions {
   cost?: number;
   /** Rejects with `RateLimitExceededError` as soon as the wait would exceed this. @default the limiter's maxWaitMs (60_000) */
   maxWaitMs?: number;
-  /** Aborts the wait (rejects with `signal.reason`); nothing is consumed. */
+  /**
+   * Aborts the wait (rejects with `signal.reason`); nothing is consumed, unless the abort
+   * lands while an asynchronous store is already taking the cost.
+   */
   signal?: AbortSignal;
 }
 
