@@ -1,0 +1,127 @@
+/**
+ * The suite has teeth: stores that each break one promise of the contract fail the
+ * scenarios that rely on it (and a correct store passes all of them, in conformance.test.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { memoryStore } from '../store/memory.js';
+import type { Store, Transition, TransitionResult } from '../store/store.js';
+import { storeConformanceScenarios } from './store-conformance.js';
+
+const forward = (base: Store): Store => ({
+  apply: (key, transition, input, now) => base.apply(key, transition, input, now),
+  applyAll: (operations, now) => base.applyAll(operations, now),
+  get: (key, now) => base.get(key, now),
+  set: (key, state, ttlMs, now) => base.set(key, state, ttlMs, now),
+  delete: (key) => base.delete(key),
+  keys: (prefix, now, options) => base.keys(prefix, now, options),
+});
+
+/** A store whose transitions' results are rewritten by `change` (for one broken promise). */
+type Result = TransitionResult<unknown, unknown>;
+function rewriting(change: (r: Result) => Result): () => Store {
+  return () => {
+    const base = memoryStore();
+    const wrap = <S, I, O>(t: Transition<S, I, O>): Transition<S, I, O> => ({
+      name: t.name,
+      params: t.params,
+      apply: (state, input, now) => change(t.apply(state, input, now)) as TransitionResult<S, O>,
+    });
+    return {
+      ...forward(base),
+      apply: (key, transition, input, now) => base.apply(key, wrap(transition), input, now),
+      applyAll: (ops, now) =>
+        base.applyAll(
+          ops.map((op) => ({ ...op, transition: wrap(op.transition) })),
+          now,
+        ),
+    };
+  };
+}
+
+async function failing(makeStore: () => Store): Promise<string[]> {
+  const failed: string[] = [];
+  for (const scenario of storeConformanceScenarios()) {
+    await scenario.run(makeStore).catch(() => failed.push(scenario.name));
+  }
+  return failed;
+}
+
+const byArea = (names: string[]) => [...new Set(names.map((n) => n.split(/[:(]/)[0]))].sort();
+
+describe('the store conformance suite', () => {
+  it('passes a correct store', async () => {
+    expect(await failing(() => memoryStore())).toEqual([]);
+  });
+
+  it('fails a store that never expires keys, in every area that keeps state with a TTL', async () => {
+    const failed = await failing(rewriting((r) => (r.ttlMs > 0 ? { ...r, ttlMs: Number.POSITIVE_INFINITY } : r)));
+    expect(byArea(failed)).toEqual(
+      expect.arrayContaining(['idempotency', 'keys', 'messages', 'saga claim', 'saga log']),
+    );
+  });
+
+  it('fails a store that writes read-only steps (ignores write: false)', async () => {
+    const failed = await failing(rewriting((r) => (r.write === false ? { ...r, write: true } : r)));
+    expect(byArea(failed)).toEqual(expect.arrayContaining(['idempotency', 'messages', 'saga claim', 'saga log']));
+  });
+
+  it('fails a store whose apply is a get and a set (not atomic)', async () => {
+    const failed = await failing(() => {
+      const base = memoryStore();
+      return {
+        ...forward(base),
+        async apply(key, transition, input, now) {
+          const state = await base.get(key, now);
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          const r = transition.apply(state as never, input, now);
+          if (r.write === false) return r.output;
+          if (r.state === undefined) await base.delete(key);
+          else await base.set(key, r.state, r.ttlMs, now);
+          return r.output;
+        },
+      };
+    });
+    expect(failed).toEqual(
+      expect.arrayContaining([
+        'idempotency: of 100 concurrent claims of one key exactly one acquires it',
+        'messages: 50 concurrent attempts on one id get the numbers 1 to 50',
+        'saga claim: a stale log is taken over once, its old owner is shut out, a failed log is left alone',
+      ]),
+    );
+  });
+
+  it('fails a store whose keys() lets expired keys use up the limit', async () => {
+    const failed = await failing(() => {
+      const base = memoryStore();
+      return {
+        ...forward(base),
+        async keys(prefix, now, options) {
+          const all = await base.keys(prefix, Number.NEGATIVE_INFINITY, { limit: Number.POSITIVE_INFINITY });
+          const first = all.slice(0, options?.limit ?? 1000);
+          const live = new Set(await base.keys(prefix, now, { limit: Number.POSITIVE_INFINITY }));
+          return first.filter((k) => live.has(k));
+        },
+      };
+    });
+    expect(failed).toEqual([
+      'keys(prefix): lists live keys with the prefix, exactly up to the limit, skipping expired ones',
+    ]);
+  });
+
+  it('fails a store that drops a key’s state on a refused batch only partly', async () => {
+    const failed = await failing(() => {
+      const base = memoryStore();
+      return {
+        ...forward(base),
+        // Applies each operation on its own: a refused step no longer undoes the others.
+        applyAll: (ops, now) => Promise.all(ops.map((op) => base.apply(op.key, op.transition, op.input, now))),
+      };
+    });
+    expect(failed).toEqual(
+      expect.arrayContaining([
+        'applyAll writes every key or none',
+        'several limits: a request denied by one consumes from none',
+      ]),
+    );
+  });
+});
