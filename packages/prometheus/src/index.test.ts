@@ -166,6 +166,12 @@ describe('registerResilienceMetrics', () => {
     expect(() =>
       registerResilienceMetrics(undefined as never, { collectors: { a: alerting() as never }, prefix: '9bad' }),
     ).toThrow(/registry[\s\S]*collectors[\s\S]*prefix/);
+    expect(() =>
+      registerResilienceMetrics(new Registry(), {
+        breakers: [{ state: 'open' } as never],
+        breakerStates: 'open' as never,
+      }),
+    ).toThrow(/breakers[\s\S]*breakerStates/);
     expect(PROMETHEUS_DEFAULTS.prefix).toBe('resilience_');
   });
 });

@@ -86,7 +86,19 @@ export function registerResilienceMetrics(
     collectors,
     'a collector or a record of collectors (objects with snapshot())',
   );
-  v.check(Array.isArray(breakers), 'breakers', breakers, 'an array of { name, state }');
+  v.check(
+    Array.isArray(breakers) && breakers.every((b) => typeof b?.name === 'string' && 'state' in b),
+    'breakers',
+    breakers,
+    'an array of { name, state }',
+  );
+  v.check(
+    options.breakerStates === undefined ||
+      (Array.isArray(options.breakerStates) && options.breakerStates.every((s) => typeof s === 'string')),
+    'breakerStates',
+    options.breakerStates,
+    'an array of state names',
+  );
   v.check(
     Array.isArray(rateLimits) && rateLimits.every((r) => typeof r?.usage === 'function'),
     'rateLimits',

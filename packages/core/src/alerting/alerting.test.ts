@@ -20,9 +20,10 @@ describe('alerting', () => {
   });
 
   it('rejects bad options naming each one', () => {
-    const bad = () => alerting({ rules: [highErrors(), highErrors()], handlers: ['x' as never], maxHistory: -1 });
+    const bad = () =>
+      alerting({ rules: [highErrors(), highErrors()], handlers: ['x' as never], maxHistory: -1, clock: {} as never });
     expect(bad).toThrow(ConfigurationError);
-    for (const option of ['rules', 'handlers', 'maxHistory']) expect(bad).toThrow(option);
+    for (const option of ['rules', 'handlers', 'maxHistory', 'clock']) expect(bad).toThrow(option);
   });
 
   it('fires when the condition holds and returns the alert with its value', async () => {

@@ -121,8 +121,16 @@ describe('webhookHandler', () => {
   });
 
   it('rejects bad options naming each one', () => {
-    const bad = () => webhookHandler({ url: '', fetch: 'nope' as never, timeoutMs: 0 });
+    const bad = () =>
+      webhookHandler({
+        url: '',
+        fetch: 'nope' as never,
+        timeoutMs: 0,
+        headers: { 'x-token': 1 as never },
+        retry: 'twice' as never,
+        clock: {} as never,
+      });
     expect(bad).toThrow(ConfigurationError);
-    for (const option of ['url', 'fetch', 'timeoutMs']) expect(bad).toThrow(option);
+    for (const option of ['url', 'fetch', 'timeoutMs', 'headers', 'retry', 'clock']) expect(bad).toThrow(option);
   });
 });

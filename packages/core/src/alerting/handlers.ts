@@ -1,8 +1,9 @@
 import { type Clock, systemClock } from '../clock/clock.js';
-import { TimeoutError } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
+import { pipeline } from '../pipeline/pipeline.js';
 import { backoff } from '../retry/backoff.js';
 import { retry } from '../retry/retry.js';
+import { timeout } from '../timeout/timeout.js';
 import { type Alert, type AlertHandler, WEBHOOK_DEFAULTS, type WebhookFetch, type WebhookOptions } from './options.js';
 
 /** Any logger with pino's `(fields, message)` methods; `console` works too. */
@@ -70,12 +71,30 @@ export function webhookHandler(options: WebhookOptions): AlertHandler {
   v.check(typeof fetchFn === 'function', 'fetch', options?.fetch, 'a fetch function (globalThis.fetch is missing)');
   v.number('timeoutMs', options?.timeoutMs, { gt: 0 });
   v.function('body', options?.body);
+  const headersOk =
+    options?.headers === undefined ||
+    (typeof options.headers === 'object' &&
+      options.headers !== null &&
+      Object.values(options.headers).every((h) => typeof h === 'string'));
+  v.check(headersOk, 'headers', options?.headers, 'an object of strings');
+  v.check(
+    options?.retry === undefined || (typeof options.retry === 'object' && options.retry !== null),
+    'retry',
+    options?.retry,
+    'retry options',
+  );
+  v.check(
+    options?.clock === undefined || typeof (options.clock as { now?: unknown })?.now === 'function',
+    'clock',
+    options?.clock,
+    'a Clock',
+  );
   v.done();
   const clock: Clock = options.clock ?? systemClock;
   const timeoutMs = options.timeoutMs ?? WEBHOOK_DEFAULTS.timeoutMs;
   const headers = { 'content-type': 'application/json', ...options.headers };
   const toBody = options.body ?? ((alert: Alert) => alert);
-  const policy = retry({
+  const retryPolicy = retry({
     name: 'webhook',
     maxAttempts: WEBHOOK_DEFAULTS.maxAttempts,
     backoff: backoff.exponential({
@@ -86,26 +105,20 @@ export function webhookHandler(options: WebhookOptions): AlertHandler {
     ...options.retry,
     clock,
   });
-  const post = async (body: string): Promise<void> => {
-    const controller = new AbortController();
-    const timer = clock.setTimeout(() => controller.abort(new TimeoutError(timeoutMs)), timeoutMs);
+  // Our own policies: each attempt under an aggressive timeout (its signal aborts the fetch),
+  // attempts retried outside it.
+  const policy = pipeline(retryPolicy, timeout(timeoutMs, { strategy: 'aggressive', clock, name: 'webhook-timeout' }));
+  const post = async (body: string, signal: AbortSignal): Promise<void> => {
+    const response = await fetchFn!(options.url, { method: 'POST', headers, body, signal });
     try {
-      const response = await fetchFn!(options.url, { method: 'POST', headers, body, signal: controller.signal });
-      try {
-        await response.body?.cancel?.(); // free the connection; the answer's body is not used
-      } catch {
-        // A body that cannot be cancelled does not make the delivery fail.
-      }
-      if (!response.ok) throw new WebhookResponseError(response.status, response.headers);
-    } catch (error) {
-      if (controller.signal.aborted) throw new TimeoutError(timeoutMs, `Webhook timed out after ${timeoutMs} ms`);
-      throw error;
-    } finally {
-      clock.clearTimeout(timer);
+      await response.body?.cancel?.(); // free the connection; the answer's body is not used
+    } catch {
+      // A body that cannot be cancelled does not make the delivery fail.
     }
+    if (!response.ok) throw new WebhookResponseError(response.status, response.headers);
   };
   return async (alert) => {
     const body = JSON.stringify(toBody(alert));
-    await policy.execute(() => post(body));
+    await policy.execute(({ signal }) => post(body, signal));
   };
 }

@@ -364,14 +364,15 @@ describe('circuitBreaker', () => {
         handle: 'yes' as never,
         name: '',
         strategy: {} as never,
-        registry: false,
+        clock: {} as never,
+        registry: 'global' as never,
       });
     expect(make).toThrow(ConfigurationError);
     try {
       make();
     } catch (e) {
       const names = (e as ConfigurationError).issues.map((i) => i.option);
-      expect(names).toEqual(['strategy', 'halfOpenAfter', 'halfOpenMaxCalls', 'handle', 'name']);
+      expect(names).toEqual(['strategy', 'halfOpenAfter', 'halfOpenMaxCalls', 'handle', 'name', 'clock', 'registry']);
     }
     expect(() => consecutive(0)).toThrow(/threshold/);
   });

@@ -126,6 +126,19 @@ export function resolveBreakerOptions(options: CircuitBreakerOptions): ResolvedB
   v.function('handle', options.handle);
   v.string('name', options.name);
   v.function('random', options.random);
+  v.check(
+    options.clock === undefined || typeof (options.clock as { now?: unknown })?.now === 'function',
+    'clock',
+    options.clock,
+    'a Clock',
+  );
+  const registry = options.registry as { add?: unknown } | false | undefined;
+  v.check(
+    registry === undefined || registry === false || typeof registry?.add === 'function',
+    'registry',
+    options.registry,
+    'a BreakerRegistry or false',
+  );
   const s = options.initialState;
   if (s !== undefined) {
     const ok =

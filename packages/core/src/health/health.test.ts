@@ -256,6 +256,6 @@ describe('health', () => {
     expect(isConfigurationError(error)).toBe(true);
     const options = (error as { issues: { option: string }[] }).issues.map((i) => i.option);
     expect(options).toEqual(['name', 'check', 'timeoutMs', 'critical', 'failureThreshold', 'kind']);
-    expect(() => health({ cacheMs: -1 })).toThrow(/cacheMs/);
+    expect(() => health({ cacheMs: -1, clock: {} as never })).toThrow(/cacheMs[\s\S]*clock/);
   });
 });

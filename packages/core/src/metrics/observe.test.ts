@@ -54,6 +54,10 @@ describe('observe', () => {
     expect(s.lifetime.stateChanges).toBe(2);
   });
 
+  it('rejects a source without onEvent and a collector that is not one, naming each', () => {
+    expect(() => observe({} as never, {} as never)).toThrow(/source[\s\S]*collector/);
+  });
+
   it('ignores event types it does not know', () => {
     const { events, policy } = source();
     const stats = observe(policy).collector;

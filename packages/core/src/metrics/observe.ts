@@ -1,3 +1,4 @@
+import { OptionsValidator } from '../errors/validate.js';
 import type { Disposer, Subscribe } from '../events/emitter.js';
 import type { PolicyEvent } from '../policy/policy.js';
 import { type MetricsCollector, metrics } from './metrics.js';
@@ -27,6 +28,10 @@ const text = (v: unknown): string | undefined => (typeof v === 'string' && v.len
  * stop(); // unsubscribes
  */
 export function observe(source: ObservedSource, collector: MetricsCollector = metrics()): Observation {
+  const v = new OptionsValidator('observe');
+  v.check(typeof source?.onEvent === 'function', 'source', source, 'a policy or pipeline (with onEvent)');
+  v.check(typeof collector?.recordRetry === 'function', 'collector', collector, 'a metrics() collector');
+  v.done();
   const dispose = source.onEvent((event) => {
     const e = event as PolicyEvent & Record<string, unknown>;
     switch (e.type) {

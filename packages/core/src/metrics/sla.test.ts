@@ -62,5 +62,6 @@ describe('latencyQuantile', () => {
 
   it('rejects a quantile outside [0, 1]', () => {
     expect(() => latencyQuantile(metrics(), 1.5)).toThrow(/q/);
+    expect(() => latencyQuantile({} as never, 0.5, { clock: {} as never })).toThrow(/collector[\s\S]*clock/);
   });
 });

@@ -73,6 +73,13 @@ export function latencyQuantile(
   v.number('q', q, { min: 0, max: 1 }).required('q', q);
   v.number('fallbackMs', options.fallbackMs, { min: 0 });
   v.number('refreshMs', options.refreshMs, { min: 0 });
+  v.check(typeof collector?.quantile === 'function', 'collector', collector, 'a metrics collector');
+  v.check(
+    options.clock === undefined || typeof (options.clock as { now?: unknown })?.now === 'function',
+    'clock',
+    options.clock,
+    'a Clock',
+  );
   v.done();
   const clock = options.clock ?? systemClock;
   const fallbackMs = options.fallbackMs ?? LATENCY_QUANTILE_DEFAULTS.fallbackMs;
