@@ -359,6 +359,40 @@ describe('saga with a store', () => {
     expect(order).toEqual([]);
   });
 
+  it('recovers from a crash mid-compensation: retries a failed compensation, never undoes a step whose run failed', async () => {
+    const clock = new FakeClock();
+    const store = memoryStore();
+    await store.set(
+      'saga:trip:t1',
+      {
+        v: 1,
+        id: 't1',
+        phase: 'compensating',
+        input: null,
+        owner: 'dead',
+        startedAt: 0,
+        at: 0,
+        steps: [
+          { name: 'flight', s: 'completed', r: 'F' },
+          { name: 'hotel', s: 'compensation_failed', r: 'H' },
+          { name: 'car', s: 'failed' },
+        ],
+      },
+      Number.POSITIVE_INFINITY,
+      0,
+    );
+    const order: string[] = [];
+    const s = saga('trip', { store, clock, random: fixed, recoverAfterMs: 10 });
+    for (const name of ['flight', 'hotel', 'car', 'insurance']) {
+      s.step({ name, run: () => name, compensate: (_, r) => void order.push(`undo ${name}(${String(r)})`) });
+    }
+    await clock.advance(10);
+    const [report] = await s.recover();
+    expect(order).toEqual(['undo hotel(H)', 'undo flight(F)']);
+    expect(report?.status).toBe('compensated');
+    expect(report?.steps.map((step) => step.status)).toEqual(['compensated', 'compensated', 'failed', 'not_run']);
+  });
+
   it('keeps the log of a saga whose compensation failed, and does not recover it again', async () => {
     const clock = new FakeClock();
     const store = memoryStore();
