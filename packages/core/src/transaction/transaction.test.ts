@@ -98,6 +98,20 @@ describe('transactional', () => {
     expect(c.rollback).toHaveBeenCalledTimes(1);
   });
 
+  it('reads SQLSTATE class 08 and 57P01 as a lost connection: network, and an unknown outcome at commit', async () => {
+    for (const code of ['08006', '57P01']) {
+      const dropped = Object.assign(new Error('terminating connection'), { code });
+      const during = (await transactional(client() as never, () => Promise.reject(dropped)).catch(
+        (e) => e,
+      )) as TransactionError;
+      expect([during.category, during.transient, during.outcomeUnknown], code).toEqual(['network', true, false]);
+      const atCommit = (await transactional(client({ commit: () => Promise.reject(dropped) }) as never, () => 1).catch(
+        (e) => e,
+      )) as TransactionError;
+      expect([atCommit.category, atCommit.transient, atCommit.outcomeUnknown], code).toEqual(['network', false, true]);
+    }
+  });
+
   it('treats a serialization failure at commit as transient (the server rolled back)', async () => {
     const c = client({ commit: () => Promise.reject(Object.assign(new Error('serialize'), { code: '40001' })) });
     const error = (await transactional(c as never, () => 1).catch((e) => e)) as TransactionError;
