@@ -37,10 +37,11 @@ const find = (samples: Sample[], name: string, labels: Record<string, string> = 
   samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
 
 describe('registerResilienceMetrics', () => {
-  it('exports call counts by outcome, retries, timeouts and rejections by reason as counters', async () => {
+  it('exports call counts by outcome, attempts, retries, timeouts and rejections by reason as counters', async () => {
     const stats = metrics({ clock: new FakeClock() });
     for (let i = 0; i < 5; i++) stats.recordCall({ latencyMs: 20, ok: true });
     stats.recordCall({ latencyMs: 20, ok: false });
+    stats.recordAttempts(3);
     stats.recordRetry();
     stats.recordRetry();
     stats.recordTimeout();
@@ -54,12 +55,14 @@ describe('registerResilienceMetrics', () => {
       { name: 'resilience_calls_total', labels: { outcome: 'ok' }, value: 5 },
     ]);
     expect(find(samples, 'resilience_calls_total', { outcome: 'failed' })[0]!.value).toBe(1);
+    expect(find(samples, 'resilience_attempts_total')[0]!.value).toBe(3);
     expect(find(samples, 'resilience_retries_total')[0]!.value).toBe(2);
     expect(find(samples, 'resilience_timeouts_total')[0]!.value).toBe(1);
     expect(find(samples, 'resilience_rejections_total', { reason: 'bulkhead_full' })[0]!.value).toBe(2);
     expect(find(samples, 'resilience_rejections_total', { reason: 'circuit_open' })[0]!.value).toBe(1);
     expect(types).toMatchObject({
       resilience_calls_total: 'counter',
+      resilience_attempts_total: 'counter',
       resilience_retries_total: 'counter',
       resilience_rejections_total: 'counter',
       resilience_call_duration_seconds: 'gauge',

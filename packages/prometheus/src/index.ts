@@ -55,7 +55,7 @@ const isSource = (v: unknown): v is SnapshotSource =>
  * collectors, breakers and limiters when the registry is scraped, so nothing runs between
  * scrapes and no default metrics are added.
  *
- * - `resilience_calls_total{outcome="ok"|"failed"}`, `resilience_retries_total`,
+ * - `resilience_calls_total{outcome="ok"|"failed"}`, `resilience_attempts_total`, `resilience_retries_total`,
  *   `resilience_timeouts_total`, `resilience_rejections_total{reason}` — counters of lifetime totals
  * - `resilience_call_duration_seconds{quantile="0.5"|"0.95"|"0.99"}` — gauges of the window's latency quantiles
  * - `resilience_circuit_state{name,state}` — 1 for each breaker's current state, 0 for the others
@@ -146,6 +146,16 @@ export function registerResilienceMetrics(
             this.inc(label(name, { outcome: 'ok' }), s.lifetime.ok);
             this.inc(label(name, { outcome: 'failed' }), s.lifetime.failed);
           }
+        },
+      }),
+      new Counter({
+        name: `${prefix}attempts_total`,
+        help: 'Attempts made by observed retry policies, first calls included.',
+        labelNames: withName(),
+        registers,
+        collect() {
+          this.reset();
+          for (const [name, s] of snapshots()) this.inc(label(name), s.lifetime.attempts);
         },
       }),
       new Counter({

@@ -30,6 +30,8 @@ export interface LifetimeTotals {
   cacheMisses: number;
   /** Sum of every recorded latency, in milliseconds. */
   latencySumMs: number;
+  /** Attempts made by observed retry policies (first calls included), counted when a call ends. */
+  attempts: number;
   retries: number;
   giveUps: number;
   timeouts: number;
@@ -58,6 +60,7 @@ export interface MetricsSnapshot {
   errorsByCategory: Record<ErrorCategory, number>;
   /** By error `name`: at most `maxErrorTypes` names, the rest under `'other'`. */
   errorsByType: Record<string, number>;
+  attempts: number;
   retries: number;
   timeouts: number;
   rejections: number;
@@ -72,6 +75,7 @@ const newLifetime = (): Omit<LifetimeTotals, 'rejections' | 'circuits'> => ({
   cacheHits: 0,
   cacheMisses: 0,
   latencySumMs: 0,
+  attempts: 0,
   retries: 0,
   giveUps: 0,
   timeouts: 0,
@@ -143,6 +147,13 @@ export class MetricsCollector {
   /** Counts an error by category and type without counting a call. */
   recordError(error: unknown): void {
     this.#countError(this.#slot(), error);
+  }
+
+  /** Counts the attempts one call took, the first included (what `observe` calls when a retry policy settles). */
+  recordAttempts(attempts: number): void {
+    if (!(attempts > 0)) return;
+    this.#slot().attempts += attempts;
+    this.#life.attempts += attempts;
   }
 
   /** Counts a retry (what `observe` calls on a retry event). */
@@ -224,6 +235,7 @@ export class MetricsCollector {
         live.map((s) => s.types),
         this.#opts.maxErrorTypes,
       ),
+      attempts: sum((s) => s.attempts),
       retries: sum((s) => s.retries),
       timeouts: sum((s) => s.timeouts),
       rejections: sum((s) => s.rejections),

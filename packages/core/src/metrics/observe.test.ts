@@ -23,7 +23,20 @@ describe('observe', () => {
     await call;
     const { lifetime, retries } = stats.snapshot();
     expect(retries).toBe(2);
-    expect(lifetime).toMatchObject({ retries: 2, giveUps: 1 });
+    expect(lifetime).toMatchObject({ retries: 2, giveUps: 1, attempts: 3 });
+  });
+
+  it('counts the attempts of every call a retry policy settles', async () => {
+    const clock = new FakeClock();
+    const policy = retry({ maxAttempts: 3, backoff: backoff.constant(100), handle: () => true, clock });
+    const stats = observe(policy, metrics({ clock })).collector;
+    await policy.execute(() => 'first time');
+    let failures = 1;
+    const call = policy.execute(() => (failures-- > 0 ? Promise.reject(new Error('once')) : 'second time'));
+    await clock.advance(100);
+    await call;
+    const s = stats.snapshot();
+    expect([s.attempts, s.lifetime.attempts, s.retries]).toEqual([3, 3, 1]);
   });
 
   it('counts rejections by reason, falling back to the policy name', () => {
@@ -61,10 +74,10 @@ describe('observe', () => {
   it('ignores event types it does not know', () => {
     const { events, policy } = source();
     const stats = observe(policy).collector;
-    events.emit({ type: 'success', policy: 'retry', attempts: 1 });
+    events.emit({ type: 'success', policy: 'breaker', durationMs: 5 });
     events.emit({ type: 'something_new', policy: 'x' });
     const s = stats.snapshot();
-    expect([s.retries, s.timeouts, s.rejections, s.lifetime.stateChanges]).toEqual([0, 0, 0, 0]);
+    expect([s.attempts, s.retries, s.timeouts, s.rejections, s.lifetime.stateChanges]).toEqual([0, 0, 0, 0, 0]);
   });
 
   it('stops counting once disposed', () => {

@@ -17,7 +17,7 @@ const text = (v: unknown): string | undefined => (typeof v === 'string' && v.len
  * Feeds a collector from a policy's (or a pipeline's) events, so retries, give-ups,
  * timeouts, rejections and breaker state changes are counted without wrapping calls.
  * Events are read by their `type` only, so any policy that reports these types works:
- * `'retry'`, `'give_up'`, `'timeout'`, `'rejected'` (counted under the event's `reason`; a
+ * `'success'` and `'give_up'` with `attempts` (a retry policy's: the attempts a call took), `'retry'`, `'timeout'`, `'rejected'` (counted under the event's `reason`; a
  * breaker's rejection, which carries its `state`, under `circuit_open`, `circuit_half_open` or
  * `circuit_isolated`; otherwise under the policy's name), `'rate_limited'` and `'state_change'` (the new state from `to`
  * or `state`). Call latencies are not in events: record them with `recordCall`.
@@ -40,6 +40,11 @@ export function observe(source: ObservedSource, collector: MetricsCollector = me
         break;
       case 'give_up':
         collector.recordGiveUp();
+        if (typeof e.attempts === 'number') collector.recordAttempts(e.attempts);
+        break;
+      case 'success':
+        // A retry policy's success carries the attempts the call took; a breaker's does not.
+        if (typeof e.attempts === 'number') collector.recordAttempts(e.attempts);
         break;
       case 'timeout':
         collector.recordTimeout();

@@ -63,6 +63,7 @@ export class Slot {
   errors = 0;
   cacheHits = 0;
   cacheMisses = 0;
+  attempts = 0;
   retries = 0;
   timeouts = 0;
   rejections = 0;
@@ -74,7 +75,7 @@ export class Slot {
     this.id = id;
     this.calls = this.ok = this.failed = this.errors = 0;
     this.cacheHits = this.cacheMisses = 0;
-    this.retries = this.timeouts = this.rejections = 0;
+    this.attempts = this.retries = this.timeouts = this.rejections = 0;
     this.latency.clear();
     for (const c of ERROR_CATEGORIES) this.categories[c] = 0;
     this.types.clear();
