@@ -89,16 +89,16 @@ export class CircuitBreakerPolicy implements Policy<BreakerEvent>, RegisteredBre
     return onType(this.#events.subscribe, type)(listener);
   }
   onStateChange(listener: Listener<'state_change'>): Disposer {
-    return onType(this.#events.subscribe, 'state_change')(listener);
+    return this.on('state_change', listener);
   }
   onSuccess(listener: Listener<'success'>): Disposer {
-    return onType(this.#events.subscribe, 'success')(listener);
+    return this.on('success', listener);
   }
   onFailure(listener: Listener<'failure'>): Disposer {
-    return onType(this.#events.subscribe, 'failure')(listener);
+    return this.on('failure', listener);
   }
   onRejected(listener: Listener<'rejected'>): Disposer {
-    return onType(this.#events.subscribe, 'rejected')(listener);
+    return this.on('rejected', listener);
   }
 
   execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
@@ -214,10 +214,10 @@ export class CircuitBreakerPolicy implements Policy<BreakerEvent>, RegisteredBre
           : { type: 'failure', policy: this.name, error, durationMs },
       );
     }
-    const m = this.#m;
-    const opensAt = timed ? now : outcome === 'failure' ? this.#clock.now() : 0;
-    if (probeRound >= 0) m.settleProbe(probeRound, outcome, opensAt);
-    else m.recordClosed(outcome, durationMs >= this.#slowMs, timed ? now : opensAt);
+    // An untimed call reads the clock only when a failure may open the breaker.
+    const at = timed ? now : outcome === 'failure' ? this.#clock.now() : 0;
+    if (probeRound >= 0) this.#m.settleProbe(probeRound, outcome, at);
+    else this.#m.recordClosed(outcome, durationMs >= this.#slowMs, at);
   }
 
   #reject(state: BreakerStateName, now: number): BrokenCircuitError {

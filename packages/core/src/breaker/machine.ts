@@ -47,7 +47,7 @@ export class BreakerMachine {
     this.random = random;
     if (from) {
       this.state = from.state;
-      this.round = from.round ?? 0;
+      this.round = from.round;
       this.nextProbeAt = from.nextProbeAt;
       this.openings = from.openings;
       this.lastDelayMs = from.lastDelayMs;
