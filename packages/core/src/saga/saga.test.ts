@@ -194,6 +194,32 @@ describe('saga', () => {
     expect(report.steps[2]!.status).toBe('not_run');
   });
 
+  it('reports cancelled when the signal aborts a running step, passing the signal through its retry', async () => {
+    const clock = new FakeClock();
+    const controller = new AbortController();
+    const attempts: number[] = [];
+    const order: string[] = [];
+    const done = saga('s', { clock, random: fixed })
+      .step({ name: 'a', run: () => 1, compensate: () => void order.push('undo a') })
+      .step({
+        name: 'b',
+        retry: retry({ maxAttempts: 5, handle: () => true, backoff: backoff.constant(100), clock }),
+        run: ({ signal, attempt }) => {
+          attempts.push(attempt);
+          return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+        },
+      })
+      .execute(null, { signal: controller.signal });
+    await clock.advance(10);
+    controller.abort(new Error('user left'));
+    await clock.advance(1_000);
+    const report = await done;
+    expect(report.status).toBe('cancelled');
+    expect(report.failedStep).toBe('b');
+    expect(attempts).toEqual([1]);
+    expect(order).toEqual(['undo a']);
+  });
+
   it('runs nothing when the signal is already aborted', async () => {
     let ran = false;
     const report = await saga('s', { random: fixed })
