@@ -1,4 +1,4 @@
-import { alerting, metrics } from '@resilience/core';
+import { alerting, BreakerRegistry, circuitBreaker, metrics } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -124,6 +124,19 @@ describe('registerResilienceMetrics', () => {
     breaker.state = 'open';
     expect(await states('payments')).toEqual({ closed: 0, open: 1, 'half-open': 0, isolated: 0 });
     expect((await states('odd')).forced_open).toBe(1);
+  });
+
+  it('reads the breakers of a registry at every scrape', async () => {
+    const registry = new Registry();
+    const breakers = new BreakerRegistry();
+    registerResilienceMetrics(registry, { breakers });
+    const names = async () =>
+      new Set(find((await scrape(registry)).samples, 'resilience_circuit_state').map((s) => s.labels.name));
+    expect(await names()).toEqual(new Set());
+    const payments = circuitBreaker({ name: 'payments', registry: breakers });
+    expect(await names()).toEqual(new Set(['payments']));
+    payments.dispose();
+    expect(await names()).toEqual(new Set());
   });
 
   it('exports rate-limit usage when a limiter source is given', async () => {

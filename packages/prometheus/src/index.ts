@@ -13,6 +13,11 @@ export interface BreakerLike {
   readonly state: string;
 }
 
+/** Something that lists breakers when asked, as core's `BreakerRegistry` does. */
+export interface BreakerSource {
+  breakers(): readonly BreakerLike[];
+}
+
 /** A rate limiter's usage, read at scrape time. */
 export interface RateLimitSource {
   readonly name: string;
@@ -23,8 +28,11 @@ export interface RateLimitSource {
 export interface ResilienceMetricsOptions {
   /** One collector, or several by name (then every series carries a `name` label). */
   collectors?: SnapshotSource | Record<string, SnapshotSource>;
-  /** Breakers whose state is exported as `circuit_state{name,state}`. */
-  breakers?: readonly BreakerLike[];
+  /**
+   * Breakers whose state is exported as `circuit_state{name,state}`: a list, or a registry
+   * such as core's `breakerRegistry`, read at every scrape so breakers created later show up.
+   */
+  breakers?: readonly BreakerLike[] | BreakerSource;
   /** Limiters whose usage is exported as `rate_limit_usage_ratio{name}`. */
   rateLimits?: readonly RateLimitSource[];
   /** Prefix of every metric name. @default 'resilience_' */
@@ -86,11 +94,14 @@ export function registerResilienceMetrics(
     collectors,
     'a collector or a record of collectors (objects with snapshot())',
   );
+  const listed = Array.isArray(breakers);
   v.check(
-    Array.isArray(breakers) && breakers.every((b) => typeof b?.name === 'string' && 'state' in b),
+    listed
+      ? breakers.every((b: BreakerLike) => typeof b?.name === 'string' && 'state' in b)
+      : typeof (breakers as Partial<BreakerSource>)?.breakers === 'function',
     'breakers',
     breakers,
-    'an array of { name, state }',
+    'an array of { name, state } or a breaker registry',
   );
   v.check(
     options.breakerStates === undefined ||
@@ -208,7 +219,8 @@ export function registerResilienceMetrics(
       }),
     );
   }
-  if (breakers.length > 0) {
+  const breakerList = listed ? () => breakers as readonly BreakerLike[] : () => (breakers as BreakerSource).breakers();
+  if (!listed || (breakers as readonly BreakerLike[]).length > 0) {
     metrics.push(
       new Gauge({
         name: `${prefix}circuit_state`,
@@ -217,7 +229,7 @@ export function registerResilienceMetrics(
         registers,
         collect() {
           this.reset();
-          for (const breaker of breakers) {
+          for (const breaker of breakerList()) {
             const current = String(breaker.state);
             for (const state of states) this.set({ name: breaker.name, state }, state === current ? 1 : 0);
             if (!states.includes(current)) this.set({ name: breaker.name, state: current }, 1);
