@@ -43,11 +43,6 @@ export class WaitQueues {
     this.#maxWaiters = maxWaiters;
   }
 
-  /** Calls waiting, over all keys (at most `maxWaiters`). */
-  get waiting(): number {
-    return this.#waiting;
-  }
-
   enqueue(key: string, cost: number, maxWaitMs: number, signal: AbortSignal | undefined): Promise<RateLimitDecision> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#waiting >= this.#maxWaiters) return this.#tryOnce(key, cost);
