@@ -83,6 +83,7 @@ describe('the store conformance suite', () => {
     });
     expect(failed).toEqual(
       expect.arrayContaining([
+        'breaker: a count window kept in the store; of 10 concurrent acquires when half-open one probes',
         'idempotency: of 100 concurrent claims of one key exactly one acquires it',
         'messages: 50 concurrent attempts on one id get the numbers 1 to 50',
         'saga claim: a stale log is taken over once, its old owner is shut out, a failed log is left alone',

@@ -1,4 +1,5 @@
 import type { Transition } from '../store/store.js';
+import { breakerScenarios } from './conformance-breaker.js';
 import { idempotencyScenarios } from './conformance-idempotency.js';
 import { type StoreFactory, type StoreScenario, same } from './conformance-kit.js';
 import { messageScenarios } from './conformance-messages.js';
@@ -112,12 +113,19 @@ const basicScenarios: readonly StoreScenario[] = [
 
 /**
  * Every scenario of the store contract, for any implementation: the rate-limit algorithms,
- * the basic operations, and every transition the workflows apply (idempotency records,
+ * the basic operations, a breaker shared through a store, and every transition the workflows apply (idempotency records,
  * message retry counters, saga logs and their recovery claims). Each uses the `Store`
  * interface only, so a store passes by behaving, not by being a particular class.
  */
 export function storeConformanceScenarios(): StoreScenario[] {
-  return [...rateLimitScenarios, ...basicScenarios, ...idempotencyScenarios, ...messageScenarios, ...sagaScenarios];
+  return [
+    ...rateLimitScenarios,
+    ...basicScenarios,
+    ...breakerScenarios,
+    ...idempotencyScenarios,
+    ...messageScenarios,
+    ...sagaScenarios,
+  ];
 }
 
 /**
