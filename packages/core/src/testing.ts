@@ -8,3 +8,4 @@ export {
   type StoreScenario,
   storeConformanceScenarios,
 } from './testing/store-conformance.js';
+export { jsonRoundTripStore } from './testing/json-round-trip-store.js';

@@ -133,7 +133,8 @@ export interface Store {
   /** Deletes `key`; resolves `true` when it existed. Redis: one DEL. */
   delete(key: string): Promise<boolean>;
   /**
-   * Up to `limit` live keys starting with `prefix`, in no particular order. For recovery
+   * Live keys starting with `prefix`, in no particular order: exactly `limit` of them when
+   * at least that many exist (expired keys never count against the limit), else all. For recovery
    * and admin views, not for hot paths: memory iterates its keys; Redis SCANs with MATCH
    * (several round trips). When a caller needs its keys often or must never miss one,
    * keep a bounded index in one key instead, updated by a transition in `applyAll`.
