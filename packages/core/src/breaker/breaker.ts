@@ -1,6 +1,5 @@
 import { type Clock, systemClock, systemRandom } from '../clock/clock.js';
-import { classify } from '../errors/classify.js';
-import { BrokenCircuitError, IsolatedCircuitError, isOwnRejection } from '../errors/errors.js';
+import type { BrokenCircuitError } from '../errors/errors.js';
 import { type Disposer, Emitter, onType } from '../events/emitter.js';
 import { contextFor, type ExecuteContext, neverAborted, type Policy, type PolicyFn } from '../policy/policy.js';
 import { BreakerMachine, type CallOutcome } from './machine.js';
@@ -11,7 +10,9 @@ import {
   type ResolvedBreakerOptions,
   resolveBreakerOptions,
 } from './options.js';
+import { outcomeOf, rejection } from './outcome.js';
 import { breakerRegistry, type RegisteredBreaker } from './registry.js';
+import { type SharedBreakerOptions, SharedCircuitBreaker } from './shared.js';
 
 export type BreakerEvent =
   | { type: 'state_change'; policy: string; from: BreakerStateName; to: BreakerStateName }
@@ -20,17 +21,6 @@ export type BreakerEvent =
   | { type: 'rejected'; policy: string; state: BreakerStateName; retryAfterMs: number };
 
 type Listener<K extends BreakerEvent['type']> = (event: Extract<BreakerEvent, { type: K }>) => void;
-
-/** Builds a rejection without a stack trace: an open breaker must reject cheaply. */
-function withoutStack<E>(make: () => E): E {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return make();
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-}
 
 /**
  * A circuit breaker; see {@link CircuitBreakerOptions}. The state machine:
@@ -185,9 +175,7 @@ export class CircuitBreakerPolicy implements Policy<BreakerEvent>, RegisteredBre
   }
 
   #classify(error: unknown, aborted: boolean): CallOutcome {
-    if (aborted) return 'ignored';
-    if (this.#opts.handle(error)) return 'failure';
-    return isOwnRejection(error) || classify(error) === 'cancelled' ? 'ignored' : 'success';
+    return outcomeOf(this.#opts.handle, error, aborted);
   }
 
   /** Runs a call; `probeRound` is the round that admitted it as a probe, or -1. */
@@ -223,11 +211,7 @@ export class CircuitBreakerPolicy implements Policy<BreakerEvent>, RegisteredBre
   #reject(state: BreakerStateName, now: number): BrokenCircuitError {
     const retryAfterMs = this.#m.retryAfter(now);
     if (this.#events.hasListeners) this.#events.emit({ type: 'rejected', policy: this.name, state, retryAfterMs });
-    return withoutStack(() =>
-      state === 'isolated'
-        ? new IsolatedCircuitError(`Circuit breaker "${this.name}" is isolated`)
-        : new BrokenCircuitError(`Circuit breaker "${this.name}" is ${state}`, retryAfterMs),
-    );
+    return rejection(this.name, state, retryAfterMs);
   }
 }
 
@@ -238,7 +222,14 @@ export class CircuitBreakerPolicy implements Policy<BreakerEvent>, RegisteredBre
  * @example
  * const breaker = circuitBreaker({ strategy: consecutive(5), halfOpenAfter: 30_000, name: 'payments' });
  * const charge = await breaker.execute(({ signal }) => payments.charge(order, { signal }));
+ *
+ * With `store`, the state lives in the store and is shared by every breaker with the same
+ * store and key: see {@link SharedCircuitBreaker}.
  */
-export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBreakerPolicy {
-  return new CircuitBreakerPolicy(options);
+export function circuitBreaker(options: SharedBreakerOptions): SharedCircuitBreaker;
+export function circuitBreaker(options?: CircuitBreakerOptions): CircuitBreakerPolicy;
+export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBreakerPolicy | SharedCircuitBreaker {
+  return options.store === undefined
+    ? new CircuitBreakerPolicy(options)
+    : new SharedCircuitBreaker(options as SharedBreakerOptions);
 }

@@ -9,6 +9,7 @@ export {
   countsAsFailure,
 } from './options.js';
 export { type BreakerInfo, BreakerRegistry, breakerRegistry, type RegisteredBreaker } from './registry.js';
+export { type SharedBreakerOptions, SharedCircuitBreaker } from './shared.js';
 export {
   type BreakerStrategy,
   type BreakerWindow,

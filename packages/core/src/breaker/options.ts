@@ -3,6 +3,7 @@ import { classify } from '../errors/classify.js';
 import { isOwnRejection } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import type { Backoff } from '../retry/backoff.js';
+import type { Store } from '../store/store.js';
 import type { BreakerRegistry } from './registry.js';
 import { type BreakerStrategy, type BreakerWindowSnapshot, consecutive, countWindow } from './strategy.js';
 
@@ -66,6 +67,14 @@ export interface CircuitBreakerOptions {
   initialState?: BreakerSnapshot;
   /** Where the breaker is listed; `false` lists it nowhere. @default breakerRegistry */
   registry?: BreakerRegistry | false;
+  /**
+   * Keeps the state in a `Store` under `key`, shared by every breaker with the same store and
+   * key (across processes with a shared store); `circuitBreaker` then returns a
+   * `SharedCircuitBreaker`. Memory: one state per key, in the store.
+   */
+  store?: Store;
+  /** The store key of a shared breaker. @default `breaker:${name}` */
+  key?: string;
 }
 
 /** The default `handle`: every error except the toolkit's own rejections and cancellations. */
@@ -138,6 +147,16 @@ export function resolveBreakerOptions(options: CircuitBreakerOptions): ResolvedB
     'registry',
     options.registry,
     'a BreakerRegistry or false',
+  );
+  const store = options.store as Partial<Store> | undefined;
+  v.check(store === undefined || typeof store?.apply === 'function', 'store', options.store, 'a Store');
+  v.string('key', options.key);
+  v.check(options.key === undefined || store !== undefined, 'key', options.key, 'no value unless store is set');
+  v.check(
+    store === undefined || options.initialState === undefined,
+    'initialState',
+    options.initialState,
+    'no value with a store (the store holds the state)',
   );
   const s = options.initialState;
   if (s !== undefined) {

@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../clock/fake-clock.js';
+import {
+  BulkheadRejectedError,
+  ConfigurationError,
+  IsolatedCircuitError,
+  isBrokenCircuitError,
+} from '../errors/errors.js';
+import { memoryStore } from '../store/memory.js';
+import { circuitBreaker } from './breaker.js';
+import { BreakerRegistry } from './registry.js';
+import { SharedCircuitBreaker } from './shared.js';
+import { consecutive } from './strategy.js';
+
+const fail = () => Promise.reject(new Error('down'));
+const settle = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+
+function pair(options: { halfOpenAfter?: number } = {}) {
+  const clock = new FakeClock();
+  const store = memoryStore();
+  const registry = new BreakerRegistry();
+  const make = () =>
+    circuitBreaker({
+      store,
+      name: 'payments',
+      strategy: consecutive(2),
+      halfOpenAfter: options.halfOpenAfter ?? 1_000,
+      clock,
+      registry,
+    });
+  return { clock, store, registry, a: make(), b: make() };
+}
+
+describe('circuitBreaker({ store }) (shared state)', () => {
+  it('returns a SharedCircuitBreaker keyed by name', () => {
+    const { a } = pair();
+    expect(a).toBeInstanceOf(SharedCircuitBreaker);
+    expect(a.key).toBe('breaker:payments');
+    expect(a.state).toBe('closed');
+  });
+
+  it('opens every breaker on the same store and key when failures cross the threshold', async () => {
+    const { a, b } = pair();
+    await settle(a.execute(fail));
+    await settle(b.execute(fail)); // the second failure in a row, counted across both
+    let ran = false;
+    const error = await settle(
+      a.execute(() => {
+        ran = true;
+      }),
+    );
+    expect(ran).toBe(false);
+    expect(isBrokenCircuitError(error)).toBe(true);
+    expect((error as { retryAfterMs: number }).retryAfterMs).toBe(1_000);
+    expect([a.state, b.state]).toEqual(['open', 'open']);
+  });
+
+  it('lets one probe through after halfOpenAfter and closes for everyone when it succeeds', async () => {
+    const { a, b, clock } = pair();
+    await settle(a.execute(fail));
+    await settle(a.execute(fail));
+    await clock.advance(1_000);
+    let release!: () => void;
+    const probe = b.execute(() => new Promise<string>((resolve) => (release = () => resolve('ok'))));
+    await Promise.resolve();
+    await new Promise((r) => setImmediate(r));
+    expect(b.state).toBe('half-open');
+    expect(isBrokenCircuitError(await settle(a.execute(() => 'second probe')))).toBe(true);
+    release();
+    expect(await probe).toBe('ok');
+    expect(await a.execute(() => 'back')).toBe('back');
+    expect([a.state, b.state]).toEqual(['closed', 'closed']);
+  });
+
+  it('emits state changes, successes, failures and rejections as this instance sees them', async () => {
+    const { a } = pair();
+    const seen: string[] = [];
+    a.onEvent((e) => seen.push(e.type === 'state_change' ? `${e.from}->${e.to}` : e.type));
+    await settle(a.execute(fail));
+    await settle(a.execute(fail));
+    await settle(a.execute(() => 1));
+    expect(seen).toEqual(['failure', 'failure', 'closed->open', 'rejected']);
+  });
+
+  it('does not count the toolkit’s own rejections or the caller’s cancellation', async () => {
+    const { a } = pair();
+    for (let i = 0; i < 3; i++) await settle(a.execute(() => Promise.reject(new BulkheadRejectedError(1, 0))));
+    const controller = new AbortController();
+    controller.abort();
+    for (let i = 0; i < 3; i++) await settle(a.execute(fail, controller.signal));
+    expect(a.state).toBe('closed');
+  });
+
+  it('isolates every instance until released; reset closes', async () => {
+    const { a, b } = pair();
+    const release = await a.isolate();
+    expect(await settle(b.execute(() => 1))).toBeInstanceOf(IsolatedCircuitError);
+    await release();
+    expect(await b.execute(() => 2)).toBe(2);
+    await settle(a.execute(fail));
+    await settle(a.execute(fail));
+    await b.reset();
+    expect(await a.execute(() => 3)).toBe(3);
+  });
+
+  it('is listed by its registry', () => {
+    const { registry } = pair();
+    expect(registry.list()).toEqual([
+      { name: 'payments', state: 'closed', retryAfterMs: 0 },
+      { name: 'payments', state: 'closed', retryAfterMs: 0 },
+    ]);
+  });
+
+  it('rejects a store that is not one, a key without a store and initialState with a store', () => {
+    const bad = () =>
+      circuitBreaker({ store: {} as never, initialState: circuitBreaker({ registry: false }).snapshot() });
+    expect(bad).toThrow(ConfigurationError);
+    expect(bad).toThrow(/store[\s\S]*initialState/);
+    expect(() => circuitBreaker({ key: 'x', registry: false })).toThrow(/key/);
+  });
+});

@@ -1,0 +1,163 @@
+import { type Clock, type Random, systemClock, systemRandom } from '../clock/clock.js';
+import { type Disposer, Emitter, onType } from '../events/emitter.js';
+import { contextFor, type ExecuteContext, type Policy, type PolicyFn } from '../policy/policy.js';
+import type { Store } from '../store/store.js';
+import type { BreakerEvent } from './breaker.js';
+import type { CallOutcome } from './machine.js';
+import { type BreakerStateName, type CircuitBreakerOptions, resolveBreakerOptions } from './options.js';
+import { outcomeOf, rejection } from './outcome.js';
+import { breakerRegistry, type RegisteredBreaker } from './registry.js';
+import { type BreakerDecision, type BreakerInput, breakerTransition } from './transition.js';
+
+/** Options of a breaker whose state lives in a store. */
+export type SharedBreakerOptions = Omit<CircuitBreakerOptions, 'store' | 'initialState'> & { store: Store };
+
+type Listener<K extends BreakerEvent['type']> = (event: Extract<BreakerEvent, { type: K }>) => void;
+
+/**
+ * A circuit breaker whose state is kept in a `Store` under `key` (default `breaker:<name>`),
+ * so every breaker with the same store and key — in this process or another — opens,
+ * probes and closes as one. Built by `circuitBreaker({ store, ... })`. It runs the same
+ * state machine as the in-process breaker through `breakerTransition`: each call takes one
+ * store step before it runs (`acquire`) and one after it settles (`settle`). A store error
+ * rejects the call with that error.
+ *
+ * `state` and `retryAfterMs` are what the latest store step of this instance returned; other
+ * instances' changes show up at this instance's next call. `isolate()` and `reset()` are
+ * store steps, so they return promises.
+ */
+export class SharedCircuitBreaker implements Policy<BreakerEvent>, RegisteredBreaker {
+  readonly name: string;
+  readonly key: string;
+  readonly #store: Store;
+  readonly #transition: ReturnType<typeof breakerTransition>;
+  readonly #handle: (error: unknown) => boolean;
+  readonly #slowMs: number;
+  readonly #clock: Clock;
+  readonly #random: Random;
+  readonly #events = new Emitter<BreakerEvent>();
+  readonly #unregister: Disposer | undefined;
+  #state: BreakerStateName = 'closed';
+  /** Clock time at which the next probe is due, from the latest step. */
+  #probeAt = 0;
+
+  readonly onEvent = this.#events.subscribe;
+
+  constructor(options: SharedBreakerOptions) {
+    const resolved = resolveBreakerOptions(options);
+    this.name = resolved.name;
+    this.key = options.key ?? `breaker:${resolved.name}`;
+    this.#store = options.store;
+    this.#transition = breakerTransition(options);
+    this.#handle = resolved.handle;
+    this.#slowMs = resolved.strategy.slowCallMs ?? Number.POSITIVE_INFINITY;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? systemRandom;
+    const registry = options.registry ?? breakerRegistry;
+    this.#unregister = registry === false ? undefined : registry.add(this);
+  }
+
+  /** The state the latest store step of this instance returned. */
+  get state(): BreakerStateName {
+    return this.#state;
+  }
+
+  /** Ms until the next probe, as of the latest store step (0 when closed, `Infinity` when isolated). */
+  get retryAfterMs(): number {
+    return Math.max(0, this.#probeAt - this.#clock.now());
+  }
+
+  on<K extends BreakerEvent['type']>(type: K, listener: Listener<K>): Disposer {
+    return onType(this.#events.subscribe, type)(listener);
+  }
+  onStateChange(listener: Listener<'state_change'>): Disposer {
+    return this.on('state_change', listener);
+  }
+  onSuccess(listener: Listener<'success'>): Disposer {
+    return this.on('success', listener);
+  }
+  onFailure(listener: Listener<'failure'>): Disposer {
+    return this.on('failure', listener);
+  }
+  onRejected(listener: Listener<'rejected'>): Disposer {
+    return this.on('rejected', listener);
+  }
+
+  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
+    return this.run(fn, contextFor(signal));
+  }
+
+  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<Awaited<R>> {
+    return (...args) => this.execute(() => fn(...args)) as Promise<Awaited<R>>;
+  }
+
+  async run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
+    const start = this.#clock.now();
+    const admitted = await this.#step({ type: 'acquire' }, start);
+    if (admitted.admission === 'reject') {
+      const { state, retryAfterMs } = admitted;
+      if (this.#events.hasListeners) this.#events.emit({ type: 'rejected', policy: this.name, state, retryAfterMs });
+      throw rejection(this.name, state, retryAfterMs);
+    }
+    const probeRound = admitted.admission === 'probe' ? admitted.round : undefined;
+    let value: T;
+    try {
+      value = await fn(context);
+    } catch (error) {
+      await this.#settle(outcomeOf(this.#handle, error, context.signal.aborted), error, probeRound, start);
+      throw error;
+    }
+    await this.#settle('success', undefined, probeRound, start);
+    return value;
+  }
+
+  /** Holds the shared breaker `isolated` until the returned function (or `reset()`) releases it. */
+  async isolate(): Promise<() => Promise<void>> {
+    await this.#step({ type: 'isolate' }, this.#clock.now());
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      await this.#step({ type: 'release' }, this.#clock.now());
+    };
+  }
+
+  /** Closes the shared breaker and forgets recent outcomes (also ends every isolation). */
+  async reset(): Promise<void> {
+    await this.#step({ type: 'reset' }, this.#clock.now());
+  }
+
+  /** Removes the breaker from its registry. It keeps working. */
+  dispose(): void {
+    this.#unregister?.();
+  }
+
+  async #settle(outcome: CallOutcome, error: unknown, probeRound: number | undefined, start: number): Promise<void> {
+    const now = this.#clock.now();
+    const durationMs = now - start;
+    if (this.#events.hasListeners && outcome !== 'ignored') {
+      this.#events.emit(
+        outcome === 'success'
+          ? { type: 'success', policy: this.name, durationMs }
+          : { type: 'failure', policy: this.name, error, durationMs },
+      );
+    }
+    const slow = durationMs >= this.#slowMs;
+    await this.#step(
+      probeRound === undefined ? { type: 'settle', outcome, slow } : { type: 'settle', outcome, slow, probeRound },
+      now,
+    );
+  }
+
+  /** Applies one input in the store and takes note of the state it reports. */
+  async #step(input: BreakerInput, now: number): Promise<BreakerDecision> {
+    const decision = await this.#store.apply(this.key, this.#transition, { ...input, random: this.#random() }, now);
+    const from = this.#state;
+    this.#state = decision.state;
+    this.#probeAt = now + decision.retryAfterMs;
+    if (from !== decision.state && this.#events.hasListeners) {
+      this.#events.emit({ type: 'state_change', policy: this.name, from, to: decision.state });
+    }
+    return decision;
+  }
+}
