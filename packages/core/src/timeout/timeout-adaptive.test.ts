@@ -68,6 +68,22 @@ describe('timeout({ ms: pNN })', () => {
     expect(limit).toBeLessThanOrEqual(100);
   });
 
+  it('aggressive: rejects at the learned limit a call that ignores its signal', async () => {
+    const clock = new FakeClock();
+    const policy = timeout({ ms: 'p99', min: 10, max: 1_000, minSamples: 10, strategy: 'aggressive', clock });
+    for (let i = 0; i < 10; i++) await callTaking(policy, clock, 40);
+    const outcome = policy
+      .execute(() => clock.sleep(5_000).then(() => 'late'))
+      .then(
+        (v) => v,
+        (e: unknown) => e,
+      );
+    await clock.advance(41);
+    const limit = limitOf(await outcome);
+    expect(limit).toBeGreaterThanOrEqual(39.6);
+    expect(limit).toBeLessThanOrEqual(40.4);
+  });
+
   it('clamps the learned limit to min', async () => {
     const clock = new FakeClock();
     const policy = timeout({ ms: 'p99', min: 20, max: 1_000, minSamples: 10, clock });
