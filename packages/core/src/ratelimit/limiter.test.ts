@@ -106,7 +106,8 @@ describe('rateLimiter', () => {
     });
     expect(await limiter.consume('k')).toMatchObject({ allowed: true, remaining: 1, limit: 2 });
     await limiter.consume('k');
-    expect(await limiter.consume('k')).toMatchObject({ allowed: false, retryAfterMs: 1000 });
+    // A denial describes the refusing limit alone (its limit and reset), as a RateLimit header pairs them.
+    expect(await limiter.consume('k')).toMatchObject({ allowed: false, limit: 2, retryAfterMs: 1000, resetMs: 1000 });
     await clock.advance(1000);
     expect(await limiter.consume('k')).toMatchObject({ allowed: true, remaining: 0, limit: 3 });
     await clock.advance(1000);

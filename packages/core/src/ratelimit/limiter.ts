@@ -306,8 +306,8 @@ export function combine(decisions: readonly RateLimitDecision[]): RateLimitDecis
     }
   }
   if (pick === undefined) throw new TypeError('combine: no decisions');
-  if (pick.allowed) return pick;
-  return { ...pick, resetMs: Math.max(...decisions.map((d) => d.resetMs)) };
+  // A denial reports the refusing limit whole, so `limit`, `remaining` and `resetMs` describe one policy.
+  return pick;
 }
 
 /**
