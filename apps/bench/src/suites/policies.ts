@@ -1,6 +1,7 @@
 import {
   consecutive,
   circuitBreaker as ourBreaker,
+  hedge as ourHedge,
   retry as ourRetry,
   timeout as ourTimeout,
   pipeline,
@@ -39,6 +40,12 @@ function successTasks() {
   const retry = ourRetry({ maxAttempts: 3, handle: () => true });
   const breaker = ourBreaker({ strategy: consecutive(5), halfOpenAfter: 10_000, name: 'bench-success' });
   const timeout = ourTimeout(1_000, { strategy: 'cooperative' });
+  // Adaptive variants (issues 3 and 5): the limit / delay is a learned percentile, cached and
+  // refreshed every 1 000 calls or 1 s; each success records its latency in the policy's sketch.
+  // `fn` answers in ~0 ms, so the learned values sit at `min` and never fire.
+  const learnedTimeout = ourTimeout({ ms: 'p99', min: 1_000, max: 10_000 });
+  const fixedHedge = ourHedge({ delayMs: 1_000 });
+  const learnedHedge = ourHedge({ delayMs: 'p95', min: 1_000 });
   const all = pipeline(
     ourRetry({ maxAttempts: 3, handle: () => true }),
     ourBreaker({ strategy: consecutive(5), halfOpenAfter: 10_000, name: 'bench-pipeline' }),
@@ -62,6 +69,9 @@ function successTasks() {
     ['ours retry', () => retry.execute(fn)],
     ['ours circuitBreaker', () => breaker.execute(fn)],
     ['ours timeout', () => timeout.execute(fn)],
+    ["ours timeout({ ms: 'p99' }) learned", () => learnedTimeout.execute(fn)],
+    ['ours hedge({ delayMs: 1_000 })', () => fixedHedge.execute(fn)],
+    ["ours hedge({ delayMs: 'p95' }) learned", () => learnedHedge.execute(fn)],
     ['ours pipeline(retry, breaker, timeout)', () => all.execute(fn)],
     ['cockatiel retry', () => cRetry.execute(fn)],
     ['cockatiel circuitBreaker', () => cBreaker.execute(fn)],
