@@ -83,12 +83,7 @@ export function webhookHandler(options: WebhookOptions): AlertHandler {
     options?.retry,
     'retry options',
   );
-  v.check(
-    options?.clock === undefined || typeof (options.clock as { now?: unknown })?.now === 'function',
-    'clock',
-    options?.clock,
-    'a Clock',
-  );
+  v.clock('clock', options?.clock);
   v.done();
   const clock: Clock = options.clock ?? systemClock;
   const timeoutMs = options.timeoutMs ?? WEBHOOK_DEFAULTS.timeoutMs;

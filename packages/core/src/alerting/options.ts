@@ -116,12 +116,7 @@ export function validateAlertingOptions(options: AlertingOptions): void {
     'an array of functions',
   );
   v.integer('maxHistory', options.maxHistory, { min: 0, max: 100_000 });
-  v.check(
-    options.clock === undefined || typeof (options.clock as { now?: unknown })?.now === 'function',
-    'clock',
-    options.clock,
-    'a Clock',
-  );
+  v.clock('clock', options.clock);
   v.done();
 }
 

@@ -135,12 +135,7 @@ export function resolveBreakerOptions(options: CircuitBreakerOptions): ResolvedB
   v.function('handle', options.handle);
   v.string('name', options.name);
   v.function('random', options.random);
-  v.check(
-    options.clock === undefined || typeof (options.clock as { now?: unknown })?.now === 'function',
-    'clock',
-    options.clock,
-    'a Clock',
-  );
+  v.clock('clock', options.clock);
   const registry = options.registry as { add?: unknown } | false | undefined;
   v.check(
     registry === undefined || registry === false || typeof registry?.add === 'function',

@@ -62,6 +62,13 @@ describe('OptionsValidator', () => {
     expect(config.message).toContain('mode: received "fast", expected one of "slow", "safe"');
   });
 
+  it('accepts an injected clock only when it has every Clock method', () => {
+    const clock = { now: () => 0, sleep: async () => {}, setTimeout: () => 1, clearTimeout: () => {} };
+    expect(() => new OptionsValidator('widget').clock('clock', clock).done()).not.toThrow();
+    expect(() => new OptionsValidator('widget').clock('clock', { now: () => 0 }).done()).toThrow(/clock: .*a Clock/);
+    expect(() => new OptionsValidator('widget').clock('clock', 'system').done()).toThrow(/clock/);
+  });
+
   it('passes undefined optional values and fails a missing required one', () => {
     const v = new OptionsValidator('widget').number('maybe', undefined).integer('n', undefined);
     expect(() => v.done()).not.toThrow();

@@ -76,6 +76,17 @@ export class OptionsValidator {
     return this.check(typeof value === 'string' && value.length > 0, option, value, 'a non-empty string');
   }
 
+  /** An injected `Clock`: an object with `now`, `sleep`, `setTimeout` and `clearTimeout`. */
+  clock(option: string, value: unknown): this {
+    if (value === undefined) return this;
+    const c = value as Record<string, unknown> | null;
+    const ok =
+      typeof c === 'object' &&
+      c !== null &&
+      ['now', 'sleep', 'setTimeout', 'clearTimeout'].every((m) => typeof c[m] === 'function');
+    return this.check(ok, option, value, 'a Clock (now, sleep, setTimeout, clearTimeout)');
+  }
+
   /** Throws the collected issues, if any. */
   done(): void {
     if (this.#issues.length > 0) throw new ConfigurationError(this.#subject, this.#issues);

@@ -87,12 +87,7 @@ const KINDS: readonly HealthCheckKind[] = ['liveness', 'readiness'];
 export function validateHealthOptions(options: HealthOptions): void {
   const v = new OptionsValidator('health');
   v.number('cacheMs', options.cacheMs, { min: 0 });
-  v.check(
-    options.clock === undefined || typeof (options.clock as { now?: unknown })?.now === 'function',
-    'clock',
-    options.clock,
-    'a Clock',
-  );
+  v.clock('clock', options.clock);
   v.done();
 }
 

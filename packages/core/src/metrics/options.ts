@@ -37,8 +37,7 @@ export function resolveMetricsOptions(options: MetricsOptions): ResolvedMetricsO
   v.number('windowMs', options.windowMs, { gt: 0 });
   v.integer('subWindows', options.subWindows, { min: 1, max: 6 });
   v.integer('maxErrorTypes', options.maxErrorTypes, { min: 1, max: 20 });
-  const clock = options.clock as Partial<Clock> | undefined;
-  v.check(clock === undefined || typeof clock?.now === 'function', 'clock', options.clock, 'a Clock');
+  v.clock('clock', options.clock);
   v.done();
   return {
     windowMs: options.windowMs ?? METRICS_DEFAULTS.windowMs,

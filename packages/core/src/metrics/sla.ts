@@ -74,12 +74,7 @@ export function latencyQuantile(
   v.number('fallbackMs', options.fallbackMs, { min: 0 });
   v.number('refreshMs', options.refreshMs, { min: 0 });
   v.check(typeof collector?.quantile === 'function', 'collector', collector, 'a metrics collector');
-  v.check(
-    options.clock === undefined || typeof (options.clock as { now?: unknown })?.now === 'function',
-    'clock',
-    options.clock,
-    'a Clock',
-  );
+  v.clock('clock', options.clock);
   v.done();
   const clock = options.clock ?? systemClock;
   const fallbackMs = options.fallbackMs ?? LATENCY_QUANTILE_DEFAULTS.fallbackMs;

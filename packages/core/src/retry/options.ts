@@ -56,6 +56,8 @@ export function resolveRetryOptions(options: RetryOptions, clock: Clock): Resolv
   v.function('onRetry', options.onRetry);
   v.number('deadlineMs', options.deadlineMs, { gt: 0 });
   v.string('name', options.name);
+  v.clock('clock', options.clock);
+  v.function('random', options.random);
   const retryAfter = options.retryAfter;
   if (typeof retryAfter === 'object' && retryAfter !== null) {
     v.number('retryAfter.maxMs', retryAfter.maxMs, { min: 0 });

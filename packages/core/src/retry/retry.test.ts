@@ -220,6 +220,7 @@ describe('retry', () => {
     expect(() => retry({ maxAttempts: 2.5, deadlineMs: -1 })).toThrow(/maxAttempts.*deadlineMs/);
     expect(() => retry({ backoff: 100 as never })).toThrow(/backoff/);
     expect(() => retry({ retryAfter: { maxMs: -1 } })).toThrow(/retryAfter.maxMs/);
+    expect(() => retry({ clock: {} as never, random: 0.5 as never })).toThrow(/clock.*random/);
   });
 
   it('property: exactly maxAttempts calls on persistent transient failure', async () => {
