@@ -1,6 +1,7 @@
 export { FakeClock } from './clock/fake-clock.js';
 export { sequenceRandom } from './clock/sequence-random.js';
 export { type FaultInjectorOptions, faultInjector } from './testing/fault-injector.js';
+export { jsonRoundTripStore } from './testing/json-round-trip-store.js';
 export {
   type ConformanceRunner,
   runStoreConformance,
@@ -8,4 +9,3 @@ export {
   type StoreScenario,
   storeConformanceScenarios,
 } from './testing/store-conformance.js';
-export { jsonRoundTripStore } from './testing/json-round-trip-store.js';
