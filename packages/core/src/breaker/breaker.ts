@@ -1,7 +1,7 @@
 import { type Clock, systemClock, systemRandom } from '../clock/clock.js';
 import type { BrokenCircuitError } from '../errors/errors.js';
 import { type Disposer, Emitter, onType } from '../events/emitter.js';
-import { contextFor, type ExecuteContext, neverAborted, type Policy, type PolicyFn } from '../policy/policy.js';
+import { type ExecuteContext, neverAborted, PolicyBase, type PolicyFn } from '../policy/policy.js';
 import { BreakerMachine, type CallOutcome } from './machine.js';
 import {
   type BreakerSnapshot,
@@ -32,7 +32,7 @@ type Listener<K extends BreakerEvent['type']> = (event: Extract<BreakerEvent, { 
  * Decisions depend only on the snapshot, the outcomes and the times they are reported at,
  * so `circuitBreaker({ initialState: b.snapshot() })` continues exactly where `b` was.
  */
-export class CircuitBreakerPolicy implements Policy<BreakerEvent>, RegisteredBreaker {
+export class CircuitBreakerPolicy extends PolicyBase<BreakerEvent> implements RegisteredBreaker {
   readonly name: string;
   readonly #opts: ResolvedBreakerOptions;
   readonly #clock: Clock;
@@ -46,6 +46,7 @@ export class CircuitBreakerPolicy implements Policy<BreakerEvent>, RegisteredBre
   readonly onEvent = this.#events.subscribe;
 
   constructor(options: CircuitBreakerOptions = {}) {
+    super();
     this.#opts = resolveBreakerOptions(options);
     this.#clock = options.clock ?? systemClock;
     this.name = this.#opts.name;
@@ -89,14 +90,6 @@ export class CircuitBreakerPolicy implements Policy<BreakerEvent>, RegisteredBre
   }
   onRejected(listener: Listener<'rejected'>): Disposer {
     return this.on('rejected', listener);
-  }
-
-  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
-    return this.run(fn, contextFor(signal));
-  }
-
-  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<Awaited<R>> {
-    return (...args) => this.execute(() => fn(...args)) as Promise<Awaited<R>>;
   }
 
   run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {

@@ -1,6 +1,6 @@
 import { type Clock, type Random, systemClock, systemRandom } from '../clock/clock.js';
 import { type Disposer, Emitter, onType } from '../events/emitter.js';
-import { contextFor, type ExecuteContext, type Policy, type PolicyFn } from '../policy/policy.js';
+import { type ExecuteContext, PolicyBase, type PolicyFn } from '../policy/policy.js';
 import type { Store } from '../store/store.js';
 import type { BreakerEvent } from './breaker.js';
 import type { CallOutcome } from './machine.js';
@@ -26,7 +26,7 @@ type Listener<K extends BreakerEvent['type']> = (event: Extract<BreakerEvent, { 
  * instances' changes show up at this instance's next call. `isolate()` and `reset()` are
  * store steps, so they return promises.
  */
-export class SharedCircuitBreaker implements Policy<BreakerEvent>, RegisteredBreaker {
+export class SharedCircuitBreaker extends PolicyBase<BreakerEvent> implements RegisteredBreaker {
   readonly name: string;
   readonly key: string;
   readonly #store: Store;
@@ -44,6 +44,7 @@ export class SharedCircuitBreaker implements Policy<BreakerEvent>, RegisteredBre
   readonly onEvent = this.#events.subscribe;
 
   constructor(options: SharedBreakerOptions) {
+    super();
     const resolved = resolveBreakerOptions(options);
     this.name = resolved.name;
     this.key = options.key ?? `breaker:${resolved.name}`;
@@ -81,14 +82,6 @@ export class SharedCircuitBreaker implements Policy<BreakerEvent>, RegisteredBre
   }
   onRejected(listener: Listener<'rejected'>): Disposer {
     return this.on('rejected', listener);
-  }
-
-  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
-    return this.run(fn, contextFor(signal));
-  }
-
-  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<Awaited<R>> {
-    return (...args) => this.execute(() => fn(...args)) as Promise<Awaited<R>>;
   }
 
   async run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {

@@ -1,6 +1,6 @@
 import { BulkheadRejectedError } from '../errors/errors.js';
 import { Emitter } from '../events/emitter.js';
-import { contextFor, type ExecuteContext, neverAborted, type Policy, type PolicyFn } from '../policy/policy.js';
+import { type ExecuteContext, neverAborted, PolicyBase, type PolicyFn } from '../policy/policy.js';
 import { type BulkheadOptions, type ResolvedBulkheadOptions, resolveBulkheadOptions } from './options.js';
 
 /** A call turned away because every execution slot and queue slot was taken. */
@@ -40,7 +40,7 @@ const isThenable = (v: unknown): v is PromiseLike<unknown> =>
  * Limits concurrency: at most `limit` calls execute, up to `queue` wait in FIFO order, the
  * rest are rejected at once with `BulkheadRejectedError`. Memory: at most `queue` waiters.
  */
-export class BulkheadPolicy implements Policy<BulkheadEvent> {
+export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
   readonly name: string;
   readonly #opts: ResolvedBulkheadOptions;
   readonly #events = new Emitter<BulkheadEvent>();
@@ -53,6 +53,7 @@ export class BulkheadPolicy implements Policy<BulkheadEvent> {
   readonly onRejected = this.#events.subscribe;
 
   constructor(options: BulkheadOptions) {
+    super();
     this.#opts = resolveBulkheadOptions(options);
     this.name = this.#opts.name;
   }
@@ -75,14 +76,6 @@ export class BulkheadPolicy implements Policy<BulkheadEvent> {
   /** Free queue slots. */
   get queueSlots(): number {
     return this.#opts.queue - this.#queued;
-  }
-
-  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
-    return this.run(fn, contextFor(signal));
-  }
-
-  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<Awaited<R>> {
-    return (...args) => this.execute(() => fn(...args)) as Promise<Awaited<R>>;
   }
 
   run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {

@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from '../clock/clock.js';
 import { Emitter } from '../events/emitter.js';
 import { AdaptiveLatency } from '../metrics/adaptive.js';
-import { contextFor, type ExecuteContext, type Policy, type PolicyFn } from '../policy/policy.js';
+import { type ExecuteContext, PolicyBase, type PolicyFn } from '../policy/policy.js';
 import { type DeadlineEntry, DeadlineQueue } from '../timeout/deadline-queue.js';
 import { LazyContext } from '../timeout/lazy-context.js';
 import { type HedgeOptions, type ResolvedHedgeOptions, resolveHedgeOptions } from './options.js';
@@ -58,7 +58,7 @@ class HedgeCall<T> implements DeadlineEntry {
  * attempt has failed, the call rejects with the error of the attempt that failed LAST.
  * Delays share one clock timer (no timer per call).
  */
-export class HedgePolicy implements Policy<HedgeEvent> {
+export class HedgePolicy extends PolicyBase<HedgeEvent> {
   readonly name: string;
   readonly #opts: ResolvedHedgeOptions;
   readonly #clock: Clock;
@@ -69,19 +69,12 @@ export class HedgePolicy implements Policy<HedgeEvent> {
   readonly onEvent = this.#events.subscribe;
 
   constructor(options: HedgeOptions) {
+    super();
     this.#opts = resolveHedgeOptions(options);
     this.#clock = options.clock ?? systemClock;
     this.#queue = new DeadlineQueue(this.#clock);
     this.name = this.#opts.name;
     this.#adaptive = this.#opts.adaptive === undefined ? undefined : new AdaptiveLatency(this.#opts.adaptive);
-  }
-
-  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
-    return this.run(fn, contextFor(signal));
-  }
-
-  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<Awaited<R>> {
-    return (...args) => this.execute(() => fn(...args)) as Promise<Awaited<R>>;
   }
 
   run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {

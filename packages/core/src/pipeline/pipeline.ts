@@ -1,5 +1,5 @@
 import type { Disposer } from '../events/emitter.js';
-import { contextFor, type ExecuteContext, type Policy, type PolicyEvent, type PolicyFn } from '../policy/policy.js';
+import { type ExecuteContext, PolicyBase, type PolicyEvent, type PolicyFn } from '../policy/policy.js';
 import { PIPELINE_DEFAULTS, type PipelineLayer, validateLayers } from './options.js';
 
 /** The union of the events of a list of layers. */
@@ -11,11 +11,12 @@ export type PipelineEvent<L extends readonly PipelineLayer[]> =
  * `a.run(ctx => b.run(ctx2 => c.run(fn, ctx2), ctx), context)`. Each layer hands the context
  * it gives its function (a timeout's own signal, a retry's attempt number) to the next.
  */
-export class Pipeline<E extends PolicyEvent = PolicyEvent> implements Policy<E> {
+export class Pipeline<E extends PolicyEvent = PolicyEvent> extends PolicyBase<E> {
   readonly name: string = PIPELINE_DEFAULTS.name;
   readonly #layers: readonly PipelineLayer[];
 
   constructor(layers: readonly PipelineLayer[]) {
+    super();
     validateLayers(layers);
     this.#layers = [...layers];
   }
@@ -32,14 +33,6 @@ export class Pipeline<E extends PolicyEvent = PolicyEvent> implements Policy<E> 
       for (const dispose of disposers) dispose();
     };
   };
-
-  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
-    return this.run(fn, contextFor(signal));
-  }
-
-  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<Awaited<R>> {
-    return (...args) => this.execute(() => fn(...args)) as Promise<Awaited<R>>;
-  }
 
   run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
     const layers = this.#layers;

@@ -3,6 +3,7 @@ export {
   type ExecuteContext,
   neverAborted,
   type Policy,
+  PolicyBase,
   type PolicyEvent,
   type PolicyFn,
   rootContext,

@@ -33,6 +33,24 @@ export interface Policy<E extends PolicyEvent = PolicyEvent> {
   readonly onEvent: Subscribe<E>;
 }
 
+/**
+ * The shared half of every policy: `execute` and `wrap` in terms of the policy's own `run`.
+ * Extend it and implement `name`, `run` and `onEvent`.
+ */
+export abstract class PolicyBase<E extends PolicyEvent = PolicyEvent> implements Policy<E> {
+  abstract readonly name: string;
+  abstract readonly onEvent: Subscribe<E>;
+  abstract run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T>;
+
+  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
+    return this.run(fn, contextFor(signal));
+  }
+
+  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<Awaited<R>> {
+    return (...args) => this.execute(() => fn(...args)) as Promise<Awaited<R>>;
+  }
+}
+
 /** A signal that never aborts, shared by every call made without one (no allocation). */
 export const neverAborted: AbortSignal = new AbortController().signal;
 

@@ -3,7 +3,7 @@ import { isTransient } from '../errors/classify.js';
 import { RetryExhaustedError } from '../errors/errors.js';
 import { retryAfterMs } from '../errors/retry-after.js';
 import { Emitter, onType } from '../events/emitter.js';
-import { contextFor, type ExecuteContext, neverAborted, type Policy, type PolicyFn } from '../policy/policy.js';
+import { type ExecuteContext, neverAborted, PolicyBase, type PolicyFn } from '../policy/policy.js';
 import { type ResolvedRetryOptions, type RetryOptions, resolveRetryOptions } from './options.js';
 
 /** Why a retry policy stopped retrying. */
@@ -27,7 +27,7 @@ export interface RetryStats {
 }
 
 /** Retries a function on handled errors with backoff; see {@link RetryOptions}. */
-export class RetryPolicy implements Policy<RetryEvent> {
+export class RetryPolicy extends PolicyBase<RetryEvent> {
   readonly name: string;
   readonly #opts: ResolvedRetryOptions;
   readonly #handle: (error: unknown) => boolean;
@@ -48,6 +48,7 @@ export class RetryPolicy implements Policy<RetryEvent> {
   readonly onFailure = onType(this.#events.subscribe, 'failure');
 
   constructor(options: RetryOptions = {}) {
+    super();
     this.#clock = options.clock ?? systemClock;
     this.#opts = resolveRetryOptions(options, this.#clock);
     this.#random = options.random ?? systemRandom;
@@ -59,14 +60,6 @@ export class RetryPolicy implements Policy<RetryEvent> {
   /** A copy of the counters since construction. */
   get stats(): RetryStats {
     return { ...this.#stats, giveUps: { ...this.#stats.giveUps } };
-  }
-
-  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
-    return this.run(fn, contextFor(signal));
-  }
-
-  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<Awaited<R>> {
-    return (...args) => this.execute(() => fn(...args)) as Promise<Awaited<R>>;
   }
 
   async run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {

@@ -2,7 +2,7 @@ import { type Clock, systemClock } from '../clock/clock.js';
 import { TimeoutError } from '../errors/errors.js';
 import { Emitter } from '../events/emitter.js';
 import { AdaptiveLatency } from '../metrics/adaptive.js';
-import { contextFor, type ExecuteContext, type Policy, type PolicyFn } from '../policy/policy.js';
+import { type ExecuteContext, PolicyBase, type PolicyFn } from '../policy/policy.js';
 import { type DeadlineEntry, DeadlineQueue } from './deadline-queue.js';
 import { LazyContext } from './lazy-context.js';
 import {
@@ -66,7 +66,7 @@ function timedOut(call: TimeoutCall, cause: unknown): unknown {
  * shared timer serves all deadlines) and no `AbortController` is created unless the function
  * reads `context.signal`.
  */
-export class TimeoutPolicy implements Policy<TimeoutEvent> {
+export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
   readonly name: string;
   readonly #opts: ResolvedTimeoutOptions;
   readonly #clock: Clock;
@@ -85,6 +85,7 @@ export class TimeoutPolicy implements Policy<TimeoutEvent> {
   readonly onTimeout = this.#events.subscribe;
 
   constructor(ms: TimeoutMs | SoftHardTimeoutOptions | AdaptiveTimeoutOptions, options: TimeoutOptions = {}) {
+    super();
     const clock = (typeof ms === 'object' && ms !== null ? ms.clock : options.clock) ?? systemClock;
     this.#opts = resolveTimeoutOptions(ms, options);
     this.#clock = clock;
@@ -97,14 +98,6 @@ export class TimeoutPolicy implements Policy<TimeoutEvent> {
     this.#fixedMs = typeof this.#opts.ms === 'number' && adaptive === undefined ? this.#opts.ms : undefined;
     this.#msSource = typeof this.#opts.ms === 'function' ? this.#opts.ms : undefined;
     this.#rejectsEarly = this.#opts.strategy === 'aggressive' || this.#hardQueue !== undefined;
-  }
-
-  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
-    return this.run(fn, contextFor(signal));
-  }
-
-  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<Awaited<R>> {
-    return (...args) => this.execute(() => fn(...args)) as Promise<Awaited<R>>;
   }
 
   run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
