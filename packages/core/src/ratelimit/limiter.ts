@@ -1,4 +1,5 @@
-import { type Clock, systemClock } from '../clock/clock.js';
+import type { Clock } from '../clock/clock.js';
+import { coarseSystemClock } from '../clock/coarse-clock.js';
 import { RateLimitExceededError } from '../errors/errors.js';
 import { Emitter, type Subscribe } from '../events/emitter.js';
 import { contextFor, type ExecuteContext, type Policy, type PolicyEvent, type PolicyFn } from '../policy/policy.js';
@@ -89,7 +90,8 @@ export class RateLimiter {
     this.#sync = this.#store instanceof MemoryStore ? this.#store : undefined;
     // In the memory store a key space replaces the prefix: no string is built per call.
     this.#space = this.#sync === undefined ? 0 : this.#sync.space(this.#prefix);
-    this.#clock = options.clock ?? systemClock;
+    // A 1 ms cached clock by default: a limiter reads the time on every request (see CoarseClock).
+    this.#clock = options.clock ?? coarseSystemClock;
     this.#maxWaitMs = options.maxWaitMs ?? RATE_LIMITER_DEFAULTS.maxWaitMs;
     const sync = this.#sync;
     const single = this.#single;

@@ -28,6 +28,12 @@ export interface RateLimiterOptions {
    * @default 10_000
    */
   maxWaiters?: number;
+  /**
+   * The time source. The default reads the system clock at most once a millisecond
+   * (`coarseSystemClock`): limits then refill up to 1 ms late, never early. Pass
+   * `systemClock` for an exact reading on every call, a `FakeClock` in tests.
+   * @default coarseSystemClock
+   */
   clock?: Clock;
 }
 

@@ -1,0 +1,67 @@
+import { type Clock, systemClock, type TimerHandle } from './clock.js';
+
+/**
+ * A clock whose `now()` is a cached reading of another clock, refreshed every
+ * `resolutionMs` by one timer while somebody reads it. Hot paths that read the time on
+ * every call (a rate limiter behind every request) pay a field read instead of
+ * `Date.now()` (~46 ns on the reference machine). The cached time lags real time by at
+ * most `resolutionMs` plus timer latency, and stands still while the event loop is
+ * blocked: algorithms then see less time pass, so a limiter refills later, never earlier.
+ * The timer stops after one interval without reads and is unref'd, so it never keeps a
+ * process alive; `sleep` and timers are the base clock's.
+ */
+export class CoarseClock implements Clock {
+  readonly #base: Clock;
+  readonly #resolutionMs: number;
+  #now = 0;
+  #ticking = false;
+  #read = false;
+
+  constructor(base: Clock = systemClock, resolutionMs = 1) {
+    if (!(resolutionMs > 0 && Number.isFinite(resolutionMs))) {
+      throw new RangeError(`CoarseClock resolutionMs must be a positive number, received ${resolutionMs}`);
+    }
+    this.#base = base;
+    this.#resolutionMs = resolutionMs;
+  }
+
+  now(): number {
+    this.#read = true;
+    if (!this.#ticking) {
+      this.#now = this.#base.now();
+      this.#ticking = true;
+      this.#arm();
+    }
+    return this.#now;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return this.#base.sleep(ms, signal);
+  }
+
+  setTimeout(callback: () => void, ms: number): TimerHandle {
+    return this.#base.setTimeout(callback, ms);
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    this.#base.clearTimeout(handle);
+  }
+
+  #arm(): void {
+    const handle = this.#base.setTimeout(this.#tick, this.#resolutionMs) as { unref?: () => void };
+    handle.unref?.();
+  }
+
+  readonly #tick = (): void => {
+    if (!this.#read) {
+      this.#ticking = false;
+      return;
+    }
+    this.#read = false;
+    this.#now = this.#base.now();
+    this.#arm();
+  };
+}
+
+/** The system clock at 1 ms resolution: the rate limiter's default. */
+export const coarseSystemClock: Clock = new CoarseClock(systemClock, 1);
