@@ -26,7 +26,7 @@ function keySequence(count: number, length: number): string[] {
   return out;
 }
 
-/** The floor: a plain `Map` token bucket behind a promise (no TTL, no bound, no options). */
+/** A reference point: a plain `Map` token bucket behind a promise, reading Date.now() per call (no TTL, no bound, no options). */
 function plainMapBucket(capacity: number, perMs: number) {
   const buckets = new Map<string, { tokens: number; at: number }>();
   return (key: string) => {
@@ -76,7 +76,7 @@ export default async function ratelimitSuite(opts: SuiteOptions) {
     [
       ['ours consume', batch(() => open.consume('k'))],
       ['ours consumeSync', syncBatch(() => open.consumeSync('k'))],
-      ['plain Map bucket behind a promise (floor)', batch(() => plainOpen('k'))],
+      ['plain Map bucket + Date.now() behind a promise', batch(() => plainOpen('k'))],
       ['rate-limiter-flexible consume', batch(() => rlfOpen.consume('k'))],
       ['limiter tryRemoveTokens (sync)', batch(() => limiterOpen.tryRemoveTokens(1))],
       ['limiter removeTokens (async)', batch(() => limiterOpen.removeTokens(1))],
@@ -117,7 +117,7 @@ export default async function ratelimitSuite(opts: SuiteOptions) {
     [
       ['ours consume', batch(() => many.consume(sequence[i++ & mask]!))],
       ['ours consumeSync', syncBatch(() => many.consumeSync(sequence[i++ & mask]!))],
-      ['plain Map bucket behind a promise (floor)', batch(() => plainMany(sequence[p++ & mask]!))],
+      ['plain Map bucket + Date.now() behind a promise', batch(() => plainMany(sequence[p++ & mask]!))],
       ['rate-limiter-flexible consume', batch(() => rlfMany.consume(sequence[j++ & mask]!).catch(ignore))],
     ],
     { ...opts, targets: targets('rate-limiter-flexible consume') },
