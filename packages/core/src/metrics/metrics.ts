@@ -1,4 +1,5 @@
-import { type Clock, systemClock } from '../clock/clock.js';
+import type { Clock } from '../clock/clock.js';
+import { coarseSystemClock } from '../clock/coarse-clock.js';
 import { classify, type ErrorCategory } from '../errors/classify.js';
 import {
   METRICS_DEFAULTS,
@@ -103,7 +104,8 @@ export class MetricsCollector {
 
   constructor(options: MetricsOptions = {}) {
     this.#opts = resolveMetricsOptions(options);
-    this.#clock = options.clock ?? systemClock;
+    // Window rotation needs no finer time than 1 ms; the coarse clock spares a Date.now() per record.
+    this.#clock = options.clock ?? coarseSystemClock;
     this.#slotMs = this.#opts.windowMs / this.#opts.subWindows;
     this.#ring = Array.from({ length: this.#opts.subWindows }, () => new Slot());
     this.#current = this.#ring[0]!;

@@ -15,6 +15,7 @@ export interface MetricsOptions {
    * names are counted under `'other'`. At most 20, which keeps a collector under 64 KiB. @default 20
    */
   maxErrorTypes?: number;
+  /** The time source for window rotation. @default coarseSystemClock (the system time at 1 ms resolution) */
   clock?: Clock;
 }
 
