@@ -1,7 +1,8 @@
 import { type Clock, systemClock, systemRandom } from '../clock/clock.js';
 import type { BrokenCircuitError } from '../errors/errors.js';
-import { type Disposer, Emitter, onType } from '../events/emitter.js';
-import { type ExecuteContext, neverAborted, PolicyBase, type PolicyFn } from '../policy/policy.js';
+import type { Disposer } from '../events/emitter.js';
+import { type ExecuteContext, neverAborted, type PolicyFn } from '../policy/policy.js';
+import { BreakerEvents } from './events.js';
 import { BreakerMachine, type CallOutcome } from './machine.js';
 import {
   type BreakerSnapshot,
@@ -14,13 +15,7 @@ import { outcomeOf, rejection } from './outcome.js';
 import { breakerRegistry, type RegisteredBreaker } from './registry.js';
 import { type SharedBreakerOptions, SharedCircuitBreaker } from './shared.js';
 
-export type BreakerEvent =
-  | { type: 'state_change'; policy: string; from: BreakerStateName; to: BreakerStateName }
-  | { type: 'success'; policy: string; durationMs: number }
-  | { type: 'failure'; policy: string; error: unknown; durationMs: number }
-  | { type: 'rejected'; policy: string; state: BreakerStateName; retryAfterMs: number };
-
-type Listener<K extends BreakerEvent['type']> = (event: Extract<BreakerEvent, { type: K }>) => void;
+export type { BreakerEvent } from './events.js';
 
 /**
  * A circuit breaker; see {@link CircuitBreakerOptions}. The state machine:
@@ -32,7 +27,7 @@ type Listener<K extends BreakerEvent['type']> = (event: Extract<BreakerEvent, { 
  * Decisions depend only on the snapshot, the outcomes and the times they are reported at,
  * so `circuitBreaker({ initialState: b.snapshot() })` continues exactly where `b` was.
  */
-export class CircuitBreakerPolicy extends PolicyBase<BreakerEvent> implements RegisteredBreaker {
+export class CircuitBreakerPolicy extends BreakerEvents implements RegisteredBreaker {
   readonly name: string;
   readonly #opts: ResolvedBreakerOptions;
   readonly #clock: Clock;
@@ -40,10 +35,7 @@ export class CircuitBreakerPolicy extends PolicyBase<BreakerEvent> implements Re
   /** Whether every call must read the clock (time window or slow-call tracking). */
   readonly #timed: boolean;
   readonly #slowMs: number;
-  readonly #events = new Emitter<BreakerEvent>();
   readonly #unregister: Disposer | undefined;
-
-  readonly onEvent = this.#events.subscribe;
 
   constructor(options: CircuitBreakerOptions = {}) {
     super();
@@ -56,7 +48,7 @@ export class CircuitBreakerPolicy extends PolicyBase<BreakerEvent> implements Re
     const s = options.initialState;
     this.#m = new BreakerMachine(this.#opts, strategy.createWindow(s?.window), options.random ?? systemRandom, s);
     this.#m.onChange = (from, to) => {
-      if (this.#events.hasListeners) this.#events.emit({ type: 'state_change', policy: this.name, from, to });
+      if (this.events.hasListeners) this.events.emit({ type: 'state_change', policy: this.name, from, to });
     };
     const registry = options.registry ?? breakerRegistry;
     this.#unregister = registry === false ? undefined : registry.add(this);
@@ -75,28 +67,11 @@ export class CircuitBreakerPolicy extends PolicyBase<BreakerEvent> implements Re
     return state === 'closed' ? 0 : this.#m.retryAfter(this.#clock.now());
   }
 
-  /** Subscribes to one event type (`'state_change'`, `'success'`, `'failure'`, `'rejected'`). */
-  on<K extends BreakerEvent['type']>(type: K, listener: Listener<K>): Disposer {
-    return onType(this.#events.subscribe, type)(listener);
-  }
-  onStateChange(listener: Listener<'state_change'>): Disposer {
-    return this.on('state_change', listener);
-  }
-  onSuccess(listener: Listener<'success'>): Disposer {
-    return this.on('success', listener);
-  }
-  onFailure(listener: Listener<'failure'>): Disposer {
-    return this.on('failure', listener);
-  }
-  onRejected(listener: Listener<'rejected'>): Disposer {
-    return this.on('rejected', listener);
-  }
-
   run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
     const m = this.#m;
     if (m.state === 'closed') {
       // The common case (no timing, nobody listening) settles without an async frame.
-      if (!this.#timed && !this.#events.hasListeners) {
+      if (!this.#timed && !this.events.hasListeners) {
         const signal = context.signal;
         let result: T | PromiseLike<T>;
         try {
@@ -173,7 +148,7 @@ export class CircuitBreakerPolicy extends PolicyBase<BreakerEvent> implements Re
 
   /** Runs a call; `probeRound` is the round that admitted it as a probe, or -1. */
   async #call<T>(fn: PolicyFn<T>, context: ExecuteContext, probeRound: number): Promise<T> {
-    const timed = this.#timed || this.#events.hasListeners;
+    const timed = this.#timed || this.events.hasListeners;
     const start = timed ? this.#clock.now() : 0;
     try {
       const value = await fn(context);
@@ -188,8 +163,8 @@ export class CircuitBreakerPolicy extends PolicyBase<BreakerEvent> implements Re
   #settle(outcome: CallOutcome, error: unknown, probeRound: number, timed: boolean, start: number) {
     const now = timed ? this.#clock.now() : 0;
     const durationMs = now - start;
-    if (this.#events.hasListeners && outcome !== 'ignored') {
-      this.#events.emit(
+    if (this.events.hasListeners && outcome !== 'ignored') {
+      this.events.emit(
         outcome === 'success'
           ? { type: 'success', policy: this.name, durationMs }
           : { type: 'failure', policy: this.name, error, durationMs },
@@ -203,7 +178,7 @@ export class CircuitBreakerPolicy extends PolicyBase<BreakerEvent> implements Re
 
   #reject(state: BreakerStateName, now: number): BrokenCircuitError {
     const retryAfterMs = this.#m.retryAfter(now);
-    if (this.#events.hasListeners) this.#events.emit({ type: 'rejected', policy: this.name, state, retryAfterMs });
+    if (this.events.hasListeners) this.events.emit({ type: 'rejected', policy: this.name, state, retryAfterMs });
     return rejection(this.name, state, retryAfterMs);
   }
 }

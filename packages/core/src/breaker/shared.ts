@@ -1,8 +1,8 @@
 import { type Clock, type Random, systemClock, systemRandom } from '../clock/clock.js';
-import { type Disposer, Emitter, onType } from '../events/emitter.js';
-import { type ExecuteContext, PolicyBase, type PolicyFn } from '../policy/policy.js';
+import type { Disposer } from '../events/emitter.js';
+import type { ExecuteContext, PolicyFn } from '../policy/policy.js';
 import type { Store } from '../store/store.js';
-import type { BreakerEvent } from './breaker.js';
+import { BreakerEvents } from './events.js';
 import type { CallOutcome } from './machine.js';
 import { type BreakerStateName, type CircuitBreakerOptions, resolveBreakerOptions } from './options.js';
 import { outcomeOf, rejection } from './outcome.js';
@@ -11,8 +11,6 @@ import { type BreakerDecision, type BreakerInput, breakerTransition } from './tr
 
 /** Options of a breaker whose state lives in a store. */
 export type SharedBreakerOptions = Omit<CircuitBreakerOptions, 'store' | 'initialState'> & { store: Store };
-
-type Listener<K extends BreakerEvent['type']> = (event: Extract<BreakerEvent, { type: K }>) => void;
 
 /**
  * A circuit breaker whose state is kept in a `Store` under `key` (default `breaker:<name>`),
@@ -26,7 +24,7 @@ type Listener<K extends BreakerEvent['type']> = (event: Extract<BreakerEvent, { 
  * instances' changes show up at this instance's next call. `isolate()` and `reset()` are
  * store steps, so they return promises.
  */
-export class SharedCircuitBreaker extends PolicyBase<BreakerEvent> implements RegisteredBreaker {
+export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBreaker {
   readonly name: string;
   readonly key: string;
   readonly #store: Store;
@@ -35,13 +33,10 @@ export class SharedCircuitBreaker extends PolicyBase<BreakerEvent> implements Re
   readonly #slowMs: number;
   readonly #clock: Clock;
   readonly #random: Random;
-  readonly #events = new Emitter<BreakerEvent>();
   readonly #unregister: Disposer | undefined;
   #state: BreakerStateName = 'closed';
   /** Clock time at which the next probe is due, from the latest step. */
   #probeAt = 0;
-
-  readonly onEvent = this.#events.subscribe;
 
   constructor(options: SharedBreakerOptions) {
     super();
@@ -68,28 +63,12 @@ export class SharedCircuitBreaker extends PolicyBase<BreakerEvent> implements Re
     return Math.max(0, this.#probeAt - this.#clock.now());
   }
 
-  on<K extends BreakerEvent['type']>(type: K, listener: Listener<K>): Disposer {
-    return onType(this.#events.subscribe, type)(listener);
-  }
-  onStateChange(listener: Listener<'state_change'>): Disposer {
-    return this.on('state_change', listener);
-  }
-  onSuccess(listener: Listener<'success'>): Disposer {
-    return this.on('success', listener);
-  }
-  onFailure(listener: Listener<'failure'>): Disposer {
-    return this.on('failure', listener);
-  }
-  onRejected(listener: Listener<'rejected'>): Disposer {
-    return this.on('rejected', listener);
-  }
-
   async run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
     const start = this.#clock.now();
     const admitted = await this.#step({ type: 'acquire' }, start);
     if (admitted.admission === 'reject') {
       const { state, retryAfterMs } = admitted;
-      if (this.#events.hasListeners) this.#events.emit({ type: 'rejected', policy: this.name, state, retryAfterMs });
+      if (this.events.hasListeners) this.events.emit({ type: 'rejected', policy: this.name, state, retryAfterMs });
       throw rejection(this.name, state, retryAfterMs);
     }
     const probeRound = admitted.admission === 'probe' ? admitted.round : undefined;
@@ -128,8 +107,8 @@ export class SharedCircuitBreaker extends PolicyBase<BreakerEvent> implements Re
   async #settle(outcome: CallOutcome, error: unknown, probeRound: number | undefined, start: number): Promise<void> {
     const now = this.#clock.now();
     const durationMs = now - start;
-    if (this.#events.hasListeners && outcome !== 'ignored') {
-      this.#events.emit(
+    if (this.events.hasListeners && outcome !== 'ignored') {
+      this.events.emit(
         outcome === 'success'
           ? { type: 'success', policy: this.name, durationMs }
           : { type: 'failure', policy: this.name, error, durationMs },
@@ -148,8 +127,8 @@ export class SharedCircuitBreaker extends PolicyBase<BreakerEvent> implements Re
     const from = this.#state;
     this.#state = decision.state;
     this.#probeAt = now + decision.retryAfterMs;
-    if (from !== decision.state && this.#events.hasListeners) {
-      this.#events.emit({ type: 'state_change', policy: this.name, from, to: decision.state });
+    if (from !== decision.state && this.events.hasListeners) {
+      this.events.emit({ type: 'state_change', policy: this.name, from, to: decision.state });
     }
     return decision;
   }

@@ -104,7 +104,7 @@ export class MetricsCollector {
 
   constructor(options: MetricsOptions = {}) {
     this.#opts = resolveMetricsOptions(options);
-    // Window rotation needs no finer time than 1 ms; the coarse clock spares a Date.now() per record.
+    // Window rotation needs no finer time than 1 ms; the coarse clock spares a system clock read per record.
     this.#clock = options.clock ?? coarseSystemClock;
     this.#slotMs = this.#opts.windowMs / this.#opts.subWindows;
     this.#ring = Array.from({ length: this.#opts.subWindows }, () => new Slot());
