@@ -163,13 +163,7 @@ export class CircuitBreakerPolicy extends BreakerEvents implements RegisteredBre
   #settle(outcome: CallOutcome, error: unknown, probeRound: number, timed: boolean, start: number) {
     const now = timed ? this.#clock.now() : 0;
     const durationMs = now - start;
-    if (this.events.hasListeners && outcome !== 'ignored') {
-      this.events.emit(
-        outcome === 'success'
-          ? { type: 'success', policy: this.name, durationMs }
-          : { type: 'failure', policy: this.name, error, durationMs },
-      );
-    }
+    this.emitOutcome(outcome, error, durationMs);
     // An untimed call reads the clock only when a failure may open the breaker.
     const at = timed ? now : outcome === 'failure' ? this.#clock.now() : 0;
     if (probeRound >= 0) this.#m.settleProbe(probeRound, outcome, at);

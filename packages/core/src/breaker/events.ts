@@ -1,5 +1,6 @@
 import { type Disposer, Emitter, onType } from '../events/emitter.js';
 import { PolicyBase } from '../policy/policy.js';
+import type { CallOutcome } from './machine.js';
 import type { BreakerStateName } from './options.js';
 
 export type BreakerEvent =
@@ -14,6 +15,16 @@ type Listener<K extends BreakerEvent['type']> = (event: Extract<BreakerEvent, { 
 export abstract class BreakerEvents extends PolicyBase<BreakerEvent> {
   protected readonly events = new Emitter<BreakerEvent>();
   readonly onEvent = this.events.subscribe;
+
+  /** Reports a settled call (nothing for an ignored one, nor while nobody listens). */
+  protected emitOutcome(outcome: CallOutcome, error: unknown, durationMs: number): void {
+    if (outcome === 'ignored' || !this.events.hasListeners) return;
+    this.events.emit(
+      outcome === 'success'
+        ? { type: 'success', policy: this.name, durationMs }
+        : { type: 'failure', policy: this.name, error, durationMs },
+    );
+  }
 
   /** Subscribes to one event type (`'state_change'`, `'success'`, `'failure'`, `'rejected'`). */
   on<K extends BreakerEvent['type']>(type: K, listener: Listener<K>): Disposer {

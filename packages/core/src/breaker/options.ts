@@ -4,6 +4,7 @@ import { isOwnRejection } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import type { Backoff } from '../retry/backoff.js';
 import type { Store } from '../store/store.js';
+import { isStore } from '../store/store.js';
 import type { BreakerRegistry } from './registry.js';
 import { type BreakerStrategy, type BreakerWindowSnapshot, consecutive, countWindow } from './strategy.js';
 
@@ -143,12 +144,11 @@ export function resolveBreakerOptions(options: CircuitBreakerOptions): ResolvedB
     options.registry,
     'a BreakerRegistry or false',
   );
-  const store = options.store as Partial<Store> | undefined;
-  v.check(store === undefined || typeof store?.apply === 'function', 'store', options.store, 'a Store');
+  v.check(options.store === undefined || isStore(options.store), 'store', options.store, 'a Store');
   v.string('key', options.key);
-  v.check(options.key === undefined || store !== undefined, 'key', options.key, 'no value unless store is set');
+  v.check(options.key === undefined || options.store !== undefined, 'key', options.key, 'no value unless store is set');
   v.check(
-    store === undefined || options.initialState === undefined,
+    options.store === undefined || options.initialState === undefined,
     'initialState',
     options.initialState,
     'no value with a store (the store holds the state)',

@@ -107,13 +107,7 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
   async #settle(outcome: CallOutcome, error: unknown, probeRound: number | undefined, start: number): Promise<void> {
     const now = this.#clock.now();
     const durationMs = now - start;
-    if (this.events.hasListeners && outcome !== 'ignored') {
-      this.events.emit(
-        outcome === 'success'
-          ? { type: 'success', policy: this.name, durationMs }
-          : { type: 'failure', policy: this.name, error, durationMs },
-      );
-    }
+    this.emitOutcome(outcome, error, durationMs);
     const slow = durationMs >= this.#slowMs;
     await this.#step(
       probeRound === undefined ? { type: 'settle', outcome, slow } : { type: 'settle', outcome, slow, probeRound },

@@ -1,6 +1,7 @@
 import type { Clock, Random } from '../clock/clock.js';
 import { OptionsValidator } from '../errors/validate.js';
 import type { Store } from '../store/store.js';
+import { isStore } from '../store/store.js';
 
 export interface IdempotencyOptions {
   /**
@@ -77,12 +78,7 @@ export interface ResolvedIdempotencyOptions {
 export function resolveIdempotencyOptions(options: IdempotencyOptions): ResolvedIdempotencyOptions {
   const v = new OptionsValidator('idempotency');
   const store = options.store;
-  v.check(
-    store === undefined || (typeof store === 'object' && store !== null && typeof store.apply === 'function'),
-    'store',
-    store,
-    'a Store',
-  );
+  v.check(store === undefined || isStore(store), 'store', store, 'a Store');
   v.number('ttlMs', options.ttlMs, { gt: 0 });
   v.integer('maxRecords', options.maxRecords, { min: 1 });
   v.number('lockTimeoutMs', options.lockTimeoutMs, { gt: 0 });

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock/clock.js';
 import { OptionsValidator } from '../errors/validate.js';
 import type { Store } from '../store/store.js';
+import { isStore } from '../store/store.js';
 
 /** Why a message was set aside. */
 export type DeadLetterReason = 'poison' | 'max_retries_exceeded';
@@ -83,12 +84,7 @@ export function resolveMessageProcessorOptions<M>(
   v.integer('maxAttempts', o.maxAttempts, { min: 1 });
   v.function('isPoison', o.isPoison);
   v.function('idOf', o.idOf);
-  v.check(
-    o.store === undefined || (typeof o.store === 'object' && o.store !== null && typeof o.store.apply === 'function'),
-    'store',
-    o.store,
-    'a Store',
-  );
+  v.check(o.store === undefined || isStore(o.store), 'store', o.store, 'a Store');
   v.number('retryTtlMs', o.retryTtlMs, { gt: 0 });
   v.number('softTimeoutMs', o.softTimeoutMs, { gt: 0 });
   v.number('hardTimeoutMs', o.hardTimeoutMs, { gt: 0 });

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock/clock.js';
 import { OptionsValidator } from '../errors/validate.js';
 import type { Store } from '../store/store.js';
+import { isStore } from '../store/store.js';
 import type { RateLimitAlgorithm } from './algorithm.js';
 
 export interface RateLimiterOptions {
@@ -61,12 +62,6 @@ const isAlgorithm = (a: unknown): boolean =>
 /** An `algorithm` option: one algorithm, or a non-empty array of them. */
 export const isAlgorithmOption = (a: unknown): boolean =>
   Array.isArray(a) ? a.length > 0 && a.every(isAlgorithm) : isAlgorithm(a);
-
-const isStore = (s: unknown): boolean =>
-  typeof s === 'object' &&
-  s !== null &&
-  typeof (s as Store).apply === 'function' &&
-  typeof (s as Store).applyAll === 'function';
 
 export function validateRateLimiterOptions(options: RateLimiterOptions): void {
   const v = new OptionsValidator('rateLimiter');

@@ -2,6 +2,7 @@ import type { Clock, Random } from '../clock/clock.js';
 import { OptionsValidator } from '../errors/validate.js';
 import type { Policy } from '../policy/policy.js';
 import type { Store } from '../store/store.js';
+import { isStore } from '../store/store.js';
 
 /** What a step's `run` receives. */
 export interface SagaStepContext<I = unknown> {
@@ -79,8 +80,6 @@ export interface ResolvedSagaOptions {
 
 const isPolicy = (v: unknown): boolean =>
   typeof v === 'object' && v !== null && typeof (v as Policy).execute === 'function';
-const isStore = (v: unknown): boolean =>
-  typeof v === 'object' && v !== null && typeof (v as Store).apply === 'function';
 
 export function resolveSagaOptions(name: unknown, options: SagaOptions): ResolvedSagaOptions {
   const v = new OptionsValidator('saga');

@@ -1,6 +1,7 @@
 export { MemoryStore, memoryStore } from './memory.js';
 export { MEMORY_STORE_DEFAULTS, type MemoryStoreOptions } from './options.js';
 export {
+  isStore,
   type JsonValue,
   PACKED_MAX_WIDTH,
   type PackedCodec,

@@ -141,3 +141,14 @@ export interface Store {
    */
   keys(prefix: string, now: number, options?: StoreKeysOptions): Promise<string[]>;
 }
+
+const STORE_METHODS = ['apply', 'applyAll', 'get', 'set', 'delete', 'keys'] as const;
+
+/** Whether `value` has every method of {@link Store}: the option check of everything that takes a store. */
+export function isStore(value: unknown): value is Store {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    STORE_METHODS.every((m) => typeof (value as Record<string, unknown>)[m] === 'function')
+  );
+}
