@@ -1,4 +1,4 @@
-import { alerting, BreakerRegistry, circuitBreaker, metrics } from '@resilience/core';
+import { alerting, BreakerRegistry, circuitBreaker, metrics, rateLimiter, tokenBucket } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -148,6 +148,33 @@ describe('registerResilienceMetrics', () => {
     ).toBe(0.5);
     used = 60;
     expect(find((await scrape(registry)).samples, 'resilience_rate_limit_usage_ratio')[0]!.value).toBe(1);
+  });
+
+  it('awaits asynchronous usage sources at scrape time and leaves out one that fails', async () => {
+    const clock = new FakeClock();
+    const quota = rateLimiter({ algorithm: tokenBucket({ capacity: 60, refillPerSecond: 1 }), clock });
+    await quota.consume('llm', 15);
+    const registry = new Registry();
+    registerResilienceMetrics(registry, {
+      rateLimits: [
+        {
+          name: 'async',
+          usage: () => quota.peek('llm').then((d) => ({ used: d.limit - d.remaining, limit: d.limit })),
+        },
+        { name: 'sync', usage: () => ({ used: 60 - quota.peekSync('llm').remaining, limit: 60 }) },
+        { name: 'down', usage: () => Promise.reject(new Error('store unavailable')) },
+        {
+          name: 'throws',
+          usage: () => {
+            throw new Error('no');
+          },
+        },
+      ],
+    });
+    const ratios = Object.fromEntries(
+      find((await scrape(registry)).samples, 'resilience_rate_limit_usage_ratio').map((s) => [s.labels.name, s.value]),
+    );
+    expect(ratios).toEqual({ async: 0.25, sync: 0.25 });
   });
 
   it('adds no default metrics and honours the prefix', async () => {

@@ -18,11 +18,24 @@ export interface BreakerSource {
   breakers(): readonly BreakerLike[];
 }
 
+/** How much of a limit is in use. */
+export interface RateLimitUsage {
+  used: number;
+  limit: number;
+}
+
 /** A rate limiter's usage, read at scrape time. */
 export interface RateLimitSource {
   readonly name: string;
-  /** How much of the limit is in use now. */
-  usage(): { used: number; limit: number };
+  /**
+   * How much of the limit is in use now, or a promise of it (awaited during the scrape, as a
+   * store-kept limiter's `peek` needs). A source that throws or rejects is left out of that
+   * scrape; one that never settles holds the scrape, so give its store a timeout.
+   *
+   * @example
+   * usage: () => { const d = limiter.peekSync('openai'); return { used: d.limit - d.remaining, limit: d.limit }; }
+   */
+  usage(): RateLimitUsage | PromiseLike<RateLimitUsage>;
 }
 
 export interface ResilienceMetricsOptions {
@@ -245,12 +258,15 @@ export function registerResilienceMetrics(
         help: 'Share of a rate limit in use (used / limit).',
         labelNames: ['name'],
         registers,
-        collect() {
+        async collect() {
+          // Read concurrently; a failing source must not fail the whole scrape.
+          const readings = await Promise.allSettled(rateLimits.map(async (limiter) => limiter.usage()));
           this.reset();
-          for (const limiter of rateLimits) {
-            const { used, limit } = limiter.usage();
-            if (limit > 0) this.set({ name: limiter.name }, used / limit);
-          }
+          readings.forEach((reading, i) => {
+            if (reading.status === 'fulfilled' && reading.value.limit > 0) {
+              this.set({ name: rateLimits[i]!.name }, reading.value.used / reading.value.limit);
+            }
+          });
         },
       }),
     );
