@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from '../clock/clock.js';
 import { coarseSystemClock } from '../clock/coarse-clock.js';
 import { classify, type ErrorCategory } from '../errors/classify.js';
+import { Emitter, type Subscribe } from '../events/emitter.js';
 import type { CallObserver } from '../policy/calls.js';
 import {
   METRICS_DEFAULTS,
@@ -104,6 +105,13 @@ export class MetricsCollector implements CallObserver {
   #life = newLifetime();
   readonly #rejections = new Map<string, number>();
   readonly #circuits = new Map<string, string>();
+  readonly #calls = new Emitter<CallRecord>();
+
+  /**
+   * Every call recorded from now on, as it is recorded (what an exporter's histogram counts).
+   * Costs nothing while nobody listens.
+   */
+  readonly onCall: Subscribe<CallRecord> = this.#calls.subscribe;
 
   constructor(options: MetricsOptions = {}) {
     this.#opts = resolveMetricsOptions(options);
@@ -136,6 +144,7 @@ export class MetricsCollector implements CallObserver {
     const latencyMs = call.latencyMs;
     slot.latency.add(latencyMs);
     if (latencyMs > 0) life.latencySumMs += latencyMs;
+    if (this.#calls.hasListeners) this.#calls.emit(call);
   }
 
   /** Starts timing a call of an observed policy (see `observe`): its start time on the collector's clock. */
