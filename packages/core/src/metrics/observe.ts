@@ -6,7 +6,8 @@ import { type MetricsCollector, metrics } from './metrics.js';
 
 /**
  * Anything with an `onEvent` subscription: a policy, a pipeline, a breaker. With
- * `observeCalls` (every policy of the toolkit has it) its calls are timed and counted too.
+ * `observeCalls` (pipelines, retry, circuitBreaker, timeout, bulkhead and hedge have it; a
+ * fallback and a limiter's policy do not) its calls are timed and counted too.
  */
 export interface ObservedSource {
   readonly onEvent: Subscribe<PolicyEvent>;
