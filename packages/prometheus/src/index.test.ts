@@ -1,4 +1,12 @@
-import { alerting, BreakerRegistry, circuitBreaker, metrics } from '@resilience/core';
+import {
+  alerting,
+  BreakerRegistry,
+  type CallRecord,
+  circuitBreaker,
+  metrics,
+  rateLimiter,
+  tokenBucket,
+} from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -65,7 +73,7 @@ describe('registerResilienceMetrics', () => {
       resilience_attempts_total: 'counter',
       resilience_retries_total: 'counter',
       resilience_rejections_total: 'counter',
-      resilience_call_duration_seconds: 'gauge',
+      resilience_call_duration_seconds: 'histogram',
     });
   });
 
@@ -78,22 +86,79 @@ describe('registerResilienceMetrics', () => {
     expect(find((await scrape(registry)).samples, 'resilience_calls_total', { outcome: 'ok' })[0]!.value).toBe(1);
   });
 
-  it('exports the window latency quantiles in seconds', async () => {
+  it('exports call durations as a histogram: cumulative, exact bucket counts in seconds with _sum and _count', async () => {
     const stats = metrics({ clock: new FakeClock() });
-    for (let ms = 1; ms <= 1_000; ms++) stats.recordCall({ latencyMs: ms, ok: true });
+    const registry = new Registry();
+    registerResilienceMetrics(registry, { collectors: stats, buckets: [0.01, 0.1, 1] });
+    // 10 ms lies exactly on a bound: `le` means "less than or equal".
+    for (const latencyMs of [5, 10, 10.5, 50, 2_000]) stats.recordCall({ latencyMs, ok: latencyMs < 1_000 });
+    const { samples, types } = await scrape(registry);
+    expect(types.resilience_call_duration_seconds).toBe('histogram');
+    const buckets = Object.fromEntries(
+      find(samples, 'resilience_call_duration_seconds_bucket').map((s) => [s.labels.le, s.value]),
+    );
+    expect(buckets).toEqual({ '0.01': 2, '0.1': 4, '1': 4, '+Inf': 5 });
+    expect(find(samples, 'resilience_call_duration_seconds_count')[0]!.value).toBe(5);
+    expect(find(samples, 'resilience_call_duration_seconds_sum')[0]!.value).toBeCloseTo(2.0755, 10);
+  });
+
+  it('buckets by default from 5 ms to 2 minutes, for HTTP and LLM calls alike', async () => {
+    expect(PROMETHEUS_DEFAULTS.buckets).toEqual([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]);
+    const stats = metrics({ clock: new FakeClock() });
     const registry = new Registry();
     registerResilienceMetrics(registry, { collectors: stats });
+    stats.recordCall({ latencyMs: 45_000, ok: true }); // a long completion
+    const bounds = find((await scrape(registry)).samples, 'resilience_call_duration_seconds_bucket');
+    expect(bounds.map((s) => s.labels.le)).toEqual([...PROMETHEUS_DEFAULTS.buckets.map(String), '+Inf']);
+    expect(bounds.filter((s) => s.value === 1).map((s) => s.labels.le)).toEqual(['60', '120', '+Inf']);
+  });
+
+  it('counts the calls recorded after registration, and unsubscribes once unregistered', async () => {
+    const stats = metrics({ clock: new FakeClock() });
+    stats.recordCall({ latencyMs: 1, ok: true });
+    let listeners = 0;
+    const source = {
+      snapshot: () => stats.snapshot(),
+      onCall: (listener: (call: CallRecord) => void) => {
+        listeners++;
+        const dispose = stats.onCall(listener);
+        return () => {
+          listeners--;
+          dispose();
+        };
+      },
+    };
+    const registry = new Registry();
+    const registered = registerResilienceMetrics(registry, { collectors: source });
+    stats.recordCall({ latencyMs: 1, ok: true });
     const { samples } = await scrape(registry);
-    const quantile = (q: string) => find(samples, 'resilience_call_duration_seconds', { quantile: q })[0]!.value;
+    expect(find(samples, 'resilience_call_duration_seconds_count')[0]!.value).toBe(1);
+    expect(find(samples, 'resilience_calls_total', { outcome: 'ok' })[0]!.value).toBe(2);
+    expect(listeners).toBe(1);
+    registered.unregister();
+    expect(listeners).toBe(0);
+  });
+
+  it("exports the window's sketch quantiles as a summary with lifetime _sum and _count when asked", async () => {
+    const stats = metrics({ clock: new FakeClock() });
+    const registry = new Registry();
+    registerResilienceMetrics(registry, { collectors: stats, summary: true });
+    const name = 'resilience_call_duration_summary_seconds';
+    const empty = await scrape(registry);
+    expect(empty.types[name]).toBe('summary');
+    expect(find(empty.samples, name)).toEqual([]); // no quantile without calls
+    expect(find(empty.samples, `${name}_count`)[0]!.value).toBe(0);
+    for (let ms = 1; ms <= 1_000; ms++) stats.recordCall({ latencyMs: ms, ok: true });
+    const { samples } = await scrape(registry);
+    const quantile = (q: string) => find(samples, name, { quantile: q })[0]!.value;
     expect(Math.abs(quantile('0.5') - 0.5) / 0.5).toBeLessThanOrEqual(0.01);
     expect(Math.abs(quantile('0.95') - 0.95) / 0.95).toBeLessThanOrEqual(0.01);
     expect(Math.abs(quantile('0.99') - 0.99) / 0.99).toBeLessThanOrEqual(0.01);
-  });
-
-  it('leaves out latency quantiles while the window is empty', async () => {
-    const registry = new Registry();
-    registerResilienceMetrics(registry, { collectors: metrics({ clock: new FakeClock() }) });
-    expect(find((await scrape(registry)).samples, 'resilience_call_duration_seconds')).toEqual([]);
+    expect(find(samples, `${name}_count`)[0]!.value).toBe(1_000);
+    expect(find(samples, `${name}_sum`)[0]!.value).toBeCloseTo(500.5, 6);
+    const without = new Registry();
+    registerResilienceMetrics(without, { collectors: stats });
+    expect(find((await scrape(without)).samples, name)).toEqual([]);
   });
 
   it('labels each collector by name when given several', async () => {
@@ -104,9 +169,13 @@ describe('registerResilienceMetrics', () => {
     b.recordCall({ latencyMs: 1, ok: false });
     const registry = new Registry();
     registerResilienceMetrics(registry, { collectors: { payments: a, search: b } });
+    b.recordCall({ latencyMs: 1, ok: true });
     const { samples } = await scrape(registry);
     expect(find(samples, 'resilience_calls_total', { name: 'payments', outcome: 'ok' })[0]!.value).toBe(1);
     expect(find(samples, 'resilience_calls_total', { name: 'search', outcome: 'failed' })[0]!.value).toBe(2);
+    // Each histogram series exists from registration, counting only its own collector's calls.
+    const counts = find(samples, 'resilience_call_duration_seconds_count').map((s) => [s.labels.name, s.value]);
+    expect(Object.fromEntries(counts)).toEqual({ payments: 0, search: 1 });
   });
 
   it('exports 1 for each breaker’s current state and 0 for the others, following changes', async () => {
@@ -150,6 +219,33 @@ describe('registerResilienceMetrics', () => {
     expect(find((await scrape(registry)).samples, 'resilience_rate_limit_usage_ratio')[0]!.value).toBe(1);
   });
 
+  it('awaits asynchronous usage sources at scrape time and leaves out one that fails', async () => {
+    const clock = new FakeClock();
+    const quota = rateLimiter({ algorithm: tokenBucket({ capacity: 60, refillPerSecond: 1 }), clock });
+    await quota.consume('llm', 15);
+    const registry = new Registry();
+    registerResilienceMetrics(registry, {
+      rateLimits: [
+        {
+          name: 'async',
+          usage: () => quota.peek('llm').then((d) => ({ used: d.limit - d.remaining, limit: d.limit })),
+        },
+        { name: 'sync', usage: () => ({ used: 60 - quota.peekSync('llm').remaining, limit: 60 }) },
+        { name: 'down', usage: () => Promise.reject(new Error('store unavailable')) },
+        {
+          name: 'throws',
+          usage: () => {
+            throw new Error('no');
+          },
+        },
+      ],
+    });
+    const ratios = Object.fromEntries(
+      find((await scrape(registry)).samples, 'resilience_rate_limit_usage_ratio').map((s) => [s.labels.name, s.value]),
+    );
+    expect(ratios).toEqual({ async: 0.25, sync: 0.25 });
+  });
+
   it('adds no default metrics and honours the prefix', async () => {
     const registry = new Registry();
     const registered = registerResilienceMetrics(registry, { collectors: metrics(), prefix: 'app_' });
@@ -188,6 +284,10 @@ describe('registerResilienceMetrics', () => {
         breakerStates: 'open' as never,
       }),
     ).toThrow(/breakers[\s\S]*breakerStates/);
-    expect(PROMETHEUS_DEFAULTS.prefix).toBe('resilience_');
+    for (const buckets of [[], [0.1, 0.1], [0, 1], [1, Number.POSITIVE_INFINITY], 'x']) {
+      expect(() => registerResilienceMetrics(new Registry(), { buckets: buckets as never })).toThrow(/buckets/);
+    }
+    expect(() => registerResilienceMetrics(new Registry(), { summary: 'yes' as never })).toThrow(/summary/);
+    expect(PROMETHEUS_DEFAULTS).toMatchObject({ prefix: 'resilience_', quantiles: [0.5, 0.95, 0.99], summary: false });
   });
 });

@@ -1,8 +1,19 @@
 import { DDSketch } from '@datadog/sketches-js';
-import { type Clock, LatencySketch, metrics } from '@resilience/core';
+import {
+  type Clock,
+  circuitBreaker,
+  consecutive,
+  LatencySketch,
+  metrics,
+  observe,
+  pipeline,
+  retry,
+  timeout,
+} from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import * as hdr from 'hdr-histogram-js';
-import { Summary } from 'prom-client';
+import CircuitBreaker from 'opossum';
+import { Histogram, Summary } from 'prom-client';
 import { compare, judge, retainedBytesPerItem, type SuiteOptions } from '../harness.js';
 
 // Latency percentiles: recording N latencies then reading p50/p95/p99, ours against the
@@ -193,7 +204,36 @@ export default async function (opts: SuiteOptions) {
   });
   hdrWasm?.destroy();
 
-  // 3. Memory: one structure holding 100 000 latencies (a collector spreads them over its whole window).
+  // 3. Observed calls: what observe() adds to a pipeline call (two clock reads and a record), and
+  // a Prometheus histogram fed from the collector as the exporter feeds it; opossum keeps its
+  // stats on every fire(). Unobserved, a policy pays one field read.
+  const call = async () => 1;
+  const layers = () =>
+    pipeline(
+      retry({ maxAttempts: 3, handle: () => true }),
+      circuitBreaker({ strategy: consecutive(5), halfOpenAfter: 10_000, registry: false }),
+      timeout(1_000, { strategy: 'cooperative' }),
+    );
+  const unobserved = layers();
+  const observed = layers();
+  observe(observed, metrics());
+  const exported = layers();
+  const exportedStats = observe(exported, metrics()).collector;
+  const histogram = new Histogram({ name: 'bench_call_duration_seconds', help: 'x', registers: [] });
+  exportedStats.onCall((c) => histogram.observe(c.latencyMs / 1_000));
+  const opossum = new CircuitBreaker(call, { timeout: false });
+  await compare(
+    'Observed calls: pipeline(retry, breaker, timeout) of `async () => 1`',
+    [
+      ['pipeline, unobserved', () => unobserved.execute(call)],
+      ['pipeline, observe(pipeline, metrics())', () => observed.execute(call)],
+      ['pipeline, observed + prom-client histogram', () => exported.execute(call)],
+      ['opossum fire() (stats always on)', () => opossum.fire()],
+    ],
+    opts,
+  );
+
+  // 4. Memory: one structure holding 100 000 latencies (a collector spreads them over its whole window).
   const fill = 100_000;
   const count = opts.quick ? 5 : 200;
   // One hand-stepped clock shared by the collectors (built one after another), so no clock is counted in their memory.

@@ -8,7 +8,7 @@ export interface BreakerLike {
 
 /**
  * Reports a circuit breaker's state: `closed` passes, `half-open` warns, `open` and
- * `isolated` fail (so the registry turns `unhealthy` after `failureThreshold` runs in a row).
+ * `isolated` fail (the registry turns `degraded`, or `unhealthy` when the check is `critical`).
  * The observed value is the state's name.
  *
  * @example
@@ -60,7 +60,7 @@ export const BULKHEAD_CHECK_DEFAULTS = { warnAt: 0.8 } as const;
  * designed, which is worth a look but no reason to restart or unroute the service.
  *
  * @example
- * probes.register('llm:saturation', bulkheadCheck(llmBulkhead, { limit: 10, queue: 50 }), { critical: false });
+ * probes.register('llm:saturation', bulkheadCheck(llmBulkhead, { limit: 10, queue: 50 }));
  */
 export function bulkheadCheck(bulkhead: BulkheadLike, options: BulkheadCheckOptions = {}): HealthCheck {
   const limit = options.limit ?? bulkhead?.limit;

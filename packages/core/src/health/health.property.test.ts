@@ -5,23 +5,30 @@ import { health } from './health.js';
 import type { HealthCheckStatus, HealthStatus } from './options.js';
 
 const outcome = fc.constantFrom<HealthCheckStatus>('pass', 'warn', 'fail');
-const spec = fc.record({ critical: fc.boolean(), failureThreshold: fc.integer({ min: 1, max: 4 }) });
+// Options left out take the defaults, which the model spells out (`critical: false`, `failureThreshold: 1`).
+const spec = fc.record(
+  { critical: fc.boolean(), failureThreshold: fc.integer({ min: 1, max: 4 }) },
+  { requiredKeys: [] },
+);
 
-/** The status rules written out plainly, over each check's history of outcomes. */
+/**
+ * The status rules written out plainly, over each check's history of outcomes (the
+ * CrossStack seed's): a check is down once it has failed `failureThreshold` times in a row;
+ * every check down, or a critical one down, is `unhealthy`; anything short of all passing
+ * is `degraded`.
+ */
 function model(
-  checks: { critical: boolean; failureThreshold: number }[],
+  checks: { critical?: boolean; failureThreshold?: number }[],
   histories: HealthCheckStatus[][],
   run: number,
 ): HealthStatus {
-  let status: HealthStatus = 'healthy';
-  checks.forEach((check, c) => {
+  const down = checks.map((check, c) => {
     let streak = 0;
     for (let r = 0; r <= run; r++) streak = histories[r]![c] === 'fail' ? streak + 1 : 0;
-    const now = histories[run]![c];
-    if (now === 'fail' && check.critical && streak >= check.failureThreshold) status = 'unhealthy';
-    else if (now !== 'pass' && status === 'healthy') status = 'degraded';
+    return streak >= (check.failureThreshold ?? 1);
   });
-  return status;
+  if (down.every(Boolean) || checks.some((check, c) => check.critical === true && down[c])) return 'unhealthy';
+  return histories[run]!.every((now) => now === 'pass') ? 'healthy' : 'degraded';
 }
 
 describe('health status (property)', () => {

@@ -11,8 +11,8 @@ describe('health', () => {
     expect(HEALTH_DEFAULTS).toEqual({
       cacheMs: 0,
       timeoutMs: 5_000,
-      critical: true,
-      failureThreshold: 3,
+      critical: false,
+      failureThreshold: 1,
       kind: 'readiness',
     });
   });
@@ -113,9 +113,35 @@ describe('health', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
-  it('is degraded while a critical check has failed fewer than failureThreshold times in a row, then unhealthy', async () => {
+  it('is unhealthy when every check fails, from the first run', async () => {
+    const probes = health({ clock: new FakeClock() })
+      .register('db', () => false)
+      .register('cache', () => Promise.reject(new Error('ECONNREFUSED')));
+    expect((await probes.run()).status).toBe('unhealthy');
+  });
+
+  it('stays degraded while some checks fail and others pass, however long it lasts', async () => {
+    const probes = health({ clock: new FakeClock() })
+      .register('db', () => true)
+      .register('cache', () => true)
+      .register('search', () => false);
+    for (let i = 0; i < 5; i++) expect((await probes.run()).status).toBe('degraded');
+    expect((await probes.run()).checks.search?.consecutiveFailures).toBe(6);
+  });
+
+  it('turns unhealthy when a critical check fails, whatever the others report', async () => {
+    const probes = health({ clock: new FakeClock() })
+      .register('ok', () => true)
+      .register('warns', () => 'warn')
+      .register('down', () => false, { critical: true });
+    expect((await probes.run()).status).toBe('unhealthy');
+  });
+
+  it('counts a check as down once it has failed failureThreshold times in a row', async () => {
     let up = false;
-    const probes = health({ clock: new FakeClock() }).register('db', () => up, { failureThreshold: 3 });
+    const probes = health({ clock: new FakeClock() })
+      .register('cache', () => true)
+      .register('db', () => up, { critical: true, failureThreshold: 3 });
     expect((await probes.run()).status).toBe('degraded');
     expect((await probes.run()).status).toBe('degraded');
     const third = await probes.run();
@@ -129,20 +155,9 @@ describe('health', () => {
     expect((await probes.run()).status).toBe('degraded'); // the count started again
   });
 
-  it('never turns unhealthy for a non-critical check', async () => {
-    const probes = health({ clock: new FakeClock() }).register('search', () => false, {
-      critical: false,
-      failureThreshold: 1,
-    });
-    for (let i = 0; i < 5; i++) expect((await probes.run()).status).toBe('degraded');
-    expect((await probes.run()).checks.search?.consecutiveFailures).toBe(6);
-  });
-
-  it('is unhealthy when one critical check crossed its threshold whatever the others report', async () => {
-    const probes = health({ clock: new FakeClock() })
-      .register('ok', () => true)
-      .register('warns', () => 'warn')
-      .register('down', () => false, { failureThreshold: 1 });
+  it('waits for failureThreshold before every failing check makes it unhealthy', async () => {
+    const probes = health({ clock: new FakeClock() }).register('db', () => false, { failureThreshold: 2 });
+    expect((await probes.run()).status).toBe('degraded');
     expect((await probes.run()).status).toBe('unhealthy');
   });
 

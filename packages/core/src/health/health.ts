@@ -113,11 +113,11 @@ export class HealthRegistry {
   }
 
   /**
-   * Runs every check (or only those of `kind`) and aggregates: `healthy` when all pass;
-   * `unhealthy` when a critical check has failed `failureThreshold` times in a row;
-   * otherwise `degraded` when any check warns, a non-critical check fails, or a critical
-   * check has failed fewer times in a row than its threshold. A result younger than
-   * `cacheMs` is returned as is; a check already running is joined, not started again.
+   * Runs every check (or only those of `kind`) and aggregates them as the CrossStack seed
+   * does. A check is *down* once it has failed `failureThreshold` times in a row (at once by
+   * default). `unhealthy` when every check is down or a `critical` one is; otherwise
+   * `healthy` when every check passes, else `degraded` (a check warns or fails). A result
+   * younger than `cacheMs` is returned as is; a check already running is joined, not started again.
    */
   async run(options: { kind?: HealthCheckKind } = {}): Promise<HealthReport> {
     const kind = options.kind;
@@ -135,17 +135,25 @@ export class HealthRegistry {
     }
     const results = await Promise.all(runs);
     const checks: Record<string, HealthCheckResult> = {};
-    let status: HealthStatus = 'healthy';
+    let passing = 0;
+    let down = 0;
+    let criticalDown = false;
     for (let i = 0; i < results.length; i++) {
       const result = results[i]!;
       const { critical, failureThreshold } = settings[i]!;
       checks[names[i]!] = result;
-      if (result.status === 'fail' && critical && result.consecutiveFailures >= failureThreshold) {
-        status = 'unhealthy';
-      } else if (result.status !== 'pass' && status === 'healthy') {
-        status = 'degraded';
+      if (result.status === 'pass') passing++;
+      else if (result.status === 'fail' && result.consecutiveFailures >= failureThreshold) {
+        down++;
+        criticalDown ||= critical;
       }
     }
+    const status: HealthStatus =
+      criticalDown || (down > 0 && down === results.length)
+        ? 'unhealthy'
+        : passing === results.length
+          ? 'healthy'
+          : 'degraded';
     const report: HealthReport = { status, checks };
     if (this.#cacheMs > 0) this.#cache.set(key, { at: this.#clock.now(), report });
     return report;

@@ -42,7 +42,7 @@ describe('toHealthJson', () => {
   it('maps degraded to warn and unhealthy to fail, with outputs for the checks that did not pass', async () => {
     const probes = health({ clock: new FakeClock(T0) })
       .register('cache', () => 'warn')
-      .register('db', () => Promise.reject(new Error('ECONNREFUSED')), { failureThreshold: 2 });
+      .register('db', () => Promise.reject(new Error('ECONNREFUSED')), { critical: true, failureThreshold: 2 });
     const degraded = toHealthJson(await probes.run(), { time: T0 });
     expect(degraded.status).toBe('warn');
     expect(degraded.checks.db?.[0]).toMatchObject({ status: 'fail', output: 'ECONNREFUSED' });

@@ -53,9 +53,15 @@ export interface HealthOptions {
 export interface HealthCheckOptions {
   /** Time allowed to the check; past it the check fails and its signal aborts. @default 5_000 */
   timeoutMs?: number;
-  /** Whether repeated failures make the registry `unhealthy` (otherwise only `degraded`). @default true */
+  /**
+   * Whether this check alone makes the registry `unhealthy` when it is down. Otherwise a
+   * down check makes it `degraded`, and `unhealthy` only when every check is down. @default false
+   */
   critical?: boolean;
-  /** Consecutive failures of a critical check that make the registry `unhealthy`. @default 3 */
+  /**
+   * Failures in a row after which the check counts as down (before that it makes the registry
+   * `degraded`): raise it to ride out a blip. @default 1
+   */
   failureThreshold?: number;
   /** Which probe the check belongs to (`run({ kind })`). @default 'readiness' */
   kind?: HealthCheckKind;
@@ -68,8 +74,8 @@ export interface HealthCheckOptions {
 export const HEALTH_DEFAULTS = {
   cacheMs: 0,
   timeoutMs: 5_000,
-  critical: true,
-  failureThreshold: 3,
+  critical: false,
+  failureThreshold: 1,
   kind: 'readiness',
 } as const;
 

@@ -48,6 +48,17 @@ describe('metrics', () => {
     expect(s.cache.hitRate).toBe(0);
   });
 
+  it('tells onCall listeners of every recorded call until they are disposed', () => {
+    const stats = metrics({ clock: new FakeClock() });
+    const seen: number[] = [];
+    const dispose = stats.onCall((call) => seen.push(call.latencyMs));
+    stats.recordCall({ latencyMs: 12, ok: true });
+    stats.callSettled(stats.callStarted(), false, new Error('down'));
+    dispose();
+    stats.recordCall({ latencyMs: 7, ok: true });
+    expect(seen).toEqual([12, 0]);
+  });
+
   it('counts cache hits and misses', () => {
     const stats = metrics({ clock: new FakeClock() });
     stats.recordCache(true);

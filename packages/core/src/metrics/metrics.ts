@@ -1,6 +1,8 @@
-import type { Clock } from '../clock/clock.js';
+import { type Clock, systemClock } from '../clock/clock.js';
 import { coarseSystemClock } from '../clock/coarse-clock.js';
 import { classify, type ErrorCategory } from '../errors/classify.js';
+import { Emitter, type Subscribe } from '../events/emitter.js';
+import type { CallObserver } from '../policy/calls.js';
 import {
   METRICS_DEFAULTS,
   type MetricsOptions,
@@ -91,9 +93,11 @@ const newLifetime = (): Omit<LifetimeTotals, 'rejections' | 'circuits'> => ({
  * 32 rejection reasons and 32 breaker names in the lifetime totals, every name cut to 48
  * characters. Measured with every map full of 48-character names: 55 KiB.
  */
-export class MetricsCollector {
+export class MetricsCollector implements CallObserver {
   readonly #opts: ResolvedMetricsOptions;
   readonly #clock: Clock;
+  /** Times observed calls: the exact system time, where the window needs only the coarse one. */
+  readonly #timer: Clock;
   readonly #slotMs: number;
   readonly #ring: Slot[];
   #current: Slot;
@@ -101,11 +105,19 @@ export class MetricsCollector {
   #life = newLifetime();
   readonly #rejections = new Map<string, number>();
   readonly #circuits = new Map<string, string>();
+  readonly #calls = new Emitter<CallRecord>();
+
+  /**
+   * Every call recorded from now on, as it is recorded (what an exporter's histogram counts).
+   * Costs nothing while nobody listens.
+   */
+  readonly onCall: Subscribe<CallRecord> = this.#calls.subscribe;
 
   constructor(options: MetricsOptions = {}) {
     this.#opts = resolveMetricsOptions(options);
     // Window rotation needs no finer time than 1 ms; the coarse clock spares a system clock read per record.
     this.#clock = options.clock ?? coarseSystemClock;
+    this.#timer = options.clock ?? systemClock;
     this.#slotMs = this.#opts.windowMs / this.#opts.subWindows;
     this.#ring = Array.from({ length: this.#opts.subWindows }, () => new Slot());
     this.#current = this.#ring[0]!;
@@ -132,6 +144,18 @@ export class MetricsCollector {
     const latencyMs = call.latencyMs;
     slot.latency.add(latencyMs);
     if (latencyMs > 0) life.latencySumMs += latencyMs;
+    if (this.#calls.hasListeners) this.#calls.emit(call);
+  }
+
+  /** Starts timing a call of an observed policy (see `observe`): its start time on the collector's clock. */
+  callStarted(): number {
+    return this.#timer.now();
+  }
+
+  /** Records a call of an observed policy that started at `startedAt` (see `observe`). */
+  callSettled(startedAt: number, ok: boolean, error: unknown): void {
+    const latencyMs = this.#timer.now() - startedAt;
+    this.recordCall(ok ? { latencyMs, ok } : { latencyMs, ok, error });
   }
 
   /** Records a cache lookup. */

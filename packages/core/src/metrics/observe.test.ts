@@ -1,11 +1,39 @@
 import { describe, expect, it } from 'vitest';
+import { circuitBreaker } from '../breaker/breaker.js';
+import { consecutive } from '../breaker/strategy.js';
+import type { Clock } from '../clock/clock.js';
 import { FakeClock } from '../clock/fake-clock.js';
 import { Emitter } from '../events/emitter.js';
+import { pipeline } from '../pipeline/pipeline.js';
 import type { PolicyEvent } from '../policy/policy.js';
 import { backoff } from '../retry/backoff.js';
 import { retry } from '../retry/retry.js';
+import { timeout } from '../timeout/timeout.js';
 import { metrics } from './metrics.js';
 import { observe } from './observe.js';
+
+/** The README's layering (retry, breaker, attempt timeout) on a fake clock, with its layers for observing. */
+function provider(clock: FakeClock) {
+  const retrier = retry({ maxAttempts: 3, backoff: backoff.constant(100), handle: () => true, clock });
+  const breaker = circuitBreaker({ strategy: consecutive(5), halfOpenAfter: 1_000, clock, registry: false });
+  const inner = pipeline(breaker, timeout(1_000, { clock, strategy: 'aggressive' }));
+  return { retrier, breaker, inner, policy: pipeline(retrier, inner) };
+}
+
+/** A call that takes `ms` on the clock, then fails when `fail` is set. */
+const call =
+  (clock: FakeClock, ms: number, fail = false) =>
+  async () => {
+    await clock.sleep(ms);
+    if (fail) throw new Error('HTTP 503');
+    return 'ok';
+  };
+
+/** Runs `calls` to completion on the fake clock. */
+async function settle(clock: FakeClock, calls: Promise<unknown>[]): Promise<void> {
+  await clock.runAll();
+  await Promise.allSettled(calls);
+}
 
 const source = () => {
   const events = new Emitter<PolicyEvent & Record<string, unknown>>();
@@ -65,6 +93,71 @@ describe('observe', () => {
     expect(s.timeouts).toBe(1);
     expect(s.lifetime.circuits).toEqual({ payments: 'open', search: 'half-open' });
     expect(s.lifetime.stateChanges).toBe(2);
+  });
+
+  it("records every call through an observed pipeline: its outcome and its duration on the collector's clock", async () => {
+    const clock = new FakeClock();
+    const { policy } = provider(clock);
+    const stats = observe(policy, metrics({ clock })).collector;
+    await settle(clock, [
+      policy.execute(call(clock, 20)),
+      policy.execute(call(clock, 40)),
+      policy.execute(call(clock, 30, true)).catch(() => {}),
+    ]);
+    const s = stats.snapshot();
+    expect([s.calls, s.ok, s.failed, s.retries, s.attempts]).toEqual([3, 2, 1, 2, 5]);
+    // A failed call took three attempts of 30 ms and two waits of 100 ms.
+    expect(s.latency.max).toBe(290);
+    expect(s.latency.p50).toBeCloseTo(40, 0);
+    expect(s.errorsByType).toEqual({ RetryExhaustedError: 1 });
+    expect(s.lifetime.latencySumMs).toBe(350);
+  });
+
+  it('records calls made through wrap() and through a policy used on its own', async () => {
+    const clock = new FakeClock();
+    const breaker = circuitBreaker({ strategy: consecutive(5), clock, registry: false });
+    const stats = observe(breaker, metrics({ clock })).collector;
+    const wrapped = breaker.wrap((ms: number) => call(clock, ms)());
+    await settle(clock, [wrapped(10), breaker.execute(call(clock, 5, true)).catch(() => {})]);
+    expect(stats.snapshot()).toMatchObject({ calls: 2, ok: 1, failed: 1, latency: { max: 10 } });
+  });
+
+  it('counts a call once when a pipeline, a nested pipeline and their layers all feed one collector', async () => {
+    const clock = new FakeClock();
+    const { policy, inner, retrier, breaker } = provider(clock);
+    const stats = metrics({ clock });
+    for (const observed of [policy, inner, retrier, breaker, policy]) observe(observed, stats);
+    await settle(clock, [policy.execute(call(clock, 10)), policy.execute(call(clock, 10, true)).catch(() => {})]);
+    const s = stats.snapshot();
+    expect([s.calls, s.ok, s.failed, s.retries, s.attempts]).toEqual([2, 1, 1, 2, 4]);
+    // The nested pipeline used on its own is a call of its own.
+    await settle(clock, [inner.execute(call(clock, 10))]);
+    expect(stats.snapshot().calls).toBe(3);
+  });
+
+  it('reads no clock for a policy nobody observes, nor once the observation is disposed', async () => {
+    let reads = 0;
+    const fake = new FakeClock();
+    const counting: Clock = {
+      now: () => {
+        reads++;
+        return fake.now();
+      },
+      sleep: (ms, signal) => fake.sleep(ms, signal),
+      setTimeout: (callback, ms) => fake.setTimeout(callback, ms),
+      clearTimeout: (handle) => fake.clearTimeout(handle),
+    };
+    const breaker = circuitBreaker({ strategy: consecutive(5), clock: fake, registry: false });
+    const stats = metrics({ clock: counting });
+    await breaker.execute(() => 'unobserved');
+    const stop = observe(breaker, stats);
+    await breaker.execute(() => 'observed');
+    expect(reads).toBeGreaterThan(0);
+    stop();
+    reads = 0;
+    await breaker.execute(() => 'disposed');
+    expect(reads).toBe(0);
+    expect(stats.snapshot().lifetime.calls).toBe(1);
   });
 
   it('rejects a source without onEvent and a collector that is not one, naming each', () => {

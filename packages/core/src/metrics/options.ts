@@ -15,7 +15,11 @@ export interface MetricsOptions {
    * names are counted under `'other'`. At most 20, which keeps a collector under 64 KiB. @default 20
    */
   maxErrorTypes?: number;
-  /** The time source for window rotation. @default coarseSystemClock (the system time at 1 ms resolution) */
+  /**
+   * The time source for window rotation and for timing the calls of observed policies.
+   * @default coarseSystemClock for the window (the system time at 1 ms resolution, read from
+   * a cache) and systemClock for call durations
+   */
   clock?: Clock;
 }
 

@@ -1,3 +1,4 @@
+export type { CallObserver } from './calls.js';
 export {
   contextFor,
   type ExecuteContext,

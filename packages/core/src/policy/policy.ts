@@ -1,4 +1,5 @@
-import type { Subscribe } from '../events/emitter.js';
+import type { Disposer, Subscribe } from '../events/emitter.js';
+import { type CallObserver, CallObservers } from './calls.js';
 
 /** What a policy passes to the user's function. */
 export interface ExecuteContext {
@@ -42,8 +43,24 @@ export abstract class PolicyBase<E extends PolicyEvent = PolicyEvent> implements
   abstract readonly onEvent: Subscribe<E>;
   abstract run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T>;
 
+  #calls: CallObservers | undefined;
+
   execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
+    const calls = this.#calls;
+    if (calls !== undefined && calls.size > 0) return calls.observe(() => this.run(fn, contextFor(signal)));
     return this.run(fn, contextFor(signal));
+  }
+
+  /**
+   * Tells `observer` of every call made through `execute` or `wrap`: once per caller's call,
+   * from start to settlement. A call that reaches this policy as a layer of a pipeline is
+   * the pipeline's call and is told to the pipeline's observers, so observing a pipeline
+   * and its layers counts each call once. Costs nothing (no clock read, no allocation)
+   * while nobody observes.
+   */
+  observeCalls(observer: CallObserver): Disposer {
+    this.#calls ??= new CallObservers();
+    return this.#calls.add(observer);
   }
 
   wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<Awaited<R>> {

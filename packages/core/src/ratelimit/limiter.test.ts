@@ -63,6 +63,18 @@ describe('rateLimiter', () => {
     expect(() => remote.consumeSync('u')).toThrow(TypeError);
   });
 
+  it('peeks synchronously over the memory store with peekSync, without consuming or counting', async () => {
+    const limiter = rateLimiter({ algorithm: bucket(2, 1), clock: new FakeClock() });
+    expect(limiter.peekSync('u')).toEqual(await limiter.peek('u'));
+    limiter.consumeSync('u');
+    expect(limiter.peekSync('u')).toMatchObject({ allowed: true, limit: 2, remaining: 1 });
+    expect(limiter.peekSync('u', 2)).toMatchObject({ allowed: false, remaining: 1, retryAfterMs: 1000 });
+    expect(limiter.stats.requests).toBe(1);
+    expect(() => limiter.peekSync('u', 3)).toThrow(ConfigurationError);
+    const remote = rateLimiter({ algorithm: bucket(2, 1), store: asyncStore() });
+    expect(() => remote.peekSync('u')).toThrow(TypeError);
+  });
+
   it('rejects a cost above what the algorithm can ever admit with ConfigurationError naming cost', async () => {
     const limiter = rateLimiter({ algorithm: [bucket(5, 1), fixedWindow({ limit: 3, windowMs: 1000 })] });
     for (const call of [

@@ -143,19 +143,33 @@ export class RateLimiter {
    * algorithm (see {@link synchronous}); throws `TypeError` with any other store.
    */
   consumeSync(key: string, cost = 1): RateLimitDecision {
-    const sync = this.#sync;
-    const single = this.#single;
-    if (sync === undefined || single === undefined) {
-      throw new TypeError('consumeSync needs the memory store and a single algorithm; use consume()');
-    }
-    if (!(cost >= 0 && cost <= this.#maxCost)) throw costError(cost, this.#maxCost);
-    return this.#count(key, sync.applySync(key, single.consume, cost, this.#clock.now(), this.#space));
+    return this.#count(key, this.#applySync(key, cost, false));
   }
 
   /** The decision `consume(key, cost)` would return now, without consuming. */
   peek(key: string, cost = 1): Promise<RateLimitDecision> {
     if (!(cost >= 0 && cost <= this.#maxCost)) return Promise.reject(costError(cost, this.#maxCost));
     return this.#apply(key, cost, true);
+  }
+
+  /**
+   * `peek` without the promise, for readers that cannot wait (a metrics scrape), over the
+   * in-process memory store with one algorithm (see {@link synchronous}); throws `TypeError`
+   * with any other store.
+   */
+  peekSync(key: string, cost = 1): RateLimitDecision {
+    return this.#applySync(key, cost, true);
+  }
+
+  #applySync(key: string, cost: number, peek: boolean): RateLimitDecision {
+    const sync = this.#sync;
+    const single = this.#single;
+    if (sync === undefined || single === undefined) {
+      const method = peek ? 'peek' : 'consume';
+      throw new TypeError(`${method}Sync needs the memory store and a single algorithm; use ${method}()`);
+    }
+    if (!(cost >= 0 && cost <= this.#maxCost)) throw costError(cost, this.#maxCost);
+    return sync.applySync(key, peek ? single.peek : single.consume, cost, this.#clock.now(), this.#space);
   }
 
   /** Forgets `key`: its next request finds every limit full. */

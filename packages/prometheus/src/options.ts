@@ -1,0 +1,166 @@
+import type { CallRecord, MetricsSnapshot, Subscribe } from '@resilience/core';
+import { OptionsValidator } from '@resilience/core';
+import type { Registry } from 'prom-client';
+
+/** A `metrics()` collector as seen here: its `snapshot()`, and the calls it records as it records them. */
+export interface SnapshotSource {
+  snapshot(): MetricsSnapshot;
+  /** Feeds the duration histogram; a source without it exports no histogram observations. */
+  readonly onCall?: Subscribe<CallRecord>;
+}
+
+/** A circuit breaker as seen here: its name and current state. */
+export interface BreakerLike {
+  readonly name: string;
+  readonly state: string;
+}
+
+/** Something that lists breakers when asked, as core's `BreakerRegistry` does. */
+export interface BreakerSource {
+  breakers(): readonly BreakerLike[];
+}
+
+/** How much of a limit is in use. */
+export interface RateLimitUsage {
+  used: number;
+  limit: number;
+}
+
+/** A rate limiter's usage, read at scrape time. */
+export interface RateLimitSource {
+  readonly name: string;
+  /**
+   * How much of the limit is in use now, or a promise of it (awaited during the scrape, as a
+   * store-kept limiter's `peek` needs). A source that throws or rejects is left out of that
+   * scrape; one that never settles holds the scrape, so give its store a timeout.
+   *
+   * @example
+   * usage: () => { const d = limiter.peekSync('openai'); return { used: d.limit - d.remaining, limit: d.limit }; }
+   */
+  usage(): RateLimitUsage | PromiseLike<RateLimitUsage>;
+}
+
+export interface ResilienceMetricsOptions {
+  /** One collector, or several by name (then every series carries a `name` label). */
+  collectors?: SnapshotSource | Record<string, SnapshotSource>;
+  /**
+   * Breakers whose state is exported as `circuit_state{name,state}`: a list, or a registry
+   * such as core's `breakerRegistry`, read at every scrape so breakers created later show up.
+   */
+  breakers?: readonly BreakerLike[] | BreakerSource;
+  /** Limiters whose usage is exported as `rate_limit_usage_ratio{name}`. */
+  rateLimits?: readonly RateLimitSource[];
+  /** Prefix of every metric name. @default 'resilience_' */
+  prefix?: string;
+  /** States listed for every breaker (0 or 1), so a change shows as a flip rather than a gap. @default ['closed', 'open', 'half-open', 'isolated'] (the core breaker's states) */
+  breakerStates?: readonly string[];
+  /**
+   * Upper bounds, in seconds, of the `call_duration_seconds` histogram buckets (`+Inf` is
+   * added). Each series costs one line per bucket per collector.
+   * @default [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
+   */
+  buckets?: readonly number[];
+  /**
+   * Also export each collector's window quantiles (p50, p95, p99 from its sketch, within 1 %)
+   * as the summary `call_duration_summary_seconds`, with lifetime `_sum` and `_count`.
+   * Quantiles cannot be aggregated across instances: alert on them per instance only. @default false
+   */
+  summary?: boolean;
+}
+
+export const PROMETHEUS_DEFAULTS = {
+  prefix: 'resilience_',
+  breakerStates: ['closed', 'open', 'half-open', 'isolated'],
+  /**
+   * 1–2.5–5 steps from 5 ms (a call inside the data centre, a cache) through 10 s (a slow
+   * HTTP call, the README's attempt timeout), then 30 s, 60 s and 120 s for LLM completions,
+   * which take seconds to minutes. Fourteen bounds: each bucket spans at most 3×, so a
+   * `histogram_quantile` lands within the right order of magnitude at 17 series per collector.
+   */
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+  quantiles: [0.5, 0.95, 0.99],
+  summary: false,
+} as const;
+
+const isSource = (v: unknown): v is SnapshotSource =>
+  typeof v === 'object' && v !== null && typeof (v as SnapshotSource).snapshot === 'function';
+
+const increasing = (v: unknown): boolean =>
+  Array.isArray(v) &&
+  v.length > 0 &&
+  v.every((b, i) => typeof b === 'number' && b > 0 && Number.isFinite(b) && (i === 0 || b > v[i - 1]));
+
+/** The options resolved: collectors by name (`''` for a single unnamed one), defaults applied. */
+export interface ResolvedMetricsOptions {
+  named: Array<readonly [string, SnapshotSource]>;
+  breakers: readonly BreakerLike[] | BreakerSource;
+  rateLimits: readonly RateLimitSource[];
+  prefix: string;
+  breakerStates: readonly string[];
+  buckets: readonly number[];
+  summary: boolean;
+}
+
+/** Throws one `ConfigurationError` naming every bad argument; otherwise applies the defaults. */
+export function resolveOptions(registry: Registry, options: ResilienceMetricsOptions): ResolvedMetricsOptions {
+  const v = new OptionsValidator('registerResilienceMetrics');
+  v.check(
+    typeof registry?.registerMetric === 'function',
+    'registry',
+    registry === undefined ? undefined : typeof registry,
+    'a prom-client Registry',
+  );
+  const { collectors, breakers = [], rateLimits = [] } = options;
+  const named =
+    collectors === undefined ? [] : isSource(collectors) ? [['', collectors] as const] : Object.entries(collectors);
+  v.check(
+    named.every(([, c]) => isSource(c)),
+    'collectors',
+    collectors,
+    'a collector or a record of collectors (objects with snapshot())',
+  );
+  v.check(
+    Array.isArray(breakers)
+      ? breakers.every((b: BreakerLike) => typeof b?.name === 'string' && 'state' in b)
+      : typeof (breakers as Partial<BreakerSource>)?.breakers === 'function',
+    'breakers',
+    breakers,
+    'an array of { name, state } or a breaker registry',
+  );
+  v.check(
+    options.breakerStates === undefined ||
+      (Array.isArray(options.breakerStates) && options.breakerStates.every((s) => typeof s === 'string')),
+    'breakerStates',
+    options.breakerStates,
+    'an array of state names',
+  );
+  v.check(
+    Array.isArray(rateLimits) && rateLimits.every((r) => typeof r?.usage === 'function'),
+    'rateLimits',
+    rateLimits,
+    'an array of { name, usage() }',
+  );
+  v.check(
+    options.prefix === undefined || /^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(options.prefix),
+    'prefix',
+    options.prefix,
+    'a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)',
+  );
+  v.check(
+    options.buckets === undefined || increasing(options.buckets),
+    'buckets',
+    options.buckets,
+    'a non-empty array of positive finite seconds in increasing order',
+  );
+  v.boolean('summary', options.summary);
+  v.done();
+  return {
+    named,
+    breakers,
+    rateLimits,
+    prefix: options.prefix ?? PROMETHEUS_DEFAULTS.prefix,
+    breakerStates: options.breakerStates ?? PROMETHEUS_DEFAULTS.breakerStates,
+    buckets: options.buckets ?? PROMETHEUS_DEFAULTS.buckets,
+    summary: options.summary ?? PROMETHEUS_DEFAULTS.summary,
+  };
+}

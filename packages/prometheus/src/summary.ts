@@ -1,0 +1,44 @@
+import type { MetricsSnapshot } from '@resilience/core';
+import { Summary, type SummaryConfiguration } from 'prom-client';
+import { PROMETHEUS_DEFAULTS } from './options.js';
+
+type Values = Awaited<ReturnType<Summary['get']>>;
+
+/** Labelled snapshots of one scrape. */
+export type ScrapedSnapshots = () => ReadonlyArray<readonly [Record<string, string>, MetricsSnapshot]>;
+
+/** Where a snapshot keeps each exported quantile. */
+const FIELD = { 0.5: 'p50', 0.95: 'p95', 0.99: 'p99' } as const;
+
+/**
+ * A prom-client summary whose quantiles are a collector's window quantiles (read from its
+ * sketch at scrape time) and whose `_sum` and `_count` are its lifetime latency sum and call
+ * count, instead of prom-client's own per-observation digest: the figures `snapshot()` gives.
+ */
+export class WindowSummary extends Summary<string> {
+  readonly #meta: { name: string; help: string };
+  readonly #read: ScrapedSnapshots;
+
+  constructor(config: SummaryConfiguration<string>, read: ScrapedSnapshots) {
+    super(config);
+    this.#meta = { name: config.name, help: config.help };
+    this.#read = read;
+  }
+
+  override async get(): Promise<Values> {
+    const { name, help } = this.#meta;
+    const values: Values['values'] = [];
+    for (const [labels, s] of this.#read()) {
+      // No quantile of an empty window (0 would read as a real latency).
+      if (s.calls > 0) {
+        for (const q of PROMETHEUS_DEFAULTS.quantiles) {
+          values.push({ labels: { ...labels, quantile: q }, value: s.latency[FIELD[q]] / 1_000 });
+        }
+      }
+      values.push({ metricName: `${name}_sum`, labels, value: s.lifetime.latencySumMs / 1_000 });
+      values.push({ metricName: `${name}_count`, labels, value: s.lifetime.calls });
+    }
+    // prom-client declares the type as a numeric enum, but formats the string it holds at run time.
+    return { name, help, type: 'summary' as unknown as Values['type'], aggregator: 'omit', collect: () => {}, values };
+  }
+}
