@@ -2,20 +2,11 @@ import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { ConfigurationError, IdempotencyConflictError } from '../errors/errors.js';
 import { type MemoryStore, memoryStore } from '../store/memory.js';
+import { deferred } from '../testing/deferred.js';
 import { idempotency, ReplayedError } from './idempotency.js';
 import { IDEMPOTENCY_DEFAULTS } from './options.js';
 
 const fixed = () => 0.25;
-
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 describe('idempotency', () => {
   it('pins its defaults', () => {

@@ -16,7 +16,12 @@ const lost = () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESE
 
 describe('messageProcessor', () => {
   it('pins its defaults', () => {
-    expect(MESSAGE_PROCESSOR_DEFAULTS).toEqual({ maxAttempts: 3, retryTtlMs: 3_600_000, keyPrefix: 'msg:' });
+    expect(MESSAGE_PROCESSOR_DEFAULTS).toEqual({
+      maxAttempts: 3,
+      retryTtlMs: 3_600_000,
+      deadLetterLeaseMs: 30_000,
+      keyPrefix: 'msg:',
+    });
   });
 
   it('acknowledges a handled message and counts it', async () => {

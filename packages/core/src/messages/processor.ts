@@ -2,9 +2,10 @@ import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
 import { classify } from '../errors/classify.js';
 import { TimeoutError } from '../errors/errors.js';
 import { neverAborted } from '../policy/policy.js';
+import { keepRenewing } from '../store/lease.js';
 import { memoryStore } from '../store/memory.js';
 import type { Store } from '../store/store.js';
-import { attemptTransition, deadTransition, failedTransition } from './counter.js';
+import { attemptTransition, claimTransition, deadTransition, failedTransition, releaseTransition } from './counter.js';
 import {
   type DeadLetterReason,
   type MessageProcessorOptions,
@@ -24,6 +25,8 @@ export interface MessageProcessorStats {
   deadLettered: Record<DeadLetterReason, number>;
   /** Redeliveries of messages already dead-lettered (acknowledged without sinking again). */
   duplicates: number;
+  /** Deliveries returned as `retry` because another delivery of the id was being dead-lettered. */
+  concurrentDeadLetters: number;
   /** Dead-letter sink failures (each made `process` reject). */
   sinkFailures: number;
   /** Attempts that reached the soft and the hard time limit. */
@@ -60,11 +63,14 @@ export class MessageProcessor<M> {
   readonly #attempt: ReturnType<typeof attemptTransition>;
   readonly #failed: ReturnType<typeof failedTransition>;
   readonly #dead: ReturnType<typeof deadTransition>;
+  readonly #claim: ReturnType<typeof claimTransition>;
+  readonly #release: ReturnType<typeof releaseTransition>;
   readonly #stats: MessageProcessorStats = {
     processed: 0,
     retried: 0,
     deadLettered: { poison: 0, max_retries_exceeded: 0 },
     duplicates: 0,
+    concurrentDeadLetters: 0,
     sinkFailures: 0,
     softTimeouts: 0,
     hardTimeouts: 0,
@@ -81,6 +87,8 @@ export class MessageProcessor<M> {
     this.#attempt = attemptTransition(this.#opts.retryTtlMs);
     this.#failed = failedTransition(this.#opts.retryTtlMs);
     this.#dead = deadTransition(this.#opts.retryTtlMs);
+    this.#claim = claimTransition(this.#opts.retryTtlMs, this.#opts.deadLetterLeaseMs);
+    this.#release = releaseTransition(this.#opts.retryTtlMs);
   }
 
   /** A copy of the counters since construction. */
@@ -123,6 +131,10 @@ export class MessageProcessor<M> {
     if (begun.dead !== undefined) {
       this.#stats.duplicates++;
       return 'dead_lettered';
+    }
+    if (begun.sinking) {
+      this.#stats.concurrentDeadLetters++;
+      return 'retry';
     }
     if (begun.attempt > maxAttempts) {
       // Earlier attempts did not finish here (a crash, or a sink that failed): do not run again.
@@ -193,6 +205,12 @@ export class MessageProcessor<M> {
     }
   }
 
+  /**
+   * Hands the message to the sink once per id: the dead-lettering is claimed in the store
+   * first (a lease, renewed while the sink runs), so a concurrent delivery is told to
+   * retry instead of sinking too. A failing sink gives the claim up and `process` rejects,
+   * so the queue redelivers. Without an id (`key` undefined) nothing can be claimed.
+   */
   async #deadLetter(
     message: M,
     key: string | undefined,
@@ -201,22 +219,42 @@ export class MessageProcessor<M> {
     error: unknown,
     description: string,
   ): Promise<ProcessResult> {
+    let stopRenewing: (() => void) | undefined;
+    if (key !== undefined) {
+      const claimed = await this.store.apply(key, this.#claim, { by: attempts }, this.#clock.now());
+      if (claimed === 'dead') {
+        this.#stats.duplicates++;
+        return 'dead_lettered';
+      }
+      if (claimed === 'busy') {
+        this.#stats.concurrentDeadLetters++;
+        return 'retry';
+      }
+      const renewEveryMs = this.#opts.deadLetterLeaseMs / 3;
+      stopRenewing = keepRenewing(this.#clock, renewEveryMs, async () => {
+        return (await this.store.apply(key, this.#claim, { by: attempts }, this.#clock.now())) === 'claimed';
+      });
+    }
     try {
       await this.#sink(message, { reason, attempts, error, description });
     } catch (sinkError) {
+      stopRenewing?.();
       this.#stats.sinkFailures++;
-      if (key !== undefined && error !== undefined) {
+      if (key !== undefined) {
         // Kept for the redelivery's description, which will not run the handler again.
-        await this.store.apply(key, this.#failed, { last: text(error) }, this.#clock.now()).catch(() => undefined);
+        const last = error === undefined ? {} : { last: text(error) };
+        const release = { by: attempts, ...last };
+        await this.store.apply(key, this.#release, release, this.#clock.now()).catch(() => undefined);
       }
       throw sinkError;
     }
+    stopRenewing?.();
     this.#stats.deadLettered[reason]++;
     if (key !== undefined) {
       try {
         await this.store.apply(key, this.#dead, { reason }, this.#clock.now());
       } catch {
-        // Sunk already: at worst a redelivery is dead-lettered again.
+        // Sunk already: at worst a redelivery after the lease is dead-lettered again.
       }
     }
     return 'dead_lettered';
