@@ -109,6 +109,32 @@ describe('idempotency', () => {
     expect(await idem.execute('other', () => 'ok')).toBe('ok');
   });
 
+  it('rethrows the real error and frees the key when recordErrors throws, reporting the predicate failure', async () => {
+    const broken = new Error('predicate bug');
+    const idem = idempotency({
+      clock: new FakeClock(),
+      random: fixed,
+      recordErrors: () => {
+        throw broken;
+      },
+    });
+    const events: unknown[] = [];
+    idem.onEvent((e) => events.push(e));
+    const real = new Error('db down');
+    await expect(idem.execute('k', () => Promise.reject(real))).rejects.toBe(real);
+    expect(events).toEqual([
+      {
+        type: 'callback_failed',
+        policy: 'idempotency',
+        key: expect.any(String),
+        callback: 'recordErrors',
+        error: broken,
+      },
+    ]);
+    expect(idem.inFlight).toBe(0);
+    expect(await idem.execute('k', () => 'second try')).toBe('second try');
+  });
+
   it('bounds records by maxRecords in the default store', async () => {
     const idem = idempotency({ clock: new FakeClock(), random: fixed, maxRecords: 2 });
     const fn = vi.fn(() => 1);

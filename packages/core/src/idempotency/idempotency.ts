@@ -29,7 +29,8 @@ export interface IdempotentResult<T> {
 export type IdempotencyEvent =
   | { type: 'executed' | 'replayed' | 'shared'; policy: string; key: string }
   | { type: 'conflict'; policy: string; key: string; code: 'in_flight' | 'fingerprint_mismatch' }
-  | { type: 'record_failed'; policy: string; key: string; error: unknown };
+  | { type: 'record_failed'; policy: string; key: string; error: unknown }
+  | { type: 'callback_failed'; policy: string; key: string; callback: 'recordErrors'; error: unknown };
 
 /** An error replayed from a record: the original's name, message, code and status. */
 export class ReplayedError extends Error {
@@ -185,7 +186,7 @@ export class Idempotency {
       value = await fn();
       outcome = { ok: true, value: value as JsonValue };
     } catch (error) {
-      const record = this.#opts.recordErrors(error);
+      const record = this.#records(key, error);
       await this.#settle(key, () =>
         record
           ? this.store.apply(
@@ -201,6 +202,28 @@ export class Idempotency {
     await this.#settle(key, () => this.store.apply(key, this.#complete, { fp, owner, outcome }, this.#clock.now()));
     this.#emit('executed', key);
     return { value, source: 'executed' as const };
+  }
+
+  /**
+   * Whether `error` is recorded. A `recordErrors` predicate that throws must not replace
+   * the call's own error nor leave the key in flight: the error is not recorded (the key
+   * is freed) and the predicate's failure is reported as an event.
+   */
+  #records(key: string, error: unknown): boolean {
+    try {
+      return Boolean(this.#opts.recordErrors(error));
+    } catch (failure) {
+      if (this.#events.hasListeners) {
+        this.#events.emit({
+          type: 'callback_failed',
+          policy: this.name,
+          key,
+          callback: 'recordErrors',
+          error: failure,
+        });
+      }
+      return false;
+    }
   }
 
   /**

@@ -26,7 +26,9 @@ export interface IdempotencyOptions {
   lockTimeoutMs?: number;
   /**
    * Whether a failed call's error is recorded and replayed (`true`, or a predicate per
-   * error). Unrecorded errors free the key so the client can try again.
+   * error). Unrecorded errors free the key so the client can try again. A predicate that
+   * throws counts as `false` (the caller still gets the call's own error) and is reported
+   * as a `callback_failed` event.
    * @default false
    */
   recordErrors?: boolean | ((error: unknown) => boolean);

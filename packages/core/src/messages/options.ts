@@ -40,7 +40,8 @@ export interface MessageProcessorOptions<M> {
    * Whether an error means the message itself is bad, so retrying cannot help. `true` or
    * `false` decides; `undefined` falls back to the built-in rule: errors classified as
    * `validation` (`SyntaxError` from bad JSON, `TypeError` from missing fields, validation
-   * errors, HTTP 4xx answers other than 401/403/407, 408, 409/412/423 and 429).
+   * errors, HTTP 4xx answers other than 401/403/407, 408, 409/412/423 and 429). If it
+   * throws, the built-in rule decides and a `callback_failed` event reports the throw.
    */
   isPoison?: (error: unknown, message: M) => boolean | undefined;
   /**

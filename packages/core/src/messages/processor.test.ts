@@ -80,6 +80,27 @@ describe('messageProcessor', () => {
     expect(await p.process(msg())).toBe('retry');
   });
 
+  it('lets the built-in rule decide when isPoison throws, and reports the throw as an event', async () => {
+    const broken = new Error('isPoison bug');
+    const deadLetter = vi.fn();
+    const p = messageProcessor<Msg>({
+      handler: (m) => (m.id === 'bad' ? JSON.parse('{') : Promise.reject(lost())),
+      deadLetter,
+      isPoison: () => {
+        throw broken;
+      },
+    });
+    const events: unknown[] = [];
+    p.onEvent((e) => events.push(e));
+    expect(await p.process(msg('bad'))).toBe('dead_lettered');
+    expect(deadLetter.mock.calls[0]![1]).toMatchObject({ reason: 'poison', error: expect.any(SyntaxError) });
+    expect(await p.process(msg('flaky'))).toBe('retry');
+    expect(events).toEqual([
+      { type: 'callback_failed', callback: 'isPoison', id: 'bad', error: broken },
+      { type: 'callback_failed', callback: 'isPoison', id: 'flaky', error: broken },
+    ]);
+  });
+
   it('dead-letters a message exactly once after maxAttempts transient failures', async () => {
     const deadLetter = vi.fn();
     const handler = vi.fn((_m: Msg, _ctx: { attempt: number }) => Promise.reject(lost()));

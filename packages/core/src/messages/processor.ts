@@ -1,6 +1,7 @@
 import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
 import { classify } from '../errors/classify.js';
 import { TimeoutError } from '../errors/errors.js';
+import { Emitter } from '../events/emitter.js';
 import { neverAborted } from '../policy/policy.js';
 import { keepRenewing } from '../store/lease.js';
 import { memoryStore } from '../store/memory.js';
@@ -15,6 +16,9 @@ import {
 
 /** What the queue should do with the message: acknowledge it (`done`, `dead_lettered`) or redeliver it (`retry`). */
 export type ProcessResult = 'done' | 'retry' | 'dead_lettered';
+
+/** A user callback that threw: `process` went on as if it were absent (see each option). */
+export type MessageProcessorEvent = { type: 'callback_failed'; callback: 'isPoison'; id: string; error: unknown };
 
 export interface MessageProcessorStats {
   /** Messages handled successfully. */
@@ -65,6 +69,7 @@ export class MessageProcessor<M> {
   readonly #dead: ReturnType<typeof deadTransition>;
   readonly #claim: ReturnType<typeof claimTransition>;
   readonly #release: ReturnType<typeof releaseTransition>;
+  readonly #events = new Emitter<MessageProcessorEvent>();
   readonly #stats: MessageProcessorStats = {
     processed: 0,
     retried: 0,
@@ -75,6 +80,9 @@ export class MessageProcessor<M> {
     softTimeouts: 0,
     hardTimeouts: 0,
   };
+
+  /** Events of this processor (nothing is built when nobody listens). */
+  readonly onEvent = this.#events.subscribe;
 
   constructor(options: MessageProcessorOptions<M>) {
     this.#opts = resolveMessageProcessorOptions(options);
@@ -145,7 +153,7 @@ export class MessageProcessor<M> {
     try {
       await this.#run(message, begun.attempt);
     } catch (error) {
-      const verdict = this.#isPoison?.(error, message);
+      const verdict = this.#verdict(error, message, String(id));
       if (verdict ?? classify(error) === 'validation') {
         const description = `Message ${String(id)} is poison: ${poisonWhy(error, verdict === true)}, so retrying cannot fix it. Error: ${text(error)}.`;
         return this.#deadLetter(message, key, 'poison', begun.attempt, error, description);
@@ -165,6 +173,18 @@ export class MessageProcessor<M> {
       // The work is done; the counter expires after retryTtlMs anyway.
     }
     return 'done';
+  }
+
+  /** `isPoison`'s answer; a throw is reported and leaves the decision to the built-in rule. */
+  #verdict(error: unknown, message: M, id: string): boolean | undefined {
+    if (this.#isPoison === undefined) return undefined;
+    try {
+      return this.#isPoison(error, message);
+    } catch (failure) {
+      if (this.#events.hasListeners)
+        this.#events.emit({ type: 'callback_failed', callback: 'isPoison', id, error: failure });
+      return undefined;
+    }
   }
 
   async #run(message: M, attempt: number): Promise<void> {
