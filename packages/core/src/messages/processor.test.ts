@@ -69,6 +69,21 @@ describe('messageProcessor', () => {
     ]);
   });
 
+  it('treats HTTP 4xx as poison except 401/403/407, 408, 409/412/423 and 429, as docs/messages.md says', async () => {
+    const outcomes: Record<number, string> = {};
+    for (const status of [400, 401, 403, 404, 407, 408, 409, 410, 412, 422, 423, 429]) {
+      const error = Object.assign(new Error(`HTTP ${status}`), { status });
+      const p = messageProcessor<Msg>({ handler: () => Promise.reject(error), deadLetter: vi.fn() });
+      outcomes[status] = await p.process(msg());
+    }
+    const poison = Object.keys(outcomes).filter((s) => outcomes[Number(s)] === 'dead_lettered');
+    expect(poison).toEqual(['400', '404', '410', '422']);
+    const cause = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const fetchFailed = new TypeError('fetch failed', { cause });
+    const p = messageProcessor<Msg>({ handler: () => Promise.reject(fetchFailed), deadLetter: vi.fn() });
+    expect(await p.process(msg())).toBe('retry');
+  });
+
   it('lets isPoison say a validation-looking error is not poison', async () => {
     const p = messageProcessor<Msg>({
       handler: () => {
