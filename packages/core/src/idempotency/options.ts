@@ -20,8 +20,9 @@ export interface IdempotencyOptions {
   maxRecords?: number;
   /**
    * How long an in-flight record holds its key. If its owner dies (process crash) the key
-   * frees itself after this long; a call running longer may be run again by another
-   * process. @default 60_000 (1 minute)
+   * frees itself after this long; a call running longer may be run again by a caller in
+   * another process or in this one (callers sharing a hung call stop waiting then).
+   * @default 60_000 (1 minute)
    */
   lockTimeoutMs?: number;
   /**
@@ -64,7 +65,10 @@ export interface IdempotencyExecuteOptions {
    * @default 'share'
    */
   onInFlight?: 'share' | 'reject';
-  /** Cancels waiting on a key in flight in another process. */
+  /**
+   * Cancels waiting on a key in flight (in this process or another): the call rejects with
+   * the signal's reason. An already aborted signal runs nothing.
+   */
   signal?: AbortSignal;
 }
 
