@@ -62,7 +62,11 @@ export interface MessageProcessorOptions<M> {
   softTimeoutMs?: number;
   /** After this long the attempt fails as transient (`TimeoutError`), whatever the handler does. None by default. */
   hardTimeoutMs?: number;
-  /** The message's id. @default (message) => message.id */
+  /**
+   * The message's id: a non-empty string or a finite number; anything else (or a throw)
+   * makes the message poison, since its attempts cannot be counted.
+   * @default (message) => message.id
+   */
   idOf?: (message: M) => string | number;
   /** Store key prefix. @default 'msg:' */
   keyPrefix?: string;

@@ -218,6 +218,16 @@ describe('messageProcessor', () => {
     });
   });
 
+  it('treats an id of NaN or Infinity as no id, so such messages never share one counter', async () => {
+    const deadLetter = vi.fn();
+    const handler = vi.fn();
+    const p = messageProcessor<{ id: number }>({ handler, deadLetter });
+    for (const id of [Number.NaN, Number.POSITIVE_INFINITY]) expect(await p.process({ id })).toBe('dead_lettered');
+    expect(handler).not.toHaveBeenCalled();
+    expect(deadLetter.mock.calls.map(([, info]) => info.reason)).toEqual(['poison', 'poison']);
+    expect(await p.process({ id: 7 })).toBe('done');
+  });
+
   it('uses idOf for the id', async () => {
     const store = memoryStore();
     const p = messageProcessor<{ key: string }>({

@@ -122,7 +122,7 @@ export class MessageProcessor<M> {
         `The message's id could not be read (${text(error)}).`,
       );
     }
-    if ((typeof id !== 'string' || id.length === 0) && typeof id !== 'number') {
+    if ((typeof id !== 'string' || id.length === 0) && !Number.isFinite(id)) {
       const error = new TypeError('message has no id');
       return this.#deadLetter(
         message,
