@@ -20,6 +20,28 @@ export default async function workflows(opts: SuiteOptions) {
     opts,
   );
 
+  // 100 concurrent callers of one new key: one runs fn, 99 share it in this process (the
+  // sharers arm one lock timer per key between them, not one each).
+  const gate = async () => {
+    await work();
+    return 1;
+  };
+  const shared = idempotency({ store: memoryStore({ maxKeys: 200_000 }), maxRecords: 200_000 });
+  await compare(
+    'idempotency.execute, 100 concurrent callers of one key',
+    [
+      ['100 awaits of one promise', () => Promise.all(Array.from({ length: 100 }, () => gate()))],
+      [
+        '1 run + 99 sharers',
+        () => {
+          const key = `s${fresh++ % 150_000}`;
+          return Promise.all(Array.from({ length: 100 }, () => shared.execute(key, gate)));
+        },
+      ],
+    ],
+    opts,
+  );
+
   const processor = messageProcessor<{ id: string }>({ handler: work, deadLetter: () => undefined });
   const timed = messageProcessor<{ id: string }>({
     handler: work,

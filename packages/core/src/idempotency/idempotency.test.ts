@@ -2,20 +2,11 @@ import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { ConfigurationError, IdempotencyConflictError } from '../errors/errors.js';
 import { type MemoryStore, memoryStore } from '../store/memory.js';
+import { deferred } from '../testing/deferred.js';
 import { idempotency, ReplayedError } from './idempotency.js';
 import { IDEMPOTENCY_DEFAULTS } from './options.js';
 
 const fixed = () => 0.25;
-
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 describe('idempotency', () => {
   it('pins its defaults', () => {
@@ -52,6 +43,59 @@ describe('idempotency', () => {
     await clock.advance(1);
     await idem.execute('k', fn);
     expect(fn).toHaveBeenCalledTimes(2);
+  });
+
+  describe('callers sharing a call in this process', () => {
+    it('stop waiting on a hung call after lockTimeoutMs, as another process would, and one of them runs fn', async () => {
+      const clock = new FakeClock();
+      const idem = idempotency({ clock, random: fixed, lockTimeoutMs: 1_000 });
+      void idem.execute('k', () => new Promise(() => {})); // hangs forever
+      const fn = vi.fn(async () => 'second');
+      const sharers = [idem.executeDetailed('k', fn), idem.executeDetailed('k', fn)];
+      await clock.advance(999);
+      expect(fn).not.toHaveBeenCalled();
+      await clock.advance(1);
+      expect(fn).toHaveBeenCalledTimes(1);
+      expect(await Promise.all(sharers)).toEqual([
+        { value: 'second', source: 'executed' },
+        { value: 'second', source: 'shared' },
+      ]);
+      expect(await idem.executeDetailed('k', fn)).toEqual({ value: 'second', source: 'replayed' });
+      expect(clock.pendingTimers).toBe(0);
+    });
+
+    it('stop waiting when their own signal aborts, leaving the first call and the others alone', async () => {
+      const clock = new FakeClock();
+      const idem = idempotency({ clock, random: fixed });
+      const gate = deferred<string>();
+      const first = idem.execute('k', () => gate.promise);
+      const controller = new AbortController();
+      const leaving = idem.execute('k', () => 'never', { signal: controller.signal });
+      const staying = idem.execute('k', () => 'never');
+      controller.abort(new Error('client gone'));
+      await expect(leaving).rejects.toThrow('client gone');
+      await expect(idem.execute('k', () => 'never', { signal: controller.signal })).rejects.toThrow('client gone');
+      gate.resolve('paid');
+      expect([await first, await staying]).toEqual(['paid', 'paid']);
+    });
+
+    it('arm one timer per key however many callers share it, and clear it when the call settles', async () => {
+      const clock = new FakeClock();
+      const idem = idempotency({ clock, random: fixed });
+      const gate = deferred<number>();
+      const calls = Array.from({ length: 100 }, () => idem.execute('k', () => gate.promise));
+      expect(clock.pendingTimers).toBe(1);
+      gate.resolve(1);
+      await Promise.all(calls);
+      expect(clock.pendingTimers).toBe(0);
+    });
+  });
+
+  it('runs nothing for a caller whose signal is already aborted', async () => {
+    const fn = vi.fn();
+    const aborted = AbortSignal.abort(new Error('gone'));
+    await expect(idempotency({ random: fixed }).execute('k', fn, { signal: aborted })).rejects.toThrow('gone');
+    expect(fn).not.toHaveBeenCalled();
   });
 
   it('rejects a concurrent call at once with in_flight when asked to', async () => {
@@ -116,6 +160,32 @@ describe('idempotency', () => {
     });
     await expect(idem.execute('other', () => Promise.reject(new Error('500')))).rejects.toThrow('500');
     expect(await idem.execute('other', () => 'ok')).toBe('ok');
+  });
+
+  it('rethrows the real error and frees the key when recordErrors throws, reporting the predicate failure', async () => {
+    const broken = new Error('predicate bug');
+    const idem = idempotency({
+      clock: new FakeClock(),
+      random: fixed,
+      recordErrors: () => {
+        throw broken;
+      },
+    });
+    const events: unknown[] = [];
+    idem.onEvent((e) => events.push(e));
+    const real = new Error('db down');
+    await expect(idem.execute('k', () => Promise.reject(real))).rejects.toBe(real);
+    expect(events).toEqual([
+      {
+        type: 'callback_failed',
+        policy: 'idempotency',
+        key: expect.any(String),
+        callback: 'recordErrors',
+        error: broken,
+      },
+    ]);
+    expect(idem.inFlight).toBe(0);
+    expect(await idem.execute('k', () => 'second try')).toBe('second try');
   });
 
   it('bounds records by maxRecords in the default store', async () => {

@@ -17,6 +17,7 @@ import {
   type RecordedOutcome,
   releaseTransition,
 } from './record.js';
+import { type LocalCall, settled, waitFor } from './shared.js';
 
 /** How a call's outcome was obtained: by running `fn`, from a record, or by joining a call in flight. */
 export type IdempotencySource = 'executed' | 'replayed' | 'shared';
@@ -29,7 +30,8 @@ export interface IdempotentResult<T> {
 export type IdempotencyEvent =
   | { type: 'executed' | 'replayed' | 'shared'; policy: string; key: string }
   | { type: 'conflict'; policy: string; key: string; code: 'in_flight' | 'fingerprint_mismatch' }
-  | { type: 'record_failed'; policy: string; key: string; error: unknown };
+  | { type: 'record_failed'; policy: string; key: string; error: unknown }
+  | { type: 'callback_failed'; policy: string; key: string; callback: 'recordErrors'; error: unknown };
 
 /** An error replayed from a record: the original's name, message, code and status. */
 export class ReplayedError extends Error {
@@ -61,11 +63,6 @@ function recordError(error: unknown): RecordedError {
   };
 }
 
-interface Local {
-  readonly fp: string | null;
-  readonly promise: Promise<IdempotentResult<unknown>>;
-}
-
 /**
  * Runs each keyed call at most once within `ttlMs` and replays its outcome. See
  * {@link idempotency}. Memory: records are bounded by the store (`maxRecords` for the
@@ -78,7 +75,7 @@ export class Idempotency {
   readonly #clock: Clock;
   readonly #begin: ReturnType<typeof beginTransition>;
   readonly #complete: ReturnType<typeof completeTransition>;
-  readonly #inFlight = new Map<string, Local>();
+  readonly #inFlight = new Map<string, LocalCall>();
   readonly #events = new Emitter<IdempotencyEvent>();
   readonly #instance: string;
   #sequence = 0;
@@ -136,7 +133,18 @@ export class Idempotency {
       }
     }
     const storeKey = `${this.#opts.keyPrefix}${scope === undefined ? '' : encodeURIComponent(scope)}:${key}`;
-    const fp = fingerprint ?? null;
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    return this.#join(storeKey, fn, fingerprint ?? null, options);
+  }
+
+  /** Shares the call in flight in this process with `storeKey`, or starts one. */
+  #join<T>(
+    storeKey: string,
+    fn: () => T | PromiseLike<T>,
+    fp: string | null,
+    options: IdempotencyExecuteOptions,
+  ): Promise<IdempotentResult<T>> {
+    const { onInFlight } = options;
     const local = this.#inFlight.get(storeKey);
     if (local) {
       if (local.fp !== null && fp !== null && local.fp !== fp) {
@@ -144,16 +152,36 @@ export class Idempotency {
       }
       if (onInFlight === 'reject') return Promise.reject(this.#conflict(storeKey, 'in_flight'));
       this.#emit('shared', storeKey);
-      return local.promise.then((r) => ({ value: r.value as T, source: 'shared' }));
+      return this.#share(storeKey, local, fn, fp, options);
     }
-    const promise = this.#run(storeKey, fn, fp, options);
-    const entry: Local = { fp, promise };
+    const now = this.#clock.now();
+    const promise = this.#run(storeKey, fn, fp, options, now);
+    const entry: LocalCall = { fp, promise, until: now + this.#opts.lockTimeoutMs };
     this.#inFlight.set(storeKey, entry);
     const forget = () => {
+      settled(entry, this.#clock);
       if (this.#inFlight.get(storeKey) === entry) this.#inFlight.delete(storeKey);
     };
     promise.then(forget, forget);
     return promise;
+  }
+
+  /**
+   * Joins a call in flight in this process. Like a caller in another process, a sharer
+   * stops waiting when its own signal aborts, and once the call's lock ran out (the call
+   * hung) it takes the key over: the first to wake runs `fn`, the others share that run.
+   */
+  async #share<T>(
+    key: string,
+    local: LocalCall,
+    fn: () => T | PromiseLike<T>,
+    fp: string | null,
+    options: IdempotencyExecuteOptions,
+  ): Promise<IdempotentResult<T>> {
+    const result = await waitFor(local, this.#clock, options.signal);
+    if (result !== undefined) return { value: result.value as T, source: 'shared' };
+    if (this.#inFlight.get(key) === local) this.#inFlight.delete(key);
+    return this.#join(key, fn, fp, options);
   }
 
   async #run<T>(
@@ -161,10 +189,11 @@ export class Idempotency {
     fn: () => T | PromiseLike<T>,
     fp: string | null,
     options: IdempotencyExecuteOptions,
+    now: number,
   ): Promise<IdempotentResult<T>> {
     const owner = `${this.#instance}:${(this.#sequence++).toString(36)}`;
-    for (;;) {
-      const begun = await this.store.apply(key, this.#begin, { fp, owner }, this.#clock.now());
+    for (let at = now; ; at = this.#clock.now()) {
+      const begun = await this.store.apply(key, this.#begin, { fp, owner }, at);
       if (begun.kind === 'acquired') return this.#call(key, fn, fp, owner);
       if (begun.kind === 'mismatch') throw this.#conflict(key, 'fingerprint_mismatch');
       if (begun.kind === 'done') {
@@ -185,7 +214,7 @@ export class Idempotency {
       value = await fn();
       outcome = { ok: true, value: value as JsonValue };
     } catch (error) {
-      const record = this.#opts.recordErrors(error);
+      const record = this.#records(key, error);
       await this.#settle(key, () =>
         record
           ? this.store.apply(
@@ -201,6 +230,28 @@ export class Idempotency {
     await this.#settle(key, () => this.store.apply(key, this.#complete, { fp, owner, outcome }, this.#clock.now()));
     this.#emit('executed', key);
     return { value, source: 'executed' as const };
+  }
+
+  /**
+   * Whether `error` is recorded. A `recordErrors` predicate that throws must not replace
+   * the call's own error nor leave the key in flight: the error is not recorded (the key
+   * is freed) and the predicate's failure is reported as an event.
+   */
+  #records(key: string, error: unknown): boolean {
+    try {
+      return Boolean(this.#opts.recordErrors(error));
+    } catch (failure) {
+      if (this.#events.hasListeners) {
+        this.#events.emit({
+          type: 'callback_failed',
+          policy: this.name,
+          key,
+          callback: 'recordErrors',
+          error: failure,
+        });
+      }
+      return false;
+    }
   }
 
   /**

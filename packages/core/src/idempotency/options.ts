@@ -20,13 +20,16 @@ export interface IdempotencyOptions {
   maxRecords?: number;
   /**
    * How long an in-flight record holds its key. If its owner dies (process crash) the key
-   * frees itself after this long; a call running longer may be run again by another
-   * process. @default 60_000 (1 minute)
+   * frees itself after this long; a call running longer may be run again by a caller in
+   * another process or in this one (callers sharing a hung call stop waiting then).
+   * @default 60_000 (1 minute)
    */
   lockTimeoutMs?: number;
   /**
    * Whether a failed call's error is recorded and replayed (`true`, or a predicate per
-   * error). Unrecorded errors free the key so the client can try again.
+   * error). Unrecorded errors free the key so the client can try again. A predicate that
+   * throws counts as `false` (the caller still gets the call's own error) and is reported
+   * as a `callback_failed` event.
    * @default false
    */
   recordErrors?: boolean | ((error: unknown) => boolean);
@@ -62,7 +65,10 @@ export interface IdempotencyExecuteOptions {
    * @default 'share'
    */
   onInFlight?: 'share' | 'reject';
-  /** Cancels waiting on a key in flight in another process. */
+  /**
+   * Cancels waiting on a key in flight (in this process or another): the call rejects with
+   * the signal's reason. An already aborted signal runs nothing.
+   */
   signal?: AbortSignal;
 }
 

@@ -1,11 +1,21 @@
 import type { Transition } from '../store/store.js';
 import type { DeadLetterReason } from './options.js';
 
-/** Per message id (JSON): attempts started, the last error's text, and whether it was dead-lettered. */
+/** A delivery's claim on dead-lettering a message: its attempt number and the end of its lease. */
+export interface SinkClaim {
+  readonly by: number;
+  readonly until: number;
+}
+
+/**
+ * Per message id (JSON): attempts started, the last error's text, whether it was
+ * dead-lettered, and which delivery is dead-lettering it now.
+ */
 export interface AttemptState {
   readonly n: number;
   readonly last?: string;
   readonly dead?: DeadLetterReason;
+  readonly sink?: SinkClaim;
 }
 
 export interface AttemptOutput {
@@ -14,20 +24,27 @@ export interface AttemptOutput {
   readonly last?: string;
   /** Set when the message was already dead-lettered: do not run or sink it again. */
   readonly dead?: DeadLetterReason;
+  /** Set when another delivery is dead-lettering the message now: do not run it; redeliver later. */
+  readonly sinking?: true;
 }
+
+const claimLive = (state: AttemptState | undefined, now: number): state is AttemptState & { sink: SinkClaim } =>
+  state?.sink !== undefined && state.sink.until > now;
 
 /**
  * Counts an attempt before the handler runs, so an attempt that crashes the process
  * still counts (a message that kills its consumer is dead-lettered, not looped forever).
+ * Counts nothing while the message is dead-lettered or being dead-lettered.
  */
 export function attemptTransition(ttlMs: number): Transition<AttemptState, null, AttemptOutput> {
   return {
     name: 'messages.attempt',
     params: { ttlMs },
-    apply(state, _input, _now) {
+    apply(state, _input, now) {
       if (state?.dead !== undefined) {
         return { state, output: { attempt: state.n, dead: state.dead }, ttlMs: 0, write: false };
       }
+      if (claimLive(state, now)) return { state, output: { attempt: state.n, sinking: true }, ttlMs: 0, write: false };
       const n = (state?.n ?? 0) + 1;
       const next: AttemptState = state?.last === undefined ? { n } : { n, last: state.last };
       return { state: next, output: { ...next, attempt: n }, ttlMs };
@@ -43,6 +60,53 @@ export function failedTransition(ttlMs: number): Transition<AttemptState, { read
     apply(state, input) {
       if (state === undefined || state.dead !== undefined) return { state, output: null, ttlMs: 0, write: false };
       return { state: { ...state, last: input.last }, output: null, ttlMs };
+    },
+  };
+}
+
+/** What a claim on dead-lettering a message found. */
+export type ClaimOutput = 'claimed' | 'busy' | 'dead';
+
+/**
+ * Claims the dead-lettering of a message for the delivery with attempt number `by`,
+ * before it calls the sink, so concurrent deliveries never call it twice: `busy` while
+ * another delivery's lease runs, `dead` once the message was dead-lettered. The same
+ * delivery claiming again renews its lease (`leaseMs` from now); a lease that ran out
+ * (its holder crashed) may be claimed by anyone.
+ */
+export function claimTransition(
+  ttlMs: number,
+  leaseMs: number,
+): Transition<AttemptState, { readonly by: number }, ClaimOutput> {
+  return {
+    name: 'messages.claim',
+    params: { ttlMs, leaseMs },
+    apply(state, input, now) {
+      if (state?.dead !== undefined) return { state, output: 'dead', ttlMs: 0, write: false };
+      if (claimLive(state, now) && state.sink.by !== input.by) return { state, output: 'busy', ttlMs: 0, write: false };
+      const sink: SinkClaim = { by: input.by, until: now + leaseMs };
+      const next: AttemptState =
+        state?.last === undefined ? { n: state?.n ?? 0, sink } : { n: state.n, last: state.last, sink };
+      return { state: next, output: 'claimed', ttlMs: Math.max(ttlMs, leaseMs) };
+    },
+  };
+}
+
+/**
+ * Gives up the claim of delivery `by` after its sink failed, noting the error being
+ * dead-lettered (`last`), so a redelivery dead-letters the message. Outputs whether `by`
+ * still held the claim.
+ */
+export function releaseTransition(
+  ttlMs: number,
+): Transition<AttemptState, { readonly by: number; readonly last?: string }, boolean> {
+  return {
+    name: 'messages.release',
+    params: { ttlMs },
+    apply(state, input) {
+      if (state?.sink?.by !== input.by) return { state, output: false, ttlMs: 0, write: false };
+      const last = input.last ?? state.last;
+      return { state: last === undefined ? { n: state.n } : { n: state.n, last }, output: true, ttlMs };
     },
   };
 }

@@ -6,4 +6,10 @@ export {
   type MessageContext,
   type MessageProcessorOptions,
 } from './options.js';
-export { MessageProcessor, type MessageProcessorStats, messageProcessor, type ProcessResult } from './processor.js';
+export {
+  MessageProcessor,
+  type MessageProcessorEvent,
+  type MessageProcessorStats,
+  messageProcessor,
+  type ProcessResult,
+} from './processor.js';

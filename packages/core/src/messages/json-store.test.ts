@@ -37,8 +37,14 @@ describe('workflows over a JSON, asynchronous store', () => {
     const clock = new FakeClock();
     const store = jsonStore();
     const undone: unknown[] = [];
+    // The crashed process runs no timers (it renews nothing): its clock stands still.
     const define = (hang: boolean) =>
-      saga<{ order: string }>('order', { store, clock, random: () => 0.3, recoverAfterMs: 1_000 })
+      saga<{ order: string }>('order', {
+        store,
+        clock: hang ? new FakeClock() : clock,
+        random: () => 0.3,
+        recoverAfterMs: 1_000,
+      })
         .step({ name: 'reserve', run: () => ({ slot: 4 }), compensate: (_c, r) => void undone.push(['release', r]) })
         .step({
           name: 'charge',

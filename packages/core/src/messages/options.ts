@@ -29,8 +29,9 @@ export interface MessageProcessorOptions<M> {
   /** Processes one message. Throwing fails the attempt. */
   handler: (message: M, context: MessageContext) => unknown;
   /**
-   * Receives messages set aside. If it throws or rejects, `process` rejects too, so the
-   * queue redelivers the message and nothing is lost.
+   * Receives messages set aside: called once per message id, however many deliveries of it
+   * arrive at the same time. If it throws or rejects, `process` rejects too, so the queue
+   * redelivers the message and nothing is lost.
    */
   deadLetter: (message: M, info: DeadLetterInfo) => unknown;
   /** Deliveries of one message id before it is dead-lettered, the first included. @default 3 */
@@ -39,7 +40,8 @@ export interface MessageProcessorOptions<M> {
    * Whether an error means the message itself is bad, so retrying cannot help. `true` or
    * `false` decides; `undefined` falls back to the built-in rule: errors classified as
    * `validation` (`SyntaxError` from bad JSON, `TypeError` from missing fields, validation
-   * errors, HTTP 4xx answers).
+   * errors, HTTP 4xx answers other than 401/403/407, 408, 409/412/423 and 429). If it
+   * throws, the built-in rule decides and a `callback_failed` event reports the throw.
    */
   isPoison?: (error: unknown, message: M) => boolean | undefined;
   /**
@@ -49,11 +51,22 @@ export interface MessageProcessorOptions<M> {
   store?: Store;
   /** How long an attempt counter is kept after the last attempt. @default 3_600_000 (1 h) */
   retryTtlMs?: number;
+  /**
+   * How long a delivery's claim on dead-lettering a message lasts without renewal. The
+   * claim is renewed while the sink runs, so this is how long a process that crashed
+   * mid-sink blocks the message: redeliveries meanwhile return `retry`.
+   * @default 30_000 (30 s)
+   */
+  deadLetterLeaseMs?: number;
   /** After this long the handler's signal is aborted (it should stop cooperatively). None by default. */
   softTimeoutMs?: number;
   /** After this long the attempt fails as transient (`TimeoutError`), whatever the handler does. None by default. */
   hardTimeoutMs?: number;
-  /** The message's id. @default (message) => message.id */
+  /**
+   * The message's id: a non-empty string or a finite number; anything else (or a throw)
+   * makes the message poison, since its attempts cannot be counted.
+   * @default (message) => message.id
+   */
   idOf?: (message: M) => string | number;
   /** Store key prefix. @default 'msg:' */
   keyPrefix?: string;
@@ -63,12 +76,14 @@ export interface MessageProcessorOptions<M> {
 export const MESSAGE_PROCESSOR_DEFAULTS = {
   maxAttempts: 3,
   retryTtlMs: 3_600_000,
+  deadLetterLeaseMs: 30_000,
   keyPrefix: 'msg:',
 } as const;
 
 export interface ResolvedMessageProcessorOptions {
   maxAttempts: number;
   retryTtlMs: number;
+  deadLetterLeaseMs: number;
   softTimeoutMs: number | undefined;
   hardTimeoutMs: number | undefined;
   keyPrefix: string;
@@ -86,6 +101,7 @@ export function resolveMessageProcessorOptions<M>(
   v.function('idOf', o.idOf);
   v.check(o.store === undefined || isStore(o.store), 'store', o.store, 'a Store');
   v.number('retryTtlMs', o.retryTtlMs, { gt: 0 });
+  v.number('deadLetterLeaseMs', o.deadLetterLeaseMs, { gt: 0 });
   v.number('softTimeoutMs', o.softTimeoutMs, { gt: 0 });
   v.number('hardTimeoutMs', o.hardTimeoutMs, { gt: 0 });
   if (typeof o.softTimeoutMs === 'number' && typeof o.hardTimeoutMs === 'number') {
@@ -101,6 +117,7 @@ export function resolveMessageProcessorOptions<M>(
   return {
     maxAttempts: o.maxAttempts ?? MESSAGE_PROCESSOR_DEFAULTS.maxAttempts,
     retryTtlMs: o.retryTtlMs ?? MESSAGE_PROCESSOR_DEFAULTS.retryTtlMs,
+    deadLetterLeaseMs: o.deadLetterLeaseMs ?? MESSAGE_PROCESSOR_DEFAULTS.deadLetterLeaseMs,
     softTimeoutMs: o.softTimeoutMs,
     hardTimeoutMs: o.hardTimeoutMs,
     keyPrefix: o.keyPrefix ?? MESSAGE_PROCESSOR_DEFAULTS.keyPrefix,

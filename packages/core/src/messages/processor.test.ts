@@ -16,7 +16,12 @@ const lost = () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESE
 
 describe('messageProcessor', () => {
   it('pins its defaults', () => {
-    expect(MESSAGE_PROCESSOR_DEFAULTS).toEqual({ maxAttempts: 3, retryTtlMs: 3_600_000, keyPrefix: 'msg:' });
+    expect(MESSAGE_PROCESSOR_DEFAULTS).toEqual({
+      maxAttempts: 3,
+      retryTtlMs: 3_600_000,
+      deadLetterLeaseMs: 30_000,
+      keyPrefix: 'msg:',
+    });
   });
 
   it('acknowledges a handled message and counts it', async () => {
@@ -64,6 +69,21 @@ describe('messageProcessor', () => {
     ]);
   });
 
+  it('treats HTTP 4xx as poison except 401/403/407, 408, 409/412/423 and 429, as docs/messages.md says', async () => {
+    const outcomes: Record<number, string> = {};
+    for (const status of [400, 401, 403, 404, 407, 408, 409, 410, 412, 422, 423, 429]) {
+      const error = Object.assign(new Error(`HTTP ${status}`), { status });
+      const p = messageProcessor<Msg>({ handler: () => Promise.reject(error), deadLetter: vi.fn() });
+      outcomes[status] = await p.process(msg());
+    }
+    const poison = Object.keys(outcomes).filter((s) => outcomes[Number(s)] === 'dead_lettered');
+    expect(poison).toEqual(['400', '404', '410', '422']);
+    const cause = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const fetchFailed = new TypeError('fetch failed', { cause });
+    const p = messageProcessor<Msg>({ handler: () => Promise.reject(fetchFailed), deadLetter: vi.fn() });
+    expect(await p.process(msg())).toBe('retry');
+  });
+
   it('lets isPoison say a validation-looking error is not poison', async () => {
     const p = messageProcessor<Msg>({
       handler: () => {
@@ -73,6 +93,27 @@ describe('messageProcessor', () => {
       isPoison: () => false,
     });
     expect(await p.process(msg())).toBe('retry');
+  });
+
+  it('lets the built-in rule decide when isPoison throws, and reports the throw as an event', async () => {
+    const broken = new Error('isPoison bug');
+    const deadLetter = vi.fn();
+    const p = messageProcessor<Msg>({
+      handler: (m) => (m.id === 'bad' ? JSON.parse('{') : Promise.reject(lost())),
+      deadLetter,
+      isPoison: () => {
+        throw broken;
+      },
+    });
+    const events: unknown[] = [];
+    p.onEvent((e) => events.push(e));
+    expect(await p.process(msg('bad'))).toBe('dead_lettered');
+    expect(deadLetter.mock.calls[0]![1]).toMatchObject({ reason: 'poison', error: expect.any(SyntaxError) });
+    expect(await p.process(msg('flaky'))).toBe('retry');
+    expect(events).toEqual([
+      { type: 'callback_failed', callback: 'isPoison', id: 'bad', error: broken },
+      { type: 'callback_failed', callback: 'isPoison', id: 'flaky', error: broken },
+    ]);
   });
 
   it('dead-letters a message exactly once after maxAttempts transient failures', async () => {
@@ -175,6 +216,16 @@ describe('messageProcessor', () => {
       reason: 'poison',
       description: expect.stringMatching(/no id/),
     });
+  });
+
+  it('treats an id of NaN or Infinity as no id, so such messages never share one counter', async () => {
+    const deadLetter = vi.fn();
+    const handler = vi.fn();
+    const p = messageProcessor<{ id: number }>({ handler, deadLetter });
+    for (const id of [Number.NaN, Number.POSITIVE_INFINITY]) expect(await p.process({ id })).toBe('dead_lettered');
+    expect(handler).not.toHaveBeenCalled();
+    expect(deadLetter.mock.calls.map(([, info]) => info.reason)).toEqual(['poison', 'poison']);
+    expect(await p.process({ id: 7 })).toBe('done');
   });
 
   it('uses idOf for the id', async () => {

@@ -1,10 +1,12 @@
 import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
 import { classify } from '../errors/classify.js';
 import { TimeoutError } from '../errors/errors.js';
+import { Emitter } from '../events/emitter.js';
 import { neverAborted } from '../policy/policy.js';
+import { keepRenewing } from '../store/lease.js';
 import { memoryStore } from '../store/memory.js';
 import type { Store } from '../store/store.js';
-import { attemptTransition, deadTransition, failedTransition } from './counter.js';
+import { attemptTransition, claimTransition, deadTransition, failedTransition, releaseTransition } from './counter.js';
 import {
   type DeadLetterReason,
   type MessageProcessorOptions,
@@ -15,6 +17,9 @@ import {
 /** What the queue should do with the message: acknowledge it (`done`, `dead_lettered`) or redeliver it (`retry`). */
 export type ProcessResult = 'done' | 'retry' | 'dead_lettered';
 
+/** A user callback that threw: `process` went on as if it were absent (see each option). */
+export type MessageProcessorEvent = { type: 'callback_failed'; callback: 'isPoison'; id: string; error: unknown };
+
 export interface MessageProcessorStats {
   /** Messages handled successfully. */
   processed: number;
@@ -24,6 +29,8 @@ export interface MessageProcessorStats {
   deadLettered: Record<DeadLetterReason, number>;
   /** Redeliveries of messages already dead-lettered (acknowledged without sinking again). */
   duplicates: number;
+  /** Deliveries returned as `retry` because another delivery of the id was being dead-lettered. */
+  concurrentDeadLetters: number;
   /** Dead-letter sink failures (each made `process` reject). */
   sinkFailures: number;
   /** Attempts that reached the soft and the hard time limit. */
@@ -60,15 +67,22 @@ export class MessageProcessor<M> {
   readonly #attempt: ReturnType<typeof attemptTransition>;
   readonly #failed: ReturnType<typeof failedTransition>;
   readonly #dead: ReturnType<typeof deadTransition>;
+  readonly #claim: ReturnType<typeof claimTransition>;
+  readonly #release: ReturnType<typeof releaseTransition>;
+  readonly #events = new Emitter<MessageProcessorEvent>();
   readonly #stats: MessageProcessorStats = {
     processed: 0,
     retried: 0,
     deadLettered: { poison: 0, max_retries_exceeded: 0 },
     duplicates: 0,
+    concurrentDeadLetters: 0,
     sinkFailures: 0,
     softTimeouts: 0,
     hardTimeouts: 0,
   };
+
+  /** Events of this processor (nothing is built when nobody listens). */
+  readonly onEvent = this.#events.subscribe;
 
   constructor(options: MessageProcessorOptions<M>) {
     this.#opts = resolveMessageProcessorOptions(options);
@@ -81,6 +95,8 @@ export class MessageProcessor<M> {
     this.#attempt = attemptTransition(this.#opts.retryTtlMs);
     this.#failed = failedTransition(this.#opts.retryTtlMs);
     this.#dead = deadTransition(this.#opts.retryTtlMs);
+    this.#claim = claimTransition(this.#opts.retryTtlMs, this.#opts.deadLetterLeaseMs);
+    this.#release = releaseTransition(this.#opts.retryTtlMs);
   }
 
   /** A copy of the counters since construction. */
@@ -106,7 +122,7 @@ export class MessageProcessor<M> {
         `The message's id could not be read (${text(error)}).`,
       );
     }
-    if ((typeof id !== 'string' || id.length === 0) && typeof id !== 'number') {
+    if ((typeof id !== 'string' || id.length === 0) && !Number.isFinite(id)) {
       const error = new TypeError('message has no id');
       return this.#deadLetter(
         message,
@@ -124,6 +140,10 @@ export class MessageProcessor<M> {
       this.#stats.duplicates++;
       return 'dead_lettered';
     }
+    if (begun.sinking) {
+      this.#stats.concurrentDeadLetters++;
+      return 'retry';
+    }
     if (begun.attempt > maxAttempts) {
       // Earlier attempts did not finish here (a crash, or a sink that failed): do not run again.
       const last = begun.last === undefined ? 'none recorded' : begun.last;
@@ -133,7 +153,7 @@ export class MessageProcessor<M> {
     try {
       await this.#run(message, begun.attempt);
     } catch (error) {
-      const verdict = this.#isPoison?.(error, message);
+      const verdict = this.#verdict(error, message, String(id));
       if (verdict ?? classify(error) === 'validation') {
         const description = `Message ${String(id)} is poison: ${poisonWhy(error, verdict === true)}, so retrying cannot fix it. Error: ${text(error)}.`;
         return this.#deadLetter(message, key, 'poison', begun.attempt, error, description);
@@ -153,6 +173,18 @@ export class MessageProcessor<M> {
       // The work is done; the counter expires after retryTtlMs anyway.
     }
     return 'done';
+  }
+
+  /** `isPoison`'s answer; a throw is reported and leaves the decision to the built-in rule. */
+  #verdict(error: unknown, message: M, id: string): boolean | undefined {
+    if (this.#isPoison === undefined) return undefined;
+    try {
+      return this.#isPoison(error, message);
+    } catch (failure) {
+      if (this.#events.hasListeners)
+        this.#events.emit({ type: 'callback_failed', callback: 'isPoison', id, error: failure });
+      return undefined;
+    }
   }
 
   async #run(message: M, attempt: number): Promise<void> {
@@ -193,6 +225,12 @@ export class MessageProcessor<M> {
     }
   }
 
+  /**
+   * Hands the message to the sink once per id: the dead-lettering is claimed in the store
+   * first (a lease, renewed while the sink runs), so a concurrent delivery is told to
+   * retry instead of sinking too. A failing sink gives the claim up and `process` rejects,
+   * so the queue redelivers. Without an id (`key` undefined) nothing can be claimed.
+   */
   async #deadLetter(
     message: M,
     key: string | undefined,
@@ -201,22 +239,42 @@ export class MessageProcessor<M> {
     error: unknown,
     description: string,
   ): Promise<ProcessResult> {
+    let stopRenewing: (() => void) | undefined;
+    if (key !== undefined) {
+      const claimed = await this.store.apply(key, this.#claim, { by: attempts }, this.#clock.now());
+      if (claimed === 'dead') {
+        this.#stats.duplicates++;
+        return 'dead_lettered';
+      }
+      if (claimed === 'busy') {
+        this.#stats.concurrentDeadLetters++;
+        return 'retry';
+      }
+      const renewEveryMs = this.#opts.deadLetterLeaseMs / 3;
+      stopRenewing = keepRenewing(this.#clock, renewEveryMs, async () => {
+        return (await this.store.apply(key, this.#claim, { by: attempts }, this.#clock.now())) === 'claimed';
+      });
+    }
     try {
       await this.#sink(message, { reason, attempts, error, description });
     } catch (sinkError) {
+      stopRenewing?.();
       this.#stats.sinkFailures++;
-      if (key !== undefined && error !== undefined) {
+      if (key !== undefined) {
         // Kept for the redelivery's description, which will not run the handler again.
-        await this.store.apply(key, this.#failed, { last: text(error) }, this.#clock.now()).catch(() => undefined);
+        const last = error === undefined ? {} : { last: text(error) };
+        const release = { by: attempts, ...last };
+        await this.store.apply(key, this.#release, release, this.#clock.now()).catch(() => undefined);
       }
       throw sinkError;
     }
+    stopRenewing?.();
     this.#stats.deadLettered[reason]++;
     if (key !== undefined) {
       try {
         await this.store.apply(key, this.#dead, { reason }, this.#clock.now());
       } catch {
-        // Sunk already: at worst a redelivery is dead-lettered again.
+        // Sunk already: at worst a redelivery after the lease is dead-lettered again.
       }
     }
     return 'dead_lettered';

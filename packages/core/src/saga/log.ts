@@ -1,4 +1,5 @@
 import type { JsonValue, Transition } from '../store/store.js';
+import type { SagaStepReport } from './report.js';
 
 /** Where a step stands in the durable log. */
 export type LoggedStepState =
@@ -45,6 +46,7 @@ export type SagaLogOp =
       readonly r?: JsonValue;
     }
   | { readonly op: 'phase'; readonly phase: 'compensating' | 'failed' }
+  | { readonly op: 'touch' }
   | { readonly op: 'finish' };
 
 /** An event and the execution (or recovery) writing it. */
@@ -52,9 +54,10 @@ export type SagaLogInput = SagaLogOp & { readonly owner: string };
 
 /**
  * Appends one event to a saga log: `start` creates it, `step` records a step's state
- * (before and after it runs or is compensated), `phase` moves it, `finish` deletes it.
- * Only the log's owner may write: once `recover()` has taken a log over, the original
- * execution's writes are refused (output `false`), so it stops instead of racing.
+ * (before and after it runs or is compensated), `phase` moves it, `touch` renews its
+ * owner's lease (only `at` changes), `finish` deletes it. Only the log's owner may write:
+ * once `recover()` has taken a log over, the previous owner's writes are refused (output
+ * `false`), so it stops instead of racing.
  */
 export function sagaLogTransition(ttlMs: number): Transition<SagaLogState, SagaLogInput, boolean> {
   return {
@@ -77,6 +80,7 @@ export function sagaLogTransition(ttlMs: number): Transition<SagaLogState, SagaL
       if (state === undefined || state.owner !== input.owner) return { state, output: false, ttlMs: 0, write: false };
       if (input.op === 'finish') return { state: undefined, output: true, ttlMs: 0 };
       if (input.op === 'phase') return { state: { ...state, phase: input.phase, at: now }, output: true, ttlMs };
+      if (input.op === 'touch') return { state: { ...state, at: now }, output: true, ttlMs };
       const steps = state.steps.slice();
       const entry: LoggedStep =
         input.r === undefined ? { name: input.name, s: input.s } : { name: input.name, s: input.s, r: input.r };
@@ -89,9 +93,10 @@ export function sagaLogTransition(ttlMs: number): Transition<SagaLogState, SagaL
 }
 
 /**
- * Takes over an abandoned log for recovery: only when it is running or compensating and
- * its last write is at or before `staleBefore`. Atomic, so two recovering processes never
- * both take the same saga. Resolves with the log taken, or `undefined`.
+ * Takes over an abandoned log for recovery: only a saga log (`v: 1`) that is running or
+ * compensating and whose last write (its owner's lease: every write and `touch` renews
+ * it) is at or before `staleBefore`. Atomic, so two recovering processes never both take
+ * the same saga. Resolves with the log taken, or `undefined`.
  */
 export function sagaClaimTransition(
   ttlMs: number,
@@ -100,11 +105,42 @@ export function sagaClaimTransition(
     name: 'saga.claim',
     params: { ttlMs },
     apply(state, input, now) {
-      if (state === undefined || state.phase === 'failed' || state.at > input.staleBefore) {
+      if (state?.v !== 1 || state.phase === 'failed' || state.at > input.staleBefore) {
         return { state, output: undefined, ttlMs: 0, write: false };
       }
       const next: SagaLogState = { ...state, phase: 'compensating', owner: input.owner, at: now };
       return { state: next, output: next, ttlMs };
     },
   };
+}
+
+/** Logged step states a recovery compensates (again): whatever may have left an effect. */
+const TO_COMPENSATE: ReadonlySet<LoggedStepState> = new Set([
+  'started',
+  'completed',
+  'compensating',
+  'compensation_failed',
+]);
+
+/**
+ * What a recovery reads from a log it took over: each logged step's report and result
+ * (added to `reports` and `results`), and, per logged step, its report when it is to be
+ * compensated (again) — a step a crash interrupted is marked `interrupted`.
+ */
+export function readSteps(
+  log: SagaLogState,
+  results: Record<string, unknown>,
+  reports: SagaStepReport[],
+): (SagaStepReport | undefined)[] {
+  return log.steps.map((entry) => {
+    if (entry.s === 'completed') results[entry.name] = entry.r;
+    const report: SagaStepReport = {
+      name: entry.name,
+      status: entry.s === 'compensated' ? 'compensated' : 'completed',
+    };
+    if (entry.s === 'not_compensable' || entry.s === 'failed') report.status = entry.s;
+    if (entry.s === 'started') report.interrupted = true;
+    reports.push(report);
+    return TO_COMPENSATE.has(entry.s) ? report : undefined;
+  });
 }

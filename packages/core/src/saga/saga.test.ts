@@ -4,6 +4,7 @@ import { ConfigurationError, SagaError } from '../errors/errors.js';
 import { backoff } from '../retry/backoff.js';
 import { retry } from '../retry/retry.js';
 import { memoryStore } from '../store/memory.js';
+import { deferred } from '../testing/deferred.js';
 import { SAGA_DEFAULTS } from './options.js';
 import type { SagaEvent } from './report.js';
 import { saga } from './saga.js';
@@ -303,7 +304,8 @@ describe('saga with a store', () => {
     const clock = new FakeClock();
     const store = memoryStore();
     const crashedOrder: string[] = [];
-    const crashed = saga('order', { store, clock, random: fixed, recoverAfterMs: 60_000 });
+    // A process that dies runs no timers (it renews nothing): its own clock stands still.
+    const crashed = saga('order', { store, clock: new FakeClock(), random: fixed, recoverAfterMs: 60_000 });
     for (const step of steps(crashedOrder, new Promise<never>(() => {}))) crashed.step(step);
     void crashed.execute({ customer: 'c1' }, { id: 'o-9' }); // "charge" never resolves: the process dies here
     await clock.advance(1);
@@ -327,28 +329,27 @@ describe('saga with a store', () => {
     expect(await fresh.recover()).toEqual([]);
   });
 
-  it('stops a slow execution whose log recover() took over, leaving compensation to the recovery', async () => {
+  it('stops an execution paused past recoverAfterMs whose log recover() took over, leaving compensation to it', async () => {
     const clock = new FakeClock();
     const store = memoryStore();
     const order: string[] = [];
-    const define = (slow: boolean) =>
-      saga('order', { store, clock, random: fixed, recoverAfterMs: 1_000 })
-        .step({ name: 'a', run: () => 'A', compensate: () => void order.push(slow ? 'slow undo a' : 'undo a') })
+    const resume = deferred<string>();
+    const define = (paused: boolean) =>
+      // A paused process (a long GC pause, a frozen VM) renews nothing: its clock stands still.
+      saga('order', { store, clock: paused ? new FakeClock() : clock, random: fixed, recoverAfterMs: 1_000 })
+        .step({ name: 'a', run: () => 'A', compensate: () => void order.push(paused ? 'paused undo a' : 'undo a') })
         .step({
           name: 'b',
-          run: async () => {
-            if (slow) await clock.sleep(5_000);
-            return 'B';
-          },
-          compensate: () => void order.push(slow ? 'slow undo b' : 'undo b'),
+          run: () => (paused ? resume.promise : 'B'),
+          compensate: () => void order.push(paused ? 'paused undo b' : 'undo b'),
         })
         .step({ name: 'c', run: () => void order.push('ran c') });
-    const slow = define(true).execute(null, { id: 'x' });
+    const paused = define(true).execute(null, { id: 'x' });
     await clock.advance(1_000);
     const [recovered] = await define(false).recover();
     expect(recovered?.status).toBe('compensated');
-    await clock.advance(4_000);
-    const report = await slow;
+    resume.resolve('B');
+    const report = await paused;
     expect(report.status).toBe('cancelled');
     expect(report.error).toBeInstanceOf(SagaError);
     expect(order).toEqual(['undo b', 'undo a']);

@@ -5,14 +5,8 @@ import { neverAborted, type Policy } from '../policy/policy.js';
 import { backoff } from '../retry/backoff.js';
 import { retry } from '../retry/retry.js';
 import type { JsonValue } from '../store/store.js';
-import {
-  type LoggedStepState,
-  type SagaLogInput,
-  type SagaLogOp,
-  type SagaLogState,
-  sagaClaimTransition,
-  sagaLogTransition,
-} from './log.js';
+import { LogHold } from './hold.js';
+import { readSteps, type SagaLogOp, type SagaLogState, sagaClaimTransition, sagaLogTransition } from './log.js';
 import {
   type ResolvedSagaOptions,
   resolveSagaOptions,
@@ -22,14 +16,6 @@ import {
   stepProblems,
 } from './options.js';
 import type { SagaEvent, SagaReport, SagaStatus, SagaStepReport } from './report.js';
-
-/** Logged step states a recovery compensates (again): whatever may have left an effect. */
-const TO_COMPENSATE: ReadonlySet<LoggedStepState> = new Set([
-  'started',
-  'completed',
-  'compensating',
-  'compensation_failed',
-]);
 
 export interface SagaExecuteOptions {
   /** Cancels the saga: no further step starts, and what ran is compensated. */
@@ -41,8 +27,8 @@ export interface SagaExecuteOptions {
 /** One execution in progress: what the step loop and the compensation share. */
 interface Run<I> {
   readonly id: string;
-  /** Who writes the log: this execution, or the recovery that took it over. */
-  readonly owner: string;
+  /** Its hold on the durable log (as this execution, or the recovery that took it over); none without a store. */
+  readonly log: LogHold | undefined;
   readonly input: I;
   readonly results: Record<string, unknown>;
   readonly reports: SagaStepReport[];
@@ -114,26 +100,26 @@ export class Saga<I = unknown> {
       throw new SagaError(`Saga "${this.name}": id must be a non-empty string`);
     }
     const signal = options.signal ?? neverAborted;
-    const durable = this.#opts.store !== undefined;
     const id = options.id ?? this.#newId();
+    const now = this.#clock.now();
     const run: Run<I> = {
       id,
-      owner: durable ? `${id}:${this.#random().toString(36).slice(2)}` : '',
+      log: this.#hold(id, () => `${id}:${this.#random().toString(36).slice(2)}`, now),
       input,
       results: {},
       reports: this.#steps.map((s) => ({ name: s.name, status: 'not_run' })),
-      startedAt: this.#clock.now(),
+      startedAt: now,
       recovered: false,
     };
     let failedStep: string | undefined;
     let error: unknown;
     let cancelled = false;
-    let takenOver = false;
     try {
-      if (durable) await this.#write(run, { op: 'start', id: run.id, input: input as JsonValue });
+      await run.log?.write({ op: 'start', id: run.id, input: input as JsonValue });
     } catch (logError) {
       return this.#finish(run, 'compensated', this.#steps[0]?.name, logError);
     }
+    run.log?.hold();
     for (let index = 0; index < this.#steps.length; index++) {
       const step = this.#steps[index]!;
       const report = run.reports[index]!;
@@ -144,10 +130,7 @@ export class Saga<I = unknown> {
       }
       const startedAt = this.#clock.now();
       try {
-        if (durable && !(await this.#write(run, { op: 'step', index, name: step.name, s: 'started' }))) {
-          takenOver = true;
-          break;
-        }
+        if (run.log && !(await run.log.write({ op: 'step', index, name: step.name, s: 'started' }))) break;
       } catch (logError) {
         failedStep = step.name;
         error = logError;
@@ -168,7 +151,7 @@ export class Saga<I = unknown> {
         failedStep = step.name;
         error = stepError;
         cancelled = signal.aborted;
-        await this.#writeQuietly(run, { op: 'step', index, name: step.name, s: 'failed' });
+        await this.#record(run, { op: 'step', index, name: step.name, s: 'failed' });
         this.#emit(() => ({
           type: 'step_failed',
           saga: this.name,
@@ -191,10 +174,7 @@ export class Saga<I = unknown> {
       }));
       try {
         const logged = result === undefined ? {} : { r: result as JsonValue };
-        if (durable && !(await this.#write(run, { op: 'step', index, name: step.name, s: 'completed', ...logged }))) {
-          takenOver = true;
-          break;
-        }
+        if (run.log && !(await run.log.write({ op: 'step', index, name: step.name, s: 'completed', ...logged }))) break;
       } catch (logError) {
         // The step ran but the log does not say so: undo it with the others.
         failedStep = step.name;
@@ -202,70 +182,70 @@ export class Saga<I = unknown> {
         break;
       }
     }
-    if (takenOver) {
-      const error = new SagaError(
-        `Saga "${this.name}" execution ${run.id} was taken over by recover(), which compensates it`,
-      );
-      return this.#finish(run, 'cancelled', undefined, error);
-    }
+    if (run.log?.lost) return this.#takenOver(run, failedStep, error);
     if (failedStep === undefined && !cancelled) {
-      if (durable) await this.#writeQuietly(run, { op: 'finish' });
+      // A refused finish means a recovery took the log after the last step: it closes it as completed too.
+      await this.#record(run, { op: 'finish' });
       return this.#finish(run, 'completed', undefined, undefined);
     }
-    const ok = await this.#compensate(
+    const pending = run.reports.map((r) => (r.status === 'completed' ? r : undefined));
+    return this.#close(
       run,
-      run.reports.map((r) => (r.status === 'completed' ? r : undefined)),
+      await this.#compensate(run, pending),
+      cancelled ? 'cancelled' : 'compensated',
+      failedStep,
+      error,
     );
-    const status: SagaStatus = !ok ? 'compensation_failed' : cancelled ? 'cancelled' : 'compensated';
-    await this.#writeQuietly(run, ok ? { op: 'finish' } : { op: 'phase', phase: 'failed' });
-    return this.#finish(run, status, failedStep, error);
   }
 
   /**
    * Finishes the sagas a crashed process left half done: takes over every log of this
-   * saga untouched for `recoverAfterMs` (at most `maxRecoverPerCall`), compensates its
-   * completed and interrupted steps in reverse order, and resolves with one report each.
-   * A log whose every step completed is closed as `completed`. Needs a `store`.
+   * saga whose owner has not renewed it for `recoverAfterMs` (at most
+   * `maxRecoverPerCall`), compensates its completed and interrupted steps in reverse
+   * order, and resolves with one report each. A log whose every step completed is closed
+   * as `completed`. Needs a `store`.
+   *
+   * Logs it cannot take (live sagas, failed ones kept for a human) are skipped: it lists
+   * this saga's keys in pages of `maxRecoverPerCall`, doubling the page until it has taken
+   * `maxRecoverPerCall` logs or seen every key, so no number of them hides a crashed saga.
    */
   async recover(): Promise<SagaReport[]> {
     const store = this.#opts.store;
     if (!store) throw new SagaError(`Saga "${this.name}": recover() needs a store`);
-    const now = this.#clock.now();
-    const keys = await store.keys(this.#opts.keyPrefix, now, { limit: this.#opts.maxRecoverPerCall });
+    const { keyPrefix, maxRecoverPerCall, recoverAfterMs } = this.#opts;
     const owner = `recover:${this.#random().toString(36).slice(2)}`;
     const reports: SagaReport[] = [];
-    for (const key of keys) {
-      const log = await store.apply(key, this.#claim, { owner, staleBefore: now - this.#opts.recoverAfterMs }, now);
-      if (log) reports.push(await this.#recoverOne(log));
+    const seen = new Set<string>();
+    for (let limit = maxRecoverPerCall; ; limit *= 2) {
+      const keys = await store.keys(keyPrefix, this.#clock.now(), { limit });
+      for (const key of keys) {
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const now = this.#clock.now();
+        const log = await store.apply(key, this.#claim, { owner, staleBefore: now - recoverAfterMs }, now);
+        if (!log) continue;
+        reports.push(await this.#recoverOne(log, now));
+        if (reports.length >= maxRecoverPerCall) return reports;
+      }
+      if (keys.length < limit) return reports;
     }
-    return reports;
   }
 
-  async #recoverOne(log: SagaLogState): Promise<SagaReport> {
+  async #recoverOne(log: SagaLogState, claimedAt: number): Promise<SagaReport> {
     const run: Run<I> = {
       id: log.id,
-      owner: log.owner,
+      log: this.#hold(log.id, () => log.owner, claimedAt),
       input: log.input as I,
       results: {},
       reports: [],
       startedAt: log.startedAt,
       recovered: true,
     };
-    const pending: (SagaStepReport | undefined)[] = [];
-    for (const entry of log.steps) {
-      if (entry.s === 'completed') run.results[entry.name] = entry.r;
-      const report: SagaStepReport = {
-        name: entry.name,
-        status: entry.s === 'compensated' ? 'compensated' : 'completed',
-      };
-      if (entry.s === 'not_compensable' || entry.s === 'failed') report.status = entry.s;
-      if (entry.s === 'started') report.interrupted = true;
-      run.reports.push(report);
-      pending.push(TO_COMPENSATE.has(entry.s) ? report : undefined);
-    }
+    run.log?.hold();
+    const pending = readSteps(log, run.results, run.reports);
     const allDone = log.steps.length === this.#steps.length && log.steps.every((s) => s.s === 'completed');
     if (allDone) {
-      await this.#writeQuietly(run, { op: 'finish' });
+      if (!(await this.#record(run, { op: 'finish' }))) return this.#takenOver(run, undefined, undefined);
       return this.#finish(run, 'completed', undefined, undefined);
     }
     for (const step of this.#steps.slice(log.steps.length)) run.reports.push({ name: step.name, status: 'not_run' });
@@ -274,26 +254,46 @@ export class Saga<I = unknown> {
       pending,
       log.steps.map((s) => s.r),
     );
-    await this.#writeQuietly(run, ok ? { op: 'finish' } : { op: 'phase', phase: 'failed' });
-    return this.#finish(run, ok ? 'compensated' : 'compensation_failed', undefined, undefined);
+    return this.#close(run, ok, 'compensated', undefined, undefined);
   }
 
-  /** Compensates the given steps in reverse order; false when any compensation failed for good. */
+  /**
+   * Ends a compensated run: deletes its log (or marks it `failed` for a human) and reports.
+   * A run that lost its log on the way reports `cancelled`: the new owner finishes it.
+   */
+  async #close(
+    run: Run<I>,
+    ok: boolean,
+    status: 'compensated' | 'cancelled',
+    failedStep: string | undefined,
+    error: unknown,
+  ): Promise<SagaReport> {
+    if (!run.log?.lost) await this.#record(run, ok ? { op: 'finish' } : { op: 'phase', phase: 'failed' });
+    if (run.log?.lost) return this.#takenOver(run, failedStep, error);
+    return this.#finish(run, ok ? status : 'compensation_failed', failedStep, error);
+  }
+
+  /**
+   * Compensates the given steps in reverse order; false when any compensation failed for
+   * good. Stops before the next compensation once the log is lost (`run.log.lost`): each
+   * compensation is preceded by a `compensating` write, which only the owner can make.
+   */
   async #compensate(run: Run<I>, pending: readonly (SagaStepReport | undefined)[], logged?: readonly unknown[]) {
     let ok = true;
-    if (pending.some((p) => p !== undefined)) await this.#writeQuietly(run, { op: 'phase', phase: 'compensating' });
+    if (pending.some((p) => p !== undefined)) await this.#record(run, { op: 'phase', phase: 'compensating' });
     for (let index = pending.length - 1; index >= 0; index--) {
       const report = pending[index];
       if (!report) continue;
+      if (run.log?.lost) return ok;
       const step = this.#steps.find((s) => s.name === report.name);
       const at = this.#clock.now();
       if (step && !step.compensate) {
         report.status = 'not_compensable';
-        await this.#writeQuietly(run, { op: 'step', index, name: report.name, s: 'not_compensable' });
+        await this.#record(run, { op: 'step', index, name: report.name, s: 'not_compensable' });
         this.#emit(() => ({ type: 'compensation_skipped', saga: this.name, id: run.id, step: report.name, at }));
         continue;
       }
-      await this.#writeQuietly(run, { op: 'step', index, name: report.name, s: 'compensating' });
+      if (!(await this.#record(run, { op: 'step', index, name: report.name, s: 'compensating' }))) return ok;
       this.#emit(() => ({ type: 'compensation_started', saga: this.name, id: run.id, step: report.name, at }));
       const result = report.interrupted ? undefined : logged ? logged[index] : run.results[report.name];
       try {
@@ -304,7 +304,7 @@ export class Saga<I = unknown> {
         );
         report.status = 'compensated';
         report.compensation = this.#timing(at);
-        await this.#writeQuietly(run, { op: 'step', index, name: report.name, s: 'compensated' });
+        await this.#record(run, { op: 'step', index, name: report.name, s: 'compensated' });
         this.#emit(() => ({
           type: 'compensation_completed',
           saga: this.name,
@@ -317,7 +317,7 @@ export class Saga<I = unknown> {
         report.status = 'compensation_failed';
         report.error = error;
         report.compensation = this.#timing(at);
-        await this.#writeQuietly(run, { op: 'step', index, name: report.name, s: 'compensation_failed' });
+        await this.#record(run, { op: 'step', index, name: report.name, s: 'compensation_failed' });
         this.#emit(() => ({
           type: 'compensation_failed',
           saga: this.name,
@@ -331,7 +331,18 @@ export class Saga<I = unknown> {
     return ok;
   }
 
+  /** The report of a run that lost its log: its new owner (a recovery) finishes the work. */
+  #takenOver(run: Run<I>, failedStep: string | undefined, cause: unknown): SagaReport {
+    const by = run.recovered ? 'another recovery' : 'recover()';
+    const error = new SagaError(
+      `Saga "${this.name}" execution ${run.id} stopped: its log was taken over by ${by}, or could not be renewed for recoverAfterMs, so recover() compensates what is left`,
+      cause === undefined ? undefined : { cause },
+    );
+    return this.#finish(run, 'cancelled', failedStep, error);
+  }
+
   #finish(run: Run<I>, status: SagaStatus, failedStep: string | undefined, error: unknown): SagaReport {
+    run.log?.release();
     const finishedAt = this.#clock.now();
     this.#emit(() => ({
       type: 'finished',
@@ -356,22 +367,23 @@ export class Saga<I = unknown> {
     };
   }
 
-  /** Writes one log event; resolves `false` when another owner (a recovery) holds the log. */
-  async #write(run: Run<I>, op: SagaLogOp): Promise<boolean> {
+  /** This run's hold on its log (`undefined` without a store). `owner` is called only with one. */
+  #hold(id: string, owner: () => string, confirmedAt: number): LogHold | undefined {
     const store = this.#opts.store;
-    if (!store) return true;
-    const input = { ...op, owner: run.owner } as SagaLogInput;
-    return store.apply(this.#opts.keyPrefix + run.id, this.#log, input, this.#clock.now());
+    if (!store) return undefined;
+    const { keyPrefix, recoverAfterMs } = this.#opts;
+    return new LogHold(store, keyPrefix + id, owner(), this.#log, this.#clock, recoverAfterMs, confirmedAt);
   }
 
-  /** Log writes during compensation never stop it; a failure is reported as an event. */
-  async #writeQuietly(run: Run<I>, op: SagaLogOp): Promise<void> {
-    if (!this.#opts.store) return;
-    try {
-      await this.#write(run, op);
-    } catch (error) {
-      this.#emit(() => ({ type: 'log_failed', saga: this.name, id: run.id, at: this.#clock.now(), error }));
-    }
+  /**
+   * A log write that a store error does not stop (reported as `log_failed`) while the
+   * run's lease is certainly its own; false once the log is lost.
+   */
+  #record(run: Run<I>, op: SagaLogOp): Promise<boolean> {
+    if (!run.log) return Promise.resolve(true);
+    return run.log.record(op, (error) =>
+      this.#emit(() => ({ type: 'log_failed', saga: this.name, id: run.id, at: this.#clock.now(), error })),
+    );
   }
 
   #timing(startedAt: number) {

@@ -1,15 +1,24 @@
 /**
  * Scenarios for the message retry counter (`messages.attempt`, `messages.failed`,
- * `messages.dead`), driven through the Store interface only, exactly as
- * `messageProcessor()` calls them.
+ * `messages.claim`, `messages.release`, `messages.dead`), driven through the Store
+ * interface only, exactly as `messageProcessor()` calls them.
  */
-import { attemptTransition, deadTransition, failedTransition } from '../messages/counter.js';
+import {
+  attemptTransition,
+  claimTransition,
+  deadTransition,
+  failedTransition,
+  releaseTransition,
+} from '../messages/counter.js';
 import { type StoreScenario, same, timelineOn } from './conformance-kit.js';
 
 const TTL_MS = 1_000;
 const attempt = attemptTransition(TTL_MS);
 const failed = failedTransition(TTL_MS);
 const dead = deadTransition(TTL_MS);
+const LEASE_MS = 300;
+const claim = claimTransition(TTL_MS, LEASE_MS);
+const release = releaseTransition(TTL_MS);
 const KEY = 'msg:m-1';
 
 export const messageScenarios: readonly StoreScenario[] = [
@@ -76,6 +85,60 @@ export const messageScenarios: readonly StoreScenario[] = [
         'attempt numbers',
       );
       same(await store.get(KEY, 0), { n: 50 }, 'final count');
+    },
+  },
+  {
+    name: 'messages: one delivery claims the dead-lettering; others are busy until it releases or its lease ends',
+    async run(makeStore) {
+      const { store, at } = await timelineOn(makeStore);
+      for (const t of [0, 1, 2]) await store.apply(KEY, attempt, null, await at(t));
+      same(await store.apply(KEY, claim, { by: 3 }, await at(10)), 'claimed', 'delivery 3 claims');
+      same(await store.get(KEY, 10), { n: 3, sink: { by: 3, until: 310 } }, 'state with the claim');
+      same(await store.apply(KEY, claim, { by: 4 }, await at(20)), 'busy', 'delivery 4 while 3 holds it');
+      same(await store.apply(KEY, attempt, null, 20), { attempt: 3, sinking: true }, 'an attempt while claimed');
+      same(await store.get(KEY, 20), { n: 3, sink: { by: 3, until: 310 } }, 'a busy claim or attempt writes nothing');
+      same(await store.apply(KEY, claim, { by: 3 }, await at(200)), 'claimed', 'the holder renews');
+      same(await store.get(KEY, 200), { n: 3, sink: { by: 3, until: 500 } }, 'state after the renewal');
+      same(await store.apply(KEY, claim, { by: 4 }, await at(499)), 'busy', 'busy until the renewed lease ends');
+      same(await store.apply(KEY, release, { by: 4, last: 'x' }, 499), false, 'release by a non-holder');
+      const last = 'Error: ECONNRESET';
+      same(await store.apply(KEY, release, { by: 3, last }, 499), true, 'the holder releases after its sink failed');
+      same(await store.get(KEY, 499), { n: 3, last }, 'state after the release');
+      same(await store.apply(KEY, attempt, null, await at(500)), { n: 4, last, attempt: 4 }, 'a redelivery counts');
+      same(await store.apply(KEY, claim, { by: 4 }, 500), 'claimed', 'delivery 4 claims');
+      same(await store.get(KEY, 500), { n: 4, last, sink: { by: 4, until: 800 } }, 'the claim keeps the last error');
+      same(await store.apply(KEY, claim, { by: 5 }, await at(799)), 'busy', 'busy just before the lease ends');
+      same(await store.apply(KEY, claim, { by: 5 }, await at(800)), 'claimed', 'a lapsed lease (holder crashed)');
+      same(await store.apply(KEY, release, { by: 4 }, 800), false, 'the crashed holder no longer holds it');
+      same(await store.apply(KEY, dead, { reason: 'max_retries_exceeded' }, await at(900)), null, 'marked dead');
+      same(await store.get(KEY, 900), { n: 4, dead: 'max_retries_exceeded' }, 'the mark drops the claim');
+      same(await store.apply(KEY, claim, { by: 6 }, 900), 'dead', 'a claim once dead-lettered');
+      same(await store.get(KEY, 900), { n: 4, dead: 'max_retries_exceeded' }, 'a refused claim writes nothing');
+    },
+  },
+  {
+    name: 'messages: a lapsed claim is dropped by the next attempt; a claim lives at least its lease',
+    async run(makeStore) {
+      const { store, at } = await timelineOn(makeStore);
+      await store.apply(KEY, attempt, null, await at(0));
+      same(await store.apply(KEY, claim, { by: 1 }, await at(10)), 'claimed', 'claimed');
+      same(await store.apply(KEY, attempt, null, await at(310)), { n: 2, attempt: 2 }, 'attempt after the lease');
+      same(await store.get(KEY, 310), { n: 2 }, 'the lapsed claim is gone');
+      const long = claimTransition(100, 2_000);
+      same(await store.apply('msg:m-2', long, { by: 1 }, 310), 'claimed', 'a claim on an id never attempted');
+      same(await store.get('msg:m-2', 310), { n: 0, sink: { by: 1, until: 2_310 } }, 'its state');
+      same(await store.get('msg:m-2', await at(2_309)), { n: 0, sink: { by: 1, until: 2_310 } }, 'kept for its lease');
+      same(await store.get('msg:m-2', await at(2_310)), undefined, 'dropped at its lease when that exceeds the TTL');
+    },
+  },
+  {
+    name: 'messages: of 20 concurrent dead-letter claims of one id exactly one wins',
+    async run(makeStore) {
+      const { store } = await timelineOn(makeStore);
+      await store.apply(KEY, attempt, null, 0);
+      const outputs = await Promise.all(Array.from({ length: 20 }, (_, i) => store.apply(KEY, claim, { by: i }, 0)));
+      same(outputs.filter((o) => o === 'claimed').length, 1, 'claims that won');
+      same(outputs.filter((o) => o === 'busy').length, 19, 'claims told busy');
     },
   },
 ];

@@ -1,5 +1,5 @@
 /**
- * Scenarios for the durable saga log (`saga.log`, `saga.claim`) and for `keys(prefix)`,
+ * Scenarios for the durable saga log (`saga.log`, its `touch` lease renewal, `saga.claim`) and for `keys(prefix)`,
  * which `recover()` uses to find abandoned logs — driven through the Store interface
  * only, exactly as `saga()` calls them.
  */
@@ -117,6 +117,43 @@ export const sagaScenarios: readonly StoreScenario[] = [
       same(await store.get(KEY, await at(10_630)), undefined, 'failed log at its TTL (from its last write)');
       same(await store.apply(KEY, claim, { owner: 'r3', staleBefore: 10_630 }, 10_630), undefined, 'claim of nothing');
       same(await store.get(KEY, 10_630), undefined, 'a claim of nothing creates nothing');
+    },
+  },
+  {
+    name: 'saga lease: touch renews the owner lease (at and TTL) so no claim takes a live log; others cannot touch',
+    async run(makeStore) {
+      const { store, at } = await timelineOn(makeStore);
+      await store.apply(KEY, log, start('p1'), await at(0));
+      await store.apply(KEY, log, step('p1', 0, 'reserve', 'started'), await at(10));
+      same(await store.apply(KEY, log, { op: 'touch', owner: 'p1' }, await at(400)), true, 'the owner touches');
+      const touched = logState({ at: 400, steps: [{ name: 'reserve', s: 'started' }] });
+      same(await store.get(KEY, 400), touched, 'only at changes');
+      same(await store.apply(KEY, claim, { owner: 'r1', staleBefore: 399 }, await at(899)), undefined, 'renewed');
+      same(await store.apply(KEY, log, { op: 'touch', owner: 'r1' }, 899), false, 'a stranger touches');
+      same(await store.get(KEY, 899), touched, 'log after a refused touch');
+      same(await store.get(KEY, await at(10_399)), touched, 'log before the TTL from the touch');
+      const taken = await store.apply(KEY, claim, { owner: 'r1', staleBefore: 400 }, 10_399);
+      same(taken?.owner, 'r1', 'claimed once the lease is stale');
+      same(await store.apply(KEY, log, { op: 'touch', owner: 'p1' }, await at(10_400)), false, 'the old owner touches');
+      same(await store.apply(KEY, log, { op: 'touch', owner: 'r1' }, await at(10_500)), true, 'the recovery renews');
+      same((await store.get<{ at: number }>(KEY, 10_500))?.at, 10_500, 'its lease');
+      same(await store.apply(KEY, log, { op: 'finish', owner: 'r1' }, 10_500), true, 'finish');
+      same(await store.apply(KEY, log, { op: 'touch', owner: 'r1' }, 10_500), false, 'a touch after finish');
+      same(await store.get(KEY, 10_500), undefined, 'a touch after finish creates nothing');
+    },
+  },
+  {
+    name: 'saga claim: a value under the prefix that is not a saga log (v: 1) is never claimed',
+    async run(makeStore) {
+      const { store, at } = await timelineOn(makeStore);
+      const other = { hits: 3, at: 0, phase: 'running' };
+      await store.set('saga:order:x', other, Number.POSITIVE_INFINITY, await at(0));
+      same(
+        await store.apply('saga:order:x', claim, { owner: 'r1', staleBefore: 100 }, await at(100)),
+        undefined,
+        'claim',
+      );
+      same(await store.get('saga:order:x', 100), other, 'the value is unchanged');
     },
   },
   {

@@ -1,0 +1,131 @@
+/**
+ * Exactly one dead-letter sink call per message id, whatever the concurrency: the
+ * dead-lettering is claimed in the store (with a lease) before the sink is called.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import { FakeClock } from '../clock/fake-clock.js';
+import { memoryStore } from '../store/memory.js';
+import type { Store } from '../store/store.js';
+import { deferred } from '../testing/deferred.js';
+import { jsonRoundTripStore } from '../testing/json-round-trip-store.js';
+import { messageProcessor } from './processor.js';
+
+interface Msg {
+  id: string;
+  body: string;
+}
+
+const msg = (id = 'm1'): Msg => ({ id, body: '{}' });
+const lost = () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+
+const stores: [string, () => Store][] = [
+  ['a memory store', () => memoryStore()],
+  ['a JSON, asynchronous store', () => jsonRoundTripStore(memoryStore())],
+];
+
+describe.each(stores)('dead-lettering on %s', (_name, makeStore) => {
+  it('calls the sink once for 10 concurrent deliveries of one failing id (maxAttempts 3)', async () => {
+    const sink = deferred();
+    const deadLetter = vi.fn(() => sink.promise);
+    const handler = vi.fn(() => Promise.reject(lost()));
+    const p = messageProcessor<Msg>({ handler, deadLetter, maxAttempts: 3, store: makeStore() });
+    const outcomes = Array.from({ length: 10 }, () => p.process(msg()));
+    await vi.waitFor(() => expect(deadLetter).toHaveBeenCalled());
+    sink.resolve();
+    const settled = await Promise.all(outcomes);
+    expect(deadLetter).toHaveBeenCalledTimes(1);
+    expect(handler.mock.calls.length).toBeLessThanOrEqual(3);
+    expect(settled.filter((o) => o === 'dead_lettered').length).toBeGreaterThanOrEqual(1);
+    expect(await p.process(msg())).toBe('dead_lettered'); // a later redelivery is acknowledged
+    expect(deadLetter).toHaveBeenCalledTimes(1);
+  });
+
+  it('calls the sink once for 5 concurrent deliveries of one poison message', async () => {
+    const deadLetter = vi.fn(async (_m: Msg) => {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    });
+    const p = messageProcessor<Msg>({
+      handler: (m) => JSON.parse(`${m.body}{`),
+      deadLetter,
+      store: makeStore(),
+    });
+    const outcomes = await Promise.all(Array.from({ length: 5 }, () => p.process(msg())));
+    expect(deadLetter).toHaveBeenCalledTimes(1);
+    // Deliveries past maxAttempts may claim first (earlier attempts look unfinished): either reason is right.
+    expect(deadLetter.mock.calls[0]![0]).toEqual(msg());
+    expect(outcomes).toContain('dead_lettered');
+    expect(outcomes.every((o) => o === 'dead_lettered' || o === 'retry')).toBe(true);
+  });
+});
+
+describe('the dead-letter claim', () => {
+  it('tells a delivery that arrives while the sink runs to retry, without running the handler', async () => {
+    const sink = deferred();
+    const deadLetter = vi.fn(() => sink.promise);
+    const handler = vi.fn(() => Promise.reject(lost()));
+    const p = messageProcessor<Msg>({ handler, deadLetter, maxAttempts: 1 });
+    const first = p.process(msg());
+    await vi.waitFor(() => expect(deadLetter).toHaveBeenCalled());
+    expect(await p.process(msg())).toBe('retry');
+    expect(handler).toHaveBeenCalledTimes(1);
+    expect(p.stats.concurrentDeadLetters).toBe(1);
+    sink.resolve();
+    expect(await first).toBe('dead_lettered');
+  });
+
+  it('is released when the sink fails, so the next delivery sinks the message', async () => {
+    const sink = deferred();
+    const deadLetter = vi.fn().mockReturnValueOnce(sink.promise).mockResolvedValue(undefined);
+    const p = messageProcessor<Msg>({ handler: () => Promise.reject(lost()), deadLetter, maxAttempts: 1 });
+    const first = p.process(msg());
+    await vi.waitFor(() => expect(deadLetter).toHaveBeenCalled());
+    expect(await p.process(msg())).toBe('retry'); // the claim is held while the sink runs
+    sink.reject(new Error('DLQ unavailable'));
+    await expect(first).rejects.toThrow('DLQ unavailable');
+    expect(await p.process(msg())).toBe('dead_lettered');
+    expect(deadLetter).toHaveBeenCalledTimes(2);
+    expect(deadLetter.mock.calls[1]![1].description).toMatch(/Last error: Error: socket hang up/);
+  });
+
+  it('expires deadLetterLeaseMs after a process crashed while holding it, and a redelivery sinks the message', async () => {
+    const store = memoryStore();
+    const clock = new FakeClock();
+    const deadLetter = vi.fn();
+    const options = { store, maxAttempts: 1, deadLetterLeaseMs: 10_000, handler: () => Promise.reject(lost()) };
+    // The crashed process: its sink never returns and, being dead, it runs no timers.
+    const crashed = messageProcessor<Msg>({
+      ...options,
+      clock: new FakeClock(),
+      deadLetter: () => new Promise(() => {}),
+    });
+    void crashed.process(msg());
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const alive = messageProcessor<Msg>({ ...options, clock, deadLetter });
+    await clock.advance(9_999);
+    expect(await alive.process(msg())).toBe('retry');
+    await clock.advance(1);
+    expect(await alive.process(msg())).toBe('dead_lettered');
+    expect(deadLetter).toHaveBeenCalledTimes(1);
+  });
+
+  it('is renewed while a live sink runs longer than the lease, and the sink is still called once', async () => {
+    const store = memoryStore();
+    const clock = new FakeClock();
+    const sink = deferred();
+    const deadLetter = vi.fn(() => sink.promise);
+    const options = { store, clock, maxAttempts: 1, deadLetterLeaseMs: 1_000, deadLetter };
+    const slow = messageProcessor<Msg>({ ...options, handler: () => Promise.reject(lost()) });
+    const first = slow.process(msg());
+    await vi.waitFor(() => expect(deadLetter).toHaveBeenCalled());
+    const other = messageProcessor<Msg>({ ...options, handler: vi.fn() });
+    for (let t = 0; t < 5; t++) {
+      await clock.advance(1_000);
+      expect(await other.process(msg())).toBe('retry');
+    }
+    sink.resolve();
+    expect(await first).toBe('dead_lettered');
+    expect(await other.process(msg())).toBe('dead_lettered');
+    expect(deadLetter).toHaveBeenCalledTimes(1);
+    expect(clock.pendingTimers).toBe(0);
+  });
+});
