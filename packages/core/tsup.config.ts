@@ -2,7 +2,7 @@ import { defineConfig, type Options } from 'tsup';
 
 /** The build, also run by `src/package.test.ts` to check what ships. */
 export const options = {
-  entry: ['src/index.ts', 'src/testing.ts'],
+  entry: ['src/index.ts', 'src/testing.ts', 'src/internal.ts'],
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,

@@ -1,5 +1,5 @@
 import type { MetricsSnapshot } from '@resilience/core';
-import { OptionsValidator } from '@resilience/core';
+import { OptionsValidator } from '@resilience/core/internal';
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 /** Anything with a metrics `snapshot()`: a `metrics()` collector. */

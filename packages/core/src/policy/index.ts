@@ -1,10 +1,1 @@
-export {
-  contextFor,
-  type ExecuteContext,
-  neverAborted,
-  type Policy,
-  PolicyBase,
-  type PolicyEvent,
-  type PolicyFn,
-  rootContext,
-} from './policy.js';
+export { type ExecuteContext, type Policy, PolicyBase, type PolicyEvent, type PolicyFn } from './policy.js';
