@@ -1,5 +1,5 @@
 import type { CallRecord, MetricsSnapshot, Subscribe } from '@resilience/core';
-import { OptionsValidator } from '@resilience/core';
+import { OptionsValidator } from '@resilience/core/internal';
 import type { Registry } from 'prom-client';
 
 /** A `metrics()` collector as seen here: its `snapshot()`, and the calls it records as it records them. */

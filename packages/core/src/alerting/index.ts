@@ -1,8 +1,6 @@
 export { Alerting, type AlertingStats, type AlertSnapshotSource, alerting } from './alerting.js';
 export { type AlertLogger, describeAlert, logHandler, webhookHandler } from './handlers.js';
 export {
-  ALERT_OPS,
-  ALERT_SEVERITIES,
   ALERTING_DEFAULTS,
   type Alert,
   type AlertHandler,

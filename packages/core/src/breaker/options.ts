@@ -82,7 +82,7 @@ export interface CircuitBreakerOptions {
 export const countsAsFailure = (error: unknown): boolean => !isOwnRejection(error) && classify(error) !== 'cancelled';
 
 export const BREAKER_DEFAULTS = {
-  strategy: consecutive(5),
+  strategy: /* @__PURE__ */ consecutive(5),
   halfOpenAfterMs: 30_000,
   halfOpenMaxCalls: 1,
   name: 'circuit-breaker',
@@ -93,12 +93,15 @@ export const BREAKER_DEFAULTS = {
  * - `httpProvider`: opens when 5 of the last 10 calls failed (50 %), stays open 30 s.
  * - `llm`: opens after 3 failures in a row, stays open 60 s.
  */
-export const breakerPresets = Object.freeze({
-  httpProvider: Object.freeze({
-    strategy: countWindow({ size: 10, failureRate: 0.5, minimumCalls: 10 }),
+export const breakerPresets = /* @__PURE__ */ Object.freeze({
+  httpProvider: /* @__PURE__ */ Object.freeze({
+    strategy: /* @__PURE__ */ countWindow({ size: 10, failureRate: 0.5, minimumCalls: 10 }),
     halfOpenAfter: 30_000,
   }) satisfies CircuitBreakerOptions,
-  llm: Object.freeze({ strategy: consecutive(3), halfOpenAfter: 60_000 }) satisfies CircuitBreakerOptions,
+  llm: /* @__PURE__ */ Object.freeze({
+    strategy: /* @__PURE__ */ consecutive(3),
+    halfOpenAfter: 60_000,
+  }) satisfies CircuitBreakerOptions,
 });
 
 export interface ResolvedBreakerOptions {

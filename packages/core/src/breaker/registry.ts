@@ -64,4 +64,4 @@ export class BreakerRegistry {
 }
 
 /** The registry every breaker joins unless created with `registry: false` or another registry. */
-export const breakerRegistry: BreakerRegistry = new BreakerRegistry();
+export const breakerRegistry: BreakerRegistry = /* @__PURE__ */ new BreakerRegistry();

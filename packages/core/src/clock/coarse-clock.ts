@@ -64,4 +64,4 @@ export class CoarseClock implements Clock {
 }
 
 /** The system clock at 1 ms resolution: the rate limiter's default. */
-export const coarseSystemClock: Clock = new CoarseClock(systemClock, 1);
+export const coarseSystemClock: Clock = /* @__PURE__ */ new CoarseClock(systemClock, 1);

@@ -1,1 +1,1 @@
-export { type Disposer, Emitter, onType, type Subscribe } from './emitter.js';
+export type { Disposer, Subscribe } from './emitter.js';

@@ -35,7 +35,7 @@ export interface HedgeOptions extends AdaptiveLatencyOptions {
 export const HEDGE_DEFAULTS = {
   maxHedges: 1,
   min: 0,
-  max: Number.POSITIVE_INFINITY,
+  max: Infinity,
   name: 'hedge',
 } as const;
 

@@ -7,16 +7,7 @@ export {
 export { type CallRecord, type LifetimeTotals, MetricsCollector, type MetricsSnapshot, metrics } from './metrics.js';
 export { type Observation, type ObservedSource, observe } from './observe.js';
 export { METRICS_DEFAULTS, type MetricsOptions, SLA_DEFAULTS, type SlaTargets } from './options.js';
-export {
-  LatencySketch,
-  quantileOf,
-  SKETCH_BUCKETS,
-  SKETCH_MAX_VALUE,
-  SKETCH_MIN_VALUE,
-  SKETCH_RELATIVE_ACCURACY,
-  type SketchJson,
-  type SketchStorage,
-} from './sketch.js';
+export { LatencySketch, type SketchJson, type SketchStorage } from './sketch.js';
 export {
   LATENCY_QUANTILE_DEFAULTS,
   type LatencyQuantileOptions,

@@ -1,11 +1,2 @@
 export type { CallObserver } from './calls.js';
-export {
-  contextFor,
-  type ExecuteContext,
-  neverAborted,
-  type Policy,
-  PolicyBase,
-  type PolicyEvent,
-  type PolicyFn,
-  rootContext,
-} from './policy.js';
+export { type ExecuteContext, type Policy, PolicyBase, type PolicyEvent, type PolicyFn } from './policy.js';

@@ -68,11 +68,15 @@ export abstract class PolicyBase<E extends PolicyEvent = PolicyEvent> implements
   }
 }
 
+// Module-level values are built by calls marked /* @__PURE__ */, so a bundle that does not
+// use them drops them (`new X().signal` alone would stay in every bundle).
+const signalOfNewController = (): AbortSignal => new AbortController().signal;
+
 /** A signal that never aborts, shared by every call made without one (no allocation). */
-export const neverAborted: AbortSignal = new AbortController().signal;
+export const neverAborted: AbortSignal = /* @__PURE__ */ signalOfNewController();
 
 /** The context of a first call made without a signal: shared, allocation-free. */
-export const rootContext: ExecuteContext = Object.freeze({ signal: neverAborted, attempt: 1 });
+export const rootContext: ExecuteContext = /* @__PURE__ */ Object.freeze({ signal: neverAborted, attempt: 1 });
 
 /** The context for `execute(fn, signal)`. */
 export const contextFor = (signal: AbortSignal | undefined): ExecuteContext =>

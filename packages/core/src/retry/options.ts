@@ -31,7 +31,7 @@ export interface RetryOptions {
 
 export const RETRY_DEFAULTS = {
   maxAttempts: 4,
-  backoff: backoffs.exponential({ initialMs: 100, multiplier: 2, maxMs: 5_000 }),
+  backoff: /* @__PURE__ */ backoffs.exponential({ initialMs: 100, multiplier: 2, maxMs: 5_000 }),
   retryAfterMaxMs: 60_000,
   name: 'retry',
 } as const;

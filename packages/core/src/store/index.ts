@@ -3,7 +3,6 @@ export { MEMORY_STORE_DEFAULTS, type MemoryStoreOptions } from './options.js';
 export {
   isStore,
   type JsonValue,
-  PACKED_MAX_WIDTH,
   type PackedCodec,
   type PackedTransition,
   type Store,

@@ -1,0 +1,92 @@
+// The runtime exports of each entry point. Every name exported from `@resilience/core` or
+// `@resilience/core/testing` is a semver promise, so adding one is a decision, made here.
+//
+// What is public (a folder's index.ts): what users write against — factories and the
+// classes they return, strategies and algorithms, presets, the `<NAME>_DEFAULTS` constants,
+// errors with their guards and the error helpers (`classify`, `statusOf`, `retryAfterMs`...)
+// — and what store and adapter authors implement or call: the `Store` and `Transition`
+// contract with `isStore` and `breakerTransition`, `Clock` and the system clocks,
+// `PolicyBase`, the health/JSON helpers. A value only core's own modules use is not exported
+// at all; one that the packages of this repository share with core goes to
+// `src/internal.ts` (`@resilience/core/internal`, no semver promise).
+import { expect, it } from 'vitest';
+import * as core from './index.js';
+import * as internal from './internal.js';
+import * as testing from './testing.js';
+
+const PUBLIC: Record<string, readonly string[]> = {
+  alerting: [
+    ...['ALERTING_DEFAULTS', 'Alerting', 'RULE_DEFAULTS', 'WEBHOOK_DEFAULTS', 'alerting', 'defaultRules'],
+    ...['describeAlert', 'logHandler', 'rule', 'webhookHandler'],
+  ],
+  breaker: [
+    ...['BREAKER_DEFAULTS', 'BreakerRegistry', 'CircuitBreakerPolicy', 'SharedCircuitBreaker', 'TIME_WINDOW_DEFAULTS'],
+    ...['breakerPresets', 'breakerRegistry', 'breakerTransition', 'circuitBreaker', 'consecutive', 'countWindow'],
+    ...['countsAsFailure', 'timeWindow'],
+  ],
+  bulkhead: ['BULKHEAD_DEFAULTS', 'BulkheadPolicy', 'bulkhead'],
+  clock: ['CoarseClock', 'coarseSystemClock', 'systemClock', 'systemRandom'],
+  config: ['ENV_DEFAULTS', 'ENV_VARIABLES', 'optionsFromEnv', 'toRetryOptions'],
+  errors: [
+    ...['BrokenCircuitError', 'BulkheadRejectedError', 'ConfigurationError', 'IdempotencyConflictError'],
+    ...['IsolatedCircuitError', 'RateLimitExceededError', 'ResilienceError', 'RetryExhaustedError', 'SagaError'],
+    ...['TimeoutError', 'classify', 'handle', 'isBrokenCircuitError', 'isBulkheadRejectedError'],
+    ...['isConfigurationError', 'isOwnRejection', 'isRateLimitExceededError', 'isResilienceError'],
+    ...['isRetryExhaustedError', 'isTimeoutError', 'isTransient', 'parseRetryAfter', 'retryAfterMs', 'statusOf'],
+  ],
+  fallback: ['FALLBACK_DEFAULTS', 'FallbackPolicy', 'fallback'],
+  health: [
+    ...['BULKHEAD_CHECK_DEFAULTS', 'HEALTH_DEFAULTS', 'HEALTH_JSON_CONTENT_TYPE', 'HealthRegistry', 'breakerCheck'],
+    ...['bulkheadCheck', 'functionCheck', 'health', 'healthCacheControl', 'healthHttpStatus', 'healthResponse'],
+    ...['toHealthJson'],
+  ],
+  hedging: ['HEDGE_DEFAULTS', 'HedgeLostError', 'HedgePolicy', 'hedge'],
+  idempotency: ['IDEMPOTENCY_DEFAULTS', 'Idempotency', 'ReplayedError', 'idempotency'],
+  logging: ['LOG_EVENTS_DEFAULTS', 'eventLogger', 'logEvents'],
+  messages: ['MESSAGE_PROCESSOR_DEFAULTS', 'MessageProcessor', 'messageProcessor'],
+  metrics: [
+    ...['ADAPTIVE_LATENCY_DEFAULTS', 'LATENCY_QUANTILE_DEFAULTS', 'LatencySketch', 'METRICS_DEFAULTS'],
+    ...['MetricsCollector', 'SLA_DEFAULTS', 'latencyQuantile', 'metrics', 'observe', 'slaReport'],
+  ],
+  pipeline: ['PIPELINE_DEFAULTS', 'Pipeline', 'pipeline'],
+  policy: ['PolicyBase'],
+  ratelimit: [
+    ...['OPERATION_LIMITS_PER_MINUTE', 'RATE_LIMITER_DEFAULTS', 'RATE_LIMIT_GROUP_DEFAULTS', 'RateLimitGroup'],
+    ...['RateLimiter', 'TOKEN_BUCKET_DEFAULTS', 'defaultOperationLimits', 'fixedWindow', 'gcra', 'rateLimitGroup'],
+    ...['rateLimiter', 'slidingWindow', 'tokenBucket'],
+  ],
+  retry: [
+    'EXPONENTIAL_DEFAULTS',
+    'RETRY_BUDGET_DEFAULTS',
+    'RETRY_DEFAULTS',
+    'RetryBudget',
+    'RetryPolicy',
+    'backoff',
+    'retry',
+  ],
+  saga: ['SAGA_DEFAULTS', 'Saga', 'saga'],
+  store: ['MEMORY_STORE_DEFAULTS', 'MemoryStore', 'isStore', 'memoryStore'],
+  timeout: ['TIMEOUT_DEFAULTS', 'TimeoutPolicy', 'timeout'],
+  transaction: ['TransactionError', 'isTransactionError', 'transactional'],
+};
+
+const sorted = (names: Iterable<string>) => [...names].sort();
+
+it('@resilience/core exports exactly the public API, and nothing internal', () => {
+  expect(sorted(Object.keys(core))).toEqual(sorted(Object.values(PUBLIC).flat()));
+});
+
+it('@resilience/core/testing exports the test helpers', () => {
+  expect(sorted(Object.keys(testing))).toEqual([
+    'FakeClock',
+    'faultInjector',
+    'jsonRoundTripStore',
+    'runStoreConformance',
+    'sequenceRandom',
+    'storeConformanceScenarios',
+  ]);
+});
+
+it('@resilience/core/internal exports only what the packages of this repository need from core', () => {
+  expect(sorted(Object.keys(internal))).toEqual(['OptionsValidator']);
+});

@@ -1,0 +1,4 @@
+// @resilience/core/internal: what the packages of this repository share with core.
+// NO semver promise: anything here may change or go in any release, a patch included, so
+// applications and third-party packages must not import it.
+export { OptionsValidator } from './errors/validate.js';

@@ -1,0 +1,109 @@
+// The package as it ships: built here from the sources (so the test needs no earlier
+// `pnpm build` and never reads a stale dist), then loaded and bundled as users do.
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build as bundle } from 'esbuild';
+import { build } from 'tsup';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { options } from '../tsup.config.js';
+
+/** Minified bytes an application pays for `import { retry } from '@resilience/core'`. */
+const RETRY_ONLY_BUDGET = 12_000;
+/**
+ * Minified bytes of a bundle that imports only `systemClock`: anything above the clock
+ * itself is a module-level statement that runs at import (a `new`, a call) and so stays in
+ * every bundle. Mark such values `/* @__PURE__ *\/` or make them lazy.
+ */
+const NOTHING_RUNS_AT_IMPORT_BUDGET = 1_000;
+
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+let outDir = '';
+let dist = '';
+
+beforeAll(async () => {
+  outDir = mkdtempSync(join(tmpdir(), 'resilience-core-package-'));
+  dist = join(outDir, 'dist');
+  await build({
+    ...options,
+    entry: options.entry.map((entry) => join(packageDir, entry)),
+    outDir: dist,
+    dts: false,
+    silent: true,
+    config: false,
+  });
+  // Bundlers read `sideEffects` from here, as they would in node_modules.
+  copyFileSync(join(packageDir, 'package.json'), join(outDir, 'package.json'));
+}, 120_000);
+
+afterAll(() => {
+  if (outDir) rmSync(outDir, { recursive: true, force: true });
+});
+
+type Core = typeof import('./index.js');
+type Testing = typeof import('./testing.js');
+
+/** Errors thrown by the testing entry's own code: conformance scenarios run against a non-store. */
+async function errorsFromTestingCode(testing: Testing): Promise<unknown[]> {
+  const outcomes = await Promise.allSettled(testing.storeConformanceScenarios().map((s) => s.run(() => ({}) as never)));
+  return outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason] : []));
+}
+
+async function expectOneCopyOfErrors(core: Core, testing: Testing): Promise<void> {
+  const configurationErrors = (await errorsFromTestingCode(testing)).filter(
+    (e) => e instanceof Error && e.name === 'ConfigurationError',
+  );
+  expect(configurationErrors.length).toBeGreaterThan(0);
+  for (const error of configurationErrors) {
+    expect(error).toBeInstanceOf(core.ConfigurationError);
+    expect(error).toBeInstanceOf(core.ResilienceError);
+  }
+}
+
+describe('the built package', () => {
+  it('CommonJS: errors thrown by @resilience/core/testing are instances of the main entry classes', async () => {
+    const require = createRequire(join(dist, 'index.cjs'));
+    await expectOneCopyOfErrors(require('./index.cjs') as Core, require('./testing.cjs') as Testing);
+  });
+
+  it('ESM: errors thrown by @resilience/core/testing are instances of the main entry classes', async () => {
+    const core = (await import(pathToFileURL(join(dist, 'index.js')).href)) as Core;
+    const testing = (await import(pathToFileURL(join(dist, 'testing.js')).href)) as Testing;
+    await expectOneCopyOfErrors(core, testing);
+  });
+
+  it.each(['.js', '.cjs'])('defines every class in one file only (%s)', (extension) => {
+    const definedIn = new Map<string, string[]>();
+    for (const file of readdirSync(dist).filter((f) => f.endsWith(extension))) {
+      const text = readFileSync(join(dist, file), 'utf8');
+      for (const [, name] of text.matchAll(/^(?:var|let|const) (\w+) = class\b/gm)) {
+        definedIn.set(name!, [...(definedIn.get(name!) ?? []), file]);
+      }
+    }
+    expect(definedIn.get('ConfigurationError')).toHaveLength(1);
+    expect([...definedIn].filter(([, files]) => files.length > 1)).toEqual([]);
+  });
+
+  const minifiedBytes = async (names: string): Promise<number> => {
+    const result = await bundle({
+      stdin: { contents: `export { ${names} } from ${JSON.stringify(join(dist, 'index.js'))};`, resolveDir: outDir },
+      bundle: true,
+      minify: true,
+      format: 'esm',
+      platform: 'node',
+      write: false,
+      logLevel: 'silent',
+    });
+    return result.outputFiles[0]!.contents.byteLength;
+  };
+
+  it(`bundles import { retry } in at most ${RETRY_ONLY_BUDGET} minified bytes`, async () => {
+    expect(await minifiedBytes('retry')).toBeLessThanOrEqual(RETRY_ONLY_BUDGET);
+  });
+
+  it('runs nothing at import that a bundle of one small export would have to keep', async () => {
+    expect(await minifiedBytes('systemClock')).toBeLessThanOrEqual(NOTHING_RUNS_AT_IMPORT_BUDGET);
+  });
+});

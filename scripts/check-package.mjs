@@ -1,0 +1,47 @@
+// Checks what `npm pack` would publish from the current directory (a package's lint step):
+//   node ../../scripts/check-package.mjs --max-packed=250000 --max-unpacked=1000000
+// - the tarball's packed and unpacked bytes against the budgets;
+// - `repository`, `homepage` and `bugs` in the manifest, so the registry links to the source;
+// - every link in the README is absolute: relative ones point outside the tarball.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({ options: { 'max-packed': { type: 'string' }, 'max-unpacked': { type: 'string' } } });
+const budget = (name) => {
+  const n = Number(values[name]);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new TypeError(`--${name} must be a positive number of bytes`);
+  return n;
+};
+const maxPacked = budget('max-packed');
+const maxUnpacked = budget('max-unpacked');
+
+const problems = [];
+const manifest = JSON.parse(readFileSync('package.json', 'utf8'));
+
+const [pack] = JSON.parse(
+  execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  }),
+);
+const kB = (bytes) => `${(bytes / 1000).toFixed(1)} kB`;
+if (pack.size > maxPacked) problems.push(`packed ${kB(pack.size)}, budget ${kB(maxPacked)}`);
+if (pack.unpackedSize > maxUnpacked) problems.push(`unpacked ${kB(pack.unpackedSize)}, budget ${kB(maxUnpacked)}`);
+
+for (const field of ['repository', 'homepage', 'bugs']) {
+  if (manifest[field] === undefined) problems.push(`package.json has no "${field}"`);
+}
+
+const readme = readFileSync('README.md', 'utf8');
+for (const [, target] of readme.matchAll(/\]\(([^)\s]+)\)/g)) {
+  if (!/^(https?:|mailto:|#)/.test(target))
+    problems.push(`README.md links to "${target}", which is not in the tarball`);
+}
+
+const summary = `${manifest.name}: ${kB(pack.size)} packed, ${kB(pack.unpackedSize)} unpacked, ${pack.entryCount} files`;
+if (problems.length > 0) {
+  console.error(`${summary}\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  process.exit(1);
+}
+console.log(summary);
