@@ -25,6 +25,7 @@ const PUBLIC: Record<string, readonly string[]> = {
     ...['countsAsFailure', 'timeWindow'],
   ],
   bulkhead: ['BULKHEAD_DEFAULTS', 'BulkheadPolicy', 'bulkhead'],
+  chaos: ['CHAOS_DEFAULTS', 'ChaosPolicy', 'chaos'],
   clock: ['CoarseClock', 'coarseSystemClock', 'systemClock', 'systemRandom'],
   config: ['ENV_DEFAULTS', 'ENV_VARIABLES', 'optionsFromEnv', 'toRetryOptions'],
   errors: [
@@ -53,7 +54,7 @@ const PUBLIC: Record<string, readonly string[]> = {
   ratelimit: [
     ...['OPERATION_LIMITS_PER_MINUTE', 'RATE_LIMITER_DEFAULTS', 'RATE_LIMIT_GROUP_DEFAULTS', 'RateLimitGroup'],
     ...['RateLimiter', 'TOKEN_BUCKET_DEFAULTS', 'defaultOperationLimits', 'fixedWindow', 'gcra', 'rateLimitGroup'],
-    ...['rateLimiter', 'slidingWindow', 'tokenBucket'],
+    ...['quotaPresets', 'rateLimiter', 'slidingWindow', 'tokenBucket'],
   ],
   retry: [
     'EXPONENTIAL_DEFAULTS',
@@ -63,6 +64,7 @@ const PUBLIC: Record<string, readonly string[]> = {
     'RetryPolicy',
     'backoff',
     'retry',
+    'retryPresets',
   ],
   saga: ['SAGA_DEFAULTS', 'Saga', 'saga'],
   store: ['MEMORY_STORE_DEFAULTS', 'MemoryStore', 'isStore', 'memoryStore'],
@@ -82,6 +84,7 @@ it('@resilience/core/testing exports the test helpers', () => {
     'faultInjector',
     'jsonRoundTripStore',
     'runStoreConformance',
+    'seededRandom',
     'sequenceRandom',
     'storeConformanceScenarios',
   ]);

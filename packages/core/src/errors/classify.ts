@@ -127,14 +127,17 @@ export function classify(error: unknown, depth = 0): ErrorCategory {
 /**
  * Whether retrying may help: network failures, timeouts, rate limits and 5xx answers.
  * An explicit boolean `retryable` (or `transient`) property on the error wins. Client
- * errors (4xx other than 408/429), validation, auth, configuration, cancellation, the
- * toolkit's own rejections and unknown errors are not transient.
+ * errors (4xx other than 408/429), a spent quota (a 429 with code `insufficient_quota`),
+ * validation, auth, configuration, cancellation, the toolkit's own rejections and unknown
+ * errors are not transient.
  */
 export function isTransient(error: unknown): boolean {
   const e = asBag(error);
   if (!e) return false;
   if (typeof e.retryable === 'boolean') return e.retryable;
   if (typeof e.transient === 'boolean') return e.transient;
+  // A spent quota is a 429 that no wait refills (OpenAI's `insufficient_quota`: billing).
+  if (e.code === 'insufficient_quota' || e.type === 'insufficient_quota') return false;
   const category = classify(error);
   if (category === 'network' || category === 'timeout' || category === 'rate_limit') return true;
   if (category === 'dependency') {

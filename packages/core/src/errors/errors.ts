@@ -102,7 +102,10 @@ export class BulkheadRejectedError extends ResilienceError {
   }
 }
 
-/** A request denied by a rate limiter, turned into an error by `…OrThrow`, middleware or `wait`. */
+/**
+ * A request denied by a rate limiter, turned into an error by the limiter's `wait`, `execute`
+ * and `policy()` (`maxWaitMs: 0` rejects at once); `consume` returns the denial as a result.
+ */
 export class RateLimitExceededError extends ResilienceError {
   readonly retryAfterMs: number;
   constructor(retryAfterMs: number, message = `Rate limit exceeded; retry in ${Math.ceil(retryAfterMs)} ms`) {

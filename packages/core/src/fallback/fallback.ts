@@ -1,6 +1,5 @@
 import { Emitter } from '../events/emitter.js';
-import type { ExecuteContext, PolicyFn } from '../policy/policy.js';
-import { contextFor } from '../policy/policy.js';
+import { type ExecuteContext, PolicyBase, type PolicyFn } from '../policy/policy.js';
 import { type FallbackOptions, resolveFallbackOptions } from './options.js';
 
 /** The substitute: a value, or a function of the error (e.g. read from the replica instead). */
@@ -13,7 +12,7 @@ export type FallbackEvent = { type: 'fallback'; policy: string; error: unknown }
  * Replaces handled failures with a value or the result of a function of the error. Like
  * every policy it has `execute`, `run` and `wrap`; results are typed `T | R`.
  */
-export class FallbackPolicy<R> {
+export class FallbackPolicy<R> extends PolicyBase<FallbackEvent, R> {
   readonly name: string;
   readonly #value: FallbackValue<R>;
   readonly #handle: ((error: unknown) => boolean) | undefined;
@@ -22,17 +21,10 @@ export class FallbackPolicy<R> {
   readonly onFallback = this.#events.subscribe;
 
   constructor(value: FallbackValue<R>, options: FallbackOptions = {}) {
+    super();
     this.name = resolveFallbackOptions(options).name;
     this.#value = value;
     this.#handle = options.handle;
-  }
-
-  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T | R> {
-    return this.run(fn, contextFor(signal));
-  }
-
-  wrap<A extends unknown[], T>(fn: (...args: A) => T | PromiseLike<T>): (...args: A) => Promise<Awaited<T> | R> {
-    return (...args) => this.execute(() => fn(...args)) as Promise<Awaited<T> | R>;
   }
 
   async run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T | R> {

@@ -1,2 +1,2 @@
 export { PIPELINE_DEFAULTS, type PipelineLayer } from './options.js';
-export { Pipeline, type PipelineEvent, pipeline } from './pipeline.js';
+export { Pipeline, type PipelineEvent, type PipelineSubstitute, pipeline } from './pipeline.js';

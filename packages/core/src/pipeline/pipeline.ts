@@ -1,5 +1,5 @@
 import type { Disposer } from '../events/emitter.js';
-import { type ExecuteContext, PolicyBase, type PolicyEvent, type PolicyFn } from '../policy/policy.js';
+import { type ExecuteContext, invoke, PolicyBase, type PolicyEvent, type PolicyFn } from '../policy/policy.js';
 import { PIPELINE_DEFAULTS, type PipelineLayer, validateLayers } from './options.js';
 
 /** The union of the events of a list of layers. */
@@ -7,11 +7,18 @@ export type PipelineEvent<L extends readonly PipelineLayer[]> =
   L[number] extends PipelineLayer<infer E> ? E : PolicyEvent;
 
 /**
+ * What a pipeline may resolve with instead of its function's result: the union of its
+ * layers' substitutes (a fallback's value, a nested pipeline's own), `never` when none has one.
+ */
+export type PipelineSubstitute<L extends readonly PipelineLayer[]> = SubstituteOf<L[number]>;
+type SubstituteOf<L> = L extends { readonly '~substitute': infer R } ? R : never;
+
+/**
  * Several policies as one, outermost first: `pipeline(a, b, c).execute(fn)` runs
  * `a.run(ctx => b.run(ctx2 => c.run(fn, ctx2), ctx), context)`. Each layer hands the context
  * it gives its function (a timeout's own signal, a retry's attempt number) to the next.
  */
-export class Pipeline<E extends PolicyEvent = PolicyEvent> extends PolicyBase<E> {
+export class Pipeline<E extends PolicyEvent = PolicyEvent, R = never> extends PolicyBase<E, R> {
   readonly name: string = PIPELINE_DEFAULTS.name;
   readonly #layers: readonly PipelineLayer[];
 
@@ -34,34 +41,31 @@ export class Pipeline<E extends PolicyEvent = PolicyEvent> extends PolicyBase<E>
     };
   };
 
-  run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
+  run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T | R> {
     const layers = this.#layers;
     const last = layers.length - 1;
     if (last < 0) return invoke(fn, context);
     // The chain is built as it is entered, so a retried attempt re-enters the inner layers.
-    const step = (i: number): PolicyFn<T> =>
-      i > last ? fn : (ctx: ExecuteContext) => layers[i]!.run(step(i + 1), ctx) as Promise<T>;
-    return layers[0]!.run(step(1), context) as Promise<T>;
-  }
-}
-
-function invoke<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
-  try {
-    return Promise.resolve(fn(context));
-  } catch (error) {
-    return Promise.reject(error);
+    // Each layer may add its substitute to what the layers inside it resolve with.
+    const step = (i: number): PolicyFn<T | R> =>
+      i > last ? fn : (ctx: ExecuteContext) => layers[i]!.run(step(i + 1), ctx) as Promise<T | R>;
+    return layers[0]!.run(step(1), context) as Promise<T | R>;
   }
 }
 
 /**
  * Composes policies into one, outermost first. Recommended order for calls to a remote
  * dependency: rate limit → total timeout → retry → circuit breaker → attempt timeout.
+ * The result is typed with every layer's substitute: `pipeline(fallback('cached'), retry())`
+ * resolves with `T | string`.
  *
  * @example
  * const policy = pipeline(timeout(10_000), retry({ maxAttempts: 3 }), circuitBreaker({ strategy: consecutive(5) }), timeout(2_000));
  * policy.onEvent((event) => console.log(event.policy, event.type));
  * await policy.execute(({ signal }) => fetch(url, { signal }));
  */
-export function pipeline<L extends readonly PipelineLayer[]>(...policies: L): Pipeline<PipelineEvent<L>> {
-  return new Pipeline<PipelineEvent<L>>(policies);
+export function pipeline<L extends readonly PipelineLayer[]>(
+  ...policies: L
+): Pipeline<PipelineEvent<L>, PipelineSubstitute<L>> {
+  return new Pipeline<PipelineEvent<L>, PipelineSubstitute<L>>(policies);
 }

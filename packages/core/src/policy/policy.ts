@@ -21,15 +21,18 @@ export interface PolicyEvent {
 /**
  * The shape every policy shares. `execute` is for callers; `run` is how policies nest
  * inside `pipeline(...)`, passing one context (signal and attempt) down the chain.
+ *
+ * `R` is what the policy may resolve with instead of the function's result (a fallback's
+ * substitute); `never` for the policies that only pass results through.
  */
-export interface Policy<E extends PolicyEvent = PolicyEvent> {
+export interface Policy<E extends PolicyEvent = PolicyEvent, R = never> {
   readonly name: string;
   /** Runs `fn` under the policy. `signal` cancels waits and is passed to `fn`. */
-  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T>;
+  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T | R>;
   /** Runs `fn` under the policy with an existing context (used by pipelines). */
-  run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T>;
+  run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T | R>;
   /** A function with `fn`'s parameters that calls it under the policy. */
-  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<Awaited<R>>;
+  wrap<A extends unknown[], T>(fn: (...args: A) => T | PromiseLike<T>): (...args: A) => Promise<Awaited<T> | R>;
   /** Every event of this policy (and, for a pipeline, of every layer). */
   readonly onEvent: Subscribe<E>;
 }
@@ -38,14 +41,19 @@ export interface Policy<E extends PolicyEvent = PolicyEvent> {
  * The shared half of every policy: `execute` and `wrap` in terms of the policy's own `run`.
  * Extend it and implement `name`, `run` and `onEvent`.
  */
-export abstract class PolicyBase<E extends PolicyEvent = PolicyEvent> implements Policy<E> {
+export abstract class PolicyBase<E extends PolicyEvent = PolicyEvent, R = never> implements Policy<E, R> {
+  /**
+   * Type-only, absent at run time: what this policy may resolve with instead of the
+   * function's result. `pipeline(...)` reads it to type its own result.
+   */
+  declare readonly '~substitute': R;
   abstract readonly name: string;
   abstract readonly onEvent: Subscribe<E>;
-  abstract run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T>;
+  abstract run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T | R>;
 
   #calls: CallObservers | undefined;
 
-  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
+  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T | R> {
     const calls = this.#calls;
     if (calls !== undefined && calls.size > 0) return calls.observe(() => this.run(fn, contextFor(signal)));
     return this.run(fn, contextFor(signal));
@@ -63,8 +71,17 @@ export abstract class PolicyBase<E extends PolicyEvent = PolicyEvent> implements
     return this.#calls.add(observer);
   }
 
-  wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<Awaited<R>> {
-    return (...args) => this.execute(() => fn(...args)) as Promise<Awaited<R>>;
+  wrap<A extends unknown[], T>(fn: (...args: A) => T | PromiseLike<T>): (...args: A) => Promise<Awaited<T> | R> {
+    return (...args) => this.execute(() => fn(...args)) as Promise<Awaited<T> | R>;
+  }
+}
+
+/** Calls `fn` with `context`, turning a synchronous throw into a rejection. */
+export function invoke<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
+  try {
+    return Promise.resolve(fn(context));
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 

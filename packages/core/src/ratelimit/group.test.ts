@@ -11,10 +11,16 @@ import {
 import { fixedWindow } from './windows.js';
 
 describe('rateLimitGroup', () => {
-  it('seeds search 30, transform 10 and embed 60 a minute', () => {
-    expect(OPERATION_LIMITS_PER_MINUTE).toEqual({ search: 30, transform: 10, embed: 60 });
+  it('seeds search 30, transform 10, embed 60 and health_check 10 a minute', async () => {
+    expect(OPERATION_LIMITS_PER_MINUTE).toEqual({ search: 30, transform: 10, embed: 60, health_check: 10 });
     const limits = defaultOperationLimits();
-    expect([limits.search.limit, limits.transform.limit, limits.embed.limit]).toEqual([30, 10, 60]);
+    expect(Object.fromEntries(Object.entries(limits).map(([op, a]) => [op, a.limit]))).toEqual(
+      OPERATION_LIMITS_PER_MINUTE,
+    );
+    const clock = new FakeClock();
+    const group = rateLimitGroup({ limits, clock });
+    for (let i = 0; i < 10; i++) expect((await group.consume('health_check', 'org-1')).allowed).toBe(true);
+    expect(await group.consume('health_check', 'org-1')).toMatchObject({ allowed: false, retryAfterMs: 6_000 });
   });
 
   it('limits each operation per key independently', async () => {
@@ -31,7 +37,7 @@ describe('rateLimitGroup', () => {
     await clock.advance(6000);
     expect((await waited).allowed).toBe(true);
     expect(group.stats().transform).toMatchObject({ requests: 13, allowed: 12, blocked: 1 });
-    expect(group.operations).toEqual(['search', 'transform', 'embed']);
+    expect(group.operations).toEqual(['search', 'transform', 'embed', 'health_check']);
   });
 
   it('shares one store with every operation under its own prefix', async () => {

@@ -6,19 +6,18 @@ import type { Store } from '../store/store.js';
 import type { RateLimitAlgorithm, RateLimitDecision } from './algorithm.js';
 import { RateLimiter, type RateLimitStats } from './limiter.js';
 import { isAlgorithmOption, type WaitOptions } from './options.js';
+import { perMinute } from './presets.js';
 import { tokenBucket } from './token-bucket.js';
 
 /** Requests per minute of the seed operations, per user or organisation. */
-export const OPERATION_LIMITS_PER_MINUTE = { search: 30, transform: 10, embed: 60 } as const;
+export const OPERATION_LIMITS_PER_MINUTE = { search: 30, transform: 10, embed: 60, health_check: 10 } as const;
+
+type SeedOperation = keyof typeof OPERATION_LIMITS_PER_MINUTE;
 
 /** The seed operations as token buckets: `n` a minute, bursts of up to `n`. */
-export function defaultOperationLimits(): Record<keyof typeof OPERATION_LIMITS_PER_MINUTE, RateLimitAlgorithm> {
-  const bucket = (perMinute: number) => tokenBucket({ capacity: perMinute, refillPerSecond: perMinute / 60 });
-  return {
-    search: bucket(OPERATION_LIMITS_PER_MINUTE.search),
-    transform: bucket(OPERATION_LIMITS_PER_MINUTE.transform),
-    embed: bucket(OPERATION_LIMITS_PER_MINUTE.embed),
-  };
+export function defaultOperationLimits(): Record<SeedOperation, RateLimitAlgorithm> {
+  const limits = Object.entries(OPERATION_LIMITS_PER_MINUTE).map(([op, n]) => [op, tokenBucket(perMinute(n))]);
+  return Object.fromEntries(limits) as Record<SeedOperation, RateLimitAlgorithm>;
 }
 
 export interface RateLimitGroupOptions<O extends string> {

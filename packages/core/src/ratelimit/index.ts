@@ -16,6 +16,7 @@ export {
   rateLimiter,
 } from './limiter.js';
 export { RATE_LIMITER_DEFAULTS, type RateLimiterOptions, type WaitOptions } from './options.js';
+export { quotaPresets } from './presets.js';
 export { TOKEN_BUCKET_DEFAULTS, type TokenBucketOptions, type TokenBucketState, tokenBucket } from './token-bucket.js';
 export {
   type FixedWindowState,

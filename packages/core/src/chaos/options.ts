@@ -1,0 +1,101 @@
+import type { Clock, Random } from '../clock/clock.js';
+import { OptionsValidator } from '../errors/validate.js';
+import type { ExecuteContext } from '../policy/policy.js';
+
+/** Whether chaos is on: a constant, or a function read at every call (a feature flag). */
+export type ChaosEnabled = boolean | ((context: ExecuteContext) => boolean);
+
+export interface ChaosOptions<R = never> {
+  /**
+   * Share of calls (0–1) that fail with `fault`, or resolve with `outcome`, instead of
+   * running. Faults are injected only when `faultRate`, `fault` or `outcome` is given.
+   * @default 1 once `fault` or `outcome` is given
+   */
+  faultRate?: number;
+  /**
+   * What an injected fault throws: an error, or a function of the call's context that
+   * builds one. @default a transient network error (`code: 'ECONNRESET'`, message
+   * `chaos: injected fault`), which `retry()` retries by default
+   */
+  fault?: Error | ((context: ExecuteContext) => unknown);
+  /**
+   * Resolve with this instead of failing (a stubbed answer, such as a 503 response object):
+   * a value, or a function of the context. Not together with `fault`.
+   */
+  outcome?: R | ((context: ExecuteContext) => R | PromiseLike<R>);
+  /** Delay injected before the call (and before any fault), in ms. @default 0 (none) */
+  latencyMs?: number;
+  /** Share of calls (0–1) delayed by `latencyMs`. @default 1 */
+  latencyRate?: number;
+  /**
+   * `false` makes the policy call straight through (no random draw, no timer, no extra
+   * frame); a function is evaluated on every call, to switch chaos at run time.
+   * @default true
+   */
+  enabled?: ChaosEnabled;
+  /** Name stamped on events. @default 'chaos' */
+  name?: string;
+  /** For latency. @default systemClock */
+  clock?: Clock;
+  /** Decides which calls are hit; seed it (`seededRandom(42)`) for repeatable runs. @default systemRandom */
+  random?: Random;
+}
+
+export const CHAOS_DEFAULTS = {
+  faultRate: 1,
+  latencyMs: 0,
+  latencyRate: 1,
+  enabled: true,
+  name: 'chaos',
+} as const;
+
+export interface ResolvedChaosOptions {
+  /** 0 when no fault or outcome is to be injected. */
+  faultRate: number;
+  latencyMs: number;
+  latencyRate: number;
+  enabled: ChaosEnabled;
+  name: string;
+}
+
+const RATE = { min: 0, max: 1 } as const;
+
+export function resolveChaosOptions<R>(options: ChaosOptions<R>): ResolvedChaosOptions {
+  const given = (options ?? {}) as ChaosOptions<R>;
+  const v = new OptionsValidator('chaos');
+  v.number('faultRate', given.faultRate, RATE);
+  v.number('latencyRate', given.latencyRate, RATE);
+  v.number('latencyMs', given.latencyMs, { min: 0 });
+  const { fault, outcome, enabled } = given;
+  v.check(
+    fault === undefined || fault instanceof Error || typeof fault === 'function',
+    'fault',
+    fault,
+    'an Error or (context) => error',
+  );
+  v.check(fault === undefined || outcome === undefined, 'outcome', outcome, 'left out when fault is given');
+  v.check(
+    given.latencyRate === undefined || given.latencyMs !== undefined,
+    'latencyMs',
+    given.latencyMs,
+    'a delay in ms, given with latencyRate',
+  );
+  v.check(
+    enabled === undefined || typeof enabled === 'boolean' || typeof enabled === 'function',
+    'enabled',
+    enabled,
+    'true, false or (context) => boolean',
+  );
+  v.string('name', given.name);
+  v.clock('clock', given.clock);
+  v.function('random', given.random);
+  v.done();
+  const injectsFaults = given.faultRate !== undefined || fault !== undefined || outcome !== undefined;
+  return {
+    faultRate: injectsFaults ? (given.faultRate ?? CHAOS_DEFAULTS.faultRate) : 0,
+    latencyMs: given.latencyMs ?? CHAOS_DEFAULTS.latencyMs,
+    latencyRate: given.latencyRate ?? CHAOS_DEFAULTS.latencyRate,
+    enabled: enabled ?? CHAOS_DEFAULTS.enabled,
+    name: given.name ?? CHAOS_DEFAULTS.name,
+  };
+}
