@@ -48,6 +48,8 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
   #queued = 0;
   #head: Waiter<unknown> | undefined;
   #tail: Waiter<unknown> | undefined;
+  /** True while {@link #release} hands slots to waiters. */
+  #draining = false;
 
   readonly onEvent = this.#events.subscribe;
   readonly onRejected = this.#events.subscribe;
@@ -132,19 +134,27 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
     });
   }
 
-  /** A call finished: hand its slot to the oldest waiter, or free it. */
+  /**
+   * A call finished: hand its slot to the oldest waiter, or free it. A loop, not recursion:
+   * a synchronous waiter releases its slot while it is being started, and that nested
+   * release only frees the slot for this loop to hand on, so no length of queue grows the
+   * stack.
+   */
   #release(): void {
-    const next = this.#head;
-    if (next === undefined) {
-      this.#active--;
-      return;
+    this.#active--;
+    if (this.#draining) return;
+    this.#draining = true;
+    for (let next = this.#head; next !== undefined && this.#active < this.#opts.limit; next = this.#head) {
+      this._leave(next);
+      const signal = next.signal;
+      if (signal !== undefined) {
+        next.signal = undefined;
+        signal.removeEventListener('abort', next);
+      }
+      this.#active++;
+      next.resolve(this.#exec(next.fn, next.context));
     }
-    this._leave(next);
-    if (next.signal !== undefined) {
-      next.signal.removeEventListener('abort', next);
-      next.signal = undefined;
-    }
-    next.resolve(this.#exec(next.fn, next.context));
+    this.#draining = false;
   }
 
   /** @internal Unlinks a waiter from the queue. */
