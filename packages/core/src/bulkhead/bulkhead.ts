@@ -1,12 +1,11 @@
 import { BulkheadRejectedError } from '../errors/errors.js';
 import { Emitter } from '../events/emitter.js';
+import { followAbort, unfollowAbort } from '../policy/abort-fanout.js';
 import { type ExecuteContext, neverAborted, PolicyBase, type PolicyFn } from '../policy/policy.js';
 import { type BulkheadOptions, type ResolvedBulkheadOptions, resolveBulkheadOptions } from './options.js';
 
 /** A call turned away because every execution slot and queue slot was taken. */
 export type BulkheadEvent = { type: 'rejected'; policy: string; executing: number; queued: number };
-
-const ONCE = { once: true } as const;
 
 /** A call waiting for an execution slot: a node of the FIFO queue. */
 class Waiter<T> {
@@ -129,7 +128,7 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
       this.#queued++;
       if (signal !== neverAborted) {
         waiter.signal = signal;
-        signal.addEventListener('abort', waiter, ONCE);
+        followAbort(signal, waiter);
       }
     });
   }
@@ -149,7 +148,7 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
       const signal = next.signal;
       if (signal !== undefined) {
         next.signal = undefined;
-        signal.removeEventListener('abort', next);
+        unfollowAbort(signal, next);
       }
       this.#active++;
       next.resolve(this.#exec(next.fn, next.context));

@@ -1,3 +1,5 @@
+import { followAbort, unfollowAbort } from '../policy/abort-fanout.js';
+
 /** An opaque handle returned by {@link Clock.setTimeout}. */
 export type TimerHandle = { readonly __timer?: never } | object | number;
 
@@ -33,15 +35,17 @@ export function sleepOn(clock: Clock, ms: number, signal?: AbortSignal): Promise
       clock.setTimeout(resolve, ms);
       return;
     }
-    const onAbort = () => {
-      clock.clearTimeout(handle);
-      reject(signal.reason);
+    const follower = {
+      handleEvent: () => {
+        clock.clearTimeout(handle);
+        reject(signal.reason);
+      },
     };
     const handle = clock.setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
+      unfollowAbort(signal, follower);
       resolve();
     }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
+    followAbort(signal, follower);
   });
 }
 
