@@ -28,6 +28,7 @@ export class FallbackPolicy<R> {
   }
 
   execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T | R> {
+    if (signal?.aborted) return Promise.reject(signal.reason); // as every policy: no call, no substitute
     return this.run(fn, contextFor(signal));
   }
 

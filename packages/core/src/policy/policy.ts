@@ -23,7 +23,10 @@ export interface PolicyEvent {
  */
 export interface Policy<E extends PolicyEvent = PolicyEvent> {
   readonly name: string;
-  /** Runs `fn` under the policy. `signal` cancels waits and is passed to `fn`. */
+  /**
+   * Runs `fn` under the policy. `signal` cancels waits and is passed to `fn`; when it has
+   * already aborted, `fn` is not called and the promise rejects with `signal.reason`.
+   */
   execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T>;
   /** Runs `fn` under the policy with an existing context (used by pipelines). */
   run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T>;
@@ -43,6 +46,7 @@ export abstract class PolicyBase<E extends PolicyEvent = PolicyEvent> implements
   abstract run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T>;
 
   execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) return Promise.reject(signal.reason); // the caller has gone: no call at all
     return this.run(fn, contextFor(signal));
   }
 
