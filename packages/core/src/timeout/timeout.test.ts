@@ -46,9 +46,41 @@ function countControllers(): { count: number } {
 }
 
 describe('timeout', () => {
-  it('defaults to a cooperative strategy named "timeout"', () => {
-    expect(TIMEOUT_DEFAULTS).toEqual({ strategy: 'cooperative', name: 'timeout' });
+  it('defaults to an aggressive strategy named "timeout"', () => {
+    expect(TIMEOUT_DEFAULTS).toEqual({ strategy: 'aggressive', name: 'timeout' });
     expect(timeout(10).name).toBe('timeout');
+  });
+
+  it('by default returns at the limit when the function ignores its signal, and still aborts the signal', async () => {
+    const clock = new FakeClock();
+    const policy = timeout(100, { clock });
+    let seen: AbortSignal | undefined;
+    const call = policy
+      .execute(({ signal }) => {
+        seen = signal;
+        return new Promise<string>(() => {}); // never settles, never looks at the signal again
+      })
+      .catch((e: unknown) => e);
+    await clock.advance(100);
+    expect(await call).toBeInstanceOf(TimeoutError);
+    expect(seen?.aborted).toBe(true);
+    expect(seen?.reason).toBeInstanceOf(TimeoutError);
+  });
+
+  it('wrap(fn) returns at the limit by default, though the wrapped function never sees a signal', async () => {
+    const clock = new FakeClock();
+    const slowQuery = (sql: string) => new Promise<string>((resolve) => clock.setTimeout(() => resolve(sql), 500));
+    const query = timeout(100, { clock }).wrap(slowQuery);
+    const call = query('select 1').catch((e: unknown) => e);
+    await clock.advance(100);
+    expect(await call).toBeInstanceOf(TimeoutError);
+  });
+
+  it('refuses wrap(fn) for a cooperative timeout, which could never end a function that gets no signal', () => {
+    const policy = timeout(100, { strategy: 'cooperative' });
+    expect(() => policy.wrap(async () => 1)).toThrow(ConfigurationError);
+    expect(() => policy.wrap(async () => 1)).toThrow(/strategy/);
+    expect(() => timeout({ softMs: 100, hardMs: 200 }).wrap(async () => 1)).not.toThrow();
   });
 
   it('returns the value of a call that finishes in time', async () => {
@@ -72,7 +104,7 @@ describe('timeout', () => {
 
   it('cooperative: aborts the signal at the limit and rejects with TimeoutError once the function settles', async () => {
     const clock = new FakeClock();
-    const policy = timeout(100, { clock });
+    const policy = timeout(100, { strategy: 'cooperative', clock });
     const task = pending<string>();
     const call = policy.execute(task.fn).catch((e: unknown) => e);
     await clock.advance(99);
@@ -86,7 +118,7 @@ describe('timeout', () => {
 
   it('cooperative: waits for a function that ignores the abort and returns its value', async () => {
     const clock = new FakeClock();
-    const policy = timeout(100, { clock });
+    const policy = timeout(100, { strategy: 'cooperative', clock });
     let finish!: (v: string) => void;
     const call = policy.execute(() => new Promise<string>((r) => (finish = r)));
     await clock.advance(500);
@@ -97,7 +129,7 @@ describe('timeout', () => {
 
   it('cooperative: wraps a different error thrown after the abort in TimeoutError with the cause', async () => {
     const clock = new FakeClock();
-    const policy = timeout(100, { clock });
+    const policy = timeout(100, { strategy: 'cooperative', clock });
     const cause = new Error('socket closed');
     const call = policy
       .execute(({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(cause))))
@@ -189,7 +221,7 @@ describe('timeout', () => {
 
   it('a signal first read after the timeout fired is already aborted with the TimeoutError', async () => {
     const clock = new FakeClock();
-    const policy = timeout(100, { clock });
+    const policy = timeout(100, { strategy: 'cooperative', clock });
     let context!: ExecuteContext;
     let finish!: () => void;
     const call = policy.execute((c) => {
@@ -295,8 +327,8 @@ describe('timeout', () => {
   it("reports 'timeout' events with the action taken", async () => {
     const clock = new FakeClock();
     const events: TimeoutEvent[] = [];
-    const coop = timeout(100, { clock, name: 'db' });
-    const aggr = timeout(100, { clock, strategy: 'aggressive', name: 'api' });
+    const coop = timeout(100, { clock, strategy: 'cooperative', name: 'db' });
+    const aggr = timeout(100, { clock, name: 'api' });
     coop.onEvent((e) => events.push(e));
     aggr.onEvent((e) => events.push(e));
     const a = coop.execute(pending<string>().fn).catch(() => {});
