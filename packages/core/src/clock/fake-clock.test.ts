@@ -85,6 +85,17 @@ describe('FakeClock', () => {
     expect(fired).toBe(true);
   });
 
+  it('never fires a timer with an infinite delay, not even in runAll, as the system clock does', async () => {
+    const clock = new FakeClock();
+    let fired = false;
+    clock.setTimeout(() => (fired = true), Number.POSITIVE_INFINITY);
+    clock.setTimeout(() => {}, 10);
+    await clock.runAll();
+    expect(fired).toBe(false);
+    expect(clock.now()).toBe(10);
+    expect(clock.pendingTimers).toBe(1);
+  });
+
   it('fires a timer whose delay is not a number above 0 at the next advance, without moving time', async () => {
     const clock = new FakeClock(100);
     const fired: number[] = [];

@@ -86,11 +86,14 @@ export class FakeClock implements Clock {
     await flushMicrotasks();
   }
 
-  /** Fires timers until none is left (at most `limit`, to catch timers that re-arm forever). */
+  /**
+   * Fires timers until none is left but those with an infinite delay, which never fire (at
+   * most `limit`, to catch timers that re-arm forever).
+   */
   async runAll(limit = 100_000): Promise<void> {
     await flushMicrotasks();
     for (let fired = 0; ; fired++) {
-      const timer = this.#nextDue(Number.POSITIVE_INFINITY);
+      const timer = this.#nextDue(Number.MAX_VALUE);
       if (!timer) return;
       if (fired >= limit) throw new Error(`FakeClock.runAll: more than ${limit} timers fired`);
       this.#now = Math.max(this.#now, timer.due);
