@@ -39,7 +39,10 @@ function successTasks() {
   // Ours: retry handles every error (as cockatiel's handleAll), breaker opens after 5 consecutive failures.
   const retry = ourRetry({ maxAttempts: 3, handle: () => true });
   const breaker = ourBreaker({ strategy: consecutive(5), halfOpenAfter: 10_000, name: 'bench-success' });
-  const timeout = ourTimeout(1_000, { strategy: 'cooperative' });
+  // Timeouts: the default (aggressive: the call returns at the limit) against cockatiel's
+  // aggressive strategy, and the cooperative strategy against cockatiel's cooperative one.
+  const timeout = ourTimeout(1_000);
+  const cooperativeTimeout = ourTimeout(1_000, { strategy: 'cooperative' });
   // Adaptive variants (issues 3 and 5): the limit / delay is a learned percentile, cached and
   // refreshed every 1 000 calls or 1 s; each success records its latency in the policy's sketch.
   // `fn` answers in ~0 ms, so the learned values sit at `min` and never fire.
@@ -54,7 +57,8 @@ function successTasks() {
 
   const cRetry = cbRetry(handleAll, { maxAttempts: 3, backoff: new ExponentialBackoff() });
   const cBreaker = cbBreaker(handleAll, { halfOpenAfter: 10_000, breaker: new ConsecutiveBreaker(5) });
-  const cTimeout = cbTimeout(1_000, TimeoutStrategy.Cooperative);
+  const cTimeout = cbTimeout(1_000, TimeoutStrategy.Aggressive);
+  const cCooperativeTimeout = cbTimeout(1_000, TimeoutStrategy.Cooperative);
   const cWrap = wrap(
     cbRetry(handleAll, { maxAttempts: 3, backoff: new ExponentialBackoff() }),
     cbBreaker(handleAll, { halfOpenAfter: 10_000, breaker: new ConsecutiveBreaker(5) }),
@@ -68,14 +72,16 @@ function successTasks() {
     ['bare call', () => fn()],
     ['ours retry', () => retry.execute(fn)],
     ['ours circuitBreaker', () => breaker.execute(fn)],
-    ['ours timeout', () => timeout.execute(fn)],
+    ['ours timeout (default: aggressive)', () => timeout.execute(fn)],
+    ["ours timeout({ strategy: 'cooperative' })", () => cooperativeTimeout.execute(fn)],
     ["ours timeout({ ms: 'p99' }) learned", () => learnedTimeout.execute(fn)],
     ['ours hedge({ delayMs: 1_000 })', () => fixedHedge.execute(fn)],
     ["ours hedge({ delayMs: 'p95' }) learned", () => learnedHedge.execute(fn)],
     ['ours pipeline(retry, breaker, timeout)', () => all.execute(fn)],
     ['cockatiel retry', () => cRetry.execute(fn)],
     ['cockatiel circuitBreaker', () => cBreaker.execute(fn)],
-    ['cockatiel timeout', () => cTimeout.execute(fn)],
+    ['cockatiel timeout (aggressive)', () => cTimeout.execute(fn)],
+    ['cockatiel timeout (cooperative)', () => cCooperativeTimeout.execute(fn)],
     ['cockatiel wrap(retry, breaker, timeout)', () => cWrap.execute(fn)],
     ['opossum fire() with timeout', () => oTimeout.fire()],
     ['opossum fire() without timeout', () => oNoTimeout.fire()],
@@ -112,6 +118,7 @@ const successTargets: Target[] = [
   { ours: 'ours pipeline(retry, breaker, timeout)', peer: 'opossum fire() with timeout', maxRatio: 0.75 },
   { ours: 'ours retry', peer: 'cockatiel retry', maxRatio: 0.75 },
   { ours: 'ours circuitBreaker', peer: 'cockatiel circuitBreaker', maxRatio: 0.75 },
+  { ours: 'ours timeout (default: aggressive)', peer: 'cockatiel timeout (aggressive)', maxRatio: 0.05 },
 ];
 
 const failureTargets: Target[] = [

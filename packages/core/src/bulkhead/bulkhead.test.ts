@@ -125,6 +125,47 @@ describe('bulkhead', () => {
     expect(b.executionSlots).toBe(1);
   });
 
+  it('drains a queue of 20 000 synchronous calls without growing the stack: every call resolves', async () => {
+    const b = bulkhead({ limit: 1, queue: 20_000 });
+    const g = gate();
+    const running = b.execute(() => g.promise);
+    const queued = Array.from({ length: 20_000 }, (_, i) =>
+      b.execute(() => {
+        if (i % 2) throw new Error(`odd ${i}`);
+        return i;
+      }),
+    );
+    g.open();
+    await running;
+    const results = await Promise.allSettled(queued);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(10_000);
+    expect(results[19_998]).toEqual({ status: 'fulfilled', value: 19_998 });
+    expect(results[19_999]).toMatchObject({ status: 'rejected', reason: new Error('odd 19999') });
+    expect([b.executionSlots, b.queueSlots]).toEqual([1, 20_000]);
+  });
+
+  it('keeps FIFO order when a queued synchronous call queues another', async () => {
+    const b = bulkhead({ limit: 1, queue: 3 });
+    const g = gate();
+    const order: string[] = [];
+    const running = b.execute(() => g.promise);
+    let inner: Promise<void> | undefined;
+    const first = b.execute(() => {
+      order.push('first');
+      inner = b.execute(() => {
+        order.push('inner');
+      });
+    });
+    const second = b.execute(() => {
+      order.push('second');
+    });
+    g.open();
+    await Promise.all([running, first, second]);
+    await inner;
+    expect(order).toEqual(['first', 'second', 'inner']);
+    expect(b.executionSlots).toBe(1);
+  });
+
   it("reports 'rejected' events", async () => {
     const b = bulkhead({ limit: 1, name: 'db' });
     const events: BulkheadEvent[] = [];

@@ -1,17 +1,16 @@
 import { BulkheadRejectedError } from '../errors/errors.js';
 import { Emitter } from '../events/emitter.js';
+import { followAbort, unfollowAbort } from '../policy/abort-fanout.js';
 import { type ExecuteContext, neverAborted, PolicyBase, type PolicyFn } from '../policy/policy.js';
 import { type BulkheadOptions, type ResolvedBulkheadOptions, resolveBulkheadOptions } from './options.js';
 
 /** A call turned away because every execution slot and queue slot was taken. */
 export type BulkheadEvent = { type: 'rejected'; policy: string; executing: number; queued: number };
 
-const ONCE = { once: true } as const;
-
 /** A call waiting for an execution slot: a node of the FIFO queue. */
-class Waiter<T> {
-  prev: Waiter<unknown> | undefined = undefined;
-  next: Waiter<unknown> | undefined = undefined;
+class QueuedCall<T> {
+  prev: QueuedCall<unknown> | undefined = undefined;
+  next: QueuedCall<unknown> | undefined = undefined;
   signal: AbortSignal | undefined = undefined;
 
   constructor(
@@ -26,7 +25,7 @@ class Waiter<T> {
   handleEvent(): void {
     const signal = this.signal;
     this.signal = undefined;
-    this.owner._leave(this as Waiter<unknown>);
+    this.owner._leave(this as QueuedCall<unknown>);
     this.reject(signal?.reason);
   }
 }
@@ -46,8 +45,10 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
   readonly #events = new Emitter<BulkheadEvent>();
   #active = 0;
   #queued = 0;
-  #head: Waiter<unknown> | undefined;
-  #tail: Waiter<unknown> | undefined;
+  #head: QueuedCall<unknown> | undefined;
+  #tail: QueuedCall<unknown> | undefined;
+  /** True while {@link #release} hands slots to waiters. */
+  #draining = false;
 
   readonly onEvent = this.#events.subscribe;
   readonly onRejected = this.#events.subscribe;
@@ -119,7 +120,7 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
     const signal = context.signal;
     if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise<T>((resolve, reject) => {
-      const waiter = new Waiter<T>(this, fn, context, resolve, reject) as Waiter<unknown>;
+      const waiter = new QueuedCall<T>(this, fn, context, resolve, reject) as QueuedCall<unknown>;
       waiter.prev = this.#tail;
       if (this.#tail) this.#tail.next = waiter;
       else this.#head = waiter;
@@ -127,28 +128,36 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
       this.#queued++;
       if (signal !== neverAborted) {
         waiter.signal = signal;
-        signal.addEventListener('abort', waiter, ONCE);
+        followAbort(signal, waiter);
       }
     });
   }
 
-  /** A call finished: hand its slot to the oldest waiter, or free it. */
+  /**
+   * A call finished: hand its slot to the oldest waiter, or free it. A loop, not recursion:
+   * a synchronous waiter releases its slot while it is being started, and that nested
+   * release only frees the slot for this loop to hand on, so no length of queue grows the
+   * stack.
+   */
   #release(): void {
-    const next = this.#head;
-    if (next === undefined) {
-      this.#active--;
-      return;
+    this.#active--;
+    if (this.#draining) return;
+    this.#draining = true;
+    for (let next = this.#head; next !== undefined && this.#active < this.#opts.limit; next = this.#head) {
+      this._leave(next);
+      const signal = next.signal;
+      if (signal !== undefined) {
+        next.signal = undefined;
+        unfollowAbort(signal, next);
+      }
+      this.#active++;
+      next.resolve(this.#exec(next.fn, next.context));
     }
-    this._leave(next);
-    if (next.signal !== undefined) {
-      next.signal.removeEventListener('abort', next);
-      next.signal = undefined;
-    }
-    next.resolve(this.#exec(next.fn, next.context));
+    this.#draining = false;
   }
 
   /** @internal Unlinks a waiter from the queue. */
-  _leave(waiter: Waiter<unknown>): void {
+  _leave(waiter: QueuedCall<unknown>): void {
     const { prev, next } = waiter;
     if (prev) prev.next = next;
     else this.#head = next;

@@ -1,3 +1,6 @@
+import { followAbort, unfollowAbort } from '../policy/abort-fanout.js';
+import { LongTimer, MAX_TIMER_MS } from './long-timer.js';
+
 /** An opaque handle returned by {@link Clock.setTimeout}. */
 export type TimerHandle = { readonly __timer?: never } | object | number;
 
@@ -13,7 +16,11 @@ export interface Clock {
    * aborts (or is already aborted); the timer is cleared and the listener removed.
    */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
-  /** Schedules `callback` once after `ms` milliseconds. */
+  /**
+   * Schedules `callback` once after `ms` milliseconds — never earlier, however long the
+   * delay (an infinite delay never fires); a delay that is not a number above 0 fires as
+   * soon as possible.
+   */
   setTimeout(callback: () => void, ms: number): TimerHandle;
   /** Cancels a timer; unknown or fired handles are ignored. */
   clearTimeout(handle: TimerHandle): void;
@@ -33,24 +40,32 @@ export function sleepOn(clock: Clock, ms: number, signal?: AbortSignal): Promise
       clock.setTimeout(resolve, ms);
       return;
     }
-    const onAbort = () => {
-      clock.clearTimeout(handle);
-      reject(signal.reason);
+    const follower = {
+      handleEvent: () => {
+        clock.clearTimeout(handle);
+        reject(signal.reason);
+      },
     };
     const handle = clock.setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
+      unfollowAbort(signal, follower);
       resolve();
     }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
+    followAbort(signal, follower);
   });
 }
 
-/** The real clock: `Date.now()` and the global timers. */
+/**
+ * The real clock: `Date.now()` and the global timers. Node fires a timer longer than
+ * 2^31 − 1 ms (~24.8 days) after 1 ms; this clock chains such delays instead.
+ */
 export const systemClock: Clock = {
   now: () => Date.now(),
   sleep(ms, signal) {
     return sleepOn(systemClock, ms, signal);
   },
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  setTimeout: (callback, ms) => (ms > MAX_TIMER_MS ? new LongTimer(callback, ms) : setTimeout(callback, ms)),
+  clearTimeout: (handle) => {
+    if (handle instanceof LongTimer) handle.clear();
+    else clearTimeout(handle as ReturnType<typeof setTimeout>);
+  },
 };

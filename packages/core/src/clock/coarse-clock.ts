@@ -1,3 +1,4 @@
+import { OptionsValidator } from '../errors/validate.js';
 import { type Clock, systemClock, type TimerHandle } from './clock.js';
 
 /**
@@ -17,10 +18,9 @@ export class CoarseClock implements Clock {
   #ticking = false;
   #read = false;
 
+  /** @throws ConfigurationError naming `base` (not a Clock) or `resolutionMs` (not a finite number > 0). */
   constructor(base: Clock = systemClock, resolutionMs = 1) {
-    if (!(resolutionMs > 0 && Number.isFinite(resolutionMs))) {
-      throw new RangeError(`CoarseClock resolutionMs must be a positive number, received ${resolutionMs}`);
-    }
+    new OptionsValidator('CoarseClock').clock('base', base).number('resolutionMs', resolutionMs, { gt: 0 }).done();
     this.#base = base;
     this.#resolutionMs = resolutionMs;
   }

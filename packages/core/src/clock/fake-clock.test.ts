@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ConfigurationError } from '../errors/errors.js';
 import { FakeClock } from './fake-clock.js';
 import { sequenceRandom } from './sequence-random.js';
 
@@ -72,6 +73,58 @@ describe('FakeClock', () => {
     const clock = new FakeClock();
     await expect(clock.sleep(10, AbortSignal.abort(new Error('late')))).rejects.toThrow('late');
     expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('fires a timer longer than 2^31 − 1 ms exactly when due, as the system clock does', async () => {
+    const clock = new FakeClock();
+    let fired = false;
+    clock.setTimeout(() => (fired = true), 3e9);
+    await clock.advance(3e9 - 1);
+    expect(fired).toBe(false);
+    await clock.advance(1);
+    expect(fired).toBe(true);
+  });
+
+  it('never fires a timer with an infinite delay, not even in runAll, as the system clock does', async () => {
+    const clock = new FakeClock();
+    let fired = false;
+    clock.setTimeout(() => (fired = true), Number.POSITIVE_INFINITY);
+    clock.setTimeout(() => {}, 10);
+    await clock.runAll();
+    expect(fired).toBe(false);
+    expect(clock.now()).toBe(10);
+    expect(clock.pendingTimers).toBe(1);
+  });
+
+  it('fires a timer whose delay is not a number above 0 at the next advance, without moving time', async () => {
+    const clock = new FakeClock(100);
+    const fired: number[] = [];
+    clock.setTimeout(() => fired.push(clock.now()), Number.NaN);
+    clock.setTimeout(() => fired.push(clock.now()), -5);
+    await clock.advance(0);
+    expect(fired).toEqual([100, 100]);
+    expect(clock.now()).toBe(100);
+  });
+
+  it('rejects a start time that is not a finite number, naming startMs', () => {
+    for (const startMs of [Number.NaN, Number.POSITIVE_INFINITY, '0' as unknown as number]) {
+      const error = (() => {
+        try {
+          new FakeClock(startMs);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect((error as ConfigurationError).issues.map((i) => i.option)).toEqual(['startMs']);
+    }
+  });
+
+  it('rejects a step that is not a finite number >= 0 with a TypeError, and keeps its time', async () => {
+    const clock = new FakeClock(50);
+    await expect(clock.advance(-1)).rejects.toThrow(TypeError);
+    await expect(clock.advance(Number.NaN)).rejects.toThrow(/finite number >= 0/);
+    expect(clock.now()).toBe(50);
   });
 
   it('runAll fires every timer, including ones scheduled while running', async () => {

@@ -1,3 +1,4 @@
+import { OptionsValidator } from '../errors/validate.js';
 import { type Clock, sleepOn, type TimerHandle } from './clock.js';
 
 interface FakeTimer {
@@ -25,7 +26,9 @@ export class FakeClock implements Clock {
   #heap: FakeTimer[] = [];
   #live = 0;
 
+  /** @param startMs the time `now()` reads at first (ms since the Unix epoch); a finite number. */
   constructor(startMs = 0) {
+    new OptionsValidator('FakeClock').number('startMs', startMs).done();
     this.#now = startMs;
   }
 
@@ -44,7 +47,7 @@ export class FakeClock implements Clock {
 
   setTimeout(callback: () => void, ms: number): TimerHandle {
     const timer: FakeTimer = {
-      due: this.#now + Math.max(0, ms),
+      due: ms > 0 ? this.#now + ms : this.#now, // NaN and negative delays fire at once, as in Node
       seq: this.#seq++,
       callback,
       cancelled: false,
@@ -65,8 +68,13 @@ export class FakeClock implements Clock {
   /**
    * Moves time forward by `ms`, firing every timer due at or before the new time in order.
    * Timers scheduled while advancing fire too when they fall due within the span.
+   * Any delay works, however long (the system clock chains timers past Node's 2^31 − 1 ms).
+   * Rejects with a `TypeError` unless `ms` is a finite number >= 0.
    */
   async advance(ms: number): Promise<void> {
+    if (!(ms >= 0 && ms < Number.POSITIVE_INFINITY)) {
+      throw new TypeError(`FakeClock.advance(ms) needs a finite number >= 0, received ${String(ms)}`);
+    }
     const target = this.#now + ms;
     await flushMicrotasks();
     for (let timer = this.#nextDue(target); timer; timer = this.#nextDue(target)) {
@@ -78,11 +86,14 @@ export class FakeClock implements Clock {
     await flushMicrotasks();
   }
 
-  /** Fires timers until none is left (at most `limit`, to catch timers that re-arm forever). */
+  /**
+   * Fires timers until none is left but those with an infinite delay, which never fire (at
+   * most `limit`, to catch timers that re-arm forever).
+   */
   async runAll(limit = 100_000): Promise<void> {
     await flushMicrotasks();
     for (let fired = 0; ; fired++) {
-      const timer = this.#nextDue(Number.POSITIVE_INFINITY);
+      const timer = this.#nextDue(Number.MAX_VALUE);
       if (!timer) return;
       if (fired >= limit) throw new Error(`FakeClock.runAll: more than ${limit} timers fired`);
       this.#now = Math.max(this.#now, timer.due);

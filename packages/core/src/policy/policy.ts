@@ -27,7 +27,10 @@ export interface PolicyEvent {
  */
 export interface Policy<E extends PolicyEvent = PolicyEvent, R = never> {
   readonly name: string;
-  /** Runs `fn` under the policy. `signal` cancels waits and is passed to `fn`. */
+  /**
+   * Runs `fn` under the policy. `signal` cancels waits and is passed to `fn`; when it has
+   * already aborted, `fn` is not called and the promise rejects with `signal.reason`.
+   */
   execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T | R>;
   /** Runs `fn` under the policy with an existing context (used by pipelines). */
   run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T | R>;
@@ -54,6 +57,7 @@ export abstract class PolicyBase<E extends PolicyEvent = PolicyEvent, R = never>
   #calls: CallObservers | undefined;
 
   execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T | R> {
+    if (signal?.aborted) return Promise.reject(signal.reason); // the caller has gone: no call at all
     const calls = this.#calls;
     if (calls !== undefined && calls.size > 0) return calls.observe(() => this.run(fn, contextFor(signal)));
     return this.run(fn, contextFor(signal));

@@ -1,23 +1,55 @@
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import { RateLimitExceededError } from '../errors/errors.js';
+import { type AbortFollower, followAbort, unfollowAbort } from '../policy/abort-fanout.js';
+import { neverAborted } from '../policy/policy.js';
 import type { RateLimitDecision } from './algorithm.js';
 
-interface Waiter {
-  readonly cost: number;
-  readonly deadline: number;
-  readonly resolve: (d: RateLimitDecision) => void;
-  readonly reject: (error: unknown) => void;
-  readonly signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-  done: boolean;
+/** A call waiting on a key: a node of its key's FIFO list, and a follower of its caller's signal. */
+class Waiter implements AbortFollower {
+  prev: Waiter | undefined = undefined;
+  next: Waiter | undefined = undefined;
+  done = false;
+
+  constructor(
+    readonly owner: WaitQueues,
+    readonly queue: Queue,
+    readonly cost: number,
+    readonly deadline: number,
+    readonly resolve: (d: RateLimitDecision) => void,
+    readonly reject: (error: unknown) => void,
+    readonly signal: AbortSignal | undefined,
+  ) {}
+
+  /** The caller's signal aborted. */
+  handleEvent(): void {
+    this.owner._abort(this);
+  }
 }
 
+/** The waiters of one key, oldest first (a doubly linked list: leaving is O(1)). */
 class Queue {
   constructor(readonly key: string) {}
-  waiters: Waiter[] = [];
+  head: Waiter | undefined = undefined;
+  tail: Waiter | undefined = undefined;
   timer: TimerHandle | undefined = undefined;
   dueAt = 0;
   busy = false;
+
+  push(waiter: Waiter): void {
+    waiter.prev = this.tail;
+    if (this.tail) this.tail.next = waiter;
+    else this.head = waiter;
+    this.tail = waiter;
+  }
+
+  remove(waiter: Waiter): void {
+    const { prev, next } = waiter;
+    if (prev) prev.next = next;
+    else this.head = next;
+    if (next) next.prev = prev;
+    else this.tail = prev;
+    waiter.prev = waiter.next = undefined;
+  }
 }
 
 /** Takes `cost` from a store key: synchronously when the store allows it. */
@@ -48,31 +80,21 @@ export class WaitQueues {
     if (this.#waiting >= this.#maxWaiters) return this.#tryOnce(key, cost);
     return new Promise<RateLimitDecision>((resolve, reject) => {
       const now = this.#clock.now();
-      const waiter: Waiter = {
-        cost,
-        deadline: now + maxWaitMs,
-        resolve,
-        reject,
-        signal,
-        onAbort: undefined,
-        done: false,
-      };
+      const deadline = now + maxWaitMs;
       let queue = this.#queues.get(key);
       if (queue === undefined) {
         queue = new Queue(key);
         this.#queues.set(key, queue);
-      } else if (queue.timer !== undefined && queue.dueAt > waiter.deadline) {
+      } else if (queue.timer !== undefined && queue.dueAt > deadline) {
         reject(new RateLimitExceededError(queue.dueAt - now));
         return;
       }
-      queue.waiters.push(waiter);
+      const followed = signal === neverAborted ? undefined : signal;
+      const waiter = new Waiter(this, queue, cost, deadline, resolve, reject, followed);
+      queue.push(waiter);
       this.#waiting++;
-      if (queue.waiters.length === 1) this.#pump(key, queue);
-      if (!waiter.done && signal !== undefined) {
-        const q = queue;
-        waiter.onAbort = () => this.#abort(key, q, waiter);
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
+      if (queue.head === waiter) this.#pump(queue);
+      if (!waiter.done && followed !== undefined) followAbort(followed, waiter);
     });
   }
 
@@ -82,7 +104,7 @@ export class WaitQueues {
    */
   #tryOnce(key: string, cost: number): Promise<RateLimitDecision> {
     const queue = this.#queues.get(key);
-    if (queue !== undefined && queue.waiters.length > 0) {
+    if (queue?.head !== undefined) {
       const retryAfterMs = queue.timer === undefined ? 0 : Math.max(0, queue.dueAt - this.#clock.now());
       return Promise.reject(new RateLimitExceededError(retryAfterMs));
     }
@@ -98,103 +120,104 @@ export class WaitQueues {
     }
   }
 
-  #pump(key: string, queue: Queue): void {
-    while (queue.waiters.length > 0 && queue.timer === undefined && !queue.busy) {
-      const head = queue.waiters[0]!;
+  /** Serves the head of `queue` while the store admits it (a loop: no depth of queue grows the stack). */
+  #pump(queue: Queue): void {
+    for (let head = queue.head; head !== undefined && queue.timer === undefined && !queue.busy; head = queue.head) {
+      if (head.signal?.aborted) {
+        // Its caller gave up and has not been told yet (the signal's followers are told in
+        // turn): it must not take what the store would give it.
+        this.#leave(head);
+        head.reject(head.signal.reason);
+        continue;
+      }
       const at = this.#clock.now();
       let result: RateLimitDecision | Promise<RateLimitDecision>;
       try {
-        result = this.#consume(key, head.cost);
+        result = this.#consume(queue.key, head.cost);
       } catch (error) {
-        this.#fail(queue, head, error);
+        this.#leave(head);
+        head.reject(error);
         continue;
       }
       if (result instanceof Promise) {
         queue.busy = true;
+        const waiter = head;
         result.then(
           (d) => {
             queue.busy = false;
-            this.#settle(queue, head, d, at);
-            this.#pump(key, queue);
-            this.#release(key, queue);
+            this.#settle(queue, waiter, d, at);
+            this.#pump(queue);
           },
           (error: unknown) => {
             queue.busy = false;
-            this.#fail(queue, head, error);
-            this.#pump(key, queue);
-            this.#release(key, queue);
+            if (!waiter.done) {
+              this.#leave(waiter);
+              waiter.reject(error);
+            }
+            this.#pump(queue);
           },
         );
         return;
       }
       this.#settle(queue, head, result, at);
     }
-    if (queue.waiters.length > 0 && queue.timer === undefined && !queue.busy) return;
-    this.#release(key, queue);
+    this.#release(queue);
   }
 
   /** `at` is when the store decided; `retryAfterMs` counts from then. */
   #settle(queue: Queue, head: Waiter, d: RateLimitDecision, at: number): void {
     if (head.done) return; // aborted while the store call was in flight
     if (d.allowed) {
-      queue.waiters.shift();
-      this.#finish(head);
+      this.#leave(head);
       head.resolve(d);
       return;
     }
     const now = this.#clock.now();
     const due = at + d.retryAfterMs;
-    const kept: Waiter[] = [];
-    for (const w of queue.waiters) {
+    for (let w = queue.head; w !== undefined; ) {
+      const next = w.next;
       if (due > w.deadline) {
-        this.#finish(w);
+        this.#leave(w);
         w.reject(new RateLimitExceededError(due - now));
-      } else kept.push(w);
+      }
+      w = next;
     }
-    queue.waiters = kept;
-    if (kept.length === 0) return;
+    if (queue.head === undefined) return;
     queue.dueAt = due;
     queue.timer = this.#clock.setTimeout(
       () => {
         queue.timer = undefined;
-        this.#pump(queue.key, queue);
+        this.#pump(queue);
       },
       Math.max(0, due - now),
     );
   }
 
-  #fail(queue: Queue, head: Waiter, error: unknown): void {
-    if (head.done) return;
-    queue.waiters.shift();
-    this.#finish(head);
-    head.reject(error);
-  }
-
-  #abort(key: string, queue: Queue, waiter: Waiter): void {
+  /** @internal A waiter's caller aborted: it leaves its queue at once (O(1)). */
+  _abort(waiter: Waiter): void {
     if (waiter.done) return;
-    const index = queue.waiters.indexOf(waiter);
-    if (index >= 0) queue.waiters.splice(index, 1);
-    this.#finish(waiter);
+    const queue = waiter.queue;
+    const wasHead = queue.head === waiter;
+    this.#leave(waiter);
     waiter.reject(waiter.signal?.reason);
-    if (index === 0 && queue.timer !== undefined) {
+    if (wasHead && queue.timer !== undefined) {
+      // The timer was for the head's cost: the next waiter may be served sooner.
       this.#clock.clearTimeout(queue.timer);
       queue.timer = undefined;
-      this.#pump(key, queue);
-    } else this.#release(key, queue);
+      this.#pump(queue);
+    } else this.#release(queue);
   }
 
-  /** Marks a queued waiter settled: it no longer counts, and its abort listener goes. */
-  #finish(waiter: Waiter): void {
+  /** Takes a waiter out of its queue: it no longer counts, and it stops following its signal. */
+  #leave(waiter: Waiter): void {
     waiter.done = true;
+    waiter.queue.remove(waiter);
     this.#waiting--;
-    if (waiter.onAbort !== undefined) {
-      waiter.signal?.removeEventListener('abort', waiter.onAbort);
-      waiter.onAbort = undefined;
-    }
+    if (waiter.signal !== undefined) unfollowAbort(waiter.signal, waiter);
   }
 
-  #release(key: string, queue: Queue): void {
-    if (queue.waiters.length === 0 && queue.timer === undefined && !queue.busy && this.#queues.get(key) === queue)
-      this.#queues.delete(key);
+  #release(queue: Queue): void {
+    if (queue.head === undefined && queue.timer === undefined && !queue.busy && this.#queues.get(queue.key) === queue)
+      this.#queues.delete(queue.key);
   }
 }

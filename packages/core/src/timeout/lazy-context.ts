@@ -1,14 +1,14 @@
+import { followAbort, unfollowAbort } from '../policy/abort-fanout.js';
 import { type ExecuteContext, neverAborted } from '../policy/policy.js';
-
-const ONCE = { once: true } as const;
 
 /**
  * The context a policy hands to one call when it may abort that call on its own (timeout,
  * hedging). Its `signal` is created lazily: no `AbortController` exists until the function
  * reads `context.signal` (a controller costs microseconds; most calls never look). Aborting
  * before anyone read it only records the reason; a later read returns an already-aborted
- * signal. Once created, the signal follows the parent context's signal through one listener,
- * removed when the call is released, so a long-lived caller signal collects no listeners.
+ * signal. Once created, the signal follows the parent context's signal (through the one
+ * shared listener of `followAbort`) until the call is released, so a long-lived caller
+ * signal collects no listeners.
  *
  * Each instance is one call's own signal: aborting it never touches the parent or siblings.
  */
@@ -38,7 +38,7 @@ export class LazyContext implements ExecuteContext {
     this.#signal = controller.signal;
     if (parent.aborted) controller.abort(parent.reason);
     else if (parent !== neverAborted) {
-      parent.addEventListener('abort', this, ONCE);
+      followAbort(parent, this);
       this.#linked = parent;
     }
     return controller.signal;
@@ -69,7 +69,7 @@ export class LazyContext implements ExecuteContext {
     this.#unlink();
   }
 
-  /** The parent signal aborted (EventListenerObject protocol, so no closure per call). */
+  /** The parent signal aborted (an `AbortFollower`, so no closure per call). */
   handleEvent(): void {
     const parent = this.#linked;
     this.#linked = undefined;
@@ -80,7 +80,7 @@ export class LazyContext implements ExecuteContext {
     const parent = this.#linked;
     if (parent !== undefined) {
       this.#linked = undefined;
-      parent.removeEventListener('abort', this);
+      unfollowAbort(parent, this);
     }
   }
 }

@@ -11,9 +11,12 @@ import {
 
 /**
  * What happens when the time limit passes.
- * - `cooperative`: the signal passed to the function aborts and the policy waits for the
- *   function to settle; if it then rejects, the call rejects with `TimeoutError`.
- * - `aggressive`: the call rejects with `TimeoutError` at once and the signal aborts.
+ * - `aggressive` (the default): the call rejects with `TimeoutError` at once and the signal
+ *   passed to the function aborts, so `timeout(100)` answers within 100 ms whatever the
+ *   function does. The function's work goes on in the background unless it honours the signal.
+ * - `cooperative`: the signal aborts and the policy waits for the function to settle; if it
+ *   then rejects, the call rejects with `TimeoutError`. Only for functions that honour their
+ *   signal; not available through `wrap(fn)`, whose function receives no signal.
  */
 export type TimeoutStrategy = 'cooperative' | 'aggressive';
 
@@ -25,7 +28,7 @@ export type TimeoutStrategy = 'cooperative' | 'aggressive';
 export type TimeoutMs = number | (() => number);
 
 export interface TimeoutOptions {
-  /** See {@link TimeoutStrategy}. @default 'cooperative' */
+  /** See {@link TimeoutStrategy}. @default 'aggressive' */
   strategy?: TimeoutStrategy;
   /** Name stamped on events. @default 'timeout' */
   name?: string;
@@ -63,7 +66,7 @@ export interface AdaptiveTimeoutOptions extends TimeoutOptions, AdaptiveLatencyO
 }
 
 export const TIMEOUT_DEFAULTS = {
-  strategy: 'cooperative',
+  strategy: 'aggressive',
   name: 'timeout',
 } as const satisfies { strategy: TimeoutStrategy; name: string };
 

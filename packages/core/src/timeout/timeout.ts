@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from '../clock/clock.js';
 import { TimeoutError } from '../errors/errors.js';
+import { OptionsValidator } from '../errors/validate.js';
 import { Emitter } from '../events/emitter.js';
 import { AdaptiveLatency } from '../metrics/adaptive.js';
 import { type ExecuteContext, PolicyBase, type PolicyFn } from '../policy/policy.js';
@@ -98,6 +99,25 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
     this.#fixedMs = typeof this.#opts.ms === 'number' && adaptive === undefined ? this.#opts.ms : undefined;
     this.#msSource = typeof this.#opts.ms === 'function' ? this.#opts.ms : undefined;
     this.#rejectsEarly = this.#opts.strategy === 'aggressive' || this.#hardQueue !== undefined;
+  }
+
+  /**
+   * A function with `fn`'s parameters that calls it under the time limit. `fn` receives no
+   * signal, so the limit ends the call only by rejecting: a cooperative timeout throws a
+   * `ConfigurationError` naming `strategy` here instead of wrapping a function it could never end.
+   */
+  override wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<Awaited<R>> {
+    if (!this.#rejectsEarly) {
+      new OptionsValidator('timeout.wrap')
+        .check(
+          false,
+          'strategy',
+          this.#opts.strategy,
+          "'aggressive' (a wrapped function receives no signal, so a cooperative timeout could never end it)",
+        )
+        .done();
+    }
+    return super.wrap(fn);
   }
 
   run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
@@ -223,11 +243,13 @@ function invoke<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
 /**
  * A time limit for calls: `timeout(ms, { strategy })`, `timeout({ softMs, hardMs })` for a
  * soft/hard pair, or `timeout({ ms: 'p99', min, max })` for a limit learned from recent
- * latencies. `ms` may also be a function read per call.
+ * latencies. `ms` may also be a function read per call. By default the call rejects with
+ * `TimeoutError` at the limit, whether or not the function honours its signal.
  *
  * @example
- * const policy = timeout(2_000, { strategy: 'cooperative' });
+ * const policy = timeout(2_000);
  * const res = await policy.execute(({ signal }) => fetch(url, { signal }));
+ * const search = timeout(2_000).wrap(searchIndex); // returns within 2 s too
  * const adaptive = timeout({ ms: 'p99', min: 100, max: 10_000 });
  */
 export function timeout(ms: TimeoutMs, options?: TimeoutOptions): TimeoutPolicy;
