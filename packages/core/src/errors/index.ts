@@ -23,4 +23,4 @@ export {
 } from './errors.js';
 export { type ErrorFilter, handle } from './handle.js';
 export { parseRetryAfter, retryAfterMs } from './retry-after.js';
-export { OptionsValidator } from './validate.js';
+export { type OptionNames, OptionsValidator } from './validate.js';
