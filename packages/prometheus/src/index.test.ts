@@ -1,4 +1,11 @@
-import { alerting, BreakerRegistry, circuitBreaker, metrics } from '@resilience/core';
+import {
+  alerting,
+  BreakerRegistry,
+  type ConfigurationError,
+  circuitBreaker,
+  isConfigurationError,
+  metrics,
+} from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -189,5 +196,27 @@ describe('registerResilienceMetrics', () => {
       }),
     ).toThrow(/breakers[\s\S]*breakerStates/);
     expect(PROMETHEUS_DEFAULTS.prefix).toBe('resilience_');
+  });
+
+  it.each([
+    ['null options', null, 'options'],
+    ['a number as options', 42, 'options'],
+    ['a misspelt option', { prefx: 'app_' }, 'prefx'],
+    ['an unknown option', { histogram: true }, 'histogram'],
+  ])('rejects %s with a ConfigurationError naming it', (_, options, option) => {
+    let error: unknown;
+    try {
+      registerResilienceMetrics(new Registry(), options as never);
+    } catch (e) {
+      error = e;
+    }
+    expect(isConfigurationError(error)).toBe(true);
+    expect((error as ConfigurationError).issues.map((i) => i.option)).toContain(option);
+  });
+
+  it('suggests the option a misspelling meant', () => {
+    expect(() => registerResilienceMetrics(new Registry(), { prefx: 'app_' } as never)).toThrow(
+      /did you mean prefix\?/,
+    );
   });
 });

@@ -1,5 +1,5 @@
 import type { MetricsSnapshot } from '@resilience/core';
-import { OptionsValidator } from '@resilience/core';
+import { type OptionNames, OptionsValidator } from '@resilience/core';
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 /** Anything with a metrics `snapshot()`: a `metrics()` collector. */
@@ -40,6 +40,15 @@ export interface ResilienceMetricsOptions {
   /** States listed for every breaker (0 or 1), so a change shows as a flip rather than a gap. @default ['closed', 'open', 'half-open', 'isolated'] (the core breaker's states) */
   breakerStates?: readonly string[];
 }
+
+/** Every option `registerResilienceMetrics` takes; any other name is rejected. */
+export const RESILIENCE_METRICS_OPTION_NAMES = {
+  collectors: true,
+  breakers: true,
+  rateLimits: true,
+  prefix: true,
+  breakerStates: true,
+} as const satisfies OptionNames<ResilienceMetricsOptions>;
 
 export const PROMETHEUS_DEFAULTS = {
   prefix: 'resilience_',
@@ -85,7 +94,8 @@ export function registerResilienceMetrics(
     registry === undefined ? undefined : typeof registry,
     'a prom-client Registry',
   );
-  const { collectors, breakers = [], rateLimits = [] } = options;
+  const o = v.known(options, RESILIENCE_METRICS_OPTION_NAMES);
+  const { collectors, breakers = [], rateLimits = [] } = o;
   const named =
     collectors === undefined ? [] : isSource(collectors) ? [['', collectors] as const] : Object.entries(collectors);
   v.check(
@@ -104,10 +114,10 @@ export function registerResilienceMetrics(
     'an array of { name, state } or a breaker registry',
   );
   v.check(
-    options.breakerStates === undefined ||
-      (Array.isArray(options.breakerStates) && options.breakerStates.every((s) => typeof s === 'string')),
+    o.breakerStates === undefined ||
+      (Array.isArray(o.breakerStates) && o.breakerStates.every((s) => typeof s === 'string')),
     'breakerStates',
-    options.breakerStates,
+    o.breakerStates,
     'an array of state names',
   );
   v.check(
@@ -117,9 +127,9 @@ export function registerResilienceMetrics(
     'an array of { name, usage() }',
   );
   v.check(
-    options.prefix === undefined || /^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(options.prefix),
+    o.prefix === undefined || /^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(o.prefix),
     'prefix',
-    options.prefix,
+    o.prefix,
     'a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)',
   );
   v.done();

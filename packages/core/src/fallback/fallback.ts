@@ -1,6 +1,6 @@
 import { Emitter } from '../events/emitter.js';
 import type { ExecuteContext, PolicyFn } from '../policy/policy.js';
-import { contextFor } from '../policy/policy.js';
+import { callError, contextFor, isAbortSignal } from '../policy/policy.js';
 import { type FallbackOptions, resolveFallbackOptions } from './options.js';
 
 /** The substitute: a value, or a function of the error (e.g. read from the replica instead). */
@@ -28,6 +28,9 @@ export class FallbackPolicy<R> {
   }
 
   execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T | R> {
+    if (typeof fn !== 'function' || (signal !== undefined && !isAbortSignal(signal))) {
+      return Promise.reject(callError(`${this.name}.execute`, fn, signal));
+    }
     return this.run(fn, contextFor(signal));
   }
 

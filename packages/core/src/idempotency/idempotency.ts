@@ -61,6 +61,9 @@ function recordError(error: unknown): RecordedError {
   };
 }
 
+/** A UTF-16 surrogate without its pair: such a string has no encoding (`encodeURIComponent` throws on it). */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
 interface Local {
   readonly fp: string | null;
   readonly promise: Promise<IdempotentResult<unknown>>;
@@ -114,19 +117,28 @@ export class Idempotency {
     fn: () => T | PromiseLike<T>,
     options: IdempotencyExecuteOptions = {},
   ): Promise<IdempotentResult<T>> {
-    const { scope, fingerprint, onInFlight } = options;
+    const { scope, fingerprint, onInFlight } = options ?? {};
     if (
       typeof key !== 'string' ||
       key.length === 0 ||
       typeof fn !== 'function' ||
-      (scope !== undefined && (typeof scope !== 'string' || scope.length === 0)) ||
+      typeof options !== 'object' ||
+      options === null ||
+      (scope !== undefined && (typeof scope !== 'string' || scope.length === 0 || LONE_SURROGATE.test(scope))) ||
       (fingerprint !== undefined && typeof fingerprint !== 'string') ||
       (onInFlight !== undefined && onInFlight !== 'share' && onInFlight !== 'reject')
     ) {
       const v = new OptionsValidator('idempotency.execute');
       v.check(typeof key === 'string' && key.length > 0, 'key', key, 'a non-empty string');
       v.function('fn', fn).required('fn', fn);
+      v.check(typeof options === 'object' && options !== null, 'options', options, 'an object or undefined');
       v.string('scope', scope);
+      v.check(
+        typeof scope !== 'string' || !LONE_SURROGATE.test(scope),
+        'scope',
+        scope,
+        'well-formed text (no lone surrogate)',
+      );
       v.check(fingerprint === undefined || typeof fingerprint === 'string', 'fingerprint', fingerprint, 'a string');
       v.oneOf('onInFlight', onInFlight, ['share', 'reject']);
       try {

@@ -110,6 +110,9 @@ export class Saga<I = unknown> {
    */
   async execute(input: I, options: SagaExecuteOptions = {}): Promise<SagaReport> {
     if (this.#steps.length === 0) throw new SagaError(`Saga "${this.name}" has no steps`);
+    if (typeof options !== 'object' || options === null) {
+      throw new SagaError(`Saga "${this.name}": execute options must be an object ({ id, signal })`);
+    }
     if (options.id !== undefined && (typeof options.id !== 'string' || options.id.length === 0)) {
       throw new SagaError(`Saga "${this.name}": id must be a non-empty string`);
     }
