@@ -315,6 +315,7 @@ describe('per-call arguments', () => {
     await expect(idem.execute('k', () => 1, { scope: 'a\uD800' })).rejects.toThrow(/scope: received/);
     await expect(idem.execute('k', () => 1, { scope: '\u{1F600} ok' })).resolves.toBe(1);
     await expect(idem.execute('k', () => 1, null as never)).rejects.toThrow(/options/);
+    await expect(idem.execute('k', () => 1, { signal: 'stop' as never })).rejects.toThrow(/signal: received "stop"/);
   });
 
   it('a metrics record with a non-numeric latency is a TypeError', () => {
@@ -325,6 +326,13 @@ describe('per-call arguments', () => {
     const sketch = new LatencySketch();
     expect(() => sketch.add('5' as never)).toThrow(TypeError);
     expect(sketch.sum).toBe(0); // not "05"
+  });
+
+  it('a saga run with a signal that is not an AbortSignal is misuse, before any step runs', async () => {
+    let ran = 0;
+    const s = saga('s').step({ name: 'a', run: () => ran++ });
+    await expect(s.execute(null, { signal: {} as never })).rejects.toThrow(/signal must be an AbortSignal/);
+    expect(ran).toBe(0);
   });
 
   it('a health run of an unknown kind is rejected instead of reporting an empty healthy run', async () => {

@@ -2,6 +2,7 @@ import { type Clock, type Random, systemClock, systemRandom } from '../clock/clo
 import { IdempotencyConflictError } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import { Emitter } from '../events/emitter.js';
+import { isAbortSignal } from '../policy/policy.js';
 import { memoryStore } from '../store/memory.js';
 import type { JsonValue, Store } from '../store/store.js';
 import {
@@ -117,7 +118,7 @@ export class Idempotency {
     fn: () => T | PromiseLike<T>,
     options: IdempotencyExecuteOptions = {},
   ): Promise<IdempotentResult<T>> {
-    const { scope, fingerprint, onInFlight } = options ?? {};
+    const { scope, fingerprint, onInFlight, signal } = options ?? {};
     if (
       typeof key !== 'string' ||
       key.length === 0 ||
@@ -126,7 +127,8 @@ export class Idempotency {
       options === null ||
       (scope !== undefined && (typeof scope !== 'string' || scope.length === 0 || LONE_SURROGATE.test(scope))) ||
       (fingerprint !== undefined && typeof fingerprint !== 'string') ||
-      (onInFlight !== undefined && onInFlight !== 'share' && onInFlight !== 'reject')
+      (onInFlight !== undefined && onInFlight !== 'share' && onInFlight !== 'reject') ||
+      (signal !== undefined && !isAbortSignal(signal))
     ) {
       const v = new OptionsValidator('idempotency.execute');
       v.check(typeof key === 'string' && key.length > 0, 'key', key, 'a non-empty string');
@@ -141,6 +143,7 @@ export class Idempotency {
       );
       v.check(fingerprint === undefined || typeof fingerprint === 'string', 'fingerprint', fingerprint, 'a string');
       v.oneOf('onInFlight', onInFlight, ['share', 'reject']);
+      v.check(signal === undefined || isAbortSignal(signal), 'signal', signal, 'an AbortSignal');
       try {
         v.done();
       } catch (error) {

@@ -74,8 +74,15 @@ export function resolveRetryOptions(options: RetryOptions, clock: Clock): Resolv
   v.clock('clock', o.clock);
   v.function('random', o.random);
   const retryAfter = o.retryAfter;
-  if (typeof retryAfter === 'boolean') v.boolean('retryAfter', retryAfter);
-  else v.number('retryAfter.maxMs', v.known(retryAfter, { maxMs: true }, 'retryAfter').maxMs, { min: 0 });
+  if (typeof retryAfter === 'object' && retryAfter !== null) {
+    v.number('retryAfter.maxMs', v.known(retryAfter, { maxMs: true }, 'retryAfter').maxMs, { min: 0 });
+  } else
+    v.check(
+      retryAfter === undefined || typeof retryAfter === 'boolean',
+      'retryAfter',
+      retryAfter,
+      'true, false or { maxMs }',
+    );
   if (!(o.budget instanceof RetryBudget)) checkBudgetOptions(v, o.budget, 'budget');
   v.done();
   const retryAfterMaxMs =
