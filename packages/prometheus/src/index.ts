@@ -42,7 +42,7 @@ export interface ResilienceMetricsOptions {
 }
 
 /** Every option `registerResilienceMetrics` takes; any other name is rejected. */
-export const RESILIENCE_METRICS_OPTION_NAMES = {
+const RESILIENCE_METRICS_OPTION_NAMES = {
   collectors: true,
   breakers: true,
   rateLimits: true,
