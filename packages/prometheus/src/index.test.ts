@@ -2,7 +2,9 @@ import {
   alerting,
   BreakerRegistry,
   type CallRecord,
+  type ConfigurationError,
   circuitBreaker,
+  isConfigurationError,
   metrics,
   rateLimiter,
   tokenBucket,
@@ -289,5 +291,27 @@ describe('registerResilienceMetrics', () => {
     }
     expect(() => registerResilienceMetrics(new Registry(), { summary: 'yes' as never })).toThrow(/summary/);
     expect(PROMETHEUS_DEFAULTS).toMatchObject({ prefix: 'resilience_', quantiles: [0.5, 0.95, 0.99], summary: false });
+  });
+
+  it.each([
+    ['null options', null, 'options'],
+    ['a number as options', 42, 'options'],
+    ['a misspelt option', { prefx: 'app_' }, 'prefx'],
+    ['an unknown option', { histogram: true }, 'histogram'],
+  ])('rejects %s with a ConfigurationError naming it', (_, options, option) => {
+    let error: unknown;
+    try {
+      registerResilienceMetrics(new Registry(), options as never);
+    } catch (e) {
+      error = e;
+    }
+    expect(isConfigurationError(error)).toBe(true);
+    expect((error as ConfigurationError).issues.map((i) => i.option)).toContain(option);
+  });
+
+  it('suggests the option a misspelling meant', () => {
+    expect(() => registerResilienceMetrics(new Registry(), { prefx: 'app_' } as never)).toThrow(
+      /did you mean prefix\?/,
+    );
   });
 });

@@ -1,4 +1,4 @@
-import type { CallRecord, MetricsSnapshot, Subscribe } from '@resilience/core';
+import type { CallRecord, MetricsSnapshot, OptionNames, Subscribe } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
 import type { Registry } from 'prom-client';
 
@@ -68,6 +68,17 @@ export interface ResilienceMetricsOptions {
   summary?: boolean;
 }
 
+/** Every option `registerResilienceMetrics` takes; any other name is rejected. */
+const RESILIENCE_METRICS_OPTION_NAMES = {
+  collectors: true,
+  breakers: true,
+  rateLimits: true,
+  prefix: true,
+  breakerStates: true,
+  buckets: true,
+  summary: true,
+} as const satisfies OptionNames<ResilienceMetricsOptions>;
+
 export const PROMETHEUS_DEFAULTS = {
   prefix: 'resilience_',
   breakerStates: ['closed', 'open', 'half-open', 'isolated'],
@@ -110,6 +121,7 @@ export function resolveOptions(registry: Registry, options: ResilienceMetricsOpt
     registry === undefined ? undefined : typeof registry,
     'a prom-client Registry',
   );
+  options = v.known(options, RESILIENCE_METRICS_OPTION_NAMES);
   const { collectors, breakers = [], rateLimits = [] } = options;
   const named =
     collectors === undefined ? [] : isSource(collectors) ? [['', collectors] as const] : Object.entries(collectors);

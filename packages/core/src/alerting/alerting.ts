@@ -2,9 +2,11 @@ import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
 import { OptionsValidator } from '../errors/validate.js';
 import {
   ALERTING_DEFAULTS,
+  ALERTING_START_OPTION_NAMES,
   type Alert,
   type AlertHandler,
   type AlertingOptions,
+  type AlertingStartOptions,
   type Rule,
   validateAlertingOptions,
 } from './options.js';
@@ -137,10 +139,10 @@ export class Alerting {
    * Evaluates `source.snapshot()` every `intervalMs` (measured from when the previous
    * evaluation settled) until `stop()`. Starting again replaces the previous schedule.
    */
-  start(source: AlertSnapshotSource, options: { intervalMs?: number } = {}): void {
+  start(source: AlertSnapshotSource, options: AlertingStartOptions = {}): void {
     const v = new OptionsValidator('alerting.start');
     v.check(typeof source?.snapshot === 'function', 'source', source, 'an object with snapshot()');
-    v.number('intervalMs', options.intervalMs, { gt: 0 });
+    v.number('intervalMs', v.known(options, ALERTING_START_OPTION_NAMES).intervalMs, { gt: 0 });
     v.done();
     this.stop();
     const intervalMs = options.intervalMs ?? ALERTING_DEFAULTS.intervalMs;

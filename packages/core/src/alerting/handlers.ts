@@ -2,9 +2,17 @@ import { type Clock, systemClock } from '../clock/clock.js';
 import { OptionsValidator } from '../errors/validate.js';
 import { pipeline } from '../pipeline/pipeline.js';
 import { backoff } from '../retry/backoff.js';
+import { RETRY_OPTION_NAMES } from '../retry/options.js';
 import { retry } from '../retry/retry.js';
 import { timeout } from '../timeout/timeout.js';
-import { type Alert, type AlertHandler, WEBHOOK_DEFAULTS, type WebhookFetch, type WebhookOptions } from './options.js';
+import {
+  type Alert,
+  type AlertHandler,
+  WEBHOOK_DEFAULTS,
+  WEBHOOK_OPTION_NAMES,
+  type WebhookFetch,
+  type WebhookOptions,
+} from './options.js';
 
 /** Any logger with pino's `(fields, message)` methods; `console` works too. */
 export interface AlertLogger {
@@ -66,24 +74,22 @@ class WebhookResponseError extends Error {
  */
 export function webhookHandler(options: WebhookOptions): AlertHandler {
   const v = new OptionsValidator('webhookHandler');
-  v.required('url', options?.url).string('url', options?.url);
-  const fetchFn = (options?.fetch ?? (globalThis as { fetch?: unknown }).fetch) as WebhookFetch | undefined;
-  v.check(typeof fetchFn === 'function', 'fetch', options?.fetch, 'a fetch function (globalThis.fetch is missing)');
-  v.number('timeoutMs', options?.timeoutMs, { gt: 0 });
-  v.function('body', options?.body);
+  const o = v.known(options, WEBHOOK_OPTION_NAMES);
+  v.required('url', o.url).string('url', o.url);
+  const fetchFn = (o.fetch ?? (globalThis as { fetch?: unknown }).fetch) as WebhookFetch | undefined;
+  v.check(typeof fetchFn === 'function', 'fetch', o.fetch, 'a fetch function (globalThis.fetch is missing)');
+  v.number('timeoutMs', o.timeoutMs, { gt: 0 });
+  v.function('body', o.body);
   const headersOk =
-    options?.headers === undefined ||
-    (typeof options.headers === 'object' &&
-      options.headers !== null &&
-      Object.values(options.headers).every((h) => typeof h === 'string'));
-  v.check(headersOk, 'headers', options?.headers, 'an object of strings');
-  v.check(
-    options?.retry === undefined || (typeof options.retry === 'object' && options.retry !== null),
-    'retry',
-    options?.retry,
-    'retry options',
-  );
-  v.clock('clock', options?.clock);
+    o.headers === undefined ||
+    (typeof o.headers === 'object' &&
+      o.headers !== null &&
+      Object.values(o.headers).every((h) => typeof h === 'string'));
+  v.check(headersOk, 'headers', o.headers, 'an object of strings');
+  // The handler's own clock drives its retries: `retry.clock` is not an option here.
+  const { clock: _, ...retryNames } = RETRY_OPTION_NAMES;
+  v.known(o.retry, retryNames, 'retry');
+  v.clock('clock', o.clock);
   v.done();
   const clock: Clock = options.clock ?? systemClock;
   const timeoutMs = options.timeoutMs ?? WEBHOOK_DEFAULTS.timeoutMs;

@@ -5,6 +5,7 @@ export {
   type Alert,
   type AlertHandler,
   type AlertingOptions,
+  type AlertingStartOptions,
   type AlertOp,
   type AlertSeverity,
   RULE_DEFAULTS,

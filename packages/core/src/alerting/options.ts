@@ -1,5 +1,5 @@
 import type { Clock } from '../clock/clock.js';
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import type { RetryOptions } from '../retry/options.js';
 
 /** Comparison of a metric with its threshold: `metric <op> threshold`. */
@@ -39,9 +39,21 @@ export interface Rule {
 
 export const RULE_DEFAULTS = { forMs: 0, cooldownMs: 0 } as const;
 
+/** Every option `rule` takes; any other name is rejected. */
+export const RULE_OPTION_NAMES = {
+  name: true,
+  metric: true,
+  op: true,
+  threshold: true,
+  severity: true,
+  forMs: true,
+  cooldownMs: true,
+  when: true,
+} as const satisfies OptionNames<RuleOptions>;
+
 export function validateRule(options: RuleOptions): Rule {
   const v = new OptionsValidator('rule');
-  const o = (options ?? {}) as Partial<RuleOptions>;
+  const o = v.known(options, RULE_OPTION_NAMES);
   v.required('name', o.name).string('name', o.name);
   v.required('metric', o.metric).check(
     o.metric === undefined ||
@@ -97,26 +109,39 @@ export interface AlertingOptions {
 
 export const ALERTING_DEFAULTS = { maxHistory: 100, intervalMs: 60_000 } as const;
 
+/** Every option `alerting` takes; any other name is rejected. */
+export const ALERTING_OPTION_NAMES = {
+  rules: true,
+  handlers: true,
+  maxHistory: true,
+  clock: true,
+} as const satisfies OptionNames<AlertingOptions>;
+
+/** Every option of `alerting.start(source, options)`. */
+export const ALERTING_START_OPTION_NAMES = { intervalMs: true } as const satisfies OptionNames<AlertingStartOptions>;
+
+/** Options of `alerting.start`. */
+export interface AlertingStartOptions {
+  /** Time between the end of one evaluation and the start of the next, in ms. @default 60_000 */
+  intervalMs?: number;
+}
+
 export function validateAlertingOptions(options: AlertingOptions): void {
   const v = new OptionsValidator('alerting');
+  const o = v.known(options, ALERTING_OPTION_NAMES);
   const isRule = (r: unknown) => typeof r === 'object' && r !== null && typeof (r as Rule).op === 'string';
-  v.check(
-    options.rules === undefined || (Array.isArray(options.rules) && options.rules.every(isRule)),
-    'rules',
-    options.rules,
-    'an array of rule(...) values',
-  );
-  const names = (options.rules ?? []).map((r) => r?.name);
+  const rules = Array.isArray(o.rules) ? o.rules : undefined;
+  v.check(o.rules === undefined || rules?.every(isRule) === true, 'rules', o.rules, 'an array of rule(...) values');
+  const names = (rules ?? []).map((r) => r?.name);
   v.check(new Set(names).size === names.length, 'rules', names, 'rules with distinct names');
   v.check(
-    options.handlers === undefined ||
-      (Array.isArray(options.handlers) && options.handlers.every((h) => typeof h === 'function')),
+    o.handlers === undefined || (Array.isArray(o.handlers) && o.handlers.every((h) => typeof h === 'function')),
     'handlers',
-    options.handlers,
+    o.handlers,
     'an array of functions',
   );
-  v.integer('maxHistory', options.maxHistory, { min: 0, max: 100_000 });
-  v.clock('clock', options.clock);
+  v.integer('maxHistory', o.maxHistory, { min: 0, max: 100_000 });
+  v.clock('clock', o.clock);
   v.done();
 }
 
@@ -141,5 +166,16 @@ export type WebhookFetch = (
   url: string,
   init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal },
 ) => Promise<{ ok: boolean; status: number; headers?: unknown; body?: { cancel?: () => unknown } | null }>;
+
+/** Every option `webhookHandler` takes; any other name is rejected. */
+export const WEBHOOK_OPTION_NAMES = {
+  url: true,
+  fetch: true,
+  timeoutMs: true,
+  retry: true,
+  headers: true,
+  body: true,
+  clock: true,
+} as const satisfies OptionNames<WebhookOptions>;
 
 export const WEBHOOK_DEFAULTS = { timeoutMs: 5_000, maxAttempts: 3, initialDelayMs: 200, maxDelayMs: 2_000 } as const;

@@ -191,7 +191,7 @@ export class CircuitBreakerPolicy extends BreakerEvents implements RegisteredBre
 export function circuitBreaker(options: SharedBreakerOptions): SharedCircuitBreaker;
 export function circuitBreaker(options?: CircuitBreakerOptions): CircuitBreakerPolicy;
 export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBreakerPolicy | SharedCircuitBreaker {
-  return options.store === undefined
+  return options?.store === undefined // `?.`: null options are reported by the validation
     ? new CircuitBreakerPolicy(options)
     : new SharedCircuitBreaker(options as SharedBreakerOptions);
 }

@@ -1,7 +1,7 @@
 import type { Clock, Random } from '../clock/clock.js';
 import { classify } from '../errors/classify.js';
 import { isOwnRejection } from '../errors/errors.js';
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import type { Backoff } from '../retry/backoff.js';
 import type { Store } from '../store/store.js';
 import { isStore } from '../store/store.js';
@@ -78,6 +78,21 @@ export interface CircuitBreakerOptions {
   key?: string;
 }
 
+/** Every option `circuitBreaker` takes; any other name is rejected. */
+export const BREAKER_OPTION_NAMES = {
+  strategy: true,
+  halfOpenAfter: true,
+  halfOpenMaxCalls: true,
+  handle: true,
+  name: true,
+  clock: true,
+  random: true,
+  initialState: true,
+  registry: true,
+  store: true,
+  key: true,
+} as const satisfies OptionNames<CircuitBreakerOptions>;
+
 /** The default `handle`: every error except the toolkit's own rejections and cancellations. */
 export const countsAsFailure = (error: unknown): boolean => !isOwnRejection(error) && classify(error) !== 'cancelled';
 
@@ -131,32 +146,33 @@ const isStrategy = (v: unknown): boolean =>
 
 export function resolveBreakerOptions(options: CircuitBreakerOptions): ResolvedBreakerOptions {
   const v = new OptionsValidator('circuitBreaker');
-  v.check(options.strategy === undefined || isStrategy(options.strategy), 'strategy', options.strategy, 'a strategy');
-  const after = options.halfOpenAfter;
+  const o = v.known(options, BREAKER_OPTION_NAMES);
+  v.check(o.strategy === undefined || isStrategy(o.strategy), 'strategy', o.strategy, 'a strategy');
+  const after = o.halfOpenAfter;
   if (typeof after === 'number' || after === undefined) v.number('halfOpenAfter', after, { min: 0 });
   else v.check(isBackoff(after), 'halfOpenAfter', after, 'milliseconds (>= 0) or a Backoff');
-  v.integer('halfOpenMaxCalls', options.halfOpenMaxCalls, { min: 1 });
-  v.function('handle', options.handle);
-  v.string('name', options.name);
-  v.function('random', options.random);
-  v.clock('clock', options.clock);
-  const registry = options.registry as { add?: unknown } | false | undefined;
+  v.integer('halfOpenMaxCalls', o.halfOpenMaxCalls, { min: 1 });
+  v.function('handle', o.handle);
+  v.string('name', o.name);
+  v.function('random', o.random);
+  v.clock('clock', o.clock);
+  const registry = o.registry as { add?: unknown } | false | undefined;
   v.check(
     registry === undefined || registry === false || typeof registry?.add === 'function',
     'registry',
-    options.registry,
+    o.registry,
     'a BreakerRegistry or false',
   );
-  v.check(options.store === undefined || isStore(options.store), 'store', options.store, 'a Store');
-  v.string('key', options.key);
-  v.check(options.key === undefined || options.store !== undefined, 'key', options.key, 'no value unless store is set');
+  v.check(o.store === undefined || isStore(o.store), 'store', o.store, 'a Store');
+  v.string('key', o.key);
+  v.check(o.key === undefined || o.store !== undefined, 'key', o.key, 'no value unless store is set');
   v.check(
-    options.store === undefined || options.initialState === undefined,
+    o.store === undefined || o.initialState === undefined,
     'initialState',
-    options.initialState,
+    o.initialState,
     'no value with a store (the store holds the state)',
   );
-  const s = options.initialState;
+  const s = o.initialState;
   if (s !== undefined) {
     const ok =
       typeof s === 'object' &&

@@ -1,5 +1,5 @@
 import { ConfigurationError } from '../errors/errors.js';
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 
 /** The JSON state of a `consecutive(n)` window. */
 export interface ConsecutiveSnapshot {
@@ -83,6 +83,15 @@ export interface TimeWindowOptions extends RateWindowOptions {
   buckets?: number;
 }
 
+/** Every option of `countWindow`; any other name is rejected. */
+export const COUNT_WINDOW_OPTION_NAMES = {
+  size: true,
+  failureRate: true,
+  minimumCalls: true,
+  slowCallMs: true,
+  slowCallRate: true,
+} as const satisfies OptionNames<CountWindowOptions>;
+
 export const mismatch = (snapshot: unknown, expected: string) =>
   new ConfigurationError('circuitBreaker', [{ option: 'initialState.window', received: snapshot, allowed: expected }]);
 
@@ -146,7 +155,7 @@ export class RateRule {
   readonly slowCallMs: number | undefined;
   readonly slowCallRate: number;
 
-  constructor(subject: string, options: RateWindowOptions, v: OptionsValidator) {
+  constructor(subject: string, options: Partial<RateWindowOptions>, v: OptionsValidator) {
     v.required('failureRate', options.failureRate).number('failureRate', options.failureRate, { gt: 0, max: 1 });
     v.integer('minimumCalls', options.minimumCalls, { min: 1 });
     v.number('slowCallMs', options.slowCallMs, { gt: 0 });
@@ -157,7 +166,7 @@ export class RateRule {
       options.slowCallRate,
       `no value unless slowCallMs is set (${subject})`,
     );
-    this.failureRate = options.failureRate;
+    this.failureRate = options.failureRate!; // required above: `v.done()` throws before the rule is used
     this.minimumCalls = options.minimumCalls ?? 1;
     this.slowCallMs = options.slowCallMs;
     this.slowCallRate = options.slowCallRate ?? 1;
@@ -185,13 +194,14 @@ export class RateRule {
  */
 export function countWindow(options: CountWindowOptions): BreakerStrategy {
   const v = new OptionsValidator('countWindow');
-  v.required('size', options?.size).integer('size', options?.size, { min: 1, max: 100_000 });
-  const rule = new RateRule('countWindow', options ?? ({} as CountWindowOptions), v);
+  const o = v.known(options, COUNT_WINDOW_OPTION_NAMES);
+  v.required('size', o.size).integer('size', o.size, { min: 1, max: 100_000 });
+  const rule = new RateRule('countWindow', o, v);
   v.check(
-    options?.minimumCalls === undefined || !(options.minimumCalls > options.size),
+    o.minimumCalls === undefined || o.size === undefined || !(o.minimumCalls > o.size),
     'minimumCalls',
-    options?.minimumCalls,
-    `at most size (${options?.size}), or the window could never open`,
+    o.minimumCalls,
+    `at most size (${o.size}), or the window could never open`,
   );
   v.done();
   return new CountWindowStrategy(rule, options.size);

@@ -1,4 +1,4 @@
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import {
   type BreakerStrategy,
   type BreakerWindow,
@@ -11,6 +11,16 @@ import {
 
 export const TIME_WINDOW_DEFAULTS = { buckets: 10 } as const;
 
+/** Every option of `timeWindow`; any other name is rejected. */
+export const TIME_WINDOW_OPTION_NAMES = {
+  windowMs: true,
+  buckets: true,
+  failureRate: true,
+  minimumCalls: true,
+  slowCallMs: true,
+  slowCallRate: true,
+} as const satisfies OptionNames<TimeWindowOptions>;
+
 /**
  * Opens when, among the calls of the last `windowMs` (and at least `minimumCalls` of them),
  * the share of failures reaches `failureRate` or the share of slow calls reaches
@@ -20,9 +30,10 @@ export const TIME_WINDOW_DEFAULTS = { buckets: 10 } as const;
  */
 export function timeWindow(options: TimeWindowOptions): BreakerStrategy {
   const v = new OptionsValidator('timeWindow');
-  v.required('windowMs', options?.windowMs).number('windowMs', options?.windowMs, { gt: 0 });
-  v.integer('buckets', options?.buckets, { min: 1, max: 1_000 });
-  const rule = new RateRule('timeWindow', options ?? ({} as TimeWindowOptions), v);
+  const o = v.known(options, TIME_WINDOW_OPTION_NAMES);
+  v.required('windowMs', o.windowMs).number('windowMs', o.windowMs, { gt: 0 });
+  v.integer('buckets', o.buckets, { min: 1, max: 1_000 });
+  const rule = new RateRule('timeWindow', o, v);
   v.done();
   return new TimeWindowStrategy(rule, options.windowMs, options.buckets ?? TIME_WINDOW_DEFAULTS.buckets);
 }

@@ -1,4 +1,4 @@
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 
 export interface BulkheadOptions {
   /** Calls allowed to execute at the same time. Required. */
@@ -11,6 +11,13 @@ export interface BulkheadOptions {
   /** Name stamped on events. @default 'bulkhead' */
   name?: string;
 }
+
+/** Every option `bulkhead` takes; any other name is rejected. */
+export const BULKHEAD_OPTION_NAMES = {
+  limit: true,
+  queue: true,
+  name: true,
+} as const satisfies OptionNames<BulkheadOptions>;
 
 export const BULKHEAD_DEFAULTS = {
   queue: 0,
@@ -25,7 +32,7 @@ export interface ResolvedBulkheadOptions {
 
 export function resolveBulkheadOptions(options: BulkheadOptions): ResolvedBulkheadOptions {
   const v = new OptionsValidator('bulkhead');
-  const given = (options ?? {}) as Partial<BulkheadOptions>;
+  const given = v.known(options, BULKHEAD_OPTION_NAMES);
   v.required('limit', given.limit).integer('limit', given.limit, { min: 1 });
   v.integer('queue', given.queue, { min: 0 });
   v.string('name', given.name);

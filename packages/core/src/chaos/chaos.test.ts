@@ -221,6 +221,6 @@ describe('chaos', () => {
     ).toEqual(['faultRate', 'latencyRate', 'latencyMs', 'fault', 'enabled', 'name', 'clock', 'random']);
     expect(issues({ fault: new Error('a'), outcome: 1 })).toEqual(['outcome']);
     expect(issues({ latencyRate: 0.5 })).toEqual(['latencyMs']);
-    expect(issues(null)).toEqual([]);
+    expect(issues(null)).toEqual(['options']);
   });
 });

@@ -1,5 +1,5 @@
 import type { Clock, Random } from '../clock/clock.js';
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import type { ExecuteContext } from '../policy/policy.js';
 
 /** Whether chaos is on: a constant, or a function read at every call (a feature flag). */
@@ -41,6 +41,19 @@ export interface ChaosOptions<R = never> {
   random?: Random;
 }
 
+/** Every option `chaos` takes; any other name is rejected. */
+export const CHAOS_OPTION_NAMES = {
+  faultRate: true,
+  fault: true,
+  outcome: true,
+  latencyMs: true,
+  latencyRate: true,
+  enabled: true,
+  name: true,
+  clock: true,
+  random: true,
+} as const satisfies OptionNames<ChaosOptions<unknown>>;
+
 export const CHAOS_DEFAULTS = {
   faultRate: 1,
   latencyMs: 0,
@@ -61,8 +74,8 @@ export interface ResolvedChaosOptions {
 const RATE = { min: 0, max: 1 } as const;
 
 export function resolveChaosOptions<R>(options: ChaosOptions<R>): ResolvedChaosOptions {
-  const given = (options ?? {}) as ChaosOptions<R>;
   const v = new OptionsValidator('chaos');
+  const given = v.known(options, CHAOS_OPTION_NAMES) as ChaosOptions<R>;
   v.number('faultRate', given.faultRate, RATE);
   v.number('latencyRate', given.latencyRate, RATE);
   v.number('latencyMs', given.latencyMs, { min: 0 });

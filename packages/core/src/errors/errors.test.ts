@@ -11,7 +11,7 @@ import {
   RetryExhaustedError,
   TimeoutError,
 } from './errors.js';
-import { OptionsValidator } from './validate.js';
+import { type OptionNames, OptionsValidator } from './validate.js';
 
 describe('ResilienceError', () => {
   it('has a stable code, a name and a cause', () => {
@@ -73,5 +73,73 @@ describe('OptionsValidator', () => {
     const v = new OptionsValidator('widget').number('maybe', undefined).integer('n', undefined);
     expect(() => v.done()).not.toThrow();
     expect(() => new OptionsValidator('widget').required('limit', undefined).done()).toThrow(/limit/);
+  });
+
+  describe('known', () => {
+    interface Widget {
+      size?: number;
+      timeoutMs?: number;
+      label: string;
+    }
+    const NAMES = { size: true, timeoutMs: true, label: true } as const satisfies OptionNames<Widget>;
+    const issues = (build: (v: OptionsValidator) => unknown) => {
+      const v = new OptionsValidator('widget');
+      build(v);
+      try {
+        v.done();
+        return [];
+      } catch (error) {
+        return (error as ConfigurationError).issues.map((i) => `${i.option}: ${i.allowed}`);
+      }
+    };
+
+    it('returns the options, or {} for undefined, and reports nothing when every name is known', () => {
+      const options: Widget = { size: 1, label: 'x' };
+      const v = new OptionsValidator('widget');
+      expect(v.known(options, NAMES)).toBe(options);
+      expect(v.known(undefined, NAMES)).toEqual({});
+      expect(v.known(Object.assign(Object.create(null), { size: 2 }), NAMES)).toEqual({ size: 2 });
+      expect(() => v.done()).not.toThrow();
+    });
+
+    it('reports each unknown name with the known ones, suggesting the one a typo meant', () => {
+      const found = issues((v) => v.known({ label: 'x', sise: 1, timeout: 5, colour: 'red' } as Widget, NAMES));
+      expect(found).toEqual([
+        'sise: a known option (did you mean size?): size, timeoutMs, label',
+        'timeout: a known option (did you mean timeoutMs?): size, timeoutMs, label',
+        'colour: a known option: size, timeoutMs, label',
+      ]);
+    });
+
+    it('rejects what is not a plain object, returning {} so later checks can read it', () => {
+      class Options {
+        size = 1;
+      }
+      for (const bad of [null, 3, 'big', [], () => ({}), new Options(), new Date(0)]) {
+        const v = new OptionsValidator('widget');
+        expect(v.known(bad as Widget, NAMES)).toEqual({});
+        expect(() => v.done()).toThrow(
+          /options: received .*, expected an object with the options size, timeoutMs, label/,
+        );
+      }
+    });
+
+    it('names a nested object by its path', () => {
+      expect(issues((v) => v.known(5 as unknown as Widget, NAMES, 'part'))).toEqual([
+        'part: an object with the options size, timeoutMs, label',
+      ]);
+      expect(issues((v) => v.known({ label: 'x', sizes: 2 } as Widget, NAMES, 'part'))).toEqual([
+        'part.sizes: a known option (did you mean size?): size, timeoutMs, label',
+      ]);
+    });
+
+    it('has the compiler keep each list of names whole', () => {
+      const complete = { size: true, timeoutMs: true, label: true } satisfies OptionNames<Widget>;
+      // @ts-expect-error `label` is missing from the list
+      const missing = { size: true, timeoutMs: true } satisfies OptionNames<Widget>;
+      // @ts-expect-error `colour` is not an option of Widget
+      const extra = { size: true, timeoutMs: true, label: true, colour: true } satisfies OptionNames<Widget>;
+      expect([complete, missing, extra]).toHaveLength(3);
+    });
   });
 });

@@ -23,3 +23,4 @@ export {
 } from './errors.js';
 export { type ErrorFilter, handle } from './handle.js';
 export { parseRetryAfter, retryAfterMs } from './retry-after.js';
+export type { OptionNames } from './validate.js';

@@ -3,6 +3,20 @@ import { ConfigurationError, type OptionIssue } from './errors.js';
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 /**
+ * Every option name of `T` as the keys of an object, so the compiler keeps the list whole:
+ * `{ maxAttempts: true, ... } satisfies OptionNames<RetryOptions>` fails to compile when a
+ * name of the interface is missing, or when the list names one the interface does not have.
+ */
+export type OptionNames<T> = { readonly [K in keyof T]-?: true };
+
+/** An object literal, `Object.create(null)` or a plain object from another realm; not an array, function or class instance. */
+const isPlainObject = (v: unknown): v is Record<string, unknown> => {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === null || proto === Object.prototype || Object.getPrototypeOf(proto) === null;
+};
+
+/**
  * Collects every bad option of one factory call, then throws one `ConfigurationError`
  * that names each (option, received value, what is allowed). Checks skip `undefined`
  * unless `required` is used, so defaults can be applied after validation.
@@ -18,6 +32,35 @@ export class OptionsValidator {
 
   constructor(subject: string) {
     this.#subject = subject;
+  }
+
+  /**
+   * Checks that `value` is an options object (a plain object: not `null`, an array, a
+   * function or a class instance) whose every name is one of `names`, so a misspelt
+   * option (`maxAttemps`) or another library's call shape fails here instead of being
+   * ignored. Returns `value`, or `{}` when it is `undefined` or not an object, so the checks
+   * after it can read its fields. `path` names a nested object: with `'budget'`, issues
+   * read `budget` and `budget.ratio`; without it, `options` and `ratio`.
+   */
+  known<T extends object>(value: T | undefined, names: OptionNames<NoInfer<T>>, path?: string): Partial<T> {
+    if (value === undefined) return {};
+    const list = Object.keys(names);
+    if (!isPlainObject(value)) {
+      this.check(false, path ?? 'options', value, `an object with the options ${list.join(', ')}`);
+      return {};
+    }
+    for (const key of Object.keys(value)) {
+      if (Object.hasOwn(names, key)) continue;
+      const near = closest(key, list);
+      const hint = near === undefined ? '' : ` (did you mean ${near}?)`;
+      this.check(
+        false,
+        path === undefined ? key : `${path}.${key}`,
+        value[key],
+        `a known option${hint}: ${list.join(', ')}`,
+      );
+    }
+    return value as Partial<T>;
   }
 
   /** Records an issue when `ok` is false. */
@@ -87,10 +130,59 @@ export class OptionsValidator {
     return this.check(ok, option, value, 'a Clock (now, sleep, setTimeout, clearTimeout)');
   }
 
+  /** The issues recorded so far. */
+  get issues(): readonly OptionIssue[] {
+    return this.#issues;
+  }
+
   /** Throws the collected issues, if any. */
   done(): void {
     if (this.#issues.length > 0) throw new ConfigurationError(this.#subject, this.#issues);
   }
+}
+
+/**
+ * The name in `names` a misspelt `key` most likely meant, ignoring case, underscores and a
+ * trailing `Ms`: the nearest within two edits (one for short names), or one sharing all but
+ * two letters of the shorter name's start (`queueSize` → `queue`, `compensation` →
+ * `compensate`); `undefined` when none is close.
+ */
+function closest(key: string, names: readonly string[]): string | undefined {
+  const norm = (s: string) => s.toLowerCase().replace(/_/g, '').replace(/ms$/, '');
+  const k = norm(key);
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const name of names) {
+    const n = norm(name);
+    const d = distance(k, n);
+    const near = d <= (k.length > 4 ? 2 : 1) || sharedPrefix(k, n) >= Math.max(4, Math.min(k.length, n.length) - 2);
+    if (near && d < bestDistance) {
+      best = name;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+const sharedPrefix = (a: string, b: string): number => {
+  let i = 0;
+  while (i < a.length && a[i] === b[i]) i++;
+  return i;
+};
+
+/** Levenshtein distance (insertions, deletions and substitutions), in one row of memory. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
 }
 
 function describe(kind: string, range: { min?: number; max?: number; gt?: number }): string {

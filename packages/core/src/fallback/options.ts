@@ -1,4 +1,4 @@
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 
 export interface FallbackOptions {
   /**
@@ -11,14 +11,18 @@ export interface FallbackOptions {
   name?: string;
 }
 
+/** Every option `fallback` takes; any other name is rejected. */
+export const FALLBACK_OPTION_NAMES = { handle: true, name: true } as const satisfies OptionNames<FallbackOptions>;
+
 export const FALLBACK_DEFAULTS = {
   name: 'fallback',
 } as const;
 
 export function resolveFallbackOptions(options: FallbackOptions): { name: string } {
   const v = new OptionsValidator('fallback');
-  v.function('handle', options.handle);
-  v.string('name', options.name);
+  const o = v.known(options, FALLBACK_OPTION_NAMES);
+  v.function('handle', o.handle);
+  v.string('name', o.name);
   v.done();
   return { name: options.name ?? FALLBACK_DEFAULTS.name };
 }

@@ -1,4 +1,4 @@
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import type { HealthCheck, HealthCheckDetail } from './options.js';
 
 /** Anything with a breaker's `state` (`circuitBreaker(...)` has one). */
@@ -54,6 +54,13 @@ export interface BulkheadCheckOptions {
 
 export const BULKHEAD_CHECK_DEFAULTS = { warnAt: 0.8 } as const;
 
+/** Every option of `bulkheadCheck`; any other name is rejected. */
+export const BULKHEAD_CHECK_OPTION_NAMES = {
+  limit: true,
+  queue: true,
+  warnAt: true,
+} as const satisfies OptionNames<BulkheadCheckOptions>;
+
 /**
  * Reports a bulkhead's saturation, `(limit − executionSlots + queue − queueSlots) / (limit + queue)`,
  * as a percentage. It warns from `warnAt` on and never fails: a full bulkhead is shedding load as
@@ -63,9 +70,10 @@ export const BULKHEAD_CHECK_DEFAULTS = { warnAt: 0.8 } as const;
  * probes.register('llm:saturation', bulkheadCheck(llmBulkhead, { limit: 10, queue: 50 }));
  */
 export function bulkheadCheck(bulkhead: BulkheadLike, options: BulkheadCheckOptions = {}): HealthCheck {
-  const limit = options.limit ?? bulkhead?.limit;
-  const queue = options.queue ?? bulkhead?.queue ?? 0;
   const v = new OptionsValidator('bulkheadCheck');
+  const o = v.known(options, BULKHEAD_CHECK_OPTION_NAMES);
+  const limit = o.limit ?? bulkhead?.limit;
+  const queue = o.queue ?? bulkhead?.queue ?? 0;
   v.check(
     typeof bulkhead?.executionSlots === 'number' && typeof bulkhead?.queueSlots === 'number',
     'bulkhead',
@@ -74,7 +82,7 @@ export function bulkheadCheck(bulkhead: BulkheadLike, options: BulkheadCheckOpti
   );
   v.required('limit', limit).integer('limit', limit, { min: 1 });
   v.integer('queue', queue, { min: 0 });
-  v.number('warnAt', options.warnAt, { min: 0, max: 1 });
+  v.number('warnAt', o.warnAt, { min: 0, max: 1 });
   v.done();
   const warnAt = options.warnAt ?? BULKHEAD_CHECK_DEFAULTS.warnAt;
   const capacity = limit! + queue;

@@ -9,6 +9,7 @@ import {
   type HealthCheckStatus,
   type HealthOptions,
   type HealthStatus,
+  KINDS,
   type ResolvedHealthCheckOptions,
   resolveHealthCheckOptions,
   validateHealthOptions,
@@ -120,7 +121,10 @@ export class HealthRegistry {
    * younger than `cacheMs` is returned as is; a check already running is joined, not started again.
    */
   async run(options: { kind?: HealthCheckKind } = {}): Promise<HealthReport> {
-    const kind = options.kind;
+    const kind = options?.kind;
+    if (kind !== undefined && !KINDS.includes(kind)) {
+      throw new TypeError(`health.run: kind: expected 'liveness', 'readiness' or undefined, received ${String(kind)}`);
+    }
     const key = kind ?? 'all';
     const cached = this.#cache.get(key);
     if (cached && this.#clock.now() - cached.at < this.#cacheMs) return cached.report;

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock/clock.js';
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 
 /** The outcome of one check: `warn` is a pass that deserves attention. */
 export type HealthCheckStatus = 'pass' | 'warn' | 'fail';
@@ -71,6 +71,19 @@ export interface HealthCheckOptions {
   componentType?: string;
 }
 
+/** Every option `health` takes; any other name is rejected. */
+export const HEALTH_OPTION_NAMES = { cacheMs: true, clock: true } as const satisfies OptionNames<HealthOptions>;
+
+/** Every option of `register(name, check, options)`; any other name is rejected. */
+export const HEALTH_CHECK_OPTION_NAMES = {
+  timeoutMs: true,
+  critical: true,
+  failureThreshold: true,
+  kind: true,
+  componentId: true,
+  componentType: true,
+} as const satisfies OptionNames<HealthCheckOptions>;
+
 export const HEALTH_DEFAULTS = {
   cacheMs: 0,
   timeoutMs: 5_000,
@@ -88,12 +101,13 @@ export interface ResolvedHealthCheckOptions {
   componentType: string | undefined;
 }
 
-const KINDS: readonly HealthCheckKind[] = ['liveness', 'readiness'];
+export const KINDS: readonly HealthCheckKind[] = ['liveness', 'readiness'];
 
 export function validateHealthOptions(options: HealthOptions): void {
   const v = new OptionsValidator('health');
-  v.number('cacheMs', options.cacheMs, { min: 0 });
-  v.clock('clock', options.clock);
+  const o = v.known(options, HEALTH_OPTION_NAMES);
+  v.number('cacheMs', o.cacheMs, { min: 0 });
+  v.clock('clock', o.clock);
   v.done();
 }
 
@@ -107,12 +121,13 @@ export function resolveHealthCheckOptions(
   v.required('name', name).string('name', name);
   v.check(!taken, 'name', name, 'a name not registered yet');
   v.required('check', check).function('check', check);
-  v.number('timeoutMs', options.timeoutMs, { gt: 0 });
-  v.boolean('critical', options.critical);
-  v.integer('failureThreshold', options.failureThreshold, { min: 1 });
-  v.oneOf('kind', options.kind, KINDS);
-  v.string('componentId', options.componentId);
-  v.string('componentType', options.componentType);
+  const o = v.known(options, HEALTH_CHECK_OPTION_NAMES);
+  v.number('timeoutMs', o.timeoutMs, { gt: 0 });
+  v.boolean('critical', o.critical);
+  v.integer('failureThreshold', o.failureThreshold, { min: 1 });
+  v.oneOf('kind', o.kind, KINDS);
+  v.string('componentId', o.componentId);
+  v.string('componentType', o.componentType);
   v.done();
   return {
     timeoutMs: options.timeoutMs ?? HEALTH_DEFAULTS.timeoutMs,

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock/clock.js';
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import {
-  ADAPTIVE_OPTION_NAMES,
+  ADAPTIVE_LATENCY_OPTION_NAMES,
   type AdaptiveLatencyOptions,
   PERCENTILE_ALLOWED,
   type Percentile,
@@ -32,6 +32,17 @@ export interface HedgeOptions extends AdaptiveLatencyOptions {
   clock?: Clock;
 }
 
+/** Every option `hedge` takes; any other name is rejected. */
+export const HEDGE_OPTION_NAMES = {
+  ...ADAPTIVE_LATENCY_OPTION_NAMES,
+  delayMs: true,
+  maxHedges: true,
+  min: true,
+  max: true,
+  name: true,
+  clock: true,
+} as const satisfies OptionNames<HedgeOptions>;
+
 export const HEDGE_DEFAULTS = {
   maxHedges: 1,
   min: 0,
@@ -49,7 +60,7 @@ export interface ResolvedHedgeOptions {
 
 export function resolveHedgeOptions(options: HedgeOptions): ResolvedHedgeOptions {
   const v = new OptionsValidator('hedge');
-  const given = (options ?? {}) as Partial<HedgeOptions>;
+  const given = v.known(options, HEDGE_OPTION_NAMES);
   const delayMs: unknown = given.delayMs;
   v.required('delayMs', delayMs);
   const q = parsePercentile(delayMs);
@@ -57,6 +68,7 @@ export function resolveHedgeOptions(options: HedgeOptions): ResolvedHedgeOptions
   else if (typeof delayMs !== 'function') v.number('delayMs', delayMs, { min: 0 });
   v.integer('maxHedges', given.maxHedges, { min: 0, max: 100 });
   v.string('name', given.name);
+  v.clock('clock', given.clock);
   let adaptive: ResolvedAdaptive | undefined;
   if (q !== undefined) {
     const min = given.min ?? HEDGE_DEFAULTS.min;
@@ -71,7 +83,8 @@ export function resolveHedgeOptions(options: HedgeOptions): ResolvedHedgeOptions
     v.check(!(typeof min === 'number' && typeof max === 'number' && max < min), 'max', given.max, 'a number >= min');
     adaptive = resolveAdaptive(v, q, min, max, given);
   } else if (typeof delayMs !== 'string') {
-    for (const option of ['min', 'max', ...ADAPTIVE_OPTION_NAMES] as const) {
+    const learning = ['min', 'max', ...Object.keys(ADAPTIVE_LATENCY_OPTION_NAMES)] as (keyof HedgeOptions)[];
+    for (const option of learning) {
       v.check(
         given[option] === undefined,
         option,

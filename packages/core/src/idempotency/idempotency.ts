@@ -2,6 +2,7 @@ import { type Clock, type Random, systemClock, systemRandom } from '../clock/clo
 import { IdempotencyConflictError } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import { Emitter } from '../events/emitter.js';
+import { isAbortSignal } from '../policy/policy.js';
 import { memoryStore } from '../store/memory.js';
 import type { JsonValue, Store } from '../store/store.js';
 import {
@@ -63,6 +64,9 @@ function recordError(error: unknown): RecordedError {
   };
 }
 
+/** A UTF-16 surrogate without its pair: such a string has no encoding (`encodeURIComponent` throws on it). */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
 /**
  * Runs each keyed call at most once within `ttlMs` and replays its outcome. See
  * {@link idempotency}. Memory: records are bounded by the store (`maxRecords` for the
@@ -111,21 +115,32 @@ export class Idempotency {
     fn: () => T | PromiseLike<T>,
     options: IdempotencyExecuteOptions = {},
   ): Promise<IdempotentResult<T>> {
-    const { scope, fingerprint, onInFlight } = options;
+    const { scope, fingerprint, onInFlight, signal } = options ?? {};
     if (
       typeof key !== 'string' ||
       key.length === 0 ||
       typeof fn !== 'function' ||
-      (scope !== undefined && (typeof scope !== 'string' || scope.length === 0)) ||
+      typeof options !== 'object' ||
+      options === null ||
+      (scope !== undefined && (typeof scope !== 'string' || scope.length === 0 || LONE_SURROGATE.test(scope))) ||
       (fingerprint !== undefined && typeof fingerprint !== 'string') ||
-      (onInFlight !== undefined && onInFlight !== 'share' && onInFlight !== 'reject')
+      (onInFlight !== undefined && onInFlight !== 'share' && onInFlight !== 'reject') ||
+      (signal !== undefined && !isAbortSignal(signal))
     ) {
       const v = new OptionsValidator('idempotency.execute');
       v.check(typeof key === 'string' && key.length > 0, 'key', key, 'a non-empty string');
       v.function('fn', fn).required('fn', fn);
+      v.check(typeof options === 'object' && options !== null, 'options', options, 'an object or undefined');
       v.string('scope', scope);
+      v.check(
+        typeof scope !== 'string' || !LONE_SURROGATE.test(scope),
+        'scope',
+        scope,
+        'well-formed text (no lone surrogate)',
+      );
       v.check(fingerprint === undefined || typeof fingerprint === 'string', 'fingerprint', fingerprint, 'a string');
       v.oneOf('onInFlight', onInFlight, ['share', 'reject']);
+      v.check(signal === undefined || isAbortSignal(signal), 'signal', signal, 'an AbortSignal');
       try {
         v.done();
       } catch (error) {

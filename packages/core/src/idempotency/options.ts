@@ -1,5 +1,5 @@
 import type { Clock, Random } from '../clock/clock.js';
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import type { Store } from '../store/store.js';
 import { isStore } from '../store/store.js';
 
@@ -40,6 +40,19 @@ export interface IdempotencyOptions {
   clock?: Clock;
   random?: Random;
 }
+
+/** Every option `idempotency` takes; any other name is rejected. */
+export const IDEMPOTENCY_OPTION_NAMES = {
+  store: true,
+  ttlMs: true,
+  maxRecords: true,
+  lockTimeoutMs: true,
+  recordErrors: true,
+  pollIntervalMs: true,
+  keyPrefix: true,
+  clock: true,
+  random: true,
+} as const satisfies OptionNames<IdempotencyOptions>;
 
 export const IDEMPOTENCY_DEFAULTS = {
   ttlMs: 86_400_000,
@@ -83,14 +96,17 @@ export interface ResolvedIdempotencyOptions {
 
 export function resolveIdempotencyOptions(options: IdempotencyOptions): ResolvedIdempotencyOptions {
   const v = new OptionsValidator('idempotency');
-  const store = options.store;
+  const o = v.known(options, IDEMPOTENCY_OPTION_NAMES);
+  const store = o.store;
   v.check(store === undefined || isStore(store), 'store', store, 'a Store');
-  v.number('ttlMs', options.ttlMs, { gt: 0 });
-  v.integer('maxRecords', options.maxRecords, { min: 1 });
-  v.number('lockTimeoutMs', options.lockTimeoutMs, { gt: 0 });
-  v.number('pollIntervalMs', options.pollIntervalMs, { gt: 0 });
-  v.string('keyPrefix', options.keyPrefix);
-  const record = options.recordErrors;
+  v.number('ttlMs', o.ttlMs, { gt: 0 });
+  v.integer('maxRecords', o.maxRecords, { min: 1 });
+  v.number('lockTimeoutMs', o.lockTimeoutMs, { gt: 0 });
+  v.number('pollIntervalMs', o.pollIntervalMs, { gt: 0 });
+  v.string('keyPrefix', o.keyPrefix);
+  v.clock('clock', o.clock);
+  v.function('random', o.random);
+  const record = o.recordErrors;
   v.check(
     record === undefined || typeof record === 'boolean' || typeof record === 'function',
     'recordErrors',

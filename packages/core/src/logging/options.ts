@@ -1,4 +1,4 @@
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 
 /** A level of a pino-style logger, or `'off'` to drop the event. */
 export type EventLogLevel = 'debug' | 'info' | 'warn' | 'error' | 'off';
@@ -48,6 +48,12 @@ export const LOG_EVENTS_DEFAULTS = {
   otherLevel: 'info',
 } as const satisfies { levels: Record<string, EventLogLevel>; otherLevel: EventLogLevel };
 
+/** Every option of `logEvents` and `eventLogger`; any other name is rejected. */
+export const LOG_EVENTS_OPTION_NAMES = {
+  levels: true,
+  correlationId: true,
+} as const satisfies OptionNames<LogEventsOptions>;
+
 const LEVELS: readonly EventLogLevel[] = ['debug', 'info', 'warn', 'error', 'off'];
 
 export function validateLogEventsOptions(logger: unknown, options: LogEventsOptions): void {
@@ -59,7 +65,15 @@ export function validateLogEventsOptions(logger: unknown, options: LogEventsOpti
     logger,
     'an object with info(), warn() and error()',
   );
-  for (const [type, level] of Object.entries(options.levels ?? {})) v.oneOf(`levels.${type}`, level, LEVELS);
-  v.function('correlationId', options.correlationId);
+  const o = v.known(options, LOG_EVENTS_OPTION_NAMES);
+  const levels = o.levels;
+  v.check(
+    levels === undefined || (typeof levels === 'object' && levels !== null),
+    'levels',
+    levels,
+    'an object of event type -> level',
+  );
+  for (const [type, level] of Object.entries(levels ?? {})) v.oneOf(`levels.${type}`, level, LEVELS);
+  v.function('correlationId', o.correlationId);
   v.done();
 }

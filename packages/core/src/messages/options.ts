@@ -1,5 +1,5 @@
 import type { Clock } from '../clock/clock.js';
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import type { Store } from '../store/store.js';
 import { isStore } from '../store/store.js';
 
@@ -73,6 +73,22 @@ export interface MessageProcessorOptions<M> {
   clock?: Clock;
 }
 
+/** Every option `messageProcessor` takes; any other name is rejected. */
+export const MESSAGE_PROCESSOR_OPTION_NAMES = {
+  handler: true,
+  deadLetter: true,
+  maxAttempts: true,
+  isPoison: true,
+  store: true,
+  retryTtlMs: true,
+  softTimeoutMs: true,
+  hardTimeoutMs: true,
+  deadLetterLeaseMs: true,
+  idOf: true,
+  keyPrefix: true,
+  clock: true,
+} as const satisfies OptionNames<MessageProcessorOptions<unknown>>;
+
 export const MESSAGE_PROCESSOR_DEFAULTS = {
   maxAttempts: 3,
   retryTtlMs: 3_600_000,
@@ -93,7 +109,7 @@ export function resolveMessageProcessorOptions<M>(
   options: MessageProcessorOptions<M>,
 ): ResolvedMessageProcessorOptions {
   const v = new OptionsValidator('messageProcessor');
-  const o = (options ?? {}) as Partial<MessageProcessorOptions<M>>;
+  const o = v.known(options, MESSAGE_PROCESSOR_OPTION_NAMES);
   v.required('handler', o.handler).function('handler', o.handler);
   v.required('deadLetter', o.deadLetter).function('deadLetter', o.deadLetter);
   v.integer('maxAttempts', o.maxAttempts, { min: 1 });
@@ -113,6 +129,7 @@ export function resolveMessageProcessorOptions<M>(
     );
   }
   v.string('keyPrefix', o.keyPrefix);
+  v.clock('clock', o.clock);
   v.done();
   return {
     maxAttempts: o.maxAttempts ?? MESSAGE_PROCESSOR_DEFAULTS.maxAttempts,

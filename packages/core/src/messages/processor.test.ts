@@ -228,6 +228,15 @@ describe('messageProcessor', () => {
     expect(await p.process({ id: 7 })).toBe('done');
   });
 
+  it('dead-letters a message whose id is an object or a boolean, which would share one counter with every other', async () => {
+    const deadLetter = vi.fn();
+    const handler = vi.fn();
+    const p = messageProcessor<{ id: unknown }>({ handler, deadLetter });
+    for (const id of [{ n: 1 }, true]) expect(await p.process({ id })).toBe('dead_lettered');
+    expect(handler).not.toHaveBeenCalled();
+    expect(deadLetter.mock.calls.map((c) => c[1].reason)).toEqual(['poison', 'poison']);
+  });
+
   it('uses idOf for the id', async () => {
     const store = memoryStore();
     const p = messageProcessor<{ key: string }>({

@@ -122,7 +122,8 @@ export class MessageProcessor<M> {
         `The message's id could not be read (${text(error)}).`,
       );
     }
-    if ((typeof id !== 'string' || id.length === 0) && !Number.isFinite(id)) {
+    // A finite number or a non-empty string: `NaN` or an object would share one counter with every other.
+    if (!(typeof id === 'string' ? id.length > 0 : Number.isFinite(id))) {
       const error = new TypeError('message has no id');
       return this.#deadLetter(
         message,

@@ -1,4 +1,4 @@
-import type { OptionsValidator } from '../errors/validate.js';
+import type { OptionNames, OptionsValidator } from '../errors/validate.js';
 import { LatencySketch, quantileOf } from './sketch.js';
 
 /**
@@ -97,8 +97,14 @@ export function resolveAdaptive(
   };
 }
 
-/** The adaptive option names, to reject them when the delay or limit is not a percentile. */
-export const ADAPTIVE_OPTION_NAMES = ['latency', 'minSamples', 'windowMs', 'refreshMs', 'refreshCalls'] as const;
+/** The adaptive option names: part of a learning policy's names, rejected when its delay or limit is not a percentile. */
+export const ADAPTIVE_LATENCY_OPTION_NAMES = {
+  latency: true,
+  minSamples: true,
+  windowMs: true,
+  refreshMs: true,
+  refreshCalls: true,
+} as const satisfies OptionNames<AdaptiveLatencyOptions>;
 
 /**
  * A latency percentile for a policy's decisions, clamped to `[min, max]` and cached: it is

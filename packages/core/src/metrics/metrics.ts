@@ -129,6 +129,11 @@ export class MetricsCollector implements CallObserver {
 
   /** Records one call: its latency, its outcome and, for a failure, its error. */
   recordCall(call: CallRecord): void {
+    if (typeof call?.latencyMs !== 'number') {
+      throw new TypeError(
+        `recordCall: expected { latencyMs: number, ok: boolean, error? }, received latencyMs ${typeof call?.latencyMs}`,
+      );
+    }
     const slot = this.#slot();
     const life = this.#life;
     slot.calls++;

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock/clock.js';
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 
 export interface MetricsOptions {
   /** Length of the sliding window that `snapshot()` reports on, in milliseconds. @default 60_000 */
@@ -23,6 +23,14 @@ export interface MetricsOptions {
   clock?: Clock;
 }
 
+/** Every option `metrics` takes; any other name is rejected. */
+export const METRICS_OPTION_NAMES = {
+  windowMs: true,
+  subWindows: true,
+  maxErrorTypes: true,
+  clock: true,
+} as const satisfies OptionNames<MetricsOptions>;
+
 export const METRICS_DEFAULTS = {
   windowMs: 60_000,
   subWindows: 6,
@@ -39,10 +47,11 @@ export interface ResolvedMetricsOptions {
 
 export function resolveMetricsOptions(options: MetricsOptions): ResolvedMetricsOptions {
   const v = new OptionsValidator('metrics');
-  v.number('windowMs', options.windowMs, { gt: 0 });
-  v.integer('subWindows', options.subWindows, { min: 1, max: 6 });
-  v.integer('maxErrorTypes', options.maxErrorTypes, { min: 1, max: 20 });
-  v.clock('clock', options.clock);
+  const o = v.known(options, METRICS_OPTION_NAMES);
+  v.number('windowMs', o.windowMs, { gt: 0 });
+  v.integer('subWindows', o.subWindows, { min: 1, max: 6 });
+  v.integer('maxErrorTypes', o.maxErrorTypes, { min: 1, max: 20 });
+  v.clock('clock', o.clock);
   v.done();
   return {
     windowMs: options.windowMs ?? METRICS_DEFAULTS.windowMs,
@@ -63,11 +72,19 @@ export interface SlaTargets {
 
 export const SLA_DEFAULTS = { availability: 0.999, p95Ms: 500, errorRate: 0.01 } as const;
 
+/** Every target `slaReport` takes; any other name is rejected. */
+export const SLA_TARGET_NAMES = {
+  availability: true,
+  p95Ms: true,
+  errorRate: true,
+} as const satisfies OptionNames<SlaTargets>;
+
 export function resolveSlaTargets(targets: SlaTargets): Required<SlaTargets> {
   const v = new OptionsValidator('slaReport');
-  v.number('availability', targets.availability, { min: 0, max: 1 });
-  v.number('p95Ms', targets.p95Ms, { min: 0 });
-  v.number('errorRate', targets.errorRate, { min: 0, max: 1 });
+  const o = v.known(targets, SLA_TARGET_NAMES);
+  v.number('availability', o.availability, { min: 0, max: 1 });
+  v.number('p95Ms', o.p95Ms, { min: 0 });
+  v.number('errorRate', o.errorRate, { min: 0, max: 1 });
   v.done();
   return { ...SLA_DEFAULTS, ...stripUndefined(targets) };
 }

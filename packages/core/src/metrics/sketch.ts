@@ -1,3 +1,5 @@
+import { OptionsValidator } from '../errors/validate.js';
+
 /**
  * A log-bucketed quantile sketch in the manner of DDSketch (Masson, Rim & Lee, VLDB 2019):
  * a value `v` goes to bucket `ceil(log_γ v)` with `γ = (1 + α) / (1 − α)`, so every value in
@@ -31,6 +33,7 @@ const representative = (index: number): number => Math.exp((index + KEY_OFFSET) 
  * sketches such as the sub-windows of a metrics collector.
  */
 export type SketchStorage = 'float64' | 'uint32';
+const STORAGES: readonly SketchStorage[] = ['float64', 'uint32'];
 
 /** The JSON form of a sketch: sparse buckets as `[index, count]` pairs. */
 export interface SketchJson {
@@ -62,6 +65,9 @@ export class LatencySketch {
   #max = Number.NEGATIVE_INFINITY;
 
   constructor(storage: SketchStorage = 'float64') {
+    if (storage !== 'float64' && storage !== 'uint32') {
+      new OptionsValidator('LatencySketch').oneOf('storage', storage, STORAGES).done();
+    }
     this.#counts = storage === 'uint32' ? new Uint32Array(SKETCH_BUCKETS) : new Float64Array(SKETCH_BUCKETS);
   }
 
@@ -87,6 +93,8 @@ export class LatencySketch {
 
   /** Records one value in O(1). Values at or below {@link SKETCH_MIN_VALUE} count as zero; negative values are recorded as 0. */
   add(value: number): void {
+    if (typeof value !== 'number')
+      throw new TypeError(`LatencySketch.add: expected a number, received ${typeof value}`);
     if (value > SKETCH_MIN_VALUE) {
       const index = Math.ceil(Math.log(value) * MULTIPLIER) - KEY_OFFSET;
       this.#counts[Math.min(index, TOP)]!++;

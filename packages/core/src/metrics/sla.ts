@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from '../clock/clock.js';
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import type { MetricsCollector, MetricsSnapshot } from './metrics.js';
 import { resolveSlaTargets, type SlaTargets } from './options.js';
 
@@ -55,6 +55,13 @@ export interface LatencyQuantileOptions {
 
 export const LATENCY_QUANTILE_DEFAULTS = { fallbackMs: 1_000, refreshMs: 1_000 } as const;
 
+/** Every option of `latencyQuantile`; any other name is rejected. */
+export const LATENCY_QUANTILE_OPTION_NAMES = {
+  fallbackMs: true,
+  refreshMs: true,
+  clock: true,
+} as const satisfies OptionNames<LatencyQuantileOptions>;
+
 /**
  * A `() => number` delay source reading a collector's windowed latency quantile, for
  * policies that take one (a hedging delay at p95, an adaptive timeout at p99). The value is
@@ -71,10 +78,11 @@ export function latencyQuantile(
 ): () => number {
   const v = new OptionsValidator('latencyQuantile');
   v.number('q', q, { min: 0, max: 1 }).required('q', q);
-  v.number('fallbackMs', options.fallbackMs, { min: 0 });
-  v.number('refreshMs', options.refreshMs, { min: 0 });
+  const o = v.known(options, LATENCY_QUANTILE_OPTION_NAMES);
+  v.number('fallbackMs', o.fallbackMs, { min: 0 });
+  v.number('refreshMs', o.refreshMs, { min: 0 });
   v.check(typeof collector?.quantile === 'function', 'collector', collector, 'a metrics collector');
-  v.clock('clock', options.clock);
+  v.clock('clock', o.clock);
   v.done();
   const clock = options.clock ?? systemClock;
   const fallbackMs = options.fallbackMs ?? LATENCY_QUANTILE_DEFAULTS.fallbackMs;

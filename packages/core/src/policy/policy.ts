@@ -57,6 +57,9 @@ export abstract class PolicyBase<E extends PolicyEvent = PolicyEvent, R = never>
   #calls: CallObservers | undefined;
 
   execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T | R> {
+    if (typeof fn !== 'function' || (signal !== undefined && !isAbortSignal(signal))) {
+      return Promise.reject(callError(`${this.name}.execute`, fn, signal));
+    }
     if (signal?.aborted) return Promise.reject(signal.reason); // the caller has gone: no call at all
     const calls = this.#calls;
     if (calls !== undefined && calls.size > 0) return calls.observe(() => this.run(fn, contextFor(signal)));
@@ -99,6 +102,20 @@ export const neverAborted: AbortSignal = /* @__PURE__ */ signalOfNewController()
 /** The context of a first call made without a signal: shared, allocation-free. */
 export const rootContext: ExecuteContext = /* @__PURE__ */ Object.freeze({ signal: neverAborted, attempt: 1 });
 
+/** Whether `signal` is an AbortSignal, checked by shape so one from another realm or a polyfill passes. */
+export const isAbortSignal = (signal: unknown): signal is AbortSignal =>
+  typeof (signal as AbortSignal | null)?.aborted === 'boolean' &&
+  typeof (signal as AbortSignal).addEventListener === 'function';
+
 /** The context for `execute(fn, signal)`. */
 export const contextFor = (signal: AbortSignal | undefined): ExecuteContext =>
   signal === undefined ? rootContext : { signal, attempt: 1 };
+
+const kind = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value);
+
+/** The `TypeError` for a call whose `fn` is not a function or whose `signal` is not an AbortSignal. */
+export function callError(call: string, fn: unknown, signal: unknown): TypeError {
+  return typeof fn !== 'function'
+    ? new TypeError(`${call}: fn: expected a function (context) => value, received ${kind(fn)}`)
+    : new TypeError(`${call}: signal: expected an AbortSignal or undefined, received ${kind(signal)}`);
+}

@@ -102,6 +102,12 @@ export function defineAlgorithm<S extends JsonValue>(
   };
 }
 
+/** The error for a rate-limit key that is not a string (objects would all share the bucket `[object Object]`). */
+export function keyError(key: unknown): TypeError {
+  const kind = key === null ? 'null' : typeof key;
+  return new TypeError(`rate limit key: expected a string (a user id, an IP address ...), received ${kind}`);
+}
+
 /** The error for a cost no limit can ever admit (or not a number >= 0). */
 export function costError(cost: unknown, maxCost: number): ConfigurationError {
   return new ConfigurationError('rate limit', [

@@ -1,4 +1,4 @@
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import type { PackedCodec } from '../store/store.js';
 import { decision, defineAlgorithm, EPSILON, type RateLimitAlgorithm, type Step } from './algorithm.js';
 
@@ -10,6 +10,13 @@ export interface GcraOptions {
   /** Requests admitted at once from an idle key. @default limit */
   burst?: number;
 }
+
+/** Every option of `gcra`; any other name is rejected. */
+export const GCRA_OPTION_NAMES = {
+  limit: true,
+  periodMs: true,
+  burst: true,
+} as const satisfies OptionNames<GcraOptions>;
 
 /** The stored state: the theoretical arrival time (ms) of the next request. Absent means idle. */
 export type GcraState = { readonly tat: number };
@@ -30,9 +37,10 @@ const codec: PackedCodec<GcraState> = {
  */
 export function gcra(options: GcraOptions): RateLimitAlgorithm<GcraState> {
   const v = new OptionsValidator('gcra');
-  v.required('limit', options?.limit).number('limit', options?.limit, { gt: 0 });
-  v.required('periodMs', options?.periodMs).number('periodMs', options?.periodMs, { gt: 0 });
-  v.number('burst', options?.burst, { min: 1 });
+  const o = v.known(options, GCRA_OPTION_NAMES);
+  v.required('limit', o.limit).number('limit', o.limit, { gt: 0 });
+  v.required('periodMs', o.periodMs).number('periodMs', o.periodMs, { gt: 0 });
+  v.number('burst', o.burst, { min: 1 });
   v.done();
   const { limit, periodMs } = options;
   const burst = options.burst ?? limit;

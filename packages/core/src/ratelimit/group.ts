@@ -1,8 +1,8 @@
 import type { Clock } from '../clock/clock.js';
 import { ConfigurationError } from '../errors/errors.js';
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import { MemoryStore } from '../store/memory.js';
-import type { Store } from '../store/store.js';
+import { isStore, type Store } from '../store/store.js';
 import type { RateLimitAlgorithm, RateLimitDecision } from './algorithm.js';
 import { RateLimiter, type RateLimitStats } from './limiter.js';
 import { isAlgorithmOption, type WaitOptions } from './options.js';
@@ -35,6 +35,16 @@ export interface RateLimitGroupOptions<O extends string> {
   clock?: Clock;
 }
 
+/** Every option `rateLimitGroup` takes; any other name is rejected. */
+export const RATE_LIMIT_GROUP_OPTION_NAMES = {
+  limits: true,
+  store: true,
+  name: true,
+  maxWaitMs: true,
+  maxWaiters: true,
+  clock: true,
+} as const satisfies OptionNames<RateLimitGroupOptions<string>>;
+
 export const RATE_LIMIT_GROUP_DEFAULTS = { name: 'rateLimitGroup' } as const;
 
 /**
@@ -47,15 +57,18 @@ export class RateLimitGroup<O extends string = string> {
 
   constructor(options: RateLimitGroupOptions<O>) {
     const v = new OptionsValidator('rateLimitGroup');
-    const limits = options?.limits;
+    const o = v.known(options, RATE_LIMIT_GROUP_OPTION_NAMES);
+    const limits = o.limits;
     const entries = typeof limits === 'object' && limits !== null ? Object.entries(limits) : [];
     v.check(entries.length > 0, 'limits', limits, 'an object of operation name -> algorithm');
     for (const [operation, a] of entries) {
       v.check(isAlgorithmOption(a), `limits.${operation}`, a, 'an algorithm or a non-empty array of them');
     }
-    v.string('name', options?.name);
-    v.number('maxWaitMs', options?.maxWaitMs, { min: 0 });
-    v.integer('maxWaiters', options?.maxWaiters, { min: 0 });
+    v.check(o.store === undefined || isStore(o.store), 'store', o.store, 'a Store');
+    v.string('name', o.name);
+    v.number('maxWaitMs', o.maxWaitMs, { min: 0 });
+    v.integer('maxWaiters', o.maxWaiters, { min: 0 });
+    v.clock('clock', o.clock);
     v.done();
     this.name = options.name ?? RATE_LIMIT_GROUP_DEFAULTS.name;
     const store = options.store ?? new MemoryStore();

@@ -1,17 +1,26 @@
 import type { Clock } from '../clock/clock.js';
 import { coarseSystemClock } from '../clock/coarse-clock.js';
 import { RateLimitExceededError } from '../errors/errors.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import { Emitter, type Subscribe } from '../events/emitter.js';
-import { contextFor, type ExecuteContext, type Policy, type PolicyEvent, type PolicyFn } from '../policy/policy.js';
+import {
+  callError,
+  contextFor,
+  type ExecuteContext,
+  isAbortSignal,
+  type Policy,
+  type PolicyEvent,
+  type PolicyFn,
+} from '../policy/policy.js';
 import { MemoryStore } from '../store/memory.js';
 import type { Store, StoreOperation } from '../store/store.js';
-import { costError, type RateLimitAlgorithm, type RateLimitDecision } from './algorithm.js';
+import { costError, keyError, type RateLimitAlgorithm, type RateLimitDecision } from './algorithm.js';
 import {
+  checkWait,
   RATE_LIMITER_DEFAULTS,
   type RateLimiterOptions,
   validateRateLimiterOptions,
   type WaitOptions,
-  waitOptionsValidator,
 } from './options.js';
 import { WaitQueues } from './wait-queue.js';
 
@@ -44,6 +53,13 @@ export interface RateLimitPolicyOptions {
   /** `0` rejects at once instead of waiting. @default the limiter's maxWaitMs */
   maxWaitMs?: number;
 }
+
+/** Every option of `limiter.policy(...)`; any other name is rejected. */
+export const RATE_LIMIT_POLICY_OPTION_NAMES = {
+  key: true,
+  cost: true,
+  maxWaitMs: true,
+} as const satisfies OptionNames<RateLimitPolicyOptions>;
 
 // biome-ignore lint/suspicious/noExplicitAny: any algorithm's state.
 type AnyAlgorithm = RateLimitAlgorithm<any>;
@@ -129,7 +145,10 @@ export class RateLimiter {
         return Promise.reject(error);
       }
     }
-    if (!(cost >= 0 && cost <= this.#maxCost)) return Promise.reject(costError(cost, this.#maxCost));
+    if (typeof key !== 'string') return Promise.reject(keyError(key));
+    if (!(typeof cost === 'number' && cost >= 0 && cost <= this.#maxCost)) {
+      return Promise.reject(costError(cost, this.#maxCost));
+    }
     return this.#apply(key, cost, false).then((d) => this.#count(key, d));
   }
 
@@ -148,7 +167,10 @@ export class RateLimiter {
 
   /** The decision `consume(key, cost)` would return now, without consuming. */
   peek(key: string, cost = 1): Promise<RateLimitDecision> {
-    if (!(cost >= 0 && cost <= this.#maxCost)) return Promise.reject(costError(cost, this.#maxCost));
+    if (typeof key !== 'string') return Promise.reject(keyError(key));
+    if (!(typeof cost === 'number' && cost >= 0 && cost <= this.#maxCost)) {
+      return Promise.reject(costError(cost, this.#maxCost));
+    }
     return this.#apply(key, cost, true);
   }
 
@@ -168,12 +190,14 @@ export class RateLimiter {
       const method = peek ? 'peek' : 'consume';
       throw new TypeError(`${method}Sync needs the memory store and a single algorithm; use ${method}()`);
     }
-    if (!(cost >= 0 && cost <= this.#maxCost)) throw costError(cost, this.#maxCost);
+    if (typeof key !== 'string') throw keyError(key);
+    if (!(typeof cost === 'number' && cost >= 0 && cost <= this.#maxCost)) throw costError(cost, this.#maxCost);
     return sync.applySync(key, peek ? single.peek : single.consume, cost, this.#clock.now(), this.#space);
   }
 
   /** Forgets `key`: its next request finds every limit full. */
   async reset(key: string): Promise<void> {
+    if (typeof key !== 'string') throw keyError(key);
     const sync = this.#sync;
     if (sync !== undefined) {
       if (this.#single !== undefined) sync.deleteSync(key, this.#space);
@@ -193,18 +217,40 @@ export class RateLimiter {
    * lands while an asynchronous store is already taking the cost).
    */
   wait(key: string, options: WaitOptions = {}): Promise<RateLimitDecision> {
-    const cost = options.cost ?? 1;
-    const maxWaitMs = options.maxWaitMs ?? this.#maxWaitMs;
-    if (!(cost >= 0 && cost <= this.#maxCost && maxWaitMs >= 0 && maxWaitMs < Number.POSITIVE_INFINITY)) {
+    if (typeof key !== 'string') return Promise.reject(keyError(key));
+    const cost = options?.cost ?? 1;
+    const maxWaitMs = options?.maxWaitMs ?? this.#maxWaitMs;
+    const signal = options?.signal;
+    if (
+      !(
+        typeof cost === 'number' &&
+        cost >= 0 &&
+        cost <= this.#maxCost &&
+        typeof maxWaitMs === 'number' &&
+        maxWaitMs >= 0 &&
+        maxWaitMs < Number.POSITIVE_INFINITY &&
+        (signal === undefined || isAbortSignal(signal)) &&
+        typeof options === 'object' &&
+        options !== null
+      )
+    ) {
       try {
-        waitOptionsValidator('rateLimiter.wait', cost, this.#maxCost, maxWaitMs).done();
+        checkWait(new OptionsValidator('rateLimiter.wait'), cost, this.#maxCost, maxWaitMs)
+          .check(
+            typeof options === 'object' && options !== null,
+            'options',
+            options,
+            'an object { cost, maxWaitMs, signal }',
+          )
+          .check(signal === undefined || isAbortSignal(signal), 'signal', signal, 'an AbortSignal')
+          .done();
       } catch (error) {
         return Promise.reject(error);
       }
     }
     this.#requests++;
     const started = this.#clock.now();
-    return this.#queues.enqueue(key, cost, maxWaitMs, options.signal).then(
+    return this.#queues.enqueue(key, cost, maxWaitMs, signal).then(
       (d) => {
         this.#allowed++;
         this.#totalWaitMs += this.#clock.now() - started;
@@ -216,7 +262,7 @@ export class RateLimiter {
           this.#totalWaitMs += this.#clock.now() - started;
           if (this.#emitter.hasListeners)
             this.#emitter.emit({ type: 'rate_limited', policy: this.name, key, retryAfterMs: error.retryAfterMs });
-        } else if (options.signal?.aborted) this.#aborted++;
+        } else if (signal?.aborted) this.#aborted++;
         throw error;
       },
     );
@@ -224,7 +270,8 @@ export class RateLimiter {
 
   /** Waits for `key` (see {@link wait}), then runs `fn`. */
   execute<T>(key: string, fn: PolicyFn<T>, options: WaitOptions = {}): Promise<T> {
-    const context = contextFor(options.signal);
+    if (typeof fn !== 'function') return Promise.reject(callError(`${this.name}.execute`, fn, undefined));
+    const context = contextFor(options?.signal); // a bad signal makes wait() reject before fn runs
     return this.wait(key, options).then(() => fn(context));
   }
 
@@ -233,10 +280,12 @@ export class RateLimiter {
    * Throws `ConfigurationError` naming `key`, `cost` or `maxWaitMs` when one is invalid.
    */
   policy(options: RateLimitPolicyOptions): Policy<RateLimitEvent> {
-    const key = options?.key;
-    const cost = options?.cost ?? 1;
-    const maxWaitMs = options?.maxWaitMs ?? this.#maxWaitMs;
-    waitOptionsValidator('rateLimiter.policy', cost, this.#maxCost, maxWaitMs)
+    const v = new OptionsValidator('rateLimiter.policy');
+    const o = v.known(options, RATE_LIMIT_POLICY_OPTION_NAMES);
+    const key = o.key;
+    const cost = o.cost ?? 1;
+    const maxWaitMs = o.maxWaitMs ?? this.#maxWaitMs;
+    checkWait(v, cost, this.#maxCost, maxWaitMs)
       .check(
         (typeof key === 'string' && key.length > 0) || typeof key === 'function',
         'key',
@@ -244,10 +293,13 @@ export class RateLimiter {
         'a non-empty string or (context) => string',
       )
       .done();
-    const keyOf = typeof key === 'function' ? key : () => key;
+    const keyOf = typeof key === 'function' ? key : () => key as string;
     const run = <T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> =>
       this.wait(keyOf(context), { cost, maxWaitMs, signal: context.signal }).then(() => fn(context));
-    const execute = <T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> => run(fn, contextFor(signal));
+    const execute = <T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> =>
+      typeof fn !== 'function' || (signal !== undefined && !isAbortSignal(signal))
+        ? Promise.reject(callError(`${this.name}.execute`, fn, signal))
+        : run(fn, contextFor(signal));
     return {
       name: this.name,
       execute,

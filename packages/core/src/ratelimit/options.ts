@@ -1,5 +1,5 @@
 import type { Clock } from '../clock/clock.js';
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import type { Store } from '../store/store.js';
 import { isStore } from '../store/store.js';
 import type { RateLimitAlgorithm } from './algorithm.js';
@@ -38,6 +38,17 @@ export interface RateLimiterOptions {
   clock?: Clock;
 }
 
+/** Every option `rateLimiter` takes; any other name is rejected. */
+export const RATE_LIMITER_OPTION_NAMES = {
+  algorithm: true,
+  store: true,
+  name: true,
+  prefix: true,
+  maxWaitMs: true,
+  maxWaiters: true,
+  clock: true,
+} as const satisfies OptionNames<RateLimiterOptions>;
+
 export const RATE_LIMITER_DEFAULTS = {
   name: 'rateLimiter',
   maxWaitMs: 60_000,
@@ -65,18 +76,20 @@ export const isAlgorithmOption = (a: unknown): boolean =>
 
 export function validateRateLimiterOptions(options: RateLimiterOptions): void {
   const v = new OptionsValidator('rateLimiter');
-  const a = options?.algorithm;
+  const o = v.known(options, RATE_LIMITER_OPTION_NAMES);
+  const a = o.algorithm;
   v.check(
     isAlgorithmOption(a),
     'algorithm',
     a,
     'tokenBucket(...), gcra(...), slidingWindow(...), fixedWindow(...) or a non-empty array of them',
   );
-  v.check(options?.store === undefined || isStore(options.store), 'store', options?.store, 'a Store');
-  v.string('name', options?.name);
-  v.check(options?.prefix === undefined || typeof options.prefix === 'string', 'prefix', options?.prefix, 'a string');
-  v.number('maxWaitMs', options?.maxWaitMs, { min: 0 });
-  v.integer('maxWaiters', options?.maxWaiters, { min: 0 });
+  v.check(o.store === undefined || isStore(o.store), 'store', o.store, 'a Store');
+  v.string('name', o.name);
+  v.check(o.prefix === undefined || typeof o.prefix === 'string', 'prefix', o.prefix, 'a string');
+  v.number('maxWaitMs', o.maxWaitMs, { min: 0 });
+  v.integer('maxWaiters', o.maxWaiters, { min: 0 });
+  v.clock('clock', o.clock);
   v.done();
 }
 
@@ -85,8 +98,6 @@ export function validateRateLimiterOptions(options: RateLimiterOptions): void {
  * limits can ever admit) and `maxWaitMs`. Returns the validator so a caller can add checks
  * before `done()` throws one `ConfigurationError` naming each bad option.
  */
-export function waitOptionsValidator(subject: string, cost: unknown, maxCost: number, maxWaitMs: unknown) {
-  return new OptionsValidator(subject)
-    .number('cost', cost, { min: 0, max: maxCost })
-    .number('maxWaitMs', maxWaitMs, { min: 0 });
+export function checkWait(v: OptionsValidator, cost: unknown, maxCost: number, maxWaitMs: unknown): OptionsValidator {
+  return v.number('cost', cost, { min: 0, max: maxCost }).number('maxWaitMs', maxWaitMs, { min: 0 });
 }

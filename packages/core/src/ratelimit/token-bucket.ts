@@ -1,4 +1,4 @@
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import type { PackedCodec } from '../store/store.js';
 import { decision, defineAlgorithm, EPSILON, type RateLimitAlgorithm, type Step } from './algorithm.js';
 
@@ -11,6 +11,12 @@ export interface TokenBucketOptions {
 
 /** 60 tokens refilled at 1 per second: 60 requests a minute with bursts of up to 60. */
 export const TOKEN_BUCKET_DEFAULTS = { capacity: 60, refillPerSecond: 1 } as const;
+
+/** Every option of `tokenBucket`; any other name is rejected. */
+export const TOKEN_BUCKET_OPTION_NAMES = {
+  capacity: true,
+  refillPerSecond: true,
+} as const satisfies OptionNames<TokenBucketOptions>;
 
 /** The stored state: tokens left at time `at` (ms). Absent means full. */
 export type TokenBucketState = { readonly tokens: number; readonly at: number };
@@ -32,8 +38,9 @@ const codec: PackedCodec<TokenBucketState> = {
  */
 export function tokenBucket(options: TokenBucketOptions = {}): RateLimitAlgorithm<TokenBucketState> {
   const v = new OptionsValidator('tokenBucket');
-  v.number('capacity', options.capacity, { gt: 0 });
-  v.number('refillPerSecond', options.refillPerSecond, { gt: 0 });
+  const o = v.known(options, TOKEN_BUCKET_OPTION_NAMES);
+  v.number('capacity', o.capacity, { gt: 0 });
+  v.number('refillPerSecond', o.refillPerSecond, { gt: 0 });
   v.done();
   const capacity = options.capacity ?? TOKEN_BUCKET_DEFAULTS.capacity;
   const refillPerSecond = options.refillPerSecond ?? TOKEN_BUCKET_DEFAULTS.refillPerSecond;

@@ -1,4 +1,4 @@
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import type { PackedCodec } from '../store/store.js';
 import { decision, defineAlgorithm, EPSILON, type RateLimitAlgorithm, type Step } from './algorithm.js';
 
@@ -8,6 +8,9 @@ export interface WindowOptions {
   /** Window length in ms; windows are aligned to multiples of it since the epoch. */
   windowMs: number;
 }
+
+/** Every option of `fixedWindow` and `slidingWindow`; any other name is rejected. */
+export const WINDOW_OPTION_NAMES = { limit: true, windowMs: true } as const satisfies OptionNames<WindowOptions>;
 
 /** The stored state of a fixed window: its start (ms) and the cost admitted in it. */
 export type FixedWindowState = { readonly windowStart: number; readonly count: number };
@@ -40,8 +43,9 @@ const slidingCodec: PackedCodec<SlidingWindowState> = {
 
 function validate(subject: string, options: WindowOptions): void {
   const v = new OptionsValidator(subject);
-  v.required('limit', options?.limit).number('limit', options?.limit, { gt: 0 });
-  v.required('windowMs', options?.windowMs).number('windowMs', options?.windowMs, { gt: 0 });
+  const o = v.known(options, WINDOW_OPTION_NAMES);
+  v.required('limit', o.limit).number('limit', o.limit, { gt: 0 });
+  v.required('windowMs', o.windowMs).number('windowMs', o.windowMs, { gt: 0 });
   v.done();
 }
 

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { sequenceRandom } from '../clock/sequence-random.js';
 import { isConfigurationError } from '../errors/errors.js';
-import { backoff } from './backoff.js';
+import { backoff, type ExponentialOptions } from './backoff.js';
 
 const schedule = (b: ReturnType<typeof backoff.exponential>, retries: number, random = () => 0.5) => {
   const delays: number[] = [];
@@ -70,5 +70,12 @@ describe('backoff', () => {
     expect((error as Error).message).toMatch(/initialMs.*multiplier.*jitter/);
     expect(() => backoff.exponential({ initialMs: 500, maxMs: 100 })).toThrow(/maxMs/);
     expect(() => backoff.constant(Number.NaN)).toThrow(/ms/);
+  });
+
+  it('takes an option given as undefined (a config value not set) as its default', () => {
+    const fromConfig = { initialMs: undefined, maxMs: undefined, multiplier: undefined, jitter: undefined };
+    const schedule = backoff.exponential(fromConfig as unknown as ExponentialOptions);
+    expect([1, 2, 3].map((n) => schedule.delay(n, 0, () => 0.5))).toEqual([100, 200, 400]);
+    expect(schedule.maxMs).toBe(5_000);
   });
 });

@@ -1,5 +1,5 @@
 import type { Random } from '../clock/clock.js';
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 
 /**
  * A backoff schedule: an immutable value whose `delay` is a pure function of the retry
@@ -37,6 +37,14 @@ export interface ExponentialOptions {
 export const EXPONENTIAL_DEFAULTS = { initialMs: 100, multiplier: 2, maxMs: 5_000, jitter: 'none' } as const;
 const JITTERS: readonly Jitter[] = ['none', 'full', 'equal', 'decorrelated'];
 
+/** Every option of `backoff.exponential`; any other name is rejected. */
+export const EXPONENTIAL_OPTION_NAMES = {
+  initialMs: true,
+  multiplier: true,
+  maxMs: true,
+  jitter: true,
+} as const satisfies OptionNames<ExponentialOptions>;
+
 const validDelay = (v: OptionsValidator, option: string, value: unknown) => v.number(option, value, { min: 0 });
 
 /** The same delay before every retry. */
@@ -50,7 +58,7 @@ function constant(ms: number): Backoff {
 function linear(ms: number, options: { maxMs?: number } = {}): Backoff {
   const v = new OptionsValidator('backoff.linear');
   validDelay(v, 'ms', ms).required('ms', ms);
-  validDelay(v, 'maxMs', options.maxMs).done();
+  validDelay(v, 'maxMs', v.known(options, { maxMs: true }).maxMs).done();
   const maxMs = options.maxMs ?? Number.POSITIVE_INFINITY;
   return Object.freeze({ maxMs, delay: (retry: number) => Math.min(maxMs, ms * retry) });
 }
@@ -58,11 +66,16 @@ function linear(ms: number, options: { maxMs?: number } = {}): Backoff {
 /** Exponential growth with optional jitter; see {@link ExponentialOptions}. */
 function exponential(options: ExponentialOptions = {}): Backoff {
   const v = new OptionsValidator('backoff.exponential');
-  validDelay(v, 'initialMs', options.initialMs);
-  v.number('multiplier', options.multiplier, { min: 1 });
-  validDelay(v, 'maxMs', options.maxMs);
-  v.oneOf('jitter', options.jitter, JITTERS);
-  const { initialMs, multiplier, maxMs, jitter } = { ...EXPONENTIAL_DEFAULTS, ...options };
+  const o = v.known(options, EXPONENTIAL_OPTION_NAMES);
+  validDelay(v, 'initialMs', o.initialMs);
+  v.number('multiplier', o.multiplier, { min: 1 });
+  validDelay(v, 'maxMs', o.maxMs);
+  v.oneOf('jitter', o.jitter, JITTERS);
+  // `??`, not a spread over the defaults: `{ initialMs: undefined }` (a config value not set) means the default.
+  const initialMs = o.initialMs ?? EXPONENTIAL_DEFAULTS.initialMs;
+  const multiplier = o.multiplier ?? EXPONENTIAL_DEFAULTS.multiplier;
+  const maxMs = o.maxMs ?? EXPONENTIAL_DEFAULTS.maxMs;
+  const jitter = o.jitter ?? EXPONENTIAL_DEFAULTS.jitter;
   v.check(maxMs >= initialMs, 'maxMs', maxMs, `a number >= initialMs (${initialMs})`);
   v.done();
   const base = (retry: number) => Math.min(maxMs, initialMs * multiplier ** (retry - 1));

@@ -32,6 +32,14 @@ describe('RetryBudget', () => {
     expect(budget.tryRetry()).toBe(false);
   });
 
+  it('takes an option given as undefined as its default instead of disabling the limit', () => {
+    const unset = { ratio: undefined, minRetriesPerSecond: undefined, windowMs: undefined };
+    const budget = new RetryBudget({ clock: new FakeClock(), ...(unset as object) });
+    let allowed = 0;
+    for (let i = 0; i < 20; i++) if (budget.tryRetry()) allowed++;
+    expect(allowed).toBe(10); // the default floor: 1 a second over 10 s
+  });
+
   it('rejects bad options', () => {
     expect(() => new RetryBudget({ ratio: -1 })).toThrow(/ratio/);
     expect(() => new RetryBudget({ windowMs: 0 })).toThrow(/windowMs/);

@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from '../clock/clock.js';
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 
 export interface RetryBudgetOptions {
   /** Retries allowed as a share of calls in the window. @default 0.1 */
@@ -13,6 +13,24 @@ export interface RetryBudgetOptions {
 
 export const RETRY_BUDGET_DEFAULTS = { ratio: 0.1, minRetriesPerSecond: 1, windowMs: 10_000 } as const;
 const BUCKETS = 10;
+
+/** Every option of a retry budget; any other name is rejected. */
+export const RETRY_BUDGET_OPTION_NAMES = {
+  ratio: true,
+  minRetriesPerSecond: true,
+  windowMs: true,
+  clock: true,
+} as const satisfies OptionNames<RetryBudgetOptions>;
+
+/** Checks budget options into `v`, as a nested option (`path`, e.g. `'budget'`) or at the top. */
+export function checkBudgetOptions(v: OptionsValidator, options: RetryBudgetOptions | undefined, path?: string): void {
+  const o = v.known(options, RETRY_BUDGET_OPTION_NAMES, path);
+  const name = (option: string) => (path === undefined ? option : `${path}.${option}`);
+  v.number(name('ratio'), o.ratio, { min: 0 });
+  v.number(name('minRetriesPerSecond'), o.minRetriesPerSecond, { min: 0 });
+  v.number(name('windowMs'), o.windowMs, { min: BUCKETS });
+  v.clock(name('clock'), o.clock);
+}
 
 /**
  * Limits retries to a share of calls over a sliding window (Finagle's retry budget, the
@@ -33,11 +51,12 @@ export class RetryBudget {
 
   constructor(options: RetryBudgetOptions = {}) {
     const v = new OptionsValidator('retry budget');
-    v.number('ratio', options.ratio, { min: 0 });
-    v.number('minRetriesPerSecond', options.minRetriesPerSecond, { min: 0 });
-    v.number('windowMs', options.windowMs, { min: BUCKETS });
+    checkBudgetOptions(v, options);
     v.done();
-    const { ratio, minRetriesPerSecond, windowMs } = { ...RETRY_BUDGET_DEFAULTS, ...options };
+    const d = RETRY_BUDGET_DEFAULTS; // `??`, not a spread: an option given as `undefined` takes its default
+    const ratio = options.ratio ?? d.ratio;
+    const minRetriesPerSecond = options.minRetriesPerSecond ?? d.minRetriesPerSecond;
+    const windowMs = options.windowMs ?? d.windowMs;
     this.#clock = options.clock ?? systemClock;
     this.#ratio = ratio;
     this.#floor = (minRetriesPerSecond * windowMs) / 1000;

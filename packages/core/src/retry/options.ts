@@ -1,7 +1,7 @@
 import type { Clock, Random } from '../clock/clock.js';
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import { type Backoff, backoff as backoffs } from './backoff.js';
-import { RetryBudget, type RetryBudgetOptions } from './budget.js';
+import { checkBudgetOptions, RetryBudget, type RetryBudgetOptions } from './budget.js';
 
 export interface RetryOptions {
   /** Total calls, including the first (so `1` never retries). @default 4 */
@@ -29,6 +29,20 @@ export interface RetryOptions {
   random?: Random;
 }
 
+/** Every option `retry` takes; any other name is rejected. */
+export const RETRY_OPTION_NAMES = {
+  maxAttempts: true,
+  backoff: true,
+  handle: true,
+  retryAfter: true,
+  deadlineMs: true,
+  budget: true,
+  onRetry: true,
+  name: true,
+  clock: true,
+  random: true,
+} as const satisfies OptionNames<RetryOptions>;
+
 export const RETRY_DEFAULTS = {
   maxAttempts: 4,
   backoff: /* @__PURE__ */ backoffs.exponential({ initialMs: 100, multiplier: 2, maxMs: 5_000 }),
@@ -50,20 +64,26 @@ const isBackoff = (v: unknown): boolean =>
 
 export function resolveRetryOptions(options: RetryOptions, clock: Clock): ResolvedRetryOptions {
   const v = new OptionsValidator('retry');
-  v.integer('maxAttempts', options.maxAttempts, { min: 1 });
-  v.check(options.backoff === undefined || isBackoff(options.backoff), 'backoff', options.backoff, 'a Backoff');
-  v.function('handle', options.handle);
-  v.function('onRetry', options.onRetry);
-  v.number('deadlineMs', options.deadlineMs, { gt: 0 });
-  v.string('name', options.name);
-  v.clock('clock', options.clock);
-  v.function('random', options.random);
-  const retryAfter = options.retryAfter;
+  const o = v.known(options, RETRY_OPTION_NAMES);
+  v.integer('maxAttempts', o.maxAttempts, { min: 1 });
+  v.check(o.backoff === undefined || isBackoff(o.backoff), 'backoff', o.backoff, 'a Backoff');
+  v.function('handle', o.handle);
+  v.function('onRetry', o.onRetry);
+  v.number('deadlineMs', o.deadlineMs, { gt: 0 });
+  v.string('name', o.name);
+  v.clock('clock', o.clock);
+  v.function('random', o.random);
+  const retryAfter = o.retryAfter;
   if (typeof retryAfter === 'object' && retryAfter !== null) {
-    v.number('retryAfter.maxMs', retryAfter.maxMs, { min: 0 });
-  } else {
-    v.boolean('retryAfter', retryAfter);
-  }
+    v.number('retryAfter.maxMs', v.known(retryAfter, { maxMs: true }, 'retryAfter').maxMs, { min: 0 });
+  } else
+    v.check(
+      retryAfter === undefined || typeof retryAfter === 'boolean',
+      'retryAfter',
+      retryAfter,
+      'true, false or { maxMs }',
+    );
+  if (!(o.budget instanceof RetryBudget)) checkBudgetOptions(v, o.budget, 'budget');
   v.done();
   const retryAfterMaxMs =
     retryAfter === false

@@ -49,7 +49,7 @@ export class RetryPolicy extends PolicyBase<RetryEvent> {
 
   constructor(options: RetryOptions = {}) {
     super();
-    this.#clock = options.clock ?? systemClock;
+    this.#clock = options?.clock ?? systemClock; // `?.`: null options are reported by the validation below
     this.#opts = resolveRetryOptions(options, this.#clock);
     this.#random = options.random ?? systemRandom;
     this.#handle = options.handle ?? isTransient;

@@ -1,5 +1,5 @@
 import type { Clock, Random } from '../clock/clock.js';
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import type { Policy } from '../policy/policy.js';
 import type { Store } from '../store/store.js';
 import { isStore } from '../store/store.js';
@@ -67,6 +67,18 @@ export interface SagaOptions {
   random?: Random;
 }
 
+/** Every option `saga` takes; any other name is rejected. */
+export const SAGA_OPTION_NAMES = {
+  store: true,
+  compensationRetry: true,
+  recoverAfterMs: true,
+  logTtlMs: true,
+  maxRecoverPerCall: true,
+  keyPrefix: true,
+  clock: true,
+  random: true,
+} as const satisfies OptionNames<SagaOptions>;
+
 export const SAGA_DEFAULTS = {
   recoverAfterMs: 300_000,
   logTtlMs: 604_800_000,
@@ -89,17 +101,20 @@ const isPolicy = (v: unknown): boolean =>
 export function resolveSagaOptions(name: unknown, options: SagaOptions): ResolvedSagaOptions {
   const v = new OptionsValidator('saga');
   v.required('name', name).string('name', name);
-  v.check(options.store === undefined || isStore(options.store), 'store', options.store, 'a Store');
+  const o = v.known(options, SAGA_OPTION_NAMES);
+  v.check(o.store === undefined || isStore(o.store), 'store', o.store, 'a Store');
   v.check(
-    options.compensationRetry === undefined || isPolicy(options.compensationRetry),
+    o.compensationRetry === undefined || isPolicy(o.compensationRetry),
     'compensationRetry',
-    options.compensationRetry,
+    o.compensationRetry,
     'a Policy',
   );
-  v.number('recoverAfterMs', options.recoverAfterMs, { gt: 0 });
-  v.number('logTtlMs', options.logTtlMs, { gt: 0 });
-  v.integer('maxRecoverPerCall', options.maxRecoverPerCall, { min: 1 });
-  v.string('keyPrefix', options.keyPrefix);
+  v.number('recoverAfterMs', o.recoverAfterMs, { gt: 0 });
+  v.number('logTtlMs', o.logTtlMs, { gt: 0 });
+  v.integer('maxRecoverPerCall', o.maxRecoverPerCall, { min: 1 });
+  v.string('keyPrefix', o.keyPrefix);
+  v.clock('clock', o.clock);
+  v.function('random', o.random);
   v.done();
   return {
     store: options.store,
@@ -111,11 +126,22 @@ export function resolveSagaOptions(name: unknown, options: SagaOptions): Resolve
   };
 }
 
+/** Every key of a step; any other is a problem (a misspelt `compensate` would lose the compensation). */
+export const SAGA_STEP_NAMES = {
+  name: true,
+  run: true,
+  compensate: true,
+  retry: true,
+  compensationRetry: true,
+} as const satisfies OptionNames<SagaStep>;
+
 /** Checks one step definition; returns the problems found (empty when fine). */
 export function stepProblems(step: unknown): string[] {
   if (typeof step !== 'object' || step === null) return ['a step must be an object'];
   const s = step as SagaStep;
-  const problems: string[] = [];
+  const keys = new OptionsValidator('saga step');
+  keys.known(s, SAGA_STEP_NAMES, 'step');
+  const problems = keys.issues.map((i) => `${i.option}: expected ${i.allowed}`);
   if (typeof s.name !== 'string' || s.name.length === 0) problems.push('name must be a non-empty string');
   if (typeof s.run !== 'function') problems.push('run must be a function');
   if (s.compensate !== undefined && typeof s.compensate !== 'function') problems.push('compensate must be a function');

@@ -260,6 +260,13 @@ describe('saga', () => {
     await expect(s.execute(null, { id: '' })).rejects.toBeInstanceOf(SagaError);
     await expect(s.recover()).rejects.toThrow(/needs a store/);
     expect(() => saga('s', { recoverAfterMs: -1, logTtlMs: 0 })).toThrow(ConfigurationError);
+    await expect(s.execute(null, null as never)).rejects.toThrow(/options must be an object/);
+  });
+
+  it('rejects a step with a misspelt key instead of silently running it without its compensation', () => {
+    const step = { name: 'charge', run: () => 1, compensation: () => {} };
+    expect(() => saga('s').step(step as never)).toThrow(SagaError);
+    expect(() => saga('s').step(step as never)).toThrow(/compensation: .*did you mean compensate\?/);
   });
 });
 

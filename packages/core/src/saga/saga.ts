@@ -1,7 +1,7 @@
 import { type Clock, type Random, systemClock, systemRandom } from '../clock/clock.js';
 import { SagaError } from '../errors/errors.js';
 import { Emitter } from '../events/emitter.js';
-import { neverAborted, type Policy } from '../policy/policy.js';
+import { isAbortSignal, neverAborted, type Policy } from '../policy/policy.js';
 import { backoff } from '../retry/backoff.js';
 import { retry } from '../retry/retry.js';
 import type { JsonValue } from '../store/store.js';
@@ -75,7 +75,7 @@ export class Saga<I = unknown> {
     this.#claim = sagaClaimTransition(this.#opts.logTtlMs);
   }
 
-  /** Adds a step. Throws `SagaError` on a malformed step or a duplicate name. */
+  /** Adds a step. Throws `SagaError` on a malformed step (an unknown key included) or a duplicate name. */
   step(step: SagaStep<I>): this {
     const problems = stepProblems(step);
     if (problems.length > 0) throw new SagaError(`Saga "${this.name}": invalid step: ${problems.join('; ')}`);
@@ -92,10 +92,17 @@ export class Saga<I = unknown> {
 
   /**
    * Runs the steps and resolves with the report, whatever the steps did. Rejects only on
-   * misuse (`SagaError`: no steps, a bad id).
+   * misuse (`SagaError`: no steps, a bad id, options that are not an object, a signal that
+   * is not an AbortSignal).
    */
   async execute(input: I, options: SagaExecuteOptions = {}): Promise<SagaReport> {
     if (this.#steps.length === 0) throw new SagaError(`Saga "${this.name}" has no steps`);
+    if (typeof options !== 'object' || options === null) {
+      throw new SagaError(`Saga "${this.name}": execute options must be an object ({ id, signal })`);
+    }
+    if (options.signal !== undefined && !isAbortSignal(options.signal)) {
+      throw new SagaError(`Saga "${this.name}": signal must be an AbortSignal`);
+    }
     if (options.id !== undefined && (typeof options.id !== 'string' || options.id.length === 0)) {
       throw new SagaError(`Saga "${this.name}": id must be a non-empty string`);
     }

@@ -1,4 +1,4 @@
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 
 export interface MemoryStoreOptions {
   /**
@@ -10,6 +10,9 @@ export interface MemoryStoreOptions {
   maxKeys?: number;
 }
 
+/** Every option `memoryStore` takes; any other name is rejected. */
+export const MEMORY_STORE_OPTION_NAMES = { maxKeys: true } as const satisfies OptionNames<MemoryStoreOptions>;
+
 export const MEMORY_STORE_DEFAULTS = {
   maxKeys: 100_000,
 } as const;
@@ -20,7 +23,7 @@ export interface ResolvedMemoryStoreOptions {
 
 export function resolveMemoryStoreOptions(options: MemoryStoreOptions): ResolvedMemoryStoreOptions {
   const v = new OptionsValidator('memoryStore');
-  v.integer('maxKeys', options.maxKeys, { min: 1, max: 2 ** 30 });
+  v.integer('maxKeys', v.known(options, MEMORY_STORE_OPTION_NAMES).maxKeys, { min: 1, max: 2 ** 30 });
   v.done();
   return { maxKeys: options.maxKeys ?? MEMORY_STORE_DEFAULTS.maxKeys };
 }

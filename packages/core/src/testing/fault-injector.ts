@@ -1,4 +1,5 @@
 import { type Random, systemRandom } from '../clock/clock.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import type { ExecuteContext } from '../policy/policy.js';
 
 export interface FaultInjectorOptions {
@@ -20,6 +21,14 @@ export interface FaultInjector<T> {
   readonly failures: number;
 }
 
+/** Every option of `faultInjector`; any other name is rejected. */
+export const FAULT_INJECTOR_OPTION_NAMES = {
+  failFirst: true,
+  failureRate: true,
+  error: true,
+  random: true,
+} as const satisfies OptionNames<FaultInjectorOptions>;
+
 const networkError = (call: number) =>
   Object.assign(new Error(`injected fault on call ${call}`), { code: 'ECONNRESET' });
 
@@ -28,6 +37,14 @@ export function faultInjector<T>(
   fn: (context: ExecuteContext) => T | PromiseLike<T>,
   options: FaultInjectorOptions = {},
 ): FaultInjector<T> {
+  const v = new OptionsValidator('faultInjector');
+  v.required('fn', fn).function('fn', fn);
+  const o = v.known(options, FAULT_INJECTOR_OPTION_NAMES);
+  v.integer('failFirst', o.failFirst, { min: 0 });
+  v.number('failureRate', o.failureRate, { min: 0, max: 1 });
+  v.function('error', o.error);
+  v.function('random', o.random);
+  v.done();
   const { failFirst = 0, failureRate = 0, error = networkError, random = systemRandom } = options;
   let calls = 0;
   let failures = 0;

@@ -1,4 +1,12 @@
-import type { Store, StoreKeysOptions, StoreOperation, Transition, TransitionResult } from '../store/store.js';
+import { OptionsValidator } from '../errors/validate.js';
+import {
+  isStore,
+  type Store,
+  type StoreKeysOptions,
+  type StoreOperation,
+  type Transition,
+  type TransitionResult,
+} from '../store/store.js';
 
 /** A value that `JSON.stringify` would change or drop, described; `undefined` when it is plain JSON. */
 function notJson(value: unknown, path: string): string | undefined {
@@ -77,6 +85,7 @@ type Wrapped = Transition<string, string, string | undefined>;
  * runStoreConformance('memoryStore over JSON', () => jsonRoundTripStore(memoryStore()), { describe, it });
  */
 export function jsonRoundTripStore(inner: Store): Store {
+  new OptionsValidator('jsonRoundTripStore').check(isStore(inner), 'store', inner, 'a Store').done();
   // One wrapper per transition, so the inner store sees a stable object per transition.
   const wrappers = new WeakMap<object, Wrapped>();
   const wrap = <S, I, O>(transition: Transition<S, I, O>): Wrapped => {

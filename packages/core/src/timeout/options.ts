@@ -1,6 +1,7 @@
 import type { Clock } from '../clock/clock.js';
-import { OptionsValidator } from '../errors/validate.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import {
+  ADAPTIVE_LATENCY_OPTION_NAMES,
   type AdaptiveLatencyOptions,
   PERCENTILE_ALLOWED,
   type Percentile,
@@ -65,6 +66,30 @@ export interface AdaptiveTimeoutOptions extends TimeoutOptions, AdaptiveLatencyO
   max: number;
 }
 
+/** Every option of `timeout(ms, options)`; any other name is rejected. */
+export const TIMEOUT_OPTION_NAMES = {
+  strategy: true,
+  name: true,
+  clock: true,
+} as const satisfies OptionNames<TimeoutOptions>;
+
+/** Every option of `timeout({ softMs, hardMs })`. */
+export const SOFT_HARD_TIMEOUT_OPTION_NAMES = {
+  softMs: true,
+  hardMs: true,
+  name: true,
+  clock: true,
+} as const satisfies OptionNames<SoftHardTimeoutOptions>;
+
+/** Every option of `timeout({ ms: 'pNN', min, max })`. */
+export const ADAPTIVE_TIMEOUT_OPTION_NAMES = {
+  ...TIMEOUT_OPTION_NAMES,
+  ...ADAPTIVE_LATENCY_OPTION_NAMES,
+  ms: true,
+  min: true,
+  max: true,
+} as const satisfies OptionNames<AdaptiveTimeoutOptions>;
+
 export const TIMEOUT_DEFAULTS = {
   strategy: 'aggressive',
   name: 'timeout',
@@ -88,11 +113,18 @@ export function resolveTimeoutOptions(
   options: TimeoutOptions,
 ): ResolvedTimeoutOptions {
   const v = new OptionsValidator('timeout');
+  if (typeof msOrPair === 'object' && msOrPair !== null) {
+    // The first argument holds every option: a second one would be ignored.
+    const none =
+      options === undefined || (typeof options === 'object' && options !== null && Object.keys(options).length === 0);
+    v.check(none, 'options', options, 'nothing: with an options object first, every option goes in it');
+  }
   if (typeof msOrPair === 'object' && msOrPair !== null && 'ms' in msOrPair) {
-    return resolveAdaptiveTimeout(v, msOrPair);
+    return resolveAdaptiveTimeout(v, v.known(msOrPair, ADAPTIVE_TIMEOUT_OPTION_NAMES) as AdaptiveTimeoutOptions);
   }
   if (typeof msOrPair === 'object' && msOrPair !== null) {
-    const { softMs, hardMs } = msOrPair;
+    const { softMs, hardMs } = v.known(msOrPair, SOFT_HARD_TIMEOUT_OPTION_NAMES);
+    v.clock('clock', msOrPair.clock);
     v.required('softMs', softMs).number('softMs', softMs, { gt: 0 });
     v.required('hardMs', hardMs).number('hardMs', hardMs, { gt: 0 });
     v.check(
@@ -104,8 +136,8 @@ export function resolveTimeoutOptions(
     v.string('name', msOrPair.name);
     v.done();
     return {
-      ms: softMs,
-      hardGapMs: hardMs - softMs,
+      ms: softMs!,
+      hardGapMs: hardMs! - softMs!,
       strategy: 'cooperative',
       name: msOrPair.name ?? TIMEOUT_DEFAULTS.name,
       adaptive: undefined,
@@ -114,8 +146,10 @@ export function resolveTimeoutOptions(
   if (typeof msOrPair === 'string') {
     v.check(false, 'ms', msOrPair, "a number; for a percentile use timeout({ ms: 'p99', min, max })");
   } else if (typeof msOrPair !== 'function') v.required('ms', msOrPair).number('ms', msOrPair, { gt: 0 });
-  v.oneOf('strategy', options.strategy, STRATEGIES);
-  v.string('name', options.name);
+  const o = v.known(options, TIMEOUT_OPTION_NAMES);
+  v.oneOf('strategy', o.strategy, STRATEGIES);
+  v.string('name', o.name);
+  v.clock('clock', o.clock);
   v.done();
   return {
     ms: msOrPair,
@@ -135,6 +169,7 @@ function resolveAdaptiveTimeout(v: OptionsValidator, options: AdaptiveTimeoutOpt
   v.check(typeof min !== 'number' || typeof max !== 'number' || max >= min, 'max', max, 'a number >= min');
   v.oneOf('strategy', options.strategy, STRATEGIES);
   v.string('name', options.name);
+  v.clock('clock', options.clock);
   const adaptive = resolveAdaptive(v, q ?? 0, min, max, options);
   v.done();
   return {

@@ -87,7 +87,7 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
 
   constructor(ms: TimeoutMs | SoftHardTimeoutOptions | AdaptiveTimeoutOptions, options: TimeoutOptions = {}) {
     super();
-    const clock = (typeof ms === 'object' && ms !== null ? ms.clock : options.clock) ?? systemClock;
+    const clock = (typeof ms === 'object' && ms !== null ? ms.clock : options?.clock) ?? systemClock;
     this.#opts = resolveTimeoutOptions(ms, options);
     this.#clock = clock;
     this.name = this.#opts.name;
