@@ -53,7 +53,7 @@ export class BreakerMachine {
       this.lastDelayMs = from.lastDelayMs;
       this.lastProbeAt = from.lastProbeAt;
       this.probeSuccesses = from.probeSuccesses;
-      this.isolations = from.state === 'isolated' ? 1 : 0;
+      this.isolations = from.isolations ?? (from.state === 'isolated' ? 1 : 0);
     }
   }
 
@@ -136,6 +136,7 @@ export class BreakerMachine {
       lastProbeAt: this.lastProbeAt,
       probes: this.probes,
       probeSuccesses: this.probeSuccesses,
+      isolations: this.isolations,
       window: this.window.snapshot(),
     };
   }

@@ -7,6 +7,7 @@ import {
   isBrokenCircuitError,
 } from '../errors/errors.js';
 import { memoryStore } from '../store/memory.js';
+import { jsonRoundTripStore } from '../testing/json-round-trip-store.js';
 import { circuitBreaker } from './breaker.js';
 import { BreakerRegistry } from './registry.js';
 import { SharedCircuitBreaker } from './shared.js';
@@ -105,6 +106,28 @@ describe('circuitBreaker({ store }) (shared state)', () => {
     await settle(a.execute(fail));
     await b.reset();
     expect(await a.execute(() => 3)).toBe(3);
+  });
+
+  it('isolates through a JSON store: Infinity never crosses it, and one instance’s release leaves the other’s', async () => {
+    const clock = new FakeClock();
+    const store = jsonRoundTripStore(memoryStore());
+    const make = () => circuitBreaker({ store, name: 'payments', clock, registry: false });
+    const [a, b] = [make(), make()];
+    const releaseA = await a.isolate();
+    const releaseB = await b.isolate();
+    const rejected = await settle(b.execute(() => 1));
+    expect(rejected).toBeInstanceOf(IsolatedCircuitError);
+    expect([a.state, a.retryAfterMs, b.retryAfterMs]).toEqual([
+      'isolated',
+      Number.POSITIVE_INFINITY,
+      Number.POSITIVE_INFINITY,
+    ]);
+    await releaseA();
+    await releaseA(); // a second call of one release changes nothing
+    expect(await settle(a.execute(() => 1))).toBeInstanceOf(IsolatedCircuitError);
+    await releaseB();
+    expect(await a.execute(() => 2)).toBe(2);
+    expect([a.state, a.retryAfterMs]).toEqual(['closed', 0]);
   });
 
   it('is listed by its registry', () => {

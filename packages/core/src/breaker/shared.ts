@@ -67,7 +67,8 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     const start = this.#clock.now();
     const admitted = await this.#step({ type: 'acquire' }, start);
     if (admitted.admission === 'reject') {
-      const { state, retryAfterMs } = admitted;
+      const state = admitted.state;
+      const retryAfterMs = admitted.retryAfterMs ?? Number.POSITIVE_INFINITY;
       if (this.events.hasListeners) this.events.emit({ type: 'rejected', policy: this.name, state, retryAfterMs });
       throw rejection(this.name, state, retryAfterMs);
     }
@@ -120,7 +121,7 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     const decision = await this.#store.apply(this.key, this.#transition, { ...input, random: this.#random() }, now);
     const from = this.#state;
     this.#state = decision.state;
-    this.#probeAt = now + decision.retryAfterMs;
+    this.#probeAt = decision.retryAfterMs === null ? Number.POSITIVE_INFINITY : now + decision.retryAfterMs;
     if (from !== decision.state && this.events.hasListeners) {
       this.events.emit({ type: 'state_change', policy: this.name, from, to: decision.state });
     }

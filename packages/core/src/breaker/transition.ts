@@ -29,8 +29,11 @@ export interface BreakerDecision {
   readonly admission: Admission | undefined;
   readonly state: BreakerStateName;
   readonly round: number;
-  /** Ms until a probe could be admitted (0 when calls pass; `Infinity` when isolated). */
-  readonly retryAfterMs: number;
+  /**
+   * Ms until a probe could be admitted: 0 when calls pass; `null` while isolated, when no
+   * probe is due until the isolation is released (JSON has no `Infinity`).
+   */
+  readonly retryAfterMs: number | null;
 }
 
 /**
@@ -78,7 +81,8 @@ export function breakerTransition(
           m.reset();
           break;
       }
-      const output: BreakerDecision = { admission, state: m.state, round: m.round, retryAfterMs: m.retryAfter(now) };
+      const retryAfterMs = m.state === 'isolated' ? null : m.retryAfter(now);
+      const output: BreakerDecision = { admission, state: m.state, round: m.round, retryAfterMs };
       return { state: m.snapshot(), output, ttlMs: Number.POSITIVE_INFINITY };
     },
   });

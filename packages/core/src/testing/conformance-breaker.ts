@@ -60,4 +60,28 @@ export const breakerScenarios: readonly StoreScenario[] = [
       );
     },
   },
+  {
+    name: 'breaker: isolation holds until every isolation is released; reset ends them all',
+    async run(makeStore) {
+      const { store, at } = await timelineOn(makeStore);
+      const t = breakerTransition({ strategy: consecutive(2), halfOpenAfter: 1_000 });
+      const step = async (type: 'acquire' | 'isolate' | 'release' | 'reset', t0: number) =>
+        store.apply(KEY, t, { type }, await at(t0));
+      // While isolated no probe is ever due: `retryAfterMs` is null (JSON has no Infinity).
+      const isolated = { state: 'isolated', round: 1, retryAfterMs: null };
+      same(await step('isolate', 0), isolated, 'the first isolation');
+      same(await step('isolate', 1), isolated, 'a second isolation (another instance)');
+      same(await step('acquire', 2), { admission: 'reject', ...isolated }, 'a call while isolated');
+      same(await step('release', 3), isolated, 'one of two isolations released');
+      same(await step('acquire', 5_000), { admission: 'reject', ...isolated }, 'a call long after, still isolated');
+      same(await step('release', 5_001), { state: 'closed', round: 2, retryAfterMs: 0 }, 'the last isolation released');
+      same((await step('acquire', 5_002)).admission, 'call', 'a call once released');
+      await step('isolate', 5_003);
+      await step('isolate', 5_004);
+      same((await step('reset', 5_005)).state, 'closed', 'reset ends both isolations');
+      same((await step('release', 5_006)).state, 'closed', 'a release after reset changes nothing');
+      same((await step('isolate', 5_007)).state, 'isolated', 'isolating again');
+      same((await step('release', 5_008)).state, 'closed', 'one release ends one isolation');
+    },
+  },
 ];
