@@ -428,16 +428,82 @@ describe('circuitBreaker fast path (no signal, no listeners)', () => {
     await breaker.execute(boom, new AbortController().signal).catch(() => undefined);
     expect(breaker.state).toBe('open');
   });
+});
 
-  it('records a call admitted while closed that settles after the breaker opened only if it is closed again', async () => {
-    const breaker = quiet();
+// A call admitted in one round (closed, then opened and closed again) settles late: its
+// outcome belongs to the round it was admitted in, whichever path settles it.
+describe('circuitBreaker: outcomes belong to the round that admitted the call', () => {
+  const paths = {
+    'the fast path': () => ({}),
+    'the timed path (a listener)': () => ({ listen: true }),
+    'a caller signal': () => ({ signal: new AbortController().signal }),
+  };
+
+  async function reopenedAndClosed(path: { listen?: boolean; signal?: AbortSignal }) {
+    const clock = new FakeClock();
+    const breaker = circuitBreaker({ strategy: consecutive(2), halfOpenAfter: 1_000, clock, registry: false });
+    if (path.listen) breaker.onEvent(() => undefined);
+    const settleLate: { fail: (e: Error) => void; succeed: () => void }[] = [];
+    const late = Array.from({ length: 2 }, () =>
+      breaker
+        .execute(
+          () =>
+            new Promise((resolve, reject) => {
+              settleLate.push({ fail: reject, succeed: () => resolve('late') });
+            }),
+          path.signal,
+        )
+        .catch(() => undefined),
+    );
+    await breaker.execute(boom, path.signal).catch(() => undefined);
+    await breaker.execute(boom, path.signal).catch(() => undefined);
+    expect(breaker.state).toBe('open');
+    await clock.advance(1_000);
+    await breaker.execute(ok, path.signal); // the probe closes it: a new closed round
+    expect(breaker.state).toBe('closed');
+    return { breaker, late, settleLate, signal: path.signal };
+  }
+
+  for (const [name, path] of Object.entries(paths)) {
+    it(`a stale failure does not count in the next closed round (${name})`, async () => {
+      const { breaker, late, settleLate, signal } = await reopenedAndClosed(path());
+      settleLate[0]!.fail(new Error('stale'));
+      await late[0];
+      await breaker.execute(boom, signal).catch(() => undefined); // one fresh failure of two
+      expect(breaker.state).toBe('closed');
+      await breaker.execute(boom, signal).catch(() => undefined);
+      expect(breaker.state).toBe('open');
+    });
+
+    it(`a stale success does not reset the next round's count (${name})`, async () => {
+      const { breaker, late, settleLate, signal } = await reopenedAndClosed(path());
+      await breaker.execute(boom, signal).catch(() => undefined);
+      settleLate[1]!.succeed();
+      await late[1];
+      await breaker.execute(boom, signal).catch(() => undefined);
+      expect(breaker.state).toBe('open');
+    });
+  }
+
+  it('reset() starts a new round: calls in flight before it do not count after it', async () => {
+    const breaker = circuitBreaker({ strategy: consecutive(2), registry: false });
+    let fail = (_: Error) => {};
+    const late = breaker.execute(() => new Promise((_, reject) => (fail = reject))).catch(() => undefined);
+    breaker.reset();
+    fail(new Error('from before the reset'));
+    await late;
+    await breaker.execute(boom).catch(() => undefined);
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('a call that settles while the breaker is open is not recorded', async () => {
+    const breaker = circuitBreaker({ strategy: consecutive(2), registry: false });
     let fail = (_: Error) => {};
     const slow = breaker.execute(() => new Promise((_, reject) => (fail = reject)));
     await breaker.execute(boom).catch(() => undefined);
     await breaker.execute(boom).catch(() => undefined);
-    expect(breaker.state).toBe('open');
     fail(new Error('late'));
     await slow.catch(() => undefined);
-    expect(breaker.snapshot().window).toEqual({ kind: 'consecutive', failures: 0 }); // not recorded while open
+    expect(breaker.snapshot().window).toEqual({ kind: 'consecutive', failures: 0 });
   });
 });

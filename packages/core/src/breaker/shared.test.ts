@@ -130,6 +130,21 @@ describe('circuitBreaker({ store }) (shared state)', () => {
     expect([a.state, a.retryAfterMs]).toEqual(['closed', 0]);
   });
 
+  it('counts a late outcome only in the round that admitted the call', async () => {
+    const { a, b, clock } = pair();
+    let failLate = (_: Error) => {};
+    const late = settle(a.execute(() => new Promise((_, reject) => (failLate = reject))));
+    await new Promise((r) => setImmediate(r)); // the late call is admitted while closed
+    await settle(b.execute(fail));
+    await settle(b.execute(fail));
+    await clock.advance(1_000);
+    expect(await b.execute(() => 'probe')).toBe('probe'); // closed again: a new round
+    failLate(new Error('stale'));
+    await late;
+    await settle(b.execute(fail)); // one fresh failure of two
+    expect(await a.execute(() => 'still closed')).toBe('still closed');
+  });
+
   it('is listed by its registry', () => {
     const { registry } = pair();
     expect(registry.list()).toEqual([

@@ -72,15 +72,16 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
       if (this.events.hasListeners) this.events.emit({ type: 'rejected', policy: this.name, state, retryAfterMs });
       throw rejection(this.name, state, retryAfterMs);
     }
-    const probeRound = admitted.admission === 'probe' ? admitted.round : undefined;
+    const { round } = admitted;
+    const probe = admitted.admission === 'probe';
     let value: T;
     try {
       value = await fn(context);
     } catch (error) {
-      await this.#settle(outcomeOf(this.#handle, error, context.signal.aborted), error, probeRound, start);
+      await this.#settle(outcomeOf(this.#handle, error, context.signal.aborted), error, round, probe, start);
       throw error;
     }
-    await this.#settle('success', undefined, probeRound, start);
+    await this.#settle('success', undefined, round, probe, start);
     return value;
   }
 
@@ -105,13 +106,14 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     this.#unregister?.();
   }
 
-  async #settle(outcome: CallOutcome, error: unknown, probeRound: number | undefined, start: number): Promise<void> {
+  /** Reports a call's outcome to the round that admitted it. */
+  async #settle(outcome: CallOutcome, error: unknown, round: number, probe: boolean, start: number): Promise<void> {
     const now = this.#clock.now();
     const durationMs = now - start;
     this.emitOutcome(outcome, error, durationMs);
     const slow = durationMs >= this.#slowMs;
     await this.#step(
-      probeRound === undefined ? { type: 'settle', outcome, slow } : { type: 'settle', outcome, slow, probeRound },
+      probe ? { type: 'settle', outcome, slow, probeRound: round } : { type: 'settle', outcome, slow, round },
       now,
     );
   }

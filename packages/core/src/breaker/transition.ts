@@ -15,6 +15,12 @@ export type BreakerInput = (
       readonly outcome: CallOutcome;
       /** The `round` that `acquire` returned for a probe; omit for a call admitted while closed. */
       readonly probeRound?: number;
+      /**
+       * The `round` that `acquire` returned for a call admitted while closed: the outcome is
+       * dropped when the state has changed since. Without it, the outcome counts whenever the
+       * breaker is closed, whatever round admitted the call.
+       */
+      readonly round?: number;
       /** Whether the call was slow (for windows with `slowCallMs`). */
       readonly slow?: boolean;
     }
@@ -68,7 +74,7 @@ export function breakerTransition(
           admission = m.admit(now);
           break;
         case 'settle':
-          if (input.probeRound === undefined) m.recordClosed(input.outcome, input.slow === true, now);
+          if (input.probeRound === undefined) m.recordClosed(input.outcome, input.slow === true, now, input.round);
           else m.settleProbe(input.probeRound, input.outcome, now);
           break;
         case 'isolate':

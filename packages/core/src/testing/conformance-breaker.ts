@@ -84,4 +84,24 @@ export const breakerScenarios: readonly StoreScenario[] = [
       same((await step('release', 5_008)).state, 'closed', 'one release ends one isolation');
     },
   },
+  {
+    name: 'breaker: a late outcome counts only in the round that admitted the call',
+    async run(makeStore) {
+      const { store, at } = await timelineOn(makeStore);
+      const t = breakerTransition({ strategy: consecutive(2), halfOpenAfter: 1_000 });
+      const late = await store.apply(KEY, t, { type: 'acquire' }, await at(0));
+      const failure = { type: 'settle', outcome: 'failure', round: 0 } as const;
+      await store.apply(KEY, t, failure, await at(1));
+      same((await store.apply(KEY, t, failure, await at(2))).state, 'open', 'two failures of round 0');
+      const probe = await store.apply(KEY, t, { type: 'acquire' }, await at(1_002));
+      const success = { type: 'settle', outcome: 'success', probeRound: probe.round } as const;
+      const closed = await store.apply(KEY, t, success, await at(1_003));
+      same(closed.state, 'closed', 'the probe succeeded');
+      const stale = { type: 'settle', outcome: 'failure', round: late.round } as const;
+      same((await store.apply(KEY, t, stale, await at(1_004))).state, 'closed', 'a failure of round 0, settled late');
+      const fresh = { type: 'settle', outcome: 'failure', round: closed.round } as const;
+      same((await store.apply(KEY, t, fresh, await at(1_005))).state, 'closed', 'one fresh failure');
+      same((await store.apply(KEY, t, fresh, await at(1_006))).state, 'open', 'two fresh failures');
+    },
+  },
 ];
