@@ -253,13 +253,40 @@ describe('circuitBreaker', () => {
     expect(breaker.name).toBe('payments');
   });
 
-  it('rejects without building a stack trace and keeps Error.stackTraceLimit intact', async () => {
+  it('rejects with the failure that opened it as cause (a failed probe’s after re-opening; none while isolated)', async () => {
+    const { breaker, clock } = setup({ strategy: consecutive(2) });
+    const first = new Error('HTTP 503 (first)');
+    const last = new Error('HTTP 503 (last)');
+    await breaker.execute(() => Promise.reject(first)).catch(() => undefined);
+    await breaker.execute(() => Promise.reject(last)).catch(() => undefined);
+    const rejected = await breaker.execute(ok).catch((e) => e);
+    expect(rejected).toBeInstanceOf(BrokenCircuitError);
+    expect(rejected.cause).toBe(last);
+    await clock.advance(1_000);
+    const probeFailure = new Error('HTTP 502 (probe)');
+    await breaker.execute(() => Promise.reject(probeFailure)).catch(() => undefined);
+    expect((await breaker.execute(ok).catch((e) => e)).cause).toBe(probeFailure);
+    await clock.advance(2_000);
+    await breaker.execute(ok); // the probe closes it
+    breaker.isolate();
+    expect('cause' in (await breaker.execute(ok).catch((e) => e))).toBe(false); // isolated by hand
+  });
+
+  it('gives a rejection a short stack without changing Error.stackTraceLimit', async () => {
     const { breaker, fail } = setup();
     await fail(3);
     const before = Error.stackTraceLimit;
-    const error = await breaker.execute(ok).catch((e) => e);
+    const rejectHere = () => breaker.execute(ok).catch((e) => e);
+    const errors = [await rejectHere(), await rejectHere()];
     expect(Error.stackTraceLimit).toBe(before);
-    expect(String(error.stack ?? '').split('\n').length).toBeLessThanOrEqual(1);
+    for (const error of errors) {
+      const lines = String(error.stack).split('\n');
+      expect(lines[0]).toBe('BrokenCircuitError: Circuit breaker "circuit-breaker" is open');
+      expect(lines.slice(1).every((line) => line.startsWith('    at '))).toBe(true);
+      expect(lines.length).toBeGreaterThan(1);
+      expect(lines.length).toBeLessThanOrEqual(1 + 10);
+      expect(error.stack).toContain('rejectHere');
+    }
   });
 
   it('does not read the clock on the closed success path of a consecutive breaker', async () => {
@@ -383,6 +410,14 @@ describe('circuitBreaker', () => {
 describe('circuitBreaker fast path (no signal, no listeners)', () => {
   const quiet = (options: CircuitBreakerOptions = {}) =>
     circuitBreaker({ strategy: consecutive(2), clock: new FakeClock(), registry: false, ...options });
+
+  it('rejects with the failure that opened it as cause', async () => {
+    const breaker = quiet();
+    const last = new Error('HTTP 503');
+    await breaker.execute(boom).catch(() => undefined);
+    await breaker.execute(() => Promise.reject(last)).catch(() => undefined);
+    expect((await breaker.execute(ok).catch((e) => e)).cause).toBe(last);
+  });
 
   it('passes values through and counts synchronous throws and rejections as failures', async () => {
     const breaker = quiet();

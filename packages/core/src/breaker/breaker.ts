@@ -11,7 +11,7 @@ import {
   type ResolvedBreakerOptions,
   resolveBreakerOptions,
 } from './options.js';
-import { outcomeOf, rejection } from './outcome.js';
+import { outcomeOf, Rejections } from './outcome.js';
 import { breakerRegistry, type RegisteredBreaker } from './registry.js';
 import { type SharedBreakerOptions, SharedCircuitBreaker } from './shared.js';
 
@@ -36,6 +36,9 @@ export class CircuitBreakerPolicy extends BreakerEvents implements RegisteredBre
   readonly #timed: boolean;
   readonly #slowMs: number;
   readonly #unregister: Disposer | undefined;
+  /** The failure that opened the breaker (the `cause` of its rejections); dropped when it closes. */
+  #cause: unknown;
+  #rejections: Rejections | undefined;
 
   constructor(options: CircuitBreakerOptions = {}) {
     super();
@@ -48,6 +51,7 @@ export class CircuitBreakerPolicy extends BreakerEvents implements RegisteredBre
     const s = options.initialState;
     this.#m = new BreakerMachine(this.#opts, strategy.createWindow(s?.window), options.random ?? systemRandom, s);
     this.#m.onChange = (from, to) => {
+      if (to === 'closed') this.#cause = undefined;
       if (this.events.hasListeners) this.events.emit({ type: 'state_change', policy: this.name, from, to });
     };
     const registry = options.registry ?? breakerRegistry;
@@ -147,7 +151,10 @@ export class CircuitBreakerPolicy extends BreakerEvents implements RegisteredBre
     const m = this.#m;
     if (m.round === round) {
       const outcome = this.#classify(error, aborted);
-      if (outcome !== 'ignored' && m.window.record(outcome === 'failure', false, 0)) m.open(this.#clock.now());
+      if (outcome !== 'ignored' && m.window.record(outcome === 'failure', false, 0)) {
+        this.#cause = error;
+        m.open(this.#clock.now());
+      }
     }
     return error;
   }
@@ -176,14 +183,20 @@ export class CircuitBreakerPolicy extends BreakerEvents implements RegisteredBre
     this.emitOutcome(outcome, error, durationMs);
     // An untimed call reads the clock only when a failure may open the breaker.
     const at = timed ? now : outcome === 'failure' ? this.#clock.now() : 0;
-    if (probe) this.#m.settleProbe(round, outcome, at);
-    else this.#m.recordClosed(outcome, durationMs >= this.#slowMs, at, round);
+    const m = this.#m;
+    const before = m.round;
+    if (probe) m.settleProbe(round, outcome, at);
+    else m.recordClosed(outcome, durationMs >= this.#slowMs, at, round);
+    if (m.round !== before && m.state === 'open') this.#cause = error; // this outcome opened it
   }
 
   #reject(state: BreakerStateName, now: number): BrokenCircuitError {
-    const retryAfterMs = this.#m.retryAfter(now);
+    const m = this.#m;
+    const retryAfterMs = m.retryAfter(now);
     if (this.events.hasListeners) this.events.emit({ type: 'rejected', policy: this.name, state, retryAfterMs });
-    return rejection(this.name, state, retryAfterMs);
+    const cause = state === 'isolated' ? undefined : this.#cause;
+    this.#rejections ??= new Rejections();
+    return this.#rejections.make(this.name, state, retryAfterMs, cause, m.round, CircuitBreakerPolicy.prototype.run);
   }
 }
 

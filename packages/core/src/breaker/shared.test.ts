@@ -145,6 +145,14 @@ describe('circuitBreaker({ store }) (shared state)', () => {
     expect(await a.execute(() => 'still closed')).toBe('still closed');
   });
 
+  it('rejects with this instance’s failure that opened it as cause', async () => {
+    const { a } = pair();
+    const last = new Error('HTTP 503');
+    await settle(a.execute(fail));
+    await settle(a.execute(() => Promise.reject(last)));
+    expect(((await settle(a.execute(() => 1))) as Error).cause).toBe(last);
+  });
+
   it('is listed by its registry', () => {
     const { registry } = pair();
     expect(registry.list()).toEqual([

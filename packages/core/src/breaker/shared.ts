@@ -5,7 +5,7 @@ import type { Store } from '../store/store.js';
 import { BreakerEvents } from './events.js';
 import type { CallOutcome } from './machine.js';
 import { type BreakerStateName, type CircuitBreakerOptions, resolveBreakerOptions } from './options.js';
-import { outcomeOf, rejection } from './outcome.js';
+import { outcomeOf, Rejections } from './outcome.js';
 import { breakerRegistry, type RegisteredBreaker } from './registry.js';
 import { type BreakerDecision, type BreakerInput, breakerTransition } from './transition.js';
 
@@ -35,6 +35,9 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
   readonly #random: Random;
   readonly #unregister: Disposer | undefined;
   #state: BreakerStateName = 'closed';
+  /** This instance's failure that opened the breaker (the `cause` of its rejections); dropped when it closes. */
+  #cause: unknown;
+  #rejections: Rejections | undefined;
   /** Clock time at which the next probe is due, from the latest step. */
   #probeAt = 0;
 
@@ -70,7 +73,16 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
       const state = admitted.state;
       const retryAfterMs = admitted.retryAfterMs ?? Number.POSITIVE_INFINITY;
       if (this.events.hasListeners) this.events.emit({ type: 'rejected', policy: this.name, state, retryAfterMs });
-      throw rejection(this.name, state, retryAfterMs);
+      const cause = state === 'isolated' ? undefined : this.#cause;
+      this.#rejections ??= new Rejections();
+      throw this.#rejections.make(
+        this.name,
+        state,
+        retryAfterMs,
+        cause,
+        admitted.round,
+        SharedCircuitBreaker.prototype.run,
+      );
     }
     const { round } = admitted;
     const probe = admitted.admission === 'probe';
@@ -112,10 +124,11 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     const durationMs = now - start;
     this.emitOutcome(outcome, error, durationMs);
     const slow = durationMs >= this.#slowMs;
-    await this.#step(
+    const settled = await this.#step(
       probe ? { type: 'settle', outcome, slow, probeRound: round } : { type: 'settle', outcome, slow, round },
       now,
     );
+    if (settled.state === 'open' && settled.round !== round) this.#cause = error; // this outcome opened it
   }
 
   /** Applies one input in the store and takes note of the state it reports. */
@@ -123,6 +136,7 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     const decision = await this.#store.apply(this.key, this.#transition, { ...input, random: this.#random() }, now);
     const from = this.#state;
     this.#state = decision.state;
+    if (decision.state === 'closed') this.#cause = undefined;
     this.#probeAt = decision.retryAfterMs === null ? Number.POSITIVE_INFINITY : now + decision.retryAfterMs;
     if (from !== decision.state && this.events.hasListeners) {
       this.events.emit({ type: 'state_change', policy: this.name, from, to: decision.state });

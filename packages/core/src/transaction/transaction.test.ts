@@ -46,6 +46,14 @@ describe('transactional', () => {
     expect(c.rollback).toHaveBeenCalledWith(c.tx, boom);
   });
 
+  it('rejects with a TransactionError whatever fn throws, even a value String() cannot print', async () => {
+    const odd = Object.create(null);
+    const error = await transactional(client() as never, () => Promise.reject(odd)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransactionError);
+    expect((error as TransactionError).cause).toBe(odd);
+    expect((error as TransactionError).message).toBe('Transaction failed during run: [object without a message]');
+  });
+
   it('marks a lost connection inside the transaction as transient, so a retry is safe', async () => {
     const c = client();
     const error = (await transactional(c as never, () => Promise.reject(lost())).catch((e) => e)) as TransactionError;

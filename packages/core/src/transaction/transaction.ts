@@ -1,5 +1,5 @@
 import { classify, type ErrorCategory, isTransient } from '../errors/classify.js';
-import { ResilienceError } from '../errors/errors.js';
+import { messageOf, ResilienceError } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import type { TransactionClient, TransactionPhase } from './options.js';
 
@@ -45,9 +45,8 @@ export class TransactionError extends ResilienceError {
     const category: ErrorCategory = state && CONNECTION_SQLSTATE.test(state) ? 'network' : classify(cause);
     const retryable = (state !== undefined && RETRYABLE_SQLSTATE.test(state)) || isTransient(cause);
     const outcomeUnknown = phase === 'commit' && (category === 'network' || category === 'timeout');
-    const reason = cause instanceof Error ? cause.message : String(cause);
     const rolled = rollbackError === undefined ? '' : '; the rollback failed too';
-    super('transaction_failed', `Transaction failed during ${phase}: ${reason}${rolled}`, { cause });
+    super('transaction_failed', `Transaction failed during ${phase}: ${messageOf(cause)}${rolled}`, { cause });
     this.phase = phase;
     this.category = category;
     this.transient = retryable && !outcomeUnknown;
