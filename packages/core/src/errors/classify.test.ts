@@ -5,6 +5,7 @@ import {
   BulkheadRejectedError,
   ConfigurationError,
   IdempotencyConflictError,
+  IsolatedCircuitError,
   RateLimitExceededError,
   ResilienceError,
   RetryExhaustedError,
@@ -105,6 +106,14 @@ describe('isTransient', () => {
     expect(isTransient(new BrokenCircuitError())).toBe(false);
     expect(isTransient(withCode('ERR_CANCELED'))).toBe(false);
     expect(isTransient(new Error('boom'))).toBe(false);
+  });
+
+  it('is false for the toolkit’s own rejections, whatever caused them', () => {
+    const http503 = withStatus(503);
+    expect(isTransient(new RateLimitExceededError(100))).toBe(false);
+    expect(isTransient(new BulkheadRejectedError(1, 0))).toBe(false);
+    expect(isTransient(new BrokenCircuitError('open', 10_000, 'circuit_open', { cause: http503 }))).toBe(false);
+    expect(isTransient(new IsolatedCircuitError())).toBe(false);
   });
 
   it('lets an explicit retryable flag win', () => {

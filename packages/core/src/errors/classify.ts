@@ -1,4 +1,4 @@
-import { isResilienceError } from './errors.js';
+import { isOwnRejection, isResilienceError } from './errors.js';
 
 /** The categories every error is sorted into (DESIGN.md, "errors"). */
 export type ErrorCategory =
@@ -125,14 +125,16 @@ export function classify(error: unknown, depth = 0): ErrorCategory {
 }
 
 /**
- * Whether retrying may help: network failures, timeouts, rate limits and 5xx answers.
+ * Whether retrying may help: network failures, timeouts, rate limits (429) and 5xx answers.
  * An explicit boolean `retryable` (or `transient`) property on the error wins. Client
- * errors (4xx other than 408/429), validation, auth, configuration, cancellation, the
- * toolkit's own rejections and unknown errors are not transient.
+ * errors (4xx other than 408/429), validation, auth, configuration, cancellation and
+ * unknown errors are not transient, and neither are the toolkit's own rejections (open
+ * breaker, full bulkhead, rate-limit refusal: `isOwnRejection`), whatever their cause:
+ * they were refused here, not failed by the dependency.
  */
 export function isTransient(error: unknown): boolean {
   const e = asBag(error);
-  if (!e) return false;
+  if (!e || isOwnRejection(error)) return false;
   if (typeof e.retryable === 'boolean') return e.retryable;
   if (typeof e.transient === 'boolean') return e.transient;
   const category = classify(error);

@@ -108,7 +108,11 @@ export class BulkheadRejectedError extends ResilienceError {
   }
 }
 
-/** A request denied by a rate limiter, turned into an error by `…OrThrow`, middleware or `wait`. */
+/**
+ * A request refused by a rate limiter: `limiter.wait()`, `limiter.execute()` and
+ * `limiter.policy()` reject with it (`consume()` returns a decision instead). One of the
+ * toolkit's own rejections: not transient, and not retried unless asked.
+ */
 export class RateLimitExceededError extends ResilienceError {
   readonly retryAfterMs: number;
   constructor(retryAfterMs: number, message = `Rate limit exceeded; retry in ${Math.ceil(retryAfterMs)} ms`) {
