@@ -73,6 +73,16 @@ describe('transactional', () => {
     }
   });
 
+  it('knows the same retryable database errors as classify: MySQL and SQLite locks too', async () => {
+    for (const code of ['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'SQLITE_BUSY', '55P03']) {
+      const locked = Object.assign(new Error('locked'), { code });
+      const error = (await transactional(client() as never, () => Promise.reject(locked)).catch(
+        (e) => e,
+      )) as TransactionError;
+      expect(error.transient, code).toBe(true);
+    }
+  });
+
   it('attaches a failing rollback without hiding the original error', async () => {
     const rollbackFailure = new Error('rollback: connection closed');
     const c = client({
