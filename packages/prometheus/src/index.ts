@@ -1,5 +1,5 @@
 import type { MetricsSnapshot } from '@resilience/core';
-import { OptionsValidator } from '@resilience/core';
+import { OptionsValidator, worseBreakerState } from '@resilience/core';
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 /** Anything with a metrics `snapshot()`: a `metrics()` collector. */
@@ -31,6 +31,7 @@ export interface ResilienceMetricsOptions {
   /**
    * Breakers whose state is exported as `circuit_state{name,state}`: a list, or a registry
    * such as core's `breakerRegistry`, read at every scrape so breakers created later show up.
+   * Breakers sharing a name make one series with the worst state (`worseBreakerState`).
    */
   breakers?: readonly BreakerLike[] | BreakerSource;
   /** Limiters whose usage is exported as `rate_limit_usage_ratio{name}`. */
@@ -229,10 +230,15 @@ export function registerResilienceMetrics(
         registers,
         collect() {
           this.reset();
-          for (const breaker of breakerList()) {
-            const current = String(breaker.state);
-            for (const state of states) this.set({ name: breaker.name, state }, state === current ? 1 : 0);
-            if (!states.includes(current)) this.set({ name: breaker.name, state: current }, 1);
+          // One series per name: breakers sharing a name report the worst state, as the core registry lists them.
+          const byName = new Map<string, string>();
+          for (const { name, state } of breakerList()) {
+            const seen = byName.get(name);
+            byName.set(name, seen === undefined ? String(state) : worseBreakerState(seen, String(state)));
+          }
+          for (const [name, current] of byName) {
+            for (const state of states) this.set({ name, state }, state === current ? 1 : 0);
+            if (!states.includes(current)) this.set({ name, state: current }, 1);
           }
         },
       }),

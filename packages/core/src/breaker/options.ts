@@ -65,7 +65,11 @@ export interface CircuitBreakerOptions {
    * @default every error except own rejections (`isOwnRejection`) and cancellations
    */
   handle?: (error: unknown) => boolean;
-  /** Name stamped on events and shown by the registry. @default 'circuit-breaker' */
+  /**
+   * Name stamped on events and rejections and shown by the registry, where breakers sharing
+   * a name are listed as one with the worst state: give each breaker its own.
+   * @default 'circuit-breaker'
+   */
   name?: string;
   clock?: Clock;
   /** Random source for a jittered `halfOpenAfter` backoff. */
