@@ -1,1 +1,8 @@
-export { type Disposer, Emitter, onType, type Subscribe } from './emitter.js';
+export {
+  type Disposer,
+  Emitter,
+  type ListenerErrorHandler,
+  onListenerError,
+  onType,
+  type Subscribe,
+} from './emitter.js';
