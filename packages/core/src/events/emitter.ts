@@ -28,7 +28,10 @@ function warnOnce(culprit: object, error: unknown): void {
 
 /** Reports the error of a listener (or an alert handler) that threw: to the onListenerError handlers, or one warning. */
 export function reportListenerError(listener: object, error: unknown, event: unknown): void {
-  if (hook.handlers.size === 0) return warnOnce(listener, error);
+  if (hook.handlers.size === 0) {
+    warnOnce(listener, error);
+    return;
+  }
   for (const handler of hook.handlers) {
     try {
       handler(error, event);
