@@ -22,7 +22,7 @@ const PUBLIC: Record<string, readonly string[]> = {
   breaker: [
     ...['BREAKER_DEFAULTS', 'BreakerRegistry', 'CircuitBreakerPolicy', 'SharedCircuitBreaker', 'TIME_WINDOW_DEFAULTS'],
     ...['breakerPresets', 'breakerRegistry', 'breakerTransition', 'circuitBreaker', 'consecutive', 'countWindow'],
-    ...['countsAsFailure', 'timeWindow'],
+    ...['countsAsFailure', 'timeWindow', 'worseBreakerState'],
   ],
   bulkhead: ['BULKHEAD_DEFAULTS', 'BulkheadPolicy', 'bulkhead'],
   chaos: ['CHAOS_DEFAULTS', 'ChaosPolicy', 'chaos'],
@@ -35,6 +35,7 @@ const PUBLIC: Record<string, readonly string[]> = {
     ...['isConfigurationError', 'isOwnRejection', 'isRateLimitExceededError', 'isResilienceError'],
     ...['isRetryExhaustedError', 'isTimeoutError', 'isTransient', 'parseRetryAfter', 'retryAfterMs', 'statusOf'],
   ],
+  events: ['onListenerError'],
   fallback: ['FALLBACK_DEFAULTS', 'FallbackPolicy', 'fallback'],
   health: [
     ...['BULKHEAD_CHECK_DEFAULTS', 'HEALTH_DEFAULTS', 'HEALTH_JSON_CONTENT_TYPE', 'HealthRegistry', 'breakerCheck'],

@@ -4,6 +4,7 @@ import {
   type CallRecord,
   type ConfigurationError,
   circuitBreaker,
+  consecutive,
   isConfigurationError,
   metrics,
   rateLimiter,
@@ -195,6 +196,23 @@ describe('registerResilienceMetrics', () => {
     breaker.state = 'open';
     expect(await states('payments')).toEqual({ closed: 0, open: 1, 'half-open': 0, isolated: 0 });
     expect((await states('odd')).forced_open).toBe(1);
+  });
+
+  it('exports breakers sharing a name as one series with the worst state: an open one never shows as closed', async () => {
+    const registry = new Registry();
+    const breakers = new BreakerRegistry();
+    registerResilienceMetrics(registry, { breakers });
+    // Two unnamed breakers share the default name; the first one opens.
+    const first = circuitBreaker({ registry: breakers, strategy: consecutive(1) });
+    circuitBreaker({ registry: breakers });
+    await first.execute(() => Promise.reject(new Error('down'))).catch(() => undefined);
+    const samples = find((await scrape(registry)).samples, 'resilience_circuit_state', { name: 'circuit-breaker' });
+    expect(Object.fromEntries(samples.map((s) => [s.labels.state, s.value]))).toEqual({
+      closed: 0,
+      open: 1,
+      'half-open': 0,
+      isolated: 0,
+    });
   });
 
   it('reads the breakers of a registry at every scrape', async () => {

@@ -1,4 +1,4 @@
-import type { Disposer, MetricsSnapshot } from '@resilience/core';
+import { type Disposer, type MetricsSnapshot, worseBreakerState } from '@resilience/core';
 import { Counter, Gauge, Histogram, type Metric, type Registry } from 'prom-client';
 import { type BreakerLike, type BreakerSource, type ResilienceMetricsOptions, resolveOptions } from './options.js';
 import { WindowSummary } from './summary.js';
@@ -154,10 +154,15 @@ export function registerResilienceMetrics(
         registers,
         collect() {
           this.reset();
-          for (const breaker of breakerList()) {
-            const current = String(breaker.state);
-            for (const state of breakerStates) this.set({ name: breaker.name, state }, state === current ? 1 : 0);
-            if (!breakerStates.includes(current)) this.set({ name: breaker.name, state: current }, 1);
+          // One series per name: breakers sharing a name report the worst state, as the core registry lists them.
+          const byName = new Map<string, string>();
+          for (const { name, state } of breakerList()) {
+            const seen = byName.get(name);
+            byName.set(name, seen === undefined ? String(state) : worseBreakerState(seen, String(state)));
+          }
+          for (const [name, current] of byName) {
+            for (const state of breakerStates) this.set({ name, state }, state === current ? 1 : 0);
+            if (!breakerStates.includes(current)) this.set({ name, state: current }, 1);
           }
         },
       }),

@@ -46,6 +46,7 @@ export interface ResilienceMetricsOptions {
   /**
    * Breakers whose state is exported as `circuit_state{name,state}`: a list, or a registry
    * such as core's `breakerRegistry`, read at every scrape so breakers created later show up.
+   * Breakers sharing a name make one series with the worst state (`worseBreakerState`).
    */
   breakers?: readonly BreakerLike[] | BreakerSource;
   /** Limiters whose usage is exported as `rate_limit_usage_ratio{name}`. */

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { ConfigurationError } from '../errors/errors.js';
+import { onListenerError } from '../events/emitter.js';
 import { metrics } from '../metrics/metrics.js';
 import { alerting } from './alerting.js';
 import { ALERTING_DEFAULTS, type Alert } from './options.js';
@@ -151,6 +152,23 @@ describe('alerting', () => {
     expect(await done).toHaveLength(1);
     expect(seen).toHaveLength(2);
     expect(alerts.stats).toMatchObject({ handlerCalls: 4, handlerFailures: 2, fired: 1 });
+  });
+
+  it('reports a failing handler’s error through onListenerError instead of dropping it', async () => {
+    const reported: unknown[] = [];
+    const stop = onListenerError((error, event) => reported.push(error, (event as Alert).name));
+    try {
+      const down = new Error('webhook down');
+      const alerts = alerting({
+        rules: [highErrors()],
+        handlers: [() => Promise.reject(down)],
+        clock: new FakeClock(),
+      });
+      await alerts.evaluate(errorRate(0.5));
+      expect(reported).toEqual([down, 'errors']);
+    } finally {
+      stop();
+    }
   });
 
   it('keeps at most maxHistory alerts, oldest first', async () => {

@@ -1,5 +1,6 @@
 import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
 import { OptionsValidator } from '../errors/validate.js';
+import { reportListenerError } from '../events/emitter.js';
 import {
   ALERTING_DEFAULTS,
   ALERTING_START_OPTION_NAMES,
@@ -182,8 +183,9 @@ export class Alerting {
         this.#stats.handlerCalls++;
         calls.push(
           // A handler that throws synchronously is caught here like one that rejects.
-          new Promise<void>((resolve) => resolve(handler(alert))).catch(() => {
+          new Promise<void>((resolve) => resolve(handler(alert))).catch((error: unknown) => {
             this.#stats.handlerFailures++;
+            reportListenerError(handler, error, alert);
           }),
         );
       }

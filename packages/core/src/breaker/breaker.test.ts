@@ -253,13 +253,40 @@ describe('circuitBreaker', () => {
     expect(breaker.name).toBe('payments');
   });
 
-  it('rejects without building a stack trace and keeps Error.stackTraceLimit intact', async () => {
+  it('rejects with the failure that opened it as cause (a failed probe’s after re-opening; none while isolated)', async () => {
+    const { breaker, clock } = setup({ strategy: consecutive(2) });
+    const first = new Error('HTTP 503 (first)');
+    const last = new Error('HTTP 503 (last)');
+    await breaker.execute(() => Promise.reject(first)).catch(() => undefined);
+    await breaker.execute(() => Promise.reject(last)).catch(() => undefined);
+    const rejected = await breaker.execute(ok).catch((e) => e);
+    expect(rejected).toBeInstanceOf(BrokenCircuitError);
+    expect(rejected.cause).toBe(last);
+    await clock.advance(1_000);
+    const probeFailure = new Error('HTTP 502 (probe)');
+    await breaker.execute(() => Promise.reject(probeFailure)).catch(() => undefined);
+    expect((await breaker.execute(ok).catch((e) => e)).cause).toBe(probeFailure);
+    await clock.advance(2_000);
+    await breaker.execute(ok); // the probe closes it
+    breaker.isolate();
+    expect('cause' in (await breaker.execute(ok).catch((e) => e))).toBe(false); // isolated by hand
+  });
+
+  it('gives a rejection a short stack without changing Error.stackTraceLimit', async () => {
     const { breaker, fail } = setup();
     await fail(3);
     const before = Error.stackTraceLimit;
-    const error = await breaker.execute(ok).catch((e) => e);
+    const rejectHere = () => breaker.execute(ok).catch((e) => e);
+    const errors = [await rejectHere(), await rejectHere()];
     expect(Error.stackTraceLimit).toBe(before);
-    expect(String(error.stack ?? '').split('\n').length).toBeLessThanOrEqual(1);
+    for (const error of errors) {
+      const lines = String(error.stack).split('\n');
+      expect(lines[0]).toBe('BrokenCircuitError: Circuit breaker "circuit-breaker" is open');
+      expect(lines.slice(1).every((line) => line.startsWith('    at '))).toBe(true);
+      expect(lines.length).toBeGreaterThan(1);
+      expect(lines.length).toBeLessThanOrEqual(1 + 10);
+      expect(error.stack).toContain('rejectHere');
+    }
   });
 
   it('does not read the clock on the closed success path of a consecutive breaker', async () => {
@@ -384,6 +411,14 @@ describe('circuitBreaker fast path (no signal, no listeners)', () => {
   const quiet = (options: CircuitBreakerOptions = {}) =>
     circuitBreaker({ strategy: consecutive(2), clock: new FakeClock(), registry: false, ...options });
 
+  it('rejects with the failure that opened it as cause', async () => {
+    const breaker = quiet();
+    const last = new Error('HTTP 503');
+    await breaker.execute(boom).catch(() => undefined);
+    await breaker.execute(() => Promise.reject(last)).catch(() => undefined);
+    expect((await breaker.execute(ok).catch((e) => e)).cause).toBe(last);
+  });
+
   it('passes values through and counts synchronous throws and rejections as failures', async () => {
     const breaker = quiet();
     await expect(breaker.execute(() => 7)).resolves.toBe(7);
@@ -428,16 +463,82 @@ describe('circuitBreaker fast path (no signal, no listeners)', () => {
     await breaker.execute(boom, new AbortController().signal).catch(() => undefined);
     expect(breaker.state).toBe('open');
   });
+});
 
-  it('records a call admitted while closed that settles after the breaker opened only if it is closed again', async () => {
-    const breaker = quiet();
+// A call admitted in one round (closed, then opened and closed again) settles late: its
+// outcome belongs to the round it was admitted in, whichever path settles it.
+describe('circuitBreaker: outcomes belong to the round that admitted the call', () => {
+  const paths = {
+    'the fast path': () => ({}),
+    'the timed path (a listener)': () => ({ listen: true }),
+    'a caller signal': () => ({ signal: new AbortController().signal }),
+  };
+
+  async function reopenedAndClosed(path: { listen?: boolean; signal?: AbortSignal }) {
+    const clock = new FakeClock();
+    const breaker = circuitBreaker({ strategy: consecutive(2), halfOpenAfter: 1_000, clock, registry: false });
+    if (path.listen) breaker.onEvent(() => undefined);
+    const settleLate: { fail: (e: Error) => void; succeed: () => void }[] = [];
+    const late = Array.from({ length: 2 }, () =>
+      breaker
+        .execute(
+          () =>
+            new Promise((resolve, reject) => {
+              settleLate.push({ fail: reject, succeed: () => resolve('late') });
+            }),
+          path.signal,
+        )
+        .catch(() => undefined),
+    );
+    await breaker.execute(boom, path.signal).catch(() => undefined);
+    await breaker.execute(boom, path.signal).catch(() => undefined);
+    expect(breaker.state).toBe('open');
+    await clock.advance(1_000);
+    await breaker.execute(ok, path.signal); // the probe closes it: a new closed round
+    expect(breaker.state).toBe('closed');
+    return { breaker, late, settleLate, signal: path.signal };
+  }
+
+  for (const [name, path] of Object.entries(paths)) {
+    it(`a stale failure does not count in the next closed round (${name})`, async () => {
+      const { breaker, late, settleLate, signal } = await reopenedAndClosed(path());
+      settleLate[0]!.fail(new Error('stale'));
+      await late[0];
+      await breaker.execute(boom, signal).catch(() => undefined); // one fresh failure of two
+      expect(breaker.state).toBe('closed');
+      await breaker.execute(boom, signal).catch(() => undefined);
+      expect(breaker.state).toBe('open');
+    });
+
+    it(`a stale success does not reset the next round's count (${name})`, async () => {
+      const { breaker, late, settleLate, signal } = await reopenedAndClosed(path());
+      await breaker.execute(boom, signal).catch(() => undefined);
+      settleLate[1]!.succeed();
+      await late[1];
+      await breaker.execute(boom, signal).catch(() => undefined);
+      expect(breaker.state).toBe('open');
+    });
+  }
+
+  it('reset() starts a new round: calls in flight before it do not count after it', async () => {
+    const breaker = circuitBreaker({ strategy: consecutive(2), registry: false });
+    let fail = (_: Error) => {};
+    const late = breaker.execute(() => new Promise((_, reject) => (fail = reject))).catch(() => undefined);
+    breaker.reset();
+    fail(new Error('from before the reset'));
+    await late;
+    await breaker.execute(boom).catch(() => undefined);
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('a call that settles while the breaker is open is not recorded', async () => {
+    const breaker = circuitBreaker({ strategy: consecutive(2), registry: false });
     let fail = (_: Error) => {};
     const slow = breaker.execute(() => new Promise((_, reject) => (fail = reject)));
     await breaker.execute(boom).catch(() => undefined);
     await breaker.execute(boom).catch(() => undefined);
-    expect(breaker.state).toBe('open');
     fail(new Error('late'));
     await slow.catch(() => undefined);
-    expect(breaker.snapshot().window).toEqual({ kind: 'consecutive', failures: 0 }); // not recorded while open
+    expect(breaker.snapshot().window).toEqual({ kind: 'consecutive', failures: 0 });
   });
 });

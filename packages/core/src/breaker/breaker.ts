@@ -11,7 +11,7 @@ import {
   type ResolvedBreakerOptions,
   resolveBreakerOptions,
 } from './options.js';
-import { outcomeOf, rejection } from './outcome.js';
+import { outcomeOf, Rejections } from './outcome.js';
 import { breakerRegistry, type RegisteredBreaker } from './registry.js';
 import { type SharedBreakerOptions, SharedCircuitBreaker } from './shared.js';
 
@@ -36,6 +36,9 @@ export class CircuitBreakerPolicy extends BreakerEvents implements RegisteredBre
   readonly #timed: boolean;
   readonly #slowMs: number;
   readonly #unregister: Disposer | undefined;
+  /** The failure that opened the breaker (the `cause` of its rejections); dropped when it closes. */
+  #cause: unknown;
+  #rejections: Rejections | undefined;
 
   constructor(options: CircuitBreakerOptions = {}) {
     super();
@@ -48,6 +51,7 @@ export class CircuitBreakerPolicy extends BreakerEvents implements RegisteredBre
     const s = options.initialState;
     this.#m = new BreakerMachine(this.#opts, strategy.createWindow(s?.window), options.random ?? systemRandom, s);
     this.#m.onChange = (from, to) => {
+      if (to === 'closed') this.#cause = undefined;
       if (this.events.hasListeners) this.events.emit({ type: 'state_change', policy: this.name, from, to });
     };
     const registry = options.registry ?? breakerRegistry;
@@ -69,27 +73,29 @@ export class CircuitBreakerPolicy extends BreakerEvents implements RegisteredBre
 
   run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
     const m = this.#m;
+    const round = m.round;
     if (m.state === 'closed') {
       // The common case (no timing, nobody listening) settles without an async frame.
       if (!this.#timed && !this.events.hasListeners) {
+        if (this.#fastRound !== round) this.#bindFastPath(round);
         const signal = context.signal;
         let result: T | PromiseLike<T>;
         try {
           result = fn(context);
         } catch (error) {
-          return Promise.reject(this.#recordClosedFailure(error, signal.aborted));
+          return Promise.reject(this.#recordClosedFailure(error, signal.aborted, round));
         }
         return Promise.resolve(result).then(
-          this.#closedSuccess,
-          signal === neverAborted ? this.#closedFailure : (error) => this.#rethrowClosed(error, signal.aborted),
+          this.#fastSuccess,
+          signal === neverAborted ? this.#fastFailure : (error) => this.#rethrowClosed(error, signal.aborted, round),
         );
       }
-      return this.#call(fn, context, -1);
+      return this.#call(fn, context, round, false);
     }
     const now = this.#clock.now();
     const admission = m.admit(now);
     if (admission === 'reject') return Promise.reject(this.#reject(m.state, now));
-    return this.#call(fn, context, admission === 'probe' ? m.round : -1);
+    return this.#call(fn, context, m.round, true);
   }
 
   /**
@@ -122,22 +128,33 @@ export class CircuitBreakerPolicy extends BreakerEvents implements RegisteredBre
     this.#unregister?.();
   }
 
-  // Settlement of the fast path: no duration and no events.
-  readonly #closedSuccess = <T>(value: T): T => {
-    if (this.#m.state === 'closed') this.#m.window.record(false, false, 0);
-    return value;
-  };
-  readonly #closedFailure = (error: unknown): never => {
-    throw this.#recordClosedFailure(error, false);
-  };
-  #rethrowClosed(error: unknown, aborted: boolean): never {
-    throw this.#recordClosedFailure(error, aborted);
-  }
-  #recordClosedFailure(error: unknown, aborted: boolean): unknown {
+  // Settlement of the fast path: no duration and no events. The callbacks count an outcome
+  // only in the round that admitted the call; they are bound once per closed round, not per call.
+  #fastRound = -1;
+  #fastSuccess!: <T>(value: T) => T;
+  #fastFailure!: (error: unknown) => never;
+  #bindFastPath(round: number): void {
     const m = this.#m;
-    if (m.state === 'closed') {
+    this.#fastRound = round;
+    this.#fastSuccess = (value) => {
+      if (m.round === round) m.window.record(false, false, 0);
+      return value;
+    };
+    this.#fastFailure = (error) => {
+      throw this.#recordClosedFailure(error, false, round);
+    };
+  }
+  #rethrowClosed(error: unknown, aborted: boolean, round: number): never {
+    throw this.#recordClosedFailure(error, aborted, round);
+  }
+  #recordClosedFailure(error: unknown, aborted: boolean, round: number): unknown {
+    const m = this.#m;
+    if (m.round === round) {
       const outcome = this.#classify(error, aborted);
-      if (outcome !== 'ignored' && m.window.record(outcome === 'failure', false, 0)) m.open(this.#clock.now());
+      if (outcome !== 'ignored' && m.window.record(outcome === 'failure', false, 0)) {
+        this.#cause = error;
+        m.open(this.#clock.now());
+      }
     }
     return error;
   }
@@ -146,34 +163,40 @@ export class CircuitBreakerPolicy extends BreakerEvents implements RegisteredBre
     return outcomeOf(this.#opts.handle, error, aborted);
   }
 
-  /** Runs a call; `probeRound` is the round that admitted it as a probe, or -1. */
-  async #call<T>(fn: PolicyFn<T>, context: ExecuteContext, probeRound: number): Promise<T> {
+  /** Runs a call admitted in `round`, as a probe or while closed. */
+  async #call<T>(fn: PolicyFn<T>, context: ExecuteContext, round: number, probe: boolean): Promise<T> {
     const timed = this.#timed || this.events.hasListeners;
     const start = timed ? this.#clock.now() : 0;
     try {
       const value = await fn(context);
-      this.#settle('success', undefined, probeRound, timed, start);
+      this.#settle('success', undefined, round, probe, timed, start);
       return value;
     } catch (error) {
-      this.#settle(this.#classify(error, context.signal.aborted), error, probeRound, timed, start);
+      this.#settle(this.#classify(error, context.signal.aborted), error, round, probe, timed, start);
       throw error;
     }
   }
 
-  #settle(outcome: CallOutcome, error: unknown, probeRound: number, timed: boolean, start: number) {
+  #settle(outcome: CallOutcome, error: unknown, round: number, probe: boolean, timed: boolean, start: number) {
     const now = timed ? this.#clock.now() : 0;
     const durationMs = now - start;
     this.emitOutcome(outcome, error, durationMs);
     // An untimed call reads the clock only when a failure may open the breaker.
     const at = timed ? now : outcome === 'failure' ? this.#clock.now() : 0;
-    if (probeRound >= 0) this.#m.settleProbe(probeRound, outcome, at);
-    else this.#m.recordClosed(outcome, durationMs >= this.#slowMs, at);
+    const m = this.#m;
+    const before = m.round;
+    if (probe) m.settleProbe(round, outcome, at);
+    else m.recordClosed(outcome, durationMs >= this.#slowMs, at, round);
+    if (m.round !== before && m.state === 'open') this.#cause = error; // this outcome opened it
   }
 
   #reject(state: BreakerStateName, now: number): BrokenCircuitError {
-    const retryAfterMs = this.#m.retryAfter(now);
+    const m = this.#m;
+    const retryAfterMs = m.retryAfter(now);
     if (this.events.hasListeners) this.events.emit({ type: 'rejected', policy: this.name, state, retryAfterMs });
-    return rejection(this.name, state, retryAfterMs);
+    const cause = state === 'isolated' ? undefined : this.#cause;
+    this.#rejections ??= new Rejections();
+    return this.#rejections.make(this.name, state, retryAfterMs, cause, m.round, CircuitBreakerPolicy.prototype.run);
   }
 }
 

@@ -8,7 +8,13 @@ export {
   type CircuitBreakerOptions,
   countsAsFailure,
 } from './options.js';
-export { type BreakerInfo, BreakerRegistry, breakerRegistry, type RegisteredBreaker } from './registry.js';
+export {
+  type BreakerInfo,
+  BreakerRegistry,
+  breakerRegistry,
+  type RegisteredBreaker,
+  worseBreakerState,
+} from './registry.js';
 export { type SharedBreakerOptions, SharedCircuitBreaker } from './shared.js';
 export {
   type BreakerStrategy,

@@ -53,7 +53,7 @@ export class BreakerMachine {
       this.lastDelayMs = from.lastDelayMs;
       this.lastProbeAt = from.lastProbeAt;
       this.probeSuccesses = from.probeSuccesses;
-      this.isolations = from.state === 'isolated' ? 1 : 0;
+      this.isolations = from.isolations ?? (from.state === 'isolated' ? 1 : 0);
     }
   }
 
@@ -85,9 +85,13 @@ export class BreakerMachine {
     return 'reject';
   }
 
-  /** Records the outcome of a call admitted while closed (dropped unless still closed). */
-  recordClosed(outcome: CallOutcome, slow: boolean, now: number): void {
-    if (outcome === 'ignored' || this.state !== 'closed') return;
+  /**
+   * Records the outcome of a call admitted while closed in `round`: an outcome belongs to
+   * the round that admitted the call, so it is dropped once the state has changed since
+   * (even if the breaker has closed again) or the breaker was reset.
+   */
+  recordClosed(outcome: CallOutcome, slow: boolean, now: number, round = this.round): void {
+    if (outcome === 'ignored' || round !== this.round || this.state !== 'closed') return;
     if (this.window.record(outcome === 'failure', slow, now)) this.open(now);
   }
 
@@ -109,6 +113,7 @@ export class BreakerMachine {
     if (this.isolations > 0 && --this.isolations === 0 && this.state === 'isolated') this.close();
   }
 
+  /** Closes and starts a new round, so calls in flight before the reset never count after it. */
   reset(): void {
     this.isolations = 0;
     this.close();
@@ -136,6 +141,7 @@ export class BreakerMachine {
       lastProbeAt: this.lastProbeAt,
       probes: this.probes,
       probeSuccesses: this.probeSuccesses,
+      isolations: this.isolations,
       window: this.window.snapshot(),
     };
   }
@@ -157,7 +163,7 @@ export class BreakerMachine {
     this.probes = 0;
     this.probeSuccesses = 0;
     this.window.reset();
-    if (this.state !== 'closed') this.move('closed');
+    this.move('closed');
   }
 
   move(to: BreakerStateName): void {

@@ -32,6 +32,12 @@ export interface BreakerSnapshot {
   readonly probeSuccesses: number;
   /** Probes in flight when the snapshot was taken (used by `breakerTransition`; a restored breaker starts with none). */
   readonly probes: number;
+  /**
+   * Isolations not yet released: the breaker closes when the last one is. Kept in the
+   * snapshot so that breakers sharing a store each hold their own. Absent in snapshots of
+   * version 0.1, where it reads as 1 while isolated.
+   */
+  readonly isolations?: number;
   readonly window: BreakerWindowSnapshot;
 }
 
@@ -59,7 +65,11 @@ export interface CircuitBreakerOptions {
    * @default every error except own rejections (`isOwnRejection`) and cancellations
    */
   handle?: (error: unknown) => boolean;
-  /** Name stamped on events and shown by the registry. @default 'circuit-breaker' */
+  /**
+   * Name stamped on events and rejections and shown by the registry, where breakers sharing
+   * a name are listed as one with the worst state: give each breaker its own.
+   * @default 'circuit-breaker'
+   */
   name?: string;
   clock?: Clock;
   /** Random source for a jittered `halfOpenAfter` backoff. */
@@ -184,6 +194,7 @@ export function resolveBreakerOptions(options: CircuitBreakerOptions): ResolvedB
       Number.isSafeInteger(s.probeSuccesses) &&
       Number.isSafeInteger(s.round) &&
       Number.isSafeInteger(s.probes) &&
+      (s.isolations === undefined || (Number.isSafeInteger(s.isolations) && s.isolations >= 0)) &&
       typeof s.window === 'object' &&
       s.window !== null;
     v.check(ok, 'initialState', s, 'a snapshot from breaker.snapshot()');

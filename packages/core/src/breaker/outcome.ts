@@ -14,15 +14,54 @@ export function outcomeOf(handle: (error: unknown) => boolean, error: unknown, a
   return isOwnRejection(error) || classify(error) === 'cancelled' ? 'ignored' : 'success';
 }
 
-/** The rejection of a call, built without a stack trace: an open breaker must reject cheaply. */
-export function rejection(name: string, state: BreakerStateName, retryAfterMs: number): BrokenCircuitError {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return state === 'isolated'
-      ? new IsolatedCircuitError(`Circuit breaker "${name}" is isolated`)
-      : new BrokenCircuitError(`Circuit breaker "${name}" is ${state}`, retryAfterMs);
-  } finally {
-    Error.stackTraceLimit = limit;
+/** Frames kept in a rejection's stack trace. */
+const STACK_FRAMES = 10;
+
+/**
+ * Builds a breaker's rejections cheaply: capturing a stack trace costs several µs, more than
+ * the rest of a rejection, so only the first rejection of each round (one opening) captures
+ * one, of at most {@link STACK_FRAMES} frames below `caller`, and the rejections after it in
+ * the same round share its frames.
+ */
+export class Rejections {
+  #round = -1;
+  #frames = '';
+
+  /** `caller` is the breaker method the rejection is thrown from: it and the frames above it are left out. */
+  make(
+    name: string,
+    state: BreakerStateName,
+    retryAfterMs: number,
+    cause: unknown,
+    round: number,
+    caller: (...args: never[]) => unknown,
+  ): BrokenCircuitError {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    let error: BrokenCircuitError;
+    try {
+      error =
+        state === 'isolated'
+          ? new IsolatedCircuitError(`Circuit breaker "${name}" is isolated`)
+          : new BrokenCircuitError(
+              `Circuit breaker "${name}" is ${state}`,
+              retryAfterMs,
+              'circuit_open',
+              cause === undefined ? undefined : { cause },
+            );
+      if (round !== this.#round) {
+        Error.stackTraceLimit = STACK_FRAMES;
+        Error.captureStackTrace(error, caller);
+        const stack = String(error.stack);
+        const at = stack.indexOf('\n    at ');
+        this.#frames = at === -1 ? '' : stack.slice(at);
+        this.#round = round;
+        return error;
+      }
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+    error.stack = `${error.name}: ${error.message}${this.#frames}`;
+    return error;
   }
 }

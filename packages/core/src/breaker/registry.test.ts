@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { circuitBreaker } from './breaker.js';
 import { BREAKER_DEFAULTS, breakerPresets } from './options.js';
-import { BreakerRegistry, breakerRegistry } from './registry.js';
+import { BreakerRegistry, breakerRegistry, worseBreakerState } from './registry.js';
 import { consecutive } from './strategy.js';
 
 describe('BreakerRegistry', () => {
@@ -15,11 +15,36 @@ describe('BreakerRegistry', () => {
     circuitBreaker({ name: 'search', registry, clock });
     await a.execute(() => Promise.reject(new Error('down'))).catch(() => undefined);
     expect(registry.list()).toEqual([
-      { name: 'payments', state: 'open', retryAfterMs: 500 },
-      { name: 'search', state: 'closed', retryAfterMs: 0 },
+      { name: 'payments', state: 'open', retryAfterMs: 500, count: 1 },
+      { name: 'search', state: 'closed', retryAfterMs: 0, count: 1 },
     ]);
     expect(registry.get('payments')).toEqual([a]);
     expect(registry.size).toBe(2);
+  });
+
+  it('lists breakers sharing a name as one row with the worst state: an open one never shows as closed', async () => {
+    const registry = new BreakerRegistry();
+    const clock = new FakeClock();
+    // Unnamed breakers share the default name; so does a breaker re-created by a hot reload.
+    const old = circuitBreaker({ registry, clock, strategy: consecutive(1), halfOpenAfter: 500 });
+    const fresh = circuitBreaker({ registry, clock });
+    await old.execute(() => Promise.reject(new Error('down'))).catch(() => undefined);
+    expect(registry.list()).toEqual([{ name: 'circuit-breaker', state: 'open', retryAfterMs: 500, count: 2 }]);
+    const isolation = fresh.isolate();
+    expect(registry.list()[0]).toMatchObject({ state: 'isolated', retryAfterMs: Number.POSITIVE_INFINITY });
+    isolation();
+    old.dispose(); // the replaced breaker leaves at once, not when it is collected
+    expect(registry.list()).toEqual([{ name: 'circuit-breaker', state: 'closed', retryAfterMs: 0, count: 1 }]);
+    expect(registry.get('circuit-breaker')).toEqual([fresh]);
+    expect(registry.size).toBe(1);
+  });
+
+  it('ranks states isolated > open > half-open > closed, an unknown state as open', () => {
+    expect(worseBreakerState('closed', 'half-open')).toBe('half-open');
+    expect(worseBreakerState('open', 'half-open')).toBe('open');
+    expect(worseBreakerState('open', 'isolated')).toBe('isolated');
+    expect(worseBreakerState('forced_open', 'closed')).toBe('forced_open');
+    expect(worseBreakerState('forced_open', 'isolated')).toBe('isolated');
   });
 
   it('joins the shared breakerRegistry by default and leaves it on dispose()', () => {

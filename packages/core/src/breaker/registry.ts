@@ -9,18 +9,38 @@ export interface RegisteredBreaker {
   readonly retryAfterMs: number;
 }
 
-/** One row of `registry.list()`. */
+/** One row of `registry.list()`: a name and the worst state of the breakers that share it. */
 export interface BreakerInfo {
   readonly name: string;
+  /** The worst state among the live breakers with this name (see {@link worseBreakerState}). */
   readonly state: BreakerStateName;
+  /** Ms to the next probe of the breakers in that state (the longest; `Infinity` while isolated). */
   readonly retryAfterMs: number;
+  /** Live breakers with this name: more than 1 means a name is shared (unnamed, re-created, per host). */
+  readonly count: number;
+}
+
+const SEVERITY: Readonly<Record<string, number>> = { closed: 0, 'half-open': 1, open: 2, isolated: 3 };
+const severity = (state: string) => SEVERITY[state] ?? SEVERITY.open!;
+
+/**
+ * Of two breaker states, the one to report for a name that several breakers share:
+ * `isolated` > `open` > `half-open` > `closed`; a state outside these ranks as `open`.
+ */
+export function worseBreakerState<S extends string>(a: S, b: S): S {
+  return severity(b) > severity(a) ? b : a;
 }
 
 /**
- * Lists live breakers by name and state, for admin views and health checks. It holds each
- * breaker through a `WeakRef`, so listing a breaker never keeps it alive: a breaker that is
- * no longer referenced leaves the list when it is garbage-collected, or at once with
- * `breaker.dispose()`. Memory: one small entry per live breaker.
+ * Lists live breakers by name and state, for admin views, health checks and metrics. It
+ * holds each breaker through a `WeakRef`, so listing a breaker never keeps it alive: a
+ * breaker that is no longer referenced leaves the list when it is garbage-collected, or at
+ * once with `breaker.dispose()`. Memory: one small entry per live breaker.
+ *
+ * Names need not be unique (two unnamed breakers are both `'circuit-breaker'`; a breaker
+ * re-created by a hot reload or a test joins beside the old one until that is collected or
+ * disposed). `list()` reports each name once with the worst state among its breakers and
+ * their `count`, so an open breaker never hides behind a closed one of the same name.
  */
 export class BreakerRegistry {
   readonly #refs = new Set<WeakRef<RegisteredBreaker>>();
@@ -47,12 +67,29 @@ export class BreakerRegistry {
     return live;
   }
 
-  /** Name, state and time to the next probe of every live breaker. */
+  /** One row per name, in order of first registration: the worst state, its time to the next probe, the count. */
   list(): BreakerInfo[] {
-    return this.breakers().map((b) => ({ name: b.name, state: b.state, retryAfterMs: b.retryAfterMs }));
+    const rows = new Map<string, BreakerInfo>();
+    for (const b of this.breakers()) {
+      const { name, state, retryAfterMs } = b;
+      const row = rows.get(name);
+      if (row === undefined) {
+        rows.set(name, { name, state, retryAfterMs, count: 1 });
+        continue;
+      }
+      const worst = worseBreakerState(row.state, state);
+      const wait =
+        row.state === state
+          ? Math.max(row.retryAfterMs, retryAfterMs)
+          : worst === state
+            ? retryAfterMs
+            : row.retryAfterMs;
+      rows.set(name, { name, state: worst, retryAfterMs: wait, count: row.count + 1 });
+    }
+    return [...rows.values()];
   }
 
-  /** The live breakers named `name` (names need not be unique). */
+  /** The live breakers named `name`, each with its own state (names need not be unique). */
   get(name: string): RegisteredBreaker[] {
     return this.breakers().filter((b) => b.name === name);
   }

@@ -7,6 +7,7 @@ import {
   isBrokenCircuitError,
 } from '../errors/errors.js';
 import { memoryStore } from '../store/memory.js';
+import { jsonRoundTripStore } from '../testing/json-round-trip-store.js';
 import { circuitBreaker } from './breaker.js';
 import { BreakerRegistry } from './registry.js';
 import { SharedCircuitBreaker } from './shared.js';
@@ -107,12 +108,55 @@ describe('circuitBreaker({ store }) (shared state)', () => {
     expect(await a.execute(() => 3)).toBe(3);
   });
 
+  it('isolates through a JSON store: Infinity never crosses it, and one instance’s release leaves the other’s', async () => {
+    const clock = new FakeClock();
+    const store = jsonRoundTripStore(memoryStore());
+    const make = () => circuitBreaker({ store, name: 'payments', clock, registry: false });
+    const [a, b] = [make(), make()];
+    const releaseA = await a.isolate();
+    const releaseB = await b.isolate();
+    const rejected = await settle(b.execute(() => 1));
+    expect(rejected).toBeInstanceOf(IsolatedCircuitError);
+    expect([a.state, a.retryAfterMs, b.retryAfterMs]).toEqual([
+      'isolated',
+      Number.POSITIVE_INFINITY,
+      Number.POSITIVE_INFINITY,
+    ]);
+    await releaseA();
+    await releaseA(); // a second call of one release changes nothing
+    expect(await settle(a.execute(() => 1))).toBeInstanceOf(IsolatedCircuitError);
+    await releaseB();
+    expect(await a.execute(() => 2)).toBe(2);
+    expect([a.state, a.retryAfterMs]).toEqual(['closed', 0]);
+  });
+
+  it('counts a late outcome only in the round that admitted the call', async () => {
+    const { a, b, clock } = pair();
+    let failLate = (_: Error) => {};
+    const late = settle(a.execute(() => new Promise((_, reject) => (failLate = reject))));
+    await new Promise((r) => setImmediate(r)); // the late call is admitted while closed
+    await settle(b.execute(fail));
+    await settle(b.execute(fail));
+    await clock.advance(1_000);
+    expect(await b.execute(() => 'probe')).toBe('probe'); // closed again: a new round
+    failLate(new Error('stale'));
+    await late;
+    await settle(b.execute(fail)); // one fresh failure of two
+    expect(await a.execute(() => 'still closed')).toBe('still closed');
+  });
+
+  it('rejects with this instance’s failure that opened it as cause', async () => {
+    const { a } = pair();
+    const last = new Error('HTTP 503');
+    await settle(a.execute(fail));
+    await settle(a.execute(() => Promise.reject(last)));
+    expect(((await settle(a.execute(() => 1))) as Error).cause).toBe(last);
+  });
+
   it('is listed by its registry', () => {
     const { registry } = pair();
-    expect(registry.list()).toEqual([
-      { name: 'payments', state: 'closed', retryAfterMs: 0 },
-      { name: 'payments', state: 'closed', retryAfterMs: 0 },
-    ]);
+    expect(registry.list()).toEqual([{ name: 'payments', state: 'closed', retryAfterMs: 0, count: 2 }]);
+    expect(registry.size).toBe(2);
   });
 
   it('rejects a store that is not one, a key without a store and initialState with a store', () => {

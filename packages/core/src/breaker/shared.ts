@@ -5,7 +5,7 @@ import type { Store } from '../store/store.js';
 import { BreakerEvents } from './events.js';
 import type { CallOutcome } from './machine.js';
 import { type BreakerStateName, type CircuitBreakerOptions, resolveBreakerOptions } from './options.js';
-import { outcomeOf, rejection } from './outcome.js';
+import { outcomeOf, Rejections } from './outcome.js';
 import { breakerRegistry, type RegisteredBreaker } from './registry.js';
 import { type BreakerDecision, type BreakerInput, breakerTransition } from './transition.js';
 
@@ -35,6 +35,9 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
   readonly #random: Random;
   readonly #unregister: Disposer | undefined;
   #state: BreakerStateName = 'closed';
+  /** This instance's failure that opened the breaker (the `cause` of its rejections); dropped when it closes. */
+  #cause: unknown;
+  #rejections: Rejections | undefined;
   /** Clock time at which the next probe is due, from the latest step. */
   #probeAt = 0;
 
@@ -67,19 +70,30 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     const start = this.#clock.now();
     const admitted = await this.#step({ type: 'acquire' }, start);
     if (admitted.admission === 'reject') {
-      const { state, retryAfterMs } = admitted;
+      const state = admitted.state;
+      const retryAfterMs = admitted.retryAfterMs ?? Number.POSITIVE_INFINITY;
       if (this.events.hasListeners) this.events.emit({ type: 'rejected', policy: this.name, state, retryAfterMs });
-      throw rejection(this.name, state, retryAfterMs);
+      const cause = state === 'isolated' ? undefined : this.#cause;
+      this.#rejections ??= new Rejections();
+      throw this.#rejections.make(
+        this.name,
+        state,
+        retryAfterMs,
+        cause,
+        admitted.round,
+        SharedCircuitBreaker.prototype.run,
+      );
     }
-    const probeRound = admitted.admission === 'probe' ? admitted.round : undefined;
+    const { round } = admitted;
+    const probe = admitted.admission === 'probe';
     let value: T;
     try {
       value = await fn(context);
     } catch (error) {
-      await this.#settle(outcomeOf(this.#handle, error, context.signal.aborted), error, probeRound, start);
+      await this.#settle(outcomeOf(this.#handle, error, context.signal.aborted), error, round, probe, start);
       throw error;
     }
-    await this.#settle('success', undefined, probeRound, start);
+    await this.#settle('success', undefined, round, probe, start);
     return value;
   }
 
@@ -104,15 +118,17 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     this.#unregister?.();
   }
 
-  async #settle(outcome: CallOutcome, error: unknown, probeRound: number | undefined, start: number): Promise<void> {
+  /** Reports a call's outcome to the round that admitted it. */
+  async #settle(outcome: CallOutcome, error: unknown, round: number, probe: boolean, start: number): Promise<void> {
     const now = this.#clock.now();
     const durationMs = now - start;
     this.emitOutcome(outcome, error, durationMs);
     const slow = durationMs >= this.#slowMs;
-    await this.#step(
-      probeRound === undefined ? { type: 'settle', outcome, slow } : { type: 'settle', outcome, slow, probeRound },
+    const settled = await this.#step(
+      probe ? { type: 'settle', outcome, slow, probeRound: round } : { type: 'settle', outcome, slow, round },
       now,
     );
+    if (settled.state === 'open' && settled.round !== round) this.#cause = error; // this outcome opened it
   }
 
   /** Applies one input in the store and takes note of the state it reports. */
@@ -120,7 +136,8 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     const decision = await this.#store.apply(this.key, this.#transition, { ...input, random: this.#random() }, now);
     const from = this.#state;
     this.#state = decision.state;
-    this.#probeAt = now + decision.retryAfterMs;
+    if (decision.state === 'closed') this.#cause = undefined;
+    this.#probeAt = decision.retryAfterMs === null ? Number.POSITIVE_INFINITY : now + decision.retryAfterMs;
     if (from !== decision.state && this.events.hasListeners) {
       this.events.emit({ type: 'state_change', policy: this.name, from, to: decision.state });
     }

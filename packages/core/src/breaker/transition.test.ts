@@ -47,7 +47,7 @@ describe('breakerTransition', () => {
     expect(rejected.output).toMatchObject({
       admission: 'reject',
       state: 'isolated',
-      retryAfterMs: Number.POSITIVE_INFINITY,
+      retryAfterMs: null,
     });
     state = t.apply(state, { type: 'release' }, 10).state;
     expect(state?.state).toBe('closed');

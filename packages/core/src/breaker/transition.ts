@@ -15,6 +15,12 @@ export type BreakerInput = (
       readonly outcome: CallOutcome;
       /** The `round` that `acquire` returned for a probe; omit for a call admitted while closed. */
       readonly probeRound?: number;
+      /**
+       * The `round` that `acquire` returned for a call admitted while closed: the outcome is
+       * dropped when the state has changed since. Without it, the outcome counts whenever the
+       * breaker is closed, whatever round admitted the call.
+       */
+      readonly round?: number;
       /** Whether the call was slow (for windows with `slowCallMs`). */
       readonly slow?: boolean;
     }
@@ -29,8 +35,11 @@ export interface BreakerDecision {
   readonly admission: Admission | undefined;
   readonly state: BreakerStateName;
   readonly round: number;
-  /** Ms until a probe could be admitted (0 when calls pass; `Infinity` when isolated). */
-  readonly retryAfterMs: number;
+  /**
+   * Ms until a probe could be admitted: 0 when calls pass; `null` while isolated, when no
+   * probe is due until the isolation is released (JSON has no `Infinity`).
+   */
+  readonly retryAfterMs: number | null;
 }
 
 /**
@@ -65,7 +74,7 @@ export function breakerTransition(
           admission = m.admit(now);
           break;
         case 'settle':
-          if (input.probeRound === undefined) m.recordClosed(input.outcome, input.slow === true, now);
+          if (input.probeRound === undefined) m.recordClosed(input.outcome, input.slow === true, now, input.round);
           else m.settleProbe(input.probeRound, input.outcome, now);
           break;
         case 'isolate':
@@ -78,7 +87,8 @@ export function breakerTransition(
           m.reset();
           break;
       }
-      const output: BreakerDecision = { admission, state: m.state, round: m.round, retryAfterMs: m.retryAfter(now) };
+      const retryAfterMs = m.state === 'isolated' ? null : m.retryAfter(now);
+      const output: BreakerDecision = { admission, state: m.state, round: m.round, retryAfterMs };
       return { state: m.snapshot(), output, ttlMs: Number.POSITIVE_INFINITY };
     },
   });

@@ -5,11 +5,13 @@ import {
   BulkheadRejectedError,
   ConfigurationError,
   IdempotencyConflictError,
+  IsolatedCircuitError,
   RateLimitExceededError,
   ResilienceError,
   RetryExhaustedError,
   TimeoutError,
 } from './errors.js';
+import { ERROR_MARKERS } from './markers.js';
 
 const withCode = (code: string) => Object.assign(new Error(code), { code });
 const withStatus = (status: number) => Object.assign(new Error(`HTTP ${status}`), { status });
@@ -107,8 +109,121 @@ describe('isTransient', () => {
     expect(isTransient(new Error('boom'))).toBe(false);
   });
 
+  it('is false for the toolkit’s own rejections, whatever caused them', () => {
+    const http503 = withStatus(503);
+    expect(isTransient(new RateLimitExceededError(100))).toBe(false);
+    expect(isTransient(new BulkheadRejectedError(1, 0))).toBe(false);
+    expect(isTransient(new BrokenCircuitError('open', 10_000, 'circuit_open', { cause: http503 }))).toBe(false);
+    expect(isTransient(new IsolatedCircuitError())).toBe(false);
+  });
+
   it('lets an explicit retryable flag win', () => {
     expect(isTransient(Object.assign(new Error('boom'), { retryable: true }))).toBe(true);
     expect(isTransient(Object.assign(withStatus(503), { retryable: false }))).toBe(false);
+  });
+});
+
+// What the common SDKs throw, as they throw it, and what it means. Every row of
+// ERROR_MARKERS must be exercised by at least one of these.
+const sdk = (message: string, fields: Record<string, unknown>) => Object.assign(new Error(message), fields);
+const grpc = (code: number, name: string) =>
+  sdk(`${code} ${name}: upstream says no`, { code, details: 'upstream says no', metadata: {} });
+const SDK_ERRORS: [string, Error, ReturnType<typeof classify>, boolean][] = [
+  ['Node ECONNRESET', sdk('socket hang up', { code: 'ECONNRESET' }), 'network', true],
+  ['undici connect timeout', sdk('Connect Timeout Error', { code: 'UND_ERR_CONNECT_TIMEOUT' }), 'timeout', true],
+  ['axios cancel', sdk('canceled', { code: 'ERR_CANCELED' }), 'cancelled', false],
+  ['an AbortError', sdk('This operation was aborted', { name: 'AbortError' }), 'cancelled', false],
+  ['AbortSignal.timeout()', sdk('The operation timed out', { name: 'TimeoutError' }), 'timeout', true],
+  ['pg 40001', sdk('could not serialize access due to concurrent update', { code: '40001' }), 'invalid_state', true],
+  ['pg 40P01', sdk('deadlock detected', { code: '40P01', severity: 'ERROR' }), 'invalid_state', true],
+  ['pg 55P03', sdk('could not obtain lock on row in relation "jobs"', { code: '55P03' }), 'timeout', true],
+  ['pg 08006', sdk('connection failure', { code: '08006' }), 'network', true],
+  ['pg 57P01', sdk('terminating connection due to administrator command', { code: '57P01' }), 'network', true],
+  [
+    'mysql2 ER_LOCK_DEADLOCK',
+    sdk('Deadlock found when trying to get lock; try restarting transaction', {
+      code: 'ER_LOCK_DEADLOCK',
+      errno: 1213,
+      sqlState: '40001',
+    }),
+    'invalid_state',
+    true,
+  ],
+  [
+    'mysql2 ER_LOCK_WAIT_TIMEOUT',
+    sdk('Lock wait timeout exceeded; try restarting transaction', { code: 'ER_LOCK_WAIT_TIMEOUT', errno: 1205 }),
+    'timeout',
+    true,
+  ],
+  ['SQLite SQLITE_BUSY', sdk('database is locked', { code: 'SQLITE_BUSY' }), 'timeout', true],
+  ['SQLite SQLITE_BUSY_SNAPSHOT', sdk('database is locked', { code: 'SQLITE_BUSY_SNAPSHOT' }), 'timeout', true],
+  ['SQLite SQLITE_LOCKED', sdk('database table is locked', { code: 'SQLITE_LOCKED' }), 'invalid_state', true],
+  ['gRPC 1 CANCELLED', grpc(1, 'CANCELLED'), 'cancelled', false],
+  ['gRPC 3 INVALID_ARGUMENT', grpc(3, 'INVALID_ARGUMENT'), 'validation', false],
+  ['gRPC 4 DEADLINE_EXCEEDED', grpc(4, 'DEADLINE_EXCEEDED'), 'timeout', true],
+  ['gRPC 7 PERMISSION_DENIED', grpc(7, 'PERMISSION_DENIED'), 'auth', false],
+  ['gRPC 8 RESOURCE_EXHAUSTED', grpc(8, 'RESOURCE_EXHAUSTED'), 'rate_limit', true],
+  ['gRPC 14 UNAVAILABLE', grpc(14, 'UNAVAILABLE'), 'dependency', true],
+  ['gRPC 16 UNAUTHENTICATED', grpc(16, 'UNAUTHENTICATED'), 'auth', false],
+  [
+    'AWS ThrottlingException (HTTP 400)',
+    sdk('Rate exceeded', { name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 } }),
+    'rate_limit',
+    true,
+  ],
+  [
+    'AWS $retryable.throttling',
+    sdk('Throughput exceeds the current capacity', {
+      name: 'ThroughputExceeded',
+      $retryable: { throttling: true },
+      $metadata: { httpStatusCode: 400 },
+    }),
+    'rate_limit',
+    true,
+  ],
+  [
+    'AWS $retryable',
+    sdk('Transaction is ongoing', { name: 'TransactionConflict', $retryable: {}, $metadata: { httpStatusCode: 400 } }),
+    'dependency',
+    true,
+  ],
+  [
+    'AWS $metadata.httpStatusCode 503',
+    sdk('Service unavailable', { name: 'ServiceUnavailable', $fault: 'server', $metadata: { httpStatusCode: 503 } }),
+    'dependency',
+    true,
+  ],
+  [
+    'AWS $metadata.httpStatusCode 429',
+    sdk('Too many', { name: 'LimitExceeded', $metadata: { httpStatusCode: 429 } }),
+    'rate_limit',
+    true,
+  ],
+  [
+    'AWS $metadata.httpStatusCode 404',
+    sdk('No such key', { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } }),
+    'validation',
+    false,
+  ],
+];
+
+describe('classify and isTransient on common SDK errors', () => {
+  it.each(SDK_ERRORS)('%s', (_source, error, category, transient) => {
+    expect(classify(error)).toBe(category);
+    expect(isTransient(error)).toBe(transient);
+  });
+
+  it('exercises every row of the marker table', () => {
+    const unexercised = ERROR_MARKERS.filter((m) => !SDK_ERRORS.some(([, error]) => m.matches(error as never)));
+    expect(unexercised.map((m) => m.source)).toEqual([]);
+  });
+
+  it('classifies the same when passed to Array.map (no hidden depth parameter)', () => {
+    const wrapped = new RetryExhaustedError(3, sdk('reset', { code: 'ECONNRESET' }));
+    expect(Array.from({ length: 8 }, () => wrapped).map(classify)).toEqual(Array(8).fill('network'));
+  });
+
+  it('does not mistake a numeric code without gRPC’s details for a gRPC status', () => {
+    expect(classify(sdk('whatever', { code: 14 }))).toBe('unknown');
   });
 });

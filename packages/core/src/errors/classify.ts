@@ -1,4 +1,5 @@
-import { isResilienceError } from './errors.js';
+import { isOwnRejection, isResilienceError } from './errors.js';
+import { markerOf } from './markers.js';
 
 /** The categories every error is sorted into (DESIGN.md, "errors"). */
 export type ErrorCategory =
@@ -16,39 +17,6 @@ export type ErrorCategory =
 type Bag = Record<string, unknown>;
 const asBag = (v: unknown): Bag | undefined => (typeof v === 'object' && v !== null ? (v as Bag) : undefined);
 
-const TIMEOUT_CODES = new Set([
-  'ETIMEDOUT',
-  'ESOCKETTIMEDOUT',
-  'ETIMEOUT',
-  'ECONNABORTED', // axios reports its own timeouts with this code
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'ERR_SOCKET_CONNECTION_TIMEOUT',
-  'ETIME',
-]);
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'EHOSTDOWN',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'ENETRESET',
-  'ENOTCONN',
-  'EADDRNOTAVAIL',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'ERR_STREAM_PREMATURE_CLOSE',
-  'ERR_NETWORK', // axios
-  'ERR_HTTP2_STREAM_ERROR',
-  'ERR_HTTP2_SESSION_ERROR',
-]);
-const CANCEL_CODES = new Set(['ABORT_ERR', 'ERR_CANCELED', 'UND_ERR_ABORTED']);
-
 const OWN_CODES: Record<string, ErrorCategory> = {
   invalid_options: 'configuration',
   timeout: 'timeout',
@@ -61,12 +29,16 @@ const OWN_CODES: Record<string, ErrorCategory> = {
   saga_misuse: 'configuration',
 };
 
-/** The HTTP status found on common error shapes (`status`, `statusCode`, `response.status`). */
+/**
+ * The HTTP status found on common error shapes (`status`, `statusCode`, `response.status`,
+ * the AWS SDK's `$metadata.httpStatusCode`).
+ */
 export function statusOf(error: unknown): number | undefined {
   const e = asBag(error);
   if (!e) return undefined;
   const response = asBag(e.response);
-  for (const v of [e.status, e.statusCode, response?.status, response?.statusCode]) {
+  const metadata = asBag(e.$metadata);
+  for (const v of [e.status, e.statusCode, response?.status, response?.statusCode, metadata?.httpStatusCode]) {
     if (typeof v === 'number' && v >= 100 && v <= 599) return v;
   }
   return undefined;
@@ -90,59 +62,73 @@ const MESSAGE_RULES: ReadonlyArray<[RegExp, ErrorCategory]> = [
   [/unauthori[sz]ed|forbidden|invalid api key|authentication/i, 'auth'],
 ];
 
-/**
- * Sorts an error into one category, looking in turn at: the toolkit's own codes, abort and
- * timeout names, Node/undici/axios error codes, an HTTP status on the error or its
- * `response`, well-known error names, the `cause` chain, and finally the message.
- */
-export function classify(error: unknown, depth = 0): ErrorCategory {
+/** A category, and whether retrying may succeed. */
+interface Verdict {
+  readonly category: ErrorCategory;
+  readonly transient: boolean;
+}
+
+const UNKNOWN: Verdict = { category: 'unknown', transient: false };
+const verdict = (category: ErrorCategory, transient: boolean): Verdict => ({ category, transient });
+const retryableCategory = (c: ErrorCategory) => c === 'network' || c === 'timeout' || c === 'rate_limit';
+
+function assess(error: unknown, depth: number): Verdict {
   const e = asBag(error);
-  if (!e) return 'unknown';
+  if (!e) return UNKNOWN;
   if (isResilienceError(error)) {
     // Wrappers take the category of what they wrap.
     if ((error.code === 'retry_exhausted' || error.code === 'transaction_failed') && depth < 5) {
-      return classify(error.cause, depth + 1);
+      return assess(error.cause, depth + 1);
     }
-    return OWN_CODES[error.code] ?? 'unknown';
+    // Of the toolkit's own errors only a timeout may pass on a retry: the rest are refusals and misuse.
+    const category = OWN_CODES[error.code] ?? 'unknown';
+    return verdict(category, category === 'timeout');
   }
-  const name = typeof e.name === 'string' ? e.name : '';
-  const code = typeof e.code === 'string' ? e.code : '';
-  if (name === 'AbortError' || CANCEL_CODES.has(code) || name === 'CanceledError') return 'cancelled';
-  if (name === 'TimeoutError' || TIMEOUT_CODES.has(code)) return 'timeout';
-  if (NETWORK_CODES.has(code)) return 'network';
+  const marker = markerOf(e);
+  if (marker) return marker;
   const status = statusOf(error);
   const fromStatus = status === undefined ? undefined : byStatus(status);
-  if (fromStatus) return fromStatus;
+  if (fromStatus) return verdict(fromStatus, retryableCategory(fromStatus) || fromStatus === 'dependency');
   if (depth < 5 && e.cause !== undefined) {
-    const fromCause = classify(e.cause, depth + 1);
-    if (fromCause !== 'unknown') return fromCause;
+    const fromCause = assess(e.cause, depth + 1);
+    if (fromCause.category !== 'unknown') return fromCause;
   }
-  if (name === 'SyntaxError' || name === 'RangeError' || name === 'TypeError') return 'validation';
-  if (/validation|zoderror|invalid/i.test(name)) return 'validation';
+  const name = typeof e.name === 'string' ? e.name : '';
+  if (name === 'SyntaxError' || name === 'RangeError' || name === 'TypeError') return verdict('validation', false);
+  if (/validation|zoderror|invalid/i.test(name)) return verdict('validation', false);
   const message = typeof e.message === 'string' ? e.message : '';
-  for (const [pattern, category] of MESSAGE_RULES) if (pattern.test(message)) return category;
-  return 'unknown';
+  for (const [pattern, category] of MESSAGE_RULES) {
+    if (pattern.test(message)) return verdict(category, retryableCategory(category));
+  }
+  return UNKNOWN;
 }
 
 /**
- * Whether retrying may help: network failures, timeouts, rate limits and 5xx answers.
- * An explicit boolean `retryable` (or `transient`) property on the error wins. Client
- * errors (4xx other than 408/429), a spent quota (a 429 with code `insufficient_quota`),
- * validation, auth, configuration, cancellation, the toolkit's own rejections and unknown
- * errors are not transient.
+ * Sorts an error into one category, looking in turn at: the toolkit's own codes, the markers
+ * of runtimes, HTTP clients, database drivers, gRPC and the AWS SDK (`ERROR_MARKERS`: Node
+ * and undici codes, SQLSTATEs, gRPC statuses, AWS throttling), an HTTP status on the error
+ * or its `response`, the `cause` chain, well-known error names, and finally the message.
+ */
+export function classify(error: unknown): ErrorCategory {
+  return assess(error, 0).category;
+}
+
+/**
+ * Whether retrying may help: network failures, timeouts, rate limits (429), 5xx answers,
+ * and the retryable markers of database drivers, gRPC and the AWS SDK (deadlocks,
+ * serialization failures, busy locks, UNAVAILABLE, `$retryable`). An explicit boolean
+ * `retryable` (or `transient`) property on the error wins. Client errors (4xx other than
+ * 408/429), a spent quota (a 429 with code `insufficient_quota`), validation, auth,
+ * configuration, cancellation and unknown errors are not transient, and neither are the toolkit's own rejections (open breaker, full bulkhead,
+ * rate-limit refusal: `isOwnRejection`), whatever their cause: they were refused here, not
+ * failed by the dependency.
  */
 export function isTransient(error: unknown): boolean {
   const e = asBag(error);
-  if (!e) return false;
+  if (!e || isOwnRejection(error)) return false;
   if (typeof e.retryable === 'boolean') return e.retryable;
   if (typeof e.transient === 'boolean') return e.transient;
   // A spent quota is a 429 that no wait refills (OpenAI's `insufficient_quota`: billing).
   if (e.code === 'insufficient_quota' || e.type === 'insufficient_quota') return false;
-  const category = classify(error);
-  if (category === 'network' || category === 'timeout' || category === 'rate_limit') return true;
-  if (category === 'dependency') {
-    const status = statusOf(error) ?? statusOf(e.cause);
-    return status !== undefined && status >= 500;
-  }
-  return false;
+  return assess(error, 0).transient;
 }

@@ -24,6 +24,24 @@ describe('ResilienceError', () => {
     expect(error).toBeInstanceOf(Error);
   });
 
+  it('says in RetryExhaustedError’s message what failed last, whatever was thrown', () => {
+    expect(new RetryExhaustedError(3, Object.assign(new Error('HTTP 503'), { status: 503 })).message).toBe(
+      'Gave up after 3 attempt(s), no attempts left: HTTP 503',
+    );
+    expect(new RetryExhaustedError(2, new Error('HTTP 429'), 'deadline').message).toBe(
+      'Gave up after 2 attempt(s), the next wait would pass the deadline: HTTP 429',
+    );
+    expect(new RetryExhaustedError(1, 'plain text').message).toMatch(/: plain text$/);
+    expect(new RetryExhaustedError(1, { message: 'a plain object' }).message).toMatch(/: a plain object$/);
+    expect(new RetryExhaustedError(1, Object.create(null)).message).toMatch(/: \[object without a message\]$/);
+  });
+
+  it('lets BrokenCircuitError carry a cause', () => {
+    const cause = new Error('HTTP 503');
+    expect(new BrokenCircuitError('open', 10, 'circuit_open', { cause }).cause).toBe(cause);
+    expect('cause' in new BrokenCircuitError('open', 10)).toBe(false);
+  });
+
   it('is recognised by code even when the class comes from another copy of the package', () => {
     const foreign = new TimeoutError(10);
     Object.setPrototypeOf(foreign, Error.prototype);

@@ -61,7 +61,12 @@ export class ConfigurationError extends ResilienceError {
   }
 }
 
-/** A call rejected because a circuit breaker is open. */
+/**
+ * A call rejected because a circuit breaker is open. A breaker sets `cause` to the failure
+ * that opened it (the last one it recorded), so logs keep the 503 or the reset behind it.
+ * Capturing a stack trace costs more than the rest of a rejection, so the rejections of one
+ * opening share the frames captured by its first rejection (at most 10).
+ */
 export class BrokenCircuitError extends ResilienceError {
   /** Milliseconds until the breaker admits its next probe. */
   readonly retryAfterMs: number;
@@ -69,8 +74,9 @@ export class BrokenCircuitError extends ResilienceError {
     message = 'Circuit is open',
     retryAfterMs = 0,
     code: 'circuit_open' | 'circuit_isolated' = 'circuit_open',
+    options?: { cause?: unknown },
   ) {
-    super(code, message);
+    super(code, message, options);
     this.retryAfterMs = retryAfterMs;
   }
 }
@@ -103,8 +109,10 @@ export class BulkheadRejectedError extends ResilienceError {
 }
 
 /**
- * A request denied by a rate limiter, turned into an error by the limiter's `wait`, `execute`
- * and `policy()` (`maxWaitMs: 0` rejects at once); `consume` returns the denial as a result.
+ * A request refused by a rate limiter: `limiter.wait()`, `limiter.execute()` and
+ * `limiter.policy()` reject with it (`maxWaitMs: 0` rejects at once; `consume()` returns a
+ * decision instead). One of the toolkit's own rejections: not transient, and not retried
+ * unless asked.
  */
 export class RateLimitExceededError extends ResilienceError {
   readonly retryAfterMs: number;
@@ -114,13 +122,24 @@ export class RateLimitExceededError extends ResilienceError {
   }
 }
 
-/** Every attempt failed. `cause` is the last attempt's error. */
+/** The message of anything thrown: an error's `message`, a string, or what `String()` gives. */
+export function messageOf(error: unknown): string {
+  const message = (error as { message?: unknown } | null | undefined)?.message;
+  if (typeof message === 'string') return message;
+  try {
+    return String(error);
+  } catch {
+    return '[object without a message]'; // no toString, as Object.create(null)
+  }
+}
+
+/** Every attempt failed. `cause` is the last attempt's error; the message ends with its message. */
 export class RetryExhaustedError extends ResilienceError {
   readonly attempts: number;
   readonly reason: 'max_attempts' | 'deadline';
   constructor(attempts: number, cause: unknown, reason: 'max_attempts' | 'deadline' = 'max_attempts') {
     const why = reason === 'deadline' ? 'the next wait would pass the deadline' : 'no attempts left';
-    super('retry_exhausted', `Gave up after ${attempts} attempt(s): ${why}`, { cause });
+    super('retry_exhausted', `Gave up after ${attempts} attempt(s), ${why}: ${messageOf(cause)}`, { cause });
     this.attempts = attempts;
     this.reason = reason;
   }

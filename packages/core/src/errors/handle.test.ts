@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { TimeoutError } from './errors.js';
+import {
+  BrokenCircuitError,
+  BulkheadRejectedError,
+  IsolatedCircuitError,
+  isOwnRejection,
+  RateLimitExceededError,
+  TimeoutError,
+} from './errors.js';
 import { handle } from './handle.js';
 
 class DbError extends Error {}
@@ -22,5 +29,25 @@ describe('handle', () => {
     const transientButNotTimeout = handle.transient().and(handle.errors(TimeoutError).not());
     expect(transientButNotTimeout(new TimeoutError(1))).toBe(false);
     expect(transientButNotTimeout(Object.assign(new Error(), { code: 'EPIPE' }))).toBe(true);
+  });
+
+  it('leaves the toolkit’s own rejections out of handle.all() and handle.transient() unless asked', () => {
+    const own = [
+      new BrokenCircuitError('open', 10_000),
+      new IsolatedCircuitError(),
+      new BulkheadRejectedError(1, 0),
+      new RateLimitExceededError(1_000),
+    ];
+    for (const error of own) {
+      expect(handle.all()(error), error.name).toBe(false);
+      expect(handle.transient()(error), error.name).toBe(false);
+      expect(handle.all().orOwnRejections()(error), error.name).toBe(true);
+      expect(handle.transient().orOwnRejections()(error), error.name).toBe(true);
+      expect(handle.errors(error.constructor as typeof Error)(error), error.name).toBe(true); // named: asked
+    }
+    expect(handle.all()(new TimeoutError(1))).toBe(true); // a timeout is the dependency's slowness, not a refusal
+    expect(handle.all()('a string')).toBe(true);
+    expect(handle.all().orOwnRejections()(new Error('x'))).toBe(true);
+    expect(handle.all().or(isOwnRejection)(new BulkheadRejectedError(1, 0))).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { isTransient } from './classify.js';
-import { isResilienceError } from './errors.js';
+import { isOwnRejection, isResilienceError } from './errors.js';
 
 /** Decides whether a policy handles (retries, counts, falls back on) an error. */
 export interface ErrorFilter {
@@ -10,6 +10,11 @@ export interface ErrorFilter {
   and(other: (error: unknown) => boolean): ErrorFilter;
   /** Handles what this filter does not. */
   not(): ErrorFilter;
+  /**
+   * Handles the toolkit's own rejections too (open breaker, full bulkhead, rate-limit
+   * refusal: `isOwnRejection`). A retry under it waits out an open breaker's `retryAfterMs`.
+   */
+  orOwnRejections(): ErrorFilter;
 }
 
 type ErrorClass = abstract new (...args: never[]) => unknown;
@@ -19,14 +24,21 @@ function filter(predicate: (error: unknown) => boolean): ErrorFilter {
   f.or = (other) => filter((e) => predicate(e) || other(e));
   f.and = (other) => filter((e) => predicate(e) && other(e));
   f.not = () => filter((e) => !predicate(e));
+  f.orOwnRejections = () => filter((e) => predicate(e) || isOwnRejection(e));
   return f;
 }
 
-/** Builders of error filters, combinable with `.or`, `.and` and `.not`. */
+/**
+ * Builders of error filters, combinable with `.or`, `.and`, `.not` and `.orOwnRejections`.
+ * The catch-alls (`all`, `transient`) leave out the toolkit's own rejections (open breaker,
+ * full bulkhead, rate-limit refusal): a policy that refused a call has already decided, so
+ * retrying or counting its refusal is asked for by name — `.orOwnRejections()`,
+ * `handle.errors(BrokenCircuitError)` or a predicate (DESIGN principle 7).
+ */
 export const handle = {
-  /** Every error. */
-  all: (): ErrorFilter => filter(() => true),
-  /** Errors retrying may fix (see `isTransient`). */
+  /** Every error except the toolkit's own rejections; add them with `.orOwnRejections()`. */
+  all: (): ErrorFilter => filter((e) => !isOwnRejection(e)),
+  /** Errors retrying may fix (see `isTransient`); never the toolkit's own rejections. */
   transient: (): ErrorFilter => filter(isTransient),
   /** Instances of the given classes (and the toolkit's errors of the same code). */
   errors: (...classes: ErrorClass[]): ErrorFilter =>

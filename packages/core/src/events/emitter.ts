@@ -4,10 +4,66 @@ export type Disposer = () => void;
 /** Subscribes a listener; returns its disposer. */
 export type Subscribe<T> = (listener: (event: T) => void) => Disposer;
 
+/** Receives the error of an event listener that threw, and the event it was given. */
+export type ListenerErrorHandler = (error: unknown, event: unknown) => void;
+
+// Kept on globalThis under a registered symbol, so a hook set through one copy of the package
+// (an ESM and a CJS entry, two installed versions) hears the listeners of every copy.
+const HOOK = Symbol.for('@resilience/core:listener-errors');
+type Hook = { handlers: Set<ListenerErrorHandler>; warned: WeakSet<object> };
+const hook: Hook = ((globalThis as Record<symbol, Hook | undefined>)[HOOK] ??= {
+  handlers: new Set(),
+  warned: new WeakSet(),
+});
+
+/** The default report: one console.warn per faulty function, so a listener that throws on every call cannot flood the log. */
+function warnOnce(culprit: object, error: unknown): void {
+  if (hook.warned.has(culprit)) return;
+  hook.warned.add(culprit);
+  console.warn(
+    '[@resilience/core] An event listener threw; the call it observed was not affected. Reported once per listener: subscribe with onListenerError() to see every error.',
+    error,
+  );
+}
+
+/** Reports the error of a listener (or an alert handler) that threw: to the onListenerError handlers, or one warning. */
+export function reportListenerError(listener: object, error: unknown, event: unknown): void {
+  if (hook.handlers.size === 0) {
+    warnOnce(listener, error);
+    return;
+  }
+  for (const handler of hook.handlers) {
+    try {
+      handler(error, event);
+    } catch (failure) {
+      warnOnce(handler, failure);
+    }
+  }
+}
+
+/**
+ * Subscribes to the errors thrown by event listeners of every policy (`onRetry`,
+ * `onStateChange`, `onEvent`, ...) and by alert handlers (the event is the alert). A listener that throws never changes the outcome of the
+ * call it observes; its error is reported here, once per throw, with the event it was given.
+ * While no handler is subscribed, each faulty listener is reported with one `console.warn`
+ * (its first error only). A handler that throws is reported that way too. Returns a disposer.
+ *
+ * @example
+ * onListenerError((error, event) => logger.error({ err: error, event }, 'resilience listener failed'));
+ */
+export function onListenerError(handler: ListenerErrorHandler): Disposer {
+  if (typeof handler !== 'function') throw new TypeError('onListenerError: expected a function');
+  const own = (error: unknown, event: unknown) => handler(error, event); // one entry per subscription
+  hook.handlers.add(own);
+  return () => {
+    hook.handlers.delete(own);
+  };
+}
+
 /**
  * A synchronous event source that costs nothing when nobody listens: producers check
- * `hasListeners` before building an event. A listener that throws is ignored so it can
- * never break the policy that reports to it.
+ * `hasListeners` before building an event. A listener that throws cannot break the policy
+ * that reports to it: its error goes to {@link onListenerError}.
  */
 export class Emitter<T> {
   #listeners: ReadonlyArray<(event: T) => void> = [];
@@ -27,8 +83,9 @@ export class Emitter<T> {
     for (const listener of this.#listeners) {
       try {
         listener(event);
-      } catch {
+      } catch (error) {
         // A faulty listener must not change the outcome of the call it observes.
+        reportListenerError(listener, error, event);
       }
     }
   }

@@ -1,1 +1,1 @@
-export type { Disposer, Subscribe } from './emitter.js';
+export { type Disposer, type ListenerErrorHandler, onListenerError, type Subscribe } from './emitter.js';

@@ -1,9 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
+import { circuitBreaker } from '../breaker/breaker.js';
+import { consecutive } from '../breaker/strategy.js';
 import { FakeClock } from '../clock/fake-clock.js';
 import { sequenceRandom } from '../clock/sequence-random.js';
-import { isRetryExhaustedError, type RetryExhaustedError } from '../errors/errors.js';
+import {
+  BrokenCircuitError,
+  BulkheadRejectedError,
+  isRetryExhaustedError,
+  RateLimitExceededError,
+  type RetryExhaustedError,
+} from '../errors/errors.js';
 import { handle } from '../errors/handle.js';
+import { pipeline } from '../pipeline/pipeline.js';
 import { backoff } from './backoff.js';
 import { RETRY_DEFAULTS } from './options.js';
 import { retry } from './retry.js';
@@ -266,5 +275,61 @@ describe('retry', () => {
       }),
       { numRuns: 40 },
     );
+  });
+
+  // Two calls against an always-503 upstream through retry(handle.all()) → breaker: the
+  // breaker's refusal ends the retries at once instead of waiting out its halfOpenAfter.
+  describe('the toolkit’s own rejections', () => {
+    const http503 = () => Promise.reject(Object.assign(new Error('HTTP 503'), { status: 503 }));
+
+    function upstream(handleOption: (error: unknown) => boolean) {
+      const clock = new FakeClock();
+      const policy = retry({ maxAttempts: 4, backoff: backoff.constant(100), handle: handleOption, clock });
+      const breaker = circuitBreaker({ strategy: consecutive(1), halfOpenAfter: 10_000, clock, registry: false });
+      return { clock, policy, call: () => settle(pipeline(policy, breaker).execute(http503)) };
+    }
+
+    it('are not retried under handle.all(): an open breaker is not waited out', async () => {
+      const { clock, policy, call } = upstream(handle.all());
+      const outcomes = [call(), call()];
+      await clock.runAll();
+      const [first, second] = await Promise.all(outcomes);
+      for (const outcome of [first!, second!]) {
+        expect(outcome.ok).toBe(false);
+        const error = (outcome as { error: BrokenCircuitError }).error;
+        expect(error).toBeInstanceOf(BrokenCircuitError);
+        expect((error.cause as Error).message).toBe('HTTP 503');
+      }
+      expect(policy.stats.giveUps.not_handled).toBe(2);
+      expect(clock.now()).toBe(100); // one backoff wait, no halfOpenAfter wait
+    });
+
+    it('are not retried by default (handle.transient()), even with a 503 as cause', async () => {
+      const { clock, policy, call } = upstream(handle.transient());
+      const outcome = call();
+      await clock.runAll();
+      expect((await outcome).ok).toBe(false);
+      expect([policy.stats.attempts, clock.now()]).toEqual([2, 100]);
+    });
+
+    it('are retried when asked, honouring their retryAfterMs', async () => {
+      const { clock, policy, call } = upstream(handle.all().orOwnRejections());
+      const outcome = call();
+      await clock.runAll();
+      expect((await outcome).ok).toBe(false);
+      expect(policy.stats.attempts).toBe(4);
+      expect(clock.now()).toBeGreaterThanOrEqual(10_000);
+    });
+
+    it('covers full bulkheads and rate-limit refusals too', async () => {
+      for (const rejection of [new BulkheadRejectedError(1, 0), new RateLimitExceededError(50)]) {
+        const clock = new FakeClock();
+        const fn = vi.fn(() => Promise.reject(rejection));
+        const outcome = settle(retry({ handle: handle.all(), clock }).execute(fn));
+        await clock.runAll();
+        expect(await outcome).toEqual({ ok: false, error: rejection });
+        expect(fn).toHaveBeenCalledTimes(1);
+      }
+    });
   });
 });

@@ -60,4 +60,48 @@ export const breakerScenarios: readonly StoreScenario[] = [
       );
     },
   },
+  {
+    name: 'breaker: isolation holds until every isolation is released; reset ends them all',
+    async run(makeStore) {
+      const { store, at } = await timelineOn(makeStore);
+      const t = breakerTransition({ strategy: consecutive(2), halfOpenAfter: 1_000 });
+      const step = async (type: 'acquire' | 'isolate' | 'release' | 'reset', t0: number) =>
+        store.apply(KEY, t, { type }, await at(t0));
+      // While isolated no probe is ever due: `retryAfterMs` is null (JSON has no Infinity).
+      const isolated = { state: 'isolated', round: 1, retryAfterMs: null };
+      same(await step('isolate', 0), isolated, 'the first isolation');
+      same(await step('isolate', 1), isolated, 'a second isolation (another instance)');
+      same(await step('acquire', 2), { admission: 'reject', ...isolated }, 'a call while isolated');
+      same(await step('release', 3), isolated, 'one of two isolations released');
+      same(await step('acquire', 5_000), { admission: 'reject', ...isolated }, 'a call long after, still isolated');
+      same(await step('release', 5_001), { state: 'closed', round: 2, retryAfterMs: 0 }, 'the last isolation released');
+      same((await step('acquire', 5_002)).admission, 'call', 'a call once released');
+      await step('isolate', 5_003);
+      await step('isolate', 5_004);
+      same((await step('reset', 5_005)).state, 'closed', 'reset ends both isolations');
+      same((await step('release', 5_006)).state, 'closed', 'a release after reset changes nothing');
+      same((await step('isolate', 5_007)).state, 'isolated', 'isolating again');
+      same((await step('release', 5_008)).state, 'closed', 'one release ends one isolation');
+    },
+  },
+  {
+    name: 'breaker: a late outcome counts only in the round that admitted the call',
+    async run(makeStore) {
+      const { store, at } = await timelineOn(makeStore);
+      const t = breakerTransition({ strategy: consecutive(2), halfOpenAfter: 1_000 });
+      const late = await store.apply(KEY, t, { type: 'acquire' }, await at(0));
+      const failure = { type: 'settle', outcome: 'failure', round: 0 } as const;
+      await store.apply(KEY, t, failure, await at(1));
+      same((await store.apply(KEY, t, failure, await at(2))).state, 'open', 'two failures of round 0');
+      const probe = await store.apply(KEY, t, { type: 'acquire' }, await at(1_002));
+      const success = { type: 'settle', outcome: 'success', probeRound: probe.round } as const;
+      const closed = await store.apply(KEY, t, success, await at(1_003));
+      same(closed.state, 'closed', 'the probe succeeded');
+      const stale = { type: 'settle', outcome: 'failure', round: late.round } as const;
+      same((await store.apply(KEY, t, stale, await at(1_004))).state, 'closed', 'a failure of round 0, settled late');
+      const fresh = { type: 'settle', outcome: 'failure', round: closed.round } as const;
+      same((await store.apply(KEY, t, fresh, await at(1_005))).state, 'closed', 'one fresh failure');
+      same((await store.apply(KEY, t, fresh, await at(1_006))).state, 'open', 'two fresh failures');
+    },
+  },
 ];

@@ -46,6 +46,14 @@ describe('transactional', () => {
     expect(c.rollback).toHaveBeenCalledWith(c.tx, boom);
   });
 
+  it('rejects with a TransactionError whatever fn throws, even a value String() cannot print', async () => {
+    const odd = Object.create(null);
+    const error = await transactional(client() as never, () => Promise.reject(odd)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransactionError);
+    expect((error as TransactionError).cause).toBe(odd);
+    expect((error as TransactionError).message).toBe('Transaction failed during run: [object without a message]');
+  });
+
   it('marks a lost connection inside the transaction as transient, so a retry is safe', async () => {
     const c = client();
     const error = (await transactional(c as never, () => Promise.reject(lost())).catch((e) => e)) as TransactionError;
@@ -59,6 +67,16 @@ describe('transactional', () => {
       const c = client();
       const pgError = Object.assign(new Error('could not serialize access'), { code });
       const error = (await transactional(c as never, () => Promise.reject(pgError)).catch(
+        (e) => e,
+      )) as TransactionError;
+      expect(error.transient, code).toBe(true);
+    }
+  });
+
+  it('knows the same retryable database errors as classify: MySQL and SQLite locks too', async () => {
+    for (const code of ['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'SQLITE_BUSY', '55P03']) {
+      const locked = Object.assign(new Error('locked'), { code });
+      const error = (await transactional(client() as never, () => Promise.reject(locked)).catch(
         (e) => e,
       )) as TransactionError;
       expect(error.transient, code).toBe(true);

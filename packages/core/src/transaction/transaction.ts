@@ -1,22 +1,7 @@
 import { classify, type ErrorCategory, isTransient } from '../errors/classify.js';
-import { ResilienceError } from '../errors/errors.js';
+import { isResilienceError, messageOf, ResilienceError } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import type { TransactionClient, TransactionPhase } from './options.js';
-
-type Bag = Record<string, unknown>;
-
-/**
- * SQLSTATE classes (PostgreSQL, also used by CockroachDB and others) for which running the
- * whole transaction again is safe and may succeed: serialization failures and deadlocks
- * (class 40), lost connections (class 08) and server shutdowns (57P01-57P03).
- */
-const RETRYABLE_SQLSTATE = /^(40001|40P01|08\w{3}|57P0[123])$/;
-const CONNECTION_SQLSTATE = /^(08\w{3}|57P0[123])$/;
-
-function sqlState(error: unknown): string | undefined {
-  const code = typeof error === 'object' && error !== null ? (error as Bag).code : undefined;
-  return typeof code === 'string' && code.length === 5 ? code : undefined;
-}
 
 /**
  * A transaction that did not commit. `cause` is the error that stopped it; `rollbackError`
@@ -31,7 +16,7 @@ function sqlState(error: unknown): string | undefined {
 export class TransactionError extends ResilienceError {
   /** Where it failed: starting, inside `fn`, or committing. */
   readonly phase: TransactionPhase;
-  /** The category of `cause` (`classify`), `network` for SQLSTATE class 08. */
+  /** The category of `cause` (`classify`: `network` for SQLSTATE class 08, `invalid_state` for a deadlock, …). */
   readonly category: ErrorCategory;
   /** Whether retrying the whole transaction is safe and may succeed. `isTransient` honours it. */
   readonly transient: boolean;
@@ -41,13 +26,11 @@ export class TransactionError extends ResilienceError {
   readonly rollbackError?: unknown;
 
   constructor(phase: TransactionPhase, cause: unknown, rollbackError?: unknown) {
-    const state = sqlState(cause);
-    const category: ErrorCategory = state && CONNECTION_SQLSTATE.test(state) ? 'network' : classify(cause);
-    const retryable = (state !== undefined && RETRYABLE_SQLSTATE.test(state)) || isTransient(cause);
+    const category = classify(cause);
+    const retryable = isTransient(cause);
     const outcomeUnknown = phase === 'commit' && (category === 'network' || category === 'timeout');
-    const reason = cause instanceof Error ? cause.message : String(cause);
     const rolled = rollbackError === undefined ? '' : '; the rollback failed too';
-    super('transaction_failed', `Transaction failed during ${phase}: ${reason}${rolled}`, { cause });
+    super('transaction_failed', `Transaction failed during ${phase}: ${messageOf(cause)}${rolled}`, { cause });
     this.phase = phase;
     this.category = category;
     this.transient = retryable && !outcomeUnknown;
@@ -58,9 +41,7 @@ export class TransactionError extends ResilienceError {
 
 /** True for a {@link TransactionError} (checked by code, so it works across package copies). */
 export const isTransactionError = (error: unknown): error is TransactionError =>
-  error instanceof ResilienceError
-    ? error.code === 'transaction_failed'
-    : typeof error === 'object' && error !== null && (error as Bag).code === 'transaction_failed';
+  isResilienceError(error, 'transaction_failed');
 
 /**
  * Runs `fn` inside a transaction: begins, runs `fn(tx)`, commits, and resolves with what
