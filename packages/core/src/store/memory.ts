@@ -1,3 +1,4 @@
+import { NAMESPACE_END } from './namespace.js';
 import { type MemoryStoreOptions, resolveMemoryStoreOptions } from './options.js';
 import {
   PACKED_MAX_WIDTH,
@@ -20,6 +21,8 @@ const KIND_MASK = 255;
 const REFERENCED = 256;
 const SPACE_SHIFT = 9;
 const kindOf = (meta: number): number => meta & KIND_MASK;
+// The bits of META below the space: kept when a key moves to another space.
+const SPACE_KEEP = (1 << SPACE_SHIFT) - 1;
 const STRIDE = STATE + PACKED_MAX_WIDTH;
 const SCRATCH = PACKED_MAX_WIDTH + 2;
 const INITIAL_CAPACITY = 1024;
@@ -47,6 +50,7 @@ export class MemoryStore implements Store {
   // One index per key space: space 0 holds full keys; space n holds keys without its prefix.
   readonly #indexes: Map<string, number>[] = [new Map()];
   readonly #prefixes: string[] = [''];
+  readonly #spaceIds = new Map<string, number>([['', 0]]);
   #count = 0;
   #subKey = '';
   #capacity = 0;
@@ -73,50 +77,50 @@ export class MemoryStore implements Store {
   }
 
   /**
-   * A key space for keys that all start with `prefix`: the `space` argument of the
-   * `…Sync` methods, which then take keys without the prefix. Saves building (and
-   * hashing) `prefix + key` on every call; the root methods still see the full keys.
+   * The key space of a namespace (a prefix built by `storeNamespace`): the `space` argument
+   * of the `…Sync` methods, which then take keys without the prefix. Saves building (and
+   * hashing) `prefix + key` on every call; the root methods still see the full keys. Keys
+   * written under their full names before the space existed move into it. Namespaces are
+   * never prefixes of one another, so which space holds a key does not depend on the order
+   * spaces were made in. Throws `TypeError` for a prefix that is not a namespace.
    */
   space(prefix: string): number {
-    if (prefix === '') return 0;
-    const known = this.#prefixes.indexOf(prefix);
-    if (known >= 0) return known;
+    const known = this.#spaceIds.get(prefix);
+    if (known !== undefined) return known;
+    if (typeof prefix !== 'string' || prefix.indexOf(NAMESPACE_END) !== prefix.length - 1) {
+      throw new TypeError(
+        `memoryStore.space: expected a namespace from storeNamespace(...) (one "${NAMESPACE_END}", at its end), received ${JSON.stringify(prefix)}`,
+      );
+    }
     const id = this.#prefixes.length;
     if (id >= 1 << 21) throw new RangeError('memoryStore: too many key spaces');
     const index = new Map<string, number>();
-    // Move keys that now belong to the new space (longest prefix wins).
-    for (let s = 0; s < id; s++) {
-      const p = this.#prefixes[s]!;
-      if (!prefix.startsWith(p)) continue;
-      for (const [key, slot] of this.#indexes[s]!) {
-        const full = p + key;
-        if (!full.startsWith(prefix)) continue;
-        this.#indexes[s]!.delete(key);
-        const sub = flatten(full.slice(prefix.length));
-        index.set(sub, slot);
-        this.#keys[slot] = sub;
-        const m = slot * STRIDE + META;
-        this.#rec[m] = (this.#rec[m]! & (REFERENCED | KIND_MASK)) | (id << SPACE_SHIFT);
-      }
+    const root = this.#indexes[0]!;
+    for (const [key, slot] of root) {
+      if (!key.startsWith(prefix)) continue;
+      root.delete(key);
+      const sub = flatten(key.slice(prefix.length));
+      index.set(sub, slot);
+      this.#keys[slot] = sub;
+      const m = slot * STRIDE + META;
+      this.#rec[m] = (this.#rec[m]! & SPACE_KEEP) | (id << SPACE_SHIFT);
     }
     this.#prefixes.push(prefix);
+    this.#spaceIds.set(prefix, id);
     this.#indexes.push(index);
     return id;
   }
 
-  /** The space of a full key; sets `#subKey` to the key within it. */
+  /** The space of a full key (the space of its namespace, else the root); sets `#subKey` to the key within it. */
   #resolve(key: string): number {
-    let best = 0;
-    let length = 0;
-    for (let s = 1; s < this.#prefixes.length; s++) {
-      const p = this.#prefixes[s]!;
-      if (p.length > length && key.startsWith(p)) {
-        best = s;
-        length = p.length;
-      }
+    const end = this.#prefixes.length === 1 ? -1 : key.indexOf(NAMESPACE_END);
+    const id = end < 0 ? undefined : this.#spaceIds.get(key.slice(0, end + 1));
+    if (id === undefined) {
+      this.#subKey = key;
+      return 0;
     }
-    this.#subKey = best === 0 ? key : key.slice(length);
-    return best;
+    this.#subKey = key.slice(end + 1);
+    return id;
   }
 
   apply<S, I, O>(key: string, transition: Transition<S, I, O>, input: I, now: number): Promise<O> {

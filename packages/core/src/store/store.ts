@@ -108,8 +108,10 @@ export interface StoreKeysOptions {
  * `now` passed to transitions and the origin of TTLs (a Redis store may document that it
  * uses the server's clock instead). A key whose TTL has passed reads as absent.
  *
- * Keys are opaque strings; callers namespace them (`'rl:search:user-42'`,
- * `'idem:order:abc'`, `'saga:checkout:17'`).
+ * Keys are opaque strings, kept character for character. Every caller namespaces them by
+ * one rule, `storeNamespace(...segments) + key` (`'rl:search|user-42'`,
+ * `'idem:default|abc'`, `'saga:checkout|17'`), so no namespace is a prefix of another's
+ * keyspace; `keys(prefix)` matches the prefix literally.
  */
 export interface Store {
   /**

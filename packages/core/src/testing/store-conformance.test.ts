@@ -109,6 +109,29 @@ describe('the store conformance suite', () => {
     ]);
   });
 
+  it('fails a store whose keys(prefix) reads the prefix as a glob pattern (an unescaped SCAN MATCH)', async () => {
+    const glob = (prefix: string) =>
+      new RegExp(
+        `^${prefix
+          .replace(/[.+^${}()|\\]/g, '\\$&')
+          .replace(/\*/g, '.*')
+          .replace(/\?/g, '.')}`,
+      );
+    const failed = await failing(() => {
+      const base = memoryStore();
+      return {
+        ...forward(base),
+        async keys(prefix, now, options) {
+          const all = await base.keys('', now, { limit: Number.POSITIVE_INFINITY });
+          return all.filter((k) => glob(prefix).test(k)).slice(0, options?.limit ?? 1000);
+        },
+      };
+    });
+    expect(failed).toEqual([
+      'namespaces: names where one is a prefix (or a glob) of another never see each other’s keys',
+    ]);
+  });
+
   it('fails a store that drops a key’s state on a refused batch only partly', async () => {
     const failed = await failing(() => {
       const base = memoryStore();
