@@ -14,15 +14,17 @@ const NIL = -1;
 const GENERIC = 0;
 // One record per slot in a Float64Array: [expiresAt, meta, ...packed state]: 40 bytes.
 const EXPIRES = 0;
-// META packs the kind (bits 0-7), the recently-used bit (8) and the key space (9 and up).
+// META packs the kind (bits 0-7) and the key space (9 and up).
 const META = 1;
 const STATE = 2;
 const KIND_MASK = 255;
-const REFERENCED = 256;
 const SPACE_SHIFT = 9;
 const kindOf = (meta: number): number => meta & KIND_MASK;
 // The bits of META below the space: kept when a key moves to another space.
 const SPACE_KEEP = (1 << SPACE_SHIFT) - 1;
+// The recency list: per slot [previous, next] (towards the least, the most recently used) in an Int32Array.
+const PREV = 0;
+const NEXT = 1;
 const STRIDE = STATE + PACKED_MAX_WIDTH;
 const SCRATCH = PACKED_MAX_WIDTH + 2;
 const INITIAL_CAPACITY = 1024;
@@ -38,12 +40,14 @@ type AnyCodec = PackedCodec<any>;
  * (so atomic), and the promise it returns is already settled.
  *
  * Layout: a `Map` from key to slot number; per slot one record in a `Float64Array` (its
- * expiry, its kind, a recently-used bit and, for packed transitions such as rate limits,
- * the numeric state), so one lookup touches one record. Other states are kept as the
- * objects themselves. Memory is bounded by `maxKeys`: past it a least recently used key
- * is evicted (the CLOCK approximation of LRU: a hand sweeps the slots, sparing once each
- * key used since it last passed). Keys past their TTL read as absent and are reclaimed
- * as the hand passes them or by {@link MemoryStore.sweep}.
+ * expiry, its kind and, for packed transitions such as rate limits, the numeric state), so
+ * one lookup touches one record, and two links of a doubly linked recency list in an
+ * `Int32Array`. Other states are kept as the objects themselves. Memory is bounded by
+ * `maxKeys`: past it the least recently used key is evicted (true LRU: every use moves a
+ * key to the front in O(1)), so a key used again before `maxKeys` other keys were touched
+ * is never evicted, whatever the others' pattern. Keys past their TTL read as absent; the
+ * least recently used one is reclaimed as a new key arrives, all of them by
+ * {@link MemoryStore.sweep}.
  */
 export class MemoryStore implements Store {
   readonly maxKeys: number;
@@ -56,7 +60,10 @@ export class MemoryStore implements Store {
   #capacity = 0;
   #used = 0;
   #free: number = NIL;
-  #hand = 0;
+  #links = new Int32Array(0);
+  /** The most and the least recently used key's slot (NIL when there is none). */
+  #newest: number = NIL;
+  #oldest: number = NIL;
   #keys: (string | undefined)[] = [];
   #rec = new Float64Array(0);
   #objs: unknown[] | undefined;
@@ -157,7 +164,7 @@ export class MemoryStore implements Store {
     }
     const result = transition.apply(this.#read(slot) as S | undefined, input, now);
     if (result.write !== false) this.#write(key, space, slot, result.state, result.ttlMs, now, id, packed);
-    else if (slot !== undefined) this.#reference(slot);
+    else if (slot !== undefined) this.#touch(slot);
     return result.output;
   }
 
@@ -215,7 +222,7 @@ export class MemoryStore implements Store {
     }
     for (let k = 0; k < n; k++) {
       const slot = slots[k];
-      if (slot !== undefined) this.#reference(slot);
+      if (slot !== undefined) this.#touch(slot);
     }
     if (!accepted) return outputs;
     for (let k = 0; k < n; k++) {
@@ -249,7 +256,7 @@ export class MemoryStore implements Store {
     return Promise.resolve(this.getSync<S>(key, now));
   }
 
-  /** {@link Store.get} without the promise. */
+  /** {@link Store.get} without the promise. A read is a use: it moves the key to the front. */
   getSync<S>(key: string, now: number): S | undefined {
     const space = this.#resolve(key);
     const slot = this.#indexes[space]!.get(this.#subKey);
@@ -258,6 +265,7 @@ export class MemoryStore implements Store {
       this.#remove(slot);
       return undefined;
     }
+    this.#touch(slot);
     return this.#read(slot) as S;
   }
 
@@ -321,7 +329,9 @@ export class MemoryStore implements Store {
     this.#capacity = 0;
     this.#used = 0;
     this.#free = NIL;
-    this.#hand = 0;
+    this.#links = new Int32Array(0);
+    this.#newest = NIL;
+    this.#oldest = NIL;
     this.#keys = [];
     this.#objs = undefined;
     this.#rec = new Float64Array(0);
@@ -342,7 +352,7 @@ export class MemoryStore implements Store {
     if (Number.isNaN(ttlMs)) {
       if (slot !== undefined) {
         if (fresh) this.#remove(slot);
-        else this.#reference(slot);
+        else this.#touch(slot);
       }
       return;
     }
@@ -352,13 +362,14 @@ export class MemoryStore implements Store {
     }
     let s = slot;
     if (s === undefined) s = this.#insert(key, space, now);
-    else if (this.#objs !== undefined && kindOf(this.#rec[s * STRIDE + META]!) === GENERIC) this.#objs[s] = undefined;
+    else {
+      this.#touch(s);
+      if (this.#objs !== undefined && kindOf(this.#rec[s * STRIDE + META]!) === GENERIC) this.#objs[s] = undefined;
+    }
     const rec = this.#rec;
     const base = s * STRIDE;
     rec[base + EXPIRES] = now + ttlMs;
-    // A new key starts unreferenced, so keys seen once (a scan) are evicted before keys in use.
-    const spaceBits = rec[base + META]! & ~(REFERENCED | KIND_MASK);
-    rec[base + META] = spaceBits | id | (slot === undefined ? 0 : REFERENCED);
+    rec[base + META] = (rec[base + META]! & ~KIND_MASK) | id;
     for (let i = 0; i < width; i++) rec[base + STATE + i] = next[from + i]!;
   }
 
@@ -399,11 +410,13 @@ export class MemoryStore implements Store {
       if (slot !== undefined) this.#remove(slot);
       return;
     }
-    const s = slot ?? this.#insert(key, space, now);
+    let s = slot;
+    if (s === undefined) s = this.#insert(key, space, now);
+    else this.#touch(s);
     const base = s * STRIDE;
     const rec = this.#rec;
     rec[base + EXPIRES] = now + ttlMs;
-    const meta = (rec[base + META]! & ~(REFERENCED | KIND_MASK)) | (slot === undefined ? 0 : REFERENCED);
+    const meta = rec[base + META]! & ~KIND_MASK;
     if (id !== GENERIC && packed !== undefined) {
       rec[base + META] = meta | id;
       if (this.#objs !== undefined) this.#objs[s] = undefined;
@@ -416,7 +429,7 @@ export class MemoryStore implements Store {
   }
 
   #insert(key: string, space: number, now: number): number {
-    this.#reclaim(now);
+    this.#makeRoom(now);
     let slot: number;
     if (this.#free !== NIL) {
       slot = this.#free;
@@ -429,56 +442,56 @@ export class MemoryStore implements Store {
     this.#keys[slot] = flat;
     this.#indexes[space]!.set(flat, slot);
     this.#rec[slot * STRIDE + META] = space << SPACE_SHIFT;
+    this.#link(slot);
     this.#count++;
     return slot;
   }
 
   /**
-   * Advances the CLOCK hand: reclaims an expired key under it, and when the store is
-   * full, sweeps until it evicts a key not used since the hand last passed.
+   * Before an insert: reclaims the least recently used key if its TTL has passed, then, if
+   * the store is still full, evicts the least recently used key.
    */
-  #reclaim(now: number): void {
-    const used = this.#used;
-    if (used === 0) return;
-    const rec = this.#rec;
-    let steps = 0;
-    for (;;) {
-      if (this.#hand >= used) this.#hand = 0;
-      const slot = this.#hand++;
-      const base = slot * STRIDE;
-      const full = this.#count >= this.maxKeys;
-      if (this.#keys[slot] !== undefined) {
-        if (rec[base + EXPIRES]! <= now) {
-          this.#remove(slot);
-          return;
-        }
-        if (full) {
-          const meta = rec[base + META]!;
-          if ((meta & REFERENCED) !== 0 && steps < 2 * used) rec[base + META] = meta & ~REFERENCED;
-          else {
-            this.#remove(slot);
-            return;
-          }
-        }
-      }
-      if (!full) return;
-      steps++;
-    }
+  #makeRoom(now: number): void {
+    const oldest = this.#oldest;
+    if (oldest === NIL) return;
+    if (this.#rec[oldest * STRIDE + EXPIRES]! <= now || this.#count >= this.maxKeys) this.#remove(oldest);
   }
 
-  #reference(slot: number): void {
-    const m = slot * STRIDE + META;
-    this.#rec[m] = this.#rec[m]! | REFERENCED;
+  /** Marks a key used: moves it to the front of the recency list. */
+  #touch(slot: number): void {
+    if (slot === this.#newest) return;
+    this.#unlink(slot);
+    this.#link(slot);
+  }
+
+  #link(slot: number): void {
+    const links = this.#links;
+    const newest = this.#newest;
+    links[2 * slot + PREV] = newest;
+    links[2 * slot + NEXT] = NIL;
+    if (newest === NIL) this.#oldest = slot;
+    else links[2 * newest + NEXT] = slot;
+    this.#newest = slot;
+  }
+
+  #unlink(slot: number): void {
+    const links = this.#links;
+    const prev = links[2 * slot + PREV]!;
+    const next = links[2 * slot + NEXT]!;
+    if (prev === NIL) this.#oldest = next;
+    else links[2 * prev + NEXT] = next;
+    if (next === NIL) this.#newest = prev;
+    else links[2 * next + PREV] = prev;
   }
 
   #remove(slot: number): void {
     const key = this.#keys[slot]!;
-    const base0 = slot * STRIDE;
-    this.#indexes[this.#rec[base0 + META]! >>> SPACE_SHIFT]!.delete(key);
+    const base = slot * STRIDE;
+    this.#indexes[this.#rec[base + META]! >>> SPACE_SHIFT]!.delete(key);
+    this.#unlink(slot);
     this.#count--;
     this.#keys[slot] = undefined;
     if (this.#objs !== undefined) this.#objs[slot] = undefined;
-    const base = slot * STRIDE;
     this.#rec[base + EXPIRES] = 0;
     this.#rec[base + STATE] = this.#free;
     this.#free = slot;
@@ -489,6 +502,9 @@ export class MemoryStore implements Store {
     const rec = new Float64Array(capacity * STRIDE);
     rec.set(this.#rec);
     this.#rec = rec;
+    const links = new Int32Array(capacity * 2);
+    links.set(this.#links);
+    this.#links = links;
     this.#capacity = capacity;
   }
 }

@@ -3,8 +3,9 @@ import { OptionsValidator } from '../errors/validate.js';
 export interface MemoryStoreOptions {
   /**
    * Most keys kept. Past it, the least recently used key is evicted, so a caller cycling
-   * through millions of keys cannot grow memory beyond about `maxKeys × 120` bytes
+   * through millions of keys cannot grow memory beyond about `maxKeys × 127` bytes
    * (key strings of ~10 characters, numeric states; larger JSON states cost their size).
+   * A key used again before `maxKeys` other keys were touched is never evicted.
    * @default 100_000
    */
   maxKeys?: number;
