@@ -1,5 +1,7 @@
+import { StoreFullError } from '../errors/errors.js';
 import { NAMESPACE_END } from './namespace.js';
 import { type MemoryStoreOptions, resolveMemoryStoreOptions } from './options.js';
+import { LRU, NIL, PINS, SlotLists } from './slot-lists.js';
 import {
   PACKED_MAX_WIDTH,
   type PackedCodec,
@@ -10,21 +12,18 @@ import {
   type Transition,
 } from './store.js';
 
-const NIL = -1;
 const GENERIC = 0;
 // One record per slot in a Float64Array: [expiresAt, meta, ...packed state]: 40 bytes.
 const EXPIRES = 0;
-// META packs the kind (bits 0-7) and the key space (9 and up).
+// META packs the kind (bits 0-7), the pinned bit (8) and the key space (9 and up).
 const META = 1;
 const STATE = 2;
 const KIND_MASK = 255;
+const PINNED = 256;
 const SPACE_SHIFT = 9;
 const kindOf = (meta: number): number => meta & KIND_MASK;
 // The bits of META below the space: kept when a key moves to another space.
 const SPACE_KEEP = (1 << SPACE_SHIFT) - 1;
-// The recency list: per slot [previous, next] (towards the least, the most recently used) in an Int32Array.
-const PREV = 0;
-const NEXT = 1;
 const STRIDE = STATE + PACKED_MAX_WIDTH;
 const SCRATCH = PACKED_MAX_WIDTH + 2;
 const INITIAL_CAPACITY = 1024;
@@ -41,16 +40,19 @@ type AnyCodec = PackedCodec<any>;
  *
  * Layout: a `Map` from key to slot number; per slot one record in a `Float64Array` (its
  * expiry, its kind and, for packed transitions such as rate limits, the numeric state), so
- * one lookup touches one record, and two links of a doubly linked recency list in an
- * `Int32Array`. Other states are kept as the objects themselves. Memory is bounded by
+ * one lookup touches one record, and two links of a doubly linked list ({@link SlotLists}:
+ * the unpinned keys by recency, the pinned ones in pin order). Other states are kept as the objects themselves. Memory is bounded by
  * `maxKeys`: past it the least recently used key is evicted (true LRU: every use moves a
- * key to the front in O(1)), so a key used again before `maxKeys` other keys were touched
- * is never evicted, whatever the others' pattern. Keys past their TTL read as absent; the
- * least recently used one is reclaimed as a new key arrives, all of them by
- * {@link MemoryStore.sweep}.
+ * key to the front in O(1)). Pinned keys (`TransitionResult.pinned`, in-flight locks) are
+ * never evicted while they live; at most half of `maxKeys` are pinned at once, a pin past
+ * that is refused with `StoreFullError`. So a key used again before `maxKeys / 2` other
+ * keys were touched is never evicted, whatever the others' pattern (before `maxKeys` while
+ * nothing is pinned). Keys past their TTL read as absent; the oldest one of each list is
+ * reclaimed as a new key arrives, all of them by {@link MemoryStore.sweep}.
  */
 export class MemoryStore implements Store {
   readonly maxKeys: number;
+  readonly #maxPinned: number;
   // One index per key space: space 0 holds full keys; space n holds keys without its prefix.
   readonly #indexes: Map<string, number>[] = [new Map()];
   readonly #prefixes: string[] = [''];
@@ -60,10 +62,8 @@ export class MemoryStore implements Store {
   #capacity = 0;
   #used = 0;
   #free: number = NIL;
-  #links = new Int32Array(0);
-  /** The most and the least recently used key's slot (NIL when there is none). */
-  #newest: number = NIL;
-  #oldest: number = NIL;
+  readonly #lists = new SlotLists();
+  #pinned = 0;
   #keys: (string | undefined)[] = [];
   #rec = new Float64Array(0);
   #objs: unknown[] | undefined;
@@ -76,6 +76,7 @@ export class MemoryStore implements Store {
 
   constructor(options: MemoryStoreOptions = {}) {
     this.maxKeys = resolveMemoryStoreOptions(options).maxKeys;
+    this.#maxPinned = Math.floor(this.maxKeys / 2);
   }
 
   /** Keys held, including expired ones not yet reclaimed. */
@@ -163,8 +164,9 @@ export class MemoryStore implements Store {
       slot = undefined;
     }
     const result = transition.apply(this.#read(slot) as S | undefined, input, now);
-    if (result.write !== false) this.#write(key, space, slot, result.state, result.ttlMs, now, id, packed);
-    else if (slot !== undefined) this.#touch(slot);
+    if (result.write !== false) {
+      this.#write(key, space, slot, result.state, result.ttlMs, now, id, packed, result.pinned === true);
+    } else if (slot !== undefined) this.#touch(slot);
     return result.output;
   }
 
@@ -188,7 +190,7 @@ export class MemoryStore implements Store {
     if (this.#multi.length < n * SCRATCH) this.#multi = new Float64Array(n * SCRATCH * 2);
     const multi = this.#multi;
     const outputs: unknown[] = new Array(n);
-    const results: ({ state: unknown; ttlMs: number; write?: boolean } | undefined)[] = new Array(n);
+    const results: ({ state: unknown; ttlMs: number; write?: boolean; pinned?: boolean } | undefined)[] = new Array(n);
     const slots: (number | undefined)[] = new Array(n);
     const fresh: boolean[] = new Array(n);
     const spaces: number[] = new Array(n);
@@ -225,6 +227,19 @@ export class MemoryStore implements Store {
       if (slot !== undefined) this.#touch(slot);
     }
     if (!accepted) return outputs;
+    // Refuse pins past the bound before writing anything.
+    let pins = 0;
+    let first = 0;
+    for (let k = n - 1; k >= 0; k--) {
+      const r = results[k];
+      if (r?.pinned !== true || r.write === false || r.state === undefined || !(r.ttlMs > 0)) continue;
+      const slot = this.#indexes[spaces[k]!]!.get(keys[k]!);
+      if (slot === undefined || !this.#isPinned(slot)) {
+        pins++;
+        first = k;
+      }
+    }
+    if (pins > 0) this.#reservePins(pins, keys[first]!, spaces[first]!, now);
     for (let k = 0; k < n; k++) {
       const op = operations[k]!;
       const result = results[k];
@@ -233,8 +248,9 @@ export class MemoryStore implements Store {
       // A slot may have been reclaimed by an insert of an earlier operation of this batch.
       const slot = this.#indexes[spaces[k]!]!.get(keys[k]!);
       if (result !== undefined) {
-        if (result.write !== false)
-          this.#write(keys[k]!, spaces[k]!, slot, result.state, result.ttlMs, now, id, packed);
+        if (result.write !== false) {
+          this.#write(keys[k]!, spaces[k]!, slot, result.state, result.ttlMs, now, id, packed, result.pinned === true);
+        }
         continue;
       }
       this.#commitPacked(
@@ -272,7 +288,11 @@ export class MemoryStore implements Store {
   set<S>(key: string, state: S, ttlMs: number, now: number): Promise<void> {
     const space = this.#resolve(key);
     const sub = this.#subKey;
-    this.#write(sub, space, this.#indexes[space]!.get(sub), state, ttlMs, now, GENERIC, undefined);
+    try {
+      this.#write(sub, space, this.#indexes[space]!.get(sub), state, ttlMs, now, GENERIC, undefined, false);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return Promise.resolve();
   }
 
@@ -329,9 +349,8 @@ export class MemoryStore implements Store {
     this.#capacity = 0;
     this.#used = 0;
     this.#free = NIL;
-    this.#links = new Int32Array(0);
-    this.#newest = NIL;
-    this.#oldest = NIL;
+    this.#lists.clear();
+    this.#pinned = 0;
     this.#keys = [];
     this.#objs = undefined;
     this.#rec = new Float64Array(0);
@@ -363,7 +382,7 @@ export class MemoryStore implements Store {
     let s = slot;
     if (s === undefined) s = this.#insert(key, space, now);
     else {
-      this.#touch(s);
+      this.#place(s, false);
       if (this.#objs !== undefined && kindOf(this.#rec[s * STRIDE + META]!) === GENERIC) this.#objs[s] = undefined;
     }
     const rec = this.#rec;
@@ -405,14 +424,15 @@ export class MemoryStore implements Store {
     now: number,
     id: number,
     packed: AnyPacked | undefined,
+    pinned: boolean,
   ): void {
     if (state === undefined || !(ttlMs > 0)) {
       if (slot !== undefined) this.#remove(slot);
       return;
     }
-    let s = slot;
-    if (s === undefined) s = this.#insert(key, space, now);
-    else this.#touch(s);
+    if (pinned && (slot === undefined || !this.#isPinned(slot))) this.#reservePins(1, key, space, now);
+    const s = slot ?? this.#insert(key, space, now);
+    this.#place(s, pinned);
     const base = s * STRIDE;
     const rec = this.#rec;
     rec[base + EXPIRES] = now + ttlMs;
@@ -442,53 +462,74 @@ export class MemoryStore implements Store {
     this.#keys[slot] = flat;
     this.#indexes[space]!.set(flat, slot);
     this.#rec[slot * STRIDE + META] = space << SPACE_SHIFT;
-    this.#link(slot);
+    this.#lists.push(slot, LRU);
     this.#count++;
     return slot;
   }
 
   /**
-   * Before an insert: reclaims the least recently used key if its TTL has passed, then, if
-   * the store is still full, evicts the least recently used key.
+   * Before an insert: reclaims the oldest key of either list if its TTL has passed, else,
+   * if the store is full, evicts the least recently used unpinned key. There always is one
+   * then: at most half the keys are pinned.
    */
   #makeRoom(now: number): void {
-    const oldest = this.#oldest;
-    if (oldest === NIL) return;
-    if (this.#rec[oldest * STRIDE + EXPIRES]! <= now || this.#count >= this.maxKeys) this.#remove(oldest);
+    const rec = this.#rec;
+    const oldest = this.#lists.oldest(LRU);
+    const oldestPin = this.#lists.oldest(PINS);
+    if (oldest !== NIL && rec[oldest * STRIDE + EXPIRES]! <= now) this.#remove(oldest);
+    else if (oldestPin !== NIL && rec[oldestPin * STRIDE + EXPIRES]! <= now) this.#remove(oldestPin);
+    else if (this.#count >= this.maxKeys) this.#remove(oldest);
   }
 
-  /** Marks a key used: moves it to the front of the recency list. */
+  #isPinned(slot: number): boolean {
+    return (this.#rec[slot * STRIDE + META]! & PINNED) !== 0;
+  }
+
+  /**
+   * Makes room for `n` more pins, reclaiming pinned keys past their TTL if needed, or
+   * throws `StoreFullError` (naming `key`) when the live pins leave no room.
+   */
+  #reservePins(n: number, key: string, space: number, now: number): void {
+    if (this.#pinned + n <= this.#maxPinned) return;
+    for (let slot = this.#lists.oldest(PINS); slot !== NIL; ) {
+      const newer = this.#lists.newer(slot);
+      if (this.#rec[slot * STRIDE + EXPIRES]! <= now) this.#remove(slot);
+      slot = newer;
+    }
+    if (this.#pinned + n <= this.#maxPinned) return;
+    throw new StoreFullError(
+      `memoryStore: ${this.#pinned} of its ${this.maxKeys} keys are pinned (in-flight locks), the most it pins; ` +
+        `refusing to pin ${JSON.stringify(this.#prefixes[space] + key)} rather than evict a live lock. ` +
+        'Raise maxKeys, or finish or shorten the locks.',
+    );
+  }
+
+  /** A read-only use: moves an unpinned key to the front of the recency list. */
   #touch(slot: number): void {
-    if (slot === this.#newest) return;
-    this.#unlink(slot);
-    this.#link(slot);
+    if (!this.#isPinned(slot)) this.#lists.move(slot, LRU, LRU);
   }
 
-  #link(slot: number): void {
-    const links = this.#links;
-    const newest = this.#newest;
-    links[2 * slot + PREV] = newest;
-    links[2 * slot + NEXT] = NIL;
-    if (newest === NIL) this.#oldest = slot;
-    else links[2 * newest + NEXT] = slot;
-    this.#newest = slot;
-  }
-
-  #unlink(slot: number): void {
-    const links = this.#links;
-    const prev = links[2 * slot + PREV]!;
-    const next = links[2 * slot + NEXT]!;
-    if (prev === NIL) this.#oldest = next;
-    else links[2 * prev + NEXT] = next;
-    if (next === NIL) this.#newest = prev;
-    else links[2 * next + PREV] = prev;
+  /** A write: the key goes to the front of the pinned list when `pinned`, else of the recency list. */
+  #place(slot: number, pinned: boolean): void {
+    const m = slot * STRIDE + META;
+    const was = (this.#rec[m]! & PINNED) !== 0;
+    if (was !== pinned) {
+      this.#rec[m] = this.#rec[m]! ^ PINNED;
+      this.#pinned += pinned ? 1 : -1;
+    }
+    this.#lists.move(slot, was ? PINS : LRU, pinned ? PINS : LRU);
   }
 
   #remove(slot: number): void {
     const key = this.#keys[slot]!;
     const base = slot * STRIDE;
-    this.#indexes[this.#rec[base + META]! >>> SPACE_SHIFT]!.delete(key);
-    this.#unlink(slot);
+    const meta = this.#rec[base + META]!;
+    this.#indexes[meta >>> SPACE_SHIFT]!.delete(key);
+    if ((meta & PINNED) === 0) this.#lists.remove(slot, LRU);
+    else {
+      this.#lists.remove(slot, PINS);
+      this.#pinned--;
+    }
     this.#count--;
     this.#keys[slot] = undefined;
     if (this.#objs !== undefined) this.#objs[slot] = undefined;
@@ -502,9 +543,7 @@ export class MemoryStore implements Store {
     const rec = new Float64Array(capacity * STRIDE);
     rec.set(this.#rec);
     this.#rec = rec;
-    const links = new Int32Array(capacity * 2);
-    links.set(this.#links);
-    this.#links = links;
+    this.#lists.grow(capacity);
     this.#capacity = capacity;
   }
 }

@@ -5,7 +5,9 @@ export interface MemoryStoreOptions {
    * Most keys kept. Past it, the least recently used key is evicted, so a caller cycling
    * through millions of keys cannot grow memory beyond about `maxKeys × 127` bytes
    * (key strings of ~10 characters, numeric states; larger JSON states cost their size).
-   * A key used again before `maxKeys` other keys were touched is never evicted.
+   * Pinned keys (in-flight locks, at most half of them) are never evicted, so a key used
+   * again before `maxKeys / 2` other keys were touched never is either (before `maxKeys`
+   * while nothing is pinned).
    * @default 100_000
    */
   maxKeys?: number;

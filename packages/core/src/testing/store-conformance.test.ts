@@ -18,9 +18,9 @@ const forward = (base: Store): Store => ({
 
 /** A store whose transitions' results are rewritten by `change` (for one broken promise). */
 type Result = TransitionResult<unknown, unknown>;
-function rewriting(change: (r: Result) => Result): () => Store {
+function rewriting(change: (r: Result) => Result, maxKeys?: number): () => Store {
   return () => {
-    const base = memoryStore();
+    const base = memoryStore(maxKeys === undefined ? {} : { maxKeys });
     const wrap = <S, I, O>(t: Transition<S, I, O>): Transition<S, I, O> => ({
       name: t.name,
       params: t.params,
@@ -63,6 +63,13 @@ describe('the store conformance suite', () => {
   it('fails a store that writes read-only steps (ignores write: false)', async () => {
     const failed = await failing(rewriting((r) => (r.write === false ? { ...r, write: true } : r)));
     expect(byArea(failed)).toEqual(expect.arrayContaining(['idempotency', 'messages', 'saga claim', 'saga log']));
+  });
+
+  it('fails a store that bounds its keys and evicts pinned ones (ignores pinned)', async () => {
+    const failed = await failing(rewriting(({ pinned: _, ...r }) => r, 8));
+    expect(failed).toEqual([
+      'pins: an in-flight lock survives 300 other records where the store bounds keys, until its TTL',
+    ]);
   });
 
   it('fails a store whose apply is a get and a set (not atomic)', async () => {

@@ -4,6 +4,7 @@ import { idempotencyScenarios } from './conformance-idempotency.js';
 import { type StoreFactory, type StoreScenario, same } from './conformance-kit.js';
 import { messageScenarios } from './conformance-messages.js';
 import { namespaceScenarios } from './conformance-namespaces.js';
+import { pinScenarios } from './conformance-pins.js';
 import { rateLimitScenarios } from './conformance-ratelimit.js';
 import { sagaScenarios } from './conformance-saga.js';
 
@@ -114,7 +115,7 @@ const basicScenarios: readonly StoreScenario[] = [
 
 /**
  * Every scenario of the store contract, for any implementation: the rate-limit algorithms,
- * the basic operations, namespaced keys, a breaker shared through a store, and every transition the workflows apply (idempotency records,
+ * the basic operations, namespaced keys, pinned locks, a breaker shared through a store, and every transition the workflows apply (idempotency records,
  * message retry counters, saga logs and their recovery claims). Each uses the `Store`
  * interface only, so a store passes by behaving, not by being a particular class.
  */
@@ -125,6 +126,7 @@ export function storeConformanceScenarios(): StoreScenario[] {
     ...namespaceScenarios,
     ...breakerScenarios,
     ...idempotencyScenarios,
+    ...pinScenarios,
     ...messageScenarios,
     ...sagaScenarios,
   ];
