@@ -12,7 +12,8 @@ export type ResilienceErrorCode =
   | 'in_flight'
   | 'fingerprint_mismatch'
   | 'saga_misuse'
-  | 'transaction_failed';
+  | 'transaction_failed'
+  | 'store_full';
 
 /**
  * Base of every error the toolkit throws. `code` is stable across versions; use the
@@ -165,6 +166,16 @@ export class SagaError extends ResilienceError {
   }
 }
 
+/**
+ * A bounded store refused a write rather than evict a pinned key (an in-flight lock): its
+ * pins are at their bound, or every key it holds is pinned. Nothing was written.
+ */
+export class StoreFullError extends ResilienceError {
+  constructor(message: string) {
+    super('store_full', message);
+  }
+}
+
 /** True for any error thrown by the toolkit (optionally with the given code). */
 export function isResilienceError(error: unknown, code?: ResilienceErrorCode): error is ResilienceError {
   if (typeof error !== 'object' || error === null || !(BRAND in error)) return false;
@@ -182,6 +193,7 @@ export const isRetryExhaustedError = (error: unknown): error is RetryExhaustedEr
   isResilienceError(error, 'retry_exhausted');
 export const isConfigurationError = (error: unknown): error is ConfigurationError =>
   isResilienceError(error, 'invalid_options');
+export const isStoreFullError = (error: unknown): error is StoreFullError => isResilienceError(error, 'store_full');
 
 /**
  * The toolkit's own load-shedding rejections (open breaker, full bulkhead, rate limit).

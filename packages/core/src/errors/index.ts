@@ -12,6 +12,7 @@ export {
   isRateLimitExceededError,
   isResilienceError,
   isRetryExhaustedError,
+  isStoreFullError,
   isTimeoutError,
   type OptionIssue,
   RateLimitExceededError,
@@ -19,6 +20,7 @@ export {
   type ResilienceErrorCode,
   RetryExhaustedError,
   SagaError,
+  StoreFullError,
   TimeoutError,
 } from './errors.js';
 export { type ErrorFilter, handle } from './handle.js';

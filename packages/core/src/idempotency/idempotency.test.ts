@@ -16,7 +16,7 @@ describe('idempotency', () => {
       lockTimeoutMs: 60_000,
       recordErrors: false,
       pollIntervalMs: 50,
-      keyPrefix: 'idem:',
+      keyPrefix: 'default',
     });
   });
 

@@ -4,6 +4,7 @@ import { OptionsValidator } from '../errors/validate.js';
 import { Emitter } from '../events/emitter.js';
 import { isAbortSignal } from '../policy/policy.js';
 import { memoryStore } from '../store/memory.js';
+import { storeNamespace } from '../store/namespace.js';
 import type { JsonValue, Store } from '../store/store.js';
 import {
   type IdempotencyExecuteOptions,
@@ -82,6 +83,7 @@ export class Idempotency {
   readonly #inFlight = new Map<string, LocalCall>();
   readonly #events = new Emitter<IdempotencyEvent>();
   readonly #instance: string;
+  readonly #namespace: string;
   #sequence = 0;
 
   readonly onEvent = this.#events.subscribe;
@@ -92,6 +94,7 @@ export class Idempotency {
     this.store = options.store ?? memoryStore({ maxKeys: this.#opts.maxRecords });
     this.#begin = beginTransition(this.#opts.lockTimeoutMs);
     this.#complete = completeTransition(this.#opts.ttlMs);
+    this.#namespace = storeNamespace('idem', this.#opts.keyPrefix);
     const random: Random = options.random ?? systemRandom;
     this.#instance = Math.floor(random() * 2 ** 48).toString(36);
   }
@@ -147,7 +150,8 @@ export class Idempotency {
         return Promise.reject(error);
       }
     }
-    const storeKey = `${this.#opts.keyPrefix}${scope === undefined ? '' : encodeURIComponent(scope)}:${key}`;
+    const namespace = scope === undefined ? this.#namespace : storeNamespace('idem', this.#opts.keyPrefix, scope);
+    const storeKey = namespace + key;
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     return this.#join(storeKey, fn, fingerprint ?? null, options);
   }

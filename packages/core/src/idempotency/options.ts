@@ -35,7 +35,11 @@ export interface IdempotencyOptions {
   recordErrors?: boolean | ((error: unknown) => boolean);
   /** How often a call waits on a key in flight in another process re-reads it. @default 50 */
   pollIntervalMs?: number;
-  /** Store key prefix. @default 'idem:' */
+  /**
+   * The records' namespace in the store: keys are `idem:<keyPrefix>|<key>`, or
+   * `idem:<keyPrefix>:<scope>|<key>` with a scope, encoded (see `storeNamespace`), so
+   * instances with different prefixes never share a record. @default 'default'
+   */
   keyPrefix?: string;
   clock?: Clock;
   random?: Random;
@@ -60,7 +64,7 @@ export const IDEMPOTENCY_DEFAULTS = {
   lockTimeoutMs: 60_000,
   recordErrors: false,
   pollIntervalMs: 50,
-  keyPrefix: 'idem:',
+  keyPrefix: 'default',
 } as const;
 
 export interface IdempotencyExecuteOptions {

@@ -44,7 +44,8 @@ export function beginTransition(
           owner: input.owner,
           until: now + lockTimeoutMs,
         };
-        return { state: next, output: { kind: 'acquired' }, ttlMs: lockTimeoutMs };
+        // Pinned: a bounded store must not evict the lock while the call runs (it would run twice).
+        return { state: next, output: { kind: 'acquired' }, ttlMs: lockTimeoutMs, pinned: true };
       }
       if (mismatch(state.fp, input.fp)) return { state, output: { kind: 'mismatch' }, ttlMs: 0, write: false };
       if (state.s === 'in_flight') {

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock/clock.js';
 import { type OptionNames, OptionsValidator } from '../errors/validate.js';
+import { storeNamespace } from '../store/namespace.js';
 import type { Store } from '../store/store.js';
 import { isStore } from '../store/store.js';
 
@@ -68,7 +69,11 @@ export interface MessageProcessorOptions<M> {
    * @default (message) => message.id
    */
   idOf?: (message: M) => string | number;
-  /** Store key prefix. @default 'msg:' */
+  /**
+   * The processor's namespace in the store: its counters are `msg:<keyPrefix>|<id>`, encoded
+   * (see `storeNamespace`), so processors with different prefixes never count each other's
+   * messages. @default 'default'
+   */
   keyPrefix?: string;
   clock?: Clock;
 }
@@ -93,7 +98,7 @@ export const MESSAGE_PROCESSOR_DEFAULTS = {
   maxAttempts: 3,
   retryTtlMs: 3_600_000,
   deadLetterLeaseMs: 30_000,
-  keyPrefix: 'msg:',
+  keyPrefix: 'default',
 } as const;
 
 export interface ResolvedMessageProcessorOptions {
@@ -137,6 +142,6 @@ export function resolveMessageProcessorOptions<M>(
     deadLetterLeaseMs: o.deadLetterLeaseMs ?? MESSAGE_PROCESSOR_DEFAULTS.deadLetterLeaseMs,
     softTimeoutMs: o.softTimeoutMs,
     hardTimeoutMs: o.hardTimeoutMs,
-    keyPrefix: o.keyPrefix ?? MESSAGE_PROCESSOR_DEFAULTS.keyPrefix,
+    keyPrefix: storeNamespace('msg', o.keyPrefix ?? MESSAGE_PROCESSOR_DEFAULTS.keyPrefix),
   };
 }

@@ -2,6 +2,7 @@ import type { Clock } from '../clock/clock.js';
 import { ConfigurationError } from '../errors/errors.js';
 import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import { MemoryStore } from '../store/memory.js';
+import { storeNamespace } from '../store/namespace.js';
 import { isStore, type Store } from '../store/store.js';
 import type { RateLimitAlgorithm, RateLimitDecision } from './algorithm.js';
 import { RateLimiter, type RateLimitStats } from './limiter.js';
@@ -24,7 +25,7 @@ export interface RateLimitGroupOptions<O extends string> {
   /** The limit (or limits, all-or-nothing) of each operation. */
   // biome-ignore lint/suspicious/noExplicitAny: any algorithm's state.
   limits: Record<O, RateLimitAlgorithm<any> | readonly RateLimitAlgorithm<any>[]>;
-  /** Shared by every operation; keys are prefixed `${name}:${operation}:`. @default memoryStore() */
+  /** Shared by every operation; keys are namespaced `rl:<name>:<operation>|` (see `storeNamespace`). @default memoryStore() */
   store?: Store;
   /** Stamped on events as `${name}.${operation}`. @default 'rateLimitGroup' */
   name?: string;
@@ -76,15 +77,17 @@ export class RateLimitGroup<O extends string = string> {
     for (const [operation, algorithm] of entries as [string, RateLimitGroupOptions<O>['limits'][O]][]) {
       this.#limiters.set(
         operation,
-        new RateLimiter({
-          algorithm,
-          store,
-          name: `${this.name}.${operation}`,
-          prefix: `${this.name}:${operation}:`,
-          ...(maxWaitMs === undefined ? {} : { maxWaitMs }),
-          ...(maxWaiters === undefined ? {} : { maxWaiters }),
-          ...(clock === undefined ? {} : { clock }),
-        }),
+        new RateLimiter(
+          {
+            algorithm,
+            store,
+            name: `${this.name}.${operation}`,
+            ...(maxWaitMs === undefined ? {} : { maxWaitMs }),
+            ...(maxWaiters === undefined ? {} : { maxWaiters }),
+            ...(clock === undefined ? {} : { clock }),
+          },
+          storeNamespace('rl', this.name, operation),
+        ),
       );
     }
   }

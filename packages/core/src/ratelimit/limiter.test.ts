@@ -151,7 +151,7 @@ describe('rateLimiter', () => {
     expect((await a.consume('k')).allowed).toBe(true);
     expect((await b.consume('k')).allowed).toBe(true);
     expect((await a.consume('k')).allowed).toBe(false);
-    expect((await store.keys('', 0)).sort()).toEqual(['a:k', 'b:k']);
+    expect((await store.keys('', 0)).sort()).toEqual(['rl:a|k', 'rl:b|k']);
   });
 
   for (const [name, algorithm] of [

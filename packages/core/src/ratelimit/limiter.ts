@@ -13,6 +13,7 @@ import {
   type PolicyFn,
 } from '../policy/policy.js';
 import { MemoryStore } from '../store/memory.js';
+import { encodeSegment, NAMESPACE_END, storeNamespace } from '../store/namespace.js';
 import type { Store, StoreOperation } from '../store/store.js';
 import { costError, keyError, type RateLimitAlgorithm, type RateLimitDecision } from './algorithm.js';
 import {
@@ -90,18 +91,22 @@ export class RateLimiter {
   #aborted = 0;
   #totalWaitMs = 0;
 
-  constructor(options: RateLimiterOptions) {
+  /** @param namespace The store namespace, when not `rl:<prefix or name>|` (a group's `rl:<group>:<operation>|`). @internal */
+  constructor(options: RateLimiterOptions, namespace?: string) {
     validateRateLimiterOptions(options);
     const algorithms: readonly AnyAlgorithm[] = Array.isArray(options.algorithm)
       ? options.algorithm
       : [options.algorithm as AnyAlgorithm];
     this.#algorithms = algorithms;
     this.#single = algorithms.length === 1 ? algorithms[0] : undefined;
-    this.#suffixes = algorithms.map((a, i) => `|${i}.${a.kind}`);
+    // Several limits keep one key each: `<key>|<i>.<kind>`. A suffix holds one `|`, its
+    // first character, so the last `|` of a store key tells key and suffix apart.
+    this.#suffixes = algorithms.map((a, i) => `${NAMESPACE_END}${i}.${encodeSegment(a.kind)}`);
     this.#maxCost = Math.min(...algorithms.map((a) => a.maxCost));
     this.name = options.name ?? RATE_LIMITER_DEFAULTS.name;
-    // A store of its own needs no namespace; a shared one does.
-    this.#prefix = options.prefix ?? (options.store === undefined ? '' : `${this.name}:`);
+    // A store of its own needs no namespace; a shared one does (see storeNamespace).
+    const own = options.store === undefined && options.prefix === undefined;
+    this.#prefix = namespace ?? (own ? '' : storeNamespace('rl', options.prefix ?? this.name));
     this.#store = options.store ?? new MemoryStore();
     this.#sync = this.#store instanceof MemoryStore ? this.#store : undefined;
     // In the memory store a key space replaces the prefix: no string is built per call.

@@ -1,6 +1,7 @@
 import type { Clock, Random } from '../clock/clock.js';
 import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import type { Policy } from '../policy/policy.js';
+import { storeNamespace } from '../store/namespace.js';
 import type { Store } from '../store/store.js';
 import { isStore } from '../store/store.js';
 
@@ -61,7 +62,10 @@ export interface SagaOptions {
    * (logs it cannot take are skipped, in pages doubling in size). @default 1_000
    */
   maxRecoverPerCall?: number;
-  /** Store key prefix of the log. @default `saga:<name>:` */
+  /**
+   * The saga's namespace in the store: its logs are `saga:<keyPrefix>|<id>`, encoded (see
+   * `storeNamespace`), so `recover()` never finds another saga's logs. @default the saga's name
+   */
   keyPrefix?: string;
   clock?: Clock;
   random?: Random;
@@ -122,7 +126,7 @@ export function resolveSagaOptions(name: unknown, options: SagaOptions): Resolve
     recoverAfterMs: options.recoverAfterMs ?? SAGA_DEFAULTS.recoverAfterMs,
     logTtlMs: options.logTtlMs ?? SAGA_DEFAULTS.logTtlMs,
     maxRecoverPerCall: options.maxRecoverPerCall ?? SAGA_DEFAULTS.maxRecoverPerCall,
-    keyPrefix: options.keyPrefix ?? `saga:${String(name)}:`,
+    keyPrefix: storeNamespace('saga', options.keyPrefix ?? String(name)),
   };
 }
 

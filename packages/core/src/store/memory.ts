@@ -1,4 +1,7 @@
+import { StoreFullError } from '../errors/errors.js';
+import { NAMESPACE_END } from './namespace.js';
 import { type MemoryStoreOptions, resolveMemoryStoreOptions } from './options.js';
+import { LRU, NIL, PINS, SlotLists } from './slot-lists.js';
 import {
   PACKED_MAX_WIDTH,
   type PackedCodec,
@@ -9,17 +12,18 @@ import {
   type Transition,
 } from './store.js';
 
-const NIL = -1;
 const GENERIC = 0;
 // One record per slot in a Float64Array: [expiresAt, meta, ...packed state]: 40 bytes.
 const EXPIRES = 0;
-// META packs the kind (bits 0-7), the recently-used bit (8) and the key space (9 and up).
+// META packs the kind (bits 0-7), the pinned bit (8) and the key space (9 and up).
 const META = 1;
 const STATE = 2;
 const KIND_MASK = 255;
-const REFERENCED = 256;
+const PINNED = 256;
 const SPACE_SHIFT = 9;
 const kindOf = (meta: number): number => meta & KIND_MASK;
+// The bits of META below the space: kept when a key moves to another space.
+const SPACE_KEEP = (1 << SPACE_SHIFT) - 1;
 const STRIDE = STATE + PACKED_MAX_WIDTH;
 const SCRATCH = PACKED_MAX_WIDTH + 2;
 const INITIAL_CAPACITY = 1024;
@@ -35,24 +39,31 @@ type AnyCodec = PackedCodec<any>;
  * (so atomic), and the promise it returns is already settled.
  *
  * Layout: a `Map` from key to slot number; per slot one record in a `Float64Array` (its
- * expiry, its kind, a recently-used bit and, for packed transitions such as rate limits,
- * the numeric state), so one lookup touches one record. Other states are kept as the
- * objects themselves. Memory is bounded by `maxKeys`: past it a least recently used key
- * is evicted (the CLOCK approximation of LRU: a hand sweeps the slots, sparing once each
- * key used since it last passed). Keys past their TTL read as absent and are reclaimed
- * as the hand passes them or by {@link MemoryStore.sweep}.
+ * expiry, its kind and, for packed transitions such as rate limits, the numeric state), so
+ * one lookup touches one record, and two links of a doubly linked list ({@link SlotLists}:
+ * the unpinned keys by recency, the pinned ones in pin order). Other states are kept as the objects themselves. Memory is bounded by
+ * `maxKeys`: past it the least recently used key is evicted (true LRU: every use moves a
+ * key to the front in O(1)). Pinned keys (`TransitionResult.pinned`, in-flight locks) are
+ * never evicted while they live; at most half of `maxKeys` are pinned at once, a pin past
+ * that is refused with `StoreFullError`. So a key used again before `maxKeys / 2` other
+ * keys were touched is never evicted, whatever the others' pattern (before `maxKeys` while
+ * nothing is pinned). Keys past their TTL read as absent; the oldest one of each list is
+ * reclaimed as a new key arrives, all of them by {@link MemoryStore.sweep}.
  */
 export class MemoryStore implements Store {
   readonly maxKeys: number;
+  readonly #maxPinned: number;
   // One index per key space: space 0 holds full keys; space n holds keys without its prefix.
   readonly #indexes: Map<string, number>[] = [new Map()];
   readonly #prefixes: string[] = [''];
+  readonly #spaceIds = new Map<string, number>([['', 0]]);
   #count = 0;
   #subKey = '';
   #capacity = 0;
   #used = 0;
   #free: number = NIL;
-  #hand = 0;
+  readonly #lists = new SlotLists();
+  #pinned = 0;
   #keys: (string | undefined)[] = [];
   #rec = new Float64Array(0);
   #objs: unknown[] | undefined;
@@ -65,6 +76,7 @@ export class MemoryStore implements Store {
 
   constructor(options: MemoryStoreOptions = {}) {
     this.maxKeys = resolveMemoryStoreOptions(options).maxKeys;
+    this.#maxPinned = Math.floor(this.maxKeys / 2);
   }
 
   /** Keys held, including expired ones not yet reclaimed. */
@@ -73,50 +85,50 @@ export class MemoryStore implements Store {
   }
 
   /**
-   * A key space for keys that all start with `prefix`: the `space` argument of the
-   * `…Sync` methods, which then take keys without the prefix. Saves building (and
-   * hashing) `prefix + key` on every call; the root methods still see the full keys.
+   * The key space of a namespace (a prefix built by `storeNamespace`): the `space` argument
+   * of the `…Sync` methods, which then take keys without the prefix. Saves building (and
+   * hashing) `prefix + key` on every call; the root methods still see the full keys. Keys
+   * written under their full names before the space existed move into it. Namespaces are
+   * never prefixes of one another, so which space holds a key does not depend on the order
+   * spaces were made in. Throws `TypeError` for a prefix that is not a namespace.
    */
   space(prefix: string): number {
-    if (prefix === '') return 0;
-    const known = this.#prefixes.indexOf(prefix);
-    if (known >= 0) return known;
+    const known = this.#spaceIds.get(prefix);
+    if (known !== undefined) return known;
+    if (typeof prefix !== 'string' || prefix.indexOf(NAMESPACE_END) !== prefix.length - 1) {
+      throw new TypeError(
+        `memoryStore.space: expected a namespace from storeNamespace(...) (one "${NAMESPACE_END}", at its end), received ${JSON.stringify(prefix)}`,
+      );
+    }
     const id = this.#prefixes.length;
     if (id >= 1 << 21) throw new RangeError('memoryStore: too many key spaces');
     const index = new Map<string, number>();
-    // Move keys that now belong to the new space (longest prefix wins).
-    for (let s = 0; s < id; s++) {
-      const p = this.#prefixes[s]!;
-      if (!prefix.startsWith(p)) continue;
-      for (const [key, slot] of this.#indexes[s]!) {
-        const full = p + key;
-        if (!full.startsWith(prefix)) continue;
-        this.#indexes[s]!.delete(key);
-        const sub = flatten(full.slice(prefix.length));
-        index.set(sub, slot);
-        this.#keys[slot] = sub;
-        const m = slot * STRIDE + META;
-        this.#rec[m] = (this.#rec[m]! & (REFERENCED | KIND_MASK)) | (id << SPACE_SHIFT);
-      }
+    const root = this.#indexes[0]!;
+    for (const [key, slot] of root) {
+      if (!key.startsWith(prefix)) continue;
+      root.delete(key);
+      const sub = flatten(key.slice(prefix.length));
+      index.set(sub, slot);
+      this.#keys[slot] = sub;
+      const m = slot * STRIDE + META;
+      this.#rec[m] = (this.#rec[m]! & SPACE_KEEP) | (id << SPACE_SHIFT);
     }
     this.#prefixes.push(prefix);
+    this.#spaceIds.set(prefix, id);
     this.#indexes.push(index);
     return id;
   }
 
-  /** The space of a full key; sets `#subKey` to the key within it. */
+  /** The space of a full key (the space of its namespace, else the root); sets `#subKey` to the key within it. */
   #resolve(key: string): number {
-    let best = 0;
-    let length = 0;
-    for (let s = 1; s < this.#prefixes.length; s++) {
-      const p = this.#prefixes[s]!;
-      if (p.length > length && key.startsWith(p)) {
-        best = s;
-        length = p.length;
-      }
+    const end = this.#prefixes.length === 1 ? -1 : key.indexOf(NAMESPACE_END);
+    const id = end < 0 ? undefined : this.#spaceIds.get(key.slice(0, end + 1));
+    if (id === undefined) {
+      this.#subKey = key;
+      return 0;
     }
-    this.#subKey = best === 0 ? key : key.slice(length);
-    return best;
+    this.#subKey = key.slice(end + 1);
+    return id;
   }
 
   apply<S, I, O>(key: string, transition: Transition<S, I, O>, input: I, now: number): Promise<O> {
@@ -152,8 +164,9 @@ export class MemoryStore implements Store {
       slot = undefined;
     }
     const result = transition.apply(this.#read(slot) as S | undefined, input, now);
-    if (result.write !== false) this.#write(key, space, slot, result.state, result.ttlMs, now, id, packed);
-    else if (slot !== undefined) this.#reference(slot);
+    if (result.write !== false) {
+      this.#write(key, space, slot, result.state, result.ttlMs, now, id, packed, result.pinned === true);
+    } else if (slot !== undefined) this.#touch(slot);
     return result.output;
   }
 
@@ -177,7 +190,7 @@ export class MemoryStore implements Store {
     if (this.#multi.length < n * SCRATCH) this.#multi = new Float64Array(n * SCRATCH * 2);
     const multi = this.#multi;
     const outputs: unknown[] = new Array(n);
-    const results: ({ state: unknown; ttlMs: number; write?: boolean } | undefined)[] = new Array(n);
+    const results: ({ state: unknown; ttlMs: number; write?: boolean; pinned?: boolean } | undefined)[] = new Array(n);
     const slots: (number | undefined)[] = new Array(n);
     const fresh: boolean[] = new Array(n);
     const spaces: number[] = new Array(n);
@@ -211,9 +224,22 @@ export class MemoryStore implements Store {
     }
     for (let k = 0; k < n; k++) {
       const slot = slots[k];
-      if (slot !== undefined) this.#reference(slot);
+      if (slot !== undefined) this.#touch(slot);
     }
     if (!accepted) return outputs;
+    // Refuse pins past the bound before writing anything.
+    let pins = 0;
+    let first = 0;
+    for (let k = n - 1; k >= 0; k--) {
+      const r = results[k];
+      if (r?.pinned !== true || r.write === false || r.state === undefined || !(r.ttlMs > 0)) continue;
+      const slot = this.#indexes[spaces[k]!]!.get(keys[k]!);
+      if (slot === undefined || !this.#isPinned(slot)) {
+        pins++;
+        first = k;
+      }
+    }
+    if (pins > 0) this.#reservePins(pins, keys[first]!, spaces[first]!, now);
     for (let k = 0; k < n; k++) {
       const op = operations[k]!;
       const result = results[k];
@@ -222,8 +248,9 @@ export class MemoryStore implements Store {
       // A slot may have been reclaimed by an insert of an earlier operation of this batch.
       const slot = this.#indexes[spaces[k]!]!.get(keys[k]!);
       if (result !== undefined) {
-        if (result.write !== false)
-          this.#write(keys[k]!, spaces[k]!, slot, result.state, result.ttlMs, now, id, packed);
+        if (result.write !== false) {
+          this.#write(keys[k]!, spaces[k]!, slot, result.state, result.ttlMs, now, id, packed, result.pinned === true);
+        }
         continue;
       }
       this.#commitPacked(
@@ -245,7 +272,7 @@ export class MemoryStore implements Store {
     return Promise.resolve(this.getSync<S>(key, now));
   }
 
-  /** {@link Store.get} without the promise. */
+  /** {@link Store.get} without the promise. A read is a use: it moves the key to the front. */
   getSync<S>(key: string, now: number): S | undefined {
     const space = this.#resolve(key);
     const slot = this.#indexes[space]!.get(this.#subKey);
@@ -254,13 +281,18 @@ export class MemoryStore implements Store {
       this.#remove(slot);
       return undefined;
     }
+    this.#touch(slot);
     return this.#read(slot) as S;
   }
 
   set<S>(key: string, state: S, ttlMs: number, now: number): Promise<void> {
     const space = this.#resolve(key);
     const sub = this.#subKey;
-    this.#write(sub, space, this.#indexes[space]!.get(sub), state, ttlMs, now, GENERIC, undefined);
+    try {
+      this.#write(sub, space, this.#indexes[space]!.get(sub), state, ttlMs, now, GENERIC, undefined, false);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return Promise.resolve();
   }
 
@@ -317,7 +349,8 @@ export class MemoryStore implements Store {
     this.#capacity = 0;
     this.#used = 0;
     this.#free = NIL;
-    this.#hand = 0;
+    this.#lists.clear();
+    this.#pinned = 0;
     this.#keys = [];
     this.#objs = undefined;
     this.#rec = new Float64Array(0);
@@ -338,7 +371,7 @@ export class MemoryStore implements Store {
     if (Number.isNaN(ttlMs)) {
       if (slot !== undefined) {
         if (fresh) this.#remove(slot);
-        else this.#reference(slot);
+        else this.#touch(slot);
       }
       return;
     }
@@ -348,13 +381,14 @@ export class MemoryStore implements Store {
     }
     let s = slot;
     if (s === undefined) s = this.#insert(key, space, now);
-    else if (this.#objs !== undefined && kindOf(this.#rec[s * STRIDE + META]!) === GENERIC) this.#objs[s] = undefined;
+    else {
+      this.#place(s, false);
+      if (this.#objs !== undefined && kindOf(this.#rec[s * STRIDE + META]!) === GENERIC) this.#objs[s] = undefined;
+    }
     const rec = this.#rec;
     const base = s * STRIDE;
     rec[base + EXPIRES] = now + ttlMs;
-    // A new key starts unreferenced, so keys seen once (a scan) are evicted before keys in use.
-    const spaceBits = rec[base + META]! & ~(REFERENCED | KIND_MASK);
-    rec[base + META] = spaceBits | id | (slot === undefined ? 0 : REFERENCED);
+    rec[base + META] = (rec[base + META]! & ~KIND_MASK) | id;
     for (let i = 0; i < width; i++) rec[base + STATE + i] = next[from + i]!;
   }
 
@@ -390,16 +424,19 @@ export class MemoryStore implements Store {
     now: number,
     id: number,
     packed: AnyPacked | undefined,
+    pinned: boolean,
   ): void {
     if (state === undefined || !(ttlMs > 0)) {
       if (slot !== undefined) this.#remove(slot);
       return;
     }
+    if (pinned && (slot === undefined || !this.#isPinned(slot))) this.#reservePins(1, key, space, now);
     const s = slot ?? this.#insert(key, space, now);
+    this.#place(s, pinned);
     const base = s * STRIDE;
     const rec = this.#rec;
     rec[base + EXPIRES] = now + ttlMs;
-    const meta = (rec[base + META]! & ~(REFERENCED | KIND_MASK)) | (slot === undefined ? 0 : REFERENCED);
+    const meta = rec[base + META]! & ~KIND_MASK;
     if (id !== GENERIC && packed !== undefined) {
       rec[base + META] = meta | id;
       if (this.#objs !== undefined) this.#objs[s] = undefined;
@@ -412,7 +449,7 @@ export class MemoryStore implements Store {
   }
 
   #insert(key: string, space: number, now: number): number {
-    this.#reclaim(now);
+    this.#makeRoom(now);
     let slot: number;
     if (this.#free !== NIL) {
       slot = this.#free;
@@ -425,56 +462,77 @@ export class MemoryStore implements Store {
     this.#keys[slot] = flat;
     this.#indexes[space]!.set(flat, slot);
     this.#rec[slot * STRIDE + META] = space << SPACE_SHIFT;
+    this.#lists.push(slot, LRU);
     this.#count++;
     return slot;
   }
 
   /**
-   * Advances the CLOCK hand: reclaims an expired key under it, and when the store is
-   * full, sweeps until it evicts a key not used since the hand last passed.
+   * Before an insert: reclaims the oldest key of either list if its TTL has passed, else,
+   * if the store is full, evicts the least recently used unpinned key. There always is one
+   * then: at most half the keys are pinned.
    */
-  #reclaim(now: number): void {
-    const used = this.#used;
-    if (used === 0) return;
+  #makeRoom(now: number): void {
     const rec = this.#rec;
-    let steps = 0;
-    for (;;) {
-      if (this.#hand >= used) this.#hand = 0;
-      const slot = this.#hand++;
-      const base = slot * STRIDE;
-      const full = this.#count >= this.maxKeys;
-      if (this.#keys[slot] !== undefined) {
-        if (rec[base + EXPIRES]! <= now) {
-          this.#remove(slot);
-          return;
-        }
-        if (full) {
-          const meta = rec[base + META]!;
-          if ((meta & REFERENCED) !== 0 && steps < 2 * used) rec[base + META] = meta & ~REFERENCED;
-          else {
-            this.#remove(slot);
-            return;
-          }
-        }
-      }
-      if (!full) return;
-      steps++;
-    }
+    const oldest = this.#lists.oldest(LRU);
+    const oldestPin = this.#lists.oldest(PINS);
+    if (oldest !== NIL && rec[oldest * STRIDE + EXPIRES]! <= now) this.#remove(oldest);
+    else if (oldestPin !== NIL && rec[oldestPin * STRIDE + EXPIRES]! <= now) this.#remove(oldestPin);
+    else if (this.#count >= this.maxKeys) this.#remove(oldest);
   }
 
-  #reference(slot: number): void {
+  #isPinned(slot: number): boolean {
+    return (this.#rec[slot * STRIDE + META]! & PINNED) !== 0;
+  }
+
+  /**
+   * Makes room for `n` more pins, reclaiming pinned keys past their TTL if needed, or
+   * throws `StoreFullError` (naming `key`) when the live pins leave no room.
+   */
+  #reservePins(n: number, key: string, space: number, now: number): void {
+    if (this.#pinned + n <= this.#maxPinned) return;
+    for (let slot = this.#lists.oldest(PINS); slot !== NIL; ) {
+      const newer = this.#lists.newer(slot);
+      if (this.#rec[slot * STRIDE + EXPIRES]! <= now) this.#remove(slot);
+      slot = newer;
+    }
+    if (this.#pinned + n <= this.#maxPinned) return;
+    throw new StoreFullError(
+      `memoryStore: ${this.#pinned} of its ${this.maxKeys} keys are pinned (in-flight locks), the most it pins; ` +
+        `refusing to pin ${JSON.stringify(this.#prefixes[space] + key)} rather than evict a live lock. ` +
+        'Raise maxKeys, or finish or shorten the locks.',
+    );
+  }
+
+  /** A read-only use: moves an unpinned key to the front of the recency list. */
+  #touch(slot: number): void {
+    if (!this.#isPinned(slot)) this.#lists.move(slot, LRU, LRU);
+  }
+
+  /** A write: the key goes to the front of the pinned list when `pinned`, else of the recency list. */
+  #place(slot: number, pinned: boolean): void {
     const m = slot * STRIDE + META;
-    this.#rec[m] = this.#rec[m]! | REFERENCED;
+    const was = (this.#rec[m]! & PINNED) !== 0;
+    if (was !== pinned) {
+      this.#rec[m] = this.#rec[m]! ^ PINNED;
+      this.#pinned += pinned ? 1 : -1;
+    }
+    this.#lists.move(slot, was ? PINS : LRU, pinned ? PINS : LRU);
   }
 
   #remove(slot: number): void {
     const key = this.#keys[slot]!;
-    const base0 = slot * STRIDE;
-    this.#indexes[this.#rec[base0 + META]! >>> SPACE_SHIFT]!.delete(key);
+    const base = slot * STRIDE;
+    const meta = this.#rec[base + META]!;
+    this.#indexes[meta >>> SPACE_SHIFT]!.delete(key);
+    if ((meta & PINNED) === 0) this.#lists.remove(slot, LRU);
+    else {
+      this.#lists.remove(slot, PINS);
+      this.#pinned--;
+    }
     this.#count--;
     this.#keys[slot] = undefined;
     if (this.#objs !== undefined) this.#objs[slot] = undefined;
-    const base = slot * STRIDE;
     this.#rec[base + EXPIRES] = 0;
     this.#rec[base + STATE] = this.#free;
     this.#free = slot;
@@ -485,6 +543,7 @@ export class MemoryStore implements Store {
     const rec = new Float64Array(capacity * STRIDE);
     rec.set(this.#rec);
     this.#rec = rec;
+    this.#lists.grow(capacity);
     this.#capacity = capacity;
   }
 }

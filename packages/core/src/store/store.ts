@@ -26,6 +26,16 @@ export interface TransitionResult<S, O> {
    * evicted.
    */
   readonly ttlMs: number;
+  /**
+   * `true` pins the key: a store that evicts keys to stay within a bound keeps it until its
+   * TTL passes or a later write without `pinned` (an in-flight lock, which must not vanish
+   * while its owner works). Rather than evict a live pinned key, the store refuses the
+   * write that needs the room with `StoreFullError`; the memory store also pins at most
+   * half its keys (refusing a pin past that), so pins cannot crowd out every other key. A
+   * store that never evicts (Redis with `maxmemory-policy noeviction`) may ignore it.
+   * @default false
+   */
+  readonly pinned?: boolean;
   /** `false` leaves the stored state and TTL untouched (a read-only step such as a peek). @default true */
   readonly write?: boolean;
   /**
@@ -108,8 +118,10 @@ export interface StoreKeysOptions {
  * `now` passed to transitions and the origin of TTLs (a Redis store may document that it
  * uses the server's clock instead). A key whose TTL has passed reads as absent.
  *
- * Keys are opaque strings; callers namespace them (`'rl:search:user-42'`,
- * `'idem:order:abc'`, `'saga:checkout:17'`).
+ * Keys are opaque strings, kept character for character. Every caller namespaces them by
+ * one rule, `storeNamespace(...segments) + key` (`'rl:search|user-42'`,
+ * `'idem:default|abc'`, `'saga:checkout|17'`), so no namespace is a prefix of another's
+ * keyspace; `keys(prefix)` matches the prefix literally.
  */
 export interface Store {
   /**

@@ -104,6 +104,7 @@ export function jsonRoundTripStore(inner: Store): Store {
             ttlMs: r.ttlMs,
             ...(r.write === undefined ? {} : { write: r.write }),
             ...(r.accepted === undefined ? {} : { accepted: r.accepted }),
+            ...(r.pinned === undefined ? {} : { pinned: r.pinned }),
           };
         },
       };

@@ -18,9 +18,9 @@ const forward = (base: Store): Store => ({
 
 /** A store whose transitions' results are rewritten by `change` (for one broken promise). */
 type Result = TransitionResult<unknown, unknown>;
-function rewriting(change: (r: Result) => Result): () => Store {
+function rewriting(change: (r: Result) => Result, maxKeys?: number): () => Store {
   return () => {
-    const base = memoryStore();
+    const base = memoryStore(maxKeys === undefined ? {} : { maxKeys });
     const wrap = <S, I, O>(t: Transition<S, I, O>): Transition<S, I, O> => ({
       name: t.name,
       params: t.params,
@@ -65,6 +65,13 @@ describe('the store conformance suite', () => {
     expect(byArea(failed)).toEqual(expect.arrayContaining(['idempotency', 'messages', 'saga claim', 'saga log']));
   });
 
+  it('fails a store that bounds its keys and evicts pinned ones (ignores pinned)', async () => {
+    const failed = await failing(rewriting(({ pinned: _, ...r }) => r, 8));
+    expect(failed).toEqual([
+      'pins: an in-flight lock survives 300 other records where the store bounds keys, until its TTL',
+    ]);
+  });
+
   it('fails a store whose apply is a get and a set (not atomic)', async () => {
     const failed = await failing(() => {
       const base = memoryStore();
@@ -106,6 +113,29 @@ describe('the store conformance suite', () => {
     });
     expect(failed).toEqual([
       'keys(prefix): lists live keys with the prefix, exactly up to the limit, skipping expired ones',
+    ]);
+  });
+
+  it('fails a store whose keys(prefix) reads the prefix as a glob pattern (an unescaped SCAN MATCH)', async () => {
+    const glob = (prefix: string) =>
+      new RegExp(
+        `^${prefix
+          .replace(/[.+^${}()|\\]/g, '\\$&')
+          .replace(/\*/g, '.*')
+          .replace(/\?/g, '.')}`,
+      );
+    const failed = await failing(() => {
+      const base = memoryStore();
+      return {
+        ...forward(base),
+        async keys(prefix, now, options) {
+          const all = await base.keys('', now, { limit: Number.POSITIVE_INFINITY });
+          return all.filter((k) => glob(prefix).test(k)).slice(0, options?.limit ?? 1000);
+        },
+      };
+    });
+    expect(failed).toEqual([
+      'namespaces: names where one is a prefix (or a glob) of another never see each other’s keys',
     ]);
   });
 

@@ -3,6 +3,8 @@ import { breakerScenarios } from './conformance-breaker.js';
 import { idempotencyScenarios } from './conformance-idempotency.js';
 import { type StoreFactory, type StoreScenario, same } from './conformance-kit.js';
 import { messageScenarios } from './conformance-messages.js';
+import { namespaceScenarios } from './conformance-namespaces.js';
+import { pinScenarios } from './conformance-pins.js';
 import { rateLimitScenarios } from './conformance-ratelimit.js';
 import { sagaScenarios } from './conformance-saga.js';
 
@@ -113,7 +115,7 @@ const basicScenarios: readonly StoreScenario[] = [
 
 /**
  * Every scenario of the store contract, for any implementation: the rate-limit algorithms,
- * the basic operations, a breaker shared through a store, and every transition the workflows apply (idempotency records,
+ * the basic operations, namespaced keys, pinned locks, a breaker shared through a store, and every transition the workflows apply (idempotency records,
  * message retry counters, saga logs and their recovery claims). Each uses the `Store`
  * interface only, so a store passes by behaving, not by being a particular class.
  */
@@ -121,8 +123,10 @@ export function storeConformanceScenarios(): StoreScenario[] {
   return [
     ...rateLimitScenarios,
     ...basicScenarios,
+    ...namespaceScenarios,
     ...breakerScenarios,
     ...idempotencyScenarios,
+    ...pinScenarios,
     ...messageScenarios,
     ...sagaScenarios,
   ];
