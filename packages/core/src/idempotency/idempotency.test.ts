@@ -188,6 +188,11 @@ describe('idempotency', () => {
     expect(await idem.execute('k', () => 'second try')).toBe('second try');
   });
 
+  it('refuses maxRecords below 2, where no call could ever be held in flight', () => {
+    expect(() => idempotency({ maxRecords: 1 })).toThrow(/maxRecords/);
+    expect(() => idempotency({ maxRecords: 2 })).not.toThrow();
+  });
+
   it('bounds records by maxRecords in the default store', async () => {
     const idem = idempotency({ clock: new FakeClock(), random: fixed, maxRecords: 2 });
     const fn = vi.fn(() => 1);

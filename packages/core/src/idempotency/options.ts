@@ -15,7 +15,8 @@ export interface IdempotencyOptions {
    * Most records kept by the default memory store (least recently used evicted first), so
    * an attacker cycling keys cannot grow memory past `maxRecords` records. With your own
    * `store`, that store's bound applies (`memoryStore({ maxKeys })`, Redis `maxmemory`).
-   * @default 10_000
+   * At least 2: the memory store pins at most half its keys while their calls run, so a
+   * store of one record could never hold a call in flight. @default 10_000
    */
   maxRecords?: number;
   /**
@@ -104,7 +105,7 @@ export function resolveIdempotencyOptions(options: IdempotencyOptions): Resolved
   const store = o.store;
   v.check(store === undefined || isStore(store), 'store', store, 'a Store');
   v.number('ttlMs', o.ttlMs, { gt: 0 });
-  v.integer('maxRecords', o.maxRecords, { min: 1 });
+  v.integer('maxRecords', o.maxRecords, { min: 2 });
   v.number('lockTimeoutMs', o.lockTimeoutMs, { gt: 0 });
   v.number('pollIntervalMs', o.pollIntervalMs, { gt: 0 });
   v.string('keyPrefix', o.keyPrefix);
