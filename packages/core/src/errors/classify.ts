@@ -85,7 +85,9 @@ function assess(error: unknown, depth: number): Verdict {
     return verdict(category, category === 'timeout');
   }
   const marker = markerOf(e);
-  if (marker) return marker;
+  if (marker) return verdict(marker[2], marker[3]);
+  const retryable = asBag(e.$retryable); // the AWS SDK v3's mark of a retryable error
+  if (retryable) return verdict(retryable.throttling === true ? 'rate_limit' : 'dependency', true);
   const status = statusOf(error);
   const fromStatus = status === undefined ? undefined : byStatus(status);
   if (fromStatus) return verdict(fromStatus, retryableCategory(fromStatus) || fromStatus === 'dependency');
