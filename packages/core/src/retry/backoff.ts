@@ -73,11 +73,23 @@ function exponential(options: ExponentialOptions = {}): Backoff {
   v.oneOf('jitter', o.jitter, JITTERS);
   // `??`, not a spread over the defaults: `{ initialMs: undefined }` (a config value not set) means the default.
   const initialMs = o.initialMs ?? EXPONENTIAL_DEFAULTS.initialMs;
-  const multiplier = o.multiplier ?? EXPONENTIAL_DEFAULTS.multiplier;
   const maxMs = o.maxMs ?? EXPONENTIAL_DEFAULTS.maxMs;
-  const jitter = o.jitter ?? EXPONENTIAL_DEFAULTS.jitter;
   v.check(maxMs >= initialMs, 'maxMs', maxMs, `a number >= initialMs (${initialMs})`);
   v.done();
+  return exponentialSchedule({
+    initialMs,
+    multiplier: o.multiplier ?? EXPONENTIAL_DEFAULTS.multiplier,
+    maxMs,
+    jitter: o.jitter ?? EXPONENTIAL_DEFAULTS.jitter,
+  });
+}
+
+/**
+ * The schedule of `exponential`, from options already checked: `exponential` validates what
+ * users pass, and the retry default is a constant, so a bundle that never calls
+ * `backoff.exponential` does not carry its validation.
+ */
+export function exponentialSchedule({ initialMs, multiplier, maxMs, jitter }: Required<ExponentialOptions>): Backoff {
   const base = (retry: number) => Math.min(maxMs, initialMs * multiplier ** (retry - 1));
   const delays: Record<Jitter, Backoff['delay']> = {
     none: (retry) => base(retry),
