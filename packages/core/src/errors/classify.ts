@@ -1,3 +1,4 @@
+import { asBag } from './bag.js';
 import { isOwnRejection, isResilienceError } from './errors.js';
 import { markerOf } from './markers.js';
 
@@ -13,9 +14,6 @@ export type ErrorCategory =
   | 'configuration'
   | 'dependency'
   | 'unknown';
-
-type Bag = Record<string, unknown>;
-const asBag = (v: unknown): Bag | undefined => (typeof v === 'object' && v !== null ? (v as Bag) : undefined);
 
 const OWN_CODES: Record<string, ErrorCategory> = {
   invalid_options: 'configuration',

@@ -1,6 +1,5 @@
+import type { Bag } from './bag.js';
 import type { ErrorCategory } from './classify.js';
-
-type Bag = Record<string, unknown>;
 
 /**
  * Where a marker is read: the error's string `name` or `code`, or `grpc`, a numeric `code`

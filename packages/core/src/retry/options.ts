@@ -45,7 +45,7 @@ export const RETRY_OPTION_NAMES = {
 
 export const RETRY_DEFAULTS = {
   maxAttempts: 4,
-  backoff: /* @__PURE__ */ exponentialSchedule({ initialMs: 100, multiplier: 2, maxMs: 5_000, jitter: 'none' }),
+  backoff: /* @__PURE__ */ exponentialSchedule(100, 2, 5_000), // backoff.exponential({ initialMs: 100, multiplier: 2, maxMs: 5_000 })
   retryAfterMaxMs: 60_000,
   name: 'retry',
 } as const;
