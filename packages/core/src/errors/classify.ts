@@ -42,16 +42,21 @@ export function statusOf(error: unknown): number | undefined {
   return undefined;
 }
 
-function byStatus(status: number): ErrorCategory | undefined {
-  if (status === 408) return 'timeout';
-  if (status === 429) return 'rate_limit';
-  if (status === 401 || status === 403 || status === 407) return 'auth';
-  if (status === 409 || status === 412 || status === 423) return 'invalid_state';
-  if (status >= 400 && status < 500) return 'validation';
-  if (status === 504) return 'timeout';
-  if (status >= 500) return 'dependency';
-  return undefined;
-}
+/** Statuses with a category of their own; any other 4xx is a validation error, any other 5xx the dependency's. */
+const STATUS_CATEGORIES: Record<number, ErrorCategory> = {
+  401: 'auth',
+  403: 'auth',
+  407: 'auth',
+  408: 'timeout',
+  409: 'invalid_state',
+  412: 'invalid_state',
+  423: 'invalid_state',
+  429: 'rate_limit',
+  504: 'timeout',
+};
+
+const byStatus = (status: number): ErrorCategory | undefined =>
+  STATUS_CATEGORIES[status] ?? (status >= 500 ? 'dependency' : status >= 400 ? 'validation' : undefined);
 
 const MESSAGE_RULES: ReadonlyArray<[RegExp, ErrorCategory]> = [
   [/\btimed? ?out\b|\btimeout\b|deadline exceeded/i, 'timeout'],
