@@ -1,3 +1,4 @@
+import { asBag } from './bag.js';
 import { isOwnRejection, isResilienceError } from './errors.js';
 import { markerOf } from './markers.js';
 
@@ -13,9 +14,6 @@ export type ErrorCategory =
   | 'configuration'
   | 'dependency'
   | 'unknown';
-
-type Bag = Record<string, unknown>;
-const asBag = (v: unknown): Bag | undefined => (typeof v === 'object' && v !== null ? (v as Bag) : undefined);
 
 const OWN_CODES: Record<string, ErrorCategory> = {
   invalid_options: 'configuration',
@@ -44,16 +42,21 @@ export function statusOf(error: unknown): number | undefined {
   return undefined;
 }
 
-function byStatus(status: number): ErrorCategory | undefined {
-  if (status === 408) return 'timeout';
-  if (status === 429) return 'rate_limit';
-  if (status === 401 || status === 403 || status === 407) return 'auth';
-  if (status === 409 || status === 412 || status === 423) return 'invalid_state';
-  if (status >= 400 && status < 500) return 'validation';
-  if (status === 504) return 'timeout';
-  if (status >= 500) return 'dependency';
-  return undefined;
-}
+/** Statuses with a category of their own; any other 4xx is a validation error, any other 5xx the dependency's. */
+const STATUS_CATEGORIES: Record<number, ErrorCategory> = {
+  401: 'auth',
+  403: 'auth',
+  407: 'auth',
+  408: 'timeout',
+  409: 'invalid_state',
+  412: 'invalid_state',
+  423: 'invalid_state',
+  429: 'rate_limit',
+  504: 'timeout',
+};
+
+const byStatus = (status: number): ErrorCategory | undefined =>
+  STATUS_CATEGORIES[status] ?? (status >= 500 ? 'dependency' : status >= 400 ? 'validation' : undefined);
 
 const MESSAGE_RULES: ReadonlyArray<[RegExp, ErrorCategory]> = [
   [/\btimed? ?out\b|\btimeout\b|deadline exceeded/i, 'timeout'],
@@ -85,7 +88,9 @@ function assess(error: unknown, depth: number): Verdict {
     return verdict(category, category === 'timeout');
   }
   const marker = markerOf(e);
-  if (marker) return marker;
+  if (marker) return verdict(marker[2], marker[3]);
+  const retryable = asBag(e.$retryable); // the AWS SDK v3's mark of a retryable error
+  if (retryable) return verdict(retryable.throttling === true ? 'rate_limit' : 'dependency', true);
   const status = statusOf(error);
   const fromStatus = status === undefined ? undefined : byStatus(status);
   if (fromStatus) return verdict(fromStatus, retryableCategory(fromStatus) || fromStatus === 'dependency');

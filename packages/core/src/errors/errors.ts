@@ -195,9 +195,16 @@ export const isConfigurationError = (error: unknown): error is ConfigurationErro
   isResilienceError(error, 'invalid_options');
 export const isStoreFullError = (error: unknown): error is StoreFullError => isResilienceError(error, 'store_full');
 
+const OWN_REJECTIONS: readonly ResilienceErrorCode[] = [
+  'circuit_open',
+  'circuit_isolated',
+  'bulkhead_full',
+  'rate_limited',
+];
+
 /**
  * The toolkit's own load-shedding rejections (open breaker, full bulkhead, rate limit).
  * A breaker does not count these as failures of the dependency (DESIGN principle 7).
  */
 export const isOwnRejection = (error: unknown): boolean =>
-  isBrokenCircuitError(error) || isBulkheadRejectedError(error) || isRateLimitExceededError(error);
+  isResilienceError(error) && OWN_REJECTIONS.includes(error.code);

@@ -1,5 +1,4 @@
-type Bag = Record<string, unknown>;
-const asBag = (v: unknown): Bag | undefined => (typeof v === 'object' && v !== null ? (v as Bag) : undefined);
+import { asBag } from './bag.js';
 
 function header(headers: unknown, name: string): unknown {
   const h = asBag(headers);

@@ -1,13 +1,14 @@
 import { ConfigurationError, type OptionIssue } from './errors.js';
 
-const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-
 /**
  * Every option name of `T` as the keys of an object, so the compiler keeps the list whole:
  * `{ maxAttempts: true, ... } satisfies OptionNames<RetryOptions>` fails to compile when a
  * name of the interface is missing, or when the list names one the interface does not have.
  */
 export type OptionNames<T> = { readonly [K in keyof T]-?: true };
+
+/** Bounds of a number option: at least `min`, at most `max`, above `gt`. */
+type Range = { min?: number; max?: number; gt?: number };
 
 /** An object literal, `Object.create(null)` or a plain object from another realm; not an array, function or class instance. */
 const isPlainObject = (v: unknown): v is Record<string, unknown> => {
@@ -73,61 +74,52 @@ export class OptionsValidator {
     return this.check(value !== undefined, option, value, 'a value (the option is required)');
   }
 
-  number(option: string, value: unknown, range: { min?: number; max?: number; gt?: number } = {}): this {
-    if (value === undefined) return this;
-    const { min, max, gt } = range;
-    const ok =
-      isFiniteNumber(value) &&
-      (min === undefined || value >= min) &&
-      (max === undefined || value <= max) &&
-      (gt === undefined || value > gt);
-    return this.check(ok, option, value, describe('a finite number', range));
+  number(option: string, value: unknown, range: Range = {}): this {
+    return this.#inRange(Number.isFinite(value), 'a finite number', option, value, range);
   }
 
-  integer(option: string, value: unknown, range: { min?: number; max?: number } = {}): this {
-    if (value === undefined) return this;
-    const { min, max } = range;
-    const ok =
-      Number.isSafeInteger(value) &&
-      (min === undefined || (value as number) >= min) &&
-      (max === undefined || (value as number) <= max);
-    return this.check(ok, option, value, describe('an integer', range));
+  integer(option: string, value: unknown, range: Omit<Range, 'gt'> = {}): this {
+    return this.#inRange(Number.isSafeInteger(value), 'an integer', option, value, range);
   }
 
   oneOf<T>(option: string, value: unknown, allowed: readonly T[]): this {
-    if (value === undefined) return this;
-    return this.check(
-      allowed.includes(value as T),
-      option,
-      value,
-      `one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`,
-    );
+    const list = allowed.map((a) => JSON.stringify(a)).join(', ');
+    return this.#given(allowed.includes(value as T), option, value, `one of ${list}`);
   }
 
   function(option: string, value: unknown): this {
-    if (value === undefined) return this;
-    return this.check(typeof value === 'function', option, value, 'a function');
+    return this.#given(typeof value === 'function', option, value, 'a function');
   }
 
   boolean(option: string, value: unknown): this {
-    if (value === undefined) return this;
-    return this.check(typeof value === 'boolean', option, value, 'true or false');
+    return this.#given(typeof value === 'boolean', option, value, 'true or false');
   }
 
   string(option: string, value: unknown): this {
-    if (value === undefined) return this;
-    return this.check(typeof value === 'string' && value.length > 0, option, value, 'a non-empty string');
+    return this.#given(typeof value === 'string' && value.length > 0, option, value, 'a non-empty string');
   }
 
   /** An injected `Clock`: an object with `now`, `sleep`, `setTimeout` and `clearTimeout`. */
   clock(option: string, value: unknown): this {
-    if (value === undefined) return this;
     const c = value as Record<string, unknown> | null;
     const ok =
       typeof c === 'object' &&
       c !== null &&
       ['now', 'sleep', 'setTimeout', 'clearTimeout'].every((m) => typeof c[m] === 'function');
-    return this.check(ok, option, value, 'a Clock (now, sleep, setTimeout, clearTimeout)');
+    return this.#given(ok, option, value, 'a Clock (now, sleep, setTimeout, clearTimeout)');
+  }
+
+  /** The typed checks: `undefined` passes (the option is not set), anything else must be `ok`. */
+  #given(ok: boolean, option: string, value: unknown, allowed: string): this {
+    return this.check(value === undefined || ok, option, value, allowed);
+  }
+
+  /** A number check (`ok` says whether `value` is of the kind) and its range. */
+  #inRange(ok: boolean, kind: string, option: string, value: unknown, range: Range): this {
+    const n = value as number;
+    const { min, max, gt } = range;
+    const within = (min === undefined || n >= min) && (max === undefined || n <= max) && (gt === undefined || n > gt);
+    return this.#given(ok && within, option, value, describe(kind, range));
   }
 
   /** The issues recorded so far. */
@@ -185,7 +177,7 @@ function distance(a: string, b: string): number {
   return row[b.length]!;
 }
 
-function describe(kind: string, range: { min?: number; max?: number; gt?: number }): string {
+function describe(kind: string, range: Range): string {
   const parts = [kind];
   if (range.gt !== undefined) parts.push(`> ${range.gt}`);
   if (range.min !== undefined) parts.push(`>= ${range.min}`);

@@ -8,18 +8,18 @@ export type Subscribe<T> = (listener: (event: T) => void) => Disposer;
 export type ListenerErrorHandler = (error: unknown, event: unknown) => void;
 
 // Kept on globalThis under a registered symbol, so a hook set through one copy of the package
-// (an ESM and a CJS entry, two installed versions) hears the listeners of every copy.
+// (an ESM and a CJS entry, two installed versions) hears the listeners of every copy. Made on
+// first use, not at import, where it would stay in every bundle.
 const HOOK = Symbol.for('@resilience/core:listener-errors');
 type Hook = { handlers: Set<ListenerErrorHandler>; warned: WeakSet<object> };
-const hook: Hook = ((globalThis as Record<symbol, Hook | undefined>)[HOOK] ??= {
-  handlers: new Set(),
-  warned: new WeakSet(),
-});
+const hook = (): Hook =>
+  ((globalThis as Record<symbol, Hook | undefined>)[HOOK] ??= { handlers: new Set(), warned: new WeakSet() });
 
 /** The default report: one console.warn per faulty function, so a listener that throws on every call cannot flood the log. */
 function warnOnce(culprit: object, error: unknown): void {
-  if (hook.warned.has(culprit)) return;
-  hook.warned.add(culprit);
+  const { warned } = hook();
+  if (warned.has(culprit)) return;
+  warned.add(culprit);
   console.warn(
     '[@resilience/core] An event listener threw; the call it observed was not affected. Reported once per listener: subscribe with onListenerError() to see every error.',
     error,
@@ -28,11 +28,12 @@ function warnOnce(culprit: object, error: unknown): void {
 
 /** Reports the error of a listener (or an alert handler) that threw: to the onListenerError handlers, or one warning. */
 export function reportListenerError(listener: object, error: unknown, event: unknown): void {
-  if (hook.handlers.size === 0) {
+  const { handlers } = hook();
+  if (handlers.size === 0) {
     warnOnce(listener, error);
     return;
   }
-  for (const handler of hook.handlers) {
+  for (const handler of handlers) {
     try {
       handler(error, event);
     } catch (failure) {
@@ -54,9 +55,10 @@ export function reportListenerError(listener: object, error: unknown, event: unk
 export function onListenerError(handler: ListenerErrorHandler): Disposer {
   if (typeof handler !== 'function') throw new TypeError('onListenerError: expected a function');
   const own = (error: unknown, event: unknown) => handler(error, event); // one entry per subscription
-  hook.handlers.add(own);
+  const { handlers } = hook();
+  handlers.add(own);
   return () => {
-    hook.handlers.delete(own);
+    handlers.delete(own);
   };
 }
 

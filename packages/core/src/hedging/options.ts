@@ -34,7 +34,12 @@ export interface HedgeOptions extends AdaptiveLatencyOptions {
 
 /** Every option `hedge` takes; any other name is rejected. */
 export const HEDGE_OPTION_NAMES = {
-  ...ADAPTIVE_LATENCY_OPTION_NAMES,
+  // Listed, not spread from ADAPTIVE_LATENCY_OPTION_NAMES: a spread runs at import, in every bundle.
+  latency: true,
+  minSamples: true,
+  windowMs: true,
+  refreshMs: true,
+  refreshCalls: true,
   delayMs: true,
   maxHedges: true,
   min: true,

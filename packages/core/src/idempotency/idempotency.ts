@@ -65,8 +65,13 @@ function recordError(error: unknown): RecordedError {
   };
 }
 
-/** A UTF-16 surrogate without its pair: such a string has no encoding (`encodeURIComponent` throws on it). */
-const LONE_SURROGATE = /\p{Surrogate}/u;
+/**
+ * A UTF-16 surrogate without its pair: such a string has no encoding (`encodeURIComponent`
+ * throws on it). With the `u` flag a paired surrogate reads as one code point, so only a lone
+ * one matches. A range, not `\p{Surrogate}`, which the build targeting Node 20 turns into a
+ * `new RegExp(...)` call that runs at import in every bundle.
+ */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 /**
  * Runs each keyed call at most once within `ttlMs` and replays its outcome. See

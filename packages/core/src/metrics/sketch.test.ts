@@ -1,6 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LatencySketch, quantileOf, SKETCH_BUCKETS, SKETCH_MAX_VALUE, SKETCH_MIN_VALUE } from './sketch.js';
+import {
+  KEY_OFFSET,
+  LatencySketch,
+  LN_GAMMA,
+  MULTIPLIER,
+  quantileOf,
+  REPRESENTATIVE_FACTOR,
+  SKETCH_BUCKETS,
+  SKETCH_MAX_VALUE,
+  SKETCH_MIN_VALUE,
+  SKETCH_RELATIVE_ACCURACY,
+} from './sketch.js';
 
 const exact = (sorted: number[], q: number) => sorted[Math.floor(q * (sorted.length - 1))]!;
 const relativeError = (got: number, want: number) => Math.abs(got - want) / want;
@@ -129,6 +140,15 @@ describe('LatencySketch', () => {
     expect(sketch.count).toBe(0);
     expect(sketch.toJSON().buckets).toEqual([]);
     expect(sketch.quantile(0.5)).toBeNaN();
+  });
+
+  it('holds the bucket geometry its accuracy and range give', () => {
+    const gamma = (1 + SKETCH_RELATIVE_ACCURACY) / (1 - SKETCH_RELATIVE_ACCURACY);
+    expect(LN_GAMMA).toBe(Math.log(gamma));
+    expect(MULTIPLIER).toBe(1 / Math.log(gamma));
+    expect(KEY_OFFSET).toBe(Math.ceil(Math.log(SKETCH_MIN_VALUE) * MULTIPLIER));
+    expect(SKETCH_BUCKETS).toBe(Math.ceil(Math.log(SKETCH_MAX_VALUE) * MULTIPLIER) - KEY_OFFSET + 1);
+    expect(REPRESENTATIVE_FACTOR).toBe(2 / (1 + gamma));
   });
 
   it('uses a fixed number of buckets whatever it records', () => {

@@ -15,14 +15,20 @@ export const SKETCH_MIN_VALUE = 1e-3;
 /** Largest value kept at full accuracy (about 27.8 hours in milliseconds); larger ones fall in the top bucket. */
 export const SKETCH_MAX_VALUE = 1e8;
 
-const GAMMA = (1 + SKETCH_RELATIVE_ACCURACY) / (1 - SKETCH_RELATIVE_ACCURACY);
-const LN_GAMMA = Math.log(GAMMA);
-const MULTIPLIER = 1 / LN_GAMMA;
-const KEY_OFFSET = Math.ceil(Math.log(SKETCH_MIN_VALUE) * MULTIPLIER);
-/** Number of buckets: 1 268 for the range and accuracy above. */
-export const SKETCH_BUCKETS = Math.ceil(Math.log(SKETCH_MAX_VALUE) * MULTIPLIER) - KEY_OFFSET + 1;
-const TOP = SKETCH_BUCKETS - 1;
-const REPRESENTATIVE_FACTOR = 2 / (1 + GAMMA);
+// The bucket geometry, from the three constants above: with γ = (1 + α) / (1 − α), bucket `i`
+// holds the values in (γ^(i + KEY_OFFSET − 1), γ^(i + KEY_OFFSET)]. Written as the numbers the
+// formulas give, which the test recomputes: arithmetic at module level runs at import, so it
+// would stay in every bundle of the package, sketches used or not.
+/** @internal ln γ. */
+export const LN_GAMMA = 0.020000666706669435;
+/** @internal 1 / ln γ, so that log_γ v = ln v · MULTIPLIER. */
+export const MULTIPLIER = 49.99833328888678;
+/** @internal ⌈log_γ SKETCH_MIN_VALUE⌉: bucket 0 starts just above the smallest value told apart from zero. */
+export const KEY_OFFSET = -345;
+/** Number of buckets, ⌈log_γ SKETCH_MAX_VALUE⌉ − KEY_OFFSET + 1: 1 268 for the range and accuracy above. */
+export const SKETCH_BUCKETS = 1_268;
+/** @internal 2 / (1 + γ): a bucket's upper bound times this lies equally far (relatively) from both its bounds. */
+export const REPRESENTATIVE_FACTOR = 0.9900000000000001;
 
 /** The value reported for bucket `index`: equidistant (relatively) from both bucket bounds. */
 const representative = (index: number): number => Math.exp((index + KEY_OFFSET) * LN_GAMMA) * REPRESENTATIVE_FACTOR;
@@ -97,7 +103,7 @@ export class LatencySketch {
       throw new TypeError(`LatencySketch.add: expected a number, received ${typeof value}`);
     if (value > SKETCH_MIN_VALUE) {
       const index = Math.ceil(Math.log(value) * MULTIPLIER) - KEY_OFFSET;
-      this.#counts[Math.min(index, TOP)]!++;
+      this.#counts[Math.min(index, SKETCH_BUCKETS - 1)]!++;
     } else if (!Number.isNaN(value)) {
       this.#zeros++;
       if (value < 0) value = 0; // a latency cannot be negative (a clock stepped back)
@@ -204,7 +210,7 @@ export function quantileOf(sketches: readonly LatencySketch[], q: number): numbe
       for (const p of parts) seen += p.counts[i]!;
       if (seen > rank) {
         // The top bucket has no upper bound: its values are best described by the exact max.
-        value = i === TOP ? max : representative(i);
+        value = i === SKETCH_BUCKETS - 1 ? max : representative(i);
         break;
       }
     }

@@ -73,17 +73,17 @@ function exponential(options: ExponentialOptions = {}): Backoff {
   v.oneOf('jitter', o.jitter, JITTERS);
   // `??`, not a spread over the defaults: `{ initialMs: undefined }` (a config value not set) means the default.
   const initialMs = o.initialMs ?? EXPONENTIAL_DEFAULTS.initialMs;
-  const multiplier = o.multiplier ?? EXPONENTIAL_DEFAULTS.multiplier;
   const maxMs = o.maxMs ?? EXPONENTIAL_DEFAULTS.maxMs;
-  const jitter = o.jitter ?? EXPONENTIAL_DEFAULTS.jitter;
   v.check(maxMs >= initialMs, 'maxMs', maxMs, `a number >= initialMs (${initialMs})`);
   v.done();
-  const base = (retry: number) => Math.min(maxMs, initialMs * multiplier ** (retry - 1));
-  const delays: Record<Jitter, Backoff['delay']> = {
-    none: (retry) => base(retry),
-    full: (retry, _prev, random) => random() * base(retry),
-    equal: (retry, _prev, random) => {
-      const half = base(retry) / 2;
+  const multiplier = o.multiplier ?? EXPONENTIAL_DEFAULTS.multiplier;
+  const jitter = o.jitter ?? EXPONENTIAL_DEFAULTS.jitter;
+  const schedule = exponentialSchedule(initialMs, multiplier, maxMs);
+  const base = schedule.delay;
+  const jittered: Record<Exclude<Jitter, 'none'>, Backoff['delay']> = {
+    full: (retry, previousMs, random) => random() * base(retry, previousMs, random),
+    equal: (retry, previousMs, random) => {
+      const half = base(retry, previousMs, random) / 2;
       return half + random() * half;
     },
     decorrelated: (_retry, previousMs, random) => {
@@ -91,7 +91,17 @@ function exponential(options: ExponentialOptions = {}): Backoff {
       return Math.min(maxMs, initialMs + random() * (previous * 3 - initialMs));
     },
   };
-  return Object.freeze({ maxMs, delay: delays[jitter] });
+  return jitter === 'none' ? schedule : Object.freeze({ maxMs, delay: jittered[jitter] });
+}
+
+/**
+ * The exponential schedule without jitter, `min(maxMs, initialMs·multiplier^(retry−1))`, from
+ * values already checked: `exponential` validates what users pass and the retry default is a
+ * constant, so a bundle that never calls `backoff.exponential` carries neither its
+ * validation nor its jitter.
+ */
+export function exponentialSchedule(initialMs: number, multiplier: number, maxMs: number): Backoff {
+  return Object.freeze({ maxMs, delay: (retry: number) => Math.min(maxMs, initialMs * multiplier ** (retry - 1)) });
 }
 
 /** Backoff schedules for `retry({ backoff })`. */

@@ -1,6 +1,6 @@
 import type { Clock, Random } from '../clock/clock.js';
 import { type OptionNames, OptionsValidator } from '../errors/validate.js';
-import { type Backoff, backoff as backoffs } from './backoff.js';
+import { type Backoff, exponentialSchedule } from './backoff.js';
 import { checkBudgetOptions, RetryBudget, type RetryBudgetOptions } from './budget.js';
 
 export interface RetryOptions {
@@ -45,7 +45,7 @@ export const RETRY_OPTION_NAMES = {
 
 export const RETRY_DEFAULTS = {
   maxAttempts: 4,
-  backoff: /* @__PURE__ */ backoffs.exponential({ initialMs: 100, multiplier: 2, maxMs: 5_000 }),
+  backoff: /* @__PURE__ */ exponentialSchedule(100, 2, 5_000), // backoff.exponential({ initialMs: 100, multiplier: 2, maxMs: 5_000 })
   retryAfterMaxMs: 60_000,
   name: 'retry',
 } as const;

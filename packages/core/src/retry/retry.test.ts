@@ -41,6 +41,15 @@ describe('retry', () => {
     expect(result.ok).toBe(false);
   });
 
+  it('defaults to the schedule its TSDoc names: backoff.exponential({ initialMs: 100, multiplier: 2, maxMs: 5_000 })', () => {
+    const documented = backoff.exponential({ initialMs: 100, multiplier: 2, maxMs: 5_000 });
+    const random = () => 0.5;
+    for (let n = 1; n <= 12; n++) {
+      expect(RETRY_DEFAULTS.backoff.delay(n, 0, random)).toBe(documented.delay(n, 0, random));
+    }
+    expect(RETRY_DEFAULTS.backoff.maxMs).toBe(documented.maxMs);
+  });
+
   it('counts maxAttempts as total calls and reports the last error as cause', async () => {
     const clock = new FakeClock();
     let calls = 0;

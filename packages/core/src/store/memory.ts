@@ -22,10 +22,12 @@ const KIND_MASK = 255;
 const PINNED = 256;
 const SPACE_SHIFT = 9;
 const kindOf = (meta: number): number => meta & KIND_MASK;
+// Literals with their formulas beside them: arithmetic at module level would run at import
+// and stay in every bundle of the package.
 // The bits of META below the space: kept when a key moves to another space.
-const SPACE_KEEP = (1 << SPACE_SHIFT) - 1;
-const STRIDE = STATE + PACKED_MAX_WIDTH;
-const SCRATCH = PACKED_MAX_WIDTH + 2;
+const SPACE_KEEP = 0x1ff; // (1 << SPACE_SHIFT) - 1
+const STRIDE = 5; // STATE + PACKED_MAX_WIDTH
+const SCRATCH = 5; // PACKED_MAX_WIDTH + 2
 const INITIAL_CAPACITY = 1024;
 const MAX_PACKERS = 255;
 
