@@ -140,14 +140,13 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
     if (drainDelayMs > 0) await clock.sleep(drainDelayMs);
     if (phase !== 'draining') return; // timed out meanwhile
     phase = 'closing';
+    // Closes the idle connections too (Node >= 19); resolves once the last connection has closed.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     logger.info(
       { inFlight: inFlight.size },
       `shutdown: refusing new connections; ${inFlight.size} request(s) in flight`,
     );
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    });
+    await closed;
     if (phase !== 'closing') return;
     phase = 'finishing';
     try {
