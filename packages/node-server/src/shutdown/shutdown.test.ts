@@ -99,7 +99,7 @@ describe('gracefulShutdown', () => {
     expect(handle?.phase).toBe('draining');
     expect((await send(port, { path: '/ready' })).status).toBe(503);
     expect((await send(port, { path: '/live' })).status).toBe(200);
-    const duringDrain = await send(port, { path: '/' });
+    const duringDrain = await send(port, { path: '/', agent }); // a keep-alive client, answered at once
     expect(duringDrain.status).toBe(200);
     expect(duringDrain.headers.connection).toBe('close');
 

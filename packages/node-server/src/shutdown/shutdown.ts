@@ -89,7 +89,8 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
     else void shutdown(signal);
   };
 
-  server.on('request', tracked);
+  // Ahead of the application, so a response it sends at once still gets `Connection: close`.
+  server.prependListener('request', tracked);
   for (const signal of signals) process.on(signal, onSignal);
 
   function dispose(): void {
@@ -156,6 +157,7 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
       finish(1);
       return;
     }
+    if (phase !== 'finishing') return;
     logger.info({ durationMs: clock.now() - startedAt }, 'shutdown: complete');
     finish(0);
   }
