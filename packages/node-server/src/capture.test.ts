@@ -12,8 +12,15 @@ afterEach(async () => {
 });
 
 /** Serves `handler` behind a capture; `captured` resolves with what the capture saw. */
-async function capturing(handler: http.RequestListener, maxBodyBytes?: number) {
-  const capture = responseCapture(maxBodyBytes === undefined ? {} : { maxBodyBytes });
+async function capturing(
+  handler: http.RequestListener,
+  maxBodyBytes?: number,
+  onTooLarge?: (res: http.ServerResponse) => void,
+) {
+  const capture = responseCapture({
+    ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
+    ...(onTooLarge === undefined ? {} : { onTooLarge }),
+  });
   const captured = deferred<CapturedResponse | undefined>();
   served = await serve((req, res) => {
     capture(res).then(captured.resolve);
@@ -86,6 +93,52 @@ describe('responseCapture', () => {
     const reply = await send(port);
     expect(reply.text).toHaveLength(100);
     expect(await captured).toMatchObject({ status: 200, complete: false, body: Buffer.alloc(0) });
+  });
+
+  it('says a body will not be kept while a header can still say so: a whole body passed to end()', async () => {
+    const { port, captured } = await capturing(
+      (_req, res) => res.end('x'.repeat(100)),
+      50,
+      (res) => res.setHeader('x-not-recorded', String(res.headersSent)),
+    );
+    const reply = await send(port);
+    expect(reply.headers['x-not-recorded']).toBe('false');
+    expect(await captured).toMatchObject({ complete: false });
+  });
+
+  it('says so from a Content-Length declared to writeHead, before the headers go out', async () => {
+    const seen: boolean[] = [];
+    const { port, captured } = await capturing(
+      (_req, res) => {
+        res.writeHead(200, { 'Content-Length': '100' });
+        for (let i = 0; i < 10; i++) res.write('0123456789');
+        res.end();
+      },
+      50,
+      (res) => {
+        seen.push(res.headersSent);
+        res.setHeader('x-not-recorded', '1');
+      },
+    );
+    const reply = await send(port);
+    expect(reply.headers['x-not-recorded']).toBe('1');
+    expect(seen).toEqual([false]);
+    expect(await captured).toMatchObject({ complete: false });
+  });
+
+  it('says so once, after the headers, for a chunked stream that passes the limit', async () => {
+    const seen: boolean[] = [];
+    const { port, captured } = await capturing(
+      (_req, res) => {
+        for (let i = 0; i < 10; i++) res.write('0123456789');
+        res.end();
+      },
+      50,
+      (res) => seen.push(res.headersSent),
+    );
+    await send(port);
+    expect(seen).toEqual([true]);
+    expect(await captured).toMatchObject({ complete: false });
   });
 
   it('resolves undefined when the handler never ended the response', async () => {

@@ -43,6 +43,13 @@ export interface CapturedResponse {
 export interface ResponseCaptureOptions {
   /** The most body bytes kept. @default 1_048_576 (1 MiB) */
   maxBodyBytes?: number;
+  /**
+   * Called once per response as soon as the capture knows the body will not be kept: when
+   * `writeHead` declares a `Content-Length` over the limit, or at the write that passes it.
+   * While `res.headersSent` is false a header set here still goes out (the adapter's
+   * documented "not recorded" header); past that, only a log line can say it.
+   */
+  onTooLarge?: (res: ServerResponse) => void;
 }
 
 /**
@@ -64,10 +71,12 @@ type WriteHead = (status: number, ...rest: unknown[]) => ServerResponse;
  */
 export function responseCapture(options: ResponseCaptureOptions = {}): ResponseCapture {
   const v = new OptionsValidator('responseCapture');
-  const o = v.known(options, { maxBodyBytes: true });
+  const o = v.known(options, { maxBodyBytes: true, onTooLarge: true });
   v.integer('maxBodyBytes', o.maxBodyBytes, { min: 0 });
+  v.function('onTooLarge', o.onTooLarge);
   v.done();
   const maxBodyBytes = o.maxBodyBytes ?? BODY_DEFAULTS.maxBodyBytes;
+  const onTooLarge = o.onTooLarge;
 
   return (res) =>
     new Promise((resolve) => {
@@ -76,6 +85,11 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
       let chunks: Buffer[] = [];
       let size = 0;
       let complete = true;
+      const drop = () => {
+        complete = false;
+        chunks = [];
+        onTooLarge?.(res);
+      };
       const keep = (chunk: Chunk, encoding: unknown) => {
         if (!complete || chunk === null || chunk === undefined || typeof chunk === 'function') return;
         // A copy: a writer may reuse its buffer once the write has been flushed.
@@ -85,10 +99,7 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
             : Buffer.from(chunk);
         size += bytes.length;
         if (size <= maxBodyBytes) chunks.push(bytes);
-        else {
-          complete = false;
-          chunks = [];
-        }
+        else drop();
       };
       const writeHead = res.writeHead as WriteHead;
       const write = res.write as Write;
@@ -97,7 +108,9 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
       res.writeHead = function (this: ServerResponse, code: number, ...rest: unknown[]) {
         if (headers === undefined) {
           status = code;
-          headers = replayable(res.getHeaders(), typeof rest[0] === 'string' ? rest[1] : rest[0]);
+          const sent = merged(res.getHeaders(), typeof rest[0] === 'string' ? rest[1] : rest[0]);
+          if (complete && Number(sent['content-length']) > maxBodyBytes) drop();
+          headers = replayable(sent);
         }
         return writeHead.call(this, code, ...rest);
       } as ServerResponse['writeHead'];
@@ -113,18 +126,17 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
         if (!res.writableEnded) resolve(undefined);
         else {
           const body = complete ? Buffer.concat(chunks, size) : Buffer.alloc(0);
-          resolve({ status, headers: headers ?? replayable(res.getHeaders(), undefined), body, complete });
+          resolve({ status, headers: headers ?? replayable(merged(res.getHeaders(), undefined)), body, complete });
         }
       });
     });
 }
 
-function replayable(set: OutgoingHttpHeaders, given: unknown): Record<string, string | string[]> {
+/** The headers going out: those set on the response, overridden by those given to `writeHead`. */
+function merged(set: OutgoingHttpHeaders, given: unknown): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
   const add = (name: string, value: unknown) => {
-    const key = name.toLowerCase();
-    if (value === undefined || UNREPLAYED_HEADERS.has(key)) return;
-    headers[key] = Array.isArray(value) ? value.map(String) : String(value);
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.map(String) : String(value);
   };
   for (const name of Object.keys(set)) add(name, set[name]);
   if (Array.isArray(given)) {
@@ -132,5 +144,10 @@ function replayable(set: OutgoingHttpHeaders, given: unknown): Record<string, st
   } else if (typeof given === 'object' && given !== null) {
     for (const [name, value] of Object.entries(given)) add(name, value);
   }
+  return headers;
+}
+
+function replayable(headers: Record<string, string | string[]>): Record<string, string | string[]> {
+  for (const name of Object.keys(headers)) if (UNREPLAYED_HEADERS.has(name)) delete headers[name];
   return headers;
 }
