@@ -212,6 +212,20 @@ describe('health', () => {
     expect(Object.keys((await probes.run()).checks)).toEqual(['db']);
   });
 
+  it('does not cache a run that started before the checks changed', async () => {
+    // What graceful shutdown relies on: registering a failing check turns readiness to fail at
+    // once, even while a probe that started earlier is still running.
+    const clock = new FakeClock();
+    let slow = true;
+    const probes = health({ clock, cacheMs: 10_000 }).register('db', () => (slow ? clock.sleep(50) : true));
+    const earlier = probes.run({ kind: 'readiness' });
+    probes.register('shutdown', () => false, { critical: true });
+    await clock.advance(50);
+    expect((await earlier).status).toBe('healthy');
+    slow = false;
+    expect((await probes.run({ kind: 'readiness' })).status).toBe('unhealthy');
+  });
+
   it('does not cache by default', async () => {
     let calls = 0;
     const probes = health({ clock: new FakeClock() }).register('db', () => {

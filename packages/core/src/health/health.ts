@@ -81,6 +81,8 @@ export class HealthRegistry {
   readonly #entries = new Map<string, Entry>();
   /** At most three entries: all checks, liveness, readiness. */
   readonly #cache = new Map<string, { at: number; report: HealthReport }>();
+  /** Bumped when checks are added or removed: a run that started before must not be cached. */
+  #generation = 0;
 
   constructor(options: HealthOptions = {}) {
     validateHealthOptions(options);
@@ -102,15 +104,20 @@ export class HealthRegistry {
   register(name: string, check: HealthCheck, options: HealthCheckOptions = {}): this {
     const resolved = resolveHealthCheckOptions(name, check, options, this.#entries.has(name));
     this.#entries.set(name, { check, options: resolved, consecutiveFailures: 0, running: undefined });
-    this.#cache.clear();
+    this.#changed();
     return this;
   }
 
   /** Removes a check; returns whether it was registered. */
   unregister(name: string): boolean {
     const removed = this.#entries.delete(name);
-    if (removed) this.#cache.clear();
+    if (removed) this.#changed();
     return removed;
+  }
+
+  #changed(): void {
+    this.#generation++;
+    this.#cache.clear();
   }
 
   /**
@@ -119,6 +126,8 @@ export class HealthRegistry {
    * default). `unhealthy` when every check is down or a `critical` one is; otherwise
    * `healthy` when every check passes, else `degraded` (a check warns or fails). A result
    * younger than `cacheMs` is returned as is; a check already running is joined, not started again.
+   * `register` and `unregister` drop the cache, and a run that started before them is not cached,
+   * so a check added to fail (graceful shutdown's) takes effect at the next run.
    */
   async run(options: { kind?: HealthCheckKind } = {}): Promise<HealthReport> {
     const kind = options?.kind;
@@ -128,6 +137,7 @@ export class HealthRegistry {
     const key = kind ?? 'all';
     const cached = this.#cache.get(key);
     if (cached && this.#clock.now() - cached.at < this.#cacheMs) return cached.report;
+    const generation = this.#generation;
     const names: string[] = [];
     const settings: ResolvedHealthCheckOptions[] = [];
     const runs: Promise<HealthCheckResult>[] = [];
@@ -159,7 +169,7 @@ export class HealthRegistry {
           ? 'healthy'
           : 'degraded';
     const report: HealthReport = { status, checks };
-    if (this.#cacheMs > 0) this.#cache.set(key, { at: this.#clock.now(), report });
+    if (this.#cacheMs > 0 && generation === this.#generation) this.#cache.set(key, { at: this.#clock.now(), report });
     return report;
   }
 

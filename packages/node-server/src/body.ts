@@ -1,0 +1,139 @@
+import type { IncomingMessage } from 'node:http';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { OptionsValidator } from '@resilience/core/internal';
+import { ClientDisconnectedError, RequestBodyError } from './errors.js';
+import { parseBody } from './parse-body.js';
+
+export const BODY_DEFAULTS = {
+  /** 1 MiB. */
+  maxBodyBytes: 1_048_576,
+} as const;
+
+export interface BodyReaderOptions {
+  /**
+   * The most bytes read from a body, before and after decompression; a larger body is a
+   * {@link RequestBodyError} `body_too_large` (413). @default 1_048_576 (1 MiB)
+   */
+  maxBodyBytes?: number;
+}
+
+/** A body read by a {@link bodyReader}. */
+export interface RequestBody {
+  /** The body's bytes, decoded from its `Content-Encoding`; empty when the request has no body. */
+  readonly raw: Buffer;
+  /**
+   * What the usual parser would have made of it: the JSON value for `application/json` and
+   * `*+json` (`{}` when empty), an object of strings (arrays for repeated names) for
+   * `application/x-www-form-urlencoded`, a string for `text/*`, the bytes for any other type,
+   * `undefined` without a body or a `Content-Type`.
+   */
+  readonly parsed: unknown;
+}
+
+/** Reads one request's body; resolves `undefined` when something has already read it. */
+export type BodyReader = (req: IncomingMessage, signal?: AbortSignal) => Promise<RequestBody | undefined>;
+
+const NO_BODY: RequestBody = Object.freeze({ raw: Buffer.alloc(0), parsed: undefined });
+
+type Inflate = (bytes: Buffer, options: { maxOutputLength: number }) => Buffer;
+const INFLATE: Record<string, Inflate | undefined> = {
+  identity: undefined,
+  gzip: gunzipSync,
+  'x-gzip': gunzipSync,
+  deflate: inflateSync,
+  br: brotliDecompressSync,
+};
+
+type Readable = IncomingMessage & { _body?: unknown };
+
+/** Whether a parser (or anything else) has read the stream, so reading it again would hang. */
+const consumed = (req: Readable): boolean => req.readableDidRead || req.readableEnded || req._body === true;
+
+/**
+ * Makes a reader of request bodies, for fingerprinting a request when no body parser has run.
+ * It reads at most `maxBodyBytes` and never touches a stream that was already read (it
+ * resolves `undefined`: use what the parser left on `req.body`). A body over the limit is
+ * refused from its `Content-Length` without reading it, or as soon as the bytes pass the limit.
+ */
+export function bodyReader(options: BodyReaderOptions = {}): BodyReader {
+  const v = new OptionsValidator('bodyReader');
+  const o = v.known(options, { maxBodyBytes: true });
+  v.integer('maxBodyBytes', o.maxBodyBytes, { min: 0 });
+  v.done();
+  const maxBodyBytes = o.maxBodyBytes ?? BODY_DEFAULTS.maxBodyBytes;
+
+  return async function readBody(req, signal) {
+    if (consumed(req)) return undefined;
+    const headers = req.headers;
+    if (headers['transfer-encoding'] === undefined && headers['content-length'] === undefined) return NO_BODY;
+    if (Number(headers['content-length']) > maxBodyBytes) throw tooLarge(maxBodyBytes);
+    const encoding = (headers['content-encoding'] ?? 'identity').toLowerCase();
+    if (!(encoding in INFLATE)) {
+      throw new RequestBodyError('unsupported_media_type', `Unsupported content encoding "${encoding}"`);
+    }
+    const raw = inflate(await collect(req, maxBodyBytes, signal), INFLATE[encoding], maxBodyBytes);
+    return { raw, parsed: parseBody(raw, headers['content-type']) };
+  };
+}
+
+const tooLarge = (limitBytes: number) =>
+  new RequestBodyError('body_too_large', `The request body is larger than ${limitBytes} bytes`, { limitBytes });
+
+function collect(req: IncomingMessage, maxBodyBytes: number, signal: AbortSignal | undefined): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (error: unknown) => {
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      signal?.removeEventListener('abort', onAbort);
+      if (error === undefined) {
+        resolve(Buffer.concat(chunks, size));
+        return;
+      }
+      // The rest of the body is dropped; the 413 asks for `Connection: close`.
+      req.resume();
+      reject(error);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBodyBytes) settle(tooLarge(maxBodyBytes));
+      else chunks.push(chunk);
+    };
+    const onEnd = () => settle(undefined);
+    // The request stream fails only when its connection does ('aborted', ECONNRESET).
+    const onError = (cause: unknown) => settle(new ClientDisconnectedError({ cause }));
+    const onClose = () => settle(new ClientDisconnectedError());
+    const onAbort = () => settle(signal!.reason);
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    req.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function inflate(wire: Buffer, decode: Inflate | undefined, maxBodyBytes: number): Buffer {
+  if (decode === undefined) return wire;
+  try {
+    return decode(wire, { maxOutputLength: maxBodyBytes });
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(maxBodyBytes);
+    throw new RequestBodyError('body_invalid', 'The request body does not match its Content-Encoding', {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Leaves a body read by a {@link bodyReader} where Express's parsers look: `req.body` (the
+ * parsed value), `req.rawBody` (the bytes) and body-parser 1's `req._body` flag. body-parser
+ * 2 (Express 5) skips a request whose stream has been read; body-parser 1 (Express 4) skips
+ * one with `_body` set; neither then touches `req.body`.
+ */
+export function setRequestBody(req: IncomingMessage, body: RequestBody): void {
+  const target = req as IncomingMessage & { body?: unknown; rawBody?: Buffer; _body?: boolean };
+  target.body = body.parsed;
+  target.rawBody = body.raw;
+  target._body = true;
+}

@@ -1,0 +1,153 @@
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { OptionsValidator } from '@resilience/core/internal';
+import { BODY_DEFAULTS } from './body.js';
+
+/**
+ * Response headers a replay does not repeat: hop-by-hop fields, those Node computes again
+ * (`content-length`, `date`), and those that describe this response rather than the result
+ * (rate-limit fields, `retry-after`, the correlation id `x-request-id`).
+ */
+export const UNREPLAYED_HEADERS: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'content-length',
+  'date',
+  'retry-after',
+  'ratelimit',
+  'ratelimit-policy',
+  'ratelimit-limit',
+  'ratelimit-remaining',
+  'ratelimit-reset',
+  'x-ratelimit-limit',
+  'x-ratelimit-remaining',
+  'x-ratelimit-reset',
+  'x-request-id',
+]);
+
+/** A response as it was sent, for an idempotency record to replay. */
+export interface CapturedResponse {
+  readonly status: number;
+  /** Lower-case names; values as set (several `set-cookie` stay an array), minus {@link UNREPLAYED_HEADERS}. */
+  readonly headers: Readonly<Record<string, string | string[]>>;
+  /** Every byte written, however it was written; empty when `complete` is false. */
+  readonly body: Buffer;
+  /** False when the body passed `maxBodyBytes`: it was sent, but not kept, so it cannot be replayed. */
+  readonly complete: boolean;
+}
+
+export interface ResponseCaptureOptions {
+  /** The most body bytes kept. @default 1_048_576 (1 MiB) */
+  maxBodyBytes?: number;
+  /**
+   * Called once per response as soon as the capture knows the body will not be kept: when
+   * `writeHead` declares a `Content-Length` over the limit, or at the write that passes it.
+   * While `res.headersSent` is false a header set here still goes out (the adapter's
+   * documented "not recorded" header); past that, only a log line can say it.
+   */
+  onTooLarge?: (res: ServerResponse) => void;
+}
+
+/**
+ * Starts capturing one response; resolves once it has closed, with what the handler sent, or
+ * `undefined` when the handler never ended it (the client left first, or it was destroyed).
+ */
+export type ResponseCapture = (res: ServerResponse) => Promise<CapturedResponse | undefined>;
+
+type Chunk = string | Uint8Array | null | undefined;
+type Write = (...args: unknown[]) => boolean;
+type End = (...args: unknown[]) => ServerResponse;
+type WriteHead = (status: number, ...rest: unknown[]) => ServerResponse;
+
+/**
+ * Makes a capture of responses for idempotency replay. It wraps the response's `writeHead`,
+ * `write` and `end` on the instance, so it sees what `res.json`, `res.send`, Koa's `ctx.body`
+ * and piped streams all end in, and reads the status and headers as they go out (headers
+ * passed to `writeHead` included). Install it before the handler runs.
+ */
+export function responseCapture(options: ResponseCaptureOptions = {}): ResponseCapture {
+  const v = new OptionsValidator('responseCapture');
+  const o = v.known(options, { maxBodyBytes: true, onTooLarge: true });
+  v.integer('maxBodyBytes', o.maxBodyBytes, { min: 0 });
+  v.function('onTooLarge', o.onTooLarge);
+  v.done();
+  const maxBodyBytes = o.maxBodyBytes ?? BODY_DEFAULTS.maxBodyBytes;
+  const onTooLarge = o.onTooLarge;
+
+  return (res) =>
+    new Promise((resolve) => {
+      let status = 200;
+      let headers: Record<string, string | string[]> | undefined;
+      let chunks: Buffer[] = [];
+      let size = 0;
+      let complete = true;
+      const drop = () => {
+        complete = false;
+        chunks = [];
+        onTooLarge?.(res);
+      };
+      const keep = (chunk: Chunk, encoding: unknown) => {
+        if (!complete || chunk === null || chunk === undefined || typeof chunk === 'function') return;
+        // A copy: a writer may reuse its buffer once the write has been flushed.
+        const bytes =
+          typeof chunk === 'string'
+            ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+            : Buffer.from(chunk);
+        size += bytes.length;
+        if (size <= maxBodyBytes) chunks.push(bytes);
+        else drop();
+      };
+      const writeHead = res.writeHead as WriteHead;
+      const write = res.write as Write;
+      const end = res.end as End;
+      // Read at entry: a wrapper installed later (compression, say) sees its own view first.
+      res.writeHead = function (this: ServerResponse, code: number, ...rest: unknown[]) {
+        if (headers === undefined) {
+          status = code;
+          const sent = merged(res.getHeaders(), typeof rest[0] === 'string' ? rest[1] : rest[0]);
+          if (complete && Number(sent['content-length']) > maxBodyBytes) drop();
+          headers = replayable(sent);
+        }
+        return writeHead.call(this, code, ...rest);
+      } as ServerResponse['writeHead'];
+      res.write = function (this: ServerResponse, ...args: unknown[]) {
+        keep(args[0] as Chunk, args[1]);
+        return write.apply(this, args);
+      } as ServerResponse['write'];
+      res.end = function (this: ServerResponse, ...args: unknown[]) {
+        keep(args[0] as Chunk, args[1]);
+        return end.apply(this, args);
+      } as ServerResponse['end'];
+      res.once('close', () => {
+        if (!res.writableEnded) resolve(undefined);
+        else {
+          const body = complete ? Buffer.concat(chunks, size) : Buffer.alloc(0);
+          resolve({ status, headers: headers ?? replayable(merged(res.getHeaders(), undefined)), body, complete });
+        }
+      });
+    });
+}
+
+/** The headers going out: those set on the response, overridden by those given to `writeHead`. */
+function merged(set: OutgoingHttpHeaders, given: unknown): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  const add = (name: string, value: unknown) => {
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.map(String) : String(value);
+  };
+  for (const name of Object.keys(set)) add(name, set[name]);
+  if (Array.isArray(given)) {
+    for (let i = 0; i + 1 < given.length; i += 2) add(String(given[i]), given[i + 1]);
+  } else if (typeof given === 'object' && given !== null) {
+    for (const [name, value] of Object.entries(given)) add(name, value);
+  }
+  return headers;
+}
+
+function replayable(headers: Record<string, string | string[]>): Record<string, string | string[]> {
+  for (const name of Object.keys(headers)) if (UNREPLAYED_HEADERS.has(name)) delete headers[name];
+  return headers;
+}

@@ -1,0 +1,54 @@
+import { RequestBodyError } from './errors.js';
+
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
+
+/**
+ * Parses a body as the usual parser for its `Content-Type` would (body-parser's `json`,
+ * `urlencoded` with `extended: false`, `text` and `raw`; `@koa/bodyparser` alike); without a
+ * `Content-Type` no parser would, so neither does this.
+ */
+export function parseBody(raw: Buffer, contentType: string | undefined): unknown {
+  if (contentType === undefined) return undefined;
+  const header = contentType;
+  const end = header.indexOf(';');
+  const type = (end === -1 ? header : header.slice(0, end)).trim().toLowerCase();
+  const charset = CHARSET.exec(header)?.[1];
+  if (type === 'application/json' || type.endsWith('+json')) return parseJson(raw, charset);
+  if (type === 'application/x-www-form-urlencoded') return parseForm(decode(raw, charset));
+  if (type.startsWith('text/')) return decode(raw, charset);
+  return raw;
+}
+
+function parseJson(raw: Buffer, charset: string | undefined): unknown {
+  if (raw.length === 0) return {};
+  try {
+    return JSON.parse(decode(raw, charset));
+  } catch (error) {
+    if (error instanceof RequestBodyError) throw error;
+    throw new RequestBodyError('body_invalid', 'The request body is not valid JSON', { cause: error });
+  }
+}
+
+function parseForm(text: string): Record<string, string | string[]> {
+  const form: Record<string, string | string[]> = Object.create(null);
+  for (const [name, value] of new URLSearchParams(text)) {
+    const before = form[name];
+    if (before === undefined) form[name] = value;
+    else if (Array.isArray(before)) before.push(value);
+    else form[name] = [before, value];
+  }
+  return form;
+}
+
+/** The body as text in its charset (UTF-8 by default), without a byte-order mark. */
+function decode(raw: Buffer, charset: string | undefined): string {
+  if (charset === undefined || /^utf-?8$/i.test(charset)) {
+    const text = raw.toString('utf8');
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  }
+  try {
+    return new TextDecoder(charset).decode(raw);
+  } catch (error) {
+    throw new RequestBodyError('unsupported_media_type', `Unsupported charset "${charset}"`, { cause: error });
+  }
+}

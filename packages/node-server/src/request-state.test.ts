@@ -1,0 +1,109 @@
+import http from 'node:http';
+import { classify } from '@resilience/core';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ClientDisconnectedError } from './errors.js';
+import { abortRequest, requestSignal } from './request-state.js';
+import { deferred, type Served, send, serve } from './testing/http.js';
+
+let served: Served | undefined;
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await served?.close();
+  served = undefined;
+});
+
+/** Sends a whole POST body, waits until the server has it, then drops the connection. */
+async function disconnectAfter(port: number, received: Promise<unknown>): Promise<void> {
+  const req = http.request({ host: '127.0.0.1', port, method: 'POST', agent: false });
+  req.on('error', () => {});
+  req.end('hello');
+  await received;
+  req.destroy();
+}
+
+describe('requestSignal', () => {
+  it('aborts when the client disconnects before the response ends', async () => {
+    const received = deferred();
+    const aborted = deferred<unknown>();
+    served = await serve((req, res) => {
+      const signal = requestSignal(res);
+      signal.addEventListener('abort', () => aborted.resolve(signal.reason));
+      req.resume();
+      req.on('end', () => received.resolve());
+    });
+    await disconnectAfter(served.port, received.promise);
+    const reason = await aborted.promise;
+    expect(reason).toBeInstanceOf(ClientDisconnectedError);
+    expect(classify(reason)).toBe('cancelled');
+    expect((reason as ClientDisconnectedError).status).toBe(499);
+  });
+
+  it('does not abort when only the request body has ended, nor after the response', async () => {
+    const states: string[] = [];
+    const closed = deferred();
+    served = await serve((req, res) => {
+      const signal = requestSignal(res);
+      req.on('close', () => {
+        // The request's own `close` fires once its body is read, long before the response.
+        states.push(`request closed, aborted=${signal.aborted}`);
+        res.end('done');
+      });
+      res.on('close', () => {
+        states.push(`response closed, aborted=${signal.aborted}`);
+        closed.resolve();
+      });
+      req.resume();
+    });
+    const reply = await send(served.port, { method: 'POST', body: 'hello' });
+    await closed.promise;
+    expect(reply.text).toBe('done');
+    expect(states).toEqual(['request closed, aborted=false', 'response closed, aborted=false']);
+  });
+
+  it('makes one AbortController, and only for a request that asks for its signal', async () => {
+    const made = vi.spyOn(globalThis, 'AbortController');
+    served = await serve((req, res) => {
+      if (req.url === '/signal') {
+        const first = requestSignal(res);
+        res.end(String(first === requestSignal(res)));
+      } else res.end('plain');
+    });
+    expect((await send(served.port, { path: '/plain' })).text).toBe('plain');
+    expect(made).not.toHaveBeenCalled();
+    expect((await send(served.port, { path: '/signal' })).text).toBe('true');
+    expect(made).toHaveBeenCalledTimes(1);
+  });
+
+  it('aborts with the reason given to abortRequest, before or after the signal was asked for; the first reason wins', async () => {
+    const reasons: unknown[] = [];
+    served = await serve((req, res) => {
+      if (req.url === '/before') {
+        abortRequest(res, 'timeout');
+        reasons.push(requestSignal(res).reason);
+      } else {
+        const signal = requestSignal(res);
+        abortRequest(res, 'first');
+        abortRequest(res, 'second');
+        reasons.push(signal.reason);
+      }
+      res.end();
+    });
+    await send(served.port, { path: '/before' });
+    await send(served.port, { path: '/after' });
+    expect(reasons).toEqual(['timeout', 'first']);
+  });
+
+  it('hands an already aborted signal to a middleware that asks after the client left', async () => {
+    const received = deferred();
+    const asked = deferred<AbortSignal>();
+    served = await serve((req, res) => {
+      req.resume();
+      req.on('end', () => received.resolve());
+      res.on('close', () => asked.resolve(requestSignal(res)));
+    });
+    await disconnectAfter(served.port, received.promise);
+    const signal = await asked.promise;
+    expect(signal.aborted).toBe(true);
+    expect(signal.reason).toBeInstanceOf(ClientDisconnectedError);
+  });
+});

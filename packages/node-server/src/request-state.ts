@@ -1,0 +1,87 @@
+import type { ServerResponse } from 'node:http';
+import { ClientDisconnectedError } from './errors.js';
+
+/**
+ * What the middlewares of one request share, kept on its response under a symbol of this
+ * bundle and created on first use: nothing is allocated for a request no middleware asks about.
+ */
+interface RequestState {
+  controller: AbortController | undefined;
+  aborted: boolean;
+  reason: unknown;
+  /** The error the response was made from, as the error handler saw it. */
+  error: unknown;
+  closed: boolean;
+  /** Run once, in order, when the response closes (finished or not). */
+  readonly onClose: Array<() => void>;
+}
+
+const STATE = Symbol('resilience.request');
+
+type Tracked = ServerResponse & { [STATE]?: RequestState };
+
+function stateOf(res: ServerResponse): RequestState {
+  const tracked = res as Tracked;
+  let state = tracked[STATE];
+  if (state !== undefined) return state;
+  state = { controller: undefined, aborted: false, reason: undefined, error: undefined, closed: false, onClose: [] };
+  tracked[STATE] = state;
+  const own = state;
+  // `close` on the request fires when its body has been read; only the response's `close`
+  // without `finish` tells that the client went away.
+  if (res.closed) responseClosed(res, own);
+  else res.once('close', () => responseClosed(res, own));
+  return state;
+}
+
+function responseClosed(res: ServerResponse, state: RequestState): void {
+  state.closed = true;
+  if (!res.writableFinished) abort(state, new ClientDisconnectedError());
+  for (const run of state.onClose) run();
+}
+
+function abort(state: RequestState, reason: unknown): void {
+  if (state.aborted) return;
+  state.aborted = true;
+  state.reason = reason;
+  state.controller?.abort(reason);
+}
+
+/**
+ * The request's AbortSignal, made on the first call (later calls return the same signal).
+ * It aborts with a {@link ClientDisconnectedError} when the client disconnects before the
+ * response has finished, or with the reason given to {@link abortRequest}.
+ */
+export function requestSignal(res: ServerResponse): AbortSignal {
+  const state = stateOf(res);
+  if (state.controller === undefined) {
+    state.controller = new AbortController();
+    if (state.aborted) state.controller.abort(state.reason);
+  }
+  return state.controller.signal;
+}
+
+/**
+ * Aborts the request's signal with `reason` (a timeout, say); the first reason wins. Costs no
+ * AbortController while nobody has asked for the signal: it is made already aborted if asked later.
+ */
+export function abortRequest(res: ServerResponse, reason: unknown): void {
+  abort(stateOf(res), reason);
+}
+
+/** Tells the recorders which error the response was made from (what the error handler caught). */
+export function setResponseError(res: ServerResponse, error: unknown): void {
+  stateOf(res).error = error;
+}
+
+/** The error given to {@link setResponseError}, if any. */
+export function responseError(res: ServerResponse): unknown {
+  return (res as Tracked)[STATE]?.error;
+}
+
+/** Runs `run` once when the response closes, finished or not; at once if it already has. */
+export function whenResponseCloses(res: ServerResponse, run: () => void): void {
+  const state = stateOf(res);
+  if (state.closed) run();
+  else state.onClose.push(run);
+}

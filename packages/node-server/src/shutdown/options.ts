@@ -1,0 +1,108 @@
+import type { Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import { constants } from 'node:os';
+import type { Clock, EventLogger, HealthRegistry, OptionNames } from '@resilience/core';
+import { OptionsValidator } from '@resilience/core/internal';
+
+/** A server `gracefulShutdown` can drain: `node:http`'s or `node:https`'s. */
+export type ShutdownServer = Server | HttpsServer;
+
+export interface GracefulShutdownOptions {
+  /** The process signals that start the shutdown; `[]` for none (call `shutdown()` yourself). @default ['SIGTERM', 'SIGINT'] */
+  signals?: readonly NodeJS.Signals[];
+  /**
+   * The health registry behind the readiness route: on the signal a critical readiness check
+   * named `shutdown` that fails is registered, so readiness (and `/health`) answers 503 at
+   * once while liveness stays as it was. The name must be free.
+   */
+  health?: HealthRegistry;
+  /**
+   * How long the server keeps accepting connections after the signal, readiness failing, so
+   * the load balancer sees the failing probe and stops sending before connections are
+   * refused (Kubernetes removes a pod's endpoints while it is already terminating). @default 0
+   */
+  drainDelayMs?: number;
+  /**
+   * The most the whole shutdown may take, from the signal to the exit; past it the process
+   * exits with code 1 and the logger names what was still open. Keep it below the platform's
+   * grace period (Kubernetes: `terminationGracePeriodSeconds`, 30 s by default). @default 10_000
+   */
+  timeoutMs?: number;
+  /** Runs first, right after readiness turns to fail (close WebSockets and other long-lived connections here). */
+  beforeShutdown?: () => unknown;
+  /** Runs once the server has closed (close pools, flush metrics); if it throws, the exit code is 1. */
+  onShutdown?: () => unknown;
+  /** @default a logger writing to `console` */
+  logger?: EventLogger;
+  /** @default process.exit */
+  exit?: (code: number) => void;
+  /** @default systemClock */
+  clock?: Clock;
+}
+
+export const SHUTDOWN_DEFAULTS = {
+  signals: ['SIGTERM', 'SIGINT'],
+  drainDelayMs: 0,
+  timeoutMs: 10_000,
+  /** The name of the readiness check registered on the signal. */
+  checkName: 'shutdown',
+} as const;
+
+const OPTION_NAMES = {
+  signals: true,
+  health: true,
+  drainDelayMs: true,
+  timeoutMs: true,
+  beforeShutdown: true,
+  onShutdown: true,
+  logger: true,
+  exit: true,
+  clock: true,
+} as const satisfies OptionNames<GracefulShutdownOptions>;
+
+const isSignal = (name: unknown) => typeof name === 'string' && Object.hasOwn(constants.signals, name);
+
+export function validateShutdownOptions(server: unknown, options: GracefulShutdownOptions): void {
+  const v = new OptionsValidator('gracefulShutdown');
+  const s = server as Partial<Server> | undefined;
+  v.check(
+    typeof s?.close === 'function' && typeof s.closeIdleConnections === 'function' && typeof s.on === 'function',
+    'server',
+    server,
+    'a node:http or node:https Server',
+  );
+  const o = v.known(options, OPTION_NAMES);
+  v.check(
+    o.signals === undefined || (Array.isArray(o.signals) && o.signals.every(isSignal)),
+    'signals',
+    o.signals,
+    "a list of signal names such as 'SIGTERM'",
+  );
+  const health = o.health;
+  v.check(
+    health === undefined || (typeof health?.register === 'function' && Array.isArray(health.names)),
+    'health',
+    health,
+    'a health() registry',
+  );
+  v.check(
+    !health?.names?.includes?.(SHUTDOWN_DEFAULTS.checkName),
+    'health',
+    health?.names,
+    `a registry without a check named '${SHUTDOWN_DEFAULTS.checkName}' (gracefulShutdown registers it)`,
+  );
+  v.number('drainDelayMs', o.drainDelayMs, { min: 0 });
+  v.number('timeoutMs', o.timeoutMs, { gt: o.drainDelayMs ?? 0 });
+  v.function('beforeShutdown', o.beforeShutdown);
+  v.function('onShutdown', o.onShutdown);
+  const logger = o.logger;
+  v.check(
+    logger === undefined || ['info', 'warn', 'error'].every((level) => typeof logger?.[level as 'info'] === 'function'),
+    'logger',
+    logger,
+    'a logger with info, warn and error methods',
+  );
+  v.function('exit', o.exit);
+  v.clock('clock', o.clock);
+  v.done();
+}

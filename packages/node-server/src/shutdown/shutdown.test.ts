@@ -1,0 +1,222 @@
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import { type EventLogger, health, isConfigurationError } from '@resilience/core';
+import { FakeClock } from '@resilience/core/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { deferred, type Served, send, serve } from '../testing/http.js';
+import { type GracefulShutdownOptions, SHUTDOWN_DEFAULTS } from './options.js';
+import { type GracefulShutdown, gracefulShutdown } from './shutdown.js';
+
+const SIGNAL = 'SIGUSR2'; // emitted with process.emit: no real signal reaches the test runner
+
+let served: Served | undefined;
+let handle: GracefulShutdown | undefined;
+afterEach(async () => {
+  handle?.dispose();
+  handle = undefined;
+  await served?.close();
+  served = undefined;
+});
+
+/**
+ * A real server with readiness/liveness routes, `/slow` and `/stream` requests the test
+ * releases, and a graceful shutdown on a FakeClock with `exit` and the logger recorded.
+ */
+async function setup(options: GracefulShutdownOptions = {}) {
+  const clock = new FakeClock();
+  const probes = health().register('event-loop', () => true, { kind: 'liveness' });
+  const started = { slow: deferred(), stream: deferred() };
+  const release = deferred();
+  const events: string[] = [];
+  const logs: string[] = [];
+  const logger: EventLogger = {
+    info: (_f, message) => logs.push(`info ${message}`),
+    warn: (_f, message) => logs.push(`warn ${message}`),
+    error: (_f, message) => logs.push(`error ${message}`),
+  };
+  served = await serve(async (req, res) => {
+    const path = req.url?.split('?')[0];
+    if (path === '/ready' || path === '/live') {
+      const report = await probes.run({ kind: path === '/ready' ? 'readiness' : 'liveness' });
+      res.statusCode = report.status === 'unhealthy' ? 503 : 200;
+      res.end(report.status);
+    } else if (path === '/slow' || path === '/hang') {
+      started.slow.resolve();
+      if (path === '/slow') await release.promise;
+      else await new Promise(() => {});
+      res.end('slow done', () => events.push('in-flight response finished'));
+    } else if (path === '/stream') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('streaming…');
+      started.stream.resolve();
+      await release.promise;
+      res.end(' done');
+    } else res.end('ok');
+  });
+  const exited = deferred<number>();
+  const server = served.server;
+  const port = served.port;
+  handle = gracefulShutdown(server, {
+    signals: [SIGNAL],
+    health: probes,
+    clock,
+    logger,
+    exit: (code) => exited.resolve(code),
+    ...options,
+  });
+  return { clock, probes, started, release, events, logs, exited: exited.promise, server, port, handle };
+}
+
+const refused = (port: number) =>
+  send(port).then(
+    () => 'accepted',
+    (error: NodeJS.ErrnoException) => error.code,
+  );
+
+describe('gracefulShutdown', () => {
+  it('pins its defaults', () => {
+    expect(SHUTDOWN_DEFAULTS).toEqual({
+      signals: ['SIGTERM', 'SIGINT'],
+      drainDelayMs: 0,
+      timeoutMs: 10_000,
+      checkName: 'shutdown',
+    });
+  });
+
+  it('fails readiness at once, accepts during the drain delay, then refuses new connections while the request in flight finishes', async () => {
+    const { clock, started, release, events, exited, port, server } = await setup({
+      drainDelayMs: 5_000,
+      onShutdown: () => {
+        events.push(`onShutdown, listening=${server.listening}`);
+      },
+    });
+    expect((await send(port, { path: '/ready' })).status).toBe(200);
+    const agent = new http.Agent({ keepAlive: true });
+    const inFlight = send(port, { path: '/slow', agent });
+    await started.slow.promise;
+
+    process.emit(SIGNAL);
+    expect(handle?.phase).toBe('draining');
+    expect((await send(port, { path: '/ready' })).status).toBe(503);
+    expect((await send(port, { path: '/live' })).status).toBe(200);
+    const duringDrain = await send(port, { path: '/', agent }); // a keep-alive client, answered at once
+    expect(duringDrain.status).toBe(200);
+    expect(duringDrain.headers.connection).toBe('close');
+
+    await clock.advance(5_000);
+    expect(handle?.phase).toBe('closing');
+    expect(await refused(port)).toBe('ECONNREFUSED');
+
+    release.resolve();
+    const finished = await inFlight;
+    expect(finished.text).toBe('slow done');
+    expect(finished.headers.connection).toBe('close');
+    expect(await exited).toBe(0);
+    expect(events).toEqual(['in-flight response finished', 'onShutdown, listening=false']);
+    expect(handle?.phase).toBe('exited');
+    agent.destroy();
+  });
+
+  it('closes idle keep-alive connections at once and busy ones as their responses end', async () => {
+    const { started, release, exited, port, server } = await setup();
+    server.keepAliveTimeout = 0; // Node would otherwise keep a finished keep-alive connection for good
+    const sockets: Socket[] = [];
+    server.on('connection', (socket) => sockets.push(socket));
+    const idleAgent = new http.Agent({ keepAlive: true });
+    const busyAgent = new http.Agent({ keepAlive: true });
+    await send(port, { agent: idleAgent }); // leaves an idle keep-alive connection
+    const streaming = send(port, { path: '/stream', agent: busyAgent }); // headers sent before the signal
+    await started.stream.promise;
+    expect(sockets).toHaveLength(2);
+    const [idle, busy] = sockets as [Socket, Socket];
+    const idleClosed = new Promise((resolve) => idle.once('close', resolve));
+
+    process.emit(SIGNAL);
+    await idleClosed;
+    expect(busy.destroyed).toBe(false);
+
+    release.resolve();
+    expect((await streaming).text).toBe('streaming… done');
+    expect(await exited).toBe(0);
+    expect(busy.destroyed).toBe(true);
+    idleAgent.destroy();
+    busyAgent.destroy();
+  });
+
+  it('exits with 1 after timeoutMs, naming the requests still open (without their query)', async () => {
+    const { clock, started, logs, exited, port } = await setup({ timeoutMs: 1_000 });
+    void send(port, { path: '/hang?token=secret' }).catch(() => {});
+    await started.slow.promise;
+    process.emit(SIGNAL);
+    await clock.advance(999);
+    expect(handle?.phase).toBe('closing');
+    await clock.advance(1);
+    expect(await exited).toBe(1);
+    const report = logs.find((line) => line.startsWith('error'));
+    expect(report).toMatch(
+      /timed out after 1000 ms while closing; still open: 1 request\(s\) in flight \(GET \/hang\)/,
+    );
+    expect(report).not.toMatch(/secret/);
+  });
+
+  it('goes on when beforeShutdown fails, and exits with 1 when onShutdown fails', async () => {
+    const { logs, exited } = await setup({
+      beforeShutdown: () => Promise.reject(new Error('no websockets to close')),
+      onShutdown: () => {
+        throw new Error('pool would not close');
+      },
+    });
+    process.emit(SIGNAL);
+    expect(await exited).toBe(1);
+    expect(logs.filter((line) => line.startsWith('error'))).toEqual([
+      'error shutdown: beforeShutdown failed: no websockets to close',
+      'error shutdown: onShutdown failed: pool would not close',
+    ]);
+  });
+
+  it('shuts down once however often it is asked, and stops listening once done', async () => {
+    const { logs, exited, server } = await setup();
+    const listeners = process.listenerCount(SIGNAL);
+    const first = handle!.shutdown('deploy');
+    process.emit(SIGNAL);
+    expect(handle!.shutdown()).toBe(first);
+    expect(await first).toBe(0);
+    expect(await exited).toBe(0);
+    expect(logs.filter((line) => line.includes('received again'))).toHaveLength(1);
+    expect(logs[0]).toBe('info shutdown: deploy; readiness fails from now on');
+    expect(process.listenerCount(SIGNAL)).toBe(listeners - 1);
+    expect(server.listenerCount('request')).toBe(1);
+  });
+
+  it('dispose removes its signal and request listeners', async () => {
+    const { server } = await setup();
+    expect(process.listenerCount(SIGNAL)).toBe(1);
+    expect(server.listenerCount('request')).toBe(2);
+    handle!.dispose();
+    expect(process.listenerCount(SIGNAL)).toBe(0);
+    expect(server.listenerCount('request')).toBe(1);
+  });
+
+  it('rejects bad options at construction, naming every one', () => {
+    const server = http.createServer();
+    const bad = (options: unknown, target: unknown = server) => {
+      try {
+        gracefulShutdown(target as http.Server, options as GracefulShutdownOptions);
+      } catch (error) {
+        expect(isConfigurationError(error)).toBe(true);
+        return (error as Error).message;
+      }
+      return 'accepted';
+    };
+    expect(bad({}, {})).toMatch(/server/);
+    expect(bad({ signals: ['SIGTERN'] })).toMatch(/signals/);
+    expect(bad({ drainDelayMs: -1, timeoutMs: -5 })).toMatch(/drainDelayMs[\s\S]*timeoutMs/);
+    expect(bad({ drainDelayMs: 5_000, timeoutMs: 5_000 })).toMatch(/timeoutMs/);
+    expect(bad({ logger: { info() {} }, exit: 1, onShutdown: 'x', clock: {} })).toMatch(
+      /onShutdown[\s\S]*logger[\s\S]*exit[\s\S]*clock/,
+    );
+    expect(bad({ health: health().register('shutdown', () => true) })).toMatch(/health[\s\S]*'shutdown'/);
+    expect(bad({ signal: 'SIGTERM' })).toMatch(/signal/);
+    expect(process.listenerCount('SIGTERM')).toBe(0);
+  });
+});

@@ -1,0 +1,180 @@
+import type { ServerResponse } from 'node:http';
+import { type EventLogger, systemClock, type TimerHandle } from '@resilience/core';
+import {
+  type GracefulShutdownOptions,
+  SHUTDOWN_DEFAULTS,
+  type ShutdownServer,
+  validateShutdownOptions,
+} from './options.js';
+
+/**
+ * Where a shutdown is: `serving` until a signal; `draining` while readiness fails and the
+ * server still accepts (`beforeShutdown`, then `drainDelayMs`); `closing` while new
+ * connections are refused and requests in flight finish; `finishing` while `onShutdown`
+ * runs; `exited` once `exit` was called.
+ */
+export type ShutdownPhase = 'serving' | 'draining' | 'closing' | 'finishing' | 'exited';
+
+/** What {@link gracefulShutdown} returns. */
+export interface GracefulShutdown {
+  readonly phase: ShutdownPhase;
+  /**
+   * Starts the shutdown as a signal does (a later call joins the first) and resolves with the
+   * exit code once `exit` has been called with it.
+   */
+  shutdown(reason?: string): Promise<number>;
+  /** Stops listening for the signals and for requests; the server is left as it is. */
+  dispose(): void;
+}
+
+const consoleLogger: EventLogger = {
+  info: (fields, message) => console.info(message, fields),
+  warn: (fields, message) => console.warn(message, fields),
+  error: (fields, message) => console.error(message, fields),
+};
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** `GET /orders`: the path without its query, which may carry secrets. */
+function describe(res: ServerResponse): string {
+  const url = res.req?.url ?? '';
+  const query = url.indexOf('?');
+  return `${res.req?.method ?? '?'} ${query === -1 ? url : url.slice(0, query)}`;
+}
+
+/**
+ * Drains a server on SIGTERM / SIGINT the way terminus does, tied to a health registry:
+ * readiness fails at once, the server keeps accepting for `drainDelayMs`, then refuses new
+ * connections while the requests in flight finish (their keep-alive connections close as
+ * each response ends, idle ones at once), then `onShutdown` runs and the process exits with
+ * 0 — or with 1, naming what was still open, once `timeoutMs` has passed since the signal.
+ * From the signal on every response carries `Connection: close`.
+ *
+ * Call it right after creating the server: it counts the requests in flight from then on
+ * (one `close` listener per request).
+ *
+ * @example
+ * const server = app.listen(3000);
+ * gracefulShutdown(server, { health: probes, drainDelayMs: 5_000, onShutdown: () => pool.end() });
+ */
+export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdownOptions = {}): GracefulShutdown {
+  validateShutdownOptions(server, options);
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? consoleLogger;
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const signals = options.signals ?? SHUTDOWN_DEFAULTS.signals;
+  const drainDelayMs = options.drainDelayMs ?? SHUTDOWN_DEFAULTS.drainDelayMs;
+  const timeoutMs = options.timeoutMs ?? SHUTDOWN_DEFAULTS.timeoutMs;
+
+  let phase: ShutdownPhase = 'serving';
+  let running: Promise<number> | undefined;
+  let settle: (code: number) => void = () => {};
+  let timer: TimerHandle | undefined;
+  let startedAt = 0;
+  const inFlight = new Set<ServerResponse>();
+
+  // One function for every request, not a closure each.
+  function released(this: ServerResponse): void {
+    inFlight.delete(this);
+    // Node keeps a keep-alive connection open after its response, even on a closed server.
+    if (phase === 'closing') server.closeIdleConnections();
+  }
+  const tracked = (_req: unknown, res: ServerResponse) => {
+    inFlight.add(res);
+    res.on('close', released);
+    if (phase !== 'serving' && !res.headersSent) res.setHeader('connection', 'close');
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (running) logger.warn({ signal }, `shutdown: ${signal} received again; already shutting down`);
+    else void shutdown(signal);
+  };
+
+  // Ahead of the application, so a response it sends at once still gets `Connection: close`.
+  server.prependListener('request', tracked);
+  for (const signal of signals) process.on(signal, onSignal);
+
+  function dispose(): void {
+    server.off('request', tracked);
+    for (const signal of signals) process.off(signal, onSignal);
+  }
+
+  function finish(code: number): void {
+    if (phase === 'exited') return;
+    phase = 'exited';
+    clock.clearTimeout(timer!);
+    dispose();
+    exit(code);
+    settle(code);
+  }
+
+  function timedOut(): void {
+    const requests = [...inFlight].map(describe);
+    server.getConnections((_error, connections) => {
+      logger.error(
+        { phase, timeoutMs, requests, connections },
+        `shutdown: timed out after ${timeoutMs} ms while ${phase}; still open: ${requests.length} request(s) in flight` +
+          `${requests.length > 0 ? ` (${requests.join(', ')})` : ''}, ${connections ?? 'unknown'} connection(s)`,
+      );
+      finish(1);
+    });
+  }
+
+  async function run(reason: string): Promise<void> {
+    startedAt = clock.now();
+    phase = 'draining';
+    timer = clock.setTimeout(timedOut, timeoutMs);
+    try {
+      options.health?.register(SHUTDOWN_DEFAULTS.checkName, () => ({ status: 'fail', output: 'shutting down' }), {
+        kind: 'readiness',
+        critical: true,
+      });
+    } catch (error) {
+      logger.error({ error }, `shutdown: could not turn readiness off: ${messageOf(error)}`);
+    }
+    for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+    logger.info({ reason, drainDelayMs, inFlight: inFlight.size }, `shutdown: ${reason}; readiness fails from now on`);
+    try {
+      await options.beforeShutdown?.();
+    } catch (error) {
+      logger.error({ error }, `shutdown: beforeShutdown failed: ${messageOf(error)}`);
+    }
+    if (drainDelayMs > 0) await clock.sleep(drainDelayMs);
+    if (phase !== 'draining') return; // timed out meanwhile
+    phase = 'closing';
+    // Closes the idle connections too (Node >= 19); resolves once the last connection has closed.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    logger.info(
+      { inFlight: inFlight.size },
+      `shutdown: refusing new connections; ${inFlight.size} request(s) in flight`,
+    );
+    await closed;
+    if (phase !== 'closing') return;
+    phase = 'finishing';
+    try {
+      await options.onShutdown?.();
+    } catch (error) {
+      logger.error({ error }, `shutdown: onShutdown failed: ${messageOf(error)}`);
+      finish(1);
+      return;
+    }
+    if (phase !== 'finishing') return;
+    logger.info({ durationMs: clock.now() - startedAt }, 'shutdown: complete');
+    finish(0);
+  }
+
+  function shutdown(reason = 'shutdown requested'): Promise<number> {
+    running ??= new Promise<number>((resolve) => {
+      settle = resolve;
+      void run(reason);
+    });
+    return running;
+  }
+
+  return {
+    get phase() {
+      return phase;
+    },
+    shutdown,
+    dispose,
+  };
+}
