@@ -21,7 +21,7 @@ export type Observation = Disposer & { readonly collector: MetricsCollector };
 const listening = new WeakMap<MetricsCollector, Map<ObservedSource, { observers: number; dispose: Disposer }>>();
 
 /** The sources whose events reach `source`: a pipeline's layers (nested ones too), else itself. */
-function eventSources(source: ObservedSource, into = new Set<ObservedSource>()): Set<ObservedSource> {
+export function eventSources(source: ObservedSource, into = new Set<ObservedSource>()): Set<ObservedSource> {
   const layers = (source as { policies?: unknown }).policies;
   const isPipeline =
     Array.isArray(layers) && layers.every((layer) => typeof (layer as ObservedSource)?.onEvent === 'function');
