@@ -2,4 +2,4 @@
 // NO semver promise: anything here may change or go in any release, a patch included, so
 // applications and third-party packages must not import it.
 export { OptionsValidator } from './errors/validate.js';
-export { eventSources } from './metrics/observe.js';
+export { eventSources } from './pipeline/layers.js';
