@@ -1,6 +1,6 @@
 import { metrics, trace } from '@opentelemetry/api';
-import { BreakerRegistry, type ObservedSource } from '@resilience/core';
-import { describe, expect, it, vi } from 'vitest';
+import { BreakerRegistry, type ObservedSource, retry } from '@resilience/core';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { instrument, instrumentAll } from './instrument.js';
 import { sdk } from './sdk.fixture.js';
 
@@ -42,5 +42,25 @@ describe('with no SDK registered', () => {
     expect(source.observeCalls).toHaveBeenCalledTimes(1);
     expect(source.observeCalls.mock.calls[0]![0].runCall).toBeUndefined();
     expect(source.observeAttempts).not.toHaveBeenCalled();
+  });
+});
+
+describe('with an SDK registered globally', () => {
+  afterEach(() => {
+    metrics.disable();
+    trace.disable();
+  });
+
+  it('instrument reports through the global providers when none are given', async () => {
+    const otel = sdk();
+    metrics.setGlobalMeterProvider(otel.meterProvider);
+    trace.setGlobalTracerProvider(otel.tracerProvider);
+    const policy = retry();
+    instrument(policy, { name: 'payments' });
+    await policy.execute(() => 'paid');
+    expect((await otel.points('resilience.call.duration')).map((p) => p.attributes)).toEqual([
+      { 'resilience.policy.name': 'payments', 'resilience.outcome': 'success' },
+    ]);
+    expect(otel.spans().map((s) => s.name)).toEqual(['resilience.attempt', 'resilience.call']);
   });
 });
