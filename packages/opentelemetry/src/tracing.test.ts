@@ -1,6 +1,6 @@
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { backoff, circuitBreaker, consecutive, hedge, pipeline, retry, timeout } from '@resilience/core';
+import { backoff, bulkhead, circuitBreaker, consecutive, hedge, pipeline, retry, timeout } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { describe, expect, it } from 'vitest';
 import { instrument } from './instrument.js';
@@ -162,6 +162,30 @@ describe('spans', () => {
         name,
       ]);
     }
+  });
+
+  it('a call queued by a bulkhead runs in its own trace, not in that of the call that freed the slot', async () => {
+    const otel = sdk();
+    const policy = pipeline(bulkhead({ limit: 1, queue: 1 }), retry());
+    instrument(policy, { name: 'db', tracerProvider: otel.tracerProvider });
+    const tracer = otel.tracerProvider.getTracer('app');
+    let release!: () => void;
+    const seen: string[] = []; // the trace each function runs in
+    const request = (name: string, fn: () => unknown) =>
+      tracer.startActiveSpan(name, (span) =>
+        policy
+          .execute(() => {
+            seen.push(trace.getActiveSpan()!.spanContext().traceId);
+            return fn();
+          })
+          .finally(() => span.end()),
+      );
+    const first = request('first', () => new Promise<void>((r) => (release = r)));
+    const second = request('second', () => 'done');
+    release();
+    await Promise.all([first, second]);
+    const traceOf = (name: string) => named(otel.spans(), name)[0]!.spanContext().traceId;
+    expect(seen).toEqual([traceOf('first'), traceOf('second')]);
   });
 
   it('an attempt cut short by a timeout carries a resilience.timeout event with the limit in seconds', async () => {
