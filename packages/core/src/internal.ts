@@ -3,3 +3,4 @@
 // applications and third-party packages must not import it.
 export { OptionsValidator } from './errors/validate.js';
 export { Emitter } from './events/emitter.js';
+export { eventSources } from './pipeline/layers.js';

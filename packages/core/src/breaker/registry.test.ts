@@ -55,6 +55,16 @@ describe('BreakerRegistry', () => {
     expect(breakerRegistry.get('registry-default-test')).toEqual([]);
   });
 
+  it('tells onAdd listeners of each breaker that joins, until they unsubscribe', () => {
+    const registry = new BreakerRegistry();
+    const added: string[] = [];
+    const stop = registry.onAdd((breaker) => added.push(breaker.name));
+    circuitBreaker({ name: 'payments', registry });
+    stop();
+    circuitBreaker({ name: 'search', registry });
+    expect(added).toEqual(['payments']);
+  });
+
   it('is not joined with registry: false', () => {
     const before = breakerRegistry.size;
     circuitBreaker({ registry: false });

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
 import { BulkheadRejectedError, ConfigurationError } from '../errors/errors.js';
 import { type BulkheadEvent, bulkhead } from './bulkhead.js';
@@ -164,6 +165,26 @@ describe('bulkhead', () => {
     await inner;
     expect(order).toEqual(['first', 'second', 'inner']);
     expect(b.executionSlots).toBe(1);
+  });
+
+  it('starts a queued call in its caller’s async context, not in that of the call that freed its slot', async () => {
+    // AsyncLocalStorage is what request-scoped loggers and OpenTelemetry's active span read.
+    const als = new AsyncLocalStorage<string>();
+    const b = bulkhead({ limit: 1, queue: 1 });
+    const g = gate();
+    const seen: Array<string | undefined> = [];
+    const call = (name: string, fn: () => unknown) =>
+      als.run(name, () =>
+        b.execute(() => {
+          seen.push(als.getStore());
+          return fn();
+        }),
+      );
+    const first = call('first', () => g.promise);
+    const second = call('second', () => 'done');
+    g.open();
+    await Promise.all([first, second]);
+    expect(seen).toEqual(['first', 'second']);
   });
 
   it("reports 'rejected' events", async () => {

@@ -8,16 +8,15 @@ import { type BulkheadOptions, type ResolvedBulkheadOptions, resolveBulkheadOpti
 export type BulkheadEvent = { type: 'rejected'; policy: string; executing: number; queued: number };
 
 /** A call waiting for an execution slot: a node of the FIFO queue. */
-class QueuedCall<T> {
-  prev: QueuedCall<unknown> | undefined = undefined;
-  next: QueuedCall<unknown> | undefined = undefined;
+class QueuedCall {
+  prev: QueuedCall | undefined = undefined;
+  next: QueuedCall | undefined = undefined;
   signal: AbortSignal | undefined = undefined;
 
   constructor(
     readonly owner: BulkheadPolicy,
-    readonly fn: PolicyFn<T>,
-    readonly context: ExecuteContext,
-    readonly resolve: (value: T | PromiseLike<T>) => void,
+    /** Gives the call its slot; the call then starts from its caller's continuation. */
+    readonly admit: () => void,
     readonly reject: (error: unknown) => void,
   ) {}
 
@@ -25,7 +24,7 @@ class QueuedCall<T> {
   handleEvent(): void {
     const signal = this.signal;
     this.signal = undefined;
-    this.owner._leave(this as QueuedCall<unknown>);
+    this.owner._leave(this);
     this.reject(signal?.reason);
   }
 }
@@ -45,10 +44,8 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
   readonly #events = new Emitter<BulkheadEvent>();
   #active = 0;
   #queued = 0;
-  #head: QueuedCall<unknown> | undefined;
-  #tail: QueuedCall<unknown> | undefined;
-  /** True while {@link #release} hands slots to waiters. */
-  #draining = false;
+  #head: QueuedCall | undefined;
+  #tail: QueuedCall | undefined;
 
   readonly onEvent = this.#events.subscribe;
   readonly onRejected = this.#events.subscribe;
@@ -116,11 +113,17 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
     );
   }
 
+  /**
+   * Queues a call. It starts from a continuation registered here, in its caller's async
+   * context, once a slot is handed to it: not from the call that freed the slot, whose
+   * context (AsyncLocalStorage: a request's logger, OpenTelemetry's active span) it would
+   * otherwise run in. Each start is its own microtask, so no length of queue grows the stack.
+   */
   #enqueue<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
     const signal = context.signal;
     if (signal.aborted) return Promise.reject(signal.reason);
-    return new Promise<T>((resolve, reject) => {
-      const waiter = new QueuedCall<T>(this, fn, context, resolve, reject) as QueuedCall<unknown>;
+    return new Promise<void>((admit, reject) => {
+      const waiter = new QueuedCall(this, admit, reject);
       waiter.prev = this.#tail;
       if (this.#tail) this.#tail.next = waiter;
       else this.#head = waiter;
@@ -130,34 +133,26 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
         waiter.signal = signal;
         followAbort(signal, waiter);
       }
-    });
+    }).then(() => this.#exec(fn, context));
   }
 
-  /**
-   * A call finished: hand its slot to the oldest waiter, or free it. A loop, not recursion:
-   * a synchronous waiter releases its slot while it is being started, and that nested
-   * release only frees the slot for this loop to hand on, so no length of queue grows the
-   * stack.
-   */
+  /** A call finished: hand its slot to the oldest waiter, or free it. */
   #release(): void {
     this.#active--;
-    if (this.#draining) return;
-    this.#draining = true;
-    for (let next = this.#head; next !== undefined && this.#active < this.#opts.limit; next = this.#head) {
-      this._leave(next);
-      const signal = next.signal;
-      if (signal !== undefined) {
-        next.signal = undefined;
-        unfollowAbort(signal, next);
-      }
-      this.#active++;
-      next.resolve(this.#exec(next.fn, next.context));
+    const next = this.#head;
+    if (next === undefined) return;
+    this._leave(next);
+    const signal = next.signal;
+    if (signal !== undefined) {
+      next.signal = undefined;
+      unfollowAbort(signal, next);
     }
-    this.#draining = false;
+    this.#active++;
+    next.admit();
   }
 
   /** @internal Unlinks a waiter from the queue. */
-  _leave(waiter: QueuedCall<unknown>): void {
+  _leave(waiter: QueuedCall): void {
     const { prev, next } = waiter;
     if (prev) prev.next = next;
     else this.#head = next;

@@ -1,7 +1,8 @@
 import { type Clock, systemClock } from '../clock/clock.js';
-import { Emitter } from '../events/emitter.js';
+import { type Disposer, Emitter } from '../events/emitter.js';
 import { AdaptiveLatency } from '../metrics/adaptive.js';
-import { type ExecuteContext, PolicyBase, type PolicyFn } from '../policy/policy.js';
+import { type AttemptObserver, AttemptObservers, type AttemptRunner } from '../policy/attempts.js';
+import { type ExecuteContext, invoke, PolicyBase, type PolicyFn } from '../policy/policy.js';
 import { type DeadlineEntry, DeadlineQueue } from '../timeout/deadline-queue.js';
 import { LazyContext } from '../timeout/lazy-context.js';
 import { type HedgeOptions, type ResolvedHedgeOptions, resolveHedgeOptions } from './options.js';
@@ -36,6 +37,8 @@ class HedgeCall<T> implements DeadlineEntry {
   /** The first attempt failed: its latency says nothing about the dependency's speed. */
   firstFailed = false;
   lastError: unknown;
+  /** Runs each attempt for the attempt observers, when there are any. */
+  runner: AttemptRunner | undefined = undefined;
 
   constructor(
     readonly owner: HedgePolicy,
@@ -47,7 +50,7 @@ class HedgeCall<T> implements DeadlineEntry {
   ) {}
 
   expire(): void {
-    this.owner._launch(this as HedgeCall<unknown>);
+    this.owner._launch(this as HedgeCall<unknown>, undefined, this.delayMs);
   }
 }
 
@@ -77,23 +80,40 @@ export class HedgePolicy extends PolicyBase<HedgeEvent> {
     this.#adaptive = this.#opts.adaptive === undefined ? undefined : new AdaptiveLatency(this.#opts.adaptive);
   }
 
+  #attempts: AttemptObservers | undefined;
+
+  /**
+   * Runs each attempt of every call (the first and each hedge) through `observer`'s runner
+   * for that call (see {@link AttemptObserver}), so a hedge the delay timer starts runs in
+   * the context its call captured. Costs nothing while nobody observes. Returns a disposer.
+   */
+  observeAttempts(observer: AttemptObserver): Disposer {
+    this.#attempts ??= new AttemptObservers();
+    return this.#attempts.add(observer);
+  }
+
   run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
+    const runner = this.#attempts?.callStarted();
     const source = this.#opts.delayMs;
     const adaptive = this.#adaptive;
     // Read the clock once per call for a learned delay: the first launch reuses it.
     const now = adaptive === undefined ? undefined : this.#clock.now();
     const delayMs = typeof source === 'number' ? source : source !== undefined ? source() : adaptive!.value(now!);
     if (this.#opts.maxHedges === 0 || !(delayMs >= 0 && delayMs < Number.POSITIVE_INFINITY)) {
-      return adaptive?.records ? this.#timed(fn, context, adaptive, now!) : invoke(fn, context);
+      return adaptive?.records ? this.#timed(fn, context, adaptive, now!, runner) : runAttempt(fn, context, runner);
     }
     return new Promise<T>((resolve, reject) => {
       const call = new HedgeCall<T>(this, fn, context, delayMs, resolve, reject);
+      call.runner = runner;
       this._launch(call as HedgeCall<unknown>, now);
     });
   }
 
-  /** @internal Starts the next attempt of `call` (first, after a delay, or after a failure). */
-  _launch(call: HedgeCall<unknown>, known?: number): void {
+  /**
+   * @internal Starts the next attempt of `call`: the first, one after the delay (`waitedMs`),
+   * or one after a failure.
+   */
+  _launch(call: HedgeCall<unknown>, known?: number, waitedMs = 0): void {
     if (call.done) return;
     const started = call.attempts.length;
     if (started > 0 && call.context.signal.aborted) return; // the caller gave up: no more hedges
@@ -108,7 +128,7 @@ export class HedgePolicy extends PolicyBase<HedgeEvent> {
       if (started === 0) call.startedAt = now;
       this.#queue.add(call, now + call.delayMs, now);
     }
-    invoke(call.fn, attempt).then(
+    runAttempt(call.fn, attempt, call.runner, number, waitedMs).then(
       (value) => this.#won(call, attempt, number, value),
       (error: unknown) => this.#failed(call, attempt, error),
     );
@@ -151,9 +171,15 @@ export class HedgePolicy extends PolicyBase<HedgeEvent> {
   }
 
   /** An unhedged call (the learned delay is not known yet): records its latency if it succeeds. */
-  #timed<T>(fn: PolicyFn<T>, context: ExecuteContext, adaptive: AdaptiveLatency, startedAt: number): Promise<T> {
+  #timed<T>(
+    fn: PolicyFn<T>,
+    context: ExecuteContext,
+    adaptive: AdaptiveLatency,
+    startedAt: number,
+    runner: AttemptRunner | undefined,
+  ): Promise<T> {
     const clock = this.#clock;
-    return invoke(fn, context).then((value) => {
+    return runAttempt(fn, context, runner).then((value) => {
       const now = clock.now();
       adaptive.record(now - startedAt, now);
       return value;
@@ -169,12 +195,15 @@ export class HedgePolicy extends PolicyBase<HedgeEvent> {
   }
 }
 
-function invoke<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
-  try {
-    return Promise.resolve(fn(context));
-  } catch (error) {
-    return Promise.reject(error);
-  }
+/** Calls `fn` with `context`, through the call's attempt runner when it has one. */
+function runAttempt<T>(
+  fn: PolicyFn<T>,
+  context: ExecuteContext,
+  runner: AttemptRunner | undefined,
+  attempt = 1,
+  delayMs = 0,
+): Promise<T> {
+  return runner === undefined ? invoke(fn, context) : runner(() => invoke(fn, context), { attempt, delayMs });
 }
 
 /**

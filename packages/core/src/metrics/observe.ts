@@ -1,5 +1,6 @@
 import { OptionsValidator } from '../errors/validate.js';
 import type { Disposer, Subscribe } from '../events/emitter.js';
+import { eventSources } from '../pipeline/layers.js';
 import type { CallObserver } from '../policy/calls.js';
 import type { PolicyEvent } from '../policy/policy.js';
 import { type MetricsCollector, metrics } from './metrics.js';
@@ -19,16 +20,6 @@ export type Observation = Disposer & { readonly collector: MetricsCollector };
 
 /** Per collector, the event sources it listens to, each once however often it is observed. */
 const listening = new WeakMap<MetricsCollector, Map<ObservedSource, { observers: number; dispose: Disposer }>>();
-
-/** The sources whose events reach `source`: a pipeline's layers (nested ones too), else itself. */
-function eventSources(source: ObservedSource, into = new Set<ObservedSource>()): Set<ObservedSource> {
-  const layers = (source as { policies?: unknown }).policies;
-  const isPipeline =
-    Array.isArray(layers) && layers.every((layer) => typeof (layer as ObservedSource)?.onEvent === 'function');
-  if (isPipeline) for (const layer of layers as ObservedSource[]) eventSources(layer, into);
-  else into.add(source);
-  return into;
-}
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 

@@ -57,3 +57,54 @@ describe('observeCalls', () => {
     expect(log).toEqual(['other ok from 1', 'other failed down from 2']);
   });
 });
+
+describe('observeCalls with runCall', () => {
+  it('runs each call through the runCall of every observer that has one, the first outermost', async () => {
+    const policy = breaker();
+    const scopes: string[] = [];
+    const seen: string[][] = [];
+    const scoped = (name: string): CallObserver => ({
+      callStarted: () => 0,
+      callSettled: () => {},
+      runCall: (call) => {
+        scopes.push(name);
+        return call().finally(() => scopes.pop());
+      },
+    });
+    policy.observeCalls(scoped('outer'));
+    policy.observeCalls(recorder([]));
+    policy.observeCalls(scoped('inner'));
+    await expect(
+      policy.execute(() => {
+        seen.push([...scopes]);
+        return 'value';
+      }),
+    ).resolves.toBe('value');
+    expect(seen).toEqual([['outer', 'inner']]);
+    expect(scopes).toEqual([]);
+  });
+
+  it('still makes the call, once, when a runCall throws before or after calling it', async () => {
+    const policy = breaker();
+    let calls = 0;
+    const first = policy.observeCalls({
+      callStarted: () => 0,
+      callSettled: () => {},
+      runCall: () => {
+        throw new Error('observer broken');
+      },
+    });
+    await expect(policy.execute(() => ++calls)).resolves.toBe(1);
+    first();
+    policy.observeCalls({
+      callStarted: () => 0,
+      callSettled: () => {},
+      runCall: (call) => {
+        void call();
+        throw new Error('observer broken');
+      },
+    });
+    await expect(policy.execute(() => ++calls)).resolves.toBe(2);
+    expect(calls).toBe(2);
+  });
+});

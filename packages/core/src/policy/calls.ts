@@ -9,22 +9,29 @@ export interface CallObserver {
   callStarted(): number;
   /** The call that started at `startedAt` resolved (`ok`) or rejected with `error`. */
   callSettled(startedAt: number, ok: boolean, error: unknown): void;
+  /**
+   * Optional: runs the call — calls `call` once and returns its promise — so the observer
+   * can run it inside a context of its own (a tracing span made active): the policy's
+   * attempts and the function run in it. Told between `callStarted` and `callSettled`; with
+   * several observers, the first added runs outermost.
+   */
+  runCall?<T>(call: () => Promise<T>): Promise<T>;
 }
 
 /**
- * The observers of one policy's calls. Each observer is told once per call however many
- * times it was added, and one that throws cannot change the call's outcome.
+ * Observers added with a disposer each. An observer added twice is listed once until both
+ * additions are disposed; the list is rebuilt when one is added or removed, not per call.
  */
-export class CallObservers {
-  #added: CallObserver[] = [];
-  /** The distinct observers, rebuilt when one is added or removed, not per call. */
-  #distinct: readonly CallObserver[] = [];
+export class ObserverList<O> {
+  #added: O[] = [];
+  /** The distinct observers, in the order they were first added. */
+  protected distinct: readonly O[] = [];
 
   get size(): number {
-    return this.#distinct.length;
+    return this.distinct.length;
   }
 
-  add(observer: CallObserver): Disposer {
+  add(observer: O): Disposer {
     this.#update([...this.#added, observer]);
     let added = true;
     return () => {
@@ -36,12 +43,31 @@ export class CallObservers {
     };
   }
 
+  /** Called after the list changed. */
+  protected changed(): void {}
+
+  #update(added: O[]): void {
+    this.#added = added;
+    this.distinct = [...new Set(added)];
+    this.changed();
+  }
+}
+
+/**
+ * The observers of one policy's calls. Each observer is told once per call however many
+ * times it was added, and one that throws cannot change the call's outcome.
+ */
+export class CallObservers extends ObserverList<CallObserver> {
+  /** The `runCall` of each observer that has one. */
+  #runners: readonly Wrapper[] = [];
+
   /** Runs `call`, telling every observer when it starts and how it settles. */
   async observe<T>(call: () => Promise<T>): Promise<T> {
-    const observers = this.#distinct;
+    const observers = this.distinct;
     const started = observers.map(startOf);
+    const runners = this.#runners;
     try {
-      const value = await call();
+      const value = await (runners.length === 0 ? call() : runThrough(runners, call));
       settleAll(observers, started, true, undefined);
       return value;
     } catch (error) {
@@ -50,9 +76,46 @@ export class CallObservers {
     }
   }
 
-  #update(added: CallObserver[]): void {
-    this.#added = added;
-    this.#distinct = [...new Set(added)];
+  protected override changed(): void {
+    this.#runners = this.distinct
+      .filter((o) => typeof o.runCall === 'function')
+      .map(
+        (o): Wrapper =>
+          (call) =>
+            o.runCall!(call),
+      );
+  }
+}
+
+/** Runs a call it is given (once) and returns its promise: an observer's `runCall`. */
+export type Wrapper = <T>(call: () => Promise<T>) => Promise<T>;
+
+/** Runs `call` through `wrappers[i]` and the ones after it, the first outermost (see {@link runOnce}). */
+export function runThrough<T>(wrappers: readonly Wrapper[], call: () => Promise<T>, i = 0): Promise<T> {
+  if (i >= wrappers.length) return call();
+  return runOnce(wrappers[i]!, () => runThrough(wrappers, call, i + 1));
+}
+
+/**
+ * Runs `call` through `wrapper`. A wrapper that throws cannot stop the call or run it
+ * twice: the call runs (once) and its own promise is returned.
+ */
+function runOnce<T>(wrapper: Wrapper, call: () => Promise<T>): Promise<T> {
+  let running: Promise<T> | undefined;
+  const once = (): Promise<T> => {
+    if (running === undefined) {
+      try {
+        running = call();
+      } catch (error) {
+        running = Promise.reject(error);
+      }
+    }
+    return running;
+  };
+  try {
+    return wrapper(once);
+  } catch {
+    return once();
   }
 }
 

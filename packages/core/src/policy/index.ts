@@ -1,2 +1,3 @@
+export type { AttemptInfo, AttemptObserver, AttemptRunner } from './attempts.js';
 export type { CallObserver } from './calls.js';
 export { type ExecuteContext, type Policy, PolicyBase, type PolicyEvent, type PolicyFn } from './policy.js';

@@ -2,8 +2,9 @@ import { type Clock, type Random, systemClock, systemRandom } from '../clock/clo
 import { isTransient } from '../errors/classify.js';
 import { RetryExhaustedError } from '../errors/errors.js';
 import { retryAfterMs } from '../errors/retry-after.js';
-import { Emitter, onType } from '../events/emitter.js';
-import { type ExecuteContext, neverAborted, PolicyBase, type PolicyFn } from '../policy/policy.js';
+import { type Disposer, Emitter, onType } from '../events/emitter.js';
+import { type AttemptObserver, AttemptObservers, type AttemptRunner } from '../policy/attempts.js';
+import { type ExecuteContext, invoke, neverAborted, PolicyBase, type PolicyFn } from '../policy/policy.js';
 import { type ResolvedRetryOptions, type RetryOptions, resolveRetryOptions } from './options.js';
 
 /** Why a retry policy stopped retrying. */
@@ -25,6 +26,8 @@ export interface RetryStats {
   /** Failures returned to callers, by reason. */
   giveUps: Record<GiveUpReason, number>;
 }
+
+const FIRST_ATTEMPT = { attempt: 1, delayMs: 0 } as const;
 
 /** Retries a function on handled errors with backoff; see {@link RetryOptions}. */
 export class RetryPolicy extends PolicyBase<RetryEvent> {
@@ -57,6 +60,18 @@ export class RetryPolicy extends PolicyBase<RetryEvent> {
     if (options.onRetry) this.onRetry(options.onRetry);
   }
 
+  #attempts: AttemptObservers | undefined;
+
+  /**
+   * Runs each attempt of every call through `observer`'s runner for that call (see
+   * {@link AttemptObserver}): to trace attempts, each in a span of its own. Costs nothing
+   * while nobody observes. Returns a disposer.
+   */
+  observeAttempts(observer: AttemptObserver): Disposer {
+    this.#attempts ??= new AttemptObservers();
+    return this.#attempts.add(observer);
+  }
+
   /** A copy of the counters since construction. */
   get stats(): RetryStats {
     return { ...this.#stats, giveUps: { ...this.#stats.giveUps } };
@@ -67,16 +82,23 @@ export class RetryPolicy extends PolicyBase<RetryEvent> {
     const startedAt = this.#opts.deadlineMs === undefined ? 0 : this.#clock.now();
     this.#stats.attempts++;
     this.#opts.budget?.recordCall();
+    const runner = this.#attempts?.callStarted();
     try {
-      const value = await fn(first);
+      const value = await (runner === undefined ? fn(first) : runner(() => invoke(fn, first), FIRST_ATTEMPT));
       if (this.#events.hasListeners) this.#events.emit({ type: 'success', policy: this.name, attempts: 1 });
       return value;
     } catch (error) {
-      return this.#retry(fn, first.signal, error, startedAt);
+      return this.#retry(fn, first.signal, error, startedAt, runner);
     }
   }
 
-  async #retry<T>(fn: PolicyFn<T>, signal: AbortSignal, firstError: unknown, startedAt: number): Promise<T> {
+  async #retry<T>(
+    fn: PolicyFn<T>,
+    signal: AbortSignal,
+    firstError: unknown,
+    startedAt: number,
+    runner: AttemptRunner | undefined,
+  ): Promise<T> {
     const { maxAttempts, backoff, deadlineMs, budget, retryAfterMaxMs } = this.#opts;
     let error = firstError;
     let previousDelay = 0;
@@ -111,7 +133,10 @@ export class RetryPolicy extends PolicyBase<RetryEvent> {
       }
       this.#stats.attempts++;
       try {
-        const value = await fn({ signal, attempt: attempt + 1 });
+        const context = { signal, attempt: attempt + 1 };
+        const value = await (runner === undefined
+          ? fn(context)
+          : runner(() => invoke(fn, context), { attempt: attempt + 1, delayMs }));
         this.#emit({ type: 'success', policy: this.name, attempts: attempt + 1 });
         return value;
       } catch (next) {

@@ -1,0 +1,59 @@
+import { classify, isOwnRejection } from '@resilience/core';
+
+/**
+ * Every attribute this package sets, on metrics, spans and span events. Values are
+ * low-cardinality by construction: names you choose, fixed enumerations, error classes or
+ * codes and small numbers — never a user id, a rate-limit key, a URL or an error message.
+ */
+export const ATTRIBUTES = {
+  /** The `name` given to `instrument` (for `instrumentAll`, each breaker's name). */
+  policyName: 'resilience.policy.name',
+  /** How a call or attempt ended: see {@link Outcome}. */
+  outcome: 'resilience.outcome',
+  /** The error's `code` (`timeout`, `ECONNRESET`, `40001`), else its class name; `_OTHER` when neither is usable. */
+  errorType: 'error.type',
+  /** Why a retry was made: `classify(error)` of the failure (`timeout`, `network`, `rate_limit`, ...). */
+  retryReason: 'resilience.retry.reason',
+  /** Why a policy refused a call: see {@link RejectionReason}. */
+  rejectionReason: 'resilience.rejection.reason',
+  /** A breaker's state: `closed`, `open`, `half-open` or `isolated`. */
+  breakerState: 'resilience.breaker.state',
+  /** The state a breaker left (on the state-change span event). */
+  breakerPreviousState: 'resilience.breaker.previous_state',
+  /** The attempt's number: 1 for the first, 2 for the first retry or hedge. */
+  attempt: 'resilience.attempt',
+  /** Seconds the policy waited before the attempt: a retry's backoff, a hedge's delay. */
+  attemptDelay: 'resilience.attempt.delay',
+  /** The time limit that expired, in seconds (on the timeout span event). */
+  timeoutLimit: 'resilience.timeout.limit',
+  /** An HTTP response replayed from an idempotency record (set by `annotateActiveSpan`). */
+  idempotencyReplayed: 'resilience.idempotency.replayed',
+} as const;
+
+/** `resilience.outcome`: resolved, failed, refused by one of the toolkit's own policies, or cancelled by its caller. */
+export type Outcome = 'success' | 'failure' | 'rejected' | 'cancelled';
+
+/**
+ * `resilience.rejection.reason`: an open (half-open, isolated) breaker, a full bulkhead, a
+ * rate limit, load shedding, a spent retry budget; `_OTHER` for a rejection of another kind.
+ */
+export type RejectionReason = 'broken_circuit' | 'bulkhead_full' | 'rate_limited' | 'shed' | 'budget_spent' | '_OTHER';
+
+/** The outcome of a call or attempt that rejected with `error`. */
+export function failureOutcome(error: unknown): Outcome {
+  if (isOwnRejection(error)) return 'rejected';
+  return classify(error) === 'cancelled' ? 'cancelled' : 'failure';
+}
+
+// A code or class name: word characters, dots, dashes, colons; at most 64 of them.
+const TYPE = /^[\w.:-]{1,64}$/;
+
+/** `error.type` of `error`: its `code` (a short string or integer), else its `name`, else `_OTHER`. */
+export function errorType(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return '_OTHER';
+  const { code, name } = error as { code?: unknown; name?: unknown };
+  if (typeof code === 'string' && TYPE.test(code)) return code;
+  if (Number.isSafeInteger(code)) return String(code);
+  if (typeof name === 'string' && TYPE.test(name)) return name;
+  return '_OTHER';
+}

@@ -1,0 +1,53 @@
+import { BreakerRegistry, circuitBreaker, consecutive } from '@resilience/core';
+import { describe, expect, it } from 'vitest';
+import { instrumentAll } from './instrument.js';
+import { networkError, sdk, useContextManager, valueAt } from './sdk.fixture.js';
+
+useContextManager();
+
+describe('instrumentAll', () => {
+  it('instruments the breakers of a registry, those that join later too, each under its own name', async () => {
+    const otel = sdk();
+    const registry = new BreakerRegistry();
+    const payments = circuitBreaker({ name: 'payments', registry, strategy: consecutive(1) });
+    const stop = instrumentAll(registry, { meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider });
+    const search = circuitBreaker({ name: 'search', registry, strategy: consecutive(1) });
+    for (const breaker of [payments, search]) {
+      await breaker.execute(() => Promise.reject(networkError())).catch(() => {});
+      await breaker.execute(() => 1).catch(() => {});
+    }
+
+    const states = await otel.points('resilience.breaker.state');
+    for (const name of ['payments', 'search']) {
+      expect(valueAt(states, { 'resilience.policy.name': name, 'resilience.breaker.state': 'open' })).toBe(1);
+      expect(valueAt(states, { 'resilience.policy.name': name, 'resilience.breaker.state': 'closed' })).toBe(0);
+    }
+    const rejections = await otel.points('resilience.rejections');
+    expect(rejections.map((p) => [p.attributes['resilience.policy.name'], p.value])).toEqual([
+      ['payments', 1],
+      ['search', 1],
+    ]);
+    const opened = otel.spans().filter((s) => s.events.some((e) => e.name === 'resilience.breaker.state_change'));
+    expect(opened.map((s) => s.attributes['resilience.policy.name'])).toEqual(['payments', 'search']);
+
+    stop();
+    const late = circuitBreaker({ name: 'late', registry, strategy: consecutive(1) });
+    for (const breaker of [search, late]) {
+      await breaker.execute(() => Promise.reject(networkError())).catch(() => {});
+      await breaker.execute(() => 1).catch(() => {});
+    }
+    expect((await otel.points('resilience.rejections')).map((p) => p.value)).toEqual([1, 1]);
+  });
+
+  it('reports a name shared by several breakers once, with the worst state', async () => {
+    const otel = sdk();
+    const registry = new BreakerRegistry();
+    circuitBreaker({ name: 'api', registry });
+    const open = circuitBreaker({ name: 'api', registry, strategy: consecutive(1) });
+    instrumentAll(registry, { meterProvider: otel.meterProvider });
+    await open.execute(() => Promise.reject(networkError())).catch(() => {});
+    const states = await otel.points('resilience.breaker.state');
+    expect(states).toHaveLength(4);
+    expect(valueAt(states, { 'resilience.breaker.state': 'open' })).toBe(1);
+  });
+});

@@ -1,0 +1,237 @@
+import type { Attributes, ObservableResult } from '@opentelemetry/api';
+import {
+  type AttemptObserver,
+  type BreakerRegistry,
+  type CallObserver,
+  classify,
+  type Disposer,
+  type ObservedSource,
+  type PolicyEvent,
+  worseBreakerState,
+} from '@resilience/core';
+import { eventSources } from '@resilience/core/internal';
+import { ATTRIBUTES as A, errorType, failureOutcome, type RejectionReason } from './attributes.js';
+import { type Instruments, instrumentsOf } from './instruments.js';
+import {
+  type InstrumentAllOptions,
+  type InstrumentOptions,
+  type RateLimitUsage,
+  resolveInstrumentAllOptions,
+  resolveInstrumentOptions,
+  type Telemetry,
+} from './options.js';
+import { attemptSpans, callSpans, spanStateChange } from './tracing.js';
+
+/** A layer as seen here: what it may have besides `onEvent`. */
+type Layer = ObservedSource & {
+  observeAttempts?(observer: AttemptObserver): Disposer;
+  onRetry?: unknown;
+  isolate?: unknown;
+  state?: unknown;
+};
+
+/** The states of a core breaker, each observed as 1 or 0 so a change shows as a flip. */
+const BREAKER_STATES = ['closed', 'open', 'half-open', 'isolated'] as const;
+
+const isBreaker = (layer: Layer) => typeof layer.isolate === 'function' && typeof layer.state === 'string';
+
+const once = (stops: Disposer[]): Disposer => {
+  let stopped = false;
+  return () => {
+    if (stopped) return;
+    stopped = true;
+    for (const stop of stops) stop();
+  };
+};
+
+/**
+ * Reports a policy, pipeline, breaker or rate limiter through the OpenTelemetry API: call
+ * durations, attempts, retries and rejections as metrics, breaker states and rate-limit
+ * usage as gauges, each call as a `resilience.call` span with a `resilience.attempt` child
+ * per retry or hedge attempt, and breaker state changes, hedges and timeouts as span events.
+ * Calls are those made through the source's `execute` or `wrap`, so instrument what you
+ * call (the pipeline, not its layers).
+ *
+ * The providers are read once, here: with no SDK registered (the API's no-op providers)
+ * nothing is installed and calls cost what they did. Register the SDK before instrumenting.
+ * Spans nest through the active context, so the SDK needs a context manager (NodeSDK and
+ * NodeTracerProvider install one). Returns a disposer that removes everything.
+ *
+ * @example
+ * const payments = pipeline(retry({ maxAttempts: 3 }), circuitBreaker({ name: 'payments' }));
+ * const stop = instrument(payments, { name: 'payments' });
+ */
+export function instrument(source: ObservedSource, options: InstrumentOptions): Disposer {
+  const telemetry = resolveInstrumentOptions(source, options);
+  return wire(source, options.name, telemetry, options.usage, true);
+}
+
+/**
+ * Instruments every breaker of `registry` as {@link instrument} does, each under its own
+ * name — those listed now and those that join later — and reports
+ * `resilience.breaker.state` for each name from `registry.list()` (the worst state of the
+ * breakers sharing it). Instrument a breaker one way only: a breaker inside an instrumented
+ * pipeline would have its rejections counted twice. Returns a disposer.
+ *
+ * @example
+ * const stop = instrumentAll(breakerRegistry);
+ */
+export function instrumentAll(
+  registry: Pick<BreakerRegistry, 'breakers' | 'list' | 'onAdd'>,
+  options: InstrumentAllOptions = {},
+): Disposer {
+  const telemetry = resolveInstrumentAllOptions(registry, options);
+  const { meter, tracer } = telemetry;
+  if (meter === undefined && tracer === undefined) return () => {};
+  // One disposer per live breaker, dropped when the breaker is collected: memory follows the registry.
+  const stops = new Set<Disposer>();
+  const finalizer = new FinalizationRegistry<Disposer>((stop) => stops.delete(stop));
+  const seen = new WeakSet<object>();
+  const add = (breaker: object) => {
+    const layer = breaker as Layer & { name: string };
+    if (seen.has(breaker) || typeof layer.onEvent !== 'function') return;
+    seen.add(breaker);
+    const stop = wire(layer, layer.name, telemetry, undefined, false);
+    stops.add(stop);
+    finalizer.register(breaker, stop, stop);
+  };
+  for (const breaker of registry.breakers()) add(breaker);
+  const all = [registry.onAdd(add)];
+  if (meter !== undefined) {
+    const gauge = instrumentsOf(meter).breakerState;
+    const observe = (result: ObservableResult) => {
+      for (const { name, state } of registry.list()) observeState(result, name, state);
+    };
+    gauge.addCallback(observe);
+    all.push(() => gauge.removeCallback(observe));
+  }
+  all.push(() => {
+    for (const stop of stops) {
+      finalizer.unregister(stop);
+      stop();
+    }
+    stops.clear();
+  });
+  return once(all);
+}
+
+function observeState(result: ObservableResult, name: string, current: string): void {
+  for (const state of BREAKER_STATES) {
+    result.observe(state === current ? 1 : 0, { [A.policyName]: name, [A.breakerState]: state });
+  }
+}
+
+/** Subscribes what `telemetry` needs to `source` and its layers. Holds no reference to `source` unless `gauges`. */
+function wire(
+  source: ObservedSource,
+  name: string,
+  { meter, tracer, clock }: Telemetry,
+  usage: (() => RateLimitUsage | PromiseLike<RateLimitUsage>) | undefined,
+  gauges: boolean,
+): Disposer {
+  if (meter === undefined && tracer === undefined) return () => {};
+  const m = meter === undefined ? undefined : instrumentsOf(meter);
+  const named: Attributes = { [A.policyName]: name };
+  const layers = [...eventSources(source)] as Layer[];
+  const retried = layers.some((layer) => typeof layer.onRetry === 'function');
+  const stops: Disposer[] = [];
+
+  for (const layer of layers) {
+    if (m !== undefined || isBreaker(layer))
+      stops.push(layer.onEvent(eventHandler(name, named, m, tracer !== undefined)));
+    if (tracer !== undefined && typeof layer.observeAttempts === 'function') {
+      stops.push(layer.observeAttempts(attemptSpans(tracer, name, typeof layer.onRetry !== 'function')));
+    }
+  }
+
+  if (typeof source.observeCalls === 'function') {
+    const succeeded: Attributes = { ...named, [A.outcome]: 'success' };
+    const observer: CallObserver =
+      m === undefined
+        ? { callStarted: () => 0, callSettled: () => {} }
+        : {
+            callStarted: () => clock.now(),
+            callSettled(startedAt, ok, error) {
+              const attributes = ok ? succeeded : failed(named, error);
+              m.duration.record((clock.now() - startedAt) / 1000, attributes);
+              if (!retried) m.attempts.add(1, attributes); // a call without retries is one attempt
+            },
+          };
+    if (tracer !== undefined) observer.runCall = callSpans(tracer, named);
+    stops.push(source.observeCalls(observer));
+  }
+
+  if (m !== undefined && gauges) {
+    const breakers = layers.filter(isBreaker);
+    if (breakers.length > 0) {
+      const observe = (result: ObservableResult) =>
+        observeState(result, name, breakers.map((b) => b.state as string).reduce(worseBreakerState));
+      m.breakerState.addCallback(observe);
+      stops.push(() => m.breakerState.removeCallback(observe));
+    }
+    if (usage !== undefined) {
+      const observe = async (result: ObservableResult) => {
+        try {
+          const { used, limit } = await usage();
+          if (limit > 0 && Number.isFinite(used)) result.observe(used / limit, named);
+        } catch {
+          // A source that fails is left out of this collection.
+        }
+      };
+      m.rateLimitUsage.addCallback(observe);
+      stops.push(() => m.rateLimitUsage.removeCallback(observe));
+    }
+  }
+  return once(stops);
+}
+
+const failed = (named: Attributes, error: unknown): Attributes => ({
+  ...named,
+  [A.outcome]: failureOutcome(error),
+  [A.errorType]: errorType(error),
+});
+
+/** The metrics and span events of one layer's events, read by their `type` and fields. */
+function eventHandler(name: string, named: Attributes, m: Instruments | undefined, traced: boolean) {
+  const succeeded: Attributes = { ...named, [A.outcome]: 'success' };
+  const reject = (reason: RejectionReason, state?: unknown) =>
+    m?.rejections.add(
+      1,
+      typeof state === 'string'
+        ? { ...named, [A.rejectionReason]: reason, [A.breakerState]: state }
+        : { ...named, [A.rejectionReason]: reason },
+    );
+  return (event: PolicyEvent) => {
+    const e = event as PolicyEvent & Record<string, unknown>;
+    switch (e.type) {
+      case 'state_change':
+        if (traced) spanStateChange(name, e.from, e.to);
+        break;
+      case 'retry':
+        m?.retries.add(1, { ...named, [A.retryReason]: classify(e.error) });
+        break;
+      // A retry policy's attempts: `failure` carries the attempt, `success` the attempts (a breaker's carry neither).
+      case 'failure':
+        if (typeof e.attempt === 'number') m?.attempts.add(1, failed(named, e.error));
+        break;
+      case 'success':
+        if (typeof e.attempts === 'number') m?.attempts.add(1, succeeded);
+        break;
+      case 'give_up':
+        if (e.reason === 'budget') reject('budget_spent');
+        break;
+      case 'rejected':
+        // A breaker's rejection carries its state, a bulkhead's its occupancy.
+        if (typeof e.state === 'string') reject('broken_circuit', e.state);
+        else if (typeof e.executing === 'number') reject('bulkhead_full');
+        else reject(e.reason === 'shed' ? 'shed' : '_OTHER');
+        break;
+      case 'rate_limited':
+        reject('rate_limited');
+        break;
+      case 'shed':
+        reject('shed');
+        break;
+    }
+  };
+}

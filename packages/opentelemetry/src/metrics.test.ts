@@ -1,0 +1,166 @@
+import type { Histogram } from '@opentelemetry/sdk-metrics';
+import {
+  backoff,
+  bulkhead,
+  circuitBreaker,
+  consecutive,
+  pipeline,
+  rateLimiter,
+  retry,
+  tokenBucket,
+} from '@resilience/core';
+import { FakeClock } from '@resilience/core/testing';
+import { describe, expect, it } from 'vitest';
+import { instrument } from './instrument.js';
+import { DURATION_BUCKETS } from './instruments.js';
+import { networkError, sdk, valueAt } from './sdk.fixture.js';
+
+describe('metrics', () => {
+  it('resilience.call.duration puts each call’s duration, in seconds, in its bucket, by outcome and error.type', async () => {
+    const clock = new FakeClock();
+    const otel = sdk();
+    const breaker = circuitBreaker({ registry: false, clock });
+    instrument(breaker, { name: 'payments', meterProvider: otel.meterProvider, clock });
+    const call = (ms: number, fail = false) =>
+      breaker
+        .execute(async () => {
+          await clock.sleep(ms);
+          if (fail) throw networkError();
+          return 'ok';
+        })
+        .catch(() => undefined);
+    const calls = [call(30), call(700), call(3_000, true)];
+    await clock.advance(3_000);
+    await Promise.all(calls);
+
+    const points = await otel.points<Histogram>('resilience.call.duration');
+    const ok = valueAt(points, { 'resilience.policy.name': 'payments', 'resilience.outcome': 'success' })!;
+    expect(ok.count).toBe(2);
+    expect(ok.sum).toBeCloseTo(0.73);
+    expect(ok.buckets.boundaries).toEqual(DURATION_BUCKETS);
+    // 0.03 s falls in (0.025, 0.05], 0.7 s in (0.5, 1].
+    expect(ok.buckets.counts).toEqual([0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+    const failed = valueAt(points, { 'resilience.outcome': 'failure', 'error.type': 'ECONNRESET' })!;
+    expect(failed.count).toBe(1);
+    expect(failed.buckets.counts[9]).toBe(1); // (2.5, 5]
+  });
+
+  it('counts attempts by outcome and retries by the kind of failure retried', async () => {
+    const otel = sdk();
+    const policy = retry({ maxAttempts: 3, backoff: backoff.constant(0), handle: () => true });
+    instrument(policy, { name: 'search', meterProvider: otel.meterProvider });
+    await policy.execute(({ attempt }) => (attempt < 3 ? Promise.reject(networkError()) : 'found'));
+    const attempts = await otel.points('resilience.attempts');
+    expect(valueAt(attempts, { 'resilience.outcome': 'failure', 'error.type': 'ECONNRESET' })).toBe(2);
+    expect(valueAt(attempts, { 'resilience.outcome': 'success' })).toBe(1);
+    const retries = await otel.points('resilience.retries');
+    expect(retries.map((p) => [p.attributes, p.value])).toEqual([
+      [{ 'resilience.policy.name': 'search', 'resilience.retry.reason': 'network' }, 2],
+    ]);
+  });
+
+  it('counts a call through a policy without retries as one attempt', async () => {
+    const otel = sdk();
+    const breaker = circuitBreaker({ registry: false });
+    instrument(breaker, { name: 'payments', meterProvider: otel.meterProvider });
+    await breaker.execute(() => 1);
+    await breaker.execute(() => 1);
+    expect(valueAt(await otel.points('resilience.attempts'), { 'resilience.outcome': 'success' })).toBe(2);
+  });
+
+  it('a rate-limited request increments resilience.rejections with reason rate_limited', async () => {
+    const otel = sdk();
+    const limiter = rateLimiter({ algorithm: tokenBucket({ capacity: 1, refillPerSecond: 1 }) });
+    const policy = pipeline(limiter.policy({ key: 'openai', maxWaitMs: 0 }), retry());
+    instrument(policy, { name: 'openai', meterProvider: otel.meterProvider });
+    await policy.execute(() => 'first');
+    await expect(policy.execute(() => 'second')).rejects.toThrow('Rate limit exceeded');
+    const rejections = await otel.points('resilience.rejections');
+    expect(rejections.map((p) => [p.attributes, p.value])).toEqual([
+      [{ 'resilience.policy.name': 'openai', 'resilience.rejection.reason': 'rate_limited' }, 1],
+    ]);
+    const durations = await otel.points<Histogram>('resilience.call.duration');
+    expect(valueAt(durations, { 'resilience.outcome': 'rejected', 'error.type': 'rate_limited' })?.count).toBe(1);
+  });
+
+  it('counts a full bulkhead, an open breaker (with its state) and a spent retry budget by reason', async () => {
+    const otel = sdk();
+    const meterProvider = otel.meterProvider;
+    const full = bulkhead({ limit: 1, queue: 0 });
+    instrument(full, { name: 'db', meterProvider });
+    let release!: () => void;
+    const running = full.execute(() => new Promise<void>((r) => (release = r)));
+    await full.execute(() => 1).catch(() => {});
+    release();
+    await running;
+    const breaker = circuitBreaker({ strategy: consecutive(1), registry: false });
+    instrument(breaker, { name: 'payments', meterProvider });
+    await breaker.execute(() => Promise.reject(networkError())).catch(() => {});
+    await breaker.execute(() => 1).catch(() => {});
+    const spent = retry({
+      backoff: backoff.constant(0),
+      handle: () => true,
+      budget: { ratio: 0, minRetriesPerSecond: 0 },
+    });
+    instrument(spent, { name: 'search', meterProvider });
+    await spent.execute(() => Promise.reject(networkError())).catch(() => {});
+
+    const rejections = await otel.points('resilience.rejections');
+    expect(rejections.map((p) => [p.attributes, p.value])).toEqual([
+      [{ 'resilience.policy.name': 'db', 'resilience.rejection.reason': 'bulkhead_full' }, 1],
+      [
+        {
+          'resilience.policy.name': 'payments',
+          'resilience.rejection.reason': 'broken_circuit',
+          'resilience.breaker.state': 'open',
+        },
+        1,
+      ],
+      [{ 'resilience.policy.name': 'search', 'resilience.rejection.reason': 'budget_spent' }, 1],
+    ]);
+  });
+
+  it('a breaker that opens flips resilience.breaker.state from closed to open', async () => {
+    const otel = sdk();
+    const breaker = circuitBreaker({ strategy: consecutive(1), registry: false });
+    instrument(pipeline(retry({ maxAttempts: 1 }), breaker), { name: 'payments', meterProvider: otel.meterProvider });
+    const states = async () =>
+      Object.fromEntries(
+        (await otel.points('resilience.breaker.state')).map((p) => [p.attributes['resilience.breaker.state'], p.value]),
+      );
+    expect(await states()).toEqual({ closed: 1, open: 0, 'half-open': 0, isolated: 0 });
+    await breaker.execute(() => Promise.reject(networkError())).catch(() => {});
+    expect(await states()).toEqual({ closed: 0, open: 1, 'half-open': 0, isolated: 0 });
+  });
+
+  it('reports resilience.rate_limit.usage as used / limit; a source that fails does not fail the collection', async () => {
+    const otel = sdk();
+    const limiter = rateLimiter({ algorithm: tokenBucket({ capacity: 4, refillPerSecond: 1 }) });
+    let broken = false;
+    instrument(limiter, {
+      name: 'openai',
+      meterProvider: otel.meterProvider,
+      usage: async () => {
+        if (broken) throw new Error('store down');
+        const d = limiter.peekSync('openai');
+        return { used: d.limit - d.remaining, limit: d.limit };
+      },
+    });
+    limiter.consumeSync('openai');
+    expect((await otel.points('resilience.rate_limit.usage')).map((p) => p.value)).toEqual([0.25]);
+    broken = true;
+    await expect(otel.points('resilience.rate_limit.usage')).resolves.toBeDefined();
+  });
+
+  it('stops reporting once disposed', async () => {
+    const otel = sdk();
+    const breaker = circuitBreaker({ strategy: consecutive(1), registry: false });
+    const stop = instrument(breaker, { name: 'payments', meterProvider: otel.meterProvider });
+    stop();
+    await breaker.execute(() => Promise.reject(networkError())).catch(() => {});
+    await breaker.execute(() => 1).catch(() => {});
+    expect(await otel.points('resilience.call.duration')).toEqual([]);
+    expect(await otel.points('resilience.rejections')).toEqual([]);
+    expect(await otel.points('resilience.breaker.state')).toEqual([]);
+  });
+});

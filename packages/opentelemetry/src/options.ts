@@ -1,0 +1,140 @@
+import {
+  createNoopMeter,
+  type Meter,
+  type MeterProvider,
+  metrics,
+  ProxyTracerProvider,
+  type Tracer,
+  type TracerProvider,
+  trace,
+} from '@opentelemetry/api';
+import { type Clock, type OptionNames, systemClock } from '@resilience/core';
+import { OptionsValidator } from '@resilience/core/internal';
+
+/** How much of a rate limit is in use. */
+export interface RateLimitUsage {
+  used: number;
+  limit: number;
+}
+
+/** Options of {@link instrumentAll}. */
+export interface InstrumentAllOptions {
+  /** Where metrics go. @default the global one (`metrics.getMeterProvider()`) */
+  meterProvider?: MeterProvider;
+  /** Where spans go. @default the global one (`trace.getTracerProvider()`) */
+  tracerProvider?: TracerProvider;
+  /** Times calls for `resilience.call.duration` (a `FakeClock` in tests). @default systemClock */
+  clock?: Clock;
+}
+
+/** Options of {@link instrument}. */
+export interface InstrumentOptions extends InstrumentAllOptions {
+  /**
+   * `resilience.policy.name` on every metric and span: a short, fixed name for what the
+   * policy protects (`'payments'`, `'openai'`), never a value that varies per request.
+   */
+  name: string;
+  /**
+   * Reads how much of a rate limit is in use, for the `resilience.rate_limit.usage` gauge
+   * (`used / limit`), at each collection. A promise is awaited; one that throws or rejects
+   * is left out of that collection.
+   *
+   * @example
+   * usage: () => { const d = limiter.peekSync('openai'); return { used: d.limit - d.remaining, limit: d.limit }; }
+   */
+  usage?: () => RateLimitUsage | PromiseLike<RateLimitUsage>;
+}
+
+const ALL_OPTION_NAMES = {
+  meterProvider: true,
+  tracerProvider: true,
+  clock: true,
+} as const satisfies OptionNames<InstrumentAllOptions>;
+
+const OPTION_NAMES = {
+  ...ALL_OPTION_NAMES,
+  name: true,
+  usage: true,
+} as const satisfies OptionNames<InstrumentOptions>;
+
+/** The scope name of this package's meter and tracer. */
+export const SCOPE = '@resilience/opentelemetry';
+
+/** What instrumenting needs: a meter and a tracer where an SDK is behind them, else undefined. */
+export interface Telemetry {
+  readonly meter: Meter | undefined;
+  readonly tracer: Tracer | undefined;
+  readonly clock: Clock;
+}
+
+/**
+ * The meter and tracer to report through, leaving out the API's no-op ones (no SDK
+ * registered), so an instrumented policy with no SDK does no work per call at all.
+ */
+function telemetry(options: InstrumentAllOptions): Telemetry {
+  const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE);
+  const tracers = options.tracerProvider ?? trace.getTracerProvider();
+  // A proxy provider with no delegate answers with the API's one no-op provider (no SDK registered).
+  const noTracer =
+    tracers instanceof ProxyTracerProvider && tracers.getDelegate() === new ProxyTracerProvider().getDelegate();
+  return {
+    meter: meter === createNoopMeter() ? undefined : meter,
+    tracer: noTracer ? undefined : tracers.getTracer(SCOPE),
+    clock: options.clock ?? systemClock,
+  };
+}
+
+function checkCommon(v: OptionsValidator, o: Partial<InstrumentAllOptions>): void {
+  v.check(
+    o.meterProvider === undefined || typeof o.meterProvider?.getMeter === 'function',
+    'meterProvider',
+    o.meterProvider,
+    'a MeterProvider (with getMeter)',
+  );
+  v.check(
+    o.tracerProvider === undefined || typeof o.tracerProvider?.getTracer === 'function',
+    'tracerProvider',
+    o.tracerProvider,
+    'a TracerProvider (with getTracer)',
+  );
+  v.clock('clock', o.clock);
+}
+
+/** Validates `instrument`'s arguments; throws one `ConfigurationError` naming each bad one. */
+export function resolveInstrumentOptions(source: unknown, options: InstrumentOptions): Telemetry {
+  const v = new OptionsValidator('instrument');
+  v.check(
+    typeof (source as { onEvent?: unknown } | null)?.onEvent === 'function',
+    'source',
+    source,
+    'a policy, pipeline, breaker or rate limiter (with onEvent)',
+  );
+  v.required('options', options);
+  const o = v.known(options, OPTION_NAMES);
+  v.required('name', o.name);
+  v.check(
+    o.name === undefined || (typeof o.name === 'string' && o.name.length > 0 && o.name.length <= 100),
+    'name',
+    o.name,
+    'a short fixed name (1 to 100 characters)',
+  );
+  v.function('usage', o.usage);
+  checkCommon(v, o);
+  v.done();
+  return telemetry(options);
+}
+
+/** Validates `instrumentAll`'s arguments. */
+export function resolveInstrumentAllOptions(registry: unknown, options: InstrumentAllOptions): Telemetry {
+  const v = new OptionsValidator('instrumentAll');
+  const r = registry as Record<string, unknown> | null;
+  v.check(
+    typeof r?.breakers === 'function' && typeof r.list === 'function' && typeof r.onAdd === 'function',
+    'registry',
+    registry,
+    'a BreakerRegistry (breakers, list, onAdd)',
+  );
+  checkCommon(v, v.known(options, ALL_OPTION_NAMES));
+  v.done();
+  return telemetry(options);
+}
