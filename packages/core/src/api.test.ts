@@ -85,7 +85,14 @@ const PUBLIC: Record<string, readonly string[]> = {
   saga: ['SAGA_DEFAULTS', 'Saga', 'saga'],
   store: ['MEMORY_STORE_DEFAULTS', 'MemoryStore', 'isStore', 'memoryStore', 'storeNamespace'],
   timeout: ['TIMEOUT_DEFAULTS', 'TimeoutPolicy', 'timeout'],
-  transaction: ['TransactionError', 'isTransactionError', 'transactional'],
+  transaction: [
+    'TRANSACTIONS_DEFAULTS',
+    'TransactionError',
+    'Transactions',
+    'isTransactionError',
+    'transactional',
+    'transactions',
+  ],
 };
 
 const sorted = (names: Iterable<string>) => [...names].sort();
