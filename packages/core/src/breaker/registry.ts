@@ -1,4 +1,4 @@
-import type { Disposer } from '../events/emitter.js';
+import { type Disposer, Emitter, type Subscribe } from '../events/emitter.js';
 import type { BreakerStateName } from './options.js';
 
 /** What the registry needs from a breaker. */
@@ -45,12 +45,20 @@ export function worseBreakerState<S extends string>(a: S, b: S): S {
 export class BreakerRegistry {
   readonly #refs = new Set<WeakRef<RegisteredBreaker>>();
   readonly #finalizer = new FinalizationRegistry<WeakRef<RegisteredBreaker>>((ref) => this.#refs.delete(ref));
+  readonly #added = new Emitter<RegisteredBreaker>();
+
+  /**
+   * Every breaker added from now on, as it joins (what `observe(registry)` listens to, so
+   * breakers created later are observed too). Returns a disposer.
+   */
+  readonly onAdd: Subscribe<RegisteredBreaker> = this.#added.subscribe;
 
   /** Lists `breaker` until the returned disposer runs or the breaker is collected. */
   add(breaker: RegisteredBreaker): Disposer {
     const ref = new WeakRef(breaker);
     this.#refs.add(ref);
     this.#finalizer.register(breaker, ref, ref);
+    if (this.#added.hasListeners) this.#added.emit(breaker);
     return () => {
       if (this.#refs.delete(ref)) this.#finalizer.unregister(ref);
     };

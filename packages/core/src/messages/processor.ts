@@ -50,8 +50,8 @@ export type MessageProcessorEvent =
     }
   | { readonly type: 'callback_failed'; readonly policy: string; callback: 'isPoison'; id: string; error: unknown };
 
-const DONE: ProcessResult = Object.freeze({ outcome: 'done' });
-const DEAD_LETTERED: ProcessResult = Object.freeze({ outcome: 'dead_lettered' });
+const DONE: ProcessResult = /* @__PURE__ */ Object.freeze({ outcome: 'done' });
+const DEAD_LETTERED: ProcessResult = /* @__PURE__ */ Object.freeze({ outcome: 'dead_lettered' });
 
 export interface MessageProcessorStats {
   /** Messages handled successfully. */

@@ -27,8 +27,6 @@ export type TransactionPhase = 'begin' | 'run' | 'commit';
  */
 export type RollbackReason = 'network_error' | 'error' | 'outcome_unknown';
 
-export const ROLLBACK_REASONS: readonly RollbackReason[] = ['network_error', 'error', 'outcome_unknown'];
-
 /**
  * What a `transactions()` wrapper reports: `begin` once a transaction has begun, then
  * `commit` or `rollback` (with the `TransactionError` it rejects with). A `begin` that fails
