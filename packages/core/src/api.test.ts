@@ -27,7 +27,10 @@ const PUBLIC: Record<string, readonly string[]> = {
   bulkhead: ['BULKHEAD_DEFAULTS', 'BulkheadPolicy', 'bulkhead'],
   chaos: ['CHAOS_DEFAULTS', 'ChaosPolicy', 'chaos'],
   clock: ['CoarseClock', 'coarseSystemClock', 'systemClock', 'systemRandom'],
-  config: ['ENV_DEFAULTS', 'ENV_VARIABLES', 'optionsFromEnv', 'toRetryOptions'],
+  config: [
+    ...['ENV_DEFAULTS', 'ENV_VARIABLES', 'optionsFromEnv', 'toBreakerOptions', 'toMessageProcessorOptions'],
+    ...['toRateLimiterOptions', 'toRetryOptions'],
+  ],
   errors: [
     ...['BrokenCircuitError', 'BulkheadRejectedError', 'ConfigurationError', 'IdempotencyConflictError'],
     ...[
