@@ -52,7 +52,11 @@ describe('the default rules over observed events', () => {
     // Still in the window: nothing fires twice.
     await clock.advance(40_000);
     expect(seen).toHaveLength(3);
-    expect(alerts.active().map((a) => a.name)).toEqual(['breaker_opened', 'messages_dead_lettered', 'high_rollback_rate']);
+    expect(alerts.active().map((a) => a.name)).toEqual([
+      'breaker_opened',
+      'messages_dead_lettered',
+      'high_rollback_rate',
+    ]);
 
     // The window forgets the events: each alert resolves, once.
     await clock.advance(10_000);
