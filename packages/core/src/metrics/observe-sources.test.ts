@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it, vi } from 'vitest';
 import { circuitBreaker } from '../breaker/breaker.js';
 import { BreakerRegistry } from '../breaker/registry.js';
@@ -106,6 +108,34 @@ describe('observe: registries, message processors and transactions', () => {
       rollbackRate: 0.75,
       lifetime: { commits: 1 },
     });
+  });
+
+  it('keeps no breaker of an observed registry alive: a collected one leaves the registry and the circuit states', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const clock = new FakeClock();
+    const registry = new BreakerRegistry();
+    const stats = observe(registry, metrics({ clock })).collector;
+    await (async () => {
+      for (let i = 0; i < 10; i++) {
+        const temp = circuitBreaker({ name: `temp-${i}`, registry, clock, strategy: consecutive(1) });
+        await temp.execute(down).catch(() => {});
+      }
+    })();
+    const kept = circuitBreaker({ name: 'kept', registry, clock, strategy: consecutive(1) });
+    await kept.execute(down).catch(() => {});
+    expect(Object.keys(stats.snapshot().lifetime.circuits)).toHaveLength(11);
+    // WeakRef targets stay alive until the current job ends: collect only after yielding.
+    const tick = () => new Promise((resolve) => setImmediate(resolve));
+    for (let i = 0; i < 5 && registry.size > 1; i++) {
+      await tick();
+      gc();
+      await tick();
+    }
+    expect(registry.list().map((b) => b.name)).toEqual(['kept']);
+    const s = stats.snapshot();
+    expect(s.lifetime.circuits).toEqual({ kept: 'open' });
+    expect(Object.keys(s.lifetime.breakerOpens)).toHaveLength(11); // counts stay: they happened
   });
 
   it('rejects a registry without onAdd, naming the source', () => {
