@@ -27,7 +27,10 @@ const PUBLIC: Record<string, readonly string[]> = {
   bulkhead: ['BULKHEAD_DEFAULTS', 'BulkheadPolicy', 'bulkhead'],
   chaos: ['CHAOS_DEFAULTS', 'ChaosPolicy', 'chaos'],
   clock: ['CoarseClock', 'coarseSystemClock', 'systemClock', 'systemRandom'],
-  config: ['ENV_DEFAULTS', 'ENV_VARIABLES', 'optionsFromEnv', 'toRetryOptions'],
+  config: [
+    ...['ENV_DEFAULTS', 'ENV_VARIABLES', 'optionsFromEnv', 'toBreakerOptions', 'toMessageProcessorOptions'],
+    ...['toRateLimiterOptions', 'toRetryOptions'],
+  ],
   errors: [
     ...['BrokenCircuitError', 'BulkheadRejectedError', 'ConfigurationError', 'IdempotencyConflictError'],
     ...[
@@ -85,7 +88,14 @@ const PUBLIC: Record<string, readonly string[]> = {
   saga: ['SAGA_DEFAULTS', 'Saga', 'saga'],
   store: ['MEMORY_STORE_DEFAULTS', 'MemoryStore', 'isStore', 'memoryStore', 'storeNamespace'],
   timeout: ['TIMEOUT_DEFAULTS', 'TimeoutPolicy', 'timeout'],
-  transaction: ['TransactionError', 'isTransactionError', 'transactional'],
+  transaction: [
+    'TRANSACTIONS_DEFAULTS',
+    'TransactionError',
+    'Transactions',
+    'isTransactionError',
+    'transactional',
+    'transactions',
+  ],
 };
 
 const sorted = (names: Iterable<string>) => [...names].sort();

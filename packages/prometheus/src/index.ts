@@ -28,6 +28,9 @@ export interface RegisteredMetrics {
  *
  * - `resilience_calls_total{outcome="ok"|"failed"}`, `resilience_attempts_total`, `resilience_retries_total`,
  *   `resilience_timeouts_total`, `resilience_rejections_total{reason}` — counters of lifetime totals
+ * - `resilience_circuit_breaker_opens_total{name}`, `resilience_messages_dead_lettered_total{reason}`,
+ *   `resilience_transaction_rollbacks_total{reason}`, `resilience_transaction_commits_total` — what
+ *   `observe` counts from breakers, message processors and `transactions()` wrappers
  * - `resilience_call_duration_seconds` — a histogram of call durations (`buckets`)
  * - `resilience_call_duration_summary_seconds{quantile}` — with `summary: true`, the window's quantiles
  * - `resilience_circuit_state{name,state}` — 1 for each breaker's current state, 0 for the others
@@ -74,40 +77,81 @@ export function registerResilienceMetrics(
       },
     });
 
+  /** A counter per value of `labelName`; fixed sets (outcomes, reasons) show every value from the first scrape, at 0. */
+  const labelledCounter = (
+    suffix: string,
+    help: string,
+    labelName: string,
+    read: (s: MetricsSnapshot) => Record<string, number>,
+  ) =>
+    new Counter({
+      name: `${prefix}${suffix}`,
+      help,
+      labelNames: withName(labelName),
+      registers,
+      collect() {
+        this.reset();
+        for (const [name, s] of snapshots()) {
+          for (const [value, n] of Object.entries(read(s))) this.inc(label(name, { [labelName]: value }), n);
+        }
+      },
+    });
+
   if (named.length > 0) {
     metrics.push(
-      new Counter({
-        name: `${prefix}calls_total`,
-        help: 'Calls recorded, by outcome.',
-        labelNames: withName('outcome'),
-        registers,
-        collect() {
-          this.reset();
-          for (const [name, s] of snapshots()) {
-            this.inc(label(name, { outcome: 'ok' }), s.lifetime.ok);
-            this.inc(label(name, { outcome: 'failed' }), s.lifetime.failed);
-          }
-        },
-      }),
+      labelledCounter('calls_total', 'Calls recorded, by outcome.', 'outcome', ({ lifetime }) => ({
+        ok: lifetime.ok,
+        failed: lifetime.failed,
+      })),
       lifetimeCounter(
         'attempts_total',
         'Attempts made by observed retry policies, first calls included.',
         (s) => s.lifetime.attempts,
       ),
       lifetimeCounter('retries_total', 'Retries made by observed retry policies.', (s) => s.lifetime.retries),
-      lifetimeCounter('timeouts_total', 'Calls cut short by observed timeout policies.', (s) => s.lifetime.timeouts),
+      lifetimeCounter(
+        'timeouts_total',
+        'Timeouts seen by observe: timeout policies, message processor time limits.',
+        (s) => s.lifetime.timeouts,
+      ),
+      lifetimeCounter(
+        'transaction_commits_total',
+        'Transactions committed by observed transactions() wrappers.',
+        (s) => s.lifetime.commits,
+      ),
+      labelledCounter(
+        'messages_dead_lettered_total',
+        'Messages set aside by observed message processors, by reason (poison, max_retries_exceeded).',
+        'reason',
+        (s) => s.lifetime.deadLetters,
+      ),
+      labelledCounter(
+        'transaction_rollbacks_total',
+        'Transactions rolled back by observed transactions() wrappers, by reason (network_error, error, outcome_unknown).',
+        'reason',
+        (s) => s.lifetime.rollbacks,
+      ),
       new Counter({
-        name: `${prefix}rejections_total`,
-        help: 'Calls rejected by a policy (open circuit, full bulkhead, rate limit), by reason.',
-        labelNames: withName('reason'),
+        name: `${prefix}circuit_breaker_opens_total`,
+        help: 'Times each circuit breaker opened, by breaker name (at most 32 names per collector; more count as other).',
+        // `name` is the breaker's here: with several collectors, the collector is `collector`.
+        labelNames: multi ? ['collector', 'name'] : ['name'],
         registers,
         collect() {
           this.reset();
-          for (const [name, s] of snapshots()) {
-            for (const [reason, n] of Object.entries(s.lifetime.rejections)) this.inc(label(name, { reason }), n);
+          for (const [collector, s] of snapshots()) {
+            for (const [name, n] of Object.entries(s.lifetime.breakerOpens)) {
+              this.inc(multi ? { collector, name } : { name }, n);
+            }
           }
         },
       }),
+      labelledCounter(
+        'rejections_total',
+        'Calls rejected by a policy (open circuit, full bulkhead, rate limit, load shedding), by reason.',
+        'reason',
+        (s) => s.lifetime.rejections,
+      ),
     );
     // Buckets are counted as calls are recorded, exactly and cumulatively, by prom-client itself.
     const histogram = new Histogram({

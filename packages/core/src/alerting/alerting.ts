@@ -1,13 +1,21 @@
 import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
 import { OptionsValidator } from '../errors/validate.js';
-import { reportListenerError } from '../events/emitter.js';
+import { type Disposer, reportListenerError } from '../events/emitter.js';
 import {
+  ALERT_HANDLER_OPTION_NAMES,
+  ALERT_HISTORY_FILTER_NAMES,
+  ALERT_SEVERITIES,
+  ALERT_STATUSES,
   ALERTING_DEFAULTS,
   ALERTING_START_OPTION_NAMES,
   type Alert,
   type AlertHandler,
+  type AlertHandlerOptions,
+  type AlertHistoryFilter,
   type AlertingOptions,
   type AlertingStartOptions,
+  type AlertSeverity,
+  isRule,
   type Rule,
   validateAlertingOptions,
 } from './options.js';
@@ -33,11 +41,20 @@ export interface AlertingStats {
 }
 
 interface RuleState {
+  readonly rule: Rule;
   /** Clock time of the first evaluation in the current run of evaluations where the condition held. */
   since: number | undefined;
   firing: Alert | undefined;
   lastFiredAt: number | undefined;
 }
+
+/** A handler and the severities it is told of (`undefined`: every one). */
+interface Registration {
+  readonly handler: AlertHandler;
+  readonly severities: ReadonlySet<AlertSeverity> | undefined;
+}
+
+const stateOf = (rule: Rule): RuleState => ({ rule, since: undefined, firing: undefined, lastFiredAt: undefined });
 
 /** Anything with a `snapshot()`: a metrics collector, typically. */
 export interface AlertSnapshotSource {
@@ -46,15 +63,20 @@ export interface AlertSnapshotSource {
 
 /**
  * Evaluates rules against metric snapshots, tracks which rules fire, and notifies handlers.
+ * Rules and handlers can be added and removed while it runs.
  *
- * Memory: one small state per rule and at most `maxHistory` alerts.
+ * Memory: one small state per rule (at most 1 000), at most 100 handlers and at most
+ * `maxHistory` alerts.
  */
 export class Alerting {
-  readonly #rules: readonly Rule[];
-  readonly #handlers: readonly AlertHandler[];
+  /** Every rule by name, in the order added: the order of evaluation. */
+  readonly #rules: Map<string, RuleState>;
+  /** Replaced, never changed in place, so a notification in flight keeps the list it started with. */
+  #handlers: readonly Registration[];
+  /** Firing alerts of removed rules, resolved at the next evaluation. */
+  #retired: Alert[] = [];
   readonly #clock: Clock;
   readonly #maxHistory: number;
-  readonly #state: Map<string, RuleState>;
   readonly #history: Alert[] = [];
   #historyStart = 0;
   readonly #stats = {
@@ -71,13 +93,77 @@ export class Alerting {
 
   constructor(options: AlertingOptions = {}) {
     validateAlertingOptions(options);
-    this.#rules = options.rules ? [...options.rules] : defaultRules();
-    this.#handlers = options.handlers ?? [];
+    this.#rules = new Map((options.rules ?? defaultRules()).map((r) => [r.name, stateOf(r)]));
+    this.#handlers = (options.handlers ?? []).map((handler) => ({ handler, severities: undefined }));
     this.#clock = options.clock ?? systemClock;
     this.#maxHistory = options.maxHistory ?? ALERTING_DEFAULTS.maxHistory;
-    this.#state = new Map(
-      this.#rules.map((r) => [r.name, { since: undefined, firing: undefined, lastFiredAt: undefined }]),
+  }
+
+  /** The rules, in the order they are evaluated. */
+  get rules(): Rule[] {
+    return [...this.#rules.values()].map((s) => s.rule);
+  }
+
+  /**
+   * Adds a rule (built by `rule()`), evaluated from the next evaluation on. Throws
+   * `ConfigurationError` when it is not a rule, its name is taken, or 1 000 rules are there.
+   */
+  addRule(rule: Rule): this {
+    const v = new OptionsValidator('alerting.addRule');
+    const { maxRules } = ALERTING_DEFAULTS;
+    v.check(isRule(rule), 'rule', rule, 'a rule(...) value');
+    if (isRule(rule)) v.check(!this.#rules.has(rule.name), 'rule.name', rule.name, 'a name not taken yet');
+    v.check(this.#rules.size < maxRules, 'rule', `rule ${this.#rules.size + 1}`, `at most ${maxRules} rules`);
+    v.done();
+    this.#rules.set(rule.name, stateOf(rule));
+    return this;
+  }
+
+  /**
+   * Removes the rule named `name`; returns whether there was one. If it was firing, its
+   * resolved notification goes out at the next evaluation, so a pager does not stay open.
+   */
+  removeRule(name: string): boolean {
+    const state = this.#rules.get(name);
+    if (state === undefined) return false;
+    this.#rules.delete(name);
+    if (state.firing) this.#retired.push(state.firing);
+    return true;
+  }
+
+  /**
+   * Adds a handler, told of every alert from now on, or only of the `severities` given.
+   * Returns a disposer that removes it. Throws `ConfigurationError` for a bad handler or
+   * filter, or once 100 handlers are there.
+   *
+   * @example
+   * alerts.addHandler(pageOnCall, { severities: ['critical'] });
+   * alerts.addHandler(postToChat, { severities: ['warning', 'info'] });
+   */
+  addHandler(handler: AlertHandler, options: AlertHandlerOptions = {}): Disposer {
+    const v = new OptionsValidator('alerting.addHandler');
+    const { maxHandlers } = ALERTING_DEFAULTS;
+    v.required('handler', handler).function('handler', handler);
+    const severities = v.known(options, ALERT_HANDLER_OPTION_NAMES).severities;
+    v.check(
+      severities === undefined ||
+        (Array.isArray(severities) && severities.length > 0 && severities.every((s) => ALERT_SEVERITIES.includes(s))),
+      'severities',
+      severities,
+      `a non-empty array of ${ALERT_SEVERITIES.map((s) => `'${s}'`).join(', ')}`,
     );
+    v.check(
+      this.#handlers.length < maxHandlers,
+      'handler',
+      `handler ${this.#handlers.length + 1}`,
+      `at most ${maxHandlers} handlers`,
+    );
+    v.done();
+    const registration: Registration = { handler, severities: severities && new Set(severities) };
+    this.#handlers = [...this.#handlers, registration];
+    return () => {
+      this.#handlers = this.#handlers.filter((r) => r !== registration);
+    };
   }
 
   /**
@@ -89,13 +175,16 @@ export class Alerting {
   async evaluate(snapshot: object): Promise<Alert[]> {
     this.#stats.evaluations++;
     const at = this.#clock.now();
-    /** Every notification of this evaluation, firing and resolved, in rule order. */
-    const alerts: Alert[] = [];
+    /** Every notification of this evaluation, firing and resolved, in rule order (removed rules first). */
+    const alerts: Alert[] = this.#retired.map((firing) => Object.freeze({ ...firing, status: 'resolved', at }));
+    this.#stats.resolved += alerts.length;
+    this.#retired = [];
     const fired: Alert[] = [];
-    for (const r of this.#rules) {
-      const state = this.#state.get(r.name)!;
+    for (const state of this.#rules.values()) {
+      const r = state.rule;
       const value = readMetric(snapshot, r.metric);
       const base = { name: r.name, metric: r.metric, severity: r.severity, value, threshold: r.threshold, at };
+      if (r.description !== undefined) Object.assign(base, { description: r.description });
       if ((r.when === undefined || r.when(snapshot)) && holds(value, r.op, r.threshold)) {
         state.since ??= at;
         if (state.firing || at - state.since < r.forMs) continue;
@@ -122,14 +211,37 @@ export class Alerting {
     return fired;
   }
 
-  /** The last `maxHistory` alerts, oldest first. */
-  history(): Alert[] {
-    return [...this.#history.slice(this.#historyStart), ...this.#history.slice(0, this.#historyStart)];
+  /**
+   * The last `maxHistory` alerts, oldest first; with a filter, those of one `severity` or
+   * `status`, at or after `since` (clock time), and of those the most recent `limit`.
+   */
+  history(filter: AlertHistoryFilter = {}): Alert[] {
+    const v = new OptionsValidator('alerting.history');
+    const { severity, status, since, limit } = v.known(filter, ALERT_HISTORY_FILTER_NAMES);
+    v.oneOf('severity', severity, ALERT_SEVERITIES);
+    v.oneOf('status', status, ALERT_STATUSES);
+    v.number('since', since);
+    v.integer('limit', limit, { min: 0 });
+    v.done();
+    const all = [...this.#history.slice(this.#historyStart), ...this.#history.slice(0, this.#historyStart)];
+    const kept = all.filter(
+      (a) =>
+        (severity === undefined || a.severity === severity) &&
+        (status === undefined || a.status === status) &&
+        (since === undefined || a.at >= since),
+    );
+    return limit === undefined ? kept : kept.slice(kept.length - Math.min(limit, kept.length));
+  }
+
+  /** Forgets every alert in the history; rules and what fires now are kept. */
+  clearHistory(): void {
+    this.#history.length = 0;
+    this.#historyStart = 0;
   }
 
   /** The firing alert of every rule that fires now. */
   active(): Alert[] {
-    return [...this.#state.values()].flatMap((s) => (s.firing ? [s.firing] : []));
+    return [...this.#rules.values()].flatMap((s) => (s.firing ? [s.firing] : []));
   }
 
   get stats(): AlertingStats {
@@ -178,8 +290,10 @@ export class Alerting {
 
   async #notify(alerts: readonly Alert[]): Promise<void> {
     const calls: Promise<unknown>[] = [];
+    const handlers = this.#handlers;
     for (const alert of alerts) {
-      for (const handler of this.#handlers) {
+      for (const { handler, severities } of handlers) {
+        if (severities !== undefined && !severities.has(alert.severity)) continue;
         this.#stats.handlerCalls++;
         calls.push(
           // A handler that throws synchronously is caught here like one that rejects.

@@ -4,6 +4,8 @@ export {
   ALERTING_DEFAULTS,
   type Alert,
   type AlertHandler,
+  type AlertHandlerOptions,
+  type AlertHistoryFilter,
   type AlertingOptions,
   type AlertingStartOptions,
   type AlertOp,

@@ -23,6 +23,8 @@ export interface RuleOptions {
   cooldownMs?: number;
   /** A guard: the rule is only considered when this returns true (e.g. only with cache traffic). */
   when?: (snapshot: object) => boolean;
+  /** What the alert means and what to do, for the person who receives it; carried on its alerts. */
+  description?: string;
 }
 
 /** A validated rule, as built by `rule()`. */
@@ -35,6 +37,7 @@ export interface Rule {
   readonly forMs: number;
   readonly cooldownMs: number;
   readonly when: ((snapshot: object) => boolean) | undefined;
+  readonly description: string | undefined;
 }
 
 export const RULE_DEFAULTS = { forMs: 0, cooldownMs: 0 } as const;
@@ -49,6 +52,7 @@ export const RULE_OPTION_NAMES = {
   forMs: true,
   cooldownMs: true,
   when: true,
+  description: true,
 } as const satisfies OptionNames<RuleOptions>;
 
 export function validateRule(options: RuleOptions): Rule {
@@ -68,6 +72,7 @@ export function validateRule(options: RuleOptions): Rule {
   v.number('forMs', o.forMs, { min: 0 });
   v.number('cooldownMs', o.cooldownMs, { min: 0 });
   v.function('when', o.when);
+  v.string('description', o.description);
   v.done();
   return Object.freeze({
     name: options.name,
@@ -78,8 +83,16 @@ export function validateRule(options: RuleOptions): Rule {
     forMs: options.forMs ?? RULE_DEFAULTS.forMs,
     cooldownMs: options.cooldownMs ?? RULE_DEFAULTS.cooldownMs,
     when: options.when,
+    description: options.description,
   });
 }
+
+/** Whether `value` is a rule built by `rule()` (or shaped like one). */
+export const isRule = (value: unknown): value is Rule =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as Rule).name === 'string' &&
+  typeof (value as Rule).op === 'string';
 
 /** A notification that a rule started or stopped holding. */
 export interface Alert {
@@ -92,22 +105,24 @@ export interface Alert {
   readonly status: 'firing' | 'resolved';
   /** Clock time of the evaluation. */
   readonly at: number;
+  /** The rule's `description`, when it has one. */
+  readonly description?: string;
 }
 
 /** Receives every alert; a throwing or rejecting handler is counted and never stops the others. */
 export type AlertHandler = (alert: Alert) => void | Promise<void>;
 
 export interface AlertingOptions {
-  /** @default defaultRules() */
+  /** At most `ALERTING_DEFAULTS.maxRules` (1 000), with distinct names. @default defaultRules() */
   rules?: readonly Rule[];
-  /** @default [] */
+  /** Handlers of every alert; at most `ALERTING_DEFAULTS.maxHandlers` (100) with those added later. @default [] */
   handlers?: readonly AlertHandler[];
   /** Alerts kept by `history()`; the oldest is dropped first. @default 100 */
   maxHistory?: number;
   clock?: Clock;
 }
 
-export const ALERTING_DEFAULTS = { maxHistory: 100, intervalMs: 60_000 } as const;
+export const ALERTING_DEFAULTS = { maxHistory: 100, intervalMs: 60_000, maxRules: 1_000, maxHandlers: 100 } as const;
 
 /** Every option `alerting` takes; any other name is rejected. */
 export const ALERTING_OPTION_NAMES = {
@@ -129,21 +144,57 @@ export interface AlertingStartOptions {
 export function validateAlertingOptions(options: AlertingOptions): void {
   const v = new OptionsValidator('alerting');
   const o = v.known(options, ALERTING_OPTION_NAMES);
-  const isRule = (r: unknown) => typeof r === 'object' && r !== null && typeof (r as Rule).op === 'string';
+  const { maxRules, maxHandlers } = ALERTING_DEFAULTS;
   const rules = Array.isArray(o.rules) ? o.rules : undefined;
   v.check(o.rules === undefined || rules?.every(isRule) === true, 'rules', o.rules, 'an array of rule(...) values');
   const names = (rules ?? []).map((r) => r?.name);
   v.check(new Set(names).size === names.length, 'rules', names, 'rules with distinct names');
+  v.check(names.length <= maxRules, 'rules', `${names.length} rules`, `at most ${maxRules} rules`);
   v.check(
-    o.handlers === undefined || (Array.isArray(o.handlers) && o.handlers.every((h) => typeof h === 'function')),
+    o.handlers === undefined ||
+      (Array.isArray(o.handlers) &&
+        o.handlers.length <= maxHandlers &&
+        o.handlers.every((h) => typeof h === 'function')),
     'handlers',
     o.handlers,
-    'an array of functions',
+    `an array of at most ${maxHandlers} functions`,
   );
   v.integer('maxHistory', o.maxHistory, { min: 0, max: 100_000 });
   v.clock('clock', o.clock);
   v.done();
 }
+
+/** Options of `alerting.addHandler`. */
+export interface AlertHandlerOptions {
+  /**
+   * The severities this handler is told of (firing and resolved alike), such as
+   * `['critical']` for a pager and `['warning', 'info']` for a chat channel. @default every severity
+   */
+  severities?: readonly AlertSeverity[];
+}
+
+/** Every option of `alerting.addHandler`; any other name is rejected. */
+export const ALERT_HANDLER_OPTION_NAMES = { severities: true } as const satisfies OptionNames<AlertHandlerOptions>;
+
+/** What `alerting.history(filter)` keeps: alerts matching every field given. */
+export interface AlertHistoryFilter {
+  severity?: AlertSeverity;
+  status?: Alert['status'];
+  /** Only alerts at or after this clock time. */
+  since?: number;
+  /** Only the most recent `limit` of those (still oldest first). */
+  limit?: number;
+}
+
+/** Every field of a history filter; any other name is rejected. */
+export const ALERT_HISTORY_FILTER_NAMES = {
+  severity: true,
+  status: true,
+  since: true,
+  limit: true,
+} as const satisfies OptionNames<AlertHistoryFilter>;
+
+export const ALERT_STATUSES: readonly Alert['status'][] = ['firing', 'resolved'];
 
 export interface WebhookOptions {
   /** Where alerts are POSTed as JSON. */

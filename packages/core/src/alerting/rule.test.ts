@@ -42,7 +42,12 @@ describe('rule', () => {
       ['critical_error_rate', 'errorRate', 'gt', 0.2, 'critical', 0, 0],
       ['slow_p95', 'latency.p95', 'gt', 10_000, 'warning', 0, 0],
       ['low_cache_hit_rate', 'cache.hitRate', 'lt', 0.2, 'warning', 0, 0],
+      ['breaker_opened', 'breakerOpens', 'gt', 0, 'warning', 0, 0],
+      ['messages_dead_lettered', 'deadLetters', 'gt', 0, 'warning', 0, 0],
+      ['high_rollback_rate', 'rollbackRate', 'gt', 0.01, 'warning', 0, 0],
+      ['high_timeout_rate', 'timeoutRate', 'gt', 0.05, 'warning', 0, 0],
     ]);
+    for (const r of rules) expect(r.description, r.name).toMatch(/^[A-Z].{20,}\.$/);
   });
 
   it('reads a dot path and gives NaN for a missing or non-numeric metric', () => {

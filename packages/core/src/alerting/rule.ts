@@ -17,15 +17,38 @@ const hasCacheTraffic = (snapshot: object): boolean => {
 };
 
 /**
- * The rules the seeds shipped with: error rate above 5 % (warning) and above 20 %
- * (critical), p95 above 10 s (warning), cache hit rate below 20 % (warning; only with cache
- * traffic). None has `forMs` or `cooldownMs`.
+ * The rules the seeds shipped with, none with `forMs` or `cooldownMs`. Over the call window:
+ * error rate above 5 % (warning) and above 20 % (critical), p95 above 10 s (warning), cache
+ * hit rate below 20 % (warning; only with cache traffic). And the seeds' operational set,
+ * over the events `observe` counts: a breaker opened, a message dead-lettered, more than 1 %
+ * of transactions rolled back, more than 5 % of calls (or attempts) timed out — each a warning.
  */
 export function defaultRules(): Rule[] {
   return [
-    rule({ name: 'high_error_rate', metric: 'errorRate', op: 'gt', threshold: 0.05, severity: 'warning' }),
-    rule({ name: 'critical_error_rate', metric: 'errorRate', op: 'gt', threshold: 0.2, severity: 'critical' }),
-    rule({ name: 'slow_p95', metric: 'latency.p95', op: 'gt', threshold: 10_000, severity: 'warning' }),
+    rule({
+      name: 'high_error_rate',
+      metric: 'errorRate',
+      op: 'gt',
+      threshold: 0.05,
+      severity: 'warning',
+      description: 'More than 5 % of calls failed over the window.',
+    }),
+    rule({
+      name: 'critical_error_rate',
+      metric: 'errorRate',
+      op: 'gt',
+      threshold: 0.2,
+      severity: 'critical',
+      description: 'More than 20 % of calls failed over the window: a dependency is likely down.',
+    }),
+    rule({
+      name: 'slow_p95',
+      metric: 'latency.p95',
+      op: 'gt',
+      threshold: 10_000,
+      severity: 'warning',
+      description: 'The 95th percentile call took longer than 10 s over the window.',
+    }),
     rule({
       name: 'low_cache_hit_rate',
       metric: 'cache.hitRate',
@@ -33,6 +56,39 @@ export function defaultRules(): Rule[] {
       threshold: 0.2,
       severity: 'warning',
       when: hasCacheTraffic,
+      description: 'Fewer than 20 % of cache lookups hit over the window.',
+    }),
+    rule({
+      name: 'breaker_opened',
+      metric: 'breakerOpens',
+      op: 'gt',
+      threshold: 0,
+      severity: 'warning',
+      description: 'A circuit breaker opened over the window: its dependency is failing (see lifetime.breakerOpens).',
+    }),
+    rule({
+      name: 'messages_dead_lettered',
+      metric: 'deadLetters',
+      op: 'gt',
+      threshold: 0,
+      severity: 'warning',
+      description: 'Messages went to the dead-letter queue over the window (see deadLettersByReason).',
+    }),
+    rule({
+      name: 'high_rollback_rate',
+      metric: 'rollbackRate',
+      op: 'gt',
+      threshold: 0.01,
+      severity: 'warning',
+      description: 'More than 1 % of transactions rolled back over the window (see rollbacksByReason).',
+    }),
+    rule({
+      name: 'high_timeout_rate',
+      metric: 'timeoutRate',
+      op: 'gt',
+      threshold: 0.05,
+      severity: 'warning',
+      description: 'More than 5 % of calls or attempts timed out over the window.',
     }),
   ];
 }

@@ -22,6 +22,17 @@ describe('BreakerRegistry', () => {
     expect(registry.size).toBe(2);
   });
 
+  it('tells onAdd listeners of each breaker as it joins, until disposed', () => {
+    const registry = new BreakerRegistry();
+    const joined: string[] = [];
+    circuitBreaker({ name: 'before', registry });
+    const stop = registry.onAdd((b) => joined.push(b.name));
+    circuitBreaker({ name: 'payments', registry });
+    stop();
+    circuitBreaker({ name: 'after', registry });
+    expect(joined).toEqual(['payments']);
+  });
+
   it('lists breakers sharing a name as one row with the worst state: an open one never shows as closed', async () => {
     const registry = new BreakerRegistry();
     const clock = new FakeClock();

@@ -47,7 +47,10 @@ export class BreakerRegistry {
   readonly #finalizer = new FinalizationRegistry<WeakRef<RegisteredBreaker>>((ref) => this.#refs.delete(ref));
   readonly #added = new Emitter<RegisteredBreaker>();
 
-  /** Tells `listener` of each breaker that joins from now on (an exporter instruments it); returns a disposer. */
+  /**
+   * Every breaker added from now on, as it joins (what `observe(registry)` listens to, and an
+   * exporter instruments, so breakers created later are covered too). Returns a disposer.
+   */
   readonly onAdd: Subscribe<RegisteredBreaker> = this.#added.subscribe;
 
   /** Lists `breaker` until the returned disposer runs or the breaker is collected. */

@@ -2,9 +2,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { isConfigurationError } from '../errors/errors.js';
 import { retry } from '../retry/retry.js';
+import { toRetryOptions } from './consumers.js';
 import { optionsFromEnv } from './env.js';
 import { ENV_DEFAULTS, ENV_VARIABLES } from './options.js';
-import { toRetryOptions } from './retry.js';
 
 const issuesOf = (fn: () => unknown) => {
   try {
@@ -32,6 +32,82 @@ describe('optionsFromEnv', () => {
       'RATE_LIMIT_RPM',
       'RATE_LIMIT_MAX_WAIT_MS',
       'TIMEOUT_MS',
+      'RETRY_TRACKER_MAX_RETRIES',
+      'RETRY_TRACKER_TTL',
+      'CIRCUIT_BREAKER_FAIL_MAX',
+      'CIRCUIT_BREAKER_RESET_TIMEOUT',
+      'TASK_SOFT_TIME_LIMIT',
+      'TASK_HARD_TIME_LIMIT',
+    ]);
+    expect(ENV_VARIABLES.map((v) => v.unit)).toEqual([
+      'count',
+      'ms',
+      'ms',
+      'count',
+      'ms',
+      'requests per minute',
+      'ms',
+      'ms',
+      'count',
+      's',
+      'count',
+      's',
+      's',
+      's',
+    ]);
+  });
+
+  it('reads the seeds’ variables: the retry tracker, the breaker in seconds and the task time limits', () => {
+    const env = {
+      RETRY_TRACKER_MAX_RETRIES: '4',
+      RETRY_TRACKER_TTL: '3600',
+      CIRCUIT_BREAKER_FAIL_MAX: '5',
+      CIRCUIT_BREAKER_RESET_TIMEOUT: '60',
+      TASK_SOFT_TIME_LIMIT: '300',
+      TASK_HARD_TIME_LIMIT: '330.5',
+    };
+    expect(optionsFromEnv(env, '')).toEqual({
+      messages: { maxAttempts: 5, retryTtlMs: 3_600_000, softTimeoutMs: 300_000, hardTimeoutMs: 330_500 },
+      breaker: { failureThreshold: 5, resetTimeoutMs: 60_000 },
+    });
+    // Under a prefix like every other variable.
+    expect(optionsFromEnv({ APP_TASK_SOFT_TIME_LIMIT: '0.25' })).toEqual({ messages: { softTimeoutMs: 250 } });
+  });
+
+  it('names the variable and its unit when a seconds value is bad', () => {
+    const { issues } = issuesOf(() =>
+      optionsFromEnv({ RETRY_TRACKER_TTL: '0', CIRCUIT_BREAKER_RESET_TIMEOUT: '1m', TASK_SOFT_TIME_LIMIT: '-5' }, ''),
+    );
+    expect(issues).toEqual([
+      { option: 'RETRY_TRACKER_TTL', received: '0', allowed: 'a number of seconds > 0' },
+      { option: 'CIRCUIT_BREAKER_RESET_TIMEOUT', received: '1m', allowed: 'a number of seconds > 0' },
+      { option: 'TASK_SOFT_TIME_LIMIT', received: '-5', allowed: 'a number of seconds > 0' },
+    ]);
+  });
+
+  it('rejects a hard time limit below the soft one, and one setting given twice under two names', () => {
+    const { issues } = issuesOf(() =>
+      optionsFromEnv({
+        APP_TASK_SOFT_TIME_LIMIT: '60',
+        APP_TASK_HARD_TIME_LIMIT: '30',
+        APP_BREAKER_FAILURE_THRESHOLD: '5',
+        APP_CIRCUIT_BREAKER_FAIL_MAX: '5',
+        APP_BREAKER_RESET_TIMEOUT_MS: '30000',
+        APP_CIRCUIT_BREAKER_RESET_TIMEOUT: '30',
+      }),
+    );
+    expect(issues).toEqual([
+      {
+        option: 'APP_CIRCUIT_BREAKER_FAIL_MAX',
+        received: '5',
+        allowed: 'unset, since APP_BREAKER_FAILURE_THRESHOLD sets the same option',
+      },
+      {
+        option: 'APP_CIRCUIT_BREAKER_RESET_TIMEOUT',
+        received: '30',
+        allowed: 'unset, since APP_BREAKER_RESET_TIMEOUT_MS sets the same option',
+      },
+      { option: 'APP_TASK_HARD_TIME_LIMIT', received: '30', allowed: 'a number >= APP_TASK_SOFT_TIME_LIMIT (60)' },
     ]);
   });
 

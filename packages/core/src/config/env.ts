@@ -1,7 +1,29 @@
 import { OptionsValidator } from '../errors/validate.js';
-import { ENV_DEFAULTS, ENV_VARIABLES, type Env, type EnvOptions, validateEnvArguments } from './options.js';
+import {
+  ENV_DEFAULTS,
+  ENV_VARIABLES,
+  type Env,
+  type EnvOptions,
+  type EnvVariable,
+  validateEnvArguments,
+} from './options.js';
 
 const DIGITS = /^\d+$/;
+const DECIMAL = /^\d+(\.\d+)?$/;
+
+/** The value of `text` in the variable's result unit, or `undefined` when it is not allowed. */
+function parse(text: string, variable: EnvVariable): number | undefined {
+  if (variable.unit === 's') {
+    const seconds = DECIMAL.test(text) ? Number(text) : Number.NaN;
+    const ms = Math.round(seconds * 1_000);
+    return seconds > 0 && Number.isSafeInteger(ms) ? ms : undefined;
+  }
+  const value = DIGITS.test(text) ? Number(text) : Number.NaN;
+  return Number.isSafeInteger(value) && value >= variable.min ? value + variable.offset : undefined;
+}
+
+const allowed = (variable: EnvVariable): string =>
+  variable.unit === 's' ? 'a number of seconds > 0' : `an integer >= ${variable.min}`;
 
 /** The environment of the running process, read at call time (core never reads it on import). */
 function processEnv(): Env {
@@ -9,40 +31,56 @@ function processEnv(): Env {
 }
 
 /**
- * Reads retry, breaker, rate-limit and timeout options from environment variables named
- * `<prefix>_<NAME>` (see {@link ENV_VARIABLES}). Values are non-negative decimal integers;
- * an empty or blank variable counts as unset. Every bad value is reported in one
- * `ConfigurationError` naming the variable, e.g. `APP_MAX_RETRIES: received "abc",
- * expected an integer >= 0`, so a misconfigured service fails at start-up.
+ * Reads retry, breaker, rate-limit, timeout and message-processor options from environment
+ * variables named `<prefix>_<NAME>` (see {@link ENV_VARIABLES}; `prefix` `''` reads the
+ * names as they are, such as the seeds' `CIRCUIT_BREAKER_FAIL_MAX`). Counts and
+ * milliseconds are non-negative decimal integers; the seeds' seconds (`RETRY_TRACKER_TTL`,
+ * `CIRCUIT_BREAKER_RESET_TIMEOUT`, `TASK_SOFT_TIME_LIMIT`, `TASK_HARD_TIME_LIMIT`) are
+ * decimal numbers above 0, turned into milliseconds; an empty or blank variable counts as
+ * unset. Every bad value is reported in one `ConfigurationError` naming the variable, e.g.
+ * `APP_MAX_RETRIES: received "abc", expected an integer >= 0`, so a misconfigured service
+ * fails at start-up — as is one option set under two names (`BREAKER_FAILURE_THRESHOLD`
+ * and `CIRCUIT_BREAKER_FAIL_MAX`), and a hard time limit below the soft one.
  *
- * `APP_MAX_RETRIES` counts retries, so `retry.maxAttempts` is that number plus one.
+ * `MAX_RETRIES` and `RETRY_TRACKER_MAX_RETRIES` count retries, so `maxAttempts` is that
+ * number plus one.
  *
  * @example
- * const { retry: r, timeout: t } = optionsFromEnv(process.env, 'LLM');
- * const policy = retry({
- *   maxAttempts: r?.maxAttempts,
- *   backoff: backoff.exponential({ initialMs: r?.baseDelayMs, maxMs: r?.maxDelayMs }),
- * });
+ * const env = optionsFromEnv(process.env, 'LLM');
+ * const policy = retry({ ...toRetryOptions(env.retry), name: 'llm' });
+ * const breaker = circuitBreaker({ ...toBreakerOptions(env.breaker), name: 'llm' });
  */
 export function optionsFromEnv(env: Env = processEnv(), prefix: string = ENV_DEFAULTS.prefix): EnvOptions {
   validateEnvArguments(env, prefix);
   const v = new OptionsValidator('environment');
+  const nameOf = (suffix: string) => (prefix === '' ? suffix : `${prefix}_${suffix}`);
   const result: Record<string, Record<string, number>> = {};
+  /** Which variable set each `section.field`, to refuse a second name for it. */
+  const setBy = new Map<string, string>();
   for (const variable of ENV_VARIABLES) {
-    const name = prefix === '' ? variable.suffix : `${prefix}_${variable.suffix}`;
+    const name = nameOf(variable.suffix);
     const raw = env[name];
     if (raw === undefined || raw.trim() === '') continue;
-    const text = raw.trim();
-    const value = DIGITS.test(text) ? Number(text) : Number.NaN;
-    const ok = Number.isSafeInteger(value) && value >= variable.min;
-    v.check(ok, name, raw, `an integer >= ${variable.min}`);
-    if (ok) (result[variable.section] ??= {})[variable.field] = value + variable.offset;
+    const value = parse(raw.trim(), variable);
+    v.check(value !== undefined, name, raw, allowed(variable));
+    const target = `${variable.section}.${variable.field}`;
+    const first = setBy.get(target);
+    v.check(first === undefined, name, raw, `unset, since ${first} sets the same option`);
+    if (value === undefined || first !== undefined) continue;
+    setBy.set(target, name);
+    (result[variable.section] ??= {})[variable.field] = value;
   }
-  const retry = result.retry;
+  const { retry, messages } = result;
   if (retry?.baseDelayMs !== undefined && retry.maxDelayMs !== undefined && retry.maxDelayMs < retry.baseDelayMs) {
-    const base = prefix === '' ? 'RETRY_BASE_DELAY_MS' : `${prefix}_RETRY_BASE_DELAY_MS`;
-    const max = prefix === '' ? 'RETRY_MAX_DELAY_MS' : `${prefix}_RETRY_MAX_DELAY_MS`;
+    const base = nameOf('RETRY_BASE_DELAY_MS');
+    const max = nameOf('RETRY_MAX_DELAY_MS');
     v.check(false, max, env[max], `an integer >= ${base} (${retry.baseDelayMs})`);
+  }
+  const { softTimeoutMs, hardTimeoutMs } = messages ?? {};
+  if (softTimeoutMs !== undefined && hardTimeoutMs !== undefined && hardTimeoutMs < softTimeoutMs) {
+    const soft = nameOf('TASK_SOFT_TIME_LIMIT');
+    const hard = nameOf('TASK_HARD_TIME_LIMIT');
+    v.check(false, hard, env[hard], `a number >= ${soft} (${env[soft]?.trim()})`);
   }
   v.done();
   return result as EnvOptions;

@@ -14,6 +14,7 @@ describe('health', () => {
       critical: false,
       failureThreshold: 1,
       kind: 'readiness',
+      intervalMs: 30_000,
     });
   });
 
@@ -40,6 +41,8 @@ describe('health', () => {
       .register('queue', () => false, { critical: false, kind: 'liveness' });
     expect(await probes.run()).toEqual({
       status: 'degraded',
+      healthy: true,
+      failed: ['queue'],
       checks: {
         db: { status: 'pass', durationMs: 0, consecutiveFailures: 0 },
         queue: { status: 'fail', durationMs: 0, error: 'check returned false', consecutiveFailures: 1 },
@@ -162,7 +165,12 @@ describe('health', () => {
   });
 
   it('is healthy with no checks registered', async () => {
-    expect(await health({ clock: new FakeClock() }).run()).toEqual({ status: 'healthy', checks: {} });
+    expect(await health({ clock: new FakeClock() }).run()).toEqual({
+      status: 'healthy',
+      healthy: true,
+      failed: [],
+      checks: {},
+    });
   });
 
   it('runs only the checks of the kind asked for', async () => {

@@ -8,10 +8,12 @@ import {
   type HealthCheckOptions,
   type HealthCheckStatus,
   type HealthOptions,
+  type HealthStartOptions,
   type HealthStatus,
   KINDS,
   type ResolvedHealthCheckOptions,
   resolveHealthCheckOptions,
+  resolveHealthStartOptions,
   validateHealthOptions,
 } from './options.js';
 
@@ -38,6 +40,10 @@ export interface HealthCheckResult {
 /** What {@link HealthRegistry.run} resolves with. */
 export interface HealthReport {
   status: HealthStatus;
+  /** Whether the service can serve: `false` only when `unhealthy` (as the HTTP status is 503 only then). */
+  healthy: boolean;
+  /** Names of the checks whose result is `fail`, down or not yet, in registration order. */
+  failed: string[];
   checks: Record<string, HealthCheckResult>;
 }
 
@@ -46,6 +52,13 @@ interface Entry {
   readonly options: ResolvedHealthCheckOptions;
   consecutiveFailures: number;
   running: Promise<HealthCheckResult> | undefined;
+  /** The result of its last run. */
+  last: HealthCheckResult | undefined;
+}
+
+/** The timer of one `start()`; a round of an older schedule sets no timer. */
+interface Schedule {
+  timer: TimerHandle | undefined;
 }
 
 interface Outcome {
@@ -83,6 +96,8 @@ export class HealthRegistry {
   readonly #cache = new Map<string, { at: number; report: HealthReport }>();
   /** Bumped when checks are added or removed: a run that started before must not be cached. */
   #generation = 0;
+  /** Set while `start()` runs the checks on the clock. */
+  #schedule: Schedule | undefined;
 
   constructor(options: HealthOptions = {}) {
     validateHealthOptions(options);
@@ -103,8 +118,11 @@ export class HealthRegistry {
   /** Adds a check; throws `ConfigurationError` for a bad option or a name already taken. */
   register(name: string, check: HealthCheck, options: HealthCheckOptions = {}): this {
     const resolved = resolveHealthCheckOptions(name, check, options, this.#entries.has(name));
-    this.#entries.set(name, { check, options: resolved, consecutiveFailures: 0, running: undefined });
+    const entry: Entry = { check, options: resolved, consecutiveFailures: 0, running: undefined, last: undefined };
+    this.#entries.set(name, entry);
     this.#changed();
+    // On a schedule, a new check runs now, so no request has to run it.
+    if (this.#schedule) void this.#start(entry);
     return this;
   }
 
@@ -128,49 +146,63 @@ export class HealthRegistry {
    * younger than `cacheMs` is returned as is; a check already running is joined, not started again.
    * `register` and `unregister` drop the cache, and a run that started before them is not cached,
    * so a check added to fail (graceful shutdown's) takes effect at the next run.
+   *
+   * After `start()`, no check runs here: the report is built from each check's last
+   * scheduled result (a request that comes before a check's first result waits for it).
    */
   async run(options: { kind?: HealthCheckKind } = {}): Promise<HealthReport> {
     const kind = options?.kind;
     if (kind !== undefined && !KINDS.includes(kind)) {
       throw new TypeError(`health.run: kind: expected 'liveness', 'readiness' or undefined, received ${String(kind)}`);
     }
+    const names: string[] = [];
+    const entries: Entry[] = [];
+    for (const [name, entry] of this.#entries) {
+      if (kind !== undefined && entry.options.kind !== kind) continue;
+      names.push(name);
+      entries.push(entry);
+    }
+    if (this.#schedule) {
+      const results = await Promise.all(entries.map((e) => e.last ?? e.running ?? this.#start(e)));
+      return report(names, entries, results);
+    }
     const key = kind ?? 'all';
     const cached = this.#cache.get(key);
     if (cached && this.#clock.now() - cached.at < this.#cacheMs) return cached.report;
     const generation = this.#generation;
-    const names: string[] = [];
-    const settings: ResolvedHealthCheckOptions[] = [];
-    const runs: Promise<HealthCheckResult>[] = [];
-    for (const [name, entry] of this.#entries) {
-      if (kind !== undefined && entry.options.kind !== kind) continue;
-      names.push(name);
-      settings.push(entry.options);
-      runs.push(entry.running ?? this.#start(entry));
-    }
-    const results = await Promise.all(runs);
-    const checks: Record<string, HealthCheckResult> = {};
-    let passing = 0;
-    let down = 0;
-    let criticalDown = false;
-    for (let i = 0; i < results.length; i++) {
-      const result = results[i]!;
-      const { critical, failureThreshold } = settings[i]!;
-      checks[names[i]!] = result;
-      if (result.status === 'pass') passing++;
-      else if (result.status === 'fail' && result.consecutiveFailures >= failureThreshold) {
-        down++;
-        criticalDown ||= critical;
-      }
-    }
-    const status: HealthStatus =
-      criticalDown || (down > 0 && down === results.length)
-        ? 'unhealthy'
-        : passing === results.length
-          ? 'healthy'
-          : 'degraded';
-    const report: HealthReport = { status, checks };
-    if (this.#cacheMs > 0 && generation === this.#generation) this.#cache.set(key, { at: this.#clock.now(), report });
-    return report;
+    const result = report(names, entries, await Promise.all(entries.map((e) => e.running ?? this.#start(e))));
+    if (this.#cacheMs > 0 && generation === this.#generation)
+      this.#cache.set(key, { at: this.#clock.now(), report: result });
+    return result;
+  }
+
+  /**
+   * Runs every check now and then every `intervalMs` (from the end of one round to the start
+   * of the next) on the clock, and makes `run()` serve the last results instead of running
+   * checks on a request's path — the CrossStack seeds ran them every 30 to 60 s in
+   * production. A check already running is joined. Starting again replaces the schedule.
+   *
+   * @example
+   * probes.start({ intervalMs: 30_000 });
+   * process.on('SIGTERM', () => probes.stop());
+   */
+  start(options: HealthStartOptions = {}): void {
+    const intervalMs = resolveHealthStartOptions(options);
+    this.stop();
+    const schedule: Schedule = { timer: undefined };
+    this.#schedule = schedule;
+    const round = async () => {
+      await Promise.all([...this.#entries.values()].map((e) => e.running ?? this.#start(e)));
+      if (this.#schedule === schedule) schedule.timer = this.#clock.setTimeout(round, intervalMs);
+    };
+    void round();
+  }
+
+  /** Stops the schedule of `start()`: `run()` runs the checks itself again. */
+  stop(): void {
+    const schedule = this.#schedule;
+    this.#schedule = undefined;
+    if (schedule?.timer !== undefined) this.#clock.clearTimeout(schedule.timer);
   }
 
   #start(entry: Entry): Promise<HealthCheckResult> {
@@ -203,7 +235,8 @@ export class HealthRegistry {
       clock.clearTimeout(timer!);
     }
     entry.consecutiveFailures = outcome.status === 'fail' ? entry.consecutiveFailures + 1 : 0;
-    return this.#result(entry, outcome, started);
+    entry.last = this.#result(entry, outcome, started);
+    return entry.last;
   }
 
   #result(entry: Entry, outcome: Outcome, started: number): HealthCheckResult {
@@ -222,6 +255,41 @@ export class HealthRegistry {
     if (componentType !== undefined) result.componentType = componentType;
     return result;
   }
+}
+
+/**
+ * The CrossStack aggregation of `results` (one per entry, in order): see {@link HealthRegistry.run}.
+ */
+function report(
+  names: readonly string[],
+  entries: readonly Entry[],
+  results: readonly HealthCheckResult[],
+): HealthReport {
+  const checks: Record<string, HealthCheckResult> = {};
+  const failed: string[] = [];
+  let passing = 0;
+  let down = 0;
+  let criticalDown = false;
+  for (let i = 0; i < results.length; i++) {
+    const result = results[i]!;
+    const { critical, failureThreshold } = entries[i]!.options;
+    checks[names[i]!] = result;
+    if (result.status === 'pass') passing++;
+    else if (result.status === 'fail') {
+      failed.push(names[i]!);
+      if (result.consecutiveFailures >= failureThreshold) {
+        down++;
+        criticalDown ||= critical;
+      }
+    }
+  }
+  const status: HealthStatus =
+    criticalDown || (down > 0 && down === results.length)
+      ? 'unhealthy'
+      : passing === results.length
+        ? 'healthy'
+        : 'degraded';
+  return { status, healthy: status !== 'unhealthy', failed, checks };
 }
 
 /**

@@ -28,5 +28,6 @@ export {
   type HealthCheckStatus,
   type HealthCheckValue,
   type HealthOptions,
+  type HealthStartOptions,
   type HealthStatus,
 } from './options.js';

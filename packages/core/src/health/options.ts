@@ -90,7 +90,24 @@ export const HEALTH_DEFAULTS = {
   critical: false,
   failureThreshold: 1,
   kind: 'readiness',
+  intervalMs: 30_000,
 } as const;
+
+/** Options of `health.start`. */
+export interface HealthStartOptions {
+  /** Time from the end of one round of checks to the start of the next, in ms. @default 30_000 */
+  intervalMs?: number;
+}
+
+/** Every option of `health.start`; any other name is rejected. */
+export const HEALTH_START_OPTION_NAMES = { intervalMs: true } as const satisfies OptionNames<HealthStartOptions>;
+
+export function resolveHealthStartOptions(options: HealthStartOptions): number {
+  const v = new OptionsValidator('health.start');
+  v.number('intervalMs', v.known(options, HEALTH_START_OPTION_NAMES).intervalMs, { gt: 0 });
+  v.done();
+  return options.intervalMs ?? HEALTH_DEFAULTS.intervalMs;
+}
 
 export interface ResolvedHealthCheckOptions {
   timeoutMs: number;

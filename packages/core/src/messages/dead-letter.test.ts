@@ -29,14 +29,14 @@ describe.each(stores)('dead-lettering on %s', (_name, makeStore) => {
     const deadLetter = vi.fn(() => sink.promise);
     const handler = vi.fn(() => Promise.reject(lost()));
     const p = messageProcessor<Msg>({ handler, deadLetter, maxAttempts: 3, store: makeStore() });
-    const outcomes = Array.from({ length: 10 }, () => p.process(msg()));
+    const outcomes = Array.from({ length: 10 }, () => p.process(msg()).then((r) => r.outcome));
     await vi.waitFor(() => expect(deadLetter).toHaveBeenCalled());
     sink.resolve();
     const settled = await Promise.all(outcomes);
     expect(deadLetter).toHaveBeenCalledTimes(1);
     expect(handler.mock.calls.length).toBeLessThanOrEqual(3);
     expect(settled.filter((o) => o === 'dead_lettered').length).toBeGreaterThanOrEqual(1);
-    expect(await p.process(msg())).toBe('dead_lettered'); // a later redelivery is acknowledged
+    expect((await p.process(msg())).outcome).toBe('dead_lettered'); // a later redelivery is acknowledged
     expect(deadLetter).toHaveBeenCalledTimes(1);
   });
 
@@ -49,7 +49,7 @@ describe.each(stores)('dead-lettering on %s', (_name, makeStore) => {
       deadLetter,
       store: makeStore(),
     });
-    const outcomes = await Promise.all(Array.from({ length: 5 }, () => p.process(msg())));
+    const outcomes = await Promise.all(Array.from({ length: 5 }, () => p.process(msg()).then((r) => r.outcome)));
     expect(deadLetter).toHaveBeenCalledTimes(1);
     // Deliveries past maxAttempts may claim first (earlier attempts look unfinished): either reason is right.
     expect(deadLetter.mock.calls[0]![0]).toEqual(msg());
@@ -66,11 +66,11 @@ describe('the dead-letter claim', () => {
     const p = messageProcessor<Msg>({ handler, deadLetter, maxAttempts: 1 });
     const first = p.process(msg());
     await vi.waitFor(() => expect(deadLetter).toHaveBeenCalled());
-    expect(await p.process(msg())).toBe('retry');
+    expect((await p.process(msg())).outcome).toBe('retry');
     expect(handler).toHaveBeenCalledTimes(1);
     expect(p.stats.concurrentDeadLetters).toBe(1);
     sink.resolve();
-    expect(await first).toBe('dead_lettered');
+    expect((await first).outcome).toBe('dead_lettered');
   });
 
   it('is released when the sink fails, so the next delivery sinks the message', async () => {
@@ -79,10 +79,10 @@ describe('the dead-letter claim', () => {
     const p = messageProcessor<Msg>({ handler: () => Promise.reject(lost()), deadLetter, maxAttempts: 1 });
     const first = p.process(msg());
     await vi.waitFor(() => expect(deadLetter).toHaveBeenCalled());
-    expect(await p.process(msg())).toBe('retry'); // the claim is held while the sink runs
+    expect((await p.process(msg())).outcome).toBe('retry'); // the claim is held while the sink runs
     sink.reject(new Error('DLQ unavailable'));
     await expect(first).rejects.toThrow('DLQ unavailable');
-    expect(await p.process(msg())).toBe('dead_lettered');
+    expect((await p.process(msg())).outcome).toBe('dead_lettered');
     expect(deadLetter).toHaveBeenCalledTimes(2);
     expect(deadLetter.mock.calls[1]![1].description).toMatch(/Last error: Error: socket hang up/);
   });
@@ -102,9 +102,9 @@ describe('the dead-letter claim', () => {
     await new Promise<void>((resolve) => setImmediate(resolve));
     const alive = messageProcessor<Msg>({ ...options, clock, deadLetter });
     await clock.advance(9_999);
-    expect(await alive.process(msg())).toBe('retry');
+    expect((await alive.process(msg())).outcome).toBe('retry');
     await clock.advance(1);
-    expect(await alive.process(msg())).toBe('dead_lettered');
+    expect((await alive.process(msg())).outcome).toBe('dead_lettered');
     expect(deadLetter).toHaveBeenCalledTimes(1);
   });
 
@@ -120,11 +120,11 @@ describe('the dead-letter claim', () => {
     const other = messageProcessor<Msg>({ ...options, handler: vi.fn() });
     for (let t = 0; t < 5; t++) {
       await clock.advance(1_000);
-      expect(await other.process(msg())).toBe('retry');
+      expect((await other.process(msg())).outcome).toBe('retry');
     }
     sink.resolve();
-    expect(await first).toBe('dead_lettered');
-    expect(await other.process(msg())).toBe('dead_lettered');
+    expect((await first).outcome).toBe('dead_lettered');
+    expect((await other.process(msg())).outcome).toBe('dead_lettered');
     expect(deadLetter).toHaveBeenCalledTimes(1);
     expect(clock.pendingTimers).toBe(0);
   });

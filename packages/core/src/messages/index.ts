@@ -11,5 +11,6 @@ export {
   type MessageProcessorEvent,
   type MessageProcessorStats,
   messageProcessor,
+  type ProcessOutcome,
   type ProcessResult,
 } from './processor.js';

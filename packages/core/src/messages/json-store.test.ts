@@ -76,7 +76,7 @@ describe('workflows over a JSON, asynchronous store', () => {
       maxAttempts: 3,
     });
     const outcomes: string[] = [];
-    for (let i = 0; i < 4; i++) outcomes.push(await p.process({ id: 'm' }));
+    for (let i = 0; i < 4; i++) outcomes.push((await p.process({ id: 'm' })).outcome);
     expect(outcomes).toEqual(['retry', 'retry', 'dead_lettered', 'dead_lettered']);
     expect(deadLetter).toHaveBeenCalledTimes(1);
   });

@@ -1,5 +1,6 @@
-import type { Clock } from '../clock/clock.js';
+import type { Clock, Random } from '../clock/clock.js';
 import { type OptionNames, OptionsValidator } from '../errors/validate.js';
+import { type Backoff, backoff } from '../retry/backoff.js';
 import { storeNamespace } from '../store/namespace.js';
 import type { Store } from '../store/store.js';
 import { isStore } from '../store/store.js';
@@ -75,7 +76,20 @@ export interface MessageProcessorOptions<M> {
    * messages. @default 'default'
    */
   keyPrefix?: string;
+  /**
+   * The delay `process` suggests with a `'retry'` answer, by the number of attempts the
+   * message has had (the first retry gets `delay(1)`), so the queue can hold the
+   * redelivery back instead of hammering a sick dependency. Its `maxMs` must be below
+   * `retryTtlMs`, or the attempt counter would expire before the redelivery.
+   * @default backoff.exponential({ initialMs: 1_000, multiplier: 2, maxMs: 60_000 }), every
+   * delay cut to `retryTtlMs / 2` when that is less
+   */
+  retryBackoff?: Backoff;
+  /** Stamped on every event as `policy`. @default 'message-processor' */
+  name?: string;
   clock?: Clock;
+  /** The random source of a jittered `retryBackoff`. @default Math.random */
+  random?: Random;
 }
 
 /** Every option `messageProcessor` takes; any other name is rejected. */
@@ -91,7 +105,10 @@ export const MESSAGE_PROCESSOR_OPTION_NAMES = {
   deadLetterLeaseMs: true,
   idOf: true,
   keyPrefix: true,
+  retryBackoff: true,
+  name: true,
   clock: true,
+  random: true,
 } as const satisfies OptionNames<MessageProcessorOptions<unknown>>;
 
 export const MESSAGE_PROCESSOR_DEFAULTS = {
@@ -99,6 +116,9 @@ export const MESSAGE_PROCESSOR_DEFAULTS = {
   retryTtlMs: 3_600_000,
   deadLetterLeaseMs: 30_000,
   keyPrefix: 'default',
+  name: 'message-processor',
+  /** `retryBackoff`: 1 s, 2 s, 4 s ... up to 60 s. */
+  retryBackoff: { initialMs: 1_000, multiplier: 2, maxMs: 60_000 },
 } as const;
 
 export interface ResolvedMessageProcessorOptions {
@@ -108,7 +128,19 @@ export interface ResolvedMessageProcessorOptions {
   softTimeoutMs: number | undefined;
   hardTimeoutMs: number | undefined;
   keyPrefix: string;
+  retryBackoff: Backoff;
+  name: string;
 }
+
+/** The default `retryBackoff`, its delays kept under half the counter's lifetime. */
+function defaultRetryBackoff(retryTtlMs: number): Backoff {
+  const { initialMs, multiplier, maxMs } = MESSAGE_PROCESSOR_DEFAULTS.retryBackoff;
+  const cap = Math.min(maxMs, retryTtlMs / 2);
+  return backoff.exponential({ initialMs: Math.min(initialMs, cap), multiplier, maxMs: cap });
+}
+
+const isBackoff = (value: unknown): value is Backoff =>
+  typeof (value as Backoff | null)?.delay === 'function' && typeof (value as Backoff).maxMs === 'number';
 
 export function resolveMessageProcessorOptions<M>(
   options: MessageProcessorOptions<M>,
@@ -134,11 +166,26 @@ export function resolveMessageProcessorOptions<M>(
     );
   }
   v.string('keyPrefix', o.keyPrefix);
+  v.string('name', o.name);
+  v.check(o.retryBackoff === undefined || isBackoff(o.retryBackoff), 'retryBackoff', o.retryBackoff, 'a Backoff');
+  const retryTtlMs = o.retryTtlMs ?? MESSAGE_PROCESSOR_DEFAULTS.retryTtlMs;
+  const retryBackoff = isBackoff(o.retryBackoff)
+    ? o.retryBackoff
+    : defaultRetryBackoff(typeof retryTtlMs === 'number' && retryTtlMs > 0 ? retryTtlMs : Number.POSITIVE_INFINITY);
+  v.check(
+    typeof retryTtlMs !== 'number' || retryBackoff.maxMs < retryTtlMs,
+    'retryBackoff',
+    `a backoff up to ${retryBackoff.maxMs} ms`,
+    `a backoff whose maxMs is below retryTtlMs (${retryTtlMs}), so the attempt counter outlives the delay`,
+  );
   v.clock('clock', o.clock);
+  v.function('random', o.random);
   v.done();
   return {
     maxAttempts: o.maxAttempts ?? MESSAGE_PROCESSOR_DEFAULTS.maxAttempts,
-    retryTtlMs: o.retryTtlMs ?? MESSAGE_PROCESSOR_DEFAULTS.retryTtlMs,
+    retryTtlMs,
+    retryBackoff,
+    name: o.name ?? MESSAGE_PROCESSOR_DEFAULTS.name,
     deadLetterLeaseMs: o.deadLetterLeaseMs ?? MESSAGE_PROCESSOR_DEFAULTS.deadLetterLeaseMs,
     softTimeoutMs: o.softTimeoutMs,
     hardTimeoutMs: o.hardTimeoutMs,

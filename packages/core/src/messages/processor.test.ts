@@ -21,13 +21,15 @@ describe('messageProcessor', () => {
       retryTtlMs: 3_600_000,
       deadLetterLeaseMs: 30_000,
       keyPrefix: 'default',
+      name: 'message-processor',
+      retryBackoff: { initialMs: 1_000, multiplier: 2, maxMs: 60_000 },
     });
   });
 
   it('acknowledges a handled message and counts it', async () => {
     const handler = vi.fn();
     const p = messageProcessor<Msg>({ handler, deadLetter: vi.fn() });
-    expect(await p.process(msg())).toBe('done');
+    expect((await p.process(msg())).outcome).toBe('done');
     expect(handler).toHaveBeenCalledWith(msg(), { signal: expect.any(AbortSignal), attempt: 1 });
     expect(p.stats.processed).toBe(1);
   });
@@ -36,7 +38,7 @@ describe('messageProcessor', () => {
     const deadLetter = vi.fn();
     const handler = vi.fn((m: Msg) => JSON.parse(m.body));
     const p = messageProcessor<Msg>({ handler, deadLetter });
-    expect(await p.process(msg('m1', '{"amount":'))).toBe('dead_lettered');
+    expect((await p.process(msg('m1', '{"amount":'))).outcome).toBe('dead_lettered');
     expect(handler).toHaveBeenCalledTimes(1);
     const [, info] = deadLetter.mock.calls[0]!;
     expect(info.reason).toBe('poison');
@@ -61,7 +63,7 @@ describe('messageProcessor', () => {
       deadLetter,
       isPoison: (error) => ((error as Error).message === 'custom bad message' ? true : undefined),
     });
-    for (const id of ['a', 'b', 'c']) expect(await p.process(msg(id))).toBe('dead_lettered');
+    for (const id of ['a', 'b', 'c']) expect((await p.process(msg(id))).outcome).toBe('dead_lettered');
     expect(deadLetter.mock.calls.map(([, info]) => info.description)).toEqual([
       expect.stringMatching(/a field is missing or has the wrong type/),
       expect.stringMatching(/failed validation/),
@@ -74,14 +76,14 @@ describe('messageProcessor', () => {
     for (const status of [400, 401, 403, 404, 407, 408, 409, 410, 412, 422, 423, 429]) {
       const error = Object.assign(new Error(`HTTP ${status}`), { status });
       const p = messageProcessor<Msg>({ handler: () => Promise.reject(error), deadLetter: vi.fn() });
-      outcomes[status] = await p.process(msg());
+      outcomes[status] = (await p.process(msg())).outcome;
     }
     const poison = Object.keys(outcomes).filter((s) => outcomes[Number(s)] === 'dead_lettered');
     expect(poison).toEqual(['400', '404', '410', '422']);
     const cause = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
     const fetchFailed = new TypeError('fetch failed', { cause });
     const p = messageProcessor<Msg>({ handler: () => Promise.reject(fetchFailed), deadLetter: vi.fn() });
-    expect(await p.process(msg())).toBe('retry');
+    expect((await p.process(msg())).outcome).toBe('retry');
   });
 
   it('lets isPoison say a validation-looking error is not poison', async () => {
@@ -92,7 +94,7 @@ describe('messageProcessor', () => {
       deadLetter: vi.fn(),
       isPoison: () => false,
     });
-    expect(await p.process(msg())).toBe('retry');
+    expect((await p.process(msg())).outcome).toBe('retry');
   });
 
   it('lets the built-in rule decide when isPoison throws, and reports the throw as an event', async () => {
@@ -106,13 +108,13 @@ describe('messageProcessor', () => {
       },
     });
     const events: unknown[] = [];
-    p.onEvent((e) => events.push(e));
-    expect(await p.process(msg('bad'))).toBe('dead_lettered');
+    p.onEvent((e) => e.type === 'callback_failed' && events.push(e));
+    expect((await p.process(msg('bad'))).outcome).toBe('dead_lettered');
     expect(deadLetter.mock.calls[0]![1]).toMatchObject({ reason: 'poison', error: expect.any(SyntaxError) });
-    expect(await p.process(msg('flaky'))).toBe('retry');
+    expect((await p.process(msg('flaky'))).outcome).toBe('retry');
     expect(events).toEqual([
-      { type: 'callback_failed', callback: 'isPoison', id: 'bad', error: broken },
-      { type: 'callback_failed', callback: 'isPoison', id: 'flaky', error: broken },
+      { type: 'callback_failed', policy: 'message-processor', callback: 'isPoison', id: 'bad', error: broken },
+      { type: 'callback_failed', policy: 'message-processor', callback: 'isPoison', id: 'flaky', error: broken },
     ]);
   });
 
@@ -121,7 +123,7 @@ describe('messageProcessor', () => {
     const handler = vi.fn((_m: Msg, _ctx: { attempt: number }) => Promise.reject(lost()));
     const p = messageProcessor<Msg>({ handler, deadLetter, maxAttempts: 3 });
     const outcomes = [];
-    for (let delivery = 0; delivery < 5; delivery++) outcomes.push(await p.process(msg()));
+    for (let delivery = 0; delivery < 5; delivery++) outcomes.push((await p.process(msg())).outcome);
     expect(outcomes).toEqual(['retry', 'retry', 'dead_lettered', 'dead_lettered', 'dead_lettered']);
     expect(handler).toHaveBeenCalledTimes(3);
     expect(handler.mock.calls.map(([, ctx]) => ctx.attempt)).toEqual([1, 2, 3]);
@@ -136,9 +138,9 @@ describe('messageProcessor', () => {
     const deadLetter = vi.fn();
     const make = () =>
       messageProcessor<Msg>({ handler: () => Promise.reject(lost()), deadLetter, store, maxAttempts: 2 });
-    expect(await make().process(msg('x'))).toBe('retry');
-    expect(await make().process(msg('y'))).toBe('retry');
-    expect(await make().process(msg('x'))).toBe('dead_lettered');
+    expect((await make().process(msg('x'))).outcome).toBe('retry');
+    expect((await make().process(msg('y'))).outcome).toBe('retry');
+    expect((await make().process(msg('x'))).outcome).toBe('dead_lettered');
     expect(deadLetter).toHaveBeenCalledTimes(1);
   });
 
@@ -152,13 +154,13 @@ describe('messageProcessor', () => {
       retryTtlMs: 1_000,
       clock,
     });
-    expect(await p.process(msg())).toBe('retry');
+    expect((await p.process(msg())).outcome).toBe('retry');
     await clock.advance(1_000);
-    expect(await p.process(msg())).toBe('retry'); // attempt 1 again
+    expect((await p.process(msg())).outcome).toBe('retry'); // attempt 1 again
     fail = false;
-    expect(await p.process(msg())).toBe('done');
+    expect((await p.process(msg())).outcome).toBe('done');
     fail = true;
-    expect(await p.process(msg())).toBe('retry');
+    expect((await p.process(msg())).outcome).toBe('retry');
   });
 
   it('rejects when the dead-letter sink fails, so the queue redelivers, and sinks on redelivery', async () => {
@@ -167,7 +169,7 @@ describe('messageProcessor', () => {
     const handler = vi.fn(() => Promise.reject(lost()));
     const p = messageProcessor<Msg>({ handler, deadLetter, maxAttempts: 1 });
     await expect(p.process(msg())).rejects.toBe(sinkDown);
-    expect(await p.process(msg())).toBe('dead_lettered');
+    expect((await p.process(msg())).outcome).toBe('dead_lettered');
     expect(handler).toHaveBeenCalledTimes(1); // the redelivery is not run again
     expect(deadLetter).toHaveBeenCalledTimes(2);
     expect(deadLetter.mock.calls[1]![1]).toMatchObject({
@@ -188,7 +190,7 @@ describe('messageProcessor', () => {
     await Promise.resolve();
     const handler = vi.fn();
     const fresh = messageProcessor<Msg>({ handler, deadLetter, store, maxAttempts: 2 });
-    expect(await fresh.process(msg())).toBe('dead_lettered');
+    expect((await fresh.process(msg())).outcome).toBe('dead_lettered');
     expect(handler).not.toHaveBeenCalled();
     expect(deadLetter.mock.calls[0]![1].reason).toBe('max_retries_exceeded');
   });
@@ -203,7 +205,7 @@ describe('messageProcessor', () => {
     expect(await store.get('msg:default|m1', clock.now())).toEqual({ n: 1 });
     await clock.advance(1);
     const handler = vi.fn();
-    expect(await messageProcessor<Msg>({ ...options, handler }).process(msg())).toBe('done');
+    expect((await messageProcessor<Msg>({ ...options, handler }).process(msg())).outcome).toBe('done');
     expect(deadLetter).not.toHaveBeenCalled();
     expect(handler).toHaveBeenCalledWith(msg(), expect.objectContaining({ attempt: 1 }));
   });
@@ -211,7 +213,7 @@ describe('messageProcessor', () => {
   it('dead-letters a message without an id as poison', async () => {
     const deadLetter = vi.fn();
     const p = messageProcessor<{ body: string }>({ handler: vi.fn(), deadLetter });
-    expect(await p.process({ body: 'x' })).toBe('dead_lettered');
+    expect((await p.process({ body: 'x' })).outcome).toBe('dead_lettered');
     expect(deadLetter.mock.calls[0]![1]).toMatchObject({
       reason: 'poison',
       description: expect.stringMatching(/no id/),
@@ -222,17 +224,18 @@ describe('messageProcessor', () => {
     const deadLetter = vi.fn();
     const handler = vi.fn();
     const p = messageProcessor<{ id: number }>({ handler, deadLetter });
-    for (const id of [Number.NaN, Number.POSITIVE_INFINITY]) expect(await p.process({ id })).toBe('dead_lettered');
+    for (const id of [Number.NaN, Number.POSITIVE_INFINITY])
+      expect((await p.process({ id })).outcome).toBe('dead_lettered');
     expect(handler).not.toHaveBeenCalled();
     expect(deadLetter.mock.calls.map(([, info]) => info.reason)).toEqual(['poison', 'poison']);
-    expect(await p.process({ id: 7 })).toBe('done');
+    expect((await p.process({ id: 7 })).outcome).toBe('done');
   });
 
   it('dead-letters a message whose id is an object or a boolean, which would share one counter with every other', async () => {
     const deadLetter = vi.fn();
     const handler = vi.fn();
     const p = messageProcessor<{ id: unknown }>({ handler, deadLetter });
-    for (const id of [{ n: 1 }, true]) expect(await p.process({ id })).toBe('dead_lettered');
+    for (const id of [{ n: 1 }, true]) expect((await p.process({ id })).outcome).toBe('dead_lettered');
     expect(handler).not.toHaveBeenCalled();
     expect(deadLetter.mock.calls.map((c) => c[1].reason)).toEqual(['poison', 'poison']);
   });
@@ -245,7 +248,7 @@ describe('messageProcessor', () => {
       idOf: (m) => m.key,
       store,
     });
-    expect(await p.process({ key: 'k-1' })).toBe('retry');
+    expect((await p.process({ key: 'k-1' })).outcome).toBe('retry');
     expect(await store.get('msg:default|k-1', 0)).toMatchObject({ n: 1 });
   });
 
@@ -267,7 +270,7 @@ describe('messageProcessor', () => {
     expect(seen).toHaveLength(1);
     expect(seen[0]).toBeInstanceOf(TimeoutError);
     await clock.advance(200);
-    expect(await outcome).toBe('retry');
+    expect((await outcome).outcome).toBe('retry');
     expect(p.stats).toMatchObject({ softTimeouts: 1, hardTimeouts: 1, retried: 1 });
     expect(clock.pendingTimers).toBe(0);
   });
@@ -283,7 +286,7 @@ describe('messageProcessor', () => {
     });
     const outcome = p.process(msg());
     await clock.advance(50);
-    expect(await outcome).toBe('retry');
+    expect((await outcome).outcome).toBe('retry');
   });
 
   it('clears its timers when the handler finishes in time', async () => {
@@ -295,7 +298,7 @@ describe('messageProcessor', () => {
       hardTimeoutMs: 60,
       clock,
     });
-    expect(await p.process(msg())).toBe('done');
+    expect((await p.process(msg())).outcome).toBe('done');
     expect(clock.pendingTimers).toBe(0);
   });
 
@@ -325,7 +328,7 @@ describe('messageProcessor', () => {
           const handler = vi.fn(() => Promise.reject(lost()));
           const p = messageProcessor<Msg>({ handler, deadLetter, maxAttempts });
           const outcomes: string[] = [];
-          for (let i = 0; i < deliveries; i++) outcomes.push(await p.process(msg()));
+          for (let i = 0; i < deliveries; i++) outcomes.push((await p.process(msg())).outcome);
           expect(handler).toHaveBeenCalledTimes(Math.min(deliveries, maxAttempts));
           expect(deadLetter).toHaveBeenCalledTimes(deliveries >= maxAttempts ? 1 : 0);
           expect(outcomes.filter((o) => o === 'retry')).toHaveLength(Math.min(deliveries, maxAttempts - 1));

@@ -1,4 +1,4 @@
-import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
+import { type Clock, type Random, systemClock, systemRandom, type TimerHandle } from '../clock/clock.js';
 import { classify } from '../errors/classify.js';
 import { TimeoutError } from '../errors/errors.js';
 import { Emitter } from '../events/emitter.js';
@@ -15,10 +15,43 @@ import {
 } from './options.js';
 
 /** What the queue should do with the message: acknowledge it (`done`, `dead_lettered`) or redeliver it (`retry`). */
-export type ProcessResult = 'done' | 'retry' | 'dead_lettered';
+export type ProcessOutcome = 'done' | 'retry' | 'dead_lettered';
 
-/** A user callback that threw: `process` went on as if it were absent (see each option). */
-export type MessageProcessorEvent = { type: 'callback_failed'; callback: 'isPoison'; id: string; error: unknown };
+/**
+ * What `process` answers: the outcome and, with `'retry'`, how long to hold the redelivery
+ * back (`retryBackoff`), for queues that can delay it (SQS visibility, a delayed nack).
+ */
+export type ProcessResult =
+  | { readonly outcome: 'done' | 'dead_lettered' }
+  | { readonly outcome: 'retry'; readonly retryDelayMs: number };
+
+/**
+ * What a processor reports, each stamped with its `name` as `policy`: a message set aside
+ * (`dead_lettered`, once the sink took it; `id` absent for a message without one), an
+ * attempt a time limit ended (`timeout`: the hard limit, or the soft one when the handler
+ * stopped at its signal), and a user callback that threw (`callback_failed`: `process` went
+ * on as if it were absent).
+ */
+export type MessageProcessorEvent =
+  | {
+      readonly type: 'dead_lettered';
+      readonly policy: string;
+      readonly id?: string;
+      readonly reason: DeadLetterReason;
+      readonly attempts: number;
+    }
+  | {
+      readonly type: 'timeout';
+      readonly policy: string;
+      readonly id: string;
+      readonly attempt: number;
+      readonly limit: 'soft' | 'hard';
+      readonly timeoutMs: number;
+    }
+  | { readonly type: 'callback_failed'; readonly policy: string; callback: 'isPoison'; id: string; error: unknown };
+
+const DONE: ProcessResult = /* @__PURE__ */ Object.freeze({ outcome: 'done' });
+const DEAD_LETTERED: ProcessResult = /* @__PURE__ */ Object.freeze({ outcome: 'dead_lettered' });
 
 export interface MessageProcessorStats {
   /** Messages handled successfully. */
@@ -58,12 +91,14 @@ function poisonWhy(error: unknown, byUser: boolean): string {
  */
 export class MessageProcessor<M> {
   readonly store: Store;
+  readonly name: string;
   readonly #opts: ResolvedMessageProcessorOptions;
   readonly #handler: MessageProcessorOptions<M>['handler'];
   readonly #sink: MessageProcessorOptions<M>['deadLetter'];
   readonly #isPoison: MessageProcessorOptions<M>['isPoison'];
   readonly #idOf: MessageProcessorOptions<M>['idOf'];
   readonly #clock: Clock;
+  readonly #random: Random;
   readonly #attempt: ReturnType<typeof attemptTransition>;
   readonly #failed: ReturnType<typeof failedTransition>;
   readonly #dead: ReturnType<typeof deadTransition>;
@@ -91,6 +126,8 @@ export class MessageProcessor<M> {
     this.#isPoison = options.isPoison;
     this.#idOf = options.idOf;
     this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? systemRandom;
+    this.name = this.#opts.name;
     this.store = options.store ?? memoryStore();
     this.#attempt = attemptTransition(this.#opts.retryTtlMs);
     this.#failed = failedTransition(this.#opts.retryTtlMs);
@@ -134,38 +171,39 @@ export class MessageProcessor<M> {
         'The message has no id, so its attempts cannot be counted.',
       );
     }
-    const key = this.#opts.keyPrefix + String(id);
+    const messageId = String(id);
+    const key = this.#opts.keyPrefix + messageId;
     const { maxAttempts } = this.#opts;
     const begun = await this.store.apply(key, this.#attempt, null, this.#clock.now());
     if (begun.dead !== undefined) {
       this.#stats.duplicates++;
-      return 'dead_lettered';
+      return DEAD_LETTERED;
     }
     if (begun.sinking) {
       this.#stats.concurrentDeadLetters++;
-      return 'retry';
+      return this.#retry(begun.attempt);
     }
     if (begun.attempt > maxAttempts) {
       // Earlier attempts did not finish here (a crash, or a sink that failed): do not run again.
       const last = begun.last === undefined ? 'none recorded' : begun.last;
-      const description = `Message ${String(id)} was delivered ${begun.attempt} times; the last ${begun.attempt - maxAttempts} did not finish, past maxAttempts (${maxAttempts}). Last error: ${last}.`;
-      return this.#deadLetter(message, key, 'max_retries_exceeded', begun.attempt, undefined, description);
+      const description = `Message ${messageId} was delivered ${begun.attempt} times; the last ${begun.attempt - maxAttempts} did not finish, past maxAttempts (${maxAttempts}). Last error: ${last}.`;
+      return this.#deadLetter(message, messageId, 'max_retries_exceeded', begun.attempt, undefined, description);
     }
     try {
-      await this.#run(message, begun.attempt);
+      await this.#run(message, messageId, begun.attempt);
     } catch (error) {
-      const verdict = this.#verdict(error, message, String(id));
+      const verdict = this.#verdict(error, message, messageId);
       if (verdict ?? classify(error) === 'validation') {
-        const description = `Message ${String(id)} is poison: ${poisonWhy(error, verdict === true)}, so retrying cannot fix it. Error: ${text(error)}.`;
-        return this.#deadLetter(message, key, 'poison', begun.attempt, error, description);
+        const description = `Message ${messageId} is poison: ${poisonWhy(error, verdict === true)}, so retrying cannot fix it. Error: ${text(error)}.`;
+        return this.#deadLetter(message, messageId, 'poison', begun.attempt, error, description);
       }
       if (begun.attempt >= maxAttempts) {
-        const description = `Message ${String(id)} failed ${begun.attempt} of ${maxAttempts} attempts (maxAttempts). Last error: ${text(error)}.`;
-        return this.#deadLetter(message, key, 'max_retries_exceeded', begun.attempt, error, description);
+        const description = `Message ${messageId} failed ${begun.attempt} of ${maxAttempts} attempts (maxAttempts). Last error: ${text(error)}.`;
+        return this.#deadLetter(message, messageId, 'max_retries_exceeded', begun.attempt, error, description);
       }
       await this.store.apply(key, this.#failed, { last: text(error) }, this.#clock.now());
       this.#stats.retried++;
-      return 'retry';
+      return this.#retry(begun.attempt);
     }
     this.#stats.processed++;
     try {
@@ -173,7 +211,12 @@ export class MessageProcessor<M> {
     } catch {
       // The work is done; the counter expires after retryTtlMs anyway.
     }
-    return 'done';
+    return DONE;
+  }
+
+  /** A `'retry'` answer after `attempts` attempts of the message, with the backoff's delay. */
+  #retry(attempts: number): ProcessResult {
+    return { outcome: 'retry', retryDelayMs: this.#opts.retryBackoff.delay(Math.max(1, attempts), 0, this.#random) };
   }
 
   /** `isPoison`'s answer; a throw is reported and leaves the decision to the built-in rule. */
@@ -183,12 +226,12 @@ export class MessageProcessor<M> {
       return this.#isPoison(error, message);
     } catch (failure) {
       if (this.#events.hasListeners)
-        this.#events.emit({ type: 'callback_failed', callback: 'isPoison', id, error: failure });
+        this.#events.emit({ type: 'callback_failed', policy: this.name, callback: 'isPoison', id, error: failure });
       return undefined;
     }
   }
 
-  async #run(message: M, attempt: number): Promise<void> {
+  async #run(message: M, id: string, attempt: number): Promise<void> {
     const { softTimeoutMs, hardTimeoutMs } = this.#opts;
     if (softTimeoutMs === undefined && hardTimeoutMs === undefined) {
       await this.#handler(message, { signal: neverAborted, attempt });
@@ -198,9 +241,12 @@ export class MessageProcessor<M> {
     const controller = new AbortController();
     let soft: TimerHandle | undefined;
     let hard: TimerHandle | undefined;
+    /** The limit reached last, if any: what ended the attempt when it fails. */
+    let reached: { limit: 'soft' | 'hard'; timeoutMs: number } | undefined;
     if (softTimeoutMs !== undefined) {
       soft = this.#clock.setTimeout(() => {
         this.#stats.softTimeouts++;
+        reached = { limit: 'soft', timeoutMs: softTimeoutMs };
         controller.abort(new TimeoutError(softTimeoutMs, `Soft time limit of ${softTimeoutMs} ms reached`));
       }, softTimeoutMs);
     }
@@ -214,12 +260,18 @@ export class MessageProcessor<M> {
       await new Promise<void>((resolve, reject) => {
         hard = this.#clock.setTimeout(() => {
           this.#stats.hardTimeouts++;
+          reached = { limit: 'hard', timeoutMs: hardTimeoutMs };
           const error = new TimeoutError(hardTimeoutMs, `Hard time limit of ${hardTimeoutMs} ms reached`);
           controller.abort(error);
           reject(error);
         }, hardTimeoutMs);
         handled.then(() => resolve(), reject);
       });
+    } catch (error) {
+      if (reached !== undefined && this.#events.hasListeners) {
+        this.#events.emit({ type: 'timeout', policy: this.name, id, attempt, ...reached });
+      }
+      throw error;
     } finally {
       if (soft !== undefined) this.#clock.clearTimeout(soft);
       if (hard !== undefined) this.#clock.clearTimeout(hard);
@@ -230,26 +282,27 @@ export class MessageProcessor<M> {
    * Hands the message to the sink once per id: the dead-lettering is claimed in the store
    * first (a lease, renewed while the sink runs), so a concurrent delivery is told to
    * retry instead of sinking too. A failing sink gives the claim up and `process` rejects,
-   * so the queue redelivers. Without an id (`key` undefined) nothing can be claimed.
+   * so the queue redelivers. Without an id nothing can be claimed.
    */
   async #deadLetter(
     message: M,
-    key: string | undefined,
+    id: string | undefined,
     reason: DeadLetterReason,
     attempts: number,
     error: unknown,
     description: string,
   ): Promise<ProcessResult> {
+    const key = id === undefined ? undefined : this.#opts.keyPrefix + id;
     let stopRenewing: (() => void) | undefined;
     if (key !== undefined) {
       const claimed = await this.store.apply(key, this.#claim, { by: attempts }, this.#clock.now());
       if (claimed === 'dead') {
         this.#stats.duplicates++;
-        return 'dead_lettered';
+        return DEAD_LETTERED;
       }
       if (claimed === 'busy') {
         this.#stats.concurrentDeadLetters++;
-        return 'retry';
+        return this.#retry(attempts);
       }
       const renewEveryMs = this.#opts.deadLetterLeaseMs / 3;
       stopRenewing = keepRenewing(this.#clock, renewEveryMs, async () => {
@@ -271,6 +324,10 @@ export class MessageProcessor<M> {
     }
     stopRenewing?.();
     this.#stats.deadLettered[reason]++;
+    if (this.#events.hasListeners) {
+      const event = { type: 'dead_lettered', policy: this.name, reason, attempts } as const;
+      this.#events.emit(id === undefined ? event : { ...event, id });
+    }
     if (key !== undefined) {
       try {
         await this.store.apply(key, this.#dead, { reason }, this.#clock.now());
@@ -278,7 +335,7 @@ export class MessageProcessor<M> {
         // Sunk already: at worst a redelivery after the lease is dead-lettered again.
       }
     }
-    return 'dead_lettered';
+    return DEAD_LETTERED;
   }
 }
 
@@ -290,7 +347,7 @@ export class MessageProcessor<M> {
  *   handler: async (msg: { id: string; body: string }, { signal }) => save(JSON.parse(msg.body), signal),
  *   deadLetter: (msg, { reason, description }) => dlq.send({ ...msg, reason, description }),
  * });
- * const outcome = await processor.process(message); // 'done' | 'retry' | 'dead_lettered'
+ * const result = await processor.process(message); // { outcome: 'done' | 'retry' | 'dead_lettered', retryDelayMs? }
  */
 export function messageProcessor<M>(options: MessageProcessorOptions<M>): MessageProcessor<M> {
   return new MessageProcessor(options);

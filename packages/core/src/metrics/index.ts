@@ -5,7 +5,7 @@ export {
   type Percentile,
 } from './adaptive.js';
 export { type CallRecord, type LifetimeTotals, MetricsCollector, type MetricsSnapshot, metrics } from './metrics.js';
-export { type Observation, type ObservedSource, observe } from './observe.js';
+export { type Observation, type ObservedRegistry, type ObservedSource, observe } from './observe.js';
 export { METRICS_DEFAULTS, type MetricsOptions, SLA_DEFAULTS, type SlaTargets } from './options.js';
 export { LatencySketch, type SketchJson, type SketchStorage } from './sketch.js';
 export {

@@ -2,7 +2,10 @@ import { type Clock, systemClock } from '../clock/clock.js';
 import { coarseSystemClock } from '../clock/coarse-clock.js';
 import { classify, type ErrorCategory } from '../errors/classify.js';
 import { Emitter, type Subscribe } from '../events/emitter.js';
+import type { DeadLetterReason } from '../messages/options.js';
 import type { CallObserver } from '../policy/calls.js';
+import type { RollbackReason } from '../transaction/options.js';
+import { CircuitStates } from './circuits.js';
 import {
   METRICS_DEFAULTS,
   type MetricsOptions,
@@ -10,7 +13,18 @@ import {
   resolveMetricsOptions,
 } from './options.js';
 import { LatencySketch, quantileOf } from './sketch.js';
-import { countBounded, ERROR_CATEGORIES, emptyCategories, errorName, mergeTypes, ownKey, Slot } from './window.js';
+import {
+  addCounts,
+  clearCounts,
+  countBounded,
+  DEAD_LETTER_REASONS,
+  ERROR_CATEGORIES,
+  errorName,
+  mergeTypes,
+  ROLLBACK_REASONS,
+  Slot,
+  zeroes,
+} from './window.js';
 
 /** One call's outcome, as given to {@link MetricsCollector.recordCall}. */
 export interface CallRecord {
@@ -41,8 +55,23 @@ export interface LifetimeTotals {
   stateChanges: number;
   /** Rejections by reason (at most 32 reasons; more are counted as `'other'`). */
   rejections: Record<string, number>;
-  /** Last state seen per breaker name (at most 32 names). */
+  /**
+   * Per breaker name (at most 32 names), the worst state its live breakers last reported:
+   * `isolated` > `open` > `half-open` > `closed`, as `breakerRegistry.list()` ranks them.
+   */
   circuits: Record<string, string>;
+  /** Times each breaker opened, by name (at most 32 names; more are counted as `'other'`). */
+  breakerOpens: Record<string, number>;
+  /** Messages dead-lettered, by reason. */
+  deadLetters: Record<DeadLetterReason, number>;
+  /** Transactions committed. */
+  commits: number;
+  /** Transactions rolled back, by reason. */
+  rollbacks: Record<RollbackReason, number>;
+  /** Requests a load shedder turned away. */
+  shed: number;
+  /** Requests a rate limiter turned away. */
+  rateLimited: number;
 }
 
 /** What a collector saw over its sliding window, plus lifetime totals. */
@@ -66,11 +95,31 @@ export interface MetricsSnapshot {
   attempts: number;
   retries: number;
   timeouts: number;
+  /** `timeouts / max(calls, attempts)`: per attempt when retry policies report attempts, else per call; 0 without either. */
+  timeoutRate: number;
+  /** Calls rejected by a policy, shed and rate-limited ones included. */
   rejections: number;
+  /** Times a breaker opened (into `open`; isolation is not counted). */
+  breakerOpens: number;
+  /** Messages dead-lettered. */
+  deadLetters: number;
+  deadLettersByReason: Record<DeadLetterReason, number>;
+  /** Transactions that committed or rolled back. */
+  transactions: number;
+  rollbacks: number;
+  rollbacksByReason: Record<RollbackReason, number>;
+  /** `rollbacks / transactions`; 0 without transactions. */
+  rollbackRate: number;
+  /** Requests a load shedder turned away. */
+  shed: number;
+  /** Requests a rate limiter turned away. */
+  rateLimited: number;
   lifetime: LifetimeTotals;
 }
 
-const newLifetime = (): Omit<LifetimeTotals, 'rejections' | 'circuits'> => ({
+type Scalars = Omit<LifetimeTotals, 'rejections' | 'circuits' | 'breakerOpens' | 'deadLetters' | 'rollbacks'>;
+
+const newLifetime = (): Scalars => ({
   calls: 0,
   ok: 0,
   failed: 0,
@@ -83,15 +132,28 @@ const newLifetime = (): Omit<LifetimeTotals, 'rejections' | 'circuits'> => ({
   giveUps: 0,
   timeouts: 0,
   stateChanges: 0,
+  commits: 0,
+  shed: 0,
+  rateLimited: 0,
 });
+
+const rate = (n: number, of: number): number => (of === 0 ? 0 : n / of);
+
+function checkReason<R extends string>(method: string, reason: R, reasons: readonly R[]): void {
+  if (reasons.includes(reason)) return;
+  const names = reasons.map((r) => `'${r}'`);
+  const allowed = `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
+  throw new TypeError(`${method}: expected ${allowed}, received ${String(reason)}`);
+}
 
 /**
  * Collects call outcomes, latencies, cache hits and policy events over a sliding window.
  *
  * Memory is bounded whatever the traffic: `subWindows` (≤ 6) sub-windows of one 5 KiB
- * sketch, ten category counters and at most `maxErrorTypes` error names each, plus at most
- * 32 rejection reasons and 32 breaker names in the lifetime totals, every name cut to 48
- * characters. Measured with every map full of 48-character names: 55 KiB.
+ * sketch, ten category counters, five reason counters and at most `maxErrorTypes` error
+ * names each, plus at most 32 rejection reasons, 32 breaker names with their opens and 32
+ * breaker names with their states (one entry per live breaker) in the lifetime totals,
+ * every name cut to 48 characters.
  */
 export class MetricsCollector implements CallObserver {
   readonly #opts: ResolvedMetricsOptions;
@@ -104,7 +166,10 @@ export class MetricsCollector implements CallObserver {
   #currentId = Number.NEGATIVE_INFINITY;
   #life = newLifetime();
   readonly #rejections = new Map<string, number>();
-  readonly #circuits = new Map<string, string>();
+  readonly #circuits = new CircuitStates(METRICS_DEFAULTS.maxLabels);
+  readonly #opens = new Map<string, number>();
+  readonly #deadLetters = zeroes(DEAD_LETTER_REASONS);
+  readonly #rollbacks = zeroes(ROLLBACK_REASONS);
   readonly #calls = new Emitter<CallRecord>();
 
   /**
@@ -210,12 +275,51 @@ export class MetricsCollector implements CallObserver {
     countBounded(this.#rejections, reason, METRICS_DEFAULTS.maxLabels);
   }
 
-  /** Counts a breaker state change and remembers the breaker's state. */
-  recordStateChange(name: string, state: string): void {
+  /** Counts a request a load shedder turned away, as a rejection with reason `'shed'` too. */
+  recordShed(): void {
+    this.#slot().shed++;
+    this.#life.shed++;
+    this.recordRejection('shed');
+  }
+
+  /** Counts a request a rate limiter turned away, as a rejection with reason `'rate_limited'` too. */
+  recordRateLimited(): void {
+    this.#slot().rateLimited++;
+    this.#life.rateLimited++;
+    this.recordRejection('rate_limited');
+  }
+
+  /**
+   * Counts a breaker state change, and an open when `state` is `'open'`, and remembers the
+   * state. With `breaker` (what `observe` passes), breakers sharing a name are told apart,
+   * and `lifetime.circuits` reports the worst state among them.
+   */
+  recordStateChange(name: string, state: string, breaker?: object): void {
     this.#life.stateChanges++;
-    const key = ownKey(name);
-    if (this.#circuits.has(key) || this.#circuits.size < METRICS_DEFAULTS.maxLabels)
-      this.#circuits.set(key, ownKey(state));
+    this.#circuits.set(name, state, breaker);
+    if (state !== 'open') return;
+    this.#slot().breakerOpens++;
+    countBounded(this.#opens, name, METRICS_DEFAULTS.maxLabels);
+  }
+
+  /** Counts a message set aside (`'poison'` or `'max_retries_exceeded'`). */
+  recordDeadLetter(reason: DeadLetterReason): void {
+    checkReason('recordDeadLetter', reason, DEAD_LETTER_REASONS);
+    this.#slot().deadLetters[reason]++;
+    this.#deadLetters[reason]++;
+  }
+
+  /** Counts a transaction that committed. */
+  recordCommit(): void {
+    this.#slot().commits++;
+    this.#life.commits++;
+  }
+
+  /** Counts a transaction rolled back (`'network_error'`, `'error'` or `'outcome_unknown'`). */
+  recordRollback(reason: RollbackReason): void {
+    checkReason('recordRollback', reason, ROLLBACK_REASONS);
+    this.#slot().rollbacks[reason]++;
+    this.#rollbacks[reason]++;
   }
 
   /** The latency at quantile `q` over the window, in milliseconds (within 1 %); `NaN` without calls. */
@@ -243,15 +347,25 @@ export class MetricsCollector implements CallObserver {
     const sketches = live.map((s) => s.latency);
     const count = sum((s) => s.latency.count);
     const orZero = (n: number) => (Number.isNaN(n) ? 0 : n);
-    const categories = emptyCategories();
-    for (const s of live) for (const c of ERROR_CATEGORIES) categories[c] += s.categories[c];
+    const categories = zeroes(ERROR_CATEGORIES);
+    const deadLetters = zeroes(DEAD_LETTER_REASONS);
+    const rollbacks = zeroes(ROLLBACK_REASONS);
+    for (const s of live) {
+      addCounts(categories, s.categories);
+      addCounts(deadLetters, s.deadLetters);
+      addCounts(rollbacks, s.rollbacks);
+    }
+    const attempts = sum((s) => s.attempts);
+    const timeouts = sum((s) => s.timeouts);
+    const rolledBack = rollbacks.network_error + rollbacks.error + rollbacks.outcome_unknown;
+    const transactions = sum((s) => s.commits) + rolledBack;
     return {
       at: this.#clock.now(),
       windowMs: this.#opts.windowMs,
       calls,
       ok: sum((s) => s.ok),
       failed,
-      errorRate: calls === 0 ? 0 : failed / calls,
+      errorRate: rate(failed, calls),
       latency: {
         avg: count === 0 ? 0 : sum((s) => s.latency.sum) / count,
         p50: orZero(quantileOf(sketches, 0.5)),
@@ -259,21 +373,34 @@ export class MetricsCollector implements CallObserver {
         p99: orZero(quantileOf(sketches, 0.99)),
         max: count === 0 ? 0 : Math.max(...sketches.map((s) => (s.count === 0 ? 0 : s.max))),
       },
-      cache: { hits, misses, hitRate: hits + misses === 0 ? 0 : hits / (hits + misses) },
+      cache: { hits, misses, hitRate: rate(hits, hits + misses) },
       errors: sum((s) => s.errors),
       errorsByCategory: categories,
       errorsByType: mergeTypes(
         live.map((s) => s.types),
         this.#opts.maxErrorTypes,
       ),
-      attempts: sum((s) => s.attempts),
+      attempts,
       retries: sum((s) => s.retries),
-      timeouts: sum((s) => s.timeouts),
+      timeouts,
+      timeoutRate: rate(timeouts, Math.max(calls, attempts)),
       rejections: sum((s) => s.rejections),
+      breakerOpens: sum((s) => s.breakerOpens),
+      deadLetters: deadLetters.poison + deadLetters.max_retries_exceeded,
+      deadLettersByReason: deadLetters,
+      transactions,
+      rollbacks: rolledBack,
+      rollbacksByReason: rollbacks,
+      rollbackRate: rate(rolledBack, transactions),
+      shed: sum((s) => s.shed),
+      rateLimited: sum((s) => s.rateLimited),
       lifetime: {
         ...this.#life,
         rejections: Object.fromEntries(this.#rejections),
-        circuits: Object.fromEntries(this.#circuits),
+        circuits: this.#circuits.toJSON(),
+        breakerOpens: Object.fromEntries(this.#opens),
+        deadLetters: { ...this.#deadLetters },
+        rollbacks: { ...this.#rollbacks },
       },
     };
   }
@@ -286,6 +413,9 @@ export class MetricsCollector implements CallObserver {
     this.#life = newLifetime();
     this.#rejections.clear();
     this.#circuits.clear();
+    this.#opens.clear();
+    clearCounts(this.#deadLetters);
+    clearCounts(this.#rollbacks);
   }
 
   #slot(): Slot {

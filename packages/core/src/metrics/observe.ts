@@ -1,9 +1,12 @@
 import { OptionsValidator } from '../errors/validate.js';
 import type { Disposer, Subscribe } from '../events/emitter.js';
+import type { DeadLetterReason } from '../messages/options.js';
 import { eventSources } from '../pipeline/layers.js';
 import type { CallObserver } from '../policy/calls.js';
 import type { PolicyEvent } from '../policy/policy.js';
+import type { RollbackReason } from '../transaction/options.js';
 import { type MetricsCollector, metrics } from './metrics.js';
+import { DEAD_LETTER_REASONS, ROLLBACK_REASONS } from './window.js';
 
 /**
  * Anything with an `onEvent` subscription: a policy, a pipeline, a breaker. With
@@ -15,11 +18,29 @@ export interface ObservedSource {
   observeCalls?(observer: CallObserver): Disposer;
 }
 
+/**
+ * A breaker registry (core's `breakerRegistry` or a `BreakerRegistry` of your own): the
+ * events of each breaker it lists, and of each that joins later, are counted.
+ */
+export interface ObservedRegistry {
+  breakers(): readonly object[];
+  readonly onAdd: Subscribe<object>;
+}
+
 /** What {@link observe} returns: a disposer that also exposes the collector it feeds. */
 export type Observation = Disposer & { readonly collector: MetricsCollector };
 
-/** Per collector, the event sources it listens to, each once however often it is observed. */
-const listening = new WeakMap<MetricsCollector, Map<ObservedSource, { observers: number; dispose: Disposer }>>();
+type Subscriptions = WeakMap<ObservedSource, { observers: number; dispose: Disposer }>;
+
+/**
+ * Per collector, the event sources it listens to, each once however often it is observed.
+ * Weak both ways: listening to a registry's breakers never keeps one alive.
+ */
+const listening = new WeakMap<MetricsCollector, Subscriptions>();
+
+const isSource = (v: unknown): v is ObservedSource => typeof (v as ObservedSource | null)?.onEvent === 'function';
+const isRegistry = (v: unknown): v is ObservedRegistry =>
+  typeof (v as ObservedRegistry | null)?.breakers === 'function' && typeof (v as ObservedRegistry).onAdd === 'function';
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 
@@ -31,49 +52,109 @@ const text = (v: unknown): string | undefined => (typeof v === 'string' && v.len
  * you call; observing it and its layers (or a nested pipeline) with one collector counts
  * each call and each event once.
  *
- * Events are read by their `type` only, so any policy that reports these types works:
+ * Also takes anything else with `onEvent` — a message processor, a `transactions()`
+ * wrapper — and a breaker registry, whose breakers (those listed now and those that join
+ * later) are observed for their events only; a breaker observed through a pipeline and
+ * through its registry is still counted once.
+ *
+ * Events are read by their `type` only, so any source that reports these types works:
  * `'success'` and `'give_up'` with `attempts` (a retry policy's: the attempts a call took),
  * `'retry'`, `'timeout'`, `'rejected'` (counted under the event's `reason`; a breaker's
  * rejection, which carries its `state`, under `circuit_open`, `circuit_half_open` or
- * `circuit_isolated`; otherwise under the policy's name), `'rate_limited'` and
- * `'state_change'` (the new state from `to` or `state`).
+ * `circuit_isolated`; otherwise under the policy's name), `'rate_limited'`, `'shed'`,
+ * `'state_change'` (the new state from `to` or `state`; into `open`, an open),
+ * `'dead_lettered'` (by `reason`), `'commit'` and `'rollback'` (by `reason`). A reason
+ * outside the known ones is not counted.
  *
  * @example
  * const stop = observe(pipeline(retry(), breaker));
+ * observe(breakerRegistry, stop.collector); // every breaker's opens, by name
  * stop.collector.snapshot().latency.p95;
  * stop(); // unsubscribes
  */
-export function observe(source: ObservedSource, collector: MetricsCollector = metrics()): Observation {
+export function observe(
+  source: ObservedSource | ObservedRegistry,
+  collector: MetricsCollector = metrics(),
+): Observation {
   const v = new OptionsValidator('observe');
-  v.check(typeof source?.onEvent === 'function', 'source', source, 'a policy or pipeline (with onEvent)');
+  v.check(
+    isSource(source) || isRegistry(source),
+    'source',
+    source,
+    'a policy, pipeline or other event source (with onEvent), or a breaker registry (breakers() and onAdd)',
+  );
   v.check(typeof collector?.recordRetry === 'function', 'collector', collector, 'a metrics() collector');
   v.done();
-  const stopCalls = typeof source.observeCalls === 'function' ? source.observeCalls(collector) : undefined;
   let subscriptions = listening.get(collector);
-  if (subscriptions === undefined) listening.set(collector, (subscriptions = new Map()));
-  const sources = eventSources(source);
-  for (const from of sources) {
-    const entry = subscriptions.get(from);
-    if (entry !== undefined) entry.observers++;
-    else subscriptions.set(from, { observers: 1, dispose: from.onEvent((event) => count(collector, event)) });
-  }
-  let observing = true;
-  const stop = () => {
-    if (!observing) return;
-    observing = false;
-    stopCalls?.();
-    for (const from of sources) {
-      const entry = subscriptions.get(from);
-      if (entry !== undefined && --entry.observers === 0) {
-        entry.dispose();
-        subscriptions.delete(from);
-      }
-    }
-  };
+  if (subscriptions === undefined) listening.set(collector, (subscriptions = new WeakMap()));
+  const stop = isSource(source)
+    ? observeSource(source, collector, subscriptions)
+    : observeRegistry(source, collector, subscriptions);
   return Object.assign(stop, { collector });
 }
 
-function count(collector: MetricsCollector, event: PolicyEvent): void {
+/** Starts listening to `from` for `collector`, or counts one more observer of it. */
+function listen(from: ObservedSource, collector: MetricsCollector, subscriptions: Subscriptions): void {
+  const entry = subscriptions.get(from);
+  if (entry !== undefined) entry.observers++;
+  else subscriptions.set(from, { observers: 1, dispose: from.onEvent((event) => count(collector, event, from)) });
+}
+
+/** Stops one observer's listening to `from`; the last one unsubscribes. */
+function release(from: ObservedSource, subscriptions: Subscriptions): void {
+  const entry = subscriptions.get(from);
+  if (entry !== undefined && --entry.observers === 0) {
+    entry.dispose();
+    subscriptions.delete(from);
+  }
+}
+
+/** A disposer that runs `stop` once. */
+const once = (stop: () => void): Disposer => {
+  let observing = true;
+  return () => {
+    if (!observing) return;
+    observing = false;
+    stop();
+  };
+};
+
+function observeSource(source: ObservedSource, collector: MetricsCollector, subscriptions: Subscriptions): Disposer {
+  const stopCalls = typeof source.observeCalls === 'function' ? source.observeCalls(collector) : undefined;
+  const sources = eventSources(source);
+  for (const from of sources) listen(from, collector, subscriptions);
+  return once(() => {
+    stopCalls?.();
+    for (const from of sources) release(from, subscriptions);
+  });
+}
+
+function observeRegistry(
+  registry: ObservedRegistry,
+  collector: MetricsCollector,
+  subscriptions: Subscriptions,
+): Disposer {
+  /** The breakers this observation listens to, held weakly; collected ones are dropped as others join. */
+  const joined = new Set<WeakRef<ObservedSource>>();
+  const join = (breaker: object) => {
+    if (!isSource(breaker)) return;
+    for (const ref of joined) if (ref.deref() === undefined) joined.delete(ref);
+    joined.add(new WeakRef(breaker));
+    listen(breaker, collector, subscriptions);
+  };
+  const stopAdding = registry.onAdd(join);
+  for (const breaker of registry.breakers()) join(breaker);
+  return once(() => {
+    stopAdding();
+    for (const ref of joined) {
+      const breaker = ref.deref();
+      if (breaker !== undefined) release(breaker, subscriptions);
+    }
+    joined.clear();
+  });
+}
+
+function count(collector: MetricsCollector, event: PolicyEvent, from: ObservedSource): void {
   const e = event as PolicyEvent & Record<string, unknown>;
   switch (e.type) {
     case 'retry':
@@ -97,10 +178,23 @@ function count(collector: MetricsCollector, event: PolicyEvent): void {
       break;
     }
     case 'rate_limited':
-      collector.recordRejection(text(e.reason) ?? 'rate_limited');
+      collector.recordRateLimited();
+      break;
+    case 'shed':
+      collector.recordShed();
       break;
     case 'state_change':
-      collector.recordStateChange(e.policy, text(e.to) ?? text(e.state) ?? 'unknown');
+      collector.recordStateChange(e.policy, text(e.to) ?? text(e.state) ?? 'unknown', from);
+      break;
+    case 'dead_lettered':
+      if (DEAD_LETTER_REASONS.includes(e.reason as DeadLetterReason))
+        collector.recordDeadLetter(e.reason as DeadLetterReason);
+      break;
+    case 'commit':
+      collector.recordCommit();
+      break;
+    case 'rollback':
+      if (ROLLBACK_REASONS.includes(e.reason as RollbackReason)) collector.recordRollback(e.reason as RollbackReason);
       break;
   }
 }

@@ -1,4 +1,6 @@
 import type { ErrorCategory } from '../errors/classify.js';
+import type { DeadLetterReason } from '../messages/options.js';
+import type { RollbackReason } from '../transaction/options.js';
 import { LatencySketch } from './sketch.js';
 
 export const ERROR_CATEGORIES: readonly ErrorCategory[] = [
@@ -14,6 +16,23 @@ export const ERROR_CATEGORIES: readonly ErrorCategory[] = [
   'unknown',
 ];
 
+export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = ['poison', 'max_retries_exceeded'];
+export const ROLLBACK_REASONS: readonly RollbackReason[] = ['network_error', 'error', 'outcome_unknown'];
+
+/** A counter per reason, all at 0. */
+export const zeroes = <R extends string>(reasons: readonly R[]): Record<R, number> =>
+  Object.fromEntries(reasons.map((r) => [r, 0])) as Record<R, number>;
+
+/** Adds every count of `from` into `into`. */
+export function addCounts<R extends string>(into: Record<R, number>, from: Readonly<Record<R, number>>): void {
+  for (const r in from) into[r] += from[r];
+}
+
+/** Sets every count of `counts` to 0. */
+export function clearCounts(counts: Record<string, number>): void {
+  for (const r in counts) counts[r] = 0;
+}
+
 /** The key that collects every name beyond a bounded map's limit. */
 export const OTHER = 'other';
 /** Longest error name or label kept; longer ones are cut, so a map's memory stays bounded. */
@@ -26,9 +45,6 @@ export const MAX_NAME_LENGTH = 48;
  */
 export const ownKey = (name: string): string =>
   name.length > MAX_NAME_LENGTH ? Array.from(name.slice(0, MAX_NAME_LENGTH)).join('') : name;
-
-export const emptyCategories = (): Record<ErrorCategory, number> =>
-  Object.fromEntries(ERROR_CATEGORIES.map((c) => [c, 0])) as Record<ErrorCategory, number>;
 
 /** Adds `n` under `name`, or under {@link OTHER} once `max` distinct names are present. */
 export function countBounded(map: Map<string, number>, name: string, max: number, n = 1): void {
@@ -67,17 +83,26 @@ export class Slot {
   retries = 0;
   timeouts = 0;
   rejections = 0;
+  breakerOpens = 0;
+  commits = 0;
+  shed = 0;
+  rateLimited = 0;
   readonly latency = new LatencySketch('uint32');
-  readonly categories = emptyCategories();
+  readonly categories = zeroes(ERROR_CATEGORIES);
   readonly types = new Map<string, number>();
+  readonly deadLetters = zeroes(DEAD_LETTER_REASONS);
+  readonly rollbacks = zeroes(ROLLBACK_REASONS);
 
   reset(id: number): void {
     this.id = id;
     this.calls = this.ok = this.failed = this.errors = 0;
     this.cacheHits = this.cacheMisses = 0;
     this.attempts = this.retries = this.timeouts = this.rejections = 0;
+    this.breakerOpens = this.commits = this.shed = this.rateLimited = 0;
     this.latency.clear();
-    for (const c of ERROR_CATEGORIES) this.categories[c] = 0;
+    clearCounts(this.categories);
+    clearCounts(this.deadLetters);
+    clearCounts(this.rollbacks);
     this.types.clear();
   }
 }

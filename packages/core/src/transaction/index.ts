@@ -1,2 +1,15 @@
-export type { TransactionClient, TransactionPhase } from './options.js';
-export { isTransactionError, TransactionError, transactional } from './transaction.js';
+export {
+  type RollbackReason,
+  TRANSACTIONS_DEFAULTS,
+  type TransactionClient,
+  type TransactionEvent,
+  type TransactionPhase,
+  type TransactionsOptions,
+} from './options.js';
+export {
+  isTransactionError,
+  TransactionError,
+  Transactions,
+  transactional,
+  transactions,
+} from './transaction.js';

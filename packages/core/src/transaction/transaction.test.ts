@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { isTransient } from '../errors/classify.js';
 import { ConfigurationError } from '../errors/errors.js';
-import { isTransactionError, TransactionError, transactional } from './transaction.js';
+import { TRANSACTIONS_DEFAULTS, type TransactionEvent } from './options.js';
+import { isTransactionError, TransactionError, transactional, transactions } from './transaction.js';
 
 interface Tx {
   log: string[];
@@ -142,5 +143,111 @@ describe('transactional', () => {
     const error = await transactional({} as never, () => 1).catch((e) => e);
     expect(error).toBeInstanceOf(ConfigurationError);
     expect((error as ConfigurationError).issues.map((i) => i.option)).toEqual(['begin', 'commit', 'rollback']);
+  });
+});
+
+/** A wrapper over `c` and the events it emitted, with the error the types leave out. */
+function watched(c: ReturnType<typeof client>) {
+  const orders = transactions(c as never, { name: 'orders-db' });
+  const events: Array<Omit<TransactionEvent, 'error'>> = [];
+  orders.onEvent(({ ...event }) => {
+    if ('error' in event) {
+      expect(isTransactionError(event.error)).toBe(true);
+      delete (event as { error?: unknown }).error;
+    }
+    events.push(event);
+  });
+  return { orders, events };
+}
+
+describe('transactions', () => {
+  it('pins its default name', () => {
+    expect(TRANSACTIONS_DEFAULTS).toEqual({ name: 'transaction' });
+    expect(transactions(client() as never).name).toBe('transaction');
+  });
+
+  it('emits begin and commit for a transaction that commits, stamped with its name', async () => {
+    const c = client();
+    const { orders, events } = watched(c);
+    expect(await orders.run(() => 7)).toBe(7);
+    expect(events).toEqual([
+      { type: 'begin', policy: 'orders-db' },
+      { type: 'commit', policy: 'orders-db' },
+    ]);
+  });
+
+  it('emits a rollback with reason network_error when the connection drops inside the transaction', async () => {
+    const { orders, events } = watched(client());
+    await expect(orders.run(() => Promise.reject(lost()))).rejects.toMatchObject({ phase: 'run', transient: true });
+    expect(events).toEqual([
+      { type: 'begin', policy: 'orders-db' },
+      { type: 'rollback', policy: 'orders-db', reason: 'network_error', phase: 'run' },
+    ]);
+  });
+
+  it('emits a rollback with reason error for any other failure, a deadlock included', async () => {
+    const { orders, events } = watched(client());
+    await orders.run(() => Promise.reject(new Error('constraint violated'))).catch(() => {});
+    await orders.run(() => Promise.reject(Object.assign(new Error('deadlock'), { code: '40P01' }))).catch(() => {});
+    expect(events.filter((e) => e.type === 'rollback').map((e) => 'reason' in e && e.reason)).toEqual([
+      'error',
+      'error',
+    ]);
+  });
+
+  it('emits a rollback with reason outcome_unknown when the commit is lost with the connection', async () => {
+    const { orders, events } = watched(client({ commit: () => Promise.reject(lost()) }));
+    await expect(orders.run(() => 1)).rejects.toMatchObject({ outcomeUnknown: true });
+    expect(events.at(-1)).toEqual({
+      type: 'rollback',
+      policy: 'orders-db',
+      reason: 'outcome_unknown',
+      phase: 'commit',
+    });
+  });
+
+  it('hands the TransactionError to the rollback event, the failed rollback included', async () => {
+    const broken = new Error('rollback: connection closed');
+    const orders = transactions(
+      client({
+        rollback: () => {
+          throw broken;
+        },
+      }) as never,
+    );
+    const errors: unknown[] = [];
+    orders.on('rollback', (event) => errors.push(event.error));
+    const thrown = await orders.run(() => Promise.reject(new Error('bad input'))).catch((e: unknown) => e);
+    expect(errors).toEqual([thrown]);
+    expect(errors[0]).toMatchObject({ rollbackError: broken });
+  });
+
+  it('emits nothing when begin fails: no transaction was begun, none rolled back', async () => {
+    const { orders, events } = watched(client({ begin: () => Promise.reject(lost()) }));
+    await expect(orders.run(() => 1)).rejects.toMatchObject({ phase: 'begin' });
+    expect(events).toEqual([]);
+  });
+
+  it('stops telling a listener once it is disposed, and on() passes one type only', async () => {
+    const orders = transactions(client() as never);
+    const all: string[] = [];
+    const commits: string[] = [];
+    const stop = orders.onEvent((e) => all.push(e.type));
+    orders.on('commit', (e) => commits.push(e.type));
+    await orders.run(() => 1);
+    stop();
+    await orders.run(() => 2);
+    expect(all).toEqual(['begin', 'commit']);
+    expect(commits).toEqual(['commit', 'commit']);
+  });
+
+  it('rejects a bad client, name or unknown option at construction, naming each', () => {
+    const bad = () => transactions({ begin: 1 } as never, { name: '', retries: 3 } as never);
+    expect(bad).toThrow(ConfigurationError);
+    for (const option of ['begin', 'commit', 'rollback', 'name', 'retries']) expect(bad).toThrow(option);
+  });
+
+  it('rejects a run without a function', async () => {
+    await expect(transactions(client() as never).run(undefined as never)).rejects.toThrow(/fn/);
   });
 });

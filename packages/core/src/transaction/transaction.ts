@@ -1,7 +1,16 @@
 import { classify, type ErrorCategory, isTransient } from '../errors/classify.js';
 import { isResilienceError, messageOf, ResilienceError } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
-import type { TransactionClient, TransactionPhase } from './options.js';
+import { type Disposer, Emitter, onType, type Subscribe } from '../events/emitter.js';
+import {
+  checkClient,
+  type RollbackReason,
+  resolveTransactionsOptions,
+  type TransactionClient,
+  type TransactionEvent,
+  type TransactionPhase,
+  type TransactionsOptions,
+} from './options.js';
 
 /**
  * A transaction that did not commit. `cause` is the error that stopped it; `rollbackError`
@@ -43,11 +52,56 @@ export class TransactionError extends ResilienceError {
 export const isTransactionError = (error: unknown): error is TransactionError =>
   isResilienceError(error, 'transaction_failed');
 
+/** Why `error` rolled a transaction back (see {@link RollbackReason}). */
+const rollbackReason = (error: TransactionError): RollbackReason =>
+  error.outcomeUnknown ? 'outcome_unknown' : error.category === 'network' ? 'network_error' : 'error';
+
+/** Where a run reports, when something listens. */
+interface Reporter {
+  readonly name: string;
+  readonly events: Emitter<TransactionEvent>;
+}
+
+async function run<Tx, T>(
+  client: TransactionClient<Tx>,
+  fn: (tx: Tx) => T | PromiseLike<T>,
+  to: Reporter | undefined,
+): Promise<T> {
+  let tx: Tx;
+  try {
+    tx = await client.begin();
+  } catch (error) {
+    throw new TransactionError('begin', error);
+  }
+  if (to?.events.hasListeners) to.events.emit({ type: 'begin', policy: to.name });
+  let phase: 'run' | 'commit' = 'run';
+  try {
+    const value = await fn(tx);
+    phase = 'commit';
+    await client.commit(tx);
+    if (to?.events.hasListeners) to.events.emit({ type: 'commit', policy: to.name });
+    return value;
+  } catch (error) {
+    let rollbackError: unknown;
+    try {
+      await client.rollback(tx, error);
+    } catch (failure) {
+      rollbackError = failure ?? new Error('rollback failed');
+    }
+    const failed = new TransactionError(phase, error, rollbackError);
+    if (to?.events.hasListeners) {
+      to.events.emit({ type: 'rollback', policy: to.name, reason: rollbackReason(failed), phase, error: failed });
+    }
+    throw failed;
+  }
+}
+
 /**
  * Runs `fn` inside a transaction: begins, runs `fn(tx)`, commits, and resolves with what
  * `fn` returned. On any error it rolls back (unless `begin` itself failed) and rejects with
  * a {@link TransactionError} whose `transient` says whether a retry is safe, so it composes
- * with `retry()` (which retries transient errors by default).
+ * with `retry()` (which retries transient errors by default). To observe begins, commits and
+ * rollbacks, run transactions through a {@link transactions} wrapper instead.
  *
  * @example
  * const id = await retry().execute(() =>
@@ -67,32 +121,51 @@ export async function transactional<Tx, T>(
     typeof client.rollback !== 'function' ||
     typeof fn !== 'function'
   ) {
-    const v = new OptionsValidator('transactional');
-    v.function('begin', client?.begin).required('begin', client?.begin);
-    v.function('commit', client?.commit).required('commit', client?.commit);
-    v.function('rollback', client?.rollback).required('rollback', client?.rollback);
-    v.function('fn', fn).required('fn', fn);
-    v.done();
+    checkClient(new OptionsValidator('transactional'), client).function('fn', fn).required('fn', fn).done();
   }
-  let tx: Tx;
-  try {
-    tx = await client.begin();
-  } catch (error) {
-    throw new TransactionError('begin', error);
+  return run(client, fn, undefined);
+}
+
+/**
+ * A client's transactions with events: `run(fn)` is {@link transactional}, and every
+ * transaction reports `begin`, then `commit` or `rollback` with its reason, to `onEvent`
+ * (what `observe` counts). Nothing is built while nobody listens.
+ */
+export class Transactions<Tx> {
+  readonly name: string;
+  readonly #client: TransactionClient<Tx>;
+  readonly #events = new Emitter<TransactionEvent>();
+  /** Every event of this wrapper; returns a disposer. */
+  readonly onEvent: Subscribe<TransactionEvent> = this.#events.subscribe;
+
+  constructor(client: TransactionClient<Tx>, options: TransactionsOptions = {}) {
+    this.name = resolveTransactionsOptions(client, options).name;
+    this.#client = client;
   }
-  let phase: TransactionPhase = 'run';
-  try {
-    const value = await fn(tx);
-    phase = 'commit';
-    await client.commit(tx);
-    return value;
-  } catch (error) {
-    let rollbackError: unknown;
-    try {
-      await client.rollback(tx, error);
-    } catch (failure) {
-      rollbackError = failure ?? new Error('rollback failed');
-    }
-    throw new TransactionError(phase, error, rollbackError);
+
+  /** Runs `fn` in a transaction on the client, as `transactional(client, fn)` does. */
+  async run<T>(fn: (tx: Tx) => T | PromiseLike<T>): Promise<T> {
+    if (typeof fn !== 'function') new OptionsValidator('transactions.run').function('fn', fn).required('fn', fn).done();
+    return run(this.#client, fn, { name: this.name, events: this.#events });
   }
+
+  /** Subscribes to one event type: `'begin'`, `'commit'` or `'rollback'`. */
+  on<K extends TransactionEvent['type']>(
+    type: K,
+    listener: (event: Extract<TransactionEvent, { type: K }>) => void,
+  ): Disposer {
+    return onType(this.#events.subscribe, type)(listener);
+  }
+}
+
+/**
+ * A transaction wrapper over `client` that reports what its transactions do.
+ *
+ * @example
+ * const orders = transactions(postgres, { name: 'orders-db' });
+ * observe(orders, stats); // counts rollbacks by reason
+ * await orders.run(async (tx) => tx.query('INSERT ...'));
+ */
+export function transactions<Tx>(client: TransactionClient<Tx>, options: TransactionsOptions = {}): Transactions<Tx> {
+  return new Transactions(client, options);
 }

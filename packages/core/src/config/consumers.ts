@@ -1,0 +1,96 @@
+import type { CircuitBreakerOptions } from '../breaker/options.js';
+import { consecutive } from '../breaker/strategy.js';
+import type { MessageProcessorOptions } from '../messages/options.js';
+import type { RateLimiterOptions } from '../ratelimit/options.js';
+import { tokenBucket } from '../ratelimit/token-bucket.js';
+import { backoff, EXPONENTIAL_DEFAULTS } from '../retry/backoff.js';
+import type { RetryOptions } from '../retry/options.js';
+import type { EnvOptions } from './options.js';
+
+// Each helper maps one section of `optionsFromEnv` onto the options of its consumer, with only
+// the options whose variables are set: spread your own options over the result.
+
+/**
+ * Turns the `retry` section of {@link optionsFromEnv} into `retry()` options: `maxAttempts`
+ * as is, and `backoff.exponential({ initialMs: baseDelayMs, maxMs: maxDelayMs })` when a
+ * delay is set (the others keep their defaults). Spread your own options over the result.
+ *
+ * @example
+ * const policy = retry({ ...toRetryOptions(optionsFromEnv().retry), name: 'llm' });
+ */
+export function toRetryOptions(section: EnvOptions['retry']): Pick<RetryOptions, 'maxAttempts' | 'backoff'> {
+  const result: Pick<RetryOptions, 'maxAttempts' | 'backoff'> = {};
+  if (section?.maxAttempts !== undefined) result.maxAttempts = section.maxAttempts;
+  const { baseDelayMs, maxDelayMs } = section ?? {};
+  if (baseDelayMs !== undefined || maxDelayMs !== undefined) {
+    result.backoff = backoff.exponential({
+      ...(baseDelayMs === undefined ? {} : { initialMs: baseDelayMs }),
+      // A base delay above the default cap raises the cap rather than failing.
+      ...(maxDelayMs === undefined
+        ? baseDelayMs !== undefined && baseDelayMs > EXPONENTIAL_DEFAULTS.maxMs
+          ? { maxMs: baseDelayMs }
+          : {}
+        : { maxMs: maxDelayMs }),
+    });
+  }
+  return result;
+}
+
+/**
+ * Turns the `breaker` section of {@link optionsFromEnv} into `circuitBreaker()` options:
+ * `strategy: consecutive(failureThreshold)` and `halfOpenAfter: resetTimeoutMs`.
+ *
+ * @example
+ * const breaker = circuitBreaker({ ...toBreakerOptions(optionsFromEnv().breaker), name: 'payments' });
+ */
+export function toBreakerOptions(
+  section: EnvOptions['breaker'],
+): Pick<CircuitBreakerOptions, 'strategy' | 'halfOpenAfter'> {
+  const result: Pick<CircuitBreakerOptions, 'strategy' | 'halfOpenAfter'> = {};
+  if (section?.failureThreshold !== undefined) result.strategy = consecutive(section.failureThreshold);
+  if (section?.resetTimeoutMs !== undefined) result.halfOpenAfter = section.resetTimeoutMs;
+  return result;
+}
+
+/** The options a `messages` section sets. */
+type MessageOptions = Pick<
+  MessageProcessorOptions<unknown>,
+  'maxAttempts' | 'retryTtlMs' | 'softTimeoutMs' | 'hardTimeoutMs'
+>;
+
+/**
+ * Turns the `messages` section of {@link optionsFromEnv} (the seeds' retry tracker and task
+ * time limits) into `messageProcessor()` options: `maxAttempts`, `retryTtlMs`,
+ * `softTimeoutMs`, `hardTimeoutMs`.
+ *
+ * @example
+ * const jobs = messageProcessor({ ...toMessageProcessorOptions(optionsFromEnv().messages), handler, deadLetter });
+ */
+export function toMessageProcessorOptions(section: EnvOptions['messages']): MessageOptions {
+  const result: MessageOptions = {};
+  for (const key of ['maxAttempts', 'retryTtlMs', 'softTimeoutMs', 'hardTimeoutMs'] as const) {
+    if (section?.[key] !== undefined) result[key] = section[key];
+  }
+  return result;
+}
+
+/**
+ * Turns the `rateLimit` section of {@link optionsFromEnv} into `rateLimiter()` options: a
+ * `tokenBucket` of `requestsPerMinute` tokens refilled over a minute, and `maxWaitMs`.
+ *
+ * @example
+ * // 60 a minute unless RATE_LIMIT_RPM says otherwise
+ * const quota = rateLimiter({
+ *   algorithm: tokenBucket({ capacity: 60, refillPerSecond: 1 }),
+ *   ...toRateLimiterOptions(optionsFromEnv().rateLimit),
+ * });
+ */
+export function toRateLimiterOptions(
+  section: EnvOptions['rateLimit'],
+): Partial<Pick<RateLimiterOptions, 'algorithm' | 'maxWaitMs'>> {
+  const result: Partial<Pick<RateLimiterOptions, 'algorithm' | 'maxWaitMs'>> = {};
+  const rpm = section?.requestsPerMinute;
+  if (rpm !== undefined) result.algorithm = tokenBucket({ capacity: rpm, refillPerSecond: rpm / 60 });
+  if (section?.maxWaitMs !== undefined) result.maxWaitMs = section.maxWaitMs;
+  return result;
+}
