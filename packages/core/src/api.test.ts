@@ -33,13 +33,15 @@ const PUBLIC: Record<string, readonly string[]> = {
     ...[
       'IsolatedCircuitError',
       'RateLimitExceededError',
+      'RequestTimeoutError',
       'ResilienceError',
       'RetryExhaustedError',
       'SagaError',
       'StoreFullError',
     ],
     ...['TimeoutError', 'classify', 'handle', 'isBrokenCircuitError', 'isBulkheadRejectedError'],
-    ...['isConfigurationError', 'isOwnRejection', 'isRateLimitExceededError', 'isResilienceError'],
+    ...['isConfigurationError', 'isOwnRejection', 'isRateLimitExceededError', 'isRequestTimeoutError'],
+    ...['isResilienceError'],
     ...[
       'isRetryExhaustedError',
       'isStoreFullError',

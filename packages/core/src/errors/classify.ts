@@ -20,6 +20,7 @@ const asBag = (v: unknown): Bag | undefined => (typeof v === 'object' && v !== n
 const OWN_CODES: Record<string, ErrorCategory> = {
   invalid_options: 'configuration',
   timeout: 'timeout',
+  request_timeout: 'timeout',
   rate_limited: 'rate_limit',
   circuit_open: 'dependency',
   circuit_isolated: 'dependency',
