@@ -27,6 +27,7 @@ const PUBLIC: Record<string, readonly string[]> = {
   bulkhead: ['BULKHEAD_DEFAULTS', 'BulkheadPolicy', 'bulkhead'],
   chaos: ['CHAOS_DEFAULTS', 'ChaosPolicy', 'chaos'],
   clock: ['CoarseClock', 'coarseSystemClock', 'systemClock', 'systemRandom'],
+  concurrency: ['ADAPTIVE_LIMIT_DEFAULTS', 'adaptiveLimit'],
   config: ['ENV_DEFAULTS', 'ENV_VARIABLES', 'optionsFromEnv', 'toRetryOptions'],
   errors: [
     ...['BrokenCircuitError', 'BulkheadRejectedError', 'ConfigurationError', 'IdempotencyConflictError'],

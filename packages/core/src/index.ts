@@ -5,6 +5,7 @@ export * from './breaker/index.js';
 export * from './bulkhead/index.js';
 export * from './chaos/index.js';
 export * from './clock/index.js';
+export * from './concurrency/index.js';
 export * from './config/index.js';
 export * from './errors/index.js';
 export * from './events/index.js';
