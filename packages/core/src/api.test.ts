@@ -67,6 +67,7 @@ const PUBLIC: Record<string, readonly string[]> = {
   metrics: [
     ...['ADAPTIVE_LATENCY_DEFAULTS', 'LATENCY_QUANTILE_DEFAULTS', 'LatencySketch', 'METRICS_DEFAULTS'],
     ...['MetricsCollector', 'SLA_DEFAULTS', 'latencyQuantile', 'metrics', 'observe', 'slaReport'],
+    ...['RECENT_ERRORS_DEFAULTS', 'RecentErrors', 'recentErrors'],
   ],
   pipeline: ['PIPELINE_DEFAULTS', 'Pipeline', 'pipeline'],
   policy: ['PolicyBase'],
