@@ -61,6 +61,12 @@ const PUBLIC: Record<string, readonly string[]> = {
     ...['toHealthJson'],
   ],
   hedging: ['HEDGE_DEFAULTS', 'HedgeLostError', 'HedgePolicy', 'hedge'],
+  http: [
+    ...['HTTP_DEFAULTS', 'IDEMPOTENCY_HEADERS', 'PROBLEM_JSON_CONTENT_TYPE', 'PROBLEM_TITLES', 'PROBLEM_TYPES'],
+    ...['REPLAYED_HEADERS', 'canonicalJson', 'clientIpKey', 'correlationIds', 'errorResponse', 'fingerprintInput'],
+    ...['httpErrorStatus', 'idempotencyKeyParser', 'idempotencyKeyProblem', 'payloadTooLargeResponse'],
+    ...['proxyTrustWarning', 'rateLimitResponder', 'replayRecord', 'replayResponse', 'shouldRecordResponse'],
+  ],
   idempotency: ['IDEMPOTENCY_DEFAULTS', 'Idempotency', 'ReplayedError', 'idempotency'],
   logging: ['LOG_EVENTS_DEFAULTS', 'eventLogger', 'logEvents'],
   messages: ['MESSAGE_PROCESSOR_DEFAULTS', 'MessageProcessor', 'messageProcessor'],

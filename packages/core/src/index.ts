@@ -12,6 +12,7 @@ export * from './events/index.js';
 export * from './fallback/index.js';
 export * from './health/index.js';
 export * from './hedging/index.js';
+export * from './http/index.js';
 export * from './idempotency/index.js';
 export * from './logging/index.js';
 export * from './messages/index.js';
