@@ -99,7 +99,7 @@ export function rateLimitResponder(
   const taken = new Set<string>();
   list.forEach((limiter, i) => {
     const name = limiter?.name;
-    const algorithms = Array.isArray(limiter?.algorithms) ? limiter.algorithms : [];
+    const algorithms: RateLimitSource['algorithms'] = Array.isArray(limiter?.algorithms) ? limiter.algorithms : [];
     const names = algorithms.length > 1 ? algorithms.map((_, j) => `${name}-${j + 1}`) : [name];
     const fine =
       typeof name === 'string' && name.length > 0 && names.every((n) => isSerializableString(n) && !taken.has(n));
