@@ -49,13 +49,14 @@ function traceId(header: string | undefined): string | undefined {
 export function correlationIds(options: CorrelationIdOptions = {}): CorrelationIdSource {
   const { maxLength } = resolveCorrelationIdOptions(options);
   const random: Random = options.random ?? systemRandom;
-  const hex4 = () => (Math.floor(random() * 0x10000) & 0xffff).toString(16).padStart(4, '0');
-  const uuid = () => {
-    const g = [hex4(), hex4(), hex4(), hex4(), hex4(), hex4(), hex4(), hex4()];
-    const version = `4${g[3]!.slice(1)}`;
-    const variant = ((Number.parseInt(g[4]!.slice(0, 1), 16) & 0x3) | 0x8).toString(16) + g[4]!.slice(1);
-    return `${g[0]}${g[1]}-${g[2]}-${version}-${variant}-${g[5]}${g[6]}${g[7]}`;
-  };
+  // Two hex digits per byte, built per factory (nothing runs at import): a lookup is several
+  // times faster than Number#toString(16) per id.
+  const hex = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+  const byte = () => (random() * 256) & 0xff;
+  const two = () => hex[byte()]! + hex[byte()]!;
+  // 122 random bits; the version (4) and the variant (10xx) take the other six.
+  const uuid = () =>
+    `${two()}${two()}-${two()}-4${two().slice(1)}-${hex[(byte() & 0x3f) | 0x80]}${hex[byte()]}-${two()}${two()}${two()}`;
   return function correlationId(headers) {
     const requestId = first(headers?.requestId);
     if (requestId !== undefined && requestId.length <= maxLength && REQUEST_ID.test(requestId)) return requestId;

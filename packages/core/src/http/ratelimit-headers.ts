@@ -57,6 +57,7 @@ interface Report {
 }
 
 const integer = (n: number) => String(Math.max(0, Math.floor(n)));
+const NONE: readonly string[] = [];
 
 /**
  * The rate-limit header fields of each response, for server adapters: build it once per
@@ -126,7 +127,15 @@ export function rateLimitResponder(
     .map((p) => `${p.item};q=${integer(p.quota)};w=${p.windowSeconds}`)
     .join(', ');
 
+  // One limit admitting a request (nearly every response): one string, no arrays.
+  const only = groups.length === 1 && groups[0]!.length === 1 && mode === 'draft' ? groups[0]![0]! : undefined;
+
   return (decisions, nowMs, context = {}) => {
+    const first = decisions?.[0];
+    if (only !== undefined && decisions.length === 1 && first?.allowed === true) {
+      const ratelimit = `${only.item};r=${integer(first.remaining)};t=${retryAfterSeconds(first.resetMs)}`;
+      return { allowed: true, violated: NONE, headers: { 'ratelimit-policy': policyField, ratelimit } };
+    }
     if (!Array.isArray(decisions) || decisions.length !== groups.length) {
       throw new TypeError(
         `rateLimitResponder: decisions: expected one decision per limiter (${groups.length}), received ${
@@ -164,7 +173,7 @@ export function rateLimitResponder(
         headers['x-ratelimit-reset'] = String(Math.ceil(nowMs / 1_000 + bound.t));
       }
     }
-    if (refusing.length === 0) return { allowed: true, violated: [], headers };
+    if (refusing.length === 0) return { allowed: true, violated: NONE, headers };
     const violated = refusing.map((r) => r.policy.name);
     const wait = Math.max(...refusing.map((r) => r.t));
     const problem = problemResponse('quota_exceeded', 429, 'rate_limit', context, { 'violated-policies': violated });
