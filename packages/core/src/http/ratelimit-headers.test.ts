@@ -259,5 +259,6 @@ describe('rateLimitResponder', () => {
   it('rejects a call with a decision missing for a limiter with a TypeError', () => {
     const respond = rateLimitResponder([{ name: 'a', algorithms: [fixedWindow({ limit: 1, windowMs: 1_000 })] }]);
     expect(() => respond([], 0)).toThrow(TypeError);
+    expect(() => respond(null as never, 0)).toThrow(/one decision per limiter/);
   });
 });

@@ -132,7 +132,7 @@ export function rateLimitResponder(
 
   return (decisions, nowMs, context = {}) => {
     const first = decisions?.[0];
-    if (only !== undefined && decisions.length === 1 && first?.allowed === true) {
+    if (only !== undefined && first?.allowed === true && decisions.length === 1) {
       const ratelimit = `${only.item};r=${integer(first.remaining)};t=${retryAfterSeconds(first.resetMs)}`;
       return { allowed: true, violated: NONE, headers: { 'ratelimit-policy': policyField, ratelimit } };
     }
