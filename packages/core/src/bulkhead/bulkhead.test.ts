@@ -1,5 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../clock/fake-clock.js';
+import { adaptiveLimit } from '../concurrency/adaptive-limit.js';
 import { BulkheadRejectedError, ConfigurationError } from '../errors/errors.js';
 import { type BulkheadEvent, bulkhead } from './bulkhead.js';
 import { BULKHEAD_DEFAULTS } from './options.js';
@@ -13,7 +15,7 @@ const tick = () => new Promise((r) => setImmediate(r));
 
 describe('bulkhead', () => {
   it('has no queue by default', () => {
-    expect(BULKHEAD_DEFAULTS).toEqual({ queue: 0, name: 'bulkhead' });
+    expect(BULKHEAD_DEFAULTS).toEqual({ queue: 0, name: 'bulkhead', retryAfterMs: 1_000 });
     const b = bulkhead({ limit: 2 });
     expect(b.executionSlots).toBe(2);
     expect(b.queueSlots).toBe(0);
@@ -201,12 +203,104 @@ describe('bulkhead', () => {
 
   it('rejects invalid options naming each one', () => {
     try {
-      bulkhead({ limit: 0, queue: -1, name: '' });
+      bulkhead({ limit: 0, queue: -1, name: '', maxQueueMs: 0, retryAfterMs: -1, clock: {} as never });
       throw new Error('no error');
     } catch (e) {
       expect(e).toBeInstanceOf(ConfigurationError);
-      expect((e as ConfigurationError).issues.map((i) => i.option)).toEqual(['limit', 'queue', 'name']);
+      expect((e as ConfigurationError).issues.map((i) => i.option)).toEqual([
+        'limit',
+        'queue',
+        'name',
+        'maxQueueMs',
+        'retryAfterMs',
+        'clock',
+      ]);
     }
     expect(() => bulkhead({} as never)).toThrow(ConfigurationError);
+    expect(() => bulkhead({ limit: { next() {} } as never })).toThrow(
+      /limit: received .*expected an integer >= 1 or an adaptiveLimit/,
+    );
+  });
+
+  it('rejects with the retryAfterMs it is given, for a Retry-After', async () => {
+    const b = bulkhead({ limit: 1, retryAfterMs: 2_500 });
+    const g = gate();
+    const running = b.execute(() => g.promise);
+    const error = (await b.execute(() => 1).catch((e: unknown) => e)) as BulkheadRejectedError;
+    expect(error).toBeInstanceOf(BulkheadRejectedError);
+    expect(error.retryAfterMs).toBe(2_500);
+    expect(new BulkheadRejectedError(1, 0).retryAfterMs).toBe(0);
+    g.open();
+    await running;
+  });
+
+  it('rejects a call that waited maxQueueMs in the queue, with one timer for the whole queue', async () => {
+    const clock = new FakeClock();
+    const b = bulkhead({ limit: 1, queue: 10, maxQueueMs: 100, clock });
+    const g = gate();
+    const running = b.execute(() => g.promise);
+    const early = b.execute(() => 'early').catch((e: unknown) => e);
+    await clock.advance(40);
+    const late = b.execute(() => 'late').catch((e: unknown) => e);
+    expect(clock.pendingTimers).toBe(1);
+    await clock.advance(60); // `early` has waited 100 ms
+    expect(await early).toBeInstanceOf(BulkheadRejectedError);
+    expect([b.queueSlots, clock.pendingTimers]).toEqual([9, 1]);
+    g.open();
+    await running;
+    expect(await late).toBe('late'); // started before its 100 ms were up
+    expect(clock.pendingTimers).toBe(0); // an empty queue keeps no timer
+  });
+
+  it('counts a queue timeout as a rejection event', async () => {
+    const clock = new FakeClock();
+    const b = bulkhead({ limit: 1, queue: 1, maxQueueMs: 10, clock, name: 'pool' });
+    const events: BulkheadEvent[] = [];
+    b.onEvent((e) => events.push(e));
+    const g = gate();
+    const running = b.execute(() => g.promise);
+    const queued = b.execute(() => 1).catch((e: unknown) => e);
+    await clock.advance(10);
+    expect(await queued).toBeInstanceOf(BulkheadRejectedError);
+    expect(events).toEqual([{ type: 'rejected', policy: 'pool', executing: 1, queued: 0 }]);
+    g.open();
+    await running;
+  });
+
+  it('follows an adaptive limit: measured on its clock, shrinking when latency rises', async () => {
+    const clock = new FakeClock();
+    const limit = adaptiveLimit({ initialLimit: 8, baselineSamples: 4, smoothing: 1 });
+    const b = bulkhead({ limit, queue: 100, clock });
+    expect([b.limit, b.executionSlots]).toEqual([4, 4]); // the baseline is measured at half the initial limit
+    const call = (ms: number) => b.execute(() => clock.sleep(ms));
+    // Four calls of 100 ms at concurrency 4 measure the baseline; the limit becomes 8.
+    const first = [call(100), call(100), call(100), call(100)];
+    await clock.advance(100);
+    await Promise.all(first);
+    expect([b.limit, b.limitState?.baselineMs]).toEqual([8, 100]);
+    // Eight calls that take 300 ms: three times the baseline, so the limit halves after a round.
+    const slow = Array.from({ length: 8 }, () => call(300));
+    await clock.advance(300);
+    await Promise.all(slow);
+    expect(b.limit).toBe(4);
+    expect(b.executionSlots).toBe(4);
+  });
+
+  it('never reports negative free slots when an adaptive limit falls below the calls running', async () => {
+    const clock = new FakeClock();
+    const b = bulkhead({ limit: adaptiveLimit({ initialLimit: 20, baselineSamples: 1, smoothing: 1 }), clock });
+    const quick = b.execute(() => clock.sleep(10));
+    const long = Array.from({ length: 9 }, () => b.execute(() => clock.sleep(1_000)));
+    await clock.advance(10);
+    await quick;
+    const first = b.execute(() => clock.sleep(100));
+    const others = Array.from({ length: 9 }, () => b.execute(() => clock.sleep(200)));
+    await clock.advance(100);
+    await first; // ten times the baseline: the limit halves to 10 while 18 calls run
+    expect([b.limit, b.executionSlots]).toEqual([10, 0]);
+    await clock.advance(100);
+    await Promise.all(others);
+    await clock.runAll();
+    await Promise.all(long);
   });
 });

@@ -1,3 +1,5 @@
+import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
+import type { AdaptiveLimit, AdaptiveLimitState } from '../concurrency/adaptive-limit.js';
 import { BulkheadRejectedError } from '../errors/errors.js';
 import { Emitter } from '../events/emitter.js';
 import { followAbort, unfollowAbort } from '../policy/abort-fanout.js';
@@ -12,6 +14,8 @@ class QueuedCall {
   prev: QueuedCall | undefined = undefined;
   next: QueuedCall | undefined = undefined;
   signal: AbortSignal | undefined = undefined;
+  /** Clock time past which the call leaves the queue rejected (`maxQueueMs`). */
+  deadline = 0;
 
   constructor(
     readonly owner: BulkheadPolicy,
@@ -35,17 +39,24 @@ const isThenable = (v: unknown): v is PromiseLike<unknown> =>
   typeof (v as { then?: unknown }).then === 'function';
 
 /**
- * Limits concurrency: at most `limit` calls execute, up to `queue` wait in FIFO order, the
- * rest are rejected at once with `BulkheadRejectedError`. Memory: at most `queue` waiters.
+ * Limits concurrency: at most `limit` calls execute (a fixed number, or what an adaptive
+ * limit allows now), up to `queue` wait in FIFO order for at most `maxQueueMs`, the rest are
+ * rejected at once with `BulkheadRejectedError`. Memory: at most `queue` waiters.
  */
 export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
   readonly name: string;
   readonly #opts: ResolvedBulkheadOptions;
+  readonly #clock: Clock;
   readonly #events = new Emitter<BulkheadEvent>();
+  readonly #adaptive: AdaptiveLimit | undefined;
+  #limitState: AdaptiveLimitState | undefined;
+  #limit: number;
   #active = 0;
   #queued = 0;
   #head: QueuedCall | undefined;
   #tail: QueuedCall | undefined;
+  /** The one timer of `maxQueueMs`: due when the oldest waiter's wait runs out. */
+  #expiry: TimerHandle | undefined;
 
   readonly onEvent = this.#events.subscribe;
   readonly onRejected = this.#events.subscribe;
@@ -54,11 +65,19 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
     super();
     this.#opts = resolveBulkheadOptions(options);
     this.name = this.#opts.name;
+    this.#clock = options.clock ?? systemClock;
+    this.#adaptive = this.#opts.adaptive;
+    this.#limit = this.#opts.limit;
   }
 
-  /** Calls allowed to execute at once (the `limit` option). */
+  /** Calls allowed to execute at once now: the `limit` option, or what the adaptive limit allows. */
   get limit(): number {
-    return this.#opts.limit;
+    return this.#limit;
+  }
+
+  /** The adaptive limit's state (baseline, last round-trip time ...); `undefined` for a fixed limit or before the first call. */
+  get limitState(): AdaptiveLimitState | undefined {
+    return this.#limitState;
   }
 
   /** Calls allowed to wait for a slot (the `queue` option). */
@@ -66,9 +85,9 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
     return this.#opts.queue;
   }
 
-  /** Free execution slots. */
+  /** Free execution slots (0 while an adaptive limit is below the calls still running). */
   get executionSlots(): number {
-    return this.#opts.limit - this.#active;
+    return Math.max(0, this.#limit - this.#active);
   }
 
   /** Free queue slots. */
@@ -77,37 +96,43 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
   }
 
   run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
-    if (this.#active < this.#opts.limit) {
+    if (this.#active < this.#limit) {
       this.#active++;
       return this.#exec(fn, context);
     }
     if (this.#queued < this.#opts.queue) return this.#enqueue(fn, context);
-    const { limit, queue } = this.#opts;
+    return Promise.reject(this.#rejection());
+  }
+
+  #rejection(): BulkheadRejectedError {
     if (this.#events.hasListeners) {
       this.#events.emit({ type: 'rejected', policy: this.name, executing: this.#active, queued: this.#queued });
     }
-    return Promise.reject(new BulkheadRejectedError(limit, queue));
+    return new BulkheadRejectedError(this.#limit, this.#opts.queue, this.#opts.retryAfterMs);
   }
 
   #exec<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
+    // An adaptive limit learns from each call's round-trip time and the concurrency it ran at.
+    const started = this.#adaptive === undefined ? 0 : this.#clock.now();
+    const inflight = this.#active;
     let result: T | PromiseLike<T>;
     try {
       result = fn(context);
     } catch (error) {
-      this.#release();
+      this.#release(started, inflight);
       return Promise.reject(error);
     }
     if (!isThenable(result)) {
-      this.#release();
+      this.#release(started, inflight);
       return Promise.resolve(result);
     }
     return Promise.resolve(result).then(
       (value) => {
-        this.#release();
+        this.#release(started, inflight);
         return value;
       },
       (error: unknown) => {
-        this.#release();
+        this.#release(started, inflight);
         throw error;
       },
     );
@@ -133,22 +158,53 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
         waiter.signal = signal;
         followAbort(signal, waiter);
       }
+      const maxQueueMs = this.#opts.maxQueueMs;
+      if (maxQueueMs !== Number.POSITIVE_INFINITY) {
+        waiter.deadline = this.#clock.now() + maxQueueMs;
+        this.#expiry ??= this.#clock.setTimeout(this.#expire, maxQueueMs);
+      }
     }).then(() => this.#exec(fn, context));
   }
 
-  /** A call finished: hand its slot to the oldest waiter, or free it. */
-  #release(): void {
-    this.#active--;
-    const next = this.#head;
-    if (next === undefined) return;
-    this._leave(next);
-    const signal = next.signal;
-    if (signal !== undefined) {
-      next.signal = undefined;
-      unfollowAbort(signal, next);
+  /** Rejects the waiters whose `maxQueueMs` ran out (the oldest first), then waits for the next one. */
+  readonly #expire = (): void => {
+    this.#expiry = undefined;
+    const now = this.#clock.now();
+    for (let head = this.#head; head !== undefined && head.deadline <= now; head = this.#head) {
+      this._leave(head);
+      const signal = head.signal;
+      if (signal !== undefined) {
+        head.signal = undefined;
+        unfollowAbort(signal, head);
+      }
+      head.reject(this.#rejection());
     }
-    this.#active++;
-    next.admit();
+    if (this.#head !== undefined) this.#expiry = this.#clock.setTimeout(this.#expire, this.#head.deadline - now);
+  };
+
+  /**
+   * A call finished: learn from it, then hand free slots to the oldest waiters (several when
+   * an adaptive limit grew). Admitting a waiter only schedules its start, so no user code
+   * runs inside this loop.
+   */
+  #release(started: number, inflight: number): void {
+    this.#active--;
+    const adaptive = this.#adaptive;
+    if (adaptive !== undefined) {
+      const now = this.#clock.now();
+      this.#limitState = adaptive.next(this.#limitState, { rttMs: Math.max(0, now - started), inflight }, now);
+      this.#limit = adaptive.limitOf(this.#limitState);
+    }
+    for (let next = this.#head; next !== undefined && this.#active < this.#limit; next = this.#head) {
+      this._leave(next);
+      const signal = next.signal;
+      if (signal !== undefined) {
+        next.signal = undefined;
+        unfollowAbort(signal, next);
+      }
+      this.#active++;
+      next.admit();
+    }
   }
 
   /** @internal Unlinks a waiter from the queue. */
@@ -160,11 +216,16 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
     else this.#tail = prev;
     waiter.prev = waiter.next = undefined;
     this.#queued--;
+    if (this.#queued === 0 && this.#expiry !== undefined) {
+      this.#clock.clearTimeout(this.#expiry);
+      this.#expiry = undefined;
+    }
   }
 }
 
 /**
- * A concurrency limit with an optional FIFO queue.
+ * A concurrency limit with an optional FIFO queue. With `limit: adaptiveLimit(...)` it sheds
+ * load: the limit follows the calls' latency (see `docs/load-shedding.md`).
  *
  * @example
  * const pool = bulkhead({ limit: 10, queue: 100 });

@@ -7,6 +7,7 @@ import {
   IdempotencyConflictError,
   IsolatedCircuitError,
   RateLimitExceededError,
+  RequestTimeoutError,
   ResilienceError,
   RetryExhaustedError,
   TimeoutError,
@@ -68,6 +69,7 @@ describe('classify', () => {
 
   it('sorts the toolkit’s own errors by code', () => {
     expect(classify(new TimeoutError(100))).toBe('timeout');
+    expect(classify(new RequestTimeoutError(100))).toBe('timeout');
     expect(classify(new RateLimitExceededError(100))).toBe('rate_limit');
     expect(classify(new BrokenCircuitError())).toBe('dependency');
     expect(classify(new BulkheadRejectedError(1, 0))).toBe('dependency');

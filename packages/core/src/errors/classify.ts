@@ -18,6 +18,7 @@ export type ErrorCategory =
 const OWN_CODES: Record<string, ErrorCategory> = {
   invalid_options: 'configuration',
   timeout: 'timeout',
+  request_timeout: 'timeout',
   rate_limited: 'rate_limit',
   circuit_open: 'dependency',
   circuit_isolated: 'dependency',

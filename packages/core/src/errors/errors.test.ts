@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import {
   BrokenCircuitError,
+  BulkheadRejectedError,
   type ConfigurationError,
   IsolatedCircuitError,
   isBrokenCircuitError,
   isConfigurationError,
   isOwnRejection,
+  isRequestTimeoutError,
   isResilienceError,
+  isTimeoutError,
   RateLimitExceededError,
+  RequestTimeoutError,
   RetryExhaustedError,
   TimeoutError,
 } from './errors.js';
@@ -55,6 +59,21 @@ describe('ResilienceError', () => {
     expect(isOwnRejection(new BrokenCircuitError('open', 10))).toBe(true);
     expect(isOwnRejection(new RateLimitExceededError(10))).toBe(true);
     expect(isOwnRejection(new TimeoutError(10))).toBe(false);
+  });
+
+  it('tells a request timeout (a server giving up on a request) from an upstream TimeoutError', () => {
+    const request = new RequestTimeoutError(5_000);
+    expect([request.code, request.name, request.timeoutMs]).toEqual(['request_timeout', 'RequestTimeoutError', 5_000]);
+    expect(request.message).toBe('Request timed out after 5000 ms');
+    expect(isRequestTimeoutError(request)).toBe(true);
+    expect(isTimeoutError(request)).toBe(false);
+    expect(isRequestTimeoutError(new TimeoutError(5_000))).toBe(false);
+    expect(isOwnRejection(request)).toBe(false);
+  });
+
+  it('gives BulkheadRejectedError the wait a retry should take', () => {
+    expect(new BulkheadRejectedError(4, 0, 1_500).retryAfterMs).toBe(1_500);
+    expect(new BulkheadRejectedError(4, 0).retryAfterMs).toBe(0);
   });
 });
 

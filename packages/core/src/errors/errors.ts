@@ -6,6 +6,7 @@ export type ResilienceErrorCode =
   | 'circuit_open'
   | 'circuit_isolated'
   | 'timeout'
+  | 'request_timeout'
   | 'bulkhead_full'
   | 'rate_limited'
   | 'retry_exhausted'
@@ -98,14 +99,34 @@ export class TimeoutError extends ResilienceError {
   }
 }
 
-/** A call rejected because a bulkhead's slots and queue are full. */
+/**
+ * A request a server gave up on: the request-level deadline of an HTTP server (the adapters'
+ * `timeout({ ms })` middleware), answered 503. Distinct from {@link TimeoutError}, an
+ * upstream call that overran, which an error handler answers 504.
+ */
+export class RequestTimeoutError extends ResilienceError {
+  readonly timeoutMs: number;
+  constructor(timeoutMs: number, message = `Request timed out after ${timeoutMs} ms`) {
+    super('request_timeout', message);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * A call rejected because a bulkhead's slots and queue are full, or because it waited in
+ * the queue longer than `maxQueueMs`.
+ */
 export class BulkheadRejectedError extends ResilienceError {
+  /** The bulkhead's execution limit when it rejected (an adaptive limit moves). */
   readonly executionSlots: number;
   readonly queueSlots: number;
-  constructor(executionSlots: number, queueSlots: number) {
+  /** When a retry may find a slot, in ms: the bulkhead's `retryAfterMs` (a Retry-After for a 503). */
+  readonly retryAfterMs: number;
+  constructor(executionSlots: number, queueSlots: number, retryAfterMs = 0) {
     super('bulkhead_full', `Bulkhead is full (${executionSlots} executing, ${queueSlots} queued)`);
     this.executionSlots = executionSlots;
     this.queueSlots = queueSlots;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
@@ -185,6 +206,8 @@ export function isResilienceError(error: unknown, code?: ResilienceErrorCode): e
 export const isBrokenCircuitError = (error: unknown): error is BrokenCircuitError =>
   isResilienceError(error, 'circuit_open') || isResilienceError(error, 'circuit_isolated');
 export const isTimeoutError = (error: unknown): error is TimeoutError => isResilienceError(error, 'timeout');
+export const isRequestTimeoutError = (error: unknown): error is RequestTimeoutError =>
+  isResilienceError(error, 'request_timeout');
 export const isBulkheadRejectedError = (error: unknown): error is BulkheadRejectedError =>
   isResilienceError(error, 'bulkhead_full');
 export const isRateLimitExceededError = (error: unknown): error is RateLimitExceededError =>

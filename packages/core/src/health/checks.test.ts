@@ -3,6 +3,7 @@ import { circuitBreaker } from '../breaker/breaker.js';
 import { consecutive } from '../breaker/strategy.js';
 import { bulkhead } from '../bulkhead/bulkhead.js';
 import { FakeClock } from '../clock/fake-clock.js';
+import { adaptiveLimit } from '../concurrency/adaptive-limit.js';
 import { breakerCheck, bulkheadCheck, functionCheck } from './checks.js';
 import { health } from './health.js';
 
@@ -82,6 +83,22 @@ describe('bulkheadCheck', () => {
     release();
     await Promise.all(calls);
     expect(await check(new AbortController().signal)).toMatchObject({ status: 'pass', observedValue: 0 });
+  });
+
+  it('follows a bulkhead whose limit moves (an adaptive limit) instead of the limit it had when built', async () => {
+    const clock = new FakeClock();
+    const pool = bulkhead({ limit: adaptiveLimit({ initialLimit: 8, baselineSamples: 1 }), clock });
+    const check = bulkheadCheck(pool); // built while the limit is 4 (the baseline is measured at half)
+    const first = pool.execute(() => clock.sleep(10));
+    await clock.advance(10);
+    await first;
+    expect(pool.limit).toBe(8);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const calls = [1, 2, 3, 4].map(() => pool.execute(() => gate));
+    expect(await check(new AbortController().signal)).toMatchObject({ observedValue: 50 });
+    release();
+    await Promise.all(calls);
   });
 
   it('needs a limit and valid numbers', () => {

@@ -44,7 +44,7 @@ export interface BulkheadLike {
 }
 
 export interface BulkheadCheckOptions {
-  /** Concurrent executions the bulkhead allows. @default the bulkhead's own `limit` */
+  /** Concurrent executions the bulkhead allows. @default the bulkhead's own `limit`, read at each run (an adaptive limit moves) */
   limit?: number;
   /** Queue places the bulkhead has. @default the bulkhead's own `queue`, else 0 */
   queue?: number;
@@ -85,10 +85,12 @@ export function bulkheadCheck(bulkhead: BulkheadLike, options: BulkheadCheckOpti
   v.number('warnAt', o.warnAt, { min: 0, max: 1 });
   v.done();
   const warnAt = options.warnAt ?? BULKHEAD_CHECK_DEFAULTS.warnAt;
-  const capacity = limit! + queue;
+  // Without a limit of its own, the check reads the bulkhead's at each run: an adaptive one moves.
+  const limitNow = o.limit === undefined ? () => bulkhead.limit ?? limit! : () => limit!;
   return (): HealthCheckDetail => {
-    const used = limit! - bulkhead.executionSlots + (queue - bulkhead.queueSlots);
-    const saturation = Math.min(1, Math.max(0, used / capacity));
+    const current = limitNow();
+    const used = current - bulkhead.executionSlots + (queue - bulkhead.queueSlots);
+    const saturation = Math.min(1, Math.max(0, used / (current + queue)));
     const percent = Math.round(saturation * 1_000) / 10;
     return saturation >= warnAt
       ? { status: 'warn', observedValue: percent, observedUnit: 'percent', output: `bulkhead ${percent} % saturated` }

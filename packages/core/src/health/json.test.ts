@@ -45,8 +45,13 @@ describe('toHealthJson', () => {
       .register('db', () => Promise.reject(new Error('ECONNREFUSED')), { critical: true, failureThreshold: 2 });
     const degraded = toHealthJson(await probes.run(), { time: T0 });
     expect(degraded.status).toBe('warn');
-    expect(degraded.checks.db?.[0]).toMatchObject({ status: 'fail', output: 'ECONNREFUSED' });
-    expect(degraded.checks.cache?.[0]).toEqual({ status: 'warn', time: '2026-01-02T03:04:05.000Z' });
+    expect(degraded.checks['db:responseTime']?.[0]).toMatchObject({ status: 'fail', output: 'ECONNREFUSED' });
+    expect(degraded.checks['cache:responseTime']?.[0]).toEqual({
+      status: 'warn',
+      observedValue: 0,
+      observedUnit: 'ms',
+      time: '2026-01-02T03:04:05.000Z',
+    });
     expect(degraded.output).toBe('cache: warn, db: fail');
     const unhealthy = toHealthJson(await probes.run());
     expect(unhealthy.status).toBe('fail');
@@ -57,17 +62,36 @@ describe('toHealthJson', () => {
       status: 'warn',
       output: '91 % full',
     }));
-    expect(toHealthJson(await probes.run()).checks.disk?.[0]?.output).toBe('91 % full');
+    expect(toHealthJson(await probes.run()).checks['disk:responseTime']?.[0]?.output).toBe('91 % full');
   });
 
   it('leaves out time unless the report time is given', async () => {
-    const probes = health({ clock: new FakeClock(T0) }).register('a', () => true);
-    expect(toHealthJson(await probes.run()).checks.a).toEqual([{ status: 'pass' }]);
+    const probes = health({ clock: new FakeClock(T0) }).register('a:connections', () => true);
+    expect(toHealthJson(await probes.run()).checks['a:connections']).toEqual([{ status: 'pass' }]);
+  });
+
+  it('keys checks "component:measurement": a check that measures nothing itself reports its response time', async () => {
+    const clock = new FakeClock(T0);
+    const probes = health({ clock })
+      .register('postgres', () => clock.sleep(12).then(() => true), { componentType: 'datastore' })
+      .register('redis:connections', () => ({ observedValue: 40, observedUnit: 'connections' }))
+      .register('disk', () => ({ observedValue: 91, observedUnit: 'percent' }))
+      .register('queue:lag', () => true);
+    const running = probes.run();
+    await clock.advance(12);
+    const doc = toHealthJson(await running);
+    expect(Object.keys(doc.checks)).toEqual(['postgres:responseTime', 'redis:connections', 'disk', 'queue:lag']);
+    expect(doc.checks['postgres:responseTime']).toEqual([
+      { componentType: 'datastore', observedValue: 12, observedUnit: 'ms', status: 'pass' },
+    ]);
+    expect(doc.checks.disk).toEqual([{ observedValue: 91, observedUnit: 'percent', status: 'pass' }]);
+    expect(doc.checks['queue:lag']).toEqual([{ status: 'pass' }]);
   });
 
   it('survives JSON round-trips unchanged', async () => {
     const probes = health({ clock: new FakeClock(T0) }).register('a', () => false);
     const doc = toHealthJson(await probes.run(), { notes: ['canary'], links: { about: 'https://example.com' } });
+    expect(Object.keys(doc.checks)).toEqual(['a:responseTime']);
     expect(JSON.parse(JSON.stringify(doc))).toEqual(doc);
   });
 });

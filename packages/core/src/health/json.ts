@@ -44,11 +44,19 @@ const STATUS_WORD: Record<HealthStatus, HealthCheckStatus> = {
   unhealthy: 'fail',
 };
 
-function checkJson(result: HealthCheckResult, time: string | undefined): HealthJsonCheck {
+/** Whether a check is keyed by its bare name plus its response time (see {@link toHealthJson}). */
+const measuresResponseTime = (name: string, result: HealthCheckResult) =>
+  !name.includes(':') && result.observedValue === undefined;
+
+function checkJson(result: HealthCheckResult, time: string | undefined, responseTime: boolean): HealthJsonCheck {
   const entry: HealthJsonCheck = { status: result.status };
   if (time !== undefined) entry.time = time;
   if (result.componentId !== undefined) entry.componentId = result.componentId;
   if (result.componentType !== undefined) entry.componentType = result.componentType;
+  if (responseTime) {
+    entry.observedValue = result.durationMs;
+    entry.observedUnit = 'ms';
+  }
   if (result.observedValue !== undefined) entry.observedValue = result.observedValue;
   if (result.observedUnit !== undefined) entry.observedUnit = result.observedUnit;
   const output = result.output ?? result.error;
@@ -58,9 +66,12 @@ function checkJson(result: HealthCheckResult, time: string | undefined): HealthJ
 
 /**
  * Renders a report as an `application/health+json` document (draft-inadarei-api-health-check-06):
- * `healthy` → `pass`, `degraded` → `warn`, `unhealthy` → `fail`; `checks` keyed by each
- * check's registered name (name checks `"component:measurement"`, e.g. `"postgres:responseTime"`,
- * to follow the draft's convention), each an array of one entry.
+ * `healthy` → `pass`, `degraded` → `warn`, `unhealthy` → `fail`; `checks` keyed in the
+ * draft's `"component:measurement"` form, each an array of one entry. A check whose name
+ * has no `:` and that reports no `observedValue` measured its component's response time:
+ * it is keyed `"<name>:responseTime"` with its duration as `observedValue` in `ms`. Any
+ * other check keeps its registered name (name a check `"redis:connections"` when it
+ * reports the connection count).
  */
 export function toHealthJson(report: HealthReport, options: HealthJsonOptions = {}): HealthJson {
   const status = STATUS_WORD[report.status];
@@ -68,7 +79,8 @@ export function toHealthJson(report: HealthReport, options: HealthJsonOptions = 
   const checks: Record<string, HealthJsonCheck[]> = {};
   const problems: string[] = [];
   for (const [name, result] of Object.entries(report.checks)) {
-    checks[name] = [checkJson(result, time)];
+    const responseTime = measuresResponseTime(name, result);
+    checks[responseTime ? `${name}:responseTime` : name] = [checkJson(result, time, responseTime)];
     if (result.status !== 'pass') problems.push(`${name}: ${result.status}`);
   }
   const doc: Record<string, unknown> = { status };

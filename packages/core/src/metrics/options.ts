@@ -91,3 +91,37 @@ export function resolveSlaTargets(targets: SlaTargets): Required<SlaTargets> {
 
 const stripUndefined = <T extends object>(o: T): Partial<T> =>
   Object.fromEntries(Object.entries(o).filter(([, value]) => value !== undefined)) as Partial<T>;
+
+export interface RecentErrorsOptions {
+  /**
+   * Most errors kept; recording one more drops the oldest. The memory bound: about
+   * `max × (maxMessageLength × 2 + 600)` bytes at worst. At most 100 000. @default 100
+   */
+  max?: number;
+  /** Characters of an error's message kept; longer messages are cut and end with `…`. @default 500 */
+  maxMessageLength?: number;
+  /** Stamps each error's `at`. @default systemClock */
+  clock?: Clock;
+}
+
+/** Every option `recentErrors` takes; any other name is rejected. */
+export const RECENT_ERRORS_OPTION_NAMES = {
+  max: true,
+  maxMessageLength: true,
+  clock: true,
+} as const satisfies OptionNames<RecentErrorsOptions>;
+
+export const RECENT_ERRORS_DEFAULTS = { max: 100, maxMessageLength: 500 } as const;
+
+export function resolveRecentErrorsOptions(options: RecentErrorsOptions): { max: number; maxMessageLength: number } {
+  const v = new OptionsValidator('recentErrors');
+  const o = v.known(options, RECENT_ERRORS_OPTION_NAMES);
+  v.integer('max', o.max, { min: 1, max: 100_000 });
+  v.integer('maxMessageLength', o.maxMessageLength, { min: 0 });
+  v.clock('clock', o.clock);
+  v.done();
+  return {
+    max: o.max ?? RECENT_ERRORS_DEFAULTS.max,
+    maxMessageLength: o.maxMessageLength ?? RECENT_ERRORS_DEFAULTS.maxMessageLength,
+  };
+}

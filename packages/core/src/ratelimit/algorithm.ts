@@ -13,6 +13,13 @@ export interface RateLimitDecision {
   readonly resetMs: number;
   /** Milliseconds until this request's cost would be admitted; `0` when allowed. */
   readonly retryAfterMs: number;
+  /**
+   * A limiter with several algorithms: each one's decision, in the order of `algorithm`
+   * (for one `RateLimit` header item per limit). A refused consume takes nothing from any
+   * limit; an admitting limit's `remaining` then reads as if its share had been taken.
+   * Absent with one algorithm.
+   */
+  readonly limits?: readonly RateLimitDecision[];
 }
 
 /**
@@ -25,6 +32,12 @@ export interface RateLimitAlgorithm<S extends JsonValue = JsonValue> {
   readonly kind: string;
   /** The `limit` reported in decisions. */
   readonly limit: number;
+  /**
+   * The window over which `limit` is earned back, in ms: the `w` of a `RateLimit-Policy`
+   * header (`q` is `limit`). A window's length; for a token bucket `capacity ÷ refill rate`;
+   * for GCRA its period (`burst × periodMs ÷ limit`, the period at the default burst).
+   */
+  readonly windowMs: number;
   /** The largest cost the algorithm can ever admit; more throws `ConfigurationError` naming `cost`. */
   readonly maxCost: number;
   /** Takes `cost` (the input) when it fits; a refused consume writes nothing. */
@@ -67,6 +80,7 @@ export function defineAlgorithm<S extends JsonValue>(
   step: Step,
   limit: number,
   maxCost: number,
+  windowMs: number,
 ): RateLimitAlgorithm<S> {
   const width = codec.width;
   const transition = (name: string, commit: boolean): Transition<S, number, RateLimitDecision> => {
@@ -96,6 +110,7 @@ export function defineAlgorithm<S extends JsonValue>(
   return {
     kind,
     limit,
+    windowMs,
     maxCost,
     consume: transition(`ratelimit.${kind}`, true),
     peek: transition(`ratelimit.${kind}.peek`, false),

@@ -73,5 +73,5 @@ export function gcra(options: GcraOptions): RateLimitAlgorithm<GcraState> {
       0,
     );
   };
-  return defineAlgorithm('gcra', { limit, periodMs, burst }, codec, step, burst, burst);
+  return defineAlgorithm('gcra', { limit, periodMs, burst }, codec, step, burst, burst, tolerance);
 }

@@ -128,6 +128,26 @@ describe('rateLimiter', () => {
     expect((await limiter.consume('k')).allowed).toBe(true);
   });
 
+  it('keeps each limit’s own decision beside the combined one, for one RateLimit item per limit', async () => {
+    const clock = new FakeClock();
+    const second = fixedWindow({ limit: 2, windowMs: 1000 });
+    const hour = fixedWindow({ limit: 3, windowMs: 3_600_000 });
+    const limiter = rateLimiter({ algorithm: [second, hour], clock });
+    expect(limiter.algorithms).toEqual([second, hour]);
+    const first = await limiter.consume('k');
+    expect(first.limits).toMatchObject([
+      { allowed: true, limit: 2, remaining: 1 },
+      { allowed: true, limit: 3, remaining: 2 },
+    ]);
+    await limiter.consume('k');
+    const denied = await limiter.consume('k');
+    expect(denied).toMatchObject({ allowed: false, limit: 2 });
+    expect(denied.limits?.map((d) => d.allowed)).toEqual([false, true]);
+    const single = rateLimiter({ algorithm: second, clock });
+    expect(single.algorithms).toEqual([second]);
+    expect((await single.consume('k')).limits).toBeUndefined();
+  });
+
   it('works the same over an asynchronous store', async () => {
     const clock = new FakeClock();
     const limiter = rateLimiter({

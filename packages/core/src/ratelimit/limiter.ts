@@ -126,6 +126,11 @@ export class RateLimiter {
     );
   }
 
+  /** The limits this limiter applies, in the order given (for `RateLimit-Policy` headers). */
+  get algorithms(): readonly RateLimitAlgorithm[] {
+    return this.#algorithms;
+  }
+
   /** Every `rate_limited` event. */
   get onEvent(): Subscribe<RateLimitEvent> {
     return this.#emitter.subscribe;
@@ -367,7 +372,7 @@ export class RateLimiter {
 
 /**
  * One decision for several limits: when all admit, the one with the least remaining;
- * otherwise the refusing one that asks for the longest wait.
+ * otherwise the refusing one that asks for the longest wait. `limits` holds them all.
  */
 export function combine(decisions: readonly RateLimitDecision[]): RateLimitDecision {
   let pick: RateLimitDecision | undefined;
@@ -379,8 +384,9 @@ export function combine(decisions: readonly RateLimitDecision[]): RateLimitDecis
     }
   }
   if (pick === undefined) throw new TypeError('combine: no decisions');
-  // A denial reports the refusing limit whole, so `limit`, `remaining` and `resetMs` describe one policy.
-  return pick;
+  // A denial reports the refusing limit whole, so `limit`, `remaining` and `resetMs` describe
+  // one policy; `limits` keeps every limit's own decision.
+  return { ...pick, limits: decisions };
 }
 
 /**

@@ -17,4 +17,9 @@ describe('tokenBucket', () => {
     expect(consumeAt(1000)).toBe(false);
     expect(consumeAt(2000)).toBe(true);
   });
+
+  it('names its window: the time to refill from empty', () => {
+    expect(tokenBucket({ capacity: 10, refillPerSecond: 2 }).windowMs).toBe(5_000);
+    expect(tokenBucket().windowMs).toBe(60_000);
+  });
 });

@@ -75,5 +75,13 @@ export function tokenBucket(options: TokenBucketOptions = {}): RateLimitAlgorith
     next[3] = 1;
     return decision(true, capacity, Math.floor(left + EPSILON), Math.ceil(resetMs), 0);
   };
-  return defineAlgorithm('tokenBucket', { capacity, refillPerSecond }, codec, step, capacity, capacity);
+  return defineAlgorithm(
+    'tokenBucket',
+    { capacity, refillPerSecond },
+    codec,
+    step,
+    capacity,
+    capacity,
+    capacity / perMs,
+  );
 }

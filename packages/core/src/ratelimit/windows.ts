@@ -78,7 +78,7 @@ export function fixedWindow(options: WindowOptions): RateLimitAlgorithm<FixedWin
     next[3] = 1;
     return decision(true, limit, Math.floor(limit - count - cost), Math.ceil(endMs), 0);
   };
-  return defineAlgorithm('fixedWindow', { limit, windowMs }, fixedCodec, step, limit, limit);
+  return defineAlgorithm('fixedWindow', { limit, windowMs }, fixedCodec, step, limit, limit, windowMs);
 }
 
 /**
@@ -144,5 +144,5 @@ export function slidingWindow(options: WindowOptions): RateLimitAlgorithm<Slidin
     return start + windowMs + (1 - nextRoom / current) * windowMs;
   };
 
-  return defineAlgorithm('slidingWindow', { limit, windowMs }, slidingCodec, step, limit, limit);
+  return defineAlgorithm('slidingWindow', { limit, windowMs }, slidingCodec, step, limit, limit, windowMs);
 }

@@ -1,0 +1,87 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { clientIpKey } from './client-ip.js';
+import { HTTP_DEFAULTS } from './options.js';
+
+const hextets = fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 8, maxLength: 8 });
+const full = (h: readonly number[]) => h.map((x) => x.toString(16)).join(':');
+/** The first `bits` bits of an address, as a bigint. */
+const prefix = (h: readonly number[], bits: number) =>
+  h.reduce((acc, x) => (acc << 16n) | BigInt(x), 0n) >> BigInt(128 - bits);
+
+describe('clientIpKey', () => {
+  it('keeps IPv4 addresses and folds IPv4-mapped IPv6 to them', () => {
+    expect(HTTP_DEFAULTS.ipv6PrefixLength).toBe(56);
+    expect(clientIpKey('203.0.113.7')).toBe('203.0.113.7');
+    expect(clientIpKey('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(clientIpKey('::FFFF:cb00:7107')).toBe('203.0.113.7');
+    expect(clientIpKey('0:0:0:0:0:ffff:203.0.113.7')).toBe('203.0.113.7');
+  });
+
+  it('masks other IPv6 addresses to a /56, so one customer cannot rotate through its addresses', () => {
+    expect(clientIpKey('2001:db8:abcd:12ff:1:2:3:4')).toBe('2001:db8:abcd:1200::/56');
+    expect(clientIpKey('2001:DB8:ABCD:1234::1')).toBe('2001:db8:abcd:1200::/56');
+    expect(clientIpKey('[2001:db8::1]')).toBe('2001:db8::/56');
+    expect(clientIpKey('fe80::1%eth0')).toBe('fe80::/56');
+    expect(clientIpKey('::1')).toBe('::/56');
+    expect(clientIpKey('2001:db8::1', { ipv6PrefixLength: 64 })).toBe('2001:db8::/64');
+    expect(clientIpKey('2001:db8::1', { ipv6PrefixLength: 128 })).toBe('2001:db8::1');
+  });
+
+  it('gives anything that is not an IP address back unchanged', () => {
+    for (const text of [
+      'unknown',
+      '',
+      '1.2.3',
+      '1.2.3.256',
+      '01.2.3.4',
+      '1::2::3',
+      '2001:db8::g',
+      '1:2:3:4:5:6:7:8:9',
+    ]) {
+      expect(clientIpKey(text)).toBe(text);
+    }
+  });
+
+  it('maps two addresses to one key exactly when they share the prefix (any prefix length, any spelling)', () => {
+    fc.assert(
+      fc.property(hextets, hextets, fc.integer({ min: 1, max: 128 }), fc.boolean(), (a, b, bits, upper) => {
+        fc.pre(!(a.slice(0, 5).every((x) => x === 0) && a[5] === 0xffff)); // not IPv4-mapped
+        fc.pre(!(b.slice(0, 5).every((x) => x === 0) && b[5] === 0xffff));
+        const spell = (h: number[]) => (upper ? full(h).toUpperCase() : full(h));
+        const same = prefix(a, bits) === prefix(b, bits);
+        expect(
+          clientIpKey(spell(a), { ipv6PrefixLength: bits }) === clientIpKey(full(b), { ipv6PrefixLength: bits }),
+        ).toBe(same);
+      }),
+    );
+  });
+
+  it('is idempotent: a key’s address part keys to itself', () => {
+    fc.assert(
+      fc.property(hextets, fc.integer({ min: 1, max: 128 }), (h, bits) => {
+        const key = clientIpKey(full(h), { ipv6PrefixLength: bits });
+        const address = key.split('/')[0]!;
+        expect(clientIpKey(address, { ipv6PrefixLength: bits })).toBe(key);
+      }),
+    );
+  });
+
+  it('folds every IPv4 address however it is written', () => {
+    fc.assert(
+      fc.property(fc.ipV4(), (ip) => {
+        const [a, b, c, d] = ip.split('.').map(Number) as [number, number, number, number];
+        const hex = `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+        expect(clientIpKey(ip)).toBe(ip);
+        expect(clientIpKey(`::ffff:${ip}`)).toBe(ip);
+        expect(clientIpKey(`::ffff:${hex}`)).toBe(ip);
+      }),
+    );
+  });
+
+  it('rejects a prefix length that is not an integer from 1 to 128, and an ip that is not a string, with a TypeError', () => {
+    expect(() => clientIpKey('::1', { ipv6PrefixLength: 0 })).toThrow(TypeError);
+    expect(() => clientIpKey('::1', { ipv6PrefixLength: 56.5 })).toThrow(/ipv6PrefixLength/);
+    expect(() => clientIpKey(undefined as never)).toThrow(/ip: expected a string/);
+  });
+});

@@ -1,0 +1,97 @@
+import { HTTP_DEFAULTS } from './options.js';
+
+/** Options of {@link clientIpKey}. */
+export interface ClientIpKeyOptions {
+  /** Leading bits of an IPv6 address that make the key (1–128). @default 56 */
+  readonly ipv6PrefixLength?: number;
+}
+
+const IPV4 =
+  /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const HEXTET = /^[0-9a-f]{1,4}$/;
+
+/** The eight 16-bit groups of an IPv6 address (lower-case, no zone, no brackets), or undefined. */
+function hextets(text: string): number[] | undefined {
+  let tail: number[] = [];
+  let body = text;
+  // An IPv4 tail (`::ffff:1.2.3.4`) is the last two groups.
+  const lastColon = body.lastIndexOf(':');
+  const maybeV4 = body.slice(lastColon + 1);
+  if (maybeV4.includes('.')) {
+    const m = IPV4.exec(maybeV4);
+    if (m === null) return undefined;
+    const [a, b, c, d] = m.slice(1).map(Number) as [number, number, number, number];
+    tail = [(a << 8) | b, (c << 8) | d];
+    body = body.slice(0, lastColon + 1);
+    if (body.endsWith(':') && !body.endsWith('::')) body = body.slice(0, -1);
+  }
+  const halves = body.split('::');
+  if (halves.length > 2) return undefined;
+  const parse = (part: string) => (part === '' ? [] : part.split(':'));
+  const head = parse(halves[0]!);
+  const rest = halves.length === 2 ? parse(halves[1]!) : [];
+  if (![...head, ...rest].every((h) => HEXTET.test(h))) return undefined;
+  const given = head.length + rest.length + tail.length;
+  if (halves.length === 2 ? given > 7 : given !== 8) return undefined;
+  const zeros = Array(8 - given).fill(0) as number[];
+  return [...head.map((h) => Number.parseInt(h, 16)), ...zeros, ...rest.map((h) => Number.parseInt(h, 16)), ...tail];
+}
+
+/** RFC 5952 text: lower-case, no leading zeros, the longest run of two or more zero groups as `::`. */
+function format(groups: readonly number[]): string {
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+}
+
+/**
+ * The rate-limit key for a client's IP address: an IPv4 address as it is; an IPv4-mapped
+ * IPv6 address (`::ffff:203.0.113.7`, as a dual-stack socket reports IPv4 clients) folded
+ * to its IPv4 address; any other IPv6 address masked to its first `ipv6PrefixLength` bits
+ * and written `2001:db8:abcd:1200::/56`, since one customer commonly holds a /56 (or a /64)
+ * and could otherwise rotate through 2^72 addresses. Brackets and a zone (`%eth0`) are
+ * dropped; anything that is not an IP address comes back unchanged.
+ *
+ * @example
+ * clientIpKey('2001:db8:abcd:12ff::1'); // '2001:db8:abcd:1200::/56'
+ */
+export function clientIpKey(ip: string, options: ClientIpKeyOptions = {}): string {
+  if (typeof ip !== 'string') throw new TypeError(`clientIpKey: ip: expected a string, received ${typeof ip}`);
+  const bits = options?.ipv6PrefixLength ?? HTTP_DEFAULTS.ipv6PrefixLength;
+  if (!(Number.isInteger(bits) && bits >= 1 && bits <= 128)) {
+    throw new TypeError(`clientIpKey: ipv6PrefixLength: expected an integer from 1 to 128, received ${String(bits)}`);
+  }
+  if (IPV4.test(ip)) return ip;
+  if (!ip.includes(':')) return ip;
+  let text = ip.toLowerCase();
+  if (text.startsWith('[') && text.endsWith(']')) text = text.slice(1, -1);
+  const zone = text.indexOf('%');
+  if (zone >= 0) text = text.slice(0, zone);
+  const groups = hextets(text);
+  if (groups === undefined) return ip;
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    const [hi, lo] = [groups[6]!, groups[7]!];
+    return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+  }
+  if (bits === 128) return format(groups);
+  const masked = groups.map((g, i) => {
+    const keep = Math.min(16, Math.max(0, bits - i * 16));
+    return keep === 0 ? 0 : g & (0xffff << (16 - keep)) & 0xffff;
+  });
+  return `${format(masked)}/${bits}`;
+}

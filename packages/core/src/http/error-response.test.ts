@@ -1,0 +1,200 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BrokenCircuitError,
+  BulkheadRejectedError,
+  ConfigurationError,
+  IdempotencyConflictError,
+  IsolatedCircuitError,
+  RateLimitExceededError,
+  RequestTimeoutError,
+  ResilienceError,
+  RetryExhaustedError,
+  TimeoutError,
+} from '../errors/errors.js';
+import { errorResponse, httpErrorStatus } from './error-response.js';
+import { PROBLEM_JSON_CONTENT_TYPE, PROBLEM_TYPES } from './problem.js';
+
+const named = (name: string, extra: Record<string, unknown> = {}) =>
+  Object.assign(Object.assign(new Error(`${name} happened`), { name }), extra);
+const aborted = () => {
+  const e = new Error('The operation was aborted');
+  e.name = 'AbortError';
+  return e;
+};
+
+describe('httpErrorStatus', () => {
+  it.each([
+    [
+      'an open breaker: 503 with the time until its probe',
+      new BrokenCircuitError('open', 4_200),
+      503,
+      'dependency',
+      4_200,
+    ],
+    ['a breaker isolated by hand: 503 without a Retry-After', new IsolatedCircuitError(), 503, 'dependency', undefined],
+    ['a rate limit: 429', new RateLimitExceededError(1_500), 429, 'rate_limit', 1_500],
+    ['a full bulkhead or load shedder: 503', new BulkheadRejectedError(4, 0, 1_000), 503, 'dependency', 1_000],
+    ['a request timeout: 503', new RequestTimeoutError(30_000), 503, 'timeout', undefined],
+    ['an upstream timeout: 504', new TimeoutError(2_000), 504, 'timeout', undefined],
+    [
+      'retries exhausted on an upstream timeout: 504',
+      new RetryExhaustedError(3, new TimeoutError(10)),
+      504,
+      'timeout',
+      undefined,
+    ],
+    [
+      'an unavailable store: 503',
+      new ResilienceError('store_unavailable' as never, 'redis down'),
+      503,
+      'dependency',
+      undefined,
+    ],
+    ['a key in flight: 409', new IdempotencyConflictError('in_flight'), 409, 'invalid_state', undefined],
+    [
+      'a key reused with another payload: 422',
+      new IdempotencyConflictError('fingerprint_mismatch'),
+      422,
+      'validation',
+      undefined,
+    ],
+    ['bad options: 500', new ConfigurationError('x', []), 500, 'configuration', undefined],
+    [
+      'a status the error sets itself (http-errors): that status',
+      named('NotFoundError', { status: 404 }),
+      404,
+      'validation',
+      undefined,
+    ],
+    ['an SDK error with its own 401', named('AuthenticationError', { status: 401 }), 401, 'auth', undefined],
+    ['an auth failure without a status: 401', named('UnauthorizedError'), 401, 'auth', undefined],
+    ['a body that parses but is invalid: 422', named('ZodError', { issues: [] }), 422, 'validation', undefined],
+    ['a validation error by name: 422', named('ValidationError'), 422, 'validation', undefined],
+    ['a body that does not parse: 400', named('SyntaxError'), 400, 'validation', undefined],
+    ['a conflict: 409', named('Conflict', { statusCode: 409 }), 409, 'invalid_state', undefined],
+    [
+      'a 500 the error sets itself: this server’s own failure',
+      named('InternalServerError', { status: 500 }),
+      500,
+      'unknown',
+      undefined,
+    ],
+    ['a 503 the error sets itself', named('ServiceUnavailableError', { status: 503 }), 503, 'dependency', undefined],
+    [
+      'an upstream answer of 503 (axios): 502',
+      Object.assign(new Error('upstream'), { response: { status: 503 } }),
+      502,
+      'dependency',
+      undefined,
+    ],
+    [
+      'an unreachable upstream: 502',
+      Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }),
+      502,
+      'network',
+      undefined,
+    ],
+    ['a client that went away: 499, for the record', aborted(), 499, 'cancelled', undefined],
+    ['a bug (TypeError): 500, not a client error', new TypeError('x is not a function'), 500, 'unknown', undefined],
+    ['anything else: 500', new Error('boom'), 500, 'unknown', undefined],
+    ['a thrown string: 500', 'oops', 500, 'unknown', undefined],
+  ])('%s', (_, error, status, category, retryAfterMs) => {
+    const s = httpErrorStatus(error);
+    expect([s.status, s.category, s.retryAfterMs]).toEqual([status, category, retryAfterMs]);
+  });
+
+  it('names the problem type: the draft types for shedding and quotas, one stable type per category otherwise', () => {
+    expect(httpErrorStatus(new RateLimitExceededError(1)).type).toBe(
+      'https://iana.org/assignments/http-problem-types#quota-exceeded',
+    );
+    expect(httpErrorStatus(new BulkheadRejectedError(1, 0)).type).toBe(
+      'https://iana.org/assignments/http-problem-types#temporary-reduced-capacity',
+    );
+    expect(httpErrorStatus(new TimeoutError(1)).type).toBe(PROBLEM_TYPES.timeout);
+    expect(httpErrorStatus(new RequestTimeoutError(1)).type).toBe(PROBLEM_TYPES.timeout);
+    expect(httpErrorStatus(new Error('x')).type).toBe(PROBLEM_TYPES.unknown);
+    expect(new Set(Object.values(PROBLEM_TYPES)).size).toBe(Object.keys(PROBLEM_TYPES).length);
+  });
+
+  it('never throws, whatever was thrown', () => {
+    const hostile = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error('trap');
+        },
+        has() {
+          throw new Error('trap');
+        },
+      },
+    );
+    expect(httpErrorStatus(hostile)).toMatchObject({ status: 500, category: 'unknown' });
+    expect(httpErrorStatus(Object.create(null))).toMatchObject({ status: 500 });
+    expect(httpErrorStatus(named('X', { status: 200 })).status).toBe(500); // not an error status
+  });
+});
+
+describe('errorResponse', () => {
+  it('is application/problem+json with type, title, status, category, code and correlation id, and no internals', () => {
+    const r = errorResponse(new TimeoutError(2_000), { correlationId: 'req-1' });
+    expect(r).toEqual({
+      status: 504,
+      headers: { 'content-type': PROBLEM_JSON_CONTENT_TYPE, 'x-request-id': 'req-1' },
+      body: {
+        type: PROBLEM_TYPES.timeout,
+        title: 'Timeout',
+        status: 504,
+        category: 'timeout',
+        code: 'timeout',
+        correlationId: 'req-1',
+      },
+    });
+    const secret = errorResponse(new Error('password=hunter2 at db.internal:5432'));
+    expect(JSON.stringify(secret)).not.toMatch(/hunter2|db\.internal|at /);
+  });
+
+  it('tells a request timeout from an upstream one by code as well as status', () => {
+    expect(errorResponse(new RequestTimeoutError(5)).body).toMatchObject({ status: 503, code: 'request_timeout' });
+    expect(errorResponse(new TimeoutError(5)).body).toMatchObject({ status: 504, code: 'timeout' });
+  });
+
+  it('adds Retry-After in whole seconds, rounded up, when a retry time is known', () => {
+    expect(errorResponse(new BrokenCircuitError('open', 4_200)).headers['retry-after']).toBe('5');
+    expect(errorResponse(new BulkheadRejectedError(1, 0, 1_000)).headers['retry-after']).toBe('1');
+    expect(errorResponse(new RateLimitExceededError(0)).headers['retry-after']).toBe('0');
+    expect(errorResponse(new IsolatedCircuitError()).headers['retry-after']).toBeUndefined();
+  });
+
+  it('shows the message and stack only with expose', () => {
+    const error = new Error('upstream said no');
+    const shown = errorResponse(error, { expose: true }).body;
+    expect(shown.detail).toBe('upstream said no');
+    expect(shown.stack).toBe(error.stack);
+    expect(errorResponse(error).body).not.toHaveProperty('detail');
+    expect(errorResponse(error).body).not.toHaveProperty('stack');
+  });
+
+  it('answers a plain status the way an adapter needs for its own refusals (404, 401, 403)', () => {
+    expect(errorResponse({ status: 404 }, { correlationId: 'c' }).body).toEqual({
+      type: PROBLEM_TYPES.not_found,
+      title: 'Not found',
+      status: 404,
+      category: 'validation',
+      correlationId: 'c',
+    });
+    expect(errorResponse({ status: 403 }).body).toMatchObject({
+      type: PROBLEM_TYPES.auth,
+      status: 403,
+      category: 'auth',
+    });
+    expect(errorResponse({ status: 401 }).body).toMatchObject({ type: PROBLEM_TYPES.auth, status: 401 });
+  });
+
+  it('survives JSON: the body is plain data', () => {
+    const r = errorResponse(new BrokenCircuitError('open', 10, 'circuit_open', { cause: new Error('x') }), {
+      correlationId: 'c',
+      expose: true,
+    });
+    expect(JSON.parse(JSON.stringify(r.body))).toEqual(r.body);
+  });
+});

@@ -1,0 +1,205 @@
+import { classify, type ErrorCategory } from '../errors/classify.js';
+import { isResilienceError } from '../errors/errors.js';
+import {
+  PROBLEM_TITLES,
+  PROBLEM_TYPES,
+  type ProblemContext,
+  type ProblemKind,
+  type ProblemResponse,
+  problemResponse,
+} from './problem.js';
+
+/** How a server answers an error: its status, category and problem type, and a known retry time. */
+export interface HttpErrorStatus {
+  readonly status: number;
+  readonly category: ErrorCategory;
+  /** The problem kind, a key of `PROBLEM_TYPES`. */
+  readonly kind: ProblemKind;
+  /** The problem `type` URI. */
+  readonly type: string;
+  readonly title: string;
+  /** The toolkit's own error code (`'timeout'`, `'request_timeout'` ...), for the body's `code`. */
+  readonly code?: string;
+  /** When a retry may succeed, in ms, when the error knows it: a `Retry-After`. */
+  readonly retryAfterMs?: number;
+}
+
+type Bag = Record<string, unknown>;
+
+/** The toolkit's own codes: status, category and problem kind. `store_unavailable` is a store that could not answer. */
+const OWN: Readonly<Record<string, readonly [number, ErrorCategory, ProblemKind]>> = {
+  circuit_open: [503, 'dependency', 'dependency'],
+  circuit_isolated: [503, 'dependency', 'dependency'],
+  rate_limited: [429, 'rate_limit', 'quota_exceeded'],
+  bulkhead_full: [503, 'dependency', 'temporary_reduced_capacity'],
+  request_timeout: [503, 'timeout', 'timeout'],
+  timeout: [504, 'timeout', 'timeout'],
+  store_unavailable: [503, 'dependency', 'dependency'],
+  store_full: [503, 'dependency', 'dependency'],
+  in_flight: [409, 'invalid_state', 'idempotency_key_in_use'],
+  fingerprint_mismatch: [422, 'validation', 'idempotency_key_reused'],
+  invalid_options: [500, 'configuration', 'configuration'],
+  saga_misuse: [500, 'configuration', 'configuration'],
+};
+
+/** The status of each category, for errors that set none of their own. */
+const BY_CATEGORY: Readonly<Record<ErrorCategory, number>> = {
+  timeout: 504,
+  network: 502,
+  dependency: 502,
+  auth: 401,
+  validation: 400,
+  rate_limit: 429,
+  invalid_state: 409,
+  cancelled: 499,
+  configuration: 500,
+  unknown: 500,
+};
+
+const KIND_OF: Readonly<Record<ErrorCategory, ProblemKind>> = {
+  timeout: 'timeout',
+  network: 'network',
+  dependency: 'dependency',
+  auth: 'auth',
+  validation: 'validation',
+  rate_limit: 'quota_exceeded',
+  invalid_state: 'invalid_state',
+  cancelled: 'cancelled',
+  configuration: 'configuration',
+  unknown: 'unknown',
+};
+
+/** Statuses with a problem type of their own. */
+const OWN_STATUS_KIND: Readonly<Record<number, ProblemKind>> = {
+  404: 'not_found',
+  413: 'payload_too_large',
+  429: 'quota_exceeded',
+};
+
+const status = (kind: ProblemKind, code: number, category: ErrorCategory, extra: Partial<HttpErrorStatus> = {}) =>
+  ({
+    status: code,
+    category,
+    kind,
+    type: PROBLEM_TYPES[kind],
+    title: PROBLEM_TITLES[kind],
+    ...extra,
+  }) as HttpErrorStatus;
+
+// Built by a call marked pure, so a bundle that never answers an error drops it.
+const INTERNAL = /* @__PURE__ */ status('unknown', 500, 'unknown');
+
+/** A status the error sets on itself (`status` or `statusCode`, as http-errors and most SDKs do): 400–599 only. */
+function ownStatus(e: Bag): number | undefined {
+  for (const v of [e.status, e.statusCode]) {
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 400 && v <= 599) return v;
+  }
+  return undefined;
+}
+
+function assess(error: unknown, depth: number): HttpErrorStatus {
+  if (typeof error !== 'object' || error === null) return INTERNAL;
+  const e = error as Bag;
+  if (isResilienceError(error)) {
+    // Wrappers answer as what they wrap (retries exhausted on timeouts are a 504).
+    if ((error.code === 'retry_exhausted' || error.code === 'transaction_failed') && depth < 5) {
+      return assess(error.cause, depth + 1);
+    }
+    const own = OWN[error.code];
+    if (own !== undefined) {
+      const [code, category, kind] = own;
+      const wait = e.retryAfterMs;
+      const retryAfterMs = typeof wait === 'number' && wait >= 0 && wait < Number.POSITIVE_INFINITY ? wait : undefined;
+      return status(
+        kind,
+        code,
+        category,
+        retryAfterMs === undefined ? { code: error.code } : { code: error.code, retryAfterMs },
+      );
+    }
+  }
+  const name = typeof e.name === 'string' ? e.name : '';
+  // classify counts these as validation (a library refusing bad input); thrown out of a
+  // request handler without a status, they are bugs: 500.
+  if (name === 'TypeError' || name === 'RangeError' || name === 'ReferenceError') {
+    return ownStatus(e) === undefined ? INTERNAL : byOwnStatus(e, classify(error));
+  }
+  const category = classify(error);
+  if (ownStatus(e) !== undefined) return byOwnStatus(e, category);
+  if (category === 'validation' && (/ValidationError|ZodError/.test(name) || Array.isArray(e.issues))) {
+    return status('validation', 422, category); // a body that parses but breaks the schema
+  }
+  return status(KIND_OF[category], BY_CATEGORY[category], category);
+}
+
+function byOwnStatus(e: Bag, category: ErrorCategory): HttpErrorStatus {
+  const code = ownStatus(e) as number;
+  // classify reads a 500 as an upstream's failure; set by this server, it is its own.
+  if (code === 500) return status('unknown', 500, 'unknown');
+  const kind = OWN_STATUS_KIND[code] ?? KIND_OF[category];
+  return status(kind, code, category);
+}
+
+/**
+ * The status a server answers an error with, its category (one of `classify`'s ten) and
+ * its problem type. In order:
+ *
+ * - the toolkit's own errors by code: an open breaker 503 with its `retryAfterMs` (an
+ *   isolated one has none), a rate limit 429, a full bulkhead or load shedder 503 (problem
+ *   type `temporary-reduced-capacity`), a request timeout (`RequestTimeoutError`) 503, an
+ *   upstream `TimeoutError` 504, `store_unavailable` and `store_full` 503, an idempotency
+ *   key in flight 409 and reused with another payload 422, misconfiguration 500; retries
+ *   exhausted answer as their last error;
+ * - a status the error sets on itself (`status` / `statusCode` 400–599, the Express and
+ *   http-errors convention; an upstream `response.status` is not one). A plain
+ *   `{ status: 404 }` works too, for the problems an adapter answers itself;
+ * - otherwise by category: validation 400 (422 for a schema error, `ZodError`,
+ *   `…ValidationError` or an `issues` array: a body that parses but is invalid), auth 401,
+ *   invalid state 409, rate limit 429, upstream timeout 504, network and dependency 502,
+ *   cancelled 499 (a client that went away: for the record, nobody reads the answer),
+ *   configuration and unknown 500. A `TypeError`, `RangeError` or `ReferenceError` without a
+ *   status is a bug: 500.
+ *
+ * Never throws, whatever was thrown.
+ */
+export function httpErrorStatus(error: unknown): HttpErrorStatus {
+  try {
+    return assess(error, 0);
+  } catch {
+    return INTERNAL; // an error whose getters or proxy traps throw
+  }
+}
+
+/** Options of {@link errorResponse}. */
+export interface ErrorResponseOptions extends ProblemContext {
+  /**
+   * Show the error's message (`detail`) and `stack`. Never in production: messages carry
+   * hosts, queries and secrets. @default false
+   */
+  readonly expose?: boolean;
+}
+
+/**
+ * The problem+json response for an error (see {@link httpErrorStatus}): `type`, `title`,
+ * `status`, `category`, the toolkit's `code` and the `correlationId` (also sent as
+ * `X-Request-Id`), with `Retry-After` in whole seconds, rounded up, when a retry time is
+ * known. No message or stack unless `expose`.
+ *
+ * @example
+ * const { status, headers, body } = errorResponse(error, { correlationId });
+ */
+export function errorResponse(error: unknown, options: ErrorResponseOptions = {}): ProblemResponse {
+  const s = httpErrorStatus(error);
+  const extra: { code?: string; detail?: string; stack?: string } = {};
+  if (s.code !== undefined) extra.code = s.code;
+  if (options.expose === true) {
+    try {
+      const e = error as Bag | null;
+      extra.detail = typeof e?.message === 'string' ? e.message : String(error);
+      if (typeof e?.stack === 'string') extra.stack = e.stack;
+    } catch {
+      // nothing more to show
+    }
+  }
+  return problemResponse(s.kind, s.status, s.category, options, extra, s.retryAfterMs);
+}

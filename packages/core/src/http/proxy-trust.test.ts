@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { proxyTrustWarning } from './proxy-trust.js';
+
+describe('proxyTrustWarning', () => {
+  it('says nothing when no forwarding header arrives, or when a bounded number of proxies is trusted', () => {
+    expect(proxyTrustWarning({ headers: {}, trust: 'none' })).toBeUndefined();
+    expect(proxyTrustWarning({ headers: {}, trust: 'all' })).toBeUndefined();
+    expect(proxyTrustWarning({ headers: { 'x-forwarded-for': '1.2.3.4' }, trust: 'hops' })).toBeUndefined();
+  });
+
+  it('warns of lock-out when forwarded requests reach an app that trusts no proxy, with the fix', () => {
+    const express = proxyTrustWarning({
+      headers: { 'x-forwarded-for': '1.2.3.4' },
+      trust: 'none',
+      framework: 'express',
+    });
+    expect(express).toMatch(/X-Forwarded-For/);
+    expect(express).toMatch(/trusts no proxy/);
+    expect(express).toMatch(/one limit for every client/);
+    expect(express).toContain("app.set('trust proxy', 1)");
+    const koa = proxyTrustWarning({ headers: { forwarded: 'for=1.2.3.4' }, trust: 'none', framework: 'koa' });
+    expect(koa).toMatch(/Forwarded/);
+    expect(koa).toContain('app.proxy = true');
+    expect(koa).toContain('app.maxIpsCount = 1');
+  });
+
+  it('warns of spoofing when every proxy is trusted: the client writes the leftmost address itself', () => {
+    const text = proxyTrustWarning({
+      headers: { 'x-forwarded-for': '6.6.6.6, 10.0.0.1' },
+      trust: 'all',
+      framework: 'express',
+    });
+    expect(text).toMatch(/trusts every proxy/);
+    expect(text).toMatch(/spoof/);
+    expect(text).toContain("app.set('trust proxy', 1)");
+    expect(proxyTrustWarning({ headers: { 'x-forwarded-for': 'x' }, trust: 'all' })).toMatch(
+      /exactly the proxies you run/,
+    );
+  });
+
+  it('rejects a trust setting it does not know with a TypeError', () => {
+    expect(() => proxyTrustWarning({ headers: {}, trust: true as never })).toThrow(
+      /trust: expected 'none', 'all' or 'hops'/,
+    );
+  });
+});

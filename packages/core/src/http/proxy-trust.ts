@@ -1,0 +1,60 @@
+/**
+ * How an app resolves the client address behind proxies: `'none'` trusts no proxy (the
+ * socket address is the client), `'all'` trusts every hop (Express `trust proxy: true`, Koa
+ * `app.proxy` without `maxIpsCount`: the leftmost `X-Forwarded-For` entry), `'hops'` trusts a
+ * bounded number of proxies or listed addresses.
+ */
+export type ProxyTrust = 'none' | 'all' | 'hops';
+
+/** What {@link proxyTrustWarning} looks at. */
+export interface ProxyTrustInput {
+  /** The request's headers, lower-case names (Node's `req.headers`). */
+  readonly headers: Readonly<Record<string, unknown>>;
+  readonly trust: ProxyTrust;
+  /** Words the fix in this framework's settings. */
+  readonly framework?: 'express' | 'koa';
+}
+
+const FIX = {
+  express: "app.set('trust proxy', 1) for one proxy in front (the number of proxies you run, or their addresses)",
+  koa: 'app.proxy = true with app.maxIpsCount = 1 for one proxy in front (the number of proxies you run)',
+  other: 'trust exactly the proxies you run (their number or their addresses) in your framework’s proxy setting',
+} as const;
+
+/**
+ * The warning for the classic client-IP misconfiguration behind proxies, or `undefined` when
+ * there is none to give. Server adapters call it for the first requests and log the text
+ * once.
+ *
+ * - `X-Forwarded-For` or `Forwarded` arrives while the app trusts no proxy: every client
+ *   behind the proxy has the proxy's address, so they share one limit and one client locks
+ *   all the others out.
+ * - The app trusts every proxy: the client address is the leftmost entry, which the client
+ *   writes itself, so anyone escapes an IP limit by sending a new `X-Forwarded-For` each time.
+ */
+export function proxyTrustWarning(input: ProxyTrustInput): string | undefined {
+  const { headers, trust, framework } = input ?? ({} as ProxyTrustInput);
+  if (trust !== 'none' && trust !== 'all' && trust !== 'hops') {
+    throw new TypeError(`proxyTrustWarning: trust: expected 'none', 'all' or 'hops', received ${String(trust)}`);
+  }
+  if (trust === 'hops') return undefined;
+  const header =
+    headers?.['x-forwarded-for'] !== undefined
+      ? 'X-Forwarded-For'
+      : headers?.forwarded !== undefined
+        ? 'Forwarded'
+        : undefined;
+  if (header === undefined) return undefined;
+  const fix = FIX[framework ?? 'other'];
+  if (trust === 'none') {
+    return (
+      `Requests arrive with ${header} but the app trusts no proxy: every client behind the proxy has the ` +
+      `proxy's address, so rate limits by IP become one limit for every client and one busy client locks ` +
+      `the others out. Fix: ${fix}. If no proxy of yours sets ${header}, strip it at the edge.`
+    );
+  }
+  return (
+    `The app trusts every proxy, so the client address is the leftmost ${header} entry, which the client ` +
+    `writes itself: anyone can spoof it with each request and escape rate limits by IP. Fix: ${fix}.`
+  );
+}

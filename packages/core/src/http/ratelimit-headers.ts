@@ -1,0 +1,192 @@
+import { OptionsValidator } from '../errors/validate.js';
+import type { RateLimitAlgorithm, RateLimitDecision } from '../ratelimit/algorithm.js';
+import {
+  HTTP_DEFAULTS,
+  RATE_LIMIT_HEADERS_MODES,
+  RATE_LIMIT_RESPONDER_OPTION_NAMES,
+  type RateLimitResponderOptions,
+} from './options.js';
+import { type ProblemContext, type ProblemDetails, problemResponse, retryAfterSeconds } from './problem.js';
+import { isSerializableString, serializeString } from './structured-fields.js';
+
+/** What the responder needs of a limiter: its name and algorithms (a `RateLimiter` is one). */
+export interface RateLimitSource {
+  readonly name: string;
+  // biome-ignore lint/suspicious/noExplicitAny: any algorithm's state.
+  readonly algorithms: readonly RateLimitAlgorithm<any>[];
+}
+
+/** The rate-limit part of a response. */
+export interface RateLimitResponse {
+  /** Whether every limit admitted the request. */
+  readonly allowed: boolean;
+  /** The policy names that refused it (the problem's `violated-policies`). */
+  readonly violated: readonly string[];
+  /**
+   * Header fields to set, lower-case names: always the chosen rate-limit fields; on a
+   * refusal also `retry-after` and `content-type`.
+   */
+  readonly headers: Record<string, string>;
+  /** 429 when refused. */
+  readonly status?: 429;
+  /** The `quota-exceeded` problem when refused. */
+  readonly body?: ProblemDetails;
+}
+
+/** Builds the rate-limit part of each response from the decisions of its limiters. */
+export type RateLimitResponder = (
+  decisions: readonly RateLimitDecision[],
+  nowMs: number,
+  context?: ProblemContext,
+) => RateLimitResponse;
+
+interface Policy {
+  /** The policy name as a structured-field String. */
+  readonly item: string;
+  readonly name: string;
+  readonly quota: number;
+  readonly windowSeconds: number;
+}
+
+/** A decision reported against one policy. */
+interface Report {
+  readonly policy: Policy;
+  readonly decision: RateLimitDecision;
+  /** Seconds until the quota is back (allowed) or the request would be admitted (refused). */
+  readonly t: number;
+}
+
+const integer = (n: number) => String(Math.max(0, Math.floor(n)));
+const NONE: readonly string[] = [];
+
+/**
+ * The rate-limit header fields of each response, for server adapters: build it once per
+ * middleware with the limiters it applies, then call it per request with each limiter's
+ * decision (in the same order) and the time.
+ *
+ * Per draft-ietf-httpapi-ratelimit-headers-10, each limit is one policy:
+ * `RateLimit-Policy: "name";q=<quota>;w=<window s>` (computed once) and
+ * `RateLimit: "name";r=<remaining>;t=<s>`, where `t` is the time until the quota is fully
+ * restored on an allowed request and until the request would be admitted on a refused one.
+ * A limiter with one algorithm is the policy `name`; with several, each algorithm is
+ * `name-1`, `name-2` ... (reported from the decision's `limits`). `q` is the algorithm's
+ * `limit` and `w` its `windowMs` in seconds, rounded up.
+ *
+ * A refusal adds 429, `Retry-After` (whole seconds rounded up, equal to the largest `t` of
+ * the refusing policies) and a `quota-exceeded` problem naming them in `violated-policies`.
+ * `headers: 'legacy'` or `'both'` adds (or sends instead) `RateLimit-Limit`, `-Remaining`,
+ * `-Reset` (seconds) and `X-RateLimit-Limit`, `-Remaining`, `-Reset` (epoch seconds) for
+ * the most constrained limit: the refusing one with the longest wait, else the one with
+ * the least remaining.
+ *
+ * Throws `ConfigurationError` for names that are not printable ASCII or are taken twice.
+ *
+ * @example
+ * const respond = rateLimitResponder([limiter], { headers: 'draft' });
+ * const r = respond([limiter.consumeSync(key)], clock.now(), { correlationId });
+ * for (const [name, value] of Object.entries(r.headers)) res.setHeader(name, value);
+ * if (r.status) res.status(r.status).json(r.body);
+ */
+export function rateLimitResponder(
+  limiters: readonly RateLimitSource[],
+  options: RateLimitResponderOptions = {},
+): RateLimitResponder {
+  const v = new OptionsValidator('rateLimitResponder');
+  const o = v.known(options, RATE_LIMIT_RESPONDER_OPTION_NAMES);
+  v.oneOf('headers', o.headers, RATE_LIMIT_HEADERS_MODES);
+  const list = Array.isArray(limiters) ? limiters : [];
+  v.check(list.length > 0, 'limiters', limiters, 'a non-empty array of limiters ({ name, algorithms })');
+  const groups: Policy[][] = [];
+  const taken = new Set<string>();
+  list.forEach((limiter, i) => {
+    const name = limiter?.name;
+    const algorithms: RateLimitSource['algorithms'] = Array.isArray(limiter?.algorithms) ? limiter.algorithms : [];
+    const names = algorithms.length > 1 ? algorithms.map((_, j) => `${name}-${j + 1}`) : [name];
+    const fine =
+      typeof name === 'string' && name.length > 0 && names.every((n) => isSerializableString(n) && !taken.has(n));
+    v.check(fine, `limiters[${i}].name`, name, 'a non-empty name of printable ASCII, not used by another limit');
+    v.check(algorithms.length > 0, `limiters[${i}].algorithms`, limiter?.algorithms, 'at least one algorithm');
+    for (const n of names) taken.add(n);
+    if (fine) {
+      groups.push(
+        algorithms.map((a, j) => ({
+          name: names[j]!,
+          item: serializeString(names[j]!),
+          quota: a.limit,
+          windowSeconds: Math.ceil(a.windowMs / 1_000),
+        })),
+      );
+    }
+  });
+  v.done();
+  const mode = o.headers ?? HTTP_DEFAULTS.headers;
+  const draft = mode !== 'legacy';
+  const legacy = mode !== 'draft';
+  const policyField = groups
+    .flat()
+    .map((p) => `${p.item};q=${integer(p.quota)};w=${p.windowSeconds}`)
+    .join(', ');
+
+  // One limit admitting a request (nearly every response): one string, no arrays.
+  const only = groups.length === 1 && groups[0]!.length === 1 && mode === 'draft' ? groups[0]![0]! : undefined;
+
+  return (decisions, nowMs, context = {}) => {
+    const first = decisions?.[0];
+    if (only !== undefined && first?.allowed === true && decisions.length === 1) {
+      const ratelimit = `${only.item};r=${integer(first.remaining)};t=${retryAfterSeconds(first.resetMs)}`;
+      return { allowed: true, violated: NONE, headers: { 'ratelimit-policy': policyField, ratelimit } };
+    }
+    if (!Array.isArray(decisions) || decisions.length !== groups.length) {
+      throw new TypeError(
+        `rateLimitResponder: decisions: expected one decision per limiter (${groups.length}), received ${
+          Array.isArray(decisions) ? decisions.length : typeof decisions
+        }`,
+      );
+    }
+    const reports: Report[] = [];
+    groups.forEach((policies, i) => {
+      const decision = decisions[i]!;
+      const each = policies.length > 1 && decision.limits?.length === policies.length ? decision.limits : undefined;
+      policies.forEach((policy, j) => {
+        // Without per-limit decisions, the combined one stands for the limit it describes.
+        const d = each?.[j] ?? decision;
+        if (each === undefined && policies.length > 1 && policy.quota !== decision.limit) return;
+        reports.push({ policy, decision: d, t: retryAfterSeconds(d.allowed ? d.resetMs : d.retryAfterMs) });
+      });
+    });
+    const headers: Record<string, string> = {};
+    if (draft) {
+      headers['ratelimit-policy'] = policyField;
+      headers.ratelimit = reports.map((r) => `${r.policy.item};r=${integer(r.decision.remaining)};t=${r.t}`).join(', ');
+    }
+    const refusing = reports.filter((r) => !r.decision.allowed);
+    if (legacy) {
+      const bound = constrained(refusing.length > 0 ? refusing : reports, refusing.length > 0);
+      if (bound !== undefined) {
+        const limit = integer(bound.policy.quota);
+        const remaining = integer(bound.decision.remaining);
+        headers['ratelimit-limit'] = limit;
+        headers['ratelimit-remaining'] = remaining;
+        headers['ratelimit-reset'] = String(bound.t);
+        headers['x-ratelimit-limit'] = limit;
+        headers['x-ratelimit-remaining'] = remaining;
+        headers['x-ratelimit-reset'] = String(Math.ceil(nowMs / 1_000 + bound.t));
+      }
+    }
+    if (refusing.length === 0) return { allowed: true, violated: NONE, headers };
+    const violated = refusing.map((r) => r.policy.name);
+    const wait = Math.max(...refusing.map((r) => r.t));
+    const problem = problemResponse('quota_exceeded', 429, 'rate_limit', context, { 'violated-policies': violated });
+    Object.assign(headers, { 'retry-after': String(wait) }, problem.headers);
+    return { allowed: false, violated, headers, status: 429, body: problem.body };
+  };
+}
+
+/** The report the legacy fields describe: the longest wait among refusals, else the least remaining. */
+function constrained(reports: readonly Report[], refused: boolean): Report | undefined {
+  let pick: Report | undefined;
+  for (const r of reports) {
+    if (pick === undefined || (refused ? r.t > pick.t : r.decision.remaining < pick.decision.remaining)) pick = r;
+  }
+  return pick;
+}
