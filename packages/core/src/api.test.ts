@@ -37,12 +37,14 @@ const PUBLIC: Record<string, readonly string[]> = {
       'RetryExhaustedError',
       'SagaError',
       'StoreFullError',
+      'ThrottledError',
     ],
     ...['TimeoutError', 'classify', 'handle', 'isBrokenCircuitError', 'isBulkheadRejectedError'],
     ...['isConfigurationError', 'isOwnRejection', 'isRateLimitExceededError', 'isResilienceError'],
     ...[
       'isRetryExhaustedError',
       'isStoreFullError',
+      'isThrottledError',
       'isTimeoutError',
       'isTransient',
       'parseRetryAfter',
@@ -84,6 +86,7 @@ const PUBLIC: Record<string, readonly string[]> = {
   ],
   saga: ['SAGA_DEFAULTS', 'Saga', 'saga'],
   store: ['MEMORY_STORE_DEFAULTS', 'MemoryStore', 'isStore', 'memoryStore', 'storeNamespace'],
+  throttle: ['AdaptiveThrottlePolicy', 'THROTTLE_DEFAULTS', 'adaptiveThrottle', 'throttleTransition'],
   timeout: ['TIMEOUT_DEFAULTS', 'TimeoutPolicy', 'timeout'],
   transaction: ['TransactionError', 'isTransactionError', 'transactional'],
 };

@@ -21,5 +21,6 @@ export * from './ratelimit/index.js';
 export * from './retry/index.js';
 export * from './saga/index.js';
 export * from './store/index.js';
+export * from './throttle/index.js';
 export * from './timeout/index.js';
 export * from './transaction/index.js';

@@ -13,6 +13,7 @@ export {
   isResilienceError,
   isRetryExhaustedError,
   isStoreFullError,
+  isThrottledError,
   isTimeoutError,
   type OptionIssue,
   RateLimitExceededError,
@@ -21,6 +22,7 @@ export {
   RetryExhaustedError,
   SagaError,
   StoreFullError,
+  ThrottledError,
   TimeoutError,
 } from './errors.js';
 export { type ErrorFilter, handle } from './handle.js';
