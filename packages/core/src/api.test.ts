@@ -26,6 +26,11 @@ const PUBLIC: Record<string, readonly string[]> = {
   ],
   bulkhead: ['BULKHEAD_DEFAULTS', 'BulkheadPolicy', 'bulkhead'],
   chaos: ['CHAOS_DEFAULTS', 'ChaosPolicy', 'chaos'],
+  client: [
+    ...['CLIENT_DEFAULTS', 'HttpStatusError', 'IDEMPOTENCY_KEY_HEADER', 'IDEMPOTENT_METHODS', 'KEYED_METHODS'],
+    ...['RETRYABLE_STATUSES', 'ResilientClient', 'hostKeyOf', 'isIdempotentRequest', 'isRetryableFailure'],
+    ...['isRetryableStatus', 'resilienceDetails', 'resilientClient'],
+  ],
   clock: ['CoarseClock', 'coarseSystemClock', 'systemClock', 'systemRandom'],
   config: ['ENV_DEFAULTS', 'ENV_VARIABLES', 'optionsFromEnv', 'toRetryOptions'],
   errors: [

@@ -4,6 +4,7 @@ export * from './alerting/index.js';
 export * from './breaker/index.js';
 export * from './bulkhead/index.js';
 export * from './chaos/index.js';
+export * from './client/index.js';
 export * from './clock/index.js';
 export * from './config/index.js';
 export * from './errors/index.js';
