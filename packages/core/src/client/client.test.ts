@@ -223,6 +223,17 @@ describe('resilientClient.request', () => {
     expect(attempts).toHaveLength(1);
   });
 
+  it('gives an attempt no signal when nothing can abort it, the caller’s own when only it can', async () => {
+    const { client: c } = client();
+    const bare = script(200);
+    await c.request(call('GET', A), bare.send);
+    expect(bare.attempts[0]!.signal).toBeUndefined();
+    const controller = new AbortController();
+    const own = script(200);
+    await c.request(call('GET', A, {}, { signal: controller.signal }), own.send);
+    expect(own.attempts[0]!.signal).toBe(controller.signal);
+  });
+
   it('a time limit per attempt aborts the attempt’s signal and retries', async () => {
     const { client: c, clock } = client({ timeout: 1_000, retry: { backoff: backoff.constant(0) } });
     const signals: AbortSignal[] = [];
@@ -231,7 +242,7 @@ describe('resilientClient.request', () => {
       200,
     );
     const pending = c.request(call('GET', A), (attempt) => {
-      signals.push(attempt.signal);
+      signals.push(attempt.signal!);
       return send(attempt);
     });
     await clock.advance(1_000);

@@ -2,12 +2,18 @@ import { type Clock, systemClock } from '../clock/clock.js';
 import { isRetryExhaustedError } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import type { Disposer } from '../events/emitter.js';
-import type { ExecuteContext, PolicyEvent } from '../policy/policy.js';
+import { type ExecuteContext, neverAborted, type PolicyEvent } from '../policy/policy.js';
 import { RateLimiter } from '../ratelimit/limiter.js';
 import { perMinute } from '../ratelimit/presets.js';
 import { tokenBucket } from '../ratelimit/token-bucket.js';
 import { memoryStore } from '../store/memory.js';
-import { hostKeyOf, IDEMPOTENCY_KEY_HEADER, isIdempotentRequest, KEYED_METHODS } from './decisions.js';
+import {
+  hostKeyOf,
+  IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENT_METHODS,
+  isIdempotentRequest,
+  KEYED_METHODS,
+} from './decisions.js';
 import { attachDetails, type ClientDetails } from './details.js';
 import { HostBuilder, HostMap, type HostPolicies } from './hosts.js';
 import { HttpStatusError } from './http-status-error.js';
@@ -31,7 +37,14 @@ export interface ClientCall<N> {
 }
 
 /** What one attempt receives: its signal and number, and the `Idempotency-Key` to add, if one was generated. */
-export interface ClientAttempt extends ExecuteContext {
+export interface ClientAttempt {
+  /**
+   * Aborts when the caller's signal does or a time limit (attempt timeout, deadline) passes;
+   * `undefined` when nothing can abort the attempt, so the adapter passes no signal at all.
+   */
+  readonly signal: AbortSignal | undefined;
+  /** 1 for the first attempt, incremented by each retry. */
+  readonly attempt: number;
   /** Send this as the `Idempotency-Key` header (same value on every attempt); absent when none is to be added. */
   readonly idempotencyKey?: string;
 }
@@ -113,16 +126,20 @@ export class ResilientClient<N = unknown, R = unknown> {
       if (!signalCheck(call.signal)) throw new TypeError(`${this.name}: signal: expected an AbortSignal or undefined`);
       host = this.#hosts.get(key);
       const method = call.method.toUpperCase();
-      const existing = call.header?.(IDEMPOTENCY_KEY_HEADER);
-      if (this.#newKey !== undefined && KEYED_METHODS.has(method) && (existing == null || existing === '')) {
-        idempotencyKey = this.#newKey();
+      let existing: string | null | undefined;
+      if (this.#newKey !== undefined && KEYED_METHODS.has(method)) {
+        existing = call.header?.(IDEMPOTENCY_KEY_HEADER);
+        if (existing == null || existing === '') idempotencyKey = this.#newKey();
       }
       const idempotent = this.#options.idempotent;
       safe =
         host.retry !== undefined &&
         call.replayable !== false &&
         (idempotencyKey !== undefined ||
-          (idempotent === undefined ? isIdempotentRequest(method, existing) : idempotent(call.request) === true));
+          (idempotent === undefined
+            ? IDEMPOTENT_METHODS.has(method) ||
+              isIdempotentRequest(method, existing ?? call.header?.(IDEMPOTENCY_KEY_HEADER))
+            : idempotent(call.request) === true));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -207,18 +224,17 @@ class Run<R> {
 
   /** Sends one attempt; an error status of a resolved response becomes an `HttpStatusError`. */
   readonly #wire = (context: ExecuteContext): Promise<R> => {
-    const attempt =
+    const signal = context.signal === neverAborted ? undefined : context.signal;
+    const attempt: ClientAttempt =
       this.#key === undefined
-        ? context
-        : { signal: context.signal, attempt: context.attempt, idempotencyKey: this.#key };
+        ? { signal, attempt: context.attempt }
+        : { signal, attempt: context.attempt, idempotencyKey: this.#key };
     const status = this.#transport.status;
     const sent = this.#send(attempt);
     if (status === undefined) return context.attempt === 1 ? sent : sent.then(this.#retried);
     return sent.then((response) => {
       const code = status(response);
-      if (code >= 400) {
-        throw (this.#statusError = new HttpStatusError(code, this.#transport.headers?.(response), response));
-      }
+      if (code >= 400) throw (this.#statusError = statusError(code, this.#transport.headers?.(response), response));
       return context.attempt === 1 ? response : this.#retried(response);
     });
   };
@@ -251,6 +267,17 @@ class Run<R> {
     if (!(this.#signal?.aborted && last === this.#signal.reason)) attachDetails(last, details);
     throw last;
   };
+}
+
+/** An `HttpStatusError` without a stack trace: no caller sees it, and capturing one costs more than the rest. */
+function statusError<R>(status: number, headers: unknown, response: R): HttpStatusError<R> {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new HttpStatusError(status, headers, response);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 /** The client's rate limiter: `rateLimiter()`'s options, `requestsPerMinute` as a token bucket, a store of `maxHosts` keys. */
