@@ -38,7 +38,7 @@ export function call(
   method: string,
   url: string,
   headers: Record<string, string> = {},
-  extra: Partial<ClientCall<unknown>> = {},
+  extra: Partial<ClientCall<{ method: string; url: string }>> = {},
 ): ClientCall<{ method: string; url: string }> {
   return {
     request: { method, url },
