@@ -388,6 +388,22 @@ describe('per-host policies', () => {
     expect(breakerRegistry.list().filter((b) => b.name.startsWith('lru-test'))).toEqual([]);
   });
 
+  it('tells hosts apart that share a prefix with the previous URL', async () => {
+    const { client: c } = client();
+    const send = script(200).send;
+    for (const url of [
+      A,
+      `${A}?q=1`,
+      'https://a.example.com.evil.test/',
+      'https://a.example.com:8443/',
+      A,
+      'https://A.example.com/x',
+    ]) {
+      await c.request(call('GET', url), send);
+    }
+    expect(c.hosts().sort()).toEqual(['a.example.com', 'a.example.com.evil.test', 'a.example.com:8443']);
+  });
+
   it('key(request) groups requests under one policy instead of the host', async () => {
     const { client: c } = client({ key: () => 'provider', retry: false, breaker: { strategy: consecutive(1) } });
     await c.request(call('GET', A), script(503).send);

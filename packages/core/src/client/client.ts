@@ -8,6 +8,7 @@ import { perMinute } from '../ratelimit/presets.js';
 import { tokenBucket } from '../ratelimit/token-bucket.js';
 import { memoryStore } from '../store/memory.js';
 import {
+  authorityEnd,
   hostKeyOf,
   IDEMPOTENCY_KEY_HEADER,
   IDEMPOTENT_METHODS,
@@ -85,6 +86,9 @@ export class ResilientClient<N = unknown, R = unknown> {
   readonly #clock: Clock;
   readonly #newKey: (() => string) | undefined;
   /** The client's event listeners, each with the disposers of its subscriptions to the hosts. */
+  /** The origin (`scheme://authority`, as written) of the previous string URL, and its host's policies. */
+  #lastOrigin = '';
+  #lastHost: HostPolicies | undefined;
   readonly #listeners = new Map<(event: ClientEvent) => void, Disposer[]>();
 
   constructor(options: ClientOptions<N> = {}, transport: ClientTransport<R> = {}) {
@@ -120,11 +124,8 @@ export class ResilientClient<N = unknown, R = unknown> {
     let safe: boolean;
     let idempotencyKey: string | undefined;
     try {
-      const key = this.#options.key === undefined ? hostKeyOf(call.url) : this.#options.key(call.request);
-      if (typeof key !== 'string')
-        throw new TypeError(`${this.name}: key(request) must return a string, received ${typeof key}`);
       if (!signalCheck(call.signal)) throw new TypeError(`${this.name}: signal: expected an AbortSignal or undefined`);
-      host = this.#hosts.get(key);
+      host = this.#hostOf(call);
       const method = call.method.toUpperCase();
       let existing: string | null | undefined;
       if (this.#newKey !== undefined && KEYED_METHODS.has(method)) {
@@ -143,9 +144,31 @@ export class ResilientClient<N = unknown, R = unknown> {
     } catch (error) {
       return Promise.reject(error);
     }
-    const run = new Run<R>(host, this.#transport, this.#clock, send, idempotencyKey, call.signal);
+    const run = new Run<R>(host, this.#transport, this.#clock, send, idempotencyKey, call.signal, safe);
     if (!safe) host.budget?.recordCall(); // the budget is a share of every request to the host
     return (safe ? host.withRetry : host.once).execute(run.attempt, call.signal).catch(run.settle);
+  }
+
+  /** The request's host (or key) policies; a URL with the origin of the previous one reuses its host's. */
+  #hostOf(call: ClientCall<N>): HostPolicies {
+    const url = call.url;
+    if (this.#options.key !== undefined) {
+      const key = this.#options.key(call.request);
+      if (typeof key !== 'string') {
+        throw new TypeError(`${this.name}: key(request) must return a string, received ${typeof key}`);
+      }
+      return this.#hosts.get(key);
+    }
+    if (typeof url !== 'string') return this.#hosts.get(hostKeyOf(url));
+    const origin = this.#lastOrigin;
+    if (origin !== '' && url.startsWith(origin) && authorityEnd(url, origin.length) === origin.length) {
+      return this.#lastHost!; // the most recently used host: the map needs no update
+    }
+    const host = this.#hosts.get(hostKeyOf(url));
+    const scheme = url.indexOf('://');
+    this.#lastOrigin = scheme < 0 ? '' : url.slice(0, authorityEnd(url, scheme + 3));
+    this.#lastHost = host;
+    return host;
   }
 
   /** The policies of a host the client has sent to, without marking it used; `undefined` for any other. */
@@ -172,6 +195,8 @@ export class ResilientClient<N = unknown, R = unknown> {
 
   /** Drops every host's policies (their breakers leave the registry); the client stays usable. */
   clear(): void {
+    this.#lastOrigin = '';
+    this.#lastHost = undefined;
     this.#hosts.clear();
   }
 
@@ -186,6 +211,8 @@ class Run<R> {
   attempts = 0;
   totalDelayMs = 0;
   #failedAt = 0;
+  #failed: ((error: unknown) => never) | undefined;
+  readonly #retries: boolean;
   #statusError: HttpStatusError<R> | undefined;
   readonly #host: HostPolicies;
   readonly #transport: ClientTransport<R>;
@@ -201,7 +228,9 @@ class Run<R> {
     send: (attempt: ClientAttempt) => Promise<R>,
     key: string | undefined,
     signal: AbortSignal | undefined,
+    retries: boolean,
   ) {
+    this.#retries = retries;
     this.#host = host;
     this.#transport = transport;
     this.#clock = clock;
@@ -212,14 +241,16 @@ class Run<R> {
 
   /** One attempt through the host's breaker, throttle, rate limit and attempt timeout. */
   readonly attempt = (context: ExecuteContext): Promise<R> => {
-    if (context.attempt > 1) this.totalDelayMs += this.#clock.now() - this.#failedAt;
     this.attempts = context.attempt;
-    return this.#host.attempt.run(this.#wire, context).catch(this.#failed);
-  };
-
-  readonly #failed = (error: unknown): never => {
-    this.#failedAt = this.#clock.now();
-    throw error;
+    if (context.attempt > 1) this.totalDelayMs += this.#clock.now() - this.#failedAt;
+    const sent = this.#host.attempt.run(this.#wire, context);
+    if (!this.#retries) return sent;
+    // The wait before the next attempt starts when this one fails.
+    this.#failed ??= (error: unknown): never => {
+      this.#failedAt = this.#clock.now();
+      throw error;
+    };
+    return sent.catch(this.#failed);
   };
 
   /** Sends one attempt; an error status of a resolved response becomes an `HttpStatusError`. */
@@ -231,7 +262,7 @@ class Run<R> {
         : { signal, attempt: context.attempt, idempotencyKey: this.#key };
     const status = this.#transport.status;
     const sent = this.#send(attempt);
-    if (status === undefined) return context.attempt === 1 ? sent : sent.then(this.#retried);
+    if (status === undefined) return context.attempt === 1 ? sent : sent.then((response) => this.#retried(response));
     return sent.then((response) => {
       const code = status(response);
       if (code >= 400) throw (this.#statusError = statusError(code, this.#transport.headers?.(response), response));
@@ -240,10 +271,10 @@ class Run<R> {
   };
 
   /** A response that needed retries carries the details too. */
-  readonly #retried = (response: R): R => {
+  #retried(response: R): R {
     attachDetails(response, this.#details());
     return response;
-  };
+  }
 
   #details(): ClientDetails {
     const breakerState = this.#host.breaker?.state;

@@ -59,13 +59,6 @@ export function isIdempotentRequest(method: string, idempotencyKey: string | nul
   return IDEMPOTENT_METHODS.has(method.toUpperCase()) || (idempotencyKey != null && idempotencyKey !== '');
 }
 
-const DEFAULT_PORTS: Readonly<Record<string, string>> = {
-  'http:': ':80',
-  'https:': ':443',
-  'ws:': ':80',
-  'wss:': ':443',
-};
-
 /**
  * The host a request's policies belong to: `host[:port]` of an absolute URL, lower-cased,
  * without user info or the scheme's default port (`https://API.example.com:443/v1` →
@@ -76,11 +69,20 @@ export function hostKeyOf(url: string | URL): string {
   const scheme = url.indexOf('://');
   if (scheme < 0) return '';
   const start = scheme + 3;
+  const end = authorityEnd(url, start);
+  const at = url.lastIndexOf('@', end - 1); // the user info ends at the last @
+  const host = url.slice(at < start ? start : at + 1, end).toLowerCase();
+  const name = url.slice(0, scheme).toLowerCase();
+  const port = name === 'https' || name === 'wss' ? ':443' : name === 'http' || name === 'ws' ? ':80' : undefined;
+  return port !== undefined && host.endsWith(port) ? host.slice(0, -port.length) : host;
+}
+
+/** Where the authority of `url` ends: at the first `/`, `?`, `#` or `\\` from `start`, or the end. */
+export function authorityEnd(url: string, start: number): number {
   let end = start;
-  while (end < url.length && !'/?#\\'.includes(url[end]!)) end++;
-  const at = url.lastIndexOf('@', end - 1);
-  let host = url.slice(at >= start ? at + 1 : start, end).toLowerCase();
-  const port = DEFAULT_PORTS[url.slice(0, scheme + 1).toLowerCase()];
-  if (port !== undefined && host.endsWith(port)) host = host.slice(0, -port.length);
-  return host;
+  for (; end < url.length; end++) {
+    const c = url.charCodeAt(end);
+    if (c === 47 || c === 63 || c === 35 || c === 92) break;
+  }
+  return end;
 }
