@@ -1,7 +1,7 @@
 import { BrokenCircuitError, backoff, ConfigurationError, consecutive, resilienceDetails } from '@resilience/core';
 import { FakeClock, sequenceRandom } from '@resilience/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ResilientFetchOptions, withResilience } from './index.js';
+import { FETCH_DEFAULTS, type ResilientFetchOptions, withResilience } from './index.js';
 import { answer, drop, hang, type ScriptServer, scriptServer, until } from './testing/server.js';
 
 let server: ScriptServer;
@@ -93,6 +93,7 @@ describe('withResilience(fetch) against a real server', () => {
     expect(await second).toBeInstanceOf(BrokenCircuitError);
     expect((await probe).status).toBe(200);
     expect(f.client.host(server.host)!.breaker!.state).toBe('closed');
+    expect(f.client.host(server.host)!.breaker!.name).toBe(`fetch:${server.host}`);
     expect((await f(url)).status).toBe(200);
     expect(server.seen).toHaveLength(5);
   });
@@ -187,6 +188,24 @@ describe('withResilience(fetch) against a real server', () => {
     await clock.advance(60_000);
     expect((await second).status).toBe(200);
     expect(server.seen).toHaveLength(2);
+  });
+
+  it('names its policies after fetch by default', () => {
+    expect(FETCH_DEFAULTS).toEqual({ name: 'fetch' });
+    expect(withResilience(fetch).client.name).toBe('fetch');
+  });
+
+  it('sends a Node stream body once as well', async () => {
+    server = await scriptServer(answer(503), answer(200));
+    const { fetch: f } = resilient({ idempotent: () => true });
+    const { Readable } = await import('node:stream');
+    const response = await f(`${server.url}/upload`, {
+      method: 'PUT',
+      body: Readable.from(['a', 'b']),
+      duplex: 'half',
+    } as unknown as RequestInit);
+    expect(response.status).toBe(503);
+    expect(server.seen.map((s) => s.body)).toEqual(['ab']);
   });
 
   it('rejects what is not a fetch function, and bad options, naming them', () => {

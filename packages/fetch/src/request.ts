@@ -34,7 +34,6 @@ export function headerOf(headers: unknown, name: string): string | null {
 
 /** Whether a body can be sent again: a stream or an async iterable is read once. */
 export const isReplayable = (body: unknown): boolean =>
-  body === undefined ||
+  typeof body !== 'object' ||
   body === null ||
-  typeof body === 'string' ||
-  !(typeof (body as ReadableStream).getReader === 'function' || Symbol.asyncIterator in (body as object));
+  !(typeof (body as ReadableStream).getReader === 'function' || Symbol.asyncIterator in body);
