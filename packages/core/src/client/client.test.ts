@@ -404,6 +404,16 @@ describe('per-host policies', () => {
     expect(c.hosts().sort()).toEqual(['a.example.com', 'a.example.com.evil.test', 'a.example.com:8443']);
   });
 
+  it('keeps the least-recently-used order when string and URL-object requests mix', async () => {
+    const { client: c } = client({ maxHosts: 2 });
+    const send = script(200).send;
+    await c.request(call('GET', 'https://one.test/a'), send);
+    await c.request({ ...call('GET', 'https://two.test/'), url: new URL('https://two.test/') }, send);
+    await c.request(call('GET', 'https://one.test/b'), send); // one is the most recent again
+    await c.request(call('GET', 'https://three.test/'), send);
+    expect(c.hosts()).toEqual(['one.test', 'three.test']);
+  });
+
   it('key(request) groups requests under one policy instead of the host', async () => {
     const { client: c } = client({ key: () => 'provider', retry: false, breaker: { strategy: consecutive(1) } });
     await c.request(call('GET', A), script(503).send);

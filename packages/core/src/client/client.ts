@@ -159,14 +159,19 @@ export class ResilientClient<N = unknown, R = unknown> {
       }
       return this.#hosts.get(key);
     }
-    if (typeof url !== 'string') return this.#hosts.get(hostKeyOf(url));
     const origin = this.#lastOrigin;
-    if (origin !== '' && url.startsWith(origin) && authorityEnd(url, origin.length) === origin.length) {
+    if (
+      typeof url === 'string' &&
+      origin !== '' &&
+      url.startsWith(origin) &&
+      authorityEnd(url, origin.length) === origin.length
+    ) {
       return this.#lastHost!; // the most recently used host: the map needs no update
     }
     const host = this.#hosts.get(hostKeyOf(url));
-    const scheme = url.indexOf('://');
-    this.#lastOrigin = scheme < 0 ? '' : url.slice(0, authorityEnd(url, scheme + 3));
+    // Kept only while it is the most recently used host, so the map's order needs no update.
+    const scheme = typeof url === 'string' ? url.indexOf('://') : -1;
+    this.#lastOrigin = scheme < 0 ? '' : (url as string).slice(0, authorityEnd(url as string, scheme + 3));
     this.#lastHost = host;
     return host;
   }
