@@ -26,6 +26,11 @@ const PUBLIC: Record<string, readonly string[]> = {
   ],
   bulkhead: ['BULKHEAD_DEFAULTS', 'BulkheadPolicy', 'bulkhead'],
   chaos: ['CHAOS_DEFAULTS', 'ChaosPolicy', 'chaos'],
+  client: [
+    ...['CLIENT_DEFAULTS', 'HttpStatusError', 'IDEMPOTENCY_KEY_HEADER', 'IDEMPOTENT_METHODS', 'KEYED_METHODS'],
+    ...['RETRYABLE_STATUSES', 'ResilientClient', 'hostKeyOf', 'isIdempotentRequest', 'isRetryableFailure'],
+    ...['isRetryableStatus', 'resilienceDetails', 'resilientClient'],
+  ],
   clock: ['CoarseClock', 'coarseSystemClock', 'systemClock', 'systemRandom'],
   concurrency: ['ADAPTIVE_LIMIT_DEFAULTS', 'adaptiveLimit'],
   config: [
@@ -42,6 +47,7 @@ const PUBLIC: Record<string, readonly string[]> = {
       'RetryExhaustedError',
       'SagaError',
       'StoreFullError',
+      'ThrottledError',
     ],
     ...['TimeoutError', 'classify', 'handle', 'isBrokenCircuitError', 'isBulkheadRejectedError'],
     ...['isConfigurationError', 'isOwnRejection', 'isRateLimitExceededError', 'isRequestTimeoutError'],
@@ -49,6 +55,7 @@ const PUBLIC: Record<string, readonly string[]> = {
     ...[
       'isRetryExhaustedError',
       'isStoreFullError',
+      'isThrottledError',
       'isTimeoutError',
       'isTransient',
       'parseRetryAfter',
@@ -97,6 +104,7 @@ const PUBLIC: Record<string, readonly string[]> = {
   ],
   saga: ['SAGA_DEFAULTS', 'Saga', 'saga'],
   store: ['MEMORY_STORE_DEFAULTS', 'MemoryStore', 'isStore', 'memoryStore', 'storeNamespace'],
+  throttle: ['AdaptiveThrottlePolicy', 'THROTTLE_DEFAULTS', 'adaptiveThrottle', 'throttleTransition'],
   timeout: ['TIMEOUT_DEFAULTS', 'TimeoutPolicy', 'timeout'],
   transaction: [
     'TRANSACTIONS_DEFAULTS',

@@ -23,6 +23,7 @@ const OWN_CODES: Record<string, ErrorCategory> = {
   circuit_open: 'dependency',
   circuit_isolated: 'dependency',
   bulkhead_full: 'dependency',
+  throttled: 'dependency',
   in_flight: 'invalid_state',
   fingerprint_mismatch: 'validation',
   saga_misuse: 'configuration',

@@ -14,7 +14,8 @@ export type ResilienceErrorCode =
   | 'fingerprint_mismatch'
   | 'saga_misuse'
   | 'transaction_failed'
-  | 'store_full';
+  | 'store_full'
+  | 'throttled';
 
 /**
  * Base of every error the toolkit throws. `code` is stable across versions; use the
@@ -197,6 +198,20 @@ export class StoreFullError extends ResilienceError {
   }
 }
 
+/**
+ * A request shed by a client-side adaptive throttle before it was sent: the dependency has
+ * been refusing a large share of recent requests. One of the toolkit's own rejections: not
+ * transient, not counted by a breaker, and not retried unless asked.
+ */
+export class ThrottledError extends ResilienceError {
+  /** The rejection probability the request was subject to. */
+  readonly probability: number;
+  constructor(probability: number, message = `Throttled locally (rejection probability ${probability.toFixed(2)})`) {
+    super('throttled', message);
+    this.probability = probability;
+  }
+}
+
 /** True for any error thrown by the toolkit (optionally with the given code). */
 export function isResilienceError(error: unknown, code?: ResilienceErrorCode): error is ResilienceError {
   if (typeof error !== 'object' || error === null || !(BRAND in error)) return false;
@@ -217,17 +232,20 @@ export const isRetryExhaustedError = (error: unknown): error is RetryExhaustedEr
 export const isConfigurationError = (error: unknown): error is ConfigurationError =>
   isResilienceError(error, 'invalid_options');
 export const isStoreFullError = (error: unknown): error is StoreFullError => isResilienceError(error, 'store_full');
+export const isThrottledError = (error: unknown): error is ThrottledError => isResilienceError(error, 'throttled');
 
 const OWN_REJECTIONS: readonly ResilienceErrorCode[] = [
   'circuit_open',
   'circuit_isolated',
   'bulkhead_full',
   'rate_limited',
+  'throttled',
 ];
 
 /**
- * The toolkit's own load-shedding rejections (open breaker, full bulkhead, rate limit).
- * A breaker does not count these as failures of the dependency (DESIGN principle 7).
+ * The toolkit's own load-shedding rejections (open breaker, full bulkhead, rate limit,
+ * client-side throttle). A breaker does not count these as failures of the dependency
+ * (DESIGN principle 7).
  */
 export const isOwnRejection = (error: unknown): boolean =>
   isResilienceError(error) && OWN_REJECTIONS.includes(error.code);

@@ -14,6 +14,7 @@ export {
   isResilienceError,
   isRetryExhaustedError,
   isStoreFullError,
+  isThrottledError,
   isTimeoutError,
   type OptionIssue,
   RateLimitExceededError,
@@ -23,6 +24,7 @@ export {
   RetryExhaustedError,
   SagaError,
   StoreFullError,
+  ThrottledError,
   TimeoutError,
 } from './errors.js';
 export { type ErrorFilter, handle } from './handle.js';

@@ -1,0 +1,470 @@
+import { describe, expect, it, vi } from 'vitest';
+import { breakerRegistry } from '../breaker/registry.js';
+import { consecutive } from '../breaker/strategy.js';
+import { FakeClock } from '../clock/fake-clock.js';
+import { sequenceRandom } from '../clock/sequence-random.js';
+import {
+  BrokenCircuitError,
+  ConfigurationError,
+  RateLimitExceededError,
+  ThrottledError,
+  TimeoutError,
+} from '../errors/errors.js';
+import { backoff } from '../retry/backoff.js';
+import { RETRY_BUDGET_DEFAULTS, RetryBudget } from '../retry/budget.js';
+import { RETRY_DEFAULTS } from '../retry/options.js';
+import { call, type FakeResponse, script, settle, transport } from '../testing/client-kit.js';
+import { resilientClient } from './client.js';
+import { resilienceDetails } from './details.js';
+import { CLIENT_DEFAULTS, type ClientOptions } from './options.js';
+
+const A = 'https://a.example.com/items';
+const B = 'https://b.example.com/items';
+const reset = () => Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNRESET' } });
+
+function client(options: ClientOptions<{ method: string; url: string }> = {}, clock = new FakeClock()) {
+  return { clock, client: resilientClient({ clock, random: sequenceRandom(0.5), ...options }, transport) };
+}
+
+/** Runs `promise` to its end, firing the fake clock's timers as it waits. */
+async function drive<T>(clock: FakeClock, promise: Promise<T>): Promise<T> {
+  let done = false;
+  const result = promise.finally(() => {
+    done = true;
+  });
+  result.catch(() => {});
+  while (!done) await clock.runAll();
+  return result;
+}
+
+describe('resilientClient defaults', () => {
+  it('are named constants: retries on with a budget, Retry-After up to 60 s, the rest off', () => {
+    expect(CLIENT_DEFAULTS).toEqual({
+      retry: true,
+      retryBudget: true,
+      breaker: false,
+      throttle: false,
+      rateLimit: false,
+      timeout: false,
+      deadlineMs: false,
+      idempotencyKey: false,
+      metrics: false,
+      maxHosts: 100,
+      name: 'http-client',
+    });
+    expect(RETRY_DEFAULTS.maxAttempts).toBe(4);
+    expect(RETRY_DEFAULTS.retryAfterMaxMs).toBe(60_000);
+    expect(RETRY_BUDGET_DEFAULTS).toEqual({ ratio: 0.1, minRetriesPerSecond: 1, windowMs: 10_000 });
+  });
+
+  it('build each host a retry of 4 attempts and a budget, and nothing else', async () => {
+    const { client: c, clock } = client();
+    const { send, attempts } = script(503);
+    const response = await drive(clock, c.request(call('GET', A), send));
+    expect(response.status).toBe(503);
+    expect(attempts).toHaveLength(4);
+    const host = c.host('a.example.com')!;
+    expect(host.budget).toBeInstanceOf(RetryBudget);
+    expect([host.breaker, host.throttle, host.timeout, host.deadline, host.metrics, c.limiter]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+  });
+
+  it('keep a budget per host: 10 % of requests plus one retry a second', async () => {
+    const { client: c, clock } = client({ retry: { backoff: backoff.constant(0) } });
+    const { send, attempts } = script(reset());
+    // 10 s window: a floor of 10 retries; 20 failing requests in one instant earn 2 more.
+    const calls = Array.from({ length: 20 }, () => c.request(call('GET', A), send).catch(() => {}));
+    await drive(clock, Promise.all(calls));
+    expect(attempts.length).toBe(20 + 10 + 2);
+    // another host has a budget of its own
+    const other = script(reset());
+    await drive(
+      clock,
+      c.request(call('GET', B), other.send).catch(() => {}),
+    );
+    expect(other.attempts).toHaveLength(4);
+  });
+
+  it('honour Retry-After up to 60 s and give up at once on a longer one, returning that response', async () => {
+    const { client: c, clock } = client();
+    const { send, attempts } = script({ status: 503, headers: { 'retry-after': '61' } });
+    const started = clock.now();
+    const response = await drive(clock, c.request(call('GET', A), send));
+    expect(response.status).toBe(503);
+    expect(attempts).toHaveLength(1);
+    expect(clock.now()).toBe(started);
+  });
+});
+
+describe('resilientClient.request', () => {
+  it('waits for Retry-After (delay-seconds) before the next attempt, and reports the delay', async () => {
+    const { client: c, clock } = client();
+    const { send, attempts } = script({ status: 429, headers: { 'retry-after': '2' } }, 200);
+    const pending = c.request(call('GET', A), send);
+    await clock.advance(1_999);
+    expect(attempts).toHaveLength(1);
+    await clock.advance(1 + 100); // the server's delay plus up to 5 % jitter (random 0.5 · 10 % of 2 s)
+    const response = await pending;
+    expect(response.status).toBe(200);
+    expect(attempts).toHaveLength(2);
+    expect(resilienceDetails(response)).toEqual({ host: 'a.example.com', attempts: 2, totalDelayMs: 2_100 });
+  });
+
+  it('waits for Retry-After given as an HTTP-date', async () => {
+    const clock = new FakeClock(Date.parse('2025-01-01T00:00:00Z'));
+    const { client: c } = client({ retry: { backoff: backoff.constant(0) } }, clock);
+    const { send, attempts } = script(
+      { status: 503, headers: { 'retry-after': 'Wed, 01 Jan 2025 00:00:03 GMT' } },
+      200,
+    );
+    const pending = c.request(call('GET', A), send);
+    await clock.advance(2_999);
+    expect(attempts).toHaveLength(1);
+    await clock.advance(1_000);
+    expect((await pending).status).toBe(200);
+  });
+
+  it('returns the last retryable response, and releases the ones it retried', async () => {
+    const { client: c, clock } = client({ retry: { maxAttempts: 3 } });
+    const { send, responses } = script(502, 503, 504);
+    const response = await drive(clock, c.request(call('GET', A), send));
+    expect(response).toBe(responses[2]);
+    expect(responses.map((r) => r.discarded ?? false)).toEqual([true, true, false]);
+    expect(resilienceDetails(response)).toMatchObject({ attempts: 3 });
+  });
+
+  it('returns a non-retryable answer at once (a 404, a 501)', async () => {
+    const { client: c, clock } = client();
+    for (const status of [404, 501, 200]) {
+      const { send, attempts } = script(status);
+      expect((await drive(clock, c.request(call('GET', A), send))).status).toBe(status);
+      expect(attempts).toHaveLength(1);
+    }
+  });
+
+  it('rejects with the last error itself, details attached, never a RetryExhaustedError', async () => {
+    const { client: c, clock } = client({ retry: { maxAttempts: 2, backoff: backoff.constant(250) } });
+    const last = reset();
+    const { send } = script(reset(), last);
+    const error = await drive(clock, c.request(call('GET', A), send)).catch((e: unknown) => e);
+    expect(error).toBe(last);
+    expect(resilienceDetails(error)).toEqual({ host: 'a.example.com', attempts: 2, totalDelayMs: 250 });
+  });
+
+  it('sends a POST once (not safe to repeat), a POST with an Idempotency-Key as often as needed', async () => {
+    const { client: c, clock } = client();
+    const post = script(503, 200);
+    expect((await drive(clock, c.request(call('POST', A), post.send))).status).toBe(503);
+    expect(post.attempts).toHaveLength(1);
+    const keyed = script(503, 200);
+    expect((await drive(clock, c.request(call('POST', A, { 'idempotency-key': '"k"' }), keyed.send))).status).toBe(200);
+    expect(keyed.attempts.map((a) => a.idempotencyKey)).toEqual([undefined, undefined]); // its own key is kept
+  });
+
+  it('idempotent(request) decides instead of the method', async () => {
+    const { client: c, clock } = client({ idempotent: (request) => request.url.endsWith('/completions') });
+    const completion = script(503, 200);
+    expect((await drive(clock, c.request(call('POST', `${A}/completions`), completion.send))).status).toBe(200);
+    const get = script(503, 200);
+    expect((await drive(clock, c.request(call('GET', A), get.send))).status).toBe(503);
+  });
+
+  it('idempotencyKey: true adds one generated key to a POST or PATCH, the same on every attempt', async () => {
+    const { client: c, clock } = client({ idempotencyKey: true });
+    const post = script(503, 200);
+    expect((await drive(clock, c.request(call('POST', A), post.send))).status).toBe(200);
+    const keys = post.attempts.map((a) => a.idempotencyKey);
+    expect(keys[0]).toMatch(/^"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"$/);
+    expect(keys[1]).toBe(keys[0]);
+    const get = script(200);
+    await c.request(call('GET', A), get.send);
+    expect(get.attempts[0]!.idempotencyKey).toBeUndefined();
+  });
+
+  it('generates keys with crypto.randomUUID unless a random source is injected', async () => {
+    const c = resilientClient({ idempotencyKey: true }, transport);
+    const first = script(200);
+    const second = script(200);
+    await c.request(call('POST', A), first.send);
+    await c.request(call('PATCH', A), second.send);
+    expect(first.attempts[0]!.idempotencyKey).toMatch(/^"[0-9a-f-]{36}"$/);
+    expect(first.attempts[0]!.idempotencyKey).not.toBe(second.attempts[0]!.idempotencyKey);
+  });
+
+  it('never repeats a body that can be sent only once', async () => {
+    const { client: c, clock } = client();
+    const { send, attempts } = script(503, 200);
+    await drive(clock, c.request(call('PUT', A, {}, { replayable: false }), send));
+    expect(attempts).toHaveLength(1);
+  });
+
+  it('retry: false sends everything once', async () => {
+    const { client: c, clock } = client({ retry: false });
+    const { send, attempts } = script(503, 200);
+    expect((await drive(clock, c.request(call('GET', A), send))).status).toBe(503);
+    expect(attempts).toHaveLength(1);
+    expect(c.host('a.example.com')!.retry).toBeUndefined();
+  });
+
+  it('the caller’s signal ends a wait at once, with its reason', async () => {
+    const { client: c, clock } = client({ retry: { backoff: backoff.constant(10_000) } });
+    const controller = new AbortController();
+    const { send, attempts } = script(503);
+    const pending = c.request(call('GET', A, {}, { signal: controller.signal }), send);
+    await clock.advance(10);
+    controller.abort(new Error('gone'));
+    await expect(pending).rejects.toThrow('gone');
+    expect(attempts).toHaveLength(1);
+  });
+
+  it('gives an attempt no signal when nothing can abort it, the caller’s own when only it can', async () => {
+    const { client: c } = client();
+    const bare = script(200);
+    await c.request(call('GET', A), bare.send);
+    expect(bare.attempts[0]!.signal).toBeUndefined();
+    const controller = new AbortController();
+    const own = script(200);
+    await c.request(call('GET', A, {}, { signal: controller.signal }), own.send);
+    expect(own.attempts[0]!.signal).toBe(controller.signal);
+  });
+
+  it('a time limit per attempt aborts the attempt’s signal and retries', async () => {
+    const { client: c, clock } = client({ timeout: 1_000, retry: { backoff: backoff.constant(0) } });
+    const signals: AbortSignal[] = [];
+    const { send, attempts } = script(
+      () => new Promise<FakeResponse>(() => {}), // hangs
+      200,
+    );
+    const pending = c.request(call('GET', A), (attempt) => {
+      signals.push(attempt.signal!);
+      return send(attempt);
+    });
+    await clock.advance(1_000);
+    expect((await pending).status).toBe(200);
+    expect(attempts).toHaveLength(2);
+    expect(signals[0]!.aborted).toBe(true);
+    expect(signals[0]!.reason).toBeInstanceOf(TimeoutError);
+  });
+
+  it('deadlineMs ends the whole request, the attempt in flight included', async () => {
+    const { client: c, clock } = client({ deadlineMs: 5_000, retry: { backoff: backoff.constant(1_000) } });
+    const { send, attempts } = script(503, () => new Promise<FakeResponse>(() => {}));
+    const pending = c.request(call('GET', A), send);
+    pending.catch(() => {});
+    await clock.advance(5_000);
+    const error = await pending.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(attempts).toHaveLength(2);
+    expect(resilienceDetails(error)).toMatchObject({ attempts: 2, totalDelayMs: 1_000 });
+  });
+
+  it('does not start a wait that would pass the deadline: returns the last answer instead', async () => {
+    const { client: c, clock } = client({ deadlineMs: 5_000 });
+    const { send, attempts } = script({ status: 503, headers: { 'retry-after': '10' } });
+    const response = await drive(clock, c.request(call('GET', A), send));
+    expect(response.status).toBe(503);
+    expect(attempts).toHaveLength(1);
+  });
+
+  it('rejects a key that is not a string and a signal that is not an AbortSignal with a TypeError', async () => {
+    const { client: c } = client({ key: () => 42 as unknown as string });
+    await expect(c.request(call('GET', A), script(200).send)).rejects.toThrow(TypeError);
+    const { client: d } = client();
+    await expect(d.request(call('GET', A, {}, { signal: 'no' as never }), script(200).send)).rejects.toThrow(/signal/);
+  });
+});
+
+describe('per-host policies', () => {
+  it('a breaker per host: while one host is down, requests to it fail fast and the other is untouched', async () => {
+    const { client: c, clock } = client({ retry: false, breaker: { strategy: consecutive(2), halfOpenAfter: 30_000 } });
+    const down = script(503);
+    for (let i = 0; i < 2; i++) await c.request(call('GET', A), down.send);
+    const error = await c.request(call('GET', A), down.send).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BrokenCircuitError);
+    expect(resilienceDetails(error)).toMatchObject({ attempts: 1, breakerState: 'open' });
+    expect(down.attempts).toHaveLength(2);
+    const up = script(200);
+    expect((await c.request(call('GET', B), up.send)).status).toBe(200);
+    expect(c.host('b.example.com')!.breaker!.state).toBe('closed');
+    expect(c.host('a.example.com')!.breaker!.name).toBe('http-client:a.example.com');
+    await clock.advance(30_000);
+    const probe = script(200);
+    expect((await c.request(call('GET', A), probe.send)).status).toBe(200);
+    expect(c.host('a.example.com')!.breaker!.state).toBe('closed');
+  });
+
+  it('the breaker counts retryable failures only: a 404 is the dependency answering', async () => {
+    const { client: c } = client({ retry: false, breaker: { strategy: consecutive(1) } });
+    await c.request(call('GET', A), script(404).send);
+    await c.request(call('GET', A), script(501).send);
+    expect(c.host('a.example.com')!.breaker!.state).toBe('closed');
+  });
+
+  it('an open breaker’s refusal is not retried, and no request goes out', async () => {
+    const { client: c, clock } = client({ breaker: { strategy: consecutive(1) } });
+    const { send, attempts } = script(503);
+    const error = await drive(clock, c.request(call('GET', A), send)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BrokenCircuitError); // attempt 2 was refused: that is what the caller sees
+    expect(attempts).toHaveLength(1);
+    expect(resilienceDetails(error)).toMatchObject({ attempts: 2 });
+  });
+
+  it('a rate limit per host, { requestsPerMinute } as a token bucket, waited for in turn', async () => {
+    const { client: c, clock } = client({ rateLimit: { requestsPerMinute: 2, maxWaitMs: 60_000 } });
+    const { send, attempts } = script(200);
+    const calls = [1, 2, 3].map(() => c.request(call('GET', A), send));
+    await settle();
+    expect(attempts).toHaveLength(2);
+    expect((await c.request(call('GET', B), script(200).send)).status).toBe(200); // b has its own quota
+    await clock.advance(30_000);
+    await Promise.all(calls);
+    expect(attempts).toHaveLength(3);
+  });
+
+  it('a rate limit refusal (past maxWaitMs) is thrown, not retried', async () => {
+    const { client: c } = client({ rateLimit: { requestsPerMinute: 1, maxWaitMs: 0 } });
+    await c.request(call('GET', A), script(200).send);
+    await expect(c.request(call('GET', A), script(200).send)).rejects.toBeInstanceOf(RateLimitExceededError);
+  });
+
+  it('adaptive throttling per host sheds requests once the host refuses them', async () => {
+    const { client: c } = client({ retry: false, throttle: { k: 2 } }); // draws 0.5
+    const { send, attempts } = script(503);
+    for (let i = 0; i < 2; i++) await c.request(call('GET', A), send); // p: 0, then 1/2
+    await expect(c.request(call('GET', A), send)).rejects.toBeInstanceOf(ThrottledError); // p = 2/3
+    expect(attempts).toHaveLength(2);
+    expect((await c.request(call('GET', B), script(200).send)).status).toBe(200);
+  });
+
+  it('a metrics collector per host counts requests, retries and failures', async () => {
+    const { client: c, clock } = client({ metrics: true, retry: { backoff: backoff.constant(0) } });
+    await drive(clock, c.request(call('GET', A), script(503, 200).send));
+    await c.request(call('POST', A), script(200).send);
+    await c.request(call('GET', B), script(200).send);
+    const a = c.host('a.example.com')!.metrics!.snapshot();
+    expect(a).toMatchObject({ calls: 2, ok: 2, retries: 1 });
+    expect(c.host('b.example.com')!.metrics!.snapshot().calls).toBe(1);
+  });
+
+  it('events of every host, stamped with the host', async () => {
+    const { client: c, clock } = client({ retry: { backoff: backoff.constant(0) } });
+    const events: { type: string; host: string }[] = [];
+    await c.request(call('GET', A), script(200).send); // a host that exists before the subscription
+    const stop = c.onEvent((e) => events.push({ type: e.type, host: e.host }));
+    await drive(clock, c.request(call('GET', A), script(503, 200).send));
+    await c.request(call('GET', B), script(200).send); // and one built after it
+    stop();
+    await c.request(call('GET', B), script(200).send);
+    expect(events).toEqual([
+      { type: 'failure', host: 'a.example.com' },
+      { type: 'retry', host: 'a.example.com' },
+      { type: 'success', host: 'a.example.com' },
+      { type: 'success', host: 'b.example.com' },
+    ]);
+  });
+
+  it('keeps at most maxHosts hosts, dropping the least recently used (and its breaker from the registry)', async () => {
+    const { client: c } = client({ maxHosts: 2, breaker: { name: 'lru-test' } });
+    const send = script(200).send;
+    await c.request(call('GET', 'https://one.test/'), send);
+    await c.request(call('GET', 'https://two.test/'), send);
+    await c.request(call('GET', 'https://one.test/'), send); // one is now the most recent
+    await c.request(call('GET', 'https://three.test/'), send);
+    expect(c.hosts()).toEqual(['one.test', 'three.test']);
+    const names = breakerRegistry
+      .list()
+      .map((b) => b.name)
+      .filter((n) => n.startsWith('lru-test'));
+    expect(names.sort()).toEqual(['lru-test:one.test', 'lru-test:three.test']);
+    for (let i = 0; i < 50; i++) await c.request(call('GET', `https://h${i}.test/`), send);
+    expect(c.hosts()).toHaveLength(2);
+    c.clear();
+    expect(breakerRegistry.list().filter((b) => b.name.startsWith('lru-test'))).toEqual([]);
+  });
+
+  it('tells hosts apart that share a prefix with the previous URL', async () => {
+    const { client: c } = client();
+    const send = script(200).send;
+    for (const url of [
+      A,
+      `${A}?q=1`,
+      'https://a.example.com.evil.test/',
+      'https://a.example.com:8443/',
+      A,
+      'https://A.example.com/x',
+    ]) {
+      await c.request(call('GET', url), send);
+    }
+    expect(c.hosts().sort()).toEqual(['a.example.com', 'a.example.com.evil.test', 'a.example.com:8443']);
+  });
+
+  it('keeps the least-recently-used order when string and URL-object requests mix', async () => {
+    const { client: c } = client({ maxHosts: 2 });
+    const send = script(200).send;
+    await c.request(call('GET', 'https://one.test/a'), send);
+    await c.request({ ...call('GET', 'https://two.test/'), url: new URL('https://two.test/') }, send);
+    await c.request(call('GET', 'https://one.test/b'), send); // one is the most recent again
+    await c.request(call('GET', 'https://three.test/'), send);
+    expect(c.hosts()).toEqual(['one.test', 'three.test']);
+  });
+
+  it('key(request) groups requests under one policy instead of the host', async () => {
+    const { client: c } = client({ key: () => 'provider', retry: false, breaker: { strategy: consecutive(1) } });
+    await c.request(call('GET', A), script(503).send);
+    await expect(c.request(call('GET', B), script(200).send)).rejects.toBeInstanceOf(BrokenCircuitError);
+    expect(c.hosts()).toEqual(['provider']);
+  });
+});
+
+describe('resilientClient options', () => {
+  it('rejects bad options in one ConfigurationError naming each, nested ones by path', () => {
+    const bad = () =>
+      resilientClient({
+        retry: { maxAttempts: 0, budget: { ratio: -1 } },
+        breaker: { halfOpenAfter: -5 },
+        timeout: { ms: 0 },
+        throttle: { k: 0 },
+        rateLimit: { requestsPerMinute: 0 },
+        metrics: { windowMs: 0 },
+      });
+    expect(bad).toThrow(ConfigurationError);
+    const options = (() => {
+      try {
+        bad();
+      } catch (error) {
+        return (error as ConfigurationError).issues.map((i) => i.option);
+      }
+    })();
+    expect(options).toEqual([
+      'retry.maxAttempts',
+      'retry.budget.ratio',
+      'breaker.halfOpenAfter',
+      'throttle.k',
+      'timeout.ms',
+      'metrics.windowMs',
+      'rateLimit.requestsPerMinute',
+    ]);
+  });
+
+  it('rejects unknown and misspelt options, and options that are not an object', () => {
+    // @ts-expect-error misspelt
+    expect(() => resilientClient({ retyr: { maxAttempts: 2 } })).toThrow(/retyr: .*did you mean retry\?/);
+    // @ts-expect-error not an object
+    expect(() => resilientClient(5)).toThrow(ConfigurationError);
+    expect(() => resilientClient({ maxHosts: 0 })).toThrow(/maxHosts/);
+    expect(() => resilientClient({ rateLimit: {} as never })).toThrow(/rateLimit.requestsPerMinute/);
+  });
+
+  it('builds nothing per host until the host is used', () => {
+    const make = vi.fn(() => 'k');
+    const c = resilientClient({ key: make });
+    expect(c.hosts()).toEqual([]);
+    expect(make).not.toHaveBeenCalled();
+  });
+});

@@ -1,0 +1,353 @@
+import { type Clock, systemClock } from '../clock/clock.js';
+import { isRetryExhaustedError } from '../errors/errors.js';
+import { OptionsValidator } from '../errors/validate.js';
+import type { Disposer } from '../events/emitter.js';
+import { type ExecuteContext, neverAborted, type PolicyEvent } from '../policy/policy.js';
+import { RateLimiter } from '../ratelimit/limiter.js';
+import { perMinute } from '../ratelimit/presets.js';
+import { tokenBucket } from '../ratelimit/token-bucket.js';
+import { memoryStore } from '../store/memory.js';
+import {
+  authorityEnd,
+  hostKeyOf,
+  IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENT_METHODS,
+  isIdempotentRequest,
+  KEYED_METHODS,
+} from './decisions.js';
+import { attachDetails, type ClientDetails } from './details.js';
+import { HostBuilder, HostMap, type HostPolicies } from './hosts.js';
+import { HttpStatusError } from './http-status-error.js';
+import { idempotencyKeys } from './idempotency-key.js';
+import { CLIENT_DEFAULTS, type ClientOptions, type ClientRateLimitOptions, validateClientOptions } from './options.js';
+
+/** One request, as an adapter describes it to the client. */
+export interface ClientCall<N> {
+  /** The adapter's request, passed to the `idempotent` and `key` options. */
+  readonly request: N;
+  /** The HTTP method, any case. */
+  readonly method: string;
+  /** The absolute URL; its host keys the policies unless `key` is given. */
+  readonly url: string | URL;
+  /** Reads a request header (any case); used for `Idempotency-Key`. */
+  header?(name: string): string | null | undefined;
+  /** The caller's signal: aborts waits and the attempt in flight. */
+  readonly signal?: AbortSignal | undefined;
+  /** `false` when the body can be sent only once (a stream): the request is then never retried. @default true */
+  readonly replayable?: boolean;
+}
+
+/** What one attempt receives: its signal and number, and the `Idempotency-Key` to add, if one was generated. */
+export interface ClientAttempt {
+  /**
+   * Aborts when the caller's signal does or a time limit (attempt timeout, deadline) passes;
+   * `undefined` when nothing can abort the attempt, so the adapter passes no signal at all.
+   */
+  readonly signal: AbortSignal | undefined;
+  /** 1 for the first attempt, incremented by each retry. */
+  readonly attempt: number;
+  /** Send this as the `Idempotency-Key` header (same value on every attempt); absent when none is to be added. */
+  readonly idempotencyKey?: string;
+}
+
+/** How an adapter's responses are read. */
+export interface ClientTransport<R> {
+  /**
+   * The status of a response, for HTTP clients that resolve whatever the status (fetch): an
+   * error status (≥ 400) then counts as a failed attempt. Omit it for clients that reject on
+   * an error status (axios): the status is read from the error (`statusOf`).
+   */
+  status?(response: R): number;
+  /** The response's headers (a `Headers` or a record), where `Retry-After` is read. */
+  headers?(response: R): unknown;
+  /** Releases a response about to be retried (fetch: cancels its body so the connection is freed). */
+  discard?(response: R): void;
+}
+
+/** An event of one host's policies, stamped with the host. */
+export type ClientEvent = PolicyEvent & { readonly host: string };
+
+const signalCheck = (signal: unknown) =>
+  signal === undefined || (typeof signal === 'object' && signal !== null && 'aborted' in signal);
+
+/**
+ * The shared pipeline of the HTTP client adapters: per host (or `key`), a deadline, retries
+ * of what is safe to repeat, a breaker, adaptive throttling, a rate limit and an attempt
+ * timeout, built from {@link ClientOptions}. An adapter hands each request to
+ * {@link request} with a function that sends one attempt; see docs/client.md.
+ */
+export class ResilientClient<N = unknown, R = unknown> {
+  readonly name: string;
+  /** The rate limiter every host's attempts wait for (keyed by host), when `rateLimit` is set. */
+  readonly limiter: RateLimiter | undefined;
+  readonly #options: ClientOptions<N>;
+  readonly #transport: ClientTransport<R>;
+  readonly #hosts: HostMap;
+  readonly #clock: Clock;
+  readonly #newKey: (() => string) | undefined;
+  /** The client's event listeners, each with the disposers of its subscriptions to the hosts. */
+  /** The origin (`scheme://authority`, as written) of the previous string URL, and its host's policies. */
+  #lastOrigin = '';
+  #lastHost: HostPolicies | undefined;
+  readonly #listeners = new Map<(event: ClientEvent) => void, Disposer[]>();
+
+  constructor(options: ClientOptions<N> = {}, transport: ClientTransport<R> = {}) {
+    const o = (options ?? {}) as ClientOptions<never>; // null is reported by the validation
+    const limiter = () => (o.rateLimit === undefined ? undefined : buildLimiter(o.rateLimit, o));
+    const discard = transport.discard as ((response: unknown) => void) | undefined;
+    validateClientOptions(o, { ...new HostBuilder(o, undefined, undefined).builders, rateLimit: limiter });
+    this.#options = options;
+    this.#transport = transport;
+    this.name = options.name ?? CLIENT_DEFAULTS.name;
+    this.#clock = options.clock ?? systemClock;
+    this.limiter = limiter();
+    const builder = new HostBuilder(o, this.limiter, discard);
+    this.#hosts = new HostMap(
+      options.maxHosts ?? CLIENT_DEFAULTS.maxHosts,
+      (key) => builder.build(key),
+      (host) => {
+        for (const [listener, disposers] of this.#listeners) disposers.push(this.#forward(host, listener));
+      },
+    );
+    this.#newKey = options.idempotencyKey === true ? idempotencyKeys(options.random) : undefined;
+  }
+
+  /**
+   * Runs one request: `send` is called once per attempt with a fresh context (its signal
+   * aborts when the caller's does, or a time limit passes). Resolves with the last
+   * attempt's response, whatever its status; rejects with the last attempt's error (with
+   * `resilience` details attached, see `resilienceDetails`), or with a local refusal (open
+   * breaker, throttle, rate limit) when the last attempt was refused.
+   */
+  request(call: ClientCall<N>, send: (attempt: ClientAttempt) => Promise<R>): Promise<R> {
+    let host: HostPolicies;
+    let safe: boolean;
+    let idempotencyKey: string | undefined;
+    try {
+      if (!signalCheck(call.signal)) throw new TypeError(`${this.name}: signal: expected an AbortSignal or undefined`);
+      host = this.#hostOf(call);
+      const method = call.method.toUpperCase();
+      let existing: string | null | undefined;
+      if (this.#newKey !== undefined && KEYED_METHODS.has(method)) {
+        existing = call.header?.(IDEMPOTENCY_KEY_HEADER);
+        if (existing == null || existing === '') idempotencyKey = this.#newKey();
+      }
+      const idempotent = this.#options.idempotent;
+      safe =
+        host.retry !== undefined &&
+        call.replayable !== false &&
+        (idempotencyKey !== undefined ||
+          (idempotent === undefined
+            ? IDEMPOTENT_METHODS.has(method) ||
+              isIdempotentRequest(method, existing ?? call.header?.(IDEMPOTENCY_KEY_HEADER))
+            : idempotent(call.request) === true));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const run = new Run<R>(host, this.#transport, this.#clock, send, idempotencyKey, call.signal, safe);
+    if (!safe) host.budget?.recordCall(); // the budget is a share of every request to the host
+    return (safe ? host.withRetry : host.once).execute(run.attempt, call.signal).catch(run.settle);
+  }
+
+  /** The request's host (or key) policies; a URL with the origin of the previous one reuses its host's. */
+  #hostOf(call: ClientCall<N>): HostPolicies {
+    const url = call.url;
+    if (this.#options.key !== undefined) {
+      const key = this.#options.key(call.request);
+      if (typeof key !== 'string') {
+        throw new TypeError(`${this.name}: key(request) must return a string, received ${typeof key}`);
+      }
+      return this.#hosts.get(key);
+    }
+    const origin = this.#lastOrigin;
+    if (
+      typeof url === 'string' &&
+      origin !== '' &&
+      url.startsWith(origin) &&
+      authorityEnd(url, origin.length) === origin.length
+    ) {
+      return this.#lastHost!; // the most recently used host: the map needs no update
+    }
+    const host = this.#hosts.get(hostKeyOf(url));
+    // Kept only while it is the most recently used host, so the map's order needs no update.
+    const scheme = typeof url === 'string' ? url.indexOf('://') : -1;
+    this.#lastOrigin = scheme < 0 ? '' : (url as string).slice(0, authorityEnd(url as string, scheme + 3));
+    this.#lastHost = host;
+    return host;
+  }
+
+  /** The policies of a host the client has sent to, without marking it used; `undefined` for any other. */
+  host(key: string): HostPolicies | undefined {
+    return this.#hosts.peek(key);
+  }
+
+  /** The hosts (keys) whose policies are kept, least recently used first. */
+  hosts(): string[] {
+    return this.#hosts.keys();
+  }
+
+  /** Every event of every host's policies, stamped with the host; returns a disposer. */
+  onEvent(listener: (event: ClientEvent) => void): Disposer {
+    new OptionsValidator(`${this.name}.onEvent`).function('listener', listener).done();
+    const own = (event: ClientEvent) => listener(event); // one entry per subscription
+    const disposers = [...this.#hosts.values()].map((host) => this.#forward(host, own));
+    this.#listeners.set(own, disposers);
+    return () => {
+      this.#listeners.delete(own);
+      for (const d of disposers.splice(0)) d();
+    };
+  }
+
+  /** Drops every host's policies (their breakers leave the registry); the client stays usable. */
+  clear(): void {
+    this.#lastOrigin = '';
+    this.#lastHost = undefined;
+    this.#hosts.clear();
+  }
+
+  #forward(host: HostPolicies, listener: (event: ClientEvent) => void): Disposer {
+    const key = host.key;
+    return host.onEvent((event) => listener({ ...event, host: key }));
+  }
+}
+
+/** One request's attempts: what is reported to the caller at the end. */
+class Run<R> {
+  attempts = 0;
+  totalDelayMs = 0;
+  #failedAt = 0;
+  #failed: ((error: unknown) => never) | undefined;
+  readonly #retries: boolean;
+  #statusError: HttpStatusError<R> | undefined;
+  readonly #host: HostPolicies;
+  readonly #transport: ClientTransport<R>;
+  readonly #clock: Clock;
+  readonly #send: (attempt: ClientAttempt) => Promise<R>;
+  readonly #key: string | undefined;
+  readonly #signal: AbortSignal | undefined;
+
+  constructor(
+    host: HostPolicies,
+    transport: ClientTransport<R>,
+    clock: Clock,
+    send: (attempt: ClientAttempt) => Promise<R>,
+    key: string | undefined,
+    signal: AbortSignal | undefined,
+    retries: boolean,
+  ) {
+    this.#retries = retries;
+    this.#host = host;
+    this.#transport = transport;
+    this.#clock = clock;
+    this.#send = send;
+    this.#key = key;
+    this.#signal = signal;
+  }
+
+  /** One attempt through the host's breaker, throttle, rate limit and attempt timeout. */
+  readonly attempt = (context: ExecuteContext): Promise<R> => {
+    this.attempts = context.attempt;
+    if (context.attempt > 1) this.totalDelayMs += this.#clock.now() - this.#failedAt;
+    const sent = this.#host.attempt.run(this.#wire, context);
+    if (!this.#retries) return sent;
+    // The wait before the next attempt starts when this one fails.
+    this.#failed ??= (error: unknown): never => {
+      this.#failedAt = this.#clock.now();
+      throw error;
+    };
+    return sent.catch(this.#failed);
+  };
+
+  /** Sends one attempt; an error status of a resolved response becomes an `HttpStatusError`. */
+  readonly #wire = (context: ExecuteContext): Promise<R> => {
+    const signal = context.signal === neverAborted ? undefined : context.signal;
+    const attempt: ClientAttempt =
+      this.#key === undefined
+        ? { signal, attempt: context.attempt }
+        : { signal, attempt: context.attempt, idempotencyKey: this.#key };
+    const status = this.#transport.status;
+    const sent = this.#send(attempt);
+    if (status === undefined) return context.attempt === 1 ? sent : sent.then((response) => this.#retried(response));
+    return sent.then((response) => {
+      const code = status(response);
+      if (code >= 400) throw (this.#statusError = statusError(code, this.#transport.headers?.(response), response));
+      return context.attempt === 1 ? response : this.#retried(response);
+    });
+  };
+
+  /** A response that needed retries carries the details too. */
+  #retried(response: R): R {
+    attachDetails(response, this.#details());
+    return response;
+  }
+
+  #details(): ClientDetails {
+    const breakerState = this.#host.breaker?.state;
+    return {
+      host: this.#host.key,
+      attempts: this.attempts,
+      totalDelayMs: this.totalDelayMs,
+      ...(breakerState !== undefined && { breakerState }),
+    };
+  }
+
+  /** The end of a request that failed: its last response is returned, any other error thrown with details. */
+  readonly settle = (error: unknown): R => {
+    const last = isRetryExhaustedError(error) ? error.cause : error;
+    const details = this.#details();
+    if (last !== undefined && last === this.#statusError) {
+      const response = this.#statusError.response;
+      attachDetails(response, details);
+      return response;
+    }
+    if (!(this.#signal?.aborted && last === this.#signal.reason)) attachDetails(last, details);
+    throw last;
+  };
+}
+
+/** An `HttpStatusError` without a stack trace: no caller sees it, and capturing one costs more than the rest. */
+function statusError<R>(status: number, headers: unknown, response: R): HttpStatusError<R> {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new HttpStatusError(status, headers, response);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/** The client's rate limiter: `rateLimiter()`'s options, `requestsPerMinute` as a token bucket, a store of `maxHosts` keys. */
+function buildLimiter(options: ClientRateLimitOptions, client: ClientOptions<never>): RateLimiter {
+  const { requestsPerMinute, algorithm, ...rest } = options as ClientRateLimitOptions & { requestsPerMinute?: number };
+  const v = new OptionsValidator('rateLimit');
+  v.check(
+    (requestsPerMinute === undefined) !== (algorithm === undefined),
+    'requestsPerMinute',
+    requestsPerMinute,
+    'a number > 0, or an algorithm instead (one of the two)',
+  );
+  v.number('requestsPerMinute', requestsPerMinute, { gt: 0 });
+  v.done();
+  return new RateLimiter({
+    algorithm: algorithm ?? tokenBucket(perMinute(requestsPerMinute!)),
+    store: memoryStore({ maxKeys: client.maxHosts ?? CLIENT_DEFAULTS.maxHosts }),
+    ...rest,
+    ...(client.clock && { clock: client.clock }),
+  });
+}
+
+/**
+ * The core of an HTTP client adapter: policies per host from {@link ClientOptions}, and a
+ * `request(call, send)` that runs one request through them. `transport` says how the
+ * adapter's responses are read.
+ *
+ * @example
+ * const client = resilientClient({ breaker: { strategy: consecutive(5) } }, { status: (r: Response) => r.status, headers: (r) => r.headers });
+ * const response = await client.request({ request: url, method: 'GET', url }, ({ signal }) => fetch(url, { signal }));
+ */
+export function resilientClient<N = unknown, R = unknown>(
+  options: ClientOptions<N> = {},
+  transport: ClientTransport<R> = {},
+): ResilientClient<N, R> {
+  return new ResilientClient(options, transport);
+}

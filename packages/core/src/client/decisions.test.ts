@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { BrokenCircuitError, RateLimitExceededError, ThrottledError, TimeoutError } from '../errors/errors.js';
+import {
+  hostKeyOf,
+  IDEMPOTENT_METHODS,
+  isIdempotentRequest,
+  isRetryableFailure,
+  isRetryableStatus,
+  RETRYABLE_STATUSES,
+} from './decisions.js';
+import { HttpStatusError } from './http-status-error.js';
+
+const status = (s: number, extra: object = {}) => Object.assign(new HttpStatusError(s, undefined, null), extra);
+
+describe('what a client retries', () => {
+  it('retries the statuses of its own table: 408, 425, 429, 500, 502, 503, 504', () => {
+    expect(RETRYABLE_STATUSES).toEqual([408, 425, 429, 500, 502, 503, 504]);
+    const all = Array.from({ length: 500 }, (_, i) => i + 100);
+    expect(all.filter(isRetryableStatus)).toEqual(RETRYABLE_STATUSES);
+    expect(all.filter((s) => isRetryableFailure(status(s)))).toEqual(RETRYABLE_STATUSES);
+  });
+
+  it('retries a 425 Too Early, which isTransient calls permanent elsewhere', () => {
+    expect(isRetryableFailure(status(425))).toBe(true);
+    expect(isRetryableFailure({ response: { status: 425 } })).toBe(true); // axios' shape
+  });
+
+  it('does not retry 501 or 505, nor a spent quota, nor an error that says it is not retryable', () => {
+    expect(isRetryableFailure(status(501))).toBe(false);
+    expect(isRetryableFailure(status(505))).toBe(false);
+    expect(isRetryableFailure(status(429, { code: 'insufficient_quota' }))).toBe(false);
+    expect(isRetryableFailure(status(503, { retryable: false }))).toBe(false);
+    expect(isRetryableFailure(status(400, { retryable: true }))).toBe(true);
+  });
+
+  it('retries network errors and timeouts, never the toolkit’s own refusals', () => {
+    expect(isRetryableFailure(new TypeError('fetch failed', { cause: { code: 'ECONNRESET' } }))).toBe(true);
+    expect(isRetryableFailure(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))).toBe(true);
+    expect(isRetryableFailure(new TimeoutError(100))).toBe(true);
+    expect(isRetryableFailure(new BrokenCircuitError('open', 10))).toBe(false);
+    expect(isRetryableFailure(new ThrottledError(0.5))).toBe(false);
+    expect(isRetryableFailure(new RateLimitExceededError(10))).toBe(false);
+    expect(isRetryableFailure(new Error('unknown'))).toBe(false);
+    expect(isRetryableFailure(null)).toBe(false);
+  });
+});
+
+describe('what is safe to repeat', () => {
+  it('the idempotent methods of RFC 9110, in any case', () => {
+    expect([...IDEMPOTENT_METHODS]).toEqual(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+    for (const m of ['get', 'HEAD', 'options', 'PUT', 'delete']) expect(isIdempotentRequest(m, undefined)).toBe(true);
+    for (const m of ['POST', 'patch', 'CONNECT']) expect(isIdempotentRequest(m, null)).toBe(false);
+  });
+
+  it('any request that carries an Idempotency-Key', () => {
+    expect(isIdempotentRequest('POST', '"k-1"')).toBe(true);
+    expect(isIdempotentRequest('POST', '')).toBe(false);
+  });
+});
+
+describe('hostKeyOf', () => {
+  it.each([
+    ['https://api.openai.com/v1/chat/completions', 'api.openai.com'],
+    ['https://API.Example.com:443/v1', 'api.example.com'],
+    ['http://example.com:80', 'example.com'],
+    ['http://example.com:8080/x?y#z', 'example.com:8080'],
+    ['https://user:secret@example.com/path', 'example.com'],
+    ['https://example.com?q=a@b', 'example.com'],
+    ['http://127.0.0.1:3000/', '127.0.0.1:3000'],
+    ['http://[::1]:3000/', '[::1]:3000'],
+    ['/relative/path', ''],
+  ])('%s → %s', (url, host) => {
+    expect(hostKeyOf(url)).toBe(host);
+    if (host !== '') expect(hostKeyOf(new URL(url))).toBe(host);
+  });
+});

@@ -1,0 +1,88 @@
+import { isTransient, statusOf } from '../errors/classify.js';
+import { isOwnRejection } from '../errors/errors.js';
+
+/** The request header that makes a request safe to repeat (draft-ietf-httpapi-idempotency-key-header). */
+export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
+
+/** Methods RFC 9110 §9.2.2 defines as idempotent: repeating them has the effect of sending them once. */
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = /* @__PURE__ */ new Set([
+  'GET',
+  'HEAD',
+  'OPTIONS',
+  'TRACE',
+  'PUT',
+  'DELETE',
+]);
+
+/** Methods `idempotencyKey: true` adds a generated key to, so that they become safe to retry. */
+export const KEYED_METHODS: ReadonlySet<string> = /* @__PURE__ */ new Set(['POST', 'PATCH']);
+
+/**
+ * The answers an HTTP client retries: 408 Request Timeout, 425 Too Early, 429 Too Many
+ * Requests, 500, 502, 503 and 504. A client-side table: 425 asks the client to repeat the
+ * request (after the TLS handshake), so it is retryable here though `isTransient` calls a
+ * 4xx permanent; 501 and 505 are not transient anywhere.
+ */
+export const RETRYABLE_STATUSES: readonly number[] = [408, 425, 429, 500, 502, 503, 504];
+
+/** Whether an answer with this status is worth repeating (see {@link RETRYABLE_STATUSES}). */
+export const isRetryableStatus = (status: number): boolean => RETRYABLE_STATUSES.includes(status);
+
+type Bag = Record<string, unknown>;
+
+/**
+ * Whether a failed attempt of an HTTP request may succeed if repeated: an answer whose
+ * status is in {@link RETRYABLE_STATUSES} (unless it is a spent quota, `insufficient_quota`),
+ * and, without a status, what `isTransient` says (network errors, timeouts; never the
+ * toolkit's own rejections). An explicit boolean `retryable` (or `transient`) on the error wins.
+ */
+export function isRetryableFailure(error: unknown): boolean {
+  const status = statusOf(error);
+  const e = error as Bag;
+  if (
+    status === undefined ||
+    isOwnRejection(error) ||
+    typeof e.retryable === 'boolean' ||
+    typeof e.transient === 'boolean'
+  ) {
+    return isTransient(error);
+  }
+  return isRetryableStatus(status) && e.code !== 'insufficient_quota' && e.type !== 'insufficient_quota';
+}
+
+/**
+ * Whether a request may be sent again without changing what it does: an idempotent method
+ * (see {@link IDEMPOTENT_METHODS}) or any request that carries an `Idempotency-Key`.
+ * `idempotencyKey` is the header's value, if any.
+ */
+export function isIdempotentRequest(method: string, idempotencyKey: string | null | undefined): boolean {
+  return IDEMPOTENT_METHODS.has(method.toUpperCase()) || (idempotencyKey != null && idempotencyKey !== '');
+}
+
+/**
+ * The host a request's policies belong to: `host[:port]` of an absolute URL, lower-cased,
+ * without user info or the scheme's default port (`https://API.example.com:443/v1` →
+ * `api.example.com`). `''` for a relative URL.
+ */
+export function hostKeyOf(url: string | URL): string {
+  if (typeof url !== 'string') return url.host;
+  const scheme = url.indexOf('://');
+  if (scheme < 0) return '';
+  const start = scheme + 3;
+  const end = authorityEnd(url, start);
+  const at = url.lastIndexOf('@', end - 1); // the user info ends at the last @
+  const host = url.slice(at < start ? start : at + 1, end).toLowerCase();
+  const name = url.slice(0, scheme).toLowerCase();
+  const port = name === 'https' || name === 'wss' ? ':443' : name === 'http' || name === 'ws' ? ':80' : undefined;
+  return port !== undefined && host.endsWith(port) ? host.slice(0, -port.length) : host;
+}
+
+/** Where the authority of `url` ends: at the first `/`, `?`, `#` or `\\` from `start`, or the end. */
+export function authorityEnd(url: string, start: number): number {
+  let end = start;
+  for (; end < url.length; end++) {
+    const c = url.charCodeAt(end);
+    if (c === 47 || c === 63 || c === 35 || c === 92) break;
+  }
+  return end;
+}

@@ -1,0 +1,35 @@
+import type { BreakerStateName } from '../breaker/options.js';
+
+/** What a resilient client attaches to the error it rejects with (and the response it returns). */
+export interface ClientDetails {
+  /** The host (or `key`) whose policies ran the request. */
+  readonly host: string;
+  /** Attempts made, the first included (a request refused locally counts its refused attempt). */
+  readonly attempts: number;
+  /** Milliseconds spent waiting between attempts (backoff and `Retry-After`). */
+  readonly totalDelayMs: number;
+  /** The host's breaker state when the request settled; absent without a breaker. */
+  readonly breakerState?: BreakerStateName;
+}
+
+/** Attaches `details` as the `resilience` property of an error or response; a frozen or primitive value is left alone. */
+export function attachDetails(value: unknown, details: ClientDetails): void {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null || !Object.isExtensible(value))
+    return;
+  Object.defineProperty(value, 'resilience', { value: details, enumerable: true, configurable: true, writable: true });
+}
+
+/**
+ * The details a resilient client attached to an error it rejected with or a response it
+ * returned: attempts, total delay, host and breaker state. `undefined` for anything else.
+ *
+ * @example
+ * try { await api('https://api.example.com/v1/items'); }
+ * catch (error) { log.warn({ attempts: resilienceDetails(error)?.attempts }, 'gave up'); }
+ */
+export function resilienceDetails(value: unknown): ClientDetails | undefined {
+  const details = (value as { resilience?: unknown } | null | undefined)?.resilience;
+  return typeof details === 'object' && details !== null && typeof (details as ClientDetails).attempts === 'number'
+    ? (details as ClientDetails)
+    : undefined;
+}

@@ -1,0 +1,285 @@
+import type { CircuitBreakerPolicy } from '../breaker/breaker.js';
+import { circuitBreaker } from '../breaker/breaker.js';
+import type { SharedCircuitBreaker } from '../breaker/shared.js';
+import type { Clock, Random } from '../clock/clock.js';
+import type { Disposer, Subscribe } from '../events/emitter.js';
+import { type MetricsCollector, metrics } from '../metrics/metrics.js';
+import { observe } from '../metrics/observe.js';
+import type { MetricsOptions } from '../metrics/options.js';
+import type { PipelineLayer } from '../pipeline/options.js';
+import { Pipeline } from '../pipeline/pipeline.js';
+import type { PolicyEvent } from '../policy/policy.js';
+import type { RateLimitEvent, RateLimiter } from '../ratelimit/limiter.js';
+import { RetryBudget, type RetryBudgetOptions } from '../retry/budget.js';
+import { type RetryPolicy, retry } from '../retry/retry.js';
+import { type AdaptiveThrottlePolicy, adaptiveThrottle } from '../throttle/throttle.js';
+import { type TimeoutPolicy, timeout } from '../timeout/timeout.js';
+import { isRetryableFailure } from './decisions.js';
+import { HttpStatusError } from './http-status-error.js';
+import { CLIENT_DEFAULTS, type ClientOptions, timeoutArguments } from './options.js';
+
+/**
+ * The policies of one host (or `key`), built on its first request from the client's options.
+ * Read them to inspect a host: `client.host('api.openai.com')?.breaker?.state`.
+ */
+export class HostPolicies {
+  readonly key: string;
+  /** Absent when `retry: false`. */
+  readonly retry: RetryPolicy | undefined;
+  readonly budget: RetryBudget | undefined;
+  readonly breaker: CircuitBreakerPolicy | SharedCircuitBreaker | undefined;
+  readonly throttle: AdaptiveThrottlePolicy | undefined;
+  /** The time limit of each attempt. */
+  readonly timeout: TimeoutPolicy | undefined;
+  /** The time limit of a whole request. */
+  readonly deadline: TimeoutPolicy | undefined;
+  readonly metrics: MetricsCollector | undefined;
+  /** @internal Runs a request that may be retried: deadline, then retry. */
+  readonly withRetry: Pipeline;
+  /** @internal Runs a request sent once: deadline only. */
+  readonly once: Pipeline;
+  /** @internal Runs one attempt: breaker, throttle, rate limit, attempt timeout. */
+  readonly attempt: Pipeline;
+  readonly #layers: readonly PipelineLayer[];
+  readonly #disposers: Disposer[] = [];
+
+  /** @internal */
+  constructor(key: string, parts: HostParts) {
+    this.key = key;
+    const { retry, budget, breaker, throttle, timeout, deadline } = parts.policies;
+    this.retry = retry;
+    this.budget = budget;
+    this.breaker = breaker;
+    this.throttle = throttle;
+    this.timeout = timeout;
+    this.deadline = deadline;
+    const present = <T>(...list: (T | undefined)[]) => list.filter((p): p is T => p !== undefined);
+    const attempt = present<PipelineLayer>(breaker, throttle, parts.limiter, timeout);
+    this.attempt = new Pipeline(attempt);
+    this.once = new Pipeline(present<PipelineLayer>(deadline));
+    this.withRetry = new Pipeline(present<PipelineLayer>(deadline, retry));
+    this.#layers = present<PipelineLayer>(deadline, retry, ...attempt);
+    this.metrics = parts.metrics;
+    if (parts.metrics !== undefined) {
+      for (const source of [this.withRetry, this.once, this.attempt])
+        this.#disposers.push(observe(source, parts.metrics));
+    }
+  }
+
+  /** Every event of the host's policies; returns a disposer. */
+  readonly onEvent: Subscribe<PolicyEvent> = (listener) => {
+    const disposers = this.#layers.map((layer) => layer.onEvent(listener as (event: PolicyEvent) => void));
+    const dispose = () => {
+      for (const d of disposers) d();
+    };
+    this.#disposers.push(dispose);
+    return dispose;
+  };
+
+  /** @internal Unsubscribes everything and takes the breaker out of the registry. */
+  dispose(): void {
+    for (const d of this.#disposers.splice(0)) d();
+    this.breaker?.dispose();
+  }
+}
+
+interface HostParts {
+  readonly policies: Pick<HostPolicies, 'retry' | 'budget' | 'breaker' | 'throttle' | 'timeout' | 'deadline'>;
+  readonly limiter: PipelineLayer | undefined;
+  readonly metrics: MetricsCollector | undefined;
+}
+
+/**
+ * The `retry`, `breaker`, `throttle`, `timeout`, `deadlineMs` and `metrics` options as one
+ * host's policies. Each builder is also run once at construction to validate its options.
+ */
+export class HostBuilder {
+  readonly #options: ClientOptions<never>;
+  readonly #clock: Clock | undefined;
+  readonly #random: Random | undefined;
+  readonly #limiter: RateLimiter | undefined;
+  readonly #discard: ((response: unknown) => void) | undefined;
+
+  constructor(
+    options: ClientOptions<never>,
+    limiter: RateLimiter | undefined,
+    discard: ((response: unknown) => void) | undefined,
+  ) {
+    this.#options = options;
+    this.#clock = options.clock;
+    this.#random = options.random;
+    this.#limiter = limiter;
+    this.#discard = discard;
+  }
+
+  /** The builders of the nested options, by option name, for validation. */
+  get builders(): Record<string, () => unknown> {
+    return {
+      // The budget's options go to retry(), which names them `budget.ratio`.
+      retry: () => this.retry(this.#options.retry === false ? undefined : this.#options.retry?.budget || undefined),
+      breaker: () => this.breaker('validation', false),
+      throttle: () => this.throttle(),
+      timeout: () => this.timeout(),
+      metrics: () => this.metrics(),
+    };
+  }
+
+  build(key: string): HostPolicies {
+    const budget = this.budget();
+    return new HostPolicies(key, {
+      policies: {
+        retry: this.retry(budget),
+        budget,
+        breaker: this.breaker(key, undefined),
+        throttle: this.throttle(),
+        timeout: this.timeout(),
+        deadline: this.#options.deadlineMs === undefined ? undefined : this.#deadline(this.#options.deadlineMs),
+      },
+      limiter: this.#limiterLayer(key),
+      metrics: this.metrics(),
+    });
+  }
+
+  budget(): RetryBudget | undefined {
+    const r = this.#options.retry;
+    if (r === false) return undefined;
+    const b = r?.budget;
+    if (b === false) return undefined;
+    if (b instanceof RetryBudget) return b;
+    return new RetryBudget({ ...b, ...(this.#clock && { clock: this.#clock }) });
+  }
+
+  retry(budget: RetryBudget | RetryBudgetOptions | undefined): RetryPolicy | undefined {
+    const r = this.#options.retry;
+    if (r === false) return undefined;
+    const discard = this.#discard;
+    const { budget: _, onRetry, handle, ...rest } = r ?? {};
+    return retry({
+      ...rest,
+      handle: handle ?? isRetryableFailure,
+      ...(budget !== undefined && { budget }),
+      ...(this.#options.deadlineMs !== undefined && { deadlineMs: this.#options.deadlineMs }),
+      // A response about to be retried is released at once, not when the retry's wait is over.
+      onRetry: (event) => {
+        if (discard !== undefined && event.error instanceof HttpStatusError) discard(event.error.response);
+        onRetry?.(event);
+      },
+      ...(this.#clock && { clock: this.#clock }),
+      ...(this.#random && { random: this.#random }),
+    });
+  }
+
+  breaker(key: string, registry: false | undefined): CircuitBreakerPolicy | SharedCircuitBreaker | undefined {
+    const b = this.#options.breaker;
+    if (b === undefined) return undefined;
+    const name = `${b.name ?? this.#options.name ?? CLIENT_DEFAULTS.name}:${key}`;
+    return circuitBreaker({
+      handle: isRetryableFailure,
+      ...b,
+      name,
+      ...(registry === false && { registry }),
+      ...(this.#clock && { clock: this.#clock }),
+      ...(this.#random && { random: this.#random }),
+    } as Parameters<typeof circuitBreaker>[0]);
+  }
+
+  throttle(): AdaptiveThrottlePolicy | undefined {
+    const t = this.#options.throttle;
+    if (t === undefined || t === false) return undefined;
+    return adaptiveThrottle({
+      overloaded: isRetryableFailure,
+      ...(t === true ? {} : t),
+      ...(this.#clock && { clock: this.#clock }),
+      ...(this.#random && { random: this.#random }),
+    });
+  }
+
+  timeout(): TimeoutPolicy | undefined {
+    const t = this.#options.timeout;
+    if (t === undefined) return undefined;
+    const [ms, options] = timeoutArguments(t);
+    return timeout(ms, { ...options, ...(this.#clock && { clock: this.#clock }) });
+  }
+
+  metrics(): MetricsCollector | undefined {
+    const m = this.#options.metrics;
+    if (m === undefined || m === false) return undefined;
+    return metrics({ ...(m === true ? {} : (m as MetricsOptions)), ...(this.#clock && { clock: this.#clock }) });
+  }
+
+  #deadline(ms: number): TimeoutPolicy {
+    return timeout(ms, { name: 'deadline', ...(this.#clock && { clock: this.#clock }) });
+  }
+
+  /** The shared limiter as one host's layer: consumes the host's key, reports the host's events only. */
+  #limiterLayer(key: string): PipelineLayer | undefined {
+    if (this.#limiter === undefined) return undefined;
+    const policy = this.#limiter.policy({ key });
+    const onEvent: Subscribe<RateLimitEvent> = (listener) =>
+      policy.onEvent((event) => {
+        if (event.key === key) listener(event);
+      });
+    return { ...policy, onEvent };
+  }
+}
+
+/**
+ * The hosts' policies, at most `maxHosts`: the least recently used host is dropped past it
+ * (a Map keeps insertion order; a host is moved to the end when used, unless it already is).
+ */
+export class HostMap {
+  readonly #hosts = new Map<string, HostPolicies>();
+  readonly #max: number;
+  readonly #build: (key: string) => HostPolicies;
+  readonly #added: (host: HostPolicies) => void;
+  #last: string | undefined;
+
+  constructor(max: number, build: (key: string) => HostPolicies, added: (host: HostPolicies) => void) {
+    this.#max = max;
+    this.#build = build;
+    this.#added = added;
+  }
+
+  /** The host's policies, built on first use; marks the host as the most recently used. */
+  get(key: string): HostPolicies {
+    const hosts = this.#hosts;
+    let host = hosts.get(key);
+    if (host !== undefined) {
+      if (key !== this.#last) {
+        hosts.delete(key);
+        hosts.set(key, host);
+        this.#last = key;
+      }
+      return host;
+    }
+    host = this.#build(key);
+    if (hosts.size >= this.#max) {
+      const [oldest, evicted] = hosts.entries().next().value as [string, HostPolicies];
+      hosts.delete(oldest);
+      evicted.dispose();
+    }
+    hosts.set(key, host);
+    this.#last = key;
+    this.#added(host);
+    return host;
+  }
+
+  /** The host's policies if kept, without marking it used. */
+  peek(key: string): HostPolicies | undefined {
+    return this.#hosts.get(key);
+  }
+
+  keys(): string[] {
+    return [...this.#hosts.keys()];
+  }
+
+  values(): IterableIterator<HostPolicies> {
+    return this.#hosts.values();
+  }
+
+  clear(): void {
+    for (const host of this.#hosts.values()) host.dispose();
+    this.#hosts.clear();
+    this.#last = undefined;
+  }
+}

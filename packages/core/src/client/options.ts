@@ -1,0 +1,188 @@
+import type { CircuitBreakerOptions } from '../breaker/options.js';
+import type { Clock, Random } from '../clock/clock.js';
+import { type ConfigurationError, isConfigurationError } from '../errors/errors.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
+import type { MetricsOptions } from '../metrics/options.js';
+import type { RateLimiterOptions } from '../ratelimit/options.js';
+import type { RetryBudget, RetryBudgetOptions } from '../retry/budget.js';
+import type { RetryOptions } from '../retry/options.js';
+import type { AdaptiveThrottleOptions } from '../throttle/options.js';
+import type { TimeoutStrategy } from '../timeout/options.js';
+
+/** `retry()`'s options, but for time and randomness (the client's) and the deadline (`deadlineMs`). */
+export type ClientRetryOptions = Omit<RetryOptions, 'budget' | 'clock' | 'random' | 'deadlineMs'> & {
+  /**
+   * The retry budget of each host: options for one `RetryBudget` per host, an instance to
+   * share one budget among hosts, or `false` for none.
+   * @default RetryBudget's defaults per host (10 % of requests plus one retry a second)
+   */
+  budget?: RetryBudget | RetryBudgetOptions | false;
+};
+
+/** `rateLimiter()`'s options, with `{ requestsPerMinute }` as a shorthand for a token bucket. */
+export type ClientRateLimitOptions = Omit<RateLimiterOptions, 'algorithm' | 'clock'> &
+  (
+    | { algorithm: RateLimiterOptions['algorithm']; requestsPerMinute?: never }
+    | {
+        /** A token bucket of this many requests a minute (a burst of as many, refilled continuously). */
+        requestsPerMinute: number;
+        algorithm?: never;
+      }
+  );
+
+/** A time limit per attempt: ms, or `timeout()`'s `ms` with its options. */
+export type ClientTimeoutOptions = number | { ms: number; strategy?: TimeoutStrategy; name?: string };
+
+/**
+ * What an HTTP client adapter (`@resilience/fetch`, `@resilience/axios`) takes. Each option
+ * takes the options of the matching core factory; `N` is the adapter's request (what
+ * `idempotent` and `key` receive). Policies are kept per host (or per `key`), built on a
+ * host's first request.
+ */
+export interface ClientOptions<N = unknown> {
+  /**
+   * Retries of what is safe to repeat (see `idempotent`), on network errors, timeouts and
+   * the statuses of `RETRYABLE_STATUSES`, honouring `Retry-After` up to `retryAfter.maxMs`.
+   * `false` never retries.
+   * @default retry()'s defaults: 4 attempts, exponential backoff from 100 ms to 5 s, Retry-After up to 60 s, a retry budget per host
+   */
+  retry?: ClientRetryOptions | false;
+  /** A circuit breaker per host; `handle` defaults to `isRetryableFailure`. Off by default. */
+  breaker?: Omit<CircuitBreakerOptions, 'clock' | 'random' | 'initialState' | 'key'>;
+  /** A rate limiter keyed by host, waited for by every attempt (FIFO, up to `maxWaitMs`). Off by default. */
+  rateLimit?: ClientRateLimitOptions;
+  /** A time limit for each attempt. Off by default. */
+  timeout?: ClientTimeoutOptions;
+  /** A time limit for the whole request, attempts and waits included. Off by default. */
+  deadlineMs?: number;
+  /**
+   * Client-side adaptive throttling per host (Google SRE); `true` takes its defaults
+   * (`k = 2` over two minutes), `overloaded` defaults to `isRetryableFailure`. Off by default.
+   */
+  throttle?: Omit<AdaptiveThrottleOptions, 'clock' | 'random'> | boolean;
+  /**
+   * Whether a request is safe to retry. A request that fails it is sent once.
+   * @default an idempotent method (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) or an `Idempotency-Key` header
+   */
+  idempotent?: (request: N) => boolean;
+  /**
+   * Adds a generated `Idempotency-Key` (a UUID, quoted as the draft's structured-field
+   * string) to POST and PATCH requests that carry none, the same on every attempt, so they
+   * become safe to retry. @default false
+   */
+  idempotencyKey?: boolean;
+  /** A metrics collector per host (`true`, or `metrics()`'s options). Off by default. */
+  metrics?: MetricsOptions | boolean;
+  /** The key a request's policies are kept under. @default the URL's host (`hostKeyOf`) */
+  key?: (request: N) => string;
+  /**
+   * Most hosts (keys) whose policies are kept; past it the least recently used host's are
+   * dropped (its breaker leaves the registry). @default 100
+   */
+  maxHosts?: number;
+  /** Stamped on the client's breakers (`<name>:<host>` unless `breaker.name` is given). @default 'http-client' */
+  name?: string;
+  clock?: Clock;
+  /** Jitter, throttling draws and generated keys. @default systemRandom (keys: crypto.randomUUID) */
+  random?: Random;
+}
+
+/** Every option of a resilient client; any other name is rejected. */
+export const CLIENT_OPTION_NAMES = {
+  retry: true,
+  breaker: true,
+  rateLimit: true,
+  timeout: true,
+  deadlineMs: true,
+  throttle: true,
+  idempotent: true,
+  idempotencyKey: true,
+  metrics: true,
+  key: true,
+  maxHosts: true,
+  name: true,
+  clock: true,
+  random: true,
+} as const satisfies OptionNames<ClientOptions>;
+
+/**
+ * What a client does without options: retries with `retry()`'s defaults (`RETRY_DEFAULTS`),
+ * a retry budget per host with `RetryBudget`'s (`RETRY_BUDGET_DEFAULTS`), `Retry-After`
+ * honoured up to 60 s; breaker, throttle, rate limit, timeouts and metrics off.
+ */
+export const CLIENT_DEFAULTS = {
+  retry: true,
+  retryBudget: true,
+  breaker: false,
+  throttle: false,
+  rateLimit: false,
+  timeout: false,
+  deadlineMs: false,
+  idempotencyKey: false,
+  metrics: false,
+  maxHosts: 100,
+  name: 'http-client',
+} as const;
+
+/** The timeout option as `timeout()`'s arguments. */
+export function timeoutArguments(t: ClientTimeoutOptions): [number, { strategy?: TimeoutStrategy; name?: string }] {
+  if (typeof t === 'number') return [t, {}];
+  const { ms, ...options } = t;
+  return [ms, options];
+}
+
+/**
+ * Checks the client's own options into `v`, and each nested one by building what it
+ * configures with `build`, so one `ConfigurationError` names every bad option, nested
+ * ones as `retry.maxAttempts`.
+ */
+export function validateClientOptions(options: ClientOptions<never>, nested: Record<string, () => unknown>): void {
+  const v = new OptionsValidator('resilient client');
+  const o = v.known(options, CLIENT_OPTION_NAMES);
+  v.check(
+    o.retry === undefined || o.retry === false || typeof o.retry === 'object',
+    'retry',
+    o.retry,
+    'retry() options or false',
+  );
+  v.check(
+    o.throttle === undefined || typeof o.throttle === 'boolean' || typeof o.throttle === 'object',
+    'throttle',
+    o.throttle,
+    'adaptiveThrottle() options or a boolean',
+  );
+  v.check(
+    o.metrics === undefined || typeof o.metrics === 'boolean' || typeof o.metrics === 'object',
+    'metrics',
+    o.metrics,
+    'metrics() options or a boolean',
+  );
+  const t = o.timeout;
+  v.check(
+    t === undefined || typeof t === 'number' || (typeof t === 'object' && t !== null),
+    'timeout',
+    t,
+    'ms or { ms, strategy }',
+  );
+  v.number('deadlineMs', o.deadlineMs, { gt: 0 });
+  v.function('idempotent', o.idempotent);
+  v.boolean('idempotencyKey', o.idempotencyKey);
+  v.function('key', o.key);
+  v.integer('maxHosts', o.maxHosts, { min: 1 });
+  v.string('name', o.name);
+  v.clock('clock', o.clock);
+  v.function('random', o.random);
+  if (v.issues.length === 0) {
+    for (const [path, build] of Object.entries(nested)) {
+      try {
+        build();
+      } catch (error) {
+        if (!isConfigurationError(error)) throw error;
+        for (const i of (error as ConfigurationError).issues) {
+          v.check(false, i.option === 'options' ? path : `${path}.${i.option}`, i.received, i.allowed);
+        }
+      }
+    }
+  }
+  v.done();
+}

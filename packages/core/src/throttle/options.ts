@@ -1,0 +1,59 @@
+import type { Clock, Random } from '../clock/clock.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
+
+export interface AdaptiveThrottleOptions {
+  /**
+   * How many requests per accepted one the dependency may be sent before the throttle
+   * sheds load: requests are rejected locally with probability
+   * `max(0, (requests − k · accepts) / (requests + 1))`. Lower is more aggressive (1.1 sheds
+   * early); 2 lets twice the accepted traffic through. At least 1.
+   * @default 2
+   */
+  k?: number;
+  /** How far back requests and accepts are counted (Google SRE: two minutes). @default 120_000 */
+  windowMs?: number;
+  /**
+   * Whether a failure means the dependency refused the request (overload) rather than
+   * accepted it. The toolkit's own rejections from inside the throttle count as neither.
+   * @default isTransient (network errors, timeouts, 429 and 5xx)
+   */
+  overloaded?: (error: unknown) => boolean;
+  /** Name stamped on events. @default 'throttle' */
+  name?: string;
+  clock?: Clock;
+  /** Draws the number a request's rejection probability is compared with. @default systemRandom */
+  random?: Random;
+}
+
+/** Every option `adaptiveThrottle` takes; any other name is rejected. */
+export const THROTTLE_OPTION_NAMES = {
+  k: true,
+  windowMs: true,
+  overloaded: true,
+  name: true,
+  clock: true,
+  random: true,
+} as const satisfies OptionNames<AdaptiveThrottleOptions>;
+
+export const THROTTLE_DEFAULTS = { k: 2, windowMs: 120_000, name: 'throttle' } as const;
+
+/** Buckets the window is cut into: it slides one bucket (a twelfth) at a time. */
+export const THROTTLE_BUCKETS = 12;
+
+/** Checks throttle options into `v`, as a nested option (`path`, e.g. `'throttle'`) or at the top. */
+export function checkThrottleOptions(v: OptionsValidator, options: AdaptiveThrottleOptions | undefined, path?: string) {
+  const o = v.known(options, THROTTLE_OPTION_NAMES, path);
+  const name = (option: string) => (path === undefined ? option : `${path}.${option}`);
+  v.number(name('k'), o.k, { min: 1 });
+  v.number(name('windowMs'), o.windowMs, { min: THROTTLE_BUCKETS });
+  v.function(name('overloaded'), o.overloaded);
+  v.string(name('name'), o.name);
+  v.clock(name('clock'), o.clock);
+  v.function(name('random'), o.random);
+}
+
+export function validateThrottleOptions(options: AdaptiveThrottleOptions): void {
+  const v = new OptionsValidator('adaptiveThrottle');
+  checkThrottleOptions(v, options);
+  v.done();
+}

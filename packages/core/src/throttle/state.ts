@@ -1,0 +1,77 @@
+import type { Transition } from '../store/store.js';
+import { THROTTLE_BUCKETS } from './options.js';
+
+/**
+ * The JSON state of an adaptive throttle: requests and accepts per bucket of
+ * `windowMs / 12`, in a ring indexed by `epoch % 12`, where `epoch` is the newest bucket's
+ * number (`floor(now / bucketMs)`). `counts[2i]` holds bucket `i`'s requests, `counts[2i + 1]`
+ * its accepts. Absent means no traffic in the window.
+ */
+export interface ThrottleState {
+  readonly epoch: number;
+  readonly counts: readonly number[];
+}
+
+/** A request to admit (with the random draw in `[0, 1)` its probability is compared with), or an accept to count. */
+export type ThrottleInput = { readonly draw: number } | 'accepted';
+
+/** What admitting a request decided; for an accept, the figures after counting it. */
+export interface ThrottleDecision {
+  readonly allowed: boolean;
+  /** The rejection probability the request was subject to, in `[0, 1)`. */
+  readonly probability: number;
+  /** Requests (locally rejected ones included) and accepts in the window, before this input. */
+  readonly requests: number;
+  readonly accepts: number;
+}
+
+/**
+ * The client-side adaptive throttling of the Google SRE book ("Handling Overload"), as a
+ * pure transition: a request is rejected locally with probability
+ * `max(0, (requests − k · accepts) / (requests + 1))` over the window, and counted in
+ * `requests` whether admitted or not; `'accepted'` counts a request the dependency accepted.
+ * While the dependency accepts at least one request in `k`, nothing is rejected.
+ */
+export function throttleTransition(
+  k: number,
+  windowMs: number,
+): Transition<ThrottleState, ThrottleInput, ThrottleDecision> {
+  const bucketMs = windowMs / THROTTLE_BUCKETS;
+  return {
+    name: 'adaptiveThrottle',
+    params: { k, windowMs },
+    apply(state, input, now) {
+      // A clock that went back counts into the newest bucket.
+      const epoch = Math.max(Math.floor(now / bucketMs), state?.epoch ?? Number.NEGATIVE_INFINITY);
+      const counts = current(state, epoch);
+      let requests = 0;
+      let accepts = 0;
+      for (let i = 0; i < counts.length; i += 2) {
+        requests += counts[i]!;
+        accepts += counts[i + 1]!;
+      }
+      const slot = 2 * (((epoch % THROTTLE_BUCKETS) + THROTTLE_BUCKETS) % THROTTLE_BUCKETS);
+      const probability = Math.max(0, (requests - k * accepts) / (requests + 1));
+      let allowed = true;
+      if (input === 'accepted') counts[slot + 1]! += 1;
+      else {
+        allowed = !(input.draw < probability);
+        counts[slot]! += 1;
+      }
+      return { state: { epoch, counts }, output: { allowed, probability, requests, accepts }, ttlMs: windowMs };
+    },
+  };
+}
+
+/** A fresh copy of the counts as of `epoch`: buckets older than the window are zeroed. */
+function current(state: ThrottleState | undefined, epoch: number): number[] {
+  const counts = state === undefined ? new Array<number>(2 * THROTTLE_BUCKETS).fill(0) : [...state.counts];
+  if (state === undefined) return counts;
+  if (epoch - state.epoch >= THROTTLE_BUCKETS) return counts.fill(0);
+  for (let e = state.epoch + 1; e <= epoch; e++) {
+    const slot = 2 * (((e % THROTTLE_BUCKETS) + THROTTLE_BUCKETS) % THROTTLE_BUCKETS);
+    counts[slot] = 0;
+    counts[slot + 1] = 0;
+  }
+  return counts;
+}

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { circuitBreaker } from '../breaker/breaker.js';
+import { consecutive } from '../breaker/strategy.js';
+import { FakeClock } from '../clock/fake-clock.js';
+import { sequenceRandom } from '../clock/sequence-random.js';
+import { isTransient } from '../errors/classify.js';
+import { ConfigurationError, isOwnRejection, RateLimitExceededError, ThrottledError } from '../errors/errors.js';
+import { handle } from '../errors/handle.js';
+import { retry } from '../retry/retry.js';
+import { THROTTLE_DEFAULTS } from './options.js';
+import { adaptiveThrottle } from './throttle.js';
+
+const overloaded = Object.assign(new Error('503'), { status: 503 });
+const fail = () => Promise.reject(overloaded);
+const ok = () => 'ok';
+
+describe('adaptiveThrottle', () => {
+  it('defaults: k = 2 over two minutes', () => {
+    expect(THROTTLE_DEFAULTS).toEqual({ k: 2, windowMs: 120_000, name: 'throttle' });
+  });
+
+  it('lets everything through while the dependency accepts', async () => {
+    const throttle = adaptiveThrottle({ clock: new FakeClock(), random: sequenceRandom(0) });
+    for (let i = 0; i < 20; i++) await expect(throttle.execute(ok)).resolves.toBe('ok');
+    expect(throttle.stats).toEqual({ requests: 20, accepts: 20, probability: 0 });
+  });
+
+  it('sheds requests locally once the dependency refuses them, with a typed own rejection', async () => {
+    const clock = new FakeClock();
+    const events: unknown[] = [];
+    const throttle = adaptiveThrottle({ clock, random: sequenceRandom(0.7) });
+    throttle.onEvent((e) => events.push(e));
+    let calls = 0;
+    const refused = () => {
+      calls++;
+      return fail();
+    };
+    for (let i = 0; i < 3; i++) await expect(throttle.execute(refused)).rejects.toBe(overloaded);
+    // p was 1/2, then 2/3; now (3 − 0) / 4 = 0.75 > 0.7: rejected here, never sent
+    const error = await throttle.execute(refused).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ThrottledError);
+    expect((error as ThrottledError).probability).toBe(0.75);
+    expect(calls).toBe(3);
+    expect(events).toEqual([{ type: 'rejected', policy: 'throttle', reason: 'throttled', probability: 0.75 }]);
+    expect(isOwnRejection(error)).toBe(true);
+    expect(isTransient(error)).toBe(false);
+    expect(handle.all()(error)).toBe(false);
+  });
+
+  it('recovers as the window slides past the refusals', async () => {
+    const clock = new FakeClock();
+    const throttle = adaptiveThrottle({ clock, random: sequenceRandom(0.5) });
+    for (let i = 0; i < 5; i++) await throttle.execute(fail).catch(() => {});
+    expect(throttle.stats.probability).toBeGreaterThan(0.5);
+    await clock.advance(120_000);
+    expect(throttle.stats).toEqual({ requests: 0, accepts: 0, probability: 0 });
+    await expect(throttle.execute(ok)).resolves.toBe('ok');
+  });
+
+  it('counts answers that are not overload (a 404) as accepted, and own rejections from inside as neither', async () => {
+    const throttle = adaptiveThrottle({ clock: new FakeClock(), random: sequenceRandom(0.99) });
+    await throttle.execute(() => Promise.reject(Object.assign(new Error('404'), { status: 404 }))).catch(() => {});
+    await throttle.execute(() => Promise.reject(new RateLimitExceededError(10))).catch(() => {});
+    expect(throttle.stats).toMatchObject({ requests: 2, accepts: 1 });
+  });
+
+  it('takes the overload test as an option', async () => {
+    const throttle = adaptiveThrottle({ clock: new FakeClock(), overloaded: () => false });
+    await throttle.execute(fail).catch(() => {});
+    expect(throttle.stats).toMatchObject({ requests: 1, accepts: 1 });
+  });
+
+  it('is not retried by default, and a breaker outside it does not count it', async () => {
+    const clock = new FakeClock();
+    const throttle = adaptiveThrottle({ clock, random: sequenceRandom(0) });
+    for (let i = 0; i < 3; i++) await throttle.execute(fail).catch(() => {});
+    const breaker = circuitBreaker({ strategy: consecutive(1), clock, registry: false });
+    let calls = 0;
+    const policy = retry({ maxAttempts: 3, clock });
+    const error = await policy
+      .execute(() => breaker.execute(() => throttle.execute(() => ++calls)))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ThrottledError);
+    expect(calls).toBe(0);
+    expect(policy.stats.attempts).toBe(1);
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('rejects bad options naming each', () => {
+    expect(() => adaptiveThrottle({ k: 0.5, windowMs: 5 })).toThrow(ConfigurationError);
+    expect(() => adaptiveThrottle({ k: 0.5 })).toThrow(/k: received 0.5/);
+    // @ts-expect-error misspelt
+    expect(() => adaptiveThrottle({ K: 2 })).toThrow(/did you mean k/);
+  });
+});

@@ -1,0 +1,216 @@
+import { BrokenCircuitError, backoff, ConfigurationError, consecutive, resilienceDetails } from '@resilience/core';
+import { FakeClock, sequenceRandom } from '@resilience/core/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FETCH_DEFAULTS, type ResilientFetchOptions, withResilience } from './index.js';
+import { answer, drop, hang, type ScriptServer, scriptServer, until } from './testing/server.js';
+
+let server: ScriptServer;
+afterEach(() => server?.close());
+
+/** Our fetch on a fake clock that only moves when the test says, with jitter drawn as 0. */
+function resilient(options: ResilientFetchOptions = {}, clock = new FakeClock()) {
+  return { clock, fetch: withResilience(fetch, { clock, random: sequenceRandom(0), ...options }) };
+}
+
+/** Resolves once a policy is waiting on the fake clock (a retry's backoff, a breaker's probe, a limiter). */
+const waiting = (clock: FakeClock) => until(() => clock.pendingTimers > 0, 'a wait on the clock');
+
+describe('withResilience(fetch) against a real server', () => {
+  it('retries a 503, then returns the 200', async () => {
+    server = await scriptServer(answer(503), answer(200, { ok: true }));
+    const { clock, fetch: f } = resilient();
+    const pending = f(`${server.url}/items`);
+    await waiting(clock);
+    await clock.advance(100); // exponential backoff: 100 ms before the first retry
+    const response = await pending;
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ ok: true });
+    expect(server.seen).toHaveLength(2);
+    expect(resilienceDetails(response)).toEqual({ host: server.host, attempts: 2, totalDelayMs: 100 });
+  });
+
+  it('retries a dropped connection', async () => {
+    server = await scriptServer(drop, answer(200));
+    const { clock, fetch: f } = resilient();
+    const pending = f(`${server.url}/items`);
+    await waiting(clock);
+    await clock.advance(100);
+    expect((await pending).status).toBe(200);
+    expect(server.seen).toHaveLength(2);
+  });
+
+  it('waits for a 429’s Retry-After in seconds', async () => {
+    server = await scriptServer(answer(429, {}, { 'retry-after': '2' }), answer(200));
+    const { clock, fetch: f } = resilient();
+    const pending = f(`${server.url}/items`);
+    await waiting(clock);
+    await clock.advance(1_999);
+    expect(server.seen).toHaveLength(1);
+    await clock.advance(1);
+    expect((await pending).status).toBe(200);
+    expect(server.seen).toHaveLength(2);
+  });
+
+  it('waits for a 429’s Retry-After as an HTTP-date', async () => {
+    const start = Date.parse('2025-06-01T12:00:00Z');
+    const at = new Date(start + 3_000).toUTCString();
+    server = await scriptServer(answer(429, {}, { 'retry-after': at }), answer(200));
+    const { clock, fetch: f } = resilient({}, new FakeClock(start));
+    const pending = f(`${server.url}/items`);
+    await waiting(clock);
+    await clock.advance(2_999);
+    expect(server.seen).toHaveLength(1);
+    await clock.advance(1);
+    expect((await pending).status).toBe(200);
+  });
+
+  it('gives up a slow response at the attempt timeout (the request is aborted) and retries', async () => {
+    server = await scriptServer(hang, answer(200));
+    const { clock, fetch: f } = resilient({ timeout: 5_000, retry: { backoff: backoff.constant(0) } });
+    const pending = f(`${server.url}/slow`);
+    await server.requests(1);
+    await clock.advance(5_000);
+    expect((await pending).status).toBe(200);
+    await until(() => server.seen[0]!.aborted, 'the first request to be aborted');
+    expect(server.seen).toHaveLength(2);
+  });
+
+  it('follows a provider that is down for a while: the breaker opens, probes once, closes', async () => {
+    server = await scriptServer(answer(503));
+    const { clock, fetch: f } = resilient({
+      retry: false,
+      breaker: { strategy: consecutive(3), halfOpenAfter: 30_000 },
+    });
+    const url = `${server.url}/v1/models`;
+    for (let i = 0; i < 3; i++) expect((await f(url)).status).toBe(503);
+    const refused = await f(url).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(BrokenCircuitError);
+    expect(server.seen).toHaveLength(3); // nothing on the wire while open
+    server.script(answer(200));
+    await clock.advance(30_000);
+    const probe = f(url);
+    const second = f(url).catch((e: unknown) => e); // half-open: one probe only
+    expect(await second).toBeInstanceOf(BrokenCircuitError);
+    expect((await probe).status).toBe(200);
+    expect(f.client.host(server.host)!.breaker!.state).toBe('closed');
+    expect(f.client.host(server.host)!.breaker!.name).toBe(`fetch:${server.host}`);
+    expect((await f(url)).status).toBe(200);
+    expect(server.seen).toHaveLength(5);
+  });
+
+  it('returns the last retryable response, body intact, instead of throwing', async () => {
+    server = await scriptServer(answer(503, { error: 'overloaded' }));
+    const { clock, fetch: f } = resilient({ retry: { maxAttempts: 2 } });
+    const pending = f(`${server.url}/items`);
+    await waiting(clock);
+    await clock.advance(100);
+    const response = await pending;
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({ error: 'overloaded' });
+    expect(resilienceDetails(response)).toMatchObject({ attempts: 2 });
+  });
+
+  it('sends a POST once, unless it carries an Idempotency-Key', async () => {
+    server = await scriptServer(answer(503), answer(201));
+    const { clock, fetch: f } = resilient();
+    expect((await f(`${server.url}/orders`, { method: 'POST', body: '{}' })).status).toBe(503);
+    expect(server.seen).toHaveLength(1);
+    server.script(answer(503), answer(201));
+    const keyed = f(`${server.url}/orders`, { method: 'POST', body: '{}', headers: { 'Idempotency-Key': '"o-1"' } });
+    await waiting(clock);
+    await clock.advance(100);
+    expect((await keyed).status).toBe(201);
+    expect(server.seen.slice(1).map((s) => s.headers['idempotency-key'])).toEqual(['"o-1"', '"o-1"']);
+  });
+
+  it('idempotencyKey: true sends one generated key on every attempt, beside the caller’s headers', async () => {
+    server = await scriptServer(answer(503), answer(201));
+    const { clock, fetch: f } = resilient({ idempotencyKey: true });
+    const pending = f(`${server.url}/orders`, {
+      method: 'POST',
+      body: '{"item":1}',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer t' },
+    });
+    await waiting(clock);
+    await clock.advance(100);
+    expect((await pending).status).toBe(201);
+    const [first, second] = server.seen;
+    expect(first!.headers['idempotency-key']).toBe('"00000000-0000-4000-8000-000000000000"');
+    expect(second!.headers['idempotency-key']).toBe(first!.headers['idempotency-key']);
+    expect(second!.headers.authorization).toBe('Bearer t');
+    expect([first!.body, second!.body]).toEqual(['{"item":1}', '{"item":1}']);
+  });
+
+  it('replays a Request’s body on every attempt, leaving the caller’s Request unread', async () => {
+    server = await scriptServer(answer(503), answer(200));
+    const { clock, fetch: f } = resilient({ idempotent: () => true });
+    const request = new Request(`${server.url}/upload`, { method: 'POST', body: 'payload' });
+    const pending = f(request);
+    await waiting(clock);
+    await clock.advance(100);
+    expect((await pending).status).toBe(200);
+    expect(server.seen.map((s) => s.body)).toEqual(['payload', 'payload']);
+    expect(request.bodyUsed).toBe(false);
+  });
+
+  it('sends a streamed body once: it cannot be read twice', async () => {
+    server = await scriptServer(answer(503), answer(200));
+    const { fetch: f } = resilient({ idempotent: () => true });
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('chunk'));
+        controller.close();
+      },
+    });
+    const response = await f(`${server.url}/upload`, { method: 'PUT', body, duplex: 'half' } as RequestInit);
+    expect(response.status).toBe(503);
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it('the caller’s signal ends a wait at once', async () => {
+    server = await scriptServer(answer(503));
+    const { clock, fetch: f } = resilient();
+    const controller = new AbortController();
+    const pending = f(`${server.url}/items`, { signal: controller.signal });
+    await waiting(clock);
+    controller.abort(new Error('user left'));
+    await expect(pending).rejects.toThrow('user left');
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it('waits for a per-host quota ({ requestsPerMinute })', async () => {
+    server = await scriptServer(answer(200));
+    const { clock, fetch: f } = resilient({ rateLimit: { requestsPerMinute: 1 } });
+    expect((await f(`${server.url}/a`)).status).toBe(200);
+    const second = f(`${server.url}/b`);
+    await waiting(clock);
+    expect(server.seen).toHaveLength(1);
+    await clock.advance(60_000);
+    expect((await second).status).toBe(200);
+    expect(server.seen).toHaveLength(2);
+  });
+
+  it('names its policies after fetch by default', () => {
+    expect(FETCH_DEFAULTS).toEqual({ name: 'fetch' });
+    expect(withResilience(fetch).client.name).toBe('fetch');
+  });
+
+  it('sends a Node stream body once as well', async () => {
+    server = await scriptServer(answer(503), answer(200));
+    const { fetch: f } = resilient({ idempotent: () => true });
+    const { Readable } = await import('node:stream');
+    const response = await f(`${server.url}/upload`, {
+      method: 'PUT',
+      body: Readable.from(['a', 'b']),
+      duplex: 'half',
+    } as unknown as RequestInit);
+    expect(response.status).toBe(503);
+    expect(server.seen.map((s) => s.body)).toEqual(['ab']);
+  });
+
+  it('rejects what is not a fetch function, and bad options, naming them', () => {
+    expect(() => withResilience('fetch' as never)).toThrow(ConfigurationError);
+    expect(() => withResilience('fetch' as never)).toThrow(/fetch: received "fetch"/);
+    expect(() => withResilience(fetch, { retry: { maxAttempts: 0 } })).toThrow(/retry.maxAttempts/);
+  });
+});

@@ -1,0 +1,109 @@
+import {
+  type ClientAttempt,
+  type ClientOptions,
+  IDEMPOTENCY_KEY_HEADER,
+  type ResilientClient,
+  resilientClient,
+} from '@resilience/core';
+import { OptionsValidator } from '@resilience/core/internal';
+import { headerOf, isReplayable, isRequestLike, type RequestLike } from './request.js';
+
+/** A request as `idempotent` and `key` receive it: fetch's arguments, with the method and URL read out. */
+export interface FetchRequest {
+  readonly input: unknown;
+  readonly init: RequestInit | undefined;
+  /** Upper-case, as `fetch` sends it. */
+  readonly method: string;
+  readonly url: string;
+}
+
+/** The options of `withResilience`: the same as `@resilience/axios`, each the options of a core factory. */
+export type ResilientFetchOptions = ClientOptions<FetchRequest>;
+
+// biome-ignore lint/suspicious/noExplicitAny: the signature of any fetch-compatible function is kept as it is.
+export type FetchLike = (input: any, init?: any) => Promise<any>;
+
+/** `fetch`'s exact signature, plus the client that holds the per-host policies. */
+export type ResilientFetch<F extends FetchLike = typeof fetch> = F & {
+  readonly client: ResilientClient<FetchRequest, Awaited<ReturnType<F>>>;
+};
+
+/** Defaults of `withResilience` beyond the client's (`CLIENT_DEFAULTS`). */
+export const FETCH_DEFAULTS = { name: 'fetch' } as const;
+
+const transport = {
+  status: (response: Response) => response.status,
+  headers: (response: Response) => response.headers,
+  // A response that is retried is released, so its connection is freed before the wait.
+  discard: (response: Response) => {
+    response.body?.cancel().catch(() => {});
+  },
+};
+
+/**
+ * A function with `fetch`'s signature that retries what is safe to retry, honours
+ * `Retry-After`, and keeps a breaker, a throttle, a rate limit and metrics per host, as
+ * configured. A response with a retryable status is retried; the last one is returned as
+ * a `Response`, never thrown. Plugs into SDKs that take a `fetch` (OpenAI, Anthropic).
+ *
+ * @example
+ * const api = withResilience(fetch, { breaker: { strategy: consecutive(5) }, timeout: 10_000 });
+ * const response = await api('https://api.example.com/v1/items');
+ */
+export function withResilience<F extends FetchLike = typeof fetch>(
+  fetchFn: F,
+  options: ResilientFetchOptions = {},
+): ResilientFetch<F> {
+  new OptionsValidator('withResilience')
+    .check(typeof fetchFn === 'function', 'fetch', fetchFn, 'a fetch function')
+    .done();
+  type R = Awaited<ReturnType<F>>;
+  const client = resilientClient<FetchRequest, R>(
+    { name: FETCH_DEFAULTS.name, ...options },
+    transport as unknown as Parameters<typeof resilientClient<FetchRequest, R>>[1],
+  );
+  const resilient = (input: unknown, init?: RequestInit): Promise<R> => {
+    const request = isRequestLike(input) ? input : undefined;
+    const method = (init?.method ?? request?.method ?? 'GET').toUpperCase();
+    const url = request?.url ?? String(input);
+    const headers = init?.headers ?? request?.headers;
+    const signal = init?.signal ?? request?.signal ?? undefined;
+    const body = init?.body ?? undefined;
+    return client.request(
+      {
+        request: { input, init, method, url },
+        method,
+        url,
+        header: (name) => headerOf(headers, name),
+        signal,
+        replayable: isReplayable(body),
+      },
+      (attempt) => send(fetchFn, input, request, init, signal, attempt) as Promise<R>,
+    );
+  };
+  return Object.assign(resilient, { client }) as unknown as ResilientFetch<F>;
+}
+
+/** One attempt: a fresh copy of a `Request` with a body, the attempt's signal and key. */
+function send(
+  fetchFn: FetchLike,
+  input: unknown,
+  request: RequestLike | undefined,
+  init: RequestInit | undefined,
+  signal: AbortSignal | undefined,
+  attempt: ClientAttempt,
+): Promise<unknown> {
+  const target = request !== undefined && request.body !== null ? request.clone() : input;
+  const key = attempt.idempotencyKey;
+  if (key === undefined && attempt.signal === signal) return fetchFn(target, init);
+  const next: RequestInit = { ...init };
+  if (attempt.signal !== undefined) next.signal = attempt.signal;
+  if (key !== undefined) {
+    const headers = new Headers(init?.headers ?? request?.headers);
+    headers.set(IDEMPOTENCY_KEY_HEADER, key);
+    next.headers = headers;
+  }
+  return fetchFn(target, next);
+}
+
+export { resilienceDetails } from '@resilience/core';

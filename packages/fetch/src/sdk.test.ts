@@ -1,0 +1,107 @@
+// The official OpenAI and Anthropic SDKs, their own retries off, with our fetch against a
+// local OpenAI- / Anthropic-compatible server that answers 429 (Retry-After: 1), then 503,
+// then 200. The SDKs send no Idempotency-Key on completions, so `idempotent: () => true`
+// says a completion is safe to repeat.
+import Anthropic from '@anthropic-ai/sdk';
+import { FakeClock, sequenceRandom } from '@resilience/core/testing';
+import OpenAI from 'openai';
+import { afterEach, describe, expect, it } from 'vitest';
+import { withResilience } from './index.js';
+import { answer, type ScriptServer, scriptServer, until } from './testing/server.js';
+
+let server: ScriptServer;
+afterEach(() => server?.close());
+
+const waiting = (clock: FakeClock) => until(() => clock.pendingTimers > 0, 'a wait on the clock');
+const rateLimited = (message: string) => ({ error: { type: 'rate_limit_error', message } });
+
+/** 429 with Retry-After: 1, then 503, then `ok`. */
+const flaky = (ok: unknown) =>
+  scriptServer(
+    answer(429, rateLimited('slow down'), { 'retry-after': '1' }),
+    answer(503, { error: { type: 'overloaded_error', message: 'try later' } }),
+    answer(200, ok),
+  );
+
+/** Drives the clock through the two waits: the 429's Retry-After (1 s, jitter drawn as 0), then the backoff (200 ms). */
+async function throughTheWaits(clock: FakeClock): Promise<void> {
+  await waiting(clock);
+  await clock.advance(999);
+  expect(server.seen).toHaveLength(1); // still waiting out Retry-After
+  await clock.advance(1);
+  await server.requests(2);
+  await waiting(clock);
+  await clock.advance(200);
+}
+
+const ours = (clock: FakeClock) => withResilience(fetch, { clock, random: sequenceRandom(0), idempotent: () => true });
+
+describe('the OpenAI SDK with withResilience(fetch)', () => {
+  const completion = {
+    id: 'chatcmpl-1',
+    object: 'chat.completion',
+    created: 1,
+    model: 'gpt-4o-mini',
+    choices: [{ index: 0, message: { role: 'assistant', content: 'hello' }, finish_reason: 'stop', logprobs: null }],
+  };
+
+  it('completes after exactly three requests on the wire, having waited for Retry-After', async () => {
+    server = await flaky(completion);
+    const clock = new FakeClock();
+    const openai = new OpenAI({ apiKey: 'test', baseURL: `${server.url}/v1`, fetch: ours(clock), maxRetries: 0 });
+    const pending = openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    await throughTheWaits(clock);
+    const result = await pending;
+    expect(result.choices[0]!.message.content).toBe('hello');
+    expect(server.seen.map((s) => `${s.method} ${s.url}`)).toEqual(Array(3).fill('POST /v1/chat/completions'));
+    expect(server.seen[0]!.headers['idempotency-key']).toBeUndefined();
+    expect(clock.now()).toBe(1_200);
+  });
+
+  it('without idempotent, sends the POST once and the SDK raises its own 429 error', async () => {
+    server = await flaky(completion);
+    const openai = new OpenAI({
+      apiKey: 'test',
+      baseURL: `${server.url}/v1`,
+      fetch: withResilience(fetch),
+      maxRetries: 0,
+    });
+    const error = await openai.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(server.seen).toHaveLength(1);
+  });
+});
+
+describe('the Anthropic SDK with withResilience(fetch)', () => {
+  const message = {
+    id: 'msg_1',
+    type: 'message',
+    role: 'assistant',
+    model: 'claude-test',
+    content: [{ type: 'text', text: 'hello' }],
+    stop_reason: 'end_turn',
+    stop_sequence: null,
+    usage: { input_tokens: 1, output_tokens: 1 },
+  };
+
+  it('completes after exactly three requests on the wire, having waited for Retry-After', async () => {
+    server = await flaky(message);
+    const clock = new FakeClock();
+    const anthropic = new Anthropic({ apiKey: 'test', baseURL: server.url, fetch: ours(clock), maxRetries: 0 });
+    const pending = anthropic.messages.create({
+      model: 'claude-test',
+      max_tokens: 16,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    await throughTheWaits(clock);
+    const result = await pending;
+    expect(result.content[0]).toEqual({ type: 'text', text: 'hello' });
+    expect(server.seen.map((s) => `${s.method} ${s.url}`)).toEqual(Array(3).fill('POST /v1/messages'));
+    expect(clock.now()).toBe(1_200);
+  });
+});
