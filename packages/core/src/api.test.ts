@@ -83,7 +83,7 @@ const PUBLIC: Record<string, readonly string[]> = {
     'retryPresets',
   ],
   saga: ['SAGA_DEFAULTS', 'Saga', 'saga'],
-  store: ['MEMORY_STORE_DEFAULTS', 'MemoryStore', 'isStore', 'memoryStore', 'storeNamespace'],
+  store: ['MEMORY_STORE_DEFAULTS', 'MemoryStore', 'isStore', 'memoryStore', 'storeKey', 'storeNamespace'],
   timeout: ['TIMEOUT_DEFAULTS', 'TimeoutPolicy', 'timeout'],
   transaction: ['TransactionError', 'isTransactionError', 'transactional'],
 };

@@ -40,7 +40,7 @@ describe('circuitBreaker({ store }) (shared state)', () => {
   it('returns a SharedCircuitBreaker keyed by name', () => {
     const { a } = pair();
     expect(a).toBeInstanceOf(SharedCircuitBreaker);
-    expect(a.key).toBe('breaker|payments');
+    expect(a.key).toBe('{breaker|payments}');
     expect(a.state).toBe('closed');
   });
 

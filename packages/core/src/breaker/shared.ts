@@ -1,7 +1,7 @@
 import { type Clock, type Random, systemClock, systemRandom } from '../clock/clock.js';
 import type { Disposer } from '../events/emitter.js';
 import type { ExecuteContext, PolicyFn } from '../policy/policy.js';
-import { storeNamespace } from '../store/namespace.js';
+import { storeKey, storeNamespace } from '../store/namespace.js';
 import type { Store } from '../store/store.js';
 import { BreakerEvents } from './events.js';
 import type { CallOutcome } from './machine.js';
@@ -16,7 +16,7 @@ const BREAKER_NAMESPACE = /* @__PURE__ */ storeNamespace('breaker');
 export type SharedBreakerOptions = Omit<CircuitBreakerOptions, 'store' | 'initialState'> & { store: Store };
 
 /**
- * A circuit breaker whose state is kept in a `Store` under `key` (`breaker|<name>` by default),
+ * A circuit breaker whose state is kept in a `Store` under `key` (`{breaker|<name>}` by default),
  * so every breaker with the same store and key — in this process or another — opens,
  * probes and closes as one. Built by `circuitBreaker({ store, ... })`. It runs the same
  * state machine as the in-process breaker through `breakerTransition`: each call takes one
@@ -48,7 +48,7 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     super();
     const resolved = resolveBreakerOptions(options);
     this.name = resolved.name;
-    this.key = BREAKER_NAMESPACE + (options.key ?? resolved.name);
+    this.key = storeKey(BREAKER_NAMESPACE, options.key ?? resolved.name);
     this.#store = options.store;
     this.#transition = breakerTransition(options);
     this.#handle = resolved.handle;

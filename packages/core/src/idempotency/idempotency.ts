@@ -4,7 +4,7 @@ import { OptionsValidator } from '../errors/validate.js';
 import { Emitter } from '../events/emitter.js';
 import { isAbortSignal } from '../policy/policy.js';
 import { memoryStore } from '../store/memory.js';
-import { storeNamespace } from '../store/namespace.js';
+import { storeKey, storeNamespace } from '../store/namespace.js';
 import type { JsonValue, Store } from '../store/store.js';
 import {
   type IdempotencyExecuteOptions,
@@ -151,9 +151,8 @@ export class Idempotency {
       }
     }
     const namespace = scope === undefined ? this.#namespace : storeNamespace('idem', this.#opts.keyPrefix, scope);
-    const storeKey = namespace + key;
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
-    return this.#join(storeKey, fn, fingerprint ?? null, options);
+    return this.#join(storeKey(namespace, key), fn, fingerprint ?? null, options);
   }
 
   /** Shares the call in flight in this process with `storeKey`, or starts one. */

@@ -5,6 +5,7 @@ import { Emitter } from '../events/emitter.js';
 import { neverAborted } from '../policy/policy.js';
 import { keepRenewing } from '../store/lease.js';
 import { memoryStore } from '../store/memory.js';
+import { storeKey } from '../store/namespace.js';
 import type { Store } from '../store/store.js';
 import { attemptTransition, claimTransition, deadTransition, failedTransition, releaseTransition } from './counter.js';
 import {
@@ -134,7 +135,7 @@ export class MessageProcessor<M> {
         'The message has no id, so its attempts cannot be counted.',
       );
     }
-    const key = this.#opts.keyPrefix + String(id);
+    const key = storeKey(this.#opts.keyPrefix, String(id));
     const { maxAttempts } = this.#opts;
     const begun = await this.store.apply(key, this.#attempt, null, this.#clock.now());
     if (begun.dead !== undefined) {

@@ -13,7 +13,7 @@ import {
   type PolicyFn,
 } from '../policy/policy.js';
 import { MemoryStore } from '../store/memory.js';
-import { encodeSegment, NAMESPACE_END, storeNamespace } from '../store/namespace.js';
+import { encodeSegment, KEY_CLOSE, NAMESPACE_END, storeNamespace } from '../store/namespace.js';
 import type { Store, StoreOperation } from '../store/store.js';
 import { costError, keyError, type RateLimitAlgorithm, type RateLimitDecision } from './algorithm.js';
 import {
@@ -91,7 +91,7 @@ export class RateLimiter {
   #aborted = 0;
   #totalWaitMs = 0;
 
-  /** @param namespace The store namespace, when not `rl:<prefix or name>|` (a group's `rl:<group>:<operation>|`). @internal */
+  /** @param namespace The store namespace, when not `{rl:<prefix or name>|` (a group's `{rl:<group>:<operation>|`). @internal */
   constructor(options: RateLimiterOptions, namespace?: string) {
     validateRateLimiterOptions(options);
     const algorithms: readonly AnyAlgorithm[] = Array.isArray(options.algorithm)
@@ -99,8 +99,9 @@ export class RateLimiter {
       : [options.algorithm as AnyAlgorithm];
     this.#algorithms = algorithms;
     this.#single = algorithms.length === 1 ? algorithms[0] : undefined;
-    // Several limits keep one key each: `<key>|<i>.<kind>`. A suffix holds one `|`, its
-    // first character, so the last `|` of a store key tells key and suffix apart.
+    // Several limits keep one key each: `{<namespace><key>}|<i>.<kind>`, after the hash tag
+    // so all of a key's limits share one slot. A suffix holds one `|`, its first character,
+    // and no `}`, so the last `}` of a store key tells key and suffix apart.
     this.#suffixes = algorithms.map((a, i) => `${NAMESPACE_END}${i}.${encodeSegment(a.kind)}`);
     this.#maxCost = Math.min(...algorithms.map((a) => a.maxCost));
     this.name = options.name ?? RATE_LIMITER_DEFAULTS.name;
@@ -206,10 +207,10 @@ export class RateLimiter {
     const sync = this.#sync;
     if (sync !== undefined) {
       if (this.#single !== undefined) sync.deleteSync(key, this.#space);
-      else for (const s of this.#suffixes) sync.deleteSync(key + s, this.#space);
+      else for (const s of this.#suffixes) sync.deleteSync(this.#storeKey(key) + s);
       return;
     }
-    const storeKey = this.#prefix + key;
+    const storeKey = this.#storeKey(key);
     if (this.#single !== undefined) await this.#store.delete(storeKey);
     else await Promise.all(this.#suffixes.map((s) => this.#store.delete(storeKey + s)));
   }
@@ -322,7 +323,7 @@ export class RateLimiter {
   #storeKey(key: string): string {
     if (this.#prefix === '') return key;
     if (key === this.#lastKey) return this.#lastStoreKey;
-    const storeKey = this.#prefix + key;
+    const storeKey = this.#prefix + key + KEY_CLOSE;
     this.#lastKey = key;
     this.#lastStoreKey = storeKey;
     return storeKey;
@@ -350,14 +351,15 @@ export class RateLimiter {
         if (sync !== undefined) return Promise.resolve(sync.applySync(key, transition, cost, now, this.#space));
         return this.#store.apply(this.#storeKey(key), transition, cost, now);
       }
-      const base = sync !== undefined ? key : this.#storeKey(key);
+      // Full keys, also in the memory store: keys past the hash tag live outside its key space.
+      const base = this.#storeKey(key);
       const operations: StoreOperation[] = this.#algorithms.map((a, i) => ({
         key: base + this.#suffixes[i],
         transition: peek ? a.peek : a.consume,
         input: cost,
       }));
       if (sync !== undefined)
-        return Promise.resolve(combine(sync.applyAllSync(operations, now, this.#space) as RateLimitDecision[]));
+        return Promise.resolve(combine(sync.applyAllSync(operations, now) as RateLimitDecision[]));
       return this.#store.applyAll(operations, now).then((outputs) => combine(outputs as RateLimitDecision[]));
     } catch (error) {
       return Promise.reject(error);

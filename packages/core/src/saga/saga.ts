@@ -4,6 +4,7 @@ import { Emitter } from '../events/emitter.js';
 import { isAbortSignal, neverAborted, type Policy } from '../policy/policy.js';
 import { backoff } from '../retry/backoff.js';
 import { retry } from '../retry/retry.js';
+import { storeKey } from '../store/namespace.js';
 import type { JsonValue } from '../store/store.js';
 import { LogHold } from './hold.js';
 import { readSteps, type SagaLogOp, type SagaLogState, sagaClaimTransition, sagaLogTransition } from './log.js';
@@ -379,7 +380,7 @@ export class Saga<I = unknown> {
     const store = this.#opts.store;
     if (!store) return undefined;
     const { keyPrefix, recoverAfterMs } = this.#opts;
-    return new LogHold(store, keyPrefix + id, owner(), this.#log, this.#clock, recoverAfterMs, confirmedAt);
+    return new LogHold(store, storeKey(keyPrefix, id), owner(), this.#log, this.#clock, recoverAfterMs, confirmedAt);
   }
 
   /**
