@@ -3,6 +3,7 @@ import type { Disposer } from '../events/emitter.js';
 import type { ExecuteContext, PolicyFn } from '../policy/policy.js';
 import { storeKey, storeNamespace } from '../store/namespace.js';
 import type { Store } from '../store/store.js';
+import { requireSupport } from '../store/supports.js';
 import { BreakerEvents } from './events.js';
 import type { CallOutcome } from './machine.js';
 import { type BreakerStateName, type CircuitBreakerOptions, resolveBreakerOptions } from './options.js';
@@ -51,6 +52,7 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     this.key = storeKey(BREAKER_NAMESPACE, options.key ?? resolved.name);
     this.#store = options.store;
     this.#transition = breakerTransition(options);
+    requireSupport('circuitBreaker', this.#store, [this.#transition]);
     this.#handle = resolved.handle;
     this.#slowMs = resolved.strategy.slowCallMs ?? Number.POSITIVE_INFINITY;
     this.#clock = options.clock ?? systemClock;

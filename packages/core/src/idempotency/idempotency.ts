@@ -6,6 +6,7 @@ import { isAbortSignal } from '../policy/policy.js';
 import { memoryStore } from '../store/memory.js';
 import { storeKey, storeNamespace } from '../store/namespace.js';
 import type { JsonValue, Store } from '../store/store.js';
+import { requireSupport } from '../store/supports.js';
 import {
   type IdempotencyExecuteOptions,
   type IdempotencyOptions,
@@ -94,6 +95,7 @@ export class Idempotency {
     this.store = options.store ?? memoryStore({ maxKeys: this.#opts.maxRecords });
     this.#begin = beginTransition(this.#opts.lockTimeoutMs);
     this.#complete = completeTransition(this.#opts.ttlMs);
+    requireSupport('idempotency', this.store, [this.#begin, this.#complete, releaseTransition]);
     this.#namespace = storeNamespace('idem', this.#opts.keyPrefix);
     const random: Random = options.random ?? systemRandom;
     this.#instance = Math.floor(random() * 2 ** 48).toString(36);

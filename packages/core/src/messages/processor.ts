@@ -7,6 +7,7 @@ import { keepRenewing } from '../store/lease.js';
 import { memoryStore } from '../store/memory.js';
 import { storeKey } from '../store/namespace.js';
 import type { Store } from '../store/store.js';
+import { requireSupport } from '../store/supports.js';
 import { attemptTransition, claimTransition, deadTransition, failedTransition, releaseTransition } from './counter.js';
 import {
   type DeadLetterReason,
@@ -98,6 +99,13 @@ export class MessageProcessor<M> {
     this.#dead = deadTransition(this.#opts.retryTtlMs);
     this.#claim = claimTransition(this.#opts.retryTtlMs, this.#opts.deadLetterLeaseMs);
     this.#release = releaseTransition(this.#opts.retryTtlMs);
+    requireSupport('messageProcessor', this.store, [
+      this.#attempt,
+      this.#failed,
+      this.#dead,
+      this.#claim,
+      this.#release,
+    ]);
   }
 
   /** A copy of the counters since construction. */

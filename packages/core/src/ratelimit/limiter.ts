@@ -15,6 +15,7 @@ import {
 import { MemoryStore } from '../store/memory.js';
 import { encodeSegment, KEY_CLOSE, NAMESPACE_END, storeNamespace } from '../store/namespace.js';
 import type { Store, StoreOperation } from '../store/store.js';
+import { requireSupport } from '../store/supports.js';
 import { costError, keyError, type RateLimitAlgorithm, type RateLimitDecision } from './algorithm.js';
 import {
   checkWait,
@@ -109,6 +110,11 @@ export class RateLimiter {
     const own = options.store === undefined && options.prefix === undefined;
     this.#prefix = namespace ?? (own ? '' : storeNamespace('rl', options.prefix ?? this.name));
     this.#store = options.store ?? new MemoryStore();
+    requireSupport(
+      'rateLimiter',
+      this.#store,
+      algorithms.flatMap((a) => [a.consume, a.peek]),
+    );
     this.#sync = this.#store instanceof MemoryStore ? this.#store : undefined;
     // In the memory store a key space replaces the prefix: no string is built per call.
     this.#space = this.#sync === undefined ? 0 : this.#sync.space(this.#prefix);

@@ -154,6 +154,16 @@ export interface Store {
    * keep a bounded index in one key instead, updated by a transition in `applyAll`.
    */
   keys(prefix: string, now: number, options?: StoreKeysOptions): Promise<string[]>;
+  /**
+   * Whether this store can apply the transition `name` configured by `params` atomically.
+   * Optional: a store without it runs every transition (it calls `apply` itself, as the
+   * memory store does). A store that runs transitions as scripts next to its data (Redis)
+   * answers `false` for a name it has no script for, or `params` its script cannot follow;
+   * every consumer asks at construction, for every transition it will apply, and refuses
+   * such a store with a `ConfigurationError` naming the transition, so a missing script
+   * never turns into a read and a write that are not atomic.
+   */
+  supports?(name: string, params?: JsonValue): boolean;
 }
 
 const STORE_METHODS = ['apply', 'applyAll', 'get', 'set', 'delete', 'keys'] as const;
