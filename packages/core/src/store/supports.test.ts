@@ -20,19 +20,12 @@ import type { JsonValue, Store } from './store.js';
 /** A memory store that claims to lack the transitions `refuse` picks (and records every question). */
 function scripted(refuse: (name: string, params: JsonValue | undefined) => boolean) {
   const asked: string[] = [];
-  const base = memoryStore();
-  const store: Store = {
-    apply: (key, t, input, now) => base.apply(key, t, input, now),
-    applyAll: (ops, now) => base.applyAll(ops, now),
-    get: (key, now) => base.get(key, now),
-    set: (key, state, ttlMs, now) => base.set(key, state, ttlMs, now),
-    delete: (key) => base.delete(key),
-    keys: (prefix, now, options) => base.keys(prefix, now, options),
-    supports(name, params) {
+  const store: Store = Object.assign(memoryStore(), {
+    supports(name: string, params?: JsonValue) {
       asked.push(name);
       return !refuse(name, params);
     },
-  };
+  });
   return { store, asked };
 }
 
