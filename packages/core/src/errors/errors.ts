@@ -13,7 +13,8 @@ export type ResilienceErrorCode =
   | 'fingerprint_mismatch'
   | 'saga_misuse'
   | 'transaction_failed'
-  | 'store_full';
+  | 'store_full'
+  | 'store_unavailable';
 
 /**
  * Base of every error the toolkit throws. `code` is stable across versions; use the
@@ -176,6 +177,18 @@ export class StoreFullError extends ResilienceError {
   }
 }
 
+/**
+ * A store could not be reached or did not answer in time (a networked store such as
+ * Redis: connection refused or lost, its own `timeoutMs` passed, an error reply). `cause`
+ * holds the client's error. A timed-out operation may still run on the server later. What
+ * a consumer does then is its own choice; HTTP adapters answer 503.
+ */
+export class StoreUnavailableError extends ResilienceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('store_unavailable', message, options);
+  }
+}
+
 /** True for any error thrown by the toolkit (optionally with the given code). */
 export function isResilienceError(error: unknown, code?: ResilienceErrorCode): error is ResilienceError {
   if (typeof error !== 'object' || error === null || !(BRAND in error)) return false;
@@ -194,6 +207,8 @@ export const isRetryExhaustedError = (error: unknown): error is RetryExhaustedEr
 export const isConfigurationError = (error: unknown): error is ConfigurationError =>
   isResilienceError(error, 'invalid_options');
 export const isStoreFullError = (error: unknown): error is StoreFullError => isResilienceError(error, 'store_full');
+export const isStoreUnavailableError = (error: unknown): error is StoreUnavailableError =>
+  isResilienceError(error, 'store_unavailable');
 
 /**
  * The toolkit's own load-shedding rejections (open breaker, full bulkhead, rate limit).

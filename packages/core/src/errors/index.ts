@@ -13,6 +13,7 @@ export {
   isResilienceError,
   isRetryExhaustedError,
   isStoreFullError,
+  isStoreUnavailableError,
   isTimeoutError,
   type OptionIssue,
   RateLimitExceededError,
@@ -21,6 +22,7 @@ export {
   RetryExhaustedError,
   SagaError,
   StoreFullError,
+  StoreUnavailableError,
   TimeoutError,
 } from './errors.js';
 export { type ErrorFilter, handle } from './handle.js';
