@@ -73,9 +73,8 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
     `an ioredis client with keyPrefix ${JSON.stringify(clientPrefix)}`,
     'no keyPrefix (set prefix instead)',
   );
-  v.string('prefix', o.prefix);
   v.check(
-    typeof o.prefix !== 'string' || !/[{}]/.test(o.prefix),
+    o.prefix === undefined || (typeof o.prefix === 'string' && !/[{}]/.test(o.prefix)),
     'prefix',
     o.prefix,
     'text without { or } (they would move keys to other hash slots)',

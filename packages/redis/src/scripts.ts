@@ -53,6 +53,7 @@ export const APPLY_ALL_SCRIPT = /* @__PURE__ */ script(
 export const GET_SCRIPT = /* @__PURE__ */ script(COMMON, GET);
 export const SET_SCRIPT = /* @__PURE__ */ script(COMMON, SET);
 export const SCAN_SCRIPT = /* @__PURE__ */ script(COMMON, SCAN);
+export const DELETE_SCRIPT = /* @__PURE__ */ script("return redis.call('DEL', KEYS[1])");
 
 /** The state a stored payload holds: a packed state (its tag first) in the form core keeps it, or JSON. */
 export function stateOf(payload: string): unknown {

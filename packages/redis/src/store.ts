@@ -13,6 +13,7 @@ import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js';
 import {
   APPLY_ALL_SCRIPT,
   applyScript,
+  DELETE_SCRIPT,
   GET_SCRIPT,
   SCAN_SCRIPT,
   type Script,
@@ -25,7 +26,6 @@ import {
 type AnyTransition = Transition<any, any, any>;
 
 const SCAN_COUNT = '1000';
-const DELETE_SCRIPT = { source: "return redis.call('DEL', KEYS[1])", sha: '' };
 
 /** Redis Cluster's hash tag of a key: the text between the first `{` and the next `}`, if not empty; else the key. */
 function hashTag(key: string): string {

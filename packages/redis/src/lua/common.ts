@@ -20,8 +20,11 @@ if ARGV[2] == 's' then
 end
 local EPS = 1e-9
 
--- A number as the shortest text that reads back as the same double.
+-- A number as the shortest text that reads back as the same double (in Lua and in JavaScript).
 local function num(x)
+  if x ~= x then return 'NaN' end
+  if x == math.huge then return 'Infinity' end
+  if x == -math.huge then return '-Infinity' end
   local s = string.format('%.15g', x)
   if tonumber(s) ~= x then s = string.format('%.17g', x) end
   return s

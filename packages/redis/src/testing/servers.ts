@@ -13,6 +13,10 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 export interface RedisServer {
   readonly port: number;
+  /** Freezes the process (SIGSTOP): connections stay open, nothing is answered. */
+  pause(): void;
+  /** Lets a paused server go on (SIGCONT). */
+  resume(): void;
   /** Stops the server (SIGTERM) and waits for it to exit. */
   stop(): Promise<void>;
 }
@@ -74,8 +78,13 @@ export async function startRedis(extra: readonly string[] = [], bus = false): Pr
   });
   return {
     port,
+    pause: () => child.kill('SIGSTOP'),
+    resume: () => child.kill('SIGCONT'),
     async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
+      if (child.exitCode === null) {
+        child.kill('SIGCONT');
+        child.kill('SIGTERM');
+      }
       await exited;
       rmSync(dir, { recursive: true, force: true });
     },

@@ -1,0 +1,34 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { type RedisServer, startRedis } from './servers.js';
+
+export interface ServerFixture {
+  readonly server: RedisServer;
+  /** An ioredis client of the server, its databases flushed before each test. */
+  readonly client: Redis;
+}
+
+/** Starts a redis-server for the tests of the calling file and stops it after them. */
+export function useServer(): ServerFixture {
+  let server: RedisServer | undefined;
+  let client: Redis | undefined;
+  beforeAll(async () => {
+    server = await startRedis();
+    client = new Redis({ port: server.port, host: '127.0.0.1' });
+  }, 60_000);
+  afterAll(async () => {
+    client?.disconnect();
+    await server?.stop();
+  });
+  beforeEach(async () => {
+    await client?.flushall();
+  });
+  return {
+    get server() {
+      return server!;
+    },
+    get client() {
+      return client!;
+    },
+  };
+}
