@@ -4,21 +4,28 @@
  */
 import { rateLimiter, storeKey, storeNamespace, tokenBucket } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { redisStore } from './index.js';
 import { useServer } from './testing/fixture.js';
 
 const fixture = useServer();
 
-/** Two instances sharing one bucket (2 tokens, one more every 20 s) whose clocks are 30 s apart. */
+/** Two instances, each with its own client and store, sharing one bucket (2 tokens, one more every 20 s), clocks 30 s apart. */
 async function admitted(time: 'server' | 'caller'): Promise<boolean[]> {
-  const store = redisStore({ client: fixture.client, time });
   const wall = 1_700_000_000_000;
-  const instances = [new FakeClock(wall), new FakeClock(wall + 30_000)].map((clock) =>
-    rateLimiter({ algorithm: tokenBucket({ capacity: 2, refillPerSecond: 0.05 }), store, name: 'skew', clock }),
+  const clients = [fixture.client, new Redis({ port: fixture.server.port, host: '127.0.0.1' })];
+  const instances = [new FakeClock(wall), new FakeClock(wall + 30_000)].map((clock, i) =>
+    rateLimiter({
+      algorithm: tokenBucket({ capacity: 2, refillPerSecond: 0.05 }),
+      store: redisStore({ client: clients[i]!, time }),
+      name: 'skew',
+      clock,
+    }),
   );
   const decisions = [];
   for (const i of [0, 0, 1, 1, 0]) decisions.push((await instances[i]!.consume('user-42')).allowed);
+  clients[1]!.disconnect();
   return decisions;
 }
 
