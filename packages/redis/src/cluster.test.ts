@@ -3,7 +3,16 @@
  * key share a slot (so a limiter's several limits and `applyAll` never meet CROSSSLOT),
  * `keys()` scans every primary, and a `SCRIPT FLUSH` on every node breaks nothing.
  */
-import { fixedWindow, gcra, idempotency, rateLimiter, storeKey, storeNamespace, tokenBucket } from '@resilience/core';
+import {
+  fixedWindow,
+  gcra,
+  idempotency,
+  isStoreUnavailableError,
+  rateLimiter,
+  storeKey,
+  storeNamespace,
+  tokenBucket,
+} from '@resilience/core';
 import { Cluster } from 'ioredis';
 import { createCluster } from 'redis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -72,5 +81,17 @@ describe.each([
     const key = storeKey(storeNamespace('t'), 'x');
     await store.set(key, [1], 1_000, 0);
     expect(await store.get(key, 0)).toEqual([1]);
+  });
+
+  it('keys() rejects with StoreUnavailableError rather than list nothing while the cluster client knows no primary', async () => {
+    const idle = new Cluster(
+      cluster.ports.map((port) => ({ host: '127.0.0.1', port })),
+      { lazyConnect: true },
+    );
+    const error = await redisStore({ client: idle })
+      .keys('', 0)
+      .catch((e: unknown) => e);
+    expect(isStoreUnavailableError(error)).toBe(true);
+    idle.disconnect();
   });
 });

@@ -125,7 +125,11 @@ export class RedisStore implements Store {
     const limit = options.limit ?? 1000;
     const pattern = `${escapeGlob(this.#prefix + prefix)}*`;
     const found = new Set<string>();
-    for (const primary of await this.#bounded('keys', this.#connection.primaries())) {
+    const primaries = await this.#bounded('keys', this.#connection.primaries());
+    // A cluster client that has not connected yet knows no primary: finding nothing would be a lie.
+    if (primaries.length === 0)
+      throw new StoreUnavailableError('redisStore: keys: the cluster client knows no primary yet');
+    for (const primary of primaries) {
       let cursor = '0';
       do {
         const args = [String(now), this.#mode, cursor, pattern, SCAN_COUNT];

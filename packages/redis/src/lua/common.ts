@@ -36,7 +36,7 @@ local function load(key)
   if not v then return nil end
   local sep = string.find(v, ';', 1, true)
   if sep == nil then return nil end
-  if sep > 1 and tonumber(string.sub(v, 1, sep - 1)) <= now then return nil end
+  if sep > 1 and not ((tonumber(string.sub(v, 1, sep - 1)) or 0) > now) then return nil end
   return string.sub(v, sep + 1)
 end
 
@@ -214,7 +214,7 @@ for _, key in ipairs(r[2]) do
   local head = redis.pcall('GETRANGE', key, 0, 31)
   if type(head) == 'string' then
     local sep = string.find(head, ';', 1, true)
-    if sep ~= nil and (sep == 1 or tonumber(string.sub(head, 1, sep - 1)) > now) then out[#out + 1] = key end
+    if sep ~= nil and (sep == 1 or (tonumber(string.sub(head, 1, sep - 1)) or 0) > now) then out[#out + 1] = key end
   end
 end
 return out
