@@ -147,6 +147,25 @@ describe('redisStore when Redis fails', () => {
     expect(await limiter.consume('u')).toMatchObject({ allowed: false });
   });
 
+  it('lets a shared breaker decide from its last state while Redis does not answer, keeping the call’s outcome', async () => {
+    const clock = new FakeClock();
+    const store = redisStore({ client: fixture.client, timeoutMs: 200, clock });
+    const breaker = circuitBreaker({ store, name: 'outage', strategy: consecutive(1), clock, registry: false });
+    const events: string[] = [];
+    breaker.onEvent((e) => events.push(e.type === 'store_error' ? `store_error ${e.step}` : e.type));
+    expect(await breaker.execute(() => 'up')).toBe('up');
+    fixture.server.pause();
+    try {
+      const call = breaker.execute(() => 'ran while Redis was away');
+      await clock.advance(200); // the acquire times out: closed when last seen, so the call runs
+      await clock.advance(200); // the settle times out: the outcome is lost, the value is not
+      expect(await call).toBe('ran while Redis was away');
+    } finally {
+      fixture.server.resume();
+    }
+    expect(events).toEqual(['success', 'store_error acquire', 'success', 'store_error settle']);
+  });
+
   it('rejects with StoreUnavailableError on an error reply', async () => {
     const store = redisStore({ client: fixture.client });
     const key = storeKey(ns, 'list');
