@@ -111,7 +111,12 @@ describe('redisStore when Redis fails', () => {
     offline.on('error', () => undefined); // ioredis reports each failed reconnection here
     const nodeClient = createClient({ socket: { port: down.port, host: '127.0.0.1' } });
     for (const c of [offline, nodeClient]) {
-      const limiter = rateLimiter({ algorithm: tokenBucket(), store: redisStore({ client: c }), name: 'down' });
+      const limiter = rateLimiter({
+        algorithm: tokenBucket(),
+        store: redisStore({ client: c }),
+        name: 'down',
+        onStoreError: 'closed',
+      });
       const error = await limiter.consume('u').catch((e: unknown) => e);
       expect(isStoreUnavailableError(error)).toBe(true);
       expect((error as Error).message).toMatch(/^redisStore: apply of ratelimit\.tokenBucket failed: /);
@@ -123,7 +128,13 @@ describe('redisStore when Redis fails', () => {
   it('rejects after timeoutMs when the server does not answer, and ignores the late answer', async () => {
     const clock = new FakeClock();
     const store = redisStore({ client: fixture.client, timeoutMs: 200, clock });
-    const limiter = rateLimiter({ algorithm: tokenBucket({ capacity: 1 }), store, name: 'slow', clock });
+    const limiter = rateLimiter({
+      algorithm: tokenBucket({ capacity: 1 }),
+      store,
+      name: 'slow',
+      clock,
+      onStoreError: 'closed',
+    });
     await limiter.consume('warm');
     fixture.server.pause();
     try {
@@ -164,6 +175,31 @@ describe('redisStore when Redis fails', () => {
       fixture.server.resume();
     }
     expect(events).toEqual(['success', 'store_error acquire', 'success', 'store_error settle']);
+  });
+
+  it('lets a limiter pass requests (onStoreError open), or refuse them (closed), when Redis does not answer in time', async () => {
+    const clock = new FakeClock();
+    const store = redisStore({ client: fixture.client, timeoutMs: 200, clock });
+    const open = rateLimiter({ algorithm: tokenBucket({ capacity: 1 }), store, name: 'open', clock });
+    const closed = rateLimiter({
+      algorithm: tokenBucket({ capacity: 1 }),
+      store,
+      name: 'closed',
+      clock,
+      onStoreError: 'closed',
+    });
+    await Promise.all([open.consume('warm'), closed.consume('warm')]);
+    fixture.server.pause();
+    try {
+      const decisions = [open.consume('u'), closed.consume('u').catch((e: unknown) => e)];
+      await clock.advance(200);
+      const [passed, refused] = await Promise.all(decisions);
+      expect(passed).toMatchObject({ allowed: true, degraded: true });
+      expect(isStoreUnavailableError(refused)).toBe(true);
+    } finally {
+      fixture.server.resume();
+    }
+    expect([open.stats.storeErrors, closed.stats.storeErrors]).toEqual([1, 1]);
   });
 
   it('rejects with StoreUnavailableError on an error reply', async () => {

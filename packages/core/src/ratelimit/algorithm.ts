@@ -13,6 +13,11 @@ export interface RateLimitDecision {
   readonly resetMs: number;
   /** Milliseconds until this request's cost would be admitted; `0` when allowed. */
   readonly retryAfterMs: number;
+  /**
+   * Present when the store failed and the limiter decided without it (`onStoreError`):
+   * `'open'` passed the request, a fallback store decided it.
+   */
+  readonly degraded?: true;
 }
 
 /**

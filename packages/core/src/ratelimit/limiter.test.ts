@@ -32,7 +32,12 @@ function asyncStore(): Store {
 
 describe('rateLimiter', () => {
   it('pins its defaults', () => {
-    expect(RATE_LIMITER_DEFAULTS).toEqual({ name: 'rateLimiter', maxWaitMs: 60_000, maxWaiters: 10_000 });
+    expect(RATE_LIMITER_DEFAULTS).toEqual({
+      name: 'rateLimiter',
+      maxWaitMs: 60_000,
+      maxWaiters: 10_000,
+      onStoreError: 'open',
+    });
     expect(TOKEN_BUCKET_DEFAULTS).toEqual({ capacity: 60, refillPerSecond: 1 });
     expect(MEMORY_STORE_DEFAULTS).toEqual({ maxKeys: 100_000 });
   });

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock/clock.js';
 import { coarseSystemClock } from '../clock/coarse-clock.js';
-import { RateLimitExceededError } from '../errors/errors.js';
+import { isStoreUnavailableError, RateLimitExceededError, type StoreUnavailableError } from '../errors/errors.js';
 import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import { Emitter, type Subscribe } from '../events/emitter.js';
 import {
@@ -26,12 +26,22 @@ import {
 } from './options.js';
 import { WaitQueues } from './wait-queue.js';
 
-/** Reported when a request is denied (`consume`) or a wait gives up (`wait`, `execute`). */
-export interface RateLimitEvent extends PolicyEvent {
-  readonly type: 'rate_limited';
-  readonly key: string;
-  readonly retryAfterMs: number;
-}
+/**
+ * `rate_limited`: a request was denied (`consume`) or a wait gave up (`wait`, `execute`).
+ * `store_error`: the store failed and `onStoreError` decided; reported at most once a
+ * minute, with the failures since the last report that were not (`unreported`).
+ */
+export type RateLimitEvent =
+  | (PolicyEvent & { readonly type: 'rate_limited'; readonly key: string; readonly retryAfterMs: number })
+  | (PolicyEvent & {
+      readonly type: 'store_error';
+      readonly key: string;
+      readonly error: StoreUnavailableError;
+      readonly unreported: number;
+    });
+
+/** Store failures are reported at most this often (each is counted in `stats.storeErrors`). */
+const STORE_ERROR_REPORT_MS = 60_000;
 
 /** Counters since the limiter was built. */
 export interface RateLimitStats {
@@ -44,6 +54,8 @@ export interface RateLimitStats {
   readonly aborted: number;
   /** Time spent in `wait` by calls that resolved or gave up, in ms. */
   readonly totalWaitMs: number;
+  /** Decisions (peeks included) the store failed to make, decided by `onStoreError`. */
+  readonly storeErrors: number;
 }
 
 /** Options of {@link RateLimiter.policy}. */
@@ -91,6 +103,12 @@ export class RateLimiter {
   #blocked = 0;
   #aborted = 0;
   #totalWaitMs = 0;
+  readonly #onStoreError: 'open' | 'closed' | Store;
+  /** The decision of `onStoreError: 'open'`. */
+  readonly #passed: RateLimitDecision;
+  #storeErrors = 0;
+  #unreported = 0;
+  #reportedAt = Number.NEGATIVE_INFINITY;
 
   /** @param namespace The store namespace, when not `{rl:<prefix or name>|` (a group's `{rl:<group>:<operation>|`). @internal */
   constructor(options: RateLimiterOptions, namespace?: string) {
@@ -110,11 +128,12 @@ export class RateLimiter {
     const own = options.store === undefined && options.prefix === undefined;
     this.#prefix = namespace ?? (own ? '' : storeNamespace('rl', options.prefix ?? this.name));
     this.#store = options.store ?? new MemoryStore();
-    requireSupport(
-      'rateLimiter',
-      this.#store,
-      algorithms.flatMap((a) => [a.consume, a.peek]),
-    );
+    const transitions = algorithms.flatMap((a) => [a.consume, a.peek]);
+    requireSupport('rateLimiter', this.#store, transitions);
+    this.#onStoreError = options.onStoreError ?? RATE_LIMITER_DEFAULTS.onStoreError;
+    if (typeof this.#onStoreError === 'object') requireSupport('rateLimiter', this.#onStoreError, transitions);
+    const limit = Math.min(...algorithms.map((a) => a.limit));
+    this.#passed = { allowed: true, limit, remaining: limit, resetMs: 0, retryAfterMs: 0, degraded: true };
     this.#sync = this.#store instanceof MemoryStore ? this.#store : undefined;
     // In the memory store a key space replaces the prefix: no string is built per call.
     this.#space = this.#sync === undefined ? 0 : this.#sync.space(this.#prefix);
@@ -145,6 +164,7 @@ export class RateLimiter {
       blocked: this.#blocked,
       aborted: this.#aborted,
       totalWaitMs: this.#totalWaitMs,
+      storeErrors: this.#storeErrors,
     };
   }
 
@@ -352,24 +372,58 @@ export class RateLimiter {
     const single = this.#single;
     const sync = this.#sync;
     try {
-      if (single !== undefined) {
-        const transition = peek ? single.peek : single.consume;
-        if (sync !== undefined) return Promise.resolve(sync.applySync(key, transition, cost, now, this.#space));
-        return this.#store.apply(this.#storeKey(key), transition, cost, now);
+      if (sync !== undefined) {
+        if (single !== undefined) {
+          return Promise.resolve(sync.applySync(key, peek ? single.peek : single.consume, cost, now, this.#space));
+        }
+        return Promise.resolve(
+          combine(sync.applyAllSync(this.#operations(key, cost, peek), now) as RateLimitDecision[]),
+        );
       }
-      // Full keys, also in the memory store: keys past the hash tag live outside its key space.
-      const base = this.#storeKey(key);
-      const operations: StoreOperation[] = this.#algorithms.map((a, i) => ({
-        key: base + this.#suffixes[i],
-        transition: peek ? a.peek : a.consume,
-        input: cost,
-      }));
-      if (sync !== undefined)
-        return Promise.resolve(combine(sync.applyAllSync(operations, now) as RateLimitDecision[]));
-      return this.#store.applyAll(operations, now).then((outputs) => combine(outputs as RateLimitDecision[]));
+      return this.#decide(this.#store, key, cost, peek, now).catch((error: unknown) =>
+        this.#storeFailed(error, key, cost, peek, now),
+      );
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /** The decision of `store`, through the Store interface. */
+  #decide(store: Store, key: string, cost: number, peek: boolean, now: number): Promise<RateLimitDecision> {
+    const single = this.#single;
+    if (single !== undefined) return store.apply(this.#storeKey(key), peek ? single.peek : single.consume, cost, now);
+    return store
+      .applyAll(this.#operations(key, cost, peek), now)
+      .then((outputs) => combine(outputs as RateLimitDecision[]));
+  }
+
+  /** One operation per limit, each on its own key after the caller key's hash tag (full keys, also in the memory store). */
+  #operations(key: string, cost: number, peek: boolean): StoreOperation[] {
+    const base = this.#storeKey(key);
+    return this.#algorithms.map((a, i) => ({
+      key: base + this.#suffixes[i],
+      transition: peek ? a.peek : a.consume,
+      input: cost,
+    }));
+  }
+
+  /** A decision the store failed to make: counted, reported (at most once a minute) and made by `onStoreError`. */
+  #storeFailed(error: unknown, key: string, cost: number, peek: boolean, now: number): Promise<RateLimitDecision> {
+    if (!isStoreUnavailableError(error)) return Promise.reject(error);
+    this.#storeErrors++;
+    if (now - this.#reportedAt < STORE_ERROR_REPORT_MS) this.#unreported++;
+    else {
+      this.#reportedAt = now;
+      const unreported = this.#unreported;
+      this.#unreported = 0;
+      if (this.#emitter.hasListeners) {
+        this.#emitter.emit({ type: 'store_error', policy: this.name, key, error, unreported });
+      }
+    }
+    const on = this.#onStoreError;
+    if (on === 'open') return Promise.resolve(this.#passed);
+    if (on === 'closed') return Promise.reject(error);
+    return this.#decide(on, key, cost, peek, now).then((d) => ({ ...d, degraded: true }));
   }
 }
 
