@@ -136,8 +136,7 @@ describe('redisStore when Redis fails', () => {
       onStoreError: 'closed',
     });
     await limiter.consume('warm');
-    fixture.server.pause();
-    try {
+    await fixture.whilePaused(async () => {
       const pending = limiter.consume('u');
       const outcome = pending.then(
         () => 'resolved',
@@ -151,9 +150,7 @@ describe('redisStore when Redis fails', () => {
       expect((error as Error).message).toBe(
         'redisStore: apply of ratelimit.tokenBucket got no answer within 200 ms (timeoutMs)',
       );
-    } finally {
-      fixture.server.resume();
-    }
+    });
     // The command ran late on the server (it took the token); the store is usable again.
     expect(await limiter.consume('u')).toMatchObject({ allowed: false });
   });
@@ -165,15 +162,12 @@ describe('redisStore when Redis fails', () => {
     const events: string[] = [];
     breaker.onEvent((e) => events.push(e.type === 'store_error' ? `store_error ${e.step}` : e.type));
     expect(await breaker.execute(() => 'up')).toBe('up');
-    fixture.server.pause();
-    try {
+    await fixture.whilePaused(async () => {
       const call = breaker.execute(() => 'ran while Redis was away');
       await clock.advance(200); // the acquire times out: closed when last seen, so the call runs
       await clock.advance(200); // the settle times out: the outcome is lost, the value is not
       expect(await call).toBe('ran while Redis was away');
-    } finally {
-      fixture.server.resume();
-    }
+    });
     expect(events).toEqual(['success', 'store_error acquire', 'success', 'store_error settle']);
   });
 
@@ -189,16 +183,13 @@ describe('redisStore when Redis fails', () => {
       onStoreError: 'closed',
     });
     await Promise.all([open.consume('warm'), closed.consume('warm')]);
-    fixture.server.pause();
-    try {
+    await fixture.whilePaused(async () => {
       const decisions = [open.consume('u'), closed.consume('u').catch((e: unknown) => e)];
       await clock.advance(200);
       const [passed, refused] = await Promise.all(decisions);
       expect(passed).toMatchObject({ allowed: true, degraded: true });
       expect(isStoreUnavailableError(refused)).toBe(true);
-    } finally {
-      fixture.server.resume();
-    }
+    });
     expect([open.stats.storeErrors, closed.stats.storeErrors]).toEqual([1, 1]);
   });
 

@@ -6,6 +6,8 @@ export interface ServerFixture {
   readonly server: RedisServer;
   /** An ioredis client of the server, its databases flushed before each test. */
   readonly client: Redis;
+  /** Runs `during` with the server frozen (connections open, nothing answered), then lets it go on. */
+  whilePaused(during: () => Promise<void>): Promise<void>;
 }
 
 /** Starts a redis-server for the tests of the calling file and stops it after them. */
@@ -29,6 +31,14 @@ export function useServer(): ServerFixture {
     },
     get client() {
       return client!;
+    },
+    async whilePaused(during) {
+      server!.pause();
+      try {
+        await during();
+      } finally {
+        server!.resume();
+      }
     },
   };
 }
