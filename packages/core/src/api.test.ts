@@ -47,6 +47,7 @@ const PUBLIC: Record<string, readonly string[]> = {
       'RetryExhaustedError',
       'SagaError',
       'StoreFullError',
+      'StoreUnavailableError',
       'ThrottledError',
     ],
     ...['TimeoutError', 'classify', 'handle', 'isBrokenCircuitError', 'isBulkheadRejectedError'],
@@ -55,6 +56,7 @@ const PUBLIC: Record<string, readonly string[]> = {
     ...[
       'isRetryExhaustedError',
       'isStoreFullError',
+      'isStoreUnavailableError',
       'isThrottledError',
       'isTimeoutError',
       'isTransient',
@@ -103,7 +105,7 @@ const PUBLIC: Record<string, readonly string[]> = {
     'retryPresets',
   ],
   saga: ['SAGA_DEFAULTS', 'Saga', 'saga'],
-  store: ['MEMORY_STORE_DEFAULTS', 'MemoryStore', 'isStore', 'memoryStore', 'storeNamespace'],
+  store: ['MEMORY_STORE_DEFAULTS', 'MemoryStore', 'isStore', 'memoryStore', 'storeKey', 'storeNamespace'],
   throttle: ['AdaptiveThrottlePolicy', 'THROTTLE_DEFAULTS', 'adaptiveThrottle', 'throttleTransition'],
   timeout: ['TIMEOUT_DEFAULTS', 'TimeoutPolicy', 'timeout'],
   transaction: [

@@ -13,12 +13,13 @@ import { options } from '../tsup.config.js';
 /**
  * Minified bytes an application pays for `import { retry } from '@resilience/core'`. Issue 10
  * aimed at 12 000 once the module-level instances were shed (11 638 then); the retry path has
- * since gained what issues 9 and 10 asked of it — the SDK error markers (~1 400 B), budgets
- * given as options (~1 200), named option checks with suggestions (~550), call observers
- * (~500), listener-error reports (~480), delays past 2^31 ms (~440) and one abort listener
- * per signal (~400) — and measures 15 314. This ceiling keeps it from growing unnoticed.
+ * since gained what issues 9, 10 and 16 asked of it — the SDK error markers (~1 400 B), budgets
+ * given as options (~1 200), named option checks with suggestions (~550), call and attempt
+ * observers for metrics and OpenTelemetry spans (~1 300), listener-error reports (~480),
+ * delays past 2^31 ms (~440) and one abort listener per signal (~400) — and measures 16 276,
+ * under the 16 474 it was before issue 10. This ceiling keeps it from growing unnoticed.
  */
-const RETRY_ONLY_BUDGET = 15_500;
+const RETRY_ONLY_BUDGET = 16_500;
 /**
  * Minified bytes of a bundle that imports only one small constant (~60 bytes): anything above
  * it is a module-level statement that runs at import (a `new`, a call, arithmetic or a spread

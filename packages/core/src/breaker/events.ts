@@ -7,7 +7,9 @@ export type BreakerEvent =
   | { type: 'state_change'; policy: string; from: BreakerStateName; to: BreakerStateName }
   | { type: 'success'; policy: string; durationMs: number }
   | { type: 'failure'; policy: string; error: unknown; durationMs: number }
-  | { type: 'rejected'; policy: string; state: BreakerStateName; retryAfterMs: number };
+  | { type: 'rejected'; policy: string; state: BreakerStateName; retryAfterMs: number }
+  /** A breaker kept in a store could not reach it: it decided from the last state it saw (`acquire`) or lost an outcome (`settle`). */
+  | { type: 'store_error'; policy: string; step: 'acquire' | 'settle'; error: unknown };
 
 type Listener<K extends BreakerEvent['type']> = (event: Extract<BreakerEvent, { type: K }>) => void;
 
@@ -26,7 +28,7 @@ export abstract class BreakerEvents extends PolicyBase<BreakerEvent> {
     );
   }
 
-  /** Subscribes to one event type (`'state_change'`, `'success'`, `'failure'`, `'rejected'`). */
+  /** Subscribes to one event type (`'state_change'`, `'success'`, `'failure'`, `'rejected'`, `'store_error'`). */
   on<K extends BreakerEvent['type']>(type: K, listener: Listener<K>): Disposer {
     return onType(this.events.subscribe, type)(listener);
   }

@@ -84,7 +84,7 @@ export interface CircuitBreakerOptions {
    * `SharedCircuitBreaker`. Memory: one state per key, in the store.
    */
   store?: Store;
-  /** A shared breaker's key in the store's breaker namespace (store key `breaker|<key>`). @default name */
+  /** A shared breaker's key in the store's breaker namespace (store key `{breaker|<key>}`). @default name */
   key?: string;
 }
 

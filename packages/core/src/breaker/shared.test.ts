@@ -5,8 +5,10 @@ import {
   ConfigurationError,
   IsolatedCircuitError,
   isBrokenCircuitError,
+  StoreUnavailableError,
 } from '../errors/errors.js';
 import { memoryStore } from '../store/memory.js';
+import type { Store } from '../store/store.js';
 import { jsonRoundTripStore } from '../testing/json-round-trip-store.js';
 import { circuitBreaker } from './breaker.js';
 import { BreakerRegistry } from './registry.js';
@@ -40,7 +42,7 @@ describe('circuitBreaker({ store }) (shared state)', () => {
   it('returns a SharedCircuitBreaker keyed by name', () => {
     const { a } = pair();
     expect(a).toBeInstanceOf(SharedCircuitBreaker);
-    expect(a.key).toBe('breaker|payments');
+    expect(a.key).toBe('{breaker|payments}');
     expect(a.state).toBe('closed');
   });
 
@@ -165,5 +167,62 @@ describe('circuitBreaker({ store }) (shared state)', () => {
     expect(bad).toThrow(ConfigurationError);
     expect(bad).toThrow(/store[\s\S]*initialState/);
     expect(() => circuitBreaker({ key: 'x', registry: false })).toThrow(/key/);
+  });
+
+  describe('while the store is away', () => {
+    /** A memory store whose operations fail while `down` is set, as a networked store's do. */
+    function flaky() {
+      const base = memoryStore();
+      const state = { down: false };
+      const failing = () => Promise.reject(new StoreUnavailableError('store: connection refused'));
+      const store = {
+        apply: ((key, t, input, now) => (state.down ? failing() : base.apply(key, t, input, now))) as Store['apply'],
+        applyAll: ((ops, now) => (state.down ? failing() : base.applyAll(ops, now))) as Store['applyAll'],
+        get: ((key, now) => (state.down ? failing() : base.get(key, now))) as Store['get'],
+        set: ((key, v, ttl, now) => (state.down ? failing() : base.set(key, v, ttl, now))) as Store['set'],
+        delete: ((key) => (state.down ? failing() : base.delete(key))) as Store['delete'],
+        keys: ((prefix, now, o) => (state.down ? failing() : base.keys(prefix, now, o))) as Store['keys'],
+      };
+      const clock = new FakeClock();
+      const breaker = circuitBreaker({ store, name: 'p', strategy: consecutive(1), halfOpenAfter: 1_000, clock });
+      const events: string[] = [];
+      breaker.onEvent((e) => events.push(e.type === 'store_error' ? `store_error ${e.step}` : e.type));
+      return { state, breaker, clock, events };
+    }
+
+    it('a store error after the call never turns its outcome into another one', async () => {
+      const { state, breaker, events } = flaky();
+      const ok = breaker.execute(async () => {
+        state.down = true;
+        return 'done';
+      });
+      expect(await ok).toBe('done');
+      const own = new Error('the call’s own failure');
+      expect(await settle(breaker.execute(() => Promise.reject(own)))).toBe(own);
+      expect(events).toEqual(['success', 'store_error settle', 'store_error acquire', 'failure', 'store_error settle']);
+    });
+
+    it('decides from the last state it saw: calls pass while it was closed, are rejected while it was open', async () => {
+      const { state, breaker, clock } = flaky();
+      state.down = true;
+      expect(await breaker.execute(() => 'closed, store away')).toBe('closed, store away');
+      state.down = false;
+      await settle(breaker.execute(fail)); // opens
+      state.down = true;
+      let ran = false;
+      const error = await settle(
+        breaker.execute(() => {
+          ran = true;
+        }),
+      );
+      expect(ran).toBe(false);
+      expect(isBrokenCircuitError(error)).toBe(true);
+      expect((error as Error).cause).toBeInstanceOf(StoreUnavailableError);
+      await clock.advance(1_000);
+      expect(isBrokenCircuitError(await settle(breaker.execute(() => 'probe')))).toBe(true);
+      state.down = false;
+      expect(await breaker.execute(() => 'probe')).toBe('probe');
+      expect(breaker.state).toBe('closed');
+    });
   });
 });

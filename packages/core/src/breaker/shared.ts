@@ -1,8 +1,9 @@
 import { type Clock, type Random, systemClock, systemRandom } from '../clock/clock.js';
 import type { Disposer } from '../events/emitter.js';
 import type { ExecuteContext, PolicyFn } from '../policy/policy.js';
-import { storeNamespace } from '../store/namespace.js';
+import { storeKey, storeNamespace } from '../store/namespace.js';
 import type { Store } from '../store/store.js';
+import { requireSupport } from '../store/supports.js';
 import { BreakerEvents } from './events.js';
 import type { CallOutcome } from './machine.js';
 import { type BreakerStateName, type CircuitBreakerOptions, resolveBreakerOptions } from './options.js';
@@ -11,17 +12,24 @@ import { breakerRegistry, type RegisteredBreaker } from './registry.js';
 import { type BreakerDecision, type BreakerInput, breakerTransition } from './transition.js';
 
 const BREAKER_NAMESPACE = /* @__PURE__ */ storeNamespace('breaker');
+/** The round of a call admitted while the store was away: no stored state has it. */
+const LOCAL_ROUND = -2;
 
 /** Options of a breaker whose state lives in a store. */
 export type SharedBreakerOptions = Omit<CircuitBreakerOptions, 'store' | 'initialState'> & { store: Store };
 
 /**
- * A circuit breaker whose state is kept in a `Store` under `key` (`breaker|<name>` by default),
+ * A circuit breaker whose state is kept in a `Store` under `key` (`{breaker|<name>}` by default),
  * so every breaker with the same store and key — in this process or another — opens,
  * probes and closes as one. Built by `circuitBreaker({ store, ... })`. It runs the same
  * state machine as the in-process breaker through `breakerTransition`: each call takes one
- * store step before it runs (`acquire`) and one after it settles (`settle`). A store error
- * rejects the call with that error.
+ * store step before it runs (`acquire`) and one after it settles (`settle`).
+ *
+ * While the store is away (a step rejects), it decides from the last state it saw: a call
+ * runs when that was `closed` and is rejected otherwise (with the store's error as
+ * `cause`: no probe runs without the store, which holds the fleet's one probe lease). A
+ * store error after the call never changes its outcome: the caller gets the call's value
+ * or error. Each such error is a `store_error` event.
  *
  * `state` and `retryAfterMs` are what the latest store step of this instance returned; other
  * instances' changes show up at this instance's next call. `isolate()` and `reset()` are
@@ -48,9 +56,10 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     super();
     const resolved = resolveBreakerOptions(options);
     this.name = resolved.name;
-    this.key = BREAKER_NAMESPACE + (options.key ?? resolved.name);
+    this.key = storeKey(BREAKER_NAMESPACE, options.key ?? resolved.name);
     this.#store = options.store;
     this.#transition = breakerTransition(options);
+    requireSupport('circuitBreaker', this.#store, [this.#transition]);
     this.#handle = resolved.handle;
     this.#slowMs = resolved.strategy.slowCallMs ?? Number.POSITIVE_INFINITY;
     this.#clock = options.clock ?? systemClock;
@@ -71,12 +80,16 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
 
   async run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
     const start = this.#clock.now();
-    const admitted = await this.#step({ type: 'acquire' }, start);
+    let storeError: unknown;
+    const admitted = await this.#step({ type: 'acquire' }, start).catch((error: unknown) => {
+      storeError = error;
+      return this.#decideLocally(error, start);
+    });
     if (admitted.admission === 'reject') {
       const state = admitted.state;
       const retryAfterMs = admitted.retryAfterMs ?? Number.POSITIVE_INFINITY;
       if (this.events.hasListeners) this.events.emit({ type: 'rejected', policy: this.name, state, retryAfterMs });
-      const cause = state === 'isolated' ? undefined : this.#cause;
+      const cause = storeError ?? (state === 'isolated' ? undefined : this.#cause);
       this.#rejections ??= new Rejections();
       throw this.#rejections.make(
         this.name,
@@ -121,17 +134,41 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     this.#unregister?.();
   }
 
-  /** Reports a call's outcome to the round that admitted it. */
+  /**
+   * Reports a call's outcome to the round that admitted it. Never rejects: an outcome the
+   * store did not take is reported as a `store_error` event, and the call keeps its own.
+   */
   async #settle(outcome: CallOutcome, error: unknown, round: number, probe: boolean, start: number): Promise<void> {
     const now = this.#clock.now();
     const durationMs = now - start;
     this.emitOutcome(outcome, error, durationMs);
     const slow = durationMs >= this.#slowMs;
-    const settled = await this.#step(
-      probe ? { type: 'settle', outcome, slow, probeRound: round } : { type: 'settle', outcome, slow, round },
-      now,
-    );
-    if (settled.state === 'open' && settled.round !== round) this.#cause = error; // this outcome opened it
+    try {
+      const settled = await this.#step(
+        probe ? { type: 'settle', outcome, slow, probeRound: round } : { type: 'settle', outcome, slow, round },
+        now,
+      );
+      if (settled.state === 'open' && settled.round !== round) this.#cause = error; // this outcome opened it
+    } catch (storeError) {
+      this.#storeError('settle', storeError);
+    }
+  }
+
+  /**
+   * The admission while the store is away, from the last state this instance saw. The
+   * round is one no store state has, so should the store return before the call settles,
+   * its outcome is dropped as stale.
+   */
+  #decideLocally(error: unknown, now: number): BreakerDecision {
+    this.#storeError('acquire', error);
+    const state = this.#state;
+    if (state === 'closed') return { admission: 'call', state, round: LOCAL_ROUND, retryAfterMs: 0 };
+    const retryAfterMs = state === 'isolated' ? null : Math.max(0, this.#probeAt - now);
+    return { admission: 'reject', state, round: LOCAL_ROUND, retryAfterMs };
+  }
+
+  #storeError(step: 'acquire' | 'settle', error: unknown): void {
+    if (this.events.hasListeners) this.events.emit({ type: 'store_error', policy: this.name, step, error });
   }
 
   /** Applies one input in the store and takes note of the state it reports. */

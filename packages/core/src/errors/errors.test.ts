@@ -9,10 +9,12 @@ import {
   isOwnRejection,
   isRequestTimeoutError,
   isResilienceError,
+  isStoreUnavailableError,
   isTimeoutError,
   RateLimitExceededError,
   RequestTimeoutError,
   RetryExhaustedError,
+  StoreUnavailableError,
   TimeoutError,
 } from './errors.js';
 import { type OptionNames, OptionsValidator } from './validate.js';
@@ -51,6 +53,20 @@ describe('ResilienceError', () => {
     Object.setPrototypeOf(foreign, Error.prototype);
     expect(isResilienceError(foreign, 'timeout')).toBe(true);
     expect(isResilienceError(Object.assign(new Error('x'), { code: 'timeout' }))).toBe(false);
+  });
+
+  it('StoreUnavailableError says which store failed, keeps the cause and has the code store_unavailable', () => {
+    const cause = new Error('connect ECONNREFUSED 127.0.0.1:6379');
+    const error = new StoreUnavailableError('redisStore: apply of ratelimit.gcra failed', { cause });
+    expect([error.code, error.name, error.message, error.cause]).toEqual([
+      'store_unavailable',
+      'StoreUnavailableError',
+      'redisStore: apply of ratelimit.gcra failed',
+      cause,
+    ]);
+    expect(isStoreUnavailableError(error)).toBe(true);
+    expect(isStoreUnavailableError(cause)).toBe(false);
+    expect(isOwnRejection(error)).toBe(false);
   });
 
   it('treats isolated circuits as broken circuits and knows the toolkit’s own rejections', () => {

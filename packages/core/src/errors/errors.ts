@@ -15,7 +15,8 @@ export type ResilienceErrorCode =
   | 'saga_misuse'
   | 'transaction_failed'
   | 'store_full'
-  | 'throttled';
+  | 'throttled'
+  | 'store_unavailable';
 
 /**
  * Base of every error the toolkit throws. `code` is stable across versions; use the
@@ -212,6 +213,18 @@ export class ThrottledError extends ResilienceError {
   }
 }
 
+/**
+ * A store could not be reached or did not answer in time (a networked store such as
+ * Redis: connection refused or lost, its own `timeoutMs` passed, an error reply). `cause`
+ * holds the client's error. A timed-out operation may still run on the server later. What
+ * a consumer does then is its own choice; the planned HTTP adapters answer 503.
+ */
+export class StoreUnavailableError extends ResilienceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('store_unavailable', message, options);
+  }
+}
+
 /** True for any error thrown by the toolkit (optionally with the given code). */
 export function isResilienceError(error: unknown, code?: ResilienceErrorCode): error is ResilienceError {
   if (typeof error !== 'object' || error === null || !(BRAND in error)) return false;
@@ -233,6 +246,8 @@ export const isConfigurationError = (error: unknown): error is ConfigurationErro
   isResilienceError(error, 'invalid_options');
 export const isStoreFullError = (error: unknown): error is StoreFullError => isResilienceError(error, 'store_full');
 export const isThrottledError = (error: unknown): error is ThrottledError => isResilienceError(error, 'throttled');
+export const isStoreUnavailableError = (error: unknown): error is StoreUnavailableError =>
+  isResilienceError(error, 'store_unavailable');
 
 const OWN_REJECTIONS: readonly ResilienceErrorCode[] = [
   'circuit_open',

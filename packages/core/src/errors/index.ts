@@ -14,6 +14,7 @@ export {
   isResilienceError,
   isRetryExhaustedError,
   isStoreFullError,
+  isStoreUnavailableError,
   isThrottledError,
   isTimeoutError,
   type OptionIssue,
@@ -24,6 +25,7 @@ export {
   RetryExhaustedError,
   SagaError,
   StoreFullError,
+  StoreUnavailableError,
   ThrottledError,
   TimeoutError,
 } from './errors.js';

@@ -4,8 +4,9 @@ import { OptionsValidator } from '../errors/validate.js';
 import { Emitter } from '../events/emitter.js';
 import { isAbortSignal } from '../policy/policy.js';
 import { memoryStore } from '../store/memory.js';
-import { storeNamespace } from '../store/namespace.js';
+import { storeKey, storeNamespace } from '../store/namespace.js';
 import type { JsonValue, Store } from '../store/store.js';
+import { requireSupport } from '../store/supports.js';
 import {
   type IdempotencyExecuteOptions,
   type IdempotencyOptions,
@@ -99,6 +100,7 @@ export class Idempotency {
     this.store = options.store ?? memoryStore({ maxKeys: this.#opts.maxRecords });
     this.#begin = beginTransition(this.#opts.lockTimeoutMs);
     this.#complete = completeTransition(this.#opts.ttlMs);
+    requireSupport('idempotency', this.store, [this.#begin, this.#complete, releaseTransition]);
     this.#namespace = storeNamespace('idem', this.#opts.keyPrefix);
     const random: Random = options.random ?? systemRandom;
     this.#instance = Math.floor(random() * 2 ** 48).toString(36);
@@ -156,9 +158,8 @@ export class Idempotency {
       }
     }
     const namespace = scope === undefined ? this.#namespace : storeNamespace('idem', this.#opts.keyPrefix, scope);
-    const storeKey = namespace + key;
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
-    return this.#join(storeKey, fn, fingerprint ?? null, options);
+    return this.#join(storeKey(namespace, key), fn, fingerprint ?? null, options);
   }
 
   /** Shares the call in flight in this process with `storeKey`, or starts one. */

@@ -37,8 +37,8 @@ export interface IdempotencyOptions {
   /** How often a call waits on a key in flight in another process re-reads it. @default 50 */
   pollIntervalMs?: number;
   /**
-   * The records' namespace in the store: keys are `idem:<keyPrefix>|<key>`, or
-   * `idem:<keyPrefix>:<scope>|<key>` with a scope, encoded (see `storeNamespace`), so
+   * The records' namespace in the store: keys are `{idem:<keyPrefix>|<key>}`, or
+   * `{idem:<keyPrefix>:<scope>|<key>}` with a scope, encoded (see `storeNamespace`), so
    * instances with different prefixes never share a record. @default 'default'
    */
   keyPrefix?: string;

@@ -53,7 +53,7 @@ describe('workflows over a JSON, asynchronous store', () => {
         });
     void define(true).execute({ order: 'o' }, { id: 'x' });
     for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => setImmediate(resolve)); // let the log writes land
-    expect(await store.get('saga:order|x', clock.now())).toMatchObject({
+    expect(await store.get('{saga:order|x}', clock.now())).toMatchObject({
       steps: [{ s: 'completed' }, { s: 'started' }],
     });
     await clock.advance(1_000);
@@ -63,7 +63,7 @@ describe('workflows over a JSON, asynchronous store', () => {
       ['refund', undefined],
       ['release', { slot: 4 }],
     ]);
-    expect(await store.keys('saga:', clock.now())).toEqual([]);
+    expect(await store.keys('{saga:', clock.now())).toEqual([]);
   });
 
   it('messages: dead-lettered exactly once after maxAttempts', async () => {

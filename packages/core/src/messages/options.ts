@@ -71,7 +71,7 @@ export interface MessageProcessorOptions<M> {
    */
   idOf?: (message: M) => string | number;
   /**
-   * The processor's namespace in the store: its counters are `msg:<keyPrefix>|<id>`, encoded
+   * The processor's namespace in the store: its counters are `{msg:<keyPrefix>|<id>}`, encoded
    * (see `storeNamespace`), so processors with different prefixes never count each other's
    * messages. @default 'default'
    */

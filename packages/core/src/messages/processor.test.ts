@@ -202,7 +202,7 @@ describe('messageProcessor', () => {
     const options = { deadLetter, store, maxAttempts: 1, retryTtlMs: 1_000, clock };
     void messageProcessor<Msg>({ ...options, handler: () => new Promise(() => {}) }).process(msg());
     await clock.advance(999);
-    expect(await store.get('msg:default|m1', clock.now())).toEqual({ n: 1 });
+    expect(await store.get('{msg:default|m1}', clock.now())).toEqual({ n: 1 });
     await clock.advance(1);
     const handler = vi.fn();
     expect((await messageProcessor<Msg>({ ...options, handler }).process(msg())).outcome).toBe('done');
@@ -249,7 +249,7 @@ describe('messageProcessor', () => {
       store,
     });
     expect((await p.process({ key: 'k-1' })).outcome).toBe('retry');
-    expect(await store.get('msg:default|k-1', 0)).toMatchObject({ n: 1 });
+    expect(await store.get('{msg:default|k-1}', 0)).toMatchObject({ n: 1 });
   });
 
   it('aborts the handler signal at the soft limit and fails the attempt as transient at the hard limit', async () => {

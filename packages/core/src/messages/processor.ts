@@ -5,7 +5,9 @@ import { Emitter } from '../events/emitter.js';
 import { neverAborted } from '../policy/policy.js';
 import { keepRenewing } from '../store/lease.js';
 import { memoryStore } from '../store/memory.js';
+import { storeKey } from '../store/namespace.js';
 import type { Store } from '../store/store.js';
+import { requireSupport } from '../store/supports.js';
 import { attemptTransition, claimTransition, deadTransition, failedTransition, releaseTransition } from './counter.js';
 import {
   type DeadLetterReason,
@@ -134,6 +136,13 @@ export class MessageProcessor<M> {
     this.#dead = deadTransition(this.#opts.retryTtlMs);
     this.#claim = claimTransition(this.#opts.retryTtlMs, this.#opts.deadLetterLeaseMs);
     this.#release = releaseTransition(this.#opts.retryTtlMs);
+    requireSupport('messageProcessor', this.store, [
+      this.#attempt,
+      this.#failed,
+      this.#dead,
+      this.#claim,
+      this.#release,
+    ]);
   }
 
   /** A copy of the counters since construction. */
@@ -172,7 +181,7 @@ export class MessageProcessor<M> {
       );
     }
     const messageId = String(id);
-    const key = this.#opts.keyPrefix + messageId;
+    const key = storeKey(this.#opts.keyPrefix, messageId);
     const { maxAttempts } = this.#opts;
     const begun = await this.store.apply(key, this.#attempt, null, this.#clock.now());
     if (begun.dead !== undefined) {
@@ -292,7 +301,7 @@ export class MessageProcessor<M> {
     error: unknown,
     description: string,
   ): Promise<ProcessResult> {
-    const key = id === undefined ? undefined : this.#opts.keyPrefix + id;
+    const key = id === undefined ? undefined : storeKey(this.#opts.keyPrefix, id);
     let stopRenewing: (() => void) | undefined;
     if (key !== undefined) {
       const claimed = await this.store.apply(key, this.#claim, { by: attempts }, this.#clock.now());

@@ -20,6 +20,11 @@ export interface RateLimitDecision {
    * Absent with one algorithm.
    */
   readonly limits?: readonly RateLimitDecision[];
+  /**
+   * Present when the store failed and the limiter decided without it (`onStoreError`):
+   * `'open'` passed the request, a fallback store decided it.
+   */
+  readonly degraded?: true;
 }
 
 /**

@@ -44,7 +44,7 @@ describe('rateLimitGroup', () => {
     const store = memoryStore();
     const group = rateLimitGroup({ limits: { a: fixedWindow({ limit: 1, windowMs: 1000 }) }, store, name: 'api' });
     await group.consume('a', 'u');
-    expect(await store.keys('rl:api', 0)).toEqual(['rl:api:a|u']);
+    expect(await store.keys('{rl:api', 0)).toEqual(['{rl:api:a|u}']);
   });
 
   it('rejects an unknown operation with ConfigurationError naming operation', async () => {

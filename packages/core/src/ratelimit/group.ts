@@ -25,7 +25,7 @@ export interface RateLimitGroupOptions<O extends string> {
   /** The limit (or limits, all-or-nothing) of each operation. */
   // biome-ignore lint/suspicious/noExplicitAny: any algorithm's state.
   limits: Record<O, RateLimitAlgorithm<any> | readonly RateLimitAlgorithm<any>[]>;
-  /** Shared by every operation; keys are namespaced `rl:<name>:<operation>|` (see `storeNamespace`). @default memoryStore() */
+  /** Shared by every operation; keys are namespaced `{rl:<name>:<operation>|` (see `storeNamespace`). @default memoryStore() */
   store?: Store;
   /** Stamped on events as `${name}.${operation}`. @default 'rateLimitGroup' */
   name?: string;

@@ -7,6 +7,7 @@ import { retry } from '../retry/retry.js';
 import { memoryStore } from '../store/memory.js';
 import { MEMORY_STORE_DEFAULTS } from '../store/options.js';
 import type { Store } from '../store/store.js';
+import { jsonRoundTripStore } from '../testing/json-round-trip-store.js';
 import { gcra } from './gcra.js';
 import { rateLimiter } from './limiter.js';
 import { RATE_LIMITER_DEFAULTS } from './options.js';
@@ -31,7 +32,12 @@ function asyncStore(): Store {
 
 describe('rateLimiter', () => {
   it('pins its defaults', () => {
-    expect(RATE_LIMITER_DEFAULTS).toEqual({ name: 'rateLimiter', maxWaitMs: 60_000, maxWaiters: 10_000 });
+    expect(RATE_LIMITER_DEFAULTS).toEqual({
+      name: 'rateLimiter',
+      maxWaitMs: 60_000,
+      maxWaiters: 10_000,
+      onStoreError: 'open',
+    });
     expect(TOKEN_BUCKET_DEFAULTS).toEqual({ capacity: 60, refillPerSecond: 1 });
     expect(MEMORY_STORE_DEFAULTS).toEqual({ maxKeys: 100_000 });
   });
@@ -171,7 +177,20 @@ describe('rateLimiter', () => {
     expect((await a.consume('k')).allowed).toBe(true);
     expect((await b.consume('k')).allowed).toBe(true);
     expect((await a.consume('k')).allowed).toBe(false);
-    expect((await store.keys('', 0)).sort()).toEqual(['rl:a|k', 'rl:b|k']);
+    expect((await store.keys('', 0)).sort()).toEqual(['{rl:a|k}', '{rl:b|k}']);
+  });
+
+  it('keeps several limits of one key after its hash tag, in a shared memory store and any other', async () => {
+    for (const store of [memoryStore(), jsonRoundTripStore(memoryStore())]) {
+      const clock = new FakeClock();
+      const limits = [bucket(1, 1), gcra({ limit: 2, periodMs: 1_000 })];
+      const limiter = rateLimiter({ algorithm: limits, store, name: 'api', clock });
+      expect((await limiter.consume('u')).allowed).toBe(true);
+      expect((await limiter.consume('u')).allowed).toBe(false);
+      expect((await store.keys('', 0)).sort()).toEqual(['{rl:api|u}|0.tokenBucket', '{rl:api|u}|1.gcra']);
+      await limiter.reset('u');
+      expect(await store.keys('', 0)).toEqual([]);
+    }
   });
 
   for (const [name, algorithm] of [

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock/clock.js';
 import { coarseSystemClock } from '../clock/coarse-clock.js';
-import { RateLimitExceededError } from '../errors/errors.js';
+import { isStoreUnavailableError, RateLimitExceededError, type StoreUnavailableError } from '../errors/errors.js';
 import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import { Emitter, type Subscribe } from '../events/emitter.js';
 import {
@@ -13,8 +13,9 @@ import {
   type PolicyFn,
 } from '../policy/policy.js';
 import { MemoryStore } from '../store/memory.js';
-import { encodeSegment, NAMESPACE_END, storeNamespace } from '../store/namespace.js';
+import { encodeSegment, KEY_CLOSE, NAMESPACE_END, storeNamespace } from '../store/namespace.js';
 import type { Store, StoreOperation } from '../store/store.js';
+import { requireSupport } from '../store/supports.js';
 import { costError, keyError, type RateLimitAlgorithm, type RateLimitDecision } from './algorithm.js';
 import {
   checkWait,
@@ -25,12 +26,22 @@ import {
 } from './options.js';
 import { WaitQueues } from './wait-queue.js';
 
-/** Reported when a request is denied (`consume`) or a wait gives up (`wait`, `execute`). */
-export interface RateLimitEvent extends PolicyEvent {
-  readonly type: 'rate_limited';
-  readonly key: string;
-  readonly retryAfterMs: number;
-}
+/**
+ * `rate_limited`: a request was denied (`consume`) or a wait gave up (`wait`, `execute`).
+ * `store_error`: the store failed and `onStoreError` decided; reported at most once a
+ * minute, with the failures since the last report that were not (`unreported`).
+ */
+export type RateLimitEvent =
+  | (PolicyEvent & { readonly type: 'rate_limited'; readonly key: string; readonly retryAfterMs: number })
+  | (PolicyEvent & {
+      readonly type: 'store_error';
+      readonly key: string;
+      readonly error: StoreUnavailableError;
+      readonly unreported: number;
+    });
+
+/** Store failures are reported at most this often (each is counted in `stats.storeErrors`). */
+const STORE_ERROR_REPORT_MS = 60_000;
 
 /** Counters since the limiter was built. */
 export interface RateLimitStats {
@@ -43,6 +54,8 @@ export interface RateLimitStats {
   readonly aborted: number;
   /** Time spent in `wait` by calls that resolved or gave up, in ms. */
   readonly totalWaitMs: number;
+  /** Decisions (peeks included) the store failed to make, decided by `onStoreError`. */
+  readonly storeErrors: number;
 }
 
 /** Options of {@link RateLimiter.policy}. */
@@ -90,8 +103,14 @@ export class RateLimiter {
   #blocked = 0;
   #aborted = 0;
   #totalWaitMs = 0;
+  readonly #onStoreError: 'open' | 'closed' | Store;
+  /** The decision of `onStoreError: 'open'`. */
+  readonly #passed: RateLimitDecision;
+  #storeErrors = 0;
+  #unreported = 0;
+  #reportedAt = Number.NEGATIVE_INFINITY;
 
-  /** @param namespace The store namespace, when not `rl:<prefix or name>|` (a group's `rl:<group>:<operation>|`). @internal */
+  /** @param namespace The store namespace, when not `{rl:<prefix or name>|` (a group's `{rl:<group>:<operation>|`). @internal */
   constructor(options: RateLimiterOptions, namespace?: string) {
     validateRateLimiterOptions(options);
     const algorithms: readonly AnyAlgorithm[] = Array.isArray(options.algorithm)
@@ -99,8 +118,9 @@ export class RateLimiter {
       : [options.algorithm as AnyAlgorithm];
     this.#algorithms = algorithms;
     this.#single = algorithms.length === 1 ? algorithms[0] : undefined;
-    // Several limits keep one key each: `<key>|<i>.<kind>`. A suffix holds one `|`, its
-    // first character, so the last `|` of a store key tells key and suffix apart.
+    // Several limits keep one key each: `{<namespace><key>}|<i>.<kind>`, after the hash tag
+    // so all of a key's limits share one slot. A suffix holds one `|`, its first character,
+    // and no `}`, so the last `}` of a store key tells key and suffix apart.
     this.#suffixes = algorithms.map((a, i) => `${NAMESPACE_END}${i}.${encodeSegment(a.kind)}`);
     this.#maxCost = Math.min(...algorithms.map((a) => a.maxCost));
     this.name = options.name ?? RATE_LIMITER_DEFAULTS.name;
@@ -108,6 +128,12 @@ export class RateLimiter {
     const own = options.store === undefined && options.prefix === undefined;
     this.#prefix = namespace ?? (own ? '' : storeNamespace('rl', options.prefix ?? this.name));
     this.#store = options.store ?? new MemoryStore();
+    const transitions = algorithms.flatMap((a) => [a.consume, a.peek]);
+    requireSupport('rateLimiter', this.#store, transitions);
+    this.#onStoreError = options.onStoreError ?? RATE_LIMITER_DEFAULTS.onStoreError;
+    if (typeof this.#onStoreError === 'object') requireSupport('rateLimiter', this.#onStoreError, transitions);
+    const limit = Math.min(...algorithms.map((a) => a.limit));
+    this.#passed = { allowed: true, limit, remaining: limit, resetMs: 0, retryAfterMs: 0, degraded: true };
     this.#sync = this.#store instanceof MemoryStore ? this.#store : undefined;
     // In the memory store a key space replaces the prefix: no string is built per call.
     this.#space = this.#sync === undefined ? 0 : this.#sync.space(this.#prefix);
@@ -143,6 +169,7 @@ export class RateLimiter {
       blocked: this.#blocked,
       aborted: this.#aborted,
       totalWaitMs: this.#totalWaitMs,
+      storeErrors: this.#storeErrors,
     };
   }
 
@@ -211,10 +238,10 @@ export class RateLimiter {
     const sync = this.#sync;
     if (sync !== undefined) {
       if (this.#single !== undefined) sync.deleteSync(key, this.#space);
-      else for (const s of this.#suffixes) sync.deleteSync(key + s, this.#space);
+      else for (const s of this.#suffixes) sync.deleteSync(this.#storeKey(key) + s);
       return;
     }
-    const storeKey = this.#prefix + key;
+    const storeKey = this.#storeKey(key);
     if (this.#single !== undefined) await this.#store.delete(storeKey);
     else await Promise.all(this.#suffixes.map((s) => this.#store.delete(storeKey + s)));
   }
@@ -327,7 +354,7 @@ export class RateLimiter {
   #storeKey(key: string): string {
     if (this.#prefix === '') return key;
     if (key === this.#lastKey) return this.#lastStoreKey;
-    const storeKey = this.#prefix + key;
+    const storeKey = this.#prefix + key + KEY_CLOSE;
     this.#lastKey = key;
     this.#lastStoreKey = storeKey;
     return storeKey;
@@ -350,23 +377,58 @@ export class RateLimiter {
     const single = this.#single;
     const sync = this.#sync;
     try {
-      if (single !== undefined) {
-        const transition = peek ? single.peek : single.consume;
-        if (sync !== undefined) return Promise.resolve(sync.applySync(key, transition, cost, now, this.#space));
-        return this.#store.apply(this.#storeKey(key), transition, cost, now);
+      if (sync !== undefined) {
+        if (single !== undefined) {
+          return Promise.resolve(sync.applySync(key, peek ? single.peek : single.consume, cost, now, this.#space));
+        }
+        return Promise.resolve(
+          combine(sync.applyAllSync(this.#operations(key, cost, peek), now) as RateLimitDecision[]),
+        );
       }
-      const base = sync !== undefined ? key : this.#storeKey(key);
-      const operations: StoreOperation[] = this.#algorithms.map((a, i) => ({
-        key: base + this.#suffixes[i],
-        transition: peek ? a.peek : a.consume,
-        input: cost,
-      }));
-      if (sync !== undefined)
-        return Promise.resolve(combine(sync.applyAllSync(operations, now, this.#space) as RateLimitDecision[]));
-      return this.#store.applyAll(operations, now).then((outputs) => combine(outputs as RateLimitDecision[]));
+      return this.#decide(this.#store, key, cost, peek, now).catch((error: unknown) =>
+        this.#storeFailed(error, key, cost, peek, now),
+      );
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /** The decision of `store`, through the Store interface. */
+  #decide(store: Store, key: string, cost: number, peek: boolean, now: number): Promise<RateLimitDecision> {
+    const single = this.#single;
+    if (single !== undefined) return store.apply(this.#storeKey(key), peek ? single.peek : single.consume, cost, now);
+    return store
+      .applyAll(this.#operations(key, cost, peek), now)
+      .then((outputs) => combine(outputs as RateLimitDecision[]));
+  }
+
+  /** One operation per limit, each on its own key after the caller key's hash tag (full keys, also in the memory store). */
+  #operations(key: string, cost: number, peek: boolean): StoreOperation[] {
+    const base = this.#storeKey(key);
+    return this.#algorithms.map((a, i) => ({
+      key: base + this.#suffixes[i],
+      transition: peek ? a.peek : a.consume,
+      input: cost,
+    }));
+  }
+
+  /** A decision the store failed to make: counted, reported (at most once a minute) and made by `onStoreError`. */
+  #storeFailed(error: unknown, key: string, cost: number, peek: boolean, now: number): Promise<RateLimitDecision> {
+    if (!isStoreUnavailableError(error)) return Promise.reject(error);
+    this.#storeErrors++;
+    if (now - this.#reportedAt < STORE_ERROR_REPORT_MS) this.#unreported++;
+    else {
+      this.#reportedAt = now;
+      const unreported = this.#unreported;
+      this.#unreported = 0;
+      if (this.#emitter.hasListeners) {
+        this.#emitter.emit({ type: 'store_error', policy: this.name, key, error, unreported });
+      }
+    }
+    const on = this.#onStoreError;
+    if (on === 'open') return Promise.resolve(this.#passed);
+    if (on === 'closed') return Promise.reject(error);
+    return this.#decide(on, key, cost, peek, now).then((d) => ({ ...d, degraded: true }));
   }
 }
 

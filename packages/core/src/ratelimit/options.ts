@@ -16,7 +16,7 @@ export interface RateLimiterOptions {
   /** Name stamped on events. @default 'rateLimiter' */
   name?: string;
   /**
-   * The limiter's namespace in a shared store: its keys are `rl:<prefix>|<key>`, the prefix
+   * The limiter's namespace in a shared store: its keys are `{rl:<prefix>|<key>}`, the prefix
    * encoded (see `storeNamespace`), so limiters with different prefixes never share a key,
    * even when one prefix starts with another. Limiters with the same prefix and store do.
    * @default the limiter's `name` with a given store; none (keys as given) with its own
@@ -38,6 +38,16 @@ export interface RateLimiterOptions {
    * @default coarseSystemClock
    */
   clock?: Clock;
+  /**
+   * What a decision is when the store fails (rejects with `StoreUnavailableError`, as
+   * `@resilience/redis` does when Redis is down or slow): `'open'` lets the request pass
+   * (the decision has `degraded: true`); `'closed'` rejects the call with the store's error;
+   * a store (e.g. `memoryStore()`) decides instead, with per-instance limits, until the
+   * store is back. Each failure is counted (`stats.storeErrors`) and reported as a
+   * `store_error` event at most once a minute. Other errors (a `TypeError`) always reject.
+   * @default 'open'
+   */
+  onStoreError?: 'open' | 'closed' | Store;
 }
 
 /** Every option `rateLimiter` takes; any other name is rejected. */
@@ -49,12 +59,14 @@ export const RATE_LIMITER_OPTION_NAMES = {
   maxWaitMs: true,
   maxWaiters: true,
   clock: true,
+  onStoreError: true,
 } as const satisfies OptionNames<RateLimiterOptions>;
 
 export const RATE_LIMITER_DEFAULTS = {
   name: 'rateLimiter',
   maxWaitMs: 60_000,
   maxWaiters: 10_000,
+  onStoreError: 'open',
 } as const;
 
 export interface WaitOptions {
@@ -92,6 +104,13 @@ export function validateRateLimiterOptions(options: RateLimiterOptions): void {
   v.number('maxWaitMs', o.maxWaitMs, { min: 0 });
   v.integer('maxWaiters', o.maxWaiters, { min: 0 });
   v.clock('clock', o.clock);
+  const onStoreError = o.onStoreError;
+  v.check(
+    onStoreError === undefined || onStoreError === 'open' || onStoreError === 'closed' || isStore(onStoreError),
+    'onStoreError',
+    onStoreError,
+    "'open', 'closed' or a Store to decide while the store fails",
+  );
   v.done();
 }
 

@@ -63,7 +63,7 @@ export interface SagaOptions {
    */
   maxRecoverPerCall?: number;
   /**
-   * The saga's namespace in the store: its logs are `saga:<keyPrefix>|<id>`, encoded (see
+   * The saga's namespace in the store: its logs are `{saga:<keyPrefix>|<id>}`, encoded (see
    * `storeNamespace`), so `recover()` never finds another saga's logs. @default the saga's name
    */
   keyPrefix?: string;

@@ -34,7 +34,7 @@ function crashedLog(id: string, at = 0, phase: SagaLogState['phase'] = 'running'
 }
 
 const put = (store: Store, log: SagaLogState) =>
-  store.set(`saga:order|${log.id}`, log, Number.POSITIVE_INFINITY, log.at);
+  store.set(`{saga:order|${log.id}}`, log, Number.POSITIVE_INFINITY, log.at);
 
 /** The saga `order` (steps a, b, c), logging each compensation in `undone`. */
 function order(
@@ -87,18 +87,18 @@ describe('recover() reaches every recoverable log', () => {
     expect((await recovering.recover()).length).toBe(2);
     expect((await recovering.recover()).length).toBe(1);
     expect(await recovering.recover()).toEqual([]);
-    expect((await store.keys('saga:order|', clock.now())).length).toBe(30);
+    expect((await store.keys('{saga:order|', clock.now())).length).toBe(30);
   });
 
   it('leaves alone a key under its prefix that is not a saga log', async () => {
     const clock = new FakeClock();
     const store = memoryStore();
-    await store.set('saga:order|not-a-log', { hits: 3 }, Number.POSITIVE_INFINITY, 0);
+    await store.set('{saga:order|not-a-log}', { hits: 3 }, Number.POSITIVE_INFINITY, 0);
     await put(store, crashedLog('crashed', 0));
     await clock.advance(RECOVER_AFTER_MS);
     const reports = await order(store, clock, []).recover();
     expect(reports.map((r) => r.id)).toEqual(['crashed']);
-    expect(await store.get('saga:order|not-a-log', clock.now())).toEqual({ hits: 3 });
+    expect(await store.get('{saga:order|not-a-log}', clock.now())).toEqual({ hits: 3 });
   });
 });
 

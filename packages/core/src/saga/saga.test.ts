@@ -292,7 +292,7 @@ describe('saga with a store', () => {
     const snapshots: unknown[] = [];
     const s = saga('order', { store, clock, random: fixed })
       .step({ name: 'a', run: () => 'A' })
-      .step({ name: 'b', run: async () => snapshots.push(await store.get('saga:order|x', clock.now())) });
+      .step({ name: 'b', run: async () => snapshots.push(await store.get('{saga:order|x}', clock.now())) });
     const report = await s.execute({ n: 1 }, { id: 'x' });
     expect(report.status).toBe('completed');
     expect(snapshots[0]).toMatchObject({
@@ -304,7 +304,7 @@ describe('saga with a store', () => {
         { name: 'b', s: 'started' },
       ],
     });
-    expect(await store.keys('saga:order|', clock.now())).toEqual([]);
+    expect(await store.keys('{saga:order|', clock.now())).toEqual([]);
   });
 
   it('recovers a saga a crashed process left half done, with a new instance on the same store', async () => {
@@ -332,7 +332,7 @@ describe('saga with a store', () => {
       ['ship', 'not_run', false],
     ]);
     expect(crashedOrder).toEqual([]);
-    expect(await store.keys('saga:order|', clock.now())).toEqual([]);
+    expect(await store.keys('{saga:order|', clock.now())).toEqual([]);
     expect(await fresh.recover()).toEqual([]);
   });
 
@@ -366,7 +366,7 @@ describe('saga with a store', () => {
     const clock = new FakeClock();
     const store = memoryStore();
     await store.set(
-      'saga:order|done',
+      '{saga:order|done}',
       {
         v: 1,
         id: 'done',
@@ -397,7 +397,7 @@ describe('saga with a store', () => {
     const clock = new FakeClock();
     const store = memoryStore();
     await store.set(
-      'saga:trip|t1',
+      '{saga:trip|t1}',
       {
         v: 1,
         id: 't1',
@@ -447,7 +447,7 @@ describe('saga with a store', () => {
       .step({ name: 'b', run: () => Promise.reject(new Error('x')) });
     const report = await s.execute(null, { id: 'p1' });
     expect(report.status).toBe('compensation_failed');
-    expect(await store.get('saga:pay|p1', clock.now())).toMatchObject({ phase: 'failed' });
+    expect(await store.get('{saga:pay|p1}', clock.now())).toMatchObject({ phase: 'failed' });
     await clock.advance(1_000);
     expect(await s.recover()).toEqual([]);
   });

@@ -4,7 +4,9 @@ import { Emitter } from '../events/emitter.js';
 import { isAbortSignal, neverAborted, type Policy } from '../policy/policy.js';
 import { backoff } from '../retry/backoff.js';
 import { retry } from '../retry/retry.js';
+import { storeKey } from '../store/namespace.js';
 import type { JsonValue } from '../store/store.js';
+import { requireSupport } from '../store/supports.js';
 import { LogHold } from './hold.js';
 import { readSteps, type SagaLogOp, type SagaLogState, sagaClaimTransition, sagaLogTransition } from './log.js';
 import {
@@ -73,6 +75,7 @@ export class Saga<I = unknown> {
       });
     this.#log = sagaLogTransition(this.#opts.logTtlMs);
     this.#claim = sagaClaimTransition(this.#opts.logTtlMs);
+    if (this.#opts.store) requireSupport('saga', this.#opts.store, [this.#log, this.#claim]);
   }
 
   /** Adds a step. Throws `SagaError` on a malformed step (an unknown key included) or a duplicate name. */
@@ -379,7 +382,7 @@ export class Saga<I = unknown> {
     const store = this.#opts.store;
     if (!store) return undefined;
     const { keyPrefix, recoverAfterMs } = this.#opts;
-    return new LogHold(store, keyPrefix + id, owner(), this.#log, this.#clock, recoverAfterMs, confirmedAt);
+    return new LogHold(store, storeKey(keyPrefix, id), owner(), this.#log, this.#clock, recoverAfterMs, confirmedAt);
   }
 
   /**

@@ -1,5 +1,5 @@
 export { MemoryStore, memoryStore } from './memory.js';
-export { storeNamespace } from './namespace.js';
+export { storeKey, storeNamespace } from './namespace.js';
 export { MEMORY_STORE_DEFAULTS, type MemoryStoreOptions } from './options.js';
 export {
   isStore,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore, memoryStore } from './memory.js';
-import { storeNamespace } from './namespace.js';
+import { storeKey, storeNamespace } from './namespace.js';
 import type { PackedTransition, Transition } from './store.js';
 
 interface Counter {
@@ -116,24 +116,26 @@ describe('memoryStore', () => {
 
   it('shows keys of a key space under their full names', async () => {
     const store = new MemoryStore();
-    await store.set('rl:x|old', { n: 7 }, 1000, 0);
+    await store.set('{rl:x|old}', { n: 7 }, 1000, 0);
+    await store.set('{rl:x|old}|0.gcra', { n: 5 }, 1000, 0);
     const space = store.space(storeNamespace('rl', 'x'));
-    expect(store.space('rl:x|')).toBe(space);
+    expect(store.space('{rl:x|')).toBe(space);
     expect(store.applySync('old', capped, 9, 0, space)).toBe(8);
     expect(store.applySync('new', capped, 9, 0, space)).toBe(1);
-    expect(await store.get('rl:x|new', 0)).toEqual({ n: 1 });
-    expect((await store.keys('rl:x|', 0)).sort()).toEqual(['rl:x|new', 'rl:x|old']);
-    expect(await store.apply('rl:x|new', capped, 9, 0)).toBe(2);
+    expect(await store.get('{rl:x|new}', 0)).toEqual({ n: 1 });
+    expect((await store.keys('{rl:x|', 0)).sort()).toEqual(['{rl:x|new}', '{rl:x|old}', '{rl:x|old}|0.gcra']);
+    expect(await store.apply('{rl:x|new}', capped, 9, 0)).toBe(2);
+    expect(await store.apply('{rl:x|old}|0.gcra', capped, 9, 0)).toBe(6);
     expect(store.deleteSync('new', space)).toBe(true);
-    expect(await store.get('rl:x|new', 0)).toBeUndefined();
-    expect(store.size).toBe(1);
+    expect(await store.get('{rl:x|new}', 0)).toBeUndefined();
+    expect(store.size).toBe(2);
   });
 
   it('keeps each key in one space whatever order the spaces are made in', async () => {
     const fill = async (order: string[]) => {
       const store = new MemoryStore();
-      await store.set(`${storeNamespace('rl', 'api:v2')}k`, { n: 1 }, 1000, 0);
-      await store.set(`${storeNamespace('rl', 'api')}v2:k`, { n: 2 }, 1000, 0);
+      await store.set(storeKey(storeNamespace('rl', 'api:v2'), 'k'), { n: 1 }, 1000, 0);
+      await store.set(storeKey(storeNamespace('rl', 'api'), 'v2:k'), { n: 2 }, 1000, 0);
       const spaces = new Map(order.map((name) => [name, store.space(storeNamespace('rl', name))]));
       store.applySync('v2:j', capped, 9, 0, spaces.get('api'));
       store.applySync('j', capped, 9, 0, spaces.get('api:v2'));
@@ -146,14 +148,14 @@ describe('memoryStore', () => {
           store.applySync('k', capped, 9, 0, spaces.get('api:v2')),
           store.applySync('j', capped, 9, 0, spaces.get('api:v2')),
         ],
-        keys: (await store.keys('rl:', 0)).sort(),
+        keys: (await store.keys('{rl:', 0)).sort(),
       };
     };
     const first = await fill(['api', 'api:v2']);
     expect(first).toEqual({
       api: [3, 2],
       v2: [2, 2],
-      keys: ['rl:api%3Av2|j', 'rl:api%3Av2|k', 'rl:api|v2:j', 'rl:api|v2:k'],
+      keys: ['{rl:api%3Av2|j}', '{rl:api%3Av2|k}', '{rl:api|v2:j}', '{rl:api|v2:k}'],
     });
     expect(await fill(['api:v2', 'api'])).toEqual(first);
   });
@@ -161,8 +163,9 @@ describe('memoryStore', () => {
   it('rejects a key space that is not a namespace', () => {
     const store = new MemoryStore();
     expect(store.space('')).toBe(0);
-    expect(() => store.space('rl:')).toThrow(/storeNamespace/);
-    expect(() => store.space('a|b|')).toThrow(TypeError);
+    expect(() => store.space('{rl:')).toThrow(/storeNamespace/);
+    expect(() => store.space('{a|b|')).toThrow(TypeError);
+    expect(() => store.space('rl:a|')).toThrow(TypeError);
   });
 
   it('stays within maxKeys while a scan of one-off keys passes, sparing the keys in use', async () => {

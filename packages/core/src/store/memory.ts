@@ -1,5 +1,5 @@
 import { StoreFullError } from '../errors/errors.js';
-import { NAMESPACE_END } from './namespace.js';
+import { KEY_CLOSE, KEY_OPEN, NAMESPACE_END } from './namespace.js';
 import { type MemoryStoreOptions, resolveMemoryStoreOptions } from './options.js';
 import { LRU, NIL, PINS, SlotLists } from './slot-lists.js';
 import {
@@ -88,18 +88,24 @@ export class MemoryStore implements Store {
 
   /**
    * The key space of a namespace (a prefix built by `storeNamespace`): the `space` argument
-   * of the `…Sync` methods, which then take keys without the prefix. Saves building (and
-   * hashing) `prefix + key` on every call; the root methods still see the full keys. Keys
-   * written under their full names before the space existed move into it. Namespaces are
-   * never prefixes of one another, so which space holds a key does not depend on the order
-   * spaces were made in. Throws `TypeError` for a prefix that is not a namespace.
+   * of the `…Sync` methods, which then take the caller's keys alone (`user-42` for the
+   * store key `{rl:api|user-42}`, see `storeKey`). Saves building (and hashing) the store
+   * key on every call; the root methods still see the full keys. Keys written under their
+   * full names before the space existed move into it; keys of the namespace that do not
+   * end its hash tag (`{rl:api|u}|0.gcra`) stay at the root. Namespaces are never prefixes
+   * of one another, so which space holds a key does not depend on the order spaces were
+   * made in. Throws `TypeError` for a prefix that is not a namespace.
    */
   space(prefix: string): number {
     const known = this.#spaceIds.get(prefix);
     if (known !== undefined) return known;
-    if (typeof prefix !== 'string' || prefix.indexOf(NAMESPACE_END) !== prefix.length - 1) {
+    if (
+      typeof prefix !== 'string' ||
+      !prefix.startsWith(KEY_OPEN) ||
+      prefix.indexOf(NAMESPACE_END) !== prefix.length - 1
+    ) {
       throw new TypeError(
-        `memoryStore.space: expected a namespace from storeNamespace(...) (one "${NAMESPACE_END}", at its end), received ${JSON.stringify(prefix)}`,
+        `memoryStore.space: expected a namespace from storeNamespace(...) ("${KEY_OPEN}" first, one "${NAMESPACE_END}", at its end), received ${JSON.stringify(prefix)}`,
       );
     }
     const id = this.#prefixes.length;
@@ -107,9 +113,9 @@ export class MemoryStore implements Store {
     const index = new Map<string, number>();
     const root = this.#indexes[0]!;
     for (const [key, slot] of root) {
-      if (!key.startsWith(prefix)) continue;
+      if (!key.startsWith(prefix) || !key.endsWith(KEY_CLOSE)) continue;
       root.delete(key);
-      const sub = flatten(key.slice(prefix.length));
+      const sub = flatten(key.slice(prefix.length, -1));
       index.set(sub, slot);
       this.#keys[slot] = sub;
       const m = slot * STRIDE + META;
@@ -121,15 +127,18 @@ export class MemoryStore implements Store {
     return id;
   }
 
-  /** The space of a full key (the space of its namespace, else the root); sets `#subKey` to the key within it. */
+  /**
+   * The space of a full key (the space of its namespace when the key ends its hash tag,
+   * else the root); sets `#subKey` to the key within it.
+   */
   #resolve(key: string): number {
-    const end = this.#prefixes.length === 1 ? -1 : key.indexOf(NAMESPACE_END);
-    const id = end < 0 ? undefined : this.#spaceIds.get(key.slice(0, end + 1));
+    const end = this.#prefixes.length === 1 || !key.endsWith(KEY_CLOSE) ? -1 : key.indexOf(NAMESPACE_END);
+    const id = end < 0 || end === key.length - 1 ? undefined : this.#spaceIds.get(key.slice(0, end + 1));
     if (id === undefined) {
       this.#subKey = key;
       return 0;
     }
-    this.#subKey = key.slice(end + 1);
+    this.#subKey = key.slice(end + 1, -1);
     return id;
   }
 
@@ -323,7 +332,7 @@ export class MemoryStore implements Store {
       if (!p.startsWith(prefix) && !prefix.startsWith(p)) continue;
       for (const [key, slot] of this.#indexes[s]!) {
         if (out.length >= limit) break;
-        const full = p + key;
+        const full = s === 0 ? key : p + key + KEY_CLOSE;
         if (full.startsWith(prefix) && this.#rec[slot * STRIDE + EXPIRES]! > now) out.push(full);
       }
     }
@@ -501,7 +510,7 @@ export class MemoryStore implements Store {
     if (this.#pinned + n <= this.#maxPinned) return;
     throw new StoreFullError(
       `memoryStore: ${this.#pinned} of its ${this.maxKeys} keys are pinned (in-flight locks), the most it pins; ` +
-        `refusing to pin ${JSON.stringify(this.#prefixes[space] + key)} rather than evict a live lock. ` +
+        `refusing to pin ${JSON.stringify(space === 0 ? key : this.#prefixes[space] + key + KEY_CLOSE)} rather than evict a live lock. ` +
         'Raise maxKeys, or finish or shorten the locks.',
     );
   }

@@ -119,9 +119,10 @@ export interface StoreKeysOptions {
  * uses the server's clock instead). A key whose TTL has passed reads as absent.
  *
  * Keys are opaque strings, kept character for character. Every caller namespaces them by
- * one rule, `storeNamespace(...segments) + key` (`'rl:search|user-42'`,
- * `'idem:default|abc'`, `'saga:checkout|17'`), so no namespace is a prefix of another's
- * keyspace; `keys(prefix)` matches the prefix literally.
+ * one rule, `storeKey(storeNamespace(...segments), key)` (`'{rl:search|user-42}'`,
+ * `'{idem:default|abc}'`, `'{saga:checkout|17}'`), so no namespace is a prefix of another's
+ * keyspace; `keys(prefix)` matches the prefix literally. The braces are a Redis Cluster hash
+ * tag: a key and the keys made by appending to it (a limiter's per-limit keys) share a slot.
  */
 export interface Store {
   /**
@@ -135,7 +136,8 @@ export interface Store {
    * are read, every transition computed, and the new states written only if every step
    * was accepted (`accepted !== false`); otherwise nothing is written. Resolves with the
    * outputs in order. Keys must be distinct (a repeated key rejects with a `TypeError`).
-   * Redis: one `EVALSHA` over all keys (same hash slot in a cluster — use a `{tag}`).
+   * Redis: one `EVALSHA` over all keys, which share one hash tag (the toolkit's keys for
+   * one caller key do: see `storeKey`).
    */
   applyAll(operations: readonly StoreOperation[], now: number): Promise<unknown[]>;
   /** The current state of `key`, or `undefined` when absent or expired. Redis: one GET. */
@@ -152,6 +154,16 @@ export interface Store {
    * keep a bounded index in one key instead, updated by a transition in `applyAll`.
    */
   keys(prefix: string, now: number, options?: StoreKeysOptions): Promise<string[]>;
+  /**
+   * Whether this store can apply the transition `name` configured by `params` atomically.
+   * Optional: a store without it runs every transition (it calls `apply` itself, as the
+   * memory store does). A store that runs transitions as scripts next to its data (Redis)
+   * answers `false` for a name it has no script for, or `params` its script cannot follow;
+   * every consumer asks at construction, for every transition it will apply, and refuses
+   * such a store with a `ConfigurationError` naming the transition, so a missing script
+   * never turns into a read and a write that are not atomic.
+   */
+  supports?(name: string, params?: JsonValue): boolean;
 }
 
 const STORE_METHODS = ['apply', 'applyAll', 'get', 'set', 'delete', 'keys'] as const;

@@ -36,6 +36,18 @@ export function same(actual: unknown, expected: unknown, what: string): void {
   if (a !== e) fail(`${what}: expected ${e}, received ${a}`);
 }
 
+/** Fails with `what` unless `operation` rejects with an instance of `type`. */
+export async function rejects(operation: () => Promise<unknown>, type: new (...args: never[]) => Error, what: string) {
+  let outcome = 'resolved';
+  try {
+    await operation();
+  } catch (error) {
+    if (error instanceof type) return;
+    outcome = `rejected with ${String(error)}`;
+  }
+  fail(`${what}: expected a ${type.name}, but it ${outcome}`);
+}
+
 /** A scenario's store and a FakeClock; `at(t)` moves the clock to `t` ms and returns the new `now`. */
 export interface Timeline {
   readonly store: Store;

@@ -75,4 +75,10 @@ describe('jsonRoundTripStore', () => {
     expect(await store.apply('k', returning({ a: 1, b: undefined }, undefined), null, 0)).toBeUndefined();
     expect(await store.get('k', 0)).toStrictEqual({ a: 1 });
   });
+
+  it('answers supports as the store it wraps does, and has no supports when it has none', () => {
+    expect(jsonRoundTripStore(memoryStore()).supports).toBeUndefined();
+    const wrapped = jsonRoundTripStore(Object.assign(memoryStore(), { supports: (name: string) => name === 'a' }));
+    expect([wrapped.supports?.('a', null), wrapped.supports?.('b', null)]).toEqual([true, false]);
+  });
 });

@@ -1,6 +1,7 @@
 import { OptionsValidator } from '../errors/validate.js';
 import {
   isStore,
+  type JsonValue,
   type Store,
   type StoreKeysOptions,
   type StoreOperation,
@@ -145,5 +146,8 @@ export function jsonRoundTripStore(inner: Store): Store {
     keys(prefix: string, now: number, options?: StoreKeysOptions): Promise<string[]> {
       return later(() => inner.keys(prefix, now, options));
     },
+    ...(inner.supports === undefined
+      ? {}
+      : { supports: (name: string, params?: JsonValue) => inner.supports?.(name, params) === true }),
   };
 }

@@ -139,6 +139,16 @@ describe('the store conformance suite', () => {
     ]);
   });
 
+  it('fails a store that says it cannot apply a toolkit transition, or applies one it says it cannot', async () => {
+    const saying = (supports: (name: string) => boolean) => () => ({ ...forward(memoryStore()), supports });
+    const supportScenario = [
+      'supports: a store that names what it applies applies every toolkit transition, and refuses the rest',
+    ];
+    expect(await failing(saying((name) => name !== 'messages.dead'))).toEqual(supportScenario);
+    expect(await failing(saying((name) => !name.startsWith('conformance.')))).toEqual(supportScenario);
+    expect(await failing(saying(() => true))).toEqual([]);
+  });
+
   it('fails a store that drops a key’s state on a refused batch only partly', async () => {
     const failed = await failing(() => {
       const base = memoryStore();

@@ -1,12 +1,15 @@
-import type { Transition } from '../store/store.js';
+import { beginTransition } from '../idempotency/record.js';
+import { fixedWindow } from '../ratelimit/windows.js';
+import { storeKey, storeNamespace } from '../store/namespace.js';
 import { breakerScenarios } from './conformance-breaker.js';
 import { idempotencyScenarios } from './conformance-idempotency.js';
-import { type StoreFactory, type StoreScenario, same } from './conformance-kit.js';
+import { rejects, type StoreFactory, type StoreScenario, same } from './conformance-kit.js';
 import { messageScenarios } from './conformance-messages.js';
 import { namespaceScenarios } from './conformance-namespaces.js';
 import { pinScenarios } from './conformance-pins.js';
 import { rateLimitScenarios } from './conformance-ratelimit.js';
 import { sagaScenarios } from './conformance-saga.js';
+import { supportScenarios } from './conformance-supports.js';
 
 export type { StoreFactory, StoreScenario } from './conformance-kit.js';
 
@@ -16,83 +19,65 @@ export interface ConformanceRunner {
   it(name: string, body: () => Promise<void>): void;
 }
 
-interface Claim {
-  status: 'pending' | 'done';
-  owner: string;
-  result?: string;
-}
-const claim: Transition<Claim, { owner: string; ttlMs: number }, { claimed: boolean; record: Claim }> = {
-  name: 'conformance.claim',
-  params: null,
-  apply(state, input) {
-    if (state !== undefined) return { state, output: { claimed: false, record: state }, ttlMs: 0, write: false };
-    const record: Claim = { status: 'pending', owner: input.owner };
-    return { state: record, output: { claimed: true, record }, ttlMs: input.ttlMs };
-  },
-};
-const counter: Transition<number, { ttlMs: number; max: number }, number> = {
-  name: 'conformance.counter',
-  params: null,
-  apply(state, input) {
-    const n = (state ?? 0) + 1;
-    return { state: n, output: n, ttlMs: input.ttlMs, accepted: n <= input.max };
-  },
-};
+const ns = storeNamespace('conformance', 'basic');
+const begin = beginTransition(1_000);
+const window = (limit: number) => fixedWindow({ limit, windowMs: 60_000 }).consume;
 
-/** The basic operations: claim-if-absent, atomic counters, all-or-nothing batches, set/get/delete/keys. */
+/** The basic operations: claim-if-absent, all-or-nothing batches, set/get/delete/keys. */
 const basicScenarios: readonly StoreScenario[] = [
   {
-    name: 'claim-if-absent returns the existing record to later callers',
+    name: 'claim-if-absent returns the existing record to later callers, also one written by set',
     async run(makeStore) {
       const store = await makeStore();
-      const [a, b] = await Promise.all([
-        store.apply('idem:1', claim, { owner: 'a', ttlMs: 1000 }, 0),
-        store.apply('idem:1', claim, { owner: 'b', ttlMs: 1000 }, 0),
-      ]);
-      same([a.claimed, b.claimed, b.record.owner], [true, false, 'a'], 'claims');
-      await store.set('idem:1', { status: 'done', owner: 'a', result: 'ok' }, 1000, 10);
-      same(
-        (await store.apply('idem:1', claim, { owner: 'c', ttlMs: 1000 }, 20)).record,
-        { status: 'done', owner: 'a', result: 'ok' },
-        'completed record',
-      );
-      same((await store.apply('idem:1', claim, { owner: 'c', ttlMs: 1000 }, 1010)).claimed, true, 'claim after expiry');
-    },
-  },
-  {
-    name: 'a counter increments atomically and expires with its TTL',
-    async run(makeStore) {
-      const store = await makeStore();
-      const input = { ttlMs: 100, max: 1000 };
-      const counts = await Promise.all(Array.from({ length: 50 }, () => store.apply('retry:m1', counter, input, 0)));
-      same(Math.max(...counts), 50, 'last count');
-      same(new Set(counts).size, 50, 'distinct counts');
-      same(await store.apply('retry:m1', counter, input, 100), 1, 'count after expiry');
+      const key = storeKey(ns, 'claim');
+      const claims = await Promise.all(['a', 'b'].map((owner) => store.apply(key, begin, { fp: null, owner }, 0)));
+      same(claims.map((c) => c.kind).sort(), ['acquired', 'in_flight'], 'concurrent claims');
+      const done = { s: 'done', fp: null, outcome: { ok: true, value: 'ok' } } as const;
+      await store.set(key, done, 1_000, 10);
+      same(await store.apply(key, begin, { fp: null, owner: 'c' }, 20), { kind: 'done', outcome: done.outcome }, 'set');
+      same(await store.apply(key, begin, { fp: null, owner: 'c' }, 1_010), { kind: 'acquired' }, 'after expiry');
     },
   },
   {
     name: 'applyAll writes every key or none',
     async run(makeStore) {
       const store = await makeStore();
-      await store.set('b', 1, 1000, 0);
+      // Keys sharing a hash tag (one Redis Cluster slot), as a limiter's per-limit keys do.
+      const [a, b] = [`${storeKey(ns, 'batch')}|a`, `${storeKey(ns, 'batch')}|b`];
+      await store.apply(b, window(1), 1, 0);
       const refused = await store.applyAll(
         [
-          { key: 'a', transition: counter, input: { ttlMs: 1000, max: 5 } },
-          { key: 'b', transition: counter, input: { ttlMs: 1000, max: 1 } },
+          { key: a, transition: window(5), input: 1 },
+          { key: b, transition: window(1), input: 1 },
         ],
         0,
       );
-      same(refused, [1, 2], 'outputs of a refused batch');
-      same([await store.get('a', 0), await store.get('b', 0)], [undefined, 1], 'states after a refused batch');
+      same(
+        refused.map((d) => (d as { allowed: boolean }).allowed),
+        [true, false],
+        'decisions of a refused batch',
+      );
+      const first = { windowStart: 0, count: 1 };
+      same([await store.get(a, 0), await store.get(b, 0)], [undefined, first], 'states after a refused batch');
       const accepted = await store.applyAll(
         [
-          { key: 'a', transition: counter, input: { ttlMs: 1000, max: 5 } },
-          { key: 'b', transition: counter, input: { ttlMs: 1000, max: 5 } },
+          { key: a, transition: window(5), input: 1 },
+          { key: b, transition: window(5), input: 1 },
         ],
         0,
       );
-      same(accepted, [1, 2], 'outputs of an accepted batch');
-      same([await store.get('a', 0), await store.get('b', 0)], [1, 2], 'states after an accepted batch');
+      same(
+        accepted.map((d) => (d as { remaining: number }).remaining),
+        [4, 3],
+        'remaining after an accepted batch',
+      );
+      same([await store.get(a, 0), await store.get(b, 0)], [first, { windowStart: 0, count: 2 }], 'states');
+      const repeated = [
+        { key: a, transition: window(5), input: 1 },
+        { key: a, transition: window(5), input: 1 },
+      ];
+      await rejects(() => store.applyAll(repeated, 0), TypeError, 'applyAll with a repeated key');
+      same(await store.get(a, 0), first, 'state after a batch with a repeated key');
     },
   },
   {
@@ -115,9 +100,11 @@ const basicScenarios: readonly StoreScenario[] = [
 
 /**
  * Every scenario of the store contract, for any implementation: the rate-limit algorithms,
- * the basic operations, namespaced keys, pinned locks, a breaker shared through a store, and every transition the workflows apply (idempotency records,
- * message retry counters, saga logs and their recovery claims). Each uses the `Store`
- * interface only, so a store passes by behaving, not by being a particular class.
+ * the basic operations, namespaced keys, pinned locks, a breaker shared through a store,
+ * every transition the workflows apply (idempotency records, message retry counters, saga
+ * logs and their recovery claims), and `supports`. Each uses the `Store` interface and the
+ * toolkit's own transitions only, so a store passes by behaving, not by being a particular
+ * class, and a store that runs transitions as scripts (Redis) can run every scenario.
  */
 export function storeConformanceScenarios(): StoreScenario[] {
   return [
@@ -129,6 +116,7 @@ export function storeConformanceScenarios(): StoreScenario[] {
     ...pinScenarios,
     ...messageScenarios,
     ...sagaScenarios,
+    ...supportScenarios,
   ];
 }
 

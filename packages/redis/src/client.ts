@@ -1,0 +1,65 @@
+/**
+ * The store's view of the user's client, found by shape: ioredis (`Redis`, `Cluster`) has
+ * `evalsha`, node-redis (`createClient`, `createCluster`) has `evalSha`. The store only
+ * runs scripts; it opens no connection of its own.
+ */
+export interface Connection {
+  evalsha(sha: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
+  eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
+  /** A connection to each primary: the server itself, or every master of a cluster (for SCAN). */
+  primaries(): Promise<Connection[]>;
+}
+
+type Fn = (...args: never[]) => unknown;
+type IoRedis = {
+  evalsha: Fn;
+  eval: Fn;
+  isCluster?: boolean;
+  nodes?: (role: 'master') => IoRedis[];
+  options?: { keyPrefix?: string };
+};
+type NodeRedisArgs = { keys: string[]; arguments: string[] };
+type NodeRedis = {
+  evalSha: (sha: string, options: NodeRedisArgs) => Promise<unknown>;
+  eval: (source: string, options: NodeRedisArgs) => Promise<unknown>;
+  masters?: unknown[];
+  nodeClient?: (node: unknown) => Promise<NodeRedis>;
+};
+
+const has = (value: unknown, method: string): boolean =>
+  typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[method] === 'function';
+
+function ioredis(client: IoRedis): Connection {
+  const run = (command: 'evalsha' | 'eval') => (first: string, keys: readonly string[], args: readonly string[]) =>
+    (client[command] as (...a: (string | number)[]) => Promise<unknown>)(first, keys.length, ...keys, ...args);
+  return {
+    evalsha: run('evalsha'),
+    eval: run('eval'),
+    primaries: async () =>
+      client.isCluster === true && client.nodes ? client.nodes('master').map(ioredis) : [ioredis(client)],
+  };
+}
+
+function nodeRedis(client: NodeRedis): Connection {
+  const options = (keys: readonly string[], args: readonly string[]) => ({ keys: [...keys], arguments: [...args] });
+  return {
+    evalsha: (sha, keys, args) => client.evalSha(sha, options(keys, args)),
+    eval: (source, keys, args) => client.eval(source, options(keys, args)),
+    async primaries() {
+      const { masters, nodeClient } = client;
+      if (!Array.isArray(masters) || typeof nodeClient !== 'function') return [nodeRedis(client)];
+      return (await Promise.all(masters.map((m) => nodeClient.call(client, m)))).map(nodeRedis);
+    },
+  };
+}
+
+/** The connection over a client of a known shape, or undefined. */
+export function connectionOf(client: unknown): Connection | undefined {
+  if (has(client, 'evalsha')) return ioredis(client as IoRedis);
+  if (has(client, 'evalSha')) return nodeRedis(client as NodeRedis);
+  return undefined;
+}
+
+/** The `keyPrefix` an ioredis client adds to keys (which its SCAN would not), if any. */
+export const keyPrefixOf = (client: unknown): unknown =>
+  has(client, 'evalsha') ? (client as IoRedis).options?.keyPrefix : undefined;

@@ -1,0 +1,192 @@
+/**
+ * The Lua twins compute exactly what core's JavaScript transitions compute: random
+ * configurations and timelines applied to the memory store and to Redis (with the caller's
+ * clock) give the same outputs and the same states, to the last bit of every double.
+ */
+import {
+  breakerTransition,
+  consecutive,
+  countWindow,
+  fixedWindow,
+  gcra,
+  memoryStore,
+  type RateLimitAlgorithm,
+  type Store,
+  slidingWindow,
+  storeKey,
+  storeNamespace,
+  type Transition,
+  timeWindow,
+  tokenBucket,
+} from '@resilience/core';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+// Core keeps the workflows' transitions private; its conformance suite imports them the same way.
+import { beginTransition, completeTransition, releaseTransition } from '../../core/src/idempotency/record.js';
+import {
+  attemptTransition,
+  claimTransition,
+  deadTransition,
+  failedTransition,
+  releaseTransition as messageRelease,
+} from '../../core/src/messages/counter.js';
+import { sagaClaimTransition, sagaLogTransition } from '../../core/src/saga/log.js';
+import { redisStore } from './index.js';
+import { useServer } from './testing/fixture.js';
+
+const fixture = useServer();
+
+// biome-ignore lint/suspicious/noExplicitAny: transitions of every type.
+type Step = { transition: Transition<any, any, any>; input: unknown; dt: number };
+
+let run = 0;
+
+/** What a value is as JSON (the memory store keeps objects; -0, holes and undefined members read as JSON has them). */
+const asJson = (value: unknown): unknown => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
+
+/** Applies the steps to both stores on one key and compares every output and the state after each step. */
+async function sameOnBoth(steps: readonly Step[]): Promise<void> {
+  const key = storeKey(storeNamespace('exact'), String(run++));
+  const stores: Store[] = [memoryStore(), redisStore({ client: fixture.client, time: 'caller', timeoutMs: 10_000 })];
+  let now = 1_700_000_000_000;
+  for (const [i, step] of steps.entries()) {
+    now += step.dt;
+    const [expected, actual] = await Promise.all(stores.map((s) => s.apply(key, step.transition, step.input, now)));
+    expect(asJson(actual), `output of step ${i}`).toEqual(asJson(expected));
+    const [state, stored] = await Promise.all(stores.map((s) => s.get(key, now)));
+    expect(asJson(stored), `state after step ${i}`).toEqual(asJson(state));
+  }
+}
+
+const positive = (max: number) => fc.double({ min: 0.01, max, noNaN: true });
+const algorithms: fc.Arbitrary<RateLimitAlgorithm> = fc.oneof(
+  fc.record({ capacity: positive(20), refillPerSecond: positive(50) }).map((o) => tokenBucket(o)),
+  fc
+    .record({ limit: positive(20), periodMs: positive(5_000), burst: fc.double({ min: 1, max: 20, noNaN: true }) })
+    .map((o) => gcra(o)),
+  fc.record({ limit: positive(20), windowMs: positive(5_000) }).map((o) => fixedWindow(o)),
+  fc.record({ limit: positive(20), windowMs: positive(5_000) }).map((o) => slidingWindow(o)),
+);
+const dt = fc.oneof(fc.integer({ min: 0, max: 3_000 }), fc.double({ min: 0, max: 3_000, noNaN: true }));
+
+describe('the Lua transitions against core’s JavaScript', () => {
+  it('rate limits: consume and peek, fractional costs, times and configurations', async () => {
+    const timeline = algorithms.chain((a) =>
+      fc.array(
+        fc.record({
+          transition: fc.constantFrom(a.consume, a.peek),
+          input: fc.oneof(fc.constant(Math.min(1, a.maxCost)), fc.double({ min: 0, max: a.maxCost, noNaN: true })),
+          dt,
+        }),
+        { minLength: 1, maxLength: 25 },
+      ),
+    );
+    await fc.assert(fc.asyncProperty(timeline, sameOnBoth), { numRuns: 60 });
+  });
+
+  it('breakers: every strategy, acquires, settles of this and older rounds, isolation and reset', async () => {
+    const strategy = fc.oneof(
+      fc.integer({ min: 1, max: 4 }).map((n) => consecutive(n)),
+      fc
+        .record({ size: fc.integer({ min: 1, max: 40 }), failureRate: positive(1), slowCallMs: fc.constant(100) })
+        .map((o) => countWindow({ ...o, failureRate: Math.min(1, o.failureRate) })),
+      fc
+        .record({ windowMs: fc.integer({ min: 100, max: 5_000 }), buckets: fc.integer({ min: 1, max: 8 }) })
+        .map((o) => timeWindow({ ...o, failureRate: 0.5, minimumCalls: 2 })),
+    );
+    const input = fc.oneof(
+      fc.constant({ type: 'acquire' }),
+      fc.record({
+        type: fc.constant('settle'),
+        outcome: fc.constantFrom('success', 'failure', 'ignored'),
+        round: fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }),
+        slow: fc.boolean(),
+      }),
+      fc.record({
+        type: fc.constant('settle'),
+        outcome: fc.constantFrom('success', 'failure'),
+        probeRound: fc.integer({ min: 0, max: 6 }),
+      }),
+      fc.constantFrom({ type: 'isolate' }, { type: 'release' }, { type: 'reset' }),
+    );
+    const timeline = fc
+      .record({
+        strategy,
+        halfOpenAfter: fc.integer({ min: 0, max: 2_000 }),
+        halfOpenMaxCalls: fc.integer({ min: 1, max: 3 }),
+      })
+      .chain((o) => {
+        const transition = breakerTransition(o);
+        return fc.array(fc.record({ transition: fc.constant(transition), input, dt }), { minLength: 1, maxLength: 30 });
+      });
+    await fc.assert(fc.asyncProperty(timeline, sameOnBoth), { numRuns: 60 });
+  });
+
+  it('idempotency records, message counters and saga logs: any JSON value, byte for byte', async () => {
+    const owner = fc.constantFrom('a', 'b', 'c"\\ü');
+    const value = fc.jsonValue();
+    const outcome = fc.oneof(
+      fc.record({ ok: fc.constant(true), value }),
+      fc.record({ ok: fc.constant(false), error: fc.record({ name: fc.string(), message: fc.string() }) }),
+    );
+    const fp = fc.constantFrom(null, 'f1', 'f2');
+    const idempotency = fc
+      .record({ lock: fc.integer({ min: 1, max: 3_000 }), ttl: fc.integer({ min: 1, max: 9_000 }) })
+      .chain(({ lock, ttl }) =>
+        fc.oneof(
+          fc.record({ transition: fc.constant(beginTransition(lock)), input: fc.record({ fp, owner }), dt }),
+          fc.record({ transition: fc.constant(completeTransition(ttl)), input: fc.record({ fp, owner, outcome }), dt }),
+          fc.record({ transition: fc.constant(releaseTransition), input: fc.record({ owner }), dt }),
+        ),
+      );
+    const messages = fc
+      .record({ ttl: fc.integer({ min: 1, max: 9_000 }), lease: fc.integer({ min: 1, max: 3_000 }) })
+      .chain(({ ttl, lease }) => {
+        const by = fc.integer({ min: 1, max: 3 });
+        return fc.oneof(
+          fc.record({ transition: fc.constant(attemptTransition(ttl)), input: fc.constant(null), dt }),
+          fc.record({ transition: fc.constant(failedTransition(ttl)), input: fc.record({ last: fc.string() }), dt }),
+          fc.record({ transition: fc.constant(claimTransition(ttl, lease)), input: fc.record({ by }), dt }),
+          fc.record({
+            transition: fc.constant(messageRelease(ttl)),
+            input: fc.record({ by, last: fc.option(fc.string(), { nil: undefined }) }, { requiredKeys: ['by'] }),
+            dt,
+          }),
+          fc.record({
+            transition: fc.constant(deadTransition(ttl)),
+            input: fc.record({ reason: fc.constantFrom('poison', 'max_retries_exceeded') }),
+            dt,
+          }),
+        );
+      });
+    const sagas = fc.integer({ min: 1, max: 9_000 }).chain((ttl) => {
+      const op = fc.oneof(
+        fc.record({ op: fc.constant('start'), id: fc.string(), input: value, owner }),
+        fc.record(
+          {
+            op: fc.constant('step'),
+            index: fc.integer({ min: 0, max: 4 }),
+            name: fc.string(),
+            s: fc.constantFrom('started', 'completed', 'failed', 'compensating', 'compensated'),
+            r: fc.option(value, { nil: undefined }),
+            owner,
+          },
+          { requiredKeys: ['op', 'index', 'name', 's', 'owner'] },
+        ),
+        fc.record({ op: fc.constant('phase'), phase: fc.constantFrom('compensating', 'failed'), owner }),
+        fc.record({ op: fc.constantFrom('touch', 'finish'), owner }),
+      );
+      return fc.oneof(
+        fc.record({ transition: fc.constant(sagaLogTransition(ttl)), input: op, dt }),
+        fc.record({
+          transition: fc.constant(sagaClaimTransition(ttl)),
+          input: fc.record({ owner, staleBefore: fc.integer({ min: 1_699_999_990_000, max: 1_700_000_100_000 }) }),
+          dt,
+        }),
+      );
+    });
+    for (const step of [idempotency, messages, sagas] as fc.Arbitrary<Step>[]) {
+      await fc.assert(fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 25 }), sameOnBoth), { numRuns: 60 });
+    }
+  });
+});

@@ -1,0 +1,346 @@
+import type { BreakerDecision, JsonValue } from '@resilience/core';
+import type { ScriptSpec } from './spec.js';
+
+/**
+ * `breakerTransition`: core's `BreakerMachine` and its three windows, step for step, over
+ * a packed state `B,<state>,<round>,<nextProbeAt>,<openings>,<lastDelayMs>,<lastProbeAt>,
+ * <probes>,<probeSuccesses>,<isolations>,<window kind>,<window numbers...>`. Only a numeric
+ * `halfOpenAfter` (a fixed delay): a `Backoff` is a function Redis cannot run, so such a
+ * breaker is refused at construction (`supports` is false). A stored window that does not
+ * fit the strategy is an error, as in core.
+ */
+const LIB = `
+local STATES = { c = 'closed', o = 'open', h = 'half-open', i = 'isolated' }
+local SHORT = { closed = 'c', open = 'o', ['half-open'] = 'h', isolated = 'i' }
+
+local function bitAt(word, b) return math.floor(word / 2 ^ b) % 2 == 1 end
+local function setBit(word, b, on)
+  local was = bitAt(word, b)
+  if on and not was then return word + 2 ^ b end
+  if was and not on then return word - 2 ^ b end
+  return word
+end
+
+-- A rate rule: enough calls, and the failure or slow-call rate at its threshold.
+local function trips(r, calls, failures, slow)
+  if calls < r.minimumCalls or calls == 0 then return false end
+  if failures / calls >= r.failureRate then return true end
+  return r.slowCallMs ~= nil and slow / calls >= r.slowCallRate
+end
+
+local function consecutiveWindow(threshold, f, k)
+  local w = { failures = 0 }
+  if f then
+    if f[k] ~= 'c' then error('breaker: the stored window is not a consecutive window') end
+    w.failures = tonumber(f[k + 1])
+  end
+  function w.record(failed)
+    if not failed then w.failures = 0 return false end
+    w.failures = w.failures + 1
+    return w.failures >= threshold
+  end
+  function w.reset() w.failures = 0 end
+  function w.pack() return 'c,' .. num(w.failures) end
+  return w
+end
+
+local function countWindow(r, f, k)
+  local size = r.size
+  local words = math.ceil(size / 32)
+  local w = { bits = {}, next = 0, filled = 0, failures = 0, slow = 0 }
+  for b = 1, 2 * words do w.bits[b] = 0 end
+  if f then
+    if f[k] ~= 'n' or tonumber(f[k + 1]) ~= size then error('breaker: the stored window is not a count window of this size') end
+    w.next, w.filled = tonumber(f[k + 2]), tonumber(f[k + 3])
+    for b = 1, 2 * words do w.bits[b] = tonumber(f[k + 3 + b]) end
+    for slot = 0, size - 1 do
+      if w.filled == size or slot < w.filled then
+        local word, b = math.floor(slot / 32), slot % 32
+        if bitAt(w.bits[word + 1], b) then w.failures = w.failures + 1 end
+        if bitAt(w.bits[word + 1 + words], b) then w.slow = w.slow + 1 end
+      end
+    end
+  end
+  function w.record(failed, slow)
+    local i = w.next
+    local word, b = math.floor(i / 32) + 1, i % 32
+    local slowWord = word + words
+    if w.filled == size then
+      if bitAt(w.bits[word], b) then w.failures = w.failures - 1 end
+      if bitAt(w.bits[slowWord], b) then w.slow = w.slow - 1 end
+    else
+      w.filled = w.filled + 1
+    end
+    w.bits[word] = setBit(w.bits[word], b, failed)
+    if failed then w.failures = w.failures + 1 end
+    w.bits[slowWord] = setBit(w.bits[slowWord], b, slow)
+    if slow then w.slow = w.slow + 1 end
+    if i + 1 == size then w.next = 0 else w.next = i + 1 end
+    return (failed or slow) and trips(r, w.filled, w.failures, w.slow)
+  end
+  function w.reset()
+    for b = 1, 2 * words do w.bits[b] = 0 end
+    w.next, w.filled, w.failures, w.slow = 0, 0, 0, 0
+  end
+  function w.pack()
+    local parts = { 'n', num(size), num(w.next), num(w.filled) }
+    for b = 1, 2 * words do parts[#parts + 1] = num(w.bits[b]) end
+    return table.concat(parts, ',')
+  end
+  return w
+end
+
+local function timeWindow(r, f, k)
+  local buckets = r.buckets
+  local bucketMs = r.windowMs / buckets
+  local w = { epochs = {}, counts = {} }
+  for b = 1, buckets do w.epochs[b] = -1 end
+  for c = 1, 3 * buckets do w.counts[c] = 0 end
+  if f then
+    if f[k] ~= 't' or tonumber(f[k + 1]) ~= buckets or tonumber(f[k + 2]) ~= bucketMs then
+      error('breaker: the stored window is not a time window of these buckets')
+    end
+    for b = 1, buckets do w.epochs[b] = tonumber(f[k + 2 + b]) end
+    for c = 1, 3 * buckets do w.counts[c] = tonumber(f[k + 2 + buckets + c]) end
+  end
+  function w.record(failed, slow, at)
+    local epoch = math.floor(at / bucketMs)
+    local i = ((epoch % buckets) + buckets) % buckets
+    local c = 3 * i + 1
+    local counts = w.counts
+    if w.epochs[i + 1] ~= epoch then
+      w.epochs[i + 1] = epoch
+      counts[c], counts[c + 1], counts[c + 2] = 0, 0, 0
+    end
+    counts[c] = counts[c] + 1
+    if failed then counts[c + 1] = counts[c + 1] + 1 end
+    if slow then counts[c + 2] = counts[c + 2] + 1 end
+    if not failed and not slow then return false end
+    local calls, failures, slowCalls = 0, 0, 0
+    for b = 0, buckets - 1 do
+      local e = w.epochs[b + 1]
+      if not (e <= epoch - buckets or e > epoch) then
+        calls = calls + counts[3 * b + 1]
+        failures = failures + counts[3 * b + 2]
+        slowCalls = slowCalls + counts[3 * b + 3]
+      end
+    end
+    return trips(r, calls, failures, slowCalls)
+  end
+  function w.reset()
+    for b = 1, buckets do w.epochs[b] = -1 end
+    for c = 1, 3 * buckets do w.counts[c] = 0 end
+  end
+  function w.pack()
+    local parts = { 't', num(buckets), num(bucketMs) }
+    for b = 1, buckets do parts[#parts + 1] = num(w.epochs[b]) end
+    for c = 1, 3 * buckets do parts[#parts + 1] = num(w.counts[c]) end
+    return table.concat(parts, ',')
+  end
+  return w
+end
+
+-- The numbers of a rate rule from ARGV[i ..]: failureRate, minimumCalls, slowCallMs ('' for none), slowCallRate.
+local function rule(a, i, r)
+  r.failureRate, r.minimumCalls = tonumber(a[i]), tonumber(a[i + 1])
+  r.slowCallMs, r.slowCallRate = tonumber(a[i + 2]), tonumber(a[i + 3])
+  return r
+end
+
+-- kind: 'c' consecutive (threshold), 'n' count window (size, rule), 't' time window (windowMs, buckets, rule).
+local function breaker(kind)
+  return function(s, a, i)
+    local delayMs, maxCalls = tonumber(a[i]), tonumber(a[i + 1])
+    local f = nil
+    if s ~= nil and string.sub(s, 1, 2) == 'B,' then
+      f = {}
+      for x in string.gmatch(string.sub(s, 3), '[^,]+') do f[#f + 1] = x end
+    end
+    local window, j
+    if kind == 'c' then
+      window, j = consecutiveWindow(tonumber(a[i + 2]), f, 10), i + 3
+    elseif kind == 'n' then
+      window, j = countWindow(rule(a, i + 3, { size = tonumber(a[i + 2]) }), f, 10), i + 7
+    else
+      window, j = timeWindow(rule(a, i + 4, { windowMs = tonumber(a[i + 2]), buckets = tonumber(a[i + 3]) }), f, 10), i + 8
+    end
+    local m = { state = 'closed', round = 0, nextProbeAt = 0, openings = 0, lastDelayMs = 0, lastProbeAt = 0,
+      probes = 0, probeSuccesses = 0, isolations = 0 }
+    if f then
+      m.state = STATES[f[1]]
+      m.round, m.nextProbeAt, m.openings = tonumber(f[2]), tonumber(f[3]), tonumber(f[4])
+      m.lastDelayMs, m.lastProbeAt, m.probes = tonumber(f[5]), tonumber(f[6]), tonumber(f[7])
+      m.probeSuccesses, m.isolations = tonumber(f[8]), tonumber(f[9])
+    end
+    local function move(to) m.state = to m.round = m.round + 1 end
+    local function open()
+      m.openings = m.openings + 1
+      m.lastDelayMs = delayMs
+      m.nextProbeAt = now + delayMs
+      m.probes, m.probeSuccesses = 0, 0
+      window.reset()
+      move('open')
+    end
+    local function close()
+      m.openings, m.lastDelayMs, m.probes, m.probeSuccesses = 0, 0, 0, 0
+      window.reset()
+      move('closed')
+    end
+    local typ = a[j]
+    local admission = ''
+    if typ == 'acquire' then
+      if m.state == 'closed' then
+        admission = 'call'
+      else
+        if m.state == 'open' and now >= m.nextProbeAt then
+          m.lastProbeAt, m.probeSuccesses, m.probes = now, 0, 0
+          move('half-open')
+        elseif m.state == 'half-open' and m.probes >= maxCalls and now >= m.lastProbeAt + m.lastDelayMs then
+          open()
+        end
+        if m.state == 'half-open' and m.probes < maxCalls then
+          m.probes = m.probes + 1
+          m.lastProbeAt = now
+          admission = 'probe'
+        else
+          admission = 'reject'
+        end
+      end
+    elseif typ == 'settle' then
+      local outcome, probeRound, round = a[j + 1], tonumber(a[j + 2]), tonumber(a[j + 3])
+      if probeRound == nil then
+        if round == nil then round = m.round end
+        if outcome ~= 'ignored' and round == m.round and m.state == 'closed' then
+          if window.record(outcome == 'failure', a[j + 4] == '1', now) then open() end
+        end
+      elseif probeRound == m.round then
+        m.probes = m.probes - 1
+        if outcome == 'failure' then
+          open()
+        elseif outcome == 'success' then
+          m.probeSuccesses = m.probeSuccesses + 1
+          if m.probeSuccesses >= maxCalls then close() end
+        end
+      end
+    elseif typ == 'isolate' then
+      m.isolations = m.isolations + 1
+      if m.state ~= 'isolated' then move('isolated') end
+    elseif typ == 'release' then
+      if m.isolations > 0 then
+        m.isolations = m.isolations - 1
+        if m.isolations == 0 and m.state == 'isolated' then close() end
+      end
+    elseif typ == 'reset' then
+      m.isolations = 0
+      close()
+    end
+    local retry = '0'
+    if m.state == 'isolated' then
+      retry = ''
+    elseif m.state == 'open' then
+      retry = num(math.max(0, m.nextProbeAt - now))
+    elseif m.state == 'half-open' and m.probes >= maxCalls then
+      retry = num(math.max(0, m.lastProbeAt + m.lastDelayMs - now))
+    end
+    local nxt = table.concat({ 'B', SHORT[m.state], num(m.round), num(m.nextProbeAt), num(m.openings), num(m.lastDelayMs),
+      num(m.lastProbeAt), num(m.probes), num(m.probeSuccesses), num(m.isolations), window.pack() }, ',')
+    return admission .. ',' .. m.state .. ',' .. num(m.round) .. ',' .. retry, nxt, math.huge
+  end
+end
+`;
+
+type Params = { strategy?: Record<string, unknown>; halfOpenAfter?: unknown; halfOpenMaxCalls?: unknown };
+
+const optional = (v: unknown): string => (typeof v === 'number' ? String(v) : '');
+
+/** Arguments of the strategy params, or undefined when they are not what the script reads. */
+function strategyArgs(s: Record<string, unknown>): string[] | undefined {
+  const rule = [s.failureRate, s.minimumCalls, s.slowCallMs, s.slowCallRate];
+  switch (s.kind) {
+    case 'consecutive':
+      return typeof s.threshold === 'number' ? [String(s.threshold)] : undefined;
+    case 'count-window':
+      return [String(s.size), ...rule.map(optional)];
+    case 'time-window':
+      return [String(s.windowMs), String(s.buckets), ...rule.map(optional)];
+    default:
+      return undefined;
+  }
+}
+
+function breakerScript(kind: 'c' | 'n' | 't'): ScriptSpec {
+  return {
+    lib: LIB,
+    step: `breaker('${kind}')`,
+    params(params: JsonValue) {
+      const p = params as Params | null;
+      // A Backoff shows as "backoff": only a fixed delay can run in Redis.
+      if (typeof p?.halfOpenAfter !== 'number' || typeof p.halfOpenMaxCalls !== 'number' || !p.strategy)
+        return undefined;
+      const strategy = strategyArgs(p.strategy);
+      return strategy && [String(p.halfOpenAfter), String(p.halfOpenMaxCalls), ...strategy];
+    },
+    input(input) {
+      const i = input as { type: string; outcome?: string; probeRound?: number; round?: number; slow?: boolean };
+      return [i.type, i.outcome ?? '', optional(i.probeRound), optional(i.round), i.slow === true ? '1' : ''];
+    },
+    output(reply): BreakerDecision {
+      const [admission, state, round, retry] = String(reply).split(',');
+      return {
+        admission: admission === '' ? undefined : (admission as BreakerDecision['admission']),
+        state: state as BreakerDecision['state'],
+        round: Number(round),
+        retryAfterMs: retry === '' ? null : Number(retry),
+      };
+    },
+  };
+}
+
+export const breakerScripts: Record<string, ScriptSpec> = {
+  'breaker.consecutive': breakerScript('c'),
+  'breaker.count-window': breakerScript('n'),
+  'breaker.time-window': breakerScript('t'),
+};
+
+const STATE_NAMES: Record<string, string> = { c: 'closed', o: 'open', h: 'half-open', i: 'isolated' };
+
+/** The snapshot of a packed breaker payload (`B,...`), as core's transition keeps it. */
+export function breakerState(payload: string): JsonValue {
+  const [, state, ...rest] = payload.split(',');
+  const n = (k: number) => Number(rest[k]);
+  const [kind, ...w] = rest.slice(8);
+  const numbers = w.map(Number);
+  let window: JsonValue;
+  if (kind === 'c') window = { kind: 'consecutive', failures: numbers[0]! };
+  else if (kind === 'n') {
+    window = {
+      kind: 'count-window',
+      size: numbers[0]!,
+      next: numbers[1]!,
+      filled: numbers[2]!,
+      bits: numbers.slice(3),
+    };
+  } else {
+    const buckets = numbers[0]!;
+    window = {
+      kind: 'time-window',
+      buckets,
+      bucketMs: numbers[1]!,
+      epochs: numbers.slice(2, 2 + buckets),
+      counts: numbers.slice(2 + buckets),
+    };
+  }
+  return {
+    version: 1,
+    state: STATE_NAMES[state!]!,
+    round: n(0),
+    nextProbeAt: n(1),
+    openings: n(2),
+    lastDelayMs: n(3),
+    lastProbeAt: n(4),
+    probes: n(5),
+    probeSuccesses: n(6),
+    isolations: n(7),
+    window,
+  };
+}

@@ -1,0 +1,221 @@
+/**
+ * Lua shared by every script. ARGV[1] is the caller's `now`, ARGV[2] the time mode (`s`:
+ * the server's clock, read with TIME; `c`: the caller's `now`); a script's own arguments
+ * start at ARGV[3].
+ *
+ * A stored value is `<expiry>;<payload>`: the expiry (ms on the clock in use, empty for
+ * none) is judged here against `now`, so a key reads as absent exactly when the caller's
+ * store would say so; `PX` only collects idle keys, with a margin under the caller's
+ * clock (it may run slower than the server's). A payload is JSON, or a packed numeric
+ * state whose first character, an upper-case tag, JSON never starts with.
+ */
+export const COMMON = String.raw`
+local callerNow = tonumber(ARGV[1])
+local now = callerNow
+local margin = 60000
+if ARGV[2] == 's' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  margin = 0
+end
+local EPS = 1e-9
+
+-- A number as the shortest text that reads back as the same double (in Lua and in JavaScript).
+local function num(x)
+  if x ~= x then return 'NaN' end
+  if x == math.huge then return 'Infinity' end
+  if x == -math.huge then return '-Infinity' end
+  local s = string.format('%.15g', x)
+  if tonumber(s) ~= x then s = string.format('%.17g', x) end
+  return s
+end
+
+-- The live payload of a key, or nil when absent or expired.
+local function load(key)
+  local v = redis.call('GET', key)
+  if not v then return nil end
+  local sep = string.find(v, ';', 1, true)
+  if sep == nil then return nil end
+  if sep > 1 and not ((tonumber(string.sub(v, 1, sep - 1)) or 0) > now) then return nil end
+  return string.sub(v, sep + 1)
+end
+
+-- Writes a payload with its TTL (math.huge: none); nil or a TTL <= 0 deletes the key.
+local function save(key, payload, ttl)
+  if payload == nil or not (ttl > 0) then
+    redis.call('DEL', key)
+  elseif ttl >= 1e15 then
+    redis.call('SET', key, ';' .. payload)
+  else
+    redis.call('SET', key, num(now + ttl) .. ';' .. payload, 'PX', math.ceil(ttl) + margin)
+  end
+end
+
+-- The numbers of a packed state with this tag ('T1.5,100' -> {1.5, 100}), or nil.
+local function packed(p, tag)
+  if p == nil or string.sub(p, 1, 1) ~= tag then return nil end
+  local t = {}
+  for x in string.gmatch(string.sub(p, 2), '[^,]+') do t[#t + 1] = tonumber(x) end
+  return t
+end
+
+-- JSON read as raw texts, never decoded (cjson would round numbers to 14 digits and turn
+-- [] into {}): members(text) maps each member of an object to its raw value.
+local function skipws(t, i) return string.find(t, '[^ \t\r\n]', i) or #t + 1 end
+local function stringEnd(t, i)
+  local j = i + 1
+  while true do
+    local q = string.find(t, '["\\]', j)
+    if q == nil then error('invalid JSON in a stored value') end
+    if string.byte(t, q) == 34 then return q + 1 end
+    j = q + 2
+  end
+end
+local function valueEnd(t, i)
+  local c = string.byte(t, i)
+  if c == 34 then return stringEnd(t, i) end
+  if c == 123 or c == 91 then
+    local depth, j = 0, i
+    while true do
+      local k = string.find(t, '[%[%]{}"]', j)
+      if k == nil then error('invalid JSON in a stored value') end
+      local ch = string.byte(t, k)
+      if ch == 34 then
+        j = stringEnd(t, k)
+      else
+        if ch == 123 or ch == 91 then depth = depth + 1 else depth = depth - 1 end
+        j = k + 1
+        if depth == 0 then return j end
+      end
+    end
+  end
+  return string.find(t, '[,%]} \t\r\n]', i) or #t + 1
+end
+-- An object's members, name -> raw JSON, with .names in order; nil when t is not an object.
+local function members(t)
+  if t == nil then return nil end
+  local i = skipws(t, 1)
+  if string.byte(t, i) ~= 123 then return nil end
+  local f = { names = {} }
+  local raw = {}
+  f.raw = raw
+  i = skipws(t, i + 1)
+  if string.byte(t, i) == 125 then return f end
+  while true do
+    local e = stringEnd(t, i)
+    local name = string.sub(t, i + 1, e - 2)
+    i = skipws(t, skipws(t, e) + 1)
+    local ve = valueEnd(t, i)
+    if raw[name] == nil then f.names[#f.names + 1] = name end
+    raw[name] = string.sub(t, i, ve - 1)
+    i = skipws(t, ve)
+    if string.byte(t, i) ~= 44 then return f end
+    i = skipws(t, i + 1)
+  end
+end
+-- An array's elements as raw JSON texts ({} when t is not an array).
+local function elements(t)
+  local out = {}
+  if t == nil then return out end
+  local i = skipws(t, 1)
+  if string.byte(t, i) ~= 91 then return out end
+  i = skipws(t, i + 1)
+  if string.byte(t, i) == 93 then return out end
+  while true do
+    local ve = valueEnd(t, i)
+    out[#out + 1] = string.sub(t, i, ve - 1)
+    i = skipws(t, ve)
+    if string.byte(t, i) ~= 44 then return out end
+    i = skipws(t, i + 1)
+  end
+end
+-- Sets (raw) or removes (nil) a member, keeping the order of the others.
+local function put(f, name, raw)
+  if f.raw[name] == nil and raw ~= nil then f.names[#f.names + 1] = name end
+  f.raw[name] = raw
+end
+local function object(f)
+  local parts = {}
+  for _, name in ipairs(f.names) do
+    local raw = f.raw[name]
+    if raw ~= nil then parts[#parts + 1] = '"' .. name .. '":' .. raw end
+  end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+-- A JSON object from name, raw pairs, skipping nil values: json('a', '1', 'b', nil).
+local function json(...)
+  local f = { names = {}, raw = {} }
+  local a = { ... }
+  for k = 1, select('#', ...), 2 do put(f, a[k], a[k + 1]) end
+  return object(f)
+end
+local function empty() return { names = {}, raw = {} } end
+-- A raw member that JavaScript's ?? would pass over (absent or null) reads as nil.
+local function given(raw) if raw == nil or raw == 'null' then return nil end return raw end
+`;
+
+/**
+ * The driver of one transition on one key: `step(state, ARGV, 3)` returns the output, the
+ * next payload (`false`: leave the key and its TTL as they are; `nil`: delete) and its TTL.
+ */
+export const APPLY = `
+local out, nxt, ttl = step(load(KEYS[1]), ARGV, 3)
+if nxt ~= false then save(KEYS[1], nxt, ttl) end
+return out
+`;
+
+/**
+ * The driver of `applyAll`: ARGV from 3 holds, per key, the transition's name, its
+ * argument count and its arguments. Every state is read and every step computed before
+ * anything is written; a step with `accepted == false` means nothing is written.
+ */
+export const APPLY_ALL = `
+local outs, nexts, ttls = {}, {}, {}
+local accepted = true
+local i = 3
+for k = 1, #KEYS do
+  local f = T[ARGV[i]]
+  local argc = tonumber(ARGV[i + 1])
+  local out, nxt, ttl, ok = f(load(KEYS[k]), ARGV, i + 2)
+  outs[k], nexts[k], ttls[k] = out, nxt, ttl
+  if ok == false then accepted = false end
+  i = i + 2 + argc
+end
+if accepted then
+  for k = 1, #KEYS do
+    if nexts[k] ~= false then save(KEYS[k], nexts[k], ttls[k]) end
+  end
+end
+return outs
+`;
+
+/** `get`: the live payload, or nil. */
+export const GET = `
+return load(KEYS[1]) or false
+`;
+
+/** `set`: ARGV[3] the TTL (empty: none), ARGV[4] the JSON state. */
+export const SET = `
+local ttl = math.huge
+if ARGV[3] ~= '' then ttl = tonumber(ARGV[3]) end
+save(KEYS[1], ARGV[4], ttl)
+return false
+`;
+
+/**
+ * `keys`, on one primary: one SCAN step (ARGV[3] cursor, ARGV[4] pattern, ARGV[5] count);
+ * returns the next cursor and the live keys among those scanned (only each value's head
+ * is read).
+ */
+export const SCAN = `
+local r = redis.call('SCAN', ARGV[3], 'MATCH', ARGV[4], 'COUNT', ARGV[5])
+local out = { r[1] }
+for _, key in ipairs(r[2]) do
+  local head = redis.pcall('GETRANGE', key, 0, 31)
+  if type(head) == 'string' then
+    local sep = string.find(head, ';', 1, true)
+    if sep ~= nil and (sep == 1 or (tonumber(string.sub(head, 1, sep - 1)) or 0) > now) then out[#out + 1] = key end
+  end
+end
+return out
+`;

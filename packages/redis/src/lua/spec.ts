@@ -1,0 +1,25 @@
+import type { JsonValue } from '@resilience/core';
+
+/**
+ * How one transition runs in Redis: the Lua of its family, the step function, and how its
+ * params, input and output cross the wire (ARGV strings in, one string reply out).
+ */
+export interface ScriptSpec {
+  /** Lua defining the family's step functions (after the common helpers). */
+  readonly lib: string;
+  /** A Lua expression for the step: a function `(payload, ARGV, i)` reading its arguments from `ARGV[i]` on. */
+  readonly step: string;
+  /** The params as leading arguments, computed once per transition; `undefined` when the script cannot follow them. */
+  params(params: JsonValue): string[] | undefined;
+  /** The input as the following arguments. */
+  input(input: unknown): string[];
+  /** The transition's output from the script's reply (`null` for Lua `false`). */
+  output(reply: unknown): unknown;
+}
+
+/** JSON text of a value; `''` for `undefined` (an absent optional field). */
+export const text = (value: unknown): string => (value === undefined ? '' : JSON.stringify(value));
+
+/** A JSON reply parsed; a nil reply is `undefined`. */
+export const parsed = (reply: unknown): unknown =>
+  reply === null || reply === undefined ? undefined : JSON.parse(String(reply));

@@ -1,0 +1,94 @@
+import { type Clock, type OptionNames, systemClock } from '@resilience/core';
+import { OptionsValidator } from '@resilience/core/internal';
+import { type Connection, connectionOf, keyPrefixOf } from './client.js';
+
+export interface RedisStoreOptions {
+  /**
+   * Your client, connected (or connecting): an ioredis `Redis` or `Cluster`, or a node-redis
+   * client or cluster (`createClient`, `createCluster`; `redis` 5 or later). The store opens
+   * no connection of its own and never closes yours. An ioredis `keyPrefix` is refused (its
+   * SCAN would not add it): use `prefix`.
+   */
+  client: object;
+  /**
+   * Put before every key, with a `:` (`resilience:{rl:api|user-42}`); `''` for none. No
+   * braces: a `{` or `}` would change the hash slot of every key.
+   * @default 'resilience'
+   */
+  prefix?: string;
+  /**
+   * Longest wait for one operation (one round trip; `keys` bounds each SCAN step), whatever
+   * the client's own timeouts; past it the operation rejects with `StoreUnavailableError`.
+   * The command may still run on the server later.
+   * @default 200
+   */
+  timeoutMs?: number;
+  /**
+   * Whose clock a script uses as `now`: `'server'` reads Redis's `TIME` in the script, so
+   * instances whose clocks differ agree on every limit, lock and lease; `'caller'` uses the
+   * `now` each call passes (the caller's clock; deterministic, as the conformance suite
+   * needs). Expiry is judged in the script against the `now` in use; `PX` only collects
+   * idle keys, a minute after they expire under `'caller'`.
+   * @default 'server'
+   */
+  time?: 'server' | 'caller';
+  /** The timers of `timeoutMs`. @default systemClock */
+  clock?: Clock;
+}
+
+/** Every option `redisStore` takes; any other name is rejected. */
+export const REDIS_STORE_OPTION_NAMES = {
+  client: true,
+  prefix: true,
+  timeoutMs: true,
+  time: true,
+  clock: true,
+} as const satisfies OptionNames<RedisStoreOptions>;
+
+export const REDIS_STORE_DEFAULTS = { prefix: 'resilience', timeoutMs: 200, time: 'server' } as const;
+
+export interface ResolvedRedisStoreOptions {
+  readonly connection: Connection;
+  /** `<prefix>:`, or `''`. */
+  readonly keyPrefix: string;
+  readonly timeoutMs: number;
+  readonly time: 'server' | 'caller';
+  readonly clock: Clock;
+}
+
+export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRedisStoreOptions {
+  const v = new OptionsValidator('redisStore');
+  const o = v.known(options, REDIS_STORE_OPTION_NAMES);
+  const connection = connectionOf(o.client);
+  v.required('client', o.client).check(
+    o.client === undefined || connection !== undefined,
+    'client',
+    o.client,
+    'an ioredis Redis or Cluster, or a node-redis client or cluster',
+  );
+  const clientPrefix = keyPrefixOf(o.client);
+  v.check(
+    !clientPrefix,
+    'client',
+    `an ioredis client with keyPrefix ${JSON.stringify(clientPrefix)}`,
+    'no keyPrefix (set prefix instead)',
+  );
+  v.check(
+    o.prefix === undefined || (typeof o.prefix === 'string' && !/[{}]/.test(o.prefix)),
+    'prefix',
+    o.prefix,
+    'text without { or } (they would move keys to other hash slots)',
+  );
+  v.number('timeoutMs', o.timeoutMs, { gt: 0 });
+  v.oneOf('time', o.time, ['server', 'caller']);
+  v.clock('clock', o.clock);
+  v.done();
+  const prefix = o.prefix ?? REDIS_STORE_DEFAULTS.prefix;
+  return {
+    connection: connection!,
+    keyPrefix: prefix === '' ? '' : `${prefix}:`,
+    timeoutMs: o.timeoutMs ?? REDIS_STORE_DEFAULTS.timeoutMs,
+    time: o.time ?? REDIS_STORE_DEFAULTS.time,
+    clock: o.clock ?? systemClock,
+  };
+}

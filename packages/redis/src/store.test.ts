@@ -1,0 +1,232 @@
+import {
+  backoff,
+  breakerTransition,
+  ConfigurationError,
+  circuitBreaker,
+  consecutive,
+  fixedWindow,
+  gcra,
+  idempotency,
+  isStoreUnavailableError,
+  rateLimiter,
+  storeKey,
+  storeNamespace,
+  tokenBucket,
+} from '@resilience/core';
+import { FakeClock } from '@resilience/core/testing';
+import { Redis } from 'ioredis';
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REDIS_STORE_DEFAULTS, redisStore } from './index.js';
+import { useServer } from './testing/fixture.js';
+import { type Monitor, monitor } from './testing/monitor.js';
+import { startRedis } from './testing/servers.js';
+
+const fixture = useServer();
+let watch: Monitor;
+
+beforeAll(async () => {
+  watch = await monitor(new Redis({ port: fixture.server.port, host: '127.0.0.1' }));
+});
+
+afterAll(() => watch?.stop());
+
+const ns = storeNamespace('test', 'store');
+
+describe('redisStore', () => {
+  it('takes one round trip (one EVALSHA) per operation, and per decision of a limiter with one or several limits', async () => {
+    const store = redisStore({ client: fixture.client });
+    const single = rateLimiter({ algorithm: tokenBucket({ capacity: 5 }), store, name: 'single' });
+    const several = rateLimiter({
+      algorithm: [fixedWindow({ limit: 5, windowMs: 1_000 }), gcra({ limit: 100, periodMs: 60_000 })],
+      store,
+      name: 'several',
+    });
+    const records = idempotency({ store });
+    const key = storeKey(ns, 'k');
+    const operations: [string, () => Promise<unknown>][] = [
+      ['consume', () => single.consume('u')],
+      ['peek', () => single.peek('u')],
+      ['consume of two limits (applyAll)', () => several.consume('u')],
+      ['set', () => store.set(key, { a: 1 }, 1_000, 0)],
+      ['get', () => store.get(key, 0)],
+      ['delete', () => store.delete(key)],
+    ];
+    for (const [, run] of operations) await run(); // every script is loaded once
+    for (const [what, run] of operations) {
+      expect(await watch.commands(run), what).toEqual([expect.stringMatching(/^evalsha [0-9a-f]{40}$/)]);
+    }
+    // An idempotent call: one round trip to claim the key, one to record the outcome.
+    await records.execute('warm', () => 'ok');
+    expect(await watch.commands(() => records.execute('order-1', () => 'ok'))).toHaveLength(2);
+    expect(await watch.commands(() => records.execute('order-1', () => 'again'))).toHaveLength(1);
+  });
+
+  it('after SCRIPT FLUSH the next call sends the script again (EVAL) and succeeds; later calls use EVALSHA', async () => {
+    const store = redisStore({ client: fixture.client });
+    const limiter = rateLimiter({ algorithm: tokenBucket({ capacity: 3 }), store, name: 'flush' });
+    expect((await limiter.consume('u')).remaining).toBe(2);
+    await fixture.client.script('FLUSH');
+    const commands = await watch.commands(async () => expect((await limiter.consume('u')).remaining).toBe(1));
+    expect(commands.map((c) => c.split(' ')[0])).toEqual(['evalsha', 'eval']);
+    expect((await watch.commands(() => limiter.consume('u'))).map((c) => c.split(' ')[0])).toEqual(['evalsha']);
+  });
+
+  it('keeps values small: packed numbers for limits and breakers', async () => {
+    const store = redisStore({ client: fixture.client, time: 'caller' });
+    const now = 1_700_000_000_123;
+    await store.apply(storeKey(ns, 'tb'), tokenBucket({ capacity: 10 }).consume, 1, now);
+    const breaker = breakerTransition({ strategy: consecutive(3), halfOpenAfter: 1_000 });
+    await store.apply(storeKey(ns, 'b'), breaker, { type: 'settle', outcome: 'failure' }, now);
+    expect(await fixture.client.get(`resilience:${storeKey(ns, 'tb')}`)).toBe('1700000001123;T9,1700000000123');
+    expect(await fixture.client.get(`resilience:${storeKey(ns, 'b')}`)).toBe(';B,c,0,0,0,0,0,0,0,0,c,1');
+  });
+
+  it('refuses a breaker whose halfOpenAfter is a backoff function, which no script can run', () => {
+    const store = redisStore({ client: fixture.client });
+    const halfOpenAfter = backoff.exponential({ initialMs: 1_000 });
+    expect(() => circuitBreaker({ store, halfOpenAfter, registry: false })).toThrow(ConfigurationError);
+    expect(() => circuitBreaker({ store, halfOpenAfter, registry: false })).toThrow(/store: .*breaker\.consecutive/);
+    expect(() => circuitBreaker({ store, halfOpenAfter: 1_000, registry: false })).not.toThrow();
+  });
+
+  it('rejects an applyAll whose keys do not share a hash tag, before sending anything (no CROSSSLOT on a cluster)', async () => {
+    const store = redisStore({ client: fixture.client });
+    const t = fixedWindow({ limit: 1, windowMs: 1_000 }).consume;
+    const apart = [
+      { key: storeKey(ns, 'a'), transition: t, input: 1 },
+      { key: storeKey(ns, 'b'), transition: t, input: 1 },
+    ];
+    expect(
+      await watch.commands(() => expect(store.applyAll(apart, 0)).rejects.toThrow(/do not share a hash tag/)),
+    ).toEqual([]);
+  });
+});
+
+describe('redisStore when Redis fails', () => {
+  it('rejects with StoreUnavailableError, the client’s error as cause, when the server cannot be reached', async () => {
+    const down = await startRedis();
+    await down.stop();
+    const offline = new Redis({ port: down.port, host: '127.0.0.1', lazyConnect: true, enableOfflineQueue: false });
+    offline.on('error', () => undefined); // ioredis reports each failed reconnection here
+    const nodeClient = createClient({ socket: { port: down.port, host: '127.0.0.1' } });
+    for (const c of [offline, nodeClient]) {
+      const limiter = rateLimiter({
+        algorithm: tokenBucket(),
+        store: redisStore({ client: c }),
+        name: 'down',
+        onStoreError: 'closed',
+      });
+      const error = await limiter.consume('u').catch((e: unknown) => e);
+      expect(isStoreUnavailableError(error)).toBe(true);
+      expect((error as Error).message).toMatch(/^redisStore: apply of ratelimit\.tokenBucket failed: /);
+      expect((error as Error).cause).toBeInstanceOf(Error);
+    }
+    offline.disconnect();
+  });
+
+  it('rejects after timeoutMs when the server does not answer, and ignores the late answer', async () => {
+    const clock = new FakeClock();
+    const store = redisStore({ client: fixture.client, timeoutMs: 200, clock });
+    const limiter = rateLimiter({
+      algorithm: tokenBucket({ capacity: 1 }),
+      store,
+      name: 'slow',
+      clock,
+      onStoreError: 'closed',
+    });
+    await limiter.consume('warm');
+    await fixture.whilePaused(async () => {
+      const pending = limiter.consume('u');
+      const outcome = pending.then(
+        () => 'resolved',
+        (e: unknown) => e,
+      );
+      await clock.advance(199);
+      expect(await Promise.race([outcome, Promise.resolve('pending')])).toBe('pending');
+      await clock.advance(1);
+      const error = await outcome;
+      expect(isStoreUnavailableError(error)).toBe(true);
+      expect((error as Error).message).toBe(
+        'redisStore: apply of ratelimit.tokenBucket got no answer within 200 ms (timeoutMs)',
+      );
+    });
+    // The command ran late on the server (it took the token); the store is usable again.
+    expect(await limiter.consume('u')).toMatchObject({ allowed: false });
+  });
+
+  it('lets a shared breaker decide from its last state while Redis does not answer, keeping the call’s outcome', async () => {
+    const clock = new FakeClock();
+    const store = redisStore({ client: fixture.client, timeoutMs: 200, clock });
+    const breaker = circuitBreaker({ store, name: 'outage', strategy: consecutive(1), clock, registry: false });
+    const events: string[] = [];
+    breaker.onEvent((e) => events.push(e.type === 'store_error' ? `store_error ${e.step}` : e.type));
+    expect(await breaker.execute(() => 'up')).toBe('up');
+    await fixture.whilePaused(async () => {
+      const call = breaker.execute(() => 'ran while Redis was away');
+      await clock.advance(200); // the acquire times out: closed when last seen, so the call runs
+      await clock.advance(200); // the settle times out: the outcome is lost, the value is not
+      expect(await call).toBe('ran while Redis was away');
+    });
+    expect(events).toEqual(['success', 'store_error acquire', 'success', 'store_error settle']);
+  });
+
+  it('lets a limiter pass requests (onStoreError open), or refuse them (closed), when Redis does not answer in time', async () => {
+    const clock = new FakeClock();
+    const store = redisStore({ client: fixture.client, timeoutMs: 200, clock });
+    const open = rateLimiter({ algorithm: tokenBucket({ capacity: 1 }), store, name: 'open', clock });
+    const closed = rateLimiter({
+      algorithm: tokenBucket({ capacity: 1 }),
+      store,
+      name: 'closed',
+      clock,
+      onStoreError: 'closed',
+    });
+    await Promise.all([open.consume('warm'), closed.consume('warm')]);
+    await fixture.whilePaused(async () => {
+      const decisions = [open.consume('u'), closed.consume('u').catch((e: unknown) => e)];
+      await clock.advance(200);
+      const [passed, refused] = await Promise.all(decisions);
+      expect(passed).toMatchObject({ allowed: true, degraded: true });
+      expect(isStoreUnavailableError(refused)).toBe(true);
+    });
+    expect([open.stats.storeErrors, closed.stats.storeErrors]).toEqual([1, 1]);
+  });
+
+  it('rejects with StoreUnavailableError on an error reply', async () => {
+    const store = redisStore({ client: fixture.client });
+    const key = storeKey(ns, 'list');
+    await fixture.client.lpush(`resilience:${key}`, 'x');
+    const error = await store.get(key, 0).catch((e: unknown) => e);
+    expect(isStoreUnavailableError(error)).toBe(true);
+    expect((error as Error).message).toMatch(/WRONGTYPE/);
+  });
+});
+
+describe('redisStore options', () => {
+  it('has named defaults', () => {
+    expect(REDIS_STORE_DEFAULTS).toEqual({ prefix: 'resilience', timeoutMs: 200, time: 'server' });
+  });
+
+  it('throws ConfigurationError naming every bad option', () => {
+    const bad = () =>
+      redisStore({ client: {}, prefix: 'a{b}', timeoutMs: 0, time: 'local' as never, clock: {} as never });
+    expect(bad).toThrow(ConfigurationError);
+    for (const option of ['client', 'prefix', 'timeoutMs', 'time', 'clock'])
+      expect(bad).toThrow(new RegExp(`${option}: `));
+    expect(() => redisStore({ client: fixture.client, colour: 'red' } as never)).toThrow(/colour: /);
+    expect(() => redisStore(undefined as never)).toThrow(ConfigurationError);
+  });
+
+  it('refuses an ioredis client with keyPrefix (its SCAN would not add it)', () => {
+    const prefixed = new Redis({ lazyConnect: true, keyPrefix: 'app:' });
+    expect(() => redisStore({ client: prefixed })).toThrow(/client: .*keyPrefix/);
+  });
+
+  it('puts prefix and a colon before every key, or nothing with an empty prefix', async () => {
+    const key = storeKey(ns, 'p');
+    await redisStore({ client: fixture.client, prefix: 'app' }).set(key, 1, 1_000, 0);
+    await redisStore({ client: fixture.client, prefix: '' }).set(key, 2, 1_000, 0);
+    expect((await fixture.client.keys('*')).sort()).toEqual([`app:${key}`, key]);
+  });
+});

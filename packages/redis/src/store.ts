@@ -1,0 +1,217 @@
+import {
+  type Clock,
+  type JsonValue,
+  type Store,
+  type StoreKeysOptions,
+  type StoreOperation,
+  StoreUnavailableError,
+  type Transition,
+} from '@resilience/core';
+import type { Connection } from './client.js';
+import type { ScriptSpec } from './lua/spec.js';
+import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js';
+import {
+  APPLY_ALL_SCRIPT,
+  applyScript,
+  DELETE_SCRIPT,
+  GET_SCRIPT,
+  SCAN_SCRIPT,
+  type Script,
+  SET_SCRIPT,
+  specOf,
+  stateOf,
+} from './scripts.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: transitions of every type.
+type AnyTransition = Transition<any, any, any>;
+
+const SCAN_COUNT = '1000';
+
+/** Redis Cluster's hash tag of a key: the text between the first `{` and the next `}`, if not empty; else the key. */
+function hashTag(key: string): string {
+  const open = key.indexOf('{');
+  const close = open < 0 ? -1 : key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : key;
+}
+
+const escapeGlob = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&');
+
+/**
+ * The `Store` over Redis: every operation is one script, run by `EVALSHA` (and sent again
+ * with `EVAL` when the server answers `NOSCRIPT`, after a `SCRIPT FLUSH`, a restart or a
+ * failover), and so one atomic round trip. `keys` is one round trip per SCAN step and
+ * primary. Each transition runs as the Lua twin of core's JavaScript (see `./lua`);
+ * `supports` says which. Every failure, and every operation not answered within
+ * `timeoutMs`, rejects with `StoreUnavailableError`.
+ */
+export class RedisStore implements Store {
+  readonly #connection: Connection;
+  readonly #prefix: string;
+  readonly #timeoutMs: number;
+  readonly #mode: 's' | 'c';
+  readonly #clock: Clock;
+  /** The params of each transition as script arguments, computed once. */
+  readonly #params = new WeakMap<AnyTransition, readonly string[]>();
+
+  constructor(options: RedisStoreOptions) {
+    const o = resolveRedisStoreOptions(options);
+    this.#connection = o.connection;
+    this.#prefix = o.keyPrefix;
+    this.#timeoutMs = o.timeoutMs;
+    this.#mode = o.time === 'server' ? 's' : 'c';
+    this.#clock = o.clock;
+  }
+
+  supports(name: string, params?: JsonValue): boolean {
+    return specOf(name)?.params(params ?? null) !== undefined;
+  }
+
+  apply<S, I, O>(key: string, transition: Transition<S, I, O>, input: I, now: number): Promise<O> {
+    try {
+      const [spec, params] = this.#script(transition);
+      const args = [String(now), this.#mode, ...params, ...spec.input(input)];
+      return this.#run(`apply of ${transition.name}`, applyScript(transition.name), [this.#prefix + key], args).then(
+        (reply) => spec.output(reply) as O,
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  applyAll(operations: readonly StoreOperation[], now: number): Promise<unknown[]> {
+    try {
+      if (operations.length === 0) return Promise.resolve([]);
+      const keys = operations.map((op) => this.#prefix + op.key);
+      const tag = hashTag(keys[0]!);
+      const args = [String(now), this.#mode];
+      const specs: ScriptSpec[] = [];
+      for (const [i, op] of operations.entries()) {
+        if (keys.indexOf(keys[i]!) !== i) throw new TypeError(`applyAll: key "${op.key}" appears twice`);
+        if (hashTag(keys[i]!) !== tag) {
+          throw new TypeError(
+            `redisStore.applyAll: keys "${operations[0]!.key}" and "${op.key}" do not share a hash tag, so Redis Cluster ` +
+              'could not update them in one script (build them with storeKey and append to one key)',
+          );
+        }
+        const [spec, params] = this.#script(op.transition);
+        const own = [...params, ...spec.input(op.input)];
+        args.push(op.transition.name, String(own.length), ...own);
+        specs.push(spec);
+      }
+      return this.#run('applyAll', APPLY_ALL_SCRIPT, keys, args).then((replies) =>
+        (replies as unknown[]).map((reply, i) => specs[i]!.output(reply ?? null)),
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async get<S = JsonValue>(key: string, now: number): Promise<S | undefined> {
+    const payload = await this.#run('get', GET_SCRIPT, [this.#prefix + key], [String(now), this.#mode]);
+    return payload === null || payload === undefined ? undefined : (stateOf(String(payload)) as S);
+  }
+
+  async set<S = JsonValue>(key: string, state: S, ttlMs: number, now: number): Promise<void> {
+    const json = state === undefined ? undefined : JSON.stringify(state);
+    const ttl = json === undefined || !(ttlMs > 0) ? '0' : ttlMs === Number.POSITIVE_INFINITY ? '' : String(ttlMs);
+    await this.#run('set', SET_SCRIPT, [this.#prefix + key], [String(now), this.#mode, ttl, json ?? '']);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return (await this.#run('delete', DELETE_SCRIPT, [this.#prefix + key], [])) === 1;
+  }
+
+  async keys(prefix: string, now: number, options: StoreKeysOptions = {}): Promise<string[]> {
+    const limit = options.limit ?? 1000;
+    const pattern = `${escapeGlob(this.#prefix + prefix)}*`;
+    const found = new Set<string>();
+    const primaries = await this.#bounded('keys', this.#connection.primaries());
+    // A cluster client that has not connected yet knows no primary: finding nothing would be a lie.
+    if (primaries.length === 0)
+      throw new StoreUnavailableError('redisStore: keys: the cluster client knows no primary yet');
+    for (const primary of primaries) {
+      let cursor = '0';
+      do {
+        const args = [String(now), this.#mode, cursor, pattern, SCAN_COUNT];
+        const [next, ...live] = (await this.#run('keys', SCAN_SCRIPT, [], args, primary)) as string[];
+        for (const key of live) if (found.size < limit) found.add(key.slice(this.#prefix.length));
+        cursor = String(next);
+      } while (cursor !== '0' && found.size < limit);
+      if (found.size >= limit) break;
+    }
+    return [...found];
+  }
+
+  /** The spec and params arguments of a transition, or a TypeError naming it when there is no script for it. */
+  #script(transition: AnyTransition): [ScriptSpec, readonly string[]] {
+    const spec = specOf(transition.name);
+    let params = this.#params.get(transition);
+    if (spec !== undefined && params === undefined) {
+      params = spec.params(transition.params);
+      if (params !== undefined) this.#params.set(transition, params);
+    }
+    if (spec === undefined || params === undefined) {
+      throw new TypeError(
+        `redisStore has no script for transition ${JSON.stringify(transition.name)} with params ` +
+          `${JSON.stringify(transition.params)}; consumers ask supports() at construction and refuse such a store`,
+      );
+    }
+    return [spec, params];
+  }
+
+  /** One script call: EVALSHA, and EVAL once more if the server lost the script (NOSCRIPT). */
+  #run(what: string, script: Script, keys: readonly string[], args: readonly string[], on = this.#connection) {
+    const call =
+      script.sha === ''
+        ? on.eval(script.source, keys, args)
+        : on
+            .evalsha(script.sha, keys, args)
+            .catch((error: unknown) =>
+              /^NOSCRIPT/.test((error as Error)?.message ?? '')
+                ? on.eval(script.source, keys, args)
+                : Promise.reject(error),
+            );
+    return this.#bounded(what, call);
+  }
+
+  /** `operation`, or StoreUnavailableError when it fails or takes longer than `timeoutMs`. */
+  #bounded<T>(what: string, operation: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.#clock.setTimeout(
+        () =>
+          reject(
+            new StoreUnavailableError(`redisStore: ${what} got no answer within ${this.#timeoutMs} ms (timeoutMs)`),
+          ),
+        this.#timeoutMs,
+      );
+      operation.then(
+        (value) => {
+          this.#clock.clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.#clock.clearTimeout(timer);
+          reject(
+            new StoreUnavailableError(`redisStore: ${what} failed: ${(error as Error)?.message ?? error}`, {
+              cause: error,
+            }),
+          );
+        },
+      );
+    });
+  }
+}
+
+/**
+ * A `Store` kept in Redis, over your ioredis or node-redis client: limits, breakers,
+ * idempotency records, message counters and saga logs shared by every instance. Each
+ * operation is one atomic Lua script; it passes core's store conformance suite.
+ *
+ * @example
+ * import Redis from 'ioredis';
+ * const store = redisStore({ client: new Redis(process.env.REDIS_URL) });
+ * const limiter = rateLimiter({ algorithm: gcra({ limit: 60, periodMs: 60_000 }), store, name: 'api' });
+ */
+export function redisStore(options: RedisStoreOptions): RedisStore {
+  return new RedisStore(options);
+}
