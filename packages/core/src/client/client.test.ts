@@ -146,7 +146,7 @@ describe('resilientClient.request', () => {
     const { send } = script(axiosLike, axiosLike, 200);
     expect((await drive(clock, c.request(call('GET', A), send))).status).toBe(200);
     expect(response.discarded).toBe(true);
-    const throwing = resilientClient(
+    const throwing = resilientClient<unknown, FakeResponse>(
       { clock, random: sequenceRandom(0.5) },
       {
         discard: () => {
