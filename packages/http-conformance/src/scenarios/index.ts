@@ -1,5 +1,6 @@
 import type { Scenario } from '../scenario.js';
+import { idempotencyScenarios } from './idempotency.js';
 import { rateLimitScenarios } from './rate-limit.js';
 
 /** Every scenario, by area. */
-export const scenarios: readonly Scenario[] = [...rateLimitScenarios];
+export const scenarios: readonly Scenario[] = [...rateLimitScenarios, ...idempotencyScenarios];
