@@ -37,8 +37,10 @@ export function counter() {
     get runs() {
       return n;
     },
-    add() {
+    /** Counts a run and returns `value` (a handler's reply). */
+    add<T>(value?: T): T {
       n++;
+      return value as T;
     },
   };
 }

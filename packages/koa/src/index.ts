@@ -51,7 +51,8 @@ export type AdminRoutesOptions = AdminOptions<Context>;
 /** How Koa resolves client addresses: `app.proxy` off trusts none; on without `maxIpsCount`, every hop. */
 const trustOf = (ctx: Context): ProxyTrust => (!ctx.app.proxy ? 'none' : ctx.app.maxIpsCount > 0 ? 'hops' : 'all');
 
-type BodyRequest = Context['request'] & { body?: unknown; rawBody?: unknown };
+/** A record: body parsers' typings declare `body` and `rawBody` on Koa's request, each its own way. */
+type BodyRequest = Record<string, unknown>;
 
 /**
  * The request's AbortSignal, made on first use: it aborts when the client disconnects before
@@ -79,9 +80,9 @@ export function rateLimit(options: RateLimitOptions): Middleware {
  */
 export function idempotency(options: IdempotencyOptions = {}): Middleware {
   const step = idempotencyStep(options, {
-    body: (ctx) => (ctx.request as BodyRequest).body,
+    body: (ctx) => (ctx.request as unknown as BodyRequest).body,
     setBody(ctx, body) {
-      const request = ctx.request as BodyRequest;
+      const request = ctx.request as unknown as BodyRequest;
       request.body = body.parsed;
       // As koa-bodyparser leaves it: text as a string; bytes that are not text stay bytes.
       request.rawBody = Buffer.isBuffer(body.parsed) ? body.raw : body.raw.toString();

@@ -14,7 +14,15 @@ export const timeoutScenarios: Scenario[] = [
       const late = deferred();
       const errors: unknown[] = [];
       const app = await t.serve([
-        t.m.errorHandler({ recentErrors: { record: (e) => (errors.push(e), undefined as never) }, logger: t.logger() }),
+        t.m.errorHandler({
+          recentErrors: {
+            record: (e) => {
+              errors.push(e);
+              return undefined as never;
+            },
+          },
+          logger: t.logger(),
+        }),
         t.m.rateLimit({ algorithm: fixedWindow({ limit: 100, windowMs: 60_000 }), clock }),
         t.m.timeout({ ms: 1_000, clock }),
         t.m.route('GET', '/slow', async (r) => {
