@@ -12,7 +12,8 @@ export type Area =
   | 'metricsRoute'
   | 'adminRoutes'
   | 'signals'
-  | 'gracefulShutdown';
+  | 'gracefulShutdown'
+  | 'options';
 
 // biome-ignore lint/suspicious/noExplicitAny: option functions receive whatever the framework passes (req, ctx).
 export type Context = ScenarioContext<unknown, any>;

@@ -1,6 +1,7 @@
 import type { Scenario } from '../scenario.js';
 import { errorHandlerScenarios } from './errors.js';
 import { idempotencyScenarios } from './idempotency.js';
+import { optionScenarios } from './options.js';
 import { rateLimitScenarios } from './rate-limit.js';
 import { routeScenarios } from './routes.js';
 import { shutdownScenarios } from './shutdown.js';
@@ -15,4 +16,5 @@ export const scenarios: readonly Scenario[] = [
   ...errorHandlerScenarios,
   ...routeScenarios,
   ...shutdownScenarios,
+  ...optionScenarios,
 ];

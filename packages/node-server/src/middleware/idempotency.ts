@@ -116,6 +116,11 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     "a list of methods such as ['POST', 'PATCH']",
   );
   v.boolean('required', o.required);
+  v.number('ttlMs', o.ttlMs, { gt: 0 });
+  v.number('lockTimeoutMs', o.lockTimeoutMs, { gt: 0 });
+  v.integer('maxBodyBytes', o.maxBodyBytes, { min: 0 });
+  v.integer('minKeyLength', o.minKeyLength, { min: 1 });
+  v.clock('clock', o.clock);
   v.function('scope', o.scope);
   v.boolean('recordServerErrors', o.recordServerErrors);
   checkLogger(v, o.logger);

@@ -55,6 +55,10 @@ export function loadShedder(options: LoadSheddingOptions): Shed {
   const v = new OptionsValidator('loadShedding');
   const o = v.known(options, OPTION_NAMES);
   v.required('maxConcurrent', o.maxConcurrent).integer('maxConcurrent', o.maxConcurrent, { min: 1 });
+  v.integer('queue', o.queue, { min: 0 });
+  v.number('maxQueueMs', o.maxQueueMs, { gt: 0 });
+  v.number('retryAfterMs', o.retryAfterMs, { min: 0 });
+  v.clock('clock', o.clock);
   const adaptive = o.adaptive;
   v.check(
     adaptive === undefined || typeof adaptive === 'boolean' || (typeof adaptive === 'object' && adaptive !== null),

@@ -107,6 +107,8 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
       'nothing with limiter (give it to the limiter)',
     );
   }
+  v.string('name', o.name);
+  v.oneOf('headers', o.headers, ['draft', 'legacy', 'both']);
   v.function('key', o.key);
   v.function('skip', o.skip);
   v.check(
