@@ -4,6 +4,7 @@ import { expect } from 'vitest';
 import { deferred } from '../context.js';
 import { type Context, counter, problemOf, type Scenario } from '../scenario.js';
 import type { Reply } from '../types.js';
+import { downStore } from './rate-limit.js';
 
 const KEY = '"8e03978e-40d5-43e8-bc93-6894a57f9324"';
 const post = (body: unknown, key: string | null = KEY, headers: Record<string, string> = {}): RequestInit => ({
@@ -307,6 +308,18 @@ export const idempotencyScenarios: Scenario[] = [
       expect(await retried.json()).toEqual({ from: 'other' });
       hung.resolve();
       await lost;
+    },
+  },
+  {
+    area: 'idempotency',
+    name: 'fails closed when its store fails: 503 problem+json (store_unavailable), the handler does not run, never a 500',
+    async run(t) {
+      const { app, runs } = await ordersApp(t, { status: 201, json: {} }, { store: downStore() });
+      const res = await app.fetch('/orders', post({ item: 'book' }));
+      expect(res.status).toBe(503);
+      expect(await problemOf(res)).toMatchObject({ status: 503, code: 'store_unavailable' });
+      expect(runs.runs).toBe(0);
+      expect((await app.fetch('/orders', post({ item: 'book' }, null))).status).toBe(201);
     },
   },
 ];

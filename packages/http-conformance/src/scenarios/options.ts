@@ -22,8 +22,18 @@ export const optionScenarios: Scenario[] = [
       const limiter = rateLimiter({ algorithm: fixedWindow({ limit: 1, windowMs: 1_000 }) });
       refuses(() => t.m.rateLimit({}), 'algorithm');
       refuses(() => t.m.rateLimit({ limiter, store: {} as never, headrs: 'draft' } as never), 'store', 'headrs');
-      refuses(() => t.m.rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 1_000 }), cost: -1, headers: 'new' as never }), 'cost', 'headers');
-      refuses(() => t.m.idempotency({ methods: 'POST' as never, maxBodyBytes: -1, header: 'bad header' }), 'methods', 'maxBodyBytes', 'header');
+      refuses(
+        () =>
+          t.m.rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 1_000 }), cost: -1, headers: 'new' as never }),
+        'cost',
+        'headers',
+      );
+      refuses(
+        () => t.m.idempotency({ methods: 'POST' as never, maxBodyBytes: -1, header: 'bad header' }),
+        'methods',
+        'maxBodyBytes',
+        'header',
+      );
       refuses(() => t.m.timeout({} as never), 'ms');
       refuses(() => t.m.timeout({ ms: 0 }), 'ms');
       refuses(() => t.m.loadShedding({ maxConcurrent: 0, queue: -1 }), 'maxConcurrent', 'queue');
