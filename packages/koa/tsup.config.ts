@@ -10,5 +10,5 @@ export default defineConfig({
   treeshake: true,
   // The private Node half shared with the other server adapter ships inside this package;
   // @resilience/core stays a dependency.
-  noExternal: ['@resilience/node-server'],
+  noExternal: [/^@resilience\/node-server/],
 });

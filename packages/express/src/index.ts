@@ -25,23 +25,7 @@ import {
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { send, settle } from './send.js';
 
-export {
-  type AdminCollector,
-  type Authorization,
-  ClientDisconnectedError,
-  type ErrorHandlerOptions,
-  type GracefulShutdown,
-  type GracefulShutdownOptions,
-  gracefulShutdown,
-  type HealthRoutesOptions,
-  type LoadSheddingOptions,
-  type MetricsRegistry,
-  type MetricsRouteOptions,
-  RequestBodyError,
-  SHUTDOWN_DEFAULTS,
-  type ShutdownPhase,
-  type TimeoutOptions,
-} from '@resilience/node-server';
+export * from '@resilience/node-server/public';
 
 /** Options of {@link rateLimit}: functions receive the Express `req`. */
 export type RateLimitOptions = RateLimitBase<Request>;

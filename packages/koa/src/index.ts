@@ -23,23 +23,7 @@ import {
 import type { Context, Middleware, Next } from 'koa';
 import { send, settle } from './send.js';
 
-export {
-  type AdminCollector,
-  type Authorization,
-  ClientDisconnectedError,
-  type ErrorHandlerOptions,
-  type GracefulShutdown,
-  type GracefulShutdownOptions,
-  gracefulShutdown,
-  type HealthRoutesOptions,
-  type LoadSheddingOptions,
-  type MetricsRegistry,
-  type MetricsRouteOptions,
-  RequestBodyError,
-  SHUTDOWN_DEFAULTS,
-  type ShutdownPhase,
-  type TimeoutOptions,
-} from '@resilience/node-server';
+export * from '@resilience/node-server/public';
 
 /** Options of {@link rateLimit}: functions receive the Koa `ctx`. */
 export type RateLimitOptions = RateLimitBase<Context>;
