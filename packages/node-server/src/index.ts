@@ -30,10 +30,10 @@ export {
   adminRoute,
 } from './middleware/admin-routes.js';
 export { errorAnswer, problemAnswer } from './middleware/answer.js';
+export { MIDDLEWARE_DEFAULTS } from './middleware/defaults.js';
 export { type ErrorHandlerOptions, type ErrorHandling, errorHandling } from './middleware/error-handler.js';
 export { type HealthRoute, type HealthRoutesOptions, healthRoute } from './middleware/health-routes.js';
 export {
-  IDEMPOTENCY_MIDDLEWARE_DEFAULTS,
   type IdempotencyOptions,
   type IdempotencyPort,
   type IdempotencyStep,

@@ -14,6 +14,7 @@ import {
 import { OptionsValidator } from '@resilience/core/internal';
 import type { Answer } from '../respond-once.js';
 import { errorAnswer } from './answer.js';
+import { MIDDLEWARE_DEFAULTS } from './defaults.js';
 import { checkPrefix, healthAnswer } from './health-routes.js';
 
 /** What `authorize` may answer: allow (`true`), or refuse (`false`: 401 without an `Authorization` header, else 403; or the status). */
@@ -112,7 +113,7 @@ export function adminRoute<C>(options: AdminRoutesOptions<C>): AdminRoute<C> {
   );
   v.done();
   const authorize = o.authorize!;
-  const prefix = o.prefix ?? '/api/resilience';
+  const prefix = o.prefix ?? MIDDLEWARE_DEFAULTS.adminRoutes.prefix;
   const list = (): Breaker[] => (Array.isArray(source) ? [...source] : (source as BreakerRegistry).breakers());
   const named = (name: string) => list().filter((b) => b.name === name);
   const notFound = (res: ServerResponse) => errorAnswer(res, { status: 404 });

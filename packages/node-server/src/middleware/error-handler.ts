@@ -12,6 +12,7 @@ import { type RequestRecorder, requestRecorder } from '../record.js';
 import { requestCorrelationId, setResponseError } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 import { problemAnswer } from './answer.js';
+import { MIDDLEWARE_DEFAULTS } from './defaults.js';
 
 /** Options of the adapters' `errorHandler` middleware. */
 export interface ErrorHandlerOptions {
@@ -64,7 +65,7 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
   const collector = o.collector;
   const recent = o.recentErrors;
   const logger = o.logger ?? consoleLogger;
-  const expose = o.expose ?? false;
+  const expose = o.expose ?? MIDDLEWARE_DEFAULTS.errorHandler.expose;
 
   return {
     record,

@@ -9,6 +9,7 @@ import {
 } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
 import type { Answer } from '../respond-once.js';
+import { MIDDLEWARE_DEFAULTS } from './defaults.js';
 
 /** Options of the adapters' `healthRoutes`. */
 export interface HealthRoutesOptions extends Omit<HealthJsonOptions, 'time'> {
@@ -59,7 +60,11 @@ export function healthAnswer(
 export function healthRoute(registry: HealthRegistry, options: HealthRoutesOptions = {}): HealthRoute {
   const v = new OptionsValidator('healthRoutes');
   v.check(typeof registry?.run === 'function', 'registry', registry, 'a health() registry');
-  const { prefix = '', clock = systemClock, ...json } = v.known(options, OPTION_NAMES);
+  const {
+    prefix = MIDDLEWARE_DEFAULTS.healthRoutes.prefix,
+    clock = systemClock,
+    ...json
+  } = v.known(options, OPTION_NAMES);
   checkPrefix(v, prefix);
   v.clock('clock', clock);
   v.done();

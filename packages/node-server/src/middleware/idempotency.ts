@@ -17,13 +17,16 @@ import {
   shouldRecordResponse,
 } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
-import { BODY_DEFAULTS, bodyReader, type RequestBody } from '../body.js';
+import { bodyReader, type RequestBody } from '../body.js';
 import { type CapturedResponse, responseCapture } from '../capture.js';
 import { isRequestBodyError } from '../errors.js';
 import { checkLogger, consoleLogger } from '../logger.js';
 import { requestCorrelationId } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 import { errorAnswer, problemAnswer } from './answer.js';
+import { MIDDLEWARE_DEFAULTS } from './defaults.js';
+
+const DEFAULTS = MIDDLEWARE_DEFAULTS.idempotency;
 
 /** Options of the adapters' `idempotency` middleware; `C` is the framework's request (`req`, `ctx`). */
 export interface IdempotencyOptions<C> {
@@ -67,13 +70,6 @@ const OPTION_NAMES = {
   clock: true,
   logger: true,
 } as const satisfies OptionNames<IdempotencyOptions<unknown>>;
-
-export const IDEMPOTENCY_MIDDLEWARE_DEFAULTS = {
-  header: 'Idempotency-Key',
-  methods: ['POST', 'PATCH'],
-  required: false,
-  maxBodyBytes: BODY_DEFAULTS.maxBodyBytes,
-} as const;
 
 /** What the framework tells the idempotency middleware about a request's body and path. */
 export interface IdempotencyPort<C> {
@@ -132,7 +128,7 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     ...(o.clock === undefined ? {} : { clock: o.clock }),
   });
   const parseKey = idempotencyKeyParser(o.minKeyLength === undefined ? {} : { minKeyLength: o.minKeyLength });
-  const maxBodyBytes = o.maxBodyBytes ?? IDEMPOTENCY_MIDDLEWARE_DEFAULTS.maxBodyBytes;
+  const maxBodyBytes = o.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
   const read = bodyReader({ maxBodyBytes });
   const logger = o.logger ?? consoleLogger;
   const capture = responseCapture({
@@ -145,10 +141,10 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
       );
     },
   });
-  const header = (o.header ?? IDEMPOTENCY_MIDDLEWARE_DEFAULTS.header).toLowerCase();
-  const methods = new Set((o.methods ?? IDEMPOTENCY_MIDDLEWARE_DEFAULTS.methods).map((m) => m.toUpperCase()));
-  const required = o.required ?? false;
-  const recordServerErrors = o.recordServerErrors ?? false;
+  const header = (o.header ?? DEFAULTS.header).toLowerCase();
+  const methods = new Set((o.methods ?? DEFAULTS.methods).map((m) => m.toUpperCase()));
+  const required = o.required ?? DEFAULTS.required;
+  const recordServerErrors = o.recordServerErrors ?? DEFAULTS.recordServerErrors;
   const scopeOf = o.scope;
 
   const recordOf = (captured: CapturedResponse | undefined): ReplayRecord => {

@@ -12,6 +12,7 @@ import { OptionsValidator } from '@resilience/core/internal';
 import { requestSignal, whenResponseCloses } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 import { errorAnswer } from './answer.js';
+import { MIDDLEWARE_DEFAULTS } from './defaults.js';
 
 /** Options of the adapters' `loadShedding` middleware. */
 export interface LoadSheddingOptions {
@@ -77,7 +78,7 @@ export function loadShedder(options: LoadSheddingOptions): Shed {
           ...(adaptive === true ? {} : adaptive),
           maxLimit,
         });
-  const queue = o.queue ?? 0;
+  const queue = o.queue ?? MIDDLEWARE_DEFAULTS.loadShedding.queue;
   const shed = bulkhead({
     limit,
     queue,

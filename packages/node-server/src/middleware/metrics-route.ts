@@ -1,6 +1,7 @@
 import type { OptionNames } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
 import type { Answer } from '../respond-once.js';
+import { MIDDLEWARE_DEFAULTS } from './defaults.js';
 
 /** What `metricsRoute` needs of a prom-client `Registry` (its type is not imported: prom-client is an optional peer). */
 export interface MetricsRegistry {
@@ -39,7 +40,7 @@ export function metricsRoute(options: MetricsRouteOptions): MetricsRoute {
     "a path such as '/metrics'",
   );
   v.done();
-  const path = o.path ?? '/metrics';
+  const path = o.path ?? MIDDLEWARE_DEFAULTS.metricsRoute.path;
   return function metricsRoute(method, requested) {
     if ((method !== 'GET' && method !== 'HEAD') || requested !== path) return undefined;
     return Promise.resolve(registry!.metrics()).then((text) => ({

@@ -22,6 +22,7 @@ import { checkLogger, consoleLogger } from '../logger.js';
 import { requestCorrelationId } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 import { errorAnswer, headerText, setHeaders } from './answer.js';
+import { MIDDLEWARE_DEFAULTS } from './defaults.js';
 
 /** Options of the adapters' `rateLimit` middleware; `C` is the framework's request (`req`, `ctx`). */
 export interface RateLimitOptions<C> {
@@ -121,7 +122,7 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
   checkLogger(v, o.logger);
   v.done();
   const clock = o.clock ?? coarseSystemClock;
-  const name = o.name ?? o.limiter?.name ?? 'default';
+  const name = o.name ?? o.limiter?.name ?? MIDDLEWARE_DEFAULTS.rateLimit.name;
   const limiter =
     o.limiter ??
     rateLimiter({
@@ -145,7 +146,7 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
   });
   const keyOf = o.key;
   const costOf = typeof o.cost === 'function' ? o.cost : undefined;
-  const fixedCost = typeof o.cost === 'number' ? o.cost : 1;
+  const fixedCost = typeof o.cost === 'number' ? o.cost : MIDDLEWARE_DEFAULTS.rateLimit.cost;
   const skip = o.skip;
   const sync = limiter.synchronous;
   // A request reached twice by this middleware (mounted on the app and on a router) counts once.
