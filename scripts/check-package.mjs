@@ -2,6 +2,7 @@
 //   node ../../scripts/check-package.mjs --max-packed=250000 --max-unpacked=1000000
 // - the tarball's packed and unpacked bytes against the budgets;
 // - `repository`, `homepage` and `bugs` in the manifest, so the registry links to the source;
+// - a LICENSE file (a copy of the root one), which npm ships whatever `files` says;
 // - every link in the README is absolute: relative ones point outside the tarball.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -32,6 +33,8 @@ if (pack.unpackedSize > maxUnpacked) problems.push(`unpacked ${kB(pack.unpackedS
 for (const field of ['repository', 'homepage', 'bugs']) {
   if (manifest[field] === undefined) problems.push(`package.json has no "${field}"`);
 }
+if (!pack.files.some((f) => f.path === 'LICENSE'))
+  problems.push('no LICENSE in the tarball: copy the root LICENSE here');
 
 const readme = readFileSync('README.md', 'utf8');
 for (const [, target] of readme.matchAll(/\]\(([^)\s]+)\)/g)) {
