@@ -52,14 +52,16 @@ function importedPackages(readme: string): string[] {
 /**
  * What a user of these packages installs: each README's `npm install` line and the
  * packages its code imports; `@resilience/*` at the released versions, anything else at
- * the range the workspace itself tests with (`ranges`), `@types/node` always.
+ * the range the workspace itself tests with (`ranges`); `@types/node`, and the `@types/*`
+ * package of any other that the workspace installs one for (express, koa).
  */
 export function installSpecs(released: readonly Released[], ranges: ReadonlyMap<string, string>): string[] {
   const versions = new Map(released.map((r) => [r.name, r.version]));
-  const names = new Set([
-    '@types/node',
-    ...released.flatMap((r) => [...installLine(r.readme), ...importedPackages(r.readme)]),
-  ]);
+  const named = released.flatMap((r) => [...installLine(r.readme), ...importedPackages(r.readme)]);
+  const types = named
+    .map((name) => `@types/${name.startsWith('@') ? name.slice(1).replace('/', '__') : name}`)
+    .filter((name) => ranges.has(name));
+  const names = new Set(['@types/node', ...named, ...types]);
   return [...names].sort().map((name) => {
     const version = versions.get(name) ?? ranges.get(name);
     return version === undefined ? name : `${name}@${version}`;

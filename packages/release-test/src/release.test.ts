@@ -146,7 +146,9 @@ describe('the release', () => {
     const publicPackages = workspacePackages(ROOT)
       .filter((p) => p.manifest.private !== true)
       .map((p) => p.manifest.name);
-    expect([...PUBLISHED].sort()).toEqual(publicPackages.sort());
+    expect([...PUBLISHED].sort(), 'src/published.ts lists the public packages: add a new one there').toEqual(
+      publicPackages.sort(),
+    );
   });
 
   it('the consumer project has no node_modules above it that could lend it a package', () => {
