@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { SuiteOptions } from './harness.js';
+import { beginSuite, type SuiteOptions } from './harness.js';
 
 // Runs every suite in src/suites (or only those named on the command line).
 const args = process.argv.slice(2);
@@ -17,5 +17,6 @@ for (const file of suites) {
   const suite = (await import(new URL(`./suites/${file}`, import.meta.url).href)) as {
     default: (options: SuiteOptions) => Promise<void>;
   };
+  beginSuite(file.slice(0, -3));
   await suite.default(options);
 }
