@@ -34,7 +34,7 @@ export function answer(rounds: Map<string, number[]>): Promise<never> {
 /** Runs `request` in a child process; its tasks' ns per call in each round. */
 export function isolated(request: Isolation): Promise<Map<string, number[]>> {
   const run = fileURLToPath(new URL('./run.ts', import.meta.url));
-  const child = spawn(process.execPath, [...process.execArgv, run, request.suite], {
+  const child = spawn(process.execPath, [...process.execArgv, run], {
     env: { ...process.env, [ENV]: JSON.stringify(request) },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
