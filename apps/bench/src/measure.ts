@@ -9,8 +9,8 @@ import type { SuiteOptions, Task } from './harness.js';
 //   ratio is taken within each round, between batches a few milliseconds apart, so load
 //   that comes and goes hits both sides alike; a target judges the median over the rounds
 //   (400 by default) and prints its spread.
-// - One JIT state for all: every task is calibrated and warmed up, in shuffled orders,
-//   before any is measured. The call sites the tasks share (the loops below, a library's
+// - One JIT state for all: every task is calibrated and warmed up (~250 ms of calls), in
+//   shuffled orders, before any is measured. The call sites the tasks share (the loops below, a library's
 //   code that several tasks use) have then seen every task, so none is measured while a
 //   shared site is still specialised for it, and none pays alone for the deopt another
 //   task's first run causes. (A target's two tasks are measured alone too: isolate.ts.)
@@ -19,8 +19,9 @@ import type { SuiteOptions, Task } from './harness.js';
 //   figures, as the per-call medians measured before left it out. Timers and I/O a task
 //   left pending run between batches, not inside another task's batch.
 
-const DEFAULT_ROUNDS = 400;
-const WARMUP_ROUNDS = 100;
+export const DEFAULT_ROUNDS = 400;
+/** ~250 ms of calls per task (tinybench gave 200): with 50, ours open-breaker rejection read 30 % slower. */
+const WARMUP_ROUNDS = 500;
 const BATCH_NS = 500_000;
 /** Quick (smoke) mode: one batch of this many calls per task, nothing judged. */
 const QUICK_CALLS = 20;
