@@ -40,6 +40,7 @@ const PUBLIC: Record<string, readonly string[]> = {
   errors: [
     ...['BrokenCircuitError', 'BulkheadRejectedError', 'ConfigurationError', 'IdempotencyConflictError'],
     ...[
+      'IdempotencyRecordError',
       'IsolatedCircuitError',
       'RateLimitExceededError',
       'RequestTimeoutError',
@@ -51,7 +52,8 @@ const PUBLIC: Record<string, readonly string[]> = {
       'ThrottledError',
     ],
     ...['TimeoutError', 'classify', 'handle', 'isBrokenCircuitError', 'isBulkheadRejectedError'],
-    ...['isConfigurationError', 'isOwnRejection', 'isRateLimitExceededError', 'isRequestTimeoutError'],
+    ...['isConfigurationError', 'isIdempotencyRecordError', 'isOwnRejection', 'isRateLimitExceededError'],
+    ...['isRequestTimeoutError'],
     ...['isResilienceError'],
     ...[
       'isRetryExhaustedError',
