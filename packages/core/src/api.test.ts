@@ -21,7 +21,8 @@ const PUBLIC: Record<string, readonly string[]> = {
   ],
   breaker: [
     ...['BREAKER_DEFAULTS', 'BreakerRegistry', 'CircuitBreakerPolicy', 'SharedCircuitBreaker', 'TIME_WINDOW_DEFAULTS'],
-    ...['breakerPresets', 'breakerRegistry', 'breakerTransition', 'circuitBreaker', 'consecutive', 'countWindow'],
+    ...['breakerPresets', 'breakerRegistry', 'breakerSyncTransition', 'breakerTransition', 'circuitBreaker'],
+    ...['consecutive', 'countWindow'],
     ...['countsAsFailure', 'timeWindow', 'worseBreakerState'],
   ],
   bulkhead: ['BULKHEAD_DEFAULTS', 'BulkheadPolicy', 'bulkhead'],

@@ -311,7 +311,10 @@ describe('idempotency', () => {
 
   describe('when the store fails', () => {
     /** A memory store whose `apply` of the transitions named in `failing` rejects while `away.on`. */
-    function flaky(failing: readonly string[], error = () => new StoreUnavailableError('redisStore: timed out')) {
+    function flaky(
+      failing: readonly string[],
+      error: () => Error = () => new StoreUnavailableError('redisStore: timed out'),
+    ) {
       const inner = memoryStore();
       const away = { on: false, failures: 0 };
       const store: Store = {

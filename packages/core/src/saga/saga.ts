@@ -6,6 +6,7 @@ import { backoff } from '../retry/backoff.js';
 import { retry } from '../retry/retry.js';
 import { jsonForm } from '../store/json.js';
 import { storeKey } from '../store/namespace.js';
+import type { JsonValue } from '../store/store.js';
 import { requireSupport } from '../store/supports.js';
 import { LogHold } from './hold.js';
 import { readSteps, type SagaLogOp, type SagaLogState, sagaClaimTransition, sagaLogTransition } from './log.js';
@@ -125,7 +126,11 @@ export class Saga<I = unknown> {
     let error: unknown;
     let cancelled = false;
     try {
-      await run.log?.write({ op: 'start', id: run.id, input: jsonForm(input, `Saga "${this.name}": the input`) });
+      await run.log?.write({
+        op: 'start',
+        id: run.id,
+        input: jsonForm(input, `Saga "${this.name}": the input`) as JsonValue,
+      });
     } catch (logError) {
       return this.#finish(run, 'compensated', this.#steps[0]?.name, logError);
     }
@@ -187,7 +192,7 @@ export class Saga<I = unknown> {
         const logged =
           result === undefined
             ? {}
-            : { r: jsonForm(result, `Saga "${this.name}": step "${step.name}" ran, but its result`) };
+            : { r: jsonForm(result, `Saga "${this.name}": step "${step.name}" ran, but its result`) as JsonValue };
         if (run.log && !(await run.log.write({ op: 'step', index, name: step.name, s: 'completed', ...logged }))) break;
       } catch (logError) {
         // The step ran but the log does not say so: undo it with the others.
