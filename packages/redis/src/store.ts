@@ -2,11 +2,13 @@ import {
   type Clock,
   type JsonValue,
   type Store,
+  type StoreChannel,
   type StoreKeysOptions,
   type StoreOperation,
   StoreUnavailableError,
   type Transition,
 } from '@resilience/core';
+import { RedisChannel } from './channel.js';
 import type { Connection } from './client.js';
 import type { ScriptSpec } from './lua/spec.js';
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js';
@@ -52,6 +54,8 @@ export class RedisStore implements Store {
   readonly #clock: Clock;
   /** The params of each transition as script arguments, computed once. */
   readonly #params = new WeakMap<AnyTransition, readonly string[]>();
+  /** Pub/sub between the processes sharing the store, with a `subscriber` client. */
+  readonly channel: StoreChannel | undefined;
 
   constructor(options: RedisStoreOptions) {
     const o = resolveRedisStoreOptions(options);
@@ -60,6 +64,14 @@ export class RedisStore implements Store {
     this.#timeoutMs = o.timeoutMs;
     this.#mode = o.time === 'server' ? 's' : 'c';
     this.#clock = o.clock;
+    const connection = this.#connection;
+    this.channel =
+      o.subscription &&
+      new RedisChannel(
+        (channel, message) => this.#bounded('publish', connection.publish(channel, message)),
+        o.subscription,
+        this.#prefix,
+      );
   }
 
   supports(name: string, params?: JsonValue): boolean {

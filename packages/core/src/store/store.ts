@@ -170,7 +170,7 @@ export interface Store {
    * state changes here so the other instances follow at once instead of at their next
    * synchronisation.
    */
-  readonly channel?: StoreChannel;
+  readonly channel?: StoreChannel | undefined;
 }
 
 /** Publish/subscribe between the processes sharing a store (see {@link Store.channel}). */
