@@ -155,6 +155,19 @@ describe('redisStore when Redis fails', () => {
     expect(await limiter.consume('u')).toMatchObject({ allowed: false });
   });
 
+  it('bounds every operation in flight with one timer, not one timer per call', async () => {
+    const clock = new FakeClock();
+    const store = redisStore({ client: fixture.client, timeoutMs: 200, clock });
+    const limiter = rateLimiter({ algorithm: tokenBucket(), store, name: 'timers', clock, onStoreError: 'closed' });
+    await limiter.consume('warm');
+    await fixture.whilePaused(async () => {
+      const calls = Array.from({ length: 50 }, (_, i) => limiter.consume(`u${i}`).catch((e: unknown) => e));
+      expect(clock.pendingTimers).toBe(1);
+      await clock.advance(200);
+      for (const outcome of await Promise.all(calls)) expect(isStoreUnavailableError(outcome)).toBe(true);
+    });
+  });
+
   it('lets a per-call shared breaker decide from its last state while Redis does not answer, keeping the call’s outcome', async () => {
     const clock = new FakeClock();
     const store = redisStore({ client: fixture.client, timeoutMs: 200, clock });
