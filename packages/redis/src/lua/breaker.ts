@@ -349,7 +349,7 @@ function params(params: JsonValue): string[] | undefined {
 
 function breakerScript(kind: 'c' | 'n' | 't'): ScriptSpec {
   return {
-    lib: LIB,
+    libs: [LIB],
     step: `breaker('${kind}')`,
     params,
     input(input) {
@@ -381,7 +381,7 @@ const TALLY_FIELDS = [
 /** The synchronisation of a breaker (`breakerSyncTransition`): a tally in, the shared state and window out. */
 function breakerSyncScript(kind: 'c' | 'n' | 't'): ScriptSpec {
   return {
-    lib: LIB,
+    libs: [LIB],
     step: `breakerSync('${kind}')`,
     params,
     input(input) {
