@@ -87,3 +87,61 @@ describe('a fleet of four processes on one redis-server', () => {
     120_000,
   );
 });
+
+interface Round {
+  stillWaiting: number;
+  allowed: number;
+  degraded: number;
+  storeErrors: number;
+  idempotency: string[];
+  idempotentRuns: number;
+  breaker: string[];
+  breakerRuns: number;
+  breakerSync: string;
+}
+
+describe('the fleet when Redis goes away (timeoutMs 200, ioredis with its default options)', () => {
+  it('passes limits (fail open, counted), refuses idempotent calls (fail closed), keeps the breaker deciding locally, holds nothing past timeoutMs, and recovers without a restart when Redis returns on the same port', async () => {
+    const n = 20;
+    const each = (rounds: Round[], expected: Partial<Round>) =>
+      expect(rounds).toEqual(Array(SIZE).fill(expect.objectContaining(expected)));
+    const ran = Array(n).fill('ran');
+    each(await fleet.all<Round>({ kind: 'outage', n }), {
+      allowed: n,
+      degraded: 0,
+      idempotency: ran,
+      breaker: ran,
+      breakerSync: 'ok',
+    });
+
+    await server.kill();
+    // Every call settles once the store's clock has moved timeoutMs, not one more.
+    each(await fleet.all<Round>({ kind: 'outage', n, advanceMs: 200 }), {
+      stillWaiting: 0,
+      allowed: n,
+      degraded: n,
+      storeErrors: n,
+      idempotency: Array(n).fill('store_unavailable'),
+      idempotentRuns: 0,
+      breaker: ran,
+      breakerRuns: n,
+    });
+
+    await server.restart();
+    await fleet.all({ kind: 'ready' }); // ioredis reconnects by itself
+    each(await fleet.all<Round>({ kind: 'outage', n }), {
+      allowed: n,
+      degraded: 0,
+      storeErrors: n,
+      idempotency: ran,
+      idempotentRuns: n,
+      breaker: ran,
+      breakerSync: 'ok',
+    });
+    // No instance crashed or left a rejection unhandled; each client's error listener heard the outage.
+    for (const health of await fleet.all<{ crashes: number; clientErrors: number }>({ kind: 'health' })) {
+      expect(health.crashes).toBe(0);
+      expect(health.clientErrors).toBeGreaterThan(0);
+    }
+  }, 120_000);
+});
