@@ -140,5 +140,5 @@ it('@resilience/core/testing exports the test helpers', () => {
 });
 
 it('@resilience/core/internal exports only what the packages of this repository need from core', () => {
-  expect(sorted(Object.keys(internal))).toEqual(['Emitter', 'OptionsValidator', 'eventSources']);
+  expect(sorted(Object.keys(internal))).toEqual(['DeadlineQueue', 'Emitter', 'OptionsValidator', 'eventSources']);
 });
