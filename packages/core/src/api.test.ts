@@ -21,7 +21,8 @@ const PUBLIC: Record<string, readonly string[]> = {
   ],
   breaker: [
     ...['BREAKER_DEFAULTS', 'BreakerRegistry', 'CircuitBreakerPolicy', 'SharedCircuitBreaker', 'TIME_WINDOW_DEFAULTS'],
-    ...['breakerPresets', 'breakerRegistry', 'breakerTransition', 'circuitBreaker', 'consecutive', 'countWindow'],
+    ...['breakerPresets', 'breakerRegistry', 'breakerSyncTransition', 'breakerTransition', 'circuitBreaker'],
+    ...['consecutive', 'countWindow'],
     ...['countsAsFailure', 'timeWindow', 'worseBreakerState'],
   ],
   bulkhead: ['BULKHEAD_DEFAULTS', 'BulkheadPolicy', 'bulkhead'],
@@ -40,6 +41,7 @@ const PUBLIC: Record<string, readonly string[]> = {
   errors: [
     ...['BrokenCircuitError', 'BulkheadRejectedError', 'ConfigurationError', 'IdempotencyConflictError'],
     ...[
+      'IdempotencyRecordError',
       'IsolatedCircuitError',
       'RateLimitExceededError',
       'RequestTimeoutError',
@@ -51,7 +53,8 @@ const PUBLIC: Record<string, readonly string[]> = {
       'ThrottledError',
     ],
     ...['TimeoutError', 'classify', 'handle', 'isBrokenCircuitError', 'isBulkheadRejectedError'],
-    ...['isConfigurationError', 'isOwnRejection', 'isRateLimitExceededError', 'isRequestTimeoutError'],
+    ...['isConfigurationError', 'isIdempotencyRecordError', 'isOwnRejection', 'isRateLimitExceededError'],
+    ...['isRequestTimeoutError'],
     ...['isResilienceError'],
     ...[
       'isRetryExhaustedError',
@@ -138,5 +141,5 @@ it('@resilience/core/testing exports the test helpers', () => {
 });
 
 it('@resilience/core/internal exports only what the packages of this repository need from core', () => {
-  expect(sorted(Object.keys(internal))).toEqual(['Emitter', 'OptionsValidator', 'eventSources']);
+  expect(sorted(Object.keys(internal))).toEqual(['DeadlineQueue', 'Emitter', 'OptionsValidator', 'eventSources']);
 });

@@ -4,3 +4,4 @@
 export { OptionsValidator } from './errors/validate.js';
 export { Emitter } from './events/emitter.js';
 export { eventSources } from './pipeline/layers.js';
+export { type DeadlineEntry, DeadlineQueue } from './timeout/deadline-queue.js';

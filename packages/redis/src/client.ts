@@ -8,12 +8,15 @@ export interface Connection {
   eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
   /** A connection to each primary: the server itself, or every master of a cluster (for SCAN). */
   primaries(): Promise<Connection[]>;
+  /** `PUBLISH` (a cluster carries it to every node). */
+  publish(channel: string, message: string): Promise<unknown>;
 }
 
 type Fn = (...args: never[]) => unknown;
 type IoRedis = {
   evalsha: Fn;
   eval: Fn;
+  publish: (channel: string, message: string) => Promise<unknown>;
   isCluster?: boolean;
   nodes?: (role: 'master') => IoRedis[];
   options?: { keyPrefix?: string };
@@ -22,6 +25,7 @@ type NodeRedisArgs = { keys: string[]; arguments: string[] };
 type NodeRedis = {
   evalSha: (sha: string, options: NodeRedisArgs) => Promise<unknown>;
   eval: (source: string, options: NodeRedisArgs) => Promise<unknown>;
+  publish: (channel: string, message: string) => Promise<unknown>;
   masters?: unknown[];
   nodeClient?: (node: unknown) => Promise<NodeRedis>;
 };
@@ -37,6 +41,7 @@ function ioredis(client: IoRedis): Connection {
     eval: run('eval'),
     primaries: async () =>
       client.isCluster === true && client.nodes ? client.nodes('master').map(ioredis) : [ioredis(client)],
+    publish: (channel, message) => client.publish(channel, message),
   };
 }
 
@@ -50,6 +55,7 @@ function nodeRedis(client: NodeRedis): Connection {
       if (!Array.isArray(masters) || typeof nodeClient !== 'function') return [nodeRedis(client)];
       return (await Promise.all(masters.map((m) => nodeClient.call(client, m)))).map(nodeRedis);
     },
+    publish: (channel, message) => client.publish(channel, message),
   };
 }
 

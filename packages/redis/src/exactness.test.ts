@@ -4,6 +4,7 @@
  * clock) give the same outputs and the same states, to the last bit of every double.
  */
 import {
+  breakerSyncTransition,
   breakerTransition,
   consecutive,
   countWindow,
@@ -84,7 +85,7 @@ describe('the Lua transitions against core’s JavaScript', () => {
     await fc.assert(fc.asyncProperty(timeline, sameOnBoth), { numRuns: 60 });
   });
 
-  it('breakers: every strategy, acquires, settles of this and older rounds, isolation and reset', async () => {
+  it('breakers: every strategy, acquires, settles of this and older rounds, isolation and reset, synchronisations', async () => {
     const strategy = fc.oneof(
       fc.integer({ min: 1, max: 4 }).map((n) => consecutive(n)),
       fc
@@ -117,7 +118,25 @@ describe('the Lua transitions against core’s JavaScript', () => {
       })
       .chain((o) => {
         const transition = breakerTransition(o);
-        return fc.array(fc.record({ transition: fc.constant(transition), input, dt }), { minLength: 1, maxLength: 30 });
+        const n = fc.integer({ min: 0, max: 50 });
+        const tally = fc.record({
+          successes: n,
+          slowSuccesses: n,
+          failures: n,
+          slowFailures: n,
+          leading: n,
+          longestRun: n,
+          trailing: n,
+        });
+        const sync = fc.record({
+          tally: fc.option(tally, { nil: null }),
+          round: fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }),
+        });
+        const step = fc.oneof(
+          fc.record({ transition: fc.constant(transition), input, dt }),
+          fc.record({ transition: fc.constant(breakerSyncTransition(o)), input: sync, dt }),
+        );
+        return fc.array(step, { minLength: 1, maxLength: 30 });
       });
     await fc.assert(fc.asyncProperty(timeline, sameOnBoth), { numRuns: 60 });
   });

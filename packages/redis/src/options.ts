@@ -1,5 +1,6 @@
 import { type Clock, type OptionNames, systemClock } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
+import { type Subscription, subscriptionOf } from './channel.js';
 import { type Connection, connectionOf, keyPrefixOf } from './client.js';
 
 export interface RedisStoreOptions {
@@ -34,6 +35,14 @@ export interface RedisStoreOptions {
   time?: 'server' | 'caller';
   /** The timers of `timeoutMs`. @default systemClock */
   clock?: Clock;
+  /**
+   * A second client of the same server or cluster (ioredis `client.duplicate()`, node-redis
+   * `client.duplicate()` connected), used only to `SUBSCRIBE`: it gives the store a
+   * `channel`, on which a synchronised circuit breaker announces its state changes, so the
+   * other instances follow at once instead of within `syncMs`. Messages are published
+   * through `client`. A subscribed connection can run nothing else: never pass `client` itself.
+   */
+  subscriber?: object;
 }
 
 /** Every option `redisStore` takes; any other name is rejected. */
@@ -43,6 +52,7 @@ export const REDIS_STORE_OPTION_NAMES = {
   timeoutMs: true,
   time: true,
   clock: true,
+  subscriber: true,
 } as const satisfies OptionNames<RedisStoreOptions>;
 
 export const REDIS_STORE_DEFAULTS = { prefix: 'resilience', timeoutMs: 200, time: 'server' } as const;
@@ -54,6 +64,7 @@ export interface ResolvedRedisStoreOptions {
   readonly timeoutMs: number;
   readonly time: 'server' | 'caller';
   readonly clock: Clock;
+  readonly subscription: Subscription | undefined;
 }
 
 export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRedisStoreOptions {
@@ -82,6 +93,13 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
   v.number('timeoutMs', o.timeoutMs, { gt: 0 });
   v.oneOf('time', o.time, ['server', 'caller']);
   v.clock('clock', o.clock);
+  const subscription = o.subscriber === undefined ? undefined : subscriptionOf(o.subscriber);
+  v.check(
+    o.subscriber === undefined || (subscription !== undefined && o.subscriber !== o.client),
+    'subscriber',
+    o.subscriber === o.client && o.client !== undefined ? 'the store’s own client' : o.subscriber,
+    'a second ioredis or node-redis client of the same server (client.duplicate()), not the store’s client',
+  );
   v.done();
   const prefix = o.prefix ?? REDIS_STORE_DEFAULTS.prefix;
   return {
@@ -90,5 +108,6 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
     timeoutMs: o.timeoutMs ?? REDIS_STORE_DEFAULTS.timeoutMs,
     time: o.time ?? REDIS_STORE_DEFAULTS.time,
     clock: o.clock ?? systemClock,
+    subscription,
   };
 }

@@ -35,7 +35,7 @@ export function applyScript(name: string): Script {
   let s = applyScripts.get(name);
   if (s === undefined) {
     const spec = SPECS[name]!;
-    s = script(COMMON, spec.lib, `local step = ${spec.step}`, APPLY);
+    s = script(COMMON, ...spec.libs, `local step = ${spec.step}`, APPLY);
     applyScripts.set(name, s);
   }
   return s;
@@ -44,7 +44,7 @@ export function applyScript(name: string): Script {
 /** One script for every `applyAll`: all families, and a table of steps by name. */
 export const APPLY_ALL_SCRIPT = /* @__PURE__ */ script(
   COMMON,
-  ...new Set(Object.values(SPECS).map((s) => s.lib)),
+  ...new Set(Object.values(SPECS).flatMap((s) => s.libs)),
   `local T = { ${Object.entries(SPECS)
     .map(([name, s]) => `['${name}'] = ${s.step}`)
     .join(', ')} }`,

@@ -155,10 +155,30 @@ describe('redisStore when Redis fails', () => {
     expect(await limiter.consume('u')).toMatchObject({ allowed: false });
   });
 
-  it('lets a shared breaker decide from its last state while Redis does not answer, keeping the call’s outcome', async () => {
+  it('bounds every operation in flight with one timer, not one timer per call', async () => {
     const clock = new FakeClock();
     const store = redisStore({ client: fixture.client, timeoutMs: 200, clock });
-    const breaker = circuitBreaker({ store, name: 'outage', strategy: consecutive(1), clock, registry: false });
+    const limiter = rateLimiter({ algorithm: tokenBucket(), store, name: 'timers', clock, onStoreError: 'closed' });
+    await limiter.consume('warm');
+    await fixture.whilePaused(async () => {
+      const calls = Array.from({ length: 50 }, (_, i) => limiter.consume(`u${i}`).catch((e: unknown) => e));
+      expect(clock.pendingTimers).toBe(1);
+      await clock.advance(200);
+      for (const outcome of await Promise.all(calls)) expect(isStoreUnavailableError(outcome)).toBe(true);
+    });
+  });
+
+  it('lets a per-call shared breaker decide from its last state while Redis does not answer, keeping the call’s outcome', async () => {
+    const clock = new FakeClock();
+    const store = redisStore({ client: fixture.client, timeoutMs: 200, clock });
+    const breaker = circuitBreaker({
+      store,
+      name: 'outage',
+      strategy: consecutive(1),
+      clock,
+      registry: false,
+      sync: 'per-call',
+    });
     const events: string[] = [];
     breaker.onEvent((e) => events.push(e.type === 'store_error' ? `store_error ${e.step}` : e.type));
     expect(await breaker.execute(() => 'up')).toBe('up');
@@ -169,6 +189,21 @@ describe('redisStore when Redis fails', () => {
       expect(await call).toBe('ran while Redis was away');
     });
     expect(events).toEqual(['success', 'store_error acquire', 'success', 'store_error settle']);
+  });
+
+  it('lets a synchronised breaker decide locally while Redis does not answer; the merge that times out is reported', async () => {
+    const clock = new FakeClock();
+    const store = redisStore({ client: fixture.client, timeoutMs: 200, clock });
+    const breaker = circuitBreaker({ store, name: 'outage-sync', strategy: consecutive(2), clock, registry: false });
+    const events: string[] = [];
+    breaker.onEvent((e) => events.push(e.type === 'store_error' ? `store_error ${e.step}` : e.type));
+    expect(await breaker.execute(() => 'up')).toBe('up'); // the first call reads the shared state
+    await fixture.whilePaused(async () => {
+      expect(await breaker.execute(() => 'decided here')).toBe('decided here'); // no round trip
+      await clock.advance(1_000); // the merge of both outcomes is due
+      await clock.advance(200); // and times out
+    });
+    expect(events).toEqual(['success', 'success', 'store_error sync']);
   });
 
   it('lets a limiter pass requests (onStoreError open), or refuse them (closed), when Redis does not answer in time', async () => {

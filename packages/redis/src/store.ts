@@ -2,11 +2,14 @@ import {
   type Clock,
   type JsonValue,
   type Store,
+  type StoreChannel,
   type StoreKeysOptions,
   type StoreOperation,
   StoreUnavailableError,
   type Transition,
 } from '@resilience/core';
+import { type DeadlineEntry, DeadlineQueue } from '@resilience/core/internal';
+import { RedisChannel } from './channel.js';
 import type { Connection } from './client.js';
 import type { ScriptSpec } from './lua/spec.js';
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js';
@@ -50,8 +53,12 @@ export class RedisStore implements Store {
   readonly #timeoutMs: number;
   readonly #mode: 's' | 'c';
   readonly #clock: Clock;
+  /** The deadlines of the operations in flight, on one timer. */
+  readonly #deadlines: DeadlineQueue;
   /** The params of each transition as script arguments, computed once. */
   readonly #params = new WeakMap<AnyTransition, readonly string[]>();
+  /** Pub/sub between the processes sharing the store, with a `subscriber` client. */
+  readonly channel: StoreChannel | undefined;
 
   constructor(options: RedisStoreOptions) {
     const o = resolveRedisStoreOptions(options);
@@ -60,6 +67,15 @@ export class RedisStore implements Store {
     this.#timeoutMs = o.timeoutMs;
     this.#mode = o.time === 'server' ? 's' : 'c';
     this.#clock = o.clock;
+    this.#deadlines = new DeadlineQueue(o.clock);
+    const connection = this.#connection;
+    this.channel =
+      o.subscription &&
+      new RedisChannel(
+        (channel, message) => this.#bounded('publish', connection.publish(channel, message)),
+        o.subscription,
+        this.#prefix,
+      );
   }
 
   supports(name: string, params?: JsonValue): boolean {
@@ -70,9 +86,14 @@ export class RedisStore implements Store {
     try {
       const [spec, params] = this.#script(transition);
       const args = [String(now), this.#mode, ...params, ...spec.input(input)];
-      return this.#run(`apply of ${transition.name}`, applyScript(transition.name), [this.#prefix + key], args).then(
-        (reply) => spec.output(reply) as O,
-      );
+      return this.#run(
+        `apply of ${transition.name}`,
+        applyScript(transition.name),
+        [this.#prefix + key],
+        args,
+        undefined,
+        spec.output,
+      ) as Promise<O>;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -159,46 +180,89 @@ export class RedisStore implements Store {
     return [spec, params];
   }
 
-  /** One script call: EVALSHA, and EVAL once more if the server lost the script (NOSCRIPT). */
-  #run(what: string, script: Script, keys: readonly string[], args: readonly string[], on = this.#connection) {
-    const call =
-      script.sha === ''
-        ? on.eval(script.source, keys, args)
-        : on
-            .evalsha(script.sha, keys, args)
-            .catch((error: unknown) =>
-              /^NOSCRIPT/.test((error as Error)?.message ?? '')
-                ? on.eval(script.source, keys, args)
-                : Promise.reject(error),
-            );
-    return this.#bounded(what, call);
+  /** One script call: EVALSHA, and EVAL once more if the server lost the script (NOSCRIPT); `map` reads the reply. */
+  #run(
+    what: string,
+    script: Script,
+    keys: readonly string[],
+    args: readonly string[],
+    on = this.#connection,
+    map?: (reply: unknown) => unknown,
+  ): Promise<unknown> {
+    if (script.sha === '') return this.#bounded(what, on.eval(script.source, keys, args), map);
+    return new Promise((resolve, reject) => {
+      const op = new Operation(what, this.#timeoutMs, resolve, reject, map);
+      const now = this.#clock.now();
+      this.#deadlines.add(op, now + this.#timeoutMs, now);
+      on.evalsha(script.sha, keys, args).then(op.answer, (error: unknown) => {
+        if (op.queue === undefined) return; // timed out already
+        if (/^NOSCRIPT/.test((error as Error)?.message ?? ''))
+          on.eval(script.source, keys, args).then(op.answer, op.fail);
+        else op.fail(error);
+      });
+    });
   }
 
   /** `operation`, or StoreUnavailableError when it fails or takes longer than `timeoutMs`. */
-  #bounded<T>(what: string, operation: Promise<T>): Promise<T> {
+  #bounded<T>(what: string, operation: Promise<T>, map?: (reply: unknown) => unknown): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = this.#clock.setTimeout(
-        () =>
-          reject(
-            new StoreUnavailableError(`redisStore: ${what} got no answer within ${this.#timeoutMs} ms (timeoutMs)`),
-          ),
-        this.#timeoutMs,
-      );
-      operation.then(
-        (value) => {
-          this.#clock.clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          this.#clock.clearTimeout(timer);
-          reject(
-            new StoreUnavailableError(`redisStore: ${what} failed: ${(error as Error)?.message ?? error}`, {
-              cause: error,
-            }),
-          );
-        },
-      );
+      const op = new Operation(what, this.#timeoutMs, resolve as (value: unknown) => void, reject, map);
+      const now = this.#clock.now();
+      this.#deadlines.add(op, now + this.#timeoutMs, now);
+      operation.then(op.answer, op.fail);
     });
+  }
+}
+
+/**
+ * One operation waiting for Redis: settled by the first of its answer, its failure (as
+ * `StoreUnavailableError`) and its deadline. All of a store's deadlines share one timer
+ * (a `DeadlineQueue`: the same `timeoutMs` for all, so they expire in order), so a call
+ * costs no timer of its own. A late answer is dropped.
+ */
+class Operation implements DeadlineEntry {
+  deadline = 0;
+  prev: DeadlineEntry | undefined = undefined;
+  next: DeadlineEntry | undefined = undefined;
+  queue: DeadlineQueue | undefined = undefined;
+
+  constructor(
+    readonly what: string,
+    readonly timeoutMs: number,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: unknown) => void,
+    readonly map: ((reply: unknown) => unknown) | undefined,
+  ) {}
+
+  readonly answer = (reply: unknown): void => {
+    const queue = this.queue;
+    if (queue === undefined) return;
+    queue.remove(this);
+    if (this.map === undefined) this.resolve(reply);
+    else {
+      try {
+        this.resolve(this.map(reply));
+      } catch (error) {
+        this.reject(error);
+      }
+    }
+  };
+
+  readonly fail = (error: unknown): void => {
+    const queue = this.queue;
+    if (queue === undefined) return;
+    queue.remove(this);
+    this.reject(
+      new StoreUnavailableError(`redisStore: ${this.what} failed: ${(error as Error)?.message ?? error}`, {
+        cause: error,
+      }),
+    );
+  };
+
+  expire(): void {
+    this.reject(
+      new StoreUnavailableError(`redisStore: ${this.what} got no answer within ${this.timeoutMs} ms (timeoutMs)`),
+    );
   }
 }
 

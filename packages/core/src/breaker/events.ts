@@ -8,8 +8,12 @@ export type BreakerEvent =
   | { type: 'success'; policy: string; durationMs: number }
   | { type: 'failure'; policy: string; error: unknown; durationMs: number }
   | { type: 'rejected'; policy: string; state: BreakerStateName; retryAfterMs: number }
-  /** A breaker kept in a store could not reach it: it decided from the last state it saw (`acquire`) or lost an outcome (`settle`). */
-  | { type: 'store_error'; policy: string; step: 'acquire' | 'settle'; error: unknown };
+  /**
+   * A breaker kept in a store could not reach it: it decided from the last state it saw
+   * (`acquire`), lost an outcome (`settle`) or the outcomes counted since its last
+   * synchronisation (`sync`), or could not announce a change to the other instances (`publish`).
+   */
+  | { type: 'store_error'; policy: string; step: 'acquire' | 'settle' | 'sync' | 'publish'; error: unknown };
 
 type Listener<K extends BreakerEvent['type']> = (event: Extract<BreakerEvent, { type: K }>) => void;
 

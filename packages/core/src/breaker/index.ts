@@ -4,6 +4,7 @@ export {
   BREAKER_DEFAULTS,
   type BreakerSnapshot,
   type BreakerStateName,
+  type BreakerSyncOptions,
   breakerPresets,
   type CircuitBreakerOptions,
   countsAsFailure,
@@ -29,5 +30,7 @@ export {
   type TimeWindowOptions,
   type TimeWindowSnapshot,
 } from './strategy.js';
+export { type BreakerSyncInput, type BreakerSyncOutput, breakerSyncTransition } from './sync-transition.js';
+export type { BreakerTally } from './tally.js';
 export { TIME_WINDOW_DEFAULTS, timeWindow } from './time-window.js';
 export { type BreakerDecision, type BreakerInput, breakerTransition } from './transition.js';

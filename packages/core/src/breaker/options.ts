@@ -86,6 +86,24 @@ export interface CircuitBreakerOptions {
   store?: Store;
   /** A shared breaker's key in the store's breaker namespace (store key `{breaker|<key>}`). @default name */
   key?: string;
+  /**
+   * With `store`, how the instances share the breaker:
+   * - `{ syncMs }`, synchronised: each call is decided from this instance's view of the
+   *   shared state, with no store step while it is closed; outcomes are counted locally and
+   *   merged into the shared window in one store step at most every `syncMs`, or at once
+   *   when this instance's view of the window would trip; each step reads the shared state
+   *   back, so an opening by any instance is seen within `syncMs` (at once with a store
+   *   `channel`). Probes take the store's lease, so the fleet sends `halfOpenMaxCalls`.
+   * - `'per-call'`: every call takes one store step before it runs and one after it settles
+   *   (2 round trips to a networked store; the store decides each call).
+   * @default { syncMs: 1_000 } with a store other than the in-process memory store; 'per-call' with a memory store
+   */
+  sync?: 'per-call' | BreakerSyncOptions;
+}
+
+export interface BreakerSyncOptions {
+  /** Longest time outcomes wait before they are merged into the shared window, in ms. @default 1_000 */
+  syncMs?: number;
 }
 
 /** Every option `circuitBreaker` takes; any other name is rejected. */
@@ -101,7 +119,10 @@ export const BREAKER_OPTION_NAMES = {
   registry: true,
   store: true,
   key: true,
+  sync: true,
 } as const satisfies OptionNames<CircuitBreakerOptions>;
+
+const SYNC_OPTION_NAMES = { syncMs: true } as const satisfies OptionNames<BreakerSyncOptions>;
 
 /** The default `handle`: every error except the toolkit's own rejections and cancellations. */
 export const countsAsFailure = (error: unknown): boolean => !isOwnRejection(error) && classify(error) !== 'cancelled';
@@ -111,6 +132,7 @@ export const BREAKER_DEFAULTS = {
   halfOpenAfterMs: 30_000,
   halfOpenMaxCalls: 1,
   name: 'circuit-breaker',
+  syncMs: 1_000,
 } as const;
 
 /**
@@ -176,6 +198,11 @@ export function resolveBreakerOptions(options: CircuitBreakerOptions): ResolvedB
   v.check(o.store === undefined || isStore(o.store), 'store', o.store, 'a Store');
   v.string('key', o.key);
   v.check(o.key === undefined || o.store !== undefined, 'key', o.key, 'no value unless store is set');
+  const sync = o.sync;
+  if (sync !== undefined && sync !== 'per-call') {
+    v.number('sync.syncMs', v.known(sync, SYNC_OPTION_NAMES, 'sync').syncMs, { gt: 0 });
+  }
+  v.check(o.sync === undefined || o.store !== undefined, 'sync', o.sync, 'no value unless store is set');
   v.check(
     o.store === undefined || o.initialState === undefined,
     'initialState',

@@ -113,7 +113,7 @@ describe('circuitBreaker({ store }) (shared state)', () => {
   it('isolates through a JSON store: Infinity never crosses it, and one instance’s release leaves the other’s', async () => {
     const clock = new FakeClock();
     const store = jsonRoundTripStore(memoryStore());
-    const make = () => circuitBreaker({ store, name: 'payments', clock, registry: false });
+    const make = () => circuitBreaker({ store, name: 'payments', clock, registry: false, sync: 'per-call' });
     const [a, b] = [make(), make()];
     const releaseA = await a.isolate();
     const releaseB = await b.isolate();
@@ -184,7 +184,14 @@ describe('circuitBreaker({ store }) (shared state)', () => {
         keys: ((prefix, now, o) => (state.down ? failing() : base.keys(prefix, now, o))) as Store['keys'],
       };
       const clock = new FakeClock();
-      const breaker = circuitBreaker({ store, name: 'p', strategy: consecutive(1), halfOpenAfter: 1_000, clock });
+      const breaker = circuitBreaker({
+        store,
+        name: 'p',
+        strategy: consecutive(1),
+        halfOpenAfter: 1_000,
+        clock,
+        sync: 'per-call',
+      });
       const events: string[] = [];
       breaker.onEvent((e) => events.push(e.type === 'store_error' ? `store_error ${e.step}` : e.type));
       return { state, breaker, clock, events };

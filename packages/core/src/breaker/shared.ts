@@ -1,14 +1,22 @@
 import { type Clock, type Random, systemClock, systemRandom } from '../clock/clock.js';
 import type { Disposer } from '../events/emitter.js';
 import type { ExecuteContext, PolicyFn } from '../policy/policy.js';
+import { MemoryStore } from '../store/memory.js';
 import { storeKey, storeNamespace } from '../store/namespace.js';
 import type { Store } from '../store/store.js';
 import { requireSupport } from '../store/supports.js';
 import { BreakerEvents } from './events.js';
 import type { CallOutcome } from './machine.js';
-import { type BreakerStateName, type CircuitBreakerOptions, resolveBreakerOptions } from './options.js';
+import {
+  BREAKER_DEFAULTS,
+  type BreakerStateName,
+  type CircuitBreakerOptions,
+  resolveBreakerOptions,
+} from './options.js';
 import { outcomeOf, Rejections } from './outcome.js';
 import { breakerRegistry, type RegisteredBreaker } from './registry.js';
+import { breakerSyncTransition } from './sync-transition.js';
+import { Synchroniser, UNKNOWN_ROUND } from './synchroniser.js';
 import { type BreakerDecision, type BreakerInput, breakerTransition } from './transition.js';
 
 const BREAKER_NAMESPACE = /* @__PURE__ */ storeNamespace('breaker');
@@ -22,8 +30,19 @@ export type SharedBreakerOptions = Omit<CircuitBreakerOptions, 'store' | 'initia
  * A circuit breaker whose state is kept in a `Store` under `key` (`{breaker|<name>}` by default),
  * so every breaker with the same store and key — in this process or another — opens,
  * probes and closes as one. Built by `circuitBreaker({ store, ... })`. It runs the same
- * state machine as the in-process breaker through `breakerTransition`: each call takes one
- * store step before it runs (`acquire`) and one after it settles (`settle`).
+ * state machine as the in-process breaker through `breakerTransition`, in one of two modes
+ * (`sync`):
+ *
+ * - synchronised (the default over a networked store): a call is decided from this
+ *   instance's view of the shared state, with no store step while it is closed; outcomes
+ *   are counted locally and merged into the shared window by one store step
+ *   (`breakerSyncTransition`) at most every `syncMs`, or at once when this instance's view
+ *   of the window trips (it then opens locally until the store answers); each step reads
+ *   the shared state back, and a store `channel` carries changes to the others at once.
+ *   When a probe is due the call asks the store (`acquire`), which leases the fleet's
+ *   `halfOpenMaxCalls` probes: the other instances reject.
+ * - `'per-call'` (the default over the memory store): each call takes one store step before
+ *   it runs (`acquire`) and one after it settles (`settle`).
  *
  * While the store is away (a step rejects), it decides from the last state it saw: a call
  * runs when that was `closed` and is rejected otherwise (with the store's error as
@@ -31,9 +50,8 @@ export type SharedBreakerOptions = Omit<CircuitBreakerOptions, 'store' | 'initia
  * store error after the call never changes its outcome: the caller gets the call's value
  * or error. Each such error is a `store_error` event.
  *
- * `state` and `retryAfterMs` are what the latest store step of this instance returned; other
- * instances' changes show up at this instance's next call. `isolate()` and `reset()` are
- * store steps, so they return promises.
+ * `state` and `retryAfterMs` are this instance's view: what its latest store step returned.
+ * `isolate()` and `reset()` are store steps, so they return promises.
  */
 export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBreaker {
   readonly name: string;
@@ -45,7 +63,12 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
   readonly #clock: Clock;
   readonly #random: Random;
   readonly #unregister: Disposer | undefined;
+  /** The synchronised mode's local view; `undefined` per call. */
+  readonly #sync: Synchroniser | undefined;
+  readonly #maxProbes: number;
+  readonly #halfOpenAfter: () => number;
   #state: BreakerStateName = 'closed';
+  #round = UNKNOWN_ROUND;
   /** This instance's failure that opened the breaker (the `cause` of its rejections); dropped when it closes. */
   #cause: unknown;
   #rejections: Rejections | undefined;
@@ -59,11 +82,35 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     this.key = storeKey(BREAKER_NAMESPACE, options.key ?? resolved.name);
     this.#store = options.store;
     this.#transition = breakerTransition(options);
-    requireSupport('circuitBreaker', this.#store, [this.#transition]);
     this.#handle = resolved.handle;
     this.#slowMs = resolved.strategy.slowCallMs ?? Number.POSITIVE_INFINITY;
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? systemRandom;
+    this.#maxProbes = resolved.halfOpenMaxCalls;
+    this.#halfOpenAfter = () => resolved.halfOpenAfter.delay(1, 0, this.#random);
+    const sync = options.sync ?? (this.#store instanceof MemoryStore ? 'per-call' : {});
+    if (sync === 'per-call') {
+      requireSupport('circuitBreaker', this.#store, [this.#transition]);
+      this.#sync = undefined;
+    } else {
+      const syncTransition = breakerSyncTransition(options);
+      requireSupport('circuitBreaker', this.#store, [this.#transition, syncTransition]);
+      const host = {
+        adopt: (state: BreakerStateName, round: number, retryAfterMs: number | null, at: number) =>
+          this.#adopt(state, round, retryAfterMs, at),
+        storeError: (step: 'sync' | 'publish', error: unknown) => this.#storeError(step, error),
+      };
+      this.#sync = new Synchroniser(
+        host,
+        this.#store,
+        this.key,
+        resolved.strategy,
+        syncTransition,
+        this.#clock,
+        this.#random,
+        sync.syncMs ?? BREAKER_DEFAULTS.syncMs,
+      );
+    }
     const registry = options.registry ?? breakerRegistry;
     this.#unregister = registry === false ? undefined : registry.add(this);
   }
@@ -78,7 +125,37 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     return Math.max(0, this.#probeAt - this.#clock.now());
   }
 
-  async run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
+  /** Whether calls are decided locally and outcomes merged every `syncMs` (see the class). */
+  get synchronised(): boolean {
+    return this.#sync !== undefined;
+  }
+
+  run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
+    const sync = this.#sync;
+    if (sync === undefined) return this.#stepped(fn, context);
+    const now = this.#clock.now();
+    const read = sync.stale(now);
+    if (read === undefined) return this.#decide(fn, context, sync, now);
+    return read.then(() => this.#decide(fn, context, sync, this.#clock.now()));
+  }
+
+  /** A call decided from this instance's view (synchronised). */
+  #decide<T>(fn: PolicyFn<T>, context: ExecuteContext, sync: Synchroniser, now: number): Promise<T> {
+    const state = this.#state;
+    if (state === 'closed') return this.#local(fn, context, sync, this.#round, now);
+    if (state === 'isolated' || now < this.#probeAt || sync.probing >= this.#maxProbes) {
+      return Promise.reject(this.#reject(state, this.#round, Math.max(0, this.#probeAt - now), undefined));
+    }
+    // A probe is due: the store leases it to one instance of the fleet.
+    sync.probing++;
+    const done = () => void sync.probing--;
+    const call = this.#stepped(fn, context);
+    call.then(done, done);
+    return call;
+  }
+
+  /** A call decided by the store: `acquire` before it runs, `settle` after. */
+  async #stepped<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
     const start = this.#clock.now();
     let storeError: unknown;
     const admitted = await this.#step({ type: 'acquire' }, start).catch((error: unknown) => {
@@ -86,19 +163,8 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
       return this.#decideLocally(error, start);
     });
     if (admitted.admission === 'reject') {
-      const state = admitted.state;
       const retryAfterMs = admitted.retryAfterMs ?? Number.POSITIVE_INFINITY;
-      if (this.events.hasListeners) this.events.emit({ type: 'rejected', policy: this.name, state, retryAfterMs });
-      const cause = storeError ?? (state === 'isolated' ? undefined : this.#cause);
-      this.#rejections ??= new Rejections();
-      throw this.#rejections.make(
-        this.name,
-        state,
-        retryAfterMs,
-        cause,
-        admitted.round,
-        SharedCircuitBreaker.prototype.run,
-      );
+      throw this.#reject(admitted.state, admitted.round, retryAfterMs, storeError);
     }
     const { round } = admitted;
     const probe = admitted.admission === 'probe';
@@ -111,6 +177,48 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     }
     await this.#settle('success', undefined, round, probe, start);
     return value;
+  }
+
+  /** A call decided locally while closed (synchronised): its outcome is counted for the next merge. */
+  async #local<T>(fn: PolicyFn<T>, context: ExecuteContext, sync: Synchroniser, round: number, start: number) {
+    let value: T;
+    try {
+      value = await fn(context);
+    } catch (error) {
+      this.#counted(sync, outcomeOf(this.#handle, error, context.signal.aborted), error, round, start);
+      throw error;
+    }
+    this.#counted(sync, 'success', undefined, round, start);
+    return value;
+  }
+
+  #counted(sync: Synchroniser, outcome: CallOutcome, error: unknown, round: number, start: number): void {
+    const now = this.#clock.now();
+    const durationMs = now - start;
+    this.emitOutcome(outcome, error, durationMs);
+    if (!sync.record(outcome, durationMs >= this.#slowMs, round, now) || this.#state !== 'closed') return;
+    // This instance's view of the window tripped: open here until the store answers the merge.
+    this.#cause = error;
+    this.#state = 'open';
+    this.#probeAt = now + this.#halfOpenAfter();
+    if (this.events.hasListeners)
+      this.events.emit({ type: 'state_change', policy: this.name, from: 'closed', to: 'open' });
+  }
+
+  /** A rejection; its `cause` is the store's error when given, else the failure that opened the breaker. */
+  #reject(state: BreakerStateName, round: number, retryAfterMs: number, storeError: unknown) {
+    if (this.events.hasListeners) this.events.emit({ type: 'rejected', policy: this.name, state, retryAfterMs });
+    this.#rejections ??= new Rejections();
+    const cause = storeError ?? (state === 'isolated' ? undefined : this.#cause);
+    return this.#rejections.make(this.name, state, retryAfterMs, cause, round, SharedCircuitBreaker.prototype.run);
+  }
+
+  /**
+   * Merges this instance's outcomes into the store now and reads the shared state back
+   * (synchronised; resolves at once per call). Rejects with the store's error when it fails.
+   */
+  async sync(): Promise<void> {
+    await this.#sync?.sync();
   }
 
   /** Holds the shared breaker `isolated` until the returned function (or `reset()`) releases it. */
@@ -129,9 +237,14 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     await this.#step({ type: 'reset' }, this.#clock.now());
   }
 
-  /** Removes the breaker from its registry. It keeps working. */
+  /**
+   * Removes the breaker from its registry, stops listening to the store's channel and
+   * drops its pending timer (outcomes not yet merged are lost: `await sync()` first to keep
+   * them). It keeps working.
+   */
   dispose(): void {
     this.#unregister?.();
+    this.#sync?.dispose();
   }
 
   /**
@@ -167,19 +280,31 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     return { admission: 'reject', state, round: LOCAL_ROUND, retryAfterMs };
   }
 
-  #storeError(step: 'acquire' | 'settle', error: unknown): void {
+  #storeError(step: 'acquire' | 'settle' | 'sync' | 'publish', error: unknown): void {
     if (this.events.hasListeners) this.events.emit({ type: 'store_error', policy: this.name, step, error });
   }
 
-  /** Applies one input in the store and takes note of the state it reports. */
+  /** Takes the shared state a step (or another instance) reported, seen at local time `at`. */
+  #adopt(state: BreakerStateName, round: number, retryAfterMs: number | null, at: number): void {
+    const from = this.#state;
+    this.#state = state;
+    this.#round = round;
+    if (state === 'closed') this.#cause = undefined;
+    this.#probeAt = retryAfterMs === null ? Number.POSITIVE_INFINITY : at + retryAfterMs;
+    if (from !== state && this.events.hasListeners) {
+      this.events.emit({ type: 'state_change', policy: this.name, from, to: state });
+    }
+  }
+
+  /** Applies one input in the store and takes note of the state it reports (announcing a change it sees first). */
   async #step(input: BreakerInput, now: number): Promise<BreakerDecision> {
     const decision = await this.#store.apply(this.key, this.#transition, { ...input, random: this.#random() }, now);
-    const from = this.#state;
-    this.#state = decision.state;
-    if (decision.state === 'closed') this.#cause = undefined;
-    this.#probeAt = decision.retryAfterMs === null ? Number.POSITIVE_INFINITY : now + decision.retryAfterMs;
-    if (from !== decision.state && this.events.hasListeners) {
-      this.events.emit({ type: 'state_change', policy: this.name, from, to: decision.state });
+    const sync = this.#sync;
+    if (sync === undefined) this.#adopt(decision.state, decision.round, decision.retryAfterMs, now);
+    else {
+      const newer = decision.round > this.#round;
+      sync.see(decision.state, decision.round, decision.retryAfterMs, now);
+      if (newer) sync.announce(decision.state, decision.round, decision.retryAfterMs);
     }
     return decision;
   }

@@ -1,5 +1,6 @@
 import { ConfigurationError } from '../errors/errors.js';
 import { type OptionNames, OptionsValidator } from '../errors/validate.js';
+import type { BreakerTally } from './tally.js';
 
 /** The JSON state of a `consecutive(n)` window. */
 export interface ConsecutiveSnapshot {
@@ -41,6 +42,11 @@ export type BreakerWindowSnapshot = ConsecutiveSnapshot | CountWindowSnapshot | 
 export interface BreakerWindow {
   /** Records one outcome at time `now`; returns true when the breaker should open. */
   record(failed: boolean, slow: boolean, now: number): boolean;
+  /**
+   * Records the outcomes another instance counted since its last synchronisation (see
+   * `BreakerTally`) at time `now`; returns true when the breaker should open.
+   */
+  merge(tally: BreakerTally, now: number): boolean;
   /** Forgets every outcome. */
   reset(): void;
   snapshot(): BreakerWindowSnapshot;
@@ -139,6 +145,17 @@ class ConsecutiveWindow implements BreakerWindow {
       return false;
     }
     return ++this.#failures >= this.#threshold;
+  }
+  merge(t: BreakerTally): boolean {
+    if (t.successes + t.slowSuccesses === 0) {
+      if (t.trailing === 0) return false;
+      this.#failures += t.trailing;
+      return this.#failures >= this.#threshold;
+    }
+    // In order: the leading failures extend the count, a run between successes stands alone, the trailing ones remain.
+    const trips = (t.leading > 0 && this.#failures + t.leading >= this.#threshold) || t.longestRun >= this.#threshold;
+    this.#failures = t.trailing;
+    return trips;
   }
   reset(): void {
     this.#failures = 0;
@@ -285,6 +302,24 @@ class CountWindow implements BreakerWindow {
     } else bits[slowWord]! &= ~mask;
     this.#next = i + 1 === this.#size ? 0 : i + 1;
     return (failed || slow) && this.#rule.trips(this.#filled, this.#failures, this.#slow);
+  }
+
+  /**
+   * Appends the tally's outcomes in one fixed order — successes, slow successes, failures,
+   * slow failures — of which only the last `size` can stay in the ring. Every rate is then
+   * highest at the end, so the merge opens the breaker exactly when the window it leaves
+   * would (at the first outcome that trips it).
+   */
+  merge(t: BreakerTally): boolean {
+    let skip = Math.max(0, t.successes + t.slowSuccesses + t.failures + t.slowFailures - this.#size);
+    const runs = [t.successes, t.slowSuccesses, t.failures, t.slowFailures];
+    for (let kind = 0; kind < 4; kind++) {
+      const n = runs[kind]!;
+      const skipped = Math.min(n, skip);
+      skip -= skipped;
+      for (let i = skipped; i < n; i++) if (this.record(kind >= 2, kind % 2 === 1)) return true;
+    }
+    return false;
   }
 
   reset(): void {

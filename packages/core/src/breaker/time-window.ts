@@ -8,6 +8,7 @@ import {
   type TimeWindowOptions,
   type TimeWindowSnapshot,
 } from './strategy.js';
+import type { BreakerTally } from './tally.js';
 
 export const TIME_WINDOW_DEFAULTS = { buckets: 10 } as const;
 
@@ -92,6 +93,17 @@ class TimeWindow implements BreakerWindow {
   }
 
   record(failed: boolean, slow: boolean, now: number): boolean {
+    return this.#add(1, failed ? 1 : 0, slow ? 1 : 0, now);
+  }
+
+  /** The tally's calls all count in the bucket of `now`, the time of the synchronisation. */
+  merge(t: BreakerTally, now: number): boolean {
+    const failures = t.failures + t.slowFailures;
+    const calls = t.successes + t.slowSuccesses + failures;
+    return calls > 0 && this.#add(calls, failures, t.slowSuccesses + t.slowFailures, now);
+  }
+
+  #add(calls: number, failed: number, slow: number, now: number): boolean {
     const epoch = Math.floor(now / this.#bucketMs);
     const i = ((epoch % this.#buckets) + this.#buckets) % this.#buckets; // also for times before 1970
     const c = 3 * i;
@@ -100,22 +112,22 @@ class TimeWindow implements BreakerWindow {
       this.#epochs[i] = epoch;
       counts[c] = counts[c + 1] = counts[c + 2] = 0;
     }
-    counts[c]!++;
-    if (failed) counts[c + 1]!++;
-    if (slow) counts[c + 2]!++;
-    if (!failed && !slow) return false; // a success never raises a rate
+    counts[c]! += calls;
+    counts[c + 1]! += failed;
+    counts[c + 2]! += slow;
+    if (failed === 0 && slow === 0) return false; // a success never raises a rate
     // Sum the buckets still inside the window: epochs (epoch - buckets, epoch].
-    let calls = 0;
+    let total = 0;
     let failures = 0;
     let slowCalls = 0;
     for (let b = 0; b < this.#buckets; b++) {
       const e = this.#epochs[b]!;
       if (e <= epoch - this.#buckets || e > epoch) continue;
-      calls += counts[3 * b]!;
+      total += counts[3 * b]!;
       failures += counts[3 * b + 1]!;
       slowCalls += counts[3 * b + 2]!;
     }
-    return this.#rule.trips(calls, failures, slowCalls);
+    return this.#rule.trips(total, failures, slowCalls);
   }
 
   reset(): void {

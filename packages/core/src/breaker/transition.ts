@@ -1,9 +1,10 @@
-import type { Transition } from '../store/store.js';
+import type { JsonValue, Transition } from '../store/store.js';
 import { type Admission, BreakerMachine, type CallOutcome } from './machine.js';
 import {
   type BreakerSnapshot,
   type BreakerStateName,
   type CircuitBreakerOptions,
+  type ResolvedBreakerOptions,
   resolveBreakerOptions,
 } from './options.js';
 
@@ -55,19 +56,35 @@ export interface BreakerDecision {
  * const t = breakerTransition({ strategy: consecutive(5), halfOpenAfter: 30_000 });
  * const { admission, round } = await store.apply('breaker:payments', t, { type: 'acquire' }, now);
  */
+/** The machine of a stored breaker state (`undefined`: a fresh breaker), stepping on a copy. */
+export function restoreMachine(
+  config: ResolvedBreakerOptions,
+  state: BreakerSnapshot | undefined,
+  random: number,
+): BreakerMachine {
+  const m = new BreakerMachine(config, config.strategy.createWindow(state?.window), () => random, state);
+  if (state) m.probes = state.probes;
+  return m;
+}
+
+/** Transition params: the strategy's and a numeric `halfOpenAfter` (a `Backoff` shows as `"backoff"`). */
+export function breakerParams(
+  options: Pick<CircuitBreakerOptions, 'halfOpenAfter'>,
+  config: ResolvedBreakerOptions,
+): JsonValue {
+  const halfOpenAfter = typeof options.halfOpenAfter === 'object' ? 'backoff' : config.halfOpenAfter.maxMs;
+  return { strategy: config.strategy.params, halfOpenAfter, halfOpenMaxCalls: config.halfOpenMaxCalls };
+}
+
 export function breakerTransition(
   options: Pick<CircuitBreakerOptions, 'strategy' | 'halfOpenAfter' | 'halfOpenMaxCalls'> = {},
 ): Transition<BreakerSnapshot, BreakerInput, BreakerDecision> {
   const config = resolveBreakerOptions(options);
-  const { strategy } = config;
-  const halfOpenAfter = typeof options.halfOpenAfter === 'object' ? 'backoff' : config.halfOpenAfter.maxMs;
   return Object.freeze({
-    name: `breaker.${strategy.kind}`,
-    params: { strategy: strategy.params, halfOpenAfter, halfOpenMaxCalls: config.halfOpenMaxCalls },
+    name: `breaker.${config.strategy.kind}`,
+    params: breakerParams(options, config),
     apply(state: BreakerSnapshot | undefined, input: BreakerInput, now: number) {
-      const random = input.random ?? 0.5;
-      const m = new BreakerMachine(config, strategy.createWindow(state?.window), () => random, state);
-      if (state) m.probes = state.probes;
+      const m = restoreMachine(config, state, input.random ?? 0.5);
       let admission: Admission | undefined;
       switch (input.type) {
         case 'acquire':

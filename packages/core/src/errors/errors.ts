@@ -12,6 +12,7 @@ export type ResilienceErrorCode =
   | 'retry_exhausted'
   | 'in_flight'
   | 'fingerprint_mismatch'
+  | 'record_failed'
   | 'saga_misuse'
   | 'transaction_failed'
   | 'store_full'
@@ -182,6 +183,28 @@ export class IdempotencyConflictError extends ResilienceError {
   }
 }
 
+/**
+ * An idempotent call ran, but its outcome could not be recorded: the store failed on every
+ * attempt (`attempts`, the store's last error as `cause`). `outcome` holds what the call
+ * returned (`{ ok: true, value }`) or threw (`{ ok: false, error }`), so a caller can still
+ * use it. The key stays in flight until its `lockTimeoutMs` (it is not freed: a retry would
+ * run the call again at once); after that a call with it runs again.
+ */
+export class IdempotencyRecordError extends ResilienceError {
+  readonly outcome: { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+  readonly attempts: number;
+  constructor(outcome: IdempotencyRecordError['outcome'], attempts: number, cause: unknown) {
+    super(
+      'record_failed',
+      `The call ran, but its outcome could not be recorded after ${attempts} attempt(s): ${messageOf(cause)}. ` +
+        'Its key stays in flight until lockTimeoutMs; after that a call with it runs again',
+      { cause },
+    );
+    this.outcome = outcome;
+    this.attempts = attempts;
+  }
+}
+
 /** A saga used wrongly (no steps, duplicate step names, ...). Step failures are reported, not thrown. */
 export class SagaError extends ResilienceError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -246,6 +269,8 @@ export const isConfigurationError = (error: unknown): error is ConfigurationErro
   isResilienceError(error, 'invalid_options');
 export const isStoreFullError = (error: unknown): error is StoreFullError => isResilienceError(error, 'store_full');
 export const isThrottledError = (error: unknown): error is ThrottledError => isResilienceError(error, 'throttled');
+export const isIdempotencyRecordError = (error: unknown): error is IdempotencyRecordError =>
+  isResilienceError(error, 'record_failed');
 export const isStoreUnavailableError = (error: unknown): error is StoreUnavailableError =>
   isResilienceError(error, 'store_unavailable');
 

@@ -1,8 +1,16 @@
 import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
-import { ConfigurationError, IdempotencyConflictError } from '../errors/errors.js';
+import {
+  ConfigurationError,
+  IdempotencyConflictError,
+  IdempotencyRecordError,
+  isIdempotencyRecordError,
+  StoreUnavailableError,
+} from '../errors/errors.js';
 import { type MemoryStore, memoryStore } from '../store/memory.js';
+import type { Store } from '../store/store.js';
 import { deferred } from '../testing/deferred.js';
+import { jsonRoundTripStore } from '../testing/json-round-trip-store.js';
 import { idempotency, ReplayedError } from './idempotency.js';
 import { IDEMPOTENCY_DEFAULTS } from './options.js';
 
@@ -17,6 +25,7 @@ describe('idempotency', () => {
       recordErrors: false,
       pollIntervalMs: 50,
       keyPrefix: 'default',
+      recordAttempts: 3,
     });
   });
 
@@ -309,18 +318,153 @@ describe('idempotency', () => {
     });
   });
 
-  it('returns the value even when recording it fails, and reports the failure', async () => {
-    const inner = memoryStore();
-    let calls = 0;
-    const store = Object.assign(Object.create(inner), {
-      apply: (...args: Parameters<typeof inner.apply>) =>
-        ++calls === 2 ? Promise.reject(new Error('store down')) : inner.apply(...args),
+  describe('when the store fails', () => {
+    /** A memory store whose `apply` of the transitions named in `failing` rejects while `away.on`. */
+    function flaky(
+      failing: readonly string[],
+      error: () => Error = () => new StoreUnavailableError('redisStore: timed out'),
+    ) {
+      const inner = memoryStore();
+      const away = { on: false, failures: 0 };
+      const store: Store = {
+        apply: (key, t, input, now) => {
+          if (away.on && failing.includes(t.name)) {
+            away.failures++;
+            return Promise.reject(error());
+          }
+          return inner.apply(key, t, input, now);
+        },
+        applyAll: (ops, now) => inner.applyAll(ops, now),
+        get: (key, now) => inner.get(key, now),
+        set: (key, v, ttlMs, now) => inner.set(key, v, ttlMs, now),
+        delete: (key) => inner.delete(key),
+        keys: (prefix, now, options) => inner.keys(prefix, now, options),
+      };
+      return { store, away };
+    }
+
+    it('fails closed: a store error when claiming the key rejects the call and runs nothing', async () => {
+      const { store, away } = flaky(['idempotency.begin']);
+      const idem = idempotency({ store, clock: new FakeClock(), random: fixed });
+      away.on = true;
+      const fn = vi.fn(() => 'charged');
+      await expect(idem.execute('k', fn)).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect(fn).not.toHaveBeenCalled();
+      away.on = false;
+      expect(await idem.execute('k', fn)).toBe('charged');
     });
-    const idem = idempotency({ store, clock: new FakeClock(), random: fixed });
-    const events: string[] = [];
-    idem.onEvent((e) => events.push(e.type));
-    expect(await idem.execute('k', () => 'done')).toBe('done');
-    expect(events).toEqual(['record_failed', 'executed']);
+
+    it('tries recording the outcome again, pollIntervalMs apart; a retry that lands makes the call succeed', async () => {
+      expect(IDEMPOTENCY_DEFAULTS.recordAttempts).toBe(3);
+      const { store, away } = flaky(['idempotency.complete']);
+      const clock = new FakeClock();
+      const idem = idempotency({ store, clock, random: fixed, pollIntervalMs: 100 });
+      const fn = vi.fn(() => 'charged');
+      const call = idem.execute('k', async () => {
+        away.on = true;
+        return fn();
+      });
+      await clock.advance(100);
+      expect(away.failures).toBe(2);
+      away.on = false;
+      await clock.advance(100);
+      expect(await call).toBe('charged');
+      expect(await idem.executeDetailed('k', fn)).toEqual({ value: 'charged', source: 'replayed' });
+      expect(fn).toHaveBeenCalledTimes(1);
+    });
+
+    it('rejects with IdempotencyRecordError carrying the value when every attempt fails, and keeps the key in flight', async () => {
+      const { store, away } = flaky(['idempotency.complete']);
+      const clock = new FakeClock();
+      const idem = idempotency({ store, clock, random: fixed, lockTimeoutMs: 10_000 });
+      const events: string[] = [];
+      idem.onEvent((e) => events.push(e.type));
+      away.on = true;
+      const fn = vi.fn(() => ({ receipt: 'r-1' }));
+      const call = idem.execute('k', fn).catch((e: unknown) => e);
+      await clock.advance(150);
+      const error = (await call) as IdempotencyRecordError;
+      expect(error).toBeInstanceOf(IdempotencyRecordError);
+      expect(isIdempotencyRecordError(error)).toBe(true);
+      expect(error).toMatchObject({
+        code: 'record_failed',
+        attempts: 3,
+        outcome: { ok: true, value: { receipt: 'r-1' } },
+      });
+      expect(error.cause).toBeInstanceOf(StoreUnavailableError);
+      expect(events).toEqual(['record_failed']);
+      // The call ran: the key is not freed for a retry to run it again at once.
+      away.on = false;
+      await expect(idem.execute('k', fn, { onInFlight: 'reject' })).rejects.toMatchObject({ code: 'in_flight' });
+      expect(fn).toHaveBeenCalledTimes(1);
+      await clock.advance(10_000);
+      expect(await idem.execute('k', fn)).toEqual({ receipt: 'r-1' });
+      expect(fn).toHaveBeenCalledTimes(2);
+    });
+
+    it("rejects with IdempotencyRecordError carrying the call's error when a recorded error cannot be recorded", async () => {
+      const { store, away } = flaky(['idempotency.complete']);
+      const clock = new FakeClock();
+      const idem = idempotency({ store, clock, random: fixed, recordErrors: true });
+      away.on = true;
+      const declined = new Error('card declined');
+      const call = idem
+        .execute('k', () => {
+          throw declined;
+        })
+        .catch((e: unknown) => e);
+      await clock.advance(150);
+      expect(await call).toMatchObject({ code: 'record_failed', outcome: { ok: false, error: declined } });
+    });
+
+    it('gives an unrecorded error to its caller when freeing the key fails, reporting record_failed', async () => {
+      const { store, away } = flaky(['idempotency.release']);
+      const clock = new FakeClock();
+      const idem = idempotency({ store, clock, random: fixed });
+      const events: string[] = [];
+      idem.onEvent((e) => events.push(e.type));
+      away.on = true;
+      const call = idem
+        .execute('k', () => {
+          throw new Error('upstream 503');
+        })
+        .catch((e: unknown) => e);
+      await clock.advance(150);
+      expect(await call).toMatchObject({ message: 'upstream 503' });
+      expect(away.failures).toBe(3);
+      expect(events).toEqual(['record_failed']);
+    });
+
+    it('does not retry an error that is not a store failure', async () => {
+      const { store, away } = flaky(['idempotency.complete'], () => new TypeError('no script'));
+      const idem = idempotency({ store, clock: new FakeClock(), random: fixed });
+      away.on = true;
+      await expect(idem.execute('k', () => 'v')).rejects.toMatchObject({ code: 'record_failed', attempts: 1 });
+      expect(away.failures).toBe(1);
+    });
+  });
+
+  describe('values JSON changes or cannot hold', () => {
+    it('records a value in its JSON form (a Date as its ISO text) on every store, so a JSON store never leaves the key in flight', async () => {
+      const at = new Date(Date.UTC(2024, 0, 2));
+      for (const store of [memoryStore(), jsonRoundTripStore(memoryStore())]) {
+        const idem = idempotency({ store, clock: new FakeClock(), random: fixed });
+        const fn = vi.fn(() => ({ at, skipped: undefined, n: Number.NaN }));
+        expect(await idem.execute('k', fn)).toEqual({ at, skipped: undefined, n: Number.NaN });
+        expect(await idem.execute('k', fn)).toEqual({ at: '2024-01-02T00:00:00.000Z', n: null });
+        expect(fn).toHaveBeenCalledTimes(1);
+      }
+    });
+
+    it('records a value JSON cannot hold (a BigInt) as a TypeError, so the call never runs twice', async () => {
+      const idem = idempotency({ clock: new FakeClock(), random: fixed });
+      const fn = vi.fn(() => ({ total: 10n }));
+      await expect(idem.execute('k', fn)).rejects.toThrow(/ran, but its value cannot be recorded.*BigInt/);
+      const replay = await idem.execute('k', fn).catch((e: unknown) => e);
+      expect(replay).toBeInstanceOf(ReplayedError);
+      expect(replay).toMatchObject({ name: 'TypeError', message: expect.stringMatching(/cannot be recorded/) });
+      expect(fn).toHaveBeenCalledTimes(1);
+    });
   });
 
   it('rejects invalid options and arguments with ConfigurationError naming each', async () => {

@@ -1,8 +1,9 @@
 import { type Clock, type Random, systemClock, systemRandom } from '../clock/clock.js';
-import { IdempotencyConflictError } from '../errors/errors.js';
+import { IdempotencyConflictError, IdempotencyRecordError, isStoreUnavailableError } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import { Emitter } from '../events/emitter.js';
 import { isAbortSignal } from '../policy/policy.js';
+import { jsonForm } from '../store/json.js';
 import { memoryStore } from '../store/memory.js';
 import { storeKey, storeNamespace } from '../store/namespace.js';
 import type { JsonValue, Store } from '../store/store.js';
@@ -239,28 +240,70 @@ export class Idempotency {
   }
 
   async #call<T>(key: string, fn: () => T | PromiseLike<T>, fp: string | null, owner: string) {
-    let outcome: RecordedOutcome;
     let value: T;
     try {
       value = await fn();
-      outcome = { ok: true, value: value as JsonValue };
     } catch (error) {
-      const record = this.#records(key, error);
-      await this.#settle(key, () =>
-        record
-          ? this.store.apply(
-              key,
-              this.#complete,
-              { fp, owner, outcome: { ok: false, error: recordError(error) } },
-              this.#clock.now(),
-            )
-          : this.store.apply(key, releaseTransition, { owner }, this.#clock.now()),
-      );
+      if (this.#records(key, error)) {
+        await this.#record(key, fp, owner, { ok: false, error: recordError(error) }, { ok: false, error });
+      } else {
+        const failed = await this.#write(() => this.store.apply(key, releaseTransition, { owner }, this.#clock.now()));
+        if (failed) this.#emitRecordFailed(key, failed[0]);
+      }
       throw error;
     }
-    await this.#settle(key, () => this.store.apply(key, this.#complete, { fp, owner, outcome }, this.#clock.now()));
+    let json: JsonValue | undefined;
+    try {
+      json = jsonForm(value, 'idempotency: the call ran, but its value');
+    } catch (notJson) {
+      // Recorded as the error it is, so calls with this key replay it instead of running again.
+      await this.#record(key, fp, owner, { ok: false, error: recordError(notJson) }, { ok: false, error: notJson });
+      throw notJson;
+    }
+    await this.#record(key, fp, owner, { ok: true, value: json as JsonValue }, { ok: true, value });
     this.#emit('executed', key);
     return { value, source: 'executed' as const };
+  }
+
+  /**
+   * Records a finished call's outcome (`recorded`, its JSON form). When the store fails on
+   * every attempt the call rejects with `IdempotencyRecordError` carrying `outcome`; the key
+   * is left in flight, since the call ran.
+   */
+  async #record(
+    key: string,
+    fp: string | null,
+    owner: string,
+    recorded: RecordedOutcome,
+    outcome: IdempotencyRecordError['outcome'],
+  ): Promise<void> {
+    const input = { fp, owner, outcome: recorded };
+    const failed = await this.#write(() => this.store.apply(key, this.#complete, input, this.#clock.now()));
+    if (failed === undefined) return;
+    this.#emitRecordFailed(key, failed[0]);
+    throw new IdempotencyRecordError(outcome, failed[1], failed[0]);
+  }
+
+  /**
+   * One write after the call, tried `recordAttempts` times `pollIntervalMs` apart while the
+   * store fails (`StoreUnavailableError`; any other error is not tried again). Resolves
+   * with the last error and the attempts made, or `undefined` once a write landed.
+   */
+  async #write(write: () => Promise<unknown>): Promise<[unknown, number] | undefined> {
+    const { recordAttempts, pollIntervalMs } = this.#opts;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await write();
+        return undefined;
+      } catch (error) {
+        if (attempt >= recordAttempts || !isStoreUnavailableError(error)) return [error, attempt];
+      }
+      await this.#clock.sleep(pollIntervalMs);
+    }
+  }
+
+  #emitRecordFailed(key: string, error: unknown): void {
+    if (this.#events.hasListeners) this.#events.emit({ type: 'record_failed', policy: this.name, key, error });
   }
 
   /**
@@ -282,18 +325,6 @@ export class Idempotency {
         });
       }
       return false;
-    }
-  }
-
-  /**
-   * A failure to record never replaces the call's own outcome (the work is done); it is
-   * reported as an event, and the key frees itself after `lockTimeoutMs`.
-   */
-  async #settle(key: string, write: () => Promise<unknown>): Promise<void> {
-    try {
-      await write();
-    } catch (error) {
-      if (this.#events.hasListeners) this.#events.emit({ type: 'record_failed', policy: this.name, key, error });
     }
   }
 

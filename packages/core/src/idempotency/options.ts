@@ -37,6 +37,17 @@ export interface IdempotencyOptions {
   /** How often a call waits on a key in flight in another process re-reads it. @default 50 */
   pollIntervalMs?: number;
   /**
+   * Attempts to write a finished call's outcome (or to free the key of an error that is not
+   * recorded) when the store fails (`StoreUnavailableError`), `pollIntervalMs` apart. When
+   * every attempt fails, a call whose outcome was to be recorded rejects with
+   * `IdempotencyRecordError` (carrying the outcome; the key stays in flight until
+   * `lockTimeoutMs`, so a retry does not run the call again at once), and an unrecorded
+   * error still reaches its caller (the key frees itself after `lockTimeoutMs`); both are
+   * reported as `record_failed` events.
+   * @default 3
+   */
+  recordAttempts?: number;
+  /**
    * The records' namespace in the store: keys are `{idem:<keyPrefix>|<key>}`, or
    * `{idem:<keyPrefix>:<scope>|<key>}` with a scope, encoded (see `storeNamespace`), so
    * instances with different prefixes never share a record. @default 'default'
@@ -54,6 +65,7 @@ export const IDEMPOTENCY_OPTION_NAMES = {
   lockTimeoutMs: true,
   recordErrors: true,
   pollIntervalMs: true,
+  recordAttempts: true,
   keyPrefix: true,
   clock: true,
   random: true,
@@ -66,6 +78,7 @@ export const IDEMPOTENCY_DEFAULTS = {
   recordErrors: false,
   pollIntervalMs: 50,
   keyPrefix: 'default',
+  recordAttempts: 3,
 } as const;
 
 export interface IdempotencyExecuteOptions {
@@ -96,6 +109,7 @@ export interface ResolvedIdempotencyOptions {
   lockTimeoutMs: number;
   recordErrors: (error: unknown) => boolean;
   pollIntervalMs: number;
+  recordAttempts: number;
   keyPrefix: string;
 }
 
@@ -108,6 +122,7 @@ export function resolveIdempotencyOptions(options: IdempotencyOptions): Resolved
   v.integer('maxRecords', o.maxRecords, { min: 2 });
   v.number('lockTimeoutMs', o.lockTimeoutMs, { gt: 0 });
   v.number('pollIntervalMs', o.pollIntervalMs, { gt: 0 });
+  v.integer('recordAttempts', o.recordAttempts, { min: 1 });
   v.string('keyPrefix', o.keyPrefix);
   v.clock('clock', o.clock);
   v.function('random', o.random);
@@ -125,6 +140,7 @@ export function resolveIdempotencyOptions(options: IdempotencyOptions): Resolved
     lockTimeoutMs: options.lockTimeoutMs ?? IDEMPOTENCY_DEFAULTS.lockTimeoutMs,
     recordErrors: typeof record === 'function' ? record : record === true ? () => true : () => false,
     pollIntervalMs: options.pollIntervalMs ?? IDEMPOTENCY_DEFAULTS.pollIntervalMs,
+    recordAttempts: options.recordAttempts ?? IDEMPOTENCY_DEFAULTS.recordAttempts,
     keyPrefix: options.keyPrefix ?? IDEMPOTENCY_DEFAULTS.keyPrefix,
   };
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
-import { ConfigurationError } from '../errors/errors.js';
+import { ConfigurationError, StoreUnavailableError } from '../errors/errors.js';
 import { memoryStore } from '../store/memory.js';
+import type { Store } from '../store/store.js';
 import {
   defaultOperationLimits,
   OPERATION_LIMITS_PER_MINUTE,
@@ -45,6 +46,16 @@ describe('rateLimitGroup', () => {
     const group = rateLimitGroup({ limits: { a: fixedWindow({ limit: 1, windowMs: 1000 }) }, store, name: 'api' });
     await group.consume('a', 'u');
     expect(await store.keys('{rl:api', 0)).toEqual(['{rl:api:a|u}']);
+  });
+
+  it('passes onStoreError and denialCache to every operation', async () => {
+    const fail = () => Promise.reject(new StoreUnavailableError('down'));
+    const down: Store = { apply: fail, applyAll: fail, get: fail, set: fail, delete: fail, keys: fail };
+    const limits = { a: fixedWindow({ limit: 1, windowMs: 1000 }) };
+    await expect(rateLimitGroup({ limits, store: down, onStoreError: 'closed' }).consume('a', 'u')).rejects.toThrow(
+      StoreUnavailableError,
+    );
+    expect(() => rateLimitGroup({ limits, store: down, denialCache: { maxKeys: 0 } })).toThrow(/denialCache\.maxKeys/);
   });
 
   it('rejects an unknown operation with ConfigurationError naming operation', async () => {

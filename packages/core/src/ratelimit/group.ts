@@ -6,7 +6,7 @@ import { storeNamespace } from '../store/namespace.js';
 import { isStore, type Store } from '../store/store.js';
 import type { RateLimitAlgorithm, RateLimitDecision } from './algorithm.js';
 import { RateLimiter, type RateLimitStats } from './limiter.js';
-import { isAlgorithmOption, type WaitOptions } from './options.js';
+import { isAlgorithmOption, type RateLimiterOptions, type WaitOptions } from './options.js';
 import { perMinute } from './presets.js';
 import { tokenBucket } from './token-bucket.js';
 
@@ -34,6 +34,10 @@ export interface RateLimitGroupOptions<O extends string> {
   /** Most calls waiting at once, per operation. @default 10_000 */
   maxWaiters?: number;
   clock?: Clock;
+  /** What each operation's decision is when the store fails (see `rateLimiter`). @default 'open' */
+  onStoreError?: RateLimiterOptions['onStoreError'];
+  /** Each operation's denial cache over a networked store (see `rateLimiter`). @default { maxKeys: 10_000 } */
+  denialCache?: RateLimiterOptions['denialCache'];
 }
 
 /** Every option `rateLimitGroup` takes; any other name is rejected. */
@@ -44,6 +48,8 @@ export const RATE_LIMIT_GROUP_OPTION_NAMES = {
   maxWaitMs: true,
   maxWaiters: true,
   clock: true,
+  onStoreError: true,
+  denialCache: true,
 } as const satisfies OptionNames<RateLimitGroupOptions<string>>;
 
 export const RATE_LIMIT_GROUP_DEFAULTS = { name: 'rateLimitGroup' } as const;
@@ -73,7 +79,7 @@ export class RateLimitGroup<O extends string = string> {
     v.done();
     this.name = options.name ?? RATE_LIMIT_GROUP_DEFAULTS.name;
     const store = options.store ?? new MemoryStore();
-    const { maxWaitMs, maxWaiters, clock } = options;
+    const { maxWaitMs, maxWaiters, clock, onStoreError, denialCache } = options;
     for (const [operation, algorithm] of entries as [string, RateLimitGroupOptions<O>['limits'][O]][]) {
       this.#limiters.set(
         operation,
@@ -85,6 +91,8 @@ export class RateLimitGroup<O extends string = string> {
             ...(maxWaitMs === undefined ? {} : { maxWaitMs }),
             ...(maxWaiters === undefined ? {} : { maxWaiters }),
             ...(clock === undefined ? {} : { clock }),
+            ...(onStoreError === undefined ? {} : { onStoreError }),
+            ...(denialCache === undefined ? {} : { denialCache }),
           },
           storeNamespace('rl', this.name, operation),
         ),

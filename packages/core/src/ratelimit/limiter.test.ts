@@ -37,6 +37,7 @@ describe('rateLimiter', () => {
       maxWaitMs: 60_000,
       maxWaiters: 10_000,
       onStoreError: 'open',
+      denialCache: { maxKeys: 10_000 },
     });
     expect(TOKEN_BUCKET_DEFAULTS).toEqual({ capacity: 60, refillPerSecond: 1 });
     expect(MEMORY_STORE_DEFAULTS).toEqual({ maxKeys: 100_000 });

@@ -17,6 +17,7 @@ import { encodeSegment, KEY_CLOSE, NAMESPACE_END, storeNamespace } from '../stor
 import type { Store, StoreOperation } from '../store/store.js';
 import { requireSupport } from '../store/supports.js';
 import { costError, keyError, type RateLimitAlgorithm, type RateLimitDecision } from './algorithm.js';
+import { DenialCache } from './denial-cache.js';
 import {
   checkWait,
   RATE_LIMITER_DEFAULTS,
@@ -56,6 +57,8 @@ export interface RateLimitStats {
   readonly totalWaitMs: number;
   /** Decisions (peeks included) the store failed to make, decided by `onStoreError`. */
   readonly storeErrors: number;
+  /** Denials repeated from the denial cache, with no store round trip (counted in `blocked` too). */
+  readonly cachedDenials: number;
 }
 
 /** Options of {@link RateLimiter.policy}. */
@@ -109,6 +112,8 @@ export class RateLimiter {
   #storeErrors = 0;
   #unreported = 0;
   #reportedAt = Number.NEGATIVE_INFINITY;
+  /** The latest denial of each key, over a store that is not the in-process memory store. */
+  readonly #denials: DenialCache | undefined;
 
   /** @param namespace The store namespace, when not `{rl:<prefix or name>|` (a group's `{rl:<group>:<operation>|`). @internal */
   constructor(options: RateLimiterOptions, namespace?: string) {
@@ -137,6 +142,11 @@ export class RateLimiter {
     this.#sync = this.#store instanceof MemoryStore ? this.#store : undefined;
     // In the memory store a key space replaces the prefix: no string is built per call.
     this.#space = this.#sync === undefined ? 0 : this.#sync.space(this.#prefix);
+    const cache = options.denialCache ?? RATE_LIMITER_DEFAULTS.denialCache;
+    this.#denials =
+      this.#sync !== undefined || cache === false
+        ? undefined
+        : new DenialCache(cache.maxKeys ?? RATE_LIMITER_DEFAULTS.denialCache.maxKeys);
     // A 1 ms cached clock by default: a limiter reads the time on every request (see CoarseClock).
     this.#clock = options.clock ?? coarseSystemClock;
     this.#maxWaitMs = options.maxWaitMs ?? RATE_LIMITER_DEFAULTS.maxWaitMs;
@@ -170,6 +180,7 @@ export class RateLimiter {
       aborted: this.#aborted,
       totalWaitMs: this.#totalWaitMs,
       storeErrors: this.#storeErrors,
+      cachedDenials: this.#denials?.hits ?? 0,
     };
   }
 
@@ -235,6 +246,7 @@ export class RateLimiter {
   /** Forgets `key`: its next request finds every limit full. */
   async reset(key: string): Promise<void> {
     if (typeof key !== 'string') throw keyError(key);
+    this.#denials?.forget(key);
     const sync = this.#sync;
     if (sync !== undefined) {
       if (this.#single !== undefined) sync.deleteSync(key, this.#space);
@@ -385,8 +397,20 @@ export class RateLimiter {
           combine(sync.applyAllSync(this.#operations(key, cost, peek), now) as RateLimitDecision[]),
         );
       }
-      return this.#decide(this.#store, key, cost, peek, now).catch((error: unknown) =>
-        this.#storeFailed(error, key, cost, peek, now),
+      const denials = this.#denials;
+      if (denials === undefined || peek) {
+        return this.#decide(this.#store, key, cost, peek, now).catch((error: unknown) =>
+          this.#storeFailed(error, key, cost, peek, now),
+        );
+      }
+      const cached = denials.lookup(key, cost, now);
+      if (cached !== undefined) return Promise.resolve(cached);
+      return this.#decide(this.#store, key, cost, false, now).then(
+        (d) => {
+          denials.remember(key, cost, d, now);
+          return d;
+        },
+        (error: unknown) => this.#storeFailed(error, key, cost, false, now),
       );
     } catch (error) {
       return Promise.reject(error);

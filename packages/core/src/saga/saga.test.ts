@@ -5,6 +5,7 @@ import { backoff } from '../retry/backoff.js';
 import { retry } from '../retry/retry.js';
 import { memoryStore } from '../store/memory.js';
 import { deferred } from '../testing/deferred.js';
+import { jsonRoundTripStore } from '../testing/json-round-trip-store.js';
 import { SAGA_DEFAULTS } from './options.js';
 import type { SagaEvent } from './report.js';
 import { saga } from './saga.js';
@@ -476,5 +477,53 @@ describe('saga with a store', () => {
     expect(order).toEqual(['undo a']);
     expect(report.status).toBe('compensated');
     expect((report.error as Error).message).toBe('store down');
+  });
+
+  describe('values JSON changes or cannot hold', () => {
+    const at = new Date(Date.UTC(2024, 0, 2));
+
+    it('logs an input and results in their JSON form (a Date as its ISO text), so a JSON store completes the saga', async () => {
+      for (const store of [memoryStore(), jsonRoundTripStore(memoryStore())]) {
+        const clock = new FakeClock();
+        const logged: unknown[] = [];
+        const s = saga<{ at: Date }>('dated', { store, clock, random: fixed })
+          .step({ name: 'book', run: ({ input }) => ({ at: input.at }) })
+          .step({ name: 'peek', run: async () => void logged.push(await store.get('{saga:dated|x}', clock.now())) });
+        const report = await s.execute({ at }, { id: 'x' });
+        expect(report.status).toBe('completed');
+        expect(report.results.book).toEqual({ at }); // the run itself keeps the value as returned
+        expect(logged[0]).toMatchObject({
+          input: { at: '2024-01-02T00:00:00.000Z' },
+          steps: [
+            { name: 'book', s: 'completed', r: { at: '2024-01-02T00:00:00.000Z' } },
+            { name: 'peek', s: 'started' },
+          ],
+        });
+        expect(await store.keys('{saga:dated|', clock.now())).toEqual([]);
+      }
+    });
+
+    it('compensates a step whose result JSON cannot hold (a BigInt), naming it, and leaves no log behind', async () => {
+      const store = memoryStore();
+      const clock = new FakeClock();
+      const undone: string[] = [];
+      const report = await saga('big', { store, clock, random: fixed })
+        .step({ name: 'charge', run: () => ({ cents: 10n }), compensate: () => void undone.push('refund') })
+        .execute(null);
+      expect(report).toMatchObject({ status: 'compensated', failedStep: 'charge' });
+      expect((report.error as Error).message).toMatch(/step "charge" ran, but its result cannot be recorded.*BigInt/);
+      expect(undone).toEqual(['refund']);
+      expect(await store.keys('{saga:big|', clock.now())).toEqual([]);
+    });
+
+    it('runs nothing when the input JSON cannot hold, and says why', async () => {
+      const ran: string[] = [];
+      const report = await saga('big', { store: memoryStore(), clock: new FakeClock(), random: fixed })
+        .step({ name: 'a', run: () => void ran.push('a') })
+        .execute({ cents: 10n });
+      expect(report.status).toBe('compensated');
+      expect((report.error as Error).message).toMatch(/input cannot be recorded.*BigInt/);
+      expect(ran).toEqual([]);
+    });
   });
 });

@@ -4,6 +4,7 @@ import { Emitter } from '../events/emitter.js';
 import { isAbortSignal, neverAborted, type Policy } from '../policy/policy.js';
 import { backoff } from '../retry/backoff.js';
 import { retry } from '../retry/retry.js';
+import { jsonForm } from '../store/json.js';
 import { storeKey } from '../store/namespace.js';
 import type { JsonValue } from '../store/store.js';
 import { requireSupport } from '../store/supports.js';
@@ -125,7 +126,11 @@ export class Saga<I = unknown> {
     let error: unknown;
     let cancelled = false;
     try {
-      await run.log?.write({ op: 'start', id: run.id, input: input as JsonValue });
+      await run.log?.write({
+        op: 'start',
+        id: run.id,
+        input: jsonForm(input, `Saga "${this.name}": the input`) as JsonValue,
+      });
     } catch (logError) {
       return this.#finish(run, 'compensated', this.#steps[0]?.name, logError);
     }
@@ -183,7 +188,11 @@ export class Saga<I = unknown> {
         at: this.#clock.now(),
       }));
       try {
-        const logged = result === undefined ? {} : { r: result as JsonValue };
+        // The log keeps the result's JSON form (what a recovery reads), the run the value itself.
+        const logged =
+          result === undefined
+            ? {}
+            : { r: jsonForm(result, `Saga "${this.name}": step "${step.name}" ran, but its result`) as JsonValue };
         if (run.log && !(await run.log.write({ op: 'step', index, name: step.name, s: 'completed', ...logged }))) break;
       } catch (logError) {
         // The step ran but the log does not say so: undo it with the others.

@@ -7,6 +7,7 @@ export {
   type PackedCodec,
   type PackedTransition,
   type Store,
+  type StoreChannel,
   type StoreKeysOptions,
   type StoreOperation,
   type Transition,

@@ -164,6 +164,21 @@ export interface Store {
    * never turns into a read and a write that are not atomic.
    */
   supports?(name: string, params?: JsonValue): boolean;
+  /**
+   * Messages to every process sharing the store, when the store can carry them (Redis
+   * pub/sub, on a second connection). Optional: a synchronised circuit breaker announces its
+   * state changes here so the other instances follow at once instead of at their next
+   * synchronisation.
+   */
+  readonly channel?: StoreChannel | undefined;
+}
+
+/** Publish/subscribe between the processes sharing a store (see {@link Store.channel}). */
+export interface StoreChannel {
+  /** Sends `message` to every subscriber of `topic`, in every process. */
+  publish(topic: string, message: string): Promise<void>;
+  /** Calls `listener` with each message on `topic` (this process's own included); returns the function that stops. */
+  subscribe(topic: string, listener: (message: string) => void): () => void;
 }
 
 const STORE_METHODS = ['apply', 'applyAll', 'get', 'set', 'delete', 'keys'] as const;

@@ -2,11 +2,26 @@
  * Scenarios for a circuit breaker shared through a store (`breakerTransition`, names
  * `breaker.<strategy>`), driven through the Store interface only.
  */
-import { consecutive, countWindow } from '../breaker/strategy.js';
+import { type ConsecutiveSnapshot, consecutive, countWindow } from '../breaker/strategy.js';
+import { type BreakerSyncInput, breakerSyncTransition } from '../breaker/sync-transition.js';
+import type { BreakerTally } from '../breaker/tally.js';
+import { timeWindow } from '../breaker/time-window.js';
 import { breakerTransition } from '../breaker/transition.js';
 import { type StoreScenario, same, timelineOn } from './conformance-kit.js';
 
 const KEY = 'breaker:payments';
+
+/** A tally of `failures` and `successes` (none slow), `trailing` failures after the last success. */
+const tally = (successes: number, failures: number, runs: Partial<BreakerTally> = {}): BreakerTally => ({
+  successes,
+  slowSuccesses: 0,
+  failures,
+  slowFailures: 0,
+  leading: successes === 0 ? failures : 0,
+  longestRun: successes === 0 ? failures : 0,
+  trailing: successes === 0 ? failures : 0,
+  ...runs,
+});
 
 export const breakerScenarios: readonly StoreScenario[] = [
   {
@@ -102,6 +117,97 @@ export const breakerScenarios: readonly StoreScenario[] = [
       const fresh = { type: 'settle', outcome: 'failure', round: closed.round } as const;
       same((await store.apply(KEY, t, fresh, await at(1_005))).state, 'closed', 'one fresh failure');
       same((await store.apply(KEY, t, fresh, await at(1_006))).state, 'open', 'two fresh failures');
+    },
+  },
+  {
+    name: 'breaker sync: tallies of several instances merge into one consecutive window; the one that trips it opens it',
+    async run(makeStore) {
+      const { store, at } = await timelineOn(makeStore);
+      const sync = breakerSyncTransition({ strategy: consecutive(3), halfOpenAfter: 1_000 });
+      const step = breakerTransition({ strategy: consecutive(3), halfOpenAfter: 1_000 });
+      same(
+        await store.apply(KEY, sync, { tally: null }, await at(0)),
+        {
+          state: 'closed',
+          round: 0,
+          retryAfterMs: 0,
+          window: { kind: 'consecutive', failures: 0 },
+          now: 0,
+          changed: false,
+        },
+        'a read of a breaker never used',
+      );
+      const failures = (input: BreakerSyncInput, now: number) =>
+        store.apply(KEY, sync, input, now).then((out) => (out.window as ConsecutiveSnapshot).failures);
+      same(await failures({ tally: tally(0, 1), round: 0 }, await at(5)), 1, 'one');
+      same(await failures({ tally: tally(0, 1), round: 9 }, 5), 1, 'a stale round');
+      same(
+        await failures({ tally: tally(1, 3, { longestRun: 2, trailing: 1 }) }, 5),
+        1,
+        'a success in the batch: its trailing failures remain',
+      );
+      same(
+        await store.apply(KEY, sync, { tally: tally(0, 2), round: 0 }, await at(10)),
+        {
+          state: 'open',
+          round: 1,
+          retryAfterMs: 1_000,
+          window: { kind: 'consecutive', failures: 0 },
+          now: 10,
+          changed: true,
+        },
+        'the merge that trips it opens it',
+      );
+      same(
+        (await store.apply(KEY, sync, { tally: tally(0, 5) }, await at(20))).state,
+        'open',
+        'merges nothing while open',
+      );
+      same((await store.apply(KEY, step, { type: 'acquire' }, await at(1_010))).admission, 'probe', 'one probe');
+      same(
+        await store.apply(KEY, sync, { tally: null }, await at(1_020)),
+        {
+          state: 'half-open',
+          round: 2,
+          retryAfterMs: 990,
+          window: { kind: 'consecutive', failures: 0 },
+          now: 1_020,
+          changed: false,
+        },
+        'a read while the probe runs',
+      );
+    },
+  },
+  {
+    name: 'breaker sync: a count window and a time window merged from tallies, slow calls included',
+    async run(makeStore) {
+      const { store, at } = await timelineOn(makeStore);
+      const counts = breakerSyncTransition({
+        strategy: countWindow({ size: 4, failureRate: 0.5, minimumCalls: 4, slowCallMs: 100, slowCallRate: 0.75 }),
+        halfOpenAfter: 500,
+      });
+      const ring = await store.apply(KEY, counts, { tally: tally(2, 0, { slowSuccesses: 1 }) }, await at(0));
+      same(ring.window, { kind: 'count-window', size: 4, next: 3, filled: 3, bits: [0, 4] }, 'ok ok slow-ok');
+      const opened = await store.apply(KEY, counts, { tally: tally(0, 1, { slowFailures: 1, trailing: 2 }) }, 0);
+      same([opened.state, opened.changed, opened.retryAfterMs], ['open', true, 500], '2 of 4 failed');
+      const times = breakerSyncTransition({
+        strategy: timeWindow({ windowMs: 1_000, buckets: 4, failureRate: 0.5, minimumCalls: 4 }),
+        halfOpenAfter: 500,
+      });
+      const other = `${KEY}:time`;
+      const first = await store.apply(other, times, { tally: tally(2, 1, { trailing: 1 }) }, await at(600));
+      same(
+        first.window,
+        {
+          kind: 'time-window',
+          buckets: 4,
+          bucketMs: 250,
+          epochs: [-1, -1, 2, -1],
+          counts: [0, 0, 0, 0, 0, 0, 3, 1, 0, 0, 0, 0],
+        },
+        'in the bucket of now',
+      );
+      same((await store.apply(other, times, { tally: tally(0, 1) }, await at(700))).state, 'open', '2 of 4 failed');
     },
   },
 ];

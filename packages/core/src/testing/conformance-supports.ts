@@ -5,6 +5,7 @@
  * to a read and a write that are not atomic.
  */
 import { consecutive, countWindow } from '../breaker/strategy.js';
+import { breakerSyncTransition } from '../breaker/sync-transition.js';
 import { timeWindow } from '../breaker/time-window.js';
 import { breakerTransition } from '../breaker/transition.js';
 import { beginTransition, completeTransition, releaseTransition } from '../idempotency/record.js';
@@ -43,6 +44,7 @@ function toolkitTransitions(): AnyTransition[] {
   return [
     ...limits.flatMap((a) => [a.consume, a.peek]),
     ...strategies.map((strategy) => breakerTransition({ strategy, halfOpenAfter: 1_000 })),
+    ...strategies.map((strategy) => breakerSyncTransition({ strategy, halfOpenAfter: 1_000 })),
     beginTransition(1_000),
     completeTransition(1_000),
     releaseTransition,

@@ -1,4 +1,11 @@
-import type { BreakerDecision, JsonValue } from '@resilience/core';
+import type {
+  BreakerDecision,
+  BreakerSyncInput,
+  BreakerSyncOutput,
+  BreakerTally,
+  BreakerWindowSnapshot,
+  JsonValue,
+} from '@resilience/core';
 import type { ScriptSpec } from './spec.js';
 
 /**
@@ -39,6 +46,16 @@ local function consecutiveWindow(threshold, f, k)
     w.failures = w.failures + 1
     return w.failures >= threshold
   end
+  function w.merge(t)
+    if t.s + t.ss == 0 then
+      if t.tail == 0 then return false end
+      w.failures = w.failures + t.tail
+      return w.failures >= threshold
+    end
+    local trips = (t.lead > 0 and w.failures + t.lead >= threshold) or t.run >= threshold
+    w.failures = t.tail
+    return trips
+  end
   function w.reset() w.failures = 0 end
   function w.pack() return 'c,' .. num(w.failures) end
   return w
@@ -78,6 +95,20 @@ local function countWindow(r, f, k)
     if i + 1 == size then w.next = 0 else w.next = i + 1 end
     return (failed or slow) and trips(r, w.filled, w.failures, w.slow)
   end
+  -- In order: successes, slow successes, failures, slow failures; only the last size stay.
+  function w.merge(t)
+    local runs = { t.s, t.ss, t.f, t.sf }
+    local skip = math.max(0, t.s + t.ss + t.f + t.sf - size)
+    for kind = 1, 4 do
+      local n = runs[kind]
+      local skipped = math.min(n, skip)
+      skip = skip - skipped
+      for _ = skipped + 1, n do
+        if w.record(kind >= 3, kind % 2 == 0) then return true end
+      end
+    end
+    return false
+  end
   function w.reset()
     for b = 1, 2 * words do w.bits[b] = 0 end
     w.next, w.filled, w.failures, w.slow = 0, 0, 0, 0
@@ -103,7 +134,7 @@ local function timeWindow(r, f, k)
     for b = 1, buckets do w.epochs[b] = tonumber(f[k + 2 + b]) end
     for c = 1, 3 * buckets do w.counts[c] = tonumber(f[k + 2 + buckets + c]) end
   end
-  function w.record(failed, slow, at)
+  function w.add(calls, failed, slow, at)
     local epoch = math.floor(at / bucketMs)
     local i = ((epoch % buckets) + buckets) % buckets
     local c = 3 * i + 1
@@ -112,20 +143,28 @@ local function timeWindow(r, f, k)
       w.epochs[i + 1] = epoch
       counts[c], counts[c + 1], counts[c + 2] = 0, 0, 0
     end
-    counts[c] = counts[c] + 1
-    if failed then counts[c + 1] = counts[c + 1] + 1 end
-    if slow then counts[c + 2] = counts[c + 2] + 1 end
-    if not failed and not slow then return false end
-    local calls, failures, slowCalls = 0, 0, 0
+    counts[c] = counts[c] + calls
+    counts[c + 1] = counts[c + 1] + failed
+    counts[c + 2] = counts[c + 2] + slow
+    if failed == 0 and slow == 0 then return false end
+    local total, failures, slowCalls = 0, 0, 0
     for b = 0, buckets - 1 do
       local e = w.epochs[b + 1]
       if not (e <= epoch - buckets or e > epoch) then
-        calls = calls + counts[3 * b + 1]
+        total = total + counts[3 * b + 1]
         failures = failures + counts[3 * b + 2]
         slowCalls = slowCalls + counts[3 * b + 3]
       end
     end
-    return trips(r, calls, failures, slowCalls)
+    return trips(r, total, failures, slowCalls)
+  end
+  function w.record(failed, slow, at)
+    return w.add(1, failed and 1 or 0, slow and 1 or 0, at)
+  end
+  function w.merge(t, at)
+    local failures = t.f + t.sf
+    local calls = t.s + t.ss + failures
+    return calls > 0 and w.add(calls, failures, t.ss + t.sf, at)
   end
   function w.reset()
     for b = 1, buckets do w.epochs[b] = -1 end
@@ -147,45 +186,64 @@ local function rule(a, i, r)
   return r
 end
 
--- kind: 'c' consecutive (threshold), 'n' count window (size, rule), 't' time window (windowMs, buckets, rule).
+-- The machine of a stored state. kind: 'c' consecutive (threshold), 'n' count window (size,
+-- rule), 't' time window (windowMs, buckets, rule); params from ARGV[i]. Returns it and the
+-- index of the first argument after the params.
+local function restore(kind, s, a, i)
+  local delayMs, maxCalls = tonumber(a[i]), tonumber(a[i + 1])
+  local f = nil
+  if s ~= nil and string.sub(s, 1, 2) == 'B,' then
+    f = {}
+    for x in string.gmatch(string.sub(s, 3), '[^,]+') do f[#f + 1] = x end
+  end
+  local window, j
+  if kind == 'c' then
+    window, j = consecutiveWindow(tonumber(a[i + 2]), f, 10), i + 3
+  elseif kind == 'n' then
+    window, j = countWindow(rule(a, i + 3, { size = tonumber(a[i + 2]) }), f, 10), i + 7
+  else
+    window, j = timeWindow(rule(a, i + 4, { windowMs = tonumber(a[i + 2]), buckets = tonumber(a[i + 3]) }), f, 10), i + 8
+  end
+  local m = { state = 'closed', round = 0, nextProbeAt = 0, openings = 0, lastDelayMs = 0, lastProbeAt = 0,
+    probes = 0, probeSuccesses = 0, isolations = 0, window = window, maxCalls = maxCalls }
+  if f then
+    m.state = STATES[f[1]]
+    m.round, m.nextProbeAt, m.openings = tonumber(f[2]), tonumber(f[3]), tonumber(f[4])
+    m.lastDelayMs, m.lastProbeAt, m.probes = tonumber(f[5]), tonumber(f[6]), tonumber(f[7])
+    m.probeSuccesses, m.isolations = tonumber(f[8]), tonumber(f[9])
+  end
+  function m.move(to) m.state = to m.round = m.round + 1 end
+  function m.open()
+    m.openings = m.openings + 1
+    m.lastDelayMs = delayMs
+    m.nextProbeAt = now + delayMs
+    m.probes, m.probeSuccesses = 0, 0
+    window.reset()
+    m.move('open')
+  end
+  function m.close()
+    m.openings, m.lastDelayMs, m.probes, m.probeSuccesses = 0, 0, 0, 0
+    window.reset()
+    m.move('closed')
+  end
+  -- Ms until a probe could be admitted: '' while isolated.
+  function m.retry()
+    if m.state == 'isolated' then return '' end
+    if m.state == 'open' then return num(math.max(0, m.nextProbeAt - now)) end
+    if m.state == 'half-open' and m.probes >= maxCalls then return num(math.max(0, m.lastProbeAt + m.lastDelayMs - now)) end
+    return '0'
+  end
+  function m.pack()
+    return table.concat({ 'B', SHORT[m.state], num(m.round), num(m.nextProbeAt), num(m.openings), num(m.lastDelayMs),
+      num(m.lastProbeAt), num(m.probes), num(m.probeSuccesses), num(m.isolations), window.pack() }, ',')
+  end
+  return m, j
+end
+
 local function breaker(kind)
   return function(s, a, i)
-    local delayMs, maxCalls = tonumber(a[i]), tonumber(a[i + 1])
-    local f = nil
-    if s ~= nil and string.sub(s, 1, 2) == 'B,' then
-      f = {}
-      for x in string.gmatch(string.sub(s, 3), '[^,]+') do f[#f + 1] = x end
-    end
-    local window, j
-    if kind == 'c' then
-      window, j = consecutiveWindow(tonumber(a[i + 2]), f, 10), i + 3
-    elseif kind == 'n' then
-      window, j = countWindow(rule(a, i + 3, { size = tonumber(a[i + 2]) }), f, 10), i + 7
-    else
-      window, j = timeWindow(rule(a, i + 4, { windowMs = tonumber(a[i + 2]), buckets = tonumber(a[i + 3]) }), f, 10), i + 8
-    end
-    local m = { state = 'closed', round = 0, nextProbeAt = 0, openings = 0, lastDelayMs = 0, lastProbeAt = 0,
-      probes = 0, probeSuccesses = 0, isolations = 0 }
-    if f then
-      m.state = STATES[f[1]]
-      m.round, m.nextProbeAt, m.openings = tonumber(f[2]), tonumber(f[3]), tonumber(f[4])
-      m.lastDelayMs, m.lastProbeAt, m.probes = tonumber(f[5]), tonumber(f[6]), tonumber(f[7])
-      m.probeSuccesses, m.isolations = tonumber(f[8]), tonumber(f[9])
-    end
-    local function move(to) m.state = to m.round = m.round + 1 end
-    local function open()
-      m.openings = m.openings + 1
-      m.lastDelayMs = delayMs
-      m.nextProbeAt = now + delayMs
-      m.probes, m.probeSuccesses = 0, 0
-      window.reset()
-      move('open')
-    end
-    local function close()
-      m.openings, m.lastDelayMs, m.probes, m.probeSuccesses = 0, 0, 0, 0
-      window.reset()
-      move('closed')
-    end
+    local m, j = restore(kind, s, a, i)
+    local window, maxCalls = m.window, m.maxCalls
     local typ = a[j]
     local admission = ''
     if typ == 'acquire' then
@@ -194,9 +252,9 @@ local function breaker(kind)
       else
         if m.state == 'open' and now >= m.nextProbeAt then
           m.lastProbeAt, m.probeSuccesses, m.probes = now, 0, 0
-          move('half-open')
+          m.move('half-open')
         elseif m.state == 'half-open' and m.probes >= maxCalls and now >= m.lastProbeAt + m.lastDelayMs then
-          open()
+          m.open()
         end
         if m.state == 'half-open' and m.probes < maxCalls then
           m.probes = m.probes + 1
@@ -211,40 +269,52 @@ local function breaker(kind)
       if probeRound == nil then
         if round == nil then round = m.round end
         if outcome ~= 'ignored' and round == m.round and m.state == 'closed' then
-          if window.record(outcome == 'failure', a[j + 4] == '1', now) then open() end
+          if window.record(outcome == 'failure', a[j + 4] == '1', now) then m.open() end
         end
       elseif probeRound == m.round then
         m.probes = m.probes - 1
         if outcome == 'failure' then
-          open()
+          m.open()
         elseif outcome == 'success' then
           m.probeSuccesses = m.probeSuccesses + 1
-          if m.probeSuccesses >= maxCalls then close() end
+          if m.probeSuccesses >= maxCalls then m.close() end
         end
       end
     elseif typ == 'isolate' then
       m.isolations = m.isolations + 1
-      if m.state ~= 'isolated' then move('isolated') end
+      if m.state ~= 'isolated' then m.move('isolated') end
     elseif typ == 'release' then
       if m.isolations > 0 then
         m.isolations = m.isolations - 1
-        if m.isolations == 0 and m.state == 'isolated' then close() end
+        if m.isolations == 0 and m.state == 'isolated' then m.close() end
       end
     elseif typ == 'reset' then
       m.isolations = 0
-      close()
+      m.close()
     end
-    local retry = '0'
-    if m.state == 'isolated' then
-      retry = ''
-    elseif m.state == 'open' then
-      retry = num(math.max(0, m.nextProbeAt - now))
-    elseif m.state == 'half-open' and m.probes >= maxCalls then
-      retry = num(math.max(0, m.lastProbeAt + m.lastDelayMs - now))
+    return admission .. ',' .. m.state .. ',' .. num(m.round) .. ',' .. m.retry(), m.pack(), math.huge
+  end
+end
+
+-- A synchronisation: after the params, ARGV holds the tally's round ('' for any) and its
+-- seven numbers (s, ss, f, sf, lead, run, tail; '' for none). Merges the tally while closed
+-- in its round; replies 'state,round,retry,now,changed,<window>'.
+local function breakerSync(kind)
+  return function(s, a, i)
+    local m, j = restore(kind, s, a, i)
+    local round = m.round
+    local wanted = tonumber(a[j])
+    local merged = a[j + 1] ~= '' and m.state == 'closed' and (wanted == nil or wanted == round)
+    if merged then
+      local t = { s = tonumber(a[j + 1]), ss = tonumber(a[j + 2]), f = tonumber(a[j + 3]), sf = tonumber(a[j + 4]),
+        lead = tonumber(a[j + 5]), run = tonumber(a[j + 6]), tail = tonumber(a[j + 7]) }
+      if m.window.merge(t, now) then m.open() end
     end
-    local nxt = table.concat({ 'B', SHORT[m.state], num(m.round), num(m.nextProbeAt), num(m.openings), num(m.lastDelayMs),
-      num(m.lastProbeAt), num(m.probes), num(m.probeSuccesses), num(m.isolations), window.pack() }, ',')
-    return admission .. ',' .. m.state .. ',' .. num(m.round) .. ',' .. retry, nxt, math.huge
+    local changed = '0'
+    if m.round ~= round then changed = '1' end
+    local out = m.state .. ',' .. num(m.round) .. ',' .. m.retry() .. ',' .. num(now) .. ',' .. changed .. ',' .. m.window.pack()
+    if merged then return out, m.pack(), math.huge end
+    return out, false, 0
   end
 end
 `;
@@ -268,18 +338,20 @@ function strategyArgs(s: Record<string, unknown>): string[] | undefined {
   }
 }
 
+/** The params as the scripts read them, or undefined when no script can follow them. */
+function params(params: JsonValue): string[] | undefined {
+  const p = params as Params | null;
+  // A Backoff shows as "backoff": only a fixed delay can run in Redis.
+  if (typeof p?.halfOpenAfter !== 'number' || typeof p.halfOpenMaxCalls !== 'number' || !p.strategy) return undefined;
+  const strategy = strategyArgs(p.strategy);
+  return strategy && [String(p.halfOpenAfter), String(p.halfOpenMaxCalls), ...strategy];
+}
+
 function breakerScript(kind: 'c' | 'n' | 't'): ScriptSpec {
   return {
-    lib: LIB,
+    libs: [LIB],
     step: `breaker('${kind}')`,
-    params(params: JsonValue) {
-      const p = params as Params | null;
-      // A Backoff shows as "backoff": only a fixed delay can run in Redis.
-      if (typeof p?.halfOpenAfter !== 'number' || typeof p.halfOpenMaxCalls !== 'number' || !p.strategy)
-        return undefined;
-      const strategy = strategyArgs(p.strategy);
-      return strategy && [String(p.halfOpenAfter), String(p.halfOpenMaxCalls), ...strategy];
-    },
+    params,
     input(input) {
       const i = input as { type: string; outcome?: string; probeRound?: number; round?: number; slow?: boolean };
       return [i.type, i.outcome ?? '', optional(i.probeRound), optional(i.round), i.slow === true ? '1' : ''];
@@ -296,40 +368,72 @@ function breakerScript(kind: 'c' | 'n' | 't'): ScriptSpec {
   };
 }
 
+const TALLY_FIELDS = [
+  'successes',
+  'slowSuccesses',
+  'failures',
+  'slowFailures',
+  'leading',
+  'longestRun',
+  'trailing',
+] as const satisfies readonly (keyof BreakerTally)[];
+
+/** The synchronisation of a breaker (`breakerSyncTransition`): a tally in, the shared state and window out. */
+function breakerSyncScript(kind: 'c' | 'n' | 't'): ScriptSpec {
+  return {
+    libs: [LIB],
+    step: `breakerSync('${kind}')`,
+    params,
+    input(input) {
+      const { tally, round } = input as BreakerSyncInput;
+      return [optional(round), ...(tally === null ? [''] : TALLY_FIELDS.map((f) => String(tally[f])))];
+    },
+    output(reply): BreakerSyncOutput {
+      const [state, round, retry, now, changed, ...window] = String(reply).split(',');
+      return {
+        state: state as BreakerSyncOutput['state'],
+        round: Number(round),
+        retryAfterMs: retry === '' ? null : Number(retry),
+        window: windowOf(window),
+        now: Number(now),
+        changed: changed === '1',
+      };
+    },
+  };
+}
+
 export const breakerScripts: Record<string, ScriptSpec> = {
   'breaker.consecutive': breakerScript('c'),
   'breaker.count-window': breakerScript('n'),
   'breaker.time-window': breakerScript('t'),
+  'breaker.consecutive.sync': breakerSyncScript('c'),
+  'breaker.count-window.sync': breakerSyncScript('n'),
+  'breaker.time-window.sync': breakerSyncScript('t'),
 };
 
 const STATE_NAMES: Record<string, string> = { c: 'closed', o: 'open', h: 'half-open', i: 'isolated' };
+
+/** A packed window (`c,<failures>`, `n,<size>,...`, `t,<buckets>,...`, split at commas) as core's snapshot. */
+function windowOf([kind, ...w]: string[]): BreakerWindowSnapshot {
+  const numbers = w.map(Number);
+  if (kind === 'c') return { kind: 'consecutive', failures: numbers[0]! };
+  if (kind === 'n') {
+    return { kind: 'count-window', size: numbers[0]!, next: numbers[1]!, filled: numbers[2]!, bits: numbers.slice(3) };
+  }
+  const buckets = numbers[0]!;
+  return {
+    kind: 'time-window',
+    buckets,
+    bucketMs: numbers[1]!,
+    epochs: numbers.slice(2, 2 + buckets),
+    counts: numbers.slice(2 + buckets),
+  };
+}
 
 /** The snapshot of a packed breaker payload (`B,...`), as core's transition keeps it. */
 export function breakerState(payload: string): JsonValue {
   const [, state, ...rest] = payload.split(',');
   const n = (k: number) => Number(rest[k]);
-  const [kind, ...w] = rest.slice(8);
-  const numbers = w.map(Number);
-  let window: JsonValue;
-  if (kind === 'c') window = { kind: 'consecutive', failures: numbers[0]! };
-  else if (kind === 'n') {
-    window = {
-      kind: 'count-window',
-      size: numbers[0]!,
-      next: numbers[1]!,
-      filled: numbers[2]!,
-      bits: numbers.slice(3),
-    };
-  } else {
-    const buckets = numbers[0]!;
-    window = {
-      kind: 'time-window',
-      buckets,
-      bucketMs: numbers[1]!,
-      epochs: numbers.slice(2, 2 + buckets),
-      counts: numbers.slice(2 + buckets),
-    };
-  }
   return {
     version: 1,
     state: STATE_NAMES[state!]!,
@@ -341,6 +445,6 @@ export function breakerState(payload: string): JsonValue {
     probes: n(5),
     probeSuccesses: n(6),
     isolations: n(7),
-    window,
+    window: windowOf(rest.slice(8)) as unknown as JsonValue,
   };
 }

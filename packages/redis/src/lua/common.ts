@@ -9,7 +9,7 @@
  * clock (it may run slower than the server's). A payload is JSON, or a packed numeric
  * state whose first character, an upper-case tag, JSON never starts with.
  */
-export const COMMON = String.raw`
+export const COMMON = `
 local callerNow = tonumber(ARGV[1])
 local now = callerNow
 local margin = 60000
@@ -21,7 +21,10 @@ end
 local EPS = 1e-9
 
 -- A number as the shortest text that reads back as the same double (in Lua and in JavaScript).
+local floor = math.floor
 local function num(x)
+  -- Whole numbers below 1e14 print exactly in tostring's %.14g: the common case, one sprintf.
+  if x == floor(x) and x < 1e14 and x > -1e14 and (x ~= 0 or 1 / x > 0) then return tostring(x) end
   if x ~= x then return 'NaN' end
   if x == math.huge then return 'Infinity' end
   if x == -math.huge then return '-Infinity' end
@@ -59,6 +62,14 @@ local function packed(p, tag)
   return t
 end
 
+`;
+
+/**
+ * JSON read and written as raw texts, for the families that keep callers' values (records,
+ * message counters, saga logs); the rate limits and breakers, which keep packed numbers,
+ * do without them (every helper here is a closure each script call would create).
+ */
+export const JSON_HELPERS = String.raw`
 -- JSON read as raw texts, never decoded (cjson would round numbers to 14 digits and turn
 -- [] into {}): members(text) maps each member of an object to its raw value.
 local function skipws(t, i) return string.find(t, '[^ \t\r\n]', i) or #t + 1 end

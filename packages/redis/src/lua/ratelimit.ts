@@ -8,11 +8,13 @@ import type { ScriptSpec } from './spec.js';
  * `S<windowStart>,<current>,<previous>`. A refusal or a peek writes nothing. The decision
  * comes back as `allowed,limit,remaining,resetMs,retryAfterMs`.
  */
-const LIB = `
+const DECISION = `
 local function decision(allowed, limit, remaining, reset, retry)
   return (allowed and '1,' or '0,') .. num(limit) .. ',' .. num(remaining) .. ',' .. num(reset) .. ',' .. num(retry)
 end
+`;
 
+const TOKEN_BUCKET = `
 local function tokenBucket(commit)
   return function(s, a, i)
     local capacity, perMs, cost = tonumber(a[i]), tonumber(a[i + 1]) / 1000, tonumber(a[i + 2])
@@ -36,7 +38,9 @@ local function tokenBucket(commit)
     return decision(true, capacity, math.floor(left + EPS), math.ceil(reset), 0), 'T' .. num(left) .. ',' .. num(from), reset, true
   end
 end
+`;
 
+const GCRA = `
 local function gcra(commit)
   return function(s, a, i)
     local limit, periodMs, burst, cost = tonumber(a[i]), tonumber(a[i + 1]), tonumber(a[i + 2]), tonumber(a[i + 3])
@@ -57,7 +61,9 @@ local function gcra(commit)
     return decision(true, burst, remaining, math.ceil(newTat - now), 0), 'G' .. num(newTat), newTat - now, true
   end
 end
+`;
 
+const FIXED_WINDOW = `
 local function fixedWindow(commit)
   return function(s, a, i)
     local limit, windowMs, cost = tonumber(a[i]), tonumber(a[i + 1]), tonumber(a[i + 2])
@@ -77,7 +83,9 @@ local function fixedWindow(commit)
     return out, 'F' .. num(start) .. ',' .. num(count + cost), endMs, true
   end
 end
+`;
 
+const SLIDING_WINDOW = `
 local function slidingWindow(commit)
   return function(s, a, i)
     local limit, windowMs, cost = tonumber(a[i]), tonumber(a[i + 1]), tonumber(a[i + 2])
@@ -144,12 +152,12 @@ const cost = (input: unknown): string[] => [String(input)];
 
 function algorithm(
   kind: string,
-  step: string,
+  lib: string,
   params: (p: JsonValue) => string[] | undefined,
 ): Record<string, ScriptSpec> {
   const spec = (commit: boolean): ScriptSpec => ({
-    lib: LIB,
-    step: `${step}(${commit})`,
+    libs: [DECISION, lib],
+    step: `${kind}(${commit})`,
     params,
     input: cost,
     output: decision,
@@ -158,10 +166,10 @@ function algorithm(
 }
 
 export const rateLimitScripts: Record<string, ScriptSpec> = {
-  ...algorithm('tokenBucket', 'tokenBucket', numbers('capacity', 'refillPerSecond')),
-  ...algorithm('gcra', 'gcra', numbers('limit', 'periodMs', 'burst')),
-  ...algorithm('fixedWindow', 'fixedWindow', numbers('limit', 'windowMs')),
-  ...algorithm('slidingWindow', 'slidingWindow', numbers('limit', 'windowMs')),
+  ...algorithm('tokenBucket', TOKEN_BUCKET, numbers('capacity', 'refillPerSecond')),
+  ...algorithm('gcra', GCRA, numbers('limit', 'periodMs', 'burst')),
+  ...algorithm('fixedWindow', FIXED_WINDOW, numbers('limit', 'windowMs')),
+  ...algorithm('slidingWindow', SLIDING_WINDOW, numbers('limit', 'windowMs')),
 };
 
 /** The state of a packed rate-limit payload, as core's transition keeps it; undefined for another tag. */

@@ -1,4 +1,5 @@
 import type { JsonValue } from '@resilience/core';
+import { JSON_HELPERS } from './common.js';
 import { parsed, type ScriptSpec, text } from './spec.js';
 
 /**
@@ -107,7 +108,7 @@ const ms = (name: string) => (params: JsonValue) => {
   return typeof v === 'number' ? [String(v)] : undefined;
 };
 const record = (step: string, params: ScriptSpec['params'], input: ScriptSpec['input'], output = parsed) =>
-  ({ lib: LIB, step, params, input, output }) satisfies ScriptSpec;
+  ({ libs: [JSON_HELPERS, LIB], step, params, input, output }) satisfies ScriptSpec;
 
 type Claim = { fp: string | null; owner: string; outcome?: unknown };
 

@@ -1,4 +1,5 @@
 import type { JsonValue } from '@resilience/core';
+import { JSON_HELPERS } from './common.js';
 import { parsed, type ScriptSpec, text } from './spec.js';
 
 /**
@@ -77,9 +78,9 @@ function logInput(input: unknown): string[] {
 }
 
 export const sagaScripts: Record<string, ScriptSpec> = {
-  'saga.log': { lib: LIB, step: 'sagaLog', params: ttl, input: logInput, output: parsed },
+  'saga.log': { libs: [JSON_HELPERS, LIB], step: 'sagaLog', params: ttl, input: logInput, output: parsed },
   'saga.claim': {
-    lib: LIB,
+    libs: [JSON_HELPERS, LIB],
     step: 'sagaClaim',
     params: ttl,
     input: (i) => [text((i as { owner: string }).owner), String((i as { staleBefore: number }).staleBefore)],

@@ -5,8 +5,11 @@ import type { JsonValue } from '@resilience/core';
  * params, input and output cross the wire (ARGV strings in, one string reply out).
  */
 export interface ScriptSpec {
-  /** Lua defining the family's step functions (after the common helpers). */
-  readonly lib: string;
+  /**
+   * Lua defining the step function and what it needs, after the common helpers, in parts: a
+   * script holds each part once, and only the parts of its own transitions.
+   */
+  readonly libs: readonly string[];
   /** A Lua expression for the step: a function `(payload, ARGV, i)` reading its arguments from `ARGV[i]` on. */
   readonly step: string;
   /** The params as leading arguments, computed once per transition; `undefined` when the script cannot follow them. */

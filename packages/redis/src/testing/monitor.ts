@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 export interface Monitor {
   /** The commands (lower case, with their first argument) sent while `during` ran. */
   commands(during: () => Promise<unknown>): Promise<string[]>;
+  /** Closes the MONITOR connection and `client` (left open, it would try to reconnect to a stopped server forever). */
   stop(): void;
 }
 
@@ -35,6 +36,9 @@ export async function monitor(client: Redis): Promise<Monitor> {
       seen = undefined;
       return got;
     },
-    stop: () => watcher.disconnect(),
+    stop() {
+      watcher.disconnect();
+      client.disconnect();
+    },
   };
 }

@@ -17,6 +17,10 @@ export interface RedisServer {
   pause(): void;
   /** Lets a paused server go on (SIGCONT). */
   resume(): void;
+  /** Kills the server process (SIGKILL, as a crash would) and waits for it to exit. */
+  kill(): Promise<void>;
+  /** Starts a killed server again on the same port, empty (no persistence). */
+  restart(): Promise<void>;
   /** Stops the server (SIGTERM) and waits for it to exit. */
   stop(): Promise<void>;
 }
@@ -51,12 +55,9 @@ function run(command: string, args: string[]): Promise<string> {
   });
 }
 
-/** Starts one redis-server and resolves once it accepts connections. */
-export async function startRedis(extra: readonly string[] = [], bus = false): Promise<RedisServer> {
-  const port = await freePort(bus);
-  const dir = mkdtempSync(join(tmpdir(), 'resilience-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
-  const child: ChildProcess = spawn('redis-server', [...args, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs redis-server with `args` and resolves once it accepts connections on `port`. */
+async function spawnServer(port: number, args: readonly string[]) {
+  const child: ChildProcess = spawn('redis-server', [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
@@ -76,12 +77,28 @@ export async function startRedis(extra: readonly string[] = [], bus = false): Pr
     child.stdout?.on('data', read);
     child.stderr?.on('data', read);
   });
+  return { child, exited };
+}
+
+/** Starts one redis-server and resolves once it accepts connections. */
+export async function startRedis(extra: readonly string[] = [], bus = false): Promise<RedisServer> {
+  const port = await freePort(bus);
+  const dir = mkdtempSync(join(tmpdir(), 'resilience-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  let { child, exited } = await spawnServer(port, [...args, ...extra]);
   return {
     port,
     pause: () => child.kill('SIGSTOP'),
     resume: () => child.kill('SIGCONT'),
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async restart() {
+      ({ child, exited } = await spawnServer(port, [...args, ...extra]));
+    },
     async stop() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGCONT');
         child.kill('SIGTERM');
       }

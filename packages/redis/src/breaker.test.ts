@@ -1,0 +1,106 @@
+/**
+ * A breaker shared through Redis, in both modes: the round trips each costs, and the
+ * pub/sub channel that carries a synchronised breaker's changes to the other instances.
+ */
+import { type BreakerEvent, ConfigurationError, circuitBreaker, consecutive } from '@resilience/core';
+import { FakeClock } from '@resilience/core/testing';
+import { Redis } from 'ioredis';
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisStore } from './index.js';
+import { useServer } from './testing/fixture.js';
+import { type Monitor, monitor } from './testing/monitor.js';
+
+const fixture = useServer();
+let watch: Monitor;
+const clients: { disconnect(): void }[] = [];
+
+beforeAll(async () => {
+  watch = await monitor(new Redis({ port: fixture.server.port, host: '127.0.0.1' }));
+});
+
+afterAll(() => {
+  watch?.stop();
+  for (const c of clients) c.disconnect();
+});
+
+const ioredis = () => {
+  const client = new Redis({ port: fixture.server.port, host: '127.0.0.1' });
+  clients.push(client);
+  return client;
+};
+
+/** Resolves with the next state change of `breaker` to `to` (no sleep: the event itself). */
+const changeTo = (breaker: { on: (type: 'state_change', l: (e: BreakerEvent) => void) => () => void }, to: string) =>
+  new Promise<void>((resolve) => {
+    const stop = breaker.on('state_change', (e) => {
+      if (e.type === 'state_change' && e.to === to) {
+        stop();
+        resolve();
+      }
+    });
+  });
+
+const fail = () => Promise.reject(new Error('HTTP 503'));
+
+describe('a breaker shared through Redis', () => {
+  it("costs 2 round trips a call per call, and none on a synchronised breaker's success path (one merge per syncMs)", async () => {
+    const clock = new FakeClock();
+    const store = redisStore({ client: fixture.client });
+    const options = { store, strategy: consecutive(5), halfOpenAfter: 1_000, clock, registry: false } as const;
+    const perCall = circuitBreaker({ ...options, name: 'per-call', sync: 'per-call' });
+    const synced = circuitBreaker({ ...options, name: 'synced' });
+    await perCall.execute(() => 1); // scripts loaded
+    await synced.execute(() => 1); // the first read
+    const perCallTrips = await watch.commands(async () => {
+      for (let i = 0; i < 10; i++) await perCall.execute(() => i);
+    });
+    expect(perCallTrips).toHaveLength(20);
+    const syncedTrips = await watch.commands(async () => {
+      for (let i = 0; i < 100; i++) await synced.execute(() => i);
+      await clock.advance(1_000); // the merge of 101 outcomes
+      await synced.sync(); // waits for the merge to land, then reads once more
+    });
+    expect(syncedTrips.map((c) => c.split(' ')[0])).toEqual(['evalsha', 'evalsha']);
+  });
+
+  for (const kind of ['ioredis', 'node-redis'] as const) {
+    it(`carries an opening to the other instances at once over pub/sub (${kind} subscriber)`, async () => {
+      const subscriber = async () => {
+        if (kind === 'ioredis') return ioredis();
+        const node = createClient({ socket: { port: fixture.server.port, host: '127.0.0.1' } });
+        await node.connect();
+        clients.push({ disconnect: () => void node.close() });
+        return node;
+      };
+      // A minute between merges: only the channel can tell b of a's opening in time.
+      const make = async () =>
+        circuitBreaker({
+          store: redisStore({ client: ioredis(), subscriber: await subscriber() }),
+          name: `channel-${kind}`,
+          strategy: consecutive(2),
+          halfOpenAfter: 60_000,
+          sync: { syncMs: 60_000 },
+          registry: false,
+        });
+      const [a, b] = [await make(), await make()];
+      await a.execute(() => 'warm');
+      await b.execute(() => 'warm');
+      // Both SUBSCRIBEs have reached the server (asked again until they have: no sleep).
+      const channel = `resilience:{breaker|channel-${kind}}`;
+      while (Number(((await fixture.client.pubsub('NUMSUB', channel)) as unknown[])[1]) < 2);
+      const heard = changeTo(b, 'open');
+      for (let i = 0; i < 2; i++) await a.execute(fail).catch(() => undefined);
+      await heard;
+      await expect(b.execute(() => 'not run')).rejects.toMatchObject({ code: 'circuit_open' });
+      a.dispose();
+      b.dispose();
+    });
+  }
+
+  it('refuses the store’s own client, or something that is not a client, as subscriber', () => {
+    expect(() => redisStore({ client: fixture.client, subscriber: fixture.client })).toThrow(ConfigurationError);
+    expect(() => redisStore({ client: fixture.client, subscriber: {} })).toThrow(/subscriber/);
+    expect(redisStore({ client: fixture.client }).channel).toBeUndefined();
+  });
+});
