@@ -239,6 +239,22 @@ describe('withResilience(axios) against a real server', () => {
     expect(configs[0]!.headers).not.toBe(configs[1]!.headers);
   });
 
+  it('copies the config down to its prototype: axios’ null-prototype config stays one (nothing inherited from Object.prototype)', async () => {
+    server = await scriptServer(answer(200));
+    const { api } = resilient();
+    let seen: InternalAxiosRequestConfig | undefined;
+    const tag = Symbol('tag');
+    api.interceptors.request.use((config) => Object.assign((seen = config), { [tag]: 'kept' })); // runs before ours
+    const sent = (await api.get('/items')).config; // what the attempt handed the adapter
+    expect((sent as { [tag]?: string })[tag]).toBe('kept'); // symbol keys too, as a spread copies them
+    expect(sent).not.toBe(seen);
+    expect(Object.getPrototypeOf(seen)).toBe(null); // axios ≥ 1.21 guards its config so
+    expect(Object.getPrototypeOf(sent)).toBe(null);
+    const helper = Object.getOwnPropertyDescriptor(sent, 'hasOwnProperty'); // axios' hidden own helper is kept
+    expect(helper).toMatchObject({ value: Object.prototype.hasOwnProperty, enumerable: false });
+    expect(Object.keys(sent).sort()).toEqual(Object.keys(seen!).sort());
+  });
+
   it('wraps an adapter chosen per request too', async () => {
     server = await scriptServer(answer(503), answer(200));
     const { clock, api } = resilient();

@@ -102,8 +102,30 @@ function send(config: InternalAxiosRequestConfig, spec: AdapterSpec, attempt: Cl
   const headers = config.headers.concat();
   if (attempt.idempotencyKey !== undefined) headers.set(IDEMPOTENCY_KEY_HEADER, attempt.idempotencyKey);
   const adapter = axios.getAdapter(spec ?? axios.defaults.adapter, config);
+  const copy = copyOf(config);
+  copy.headers = headers;
+  copy.adapter = adapter;
   // Without a signal of its own the attempt has none: the caller passed none either.
-  return adapter({ ...config, headers, adapter, ...(attempt.signal !== undefined && { signal: attempt.signal }) });
+  if (attempt.signal !== undefined) copy.signal = attempt.signal;
+  return adapter(copy);
+}
+
+/**
+ * A shallow copy of the config (its enumerable own keys, as a spread copies) with its
+ * prototype: axios (≥ 1.21) makes it null-prototype, with `hasOwnProperty` as a hidden own
+ * property, so nothing is inherited from a polluted `Object.prototype`. Copied key by key:
+ * spreading such an object takes V8's slow path (~4 µs a request).
+ */
+function copyOf(config: InternalAxiosRequestConfig): InternalAxiosRequestConfig {
+  const source = config as unknown as Record<PropertyKey, unknown>;
+  const copy = Object.create(Object.getPrototypeOf(config)) as Record<PropertyKey, unknown>;
+  const hidden = Object.getOwnPropertyDescriptor(config, 'hasOwnProperty');
+  if (hidden !== undefined) Object.defineProperty(copy, 'hasOwnProperty', hidden);
+  for (const key of Object.keys(source)) copy[key] = source[key];
+  for (const key of Object.getOwnPropertySymbols(source)) {
+    if (Object.prototype.propertyIsEnumerable.call(source, key)) copy[key] = source[key];
+  }
+  return copy as unknown as InternalAxiosRequestConfig;
 }
 
 const ABSOLUTE_URL = /^([a-z][a-z\d+\-.]*:)?\/\//i;
