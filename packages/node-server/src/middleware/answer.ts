@@ -8,9 +8,16 @@ export function problemAnswer(problem: ProblemResponse): Answer {
   return { status: problem.status, headers: problem.headers, body: JSON.stringify(problem.body) };
 }
 
-/** The problem+json answer for `error` (see core's `errorResponse`), with the request's correlation id. */
-export function errorAnswer(res: ServerResponse, error: unknown, expose = false): Answer {
-  return problemAnswer(errorResponse(error, { correlationId: requestCorrelationId(res), expose }));
+/**
+ * The problem+json answer for `error` (see core's `errorResponse`), with the request's
+ * correlation id; a 401 is challenged with the error's own `WWW-Authenticate`, else `challenge`.
+ */
+export function errorAnswer(
+  res: ServerResponse,
+  error: unknown,
+  options: { expose?: boolean; challenge?: string } = {},
+): Answer {
+  return problemAnswer(errorResponse(error, { correlationId: requestCorrelationId(res), ...options }));
 }
 
 /** The response's headers as one record, lower-case names, values as text (for header merges). */
