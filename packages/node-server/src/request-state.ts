@@ -40,17 +40,18 @@ function stateOf(res: ServerResponse): RequestState {
     onClose: [],
   };
   tracked[STATE] = state;
-  const own = state;
   // `close` on the request fires when its body has been read; only the response's `close`
   // without `finish` tells that the client went away.
-  if (res.closed) responseClosed(res, own);
-  else res.once('close', () => responseClosed(res, own));
+  if (res.closed) responseClosed.call(res);
+  else res.on('close', responseClosed); // one shared listener, no closure per request
   return state;
 }
 
-function responseClosed(res: ServerResponse, state: RequestState): void {
+function responseClosed(this: ServerResponse): void {
+  const state = (this as Tracked)[STATE]!;
+  if (state.closed) return;
   state.closed = true;
-  if (!res.writableFinished) abort(state, new ClientDisconnectedError());
+  if (!this.writableFinished) abort(state, new ClientDisconnectedError());
   for (const run of state.onClose) run();
 }
 
