@@ -107,4 +107,6 @@ if (!(VARIANTS[framework] as readonly string[] | undefined)?.includes(variant)) 
 }
 const server = createServer(framework === 'express' ? expressApp(variant) : koaApp(variant).callback());
 server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as AddressInfo).port }));
+// The parent asks for the CPU time spent so far, before and after each run.
+process.on('message', () => process.send!(process.cpuUsage()));
 process.on('disconnect', () => process.exit(0));

@@ -12,7 +12,9 @@ import { type Framework, VARIANTS } from '../servers/variants.js';
 // stack), so drift on a shared machine hits all alike; three runs, and each variant's share
 // of the bare framework is the median over the runs of its requests/s ÷ bare's in that run.
 // Targets: Express, ours ≥ 0.97 of bare and ahead of every peer; Koa, ours ahead of every
-// peer; the full stack ≥ 0.90 of bare on both.
+// peer; the full stack ≥ 0.90 of bare on both. The server's CPU time per request is shown
+// beside (bare's ÷ the variant's: the requests/s share at equal CPU), steadier than
+// requests/s when other work shares the machine.
 
 const CONNECTIONS = 50;
 const RUNS = 3;
@@ -23,6 +25,8 @@ const QUICK_S = 0.5;
 interface Figures {
   rps: number;
   p99: number;
+  /** The server's CPU time per request, µs. */
+  cpuUs: number;
 }
 
 interface Server {
@@ -44,14 +48,25 @@ async function start(framework: Framework, variant: string): Promise<Server> {
   return { url: `http://127.0.0.1:${message.port}/`, child };
 }
 
+/** The server's CPU time so far, µs (user + system). */
+async function cpu(server: Server): Promise<number> {
+  const answer = once(server.child, 'message');
+  server.child.send('cpu');
+  const [{ user, system }] = (await answer) as [NodeJS.CpuUsage];
+  return user + system;
+}
+
 async function load(server: Server, seconds: number): Promise<Figures> {
+  const before = await cpu(server);
   const result = await autocannon({ url: server.url, connections: CONNECTIONS, duration: seconds });
+  const cpuUs = (await cpu(server)) - before;
   if (result.errors > 0 || result.non2xx > 0) {
     throw new Error(
       `${server.url}: ${result.errors} errors, ${result.non2xx} non-2xx answers (nothing may be limited)`,
     );
   }
-  return { rps: result.requests.total / result.duration, p99: result.latency.p99 };
+  const total = result.requests.total;
+  return { rps: total / result.duration, p99: result.latency.p99, cpuUs: cpuUs / total };
 }
 
 const median = (values: readonly number[]) => spread(values).median;
@@ -81,6 +96,8 @@ async function section(framework: Framework, options: SuiteOptions): Promise<voi
         'p99 ms': median(runs.map((r) => r.get(variant)!.p99)),
         'requests/s × bare': share(variant, 'bare', (f) => f.rps).toFixed(3),
         'p99 × bare': share(variant, 'bare', (f) => f.p99).toFixed(2),
+        'CPU µs/req': median(runs.map((r) => r.get(variant)!.cpuUs)).toFixed(1),
+        'bare CPU ÷ this': share('bare', variant, (f) => f.cpuUs).toFixed(3),
       })),
     );
     const judged = (label: string, value: number, limit: number) =>
