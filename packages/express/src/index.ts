@@ -55,7 +55,9 @@ export const requestSignal = (req: Request): AbortSignal => signalOf(req.res as 
  * @example app.use(rateLimit({ algorithm: tokenBucket({ capacity: 60, refillPerSecond: 1 }) }));
  */
 export function rateLimit(options: RateLimitOptions): RequestHandler {
-  const check = rateLimitCheck(options, { framework: 'express', ip: (req) => req.ip, trust: trustOf });
+  // Trusting no proxy, `req.ip` is the socket's address: read it without Express's proxy walk.
+  const ip = (req: Request) => (trustOf(req) === 'none' ? req.socket.remoteAddress : req.ip);
+  const check = rateLimitCheck(options, { framework: 'express', ip, trust: trustOf });
   return function rateLimit(req: Request, res: Response, next: NextFunction) {
     try {
       settle(res, next, check(req, res));
