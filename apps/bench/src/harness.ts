@@ -34,6 +34,8 @@ export interface TargetResult {
   /** `'ratio'`, or the figure's unit (`'KiB'`, `'B'`). */
   unit: string;
   limit: number;
+  /** The figure must be at least `limit` (a throughput share), not at most. */
+  atLeast?: true;
   verdict: Verdict;
   /** A ratio's spread over the rounds; absent for a single measure (a memory figure). */
   spread?: Spread;
@@ -72,19 +74,20 @@ const figure = (v: number) => v.toFixed(Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 
 
 /**
  * Prints one target, `label = value (≤ limit) met|MISSED`, and records it for `--json`.
- * `unit` names a figure's unit (`'KiB'`, `'B'`); a ratio has none. Judged on `value`; a
- * ratio's `spread` over the rounds is printed after the verdict.
+ * `unit` names a figure's unit (`'KiB'`, `'B'`); a ratio has none. Judged on `value`, at
+ * most `limit` or, with `atLeast`, at least; a ratio's `spread` over the rounds is printed
+ * after the verdict.
  */
 export function checkTarget(
   label: string,
   value: number,
   limit: number,
   options: SuiteOptions,
-  extra: Partial<Pick<TargetResult, 'unit' | 'spread' | 'beside' | 'ns'>> & { section?: string } = {},
+  extra: Partial<Pick<TargetResult, 'unit' | 'spread' | 'beside' | 'ns' | 'atLeast'>> & { section?: string } = {},
 ): boolean {
-  const ok = value <= limit;
+  const ok = extra.atLeast ? value >= limit : value <= limit;
   const unit = extra.unit ? ` ${extra.unit}` : '';
-  let line = `target  ${label} = ${figure(value)}${unit} (≤ ${limit}${unit}) ${judge(ok, options)}`;
+  let line = `target  ${label} = ${figure(value)}${unit} (${extra.atLeast ? '≥' : '≤'} ${limit}${unit}) ${judge(ok, options)}`;
   const s = extra.spread;
   if (s !== undefined && !options.quick) {
     line += `  [alone, ${s.rounds} rounds: IQR ${figure(s.q1)}–${figure(s.q3)}, range ${figure(s.min)}–${figure(s.max)}`;
@@ -98,6 +101,7 @@ export function checkTarget(
     value,
     unit: extra.unit ?? 'ratio',
     limit,
+    ...(extra.atLeast ? { atLeast: true as const } : {}),
     verdict: options.quick ? 'not judged' : ok ? 'met' : 'MISSED',
     ...(s === undefined ? {} : { spread: s }),
     ...(extra.beside === undefined ? {} : { beside: extra.beside }),

@@ -23,7 +23,8 @@ import {
   timeoutArm,
 } from '@resilience/node-server';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
-import { send, settle } from './send.js';
+import { withHandling } from './error-sink.js';
+import { recordAnswered, routeOf, send, settle } from './send.js';
 
 export * from '@resilience/node-server/public';
 
@@ -54,7 +55,9 @@ export const requestSignal = (req: Request): AbortSignal => signalOf(req.res as 
  * @example app.use(rateLimit({ algorithm: tokenBucket({ capacity: 60, refillPerSecond: 1 }) }));
  */
 export function rateLimit(options: RateLimitOptions): RequestHandler {
-  const check = rateLimitCheck(options, { framework: 'express', ip: (req) => req.ip, trust: trustOf });
+  // Trusting no proxy, `req.ip` is the socket's address: read it without Express's proxy walk.
+  const ip = (req: Request) => (trustOf(req) === 'none' ? req.socket.remoteAddress : req.ip);
+  const check = rateLimitCheck(options, { framework: 'express', ip, trust: trustOf });
   return function rateLimit(req: Request, res: Response, next: NextFunction) {
     try {
       settle(res, next, check(req, res));
@@ -81,7 +84,7 @@ export function idempotency(options: IdempotencyOptions = {}): RequestHandler {
 
 /** Answers 503 (problem+json, code `request_timeout`) and aborts the request's signal after `ms`. */
 export function timeout(options: TimeoutOptions): RequestHandler {
-  const arm = timeoutArm(options);
+  const arm = timeoutArm(options, recordAnswered);
   return function timeout(_req: Request, res: Response, next: NextFunction) {
     arm(res, () => next());
   };
@@ -95,14 +98,16 @@ export function loadShedding(options: LoadSheddingOptions): RequestHandler {
   };
 }
 
-/** Every error as problem+json with a correlation id; mount it last. */
+/**
+ * Every error as problem+json with a correlation id; mount it last. It also records the errors
+ * the other middleware answer themselves (a timeout, a shed), which never reach it through `next`.
+ */
 export function errorHandler(options: ErrorHandlerOptions = {}): ErrorRequestHandler {
   const handling = errorHandling(options);
-  return function errorHandler(error: unknown, req: Request, res: Response, _next: NextFunction) {
-    const route = req.route === undefined ? undefined : `${req.method} ${req.baseUrl}${req.route.path}`;
-    const answer = handling.answer(res, error, { route, recorded: false });
+  return withHandling(function errorHandler(error: unknown, req: Request, res: Response, _next: NextFunction) {
+    const answer = handling.answer(res, error, { route: routeOf(req), recorded: false });
     if (answer !== undefined) send(res, answer);
-  };
+  }, handling);
 }
 
 /** `GET {prefix}/health`, `/health/live` and `/health/ready` as `application/health+json`. */

@@ -1,5 +1,19 @@
-import { type Answer, RUN } from '@resilience/node-server';
-import type { NextFunction, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import { type Answer, RUN, responseError } from '@resilience/node-server';
+import type { NextFunction, Request, Response } from 'express';
+import { appErrorHandling } from './error-sink.js';
+
+/** The route as Express names it (`GET /orders/:id`), once one matched. */
+export function routeOf(req: Request): string | undefined {
+  return req.route === undefined ? undefined : `${req.method} ${req.baseUrl}${req.route.path}`;
+}
+
+/** Records the error the toolkit answered `res` with itself (a timeout, a shed) into the app's errorHandler. */
+export function recordAnswered(res: ServerResponse): void {
+  const req = res.req as Request;
+  if (responseError(res) !== undefined)
+    appErrorHandling(req)?.recordAnswered(res, { route: routeOf(req), recorded: false });
+}
 
 /** Sends an answer as it is: status, headers, body bytes (no ETag, no content negotiation). */
 export function send(res: Response, answer: Answer): void {
@@ -7,6 +21,7 @@ export function send(res: Response, answer: Answer): void {
   res.statusCode = answer.status;
   for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
   res.end(answer.body);
+  recordAnswered(res);
 }
 
 /** Goes on (`undefined`, {@link RUN}), sends the answer, or passes a failure to Express's error path. */

@@ -16,6 +16,7 @@ import {
   metricsRoute as metricsAnswer,
   type RateLimitOptions as RateLimitBase,
   rateLimitCheck,
+  responseError,
   requestSignal as signalOf,
   type TimeoutOptions,
   timeoutArm,
@@ -95,17 +96,26 @@ export function loadShedding(options: LoadSheddingOptions): Middleware {
   };
 }
 
-/** Every error as problem+json with a correlation id, and every request recorded; mount it first. */
+/** The route as @koa/router names it, when it matched one. */
+function routeOf(ctx: Context): string | undefined {
+  const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+  return typeof matched === 'string' ? `${ctx.method} ${matched}` : undefined;
+}
+
+/**
+ * Every error as problem+json with a correlation id, every request recorded, and the errors
+ * the other middleware answered themselves (a timeout, a shed) recorded too; mount it first.
+ */
 export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
   const handling = errorHandling(options);
+  const recorded = handling.record !== undefined;
   return async function errorHandler(ctx: Context, next: Next) {
     handling.record?.(ctx.res);
     try {
       await next();
+      if (responseError(ctx.res) !== undefined) handling.recordAnswered(ctx.res, { route: routeOf(ctx), recorded });
     } catch (error) {
-      const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
-      const route = typeof matched === 'string' ? `${ctx.method} ${matched}` : undefined;
-      const answer = handling.answer(ctx.res, error, { route, recorded: handling.record !== undefined });
+      const answer = handling.answer(ctx.res, error, { route: routeOf(ctx), recorded });
       if (answer !== undefined) send(ctx, answer);
     }
   };

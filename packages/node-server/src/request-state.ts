@@ -10,8 +10,10 @@ interface RequestState {
   controller: AbortController | undefined;
   aborted: boolean;
   reason: unknown;
-  /** The error the response was made from, as the error handler saw it. */
+  /** The error the response was made from: what the error handler caught, or what the toolkit answered. */
   error: unknown;
+  /** Whether that error has been recorded (collector, recent errors, log): each response's once. */
+  errorRecorded: boolean;
   closed: boolean;
   /** The request's correlation id, once a middleware has asked for it. */
   correlationId: string | undefined;
@@ -32,22 +34,24 @@ function stateOf(res: ServerResponse): RequestState {
     aborted: false,
     reason: undefined,
     error: undefined,
+    errorRecorded: false,
     closed: false,
     correlationId: undefined,
     onClose: [],
   };
   tracked[STATE] = state;
-  const own = state;
   // `close` on the request fires when its body has been read; only the response's `close`
   // without `finish` tells that the client went away.
-  if (res.closed) responseClosed(res, own);
-  else res.once('close', () => responseClosed(res, own));
+  if (res.closed) responseClosed.call(res);
+  else res.on('close', responseClosed); // one shared listener, no closure per request
   return state;
 }
 
-function responseClosed(res: ServerResponse, state: RequestState): void {
+function responseClosed(this: ServerResponse): void {
+  const state = (this as Tracked)[STATE]!;
+  if (state.closed) return;
   state.closed = true;
-  if (!res.writableFinished) abort(state, new ClientDisconnectedError());
+  if (!this.writableFinished) abort(state, new ClientDisconnectedError());
   for (const run of state.onClose) run();
 }
 
@@ -88,6 +92,14 @@ export function setResponseError(res: ServerResponse, error: unknown): void {
 /** The error given to {@link setResponseError}, if any. */
 export function responseError(res: ServerResponse): unknown {
   return (res as Tracked)[STATE]?.error;
+}
+
+/** True the first time it is asked for a response: whoever gets true records its error, nobody else. */
+export function claimErrorRecord(res: ServerResponse): boolean {
+  const state = stateOf(res);
+  if (state.errorRecorded) return false;
+  state.errorRecorded = true;
+  return true;
 }
 
 /** Runs `run` once when the response closes, finished or not; at once if it already has. */

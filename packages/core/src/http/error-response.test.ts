@@ -12,6 +12,7 @@ import {
   TimeoutError,
 } from '../errors/errors.js';
 import { errorResponse, httpErrorStatus } from './error-response.js';
+import { HTTP_DEFAULTS } from './options.js';
 import { PROBLEM_JSON_CONTENT_TYPE, PROBLEM_TYPES } from './problem.js';
 
 const named = (name: string, extra: Record<string, unknown> = {}) =>
@@ -188,6 +189,18 @@ describe('errorResponse', () => {
       category: 'auth',
     });
     expect(errorResponse({ status: 401 }).body).toMatchObject({ type: PROBLEM_TYPES.auth, status: 401 });
+  });
+
+  it("challenges every 401 with WWW-Authenticate (RFC 9110): the error's own, else options.challenge, else Bearer", () => {
+    const auth = named('AuthenticationError');
+    expect(errorResponse(auth).status).toBe(401);
+    expect(errorResponse(auth).headers['www-authenticate']).toBe(HTTP_DEFAULTS.challenge);
+    expect(errorResponse({ status: 401 }, { challenge: 'Basic realm="ops"' }).headers['www-authenticate']).toBe(
+      'Basic realm="ops"',
+    );
+    const own = { status: 401, headers: { 'WWW-Authenticate': 'Negotiate' } };
+    expect(errorResponse(own, { challenge: 'Basic' }).headers['www-authenticate']).toBe('Negotiate');
+    expect(errorResponse({ status: 403 }).headers['www-authenticate']).toBeUndefined();
   });
 
   it('survives JSON: the body is plain data', () => {

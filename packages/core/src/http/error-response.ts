@@ -1,5 +1,6 @@
 import { classify, type ErrorCategory } from '../errors/classify.js';
 import { isResilienceError } from '../errors/errors.js';
+import { HTTP_DEFAULTS } from './options.js';
 import {
   PROBLEM_TITLES,
   PROBLEM_TYPES,
@@ -177,13 +178,33 @@ export interface ErrorResponseOptions extends ProblemContext {
    * hosts, queries and secrets. @default false
    */
   readonly expose?: boolean;
+  /**
+   * The `WWW-Authenticate` challenge of a 401 (RFC 9110 requires one on every 401) when the
+   * error brings none of its own in `headers` (as http-errors sets it). @default 'Bearer'
+   */
+  readonly challenge?: string;
+}
+
+/** The error's own `WWW-Authenticate` (in `headers`, any case), if it carries one. */
+function ownChallenge(error: unknown): string | undefined {
+  try {
+    const headers = (error as Bag | null)?.headers;
+    if (typeof headers !== 'object' || headers === null) return undefined;
+    for (const [name, value] of Object.entries(headers)) {
+      if (name.toLowerCase() === 'www-authenticate' && typeof value === 'string' && value !== '') return value;
+    }
+  } catch {
+    // headers that cannot be read bring no challenge
+  }
+  return undefined;
 }
 
 /**
  * The problem+json response for an error (see {@link httpErrorStatus}): `type`, `title`,
  * `status`, `category`, the toolkit's `code` and the `correlationId` (also sent as
  * `X-Request-Id`), with `Retry-After` in whole seconds, rounded up, when a retry time is
- * known. No message or stack unless `expose`.
+ * known, and `WWW-Authenticate` on a 401 (the error's own, else `options.challenge`). No
+ * message or stack unless `expose`.
  *
  * @example
  * const { status, headers, body } = errorResponse(error, { correlationId });
@@ -201,5 +222,9 @@ export function errorResponse(error: unknown, options: ErrorResponseOptions = {}
       // nothing more to show
     }
   }
-  return problemResponse(s.kind, s.status, s.category, options, extra, s.retryAfterMs);
+  const problem = problemResponse(s.kind, s.status, s.category, options, extra, s.retryAfterMs);
+  if (s.status === 401) {
+    problem.headers['www-authenticate'] = ownChallenge(error) ?? options.challenge ?? HTTP_DEFAULTS.challenge;
+  }
+  return problem;
 }

@@ -9,6 +9,7 @@ describe('HTTP_DEFAULTS', () => {
       maxKeyLength: 255,
       correlationIdMaxLength: 128,
       headers: 'draft',
+      challenge: 'Bearer',
     });
   });
 });

@@ -13,6 +13,8 @@ export const HTTP_DEFAULTS = {
   correlationIdMaxLength: 128,
   /** Which rate-limit fields a response carries. */
   headers: 'draft',
+  /** The `WWW-Authenticate` challenge of a 401 whose error brings none (RFC 9110 requires one). */
+  challenge: 'Bearer',
 } as const;
 
 /** Options of {@link idempotencyKeyParser}. */

@@ -1,6 +1,7 @@
 import {
   BrokenCircuitError,
   BulkheadRejectedError,
+  fixedWindow,
   IsolatedCircuitError,
   metrics,
   PROBLEM_TYPES,
@@ -13,6 +14,7 @@ import {
 import { expect } from 'vitest';
 import { abandonedRequest, deferred } from '../context.js';
 import { problemOf, type Scenario } from '../scenario.js';
+import { downStore } from './rate-limit.js';
 
 class ZodError extends Error {
   readonly issues = [{ path: ['amount'], message: 'Expected number' }];
@@ -109,6 +111,81 @@ export const errorHandlerScenarios: Scenario[] = [
       expect(logger.lines).toEqual([
         expect.objectContaining({ level: 'error', fields: expect.objectContaining({ correlationId: 'r-1' }) }),
       ]);
+    },
+  },
+  {
+    area: 'errorHandler',
+    name: "records the toolkit's own 5xx answers once (a shed, a failed store under rateLimit and idempotency) and none of its 4xx decisions (429, idempotency's 400 and 422)",
+    async run(t) {
+      const errors = recentErrors({ max: 10 });
+      const stats = metrics();
+      const handler = () => t.m.errorHandler({ recentErrors: errors, collector: stats, logger: t.logger() });
+      const entered = deferred();
+      const release = deferred();
+      const shed = await t.serve([
+        handler(),
+        t.m.loadShedding({ maxConcurrent: 1 }),
+        t.m.route('GET', '/', async () => {
+          entered.resolve();
+          await release.promise;
+          return { json: {} };
+        }),
+      ]);
+      const limitStore = await t.serve([
+        handler(),
+        t.m.rateLimit({
+          algorithm: fixedWindow({ limit: 5, windowMs: 60_000 }),
+          store: downStore(),
+          onStoreError: 'closed',
+          logger: t.logger(),
+        }),
+        t.m.route('GET', '/', () => ({ json: {} })),
+      ]);
+      const keyStore = await t.serve([
+        handler(),
+        t.m.idempotency({ store: downStore(), logger: t.logger() }),
+        t.m.route('POST', '/', () => ({ status: 201, json: {} })),
+      ]);
+      const decisions = await t.serve([
+        handler(),
+        t.m.rateLimit({ algorithm: fixedWindow({ limit: 3, windowMs: 60_000 }), logger: t.logger() }),
+        t.m.idempotency({ logger: t.logger() }),
+        t.m.route('POST', '/', () => ({ status: 201, json: {} })),
+      ]);
+      const post = (body: string, key: string) => ({
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+        body,
+      });
+      const running = shed.fetch('/');
+      await entered.promise;
+      const statuses = [
+        (await shed.fetch('/', { headers: { 'x-request-id': 'shed' } })).status,
+        (await limitStore.fetch('/', { headers: { 'x-request-id': 'limit-store' } })).status,
+        (
+          await keyStore.fetch('/', {
+            ...post('{}', '"k"'),
+            headers: { ...post('{}', '"k"').headers, 'x-request-id': 'key-store' },
+          })
+        ).status,
+        (await decisions.fetch('/', post('{"a":1}', '"k"'))).status,
+        (await decisions.fetch('/', post('{"a":2}', '"k"'))).status,
+        (await decisions.fetch('/', post('{}', 'unquoted'))).status,
+        (await decisions.fetch('/', post('{}', '"other"'))).status,
+      ];
+      release.resolve();
+      expect((await running).status).toBe(200);
+      expect(statuses).toEqual([503, 503, 503, 201, 422, 400, 429]);
+      const listed = errors.list().map((e) => [e.correlationId, e.status, e.code]);
+      expect(listed.sort()).toEqual([
+        ['key-store', 503, 'store_unavailable'],
+        ['limit-store', 503, 'store_unavailable'],
+        ['shed', 503, 'bulkhead_full'],
+      ]);
+      // Three errors, none of them the 4xx decisions (rate_limit, validation, invalid_state).
+      const counted = stats.snapshot().errorsByCategory;
+      expect(Object.values(counted).reduce((a, b) => a + b, 0)).toBe(3);
+      expect([counted.rate_limit, counted.validation, counted.invalid_state]).toEqual([0, 0, 0]);
     },
   },
   {

@@ -104,6 +104,40 @@ export const routeScenarios: Scenario[] = [
   },
   {
     area: 'adminRoutes',
+    name: "every 401 carries WWW-Authenticate (RFC 9110): the admin routes' challenge, and an error's own or the default through errorHandler",
+    async run(t) {
+      const unauthorized = (headers?: Record<string, string>) =>
+        Object.assign(new Error('who are you?'), headers === undefined ? { status: 401 } : { status: 401, headers });
+      const app = await t.serve([
+        t.m.errorHandler({ logger: t.logger() }),
+        t.m.adminRoutes({ authorize: () => false }),
+        t.m.adminRoutes({ prefix: '/ops', authorize: () => 401, challenge: 'Basic realm="ops"' }),
+        t.m.route('GET', '/me', () => {
+          throw unauthorized();
+        }),
+        t.m.route('GET', '/shop', () => {
+          throw unauthorized({ 'WWW-Authenticate': 'Basic realm="shop"' });
+        }),
+      ]);
+      const challenges: Array<[number, string | null]> = [];
+      for (const path of ['/api/resilience/circuit-breakers', '/ops/metrics', '/me', '/shop']) {
+        const res = await app.fetch(path);
+        challenges.push([res.status, res.headers.get('www-authenticate')]);
+        expect(await problemOf(res)).toMatchObject({ status: 401, category: 'auth' });
+      }
+      expect(challenges).toEqual([
+        [401, 'Bearer'],
+        [401, 'Basic realm="ops"'],
+        [401, 'Bearer'],
+        [401, 'Basic realm="shop"'],
+      ]);
+      // A 403 is no challenge.
+      const refused = await app.fetch('/api/resilience/circuit-breakers', { headers: { authorization: 'Bearer x' } });
+      expect([refused.status, refused.headers.get('www-authenticate')]).toEqual([403, null]);
+    },
+  },
+  {
+    area: 'adminRoutes',
     name: 'lists, reads, isolates and resets breakers, serves metrics, error rates, recent errors, alerts and health; unknown names 404',
     async run(t) {
       const clock = new FakeClock(0);

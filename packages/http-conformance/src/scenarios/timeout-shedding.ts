@@ -1,4 +1,4 @@
-import { fixedWindow, PROBLEM_TYPES, RequestTimeoutError } from '@resilience/core';
+import { fixedWindow, metrics, PROBLEM_TYPES, RequestTimeoutError, recentErrors } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { expect } from 'vitest';
 import { deferred } from '../context.js';
@@ -51,7 +51,46 @@ export const timeoutScenarios: Scenario[] = [
       await late.promise;
       const fast = await app.fetch('/fast');
       expect(await fast.json()).toEqual({ fast: true });
-      expect(errors).toEqual([]);
+      // The timeout itself, once; the late answer raised nothing ("headers already sent").
+      expect(errors).toEqual([expect.any(RequestTimeoutError)]);
+    },
+  },
+  {
+    area: 'timeout',
+    name: 'a timed-out request is recorded once (request_timeout) in the collector and the recent errors, whether its handler ignores the signal or rejects with it',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const errors = recentErrors({ max: 10 });
+      const stats = metrics();
+      const entered = [deferred(), deferred()];
+      const app = await t.serve([
+        t.m.errorHandler({ recentErrors: errors, collector: stats, logger: t.logger() }),
+        t.m.timeout({ ms: 1_000, clock }),
+        t.m.route('GET', '/ignores', async () => {
+          entered[0]!.resolve();
+          await clock.sleep(5_000);
+          return { json: { late: true } };
+        }),
+        t.m.route('GET', '/honours', async (r) => {
+          const signal = r.signal();
+          entered[1]!.resolve();
+          await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+          return {};
+        }),
+        t.m.route('GET', '/fast', () => ({ json: {} })),
+      ]);
+      const pending = ['ignores', 'honours'].map((id) => app.fetch(`/${id}`, { headers: { 'x-request-id': id } }));
+      await Promise.all(entered.map((e) => e.promise));
+      await clock.advance(1_000);
+      expect((await Promise.all(pending)).map((r) => r.status)).toEqual([503, 503]);
+      await clock.advance(4_000); // the handler that ignored the signal ends, late
+      expect((await app.fetch('/fast')).status).toBe(200);
+      const listed = errors.list().map((e) => [e.correlationId, e.status, e.code]);
+      expect(listed.sort()).toEqual([
+        ['honours', 503, 'request_timeout'],
+        ['ignores', 503, 'request_timeout'],
+      ]);
+      expect(stats.snapshot().errorsByCategory.timeout).toBe(2);
     },
   },
   {

@@ -42,6 +42,8 @@ export interface AdminRoutesOptions<C> {
   alerting?: { active(): Alert[]; history(): Alert[] };
   /** A `recentErrors()` list (what `errorHandler({ recentErrors })` records). */
   recentErrors?: { list(): RecentError[] };
+  /** The `WWW-Authenticate` challenge sent with a 401 (RFC 9110 requires one), e.g. `'Basic realm="ops"'`. @default 'Bearer' */
+  challenge?: string;
 }
 
 const OPTION_NAMES = {
@@ -52,6 +54,7 @@ const OPTION_NAMES = {
   collectors: true,
   alerting: true,
   recentErrors: true,
+  challenge: true,
 } as const satisfies OptionNames<AdminRoutesOptions<unknown>>;
 
 /** Answers a request under the prefix, or `undefined` for any other request. */
@@ -111,7 +114,15 @@ export function adminRoute<C>(options: AdminRoutesOptions<C>): AdminRoute<C> {
     o.recentErrors,
     'a recentErrors() list',
   );
+  v.check(
+    o.challenge === undefined ||
+      (typeof o.challenge === 'string' && /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+( .*)?$/.test(o.challenge)),
+    'challenge',
+    o.challenge,
+    "a WWW-Authenticate challenge such as 'Bearer' or 'Basic realm=\"ops\"'",
+  );
   v.done();
+  const challenge = o.challenge ?? MIDDLEWARE_DEFAULTS.adminRoutes.challenge;
   const authorize = o.authorize!;
   const prefix = o.prefix ?? MIDDLEWARE_DEFAULTS.adminRoutes.prefix;
   const list = (): Breaker[] => (Array.isArray(source) ? [...source] : (source as BreakerRegistry).breakers());
@@ -188,7 +199,7 @@ export function adminRoute<C>(options: AdminRoutesOptions<C>): AdminRoute<C> {
       if (allowed !== true) {
         const status =
           allowed === 401 || allowed === 403 ? allowed : res.req?.headers.authorization === undefined ? 401 : 403;
-        return errorAnswer(res, { status });
+        return errorAnswer(res, { status }, { challenge });
       }
       return route(res, res.req?.method ?? 'GET', parts);
     });

@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { errorResponse, type ProblemResponse } from '@resilience/core';
-import { requestCorrelationId } from '../request-state.js';
+import { requestCorrelationId, setResponseError } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 
 /** A problem response as an answer to send: its body as JSON text. */
@@ -8,9 +8,19 @@ export function problemAnswer(problem: ProblemResponse): Answer {
   return { status: problem.status, headers: problem.headers, body: JSON.stringify(problem.body) };
 }
 
-/** The problem+json answer for `error` (see core's `errorResponse`), with the request's correlation id. */
-export function errorAnswer(res: ServerResponse, error: unknown, expose = false): Answer {
-  return problemAnswer(errorResponse(error, { correlationId: requestCorrelationId(res), expose }));
+/**
+ * The problem+json answer for `error` (see core's `errorResponse`), with the request's
+ * correlation id; a 401 is challenged with the error's own `WWW-Authenticate`, else
+ * `challenge`. The error becomes the response's (`setResponseError`): the error handler
+ * records the toolkit's own answers as it records what it catches.
+ */
+export function errorAnswer(
+  res: ServerResponse,
+  error: unknown,
+  options: { expose?: boolean; challenge?: string } = {},
+): Answer {
+  setResponseError(res, error);
+  return problemAnswer(errorResponse(error, { correlationId: requestCorrelationId(res), ...options }));
 }
 
 /** The response's headers as one record, lower-case names, values as text (for header merges). */

@@ -16,7 +16,7 @@ describe('MIDDLEWARE_DEFAULTS', () => {
       errorHandler: { expose: false },
       healthRoutes: { prefix: '' },
       metricsRoute: { path: '/metrics' },
-      adminRoutes: { prefix: '/api/resilience' },
+      adminRoutes: { prefix: '/api/resilience', challenge: 'Bearer' },
     });
   });
 });

@@ -1,3 +1,4 @@
+import { HTTP_DEFAULTS } from '@resilience/core';
 import { BODY_DEFAULTS } from '../body.js';
 
 /** The defaults of the adapters' middleware, quoted in docs/express.md (core's own defaults apply beneath). */
@@ -14,5 +15,5 @@ export const MIDDLEWARE_DEFAULTS = {
   errorHandler: { expose: false },
   healthRoutes: { prefix: '' },
   metricsRoute: { path: '/metrics' },
-  adminRoutes: { prefix: '/api/resilience' },
+  adminRoutes: { prefix: '/api/resilience', challenge: HTTP_DEFAULTS.challenge },
 } as const;

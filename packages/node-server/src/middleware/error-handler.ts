@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import {
   type EventLogger,
   errorResponse,
+  httpErrorStatus,
   type MetricsCollector,
   type OptionNames,
   type RecentErrors,
@@ -9,7 +10,7 @@ import {
 import { OptionsValidator } from '@resilience/core/internal';
 import { checkLogger, consoleLogger } from '../logger.js';
 import { type RequestRecorder, requestRecorder } from '../record.js';
-import { requestCorrelationId, setResponseError } from '../request-state.js';
+import { claimErrorRecord, requestCorrelationId, responseError, setResponseError } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 import { problemAnswer } from './answer.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
@@ -20,7 +21,11 @@ export interface ErrorHandlerOptions {
   expose?: boolean;
   /** A core `metrics()` collector the errors (and, in Koa, every request) are recorded into. */
   collector?: Pick<MetricsCollector, 'recordCall' | 'recordError'>;
-  /** A core `recentErrors()` list: server errors (5xx) and cancelled requests (499) are recorded, for `adminRoutes`. */
+  /**
+   * A core `recentErrors()` list: server errors (5xx) and cancelled requests (499) are
+   * recorded, once each, whether thrown or answered by the toolkit itself (a timeout, a shed,
+   * a failed store), for `adminRoutes`.
+   */
   recentErrors?: Pick<RecentErrors, 'record'>;
   /** Where server errors (5xx) are logged, with their correlation id. @default console */
   logger?: EventLogger;
@@ -33,19 +38,29 @@ const OPTION_NAMES = {
   logger: true,
 } as const satisfies OptionNames<ErrorHandlerOptions>;
 
+/** Where a request's error was met: its route (as the framework names it), and whether a request recorder counts it. */
+export interface ErrorContext {
+  readonly route?: string | undefined;
+  /** True when `record` records this request (the collector then hears of it from there). */
+  readonly recorded: boolean;
+}
+
 export interface ErrorHandling {
   /** Records every request into the collector (for a handler that sees every request: Koa's); undefined without one. */
   readonly record: RequestRecorder | undefined;
   /**
-   * The answer to an error: records it (collector only when `recorded` is false: a request
-   * recorder counts it otherwise), lists and logs it; `undefined` when the response has
-   * already started (it is then ended: nothing else can be said).
+   * The answer to an error: records it (see {@link ErrorHandling.recordAnswered}); `undefined`
+   * when the response has already started (it is then ended: nothing else can be said).
    */
-  answer(
-    res: ServerResponse,
-    error: unknown,
-    context: { route?: string | undefined; recorded: boolean },
-  ): Answer | undefined;
+  answer(res: ServerResponse, error: unknown, context: ErrorContext): Answer | undefined;
+  /**
+   * Records the error the toolkit answered the response with itself (a timeout's 503, a
+   * shed, a failed store), as `answer` records what it catches: once per response, and only
+   * server errors (5xx) and cancelled requests (499) — into the collector (unless `recorded`),
+   * the recent-errors list and, for 5xx, the logger. A 4xx is the client's or a decision (a
+   * 429, a refused idempotency key): not an error of the server. Nothing when there is none.
+   */
+  recordAnswered(res: ServerResponse, context: ErrorContext): void;
 }
 
 /** The error handling shared by the Express and Koa adapters; see their `errorHandler`. */
@@ -67,29 +82,35 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
   const logger = o.logger ?? consoleLogger;
   const expose = o.expose ?? MIDDLEWARE_DEFAULTS.errorHandler.expose;
 
+  const recordError = (res: ServerResponse, error: unknown, status: number, { route, recorded }: ErrorContext) => {
+    if ((status < 500 && status !== 499) || !claimErrorRecord(res)) return;
+    const correlationId = requestCorrelationId(res);
+    if (!recorded) collector?.recordError(error);
+    recent?.record(error, route === undefined ? { correlationId, status } : { correlationId, route, status });
+    if (status >= 500) {
+      const e = error as { name?: unknown; message?: unknown; stack?: unknown } | null;
+      logger.error(
+        { correlationId, route, status, error: { name: e?.name, message: e?.message, stack: e?.stack } },
+        `${route ?? res.req?.method ?? 'request'} failed: ${String(e?.message ?? error)}`,
+      );
+    }
+  };
+
   return {
     record,
-    answer(res, error, { route, recorded }) {
-      const correlationId = requestCorrelationId(res);
-      const problem = errorResponse(error, { correlationId, expose });
-      const status = problem.status;
+    answer(res, error, context) {
+      const problem = errorResponse(error, { correlationId: requestCorrelationId(res), expose });
       setResponseError(res, error);
-      if (!recorded) collector?.recordError(error);
-      if (status >= 500 || status === 499) {
-        recent?.record(error, route === undefined ? { correlationId, status } : { correlationId, route, status });
-      }
-      if (status >= 500) {
-        const e = error as { name?: unknown; message?: unknown; stack?: unknown } | null;
-        logger.error(
-          { correlationId, route, status, error: { name: e?.name, message: e?.message, stack: e?.stack } },
-          `${route ?? res.req?.method ?? 'request'} failed: ${String(e?.message ?? error)}`,
-        );
-      }
+      recordError(res, error, problem.status, context);
       if (res.headersSent) {
         if (!res.writableEnded) res.destroy();
         return undefined;
       }
       return problemAnswer(problem);
+    },
+    recordAnswered(res, context) {
+      const error = responseError(res);
+      if (error !== undefined) recordError(res, error, httpErrorStatus(error).status, context);
     },
   };
 }

@@ -87,9 +87,13 @@ export const RUN = Symbol('run');
 /**
  * One request through the idempotency middleware: `undefined` (not ours: go on), {@link RUN}
  * (the first request with its key: go on, its response is being recorded), or the answer
- * to send (a replay, 400, 409, 413, 422, 503).
+ * to send (a replay, 400, 409, 413, 422, 503). A request it has nothing to do with (another
+ * method, no key when none is required) is decided at once, without a promise.
  */
-export type IdempotencyStep<C> = (c: C, res: ServerResponse) => Promise<Answer | typeof RUN | undefined>;
+export type IdempotencyStep<C> = (
+  c: C,
+  res: ServerResponse,
+) => Answer | undefined | Promise<Answer | typeof RUN | undefined>;
 
 /** Thrown inside the record's call so the key is freed: the response is not one to replay. */
 const NOT_RECORDED = new Error('not recorded');
@@ -169,15 +173,8 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     return createHash('sha256').update(input).digest('base64');
   };
 
-  return async function idempotencyStep(c, res) {
+  const keyed = async (c: C, res: ServerResponse, method: string, key: string): Promise<Answer | typeof RUN> => {
     const req = res.req;
-    const method = req.method ?? 'GET';
-    if (!methods.has(method)) return undefined;
-    const parsedKey = parseKey(req.headers[header]);
-    if (!parsedKey.ok) {
-      if (parsedKey.reason === 'missing' && !required) return undefined;
-      return problemAnswer(idempotencyKeyProblem(parsedKey, { correlationId: requestCorrelationId(res) }));
-    }
     let body: RequestBody | undefined;
     try {
       body = await read(req);
@@ -196,7 +193,7 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     try {
       const scope = scopeOf === undefined ? undefined : await scopeOf(c);
       const result = store.executeDetailed(
-        parsedKey.key,
+        key,
         () => {
           const captured = capture(res);
           started();
@@ -217,5 +214,14 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     } catch (error) {
       return errorAnswer(res, error);
     }
+  };
+
+  return function idempotencyStep(c, res) {
+    const method = res.req.method ?? 'GET';
+    if (!methods.has(method)) return undefined;
+    const parsedKey = parseKey(res.req.headers[header]);
+    if (parsedKey.ok) return keyed(c, res, method, parsedKey.key);
+    if (parsedKey.reason === 'missing' && !required) return undefined;
+    return problemAnswer(idempotencyKeyProblem(parsedKey, { correlationId: requestCorrelationId(res) }));
   };
 }

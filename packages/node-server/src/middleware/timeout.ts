@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { type Clock, type OptionNames, RequestTimeoutError, systemClock } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
-import { abortRequest, setResponseError, whenResponseCloses } from '../request-state.js';
+import { abortRequest, whenResponseCloses } from '../request-state.js';
 import { respondOnce } from '../respond-once.js';
 import { errorAnswer } from './answer.js';
 
@@ -24,8 +24,12 @@ export type TimeoutArm = <T>(res: ServerResponse, next: () => T) => T | Promise<
 
 const ignore = () => {};
 
-/** The request timeout shared by the Express and Koa adapters; see their `timeout`. */
-export function timeoutArm(options: TimeoutOptions): TimeoutArm {
+/**
+ * The request timeout shared by the Express and Koa adapters; see their `timeout`.
+ * `expired` runs after a request has been answered 503 (Express records it there: its error
+ * handler never sees the request).
+ */
+export function timeoutArm(options: TimeoutOptions, expired?: (res: ServerResponse) => void): TimeoutArm {
   const v = new OptionsValidator('timeout');
   const o = v.known(options, OPTION_NAMES);
   v.required('ms', o.ms).number('ms', o.ms, { gt: 0 });
@@ -38,9 +42,9 @@ export function timeoutArm(options: TimeoutOptions): TimeoutArm {
     if (res.writableEnded) return;
     const error = new RequestTimeoutError(ms);
     abortRequest(res, error);
-    setResponseError(res, error);
     // Already streaming: only ending the connection stops it.
     if (!respondOnce(res, errorAnswer(res, error))) res.destroy(error);
+    expired?.(res);
   };
 
   return function arm<T>(res: ServerResponse, next: () => T): T | Promise<void> {

@@ -1,0 +1,131 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { checkTarget, type SuiteOptions } from '../harness.js';
+import { spread } from '../measure.js';
+import { type Framework, VARIANTS } from '../servers/variants.js';
+
+// Server middleware under load: autocannon on loopback against each variant of an app in
+// its own child process (servers/app.ts), 50 connections, GET / answered with small JSON.
+// Each run measures every variant once, in the same order (bare, ours, the peers, the full
+// stack), so drift on a shared machine hits all alike; three runs, and each variant's share
+// of the bare framework is the median over the runs of its requests/s ÷ bare's in that run.
+// Targets: Express, ours ≥ 0.97 of bare and ahead of every peer; Koa, ours ahead of every
+// peer; the full stack ≥ 0.90 of bare on both. The server's CPU time per request is shown
+// beside (bare's ÷ the variant's: the requests/s share at equal CPU), steadier than
+// requests/s when other work shares the machine.
+
+const CONNECTIONS = 50;
+const RUNS = 3;
+const RUN_S = 3;
+const WARM_S = 1;
+const QUICK_S = 0.5;
+
+interface Figures {
+  rps: number;
+  p99: number;
+  /** The server's CPU time per request, µs. */
+  cpuUs: number;
+}
+
+interface Server {
+  readonly url: string;
+  readonly child: ChildProcess;
+}
+
+async function start(framework: Framework, variant: string): Promise<Server> {
+  const child = fork(fileURLToPath(new URL('../servers/app.ts', import.meta.url)), [framework, variant], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const [message] = (await Promise.race([
+    once(child, 'message'),
+    once(child, 'exit').then(([code]) => {
+      throw new Error(`the ${framework} ${variant} server exited (${code}) before listening`);
+    }),
+  ])) as [{ port: number }];
+  return { url: `http://127.0.0.1:${message.port}/`, child };
+}
+
+/** The server's CPU time so far, µs (user + system). */
+async function cpu(server: Server): Promise<number> {
+  const answer = once(server.child, 'message');
+  server.child.send('cpu');
+  const [{ user, system }] = (await answer) as [NodeJS.CpuUsage];
+  return user + system;
+}
+
+async function load(server: Server, seconds: number): Promise<Figures> {
+  const before = await cpu(server);
+  const result = await autocannon({ url: server.url, connections: CONNECTIONS, duration: seconds });
+  const cpuUs = (await cpu(server)) - before;
+  if (result.errors > 0 || result.non2xx > 0) {
+    throw new Error(
+      `${server.url}: ${result.errors} errors, ${result.non2xx} non-2xx answers (nothing may be limited)`,
+    );
+  }
+  const total = result.requests.total;
+  return { rps: total / result.duration, p99: result.latency.p99, cpuUs: cpuUs / total };
+}
+
+const median = (values: readonly number[]) => spread(values).median;
+
+async function section(framework: Framework, options: SuiteOptions): Promise<void> {
+  const variants = VARIANTS[framework];
+  const servers = new Map<string, Server>();
+  try {
+    for (const variant of variants) servers.set(variant, await start(framework, variant));
+    for (const server of servers.values()) await load(server, options.quick ? QUICK_S : WARM_S);
+    const runs: Array<Map<string, Figures>> = [];
+    for (let run = 0; run < (options.quick ? 1 : RUNS); run++) {
+      const figures = new Map<string, Figures>();
+      for (const variant of variants)
+        figures.set(variant, await load(servers.get(variant)!, options.quick ? QUICK_S : RUN_S));
+      runs.push(figures);
+    }
+    const share = (variant: string, of: string, pick: (f: Figures) => number) =>
+      median(runs.map((r) => pick(r.get(variant)!) / pick(r.get(of)!)));
+    console.log(
+      `\n## ${framework}: ${CONNECTIONS} connections, ${runs.length} × ${options.quick ? QUICK_S : RUN_S} s per variant${options.quick ? ' (quick mode: figures not meaningful)' : ''}`,
+    );
+    console.table(
+      variants.map((variant) => ({
+        variant,
+        'requests/s': Math.round(median(runs.map((r) => r.get(variant)!.rps))),
+        'p99 ms': median(runs.map((r) => r.get(variant)!.p99)),
+        'requests/s × bare': share(variant, 'bare', (f) => f.rps).toFixed(3),
+        'p99 × bare': share(variant, 'bare', (f) => f.p99).toFixed(2),
+        'CPU µs/req': median(runs.map((r) => r.get(variant)!.cpuUs)).toFixed(1),
+        'bare CPU ÷ this': share('bare', variant, (f) => f.cpuUs).toFixed(3),
+      })),
+    );
+    const judged = (label: string, value: number, limit: number) =>
+      checkTarget(label, value, limit, options, { section: framework, atLeast: true });
+    if (framework === 'express')
+      judged(
+        'ours requests/s ÷ bare',
+        share('ours', 'bare', (f) => f.rps),
+        0.97,
+      );
+    for (const peer of variants.slice(2, -1)) {
+      judged(
+        `ours requests/s ÷ ${peer}`,
+        share('ours', peer, (f) => f.rps),
+        1,
+      );
+    }
+    judged(
+      'full stack requests/s ÷ bare',
+      share('full stack', 'bare', (f) => f.rps),
+      0.9,
+    );
+  } finally {
+    for (const server of servers.values()) server.child.kill();
+  }
+}
+
+export default async function servers(options: SuiteOptions) {
+  await section('express', options);
+  await section('koa', options);
+}

@@ -1,0 +1,43 @@
+import type { ErrorHandling } from '@resilience/node-server';
+import type { Request } from 'express';
+
+// Express calls an error handler only with an error passed to `next`, and it is mounted
+// last: it never sees a request the other middleware answered themselves (a timeout's 503, a
+// shed). Those are recorded by the app's errorHandler all the same, found in its router.
+
+const HANDLING = Symbol('resilience.errorHandling');
+
+type Layer = { handle?: { [HANDLING]?: ErrorHandling; stack?: unknown } };
+
+/** Marks an Express error handler as ours, with the handling that records for it. */
+export function withHandling<F extends object>(fn: F, handling: ErrorHandling): F {
+  return Object.assign(fn, { [HANDLING]: handling });
+}
+
+function find(stack: unknown, depth: number): ErrorHandling | undefined {
+  if (!Array.isArray(stack)) return undefined;
+  for (const layer of stack as Layer[]) {
+    const handle = layer?.handle;
+    const own = handle?.[HANDLING];
+    if (own !== undefined) return own;
+    // A router mounted on the app (Express.Router() keeps its layers in `stack`).
+    const nested = depth < 8 ? find(handle?.stack, depth + 1) : undefined;
+    if (nested !== undefined) return nested;
+  }
+  return undefined;
+}
+
+const found = new WeakMap<object, ErrorHandling | null>();
+
+/** The first errorHandler of ours in the request's app (Express 5 `app.router`, 4 `app._router`), looked up once per app. */
+export function appErrorHandling(req: Request): ErrorHandling | undefined {
+  const app = req.app as (Request['app'] & { router?: { stack?: unknown }; _router?: { stack?: unknown } }) | undefined;
+  if (app === undefined) return undefined;
+  let handling = found.get(app);
+  if (handling === undefined) {
+    // Express 4 throws on `app.router` (a 3.x leftover): `_router` first.
+    handling = find((app._router ?? app.router)?.stack, 0) ?? null;
+    found.set(app, handling);
+  }
+  return handling ?? undefined;
+}

@@ -1,0 +1,33 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Served, send, serve } from '../testing/http.js';
+import { idempotencyStep } from './idempotency.js';
+
+let served: Served | undefined;
+afterEach(async () => {
+  await served?.close();
+  served = undefined;
+});
+
+const port = { body: () => undefined, setBody() {}, path: (req: IncomingMessage) => req.url ?? '/' };
+
+describe('idempotencyStep', () => {
+  it('decides a request it has nothing to do with at once, without a promise (a GET, a POST without a key)', async () => {
+    const step = idempotencyStep<IncomingMessage>({}, port);
+    const steps: unknown[] = [];
+    served = await serve(async (req, res: ServerResponse) => {
+      const result = step(req, res);
+      steps.push(result instanceof Promise ? 'promise' : result);
+      if (result instanceof Promise) await result;
+      res.end();
+    });
+    await send(served.port, { method: 'GET' });
+    await send(served.port, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    await send(served.port, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json', 'idempotency-key': '"k"' },
+    });
+    expect(steps).toEqual([undefined, undefined, 'promise']);
+  });
+});
