@@ -3,4 +3,5 @@
 // applications and third-party packages must not import it.
 export { OptionsValidator } from './errors/validate.js';
 export { Emitter } from './events/emitter.js';
+export { emitHttpDecision } from './http/decisions.js';
 export { eventSources } from './pipeline/layers.js';
