@@ -43,6 +43,11 @@ export const decisionScenarios: Scenario[] = [
           statuses.push((await orders.fetch('/orders', order(body))).status);
         }
         expect(statuses).toEqual([200, 200, 422]);
+        const unrecorded = await t.serve([
+          t.m.idempotency({ store: downStore(), logger: t.logger() }),
+          t.m.route('POST', '/orders', ok),
+        ]);
+        expect((await unrecorded.fetch('/orders', order('{"cents":1}'))).status).toBe(503);
         const entered = deferred();
         const release = deferred();
         const shedding = await t.serve([
@@ -77,6 +82,7 @@ export const decisionScenarios: Scenario[] = [
           { decision: 'store_unavailable', policy: 'strict' },
           { decision: 'replayed' },
           { decision: 'idempotency_conflict' },
+          { decision: 'store_unavailable' },
           { decision: 'shed' },
           { decision: 'timed_out' },
         ]);

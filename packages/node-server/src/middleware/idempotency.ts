@@ -228,7 +228,7 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
 /** The decision an error of the record's store stands for: a key in flight or reused, or the store down. */
 function decisionOf(error: unknown): 'idempotency_conflict' | 'store_unavailable' | undefined {
   if (isStoreUnavailableError(error)) return 'store_unavailable';
-  if (isResilienceError(error) && (error.code === 'in_flight' || error.code === 'fingerprint_mismatch')) {
+  if (isResilienceError(error, 'in_flight') || isResilienceError(error, 'fingerprint_mismatch')) {
     return 'idempotency_conflict';
   }
   return undefined;
