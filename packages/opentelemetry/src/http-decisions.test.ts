@@ -5,6 +5,7 @@ import type { RequestListener } from 'node:http';
 import { type Attributes, SpanKind, type Tracer } from '@opentelemetry/api';
 import { BasicTracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { fixedWindow } from '@resilience/core';
+import { emitHttpDecision } from '@resilience/core/internal';
 import { FakeClock } from '@resilience/core/testing';
 import * as forExpress from '@resilience/express';
 import * as forKoa from '@resilience/koa';
@@ -13,7 +14,7 @@ import express, { type RequestHandler } from 'express';
 import Koa, { type Middleware } from 'koa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { instrumentHttpDecisions } from './http-decisions.js';
-import { useContextManager } from './sdk.fixture.js';
+import { sdk, useContextManager } from './sdk.fixture.js';
 
 useContextManager();
 
@@ -181,5 +182,27 @@ describe.each(frameworks)('%s: instrumentHttpDecisions', (_, framework) => {
     expect((await send(port)).status).toBe(429);
     expect(ours(await spans.next())).toEqual({});
     expect(ours(await spans.next())).toEqual({});
+  });
+});
+
+describe('instrumentHttpDecisions', () => {
+  it('annotates the active span only, does nothing without one, and stops when disposed', () => {
+    const otel = sdk();
+    const tracer = otel.tracerProvider.getTracer('http');
+    const stop = instrumentHttpDecisions();
+    expect(() => emitHttpDecision({ decision: 'shed' })).not.toThrow(); // no span
+    tracer.startActiveSpan('GET', (span) => {
+      emitHttpDecision({ decision: 'store_unavailable', policy: 'api' });
+      span.end();
+    });
+    stop();
+    tracer.startActiveSpan('GET', (span) => {
+      emitHttpDecision({ decision: 'shed' });
+      span.end();
+    });
+    expect(otel.spans().map(ours)).toEqual([
+      { 'resilience.decision': 'store_unavailable', 'resilience.policy.name': 'api' },
+      {},
+    ]);
   });
 });
