@@ -9,6 +9,8 @@ const alias = {
   '@resilience/core/testing': here('./packages/core/src/testing.ts'),
   '@resilience/core/internal': here('./packages/core/src/internal.ts'),
   '@resilience/core': here('./packages/core/src/index.ts'),
+  '@resilience/express': here('./packages/express/src/index.ts'),
+  '@resilience/koa': here('./packages/koa/src/index.ts'),
 };
 
 // Every package and app with a src/ folder is one vitest project, named after its folder.

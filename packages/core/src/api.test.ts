@@ -80,7 +80,7 @@ const PUBLIC: Record<string, readonly string[]> = {
     ...['HTTP_DEFAULTS', 'IDEMPOTENCY_HEADERS', 'PROBLEM_JSON_CONTENT_TYPE', 'PROBLEM_TITLES', 'PROBLEM_TYPES'],
     ...['REPLAYED_HEADERS', 'canonicalJson', 'clientIpKey', 'correlationIds', 'errorResponse', 'fingerprintInput'],
     ...['httpErrorStatus', 'idempotencyKeyParser', 'idempotencyKeyProblem', 'mergeRateLimitFields'],
-    ...['payloadTooLargeResponse'],
+    ...['onHttpDecision', 'payloadTooLargeResponse'],
     ...['proxyTrustWarning', 'rateLimitResponder', 'replayRecord', 'replayResponse', 'shouldRecordResponse'],
   ],
   idempotency: ['IDEMPOTENCY_DEFAULTS', 'Idempotency', 'ReplayedError', 'idempotency'],
@@ -141,5 +141,11 @@ it('@resilience/core/testing exports the test helpers', () => {
 });
 
 it('@resilience/core/internal exports only what the packages of this repository need from core', () => {
-  expect(sorted(Object.keys(internal))).toEqual(['DeadlineQueue', 'Emitter', 'OptionsValidator', 'eventSources']);
+  expect(sorted(Object.keys(internal))).toEqual([
+    'DeadlineQueue',
+    'Emitter',
+    'OptionsValidator',
+    'emitHttpDecision',
+    'eventSources',
+  ]);
 });

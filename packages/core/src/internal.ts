@@ -3,5 +3,6 @@
 // applications and third-party packages must not import it.
 export { OptionsValidator } from './errors/validate.js';
 export { Emitter } from './events/emitter.js';
+export { emitHttpDecision } from './http/decisions.js';
 export { eventSources } from './pipeline/layers.js';
 export { type DeadlineEntry, DeadlineQueue } from './timeout/deadline-queue.js';

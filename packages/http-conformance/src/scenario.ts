@@ -13,7 +13,8 @@ export type Area =
   | 'adminRoutes'
   | 'signals'
   | 'gracefulShutdown'
-  | 'options';
+  | 'options'
+  | 'decisions';
 
 // biome-ignore lint/suspicious/noExplicitAny: option functions receive whatever the framework passes (req, ctx).
 export type Context = ScenarioContext<unknown, any>;

@@ -1,7 +1,7 @@
 import { type Attributes, trace } from '@opentelemetry/api';
 import { ATTRIBUTES as A, type RejectionReason } from './attributes.js';
 
-/** What an HTTP adapter decided about a request, for {@link annotateActiveSpan}. */
+/** What a middleware of your own decided about a request, for {@link annotateActiveSpan}. */
 export interface RequestDecision {
   /** The name of the limiter or policy that decided (`resilience.policy.name`). */
   policy?: string;
@@ -22,8 +22,9 @@ const REASONS: ReadonlySet<unknown> = new Set<RejectionReason>([
 
 /**
  * Adds a request's decision to the active span (an HTTP server span that OpenTelemetry's
- * own instrumentation made), as attributes: for adapters, which leave the HTTP spans to
- * that instrumentation rather than make their own. Returns whether a recording span was
+ * own instrumentation made), as attributes, from a middleware of your own (another
+ * framework, a tRPC procedure); the adapters' decisions reach the span through
+ * `instrumentHttpDecisions()`. Returns whether a recording span was
  * annotated; without one (no SDK, or no span) it does nothing. Throws a `TypeError` for a
  * decision of the wrong shape.
  *

@@ -26,7 +26,9 @@ export const ATTRIBUTES = {
   attemptDelay: 'resilience.attempt.delay',
   /** The time limit that expired, in seconds (on the timeout span event). */
   timeoutLimit: 'resilience.timeout.limit',
-  /** An HTTP response replayed from an idempotency record (set by `annotateActiveSpan`). */
+  /** What a server adapter decided about the request (set by `instrumentHttpDecisions`): see `HttpDecisionKind` in core. */
+  decision: 'resilience.decision',
+  /** An HTTP response replayed from an idempotency record (set by `annotateActiveSpan` and `instrumentHttpDecisions`). */
   idempotencyReplayed: 'resilience.idempotency.replayed',
 } as const;
 

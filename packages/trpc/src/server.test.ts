@@ -2,7 +2,9 @@ import {
   BrokenCircuitError,
   BulkheadRejectedError,
   ConfigurationError,
+  type HttpDecision,
   IdempotencyConflictError,
+  onHttpDecision,
   RateLimitExceededError,
   rateLimiter,
   TimeoutError,
@@ -11,13 +13,21 @@ import {
 import { FakeClock } from '@resilience/core/testing';
 import { createTRPCClient, httpLink, type TRPCClientError } from '@trpc/client';
 import { type AnyTRPCRouter, initTRPC, TRPCError } from '@trpc/server';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { until } from '../../fetch/src/testing/server.js';
 import { errorFormatter, idempotentMutation, rateLimitMiddleware, responseMeta, timeoutMiddleware } from './server.js';
 import { startServer, type TestServer } from './testing/server.js';
 
 let server: TestServer | undefined;
+/** The decisions reported to core's hook, as the HTTP adapters report theirs (for the server span). */
+const heard: HttpDecision[] = [];
+let stopHearing = () => {};
+beforeEach(() => {
+  stopHearing = onHttpDecision((decision) => heard.push(decision));
+});
 afterEach(async () => {
+  stopHearing();
+  heard.length = 0;
   await server?.close();
   server = undefined;
 });
@@ -75,6 +85,7 @@ describe('rateLimitMiddleware, errorFormatter and responseMeta over HTTP', () =>
     expect(refused.body.error.data).toMatchObject({ code: 'TOO_MANY_REQUESTS', httpStatus: 429, retryAfterMs: 2_500 });
     await clock.advance(2_500);
     expect((await get(url, 'hello')).status).toBe(200);
+    expect(heard).toEqual([{ decision: 'rate_limited', policy: 'api' }]);
   });
 
   it.each([
@@ -163,6 +174,7 @@ describe('timeoutMiddleware', () => {
     expect(answer.status).toBe(408);
     expect(answer.body.error.data.code).toBe('TIMEOUT');
     expect(aborted).toBe(true);
+    expect(heard).toEqual([{ decision: 'timed_out' }]);
   });
 });
 
@@ -192,6 +204,7 @@ describe('idempotentMutation', () => {
     const again = await client.order.mutate({ item: 1, idempotencyKey: 'k-1' });
     expect([first, again]).toEqual([{ id: 'order-1' }, { id: 'order-1' }]);
     expect(runs()).toBe(1);
+    expect(heard).toEqual([{ decision: 'replayed' }]);
   });
 
   it('answers a repeat while the first runs with CONFLICT (409), another input with UNPROCESSABLE_CONTENT (422)', async () => {
@@ -206,6 +219,7 @@ describe('idempotentMutation', () => {
     expect(await first).toBe('done');
     const reused = await failure(client.order.mutate({ item: 2, idempotencyKey: 'k-2' }));
     expect(reused.data).toMatchObject({ code: 'UNPROCESSABLE_CONTENT', httpStatus: 422 });
+    expect(heard).toEqual([{ decision: 'idempotency_conflict' }, { decision: 'idempotency_conflict' }]);
   });
 
   it('refuses a call without a key (BAD_REQUEST) unless the key is optional', async () => {
@@ -231,6 +245,7 @@ describe('idempotentMutation', () => {
       expect([error.data?.code, error.message]).toEqual(['NOT_FOUND', 'no item 9']);
     }
     expect(runs()).toBe(1);
+    expect(heard).toEqual([{ decision: 'replayed' }]); // the recorded 404, sent again
     expect((await failure(client.order.mutate({ item: 9, idempotencyKey: 'k-503' }))).data?.httpStatus).toBe(503);
     expect((await failure(client.order.mutate({ item: 9, idempotencyKey: 'k-503' }))).message).toBe('unexpected');
     expect(runs()).toBe(3);

@@ -1,5 +1,6 @@
 export { type ClientIpKeyOptions, clientIpKey } from './client-ip.js';
 export { type CorrelationHeaders, type CorrelationIdSource, correlationIds } from './correlation.js';
+export { type HttpDecision, type HttpDecisionKind, onHttpDecision } from './decisions.js';
 export { type ErrorResponseOptions, errorResponse, type HttpErrorStatus, httpErrorStatus } from './error-response.js';
 export { canonicalJson, type FingerprintRequest, fingerprintInput } from './fingerprint.js';
 export {

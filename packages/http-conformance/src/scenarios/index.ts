@@ -1,4 +1,5 @@
 import type { Scenario } from '../scenario.js';
+import { decisionScenarios } from './decisions.js';
 import { errorHandlerScenarios } from './errors.js';
 import { idempotencyScenarios } from './idempotency.js';
 import { optionScenarios } from './options.js';
@@ -17,4 +18,5 @@ export const scenarios: readonly Scenario[] = [
   ...routeScenarios,
   ...shutdownScenarios,
   ...optionScenarios,
+  ...decisionScenarios,
 ];

@@ -8,6 +8,8 @@ import {
   idempotency,
   idempotencyKeyParser,
   idempotencyKeyProblem,
+  isResilienceError,
+  isStoreUnavailableError,
   type OptionNames,
   payloadTooLargeResponse,
   type ReplayRecord,
@@ -16,7 +18,7 @@ import {
   type Store,
   shouldRecordResponse,
 } from '@resilience/core';
-import { OptionsValidator } from '@resilience/core/internal';
+import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { bodyReader, type RequestBody } from '../body.js';
 import { type CapturedResponse, responseCapture } from '../capture.js';
 import { isRequestBodyError } from '../errors.js';
@@ -208,10 +210,13 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
         result.catch(ignore); // the response is the handler's; a NOT_RECORDED only frees the key
         return RUN;
       }
+      emitHttpDecision({ decision: 'replayed' });
       const replay = replayResponse(first.value);
       const replayBody = typeof replay.body === 'string' ? replay.body : Buffer.from(replay.body);
       return { status: replay.status, headers: replay.headers, body: replayBody };
     } catch (error) {
+      const decision = decisionOf(error);
+      if (decision !== undefined) emitHttpDecision({ decision });
       return errorAnswer(res, error);
     }
   };
@@ -224,4 +229,13 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     if (parsedKey.reason === 'missing' && !required) return undefined;
     return problemAnswer(idempotencyKeyProblem(parsedKey, { correlationId: requestCorrelationId(res) }));
   };
+}
+
+/** The decision an error of the record's store stands for: a key in flight or reused, or the store down. */
+function decisionOf(error: unknown): 'idempotency_conflict' | 'store_unavailable' | undefined {
+  if (isStoreUnavailableError(error)) return 'store_unavailable';
+  if (isResilienceError(error, 'in_flight') || isResilienceError(error, 'fingerprint_mismatch')) {
+    return 'idempotency_conflict';
+  }
+  return undefined;
 }

@@ -8,7 +8,7 @@ import {
   isBulkheadRejectedError,
   type OptionNames,
 } from '@resilience/core';
-import { OptionsValidator } from '@resilience/core/internal';
+import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { requestSignal, whenResponseCloses } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 import { errorAnswer } from './answer.js';
@@ -100,8 +100,9 @@ export function loadShedder(options: LoadSheddingOptions): Shed {
       await (queue > 0 ? shed.execute(run, requestSignal(res)) : shed.execute(run));
       return undefined;
     } catch (error) {
-      if (!ran && isBulkheadRejectedError(error)) return errorAnswer(res, error);
-      throw error;
+      if (ran || !isBulkheadRejectedError(error)) throw error;
+      emitHttpDecision({ decision: 'shed' });
+      return errorAnswer(res, error);
     }
   };
 }

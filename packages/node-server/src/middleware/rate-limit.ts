@@ -17,7 +17,7 @@ import {
   rateLimitResponder,
   type Store,
 } from '@resilience/core';
-import { OptionsValidator } from '@resilience/core/internal';
+import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { checkLogger, consoleLogger } from '../logger.js';
 import { requestCorrelationId } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
@@ -174,11 +174,13 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
       setHeaders(res, headers);
       return undefined;
     }
+    emitHttpDecision({ decision: 'rate_limited', policy: name });
     return { status: r.status, headers, body: JSON.stringify(r.body) };
   };
   const failed = (res: ServerResponse, error: unknown): Answer => {
-    if (isStoreUnavailableError(error)) return errorAnswer(res, error);
-    throw error;
+    if (!isStoreUnavailableError(error)) throw error;
+    emitHttpDecision({ decision: 'store_unavailable', policy: name });
+    return errorAnswer(res, error);
   };
 
   const slow = async (c: C, res: ServerResponse): Promise<Answer | undefined> => {

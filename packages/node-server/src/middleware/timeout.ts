@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { type Clock, type OptionNames, RequestTimeoutError, systemClock } from '@resilience/core';
-import { OptionsValidator } from '@resilience/core/internal';
+import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { abortRequest, whenResponseCloses } from '../request-state.js';
 import { respondOnce } from '../respond-once.js';
 import { errorAnswer } from './answer.js';
@@ -40,6 +40,8 @@ export function timeoutArm(options: TimeoutOptions, expired?: (res: ServerRespon
 
   const expire = (res: ServerResponse) => {
     if (res.writableEnded) return;
+    // In the request's async context: a timer keeps the context it was set in.
+    emitHttpDecision({ decision: 'timed_out' });
     const error = new RequestTimeoutError(ms);
     abortRequest(res, error);
     // Already streaming: only ending the connection stops it.

@@ -5,10 +5,11 @@ import {
   type IdempotencyOptions,
   idempotency,
   isResilienceError,
+  isStoreUnavailableError,
   ReplayedError,
   shouldRecordResponse,
 } from '@resilience/core';
-import { OptionsValidator } from '@resilience/core/internal';
+import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { type TRPC_ERROR_CODE_KEY, TRPCError } from '@trpc/server';
 import { errorAnswer } from './errors.js';
 
@@ -113,11 +114,21 @@ export function idempotentMutation<O extends ResolverInput, T>(
         ...(scope !== undefined && { scope }),
         ...(opts.signal && { signal: opts.signal }),
       });
+      if (result.source === 'replayed') emitHttpDecision({ decision: 'replayed' });
       return result.value;
     } catch (error) {
+      reportDecision(error);
       throw translate(error);
     }
   };
+}
+
+/** Tells core's `onHttpDecision` listeners (the server span) what a failed call's error stands for, as the HTTP adapters do. */
+function reportDecision(error: unknown): void {
+  if (isResilienceError(error, 'in_flight') || isResilienceError(error, 'fingerprint_mismatch')) {
+    emitHttpDecision({ decision: 'idempotency_conflict' });
+  } else if (error instanceof ReplayedError) emitHttpDecision({ decision: 'replayed' });
+  else if (isStoreUnavailableError(error)) emitHttpDecision({ decision: 'store_unavailable' });
 }
 
 /** Conflicts and replayed errors in tRPC's terms; anything else as it is. */

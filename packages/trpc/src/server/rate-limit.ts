@@ -6,7 +6,7 @@ import {
   rateLimitResponder,
   systemClock,
 } from '@resilience/core';
-import { OptionsValidator } from '@resilience/core/internal';
+import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { TRPCError, type TRPCMiddlewareFunction, type TRPCProcedureType } from '@trpc/server';
 
 /** What `key` reads of a call. */
@@ -65,6 +65,7 @@ export function rateLimitMiddleware<TContext = object>(
   return async function rateLimit(opts) {
     const decision = await limiter.consume(key(opts as unknown as RateLimitKeyInput<TContext>), cost);
     if (decision.allowed) return opts.next();
+    emitHttpDecision({ decision: 'rate_limited', policy: limiter.name });
     const { 'content-type': _, ...headers } = respond([decision], clock.now()).headers;
     throw new TRPCError({
       code: 'TOO_MANY_REQUESTS',

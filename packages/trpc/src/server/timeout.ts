@@ -1,5 +1,5 @@
 import { type Clock, isTimeoutError, RequestTimeoutError, timeout } from '@resilience/core';
-import { OptionsValidator } from '@resilience/core/internal';
+import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { TRPCError } from '@trpc/server';
 import type { ResilienceMiddleware } from './rate-limit.js';
 
@@ -38,6 +38,7 @@ export function timeoutMiddleware<TContext = object>(
       return await policy.execute(({ signal }) => opts.next({ ctx: { signal } }), opts.signal);
     } catch (error) {
       if (!isTimeoutError(error)) throw error;
+      emitHttpDecision({ decision: 'timed_out' });
       throw new TRPCError({
         code: 'TIMEOUT',
         message: `The procedure did not finish within ${ms} ms`,
