@@ -80,6 +80,13 @@ describe('classify', () => {
     expect(classify(txFailed)).toBe('network');
   });
 
+  it('places every own code the error handler answers 503 for as a dependency failure, as the HTTP status table does', () => {
+    for (const code of ['store_unavailable', 'store_full', 'record_failed'] as const) {
+      expect(classify(new ResilienceError(code, code))).toBe('dependency');
+      expect(isTransient(new ResilienceError(code, code))).toBe(false);
+    }
+  });
+
   it('sorts syntax and type errors as validation, and falls back to the message', () => {
     expect(classify(new SyntaxError('Unexpected token'))).toBe('validation');
     expect(classify(new Error('request timed out'))).toBe('timeout');

@@ -1,5 +1,5 @@
 import { asBag } from './bag.js';
-import { isOwnRejection, isResilienceError } from './errors.js';
+import { isOwnRejection, isResilienceError, type ResilienceErrorCode } from './errors.js';
 import { markerOf } from './markers.js';
 
 /** The categories every error is sorted into (DESIGN.md, "errors"). */
@@ -15,7 +15,9 @@ export type ErrorCategory =
   | 'dependency'
   | 'unknown';
 
-const OWN_CODES: Record<string, ErrorCategory> = {
+// Every code but the two wrappers, which take their cause's category: the compiler keeps the
+// table complete when a code is added.
+const OWN_CODES: Record<Exclude<ResilienceErrorCode, 'retry_exhausted' | 'transaction_failed'>, ErrorCategory> = {
   invalid_options: 'configuration',
   timeout: 'timeout',
   request_timeout: 'timeout',
@@ -27,6 +29,10 @@ const OWN_CODES: Record<string, ErrorCategory> = {
   in_flight: 'invalid_state',
   fingerprint_mismatch: 'validation',
   saga_misuse: 'configuration',
+  // A store that could not answer, was full or could not record: what the call depends on failed.
+  store_unavailable: 'dependency',
+  store_full: 'dependency',
+  record_failed: 'dependency',
 };
 
 /**
@@ -95,7 +101,7 @@ function assess(error: unknown, depth: number): Verdict {
       return assess(error.cause, depth + 1);
     }
     // Of the toolkit's own errors only a timeout may pass on a retry: the rest are refusals and misuse.
-    const category = OWN_CODES[error.code] ?? 'unknown';
+    const category = OWN_CODES[error.code as keyof typeof OWN_CODES] ?? 'unknown';
     return verdict(category, category === 'timeout');
   }
   const marker = markerOf(e);
