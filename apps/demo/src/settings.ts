@@ -1,0 +1,36 @@
+/** The demo's knobs, scaled from the run's length so a short test run keeps the same shape. */
+export interface DemoSettings {
+  durationMs: number;
+  seed: number;
+  /** Requests a second each API gets from the well-behaved clients. */
+  ratePerApi: number;
+  /** Requests a second each API gets from the noisy client, above its rate limit. */
+  noisyPerApi: number;
+  /** The client breakers' wait before a probe. */
+  halfOpenAfterMs: number;
+  /** The metrics window the alert rules read, and the adaptive throttle's window. */
+  windowMs: number;
+  /** How often the alert rules are evaluated. */
+  alertIntervalMs: number;
+  /** The bearer token of the admin routes. */
+  adminToken: string;
+}
+
+export const DEFAULT_DURATION_S = 60;
+export const DEFAULT_SEED = 42;
+
+const clamp = (value: number, min: number, max: number) => Math.min(max, Math.max(min, value));
+
+export function demoSettings(options: { durationMs: number; seed: number; adminToken?: string }): DemoSettings {
+  const windowMs = clamp(options.durationMs / 12, 500, 5_000);
+  return {
+    durationMs: options.durationMs,
+    seed: options.seed,
+    ratePerApi: 4,
+    noisyPerApi: 6,
+    halfOpenAfterMs: clamp(options.durationMs / 30, 250, 2_000),
+    windowMs,
+    alertIntervalMs: windowMs / 5,
+    adminToken: options.adminToken ?? 'demo-admin-token',
+  };
+}
