@@ -86,7 +86,9 @@ export class LoadGenerator {
         order: { orderId: id, amount: 1, card: '4242-4242-4242-4242' },
       };
     });
-    await Promise.all(requests.map((r) => send(r, AbortSignal.timeout(REQUEST_LIMIT_MS))));
+    // One at a time: the adaptive throttle, knowing no accepted call yet, sheds a burst of
+    // concurrent first requests (each counts as a request before any counts as accepted).
+    for (const request of requests) await send(request, AbortSignal.timeout(REQUEST_LIMIT_MS));
   }
 
   /** Sends the schedule's load, then waits for every answer. */

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { startDashboard } from './dashboard/server.js';
 import { runDemo } from './run.js';
 import { DEFAULT_DURATION_S, DEFAULT_SEED, demoSettings } from './settings.js';
 import { progress, summaryTables } from './terminal.js';
@@ -28,8 +29,13 @@ const settings = demoSettings({ durationMs: durationS * 1_000, seed });
 const tty = process.stdout.isTTY === true && !values.json;
 const log = (line: string) => (values.json ? console.error(line) : console.log(line));
 let stop = () => {};
+let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
 const summary = await runDemo(settings, {
-  onStart(demo) {
+  async onStart(demo) {
+    if (!values['no-dashboard']) {
+      dashboard = await startDashboard(demo);
+      log(`dashboard: ${dashboard.url}`);
+    }
     log(
       `provider ${demo.provider.url}; APIs: express ${demo.urls.express}, koa ${demo.urls.koa}, trpc ${demo.urls.trpc}/trpc`,
     );
@@ -38,6 +44,7 @@ const summary = await runDemo(settings, {
   },
 });
 stop();
+await dashboard?.stop();
 if (values.json) console.log(JSON.stringify(summary, null, 2));
 else console.log(summaryTables(summary));
 const missed = summary.targets.filter((t) => !t.ok);
