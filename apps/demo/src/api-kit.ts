@@ -18,7 +18,8 @@ import { axiosUpstream } from './axios-upstream.js';
 import { checkout } from './checkout.js';
 import { clientPolicies } from './client-policies.js';
 import { fetchUpstream } from './fetch-upstream.js';
-import type { DemoSettings } from './settings.js';
+import { type DemoSettings, PER_CLIENT } from './settings.js';
+import type { ApiName } from './targets.js';
 
 /** The terminal shows the live figures; errors go to the recent-errors buffer the dashboard reads. */
 export const quietLogger: EventLogger = { info: () => {}, warn: () => {}, error: () => {} };
@@ -26,11 +27,9 @@ export const quietLogger: EventLogger = { info: () => {}, warn: () => {}, error:
 /** The API keys the load generator sends: three well-behaved clients and a noisy one. */
 export const CLIENT_KEYS = ['client-a', 'client-b', 'client-c', 'noisy'] as const;
 
-/** Each client's quota at each API: bursts of 5, 2 requests a second sustained. */
-export const PER_CLIENT = { capacity: 5, refillPerSecond: 2 } as const;
-
 export interface KitOptions {
-  name: string;
+  /** Which API it serves: names its provider client (`<api>-provider`) and its limiter (`<api>-clients`). */
+  api: ApiName;
   client: 'axios' | 'fetch';
   providerUrl: string;
   settings: DemoSettings;
@@ -46,7 +45,8 @@ export interface KitOptions {
  * Prometheus registry.
  */
 export function apiKit(options: KitOptions) {
-  const { name, settings, clock, store } = options;
+  const { api, settings, clock, store } = options;
+  const name = `${api}-provider`;
   const upstreamStats = metrics({ windowMs: settings.windowMs, clock });
   const make = options.client === 'axios' ? axiosUpstream : fetchUpstream;
   const upstream = make(options.providerUrl, clientPolicies(name, settings, store), upstreamStats, clock);
@@ -54,7 +54,7 @@ export function apiKit(options: KitOptions) {
   const alerts = alerting({ rules: defaultRules(), clock, handlers: [] });
   alerts.start(upstreamStats, { intervalMs: settings.alertIntervalMs });
 
-  const limiter = rateLimiter({ name: 'per-client', algorithm: tokenBucket(PER_CLIENT), ...(store && { store }) });
+  const limiter = rateLimiter({ name: `${api}-clients`, algorithm: tokenBucket(PER_CLIENT), ...(store && { store }) });
   const providerHost = new URL(options.providerUrl).host;
   const probes = health({ cacheMs: 250, clock }).register(
     'provider',

@@ -16,18 +16,21 @@ export interface DemoSettings {
   adminToken: string;
 }
 
+/** Each client's quota at each API (shared by its instances with --redis): bursts of 5, 2 requests a second sustained. */
+export const PER_CLIENT = { capacity: 5, refillPerSecond: 2 } as const;
+
 export const DEFAULT_DURATION_S = 60;
 export const DEFAULT_SEED = 42;
 
 const clamp = (value: number, min: number, max: number) => Math.min(max, Math.max(min, value));
 
 export function demoSettings(options: { durationMs: number; seed: number; adminToken?: string }): DemoSettings {
-  const windowMs = clamp(options.durationMs / 12, 500, 5_000);
+  const windowMs = clamp(options.durationMs / 20, 500, 5_000);
   return {
     durationMs: options.durationMs,
     seed: options.seed,
-    ratePerApi: 4,
-    noisyPerApi: 6,
+    ratePerApi: 3,
+    noisyPerApi: 3,
     halfOpenAfterMs: clamp(options.durationMs / 30, 250, 2_000),
     windowMs,
     alertIntervalMs: windowMs / 5,

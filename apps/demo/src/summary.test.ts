@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Sample } from './load.js';
 import { schedule } from './schedule.js';
-import { percentile, type RunFacts, recoveryOf, summarize } from './summary.js';
+import { admittedOf, percentile, type RunFacts, recoveryOf, summarize } from './summary.js';
 import { API_NAMES } from './targets.js';
 
 const phases = schedule(42, 10_000);
@@ -51,6 +51,7 @@ function goodRun(): RunFacts & { samples: Sample[] } {
     alerts: each(() => ({ fired: 2, resolved: 2, active: 0, names: ['critical_error_rate'] })),
     sagas: each(() => ({ completed: 5, compensated: 1, compensationFailed: 0, declined: 1, declinedCompensated: 1 })),
     provider: { calls: 100, injected: 30 },
+    instances: 1,
   };
 }
 
@@ -139,5 +140,20 @@ describe('summary', () => {
     expect(summarize(run).ok).toBe(true);
     run.samples.push(sample({ phase: 'recovery', startMs: recovery.startMs + 600, status: 503, outcome: 'failed' }));
     expect(summarize(run).targets.find((t) => t.name.startsWith('success once'))!.ok).toBe(false);
+  });
+
+  it('judges the shared quota by what one token bucket admits over the span: 5 + 2 a second, plus a second of slack', () => {
+    const noisy = (startMs: number, outcome: Sample['outcome']) => sample({ noisy: true, startMs, outcome });
+    // Ten seconds of a noisy client: one bucket admits at most 5 + 2 × (10 + 1) = 27.
+    const run = goodRun();
+    run.samples = run.samples.filter((s) => !s.noisy);
+    for (let i = 0; i <= 40; i++) run.samples.push(noisy(i * 250, i % 3 === 0 ? 'ok' : 'rate_limited'));
+    expect(admittedOf(run.samples.filter((s) => s.noisy)).express).toEqual({ admitted: 14, limit: 27 });
+    expect(summarize(run).ok).toBe(true);
+    // Two instances that do not share the bucket let through about twice as many.
+    for (let i = 0; i <= 40; i++) run.samples.push(noisy(i * 250 + 100, 'ok'));
+    const target = summarize(run).targets.find((t) => t.name.startsWith("the noisy client's quota"))!;
+    expect(target.ok).toBe(false);
+    expect(target.value).toContain('express 55 ≤ 27');
   });
 });

@@ -1,6 +1,7 @@
 import type { SagaCounts } from './checkout.js';
 import type { Sample } from './load.js';
 import { type Phase, type PhaseName, TRANSIENT_FAULTS } from './schedule.js';
+import { PER_CLIENT } from './settings.js';
 import { API_NAMES, type ApiName } from './targets.js';
 
 /** What the run leaves behind, besides the samples: read from the APIs after the load. */
@@ -15,6 +16,8 @@ export interface RunFacts {
   alerts: Record<ApiName, { fired: number; resolved: number; active: number; names: string[] }>;
   sagas: Record<ApiName, SagaCounts>;
   provider: { calls: number; injected: number };
+  /** Instances of each API: 1, or 2 sharing a store (--redis). */
+  instances: number;
 }
 
 export interface Figures {
@@ -45,6 +48,8 @@ export interface Summary {
   alerts: { fired: number; resolved: number; active: number; names: string[] };
   sagas: SagaCounts;
   provider: { calls: number; injected: number };
+  /** The noisy client's requests each API let through, against what its quota allows over the same span. */
+  sharedLimit: { instances: number; byApi: Record<ApiName, { admitted: number; limit: number }> };
   skipped: number;
   targets: Target[];
   ok: boolean;
@@ -97,6 +102,23 @@ export function recoveryOf(samples: readonly Sample[], phases: readonly Phase[])
 function inOutage(s: Sample, phases: readonly Phase[]): boolean {
   const outage = phases.find((p) => p.name === 'outage');
   return outage !== undefined && s.startMs < outage.endMs && s.startMs + s.latencyMs > outage.startMs;
+}
+
+/**
+ * A token bucket admits at most `capacity + refill × t` requests of a key over t seconds,
+ * however many instances share it; one second of slack covers the time between the load
+ * generator sending a request and the API deciding on it.
+ */
+export function admittedOf(noisy: readonly Sample[]): Summary['sharedLimit']['byApi'] {
+  return Object.fromEntries(
+    API_NAMES.map((api) => {
+      const sent = noisy.filter((s) => s.api === api);
+      const starts = sent.map((s) => s.startMs);
+      const spanS = sent.length === 0 ? 0 : (Math.max(...starts) - Math.min(...starts)) / 1_000;
+      const limit = Math.floor(PER_CLIENT.capacity + PER_CLIENT.refillPerSecond * (spanS + 1));
+      return [api, { admitted: sent.filter((s) => s.outcome !== 'rate_limited').length, limit }];
+    }),
+  ) as Summary['sharedLimit']['byApi'];
 }
 
 const sum = <K extends string>(records: Record<ApiName, Record<K, number>>, key: K) =>
@@ -156,6 +178,7 @@ export function summarize(facts: RunFacts): Summary {
       declinedCompensated: sum(facts.sagas, 'declinedCompensated'),
     },
     provider: facts.provider,
+    sharedLimit: { instances: facts.instances, byApi: admittedOf(noisy) },
     skipped: facts.skipped,
   };
   const targets = judge(summary, facts, good);
@@ -205,6 +228,13 @@ function judge(s: Omit<Summary, 'targets' | 'ok'>, facts: RunFacts, good: readon
       name: 'the noisy client was rate-limited, the others never',
       ok: s.rateLimited.noisy > 0 && s.rateLimited.wellBehaved === 0,
       value: `${s.rateLimited.noisy} of ${s.rateLimited.noisySent} noisy; ${s.rateLimited.wellBehaved} others`,
+    },
+    {
+      name: `the noisy client's quota held across ${facts.instances === 1 ? 'the instance' : `all ${facts.instances} instances`} of each API`,
+      ok: API_NAMES.every((api) => s.sharedLimit.byApi[api].admitted <= s.sharedLimit.byApi[api].limit),
+      value: API_NAMES.map(
+        (api) => `${api} ${s.sharedLimit.byApi[api].admitted} ≤ ${s.sharedLimit.byApi[api].limit}`,
+      ).join(', '),
     },
     {
       name: 'repeated orders were answered from the idempotency record',

@@ -71,6 +71,11 @@ export function summaryTables(summary: Summary): string {
     {
       'rate-limited requests': `${summary.rateLimited.noisy} of the noisy client's ${summary.rateLimited.noisySent}, ${summary.rateLimited.wellBehaved} of the others`,
     },
+    {
+      [`noisy client admitted (quota, ${summary.sharedLimit.instances} instance(s))`]: API_NAMES.map(
+        (a) => `${a} ${summary.sharedLimit.byApi[a].admitted} ≤ ${summary.sharedLimit.byApi[a].limit}`,
+      ).join(', '),
+    },
     { 'idempotent replays': `${summary.replays.matched} of ${summary.replays.sent}` },
     {
       'alerts fired / resolved': `${summary.alerts.fired} / ${summary.alerts.resolved} (${summary.alerts.names.join(', ') || 'none'})`,

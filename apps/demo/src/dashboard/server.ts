@@ -3,10 +3,10 @@ import { createServer, type ServerResponse } from 'node:http';
 import { close, listen } from '../listen.js';
 import type { RunningDemo } from '../run.js';
 import { BUNDLE_DIR, ensureBundle } from './bundle.js';
-import { readState } from './state.js';
+import { type DashboardState, progressOf, readState } from './state.js';
 
 /** How often the dashboard's state is read and pushed. */
-const FRAME_MS = 500;
+const FRAME_MS = 1_000;
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -23,7 +23,7 @@ const PAGE = `<!doctype html>
 
 /**
  * Serves the dashboard at `/dashboard`: the page, its bundle, and `/dashboard/events`, a
- * server-sent event stream with one frame every half second.
+ * server-sent event stream with one frame a second.
  */
 export async function startDashboard(demo: RunningDemo): Promise<{ url: string; stop(): Promise<void> }> {
   await ensureBundle();
@@ -43,24 +43,33 @@ export async function startDashboard(demo: RunningDemo): Promise<{ url: string; 
     res.writeHead(404).end();
   });
   const url = `${await listen(server)}/dashboard`;
-  let reading = false;
-  const push = async () => {
-    if (reading || streams.size === 0) return;
-    reading = true;
-    try {
-      const frame = `data: ${JSON.stringify(await readState(demo))}\n\n`;
-      for (const stream of streams) stream.write(frame);
-    } catch {
-      // an API busy shutting down; the next frame tries again
-    } finally {
-      reading = false;
+  // Reading the APIs and pushing frames are decoupled: the clock goes out every second even
+  // when the reads lag (on a busy machine they can take seconds); the phase is the reads'.
+  let latest: DashboardState | undefined;
+  let stopped = false;
+  const refresh = async () => {
+    while (!stopped) {
+      try {
+        if (streams.size > 0) latest = await readState(demo);
+      } catch {
+        // an API busy shutting down; the next read tries again
+      }
+      await demo.clock.sleep(FRAME_MS);
     }
   };
-  const timer = setInterval(() => void push(), FRAME_MS);
+  const reading = refresh();
+  const push = () => {
+    if (latest === undefined) return;
+    const now = { ...latest, ...progressOf(demo) };
+    for (const stream of streams) stream.write(`data: ${JSON.stringify(now)}\n\n`);
+  };
+  const timer = setInterval(push, FRAME_MS);
   return {
     url,
     async stop() {
+      stopped = true;
       clearInterval(timer);
+      await reading;
       for (const stream of streams) stream.end();
       await close(server);
     },

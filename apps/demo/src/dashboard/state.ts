@@ -1,7 +1,7 @@
 import type { RunningDemo } from '../run.js';
 import { API_NAMES, type ApiName } from '../targets.js';
 
-/** One frame of the dashboard, read as an operator's tools would: admin routes and /metrics. */
+/** One frame of the dashboard, read as an operator's tools would: admin routes and /metrics (of the first instance; with --redis the breakers are shared). */
 export interface DashboardState {
   elapsedMs: number;
   durationMs: number;
@@ -27,7 +27,7 @@ interface Snapshot {
 export async function readState(demo: RunningDemo): Promise<DashboardState> {
   const headers = { authorization: `Bearer ${demo.settings.adminToken}` };
   const get = async <T>(api: ApiName, path: string): Promise<T> => {
-    const response = await fetch(`${demo.urls[api]}${path}`, { headers });
+    const response = await fetch(`${demo.urls[api][0]}${path}`, { headers });
     if (!response.ok) throw new Error(`${api} ${path}: ${response.status}`);
     return (path === '/metrics' ? await response.text() : await response.json()) as T;
   };
@@ -66,10 +66,9 @@ export async function readState(demo: RunningDemo): Promise<DashboardState> {
     }),
   );
   const breakers = new Map(frames.flatMap((f) => f.breakers).map((b) => [b.name, b]));
-  const elapsedMs = Math.min(demo.load.elapsedMs, demo.settings.durationMs);
   return {
-    elapsedMs,
-    durationMs: demo.settings.durationMs,
+    ...progressOf(demo),
+    // Read after the routes answered, so the phase shown is never newer than the breakers.
     phase: demo.provider.phase.name,
     breakers: [...breakers.values()].sort((a, b) => a.name.localeCompare(b.name)),
     apis: Object.fromEntries(frames.map((f) => [f.api, f.frame])) as Record<ApiName, ApiFrame>,
@@ -83,6 +82,11 @@ export async function readState(demo: RunningDemo): Promise<DashboardState> {
       .sort((a, b) => b.at - a.at)
       .slice(0, 10),
   };
+}
+
+/** How far the run is: read from the demo itself at each frame. */
+export function progressOf(demo: RunningDemo): Pick<DashboardState, 'elapsedMs' | 'durationMs'> {
+  return { elapsedMs: Math.min(demo.load.elapsedMs, demo.settings.durationMs), durationMs: demo.settings.durationMs };
 }
 
 /** `resilience_rate_limit_usage_ratio{name="client-a"} 0.4` lines of a Prometheus text page. */
