@@ -24,7 +24,8 @@ export const QUOTA_SCALE = 60;
  * - adaptive throttling (k = 2) counting only the provider's "overloaded" answers, 429 and
  *   503, as refusals: by default every transient failure counts, and in the transient phase
  *   the timeouts and dropped connections made it shed requests the retries would have saved.
- * - 2 s per attempt (a `slow` answer takes 3 s), 12 s for the whole request.
+ * - 4 s per attempt (a `slow` answer takes 6 s), 20 s for the whole request: generous, because
+ *   on a busy machine the event loop can stall for seconds and every attempt then times out at once.
  * - a generated `Idempotency-Key` on POSTs, so reservations and charges are retried too.
  */
 export function clientPolicies(name: string, settings: DemoSettings, store?: Store): ClientPolicies {
@@ -43,8 +44,8 @@ export function clientPolicies(name: string, settings: DemoSettings, store?: Sto
     },
     rateLimit: { requestsPerMinute: 60 * QUOTA_SCALE, maxWaitMs: 1_000, ...(store && { store }) },
     throttle: { k: 2, overloaded: (error) => OVERLOADED.has(statusOf(error) ?? 0) },
-    timeout: 2_000,
-    deadlineMs: 12_000,
+    timeout: 4_000,
+    deadlineMs: 20_000,
     idempotencyKey: true,
   };
 }

@@ -37,7 +37,7 @@ export function operations(kit: ApiKit): Router {
 export function expressApp(kit: ApiKit): Express {
   const app = express();
   app.use(operations(kit));
-  app.use(timeout({ ms: 15_000 }));
+  app.use(timeout({ ms: 25_000 }));
   app.use(rateLimit({ limiter: kit.limiter, logger: quietLogger, key: (req) => req.get('x-api-key') ?? req.ip ?? '' }));
   app.use(
     idempotency({ logger: quietLogger, scope: (req) => req.get('x-api-key'), ...(kit.store && { store: kit.store }) }),

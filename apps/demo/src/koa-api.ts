@@ -29,7 +29,7 @@ export function koaApp(kit: ApiKit) {
     }),
   );
   app.use(loadShedding({ maxConcurrent: 200, queue: 100, maxQueueMs: 1_000 }));
-  app.use(timeout({ ms: 15_000 }));
+  app.use(timeout({ ms: 25_000 }));
   app.use(rateLimit({ limiter: kit.limiter, logger: quietLogger, key: (ctx) => ctx.get('x-api-key') || ctx.ip }));
   app.use(
     idempotency({

@@ -14,7 +14,7 @@ const REPLAY_SHARE = 0.3;
 /** Most requests in flight; a tick beyond it sends nothing (counted as `skipped`). */
 const MAX_IN_FLIGHT = 500;
 /** No demo request waits longer than this. */
-const REQUEST_LIMIT_MS = 20_000;
+const REQUEST_LIMIT_MS = 30_000;
 
 export type Outcome = 'ok' | 'declined' | 'rate_limited' | 'failed';
 

@@ -6,7 +6,7 @@ import { seededRandom } from '@resilience/core/testing';
 import { drawFault, type Fault, type Phase, phaseAt } from './schedule.js';
 
 /** How long a `slow` answer takes: longer than the clients' per-attempt timeout. */
-export const SLOW_MS = 3_000;
+export const SLOW_MS = 6_000;
 
 /** A card number the provider always declines, so the checkout saga has something to undo. */
 export const DECLINED_CARD = '4000-0000-0000-0002';

@@ -106,17 +106,21 @@ function inOutage(s: Sample, phases: readonly Phase[]): boolean {
 
 /**
  * A token bucket admits at most `capacity + refill × t` requests of a key over t seconds,
- * however many instances share it; one second of slack covers the time between the load
- * generator sending a request and the API deciding on it.
+ * however many instances share it. Every admission happened between the first request's
+ * sending and the last admitted request's answer, so that span bounds t.
  */
 export function admittedOf(noisy: readonly Sample[]): Summary['sharedLimit']['byApi'] {
   return Object.fromEntries(
     API_NAMES.map((api) => {
       const sent = noisy.filter((s) => s.api === api);
-      const starts = sent.map((s) => s.startMs);
-      const spanS = sent.length === 0 ? 0 : (Math.max(...starts) - Math.min(...starts)) / 1_000;
-      const limit = Math.floor(PER_CLIENT.capacity + PER_CLIENT.refillPerSecond * (spanS + 1));
-      return [api, { admitted: sent.filter((s) => s.outcome !== 'rate_limited').length, limit }];
+      const admitted = sent.filter((s) => s.outcome !== 'rate_limited');
+      const first = Math.min(...sent.map((s) => s.startMs));
+      const last = Math.max(...admitted.map((s) => s.startMs + s.latencyMs));
+      const spanS = admitted.length === 0 ? 0 : (last - first) / 1_000;
+      return [
+        api,
+        { admitted: admitted.length, limit: Math.floor(PER_CLIENT.capacity + PER_CLIENT.refillPerSecond * spanS) },
+      ];
     }),
   ) as Summary['sharedLimit']['byApi'];
 }
@@ -221,7 +225,9 @@ function judge(s: Omit<Summary, 'targets' | 'ok'>, facts: RunFacts, good: readon
     },
     {
       name: `success once the breakers closed ≥ ${pct(TARGETS.afterCloseSuccess)}`,
-      ok: afterClose.length > 0 && afterCloseRate >= TARGETS.afterCloseSuccess,
+      // None in a short run whose breakers closed after its last request started: the target
+      // above says whether they closed.
+      ok: afterCloseRate >= TARGETS.afterCloseSuccess,
       value: `${pct(afterCloseRate)} of ${afterClose.length}`,
     },
     {

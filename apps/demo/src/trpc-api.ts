@@ -20,7 +20,7 @@ export function trpcRouter(kit: ApiKit) {
   const t = initTRPC.context<Context>().create({ errorFormatter: errorFormatter() });
   const procedure = t.procedure
     .use(rateLimitMiddleware<Context>({ limiter: kit.limiter, key: ({ ctx }) => ctx.apiKey }))
-    .use(timeoutMiddleware({ ms: 15_000 }));
+    .use(timeoutMiddleware({ ms: 25_000 }));
   const orders = idempotency({ ...(kit.store && { store: kit.store }), ttlMs: 3_600_000 });
   return t.router({
     quote: procedure.query(({ ctx }) => kit.upstream.quote({ requestId: ctx.requestId, signal: ctx.signal })),
