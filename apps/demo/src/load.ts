@@ -32,6 +32,8 @@ export interface Sample {
   outcome: Outcome;
   /** For a replay: it came back with the first answer's body (and, over HTTP, marked replayed). */
   replayMatched?: boolean;
+  /** Why it failed, as the API said (see `DemoAnswer.cause`). */
+  cause?: string;
   /** The faults the provider injected into the upstream calls made for it (joined at the end). */
   faults: readonly Fault[];
 }
@@ -160,6 +162,7 @@ export class LoadGenerator {
       outcome: outcomeOf(request, answer),
       faults: [],
     };
+    if (answer.cause !== undefined) sample.cause = answer.cause.slice(0, 120);
     if (first) sample.replayMatched = replayMatches(api, first, answer);
     this.samples.push(sample);
     if (!first && request.kind === 'order' && sample.outcome === 'ok' && this.#random() < REPLAY_SHARE) {

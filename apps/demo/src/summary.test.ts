@@ -77,7 +77,7 @@ describe('summary', () => {
     const summary = summarize(goodRun());
     expect(summary.targets.filter((t) => !t.ok)).toEqual([]);
     expect(summary.ok).toBe(true);
-    expect(summary.recovery).toEqual({ met: 30, recovered: 30, rate: 1 });
+    expect(summary.recovery).toEqual({ met: 30, recovered: 30, rate: 1, failures: {} });
     expect(summary.rateLimited).toEqual({ noisy: 3, noisySent: 3, wellBehaved: 0 });
     expect(summary.replays).toEqual({ sent: 3, matched: 3 });
     expect(summary.phases.find((p) => p.name === 'transient')!.byApi.koa.requests).toBe(10);
@@ -93,10 +93,16 @@ describe('summary', () => {
         faults: ['drop', 'drop'],
         status: 502,
         outcome: 'failed',
+        cause: 'upstream_error',
       }),
     ];
     const summary = summarize(run);
-    expect(summary.recovery).toEqual({ met: 31, recovered: 30, rate: 30 / 31 });
+    expect(summary.recovery).toEqual({
+      met: 31,
+      recovered: 30,
+      rate: 30 / 31,
+      failures: { '502 upstream_error (met drop, drop)': 1 },
+    });
     expect(summary.ok).toBe(false);
     expect(summary.targets.filter((t) => !t.ok).map((t) => t.name)).toEqual([
       'recovery rate on transient faults ≥ 99.00 %',
@@ -117,7 +123,7 @@ describe('summary', () => {
       sample({ phase: 'throttling', startMs: outage.startMs - 500, latencyMs: 100, faults: ['throttle_429'] }),
       sample({ noisy: true, faults: ['drop'], outcome: 'failed' }),
     ];
-    expect(recoveryOf(samples, phases)).toEqual({ met: 1, recovered: 1, rate: 1 });
+    expect(recoveryOf(samples, phases)).toEqual({ met: 1, recovered: 1, rate: 1, failures: {} });
   });
 
   it('misses when too few requests met a fault to judge, a breaker never opened, or a well-behaved client was limited', () => {

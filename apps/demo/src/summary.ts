@@ -41,7 +41,8 @@ export interface Summary {
   wallS: number;
   phases: (Figures & { name: PhaseName; startS: number; endS: number; byApi: Record<ApiName, Figures> })[];
   apis: (Figures & { name: ApiName })[];
-  recovery: { met: number; recovered: number; rate: number };
+  /** `failures`: why the requests that met a transient fault and still failed did, counted by cause. */
+  recovery: { met: number; recovered: number; rate: number; failures: Record<string, number> };
   breakers: { opens: number; recoveries: number; openAtEnd: string[] };
   rateLimited: { noisy: number; noisySent: number; wellBehaved: number };
   replays: { sent: number; matched: number };
@@ -95,7 +96,12 @@ export function recoveryOf(samples: readonly Sample[], phases: readonly Phase[])
       !inOutage(s, phases),
   );
   const recovered = met.filter(succeeded).length;
-  return { met: met.length, recovered, rate: met.length === 0 ? 1 : recovered / met.length };
+  const failures: Record<string, number> = {};
+  for (const s of met.filter((s) => !succeeded(s))) {
+    const cause = `${s.status} ${s.cause ?? ''} (met ${s.faults.join(', ')})`;
+    failures[cause] = (failures[cause] ?? 0) + 1;
+  }
+  return { met: met.length, recovered, rate: met.length === 0 ? 1 : recovered / met.length, failures };
 }
 
 /** Whether a request was in flight during the outage phase. */

@@ -16,6 +16,8 @@ export interface DemoAnswer {
   body: unknown;
   /** The server said this answer is a replay (`Idempotent-Replayed: true`; tRPC has no such field). */
   replayed: boolean;
+  /** For a failure: the problem's `code` (or title), tRPC's error code and message, or the network error. */
+  cause?: string;
 }
 
 /** Sends demo requests to one API, as its clients would. */
@@ -34,9 +36,12 @@ export function httpSender(baseUrl: string): Send {
     try {
       const response = await fetch(`${baseUrl}${request.kind === 'order' ? '/orders' : '/quote'}`, init);
       const body: unknown = await response.json().catch(() => undefined);
-      return { status: response.status, body, replayed: response.headers.get('idempotent-replayed') === 'true' };
-    } catch {
-      return { status: 0, body: undefined, replayed: false };
+      const replayed = response.headers.get('idempotent-replayed') === 'true';
+      if (response.ok) return { status: response.status, body, replayed };
+      const problem = body as { code?: string; title?: string } | undefined;
+      return { status: response.status, body, replayed, cause: problem?.code ?? problem?.title ?? 'unknown' };
+    } catch (error) {
+      return { status: 0, body: undefined, replayed: false, cause: (error as Error).message };
     }
   };
 }
@@ -59,7 +64,8 @@ export function trpcSender(baseUrl: string): Send {
       return { status: 200, body, replayed: false };
     } catch (error) {
       const status = error instanceof TRPCClientError ? Number(error.data?.httpStatus ?? 0) : 0;
-      return { status, body: undefined, replayed: false };
+      const code = error instanceof TRPCClientError ? (error.data?.code as string | undefined) : undefined;
+      return { status, body: undefined, replayed: false, cause: `${code ?? 'error'}: ${(error as Error).message}` };
     }
   };
 }

@@ -67,6 +67,9 @@ export function summaryTables(summary: Summary): string {
     {
       'recovery rate on transient faults': `${pct(summary.recovery.rate)} (${summary.recovery.recovered} of ${summary.recovery.met})`,
     },
+    ...Object.entries(summary.recovery.failures).map(([cause, count]) => ({
+      [`  not recovered: ${cause}`]: String(count),
+    })),
     { 'breaker opens / recoveries': `${summary.breakers.opens} / ${summary.breakers.recoveries}` },
     {
       'rate-limited requests': `${summary.rateLimited.noisy} of the noisy client's ${summary.rateLimited.noisySent}, ${summary.rateLimited.wellBehaved} of the others`,
