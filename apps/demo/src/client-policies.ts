@@ -1,0 +1,51 @@
+import { backoff, type ClientOptions, countWindow, type Store, statusOf } from '@resilience/core';
+import type { DemoSettings } from './settings.js';
+
+/** The options both client adapters (axios and fetch) take, without the request-typed ones. */
+export type ClientPolicies = Omit<ClientOptions, 'idempotent' | 'key'>;
+
+const OVERLOADED = new Set([429, 503]);
+
+/** The seeds' provider quota, 60 requests a minute, scaled up so the demo's load fits in it. */
+export const QUOTA_SCALE = 60;
+
+/**
+ * The client policies every API puts between itself and the provider, as docs/client.md
+ * describes them:
+ *
+ * - retry: 6 attempts with full-jitter backoff, honouring `Retry-After` up to 5 s (at 30 %
+ *   of attempts failing, 0.3^6 ≈ 0.07 % of requests exhaust them). The retry
+ *   budget is raised from 10 % to 60 % of requests: at 30 % of attempts failing, a request
+ *   needs 0.3 + 0.09 + 0.027 + … ≈ 0.43 retries on average, so the default budget would
+ *   refuse most of them. The budget still stops a retry storm against a provider that is down.
+ * - breaker per host: opens when 80 % of the last 20 attempts failed (at least 10), so the
+ *   transient phase's 30 % never trips it and an outage does within a second or two.
+ * - a client-side token bucket of `60 × QUOTA_SCALE` requests a minute per host.
+ * - adaptive throttling (k = 2) counting only the provider's "overloaded" answers, 429 and
+ *   503, as refusals: by default every transient failure counts, and in the transient phase
+ *   the timeouts and dropped connections made it shed requests the retries would have saved.
+ * - 4 s per attempt (a `slow` answer takes 6 s), 20 s for the whole request: generous, because
+ *   on a busy machine the event loop can stall for seconds and every attempt then times out at once.
+ * - a generated `Idempotency-Key` on POSTs, so reservations and charges are retried too.
+ */
+export function clientPolicies(name: string, settings: DemoSettings, store?: Store): ClientPolicies {
+  return {
+    name,
+    retry: {
+      maxAttempts: 6,
+      backoff: backoff.exponential({ initialMs: 50, maxMs: 1_000, jitter: 'full' }),
+      retryAfter: { maxMs: 5_000 },
+      budget: { ratio: 0.6 },
+    },
+    breaker: {
+      strategy: countWindow({ size: 20, failureRate: 0.8, minimumCalls: 10 }),
+      halfOpenAfter: settings.halfOpenAfterMs,
+      ...(store && { store }),
+    },
+    rateLimit: { requestsPerMinute: 60 * QUOTA_SCALE, maxWaitMs: 1_000, ...(store && { store }) },
+    throttle: { k: 2, overloaded: (error) => OVERLOADED.has(statusOf(error) ?? 0) },
+    timeout: 4_000,
+    deadlineMs: 20_000,
+    idempotencyKey: true,
+  };
+}

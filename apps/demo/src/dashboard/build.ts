@@ -1,0 +1,3 @@
+import { bundleDashboard } from './bundle.js';
+
+await bundleDashboard();

@@ -1,0 +1,96 @@
+import type { RunningDemo } from '../run.js';
+import { API_NAMES, type ApiName } from '../targets.js';
+
+/** One frame of the dashboard, read as an operator's tools would: admin routes and /metrics (of the first instance; with --redis the breakers are shared). */
+export interface DashboardState {
+  elapsedMs: number;
+  durationMs: number;
+  phase: string;
+  breakers: { name: string; state: string; retryAfterMs: number | null }[];
+  apis: Record<ApiName, ApiFrame>;
+  rateLimits: { api: ApiName; key: string; usage: number }[];
+  errors: { api: ApiName; at: number; status: number; name: string; message: string }[];
+  alerts: { api: ApiName; name: string; severity: string; status: string; at: number }[];
+}
+
+interface ApiFrame {
+  upstream: { calls: number; errorRate: number; p50: number; p95: number; p99: number };
+}
+
+interface Snapshot {
+  calls: number;
+  errorRate: number;
+  latency: { p50: number; p95: number; p99: number };
+}
+
+/** Reads one frame from the three APIs' admin routes and Prometheus endpoints. */
+export async function readState(demo: RunningDemo): Promise<DashboardState> {
+  const headers = { authorization: `Bearer ${demo.settings.adminToken}` };
+  const get = async <T>(api: ApiName, path: string): Promise<T> => {
+    const response = await fetch(`${demo.urls[api][0]}${path}`, { headers });
+    if (!response.ok) throw new Error(`${api} ${path}: ${response.status}`);
+    return (path === '/metrics' ? await response.text() : await response.json()) as T;
+  };
+  const frames = await Promise.all(
+    API_NAMES.map(async (api) => {
+      const [breakers, metrics, errors, alerts, prometheus] = await Promise.all([
+        get<{ breakers: DashboardState['breakers'] }>(api, '/api/resilience/circuit-breakers'),
+        get<{ collectors: Record<string, Snapshot> }>(api, '/api/resilience/metrics'),
+        get<{ errors: { at: number; status: number; name: string; message: string }[] }>(
+          api,
+          '/api/resilience/errors/recent',
+        ),
+        get<{ history: { name: string; severity: string; status: string; at: number }[] }>(
+          api,
+          '/api/resilience/alerts',
+        ),
+        get<string>(api, '/metrics'),
+      ]);
+      const upstream = metrics.collectors.upstream!;
+      return {
+        api,
+        breakers: breakers.breakers,
+        frame: {
+          upstream: {
+            calls: upstream.calls,
+            errorRate: upstream.errorRate,
+            p50: upstream.latency.p50,
+            p95: upstream.latency.p95,
+            p99: upstream.latency.p99,
+          },
+        },
+        rateLimits: rateLimitUsage(prometheus).map(({ key, usage }) => ({ api, key, usage })),
+        errors: errors.errors.slice(0, 5).map(({ at, status, name, message }) => ({ api, at, status, name, message })),
+        alerts: alerts.history.slice(-5).map(({ name, severity, status, at }) => ({ api, name, severity, status, at })),
+      };
+    }),
+  );
+  const breakers = new Map(frames.flatMap((f) => f.breakers).map((b) => [b.name, b]));
+  return {
+    ...progressOf(demo),
+    // Read after the routes answered, so the phase shown is never newer than the breakers.
+    phase: demo.provider.phase.name,
+    breakers: [...breakers.values()].sort((a, b) => a.name.localeCompare(b.name)),
+    apis: Object.fromEntries(frames.map((f) => [f.api, f.frame])) as Record<ApiName, ApiFrame>,
+    rateLimits: frames.flatMap((f) => f.rateLimits),
+    errors: frames
+      .flatMap((f) => f.errors)
+      .sort((a, b) => b.at - a.at)
+      .slice(0, 10),
+    alerts: frames
+      .flatMap((f) => f.alerts)
+      .sort((a, b) => b.at - a.at)
+      .slice(0, 10),
+  };
+}
+
+/** How far the run is: read from the demo itself at each frame. */
+export function progressOf(demo: RunningDemo): Pick<DashboardState, 'elapsedMs' | 'durationMs'> {
+  return { elapsedMs: Math.min(demo.load.elapsedMs, demo.settings.durationMs), durationMs: demo.settings.durationMs };
+}
+
+/** `resilience_rate_limit_usage_ratio{name="client-a"} 0.4` lines of a Prometheus text page. */
+export function rateLimitUsage(text: string): { key: string; usage: number }[] {
+  const line = /^resilience_rate_limit_usage_ratio\{name="([^"]+)"\} (\S+)$/gm;
+  return [...text.matchAll(line)].map((m) => ({ key: m[1]!, usage: Number(m[2]) }));
+}

@@ -1,0 +1,156 @@
+// The demo's command line end to end, on real loopback servers: in memory, with --redis, and
+// its dashboard in a real browser. One file, so the three runs take turns for the CPU.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { chromium } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type RedisServer, startRedis } from '../../../packages/redis/src/testing/servers.js';
+import type { Summary } from './summary.js';
+
+const execute = promisify(execFile);
+const demoDir = fileURLToPath(new URL('..', import.meta.url));
+const outputDir = fileURLToPath(new URL('../test-output/', import.meta.url));
+/** The Debian package's browser; when it is missing the test fails (.ci/run installs it). */
+const CHROMIUM = '/usr/bin/chromium';
+const PHASES = ['healthy', 'transient', 'throttling', 'outage', 'recovery'];
+
+/** Runs the demo's command line as `pnpm demo` does; resolves with its exit code and output. */
+async function demo(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execute(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+      cwd: demoDir,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('the demo in memory', () => {
+  it('rides out a 12 s schedule: every target holds and it exits 0', { timeout: 120_000 }, async () => {
+    const { code, stdout, stderr } = await demo('--duration', '12', '--seed', '42', '--no-dashboard', '--json');
+    const summary = JSON.parse(stdout) as Summary;
+    expect(summary.targets.filter((t) => !t.ok)).toEqual([]);
+    expect(code).toBe(0);
+    expect(summary.phases.map((p) => p.name)).toEqual(PHASES);
+    expect(summary.recovery.met).toBeGreaterThanOrEqual(5);
+    expect(summary.recovery.rate).toBeGreaterThanOrEqual(0.99);
+    expect(summary.breakers.opens).toBeGreaterThanOrEqual(3);
+    expect(summary.breakers.openAtEnd).toEqual([]);
+    expect(summary.rateLimited.noisy).toBeGreaterThan(0);
+    expect(summary.rateLimited.wellBehaved).toBe(0);
+    expect(summary.replays.sent).toBeGreaterThan(0);
+    expect(summary.replays.matched).toBe(summary.replays.sent);
+    expect(summary.alerts.fired).toBeGreaterThan(0);
+    expect(summary.alerts.active).toBe(0);
+    expect(summary.sagas.declined).toBeGreaterThan(0);
+    expect(summary.sagas.declinedCompensated).toBe(summary.sagas.declined);
+    expect(summary.phases.find((p) => p.name === 'outage')!.successRate).toBeLessThan(0.5);
+    // Not a terminal: one plain line per phase (on stderr, as --json keeps stdout for the summary).
+    for (const phase of PHASES) expect(stderr).toMatch(new RegExp(`\\] phase ${phase}: requests \\d+`));
+  });
+
+  it('refuses a bad --duration with its usage and exit code 2', { timeout: 60_000 }, async () => {
+    const { code, stderr } = await demo('--duration', 'soon');
+    expect(code).toBe(2);
+    expect(stderr).toContain('usage: pnpm demo');
+  });
+});
+
+describe('the demo with --redis', () => {
+  let server: RedisServer | undefined;
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('runs two instances of each API sharing one quota per client, breakers and idempotency records', {
+    timeout: 120_000,
+  }, async () => {
+    server = await startRedis();
+    const url = `redis://127.0.0.1:${server.port}`;
+    const { code, stdout } = await demo('--duration', '12', '--seed', '42', '--no-dashboard', '--json', '--redis', url);
+    const summary = JSON.parse(stdout) as Summary;
+    expect(summary.targets.filter((t) => !t.ok)).toEqual([]);
+    expect(code).toBe(0);
+    expect(summary.sharedLimit.instances).toBe(2);
+    for (const { admitted, limit } of Object.values(summary.sharedLimit.byApi)) {
+      expect(admitted).toBeGreaterThan(0);
+      expect(admitted).toBeLessThanOrEqual(limit);
+    }
+    expect(summary.replays.sent).toBeGreaterThan(0);
+    expect(summary.replays.matched).toBe(summary.replays.sent);
+    const client = new Redis({ port: server.port, host: '127.0.0.1' });
+    try {
+      const keys = await client.keys('resilience-demo:*');
+      expect(keys.some((key) => key.includes('express-clients'))).toBe(true); // the shared limiter
+      expect(keys.some((key) => key.includes('express-provider'))).toBe(true); // the shared breaker
+    } finally {
+      client.disconnect();
+    }
+  });
+});
+
+describe('the dashboard', () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    child?.kill();
+  });
+
+  /** Starts the demo's command line and resolves with the dashboard URL it prints. */
+  function startDemo(...args: string[]): Promise<string> {
+    child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: demoDir });
+    const lines = createInterface({ input: child.stdout! });
+    return new Promise((resolve, reject) => {
+      lines.on('line', (line) => {
+        const url = /^dashboard: (http:\S+)/.exec(line)?.[1];
+        if (url) resolve(url);
+      });
+      child!.on('exit', (code) => reject(new Error(`the demo exited (${code}) before printing the dashboard URL`)));
+    });
+  }
+
+  it('shows the provider breakers open in the outage and closed after recovery', { timeout: 180_000 }, async () => {
+    mkdirSync(outputDir, { recursive: true });
+    // The browser first: on a busy machine it takes seconds to start, and the page must be
+    // watching before the outage begins.
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      await page.goto(await startDemo('--duration', '30', '--seed', '42'));
+      await page.waitForFunction(
+        () =>
+          document.getElementById('phase')?.dataset.phase === 'outage' &&
+          document.querySelector('tr[data-breaker*="provider"][data-state="open"]') !== null,
+        undefined,
+        { timeout: 60_000, polling: 100 },
+      );
+      await page.screenshot({ path: `${outputDir}dashboard-outage.png`, fullPage: true });
+
+      await page.waitForFunction(
+        () =>
+          document.getElementById('phase')?.dataset.phase === 'recovery' &&
+          document.querySelectorAll('tr[data-breaker*="provider"]').length === 3 &&
+          document.querySelectorAll('tr[data-breaker*="provider"][data-state="closed"]').length === 3,
+        undefined,
+        { timeout: 60_000, polling: 100 },
+      );
+      await page.screenshot({ path: `${outputDir}dashboard-recovered.png`, fullPage: true });
+      const names = await page.$$eval('tr[data-breaker]', (rows) =>
+        rows.map((row) => (row as HTMLElement).dataset.breaker?.split(':')[0]),
+      );
+      expect(names).toEqual(['express-provider', 'koa-provider', 'trpc-provider']);
+      expect(await page.locator('#alerts li').count()).toBeGreaterThan(0);
+    } catch (error) {
+      await page.screenshot({ path: `${outputDir}dashboard-failed.png`, fullPage: true });
+      throw error;
+    } finally {
+      await browser.close();
+    }
+  });
+});

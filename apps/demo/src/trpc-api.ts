@@ -1,0 +1,56 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { idempotency } from '@resilience/core';
+import {
+  errorFormatter,
+  idempotentMutation,
+  rateLimitMiddleware,
+  responseMeta,
+  timeoutMiddleware,
+} from '@resilience/trpc/server';
+import { initTRPC } from '@trpc/server';
+import { createHTTPServer } from '@trpc/server/adapters/standalone';
+import express from 'express';
+import type { ApiKit, OrderBody } from './api-kit.js';
+import { operations } from './express-api.js';
+
+type Context = { apiKey: string; requestId: string };
+
+/** The tRPC router: the provider through the kit's client, per-client limits, idempotent checkout. */
+export function trpcRouter(kit: ApiKit) {
+  const t = initTRPC.context<Context>().create({ errorFormatter: errorFormatter() });
+  const procedure = t.procedure
+    .use(rateLimitMiddleware<Context>({ limiter: kit.limiter, key: ({ ctx }) => ctx.apiKey }))
+    .use(timeoutMiddleware({ ms: 25_000 }));
+  const orders = idempotency({ ...(kit.store && { store: kit.store }), ttlMs: 3_600_000 });
+  return t.router({
+    quote: procedure.query(({ ctx }) => kit.upstream.quote({ requestId: ctx.requestId, signal: ctx.signal })),
+    createOrder: procedure
+      .input((raw) => raw as OrderBody & { idempotencyKey: string })
+      .mutation(
+        idempotentMutation({ idempotency: orders, scope: ({ ctx }) => ctx.apiKey }, ({ input, ctx }) =>
+          kit.orders.run(
+            { orderId: input.orderId, amount: input.amount, card: input.card, requestId: ctx.requestId },
+            ctx.signal,
+          ),
+        ),
+      ),
+  });
+}
+
+export type TrpcRouter = ReturnType<typeof trpcRouter>;
+
+/**
+ * The tRPC server (`createHTTPServer`), with the Express adapter's health, metrics, admin
+ * routes and load shedding as its Connect middleware: tRPC answers what they pass on.
+ */
+export function trpcServer(kit: ApiKit) {
+  const gate = express().use(operations(kit));
+  const header = (req: IncomingMessage, name: string) => String(req.headers[name] ?? '');
+  return createHTTPServer({
+    router: trpcRouter(kit),
+    basePath: '/trpc/',
+    middleware: gate as unknown as (req: IncomingMessage, res: ServerResponse, next: () => void) => void,
+    createContext: ({ req }) => ({ apiKey: header(req, 'x-api-key'), requestId: header(req, 'x-request-id') }),
+    responseMeta: responseMeta(),
+  });
+}
