@@ -13,13 +13,23 @@ const alias = {
   '@resilience/koa': here('./packages/koa/src/index.ts'),
 };
 
+// The projects that run whole programs against the clock of a real machine (the release through
+// a local registry, the demo's timed runs and its browser) go after the rest, one group at a
+// time, so the parallel unit tests do not starve them of the CPU.
+const GROUP_ORDER: Record<string, number> = { 'release-test': 1, demo: 2 };
+
 // Every package and app with a src/ folder is one vitest project, named after its folder.
 const projects = ['packages', 'apps'].flatMap((group) =>
   readdirSync(here(`./${group}`), { withFileTypes: true })
     .filter((d) => d.isDirectory() && existsSync(here(`./${group}/${d.name}/src`)))
     .map((d) => ({
       extends: true as const,
-      test: { name: d.name, root: `./${group}/${d.name}`, include: ['src/**/*.test.ts'] },
+      test: {
+        name: d.name,
+        root: `./${group}/${d.name}`,
+        include: ['src/**/*.test.ts'],
+        sequence: { groupOrder: GROUP_ORDER[d.name] ?? 0 },
+      },
     })),
 );
 
