@@ -6,11 +6,17 @@ import type { ScriptSpec } from './spec.js';
  * `slidingWindow` in core (same operations in the same order on the same doubles), over
  * packed states: `T<tokens>,<at>`, `G<tat>`, `F<windowStart>,<count>`,
  * `S<windowStart>,<current>,<previous>`. A refusal or a peek writes nothing. The decision
- * comes back as `allowed,limit,remaining,resetMs,retryAfterMs`.
+ * comes back as an array `allowed (1 or 0), limit, remaining, resetMs, retryAfterMs`: each
+ * a Redis integer when it is a whole number Redis carries exactly (the common case, with
+ * no number formatted in Lua), else its text (num).
  */
 const DECISION = `
+local function int(x)
+  if x == floor(x) and x < 9e15 and x > -9e15 and (x ~= 0 or 1 / x > 0) then return x end
+  return num(x)
+end
 local function decision(allowed, limit, remaining, reset, retry)
-  return (allowed and '1,' or '0,') .. num(limit) .. ',' .. num(remaining) .. ',' .. num(reset) .. ',' .. num(retry)
+  return { allowed and 1 or 0, int(limit), int(remaining), int(reset), int(retry) }
 end
 `;
 
@@ -129,14 +135,15 @@ local function slidingWindow(commit)
 end
 `;
 
+/** The decision from the script's reply: integers, or texts for the other numbers. */
 const decision = (reply: unknown): RateLimitDecision => {
-  const [allowed, limit, remaining, resetMs, retryAfterMs] = String(reply).split(',').map(Number);
+  const r = reply as readonly (number | string)[];
   return {
-    allowed: allowed === 1,
-    limit: limit!,
-    remaining: remaining!,
-    resetMs: resetMs!,
-    retryAfterMs: retryAfterMs!,
+    allowed: r[0] === 1,
+    limit: Number(r[1]),
+    remaining: Number(r[2]),
+    resetMs: Number(r[3]),
+    retryAfterMs: Number(r[4]),
   };
 };
 
