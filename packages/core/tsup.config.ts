@@ -9,9 +9,23 @@ export const options = {
   // Shared chunks in both formats: every class exists once, so `instanceof` holds across
   // the entries in CommonJS as in ESM.
   splitting: true,
-  // No source maps: the output is unminified, and maps with the sources embedded were two
-  // thirds of the tarball.
+  // No source maps: maps with the sources embedded were two thirds of the tarball.
   sourcemap: false,
+  // Smaller files, same code: esbuild simplifies the syntax, then terser drops the whitespace
+  // and nothing else. Every function, class and variable keeps its name (stack traces and
+  // `error.name` read as in the source), each statement keeps its own line (`semicolons:
+  // false` costs 0.1 kB), any pretty-printer restores the layout, and the TSDoc stays in the
+  // declarations. The `@__PURE__` marks stay too: esbuild's own whitespace minifier drops
+  // them, and bundlers then keep every module-level `new` (a one-constant import grew from
+  // 81 to 13 000 bytes). Whitespace was a sixth of the tarball: 296.9 kB packed (npm), now
+  // 247.1, and 249.5 as pnpm publishes it: under the 250 kB of issue 15 (the lint budget).
+  minifySyntax: true,
+  minify: 'terser',
+  terserOptions: {
+    compress: false,
+    mangle: false,
+    format: { comments: false, preserve_annotations: true, semicolons: false },
+  },
   target: 'node20',
   treeshake: true,
 } satisfies Options;

@@ -87,7 +87,8 @@ describe('the built package', () => {
     const definedIn = new Map<string, string[]>();
     for (const file of readdirSync(dist).filter((f) => f.endsWith(extension))) {
       const text = readFileSync(join(dist, file), 'utf8');
-      for (const [, name] of text.matchAll(/^(?:var|let|const) (\w+) = class\b/gm)) {
+      // `var A=class`, or `,A=class` in a list of declarations: the build drops whitespace.
+      for (const [, name] of text.matchAll(/(?<![\w$.])([A-Za-z_$][\w$]*) ?= ?class\b/g)) {
         definedIn.set(name!, [...(definedIn.get(name!) ?? []), file]);
       }
     }

@@ -59,10 +59,12 @@ beforeAll(async () => {
   consumerEnv = cleanEnv({ npm_config_userconfig: join(temp, 'user.npmrc') });
 }, 2 * MINUTE);
 
+// Removing the copy, the registry's storage and every consumer's node_modules took over a
+// minute on a loaded machine (2 cores shared by several test runs), failing a green run.
 afterAll(() => {
   registry?.stop();
   if (temp) rmSync(temp, { recursive: true, force: true });
-}, MINUTE);
+}, 5 * MINUTE);
 
 /** The published packages as the copy holds them now. */
 function released(): (Released & { dir: string; manifest: Manifest })[] {
