@@ -1,16 +1,22 @@
-// Writes each ```ts block of ../README.md and ./*.md to _snippets/, one module per block,
-// so `tsc` checks the code the docs show. A block fenced as ```ts nocheck is skipped.
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// Writes each ```ts block of ../README.md, ./*.md and ../packages/*/README.md to _snippets/,
+// one module per block, so `tsc` checks the code the docs show. A block fenced as
+// ```ts nocheck is skipped.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const out = new URL('./_snippets/', import.meta.url);
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out);
-const files = [new URL('../README.md', import.meta.url)];
+/** Each page with the name its snippets take: README, retry, packages-fetch-README, ... */
+const pages = [['README', new URL('../README.md', import.meta.url)]];
 for (const f of readdirSync(new URL('.', import.meta.url)))
-  if (f.endsWith('.md')) files.push(new URL(f, import.meta.url));
+  if (f.endsWith('.md')) pages.push([f.replace(/\.md$/, ''), new URL(f, import.meta.url)]);
+const packages = new URL('../packages/', import.meta.url);
+for (const p of readdirSync(packages)) {
+  const readme = new URL(`${p}/README.md`, packages);
+  if (existsSync(readme)) pages.push([`packages-${p}-README`, readme]);
+}
 let count = 0;
-for (const file of files) {
-  const name = file.pathname.split('/').pop().replace(/\.md$/, '');
+for (const [name, file] of pages) {
   const blocks = readFileSync(file, 'utf8').matchAll(/^```ts[ \t]*(\S*)[^\n]*\n([\s\S]*?)^```/gm);
   let i = 0;
   for (const [, flag, code] of blocks) {
@@ -20,4 +26,4 @@ for (const file of files) {
     count++;
   }
 }
-console.log(`extracted ${count} snippet(s) from ${files.length} file(s)`);
+console.log(`extracted ${count} snippet(s) from ${pages.length} file(s)`);

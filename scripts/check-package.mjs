@@ -1,7 +1,11 @@
 // Checks what `npm pack` would publish from the current directory (a package's lint step):
 //   node ../../scripts/check-package.mjs --max-packed=250000 --max-unpacked=1000000
 // - the tarball's packed and unpacked bytes against the budgets;
-// - `repository`, `homepage` and `bugs` in the manifest, so the registry links to the source;
+// - `repository`, `homepage` and `bugs` in the manifest, so the registry links to the source,
+//   and `license`, `engines` and `keywords`;
+// - a LICENSE file (a copy of the root one), which npm ships whatever `files` says;
+// - a sibling package named as `workspace:^`, which publishes as a caret range of its version
+//   (`workspace:*` would pin the exact one, and a hand-written range would go stale);
 // - every link in the README is absolute: relative ones point outside the tarball.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -29,9 +33,17 @@ const kB = (bytes) => `${(bytes / 1000).toFixed(1)} kB`;
 if (pack.size > maxPacked) problems.push(`packed ${kB(pack.size)}, budget ${kB(maxPacked)}`);
 if (pack.unpackedSize > maxUnpacked) problems.push(`unpacked ${kB(pack.unpackedSize)}, budget ${kB(maxUnpacked)}`);
 
-for (const field of ['repository', 'homepage', 'bugs']) {
+for (const field of ['repository', 'homepage', 'bugs', 'license', 'engines', 'keywords']) {
   if (manifest[field] === undefined) problems.push(`package.json has no "${field}"`);
 }
+for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies']) {
+  for (const [name, range] of Object.entries(manifest[field] ?? {})) {
+    if (name.startsWith('@resilience/') && range !== 'workspace:^')
+      problems.push(`${field}.${name} is "${range}": name a sibling package as "workspace:^"`);
+  }
+}
+if (!pack.files.some((f) => f.path === 'LICENSE'))
+  problems.push('no LICENSE in the tarball: copy the root LICENSE here');
 
 const readme = readFileSync('README.md', 'utf8');
 for (const [, target] of readme.matchAll(/\]\(([^)\s]+)\)/g)) {

@@ -79,7 +79,8 @@ const PUBLIC: Record<string, readonly string[]> = {
   http: [
     ...['HTTP_DEFAULTS', 'IDEMPOTENCY_HEADERS', 'PROBLEM_JSON_CONTENT_TYPE', 'PROBLEM_TITLES', 'PROBLEM_TYPES'],
     ...['REPLAYED_HEADERS', 'canonicalJson', 'clientIpKey', 'correlationIds', 'errorResponse', 'fingerprintInput'],
-    ...['httpErrorStatus', 'idempotencyKeyParser', 'idempotencyKeyProblem', 'payloadTooLargeResponse'],
+    ...['httpErrorStatus', 'idempotencyKeyParser', 'idempotencyKeyProblem', 'mergeRateLimitFields'],
+    ...['payloadTooLargeResponse'],
     ...['proxyTrustWarning', 'rateLimitResponder', 'replayRecord', 'replayResponse', 'shouldRecordResponse'],
   ],
   idempotency: ['IDEMPOTENCY_DEFAULTS', 'Idempotency', 'ReplayedError', 'idempotency'],

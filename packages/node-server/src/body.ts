@@ -132,7 +132,8 @@ function inflate(wire: Buffer, decode: Inflate | undefined, maxBodyBytes: number
  * one with `_body` set; neither then touches `req.body`.
  */
 export function setRequestBody(req: IncomingMessage, body: RequestBody): void {
-  const target = req as IncomingMessage & { body?: unknown; rawBody?: Buffer; _body?: boolean };
+  // A record, not the request type: body parsers' typings declare `rawBody` (as a string) on it.
+  const target = req as unknown as Record<string, unknown>;
   target.body = body.parsed;
   target.rawBody = body.raw;
   target._body = true;

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { correlationIds } from '@resilience/core';
 import { ClientDisconnectedError } from './errors.js';
 
 /**
@@ -12,6 +13,8 @@ interface RequestState {
   /** The error the response was made from, as the error handler saw it. */
   error: unknown;
   closed: boolean;
+  /** The request's correlation id, once a middleware has asked for it. */
+  correlationId: string | undefined;
   /** Run once, in order, when the response closes (finished or not). */
   readonly onClose: Array<() => void>;
 }
@@ -24,7 +27,15 @@ function stateOf(res: ServerResponse): RequestState {
   const tracked = res as Tracked;
   let state = tracked[STATE];
   if (state !== undefined) return state;
-  state = { controller: undefined, aborted: false, reason: undefined, error: undefined, closed: false, onClose: [] };
+  state = {
+    controller: undefined,
+    aborted: false,
+    reason: undefined,
+    error: undefined,
+    closed: false,
+    correlationId: undefined,
+    onClose: [],
+  };
   tracked[STATE] = state;
   const own = state;
   // `close` on the request fires when its body has been read; only the response's `close`
@@ -84,4 +95,20 @@ export function whenResponseCloses(res: ServerResponse, run: () => void): void {
   const state = stateOf(res);
   if (state.closed) run();
   else state.onClose.push(run);
+}
+
+const correlationIdOf = correlationIds();
+
+/**
+ * The request's correlation id, the same for every middleware that asks: its `X-Request-Id`
+ * when that is safe to echo, else the trace id of its `traceparent`, else a new UUID (see
+ * core's `correlationIds`). Problem responses carry it in the body and in `X-Request-Id`.
+ */
+export function requestCorrelationId(res: ServerResponse): string {
+  const state = stateOf(res);
+  if (state.correlationId === undefined) {
+    const headers = res.req?.headers;
+    state.correlationId = correlationIdOf({ requestId: headers?.['x-request-id'], traceparent: headers?.traceparent });
+  }
+  return state.correlationId;
 }

@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 /** What {@link respondOnce} sends. */
 export interface Answer {
   readonly status: number;
-  readonly headers?: Readonly<Record<string, string>>;
+  readonly headers?: Readonly<Record<string, string | readonly string[]>>;
   readonly body?: string | Buffer;
 }
 

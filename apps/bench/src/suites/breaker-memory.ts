@@ -1,7 +1,7 @@
 import { circuitBreaker, countWindow } from '@resilience/core';
 import { CountBreaker, circuitBreaker as cockatielBreaker, handleAll } from 'cockatiel';
 import Opossum from 'opossum';
-import { judge, retainedBytesPerItem, type SuiteOptions } from '../harness.js';
+import { checkTarget, retainedBytesPerItem, type SuiteOptions } from '../harness.js';
 
 // Memory of many breakers: a service with one breaker per upstream host, tenant or model
 // may hold thousands. Target: 10 000 breakers with countWindow({ size: 100 }) retain
@@ -65,8 +65,6 @@ export default async function breakerMemory(opts: SuiteOptions) {
   console.table(rows.map((r) => ({ ...r, bytes: Math.round(r.bytes) })));
   console.log(`ours after 100 calls each: ${growth.toFixed(0)} bytes more per breaker`);
   const main = rows[0]!.bytes;
-  console.log(
-    `target  ours countWindow(100) retained = ${main.toFixed(0)} B (≤ ${TARGET_BYTES}) ${judge(main <= TARGET_BYTES, opts)}`,
-  );
+  checkTarget('ours countWindow(100) retained', main, TARGET_BYTES, opts, { unit: 'B' });
   if (warm.length !== count) throw new Error('unreachable');
 }

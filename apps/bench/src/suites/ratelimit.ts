@@ -2,7 +2,7 @@ import { pathToFileURL } from 'node:url';
 import { memoryStore, rateLimiter, tokenBucket } from '@resilience/core';
 import { RateLimiter as LimiterPackage } from 'limiter';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { compare, judge, retainedBytesPerStep, type SuiteOptions, type Target } from '../harness.js';
+import { checkTarget, compare, retainedBytesPerStep, type SuiteOptions, type Target } from '../harness.js';
 
 // Per-key consume throughput and memory per key, against rate-limiter-flexible's
 // RateLimiterMemory and (one key only, it has no keys) the `limiter` package.
@@ -156,10 +156,8 @@ export async function rateLimitMemory(opts: SuiteOptions): Promise<void> {
   const ours = figures[0]!.bytes;
   console.log(`\n## Rate limit memory per key${opts.quick ? ' (quick mode: figures not meaningful)' : ''}`);
   console.table(figures);
-  console.log(`target  ours bytes per key = ${ours} (≤ ${TARGET_BYTES}) ${judge(ours <= TARGET_BYTES, opts)}`);
-  console.log(
-    `target  ours / rate-limiter-flexible bytes = ${(ours / theirs).toFixed(3)} (≤ 0.4) ${judge(ours / theirs <= 0.4, opts)}`,
-  );
+  checkTarget('ours bytes per key', ours, TARGET_BYTES, opts, { unit: 'B' });
+  checkTarget('ours / rate-limiter-flexible bytes', ours / theirs, 0.4, opts);
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -139,6 +139,25 @@ describe('resilientClient.request', () => {
     expect(resilienceDetails(response)).toMatchObject({ attempts: 3 });
   });
 
+  it('releases the response a retried error carries (axios rejects with error.response), and survives a discard that throws', async () => {
+    const response: FakeResponse = { status: 503, headers: {} };
+    const axiosLike = Object.assign(new Error('Request failed with status code 503'), { response });
+    const { client: c, clock } = client({ retry: { maxAttempts: 3 } });
+    const { send } = script(axiosLike, axiosLike, 200);
+    expect((await drive(clock, c.request(call('GET', A), send))).status).toBe(200);
+    expect(response.discarded).toBe(true);
+    const throwing = resilientClient<unknown, FakeResponse>(
+      { clock, random: sequenceRandom(0.5) },
+      {
+        discard: () => {
+          throw new TypeError('not a stream');
+        },
+      },
+    );
+    const again = script(axiosLike, { status: 200, headers: {} });
+    expect((await drive(clock, throwing.request(call('GET', A), again.send))).status).toBe(200);
+  });
+
   it('returns a non-retryable answer at once (a 404, a 501)', async () => {
     const { client: c, clock } = client();
     for (const status of [404, 501, 200]) {

@@ -60,7 +60,11 @@ export interface ClientTransport<R> {
   status?(response: R): number;
   /** The response's headers (a `Headers` or a record), where `Retry-After` is read. */
   headers?(response: R): unknown;
-  /** Releases a response about to be retried (fetch: cancels its body so the connection is freed). */
+  /**
+   * Releases a response about to be retried (fetch: cancels its body so the connection is
+   * freed): the response of an error status, or the `response` a failed attempt's error
+   * carries (axios). Best effort: what it throws is ignored.
+   */
   discard?(response: R): void;
 }
 

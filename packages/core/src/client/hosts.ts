@@ -15,7 +15,6 @@ import { type RetryPolicy, retry } from '../retry/retry.js';
 import { type AdaptiveThrottlePolicy, adaptiveThrottle } from '../throttle/throttle.js';
 import { type TimeoutPolicy, timeout } from '../timeout/timeout.js';
 import { isRetryableFailure } from './decisions.js';
-import { HttpStatusError } from './http-status-error.js';
 import { CLIENT_DEFAULTS, type ClientOptions, timeoutArguments } from './options.js';
 
 /**
@@ -159,9 +158,10 @@ export class HostBuilder {
       handle: handle ?? isRetryableFailure,
       ...(budget !== undefined && { budget }),
       ...(this.#options.deadlineMs !== undefined && { deadlineMs: this.#options.deadlineMs }),
-      // A response about to be retried is released at once, not when the retry's wait is over.
+      // A response about to be retried is released at once, not when the retry's wait is over:
+      // an HttpStatusError's, or the one an error carries (axios rejects with `error.response`).
       onRetry: (event) => {
-        if (discard !== undefined && event.error instanceof HttpStatusError) discard(event.error.response);
+        if (discard !== undefined) release(discard, event.error);
         onRetry?.(event);
       },
       ...(this.#clock && { clock: this.#clock }),
@@ -220,6 +220,17 @@ export class HostBuilder {
         if (event.key === key) listener(event);
       });
     return { ...policy, onEvent };
+  }
+}
+
+/** Releases the response a failed attempt carries, if any; a release that fails never stops the retry. */
+function release(discard: (response: unknown) => void, error: unknown): void {
+  const response = (error as { response?: unknown } | null | undefined)?.response;
+  if (typeof response !== 'object' || response === null) return;
+  try {
+    discard(response);
+  } catch {
+    // Best effort: the response is dropped either way.
   }
 }
 

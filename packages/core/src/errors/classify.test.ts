@@ -229,3 +229,25 @@ describe('classify and isTransient on common SDK errors', () => {
     expect(classify(sdk('whatever', { code: 14 }))).toBe('unknown');
   });
 });
+
+describe('tRPC client errors', () => {
+  /** A TRPCClientError as tRPC's HTTP links build it: the server's shape in `data`, the HTTP response in `meta`. */
+  const trpc = (httpStatus: number | undefined, responseStatus: number) =>
+    Object.assign(new Error('from the server'), {
+      name: 'TRPCClientError',
+      data: httpStatus === undefined ? null : { code: 'X', httpStatus },
+      meta: { response: { status: responseStatus, headers: new Headers() } },
+    });
+
+  it('read their status from the shape’s data.httpStatus, else from the HTTP response', () => {
+    expect(statusOf(trpc(503, 207))).toBe(503); // one failure in a mixed batch: the response says 207
+    expect(statusOf(trpc(undefined, 429))).toBe(429); // an error formatter that drops data
+    expect(statusOf(trpc(undefined, 207))).toBeUndefined(); // a batch status says nothing of one call
+  });
+
+  it('are classified by that status', () => {
+    expect([classify(trpc(503, 503)), isTransient(trpc(503, 503))]).toEqual(['dependency', true]);
+    expect([classify(trpc(429, 429)), isTransient(trpc(429, 429))]).toEqual(['rate_limit', true]);
+    expect([classify(trpc(400, 400)), isTransient(trpc(400, 400))]).toEqual(['validation', false]);
+  });
+});

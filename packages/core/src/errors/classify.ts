@@ -31,17 +31,26 @@ const OWN_CODES: Record<string, ErrorCategory> = {
 
 /**
  * The HTTP status found on common error shapes (`status`, `statusCode`, `response.status`,
- * the AWS SDK's `$metadata.httpStatusCode`).
+ * the AWS SDK's `$metadata.httpStatusCode`, a tRPC client error's `data.httpStatus`, else
+ * the error status of its HTTP response, `meta.response.status`: a batch answers 207).
  */
 export function statusOf(error: unknown): number | undefined {
   const e = asBag(error);
   if (!e) return undefined;
   const response = asBag(e.response);
   const metadata = asBag(e.$metadata);
-  for (const v of [e.status, e.statusCode, response?.status, response?.statusCode, metadata?.httpStatusCode]) {
+  for (const v of [
+    e.status,
+    e.statusCode,
+    response?.status,
+    response?.statusCode,
+    metadata?.httpStatusCode,
+    asBag(e.data)?.httpStatus,
+  ]) {
     if (typeof v === 'number' && v >= 100 && v <= 599) return v;
   }
-  return undefined;
+  const meta = asBag(asBag(e.meta)?.response)?.status;
+  return typeof meta === 'number' && meta >= 400 && meta <= 599 ? meta : undefined;
 }
 
 /** Statuses with a category of their own; any other 4xx is a validation error, any other 5xx the dependency's. */

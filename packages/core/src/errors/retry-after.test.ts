@@ -27,4 +27,12 @@ describe('Retry-After', () => {
     expect(retryAfterMs(new Error('wrapped', { cause: { headers: { 'retry-after': '1' } } }), NOW)).toBe(1_000);
     expect(retryAfterMs(new Error('plain'), NOW)).toBeUndefined();
   });
+
+  it('reads a tRPC client error: data.retryAfterMs, then the HTTP response’s header', () => {
+    const response = { status: 429, headers: new Headers({ 'Retry-After': '3' }) };
+    const error = (data: unknown) => Object.assign(new Error('TOO_MANY_REQUESTS'), { data, meta: { response } });
+    expect(retryAfterMs(error({ code: 'TOO_MANY_REQUESTS', retryAfterMs: 2_500 }), NOW)).toBe(2_500);
+    expect(retryAfterMs(error({ code: 'TOO_MANY_REQUESTS' }), NOW)).toBe(3_000);
+    expect(retryAfterMs(error(null), NOW)).toBe(3_000);
+  });
 });

@@ -25,19 +25,24 @@ export function parseRetryAfter(value: unknown, nowMs: number): number | undefin
   return Math.max(0, at - nowMs);
 }
 
+const waitOf = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
 /**
  * The wait a failed call asks for, in milliseconds: an own `retryAfterMs` (the toolkit's
- * errors), or a `Retry-After` header on the error, its `response` (axios, fetch) or its
+ * errors) or one in its `data` (a tRPC client error's shape), or a `Retry-After` header on
+ * the error, its `response` (axios, fetch), its `meta.response` (tRPC's HTTP links) or its
  * `cause`. `undefined` when the error names none.
  */
 export function retryAfterMs(error: unknown, nowMs: number, depth = 0): number | undefined {
   const e = asBag(error);
   if (!e) return undefined;
-  if (typeof e.retryAfterMs === 'number' && Number.isFinite(e.retryAfterMs) && e.retryAfterMs >= 0) {
-    return e.retryAfterMs;
-  }
-  const response = asBag(e.response);
-  const value = header(e.headers, 'retry-after') ?? header(response?.headers, 'retry-after');
+  if (waitOf(e.retryAfterMs)) return e.retryAfterMs;
+  const data = asBag(e.data)?.retryAfterMs;
+  if (waitOf(data)) return data;
+  const value =
+    header(e.headers, 'retry-after') ??
+    header(asBag(e.response)?.headers, 'retry-after') ??
+    header(asBag(asBag(e.meta)?.response)?.headers, 'retry-after');
   const parsed = parseRetryAfter(value, nowMs);
   if (parsed !== undefined) return parsed;
   return depth < 5 ? retryAfterMs(e.cause, nowMs, depth + 1) : undefined;

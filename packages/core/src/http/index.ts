@@ -28,6 +28,7 @@ export {
 } from './problem.js';
 export { type ProxyTrust, type ProxyTrustInput, proxyTrustWarning } from './proxy-trust.js';
 export {
+  mergeRateLimitFields,
   type RateLimitResponder,
   type RateLimitResponse,
   type RateLimitSource,

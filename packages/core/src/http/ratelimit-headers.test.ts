@@ -8,7 +8,7 @@ import { rateLimiter } from '../ratelimit/limiter.js';
 import { tokenBucket } from '../ratelimit/token-bucket.js';
 import { fixedWindow } from '../ratelimit/windows.js';
 import { PROBLEM_JSON_CONTENT_TYPE, PROBLEM_TYPES } from './problem.js';
-import { rateLimitResponder } from './ratelimit-headers.js';
+import { mergeRateLimitFields, rateLimitResponder } from './ratelimit-headers.js';
 
 // A small RFC 9651 parser for what the fields hold (a List of Items: a String or Token with
 // Integer, String or Token parameters), written apart from the serializer under test.
@@ -260,5 +260,37 @@ describe('rateLimitResponder', () => {
     const respond = rateLimitResponder([{ name: 'a', algorithms: [fixedWindow({ limit: 1, windowMs: 1_000 })] }]);
     expect(() => respond([], 0)).toThrow(TypeError);
     expect(() => respond(null as never, 0)).toThrow(/one decision per limiter/);
+  });
+});
+
+describe('mergeRateLimitFields', () => {
+  it('lists the policies of two middlewares on one response, each once, and keeps the tighter older fields', () => {
+    const clock = new FakeClock(0);
+    const perIp = rateLimiter({ name: 'ip', algorithm: fixedWindow({ limit: 100, windowMs: 60_000 }), clock });
+    const perUser = rateLimiter({ name: 'user', algorithm: fixedWindow({ limit: 10, windowMs: 60_000 }), clock });
+    const first = rateLimitResponder([perIp], { headers: 'both' })([perIp.consumeSync('a')], 0).headers;
+    const second = rateLimitResponder([perUser], { headers: 'both' })([perUser.consumeSync('u')], 0).headers;
+    const merged = mergeRateLimitFields(first, second);
+    expect(parseList(merged['ratelimit-policy']!).map((i) => i.value)).toEqual(['ip', 'user']);
+    expect(parseList(merged.ratelimit!).map((i) => [i.value, i.params.r])).toEqual([
+      ['ip', 99],
+      ['user', 9],
+    ]);
+    expect(merged['ratelimit-remaining']).toBe('9');
+    expect(merged['x-ratelimit-limit']).toBe('10');
+    // The other way round, the tighter limit still describes the response.
+    expect(mergeRateLimitFields(second, first)['ratelimit-remaining']).toBe('9');
+    expect(mergeRateLimitFields({}, second)).toEqual(second);
+  });
+
+  it('lets a refusal’s fields win over an earlier allowed limit’s older fields', () => {
+    const allowed = { 'ratelimit-limit': '5', 'ratelimit-remaining': '0', 'ratelimit-reset': '3' };
+    const refused = {
+      'ratelimit-limit': '100',
+      'ratelimit-remaining': '0',
+      'ratelimit-reset': '30',
+      'retry-after': '30',
+    };
+    expect(mergeRateLimitFields(allowed, refused)['ratelimit-reset']).toBe('30');
   });
 });

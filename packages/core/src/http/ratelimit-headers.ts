@@ -190,3 +190,43 @@ function constrained(reports: readonly Report[], refused: boolean): Report | und
   }
   return pick;
 }
+
+const LISTS = ['ratelimit-policy', 'ratelimit'] as const;
+const LEGACY = [
+  'ratelimit-limit',
+  'ratelimit-remaining',
+  'ratelimit-reset',
+  'x-ratelimit-limit',
+  'x-ratelimit-remaining',
+  'x-ratelimit-reset',
+] as const;
+
+/**
+ * The rate-limit fields of a response that two limits (two middlewares) both apply to:
+ * `previous` as already set on the response, `next` from the later responder. The draft's
+ * fields are lists, so each policy is listed once, in order; the older single-limit fields
+ * describe the more constrained of the two (a refusal, else the fewer remaining). Other
+ * fields of `next` (`retry-after`, `content-type` of a refusal) are kept as they are.
+ */
+export function mergeRateLimitFields(
+  previous: Readonly<Record<string, string | undefined>>,
+  next: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const merged: Record<string, string> = { ...next };
+  for (const name of LISTS) {
+    const before = previous[name];
+    if (before !== undefined && next[name] !== undefined) merged[name] = `${before}, ${next[name]}`;
+    else if (before !== undefined) merged[name] = before;
+  }
+  const before = Number(previous['ratelimit-remaining'] ?? previous['x-ratelimit-remaining']);
+  const after = Number(next['ratelimit-remaining'] ?? next['x-ratelimit-remaining']);
+  const keepPrevious =
+    next['retry-after'] === undefined && (Number.isNaN(after) || (!Number.isNaN(before) && before < after));
+  if (keepPrevious) {
+    for (const name of LEGACY) {
+      const value = previous[name];
+      if (value !== undefined) merged[name] = value;
+    }
+  }
+  return merged;
+}

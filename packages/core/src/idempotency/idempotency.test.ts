@@ -118,6 +118,15 @@ describe('idempotency', () => {
     expect(await first).toBe(1);
   });
 
+  it('takes over a hung call in this process after lockTimeoutMs, even when told to reject', async () => {
+    const clock = new FakeClock();
+    const idem = idempotency({ clock, random: fixed, lockTimeoutMs: 1_000 });
+    void idem.execute('k', () => new Promise<number>(() => {}));
+    await expect(idem.execute('k', () => 2, { onInFlight: 'reject' })).rejects.toMatchObject({ code: 'in_flight' });
+    await clock.advance(1_000);
+    expect(await idem.execute('k', () => 2, { onInFlight: 'reject' })).toBe(2);
+  });
+
   it('rejects the same key with another fingerprint, in flight or recorded', async () => {
     const idem = idempotency({ clock: new FakeClock(), random: fixed });
     const gate = deferred<number>();

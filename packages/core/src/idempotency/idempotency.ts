@@ -171,7 +171,14 @@ export class Idempotency {
     options: IdempotencyExecuteOptions,
   ): Promise<IdempotentResult<T>> {
     const { onInFlight } = options;
-    const local = this.#inFlight.get(storeKey);
+    const now = this.#clock.now();
+    let local = this.#inFlight.get(storeKey);
+    // A call whose lock ran out hung: its store claim is free, so this process lets it go too
+    // (as a caller in another process would), whether this caller shares or rejects.
+    if (local && now >= local.until) {
+      this.#inFlight.delete(storeKey);
+      local = undefined;
+    }
     if (local) {
       if (local.fp !== null && fp !== null && local.fp !== fp) {
         return Promise.reject(this.#conflict(storeKey, 'fingerprint_mismatch'));
@@ -180,7 +187,6 @@ export class Idempotency {
       this.#emit('shared', storeKey);
       return this.#share(storeKey, local, fn, fp, options);
     }
-    const now = this.#clock.now();
     const promise = this.#run(storeKey, fn, fp, options, now);
     const entry: LocalCall = { fp, promise, until: now + this.#opts.lockTimeoutMs };
     this.#inFlight.set(storeKey, entry);

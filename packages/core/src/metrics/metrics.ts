@@ -6,6 +6,7 @@ import type { DeadLetterReason } from '../messages/options.js';
 import type { CallObserver } from '../policy/calls.js';
 import type { RollbackReason } from '../transaction/options.js';
 import { CircuitStates } from './circuits.js';
+import { mergeCounts, NameCounts, ownKey } from './names.js';
 import {
   METRICS_DEFAULTS,
   type MetricsOptions,
@@ -16,11 +17,9 @@ import { LatencySketch, quantileOf } from './sketch.js';
 import {
   addCounts,
   clearCounts,
-  countBounded,
   DEAD_LETTER_REASONS,
   ERROR_CATEGORIES,
   errorName,
-  mergeTypes,
   ROLLBACK_REASONS,
   Slot,
   zeroes,
@@ -165,9 +164,9 @@ export class MetricsCollector implements CallObserver {
   #current: Slot;
   #currentId = Number.NEGATIVE_INFINITY;
   #life = newLifetime();
-  readonly #rejections = new Map<string, number>();
+  readonly #rejections = new NameCounts(METRICS_DEFAULTS.maxLabels);
   readonly #circuits = new CircuitStates(METRICS_DEFAULTS.maxLabels);
-  readonly #opens = new Map<string, number>();
+  readonly #opens = new NameCounts(METRICS_DEFAULTS.maxLabels);
   readonly #deadLetters = zeroes(DEAD_LETTER_REASONS);
   readonly #rollbacks = zeroes(ROLLBACK_REASONS);
   readonly #calls = new Emitter<CallRecord>();
@@ -184,7 +183,7 @@ export class MetricsCollector implements CallObserver {
     this.#clock = options.clock ?? coarseSystemClock;
     this.#timer = options.clock ?? systemClock;
     this.#slotMs = this.#opts.windowMs / this.#opts.subWindows;
-    this.#ring = Array.from({ length: this.#opts.subWindows }, () => new Slot());
+    this.#ring = Array.from({ length: this.#opts.subWindows }, () => new Slot(this.#opts.maxErrorTypes));
     this.#current = this.#ring[0]!;
   }
 
@@ -272,7 +271,7 @@ export class MetricsCollector implements CallObserver {
   /** Counts a call a policy rejected (`reason` such as `'circuit_open'`, `'bulkhead_full'`). */
   recordRejection(reason: string): void {
     this.#slot().rejections++;
-    countBounded(this.#rejections, reason, METRICS_DEFAULTS.maxLabels);
+    this.#rejections.add(reason);
   }
 
   /** Counts a request a load shedder turned away, as a rejection with reason `'shed'` too. */
@@ -296,11 +295,14 @@ export class MetricsCollector implements CallObserver {
    */
   recordStateChange(name: string, state: string, breaker?: object): void {
     this.#life.stateChanges++;
-    this.#circuits.set(name, state, breaker);
+    this.#circuits.set(name, state, breaker, this.#breakerKey);
     if (state !== 'open') return;
     this.#slot().breakerOpens++;
-    countBounded(this.#opens, name, METRICS_DEFAULTS.maxLabels);
+    this.#opens.add(name, 1, this.#breakerKey);
   }
+
+  /** The key a new breaker name is stored under: the circuit states and the opens share one copy. */
+  readonly #breakerKey = (name: string): string => this.#opens.find(name) ?? this.#circuits.find(name) ?? ownKey(name);
 
   /** Counts a message set aside (`'poison'` or `'max_retries_exceeded'`). */
   recordDeadLetter(reason: DeadLetterReason): void {
@@ -376,7 +378,7 @@ export class MetricsCollector implements CallObserver {
       cache: { hits, misses, hitRate: rate(hits, hits + misses) },
       errors: sum((s) => s.errors),
       errorsByCategory: categories,
-      errorsByType: mergeTypes(
+      errorsByType: mergeCounts(
         live.map((s) => s.types),
         this.#opts.maxErrorTypes,
       ),
@@ -396,9 +398,9 @@ export class MetricsCollector implements CallObserver {
       rateLimited: sum((s) => s.rateLimited),
       lifetime: {
         ...this.#life,
-        rejections: Object.fromEntries(this.#rejections),
+        rejections: this.#rejections.toJSON(),
         circuits: this.#circuits.toJSON(),
-        breakerOpens: Object.fromEntries(this.#opens),
+        breakerOpens: this.#opens.toJSON(),
         deadLetters: { ...this.#deadLetters },
         rollbacks: { ...this.#rollbacks },
       },
@@ -441,7 +443,7 @@ export class MetricsCollector implements CallObserver {
     slot.errors++;
     this.#life.errors++;
     slot.categories[classify(error)]++;
-    countBounded(slot.types, errorName(error), this.#opts.maxErrorTypes);
+    slot.types.add(errorName(error));
   }
 }
 

@@ -3,6 +3,7 @@ import type { Server as HttpsServer } from 'node:https';
 import { constants } from 'node:os';
 import type { Clock, EventLogger, HealthRegistry, OptionNames } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
+import { checkLogger } from '../logger.js';
 
 /** A server `gracefulShutdown` can drain: `node:http`'s or `node:https`'s. */
 export type ShutdownServer = Server | HttpsServer;
@@ -95,13 +96,7 @@ export function validateShutdownOptions(server: unknown, options: GracefulShutdo
   v.number('timeoutMs', o.timeoutMs, { gt: o.drainDelayMs ?? 0 });
   v.function('beforeShutdown', o.beforeShutdown);
   v.function('onShutdown', o.onShutdown);
-  const logger = o.logger;
-  v.check(
-    logger === undefined || ['info', 'warn', 'error'].every((level) => typeof logger?.[level as 'info'] === 'function'),
-    'logger',
-    logger,
-    'a logger with info, warn and error methods',
-  );
+  checkLogger(v, o.logger);
   v.function('exit', o.exit);
   v.clock('clock', o.clock);
   v.done();

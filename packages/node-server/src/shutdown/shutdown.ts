@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { type EventLogger, systemClock, type TimerHandle } from '@resilience/core';
+import { systemClock, type TimerHandle } from '@resilience/core';
+import { consoleLogger } from '../logger.js';
 import {
   type GracefulShutdownOptions,
   SHUTDOWN_DEFAULTS,
@@ -26,12 +27,6 @@ export interface GracefulShutdown {
   /** Stops listening for the signals and for requests; the server is left as it is. */
   dispose(): void;
 }
-
-const consoleLogger: EventLogger = {
-  info: (fields, message) => console.info(message, fields),
-  warn: (fields, message) => console.warn(message, fields),
-  error: (fields, message) => console.error(message, fields),
-};
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 

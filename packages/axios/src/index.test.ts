@@ -1,0 +1,375 @@
+import { Readable } from 'node:stream';
+import {
+  BrokenCircuitError,
+  backoff,
+  ConfigurationError,
+  consecutive,
+  resilienceDetails,
+  ThrottledError,
+  TimeoutError,
+} from '@resilience/core';
+import { FakeClock, sequenceRandom } from '@resilience/core/testing';
+import axios, { AxiosError, type InternalAxiosRequestConfig } from 'axios';
+import { afterEach, describe, expect, it } from 'vitest';
+import { answer, drop, hang, type ScriptServer, scriptServer, until } from '../../fetch/src/testing/server.js';
+import { AXIOS_DEFAULTS, type ResilientAxiosOptions, withResilience } from './index.js';
+
+let server: ScriptServer;
+afterEach(() => server?.close());
+
+/** A resilient axios instance for the server, on a fake clock that only moves when the test says, jitter drawn as 0. */
+function resilient(options: ResilientAxiosOptions = {}, clock = new FakeClock()) {
+  const api = withResilience(axios.create({ baseURL: server.url }), { clock, random: sequenceRandom(0), ...options });
+  return { clock, api };
+}
+
+/** Resolves once a policy waits on the fake clock (a retry's backoff, a limiter). */
+const waiting = (clock: FakeClock) => until(() => clock.pendingTimers > 0, 'a wait on the clock');
+
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: unknown) => error,
+  );
+
+describe('withResilience(axios) against a real server', () => {
+  it('retries a 503, then resolves with the 200', async () => {
+    server = await scriptServer(answer(503), answer(200, { ok: true }));
+    const { clock, api } = resilient();
+    const pending = api.get('/items');
+    await waiting(clock);
+    await clock.advance(100); // exponential backoff: 100 ms before the first retry
+    const response = await pending;
+    expect(response.status).toBe(200);
+    expect(response.data).toEqual({ ok: true });
+    expect(server.seen).toHaveLength(2);
+    expect(resilienceDetails(response)).toEqual({ host: server.host, attempts: 2, totalDelayMs: 100 });
+  });
+
+  it('retries a dropped connection', async () => {
+    server = await scriptServer(drop, answer(200));
+    const { clock, api } = resilient();
+    const pending = api.get('/items');
+    await waiting(clock);
+    await clock.advance(100);
+    expect((await pending).status).toBe(200);
+    expect(server.seen).toHaveLength(2);
+  });
+
+  it('waits for a 429’s Retry-After in seconds', async () => {
+    server = await scriptServer(answer(429, {}, { 'retry-after': '2' }), answer(200));
+    const { clock, api } = resilient();
+    const pending = api.get('/items');
+    await waiting(clock);
+    await clock.advance(1_999);
+    expect(server.seen).toHaveLength(1);
+    await clock.advance(1);
+    expect((await pending).status).toBe(200);
+    expect(server.seen).toHaveLength(2);
+  });
+
+  it('waits for a 429’s Retry-After as an HTTP-date', async () => {
+    const start = Date.parse('2025-06-01T12:00:00Z');
+    server = await scriptServer(answer(429, {}, { 'retry-after': new Date(start + 3_000).toUTCString() }), answer(200));
+    const { clock, api } = resilient({}, new FakeClock(start));
+    const pending = api.get('/items');
+    await waiting(clock);
+    await clock.advance(2_999);
+    expect(server.seen).toHaveLength(1);
+    await clock.advance(1);
+    expect((await pending).status).toBe(200);
+  });
+
+  it('gives up at once on a Retry-After beyond the cap, with the axios error', async () => {
+    server = await scriptServer(answer(503, { down: true }, { 'retry-after': '120' }));
+    const { api } = resilient({ retry: { retryAfter: { maxMs: 60_000 } } });
+    const error = await failure(api.get('/items'));
+    expect(server.seen).toHaveLength(1);
+    expect(axios.isAxiosError(error)).toBe(true);
+    expect((error as AxiosError).response?.status).toBe(503);
+    expect((error as AxiosError).response?.data).toEqual({ down: true });
+    expect(resilienceDetails(error)).toEqual({ host: server.host, attempts: 1, totalDelayMs: 0 });
+  });
+
+  it('rejects with the last axios error, its body parsed, resilience details attached', async () => {
+    server = await scriptServer(answer(503, { error: 'overloaded' }));
+    const { clock, api } = resilient({ retry: { maxAttempts: 2 } });
+    const pending = failure(api.get('/items'));
+    await waiting(clock);
+    await clock.advance(100);
+    const error = await pending;
+    expect(error).toBeInstanceOf(AxiosError);
+    expect((error as AxiosError).response?.data).toEqual({ error: 'overloaded' });
+    expect(resilienceDetails(error)).toEqual({ host: server.host, attempts: 2, totalDelayMs: 100 });
+    expect(server.seen).toHaveLength(2);
+  });
+
+  it('retries a 503 that validateStatus accepts, and resolves with the last one', async () => {
+    server = await scriptServer(answer(503), answer(503, { still: 'down' }));
+    const { clock, api } = resilient({ retry: { maxAttempts: 2 } });
+    const pending = api.get('/items', { validateStatus: () => true });
+    await waiting(clock);
+    await clock.advance(100);
+    const response = await pending;
+    expect(response.status).toBe(503);
+    expect(response.data).toEqual({ still: 'down' });
+    expect(server.seen).toHaveLength(2);
+  });
+
+  it.each([
+    ['rejected (an AxiosError)', undefined],
+    ['resolved (validateStatus accepts it)', () => true],
+  ])('releases a retried response’s stream body at once, %s', async (_, validateStatus) => {
+    server = await scriptServer(answer(503), answer(200));
+    const released: boolean[] = [];
+    const { clock, api } = resilient({
+      retry: {
+        onRetry: ({ error }) => {
+          // an AxiosError, or the client's HttpStatusError for a resolved answer: both carry the response
+          released.push(((error as AxiosError).response!.data as Readable).destroyed);
+        },
+      },
+    });
+    const pending = api.get('/stream', { responseType: 'stream', ...(validateStatus && { validateStatus }) });
+    await waiting(clock);
+    expect(released).toEqual([true]);
+    await clock.advance(100);
+    const response = await pending;
+    expect(response.status).toBe(200);
+    (response.data as Readable).destroy();
+  });
+
+  it('sends a POST once, unless it carries an Idempotency-Key', async () => {
+    server = await scriptServer(answer(503), answer(201));
+    const { clock, api } = resilient();
+    expect(((await failure(api.post('/orders', { item: 1 }))) as AxiosError).response?.status).toBe(503);
+    expect(server.seen).toHaveLength(1);
+    server.script(answer(503), answer(201));
+    const keyed = api.post('/orders', { item: 1 }, { headers: { 'Idempotency-Key': '"o-1"' } });
+    await waiting(clock);
+    await clock.advance(100);
+    expect((await keyed).status).toBe(201);
+    expect(server.seen.slice(1).map((s) => s.headers['idempotency-key'])).toEqual(['"o-1"', '"o-1"']);
+  });
+
+  it('idempotencyKey: true sends one generated key on every attempt of a POST', async () => {
+    server = await scriptServer(answer(503), answer(201));
+    const { clock, api } = resilient({ idempotencyKey: true });
+    const pending = api.post('/orders', { item: 1 }, { headers: { authorization: 'Bearer t' } });
+    await waiting(clock);
+    await clock.advance(100);
+    expect((await pending).status).toBe(201);
+    const [first, second] = server.seen;
+    expect(first!.headers['idempotency-key']).toBe('"00000000-0000-4000-8000-000000000000"');
+    expect(second!.headers['idempotency-key']).toBe(first!.headers['idempotency-key']);
+    expect(second!.headers.authorization).toBe('Bearer t');
+    expect([first!.body, second!.body]).toEqual(['{"item":1}', '{"item":1}']);
+  });
+
+  it('idempotent: () => true retries a POST that only reads (an LLM completion)', async () => {
+    server = await scriptServer(answer(503), answer(200));
+    const { clock, api } = resilient({ idempotent: (config) => config.url === '/v1/chat/completions' });
+    const pending = api.post('/v1/chat/completions', { prompt: 'hi' });
+    await waiting(clock);
+    await clock.advance(100);
+    expect((await pending).status).toBe(200);
+    expect(server.seen).toHaveLength(2);
+  });
+
+  it('runs the instance’s interceptors and transforms once, however many attempts', async () => {
+    server = await scriptServer(answer(503), answer(200));
+    const { clock, api } = resilient();
+    let requests = 0;
+    let responses = 0;
+    let transforms = 0;
+    api.interceptors.request.use((config) => {
+      requests++;
+      config.headers.set('x-signature', `${config.headers.get('x-signature') ?? ''}sig`);
+      return config;
+    });
+    api.interceptors.response.use((response) => {
+      responses++;
+      return response;
+    });
+    const pending = api.put(
+      '/items/1',
+      { n: 1 },
+      {
+        transformRequest: [
+          (data) => {
+            transforms++;
+            return JSON.stringify(data);
+          },
+        ],
+      },
+    );
+    await waiting(clock);
+    await clock.advance(100);
+    expect((await pending).status).toBe(200);
+    expect({ requests, responses, transforms }).toEqual({ requests: 1, responses: 1, transforms: 1 });
+    expect(server.seen.map((s) => s.headers['x-signature'])).toEqual(['sig', 'sig']);
+    expect(server.seen.map((s) => s.body)).toEqual(['{"n":1}', '{"n":1}']);
+  });
+
+  it('gives every attempt a fresh config: what one attempt changes, the next does not see', async () => {
+    server = await scriptServer(answer(503), answer(200));
+    const configs: InternalAxiosRequestConfig[] = [];
+    const http = axios.getAdapter('http');
+    const clock = new FakeClock();
+    const api = withResilience(
+      axios.create({
+        baseURL: server.url,
+        adapter: (config) => {
+          configs.push(config);
+          const seen = config.headers.get('x-mutated');
+          config.headers.set('x-mutated', 'by the first attempt');
+          return http(seen === undefined ? config : { ...config, url: '/leaked' });
+        },
+      }),
+      { clock, random: sequenceRandom(0) },
+    );
+    const pending = api.get('/items');
+    await waiting(clock);
+    await clock.advance(100);
+    expect((await pending).status).toBe(200);
+    expect(server.seen.map((s) => s.url)).toEqual(['/items', '/items']);
+    expect(configs[0]).not.toBe(configs[1]);
+    expect(configs[0]!.headers).not.toBe(configs[1]!.headers);
+  });
+
+  it('wraps an adapter chosen per request too', async () => {
+    server = await scriptServer(answer(503), answer(200));
+    const { clock, api } = resilient();
+    const pending = api.get('/items', { adapter: 'fetch' });
+    await waiting(clock);
+    await clock.advance(100);
+    expect((await pending).status).toBe(200);
+    expect(server.seen).toHaveLength(2);
+  });
+
+  it('gives up a slow response at the attempt timeout (the request is aborted) and retries', async () => {
+    server = await scriptServer(hang, answer(200));
+    const { clock, api } = resilient({ timeout: 5_000, retry: { backoff: backoff.constant(0) } });
+    const pending = api.get('/slow');
+    await server.requests(1);
+    await clock.advance(5_000);
+    expect((await pending).status).toBe(200);
+    await until(() => server.seen[0]!.aborted, 'the first request to be aborted');
+    expect(server.seen).toHaveLength(2);
+  });
+
+  it('ends the whole request at deadlineMs, waits included', async () => {
+    server = await scriptServer(hang);
+    const { clock, api } = resilient({ deadlineMs: 3_000 });
+    const pending = failure(api.get('/slow'));
+    await server.requests(1);
+    await clock.advance(3_000);
+    const error = await pending;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(resilienceDetails(error)).toMatchObject({ attempts: 1 });
+    await until(() => server.seen[0]!.aborted, 'the request to be aborted');
+  });
+
+  it('the request’s signal ends a wait at once, as an axios cancellation', async () => {
+    server = await scriptServer(answer(503));
+    const { clock, api } = resilient();
+    const controller = new AbortController();
+    const pending = failure(api.get('/items', { signal: controller.signal }));
+    await waiting(clock);
+    controller.abort();
+    const error = await pending;
+    expect(axios.isCancel(error)).toBe(true);
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it('follows a provider that is down for a while: the breaker opens, probes once, closes', async () => {
+    server = await scriptServer(answer(503));
+    const { clock, api } = resilient({ retry: false, breaker: { strategy: consecutive(3), halfOpenAfter: 30_000 } });
+    for (let i = 0; i < 3; i++)
+      expect(((await failure(api.get('/v1/models'))) as AxiosError).response?.status).toBe(503);
+    const refused = await failure(api.get('/v1/models'));
+    expect(refused).toBeInstanceOf(BrokenCircuitError);
+    expect(resilienceDetails(refused)).toMatchObject({ breakerState: 'open' });
+    expect(server.seen).toHaveLength(3); // nothing on the wire while open
+    server.script(answer(200));
+    await clock.advance(30_000);
+    const probe = api.get('/v1/models');
+    const second = failure(api.get('/v1/models')); // half-open: one probe only
+    expect(await second).toBeInstanceOf(BrokenCircuitError);
+    expect((await probe).status).toBe(200);
+    const host = api.client.host(server.host)!;
+    expect(host.breaker!.state).toBe('closed');
+    expect(host.breaker!.name).toBe(`axios:${server.host}`);
+    expect((await api.get('/v1/models')).status).toBe(200);
+    expect(server.seen).toHaveLength(5);
+  });
+
+  it('one breaker per key(config)', async () => {
+    server = await scriptServer(answer(503));
+    const { api } = resilient({
+      retry: false,
+      breaker: { strategy: consecutive(1) },
+      key: (config) => config.url!.split('/')[1]!,
+    });
+    await failure(api.get('/a/1'));
+    expect(await failure(api.get('/a/2'))).toBeInstanceOf(BrokenCircuitError);
+    expect(((await failure(api.get('/b/1'))) as AxiosError).response?.status).toBe(503);
+    expect(api.client.hosts()).toEqual(['a', 'b']);
+  });
+
+  it('throttles locally once the host refuses, so the request never goes out', async () => {
+    server = await scriptServer(answer(503));
+    const { api } = resilient({ retry: false, throttle: { k: 2 } });
+    await failure(api.get('/items')); // requests 1, accepts 0: the next is refused with probability 1/2
+    expect(await failure(api.get('/items'))).toBeInstanceOf(ThrottledError);
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it('waits for a per-host quota ({ requestsPerMinute }) in FIFO order', async () => {
+    server = await scriptServer(answer(200));
+    const { clock, api } = resilient({ rateLimit: { requestsPerMinute: 1, maxWaitMs: 120_000 } });
+    expect((await api.get('/a')).status).toBe(200);
+    const order: string[] = [];
+    const second = api.get('/b').then(() => order.push('b'));
+    const third = api.get('/c').then(() => order.push('c'));
+    await waiting(clock);
+    expect(server.seen).toHaveLength(1);
+    await clock.advance(60_000);
+    await second;
+    expect(server.seen).toHaveLength(2);
+    await clock.advance(60_000);
+    await third;
+    expect(order).toEqual(['b', 'c']);
+  });
+
+  it('keeps a metrics collector per host', async () => {
+    server = await scriptServer(answer(200), answer(404));
+    const { api } = resilient({ metrics: true });
+    await api.get('/a');
+    await failure(api.get('/b'));
+    expect(api.client.host(server.host)!.metrics!.snapshot()).toMatchObject({ calls: 2, ok: 1, failed: 1 });
+  });
+
+  it('sends a streamed body once: it cannot be read twice', async () => {
+    server = await scriptServer(answer(503), answer(200));
+    const { api } = resilient({ idempotent: () => true });
+    const error = await failure(api.put('/upload', Readable.from(['a', 'b'])));
+    expect((error as AxiosError).response?.status).toBe(503);
+    expect(server.seen.map((s) => s.body)).toEqual(['ab']);
+  });
+
+  it('names its policies after axios by default', () => {
+    expect(AXIOS_DEFAULTS).toEqual({ name: 'axios' });
+    expect(withResilience(axios.create()).client.name).toBe('axios');
+  });
+
+  it('rejects what is not an axios instance, a second install, and bad options, naming them', () => {
+    expect(() => withResilience({} as never)).toThrow(ConfigurationError);
+    expect(() => withResilience({} as never)).toThrow(/instance: received/);
+    const api = withResilience(axios.create());
+    expect(() => withResilience(api)).toThrow(/instance: .*already/);
+    expect(() => withResilience(axios.create(), { retry: { maxAttempts: 0 } })).toThrow(/retry.maxAttempts/);
+  });
+});

@@ -1,0 +1,130 @@
+// @resilience/express: Express middleware over @resilience/core. Every decision is core's or
+// the shared Node half's (bundled from @resilience/node-server); this file only translates.
+
+import type { HealthRegistry, ProxyTrust } from '@resilience/core';
+import {
+  type AdminRoutesOptions as AdminOptions,
+  adminRoute,
+  type ErrorHandlerOptions,
+  errorHandling,
+  type HealthRoutesOptions,
+  healthRoute,
+  type IdempotencyOptions as IdempotencyBase,
+  idempotencyStep,
+  type LoadSheddingOptions,
+  loadShedder,
+  type MetricsRouteOptions,
+  metricsRoute as metricsAnswer,
+  type RateLimitOptions as RateLimitBase,
+  rateLimitCheck,
+  setRequestBody,
+  requestSignal as signalOf,
+  type TimeoutOptions,
+  timeoutArm,
+} from '@resilience/node-server';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { send, settle } from './send.js';
+
+export * from '@resilience/node-server/public';
+
+/** Options of {@link rateLimit}: functions receive the Express `req`. */
+export type RateLimitOptions = RateLimitBase<Request>;
+/** Options of {@link idempotency}: `scope` receives the Express `req`. */
+export type IdempotencyOptions = IdempotencyBase<Request>;
+/** Options of {@link adminRoutes}: `authorize` receives the Express `req`. */
+export type AdminRoutesOptions = AdminOptions<Request>;
+
+/** How Express resolves client addresses: `trust proxy` false or 0 trusts none, `true` every hop. */
+function trustOf(req: Request): ProxyTrust {
+  const setting: unknown = req.app.get('trust proxy');
+  if (setting === undefined || setting === false || setting === 0) return 'none';
+  return setting === true ? 'all' : 'hops';
+}
+
+/**
+ * The request's AbortSignal, made on first use: it aborts when the client disconnects before
+ * the response ends (a `ClientDisconnectedError`, recorded as 499) or when `timeout` fires.
+ */
+export const requestSignal = (req: Request): AbortSignal => signalOf(req.res as Response);
+
+/**
+ * Rate limits with draft-10 `RateLimit` / `RateLimit-Policy` fields on every response and a
+ * 429 problem+json with `Retry-After` on a refusal. See docs/express.md.
+ *
+ * @example app.use(rateLimit({ algorithm: tokenBucket({ capacity: 60, refillPerSecond: 1 }) }));
+ */
+export function rateLimit(options: RateLimitOptions): RequestHandler {
+  const check = rateLimitCheck(options, { framework: 'express', ip: (req) => req.ip, trust: trustOf });
+  return function rateLimit(req: Request, res: Response, next: NextFunction) {
+    try {
+      settle(res, next, check(req, res));
+    } catch (error) {
+      next(error);
+    }
+  };
+}
+
+/**
+ * `Idempotency-Key` per the IETF draft: the first request runs, a repeat replays its response
+ * byte for byte, a repeat in flight gets 409, another payload 422, a bad key 400.
+ */
+export function idempotency(options: IdempotencyOptions = {}): RequestHandler {
+  const step = idempotencyStep(options, {
+    body: (req) => req.body,
+    setBody: (req, body) => setRequestBody(req, body),
+    path: (req) => req.originalUrl,
+  });
+  return function idempotency(req: Request, res: Response, next: NextFunction) {
+    settle(res, next, step(req, res));
+  };
+}
+
+/** Answers 503 (problem+json, code `request_timeout`) and aborts the request's signal after `ms`. */
+export function timeout(options: TimeoutOptions): RequestHandler {
+  const arm = timeoutArm(options);
+  return function timeout(_req: Request, res: Response, next: NextFunction) {
+    arm(res, () => next());
+  };
+}
+
+/** Answers 503 with `Retry-After` beyond `maxConcurrent` requests at once (and `queue` waiting). */
+export function loadShedding(options: LoadSheddingOptions): RequestHandler {
+  const shed = loadShedder(options);
+  return function loadShedding(_req: Request, res: Response, next: NextFunction) {
+    shed(res, () => next()).then((answer) => answer && send(res, answer), next);
+  };
+}
+
+/** Every error as problem+json with a correlation id; mount it last. */
+export function errorHandler(options: ErrorHandlerOptions = {}): ErrorRequestHandler {
+  const handling = errorHandling(options);
+  return function errorHandler(error: unknown, req: Request, res: Response, _next: NextFunction) {
+    const route = req.route === undefined ? undefined : `${req.method} ${req.baseUrl}${req.route.path}`;
+    const answer = handling.answer(res, error, { route, recorded: false });
+    if (answer !== undefined) send(res, answer);
+  };
+}
+
+/** `GET {prefix}/health`, `/health/live` and `/health/ready` as `application/health+json`. */
+export function healthRoutes(registry: HealthRegistry, options: HealthRoutesOptions = {}): RequestHandler {
+  const route = healthRoute(registry, options);
+  return function healthRoutes(req: Request, res: Response, next: NextFunction) {
+    settle(res, next, route(req.method, req.path));
+  };
+}
+
+/** `GET /metrics`: a prom-client registry in the Prometheus text format. */
+export function metricsRoute(options: MetricsRouteOptions): RequestHandler {
+  const route = metricsAnswer(options);
+  return function metricsRoute(req: Request, res: Response, next: NextFunction) {
+    settle(res, next, route(req.method, req.path));
+  };
+}
+
+/** The resilience REST endpoints under `prefix`, each request decided by `authorize` first. */
+export function adminRoutes(options: AdminRoutesOptions): RequestHandler {
+  const route = adminRoute(options);
+  return function adminRoutes(req: Request, res: Response, next: NextFunction) {
+    settle(res, next, route(req, res, req.path));
+  };
+}

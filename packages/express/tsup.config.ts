@@ -1,0 +1,14 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  entry: ['src/index.ts'],
+  format: ['esm', 'cjs'],
+  dts: true,
+  clean: true,
+  sourcemap: false,
+  target: 'node20',
+  treeshake: true,
+  // The private Node half shared with the other server adapter ships inside this package;
+  // @resilience/core stays a dependency.
+  noExternal: [/^@resilience\/node-server/],
+});

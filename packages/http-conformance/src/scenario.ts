@@ -1,0 +1,47 @@
+import { expect } from 'vitest';
+import type { ScenarioContext } from './context.js';
+
+/** The middleware or route a scenario is about (the bullet of issue 11 it proves). */
+export type Area =
+  | 'rateLimit'
+  | 'idempotency'
+  | 'timeout'
+  | 'loadShedding'
+  | 'errorHandler'
+  | 'healthRoutes'
+  | 'metricsRoute'
+  | 'adminRoutes'
+  | 'signals'
+  | 'gracefulShutdown'
+  | 'options';
+
+// biome-ignore lint/suspicious/noExplicitAny: option functions receive whatever the framework passes (req, ctx).
+export type Context = ScenarioContext<unknown, any>;
+
+/** One scenario: its name says the behaviour; `run` builds the app, sends real requests and asserts. */
+export interface Scenario {
+  readonly area: Area;
+  readonly name: string;
+  run(t: Context): Promise<void>;
+}
+
+/** The problem+json body of a response, after checking its media type. */
+export async function problemOf(res: Response): Promise<Record<string, unknown>> {
+  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  return (await res.json()) as Record<string, unknown>;
+}
+
+/** A counter of handler runs. */
+export function counter() {
+  let n = 0;
+  return {
+    get runs() {
+      return n;
+    },
+    /** Counts a run and returns `value` (a handler's reply). */
+    add<T>(value?: T): T {
+      n++;
+      return value as T;
+    },
+  };
+}

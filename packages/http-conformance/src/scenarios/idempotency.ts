@@ -1,0 +1,325 @@
+import { memoryStore, PROBLEM_TYPES } from '@resilience/core';
+import { FakeClock } from '@resilience/core/testing';
+import { expect } from 'vitest';
+import { deferred } from '../context.js';
+import { type Context, counter, problemOf, type Scenario } from '../scenario.js';
+import type { Reply } from '../types.js';
+import { downStore } from './rate-limit.js';
+
+const KEY = '"8e03978e-40d5-43e8-bc93-6894a57f9324"';
+const post = (body: unknown, key: string | null = KEY, headers: Record<string, string> = {}): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json', ...(key === null ? {} : { 'idempotency-key': key }), ...headers },
+  body: typeof body === 'string' ? body : JSON.stringify(body),
+});
+
+/** An app whose POST /orders answers `reply` and counts its runs. */
+async function ordersApp(t: Context, reply: Reply, options: Parameters<Context['m']['idempotency']>[0] = {}) {
+  const runs = counter();
+  const app = await t.serve([
+    t.m.idempotency({ logger: t.logger(), ...options }),
+    t.m.route('POST', '/orders', () => runs.add(reply)),
+  ]);
+  return { app, runs };
+}
+
+/** What a client can compare of two responses: status, the headers that describe the body, the bytes. */
+async function seen(res: Response) {
+  const bytes = Buffer.from(await res.arrayBuffer());
+  return {
+    status: res.status,
+    type: res.headers.get('content-type'),
+    location: res.headers.get('location'),
+    etag: res.headers.get('etag'),
+    bytes: bytes.toString('base64'),
+  };
+}
+
+const replays = (name: string, reply: Reply): Scenario => ({
+  area: 'idempotency',
+  name: `replays ${name} byte for byte with Idempotent-Replayed, without running the handler`,
+  async run(t) {
+    const { app, runs } = await ordersApp(t, reply);
+    const first = await app.fetch('/orders', post({ item: 'book' }));
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    const original = await seen(first);
+    const again = await app.fetch('/orders', post({ item: 'book' }));
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await seen(again)).toEqual(original);
+    expect(runs.runs).toBe(1);
+  },
+});
+
+export const idempotencyScenarios: Scenario[] = [
+  replays('a JSON response (status, Location, ETag)', {
+    status: 201,
+    headers: { location: '/orders/1', etag: '"v1"' },
+    json: { id: 1, item: 'book', note: 'café ☕' },
+  }),
+  replays('a text response', { status: 200, text: 'created order 1' }),
+  replays('a binary response', {
+    status: 200,
+    headers: { 'content-type': 'application/octet-stream' },
+    bytes: new Uint8Array([0, 255, 128, 10, 13, 0xc3]),
+  }),
+  replays('a streamed response', {
+    status: 202,
+    headers: { 'content-type': 'text/plain' },
+    chunks: ['one,', 'two,', 'three'],
+  }),
+  {
+    area: 'idempotency',
+    name: 'answers a repeat while the first is in flight with 409 problem+json; 50 concurrent duplicates run the handler once',
+    async run(t) {
+      const release = deferred();
+      const entered = deferred();
+      const runs = counter();
+      const app = await t.serve([
+        t.m.idempotency({ logger: t.logger() }),
+        t.m.route('POST', '/orders', async () => {
+          runs.add();
+          entered.resolve();
+          await release.promise;
+          return { status: 201, json: { id: 1 } };
+        }),
+      ]);
+      let answered = 0;
+      const others = deferred();
+      const all = Array.from({ length: 50 }, () =>
+        app.fetch('/orders', post({ item: 'book' })).then((r) => {
+          if (++answered === 49) others.resolve();
+          return r;
+        }),
+      );
+      // The 49 duplicates are answered while the first is still running.
+      await others.promise;
+      expect(runs.runs).toBe(1);
+      release.resolve();
+      const responses = await Promise.all(all);
+      const statuses = responses.map((r) => r.status).sort();
+      expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+      expect(statuses.filter((s) => s === 409)).toHaveLength(49);
+      const conflict = responses.find((r) => r.status === 409)!;
+      expect(await problemOf(conflict)).toMatchObject({ type: PROBLEM_TYPES.idempotency_key_in_use, status: 409 });
+      expect(runs.runs).toBe(1);
+      const later = await app.fetch('/orders', post({ item: 'book' }));
+      expect([later.status, later.headers.get('idempotent-replayed')]).toEqual([201, 'true']);
+      expect(runs.runs).toBe(1);
+    },
+  },
+  {
+    area: 'idempotency',
+    name: 'answers the same key with another payload 422; key order in the JSON body does not matter',
+    async run(t) {
+      const { app, runs } = await ordersApp(t, { status: 201, json: { id: 1 } });
+      expect((await app.fetch('/orders', post({ item: 'book', qty: 1 }))).status).toBe(201);
+      const reordered = await app.fetch('/orders', post('{"qty":1,"item":"book"}'));
+      expect([reordered.status, reordered.headers.get('idempotent-replayed')]).toEqual([201, 'true']);
+      const other = await app.fetch('/orders', post({ item: 'pen', qty: 1 }));
+      expect(other.status).toBe(422);
+      expect(await problemOf(other)).toMatchObject({ type: PROBLEM_TYPES.idempotency_key_reused, status: 422 });
+      expect(runs.runs).toBe(1);
+    },
+  },
+  {
+    area: 'idempotency',
+    name: 'refuses malformed keys with 400 problem+json: unquoted, empty, over 255 characters, shorter than minKeyLength',
+    async run(t) {
+      const { app, runs } = await ordersApp(t, { status: 201, json: {} }, { minKeyLength: 8 });
+      const bad = ['8e03978e-40d5-43e8-bc93-6894a57f9324', '""', `"${'k'.repeat(256)}"`, '"short"', '"bad\\x-escape"'];
+      for (const key of bad) {
+        const res = await app.fetch('/orders', post({}, key));
+        expect(res.status, key).toBe(400);
+        expect(await problemOf(res)).toMatchObject({ type: PROBLEM_TYPES.idempotency_key_invalid, status: 400 });
+      }
+      const empty = await app.fetch('/orders', post({}, ''));
+      expect(empty.status).toBe(201); // an empty header is no key: the request goes on unrecorded
+      expect(runs.runs).toBe(1);
+    },
+  },
+  {
+    area: 'idempotency',
+    name: 'with required: true a missing key is 400; other methods pass untouched',
+    async run(t) {
+      const runs = counter();
+      const app = await t.serve([
+        t.m.idempotency({ required: true, logger: t.logger() }),
+        t.m.route('POST', '/orders', () => runs.add({ status: 201, json: {} })),
+        t.m.route('GET', '/orders', () => runs.add({ json: [] })),
+      ]);
+      const res = await app.fetch('/orders', post({}, null));
+      expect(res.status).toBe(400);
+      expect(await problemOf(res)).toMatchObject({ type: PROBLEM_TYPES.idempotency_key_missing });
+      expect((await app.fetch('/orders')).status).toBe(200);
+      expect(runs.runs).toBe(1);
+    },
+  },
+  {
+    area: 'idempotency',
+    name: "looks keys up by scope: one user's key never replays another user's response",
+    async run(t) {
+      let n = 0;
+      const app = await t.serve([
+        t.m.idempotency({ scope: (c) => t.m.header(c, 'x-user'), logger: t.logger() }),
+        t.m.route('POST', '/orders', () => ({ status: 201, json: { order: ++n } })),
+      ]);
+      const as = (user: string) => app.fetch('/orders', post({ item: 'book' }, KEY, { 'x-user': user }));
+      expect(await (await as('alice')).json()).toEqual({ order: 1 });
+      expect(await (await as('bob')).json()).toEqual({ order: 2 });
+      expect(await (await as('alice')).json()).toEqual({ order: 1 });
+    },
+  },
+  {
+    area: 'idempotency',
+    name: 'does not record a 5xx (the client may retry) but records and replays a 4xx',
+    async run(t) {
+      const answers: Reply[] = [
+        { status: 503, json: { retry: true } },
+        { status: 201, json: { id: 1 } },
+      ];
+      const client: Reply[] = [{ status: 404, json: { missing: true } }];
+      const runs = counter();
+      const app = await t.serve([
+        t.m.idempotency({ logger: t.logger() }),
+        t.m.route('POST', '/orders', () => runs.add(answers.shift()!)),
+        t.m.route('POST', '/lookups', () => runs.add(client[0]!)),
+      ]);
+      expect((await app.fetch('/orders', post({}))).status).toBe(503);
+      expect((await app.fetch('/orders', post({}))).status).toBe(201);
+      expect((await app.fetch('/orders', post({}))).headers.get('idempotent-replayed')).toBe('true');
+      const key = '"lookup-key-1"';
+      expect((await app.fetch('/lookups', post({}, key))).status).toBe(404);
+      const replay = await app.fetch('/lookups', post({}, key));
+      expect([replay.status, replay.headers.get('idempotent-replayed')]).toEqual([404, 'true']);
+      expect(runs.runs).toBe(3);
+    },
+  },
+  {
+    area: 'idempotency',
+    name: 'reads the raw body itself and leaves it parsed for a downstream parser (JSON), and as raw bytes (text)',
+    async run(t) {
+      const bodies: unknown[] = [];
+      const app = await t.serve([
+        t.m.idempotency({ logger: t.logger() }),
+        t.m.route(
+          'POST',
+          '/json',
+          (r) => {
+            bodies.push(r.body);
+            return { json: { got: r.body } };
+          },
+          { parser: 'json' },
+        ),
+        t.m.route(
+          'POST',
+          '/text',
+          (r) => {
+            bodies.push(String(r.rawBody));
+            return { text: 'ok' };
+          },
+          { parser: 'text' },
+        ),
+      ]);
+      const res = await app.fetch('/json', post({ nested: { a: [1, 2] } }));
+      expect(await res.json()).toEqual({ got: { nested: { a: [1, 2] } } });
+      const text = await app.fetch('/text', {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', 'idempotency-key': '"t-1"' },
+        body: 'not json at all',
+      });
+      expect(text.status).toBe(200);
+      expect(bodies).toEqual([{ nested: { a: [1, 2] } }, 'not json at all']);
+    },
+  },
+  {
+    area: 'idempotency',
+    name: 'fingerprints what an upstream body parser left when one ran first',
+    async run(t) {
+      const runs = counter();
+      const app = await t.serve([
+        t.m.parser('json'),
+        t.m.idempotency({ logger: t.logger() }),
+        t.m.route('POST', '/orders', (r) => runs.add({ status: 201, json: { got: r.body } })),
+      ]);
+      expect(await (await app.fetch('/orders', post({ a: 1, b: 2 }))).json()).toEqual({ got: { a: 1, b: 2 } });
+      expect((await app.fetch('/orders', post('{"b":2,"a":1}'))).headers.get('idempotent-replayed')).toBe('true');
+      expect((await app.fetch('/orders', post({ a: 2 }))).status).toBe(422);
+      expect(runs.runs).toBe(1);
+    },
+  },
+  {
+    area: 'idempotency',
+    name: 'answers a JSON body that does not parse with 400 and a body over maxBodyBytes with 413; the handler never runs',
+    async run(t) {
+      const { app, runs } = await ordersApp(t, { status: 201, json: {} }, { maxBodyBytes: 1_024 });
+      const broken = await app.fetch('/orders', post('{"item": "book"'));
+      expect(broken.status).toBe(400);
+      expect(await problemOf(broken)).toMatchObject({ status: 400, category: 'validation' });
+      const large = await app.fetch('/orders', post({ text: 'x'.repeat(2_000) }));
+      expect(large.status).toBe(413);
+      expect(await problemOf(large)).toMatchObject({ type: PROBLEM_TYPES.payload_too_large, status: 413 });
+      expect(runs.runs).toBe(0);
+    },
+  },
+  {
+    area: 'idempotency',
+    name: 'says when a response is too large to record (Idempotency-Not-Recorded and a log line); a repeat runs again',
+    async run(t) {
+      const logger = t.logger();
+      const runs = counter();
+      const app = await t.serve([
+        t.m.idempotency({ maxBodyBytes: 1_024, logger }),
+        t.m.route('POST', '/export', () => runs.add({ text: 'y'.repeat(4_096) })),
+      ]);
+      const first = await app.fetch('/export', post({}));
+      expect(first.headers.get('idempotency-not-recorded')).toBe('body-too-large');
+      expect((await first.text()).length).toBe(4_096);
+      expect(logger.lines.map((l) => l.level)).toEqual(['warn']);
+      expect((await app.fetch('/export', post({}))).headers.get('idempotent-replayed')).toBeNull();
+      expect(runs.runs).toBe(2);
+    },
+  },
+  {
+    area: 'idempotency',
+    name: 'frees the key of a crashed request after lockTimeoutMs, not after the ttl: another instance then runs it',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const store = memoryStore();
+      const hung = deferred();
+      const entered = deferred();
+      const options = { store, lockTimeoutMs: 5_000, clock, logger: t.logger() };
+      const crashed = await t.serve([
+        t.m.idempotency(options),
+        t.m.route('POST', '/orders', async () => {
+          entered.resolve();
+          await hung.promise;
+          return { status: 201, json: { from: 'crashed' } };
+        }),
+      ]);
+      const other = await t.serve([
+        t.m.idempotency(options),
+        t.m.route('POST', '/orders', () => ({ status: 201, json: { from: 'other' } })),
+      ]);
+      const lost = crashed.fetch('/orders', post({})).catch(() => undefined);
+      await entered.promise;
+      expect((await other.fetch('/orders', post({}))).status).toBe(409);
+      await clock.advance(5_000);
+      const retried = await other.fetch('/orders', post({}));
+      expect(await retried.json()).toEqual({ from: 'other' });
+      hung.resolve();
+      await lost;
+    },
+  },
+  {
+    area: 'idempotency',
+    name: 'fails closed when its store fails: 503 problem+json (store_unavailable), the handler does not run, never a 500',
+    async run(t) {
+      const { app, runs } = await ordersApp(t, { status: 201, json: {} }, { store: downStore() });
+      const res = await app.fetch('/orders', post({ item: 'book' }));
+      expect(res.status).toBe(503);
+      expect(await problemOf(res)).toMatchObject({ status: 503, code: 'store_unavailable' });
+      expect(runs.runs).toBe(0);
+      expect((await app.fetch('/orders', post({ item: 'book' }, null))).status).toBe(201);
+    },
+  },
+];

@@ -1,0 +1,47 @@
+import { ConfigurationError, fixedWindow, health, rateLimiter } from '@resilience/core';
+import { expect } from 'vitest';
+import type { Scenario } from '../scenario.js';
+
+/** `build()` must throw a ConfigurationError naming each of `names`. */
+function refuses(build: () => unknown, ...names: string[]): void {
+  let error: unknown;
+  try {
+    build();
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(ConfigurationError);
+  for (const name of names) expect((error as Error).message).toContain(name);
+}
+
+export const optionScenarios: Scenario[] = [
+  {
+    area: 'options',
+    name: 'every factory refuses bad options at construction with one ConfigurationError naming each',
+    async run(t) {
+      const limiter = rateLimiter({ algorithm: fixedWindow({ limit: 1, windowMs: 1_000 }) });
+      refuses(() => t.m.rateLimit({}), 'algorithm');
+      refuses(() => t.m.rateLimit({ limiter, store: {} as never, headrs: 'draft' } as never), 'store', 'headrs');
+      refuses(
+        () =>
+          t.m.rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 1_000 }), cost: -1, headers: 'new' as never }),
+        'cost',
+        'headers',
+      );
+      refuses(
+        () => t.m.idempotency({ methods: 'POST' as never, maxBodyBytes: -1, header: 'bad header' }),
+        'methods',
+        'maxBodyBytes',
+        'header',
+      );
+      refuses(() => t.m.timeout({} as never), 'ms');
+      refuses(() => t.m.timeout({ ms: 0 }), 'ms');
+      refuses(() => t.m.loadShedding({ maxConcurrent: 0, queue: -1 }), 'maxConcurrent', 'queue');
+      refuses(() => t.m.errorHandler({ expose: 'yes' as never, recentErrors: {} as never }), 'expose', 'recentErrors');
+      refuses(() => t.m.healthRoutes(health(), { prefix: 'ops/' }), 'prefix');
+      refuses(() => t.m.metricsRoute({ registry: {} as never }), 'registry');
+      refuses(() => t.m.adminRoutes({ authorize: () => true, prefix: '/api/' }), 'prefix');
+      refuses(() => t.m.gracefulShutdown({} as never), 'server');
+    },
+  },
+];

@@ -1,0 +1,323 @@
+import {
+  fixedWindow,
+  gcra,
+  PROBLEM_TYPES,
+  rateLimiter,
+  type Store,
+  StoreUnavailableError,
+  tokenBucket,
+} from '@resilience/core';
+import { FakeClock } from '@resilience/core/testing';
+import { expect } from 'vitest';
+import { counter, problemOf, type Scenario } from '../scenario.js';
+
+const ok = () => ({ json: { ok: true } });
+
+/** A store whose every operation fails as a Redis store does when Redis is down. */
+export function downStore(): Store {
+  const fail = () => Promise.reject(new StoreUnavailableError('store down'));
+  return { apply: fail, applyAll: fail, get: fail, set: fail, delete: fail, keys: fail };
+}
+
+export const rateLimitScenarios: Scenario[] = [
+  {
+    area: 'rateLimit',
+    name: 'sends RateLimit-Policy and RateLimit (draft-10) on an allowed response: w the window, t until full',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const app = await t.serve([
+        t.m.rateLimit({ name: 'api', algorithm: fixedWindow({ limit: 3, windowMs: 60_000 }), clock }),
+        t.m.route('GET', '/', ok),
+      ]);
+      const res = await app.fetch('/');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('ratelimit-policy')).toBe('"api";q=3;w=60');
+      expect(res.headers.get('ratelimit')).toBe('"api";r=2;t=60');
+      expect(res.headers.get('retry-after')).toBeNull();
+    },
+  },
+  {
+    area: 'rateLimit',
+    name: 'refuses with 429, Retry-After equal to t, and a quota-exceeded problem naming the policy; the handler does not run',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const runs = counter();
+      const app = await t.serve([
+        t.m.rateLimit({ name: 'api', algorithm: fixedWindow({ limit: 1, windowMs: 10_000 }), clock }),
+        t.m.route('GET', '/', () => runs.add(ok())),
+      ]);
+      expect((await app.fetch('/')).status).toBe(200);
+      await clock.advance(2_500);
+      const res = await app.fetch('/', { headers: { 'x-request-id': 'req-42' } });
+      expect(res.status).toBe(429);
+      expect(res.headers.get('retry-after')).toBe('8');
+      expect(res.headers.get('ratelimit')).toBe('"api";r=0;t=8');
+      expect(res.headers.get('ratelimit-policy')).toBe('"api";q=1;w=10');
+      const body = await problemOf(res);
+      expect(body).toMatchObject({
+        type: PROBLEM_TYPES.quota_exceeded,
+        status: 429,
+        'violated-policies': ['api'],
+        correlationId: 'req-42',
+      });
+      expect(runs.runs).toBe(1);
+    },
+  },
+  {
+    area: 'rateLimit',
+    name: 'a refused request consumes nothing: after the refill exactly what refilled passes',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const app = await t.serve([
+        t.m.rateLimit({ algorithm: tokenBucket({ capacity: 2, refillPerSecond: 1 }), clock }),
+        t.m.route('GET', '/', ok),
+      ]);
+      const statuses = async (n: number) => {
+        const out: number[] = [];
+        for (let i = 0; i < n; i++) out.push((await app.fetch('/')).status);
+        return out;
+      };
+      expect(await statuses(6)).toEqual([200, 200, 429, 429, 429, 429]);
+      await clock.advance(1_000);
+      expect(await statuses(2)).toEqual([200, 429]);
+      await clock.advance(2_000);
+      expect(await statuses(3)).toEqual([200, 200, 429]);
+    },
+  },
+  {
+    area: 'rateLimit',
+    name: 'w is capacity ÷ refill for a token bucket and the period for GCRA; several limits are one policy each',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const app = await t.serve([
+        t.m.rateLimit({ name: 'bucket', algorithm: tokenBucket({ capacity: 60, refillPerSecond: 2 }), clock }),
+        t.m.rateLimit({ name: 'gcra', algorithm: gcra({ limit: 10, periodMs: 5_000 }), clock }),
+        t.m.rateLimit({
+          name: 'both',
+          algorithm: [fixedWindow({ limit: 5, windowMs: 1_000 }), fixedWindow({ limit: 100, windowMs: 3_600_000 })],
+          clock,
+        }),
+        t.m.route('GET', '/', ok),
+      ]);
+      const res = await app.fetch('/');
+      expect(res.headers.get('ratelimit-policy')).toBe(
+        '"bucket";q=60;w=30, "gcra";q=10;w=5, "both-1";q=5;w=1, "both-2";q=100;w=3600',
+      );
+      expect(res.headers.get('ratelimit')).toBe(
+        '"bucket";r=59;t=1, "gcra";r=9;t=1, "both-1";r=4;t=1, "both-2";r=99;t=3600',
+      );
+    },
+  },
+  {
+    area: 'rateLimit',
+    name: 'never counts a request twice: one middleware reached twice counts once, two limiters are two policies',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const perIp = t.m.rateLimit({ name: 'ip', algorithm: fixedWindow({ limit: 10, windowMs: 60_000 }), clock });
+      const app = await t.serve([
+        perIp,
+        perIp,
+        t.m.rateLimit({ name: 'route', algorithm: fixedWindow({ limit: 5, windowMs: 60_000 }), clock }),
+        t.m.route('GET', '/', ok),
+      ]);
+      expect((await app.fetch('/')).headers.get('ratelimit')).toBe('"ip";r=9;t=60, "route";r=4;t=60');
+      expect((await app.fetch('/')).headers.get('ratelimit')).toBe('"ip";r=8;t=60, "route";r=3;t=60');
+    },
+  },
+  {
+    area: 'rateLimit',
+    name: "headers 'legacy' sends RateLimit-Limit/-Remaining/-Reset and X-RateLimit-*, 'both' adds them to the draft's",
+    async run(t) {
+      const clock = new FakeClock(1_800_000_000_000);
+      const algorithm = () => fixedWindow({ limit: 2, windowMs: 60_000 });
+      const legacy = await t.serve([
+        t.m.rateLimit({ algorithm: algorithm(), headers: 'legacy', clock }),
+        t.m.route('GET', '/', ok),
+      ]);
+      const both = await t.serve([
+        t.m.rateLimit({ algorithm: algorithm(), headers: 'both', clock }),
+        t.m.route('GET', '/', ok),
+      ]);
+      const a = await legacy.fetch('/');
+      expect(a.headers.get('ratelimit')).toBeNull();
+      expect([
+        a.headers.get('ratelimit-limit'),
+        a.headers.get('ratelimit-remaining'),
+        a.headers.get('ratelimit-reset'),
+      ]).toEqual(['2', '1', '60']);
+      expect(a.headers.get('x-ratelimit-reset')).toBe(String(1_800_000_000 + 60));
+      const b = await both.fetch('/');
+      expect(b.headers.get('ratelimit')).toBe('"default";r=1;t=60');
+      expect(b.headers.get('x-ratelimit-remaining')).toBe('1');
+    },
+  },
+  {
+    area: 'rateLimit',
+    name: 'keys by a function of the request (API key, user, org): each key has its own quota; skip passes uncounted',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const app = await t.serve([
+        t.m.rateLimit({
+          algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }),
+          key: (c) => t.m.header(c, 'x-api-key') ?? 'anonymous',
+          skip: (c) => t.m.header(c, 'x-probe') === '1',
+          clock,
+        }),
+        t.m.route('GET', '/', ok),
+      ]);
+      const as = (key: string, probe = false) =>
+        app.fetch('/', { headers: probe ? { 'x-api-key': key, 'x-probe': '1' } : { 'x-api-key': key } });
+      const skipped = await as('a', true);
+      expect(skipped.status).toBe(200);
+      expect(skipped.headers.get('ratelimit')).toBeNull();
+      expect((await as('a')).status).toBe(200);
+      expect((await as('a')).status).toBe(429);
+      expect((await as('b')).status).toBe(200);
+      expect((await as('a', true)).status).toBe(200);
+    },
+  },
+  {
+    area: 'rateLimit',
+    name: 'takes the cost from a function of the request',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const app = await t.serve([
+        t.m.rateLimit({
+          algorithm: fixedWindow({ limit: 10, windowMs: 60_000 }),
+          cost: (c) => Number(t.m.header(c, 'x-cost') ?? 1),
+          clock,
+        }),
+        t.m.route('GET', '/', ok),
+      ]);
+      expect((await app.fetch('/', { headers: { 'x-cost': '7' } })).headers.get('ratelimit')).toBe(
+        '"default";r=3;t=60',
+      );
+      expect((await app.fetch('/', { headers: { 'x-cost': '4' } })).status).toBe(429);
+      expect((await app.fetch('/', { headers: { 'x-cost': '3' } })).status).toBe(200);
+    },
+  },
+  {
+    area: 'rateLimit',
+    name: 'decides with consumeSync on a synchronous store: consume (a promise per request) is never called',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const limiter = rateLimiter({ name: 'sync', algorithm: fixedWindow({ limit: 2, windowMs: 60_000 }), clock });
+      expect(limiter.synchronous).toBe(true);
+      limiter.consume = () => Promise.reject(new Error('consume must not be called on a synchronous store'));
+      const app = await t.serve([t.m.rateLimit({ limiter }), t.m.route('GET', '/', ok)]);
+      expect([(await app.fetch('/')).status, (await app.fetch('/')).status, (await app.fetch('/')).status]).toEqual([
+        200, 200, 429,
+      ]);
+      expect(limiter.stats).toMatchObject({ requests: 3, allowed: 2, blocked: 1 });
+    },
+  },
+  {
+    area: 'rateLimit',
+    name: 'warns once through the logger when X-Forwarded-For arrives and no proxy is trusted',
+    async run(t) {
+      const logger = t.logger();
+      const app = await t.serve([
+        t.m.rateLimit({ algorithm: fixedWindow({ limit: 100, windowMs: 60_000 }), logger }),
+        t.m.route('GET', '/', ok),
+      ]);
+      await app.fetch('/');
+      expect(logger.lines).toEqual([]);
+      for (let i = 0; i < 3; i++) await app.fetch('/', { headers: { 'x-forwarded-for': `198.51.100.${i}` } });
+      expect(logger.lines).toHaveLength(1);
+      expect(logger.lines[0]!.level).toBe('warn');
+      expect(logger.lines[0]!.message).toMatch(/trusts no proxy/);
+    },
+  },
+  {
+    area: 'rateLimit',
+    name: 'warns once when every proxy is trusted: rotating a spoofed X-Forwarded-For escapes the limit',
+    async run(t) {
+      const logger = t.logger();
+      const app = await t.serve(
+        [t.m.rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }), logger }), t.m.route('GET', '/', ok)],
+        { trustProxy: 'all' },
+      );
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        statuses.push((await app.fetch('/', { headers: { 'x-forwarded-for': `203.0.113.${i}` } })).status);
+      }
+      expect(statuses).toEqual([200, 200, 200]);
+      expect(logger.lines.map((l) => l.message)).toEqual([expect.stringMatching(/trusts every proxy/)]);
+    },
+  },
+  {
+    area: 'rateLimit',
+    name: 'trusting one hop: a spoofed leftmost X-Forwarded-For does not escape, IPv6 clients share their /56, no warning',
+    async run(t) {
+      const logger = t.logger();
+      const app = await t.serve(
+        [t.m.rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }), logger }), t.m.route('GET', '/', ok)],
+        { trustProxy: 1 },
+      );
+      const from = (xff: string) => app.fetch('/', { headers: { 'x-forwarded-for': xff } });
+      expect((await from('10.0.0.1, 203.0.113.7')).status).toBe(200);
+      expect((await from('10.0.0.2, 203.0.113.7')).status).toBe(429);
+      expect((await from('2001:db8:abcd:1200::1')).status).toBe(200);
+      expect((await from('2001:db8:abcd:12ff:ffff::2')).status).toBe(429);
+      expect((await from('2001:db8:abcd:1300::1')).status).toBe(200);
+      expect(logger.lines).toEqual([]);
+    },
+  },
+  {
+    area: 'rateLimit',
+    name: 'a store that fails lets requests through by default (fail-open), logged at most once a minute, never a 500',
+    async run(t) {
+      const logger = t.logger();
+      const clock = new FakeClock(0);
+      const app = await t.serve([
+        t.m.rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }), store: downStore(), logger, clock }),
+        t.m.route('GET', '/', ok),
+      ]);
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await app.fetch('/')).status);
+      expect(statuses).toEqual([200, 200, 200]);
+      expect(logger.lines.filter((l) => /store failed/.test(l.message))).toHaveLength(1);
+      await clock.advance(60_000);
+      await app.fetch('/');
+      expect(logger.lines.filter((l) => /store failed/.test(l.message))).toHaveLength(2);
+    },
+  },
+  {
+    area: 'rateLimit',
+    name: "a store that fails with onStoreError 'closed' answers 503 problem+json (store_unavailable), never a 500",
+    async run(t) {
+      const runs = counter();
+      const app = await t.serve([
+        t.m.rateLimit({
+          algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }),
+          store: downStore(),
+          onStoreError: 'closed',
+          logger: t.logger(),
+        }),
+        t.m.route('GET', '/', () => runs.add(ok())),
+      ]);
+      const res = await app.fetch('/');
+      expect(res.status).toBe(503);
+      expect(await problemOf(res)).toMatchObject({ status: 503, code: 'store_unavailable', category: 'dependency' });
+      expect(runs.runs).toBe(0);
+    },
+  },
+  {
+    area: 'rateLimit',
+    name: 'keeps Retry-After and the RateLimit fields on a 429 behind an error handler (Koa drops headers on its error path)',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const app = await t.serve([
+        t.m.errorHandler({ logger: t.logger() }),
+        t.m.rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 30_000 }), clock }),
+        t.m.route('GET', '/', ok),
+      ]);
+      await app.fetch('/');
+      const res = await app.fetch('/');
+      expect(res.status).toBe(429);
+      expect(res.headers.get('retry-after')).toBe('30');
+      expect(res.headers.get('ratelimit')).toBe('"default";r=0;t=30');
+      expect(res.headers.get('ratelimit-policy')).toBe('"default";q=1;w=30');
+    },
+  },
+];

@@ -1,0 +1,180 @@
+import {
+  alerting,
+  BreakerRegistry,
+  ConfigurationError,
+  circuitBreaker,
+  consecutive,
+  health,
+  metrics,
+  recentErrors,
+  rule,
+} from '@resilience/core';
+import { FakeClock } from '@resilience/core/testing';
+import { registerResilienceMetrics } from '@resilience/prometheus';
+import { Registry } from 'prom-client';
+import { expect } from 'vitest';
+import { problemOf, type Scenario } from '../scenario.js';
+
+export const routeScenarios: Scenario[] = [
+  {
+    area: 'healthRoutes',
+    name: 'serves /health, /health/live and /health/ready as health+json: a dependency outage fails readiness, never liveness',
+    async run(t) {
+      let dbUp = true;
+      const probes = health({ cacheMs: 5_000 })
+        .register('postgres', () => dbUp, { critical: true, componentType: 'datastore' })
+        .register('event-loop', () => true, { kind: 'liveness' });
+      const app = await t.serve([t.m.healthRoutes(probes, { prefix: '/ops', serviceId: 'orders' })]);
+      const all = await app.fetch('/ops/health');
+      expect(all.status).toBe(200);
+      expect(all.headers.get('content-type')).toBe('application/health+json');
+      expect(all.headers.get('cache-control')).toBe('max-age=5');
+      const body = (await all.json()) as { status: string; serviceId: string; checks: Record<string, unknown[]> };
+      expect(body).toMatchObject({ status: 'pass', serviceId: 'orders' });
+      expect(Object.keys(body.checks).sort()).toEqual(['event-loop:responseTime', 'postgres:responseTime']);
+      expect(body.checks['postgres:responseTime']).toEqual([
+        expect.objectContaining({ status: 'pass', componentType: 'datastore' }),
+      ]);
+      dbUp = false;
+      const fresh = health()
+        .register('postgres', () => dbUp, { critical: true })
+        .register('loop', () => true, { kind: 'liveness' });
+      const down = await t.serve([t.m.healthRoutes(fresh)]);
+      const ready = await down.fetch('/health/ready');
+      expect([ready.status, ((await ready.json()) as { status: string }).status]).toEqual([503, 'fail']);
+      expect((await down.fetch('/health/live')).status).toBe(200);
+      expect((await down.fetch('/health')).status).toBe(503);
+      expect((await down.fetch('/health/other')).status).toBe(404);
+    },
+  },
+  {
+    area: 'metricsRoute',
+    name: 'serves a prom-client registry with the resilience metrics in the Prometheus text format',
+    async run(t) {
+      const stats = metrics();
+      stats.recordCall({ latencyMs: 12, ok: true });
+      stats.recordCall({ latencyMs: 40, ok: false });
+      const registry = new Registry();
+      registerResilienceMetrics(registry, { collectors: stats });
+      const app = await t.serve([t.m.metricsRoute({ registry })]);
+      const res = await app.fetch('/metrics');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe(registry.contentType);
+      const text = await res.text();
+      expect(text).toMatch(/^resilience_calls_total\{outcome="ok"\} 1$/m);
+      expect(text).toMatch(/^resilience_calls_total\{outcome="failed"\} 1$/m);
+      expect((await app.fetch('/metrics/other')).status).toBe(404);
+    },
+  },
+  {
+    area: 'adminRoutes',
+    name: 'refuses to be built without authorize (ConfigurationError naming it)',
+    async run(t) {
+      expect(() => t.m.adminRoutes({} as never)).toThrow(ConfigurationError);
+      expect(() => t.m.adminRoutes({} as never)).toThrow(/authorize/);
+    },
+  },
+  {
+    area: 'adminRoutes',
+    name: 'answers 401 without an Authorization header and 403 with one; a refused request changes nothing',
+    async run(t) {
+      const breakers = new BreakerRegistry();
+      const payments = circuitBreaker({
+        strategy: consecutive(1),
+        halfOpenAfter: 1_000,
+        name: 'payments',
+        registry: breakers,
+      });
+      const app = await t.serve([
+        t.m.adminRoutes({ authorize: (c) => t.m.header(c, 'authorization') === 'Bearer ops', breakers }),
+        t.m.adminRoutes({ prefix: '/strict', authorize: () => 403, breakers }),
+      ]);
+      const anonymous = await app.fetch('/api/resilience/circuit-breakers/payments/isolate', { method: 'POST' });
+      expect(anonymous.status).toBe(401);
+      expect(await problemOf(anonymous)).toMatchObject({ status: 401, category: 'auth' });
+      const wrong = await app.fetch('/api/resilience/circuit-breakers/payments/isolate', {
+        method: 'POST',
+        headers: { authorization: 'Bearer guest' },
+      });
+      expect(wrong.status).toBe(403);
+      expect((await app.fetch('/strict/circuit-breakers')).status).toBe(403);
+      expect(payments.state).toBe('closed');
+      expect((await app.fetch('/api/resilience/nothing-here')).status).toBe(401);
+    },
+  },
+  {
+    area: 'adminRoutes',
+    name: 'lists, reads, isolates and resets breakers, serves metrics, error rates, recent errors, alerts and health; unknown names 404',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const breakers = new BreakerRegistry();
+      const payments = circuitBreaker({
+        strategy: consecutive(1),
+        halfOpenAfter: 1_000,
+        name: 'payments',
+        registry: breakers,
+        clock,
+      });
+      const api = metrics({ clock });
+      api.recordCall({ latencyMs: 5, ok: true });
+      api.recordCall({ latencyMs: 5, ok: false });
+      const errors = recentErrors({ clock });
+      errors.record(new Error('upstream reset'), { correlationId: 'c-1', status: 502 });
+      const alerts = alerting({
+        rules: [rule({ name: 'errors', metric: 'errorRate', op: 'gt', threshold: 0.1, severity: 'critical' })],
+        clock,
+      });
+      await alerts.evaluate(api.snapshot());
+      const probes = health().register('db', () => true);
+      const app = await t.serve([
+        t.m.adminRoutes({
+          authorize: () => true,
+          breakers,
+          collectors: { api },
+          recentErrors: errors,
+          alerting: alerts,
+          health: probes,
+        }),
+      ]);
+      const get = async (path: string, method = 'GET') => {
+        const res = await app.fetch(`/api/resilience${path}`, { method });
+        return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+      };
+      expect(await get('/circuit-breakers')).toEqual({
+        status: 200,
+        body: { breakers: [{ name: 'payments', state: 'closed', retryAfterMs: 0, count: 1 }] },
+      });
+      expect((await get('/circuit-breakers/payments/isolate', 'POST')).body).toMatchObject({
+        state: 'isolated',
+        retryAfterMs: null,
+      });
+      expect(payments.state).toBe('isolated');
+      expect((await get('/circuit-breakers/payments')).body).toMatchObject({ name: 'payments', state: 'isolated' });
+      expect((await get('/circuit-breakers/payments/reset', 'POST')).body).toMatchObject({ state: 'closed' });
+      expect(payments.state).toBe('closed');
+      expect((await get('/metrics')).body).toMatchObject({ collectors: { api: { calls: 2, failed: 1 } } });
+      expect((await get('/metrics/api')).body).toMatchObject({ name: 'api', calls: 2 });
+      expect((await get('/metrics/api/error-rate')).body).toEqual({ name: 'api', errorRate: 0.5, calls: 2, failed: 1 });
+      expect((await get('/errors/recent')).body).toEqual({
+        errors: [expect.objectContaining({ correlationId: 'c-1', status: 502 })],
+      });
+      expect((await get('/alerts')).body).toMatchObject({
+        active: [expect.objectContaining({ name: 'errors', status: 'firing' })],
+      });
+      expect((await get('/health')).body).toMatchObject({ status: 'pass' });
+      expect((await get('/metrics/api/reset', 'POST')).status).toBe(200);
+      expect(api.snapshot().calls).toBe(0);
+      for (const path of [
+        '/circuit-breakers/nope',
+        '/circuit-breakers/nope/reset',
+        '/metrics/nope',
+        '/metrics/nope/error-rate',
+        '/unknown',
+      ]) {
+        const res = await app.fetch(`/api/resilience${path}`, { method: path.endsWith('reset') ? 'POST' : 'GET' });
+        expect([path, res.status]).toEqual([path, 404]);
+        expect(await problemOf(res)).toMatchObject({ status: 404 });
+      }
+    },
+  },
+];

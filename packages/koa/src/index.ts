@@ -1,0 +1,136 @@
+// @resilience/koa: Koa middleware over @resilience/core. Every decision is core's or the
+// shared Node half's (bundled from @resilience/node-server); this file only translates.
+import type { HealthRegistry, ProxyTrust } from '@resilience/core';
+import {
+  type AdminRoutesOptions as AdminOptions,
+  adminRoute,
+  type ErrorHandlerOptions,
+  errorHandling,
+  type HealthRoutesOptions,
+  healthRoute,
+  type IdempotencyOptions as IdempotencyBase,
+  idempotencyStep,
+  type LoadSheddingOptions,
+  loadShedder,
+  type MetricsRouteOptions,
+  metricsRoute as metricsAnswer,
+  type RateLimitOptions as RateLimitBase,
+  rateLimitCheck,
+  requestSignal as signalOf,
+  type TimeoutOptions,
+  timeoutArm,
+} from '@resilience/node-server';
+import type { Context, Middleware, Next } from 'koa';
+import { send, settle } from './send.js';
+
+export * from '@resilience/node-server/public';
+
+/** Options of {@link rateLimit}: functions receive the Koa `ctx`. */
+export type RateLimitOptions = RateLimitBase<Context>;
+/** Options of {@link idempotency}: `scope` receives the Koa `ctx`. */
+export type IdempotencyOptions = IdempotencyBase<Context>;
+/** Options of {@link adminRoutes}: `authorize` receives the Koa `ctx`. */
+export type AdminRoutesOptions = AdminOptions<Context>;
+
+/** How Koa resolves client addresses: `app.proxy` off trusts none; on without `maxIpsCount`, every hop. */
+const trustOf = (ctx: Context): ProxyTrust => (!ctx.app.proxy ? 'none' : ctx.app.maxIpsCount > 0 ? 'hops' : 'all');
+
+/** A record: body parsers' typings declare `body` and `rawBody` on Koa's request, each its own way. */
+type BodyRequest = Record<string, unknown>;
+
+/**
+ * The request's AbortSignal, made on first use: it aborts when the client disconnects before
+ * the response ends (a `ClientDisconnectedError`, recorded as 499) or when `timeout` fires.
+ */
+export const requestSignal = (ctx: Context): AbortSignal => signalOf(ctx.res);
+
+/**
+ * Rate limits with draft-10 `RateLimit` / `RateLimit-Policy` fields on every response and a
+ * 429 problem+json with `Retry-After` on a refusal (answered here, so Koa's error path cannot
+ * drop its headers). See docs/koa.md.
+ *
+ * @example app.use(rateLimit({ algorithm: tokenBucket({ capacity: 60, refillPerSecond: 1 }) }));
+ */
+export function rateLimit(options: RateLimitOptions): Middleware {
+  const check = rateLimitCheck(options, { framework: 'koa', ip: (ctx) => ctx.ip, trust: trustOf });
+  return function rateLimit(ctx: Context, next: Next) {
+    return settle(ctx, next, check(ctx, ctx.res));
+  };
+}
+
+/**
+ * `Idempotency-Key` per the IETF draft: the first request runs, a repeat replays its response
+ * byte for byte, a repeat in flight gets 409, another payload 422, a bad key 400.
+ */
+export function idempotency(options: IdempotencyOptions = {}): Middleware {
+  const step = idempotencyStep(options, {
+    body: (ctx) => (ctx.request as unknown as BodyRequest).body,
+    setBody(ctx, body) {
+      const request = ctx.request as unknown as BodyRequest;
+      request.body = body.parsed;
+      // As koa-bodyparser leaves it: text as a string; bytes that are not text stay bytes.
+      request.rawBody = Buffer.isBuffer(body.parsed) ? body.raw : body.raw.toString();
+      ctx.disableBodyParser = true;
+    },
+    path: (ctx) => ctx.originalUrl,
+  });
+  return function idempotency(ctx: Context, next: Next) {
+    return settle(ctx, next, step(ctx, ctx.res));
+  };
+}
+
+/** Answers 503 (problem+json, code `request_timeout`) and aborts the request's signal after `ms`. */
+export function timeout(options: TimeoutOptions): Middleware {
+  const arm = timeoutArm(options);
+  return function timeout(ctx: Context, next: Next) {
+    return arm(ctx.res, next);
+  };
+}
+
+/** Answers 503 with `Retry-After` beyond `maxConcurrent` requests at once (and `queue` waiting). */
+export function loadShedding(options: LoadSheddingOptions): Middleware {
+  const shed = loadShedder(options);
+  return function loadShedding(ctx: Context, next: Next) {
+    return shed(ctx.res, next).then((answer) => answer && send(ctx, answer));
+  };
+}
+
+/** Every error as problem+json with a correlation id, and every request recorded; mount it first. */
+export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
+  const handling = errorHandling(options);
+  return async function errorHandler(ctx: Context, next: Next) {
+    handling.record?.(ctx.res);
+    try {
+      await next();
+    } catch (error) {
+      const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+      const route = typeof matched === 'string' ? `${ctx.method} ${matched}` : undefined;
+      const answer = handling.answer(ctx.res, error, { route, recorded: handling.record !== undefined });
+      if (answer !== undefined) send(ctx, answer);
+    }
+  };
+}
+
+/** `GET {prefix}/health`, `/health/live` and `/health/ready` as `application/health+json`. */
+export function healthRoutes(registry: HealthRegistry, options: HealthRoutesOptions = {}): Middleware {
+  const route = healthRoute(registry, options);
+  return function healthRoutes(ctx: Context, next: Next) {
+    return settle(ctx, next, route(ctx.method, ctx.path));
+  };
+}
+
+/** `GET /metrics`: a prom-client registry in the Prometheus text format. */
+export function metricsRoute(options: MetricsRouteOptions): Middleware {
+  const route = metricsAnswer(options);
+  return function metricsRoute(ctx: Context, next: Next) {
+    return settle(ctx, next, route(ctx.method, ctx.path));
+  };
+}
+
+/** The resilience REST endpoints under `prefix`, each request decided by `authorize` first. */
+export function adminRoutes(options: AdminRoutesOptions): Middleware {
+  const route = adminRoute(options);
+  return function adminRoutes(ctx: Context, next: Next) {
+    return settle(ctx, next, route(ctx, ctx.res, ctx.path));
+  };
+}

@@ -1,0 +1,196 @@
+import type { ServerResponse } from 'node:http';
+import {
+  type Alert,
+  type BreakerRegistry,
+  breakerRegistry,
+  type HealthRegistry,
+  type MetricsSnapshot,
+  type OptionNames,
+  type RecentError,
+  type RegisteredBreaker,
+  systemClock,
+  worseBreakerState,
+} from '@resilience/core';
+import { OptionsValidator } from '@resilience/core/internal';
+import type { Answer } from '../respond-once.js';
+import { errorAnswer } from './answer.js';
+import { MIDDLEWARE_DEFAULTS } from './defaults.js';
+import { checkPrefix, healthAnswer } from './health-routes.js';
+
+/** What `authorize` may answer: allow (`true`), or refuse (`false`: 401 without an `Authorization` header, else 403; or the status). */
+export type Authorization = boolean | 401 | 403;
+
+/** A metrics collector as the admin routes read it. */
+export interface AdminCollector {
+  snapshot(): MetricsSnapshot;
+  reset(): void;
+}
+
+/** Options of the adapters' `adminRoutes`; `C` is the framework's request (`req`, `ctx`). */
+export interface AdminRoutesOptions<C> {
+  /** Decides every request under `prefix` before anything is read or changed. Required. */
+  authorize: (c: C) => Authorization | PromiseLike<Authorization>;
+  /** @default '/api/resilience' */
+  prefix?: string;
+  /** The breakers listed, reset and isolated: a registry or a list. @default breakerRegistry (every breaker) */
+  breakers?: Pick<BreakerRegistry, 'breakers'> | readonly RegisteredBreaker[];
+  /** The registry behind `GET {prefix}/health`. */
+  health?: HealthRegistry;
+  /** Metrics collectors by name (`GET {prefix}/metrics/:name`); one collector is named `default`. */
+  collectors?: AdminCollector | Readonly<Record<string, AdminCollector>>;
+  /** An `alerting()` instance: its active alerts and history. */
+  alerting?: { active(): Alert[]; history(): Alert[] };
+  /** A `recentErrors()` list (what `errorHandler({ recentErrors })` records). */
+  recentErrors?: { list(): RecentError[] };
+}
+
+const OPTION_NAMES = {
+  authorize: true,
+  prefix: true,
+  breakers: true,
+  health: true,
+  collectors: true,
+  alerting: true,
+  recentErrors: true,
+} as const satisfies OptionNames<AdminRoutesOptions<unknown>>;
+
+/** Answers a request under the prefix, or `undefined` for any other request. */
+export type AdminRoute<C> = (c: C, res: ServerResponse, path: string) => Promise<Answer> | undefined;
+
+type Breaker = RegisteredBreaker & { reset?(): unknown; isolate?(): unknown };
+
+const json = (body: unknown, status = 200): Answer => ({
+  status,
+  headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+  body: JSON.stringify(body),
+});
+const finite = (ms: number) => (Number.isFinite(ms) ? ms : null);
+const isCollector = (c: unknown): c is AdminCollector => typeof (c as AdminCollector)?.snapshot === 'function';
+
+function breakerView(name: string, list: readonly Breaker[]) {
+  let pick = list[0]!;
+  for (const b of list) if (worseBreakerState(pick.state, b.state) !== pick.state) pick = b;
+  return { name, state: pick.state, retryAfterMs: finite(pick.retryAfterMs), count: list.length };
+}
+
+/** The admin routes shared by the Express and Koa adapters; see their `adminRoutes`. */
+export function adminRoute<C>(options: AdminRoutesOptions<C>): AdminRoute<C> {
+  const v = new OptionsValidator('adminRoutes');
+  const o = v.known(options, OPTION_NAMES);
+  v.required('authorize', o.authorize).function('authorize', o.authorize);
+  checkPrefix(v, o.prefix);
+  const source = o.breakers ?? breakerRegistry;
+  v.check(
+    Array.isArray(source) || typeof (source as BreakerRegistry)?.breakers === 'function',
+    'breakers',
+    o.breakers,
+    'a breaker registry or a list of breakers',
+  );
+  v.check(o.health === undefined || typeof o.health?.run === 'function', 'health', o.health, 'a health() registry');
+  const collectors: Record<string, AdminCollector> =
+    o.collectors === undefined
+      ? {}
+      : isCollector(o.collectors)
+        ? { default: o.collectors }
+        : { ...(o.collectors as Record<string, AdminCollector>) };
+  v.check(
+    Object.values(collectors).every(isCollector),
+    'collectors',
+    o.collectors,
+    'a metrics() collector or an object of them by name',
+  );
+  v.check(
+    o.alerting === undefined || typeof o.alerting?.active === 'function',
+    'alerting',
+    o.alerting,
+    'an alerting() instance',
+  );
+  v.check(
+    o.recentErrors === undefined || typeof o.recentErrors?.list === 'function',
+    'recentErrors',
+    o.recentErrors,
+    'a recentErrors() list',
+  );
+  v.done();
+  const authorize = o.authorize!;
+  const prefix = o.prefix ?? MIDDLEWARE_DEFAULTS.adminRoutes.prefix;
+  const list = (): Breaker[] => (Array.isArray(source) ? [...source] : (source as BreakerRegistry).breakers());
+  const named = (name: string) => list().filter((b) => b.name === name);
+  const notFound = (res: ServerResponse) => errorAnswer(res, { status: 404 });
+
+  async function act(res: ServerResponse, name: string, action: 'reset' | 'isolate'): Promise<Answer> {
+    const found = named(name);
+    if (found.length === 0) return notFound(res);
+    for (const b of found) {
+      if (typeof b[action] !== 'function') return errorAnswer(res, { status: 405 });
+    }
+    for (const b of found) await b[action]!();
+    return json(breakerView(name, named(name)));
+  }
+
+  async function route(res: ServerResponse, method: string, parts: readonly string[]): Promise<Answer> {
+    const [head, name, tail, extra] = parts;
+    const get = method === 'GET' || method === 'HEAD';
+    const post = method === 'POST';
+    if (head === 'health' && name === undefined && get && o.health !== undefined) {
+      return healthAnswer(o.health, undefined, systemClock);
+    }
+    if (head === 'circuit-breakers' && extra === undefined) {
+      if (name === undefined && get) {
+        const groups = new Map<string, Breaker[]>();
+        for (const b of list()) groups.set(b.name, [...(groups.get(b.name) ?? []), b]);
+        return json({ breakers: [...groups].map(([n, bs]) => breakerView(n, bs)) });
+      }
+      if (name !== undefined && tail === undefined && get) {
+        const found = named(name);
+        return found.length === 0 ? notFound(res) : json(breakerView(name, found));
+      }
+      if (name !== undefined && (tail === 'reset' || tail === 'isolate') && post) return act(res, name, tail);
+    }
+    if (head === 'metrics' && extra === undefined) {
+      if (name === undefined && get) {
+        return json({ collectors: Object.fromEntries(Object.entries(collectors).map(([n, c]) => [n, c.snapshot()])) });
+      }
+      const collector = name === undefined ? undefined : Object.hasOwn(collectors, name) ? collectors[name] : undefined;
+      if (collector === undefined) return notFound(res);
+      if (tail === undefined && get) return json({ name, ...collector.snapshot() });
+      if (tail === 'error-rate' && get) {
+        const s = collector.snapshot();
+        return json({ name, errorRate: s.errorRate, calls: s.calls, failed: s.failed });
+      }
+      if (tail === 'reset' && post) {
+        collector.reset();
+        return json({ name, reset: true });
+      }
+    }
+    if (head === 'errors' && name === 'recent' && tail === undefined && get && o.recentErrors !== undefined) {
+      return json({ errors: o.recentErrors.list() });
+    }
+    if (head === 'alerts' && name === undefined && get && o.alerting !== undefined) {
+      return json({ active: o.alerting.active(), history: o.alerting.history() });
+    }
+    return notFound(res);
+  }
+
+  return function adminRoute(c, res, path) {
+    if (path !== prefix && !path.startsWith(`${prefix}/`)) return undefined;
+    let parts: string[];
+    try {
+      parts = path
+        .slice(prefix.length + 1)
+        .split('/')
+        .filter((p) => p !== '')
+        .map(decodeURIComponent);
+    } catch {
+      return Promise.resolve(notFound(res));
+    }
+    return Promise.resolve(authorize(c)).then((allowed) => {
+      if (allowed !== true) {
+        const status =
+          allowed === 401 || allowed === 403 ? allowed : res.req?.headers.authorization === undefined ? 401 : 403;
+        return errorAnswer(res, { status });
+      }
+      return route(res, res.req?.method ?? 'GET', parts);
+    });
+  };
+}

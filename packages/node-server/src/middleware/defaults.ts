@@ -1,0 +1,18 @@
+import { BODY_DEFAULTS } from '../body.js';
+
+/** The defaults of the adapters' middleware, quoted in docs/express.md (core's own defaults apply beneath). */
+export const MIDDLEWARE_DEFAULTS = {
+  rateLimit: { name: 'default', cost: 1 },
+  idempotency: {
+    header: 'Idempotency-Key',
+    methods: ['POST', 'PATCH'],
+    required: false,
+    maxBodyBytes: BODY_DEFAULTS.maxBodyBytes,
+    recordServerErrors: false,
+  },
+  loadShedding: { queue: 0 },
+  errorHandler: { expose: false },
+  healthRoutes: { prefix: '' },
+  metricsRoute: { path: '/metrics' },
+  adminRoutes: { prefix: '/api/resilience' },
+} as const;

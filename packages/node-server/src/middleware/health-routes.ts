@@ -1,0 +1,80 @@
+import {
+  type Clock,
+  type HealthCheckKind,
+  type HealthJsonOptions,
+  type HealthRegistry,
+  healthResponse,
+  type OptionNames,
+  systemClock,
+} from '@resilience/core';
+import { OptionsValidator } from '@resilience/core/internal';
+import type { Answer } from '../respond-once.js';
+import { MIDDLEWARE_DEFAULTS } from './defaults.js';
+
+/** Options of the adapters' `healthRoutes`. */
+export interface HealthRoutesOptions extends Omit<HealthJsonOptions, 'time'> {
+  /** Put before `/health`, `/health/live` and `/health/ready`. @default '' */
+  prefix?: string;
+  /** Stamps the reports' `time`. @default systemClock */
+  clock?: Clock;
+}
+
+const OPTION_NAMES = {
+  prefix: true,
+  clock: true,
+  serviceId: true,
+  version: true,
+  releaseId: true,
+  description: true,
+  notes: true,
+  links: true,
+} as const satisfies OptionNames<HealthRoutesOptions>;
+
+/** The answer for a GET of one of the routes, or `undefined` for any other request. */
+export type HealthRoute = (method: string | undefined, path: string) => Promise<Answer> | undefined;
+
+/** Checks a path prefix option: empty, or `/` then more, without a trailing `/`. */
+export function checkPrefix(v: OptionsValidator, prefix: unknown): void {
+  v.check(
+    prefix === undefined || (typeof prefix === 'string' && (prefix === '' || /^\/.*[^/]$/.test(prefix))),
+    'prefix',
+    prefix,
+    "'' or a path such as '/ops' (no trailing /)",
+  );
+}
+
+/** Runs the checks of one kind and answers with `application/health+json`. */
+export function healthAnswer(
+  registry: HealthRegistry,
+  kind: HealthCheckKind | undefined,
+  clock: Clock,
+  json: HealthJsonOptions = {},
+): Promise<Answer> {
+  return registry.run(kind === undefined ? {} : { kind }).then((report) => {
+    const r = healthResponse(report, { ...json, time: clock.now(), maxAgeMs: registry.cacheMs });
+    return { status: r.status, headers: r.headers, body: JSON.stringify(r.body) };
+  });
+}
+
+/** The health routes shared by the Express and Koa adapters; see their `healthRoutes`. */
+export function healthRoute(registry: HealthRegistry, options: HealthRoutesOptions = {}): HealthRoute {
+  const v = new OptionsValidator('healthRoutes');
+  v.check(typeof registry?.run === 'function', 'registry', registry, 'a health() registry');
+  const {
+    prefix = MIDDLEWARE_DEFAULTS.healthRoutes.prefix,
+    clock = systemClock,
+    ...json
+  } = v.known(options, OPTION_NAMES);
+  checkPrefix(v, prefix);
+  v.clock('clock', clock);
+  v.done();
+  const kinds = new Map<string, HealthCheckKind | undefined>([
+    [`${prefix}/health`, undefined],
+    [`${prefix}/health/live`, 'liveness'],
+    [`${prefix}/health/ready`, 'readiness'],
+  ]);
+  return function healthRoute(method, path) {
+    if ((method !== 'GET' && method !== 'HEAD') || !kinds.has(path)) return undefined;
+    return healthAnswer(registry, kinds.get(path), clock, json);
+  };
+}

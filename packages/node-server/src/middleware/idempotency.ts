@@ -1,0 +1,221 @@
+import { createHash } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import {
+  type Clock,
+  type EventLogger,
+  fingerprintInput,
+  IDEMPOTENCY_HEADERS,
+  idempotency,
+  idempotencyKeyParser,
+  idempotencyKeyProblem,
+  type OptionNames,
+  payloadTooLargeResponse,
+  type ReplayRecord,
+  replayRecord,
+  replayResponse,
+  type Store,
+  shouldRecordResponse,
+} from '@resilience/core';
+import { OptionsValidator } from '@resilience/core/internal';
+import { bodyReader, type RequestBody } from '../body.js';
+import { type CapturedResponse, responseCapture } from '../capture.js';
+import { isRequestBodyError } from '../errors.js';
+import { checkLogger, consoleLogger } from '../logger.js';
+import { requestCorrelationId } from '../request-state.js';
+import type { Answer } from '../respond-once.js';
+import { errorAnswer, problemAnswer } from './answer.js';
+import { MIDDLEWARE_DEFAULTS } from './defaults.js';
+
+const DEFAULTS = MIDDLEWARE_DEFAULTS.idempotency;
+
+/** Options of the adapters' `idempotency` middleware; `C` is the framework's request (`req`, `ctx`). */
+export interface IdempotencyOptions<C> {
+  /** Where records live: share one (`@resilience/redis`) between instances. @default memoryStore({ maxKeys: 10_000 }) */
+  store?: Store;
+  /** The request header holding the key. @default 'Idempotency-Key' */
+  header?: string;
+  /** Methods the middleware applies to; others pass untouched. @default ['POST', 'PATCH'] */
+  methods?: readonly string[];
+  /** Answer 400 to a request of those methods without a key. @default false */
+  required?: boolean;
+  /** Whose key it is (user, tenant): one scope's key never replays another's response. @default none (one scope for all) */
+  scope?: (c: C) => string | undefined | PromiseLike<string | undefined>;
+  /** How long a response is replayed. @default 86_400_000 (24 h) */
+  ttlMs?: number;
+  /** How long a request in flight holds its key: a crashed request frees it after this. @default 60_000 */
+  lockTimeoutMs?: number;
+  /** The most body bytes read (413 beyond) and the most response bytes recorded. @default 1_048_576 (1 MiB) */
+  maxBodyBytes?: number;
+  /** Fewest characters a key may have: raise it to refuse low-entropy keys. @default 1 */
+  minKeyLength?: number;
+  /** Record and replay 5xx answers too (by default the key is freed so the client can retry). @default false */
+  recordServerErrors?: boolean;
+  /** @default systemClock */
+  clock?: Clock;
+  /** Where responses that could not be recorded are logged. @default console */
+  logger?: EventLogger;
+}
+
+const OPTION_NAMES = {
+  store: true,
+  header: true,
+  methods: true,
+  required: true,
+  scope: true,
+  ttlMs: true,
+  lockTimeoutMs: true,
+  maxBodyBytes: true,
+  minKeyLength: true,
+  recordServerErrors: true,
+  clock: true,
+  logger: true,
+} as const satisfies OptionNames<IdempotencyOptions<unknown>>;
+
+/** What the framework tells the idempotency middleware about a request's body and path. */
+export interface IdempotencyPort<C> {
+  /** The body a parser already left (Express `req.body`, Koa `ctx.request.body`). */
+  body(c: C): unknown;
+  /** Leaves a body read here where the framework's parsers look, so they skip the consumed stream. */
+  setBody(c: C, body: RequestBody): void;
+  /** The path with its query, as the client sent it. */
+  path(c: C): string;
+}
+
+/** The handler must run now: the capture is installed; call `next`. */
+export const RUN = Symbol('run');
+
+/**
+ * One request through the idempotency middleware: `undefined` (not ours: go on), {@link RUN}
+ * (the first request with its key: go on, its response is being recorded), or the answer
+ * to send (a replay, 400, 409, 413, 422, 503).
+ */
+export type IdempotencyStep<C> = (c: C, res: ServerResponse) => Promise<Answer | typeof RUN | undefined>;
+
+/** Thrown inside the record's call so the key is freed: the response is not one to replay. */
+const NOT_RECORDED = new Error('not recorded');
+const ignore = () => {};
+
+/** The idempotency middleware shared by the Express and Koa adapters; see their `idempotency`. */
+export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: IdempotencyPort<C>): IdempotencyStep<C> {
+  const v = new OptionsValidator('idempotency');
+  const o = v.known(options, OPTION_NAMES);
+  v.check(
+    o.header === undefined || (typeof o.header === 'string' && /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(o.header)),
+    'header',
+    o.header,
+    'a header name',
+  );
+  v.check(
+    o.methods === undefined || (Array.isArray(o.methods) && o.methods.every((m) => typeof m === 'string')),
+    'methods',
+    o.methods,
+    "a list of methods such as ['POST', 'PATCH']",
+  );
+  v.boolean('required', o.required);
+  v.number('ttlMs', o.ttlMs, { gt: 0 });
+  v.number('lockTimeoutMs', o.lockTimeoutMs, { gt: 0 });
+  v.integer('maxBodyBytes', o.maxBodyBytes, { min: 0 });
+  v.integer('minKeyLength', o.minKeyLength, { min: 1 });
+  v.clock('clock', o.clock);
+  v.function('scope', o.scope);
+  v.boolean('recordServerErrors', o.recordServerErrors);
+  checkLogger(v, o.logger);
+  v.done();
+  const store = idempotency({
+    ...(o.store === undefined ? {} : { store: o.store }),
+    ...(o.ttlMs === undefined ? {} : { ttlMs: o.ttlMs }),
+    ...(o.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: o.lockTimeoutMs }),
+    ...(o.clock === undefined ? {} : { clock: o.clock }),
+  });
+  const parseKey = idempotencyKeyParser(o.minKeyLength === undefined ? {} : { minKeyLength: o.minKeyLength });
+  const maxBodyBytes = o.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
+  const read = bodyReader({ maxBodyBytes });
+  const logger = o.logger ?? consoleLogger;
+  const capture = responseCapture({
+    maxBodyBytes,
+    onTooLarge(res) {
+      if (!res.headersSent) res.setHeader(IDEMPOTENCY_HEADERS.notRecorded, 'body-too-large');
+      logger.warn(
+        { url: res.req?.url?.split('?')[0], maxBodyBytes },
+        `idempotency: the response is over ${maxBodyBytes} bytes and was not recorded; a repeat runs the handler again`,
+      );
+    },
+  });
+  const header = (o.header ?? DEFAULTS.header).toLowerCase();
+  const methods = new Set((o.methods ?? DEFAULTS.methods).map((m) => m.toUpperCase()));
+  const required = o.required ?? DEFAULTS.required;
+  const recordServerErrors = o.recordServerErrors ?? DEFAULTS.recordServerErrors;
+  const scopeOf = o.scope;
+
+  const recordOf = (captured: CapturedResponse | undefined): ReplayRecord => {
+    if (captured === undefined || !captured.complete) throw NOT_RECORDED;
+    if (!shouldRecordResponse(captured.status, { recordServerErrors })) throw NOT_RECORDED;
+    return replayRecord(captured);
+  };
+
+  const fingerprint = (c: C, method: string, read: RequestBody | undefined): string => {
+    const parsed = read === undefined ? port.body(c) : read.parsed;
+    const path = port.path(c);
+    let input: string;
+    if (typeof parsed === 'object' && parsed !== null && !(parsed instanceof Uint8Array)) {
+      input = fingerprintInput({ method, path, body: parsed });
+    } else {
+      const raw = read?.raw ?? (typeof parsed === 'string' || parsed instanceof Uint8Array ? parsed : undefined);
+      input =
+        raw === undefined || raw.length === 0
+          ? fingerprintInput({ method, path })
+          : fingerprintInput({ method, path, rawBodyDigest: createHash('sha256').update(raw).digest('base64') });
+    }
+    return createHash('sha256').update(input).digest('base64');
+  };
+
+  return async function idempotencyStep(c, res) {
+    const req = res.req;
+    const method = req.method ?? 'GET';
+    if (!methods.has(method)) return undefined;
+    const parsedKey = parseKey(req.headers[header]);
+    if (!parsedKey.ok) {
+      if (parsedKey.reason === 'missing' && !required) return undefined;
+      return problemAnswer(idempotencyKeyProblem(parsedKey, { correlationId: requestCorrelationId(res) }));
+    }
+    let body: RequestBody | undefined;
+    try {
+      body = await read(req);
+    } catch (error) {
+      if (isRequestBodyError(error) && error.code === 'body_too_large') {
+        const problem = payloadTooLargeResponse({ maxBytes: maxBodyBytes, correlationId: requestCorrelationId(res) });
+        return problemAnswer({ ...problem, headers: { ...problem.headers, ...error.headers } });
+      }
+      return errorAnswer(res, error);
+    }
+    if (body !== undefined) port.setBody(c, body);
+    let started!: () => void;
+    const running = new Promise<typeof RUN>((resolve) => {
+      started = () => resolve(RUN);
+    });
+    try {
+      const scope = scopeOf === undefined ? undefined : await scopeOf(c);
+      const result = store.executeDetailed(
+        parsedKey.key,
+        () => {
+          const captured = capture(res);
+          started();
+          return captured.then(recordOf);
+        },
+        scope === undefined
+          ? { fingerprint: fingerprint(c, method, body), onInFlight: 'reject' }
+          : { fingerprint: fingerprint(c, method, body), onInFlight: 'reject', scope },
+      );
+      const first = await Promise.race([running, result]);
+      if (first === RUN) {
+        result.catch(ignore); // the response is the handler's; a NOT_RECORDED only frees the key
+        return RUN;
+      }
+      const replay = replayResponse(first.value);
+      const replayBody = typeof replay.body === 'string' ? replay.body : Buffer.from(replay.body);
+      return { status: replay.status, headers: replay.headers, body: replayBody };
+    } catch (error) {
+      return errorAnswer(res, error);
+    }
+  };
+}

@@ -1,0 +1,52 @@
+import type { OptionNames } from '@resilience/core';
+import { OptionsValidator } from '@resilience/core/internal';
+import type { Answer } from '../respond-once.js';
+import { MIDDLEWARE_DEFAULTS } from './defaults.js';
+
+/** What `metricsRoute` needs of a prom-client `Registry` (its type is not imported: prom-client is an optional peer). */
+export interface MetricsRegistry {
+  metrics(): Promise<string> | string;
+  readonly contentType: string;
+}
+
+/** Options of the adapters' `metricsRoute`. */
+export interface MetricsRouteOptions {
+  /** A prom-client `Registry`, with `registerResilienceMetrics` from `@resilience/prometheus` on it. Required. */
+  registry: MetricsRegistry;
+  /** @default '/metrics' */
+  path?: string;
+}
+
+const OPTION_NAMES = { registry: true, path: true } as const satisfies OptionNames<MetricsRouteOptions>;
+
+/** The answer for a GET of the path, or `undefined` for any other request. */
+export type MetricsRoute = (method: string | undefined, path: string) => Promise<Answer> | undefined;
+
+/** The metrics route shared by the Express and Koa adapters; see their `metricsRoute`. */
+export function metricsRoute(options: MetricsRouteOptions): MetricsRoute {
+  const v = new OptionsValidator('metricsRoute');
+  const o = v.known(options, OPTION_NAMES);
+  const registry = o.registry;
+  v.check(
+    typeof registry?.metrics === 'function' && typeof registry.contentType === 'string',
+    'registry',
+    registry,
+    'a prom-client Registry',
+  );
+  v.check(
+    o.path === undefined || (typeof o.path === 'string' && o.path.startsWith('/')),
+    'path',
+    o.path,
+    "a path such as '/metrics'",
+  );
+  v.done();
+  const path = o.path ?? MIDDLEWARE_DEFAULTS.metricsRoute.path;
+  return function metricsRoute(method, requested) {
+    if ((method !== 'GET' && method !== 'HEAD') || requested !== path) return undefined;
+    return Promise.resolve(registry!.metrics()).then((text) => ({
+      status: 200,
+      headers: { 'content-type': registry!.contentType, 'cache-control': 'no-store' },
+      body: text,
+    }));
+  };
+}

@@ -1,0 +1,204 @@
+import type { ServerResponse } from 'node:http';
+import {
+  type Clock,
+  clientIpKey,
+  coarseSystemClock,
+  type EventLogger,
+  isStoreUnavailableError,
+  mergeRateLimitFields,
+  type OptionNames,
+  type ProxyTrust,
+  proxyTrustWarning,
+  type RateLimitAlgorithm,
+  type RateLimitDecision,
+  type RateLimiter,
+  type RateLimitHeadersMode,
+  rateLimiter,
+  rateLimitResponder,
+  type Store,
+} from '@resilience/core';
+import { OptionsValidator } from '@resilience/core/internal';
+import { checkLogger, consoleLogger } from '../logger.js';
+import { requestCorrelationId } from '../request-state.js';
+import type { Answer } from '../respond-once.js';
+import { errorAnswer, headerText, setHeaders } from './answer.js';
+import { MIDDLEWARE_DEFAULTS } from './defaults.js';
+
+/** Options of the adapters' `rateLimit` middleware; `C` is the framework's request (`req`, `ctx`). */
+export interface RateLimitOptions<C> {
+  /** The limit (or several, applied all-or-nothing); the middleware builds its limiter. Give this or `limiter`. */
+  // biome-ignore lint/suspicious/noExplicitAny: any algorithm's state.
+  algorithm?: RateLimitAlgorithm<any> | readonly RateLimitAlgorithm<any>[];
+  /** A limiter of your own (`rateLimiter(...)`), instead of `algorithm`, `store` and `onStoreError`. */
+  limiter?: RateLimiter;
+  /** Where the counts live: share one (`@resilience/redis`) between instances. @default memoryStore() */
+  store?: Store;
+  /** Whose quota a request takes from. @default the client IP (IPv6 by /56, see clientIpKey) */
+  key?: (c: C) => string | PromiseLike<string>;
+  /** What a request costs. @default 1 */
+  cost?: number | ((c: C) => number | PromiseLike<number>);
+  /** Requests that pass uncounted and without rate-limit fields (health probes, say). */
+  skip?: (c: C) => boolean | PromiseLike<boolean>;
+  /** The policy name in `RateLimit-Policy` and `violated-policies`. @default the limiter's name, else 'default' */
+  name?: string;
+  /** `'draft'` (RateLimit, RateLimit-Policy), `'legacy'` (RateLimit-Limit/-Remaining/-Reset, X-RateLimit-*) or `'both'`. @default 'draft' */
+  headers?: RateLimitHeadersMode;
+  /** When the store fails: `'open'` passes the request, `'closed'` answers 503, a store decides instead. @default 'open' */
+  onStoreError?: 'open' | 'closed' | Store;
+  /** @default coarseSystemClock */
+  clock?: Clock;
+  /** Where the proxy-trust warning and store outages are logged. @default console */
+  logger?: EventLogger;
+}
+
+const OPTION_NAMES = {
+  algorithm: true,
+  limiter: true,
+  store: true,
+  key: true,
+  cost: true,
+  skip: true,
+  name: true,
+  headers: true,
+  onStoreError: true,
+  clock: true,
+  logger: true,
+} as const satisfies OptionNames<RateLimitOptions<unknown>>;
+
+/** What the framework tells the rate limiter about a request. */
+export interface RateLimitPort<C> {
+  readonly framework: 'express' | 'koa';
+  /** The client address as the framework resolved it (proxies applied). */
+  ip(c: C): string | undefined;
+  /** How the app resolves client addresses behind proxies. */
+  trust(c: C): ProxyTrust;
+}
+
+/**
+ * Takes one request's cost: resolves `undefined` when it may go on (the rate-limit fields are
+ * set on `res`) or the answer to send instead (429, or 503 when the store failed closed).
+ * Other errors reject (bugs: pass them on).
+ */
+export type RateLimitCheck<C> = (c: C, res: ServerResponse) => Answer | undefined | Promise<Answer | undefined>;
+
+const DRAFT_FIELDS = ['ratelimit-policy', 'ratelimit', 'ratelimit-remaining', 'x-ratelimit-remaining'];
+
+/** The rate limit shared by the Express and Koa adapters; see their `rateLimit`. */
+export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitPort<C>): RateLimitCheck<C> {
+  const v = new OptionsValidator('rateLimit');
+  const o = v.known(options, OPTION_NAMES);
+  v.check(
+    (o.algorithm === undefined) !== (o.limiter === undefined),
+    'algorithm',
+    o.algorithm,
+    'algorithm or limiter, one of them',
+  );
+  v.check(
+    o.limiter === undefined || (typeof o.limiter?.consume === 'function' && Array.isArray(o.limiter.algorithms)),
+    'limiter',
+    o.limiter,
+    'a rateLimiter(...)',
+  );
+  if (o.limiter !== undefined) {
+    v.check(o.store === undefined, 'store', o.store, 'nothing with limiter (give the store to the limiter)');
+    v.check(
+      o.onStoreError === undefined,
+      'onStoreError',
+      o.onStoreError,
+      'nothing with limiter (give it to the limiter)',
+    );
+  }
+  v.string('name', o.name);
+  v.oneOf('headers', o.headers, ['draft', 'legacy', 'both']);
+  v.function('key', o.key);
+  v.function('skip', o.skip);
+  v.check(
+    o.cost === undefined || typeof o.cost === 'function' || (typeof o.cost === 'number' && o.cost >= 0),
+    'cost',
+    o.cost,
+    'a number >= 0 or a function of the request',
+  );
+  v.clock('clock', o.clock);
+  checkLogger(v, o.logger);
+  v.done();
+  const clock = o.clock ?? coarseSystemClock;
+  const name = o.name ?? o.limiter?.name ?? MIDDLEWARE_DEFAULTS.rateLimit.name;
+  const limiter =
+    o.limiter ??
+    rateLimiter({
+      algorithm: o.algorithm!,
+      name,
+      clock,
+      ...(o.store === undefined ? {} : { store: o.store }),
+      ...(o.onStoreError === undefined ? {} : { onStoreError: o.onStoreError }),
+    });
+  const respond = rateLimitResponder(
+    [{ name, algorithms: limiter.algorithms }],
+    o.headers === undefined ? {} : { headers: o.headers },
+  );
+  const logger = o.logger ?? consoleLogger;
+  limiter.onEvent((event) => {
+    if (event.type !== 'store_error') return;
+    logger.warn(
+      { policy: name, unreported: event.unreported, error: event.error.message },
+      `rateLimit "${name}": the store failed (${event.error.message}); requests are decided by onStoreError until it is back`,
+    );
+  });
+  const keyOf = o.key;
+  const costOf = typeof o.cost === 'function' ? o.cost : undefined;
+  const fixedCost = typeof o.cost === 'number' ? o.cost : MIDDLEWARE_DEFAULTS.rateLimit.cost;
+  const skip = o.skip;
+  const sync = limiter.synchronous;
+  // A request reached twice by this middleware (mounted on the app and on a router) counts once.
+  const seen = new WeakSet<ServerResponse>();
+  let warned = false;
+
+  const ipKey = (c: C, res: ServerResponse): string => {
+    if (!warned) {
+      const warning = proxyTrustWarning({ headers: res.req.headers, trust: port.trust(c), framework: port.framework });
+      if (warning !== undefined) {
+        warned = true;
+        logger.warn({ policy: name }, `rateLimit "${name}": ${warning}`);
+      }
+    }
+    return clientIpKey(port.ip(c) ?? '');
+  };
+
+  const decide = (res: ServerResponse, d: RateLimitDecision): Answer | undefined => {
+    const r = respond([d], clock.now(), d.allowed ? undefined : { correlationId: requestCorrelationId(res) });
+    const headers =
+      res.hasHeader('ratelimit') || res.hasHeader('ratelimit-remaining')
+        ? mergeRateLimitFields(headerText(res, DRAFT_FIELDS), r.headers)
+        : r.headers;
+    if (r.status === undefined) {
+      setHeaders(res, headers);
+      return undefined;
+    }
+    return { status: r.status, headers, body: JSON.stringify(r.body) };
+  };
+  const failed = (res: ServerResponse, error: unknown): Answer => {
+    if (isStoreUnavailableError(error)) return errorAnswer(res, error);
+    throw error;
+  };
+
+  const slow = async (c: C, res: ServerResponse): Promise<Answer | undefined> => {
+    if (skip !== undefined && (await skip(c))) return undefined;
+    const key = keyOf === undefined ? ipKey(c, res) : await keyOf(c);
+    const cost = costOf === undefined ? fixedCost : await costOf(c);
+    try {
+      return decide(res, await limiter.consume(key, cost));
+    } catch (error) {
+      return failed(res, error);
+    }
+  };
+
+  return function rateLimitCheck(c, res) {
+    if (seen.has(res)) return undefined;
+    seen.add(res);
+    // The common case, a memory store with the client IP as key: no promise at all.
+    if (sync && skip === undefined && keyOf === undefined && costOf === undefined) {
+      return decide(res, limiter.consumeSync(ipKey(c, res), fixedCost));
+    }
+    return slow(c, res);
+  };
+}

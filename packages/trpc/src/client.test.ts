@@ -1,0 +1,322 @@
+import type { IncomingMessage } from 'node:http';
+import {
+  BrokenCircuitError,
+  backoff,
+  ConfigurationError,
+  consecutive,
+  RateLimitExceededError,
+  rateLimiter,
+  TimeoutError,
+  tokenBucket,
+} from '@resilience/core';
+import { FakeClock, sequenceRandom } from '@resilience/core/testing';
+import {
+  createTRPCClient,
+  httpBatchLink,
+  httpLink,
+  type Operation,
+  type TRPCClientError,
+  type TRPCLink,
+} from '@trpc/client';
+import { type AnyTRPCRouter, initTRPC, TRPCError } from '@trpc/server';
+import { observable } from '@trpc/server/observable';
+import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../../fetch/src/testing/server.js';
+import { circuitBreakerLink, rateLimitLink, retryLink, timeoutLink } from './client.js';
+import { errorFormatter, rateLimitMiddleware, responseMeta } from './server.js';
+import { startServer, type TestServer } from './testing/server.js';
+
+type Outcome = 'ok' | 'unavailable' | 'bad' | 'drop' | 'hang';
+
+/** The server's script: each call of a procedure takes the next outcome (then 'ok'); counts what reached it. */
+let outcomes: Outcome[] = [];
+let calls: Record<string, number> = {};
+let requests = 0;
+let aborted = 0;
+let server: TestServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+  outcomes = [];
+  calls = {};
+  requests = 0;
+  aborted = 0;
+});
+
+function routerFor(clock: FakeClock, formatted = true) {
+  const t = initTRPC.context<{ req: IncomingMessage }>().create(formatted ? { errorFormatter: errorFormatter() } : {});
+  const scripted = t.procedure.use(({ path, ctx, signal, next }) => {
+    calls[path] = (calls[path] ?? 0) + 1;
+    const outcome = outcomes.shift() ?? 'ok';
+    if (outcome === 'unavailable') throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'down' });
+    if (outcome === 'bad') throw new TRPCError({ code: 'BAD_REQUEST', message: 'no such item' });
+    if (outcome === 'drop') {
+      ctx.req.socket.destroy();
+      return new Promise<never>(() => {});
+    }
+    if (outcome === 'hang') {
+      return new Promise<never>((_, reject) =>
+        signal!.addEventListener('abort', () => {
+          aborted++;
+          reject(new Error('aborted'));
+        }),
+      );
+    }
+    return next();
+  });
+  const quota = rateLimiter({ name: 'api', algorithm: tokenBucket({ capacity: 1, refillPerSecond: 0.5 }), clock });
+  return t.router({
+    items: scripted.query(() => ['a', 'b']),
+    other: scripted.query(() => 'other'),
+    create: scripted
+      .input((raw) => raw as { item: number; idempotencyKey?: string })
+      .mutation(({ input }) => ({ created: input.item })),
+    limited: t.procedure
+      .use(rateLimitMiddleware({ limiter: quota, key: () => 'everyone', clock }))
+      .query(() => 'admitted'),
+  });
+}
+
+type AppRouter = ReturnType<typeof routerFor>;
+
+async function setup(links: (url: string) => TRPCLink<AppRouter>[], clock: FakeClock, formatted = true) {
+  server = await startServer({
+    router: routerFor(clock, formatted),
+    createContext: ({ req }) => {
+      requests++;
+      return { req };
+    },
+    responseMeta: responseMeta(),
+  });
+  return createTRPCClient<AppRouter>({ links: links(server.url) });
+}
+
+/** Resolves once a policy waits on the fake clock (a retry's backoff, a limiter, a breaker). */
+const waiting = (clock: FakeClock) => until(() => clock.pendingTimers > 0, 'a wait on the clock');
+
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: unknown) => error as TRPCClientError<AnyTRPCRouter>,
+  );
+
+describe('retryLink against a real tRPC server', () => {
+  const retrying = (clock: FakeClock) => (url: string) => [
+    retryLink<AppRouter>({ retry: { clock, random: sequenceRandom(0) } }),
+    httpLink({ url }),
+  ];
+
+  it('retries a query the server could not answer (503), then resolves', async () => {
+    const clock = new FakeClock();
+    const client = await setup(retrying(clock), clock);
+    outcomes = ['unavailable'];
+    const pending = client.items.query();
+    await waiting(clock);
+    await clock.advance(100);
+    expect(await pending).toEqual(['a', 'b']);
+    expect(calls.items).toBe(2);
+  });
+
+  it('retries a dropped connection', async () => {
+    const clock = new FakeClock();
+    const client = await setup(retrying(clock), clock);
+    outcomes = ['drop'];
+    const pending = client.items.query();
+    await waiting(clock);
+    await clock.advance(100);
+    expect(await pending).toEqual(['a', 'b']);
+    expect(calls.items).toBe(2);
+  });
+
+  it.each([
+    ['data.retryAfterMs (errorFormatter)', true],
+    ['the Retry-After header alone (responseMeta)', false],
+  ])('waits as long as the server asks: %s', async (_, formatted) => {
+    const clock = new FakeClock();
+    const client = await setup(retrying(clock), clock, formatted);
+    expect(await client.limited.query()).toBe('admitted');
+    const pending = client.limited.query(); // refused: the bucket refills in 2 s
+    await waiting(clock);
+    expect(requests).toBe(2);
+    await clock.advance(1_999);
+    expect(requests).toBe(2);
+    await clock.advance(1);
+    expect(await pending).toBe('admitted');
+    expect(requests).toBe(3);
+  });
+
+  it('retries only the failed query of a batch (its own status, not the batch’s 207)', async () => {
+    const clock = new FakeClock();
+    const client = await setup(
+      (url) => [retryLink({ retry: { clock, random: sequenceRandom(0) } }), httpBatchLink({ url })],
+      clock,
+    );
+    outcomes = ['unavailable', 'ok'];
+    const both = Promise.all([client.items.query(), client.other.query()]);
+    await waiting(clock);
+    await clock.advance(100);
+    expect(await both).toEqual([['a', 'b'], 'other']);
+    expect(calls).toEqual({ items: 2, other: 1 });
+  });
+
+  it('sends a mutation once, unless its input or its context carries an idempotency key', async () => {
+    const clock = new FakeClock();
+    const client = await setup(retrying(clock), clock);
+    outcomes = ['unavailable'];
+    const error = await failure(client.create.mutate({ item: 1 }));
+    expect(error.data?.httpStatus).toBe(503);
+    expect(calls.create).toBe(1);
+
+    for (const call of [
+      () => client.create.mutate({ item: 2, idempotencyKey: 'order-2' }),
+      () => client.create.mutate({ item: 3 }, { context: { idempotencyKey: 'order-3' } }),
+    ]) {
+      outcomes = ['unavailable'];
+      calls = {};
+      const pending = call();
+      await waiting(clock);
+      await clock.advance(100);
+      await pending;
+      expect(calls.create).toBe(2);
+    }
+  });
+
+  it('gives up after 4 attempts with the last TRPCClientError, as the server shaped it', async () => {
+    const clock = new FakeClock();
+    const client = await setup(retrying(clock), clock);
+    outcomes = ['unavailable', 'unavailable', 'unavailable', 'unavailable'];
+    const pending = failure(client.items.query());
+    for (const wait of [100, 200, 400]) {
+      await waiting(clock);
+      await clock.advance(wait);
+    }
+    const error = await pending;
+    expect(error.name).toBe('TRPCClientError');
+    expect(error.data).toMatchObject({ code: 'SERVICE_UNAVAILABLE', httpStatus: 503 });
+    expect(calls.items).toBe(4);
+  });
+
+  it('rejects options it does not know, naming them', () => {
+    expect(() => retryLink({ retries: 3 } as never)).toThrow(ConfigurationError);
+    expect(() => retryLink({ retry: { maxAttempts: 0 } })).toThrow(/maxAttempts/);
+  });
+});
+
+describe('circuitBreakerLink against a real tRPC server', () => {
+  it('keeps a breaker per procedure: opens, sends nothing while open, probes once, closes', async () => {
+    const clock = new FakeClock();
+    const breakers = circuitBreakerLink<AppRouter>({
+      breaker: { strategy: consecutive(3), halfOpenAfter: 30_000 },
+      clock,
+    });
+    const client = await setup((url) => [breakers, httpLink({ url })], clock);
+    outcomes = ['unavailable', 'unavailable', 'unavailable'];
+    for (let i = 0; i < 3; i++) expect((await failure(client.items.query())).data?.httpStatus).toBe(503);
+    const refused = await failure(client.items.query());
+    expect(refused.cause).toBeInstanceOf(BrokenCircuitError);
+    expect(calls.items).toBe(3); // nothing sent while open
+    expect(await client.other.query()).toBe('other'); // another procedure, another breaker
+    await clock.advance(30_000);
+    const probe = client.items.query();
+    const second = failure(client.items.query()); // half-open: one probe only
+    expect((await second).cause).toBeInstanceOf(BrokenCircuitError);
+    expect(await probe).toEqual(['a', 'b']);
+    expect(breakers.client.host('items')?.breaker?.state).toBe('closed');
+    expect(breakers.client.host('items')?.breaker?.name).toBe('trpc:items');
+    expect(calls.items).toBe(4);
+  });
+
+  it('counts a 4xx answer as the server working', async () => {
+    const clock = new FakeClock();
+    const breakers = circuitBreakerLink<AppRouter>({ breaker: { strategy: consecutive(1) }, clock });
+    const client = await setup((url) => [breakers, httpLink({ url })], clock);
+    outcomes = ['bad', 'bad'];
+    for (let i = 0; i < 2; i++) expect((await failure(client.items.query())).data?.httpStatus).toBe(400);
+    expect(breakers.client.host('items')?.breaker?.state).toBe('closed');
+    expect(calls.items).toBe(2);
+  });
+});
+
+describe('timeoutLink against a real tRPC server', () => {
+  it('aborts a slow query at ms: the request is cancelled and the call fails with a TimeoutError', async () => {
+    const clock = new FakeClock();
+    const client = await setup((url) => [timeoutLink({ ms: 1_000, clock }), httpLink({ url })], clock);
+    outcomes = ['hang'];
+    const pending = failure(client.items.query());
+    await until(() => calls.items === 1, 'the query to reach the server');
+    await clock.advance(1_000);
+    expect((await pending).cause).toBeInstanceOf(TimeoutError);
+    await until(() => aborted === 1, 'the server to see the request aborted');
+  });
+
+  it('is retried by a retryLink placed before it', async () => {
+    const clock = new FakeClock();
+    const client = await setup(
+      (url) => [
+        retryLink({ retry: { backoff: backoff.constant(0), clock } }),
+        timeoutLink({ ms: 1_000, clock }),
+        httpLink({ url }),
+      ],
+      clock,
+    );
+    outcomes = ['hang'];
+    const pending = client.items.query();
+    await until(() => calls.items === 1, 'the query to reach the server');
+    await clock.advance(1_000);
+    expect(await pending).toEqual(['a', 'b']);
+    expect(calls.items).toBe(2);
+  });
+});
+
+describe('rateLimitLink against a real tRPC server', () => {
+  it('waits for the client-side quota in FIFO order, and refuses past maxWaitMs', async () => {
+    const clock = new FakeClock();
+    const quota = rateLimiter({ algorithm: tokenBucket({ capacity: 1, refillPerSecond: 1 / 60 }), clock });
+    const client = await setup(
+      (url) => [rateLimitLink({ limiter: quota, maxWaitMs: 60_000 }), httpLink({ url })],
+      clock,
+    );
+    expect(await client.items.query()).toEqual(['a', 'b']);
+    const order: string[] = [];
+    const second = client.items.query().then(() => order.push('second'));
+    const third = failure(client.other.query());
+    await waiting(clock);
+    expect(calls.items).toBe(1);
+    await clock.advance(60_000);
+    await second;
+    expect((await third).cause).toBeInstanceOf(RateLimitExceededError); // would have waited 120 s
+    expect(order).toEqual(['second']);
+    expect(calls).toEqual({ items: 2 });
+  });
+});
+
+describe('the links and subscriptions', () => {
+  const subscription: Operation = {
+    id: 1,
+    type: 'subscription',
+    path: 'events',
+    input: undefined,
+    context: {},
+    signal: null,
+  };
+
+  it('pass a subscription through untouched (the rate limit only when asked)', () => {
+    const stream = observable<never, never>(() => () => {});
+    const next = () => stream;
+    const clock = new FakeClock();
+    const limiter = rateLimiter({ algorithm: tokenBucket({ capacity: 1, refillPerSecond: 1 }), clock });
+    for (const link of [
+      retryLink(),
+      circuitBreakerLink({ breaker: {} }),
+      timeoutLink({ ms: 1_000, clock }),
+      rateLimitLink({ limiter }),
+    ]) {
+      expect(link({})({ op: subscription, next: next as never })).toBe(stream);
+    }
+    expect(rateLimitLink({ limiter, subscriptions: true })({})({ op: subscription, next: next as never })).not.toBe(
+      stream,
+    );
+  });
+});

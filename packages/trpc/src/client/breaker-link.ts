@@ -1,0 +1,65 @@
+import { type ClientOptions, type ResilientClient, resilientClient } from '@resilience/core';
+import { OptionsValidator } from '@resilience/core/internal';
+import type { Operation, TRPCLink } from '@trpc/client';
+import type { AnyRouter } from '@trpc/server';
+import { type Envelope, promiseLink, signalOf } from './operation.js';
+
+export interface CircuitBreakerLinkOptions {
+  /** `circuitBreaker()`'s options; `handle` defaults to `isRetryableFailure` (a 4xx answer is the server working). */
+  breaker: NonNullable<ClientOptions['breaker']>;
+  /** Which breaker an operation goes through. @default op.path: one breaker per procedure */
+  key?: (op: Operation) => string;
+  /** Most breakers kept; past it the least recently used is dropped. @default 100 */
+  maxKeys?: number;
+  /** Breakers are named `<name>:<key>` (unless `breaker.name` is given). @default 'trpc' */
+  name?: string;
+  clock?: ClientOptions['clock'];
+  random?: ClientOptions['random'];
+}
+
+/** A `TRPCLink` with the client that keeps its breakers (`link.client.host(key)?.breaker`). */
+export type CircuitBreakerLink<TRouter extends AnyRouter> = TRPCLink<TRouter> & {
+  readonly client: ResilientClient<Operation, Envelope>;
+};
+
+const OPTION_NAMES = { breaker: true, key: true, maxKeys: true, name: true, clock: true, random: true } as const;
+
+/** Defaults of `circuitBreakerLink`. */
+export const CIRCUIT_BREAKER_LINK_DEFAULTS = { maxKeys: 100, name: 'trpc' } as const;
+
+const byPath = (op: Operation) => op.path;
+
+/**
+ * A circuit breaker per procedure (or per `key(op)`): while one is open, its queries and
+ * mutations fail at once with a `TRPCClientError` whose cause is `BrokenCircuitError`, and
+ * nothing is sent; after `halfOpenAfter` one probe goes through. Subscriptions pass through.
+ *
+ * @example
+ * links: [retryLink(), circuitBreakerLink({ breaker: { strategy: consecutive(5) } }), httpBatchLink({ url })]
+ */
+export function circuitBreakerLink<TRouter extends AnyRouter = AnyRouter>(
+  options: CircuitBreakerLinkOptions,
+): CircuitBreakerLink<TRouter> {
+  const v = new OptionsValidator('circuitBreakerLink');
+  const o = v.known(options, OPTION_NAMES);
+  v.check(typeof o.breaker === 'object' && o.breaker !== null, 'breaker', o.breaker, 'circuitBreaker() options');
+  v.done();
+  const client = resilientClient<Operation, Envelope>({
+    retry: false,
+    breaker: options.breaker,
+    key: options.key ?? byPath,
+    maxHosts: options.maxKeys ?? CIRCUIT_BREAKER_LINK_DEFAULTS.maxKeys,
+    name: options.name ?? CIRCUIT_BREAKER_LINK_DEFAULTS.name,
+    ...(options.clock && { clock: options.clock }),
+    ...(options.random && { random: options.random }),
+  });
+  const link = promiseLink(
+    () => true,
+    (op, send) =>
+      client.request(
+        { request: op, method: op.type === 'query' ? 'GET' : 'POST', url: op.path, signal: signalOf(op) },
+        () => send(op),
+      ),
+  );
+  return Object.assign(() => link, { client });
+}

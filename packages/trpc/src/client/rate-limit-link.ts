@@ -1,0 +1,64 @@
+import type { RateLimiter } from '@resilience/core';
+import { OptionsValidator } from '@resilience/core/internal';
+import type { Operation, TRPCLink } from '@trpc/client';
+import type { AnyRouter } from '@trpc/server';
+import { observable } from '@trpc/server/observable';
+import { asClientError, signalOf } from './operation.js';
+
+export interface RateLimitLinkOptions {
+  /** The limiter every operation waits for (FIFO, up to its `maxWaitMs`): `rateLimiter({ algorithm })`. */
+  limiter: RateLimiter;
+  /** The limiter key of an operation. @default 'trpc': one quota for the server */
+  key?: (op: Operation) => string;
+  /** The longest an operation waits before failing with `RateLimitExceededError`. @default the limiter's */
+  maxWaitMs?: number;
+  /** Subscriptions wait for the quota before they start too. @default false */
+  subscriptions?: boolean;
+}
+
+const OPTION_NAMES = { limiter: true, key: true, maxWaitMs: true, subscriptions: true } as const;
+
+/** Defaults of `rateLimitLink`. */
+export const RATE_LIMIT_LINK_DEFAULTS = { key: 'trpc', subscriptions: false } as const;
+
+/**
+ * Keeps a client within a quota: each query and mutation waits for `limiter` (in FIFO
+ * order) before it goes down the chain, and fails with a `TRPCClientError` whose cause is
+ * `RateLimitExceededError` when the wait would pass `maxWaitMs`. The operation's signal
+ * ends the wait. Subscriptions pass through unless `subscriptions: true`.
+ *
+ * @example
+ * const quota = rateLimiter({ algorithm: tokenBucket({ capacity: 60, refillPerSecond: 1 }) });
+ * links: [rateLimitLink({ limiter: quota }), httpBatchLink({ url })]
+ */
+export function rateLimitLink<TRouter extends AnyRouter = AnyRouter>(options: RateLimitLinkOptions): TRPCLink<TRouter> {
+  const v = new OptionsValidator('rateLimitLink');
+  const o = v.known(options, OPTION_NAMES);
+  v.check(typeof o.limiter?.wait === 'function', 'limiter', o.limiter, 'a RateLimiter');
+  v.function('key', o.key);
+  v.number('maxWaitMs', o.maxWaitMs, { min: 0 });
+  v.boolean('subscriptions', o.subscriptions);
+  v.done();
+  const { limiter, maxWaitMs } = options;
+  const keyOf = options.key ?? (() => RATE_LIMIT_LINK_DEFAULTS.key);
+  const subscriptions = options.subscriptions ?? RATE_LIMIT_LINK_DEFAULTS.subscriptions;
+  return () =>
+    ({ op, next }) => {
+      if (op.type === 'subscription' && !subscriptions) return next(op);
+      return observable((observer) => {
+        let stopped = false;
+        let unsubscribe: (() => void) | undefined;
+        const signal = signalOf(op);
+        limiter.wait(keyOf(op), { ...(signal && { signal }), ...(maxWaitMs !== undefined && { maxWaitMs }) }).then(
+          () => {
+            if (!stopped) unsubscribe = next(op).subscribe(observer).unsubscribe;
+          },
+          (error: unknown) => observer.error(asClientError(error)),
+        );
+        return () => {
+          stopped = true;
+          unsubscribe?.();
+        };
+      });
+    };
+}

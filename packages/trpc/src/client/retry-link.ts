@@ -1,0 +1,74 @@
+import {
+  isRetryableFailure,
+  isRetryExhaustedError,
+  type RetryBudget,
+  type RetryBudgetOptions,
+  type RetryOptions,
+  retry,
+} from '@resilience/core';
+import { OptionsValidator } from '@resilience/core/internal';
+import type { Operation, TRPCLink } from '@trpc/client';
+import type { AnyRouter } from '@trpc/server';
+import { promiseLink, signalOf } from './operation.js';
+
+export interface RetryLinkOptions {
+  /**
+   * `retry()`'s options. `handle` defaults to `isRetryableFailure` (network errors, timeouts,
+   * 408, 425, 429 and 5xx, read from the error's `data.httpStatus` or its HTTP response);
+   * `Retry-After` (the response's header, or `data.retryAfterMs` from this package's
+   * `errorFormatter`) is honoured up to `retryAfter.maxMs`. `budget: false` drops the budget.
+   * @default 4 attempts, exponential backoff from 100 ms to 5 s, Retry-After up to 60 s, a retry budget for the link
+   */
+  retry?: Omit<RetryOptions, 'budget'> & { budget?: RetryBudget | RetryBudgetOptions | false };
+  /**
+   * Whether an operation may be sent again.
+   * @default queries, and mutations whose context or input carries an `idempotencyKey`
+   */
+  idempotent?: (op: Operation) => boolean;
+}
+
+const OPTION_NAMES = { retry: true, idempotent: true } as const;
+
+/** Whether an operation carries an idempotency key: `context.idempotencyKey` or `input.idempotencyKey`, a non-empty string. */
+export function hasIdempotencyKey(op: Operation): boolean {
+  const key =
+    op.context.idempotencyKey ?? (op.input as { idempotencyKey?: unknown } | null | undefined)?.idempotencyKey;
+  return typeof key === 'string' && key.length > 0;
+}
+
+/** The caller sees the last attempt's `TRPCClientError`, as the server shaped it, not the retry's wrapper. */
+const lastError = (error: unknown): never => {
+  throw isRetryExhaustedError(error) ? error.cause : error;
+};
+
+const safeByDefault = (op: Operation) => op.type === 'query' || hasIdempotencyKey(op);
+
+/**
+ * Retries the queries (and the mutations with an idempotency key) that failed in a way
+ * another attempt may fix, waiting as the server's `Retry-After` asks — which tRPC's own
+ * `retryLink` cannot read. Place it before the links it should repeat (breaker, timeout)
+ * and the terminating link. Subscriptions pass through untouched.
+ *
+ * @example
+ * createTRPCClient<AppRouter>({ links: [retryLink({ retry: { maxAttempts: 3 } }), httpLink({ url })] });
+ */
+export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryLinkOptions = {}): TRPCLink<TRouter> {
+  const v = new OptionsValidator('retryLink');
+  const o = v.known(options, OPTION_NAMES);
+  v.check(
+    o.retry === undefined || (typeof o.retry === 'object' && o.retry !== null),
+    'retry',
+    o.retry,
+    'retry() options',
+  );
+  v.function('idempotent', o.idempotent);
+  v.done();
+  const { budget, ...rest } = options.retry ?? {};
+  const policy = retry({ handle: isRetryableFailure, ...rest, ...(budget !== false && { budget: budget ?? {} }) });
+  const idempotent = options.idempotent ?? safeByDefault;
+  const link = promiseLink(
+    (op) => idempotent(op) === true,
+    (op, send) => policy.execute(() => send(op), signalOf(op)).catch(lastError),
+  );
+  return () => link;
+}

@@ -1,0 +1,44 @@
+import { type Clock, type TimeoutStrategy, timeout } from '@resilience/core';
+import { OptionsValidator } from '@resilience/core/internal';
+import type { TRPCLink } from '@trpc/client';
+import type { AnyRouter } from '@trpc/server';
+import { promiseLink, signalOf } from './operation.js';
+
+export interface TimeoutLinkOptions {
+  /** The time limit of each query and mutation, in ms. */
+  ms: number;
+  /**
+   * `cooperative` waits for the links below to stop once the operation's signal aborts
+   * (tRPC's HTTP links do at once); `aggressive` rejects at the limit whatever they do.
+   * @default 'cooperative'
+   */
+  strategy?: TimeoutStrategy;
+  clock?: Clock;
+}
+
+const OPTION_NAMES = { ms: true, strategy: true, clock: true } as const;
+
+/**
+ * Bounds each query and mutation in time: at `ms` the operation's signal aborts (the HTTP
+ * request is cancelled) and the call fails with a `TRPCClientError` whose cause is a
+ * `TimeoutError`, which `retryLink` placed before it retries. Subscriptions pass through.
+ *
+ * @example
+ * links: [retryLink(), timeoutLink({ ms: 5_000 }), httpBatchLink({ url })]
+ */
+export function timeoutLink<TRouter extends AnyRouter = AnyRouter>(options: TimeoutLinkOptions): TRPCLink<TRouter> {
+  const v = new OptionsValidator('timeoutLink');
+  const o = v.known(options, OPTION_NAMES);
+  v.required('ms', o.ms);
+  v.done();
+  const policy = timeout(options.ms, {
+    name: 'trpc-timeout',
+    ...(options.strategy && { strategy: options.strategy }),
+    ...(options.clock && { clock: options.clock }),
+  });
+  const link = promiseLink(
+    () => true,
+    (op, send) => policy.execute(({ signal }) => send({ ...op, signal }), signalOf(op)),
+  );
+  return () => link;
+}

@@ -1,0 +1,259 @@
+import {
+  BrokenCircuitError,
+  BulkheadRejectedError,
+  ConfigurationError,
+  IdempotencyConflictError,
+  RateLimitExceededError,
+  rateLimiter,
+  TimeoutError,
+  tokenBucket,
+} from '@resilience/core';
+import { FakeClock } from '@resilience/core/testing';
+import { createTRPCClient, httpLink, type TRPCClientError } from '@trpc/client';
+import { type AnyTRPCRouter, initTRPC, TRPCError } from '@trpc/server';
+import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../../fetch/src/testing/server.js';
+import { errorFormatter, idempotentMutation, rateLimitMiddleware, responseMeta, timeoutMiddleware } from './server.js';
+import { startServer, type TestServer } from './testing/server.js';
+
+let server: TestServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+const t = initTRPC.context<{ userId: string }>().create({ errorFormatter: errorFormatter() });
+
+async function serve<R extends AnyTRPCRouter>(router: R, userId = 'u1') {
+  server = await startServer({
+    router,
+    createContext: () => ({ userId }),
+    responseMeta: responseMeta(),
+  });
+  return server.url;
+}
+
+type Answer = { result?: { data: unknown }; error: { data: Record<string, unknown> } };
+
+/** A raw GET of a query, to read the HTTP answer itself. */
+async function get(url: string, path: string) {
+  const response = await fetch(`${url}/${path}`);
+  return { status: response.status, headers: response.headers, body: (await response.json()) as Answer };
+}
+
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: unknown) => error as TRPCClientError<AnyTRPCRouter>,
+  );
+
+describe('rateLimitMiddleware, errorFormatter and responseMeta over HTTP', () => {
+  it('refuses a call over the quota: 429 TOO_MANY_REQUESTS, Retry-After and the draft-10 RateLimit fields', async () => {
+    const clock = new FakeClock();
+    const limiter = rateLimiter({ name: 'api', algorithm: tokenBucket({ capacity: 1, refillPerSecond: 0.4 }), clock });
+    const url = await serve(
+      t.router({
+        hello: t.procedure
+          .use(
+            rateLimitMiddleware<{ userId: string }>({
+              limiter,
+              key: ({ ctx, path }) => `${ctx.userId}:${path}`,
+              clock,
+            }),
+          )
+          .query(() => 'hi'),
+      }),
+    );
+    expect((await get(url, 'hello')).status).toBe(200);
+    const refused = await get(url, 'hello');
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('3'); // 2.5 s, rounded up
+    expect(refused.headers.get('ratelimit-policy')).toBe('"api";q=1;w=3');
+    expect(refused.headers.get('ratelimit')).toBe('"api";r=0;t=3');
+    expect(refused.body.error.data).toMatchObject({ code: 'TOO_MANY_REQUESTS', httpStatus: 429, retryAfterMs: 2_500 });
+    await clock.advance(2_500);
+    expect((await get(url, 'hello')).status).toBe(200);
+  });
+
+  it.each([
+    ['an open breaker', new BrokenCircuitError('down', 4_200), 503, 'SERVICE_UNAVAILABLE', '5'],
+    ['an upstream timeout', new TimeoutError(1_000), 504, 'GATEWAY_TIMEOUT', null],
+    ['a full bulkhead', new BulkheadRejectedError(10, 0, 1_000), 503, 'SERVICE_UNAVAILABLE', '1'],
+    ['a rate-limit refusal', new RateLimitExceededError(1_500), 429, 'TOO_MANY_REQUESTS', '2'],
+    ['a key in flight', new IdempotencyConflictError('in_flight'), 409, 'CONFLICT', null],
+    ['an error with its own status', Object.assign(new Error('gone'), { status: 404 }), 404, 'NOT_FOUND', null],
+    ['a bug', new TypeError('x is undefined'), 500, 'INTERNAL_SERVER_ERROR', null],
+    ['a TRPCError thrown on purpose', new TRPCError({ code: 'FORBIDDEN' }), 403, 'FORBIDDEN', null],
+  ])('answers %s as the HTTP adapters do', async (_, error, status, code, retryAfter) => {
+    const url = await serve(
+      t.router({
+        fails: t.procedure.query(() => {
+          throw error;
+        }),
+      }),
+    );
+    const answer = await get(url, 'fails');
+    expect(answer.status).toBe(status);
+    expect(answer.body.error.data).toMatchObject({ code, httpStatus: status });
+    expect(answer.headers.get('retry-after')).toBe(retryAfter);
+  });
+
+  it('adds to the response meta and error shape of your own', async () => {
+    const own = initTRPC.create({
+      errorFormatter: errorFormatter(({ shape }) => ({
+        ...shape,
+        data: { ...shape.data, stack: undefined, app: 'x' },
+      })),
+    });
+    server = await startServer({
+      router: own.router({
+        fails: own.procedure.query(() => {
+          throw new BrokenCircuitError('down', 1_000);
+        }),
+        ok: own.procedure.query(() => 'ok'),
+      }),
+      responseMeta: responseMeta(() => ({ headers: { 'cache-control': 'no-store' } })),
+    });
+    const failed = await get(server.url, 'fails');
+    expect(failed.headers.get('cache-control')).toBe('no-store');
+    expect(failed.headers.get('retry-after')).toBe('1');
+    expect(failed.body.error.data).toMatchObject({ app: 'x', code: 'SERVICE_UNAVAILABLE', retryAfterMs: 1_000 });
+    const ok = await get(server.url, 'ok');
+    expect([ok.status, ok.headers.get('cache-control'), ok.headers.get('retry-after')]).toEqual([
+      200,
+      'no-store',
+      null,
+    ]);
+  });
+
+  it('rejects a middleware without a key or a limiter, naming them', () => {
+    expect(() => rateLimitMiddleware({} as never)).toThrow(ConfigurationError);
+    expect(() => rateLimitMiddleware({} as never)).toThrow(/limiter[\s\S]*key/);
+  });
+});
+
+describe('timeoutMiddleware', () => {
+  it('answers TIMEOUT at ms and aborts ctx.signal; a fast call passes', async () => {
+    const clock = new FakeClock();
+    let aborted = false;
+    let started = false;
+    const bounded = t.procedure.use(timeoutMiddleware({ ms: 1_000, clock }));
+    const url = await serve(
+      t.router({
+        slow: bounded.query(
+          ({ ctx }) =>
+            new Promise<string>((resolve) => {
+              started = true;
+              ctx.signal.addEventListener('abort', () => {
+                aborted = true;
+                resolve('too late');
+              });
+            }),
+        ),
+        fast: bounded.query(({ ctx }) => (ctx.signal.aborted ? 'aborted' : `fast for ${ctx.userId}`)),
+      }),
+    );
+    expect((await get(url, 'fast')).body).toEqual({ result: { data: 'fast for u1' } });
+    const pending = get(url, 'slow');
+    await until(() => started, 'the procedure to start');
+    await clock.advance(1_000);
+    const answer = await pending;
+    expect(answer.status).toBe(408);
+    expect(answer.body.error.data.code).toBe('TIMEOUT');
+    expect(aborted).toBe(true);
+  });
+});
+
+describe('idempotentMutation', () => {
+  function app(resolver: (input: { item: number }) => Promise<unknown> | unknown) {
+    let runs = 0;
+    const router = t.router({
+      order: t.procedure
+        .input((raw) => raw as { item: number; idempotencyKey?: string })
+        .mutation(
+          idempotentMutation({ scope: ({ ctx }) => ctx.userId }, ({ input }) => {
+            runs++;
+            return resolver(input);
+          }),
+        ),
+    });
+    return { router, runs: () => runs };
+  }
+
+  type OrderRouter = ReturnType<typeof app>['router'];
+  const clientOf = (url: string) => createTRPCClient<OrderRouter>({ links: [httpLink({ url })] });
+
+  it('runs a key’s mutation once and replays its result', async () => {
+    const { router, runs } = app(({ item }) => ({ id: `order-${item}` }));
+    const client = clientOf(await serve(router));
+    const first = await client.order.mutate({ item: 1, idempotencyKey: 'k-1' });
+    const again = await client.order.mutate({ item: 1, idempotencyKey: 'k-1' });
+    expect([first, again]).toEqual([{ id: 'order-1' }, { id: 'order-1' }]);
+    expect(runs()).toBe(1);
+  });
+
+  it('answers a repeat while the first runs with CONFLICT (409), another input with UNPROCESSABLE_CONTENT (422)', async () => {
+    let release: (() => void) | undefined;
+    const { router } = app(() => new Promise((resolve) => (release = () => resolve('done'))));
+    const client = clientOf(await serve(router));
+    const first = client.order.mutate({ item: 1, idempotencyKey: 'k-2' });
+    await until(() => release !== undefined, 'the first call to run');
+    const conflict = await failure(client.order.mutate({ item: 1, idempotencyKey: 'k-2' }));
+    expect(conflict.data).toMatchObject({ code: 'CONFLICT', httpStatus: 409 });
+    release!();
+    expect(await first).toBe('done');
+    const reused = await failure(client.order.mutate({ item: 2, idempotencyKey: 'k-2' }));
+    expect(reused.data).toMatchObject({ code: 'UNPROCESSABLE_CONTENT', httpStatus: 422 });
+  });
+
+  it('refuses a call without a key (BAD_REQUEST) unless the key is optional', async () => {
+    const { router, runs } = app(() => 'ran');
+    const client = clientOf(await serve(router));
+    expect((await failure(client.order.mutate({ item: 1 }))).data).toMatchObject({ code: 'BAD_REQUEST' });
+    expect(runs()).toBe(0);
+    const optional = idempotentMutation({ required: false }, () => 'ran without a key');
+    expect(await optional({ input: { item: 1 }, path: 'order' })).toBe('ran without a key');
+  });
+
+  it('replays the caller’s own mistake (a 4xx), but runs again after a server error', async () => {
+    const outcomes = [
+      new TRPCError({ code: 'NOT_FOUND', message: 'no item 9' }),
+      new TRPCError({ code: 'SERVICE_UNAVAILABLE' }),
+    ];
+    const { router, runs } = app(() => {
+      throw outcomes.shift() ?? new Error('unexpected');
+    });
+    const client = clientOf(await serve(router));
+    for (let i = 0; i < 2; i++) {
+      const error = await failure(client.order.mutate({ item: 9, idempotencyKey: 'k-404' }));
+      expect([error.data?.code, error.message]).toEqual(['NOT_FOUND', 'no item 9']);
+    }
+    expect(runs()).toBe(1);
+    expect((await failure(client.order.mutate({ item: 9, idempotencyKey: 'k-503' }))).data?.httpStatus).toBe(503);
+    expect((await failure(client.order.mutate({ item: 9, idempotencyKey: 'k-503' }))).message).toBe('unexpected');
+    expect(runs()).toBe(3);
+  });
+
+  it('keeps one user’s keys from another’s (scope)', async () => {
+    let n = 0;
+    const router = t.router({
+      order: t.procedure
+        .input((raw) => raw as { idempotencyKey: string })
+        .mutation(idempotentMutation({ scope: ({ ctx }) => ctx.userId }, () => ++n)),
+    });
+    const a = createTRPCClient<typeof router>({ links: [httpLink({ url: await serve(router, 'alice') })] });
+    expect(await a.order.mutate({ idempotencyKey: 'same' })).toBe(1);
+    await server!.close();
+    const b = createTRPCClient<typeof router>({ links: [httpLink({ url: await serve(router, 'bob') })] });
+    expect(await b.order.mutate({ idempotencyKey: 'same' })).toBe(2);
+  });
+
+  it('rejects bad options and keys, naming them', async () => {
+    expect(() => idempotentMutation({ required: 'yes' } as never, () => 1)).toThrow(/required/);
+    expect(() => idempotentMutation({}, undefined as never)).toThrow(/resolver/);
+    const strict = idempotentMutation({ minKeyLength: 16 }, () => 1);
+    await expect(strict({ input: { idempotencyKey: 'short' }, path: 'x' })).rejects.toThrow(/16 to 255 characters/);
+  });
+});

@@ -1,0 +1,148 @@
+// Errors answered as the HTTP adapters answer them (core's httpErrorStatus), in tRPC's terms:
+// an error code, its HTTP status, and the Retry-After and RateLimit fields of the response.
+import { errorResponse, httpErrorStatus } from '@resilience/core';
+import { type TRPC_ERROR_CODE_KEY, type TRPCDefaultErrorShape, TRPCError } from '@trpc/server';
+import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
+
+/** tRPC's error codes by HTTP status (the inverse of tRPC's own table). */
+const CODE_BY_STATUS: Readonly<Record<number, TRPC_ERROR_CODE_KEY>> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  402: 'PAYMENT_REQUIRED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_SUPPORTED',
+  408: 'TIMEOUT',
+  409: 'CONFLICT',
+  412: 'PRECONDITION_FAILED',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  422: 'UNPROCESSABLE_CONTENT',
+  428: 'PRECONDITION_REQUIRED',
+  429: 'TOO_MANY_REQUESTS',
+  499: 'CLIENT_CLOSED_REQUEST',
+  500: 'INTERNAL_SERVER_ERROR',
+  501: 'NOT_IMPLEMENTED',
+  502: 'BAD_GATEWAY',
+  503: 'SERVICE_UNAVAILABLE',
+  504: 'GATEWAY_TIMEOUT',
+};
+
+const STATUS_BY_CODE = Object.fromEntries(Object.entries(CODE_BY_STATUS).map(([s, c]) => [c, Number(s)])) as Record<
+  TRPC_ERROR_CODE_KEY,
+  number
+>;
+STATUS_BY_CODE.BAD_REQUEST = 400; // PARSE_ERROR shares it
+
+/** How an error is answered: its tRPC code, HTTP status, and when a retry may succeed. */
+export interface ErrorAnswer {
+  readonly code: TRPC_ERROR_CODE_KEY;
+  readonly httpStatus: number;
+  readonly retryAfterMs?: number;
+}
+
+/**
+ * The answer to an error a procedure raised. A `TRPCError` thrown on purpose keeps its code;
+ * anything else (which tRPC wraps as `INTERNAL_SERVER_ERROR`) is answered as the HTTP
+ * adapters answer it: an open breaker 503, an upstream timeout 504, a rate limit 429, a key in
+ * flight 409, a client gone 499 ... The retry time is the cause's, when it knows one.
+ */
+export function errorAnswer(error: TRPCError): ErrorAnswer {
+  const cause = error.cause;
+  const wrapped = error.code === 'INTERNAL_SERVER_ERROR' && cause !== undefined && !(cause instanceof TRPCError);
+  const s = cause === undefined ? undefined : httpErrorStatus(cause);
+  const code = wrapped ? (CODE_BY_STATUS[s!.status] ?? (s!.status < 500 ? 'BAD_REQUEST' : error.code)) : error.code;
+  const retryAfterMs = s?.retryAfterMs;
+  return retryAfterMs === undefined
+    ? { code, httpStatus: STATUS_BY_CODE[code] ?? 500 }
+    : { code, httpStatus: STATUS_BY_CODE[code] ?? 500, retryAfterMs };
+}
+
+/** What `errorFormatter` adds to the shape's `data`. */
+export interface ResilienceErrorData {
+  /** When a retry may succeed, in ms (a rate limit's wait, an open breaker's next probe). */
+  retryAfterMs?: number;
+}
+
+type FormatterOptions = { error: TRPCError; shape: TRPCDefaultErrorShape };
+type Shape = TRPCDefaultErrorShape & { data: TRPCDefaultErrorShape['data'] & ResilienceErrorData };
+
+/**
+ * An `errorFormatter` for `initTRPC.create()`: errors are answered as `errorAnswer` says
+ * (their `code`, `data.code` and `data.httpStatus`, from which tRPC sets the response's
+ * status), and `data.retryAfterMs` says when to retry, for clients that read it
+ * (`@resilience/trpc/client`'s `retryLink` does). Give it your own formatter to shape the
+ * result further.
+ *
+ * @example
+ * const t = initTRPC.context<Context>().create({ errorFormatter: errorFormatter() });
+ */
+export function errorFormatter(): (opts: FormatterOptions) => Shape;
+export function errorFormatter<O extends FormatterOptions, T>(
+  format: (opts: O & { shape: Shape }) => T,
+): (opts: O) => T;
+export function errorFormatter(format?: (opts: FormatterOptions & { shape: Shape }) => unknown) {
+  return (opts: FormatterOptions) => {
+    const answer = errorAnswer(opts.error);
+    const { shape } = opts;
+    const data = { ...shape.data, code: answer.code, httpStatus: answer.httpStatus };
+    const formatted: Shape = {
+      ...shape,
+      code: TRPC_ERROR_CODES_BY_KEY[answer.code],
+      data: answer.retryAfterMs === undefined ? data : { ...data, retryAfterMs: answer.retryAfterMs },
+    };
+    return format === undefined ? formatted : format({ ...opts, shape: formatted });
+  };
+}
+
+/** The fields an error's cause may set on the response: the rate-limit draft's and Retry-After. */
+const FORWARDED =
+  /^(ratelimit|ratelimit-policy|ratelimit-limit|ratelimit-remaining|ratelimit-reset|x-ratelimit-limit|x-ratelimit-remaining|x-ratelimit-reset)$/;
+
+type HeaderDict = Record<string, string | string[] | undefined>;
+type Meta = { status?: number; headers?: Headers | HeaderDict };
+
+/** Retry-After and the RateLimit fields for a response's errors: the longest wait, each limit once. */
+export function errorHeaders(errors: readonly TRPCError[]): Record<string, string> | undefined {
+  let headers: Record<string, string> | undefined;
+  let wait = -1;
+  for (const error of errors) {
+    if (error.cause === undefined) continue;
+    const after = errorResponse(error.cause).headers['retry-after'];
+    if (after !== undefined) wait = Math.max(wait, Number(after));
+    const own = (error.cause as { headers?: unknown }).headers;
+    if (typeof own !== 'object' || own === null) continue;
+    for (const [name, value] of Object.entries(own as Record<string, unknown>)) {
+      if (typeof value !== 'string' || !FORWARDED.test(name)) continue;
+      headers ??= {};
+      const seen = headers[name];
+      if (seen === undefined) headers[name] = value;
+      else if (!seen.split(', ').includes(value)) headers[name] = `${seen}, ${value}`;
+    }
+  }
+  if (wait < 0) return headers;
+  return { ...headers, 'retry-after': String(wait) };
+}
+
+/**
+ * A `responseMeta` for tRPC's HTTP adapters (`createHTTPServer`, the fetch adapter ...): an
+ * error that knows when to retry sets `Retry-After` (whole seconds, rounded up), and a rate
+ * limit's refusal its draft-10 `RateLimit` and `RateLimit-Policy` fields — a `TRPCError`
+ * carries no headers of its own. Give it your own `responseMeta` to add to.
+ *
+ * @example
+ * createHTTPServer({ router, createContext, responseMeta: responseMeta() });
+ */
+export function responseMeta<O extends { errors: readonly TRPCError[] }>(own?: (opts: O) => Meta): (opts: O) => Meta {
+  return (opts) => {
+    const meta = own?.(opts) ?? {};
+    const headers = errorHeaders(opts.errors);
+    if (headers === undefined) return meta;
+    if (meta.headers instanceof Headers) {
+      const merged = new Headers(meta.headers);
+      for (const [name, value] of Object.entries(headers)) merged.set(name, value);
+      return { ...meta, headers: merged };
+    }
+    return { ...meta, headers: { ...meta.headers, ...headers } };
+  };
+}

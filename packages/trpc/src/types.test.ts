@@ -1,0 +1,45 @@
+import { createTRPCClient, httpLink } from '@trpc/client';
+import { initTRPC } from '@trpc/server';
+import { describe, expectTypeOf, it } from 'vitest';
+import { circuitBreakerLink, retryLink, timeoutLink } from './client.js';
+import { errorFormatter, idempotentMutation, timeoutMiddleware } from './server.js';
+
+describe('@resilience/trpc types', () => {
+  const t = initTRPC.context<{ userId: string }>().create({ errorFormatter: errorFormatter() });
+
+  it('timeoutMiddleware adds ctx.signal and keeps the rest of the context', () => {
+    t.procedure.use(timeoutMiddleware({ ms: 1_000 })).query(({ ctx }) => {
+      expectTypeOf(ctx.signal).toEqualTypeOf<AbortSignal>();
+      expectTypeOf(ctx.userId).toEqualTypeOf<string>();
+      return 1;
+    });
+  });
+
+  it('idempotentMutation takes the procedure’s resolver options and keeps its output', () => {
+    const router = t.router({
+      pay: t.procedure
+        .input((raw) => raw as { idempotencyKey: string; amount: number })
+        .mutation(
+          idempotentMutation({ scope: ({ ctx }) => ctx.userId }, ({ input }) => {
+            expectTypeOf(input.amount).toEqualTypeOf<number>();
+            return { paid: input.amount };
+          }),
+        ),
+    });
+    const client = createTRPCClient<typeof router>({
+      links: [
+        retryLink(),
+        circuitBreakerLink({ breaker: {} }),
+        timeoutLink({ ms: 1_000 }),
+        httpLink({ url: 'http://x' }),
+      ],
+    });
+    const pay = () => client.pay.mutate({ idempotencyKey: 'k', amount: 1 }); // typed, never called
+    expectTypeOf(pay).returns.resolves.toEqualTypeOf<{ paid: number }>();
+  });
+
+  it('errorFormatter adds data.retryAfterMs to the error shape', () => {
+    const format = errorFormatter();
+    expectTypeOf<ReturnType<typeof format>['data']['retryAfterMs']>().toEqualTypeOf<number | undefined>();
+  });
+});
