@@ -14,7 +14,7 @@ export const PINS = 1;
 export class SlotLists {
   readonly #stride: number;
   readonly #at: number;
-  #links = new Int32Array(0);
+  #links: Int32Array = new Int32Array(0);
   // Per list: its newest slot, then its oldest.
   readonly #ends = new Int32Array(4).fill(NIL);
 
