@@ -289,6 +289,22 @@ describe('circuitBreaker', () => {
     }
   });
 
+  it('names the state in each rejection of one opening: open, then half-open while a probe runs', async () => {
+    const { breaker, clock, fail } = setup();
+    await fail(3);
+    const open = await breaker.execute(ok).catch((e) => e);
+    await clock.advance(1_000);
+    let finish!: () => void;
+    const probe = breaker.execute(() => new Promise<void>((resolve) => (finish = resolve)));
+    const halfOpen = await breaker.execute(ok).catch((e) => e);
+    expect(open.message).toBe('Circuit breaker "circuit-breaker" is open');
+    expect(halfOpen.message).toBe('Circuit breaker "circuit-breaker" is half-open');
+    expect(String(halfOpen.stack).split('\n')[0]).toBe(`BrokenCircuitError: ${halfOpen.message}`);
+    expect(halfOpen.cause).toBe(open.cause);
+    finish();
+    await probe;
+  });
+
   it('does not read the clock on the closed success path of a consecutive breaker', async () => {
     const clock = new FakeClock();
     let reads = 0;

@@ -21,11 +21,17 @@ const STACK_FRAMES = 10;
  * Builds a breaker's rejections cheaply: capturing a stack trace costs several µs, more than
  * the rest of a rejection, so only the first rejection of each round (one opening) captures
  * one, of at most {@link STACK_FRAMES} frames below `caller`, and the rejections after it in
- * the same round share its frames.
+ * the same round share its frames. Their message, `cause` options and stack text are built
+ * once too, while the state and cause stay the same.
  */
 export class Rejections {
   #round = -1;
   #frames = '';
+  #state: BreakerStateName | undefined;
+  #cause: unknown;
+  #message = '';
+  #options: { cause: unknown } | undefined;
+  #stack = '';
 
   /** `caller` is the breaker method the rejection is thrown from: it and the frames above it are left out. */
   make(
@@ -36,32 +42,37 @@ export class Rejections {
     round: number,
     caller: (...args: never[]) => unknown,
   ): BrokenCircuitError {
+    const first = round !== this.#round;
+    if (first || state !== this.#state || cause !== this.#cause) {
+      this.#state = state;
+      this.#cause = cause;
+      this.#message = `Circuit breaker "${name}" is ${state}`;
+      this.#options = cause === undefined ? undefined : { cause };
+      this.#stack = '';
+    }
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     let error: BrokenCircuitError;
     try {
       error =
         state === 'isolated'
-          ? new IsolatedCircuitError(`Circuit breaker "${name}" is isolated`)
-          : new BrokenCircuitError(
-              `Circuit breaker "${name}" is ${state}`,
-              retryAfterMs,
-              'circuit_open',
-              cause === undefined ? undefined : { cause },
-            );
-      if (round !== this.#round) {
+          ? new IsolatedCircuitError(this.#message)
+          : new BrokenCircuitError(this.#message, retryAfterMs, 'circuit_open', this.#options);
+      if (first) {
         Error.stackTraceLimit = STACK_FRAMES;
         Error.captureStackTrace(error, caller);
         const stack = String(error.stack);
         const at = stack.indexOf('\n    at ');
         this.#frames = at === -1 ? '' : stack.slice(at);
         this.#round = round;
+        this.#stack = `${error.name}: ${this.#message}${this.#frames}`;
         return error;
       }
     } finally {
       Error.stackTraceLimit = limit;
     }
-    error.stack = `${error.name}: ${error.message}${this.#frames}`;
+    if (this.#stack === '') this.#stack = `${error.name}: ${this.#message}${this.#frames}`;
+    error.stack = this.#stack;
     return error;
   }
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   BrokenCircuitError,
   BulkheadRejectedError,
@@ -48,10 +48,13 @@ describe('ResilienceError', () => {
     expect('cause' in new BrokenCircuitError('open', 10)).toBe(false);
   });
 
-  it('is recognised by code even when the class comes from another copy of the package', () => {
-    const foreign = new TimeoutError(10);
-    Object.setPrototypeOf(foreign, Error.prototype);
+  it('is recognised by code even when the class comes from another copy of the package', async () => {
+    vi.resetModules(); // a second instance of the module: classes of their own, as a second install has
+    const copy = await import('./errors.js');
+    const foreign = new copy.TimeoutError(10);
+    expect(foreign).not.toBeInstanceOf(TimeoutError);
     expect(isResilienceError(foreign, 'timeout')).toBe(true);
+    expect(copy.isResilienceError(new TimeoutError(10), 'timeout')).toBe(true);
     expect(isResilienceError(Object.assign(new Error('x'), { code: 'timeout' }))).toBe(false);
   });
 

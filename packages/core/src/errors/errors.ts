@@ -30,11 +30,16 @@ export class ResilienceError extends Error {
   constructor(code: ResilienceErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
-    Object.defineProperty(this, BRAND, { value: true });
   }
 
   override get name(): string {
     return this.constructor.name;
+  }
+
+  // The brand lives on the prototype, not on each error: a property defined per
+  // construction costs a runtime call, and `in` finds it either way (across copies too).
+  static {
+    Object.defineProperty(ResilienceError.prototype, BRAND, { value: true });
   }
 }
 

@@ -13,7 +13,8 @@ import {
 } from './store.js';
 
 const GENERIC = 0;
-// One record per slot in a Float64Array: [expiresAt, meta, ...packed state]: 40 bytes.
+// One record per slot in a Float64Array: [expiresAt, meta, ...packed state, links]: 48
+// bytes, the last 8 the slot's two Int32 links in the recency or pin list (SlotLists).
 const EXPIRES = 0;
 // META packs the kind (bits 0-7), the pinned bit (8) and the key space (9 and up).
 const META = 1;
@@ -26,7 +27,8 @@ const kindOf = (meta: number): number => meta & KIND_MASK;
 // and stay in every bundle of the package.
 // The bits of META below the space: kept when a key moves to another space.
 const SPACE_KEEP = 0x1ff; // (1 << SPACE_SHIFT) - 1
-const STRIDE = 5; // STATE + PACKED_MAX_WIDTH
+const LINKS = 5; // STATE + PACKED_MAX_WIDTH
+const STRIDE = 6; // LINKS + 1
 const SCRATCH = 5; // PACKED_MAX_WIDTH + 2
 const INITIAL_CAPACITY = 1024;
 const MAX_PACKERS = 255;
@@ -42,8 +44,8 @@ type AnyCodec = PackedCodec<any>;
  *
  * Layout: a `Map` from key to slot number; per slot one record in a `Float64Array` (its
  * expiry, its kind and, for packed transitions such as rate limits, the numeric state), so
- * one lookup touches one record, and two links of a doubly linked list ({@link SlotLists}:
- * the unpinned keys by recency, the pinned ones in pin order). Other states are kept as the objects themselves. Memory is bounded by
+ * one lookup touches one record, which also holds its two links of a doubly linked list
+ * ({@link SlotLists}: the unpinned keys by recency, the pinned ones in pin order). Other states are kept as the objects themselves. Memory is bounded by
  * `maxKeys`: past it the least recently used key is evicted (true LRU: every use moves a
  * key to the front in O(1)). Pinned keys (`TransitionResult.pinned`, in-flight locks) are
  * never evicted while they live; at most half of `maxKeys` are pinned at once, a pin past
@@ -64,7 +66,7 @@ export class MemoryStore implements Store {
   #capacity = 0;
   #used = 0;
   #free: number = NIL;
-  readonly #lists = new SlotLists();
+  readonly #lists = new SlotLists(STRIDE * 2, LINKS * 2);
   #pinned = 0;
   #keys: (string | undefined)[] = [];
   #rec = new Float64Array(0);
@@ -552,9 +554,10 @@ export class MemoryStore implements Store {
   #grow(): void {
     const capacity = Math.min(this.maxKeys, Math.max(INITIAL_CAPACITY, this.#capacity * 2));
     const rec = new Float64Array(capacity * STRIDE);
-    rec.set(this.#rec);
+    const links = new Int32Array(rec.buffer);
+    links.set(new Int32Array(this.#rec.buffer)); // bit for bit: the links are no doubles
     this.#rec = rec;
-    this.#lists.grow(capacity);
+    this.#lists.use(links);
     this.#capacity = capacity;
   }
 }
