@@ -16,10 +16,12 @@ import { options } from '../tsup.config.js';
  * since gained what issues 9, 10 and 16 asked of it — the SDK error markers (~1 400 B), budgets
  * given as options (~1 200), named option checks with suggestions (~550), call and attempt
  * observers for metrics and OpenTelemetry spans (~1 300), listener-error reports (~480),
- * delays past 2^31 ms (~440) and one abort listener per signal (~400) — and measures 16 276,
- * under the 16 474 it was before issue 10. This ceiling keeps it from growing unnoticed.
+ * delays past 2^31 ms (~440) and one abort listener per signal (~400) — and measured 16 276,
+ * under the 16 474 it was before issue 10; 16 543 after issues 13 to 16 (every own error code
+ * classified, an open breaker's rejection text built once per opening). This ceiling keeps it
+ * from growing unnoticed.
  */
-const RETRY_ONLY_BUDGET = 16_500;
+const RETRY_ONLY_BUDGET = 16_800;
 /**
  * Minified bytes of a bundle that imports only one small constant (~60 bytes): anything above
  * it is a module-level statement that runs at import (a `new`, a call, arithmetic or a spread
