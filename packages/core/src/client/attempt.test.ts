@@ -40,6 +40,22 @@ describe('ClientAttempt.onAbort', () => {
     expect(controllers.count).toBe(0);
   });
 
+  it('creates no AbortController for a deadline either: the attempt follows the deadline through its onAbort', async () => {
+    const { client: c } = client({ deadlineMs: 30_000, timeout: 10_000, breaker: { strategy: consecutive(5) } });
+    const controllers = countControllers();
+    await c.request(call('GET', A), (attempt) => Promise.resolve(OK).finally(attempt.onAbort(() => {})));
+    expect(controllers.count).toBe(0);
+  });
+
+  it('tells the listener when the deadline passes, with the deadline’s TimeoutError', async () => {
+    const { client: c, clock } = client({ deadlineMs: 3_000, timeout: 10_000, retry: false });
+    const pending = c.request(call('GET', A), hangUntilAborted).catch((e: unknown) => e);
+    await clock.advance(3_000);
+    const error = await pending;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as TimeoutError).timeoutMs).toBe(3_000);
+  });
+
   it('tells the listener when the attempt times out, with the TimeoutError as the reason', async () => {
     const { client: c, clock } = client({ timeout: 1_000, retry: false });
     const pending = c.request(call('GET', A), hangUntilAborted).catch((e: unknown) => e);
@@ -65,6 +81,18 @@ describe('ClientAttempt.onAbort', () => {
     caller.abort(reason);
     expect(await pending).toBe(reason);
     expect(listening).toBe(1);
+    expect(followerCount(caller.signal)).toBe(0);
+  });
+
+  it('tells the listener of an attempt under a deadline when the caller aborts, and leaves nothing behind', async () => {
+    const { client: c } = client({ deadlineMs: 30_000, timeout: 10_000, retry: false });
+    const caller = new AbortController();
+    const controllers = countControllers();
+    const pending = c.request(call('GET', A, {}, { signal: caller.signal }), hangUntilAborted).catch((e: unknown) => e);
+    await Promise.resolve();
+    caller.abort('gone');
+    expect(await pending).toBe('gone');
+    expect(controllers.count).toBe(0);
     expect(followerCount(caller.signal)).toBe(0);
   });
 

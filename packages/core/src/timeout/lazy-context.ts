@@ -15,9 +15,10 @@ const nothing: Disposer = () => {};
  * signal. A caller that only needs to be told of the abort subscribes with {@link onAbort}
  * instead, and no signal is created at all.
  *
- * While the signal exists or someone listens, the context follows the parent context's
- * signal (through the one shared listener of `followAbort`) until the call is released, so
- * a long-lived caller signal collects no listeners.
+ * While the signal exists or someone listens, the context follows the parent context until
+ * the call is released: a caller's signal through the one shared listener of `followAbort`
+ * (so a long-lived caller signal collects no listeners), a lazy parent (a deadline around
+ * an attempt timeout) through its `onAbort`, so the parent creates no signal either.
  *
  * Each instance is one call's own signal: aborting it never touches the parent or siblings.
  */
@@ -27,7 +28,10 @@ export class LazyContext implements ExecuteContext {
   #signal: AbortSignal | undefined;
   #controller: AbortController | undefined;
   #listeners: AbortListener[] | undefined;
+  /** The parent's signal, followed through `followAbort`. */
   #linked: AbortSignal | undefined;
+  /** Stops following a lazy parent (followed through its `onAbort`, so its signal is not created). */
+  #parentOff: Disposer | undefined;
   #aborted = false;
   #reason: unknown;
   #released = false;
@@ -42,12 +46,10 @@ export class LazyContext implements ExecuteContext {
     if (this.#aborted) return (this.#signal = AbortSignal.abort(this.#reason));
     // A call that has settled has no limit of its own any more: its caller's signal is exact.
     if (this.#released) return this.#parent.signal;
-    const parent = this.#parent.signal;
     const controller = new AbortController();
     this.#controller = controller;
     this.#signal = controller.signal;
-    if (parent.aborted) controller.abort(parent.reason);
-    else this.#follow(parent);
+    this.#follow(); // aborts the controller at once when the parent has aborted
     return controller.signal;
   }
 
@@ -62,14 +64,9 @@ export class LazyContext implements ExecuteContext {
       return nothing;
     }
     if (this.#released) return onContextAbort(this.#parent, listener);
-    const parent = this.#parent.signal;
-    if (parent.aborted) {
-      listener(parent.reason);
-      return nothing;
-    }
     if (this.#listeners === undefined) this.#listeners = [listener];
     else this.#listeners.push(listener);
-    this.#follow(parent);
+    this.#follow(); // tells the listener at once when the parent has aborted
     return () => this.#unsubscribe(listener);
   }
 
@@ -102,17 +99,37 @@ export class LazyContext implements ExecuteContext {
 
   /** The parent signal aborted (an `AbortFollower`, so no closure per call). */
   handleEvent(): void {
-    const reason = this.#linked?.reason;
+    this.#parentAborted(this.#linked?.reason);
+  }
+
+  #parentAborted(reason: unknown): void {
     this.#linked = undefined;
+    this.#parentOff = undefined;
     this.#controller?.abort(reason);
     this.#tell(reason);
   }
 
-  #follow(parent: AbortSignal): void {
-    if (this.#linked === undefined && parent !== neverAborted) {
-      followAbort(parent, this);
-      this.#linked = parent;
+  /** Starts following the parent, once; a parent that has aborted already aborts this call now. */
+  #follow(): void {
+    if (this.#linked !== undefined || this.#parentOff !== undefined) return;
+    const parent = this.#parent;
+    if (parent instanceof LazyContext) {
+      let told = false; // the parent had aborted: it told us at once
+      const off = parent.onAbort((reason) => {
+        told = true;
+        this.#parentAborted(reason);
+      });
+      if (!told) this.#parentOff = off;
+      return;
     }
+    const signal = parent.signal;
+    if (signal === neverAborted) return;
+    if (signal.aborted) {
+      this.#parentAborted(signal.reason);
+      return;
+    }
+    followAbort(signal, this);
+    this.#linked = signal;
   }
 
   #unsubscribe(listener: AbortListener): void {
@@ -140,6 +157,11 @@ export class LazyContext implements ExecuteContext {
   }
 
   #unlink(): void {
+    const off = this.#parentOff;
+    if (off !== undefined) {
+      this.#parentOff = undefined;
+      off();
+    }
     const parent = this.#linked;
     if (parent !== undefined) {
       this.#linked = undefined;
