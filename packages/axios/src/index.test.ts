@@ -9,17 +9,23 @@ import {
   TimeoutError,
 } from '@resilience/core';
 import { FakeClock, sequenceRandom } from '@resilience/core/testing';
-import axios, { AxiosError, type InternalAxiosRequestConfig } from 'axios';
+import axios, { AxiosError, type CreateAxiosDefaults, type InternalAxiosRequestConfig } from 'axios';
 import { afterEach, describe, expect, it } from 'vitest';
+import { countControllers, restoreAbortController } from '../../core/src/testing/abort-controllers.js';
 import { answer, drop, hang, type ScriptServer, scriptServer, until } from '../../fetch/src/testing/server.js';
 import { AXIOS_DEFAULTS, type ResilientAxiosOptions, withResilience } from './index.js';
 
 let server: ScriptServer;
 afterEach(() => server?.close());
+afterEach(restoreAbortController);
 
 /** A resilient axios instance for the server, on a fake clock that only moves when the test says, jitter drawn as 0. */
-function resilient(options: ResilientAxiosOptions = {}, clock = new FakeClock()) {
-  const api = withResilience(axios.create({ baseURL: server.url }), { clock, random: sequenceRandom(0), ...options });
+function resilient(options: ResilientAxiosOptions = {}, clock = new FakeClock(), defaults: CreateAxiosDefaults = {}) {
+  const api = withResilience(axios.create({ baseURL: server.url, ...defaults }), {
+    clock,
+    random: sequenceRandom(0),
+    ...options,
+  });
   return { clock, api };
 }
 
@@ -217,19 +223,14 @@ describe('withResilience(axios) against a real server', () => {
     server = await scriptServer(answer(503), answer(200));
     const configs: InternalAxiosRequestConfig[] = [];
     const http = axios.getAdapter('http');
-    const clock = new FakeClock();
-    const api = withResilience(
-      axios.create({
-        baseURL: server.url,
-        adapter: (config) => {
-          configs.push(config);
-          const seen = config.headers.get('x-mutated');
-          config.headers.set('x-mutated', 'by the first attempt');
-          return http(seen === undefined ? config : { ...config, url: '/leaked' });
-        },
-      }),
-      { clock, random: sequenceRandom(0) },
-    );
+    const { clock, api } = resilient({}, new FakeClock(), {
+      adapter: (config) => {
+        configs.push(config);
+        const seen = config.headers.get('x-mutated');
+        config.headers.set('x-mutated', 'by the first attempt');
+        return http(seen === undefined ? config : { ...config, url: '/leaked' });
+      },
+    });
     const pending = api.get('/items');
     await waiting(clock);
     await clock.advance(100);
@@ -274,6 +275,68 @@ describe('withResilience(axios) against a real server', () => {
     expect((await pending).status).toBe(200);
     await until(() => server.seen[0]!.aborted, 'the first request to be aborted');
     expect(server.seen).toHaveLength(2);
+  });
+
+  it('creates no AbortController for a timed request that succeeds: axios’ adapter is cancelled through a token', async () => {
+    server = await scriptServer(answer(200));
+    const { api } = resilient({ timeout: 5_000, breaker: { strategy: consecutive(5) } });
+    const controllers = countControllers();
+    const response = await api.get('/items');
+    expect(response.status).toBe(200);
+    expect(controllers.count).toBe(0);
+    expect(response.config.signal).toBeUndefined(); // the token stands in for it
+  });
+
+  it('aborts a slow response on the wire at the attempt timeout with the fetch adapter too', async () => {
+    server = await scriptServer(hang);
+    const { clock, api } = resilient({ timeout: 5_000, retry: false });
+    const pending = failure(api.get('/slow', { adapter: 'fetch' }));
+    await server.requests(1);
+    await clock.advance(5_000);
+    expect(await pending).toBeInstanceOf(TimeoutError);
+    await until(() => server.seen[0]!.aborted, 'the request to be aborted');
+  });
+
+  it('hands a custom adapter a signal that the attempt timeout aborts', async () => {
+    server = await scriptServer(hang);
+    const signals: (AbortSignal | undefined)[] = [];
+    const http = axios.getAdapter('http');
+    const adapter = (config: InternalAxiosRequestConfig) => {
+      signals.push(config.signal as AbortSignal | undefined);
+      return http(config);
+    };
+    const { clock, api } = resilient({ timeout: 5_000, retry: false }, new FakeClock(), { adapter });
+    const pending = failure(api.get('/slow'));
+    await server.requests(1);
+    await clock.advance(5_000);
+    expect(await pending).toBeInstanceOf(TimeoutError);
+    expect(signals[0]?.aborted).toBe(true);
+    await until(() => server.seen[0]!.aborted, 'the request to be aborted');
+  });
+
+  it('the request’s signal aborts the attempt in flight, as an axios cancellation', async () => {
+    server = await scriptServer(hang);
+    const { api } = resilient({ timeout: 5_000 });
+    const controller = new AbortController();
+    const pending = failure(api.get('/slow', { signal: controller.signal }));
+    await server.requests(1);
+    controller.abort();
+    expect(axios.isCancel(await pending)).toBe(true);
+    await until(() => server.seen[0]!.aborted, 'the request to be aborted');
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it('the request’s own cancelToken still cancels the attempt in flight', async () => {
+    server = await scriptServer(hang);
+    const { api } = resilient({ timeout: 5_000 });
+    const source = axios.CancelToken.source();
+    const pending = failure(api.get('/slow', { cancelToken: source.token }));
+    await server.requests(1);
+    source.cancel('stop');
+    const error = await pending;
+    expect(axios.isCancel(error)).toBe(true);
+    expect((error as Error).message).toBe('stop');
+    await until(() => server.seen[0]!.aborted, 'the request to be aborted');
   });
 
   it('ends the whole request at deadlineMs, waits included', async () => {

@@ -7,6 +7,7 @@ import {
 } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
 import axios, { type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import { AttemptCancelToken } from './cancel-token.js';
 
 /** The options of `withResilience`: the same as `@resilience/fetch`, each the options of a core factory. */
 export type ResilientAxiosOptions = ClientOptions<InternalAxiosRequestConfig>;
@@ -105,8 +106,14 @@ function send(config: InternalAxiosRequestConfig, spec: AdapterSpec, attempt: Cl
   const copy = copyOf(config);
   copy.headers = headers;
   copy.adapter = adapter;
-  // Without a signal of its own the attempt has none: the caller passed none either.
-  if (attempt.signal !== undefined) copy.signal = attempt.signal;
+  if (!attempt.abortable) return adapter(copy); // nothing can abort it: the caller passed no signal either
+  if (config.cancelToken == null && isBuiltIn(spec ?? axios.defaults.adapter)) {
+    // The token follows the caller's signal too, through the attempt.
+    copy.cancelToken = new AttemptCancelToken(attempt).token;
+    if (copy.signal != null) (copy as { signal?: unknown }).signal = undefined;
+  } else {
+    copy.signal = attempt.signal!; // a custom adapter may know only the signal
+  }
   return adapter(copy);
 }
 
@@ -127,6 +134,10 @@ function copyOf(config: InternalAxiosRequestConfig): InternalAxiosRequestConfig 
   }
   return copy as unknown as InternalAxiosRequestConfig;
 }
+
+/** Whether the adapter option names axios' own adapters only ('xhr', 'http', 'fetch'), which take a cancel token. */
+const isBuiltIn = (spec: AdapterSpec): boolean =>
+  typeof spec === 'string' || (Array.isArray(spec) && spec.every((name) => typeof name === 'string'));
 
 const ABSOLUTE_URL = /^([a-z][a-z\d+\-.]*:)?\/\//i;
 

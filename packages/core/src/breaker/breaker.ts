@@ -1,7 +1,8 @@
 import { type Clock, systemClock, systemRandom } from '../clock/clock.js';
 import type { BrokenCircuitError } from '../errors/errors.js';
 import type { Disposer } from '../events/emitter.js';
-import { type ExecuteContext, neverAborted, type PolicyFn } from '../policy/policy.js';
+import type { ExecuteContext, PolicyFn } from '../policy/policy.js';
+import { isAbortable } from '../timeout/lazy-context.js';
 import { BreakerEvents } from './events.js';
 import { BreakerMachine, type CallOutcome } from './machine.js';
 import {
@@ -78,16 +79,18 @@ export class CircuitBreakerPolicy extends BreakerEvents implements RegisteredBre
       // The common case (no timing, nobody listening) settles without an async frame.
       if (!this.#timed && !this.events.hasListeners) {
         if (this.#fastRound !== round) this.#bindFastPath(round);
-        const signal = context.signal;
         let result: T | PromiseLike<T>;
         try {
           result = fn(context);
         } catch (error) {
-          return Promise.reject(this.#recordClosedFailure(error, signal.aborted, round));
+          return Promise.reject(this.#recordClosedFailure(error, context.signal.aborted, round));
         }
+        // The signal is read only on failure: a lazy one (a deadline's) is not created for a success.
         return Promise.resolve(result).then(
           this.#fastSuccess,
-          signal === neverAborted ? this.#fastFailure : (error) => this.#rethrowClosed(error, signal.aborted, round),
+          isAbortable(context)
+            ? (error) => this.#rethrowClosed(error, context.signal.aborted, round)
+            : this.#fastFailure,
         );
       }
       return this.#call(fn, context, round, false);

@@ -2,11 +2,12 @@ import { type Clock, systemClock } from '../clock/clock.js';
 import { isRetryExhaustedError } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import type { Disposer } from '../events/emitter.js';
-import { type ExecuteContext, neverAborted, type PolicyEvent } from '../policy/policy.js';
+import type { ExecuteContext, PolicyEvent } from '../policy/policy.js';
 import { RateLimiter } from '../ratelimit/limiter.js';
 import { perMinute } from '../ratelimit/presets.js';
 import { tokenBucket } from '../ratelimit/token-bucket.js';
 import { memoryStore } from '../store/memory.js';
+import { Attempt, type ClientAttempt } from './attempt.js';
 import {
   authorityEnd,
   hostKeyOf,
@@ -20,6 +21,8 @@ import { HostBuilder, HostMap, type HostPolicies } from './hosts.js';
 import { HttpStatusError } from './http-status-error.js';
 import { idempotencyKeys } from './idempotency-key.js';
 import { CLIENT_DEFAULTS, type ClientOptions, type ClientRateLimitOptions, validateClientOptions } from './options.js';
+
+export type { ClientAttempt } from './attempt.js';
 
 /** One request, as an adapter describes it to the client. */
 export interface ClientCall<N> {
@@ -35,19 +38,6 @@ export interface ClientCall<N> {
   readonly signal?: AbortSignal | undefined;
   /** `false` when the body can be sent only once (a stream): the request is then never retried. @default true */
   readonly replayable?: boolean;
-}
-
-/** What one attempt receives: its signal and number, and the `Idempotency-Key` to add, if one was generated. */
-export interface ClientAttempt {
-  /**
-   * Aborts when the caller's signal does or a time limit (attempt timeout, deadline) passes;
-   * `undefined` when nothing can abort the attempt, so the adapter passes no signal at all.
-   */
-  readonly signal: AbortSignal | undefined;
-  /** 1 for the first attempt, incremented by each retry. */
-  readonly attempt: number;
-  /** Send this as the `Idempotency-Key` header (same value on every attempt); absent when none is to be added. */
-  readonly idempotencyKey?: string;
 }
 
 /** How an adapter's responses are read. */
@@ -264,11 +254,7 @@ class Run<R> {
 
   /** Sends one attempt; an error status of a resolved response becomes an `HttpStatusError`. */
   readonly #wire = (context: ExecuteContext): Promise<R> => {
-    const signal = context.signal === neverAborted ? undefined : context.signal;
-    const attempt: ClientAttempt =
-      this.#key === undefined
-        ? { signal, attempt: context.attempt }
-        : { signal, attempt: context.attempt, idempotencyKey: this.#key };
+    const attempt = new Attempt(context, this.#key);
     const status = this.#transport.status;
     const sent = this.#send(attempt);
     if (status === undefined) return context.attempt === 1 ? sent : sent.then((response) => this.#retried(response));

@@ -1,14 +1,24 @@
+import type { Disposer } from '../events/emitter.js';
 import { followAbort, unfollowAbort } from '../policy/abort-fanout.js';
 import { type ExecuteContext, neverAborted } from '../policy/policy.js';
+
+/** Told once, with the reason, when a call is aborted. */
+export type AbortListener = (reason: unknown) => void;
+
+const nothing: Disposer = () => {};
 
 /**
  * The context a policy hands to one call when it may abort that call on its own (timeout,
  * hedging). Its `signal` is created lazily: no `AbortController` exists until the function
  * reads `context.signal` (a controller costs microseconds; most calls never look). Aborting
  * before anyone read it only records the reason; a later read returns an already-aborted
- * signal. Once created, the signal follows the parent context's signal (through the one
- * shared listener of `followAbort`) until the call is released, so a long-lived caller
- * signal collects no listeners.
+ * signal. A caller that only needs to be told of the abort subscribes with {@link onAbort}
+ * instead, and no signal is created at all.
+ *
+ * While the signal exists or someone listens, the context follows the parent context until
+ * the call is released: a caller's signal through the one shared listener of `followAbort`
+ * (so a long-lived caller signal collects no listeners), a lazy parent (a deadline around
+ * an attempt timeout) through its `onAbort`, so the parent creates no signal either.
  *
  * Each instance is one call's own signal: aborting it never touches the parent or siblings.
  */
@@ -17,7 +27,11 @@ export class LazyContext implements ExecuteContext {
   readonly #parent: ExecuteContext;
   #signal: AbortSignal | undefined;
   #controller: AbortController | undefined;
+  #listeners: AbortListener[] | undefined;
+  /** The parent's signal, followed through `followAbort`. */
   #linked: AbortSignal | undefined;
+  /** Stops following a lazy parent (followed through its `onAbort`, so its signal is not created). */
+  #parentOff: Disposer | undefined;
   #aborted = false;
   #reason: unknown;
   #released = false;
@@ -32,16 +46,28 @@ export class LazyContext implements ExecuteContext {
     if (this.#aborted) return (this.#signal = AbortSignal.abort(this.#reason));
     // A call that has settled has no limit of its own any more: its caller's signal is exact.
     if (this.#released) return this.#parent.signal;
-    const parent = this.#parent.signal;
     const controller = new AbortController();
     this.#controller = controller;
     this.#signal = controller.signal;
-    if (parent.aborted) controller.abort(parent.reason);
-    else if (parent !== neverAborted) {
-      followAbort(parent, this);
-      this.#linked = parent;
-    }
+    this.#follow(); // aborts the controller at once when the parent has aborted
     return controller.signal;
+  }
+
+  /**
+   * Tells `listener` once, with the reason, when this call is aborted (at once if it is
+   * already); returns the function that stops telling it. Creates no signal: the cheap way
+   * for an adapter to cancel its request. Every listener is dropped when the call settles.
+   */
+  onAbort(listener: AbortListener): Disposer {
+    if (this.#aborted) {
+      listener(this.#reason);
+      return nothing;
+    }
+    if (this.#released) return onContextAbort(this.#parent, listener);
+    if (this.#listeners === undefined) this.#listeners = [listener];
+    else this.#listeners.push(listener);
+    this.#follow(); // tells the listener at once when the parent has aborted
+    return () => this.#unsubscribe(listener);
   }
 
   /** True once the policy aborted this call (not when only the parent aborted). */
@@ -61,22 +87,81 @@ export class LazyContext implements ExecuteContext {
     this.#reason = reason;
     this.#unlink();
     this.#controller?.abort(reason);
+    this.#tell(reason);
   }
 
-  /** The call has settled: drop the listener on the parent signal. */
+  /** The call has settled: drop the listener on the parent signal and every `onAbort` listener. */
   release(): void {
     this.#released = true;
+    this.#listeners = undefined;
     this.#unlink();
   }
 
   /** The parent signal aborted (an `AbortFollower`, so no closure per call). */
   handleEvent(): void {
-    const parent = this.#linked;
+    this.#parentAborted(this.#linked?.reason);
+  }
+
+  #parentAborted(reason: unknown): void {
     this.#linked = undefined;
-    this.#controller?.abort(parent?.reason);
+    this.#parentOff = undefined;
+    this.#controller?.abort(reason);
+    this.#tell(reason);
+  }
+
+  /** Starts following the parent, once; a parent that has aborted already aborts this call now. */
+  #follow(): void {
+    if (this.#linked !== undefined || this.#parentOff !== undefined) return;
+    const parent = this.#parent;
+    if (parent instanceof LazyContext) {
+      let told = false; // the parent had aborted: it told us at once
+      const off = parent.onAbort((reason) => {
+        told = true;
+        this.#parentAborted(reason);
+      });
+      if (!told) this.#parentOff = off;
+      return;
+    }
+    const signal = parent.signal;
+    if (signal === neverAborted) return;
+    if (signal.aborted) {
+      this.#parentAborted(signal.reason);
+      return;
+    }
+    followAbort(signal, this);
+    this.#linked = signal;
+  }
+
+  #unsubscribe(listener: AbortListener): void {
+    const listeners = this.#listeners;
+    const index = listeners === undefined ? -1 : listeners.indexOf(listener);
+    if (index < 0) return;
+    listeners!.splice(index, 1);
+    if (listeners!.length === 0 && this.#controller === undefined) this.#unlink();
+  }
+
+  /** Tells the listeners; one that throws is reported as uncaught (as an `EventTarget` does) and the others are still told. */
+  #tell(reason: unknown): void {
+    const listeners = this.#listeners;
+    if (listeners === undefined) return;
+    this.#listeners = undefined;
+    for (const listener of listeners) {
+      try {
+        listener(reason);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
   }
 
   #unlink(): void {
+    const off = this.#parentOff;
+    if (off !== undefined) {
+      this.#parentOff = undefined;
+      off();
+    }
     const parent = this.#linked;
     if (parent !== undefined) {
       this.#linked = undefined;
@@ -84,3 +169,25 @@ export class LazyContext implements ExecuteContext {
     }
   }
 }
+
+/**
+ * Tells `listener` once, with the reason, when `context` aborts; returns the function that
+ * stops telling it. On a {@link LazyContext} no signal is created; on any other context the
+ * signal it already has is followed (nothing at all when nothing can abort it).
+ */
+export function onContextAbort(context: ExecuteContext, listener: AbortListener): Disposer {
+  if (context instanceof LazyContext) return context.onAbort(listener);
+  const signal = context.signal;
+  if (signal === neverAborted) return nothing;
+  if (signal.aborted) {
+    listener(signal.reason);
+    return nothing;
+  }
+  const follower = { handleEvent: () => listener(signal.reason) };
+  followAbort(signal, follower);
+  return () => unfollowAbort(signal, follower);
+}
+
+/** Whether anything can abort a call under `context`: a policy of its own, or a caller's signal. */
+export const isAbortable = (context: ExecuteContext): boolean =>
+  context instanceof LazyContext || context.signal !== neverAborted;

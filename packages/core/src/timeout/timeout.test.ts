@@ -4,6 +4,7 @@ import { FakeClock } from '../clock/fake-clock.js';
 import { ConfigurationError, TimeoutError } from '../errors/errors.js';
 import { followerCount } from '../policy/abort-fanout.js';
 import type { ExecuteContext } from '../policy/policy.js';
+import { countControllers, restoreAbortController } from '../testing/abort-controllers.js';
 import { TIMEOUT_DEFAULTS } from './options.js';
 import { type TimeoutEvent, timeout } from './timeout.js';
 
@@ -30,20 +31,7 @@ const settled = async (p: Promise<unknown>) => {
   return state;
 };
 
-const RealAbortController = globalThis.AbortController;
-afterEach(() => {
-  globalThis.AbortController = RealAbortController;
-});
-function countControllers(): { count: number } {
-  const counter = { count: 0 };
-  globalThis.AbortController = class extends RealAbortController {
-    constructor() {
-      super();
-      counter.count++;
-    }
-  };
-  return counter;
-}
+afterEach(restoreAbortController);
 
 describe('timeout', () => {
   it('defaults to an aggressive strategy named "timeout"', () => {
@@ -211,8 +199,8 @@ describe('timeout', () => {
   it('creates no AbortController for a call that never reads its signal', async () => {
     const clock = new FakeClock();
     const policy = timeout(100, { clock });
+    const parent = new AbortController();
     const counter = countControllers();
-    const parent = new RealAbortController();
     for (let i = 0; i < 10; i++) await policy.execute(async () => i, parent.signal);
     expect(counter.count).toBe(0);
     await policy.execute(async ({ signal }) => signal.aborted);

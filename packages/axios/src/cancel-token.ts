@@ -1,0 +1,63 @@
+import type { ClientAttempt } from '@resilience/core';
+import axios, { type CancelToken } from 'axios';
+
+type Listener = (reason?: unknown) => void;
+
+/**
+ * The cancel token axios' own adapters accept (http and xhr `subscribe` and `unsubscribe`,
+ * fetch `toAbortSignal`), over the attempt's `onAbort`. Cancelling through it creates no
+ * `AbortSignal`, which a built-in adapter would otherwise read on every attempt (~10 µs on
+ * Node 20); the fetch adapter gets the attempt's real signal. Listeners are called with no
+ * reason, so the adapter rejects with the `CanceledError` an aborted signal gives.
+ */
+export class AttemptCancelToken {
+  readonly #attempt: ClientAttempt;
+  #listeners: Listener[] | undefined;
+  #off: (() => void) | undefined;
+  #cancelled = false;
+
+  constructor(attempt: ClientAttempt) {
+    this.#attempt = attempt;
+  }
+
+  subscribe(listener: Listener): void {
+    if (this.#cancelled) {
+      listener();
+      return;
+    }
+    if (this.#listeners === undefined) this.#listeners = [listener];
+    else this.#listeners.push(listener);
+    this.#off ??= this.#attempt.onAbort(() => this.#cancel());
+  }
+
+  unsubscribe(listener: Listener): void {
+    const listeners = this.#listeners;
+    const index = listeners === undefined ? -1 : listeners.indexOf(listener);
+    if (index < 0) return;
+    listeners!.splice(index, 1);
+    if (listeners!.length > 0) return;
+    this.#off?.();
+    this.#off = undefined;
+  }
+
+  throwIfRequested(): void {
+    if (this.#cancelled) throw new axios.CanceledError();
+  }
+
+  toAbortSignal(): AbortSignal {
+    return this.#attempt.signal!; // given only to an attempt that can be aborted
+  }
+
+  #cancel(): void {
+    this.#cancelled = true;
+    this.#off = undefined;
+    const listeners = this.#listeners ?? [];
+    this.#listeners = undefined;
+    for (const listener of listeners) listener();
+  }
+
+  /** As the `cancelToken` of a request config. */
+  get token(): CancelToken {
+    return this as unknown as CancelToken;
+  }
+}

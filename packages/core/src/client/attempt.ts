@@ -1,0 +1,56 @@
+import type { Disposer } from '../events/emitter.js';
+import { type ExecuteContext, neverAborted } from '../policy/policy.js';
+import { isAbortable, onContextAbort } from '../timeout/lazy-context.js';
+
+/**
+ * What one attempt receives: its number, the `Idempotency-Key` to add if one was generated,
+ * and two ways to be cancelled — a `signal`, or the cheaper {@link onAbort} for an HTTP
+ * client that takes a callback (axios' `cancelToken`).
+ */
+export interface ClientAttempt {
+  /**
+   * Aborts when the caller's signal does or a time limit (attempt timeout, deadline) passes;
+   * `undefined` when nothing can abort the attempt, so the adapter passes no signal at all.
+   * Created when first read (an `AbortController` costs microseconds): an adapter that can
+   * use {@link onAbort} instead should not read it.
+   */
+  readonly signal: AbortSignal | undefined;
+  /** Whether anything can abort the attempt (the caller's signal, a time limit): `signal` is then defined. */
+  readonly abortable: boolean;
+  /**
+   * Tells `listener` once, with the reason, when the attempt is aborted (at once if it is
+   * already): the caller's signal aborted or a time limit passed. Returns the function that
+   * stops telling it; every listener is dropped when the attempt settles. Creates no signal.
+   */
+  onAbort(listener: (reason: unknown) => void): Disposer;
+  /** 1 for the first attempt, incremented by each retry. */
+  readonly attempt: number;
+  /** Send this as the `Idempotency-Key` header (same value on every attempt); absent when none is to be added. */
+  readonly idempotencyKey?: string;
+}
+
+/** One attempt over the context the attempt's policies handed down. */
+export class Attempt implements ClientAttempt {
+  readonly attempt: number;
+  declare readonly idempotencyKey?: string;
+  readonly #context: ExecuteContext;
+
+  constructor(context: ExecuteContext, idempotencyKey: string | undefined) {
+    this.#context = context;
+    this.attempt = context.attempt;
+    if (idempotencyKey !== undefined) (this as { idempotencyKey?: string }).idempotencyKey = idempotencyKey;
+  }
+
+  get signal(): AbortSignal | undefined {
+    const signal = this.#context.signal;
+    return signal === neverAborted ? undefined : signal;
+  }
+
+  get abortable(): boolean {
+    return isAbortable(this.#context);
+  }
+
+  onAbort(listener: (reason: unknown) => void): Disposer {
+    return onContextAbort(this.#context, listener);
+  }
+}
