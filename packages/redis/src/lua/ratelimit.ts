@@ -4,15 +4,19 @@ import type { ScriptSpec } from './spec.js';
 /**
  * The four rate-limit algorithms, step for step as `tokenBucket`, `gcra`, `fixedWindow` and
  * `slidingWindow` in core (same operations in the same order on the same doubles), over
- * packed states: `T<tokens>,<at>`, `G<tat>`, `F<windowStart>,<count>`,
- * `S<windowStart>,<current>,<previous>`. A refusal or a peek writes nothing. The decision
- * comes back as an array `allowed (1 or 0), limit, remaining, resetMs, retryAfterMs`: each
- * a Redis integer when it is a whole number Redis carries exactly (the common case, with
- * no number formatted in Lua), else its text (num).
+ * binary states (see COMMON): a tag, then little-endian doubles, `T` tokens, at; `G` tat;
+ * `F` windowStart, count; `S` windowStart, current, previous. A refusal or a peek writes
+ * nothing. The decision comes back as an array `allowed (1 or 0), limit, remaining,
+ * resetMs, retryAfterMs`: each a Redis integer when it is a whole number Redis carries
+ * exactly (the common case, with no number formatted in Lua), else its text (num).
+ *
+ * Each algorithm is a plain function at the top of the script, its consume and its peek
+ * two copies with \`commit\` written in: a factory would build a closure on every call.
  */
 const DECISION = `
+local min, max = math.min, math.max
 local function int(x)
-  if x == floor(x) and x < 9e15 and x > -9e15 and (x ~= 0 or 1 / x > 0) then return x end
+  if x % 1 == 0 and x < 9e15 and x > -9e15 and (x ~= 0 or 1 / x > 0) then return x end
   return num(x)
 end
 local function decision(allowed, limit, remaining, reset, retry)
@@ -20,118 +24,113 @@ local function decision(allowed, limit, remaining, reset, retry)
 end
 `;
 
-const TOKEN_BUCKET = `
-local function tokenBucket(commit)
-  return function(s, a, i)
-    local capacity, perMs, cost = tonumber(a[i]), tonumber(a[i + 1]) / 1000, tonumber(a[i + 2])
-    local st = packed(s, 'T')
-    local tokens, from = capacity, now
-    if st then
-      local last = st[2]
-      tokens = st[1]
-      if now > last then tokens = math.min(capacity, tokens + (now - last) * perMs) else from = last end
-    end
-    local allowed = tokens + EPS >= cost
-    if not allowed or not commit then
-      local retry = 0
-      if not allowed then retry = math.ceil((cost - tokens - EPS) / perMs) end
-      local out = decision(allowed, capacity, math.floor(tokens + EPS), math.ceil((capacity - tokens) / perMs), retry)
-      return out, false, 0, allowed
-    end
-    local left = 0
-    if tokens > cost then left = tokens - cost end
-    local reset = (capacity - left) / perMs
-    return decision(true, capacity, math.floor(left + EPS), math.ceil(reset), 0), 'T' .. num(left) .. ',' .. num(from), reset, true
+const TOKEN_BUCKET = (name: string, commit: boolean) => `
+local function ${name}(s, a, i)
+  local capacity, perMs, cost = tonumber(a[i]), tonumber(a[i + 1]) / 1000, tonumber(a[i + 2])
+  local tokens, from = capacity, now
+  if s and byte(s) == 84 then
+    local last
+    tokens, last = sunpack('<dd', s, 2)
+    if now > last then tokens = min(capacity, tokens + (now - last) * perMs) else from = last end
   end
+  local allowed = tokens + EPS >= cost
+  if not allowed or not ${commit} then
+    local retry = 0
+    if not allowed then retry = ceil((cost - tokens - EPS) / perMs) end
+    return decision(allowed, capacity, floor(tokens + EPS), ceil((capacity - tokens) / perMs), retry), false, 0, allowed
+  end
+  local left = 0
+  if tokens > cost then left = tokens - cost end
+  local reset = (capacity - left) / perMs
+  return decision(true, capacity, floor(left + EPS), ceil(reset), 0), spack('<Bdd', 84, left, from), reset, true
 end
 `;
 
-const GCRA = `
-local function gcra(commit)
-  return function(s, a, i)
-    local limit, periodMs, burst, cost = tonumber(a[i]), tonumber(a[i + 1]), tonumber(a[i + 2]), tonumber(a[i + 3])
-    local interval = periodMs / limit
-    local tolerance = burst * interval
-    local st = packed(s, 'G')
-    local tat = now
-    if st then tat = math.max(st[1], now) end
-    local newTat = tat + cost * interval
-    local allowed = newTat - now <= tolerance + EPS * interval
-    if not allowed or not commit then
-      local retry = 0
-      if not allowed then retry = math.ceil(newTat - tolerance - now - EPS * interval) end
-      local remaining = math.max(0, math.floor((tolerance - (tat - now)) / interval + EPS))
-      return decision(allowed, burst, remaining, math.ceil(tat - now), retry), false, 0, allowed
-    end
-    local remaining = math.max(0, math.floor((tolerance - (newTat - now)) / interval + EPS))
-    return decision(true, burst, remaining, math.ceil(newTat - now), 0), 'G' .. num(newTat), newTat - now, true
+const GCRA = (name: string, commit: boolean) => `
+local function ${name}(s, a, i)
+  local limit, periodMs, burst, cost = tonumber(a[i]), tonumber(a[i + 1]), tonumber(a[i + 2]), tonumber(a[i + 3])
+  local interval = periodMs / limit
+  local tolerance = burst * interval
+  local tat = now
+  if s and byte(s) == 71 then tat = max(sunpack('<d', s, 2), now) end
+  local newTat = tat + cost * interval
+  local allowed = newTat - now <= tolerance + EPS * interval
+  if not allowed or not ${commit} then
+    local retry = 0
+    if not allowed then retry = ceil(newTat - tolerance - now - EPS * interval) end
+    local remaining = max(0, floor((tolerance - (tat - now)) / interval + EPS))
+    return decision(allowed, burst, remaining, ceil(tat - now), retry), false, 0, allowed
   end
+  local remaining = max(0, floor((tolerance - (newTat - now)) / interval + EPS))
+  return decision(true, burst, remaining, ceil(newTat - now), 0), spack('<Bd', 71, newTat), newTat - now, true
 end
 `;
 
-const FIXED_WINDOW = `
-local function fixedWindow(commit)
-  return function(s, a, i)
-    local limit, windowMs, cost = tonumber(a[i]), tonumber(a[i + 1]), tonumber(a[i + 2])
-    local start = math.floor(now / windowMs) * windowMs
-    local st = packed(s, 'F')
-    local count = 0
-    if st and st[1] == start then count = st[2] end
-    local endMs = start + windowMs - now
-    local allowed = count + cost <= limit
-    if not allowed or not commit then
-      local reset, retry = 0, 0
-      if count > 0 then reset = math.ceil(endMs) end
-      if not allowed then retry = math.ceil(endMs) end
-      return decision(allowed, limit, math.max(0, math.floor(limit - count)), reset, retry), false, 0, allowed
-    end
-    local out = decision(true, limit, math.floor(limit - count - cost), math.ceil(endMs), 0)
-    return out, 'F' .. num(start) .. ',' .. num(count + cost), endMs, true
+const FIXED_WINDOW = (name: string, commit: boolean) => `
+local function ${name}(s, a, i)
+  local limit, windowMs, cost = tonumber(a[i]), tonumber(a[i + 1]), tonumber(a[i + 2])
+  local start = floor(now / windowMs) * windowMs
+  local count = 0
+  if s and byte(s) == 70 then
+    local at, n = sunpack('<dd', s, 2)
+    if at == start then count = n end
   end
+  local endMs = start + windowMs - now
+  local allowed = count + cost <= limit
+  if not allowed or not ${commit} then
+    local reset, retry = 0, 0
+    if count > 0 then reset = ceil(endMs) end
+    if not allowed then retry = ceil(endMs) end
+    return decision(allowed, limit, max(0, floor(limit - count)), reset, retry), false, 0, allowed
+  end
+  local out = decision(true, limit, floor(limit - count - cost), ceil(endMs), 0)
+  return out, spack('<Bdd', 70, start, count + cost), endMs, true
 end
 `;
 
-const SLIDING_WINDOW = `
-local function slidingWindow(commit)
-  return function(s, a, i)
-    local limit, windowMs, cost = tonumber(a[i]), tonumber(a[i + 1]), tonumber(a[i + 2])
-    local start = math.floor(now / windowMs) * windowMs
-    local current, previous = 0, 0
-    local st = packed(s, 'S')
-    if st then
-      if st[1] == start then
-        current, previous = st[2], st[3]
-      elseif st[1] == start - windowMs then
-        previous = st[2]
-      end
+const SLIDING_WINDOW = (name: string, commit: boolean) => `
+local function ${name}(s, a, i)
+  local limit, windowMs, cost = tonumber(a[i]), tonumber(a[i + 1]), tonumber(a[i + 2])
+  local start = floor(now / windowMs) * windowMs
+  local current, previous = 0, 0
+  if s and byte(s) == 83 then
+    local at, c, p = sunpack('<ddd', s, 2)
+    if at == start then
+      current, previous = c, p
+    elseif at == start - windowMs then
+      previous = c
     end
-    local function drainedAt(c, p)
-      if c > 0 then return start + 2 * windowMs end
-      if p > 0 then return start + windowMs end
-      return start
-    end
-    local function admitAt(c, p)
-      local room = limit - cost - c
-      if room >= 0 and p > 0 then return start + (1 - room / p) * windowMs end
-      local nextRoom = limit - cost
-      if c <= nextRoom then return start + windowMs end
-      return start + windowMs + (1 - nextRoom / c) * windowMs
-    end
-    local elapsed = (now - start) / windowMs
-    local estimate = previous * (1 - elapsed) + current
-    local allowed = estimate + cost <= limit + EPS
-    if not allowed or not commit then
-      local retry = 0
-      if not allowed then retry = math.ceil(admitAt(current, previous) - now) end
-      local remaining = math.max(0, math.floor(limit - estimate + EPS))
-      return decision(allowed, limit, remaining, math.ceil(drainedAt(current, previous) - now), retry), false, 0, allowed
-    end
-    current = current + cost
-    local reset = drainedAt(current, previous) - now
-    local remaining = math.max(0, math.floor(limit - estimate - cost + EPS))
-    local nxt = 'S' .. num(start) .. ',' .. num(current) .. ',' .. num(previous)
-    return decision(true, limit, remaining, math.ceil(reset), 0), nxt, reset, true
   end
+  local elapsed = (now - start) / windowMs
+  local estimate = previous * (1 - elapsed) + current
+  local allowed = estimate + cost <= limit + EPS
+  if not allowed or not ${commit} then
+    local retry = 0
+    if not allowed then retry = ceil(slidingAdmitAt(start, windowMs, limit, cost, current, previous) - now) end
+    local remaining = max(0, floor(limit - estimate + EPS))
+    local reset = ceil(slidingDrainedAt(start, windowMs, current, previous) - now)
+    return decision(allowed, limit, remaining, reset, retry), false, 0, allowed
+  end
+  current = current + cost
+  local reset = slidingDrainedAt(start, windowMs, current, previous) - now
+  local remaining = max(0, floor(limit - estimate - cost + EPS))
+  return decision(true, limit, remaining, ceil(reset), 0), spack('<Bddd', 83, start, current, previous), reset, true
+end
+`;
+
+/** What the sliding window's consume and peek share. */
+const SLIDING = `
+local function slidingDrainedAt(start, windowMs, c, p)
+  if c > 0 then return start + 2 * windowMs end
+  if p > 0 then return start + windowMs end
+  return start
+end
+local function slidingAdmitAt(start, windowMs, limit, cost, c, p)
+  local room = limit - cost - c
+  if room >= 0 and p > 0 then return start + (1 - room / p) * windowMs end
+  local nextRoom = limit - cost
+  if c <= nextRoom then return start + windowMs end
+  return start + windowMs + (1 - nextRoom / c) * windowMs
 end
 `;
 
@@ -159,16 +158,14 @@ const cost = (input: unknown): string[] => [String(input)];
 
 function algorithm(
   kind: string,
-  lib: string,
+  lib: (name: string, commit: boolean) => string,
   params: (p: JsonValue) => string[] | undefined,
+  shared: readonly string[] = [],
 ): Record<string, ScriptSpec> {
-  const spec = (commit: boolean): ScriptSpec => ({
-    libs: [DECISION, lib],
-    step: `${kind}(${commit})`,
-    params,
-    input: cost,
-    output: decision,
-  });
+  const spec = (commit: boolean): ScriptSpec => {
+    const name = commit ? kind : `${kind}Peek`;
+    return { libs: [DECISION, ...shared, lib(name, commit)], step: name, params, input: cost, output: decision };
+  };
   return { [`ratelimit.${kind}`]: spec(true), [`ratelimit.${kind}.peek`]: spec(false) };
 }
 
@@ -176,10 +173,10 @@ export const rateLimitScripts: Record<string, ScriptSpec> = {
   ...algorithm('tokenBucket', TOKEN_BUCKET, numbers('capacity', 'refillPerSecond')),
   ...algorithm('gcra', GCRA, numbers('limit', 'periodMs', 'burst')),
   ...algorithm('fixedWindow', FIXED_WINDOW, numbers('limit', 'windowMs')),
-  ...algorithm('slidingWindow', SLIDING_WINDOW, numbers('limit', 'windowMs')),
+  ...algorithm('slidingWindow', SLIDING_WINDOW, numbers('limit', 'windowMs'), [SLIDING]),
 };
 
-/** The state of a packed rate-limit payload, as core's transition keeps it; undefined for another tag. */
+/** The state of a rate-limit payload as the get script answers it (`T<tokens>,<at>`), as core's transition keeps it; undefined for another tag. */
 export function rateLimitState(payload: string): JsonValue | undefined {
   const n = payload.slice(1).split(',').map(Number);
   switch (payload[0]) {
