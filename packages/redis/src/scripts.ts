@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { breakerScripts, breakerState } from './lua/breaker.js';
-import { APPLY, APPLY_ALL, COMMON, GET, SCAN, SET } from './lua/common.js';
+import { APPLY, APPLY_ALL, COMMON, GET, PRELUDE, SCAN, SET } from './lua/common.js';
 import { rateLimitScripts, rateLimitState } from './lua/ratelimit.js';
 import { recordScripts } from './lua/records.js';
 import { sagaScripts } from './lua/saga.js';
@@ -35,7 +35,10 @@ export function applyScript(name: string): Script {
   let s = applyScripts.get(name);
   if (s === undefined) {
     const spec = SPECS[name]!;
-    s = script(COMMON, ...spec.libs, `local step = ${spec.step}`, APPLY);
+    s =
+      spec.apply === undefined
+        ? script(COMMON, ...spec.libs, `local step = ${spec.step}`, APPLY)
+        : script(PRELUDE, spec.apply);
     applyScripts.set(name, s);
   }
   return s;

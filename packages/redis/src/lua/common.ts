@@ -1,22 +1,15 @@
 /**
- * Lua shared by every script. ARGV[1] is the caller's `now`, ARGV[2] the time mode (`s`:
+ * The start of every script. ARGV[1] is the caller's `now`, ARGV[2] the time mode (`s`:
  * the server's clock, read with TIME; `c`: the caller's `now`); a script's own arguments
  * start at ARGV[3].
  *
- * A stored value is `<expiry>;<payload>` (text: JSON or a breaker's packed numbers), or,
- * for a rate limit, binary: a tag letter (`T`, `G`, `F`, `S`), the state's numbers, then the
- * expiry, each a little-endian double (struct.pack '<d': the same 64 bits as JavaScript's,
- * so nothing is formatted or parsed). The expiry (ms on the clock in use; none: empty text,
- * or an infinite double) is judged here against `now`, so a key reads as absent exactly
- * when the caller's store would say so; `PX` only collects idle keys, with a margin under
- * the caller's clock (it may run slower than the server's). A text value starts with a
- * digit, `-` or `;`, a binary one with a letter.
- *
- * Everything here is defined again on every call (a script's body is its function): keep
- * it to what every script needs.
+ * A script's body runs again on every call, so whatever it defines is built again each
+ * time: a function is a closure, and each local a nested function uses becomes an upvalue
+ * to allocate and close (six helpers over shared locals cost more than a token-bucket step).
+ * Hot scripts (a rate limit's own apply) define no function over these locals.
  */
-export const COMMON = `
-local floor, ceil, format, byte, sub = math.floor, math.ceil, string.format, string.byte, string.sub
+export const PRELUDE = `
+local floor, ceil, byte = math.floor, math.ceil, string.byte
 local spack, sunpack = struct.pack, struct.unpack
 local now, margin = 0, 0
 if ARGV[2] == 's' then
@@ -27,18 +20,50 @@ else
 end
 local EPS = 1e-9
 
--- A number as the shortest text that reads back as the same double (in Lua and in JavaScript).
+-- A number as the shortest text that reads back as the same double (in Lua and in
+-- JavaScript). Whole numbers below 1e14, the common case, print as tostring's %.14g would,
+-- but through %d, a third of the cost. (Globals only: no upvalue to build per call.)
 local function num(x)
-  -- Whole numbers below 1e14, the common case, print as tostring's %.14g would, but through
-  -- %d: an integer sprintf costs about a third of a double's.
-  if x % 1 == 0 and x < 1e14 and x > -1e14 and (x ~= 0 or 1 / x > 0) then return format('%d', x) end
+  if x % 1 == 0 and x < 1e14 and x > -1e14 and (x ~= 0 or 1 / x > 0) then return string.format('%d', x) end
   if x ~= x then return 'NaN' end
   if x == math.huge then return 'Infinity' end
   if x == -math.huge then return '-Infinity' end
-  local s = format('%.15g', x)
-  if tonumber(s) ~= x then s = format('%.17g', x) end
+  local s = string.format('%.15g', x)
+  if tonumber(s) ~= x then s = string.format('%.17g', x) end
   return s
 end
+`;
+
+/**
+ * Lua writing a rate limit's binary value (its expiry inside) to `key` for `ttl` ms: deleted
+ * when `ttl` is not above 0, kept with no `PX` from 1e15 ms on.
+ */
+export const writePacked = (key: string, value: string, ttl: string): string => `
+  if not (${ttl} > 0) then
+    redis.call('DEL', ${key})
+  elseif ${ttl} >= 1e15 then
+    redis.call('SET', ${key}, ${value})
+  else
+    redis.call('SET', ${key}, ${value}, 'PX', ceil(${ttl}) + margin)
+  end`;
+
+/** Whether a value's first byte (in `byte`) is a rate limit's binary tag. */
+export const isPacked = (byte: string): string => `(${byte} == 84 or ${byte} == 71 or ${byte} == 70 or ${byte} == 83)`;
+
+/**
+ * `load` and `save`, for every script but a rate limit's own apply.
+ *
+ * A stored value is `<expiry>;<payload>` (text: JSON or a breaker's packed numbers), or,
+ * for a rate limit, binary: a tag letter (`T`, `G`, `F`, `S`), the state's numbers, then the
+ * expiry, each a little-endian double (struct.pack '<d': the same 64 bits as JavaScript's,
+ * so nothing is formatted or parsed). The expiry (ms on the clock in use; none: empty text,
+ * or an infinite double) is judged here against `now`, so a key reads as absent exactly
+ * when the caller's store would say so; `PX` only collects idle keys, with a margin under
+ * the caller's clock (it may run slower than the server's). A text value starts with a
+ * digit, `-` or `;`, a binary one with a letter.
+ */
+export const STORAGE = `
+local sub = string.sub
 
 -- The live payload of a key (a binary value whole), or nil when absent or expired.
 local function load(key)
@@ -53,33 +78,26 @@ local function load(key)
   if sep > 1 and not ((tonumber(sub(v, 1, sep - 1)) or 0) > now) then return nil end
   -- A rate limit kept as text (\`<expiry>;T9,1700000000123\`, before 0.2) reads as absent.
   local tag = byte(v, sep + 1)
-  if tag == 84 or tag == 71 or tag == 70 or tag == 83 then return nil end
+  if ${isPacked('tag')} then return nil end
   return sub(v, sep + 1)
 end
 
 -- Writes a payload with its TTL (math.huge: none); nil or a TTL <= 0 deletes the key. A
--- rate limit's binary payload (tag T, G, F or S: no text payload starts so) gets its expiry
--- appended as a double.
+-- rate limit's binary value (no text payload starts with its tag) holds its expiry.
 local function save(key, payload, ttl)
-  if payload == nil or not (ttl > 0) then
+  if payload ~= nil and ${isPacked('byte(payload)')} then${writePacked('key', 'payload', 'ttl')}
+  elseif payload == nil or not (ttl > 0) then
     redis.call('DEL', key)
-    return
-  end
-  local tag = byte(payload)
-  if tag == 84 or tag == 71 or tag == 70 or tag == 83 then
-    if ttl >= 1e15 then
-      redis.call('SET', key, payload .. spack('<d', math.huge))
-    else
-      redis.call('SET', key, payload .. spack('<d', now + ttl), 'PX', ceil(ttl) + margin)
-    end
   elseif ttl >= 1e15 then
     redis.call('SET', key, ';' .. payload)
   else
     redis.call('SET', key, num(now + ttl) .. ';' .. payload, 'PX', ceil(ttl) + margin)
   end
 end
-
 `;
+
+/** The helpers of every script but a rate limit's own apply. */
+export const COMMON = PRELUDE + STORAGE;
 
 /**
  * JSON read and written as raw texts, for the families that keep callers' values (records,
@@ -222,7 +240,7 @@ export const GET = `
 local v = load(KEYS[1])
 if not v then return false end
 local tag = byte(v)
-if tag ~= 84 and tag ~= 71 and tag ~= 70 and tag ~= 83 then return v end
+if not ${isPacked('tag')} then return v end
 local numbers = {}
 for at = 2, #v - 15, 8 do numbers[#numbers + 1] = num((sunpack('<d', v, at))) end
 return sub(v, 1, 1) .. table.concat(numbers, ',')
@@ -253,8 +271,7 @@ for _, key in ipairs(r[2]) do
     else
       local sep = string.find(head, ';', 1, true)
       local tag = sep and byte(head, sep + 1)
-      local text = tag ~= 84 and tag ~= 71 and tag ~= 70 and tag ~= 83
-      if text and sep ~= nil and (sep == 1 or (tonumber(sub(head, 1, sep - 1)) or 0) > now) then out[#out + 1] = key end
+      if not ${isPacked('tag')} and sep ~= nil and (sep == 1 or (tonumber(sub(head, 1, sep - 1)) or 0) > now) then out[#out + 1] = key end
     end
   end
 end

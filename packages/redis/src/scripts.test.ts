@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { applyScript } from './scripts.js';
+
+/** The names of the functions a Lua script defines (each one a closure built on every call). */
+const functionsOf = (source: string): string[] =>
+  [...source.matchAll(/\bfunction\s*([\w.]*)\s*\(/g)].map((m) => m[1] || '(anonymous)');
+
+describe('scripts', () => {
+  it('runs a rate limit’s own apply inline: no step function or helper closure per call, only num (and the sliding window’s two helpers over their arguments)', () => {
+    for (const kind of ['tokenBucket', 'gcra', 'fixedWindow']) {
+      for (const name of [`ratelimit.${kind}`, `ratelimit.${kind}.peek`]) {
+        expect(functionsOf(applyScript(name).source), name).toEqual(['num']);
+      }
+    }
+    expect(functionsOf(applyScript('ratelimit.slidingWindow').source)).toEqual([
+      'num',
+      'slidingDrainedAt',
+      'slidingAdmitAt',
+    ]);
+  });
+});
