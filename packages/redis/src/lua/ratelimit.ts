@@ -1,5 +1,5 @@
 import type { JsonValue, RateLimitDecision } from '@resilience/core';
-import { writePacked } from './common.js';
+import { NUM, writePacked } from './common.js';
 import type { ScriptSpec } from './spec.js';
 
 /**
@@ -12,7 +12,8 @@ import type { ScriptSpec } from './spec.js';
  * carries exactly (the common case, with no number formatted in Lua), else its text (num).
  *
  * Each algorithm is a block of Lua (its consume and its peek two copies, `commit` written
- * in) reading the live value `s` (nil: absent) and ARGV from `a[i]`, and setting `out`,
+ * in) reading the key's value `s` (nil or false: absent; a value of another length or tag,
+ * or expired, reads as absent) and ARGV from `a[i]`, and setting `out`,
  * `nxt` (the value to write, false: none), `ttl` and `ok`. A limit's own apply script runs
  * the block inline: it builds no function per call (see PRELUDE); `applyAll` wraps it in a
  * step function.
@@ -26,10 +27,12 @@ const packed = (tag: string, ...numbers: string[]) =>
 const TOKEN_BUCKET: Block = (commit) => `
 local capacity, perMs, cost = tonumber(a[i]), tonumber(a[i + 1]) / 1000, tonumber(a[i + 2])
 local tokens, from = capacity, now
-if s and byte(s) == 84 then
-  local last
-  tokens, last = sunpack('<dd', s, 2)
-  if now > last then tokens = math.min(capacity, tokens + (now - last) * perMs) else from = last end
+if s and #s == 25 and byte(s) == 84 then
+  local t, last, expiry = sunpack('<ddd', s, 2)
+  if expiry > now then
+    tokens = t
+    if now > last then tokens = math.min(capacity, tokens + (now - last) * perMs) else from = last end
+  end
 end
 ok = tokens + EPS >= cost
 if not ok or not ${commit} then
@@ -49,7 +52,10 @@ local limit, periodMs, burst, cost = tonumber(a[i]), tonumber(a[i + 1]), tonumbe
 local interval = periodMs / limit
 local tolerance = burst * interval
 local tat = now
-if s and byte(s) == 71 then tat = math.max(sunpack('<d', s, 2), now) end
+if s and #s == 17 and byte(s) == 71 then
+  local t, expiry = sunpack('<dd', s, 2)
+  if expiry > now then tat = math.max(t, now) end
+end
 local newTat = tat + cost * interval
 ok = newTat - now <= tolerance + EPS * interval
 if not ok or not ${commit} then
@@ -68,9 +74,9 @@ const FIXED_WINDOW: Block = (commit) => `
 local limit, windowMs, cost = tonumber(a[i]), tonumber(a[i + 1]), tonumber(a[i + 2])
 local start = floor(now / windowMs) * windowMs
 local count = 0
-if s and byte(s) == 70 then
-  local at, n = sunpack('<dd', s, 2)
-  if at == start then count = n end
+if s and #s == 25 and byte(s) == 70 then
+  local at, n, expiry = sunpack('<ddd', s, 2)
+  if at == start and expiry > now then count = n end
 end
 local endMs = start + windowMs - now
 ok = count + cost <= limit
@@ -105,9 +111,10 @@ const SLIDING_WINDOW: Block = (commit) => `
 local limit, windowMs, cost = tonumber(a[i]), tonumber(a[i + 1]), tonumber(a[i + 2])
 local start = floor(now / windowMs) * windowMs
 local current, previous = 0, 0
-if s and byte(s) == 83 then
-  local at, c, p = sunpack('<ddd', s, 2)
-  if at == start then
+if s and #s == 33 and byte(s) == 83 then
+  local at, c, p, expiry = sunpack('<dddd', s, 2)
+  if not (expiry > now) then
+  elseif at == start then
     current, previous = c, p
   elseif at == start - windowMs then
     previous = c
@@ -130,18 +137,20 @@ else
 end
 `;
 
-/** The decision's numbers that Redis cannot carry as integers (fractions, Infinity, NaN, -0, beyond 9e15) as texts. */
+/**
+ * The decision's numbers that Redis cannot carry as integers (fractions, Infinity, NaN, -0,
+ * beyond 9e15) as texts; the function that formats them is built only then.
+ */
 const INTEGERS = `
 for k = 2, 5 do
   local x = out[k]
-  if not (x % 1 == 0 and x < 9e15 and x > -9e15 and (x ~= 0 or 1 / x > 0)) then out[k] = num(x) end
+  if not (x % 1 == 0 and x < 9e15 and x > -9e15 and (x ~= 0 or 1 / x > 0)) then out[k] = (${NUM})(x) end
 end
 `;
 
-/** A limit's own apply script, after PRELUDE: KEYS[1]'s live binary value, the block inline, the write. */
+/** A limit's own apply script, after PRELUDE: KEYS[1]'s value (the block judges its tag and expiry), the block inline, the write. */
 const inline = (block: string) => `
 local s = redis.call('GET', KEYS[1])
-if s and not ((byte(s) or 0) > 64 and #s >= 9 and sunpack('<d', s, #s - 7) > now) then s = nil end
 local a, i = ARGV, 3
 local out, nxt, ttl, ok
 ${block}${INTEGERS}
