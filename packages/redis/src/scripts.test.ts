@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyScript } from './scripts.js';
+import { applyAllScript, applyScript } from './scripts.js';
 
 /** The names of the functions a Lua script defines (each one a closure built on every call). */
 const functionsOf = (source: string): string[] =>
@@ -17,5 +17,17 @@ describe('scripts', () => {
       'slidingAdmitAt',
       '(anonymous)',
     ]);
+  });
+
+  it('gives an applyAll only the steps of its transitions: a multi-limit decision defines no breaker, record or saga function', () => {
+    const names = ['ratelimit.tokenBucket', 'ratelimit.fixedWindow'];
+    expect(functionsOf(applyAllScript(names).source)).toEqual([
+      '(anonymous)',
+      'load',
+      'save',
+      'fixedWindow',
+      'tokenBucket',
+    ]);
+    expect(applyAllScript([...names].reverse()).sha, 'one script whatever the order').toBe(applyAllScript(names).sha);
   });
 });

@@ -14,7 +14,7 @@ import type { Connection } from './client.js';
 import type { ScriptSpec } from './lua/spec.js';
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js';
 import {
-  APPLY_ALL_SCRIPT,
+  applyAllScript,
   applyScript,
   DELETE_SCRIPT,
   GET_SCRIPT,
@@ -99,6 +99,7 @@ export class RedisStore implements Store {
       const tag = hashTag(keys[0]!);
       const args = [String(now), this.#mode];
       const specs: ScriptSpec[] = [];
+      const names: string[] = [];
       for (const [i, op] of operations.entries()) {
         if (keys.indexOf(keys[i]!) !== i) throw new TypeError(`applyAll: key "${op.key}" appears twice`);
         if (hashTag(keys[i]!) !== tag) {
@@ -111,8 +112,9 @@ export class RedisStore implements Store {
         const own = [...params, ...spec.input(op.input)];
         args.push(op.transition.name, String(own.length), ...own);
         specs.push(spec);
+        names.push(op.transition.name);
       }
-      return this.#run('applyAll', APPLY_ALL_SCRIPT, keys, args).then((replies) =>
+      return this.#run('applyAll', applyAllScript(names), keys, args).then((replies) =>
         (replies as unknown[]).map((reply, i) => specs[i]!.output(reply ?? null)),
       );
     } catch (error) {

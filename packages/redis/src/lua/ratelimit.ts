@@ -139,12 +139,12 @@ end
 
 /**
  * The decision's numbers that Redis cannot carry as integers (fractions, Infinity, NaN, -0,
- * beyond 9e15) as texts; the function that formats them is built only then.
+ * beyond 9e15) as texts, by `num`: COMMON's in a step function, else a function built only then.
  */
-const INTEGERS = `
+const integers = (num: string) => `
 for k = 2, 5 do
   local x = out[k]
-  if not (x % 1 == 0 and x < 9e15 and x > -9e15 and (x ~= 0 or 1 / x > 0)) then out[k] = (${NUM})(x) end
+  if not (x % 1 == 0 and x < 9e15 and x > -9e15 and (x ~= 0 or 1 / x > 0)) then out[k] = ${num}(x) end
 end
 `;
 
@@ -153,7 +153,7 @@ const inline = (block: string) => `
 local s = redis.call('GET', KEYS[1])
 local a, i = ARGV, 3
 local out, nxt, ttl, ok
-${block}${INTEGERS}
+${block}${integers(`(${NUM})`)}
 if nxt then${writePacked('KEYS[1]', 'nxt', 'ttl')}
 end
 return out
@@ -163,7 +163,7 @@ return out
 const stepFunction = (name: string, block: string) => `
 local function ${name}(s, a, i)
   local out, nxt, ttl, ok
-  ${block}${INTEGERS}
+  ${block}${integers('num')}
   return out, nxt, ttl, ok
 end
 `;
