@@ -100,17 +100,20 @@ export class RedisStore implements Store {
       const args = [String(now), this.#mode];
       const specs: ScriptSpec[] = [];
       const names: string[] = [];
-      for (const [i, op] of operations.entries()) {
+      for (let i = 0; i < operations.length; i++) {
+        const op = operations[i]!;
         if (keys.indexOf(keys[i]!) !== i) throw new TypeError(`applyAll: key "${op.key}" appears twice`);
-        if (hashTag(keys[i]!) !== tag) {
+        if (i > 0 && hashTag(keys[i]!) !== tag) {
           throw new TypeError(
             `redisStore.applyAll: keys "${operations[0]!.key}" and "${op.key}" do not share a hash tag, so Redis Cluster ` +
               'could not update them in one script (build them with storeKey and append to one key)',
           );
         }
         const { spec, params } = this.#prepared.get(op.transition) ?? this.#prepare(op.transition);
-        const own = [...params, ...spec.input(op.input)];
-        args.push(op.transition.name, String(own.length), ...own);
+        const input = spec.input(op.input);
+        args.push(op.transition.name, String(params.length + input.length));
+        for (const p of params) args.push(p);
+        for (const p of input) args.push(p);
         specs.push(spec);
         names.push(op.transition.name);
       }
