@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { breakerScripts, breakerState } from './lua/breaker.js';
-import { APPLY, APPLY_ALL, COMMON, GET, SCAN, SET } from './lua/common.js';
+import { APPLY, APPLY_ALL, COMMON, GET, PRELUDE, SCAN, SET } from './lua/common.js';
 import { rateLimitScripts, rateLimitState } from './lua/ratelimit.js';
 import { recordScripts } from './lua/records.js';
 import { sagaScripts } from './lua/saga.js';
@@ -35,21 +35,47 @@ export function applyScript(name: string): Script {
   let s = applyScripts.get(name);
   if (s === undefined) {
     const spec = SPECS[name]!;
-    s = script(COMMON, ...spec.libs, `local step = ${spec.step}`, APPLY);
+    s =
+      spec.apply === undefined
+        ? script(COMMON, ...spec.libs, `local step = ${spec.step}`, APPLY)
+        : script(PRELUDE, spec.apply);
     applyScripts.set(name, s);
   }
   return s;
 }
 
-/** One script for every `applyAll`: all families, and a table of steps by name. */
-export const APPLY_ALL_SCRIPT = /* @__PURE__ */ script(
-  COMMON,
-  ...new Set(Object.values(SPECS).flatMap((s) => s.libs)),
-  `local T = { ${Object.entries(SPECS)
-    .map(([name, s]) => `['${name}'] = ${s.step}`)
-    .join(', ')} }`,
-  APPLY_ALL,
-);
+/** The sets of transitions whose `applyAll` script is kept; any other set runs the script of every step. */
+const MAX_APPLY_ALL_SCRIPTS = 64;
+const applyAllScripts = new Map<string, Script>();
+let everyStep: Script | undefined;
+
+const applyAllOf = (names: readonly string[]): Script => {
+  const specs = [...new Set(names)].sort().map((name) => [name, SPECS[name]!] as const);
+  return script(
+    COMMON,
+    ...new Set(specs.flatMap(([, spec]) => spec.libs)),
+    `local T = { ${specs.map(([name, spec]) => `['${name}'] = ${spec.step}`).join(', ')} }`,
+    APPLY_ALL,
+  );
+};
+
+/**
+ * The script of an `applyAll` over these transitions (whose specs exist): only their
+ * families' Lua and a table of their steps, as a script defines every function it holds on
+ * every call; the same text whatever their order. Kept per list of names (a limiter's limits
+ * send one), at most MAX_APPLY_ALL_SCRIPTS lists.
+ */
+export function applyAllScript(names: readonly string[]): Script {
+  const id = names.join(' ');
+  let s = applyAllScripts.get(id);
+  if (s === undefined) {
+    if (applyAllScripts.size >= MAX_APPLY_ALL_SCRIPTS) return (everyStep ??= applyAllOf(Object.keys(SPECS)));
+    s = applyAllOf(names);
+    applyAllScripts.set(id, s);
+  }
+  return s;
+}
+
 export const GET_SCRIPT = /* @__PURE__ */ script(COMMON, GET);
 export const SET_SCRIPT = /* @__PURE__ */ script(COMMON, SET);
 export const SCAN_SCRIPT = /* @__PURE__ */ script(COMMON, SCAN);

@@ -8,7 +8,9 @@ import {
   gcra,
   idempotency,
   isStoreUnavailableError,
+  type RateLimitAlgorithm,
   rateLimiter,
+  slidingWindow,
   storeKey,
   storeNamespace,
   tokenBucket,
@@ -72,14 +74,38 @@ describe('redisStore', () => {
     expect((await watch.commands(() => limiter.consume('u'))).map((c) => c.split(' ')[0])).toEqual(['evalsha']);
   });
 
-  it('keeps values small: packed numbers for limits and breakers', async () => {
+  it('keeps values small: rate limits as binary doubles, breakers as packed text', async () => {
     const store = redisStore({ client: fixture.client, time: 'caller' });
     const now = 1_700_000_000_123;
     await store.apply(storeKey(ns, 'tb'), tokenBucket({ capacity: 10 }).consume, 1, now);
     const breaker = breakerTransition({ strategy: consecutive(3), halfOpenAfter: 1_000 });
     await store.apply(storeKey(ns, 'b'), breaker, { type: 'settle', outcome: 'failure' }, now);
-    expect(await fixture.client.get(`resilience:${storeKey(ns, 'tb')}`)).toBe('1700000001123;T9,1700000000123');
+    // A rate limit: its tag, then its numbers and its expiry as little-endian doubles (25 bytes, not 31 of text).
+    const tb = await fixture.client.getBuffer(`resilience:${storeKey(ns, 'tb')}`);
+    expect(tb?.toString('latin1', 0, 1)).toBe('T');
+    expect(tb?.length).toBe(25);
+    expect([1, 9, 17].map((at) => tb?.readDoubleLE(at))).toEqual([9, 1_700_000_000_123, 1_700_000_001_123]);
     expect(await fixture.client.get(`resilience:${storeKey(ns, 'b')}`)).toBe(';B,c,0,0,0,0,0,0,0,0,c,1');
+  });
+
+  it('reads a rate limit kept as text by 0.1 as absent: each algorithm starts full and writes its binary form', async () => {
+    const store = redisStore({ client: fixture.client, time: 'caller' });
+    const now = 1_700_000_000_000;
+    const old: [string, RateLimitAlgorithm, string][] = [
+      ['T', tokenBucket({ capacity: 10 }), 'T0,1700000000000'],
+      ['G', gcra({ limit: 10, periodMs: 10_000 }), 'G1700000010000'],
+      ['F', fixedWindow({ limit: 10, windowMs: 10_000 }), 'F1700000000000,10'],
+      ['S', slidingWindow({ limit: 10, windowMs: 10_000 }), 'S1700000000000,10,0'],
+    ];
+    for (const [tag, algorithm, text] of old) {
+      const key = storeKey(ns, `v01-${tag}`);
+      await fixture.client.set(`resilience:${key}`, `1700000060000;${text}`, 'PX', 60_000);
+      expect(await store.get(key, now), tag).toBeUndefined();
+      expect(await store.keys(key, now), tag).toEqual([]);
+      const d = await store.apply(key, algorithm.consume, 1, now);
+      expect([d.allowed, d.remaining], tag).toEqual([true, 9]);
+      expect((await fixture.client.getBuffer(`resilience:${key}`))?.toString('latin1', 0, 1)).toBe(tag);
+    }
   });
 
   it('refuses a breaker whose halfOpenAfter is a backoff function, which no script can run', () => {

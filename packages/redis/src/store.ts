@@ -14,7 +14,7 @@ import type { Connection } from './client.js';
 import type { ScriptSpec } from './lua/spec.js';
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js';
 import {
-  APPLY_ALL_SCRIPT,
+  applyAllScript,
   applyScript,
   DELETE_SCRIPT,
   GET_SCRIPT,
@@ -55,8 +55,8 @@ export class RedisStore implements Store {
   readonly #clock: Clock;
   /** The deadlines of the operations in flight, on one timer. */
   readonly #deadlines: DeadlineQueue;
-  /** The params of each transition as script arguments, computed once. */
-  readonly #params = new WeakMap<AnyTransition, readonly string[]>();
+  /** What each transition sends, computed once. */
+  readonly #prepared = new WeakMap<AnyTransition, Prepared>();
   /** Pub/sub between the processes sharing the store, with a `subscriber` client. */
   readonly channel: StoreChannel | undefined;
 
@@ -84,16 +84,9 @@ export class RedisStore implements Store {
 
   apply<S, I, O>(key: string, transition: Transition<S, I, O>, input: I, now: number): Promise<O> {
     try {
-      const [spec, params] = this.#script(transition);
-      const args = [String(now), this.#mode, ...params, ...spec.input(input)];
-      return this.#run(
-        `apply of ${transition.name}`,
-        applyScript(transition.name),
-        [this.#prefix + key],
-        args,
-        undefined,
-        spec.output,
-      ) as Promise<O>;
+      const p = this.#prepared.get(transition) ?? this.#prepare(transition);
+      const args = [String(now), this.#mode, ...p.params, ...p.spec.input(input)];
+      return this.#run(p.what, p.script, [this.#prefix + key], args, undefined, p.spec.output) as Promise<O>;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -106,20 +99,25 @@ export class RedisStore implements Store {
       const tag = hashTag(keys[0]!);
       const args = [String(now), this.#mode];
       const specs: ScriptSpec[] = [];
-      for (const [i, op] of operations.entries()) {
+      const names: string[] = [];
+      for (let i = 0; i < operations.length; i++) {
+        const op = operations[i]!;
         if (keys.indexOf(keys[i]!) !== i) throw new TypeError(`applyAll: key "${op.key}" appears twice`);
-        if (hashTag(keys[i]!) !== tag) {
+        if (i > 0 && hashTag(keys[i]!) !== tag) {
           throw new TypeError(
             `redisStore.applyAll: keys "${operations[0]!.key}" and "${op.key}" do not share a hash tag, so Redis Cluster ` +
               'could not update them in one script (build them with storeKey and append to one key)',
           );
         }
-        const [spec, params] = this.#script(op.transition);
-        const own = [...params, ...spec.input(op.input)];
-        args.push(op.transition.name, String(own.length), ...own);
+        const { spec, params } = this.#prepared.get(op.transition) ?? this.#prepare(op.transition);
+        const input = spec.input(op.input);
+        args.push(op.transition.name, String(params.length + input.length));
+        for (const p of params) args.push(p);
+        for (const p of input) args.push(p);
         specs.push(spec);
+        names.push(op.transition.name);
       }
-      return this.#run('applyAll', APPLY_ALL_SCRIPT, keys, args).then((replies) =>
+      return this.#run('applyAll', applyAllScript(names), keys, args).then((replies) =>
         (replies as unknown[]).map((reply, i) => specs[i]!.output(reply ?? null)),
       );
     } catch (error) {
@@ -163,21 +161,19 @@ export class RedisStore implements Store {
     return [...found];
   }
 
-  /** The spec and params arguments of a transition, or a TypeError naming it when there is no script for it. */
-  #script(transition: AnyTransition): [ScriptSpec, readonly string[]] {
+  /** What a transition sends (kept for the next call), or a TypeError naming it when there is no script for it. */
+  #prepare(transition: AnyTransition): Prepared {
     const spec = specOf(transition.name);
-    let params = this.#params.get(transition);
-    if (spec !== undefined && params === undefined) {
-      params = spec.params(transition.params);
-      if (params !== undefined) this.#params.set(transition, params);
-    }
+    const params = spec?.params(transition.params);
     if (spec === undefined || params === undefined) {
       throw new TypeError(
         `redisStore has no script for transition ${JSON.stringify(transition.name)} with params ` +
           `${JSON.stringify(transition.params)}; consumers ask supports() at construction and refuse such a store`,
       );
     }
-    return [spec, params];
+    const prepared = { spec, params, script: applyScript(transition.name), what: `apply of ${transition.name}` };
+    this.#prepared.set(transition, prepared);
+    return prepared;
   }
 
   /** One script call: EVALSHA, and EVAL once more if the server lost the script (NOSCRIPT); `map` reads the reply. */
@@ -192,14 +188,10 @@ export class RedisStore implements Store {
     if (script.sha === '') return this.#bounded(what, on.eval(script.source, keys, args), map);
     return new Promise((resolve, reject) => {
       const op = new Operation(what, this.#timeoutMs, resolve, reject, map);
+      op.retry = new Retry(on, script.source, keys, args);
       const now = this.#clock.now();
       this.#deadlines.add(op, now + this.#timeoutMs, now);
-      on.evalsha(script.sha, keys, args).then(op.answer, (error: unknown) => {
-        if (op.queue === undefined) return; // timed out already
-        if (/^NOSCRIPT/.test((error as Error)?.message ?? ''))
-          on.eval(script.source, keys, args).then(op.answer, op.fail);
-        else op.fail(error);
-      });
+      on.evalsha(script.sha, keys, args).then(op.answer, op.fail);
     });
   }
 
@@ -214,6 +206,25 @@ export class RedisStore implements Store {
   }
 }
 
+/** What a transition's `apply` sends, computed on its first call. */
+interface Prepared {
+  readonly spec: ScriptSpec;
+  readonly params: readonly string[];
+  readonly script: Script;
+  /** The operation's name in errors. */
+  readonly what: string;
+}
+
+/** A script call to send again, with its source, after NOSCRIPT. */
+class Retry {
+  constructor(
+    readonly on: Connection,
+    readonly source: string,
+    readonly keys: readonly string[],
+    readonly args: readonly string[],
+  ) {}
+}
+
 /**
  * One operation waiting for Redis: settled by the first of its answer, its failure (as
  * `StoreUnavailableError`) and its deadline. All of a store's deadlines share one timer
@@ -225,6 +236,8 @@ class Operation implements DeadlineEntry {
   prev: DeadlineEntry | undefined = undefined;
   next: DeadlineEntry | undefined = undefined;
   queue: DeadlineQueue | undefined = undefined;
+  /** A script call to send again with EVAL when the server answers NOSCRIPT (once). */
+  retry: Retry | undefined = undefined;
 
   constructor(
     readonly what: string,
@@ -250,7 +263,13 @@ class Operation implements DeadlineEntry {
 
   readonly fail = (error: unknown): void => {
     const queue = this.queue;
-    if (queue === undefined) return;
+    if (queue === undefined) return; // timed out already
+    const retry = this.retry;
+    if (retry !== undefined && /^NOSCRIPT/.test((error as Error)?.message ?? '')) {
+      this.retry = undefined;
+      retry.on.eval(retry.source, retry.keys, retry.args).then(this.answer, this.fail);
+      return;
+    }
     queue.remove(this);
     this.reject(
       new StoreUnavailableError(`redisStore: ${this.what} failed: ${(error as Error)?.message ?? error}`, {

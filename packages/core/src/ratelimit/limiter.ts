@@ -197,7 +197,7 @@ export class RateLimiter {
     if (!(typeof cost === 'number' && cost >= 0 && cost <= this.#maxCost)) {
       return Promise.reject(costError(cost, this.#maxCost));
     }
-    return this.#apply(key, cost, false).then((d) => this.#count(key, d));
+    return this.#apply(key, cost, false, true);
   }
 
   /** True when {@link consumeSync} can answer: one algorithm over the in-process memory store. */
@@ -383,34 +383,41 @@ export class RateLimiter {
     return d;
   }
 
-  /** Applies consume or peek to the user's `key` (prefixed here, or through the memory store's key space). */
-  #apply(key: string, cost: number, peek: boolean): Promise<RateLimitDecision> {
+  /**
+   * Applies consume or peek to the user's `key` (prefixed here, or through the memory store's
+   * key space); `count` counts the decision in the stats in the same step (a consume: one
+   * promise reaction per decision, not two).
+   */
+  #apply(key: string, cost: number, peek: boolean, count = false): Promise<RateLimitDecision> {
     const now = this.#clock.now();
     const single = this.#single;
     const sync = this.#sync;
+    const counted = (d: RateLimitDecision): RateLimitDecision => (count ? this.#count(key, d) : d);
     try {
       if (sync !== undefined) {
         if (single !== undefined) {
-          return Promise.resolve(sync.applySync(key, peek ? single.peek : single.consume, cost, now, this.#space));
+          return Promise.resolve(
+            counted(sync.applySync(key, peek ? single.peek : single.consume, cost, now, this.#space)),
+          );
         }
         return Promise.resolve(
-          combine(sync.applyAllSync(this.#operations(key, cost, peek), now) as RateLimitDecision[]),
+          counted(combine(sync.applyAllSync(this.#operations(key, cost, peek), now) as RateLimitDecision[])),
         );
       }
       const denials = this.#denials;
       if (denials === undefined || peek) {
-        return this.#decide(this.#store, key, cost, peek, now).catch((error: unknown) =>
-          this.#storeFailed(error, key, cost, peek, now),
+        return this.#decide(this.#store, key, cost, peek, now).then(counted, (error: unknown) =>
+          this.#storeFailed(error, key, cost, peek, now).then(counted),
         );
       }
       const cached = denials.lookup(key, cost, now);
-      if (cached !== undefined) return Promise.resolve(cached);
+      if (cached !== undefined) return Promise.resolve(counted(cached));
       return this.#decide(this.#store, key, cost, false, now).then(
         (d) => {
           denials.remember(key, cost, d, now);
-          return d;
+          return counted(d);
         },
-        (error: unknown) => this.#storeFailed(error, key, cost, false, now),
+        (error: unknown) => this.#storeFailed(error, key, cost, false, now).then(counted),
       );
     } catch (error) {
       return Promise.reject(error);
@@ -471,8 +478,10 @@ export function combine(decisions: readonly RateLimitDecision[]): RateLimitDecis
   }
   if (pick === undefined) throw new TypeError('combine: no decisions');
   // A denial reports the refusing limit whole, so `limit`, `remaining` and `resetMs` describe
-  // one policy; `limits` keeps every limit's own decision.
-  return { ...pick, limits: decisions };
+  // one policy; `limits` keeps every limit's own decision. (A literal, not a spread: this
+  // runs on every decision of a multi-limit limiter, and a spread costs several times more.)
+  const { allowed, limit, remaining, resetMs, retryAfterMs } = pick;
+  return { allowed, limit, remaining, resetMs, retryAfterMs, limits: decisions };
 }
 
 /**

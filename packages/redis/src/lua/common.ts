@@ -1,77 +1,106 @@
 /**
- * Lua shared by every script. ARGV[1] is the caller's `now`, ARGV[2] the time mode (`s`:
- * the server's clock, read with TIME; `c`: the caller's `now`); a script's own arguments
- * start at ARGV[3].
- *
- * A stored value is `<expiry>;<payload>`: the expiry (ms on the clock in use, empty for
- * none) is judged here against `now`, so a key reads as absent exactly when the caller's
- * store would say so; `PX` only collects idle keys, with a margin under the caller's
- * clock (it may run slower than the server's). A payload is JSON, or a packed numeric
- * state whose first character, an upper-case tag, JSON never starts with.
+ * A Lua function: a number as the shortest text that reads back as the same double (in Lua
+ * and in JavaScript). Whole numbers below 1e14, the common case, print as tostring's %.14g
+ * would, but through %d, a third of the cost. Globals only, so it closes over nothing.
  */
-export const COMMON = `
-local callerNow = tonumber(ARGV[1])
-local now = callerNow
-local margin = 60000
-if ARGV[2] == 's' then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  margin = 0
-end
-local EPS = 1e-9
-
--- A number as the shortest text that reads back as the same double (in Lua and in JavaScript).
-local floor, format = math.floor, string.format
-local function num(x)
-  -- Whole numbers below 1e14, the common case, print as tostring's %.14g would, but through
-  -- %d: an integer sprintf costs about a third of a double's.
-  if x == floor(x) and x < 1e14 and x > -1e14 and (x ~= 0 or 1 / x > 0) then return format('%d', x) end
+export const NUM = `function(x)
+  if x % 1 == 0 and x < 1e14 and x > -1e14 and (x ~= 0 or 1 / x > 0) then return string.format('%d', x) end
   if x ~= x then return 'NaN' end
   if x == math.huge then return 'Infinity' end
   if x == -math.huge then return '-Infinity' end
-  local s = format('%.15g', x)
-  if tonumber(s) ~= x then s = format('%.17g', x) end
+  local s = string.format('%.15g', x)
+  if tonumber(s) ~= x then s = string.format('%.17g', x) end
   return s
-end
+end`;
 
--- The live payload of a key, or nil when absent or expired.
+/**
+ * The start of every script. ARGV[1] is the caller's `now`, ARGV[2] the time mode (`s`:
+ * the server's clock, read with TIME; `c`: the caller's `now`); a script's own arguments
+ * start at ARGV[3].
+ *
+ * A script's body runs again on every call, so whatever it defines is built again each
+ * time: a function is a closure, and each local a nested function uses becomes an upvalue
+ * to allocate and close (six helpers over shared locals cost more than a token-bucket step).
+ * Hot scripts (a rate limit's own apply) define no function over these locals.
+ */
+export const PRELUDE = `
+local floor, ceil, byte = math.floor, math.ceil, string.byte
+local spack, sunpack = struct.pack, struct.unpack
+local now, margin = 0, 0
+if ARGV[2] == 's' then
+  local t = redis.call('TIME')
+  now = t[1] * 1000 + floor(t[2] / 1000)
+else
+  now, margin = tonumber(ARGV[1]), 60000
+end
+local EPS = 1e-9
+`;
+
+/**
+ * Lua writing a rate limit's binary value (its expiry inside) to `key` for `ttl` ms: deleted
+ * when `ttl` is not above 0, kept with no `PX` from 1e15 ms on.
+ */
+export const writePacked = (key: string, value: string, ttl: string): string => `
+  if not (${ttl} > 0) then
+    redis.call('DEL', ${key})
+  elseif ${ttl} >= 1e15 then
+    redis.call('SET', ${key}, ${value})
+  else
+    redis.call('SET', ${key}, ${value}, 'PX', ceil(${ttl}) + margin)
+  end`;
+
+/** Whether a value's first byte (in `byte`) is a rate limit's binary tag. */
+export const isPacked = (byte: string): string => `(${byte} == 84 or ${byte} == 71 or ${byte} == 70 or ${byte} == 83)`;
+
+/**
+ * `load` and `save`, for every script but a rate limit's own apply.
+ *
+ * A stored value is `<expiry>;<payload>` (text: JSON or a breaker's packed numbers), or,
+ * for a rate limit, binary: a tag letter (`T`, `G`, `F`, `S`), the state's numbers, then the
+ * expiry, each a little-endian double (struct.pack '<d': the same 64 bits as JavaScript's,
+ * so nothing is formatted or parsed). The expiry (ms on the clock in use; none: empty text,
+ * or an infinite double) is judged here against `now`, so a key reads as absent exactly
+ * when the caller's store would say so; `PX` only collects idle keys, with a margin under
+ * the caller's clock (it may run slower than the server's). A text value starts with a
+ * digit, `-` or `;`, a binary one with a letter.
+ */
+export const STORAGE = `
+local sub = string.sub
+local num = ${NUM}
+
+-- The live payload of a key (a binary value whole), or nil when absent or expired.
 local function load(key)
   local v = redis.call('GET', key)
   if not v then return nil end
+  if (byte(v) or 0) > 64 then
+    if #v >= 9 and sunpack('<d', v, #v - 7) > now then return v end
+    return nil
+  end
   local sep = string.find(v, ';', 1, true)
   if sep == nil then return nil end
-  if sep > 1 and not ((tonumber(string.sub(v, 1, sep - 1)) or 0) > now) then return nil end
-  return string.sub(v, sep + 1)
+  if sep > 1 and not ((tonumber(sub(v, 1, sep - 1)) or 0) > now) then return nil end
+  -- A rate limit kept as text (\`<expiry>;T9,1700000000123\`, before 0.2) reads as absent.
+  local tag = byte(v, sep + 1)
+  if ${isPacked('tag')} then return nil end
+  return sub(v, sep + 1)
 end
 
--- Writes a payload with its TTL (math.huge: none); nil or a TTL <= 0 deletes the key.
+-- Writes a payload with its TTL (math.huge: none); nil or a TTL <= 0 deletes the key. A
+-- rate limit's binary value (no text payload starts with its tag) holds its expiry.
 local function save(key, payload, ttl)
-  if payload == nil or not (ttl > 0) then
+  if payload ~= nil and ${isPacked('byte(payload)')} then${writePacked('key', 'payload', 'ttl')}
+  elseif payload == nil or not (ttl > 0) then
     redis.call('DEL', key)
   elseif ttl >= 1e15 then
     redis.call('SET', key, ';' .. payload)
   else
-    redis.call('SET', key, num(now + ttl) .. ';' .. payload, 'PX', math.ceil(ttl) + margin)
+    redis.call('SET', key, num(now + ttl) .. ';' .. payload, 'PX', ceil(ttl) + margin)
   end
 end
-
--- The numbers of a packed state with this tag ('T1.5,100' -> {1.5, 100}), or nil.
--- (string.find and string.sub: string.gmatch costs a closure and a pattern match per number.)
-local function packed(p, tag)
-  if p == nil or string.sub(p, 1, 1) ~= tag then return nil end
-  local t, from = {}, 2
-  while true do
-    local comma = string.find(p, ',', from, true)
-    if comma == nil then
-      t[#t + 1] = tonumber(string.sub(p, from))
-      return t
-    end
-    t[#t + 1] = tonumber(string.sub(p, from, comma - 1))
-    from = comma + 1
-  end
-end
-
 `;
+
+/** The helpers of every script but a rate limit's own apply. */
+export const COMMON = PRELUDE + STORAGE;
 
 /**
  * JSON read and written as raw texts, for the families that keep callers' values (records,
@@ -209,9 +238,15 @@ end
 return outs
 `;
 
-/** `get`: the live payload, or nil. */
+/** `get`: the live payload, or nil; a rate limit's binary payload as text (`T<tokens>,<at>`). */
 export const GET = `
-return load(KEYS[1]) or false
+local v = load(KEYS[1])
+if not v then return false end
+local tag = byte(v)
+if not ${isPacked('tag')} then return v end
+local numbers = {}
+for at = 2, #v - 15, 8 do numbers[#numbers + 1] = num((sunpack('<d', v, at))) end
+return sub(v, 1, 1) .. table.concat(numbers, ',')
 `;
 
 /** `set`: ARGV[3] the TTL (empty: none), ARGV[4] the JSON state. */
@@ -225,16 +260,22 @@ return false
 /**
  * `keys`, on one primary: one SCAN step (ARGV[3] cursor, ARGV[4] pattern, ARGV[5] count);
  * returns the next cursor and the live keys among those scanned (only each value's head
- * is read).
+ * is read, and a long binary value's last 8 bytes, its expiry).
  */
 export const SCAN = `
 local r = redis.call('SCAN', ARGV[3], 'MATCH', ARGV[4], 'COUNT', ARGV[5])
 local out = { r[1] }
 for _, key in ipairs(r[2]) do
-  local head = redis.pcall('GETRANGE', key, 0, 31)
-  if type(head) == 'string' then
-    local sep = string.find(head, ';', 1, true)
-    if sep ~= nil and (sep == 1 or (tonumber(string.sub(head, 1, sep - 1)) or 0) > now) then out[#out + 1] = key end
+  local head = redis.pcall('GETRANGE', key, 0, 63)
+  if type(head) == 'string' and head ~= '' then
+    if byte(head) > 64 then
+      if #head == 64 then head = redis.call('GETRANGE', key, -8, -1) end
+      if #head >= 8 and sunpack('<d', head, #head - 7) > now then out[#out + 1] = key end
+    else
+      local sep = string.find(head, ';', 1, true)
+      local tag = sep and byte(head, sep + 1)
+      if not ${isPacked('tag')} and sep ~= nil and (sep == 1 or (tonumber(sub(head, 1, sep - 1)) or 0) > now) then out[#out + 1] = key end
+    end
   end
 end
 return out

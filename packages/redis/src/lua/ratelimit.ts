@@ -1,137 +1,170 @@
 import type { JsonValue, RateLimitDecision } from '@resilience/core';
+import { NUM, writePacked } from './common.js';
 import type { ScriptSpec } from './spec.js';
 
 /**
  * The four rate-limit algorithms, step for step as `tokenBucket`, `gcra`, `fixedWindow` and
  * `slidingWindow` in core (same operations in the same order on the same doubles), over
- * packed states: `T<tokens>,<at>`, `G<tat>`, `F<windowStart>,<count>`,
- * `S<windowStart>,<current>,<previous>`. A refusal or a peek writes nothing. The decision
- * comes back as an array `allowed (1 or 0), limit, remaining, resetMs, retryAfterMs`: each
- * a Redis integer when it is a whole number Redis carries exactly (the common case, with
- * no number formatted in Lua), else its text (num).
+ * binary states (see STORAGE): a tag, then little-endian doubles, `T` tokens, at; `G` tat;
+ * `F` windowStart, count; `S` windowStart, current, previous; the expiry last. A refusal
+ * or a peek writes nothing. The decision comes back as an array `allowed (1 or 0), limit,
+ * remaining, resetMs, retryAfterMs`: each a Redis integer when it is a whole number Redis
+ * carries exactly (the common case, with no number formatted in Lua), else its text (num).
+ *
+ * Each algorithm is a block of Lua (its consume and its peek two copies, `commit` written
+ * in) reading the key's value `s` (nil or false: absent; a value of another length or tag,
+ * or expired, reads as absent) and ARGV from `a[i]`, and setting `out`,
+ * `nxt` (the value to write, false: none), `ttl` and `ok`. A limit's own apply script runs
+ * the block inline: it builds no function per call (see PRELUDE); `applyAll` wraps it in a
+ * step function.
  */
-const DECISION = `
-local function int(x)
-  if x == floor(x) and x < 9e15 and x > -9e15 and (x ~= 0 or 1 / x > 0) then return x end
-  return num(x)
+type Block = (commit: boolean) => string;
+
+/** The value to write: the tag, the numbers, and the expiry (none from 1e15 ms on). */
+const packed = (tag: string, ...numbers: string[]) =>
+  `spack('<B${'d'.repeat(numbers.length + 1)}', ${tag.charCodeAt(0)}, ${numbers.join(', ')}, ttl < 1e15 and now + ttl or math.huge)`;
+
+const TOKEN_BUCKET: Block = (commit) => `
+local capacity, perMs, cost = tonumber(a[i]), tonumber(a[i + 1]) / 1000, tonumber(a[i + 2])
+local tokens, from = capacity, now
+if s and #s == 25 and byte(s) == 84 then
+  local t, last, expiry = sunpack('<ddd', s, 2)
+  if expiry > now then
+    tokens = t
+    if now > last then tokens = math.min(capacity, tokens + (now - last) * perMs) else from = last end
+  end
 end
-local function decision(allowed, limit, remaining, reset, retry)
-  return { allowed and 1 or 0, int(limit), int(remaining), int(reset), int(retry) }
+ok = tokens + EPS >= cost
+if not ok or not ${commit} then
+  local retry = 0
+  if not ok then retry = ceil((cost - tokens - EPS) / perMs) end
+  out, nxt, ttl = { ok and 1 or 0, capacity, floor(tokens + EPS), ceil((capacity - tokens) / perMs), retry }, false, 0
+else
+  local left = 0
+  if tokens > cost then left = tokens - cost end
+  ttl = (capacity - left) / perMs
+  out, nxt = { 1, capacity, floor(left + EPS), ceil(ttl), 0 }, ${packed('T', 'left', 'from')}
 end
 `;
 
-const TOKEN_BUCKET = `
-local function tokenBucket(commit)
-  return function(s, a, i)
-    local capacity, perMs, cost = tonumber(a[i]), tonumber(a[i + 1]) / 1000, tonumber(a[i + 2])
-    local st = packed(s, 'T')
-    local tokens, from = capacity, now
-    if st then
-      local last = st[2]
-      tokens = st[1]
-      if now > last then tokens = math.min(capacity, tokens + (now - last) * perMs) else from = last end
-    end
-    local allowed = tokens + EPS >= cost
-    if not allowed or not commit then
-      local retry = 0
-      if not allowed then retry = math.ceil((cost - tokens - EPS) / perMs) end
-      local out = decision(allowed, capacity, math.floor(tokens + EPS), math.ceil((capacity - tokens) / perMs), retry)
-      return out, false, 0, allowed
-    end
-    local left = 0
-    if tokens > cost then left = tokens - cost end
-    local reset = (capacity - left) / perMs
-    return decision(true, capacity, math.floor(left + EPS), math.ceil(reset), 0), 'T' .. num(left) .. ',' .. num(from), reset, true
-  end
+const GCRA: Block = (commit) => `
+local limit, periodMs, burst, cost = tonumber(a[i]), tonumber(a[i + 1]), tonumber(a[i + 2]), tonumber(a[i + 3])
+local interval = periodMs / limit
+local tolerance = burst * interval
+local tat = now
+if s and #s == 17 and byte(s) == 71 then
+  local t, expiry = sunpack('<dd', s, 2)
+  if expiry > now then tat = math.max(t, now) end
+end
+local newTat = tat + cost * interval
+ok = newTat - now <= tolerance + EPS * interval
+if not ok or not ${commit} then
+  local retry = 0
+  if not ok then retry = ceil(newTat - tolerance - now - EPS * interval) end
+  local remaining = math.max(0, floor((tolerance - (tat - now)) / interval + EPS))
+  out, nxt, ttl = { ok and 1 or 0, burst, remaining, ceil(tat - now), retry }, false, 0
+else
+  local remaining = math.max(0, floor((tolerance - (newTat - now)) / interval + EPS))
+  ttl = newTat - now
+  out, nxt = { 1, burst, remaining, ceil(newTat - now), 0 }, ${packed('G', 'newTat')}
 end
 `;
 
-const GCRA = `
-local function gcra(commit)
-  return function(s, a, i)
-    local limit, periodMs, burst, cost = tonumber(a[i]), tonumber(a[i + 1]), tonumber(a[i + 2]), tonumber(a[i + 3])
-    local interval = periodMs / limit
-    local tolerance = burst * interval
-    local st = packed(s, 'G')
-    local tat = now
-    if st then tat = math.max(st[1], now) end
-    local newTat = tat + cost * interval
-    local allowed = newTat - now <= tolerance + EPS * interval
-    if not allowed or not commit then
-      local retry = 0
-      if not allowed then retry = math.ceil(newTat - tolerance - now - EPS * interval) end
-      local remaining = math.max(0, math.floor((tolerance - (tat - now)) / interval + EPS))
-      return decision(allowed, burst, remaining, math.ceil(tat - now), retry), false, 0, allowed
-    end
-    local remaining = math.max(0, math.floor((tolerance - (newTat - now)) / interval + EPS))
-    return decision(true, burst, remaining, math.ceil(newTat - now), 0), 'G' .. num(newTat), newTat - now, true
-  end
+const FIXED_WINDOW: Block = (commit) => `
+local limit, windowMs, cost = tonumber(a[i]), tonumber(a[i + 1]), tonumber(a[i + 2])
+local start = floor(now / windowMs) * windowMs
+local count = 0
+if s and #s == 25 and byte(s) == 70 then
+  local at, n, expiry = sunpack('<ddd', s, 2)
+  if at == start and expiry > now then count = n end
+end
+local endMs = start + windowMs - now
+ok = count + cost <= limit
+if not ok or not ${commit} then
+  local reset, retry = 0, 0
+  if count > 0 then reset = ceil(endMs) end
+  if not ok then retry = ceil(endMs) end
+  out, nxt, ttl = { ok and 1 or 0, limit, math.max(0, floor(limit - count)), reset, retry }, false, 0
+else
+  ttl = endMs
+  out, nxt = { 1, limit, floor(limit - count - cost), ceil(endMs), 0 }, ${packed('F', 'start', 'count + cost')}
 end
 `;
 
-const FIXED_WINDOW = `
-local function fixedWindow(commit)
-  return function(s, a, i)
-    local limit, windowMs, cost = tonumber(a[i]), tonumber(a[i + 1]), tonumber(a[i + 2])
-    local start = math.floor(now / windowMs) * windowMs
-    local st = packed(s, 'F')
-    local count = 0
-    if st and st[1] == start then count = st[2] end
-    local endMs = start + windowMs - now
-    local allowed = count + cost <= limit
-    if not allowed or not commit then
-      local reset, retry = 0, 0
-      if count > 0 then reset = math.ceil(endMs) end
-      if not allowed then retry = math.ceil(endMs) end
-      return decision(allowed, limit, math.max(0, math.floor(limit - count)), reset, retry), false, 0, allowed
-    end
-    local out = decision(true, limit, math.floor(limit - count - cost), math.ceil(endMs), 0)
-    return out, 'F' .. num(start) .. ',' .. num(count + cost), endMs, true
-  end
+/** What the sliding window's consume and peek share (functions of their arguments only). */
+const SLIDING = `
+local function slidingDrainedAt(start, windowMs, c, p)
+  if c > 0 then return start + 2 * windowMs end
+  if p > 0 then return start + windowMs end
+  return start
+end
+local function slidingAdmitAt(start, windowMs, limit, cost, c, p)
+  local room = limit - cost - c
+  if room >= 0 and p > 0 then return start + (1 - room / p) * windowMs end
+  local nextRoom = limit - cost
+  if c <= nextRoom then return start + windowMs end
+  return start + windowMs + (1 - nextRoom / c) * windowMs
 end
 `;
 
-const SLIDING_WINDOW = `
-local function slidingWindow(commit)
-  return function(s, a, i)
-    local limit, windowMs, cost = tonumber(a[i]), tonumber(a[i + 1]), tonumber(a[i + 2])
-    local start = math.floor(now / windowMs) * windowMs
-    local current, previous = 0, 0
-    local st = packed(s, 'S')
-    if st then
-      if st[1] == start then
-        current, previous = st[2], st[3]
-      elseif st[1] == start - windowMs then
-        previous = st[2]
-      end
-    end
-    local function drainedAt(c, p)
-      if c > 0 then return start + 2 * windowMs end
-      if p > 0 then return start + windowMs end
-      return start
-    end
-    local function admitAt(c, p)
-      local room = limit - cost - c
-      if room >= 0 and p > 0 then return start + (1 - room / p) * windowMs end
-      local nextRoom = limit - cost
-      if c <= nextRoom then return start + windowMs end
-      return start + windowMs + (1 - nextRoom / c) * windowMs
-    end
-    local elapsed = (now - start) / windowMs
-    local estimate = previous * (1 - elapsed) + current
-    local allowed = estimate + cost <= limit + EPS
-    if not allowed or not commit then
-      local retry = 0
-      if not allowed then retry = math.ceil(admitAt(current, previous) - now) end
-      local remaining = math.max(0, math.floor(limit - estimate + EPS))
-      return decision(allowed, limit, remaining, math.ceil(drainedAt(current, previous) - now), retry), false, 0, allowed
-    end
-    current = current + cost
-    local reset = drainedAt(current, previous) - now
-    local remaining = math.max(0, math.floor(limit - estimate - cost + EPS))
-    local nxt = 'S' .. num(start) .. ',' .. num(current) .. ',' .. num(previous)
-    return decision(true, limit, remaining, math.ceil(reset), 0), nxt, reset, true
+const SLIDING_WINDOW: Block = (commit) => `
+local limit, windowMs, cost = tonumber(a[i]), tonumber(a[i + 1]), tonumber(a[i + 2])
+local start = floor(now / windowMs) * windowMs
+local current, previous = 0, 0
+if s and #s == 33 and byte(s) == 83 then
+  local at, c, p, expiry = sunpack('<dddd', s, 2)
+  if not (expiry > now) then
+  elseif at == start then
+    current, previous = c, p
+  elseif at == start - windowMs then
+    previous = c
   end
+end
+local elapsed = (now - start) / windowMs
+local estimate = previous * (1 - elapsed) + current
+ok = estimate + cost <= limit + EPS
+if not ok or not ${commit} then
+  local retry = 0
+  if not ok then retry = ceil(slidingAdmitAt(start, windowMs, limit, cost, current, previous) - now) end
+  local remaining = math.max(0, floor(limit - estimate + EPS))
+  local reset = ceil(slidingDrainedAt(start, windowMs, current, previous) - now)
+  out, nxt, ttl = { ok and 1 or 0, limit, remaining, reset, retry }, false, 0
+else
+  current = current + cost
+  ttl = slidingDrainedAt(start, windowMs, current, previous) - now
+  local remaining = math.max(0, floor(limit - estimate - cost + EPS))
+  out, nxt = { 1, limit, remaining, ceil(ttl), 0 }, ${packed('S', 'start', 'current', 'previous')}
+end
+`;
+
+/**
+ * The decision's numbers that Redis cannot carry as integers (fractions, Infinity, NaN, -0,
+ * beyond 9e15) as texts, by `num`: COMMON's in a step function, else a function built only then.
+ */
+const integers = (num: string) => `
+for k = 2, 5 do
+  local x = out[k]
+  if not (x % 1 == 0 and x < 9e15 and x > -9e15 and (x ~= 0 or 1 / x > 0)) then out[k] = ${num}(x) end
+end
+`;
+
+/** A limit's own apply script, after PRELUDE: KEYS[1]'s value (the block judges its tag and expiry), the block inline, the write. */
+const inline = (block: string) => `
+local s = redis.call('GET', KEYS[1])
+local a, i = ARGV, 3
+local out, nxt, ttl, ok
+${block}${integers(`(${NUM})`)}
+if nxt then${writePacked('KEYS[1]', 'nxt', 'ttl')}
+end
+return out
+`;
+
+/** The block as a step function for `applyAll`. */
+const stepFunction = (name: string, block: string) => `
+local function ${name}(s, a, i)
+  local out, nxt, ttl, ok
+  ${block}${integers('num')}
+  return out, nxt, ttl, ok
 end
 `;
 
@@ -159,16 +192,21 @@ const cost = (input: unknown): string[] => [String(input)];
 
 function algorithm(
   kind: string,
-  lib: string,
+  block: Block,
   params: (p: JsonValue) => string[] | undefined,
+  shared = '',
 ): Record<string, ScriptSpec> {
-  const spec = (commit: boolean): ScriptSpec => ({
-    libs: [DECISION, lib],
-    step: `${kind}(${commit})`,
-    params,
-    input: cost,
-    output: decision,
-  });
+  const spec = (commit: boolean): ScriptSpec => {
+    const name = commit ? kind : `${kind}Peek`;
+    return {
+      libs: [...(shared ? [shared] : []), stepFunction(name, block(commit))],
+      step: name,
+      apply: shared + inline(block(commit)),
+      params,
+      input: cost,
+      output: decision,
+    };
+  };
   return { [`ratelimit.${kind}`]: spec(true), [`ratelimit.${kind}.peek`]: spec(false) };
 }
 
@@ -176,10 +214,10 @@ export const rateLimitScripts: Record<string, ScriptSpec> = {
   ...algorithm('tokenBucket', TOKEN_BUCKET, numbers('capacity', 'refillPerSecond')),
   ...algorithm('gcra', GCRA, numbers('limit', 'periodMs', 'burst')),
   ...algorithm('fixedWindow', FIXED_WINDOW, numbers('limit', 'windowMs')),
-  ...algorithm('slidingWindow', SLIDING_WINDOW, numbers('limit', 'windowMs')),
+  ...algorithm('slidingWindow', SLIDING_WINDOW, numbers('limit', 'windowMs'), SLIDING),
 };
 
-/** The state of a packed rate-limit payload, as core's transition keeps it; undefined for another tag. */
+/** The state of a rate-limit payload as the get script answers it (`T<tokens>,<at>`), as core's transition keeps it; undefined for another tag. */
 export function rateLimitState(payload: string): JsonValue | undefined {
   const n = payload.slice(1).split(',').map(Number);
   switch (payload[0]) {

@@ -38,7 +38,7 @@ end
 
 local function sagaClaim(s, a, i)
   local ttl, owner, staleBefore = tonumber(a[i]), a[i + 1], tonumber(a[i + 2])
-  if ARGV[2] == 's' then staleBefore = staleBefore + (now - callerNow) end
+  if ARGV[2] == 's' then staleBefore = staleBefore + (now - tonumber(ARGV[1])) end
   local f = members(s)
   if f == nil or tonumber(f.raw.v) ~= 1 or f.raw.phase == '"failed"' then return false, false, 0 end
   local at = tonumber(f.raw.at)

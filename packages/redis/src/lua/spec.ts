@@ -12,6 +12,12 @@ export interface ScriptSpec {
   readonly libs: readonly string[];
   /** A Lua expression for the step: a function `(payload, ARGV, i)` reading its arguments from `ARGV[i]` on. */
   readonly step: string;
+  /**
+   * The Lua of the transition's own apply script on KEYS[1], after PRELUDE, when it runs
+   * inline (no function, and no helper closure, built per call); else the step over
+   * COMMON's `load` and `save`.
+   */
+  readonly apply?: string;
   /** The params as leading arguments, computed once per transition; `undefined` when the script cannot follow them. */
   params(params: JsonValue): string[] | undefined;
   /** The input as the following arguments. */
