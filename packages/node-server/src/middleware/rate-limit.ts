@@ -83,6 +83,31 @@ export type RateLimitCheck<C> = (c: C, res: ServerResponse) => Answer | undefine
 
 const DRAFT_FIELDS = ['ratelimit-policy', 'ratelimit', 'ratelimit-remaining', 'x-ratelimit-remaining'];
 
+/** The rate limits that have counted a response: one (nearly always) or several. */
+const COUNTED = Symbol('resilience.rateLimitsCounted');
+
+type Counted = ServerResponse & { [COUNTED]?: object | object[] };
+
+/**
+ * True the first time `limit` counts `res`. A mark on the response rather than a WeakSet per
+ * middleware: adding a property costs far less than a WeakSet entry (and its collection).
+ */
+function firstCount(res: ServerResponse, limit: object): boolean {
+  const counted = (res as Counted)[COUNTED];
+  if (counted === undefined) {
+    (res as Counted)[COUNTED] = limit;
+    return true;
+  }
+  if (counted === limit) return false;
+  if (!Array.isArray(counted)) {
+    (res as Counted)[COUNTED] = [counted, limit];
+    return true;
+  }
+  if (counted.includes(limit)) return false;
+  counted.push(limit);
+  return true;
+}
+
 /** The rate limit shared by the Express and Koa adapters; see their `rateLimit`. */
 export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitPort<C>): RateLimitCheck<C> {
   const v = new OptionsValidator('rateLimit');
@@ -149,13 +174,14 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
   const fixedCost = typeof o.cost === 'number' ? o.cost : MIDDLEWARE_DEFAULTS.rateLimit.cost;
   const skip = o.skip;
   const sync = limiter.synchronous;
-  // A request reached twice by this middleware (mounted on the app and on a router) counts once.
-  const seen = new WeakSet<ServerResponse>();
   let warned = false;
 
   const ipKey = (c: C, res: ServerResponse): string => {
-    if (!warned) {
-      const warning = proxyTrustWarning({ headers: res.req.headers, trust: port.trust(c), framework: port.framework });
+    const headers = res.req.headers;
+    // Only a forwarded request can show a misconfiguration (see proxyTrustWarning): the
+    // others cost no look-up of the app's proxy setting.
+    if (!warned && (headers['x-forwarded-for'] !== undefined || headers.forwarded !== undefined)) {
+      const warning = proxyTrustWarning({ headers, trust: port.trust(c), framework: port.framework });
       if (warning !== undefined) {
         warned = true;
         logger.warn({ policy: name }, `rateLimit "${name}": ${warning}`);
@@ -195,8 +221,8 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
   };
 
   return function rateLimitCheck(c, res) {
-    if (seen.has(res)) return undefined;
-    seen.add(res);
+    // A request reached twice by this middleware (mounted on the app and on a router) counts once.
+    if (!firstCount(res, rateLimitCheck)) return undefined;
     // The common case, a memory store with the client IP as key: no promise at all.
     if (sync && skip === undefined && keyOf === undefined && costOf === undefined) {
       return decide(res, limiter.consumeSync(ipKey(c, res), fixedCost));
