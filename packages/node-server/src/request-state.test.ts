@@ -1,8 +1,9 @@
 import http from 'node:http';
+import { Socket } from 'node:net';
 import { classify } from '@resilience/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClientDisconnectedError } from './errors.js';
-import { abortRequest, requestSignal } from './request-state.js';
+import { abortRequest, claimResponse, requestSignal } from './request-state.js';
 import { deferred, type Served, send, serve } from './testing/http.js';
 
 let served: Served | undefined;
@@ -105,5 +106,23 @@ describe('requestSignal', () => {
     const signal = await asked.promise;
     expect(signal.aborted).toBe(true);
     expect(signal.reason).toBeInstanceOf(ClientDisconnectedError);
+  });
+});
+
+describe('claimResponse', () => {
+  it('is true once per owner and response: the same owner again is refused, any other owner is not', () => {
+    const [a, b, c] = [{}, {}, {}];
+    const res = new http.ServerResponse(new http.IncomingMessage(new Socket()));
+    const other = new http.ServerResponse(new http.IncomingMessage(new Socket()));
+    expect([a, b, a, c, b, c, a].map((owner) => claimResponse(res, owner))).toEqual([
+      true,
+      true,
+      false,
+      true,
+      false,
+      false,
+      false,
+    ]);
+    expect(claimResponse(other, a)).toBe(true);
   });
 });

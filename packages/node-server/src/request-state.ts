@@ -109,6 +109,33 @@ export function whenResponseCloses(res: ServerResponse, run: () => void): void {
   else state.onClose.push(run);
 }
 
+const CLAIMS = Symbol('resilience.claims');
+
+type Claimed = ServerResponse & { [CLAIMS]?: object | object[] };
+
+/**
+ * True the first time `owner` (a middleware's own function, say) claims `res`, false after:
+ * a request that reaches one middleware twice (mounted on the app and on a router) is
+ * handled once by it, and by each other middleware once too. A mark on the response, not a
+ * WeakSet per middleware: setting a property costs far less than a WeakSet entry.
+ */
+export function claimResponse(res: ServerResponse, owner: object): boolean {
+  const claimed = res as Claimed;
+  const owners = claimed[CLAIMS];
+  if (owners === undefined) {
+    claimed[CLAIMS] = owner;
+    return true;
+  }
+  if (owners === owner) return false;
+  if (!Array.isArray(owners)) {
+    claimed[CLAIMS] = [owners, owner];
+    return true;
+  }
+  if (owners.includes(owner)) return false;
+  owners.push(owner);
+  return true;
+}
+
 const correlationIdOf = correlationIds();
 
 /**

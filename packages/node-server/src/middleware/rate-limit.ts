@@ -19,7 +19,7 @@ import {
 } from '@resilience/core';
 import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { checkLogger, consoleLogger } from '../logger.js';
-import { requestCorrelationId } from '../request-state.js';
+import { claimResponse, requestCorrelationId } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 import { errorAnswer, headerText, setHeaders } from './answer.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
@@ -82,31 +82,6 @@ export interface RateLimitPort<C> {
 export type RateLimitCheck<C> = (c: C, res: ServerResponse) => Answer | undefined | Promise<Answer | undefined>;
 
 const DRAFT_FIELDS = ['ratelimit-policy', 'ratelimit', 'ratelimit-remaining', 'x-ratelimit-remaining'];
-
-/** The rate limits that have counted a response: one (nearly always) or several. */
-const COUNTED = Symbol('resilience.rateLimitsCounted');
-
-type Counted = ServerResponse & { [COUNTED]?: object | object[] };
-
-/**
- * True the first time `limit` counts `res`. A mark on the response rather than a WeakSet per
- * middleware: adding a property costs far less than a WeakSet entry (and its collection).
- */
-function firstCount(res: ServerResponse, limit: object): boolean {
-  const counted = (res as Counted)[COUNTED];
-  if (counted === undefined) {
-    (res as Counted)[COUNTED] = limit;
-    return true;
-  }
-  if (counted === limit) return false;
-  if (!Array.isArray(counted)) {
-    (res as Counted)[COUNTED] = [counted, limit];
-    return true;
-  }
-  if (counted.includes(limit)) return false;
-  counted.push(limit);
-  return true;
-}
 
 /** The rate limit shared by the Express and Koa adapters; see their `rateLimit`. */
 export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitPort<C>): RateLimitCheck<C> {
@@ -222,7 +197,7 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
 
   return function rateLimitCheck(c, res) {
     // A request reached twice by this middleware (mounted on the app and on a router) counts once.
-    if (!firstCount(res, rateLimitCheck)) return undefined;
+    if (!claimResponse(res, rateLimitCheck)) return undefined;
     // The common case, a memory store with the client IP as key: no promise at all.
     if (sync && skip === undefined && keyOf === undefined && costOf === undefined) {
       return decide(res, limiter.consumeSync(ipKey(c, res), fixedCost));
