@@ -109,11 +109,22 @@ describe('requestSignal', () => {
   });
 });
 
+const response = () => new http.ServerResponse(new http.IncomingMessage(new Socket()));
+
+/** As Express does to every response before its middleware runs. */
+function expressLike(): http.ServerResponse {
+  const res = response();
+  Object.setPrototypeOf(res, Object.create(http.ServerResponse.prototype));
+  return res;
+}
+
 describe('claimResponse', () => {
-  it('is true once per owner and response: the same owner again is refused, any other owner is not', () => {
+  it.each([
+    ['a plain response', response],
+    ["one whose prototype was swapped (Express's)", expressLike],
+  ])('is true once per owner and response on %s: the same owner again is refused, any other is not', (_, make) => {
     const [a, b, c] = [{}, {}, {}];
-    const res = new http.ServerResponse(new http.IncomingMessage(new Socket()));
-    const other = new http.ServerResponse(new http.IncomingMessage(new Socket()));
+    const [res, other] = [make(), make()];
     expect([a, b, a, c, b, c, a].map((owner) => claimResponse(res, owner))).toEqual([
       true,
       true,
@@ -124,5 +135,14 @@ describe('claimResponse', () => {
       false,
     ]);
     expect(claimResponse(other, a)).toBe(true);
+  });
+
+  it('adds no property to a response whose prototype was swapped (there it would copy its hidden class)', () => {
+    const res = expressLike();
+    const before = Reflect.ownKeys(res);
+    claimResponse(res, {});
+    abortRequest(res, new Error('stop'));
+    expect(requestSignal(res).aborted).toBe(true);
+    expect(Reflect.ownKeys(res)).toEqual(before);
   });
 });
