@@ -86,7 +86,7 @@ export function idempotency(options: IdempotencyOptions = {}): RequestHandler {
 export function timeout(options: TimeoutOptions): RequestHandler {
   const arm = timeoutArm(options, recordAnswered);
   return function timeout(_req: Request, res: Response, next: NextFunction) {
-    arm(res, () => next());
+    arm(res, next);
   };
 }
 

@@ -109,15 +109,26 @@ function routeOf(ctx: Context): string | undefined {
 export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
   const handling = errorHandling(options);
   const recorded = handling.record !== undefined;
-  return async function errorHandler(ctx: Context, next: Next) {
+  const failed = (ctx: Context, error: unknown) => {
+    const answer = handling.answer(ctx.res, error, { route: routeOf(ctx), recorded });
+    if (answer !== undefined) send(ctx, answer);
+  };
+  // Not async: the promise `next()` returns is followed as it is, no promise of its own.
+  return function errorHandler(ctx: Context, next: Next) {
     handling.record?.(ctx.res);
+    let handled: Promise<unknown>;
     try {
-      await next();
-      if (responseError(ctx.res) !== undefined) handling.recordAnswered(ctx.res, { route: routeOf(ctx), recorded });
+      handled = Promise.resolve(next());
     } catch (error) {
-      const answer = handling.answer(ctx.res, error, { route: routeOf(ctx), recorded });
-      if (answer !== undefined) send(ctx, answer);
+      failed(ctx, error);
+      return Promise.resolve();
     }
+    return handled.then(
+      () => {
+        if (responseError(ctx.res) !== undefined) handling.recordAnswered(ctx.res, { route: routeOf(ctx), recorded });
+      },
+      (error: unknown) => failed(ctx, error),
+    );
   };
 }
 

@@ -51,6 +51,22 @@ describe('requestRecorder', () => {
     expect(collector.snapshot()).toMatchObject({ calls: 2, ok: 2, failed: 0 });
   });
 
+  it('records a request into each recorder once when several recorders start it', async () => {
+    const other = requestRecorder({ collector: metrics({ clock: new FakeClock() }) });
+    const seen: number[] = [];
+    other.onRequest((r) => seen.push(r.status));
+    const { record, records, next, port } = await recorded((_req, res) => {
+      other(res);
+      record(res);
+      other(res);
+      res.end();
+    });
+    const recordedOne = next();
+    await send(port);
+    await recordedOne;
+    expect([records.length, seen]).toEqual([1, [200]]);
+  });
+
   it('records a 5xx as a failure with the error the error handler gave', async () => {
     const boom = Object.assign(new Error('db down'), { code: 'ECONNREFUSED' });
     const { records, next, collector, port } = await recorded((_req, res) => {

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { type Clock, type MetricsCollector, type OptionNames, type Subscribe, systemClock } from '@resilience/core';
 import { Emitter, OptionsValidator } from '@resilience/core/internal';
 import { ClientDisconnectedError } from './errors.js';
-import { responseError, whenResponseCloses } from './request-state.js';
+import { claimResponse, responseError, whenResponseCloses } from './request-state.js';
 
 /** `ok`: answered below 500; `failed`: answered 5xx; `cancelled`: the client left before the response finished. */
 export type RequestOutcome = 'ok' | 'failed' | 'cancelled';
@@ -68,11 +68,9 @@ export function requestRecorder(options: RequestRecorderOptions = {}): RequestRe
   v.done();
   const clock = o.clock ?? systemClock;
   const records = new Emitter<RequestRecord>();
-  const seen = new WeakSet<ServerResponse>();
 
   const record = (res: ServerResponse): void => {
-    if (seen.has(res)) return;
-    seen.add(res);
+    if (!claimResponse(res, record)) return;
     const startedAt = clock.now();
     whenResponseCloses(res, () => {
       const latencyMs = clock.now() - startedAt;

@@ -1,8 +1,9 @@
 import http from 'node:http';
+import { Socket } from 'node:net';
 import { classify } from '@resilience/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClientDisconnectedError } from './errors.js';
-import { abortRequest, requestSignal } from './request-state.js';
+import { abortRequest, claimResponse, requestSignal } from './request-state.js';
 import { deferred, type Served, send, serve } from './testing/http.js';
 
 let served: Served | undefined;
@@ -105,5 +106,43 @@ describe('requestSignal', () => {
     const signal = await asked.promise;
     expect(signal.aborted).toBe(true);
     expect(signal.reason).toBeInstanceOf(ClientDisconnectedError);
+  });
+});
+
+const response = () => new http.ServerResponse(new http.IncomingMessage(new Socket()));
+
+/** As Express does to every response before its middleware runs. */
+function expressLike(): http.ServerResponse {
+  const res = response();
+  Object.setPrototypeOf(res, Object.create(http.ServerResponse.prototype));
+  return res;
+}
+
+describe('claimResponse', () => {
+  it.each([
+    ['a plain response', response],
+    ["one whose prototype was swapped (Express's)", expressLike],
+  ])('is true once per owner and response on %s: the same owner again is refused, any other is not', (_, make) => {
+    const [a, b, c] = [{}, {}, {}];
+    const [res, other] = [make(), make()];
+    expect([a, b, a, c, b, c, a].map((owner) => claimResponse(res, owner))).toEqual([
+      true,
+      true,
+      false,
+      true,
+      false,
+      false,
+      false,
+    ]);
+    expect(claimResponse(other, a)).toBe(true);
+  });
+
+  it('adds no property to a response whose prototype was swapped (there it would copy its hidden class)', () => {
+    const res = expressLike();
+    const before = Reflect.ownKeys(res);
+    claimResponse(res, {});
+    abortRequest(res, new Error('stop'));
+    expect(requestSignal(res).aborted).toBe(true);
+    expect(Reflect.ownKeys(res)).toEqual(before);
   });
 });

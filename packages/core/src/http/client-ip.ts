@@ -70,13 +70,13 @@ function format(groups: readonly number[]): string {
  * @example
  * clientIpKey('2001:db8:abcd:12ff::1'); // '2001:db8:abcd:1200::/56'
  */
-export function clientIpKey(ip: string, options: ClientIpKeyOptions = {}): string {
+export function clientIpKey(ip: string, options?: ClientIpKeyOptions): string {
   if (typeof ip !== 'string') throw new TypeError(`clientIpKey: ip: expected a string, received ${typeof ip}`);
   const bits = options?.ipv6PrefixLength ?? HTTP_DEFAULTS.ipv6PrefixLength;
   if (!(Number.isInteger(bits) && bits >= 1 && bits <= 128)) {
     throw new TypeError(`clientIpKey: ipv6PrefixLength: expected an integer from 1 to 128, received ${String(bits)}`);
   }
-  if (IPV4.test(ip)) return ip;
+  // IPv4 addresses, as anything else without a colon, are keys as they are.
   if (!ip.includes(':')) return ip;
   let text = ip.toLowerCase();
   if (text.startsWith('[') && text.endsWith(']')) text = text.slice(1, -1);

@@ -19,7 +19,7 @@ import {
 } from '@resilience/core';
 import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { checkLogger, consoleLogger } from '../logger.js';
-import { requestCorrelationId } from '../request-state.js';
+import { claimResponse, requestCorrelationId } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 import { errorAnswer, headerText, setHeaders } from './answer.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
@@ -149,13 +149,14 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
   const fixedCost = typeof o.cost === 'number' ? o.cost : MIDDLEWARE_DEFAULTS.rateLimit.cost;
   const skip = o.skip;
   const sync = limiter.synchronous;
-  // A request reached twice by this middleware (mounted on the app and on a router) counts once.
-  const seen = new WeakSet<ServerResponse>();
   let warned = false;
 
   const ipKey = (c: C, res: ServerResponse): string => {
-    if (!warned) {
-      const warning = proxyTrustWarning({ headers: res.req.headers, trust: port.trust(c), framework: port.framework });
+    const headers = res.req.headers;
+    // Only a forwarded request can show a misconfiguration (see proxyTrustWarning): the
+    // others cost no look-up of the app's proxy setting.
+    if (!warned && (headers['x-forwarded-for'] !== undefined || headers.forwarded !== undefined)) {
+      const warning = proxyTrustWarning({ headers, trust: port.trust(c), framework: port.framework });
       if (warning !== undefined) {
         warned = true;
         logger.warn({ policy: name }, `rateLimit "${name}": ${warning}`);
@@ -195,8 +196,8 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
   };
 
   return function rateLimitCheck(c, res) {
-    if (seen.has(res)) return undefined;
-    seen.add(res);
+    // A request reached twice by this middleware (mounted on the app and on a router) counts once.
+    if (!claimResponse(res, rateLimitCheck)) return undefined;
     // The common case, a memory store with the client IP as key: no promise at all.
     if (sync && skip === undefined && keyOf === undefined && costOf === undefined) {
       return decide(res, limiter.consumeSync(ipKey(c, res), fixedCost));

@@ -22,8 +22,6 @@ const OPTION_NAMES = { ms: true, clock: true } as const satisfies OptionNames<Ti
  */
 export type TimeoutArm = <T>(res: ServerResponse, next: () => T) => T | Promise<void>;
 
-const ignore = () => {};
-
 /**
  * The request timeout shared by the Express and Koa adapters; see their `timeout`.
  * `expired` runs after a request has been answered 503 (Express records it there: its error
@@ -58,10 +56,11 @@ export function timeoutArm(options: TimeoutOptions, expired?: (res: ServerRespon
     whenResponseCloses(res, () => clock.clearTimeout(timer));
     const handled = next();
     if (!(handled instanceof Promise)) return handled;
-    handled.catch(ignore);
-    const expired = new Promise<void>((resolve) => {
+    // One promise, not a race of two: whichever settles it first wins, and a rejection that
+    // comes after the timeout is handled (dropped) all the same.
+    return new Promise<void>((resolve, reject) => {
       fire = resolve;
+      handled.then(() => resolve(), reject);
     });
-    return Promise.race([handled as Promise<unknown>, expired]).then(ignore);
   };
 }

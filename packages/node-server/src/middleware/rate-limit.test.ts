@@ -1,0 +1,64 @@
+import type { IncomingMessage } from 'node:http';
+import { fixedWindow } from '@resilience/core';
+import { FakeClock } from '@resilience/core/testing';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type Served, send, serve } from '../testing/http.js';
+import { type RateLimitPort, rateLimitCheck } from './rate-limit.js';
+
+let served: Served | undefined;
+afterEach(async () => {
+  await served?.close();
+  served = undefined;
+});
+
+const quiet = { info() {}, warn() {}, error() {} };
+const port = (trust: RateLimitPort<IncomingMessage>['trust']): RateLimitPort<IncomingMessage> => ({
+  framework: 'express',
+  ip: (req) => req.socket.remoteAddress,
+  trust,
+});
+
+describe('rateLimitCheck', () => {
+  it("asks for the app's proxy trust only when a request carries X-Forwarded-For or Forwarded", async () => {
+    const trust = vi.fn(() => 'none' as const);
+    const warn = vi.fn();
+    const check = rateLimitCheck(
+      { algorithm: fixedWindow({ limit: 100, windowMs: 60_000 }), clock: new FakeClock(), logger: { ...quiet, warn } },
+      port(trust),
+    );
+    served = await serve((req, res) => {
+      check(req, res);
+      res.end();
+    });
+    await send(served.port);
+    await send(served.port);
+    expect(trust).not.toHaveBeenCalled();
+    await send(served.port, { headers: { forwarded: 'for=192.0.2.60' } });
+    expect(trust).toHaveBeenCalledTimes(1);
+    expect(warn).toHaveBeenCalledWith({ policy: 'default' }, expect.stringMatching(/arrive with Forwarded/));
+  });
+
+  it('counts a response once per middleware: the same one reached twice counts once, another counts again', async () => {
+    const clock = new FakeClock();
+    const options = { algorithm: fixedWindow({ limit: 100, windowMs: 60_000 }), clock, logger: quiet };
+    const a = rateLimitCheck(
+      { ...options, name: 'a' },
+      port(() => 'none'),
+    );
+    const b = rateLimitCheck(
+      { ...options, name: 'b' },
+      port(() => 'none'),
+    );
+    const c = rateLimitCheck(
+      { ...options, name: 'c' },
+      port(() => 'none'),
+    );
+    served = await serve((req, res) => {
+      for (const check of [a, b, a, c, b, c, a]) check(req, res);
+      res.end();
+    });
+    const reply = await send(served.port);
+    expect(reply.headers.ratelimit).toBe('"a";r=99;t=60, "b";r=99;t=60, "c";r=99;t=60');
+    expect(reply.headers['ratelimit-policy']).toBe('"a";q=100;w=60, "b";q=100;w=60, "c";q=100;w=60');
+  });
+});
