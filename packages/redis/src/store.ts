@@ -188,7 +188,7 @@ export class RedisStore implements Store {
     if (script.sha === '') return this.#bounded(what, on.eval(script.source, keys, args), map);
     return new Promise((resolve, reject) => {
       const op = new Operation(what, this.#timeoutMs, resolve, reject, map);
-      op.retry = new Retry(on, script.source, keys, args);
+      op.resendWith(on, script.source, keys, args);
       const now = this.#clock.now();
       this.#deadlines.add(op, now + this.#timeoutMs, now);
       on.evalsha(script.sha, keys, args).then(op.answer, op.fail);
@@ -215,16 +215,6 @@ interface Prepared {
   readonly what: string;
 }
 
-/** A script call to send again, with its source, after NOSCRIPT. */
-class Retry {
-  constructor(
-    readonly on: Connection,
-    readonly source: string,
-    readonly keys: readonly string[],
-    readonly args: readonly string[],
-  ) {}
-}
-
 /**
  * One operation waiting for Redis: settled by the first of its answer, its failure (as
  * `StoreUnavailableError`) and its deadline. All of a store's deadlines share one timer
@@ -236,8 +226,12 @@ class Operation implements DeadlineEntry {
   prev: DeadlineEntry | undefined = undefined;
   next: DeadlineEntry | undefined = undefined;
   queue: DeadlineQueue | undefined = undefined;
-  /** A script call to send again with EVAL when the server answers NOSCRIPT (once). */
-  retry: Retry | undefined = undefined;
+  // The script call, sent again once with EVAL when the server answers NOSCRIPT (fields of
+  // the operation, not an object of their own: one allocation a call fewer).
+  #on: Connection | undefined = undefined;
+  #source = '';
+  #keys: readonly string[] = [];
+  #args: readonly string[] = [];
 
   constructor(
     readonly what: string,
@@ -246,6 +240,14 @@ class Operation implements DeadlineEntry {
     readonly reject: (error: unknown) => void,
     readonly map: ((reply: unknown) => unknown) | undefined,
   ) {}
+
+  /** Sends the script again, by its source, if the server answers NOSCRIPT. */
+  resendWith(on: Connection, source: string, keys: readonly string[], args: readonly string[]): void {
+    this.#on = on;
+    this.#source = source;
+    this.#keys = keys;
+    this.#args = args;
+  }
 
   readonly answer = (reply: unknown): void => {
     const queue = this.queue;
@@ -264,10 +266,10 @@ class Operation implements DeadlineEntry {
   readonly fail = (error: unknown): void => {
     const queue = this.queue;
     if (queue === undefined) return; // timed out already
-    const retry = this.retry;
-    if (retry !== undefined && /^NOSCRIPT/.test((error as Error)?.message ?? '')) {
-      this.retry = undefined;
-      retry.on.eval(retry.source, retry.keys, retry.args).then(this.answer, this.fail);
+    const on = this.#on;
+    if (on !== undefined && /^NOSCRIPT/.test((error as Error)?.message ?? '')) {
+      this.#on = undefined;
+      on.eval(this.#source, this.#keys, this.#args).then(this.answer, this.fail);
       return;
     }
     queue.remove(this);
