@@ -159,6 +159,34 @@ end
 return out
 `;
 
+/**
+ * The block applied to KEYS[1..n] in turn, after PRELUDE, for decisions made together (see
+ * ScriptSpec.batch): per key ARGV holds the caller's now (in caller mode), then `argc`
+ * arguments. A key named twice reads what its earlier decision wrote. Each decision's
+ * commands run through pcall, so a Redis error (WRONGTYPE) fails that decision alone: its
+ * place in the reply holds the error's text instead of the decision.
+ */
+const batch = (block: string, argc: number) => `
+local caller, a, i, res = ARGV[2] == 'c', ARGV, 3, {}
+for d = 1, #KEYS do
+  if caller then now = tonumber(a[i]); i = i + 1 end
+  local key = KEYS[d]
+  local s = redis.pcall('GET', key)
+  if type(s) == 'table' then
+    res[d] = s.err
+  else
+    local out, nxt, ttl, ok, w
+    ${block}${integers(`(${NUM})`)}
+    if nxt then${writePacked('key', 'nxt', 'ttl', 'w = redis.pcall')}
+      if type(w) == 'table' and w.err then out = w.err end
+    end
+    res[d] = out
+  end
+  i = i + ${argc}
+end
+return res
+`;
+
 /** The block as a step function for `applyAll`. */
 const stepFunction = (name: string, block: string) => `
 local function ${name}(s, a, i)
@@ -180,28 +208,22 @@ const decision = (reply: unknown): RateLimitDecision => {
   };
 };
 
-const numbers =
-  (...names: string[]) =>
-  (params: JsonValue): string[] | undefined => {
+const cost = (input: unknown): string[] => [String(input)];
+
+/** The specs of an algorithm's consume and peek; `names` are its numeric params, in the order its block reads them. */
+function algorithm(kind: string, block: Block, names: readonly string[], shared = ''): Record<string, ScriptSpec> {
+  const params = (params: JsonValue): string[] | undefined => {
     const p = params as Record<string, unknown> | null;
     const values = names.map((n) => p?.[n]);
     return values.every((v) => typeof v === 'number') ? values.map(String) : undefined;
   };
-
-const cost = (input: unknown): string[] => [String(input)];
-
-function algorithm(
-  kind: string,
-  block: Block,
-  params: (p: JsonValue) => string[] | undefined,
-  shared = '',
-): Record<string, ScriptSpec> {
   const spec = (commit: boolean): ScriptSpec => {
     const name = commit ? kind : `${kind}Peek`;
     return {
       libs: [...(shared ? [shared] : []), stepFunction(name, block(commit))],
       step: name,
       apply: shared + inline(block(commit)),
+      batch: { lua: shared + batch(block(commit), names.length + 1), arg: String },
       params,
       input: cost,
       output: decision,
@@ -211,10 +233,10 @@ function algorithm(
 }
 
 export const rateLimitScripts: Record<string, ScriptSpec> = {
-  ...algorithm('tokenBucket', TOKEN_BUCKET, numbers('capacity', 'refillPerSecond')),
-  ...algorithm('gcra', GCRA, numbers('limit', 'periodMs', 'burst')),
-  ...algorithm('fixedWindow', FIXED_WINDOW, numbers('limit', 'windowMs')),
-  ...algorithm('slidingWindow', SLIDING_WINDOW, numbers('limit', 'windowMs'), SLIDING),
+  ...algorithm('tokenBucket', TOKEN_BUCKET, ['capacity', 'refillPerSecond']),
+  ...algorithm('gcra', GCRA, ['limit', 'periodMs', 'burst']),
+  ...algorithm('fixedWindow', FIXED_WINDOW, ['limit', 'windowMs']),
+  ...algorithm('slidingWindow', SLIDING_WINDOW, ['limit', 'windowMs'], SLIDING),
 };
 
 /** The state of a rate-limit payload as the get script answers it (`T<tokens>,<at>`), as core's transition keeps it; undefined for another tag. */

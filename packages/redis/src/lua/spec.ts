@@ -18,6 +18,14 @@ export interface ScriptSpec {
    * COMMON's `load` and `save`.
    */
   readonly apply?: string;
+  /**
+   * Decisions of this transition made together, in one script call (see RedisStore), when
+   * its input is one argument: `lua`, after PRELUDE, applies it to KEYS[1..n] in turn
+   * (ARGV from 3 holds per key the caller's `now` under `time: 'caller'`, then the params and
+   * the input) and answers per key what one call would answer, or the text of the Redis error
+   * that failed that decision alone; `arg` is the input's argument.
+   */
+  readonly batch?: { readonly lua: string; arg(input: unknown): string };
   /** The params as leading arguments, computed once per transition; `undefined` when the script cannot follow them. */
   params(params: JsonValue): string[] | undefined;
   /** The input as the following arguments. */
