@@ -54,9 +54,9 @@ const escapeGlob = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&');
  * Rate-limit decisions made in one tick share script calls: each waits for the end of the
  * tick (process.nextTick, which runs once the microtasks are done, so the decisions of one
  * burst of replies go together), and a run of decisions of one transition (on a cluster, of
- * one hash tag too: one slot) goes out as one script applying them in turn, at most
- * MAX_BATCH at a time; one alone goes out as its own script, as any other operation. Any
- * other operation sends what waits first, so calls reach Redis in the order they are made.
+ * one hash tag too: one slot) goes out as one script applying them in turn, at most 64 at
+ * a time; one alone goes out as its own script, as any other operation. Any other
+ * operation sends what waits first, so calls reach Redis in the order they are made.
  */
 export class RedisStore implements Store {
   readonly #connection: Connection;
@@ -89,7 +89,7 @@ export class RedisStore implements Store {
     this.channel =
       o.subscription &&
       new RedisChannel(
-        (channel, message) => this.#bounded('publish', connection.publish(channel, message)),
+        (channel, message) => this.#bounded('publish', () => connection.publish(channel, message)),
         o.subscription,
         this.#prefix,
       );
@@ -162,7 +162,7 @@ export class RedisStore implements Store {
     const limit = options.limit ?? 1000;
     const pattern = `${escapeGlob(this.#prefix + prefix)}*`;
     const found = new Set<string>();
-    const primaries = await this.#bounded('keys', this.#connection.primaries());
+    const primaries = await this.#bounded('keys', () => this.#connection.primaries());
     // A cluster client that has not connected yet knows no primary: finding nothing would be a lie.
     if (primaries.length === 0)
       throw new StoreUnavailableError('redisStore: keys: the cluster client knows no primary yet');
@@ -258,7 +258,11 @@ export class RedisStore implements Store {
       }
     }
     const flight = new Flight(waiting, this.#connection, script.source, keys, args);
-    this.#connection.evalsha(script.sha, keys, args).then(flight.answer, flight.fail);
+    try {
+      this.#connection.evalsha(script.sha, keys, args).then(flight.answer, flight.fail);
+    } catch (error) {
+      flight.fail(error); // a client that throws instead of rejecting (this may run in a tick of its own)
+    }
   }
 
   /** One script call: EVALSHA, and EVAL once more if the server lost the script (NOSCRIPT); `map` reads the reply. */
@@ -271,24 +275,31 @@ export class RedisStore implements Store {
     map?: (reply: unknown) => unknown,
   ): Promise<unknown> {
     this.#flush(); // what waits goes first
-    if (script.sha === '') return this.#bounded(what, on.eval(script.source, keys, args), map);
     return new Promise((resolve, reject) => {
       const op = new Operation(what, this.#timeoutMs, resolve, reject, map);
       op.resendWith(on, script.source, keys, args);
       const now = this.#clock.now();
       this.#deadlines.add(op, now + this.#timeoutMs, now);
-      on.evalsha(script.sha, keys, args).then(op.answer, op.fail);
+      try {
+        on.evalsha(script.sha, keys, args).then(op.answer, op.fail);
+      } catch (error) {
+        op.fail(error); // a client that throws instead of rejecting
+      }
     });
   }
 
-  /** `operation`, or StoreUnavailableError when it fails or takes longer than `timeoutMs`. */
-  #bounded<T>(what: string, operation: Promise<T>, map?: (reply: unknown) => unknown): Promise<T> {
+  /** What `operation` starts, or StoreUnavailableError when it fails or takes longer than `timeoutMs`. */
+  #bounded<T>(what: string, operation: () => Promise<T>): Promise<T> {
     this.#flush();
     return new Promise<T>((resolve, reject) => {
-      const op = new Operation(what, this.#timeoutMs, resolve as (value: unknown) => void, reject, map);
+      const op = new Operation(what, this.#timeoutMs, resolve as (value: unknown) => void, reject, undefined);
       const now = this.#clock.now();
       this.#deadlines.add(op, now + this.#timeoutMs, now);
-      operation.then(op.answer, op.fail);
+      try {
+        operation().then(op.answer, op.fail);
+      } catch (error) {
+        op.fail(error);
+      }
     });
   }
 }
