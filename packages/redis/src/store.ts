@@ -194,7 +194,7 @@ export class RedisStore implements Store {
       params,
       script: applyScript(transition.name),
       what: `apply of ${transition.name}`,
-      batch: spec.batch && { arg: spec.batch.arg, script: batchScript(transition.name) },
+      batch: spec.batch && { ...spec.batch, script: batchScript(transition.name) },
     };
     this.#prepared.set(transition, prepared);
     return prepared;
@@ -312,7 +312,7 @@ interface Prepared {
   /** The operation's name in errors. */
   readonly what: string;
   /** For a transition whose decisions share script calls: its input's argument and its batch script. */
-  readonly batch: { readonly arg: (input: unknown) => string; readonly script: Script } | undefined;
+  readonly batch: (NonNullable<ScriptSpec['batch']> & { readonly script: Script }) | undefined;
 }
 
 const failed = (what: string, error: unknown): StoreUnavailableError =>
@@ -340,18 +340,15 @@ class Decision implements DeadlineEntry {
     readonly reject: (error: unknown) => void,
   ) {}
 
-  /** Its answer: the decision, or the text of the Redis error that failed it alone. */
-  answer(reply: unknown): void {
+  /** Its decision, read from the script's reply from `at`. */
+  answer(replies: readonly unknown[], at: number): void {
     const queue = this.queue;
     if (queue === undefined) return; // timed out already
     queue.remove(this);
-    if (typeof reply === 'string') this.reject(failed(this.prepared.what, new Error(reply)));
-    else {
-      try {
-        this.resolve(this.prepared.spec.output(reply));
-      } catch (error) {
-        this.reject(error);
-      }
+    try {
+      this.resolve(this.prepared.batch!.read(replies, at));
+    } catch (error) {
+      this.reject(error);
     }
   }
 
@@ -367,7 +364,10 @@ class Decision implements DeadlineEntry {
   }
 }
 
-/** One script call carrying decisions: one alone answered by its own script, several by a list in their order. */
+/**
+ * One script call carrying decisions: one alone answered by its own script, several by one
+ * flat list, in their order, of each one's values (see ScriptSpec.batch) or error text.
+ */
 class Flight {
   #resend: Connection | undefined;
 
@@ -383,10 +383,22 @@ class Flight {
 
   readonly answer = (reply: unknown): void => {
     const decisions = this.decisions;
-    if (decisions.length === 1) decisions[0]!.answer(reply);
-    else {
-      const replies = Array.isArray(reply) ? reply : [];
-      for (let i = 0; i < decisions.length; i++) decisions[i]!.answer(replies[i]);
+    if (decisions.length === 1) {
+      decisions[0]!.answer(reply as unknown[], 0);
+      return;
+    }
+    const replies: readonly unknown[] = Array.isArray(reply) ? reply : [];
+    const width = decisions[0]!.prepared.batch!.width;
+    let at = 0;
+    for (let i = 0; i < decisions.length; i++) {
+      const first = replies[at];
+      if (typeof first === 'number') {
+        decisions[i]!.answer(replies, at);
+        at += width;
+      } else {
+        decisions[i]!.fail(new Error(typeof first === 'string' ? first : 'the script answered nothing for it'));
+        at++;
+      }
     }
   };
 
