@@ -8,6 +8,8 @@ export interface Connection {
   eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
   /** A connection to each primary: the server itself, or every master of a cluster (for SCAN). */
   primaries(): Promise<Connection[]>;
+  /** True for a cluster client: a script's keys must then share a hash slot. */
+  readonly cluster: boolean;
   /** `PUBLISH` (a cluster carries it to every node). */
   publish(channel: string, message: string): Promise<unknown>;
 }
@@ -39,6 +41,7 @@ function ioredis(client: IoRedis): Connection {
   return {
     evalsha: run('evalsha'),
     eval: run('eval'),
+    cluster: client.isCluster === true,
     primaries: async () =>
       client.isCluster === true && client.nodes ? client.nodes('master').map(ioredis) : [ioredis(client)],
     publish: (channel, message) => client.publish(channel, message),
@@ -50,6 +53,7 @@ function nodeRedis(client: NodeRedis): Connection {
   return {
     evalsha: (sha, keys, args) => client.evalSha(sha, options(keys, args)),
     eval: (source, keys, args) => client.eval(source, options(keys, args)),
+    cluster: Array.isArray(client.masters),
     async primaries() {
       const { masters, nodeClient } = client;
       if (!Array.isArray(masters) || typeof nodeClient !== 'function') return [nodeRedis(client)];

@@ -13,7 +13,7 @@ import {
   storeNamespace,
   tokenBucket,
 } from '@resilience/core';
-import { Cluster } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { createCluster } from 'redis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { redisStore } from './index.js';
@@ -39,6 +39,14 @@ afterAll(async () => {
 beforeEach(async () => {
   await Promise.all(ioredis.nodes('master').map((node) => node.flushall()));
 });
+
+/** Script calls sent to these nodes since their last CONFIG RESETSTAT (EVALSHA: one a call, NOSCRIPT or not). */
+async function scriptCalls(nodes: readonly Redis[]): Promise<number> {
+  const infos = await Promise.all(nodes.map((node) => node.info('commandstats')));
+  return infos
+    .flatMap((info) => [...info.matchAll(/^cmdstat_evalsha:calls=(\d+)/gm)])
+    .reduce((sum, m) => sum + Number(m[1]), 0);
+}
 
 const limits = () => [fixedWindow({ limit: 2, windowMs: 60_000 }), gcra({ limit: 100, periodMs: 60_000 })];
 
@@ -81,6 +89,28 @@ describe.each([
     const key = storeKey(storeNamespace('t'), 'x');
     await store.set(key, [1], 1_000, 0);
     expect(await store.get(key, 0)).toEqual([1]);
+  });
+
+  it('sends a burst of one key’s decisions in one script call, and decisions of keys in other slots apart', async () => {
+    const store = redisStore({ client: client(), timeoutMs: 10_000 });
+    const limiter = rateLimiter({
+      algorithm: tokenBucket({ capacity: 10, refillPerSecond: 1e-6 }),
+      store,
+      name: 'burst',
+      denialCache: false,
+    });
+    const users = Array.from({ length: 12 }, (_, i) => `user-${i}`);
+    await Promise.all(users.map((user) => limiter.peek(user)));
+    const masters = ioredis.nodes('master');
+    await Promise.all(masters.map((node) => node.config('RESETSTAT')));
+    const burst = await Promise.all(Array.from({ length: 30 }, () => limiter.consume('hot')));
+    expect(burst.filter((d) => d.allowed)).toHaveLength(10);
+    expect(await scriptCalls(masters)).toBe(1);
+    // Interleaved users, each in its own slot: every decision goes alone, and none meets CROSSSLOT.
+    const spread = await Promise.all([...users, ...users].map((user) => limiter.consume(user)));
+    expect(spread.map((d) => d.remaining)).toEqual([...users.map(() => 9), ...users.map(() => 8)]);
+    // (EVALSHA calls only: a NOSCRIPT answer, on a node that had not run the script, counts as one.)
+    expect(await scriptCalls(masters)).toBe(1 + 2 * users.length);
   });
 
   it('keys() rejects with StoreUnavailableError rather than list nothing while the cluster client knows no primary', async () => {

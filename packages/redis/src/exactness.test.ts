@@ -85,6 +85,48 @@ describe('the Lua transitions against core’s JavaScript', () => {
     await fc.assert(fc.asyncProperty(timeline, sameOnBoth), { numRuns: 60 });
   });
 
+  it('rate limits made in one tick (sharing script calls, each with its own now) equal the same steps one by one', async () => {
+    const burst = algorithms.chain((a) =>
+      fc.tuple(
+        fc.constant(a),
+        fc.array(
+          fc.record({
+            transition: fc.oneof({ weight: 4, arbitrary: fc.constant(a.consume) }, fc.constant(a.peek)),
+            input: fc.oneof(fc.constant(Math.min(1, a.maxCost)), fc.double({ min: 0, max: a.maxCost, noNaN: true })),
+            dt,
+            key: fc.integer({ min: 0, max: 2 }),
+          }),
+          { minLength: 1, maxLength: 60 },
+        ),
+      ),
+    );
+    await fc.assert(
+      fc.asyncProperty(burst, async ([algorithm, steps]) => {
+        const keys = [0, 1, 2].map((k) => storeKey(storeNamespace('burst'), `${run}.${k}`));
+        run++;
+        const memory = memoryStore();
+        const redis = redisStore({ client: fixture.client, time: 'caller', timeoutMs: 10_000 });
+        // Every script loaded first, alone and shared (a NOSCRIPT answer would be resent after later calls).
+        const warm = storeKey(storeNamespace('burst'), 'warm');
+        for (const t of [algorithm.consume, algorithm.peek]) {
+          await redis.apply(warm, t, 0, 0);
+          await Promise.all([redis.apply(warm, t, 0, 0), redis.apply(warm, t, 0, 0)]);
+        }
+        let now = 1_700_000_000_000;
+        const nows = steps.map((step) => (now += step.dt));
+        const expected: unknown[] = [];
+        for (const [i, step] of steps.entries())
+          expected.push(await memory.apply(keys[step.key]!, step.transition, step.input, nows[i]!));
+        const actual = await Promise.all(
+          steps.map((step, i) => redis.apply(keys[step.key]!, step.transition, step.input, nows[i]!)),
+        );
+        expect(asJson(actual)).toEqual(asJson(expected));
+        for (const key of keys) expect(asJson(await redis.get(key, now))).toEqual(asJson(await memory.get(key, now)));
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   it('breakers: every strategy, acquires, settles of this and older rounds, isolation and reset, synchronisations', async () => {
     const strategy = fc.oneof(
       fc.integer({ min: 1, max: 4 }).map((n) => consecutive(n)),

@@ -44,6 +44,18 @@ export function applyScript(name: string): Script {
   return s;
 }
 
+const batchScripts = new Map<string, Script>();
+
+/** The script that applies transition `name` (whose spec has `batch`) to several keys in one call. */
+export function batchScript(name: string): Script {
+  let s = batchScripts.get(name);
+  if (s === undefined) {
+    s = script(PRELUDE, SPECS[name]!.batch!.lua);
+    batchScripts.set(name, s);
+  }
+  return s;
+}
+
 /** The sets of transitions whose `applyAll` script is kept; any other set runs the script of every step. */
 const MAX_APPLY_ALL_SCRIPTS = 64;
 const applyAllScripts = new Map<string, Script>();

@@ -254,6 +254,24 @@ describe('redisStore when Redis fails', () => {
     expect([open.stats.storeErrors, closed.stats.storeErrors]).toEqual([1, 1]);
   });
 
+  it('rejects with StoreUnavailableError, and never throws later, when the client throws instead of rejecting', async () => {
+    const boom = () => {
+      throw new Error('boom');
+    };
+    const store = redisStore({ client: { evalsha: boom, eval: boom, publish: boom } });
+    const consume = tokenBucket().consume;
+    const key = storeKey(ns, 'throws');
+    const outcomes = await Promise.all(
+      [store.apply(key, consume, 1, 0), store.apply(key, consume, 1, 0), store.get(key, 0)].map((p) =>
+        p.catch((e: unknown) => e),
+      ),
+    );
+    for (const outcome of outcomes) {
+      expect(isStoreUnavailableError(outcome)).toBe(true);
+      expect((outcome as Error).message).toMatch(/failed: boom$/);
+    }
+  });
+
   it('rejects with StoreUnavailableError on an error reply', async () => {
     const store = redisStore({ client: fixture.client });
     const key = storeKey(ns, 'list');

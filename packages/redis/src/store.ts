@@ -16,6 +16,7 @@ import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js';
 import {
   applyAllScript,
   applyScript,
+  batchScript,
   DELETE_SCRIPT,
   GET_SCRIPT,
   SCAN_SCRIPT,
@@ -29,6 +30,9 @@ import {
 type AnyTransition = Transition<any, any, any>;
 
 const SCAN_COUNT = '1000';
+
+/** At most this many decisions share one script call: more made in one tick go out in several. */
+export const MAX_BATCH = 64;
 
 /** Redis Cluster's hash tag of a key: the text between the first `{` and the next `}`, if not empty; else the key. */
 function hashTag(key: string): string {
@@ -46,6 +50,13 @@ const escapeGlob = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&');
  * primary. Each transition runs as the Lua twin of core's JavaScript (see `./lua`);
  * `supports` says which. Every failure, and every operation not answered within
  * `timeoutMs`, rejects with `StoreUnavailableError`.
+ *
+ * Rate-limit decisions made in one tick share script calls: each waits for the end of the
+ * tick (process.nextTick, which runs once the microtasks are done, so the decisions of one
+ * burst of replies go together), and a run of decisions of one transition (on a cluster, of
+ * one hash tag too: one slot) goes out as one script applying them in turn, at most 64 at
+ * a time; one alone goes out as its own script, as any other operation. Any other
+ * operation sends what waits first, so calls reach Redis in the order they are made.
  */
 export class RedisStore implements Store {
   readonly #connection: Connection;
@@ -57,6 +68,12 @@ export class RedisStore implements Store {
   readonly #deadlines: DeadlineQueue;
   /** What each transition sends, computed once. */
   readonly #prepared = new WeakMap<AnyTransition, Prepared>();
+  /** Decisions waiting for the end of the tick (one transition, on a cluster one hash tag), in order. */
+  #waiting: Decision[] | undefined = undefined;
+  /** The hash tag of the waiting decisions' keys, on a cluster. */
+  #waitingTag = '';
+  /** A flush at the end of the tick is due. */
+  #flushDue = false;
   /** Pub/sub between the processes sharing the store, with a `subscriber` client. */
   readonly channel: StoreChannel | undefined;
 
@@ -72,7 +89,7 @@ export class RedisStore implements Store {
     this.channel =
       o.subscription &&
       new RedisChannel(
-        (channel, message) => this.#bounded('publish', connection.publish(channel, message)),
+        (channel, message) => this.#bounded('publish', () => connection.publish(channel, message)),
         o.subscription,
         this.#prefix,
       );
@@ -85,6 +102,7 @@ export class RedisStore implements Store {
   apply<S, I, O>(key: string, transition: Transition<S, I, O>, input: I, now: number): Promise<O> {
     try {
       const p = this.#prepared.get(transition) ?? this.#prepare(transition);
+      if (p.batch !== undefined) return this.#decide(p, this.#prefix + key, p.batch.arg(input), now) as Promise<O>;
       const args = [String(now), this.#mode, ...p.params, ...p.spec.input(input)];
       return this.#run(p.what, p.script, [this.#prefix + key], args, undefined, p.spec.output) as Promise<O>;
     } catch (error) {
@@ -144,7 +162,7 @@ export class RedisStore implements Store {
     const limit = options.limit ?? 1000;
     const pattern = `${escapeGlob(this.#prefix + prefix)}*`;
     const found = new Set<string>();
-    const primaries = await this.#bounded('keys', this.#connection.primaries());
+    const primaries = await this.#bounded('keys', () => this.#connection.primaries());
     // A cluster client that has not connected yet knows no primary: finding nothing would be a lie.
     if (primaries.length === 0)
       throw new StoreUnavailableError('redisStore: keys: the cluster client knows no primary yet');
@@ -171,9 +189,80 @@ export class RedisStore implements Store {
           `${JSON.stringify(transition.params)}; consumers ask supports() at construction and refuse such a store`,
       );
     }
-    const prepared = { spec, params, script: applyScript(transition.name), what: `apply of ${transition.name}` };
+    const prepared = {
+      spec,
+      params,
+      script: applyScript(transition.name),
+      what: `apply of ${transition.name}`,
+      batch: spec.batch && { ...spec.batch, script: batchScript(transition.name) },
+    };
     this.#prepared.set(transition, prepared);
     return prepared;
+  }
+
+  /** A rate-limit decision, sent at the end of the tick with the others of its transition (see the class). */
+  #decide(p: Prepared, key: string, arg: string, now: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const decision = new Decision(p, key, arg, now, this.#timeoutMs, resolve, reject);
+      const t = this.#clock.now();
+      this.#deadlines.add(decision, t + this.#timeoutMs, t);
+      const tag = this.#connection.cluster ? hashTag(key) : '';
+      let waiting = this.#waiting;
+      if (waiting !== undefined && (waiting[0]!.prepared.script !== p.script || tag !== this.#waitingTag)) {
+        this.#flush();
+        waiting = undefined;
+      }
+      if (waiting === undefined) {
+        this.#waiting = waiting = [];
+        this.#waitingTag = tag;
+        if (!this.#flushDue) {
+          this.#flushDue = true;
+          process.nextTick(this.#endOfTick);
+        }
+      }
+      if (waiting.push(decision) === MAX_BATCH) this.#flush();
+    });
+  }
+
+  readonly #endOfTick = (): void => {
+    this.#flushDue = false;
+    this.#flush();
+  };
+
+  /** Sends the waiting decisions: one alone by its own script, several by the transition's batch script. */
+  #flush(): void {
+    const waiting = this.#waiting;
+    if (waiting === undefined) return;
+    this.#waiting = undefined;
+    const first = waiting[0]!;
+    const p = first.prepared;
+    let script: Script;
+    let keys: string[];
+    let args: string[];
+    if (waiting.length === 1) {
+      script = p.script;
+      keys = [first.key];
+      args = [String(first.now), this.#mode, ...p.params, first.arg];
+    } else {
+      script = p.batch!.script;
+      keys = new Array<string>(waiting.length);
+      args = ['', this.#mode];
+      const caller = this.#mode === 'c';
+      for (let i = 0; i < waiting.length; i++) {
+        const d = waiting[i]!;
+        keys[i] = d.key;
+        if (caller) args.push(String(d.now));
+        const params = d.prepared.params;
+        for (let j = 0; j < params.length; j++) args.push(params[j]!);
+        args.push(d.arg);
+      }
+    }
+    const flight = new Flight(waiting, this.#connection, script.source, keys, args);
+    try {
+      this.#connection.evalsha(script.sha, keys, args).then(flight.answer, flight.fail);
+    } catch (error) {
+      flight.fail(error); // a client that throws instead of rejecting (this may run in a tick of its own)
+    }
   }
 
   /** One script call: EVALSHA, and EVAL once more if the server lost the script (NOSCRIPT); `map` reads the reply. */
@@ -185,23 +274,32 @@ export class RedisStore implements Store {
     on = this.#connection,
     map?: (reply: unknown) => unknown,
   ): Promise<unknown> {
-    if (script.sha === '') return this.#bounded(what, on.eval(script.source, keys, args), map);
+    this.#flush(); // what waits goes first
     return new Promise((resolve, reject) => {
       const op = new Operation(what, this.#timeoutMs, resolve, reject, map);
       op.resendWith(on, script.source, keys, args);
       const now = this.#clock.now();
       this.#deadlines.add(op, now + this.#timeoutMs, now);
-      on.evalsha(script.sha, keys, args).then(op.answer, op.fail);
+      try {
+        on.evalsha(script.sha, keys, args).then(op.answer, op.fail);
+      } catch (error) {
+        op.fail(error); // a client that throws instead of rejecting
+      }
     });
   }
 
-  /** `operation`, or StoreUnavailableError when it fails or takes longer than `timeoutMs`. */
-  #bounded<T>(what: string, operation: Promise<T>, map?: (reply: unknown) => unknown): Promise<T> {
+  /** What `operation` starts, or StoreUnavailableError when it fails or takes longer than `timeoutMs`. */
+  #bounded<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    this.#flush();
     return new Promise<T>((resolve, reject) => {
-      const op = new Operation(what, this.#timeoutMs, resolve as (value: unknown) => void, reject, map);
+      const op = new Operation(what, this.#timeoutMs, resolve as (value: unknown) => void, reject, undefined);
       const now = this.#clock.now();
       this.#deadlines.add(op, now + this.#timeoutMs, now);
-      operation.then(op.answer, op.fail);
+      try {
+        operation().then(op.answer, op.fail);
+      } catch (error) {
+        op.fail(error);
+      }
     });
   }
 }
@@ -213,6 +311,106 @@ interface Prepared {
   readonly script: Script;
   /** The operation's name in errors. */
   readonly what: string;
+  /** For a transition whose decisions share script calls: its input's argument and its batch script. */
+  readonly batch: (NonNullable<ScriptSpec['batch']> & { readonly script: Script }) | undefined;
+}
+
+const failed = (what: string, error: unknown): StoreUnavailableError =>
+  new StoreUnavailableError(`redisStore: ${what} failed: ${(error as Error)?.message ?? error}`, { cause: error });
+
+const late = (what: string, timeoutMs: number): StoreUnavailableError =>
+  new StoreUnavailableError(`redisStore: ${what} got no answer within ${timeoutMs} ms (timeoutMs)`);
+
+const isNoScript = (error: unknown): boolean => /^NOSCRIPT/.test((error as Error)?.message ?? '');
+
+/** A decision waiting for its script call and its answer: settled by the first of its answer, a failure and its deadline. */
+class Decision implements DeadlineEntry {
+  deadline = 0;
+  prev: DeadlineEntry | undefined = undefined;
+  next: DeadlineEntry | undefined = undefined;
+  queue: DeadlineQueue | undefined = undefined;
+
+  constructor(
+    readonly prepared: Prepared,
+    readonly key: string,
+    readonly arg: string,
+    readonly now: number,
+    readonly timeoutMs: number,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
+
+  /** Its decision, read from the script's reply from `at`. */
+  answer(replies: readonly unknown[], at: number): void {
+    const queue = this.queue;
+    if (queue === undefined) return; // timed out already
+    queue.remove(this);
+    try {
+      this.resolve(this.prepared.batch!.read(replies, at));
+    } catch (error) {
+      this.reject(error);
+    }
+  }
+
+  fail(error: unknown): void {
+    const queue = this.queue;
+    if (queue === undefined) return;
+    queue.remove(this);
+    this.reject(failed(this.prepared.what, error));
+  }
+
+  expire(): void {
+    this.reject(late(this.prepared.what, this.timeoutMs));
+  }
+}
+
+/**
+ * One script call carrying decisions: one alone answered by its own script, several by one
+ * flat list, in their order, of each one's values (see ScriptSpec.batch) or error text.
+ */
+class Flight {
+  #resend: Connection | undefined;
+
+  constructor(
+    readonly decisions: readonly Decision[],
+    on: Connection,
+    readonly source: string,
+    readonly keys: readonly string[],
+    readonly args: readonly string[],
+  ) {
+    this.#resend = on;
+  }
+
+  readonly answer = (reply: unknown): void => {
+    const decisions = this.decisions;
+    if (decisions.length === 1) {
+      decisions[0]!.answer(reply as unknown[], 0);
+      return;
+    }
+    const replies: readonly unknown[] = Array.isArray(reply) ? reply : [];
+    const width = decisions[0]!.prepared.batch!.width;
+    let at = 0;
+    for (let i = 0; i < decisions.length; i++) {
+      const first = replies[at];
+      if (typeof first === 'number') {
+        decisions[i]!.answer(replies, at);
+        at += width;
+      } else {
+        decisions[i]!.fail(new Error(typeof first === 'string' ? first : 'the script answered nothing for it'));
+        at++;
+      }
+    }
+  };
+
+  readonly fail = (error: unknown): void => {
+    const on = this.#resend;
+    if (on !== undefined && isNoScript(error) && this.decisions.some((d) => d.queue !== undefined)) {
+      this.#resend = undefined;
+      on.eval(this.source, this.keys, this.args).then(this.answer, this.fail);
+      return;
+    }
+    for (const d of this.decisions) d.fail(error);
+  };
 }
 
 /**
@@ -267,23 +465,17 @@ class Operation implements DeadlineEntry {
     const queue = this.queue;
     if (queue === undefined) return; // timed out already
     const on = this.#on;
-    if (on !== undefined && /^NOSCRIPT/.test((error as Error)?.message ?? '')) {
+    if (on !== undefined && isNoScript(error)) {
       this.#on = undefined;
       on.eval(this.#source, this.#keys, this.#args).then(this.answer, this.fail);
       return;
     }
     queue.remove(this);
-    this.reject(
-      new StoreUnavailableError(`redisStore: ${this.what} failed: ${(error as Error)?.message ?? error}`, {
-        cause: error,
-      }),
-    );
+    this.reject(failed(this.what, error));
   };
 
   expire(): void {
-    this.reject(
-      new StoreUnavailableError(`redisStore: ${this.what} got no answer within ${this.timeoutMs} ms (timeoutMs)`),
-    );
+    this.reject(late(this.what, this.timeoutMs));
   }
 }
 

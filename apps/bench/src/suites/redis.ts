@@ -14,6 +14,9 @@ import { judge, type SuiteOptions } from '../harness.js';
 // Round trips per decision and per breaker call are counted twice: with MONITOR (every
 // command a client sends, those scripts run left out) and with INFO commandstats (its
 // EVALSHA and EVAL calls, which no script can send; its other counts include what scripts run).
+// Our limiter's decisions made in one tick share one script call (see docs/redis.md), so at
+// 50 in flight it sends about one EVALSHA per burst of answers; the round-trip rows make one
+// call after another, so each decision there is a script call of its own.
 // Targets: ours >= 0.85 x PING for allowed consumes; beyond PING for denied keys (the
 // denial cache); exactly 1 round trip per decision.
 

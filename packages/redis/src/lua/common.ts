@@ -38,15 +38,16 @@ local EPS = 1e-9
 
 /**
  * Lua writing a rate limit's binary value (its expiry inside) to `key` for `ttl` ms: deleted
- * when `ttl` is not above 0, kept with no `PX` from 1e15 ms on.
+ * when `ttl` is not above 0, kept with no `PX` from 1e15 ms on; each command run by `call`
+ * (`redis.call`, or e.g. `w = redis.pcall` to keep an error as a value).
  */
-export const writePacked = (key: string, value: string, ttl: string): string => `
+export const writePacked = (key: string, value: string, ttl: string, call = 'redis.call'): string => `
   if not (${ttl} > 0) then
-    redis.call('DEL', ${key})
+    ${call}('DEL', ${key})
   elseif ${ttl} >= 1e15 then
-    redis.call('SET', ${key}, ${value})
+    ${call}('SET', ${key}, ${value})
   else
-    redis.call('SET', ${key}, ${value}, 'PX', ceil(${ttl}) + margin)
+    ${call}('SET', ${key}, ${value}, 'PX', ceil(${ttl}) + margin)
   end`;
 
 /** Whether a value's first byte (in `byte`) is a rate limit's binary tag. */

@@ -159,6 +159,42 @@ end
 return out
 `;
 
+/**
+ * The block applied to KEYS[1..n] in turn, after PRELUDE, for decisions made together (see
+ * ScriptSpec.batch): per key ARGV holds the caller's now (in caller mode), then `argc`
+ * arguments. A key named twice reads what its earlier decision wrote. Each decision's
+ * commands run through pcall, so a Redis error (WRONGTYPE) fails that decision alone: its
+ * place in the reply holds the error's text instead of the decision's five values. One flat
+ * list, not a list per decision: Redis converts a table of tables at a cost per table.
+ */
+const batch = (block: string, argc: number) => `
+local caller, a, i, res, r = ARGV[2] == 'c', ARGV, 3, {}, 0
+for d = 1, #KEYS do
+  if caller then now = tonumber(a[i]); i = i + 1 end
+  local key = KEYS[d]
+  local s = redis.pcall('GET', key)
+  if type(s) == 'table' then
+    r = r + 1
+    res[r] = s.err
+  else
+    local out, nxt, ttl, ok, w
+    ${block}${integers(`(${NUM})`)}
+    if nxt then${writePacked('key', 'nxt', 'ttl', 'w = redis.pcall')}
+      if type(w) == 'table' and w.err then out = w.err end
+    end
+    if type(out) == 'table' then
+      res[r + 1], res[r + 2], res[r + 3], res[r + 4], res[r + 5] = out[1], out[2], out[3], out[4], out[5]
+      r = r + 5
+    else
+      r = r + 1
+      res[r] = out
+    end
+  end
+  i = i + ${argc}
+end
+return res
+`;
+
 /** The block as a step function for `applyAll`. */
 const stepFunction = (name: string, block: string) => `
 local function ${name}(s, a, i)
@@ -168,40 +204,33 @@ local function ${name}(s, a, i)
 end
 `;
 
-/** The decision from the script's reply: integers, or texts for the other numbers. */
-const decision = (reply: unknown): RateLimitDecision => {
-  const r = reply as readonly (number | string)[];
-  return {
-    allowed: r[0] === 1,
-    limit: Number(r[1]),
-    remaining: Number(r[2]),
-    resetMs: Number(r[3]),
-    retryAfterMs: Number(r[4]),
-  };
-};
+/** The decision from the script's reply from `at`: integers, or texts for the other numbers. */
+const read = (r: readonly unknown[], at: number): RateLimitDecision => ({
+  allowed: r[at] === 1,
+  limit: Number(r[at + 1]),
+  remaining: Number(r[at + 2]),
+  resetMs: Number(r[at + 3]),
+  retryAfterMs: Number(r[at + 4]),
+});
 
-const numbers =
-  (...names: string[]) =>
-  (params: JsonValue): string[] | undefined => {
+const decision = (reply: unknown): RateLimitDecision => read(reply as readonly unknown[], 0);
+
+const cost = (input: unknown): string[] => [String(input)];
+
+/** The specs of an algorithm's consume and peek; `names` are its numeric params, in the order its block reads them. */
+function algorithm(kind: string, block: Block, names: readonly string[], shared = ''): Record<string, ScriptSpec> {
+  const params = (params: JsonValue): string[] | undefined => {
     const p = params as Record<string, unknown> | null;
     const values = names.map((n) => p?.[n]);
     return values.every((v) => typeof v === 'number') ? values.map(String) : undefined;
   };
-
-const cost = (input: unknown): string[] => [String(input)];
-
-function algorithm(
-  kind: string,
-  block: Block,
-  params: (p: JsonValue) => string[] | undefined,
-  shared = '',
-): Record<string, ScriptSpec> {
   const spec = (commit: boolean): ScriptSpec => {
     const name = commit ? kind : `${kind}Peek`;
     return {
       libs: [...(shared ? [shared] : []), stepFunction(name, block(commit))],
       step: name,
       apply: shared + inline(block(commit)),
+      batch: { lua: shared + batch(block(commit), names.length + 1), width: 5, arg: String, read },
       params,
       input: cost,
       output: decision,
@@ -211,10 +240,10 @@ function algorithm(
 }
 
 export const rateLimitScripts: Record<string, ScriptSpec> = {
-  ...algorithm('tokenBucket', TOKEN_BUCKET, numbers('capacity', 'refillPerSecond')),
-  ...algorithm('gcra', GCRA, numbers('limit', 'periodMs', 'burst')),
-  ...algorithm('fixedWindow', FIXED_WINDOW, numbers('limit', 'windowMs')),
-  ...algorithm('slidingWindow', SLIDING_WINDOW, numbers('limit', 'windowMs'), SLIDING),
+  ...algorithm('tokenBucket', TOKEN_BUCKET, ['capacity', 'refillPerSecond']),
+  ...algorithm('gcra', GCRA, ['limit', 'periodMs', 'burst']),
+  ...algorithm('fixedWindow', FIXED_WINDOW, ['limit', 'windowMs']),
+  ...algorithm('slidingWindow', SLIDING_WINDOW, ['limit', 'windowMs'], SLIDING),
 };
 
 /** The state of a rate-limit payload as the get script answers it (`T<tokens>,<at>`), as core's transition keeps it; undefined for another tag. */

@@ -18,6 +18,20 @@ export interface ScriptSpec {
    * COMMON's `load` and `save`.
    */
   readonly apply?: string;
+  /**
+   * Decisions of this transition made together, in one script call (see RedisStore), when
+   * its input is one argument (`arg`) and its reply a list of `width` values: `lua`, after
+   * PRELUDE, applies it to KEYS[1..n] in turn (ARGV from 3 holds per key the caller's `now`
+   * under `time: 'caller'`, then the params and the input) and answers one flat list: per
+   * key the `width` values one call would answer (the first never a text), or the text of
+   * the Redis error that failed that decision alone. `read` is `output` of the values from `at`.
+   */
+  readonly batch?: {
+    readonly lua: string;
+    readonly width: number;
+    arg(input: unknown): string;
+    read(replies: readonly unknown[], at: number): unknown;
+  };
   /** The params as leading arguments, computed once per transition; `undefined` when the script cannot follow them. */
   params(params: JsonValue): string[] | undefined;
   /** The input as the following arguments. */
