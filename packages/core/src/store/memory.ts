@@ -570,9 +570,9 @@ export class MemoryStore implements Store {
 const flatten = (key: string): string => (key.length < 13 ? key : (JSON.parse(JSON.stringify(key)) as string));
 
 /**
- * The embedded default store. Bounded: at most `maxKeys` keys (least recently used
- * evicted, CLOCK approximation); keys whose TTL has passed (a rate limit back to full, an
- * expired record) read as absent and are reclaimed.
+ * The embedded default store. Bounded: at most `maxKeys` keys (the least recently used one
+ * evicted, exactly; at most half of them pinned); keys whose TTL has passed (a rate limit
+ * back to full, an expired record) read as absent and are reclaimed.
  *
  * @example
  * const limiter = rateLimiter({
