@@ -347,6 +347,20 @@ describe('withResilience(axios) against a real server', () => {
     expect(server.seen).toHaveLength(1);
   });
 
+  it('the request’s signal still ends a streamed body after the headers came, as with axios, when attempts are timed', async () => {
+    server = await scriptServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.write('partial'); // the rest never comes
+    });
+    const { api } = resilient({ timeout: 5_000 });
+    const controller = new AbortController();
+    const response = await api.get<Readable>('/stream', { responseType: 'stream', signal: controller.signal });
+    response.data.on('error', () => {});
+    controller.abort();
+    await until(() => response.data.destroyed, 'the body to be destroyed');
+    await until(() => server.seen[0]!.aborted, 'the request to be aborted');
+  });
+
   it('the request’s own cancelToken still cancels the attempt in flight', async () => {
     server = await scriptServer(hang);
     const { api } = resilient({ timeout: 5_000 });

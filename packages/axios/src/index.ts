@@ -138,9 +138,10 @@ class AsLeft {
     if (attempt.idempotencyKey !== undefined) sent.headers.set(IDEMPOTENCY_KEY_HEADER, attempt.idempotencyKey);
     if (!attempt.abortable) return adapter(sent); // nothing can abort it: the caller passed no signal either
     if (this.#cancelToken == null && this.#builtIn) {
-      // The token follows the caller's signal too, through the attempt.
+      // The token follows the caller's signal too, through the attempt. A streamed body
+      // outlives the attempt: the caller's signal stays, so it still ends the body.
       sent.cancelToken = new AttemptCancelToken(attempt).token;
-      if (sent.signal != null) (sent as { signal?: unknown }).signal = undefined;
+      if (sent.signal != null && config.responseType !== 'stream') (sent as { signal?: unknown }).signal = undefined;
     } else {
       sent.signal = attempt.signal!; // a custom adapter may know only the signal
     }
