@@ -1,5 +1,5 @@
 import type { ClientAttempt } from '@resilience/core';
-import axios, { type CancelToken } from 'axios';
+import type { CancelToken } from 'axios';
 
 type Listener = (reason?: unknown) => void;
 
@@ -40,9 +40,12 @@ export class AttemptCancelToken {
     this.#off = undefined;
   }
 
-  throwIfRequested(): void {
-    if (this.#cancelled) throw new axios.CanceledError();
-  }
+  /**
+   * Nothing to throw: the token cancels only the adapter's request. axios' `dispatchRequest`
+   * asks the config's token after the adapter settles (the first attempt's token is on the
+   * request's own config): the attempt's error, a `TimeoutError`, is the answer then.
+   */
+  throwIfRequested(): void {}
 
   toAbortSignal(): AbortSignal {
     return this.#attempt.signal!; // given only to an attempt that can be aborted

@@ -240,13 +240,16 @@ describe('withResilience(axios) against a real server', () => {
     expect(configs[0]!.headers).not.toBe(configs[1]!.headers);
   });
 
-  it('copies the config down to its prototype: axios’ null-prototype config stays one (nothing inherited from Object.prototype)', async () => {
-    server = await scriptServer(answer(200));
-    const { api } = resilient();
+  it('copies the config down to its prototype for a retry: axios’ null-prototype config stays one (nothing inherited from Object.prototype)', async () => {
+    server = await scriptServer(answer(503), answer(200));
+    const { clock, api } = resilient();
     let seen: InternalAxiosRequestConfig | undefined;
     const tag = Symbol('tag');
     api.interceptors.request.use((config) => Object.assign((seen = config), { [tag]: 'kept' })); // runs before ours
-    const sent = (await api.get('/items')).config; // what the attempt handed the adapter
+    const pending = api.get('/items');
+    await waiting(clock);
+    await clock.advance(100);
+    const sent = (await pending).config; // what the retry handed the adapter
     expect((sent as { [tag]?: string })[tag]).toBe('kept'); // symbol keys too, as a spread copies them
     expect(sent).not.toBe(seen);
     expect(Object.getPrototypeOf(seen)).toBe(null); // axios ≥ 1.21 guards its config so
@@ -254,6 +257,24 @@ describe('withResilience(axios) against a real server', () => {
     const helper = Object.getOwnPropertyDescriptor(sent, 'hasOwnProperty'); // axios' hidden own helper is kept
     expect(helper).toMatchObject({ value: Object.prototype.hasOwnProperty, enumerable: false });
     expect(Object.keys(sent).sort()).toEqual(Object.keys(seen!).sort());
+  });
+
+  it('a retry of a timed request starts from the config as the interceptors left it: the first attempt’s token and headers are not carried over', async () => {
+    server = await scriptServer(hang, answer(200));
+    const { clock, api } = resilient({ timeout: 5_000, retry: { backoff: backoff.constant(0) } });
+    let seen: InternalAxiosRequestConfig | undefined;
+    api.interceptors.request.use((config) => (seen = config));
+    const pending = api.get('/slow', { headers: { 'x-kept': 'yes' } });
+    await server.requests(1);
+    const first = seen!.cancelToken; // the first attempt's, cancelled at the timeout
+    seen!.headers.set('x-first-attempt', 'changed'); // as an adapter may change the headers it was given
+    await clock.advance(5_000);
+    const sent = (await pending).config;
+    expect(sent.cancelToken).toBeDefined();
+    expect(sent.cancelToken).not.toBe(first);
+    expect(sent.headers.get('x-kept')).toBe('yes');
+    expect(sent.headers.has('x-first-attempt')).toBe(false);
+    expect(server.seen.map((s) => s.headers['x-first-attempt'])).toEqual([undefined, undefined]);
   });
 
   it('wraps an adapter chosen per request too', async () => {
@@ -324,6 +345,20 @@ describe('withResilience(axios) against a real server', () => {
     expect(axios.isCancel(await pending)).toBe(true);
     await until(() => server.seen[0]!.aborted, 'the request to be aborted');
     expect(server.seen).toHaveLength(1);
+  });
+
+  it('the request’s signal still ends a streamed body after the headers came, as with axios, when attempts are timed', async () => {
+    server = await scriptServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.write('partial'); // the rest never comes
+    });
+    const { api } = resilient({ timeout: 5_000 });
+    const controller = new AbortController();
+    const response = await api.get<Readable>('/stream', { responseType: 'stream', signal: controller.signal });
+    response.data.on('error', () => {});
+    controller.abort();
+    await until(() => response.data.destroyed, 'the body to be destroyed');
+    await until(() => server.seen[0]!.aborted, 'the request to be aborted');
   });
 
   it('the request’s own cancelToken still cancels the attempt in flight', async () => {

@@ -6,7 +6,12 @@ import {
   resilientClient,
 } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
-import axios, { type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import axios, {
+  type AxiosHeaders,
+  type AxiosInstance,
+  type AxiosResponse,
+  type InternalAxiosRequestConfig,
+} from 'axios';
 import { AttemptCancelToken } from './cancel-token.js';
 
 /** The options of `withResilience`: the same as `@resilience/fetch`, each the options of a core factory. */
@@ -37,7 +42,7 @@ const installed = new WeakSet<object>();
  * Makes an axios instance retry what is safe to retry, honour `Retry-After`, and keep a
  * breaker, a throttle, a rate limit and metrics per host, as configured. Installs one
  * request interceptor that hands the request's adapter to the client, so retries happen
- * below the interceptors and transforms: each attempt is a fresh copy of the request as they
+ * below the interceptors and transforms: each retry is a fresh copy of the request as they
  * left it, and they run once. Rejects with the last attempt's `AxiosError` (with
  * `resilience` details), or with the local refusal (`BrokenCircuitError` ...).
  *
@@ -85,6 +90,7 @@ function run(
   spec: AdapterSpec,
 ): Promise<AxiosResponse> {
   const url = urlOf(config);
+  const left = new AsLeft(config, spec ?? axios.defaults.adapter);
   return client.request(
     {
       request: config,
@@ -94,27 +100,63 @@ function run(
       signal: (config.signal ?? undefined) as AbortSignal | undefined,
       replayable: isReplayable(config.data),
     },
-    (attempt) => send(config, spec, attempt),
+    (attempt) => left.send(attempt),
   );
 }
 
-/** One attempt: a copy of the request with its own headers, the attempt's signal and key, through the original adapter. */
-function send(config: InternalAxiosRequestConfig, spec: AdapterSpec, attempt: ClientAttempt): Promise<AxiosResponse> {
-  const headers = config.headers.concat();
-  if (attempt.idempotencyKey !== undefined) headers.set(IDEMPOTENCY_KEY_HEADER, attempt.idempotencyKey);
-  const adapter = axios.getAdapter(spec ?? axios.defaults.adapter, config);
-  const copy = copyOf(config);
-  copy.headers = headers;
-  copy.adapter = adapter;
-  if (!attempt.abortable) return adapter(copy); // nothing can abort it: the caller passed no signal either
-  if (config.cancelToken == null && isBuiltIn(spec ?? axios.defaults.adapter)) {
-    // The token follows the caller's signal too, through the attempt.
-    copy.cancelToken = new AttemptCancelToken(attempt).token;
-    if (copy.signal != null) (copy as { signal?: unknown }).signal = undefined;
-  } else {
-    copy.signal = attempt.signal!; // a custom adapter may know only the signal
+/**
+ * A request as the interceptors left it, and what its attempts change. The first attempt of
+ * axios' own adapters, when the caller gave no signal or token, sends the config itself
+ * (copying it costs ~5 % of a loopback request): they change only its headers, and the
+ * attempt only its `cancelToken`. Any other attempt (a retry; a custom adapter, which may
+ * change anything) sends a copy of the config with its headers and `cancelToken` as they
+ * were, so nothing one attempt changed reaches the next.
+ */
+class AsLeft {
+  readonly #config: InternalAxiosRequestConfig;
+  readonly #spec: AdapterSpec;
+  readonly #builtIn: boolean;
+  readonly #cancelToken: InternalAxiosRequestConfig['cancelToken'];
+  readonly #inPlace: boolean;
+  readonly #headers: Record<string, unknown>;
+
+  constructor(config: InternalAxiosRequestConfig, spec: AdapterSpec) {
+    this.#config = config;
+    this.#spec = spec;
+    this.#builtIn = isBuiltIn(spec);
+    this.#cancelToken = config.cancelToken;
+    this.#inPlace = this.#builtIn && this.#cancelToken == null && config.signal == null;
+    this.#headers = { ...config.headers }; // an AxiosHeaders keeps each header as an own property
   }
-  return adapter(copy);
+
+  /** One attempt: the attempt's cancellation and key, through the original adapter. */
+  send(attempt: ClientAttempt): Promise<AxiosResponse> {
+    const config = this.#config;
+    const adapter = axios.getAdapter(this.#spec, config);
+    const sent = attempt.attempt === 1 && this.#inPlace ? config : this.#copy();
+    sent.adapter = adapter; // resending `error.config` does not run the request twice through us
+    if (attempt.idempotencyKey !== undefined) sent.headers.set(IDEMPOTENCY_KEY_HEADER, attempt.idempotencyKey);
+    if (!attempt.abortable) return adapter(sent); // nothing can abort it: the caller passed no signal either
+    if (this.#cancelToken == null && this.#builtIn) {
+      // The token follows the caller's signal too, through the attempt. A streamed body
+      // outlives the attempt: the caller's signal stays, so it still ends the body.
+      sent.cancelToken = new AttemptCancelToken(attempt).token;
+      if (sent.signal != null && config.responseType !== 'stream') (sent as { signal?: unknown }).signal = undefined;
+    } else {
+      sent.signal = attempt.signal!; // a custom adapter may know only the signal
+    }
+    return adapter(sent);
+  }
+
+  /** A copy of the config as the interceptors left it, with headers of its own. */
+  #copy(): InternalAxiosRequestConfig {
+    const config = this.#config;
+    const copy = copyOf(config);
+    copy.headers = Object.assign(new (config.headers.constructor as new () => AxiosHeaders)(), this.#headers);
+    if (this.#cancelToken === undefined) delete copy.cancelToken;
+    else copy.cancelToken = this.#cancelToken;
+    return copy;
+  }
 }
 
 /**

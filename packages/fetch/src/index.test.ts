@@ -178,6 +178,24 @@ describe('withResilience(fetch) against a real server', () => {
     expect(server.seen).toHaveLength(1);
   });
 
+  it('the caller’s signal still ends the body after the headers came, as with fetch, when attempts are timed', async () => {
+    server = await scriptServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"partial":'); // the rest never comes
+    });
+    const { fetch: f } = resilient({ timeout: 5_000 });
+    const controller = new AbortController();
+    const response = await f(`${server.url}/stream`, { signal: controller.signal });
+    let outcome: unknown;
+    response.text().then(
+      () => (outcome = 'read to the end'),
+      (error: unknown) => (outcome = error),
+    );
+    controller.abort(new Error('user left'));
+    await until(() => outcome !== undefined, 'the body read to end');
+    expect(outcome).toBeInstanceOf(Error); // the read failed: the body was ended (fetch's AbortError, or the reason)
+  });
+
   it('waits for a per-host quota ({ requestsPerMinute })', async () => {
     server = await scriptServer(answer(200));
     const { clock, fetch: f } = resilient({ rateLimit: { requestsPerMinute: 1 } });

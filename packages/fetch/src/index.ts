@@ -97,7 +97,8 @@ function send(
   const key = attempt.idempotencyKey;
   if (key === undefined && attempt.signal === signal) return fetchFn(target, init);
   const next: RequestInit = { ...init };
-  if (attempt.signal !== undefined) next.signal = attempt.signal;
+  if (attempt.signal !== undefined)
+    next.signal = signal === undefined ? attempt.signal : bodyFollows(signal, attempt.signal);
   if (key !== undefined) {
     const headers = new Headers(init?.headers ?? request?.headers);
     headers.set(IDEMPOTENCY_KEY_HEADER, key);
@@ -105,5 +106,14 @@ function send(
   }
   return fetchFn(target, next);
 }
+
+/**
+ * The attempt's signal, which also follows the caller's after the attempt: the attempt's own
+ * stops following the caller's once the headers came, but fetch ends a response's body when
+ * the signal it was given aborts, and a caller that gives up reading expects that. Only for a
+ * timed attempt with a signal of the caller's (Node ≥ 20.3 has `AbortSignal.any`).
+ */
+const bodyFollows = (caller: AbortSignal, attempt: AbortSignal): AbortSignal =>
+  typeof AbortSignal.any === 'function' ? AbortSignal.any([caller, attempt]) : attempt;
 
 export { resilienceDetails } from '@resilience/core';
