@@ -7,23 +7,23 @@ import { ClientDisconnectedError } from './errors.js';
  * `isPlain`) and created on first use: nothing is allocated for a request no middleware asks
  * about, and the `close` listener is added only for what needs to hear of the close.
  */
-class RequestState {
-  controller: AbortController | undefined = undefined;
-  aborted = false;
-  reason: unknown = undefined;
+interface RequestState {
+  controller: AbortController | undefined;
+  aborted: boolean;
+  reason: unknown;
   /** The error the response was made from: what the error handler caught, or what the toolkit answered. */
-  error: unknown = undefined;
+  error: unknown;
   /** Whether that error has been recorded (collector, recent errors, log): each response's once. */
-  errorRecorded = false;
-  /** Whether the response's `close` is listened to (see `listening`). */
-  listening = false;
-  closed = false;
+  errorRecorded: boolean;
+  /** Whether the response's `close` is listened to (see `stateOf`). */
+  listening: boolean;
+  closed: boolean;
   /** The request's correlation id, once a middleware has asked for it. */
-  correlationId: string | undefined = undefined;
+  correlationId: string | undefined;
   /** The middlewares that have claimed the response (see `claimResponse`): one, or a list. */
-  claims: object | object[] | undefined = undefined;
+  claims: object | object[] | undefined;
   /** Run once, in order, when the response closes (finished or not). */
-  onClose: Array<() => void> | undefined = undefined;
+  onClose: Array<() => void> | undefined;
 }
 
 const STATE = Symbol('resilience.request');
@@ -50,7 +50,18 @@ function slotOf(res: ServerResponse): RequestState {
   const plain = isPlain(res);
   let state = plain ? (res as Tracked)[STATE] : states.get(res);
   if (state === undefined) {
-    state = new RequestState();
+    state = {
+      controller: undefined,
+      aborted: false,
+      reason: undefined,
+      error: undefined,
+      errorRecorded: false,
+      listening: false,
+      closed: false,
+      correlationId: undefined,
+      claims: undefined,
+      onClose: undefined,
+    };
     if (plain) (res as Tracked)[STATE] = state;
     else states.set(res, state);
   }

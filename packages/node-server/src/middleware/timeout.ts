@@ -29,7 +29,7 @@ class RequestDeadline extends AsyncResource implements DeadlineEntry {
   prev: DeadlineEntry | undefined = undefined;
   next: DeadlineEntry | undefined = undefined;
   queue: DeadlineQueue | undefined = undefined;
-  /** Settles a Koa request's promise at the deadline. */
+  // Settles a Koa request's promise at the deadline.
   fire: (() => void) | undefined = undefined;
   readonly res: ServerResponse;
   readonly #expire: (deadline: RequestDeadline) => void;
