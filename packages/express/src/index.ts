@@ -57,7 +57,7 @@ export const requestSignal = (req: Request): AbortSignal => signalOf(req.res as 
 export function rateLimit(options: RateLimitOptions): RequestHandler {
   // Trusting no proxy, `req.ip` is the socket's address: read it without Express's proxy walk.
   const ip = (req: Request) => (trustOf(req) === 'none' ? req.socket.remoteAddress : req.ip);
-  const check = rateLimitCheck(options, { framework: 'express', ip, trust: trustOf });
+  const check = rateLimitCheck(options, { framework: 'express', request: (req) => req, ip, trust: trustOf });
   return function rateLimit(req: Request, res: Response, next: NextFunction) {
     try {
       settle(res, next, check(req, res));
@@ -76,6 +76,7 @@ export function idempotency(options: IdempotencyOptions = {}): RequestHandler {
     body: (req) => req.body,
     setBody: (req, body) => setRequestBody(req, body),
     path: (req) => req.originalUrl,
+    request: (req) => req,
   });
   return function idempotency(req: Request, res: Response, next: NextFunction) {
     settle(res, next, step(req, res));
@@ -122,7 +123,11 @@ export function healthRoutes(registry: HealthRegistry, options: HealthRoutesOpti
 export function metricsRoute(options: MetricsRouteOptions): RequestHandler {
   const route = metricsAnswer(options);
   return function metricsRoute(req: Request, res: Response, next: NextFunction) {
-    settle(res, next, route(req.method, req.path));
+    settle(
+      res,
+      next,
+      route(req.method, req.url, () => req.path),
+    );
   };
 }
 

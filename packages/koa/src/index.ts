@@ -53,7 +53,12 @@ export const requestSignal = (ctx: Context): AbortSignal => signalOf(ctx.res);
  * @example app.use(rateLimit({ algorithm: tokenBucket({ capacity: 60, refillPerSecond: 1 }) }));
  */
 export function rateLimit(options: RateLimitOptions): Middleware {
-  const check = rateLimitCheck(options, { framework: 'koa', ip: (ctx) => ctx.ip, trust: trustOf });
+  const check = rateLimitCheck(options, {
+    framework: 'koa',
+    request: (ctx) => ctx.req,
+    ip: (ctx) => ctx.ip,
+    trust: trustOf,
+  });
   return function rateLimit(ctx: Context, next: Next) {
     return settle(ctx, next, check(ctx, ctx.res));
   };
@@ -74,6 +79,7 @@ export function idempotency(options: IdempotencyOptions = {}): Middleware {
       ctx.disableBodyParser = true;
     },
     path: (ctx) => ctx.originalUrl,
+    request: (ctx) => ctx.req,
   });
   return function idempotency(ctx: Context, next: Next) {
     return settle(ctx, next, step(ctx, ctx.res));
@@ -144,7 +150,11 @@ export function healthRoutes(registry: HealthRegistry, options: HealthRoutesOpti
 export function metricsRoute(options: MetricsRouteOptions): Middleware {
   const route = metricsAnswer(options);
   return function metricsRoute(ctx: Context, next: Next) {
-    return settle(ctx, next, route(ctx.method, ctx.path));
+    return settle(
+      ctx,
+      next,
+      route(ctx.req.method, ctx.req.url, () => ctx.path),
+    );
   };
 }
 

@@ -41,6 +41,9 @@ export interface RequestRecorder {
   readonly onRequest: Subscribe<RequestRecord>;
 }
 
+/** Read only for a listener: an Express response's properties are slow to load. */
+const methodOf = (res: ServerResponse): string => res.req?.method ?? 'GET';
+
 const OPTION_NAMES = { collector: true, clock: true } as const satisfies OptionNames<RequestRecorderOptions>;
 
 /**
@@ -74,23 +77,23 @@ export function requestRecorder(options: RequestRecorderOptions = {}): RequestRe
     const startedAt = clock.now();
     whenResponseCloses(res, () => {
       const latencyMs = clock.now() - startedAt;
-      const method = res.req?.method ?? 'GET';
       if (!res.writableFinished) {
         const error = new ClientDisconnectedError();
         collector?.recordError(error);
         if (records.hasListeners)
-          records.emit({ method, status: error.status, latencyMs, outcome: 'cancelled', error });
+          records.emit({ method: methodOf(res), status: error.status, latencyMs, outcome: 'cancelled', error });
         return;
       }
       const status = res.statusCode;
       if (status < 500) {
         collector?.recordCall({ latencyMs, ok: true });
-        if (records.hasListeners) records.emit({ method, status, latencyMs, outcome: 'ok' });
+        if (records.hasListeners) records.emit({ method: methodOf(res), status, latencyMs, outcome: 'ok' });
         return;
       }
       const error = responseError(res);
       collector?.recordCall(error === undefined ? { latencyMs, ok: false } : { latencyMs, ok: false, error });
       if (records.hasListeners) {
+        const method = methodOf(res);
         records.emit(
           error === undefined
             ? { method, status, latencyMs, outcome: 'failed' }

@@ -3,8 +3,9 @@ import { correlationIds } from '@resilience/core';
 import { ClientDisconnectedError } from './errors.js';
 
 /**
- * What the middlewares of one request share, kept with its response (see `isPlain`) and
- * created on first use: nothing is allocated for a request no middleware asks about.
+ * What the middlewares of one request share, kept with its response in ONE slot (see
+ * `isPlain`) and created on first use: nothing is allocated for a request no middleware asks
+ * about, and the `close` listener is added only for what needs to hear of the close.
  */
 interface RequestState {
   controller: AbortController | undefined;
@@ -14,53 +15,69 @@ interface RequestState {
   error: unknown;
   /** Whether that error has been recorded (collector, recent errors, log): each response's once. */
   errorRecorded: boolean;
+  /** Whether the response's `close` is listened to (see `stateOf`). */
+  listening: boolean;
   closed: boolean;
   /** The request's correlation id, once a middleware has asked for it. */
   correlationId: string | undefined;
+  /** The middlewares that have claimed the response (see `claimResponse`): one, or a list. */
+  claims: object | object[] | undefined;
   /** Run once, in order, when the response closes (finished or not). */
-  readonly onClose: Array<() => void>;
+  onClose: Array<() => void> | undefined;
 }
 
 const STATE = Symbol('resilience.request');
-const CLAIMS = Symbol('resilience.claims');
 
-type Tracked = ServerResponse & { [STATE]?: RequestState; [CLAIMS]?: object | object[] };
+type Tracked = ServerResponse & { [STATE]?: RequestState };
 
 /**
- * Where a response's state and claims are kept: on a plain response (node:http, Koa) as
- * symbol properties, the cheapest place there is (~0.05 µs to add). Express swaps the
- * prototype of every response, and adding a property to such an object copies its whole
- * hidden class (~7 µs measured on Node 20): there they are WeakMap entries (~0.3 µs). A
- * response keeps its kind for its whole life (Express swaps the prototype before any
- * middleware runs, and only for another of its own), so it is always found where it was put.
+ * Where a response's state is kept: on a plain response (node:http, Koa) as a symbol
+ * property, the cheapest place there is (~0.05 µs to add). Express swaps the prototype of
+ * every response, and adding a property to such an object copies its whole hidden class
+ * (~7 µs measured on Node 20): there it is a WeakMap entry (~0.3 µs), one per request
+ * whatever the middlewares keep in it. A response keeps its kind for its whole life (Express
+ * swaps the prototype before any middleware runs, and only for another of its own), so it is
+ * always found where it was put.
  */
 const isPlain = (res: ServerResponse): boolean => Object.getPrototypeOf(res) === ServerResponse.prototype;
 const states = new WeakMap<ServerResponse, RequestState>();
-const claims = new WeakMap<ServerResponse, object | object[]>();
 
 const existingState = (res: ServerResponse): RequestState | undefined =>
   isPlain(res) ? (res as Tracked)[STATE] : states.get(res);
 
-function stateOf(res: ServerResponse): RequestState {
+/** The response's state, made on first use; no listener. */
+function slotOf(res: ServerResponse): RequestState {
   const plain = isPlain(res);
   let state = plain ? (res as Tracked)[STATE] : states.get(res);
-  if (state !== undefined) return state;
-  state = {
-    controller: undefined,
-    aborted: false,
-    reason: undefined,
-    error: undefined,
-    errorRecorded: false,
-    closed: false,
-    correlationId: undefined,
-    onClose: [],
-  };
-  if (plain) (res as Tracked)[STATE] = state;
-  else states.set(res, state);
-  // `close` on the request fires when its body has been read; only the response's `close`
-  // without `finish` tells that the client went away.
-  if (res.closed) responseClosed.call(res);
-  else res.on('close', responseClosed); // one shared listener, no closure per request
+  if (state === undefined) {
+    state = {
+      controller: undefined,
+      aborted: false,
+      reason: undefined,
+      error: undefined,
+      errorRecorded: false,
+      listening: false,
+      closed: false,
+      correlationId: undefined,
+      claims: undefined,
+      onClose: undefined,
+    };
+    if (plain) (res as Tracked)[STATE] = state;
+    else states.set(res, state);
+  }
+  return state;
+}
+
+/** The response's state, listening for its `close` (one shared listener, no closure per request). */
+function stateOf(res: ServerResponse): RequestState {
+  const state = slotOf(res);
+  if (!state.listening) {
+    state.listening = true;
+    // `close` on the request fires when its body has been read; only the response's `close`
+    // without `finish` tells that the client went away.
+    if (res.closed) responseClosed.call(res);
+    else res.on('close', responseClosed);
+  }
   return state;
 }
 
@@ -69,7 +86,8 @@ function responseClosed(this: ServerResponse): void {
   if (state.closed) return;
   state.closed = true;
   if (!this.writableFinished) abort(state, new ClientDisconnectedError());
-  for (const run of state.onClose) run();
+  const runs = state.onClose;
+  if (runs !== undefined) for (const run of runs) run();
 }
 
 function abort(state: RequestState, reason: unknown): void {
@@ -103,7 +121,7 @@ export function abortRequest(res: ServerResponse, reason: unknown): void {
 
 /** Tells the recorders which error the response was made from (what the error handler caught). */
 export function setResponseError(res: ServerResponse, error: unknown): void {
-  stateOf(res).error = error;
+  slotOf(res).error = error;
 }
 
 /** The error given to {@link setResponseError}, if any. */
@@ -113,7 +131,7 @@ export function responseError(res: ServerResponse): unknown {
 
 /** True the first time it is asked for a response: whoever gets true records its error, nobody else. */
 export function claimErrorRecord(res: ServerResponse): boolean {
-  const state = stateOf(res);
+  const state = slotOf(res);
   if (state.errorRecorded) return false;
   state.errorRecorded = true;
   return true;
@@ -123,26 +141,26 @@ export function claimErrorRecord(res: ServerResponse): boolean {
 export function whenResponseCloses(res: ServerResponse, run: () => void): void {
   const state = stateOf(res);
   if (state.closed) run();
+  else if (state.onClose === undefined) state.onClose = [run];
   else state.onClose.push(run);
 }
 
 /**
  * True the first time `owner` (a middleware's own function, say) claims `res`, false after:
  * a request that reaches one middleware twice (mounted on the app and on a router) is
- * handled once by it, and by each other middleware once too. A mark on the response, not a
- * WeakSet per middleware: on a plain response a property costs far less than a WeakSet entry.
+ * handled once by it, and by each other middleware once too. Kept in the request's one
+ * state slot: no WeakSet per middleware, no entry of its own.
  */
 export function claimResponse(res: ServerResponse, owner: object): boolean {
-  const plain = isPlain(res);
-  const owners = plain ? (res as Tracked)[CLAIMS] : claims.get(res);
-  if (owners === owner || (Array.isArray(owners) && owners.includes(owner))) return false;
-  if (Array.isArray(owners)) {
-    owners.push(owner);
+  const state = slotOf(res);
+  const owners = state.claims;
+  if (owners === undefined) {
+    state.claims = owner;
     return true;
   }
-  const claimed = owners === undefined ? owner : [owners, owner];
-  if (plain) (res as Tracked)[CLAIMS] = claimed;
-  else claims.set(res, claimed);
+  if (owners === owner || (Array.isArray(owners) && owners.includes(owner))) return false;
+  if (Array.isArray(owners)) owners.push(owner);
+  else state.claims = [owners, owner];
   return true;
 }
 
@@ -154,7 +172,7 @@ const correlationIdOf = correlationIds();
  * core's `correlationIds`). Problem responses carry it in the body and in `X-Request-Id`.
  */
 export function requestCorrelationId(res: ServerResponse): string {
-  const state = stateOf(res);
+  const state = slotOf(res);
   if (state.correlationId === undefined) {
     const headers = res.req?.headers;
     state.correlationId = correlationIdOf({ requestId: headers?.['x-request-id'], traceparent: headers?.traceparent });

@@ -1,5 +1,6 @@
 import { type Disposer, type MetricsSnapshot, worseBreakerState } from '@resilience/core';
-import { Counter, Gauge, Histogram, type Metric, type Registry } from 'prom-client';
+import { Counter, Gauge, type Metric, type Registry } from 'prom-client';
+import { CallHistogram } from './histogram.js';
 import { type BreakerLike, type BreakerSource, type ResilienceMetricsOptions, resolveOptions } from './options.js';
 import { WindowSummary } from './summary.js';
 
@@ -153,8 +154,8 @@ export function registerResilienceMetrics(
         (s) => s.lifetime.rejections,
       ),
     );
-    // Buckets are counted as calls are recorded, exactly and cumulatively, by prom-client itself.
-    const histogram = new Histogram({
+    // Buckets are counted exactly as calls are recorded, one bucket search and three additions each.
+    const histogram = new CallHistogram({
       name: `${prefix}call_duration_seconds`,
       help: 'Call durations, recorded as each call settles.',
       labelNames: withName(),
@@ -163,11 +164,11 @@ export function registerResilienceMetrics(
     });
     metrics.push(histogram);
     for (const [name, collector] of named) {
-      if (multi) histogram.zero(label(name));
-      const series = multi ? histogram.labels(label(name)) : histogram;
+      const observe = histogram.series(label(name));
       const stop = collector.onCall?.((call) => {
-        // The sketch's rules: a negative duration (a clock stepped back) is 0, NaN is not a duration.
-        if (!Number.isNaN(call.latencyMs)) series.observe(Math.max(0, call.latencyMs) / 1_000);
+        // The sketch's rules: a negative duration (a clock stepped back) is 0; NaN (or an
+        // infinite time) is not a duration.
+        if (Number.isFinite(call.latencyMs)) observe(Math.max(0, call.latencyMs) / 1_000);
       });
       if (stop) stops.push(stop);
     }

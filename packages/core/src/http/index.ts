@@ -29,6 +29,7 @@ export {
 } from './problem.js';
 export { type ProxyTrust, type ProxyTrustInput, proxyTrustWarning } from './proxy-trust.js';
 export {
+  type DraftFields,
   mergeRateLimitFields,
   type RateLimitResponder,
   type RateLimitResponse,

@@ -108,6 +108,27 @@ describe('rateLimitResponder', () => {
     });
   });
 
+  it('gives the draft fields of an allowed response apart (respond.draft) for one limit in draft mode, the same values the call gives', () => {
+    const clock = new FakeClock(1_000_000);
+    const limiter = rateLimiter({ name: 'api', algorithm: fixedWindow({ limit: 3, windowMs: 2_500 }), clock });
+    const respond = rateLimitResponder([limiter]);
+    const draft = respond.draft!;
+    expect(draft.policy).toBe('"api";q=3;w=3');
+    for (let i = 0; i < 3; i++) {
+      const d = limiter.consumeSync('k');
+      expect(draft.ratelimit(d)).toBe(respond([d], clock.now()).headers.ratelimit);
+    }
+    expect(draft.ratelimit(limiter.consumeSync('k'))).toBe('"api";r=0;t=3'); // never a negative count
+    const two = rateLimiter({
+      name: 'two',
+      algorithm: [fixedWindow({ limit: 1, windowMs: 1_000 }), fixedWindow({ limit: 5, windowMs: 60_000 })],
+      clock,
+    });
+    expect(rateLimitResponder([two]).draft).toBeUndefined();
+    expect(rateLimitResponder([limiter], { headers: 'both' }).draft).toBeUndefined();
+    expect(rateLimitResponder([limiter, two]).draft).toBeUndefined();
+  });
+
   it('answers a denial with 429, Retry-After equal to t, and a quota-exceeded problem naming the policy', async () => {
     const clock = new FakeClock();
     const limiter = rateLimiter({ name: 'api', algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }), clock });

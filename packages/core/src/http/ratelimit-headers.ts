@@ -34,11 +34,23 @@ export interface RateLimitResponse {
 }
 
 /** Builds the rate-limit part of each response from the decisions of its limiters. */
-export type RateLimitResponder = (
-  decisions: readonly RateLimitDecision[],
-  nowMs: number,
-  context?: ProblemContext,
-) => RateLimitResponse;
+export interface RateLimitResponder {
+  (decisions: readonly RateLimitDecision[], nowMs: number, context?: ProblemContext): RateLimitResponse;
+  /**
+   * With one limit of one algorithm and `headers: 'draft'`, the two fields of an allowed
+   * response, for a caller that sets them itself instead of building a response: the same
+   * values the call gives. `undefined` otherwise.
+   */
+  readonly draft: DraftFields | undefined;
+}
+
+/** The draft fields of an allowed response to one limit; see {@link RateLimitResponder.draft}. */
+export interface DraftFields {
+  /** The `RateLimit-Policy` value, the same on every response. */
+  readonly policy: string;
+  /** The `RateLimit` value for an allowed decision. */
+  ratelimit(decision: RateLimitDecision): string;
+}
 
 interface Policy {
   /** The policy name as a structured-field String. */
@@ -129,12 +141,28 @@ export function rateLimitResponder(
 
   // One limit admitting a request (nearly every response): one string, no arrays.
   const only = groups.length === 1 && groups[0]!.length === 1 && mode === 'draft' ? groups[0]![0]! : undefined;
+  const prefix = `${only?.item};r=`;
+  const fast: DraftFields | undefined =
+    only === undefined
+      ? undefined
+      : {
+          policy: policyField,
+          // The name's part made once; the numbers go into the text as they are (no `String()`).
+          ratelimit: (d) => `${prefix}${Math.max(0, Math.floor(d.remaining))};t=${retryAfterSeconds(d.resetMs)}`,
+        };
 
-  return (decisions, nowMs, context = {}) => {
+  const respond = (
+    decisions: readonly RateLimitDecision[],
+    nowMs: number,
+    context: ProblemContext = {},
+  ): RateLimitResponse => {
     const first = decisions?.[0];
-    if (only !== undefined && first?.allowed === true && decisions.length === 1) {
-      const ratelimit = `${only.item};r=${integer(first.remaining)};t=${retryAfterSeconds(first.resetMs)}`;
-      return { allowed: true, violated: NONE, headers: { 'ratelimit-policy': policyField, ratelimit } };
+    if (fast !== undefined && first?.allowed === true && decisions.length === 1) {
+      return {
+        allowed: true,
+        violated: NONE,
+        headers: { 'ratelimit-policy': policyField, ratelimit: fast.ratelimit(first) },
+      };
     }
     if (!Array.isArray(decisions) || decisions.length !== groups.length) {
       throw new TypeError(
@@ -180,6 +208,7 @@ export function rateLimitResponder(
     Object.assign(headers, { 'retry-after': String(wait) }, problem.headers);
     return { allowed: false, violated, headers, status: 429, body: problem.body };
   };
+  return Object.assign(respond, { draft: fast });
 }
 
 /** The report the legacy fields describe: the longest wait among refusals, else the least remaining. */

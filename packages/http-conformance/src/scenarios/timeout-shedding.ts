@@ -1,7 +1,15 @@
-import { fixedWindow, metrics, PROBLEM_TYPES, RequestTimeoutError, recentErrors } from '@resilience/core';
+import {
+  fixedWindow,
+  type HttpDecision,
+  metrics,
+  onHttpDecision,
+  PROBLEM_TYPES,
+  RequestTimeoutError,
+  recentErrors,
+} from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { expect } from 'vitest';
-import { deferred } from '../context.js';
+import { abandonedRequest, deferred } from '../context.js';
 import { counter, problemOf, type Scenario } from '../scenario.js';
 
 export const timeoutScenarios: Scenario[] = [
@@ -95,16 +103,101 @@ export const timeoutScenarios: Scenario[] = [
   },
   {
     area: 'timeout',
-    name: 'leaves a request answered in time alone and keeps no timer once it is answered',
+    name: 'keeps ONE timer for all the requests in flight, and leaves the requests answered in time alone when it fires',
     async run(t) {
       const clock = new FakeClock(0);
+      const errors = recentErrors({ max: 10 });
+      const gate = deferred();
+      const entered = [deferred(), deferred(), deferred()];
+      let signals: AbortSignal[] = [];
+      const app = await t.serve([
+        t.m.errorHandler({ recentErrors: errors, logger: t.logger() }),
+        t.m.timeout({ ms: 1_000, clock }),
+        t.m.route('GET', '/wait', async (r) => {
+          signals = [...signals, r.signal()];
+          entered[signals.length - 1]!.resolve();
+          await gate.promise;
+          return { json: { ok: 1 } };
+        }),
+      ]);
+      const pending = [0, 1, 2].map(() => app.fetch('/wait'));
+      await Promise.all(entered.map((e) => e.promise));
+      expect(clock.pendingTimers).toBe(1);
+      gate.resolve();
+      expect((await Promise.all(pending)).map((r) => r.status)).toEqual([200, 200, 200]);
+      await clock.advance(1_000);
+      expect(signals.map((s) => s.aborted)).toEqual([false, false, false]);
+      expect(errors.list()).toEqual([]);
+      expect(clock.pendingTimers).toBeLessThanOrEqual(1);
+    },
+  },
+  {
+    area: 'timeout',
+    name: 'times each request out ms after it started, never earlier, though one timer serves them all',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const entered = [deferred<AbortSignal>(), deferred<AbortSignal>()];
+      let count = 0;
       const app = await t.serve([
         t.m.timeout({ ms: 1_000, clock }),
-        t.m.route('GET', '/', () => ({ json: { ok: 1 } })),
+        t.m.route('GET', '/wait', async (r) => {
+          const signal = r.signal();
+          entered[count++]!.resolve(signal);
+          await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+          return {};
+        }),
       ]);
-      const res = await app.fetch('/');
-      expect([res.status, await res.json()]).toEqual([200, { ok: 1 }]);
-      expect(clock.pendingTimers).toBe(0);
+      const first = app.fetch('/wait');
+      const a = await entered[0]!.promise;
+      await clock.advance(600);
+      const second = app.fetch('/wait');
+      const b = await entered[1]!.promise;
+      await clock.advance(399); // t = 999
+      expect([a.aborted, b.aborted]).toEqual([false, false]);
+      await clock.advance(1); // t = 1000: the first one's deadline
+      expect([a.aborted, b.aborted]).toEqual([true, false]);
+      expect((await first).status).toBe(503);
+      await clock.advance(599); // t = 1599
+      expect(b.aborted).toBe(false);
+      await clock.advance(1); // t = 1600: 1000 ms after the second one started
+      expect(b.aborted).toBe(true);
+      expect((await second).status).toBe(503);
+    },
+  },
+  {
+    area: 'timeout',
+    name: 'drops the deadline of a request whose client left: nothing is answered, decided or recorded for it at ms',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const errors = recentErrors({ max: 10 });
+      const heard: HttpDecision[] = [];
+      const stop = onHttpDecision((d) => heard.push(d));
+      try {
+        const entered = deferred();
+        const aborted = deferred<unknown>();
+        const app = await t.serve([
+          t.m.errorHandler({ recentErrors: errors, logger: t.logger() }),
+          t.m.timeout({ ms: 1_000, clock }),
+          t.m.route('GET', '/wait', async (r) => {
+            const signal = r.signal();
+            entered.resolve();
+            await new Promise((_, reject) =>
+              signal.addEventListener('abort', () => {
+                aborted.resolve(signal.reason);
+                reject(signal.reason);
+              }),
+            );
+            return {};
+          }),
+        ]);
+        await abandonedRequest(app.port, { path: '/wait' }, entered.promise);
+        expect(((await aborted.promise) as Error).name).toBe('ClientDisconnectedError');
+        await clock.advance(1_000);
+        expect(heard).toEqual([]);
+        expect(errors.list().map((e) => e.status)).toEqual([499]);
+      } finally {
+        stop();
+      }
     },
   },
 ];

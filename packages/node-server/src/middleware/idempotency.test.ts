@@ -9,7 +9,12 @@ afterEach(async () => {
   served = undefined;
 });
 
-const port = { body: () => undefined, setBody() {}, path: (req: IncomingMessage) => req.url ?? '/' };
+const port = {
+  body: () => undefined,
+  setBody() {},
+  path: (req: IncomingMessage) => req.url ?? '/',
+  request: (req: IncomingMessage) => req,
+};
 
 describe('idempotencyStep', () => {
   it('decides a request it has nothing to do with at once, without a promise (a GET, a POST without a key)', async () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type Clock,
   type EventLogger,
@@ -81,6 +81,8 @@ export interface IdempotencyPort<C> {
   setBody(c: C, body: RequestBody): void;
   /** The path with its query, as the client sent it. */
   path(c: C): string;
+  /** The Node request (Express: `req` itself, no load from the response). */
+  request(c: C): IncomingMessage;
 }
 
 /** The handler must run now: the capture is installed; call `next`. */
@@ -222,9 +224,10 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
   };
 
   return function idempotencyStep(c, res) {
-    const method = res.req.method ?? 'GET';
+    const req = port.request(c);
+    const method = req.method ?? 'GET';
     if (!methods.has(method)) return undefined;
-    const parsedKey = parseKey(res.req.headers[header]);
+    const parsedKey = parseKey(req.headers[header]);
     if (parsedKey.ok) return keyed(c, res, method, parsedKey.key);
     if (parsedKey.reason === 'missing' && !required) return undefined;
     return problemAnswer(idempotencyKeyProblem(parsedKey, { correlationId: requestCorrelationId(res) }));

@@ -19,8 +19,16 @@ export interface MetricsRouteOptions {
 
 const OPTION_NAMES = { registry: true, path: true } as const satisfies OptionNames<MetricsRouteOptions>;
 
-/** The answer for a GET of the path, or `undefined` for any other request. */
-export type MetricsRoute = (method: string | undefined, path: string) => Promise<Answer> | undefined;
+/**
+ * The answer for a GET of the path, or `undefined` for any other request. `url` is the
+ * request's URL as the framework routes it (path and query); `path()` its path, asked only
+ * when the URL holds the metrics path at all (on Express `req.path` is a slow getter).
+ */
+export type MetricsRoute = (
+  method: string | undefined,
+  url: string | undefined,
+  path: () => string,
+) => Promise<Answer> | undefined;
 
 /** The metrics route shared by the Express and Koa adapters; see their `metricsRoute`. */
 export function metricsRoute(options: MetricsRouteOptions): MetricsRoute {
@@ -41,8 +49,9 @@ export function metricsRoute(options: MetricsRouteOptions): MetricsRoute {
   );
   v.done();
   const path = o.path ?? MIDDLEWARE_DEFAULTS.metricsRoute.path;
-  return function metricsRoute(method, requested) {
-    if ((method !== 'GET' && method !== 'HEAD') || requested !== path) return undefined;
+  return function metricsRoute(method, url, requested) {
+    // The path is part of the URL in every form (`/metrics?x`, `http://host/metrics`).
+    if ((method !== 'GET' && method !== 'HEAD') || !url?.includes(path) || requested() !== path) return undefined;
     return Promise.resolve(registry!.metrics()).then((text) => ({
       status: 200,
       headers: { 'content-type': registry!.contentType, 'cache-control': 'no-store' },

@@ -14,6 +14,7 @@ afterEach(async () => {
 const quiet = { info() {}, warn() {}, error() {} };
 const port = (trust: RateLimitPort<IncomingMessage>['trust']): RateLimitPort<IncomingMessage> => ({
   framework: 'express',
+  request: (req) => req,
   ip: (req) => req.socket.remoteAddress,
   trust,
 });

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { type IncomingMessage, OutgoingMessage, type ServerResponse } from 'node:http';
 import {
   type Clock,
   clientIpKey,
@@ -68,6 +68,8 @@ const OPTION_NAMES = {
 /** What the framework tells the rate limiter about a request. */
 export interface RateLimitPort<C> {
   readonly framework: 'express' | 'koa';
+  /** The Node request (Express: `req` itself, no load from the response). */
+  request(c: C): IncomingMessage;
   /** The client address as the framework resolved it (proxies applied). */
   ip(c: C): string | undefined;
   /** How the app resolves client addresses behind proxies. */
@@ -80,6 +82,12 @@ export interface RateLimitPort<C> {
  * Other errors reject (bugs: pass them on).
  */
 export type RateLimitCheck<C> = (c: C, res: ServerResponse) => Answer | undefined | Promise<Answer | undefined>;
+
+/**
+ * Read through the prototype: on an Express response (a hidden class of its own per request)
+ * every method load misses V8's caches; reading headers has nothing to intercept.
+ */
+const getHeader = OutgoingMessage.prototype.getHeader;
 
 const DRAFT_FIELDS = ['ratelimit-policy', 'ratelimit', 'ratelimit-remaining', 'x-ratelimit-remaining'];
 
@@ -151,8 +159,8 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
   const sync = limiter.synchronous;
   let warned = false;
 
-  const ipKey = (c: C, res: ServerResponse): string => {
-    const headers = res.req.headers;
+  const ipKey = (c: C): string => {
+    const headers = port.request(c).headers;
     // Only a forwarded request can show a misconfiguration (see proxyTrustWarning): the
     // others cost no look-up of the app's proxy setting.
     if (!warned && (headers['x-forwarded-for'] !== undefined || headers.forwarded !== undefined)) {
@@ -165,7 +173,16 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
     return clientIpKey(port.ip(c) ?? '');
   };
 
+  const draft = respond.draft;
   const decide = (res: ServerResponse, d: RateLimitDecision): Answer | undefined => {
+    // Nearly every response: one limit allowing, in draft mode, and no rate-limit fields yet
+    // (an earlier limiter's legacy fields stay as they are, as a merge would leave them):
+    // two fields set, nothing built.
+    if (draft !== undefined && d.allowed && getHeader.call(res, 'ratelimit') === undefined) {
+      res.setHeader('ratelimit-policy', draft.policy);
+      res.setHeader('ratelimit', draft.ratelimit(d));
+      return undefined;
+    }
     const r = respond([d], clock.now(), d.allowed ? undefined : { correlationId: requestCorrelationId(res) });
     const headers =
       res.hasHeader('ratelimit') || res.hasHeader('ratelimit-remaining')
@@ -186,7 +203,7 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
 
   const slow = async (c: C, res: ServerResponse): Promise<Answer | undefined> => {
     if (skip !== undefined && (await skip(c))) return undefined;
-    const key = keyOf === undefined ? ipKey(c, res) : await keyOf(c);
+    const key = keyOf === undefined ? ipKey(c) : await keyOf(c);
     const cost = costOf === undefined ? fixedCost : await costOf(c);
     try {
       return decide(res, await limiter.consume(key, cost));
@@ -200,7 +217,7 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
     if (!claimResponse(res, rateLimitCheck)) return undefined;
     // The common case, a memory store with the client IP as key: no promise at all.
     if (sync && skip === undefined && keyOf === undefined && costOf === undefined) {
-      return decide(res, limiter.consumeSync(ipKey(c, res), fixedCost));
+      return decide(res, limiter.consumeSync(ipKey(c), fixedCost));
     }
     return slow(c, res);
   };

@@ -1,6 +1,7 @@
+import { AsyncResource } from 'node:async_hooks';
 import type { ServerResponse } from 'node:http';
 import { type Clock, type OptionNames, RequestTimeoutError, systemClock } from '@resilience/core';
-import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
+import { type DeadlineEntry, DeadlineQueue, emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { abortRequest, whenResponseCloses } from '../request-state.js';
 import { respondOnce } from '../respond-once.js';
 import { errorAnswer } from './answer.js';
@@ -22,10 +23,36 @@ const OPTION_NAMES = { ms: true, clock: true } as const satisfies OptionNames<Ti
  */
 export type TimeoutArm = <T>(res: ServerResponse, next: () => T) => T | Promise<void>;
 
+/** One request's deadline: in the middleware's queue, and in the request's async context. */
+class RequestDeadline extends AsyncResource implements DeadlineEntry {
+  deadline = 0;
+  prev: DeadlineEntry | undefined = undefined;
+  next: DeadlineEntry | undefined = undefined;
+  queue: DeadlineQueue | undefined = undefined;
+  // Settles a Koa request's promise at the deadline.
+  fire: (() => void) | undefined = undefined;
+  readonly res: ServerResponse;
+  readonly #expire: (deadline: RequestDeadline) => void;
+
+  constructor(res: ServerResponse, expire: (deadline: RequestDeadline) => void) {
+    super('resilience.timeout');
+    this.res = res;
+    this.#expire = expire;
+  }
+
+  expire(): void {
+    // In the request's async context (the queue's timer keeps the context of whoever armed
+    // it): onHttpDecision listeners annotate this request's span, abort listeners log for it.
+    this.runInAsyncScope(this.#expire, null, this);
+  }
+}
+
 /**
  * The request timeout shared by the Express and Koa adapters; see their `timeout`.
  * `expired` runs after a request has been answered 503 (Express records it there: its error
- * handler never sees the request).
+ * handler never sees the request). All the middleware's deadlines share ONE timer (the same
+ * `ms` for all, so they expire in order): a request costs a queue entry and a `close`
+ * listener (shared with the request signal), not a timer.
  */
 export function timeoutArm(options: TimeoutOptions, expired?: (res: ServerResponse) => void): TimeoutArm {
   const v = new OptionsValidator('timeout');
@@ -35,31 +62,32 @@ export function timeoutArm(options: TimeoutOptions, expired?: (res: ServerRespon
   v.done();
   const ms = o.ms as number;
   const clock = o.clock ?? systemClock;
+  const deadlines = new DeadlineQueue(clock);
 
-  const expire = (res: ServerResponse) => {
-    if (res.writableEnded) return;
-    // In the request's async context: a timer keeps the context it was set in.
-    emitHttpDecision({ decision: 'timed_out' });
-    const error = new RequestTimeoutError(ms);
-    abortRequest(res, error);
-    // Already streaming: only ending the connection stops it.
-    if (!respondOnce(res, errorAnswer(res, error))) res.destroy(error);
-    expired?.(res);
+  const expire = ({ res, fire }: RequestDeadline) => {
+    if (!res.writableEnded) {
+      emitHttpDecision({ decision: 'timed_out' });
+      const error = new RequestTimeoutError(ms);
+      abortRequest(res, error);
+      // Already streaming: only ending the connection stops it.
+      if (!respondOnce(res, errorAnswer(res, error))) res.destroy(error);
+      expired?.(res);
+    }
+    fire?.();
   };
 
   return function arm<T>(res: ServerResponse, next: () => T): T | Promise<void> {
-    let fire: (() => void) | undefined;
-    const timer = clock.setTimeout(() => {
-      expire(res);
-      fire?.();
-    }, ms);
-    whenResponseCloses(res, () => clock.clearTimeout(timer));
+    const deadline = new RequestDeadline(res, expire);
+    const now = clock.now();
+    deadlines.add(deadline, now + ms, now);
+    // A finished request's deadline leaves the queue (and lets go of the response) at once.
+    whenResponseCloses(res, () => deadlines.remove(deadline));
     const handled = next();
     if (!(handled instanceof Promise)) return handled;
     // One promise, not a race of two: whichever settles it first wins, and a rejection that
     // comes after the timeout is handled (dropped) all the same.
     return new Promise<void>((resolve, reject) => {
-      fire = resolve;
+      deadline.fire = resolve;
       handled.then(() => resolve(), reject);
     });
   };
