@@ -105,7 +105,8 @@ describe('the Redis TTL of a rate-limit key', () => {
     expect(await Promise.all(all.map(deadlineOf))).toEqual(first);
   });
 
-  const algorithms: RateLimitAlgorithm<unknown>[] = [
+  // biome-ignore lint/suspicious/noExplicitAny: any algorithm's state.
+  const algorithms: RateLimitAlgorithm<any>[] = [
     tokenBucket({ capacity: 20, refillPerSecond: 50 }),
     gcra({ limit: 20, periodMs: 400, burst: 5 }),
     fixedWindow({ limit: 30, windowMs: 700 }),

@@ -53,11 +53,8 @@ export const writePacked = (key: string, value: string, ttl: string, old: string
   elseif ${ttl} >= 1e15 then
     ${call}('SET', ${key}, ${value})
   else
-    local due, keep = ceil((now + ${ttl} + margin) / 1000), false
-    if ${old} and #${old} == #${value} and byte(${old}) == byte(${value}) then
-      keep = ceil((sunpack('<d', ${old}, #${old} - 7) + margin) / 1000) == due
-    end
-    if keep then
+    local due = ceil((now + ${ttl} + margin) / 1000)
+    if ${old} and #${old} == #${value} and byte(${old}) == byte(${value}) and ceil((sunpack('<d', ${old}, #${old} - 7) + margin) / 1000) == due then
       ${call}('SET', ${key}, ${value}, 'KEEPTTL')
     else
       ${call}('SET', ${key}, ${value}, 'PX', ceil(due * 1000 - now) + 1)
@@ -241,9 +238,9 @@ local i = 3
 for k = 1, #KEYS do
   local f = T[ARGV[i]]
   local argc = tonumber(ARGV[i + 1])
-  local old = load(KEYS[k])
-  local out, nxt, ttl, ok = f(old, ARGV, i + 2)
-  outs[k], nexts[k], ttls[k], olds[k] = out, nxt, ttl, old
+  olds[k] = load(KEYS[k])
+  local out, nxt, ttl, ok = f(olds[k], ARGV, i + 2)
+  outs[k], nexts[k], ttls[k] = out, nxt, ttl
   if ok == false then accepted = false end
   i = i + 2 + argc
 end
