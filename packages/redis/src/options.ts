@@ -29,7 +29,7 @@ export interface RedisStoreOptions {
    * instances whose clocks differ agree on every limit, lock and lease; `'caller'` uses the
    * `now` each call passes (the caller's clock; deterministic, as the conformance suite
    * needs). Expiry is judged in the script against the `now` in use; `PX` only collects
-   * idle keys, a minute after they expire under `'caller'`.
+   * idle keys, a minute after they expire under `'caller'` (a rate limit's up to 1 s later).
    * @default 'server'
    */
   time?: 'server' | 'caller';

@@ -154,7 +154,7 @@ local s = redis.call('GET', KEYS[1])
 local a, i = ARGV, 3
 local out, nxt, ttl, ok
 ${block}${integers(`(${NUM})`)}
-if nxt then${writePacked('KEYS[1]', 'nxt', 'ttl')}
+if nxt then${writePacked('KEYS[1]', 'nxt', 'ttl', 's')}
 end
 return out
 `;
@@ -179,7 +179,7 @@ for d = 1, #KEYS do
   else
     local out, nxt, ttl, ok, w
     ${block}${integers(`(${NUM})`)}
-    if nxt then${writePacked('key', 'nxt', 'ttl', 'w = redis.pcall')}
+    if nxt then${writePacked('key', 'nxt', 'ttl', 's', 'w = redis.pcall')}
       if type(w) == 'table' and w.err then out = w.err end
     end
     if type(out) == 'table' then
