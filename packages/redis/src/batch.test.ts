@@ -16,7 +16,7 @@ import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisStore } from './index.js';
-import { MAX_BATCH } from './store.js';
+import { MAX_BATCH, SPLIT_AT } from './store.js';
 import { useServer } from './testing/fixture.js';
 import { type Monitor, monitor } from './testing/monitor.js';
 
@@ -42,7 +42,7 @@ describe.each([
   ['ioredis', () => fixture.client as object],
   ['node-redis', () => nodeRedis as object],
 ])('redisStore batches concurrent decisions (%s)', (_, client) => {
-  it('a burst of 100 consumes of one key with limit 20 admits exactly 20, in one script call per MAX_BATCH', async () => {
+  it('a burst of 100 consumes of one key with limit 20 admits exactly 20, in two script calls per MAX_BATCH', async () => {
     const limiter = rateLimiter({
       algorithm: tokenBucket({ capacity: 20, refillPerSecond: 1e-6 }),
       store: redisStore({ client: client(), timeoutMs: 10_000 }),
@@ -57,7 +57,33 @@ describe.each([
     expect(decisions.filter((d) => d.allowed)).toHaveLength(20);
     expect(decisions.slice(0, 20).map((d) => d.remaining)).toEqual(Array.from({ length: 20 }, (_, i) => 19 - i));
     expect(decisions.slice(20).every((d) => !d.allowed && d.retryAfterMs > 0)).toBe(true);
-    expect(kinds(commands)).toEqual(Array.from({ length: Math.ceil(100 / MAX_BATCH) }, () => 'evalsha'));
+    // MAX_BATCH waiting: sent at once, as two calls of half each; the rest at the end of the tick, two calls too.
+    expect(100 - MAX_BATCH).toBeGreaterThanOrEqual(SPLIT_AT);
+    expect(kinds(commands)).toEqual(['evalsha', 'evalsha', 'evalsha', 'evalsha']);
+  });
+
+  it('a burst of SPLIT_AT decisions or more goes out as two script calls of half each, one below it as one', async () => {
+    const limiter = rateLimiter({
+      algorithm: tokenBucket({ capacity: 100, refillPerSecond: 1e-6 }),
+      store: redisStore({ client: client(), timeoutMs: 10_000 }),
+      name: 'split',
+      denialCache: false,
+    });
+    await Promise.all([limiter.consume('warm'), limiter.consume('warm')]); // the script is loaded
+    let decisions: RateLimitDecision[] = [];
+    const below = await watch.commands(async () => {
+      decisions = await Promise.all(Array.from({ length: SPLIT_AT - 1 }, () => limiter.consume('u')));
+    });
+    expect(kinds(below)).toEqual(['evalsha']);
+    expect(decisions.map((d) => d.remaining)).toEqual(Array.from({ length: SPLIT_AT - 1 }, (_, i) => 99 - i));
+    const from = await watch.commands(async () => {
+      decisions = await Promise.all(Array.from({ length: SPLIT_AT + 1 }, () => limiter.consume('u')));
+    });
+    expect(kinds(from)).toEqual(['evalsha', 'evalsha']);
+    // Still in order across the two calls: each decision sees every one made before it.
+    expect(decisions.map((d) => d.remaining)).toEqual(
+      Array.from({ length: SPLIT_AT + 1 }, (_, i) => 99 - (SPLIT_AT - 1) - i),
+    );
   });
 
   it('a Redis error in one decision of a batch fails that decision alone', async () => {
