@@ -71,6 +71,16 @@ export function scenarioContext<M, C>(adapter: ConformanceAdapter<M, C>) {
   return { context, close };
 }
 
+/** A handler's wait for its request's signal: rejects with the abort reason, first told to `seen`. */
+export function rejectOnAbort(signal: AbortSignal, seen: (reason: unknown) => void): Promise<never> {
+  return new Promise((_, reject) =>
+    signal.addEventListener('abort', () => {
+      seen(signal.reason);
+      reject(signal.reason);
+    }),
+  );
+}
+
 /** Sends a request with node:http and destroys it once `abortWhen` resolves: a client that goes away. */
 export function abandonedRequest(
   port: number,

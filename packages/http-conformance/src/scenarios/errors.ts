@@ -12,7 +12,7 @@ import {
   TimeoutError,
 } from '@resilience/core';
 import { expect } from 'vitest';
-import { abandonedRequest, deferred } from '../context.js';
+import { abandonedRequest, deferred, rejectOnAbort } from '../context.js';
 import { problemOf, type Scenario } from '../scenario.js';
 import { downStore } from './rate-limit.js';
 
@@ -209,12 +209,7 @@ export const errorHandlerScenarios: Scenario[] = [
         t.m.route('GET', '/wait', async (r) => {
           const signal = r.signal();
           entered.resolve();
-          await new Promise((_, reject) =>
-            signal.addEventListener('abort', () => {
-              aborted.resolve(signal.reason);
-              reject(signal.reason);
-            }),
-          );
+          await rejectOnAbort(signal, aborted.resolve);
           return {};
         }),
       ]);

@@ -9,7 +9,7 @@ import {
 } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { expect } from 'vitest';
-import { abandonedRequest, deferred } from '../context.js';
+import { abandonedRequest, deferred, rejectOnAbort } from '../context.js';
 import { counter, problemOf, type Scenario } from '../scenario.js';
 
 export const timeoutScenarios: Scenario[] = [
@@ -181,12 +181,7 @@ export const timeoutScenarios: Scenario[] = [
           t.m.route('GET', '/wait', async (r) => {
             const signal = r.signal();
             entered.resolve();
-            await new Promise((_, reject) =>
-              signal.addEventListener('abort', () => {
-                aborted.resolve(signal.reason);
-                reject(signal.reason);
-              }),
-            );
+            await rejectOnAbort(signal, aborted.resolve);
             return {};
           }),
         ]);
