@@ -145,6 +145,28 @@ describe('memoryStore eviction', () => {
     );
   });
 
+  it('evicts in the exact order of use across filling up, a sweep to half full, and filling up again', async () => {
+    // Until first full the store only stamps each use; it then sorts the stamps into its
+    // recency list, and a sweep that leaves it half full goes back to stamps.
+    const store = memoryStore({ maxKeys: 8 });
+    const put = (key: string, ttlMs: number, now: number) => store.set(key, 1, ttlMs, now);
+    const held = async (now: number) => (await store.keys('', now)).sort();
+    for (let i = 0; i < 8; i++) await put(`k${i}`, i < 5 ? 10 : Number.POSITIVE_INFINITY, 0);
+    await store.get('k7', 0);
+    await store.get('k5', 0); // oldest first: k0 k1 k2 k3 k4 k6 k7 k5
+    await put('x', Number.POSITIVE_INFINITY, 0);
+    expect(await held(0)).toEqual(['k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7', 'x']);
+    expect(store.sweep(20)).toBe(4); // k1-k4; left, oldest first: k6 k7 k5 x
+    for (const key of ['y1', 'y2', 'y3', 'y4']) await put(key, Number.POSITIVE_INFINITY, 20);
+    await store.get('k6', 20); // k7 k5 x y1 y2 y3 y4 k6
+    await put('z1', Number.POSITIVE_INFINITY, 20);
+    await put('z2', Number.POSITIVE_INFINITY, 20);
+    await put('z3', Number.POSITIVE_INFINITY, 20);
+    expect(await held(20)).toEqual(['k6', 'y1', 'y2', 'y3', 'y4', 'z1', 'z2', 'z3']);
+    await put('z4', Number.POSITIVE_INFINITY, 20);
+    expect(await held(20)).toEqual(['k6', 'y2', 'y3', 'y4', 'z1', 'z2', 'z3', 'z4']);
+  });
+
   it('keeps 10 hot keys while a scan touches each of 20 000 other keys twice', async () => {
     const keys: string[] = [];
     for (let i = 0; i < 20_000; i++) {

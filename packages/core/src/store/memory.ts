@@ -14,7 +14,8 @@ import {
 
 const GENERIC = 0;
 // One record per slot in a Float64Array: [expiresAt, meta, ...packed state, links]: 48
-// bytes, the last 8 the slot's two Int32 links in the recency or pin list (SlotLists).
+// bytes, the last 8 the slot's two Int32 links in the recency or pin list (SlotLists), or,
+// while the recency list is not kept, an unpinned key's use stamp (see #stamp).
 const EXPIRES = 0;
 // META packs the kind (bits 0-7), the pinned bit (8) and the key space (9 and up).
 const META = 1;
@@ -32,6 +33,10 @@ const STRIDE = 6; // LINKS + 1
 const SCRATCH = 5; // PACKED_MAX_WIDTH + 2
 const INITIAL_CAPACITY = 1024;
 const MAX_PACKERS = 255;
+// Stamps are use count × a power of two above every slot number, plus the slot: unique,
+// ordered by use, and exact below 2 ** 53. Stores of more keys keep the list from the start.
+const MAX_STAMPED_SLOTS = 16_777_216; // 2 ** 24
+const STAMP_LIMIT = 4_503_599_627_370_496; // 2 ** 52
 
 // biome-ignore lint/suspicious/noExplicitAny: the store holds transitions of every type.
 type AnyPacked = PackedTransition<any, any, any>;
@@ -45,14 +50,17 @@ type AnyCodec = PackedCodec<any>;
  * Layout: a `Map` from key to slot number; per slot one record in a `Float64Array` (its
  * expiry, its kind and, for packed transitions such as rate limits, the numeric state), so
  * one lookup touches one record, which also holds its two links of a doubly linked list
- * ({@link SlotLists}: the unpinned keys by recency, the pinned ones in pin order). Other states are kept as the objects themselves. Memory is bounded by
- * `maxKeys`: past it the least recently used key is evicted (true LRU: every use moves a
- * key to the front in O(1)). Pinned keys (`TransitionResult.pinned`, in-flight locks) are
- * never evicted while they live; at most half of `maxKeys` are pinned at once, a pin past
- * that is refused with `StoreFullError`. So a key used again before `maxKeys / 2` other
- * keys were touched is never evicted, whatever the others' pattern (before `maxKeys` while
- * nothing is pinned). Keys past their TTL read as absent; the oldest one of each list is
- * reclaimed as a new key arrives, all of them by {@link MemoryStore.sweep}.
+ * ({@link SlotLists}: the unpinned keys by recency, the pinned ones in pin order). Other
+ * states are kept as the objects themselves. Memory is bounded by `maxKeys`: past it the
+ * least recently used key is evicted (true LRU: every use moves a key to the front in
+ * O(1); until the store is first full a use only stamps its record, and the first insert
+ * that finds no room sorts the stamps into the list, once). Pinned keys
+ * (`TransitionResult.pinned`, in-flight locks) are never evicted while they live; at most
+ * half of `maxKeys` are pinned at once, a pin past that is refused with `StoreFullError`.
+ * So a key used again before `maxKeys / 2` other keys were touched is never evicted,
+ * whatever the others' pattern (before `maxKeys` while nothing is pinned). Keys past their
+ * TTL read as absent; one is reclaimed as each new key arrives, all of them by
+ * {@link MemoryStore.sweep}.
  */
 export class MemoryStore implements Store {
   readonly maxKeys: number;
@@ -67,6 +75,18 @@ export class MemoryStore implements Store {
   #used = 0;
   #free: number = NIL;
   readonly #lists = new SlotLists(STRIDE * 2, LINKS * 2);
+  /**
+   * Whether the recency list is kept. Until the store is first full, a use only stamps the
+   * key's record (a write to the line its lookup loaded); the first insert that finds no
+   * room sorts the stamps into the list, kept from then on. A `sweep` that leaves the store
+   * half full goes back to stamps.
+   */
+  #ordered: boolean;
+  /** A power of two above every slot number: the stamps' unit. */
+  readonly #slotSpan: number;
+  #stamp = 0;
+  /** While unordered: the next slot to check for an expired key as a new key arrives. */
+  #hand = 0;
   #pinned = 0;
   #keys: (string | undefined)[] = [];
   #rec = new Float64Array(0);
@@ -81,6 +101,8 @@ export class MemoryStore implements Store {
   constructor(options: MemoryStoreOptions = {}) {
     this.maxKeys = resolveMemoryStoreOptions(options).maxKeys;
     this.#maxPinned = Math.floor(this.maxKeys / 2);
+    this.#slotSpan = 2 ** Math.ceil(Math.log2(this.maxKeys + 1));
+    this.#ordered = this.#slotSpan > MAX_STAMPED_SLOTS;
   }
 
   /** Keys held, including expired ones not yet reclaimed. */
@@ -352,6 +374,7 @@ export class MemoryStore implements Store {
         }
       }
     }
+    if (this.#ordered && this.#count <= this.maxKeys / 2 && this.#slotSpan <= MAX_STAMPED_SLOTS) this.#unorder();
     return dropped;
   }
 
@@ -363,6 +386,9 @@ export class MemoryStore implements Store {
     this.#used = 0;
     this.#free = NIL;
     this.#lists.clear();
+    this.#ordered = this.#slotSpan > MAX_STAMPED_SLOTS;
+    this.#stamp = 0;
+    this.#hand = 0;
     this.#pinned = 0;
     this.#keys = [];
     this.#objs = undefined;
@@ -475,18 +501,26 @@ export class MemoryStore implements Store {
     this.#keys[slot] = flat;
     this.#indexes[space]!.set(flat, slot);
     this.#rec[slot * STRIDE + META] = space << SPACE_SHIFT;
-    this.#lists.push(slot, LRU);
     this.#count++;
+    this.#add(slot);
     return slot;
   }
 
   /**
    * Before an insert: reclaims the oldest key of either list if its TTL has passed, else,
    * if the store is full, evicts the least recently used unpinned key. There always is one
-   * then: at most half the keys are pinned.
+   * then: at most half the keys are pinned. While unordered, the key under the hand is
+   * reclaimed if its TTL has passed, and the store orders itself once full.
    */
   #makeRoom(now: number): void {
     const rec = this.#rec;
+    if (!this.#ordered) {
+      const hand = this.#hand < this.#used ? this.#hand : 0;
+      this.#hand = hand + 1;
+      if (this.#keys[hand] !== undefined && rec[hand * STRIDE + EXPIRES]! <= now) this.#remove(hand);
+      if (this.#count < this.maxKeys) return;
+      this.#order();
+    }
     const oldest = this.#lists.oldest(LRU);
     const oldestPin = this.#lists.oldest(PINS);
     if (oldest !== NIL && rec[oldest * STRIDE + EXPIRES]! <= now) this.#remove(oldest);
@@ -517,20 +551,78 @@ export class MemoryStore implements Store {
     );
   }
 
-  /** A read-only use: moves an unpinned key to the front of the recency list. */
+  /** A read-only use: moves an unpinned key to the front of the recency list (or stamps it). */
   #touch(slot: number): void {
-    if (!this.#isPinned(slot)) this.#lists.move(slot, LRU, LRU);
+    if (this.#isPinned(slot)) return;
+    if (this.#ordered) this.#lists.move(slot, LRU, LRU);
+    else this.#stampOf(slot);
   }
 
   /** A write: the key goes to the front of the pinned list when `pinned`, else of the recency list. */
   #place(slot: number, pinned: boolean): void {
     const m = slot * STRIDE + META;
     const was = (this.#rec[m]! & PINNED) !== 0;
+    if (!was && !pinned) {
+      this.#touch(slot);
+      return;
+    }
     if (was !== pinned) {
       this.#rec[m] = this.#rec[m]! ^ PINNED;
       this.#pinned += pinned ? 1 : -1;
     }
-    this.#lists.move(slot, was ? PINS : LRU, pinned ? PINS : LRU);
+    if (was && pinned) this.#lists.move(slot, PINS, PINS);
+    else if (pinned) {
+      if (this.#ordered) this.#lists.remove(slot, LRU);
+      this.#lists.push(slot, PINS);
+    } else {
+      this.#lists.remove(slot, PINS);
+      this.#add(slot);
+    }
+  }
+
+  /** An unpinned key newly in the recency order: at its front. */
+  #add(slot: number): void {
+    if (this.#ordered) this.#lists.push(slot, LRU);
+    else this.#stampOf(slot);
+  }
+
+  /** Stamps a use of an unpinned key; past 2 ** 52 stamps the list is kept instead (a sweep renumbers). */
+  #stampOf(slot: number): void {
+    this.#stamp += this.#slotSpan;
+    this.#rec[slot * STRIDE + LINKS] = this.#stamp + slot;
+    if (this.#stamp >= STAMP_LIMIT) this.#order();
+  }
+
+  /** Builds the recency list from the unpinned keys' stamps, oldest first. O(n log n), once full. */
+  #order(): void {
+    const rec = this.#rec;
+    const stamps = new Float64Array(this.#count - this.#pinned);
+    let n = 0;
+    for (let slot = 0; slot < this.#used; slot++) {
+      if (this.#keys[slot] !== undefined && (rec[slot * STRIDE + META]! & PINNED) === 0) {
+        stamps[n++] = rec[slot * STRIDE + LINKS]!;
+      }
+    }
+    stamps.sort();
+    this.#ordered = true;
+    const span = this.#slotSpan;
+    for (let i = 0; i < n; i++) this.#lists.push(stamps[i]! % span, LRU);
+  }
+
+  /** Back to stamps, numbered afresh in the list's order. */
+  #unorder(): void {
+    const lists = this.#lists;
+    const rec = this.#rec;
+    let stamp = 0;
+    for (let slot = lists.oldest(LRU); slot !== NIL; ) {
+      const newer = lists.newer(slot);
+      stamp += this.#slotSpan;
+      rec[slot * STRIDE + LINKS] = stamp + slot;
+      slot = newer;
+    }
+    lists.drop(LRU);
+    this.#stamp = stamp;
+    this.#ordered = false;
   }
 
   #remove(slot: number): void {
@@ -538,8 +630,9 @@ export class MemoryStore implements Store {
     const base = slot * STRIDE;
     const meta = this.#rec[base + META]!;
     this.#indexes[meta >>> SPACE_SHIFT]!.delete(key);
-    if ((meta & PINNED) === 0) this.#lists.remove(slot, LRU);
-    else {
+    if ((meta & PINNED) === 0) {
+      if (this.#ordered) this.#lists.remove(slot, LRU);
+    } else {
       this.#lists.remove(slot, PINS);
       this.#pinned--;
     }

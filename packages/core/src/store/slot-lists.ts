@@ -74,6 +74,12 @@ export class SlotLists {
     this.push(slot, to);
   }
 
+  /** Forgets `list` (its slots' links are left as they are: the caller reuses them). */
+  drop(list: number): void {
+    this.#ends[2 * list] = NIL;
+    this.#ends[2 * list + 1] = NIL;
+  }
+
   clear(): void {
     this.#links = new Int32Array(0);
     this.#ends.fill(NIL);
