@@ -14,7 +14,10 @@ function attemptKit() {
       return () => listeners.delete(listener);
     },
   };
-  return { attempt, abort: () => [...listeners].forEach((l) => l('aborted')), listening: () => listeners.size };
+  const abort = () => {
+    for (const listener of [...listeners]) listener('aborted');
+  };
+  return { attempt, abort, listening: () => listeners.size };
 }
 
 describe('AttemptCancelToken', () => {
