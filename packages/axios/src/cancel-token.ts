@@ -32,10 +32,14 @@ export class AttemptCancelToken {
 
   unsubscribe(listener: Listener): void {
     const listeners = this.#listeners;
-    const index = listeners === undefined ? -1 : listeners.indexOf(listener);
-    if (index < 0) return;
-    listeners!.splice(index, 1);
-    if (listeners!.length > 0) return;
+    if (listeners === undefined) return;
+    if (listeners.length > 1) {
+      const index = listeners.indexOf(listener);
+      if (index >= 0) listeners.splice(index, 1);
+      return;
+    }
+    if (listeners[0] !== listener) return;
+    this.#listeners = undefined; // the last one (an axios adapter subscribes one): no search, no splice
     this.#off?.();
     this.#off = undefined;
   }

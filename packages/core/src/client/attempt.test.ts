@@ -136,6 +136,33 @@ describe('ClientAttempt.onAbort', () => {
     expect(settled!.abortable).toBe(true);
   });
 
+  it('keeps telling the listeners that stay when others unsubscribe, and stops following the caller once none is left', async () => {
+    const { client: c, clock } = client({ timeout: 1_000, retry: false });
+    const caller = new AbortController();
+    const told: string[] = [];
+    let attempt: ClientAttempt | undefined;
+    const pending = c
+      .request(call('GET', A, {}, { signal: caller.signal }), (a) => {
+        attempt = a;
+        return new Promise<FakeResponse>(() => {});
+      })
+      .catch((e: unknown) => e);
+    const offFirst = attempt!.onAbort(() => told.push('first'));
+    const offSecond = attempt!.onAbort(() => told.push('second'));
+    const offThird = attempt!.onAbort(() => told.push('third'));
+    offSecond(); // from the middle of three
+    offSecond(); // twice: nothing more
+    offFirst();
+    expect(followerCount(caller.signal)).toBe(1); // 'third' still listens
+    offThird(); // the last one
+    expect(followerCount(caller.signal)).toBe(0);
+    attempt!.onAbort(() => told.push('again')); // a listener after the list emptied follows again
+    expect(followerCount(caller.signal)).toBe(1);
+    await clock.advance(1_000);
+    expect(await pending).toBeInstanceOf(TimeoutError);
+    expect(told).toEqual(['again']);
+  });
+
   it('is not abortable and never calls back when nothing can abort the attempt', async () => {
     const { client: c } = client({ retry: false });
     const told: unknown[] = [];

@@ -43,13 +43,17 @@ export class Pipeline<E extends PolicyEvent = PolicyEvent, R = never> extends Po
 
   run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T | R> {
     const layers = this.#layers;
-    const last = layers.length - 1;
-    if (last < 0) return invoke(fn, context);
-    // The chain is built as it is entered, so a retried attempt re-enters the inner layers.
-    // Each layer may add its substitute to what the layers inside it resolve with.
-    const step = (i: number): PolicyFn<T | R> =>
-      i > last ? fn : (ctx: ExecuteContext) => layers[i]!.run(step(i + 1), ctx) as Promise<T | R>;
-    return layers[0]!.run(step(1), context) as Promise<T | R>;
+    if (layers.length === 0) return invoke(fn, context);
+    // One function per inner layer, none for a single layer: each runs its layer around the
+    // next, so a retried attempt re-enters the inner layers. Each layer may add its
+    // substitute to what the layers inside it resolve with.
+    let next = fn as PolicyFn<T | R>;
+    for (let i = layers.length - 1; i > 0; i--) {
+      const layer = layers[i]!;
+      const inner = next;
+      next = (ctx: ExecuteContext) => layer.run(inner, ctx) as Promise<T | R>;
+    }
+    return layers[0]!.run(next, context) as Promise<T | R>;
   }
 }
 

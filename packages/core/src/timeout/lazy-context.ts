@@ -134,10 +134,17 @@ export class LazyContext implements ExecuteContext {
 
   #unsubscribe(listener: AbortListener): void {
     const listeners = this.#listeners;
-    const index = listeners === undefined ? -1 : listeners.indexOf(listener);
-    if (index < 0) return;
-    listeners!.splice(index, 1);
-    if (listeners!.length === 0 && this.#controller === undefined) this.#unlink();
+    if (listeners === undefined) return;
+    if (listeners.length === 1) {
+      // The usual case, a single listener: the list goes, with no search and no splice.
+      if (listeners[0] !== listener) return;
+      this.#listeners = undefined;
+    } else {
+      const index = listeners.indexOf(listener);
+      if (index >= 0) listeners.splice(index, 1);
+      return; // others still listen
+    }
+    if (this.#controller === undefined) this.#unlink();
   }
 
   /** Tells the listeners; one that throws is reported as uncaught (as an `EventTarget` does) and the others are still told. */
