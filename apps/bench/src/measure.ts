@@ -99,7 +99,7 @@ async function batch(t: Timed): Promise<number> {
 }
 
 /** A seeded shuffle (xorshift32): a different order each round, the same orders each run. */
-function shuffler(seed = 0x9e3779b9) {
+export function shuffler(seed = 0x9e3779b9) {
   let x = seed;
   return <T>(items: readonly T[]): T[] => {
     const out = [...items];

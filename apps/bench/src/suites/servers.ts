@@ -3,14 +3,16 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { checkTarget, type SuiteOptions } from '../harness.js';
-import { spread } from '../measure.js';
+import { shuffler, spread } from '../measure.js';
 import { type Framework, VARIANTS } from '../servers/variants.js';
 
 // Server middleware under load: autocannon on loopback against each variant of an app in
 // its own child process (servers/app.ts), 50 connections, GET / answered with small JSON.
-// Each run measures every variant once, in the same order (bare, ours, the peers, the full
-// stack), so drift on a shared machine hits all alike; three runs, and each variant's share
-// of the bare framework is the median over the runs of its requests/s ÷ bare's in that run.
+// Each run starts every variant afresh, in its own child process, and measures them one after
+// another in a shuffled (seeded) order. One process can run 10-20 % faster or slower than an
+// identical one for as long as it lives, and drift favours whoever goes first, so neither may
+// stick to one variant through the runs. Three runs; each variant's share of the bare framework
+// is the median over the runs of its requests/s ÷ bare's in that run.
 // Targets: Express, ours ≥ 0.97 of bare and ahead of every peer; Koa, ours ahead of every
 // peer; the full stack ≥ 0.90 of bare on both. The server's CPU time per request is shown
 // beside (bare's ÷ the variant's: the requests/s share at equal CPU), steadier than
@@ -75,13 +77,18 @@ async function section(framework: Framework, options: SuiteOptions): Promise<voi
   const variants = VARIANTS[framework];
   const servers = new Map<string, Server>();
   try {
-    for (const variant of variants) servers.set(variant, await start(framework, variant));
-    for (const server of servers.values()) await load(server, options.quick ? QUICK_S : WARM_S);
+    const shuffle = shuffler();
     const runs: Array<Map<string, Figures>> = [];
     for (let run = 0; run < (options.quick ? 1 : RUNS); run++) {
       const figures = new Map<string, Figures>();
-      for (const variant of variants)
-        figures.set(variant, await load(servers.get(variant)!, options.quick ? QUICK_S : RUN_S));
+      for (const variant of shuffle(variants)) {
+        const server = await start(framework, variant);
+        servers.set(variant, server);
+        await load(server, options.quick ? QUICK_S : WARM_S);
+        figures.set(variant, await load(server, options.quick ? QUICK_S : RUN_S));
+        server.child.kill();
+        servers.delete(variant);
+      }
       runs.push(figures);
     }
     const share = (variant: string, of: string, pick: (f: Figures) => number) =>
