@@ -71,14 +71,30 @@ export function scenarioContext<M, C>(adapter: ConformanceAdapter<M, C>) {
   return { context, close };
 }
 
-/** A handler's wait for its request's signal: rejects with the abort reason, first told to `seen`. */
-export function rejectOnAbort(signal: AbortSignal, seen: (reason: unknown) => void): Promise<never> {
-  return new Promise((_, reject) =>
-    signal.addEventListener('abort', () => {
-      seen(signal.reason);
-      reject(signal.reason);
-    }),
-  );
+/**
+ * A request whose client leaves while its handler waits: `route` (GET /wait) waits for the
+ * request's signal; `leave(port)` sends the request, destroys it once the handler runs, and
+ * resolves with the reason the signal aborted with.
+ */
+export function leftWhileWaiting<M, C>(t: ScenarioContext<M, C>) {
+  const entered = deferred();
+  const aborted = deferred<unknown>();
+  const route = t.m.route('GET', '/wait', async (r) => {
+    const signal = r.signal();
+    entered.resolve();
+    await new Promise((_, reject) =>
+      signal.addEventListener('abort', () => {
+        aborted.resolve(signal.reason);
+        reject(signal.reason);
+      }),
+    );
+    return {};
+  });
+  const leave = async (port: number): Promise<unknown> => {
+    await abandonedRequest(port, { path: '/wait' }, entered.promise);
+    return aborted.promise;
+  };
+  return { route, leave };
 }
 
 /** Sends a request with node:http and destroys it once `abortWhen` resolves: a client that goes away. */

@@ -84,6 +84,8 @@ export class MemoryStore implements Store {
   #ordered: boolean;
   /** A power of two above every slot number: the stamps' unit. */
   readonly #slotSpan: number;
+  /** Whether stamps stay exact for this many slots; else the list is kept from the start. */
+  readonly #stampable: boolean;
   #stamp = 0;
   /** While unordered: the next slot to check for an expired key as a new key arrives. */
   #hand = 0;
@@ -102,7 +104,8 @@ export class MemoryStore implements Store {
     this.maxKeys = resolveMemoryStoreOptions(options).maxKeys;
     this.#maxPinned = Math.floor(this.maxKeys / 2);
     this.#slotSpan = 2 ** Math.ceil(Math.log2(this.maxKeys + 1));
-    this.#ordered = this.#slotSpan > MAX_STAMPED_SLOTS;
+    this.#stampable = this.#slotSpan <= MAX_STAMPED_SLOTS;
+    this.#ordered = !this.#stampable;
   }
 
   /** Keys held, including expired ones not yet reclaimed. */
@@ -374,7 +377,7 @@ export class MemoryStore implements Store {
         }
       }
     }
-    if (this.#ordered && this.#count <= this.maxKeys / 2 && this.#slotSpan <= MAX_STAMPED_SLOTS) this.#unorder();
+    if (this.#ordered && this.#stampable && this.#count <= this.maxKeys / 2) this.#unorder();
     return dropped;
   }
 
@@ -386,7 +389,7 @@ export class MemoryStore implements Store {
     this.#used = 0;
     this.#free = NIL;
     this.#lists.clear();
-    this.#ordered = this.#slotSpan > MAX_STAMPED_SLOTS;
+    this.#ordered = !this.#stampable;
     this.#stamp = 0;
     this.#hand = 0;
     this.#pinned = 0;

@@ -12,7 +12,7 @@ import {
   TimeoutError,
 } from '@resilience/core';
 import { expect } from 'vitest';
-import { abandonedRequest, deferred, rejectOnAbort } from '../context.js';
+import { deferred, leftWhileWaiting } from '../context.js';
 import { problemOf, type Scenario } from '../scenario.js';
 import { downStore } from './rate-limit.js';
 
@@ -194,8 +194,7 @@ export const errorHandlerScenarios: Scenario[] = [
     async run(t) {
       const errors = recentErrors({ max: 10 });
       const stats = metrics();
-      const entered = deferred();
-      const aborted = deferred<unknown>();
+      const waiting = leftWhileWaiting(t);
       const recorded = deferred();
       const list = {
         record: (error: unknown, context: Parameters<typeof errors.record>[1]) => {
@@ -206,15 +205,9 @@ export const errorHandlerScenarios: Scenario[] = [
       };
       const app = await t.serve([
         t.m.errorHandler({ recentErrors: list, collector: stats, logger: t.logger() }),
-        t.m.route('GET', '/wait', async (r) => {
-          const signal = r.signal();
-          entered.resolve();
-          await rejectOnAbort(signal, aborted.resolve);
-          return {};
-        }),
+        waiting.route,
       ]);
-      await abandonedRequest(app.port, { path: '/wait' }, entered.promise);
-      const reason = (await aborted.promise) as Error;
+      const reason = (await waiting.leave(app.port)) as Error;
       expect(reason.name).toBe('ClientDisconnectedError');
       await recorded.promise;
       expect(errors.list()).toEqual([expect.objectContaining({ status: 499, category: 'cancelled' })]);

@@ -9,7 +9,7 @@ import {
 } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { expect } from 'vitest';
-import { abandonedRequest, deferred, rejectOnAbort } from '../context.js';
+import { deferred, leftWhileWaiting } from '../context.js';
 import { counter, problemOf, type Scenario } from '../scenario.js';
 
 export const timeoutScenarios: Scenario[] = [
@@ -173,20 +173,13 @@ export const timeoutScenarios: Scenario[] = [
       const heard: HttpDecision[] = [];
       const stop = onHttpDecision((d) => heard.push(d));
       try {
-        const entered = deferred();
-        const aborted = deferred<unknown>();
+        const waiting = leftWhileWaiting(t);
         const app = await t.serve([
           t.m.errorHandler({ recentErrors: errors, logger: t.logger() }),
           t.m.timeout({ ms: 1_000, clock }),
-          t.m.route('GET', '/wait', async (r) => {
-            const signal = r.signal();
-            entered.resolve();
-            await rejectOnAbort(signal, aborted.resolve);
-            return {};
-          }),
+          waiting.route,
         ]);
-        await abandonedRequest(app.port, { path: '/wait' }, entered.promise);
-        expect(((await aborted.promise) as Error).name).toBe('ClientDisconnectedError');
+        expect(((await waiting.leave(app.port)) as Error).name).toBe('ClientDisconnectedError');
         await clock.advance(1_000);
         expect(heard).toEqual([]);
         expect(errors.list().map((e) => e.status)).toEqual([499]);
