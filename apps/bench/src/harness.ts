@@ -1,5 +1,5 @@
 import { answer, type Isolation, isolated, isolation } from './isolate.js';
-import { DEFAULT_ROUNDS, measure, type Spread, spread } from './measure.js';
+import { measure, type Pace, roundsOf, type Spread, spread } from './measure.js';
 
 const DEFAULT_FORKS = 3;
 
@@ -120,7 +120,7 @@ export function checkTarget(
 export async function compare(
   title: string,
   tasks: Task[],
-  options: SuiteOptions & { targets?: Target[] },
+  options: SuiteOptions & { targets?: Target[]; pace?: Pace },
 ): Promise<Map<string, number>> {
   const section = sections++;
   if (isolation !== undefined) {
@@ -128,7 +128,7 @@ export async function compare(
     if (isolation.suite !== suite || isolation.section !== section) return new Map();
     if (isolation.title !== title) throw new Error(`section ${section} of ${suite} is now ${title}`);
     const wanted = tasks.filter(([name]) => isolation?.tasks.includes(name));
-    return answer(await measure(wanted, { quick: false, rounds: isolation.rounds }));
+    return answer(await measure(wanted, { quick: false, rounds: isolation.rounds, pace: options.pace }));
   }
   const perRound = await measure(tasks, options);
   const medians = new Map([...perRound].map(([name, rounds]) => [name, spread(rounds).median]));
@@ -165,9 +165,12 @@ export async function compare(
  * (one put ours open-breaker rejection at 7.2 µs where others read 2.6 to 3.2): pooled with
  * the others, it moves the median little.
  */
-async function measureAlone(request: Omit<Isolation, 'rounds'>, options: SuiteOptions): Promise<Map<string, number[]>> {
+async function measureAlone(
+  request: Omit<Isolation, 'rounds'>,
+  options: SuiteOptions & { pace?: Pace },
+): Promise<Map<string, number[]>> {
   const forks = options.forks ?? DEFAULT_FORKS;
-  const rounds = Math.ceil((options.rounds ?? DEFAULT_ROUNDS) / forks);
+  const rounds = Math.ceil(roundsOf(options) / forks);
   const pooled = new Map<string, number[]>(request.tasks.map((task) => [task, []]));
   for (let fork = 0; fork < forks; fork++) {
     for (const [task, figures] of await isolated({ ...request, rounds })) pooled.get(task)!.push(...figures);

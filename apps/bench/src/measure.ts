@@ -4,11 +4,12 @@ import type { SuiteOptions, Task } from './harness.js';
 //
 // - Batches, not single calls: a batch of calls runs back to back between two clock reads
 //   (~125 ns each on a loaded machine), so the clock is no part of a task's figure. A batch
-//   lasts ~0.5 ms; an async task's calls are awaited one by one, as a caller would.
+//   lasts ~0.5 ms (~20 ms for requests, see Pace); an async task's calls are awaited one by
+//   one, as a caller would.
 // - Rounds: a round runs one batch of every task, in a fresh seeded order each round. A
 //   ratio is taken within each round, between batches a few milliseconds apart, so load
 //   that comes and goes hits both sides alike; a target judges the median over the rounds
-//   (400 by default) and prints its spread.
+//   (400 by default, 90 for requests) and prints its spread.
 // - One JIT state for all: every task is calibrated and warmed up (~250 ms of calls), in
 //   shuffled orders, before any is measured. The call sites the tasks share (the loops below, a library's
 //   code that several tasks use) have then seen every task, so none is measured while a
@@ -16,13 +17,39 @@ import type { SuiteOptions, Task } from './harness.js';
 //   task's first run causes. (A target's two tasks are measured alone too: isolate.ts.)
 // - GC: a full collection before the measured rounds, and a minor one before each batch,
 //   so a batch never pays to collect garbage another task made; GC is left out of the
-//   figures, as the per-call medians measured before left it out. Timers and I/O a task
-//   left pending run between batches, not inside another task's batch.
+//   figures, as the per-call medians measured before left it out (requests: no forced
+//   minor GC, see Pace). Timers and I/O a task left pending run between batches, not
+//   inside another task's batch.
 
-export const DEFAULT_ROUNDS = 400;
-/** ~250 ms of calls per task (tinybench gave 200): with 50, ours open-breaker rejection read 30 % slower. */
-const WARMUP_ROUNDS = 500;
-const BATCH_NS = 500_000;
+/**
+ * How a comparison paces its tasks.
+ * - `calls` (the default), for calls of nanoseconds to microseconds: batches of ~0.5 ms, each
+ *   after a minor GC, GC left out of the figures.
+ * - `requests`, for requests over loopback (hundreds of µs each): a round sends ~20 ms of
+ *   requests of every task, one after another, the tasks' requests mixed in a shuffled order
+ *   and each timed alone, with no forced GC. A task's figure is its time per request (the
+ *   inverse of its requests/s) with its garbage collection included, and machine speed that
+ *   drifts within the round weighs on every task alike: on a shared 2-core machine, whole
+ *   20 ms batches taken in turn differed by ±20 % (IQR of a ratio), mixed requests by ±10 %.
+ *   Paced as `calls`, a batch would be one request, just after a GC had flushed the CPU's
+ *   caches: a cold request, whose cost grows with how much code it runs rather than how much
+ *   work it does, and which no client sending requests one after another sends.
+ */
+export type Pace = 'calls' | 'requests';
+
+const PACES = {
+  /** Warm-up: ~250 ms of calls per task (tinybench gave 200): with 50 rounds, ours open-breaker rejection read 30 % slower. */
+  calls: { batchNs: 500_000, mixed: false, warmupRounds: 500, rounds: 400 },
+  /** Warm-up: ~0.5 s of requests per task. */
+  requests: { batchNs: 20_000_000, mixed: true, warmupRounds: 25, rounds: 90 },
+} as const satisfies Record<Pace, { batchNs: number; mixed: boolean; warmupRounds: number; rounds: number }>;
+
+/** The measured rounds of a comparison: `--rounds`, else its pace's default (400 calls, 90 requests). */
+export const roundsOf = (options: MeasureOptions): number => options.rounds ?? PACES[options.pace ?? 'calls'].rounds;
+
+/** How `measure` runs: the suite's options, and the comparison's pace. */
+export type MeasureOptions = Pick<SuiteOptions, 'quick' | 'rounds'> & { pace?: Pace };
+
 /** Quick (smoke) mode: one batch of this many calls per task, nothing judged. */
 const QUICK_CALLS = 20;
 
@@ -98,6 +125,25 @@ async function batch(t: Timed): Promise<number> {
   return time(t);
 }
 
+type Shuffle = ReturnType<typeof shuffler>;
+
+/** A round of `calls`: one batch of each task, in a fresh order. */
+async function batches(timed: readonly Timed[], shuffle: Shuffle): Promise<void> {
+  for (const t of shuffle(timed)) t.rounds.push(await batch(t));
+}
+
+/** A round of `requests`: every task's calls mixed in a fresh order, each timed alone; ns per call. */
+async function mixed(timed: readonly Timed[], shuffle: Shuffle): Promise<void> {
+  const spent = new Map<Timed, number>(timed.map((t) => [t, 0]));
+  await settle();
+  for (const t of shuffle(timed.flatMap((t) => Array<Timed>(t.n).fill(t)))) {
+    const start = now();
+    await t.fn();
+    spent.set(t, spent.get(t)! + Number(now() - start));
+  }
+  for (const t of timed) t.rounds.push(spent.get(t)! / t.n);
+}
+
 /** A seeded shuffle (xorshift32): a different order each round, the same orders each run. */
 export function shuffler(seed = 0x9e3779b9) {
   let x = seed;
@@ -114,12 +160,12 @@ export function shuffler(seed = 0x9e3779b9) {
   };
 }
 
-/** Grows a batch until it lasts BATCH_NS; the calls also warm the task up. */
-async function calibrate(t: Timed): Promise<void> {
+/** Grows a batch until it lasts `target` ns; the calls also warm the task up. */
+async function calibrate(t: Timed, target: number): Promise<void> {
   for (let n = 1; ; ) {
     const batchNs = (await time(t, n)) * n;
-    if (batchNs >= BATCH_NS || n >= 1 << 24) return void (t.n = n);
-    n = Math.ceil(n * Math.min(8, Math.max(2, (1.2 * BATCH_NS) / Math.max(batchNs, 1))));
+    if (batchNs >= target || n >= 1 << 24) return void (t.n = n);
+    n = Math.ceil(n * Math.min(8, Math.max(2, (1.2 * target) / Math.max(batchNs, 1))));
   }
 }
 
@@ -127,7 +173,7 @@ async function calibrate(t: Timed): Promise<void> {
  * Times every task in rounds and returns, by task name, its median ns per call in each
  * round (index = round, the same for every task, so ratios can be taken per round).
  */
-export async function measure(tasks: readonly Task[], options: SuiteOptions): Promise<Map<string, number[]>> {
+export async function measure(tasks: readonly Task[], options: MeasureOptions): Promise<Map<string, number[]>> {
   const timed: Timed[] = [];
   for (const [name, fn] of tasks) {
     const first = fn();
@@ -138,18 +184,19 @@ export async function measure(tasks: readonly Task[], options: SuiteOptions): Pr
   if (options.quick) {
     for (const t of timed) t.rounds.push(await time(t));
   } else {
+    const pace = PACES[options.pace ?? 'calls'];
+    const { batchNs, warmupRounds } = pace;
+    const round = pace.mixed ? mixed : batches;
     const shuffle = shuffler();
-    for (const t of timed) await calibrate(t);
-    for (let r = 0; r < WARMUP_ROUNDS; r++) for (const t of shuffle(timed)) t.rounds.push(await batch(t));
+    for (const t of timed) await calibrate(t, batchNs);
+    for (let r = 0; r < warmupRounds; r++) await round(timed, shuffle);
     for (const t of timed) {
-      // Calibrated on cold code, a batch may now be far shorter than BATCH_NS: size it on warm code.
-      t.n = Math.max(1, Math.round(BATCH_NS / spread(t.rounds.slice(WARMUP_ROUNDS / 2)).median));
+      // Calibrated on cold code, a batch may now be far shorter than batchNs: size it on warm code.
+      t.n = Math.max(1, Math.round(batchNs / spread(t.rounds.slice(warmupRounds / 2)).median));
       t.rounds = [];
     }
     gc();
-    for (let r = 0; r < (options.rounds ?? DEFAULT_ROUNDS); r++) {
-      for (const t of shuffle(timed)) t.rounds.push(await batch(t));
-    }
+    for (let r = 0; r < roundsOf(options); r++) await round(timed, shuffle);
   }
   return new Map(timed.map((t) => [t.name, t.rounds]));
 }

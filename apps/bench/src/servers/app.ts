@@ -46,6 +46,8 @@ function expressApp(variant: string): express.Express {
     ours: [ours.rateLimit({ algorithm: never(), logger: quiet })],
     'express-rate-limit': [expressRateLimit({ windowMs: 60_000, limit: NEVER })],
     'rate-limiter-flexible': [flexible],
+    // The floor: one middleware that does nothing but pass the request on.
+    'no-op middleware': [(_req, _res, next) => next()],
     'full stack': [
       ours.rateLimit({ algorithm: never(), logger: quiet }),
       ours.idempotency({ logger: quiet }),
@@ -85,6 +87,7 @@ function koaApp(variant: string): Koa {
       koaRateLimit({ driver: 'memory', db: new Map(), duration: 60_000, max: NEVER, id: (ctx) => ctx.ip }),
     ],
     'rate-limiter-flexible': [flexible],
+    'no-op middleware': [(_ctx, next) => next()],
     'full stack': [
       oursKoa.errorHandler({ collector: o.stats, recentErrors: o.errors, logger: quiet }),
       oursKoa.rateLimit({ algorithm: never(), logger: quiet }),
