@@ -11,7 +11,6 @@ import {
   isResilienceError,
   isStoreUnavailableError,
   type OptionNames,
-  payloadTooLargeResponse,
   type ReplayRecord,
   replayRecord,
   replayResponse,
@@ -21,7 +20,6 @@ import {
 import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { bodyReader, type RequestBody } from '../body.js';
 import { type CapturedResponse, responseCapture } from '../capture.js';
-import { isRequestBodyError } from '../errors.js';
 import { checkLogger, consoleLogger } from '../logger.js';
 import { requestCorrelationId } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
@@ -183,10 +181,7 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     try {
       body = await read(req);
     } catch (error) {
-      if (isRequestBodyError(error) && error.code === 'body_too_large') {
-        const problem = payloadTooLargeResponse({ maxBytes: maxBodyBytes, correlationId: requestCorrelationId(res) });
-        return problemAnswer({ ...problem, headers: { ...problem.headers, ...error.headers } });
-      }
+      // A RequestBodyError answers with its status, message and `Connection: close` (a 413).
       return errorAnswer(res, error);
     }
     if (body !== undefined) port.setBody(c, body);
