@@ -132,6 +132,10 @@ export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
     return handled.then(
       () => {
         if (responseError(ctx.res) !== undefined) handling.recordAnswered(ctx.res, { route: routeOf(ctx), recorded });
+        // A streamed body is sent after this: a timeout may yet cut it off.
+        else if (typeof (ctx.body as { pipe?: unknown } | null)?.pipe === 'function') {
+          handling.recordAnsweredOnClose(ctx.res, { route: routeOf(ctx), recorded });
+        }
       },
       (error: unknown) => failed(ctx, error),
     );
