@@ -1,7 +1,7 @@
 import { memoryStore, PROBLEM_TYPES } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { expect } from 'vitest';
-import { deferred } from '../context.js';
+import { abandonedRequest, deferred } from '../context.js';
 import { type Context, counter, problemOf, type Scenario } from '../scenario.js';
 import type { Reply } from '../types.js';
 import { downStore } from './rate-limit.js';
@@ -277,6 +277,40 @@ export const idempotencyScenarios: Scenario[] = [
       expect(logger.lines.map((l) => l.level)).toEqual(['warn']);
       expect((await app.fetch('/export', post({}))).headers.get('idempotent-replayed')).toBeNull();
       expect(runs.runs).toBe(2);
+    },
+  },
+  {
+    area: 'idempotency',
+    name: 'a client that leaves while its request runs: a retry with its key gets 409 while the handler runs, then the first run replayed, never a second run',
+    async run(t) {
+      const runs = counter();
+      const entered = deferred();
+      const left = deferred();
+      const finish = deferred();
+      const app = await t.serve([
+        t.m.idempotency({ logger: t.logger() }),
+        t.m.route('POST', '/orders', async (r) => {
+          r.signal().addEventListener('abort', () => left.resolve());
+          entered.resolve();
+          await finish.promise;
+          return runs.add({ status: 201, headers: { location: '/orders/1' }, json: { charged: 1 } });
+        }),
+      ]);
+      const headers = { 'content-type': 'application/json', 'content-length': '2', 'idempotency-key': KEY };
+      await abandonedRequest(app.port, { method: 'POST', path: '/orders', headers, body: '{}' }, entered.promise);
+      await left.promise;
+      expect((await app.fetch('/orders', post({}))).status).toBe(409);
+      finish.resolve();
+      // The first run's response is recorded as its handler ends; until then a retry is 409.
+      let retried = await app.fetch('/orders', post({}));
+      for (let i = 0; i < 50 && retried.status === 409; i++) retried = await app.fetch('/orders', post({}));
+      expect([retried.status, retried.headers.get('idempotent-replayed'), retried.headers.get('location')]).toEqual([
+        201,
+        'true',
+        '/orders/1',
+      ]);
+      expect(await retried.json()).toEqual({ charged: 1 });
+      expect(runs.runs).toBe(1);
     },
   },
   {
