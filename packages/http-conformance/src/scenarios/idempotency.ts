@@ -290,10 +290,12 @@ export const idempotencyScenarios: Scenario[] = [
       const app = await t.serve([
         t.m.idempotency({ logger: t.logger() }),
         t.m.route('POST', '/orders', async (r) => {
-          r.signal().addEventListener('abort', () => left.resolve());
-          entered.resolve();
-          await finish.promise;
-          return runs.add({ status: 201, headers: { location: '/orders/1' }, json: { charged: 1 } });
+          if (runs.runs === 0) {
+            r.signal().addEventListener('abort', () => left.resolve());
+            entered.resolve();
+            await finish.promise; // a second run (the defect) does not wait
+          }
+          return runs.add({ status: 201, headers: { location: '/orders/1' }, json: { charged: runs.runs + 1 } });
         }),
       ]);
       const headers = { 'content-type': 'application/json', 'content-length': '2', 'idempotency-key': KEY };
