@@ -80,6 +80,8 @@ export function idempotency(options: IdempotencyOptions = {}): Middleware {
     },
     path: (ctx) => ctx.originalUrl,
     request: (ctx) => ctx.req,
+    // Koa's respond writes nothing once the client has left; the answer is still the record.
+    clientLeft: (ctx) => Object.defineProperty(ctx, 'writable', { value: true }),
   });
   return function idempotency(ctx: Context, next: Next) {
     return settle(ctx, next, step(ctx, ctx.res));
