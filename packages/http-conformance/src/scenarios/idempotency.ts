@@ -317,6 +317,38 @@ export const idempotencyScenarios: Scenario[] = [
   },
   {
     area: 'idempotency',
+    name: 'a client that leaves and whose handler then fails: the failure frees the key at once (a retry runs), nothing else is replayed',
+    async run(t) {
+      const runs = counter();
+      const entered = deferred();
+      const left = deferred();
+      const fail = deferred();
+      const app = await t.serve([
+        t.m.errorHandler({ logger: t.logger() }),
+        t.m.idempotency({ logger: t.logger() }),
+        t.m.route('POST', '/orders', async (r) => {
+          if (runs.runs === 0) {
+            runs.add();
+            r.signal().addEventListener('abort', () => left.resolve());
+            entered.resolve();
+            await fail.promise;
+            throw new Error('payment provider down');
+          }
+          return runs.add({ status: 201, json: { charged: 1 } });
+        }),
+      ]);
+      const headers = { 'content-type': 'application/json', 'content-length': '2', 'idempotency-key': KEY };
+      await abandonedRequest(app.port, { method: 'POST', path: '/orders', headers, body: '{}' }, entered.promise);
+      await left.promise;
+      fail.resolve();
+      let retried = await app.fetch('/orders', post({}));
+      for (let i = 0; i < 50 && retried.status === 409; i++) retried = await app.fetch('/orders', post({}));
+      expect([retried.status, retried.headers.get('idempotent-replayed')]).toEqual([201, null]);
+      expect(runs.runs).toBe(2);
+    },
+  },
+  {
+    area: 'idempotency',
     name: 'frees the key of a crashed request after lockTimeoutMs, not after the ttl: another instance then runs it',
     async run(t) {
       const clock = new FakeClock(0);
