@@ -15,9 +15,13 @@ export function recordAnswered(res: ServerResponse): void {
     appErrorHandling(req)?.recordAnswered(res, { route: routeOf(req), recorded: false });
 }
 
-/** Sends an answer as it is: status, headers, body bytes (no ETag, no content negotiation). */
+/**
+ * Sends an answer as it is: status, headers, body bytes (no ETag, no content negotiation).
+ * To a client that left too: Node writes nothing then, but an idempotency capture still
+ * learns how the request ended.
+ */
 export function send(res: Response, answer: Answer): void {
-  if (res.headersSent || res.destroyed) return;
+  if (res.headersSent) return;
   res.statusCode = answer.status;
   for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
   res.end(answer.body);

@@ -38,8 +38,8 @@ export interface Reply {
   readonly text?: string;
   /** Express `res.end(buffer)` (or `res.send`), Koa `ctx.body = buffer`. */
   readonly bytes?: Uint8Array;
-  /** A stream of these chunks, piped (Express) or set as `ctx.body` (Koa). */
-  readonly chunks?: readonly string[];
+  /** A stream of these chunks (an async iterable for one that waits), piped (Express) or set as `ctx.body` (Koa). */
+  readonly chunks?: readonly string[] | AsyncIterable<string>;
 }
 
 export type Handler = (request: HandlerRequest) => Reply | Promise<Reply>;

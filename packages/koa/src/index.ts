@@ -80,6 +80,8 @@ export function idempotency(options: IdempotencyOptions = {}): Middleware {
     },
     path: (ctx) => ctx.originalUrl,
     request: (ctx) => ctx.req,
+    // Koa's respond writes nothing once the client has left; the answer is still the record.
+    clientLeft: (ctx) => Object.defineProperty(ctx, 'writable', { value: true }),
   });
   return function idempotency(ctx: Context, next: Next) {
     return settle(ctx, next, step(ctx, ctx.res));
@@ -132,6 +134,10 @@ export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
     return handled.then(
       () => {
         if (responseError(ctx.res) !== undefined) handling.recordAnswered(ctx.res, { route: routeOf(ctx), recorded });
+        // A streamed body is sent after this: a timeout may yet cut it off.
+        else if (typeof (ctx.body as { pipe?: unknown } | null)?.pipe === 'function') {
+          handling.recordAnsweredOnClose(ctx.res, { route: routeOf(ctx), recorded });
+        }
       },
       (error: unknown) => failed(ctx, error),
     );

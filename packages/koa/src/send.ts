@@ -1,9 +1,12 @@
 import { type Answer, RUN } from '@resilience/node-server';
 import type { Context, Next } from 'koa';
 
-/** Answers through Koa (status, headers, body bytes), so upstream middleware sees the answer on `ctx`. */
+/**
+ * Answers through Koa (status, headers, body bytes), so upstream middleware sees the answer on
+ * `ctx` — for a client that left too: what Koa then writes, if anything, is this answer.
+ */
 export function send(ctx: Context, answer: Answer): void {
-  if (ctx.res.headersSent || ctx.res.destroyed) return;
+  if (ctx.res.headersSent) return;
   ctx.status = answer.status;
   const headers = answer.headers ?? {};
   for (const [name, value] of Object.entries(headers)) ctx.set(name, value as string | string[]);

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { isConfigurationError } from '@resilience/core';
+import { FakeClock } from '@resilience/core/testing';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CapturedResponse, responseCapture, UNREPLAYED_HEADERS } from './capture.js';
@@ -153,6 +154,34 @@ describe('responseCapture', () => {
     await started.promise;
     req.destroy();
     expect(await captured).toBeUndefined();
+  });
+
+  it('after the client left, lingers lingerMs for the handler to end the response (onLeft told), then resolves undefined', async () => {
+    const clock = new FakeClock(0);
+    const left: unknown[] = [];
+    const capture = responseCapture({ lingerMs: 1_000, clock, onLeft: (_res, context) => left.push(context) });
+    const started = deferred();
+    let result: CapturedResponse | undefined | 'pending' = 'pending';
+    const closed = deferred();
+    served = await serve((_req, res) => {
+      capture(res, 'ctx-1').then((r) => {
+        result = r;
+      });
+      res.on('close', () => queueMicrotask(closed.resolve));
+      res.write('partial');
+      started.resolve();
+    });
+    const req = http.request({ host: '127.0.0.1', port: served.port, agent: false });
+    req.on('error', () => {});
+    req.end();
+    await started.promise;
+    req.destroy();
+    await closed.promise;
+    expect(left).toEqual(['ctx-1']);
+    await clock.advance(999);
+    expect(result).toBe('pending');
+    await clock.advance(1);
+    expect(result).toBeUndefined();
   });
 
   it('leaves out hop-by-hop and per-response headers', () => {

@@ -1,4 +1,5 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { type Clock, systemClock, type TimerHandle } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
 import { BODY_DEFAULTS } from './body.js';
 
@@ -50,13 +51,29 @@ export interface ResponseCaptureOptions {
    * documented "not recorded" header); past that, only a log line can say it.
    */
   onTooLarge?: (res: ServerResponse) => void;
+  /**
+   * How long the capture still waits, after the client left, for the handler to end the
+   * response (which it does on a closed connection as on an open one): what it sends then is
+   * captured as usual. The idempotency middleware waits its `lockTimeoutMs`, so a retry is
+   * answered with the run it replaced, never a second run. @default 0 (resolve `undefined` at once)
+   */
+  lingerMs?: number;
+  /** Times `lingerMs`. @default systemClock */
+  clock?: Clock;
+  /**
+   * Called when the client has left and the capture starts to linger, with the `context`
+   * given to the capture: an adapter whose framework writes nothing to a closed connection
+   * (Koa) has it write the handler's answer anyway, so the capture sees it.
+   */
+  onLeft?: (res: ServerResponse, context: unknown) => void;
 }
 
 /**
  * Starts capturing one response; resolves once it has closed, with what the handler sent, or
- * `undefined` when the handler never ended it (the client left first, or it was destroyed).
+ * `undefined` when the handler never ended it (the client left first, or it was destroyed,
+ * and the handler did not end it within `lingerMs`).
  */
-export type ResponseCapture = (res: ServerResponse) => Promise<CapturedResponse | undefined>;
+export type ResponseCapture = (res: ServerResponse, context?: unknown) => Promise<CapturedResponse | undefined>;
 
 type Chunk = string | Uint8Array | null | undefined;
 type Write = (...args: unknown[]) => boolean;
@@ -71,14 +88,20 @@ type WriteHead = (status: number, ...rest: unknown[]) => ServerResponse;
  */
 export function responseCapture(options: ResponseCaptureOptions = {}): ResponseCapture {
   const v = new OptionsValidator('responseCapture');
-  const o = v.known(options, { maxBodyBytes: true, onTooLarge: true });
+  const o = v.known(options, { maxBodyBytes: true, onTooLarge: true, lingerMs: true, clock: true, onLeft: true });
   v.integer('maxBodyBytes', o.maxBodyBytes, { min: 0 });
   v.function('onTooLarge', o.onTooLarge);
+  v.number('lingerMs', o.lingerMs, { min: 0 });
+  v.clock('clock', o.clock);
+  v.function('onLeft', o.onLeft);
   v.done();
   const maxBodyBytes = o.maxBodyBytes ?? BODY_DEFAULTS.maxBodyBytes;
   const onTooLarge = o.onTooLarge;
+  const lingerMs = o.lingerMs ?? 0;
+  const clock = o.clock ?? systemClock;
+  const onLeft = o.onLeft;
 
-  return (res) =>
+  return (res, context) =>
     new Promise((resolve) => {
       let status = 200;
       let headers: Record<string, string | string[]> | undefined;
@@ -118,15 +141,29 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
         keep(args[0] as Chunk, args[1]);
         return write.apply(this, args);
       } as ServerResponse['write'];
+      // Set once the client has left before the response ended: the handler may still end it.
+      let lingering: TimerHandle | undefined;
+      const captured = () => {
+        const body = complete ? Buffer.concat(chunks, size) : Buffer.alloc(0);
+        // On a closed connection Node writes no head: the status and headers are as set.
+        if (headers === undefined) status = res.statusCode;
+        resolve({ status, headers: headers ?? replayable(merged(res.getHeaders(), undefined)), body, complete });
+      };
       res.end = function (this: ServerResponse, ...args: unknown[]) {
         keep(args[0] as Chunk, args[1]);
-        return end.apply(this, args);
+        const ended = end.apply(this, args);
+        if (lingering !== undefined) {
+          clock.clearTimeout(lingering);
+          captured();
+        }
+        return ended;
       } as ServerResponse['end'];
       res.once('close', () => {
-        if (!res.writableEnded) resolve(undefined);
+        if (res.writableEnded) captured();
+        else if (lingerMs === 0) resolve(undefined);
         else {
-          const body = complete ? Buffer.concat(chunks, size) : Buffer.alloc(0);
-          resolve({ status, headers: headers ?? replayable(merged(res.getHeaders(), undefined)), body, complete });
+          lingering = clock.setTimeout(() => resolve(undefined), lingerMs);
+          onLeft?.(res, context);
         }
       });
     });

@@ -1,16 +1,26 @@
 import type { ServerResponse } from 'node:http';
-import { type Clock, type MetricsCollector, type OptionNames, type Subscribe, systemClock } from '@resilience/core';
+import {
+  type Clock,
+  httpErrorStatus,
+  type MetricsCollector,
+  type OptionNames,
+  type Subscribe,
+  systemClock,
+} from '@resilience/core';
 import { Emitter, OptionsValidator } from '@resilience/core/internal';
 import { ClientDisconnectedError } from './errors.js';
 import { claimResponse, responseError, whenResponseCloses } from './request-state.js';
 
-/** `ok`: answered below 500; `failed`: answered 5xx; `cancelled`: the client left before the response finished. */
+/** `ok`: answered below 500; `failed`: answered 5xx, or cut off by the server (a timeout); `cancelled`: the client left before the response finished. */
 export type RequestOutcome = 'ok' | 'failed' | 'cancelled';
 
 /** One request, as a recorder reports it once its response has closed. */
 export interface RequestRecord {
   readonly method: string;
-  /** The status sent, or 499 when the client disconnected before the response finished. */
+  /**
+   * The status sent; for a response that did not finish, the status of the error the server
+   * ended it with (a timeout cutting a stream off: 503), else 499 (the client disconnected).
+   */
   readonly status: number;
   /** From the recorder's call to the response's close, on the recorder's clock. */
   readonly latencyMs: number;
@@ -77,14 +87,18 @@ export function requestRecorder(options: RequestRecorderOptions = {}): RequestRe
     const startedAt = clock.now();
     whenResponseCloses(res, () => {
       const latencyMs = clock.now() - startedAt;
-      if (!res.writableFinished) {
+      // Not finished: the client left, unless the server ended it for an error of its own (a
+      // timeout cutting a stream off), which is a failure with that error's status.
+      const own = res.writableFinished ? undefined : responseError(res);
+      const ownStatus = own === undefined ? 499 : httpErrorStatus(own).status;
+      if (!res.writableFinished && ownStatus === 499) {
         const error = new ClientDisconnectedError();
         collector?.recordError(error);
         if (records.hasListeners)
           records.emit({ method: methodOf(res), status: error.status, latencyMs, outcome: 'cancelled', error });
         return;
       }
-      const status = res.statusCode;
+      const status = res.writableFinished ? res.statusCode : ownStatus;
       if (status < 500) {
         collector?.recordCall({ latencyMs, ok: true });
         if (records.hasListeners) records.emit({ method: methodOf(res), status, latencyMs, outcome: 'ok' });

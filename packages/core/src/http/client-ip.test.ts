@@ -28,6 +28,17 @@ describe('clientIpKey', () => {
     expect(clientIpKey('2001:db8::1', { ipv6PrefixLength: 128 })).toBe('2001:db8::1');
   });
 
+  it('drops the port a proxy may add (Azure, IIS ARR, RFC 7239 nodes), so a client does not get a fresh key per connection', () => {
+    expect(clientIpKey('203.0.113.7:51234')).toBe('203.0.113.7');
+    expect(clientIpKey('[2001:db8:abcd:12ff::1]:443')).toBe('2001:db8:abcd:1200::/56');
+    expect(clientIpKey('[::ffff:203.0.113.7]:8080')).toBe('203.0.113.7');
+    expect(clientIpKey('[fe80::1%eth0]:80')).toBe('fe80::/56');
+    // Not an address with a port: left as they are.
+    for (const text of ['203.0.113.7:', '203.0.113.7:port', '203.0.113.7:123456', '[2001:db8::1]:', '[2001:db8::1]x']) {
+      expect(clientIpKey(text)).toBe(text);
+    }
+  });
+
   it('gives anything that is not an IP address back unchanged', () => {
     for (const text of [
       'unknown',

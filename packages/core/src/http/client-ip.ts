@@ -9,6 +9,7 @@ export interface ClientIpKeyOptions {
 const IPV4 =
   /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 const HEXTET = /^[0-9a-f]{1,4}$/;
+const PORT = /^\d{1,5}$/;
 
 /** The eight 16-bit groups of an IPv6 address (lower-case, no zone, no brackets), or undefined. */
 function hextets(text: string): number[] | undefined {
@@ -64,8 +65,10 @@ function format(groups: readonly number[]): string {
  * IPv6 address (`::ffff:203.0.113.7`, as a dual-stack socket reports IPv4 clients) folded
  * to its IPv4 address; any other IPv6 address masked to its first `ipv6PrefixLength` bits
  * and written `2001:db8:abcd:1200::/56`, since one customer commonly holds a /56 (or a /64)
- * and could otherwise rotate through 2^72 addresses. Brackets and a zone (`%eth0`) are
- * dropped; anything that is not an IP address comes back unchanged.
+ * and could otherwise rotate through 2^72 addresses. Brackets, a zone (`%eth0`) and the
+ * port some proxies add to `X-Forwarded-For` (`203.0.113.7:51234`, `[2001:db8::1]:443`: one
+ * key per connection otherwise) are dropped; anything that is not an IP address comes back
+ * unchanged.
  *
  * @example
  * clientIpKey('2001:db8:abcd:12ff::1'); // '2001:db8:abcd:1200::/56'
@@ -77,9 +80,21 @@ export function clientIpKey(ip: string, options?: ClientIpKeyOptions): string {
     throw new TypeError(`clientIpKey: ipv6PrefixLength: expected an integer from 1 to 128, received ${String(bits)}`);
   }
   // IPv4 addresses, as anything else without a colon, are keys as they are.
-  if (!ip.includes(':')) return ip;
+  const colon = ip.indexOf(':');
+  if (colon < 0) return ip;
+  // One colon: an IPv4 address with the port some proxies add (`203.0.113.7:51234`).
+  if (colon === ip.lastIndexOf(':')) {
+    const address = ip.slice(0, colon);
+    return IPV4.test(address) && PORT.test(ip.slice(colon + 1)) ? address : ip;
+  }
   let text = ip.toLowerCase();
-  if (text.startsWith('[') && text.endsWith(']')) text = text.slice(1, -1);
+  if (text.startsWith('[')) {
+    // Bracketed, with or without a port (`[2001:db8::1]:443`, RFC 7239's node form).
+    const close = text.indexOf(']');
+    const rest = text.slice(close + 1);
+    if (close < 0 || !(rest === '' || (rest.startsWith(':') && PORT.test(rest.slice(1))))) return ip;
+    text = text.slice(1, close);
+  }
   const zone = text.indexOf('%');
   if (zone >= 0) text = text.slice(0, zone);
   const groups = hextets(text);

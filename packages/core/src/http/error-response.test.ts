@@ -203,6 +203,37 @@ describe('errorResponse', () => {
     expect(errorResponse({ status: 403 }).headers['www-authenticate']).toBeUndefined();
   });
 
+  it("keeps the error's own headers that say how to retry or what is allowed (http-errors `headers`: Allow on a 405, Retry-After), never its others", () => {
+    const notAllowed = { status: 405, headers: { Allow: 'GET, HEAD', 'Set-Cookie': 'sid=1', 'X-Upstream-Id': 'u-7' } };
+    const r = errorResponse(notAllowed, { correlationId: 'c' });
+    expect(r.headers).toEqual({ 'content-type': PROBLEM_JSON_CONTENT_TYPE, 'x-request-id': 'c', allow: 'GET, HEAD' });
+    expect(errorResponse({ status: 503, headers: { 'retry-after': 120 } }).headers['retry-after']).toBe('120');
+    expect(errorResponse({ status: 413, headers: { connection: 'close' } }).headers.connection).toBe('close');
+    // The toolkit's own Retry-After, content type and correlation id win over the error's.
+    const limited = Object.assign(new RateLimitExceededError(3_000), {
+      headers: { 'retry-after': '1', 'content-type': 'text/html', 'x-request-id': 'forged' },
+    });
+    expect(errorResponse(limited, { correlationId: 'c' }).headers).toMatchObject({
+      'retry-after': '3',
+      'content-type': PROBLEM_JSON_CONTENT_TYPE,
+      'x-request-id': 'c',
+    });
+    // A value a header cannot carry is dropped, not thrown at the adapter's setHeader.
+    expect(errorResponse({ status: 405, headers: { allow: 'GET\r\nSet-Cookie: x=1' } }).headers).not.toHaveProperty(
+      'allow',
+    );
+  });
+
+  it('shows the message of an error that marks it safe for the client (http-errors `expose`, a 4xx), never a 5xx or a stack', () => {
+    const told = Object.assign(new Error('name is required'), { status: 400, expose: true });
+    expect(errorResponse(told).body.detail).toBe('name is required');
+    expect(errorResponse(told).body).not.toHaveProperty('stack');
+    expect(errorResponse(Object.assign(new Error('db-7 down'), { status: 503, expose: true })).body).not.toHaveProperty(
+      'detail',
+    );
+    expect(errorResponse(Object.assign(new Error('secret'), { status: 400 })).body).not.toHaveProperty('detail');
+  });
+
   it('survives JSON: the body is plain data', () => {
     const r = errorResponse(new BrokenCircuitError('open', 10, 'circuit_open', { cause: new Error('x') }), {
       correlationId: 'c',

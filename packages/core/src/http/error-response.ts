@@ -185,26 +185,64 @@ export interface ErrorResponseOptions extends ProblemContext {
   readonly challenge?: string;
 }
 
-/** The error's own `WWW-Authenticate` (in `headers`, any case), if it carries one. */
-function ownChallenge(error: unknown): string | undefined {
+/**
+ * The headers of an error's own (`headers`, as http-errors sets them) a problem response
+ * repeats: those telling the client what is allowed, how to authenticate, when to retry
+ * and that the connection closes. Others (cookies, an upstream's ids) are not the client's.
+ */
+const ERROR_HEADERS: ReadonlySet<string> = new Set([
+  'allow',
+  'retry-after',
+  'www-authenticate',
+  'proxy-authenticate',
+  'accept',
+  'accept-encoding',
+  'accept-patch',
+  'accept-post',
+  'accept-ranges',
+  'content-range',
+  'connection',
+]);
+/** A value a header can carry: no control character but tab (RFC 9110 §5.5). */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** The error's own headers among {@link ERROR_HEADERS}, lower-case names, values as text. */
+function ownHeaders(error: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
   try {
     const headers = (error as Bag | null)?.headers;
-    if (typeof headers !== 'object' || headers === null) return undefined;
+    if (typeof headers !== 'object' || headers === null) return out;
     for (const [name, value] of Object.entries(headers)) {
-      if (name.toLowerCase() === 'www-authenticate' && typeof value === 'string' && value !== '') return value;
+      const lower = name.toLowerCase();
+      const text = typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+      if (ERROR_HEADERS.has(lower) && text !== undefined && text !== '' && FIELD_VALUE.test(text)) out[lower] = text;
     }
   } catch {
-    // headers that cannot be read bring no challenge
+    // headers that cannot be read bring none
   }
-  return undefined;
+  return out;
+}
+
+/** An error that says its message is for the client (http-errors' `expose`, true for a 4xx by default). */
+function exposedMessage(error: unknown, status: number): string | undefined {
+  try {
+    const e = error as Bag | null;
+    return status < 500 && e?.expose === true && typeof e.message === 'string' ? e.message : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * The problem+json response for an error (see {@link httpErrorStatus}): `type`, `title`,
  * `status`, `category`, the toolkit's `code` and the `correlationId` (also sent as
  * `X-Request-Id`), with `Retry-After` in whole seconds, rounded up, when a retry time is
- * known, and `WWW-Authenticate` on a 401 (the error's own, else `options.challenge`). No
- * message or stack unless `expose`.
+ * known, and `WWW-Authenticate` on a 401 (the error's own, else `options.challenge`). An
+ * error's own `headers` (http-errors) add `Allow`, `Retry-After`, `WWW-Authenticate`,
+ * `Proxy-Authenticate`, `Accept*`, `Content-Range` and `Connection`, never overriding these;
+ * its other headers are dropped. No message or stack unless `expose` — but a 4xx error that
+ * marks its message for the client (http-errors' `expose: true`, as `ctx.throw(400, '…')`)
+ * has it as `detail`.
  *
  * @example
  * const { status, headers, body } = errorResponse(error, { correlationId });
@@ -213,6 +251,8 @@ export function errorResponse(error: unknown, options: ErrorResponseOptions = {}
   const s = httpErrorStatus(error);
   const extra: { code?: string; detail?: string; stack?: string } = {};
   if (s.code !== undefined) extra.code = s.code;
+  const told = exposedMessage(error, s.status);
+  if (told !== undefined) extra.detail = told;
   if (options.expose === true) {
     try {
       const e = error as Bag | null;
@@ -223,8 +263,8 @@ export function errorResponse(error: unknown, options: ErrorResponseOptions = {}
     }
   }
   const problem = problemResponse(s.kind, s.status, s.category, options, extra, s.retryAfterMs);
-  if (s.status === 401) {
-    problem.headers['www-authenticate'] = ownChallenge(error) ?? options.challenge ?? HTTP_DEFAULTS.challenge;
-  }
+  const own = ownHeaders(error);
+  for (const name of Object.keys(own)) problem.headers[name] ??= own[name]!;
+  if (s.status === 401) problem.headers['www-authenticate'] ??= options.challenge ?? HTTP_DEFAULTS.challenge;
   return problem;
 }

@@ -88,6 +88,35 @@ export const errorHandlerScenarios: Scenario[] = [
   },
   {
     area: 'errorHandler',
+    name: "keeps an http-errors error's Allow and Retry-After headers and its exposed 4xx message, as Koa's and Express's own error paths do",
+    async run(t) {
+      const app = await t.serve([
+        t.m.errorHandler({ logger: t.logger() }),
+        t.m.route('GET', '/405', () => {
+          throw Object.assign(new Error('Method Not Allowed'), {
+            status: 405,
+            expose: true,
+            headers: { Allow: 'POST' },
+          });
+        }),
+        t.m.route('GET', '/503', () => {
+          throw Object.assign(new Error('db-7 in maintenance'), { status: 503, headers: { 'Retry-After': '120' } });
+        }),
+        t.m.route('GET', '/400', () => {
+          throw Object.assign(new Error('name is required'), { status: 400, expose: true });
+        }),
+      ]);
+      const notAllowed = await app.fetch('/405');
+      expect([notAllowed.status, notAllowed.headers.get('allow')]).toEqual([405, 'POST']);
+      const down = await app.fetch('/503');
+      expect([down.status, down.headers.get('retry-after')]).toEqual([503, '120']);
+      expect(await problemOf(down)).not.toHaveProperty('detail');
+      const invalid = await app.fetch('/400');
+      expect(await problemOf(invalid)).toMatchObject({ status: 400, detail: 'name is required' });
+    },
+  },
+  {
+    area: 'errorHandler',
     name: 'records server errors into the recent-errors list and the collector, and logs them with their correlation id',
     async run(t) {
       const errors = recentErrors({ max: 10 });

@@ -1,7 +1,7 @@
 import { memoryStore, PROBLEM_TYPES } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { expect } from 'vitest';
-import { deferred } from '../context.js';
+import { abandonedRequest, deferred } from '../context.js';
 import { type Context, counter, problemOf, type Scenario } from '../scenario.js';
 import type { Reply } from '../types.js';
 import { downStore } from './rate-limit.js';
@@ -256,7 +256,7 @@ export const idempotencyScenarios: Scenario[] = [
       expect(broken.status).toBe(400);
       expect(await problemOf(broken)).toMatchObject({ status: 400, category: 'validation' });
       const large = await app.fetch('/orders', post({ text: 'x'.repeat(2_000) }));
-      expect(large.status).toBe(413);
+      expect([large.status, large.headers.get('connection')]).toEqual([413, 'close']);
       expect(await problemOf(large)).toMatchObject({ type: PROBLEM_TYPES.payload_too_large, status: 413 });
       expect(runs.runs).toBe(0);
     },
@@ -276,6 +276,74 @@ export const idempotencyScenarios: Scenario[] = [
       expect((await first.text()).length).toBe(4_096);
       expect(logger.lines.map((l) => l.level)).toEqual(['warn']);
       expect((await app.fetch('/export', post({}))).headers.get('idempotent-replayed')).toBeNull();
+      expect(runs.runs).toBe(2);
+    },
+  },
+  {
+    area: 'idempotency',
+    name: 'a client that leaves while its request runs: a retry with its key gets 409 while the handler runs, then the first run replayed, never a second run',
+    async run(t) {
+      const runs = counter();
+      const entered = deferred();
+      const left = deferred();
+      const finish = deferred();
+      const app = await t.serve([
+        t.m.idempotency({ logger: t.logger() }),
+        t.m.route('POST', '/orders', async (r) => {
+          if (runs.runs === 0) {
+            r.signal().addEventListener('abort', () => left.resolve());
+            entered.resolve();
+            await finish.promise; // a second run (the defect) does not wait
+          }
+          return runs.add({ status: 201, headers: { location: '/orders/1' }, json: { charged: runs.runs + 1 } });
+        }),
+      ]);
+      const headers = { 'content-type': 'application/json', 'content-length': '2', 'idempotency-key': KEY };
+      await abandonedRequest(app.port, { method: 'POST', path: '/orders', headers, body: '{}' }, entered.promise);
+      await left.promise;
+      expect((await app.fetch('/orders', post({}))).status).toBe(409);
+      finish.resolve();
+      // The first run's response is recorded as its handler ends; until then a retry is 409.
+      let retried = await app.fetch('/orders', post({}));
+      for (let i = 0; i < 50 && retried.status === 409; i++) retried = await app.fetch('/orders', post({}));
+      expect([retried.status, retried.headers.get('idempotent-replayed'), retried.headers.get('location')]).toEqual([
+        201,
+        'true',
+        '/orders/1',
+      ]);
+      expect(await retried.json()).toEqual({ charged: 1 });
+      expect(runs.runs).toBe(1);
+    },
+  },
+  {
+    area: 'idempotency',
+    name: 'a client that leaves and whose handler then fails: the failure frees the key at once (a retry runs), nothing else is replayed',
+    async run(t) {
+      const runs = counter();
+      const entered = deferred();
+      const left = deferred();
+      const fail = deferred();
+      const app = await t.serve([
+        t.m.errorHandler({ logger: t.logger() }),
+        t.m.idempotency({ logger: t.logger() }),
+        t.m.route('POST', '/orders', async (r) => {
+          if (runs.runs === 0) {
+            runs.add();
+            r.signal().addEventListener('abort', () => left.resolve());
+            entered.resolve();
+            await fail.promise;
+            throw new Error('payment provider down');
+          }
+          return runs.add({ status: 201, json: { charged: 1 } });
+        }),
+      ]);
+      const headers = { 'content-type': 'application/json', 'content-length': '2', 'idempotency-key': KEY };
+      await abandonedRequest(app.port, { method: 'POST', path: '/orders', headers, body: '{}' }, entered.promise);
+      await left.promise;
+      fail.resolve();
+      let retried = await app.fetch('/orders', post({}));
+      for (let i = 0; i < 50 && retried.status === 409; i++) retried = await app.fetch('/orders', post({}));
+      expect([retried.status, retried.headers.get('idempotent-replayed')]).toEqual([201, null]);
       expect(runs.runs).toBe(2);
     },
   },

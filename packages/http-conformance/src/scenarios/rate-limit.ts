@@ -265,6 +265,21 @@ export const rateLimitScenarios: Scenario[] = [
   },
   {
     area: 'rateLimit',
+    name: 'a proxy that adds the client port to X-Forwarded-For (Azure, IIS ARR) does not give each connection a fresh limit',
+    async run(t) {
+      const app = await t.serve(
+        [t.m.rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }) }), t.m.route('GET', '/', ok)],
+        { trustProxy: 1 },
+      );
+      const from = (xff: string) => app.fetch('/', { headers: { 'x-forwarded-for': xff } });
+      expect((await from('203.0.113.7:51000')).status).toBe(200);
+      expect((await from('203.0.113.7:51001')).status).toBe(429);
+      expect((await from('[2001:db8:abcd:1200::1]:51002')).status).toBe(200);
+      expect((await from('[2001:db8:abcd:12ff::2]:51003')).status).toBe(429);
+    },
+  },
+  {
+    area: 'rateLimit',
     name: 'a store that fails lets requests through by default (fail-open), logged at most once a minute, never a 500',
     async run(t) {
       const logger = t.logger();

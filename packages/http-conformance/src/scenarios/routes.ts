@@ -211,4 +211,32 @@ export const routeScenarios: Scenario[] = [
       }
     },
   },
+  {
+    area: 'adminRoutes',
+    name: 'a route asked with a method it does not take answers 405 with Allow (RFC 9110), not 404, and changes nothing',
+    async run(t) {
+      const breakers = new BreakerRegistry();
+      const payments = circuitBreaker({
+        strategy: consecutive(1),
+        halfOpenAfter: 1_000,
+        name: 'payments',
+        registry: breakers,
+      });
+      const api = metrics();
+      const app = await t.serve([t.m.adminRoutes({ authorize: () => true, breakers, collectors: { api } })]);
+      for (const [method, path, allow] of [
+        ['GET', '/circuit-breakers/payments/isolate', 'POST'],
+        ['PUT', '/circuit-breakers/payments/reset', 'POST'],
+        ['DELETE', '/circuit-breakers/payments', 'GET, HEAD'],
+        ['POST', '/circuit-breakers', 'GET, HEAD'],
+        ['POST', '/metrics/api', 'GET, HEAD'],
+        ['GET', '/metrics/api/reset', 'POST'],
+      ] as const) {
+        const res = await app.fetch(`/api/resilience${path}`, { method });
+        expect([method, path, res.status, res.headers.get('allow')]).toEqual([method, path, 405, allow]);
+        expect(await problemOf(res)).toMatchObject({ status: 405 });
+      }
+      expect(payments.state).toBe('closed');
+    },
+  },
 ];

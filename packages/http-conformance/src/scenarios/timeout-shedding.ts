@@ -103,6 +103,47 @@ export const timeoutScenarios: Scenario[] = [
   },
   {
     area: 'timeout',
+    name: 'a streamed response cut off by the timeout is recorded as a request timeout (503), not as a client that left (499)',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const errors = recentErrors({ max: 10 });
+      const stats = metrics();
+      const logger = t.logger();
+      const started = deferred();
+      const app = await t.serve([
+        t.m.errorHandler({ recentErrors: errors, collector: stats, logger }),
+        t.m.timeout({ ms: 1_000, clock }),
+        t.m.route('GET', '/stream', () => ({
+          chunks: (async function* () {
+            yield 'first,';
+            started.resolve();
+            await clock.sleep(5_000);
+            yield 'late';
+          })(),
+        })),
+      ]);
+      const res = await app.fetch('/stream', { headers: { 'x-request-id': 'cut-1' } });
+      expect(res.status).toBe(200);
+      const body = res.text().then(
+        () => 'read',
+        () => 'cut',
+      );
+      await started.promise;
+      await clock.advance(1_000);
+      expect(await body).toBe('cut'); // the connection is ended: nothing else can say it
+      await clock.advance(4_000);
+      expect(errors.list().map((e) => [e.correlationId, e.status, e.code])).toEqual([
+        ['cut-1', 503, 'request_timeout'],
+      ]);
+      const snapshot = stats.snapshot();
+      expect([snapshot.errorsByCategory.timeout, snapshot.errorsByCategory.cancelled ?? 0]).toEqual([1, 0]);
+      expect(logger.lines).toEqual([
+        expect.objectContaining({ level: 'error', fields: expect.objectContaining({ correlationId: 'cut-1' }) }),
+      ]);
+    },
+  },
+  {
+    area: 'timeout',
     name: 'keeps ONE timer for all the requests in flight, and leaves the requests answered in time alone when it fires',
     async run(t) {
       const clock = new FakeClock(0);

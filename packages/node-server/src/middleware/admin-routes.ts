@@ -139,48 +139,54 @@ export function adminRoute<C>(options: AdminRoutesOptions<C>): AdminRoute<C> {
     return json(breakerView(name, named(name)));
   }
 
-  async function route(res: ServerResponse, method: string, parts: readonly string[]): Promise<Answer> {
-    const [head, name, tail, extra] = parts;
-    const get = method === 'GET' || method === 'HEAD';
-    const post = method === 'POST';
-    if (head === 'health' && name === undefined && get && o.health !== undefined) {
-      return healthAnswer(o.health, undefined, systemClock);
+  /** The method a path under the prefix takes (`GET` also answers `HEAD`), or undefined when it is no route. */
+  function methodOf([head, name, tail, extra]: readonly string[]): 'GET' | 'POST' | undefined {
+    if (extra !== undefined) return undefined;
+    if (head === 'circuit-breakers' || head === 'metrics') {
+      if (tail === undefined) return 'GET';
+      if (tail === 'reset' || (tail === 'isolate' && head === 'circuit-breakers')) return 'POST';
+      return tail === 'error-rate' && head === 'metrics' ? 'GET' : undefined;
     }
-    if (head === 'circuit-breakers' && extra === undefined) {
-      if (name === undefined && get) {
+    if (tail !== undefined) return undefined;
+    if (head === 'health') return name === undefined && o.health !== undefined ? 'GET' : undefined;
+    if (head === 'errors') return name === 'recent' && o.recentErrors !== undefined ? 'GET' : undefined;
+    if (head === 'alerts') return name === undefined && o.alerting !== undefined ? 'GET' : undefined;
+    return undefined;
+  }
+
+  async function route(res: ServerResponse, method: string, parts: readonly string[]): Promise<Answer> {
+    const takes = methodOf(parts);
+    if (takes === undefined) return notFound(res);
+    if (takes === 'GET' ? method !== 'GET' && method !== 'HEAD' : method !== takes) {
+      return errorAnswer(res, { status: 405, headers: { allow: takes === 'GET' ? 'GET, HEAD' : 'POST' } });
+    }
+    const [head, name, tail] = parts;
+    if (head === 'health') return healthAnswer(o.health!, undefined, systemClock);
+    if (head === 'errors') return json({ errors: o.recentErrors!.list() });
+    if (head === 'alerts') return json({ active: o.alerting!.active(), history: o.alerting!.history() });
+    if (head === 'circuit-breakers') {
+      if (name === undefined) {
         const groups = new Map<string, Breaker[]>();
         for (const b of list()) groups.set(b.name, [...(groups.get(b.name) ?? []), b]);
         return json({ breakers: [...groups].map(([n, bs]) => breakerView(n, bs)) });
       }
-      if (name !== undefined && tail === undefined && get) {
-        const found = named(name);
-        return found.length === 0 ? notFound(res) : json(breakerView(name, found));
-      }
-      if (name !== undefined && (tail === 'reset' || tail === 'isolate') && post) return act(res, name, tail);
+      if (tail === 'reset' || tail === 'isolate') return act(res, name, tail);
+      const found = named(name);
+      return found.length === 0 ? notFound(res) : json(breakerView(name, found));
     }
-    if (head === 'metrics' && extra === undefined) {
-      if (name === undefined && get) {
-        return json({ collectors: Object.fromEntries(Object.entries(collectors).map(([n, c]) => [n, c.snapshot()])) });
-      }
-      const collector = name === undefined ? undefined : Object.hasOwn(collectors, name) ? collectors[name] : undefined;
-      if (collector === undefined) return notFound(res);
-      if (tail === undefined && get) return json({ name, ...collector.snapshot() });
-      if (tail === 'error-rate' && get) {
-        const s = collector.snapshot();
-        return json({ name, errorRate: s.errorRate, calls: s.calls, failed: s.failed });
-      }
-      if (tail === 'reset' && post) {
-        collector.reset();
-        return json({ name, reset: true });
-      }
+    if (name === undefined) {
+      return json({ collectors: Object.fromEntries(Object.entries(collectors).map(([n, c]) => [n, c.snapshot()])) });
     }
-    if (head === 'errors' && name === 'recent' && tail === undefined && get && o.recentErrors !== undefined) {
-      return json({ errors: o.recentErrors.list() });
+    const collector = Object.hasOwn(collectors, name) ? collectors[name]! : undefined;
+    if (collector === undefined) return notFound(res);
+    if (tail === 'reset') {
+      collector.reset();
+      return json({ name, reset: true });
     }
-    if (head === 'alerts' && name === undefined && get && o.alerting !== undefined) {
-      return json({ active: o.alerting.active(), history: o.alerting.history() });
-    }
-    return notFound(res);
+    const s = collector.snapshot();
+    return json(
+      tail === undefined ? { name, ...s } : { name, errorRate: s.errorRate, calls: s.calls, failed: s.failed },
+    );
   }
 
   return function adminRoute(c, res, path) {

@@ -10,7 +10,13 @@ import {
 import { OptionsValidator } from '@resilience/core/internal';
 import { checkLogger, consoleLogger } from '../logger.js';
 import { type RequestRecorder, requestRecorder } from '../record.js';
-import { claimErrorRecord, requestCorrelationId, responseError, setResponseError } from '../request-state.js';
+import {
+  claimErrorRecord,
+  requestCorrelationId,
+  responseError,
+  setResponseError,
+  whenResponseCloses,
+} from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 import { problemAnswer } from './answer.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
@@ -61,6 +67,11 @@ export interface ErrorHandling {
    * 429, a refused idempotency key): not an error of the server. Nothing when there is none.
    */
   recordAnswered(res: ServerResponse, context: ErrorContext): void;
+  /**
+   * {@link ErrorHandling.recordAnswered} once the response has closed: for a body still being
+   * sent when the handler returned (a stream), which a timeout may yet cut off.
+   */
+  recordAnsweredOnClose(res: ServerResponse, context: ErrorContext): void;
 }
 
 /** The error handling shared by the Express and Koa adapters; see their `errorHandler`. */
@@ -96,6 +107,11 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
     }
   };
 
+  const recordAnswered = (res: ServerResponse, context: ErrorContext) => {
+    const error = responseError(res);
+    if (error !== undefined) recordError(res, error, httpErrorStatus(error).status, context);
+  };
+
   return {
     record,
     answer(res, error, context) {
@@ -108,9 +124,9 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
       }
       return problemAnswer(problem);
     },
-    recordAnswered(res, context) {
-      const error = responseError(res);
-      if (error !== undefined) recordError(res, error, httpErrorStatus(error).status, context);
+    recordAnswered,
+    recordAnsweredOnClose(res, context) {
+      whenResponseCloses(res, () => recordAnswered(res, context));
     },
   };
 }

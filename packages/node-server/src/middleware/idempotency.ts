@@ -4,6 +4,7 @@ import {
   type Clock,
   type EventLogger,
   fingerprintInput,
+  IDEMPOTENCY_DEFAULTS,
   IDEMPOTENCY_HEADERS,
   idempotency,
   idempotencyKeyParser,
@@ -11,7 +12,6 @@ import {
   isResilienceError,
   isStoreUnavailableError,
   type OptionNames,
-  payloadTooLargeResponse,
   type ReplayRecord,
   replayRecord,
   replayResponse,
@@ -21,7 +21,6 @@ import {
 import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { bodyReader, type RequestBody } from '../body.js';
 import { type CapturedResponse, responseCapture } from '../capture.js';
-import { isRequestBodyError } from '../errors.js';
 import { checkLogger, consoleLogger } from '../logger.js';
 import { requestCorrelationId } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
@@ -83,6 +82,11 @@ export interface IdempotencyPort<C> {
   path(c: C): string;
   /** The Node request (Express: `req` itself, no load from the response). */
   request(c: C): IncomingMessage;
+  /**
+   * The client left while the handler runs: a framework that writes nothing to a closed
+   * connection (Koa) is made to write the handler's answer anyway, so it is recorded.
+   */
+  clientLeft?(c: C): void;
 }
 
 /** The handler must run now: the capture is installed; call `next`. */
@@ -141,6 +145,12 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
   const logger = o.logger ?? consoleLogger;
   const capture = responseCapture({
     maxBodyBytes,
+    // A client that left: its handler still runs, and a retry waits (409) for what it sends.
+    lingerMs: o.lockTimeoutMs ?? IDEMPOTENCY_DEFAULTS.lockTimeoutMs,
+    ...(o.clock === undefined ? {} : { clock: o.clock }),
+    ...(port.clientLeft === undefined
+      ? {}
+      : { onLeft: (_res: ServerResponse, c: unknown) => port.clientLeft!(c as C) }),
     onTooLarge(res) {
       if (!res.headersSent) res.setHeader(IDEMPOTENCY_HEADERS.notRecorded, 'body-too-large');
       logger.warn(
@@ -183,10 +193,7 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     try {
       body = await read(req);
     } catch (error) {
-      if (isRequestBodyError(error) && error.code === 'body_too_large') {
-        const problem = payloadTooLargeResponse({ maxBytes: maxBodyBytes, correlationId: requestCorrelationId(res) });
-        return problemAnswer({ ...problem, headers: { ...problem.headers, ...error.headers } });
-      }
+      // A RequestBodyError answers with its status, message and `Connection: close` (a 413).
       return errorAnswer(res, error);
     }
     if (body !== undefined) port.setBody(c, body);
@@ -199,7 +206,7 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
       const result = store.executeDetailed(
         key,
         () => {
-          const captured = capture(res);
+          const captured = capture(res, c);
           started();
           return captured.then(recordOf);
         },
