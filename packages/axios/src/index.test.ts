@@ -4,6 +4,7 @@ import {
   backoff,
   ConfigurationError,
   consecutive,
+  errorResponse,
   resilienceDetails,
   ThrottledError,
   TimeoutError,
@@ -110,6 +111,19 @@ describe('withResilience(axios) against a real server', () => {
     expect((error as AxiosError).response?.data).toEqual({ error: 'overloaded' });
     expect(resilienceDetails(error)).toEqual({ host: server.host, attempts: 2, totalDelayMs: 100 });
     expect(server.seen).toHaveLength(2);
+  });
+
+  it('the axios error a provider’s 401 or 429 rejects with is answered 502 by errorResponse, not passed on as this server’s', async () => {
+    for (const status of [401, 429]) {
+      server = await scriptServer(answer(status, { error: 'no' }));
+      const error = await failure(resilient({ retry: { maxAttempts: 1 } }).api.get('/items'));
+      expect((error as AxiosError).status).toBe(status); // axios ≥ 1.7 copies it onto the error
+      const answered = errorResponse(error, { correlationId: 'c' });
+      expect(answered.status).toBe(502);
+      expect(answered.headers['www-authenticate']).toBeUndefined();
+      expect(answered.headers['retry-after']).toBeUndefined();
+      server.close();
+    }
   });
 
   it('retries a 503 that validateStatus accepts, and resolves with the last one', async () => {

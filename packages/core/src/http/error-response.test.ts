@@ -89,6 +89,32 @@ describe('httpErrorStatus', () => {
       undefined,
     ],
     [
+      // axios ≥ 1.7 copies the upstream's status onto the error itself.
+      "an upstream's 401 (axios ≥ 1.7: status on the error too): 502, not the provider's 401",
+      Object.assign(new Error('Request failed with status code 401'), {
+        isAxiosError: true,
+        status: 401,
+        response: { status: 401 },
+      }),
+      502,
+      'auth',
+      undefined,
+    ],
+    [
+      "an upstream's 503 with the status on the error and its response: 502",
+      Object.assign(new Error('upstream'), { status: 503, response: { status: 503 } }),
+      502,
+      'dependency',
+      undefined,
+    ],
+    [
+      "an axios error's status without a response (a copy of it): 502",
+      Object.assign(new Error('upstream'), { isAxiosError: true, status: 429 }),
+      502,
+      'rate_limit',
+      undefined,
+    ],
+    [
       'an unreachable upstream: 502',
       Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }),
       502,

@@ -1,3 +1,4 @@
+import { asBag } from '../errors/bag.js';
 import { classify, type ErrorCategory } from '../errors/classify.js';
 import { isResilienceError } from '../errors/errors.js';
 import { HTTP_DEFAULTS } from './options.js';
@@ -98,6 +99,20 @@ function ownStatus(e: Bag): number | undefined {
   return undefined;
 }
 
+/**
+ * Whether the error carries an upstream's answer: a `response` with a status (axios, got,
+ * superagent), or axios' copy of that status on the error itself (axios ≥ 1.7). That status
+ * says how a provider answered this server, not how this server answers its client.
+ */
+function upstreamAnswer(e: Bag): boolean {
+  const response = asBag(e.response);
+  return (
+    typeof response?.status === 'number' ||
+    typeof response?.statusCode === 'number' ||
+    (e.isAxiosError === true && typeof e.status === 'number')
+  );
+}
+
 function assess(error: unknown, depth: number): HttpErrorStatus {
   if (typeof error !== 'object' || error === null) return INTERNAL;
   const e = error as Bag;
@@ -126,6 +141,8 @@ function assess(error: unknown, depth: number): HttpErrorStatus {
     return ownStatus(e) === undefined ? INTERNAL : byOwnStatus(e, classify(error));
   }
   const category = classify(error);
+  // A provider's 401 or 429 is about this server's credentials or quota: 502, whatever it was.
+  if (upstreamAnswer(e)) return status('dependency', 502, category);
   if (ownStatus(e) !== undefined) return byOwnStatus(e, category);
   if (category === 'validation' && (/ValidationError|ZodError/.test(name) || Array.isArray(e.issues))) {
     return status('validation', 422, category); // a body that parses but breaks the schema
@@ -152,7 +169,8 @@ function byOwnStatus(e: Bag, category: ErrorCategory): HttpErrorStatus {
  *   key in flight 409 and reused with another payload 422, misconfiguration 500; retries
  *   exhausted answer as their last error;
  * - a status the error sets on itself (`status` / `statusCode` 400–599, the Express and
- *   http-errors convention; an upstream `response.status` is not one). A plain
+ *   http-errors convention; an upstream's `response.status`, or axios' copy of it on the
+ *   error, is not one: any upstream answer is 502). A plain
  *   `{ status: 404 }` works too, for the problems an adapter answers itself;
  * - otherwise by category: validation 400 (422 for a schema error, `ZodError`,
  *   `…ValidationError` or an `issues` array: a body that parses but is invalid), auth 401,
