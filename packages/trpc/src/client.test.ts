@@ -201,6 +201,8 @@ describe('retryLink against a real tRPC server', () => {
   it('rejects options it does not know, naming them', () => {
     expect(() => retryLink({ retries: 3 } as never)).toThrow(ConfigurationError);
     expect(() => retryLink({ retry: { maxAttempts: 0 } })).toThrow(/maxAttempts/);
+    // null is no budget's options: named, not taken for the defaults
+    expect(() => retryLink({ retry: { budget: null as never } })).toThrow(/budget: received null/);
   });
 });
 

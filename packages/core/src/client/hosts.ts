@@ -118,7 +118,10 @@ export class HostBuilder {
   get builders(): Record<string, () => unknown> {
     return {
       // The budget's options go to retry(), which names them `budget.ratio`.
-      retry: () => this.retry(this.#options.retry === false ? undefined : this.#options.retry?.budget || undefined),
+      retry: () => {
+        const budget = this.#options.retry === false ? undefined : this.#options.retry?.budget;
+        return this.retry(budget === false ? undefined : budget);
+      },
       breaker: () => this.breaker('validation', false),
       throttle: () => this.throttle(),
       timeout: () => this.timeout(),

@@ -64,7 +64,11 @@ export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryL
   v.function('idempotent', o.idempotent);
   v.done();
   const { budget, ...rest } = options.retry ?? {};
-  const policy = retry({ handle: isRetryableFailure, ...rest, ...(budget !== false && { budget: budget ?? {} }) });
+  const policy = retry({
+    handle: isRetryableFailure,
+    ...rest,
+    ...(budget !== false && { budget: budget === undefined ? {} : budget }),
+  });
   const idempotent = options.idempotent ?? safeByDefault;
   const link = promiseLink(
     (op) => idempotent(op) === true,
