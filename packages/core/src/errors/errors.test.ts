@@ -118,6 +118,14 @@ describe('OptionsValidator', () => {
     expect(config.message).toContain('mode: received "fast", expected one of "slow", "safe"');
   });
 
+  it('shows a number that is not finite as written, not as JSON’s null', () => {
+    const v = new OptionsValidator('widget').number('ms', Number.NaN).number('deadlineMs', Number.POSITIVE_INFINITY);
+    v.integer('max', Number.NEGATIVE_INFINITY);
+    expect(() => v.done()).toThrow(
+      'ms: received NaN, expected a finite number; deadlineMs: received Infinity, expected a finite number; max: received -Infinity',
+    );
+  });
+
   it('accepts an injected clock only when it has every Clock method', () => {
     const clock = { now: () => 0, sleep: async () => {}, setTimeout: () => 1, clearTimeout: () => {} };
     expect(() => new OptionsValidator('widget').clock('clock', clock).done()).not.toThrow();
