@@ -466,6 +466,22 @@ describe('withResilience(axios) against a real server', () => {
     expect(api.client.host(server.host)!.metrics!.snapshot()).toMatchObject({ calls: 2, ok: 1, failed: 1 });
   });
 
+  it.each(['http', 'fetch'] as const)(
+    'releases a retried response streamed by the %s adapter, so its connection is not held',
+    async (adapter) => {
+      server = await scriptServer((_req, res) => {
+        res.writeHead(503, { 'content-type': 'application/octet-stream' });
+        res.write('partial'); // the rest never comes: only the client can free the connection
+      }, answer(200));
+      const { clock, api } = resilient({}, new FakeClock(), { adapter });
+      const pending = api.get('/stream', { responseType: 'stream' });
+      await waiting(clock);
+      await until(() => server.seen[0]!.aborted, 'the retried response to be released');
+      await clock.advance(100);
+      expect((await pending).status).toBe(200);
+    },
+  );
+
   it('sends a streamed body once: it cannot be read twice', async () => {
     server = await scriptServer(answer(503), answer(200));
     const { api } = resilient({ idempotent: () => true });

@@ -19,8 +19,14 @@ export const AXIOS_DEFAULTS = { name: 'axios' } as const;
 const transport = {
   status: (response: AxiosResponse) => response.status,
   headers: (response: AxiosResponse) => response.headers,
-  // A retried response whose body is a stream (`responseType: 'stream'`) is released.
-  discard: (response: AxiosResponse) => (response.data as { destroy?: () => void } | null)?.destroy?.(),
+  // A retried response whose body is a stream (`responseType: 'stream'`) is released: a Node
+  // stream (the http adapter's) is destroyed, a web stream (the fetch adapter's) cancelled.
+  discard: (response: AxiosResponse) => {
+    const data = response.data as { destroy?: () => void } | ReadableStream | null;
+    if (typeof (data as ReadableStream | null)?.getReader === 'function') {
+      (data as ReadableStream).cancel().catch(() => {});
+    } else (data as { destroy?: () => void } | null)?.destroy?.();
+  },
 };
 
 const installed = new WeakSet<object>();
