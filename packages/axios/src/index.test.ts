@@ -398,6 +398,24 @@ describe('withResilience(axios) against a real server', () => {
     expect(server.seen).toHaveLength(1);
   });
 
+  it('the request’s cancelToken ends a wait at once too (axios-retry users still pass one)', async () => {
+    server = await scriptServer(answer(503, {}, { 'retry-after': '30' }));
+    const { clock, api } = resilient();
+    const source = axios.CancelToken.source();
+    let settled = false;
+    const pending = failure(api.get('/items', { cancelToken: source.token })).finally(() => {
+      settled = true;
+    });
+    await waiting(clock);
+    source.cancel('the user left');
+    await until(() => settled, 'the request to end without the clock moving');
+    const error = await pending;
+    expect(axios.isCancel(error)).toBe(true);
+    expect((error as Error).message).toBe('the user left');
+    expect(server.seen).toHaveLength(1);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('follows a provider that is down for a while: the breaker opens, probes once, closes', async () => {
     server = await scriptServer(answer(503));
     const { clock, api } = resilient({ retry: false, breaker: { strategy: consecutive(3), halfOpenAfter: 30_000 } });

@@ -2,6 +2,7 @@ import { type ClientOptions, type ResilientClient, resilientClient } from '@resi
 import { OptionsValidator } from '@resilience/core/internal';
 import axios, { type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { type AdapterSpec, AsLeft } from './as-left.js';
+import { followToken } from './cancel-token.js';
 
 /** The options of `withResilience`: the same as `@resilience/fetch`, each the options of a core factory. */
 export type ResilientAxiosOptions = ClientOptions<InternalAxiosRequestConfig>;
@@ -84,17 +85,20 @@ function run(
 ): Promise<AxiosResponse> {
   const url = urlOf(config);
   const left = new AsLeft(config, spec ?? axios.defaults.adapter);
-  return client.request(
+  const signal = (config.signal ?? undefined) as AbortSignal | undefined;
+  const token = config.cancelToken == null ? undefined : followToken(config.cancelToken, signal);
+  const sent = client.request(
     {
       request: config,
       method: config.method ?? 'get',
       url,
       header: (name) => headerText(config.headers.get(name)),
-      signal: (config.signal ?? undefined) as AbortSignal | undefined,
+      signal: token === undefined ? signal : token.signal,
       replayable: isReplayable(config.data),
     },
     (attempt) => left.send(attempt),
   );
+  return token === undefined ? sent : sent.finally(token.stop);
 }
 
 const ABSOLUTE_URL = /^([a-z][a-z\d+\-.]*:)?\/\//i;
