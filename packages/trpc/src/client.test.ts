@@ -239,6 +239,21 @@ describe('circuitBreakerLink against a real tRPC server', () => {
     expect(breakers.client.host('items')?.breaker?.state).toBe('closed');
     expect(calls.items).toBe(2);
   });
+
+  it('rejects bad options naming them as the link calls them', () => {
+    const issues = (options: object) => {
+      try {
+        circuitBreakerLink(options as never);
+      } catch (error) {
+        expect((error as Error).message).toMatch(/^Invalid circuitBreakerLink options: /);
+        return (error as ConfigurationError).issues.map((i) => i.option);
+      }
+      return [];
+    };
+    expect(issues({ breaker: {}, maxKeys: 0 })).toEqual(['maxKeys']);
+    expect(issues({ breaker: {}, key: 5, name: '' })).toEqual(['key', 'name']);
+    expect(issues({ breaker: { halfOpenAfter: -1 } })).toEqual(['breaker.halfOpenAfter']);
+  });
 });
 
 describe('timeoutLink against a real tRPC server', () => {

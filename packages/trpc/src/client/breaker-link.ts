@@ -1,4 +1,10 @@
-import { type ClientOptions, type ResilientClient, resilientClient } from '@resilience/core';
+import {
+  type ClientOptions,
+  ConfigurationError,
+  isConfigurationError,
+  type ResilientClient,
+  resilientClient,
+} from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
 import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
@@ -29,6 +35,15 @@ export const CIRCUIT_BREAKER_LINK_DEFAULTS = { maxKeys: 100, name: 'trpc' } as c
 
 const byPath = (op: Operation) => op.path;
 
+/** The link's client; what is left to check (the `breaker` options) is reported as the link's. */
+function clientOf(options: ClientOptions<Operation>): ResilientClient<Operation, Envelope> {
+  try {
+    return resilientClient<Operation, Envelope>(options);
+  } catch (error) {
+    throw isConfigurationError(error) ? new ConfigurationError('circuitBreakerLink', error.issues) : error;
+  }
+}
+
 /**
  * A circuit breaker per procedure (or per `key(op)`): while one is open, its queries and
  * mutations fail at once with a `TRPCClientError` whose cause is `BrokenCircuitError`, and
@@ -43,8 +58,13 @@ export function circuitBreakerLink<TRouter extends AnyRouter = AnyRouter>(
   const v = new OptionsValidator('circuitBreakerLink');
   const o = v.known(options, OPTION_NAMES);
   v.check(typeof o.breaker === 'object' && o.breaker !== null, 'breaker', o.breaker, 'circuitBreaker() options');
+  v.function('key', o.key);
+  v.integer('maxKeys', o.maxKeys, { min: 1 });
+  v.string('name', o.name);
+  v.clock('clock', o.clock);
+  v.function('random', o.random);
   v.done();
-  const client = resilientClient<Operation, Envelope>({
+  const client = clientOf({
     retry: false,
     breaker: options.breaker,
     key: options.key ?? byPath,
