@@ -438,6 +438,16 @@ describe('withResilience(axios) against a real server', () => {
     expect(server.seen).toHaveLength(5);
   });
 
+  it('keys a path relative to baseURL by baseURL’s host, with or without a slash between them', async () => {
+    server = await scriptServer(answer(503));
+    const { api } = resilient({ retry: false, breaker: { strategy: consecutive(1) } });
+    await failure(api.get('items')); // axios puts a slash between baseURL and the path
+    await failure(api.get('orders/1'));
+    await failure(api.get('.evil.test/x'));
+    expect(api.client.hosts()).toEqual([server.host]);
+    expect(server.seen.map((s) => s.url)).toEqual(['/items']); // the breaker opened: nothing else went out
+  });
+
   it('one breaker per key(config)', async () => {
     server = await scriptServer(answer(503));
     const { api } = resilient({

@@ -103,11 +103,14 @@ function run(
 
 const ABSOLUTE_URL = /^([a-z][a-z\d+\-.]*:)?\/\//i;
 
-/** The request's URL as far as its host goes: `url`, after `baseURL` unless absolute. */
+/**
+ * The request's URL as far as its host goes: `url` when absolute, else `baseURL` — axios puts
+ * a `/` between the two, so a relative `url` (`items`, `.evil.test/x`) never changes the host.
+ */
 function urlOf(config: InternalAxiosRequestConfig): string {
   const url = config.url ?? '';
   const base = config.baseURL;
-  return base !== undefined && (config.allowAbsoluteUrls === false || !ABSOLUTE_URL.test(url)) ? base + url : url;
+  return base !== undefined && (config.allowAbsoluteUrls === false || !ABSOLUTE_URL.test(url)) ? base : url;
 }
 
 function headerText(value: unknown): string | null {
