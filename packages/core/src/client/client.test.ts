@@ -480,6 +480,14 @@ describe('resilientClient options', () => {
     expect(() => resilientClient({ rateLimit: {} as never })).toThrow(/rateLimit.requestsPerMinute/);
   });
 
+  it('points a user of axios-retry or p-retry to retry, not to a name a few letters away', () => {
+    for (const name of ['retries', 'retryDelay', 'retryCondition']) {
+      expect(() => resilientClient({ [name]: 3 } as ClientOptions)).toThrow(
+        `${name}: received 3, expected a known option (did you mean retry?)`,
+      );
+    }
+  });
+
   it('rejects null for an options object, naming it, instead of turning the policy on (or failing on a null read)', () => {
     const issues = (options: object) => {
       try {

@@ -175,6 +175,12 @@ describe('OptionsValidator', () => {
       ]);
     });
 
+    it('prefers the name a key starts like over one fewer edits away', () => {
+      // `retries` is 3 edits from `retry` and 2 from `metrics`, but starts as `retry` does
+      const found = issues((v) => v.known({ retries: 3 } as never, { retry: true, metrics: true }));
+      expect(found).toEqual(['retries: a known option (did you mean retry?): retry, metrics']);
+    });
+
     it('rejects what is not a plain object, returning {} so later checks can read it', () => {
       class Options {
         size = 1;
