@@ -200,7 +200,9 @@ describe('retryLink against a real tRPC server', () => {
 
   it('rejects options it does not know, naming them', () => {
     expect(() => retryLink({ retries: 3 } as never)).toThrow(ConfigurationError);
-    expect(() => retryLink({ retry: { maxAttempts: 0 } })).toThrow(/maxAttempts/);
+    expect(() => retryLink({ retry: { maxAttempts: 0 } })).toThrow(
+      'Invalid retryLink options: retry.maxAttempts: received 0',
+    );
     // null is no budget's options: named, not taken for the defaults
     expect(() => retryLink({ retry: { budget: null as never } })).toThrow(/budget: received null/);
   });
@@ -284,6 +286,15 @@ describe('timeoutLink against a real tRPC server', () => {
     await clock.advance(1_000);
     expect(await pending).toEqual(['a', 'b']);
     expect(calls.items).toBe(2);
+  });
+});
+
+describe('timeoutLink options', () => {
+  it('are reported as the link’s', () => {
+    expect(() => timeoutLink({ ms: -1 })).toThrow('Invalid timeoutLink options: ms: received -1');
+    expect(() => timeoutLink({ ms: 5, strategy: 'soon' as never })).toThrow(
+      'Invalid timeoutLink options: strategy: received "soon"',
+    );
   });
 });
 

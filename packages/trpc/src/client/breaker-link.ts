@@ -1,13 +1,8 @@
-import {
-  type ClientOptions,
-  ConfigurationError,
-  isConfigurationError,
-  type ResilientClient,
-  resilientClient,
-} from '@resilience/core';
+import { type ClientOptions, type ResilientClient, resilientClient } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
 import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
+import { built } from '../built.js';
 import { type Envelope, promiseLink, signalOf } from './operation.js';
 
 export interface CircuitBreakerLinkOptions {
@@ -35,15 +30,6 @@ export const CIRCUIT_BREAKER_LINK_DEFAULTS = { maxKeys: 100, name: 'trpc' } as c
 
 const byPath = (op: Operation) => op.path;
 
-/** The link's client; what is left to check (the `breaker` options) is reported as the link's. */
-function clientOf(options: ClientOptions<Operation>): ResilientClient<Operation, Envelope> {
-  try {
-    return resilientClient<Operation, Envelope>(options);
-  } catch (error) {
-    throw isConfigurationError(error) ? new ConfigurationError('circuitBreakerLink', error.issues) : error;
-  }
-}
-
 /**
  * A circuit breaker per procedure (or per `key(op)`): while one is open, its queries and
  * mutations fail at once with a `TRPCClientError` whose cause is `BrokenCircuitError`, and
@@ -64,15 +50,18 @@ export function circuitBreakerLink<TRouter extends AnyRouter = AnyRouter>(
   v.clock('clock', o.clock);
   v.function('random', o.random);
   v.done();
-  const client = clientOf({
-    retry: false,
-    breaker: options.breaker,
-    key: options.key ?? byPath,
-    maxHosts: options.maxKeys ?? CIRCUIT_BREAKER_LINK_DEFAULTS.maxKeys,
-    name: options.name ?? CIRCUIT_BREAKER_LINK_DEFAULTS.name,
-    ...(options.clock && { clock: options.clock }),
-    ...(options.random && { random: options.random }),
-  });
+  // What is left to check (the `breaker` options) is reported as the link's.
+  const client = built('circuitBreakerLink', undefined, () =>
+    resilientClient<Operation, Envelope>({
+      retry: false,
+      breaker: options.breaker,
+      key: options.key ?? byPath,
+      maxHosts: options.maxKeys ?? CIRCUIT_BREAKER_LINK_DEFAULTS.maxKeys,
+      name: options.name ?? CIRCUIT_BREAKER_LINK_DEFAULTS.name,
+      ...(options.clock && { clock: options.clock }),
+      ...(options.random && { random: options.random }),
+    }),
+  );
   const link = promiseLink(
     () => true,
     (op, send) =>
