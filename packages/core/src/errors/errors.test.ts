@@ -177,7 +177,8 @@ describe('OptionsValidator', () => {
 
     it('prefers the name a key starts like over one fewer edits away', () => {
       // `retries` is 3 edits from `retry` and 2 from `metrics`, but starts as `retry` does
-      const found = issues((v) => v.known({ retries: 3 } as never, { retry: true, metrics: true }));
+      const names = { retry: true, metrics: true } as const;
+      const found = issues((v) => v.known({ retries: 3 } as { retry?: number; metrics?: number }, names));
       expect(found).toEqual(['retries: a known option (did you mean retry?): retry, metrics']);
     });
 
