@@ -68,3 +68,28 @@ export class AttemptCancelToken {
     return this as unknown as CancelToken;
   }
 }
+
+/**
+ * A signal that aborts, with the token's reason (axios' `CanceledError`), when the caller's
+ * `cancelToken` cancels, or with the signal's reason when the caller's `signal` aborts: the
+ * request's signal for the client, so a cancelled token ends a wait between attempts at once.
+ * Made only for a request with a token; `stop` unsubscribes once the request settled.
+ */
+export function followToken(
+  token: CancelToken,
+  signal: AbortSignal | undefined,
+): { readonly signal: AbortSignal; stop(): void } {
+  const controller = new AbortController();
+  const cancel = (reason?: unknown) => controller.abort(reason ?? token.reason);
+  const abort = () => controller.abort(signal!.reason);
+  token.subscribe(cancel); // at once if the token was cancelled already
+  if (signal?.aborted) abort();
+  else signal?.addEventListener('abort', abort, { once: true });
+  return {
+    signal: controller.signal,
+    stop: () => {
+      token.unsubscribe(cancel);
+      signal?.removeEventListener('abort', abort);
+    },
+  };
+}

@@ -412,6 +412,24 @@ describe('withResilience(axios) against a real server', () => {
     expect(server.seen).toHaveLength(1);
   });
 
+  it('the request’s cancelToken ends a wait at once too (axios-retry users still pass one)', async () => {
+    server = await scriptServer(answer(503, {}, { 'retry-after': '30' }));
+    const { clock, api } = resilient();
+    const source = axios.CancelToken.source();
+    let settled = false;
+    const pending = failure(api.get('/items', { cancelToken: source.token })).finally(() => {
+      settled = true;
+    });
+    await waiting(clock);
+    source.cancel('the user left');
+    await until(() => settled, 'the request to end without the clock moving');
+    const error = await pending;
+    expect(axios.isCancel(error)).toBe(true);
+    expect((error as Error).message).toBe('the user left');
+    expect(server.seen).toHaveLength(1);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('follows a provider that is down for a while: the breaker opens, probes once, closes', async () => {
     server = await scriptServer(answer(503));
     const { clock, api } = resilient({ retry: false, breaker: { strategy: consecutive(3), halfOpenAfter: 30_000 } });
@@ -432,6 +450,16 @@ describe('withResilience(axios) against a real server', () => {
     expect(host.breaker!.name).toBe(`axios:${server.host}`);
     expect((await api.get('/v1/models')).status).toBe(200);
     expect(server.seen).toHaveLength(5);
+  });
+
+  it('keys a path relative to baseURL by baseURL’s host, with or without a slash between them', async () => {
+    server = await scriptServer(answer(503));
+    const { api } = resilient({ retry: false, breaker: { strategy: consecutive(1) } });
+    await failure(api.get('items')); // axios puts a slash between baseURL and the path
+    await failure(api.get('orders/1'));
+    await failure(api.get('.evil.test/x'));
+    expect(api.client.hosts()).toEqual([server.host]);
+    expect(server.seen.map((s) => s.url)).toEqual(['/items']); // the breaker opened: nothing else went out
   });
 
   it('one breaker per key(config)', async () => {
@@ -479,6 +507,22 @@ describe('withResilience(axios) against a real server', () => {
     await failure(api.get('/b'));
     expect(api.client.host(server.host)!.metrics!.snapshot()).toMatchObject({ calls: 2, ok: 1, failed: 1 });
   });
+
+  it.each(['http', 'fetch'] as const)(
+    'releases a retried response streamed by the %s adapter, so its connection is not held',
+    async (adapter) => {
+      server = await scriptServer((_req, res) => {
+        res.writeHead(503, { 'content-type': 'application/octet-stream' });
+        res.write('partial'); // the rest never comes: only the client can free the connection
+      }, answer(200));
+      const { clock, api } = resilient({}, new FakeClock(), { adapter });
+      const pending = api.get('/stream', { responseType: 'stream' });
+      await waiting(clock);
+      await until(() => server.seen[0]!.aborted, 'the retried response to be released');
+      await clock.advance(100);
+      expect((await pending).status).toBe(200);
+    },
+  );
 
   it('sends a streamed body once: it cannot be read twice', async () => {
     server = await scriptServer(answer(503), answer(200));

@@ -2,6 +2,7 @@ import { type ClientOptions, type ResilientClient, resilientClient } from '@resi
 import { OptionsValidator } from '@resilience/core/internal';
 import axios, { type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { type AdapterSpec, AsLeft } from './as-left.js';
+import { followToken } from './cancel-token.js';
 
 /** The options of `withResilience`: the same as `@resilience/fetch`, each the options of a core factory. */
 export type ResilientAxiosOptions = ClientOptions<InternalAxiosRequestConfig>;
@@ -19,8 +20,14 @@ export const AXIOS_DEFAULTS = { name: 'axios' } as const;
 const transport = {
   status: (response: AxiosResponse) => response.status,
   headers: (response: AxiosResponse) => response.headers,
-  // A retried response whose body is a stream (`responseType: 'stream'`) is released.
-  discard: (response: AxiosResponse) => (response.data as { destroy?: () => void } | null)?.destroy?.(),
+  // A retried response whose body is a stream (`responseType: 'stream'`) is released: a Node
+  // stream (the http adapter's) is destroyed, a web stream (the fetch adapter's) cancelled.
+  discard: (response: AxiosResponse) => {
+    const data = response.data as { destroy?: () => void } | ReadableStream | null;
+    if (typeof (data as ReadableStream | null)?.getReader === 'function') {
+      (data as ReadableStream).cancel().catch(() => {});
+    } else (data as { destroy?: () => void } | null)?.destroy?.();
+  },
 };
 
 const installed = new WeakSet<object>();
@@ -78,26 +85,32 @@ function run(
 ): Promise<AxiosResponse> {
   const url = urlOf(config);
   const left = new AsLeft(config, spec ?? axios.defaults.adapter);
-  return client.request(
+  const signal = (config.signal ?? undefined) as AbortSignal | undefined;
+  const token = config.cancelToken == null ? undefined : followToken(config.cancelToken, signal);
+  const sent = client.request(
     {
       request: config,
       method: config.method ?? 'get',
       url,
       header: (name) => headerText(config.headers.get(name)),
-      signal: (config.signal ?? undefined) as AbortSignal | undefined,
+      signal: token === undefined ? signal : token.signal,
       replayable: isReplayable(config.data),
     },
     (attempt) => left.send(attempt),
   );
+  return token === undefined ? sent : sent.finally(token.stop);
 }
 
 const ABSOLUTE_URL = /^([a-z][a-z\d+\-.]*:)?\/\//i;
 
-/** The request's URL as far as its host goes: `url`, after `baseURL` unless absolute. */
+/**
+ * The request's URL as far as its host goes: `url` when absolute, else `baseURL` — axios puts
+ * a `/` between the two, so a relative `url` (`items`, `.evil.test/x`) never changes the host.
+ */
 function urlOf(config: InternalAxiosRequestConfig): string {
   const url = config.url ?? '';
   const base = config.baseURL;
-  return base !== undefined && (config.allowAbsoluteUrls === false || !ABSOLUTE_URL.test(url)) ? base + url : url;
+  return base !== undefined && (config.allowAbsoluteUrls === false || !ABSOLUTE_URL.test(url)) ? base : url;
 }
 
 function headerText(value: unknown): string | null {

@@ -226,6 +226,25 @@ describe('withResilience(fetch) against a real server', () => {
     expect(server.seen.map((s) => s.body)).toEqual(['ab']);
   });
 
+  it('answers odd arguments as fetch does: with a promise, never a throw', async () => {
+    server = await scriptServer(answer(200));
+    const { fetch: resilientFetch } = resilient();
+    // fetch writes a method that is not a string as one (WebIDL ByteString)
+    const odd = resilientFetch(server.url, { method: { toString: () => 'get' } as never });
+    expect(odd).toBeInstanceOf(Promise);
+    expect((await odd).status).toBe(200);
+    expect(server.seen.map((s) => s.method)).toEqual(['GET']);
+    const unreadable = {
+      get method(): string {
+        throw new TypeError('no method today');
+      },
+    };
+    const rejected = resilientFetch(server.url, unreadable);
+    expect(rejected).toBeInstanceOf(Promise);
+    await expect(rejected).rejects.toThrow('no method today');
+    await expect(fetch(server.url, unreadable)).rejects.toThrow('no method today'); // as fetch itself
+  });
+
   it('rejects what is not a fetch function, and bad options, naming them', () => {
     expect(() => withResilience('fetch' as never)).toThrow(ConfigurationError);
     expect(() => withResilience('fetch' as never)).toThrow(/fetch: received "fetch"/);

@@ -63,23 +63,27 @@ export function withResilience<F extends FetchLike = typeof fetch>(
     transport as unknown as Parameters<typeof resilientClient<FetchRequest, R>>[1],
   );
   const resilient = (input: unknown, init?: RequestInit): Promise<R> => {
-    const request = isRequestLike(input) ? input : undefined;
-    const method = (init?.method ?? request?.method ?? 'GET').toUpperCase();
-    const url = request?.url ?? String(input);
-    const headers = init?.headers ?? request?.headers;
-    const signal = init?.signal ?? request?.signal ?? undefined;
-    const body = init?.body ?? undefined;
-    return client.request(
-      {
-        request: { input, init, method, url },
-        method,
-        url,
-        header: (name) => headerOf(headers, name),
-        signal,
-        replayable: isReplayable(body),
-      },
-      (attempt) => send(fetchFn, input, request, init, signal, attempt) as Promise<R>,
-    );
+    try {
+      const request = isRequestLike(input) ? input : undefined;
+      const method = String(init?.method ?? request?.method ?? 'GET').toUpperCase(); // as fetch writes it
+      const url = request?.url ?? String(input);
+      const headers = init?.headers ?? request?.headers;
+      const signal = init?.signal ?? request?.signal ?? undefined;
+      const body = init?.body ?? undefined;
+      return client.request(
+        {
+          request: { input, init, method, url },
+          method,
+          url,
+          header: (name) => headerOf(headers, name),
+          signal,
+          replayable: isReplayable(body),
+        },
+        (attempt) => send(fetchFn, input, request, init, signal, attempt) as Promise<R>,
+      );
+    } catch (error) {
+      return Promise.reject(error); // as fetch: an argument it cannot read rejects, never throws
+    }
   };
   return Object.assign(resilient, { client }) as unknown as ResilientFetch<F>;
 }

@@ -200,7 +200,11 @@ describe('retryLink against a real tRPC server', () => {
 
   it('rejects options it does not know, naming them', () => {
     expect(() => retryLink({ retries: 3 } as never)).toThrow(ConfigurationError);
-    expect(() => retryLink({ retry: { maxAttempts: 0 } })).toThrow(/maxAttempts/);
+    expect(() => retryLink({ retry: { maxAttempts: 0 } })).toThrow(
+      'Invalid retryLink options: retry.maxAttempts: received 0',
+    );
+    // null is no budget's options: named, not taken for the defaults
+    expect(() => retryLink({ retry: { budget: null as never } })).toThrow(/budget: received null/);
   });
 });
 
@@ -237,6 +241,21 @@ describe('circuitBreakerLink against a real tRPC server', () => {
     expect(breakers.client.host('items')?.breaker?.state).toBe('closed');
     expect(calls.items).toBe(2);
   });
+
+  it('rejects bad options naming them as the link calls them', () => {
+    const issues = (options: object) => {
+      try {
+        circuitBreakerLink(options as never);
+      } catch (error) {
+        expect((error as Error).message).toMatch(/^Invalid circuitBreakerLink options: /);
+        return (error as ConfigurationError).issues.map((i) => i.option);
+      }
+      return [];
+    };
+    expect(issues({ breaker: {}, maxKeys: 0 })).toEqual(['maxKeys']);
+    expect(issues({ breaker: {}, key: 5, name: '' })).toEqual(['key', 'name']);
+    expect(issues({ breaker: { halfOpenAfter: -1 } })).toEqual(['breaker.halfOpenAfter']);
+  });
 });
 
 describe('timeoutLink against a real tRPC server', () => {
@@ -267,6 +286,15 @@ describe('timeoutLink against a real tRPC server', () => {
     await clock.advance(1_000);
     expect(await pending).toEqual(['a', 'b']);
     expect(calls.items).toBe(2);
+  });
+});
+
+describe('timeoutLink options', () => {
+  it('are reported as the link’s', () => {
+    expect(() => timeoutLink({ ms: -1 })).toThrow('Invalid timeoutLink options: ms: received -1');
+    expect(() => timeoutLink({ ms: 5, strategy: 'soon' as never })).toThrow(
+      'Invalid timeoutLink options: strategy: received "soon"',
+    );
   });
 });
 

@@ -146,6 +146,10 @@ describe('rateLimitMiddleware, errorFormatter and responseMeta over HTTP', () =>
 });
 
 describe('timeoutMiddleware', () => {
+  it('reports bad options as its own', () => {
+    expect(() => timeoutMiddleware({ ms: -1 })).toThrow('Invalid timeoutMiddleware options: ms: received -1');
+  });
+
   it('answers TIMEOUT at ms and aborts ctx.signal; a fast call passes', async () => {
     const clock = new FakeClock();
     let aborted = false;

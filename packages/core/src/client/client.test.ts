@@ -480,6 +480,30 @@ describe('resilientClient options', () => {
     expect(() => resilientClient({ rateLimit: {} as never })).toThrow(/rateLimit.requestsPerMinute/);
   });
 
+  it('points a user of axios-retry or p-retry to retry, not to a name a few letters away', () => {
+    for (const name of ['retries', 'retryDelay', 'retryCondition']) {
+      expect(() => resilientClient({ [name]: 3 } as ClientOptions)).toThrow(
+        `${name}: received 3, expected a known option (did you mean retry?)`,
+      );
+    }
+  });
+
+  it('rejects null for an options object, naming it, instead of turning the policy on (or failing on a null read)', () => {
+    const issues = (options: object) => {
+      try {
+        resilientClient(options as ClientOptions);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigurationError);
+        return (error as ConfigurationError).issues.map((i) => i.option);
+      }
+      return [];
+    };
+    for (const name of ['retry', 'breaker', 'rateLimit', 'throttle', 'metrics', 'timeout']) {
+      expect(issues({ [name]: null })).toEqual([name]);
+    }
+    expect(issues({ retry: { budget: null } })).toEqual(['retry.budget']);
+  });
+
   it('builds nothing per host until the host is used', () => {
     const make = vi.fn(() => 'k');
     const c = resilientClient({ key: make });

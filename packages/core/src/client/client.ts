@@ -79,11 +79,11 @@ export class ResilientClient<N = unknown, R = unknown> {
   readonly #hosts: HostMap;
   readonly #clock: Clock;
   readonly #newKey: (() => string) | undefined;
-  /** The client's event listeners, each with the disposers of its subscriptions to the hosts. */
   /** The origin (`scheme://authority`, as written) of the previous string URL, and its host's policies. */
   #lastOrigin = '';
   #lastHost: HostPolicies | undefined;
-  readonly #listeners = new Map<(event: ClientEvent) => void, Disposer[]>();
+  /** The client's event listeners, each with its subscriptions to the hosts kept (a dropped host's leaves). */
+  readonly #listeners = new Map<(event: ClientEvent) => void, Map<HostPolicies, Disposer>>();
 
   constructor(options: ClientOptions<N> = {}, transport: ClientTransport<R> = {}) {
     const o = (options ?? {}) as ClientOptions<never>; // null is reported by the validation
@@ -100,7 +100,10 @@ export class ResilientClient<N = unknown, R = unknown> {
       options.maxHosts ?? CLIENT_DEFAULTS.maxHosts,
       (key) => builder.build(key),
       (host) => {
-        for (const [listener, disposers] of this.#listeners) disposers.push(this.#forward(host, listener));
+        for (const [listener, hosts] of this.#listeners) hosts.set(host, this.#forward(host, listener));
+      },
+      (host) => {
+        for (const hosts of this.#listeners.values()) hosts.delete(host);
       },
     );
     this.#newKey = options.idempotencyKey === true ? idempotencyKeys(options.random) : undefined;
@@ -184,11 +187,13 @@ export class ResilientClient<N = unknown, R = unknown> {
   onEvent(listener: (event: ClientEvent) => void): Disposer {
     new OptionsValidator(`${this.name}.onEvent`).function('listener', listener).done();
     const own = (event: ClientEvent) => listener(event); // one entry per subscription
-    const disposers = [...this.#hosts.values()].map((host) => this.#forward(host, own));
-    this.#listeners.set(own, disposers);
+    const hosts = new Map<HostPolicies, Disposer>();
+    for (const host of this.#hosts.values()) hosts.set(host, this.#forward(host, own));
+    this.#listeners.set(own, hosts);
     return () => {
       this.#listeners.delete(own);
-      for (const d of disposers.splice(0)) d();
+      for (const d of hosts.values()) d();
+      hosts.clear();
     };
   }
 

@@ -73,4 +73,23 @@ describe('hostKeyOf', () => {
     expect(hostKeyOf(url)).toBe(host);
     if (host !== '') expect(hostKeyOf(new URL(url))).toBe(host);
   });
+
+  // Each spelling reaches the host the URL parser names, so it must not get policies (a
+  // breaker, a budget, a rate limit) of its own: a caller could dodge a host's quota by respelling it.
+  it.each([
+    ['http://ev\til.com/', 'evil.com'],
+    ['http://%61pi.example.com/', 'api.example.com'],
+    ['http://ÉXAMPLE.com/', 'xn--xample-9ua.com'],
+    ['http://2130706433/', '127.0.0.1'],
+    ['http://0x7f.1/', '127.0.0.1'],
+    ['http://127.1:3000/', '127.0.0.1:3000'],
+    ['http://example.com:080/', 'example.com'],
+    ['http://example.com:0443/', 'example.com:443'],
+    ['http://example.com:/x', 'example.com'],
+    [' http://example.com:80/', 'example.com'],
+    ['http://[0:0::1]:3000/', '[::1]:3000'],
+  ])('%s → %s, as the URL parser reads it', (url, host) => {
+    expect(new URL(url).host).toBe(host);
+    expect(hostKeyOf(url)).toBe(host);
+  });
 });

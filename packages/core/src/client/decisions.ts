@@ -62,7 +62,9 @@ export function isIdempotentRequest(method: string, idempotencyKey: string | nul
 /**
  * The host a request's policies belong to: `host[:port]` of an absolute URL, lower-cased,
  * without user info or the scheme's default port (`https://API.example.com:443/v1` →
- * `api.example.com`). `''` for a relative URL.
+ * `api.example.com`), as the URL parser reads it: a host spelt another way (percent-encoded,
+ * non-ASCII, an IPv4 address as one number, a port with leading zeros) is the same host, and
+ * gets no policies of its own. `''` for a relative URL.
  */
 export function hostKeyOf(url: string | URL): string {
   if (typeof url !== 'string') return url.host;
@@ -71,10 +73,73 @@ export function hostKeyOf(url: string | URL): string {
   const start = scheme + 3;
   const end = authorityEnd(url, start);
   const at = url.lastIndexOf('@', end - 1); // the user info ends at the last @
-  const host = url.slice(at < start ? start : at + 1, end).toLowerCase();
+  const from = at < start ? start : at + 1;
+  if (!isPlainScheme(url, scheme) || !isPlainHost(url, from, end)) {
+    try {
+      return new URL(url).host; // rare spellings: the parser's canonical host
+    } catch {
+      // Not a URL fetch would send: its text below.
+    }
+  }
+  const host = url.slice(from, end).toLowerCase();
   const name = url.slice(0, scheme).toLowerCase();
   const port = name === 'https' || name === 'wss' ? ':443' : name === 'http' || name === 'ws' ? ':80' : undefined;
   return port !== undefined && host.endsWith(port) ? host.slice(0, -port.length) : host;
+}
+
+const isLetter = (c: number) => (c | 32) >= 97 && (c | 32) <= 122;
+const isDigit = (c: number) => c >= 48 && c <= 57;
+
+/** A scheme of letters, digits, `+`, `-` and `.` from the first character (no space before it). */
+function isPlainScheme(url: string, end: number): boolean {
+  if (end === 0 || !isLetter(url.charCodeAt(0))) return false;
+  for (let i = 1; i < end; i++) {
+    const c = url.charCodeAt(i);
+    if (!isLetter(c) && !isDigit(c) && c !== 43 && c !== 45 && c !== 46) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether `url[start, end)` is a host the URL parser keeps as written (but for case): ASCII
+ * letters, digits, `-` and `.`, a name or a dotted-quad IPv4 address, and a port, if any, of
+ * digits without a leading zero.
+ */
+function isPlainHost(url: string, start: number, end: number): boolean {
+  let colon = end;
+  for (let i = start; i < end; i++) {
+    const c = url.charCodeAt(i);
+    if (c === 58) {
+      colon = i;
+      break;
+    }
+    if (!isLetter(c) && !isDigit(c) && c !== 45 && c !== 46) return false;
+  }
+  if (colon === start) return false;
+  if (colon < end) {
+    if (colon + 1 === end || colon + 6 < end || url.charCodeAt(colon + 1) === 48) return false;
+    for (let i = colon + 1; i < end; i++) if (!isDigit(url.charCodeAt(i))) return false;
+  }
+  // A name whose last label starts with a digit is read as an IPv4 address (`127.1`, `0x7f.1`).
+  const dot = url.lastIndexOf('.', colon - 2); // a trailing dot is not the last label's start
+  const last = dot < start ? start : dot + 1;
+  return !isDigit(url.charCodeAt(last)) || isDottedQuad(url, start, colon);
+}
+
+/** Four decimal numbers of 0-255 without leading zeros, separated by dots. */
+function isDottedQuad(url: string, start: number, end: number): boolean {
+  let parts = 0;
+  let i = start;
+  while (i < end) {
+    const from = i;
+    let n = 0;
+    for (; i < end && isDigit(url.charCodeAt(i)); i++) n = n * 10 + url.charCodeAt(i) - 48;
+    const length = i - from;
+    if (length === 0 || length > 3 || n > 255 || (length > 1 && url.charCodeAt(from) === 48)) return false;
+    parts++;
+    if (i < end && (url.charCodeAt(i) !== 46 || ++i === end)) return false;
+  }
+  return parts === 4;
 }
 
 /** Where the authority of `url` ends: at the first `/`, `?`, `#` or `\\` from `start`, or the end. */

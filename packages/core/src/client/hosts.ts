@@ -40,7 +40,8 @@ export class HostPolicies {
   /** @internal Runs one attempt: breaker, throttle, rate limit, attempt timeout. */
   readonly attempt: Pipeline;
   readonly #layers: readonly PipelineLayer[];
-  readonly #disposers: Disposer[] = [];
+  /** The subscriptions to drop on `dispose`; one that is disposed before leaves it. */
+  readonly #disposers = new Set<Disposer>();
 
   /** @internal */
   constructor(key: string, parts: HostParts) {
@@ -61,7 +62,7 @@ export class HostPolicies {
     this.metrics = parts.metrics;
     if (parts.metrics !== undefined) {
       for (const source of [this.withRetry, this.once, this.attempt])
-        this.#disposers.push(observe(source, parts.metrics));
+        this.#disposers.add(observe(source, parts.metrics));
     }
   }
 
@@ -69,15 +70,17 @@ export class HostPolicies {
   readonly onEvent: Subscribe<PolicyEvent> = (listener) => {
     const disposers = this.#layers.map((layer) => layer.onEvent(listener as (event: PolicyEvent) => void));
     const dispose = () => {
+      this.#disposers.delete(dispose);
       for (const d of disposers) d();
     };
-    this.#disposers.push(dispose);
+    this.#disposers.add(dispose);
     return dispose;
   };
 
   /** @internal Unsubscribes everything and takes the breaker out of the registry. */
   dispose(): void {
-    for (const d of this.#disposers.splice(0)) d();
+    for (const d of this.#disposers) d();
+    this.#disposers.clear();
     this.breaker?.dispose();
   }
 }
@@ -115,7 +118,10 @@ export class HostBuilder {
   get builders(): Record<string, () => unknown> {
     return {
       // The budget's options go to retry(), which names them `budget.ratio`.
-      retry: () => this.retry(this.#options.retry === false ? undefined : this.#options.retry?.budget || undefined),
+      retry: () => {
+        const budget = this.#options.retry === false ? undefined : this.#options.retry?.budget;
+        return this.retry(budget === false ? undefined : budget);
+      },
       breaker: () => this.breaker('validation', false),
       throttle: () => this.throttle(),
       timeout: () => this.timeout(),
@@ -243,12 +249,20 @@ export class HostMap {
   readonly #max: number;
   readonly #build: (key: string) => HostPolicies;
   readonly #added: (host: HostPolicies) => void;
+  readonly #dropped: (host: HostPolicies) => void;
   #last: string | undefined;
 
-  constructor(max: number, build: (key: string) => HostPolicies, added: (host: HostPolicies) => void) {
+  /** `added` and `dropped` are told of each host built, and of each evicted or cleared (after its `dispose`). */
+  constructor(
+    max: number,
+    build: (key: string) => HostPolicies,
+    added: (host: HostPolicies) => void,
+    dropped: (host: HostPolicies) => void,
+  ) {
     this.#max = max;
     this.#build = build;
     this.#added = added;
+    this.#dropped = dropped;
   }
 
   /** The host's policies, built on first use; marks the host as the most recently used. */
@@ -268,6 +282,7 @@ export class HostMap {
       const [oldest, evicted] = hosts.entries().next().value as [string, HostPolicies];
       hosts.delete(oldest);
       evicted.dispose();
+      this.#dropped(evicted);
     }
     hosts.set(key, host);
     this.#last = key;
@@ -289,8 +304,12 @@ export class HostMap {
   }
 
   clear(): void {
-    for (const host of this.#hosts.values()) host.dispose();
+    const hosts = [...this.#hosts.values()];
     this.#hosts.clear();
+    for (const host of hosts) {
+      host.dispose();
+      this.#dropped(host);
+    }
     this.#last = undefined;
   }
 }

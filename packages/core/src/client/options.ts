@@ -124,6 +124,8 @@ export const CLIENT_DEFAULTS = {
   name: 'http-client',
 } as const;
 
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
+
 /** The timeout option as `timeout()`'s arguments. */
 export function timeoutArguments(t: ClientTimeoutOptions): [number, { strategy?: TimeoutStrategy; name?: string }] {
   if (typeof t === 'number') return [t, {}];
@@ -139,31 +141,34 @@ export function timeoutArguments(t: ClientTimeoutOptions): [number, { strategy?:
 export function validateClientOptions(options: ClientOptions<never>, nested: Record<string, () => unknown>): void {
   const v = new OptionsValidator('resilient client');
   const o = v.known(options, CLIENT_OPTION_NAMES);
+  // `null` is no options object: it would turn a policy on (`throttle`, `metrics`) or fail on a read.
   v.check(
-    o.retry === undefined || o.retry === false || typeof o.retry === 'object',
+    o.retry === undefined || o.retry === false || isObject(o.retry),
     'retry',
     o.retry,
     'retry() options or false',
   );
+  v.check(o.breaker === undefined || isObject(o.breaker), 'breaker', o.breaker, 'circuitBreaker() options');
   v.check(
-    o.throttle === undefined || typeof o.throttle === 'boolean' || typeof o.throttle === 'object',
+    o.rateLimit === undefined || isObject(o.rateLimit),
+    'rateLimit',
+    o.rateLimit,
+    'rateLimiter() options or { requestsPerMinute }',
+  );
+  v.check(
+    o.throttle === undefined || typeof o.throttle === 'boolean' || isObject(o.throttle),
     'throttle',
     o.throttle,
     'adaptiveThrottle() options or a boolean',
   );
   v.check(
-    o.metrics === undefined || typeof o.metrics === 'boolean' || typeof o.metrics === 'object',
+    o.metrics === undefined || typeof o.metrics === 'boolean' || isObject(o.metrics),
     'metrics',
     o.metrics,
     'metrics() options or a boolean',
   );
   const t = o.timeout;
-  v.check(
-    t === undefined || typeof t === 'number' || (typeof t === 'object' && t !== null),
-    'timeout',
-    t,
-    'ms or { ms, strategy }',
-  );
+  v.check(t === undefined || typeof t === 'number' || isObject(t), 'timeout', t, 'ms or { ms, strategy }');
   v.number('deadlineMs', o.deadlineMs, { gt: 0 });
   v.function('idempotent', o.idempotent);
   v.boolean('idempotencyKey', o.idempotencyKey);

@@ -118,6 +118,14 @@ describe('OptionsValidator', () => {
     expect(config.message).toContain('mode: received "fast", expected one of "slow", "safe"');
   });
 
+  it('shows a number that is not finite as written, not as JSON’s null', () => {
+    const v = new OptionsValidator('widget').number('ms', Number.NaN).number('deadlineMs', Number.POSITIVE_INFINITY);
+    v.integer('max', Number.NEGATIVE_INFINITY);
+    expect(() => v.done()).toThrow(
+      'ms: received NaN, expected a finite number; deadlineMs: received Infinity, expected a finite number; max: received -Infinity',
+    );
+  });
+
   it('accepts an injected clock only when it has every Clock method', () => {
     const clock = { now: () => 0, sleep: async () => {}, setTimeout: () => 1, clearTimeout: () => {} };
     expect(() => new OptionsValidator('widget').clock('clock', clock).done()).not.toThrow();
@@ -165,6 +173,13 @@ describe('OptionsValidator', () => {
         'timeout: a known option (did you mean timeoutMs?): size, timeoutMs, label',
         'colour: a known option: size, timeoutMs, label',
       ]);
+    });
+
+    it('prefers the name a key starts like over one fewer edits away', () => {
+      // `retries` is 3 edits from `retry` and 2 from `metrics`, but starts as `retry` does
+      const names = { retry: true, metrics: true } as const;
+      const found = issues((v) => v.known({ retries: 3 } as { retry?: number; metrics?: number }, names));
+      expect(found).toEqual(['retries: a known option (did you mean retry?): retry, metrics']);
     });
 
     it('rejects what is not a plain object, returning {} so later checks can read it', () => {

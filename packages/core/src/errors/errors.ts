@@ -54,6 +54,7 @@ const show = (value: unknown): string => {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'number') return String(value); // JSON writes NaN and Infinity as null
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {

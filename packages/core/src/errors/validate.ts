@@ -137,20 +137,26 @@ export class OptionsValidator {
  * The name in `names` a misspelt `key` most likely meant, ignoring case, underscores and a
  * trailing `Ms`: the nearest within two edits (one for short names), or one sharing all but
  * two letters of the shorter name's start (`queueSize` → `queue`, `compensation` →
- * `compensate`); `undefined` when none is close.
+ * `compensate`); `undefined` when none is close. A name the key starts like (all but one
+ * letter of the shorter) wins over a nearer one: `retries` (another library's name) means
+ * `retry`, not `metrics`, two edits away.
  */
 function closest(key: string, names: readonly string[]): string | undefined {
   const norm = (s: string) => s.toLowerCase().replace(/_/g, '').replace(/ms$/, '');
   const k = norm(key);
   let best: string | undefined;
-  let bestDistance = Number.POSITIVE_INFINITY;
+  let bestScore = Number.POSITIVE_INFINITY;
   for (const name of names) {
     const n = norm(name);
     const d = distance(k, n);
-    const near = d <= (k.length > 4 ? 2 : 1) || sharedPrefix(k, n) >= Math.max(4, Math.min(k.length, n.length) - 2);
-    if (near && d < bestDistance) {
+    const shared = sharedPrefix(k, n);
+    const shorter = Math.min(k.length, n.length);
+    const near = d <= (k.length > 4 ? 2 : 1) || shared >= Math.max(4, shorter - 2);
+    // Any distance fits below 1 000: a name the key starts like ranks before every other.
+    const score = shared >= Math.max(4, shorter - 1) ? d : 1_000 + d;
+    if (near && score < bestScore) {
       best = name;
-      bestDistance = d;
+      bestScore = score;
     }
   }
   return best;

@@ -2,6 +2,7 @@ import { type ClientOptions, type ResilientClient, resilientClient } from '@resi
 import { OptionsValidator } from '@resilience/core/internal';
 import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
+import { built } from '../built.js';
 import { type Envelope, promiseLink, signalOf } from './operation.js';
 
 export interface CircuitBreakerLinkOptions {
@@ -43,16 +44,24 @@ export function circuitBreakerLink<TRouter extends AnyRouter = AnyRouter>(
   const v = new OptionsValidator('circuitBreakerLink');
   const o = v.known(options, OPTION_NAMES);
   v.check(typeof o.breaker === 'object' && o.breaker !== null, 'breaker', o.breaker, 'circuitBreaker() options');
+  v.function('key', o.key);
+  v.integer('maxKeys', o.maxKeys, { min: 1 });
+  v.string('name', o.name);
+  v.clock('clock', o.clock);
+  v.function('random', o.random);
   v.done();
-  const client = resilientClient<Operation, Envelope>({
-    retry: false,
-    breaker: options.breaker,
-    key: options.key ?? byPath,
-    maxHosts: options.maxKeys ?? CIRCUIT_BREAKER_LINK_DEFAULTS.maxKeys,
-    name: options.name ?? CIRCUIT_BREAKER_LINK_DEFAULTS.name,
-    ...(options.clock && { clock: options.clock }),
-    ...(options.random && { random: options.random }),
-  });
+  // What is left to check (the `breaker` options) is reported as the link's.
+  const client = built('circuitBreakerLink', undefined, () =>
+    resilientClient<Operation, Envelope>({
+      retry: false,
+      breaker: options.breaker,
+      key: options.key ?? byPath,
+      maxHosts: options.maxKeys ?? CIRCUIT_BREAKER_LINK_DEFAULTS.maxKeys,
+      name: options.name ?? CIRCUIT_BREAKER_LINK_DEFAULTS.name,
+      ...(options.clock && { clock: options.clock }),
+      ...(options.random && { random: options.random }),
+    }),
+  );
   const link = promiseLink(
     () => true,
     (op, send) =>

@@ -9,6 +9,7 @@ import {
 import { OptionsValidator } from '@resilience/core/internal';
 import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
+import { built } from '../built.js';
 import { promiseLink, signalOf } from './operation.js';
 
 export interface RetryLinkOptions {
@@ -64,7 +65,13 @@ export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryL
   v.function('idempotent', o.idempotent);
   v.done();
   const { budget, ...rest } = options.retry ?? {};
-  const policy = retry({ handle: isRetryableFailure, ...rest, ...(budget !== false && { budget: budget ?? {} }) });
+  const policy = built('retryLink', 'retry', () =>
+    retry({
+      handle: isRetryableFailure,
+      ...rest,
+      ...(budget !== false && { budget: budget === undefined ? {} : budget }),
+    }),
+  );
   const idempotent = options.idempotent ?? safeByDefault;
   const link = promiseLink(
     (op) => idempotent(op) === true,

@@ -2,6 +2,7 @@ import { type Clock, type TimeoutStrategy, timeout } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
 import type { TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
+import { built } from '../built.js';
 import { promiseLink, signalOf } from './operation.js';
 
 export interface TimeoutLinkOptions {
@@ -31,11 +32,13 @@ export function timeoutLink<TRouter extends AnyRouter = AnyRouter>(options: Time
   const o = v.known(options, OPTION_NAMES);
   v.required('ms', o.ms);
   v.done();
-  const policy = timeout(options.ms, {
-    name: 'trpc-timeout',
-    ...(options.strategy && { strategy: options.strategy }),
-    ...(options.clock && { clock: options.clock }),
-  });
+  const policy = built('timeoutLink', undefined, () =>
+    timeout(options.ms, {
+      name: 'trpc-timeout',
+      ...(options.strategy && { strategy: options.strategy }),
+      ...(options.clock && { clock: options.clock }),
+    }),
+  );
   const link = promiseLink(
     () => true,
     (op, send) => policy.execute(({ signal }) => send({ ...op, signal }), signalOf(op)),

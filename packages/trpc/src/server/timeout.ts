@@ -1,6 +1,7 @@
 import { type Clock, isTimeoutError, RequestTimeoutError, timeout } from '@resilience/core';
 import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { TRPCError } from '@trpc/server';
+import { built } from '../built.js';
 import type { ResilienceMiddleware } from './rate-limit.js';
 
 export interface TimeoutMiddlewareOptions {
@@ -28,11 +29,13 @@ export function timeoutMiddleware<TContext = object>(
   v.required('ms', v.known(options, OPTION_NAMES).ms);
   v.done();
   const { ms } = options;
-  const policy = timeout(ms, {
-    strategy: 'aggressive',
-    name: 'trpc-request',
-    ...(options.clock && { clock: options.clock }),
-  });
+  const policy = built('timeoutMiddleware', undefined, () =>
+    timeout(ms, {
+      strategy: 'aggressive',
+      name: 'trpc-request',
+      ...(options.clock && { clock: options.clock }),
+    }),
+  );
   return async function timeLimit(opts) {
     try {
       return await policy.execute(({ signal }) => opts.next({ ctx: { signal } }), opts.signal);
