@@ -262,6 +262,46 @@ export const loadSheddingScenarios: Scenario[] = [
   },
   {
     area: 'loadShedding',
+    name: 'sheds are recorded each but logged as a warning without a stack at most once a minute, with how many went unlogged',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const logger = t.logger();
+      const errors = recentErrors({ max: 10 });
+      const release = deferred();
+      const entered = deferred();
+      const app = await t.serve([
+        t.m.errorHandler({ recentErrors: errors, logger, clock }),
+        t.m.loadShedding({ maxConcurrent: 1 }),
+        t.m.route('GET', '/', async () => {
+          entered.resolve();
+          await release.promise;
+          return { json: { ok: true } };
+        }),
+      ]);
+      const first = app.fetch('/');
+      await entered.promise;
+      const shed = async (n: number) => {
+        for (let i = 0; i < n; i++) expect((await app.fetch('/')).status).toBe(503);
+      };
+      await shed(3);
+      expect(errors.list()).toHaveLength(3);
+      expect(logger.lines.map((l) => [l.level, (l.fields as { unreported?: number }).unreported])).toEqual([
+        ['warn', 0],
+      ]);
+      expect(JSON.stringify(logger.lines[0]!.fields)).not.toMatch(/stack|at /);
+      await clock.advance(59_999);
+      await shed(1);
+      expect(logger.lines).toHaveLength(1);
+      await clock.advance(1);
+      await shed(1);
+      expect(logger.lines.map((l) => (l.fields as { unreported?: number }).unreported)).toEqual([0, 3]);
+      expect(logger.lines[1]!.message).toMatch(/bulkhead_full.*3 more/);
+      release.resolve();
+      expect((await first).status).toBe(200);
+    },
+  },
+  {
+    area: 'loadShedding',
     name: 'queues up to queue requests for at most maxQueueMs, then sheds them',
     async run(t) {
       const clock = new FakeClock(0);

@@ -1,8 +1,11 @@
 import type { ServerResponse } from 'node:http';
 import {
+  type Clock,
+  coarseSystemClock,
   type EventLogger,
   errorResponse,
   httpErrorStatus,
+  isResilienceError,
   type MetricsCollector,
   type OptionNames,
   type RecentErrors,
@@ -33,8 +36,15 @@ export interface ErrorHandlerOptions {
    * a failed store), for `adminRoutes`.
    */
   recentErrors?: Pick<RecentErrors, 'record'>;
-  /** Where server errors (5xx) are logged, with their correlation id. @default console */
+  /**
+   * Where server errors (5xx) are logged, with their correlation id. The toolkit's refusals
+   * (a shed, an open or isolated breaker, an unavailable store: 503s the server gives by
+   * design, by the thousand under overload) are logged as warnings without a stack, at most
+   * once a minute per kind, with how many went unlogged since (`unreported`). @default console
+   */
   logger?: EventLogger;
+  /** Times the refusals' once-a-minute log. @default coarseSystemClock */
+  clock?: Clock;
 }
 
 const OPTION_NAMES = {
@@ -42,7 +52,15 @@ const OPTION_NAMES = {
   collector: true,
   recentErrors: true,
   logger: true,
+  clock: true,
 } as const satisfies OptionNames<ErrorHandlerOptions>;
+
+/** The toolkit's refusals by code: logged at most once a minute each (see `logger`). */
+const REFUSALS = ['bulkhead_full', 'circuit_open', 'circuit_isolated', 'store_unavailable'] as const;
+const REFUSAL_REPORT_MS = 60_000;
+
+/** The refusal code of an error, if it is one. */
+const refusalOf = (error: unknown) => REFUSALS.find((code) => isResilienceError(error, code));
 
 /** Where a request's error was met: its route (as the framework names it), and whether a request recorder counts it. */
 export interface ErrorContext {
@@ -86,7 +104,11 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
     'a recentErrors() list',
   );
   checkLogger(v, o.logger);
+  v.clock('clock', o.clock);
   v.done();
+  const clock = o.clock ?? coarseSystemClock;
+  // Per refusal code: when it was last logged, and how many were not since.
+  const refusals = new Map<string, { loggedAt: number; unreported: number }>();
   const record = o.collector === undefined ? undefined : requestRecorder({ collector: o.collector });
   const collector = o.collector;
   const recent = o.recentErrors;
@@ -98,13 +120,29 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
     const correlationId = requestCorrelationId(res);
     if (!recorded) collector?.recordError(error);
     recent?.record(error, route === undefined ? { correlationId, status } : { correlationId, route, status });
-    if (status >= 500) {
-      const e = error as { name?: unknown; message?: unknown; stack?: unknown } | null;
+    if (status < 500) return;
+    const e = error as { name?: unknown; message?: unknown; stack?: unknown } | null;
+    const what = route ?? res.req?.method ?? 'request';
+    const refusal = refusalOf(error);
+    if (refusal === undefined) {
       logger.error(
         { correlationId, route, status, error: { name: e?.name, message: e?.message, stack: e?.stack } },
-        `${route ?? res.req?.method ?? 'request'} failed: ${String(e?.message ?? error)}`,
+        `${what} failed: ${String(e?.message ?? error)}`,
       );
+      return;
     }
+    const now = clock.now();
+    const seen = refusals.get(refusal);
+    if (seen !== undefined && now - seen.loggedAt < REFUSAL_REPORT_MS) {
+      seen.unreported++;
+      return;
+    }
+    const unreported = seen?.unreported ?? 0;
+    refusals.set(refusal, { loggedAt: now, unreported: 0 });
+    logger.warn(
+      { correlationId, route, status, code: refusal, unreported },
+      `${what} refused (${refusal}): ${String(e?.message)}; ${unreported} more since the last report (at most one a minute)`,
+    );
   };
 
   const recordAnswered = (res: ServerResponse, context: ErrorContext) => {
