@@ -34,9 +34,13 @@ export const FETCH_DEFAULTS = { name: 'fetch' } as const;
 const transport = {
   status: (response: Response) => response.status,
   headers: (response: Response) => response.headers,
-  // A response that is retried is released, so its connection is freed before the wait.
+  // A response that is retried is released, so its connection is freed before the wait: a
+  // web stream is cancelled; node-fetch's body, a Node stream without `cancel`, is read out
+  // (node-fetch 2 hands the socket back only once the response ends).
   discard: (response: Response) => {
-    response.body?.cancel().catch(() => {});
+    const body = response.body as { cancel?: unknown; resume?: unknown } | null;
+    if (typeof body?.cancel === 'function') (body as ReadableStream).cancel().catch(() => {});
+    else if (typeof body?.resume === 'function') (body as unknown as NodeJS.ReadableStream).resume();
   },
 };
 
