@@ -145,6 +145,8 @@ it('@resilience/core/internal exports only what the packages of this repository 
     'DeadlineQueue',
     'Emitter',
     'OptionsValidator',
+    'ReportGate',
+    'checkNested',
     'emitHttpDecision',
     'eventSources',
   ]);

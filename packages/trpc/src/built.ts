@@ -1,5 +1,5 @@
 // Shared by both entries: a core factory's bad options, reported as the link's or middleware's.
-import { ConfigurationError, isConfigurationError } from '@resilience/core';
+import { checkNested, OptionsValidator } from '@resilience/core/internal';
 
 /**
  * What a core factory builds for a link or a middleware, its bad options reported as the
@@ -7,14 +7,8 @@ import { ConfigurationError, isConfigurationError } from '@resilience/core';
  * (`retryLink`'s `retry.maxAttempts`).
  */
 export function built<T>(subject: string, path: string | undefined, build: () => T): T {
-  try {
-    return build();
-  } catch (error) {
-    if (!isConfigurationError(error)) throw error;
-    const under = (option: string) => (path === undefined ? option : option === 'options' ? path : `${path}.${option}`);
-    throw new ConfigurationError(
-      subject,
-      error.issues.map((i) => ({ ...i, option: under(i.option) })),
-    );
-  }
+  const v = new OptionsValidator(subject);
+  const result = checkNested(v, path, build);
+  v.done();
+  return result as T;
 }

@@ -1,7 +1,6 @@
 import type { CircuitBreakerOptions } from '../breaker/options.js';
 import type { Clock, Random } from '../clock/clock.js';
-import { type ConfigurationError, isConfigurationError } from '../errors/errors.js';
-import { type OptionNames, OptionsValidator } from '../errors/validate.js';
+import { checkNested, type OptionNames, OptionsValidator } from '../errors/validate.js';
 import type { MetricsOptions } from '../metrics/options.js';
 import type { RateLimiterOptions } from '../ratelimit/options.js';
 import type { RetryBudget, RetryBudgetOptions } from '../retry/budget.js';
@@ -177,17 +176,6 @@ export function validateClientOptions(options: ClientOptions<never>, nested: Rec
   v.string('name', o.name);
   v.clock('clock', o.clock);
   v.function('random', o.random);
-  if (v.issues.length === 0) {
-    for (const [path, build] of Object.entries(nested)) {
-      try {
-        build();
-      } catch (error) {
-        if (!isConfigurationError(error)) throw error;
-        for (const i of (error as ConfigurationError).issues) {
-          v.check(false, i.option === 'options' ? path : `${path}.${i.option}`, i.received, i.allowed);
-        }
-      }
-    }
-  }
+  if (v.issues.length === 0) for (const [path, build] of Object.entries(nested)) checkNested(v, path, build);
   v.done();
 }

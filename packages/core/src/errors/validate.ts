@@ -1,4 +1,4 @@
-import { ConfigurationError, type OptionIssue } from './errors.js';
+import { ConfigurationError, isConfigurationError, type OptionIssue } from './errors.js';
 
 /**
  * Every option name of `T` as the keys of an object, so the compiler keeps the list whole:
@@ -189,4 +189,24 @@ function describe(kind: string, range: Range): string {
   if (range.min !== undefined) parts.push(`>= ${range.min}`);
   if (range.max !== undefined) parts.push(`<= ${range.max}`);
   return parts.join(' ');
+}
+
+/**
+ * Runs `build`, a factory given options `v` checks part of, and records its
+ * `ConfigurationError`'s issues as `v`'s: under `path` when they are one option of it
+ * (`retry` → `retry.maxAttempts`, its whole-options issue → `retry`). Returns what `build`
+ * built, or `undefined` when it refused; other errors are thrown. A function, not a method,
+ * so a bundle that never nests leaves it out.
+ */
+export function checkNested<T>(v: OptionsValidator, path: string | undefined, build: () => T): T | undefined {
+  try {
+    return build();
+  } catch (error) {
+    if (!isConfigurationError(error)) throw error;
+    for (const i of error.issues) {
+      const option = path === undefined ? i.option : i.option === 'options' ? path : `${path}.${i.option}`;
+      v.check(false, option, i.received, i.allowed);
+    }
+    return undefined;
+  }
 }

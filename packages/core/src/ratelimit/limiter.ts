@@ -3,6 +3,7 @@ import { coarseSystemClock } from '../clock/coarse-clock.js';
 import { isStoreUnavailableError, RateLimitExceededError, type StoreUnavailableError } from '../errors/errors.js';
 import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import { Emitter, type Subscribe } from '../events/emitter.js';
+import { ReportGate } from '../events/report-gate.js';
 import {
   callError,
   contextFor,
@@ -110,8 +111,7 @@ export class RateLimiter {
   /** The decision of `onStoreError: 'open'`. */
   readonly #passed: RateLimitDecision;
   #storeErrors = 0;
-  #unreported = 0;
-  #reportedAt = Number.NEGATIVE_INFINITY;
+  readonly #reports = new ReportGate(STORE_ERROR_REPORT_MS);
   /** The latest denial of each key, over a store that is not the in-process memory store. */
   readonly #denials: DenialCache | undefined;
 
@@ -447,14 +447,9 @@ export class RateLimiter {
   #storeFailed(error: unknown, key: string, cost: number, peek: boolean, now: number): Promise<RateLimitDecision> {
     if (!isStoreUnavailableError(error)) return Promise.reject(error);
     this.#storeErrors++;
-    if (now - this.#reportedAt < STORE_ERROR_REPORT_MS) this.#unreported++;
-    else {
-      this.#reportedAt = now;
-      const unreported = this.#unreported;
-      this.#unreported = 0;
-      if (this.#emitter.hasListeners) {
-        this.#emitter.emit({ type: 'store_error', policy: this.name, key, error, unreported });
-      }
+    const unreported = this.#reports.pass(now);
+    if (unreported !== undefined && this.#emitter.hasListeners) {
+      this.#emitter.emit({ type: 'store_error', policy: this.name, key, error, unreported });
     }
     const on = this.#onStoreError;
     if (on === 'open') return Promise.resolve(this.#passed);

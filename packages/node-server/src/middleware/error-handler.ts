@@ -10,7 +10,7 @@ import {
   type OptionNames,
   type RecentErrors,
 } from '@resilience/core';
-import { OptionsValidator } from '@resilience/core/internal';
+import { OptionsValidator, ReportGate } from '@resilience/core/internal';
 import { checkLogger, consoleLogger } from '../logger.js';
 import { type RequestRecorder, requestRecorder } from '../record.js';
 import {
@@ -107,8 +107,8 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
   v.clock('clock', o.clock);
   v.done();
   const clock = o.clock ?? coarseSystemClock;
-  // Per refusal code: when it was last logged, and how many were not since.
-  const refusals = new Map<string, { loggedAt: number; unreported: number }>();
+  // One gate per refusal code: each is logged at most once a minute.
+  const refusals = new Map(REFUSALS.map((code) => [code, new ReportGate(REFUSAL_REPORT_MS)]));
   const record = o.collector === undefined ? undefined : requestRecorder({ collector: o.collector });
   const collector = o.collector;
   const recent = o.recentErrors;
@@ -131,14 +131,8 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
       );
       return;
     }
-    const now = clock.now();
-    const seen = refusals.get(refusal);
-    if (seen !== undefined && now - seen.loggedAt < REFUSAL_REPORT_MS) {
-      seen.unreported++;
-      return;
-    }
-    const unreported = seen?.unreported ?? 0;
-    refusals.set(refusal, { loggedAt: now, unreported: 0 });
+    const unreported = refusals.get(refusal)!.pass(clock.now());
+    if (unreported === undefined) return;
     logger.warn(
       { correlationId, route, status, code: refusal, unreported },
       `${what} refused (${refusal}): ${String(e?.message)}; ${unreported} more since the last report (at most one a minute)`,
