@@ -48,6 +48,8 @@ function expressApp(variant: string): express.Express {
     'rate-limiter-flexible': [flexible],
     // The floor: one middleware that does nothing but pass the request on.
     'no-op middleware': [(_req, _res, next) => next()],
+    // The full stack's floor: as many no-op middlewares as it mounts before the route.
+    'no-op × 4': Array.from({ length: 4 }, (): RequestHandler => (_req, _res, next) => next()),
     'full stack': [
       ours.rateLimit({ algorithm: never(), logger: quiet }),
       ours.idempotency({ logger: quiet }),
@@ -88,6 +90,7 @@ function koaApp(variant: string): Koa {
     ],
     'rate-limiter-flexible': [flexible],
     'no-op middleware': [(_ctx, next) => next()],
+    'no-op × 5': Array.from({ length: 5 }, (): Middleware => (_ctx, next) => next()),
     'full stack': [
       oursKoa.errorHandler({ collector: o.stats, recentErrors: o.errors, logger: quiet }),
       oursKoa.rateLimit({ algorithm: never(), logger: quiet }),

@@ -471,6 +471,21 @@ describe('resilientClient options', () => {
     ]);
   });
 
+  it('names the bad nested options beside the bad top-level ones, in one error', () => {
+    const options = (() => {
+      try {
+        resilientClient({ maxHosts: 0, breaker: null as never, retry: { maxAttempts: 0 }, timeout: { ms: -1 } });
+      } catch (error) {
+        return (error as ConfigurationError).issues.map((i) => i.option);
+      }
+    })();
+    expect(options).toEqual(['breaker', 'maxHosts', 'retry.maxAttempts', 'timeout.ms']);
+    // A bad clock is read by every builder: it is named once, not again under each nested option.
+    expect(() => resilientClient({ clock: {} as never, retry: { maxAttempts: 2 } })).toThrow(
+      /^Invalid resilient client options: clock: [^\n]*$/,
+    );
+  });
+
   it('rejects unknown and misspelt options, and options that are not an object', () => {
     // @ts-expect-error misspelt
     expect(() => resilientClient({ retyr: { maxAttempts: 2 } })).toThrow(/retyr: .*did you mean retry\?/);

@@ -123,6 +123,9 @@ export const CLIENT_DEFAULTS = {
   name: 'http-client',
 } as const;
 
+/** The client's options that the nested builders read too: a bad one would be reported again under each. */
+const SHARED_OPTIONS = ['clock', 'random', 'name'];
+
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
 
 /** The timeout option as `timeout()`'s arguments. */
@@ -134,8 +137,8 @@ export function timeoutArguments(t: ClientTimeoutOptions): [number, { strategy?:
 
 /**
  * Checks the client's own options into `v`, and each nested one by building what it
- * configures with `build`, so one `ConfigurationError` names every bad option, nested
- * ones as `retry.maxAttempts`.
+ * configures with `build`, so one `ConfigurationError` names every bad option, top-level and
+ * nested together, nested ones as `retry.maxAttempts`.
  */
 export function validateClientOptions(options: ClientOptions<never>, nested: Record<string, () => unknown>): void {
   const v = new OptionsValidator('resilient client');
@@ -176,6 +179,10 @@ export function validateClientOptions(options: ClientOptions<never>, nested: Rec
   v.string('name', o.name);
   v.clock('clock', o.clock);
   v.function('random', o.random);
-  if (v.issues.length === 0) for (const [path, build] of Object.entries(nested)) checkNested(v, path, build);
+  // Each nested option is built unless it, or an option every builder reads, is already bad.
+  const bad = new Set(v.issues.map((i) => i.option));
+  if (!SHARED_OPTIONS.some((name) => bad.has(name))) {
+    for (const [path, build] of Object.entries(nested)) if (!bad.has(path)) checkNested(v, path, build);
+  }
   v.done();
 }

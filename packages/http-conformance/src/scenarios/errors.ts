@@ -144,6 +144,32 @@ export const errorHandlerScenarios: Scenario[] = [
   },
   {
     area: 'errorHandler',
+    name: 'logs a failure met before any route with the method and path, never the query',
+    async run(t) {
+      const logger = t.logger();
+      const app = await t.serve([
+        t.m.errorHandler({ logger }),
+        t.m.rateLimit({
+          algorithm: fixedWindow({ limit: 5, windowMs: 60_000 }),
+          store: downStore(),
+          onStoreError: 'closed',
+          logger: t.logger(),
+        }),
+        t.m.route('GET', '/orders/:id', () => ({ json: {} })),
+      ]);
+      expect((await app.fetch('/orders/42?token=secret')).status).toBe(503);
+      expect(logger.lines).toEqual([
+        expect.objectContaining({
+          level: 'warn',
+          fields: expect.objectContaining({ path: '/orders/42', code: 'store_unavailable' }),
+          message: expect.stringMatching(/^GET \/orders\/42 refused \(store_unavailable\)/),
+        }),
+      ]);
+      expect(JSON.stringify(logger.lines)).not.toMatch(/secret/);
+    },
+  },
+  {
+    area: 'errorHandler',
     name: "records the toolkit's own 5xx answers once (a shed, a failed store under rateLimit and idempotency) and none of its 4xx decisions (429, idempotency's 400 and 422)",
     async run(t) {
       const errors = recentErrors({ max: 10 });

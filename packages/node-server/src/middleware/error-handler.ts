@@ -37,7 +37,8 @@ export interface ErrorHandlerOptions {
    */
   recentErrors?: Pick<RecentErrors, 'record'>;
   /**
-   * Where server errors (5xx) are logged, with their correlation id. The toolkit's refusals
+   * Where server errors (5xx) are logged, with their correlation id, route and path (without
+   * the query string, at most 200 characters). The toolkit's refusals
    * (a shed, an open or isolated breaker, an unavailable store: 503s the server gives by
    * design, by the thousand under overload) are logged as warnings without a stack, at most
    * once a minute per kind, with how many went unlogged since (`unreported`). @default console
@@ -61,6 +62,18 @@ const REFUSAL_REPORT_MS = 60_000;
 
 /** The refusal code of an error, if it is one. */
 const refusalOf = (error: unknown) => REFUSALS.find((code) => isResilienceError(error, code));
+
+/** The most characters of a path a log line carries (a request target may be kilobytes long). */
+const MAX_LOGGED_PATH = 200;
+
+/** The request's path as the client sent it, without its query (which may carry secrets), cut to {@link MAX_LOGGED_PATH}. */
+function loggedPath(res: ServerResponse): string | undefined {
+  const url = res.req?.url;
+  if (url === undefined) return undefined;
+  const query = url.indexOf('?');
+  const path = query < 0 ? url : url.slice(0, query);
+  return path.length > MAX_LOGGED_PATH ? `${path.slice(0, MAX_LOGGED_PATH)}…` : path;
+}
 
 /** Where a request's error was met: its route (as the framework names it), and whether a request recorder counts it. */
 export interface ErrorContext {
@@ -122,11 +135,13 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
     recent?.record(error, route === undefined ? { correlationId, status } : { correlationId, route, status });
     if (status < 500) return;
     const e = error as { name?: unknown; message?: unknown; stack?: unknown } | null;
-    const what = route ?? res.req?.method ?? 'request';
+    // A request refused or failed before any route matched is still named by its path.
+    const path = loggedPath(res);
+    const what = route ?? (`${res.req?.method ?? ''} ${path ?? ''}`.trim() || 'request');
     const refusal = refusalOf(error);
     if (refusal === undefined) {
       logger.error(
-        { correlationId, route, status, error: { name: e?.name, message: e?.message, stack: e?.stack } },
+        { correlationId, route, path, status, error: { name: e?.name, message: e?.message, stack: e?.stack } },
         `${what} failed: ${String(e?.message ?? error)}`,
       );
       return;
@@ -134,7 +149,7 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
     const unreported = refusals.get(refusal)!.pass(clock.now());
     if (unreported === undefined) return;
     logger.warn(
-      { correlationId, route, status, code: refusal, unreported },
+      { correlationId, route, path, status, code: refusal, unreported },
       `${what} refused (${refusal}): ${String(e?.message)}; ${unreported} more since the last report (at most one a minute)`,
     );
   };
