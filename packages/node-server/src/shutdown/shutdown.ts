@@ -30,6 +30,15 @@ export interface GracefulShutdown {
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
+/**
+ * Makes Node close the connection once the response has gone out, and write `Connection:
+ * close` itself: a header set here would not survive a framework that removes every header
+ * on its error path (Koa's), and the keep-alive client would stay through the drain.
+ */
+function closeAfter(res: ServerResponse): void {
+  if (!res.headersSent) res.shouldKeepAlive = false;
+}
+
 /** `GET /orders`: the path without its query, which may carry secrets. */
 function describe(res: ServerResponse): string {
   const url = res.req?.url ?? '';
@@ -77,7 +86,7 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   const tracked = (_req: unknown, res: ServerResponse) => {
     inFlight.add(res);
     res.on('close', released);
-    if (phase !== 'serving' && !res.headersSent) res.setHeader('connection', 'close');
+    if (phase !== 'serving') closeAfter(res);
   };
   const onSignal = (signal: NodeJS.Signals) => {
     if (running) logger.warn({ signal }, `shutdown: ${signal} received again; already shutting down`);
@@ -126,7 +135,7 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
     } catch (error) {
       logger.error({ error }, `shutdown: could not turn readiness off: ${messageOf(error)}`);
     }
-    for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+    for (const res of inFlight) closeAfter(res);
     logger.info({ reason, drainDelayMs, inFlight: inFlight.size }, `shutdown: ${reason}; readiness fails from now on`);
     try {
       await options.beforeShutdown?.();
