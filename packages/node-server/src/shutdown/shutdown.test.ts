@@ -188,6 +188,41 @@ describe('gracefulShutdown', () => {
     expect(server.listenerCount('request')).toBe(1);
   });
 
+  it('with two servers (an app and its metrics port), exits only once both have drained, turning readiness off once', async () => {
+    const { clock, probes, started, release, logs, exited, port } = await setup();
+    const metricsPort = await serve((_req, res) => res.end('metrics'));
+    const metricsExits: number[] = [];
+    const metricsDone = deferred();
+    const second = gracefulShutdown(metricsPort.server, {
+      signals: [SIGNAL],
+      health: probes,
+      clock,
+      logger: { info() {}, warn() {}, error: (_f, message) => logs.push(`error ${message}`) },
+      exit: (code) => metricsExits.push(code),
+      onShutdown: () => metricsDone.resolve(),
+    });
+    try {
+      const inFlight = send(port, { path: '/slow' });
+      await started.slow.promise;
+      process.emit(SIGNAL);
+      await metricsDone.promise; // the metrics server has closed and its onShutdown ran
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(metricsExits).toEqual([]); // the process must not exit under the app's request
+      expect(second.phase).not.toBe('exited');
+
+      release.resolve();
+      expect((await inFlight).text).toBe('slow done');
+      expect(await exited).toBe(0);
+      expect(await second.shutdown()).toBe(0);
+      expect(metricsExits).toEqual([0]);
+      expect(logs.filter((line) => line.startsWith('error'))).toEqual([]);
+      expect(probes.names.filter((name) => name === 'shutdown')).toHaveLength(1);
+    } finally {
+      second.dispose();
+      await metricsPort.close();
+    }
+  });
+
   it('dispose removes its signal and request listeners', async () => {
     const { server } = await setup();
     expect(process.listenerCount(SIGNAL)).toBe(1);
