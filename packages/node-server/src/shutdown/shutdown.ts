@@ -7,12 +7,14 @@ import {
   type ShutdownServer,
   validateShutdownOptions,
 } from './options.js';
+import { allDrained, drained, drainingStarted, turnOffOnce } from './process-wide.js';
 
 /**
  * Where a shutdown is: `serving` until a signal; `draining` while readiness fails and the
  * server still accepts (`beforeShutdown`, then `drainDelayMs`); `closing` while new
  * connections are refused and requests in flight finish; `finishing` while `onShutdown`
- * runs; `exited` once `exit` was called.
+ * runs and then while another shutdown of the process (another server's) still drains;
+ * `exited` once `exit` was called.
  */
 export type ShutdownPhase = 'serving' | 'draining' | 'closing' | 'finishing' | 'exited';
 
@@ -24,7 +26,10 @@ export interface GracefulShutdown {
    * exit code once `exit` has been called with it.
    */
   shutdown(reason?: string): Promise<number>;
-  /** Stops listening for the signals and for requests; the server is left as it is. */
+  /**
+   * Stops listening for the signals and for requests, and no longer holds back the exit of
+   * the process's other shutdowns; the server is left as it is.
+   */
   dispose(): void;
 }
 
@@ -38,6 +43,10 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
 function closeAfter(res: ServerResponse): void {
   if (!res.headersSent) res.shouldKeepAlive = false;
 }
+
+/** The readiness check registered on the signal. */
+const failing = () => ({ status: 'fail' as const, output: 'shutting down' });
+const READINESS = { kind: 'readiness', critical: true } as const;
 
 /** `GET /orders`: the path without its query, which may carry secrets. */
 function describe(res: ServerResponse): string {
@@ -76,6 +85,8 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   let timer: TimerHandle | undefined;
   let startedAt = 0;
   const inFlight = new Set<ServerResponse>();
+  /** This shutdown among the process's others. */
+  const self = {};
 
   // One function for every request, not a closure each.
   function released(this: ServerResponse): void {
@@ -97,7 +108,7 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   server.prependListener('request', tracked);
   for (const signal of signals) process.on(signal, onSignal);
 
-  function dispose(): void {
+  function stopListening(): void {
     server.off('request', tracked);
     for (const signal of signals) process.off(signal, onSignal);
   }
@@ -106,9 +117,18 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
     if (phase === 'exited') return;
     phase = 'exited';
     clock.clearTimeout(timer!);
-    dispose();
+    stopListening();
+    drained(self, code);
     exit(code);
     settle(code);
+  }
+
+  /** Exits once every shutdown of the process has drained, with the worst code of them all. */
+  async function finishWithTheOthers(code: number): Promise<void> {
+    const all = allDrained();
+    drained(self, code);
+    const worst = Math.max(code, await all);
+    if (phase === 'finishing') finish(worst);
   }
 
   function timedOut(): void {
@@ -127,11 +147,11 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
     startedAt = clock.now();
     phase = 'draining';
     timer = clock.setTimeout(timedOut, timeoutMs);
+    drainingStarted(self);
+    const health = options.health;
     try {
-      options.health?.register(SHUTDOWN_DEFAULTS.checkName, () => ({ status: 'fail', output: 'shutting down' }), {
-        kind: 'readiness',
-        critical: true,
-      });
+      if (health !== undefined)
+        turnOffOnce(health, () => health.register(SHUTDOWN_DEFAULTS.checkName, failing, READINESS));
     } catch (error) {
       logger.error({ error }, `shutdown: could not turn readiness off: ${messageOf(error)}`);
     }
@@ -158,12 +178,11 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
       await options.onShutdown?.();
     } catch (error) {
       logger.error({ error }, `shutdown: onShutdown failed: ${messageOf(error)}`);
-      finish(1);
-      return;
+      return finishWithTheOthers(1);
     }
     if (phase !== 'finishing') return;
     logger.info({ durationMs: clock.now() - startedAt }, 'shutdown: complete');
-    finish(0);
+    return finishWithTheOthers(0);
   }
 
   function shutdown(reason = 'shutdown requested'): Promise<number> {
@@ -179,6 +198,9 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
       return phase;
     },
     shutdown,
-    dispose,
+    dispose() {
+      stopListening();
+      drained(self, 0); // holds no other shutdown of the process back
+    },
   };
 }
