@@ -159,6 +159,27 @@ describe('gracefulShutdown', () => {
     expect(report).not.toMatch(/secret/);
   });
 
+  it.each(['beforeShutdown', 'onShutdown'] as const)(
+    'exits with 1 after timeoutMs when %s hangs, and the log names it',
+    async (hook) => {
+      const entered = deferred();
+      const hang = () => {
+        entered.resolve();
+        return new Promise(() => {});
+      };
+      const { clock, logs, exited } = await setup({ timeoutMs: 1_000, [hook]: hang });
+      process.emit(SIGNAL);
+      await entered.promise;
+      await clock.advance(1_000);
+      expect(await exited).toBe(1);
+      expect(logs.find((line) => line.startsWith('error'))).toMatch(
+        new RegExp(
+          `timed out after 1000 ms while (draining|finishing): ${hook} has not returned; still open: 0 request`,
+        ),
+      );
+    },
+  );
+
   it('goes on when beforeShutdown fails, and exits with 1 when onShutdown fails', async () => {
     const { logs, exited } = await setup({
       beforeShutdown: () => Promise.reject(new Error('no websockets to close')),
