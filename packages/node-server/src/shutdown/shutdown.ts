@@ -84,6 +84,8 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   let settle: (code: number) => void = () => {};
   let timer: TimerHandle | undefined;
   let startedAt = 0;
+  /** What the shutdown is waiting on besides requests and connections, for the timeout's log. */
+  let waitingOn: string | undefined;
   const inFlight = new Set<ServerResponse>();
   /** This shutdown among the process's others. */
   const self = {};
@@ -126,6 +128,7 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   /** Exits once every shutdown of the process has drained, with the worst code of them all. */
   async function finishWithTheOthers(code: number): Promise<void> {
     const all = allDrained();
+    waitingOn = "another server's shutdown has not finished";
     drained(self, code);
     const worst = Math.max(code, await all);
     if (phase === 'finishing') finish(worst);
@@ -135,8 +138,9 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
     const requests = [...inFlight].map(describe);
     server.getConnections((_error, connections) => {
       logger.error(
-        { phase, timeoutMs, requests, connections },
-        `shutdown: timed out after ${timeoutMs} ms while ${phase}; still open: ${requests.length} request(s) in flight` +
+        { phase, waitingOn, timeoutMs, requests, connections },
+        `shutdown: timed out after ${timeoutMs} ms while ${phase}${waitingOn === undefined ? '' : `: ${waitingOn}`}; ` +
+          `still open: ${requests.length} request(s) in flight` +
           `${requests.length > 0 ? ` (${requests.join(', ')})` : ''}, ${connections ?? 'unknown'} connection(s)`,
       );
       finish(1);
@@ -158,10 +162,12 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
     for (const res of inFlight) closeAfter(res);
     logger.info({ reason, drainDelayMs, inFlight: inFlight.size }, `shutdown: ${reason}; readiness fails from now on`);
     try {
+      waitingOn = 'beforeShutdown has not returned';
       await options.beforeShutdown?.();
     } catch (error) {
       logger.error({ error }, `shutdown: beforeShutdown failed: ${messageOf(error)}`);
     }
+    waitingOn = undefined;
     if (drainDelayMs > 0) await clock.sleep(drainDelayMs);
     if (phase !== 'draining') return; // timed out meanwhile
     phase = 'closing';
@@ -175,6 +181,7 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
     if (phase !== 'closing') return;
     phase = 'finishing';
     try {
+      waitingOn = 'onShutdown has not returned';
       await options.onShutdown?.();
     } catch (error) {
       logger.error({ error }, `shutdown: onShutdown failed: ${messageOf(error)}`);
