@@ -239,4 +239,45 @@ export const routeScenarios: Scenario[] = [
       expect(payments.state).toBe('closed');
     },
   },
+  {
+    area: 'adminRoutes',
+    name: 'a path under the prefix is refused before it is read, and only the documented form acts: no empty segment, no trailing slash',
+    async run(t) {
+      const breakers = new BreakerRegistry();
+      const payments = circuitBreaker({
+        strategy: consecutive(1),
+        halfOpenAfter: 1_000,
+        name: 'payments',
+        registry: breakers,
+      });
+      const app = await t.serve([
+        t.m.adminRoutes({ authorize: (c) => t.m.header(c, 'authorization') === 'Bearer ops', breakers }),
+      ]);
+      // Refused whatever follows the prefix, a malformed escape included.
+      for (const path of ['/circuit-breakers/%E0%A4%A/isolate', '/%zz', '/circuit-breakers/payments/isolate']) {
+        const res = await app.fetch(`/api/resilience${path}`, { method: 'POST' });
+        expect([path, res.status]).toEqual([path, 401]);
+      }
+      const ops = { authorization: 'Bearer ops' };
+      for (const path of [
+        '//circuit-breakers/payments/isolate',
+        '/circuit-breakers//payments/isolate',
+        '/circuit-breakers/payments/isolate/',
+        '/circuit-breakers/payments//isolate',
+      ]) {
+        const res = await app.fetch(`/api/resilience${path}`, { method: 'POST', headers: ops });
+        expect([path, res.status]).toEqual([path, 404]);
+        expect(await problemOf(res)).toMatchObject({ status: 404 });
+      }
+      expect(payments.state).toBe('closed');
+      expect((await app.fetch('/api/resilience/circuit-breakers/', { headers: ops })).status).toBe(404);
+      // An escaped slash stays part of the name.
+      expect((await app.fetch('/api/resilience/circuit-breakers/pay%2Fments', { headers: ops })).status).toBe(404);
+      const isolated = await app.fetch('/api/resilience/circuit-breakers/payments/isolate', {
+        method: 'POST',
+        headers: ops,
+      });
+      expect([isolated.status, payments.state]).toEqual([200, 'isolated']);
+    },
+  },
 ];
