@@ -1,5 +1,6 @@
+import { once } from 'node:events';
 import http from 'node:http';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { type EventLogger, health, isConfigurationError } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -141,6 +142,27 @@ describe('gracefulShutdown', () => {
     expect(busy.destroyed).toBe(true);
     idleAgent.destroy();
     busyAgent.destroy();
+  });
+
+  it('closes connections that have sent no request, or only part of one, once no request is in flight', async () => {
+    const { started, release, exited, port } = await setup({ timeoutMs: 1_000 });
+    const connect = async () => {
+      const socket = net.connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      return socket;
+    };
+    const silent = await connect(); // a preconnected socket (browsers, pools) that never sends
+    const partial = await connect();
+    partial.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n'); // headers not finished
+    const inFlight = send(port, { path: '/slow' });
+    await started.slow.promise;
+    const closed = Promise.all([once(silent, 'close'), once(partial, 'close')]);
+
+    process.emit(SIGNAL);
+    release.resolve();
+    expect((await inFlight).text).toBe('slow done');
+    await closed;
+    expect(await exited).toBe(0); // well before timeoutMs: the FakeClock never moved
   });
 
   it('exits with 1 after timeoutMs, naming the requests still open (without their query)', async () => {
