@@ -64,7 +64,8 @@ function describe(res: ServerResponse): string {
  * From the signal on every response carries `Connection: close`.
  *
  * Call it right after creating the server: it counts the requests in flight from then on
- * (one `close` listener per request).
+ * (one `close` listener per request), and once none of those is left it closes every
+ * connection still open, preconnected ones that never sent a request included.
  *
  * @example
  * const server = app.listen(3000);
@@ -90,11 +91,21 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   /** This shutdown among the process's others. */
   const self = {};
 
+  /**
+   * Closes what no request needs any more. Node's `close()` closes idle keep-alive
+   * connections, but keeps a finished keep-alive one until its timeout, and one that has sent
+   * no request yet (a browser's or a pool's preconnect), or part of one, until its
+   * `headersTimeout` (60 s): once no request is in flight, every connection left goes.
+   */
+  function closeUnneeded(): void {
+    if (inFlight.size === 0) server.closeAllConnections();
+    else server.closeIdleConnections();
+  }
+
   // One function for every request, not a closure each.
   function released(this: ServerResponse): void {
     inFlight.delete(this);
-    // Node keeps a keep-alive connection open after its response, even on a closed server.
-    if (phase === 'closing') server.closeIdleConnections();
+    if (phase === 'closing') closeUnneeded();
   }
   const tracked = (_req: unknown, res: ServerResponse) => {
     inFlight.add(res);
@@ -171,8 +182,9 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
     if (drainDelayMs > 0) await clock.sleep(drainDelayMs);
     if (phase !== 'draining') return; // timed out meanwhile
     phase = 'closing';
-    // Closes the idle connections too (Node >= 19); resolves once the last connection has closed.
+    // Resolves once the last connection has closed.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    closeUnneeded();
     logger.info(
       { inFlight: inFlight.size },
       `shutdown: refusing new connections; ${inFlight.size} request(s) in flight`,
