@@ -266,6 +266,15 @@ describe('gracefulShutdown', () => {
     }
   });
 
+  it('without a health registry, its log does not claim that readiness fails', async () => {
+    const { logs, exited } = await setup({ health: undefined });
+    process.emit(SIGNAL, SIGNAL); // as Node emits a real signal: with its name
+    expect(await exited).toBe(0);
+    expect(logs[0]).toBe(
+      'info shutdown: SIGUSR2; no health registry given, so readiness stays as it was: the load balancer learns nothing before connections are refused',
+    );
+  });
+
   it('dispose removes its signal and request listeners', async () => {
     const { server } = await setup();
     expect(process.listenerCount(SIGNAL)).toBe(1);
