@@ -171,7 +171,14 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
       logger.error({ error }, `shutdown: could not turn readiness off: ${messageOf(error)}`);
     }
     for (const res of inFlight) closeAfter(res);
-    logger.info({ reason, drainDelayMs, inFlight: inFlight.size }, `shutdown: ${reason}; readiness fails from now on`);
+    logger.info(
+      { reason, drainDelayMs, inFlight: inFlight.size },
+      `shutdown: ${reason}; ${
+        health === undefined
+          ? 'no health registry given, so readiness stays as it was: the load balancer learns nothing before connections are refused'
+          : 'readiness fails from now on'
+      }`,
+    );
     try {
       waitingOn = 'beforeShutdown has not returned';
       await options.beforeShutdown?.();
