@@ -1,5 +1,6 @@
+import { once } from 'node:events';
 import http from 'node:http';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { health } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { expect } from 'vitest';
@@ -95,6 +96,48 @@ export const shutdownScenarios: Scenario[] = [
         expect(connections).toHaveLength(2);
       } finally {
         agent.destroy();
+        shutdown.dispose();
+      }
+    },
+  },
+  {
+    area: 'gracefulShutdown',
+    name: 'an idle keep-alive connection and a preconnected one that never sent a request do not hold the shutdown: it exits 0 once the request in flight is answered',
+    async run(t) {
+      const release = deferred();
+      const entered = deferred();
+      const exited = deferred<number>();
+      const app = await t.serve([
+        t.m.route('GET', '/ok', () => ({ text: 'ok' })),
+        t.m.route('GET', '/work', async () => {
+          entered.resolve();
+          await release.promise;
+          return { text: 'done' };
+        }),
+      ]);
+      const shutdown = t.m.gracefulShutdown(app.server, {
+        signals: [],
+        timeoutMs: 1_000,
+        exit: (code) => exited.resolve(code),
+        logger: t.logger(),
+        clock: new FakeClock(0), // never advanced: the shutdown must not need its timeout
+      });
+      const agent = new http.Agent({ keepAlive: true });
+      const preconnected = net.connect(app.port, '127.0.0.1');
+      try {
+        await once(preconnected, 'connect');
+        expect(await keepAliveGet(app.port, '/ok', agent)).toEqual({ status: 200, connection: 'keep-alive' });
+        const inFlight = app.fetch('/work');
+        await entered.promise;
+        const done = shutdown.shutdown('test');
+        release.resolve();
+        expect(await (await inFlight).text()).toBe('done');
+        await once(preconnected, 'close');
+        expect(await exited.promise).toBe(0);
+        expect(await done).toBe(0);
+      } finally {
+        agent.destroy();
+        preconnected.destroy();
         shutdown.dispose();
       }
     },
