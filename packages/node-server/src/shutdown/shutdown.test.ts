@@ -23,7 +23,7 @@ afterEach(async () => {
  * A real server with readiness/liveness routes, `/slow` and `/stream` requests the test
  * releases, and a graceful shutdown on a FakeClock with `exit` and the logger recorded.
  */
-async function setup(options: GracefulShutdownOptions = {}) {
+async function setup({ withoutHealth, ...options }: GracefulShutdownOptions & { withoutHealth?: true } = {}) {
   const clock = new FakeClock();
   const probes = health().register('event-loop', () => true, { kind: 'liveness' });
   const started = { slow: deferred(), stream: deferred() };
@@ -59,7 +59,7 @@ async function setup(options: GracefulShutdownOptions = {}) {
   const port = served.port;
   handle = gracefulShutdown(server, {
     signals: [SIGNAL],
-    health: probes,
+    ...(withoutHealth ? {} : { health: probes }),
     clock,
     logger,
     exit: (code) => exited.resolve(code),
@@ -267,7 +267,7 @@ describe('gracefulShutdown', () => {
   });
 
   it('without a health registry, its log does not claim that readiness fails', async () => {
-    const { logs, exited } = await setup({ health: undefined });
+    const { logs, exited } = await setup({ withoutHealth: true });
     process.emit(SIGNAL, SIGNAL); // as Node emits a real signal: with its name
     expect(await exited).toBe(0);
     expect(logs[0]).toBe(
