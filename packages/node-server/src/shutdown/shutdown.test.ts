@@ -165,6 +165,34 @@ describe('gracefulShutdown', () => {
     expect(await exited).toBe(0); // well before timeoutMs: the FakeClock never moved
   });
 
+  it("leaves connections open while a request it does not see (the app's own 'checkContinue') is in flight", async () => {
+    const { release, exited, port, server } = await setup();
+    const continued = deferred();
+    server.on('checkContinue', async (_req, res) => {
+      res.writeContinue();
+      continued.resolve();
+      await release.promise;
+      res.end('continued');
+    });
+    const expecting = new Promise<string>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', headers: { expect: '100-continue' } });
+      req.on('continue', () => req.end('body'));
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => resolve(text));
+      });
+      req.on('error', reject);
+    });
+    await continued.promise;
+    process.emit(SIGNAL);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(handle?.phase).toBe('closing'); // connections were closed as far as they would be
+    release.resolve();
+    expect(await expecting).toBe('continued');
+    expect(await exited).toBe(0);
+  });
+
   it('exits with 1 after timeoutMs, naming the requests still open (without their query)', async () => {
     const { clock, started, logs, exited, port } = await setup({ timeoutMs: 1_000 });
     void send(port, { path: '/hang?token=secret' }).catch(() => {});
