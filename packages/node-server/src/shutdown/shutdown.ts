@@ -44,6 +44,9 @@ function closeAfter(res: ServerResponse): void {
   if (!res.headersSent) res.shouldKeepAlive = false;
 }
 
+/** The server's events for requests that never reach its `request` listeners. */
+const UNSEEN = ['checkContinue', 'checkExpectation'] as const;
+
 /** The readiness check registered on the signal. */
 const failing = () => ({ status: 'fail' as const, output: 'shutting down' });
 const READINESS = { kind: 'readiness', critical: true } as const;
@@ -95,10 +98,11 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
    * Closes what no request needs any more. Node's `close()` closes idle keep-alive
    * connections, but keeps a finished keep-alive one until its timeout, and one that has sent
    * no request yet (a browser's or a pool's preconnect), or part of one, until its
-   * `headersTimeout` (60 s): once no request is in flight, every connection left goes.
+   * `headersTimeout` (60 s): once no request is in flight, every connection left goes —
+   * unless the app takes requests it is not told of (`checkContinue`, `checkExpectation`).
    */
   function closeUnneeded(): void {
-    if (inFlight.size === 0) server.closeAllConnections();
+    if (inFlight.size === 0 && !UNSEEN.some((event) => server.listenerCount(event) > 0)) server.closeAllConnections();
     else server.closeIdleConnections();
   }
 
