@@ -48,6 +48,46 @@ export const routeScenarios: Scenario[] = [
     },
   },
   {
+    area: 'healthRoutes',
+    name: "a failing check's error message (hosts, users) stays on the server unless expose: a check's own output and the admin route still tell it",
+    async run(t) {
+      const secret = 'connect ECONNREFUSED 10.0.3.4:5432 user=orders';
+      const probes = health()
+        .register(
+          'postgres',
+          () => {
+            throw new Error(secret);
+          },
+          { critical: true },
+        )
+        .register('replica', () => ({ status: 'warn', output: 'lag 30 s' }))
+        .register('cache', () => false);
+      const app = await t.serve([
+        t.m.healthRoutes(probes),
+        t.m.healthRoutes(probes, { prefix: '/internal', expose: true }),
+        t.m.adminRoutes({ authorize: () => true, health: probes }),
+      ]);
+      const checksOf = async (path: string) => {
+        const res = await app.fetch(path);
+        expect([path, res.status]).toEqual([path, 503]);
+        return ((await res.json()) as { checks: Record<string, Array<{ status: string; output?: string }>> }).checks;
+      };
+      for (const path of ['/health', '/health/ready']) {
+        expect(await checksOf(path)).toMatchObject({
+          'postgres:responseTime': [{ status: 'fail' }],
+          'replica:responseTime': [{ status: 'warn', output: 'lag 30 s' }],
+          'cache:responseTime': [{ status: 'fail' }],
+        });
+        expect(JSON.stringify(await checksOf(path))).not.toMatch(/10\.0\.3\.4|user=|returned false/);
+      }
+      for (const path of ['/internal/health', '/api/resilience/health']) {
+        expect((await checksOf(path))['postgres:responseTime']).toEqual([
+          expect.objectContaining({ status: 'fail', output: secret }),
+        ]);
+      }
+    },
+  },
+  {
     area: 'metricsRoute',
     name: 'serves a prom-client registry with the resilience metrics in the Prometheus text format',
     async run(t) {
