@@ -161,7 +161,7 @@ export function adminRoute<C>(options: AdminRoutesOptions<C>): AdminRoute<C> {
       return errorAnswer(res, { status: 405, headers: { allow: takes === 'GET' ? 'GET, HEAD' : 'POST' } });
     }
     const [head, name, tail] = parts;
-    if (head === 'health') return healthAnswer(o.health!, undefined, systemClock);
+    if (head === 'health') return healthAnswer(o.health!, undefined, systemClock, true);
     if (head === 'errors') return json({ errors: o.recentErrors!.list() });
     if (head === 'alerts') return json({ active: o.alerting!.active(), history: o.alerting!.history() });
     if (head === 'circuit-breakers') {
