@@ -18,12 +18,7 @@ export interface HealthRoutesOptions extends Omit<HealthJsonOptions, 'time'> {
   prefix?: string;
   /** Stamps the reports' `time`. @default systemClock */
   clock?: Clock;
-  /**
-   * Show why a check failed when it did not say so itself: the message of the error it threw
-   * (often a host, a port, a user), `check returned false`, its timeout. Off, a failing check
-   * is listed with its status and the `output` it returned, if any; `adminRoutes`' health
-   * route shows everything to those it authorizes. @default false
-   */
+  /** Show a failing check's error (the message it threw, its timeout), not only the `output` it returned. @default false */
   expose?: boolean;
 }
 
