@@ -48,6 +48,46 @@ export const routeScenarios: Scenario[] = [
     },
   },
   {
+    area: 'healthRoutes',
+    name: "a failing check's error message (hosts, users) stays on the server unless expose: a check's own output and the admin route still tell it",
+    async run(t) {
+      const secret = 'connect ECONNREFUSED 10.0.3.4:5432 user=orders';
+      const probes = health()
+        .register(
+          'postgres',
+          () => {
+            throw new Error(secret);
+          },
+          { critical: true },
+        )
+        .register('replica', () => ({ status: 'warn', output: 'lag 30 s' }))
+        .register('cache', () => false);
+      const app = await t.serve([
+        t.m.healthRoutes(probes),
+        t.m.healthRoutes(probes, { prefix: '/internal', expose: true }),
+        t.m.adminRoutes({ authorize: () => true, health: probes }),
+      ]);
+      const checksOf = async (path: string) => {
+        const res = await app.fetch(path);
+        expect([path, res.status]).toEqual([path, 503]);
+        return ((await res.json()) as { checks: Record<string, Array<{ status: string; output?: string }>> }).checks;
+      };
+      for (const path of ['/health', '/health/ready']) {
+        expect(await checksOf(path)).toMatchObject({
+          'postgres:responseTime': [{ status: 'fail' }],
+          'replica:responseTime': [{ status: 'warn', output: 'lag 30 s' }],
+          'cache:responseTime': [{ status: 'fail' }],
+        });
+        expect(JSON.stringify(await checksOf(path))).not.toMatch(/10\.0\.3\.4|user=|returned false/);
+      }
+      for (const path of ['/internal/health', '/api/resilience/health']) {
+        expect((await checksOf(path))['postgres:responseTime']).toEqual([
+          expect.objectContaining({ status: 'fail', output: secret }),
+        ]);
+      }
+    },
+  },
+  {
     area: 'metricsRoute',
     name: 'serves a prom-client registry with the resilience metrics in the Prometheus text format',
     async run(t) {
@@ -237,6 +277,47 @@ export const routeScenarios: Scenario[] = [
         expect(await problemOf(res)).toMatchObject({ status: 405 });
       }
       expect(payments.state).toBe('closed');
+    },
+  },
+  {
+    area: 'adminRoutes',
+    name: 'a path under the prefix is refused before it is read, and only the documented form acts: no empty segment, no trailing slash',
+    async run(t) {
+      const breakers = new BreakerRegistry();
+      const payments = circuitBreaker({
+        strategy: consecutive(1),
+        halfOpenAfter: 1_000,
+        name: 'payments',
+        registry: breakers,
+      });
+      const app = await t.serve([
+        t.m.adminRoutes({ authorize: (c) => t.m.header(c, 'authorization') === 'Bearer ops', breakers }),
+      ]);
+      // Refused whatever follows the prefix, a malformed escape included.
+      for (const path of ['/circuit-breakers/%E0%A4%A/isolate', '/%zz', '/circuit-breakers/payments/isolate']) {
+        const res = await app.fetch(`/api/resilience${path}`, { method: 'POST' });
+        expect([path, res.status]).toEqual([path, 401]);
+      }
+      const ops = { authorization: 'Bearer ops' };
+      for (const path of [
+        '//circuit-breakers/payments/isolate',
+        '/circuit-breakers//payments/isolate',
+        '/circuit-breakers/payments/isolate/',
+        '/circuit-breakers/payments//isolate',
+      ]) {
+        const res = await app.fetch(`/api/resilience${path}`, { method: 'POST', headers: ops });
+        expect([path, res.status]).toEqual([path, 404]);
+        expect(await problemOf(res)).toMatchObject({ status: 404 });
+      }
+      expect(payments.state).toBe('closed');
+      expect((await app.fetch('/api/resilience/circuit-breakers/', { headers: ops })).status).toBe(404);
+      // An escaped slash stays part of the name.
+      expect((await app.fetch('/api/resilience/circuit-breakers/pay%2Fments', { headers: ops })).status).toBe(404);
+      const isolated = await app.fetch('/api/resilience/circuit-breakers/payments/isolate', {
+        method: 'POST',
+        headers: ops,
+      });
+      expect([isolated.status, payments.state]).toEqual([200, 'isolated']);
     },
   },
 ];

@@ -1,8 +1,23 @@
+import { once } from 'node:events';
+import http from 'node:http';
+import net, { type Socket } from 'node:net';
 import { health } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { expect } from 'vitest';
 import { deferred } from '../context.js';
 import type { Scenario } from '../scenario.js';
+
+/** A GET through `agent` (keep-alive): its status and `Connection` header, the body read out. */
+function keepAliveGet(port: number, path: string, agent: http.Agent) {
+  return new Promise<{ status: number | undefined; connection: string | undefined }>((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode, connection: res.headers.connection }));
+      })
+      .on('error', reject);
+  });
+}
 
 export const shutdownScenarios: Scenario[] = [
   {
@@ -43,6 +58,88 @@ export const shutdownScenarios: Scenario[] = [
       expect(await (await inFlight).json()).toEqual({ done: true });
       expect(await exited.promise).toBe(0);
       expect(await done).toBe(0);
+    },
+  },
+  {
+    area: 'gracefulShutdown',
+    name: 'from the signal on every response closes its connection, an error answered by the framework included (Koa drops every header on its error path)',
+    async run(t) {
+      const probes = health();
+      const app = await t.serve([
+        t.m.route('GET', '/ok', () => ({ text: 'ok' })),
+        t.m.route('GET', '/boom', () => {
+          throw new Error('boom');
+        }),
+      ]);
+      const connections: Socket[] = [];
+      app.server.on('connection', (socket: Socket) => connections.push(socket));
+      const shutdown = t.m.gracefulShutdown(app.server, {
+        signals: [],
+        health: probes,
+        drainDelayMs: 60_000,
+        timeoutMs: 120_000,
+        exit: () => {},
+        logger: t.logger(),
+        clock: new FakeClock(0),
+      });
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        expect(await keepAliveGet(app.port, '/ok', agent)).toEqual({ status: 200, connection: 'keep-alive' });
+        void shutdown.shutdown('test');
+        for (const path of ['/boom', '/ok']) {
+          expect([path, await keepAliveGet(app.port, path, agent)]).toEqual([
+            path,
+            { status: path === '/ok' ? 200 : 500, connection: 'close' },
+          ]);
+        }
+        // Each response after the signal closed its connection: the client opened a new one for the next.
+        expect(connections).toHaveLength(2);
+      } finally {
+        agent.destroy();
+        shutdown.dispose();
+      }
+    },
+  },
+  {
+    area: 'gracefulShutdown',
+    name: 'an idle keep-alive connection and a preconnected one that never sent a request do not hold the shutdown: it exits 0 once the request in flight is answered',
+    async run(t) {
+      const release = deferred();
+      const entered = deferred();
+      const exited = deferred<number>();
+      const app = await t.serve([
+        t.m.route('GET', '/ok', () => ({ text: 'ok' })),
+        t.m.route('GET', '/work', async () => {
+          entered.resolve();
+          await release.promise;
+          return { text: 'done' };
+        }),
+      ]);
+      const shutdown = t.m.gracefulShutdown(app.server, {
+        signals: [],
+        timeoutMs: 1_000,
+        exit: (code) => exited.resolve(code),
+        logger: t.logger(),
+        clock: new FakeClock(0), // never advanced: the shutdown must not need its timeout
+      });
+      const agent = new http.Agent({ keepAlive: true });
+      const preconnected = net.connect(app.port, '127.0.0.1');
+      try {
+        await once(preconnected, 'connect');
+        expect(await keepAliveGet(app.port, '/ok', agent)).toEqual({ status: 200, connection: 'keep-alive' });
+        const inFlight = app.fetch('/work');
+        await entered.promise;
+        const done = shutdown.shutdown('test');
+        release.resolve();
+        expect(await (await inFlight).text()).toBe('done');
+        await once(preconnected, 'close');
+        expect(await exited.promise).toBe(0);
+        expect(await done).toBe(0);
+      } finally {
+        agent.destroy();
+        preconnected.destroy();
+        shutdown.dispose();
+      }
     },
   },
 ];

@@ -161,7 +161,7 @@ export function adminRoute<C>(options: AdminRoutesOptions<C>): AdminRoute<C> {
       return errorAnswer(res, { status: 405, headers: { allow: takes === 'GET' ? 'GET, HEAD' : 'POST' } });
     }
     const [head, name, tail] = parts;
-    if (head === 'health') return healthAnswer(o.health!, undefined, systemClock);
+    if (head === 'health') return healthAnswer(o.health!, undefined, systemClock, true);
     if (head === 'errors') return json({ errors: o.recentErrors!.list() });
     if (head === 'alerts') return json({ active: o.alerting!.active(), history: o.alerting!.history() });
     if (head === 'circuit-breakers') {
@@ -189,25 +189,30 @@ export function adminRoute<C>(options: AdminRoutesOptions<C>): AdminRoute<C> {
     );
   }
 
+  /**
+   * The segments after the prefix, each decoded (`%2F` stays in its name); none for an empty
+   * segment (`//`, a trailing `/`) or a malformed escape: only the documented paths act.
+   */
+  function segments(path: string): string[] | undefined {
+    const parts = path.slice(prefix.length + 1).split('/');
+    if (parts.includes('')) return undefined;
+    try {
+      return parts.map(decodeURIComponent);
+    } catch {
+      return undefined;
+    }
+  }
+
   return function adminRoute(c, res, path) {
     if (path !== prefix && !path.startsWith(`${prefix}/`)) return undefined;
-    let parts: string[];
-    try {
-      parts = path
-        .slice(prefix.length + 1)
-        .split('/')
-        .filter((p) => p !== '')
-        .map(decodeURIComponent);
-    } catch {
-      return Promise.resolve(notFound(res));
-    }
     return Promise.resolve(authorize(c)).then((allowed) => {
       if (allowed !== true) {
         const status =
           allowed === 401 || allowed === 403 ? allowed : res.req?.headers.authorization === undefined ? 401 : 403;
         return errorAnswer(res, { status }, { challenge });
       }
-      return route(res, res.req?.method ?? 'GET', parts);
+      const parts = segments(path);
+      return parts === undefined ? notFound(res) : route(res, res.req?.method ?? 'GET', parts);
     });
   };
 }

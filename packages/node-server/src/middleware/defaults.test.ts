@@ -14,7 +14,7 @@ describe('MIDDLEWARE_DEFAULTS', () => {
       },
       loadShedding: { queue: 0 },
       errorHandler: { expose: false },
-      healthRoutes: { prefix: '' },
+      healthRoutes: { prefix: '', expose: false },
       metricsRoute: { path: '/metrics' },
       adminRoutes: { prefix: '/api/resilience', challenge: 'Bearer' },
     });

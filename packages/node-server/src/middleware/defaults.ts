@@ -13,7 +13,7 @@ export const MIDDLEWARE_DEFAULTS = {
   },
   loadShedding: { queue: 0 },
   errorHandler: { expose: false },
-  healthRoutes: { prefix: '' },
+  healthRoutes: { prefix: '', expose: false },
   metricsRoute: { path: '/metrics' },
   adminRoutes: { prefix: '/api/resilience', challenge: HTTP_DEFAULTS.challenge },
 } as const;

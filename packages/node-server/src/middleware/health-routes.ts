@@ -1,6 +1,7 @@
 import {
   type Clock,
   type HealthCheckKind,
+  type HealthCheckResult,
   type HealthJsonOptions,
   type HealthRegistry,
   healthResponse,
@@ -17,11 +18,14 @@ export interface HealthRoutesOptions extends Omit<HealthJsonOptions, 'time'> {
   prefix?: string;
   /** Stamps the reports' `time`. @default systemClock */
   clock?: Clock;
+  /** Show a failing check's error (the message it threw, its timeout), not only the `output` it returned. @default false */
+  expose?: boolean;
 }
 
 const OPTION_NAMES = {
   prefix: true,
   clock: true,
+  expose: true,
   serviceId: true,
   version: true,
   releaseId: true,
@@ -43,15 +47,27 @@ export function checkPrefix(v: OptionsValidator, prefix: unknown): void {
   );
 }
 
-/** Runs the checks of one kind and answers with `application/health+json`. */
+/** A check's result without `error`: the message of what it threw, its timeout, `check returned false`. */
+function withoutError({ error: _, ...result }: HealthCheckResult): HealthCheckResult {
+  return result;
+}
+
+/**
+ * Runs the checks of one kind and answers with `application/health+json`; the failures'
+ * errors are left out unless `expose` (see {@link HealthRoutesOptions.expose}).
+ */
 export function healthAnswer(
   registry: HealthRegistry,
   kind: HealthCheckKind | undefined,
   clock: Clock,
+  expose: boolean,
   json: HealthJsonOptions = {},
 ): Promise<Answer> {
   return registry.run(kind === undefined ? {} : { kind }).then((report) => {
-    const r = healthResponse(report, { ...json, time: clock.now(), maxAgeMs: registry.cacheMs });
+    const shown = expose
+      ? report
+      : { ...report, checks: Object.fromEntries(Object.entries(report.checks).map(([n, r]) => [n, withoutError(r)])) };
+    const r = healthResponse(shown, { ...json, time: clock.now(), maxAgeMs: registry.cacheMs });
     return { status: r.status, headers: r.headers, body: JSON.stringify(r.body) };
   });
 }
@@ -63,10 +79,12 @@ export function healthRoute(registry: HealthRegistry, options: HealthRoutesOptio
   const {
     prefix = MIDDLEWARE_DEFAULTS.healthRoutes.prefix,
     clock = systemClock,
+    expose = MIDDLEWARE_DEFAULTS.healthRoutes.expose,
     ...json
   } = v.known(options, OPTION_NAMES);
   checkPrefix(v, prefix);
   v.clock('clock', clock);
+  v.boolean('expose', expose);
   v.done();
   const kinds = new Map<string, HealthCheckKind | undefined>([
     [`${prefix}/health`, undefined],
@@ -75,6 +93,6 @@ export function healthRoute(registry: HealthRegistry, options: HealthRoutesOptio
   ]);
   return function healthRoute(method, path) {
     if ((method !== 'GET' && method !== 'HEAD') || !kinds.has(path)) return undefined;
-    return healthAnswer(registry, kinds.get(path), clock, json);
+    return healthAnswer(registry, kinds.get(path), clock, expose, json);
   };
 }

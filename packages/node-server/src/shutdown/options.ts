@@ -14,7 +14,8 @@ export interface GracefulShutdownOptions {
   /**
    * The health registry behind the readiness route: on the signal a critical readiness check
    * named `shutdown` that fails is registered, so readiness (and `/health`) answers 503 at
-   * once while liveness stays as it was. The name must be free.
+   * once while liveness stays as it was. The name must be free; the shutdowns of several
+   * servers may share one registry (the check is registered once).
    */
   health?: HealthRegistry;
   /**

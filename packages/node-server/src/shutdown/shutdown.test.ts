@@ -1,5 +1,6 @@
+import { once } from 'node:events';
 import http from 'node:http';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { type EventLogger, health, isConfigurationError } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -22,7 +23,7 @@ afterEach(async () => {
  * A real server with readiness/liveness routes, `/slow` and `/stream` requests the test
  * releases, and a graceful shutdown on a FakeClock with `exit` and the logger recorded.
  */
-async function setup(options: GracefulShutdownOptions = {}) {
+async function setup({ withoutHealth, ...options }: GracefulShutdownOptions & { withoutHealth?: true } = {}) {
   const clock = new FakeClock();
   const probes = health().register('event-loop', () => true, { kind: 'liveness' });
   const started = { slow: deferred(), stream: deferred() };
@@ -58,7 +59,7 @@ async function setup(options: GracefulShutdownOptions = {}) {
   const port = served.port;
   handle = gracefulShutdown(server, {
     signals: [SIGNAL],
-    health: probes,
+    ...(withoutHealth ? {} : { health: probes }),
     clock,
     logger,
     exit: (code) => exited.resolve(code),
@@ -143,6 +144,55 @@ describe('gracefulShutdown', () => {
     busyAgent.destroy();
   });
 
+  it('closes connections that have sent no request, or only part of one, once no request is in flight', async () => {
+    const { started, release, exited, port } = await setup({ timeoutMs: 1_000 });
+    const connect = async () => {
+      const socket = net.connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      return socket;
+    };
+    const silent = await connect(); // a preconnected socket (browsers, pools) that never sends
+    const partial = await connect();
+    partial.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n'); // headers not finished
+    const inFlight = send(port, { path: '/slow' });
+    await started.slow.promise;
+    const closed = Promise.all([once(silent, 'close'), once(partial, 'close')]);
+
+    process.emit(SIGNAL);
+    release.resolve();
+    expect((await inFlight).text).toBe('slow done');
+    await closed;
+    expect(await exited).toBe(0); // well before timeoutMs: the FakeClock never moved
+  });
+
+  it("leaves connections open while a request it does not see (the app's own 'checkContinue') is in flight", async () => {
+    const { release, exited, port, server } = await setup();
+    const continued = deferred();
+    server.on('checkContinue', async (_req, res) => {
+      res.writeContinue();
+      continued.resolve();
+      await release.promise;
+      res.end('continued');
+    });
+    const expecting = new Promise<string>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', headers: { expect: '100-continue' } });
+      req.on('continue', () => req.end('body'));
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => resolve(text));
+      });
+      req.on('error', reject);
+    });
+    await continued.promise;
+    process.emit(SIGNAL);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(handle?.phase).toBe('closing'); // connections were closed as far as they would be
+    release.resolve();
+    expect(await expecting).toBe('continued');
+    expect(await exited).toBe(0);
+  });
+
   it('exits with 1 after timeoutMs, naming the requests still open (without their query)', async () => {
     const { clock, started, logs, exited, port } = await setup({ timeoutMs: 1_000 });
     void send(port, { path: '/hang?token=secret' }).catch(() => {});
@@ -158,6 +208,27 @@ describe('gracefulShutdown', () => {
     );
     expect(report).not.toMatch(/secret/);
   });
+
+  it.each(['beforeShutdown', 'onShutdown'] as const)(
+    'exits with 1 after timeoutMs when %s hangs, and the log names it',
+    async (hook) => {
+      const entered = deferred();
+      const hang = () => {
+        entered.resolve();
+        return new Promise(() => {});
+      };
+      const { clock, logs, exited } = await setup({ timeoutMs: 1_000, [hook]: hang });
+      process.emit(SIGNAL);
+      await entered.promise;
+      await clock.advance(1_000);
+      expect(await exited).toBe(1);
+      expect(logs.find((line) => line.startsWith('error'))).toMatch(
+        new RegExp(
+          `timed out after 1000 ms while (draining|finishing): ${hook} has not returned; still open: 0 request`,
+        ),
+      );
+    },
+  );
 
   it('goes on when beforeShutdown fails, and exits with 1 when onShutdown fails', async () => {
     const { logs, exited } = await setup({
@@ -186,6 +257,50 @@ describe('gracefulShutdown', () => {
     expect(logs[0]).toBe('info shutdown: deploy; readiness fails from now on');
     expect(process.listenerCount(SIGNAL)).toBe(listeners - 1);
     expect(server.listenerCount('request')).toBe(1);
+  });
+
+  it('with two servers (an app and its metrics port), exits only once both have drained, turning readiness off once', async () => {
+    const { clock, probes, started, release, logs, exited, port } = await setup();
+    const metricsPort = await serve((_req, res) => res.end('metrics'));
+    const metricsExits: number[] = [];
+    const metricsDone = deferred();
+    const second = gracefulShutdown(metricsPort.server, {
+      signals: [SIGNAL],
+      health: probes,
+      clock,
+      logger: { info() {}, warn() {}, error: (_f, message) => logs.push(`error ${message}`) },
+      exit: (code) => metricsExits.push(code),
+      onShutdown: () => metricsDone.resolve(),
+    });
+    try {
+      const inFlight = send(port, { path: '/slow' });
+      await started.slow.promise;
+      process.emit(SIGNAL);
+      await metricsDone.promise; // the metrics server has closed and its onShutdown ran
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(metricsExits).toEqual([]); // the process must not exit under the app's request
+      expect(second.phase).not.toBe('exited');
+
+      release.resolve();
+      expect((await inFlight).text).toBe('slow done');
+      expect(await exited).toBe(0);
+      expect(await second.shutdown()).toBe(0);
+      expect(metricsExits).toEqual([0]);
+      expect(logs.filter((line) => line.startsWith('error'))).toEqual([]);
+      expect(probes.names.filter((name) => name === 'shutdown')).toHaveLength(1);
+    } finally {
+      second.dispose();
+      await metricsPort.close();
+    }
+  });
+
+  it('without a health registry, its log does not claim that readiness fails', async () => {
+    const { logs, exited } = await setup({ withoutHealth: true });
+    process.emit(SIGNAL, SIGNAL); // as Node emits a real signal: with its name
+    expect(await exited).toBe(0);
+    expect(logs[0]).toBe(
+      'info shutdown: SIGUSR2; no health registry given, so readiness stays as it was: the load balancer learns nothing before connections are refused',
+    );
   });
 
   it('dispose removes its signal and request listeners', async () => {

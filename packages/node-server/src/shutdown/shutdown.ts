@@ -7,12 +7,14 @@ import {
   type ShutdownServer,
   validateShutdownOptions,
 } from './options.js';
+import { allDrained, drained, drainingStarted, turnOffOnce } from './process-wide.js';
 
 /**
  * Where a shutdown is: `serving` until a signal; `draining` while readiness fails and the
  * server still accepts (`beforeShutdown`, then `drainDelayMs`); `closing` while new
  * connections are refused and requests in flight finish; `finishing` while `onShutdown`
- * runs; `exited` once `exit` was called.
+ * runs and then while another shutdown of the process (another server's) still drains;
+ * `exited` once `exit` was called.
  */
 export type ShutdownPhase = 'serving' | 'draining' | 'closing' | 'finishing' | 'exited';
 
@@ -24,11 +26,30 @@ export interface GracefulShutdown {
    * exit code once `exit` has been called with it.
    */
   shutdown(reason?: string): Promise<number>;
-  /** Stops listening for the signals and for requests; the server is left as it is. */
+  /**
+   * Stops listening for the signals and for requests, and no longer holds back the exit of
+   * the process's other shutdowns; the server is left as it is.
+   */
   dispose(): void;
 }
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * Makes Node close the connection once the response has gone out, and write `Connection:
+ * close` itself: a header set here would not survive a framework that removes every header
+ * on its error path (Koa's), and the keep-alive client would stay through the drain.
+ */
+function closeAfter(res: ServerResponse): void {
+  if (!res.headersSent) res.shouldKeepAlive = false;
+}
+
+/** The server's events for requests that never reach its `request` listeners. */
+const UNSEEN = ['checkContinue', 'checkExpectation'] as const;
+
+/** The readiness check registered on the signal. */
+const failing = () => ({ status: 'fail' as const, output: 'shutting down' });
+const READINESS = { kind: 'readiness', critical: true } as const;
 
 /** `GET /orders`: the path without its query, which may carry secrets. */
 function describe(res: ServerResponse): string {
@@ -46,7 +67,8 @@ function describe(res: ServerResponse): string {
  * From the signal on every response carries `Connection: close`.
  *
  * Call it right after creating the server: it counts the requests in flight from then on
- * (one `close` listener per request).
+ * (one `close` listener per request), and once none of those is left it closes every
+ * connection still open, preconnected ones that never sent a request included.
  *
  * @example
  * const server = app.listen(3000);
@@ -66,18 +88,33 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   let settle: (code: number) => void = () => {};
   let timer: TimerHandle | undefined;
   let startedAt = 0;
+  /** What the shutdown is waiting on besides requests and connections, for the timeout's log. */
+  let waitingOn: string | undefined;
   const inFlight = new Set<ServerResponse>();
+  /** This shutdown among the process's others. */
+  const self = {};
+
+  /**
+   * Closes what no request needs any more. Node's `close()` closes idle keep-alive
+   * connections, but keeps a finished keep-alive one until its timeout, and one that has sent
+   * no request yet (a browser's or a pool's preconnect), or part of one, until its
+   * `headersTimeout` (60 s): once no request is in flight, every connection left goes —
+   * unless the app takes requests it is not told of (`checkContinue`, `checkExpectation`).
+   */
+  function closeUnneeded(): void {
+    if (inFlight.size === 0 && !UNSEEN.some((event) => server.listenerCount(event) > 0)) server.closeAllConnections();
+    else server.closeIdleConnections();
+  }
 
   // One function for every request, not a closure each.
   function released(this: ServerResponse): void {
     inFlight.delete(this);
-    // Node keeps a keep-alive connection open after its response, even on a closed server.
-    if (phase === 'closing') server.closeIdleConnections();
+    if (phase === 'closing') closeUnneeded();
   }
   const tracked = (_req: unknown, res: ServerResponse) => {
     inFlight.add(res);
     res.on('close', released);
-    if (phase !== 'serving' && !res.headersSent) res.setHeader('connection', 'close');
+    if (phase !== 'serving') closeAfter(res);
   };
   const onSignal = (signal: NodeJS.Signals) => {
     if (running) logger.warn({ signal }, `shutdown: ${signal} received again; already shutting down`);
@@ -88,7 +125,7 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   server.prependListener('request', tracked);
   for (const signal of signals) process.on(signal, onSignal);
 
-  function dispose(): void {
+  function stopListening(): void {
     server.off('request', tracked);
     for (const signal of signals) process.off(signal, onSignal);
   }
@@ -97,17 +134,28 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
     if (phase === 'exited') return;
     phase = 'exited';
     clock.clearTimeout(timer!);
-    dispose();
+    stopListening();
+    drained(self, code);
     exit(code);
     settle(code);
+  }
+
+  /** Exits once every shutdown of the process has drained, with the worst code of them all. */
+  async function finishWithTheOthers(code: number): Promise<void> {
+    const all = allDrained();
+    waitingOn = "another server's shutdown has not finished";
+    drained(self, code);
+    const worst = Math.max(code, await all);
+    if (phase === 'finishing') finish(worst);
   }
 
   function timedOut(): void {
     const requests = [...inFlight].map(describe);
     server.getConnections((_error, connections) => {
       logger.error(
-        { phase, timeoutMs, requests, connections },
-        `shutdown: timed out after ${timeoutMs} ms while ${phase}; still open: ${requests.length} request(s) in flight` +
+        { phase, waitingOn, timeoutMs, requests, connections },
+        `shutdown: timed out after ${timeoutMs} ms while ${phase}${waitingOn === undefined ? '' : `: ${waitingOn}`}; ` +
+          `still open: ${requests.length} request(s) in flight` +
           `${requests.length > 0 ? ` (${requests.join(', ')})` : ''}, ${connections ?? 'unknown'} connection(s)`,
       );
       finish(1);
@@ -118,26 +166,36 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
     startedAt = clock.now();
     phase = 'draining';
     timer = clock.setTimeout(timedOut, timeoutMs);
+    drainingStarted(self);
+    const health = options.health;
     try {
-      options.health?.register(SHUTDOWN_DEFAULTS.checkName, () => ({ status: 'fail', output: 'shutting down' }), {
-        kind: 'readiness',
-        critical: true,
-      });
+      if (health !== undefined)
+        turnOffOnce(health, () => health.register(SHUTDOWN_DEFAULTS.checkName, failing, READINESS));
     } catch (error) {
       logger.error({ error }, `shutdown: could not turn readiness off: ${messageOf(error)}`);
     }
-    for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
-    logger.info({ reason, drainDelayMs, inFlight: inFlight.size }, `shutdown: ${reason}; readiness fails from now on`);
+    for (const res of inFlight) closeAfter(res);
+    logger.info(
+      { reason, drainDelayMs, inFlight: inFlight.size },
+      `shutdown: ${reason}; ${
+        health === undefined
+          ? 'no health registry given, so readiness stays as it was: the load balancer learns nothing before connections are refused'
+          : 'readiness fails from now on'
+      }`,
+    );
     try {
+      waitingOn = 'beforeShutdown has not returned';
       await options.beforeShutdown?.();
     } catch (error) {
       logger.error({ error }, `shutdown: beforeShutdown failed: ${messageOf(error)}`);
     }
+    waitingOn = undefined;
     if (drainDelayMs > 0) await clock.sleep(drainDelayMs);
     if (phase !== 'draining') return; // timed out meanwhile
     phase = 'closing';
-    // Closes the idle connections too (Node >= 19); resolves once the last connection has closed.
+    // Resolves once the last connection has closed.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    closeUnneeded();
     logger.info(
       { inFlight: inFlight.size },
       `shutdown: refusing new connections; ${inFlight.size} request(s) in flight`,
@@ -146,15 +204,15 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
     if (phase !== 'closing') return;
     phase = 'finishing';
     try {
+      waitingOn = 'onShutdown has not returned';
       await options.onShutdown?.();
     } catch (error) {
       logger.error({ error }, `shutdown: onShutdown failed: ${messageOf(error)}`);
-      finish(1);
-      return;
+      return finishWithTheOthers(1);
     }
     if (phase !== 'finishing') return;
     logger.info({ durationMs: clock.now() - startedAt }, 'shutdown: complete');
-    finish(0);
+    return finishWithTheOthers(0);
   }
 
   function shutdown(reason = 'shutdown requested'): Promise<number> {
@@ -170,6 +228,9 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
       return phase;
     },
     shutdown,
-    dispose,
+    dispose() {
+      stopListening();
+      drained(self, 0); // holds no other shutdown of the process back
+    },
   };
 }
