@@ -111,6 +111,13 @@ describe('rateLimitMiddleware, errorFormatter and responseMeta over HTTP', () =>
     expect(answer.headers.get('retry-after')).toBe(retryAfter);
   });
 
+  it('keeps the status tRPC gives a code it raises itself (PARSE_ERROR: 400, not 500)', async () => {
+    const url = await serve(t.router({ hello: t.procedure.query(() => 'hi') }));
+    const answer = await get(url, `hello?connectionParams=${encodeURIComponent('{not json')}`);
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.data).toMatchObject({ code: 'PARSE_ERROR', httpStatus: 400 });
+  });
+
   it('adds to the response meta and error shape of your own', async () => {
     const own = initTRPC.create({
       errorFormatter: errorFormatter(({ shape }) => ({
@@ -137,6 +144,35 @@ describe('rateLimitMiddleware, errorFormatter and responseMeta over HTTP', () =>
       'no-store',
       null,
     ]);
+  });
+
+  it('puts Retry-After on a batch only when every call in it was refused with a wait', async () => {
+    const clock = new FakeClock();
+    const limiter = rateLimiter({ name: 'api', algorithm: tokenBucket({ capacity: 1, refillPerSecond: 0.1 }), clock });
+    const limited = t.procedure.use(
+      rateLimitMiddleware<{ userId: string }>({ limiter, key: ({ ctx }) => ctx.userId, clock }),
+    );
+    const url = await serve(
+      t.router({
+        a: limited.query(() => 'a'),
+        b: t.procedure.query(() => 'b'),
+        down: t.procedure.query(() => {
+          throw new TRPCError({ code: 'SERVICE_UNAVAILABLE' });
+        }),
+      }),
+    );
+    expect((await get(url, 'a')).status).toBe(200); // the quota, spent
+    // One call refused beside one answered, then beside one that failed without a wait: the
+    // header would tell the others (and tRPC clients reading it for any failed call) to wait 10 s.
+    for (const path of ['a,b', 'a,down']) {
+      const mixed = await get(url, `${path}?batch=1&input={}`);
+      expect(mixed.status).toBe(207);
+      expect(mixed.headers.get('retry-after')).toBe(null);
+      expect(mixed.headers.get('ratelimit')).toBe('"api";r=0;t=10');
+      expect(mixed.body).toMatchObject([{ error: { data: { retryAfterMs: 10_000 } } }, {}]);
+    }
+    const refused = await get(url, 'a,a?batch=1&input={}');
+    expect([refused.status, refused.headers.get('retry-after')]).toEqual([429, '10']);
   });
 
   it('rejects a middleware without a key or a limiter, naming them', () => {
