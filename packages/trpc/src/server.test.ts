@@ -175,6 +175,13 @@ describe('rateLimitMiddleware, errorFormatter and responseMeta over HTTP', () =>
     expect([refused.status, refused.headers.get('retry-after')]).toEqual([429, '10']);
   });
 
+  it('refuses a cost the limiter can never admit at construction, not as a 500 on every call', () => {
+    const limiter = rateLimiter({ algorithm: tokenBucket({ capacity: 2, refillPerSecond: 1 }) });
+    expect(() => rateLimitMiddleware({ limiter, key: () => 'k', cost: 3 })).toThrow(ConfigurationError);
+    expect(() => rateLimitMiddleware({ limiter, key: () => 'k', cost: 3 })).toThrow(/cost: received 3/);
+    expect(() => rateLimitMiddleware({ limiter, key: () => 'k', cost: 2 })).not.toThrow();
+  });
+
   it('rejects a middleware without a key or a limiter, naming them', () => {
     expect(() => rateLimitMiddleware({} as never)).toThrow(ConfigurationError);
     expect(() => rateLimitMiddleware({} as never)).toThrow(/limiter[\s\S]*key/);

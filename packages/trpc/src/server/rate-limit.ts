@@ -21,7 +21,7 @@ export interface RateLimitMiddlewareOptions<TContext> {
   limiter: RateLimiter;
   /** Whose quota a call spends: a user, an organisation, an API key (from `ctx`), with `path` for per-procedure limits. */
   key: (input: RateLimitKeyInput<TContext>) => string;
-  /** Units a call spends. @default 1 */
+  /** Units a call spends: at most what the limiter can ever admit (a token bucket's capacity). @default 1 */
   cost?: number;
   /** Which rate-limit fields a refusal carries (see core's `rateLimitResponder`). @default 'draft' */
   headers?: RateLimitHeadersMode;
@@ -54,9 +54,14 @@ export function rateLimitMiddleware<TContext = object>(
 ): ResilienceMiddleware<TContext> {
   const v = new OptionsValidator('rateLimitMiddleware');
   const o = v.known(options, OPTION_NAMES);
-  v.check(typeof o.limiter?.consume === 'function', 'limiter', o.limiter, 'a RateLimiter');
+  const algorithms = o.limiter?.algorithms;
+  v.check(typeof o.limiter?.consume === 'function' && Array.isArray(algorithms), 'limiter', o.limiter, 'a RateLimiter');
   v.function('key', o.key).required('key', o.key);
-  v.number('cost', o.cost, { gt: 0 });
+  // A cost no limit can ever admit would fail every call (a 500), not refuse it: said here instead.
+  v.number('cost', o.cost, {
+    gt: 0,
+    max: Array.isArray(algorithms) ? Math.min(...algorithms.map((a) => a.maxCost)) : Infinity,
+  });
   v.clock('clock', o.clock);
   v.done();
   const { limiter, key, cost = 1 } = options;
