@@ -2,35 +2,43 @@
 // an error code, its HTTP status, and the Retry-After and RateLimit fields of the response.
 import { errorResponse, httpErrorStatus } from '@resilience/core';
 import { type TRPC_ERROR_CODE_KEY, type TRPCDefaultErrorShape, TRPCError } from '@trpc/server';
-import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 
-/** tRPC's error codes by HTTP status, for an error that brings only a status. */
-const CODE_BY_STATUS: Readonly<Record<number, TRPC_ERROR_CODE_KEY>> = {
-  400: 'BAD_REQUEST',
-  401: 'UNAUTHORIZED',
-  402: 'PAYMENT_REQUIRED',
-  403: 'FORBIDDEN',
-  404: 'NOT_FOUND',
-  405: 'METHOD_NOT_SUPPORTED',
-  408: 'TIMEOUT',
-  409: 'CONFLICT',
-  412: 'PRECONDITION_FAILED',
-  413: 'PAYLOAD_TOO_LARGE',
-  415: 'UNSUPPORTED_MEDIA_TYPE',
-  422: 'UNPROCESSABLE_CONTENT',
-  428: 'PRECONDITION_REQUIRED',
-  429: 'TOO_MANY_REQUESTS',
-  499: 'CLIENT_CLOSED_REQUEST',
-  500: 'INTERNAL_SERVER_ERROR',
-  501: 'NOT_IMPLEMENTED',
-  502: 'BAD_GATEWAY',
-  503: 'SERVICE_UNAVAILABLE',
-  504: 'GATEWAY_TIMEOUT',
+/**
+ * Each tRPC code's HTTP status, as tRPC maps it (its own table is in `@trpc/server/http`, which
+ * this entry does not load: a tRPC server on another adapter need not). Typed as a record of
+ * every code, so a code tRPC adds fails the build instead of answering 500.
+ */
+const STATUS_BY_CODE: Readonly<Record<TRPC_ERROR_CODE_KEY, number>> = {
+  PARSE_ERROR: 400,
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  PAYMENT_REQUIRED: 402,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_SUPPORTED: 405,
+  TIMEOUT: 408,
+  CONFLICT: 409,
+  PRECONDITION_FAILED: 412,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  UNPROCESSABLE_CONTENT: 422,
+  PRECONDITION_REQUIRED: 428,
+  TOO_MANY_REQUESTS: 429,
+  CLIENT_CLOSED_REQUEST: 499,
+  INTERNAL_SERVER_ERROR: 500,
+  NOT_IMPLEMENTED: 501,
+  BAD_GATEWAY: 502,
+  SERVICE_UNAVAILABLE: 503,
+  GATEWAY_TIMEOUT: 504,
 };
 
-/** A code's HTTP status, as tRPC itself maps it (PARSE_ERROR is 400, as BAD_REQUEST). */
-const statusOf = (code: TRPC_ERROR_CODE_KEY) => getHTTPStatusCodeFromError({ code } as TRPCError);
+/** The code for an error that brings only a status: the inverse (400 is BAD_REQUEST, not PARSE_ERROR). */
+const CODE_BY_STATUS: Readonly<Record<number, TRPC_ERROR_CODE_KEY>> = Object.fromEntries(
+  Object.entries(STATUS_BY_CODE)
+    .filter(([code]) => code !== 'PARSE_ERROR')
+    .map(([code, status]) => [status, code]),
+);
 
 /** How an error is answered: its tRPC code, HTTP status, and when a retry may succeed. */
 export interface ErrorAnswer {
@@ -52,8 +60,8 @@ export function errorAnswer(error: TRPCError): ErrorAnswer {
   const code = wrapped ? (CODE_BY_STATUS[s!.status] ?? (s!.status < 500 ? 'BAD_REQUEST' : error.code)) : error.code;
   const retryAfterMs = s?.retryAfterMs;
   return retryAfterMs === undefined
-    ? { code, httpStatus: statusOf(code) }
-    : { code, httpStatus: statusOf(code), retryAfterMs };
+    ? { code, httpStatus: STATUS_BY_CODE[code] }
+    : { code, httpStatus: STATUS_BY_CODE[code], retryAfterMs };
 }
 
 /** What `errorFormatter` adds to the shape's `data`. */
