@@ -37,7 +37,7 @@ const STATUS_BY_CODE: Readonly<Record<TRPC_ERROR_CODE_KEY, number>> = {
 const CODE_BY_STATUS: Readonly<Record<number, TRPC_ERROR_CODE_KEY>> = Object.fromEntries(
   Object.entries(STATUS_BY_CODE)
     .filter(([code]) => code !== 'PARSE_ERROR')
-    .map(([code, status]) => [status, code]),
+    .map(([code, status]) => [status, code as TRPC_ERROR_CODE_KEY]),
 );
 
 /** How an error is answered: its tRPC code, HTTP status, and when a retry may succeed. */
