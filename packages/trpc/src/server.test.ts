@@ -369,7 +369,7 @@ describe('idempotentMutation', () => {
     expect(runs()).toBe(5);
   });
 
-  it('tells inputs apart by what a transformer carries (Set, Map, BigInt), and refuses one with no fingerprint', async () => {
+  it('tells inputs apart by what a transformer carries (Set, Map, BigInt, NaN), and refuses one with no fingerprint', async () => {
     // A transformer of the kind superjson is: it revives a Set, a Map and a BigInt.
     const revive = (value: unknown): unknown => {
       if (typeof value !== 'object' || value === null) return value;
@@ -378,6 +378,7 @@ describe('idempotentMutation', () => {
       if (Array.isArray(v.$map))
         return new Map((v.$map as [unknown, unknown][]).map(([k, x]) => [revive(k), revive(x)]));
       if (typeof v.$bigint === 'string') return BigInt(v.$bigint);
+      if (typeof v.$number === 'string') return Number(v.$number);
       return Array.isArray(value)
         ? value.map(revive)
         : Object.fromEntries(Object.entries(v).map(([k, x]) => [k, revive(x)]));
@@ -401,11 +402,13 @@ describe('idempotentMutation', () => {
     expect((await failure(order({ prices: { $map: [['a', 2]] } }, 'k-map'))).data?.code).toBe('UNPROCESSABLE_CONTENT');
     expect(await order({ cents: { $bigint: '1' } }, 'k-big')).toBe(3);
     expect((await failure(order({ cents: { $bigint: '2' } }, 'k-big'))).data?.code).toBe('UNPROCESSABLE_CONTENT');
+    expect(await order({ rate: null }, 'k-nan')).toBe(4); // NaN is null to JSON
+    expect((await failure(order({ rate: { $number: 'NaN' } }, 'k-nan'))).data?.code).toBe('UNPROCESSABLE_CONTENT');
     let deep: unknown = 1;
     for (let i = 0; i < 600; i++) deep = { deep };
     const refused = await failure(order({ deep }, 'k-deep'));
     expect([refused.data?.code, refused.data?.httpStatus]).toEqual(['BAD_REQUEST', 400]);
-    expect(runs).toBe(3);
+    expect(runs).toBe(4);
   });
 
   it('does not run a timed-out mutation again for its retry: CONFLICT while it runs, then its result', async () => {
