@@ -9,6 +9,8 @@ import {
   onHttpDecision,
   RateLimitExceededError,
   rateLimiter,
+  type Store,
+  StoreUnavailableError,
   TimeoutError,
   tokenBucket,
 } from '@resilience/core';
@@ -175,6 +177,23 @@ describe('rateLimitMiddleware, errorFormatter and responseMeta over HTTP', () =>
     }
     const refused = await get(url, 'a,a?batch=1&input={}');
     expect([refused.status, refused.headers.get('retry-after')]).toEqual([429, '10']);
+  });
+
+  it('answers a store that is down with SERVICE_UNAVAILABLE (503) and reports store_unavailable, as the adapters do', async () => {
+    const fail = () => Promise.reject(new StoreUnavailableError('store down'));
+    const store: Store = { apply: fail, applyAll: fail, get: fail, set: fail, delete: fail, keys: fail };
+    const limiter = rateLimiter({
+      name: 'api',
+      algorithm: tokenBucket({ capacity: 1, refillPerSecond: 1 }),
+      store,
+      onStoreError: 'closed',
+    });
+    const url = await serve(
+      t.router({ hello: t.procedure.use(rateLimitMiddleware({ limiter, key: () => 'k' })).query(() => 'hi') }),
+    );
+    const answer = await get(url, 'hello');
+    expect([answer.status, answer.body.error.data.code]).toEqual([503, 'SERVICE_UNAVAILABLE']);
+    expect(heard).toEqual([{ decision: 'store_unavailable', policy: 'api' }]);
   });
 
   it('refuses a cost the limiter can never admit at construction, not as a 500 on every call', () => {

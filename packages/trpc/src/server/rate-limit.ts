@@ -1,5 +1,7 @@
 import {
   type Clock,
+  isStoreUnavailableError,
+  type RateLimitDecision,
   RateLimitExceededError,
   type RateLimiter,
   type RateLimitHeadersMode,
@@ -68,7 +70,14 @@ export function rateLimitMiddleware<TContext = object>(
   const respond = rateLimitResponder([limiter], options.headers === undefined ? {} : { headers: options.headers });
   const clock = options.clock ?? systemClock;
   return async function rateLimit(opts) {
-    const decision = await limiter.consume(key(opts as unknown as RateLimitKeyInput<TContext>), cost);
+    let decision: RateLimitDecision;
+    try {
+      decision = await limiter.consume(key(opts as unknown as RateLimitKeyInput<TContext>), cost);
+    } catch (error) {
+      // The store is down and the limiter fails closed: errorFormatter answers 503; the span hears why.
+      if (isStoreUnavailableError(error)) emitHttpDecision({ decision: 'store_unavailable', policy: limiter.name });
+      throw error;
+    }
     if (decision.allowed) return opts.next();
     emitHttpDecision({ decision: 'rate_limited', policy: limiter.name });
     const { 'content-type': _, ...headers } = respond([decision], clock.now()).headers;
