@@ -4,9 +4,13 @@ import {
   ConfigurationError,
   type HttpDecision,
   IdempotencyConflictError,
+  idempotency,
+  memoryStore,
   onHttpDecision,
   RateLimitExceededError,
   rateLimiter,
+  type Store,
+  StoreUnavailableError,
   TimeoutError,
   tokenBucket,
 } from '@resilience/core';
@@ -111,6 +115,13 @@ describe('rateLimitMiddleware, errorFormatter and responseMeta over HTTP', () =>
     expect(answer.headers.get('retry-after')).toBe(retryAfter);
   });
 
+  it('keeps the status tRPC gives a code it raises itself (PARSE_ERROR: 400, not 500)', async () => {
+    const url = await serve(t.router({ hello: t.procedure.query(() => 'hi') }));
+    const answer = await get(url, `hello?connectionParams=${encodeURIComponent('{not json')}`);
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.data).toMatchObject({ code: 'PARSE_ERROR', httpStatus: 400 });
+  });
+
   it('adds to the response meta and error shape of your own', async () => {
     const own = initTRPC.create({
       errorFormatter: errorFormatter(({ shape }) => ({
@@ -137,6 +148,59 @@ describe('rateLimitMiddleware, errorFormatter and responseMeta over HTTP', () =>
       'no-store',
       null,
     ]);
+  });
+
+  it('puts Retry-After on a batch only when every call in it was refused with a wait', async () => {
+    const clock = new FakeClock();
+    const limiter = rateLimiter({ name: 'api', algorithm: tokenBucket({ capacity: 1, refillPerSecond: 0.1 }), clock });
+    const limited = t.procedure.use(
+      rateLimitMiddleware<{ userId: string }>({ limiter, key: ({ ctx }) => ctx.userId, clock }),
+    );
+    const url = await serve(
+      t.router({
+        a: limited.query(() => 'a'),
+        b: t.procedure.query(() => 'b'),
+        down: t.procedure.query(() => {
+          throw new TRPCError({ code: 'SERVICE_UNAVAILABLE' });
+        }),
+      }),
+    );
+    expect((await get(url, 'a')).status).toBe(200); // the quota, spent
+    // One call refused beside one answered, then beside one that failed without a wait: the
+    // header would tell the others (and tRPC clients reading it for any failed call) to wait 10 s.
+    for (const path of ['a,b', 'a,down']) {
+      const mixed = await get(url, `${path}?batch=1&input={}`);
+      expect(mixed.status).toBe(207);
+      expect(mixed.headers.get('retry-after')).toBe(null);
+      expect(mixed.headers.get('ratelimit')).toBe('"api";r=0;t=10');
+      expect(mixed.body).toMatchObject([{ error: { data: { retryAfterMs: 10_000 } } }, {}]);
+    }
+    const refused = await get(url, 'a,a?batch=1&input={}');
+    expect([refused.status, refused.headers.get('retry-after')]).toEqual([429, '10']);
+  });
+
+  it('answers a store that is down with SERVICE_UNAVAILABLE (503) and reports store_unavailable, as the adapters do', async () => {
+    const fail = () => Promise.reject(new StoreUnavailableError('store down'));
+    const store: Store = { apply: fail, applyAll: fail, get: fail, set: fail, delete: fail, keys: fail };
+    const limiter = rateLimiter({
+      name: 'api',
+      algorithm: tokenBucket({ capacity: 1, refillPerSecond: 1 }),
+      store,
+      onStoreError: 'closed',
+    });
+    const url = await serve(
+      t.router({ hello: t.procedure.use(rateLimitMiddleware({ limiter, key: () => 'k' })).query(() => 'hi') }),
+    );
+    const answer = await get(url, 'hello');
+    expect([answer.status, answer.body.error.data.code]).toEqual([503, 'SERVICE_UNAVAILABLE']);
+    expect(heard).toEqual([{ decision: 'store_unavailable', policy: 'api' }]);
+  });
+
+  it('refuses a cost the limiter can never admit at construction, not as a 500 on every call', () => {
+    const limiter = rateLimiter({ algorithm: tokenBucket({ capacity: 2, refillPerSecond: 1 }) });
+    expect(() => rateLimitMiddleware({ limiter, key: () => 'k', cost: 3 })).toThrow(ConfigurationError);
+    expect(() => rateLimitMiddleware({ limiter, key: () => 'k', cost: 3 })).toThrow(/cost: received 3/);
+    expect(() => rateLimitMiddleware({ limiter, key: () => 'k', cost: 2 })).not.toThrow();
   });
 
   it('rejects a middleware without a key or a limiter, naming them', () => {
@@ -269,10 +333,138 @@ describe('idempotentMutation', () => {
     expect(await b.order.mutate({ idempotencyKey: 'same' })).toBe(2);
   });
 
+  it('replays the caller’s own mistake whatever records it (an idempotency() of your own) and whatever threw it', async () => {
+    // docs/trpc.md passes an idempotency() of its own, which records no error by default; an
+    // error with its own 404 status is answered 404 by errorFormatter: the caller's mistake too.
+    let runs = 0;
+    const keyed = t.procedure.input((raw) => raw as { idempotencyKey: string });
+    const router = t.router({
+      own: keyed.mutation(
+        idempotentMutation({ idempotency: idempotency({ store: memoryStore({ maxKeys: 100 }) }) }, () => {
+          runs++;
+          throw new TRPCError({ code: 'NOT_FOUND', message: 'no item 9' });
+        }),
+      ),
+      status: keyed.mutation(
+        idempotentMutation({}, () => {
+          runs++;
+          throw Object.assign(new Error('no card 4'), { status: 404 });
+        }),
+      ),
+    });
+    const client = createTRPCClient<typeof router>({ links: [httpLink({ url: await serve(router) })] });
+    for (const [call, message] of [
+      [() => client.own.mutate({ idempotencyKey: 'k' }), 'no item 9'],
+      [() => client.status.mutate({ idempotencyKey: 'k' }), 'no card 4'],
+    ] as const) {
+      for (let i = 0; i < 2; i++) {
+        const error = await failure(call());
+        expect([error.data?.code, error.data?.httpStatus, error.message]).toEqual(['NOT_FOUND', 404, message]);
+      }
+    }
+    expect(runs).toBe(2);
+    expect(heard).toEqual([{ decision: 'replayed' }, { decision: 'replayed' }]);
+  });
+
+  it('frees the key of an answer that tells the caller to retry (408, 429) or that nobody heard (499)', async () => {
+    const outcomes: unknown[] = [
+      new TRPCError({ code: 'TIMEOUT' }),
+      new TRPCError({ code: 'TOO_MANY_REQUESTS' }),
+      new TRPCError({ code: 'CLIENT_CLOSED_REQUEST' }),
+      new DOMException('The operation was aborted', 'AbortError'),
+    ];
+    const { router, runs } = app(() => {
+      const next = outcomes.shift();
+      if (next === undefined) return 'done';
+      throw next;
+    });
+    const client = clientOf(await serve(router));
+    for (const status of [408, 429, 499, 499]) {
+      expect((await failure(client.order.mutate({ item: 1, idempotencyKey: 'k-retry' }))).data?.httpStatus).toBe(
+        status,
+      );
+    }
+    expect(await client.order.mutate({ item: 1, idempotencyKey: 'k-retry' })).toBe('done');
+    expect(runs()).toBe(5);
+  });
+
+  it('tells inputs apart by what a transformer carries (Set, Map, BigInt, NaN), and refuses one with no fingerprint', async () => {
+    // A transformer of the kind superjson is: it revives a Set, a Map and a BigInt.
+    const revive = (value: unknown): unknown => {
+      if (typeof value !== 'object' || value === null) return value;
+      const v = value as Record<string, unknown>;
+      if (Array.isArray(v.$set)) return new Set(v.$set.map(revive));
+      if (Array.isArray(v.$map))
+        return new Map((v.$map as [unknown, unknown][]).map(([k, x]) => [revive(k), revive(x)]));
+      if (typeof v.$bigint === 'string') return BigInt(v.$bigint);
+      if (typeof v.$number === 'string') return Number(v.$number);
+      return Array.isArray(value)
+        ? value.map(revive)
+        : Object.fromEntries(Object.entries(v).map(([k, x]) => [k, revive(x)]));
+    };
+    const transformer = { serialize: (value: unknown) => value, deserialize: revive };
+    const tx = initTRPC.create({ transformer, errorFormatter: errorFormatter() });
+    let runs = 0;
+    const router = tx.router({
+      order: tx.procedure
+        .input((raw) => raw as { idempotencyKey: string })
+        .mutation(idempotentMutation({}, () => ++runs)),
+    });
+    server = await startServer({ router, responseMeta: responseMeta() });
+    const client = createTRPCClient<typeof router>({ links: [httpLink({ url: server.url, transformer })] });
+    const order = (extra: Record<string, unknown>, idempotencyKey = 'k') =>
+      client.order.mutate({ idempotencyKey, ...extra });
+    expect(await order({ tags: { $set: ['a'] } })).toBe(1);
+    expect((await failure(order({ tags: { $set: ['b'] } }))).data?.code).toBe('UNPROCESSABLE_CONTENT');
+    expect(await order({ tags: { $set: ['a'] } })).toBe(1);
+    expect(await order({ prices: { $map: [['a', 1]] } }, 'k-map')).toBe(2);
+    expect((await failure(order({ prices: { $map: [['a', 2]] } }, 'k-map'))).data?.code).toBe('UNPROCESSABLE_CONTENT');
+    expect(await order({ cents: { $bigint: '1' } }, 'k-big')).toBe(3);
+    expect((await failure(order({ cents: { $bigint: '2' } }, 'k-big'))).data?.code).toBe('UNPROCESSABLE_CONTENT');
+    expect(await order({ rate: null }, 'k-nan')).toBe(4); // NaN is null to JSON
+    expect((await failure(order({ rate: { $number: 'NaN' } }, 'k-nan'))).data?.code).toBe('UNPROCESSABLE_CONTENT');
+    let deep: unknown = 1;
+    for (let i = 0; i < 600; i++) deep = { deep };
+    const refused = await failure(order({ deep }, 'k-deep'));
+    expect([refused.data?.code, refused.data?.httpStatus]).toEqual(['BAD_REQUEST', 400]);
+    expect(runs).toBe(4);
+  });
+
+  it('does not run a timed-out mutation again for its retry: CONFLICT while it runs, then its result', async () => {
+    const clock = new FakeClock();
+    const records = idempotency();
+    let runs = 0;
+    let release: ((value: string) => void) | undefined;
+    const router = t.router({
+      order: t.procedure
+        .use(timeoutMiddleware({ ms: 1_000, clock }))
+        .input((raw) => raw as { idempotencyKey: string })
+        .mutation(
+          idempotentMutation({ idempotency: records }, () => {
+            runs++;
+            return new Promise<string>((resolve) => (release = resolve)); // ignores ctx.signal
+          }),
+        ),
+    });
+    const client = createTRPCClient<typeof router>({ links: [httpLink({ url: await serve(router) })] });
+    const first = failure(client.order.mutate({ idempotencyKey: 'k-slow' }));
+    await until(() => release !== undefined, 'the mutation to start');
+    await clock.advance(1_000);
+    expect((await first).data?.code).toBe('TIMEOUT');
+    expect((await failure(client.order.mutate({ idempotencyKey: 'k-slow' }))).data?.code).toBe('CONFLICT');
+    release!('ordered');
+    await until(() => records.inFlight === 0, 'the first run to be recorded');
+    expect(await client.order.mutate({ idempotencyKey: 'k-slow' })).toBe('ordered');
+    expect(runs).toBe(1);
+  });
+
   it('rejects bad options and keys, naming them', async () => {
     expect(() => idempotentMutation({ required: 'yes' } as never, () => 1)).toThrow(/required/);
     expect(() => idempotentMutation({}, undefined as never)).toThrow(/resolver/);
     const strict = idempotentMutation({ minKeyLength: 16 }, () => 1);
     await expect(strict({ input: { idempotencyKey: 'short' }, path: 'x' })).rejects.toThrow(/16 to 255 characters/);
+    // Not text (a lone surrogate): a store that writes UTF-8 (Redis) would read two such keys as one.
+    const wellFormed = idempotentMutation({}, () => 1);
+    await expect(wellFormed({ input: { idempotencyKey: 'order-\uD800' }, path: 'x' })).rejects.toThrow(/well-formed/);
   });
 });

@@ -90,6 +90,19 @@ describe('shouldRecordResponse', () => {
     expect(shouldRecordResponse(503, { recordServerErrors: true })).toBe(true);
     expect(shouldRecordResponse(429)).toBe(false); // a limit refusal: the client is told to retry
   });
+
+  it('never records an answer that tells the client to retry (408, 425, 429) or that nobody heard (499)', () => {
+    // Replayed for the key's 24 h, a 408 or 425 would answer every retry it asks for with itself;
+    // a 499 (the handler failed on the abort of a client that left) would answer the client's retry.
+    for (const recordServerErrors of [false, true]) {
+      expect([408, 425, 429, 499].map((s) => shouldRecordResponse(s, { recordServerErrors }))).toEqual([
+        false,
+        false,
+        false,
+        false,
+      ]);
+    }
+  });
 });
 
 describe('payloadTooLargeResponse', () => {

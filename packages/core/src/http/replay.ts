@@ -106,12 +106,20 @@ export function replayResponse(record: ReplayRecord): {
 }
 
 /**
+ * Answers never recorded: those telling the client to come back (408 Request Timeout, 425
+ * Too Early, 429 Too Many Requests: replayed, they would answer every retry they ask for),
+ * and 499, a client that left (nobody heard it; the retry is the client's next try).
+ */
+const RETRY_ANSWERS: ReadonlySet<number> = new Set([408, 425, 429, 499]);
+
+/**
  * Whether a finished response is recorded for replay: yes for what the client should see
  * again (2xx, 3xx, 4xx), no for a 5xx (the client may retry it: the key is freed) unless
- * `recordServerErrors`, and never for a 429 (the client is told to come back).
+ * `recordServerErrors`, and never for a 408, 425 or 429 (the client is told to come back)
+ * nor a 499 (the client had left).
  */
 export function shouldRecordResponse(status: number, options: { readonly recordServerErrors?: boolean } = {}): boolean {
-  if (status === 429) return false;
+  if (RETRY_ANSWERS.has(status)) return false;
   return status < 500 || options.recordServerErrors === true;
 }
 

@@ -349,6 +349,36 @@ export const idempotencyScenarios: Scenario[] = [
   },
   {
     area: 'idempotency',
+    name: 'a client that leaves and whose handler stops on the abort: its 499 is not replayed, the retry runs',
+    async run(t) {
+      const runs = counter();
+      const entered = deferred();
+      const app = await t.serve([
+        t.m.errorHandler({ logger: t.logger() }),
+        t.m.idempotency({ logger: t.logger() }),
+        t.m.route('POST', '/orders', async (r) => {
+          if (runs.runs === 0) {
+            runs.add();
+            const signal = r.signal();
+            const stopped = new Promise((_, reject) => {
+              signal.addEventListener('abort', () => reject(new DOMException('The client left', 'AbortError')));
+            });
+            entered.resolve();
+            await stopped;
+          }
+          return runs.add({ status: 201, json: { charged: 1 } });
+        }),
+      ]);
+      const headers = { 'content-type': 'application/json', 'content-length': '2', 'idempotency-key': KEY };
+      await abandonedRequest(app.port, { method: 'POST', path: '/orders', headers, body: '{}' }, entered.promise);
+      let retried = await app.fetch('/orders', post({}));
+      for (let i = 0; i < 50 && retried.status === 409; i++) retried = await app.fetch('/orders', post({}));
+      expect([retried.status, retried.headers.get('idempotent-replayed')]).toEqual([201, null]);
+      expect(runs.runs).toBe(2);
+    },
+  },
+  {
+    area: 'idempotency',
     name: 'frees the key of a crashed request after lockTimeoutMs, not after the ttl: another instance then runs it',
     async run(t) {
       const clock = new FakeClock(0);

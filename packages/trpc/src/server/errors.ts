@@ -4,35 +4,41 @@ import { errorResponse, httpErrorStatus } from '@resilience/core';
 import { type TRPC_ERROR_CODE_KEY, type TRPCDefaultErrorShape, TRPCError } from '@trpc/server';
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 
-/** tRPC's error codes by HTTP status (the inverse of tRPC's own table). */
-const CODE_BY_STATUS: Readonly<Record<number, TRPC_ERROR_CODE_KEY>> = {
-  400: 'BAD_REQUEST',
-  401: 'UNAUTHORIZED',
-  402: 'PAYMENT_REQUIRED',
-  403: 'FORBIDDEN',
-  404: 'NOT_FOUND',
-  405: 'METHOD_NOT_SUPPORTED',
-  408: 'TIMEOUT',
-  409: 'CONFLICT',
-  412: 'PRECONDITION_FAILED',
-  413: 'PAYLOAD_TOO_LARGE',
-  415: 'UNSUPPORTED_MEDIA_TYPE',
-  422: 'UNPROCESSABLE_CONTENT',
-  428: 'PRECONDITION_REQUIRED',
-  429: 'TOO_MANY_REQUESTS',
-  499: 'CLIENT_CLOSED_REQUEST',
-  500: 'INTERNAL_SERVER_ERROR',
-  501: 'NOT_IMPLEMENTED',
-  502: 'BAD_GATEWAY',
-  503: 'SERVICE_UNAVAILABLE',
-  504: 'GATEWAY_TIMEOUT',
+/**
+ * Each tRPC code's HTTP status, as tRPC maps it (its own table is in `@trpc/server/http`, which
+ * this entry does not load: a tRPC server on another adapter need not). Typed as a record of
+ * every code, so a code tRPC adds fails the build instead of answering 500.
+ */
+const STATUS_BY_CODE: Readonly<Record<TRPC_ERROR_CODE_KEY, number>> = {
+  PARSE_ERROR: 400,
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  PAYMENT_REQUIRED: 402,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_SUPPORTED: 405,
+  TIMEOUT: 408,
+  CONFLICT: 409,
+  PRECONDITION_FAILED: 412,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  UNPROCESSABLE_CONTENT: 422,
+  PRECONDITION_REQUIRED: 428,
+  TOO_MANY_REQUESTS: 429,
+  CLIENT_CLOSED_REQUEST: 499,
+  INTERNAL_SERVER_ERROR: 500,
+  NOT_IMPLEMENTED: 501,
+  BAD_GATEWAY: 502,
+  SERVICE_UNAVAILABLE: 503,
+  GATEWAY_TIMEOUT: 504,
 };
 
-const STATUS_BY_CODE = Object.fromEntries(Object.entries(CODE_BY_STATUS).map(([s, c]) => [c, Number(s)])) as Record<
-  TRPC_ERROR_CODE_KEY,
-  number
->;
-STATUS_BY_CODE.BAD_REQUEST = 400; // PARSE_ERROR shares it
+/** The code for an error that brings only a status: the inverse (400 is BAD_REQUEST, not PARSE_ERROR). */
+const CODE_BY_STATUS: Readonly<Record<number, TRPC_ERROR_CODE_KEY>> = Object.fromEntries(
+  Object.entries(STATUS_BY_CODE)
+    .filter(([code]) => code !== 'PARSE_ERROR')
+    .map(([code, status]) => [status, code as TRPC_ERROR_CODE_KEY]),
+);
 
 /** How an error is answered: its tRPC code, HTTP status, and when a retry may succeed. */
 export interface ErrorAnswer {
@@ -54,8 +60,8 @@ export function errorAnswer(error: TRPCError): ErrorAnswer {
   const code = wrapped ? (CODE_BY_STATUS[s!.status] ?? (s!.status < 500 ? 'BAD_REQUEST' : error.code)) : error.code;
   const retryAfterMs = s?.retryAfterMs;
   return retryAfterMs === undefined
-    ? { code, httpStatus: STATUS_BY_CODE[code] ?? 500 }
-    : { code, httpStatus: STATUS_BY_CODE[code] ?? 500, retryAfterMs };
+    ? { code, httpStatus: STATUS_BY_CODE[code] }
+    : { code, httpStatus: STATUS_BY_CODE[code], retryAfterMs };
 }
 
 /** What `errorFormatter` adds to the shape's `data`. */
@@ -102,14 +108,27 @@ const FORWARDED =
 type HeaderDict = Record<string, string | string[] | undefined>;
 type Meta = { status?: number; headers?: Headers | HeaderDict };
 
-/** Retry-After and the RateLimit fields for a response's errors: the longest wait, each limit once. */
-export function errorHeaders(errors: readonly TRPCError[]): Record<string, string> | undefined {
+/**
+ * Retry-After and the RateLimit fields for a response's errors: each limit once, and the
+ * longest wait when every one of the response's `calls` (a batch's) failed with one. A batch
+ * in which a call succeeded or failed without a wait gets no `Retry-After`: it would tell
+ * that call (tRPC clients read the header for any failed call) to wait for another's limit.
+ * Each call's own wait is in its `data.retryAfterMs` (`errorFormatter`).
+ */
+export function errorHeaders(
+  errors: readonly TRPCError[],
+  calls: number = errors.length,
+): Record<string, string> | undefined {
   let headers: Record<string, string> | undefined;
   let wait = -1;
+  let waits = 0;
   for (const error of errors) {
     if (error.cause === undefined) continue;
     const after = errorResponse(error.cause).headers['retry-after'];
-    if (after !== undefined) wait = Math.max(wait, Number(after));
+    if (after !== undefined) {
+      wait = Math.max(wait, Number(after));
+      waits++;
+    }
     const own = (error.cause as { headers?: unknown }).headers;
     if (typeof own !== 'object' || own === null) continue;
     for (const [name, value] of Object.entries(own as Record<string, unknown>)) {
@@ -120,7 +139,7 @@ export function errorHeaders(errors: readonly TRPCError[]): Record<string, strin
       else if (!seen.split(', ').includes(value)) headers[name] = `${seen}, ${value}`;
     }
   }
-  if (wait < 0) return headers;
+  if (waits === 0 || waits < calls) return headers;
   return { ...headers, 'retry-after': String(wait) };
 }
 
@@ -133,10 +152,12 @@ export function errorHeaders(errors: readonly TRPCError[]): Record<string, strin
  * @example
  * createHTTPServer({ router, createContext, responseMeta: responseMeta() });
  */
-export function responseMeta<O extends { errors: readonly TRPCError[] }>(own?: (opts: O) => Meta): (opts: O) => Meta {
+export function responseMeta<O extends { errors: readonly TRPCError[]; paths?: readonly string[] | undefined }>(
+  own?: (opts: O) => Meta,
+): (opts: O) => Meta {
   return (opts) => {
     const meta = own?.(opts) ?? {};
-    const headers = errorHeaders(opts.errors);
+    const headers = errorHeaders(opts.errors, opts.paths?.length);
     if (headers === undefined) return meta;
     if (meta.headers instanceof Headers) {
       const merged = new Headers(meta.headers);

@@ -1,8 +1,8 @@
 import {
-  fingerprintInput,
   HTTP_DEFAULTS,
   Idempotency,
   type IdempotencyOptions,
+  type IdempotentResult,
   idempotency,
   isResilienceError,
   isStoreUnavailableError,
@@ -10,8 +10,9 @@ import {
   shouldRecordResponse,
 } from '@resilience/core';
 import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
-import { type TRPC_ERROR_CODE_KEY, TRPCError } from '@trpc/server';
+import { getTRPCErrorFromUnknown, type TRPC_ERROR_CODE_KEY, TRPCError } from '@trpc/server';
 import { errorAnswer } from './errors.js';
+import { inputFingerprint } from './fingerprint.js';
 
 /** What a mutation resolver receives, as far as this wrapper reads it. */
 export interface ResolverInput {
@@ -24,7 +25,9 @@ export interface IdempotentMutationOptions<O extends ResolverInput> {
   /**
    * Where outcomes are recorded: an `idempotency()` instance (share one store, such as
    * Redis, between instances), or its options.
-   * @default idempotency({ recordErrors: 4xx TRPCErrors but 429 }): a memory store of 10 000 records for 24 h
+   * The wrapper records the caller's own mistakes itself, whatever the instance's
+   * `recordErrors` says (see {@link idempotentMutation}).
+   * @default idempotency(): a memory store of 10 000 records for 24 h, one per wrapper
    */
   idempotency?: Idempotency | IdempotencyOptions;
   /** The call's key. @default input.idempotencyKey */
@@ -55,9 +58,26 @@ export const IDEMPOTENT_MUTATION_DEFAULTS = {
   maxKeyLength: HTTP_DEFAULTS.maxKeyLength,
 } as const;
 
-/** A failure worth replaying: the caller's own mistake (4xx but 429), never a server error or a limit. */
-const recordable = (error: unknown) =>
-  error instanceof TRPCError && shouldRecordResponse(errorAnswer(error).httpStatus);
+/** What a run with a key records: the resolver's value, or the caller's own mistake to answer again. */
+interface Outcome {
+  readonly value?: unknown;
+  readonly mistake?: { readonly code: TRPC_ERROR_CODE_KEY; readonly message: string };
+}
+
+/**
+ * The caller's own mistake in `error`, as `errorFormatter` answers it: a 4xx, but not one that
+ * tells the caller to come back (408, 429) or one nobody heard (499) — core's
+ * `shouldRecordResponse`, the HTTP adapters' rule. A `TRPCError` or anything else (an error
+ * with its own `status: 404`).
+ */
+function mistakeIn(error: unknown): Outcome['mistake'] {
+  const trpc = getTRPCErrorFromUnknown(error);
+  const { code, httpStatus } = errorAnswer(trpc);
+  return shouldRecordResponse(httpStatus) ? { code, message: trpc.message } : undefined;
+}
+
+/** Text a store writes as it is: no UTF-16 surrogate without its pair (UTF-8 would make two such keys one). */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 const keyInInput = (opts: ResolverInput) => {
   const key = (opts.input as { idempotencyKey?: unknown } | null | undefined)?.idempotencyKey;
@@ -70,7 +90,10 @@ const keyInInput = (opts: ResolverInput) => {
  * without running it. tRPC middleware cannot answer with a stored result, so this wraps the
  * resolver: `.mutation(idempotentMutation(options, resolver))`. The HTTP adapters' rules
  * hold: a repeat while the first call runs is `CONFLICT` (409), the same key with another
- * input `UNPROCESSABLE_CONTENT` (422), a missing or malformed key `BAD_REQUEST` (400).
+ * input `UNPROCESSABLE_CONTENT` (422), a missing or malformed key `BAD_REQUEST` (400); an
+ * error `errorFormatter` answers with a 4xx (but 408, 429, 499) is recorded and replayed, any
+ * other frees the key. The input's fingerprint tells apart what a transformer revives (a
+ * `Set`, a `Map`, a `BigInt`).
  *
  * @example
  * pay: t.procedure.input(z.object({ idempotencyKey: z.string(), amount: z.number() }))
@@ -89,10 +112,7 @@ export function idempotentMutation<O extends ResolverInput, T>(
   v.integer('minKeyLength', o.minKeyLength, { min: 1 });
   v.integer('maxKeyLength', o.maxKeyLength, { min: 1 });
   v.done();
-  const idem =
-    options.idempotency instanceof Idempotency
-      ? options.idempotency
-      : idempotency({ recordErrors: recordable, ...options.idempotency });
+  const idem = options.idempotency instanceof Idempotency ? options.idempotency : idempotency(options.idempotency);
   const keyOf = options.key ?? keyInInput;
   const required = options.required ?? IDEMPOTENT_MUTATION_DEFAULTS.required;
   const min = options.minKeyLength ?? IDEMPOTENT_MUTATION_DEFAULTS.minKeyLength;
@@ -106,20 +126,38 @@ export function idempotentMutation<O extends ResolverInput, T>(
     if (typeof key !== 'string' || key.length < min || key.length > max) {
       throw new TRPCError({ code: 'BAD_REQUEST', message: `The idempotency key must be ${min} to ${max} characters` });
     }
+    if (LONE_SURROGATE.test(key)) {
+      throw new TRPCError({ code: 'BAD_REQUEST', message: 'The idempotency key must be well-formed text' });
+    }
     const scope = options.scope?.(opts);
+    // The first run's own error, thrown as it was (its cause, its stack); a replay has its code and message.
+    let thrown: unknown;
+    const run = async (): Promise<Outcome> => {
+      try {
+        return { value: await resolver(opts) };
+      } catch (error) {
+        const mistake = mistakeIn(error);
+        if (mistake === undefined) throw error;
+        thrown = error;
+        return { mistake };
+      }
+    };
+    let result: IdempotentResult<Outcome>;
     try {
-      const result = await idem.executeDetailed(key, () => resolver(opts), {
-        fingerprint: await digest(fingerprintInput({ method: 'POST', path: opts.path, body: opts.input })),
+      result = await idem.executeDetailed(key, run, {
+        fingerprint: await inputFingerprint(opts.path, opts.input),
         onInFlight: 'reject',
         ...(scope !== undefined && { scope }),
         ...(opts.signal && { signal: opts.signal }),
       });
-      if (result.source === 'replayed') emitHttpDecision({ decision: 'replayed' });
-      return result.value;
     } catch (error) {
       reportDecision(error);
       throw translate(error);
     }
+    const { value, mistake } = result.value;
+    if (result.source === 'replayed') emitHttpDecision({ decision: 'replayed' });
+    if (mistake === undefined) return value as T;
+    throw result.source === 'executed' ? thrown : new TRPCError(mistake);
   };
 }
 
@@ -151,12 +189,4 @@ function translate(error: unknown): unknown {
     return new TRPCError({ code: error.code as TRPC_ERROR_CODE_KEY, message: error.message });
   }
   return error;
-}
-
-/** The SHA-256 of a fingerprint's text, hex: records keep 64 characters, whatever the input's size. */
-async function digest(text: string): Promise<string> {
-  const bytes = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
-  let hex = '';
-  for (const b of bytes) hex += b.toString(16).padStart(2, '0');
-  return hex;
 }

@@ -1,5 +1,7 @@
 import {
   type Clock,
+  isStoreUnavailableError,
+  type RateLimitDecision,
   RateLimitExceededError,
   type RateLimiter,
   type RateLimitHeadersMode,
@@ -21,7 +23,7 @@ export interface RateLimitMiddlewareOptions<TContext> {
   limiter: RateLimiter;
   /** Whose quota a call spends: a user, an organisation, an API key (from `ctx`), with `path` for per-procedure limits. */
   key: (input: RateLimitKeyInput<TContext>) => string;
-  /** Units a call spends. @default 1 */
+  /** Units a call spends: at most what the limiter can ever admit (a token bucket's capacity). @default 1 */
   cost?: number;
   /** Which rate-limit fields a refusal carries (see core's `rateLimitResponder`). @default 'draft' */
   headers?: RateLimitHeadersMode;
@@ -54,16 +56,28 @@ export function rateLimitMiddleware<TContext = object>(
 ): ResilienceMiddleware<TContext> {
   const v = new OptionsValidator('rateLimitMiddleware');
   const o = v.known(options, OPTION_NAMES);
-  v.check(typeof o.limiter?.consume === 'function', 'limiter', o.limiter, 'a RateLimiter');
+  const algorithms = o.limiter?.algorithms;
+  v.check(typeof o.limiter?.consume === 'function' && Array.isArray(algorithms), 'limiter', o.limiter, 'a RateLimiter');
   v.function('key', o.key).required('key', o.key);
-  v.number('cost', o.cost, { gt: 0 });
+  // A cost no limit can ever admit would fail every call (a 500), not refuse it: said here instead.
+  v.number('cost', o.cost, {
+    gt: 0,
+    max: Array.isArray(algorithms) ? Math.min(...algorithms.map((a) => a.maxCost)) : Infinity,
+  });
   v.clock('clock', o.clock);
   v.done();
   const { limiter, key, cost = 1 } = options;
   const respond = rateLimitResponder([limiter], options.headers === undefined ? {} : { headers: options.headers });
   const clock = options.clock ?? systemClock;
   return async function rateLimit(opts) {
-    const decision = await limiter.consume(key(opts as unknown as RateLimitKeyInput<TContext>), cost);
+    let decision: RateLimitDecision;
+    try {
+      decision = await limiter.consume(key(opts as unknown as RateLimitKeyInput<TContext>), cost);
+    } catch (error) {
+      // The store is down and the limiter fails closed: errorFormatter answers 503; the span hears why.
+      if (isStoreUnavailableError(error)) emitHttpDecision({ decision: 'store_unavailable', policy: limiter.name });
+      throw error;
+    }
     if (decision.allowed) return opts.next();
     emitHttpDecision({ decision: 'rate_limited', policy: limiter.name });
     const { 'content-type': _, ...headers } = respond([decision], clock.now()).headers;

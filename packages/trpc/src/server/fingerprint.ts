@@ -1,0 +1,51 @@
+import { fingerprintInput } from '@resilience/core';
+import { TRPCError } from '@trpc/server';
+
+/** Nesting deeper than this has no fingerprint (as core's canonical JSON refuses it). */
+const MAX_DEPTH = 512;
+
+/**
+ * The input as JSON can say it. A transformer (superjson, devalue) revives values JSON has no
+ * form for: a Set, a Map or a RegExp is `{}` to JSON and NaN or Infinity `null`, so two inputs
+ * that differ only in one would share a fingerprint, and a BigInt has none. Each is written as
+ * a tagged object instead. A cycle
+ * (superjson revives them) meets the depth limit. Own keys go to an object without a
+ * prototype, so a `__proto__` key stays a key.
+ */
+function jsonable(value: unknown, depth: number): unknown {
+  if (typeof value === 'bigint') return { $bigint: value.toString() };
+  if (typeof value === 'number') return Number.isFinite(value) ? value : { $number: String(value) };
+  if (typeof value !== 'object' || value === null) return value;
+  if (depth >= MAX_DEPTH) throw new TypeError(`nested deeper than ${MAX_DEPTH} levels`);
+  const inner = (v: unknown) => jsonable(v, depth + 1);
+  if (value instanceof Map) return { $map: [...value].map(([k, v]) => [inner(k), inner(v)]) };
+  if (value instanceof Set) return { $set: [...value].map(inner) };
+  if (value instanceof RegExp) return { $regexp: String(value) };
+  if (Array.isArray(value)) return value.map(inner);
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return value; // a Date: its JSON form
+  const out: Record<string, unknown> = Object.create(null);
+  for (const key of Object.keys(value)) out[key] = inner((value as Record<string, unknown>)[key]);
+  return out;
+}
+
+/**
+ * The fingerprint of a call's input to `path`: the SHA-256 (hex) of its canonical JSON, so key
+ * order does not matter and a record keeps 64 characters whatever the input's size. An input
+ * with none (nested deeper than 512 levels, a cycle) is the caller's `BAD_REQUEST`.
+ */
+export async function inputFingerprint(path: string, input: unknown): Promise<string> {
+  let text: string;
+  try {
+    text = fingerprintInput({ method: 'POST', path, body: jsonable(input, 0) });
+  } catch (error) {
+    throw new TRPCError({
+      code: 'BAD_REQUEST',
+      message: `The input has no idempotency fingerprint: ${(error as Error).message}`,
+      cause: error,
+    });
+  }
+  const bytes = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+  let hex = '';
+  for (const b of bytes) hex += b.toString(16).padStart(2, '0');
+  return hex;
+}
