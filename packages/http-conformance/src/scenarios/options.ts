@@ -28,6 +28,9 @@ export const optionScenarios: Scenario[] = [
         'cost',
         'headers',
       );
+      // A cost the limit can never admit would fail every request (a 500), not refuse it.
+      refuses(() => t.m.rateLimit({ algorithm: fixedWindow({ limit: 5, windowMs: 1_000 }), cost: 6 }), 'cost', '<= 5');
+      refuses(() => t.m.rateLimit({ limiter, cost: 2 }), 'cost', '<= 1');
       refuses(
         () => t.m.idempotency({ methods: 'POST' as never, maxBodyBytes: -1, header: 'bad header' }),
         'methods',

@@ -35,7 +35,7 @@ export interface RateLimitOptions<C> {
   store?: Store;
   /** Whose quota a request takes from. @default the client IP (IPv6 by /56, see clientIpKey) */
   key?: (c: C) => string | PromiseLike<string>;
-  /** What a request costs. @default 1 */
+  /** What a request costs: at most what the limit can ever admit (a fixed cost above it is refused at construction). @default 1 */
   cost?: number | ((c: C) => number | PromiseLike<number>);
   /** Requests that pass uncounted and without rate-limit fields (health probes, say). */
   skip?: (c: C) => boolean | PromiseLike<boolean>;
@@ -140,6 +140,13 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
       ...(o.store === undefined ? {} : { store: o.store }),
       ...(o.onStoreError === undefined ? {} : { onStoreError: o.onStoreError }),
     });
+  if (typeof o.cost === 'number') {
+    // A cost no limit can ever admit would fail every request (a 500), not refuse it: said here instead.
+    const maxCost = Math.min(...limiter.algorithms.map((a) => a.maxCost));
+    new OptionsValidator('rateLimit')
+      .check(o.cost <= maxCost, 'cost', o.cost, `a number >= 0 and <= ${maxCost}, the most the limit ever admits`)
+      .done();
+  }
   const respond = rateLimitResponder(
     [{ name, algorithms: limiter.algorithms }],
     o.headers === undefined ? {} : { headers: o.headers },
