@@ -22,7 +22,7 @@ import {
   timeoutArm,
 } from '@resilience/node-server';
 import type { Context, Middleware, Next } from 'koa';
-import { send, settle } from './send.js';
+import { send, settle, writeLate } from './send.js';
 
 export * from '@resilience/node-server/public';
 
@@ -82,6 +82,13 @@ export function idempotency(options: IdempotencyOptions = {}): Middleware {
     request: (ctx) => ctx.req,
     // Koa's respond writes nothing once the client has left; the answer is still the record.
     clientLeft: (ctx) => Object.defineProperty(ctx, 'writable', { value: true }),
+    settledLate: writeLate,
+    answeredFor(ctx) {
+      // Koa drops ctx.status and ctx.set once a timeout's 503 went out: the handler's are the record.
+      Object.defineProperty(ctx.response, 'headerSent', { value: false });
+      // Koa's respond ends a sent response (empty) when the 503 settles the chain: the handler's answer ends it.
+      ctx.respond = false;
+    },
   });
   return function idempotency(ctx: Context, next: Next) {
     return settle(ctx, next, step(ctx, ctx.res));

@@ -15,6 +15,7 @@ import { checkLogger, consoleLogger } from '../logger.js';
 import { type RequestRecorder, requestRecorder } from '../record.js';
 import {
   claimErrorRecord,
+  lateResponse,
   requestCorrelationId,
   responseError,
   setResponseError,
@@ -151,6 +152,8 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
       setResponseError(res, error);
       recordError(res, error, problem.status, context);
       if (res.headersSent) {
+        // Answered for the handler (a timeout): it failed, so it has no answer to record.
+        lateResponse(res)?.failed();
         if (!res.writableEnded) res.destroy();
         return undefined;
       }

@@ -2,7 +2,7 @@ import { AsyncResource } from 'node:async_hooks';
 import type { ServerResponse } from 'node:http';
 import { type Clock, type OptionNames, RequestTimeoutError, systemClock } from '@resilience/core';
 import { type DeadlineEntry, DeadlineQueue, emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
-import { abortRequest, whenResponseCloses } from '../request-state.js';
+import { abortRequest, lateResponse, whenResponseCloses } from '../request-state.js';
 import { respondOnce } from '../respond-once.js';
 import { errorAnswer } from './answer.js';
 
@@ -31,6 +31,8 @@ class RequestDeadline extends AsyncResource implements DeadlineEntry {
   queue: DeadlineQueue | undefined = undefined;
   // Settles a Koa request's promise at the deadline.
   fire: (() => void) | undefined = undefined;
+  // A Koa request's handler: once the request is answered for it, its end is the end of its late answer.
+  handled: Promise<unknown> | undefined = undefined;
   readonly res: ServerResponse;
   readonly #expire: (deadline: RequestDeadline) => void;
 
@@ -64,13 +66,20 @@ export function timeoutArm(options: TimeoutOptions, expired?: (res: ServerRespon
   const clock = o.clock ?? systemClock;
   const deadlines = new DeadlineQueue(clock);
 
-  const expire = ({ res, fire }: RequestDeadline) => {
+  const expire = ({ res, fire, handled }: RequestDeadline) => {
     if (!res.writableEnded) {
       emitHttpDecision({ decision: 'timed_out' });
       const error = new RequestTimeoutError(ms);
       abortRequest(res, error);
       // Already streaming: only ending the connection stops it.
       if (!respondOnce(res, errorAnswer(res, error))) res.destroy(error);
+      else if (handled !== undefined) {
+        // The handler still runs: whoever waits for its answer (an idempotency record) learns when it ends.
+        handled.then(
+          () => lateResponse(res)?.settled(),
+          () => lateResponse(res)?.failed(),
+        );
+      }
       expired?.(res);
     }
     fire?.();
@@ -86,6 +95,7 @@ export function timeoutArm(options: TimeoutOptions, expired?: (res: ServerRespon
     if (!(handled instanceof Promise)) return handled;
     // One promise, not a race of two: whichever settles it first wins, and a rejection that
     // comes after the timeout is handled (dropped) all the same.
+    deadline.handled = handled;
     return new Promise<void>((resolve, reject) => {
       deadline.fire = resolve;
       handled.then(() => resolve(), reject);
