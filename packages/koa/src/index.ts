@@ -83,12 +83,8 @@ export function idempotency(options: IdempotencyOptions = {}): Middleware {
     // Koa's respond writes nothing once the client has left; the answer is still the record.
     clientLeft: (ctx) => Object.defineProperty(ctx, 'writable', { value: true }),
     settledLate: writeLate,
-    answeredFor(ctx) {
-      // Koa drops ctx.status and ctx.set once a timeout's 503 went out: the handler's are the record.
-      Object.defineProperty(ctx.response, 'headerSent', { value: false });
-      // Koa's respond ends a sent response (empty) when the 503 settles the chain: the handler's answer ends it.
-      ctx.respond = false;
-    },
+    // Koa drops ctx.status and ctx.set once a timeout's 503 went out: the handler's are the record.
+    answeredFor: (ctx) => Object.defineProperty(ctx.response, 'headerSent', { value: false }),
   });
   return function idempotency(ctx: Context, next: Next) {
     return settle(ctx, next, step(ctx, ctx.res));
@@ -97,9 +93,11 @@ export function idempotency(options: IdempotencyOptions = {}): Middleware {
 
 /** Answers 503 (problem+json, code `request_timeout`) and aborts the request's signal after `ms`. */
 export function timeout(options: TimeoutOptions): Middleware {
-  const arm = timeoutArm(options);
+  // The 503 has gone, and the chain settles: Koa's respond would end the response again, empty,
+  // in the handler's place (the end of its late answer, for an idempotency record).
+  const arm = timeoutArm(options, (_res, ctx) => ((ctx as Context).respond = false));
   return function timeout(ctx: Context, next: Next) {
-    return arm(ctx.res, next);
+    return arm(ctx.res, next, ctx);
   };
 }
 

@@ -53,62 +53,105 @@ async function timedOutApp(
   return { app, clock, runs, release, timedOut, retryUntilFree };
 }
 
-export const idempotencyTimeoutScenarios: Scenario[] = ORDERS.flatMap((order): Scenario[] => [
-  {
-    area: 'idempotency',
-    name: `with timeout (${order}): the key stays held (409) while the timed-out handler runs, then its own answer is replayed, never a second run`,
-    async run(t) {
-      const { app, runs, release, timedOut, retryUntilFree } = await timedOutApp(t, order, async (release) => {
-        await release;
-        return { status: 201, headers: { location: '/orders/1' }, json: { charged: 1 } };
-      });
-      const answer = await timedOut();
-      expect(answer.status).toBe(503);
-      await answer.arrayBuffer();
-      expect((await app.fetch('/orders', post)).status).toBe(409);
-      release.resolve();
-      const retried = await retryUntilFree();
-      expect([retried.status, retried.headers.get('idempotent-replayed'), retried.headers.get('location')]).toEqual([
-        201,
-        'true',
-        '/orders/1',
-      ]);
-      expect(retried.headers.get('content-type')).toMatch(/^application\/json/);
-      expect(await retried.json()).toEqual({ charged: 1 });
-      expect(runs.runs).toBe(1);
-    },
+const deadlineBeforeClaim: Scenario = {
+  area: 'idempotency',
+  name: 'with timeout before it: a request whose deadline passes before its key is claimed (a slow scope or store) runs once, and a retry gets that run replayed',
+  async run(t) {
+    const clock = new FakeClock(0);
+    const asked = deferred();
+    const slow = deferred();
+    const ran = deferred();
+    const runs = counter();
+    const app = await t.serve([
+      t.m.errorHandler({ logger: t.logger() }),
+      t.m.timeout({ ms: 1_000, clock }),
+      t.m.idempotency({
+        clock,
+        logger: t.logger(),
+        scope: async () => {
+          asked.resolve();
+          await slow.promise;
+          return 'user-1';
+        },
+      }),
+      t.m.route('POST', '/orders', () => {
+        ran.resolve();
+        return runs.add({ status: 201, json: { charged: runs.runs + 1 } });
+      }),
+    ]);
+    const first = app.fetch('/orders', post);
+    await asked.promise;
+    await clock.advance(1_000);
+    expect((await first).status).toBe(503);
+    slow.resolve();
+    await ran.promise;
+    let retried = await app.fetch('/orders', post);
+    for (let i = 0; i < 50 && retried.status === 409; i++) retried = await app.fetch('/orders', post);
+    expect([retried.status, retried.headers.get('idempotent-replayed')]).toEqual([201, 'true']);
+    expect(await retried.json()).toEqual({ charged: 1 });
+    expect(runs.runs).toBe(1);
   },
-  {
-    area: 'idempotency',
-    name: `with timeout (${order}): a timed-out handler that then fails frees the key when it fails, and a retry runs`,
-    async run(t) {
-      const { app, runs, release, timedOut, retryUntilFree } = await timedOutApp(t, order, async (release) => {
-        await release;
-        throw new Error('payment provider down');
-      });
-      expect((await timedOut()).status).toBe(503);
-      expect((await app.fetch('/orders', post)).status).toBe(409);
-      release.resolve();
-      const retried = await retryUntilFree();
-      expect([retried.status, retried.headers.get('idempotent-replayed')]).toEqual([201, null]);
-      expect(await retried.json()).toEqual({ charged: 2 });
-      expect(runs.runs).toBe(2);
+};
+
+export const idempotencyTimeoutScenarios: Scenario[] = [
+  ...ORDERS.flatMap((order): Scenario[] => [
+    {
+      area: 'idempotency',
+      name: `with timeout (${order}): the key stays held (409) while the timed-out handler runs, then its own answer is replayed, never a second run`,
+      async run(t) {
+        const { app, runs, release, timedOut, retryUntilFree } = await timedOutApp(t, order, async (release) => {
+          await release;
+          return { status: 201, headers: { location: '/orders/1' }, json: { charged: 1 } };
+        });
+        const answer = await timedOut();
+        expect(answer.status).toBe(503);
+        await answer.arrayBuffer();
+        expect((await app.fetch('/orders', post)).status).toBe(409);
+        release.resolve();
+        const retried = await retryUntilFree();
+        expect([retried.status, retried.headers.get('idempotent-replayed'), retried.headers.get('location')]).toEqual([
+          201,
+          'true',
+          '/orders/1',
+        ]);
+        expect(retried.headers.get('content-type')).toMatch(/^application\/json/);
+        expect(await retried.json()).toEqual({ charged: 1 });
+        expect(runs.runs).toBe(1);
+      },
     },
-  },
-  {
-    area: 'idempotency',
-    name: `with timeout (${order}): a timed-out handler that never answers holds the key for lockTimeoutMs, then a retry runs`,
-    async run(t) {
-      const { app, clock, runs, timedOut } = await timedOutApp(t, order, () => new Promise(() => {}), {
-        lockTimeoutMs: 5_000,
-      });
-      expect((await timedOut()).status).toBe(503);
-      await clock.advance(3_999);
-      expect((await app.fetch('/orders', post)).status).toBe(409);
-      await clock.advance(1);
-      const retried = await app.fetch('/orders', post);
-      expect([retried.status, retried.headers.get('idempotent-replayed')]).toEqual([201, null]);
-      expect(runs.runs).toBe(2);
+    {
+      area: 'idempotency',
+      name: `with timeout (${order}): a timed-out handler that then fails frees the key when it fails, and a retry runs`,
+      async run(t) {
+        const { app, runs, release, timedOut, retryUntilFree } = await timedOutApp(t, order, async (release) => {
+          await release;
+          throw new Error('payment provider down');
+        });
+        expect((await timedOut()).status).toBe(503);
+        expect((await app.fetch('/orders', post)).status).toBe(409);
+        release.resolve();
+        const retried = await retryUntilFree();
+        expect([retried.status, retried.headers.get('idempotent-replayed')]).toEqual([201, null]);
+        expect(await retried.json()).toEqual({ charged: 2 });
+        expect(runs.runs).toBe(2);
+      },
     },
-  },
-]);
+    {
+      area: 'idempotency',
+      name: `with timeout (${order}): a timed-out handler that never answers holds the key for lockTimeoutMs, then a retry runs`,
+      async run(t) {
+        const { app, clock, runs, timedOut } = await timedOutApp(t, order, () => new Promise(() => {}), {
+          lockTimeoutMs: 5_000,
+        });
+        expect((await timedOut()).status).toBe(503);
+        await clock.advance(3_999);
+        expect((await app.fetch('/orders', post)).status).toBe(409);
+        await clock.advance(1);
+        const retried = await app.fetch('/orders', post);
+        expect([retried.status, retried.headers.get('idempotent-replayed')]).toEqual([201, null]);
+        expect(runs.runs).toBe(2);
+      },
+    },
+  ]),
+  deadlineBeforeClaim,
+];

@@ -19,9 +19,10 @@ const OPTION_NAMES = { ms: true, clock: true } as const satisfies OptionNames<Ti
 /**
  * Arms one request's timeout and calls `next`; returns what `next` returned, or, when that is
  * a promise (Koa), a promise that settles with it or when the request times out, whichever
- * comes first (a late rejection is then dropped: the request was answered).
+ * comes first (a late rejection is then dropped: the request was answered). `context` (Koa's
+ * `ctx`) is handed to `expired`.
  */
-export type TimeoutArm = <T>(res: ServerResponse, next: () => T) => T | Promise<void>;
+export type TimeoutArm = <T>(res: ServerResponse, next: () => T, context?: unknown) => T | Promise<void>;
 
 /** One request's deadline: in the middleware's queue, and in the request's async context. */
 class RequestDeadline extends AsyncResource implements DeadlineEntry {
@@ -34,11 +35,13 @@ class RequestDeadline extends AsyncResource implements DeadlineEntry {
   // A Koa request's handler: once the request is answered for it, its end is the end of its late answer.
   handled: Promise<unknown> | undefined = undefined;
   readonly res: ServerResponse;
+  readonly context: unknown;
   readonly #expire: (deadline: RequestDeadline) => void;
 
-  constructor(res: ServerResponse, expire: (deadline: RequestDeadline) => void) {
+  constructor(res: ServerResponse, context: unknown, expire: (deadline: RequestDeadline) => void) {
     super('resilience.timeout');
     this.res = res;
+    this.context = context;
     this.#expire = expire;
   }
 
@@ -56,7 +59,10 @@ class RequestDeadline extends AsyncResource implements DeadlineEntry {
  * `ms` for all, so they expire in order): a request costs a queue entry and a `close`
  * listener (shared with the request signal), not a timer.
  */
-export function timeoutArm(options: TimeoutOptions, expired?: (res: ServerResponse) => void): TimeoutArm {
+export function timeoutArm(
+  options: TimeoutOptions,
+  expired?: (res: ServerResponse, context: unknown) => void,
+): TimeoutArm {
   const v = new OptionsValidator('timeout');
   const o = v.known(options, OPTION_NAMES);
   v.required('ms', o.ms).number('ms', o.ms, { gt: 0 });
@@ -66,7 +72,7 @@ export function timeoutArm(options: TimeoutOptions, expired?: (res: ServerRespon
   const clock = o.clock ?? systemClock;
   const deadlines = new DeadlineQueue(clock);
 
-  const expire = ({ res, fire, handled }: RequestDeadline) => {
+  const expire = ({ res, context, fire, handled }: RequestDeadline) => {
     if (!res.writableEnded) {
       emitHttpDecision({ decision: 'timed_out' });
       const error = new RequestTimeoutError(ms);
@@ -80,13 +86,13 @@ export function timeoutArm(options: TimeoutOptions, expired?: (res: ServerRespon
           () => lateResponse(res)?.failed(),
         );
       }
-      expired?.(res);
+      expired?.(res, context);
     }
     fire?.();
   };
 
-  return function arm<T>(res: ServerResponse, next: () => T): T | Promise<void> {
-    const deadline = new RequestDeadline(res, expire);
+  return function arm<T>(res: ServerResponse, next: () => T, context?: unknown): T | Promise<void> {
+    const deadline = new RequestDeadline(res, context, expire);
     const now = clock.now();
     deadlines.add(deadline, now + ms, now);
     // A finished request's deadline leaves the queue (and lets go of the response) at once.
