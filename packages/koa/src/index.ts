@@ -91,7 +91,10 @@ export function idempotency(options: IdempotencyOptions = {}): Middleware {
   };
 }
 
-/** Answers 503 (problem+json, code `request_timeout`) and aborts the request's signal after `ms`. */
+/**
+ * Answers 503 (problem+json, code `request_timeout`) and aborts the request's signal after
+ * `ms`. The handler's late answer writes nothing; `idempotency` records it for a retry.
+ */
 export function timeout(options: TimeoutOptions): Middleware {
   // The 503 has gone, and the chain settles: Koa's respond would end the response again, empty,
   // in the handler's place (the end of its late answer, for an idempotency record).

@@ -43,7 +43,11 @@ export interface IdempotencyOptions<C> {
   scope?: (c: C) => string | undefined | PromiseLike<string | undefined>;
   /** How long a response is replayed. @default 86_400_000 (24 h) */
   ttlMs?: number;
-  /** How long a request in flight holds its key: a crashed request frees it after this. @default 60_000 */
+  /**
+   * How long a request in flight holds its key: a crashed request frees it after this, and a
+   * handler whose client left, or whose request a `timeout` answered, has this long to answer
+   * (its answer is recorded; a retry gets 409 meanwhile). @default 60_000
+   */
   lockTimeoutMs?: number;
   /** The most body bytes read (413 beyond) and the most response bytes recorded. @default 1_048_576 (1 MiB) */
   maxBodyBytes?: number;
