@@ -2,7 +2,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { type Clock, systemClock, type TimerHandle } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
 import { BODY_DEFAULTS } from './body.js';
-import type { LateResponse } from './late-response.js';
+import type { LateAnswer, LateObserver, LateResponse } from './late-response.js';
 import { lateResponse } from './request-state.js';
 
 /**
@@ -130,6 +130,39 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
   const onAnsweredFor = o.onAnsweredFor;
   const onSettled = o.onSettled;
 
+  /**
+   * The toolkit answered for the handler (a timeout's 503), which still runs: `res`'s late
+   * answer is the handler's, waited for up to `lingerMs`. Returns `late` if there is one.
+   * Made once per capture, run only for such a response: a request answered in time costs
+   * one lookup and no closure.
+   */
+  const awaitLate = (
+    res: ServerResponse,
+    context: unknown,
+    keep: (chunk: Chunk, encoding: unknown) => void,
+    captured: (answer: LateAnswer) => void,
+    resolve: (captured: undefined) => void,
+  ): LateResponse | undefined => {
+    const late = lateResponse(res);
+    if (late === undefined) return undefined;
+    if (lingerMs === 0) {
+      resolve(undefined);
+      return late;
+    }
+    const lingering = clock.setTimeout(() => resolve(undefined), lingerMs);
+    late.observe({
+      write: keep as LateObserver['write'],
+      end(answer) {
+        clock.clearTimeout(lingering);
+        if (answer === undefined) resolve(undefined);
+        else captured(answer);
+      },
+      ...(onSettled === undefined ? {} : { settled: () => onSettled(res, context) }),
+    });
+    onAnsweredFor?.(res, context);
+    return late;
+  };
+
   return (res, context) =>
     new Promise((resolve) => {
       let status = 200;
@@ -156,48 +189,29 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
       const writeHead = res.writeHead as WriteHead;
       const write = res.write as Write;
       const end = res.end as End;
-      // Set once the client has left before the response ended, or the toolkit answered for
-      // the handler: the handler may still end it, within `lingerMs`.
+      // Set once the client has left before the response ended: the handler may still end it.
       let lingering: TimerHandle | undefined;
-      const captured = () => {
+      const captured = (answer?: LateAnswer) => {
+        if (answer !== undefined) {
+          status = answer.status;
+          headers = replayable(merged(answer.headers, undefined));
+        }
         const body = complete ? Buffer.concat(chunks, size) : Buffer.alloc(0);
         // On a closed connection Node writes no head: the status and headers are as set.
         if (headers === undefined) status = res.statusCode;
         resolve({ status, headers: headers ?? replayable(merged(res.getHeaders(), undefined)), body, complete });
       };
-      // Set when the toolkit answered for the handler (a timeout's 503): that answer is not the
-      // handler's, whose answer comes later, through the sealed response.
-      let late: LateResponse | undefined;
-      const answeredFor = (sealed: LateResponse) => {
-        late = sealed;
-        chunks = [];
-        size = 0;
-        if (lingerMs === 0) return resolve(undefined);
-        lingering = clock.setTimeout(() => resolve(undefined), lingerMs);
-        sealed.observe({
-          write: keep,
-          end(answer) {
-            clock.clearTimeout(lingering!);
-            if (answer === undefined) return resolve(undefined);
-            status = answer.status;
-            headers = replayable(merged(answer.headers, undefined));
-            captured();
-          },
-          ...(onSettled === undefined ? {} : { settled: () => onSettled(res, context) }),
-        });
-        onAnsweredFor?.(res, context);
-      };
-      // Whether the response is the handler's or the toolkit's for it: asked once, at the
-      // first writeHead or end (the toolkit answers with `end`, which writes the head).
+      // Whether the response is the handler's, or the toolkit's for it (`late`: the handler's
+      // answer comes later, through the sealed response). Asked once, at the first writeHead or
+      // end (the toolkit answers with `end`, which writes the head), before anything is kept.
       let decided = false;
-      const decide = () => {
-        decided = true;
-        const sealed = lateResponse(res);
-        if (sealed !== undefined) answeredFor(sealed);
-      };
+      let late: LateResponse | undefined;
       // Read at entry: a wrapper installed later (compression, say) sees its own view first.
       res.writeHead = function (this: ServerResponse, code: number, ...rest: unknown[]) {
-        if (!decided) decide();
+        if (!decided) {
+          decided = true;
+          late = awaitLate(res, context, keep, captured, resolve);
+        }
         if (headers === undefined && late === undefined) {
           status = code;
           const sent = merged(res.getHeaders(), typeof rest[0] === 'string' ? rest[1] : rest[0]);
@@ -211,7 +225,10 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
         return write.apply(this, args);
       } as ServerResponse['write'];
       res.end = function (this: ServerResponse, ...args: unknown[]) {
-        if (!decided) decide();
+        if (!decided) {
+          decided = true;
+          late = awaitLate(res, context, keep, captured, resolve);
+        }
         if (late !== undefined) return end.apply(this, args);
         keep(args[0] as Chunk, args[1]);
         const ended = end.apply(this, args);
@@ -222,7 +239,10 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
         return ended;
       } as ServerResponse['end'];
       // Installed after the toolkit answered (the handler runs late): only its late answer counts.
-      if (res.writableEnded) decide();
+      if (res.writableEnded) {
+        decided = true;
+        late = awaitLate(res, context, keep, captured, resolve);
+      }
       res.once('close', () => {
         if (late !== undefined) return;
         if (res.writableEnded) captured();
