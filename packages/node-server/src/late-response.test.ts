@@ -76,6 +76,21 @@ describe('a response answered for its handler (LateResponse)', () => {
     expect(JSON.parse(capture!.body.toString())).toEqual({ id: 1 });
   });
 
+  it("a late answer guarded by `if (!res.headersSent)` is given: once the 503 has closed, the handler's head has not gone", async () => {
+    const { port, started, closed, late, captured } = await timedOutHandler((res) => {
+      if (!res.headersSent) res.status(201).json({ id: 1 });
+    });
+    const reply = send(port, { method: 'POST' });
+    const res = await started;
+    respondOnce(res, PROBLEM);
+    expect(res.headersSent).toBe(true); // what went out, while it goes out
+    await reply;
+    await closed;
+    late.resolve();
+    expect(await captured.promise).toMatchObject({ status: 201, complete: true });
+    expect(res.headersSent).toBe(true); // the handler's head, once it has answered
+  });
+
   it("records a late piped stream, chunk by chunk, as the handler's answer", async () => {
     const { port, started, closed, late, captured } = await timedOutHandler((res) => {
       res.status(202).type('text/plain');
