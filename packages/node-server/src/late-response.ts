@@ -34,8 +34,9 @@ const callLater = (callback: unknown) => {
  * reaches the wire and nothing throws, and what it writes — status, headers, body — goes to
  * an observer. While the toolkit's answer is being sent, everyone who reads the response
  * (loggers and metrics at `finish` and `close`) reads what went out; once it has closed,
- * reads see what the handler set, so `res.json()`, `res.send()` and `res.status()` behave as
- * on a fresh response. Made only on the rare path that answers for a handler.
+ * reads see what the handler set (`statusCode`, the headers, `headersSent`), so `res.json()`,
+ * `res.send()` and `res.status()` behave as on a fresh response. Made only on the rare path
+ * that answers for a handler.
  */
 export class LateResponse {
   #status: number;
@@ -83,8 +84,11 @@ export class LateResponse {
     const getHeaderNames = res.getHeaderNames;
     const hasHeader = res.hasHeader;
     const headers = this.#headers;
+    // The handler's head has gone (as far as it can tell): it has written or ended its answer.
+    let headSent = false;
     const write = (chunk: unknown, encoding: unknown) => {
       this.#touch();
+      headSent = true;
       if (!this.#done && chunk !== null && chunk !== undefined && typeof chunk !== 'function') {
         this.#observer?.write(chunk, encoding);
       }
@@ -102,9 +106,16 @@ export class LateResponse {
         this.#status = code;
       },
     });
+    // A handler that checks it before answering (`if (!res.headersSent) res.json(…)`) answers.
+    Object.defineProperty(res, 'headersSent', {
+      configurable: true,
+      enumerable: true,
+      get: () => !this.#open || headSent,
+    });
     Object.assign(res, {
       writeHead(this: ServerResponse, code: number, ...rest: unknown[]) {
         this.statusCode = code;
+        headSent = true;
         const given = merged({}, typeof rest[0] === 'string' ? rest[1] : rest[0]);
         for (const name of Object.keys(given)) set(name, given[name]);
         return this;

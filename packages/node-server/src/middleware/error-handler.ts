@@ -151,9 +151,9 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
       const problem = errorResponse(error, { correlationId: requestCorrelationId(res), expose });
       setResponseError(res, error);
       recordError(res, error, problem.status, context);
+      // Answered for the handler (a timeout), which then failed: it has no answer to record.
+      lateResponse(res)?.failed();
       if (res.headersSent) {
-        // Answered for the handler (a timeout): it failed, so it has no answer to record.
-        lateResponse(res)?.failed();
         if (!res.writableEnded) res.destroy();
         return undefined;
       }
