@@ -54,8 +54,10 @@ class RequestDeadline extends AsyncResource implements DeadlineEntry {
 
 /**
  * The request timeout shared by the Express and Koa adapters; see their `timeout`.
- * `expired` runs after a request has been answered 503 (Express records it there: its error
- * handler never sees the request). All the middleware's deadlines share ONE timer (the same
+ * `expired` runs after a request has been answered 503, with the `context` given to `arm`
+ * (Express records it there: its error handler never sees the request; Koa turns its own
+ * respond off for it). A request answered so keeps its handler's late answer (see
+ * `respondOnce`); on Koa the handler's promise says when that answer is complete. All the middleware's deadlines share ONE timer (the same
  * `ms` for all, so they expire in order): a request costs a queue entry and a `close`
  * listener (shared with the request signal), not a timer.
  */
