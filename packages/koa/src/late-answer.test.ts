@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { FakeClock } from '@resilience/core/testing';
 import Koa from 'koa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { idempotency, timeout } from './index.js';
+import { idempotency, requestSignal, timeout } from './index.js';
 
 const servers: http.Server[] = [];
 afterEach(async () => {
@@ -25,7 +25,10 @@ function deferred() {
  * A Koa app: `upstream`, then `timeout({ ms: 1_000 })`, `idempotency`, and `handler`, whose
  * first run waits for `release`. `timedOut()` sends the first request and lets it time out.
  */
-async function timedOutApp(handler: (ctx: Koa.Context) => void, upstream: Koa.Middleware = (_ctx, next) => next()) {
+async function timedOutApp(
+  handler: (ctx: Koa.Context) => void | Promise<void>,
+  upstream: Koa.Middleware = (_ctx, next) => next(),
+) {
   const clock = new FakeClock(0);
   const entered = deferred();
   const release = deferred();
@@ -39,7 +42,7 @@ async function timedOutApp(handler: (ctx: Koa.Context) => void, upstream: Koa.Mi
       entered.resolve();
       await release.promise;
     }
-    handler(ctx);
+    await handler(ctx);
   });
   const server = http.createServer(app.callback());
   servers.push(server);
@@ -97,6 +100,23 @@ describe('Koa: the late answer of a request the timeout answered', () => {
     ]);
     expect(seen[0]).toBe(503);
     expect(runs()).toBe(1);
+  });
+
+  it('an answer set as the signal aborts, before the 503 has closed, is not recorded: the key is freed when the handler settles', async () => {
+    let first = true;
+    const app = await timedOutApp(async (ctx) => {
+      const signal = requestSignal(ctx);
+      if (first) await new Promise((resolve) => signal.addEventListener('abort', resolve));
+      first = false;
+      // Koa's reads (a Content-Type already set?) still see the 503 here: what it sets may not be what it means.
+      ctx.status = 201;
+      ctx.body = 'charged';
+    });
+    app.release.resolve();
+    expect((await app.timedOut()).status).toBe(503);
+    const retried = await app.retryUntilFree();
+    expect([retried.status, retried.headers.get('idempotent-replayed')]).toEqual([201, null]);
+    expect(app.runs()).toBe(2);
   });
 
   it('a late streamed ctx.body is not recorded: the key is held until the handler settles, then freed', async () => {
