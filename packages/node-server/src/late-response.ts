@@ -1,5 +1,5 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { merged } from './capture.js';
+import { merged } from './headers.js';
 
 /** The answer a handler gave after the toolkit had answered for it: status and headers as it set them. */
 export interface LateAnswer {
