@@ -83,7 +83,10 @@ export function idempotency(options: IdempotencyOptions = {}): RequestHandler {
   };
 }
 
-/** Answers 503 (problem+json, code `request_timeout`) and aborts the request's signal after `ms`. */
+/**
+ * Answers 503 (problem+json, code `request_timeout`) and aborts the request's signal after
+ * `ms`. The handler's late answer writes nothing; `idempotency` records it for a retry.
+ */
 export function timeout(options: TimeoutOptions): RequestHandler {
   const arm = timeoutArm(options, recordAnswered);
   return function timeout(_req: Request, res: Response, next: NextFunction) {

@@ -22,7 +22,7 @@ import {
   timeoutArm,
 } from '@resilience/node-server';
 import type { Context, Middleware, Next } from 'koa';
-import { send, settle } from './send.js';
+import { send, settle, writeLate } from './send.js';
 
 export * from '@resilience/node-server/public';
 
@@ -82,17 +82,25 @@ export function idempotency(options: IdempotencyOptions = {}): Middleware {
     request: (ctx) => ctx.req,
     // Koa's respond writes nothing once the client has left; the answer is still the record.
     clientLeft: (ctx) => Object.defineProperty(ctx, 'writable', { value: true }),
+    settledLate: writeLate,
+    // Koa drops ctx.status and ctx.set once a timeout's 503 went out: the handler's are the record.
+    answeredFor: (ctx) => Object.defineProperty(ctx.response, 'headerSent', { value: false }),
   });
   return function idempotency(ctx: Context, next: Next) {
     return settle(ctx, next, step(ctx, ctx.res));
   };
 }
 
-/** Answers 503 (problem+json, code `request_timeout`) and aborts the request's signal after `ms`. */
+/**
+ * Answers 503 (problem+json, code `request_timeout`) and aborts the request's signal after
+ * `ms`. The handler's late answer writes nothing; `idempotency` records it for a retry.
+ */
 export function timeout(options: TimeoutOptions): Middleware {
-  const arm = timeoutArm(options);
+  // The 503 has gone, and the chain settles: Koa's respond would end the response again, empty,
+  // in the handler's place (the end of its late answer, for an idempotency record).
+  const arm = timeoutArm(options, (_res, ctx) => ((ctx as Context).respond = false));
   return function timeout(ctx: Context, next: Next) {
-    return arm(ctx.res, next);
+    return arm(ctx.res, next, ctx);
   };
 }
 

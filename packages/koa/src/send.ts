@@ -26,3 +26,20 @@ export function settle(
   send(ctx, step);
   return undefined;
 }
+
+/** Statuses whose response has no body: Koa ends them empty. */
+const EMPTY = new Set([204, 205, 304]);
+
+/**
+ * Ends a timed-out request's sealed response with the answer its handler left on `ctx`, as
+ * Koa's respond would have sent it — a string, a Buffer, a plain object or array as JSON, no
+ * body for 204/205/304 — so the idempotency capture records it (nothing reaches the wire).
+ * Any other body (a stream, a Blob) is not written: the handler's answer is then not recorded.
+ */
+export function writeLate(ctx: Context): void {
+  const body: unknown = ctx.body;
+  if (typeof body === 'string' || Buffer.isBuffer(body)) ctx.res.end(body);
+  else if (Array.isArray(body) || (typeof body === 'object' && Object.getPrototypeOf(body) === Object.prototype)) {
+    ctx.res.end(JSON.stringify(body));
+  } else if (body == null && EMPTY.has(ctx.status)) ctx.res.end();
+}

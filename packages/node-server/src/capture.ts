@@ -1,7 +1,10 @@
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { type Clock, systemClock, type TimerHandle } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
 import { BODY_DEFAULTS } from './body.js';
+import { merged } from './headers.js';
+import type { LateAnswer, LateObserver, LateResponse } from './late-response.js';
+import { lateResponse } from './request-state.js';
 
 /**
  * Response headers a replay does not repeat: hop-by-hop fields, those Node computes again
@@ -52,10 +55,12 @@ export interface ResponseCaptureOptions {
    */
   onTooLarge?: (res: ServerResponse) => void;
   /**
-   * How long the capture still waits, after the client left, for the handler to end the
-   * response (which it does on a closed connection as on an open one): what it sends then is
-   * captured as usual. The idempotency middleware waits its `lockTimeoutMs`, so a retry is
-   * answered with the run it replaced, never a second run. @default 0 (resolve `undefined` at once)
+   * How long the capture still waits for the handler to end the response after the client
+   * left (the handler ends it on a closed connection as on an open one), or after the toolkit
+   * answered for it (a timeout's 503: the handler's later writes reach the capture, not the
+   * wire): what it sends then is captured as usual. The idempotency middleware waits its
+   * `lockTimeoutMs`, so a retry is answered with the run it replaced, never a second run.
+   * @default 0 (resolve `undefined` at once)
    */
   lingerMs?: number;
   /** Times `lingerMs`. @default systemClock */
@@ -66,12 +71,25 @@ export interface ResponseCaptureOptions {
    * (Koa) has it write the handler's answer anyway, so the capture sees it.
    */
   onLeft?: (res: ServerResponse, context: unknown) => void;
+  /**
+   * Called when the toolkit has answered for the handler (a timeout) and the capture waits
+   * for the handler's own answer: an adapter whose framework ignores the handler once a
+   * response has gone out (Koa drops `ctx.status` and `ctx.set`) lets it reach the response.
+   */
+  onAnsweredFor?: (res: ServerResponse, context: unknown) => void;
+  /**
+   * Called, after `onAnsweredFor`, when the handler has settled without ending the response:
+   * an adapter whose framework writes the handler's answer after it (Koa's `ctx.body`) writes
+   * it now, or writes nothing when it cannot be written faithfully (the key is then freed).
+   */
+  onSettled?: (res: ServerResponse, context: unknown) => void;
 }
 
 /**
  * Starts capturing one response; resolves once it has closed, with what the handler sent, or
  * `undefined` when the handler never ended it (the client left first, or it was destroyed,
- * and the handler did not end it within `lingerMs`).
+ * or the toolkit answered for it, and the handler did not end it within `lingerMs`, or it
+ * settled without ending it).
  */
 export type ResponseCapture = (res: ServerResponse, context?: unknown) => Promise<CapturedResponse | undefined>;
 
@@ -88,18 +106,63 @@ type WriteHead = (status: number, ...rest: unknown[]) => ServerResponse;
  */
 export function responseCapture(options: ResponseCaptureOptions = {}): ResponseCapture {
   const v = new OptionsValidator('responseCapture');
-  const o = v.known(options, { maxBodyBytes: true, onTooLarge: true, lingerMs: true, clock: true, onLeft: true });
+  const o = v.known(options, {
+    maxBodyBytes: true,
+    onTooLarge: true,
+    lingerMs: true,
+    clock: true,
+    onLeft: true,
+    onAnsweredFor: true,
+    onSettled: true,
+  });
   v.integer('maxBodyBytes', o.maxBodyBytes, { min: 0 });
   v.function('onTooLarge', o.onTooLarge);
   v.number('lingerMs', o.lingerMs, { min: 0 });
   v.clock('clock', o.clock);
   v.function('onLeft', o.onLeft);
+  v.function('onAnsweredFor', o.onAnsweredFor);
+  v.function('onSettled', o.onSettled);
   v.done();
   const maxBodyBytes = o.maxBodyBytes ?? BODY_DEFAULTS.maxBodyBytes;
   const onTooLarge = o.onTooLarge;
   const lingerMs = o.lingerMs ?? 0;
   const clock = o.clock ?? systemClock;
   const onLeft = o.onLeft;
+  const onAnsweredFor = o.onAnsweredFor;
+  const onSettled = o.onSettled;
+
+  /**
+   * The toolkit answered for the handler (a timeout's 503), which still runs: `res`'s late
+   * answer is the handler's, waited for up to `lingerMs`. Returns `late` if there is one.
+   * Made once per capture, run only for such a response: a request answered in time costs
+   * one lookup and no closure.
+   */
+  const awaitLate = (
+    res: ServerResponse,
+    context: unknown,
+    keep: (chunk: Chunk, encoding: unknown) => void,
+    captured: (answer: LateAnswer) => void,
+    resolve: (captured: undefined) => void,
+  ): LateResponse | undefined => {
+    const late = lateResponse(res);
+    if (late === undefined) return undefined;
+    if (lingerMs === 0) {
+      resolve(undefined);
+      return late;
+    }
+    const lingering = clock.setTimeout(() => resolve(undefined), lingerMs);
+    late.observe({
+      write: keep as LateObserver['write'],
+      end(answer) {
+        clock.clearTimeout(lingering);
+        if (answer === undefined) resolve(undefined);
+        else captured(answer);
+      },
+      ...(onSettled === undefined ? {} : { settled: () => onSettled(res, context) }),
+    });
+    onAnsweredFor?.(res, context);
+    return late;
+  };
 
   return (res, context) =>
     new Promise((resolve) => {
@@ -127,9 +190,30 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
       const writeHead = res.writeHead as WriteHead;
       const write = res.write as Write;
       const end = res.end as End;
+      // Set once the client has left before the response ended: the handler may still end it.
+      let lingering: TimerHandle | undefined;
+      const captured = (answer?: LateAnswer) => {
+        if (answer !== undefined) {
+          status = answer.status;
+          headers = replayable(merged(answer.headers, undefined));
+        }
+        const body = complete ? Buffer.concat(chunks, size) : Buffer.alloc(0);
+        // On a closed connection Node writes no head: the status and headers are as set.
+        if (headers === undefined) status = res.statusCode;
+        resolve({ status, headers: headers ?? replayable(merged(res.getHeaders(), undefined)), body, complete });
+      };
+      // Whether the response is the handler's, or the toolkit's for it (`late`: the handler's
+      // answer comes later, through the sealed response). Asked once, at the first writeHead or
+      // end (the toolkit answers with `end`, which writes the head), before anything is kept.
+      let decided = false;
+      let late: LateResponse | undefined;
       // Read at entry: a wrapper installed later (compression, say) sees its own view first.
       res.writeHead = function (this: ServerResponse, code: number, ...rest: unknown[]) {
-        if (headers === undefined) {
+        if (!decided) {
+          decided = true;
+          late = awaitLate(res, context, keep, captured, resolve);
+        }
+        if (headers === undefined && late === undefined) {
           status = code;
           const sent = merged(res.getHeaders(), typeof rest[0] === 'string' ? rest[1] : rest[0]);
           if (complete && Number(sent['content-length']) > maxBodyBytes) drop();
@@ -138,18 +222,15 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
         return writeHead.call(this, code, ...rest);
       } as ServerResponse['writeHead'];
       res.write = function (this: ServerResponse, ...args: unknown[]) {
-        keep(args[0] as Chunk, args[1]);
+        if (late === undefined) keep(args[0] as Chunk, args[1]);
         return write.apply(this, args);
       } as ServerResponse['write'];
-      // Set once the client has left before the response ended: the handler may still end it.
-      let lingering: TimerHandle | undefined;
-      const captured = () => {
-        const body = complete ? Buffer.concat(chunks, size) : Buffer.alloc(0);
-        // On a closed connection Node writes no head: the status and headers are as set.
-        if (headers === undefined) status = res.statusCode;
-        resolve({ status, headers: headers ?? replayable(merged(res.getHeaders(), undefined)), body, complete });
-      };
       res.end = function (this: ServerResponse, ...args: unknown[]) {
+        if (!decided) {
+          decided = true;
+          late = awaitLate(res, context, keep, captured, resolve);
+        }
+        if (late !== undefined) return end.apply(this, args);
         keep(args[0] as Chunk, args[1]);
         const ended = end.apply(this, args);
         if (lingering !== undefined) {
@@ -158,7 +239,13 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
         }
         return ended;
       } as ServerResponse['end'];
+      // Installed after the toolkit answered (the handler runs late): only its late answer counts.
+      if (res.writableEnded) {
+        decided = true;
+        late = awaitLate(res, context, keep, captured, resolve);
+      }
       res.once('close', () => {
+        if (late !== undefined) return;
         if (res.writableEnded) captured();
         else if (lingerMs === 0) resolve(undefined);
         else {
@@ -167,21 +254,6 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
         }
       });
     });
-}
-
-/** The headers going out: those set on the response, overridden by those given to `writeHead`. */
-function merged(set: OutgoingHttpHeaders, given: unknown): Record<string, string | string[]> {
-  const headers: Record<string, string | string[]> = {};
-  const add = (name: string, value: unknown) => {
-    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.map(String) : String(value);
-  };
-  for (const name of Object.keys(set)) add(name, set[name]);
-  if (Array.isArray(given)) {
-    for (let i = 0; i + 1 < given.length; i += 2) add(String(given[i]), given[i + 1]);
-  } else if (typeof given === 'object' && given !== null) {
-    for (const [name, value] of Object.entries(given)) add(name, value);
-  }
-  return headers;
 }
 
 function replayable(headers: Record<string, string | string[]>): Record<string, string | string[]> {

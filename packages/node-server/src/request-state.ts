@@ -1,6 +1,7 @@
 import { ServerResponse } from 'node:http';
 import { correlationIds } from '@resilience/core';
 import { ClientDisconnectedError } from './errors.js';
+import type { LateResponse } from './late-response.js';
 
 /**
  * What the middlewares of one request share, kept with its response in ONE slot (see
@@ -24,6 +25,8 @@ interface RequestState {
   claims: object | object[] | undefined;
   /** Run once, in order, when the response closes (finished or not). */
   onClose: Array<() => void> | undefined;
+  /** What the handler writes after the toolkit answered for it (see `respondOnce`). */
+  late: LateResponse | undefined;
 }
 
 const STATE = Symbol('resilience.request');
@@ -61,6 +64,7 @@ function slotOf(res: ServerResponse): RequestState {
       correlationId: undefined,
       claims: undefined,
       onClose: undefined,
+      late: undefined,
     };
     if (plain) (res as Tracked)[STATE] = state;
     else states.set(res, state);
@@ -135,6 +139,16 @@ export function claimErrorRecord(res: ServerResponse): boolean {
   if (state.errorRecorded) return false;
   state.errorRecorded = true;
   return true;
+}
+
+/** Keeps the handler's {@link LateResponse} once the toolkit has answered for it. */
+export function setLateResponse(res: ServerResponse, late: LateResponse): void {
+  slotOf(res).late = late;
+}
+
+/** The handler's late answer, when the toolkit answered for it (a timeout); else `undefined`. */
+export function lateResponse(res: ServerResponse): LateResponse | undefined {
+  return existingState(res)?.late;
 }
 
 /** Runs `run` once when the response closes, finished or not; at once if it already has. */

@@ -2,6 +2,7 @@ import type { Scenario } from '../scenario.js';
 import { decisionScenarios } from './decisions.js';
 import { errorHandlerScenarios } from './errors.js';
 import { idempotencyScenarios } from './idempotency.js';
+import { idempotencyTimeoutScenarios } from './idempotency-timeout.js';
 import { optionScenarios } from './options.js';
 import { rateLimitScenarios } from './rate-limit.js';
 import { routeScenarios } from './routes.js';
@@ -12,6 +13,7 @@ import { loadSheddingScenarios, timeoutScenarios } from './timeout-shedding.js';
 export const scenarios: readonly Scenario[] = [
   ...rateLimitScenarios,
   ...idempotencyScenarios,
+  ...idempotencyTimeoutScenarios,
   ...timeoutScenarios,
   ...loadSheddingScenarios,
   ...errorHandlerScenarios,

@@ -15,6 +15,7 @@ import { checkLogger, consoleLogger } from '../logger.js';
 import { type RequestRecorder, requestRecorder } from '../record.js';
 import {
   claimErrorRecord,
+  lateResponse,
   requestCorrelationId,
   responseError,
   setResponseError,
@@ -165,6 +166,8 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
       const problem = errorResponse(error, { correlationId: requestCorrelationId(res), expose });
       setResponseError(res, error);
       recordError(res, error, problem.status, context);
+      // Answered for the handler (a timeout), which then failed: it has no answer to record.
+      lateResponse(res)?.failed();
       if (res.headersSent) {
         if (!res.writableEnded) res.destroy();
         return undefined;

@@ -43,7 +43,11 @@ export interface IdempotencyOptions<C> {
   scope?: (c: C) => string | undefined | PromiseLike<string | undefined>;
   /** How long a response is replayed. @default 86_400_000 (24 h) */
   ttlMs?: number;
-  /** How long a request in flight holds its key: a crashed request frees it after this. @default 60_000 */
+  /**
+   * How long a request in flight holds its key: a crashed request frees it after this, and a
+   * handler whose client left, or whose request a `timeout` answered, has this long to answer
+   * (its answer is recorded; a retry gets 409 meanwhile). @default 60_000
+   */
   lockTimeoutMs?: number;
   /** The most body bytes read (413 beyond) and the most response bytes recorded. @default 1_048_576 (1 MiB) */
   maxBodyBytes?: number;
@@ -87,6 +91,18 @@ export interface IdempotencyPort<C> {
    * connection (Koa) is made to write the handler's answer anyway, so it is recorded.
    */
   clientLeft?(c: C): void;
+  /**
+   * The toolkit answered for the handler (a timeout's 503) while it runs: a framework that
+   * ignores the handler once a response has gone out (Koa drops `ctx.status` and `ctx.set`)
+   * lets what it sets reach the sealed response, where its answer is recorded.
+   */
+  answeredFor?(c: C): void;
+  /**
+   * After {@link answeredFor}, the handler settled without ending the response: a framework
+   * that writes the handler's answer after it (Koa's `ctx.body`) writes it now — or nothing,
+   * when it cannot be written faithfully, and the key is freed.
+   */
+  settledLate?(c: C): void;
 }
 
 /** The handler must run now: the capture is installed; call `next`. */
@@ -151,6 +167,13 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     ...(port.clientLeft === undefined
       ? {}
       : { onLeft: (_res: ServerResponse, c: unknown) => port.clientLeft!(c as C) }),
+    // A timeout answered: the handler still runs, and a retry waits (409) for its own answer.
+    ...(port.answeredFor === undefined
+      ? {}
+      : { onAnsweredFor: (_res: ServerResponse, c: unknown) => port.answeredFor!(c as C) }),
+    ...(port.settledLate === undefined
+      ? {}
+      : { onSettled: (_res: ServerResponse, c: unknown) => port.settledLate!(c as C) }),
     onTooLarge(res) {
       if (!res.headersSent) res.setHeader(IDEMPOTENCY_HEADERS.notRecorded, 'body-too-large');
       logger.warn(

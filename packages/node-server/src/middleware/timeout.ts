@@ -2,7 +2,7 @@ import { AsyncResource } from 'node:async_hooks';
 import type { ServerResponse } from 'node:http';
 import { type Clock, type OptionNames, RequestTimeoutError, systemClock } from '@resilience/core';
 import { type DeadlineEntry, DeadlineQueue, emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
-import { abortRequest, whenResponseCloses } from '../request-state.js';
+import { abortRequest, lateResponse, whenResponseCloses } from '../request-state.js';
 import { respondOnce } from '../respond-once.js';
 import { errorAnswer } from './answer.js';
 
@@ -19,9 +19,10 @@ const OPTION_NAMES = { ms: true, clock: true } as const satisfies OptionNames<Ti
 /**
  * Arms one request's timeout and calls `next`; returns what `next` returned, or, when that is
  * a promise (Koa), a promise that settles with it or when the request times out, whichever
- * comes first (a late rejection is then dropped: the request was answered).
+ * comes first (a late rejection is then dropped: the request was answered). `context` (Koa's
+ * `ctx`) is handed to `expired`.
  */
-export type TimeoutArm = <T>(res: ServerResponse, next: () => T) => T | Promise<void>;
+export type TimeoutArm = <T>(res: ServerResponse, next: () => T, context?: unknown) => T | Promise<void>;
 
 /** One request's deadline: in the middleware's queue, and in the request's async context. */
 class RequestDeadline extends AsyncResource implements DeadlineEntry {
@@ -31,12 +32,16 @@ class RequestDeadline extends AsyncResource implements DeadlineEntry {
   queue: DeadlineQueue | undefined = undefined;
   // Settles a Koa request's promise at the deadline.
   fire: (() => void) | undefined = undefined;
+  // A Koa request's handler: once the request is answered for it, its end is the end of its late answer.
+  handled: Promise<unknown> | undefined = undefined;
   readonly res: ServerResponse;
+  readonly context: unknown;
   readonly #expire: (deadline: RequestDeadline) => void;
 
-  constructor(res: ServerResponse, expire: (deadline: RequestDeadline) => void) {
+  constructor(res: ServerResponse, context: unknown, expire: (deadline: RequestDeadline) => void) {
     super('resilience.timeout');
     this.res = res;
+    this.context = context;
     this.#expire = expire;
   }
 
@@ -49,12 +54,17 @@ class RequestDeadline extends AsyncResource implements DeadlineEntry {
 
 /**
  * The request timeout shared by the Express and Koa adapters; see their `timeout`.
- * `expired` runs after a request has been answered 503 (Express records it there: its error
- * handler never sees the request). All the middleware's deadlines share ONE timer (the same
+ * `expired` runs after a request has been answered 503, with the `context` given to `arm`
+ * (Express records it there: its error handler never sees the request; Koa turns its own
+ * respond off for it). A request answered so keeps its handler's late answer (see
+ * `respondOnce`); on Koa the handler's promise says when that answer is complete. All the middleware's deadlines share ONE timer (the same
  * `ms` for all, so they expire in order): a request costs a queue entry and a `close`
  * listener (shared with the request signal), not a timer.
  */
-export function timeoutArm(options: TimeoutOptions, expired?: (res: ServerResponse) => void): TimeoutArm {
+export function timeoutArm(
+  options: TimeoutOptions,
+  expired?: (res: ServerResponse, context: unknown) => void,
+): TimeoutArm {
   const v = new OptionsValidator('timeout');
   const o = v.known(options, OPTION_NAMES);
   v.required('ms', o.ms).number('ms', o.ms, { gt: 0 });
@@ -64,20 +74,27 @@ export function timeoutArm(options: TimeoutOptions, expired?: (res: ServerRespon
   const clock = o.clock ?? systemClock;
   const deadlines = new DeadlineQueue(clock);
 
-  const expire = ({ res, fire }: RequestDeadline) => {
+  const expire = ({ res, context, fire, handled }: RequestDeadline) => {
     if (!res.writableEnded) {
       emitHttpDecision({ decision: 'timed_out' });
       const error = new RequestTimeoutError(ms);
       abortRequest(res, error);
       // Already streaming: only ending the connection stops it.
       if (!respondOnce(res, errorAnswer(res, error))) res.destroy(error);
-      expired?.(res);
+      else if (handled !== undefined) {
+        // The handler still runs: whoever waits for its answer (an idempotency record) learns when it ends.
+        handled.then(
+          () => lateResponse(res)?.settled(),
+          () => lateResponse(res)?.failed(),
+        );
+      }
+      expired?.(res, context);
     }
     fire?.();
   };
 
-  return function arm<T>(res: ServerResponse, next: () => T): T | Promise<void> {
-    const deadline = new RequestDeadline(res, expire);
+  return function arm<T>(res: ServerResponse, next: () => T, context?: unknown): T | Promise<void> {
+    const deadline = new RequestDeadline(res, context, expire);
     const now = clock.now();
     deadlines.add(deadline, now + ms, now);
     // A finished request's deadline leaves the queue (and lets go of the response) at once.
@@ -86,6 +103,7 @@ export function timeoutArm(options: TimeoutOptions, expired?: (res: ServerRespon
     if (!(handled instanceof Promise)) return handled;
     // One promise, not a race of two: whichever settles it first wins, and a rejection that
     // comes after the timeout is handled (dropped) all the same.
+    deadline.handled = handled;
     return new Promise<void>((resolve, reject) => {
       deadline.fire = resolve;
       handled.then(() => resolve(), reject);

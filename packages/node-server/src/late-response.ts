@@ -1,0 +1,174 @@
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { merged } from './headers.js';
+
+/** The answer a handler gave after the toolkit had answered for it: status and headers as it set them. */
+export interface LateAnswer {
+  readonly status: number;
+  /** Lower-case names: the handler's headers when the toolkit answered, then its changes. */
+  readonly headers: OutgoingHttpHeaders;
+}
+
+/** Who watches a handler's late answer (an idempotency capture). */
+export interface LateObserver {
+  /** A body chunk the handler wrote, as given to `write` or `end`. */
+  write(chunk: unknown, encoding: unknown): void;
+  /**
+   * The handler is done: it ended the response (`answer`), or settled without ending it, or
+   * set its status or body while its reads still saw the toolkit's answer, so what it wrote
+   * cannot be trusted to be what it meant (`undefined`). Called once.
+   */
+  end(answer: LateAnswer | undefined): void;
+  /**
+   * The handler settled (Koa: its promise) and has not ended the response: a framework that
+   * writes its handler's answer after it (Koa's `ctx.body`) writes it now, or never.
+   */
+  settled?(): void;
+}
+
+const callLater = (callback: unknown) => {
+  if (typeof callback === 'function') queueMicrotask(() => callback());
+};
+
+/**
+ * What a handler does to a response after the toolkit answered it (a timeout's 503): nothing
+ * reaches the wire and nothing throws, and what it writes — status, headers, body — goes to
+ * an observer. While the toolkit's answer is being sent, everyone who reads the response
+ * (loggers and metrics at `finish` and `close`) reads what went out; once it has closed,
+ * reads see what the handler set (`statusCode`, the headers, `headersSent`), so `res.json()`,
+ * `res.send()` and `res.status()` behave as on a fresh response. Made only on the rare path
+ * that answers for a handler.
+ */
+export class LateResponse {
+  #status: number;
+  readonly #headers: OutgoingHttpHeaders;
+  #observer: LateObserver | undefined = undefined;
+  /** The toolkit's answer has closed: reads see what the handler set. */
+  #open = false;
+  /**
+   * The handler set its status or wrote its body before that, when its reads (`res.json`
+   * asks for `Content-Type`, Koa's `ctx.body` too) still saw the toolkit's answer. A header
+   * set alone counts as it is: whoever sets it (Koa middleware after `next()`) means it.
+   */
+  #early = false;
+  #done = false;
+
+  /** Takes the handler's status and headers as they are now, before the toolkit answers. */
+  constructor(res: ServerResponse) {
+    this.#status = res.statusCode;
+    this.#headers = res.getHeaders();
+  }
+
+  /** Watches the handler's late writes; `observer.end` at once if the handler is already done. */
+  observe(observer: LateObserver): void {
+    this.#observer = observer;
+    if (this.#done) observer.end(undefined);
+  }
+
+  /** The handler settled (Koa's timeout tells it): its answer is what it has written by now, or none. */
+  settled(): void {
+    if (this.#done) return;
+    this.#observer?.settled?.();
+    this.#finish(undefined);
+  }
+
+  /** The handler failed (a rejection, an error passed on): it has no answer, whatever it wrote. */
+  failed(): void {
+    this.#finish(undefined);
+  }
+
+  /** Takes over the response's writes, once the toolkit's answer has been handed to it. */
+  seal(res: ServerResponse): void {
+    const sent = res.statusCode;
+    const getHeader = res.getHeader;
+    const getHeaders = res.getHeaders;
+    const getHeaderNames = res.getHeaderNames;
+    const hasHeader = res.hasHeader;
+    const headers = this.#headers;
+    // The handler's head has gone (as far as it can tell): it has written or ended its answer.
+    let headSent = false;
+    const write = (chunk: unknown, encoding: unknown) => {
+      this.#touch();
+      headSent = true;
+      if (!this.#done && chunk !== null && chunk !== undefined && typeof chunk !== 'function') {
+        this.#observer?.write(chunk, encoding);
+      }
+    };
+    const set = (name: string, value: OutgoingHttpHeaders[string]) => {
+      if (value === undefined) delete headers[name.toLowerCase()];
+      else headers[name.toLowerCase()] = value;
+    };
+    Object.defineProperty(res, 'statusCode', {
+      configurable: true,
+      enumerable: true,
+      get: () => (this.#open ? this.#status : sent),
+      set: (code: number) => {
+        this.#touch();
+        this.#status = code;
+      },
+    });
+    // A handler that checks it before answering (`if (!res.headersSent) res.json(…)`) answers.
+    Object.defineProperty(res, 'headersSent', {
+      configurable: true,
+      enumerable: true,
+      get: () => !this.#open || headSent,
+    });
+    Object.assign(res, {
+      writeHead(this: ServerResponse, code: number, ...rest: unknown[]) {
+        this.statusCode = code;
+        headSent = true;
+        const given = merged({}, typeof rest[0] === 'string' ? rest[1] : rest[0]);
+        for (const name of Object.keys(given)) set(name, given[name]);
+        return this;
+      },
+      setHeader(this: ServerResponse, name: string, value: OutgoingHttpHeaders[string]) {
+        set(name, value);
+        return this;
+      },
+      appendHeader(this: ServerResponse, name: string, value: string | readonly string[]) {
+        const had = headers[name.toLowerCase()];
+        set(name, ([] as unknown[]).concat(had ?? [], value).map(String));
+        return this;
+      },
+      setHeaders(this: ServerResponse, given: Headers | Map<string, OutgoingHttpHeaders[string]>) {
+        for (const [name, value] of given) set(name, value);
+        return this;
+      },
+      removeHeader: (name: string) => set(name, undefined),
+      getHeader: (name: string) => (this.#open ? headers[name.toLowerCase()] : getHeader.call(res, name)),
+      getHeaders: () => (this.#open ? { ...headers } : getHeaders.call(res)),
+      getHeaderNames: () => (this.#open ? Object.keys(headers) : getHeaderNames.call(res)),
+      hasHeader: (name: string) => (this.#open ? headers[name.toLowerCase()] !== undefined : hasHeader.call(res, name)),
+      flushHeaders() {},
+      addTrailers() {},
+      writeContinue() {},
+      writeProcessing() {},
+      writeEarlyHints(_hints: unknown, callback?: unknown) {
+        callLater(callback);
+      },
+      write(chunk: unknown, encoding?: unknown, callback?: unknown) {
+        write(chunk, encoding);
+        callLater(typeof encoding === 'function' ? encoding : callback);
+        return true;
+      },
+      end: (chunk?: unknown, encoding?: unknown, callback?: unknown) => {
+        write(chunk, encoding);
+        this.#finish({ status: this.#status, headers });
+        callLater([chunk, encoding, callback].find((a) => typeof a === 'function'));
+        return res;
+      },
+    });
+    // Registered last: the close listeners registered before (loggers, metrics) read what went out.
+    if (res.closed) this.#open = true;
+    else res.once('close', () => (this.#open = true));
+  }
+
+  #touch(): void {
+    if (!this.#open) this.#early = true;
+  }
+
+  #finish(answer: LateAnswer | undefined): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#observer?.end(this.#early ? undefined : answer);
+  }
+}
