@@ -9,7 +9,7 @@ import {
 } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { expect } from 'vitest';
-import { deferred, leftWhileWaiting } from '../context.js';
+import { abandonedRequest, deferred, leftWhileWaiting } from '../context.js';
 import { counter, problemOf, type Scenario } from '../scenario.js';
 
 export const timeoutScenarios: Scenario[] = [
@@ -325,6 +325,70 @@ export const loadSheddingScenarios: Scenario[] = [
       expect((await queued).status).toBe(503);
       release.resolve();
       expect((await first).status).toBe(200);
+    },
+  },
+  {
+    area: 'loadShedding',
+    name: 'holds the slot of a request whose client left until its handler ends: leaving at once frees nothing',
+    async run(t) {
+      const release = deferred();
+      const entered = deferred();
+      const left = deferred();
+      const runs = counter();
+      const app = await t.serve([
+        t.m.loadShedding({ maxConcurrent: 1 }),
+        t.m.route('GET', '/', async (r) => {
+          runs.add();
+          if (runs.runs > 1) return { json: { ok: true } };
+          r.signal().addEventListener('abort', () => left.resolve());
+          entered.resolve();
+          await release.promise; // works on, ignoring the signal
+          return { json: { late: true } };
+        }),
+      ]);
+      await abandonedRequest(app.port, { path: '/' }, entered.promise);
+      await left.promise; // the server has seen the client go
+      expect((await app.fetch('/')).status).toBe(503);
+      expect(runs.runs).toBe(1);
+      release.resolve();
+      expect((await app.fetch('/')).status).toBe(200);
+      expect(runs.runs).toBe(2);
+    },
+  },
+  {
+    area: 'loadShedding',
+    name: "a request whose client left teaches the adaptive limit nothing: its latency is the client's patience, not the load",
+    async run(t) {
+      const clock = new FakeClock(0);
+      const waiting = leftWhileWaiting(t);
+      const release = deferred();
+      const entered = counter();
+      let shed = 0;
+      const decided = deferred(); // each of the 3 requests entered the handler or was shed
+      const check = () => entered.runs + shed === 3 && decided.resolve();
+      const app = await t.serve([
+        // One sample would end the first baseline and let 4 run at once instead of 2.
+        t.m.loadShedding({ maxConcurrent: 8, adaptive: { initialLimit: 4, baselineSamples: 1 }, clock }),
+        waiting.route,
+        t.m.route('GET', '/', async () => {
+          entered.add();
+          check();
+          await release.promise;
+          return { json: {} };
+        }),
+      ]);
+      expect(((await waiting.leave(app.port)) as Error).name).toBe('ClientDisconnectedError');
+      const all = Array.from({ length: 3 }, () =>
+        app.fetch('/').then((r) => {
+          if (r.status === 503) shed++;
+          check();
+          return r.status;
+        }),
+      );
+      await decided.promise;
+      expect([entered.runs, shed]).toEqual([2, 1]);
+      release.resolve();
+      expect((await Promise.all(all)).sort()).toEqual([200, 200, 503]);
     },
   },
   {
