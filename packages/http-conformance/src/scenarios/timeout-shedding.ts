@@ -357,6 +357,35 @@ export const loadSheddingScenarios: Scenario[] = [
   },
   {
     area: 'loadShedding',
+    name: 'holds the slot of a timed-out request until its handler ends: the 503 on time frees nothing',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const release = deferred();
+      const entered = deferred();
+      const runs = counter();
+      const app = await t.serve([
+        t.m.loadShedding({ maxConcurrent: 1 }),
+        t.m.timeout({ ms: 1_000, clock }),
+        t.m.route('GET', '/', async () => {
+          runs.add();
+          if (runs.runs > 1) return { json: { ok: true } };
+          entered.resolve();
+          await release.promise; // works on past its deadline, ignoring the signal
+          return { json: { late: true } };
+        }),
+      ]);
+      const slow = app.fetch('/');
+      await entered.promise;
+      await clock.advance(1_000);
+      expect((await slow).status).toBe(503);
+      expect((await app.fetch('/')).status).toBe(503);
+      release.resolve();
+      expect((await app.fetch('/')).status).toBe(200);
+      expect(runs.runs).toBe(2);
+    },
+  },
+  {
+    area: 'loadShedding',
     name: "a request whose client left teaches the adaptive limit nothing: its latency is the client's patience, not the load",
     async run(t) {
       const clock = new FakeClock(0);
