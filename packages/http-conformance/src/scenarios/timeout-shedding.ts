@@ -357,30 +357,41 @@ export const loadSheddingScenarios: Scenario[] = [
   },
   {
     area: 'loadShedding',
-    name: 'holds the slot of a timed-out request until its handler ends: the 503 on time frees nothing',
+    name: 'holds the slot of a timed-out request until its handler ends: the 503 on time frees nothing, a handler that fails with the signal frees it then',
     async run(t) {
       const clock = new FakeClock(0);
       const release = deferred();
-      const entered = deferred();
+      const entered = [deferred(), deferred()];
       const runs = counter();
       const app = await t.serve([
-        t.m.loadShedding({ maxConcurrent: 1 }),
+        t.m.errorHandler({ logger: t.logger() }),
         t.m.timeout({ ms: 1_000, clock }),
-        t.m.route('GET', '/', async () => {
+        t.m.loadShedding({ maxConcurrent: 1 }),
+        t.m.route('GET', '/', async (r) => {
           runs.add();
-          if (runs.runs > 1) return { json: { ok: true } };
-          entered.resolve();
-          await release.promise; // works on past its deadline, ignoring the signal
-          return { json: { late: true } };
+          if (runs.runs === 1) {
+            entered[0]!.resolve();
+            await release.promise; // works on past its deadline, ignoring the signal
+            return { json: { late: true } };
+          }
+          const signal = r.signal();
+          entered[1]!.resolve();
+          // Gives up when the signal aborts, failing with its reason.
+          return await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
         }),
+        t.m.route('GET', '/now', () => ({ json: { ok: true } })),
       ]);
-      const slow = app.fetch('/');
-      await entered.promise;
+      const ignores = app.fetch('/');
+      await entered[0]!.promise;
       await clock.advance(1_000);
-      expect((await slow).status).toBe(503);
-      expect((await app.fetch('/')).status).toBe(503);
+      expect((await ignores).status).toBe(503);
+      expect((await app.fetch('/now')).status).toBe(503); // shed: the handler still runs
       release.resolve();
-      expect((await app.fetch('/')).status).toBe(200);
+      const honours = app.fetch('/');
+      await entered[1]!.promise;
+      await clock.advance(1_000);
+      expect((await honours).status).toBe(503);
+      expect((await app.fetch('/now')).status).toBe(200);
       expect(runs.runs).toBe(2);
     },
   },
