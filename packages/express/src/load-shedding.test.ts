@@ -6,7 +6,7 @@ import { abandonedRequest } from '@resilience/http-conformance';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deferred, type Served, send, serve } from '../../node-server/src/testing/http.js';
-import { loadShedding, requestSignal } from './index.js';
+import { errorHandler, loadShedding, requestSignal } from './index.js';
 
 let served: Served | undefined;
 afterEach(() => served?.close());
@@ -56,6 +56,22 @@ describe('loadShedding on Express, after a client left', () => {
     expect(clock.pendingTimers).toBe(1);
     late.resolve();
     expect(await app.status()).toBe(200);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('frees the slot of a handler that fails mid-stream at once: errorHandler cut its response off, it is done', async () => {
+    const clock = new FakeClock(0);
+    const app = express();
+    app.use(loadShedding({ maxConcurrent: 1, clock }));
+    app.get('/stream', (_req, res, next) => {
+      res.write('first,');
+      next(new Error('the source failed'));
+    });
+    app.get('/', (_req, res) => void res.json({ ok: true }));
+    app.use(errorHandler({ logger: { info() {}, warn() {}, error() {} } }));
+    served = await serve(app);
+    await expect(send(served.port, { path: '/stream' })).rejects.toThrow();
+    expect((await send(served.port)).status).toBe(200);
     expect(clock.pendingTimers).toBe(0);
   });
 
