@@ -151,7 +151,10 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
       setResponseError(res, error);
       recordError(res, error, problem.status, context);
       if (res.headersSent) {
+        // A body under way is cut off. One already answered for the handler (a timeout's 503)
+        // is ended by it all the same: that writes nothing, and tells loadShedding its handler is done.
         if (!res.writableEnded) res.destroy();
+        else res.end();
         return undefined;
       }
       return problemAnswer(problem);

@@ -6,12 +6,13 @@ import {
   bulkhead,
   type Clock,
   isBulkheadRejectedError,
+  isRequestTimeoutError,
   type OptionNames,
   systemClock,
 } from '@resilience/core';
 import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { ClientDisconnectedError } from '../errors.js';
-import { requestSignal, whenResponseCloses } from '../request-state.js';
+import { requestSignal, responseError, whenResponseCloses } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 import { errorAnswer } from './answer.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
@@ -65,26 +66,34 @@ export type Shed = (res: ServerResponse, next: () => unknown) => Promise<Answer 
 
 /**
  * The slot of a request whose handler gives no promise (Express): held until the response
- * closes, and when its client left first, on until the handler ends the response or
- * `holdMs` pass. Such a hold ends rejected with the disconnect, a cancellation: the bulkhead
- * takes no adaptive sample from it (its end may be the handler's, or the error path's once
- * the handler gave up; how soon is no measure of the load). A request whose client stays
- * costs what it did: a promise and the callback of the response's `close`.
+ * closes, and, when the handler may still run then, on until it ends the response or
+ * `holdMs` pass, whichever comes first. It may still run when the response closed unended
+ * without an error of the server's (the client left), or when a `timeout` answered for it.
+ * A hold that outlived its client ends rejected with the disconnect, a cancellation: the
+ * bulkhead takes no adaptive sample from it (its end may be the handler's or the error
+ * path's once the handler gave up; how soon is no measure of the load). A timed-out one is
+ * a sample: its handler took that long. A request whose client stays costs what it did: a
+ * promise and the callback of the response's `close`.
  */
 function heldUntilEnd(res: ServerResponse, clock: Clock, holdMs: number): Promise<void> {
   return new Promise((resolve, reject) =>
-    whenResponseCloses(res, () => (res.writableEnded ? resolve() : outliveClient(res, reject, clock, holdMs))),
+    whenResponseCloses(res, () => {
+      const error = responseError(res);
+      if (isRequestTimeoutError(error)) outliveAnswer(res, resolve, clock, holdMs);
+      else if (res.writableEnded || error !== undefined) resolve();
+      else outliveAnswer(res, () => reject(new ClientDisconnectedError()), clock, holdMs);
+    }),
   );
 }
 
-/** Calls `done` with the disconnect when the handler ends `res`, or after `holdMs`: whichever is first. */
-function outliveClient(res: ServerResponse, done: (reason: unknown) => void, clock: Clock, holdMs: number): void {
+/** Calls `done` when the handler ends `res` (which writes nothing now), or after `holdMs`: whichever is first. */
+function outliveAnswer(res: ServerResponse, done: () => void, clock: Clock, holdMs: number): void {
   let held = true;
   const release = () => {
     if (!held) return;
     held = false;
     clock.clearTimeout(timer);
-    done(new ClientDisconnectedError());
+    done();
   };
   const timer = clock.setTimeout(release, holdMs);
   const end = res.end;
