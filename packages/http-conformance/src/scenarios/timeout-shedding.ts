@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import {
   fixedWindow,
   type HttpDecision,
@@ -298,6 +299,45 @@ export const loadSheddingScenarios: Scenario[] = [
       expect(logger.lines[1]!.message).toMatch(/bulkhead_full.*3 more/);
       release.resolve();
       expect((await first).status).toBe(200);
+    },
+  },
+  {
+    area: 'loadShedding',
+    name: 'a queued request whose client left gives its place up: it is never admitted, and the next one is',
+    async run(t) {
+      const release = deferred();
+      const entered = deferred();
+      const recorded = deferred<unknown>();
+      const paths: string[] = [];
+      const app = await t.serve([
+        t.m.errorHandler({
+          recentErrors: {
+            record: (e) => {
+              recorded.resolve(e);
+              return undefined as never;
+            },
+          },
+          logger: t.logger(),
+        }),
+        t.m.loadShedding({ maxConcurrent: 1, queue: 1 }),
+        t.m.route('GET', '/first', async (r) => {
+          paths.push(r.path);
+          entered.resolve();
+          await release.promise;
+          return { json: {} };
+        }),
+        ...['/gone', '/next'].map((path) => t.m.route('GET', path, (r) => ({ json: paths.push(r.path) }))),
+      ]);
+      const first = app.fetch('/first');
+      await entered.promise;
+      // Queued as the server hears of it (the app's listener runs first), then gone.
+      await abandonedRequest(app.port, { path: '/gone' }, once(app.server, 'request'));
+      expect(((await recorded.promise) as Error).name).toBe('ClientDisconnectedError');
+      const next = app.fetch('/next'); // takes the place it left
+      release.resolve();
+      expect((await first).status).toBe(200);
+      expect((await next).status).toBe(200);
+      expect(paths).toEqual(['/first', '/next']);
     },
   },
   {
