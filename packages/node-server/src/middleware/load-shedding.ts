@@ -33,13 +33,9 @@ export interface LoadSheddingOptions {
   /** The `Retry-After` of a 503, in ms. @default 1_000 */
   retryAfterMs?: number;
   /**
-   * Express only (a Koa request's slot is held until its handler's promise settles): the
-   * longest a request whose client left keeps its slot while its handler has not ended the
-   * response. Express shows a handler's end only as its `res.end` (which `res.json` and
-   * `res.send` call on a closed connection too); a handler that gives up on the aborted
-   * signal and returns without answering never calls it, and this bounds what it holds.
-   * The default is the 30 s request limit of common gateways (Heroku's router, API Gateway's
-   * 29 s): longer than a handler should run. @default 30_000
+   * Express only (Koa holds a slot until the handler's promise settles): the longest a request
+   * whose client left, or that a `timeout` answered, keeps its slot while its handler has not
+   * ended the response, for a handler that gives up without answering. @default 30_000
    */
   abandonedHoldMs?: number;
   /** Times requests for the adaptive limit, the queue and `abandonedHoldMs`. @default systemClock */
