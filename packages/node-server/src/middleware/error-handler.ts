@@ -151,10 +151,11 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
       setResponseError(res, error);
       recordError(res, error, problem.status, context);
       if (res.headersSent) {
-        // A body under way is cut off. One already answered for the handler (a timeout's 503)
-        // is ended by it all the same: that writes nothing, and tells loadShedding its handler is done.
+        // A body under way is cut off. One answered for the handler (a timeout's 503) is ended
+        // by it all the same once it closes: that writes nothing (it is sealed), and tells
+        // loadShedding, which watches `end` from the close on, that the handler is done.
         if (!res.writableEnded) res.destroy();
-        else res.end();
+        else whenResponseCloses(res, () => res.end());
         return undefined;
       }
       return problemAnswer(problem);
