@@ -286,6 +286,21 @@ describe('bulkhead', () => {
     expect(b.executionSlots).toBe(4);
   });
 
+  it('learns nothing from a cancelled call: how soon its caller gave up says nothing of the load', async () => {
+    const clock = new FakeClock();
+    const b = bulkhead({ limit: adaptiveLimit({ initialLimit: 8, baselineSamples: 1 }), clock });
+    const gaveUp = Object.assign(new Error('the client left'), { code: 'ABORT_ERR' });
+    await expect(b.execute(() => Promise.reject(gaveUp))).rejects.toBe(gaveUp);
+    await expect(
+      b.execute(() => {
+        throw new DOMException('aborted', 'AbortError');
+      }),
+    ).rejects.toThrow('aborted');
+    expect([b.limit, b.limitState]).toEqual([4, undefined]); // still measuring its first baseline
+    await expect(b.execute(() => Promise.reject(new Error('failed')))).rejects.toThrow('failed');
+    expect(b.limit).toBe(8); // a failure is a sample: it took that long
+  });
+
   it('never reports negative free slots when an adaptive limit falls below the calls running', async () => {
     const clock = new FakeClock();
     const b = bulkhead({ limit: adaptiveLimit({ initialLimit: 20, baselineSamples: 1, smoothing: 1 }), clock });

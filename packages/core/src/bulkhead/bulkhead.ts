@@ -1,5 +1,6 @@
 import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
 import type { AdaptiveLimit, AdaptiveLimitState } from '../concurrency/adaptive-limit.js';
+import { classify } from '../errors/classify.js';
 import { BulkheadRejectedError } from '../errors/errors.js';
 import { Emitter } from '../events/emitter.js';
 import { followAbort, unfollowAbort } from '../policy/abort-fanout.js';
@@ -119,7 +120,7 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
     try {
       result = fn(context);
     } catch (error) {
-      this.#release(started, inflight);
+      this.#release(started, inflight, error);
       return Promise.reject(error);
     }
     if (!isThenable(result)) {
@@ -132,7 +133,7 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
         return value;
       },
       (error: unknown) => {
-        this.#release(started, inflight);
+        this.#release(started, inflight, error);
         throw error;
       },
     );
@@ -185,12 +186,14 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
   /**
    * A call finished: learn from it, then hand free slots to the oldest waiters (several when
    * an adaptive limit grew). Admitting a waiter only schedules its start, so no user code
-   * runs inside this loop.
+   * runs inside this loop. A call cancelled by its caller (`classify`: `cancelled`) is no
+   * sample, as Envoy's adaptive concurrency and Netflix's `onIgnore` treat it: how soon the
+   * caller gave up says nothing of the load.
    */
-  #release(started: number, inflight: number): void {
+  #release(started: number, inflight: number, error?: unknown): void {
     this.#active--;
     const adaptive = this.#adaptive;
-    if (adaptive !== undefined) {
+    if (adaptive !== undefined && (error === undefined || classify(error) !== 'cancelled')) {
       const now = this.#clock.now();
       this.#limitState = adaptive.next(this.#limitState, { rttMs: Math.max(0, now - started), inflight }, now);
       this.#limit = adaptive.limitOf(this.#limitState);

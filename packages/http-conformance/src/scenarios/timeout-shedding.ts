@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import {
   fixedWindow,
   type HttpDecision,
@@ -9,7 +10,7 @@ import {
 } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { expect } from 'vitest';
-import { deferred, leftWhileWaiting } from '../context.js';
+import { abandonedRequest, deferred, leftWhileWaiting } from '../context.js';
 import { counter, problemOf, type Scenario } from '../scenario.js';
 
 export const timeoutScenarios: Scenario[] = [
@@ -302,6 +303,45 @@ export const loadSheddingScenarios: Scenario[] = [
   },
   {
     area: 'loadShedding',
+    name: 'a queued request whose client left gives its place up: it is never admitted, and the next one is',
+    async run(t) {
+      const release = deferred();
+      const entered = deferred();
+      const recorded = deferred<unknown>();
+      const paths: string[] = [];
+      const app = await t.serve([
+        t.m.errorHandler({
+          recentErrors: {
+            record: (e) => {
+              recorded.resolve(e);
+              return undefined as never;
+            },
+          },
+          logger: t.logger(),
+        }),
+        t.m.loadShedding({ maxConcurrent: 1, queue: 1 }),
+        t.m.route('GET', '/first', async (r) => {
+          paths.push(r.path);
+          entered.resolve();
+          await release.promise;
+          return { json: {} };
+        }),
+        ...['/gone', '/next'].map((path) => t.m.route('GET', path, (r) => ({ json: paths.push(r.path) }))),
+      ]);
+      const first = app.fetch('/first');
+      await entered.promise;
+      // Queued as the server hears of it (the app's listener runs first), then gone.
+      await abandonedRequest(app.port, { path: '/gone' }, once(app.server, 'request'));
+      expect(((await recorded.promise) as Error).name).toBe('ClientDisconnectedError');
+      const next = app.fetch('/next'); // takes the place it left
+      release.resolve();
+      expect((await first).status).toBe(200);
+      expect((await next).status).toBe(200);
+      expect(paths).toEqual(['/first', '/next']);
+    },
+  },
+  {
+    area: 'loadShedding',
     name: 'queues up to queue requests for at most maxQueueMs, then sheds them',
     async run(t) {
       const clock = new FakeClock(0);
@@ -325,6 +365,110 @@ export const loadSheddingScenarios: Scenario[] = [
       expect((await queued).status).toBe(503);
       release.resolve();
       expect((await first).status).toBe(200);
+    },
+  },
+  {
+    area: 'loadShedding',
+    name: 'holds the slot of a request whose client left until its handler ends: leaving at once frees nothing',
+    async run(t) {
+      const release = deferred();
+      const entered = deferred();
+      const left = deferred();
+      const runs = counter();
+      const app = await t.serve([
+        t.m.loadShedding({ maxConcurrent: 1 }),
+        t.m.route('GET', '/', async (r) => {
+          runs.add();
+          if (runs.runs > 1) return { json: { ok: true } };
+          r.signal().addEventListener('abort', () => left.resolve());
+          entered.resolve();
+          await release.promise; // works on, ignoring the signal
+          return { json: { late: true } };
+        }),
+      ]);
+      await abandonedRequest(app.port, { path: '/' }, entered.promise);
+      await left.promise; // the server has seen the client go
+      expect((await app.fetch('/')).status).toBe(503);
+      expect(runs.runs).toBe(1);
+      release.resolve();
+      expect((await app.fetch('/')).status).toBe(200);
+      expect(runs.runs).toBe(2);
+    },
+  },
+  {
+    area: 'loadShedding',
+    name: 'holds the slot of a timed-out request until its handler ends: the 503 on time frees nothing, a handler that fails with the signal frees it then',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const release = deferred();
+      const entered = [deferred(), deferred()];
+      const runs = counter();
+      const app = await t.serve([
+        t.m.errorHandler({ logger: t.logger() }),
+        t.m.timeout({ ms: 1_000, clock }),
+        t.m.loadShedding({ maxConcurrent: 1 }),
+        t.m.route('GET', '/', async (r) => {
+          runs.add();
+          if (runs.runs === 1) {
+            entered[0]!.resolve();
+            await release.promise; // works on past its deadline, ignoring the signal
+            return { json: { late: true } };
+          }
+          const signal = r.signal();
+          entered[1]!.resolve();
+          // Gives up when the signal aborts, failing with its reason.
+          return await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+        }),
+        t.m.route('GET', '/now', () => ({ json: { ok: true } })),
+      ]);
+      const ignores = app.fetch('/');
+      await entered[0]!.promise;
+      await clock.advance(1_000);
+      expect((await ignores).status).toBe(503);
+      expect((await app.fetch('/now')).status).toBe(503); // shed: the handler still runs
+      release.resolve();
+      const honours = app.fetch('/');
+      await entered[1]!.promise;
+      await clock.advance(1_000);
+      expect((await honours).status).toBe(503);
+      expect((await app.fetch('/now')).status).toBe(200);
+      expect(runs.runs).toBe(2);
+    },
+  },
+  {
+    area: 'loadShedding',
+    name: "a request whose client left teaches the adaptive limit nothing: its latency is the client's patience, not the load",
+    async run(t) {
+      const clock = new FakeClock(0);
+      const waiting = leftWhileWaiting(t);
+      const release = deferred();
+      const entered = counter();
+      let shed = 0;
+      const decided = deferred(); // each of the 3 requests entered the handler or was shed
+      const check = () => entered.runs + shed === 3 && decided.resolve();
+      const app = await t.serve([
+        // One sample would end the first baseline and let 4 run at once instead of 2.
+        t.m.loadShedding({ maxConcurrent: 8, adaptive: { initialLimit: 4, baselineSamples: 1 }, clock }),
+        waiting.route,
+        t.m.route('GET', '/', async () => {
+          entered.add();
+          check();
+          await release.promise;
+          return { json: {} };
+        }),
+      ]);
+      expect(((await waiting.leave(app.port)) as Error).name).toBe('ClientDisconnectedError');
+      const all = Array.from({ length: 3 }, () =>
+        app.fetch('/').then((r) => {
+          if (r.status === 503) shed++;
+          check();
+          return r.status;
+        }),
+      );
+      await decided.promise;
+      expect([entered.runs, shed]).toEqual([2, 1]);
+      release.resolve();
+      expect((await Promise.all(all)).sort()).toEqual([200, 200, 503]);
     },
   },
   {

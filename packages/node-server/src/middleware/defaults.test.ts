@@ -12,7 +12,7 @@ describe('MIDDLEWARE_DEFAULTS', () => {
         maxBodyBytes: 1_048_576,
         recordServerErrors: false,
       },
-      loadShedding: { queue: 0 },
+      loadShedding: { queue: 0, abandonedHoldMs: 30_000 },
       errorHandler: { expose: false },
       healthRoutes: { prefix: '', expose: false },
       metricsRoute: { path: '/metrics' },

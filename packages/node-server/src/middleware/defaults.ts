@@ -11,7 +11,7 @@ export const MIDDLEWARE_DEFAULTS = {
     maxBodyBytes: BODY_DEFAULTS.maxBodyBytes,
     recordServerErrors: false,
   },
-  loadShedding: { queue: 0 },
+  loadShedding: { queue: 0, abandonedHoldMs: 30_000 },
   errorHandler: { expose: false },
   healthRoutes: { prefix: '', expose: false },
   metricsRoute: { path: '/metrics' },

@@ -169,7 +169,11 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
       // Answered for the handler (a timeout), which then failed: it has no answer to record.
       lateResponse(res)?.failed();
       if (res.headersSent) {
+        // A body under way is cut off. One answered for the handler (a timeout's 503) is ended
+        // by it all the same once it closes: that writes nothing (it is sealed), and tells
+        // loadShedding, which watches `end` from the close on, that the handler is done.
         if (!res.writableEnded) res.destroy();
+        else whenResponseCloses(res, () => res.end());
         return undefined;
       }
       return problemAnswer(problem);

@@ -1,0 +1,50 @@
+import type { ServerResponse } from 'node:http';
+import { FakeClock } from '@resilience/core/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { requestSignal } from '../request-state.js';
+import { deferred, type Served, send, serve } from '../testing/http.js';
+import { errorHandling } from './error-handler.js';
+import { loadShedder } from './load-shedding.js';
+import { timeoutArm } from './timeout.js';
+
+let served: Served | undefined;
+afterEach(async () => {
+  await served?.close();
+  served = undefined;
+});
+
+const silent = { info() {}, warn() {}, error() {} };
+
+describe('loadShedder, as Express drives it (no promise from the handler)', () => {
+  it("frees a timed-out request's slot when its failure reaches the error handler, even before the 503 has closed", async () => {
+    const clock = new FakeClock(0);
+    const shed = loadShedder({ maxConcurrent: 1, clock });
+    const arm = timeoutArm({ ms: 1_000, clock });
+    const handling = errorHandling({ logger: silent });
+    const entered = deferred();
+    const handler = (res: ServerResponse) => {
+      if (res.req.url !== '/fails') {
+        res.end('ok');
+        return;
+      }
+      const signal = requestSignal(res);
+      // It fails as soon as the timeout has answered, before that answer's close.
+      signal.addEventListener('abort', () =>
+        queueMicrotask(() => handling.answer(res, signal.reason, { route: undefined, recorded: false })),
+      );
+      entered.resolve();
+    };
+    served = await serve((_req, res) => {
+      void shed(res, () => arm(res, () => handler(res))).then((answer) => {
+        if (answer === undefined) return;
+        res.statusCode = answer.status;
+        res.end(answer.body);
+      });
+    });
+    const failing = send(served.port, { path: '/fails' });
+    await entered.promise;
+    await clock.advance(1_000);
+    expect((await failing).status).toBe(503);
+    expect((await send(served.port)).status).toBe(200);
+  });
+});
