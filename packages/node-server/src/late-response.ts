@@ -37,8 +37,7 @@ const callLater = (callback: unknown) => {
  * (loggers and metrics at `finish` and `close`) reads what went out; once it has closed,
  * reads see what the handler set (`statusCode`, the headers, `headersSent`), so `res.json()`,
  * `res.send()` and `res.status()` behave as on a fresh response. Made only on the rare path
- * that answers for a handler. Any number of observers may watch it: the idempotency capture
- * for the answer, loadShedding for the end of the handler that still holds its slot.
+ * that answers for a handler; watched by any number of observers (a capture, a shedder).
  */
 export class LateResponse {
   #status: number;
@@ -60,7 +59,7 @@ export class LateResponse {
     this.#headers = res.getHeaders();
   }
 
-  /** Watches the handler's late writes and its end; `observer.end` at once if the handler is already done. */
+  /** Adds an observer; its `end` is called at once if the handler is done. */
   observe(observer: LateObserver): void {
     if (this.#done) observer.end(undefined);
     else this.#observers.push(observer);

@@ -305,7 +305,8 @@ describe('gracefulShutdown', () => {
       arm(res, async () => {
         entered.resolve();
         await release.promise; // works on past its deadline, ignoring the signal
-        res.end('late', () => events.push('handler ended'));
+        res.end('late');
+        events.push('handler ended');
       });
     });
     const exited = deferred<number>();
