@@ -28,8 +28,8 @@ export function koaApp(kit: ApiKit) {
       health: kit.probes,
     }),
   );
-  app.use(timeout({ ms: 25_000 })); // before loadShedding: a slot is then held until the handler ends
   app.use(loadShedding({ maxConcurrent: 200, queue: 100, maxQueueMs: 1_000 }));
+  app.use(timeout({ ms: 25_000 }));
   app.use(rateLimit({ limiter: kit.limiter, logger: quietLogger, key: (ctx) => ctx.get('x-api-key') || ctx.ip }));
   app.use(
     idempotency({

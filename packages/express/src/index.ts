@@ -96,9 +96,9 @@ export function timeout(options: TimeoutOptions): RequestHandler {
 
 /** Answers 503 with `Retry-After` beyond `maxConcurrent` requests at once (and `queue` waiting). */
 export function loadShedding(options: LoadSheddingOptions): RequestHandler {
-  const shed = loadShedder(options);
+  const shed = loadShedder<Response>(options, send);
   return function loadShedding(_req: Request, res: Response, next: NextFunction) {
-    shed(res, () => next()).then((answer) => answer && send(res, answer), next);
+    shed(res, next, res)?.then(undefined, next);
   };
 }
 

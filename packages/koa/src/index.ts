@@ -106,9 +106,9 @@ export function timeout(options: TimeoutOptions): Middleware {
 
 /** Answers 503 with `Retry-After` beyond `maxConcurrent` requests at once (and `queue` waiting). */
 export function loadShedding(options: LoadSheddingOptions): Middleware {
-  const shed = loadShedder(options);
+  const shed = loadShedder<Context>(options, send);
   return function loadShedding(ctx: Context, next: Next) {
-    return shed(ctx.res, next).then((answer) => answer && send(ctx, answer));
+    return shed(ctx.res, next, ctx);
   };
 }
 

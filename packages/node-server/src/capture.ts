@@ -152,7 +152,7 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
     }
     const lingering = clock.setTimeout(() => resolve(undefined), lingerMs);
     late.observe({
-      write: keep as LateObserver['write'],
+      write: keep as NonNullable<LateObserver['write']>,
       end(answer) {
         clock.clearTimeout(lingering);
         if (answer === undefined) resolve(undefined);

@@ -144,4 +144,18 @@ describe('a response answered for its handler (LateResponse)', () => {
     await clock.advance(1);
     expect(await captured.promise).toBeUndefined();
   });
+
+  it('tells every observer the handler is done, the capture and another alike; one that comes after, at once', async () => {
+    const { port, started, late, captured } = await timedOutHandler((res) => res.status(201).json({ id: 1 }));
+    const reply = send(port, { method: 'POST' });
+    const res = await started;
+    expect(respondOnce(res, PROBLEM)).toBe(true);
+    const ends: unknown[] = [];
+    lateResponse(res)!.observe({ end: (answer) => ends.push(answer?.status) });
+    await reply;
+    late.resolve();
+    expect((await captured.promise)?.status).toBe(201);
+    lateResponse(res)!.observe({ end: (answer) => ends.push(answer) });
+    expect(ends).toEqual([201, undefined]);
+  });
 });

@@ -8,14 +8,15 @@ export interface LateAnswer {
   readonly headers: OutgoingHttpHeaders;
 }
 
-/** Who watches a handler's late answer (an idempotency capture). */
+/** Who watches a handler's late answer (an idempotency capture), or only for its end (loadShedding). */
 export interface LateObserver {
   /** A body chunk the handler wrote, as given to `write` or `end`. */
-  write(chunk: unknown, encoding: unknown): void;
+  write?(chunk: unknown, encoding: unknown): void;
   /**
    * The handler is done: it ended the response (`answer`), or settled without ending it, or
    * set its status or body while its reads still saw the toolkit's answer, so what it wrote
-   * cannot be trusted to be what it meant (`undefined`). Called once.
+   * cannot be trusted to be what it meant (`undefined`). Called once; at once, with
+   * `undefined`, for an observer that came after the handler was done.
    */
   end(answer: LateAnswer | undefined): void;
   /**
@@ -36,12 +37,12 @@ const callLater = (callback: unknown) => {
  * (loggers and metrics at `finish` and `close`) reads what went out; once it has closed,
  * reads see what the handler set (`statusCode`, the headers, `headersSent`), so `res.json()`,
  * `res.send()` and `res.status()` behave as on a fresh response. Made only on the rare path
- * that answers for a handler.
+ * that answers for a handler; watched by any number of observers (a capture, a shedder).
  */
 export class LateResponse {
   #status: number;
   readonly #headers: OutgoingHttpHeaders;
-  #observer: LateObserver | undefined = undefined;
+  readonly #observers: LateObserver[] = [];
   /** The toolkit's answer has closed: reads see what the handler set. */
   #open = false;
   /**
@@ -58,16 +59,16 @@ export class LateResponse {
     this.#headers = res.getHeaders();
   }
 
-  /** Watches the handler's late writes; `observer.end` at once if the handler is already done. */
+  /** Adds an observer; its `end` is called at once if the handler is done. */
   observe(observer: LateObserver): void {
-    this.#observer = observer;
     if (this.#done) observer.end(undefined);
+    else this.#observers.push(observer);
   }
 
   /** The handler settled (Koa's timeout tells it): its answer is what it has written by now, or none. */
   settled(): void {
     if (this.#done) return;
-    this.#observer?.settled?.();
+    for (const observer of this.#observers) observer.settled?.();
     this.#finish(undefined);
   }
 
@@ -90,7 +91,7 @@ export class LateResponse {
       this.#touch();
       headSent = true;
       if (!this.#done && chunk !== null && chunk !== undefined && typeof chunk !== 'function') {
-        this.#observer?.write(chunk, encoding);
+        for (const observer of this.#observers) observer.write?.(chunk, encoding);
       }
     };
     const set = (name: string, value: OutgoingHttpHeaders[string]) => {
@@ -169,6 +170,6 @@ export class LateResponse {
   #finish(answer: LateAnswer | undefined): void {
     if (this.#done) return;
     this.#done = true;
-    this.#observer?.end(this.#early ? undefined : answer);
+    for (const observer of this.#observers) observer.end(this.#early ? undefined : answer);
   }
 }

@@ -437,6 +437,72 @@ export const loadSheddingScenarios: Scenario[] = [
   },
   {
     area: 'loadShedding',
+    name: 'mounted before timeout too, holds the slot of a timed-out request until its handler ends: the 503 on time frees nothing, a handler that fails with the signal frees it then',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const release = deferred();
+      const entered = [deferred(), deferred()];
+      const runs = counter();
+      const app = await t.serve([
+        t.m.errorHandler({ logger: t.logger() }),
+        t.m.loadShedding({ maxConcurrent: 1, clock }),
+        t.m.timeout({ ms: 1_000, clock }),
+        t.m.route('GET', '/', async (r) => {
+          runs.add();
+          if (runs.runs === 1) {
+            entered[0]!.resolve();
+            await release.promise; // works on past its deadline, ignoring the signal
+            return { json: { late: true } };
+          }
+          const signal = r.signal();
+          entered[1]!.resolve();
+          // Gives up when the signal aborts, failing with its reason.
+          return await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+        }),
+        t.m.route('GET', '/now', () => ({ json: { ok: true } })),
+      ]);
+      const ignores = app.fetch('/');
+      await entered[0]!.promise;
+      await clock.advance(1_000);
+      expect((await ignores).status).toBe(503);
+      expect((await app.fetch('/now')).status).toBe(503); // shed: the handler still runs
+      release.resolve();
+      const honours = app.fetch('/');
+      await entered[1]!.promise;
+      await clock.advance(1_000);
+      expect((await honours).status).toBe(503);
+      expect((await app.fetch('/now')).status).toBe(200);
+      expect(runs.runs).toBe(2);
+    },
+  },
+  {
+    area: 'loadShedding',
+    name: 'frees the slot of a timed-out request whose handler answers as its signal aborts, before the 503 has closed',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const entered = deferred();
+      const app = await t.serve([
+        t.m.errorHandler({ logger: t.logger() }),
+        t.m.timeout({ ms: 1_000, clock }),
+        t.m.loadShedding({ maxConcurrent: 1, clock }),
+        t.m.route('GET', '/', async (r) => {
+          const signal = r.signal();
+          entered.resolve();
+          // Answers a moment after the abort: after the 503 has gone, before it has closed.
+          await new Promise((resolve) => signal.addEventListener('abort', resolve));
+          return { json: { late: true } };
+        }),
+        t.m.route('GET', '/now', () => ({ json: { ok: true } })),
+      ]);
+      const pending = app.fetch('/');
+      await entered.promise;
+      await clock.advance(1_000);
+      expect((await pending).status).toBe(503);
+      expect((await app.fetch('/now')).status).toBe(200);
+    },
+  },
+  {
+    area: 'loadShedding',
     name: "a request whose client left teaches the adaptive limit nothing: its latency is the client's patience, not the load",
     async run(t) {
       const clock = new FakeClock(0);
@@ -471,6 +537,72 @@ export const loadSheddingScenarios: Scenario[] = [
       expect((await Promise.all(all)).sort()).toEqual([200, 200, 503]);
     },
   },
+  ...(['before', 'after'] as const).map(
+    (order): Scenario => ({
+      area: 'loadShedding',
+      name: `mounted ${order} timeout, a timed-out request is one adaptive sample, of its handler's whole run: none at the 503, one when the handler ends`,
+      async run(t) {
+        const clock = new FakeClock(0);
+        const release = deferred();
+        const slow = deferred();
+        const gate = deferred();
+        const entered = counter();
+        let shed = 0;
+        let decided = deferred(); // the requests of a burst each entered the handler or were shed
+        let burst = 0;
+        const check = () => entered.runs + shed === burst && decided.resolve();
+        // One sample ends the first baseline, measured at half the initial limit: 2 at once, then 4.
+        const shedding = t.m.loadShedding({
+          maxConcurrent: 8,
+          adaptive: { initialLimit: 4, baselineSamples: 1 },
+          clock,
+        });
+        const timeout = t.m.timeout({ ms: 1_000, clock });
+        const app = await t.serve([
+          t.m.errorHandler({ logger: t.logger() }),
+          ...(order === 'before' ? [shedding, timeout] : [timeout, shedding]),
+          t.m.route('GET', '/slow', async () => {
+            slow.resolve();
+            await release.promise; // works on past its deadline, ignoring the signal
+            return { json: { late: true } };
+          }),
+          t.m.route('GET', '/wait', async () => {
+            entered.add();
+            check();
+            await gate.promise;
+            return { json: {} };
+          }),
+        ]);
+        const fire = (n: number) => {
+          burst += n;
+          return Array.from({ length: n }, () =>
+            app.fetch('/wait').then((r) => {
+              if (r.status === 503) shed++;
+              check();
+              return r.status;
+            }),
+          );
+        };
+        const timedOut = app.fetch('/slow');
+        await slow.promise;
+        await clock.advance(1_000);
+        expect((await timedOut).status).toBe(503);
+        // Still measuring the baseline (no sample yet), with the timed-out handler in one of its 2 slots.
+        const first = fire(2);
+        await decided.promise;
+        expect([entered.runs, shed]).toEqual([1, 1]);
+        release.resolve(); // the handler ends: its run is the baseline's one sample, and its slot is free
+        decided = deferred();
+        const second = fire(3);
+        await decided.promise;
+        expect([entered.runs, shed]).toEqual([4, 1]); // a limit of 4 now: 1 still running + 3
+        gate.resolve();
+        expect([...(await Promise.all(first)), ...(await Promise.all(second))].sort()).toEqual([
+          200, 200, 200, 200, 503,
+        ]);
+      },
+    }),
+  ),
   {
     area: 'loadShedding',
     name: 'with adaptive: true the limit starts below maxConcurrent and sheds the excess',

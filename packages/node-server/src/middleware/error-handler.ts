@@ -169,11 +169,9 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
       // Answered for the handler (a timeout), which then failed: it has no answer to record.
       lateResponse(res)?.failed();
       if (res.headersSent) {
-        // A body under way is cut off. One answered for the handler (a timeout's 503) is ended
-        // by it all the same once it closes: that writes nothing (it is sealed), and tells
-        // loadShedding, which watches `end` from the close on, that the handler is done.
+        // A body under way is cut off: nothing else can be said. One answered for the handler
+        // (a timeout's 503) is done: `failed()` above told whoever waits for its end.
         if (!res.writableEnded) res.destroy();
-        else whenResponseCloses(res, () => res.end());
         return undefined;
       }
       return problemAnswer(problem);

@@ -18,7 +18,10 @@ const silent = { info() {}, warn() {}, error() {} };
 describe('loadShedder, as Express drives it (no promise from the handler)', () => {
   it("frees a timed-out request's slot when its failure reaches the error handler, even before the 503 has closed", async () => {
     const clock = new FakeClock(0);
-    const shed = loadShedder({ maxConcurrent: 1, clock });
+    const shed = loadShedder<ServerResponse>({ maxConcurrent: 1, clock }, (res, answer) => {
+      res.statusCode = answer.status;
+      res.end(answer.body);
+    });
     const arm = timeoutArm({ ms: 1_000, clock });
     const handling = errorHandling({ logger: silent });
     const entered = deferred();
@@ -35,11 +38,7 @@ describe('loadShedder, as Express drives it (no promise from the handler)', () =
       entered.resolve();
     };
     served = await serve((_req, res) => {
-      void shed(res, () => arm(res, () => handler(res))).then((answer) => {
-        if (answer === undefined) return;
-        res.statusCode = answer.status;
-        res.end(answer.body);
-      });
+      void shed(res, () => arm(res, () => handler(res)), res);
     });
     const failing = send(served.port, { path: '/fails' });
     await entered.promise;

@@ -12,7 +12,7 @@ import {
 } from '@resilience/core';
 import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { ClientDisconnectedError } from '../errors.js';
-import { requestSignal, responseError, whenResponseCloses } from '../request-state.js';
+import { lateResponse, requestSignal, responseError, whenResponseCloses } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 import { errorAnswer } from './answer.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
@@ -33,9 +33,8 @@ export interface LoadSheddingOptions {
   /** The `Retry-After` of a 503, in ms. @default 1_000 */
   retryAfterMs?: number;
   /**
-   * Express only (Koa holds a slot until the handler's promise settles): the longest a request
-   * whose client left, or that a `timeout` answered, keeps its slot while its handler has not
-   * ended the response, for a handler that gives up without answering. @default 30_000
+   * The longest a request keeps its slot while its handler runs on once a `timeout` answered it
+   * or (Express) its client left: a bound for a handler that never ends. @default 30_000
    */
   abandonedHoldMs?: number;
   /** Times requests for the adaptive limit, the queue and `abandonedHoldMs`. @default systemClock */
@@ -53,37 +52,55 @@ const OPTION_NAMES = {
 } as const satisfies OptionNames<LoadSheddingOptions>;
 
 /**
- * Runs one request in the shedder: `next` is called once a slot is free; resolves `undefined`
- * once the request has run (its slot is held until `next`'s promise settles, or, without one,
- * until the handler ends the response: see {@link heldUntilEnd}), or with the 503 to send
- * when it was shed.
+ * Runs one request in the shedder: calls `next` once a slot is free, or `refuse(context, 503)`
+ * when the request is shed. Returns what the caller follows: `next`'s promise (Koa: the rest
+ * of the chain) when it ran at once; `undefined` when it ran at once and gave none (Express);
+ * else a promise that settles once the request ran or was refused, rejecting only with an
+ * error that stopped it before it ran (a queued request whose client left). The slot is held
+ * while the handler runs: see {@link heldUntilEnd} and {@link lateHold}.
  */
-export type Shed = (res: ServerResponse, next: () => unknown) => Promise<Answer | undefined>;
+export type Shed<C> = (res: ServerResponse, next: () => unknown, context: C) => Promise<unknown> | undefined;
+
+/**
+ * Koa, once the chain's promise settled: a promise of the end of a handler the toolkit
+ * answered for (a `timeout` mounted after loadShedding settles the chain at its deadline while
+ * the handler runs on), or `undefined` for any other request (the chain was the handler).
+ */
+function lateHold(res: ServerResponse, clock: Clock, holdMs: number): Promise<void> | undefined {
+  return lateResponse(res) === undefined ? undefined : new Promise((resolve) => outlive(res, resolve, clock, holdMs));
+}
 
 /**
  * The slot of a request whose handler gives no promise (Express): held until the response
- * closes, and, when the handler may still run then, on until it ends the response or
- * `holdMs` pass, whichever comes first. It may still run when the response closed unended
- * without an error of the server's (the client left), or when a `timeout` answered for it.
- * A hold that outlived its client ends rejected with the disconnect, a cancellation: the
- * bulkhead takes no adaptive sample from it (its end may be the handler's or the error
- * path's once the handler gave up; how soon is no measure of the load). A timed-out one is
- * a sample: its handler took that long. A request whose client stays costs what it did: a
+ * closes, and, when the handler may still run then, on until it is done or `holdMs` pass,
+ * whichever comes first. It may still run when a `timeout` answered for it, or cut off a body
+ * under way, or when the response closed unended without an error of the server's (the client
+ * left). A hold that outlived its client ends rejected with the disconnect, a cancellation:
+ * the bulkhead takes no adaptive sample from it (its end may be the handler's or the error
+ * path's once the handler gave up; how soon is no measure of the load). A timed-out one is a
+ * sample: its handler took that long. A request whose client stays costs what it did: a
  * promise and the callback of the response's `close`.
  */
 function heldUntilEnd(res: ServerResponse, clock: Clock, holdMs: number): Promise<void> {
   return new Promise((resolve, reject) =>
     whenResponseCloses(res, () => {
       const error = responseError(res);
-      if (isRequestTimeoutError(error)) outliveAnswer(res, resolve, clock, holdMs);
-      else if (res.writableEnded || error !== undefined) resolve();
-      else outliveAnswer(res, () => reject(new ClientDisconnectedError()), clock, holdMs);
+      // A late response is made with an error (the timeout's, or the handler's failure after it).
+      if (error !== undefined && (lateResponse(res) !== undefined || isRequestTimeoutError(error))) {
+        outlive(res, resolve, clock, holdMs);
+      } else if (res.writableEnded || error !== undefined) resolve();
+      else outlive(res, () => reject(new ClientDisconnectedError()), clock, holdMs);
     }),
   );
 }
 
-/** Calls `done` when the handler ends `res` (which writes nothing now), or after `holdMs`: whichever is first. */
-function outliveAnswer(res: ServerResponse, done: () => void, clock: Clock, holdMs: number): void {
+/**
+ * Calls `done` when the handler is done, or after `holdMs`: whichever is first. The handler of
+ * a request the toolkit answered for (a timeout's 503) is done when its late response says so
+ * — it ended the response, failed or settled, however early (before the 503 had closed, say);
+ * any other is done when it ends `res` (which writes nothing now: it has closed).
+ */
+function outlive(res: ServerResponse, done: () => void, clock: Clock, holdMs: number): void {
   let held = true;
   const release = () => {
     if (!held) return;
@@ -92,6 +109,11 @@ function outliveAnswer(res: ServerResponse, done: () => void, clock: Clock, hold
     done();
   };
   const timer = clock.setTimeout(release, holdMs);
+  const late = lateResponse(res);
+  if (late !== undefined) {
+    late.observe({ end: release });
+    return;
+  }
   const end = res.end;
   res.end = function ended(this: ServerResponse, ...args: Parameters<ServerResponse['end']>) {
     release();
@@ -99,8 +121,14 @@ function outliveAnswer(res: ServerResponse, done: () => void, clock: Clock, hold
   } as ServerResponse['end'];
 }
 
-/** The load shedder shared by the Express and Koa adapters; see their `loadShedding`. */
-export function loadShedder(options: LoadSheddingOptions): Shed {
+const ignore = () => {};
+
+/**
+ * The load shedder shared by the Express and Koa adapters; see their `loadShedding`.
+ * `refuse` sends a shed request's 503 through the framework (`context`: Express's `res`,
+ * Koa's `ctx`).
+ */
+export function loadShedder<C>(options: LoadSheddingOptions, refuse: (context: C, answer: Answer) => void): Shed<C> {
   const v = new OptionsValidator('loadShedding');
   const o = v.known(options, OPTION_NAMES);
   v.required('maxConcurrent', o.maxConcurrent).integer('maxConcurrent', o.maxConcurrent, { min: 1 });
@@ -140,25 +168,47 @@ export function loadShedder(options: LoadSheddingOptions): Shed {
   const clock = o.clock ?? systemClock;
   const holdMs = o.abandonedHoldMs ?? MIDDLEWARE_DEFAULTS.loadShedding.abandonedHoldMs;
 
-  return async function shedding(res, next) {
+  return function shedding(res, next, context) {
     // What became of the request: not yet run, run with a promise of its handler's, or held.
     let ran = false as false | 'handled' | 'held';
+    let chain = undefined as Promise<unknown> | undefined;
+    // Set while the request waits in the queue: told what to follow once it runs.
+    let admitted = undefined as ((handled: unknown) => void) | undefined;
     const run = () => {
       ran = 'handled';
       const handled = next();
-      if (handled instanceof Promise) return handled;
-      ran = 'held';
-      return heldUntilEnd(res, clock, holdMs);
+      admitted?.(handled);
+      if (!(handled instanceof Promise)) {
+        ran = 'held';
+        return heldUntilEnd(res, clock, holdMs);
+      }
+      chain = handled;
+      // The slot follows the handler, the caller the chain: they part only for a request the
+      // toolkit answered for (a timeout after this middleware settles the chain at its deadline).
+      return handled.then(
+        () => lateHold(res, clock, holdMs),
+        (error: unknown) => {
+          void slot.catch(ignore); // the caller hears of the error through the chain
+          return lateHold(res, clock, holdMs)?.then(() => Promise.reject(error)) ?? Promise.reject(error);
+        },
+      );
     };
-    try {
-      // A queued request whose client left gives its place up; without a queue no signal is needed.
-      await (queue > 0 ? shed.execute(run, requestSignal(res)) : shed.execute(run));
+    // A queued request whose client left gives its place up; without a queue no signal is needed.
+    const slot = queue > 0 ? shed.execute(run, requestSignal(res)) : shed.execute(run);
+    if (chain !== undefined) return chain;
+    if (ran === 'held') {
+      void slot.catch(ignore); // a hold that outlived its client: the request has run
       return undefined;
-    } catch (error) {
-      if (ran === 'held') return undefined; // the hold outlived its client: the request has run
-      if (ran !== false || !isBulkheadRejectedError(error)) throw error;
-      emitHttpDecision({ decision: 'shed' });
-      return errorAnswer(res, error);
     }
+    return new Promise((resolve, reject) => {
+      admitted = resolve;
+      slot.then(undefined, (error: unknown) => {
+        if (ran === false && isBulkheadRejectedError(error)) {
+          emitHttpDecision({ decision: 'shed' });
+          refuse(context, errorAnswer(res, error));
+          resolve(undefined);
+        } else if (ran !== 'held' && chain === undefined) reject(error);
+      });
+    });
   };
 }

@@ -4,6 +4,7 @@ import net, { type Socket } from 'node:net';
 import { type EventLogger, health, isConfigurationError } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { timeoutArm } from '../middleware/timeout.js';
 import { deferred, type Served, send, serve } from '../testing/http.js';
 import { type GracefulShutdownOptions, SHUTDOWN_DEFAULTS } from './options.js';
 import { type GracefulShutdown, gracefulShutdown } from './shutdown.js';
@@ -292,6 +293,41 @@ describe('gracefulShutdown', () => {
       second.dispose();
       await metricsPort.close();
     }
+  });
+
+  it('waits for the handler of a request a timeout answered: its 503 closed, but onShutdown (closing pools) runs only once the handler is done', async () => {
+    const clock = new FakeClock();
+    const arm = timeoutArm({ ms: 1_000, clock });
+    const entered = deferred();
+    const release = deferred();
+    const events: string[] = [];
+    served = await serve((_req, res) => {
+      arm(res, async () => {
+        entered.resolve();
+        await release.promise; // works on past its deadline, ignoring the signal
+        res.end('late');
+        events.push('handler ended');
+      });
+    });
+    const exited = deferred<number>();
+    handle = gracefulShutdown(served.server, {
+      signals: [SIGNAL],
+      clock,
+      logger: { info() {}, warn() {}, error() {} },
+      exit: (code) => exited.resolve(code),
+      onShutdown: () => {
+        events.push('onShutdown');
+      },
+    });
+    const reply = send(served.port);
+    await entered.promise;
+    await clock.advance(1_000);
+    expect((await reply).status).toBe(503);
+    process.emit(SIGNAL);
+    await once(served.server, 'close'); // every connection has closed
+    release.resolve();
+    expect(await exited.promise).toBe(0);
+    expect(events).toEqual(['handler ended', 'onShutdown']);
   });
 
   it('without a health registry, its log does not claim that readiness fails', async () => {

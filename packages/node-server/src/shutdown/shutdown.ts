@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { systemClock, type TimerHandle } from '@resilience/core';
 import { consoleLogger } from '../logger.js';
+import { lateResponse } from '../request-state.js';
 import {
   type GracefulShutdownOptions,
   SHUTDOWN_DEFAULTS,
@@ -62,8 +63,9 @@ function describe(res: ServerResponse): string {
  * Drains a server on SIGTERM / SIGINT the way terminus does, tied to a health registry:
  * readiness fails at once, the server keeps accepting for `drainDelayMs`, then refuses new
  * connections while the requests in flight finish (their keep-alive connections close as
- * each response ends, idle ones at once), then `onShutdown` runs and the process exits with
- * 0 — or with 1, naming what was still open, once `timeoutMs` has passed since the signal.
+ * each response ends, idle ones at once; a timed-out one's handler ends too), then
+ * `onShutdown` runs and the process exits with 0 — or with 1, naming what was still open,
+ * once `timeoutMs` has passed since the signal.
  * From the signal on every response carries `Connection: close`.
  *
  * Call it right after creating the server: it counts the requests in flight from then on
@@ -91,6 +93,9 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   /** What the shutdown is waiting on besides requests and connections, for the timeout's log. */
   let waitingOn: string | undefined;
   const inFlight = new Set<ServerResponse>();
+  // Handlers a timeout answered for, still running once their response closed: onShutdown waits.
+  const late = new Set<ServerResponse>();
+  let lateDone = () => {};
   /** This shutdown among the process's others. */
   const self = {};
 
@@ -109,6 +114,11 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   // One function for every request, not a closure each.
   function released(this: ServerResponse): void {
     inFlight.delete(this);
+    const handler = lateResponse(this);
+    if (handler !== undefined) {
+      late.add(this);
+      handler.observe({ end: () => late.delete(this) && late.size === 0 && lateDone() });
+    }
     if (phase === 'closing') closeUnneeded();
   }
   const tracked = (_req: unknown, res: ServerResponse) => {
@@ -150,7 +160,7 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   }
 
   function timedOut(): void {
-    const requests = [...inFlight].map(describe);
+    const requests = [...inFlight, ...late].map(describe);
     server.getConnections((_error, connections) => {
       logger.error(
         { phase, waitingOn, timeoutMs, requests, connections },
@@ -201,6 +211,7 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
       `shutdown: refusing new connections; ${inFlight.size} request(s) in flight`,
     );
     await closed;
+    if (late.size > 0) await new Promise<void>((resolve) => (lateDone = resolve));
     if (phase !== 'closing') return;
     phase = 'finishing';
     try {
