@@ -119,6 +119,19 @@ describe('Koa: the late answer of a request the timeout answered', () => {
     expect(app.runs()).toBe(2);
   });
 
+  it('a late 204 with a null body is recorded and replayed, not thrown on', async () => {
+    const { post, timedOut, retryUntilFree, release, runs } = await timedOutApp((ctx) => {
+      ctx.status = 204;
+      ctx.body = null;
+    });
+    expect((await timedOut()).status).toBe(503);
+    expect((await post()).status).toBe(409);
+    release.resolve();
+    const retried = await retryUntilFree();
+    expect([retried.status, retried.headers.get('idempotent-replayed')]).toEqual([204, 'true']);
+    expect(runs()).toBe(1);
+  });
+
   it('a late streamed ctx.body is not recorded: the key is held until the handler settles, then freed', async () => {
     const { post, timedOut, retryUntilFree, release, runs } = await timedOutApp((ctx) => {
       ctx.body = Readable.from(['one,', 'two']);

@@ -38,8 +38,10 @@ const EMPTY = new Set([204, 205, 304]);
  */
 export function writeLate(ctx: Context): void {
   const body: unknown = ctx.body;
-  if (typeof body === 'string' || Buffer.isBuffer(body)) ctx.res.end(body);
+  if (body == null) {
+    if (EMPTY.has(ctx.status)) ctx.res.end();
+  } else if (typeof body === 'string' || Buffer.isBuffer(body)) ctx.res.end(body);
   else if (Array.isArray(body) || (typeof body === 'object' && Object.getPrototypeOf(body) === Object.prototype)) {
     ctx.res.end(JSON.stringify(body));
-  } else if (body == null && EMPTY.has(ctx.status)) ctx.res.end();
+  }
 }
