@@ -395,86 +395,50 @@ export const loadSheddingScenarios: Scenario[] = [
       expect(runs.runs).toBe(2);
     },
   },
-  {
-    area: 'loadShedding',
-    name: 'holds the slot of a timed-out request until its handler ends: the 503 on time frees nothing, a handler that fails with the signal frees it then',
-    async run(t) {
-      const clock = new FakeClock(0);
-      const release = deferred();
-      const entered = [deferred(), deferred()];
-      const runs = counter();
-      const app = await t.serve([
-        t.m.errorHandler({ logger: t.logger() }),
-        t.m.timeout({ ms: 1_000, clock }),
-        t.m.loadShedding({ maxConcurrent: 1 }),
-        t.m.route('GET', '/', async (r) => {
-          runs.add();
-          if (runs.runs === 1) {
-            entered[0]!.resolve();
-            await release.promise; // works on past its deadline, ignoring the signal
-            return { json: { late: true } };
-          }
-          const signal = r.signal();
-          entered[1]!.resolve();
-          // Gives up when the signal aborts, failing with its reason.
-          return await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
-        }),
-        t.m.route('GET', '/now', () => ({ json: { ok: true } })),
-      ]);
-      const ignores = app.fetch('/');
-      await entered[0]!.promise;
-      await clock.advance(1_000);
-      expect((await ignores).status).toBe(503);
-      expect((await app.fetch('/now')).status).toBe(503); // shed: the handler still runs
-      release.resolve();
-      const honours = app.fetch('/');
-      await entered[1]!.promise;
-      await clock.advance(1_000);
-      expect((await honours).status).toBe(503);
-      expect((await app.fetch('/now')).status).toBe(200);
-      expect(runs.runs).toBe(2);
-    },
-  },
-  {
-    area: 'loadShedding',
-    name: 'mounted before timeout too, holds the slot of a timed-out request until its handler ends: the 503 on time frees nothing, a handler that fails with the signal frees it then',
-    async run(t) {
-      const clock = new FakeClock(0);
-      const release = deferred();
-      const entered = [deferred(), deferred()];
-      const runs = counter();
-      const app = await t.serve([
-        t.m.errorHandler({ logger: t.logger() }),
-        t.m.loadShedding({ maxConcurrent: 1, clock }),
-        t.m.timeout({ ms: 1_000, clock }),
-        t.m.route('GET', '/', async (r) => {
-          runs.add();
-          if (runs.runs === 1) {
-            entered[0]!.resolve();
-            await release.promise; // works on past its deadline, ignoring the signal
-            return { json: { late: true } };
-          }
-          const signal = r.signal();
-          entered[1]!.resolve();
-          // Gives up when the signal aborts, failing with its reason.
-          return await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
-        }),
-        t.m.route('GET', '/now', () => ({ json: { ok: true } })),
-      ]);
-      const ignores = app.fetch('/');
-      await entered[0]!.promise;
-      await clock.advance(1_000);
-      expect((await ignores).status).toBe(503);
-      expect((await app.fetch('/now')).status).toBe(503); // shed: the handler still runs
-      release.resolve();
-      const honours = app.fetch('/');
-      await entered[1]!.promise;
-      await clock.advance(1_000);
-      expect((await honours).status).toBe(503);
-      expect((await app.fetch('/now')).status).toBe(200);
-      expect(runs.runs).toBe(2);
-    },
-  },
+  // The same with loadShedding after timeout (as mounted on Express) and before it (Koa's chain then settles at the deadline).
+  ...(['after', 'before'] as const).map(
+    (order): Scenario => ({
+      area: 'loadShedding',
+      name: `${order === 'before' ? 'mounted before timeout too, holds' : 'holds'} the slot of a timed-out request until its handler ends: the 503 on time frees nothing, a handler that fails with the signal frees it then`,
+      async run(t) {
+        const clock = new FakeClock(0);
+        const release = deferred();
+        const entered = [deferred(), deferred()];
+        const runs = counter();
+        const shedding = t.m.loadShedding({ maxConcurrent: 1, clock });
+        const timeout = t.m.timeout({ ms: 1_000, clock });
+        const app = await t.serve([
+          t.m.errorHandler({ logger: t.logger() }),
+          ...(order === 'before' ? [shedding, timeout] : [timeout, shedding]),
+          t.m.route('GET', '/', async (r) => {
+            runs.add();
+            if (runs.runs === 1) {
+              entered[0]!.resolve();
+              await release.promise; // works on past its deadline, ignoring the signal
+              return { json: { late: true } };
+            }
+            const signal = r.signal();
+            entered[1]!.resolve();
+            // Gives up when the signal aborts, failing with its reason.
+            return await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+          }),
+          t.m.route('GET', '/now', () => ({ json: { ok: true } })),
+        ]);
+        const ignores = app.fetch('/');
+        await entered[0]!.promise;
+        await clock.advance(1_000);
+        expect((await ignores).status).toBe(503);
+        expect((await app.fetch('/now')).status).toBe(503); // shed: the handler still runs
+        release.resolve();
+        const honours = app.fetch('/');
+        await entered[1]!.promise;
+        await clock.advance(1_000);
+        expect((await honours).status).toBe(503);
+        expect((await app.fetch('/now')).status).toBe(200);
+        expect(runs.runs).toBe(2);
+      },
+    }),
+  ),
   {
     area: 'loadShedding',
     name: 'frees the slot of a timed-out request whose handler answers as its signal aborts, before the 503 has closed',

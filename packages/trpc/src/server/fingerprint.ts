@@ -8,9 +8,8 @@ const MAX_DEPTH = 512;
  * The input as JSON can say it. A transformer (superjson, devalue) revives values JSON has no
  * form for: a Set, a Map or a RegExp is `{}` to JSON and NaN or Infinity `null`, so two inputs
  * that differ only in one would share a fingerprint, and a BigInt has none. Each is written as
- * a tagged object instead. A cycle
- * (superjson revives them) meets the depth limit. Own keys go to an object without a
- * prototype, so a `__proto__` key stays a key.
+ * a tagged object instead. A cycle (superjson revives them) meets the depth limit. Own keys
+ * go to an object without a prototype, so a `__proto__` key stays a key.
  */
 function jsonable(value: unknown, depth: number): unknown {
   if (typeof value === 'bigint') return { $bigint: value.toString() };
