@@ -28,6 +28,17 @@ describe('clientIpKey', () => {
     expect(clientIpKey('2001:db8::1', { ipv6PrefixLength: 128 })).toBe('2001:db8::1');
   });
 
+  it('keys the same after more distinct addresses than it remembers, and for inputs longer than it remembers', () => {
+    const key = (i: number) => clientIpKey(`2001:db8:${i.toString(16)}:ff00::${(i % 7) + 1}`);
+    const first = Array.from({ length: 5000 }, (_, i) => key(i));
+    expect(first[0]).toBe('2001:db8:0:ff00::/56');
+    expect(first[4999]).toBe('2001:db8:1387:ff00::/56');
+    expect(Array.from({ length: 5000 }, (_, i) => key(i))).toEqual(first);
+    const long = `[2001:db8:abcd:1234:5678:9abc:def0:1234%${'z'.repeat(80)}]:443`;
+    expect(clientIpKey(long)).toBe('2001:db8:abcd:1200::/56');
+    expect(clientIpKey(long)).toBe('2001:db8:abcd:1200::/56');
+  });
+
   it('drops the port a proxy may add (Azure, IIS ARR, RFC 7239 nodes), so a client does not get a fresh key per connection', () => {
     expect(clientIpKey('203.0.113.7:51234')).toBe('203.0.113.7');
     expect(clientIpKey('[2001:db8:abcd:12ff::1]:443')).toBe('2001:db8:abcd:1200::/56');
