@@ -55,8 +55,9 @@ export const requestSignal = (req: Request): AbortSignal => signalOf(req.res as 
  * @example app.use(rateLimit({ algorithm: tokenBucket({ capacity: 60, refillPerSecond: 1 }) }));
  */
 export function rateLimit(options: RateLimitOptions): RequestHandler {
-  // Trusting no proxy, `req.ip` is the socket's address: read it without Express's proxy walk.
-  const ip = (req: Request) => (trustOf(req) === 'none' ? req.socket.remoteAddress : req.ip);
+  // Without `X-Forwarded-For` (the only field Express reads for `req.ip`), or trusting no
+  // proxy, `req.ip` is the socket's address: read it without the setting or the proxy walk.
+  const ip = (req: Request, xff: boolean) => (!xff || trustOf(req) === 'none' ? req.socket.remoteAddress : req.ip);
   const check = rateLimitCheck(options, { framework: 'express', request: (req) => req, ip, trust: trustOf });
   return function rateLimit(req: Request, res: Response, next: NextFunction) {
     try {

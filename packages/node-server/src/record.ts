@@ -8,6 +8,7 @@ import {
   systemClock,
 } from '@resilience/core';
 import { Emitter, OptionsValidator } from '@resilience/core/internal';
+import { isFinished } from './accessors.js';
 import { ClientDisconnectedError } from './errors.js';
 import { claimResponse, responseError, whenResponseCloses } from './request-state.js';
 
@@ -89,16 +90,17 @@ export function requestRecorder(options: RequestRecorderOptions = {}): RequestRe
       const latencyMs = clock.now() - startedAt;
       // Not finished: the client left, unless the server ended it for an error of its own (a
       // timeout cutting a stream off), which is a failure with that error's status.
-      const own = res.writableFinished ? undefined : responseError(res);
+      const finished = isFinished(res);
+      const own = finished ? undefined : responseError(res);
       const ownStatus = own === undefined ? 499 : httpErrorStatus(own).status;
-      if (!res.writableFinished && ownStatus === 499) {
+      if (!finished && ownStatus === 499) {
         const error = new ClientDisconnectedError();
         collector?.recordError(error);
         if (records.hasListeners)
           records.emit({ method: methodOf(res), status: error.status, latencyMs, outcome: 'cancelled', error });
         return;
       }
-      const status = res.writableFinished ? res.statusCode : ownStatus;
+      const status = finished ? res.statusCode : ownStatus;
       if (status < 500) {
         collector?.recordCall({ latencyMs, ok: true });
         if (records.hasListeners) records.emit({ method: methodOf(res), status, latencyMs, outcome: 'ok' });

@@ -3,7 +3,7 @@ import { Socket } from 'node:net';
 import { classify } from '@resilience/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClientDisconnectedError } from './errors.js';
-import { abortRequest, claimResponse, requestSignal } from './request-state.js';
+import { abortRequest, claimResponse, requestSignal, whenResponseCloses } from './request-state.js';
 import { deferred, type Served, send, serve } from './testing/http.js';
 
 let served: Served | undefined;
@@ -118,10 +118,16 @@ function expressLike(): http.ServerResponse {
   return res;
 }
 
+/** As Express 4 and 5 leave every response: prototype swapped, `res.locals` made. */
+function expressWithLocals(): http.ServerResponse & { locals: Record<PropertyKey, unknown> } {
+  return Object.assign(expressLike(), { locals: Object.create(null) as Record<PropertyKey, unknown> });
+}
+
 describe('claimResponse', () => {
   it.each([
     ['a plain response', response],
     ["one whose prototype was swapped (Express's)", expressLike],
+    ["one with Express's res.locals", expressWithLocals],
   ])('is true once per owner and response on %s: the same owner again is refused, any other is not', (_, make) => {
     const [a, b, c] = [{}, {}, {}];
     const [res, other] = [make(), make()];
@@ -144,5 +150,28 @@ describe('claimResponse', () => {
     abortRequest(res, new Error('stop'));
     expect(requestSignal(res).aborted).toBe(true);
     expect(Reflect.ownKeys(res)).toEqual(before);
+  });
+
+  it("keeps an Express response's state in res.locals, through a copy of res.locals by spread", () => {
+    const res = expressWithLocals();
+    const before = Reflect.ownKeys(res);
+    const owner = {};
+    expect(claimResponse(res, owner)).toBe(true);
+    expect(Reflect.ownKeys(res)).toEqual(before);
+    expect(Object.keys(res.locals)).toEqual([]);
+    res.locals = { ...res.locals, user: 'ada' };
+    expect(claimResponse(res, owner)).toBe(false);
+  });
+
+  it('runs what waits for the close, and aborts the signal, even after res.locals was replaced wholesale', () => {
+    const res = expressWithLocals();
+    const signal = requestSignal(res);
+    const run = vi.fn();
+    whenResponseCloses(res, run);
+    res.locals = Object.create(null);
+    res.emit('close');
+    expect(run).toHaveBeenCalledTimes(1);
+    expect(signal.aborted).toBe(true);
+    expect(signal.reason).toBeInstanceOf(ClientDisconnectedError);
   });
 });

@@ -1,11 +1,12 @@
 import { ServerResponse } from 'node:http';
 import { correlationIds } from '@resilience/core';
+import { headersOf, isClosed, isFinished, onClose } from './accessors.js';
 import { ClientDisconnectedError } from './errors.js';
 import type { LateResponse } from './late-response.js';
 
 /**
  * What the middlewares of one request share, kept with its response in ONE slot (see
- * `isPlain`) and created on first use: nothing is allocated for a request no middleware asks
+ * `holderOf`) and created on first use: nothing is allocated for a request no middleware asks
  * about, and the `close` listener is added only for what needs to hear of the close.
  */
 interface RequestState {
@@ -31,27 +32,36 @@ interface RequestState {
 
 const STATE = Symbol('resilience.request');
 
-type Tracked = ServerResponse & { [STATE]?: RequestState };
+type Slot = { [STATE]?: RequestState };
 
 /**
- * Where a response's state is kept: on a plain response (node:http, Koa) as a symbol
- * property, the cheapest place there is (~0.05 µs to add). Express swaps the prototype of
- * every response, and adding a property to such an object copies its whole hidden class
- * (~7 µs measured on Node 20): there it is a WeakMap entry (~0.3 µs), one per request
- * whatever the middlewares keep in it. A response keeps its kind for its whole life (Express
- * swaps the prototype before any middleware runs, and only for another of its own), so it is
- * always found where it was put.
+ * Where a response's state is kept. On a plain response (node:http, Koa) it is a symbol
+ * property of the response, the cheapest place there is. Express swaps the prototype of every
+ * response, and adding a property to such an object copies its hidden class (~1.5 µs in a
+ * real server); a WeakMap entry for each short-lived response costs about as much, in the map
+ * and in the collector. There the state is a symbol key of `res.locals`, the object Express
+ * makes for each request's own data (a dictionary, so a key costs a hash insert, ~0.2 µs): an
+ * app that adds to `res.locals` keeps it, and so does one that replaces it with a spread or
+ * `Object.assign` copy (both copy symbol keys). A response without `res.locals` keeps it in a
+ * WeakMap. A response keeps its kind for its whole life (Express swaps the prototype and sets
+ * `res.locals` before any middleware runs), so the state is always found where it was put.
  */
-const isPlain = (res: ServerResponse): boolean => Object.getPrototypeOf(res) === ServerResponse.prototype;
+function holderOf(res: ServerResponse): Slot | undefined {
+  if (Object.getPrototypeOf(res) === ServerResponse.prototype) return res as Slot;
+  const locals = (res as { locals?: unknown }).locals;
+  return typeof locals === 'object' && locals !== null ? (locals as Slot) : undefined;
+}
 const states = new WeakMap<ServerResponse, RequestState>();
 
-const existingState = (res: ServerResponse): RequestState | undefined =>
-  isPlain(res) ? (res as Tracked)[STATE] : states.get(res);
+const existingState = (res: ServerResponse): RequestState | undefined => {
+  const holder = holderOf(res);
+  return holder === undefined ? states.get(res) : holder[STATE];
+};
 
 /** The response's state, made on first use; no listener. */
 function slotOf(res: ServerResponse): RequestState {
-  const plain = isPlain(res);
-  let state = plain ? (res as Tracked)[STATE] : states.get(res);
+  const holder = holderOf(res);
+  let state = holder === undefined ? states.get(res) : holder[STATE];
   if (state === undefined) {
     state = {
       controller: undefined,
@@ -66,30 +76,30 @@ function slotOf(res: ServerResponse): RequestState {
       onClose: undefined,
       late: undefined,
     };
-    if (plain) (res as Tracked)[STATE] = state;
-    else states.set(res, state);
+    if (holder === undefined) states.set(res, state);
+    else holder[STATE] = state;
   }
   return state;
 }
 
-/** The response's state, listening for its `close` (one shared listener, no closure per request). */
+/** The response's state, listening for its `close`. */
 function stateOf(res: ServerResponse): RequestState {
   const state = slotOf(res);
   if (!state.listening) {
     state.listening = true;
     // `close` on the request fires when its body has been read; only the response's `close`
-    // without `finish` tells that the client went away.
-    if (res.closed) responseClosed.call(res);
-    else res.on('close', responseClosed);
+    // without `finish` tells that the client went away. The listener holds the state itself:
+    // what runs at the close never depends on where the state is found.
+    if (isClosed(res)) responseClosed(res, state);
+    else onClose(res, () => responseClosed(res, state));
   }
   return state;
 }
 
-function responseClosed(this: ServerResponse): void {
-  const state = existingState(this)!;
+function responseClosed(res: ServerResponse, state: RequestState): void {
   if (state.closed) return;
   state.closed = true;
-  if (!this.writableFinished) abort(state, new ClientDisconnectedError());
+  if (!isFinished(res)) abort(state, new ClientDisconnectedError());
   const runs = state.onClose;
   if (runs !== undefined) for (const run of runs) run();
 }
@@ -188,7 +198,7 @@ const correlationIdOf = correlationIds();
 export function requestCorrelationId(res: ServerResponse): string {
   const state = slotOf(res);
   if (state.correlationId === undefined) {
-    const headers = res.req?.headers;
+    const headers = res.req === undefined ? undefined : headersOf(res.req);
     state.correlationId = correlationIdOf({ requestId: headers?.['x-request-id'], traceparent: headers?.traceparent });
   }
   return state.correlationId;

@@ -1,4 +1,4 @@
-import { type IncomingMessage, OutgoingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type Clock,
   clientIpKey,
@@ -18,6 +18,7 @@ import {
   type Store,
 } from '@resilience/core';
 import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
+import { fieldOf, headersOf, setField } from '../accessors.js';
 import { checkLogger, consoleLogger } from '../logger.js';
 import { claimResponse, requestCorrelationId } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
@@ -70,8 +71,8 @@ export interface RateLimitPort<C> {
   readonly framework: 'express' | 'koa';
   /** The Node request (Express: `req` itself, no load from the response). */
   request(c: C): IncomingMessage;
-  /** The client address as the framework resolved it (proxies applied). */
-  ip(c: C): string | undefined;
+  /** The client address as the framework resolved it (proxies applied); `xff`: the request has `X-Forwarded-For`. */
+  ip(c: C, xff: boolean): string | undefined;
   /** How the app resolves client addresses behind proxies. */
   trust(c: C): ProxyTrust;
 }
@@ -82,12 +83,6 @@ export interface RateLimitPort<C> {
  * Other errors reject (bugs: pass them on).
  */
 export type RateLimitCheck<C> = (c: C, res: ServerResponse) => Answer | undefined | Promise<Answer | undefined>;
-
-/**
- * Read through the prototype: on an Express response (a hidden class of its own per request)
- * every method load misses V8's caches; reading headers has nothing to intercept.
- */
-const getHeader = OutgoingMessage.prototype.getHeader;
 
 const DRAFT_FIELDS = ['ratelimit-policy', 'ratelimit', 'ratelimit-remaining', 'x-ratelimit-remaining'];
 
@@ -167,17 +162,18 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
   let warned = false;
 
   const ipKey = (c: C): string => {
-    const headers = port.request(c).headers;
+    const headers = headersOf(port.request(c));
     // Only a forwarded request can show a misconfiguration (see proxyTrustWarning): the
     // others cost no look-up of the app's proxy setting.
-    if (!warned && (headers['x-forwarded-for'] !== undefined || headers.forwarded !== undefined)) {
+    const xff = headers['x-forwarded-for'] !== undefined;
+    if (!warned && (xff || headers.forwarded !== undefined)) {
       const warning = proxyTrustWarning({ headers, trust: port.trust(c), framework: port.framework });
       if (warning !== undefined) {
         warned = true;
         logger.warn({ policy: name }, `rateLimit "${name}": ${warning}`);
       }
     }
-    return clientIpKey(port.ip(c) ?? '');
+    return clientIpKey(port.ip(c, xff) ?? '');
   };
 
   const draft = respond.draft;
@@ -185,9 +181,9 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
     // Nearly every response: one limit allowing, in draft mode, and no rate-limit fields yet
     // (an earlier limiter's legacy fields stay as they are, as a merge would leave them):
     // two fields set, nothing built.
-    if (draft !== undefined && d.allowed && getHeader.call(res, 'ratelimit') === undefined) {
-      res.setHeader('ratelimit-policy', draft.policy);
-      res.setHeader('ratelimit', draft.ratelimit(d));
+    if (draft !== undefined && d.allowed && fieldOf(res, 'ratelimit') === undefined) {
+      setField(res, 'ratelimit-policy', draft.policy);
+      setField(res, 'ratelimit', draft.ratelimit(d));
       return undefined;
     }
     const r = respond([d], clock.now(), d.allowed ? undefined : { correlationId: requestCorrelationId(res) });
