@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { type Answer, RUN, responseError } from '@resilience/node-server';
+import { type Answer, isHeadersSent, RUN, responseError, setField } from '@resilience/node-server';
 import type { NextFunction, Request, Response } from 'express';
 import { appErrorHandling } from './error-sink.js';
 
@@ -21,9 +21,9 @@ export function recordAnswered(res: ServerResponse): void {
  * learns how the request ended.
  */
 export function send(res: Response, answer: Answer): void {
-  if (res.headersSent) return;
+  if (isHeadersSent(res)) return;
   res.statusCode = answer.status;
-  for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
+  for (const [name, value] of Object.entries(answer.headers ?? {})) setField(res, name, value);
   res.end(answer.body);
   recordAnswered(res);
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { OptionsValidator } from '@resilience/core/internal';
+import { headersOf } from './accessors.js';
 import { ClientDisconnectedError, RequestBodyError } from './errors.js';
 import { parseBody } from './parse-body.js';
 
@@ -64,7 +65,7 @@ export function bodyReader(options: BodyReaderOptions = {}): BodyReader {
 
   return async function readBody(req, signal) {
     if (consumed(req)) return undefined;
-    const headers = req.headers;
+    const headers = headersOf(req);
     if (headers['transfer-encoding'] === undefined && headers['content-length'] === undefined) return NO_BODY;
     if (Number(headers['content-length']) > maxBodyBytes) throw tooLarge(maxBodyBytes);
     const encoding = (headers['content-encoding'] ?? 'identity').toLowerCase();

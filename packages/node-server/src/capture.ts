@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { type Clock, systemClock, type TimerHandle } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
+import { isEnded, onceClosed } from './accessors.js';
 import { BODY_DEFAULTS } from './body.js';
 import { merged } from './headers.js';
 import type { LateAnswer, LateObserver, LateResponse } from './late-response.js';
@@ -240,13 +241,13 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
         return ended;
       } as ServerResponse['end'];
       // Installed after the toolkit answered (the handler runs late): only its late answer counts.
-      if (res.writableEnded) {
+      if (isEnded(res)) {
         decided = true;
         late = awaitLate(res, context, keep, captured, resolve);
       }
-      res.once('close', () => {
+      onceClosed(res, () => {
         if (late !== undefined) return;
-        if (res.writableEnded) captured();
+        if (isEnded(res)) captured();
         else if (lingerMs === 0) resolve(undefined);
         else {
           lingering = clock.setTimeout(() => resolve(undefined), lingerMs);

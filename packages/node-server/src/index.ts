@@ -1,5 +1,6 @@
 // @resilience/node-server (private): the Node http half of @resilience/express and
 // @resilience/koa, bundled into each. See README.md for how an adapter uses it.
+export { headersOf, isEnded, isHeadersSent, setField } from './accessors.js';
 export {
   BODY_DEFAULTS,
   type BodyReader,

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { isEnded, isHeadersSent, setField } from './accessors.js';
 import { LateResponse } from './late-response.js';
 import { setLateResponse } from './request-state.js';
 
@@ -24,13 +25,13 @@ const ENTITY = /^(content-|etag$|last-modified$)/;
  * destroying the response would stop it.
  */
 export function respondOnce(res: ServerResponse, answer: Answer): boolean {
-  if (res.headersSent || res.writableEnded) return false;
+  if (isHeadersSent(res) || isEnded(res)) return false;
   // Before the answer changes them: the handler's status and headers, where its late answer starts.
   const late = new LateResponse(res);
   setLateResponse(res, late);
   for (const name of res.getHeaderNames()) if (ENTITY.test(name)) res.removeHeader(name);
   res.statusCode = answer.status;
-  for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
+  for (const [name, value] of Object.entries(answer.headers ?? {})) setField(res, name, value);
   res.end(answer.body);
   late.seal(res);
   return true;

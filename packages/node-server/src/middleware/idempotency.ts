@@ -19,6 +19,7 @@ import {
   shouldRecordResponse,
 } from '@resilience/core';
 import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
+import { headersOf } from '../accessors.js';
 import { bodyReader, type RequestBody } from '../body.js';
 import { type CapturedResponse, responseCapture } from '../capture.js';
 import { checkLogger, consoleLogger } from '../logger.js';
@@ -257,7 +258,7 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     const req = port.request(c);
     const method = req.method ?? 'GET';
     if (!methods.has(method)) return undefined;
-    const parsedKey = parseKey(req.headers[header]);
+    const parsedKey = parseKey(headersOf(req)[header]);
     if (parsedKey.ok) return keyed(c, res, method, parsedKey.key);
     if (parsedKey.reason === 'missing' && !required) return undefined;
     return problemAnswer(idempotencyKeyProblem(parsedKey, { correlationId: requestCorrelationId(res) }));

@@ -11,6 +11,7 @@ import {
   systemClock,
 } from '@resilience/core';
 import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
+import { isEnded } from '../accessors.js';
 import { ClientDisconnectedError } from '../errors.js';
 import { lateResponse, requestSignal, responseError, whenResponseCloses } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
@@ -88,7 +89,7 @@ function heldUntilEnd(res: ServerResponse, clock: Clock, holdMs: number): Promis
       // A late response is made with an error (the timeout's, or the handler's failure after it).
       if (error !== undefined && (lateResponse(res) !== undefined || isRequestTimeoutError(error))) {
         outlive(res, resolve, clock, holdMs);
-      } else if (res.writableEnded || error !== undefined) resolve();
+      } else if (isEnded(res) || error !== undefined) resolve();
       else outlive(res, () => reject(new ClientDisconnectedError()), clock, holdMs);
     }),
   );
