@@ -8,11 +8,14 @@ import { type Framework, PEERS, VARIANTS } from '../servers/variants.js';
 
 // Server middleware under load: autocannon on loopback against each variant of an app in
 // its own child process (servers/app.ts), 50 connections, GET / answered with small JSON.
-// Each run starts every variant afresh, in its own child process, and measures them one after
-// another in a shuffled (seeded) order. One process can run 10-20 % faster or slower than an
-// identical one for as long as it lives, and drift favours whoever goes first, so neither may
-// stick to one variant through the runs. Three runs; each variant's share of the bare framework
-// is the median over the runs of its requests/s ÷ bare's in that run.
+// This machine's speed drifts by 10-30 % over seconds (other work on the host), and one
+// process can run 10-20 % faster or slower than an identical one for as long as it lives. So
+// each run starts every variant afresh, in its own child process, warms each, then measures
+// them in short slices taken in turn (a fresh shuffled order each time): every variant
+// samples the same stretch of the machine's time, and no variant rides one lucky process
+// through all runs. A run's figure of a variant is its slices together (requests ÷ time, CPU
+// ÷ requests); its share of the bare framework is the median over the runs of its
+// requests/s ÷ bare's in that run.
 // Targets: Express, ours ≥ 0.97 of bare and ahead of every peer; Koa, ours ahead of every
 // peer; the full stack ≥ 0.90 of bare on both. The server's CPU time per request is shown
 // beside (bare's ÷ the variant's: the requests/s share at equal CPU), steadier than
@@ -22,8 +25,10 @@ import { type Framework, PEERS, VARIANTS } from '../servers/variants.js';
 // handler comes after the route; 5 on Koa), the full stack's floor.
 
 const CONNECTIONS = 50;
-const RUNS = 3;
-const RUN_S = 3;
+const RUNS = 5;
+/** Slices of each variant per run, and their length. */
+const SLICES = 3;
+const SLICE_S = 1;
 const WARM_S = 1;
 const QUICK_S = 0.5;
 
@@ -32,6 +37,14 @@ interface Figures {
   p99: number;
   /** The server's CPU time per request, µs. */
   cpuUs: number;
+}
+
+/** One load's raw counts, added up over a run's slices. */
+interface Slice {
+  requests: number;
+  seconds: number;
+  cpuUs: number;
+  p99: number;
 }
 
 interface Server {
@@ -61,7 +74,7 @@ async function cpu(server: Server): Promise<number> {
   return user + system;
 }
 
-async function load(server: Server, seconds: number): Promise<Figures> {
+async function load(server: Server, seconds: number): Promise<Slice> {
   const before = await cpu(server);
   const result = await autocannon({ url: server.url, connections: CONNECTIONS, duration: seconds });
   const cpuUs = (await cpu(server)) - before;
@@ -70,8 +83,15 @@ async function load(server: Server, seconds: number): Promise<Figures> {
       `${server.url}: ${result.errors} errors, ${result.non2xx} non-2xx answers (nothing may be limited)`,
     );
   }
-  const total = result.requests.total;
-  return { rps: total / result.duration, p99: result.latency.p99, cpuUs: cpuUs / total };
+  return { requests: result.requests.total, seconds: result.duration, cpuUs, p99: result.latency.p99 };
+}
+
+/** A run's figures of one variant, from its slices. */
+function figuresOf(slices: readonly Slice[]): Figures {
+  const requests = slices.reduce((n, s) => n + s.requests, 0);
+  const seconds = slices.reduce((n, s) => n + s.seconds, 0);
+  const cpuUs = slices.reduce((n, s) => n + s.cpuUs, 0);
+  return { rps: requests / seconds, p99: median(slices.map((s) => s.p99)), cpuUs: cpuUs / requests };
 }
 
 const median = (values: readonly number[]) => spread(values).median;
@@ -83,21 +103,22 @@ async function section(framework: Framework, options: SuiteOptions): Promise<voi
     const shuffle = shuffler();
     const runs: Array<Map<string, Figures>> = [];
     for (let run = 0; run < (options.quick ? 1 : RUNS); run++) {
-      const figures = new Map<string, Figures>();
-      for (const variant of shuffle(variants)) {
-        const server = await start(framework, variant);
-        servers.set(variant, server);
-        await load(server, options.quick ? QUICK_S : WARM_S);
-        figures.set(variant, await load(server, options.quick ? QUICK_S : RUN_S));
-        server.child.kill();
-        servers.delete(variant);
+      for (const variant of variants) servers.set(variant, await start(framework, variant));
+      for (const variant of shuffle(variants)) await load(servers.get(variant)!, options.quick ? QUICK_S : WARM_S);
+      const slices = new Map<string, Slice[]>(variants.map((v) => [v, []]));
+      for (let slice = 0; slice < (options.quick ? 1 : SLICES); slice++) {
+        for (const variant of shuffle(variants)) {
+          slices.get(variant)!.push(await load(servers.get(variant)!, options.quick ? QUICK_S : SLICE_S));
+        }
       }
-      runs.push(figures);
+      for (const server of servers.values()) server.child.kill();
+      servers.clear();
+      runs.push(new Map(variants.map((v) => [v, figuresOf(slices.get(v)!)])));
     }
     const share = (variant: string, of: string, pick: (f: Figures) => number) =>
       median(runs.map((r) => pick(r.get(variant)!) / pick(r.get(of)!)));
     console.log(
-      `\n## ${framework}: ${CONNECTIONS} connections, ${runs.length} × ${options.quick ? QUICK_S : RUN_S} s per variant${options.quick ? ' (quick mode: figures not meaningful)' : ''}`,
+      `\n## ${framework}: ${CONNECTIONS} connections, ${runs.length} runs × ${options.quick ? 1 : SLICES} slices of ${options.quick ? QUICK_S : SLICE_S} s per variant, taken in turn${options.quick ? ' (quick mode: figures not meaningful)' : ''}`,
     );
     console.table(
       variants.map((variant) => ({
