@@ -333,6 +333,22 @@ describe('idempotentMutation', () => {
     expect(await b.order.mutate({ idempotencyKey: 'same' })).toBe(2);
   });
 
+  it('refuses a scope that returns an empty string with an error naming scope, and runs nothing (never one scope for all)', async () => {
+    let n = 0;
+    const router = t.router({
+      order: t.procedure
+        .input((raw) => raw as { idempotencyKey: string })
+        .mutation(idempotentMutation({ scope: () => '' }, () => ++n)),
+    });
+    const client = createTRPCClient<typeof router>({ links: [httpLink({ url: await serve(router, 'alice') })] });
+    const error = await failure(client.order.mutate({ idempotencyKey: 'same' }));
+    expect([error.data?.httpStatus, error.message]).toEqual([
+      500,
+      expect.stringContaining('idempotentMutation: scope returned an empty string'),
+    ]);
+    expect(n).toBe(0);
+  });
+
   it('replays the caller’s own mistake whatever records it (an idempotency() of your own) and whatever threw it', async () => {
     // docs/trpc.md passes an idempotency() of its own, which records no error by default; an
     // error with its own 404 status is answered 404 by errorFormatter: the caller's mistake too.

@@ -171,6 +171,24 @@ export const idempotencyScenarios: Scenario[] = [
   },
   {
     area: 'idempotency',
+    name: 'a scope that returns an empty string is a 500 whose log names scope, and runs nothing (never one scope for all)',
+    async run(t) {
+      const runs = counter();
+      const logger = t.logger();
+      const app = await t.serve([
+        t.m.errorHandler({ logger }),
+        t.m.idempotency({ scope: () => '', logger: t.logger() }),
+        t.m.route('POST', '/orders', () => runs.add({ status: 201, json: { id: 1 } })),
+      ]);
+      expect((await app.fetch('/orders', post({}))).status).toBe(500);
+      expect(runs.runs).toBe(0);
+      expect(logger.lines.map((l) => l.message)).toEqual([
+        expect.stringContaining('idempotency: scope returned an empty string: return a non-empty string'),
+      ]);
+    },
+  },
+  {
+    area: 'idempotency',
     name: 'does not record a 5xx (the client may retry) but records and replays a 4xx',
     async run(t) {
       const answers: Reply[] = [

@@ -227,6 +227,12 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     });
     try {
       const scope = scopeOf === undefined ? undefined : await scopeOf(c);
+      if (scope !== undefined && (typeof scope !== 'string' || scope === '')) {
+        // A 500, not one shared scope: '' for every caller without a user would replay one's answer to another.
+        throw new TypeError(
+          `idempotency: scope returned ${scope === '' ? 'an empty string' : typeof scope}: return a non-empty string (whose key it is: a user or tenant id), or undefined for one scope for all`,
+        );
+      }
       const result = store.executeDetailed(
         key,
         () => {

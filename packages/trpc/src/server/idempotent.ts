@@ -130,6 +130,12 @@ export function idempotentMutation<O extends ResolverInput, T>(
       throw new TRPCError({ code: 'BAD_REQUEST', message: 'The idempotency key must be well-formed text' });
     }
     const scope = options.scope?.(opts);
+    if (scope !== undefined && (typeof scope !== 'string' || scope === '')) {
+      // An error, not one shared scope: '' for every caller without a user would replay one's result to another.
+      throw new TypeError(
+        `idempotentMutation: scope returned ${scope === '' ? 'an empty string' : typeof scope}: return a non-empty string (whose key it is: a user or tenant id), or undefined for one scope for all`,
+      );
+    }
     // The first run's own error, thrown as it was (its cause, its stack); a replay has its code and message.
     let thrown: unknown;
     const run = async (): Promise<Outcome> => {
