@@ -30,6 +30,14 @@ export interface GracefulShutdownOptions {
    * grace period (Kubernetes: `terminationGracePeriodSeconds`, 30 s by default). @default 10_000
    */
   timeoutMs?: number;
+  /**
+   * How long a request whose client left before its answer is still waited for: its handler
+   * may still run (writing to a pool `onShutdown` closes). It is done when it ends the
+   * response (Express: every handler that answers or fails does) or after this long (Koa
+   * ends no response whose client left: its hold lasts this long). At most 1 000 such
+   * requests are held at once. `0` waits for none. @default 5_000
+   */
+  abandonedHoldMs?: number;
   /** Runs first, right after readiness turns to fail (close WebSockets and other long-lived connections here). */
   beforeShutdown?: () => unknown;
   /** Runs once the server has closed (close pools, flush metrics); if it throws, the exit code is 1. */
@@ -46,6 +54,9 @@ export const SHUTDOWN_DEFAULTS = {
   signals: ['SIGTERM', 'SIGINT'],
   drainDelayMs: 0,
   timeoutMs: 10_000,
+  abandonedHoldMs: 5_000,
+  /** The most requests whose client left are held at once (see `abandonedHoldMs`). */
+  maxAbandoned: 1_000,
   /** The name of the readiness check registered on the signal. */
   checkName: 'shutdown',
 } as const;
@@ -55,6 +66,7 @@ const OPTION_NAMES = {
   health: true,
   drainDelayMs: true,
   timeoutMs: true,
+  abandonedHoldMs: true,
   beforeShutdown: true,
   onShutdown: true,
   logger: true,
@@ -95,6 +107,7 @@ export function validateShutdownOptions(server: unknown, options: GracefulShutdo
   );
   v.number('drainDelayMs', o.drainDelayMs, { min: 0 });
   v.number('timeoutMs', o.timeoutMs, { gt: o.drainDelayMs ?? 0 });
+  v.number('abandonedHoldMs', o.abandonedHoldMs, { min: 0 });
   v.function('beforeShutdown', o.beforeShutdown);
   v.function('onShutdown', o.onShutdown);
   checkLogger(v, o.logger);

@@ -81,6 +81,8 @@ describe('gracefulShutdown', () => {
       signals: ['SIGTERM', 'SIGINT'],
       drainDelayMs: 0,
       timeoutMs: 10_000,
+      abandonedHoldMs: 5_000,
+      maxAbandoned: 1_000,
       checkName: 'shutdown',
     });
   });
@@ -330,6 +332,62 @@ describe('gracefulShutdown', () => {
     expect(events).toEqual(['handler ended', 'onShutdown']);
   });
 
+  describe('a request whose client left before its answer', () => {
+    /** A server whose handler works on after its client left (ignoring the signal), then maybe ends the response. */
+    async function leftBehind(options: { ends: boolean }) {
+      const clock = new FakeClock();
+      const entered = deferred();
+      const left = deferred();
+      const release = deferred();
+      const events: string[] = [];
+      served = await serve(async (_req, res) => {
+        res.on('close', () => left.resolve()); // after the shutdown's own listener, added ahead of the app
+        entered.resolve();
+        await release.promise;
+        if (options.ends) res.end('late');
+        events.push('handler done');
+      });
+      const exited = deferred<number>();
+      handle = gracefulShutdown(served.server, {
+        signals: [SIGNAL],
+        clock,
+        logger: { info() {}, warn() {}, error() {} },
+        exit: (code) => exited.resolve(code),
+        onShutdown: () => {
+          events.push('onShutdown');
+        },
+      });
+      const client = http.request({ host: '127.0.0.1', port: served.port, agent: false });
+      client.on('error', () => {});
+      client.end();
+      await entered.promise;
+      const closed = once(served.server, 'close');
+      client.destroy();
+      await left.promise;
+      process.emit(SIGNAL);
+      await closed; // every connection has closed
+      return { clock, release, events, exited: exited.promise };
+    }
+
+    it('holds onShutdown (closing pools) until its handler has ended the response', async () => {
+      const { release, events, exited } = await leftBehind({ ends: true });
+      expect(events).toEqual([]);
+      release.resolve();
+      expect(await exited).toBe(0);
+      expect(events).toEqual(['handler done', 'onShutdown']);
+    });
+
+    it('holds it abandonedHoldMs when the handler never ends the response (Koa ends none whose client left)', async () => {
+      const { clock, release, events, exited } = await leftBehind({ ends: false });
+      release.resolve();
+      await clock.advance(4_999);
+      expect(events).toEqual(['handler done']);
+      await clock.advance(1);
+      expect(await exited).toBe(0);
+      expect(events).toEqual(['handler done', 'onShutdown']);
+    });
+  });
+
   it('without a health registry, its log does not claim that readiness fails', async () => {
     const { logs, exited } = await setup({ withoutHealth: true });
     process.emit(SIGNAL, SIGNAL); // as Node emits a real signal: with its name
@@ -363,6 +421,7 @@ describe('gracefulShutdown', () => {
     expect(bad({ signals: ['SIGTERN'] })).toMatch(/signals/);
     expect(bad({ drainDelayMs: -1, timeoutMs: -5 })).toMatch(/drainDelayMs[\s\S]*timeoutMs/);
     expect(bad({ drainDelayMs: 5_000, timeoutMs: 5_000 })).toMatch(/timeoutMs/);
+    expect(bad({ abandonedHoldMs: -1 })).toMatch(/abandonedHoldMs/);
     expect(bad({ logger: { info() {} }, exit: 1, onShutdown: 'x', clock: {} })).toMatch(
       /onShutdown[\s\S]*logger[\s\S]*exit[\s\S]*clock/,
     );

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { systemClock, type TimerHandle } from '@resilience/core';
+import { isEnded } from '../accessors.js';
 import { consoleLogger } from '../logger.js';
 import { lateResponse } from '../request-state.js';
 import {
@@ -84,6 +85,7 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   const signals = options.signals ?? SHUTDOWN_DEFAULTS.signals;
   const drainDelayMs = options.drainDelayMs ?? SHUTDOWN_DEFAULTS.drainDelayMs;
   const timeoutMs = options.timeoutMs ?? SHUTDOWN_DEFAULTS.timeoutMs;
+  const abandonedHoldMs = options.abandonedHoldMs ?? SHUTDOWN_DEFAULTS.abandonedHoldMs;
 
   let phase: ShutdownPhase = 'serving';
   let running: Promise<number> | undefined;
@@ -93,8 +95,10 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   /** What the shutdown is waiting on besides requests and connections, for the timeout's log. */
   let waitingOn: string | undefined;
   const inFlight = new Set<ServerResponse>();
-  // Handlers a timeout answered for, still running once their response closed: onShutdown waits.
+  // Handlers still running once their response closed (a timeout answered for them, or their
+  // client left): onShutdown waits.
   const late = new Set<ServerResponse>();
+  let abandoned = 0;
   let lateDone = () => {};
   /** This shutdown among the process's others. */
   const self = {};
@@ -118,8 +122,27 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
     if (handler !== undefined) {
       late.add(this);
       handler.observe({ end: () => late.delete(this) && late.size === 0 && lateDone() });
-    }
+    } else if (!isEnded(this)) holdAbandoned(this);
     if (phase === 'closing') closeUnneeded();
+  }
+
+  /** A request whose client left before its answer: held until its handler ends the response, or `abandonedHoldMs`. */
+  function holdAbandoned(res: ServerResponse): void {
+    if (abandonedHoldMs === 0 || abandoned >= SHUTDOWN_DEFAULTS.maxAbandoned) return;
+    abandoned++;
+    late.add(res);
+    const done = () => {
+      clock.clearTimeout(hold);
+      if (!late.delete(res)) return;
+      abandoned--;
+      if (late.size === 0) lateDone();
+    };
+    const hold = clock.setTimeout(done, abandonedHoldMs);
+    const end = res.end;
+    res.end = function ended(this: ServerResponse, ...args: Parameters<ServerResponse['end']>) {
+      done();
+      return end.apply(this, args);
+    } as ServerResponse['end'];
   }
   const tracked = (_req: unknown, res: ServerResponse) => {
     inFlight.add(res);
