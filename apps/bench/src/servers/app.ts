@@ -43,6 +43,7 @@ function expressApp(variant: string): express.Express {
   const o = observability();
   const stacks: Record<string, RequestHandler[]> = {
     bare: [],
+    'bare again': [],
     ours: [ours.rateLimit({ algorithm: never(), logger: quiet })],
     'express-rate-limit': [expressRateLimit({ windowMs: 60_000, limit: NEVER })],
     'rate-limiter-flexible': [flexible],
@@ -84,6 +85,7 @@ function koaApp(variant: string): Koa {
   const o = observability();
   const stacks: Record<string, Middleware[]> = {
     bare: [],
+    'bare again': [],
     ours: [oursKoa.rateLimit({ algorithm: never(), logger: quiet })],
     'koa-ratelimit': [
       koaRateLimit({ driver: 'memory', db: new Map(), duration: 60_000, max: NEVER, id: (ctx) => ctx.ip }),

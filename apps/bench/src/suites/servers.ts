@@ -22,7 +22,8 @@ import { type Framework, PEERS, VARIANTS } from '../servers/variants.js';
 // requests/s when other work shares the machine. A no-op middleware (one that only passes the
 // request on) is measured beside, not judged: the floor no middleware of that framework goes
 // below; and as many no-op middlewares as the full stack mounts (4 on Express, where the error
-// handler comes after the route; 5 on Koa), the full stack's floor.
+// handler comes after the route; 5 on Koa), the full stack's floor. `bare again`, bare in a
+// second process, shows how far two identical servers differ in the same run.
 
 const CONNECTIONS = 50;
 const RUNS = 5;
@@ -130,6 +131,10 @@ async function section(framework: Framework, options: SuiteOptions): Promise<voi
         'CPU µs/req': median(runs.map((r) => r.get(variant)!.cpuUs)).toFixed(1),
         'bare CPU ÷ this': share('bare', variant, (f) => f.cpuUs).toFixed(3),
       })),
+    );
+    const again = share('bare again', 'bare', (f) => f.rps);
+    console.log(
+      `resolution: bare again ÷ bare = ${again.toFixed(3)} (two identical servers; a share within ${Math.abs(1 - again).toFixed(3)} of its target is within the noise)`,
     );
     const judged = (label: string, value: number, limit: number) =>
       checkTarget(label, value, limit, options, { section: framework, atLeast: true });
