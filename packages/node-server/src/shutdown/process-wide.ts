@@ -5,9 +5,27 @@ import type { HealthRegistry } from '@resilience/core';
 // same health registry: the first to drain must not exit the process under the other's
 // requests, and the second must not register the readiness check again.
 
-const draining = new Set<object>();
-let worstCode = 0;
-let waiting: Array<(code: number) => void> = [];
+// Kept on the process, not in this module: @resilience/express and @resilience/koa each
+// bundle this file, and an app may load a package both as ESM and as CommonJS. Every copy
+// finds the same state under one registered symbol (versioned, should its shape change).
+
+interface ProcessWide {
+  readonly draining: Set<object>;
+  worstCode: number;
+  waiting: Array<(code: number) => void>;
+  /** The registries whose readiness a shutdown has already turned off. */
+  readonly turnedOff: WeakSet<HealthRegistry>;
+}
+
+const KEY = Symbol.for('@resilience/graceful-shutdown.v1');
+const holder = globalThis as { [KEY]?: ProcessWide };
+const shared: ProcessWide = (holder[KEY] ??= {
+  draining: new Set(),
+  worstCode: 0,
+  waiting: [],
+  turnedOff: new WeakSet(),
+});
+const { draining, turnedOff } = shared;
 
 /** Counts a shutdown as draining until {@link drained}. */
 export function drainingStarted(shutdown: object): void {
@@ -17,21 +35,18 @@ export function drainingStarted(shutdown: object): void {
 /** Ends a shutdown's drain (done, timed out or disposed) with its exit code. */
 export function drained(shutdown: object, code: number): void {
   if (!draining.delete(shutdown)) return;
-  worstCode = Math.max(worstCode, code);
+  shared.worstCode = Math.max(shared.worstCode, code);
   if (draining.size > 0) return;
-  const [woken, worst] = [waiting, worstCode];
-  waiting = [];
-  worstCode = 0;
+  const [woken, worst] = [shared.waiting, shared.worstCode];
+  shared.waiting = [];
+  shared.worstCode = 0;
   for (const wake of woken) wake(worst);
 }
 
 /** Resolves with the worst exit code of the drains ended meanwhile, once no shutdown is draining. */
 export function allDrained(): Promise<number> {
-  return draining.size === 0 ? Promise.resolve(worstCode) : new Promise((resolve) => waiting.push(resolve));
+  return draining.size === 0 ? Promise.resolve(shared.worstCode) : new Promise((resolve) => shared.waiting.push(resolve));
 }
-
-/** The registries whose readiness a shutdown has already turned off. */
-const turnedOff = new WeakSet<HealthRegistry>();
 
 /** Runs `turnOff` for the first shutdown of `registry` only. */
 export function turnOffOnce(registry: HealthRegistry, turnOff: () => void): void {
