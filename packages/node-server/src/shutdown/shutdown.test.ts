@@ -69,6 +69,21 @@ async function setup({ withoutHealth, ...options }: GracefulShutdownOptions & { 
   return { clock, probes, started, release, events, logs, exited: exited.promise, server, port, handle };
 }
 
+/** A shutdown of `server` on `clock` that logs nothing and notes `onShutdown` in `events`; resolves with the exit code. */
+function shutdownNoting(server: http.Server, clock: FakeClock, events: string[]): Promise<number> {
+  const exited = deferred<number>();
+  handle = gracefulShutdown(server, {
+    signals: [SIGNAL],
+    clock,
+    logger: { info() {}, warn() {}, error() {} },
+    exit: (code) => exited.resolve(code),
+    onShutdown: () => {
+      events.push('onShutdown');
+    },
+  });
+  return exited.promise;
+}
+
 const refused = (port: number) =>
   send(port).then(
     () => 'accepted',
@@ -311,16 +326,7 @@ describe('gracefulShutdown', () => {
         events.push('handler ended');
       });
     });
-    const exited = deferred<number>();
-    handle = gracefulShutdown(served.server, {
-      signals: [SIGNAL],
-      clock,
-      logger: { info() {}, warn() {}, error() {} },
-      exit: (code) => exited.resolve(code),
-      onShutdown: () => {
-        events.push('onShutdown');
-      },
-    });
+    const exited = shutdownNoting(served.server, clock, events);
     const reply = send(served.port);
     await entered.promise;
     await clock.advance(1_000);
@@ -328,7 +334,7 @@ describe('gracefulShutdown', () => {
     process.emit(SIGNAL);
     await once(served.server, 'close'); // every connection has closed
     release.resolve();
-    expect(await exited.promise).toBe(0);
+    expect(await exited).toBe(0);
     expect(events).toEqual(['handler ended', 'onShutdown']);
   });
 
@@ -347,16 +353,7 @@ describe('gracefulShutdown', () => {
         if (options.ends) res.end('late');
         events.push('handler done');
       });
-      const exited = deferred<number>();
-      handle = gracefulShutdown(served.server, {
-        signals: [SIGNAL],
-        clock,
-        logger: { info() {}, warn() {}, error() {} },
-        exit: (code) => exited.resolve(code),
-        onShutdown: () => {
-          events.push('onShutdown');
-        },
-      });
+      const exited = shutdownNoting(served.server, clock, events);
       const client = http.request({ host: '127.0.0.1', port: served.port, agent: false });
       client.on('error', () => {});
       client.end();
@@ -366,7 +363,7 @@ describe('gracefulShutdown', () => {
       await left.promise;
       process.emit(SIGNAL);
       await closed; // every connection has closed
-      return { clock, release, events, exited: exited.promise };
+      return { clock, release, events, exited };
     }
 
     it('holds onShutdown (closing pools) until its handler has ended the response', async () => {
