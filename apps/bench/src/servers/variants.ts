@@ -14,7 +14,16 @@ export const VARIANTS = {
     'no-op middleware',
     'no-op × 4',
   ],
-  koa: ['bare', 'ours', 'bare again', 'koa-ratelimit', 'rate-limiter-flexible', 'full stack', 'no-op middleware', 'no-op × 5'],
+  koa: [
+    'bare',
+    'ours',
+    'bare again',
+    'koa-ratelimit',
+    'rate-limiter-flexible',
+    'full stack',
+    'no-op middleware',
+    'no-op × 5',
+  ],
 } as const;
 
 /** The peers ours is judged against, by framework. */

@@ -45,7 +45,9 @@ export function drained(shutdown: object, code: number): void {
 
 /** Resolves with the worst exit code of the drains ended meanwhile, once no shutdown is draining. */
 export function allDrained(): Promise<number> {
-  return draining.size === 0 ? Promise.resolve(shared.worstCode) : new Promise((resolve) => shared.waiting.push(resolve));
+  return draining.size === 0
+    ? Promise.resolve(shared.worstCode)
+    : new Promise((resolve) => shared.waiting.push(resolve));
 }
 
 /** Runs `turnOff` for the first shutdown of `registry` only. */
