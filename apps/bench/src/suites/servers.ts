@@ -134,7 +134,7 @@ async function section(framework: Framework, options: SuiteOptions): Promise<voi
     );
     const again = share('bare again', 'bare', (f) => f.rps);
     console.log(
-      `resolution: bare again ÷ bare = ${again.toFixed(3)} (two identical servers; a share within ${Math.abs(1 - again).toFixed(3)} of its target is within the noise)`,
+      `resolution: bare again ÷ bare = ${again.toFixed(3)} (the same server in two processes: one run's reading of the noise, which paired runs put at ±5-15 % on this machine)`,
     );
     const judged = (label: string, value: number, limit: number) =>
       checkTarget(label, value, limit, options, { section: framework, atLeast: true });
