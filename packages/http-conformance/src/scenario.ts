@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { ScenarioContext } from './context.js';
+import type { ScenarioContext, Served } from './context.js';
 
 /** The middleware or route a scenario is about (the bullet of issue 11 it proves). */
 export type Area =
@@ -45,4 +45,14 @@ export function counter() {
       return value as T;
     },
   };
+}
+
+/**
+ * A retry of a request whose first run still holds its key: sent again while it is answered
+ * 409 (at most 50 times), so the answer is the one after the key's holder is done.
+ */
+export async function retryPast409(app: Served, path: string, init: RequestInit): Promise<Response> {
+  let res = await app.fetch(path, init);
+  for (let i = 0; i < 50 && res.status === 409; i++) res = await app.fetch(path, init);
+  return res;
 }

@@ -1,7 +1,7 @@
 import { FakeClock } from '@resilience/core/testing';
 import { expect } from 'vitest';
 import { deferred, type Served } from '../context.js';
-import { type Context, counter, type Scenario } from '../scenario.js';
+import { type Context, counter, retryPast409, type Scenario } from '../scenario.js';
 
 const KEY = '"c0ffee00-40d5-43e8-bc93-6894a57f9324"';
 const post: RequestInit = {
@@ -85,8 +85,7 @@ const deadlineBeforeClaim: Scenario = {
     expect((await first).status).toBe(503);
     slow.resolve();
     await ran.promise;
-    let retried = await app.fetch('/orders', post);
-    for (let i = 0; i < 50 && retried.status === 409; i++) retried = await app.fetch('/orders', post);
+    const retried = await retryPast409(app, '/orders', post);
     expect([retried.status, retried.headers.get('idempotent-replayed')]).toEqual([201, 'true']);
     expect(await retried.json()).toEqual({ charged: 1 });
     expect(runs.runs).toBe(1);

@@ -2,7 +2,7 @@ import { memoryStore, PROBLEM_TYPES } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { expect } from 'vitest';
 import { abandonedRequest, deferred } from '../context.js';
-import { type Context, counter, problemOf, type Scenario } from '../scenario.js';
+import { type Context, counter, problemOf, retryPast409, type Scenario } from '../scenario.js';
 import type { Reply } from '../types.js';
 import { downStore } from './rate-limit.js';
 
@@ -322,8 +322,7 @@ export const idempotencyScenarios: Scenario[] = [
       expect((await app.fetch('/orders', post({}))).status).toBe(409);
       finish.resolve();
       // The first run's response is recorded as its handler ends; until then a retry is 409.
-      let retried = await app.fetch('/orders', post({}));
-      for (let i = 0; i < 50 && retried.status === 409; i++) retried = await app.fetch('/orders', post({}));
+      const retried = await retryPast409(app, '/orders', post({}));
       expect([retried.status, retried.headers.get('idempotent-replayed'), retried.headers.get('location')]).toEqual([
         201,
         'true',
@@ -359,8 +358,7 @@ export const idempotencyScenarios: Scenario[] = [
       await abandonedRequest(app.port, { method: 'POST', path: '/orders', headers, body: '{}' }, entered.promise);
       await left.promise;
       fail.resolve();
-      let retried = await app.fetch('/orders', post({}));
-      for (let i = 0; i < 50 && retried.status === 409; i++) retried = await app.fetch('/orders', post({}));
+      const retried = await retryPast409(app, '/orders', post({}));
       expect([retried.status, retried.headers.get('idempotent-replayed')]).toEqual([201, null]);
       expect(runs.runs).toBe(2);
     },
@@ -389,8 +387,7 @@ export const idempotencyScenarios: Scenario[] = [
       ]);
       const headers = { 'content-type': 'application/json', 'content-length': '2', 'idempotency-key': KEY };
       await abandonedRequest(app.port, { method: 'POST', path: '/orders', headers, body: '{}' }, entered.promise);
-      let retried = await app.fetch('/orders', post({}));
-      for (let i = 0; i < 50 && retried.status === 409; i++) retried = await app.fetch('/orders', post({}));
+      const retried = await retryPast409(app, '/orders', post({}));
       expect([retried.status, retried.headers.get('idempotent-replayed')]).toEqual([201, null]);
       expect(runs.runs).toBe(2);
     },

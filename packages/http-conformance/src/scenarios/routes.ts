@@ -1,6 +1,7 @@
 import {
   alerting,
   BreakerRegistry,
+  type Clock,
   ConfigurationError,
   circuitBreaker,
   consecutive,
@@ -14,6 +15,19 @@ import { registerResilienceMetrics } from '@resilience/prometheus';
 import { Registry } from 'prom-client';
 import { expect } from 'vitest';
 import { problemOf, type Scenario } from '../scenario.js';
+
+/** A registry holding one breaker, `payments`, that opens on one failure and half-opens after 1 s. */
+function paymentsBreaker(clock?: Clock) {
+  const breakers = new BreakerRegistry();
+  const payments = circuitBreaker({
+    strategy: consecutive(1),
+    halfOpenAfter: 1_000,
+    name: 'payments',
+    registry: breakers,
+    ...(clock === undefined ? {} : { clock }),
+  });
+  return { breakers, payments };
+}
 
 export const routeScenarios: Scenario[] = [
   {
@@ -118,13 +132,7 @@ export const routeScenarios: Scenario[] = [
     area: 'adminRoutes',
     name: 'answers 401 without an Authorization header and 403 with one; a refused request changes nothing',
     async run(t) {
-      const breakers = new BreakerRegistry();
-      const payments = circuitBreaker({
-        strategy: consecutive(1),
-        halfOpenAfter: 1_000,
-        name: 'payments',
-        registry: breakers,
-      });
+      const { breakers, payments } = paymentsBreaker();
       const app = await t.serve([
         t.m.adminRoutes({ authorize: (c) => t.m.header(c, 'authorization') === 'Bearer ops', breakers }),
         t.m.adminRoutes({ prefix: '/strict', authorize: () => 403, breakers }),
@@ -181,14 +189,7 @@ export const routeScenarios: Scenario[] = [
     name: 'lists, reads, isolates and resets breakers, serves metrics, error rates, recent errors, alerts and health; unknown names 404',
     async run(t) {
       const clock = new FakeClock(0);
-      const breakers = new BreakerRegistry();
-      const payments = circuitBreaker({
-        strategy: consecutive(1),
-        halfOpenAfter: 1_000,
-        name: 'payments',
-        registry: breakers,
-        clock,
-      });
+      const { breakers, payments } = paymentsBreaker(clock);
       const api = metrics({ clock });
       api.recordCall({ latencyMs: 5, ok: true });
       api.recordCall({ latencyMs: 5, ok: false });
@@ -255,13 +256,7 @@ export const routeScenarios: Scenario[] = [
     area: 'adminRoutes',
     name: 'a route asked with a method it does not take answers 405 with Allow (RFC 9110), not 404, and changes nothing',
     async run(t) {
-      const breakers = new BreakerRegistry();
-      const payments = circuitBreaker({
-        strategy: consecutive(1),
-        halfOpenAfter: 1_000,
-        name: 'payments',
-        registry: breakers,
-      });
+      const { breakers, payments } = paymentsBreaker();
       const api = metrics();
       const app = await t.serve([t.m.adminRoutes({ authorize: () => true, breakers, collectors: { api } })]);
       for (const [method, path, allow] of [
@@ -283,13 +278,7 @@ export const routeScenarios: Scenario[] = [
     area: 'adminRoutes',
     name: 'a path under the prefix is refused before it is read, and only the documented form acts: no empty segment, no trailing slash',
     async run(t) {
-      const breakers = new BreakerRegistry();
-      const payments = circuitBreaker({
-        strategy: consecutive(1),
-        halfOpenAfter: 1_000,
-        name: 'payments',
-        registry: breakers,
-      });
+      const { breakers, payments } = paymentsBreaker();
       const app = await t.serve([
         t.m.adminRoutes({ authorize: (c) => t.m.header(c, 'authorization') === 'Bearer ops', breakers }),
       ]);

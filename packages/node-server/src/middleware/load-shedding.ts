@@ -13,6 +13,7 @@ import {
 import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { isEnded } from '../accessors.js';
 import { ClientDisconnectedError } from '../errors.js';
+import { outlive } from '../outlive.js';
 import { lateResponse, requestSignal, responseError, whenResponseCloses } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 import { errorAnswer } from './answer.js';
@@ -93,33 +94,6 @@ function heldUntilEnd(res: ServerResponse, clock: Clock, holdMs: number): Promis
       else outlive(res, () => reject(new ClientDisconnectedError()), clock, holdMs);
     }),
   );
-}
-
-/**
- * Calls `done` when the handler is done, or after `holdMs`: whichever is first. The handler of
- * a request the toolkit answered for (a timeout's 503) is done when its late response says so
- * — it ended the response, failed or settled, however early (before the 503 had closed, say);
- * any other is done when it ends `res` (which writes nothing now: it has closed).
- */
-function outlive(res: ServerResponse, done: () => void, clock: Clock, holdMs: number): void {
-  let held = true;
-  const release = () => {
-    if (!held) return;
-    held = false;
-    clock.clearTimeout(timer);
-    done();
-  };
-  const timer = clock.setTimeout(release, holdMs);
-  const late = lateResponse(res);
-  if (late !== undefined) {
-    late.observe({ end: release });
-    return;
-  }
-  const end = res.end;
-  res.end = function ended(this: ServerResponse, ...args: Parameters<ServerResponse['end']>) {
-    release();
-    return end.apply(this, args);
-  } as ServerResponse['end'];
 }
 
 const ignore = () => {};

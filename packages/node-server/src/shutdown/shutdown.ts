@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { systemClock, type TimerHandle } from '@resilience/core';
 import { isEnded } from '../accessors.js';
 import { consoleLogger } from '../logger.js';
+import { outlive } from '../outlive.js';
 import { lateResponse } from '../request-state.js';
 import {
   type GracefulShutdownOptions,
@@ -131,18 +132,16 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
     if (abandonedHoldMs === 0 || abandoned >= SHUTDOWN_DEFAULTS.maxAbandoned) return;
     abandoned++;
     late.add(res);
-    const done = () => {
-      clock.clearTimeout(hold);
-      if (!late.delete(res)) return;
-      abandoned--;
-      if (late.size === 0) lateDone();
-    };
-    const hold = clock.setTimeout(done, abandonedHoldMs);
-    const end = res.end;
-    res.end = function ended(this: ServerResponse, ...args: Parameters<ServerResponse['end']>) {
-      done();
-      return end.apply(this, args);
-    } as ServerResponse['end'];
+    outlive(
+      res,
+      () => {
+        late.delete(res);
+        abandoned--;
+        if (late.size === 0) lateDone();
+      },
+      clock,
+      abandonedHoldMs,
+    );
   }
   const tracked = (_req: unknown, res: ServerResponse) => {
     inFlight.add(res);
