@@ -202,6 +202,49 @@ describe('health', () => {
     expect(calls).toBe(2);
   });
 
+  it('gives a cached report only what is left of cacheMs as its max age, never below 0', async () => {
+    const clock = new FakeClock();
+    const probes = health({ clock, cacheMs: 5_000 }).register('db', () => true);
+    const first = await probes.run();
+    expect(probes.maxAgeMs(first)).toBe(5_000);
+    await clock.advance(3_000);
+    const cached = await probes.run();
+    expect(cached).toBe(first);
+    expect(probes.maxAgeMs(cached)).toBe(2_000);
+    await clock.advance(1_999);
+    expect(probes.maxAgeMs(await probes.run())).toBe(1);
+    await clock.advance(1);
+    const next = await probes.run();
+    expect(next).not.toBe(first);
+    expect(probes.maxAgeMs(next)).toBe(5_000);
+    await clock.advance(60_000);
+    expect(probes.maxAgeMs(first)).toBe(0);
+  });
+
+  it('ages a report from the end of its run, and each kind from its own', async () => {
+    const clock = new FakeClock();
+    const probes = health({ clock, cacheMs: 5_000 })
+      .register('db', () => clock.sleep(1_000))
+      .register('loop', () => true, { kind: 'liveness' });
+    const running = probes.run({ kind: 'readiness' });
+    await clock.advance(1_000);
+    const ready = await running;
+    expect(probes.maxAgeMs(ready)).toBe(5_000);
+    await clock.advance(2_000);
+    const live = await probes.run({ kind: 'liveness' });
+    expect([probes.maxAgeMs(ready), probes.maxAgeMs(live)]).toEqual([3_000, 5_000]);
+  });
+
+  it('gives no max age without a cache, or to a report it did not build', async () => {
+    const clock = new FakeClock();
+    const uncached = health({ clock }).register('db', () => true);
+    expect(uncached.maxAgeMs(await uncached.run())).toBe(0);
+    const cached = health({ clock, cacheMs: 5_000 }).register('db', () => true);
+    const report = await cached.run();
+    expect(cached.maxAgeMs({ ...report })).toBe(0);
+    expect(uncached.maxAgeMs(report)).toBe(0);
+  });
+
   it('caches each kind separately and forgets the cache when checks change', async () => {
     const clock = new FakeClock();
     let calls = 0;
@@ -229,7 +272,9 @@ describe('health', () => {
     const earlier = probes.run({ kind: 'readiness' });
     probes.register('shutdown', () => false, { critical: true });
     await clock.advance(50);
-    expect((await earlier).status).toBe('healthy');
+    const stale = await earlier;
+    expect(stale.status).toBe('healthy');
+    expect(probes.maxAgeMs(stale)).toBe(0); // nor may an HTTP cache keep it
     slow = false;
     expect((await probes.run({ kind: 'readiness' })).status).toBe('unhealthy');
   });

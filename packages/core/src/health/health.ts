@@ -93,7 +93,9 @@ export class HealthRegistry {
   readonly #cacheMs: number;
   readonly #entries = new Map<string, Entry>();
   /** At most three entries: all checks, liveness, readiness. */
-  readonly #cache = new Map<string, { at: number; report: HealthReport }>();
+  readonly #cache = new Map<string, HealthReport>();
+  /** When each report `run()` built was taken, on the clock (only when caching): see {@link maxAgeMs}. */
+  readonly #takenAt = new WeakMap<HealthReport, number>();
   /** Bumped when checks are added or removed: a run that started before must not be cached. */
   #generation = 0;
   /** Set while `start()` runs the checks on the clock. */
@@ -105,9 +107,27 @@ export class HealthRegistry {
     this.#cacheMs = options.cacheMs ?? HEALTH_DEFAULTS.cacheMs;
   }
 
-  /** How long a result is reused; adapters turn it into `Cache-Control: max-age`. */
+  /** How long a result is reused; what a report has left of it is {@link maxAgeMs}. */
   get cacheMs(): number {
     return this.#cacheMs;
+  }
+
+  /**
+   * What `report` (one that `run()` resolved with) has left of its cache life, in ms: `cacheMs`
+   * less the time since it was taken, never below 0. A cached report served 3 s after it was
+   * taken, with `cacheMs: 5_000`, has 2 000 ms left; advertising the whole `cacheMs` would let an
+   * HTTP cache keep it past the moment `run()` itself stops reusing it. 0 when the registry does
+   * not cache (`cacheMs: 0`), for a report it did not cache (a run that started before a check was
+   * registered or removed) and for one it did not build. After `start()`, a report is built at
+   * each `run()`, so it has the whole `cacheMs` left.
+   *
+   * @example
+   * const report = await probes.run({ kind: 'readiness' });
+   * const { status, headers, body } = healthResponse(report, { maxAgeMs: probes.maxAgeMs(report) });
+   */
+  maxAgeMs(report: HealthReport): number {
+    const at = this.#takenAt.get(report);
+    return at === undefined ? 0 : Math.max(0, this.#cacheMs - (this.#clock.now() - at));
   }
 
   /** Names of the registered checks, in registration order. */
@@ -164,15 +184,20 @@ export class HealthRegistry {
     }
     if (this.#schedule) {
       const results = await Promise.all(entries.map((e) => e.last ?? e.running ?? this.#start(e)));
-      return report(names, entries, results);
+      return this.#taken(report(names, entries, results));
     }
     const key = kind ?? 'all';
     const cached = this.#cache.get(key);
-    if (cached && this.#clock.now() - cached.at < this.#cacheMs) return cached.report;
+    if (cached && this.#clock.now() - this.#takenAt.get(cached)! < this.#cacheMs) return cached;
     const generation = this.#generation;
     const result = report(names, entries, await Promise.all(entries.map((e) => e.running ?? this.#start(e))));
-    if (this.#cacheMs > 0 && generation === this.#generation)
-      this.#cache.set(key, { at: this.#clock.now(), report: result });
+    if (this.#cacheMs > 0 && generation === this.#generation) this.#cache.set(key, this.#taken(result));
+    return result;
+  }
+
+  /** Notes when `result` was taken; without a cache, {@link maxAgeMs} is 0 and needs no time. */
+  #taken(result: HealthReport): HealthReport {
+    if (this.#cacheMs > 0) this.#takenAt.set(result, this.#clock.now());
     return result;
   }
 

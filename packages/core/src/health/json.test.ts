@@ -116,10 +116,21 @@ describe('health HTTP helpers', () => {
     const probes = health({ clock: new FakeClock(T0), cacheMs: 10_000 }).register('db', () => false, {
       failureThreshold: 1,
     });
-    const response = healthResponse(await probes.run(), { maxAgeMs: probes.cacheMs, serviceId: 'orders' });
+    const report = await probes.run();
+    const response = healthResponse(report, { maxAgeMs: probes.maxAgeMs(report), serviceId: 'orders' });
     expect(response.status).toBe(503);
     expect(response.headers).toEqual({ 'content-type': HEALTH_JSON_CONTENT_TYPE, 'cache-control': 'max-age=10' });
     expect(response.body).toMatchObject({ status: 'fail', serviceId: 'orders' });
     expect(HEALTH_JSON_CONTENT_TYPE).toBe('application/health+json');
+  });
+
+  it('sends a cached report with what is left of its cache life, in whole seconds', async () => {
+    const clock = new FakeClock(T0);
+    const probes = health({ clock, cacheMs: 10_000 }).register('db', () => true);
+    await probes.run();
+    await clock.advance(2_500);
+    const report = await probes.run();
+    const response = healthResponse(report, { maxAgeMs: probes.maxAgeMs(report) });
+    expect(response.headers['cache-control']).toBe('max-age=7');
   });
 });

@@ -105,6 +105,15 @@ describe('health on a schedule', () => {
     expect(db.state.runs).toBe(3);
   });
 
+  it('builds a report at each run, so it has all of cacheMs left', async () => {
+    const clock = new FakeClock();
+    const probes = health({ clock, cacheMs: 5_000 }).register('db', probe(clock).check);
+    probes.start({ intervalMs: 30_000 });
+    await clock.advance(10_000);
+    expect(probes.maxAgeMs(await probes.run())).toBe(5_000);
+    probes.stop();
+  });
+
   it('rejects a bad interval or an unknown option, naming it', () => {
     const probes = health({ clock: new FakeClock() });
     const bad = () => probes.start({ intervalMs: 0, everyMs: 5 } as never);

@@ -63,6 +63,36 @@ export const routeScenarios: Scenario[] = [
   },
   {
     area: 'healthRoutes',
+    name: "a cached report's Cache-Control max-age is what it has left of cacheMs, not all of it, on adminRoutes too",
+    async run(t) {
+      const clock = new FakeClock(0);
+      let runs = 0;
+      const probes = health({ cacheMs: 5_000, clock }).register('postgres', () => {
+        runs++;
+        return true;
+      });
+      const app = await t.serve([t.m.healthRoutes(probes), t.m.adminRoutes({ authorize: () => true, health: probes })]);
+      const cacheControl = async (path: string) => {
+        const res = await app.fetch(path);
+        await res.text();
+        return [res.status, res.headers.get('cache-control')];
+      };
+      expect(await cacheControl('/health')).toEqual([200, 'max-age=5']);
+      await clock.advance(3_200);
+      expect(await cacheControl('/health')).toEqual([200, 'max-age=1']);
+      expect(await cacheControl('/api/resilience/health')).toEqual([200, 'max-age=1']);
+      await clock.advance(799);
+      expect(await cacheControl('/health')).toEqual([200, 'max-age=1']);
+      await clock.advance(1_000);
+      expect(await cacheControl('/health')).toEqual([200, 'max-age=0']);
+      expect(runs).toBe(1);
+      await clock.advance(1);
+      expect(await cacheControl('/health')).toEqual([200, 'max-age=5']);
+      expect(runs).toBe(2);
+    },
+  },
+  {
+    area: 'healthRoutes',
     name: "a failing check's error message (hosts, users) stays on the server unless expose: a check's own output and the admin route still tell it",
     async run(t) {
       const secret = 'connect ECONNREFUSED 10.0.3.4:5432 user=orders';

@@ -4,6 +4,7 @@ import {
   type HealthCheckResult,
   type HealthJsonOptions,
   type HealthRegistry,
+  type HealthReport,
   healthResponse,
   type OptionNames,
   systemClock,
@@ -53,8 +54,18 @@ function withoutError({ error: _, ...result }: HealthCheckResult): HealthCheckRe
 }
 
 /**
+ * What `report` has left of the registry's cache life. A registry made by an older copy of
+ * `@resilience/core` (the app's own, beside the adapter's) has no `maxAgeMs`: its `cacheMs`
+ * then, as such copies always sent, rather than a failed health route.
+ */
+const maxAgeOf = (registry: HealthRegistry, report: HealthReport): number =>
+  typeof registry.maxAgeMs === 'function' ? registry.maxAgeMs(report) : registry.cacheMs;
+
+/**
  * Runs the checks of one kind and answers with `application/health+json`; the failures'
- * errors are left out unless `expose` (see {@link HealthRoutesOptions.expose}).
+ * errors are left out unless `expose` (see {@link HealthRoutesOptions.expose}). `Cache-Control:
+ * max-age` is what the report has left of the registry's `cacheMs`, not all of it: a report
+ * served from the cache is already part stale.
  */
 export function healthAnswer(
   registry: HealthRegistry,
@@ -67,7 +78,7 @@ export function healthAnswer(
     const shown = expose
       ? report
       : { ...report, checks: Object.fromEntries(Object.entries(report.checks).map(([n, r]) => [n, withoutError(r)])) };
-    const r = healthResponse(shown, { ...json, time: clock.now(), maxAgeMs: registry.cacheMs });
+    const r = healthResponse(shown, { ...json, time: clock.now(), maxAgeMs: maxAgeOf(registry, report) });
     return { status: r.status, headers: r.headers, body: JSON.stringify(r.body) };
   });
 }
