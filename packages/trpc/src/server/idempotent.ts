@@ -1,4 +1,5 @@
 import {
+  type EventLogger,
   HTTP_DEFAULTS,
   Idempotency,
   type IdempotencyOptions,
@@ -26,7 +27,10 @@ export interface IdempotentMutationOptions<O extends ResolverInput> {
    * Where outcomes are recorded: an `idempotency()` instance (share one store, such as
    * Redis, between instances), or its options.
    * The wrapper records the caller's own mistakes itself, whatever the instance's
-   * `recordErrors` says (see {@link idempotentMutation}).
+   * `recordErrors` says (see {@link idempotentMutation}). A result over `maxResultBytes` is
+   * refused inside the record's call, so the key is freed: an instance of your own whose
+   * `recordErrors` records every error (`true`) records that refusal instead, and replays it
+   * (an `INTERNAL_SERVER_ERROR`) until the record expires; options given here never do.
    * @default idempotency(): a memory store of 10 000 records for 24 h, one per wrapper
    */
   idempotency?: Idempotency | IdempotencyOptions;
@@ -40,6 +44,15 @@ export interface IdempotentMutationOptions<O extends ResolverInput> {
   minKeyLength?: number;
   /** Longest key accepted. @default 255 */
   maxKeyLength?: number;
+  /**
+   * The most bytes of a result (its JSON, in UTF-8) that are recorded, as the HTTP adapters'
+   * `maxBodyBytes`: a larger result (or a caller's mistake with a longer message) is returned
+   * (thrown) as it is but not recorded, the key is freed, so a repeat runs the resolver again,
+   * and `logger` says so. @default 1_048_576 (1 MiB)
+   */
+  maxResultBytes?: number;
+  /** Where results that could not be recorded are logged (`warn`). @default console */
+  logger?: EventLogger;
 }
 
 const OPTION_NAMES = {
@@ -49,6 +62,8 @@ const OPTION_NAMES = {
   required: true,
   minKeyLength: true,
   maxKeyLength: true,
+  maxResultBytes: true,
+  logger: true,
 } as const;
 
 /** Defaults of `idempotentMutation`. */
@@ -56,6 +71,7 @@ export const IDEMPOTENT_MUTATION_DEFAULTS = {
   required: true,
   minKeyLength: HTTP_DEFAULTS.minKeyLength,
   maxKeyLength: HTTP_DEFAULTS.maxKeyLength,
+  maxResultBytes: 1_048_576,
 } as const;
 
 /** What a run with a key records: the resolver's value, or the caller's own mistake to answer again. */
@@ -79,6 +95,46 @@ function mistakeIn(error: unknown): Outcome['mistake'] {
 /** Text a store writes as it is: no UTF-16 surrogate without its pair (UTF-8 would make two such keys one). */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
+/** The logger used when none is given: `console`, message first. */
+const consoleLogger: Pick<EventLogger, 'warn'> = { warn: (fields, message) => console.warn(message, fields) };
+
+/** Thrown inside the record's call so the key is freed: the result is too large to record. */
+class NotRecorded extends Error {
+  override readonly name = 'IdempotencyNotRecordedError';
+}
+
+/**
+ * The UTF-8 bytes of `value`'s JSON when they are over `max`, else `undefined` (so is a value
+ * JSON cannot hold: core records why). Counted only when its length cannot tell.
+ */
+function bytesOver(value: unknown, max: number): number | undefined {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+  if (text === undefined || text.length * 3 <= max) return undefined;
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    bytes += c < 0x800 ? 1 : 2; // 2 or 3 bytes for 1 unit, or 4 for a pair (JSON escapes a lone surrogate)
+    if (c >= 0xd800 && c <= 0xdbff) i++;
+  }
+  return bytes > max ? bytes : undefined;
+}
+
+/**
+ * Options for the wrapper's own `idempotency()`: a `recordErrors` that would record every error
+ * never records {@link NotRecorded}, whose key must be freed.
+ */
+function ownOptions(options: IdempotencyOptions | undefined): IdempotencyOptions | undefined {
+  const record = options?.recordErrors;
+  if (record !== true && typeof record !== 'function') return options;
+  return { ...options, recordErrors: (error) => !(error instanceof NotRecorded) && (record === true || record(error)) };
+}
+
 const keyInInput = (opts: ResolverInput) => {
   const key = (opts.input as { idempotencyKey?: unknown } | null | undefined)?.idempotencyKey;
   return typeof key === 'string' ? key : undefined;
@@ -93,7 +149,8 @@ const keyInInput = (opts: ResolverInput) => {
  * input `UNPROCESSABLE_CONTENT` (422), a missing or malformed key `BAD_REQUEST` (400); an
  * error `errorFormatter` answers with a 4xx (but 408, 429, 499) is recorded and replayed, any
  * other frees the key. The input's fingerprint tells apart what a transformer revives (a
- * `Set`, a `Map`, a `BigInt`).
+ * `Set`, a `Map`, a `BigInt`). A result whose JSON is over `maxResultBytes` (1 MiB) is
+ * returned but not recorded: the key is freed and `logger` says so.
  *
  * @example
  * pay: t.procedure.input(z.object({ idempotencyKey: z.string(), amount: z.number() }))
@@ -111,12 +168,25 @@ export function idempotentMutation<O extends ResolverInput, T>(
   v.boolean('required', o.required);
   v.integer('minKeyLength', o.minKeyLength, { min: 1 });
   v.integer('maxKeyLength', o.maxKeyLength, { min: 1 });
+  v.integer('maxResultBytes', o.maxResultBytes, { min: 0 });
+  v.check(
+    o.logger === undefined ||
+      ['info', 'warn', 'error'].every(
+        (level) => typeof (o.logger as unknown as Record<string, unknown> | null)?.[level] === 'function',
+      ),
+    'logger',
+    o.logger,
+    'a logger with info, warn and error methods',
+  );
   v.done();
-  const idem = options.idempotency instanceof Idempotency ? options.idempotency : idempotency(options.idempotency);
+  const idem =
+    options.idempotency instanceof Idempotency ? options.idempotency : idempotency(ownOptions(options.idempotency));
   const keyOf = options.key ?? keyInInput;
   const required = options.required ?? IDEMPOTENT_MUTATION_DEFAULTS.required;
   const min = options.minKeyLength ?? IDEMPOTENT_MUTATION_DEFAULTS.minKeyLength;
   const max = options.maxKeyLength ?? IDEMPOTENT_MUTATION_DEFAULTS.maxKeyLength;
+  const maxResultBytes = options.maxResultBytes ?? IDEMPOTENT_MUTATION_DEFAULTS.maxResultBytes;
+  const logger = options.logger ?? consoleLogger;
   return async function idempotent(opts) {
     const key = keyOf(opts);
     if (key === undefined || key === null || key === '') {
@@ -138,15 +208,27 @@ export function idempotentMutation<O extends ResolverInput, T>(
     }
     // The first run's own error, thrown as it was (its cause, its stack); a replay has its code and message.
     let thrown: unknown;
+    // The first run's outcome when it is too large to record: answered, not replayed.
+    let unrecorded: Outcome | undefined;
     const run = async (): Promise<Outcome> => {
+      let outcome: Outcome;
       try {
-        return { value: await resolver(opts) };
+        outcome = { value: await resolver(opts) };
       } catch (error) {
         const mistake = mistakeIn(error);
         if (mistake === undefined) throw error;
         thrown = error;
-        return { mistake };
+        outcome = { mistake };
       }
+      const bytes = bytesOver(outcome.mistake ?? outcome.value, maxResultBytes);
+      if (bytes === undefined) return outcome;
+      unrecorded = outcome;
+      const over = `the result of ${opts.path} is ${bytes} bytes, over maxResultBytes (${maxResultBytes})`;
+      logger.warn(
+        { path: opts.path, bytes, maxResultBytes },
+        `idempotentMutation: ${over}, and was not recorded; a repeat with its key runs the resolver again`,
+      );
+      throw new NotRecorded(`idempotentMutation: ${over}: not recorded`);
     };
     let result: IdempotentResult<Outcome>;
     try {
@@ -157,8 +239,12 @@ export function idempotentMutation<O extends ResolverInput, T>(
         ...(opts.signal && { signal: opts.signal }),
       });
     } catch (error) {
-      reportDecision(error);
-      throw translate(error);
+      if (unrecorded !== undefined && error instanceof NotRecorded) {
+        result = { value: unrecorded, source: 'executed' };
+      } else {
+        reportDecision(error);
+        throw translate(error);
+      }
     }
     const { value, mistake } = result.value;
     if (result.source === 'replayed') emitHttpDecision({ decision: 'replayed' });

@@ -1,0 +1,207 @@
+// idempotentMutation's bound on what it records (maxResultBytes), over a real tRPC server.
+import { ConfigurationError, type EventLogger, type HttpDecision, idempotency, onHttpDecision } from '@resilience/core';
+import { createTRPCClient, httpLink, type TRPCClientError } from '@trpc/client';
+import { type AnyTRPCRouter, initTRPC, TRPCError } from '@trpc/server';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { until } from '../../../fetch/src/testing/server.js';
+import { errorFormatter, IDEMPOTENT_MUTATION_DEFAULTS, idempotentMutation, responseMeta } from '../server.js';
+import { startServer, type TestServer } from '../testing/server.js';
+import type { IdempotentMutationOptions, ResolverInput } from './idempotent.js';
+
+let server: TestServer | undefined;
+const heard: HttpDecision[] = [];
+let stopHearing = () => {};
+beforeEach(() => {
+  stopHearing = onHttpDecision((decision) => heard.push(decision));
+});
+afterEach(async () => {
+  stopHearing();
+  heard.length = 0;
+  vi.restoreAllMocks();
+  await server?.close();
+  server = undefined;
+});
+
+const t = initTRPC.create({ errorFormatter: errorFormatter() });
+
+/** A logger that keeps what it is told to warn about. */
+function listening() {
+  const warned: { fields: object; message: string }[] = [];
+  const logger: EventLogger = {
+    info: () => {},
+    warn: (fields, message) => warned.push({ fields, message }),
+    error: () => {},
+  };
+  return { logger, warned };
+}
+
+/** A router whose `order` mutation answers what `resolver` makes of the input's `size`, and a client for it. */
+async function serve<R>(options: IdempotentMutationOptions<ResolverInput>, resolver: (size: number) => R) {
+  let runs = 0;
+  const router = t.router({
+    order: t.procedure
+      .input((raw) => raw as { idempotencyKey: string; size: number })
+      .mutation(
+        idempotentMutation(options, ({ input }: ResolverInput) => {
+          runs++;
+          return resolver((input as { size: number }).size);
+        }),
+      ),
+  });
+  server = await startServer({ router, responseMeta: responseMeta() });
+  const client = createTRPCClient<typeof router>({ links: [httpLink({ url: server.url })] });
+  return {
+    order: (idempotencyKey: string, size: number) => client.order.mutate({ idempotencyKey, size }),
+    runs: () => runs,
+  };
+}
+
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: unknown) => error as TRPCClientError<AnyTRPCRouter>,
+  );
+
+describe('idempotentMutation: maxResultBytes', () => {
+  it('returns a result over maxResultBytes without recording it: a repeat runs again (no CONFLICT), and the logger says so each time with the path and size', async () => {
+    const { logger, warned } = listening();
+    // 'é' is 2 bytes in UTF-8: 31 of them are "…" of 64 bytes (at the bound), 32 are 66 (over it),
+    // though only 34 characters: the bound counts the bytes a store writes.
+    const { order, runs } = await serve({ maxResultBytes: 64, logger }, (size) => 'é'.repeat(size));
+    expect(await order('k-over', 32)).toBe('é'.repeat(32));
+    expect(await order('k-over', 32)).toBe('é'.repeat(32));
+    expect(runs()).toBe(2);
+    expect(warned).toHaveLength(2);
+    for (const { fields, message } of warned) {
+      expect(fields).toEqual({ path: 'order', bytes: 66, maxResultBytes: 64 });
+      expect(message).toMatch(/order.*66 bytes.*maxResultBytes \(64\).*not recorded/);
+    }
+    expect(await order('k-at', 31)).toBe('é'.repeat(31));
+    expect(await order('k-at', 31)).toBe('é'.repeat(31));
+    expect(runs()).toBe(3); // at the bound: recorded and replayed
+    expect(warned).toHaveLength(2);
+    expect(heard).toEqual([{ decision: 'replayed' }]);
+  });
+
+  it('counts the bytes a store writes, not the characters: 2 for é, 3 for €, 4 for 😀', async () => {
+    const { logger, warned } = listening();
+    let runs = 0;
+    const mutation = idempotentMutation({ maxResultBytes: 14, logger }, ({ input }: ResolverInput) => {
+      runs++;
+      return (input as { text: string }).text;
+    });
+    // Each is 12 bytes of text in quotes (14, at the bound), then one character more.
+    for (const [char, count] of [
+      ['é', 6],
+      ['€', 4],
+      ['😀', 3],
+    ] as const) {
+      for (const [text, recorded] of [
+        [char.repeat(count), true],
+        [char.repeat(count + 1), false],
+      ] as const) {
+        const call = { input: { idempotencyKey: `k-${text}`, text }, path: 'echo' };
+        const before = runs;
+        expect([await mutation(call), await mutation(call)]).toEqual([text, text]);
+        expect(runs - before).toBe(recorded ? 1 : 2);
+      }
+    }
+    expect(warned.map(({ fields }) => fields)).toEqual([
+      { path: 'echo', bytes: 16, maxResultBytes: 14 },
+      { path: 'echo', bytes: 16, maxResultBytes: 14 },
+      { path: 'echo', bytes: 17, maxResultBytes: 14 },
+      { path: 'echo', bytes: 17, maxResultBytes: 14 },
+      { path: 'echo', bytes: 18, maxResultBytes: 14 },
+      { path: 'echo', bytes: 18, maxResultBytes: 14 },
+    ]);
+  });
+
+  it('holds the key while the over-sized call runs (CONFLICT), then frees it', async () => {
+    let release: (() => void) | undefined;
+    const records = idempotency();
+    const { logger } = listening();
+    const { order, runs } = await serve(
+      { idempotency: records, maxResultBytes: 8, logger },
+      () => new Promise((resolve) => (release = () => resolve('a result over eight bytes'))),
+    );
+    const first = order('k-held', 1);
+    await until(() => release !== undefined, 'the call to run');
+    expect((await failure(order('k-held', 1))).data?.code).toBe('CONFLICT');
+    release!();
+    expect(await first).toBe('a result over eight bytes');
+    expect(records.inFlight).toBe(0);
+    release = undefined;
+    const again = order('k-held', 1);
+    await until(() => release !== undefined, 'the call to run');
+    release!();
+    expect(await again).toBe('a result over eight bytes');
+    expect(runs()).toBe(2);
+  });
+
+  it('records at most 1 MiB by default, and says so on the console', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    // A string's JSON is its characters and two quotes.
+    const { order, runs } = await serve({}, (size) => 'x'.repeat(size));
+    expect((await order('k-mib', 1_048_574)).length).toBe(1_048_574);
+    expect((await order('k-mib', 1_048_574)).length).toBe(1_048_574);
+    expect(runs()).toBe(1);
+    expect(warn).not.toHaveBeenCalled();
+    expect((await order('k-over', 1_048_575)).length).toBe(1_048_575);
+    expect((await order('k-over', 1_048_575)).length).toBe(1_048_575);
+    expect(runs()).toBe(3);
+    expect(warn).toHaveBeenCalledTimes(2);
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('maxResultBytes (1048576)'), {
+      path: 'order',
+      bytes: 1_048_577,
+      maxResultBytes: 1_048_576,
+    });
+    expect(IDEMPOTENT_MUTATION_DEFAULTS.maxResultBytes).toBe(1_048_576);
+  });
+
+  it('answers the caller’s own mistake over maxResultBytes as it was, without recording it', async () => {
+    const { logger, warned } = listening();
+    const { order, runs } = await serve({ maxResultBytes: 64, logger }, (size) => {
+      throw new TRPCError({ code: 'NOT_FOUND', message: `no item ${'9'.repeat(size)}` });
+    });
+    for (let i = 0; i < 2; i++) {
+      const error = await failure(order('k-404', 100));
+      expect([error.data?.code, error.message]).toEqual(['NOT_FOUND', `no item ${'9'.repeat(100)}`]);
+    }
+    expect(runs()).toBe(2);
+    // What is recorded of a mistake: {"code":"NOT_FOUND","message":"no item 99…"}.
+    expect(warned.map(({ fields }) => fields)).toEqual([
+      { path: 'order', bytes: 141, maxResultBytes: 64 },
+      { path: 'order', bytes: 141, maxResultBytes: 64 },
+    ]);
+  });
+
+  it('frees the key even when its idempotency options record every error', async () => {
+    const { logger } = listening();
+    const { order, runs } = await serve(
+      { idempotency: { recordErrors: true }, maxResultBytes: 8, logger },
+      () => 'a result over eight bytes',
+    );
+    expect(await order('k-errors', 1)).toBe('a result over eight bytes');
+    expect(await order('k-errors', 1)).toBe('a result over eight bytes');
+    expect(runs()).toBe(2);
+  });
+
+  it('rejects a bad maxResultBytes or logger at construction, naming it; 0 records only an empty result', async () => {
+    for (const maxResultBytes of [-1, 1.5, '1mb', Number.NaN]) {
+      expect(() => idempotentMutation({ maxResultBytes } as never, () => 1)).toThrow(ConfigurationError);
+      expect(() => idempotentMutation({ maxResultBytes } as never, () => 1)).toThrow(/maxResultBytes.*an integer >= 0/);
+    }
+    expect(() => idempotentMutation({ logger: { warn: 'no' } } as never, () => 1)).toThrow(/logger.*a logger with/);
+    const { logger, warned } = listening();
+    let runs = 0;
+    const empty = idempotentMutation({ maxResultBytes: 0, logger }, () => {
+      runs++;
+    });
+    const call = { input: { idempotencyKey: 'k-empty' }, path: 'x' };
+    await empty(call);
+    await empty(call);
+    expect([runs, warned.length]).toEqual([1, 0]);
+  });
+});
