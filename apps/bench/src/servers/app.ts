@@ -21,6 +21,14 @@ import { type Framework, VARIANTS } from './variants.js';
 const NEVER = 1_000_000_000;
 const never = () => fixedWindow({ limit: NEVER, windowMs: 60_000 });
 const quiet = { info() {}, warn() {}, error() {} };
+const POLICY = `"default";q=${NEVER};w=60`;
+/** The RateLimit field ours sends on an allowed request of a never-limited fixed window. */
+const rateLimitField = () => `"default";r=${NEVER - 1};t=${60 - (Math.floor(Date.now() / 1000) % 60)}`;
+/** Sets the two fields ours sends on every response, as ours sets them, and nothing else. */
+const setRateLimitFields = (res: { setHeader(name: string, value: string): unknown }) => {
+  res.setHeader('ratelimit-policy', POLICY);
+  res.setHeader('ratelimit', rateLimitField());
+};
 
 /** The full stack: rateLimit, idempotency (POST and PATCH; the GETs measured pass it), timeout, errorHandler recording into a collector exported to Prometheus. */
 function observability() {
@@ -51,6 +59,12 @@ function expressApp(variant: string): express.Express {
     'no-op middleware': [(_req, _res, next) => next()],
     // The full stack's floor: as many no-op middlewares as it mounts before the route.
     'no-op × 4': Array.from({ length: 4 }, (): RequestHandler => (_req, _res, next) => next()),
+    'RateLimit fields only': [
+      (_req, res, next) => {
+        setRateLimitFields(res);
+        next();
+      },
+    ],
     'full stack': [
       ours.rateLimit({ algorithm: never(), logger: quiet }),
       ours.idempotency({ logger: quiet }),
@@ -93,6 +107,12 @@ function koaApp(variant: string): Koa {
     'rate-limiter-flexible': [flexible],
     'no-op middleware': [(_ctx, next) => next()],
     'no-op × 5': Array.from({ length: 5 }, (): Middleware => (_ctx, next) => next()),
+    'RateLimit fields only': [
+      (ctx, next) => {
+        setRateLimitFields(ctx.res);
+        return next();
+      },
+    ],
     'full stack': [
       oursKoa.errorHandler({ collector: o.stats, recentErrors: o.errors, logger: quiet }),
       oursKoa.rateLimit({ algorithm: never(), logger: quiet }),

@@ -13,6 +13,7 @@ export const VARIANTS = {
     'full stack',
     'no-op middleware',
     'no-op × 4',
+    'RateLimit fields only',
   ],
   koa: [
     'bare',
@@ -23,6 +24,7 @@ export const VARIANTS = {
     'full stack',
     'no-op middleware',
     'no-op × 5',
+    'RateLimit fields only',
   ],
 } as const;
 
