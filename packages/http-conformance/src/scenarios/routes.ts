@@ -35,7 +35,9 @@ export const routeScenarios: Scenario[] = [
     name: 'serves /health, /health/live and /health/ready as health+json: a dependency outage fails readiness, never liveness',
     async run(t) {
       let dbUp = true;
-      const probes = health({ cacheMs: 5_000 })
+      // The registry's clock stands still: a millisecond between the run and the answer would
+      // leave the report 4 999 ms of its cache, max-age=4 (see the max-age scenario below).
+      const probes = health({ cacheMs: 5_000, clock: new FakeClock(0) })
         .register('postgres', () => dbUp, { critical: true, componentType: 'datastore' })
         .register('event-loop', () => true, { kind: 'liveness' });
       const app = await t.serve([t.m.healthRoutes(probes, { prefix: '/ops', serviceId: 'orders' })]);
