@@ -10,20 +10,14 @@ import {
   tokenBucket,
 } from '@resilience/core';
 import { FakeClock, sequenceRandom } from '@resilience/core/testing';
-import {
-  createTRPCClient,
-  httpBatchLink,
-  httpLink,
-  type Operation,
-  type TRPCClientError,
-  type TRPCLink,
-} from '@trpc/client';
-import { type AnyTRPCRouter, initTRPC, TRPCError } from '@trpc/server';
+import { createTRPCClient, httpBatchLink, httpLink, type Operation, type TRPCLink } from '@trpc/client';
+import { initTRPC, TRPCError } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
 import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../../fetch/src/testing/server.js';
 import { circuitBreakerLink, rateLimitLink, retryLink, timeoutLink } from './client.js';
 import { errorFormatter, rateLimitMiddleware, responseMeta } from './server.js';
+import { failure } from './testing/failure.js';
 import { startServer, type TestServer } from './testing/server.js';
 
 type Outcome = 'ok' | 'unavailable' | 'bad' | 'drop' | 'hang';
@@ -93,14 +87,6 @@ async function setup(links: (url: string) => TRPCLink<AppRouter>[], clock: FakeC
 
 /** Resolves once a policy waits on the fake clock (a retry's backoff, a limiter, a breaker). */
 const waiting = (clock: FakeClock) => until(() => clock.pendingTimers > 0, 'a wait on the clock');
-
-const failure = (promise: Promise<unknown>) =>
-  promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => error as TRPCClientError<AnyTRPCRouter>,
-  );
 
 describe('retryLink against a real tRPC server', () => {
   const retrying = (clock: FakeClock) => (url: string) => [

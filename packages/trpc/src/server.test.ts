@@ -15,11 +15,12 @@ import {
   tokenBucket,
 } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
-import { createTRPCClient, httpLink, type TRPCClientError } from '@trpc/client';
+import { createTRPCClient, httpLink } from '@trpc/client';
 import { type AnyTRPCRouter, initTRPC, TRPCError } from '@trpc/server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { until } from '../../fetch/src/testing/server.js';
 import { errorFormatter, idempotentMutation, rateLimitMiddleware, responseMeta, timeoutMiddleware } from './server.js';
+import { failure } from './testing/failure.js';
 import { startServer, type TestServer } from './testing/server.js';
 
 let server: TestServer | undefined;
@@ -54,14 +55,6 @@ async function get(url: string, path: string) {
   const response = await fetch(`${url}/${path}`);
   return { status: response.status, headers: response.headers, body: (await response.json()) as Answer };
 }
-
-const failure = (promise: Promise<unknown>) =>
-  promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => error as TRPCClientError<AnyTRPCRouter>,
-  );
 
 describe('rateLimitMiddleware, errorFormatter and responseMeta over HTTP', () => {
   it('refuses a call over the quota: 429 TOO_MANY_REQUESTS, Retry-After and the draft-10 RateLimit fields', async () => {

@@ -1,10 +1,11 @@
 // idempotentMutation's bound on what it records (maxResultBytes), over a real tRPC server.
 import { ConfigurationError, type EventLogger, type HttpDecision, idempotency, onHttpDecision } from '@resilience/core';
-import { createTRPCClient, httpLink, type TRPCClientError } from '@trpc/client';
-import { type AnyTRPCRouter, initTRPC, TRPCError } from '@trpc/server';
+import { createTRPCClient, httpLink } from '@trpc/client';
+import { initTRPC, TRPCError } from '@trpc/server';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { until } from '../../../fetch/src/testing/server.js';
 import { errorFormatter, IDEMPOTENT_MUTATION_DEFAULTS, idempotentMutation, responseMeta } from '../server.js';
+import { failure } from '../testing/failure.js';
 import { startServer, type TestServer } from '../testing/server.js';
 import type { IdempotentMutationOptions, ResolverInput } from './idempotent.js';
 
@@ -55,14 +56,6 @@ async function serve<R>(options: IdempotentMutationOptions<ResolverInput>, resol
     runs: () => runs,
   };
 }
-
-const failure = (promise: Promise<unknown>) =>
-  promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => error as TRPCClientError<AnyTRPCRouter>,
-  );
 
 describe('idempotentMutation: maxResultBytes', () => {
   it('returns a result over maxResultBytes without recording it: a repeat runs again (no CONFLICT), and the logger says so each time with the path and size', async () => {
