@@ -23,13 +23,10 @@ const taskset = (args: string[]) => spawnSync('taskset', args, { encoding: 'utf8
 
 /** `0-3,6` → [0, 1, 2, 3, 6]. */
 function cpuList(text: string): number[] {
-  return text
-    .trim()
-    .split(',')
-    .flatMap((part) => {
-      const [from, to = from] = part.split('-').map(Number);
-      return Array.from({ length: to! - from! + 1 }, (_, i) => from! + i);
-    });
+  return text.split(',').flatMap((part) => {
+    const [from, to = from] = part.split('-').map(Number);
+    return Array.from({ length: to! - from! + 1 }, (_, i) => from! + i);
+  });
 }
 
 const pin = (cpu: string, pid: number) => {

@@ -1,5 +1,4 @@
 import type { EventLogger } from '@resilience/core';
-import type { OptionsValidator } from '@resilience/core/internal';
 
 /** The logger used when none is given: `console`, message first. */
 export const consoleLogger: EventLogger = {
@@ -7,14 +6,3 @@ export const consoleLogger: EventLogger = {
   warn: (fields, message) => console.warn(message, fields),
   error: (fields, message) => console.error(message, fields),
 };
-
-/** Checks a `logger` option: a pino-style logger with `info`, `warn` and `error`. */
-export function checkLogger(v: OptionsValidator, logger: unknown): void {
-  v.check(
-    logger === undefined ||
-      ['info', 'warn', 'error'].every((level) => typeof (logger as Record<string, unknown>)?.[level] === 'function'),
-    'logger',
-    logger,
-    'a logger with info, warn and error methods',
-  );
-}

@@ -2,11 +2,9 @@ import {
   BrokenCircuitError,
   BulkheadRejectedError,
   ConfigurationError,
-  type HttpDecision,
   IdempotencyConflictError,
   idempotency,
   memoryStore,
-  onHttpDecision,
   RateLimitExceededError,
   rateLimiter,
   type Store,
@@ -17,22 +15,16 @@ import {
 import { FakeClock } from '@resilience/core/testing';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import { type AnyTRPCRouter, initTRPC, TRPCError } from '@trpc/server';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../../fetch/src/testing/server.js';
 import { errorFormatter, idempotentMutation, rateLimitMiddleware, responseMeta, timeoutMiddleware } from './server.js';
+import { hearDecisions } from './testing/decisions.js';
 import { failure } from './testing/failure.js';
 import { startServer, type TestServer } from './testing/server.js';
 
 let server: TestServer | undefined;
-/** The decisions reported to core's hook, as the HTTP adapters report theirs (for the server span). */
-const heard: HttpDecision[] = [];
-let stopHearing = () => {};
-beforeEach(() => {
-  stopHearing = onHttpDecision((decision) => heard.push(decision));
-});
+const heard = hearDecisions();
 afterEach(async () => {
-  stopHearing();
-  heard.length = 0;
   await server?.close();
   server = undefined;
 });

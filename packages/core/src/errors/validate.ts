@@ -109,6 +109,13 @@ export class OptionsValidator {
     return this.#given(ok, option, value, 'a Clock (now, sleep, setTimeout, clearTimeout)');
   }
 
+  /** A pino-style logger: an object with `info`, `warn` and `error` methods. */
+  logger(option: string, value: unknown): this {
+    const l = value as Record<string, unknown> | null | undefined;
+    const ok = ['info', 'warn', 'error'].every((m) => typeof l?.[m] === 'function');
+    return this.#given(ok, option, value, 'a logger with info, warn and error methods');
+  }
+
   /** The typed checks: `undefined` passes (the option is not set), anything else must be `ok`. */
   #given(ok: boolean, option: string, value: unknown, allowed: string): this {
     return this.check(value === undefined || ok, option, value, allowed);

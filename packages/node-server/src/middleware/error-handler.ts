@@ -11,7 +11,7 @@ import {
   type RecentErrors,
 } from '@resilience/core';
 import { OptionsValidator, ReportGate } from '@resilience/core/internal';
-import { checkLogger, consoleLogger } from '../logger.js';
+import { consoleLogger } from '../logger.js';
 import { type RequestRecorder, requestRecorder } from '../record.js';
 import {
   claimErrorRecord,
@@ -117,7 +117,7 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
     o.recentErrors,
     'a recentErrors() list',
   );
-  checkLogger(v, o.logger);
+  v.logger('logger', o.logger);
   v.clock('clock', o.clock);
   v.done();
   const clock = o.clock ?? coarseSystemClock;

@@ -22,7 +22,7 @@ import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { headersOf } from '../accessors.js';
 import { bodyReader, type RequestBody } from '../body.js';
 import { type CapturedResponse, responseCapture } from '../capture.js';
-import { checkLogger, consoleLogger } from '../logger.js';
+import { consoleLogger } from '../logger.js';
 import { requestCorrelationId } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 import { errorAnswer, problemAnswer } from './answer.js';
@@ -148,7 +148,7 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
   v.clock('clock', o.clock);
   v.function('scope', o.scope);
   v.boolean('recordServerErrors', o.recordServerErrors);
-  checkLogger(v, o.logger);
+  v.logger('logger', o.logger);
   v.done();
   const store = idempotency({
     ...(o.store === undefined ? {} : { store: o.store }),

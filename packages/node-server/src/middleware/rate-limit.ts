@@ -19,7 +19,7 @@ import {
 } from '@resilience/core';
 import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { fieldOf, headersOf, setField } from '../accessors.js';
-import { checkLogger, consoleLogger } from '../logger.js';
+import { consoleLogger } from '../logger.js';
 import { claimResponse, requestCorrelationId } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 import { errorAnswer, headerText, setHeaders } from './answer.js';
@@ -122,7 +122,7 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
     'a number >= 0 or a function of the request',
   );
   v.clock('clock', o.clock);
-  checkLogger(v, o.logger);
+  v.logger('logger', o.logger);
   v.done();
   const clock = o.clock ?? coarseSystemClock;
   const name = o.name ?? o.limiter?.name ?? MIDDLEWARE_DEFAULTS.rateLimit.name;

@@ -3,7 +3,6 @@ import type { Server as HttpsServer } from 'node:https';
 import { constants } from 'node:os';
 import type { Clock, EventLogger, HealthRegistry, OptionNames } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
-import { checkLogger } from '../logger.js';
 
 /** A server `gracefulShutdown` can drain: `node:http`'s or `node:https`'s. */
 export type ShutdownServer = Server | HttpsServer;
@@ -110,7 +109,7 @@ export function validateShutdownOptions(server: unknown, options: GracefulShutdo
   v.number('abandonedHoldMs', o.abandonedHoldMs, { min: 0 });
   v.function('beforeShutdown', o.beforeShutdown);
   v.function('onShutdown', o.onShutdown);
-  checkLogger(v, o.logger);
+  v.logger('logger', o.logger);
   v.function('exit', o.exit);
   v.clock('clock', o.clock);
   v.done();

@@ -1,23 +1,18 @@
 // idempotentMutation's bound on what it records (maxResultBytes), over a real tRPC server.
-import { ConfigurationError, type EventLogger, type HttpDecision, idempotency, onHttpDecision } from '@resilience/core';
+import { ConfigurationError, type EventLogger, idempotency } from '@resilience/core';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import { initTRPC, TRPCError } from '@trpc/server';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { until } from '../../../fetch/src/testing/server.js';
 import { errorFormatter, IDEMPOTENT_MUTATION_DEFAULTS, idempotentMutation, responseMeta } from '../server.js';
+import { hearDecisions } from '../testing/decisions.js';
 import { failure } from '../testing/failure.js';
 import { startServer, type TestServer } from '../testing/server.js';
 import type { IdempotentMutationOptions, ResolverInput } from './idempotent.js';
 
 let server: TestServer | undefined;
-const heard: HttpDecision[] = [];
-let stopHearing = () => {};
-beforeEach(() => {
-  stopHearing = onHttpDecision((decision) => heard.push(decision));
-});
+const heard = hearDecisions();
 afterEach(async () => {
-  stopHearing();
-  heard.length = 0;
   vi.restoreAllMocks();
   await server?.close();
   server = undefined;

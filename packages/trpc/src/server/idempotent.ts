@@ -169,15 +169,7 @@ export function idempotentMutation<O extends ResolverInput, T>(
   v.integer('minKeyLength', o.minKeyLength, { min: 1 });
   v.integer('maxKeyLength', o.maxKeyLength, { min: 1 });
   v.integer('maxResultBytes', o.maxResultBytes, { min: 0 });
-  v.check(
-    o.logger === undefined ||
-      ['info', 'warn', 'error'].every(
-        (level) => typeof (o.logger as unknown as Record<string, unknown> | null)?.[level] === 'function',
-      ),
-    'logger',
-    o.logger,
-    'a logger with info, warn and error methods',
-  );
+  v.logger('logger', o.logger);
   v.done();
   const idem =
     options.idempotency instanceof Idempotency ? options.idempotency : idempotency(ownOptions(options.idempotency));
