@@ -98,6 +98,16 @@ describe('withResilience(fetch) against a real server', () => {
     expect(server.seen).toHaveLength(5);
   });
 
+  it('keeps a host’s breaker for a URL written without slashes (http:host), which fetch sends to that host', async () => {
+    server = await scriptServer(answer(503));
+    const { fetch: f } = resilient({ retry: false, breaker: { strategy: consecutive(1), halfOpenAfter: 30_000 } });
+    expect((await f(`${server.url}/v1/models`)).status).toBe(503);
+    const respelt = await f(`http:${server.host}/v1/models`).catch((e: unknown) => e);
+    expect(respelt).toBeInstanceOf(BrokenCircuitError);
+    expect(server.seen).toHaveLength(1);
+    expect(f.client.hosts()).toEqual([server.host]);
+  });
+
   it('returns the last retryable response, body intact, instead of throwing', async () => {
     server = await scriptServer(answer(503, { error: 'overloaded' }));
     const { clock, fetch: f } = resilient({ retry: { maxAttempts: 2 } });

@@ -69,6 +69,7 @@ describe('hostKeyOf', () => {
     ['http://127.0.0.1:3000/', '127.0.0.1:3000'],
     ['http://[::1]:3000/', '[::1]:3000'],
     ['/relative/path', ''],
+    ['/login?next=http://evil.test/', ''],
   ])('%s → %s', (url, host) => {
     expect(hostKeyOf(url)).toBe(host);
     if (host !== '') expect(hostKeyOf(new URL(url))).toBe(host);
@@ -88,6 +89,9 @@ describe('hostKeyOf', () => {
     ['http://example.com:/x', 'example.com'],
     [' http://example.com:80/', 'example.com'],
     ['http://[0:0::1]:3000/', '[::1]:3000'],
+    ['http:example.com/x', 'example.com'],
+    ['http:/example.com:8080/', 'example.com:8080'],
+    ['HTTPS:\\\\Example.com:443/', 'example.com'],
   ])('%s → %s, as the URL parser reads it', (url, host) => {
     expect(new URL(url).host).toBe(host);
     expect(hostKeyOf(url)).toBe(host);

@@ -69,22 +69,34 @@ export function isIdempotentRequest(method: string, idempotencyKey: string | nul
 export function hostKeyOf(url: string | URL): string {
   if (typeof url !== 'string') return url.host;
   const scheme = url.indexOf('://');
-  if (scheme < 0) return '';
+  if (scheme < 0) {
+    // No `//`, yet a scheme: the parser reads `http:api.example.com` or `http:\\api.example.com`
+    // as `http://api.example.com`, so they are that host, not a key of their own.
+    const colon = url.indexOf(':');
+    return colon > 0 && isPlainScheme(url, colon) ? parsedHost(url) : '';
+  }
   const start = scheme + 3;
   const end = authorityEnd(url, start);
   const at = url.lastIndexOf('@', end - 1); // the user info ends at the last @
   const from = at < start ? start : at + 1;
-  if (!isPlainScheme(url, scheme) || !isPlainHost(url, from, end)) {
-    try {
-      return new URL(url).host; // rare spellings: the parser's canonical host
-    } catch {
-      // Not a URL fetch would send: its text below.
-    }
+  if (!isPlainScheme(url, scheme)) return parsedHost(url); // a `://` in a relative URL's query names no host
+  if (!isPlainHost(url, from, end)) {
+    const host = parsedHost(url); // rare spellings: the parser's canonical host
+    if (host !== '') return host; // else not a URL fetch would send: its text below
   }
   const host = url.slice(from, end).toLowerCase();
   const name = url.slice(0, scheme).toLowerCase();
   const port = name === 'https' || name === 'wss' ? ':443' : name === 'http' || name === 'ws' ? ':80' : undefined;
   return port !== undefined && host.endsWith(port) ? host.slice(0, -port.length) : host;
+}
+
+/** The host the URL parser reads in `url`; `''` for what it cannot parse (a relative URL). */
+function parsedHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '';
+  }
 }
 
 const isLetter = (c: number) => (c | 32) >= 97 && (c | 32) <= 122;
