@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { type Answer, isHeadersSent, RUN, responseError, setField } from '@resilience/node-server';
+import { type Answer, clearBodyHeaders, isHeadersSent, RUN, responseError, setField } from '@resilience/node-server';
 import type { NextFunction, Request, Response } from 'express';
 import { appErrorHandling } from './error-sink.js';
 
@@ -16,12 +16,14 @@ export function recordAnswered(res: ServerResponse): void {
 }
 
 /**
- * Sends an answer as it is: status, headers, body bytes (no ETag, no content negotiation).
+ * Sends an answer as it is: status, headers, body bytes (no ETag, no content negotiation),
+ * without the headers set for the handler's body (see `clearBodyHeaders`).
  * To a client that left too: Node writes nothing then, but an idempotency capture still
  * learns how the request ended.
  */
 export function send(res: Response, answer: Answer): void {
   if (isHeadersSent(res)) return;
+  clearBodyHeaders(res);
   res.statusCode = answer.status;
   for (const [name, value] of Object.entries(answer.headers ?? {})) setField(res, name, value);
   res.end(answer.body);

@@ -40,6 +40,8 @@ export interface Reply {
   readonly bytes?: Uint8Array;
   /** A stream of these chunks (an async iterable for one that waits), piped (Express) or set as `ctx.body` (Koa). */
   readonly chunks?: readonly string[] | AsyncIterable<string>;
+  /** Thrown once `status` and `headers` are set, instead of a body: a handler that fails part-way. */
+  readonly fail?: unknown;
 }
 
 export type Handler = (request: HandlerRequest) => Reply | Promise<Reply>;

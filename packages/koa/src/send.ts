@@ -1,4 +1,4 @@
-import { type Answer, RUN } from '@resilience/node-server';
+import { type Answer, clearBodyHeaders, RUN } from '@resilience/node-server';
 import type { Context, Next } from 'koa';
 
 /**
@@ -7,6 +7,8 @@ import type { Context, Next } from 'koa';
  */
 export function send(ctx: Context, answer: Answer): void {
   if (ctx.res.headersSent) return;
+  // Koa's own error path drops every header; this keeps CORS and rate-limit fields, not the body's.
+  clearBodyHeaders(ctx.res);
   ctx.status = answer.status;
   const headers = answer.headers ?? {};
   for (const [name, value] of Object.entries(headers)) ctx.set(name, value as string | string[]);

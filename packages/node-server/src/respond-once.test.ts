@@ -56,6 +56,26 @@ describe('respondOnce', () => {
     expect(JSON.parse(answer.text)).toEqual({ title: 'Request timed out', status: 503 });
   });
 
+  it("drops the headers of the handler's body (length, validators, caching) but keeps security and CORS headers", async () => {
+    const { port, started, late } = await lateHandler((res) => res.end());
+    const reply = send(port);
+    const res = await started;
+    res.setHeader('content-security-policy', "default-src 'none'"); // helmet's, before the handler
+    res.setHeader('content-length', '5000');
+    res.setHeader('etag', '"v7"');
+    res.setHeader('cache-control', 'public, max-age=3600');
+    res.setHeader('expires', 'Thu, 01 Dec 2094 16:00:00 GMT');
+    expect(respondOnce(res, PROBLEM)).toBe(true);
+    const answer = await reply;
+    late.resolve();
+    expect(answer.headers['content-security-policy']).toBe("default-src 'none'");
+    expect(answer.headers['access-control-allow-origin']).toBe('*');
+    expect(answer.headers['cache-control']).toBe('no-store');
+    expect([answer.headers.etag, answer.headers.expires]).toEqual([undefined, undefined]);
+    expect(answer.headers['content-length']).not.toBe('5000');
+    expect(JSON.parse(answer.text)).toEqual({ title: 'Request timed out', status: 503 });
+  });
+
   it('without it, the same late json() throws "headers already sent" (the failure it prevents)', async () => {
     const { port, started, late, outcome } = await lateHandler((res) => res.status(200).json({ late: true }));
     const reply = send(port);

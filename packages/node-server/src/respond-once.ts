@@ -10,14 +10,49 @@ export interface Answer {
   readonly body?: string | Buffer;
 }
 
-/** Headers that describe the handler's body, dropped before a different body goes out. */
-const ENTITY = /^(content-|etag$|last-modified$)/;
+/**
+ * Headers that describe a body — its length, coding, type, file name, validators, freshness —
+ * set for the handler's (by the handler, or before it): none describes an answer given in its
+ * place. Security and CORS headers (`content-security-policy`, `access-control-*`) are not
+ * among them: they stay.
+ */
+const BODY_HEADERS: ReadonlySet<string> = new Set([
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'content-language',
+  'content-location',
+  'content-range',
+  'content-disposition',
+  'content-md5',
+  'content-digest',
+  'repr-digest',
+  'digest',
+  'etag',
+  'last-modified',
+  'expires',
+]);
+
+/**
+ * Readies `res` for an answer of the toolkit's in place of the handler's body: drops the
+ * headers that described that body (a stale `Content-Length` would hang the client, a
+ * `Content-Encoding: gzip` make the answer unreadable, an `ETag` or `Content-Disposition`
+ * mislabel it), and turns a `Cache-Control` into `no-store`, so no cache keeps a 429 or a 5xx
+ * for as long as the handler meant to keep its answer. The answer's own headers go on after.
+ */
+export function clearBodyHeaders(res: ServerResponse): void {
+  for (const name of res.getHeaderNames()) {
+    if (BODY_HEADERS.has(name)) res.removeHeader(name);
+    else if (name === 'cache-control') res.setHeader(name, 'no-store');
+  }
+}
 
 /**
  * Answers the request now (a timeout's 503, say) and seals the response: every later write by
  * the handler — `res.json`, `res.send`, `setHeader`, `writeHead`, `write`, `end` — does
  * nothing and throws nothing, so "headers already sent" never escapes. Headers set earlier by
- * other middleware (CORS, rate limits) stay; those describing the handler's body go. Writes
+ * other middleware (CORS, rate limits) stay; those describing the handler's body go (see
+ * {@link clearBodyHeaders}). Writes
  * go through whatever wraps the response (a capture, compression). What the handler writes
  * later is kept as its {@link LateResponse} (`lateResponse(res)`): an idempotency capture
  * records it, since that is the answer a retry must get. Returns false, writing nothing and
@@ -29,7 +64,7 @@ export function respondOnce(res: ServerResponse, answer: Answer): boolean {
   // Before the answer changes them: the handler's status and headers, where its late answer starts.
   const late = new LateResponse(res);
   setLateResponse(res, late);
-  for (const name of res.getHeaderNames()) if (ENTITY.test(name)) res.removeHeader(name);
+  clearBodyHeaders(res);
   res.statusCode = answer.status;
   for (const [name, value] of Object.entries(answer.headers ?? {})) setField(res, name, value);
   res.end(answer.body);

@@ -11,6 +11,7 @@ type Layer = RequestHandler | ErrorRequestHandler;
 function write(res: Response, reply: Reply): void {
   res.status(reply.status ?? 200);
   for (const [name, value] of Object.entries(reply.headers ?? {})) res.set(name, value as string | string[]);
+  if (reply.fail !== undefined) throw reply.fail;
   if (reply.json !== undefined) res.json(reply.json);
   else if (reply.text !== undefined) res.send(reply.text);
   else if (reply.bytes !== undefined) res.end(Buffer.from(reply.bytes));

@@ -117,6 +117,41 @@ export const errorHandlerScenarios: Scenario[] = [
   },
   {
     area: 'errorHandler',
+    name: "a handler that set its body's headers and then failed: the problem goes out without them (length, encoding, validators, caching), other headers kept",
+    async run(t) {
+      const app = await t.serve([
+        t.m.errorHandler({ logger: t.logger() }),
+        t.m.route('GET', '/download', () => ({
+          // A download that fails after its headers were set, before a byte was sent.
+          headers: {
+            'content-length': '5000',
+            'content-encoding': 'gzip',
+            'content-disposition': 'attachment; filename="report.csv.gz"',
+            etag: '"v7"',
+            'last-modified': 'Wed, 21 Oct 2015 07:28:00 GMT',
+            'cache-control': 'public, max-age=3600',
+            expires: 'Thu, 01 Dec 2094 16:00:00 GMT',
+            'content-security-policy': "default-src 'none'",
+            'access-control-allow-origin': '*',
+          },
+          fail: new Error('ENOENT: report.csv.gz'),
+        })),
+      ]);
+      const res = await app.fetch('/download');
+      const gone = ['content-encoding', 'content-disposition', 'etag', 'last-modified', 'expires'];
+      expect(gone.map((name) => res.headers.get(name))).toEqual(gone.map(() => null));
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(res.headers.get('content-security-policy')).toBe("default-src 'none'");
+      expect(res.headers.get('access-control-allow-origin')).toBe('*');
+      const length = res.headers.get('content-length');
+      expect(length).not.toBe('5000');
+      const text = await res.text();
+      expect(Buffer.byteLength(text)).toBe(Number(length ?? Buffer.byteLength(text)));
+      expect(JSON.parse(text)).toMatchObject({ status: 500, type: PROBLEM_TYPES.unknown });
+    },
+  },
+  {
+    area: 'errorHandler',
     name: 'records server errors into the recent-errors list and the collector, and logs them with their correlation id',
     async run(t) {
       const errors = recentErrors({ max: 10 });
