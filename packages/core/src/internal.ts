@@ -5,5 +5,6 @@ export { checkNested, OptionsValidator } from './errors/validate.js';
 export { Emitter } from './events/emitter.js';
 export { ReportGate } from './events/report-gate.js';
 export { emitHttpDecision } from './http/decisions.js';
+export { RATE_LIMIT_FIELDS } from './http/ratelimit-headers.js';
 export { eventSources } from './pipeline/layers.js';
 export { type DeadlineEntry, DeadlineQueue } from './timeout/deadline-queue.js';

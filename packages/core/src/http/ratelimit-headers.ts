@@ -230,6 +230,9 @@ const LEGACY = [
   'x-ratelimit-reset',
 ] as const;
 
+/** Every field {@link mergeRateLimitFields} reads of `previous`: what an adapter reads off a response to merge. */
+export const RATE_LIMIT_FIELDS: readonly string[] = [...LISTS, ...LEGACY];
+
 /**
  * The rate-limit fields of a response that two limits (two middlewares) both apply to:
  * `previous` as already set on the response, `next` from the later responder. The draft's

@@ -153,6 +153,33 @@ export const rateLimitScenarios: Scenario[] = [
   },
   {
     area: 'rateLimit',
+    name: 'two limiters with the legacy fields: Limit, Remaining and Reset all describe the more constrained one, never a mix of both',
+    async run(t) {
+      const clock = new FakeClock(1_800_000_000_000);
+      const legacy = (name: string, limit: number, windowMs: number) =>
+        t.m.rateLimit({ name, algorithm: fixedWindow({ limit, windowMs }), headers: 'legacy', clock });
+      const fields = (res: Response) =>
+        ['limit', 'remaining', 'reset'].flatMap((f) => [
+          res.headers.get(`ratelimit-${f}`),
+          res.headers.get(`x-ratelimit-${f}`),
+        ]);
+      const app = await t.serve([
+        legacy('minute', 2, 60_000),
+        legacy('hour', 100, 3_600_000),
+        t.m.route('GET', '/', ok),
+      ]);
+      // The per-minute limit, first, is the constrained one: its limit and reset, not the hour's.
+      expect(fields(await app.fetch('/'))).toEqual(['2', '2', '1', '1', '60', String(1_800_000_000 + 60)]);
+      const other = await t.serve([
+        legacy('hour', 100, 3_600_000),
+        legacy('minute', 2, 60_000),
+        t.m.route('GET', '/', ok),
+      ]);
+      expect(fields(await other.fetch('/'))).toEqual(['2', '2', '1', '1', '60', String(1_800_000_000 + 60)]);
+    },
+  },
+  {
+    area: 'rateLimit',
     name: 'keys by a function of the request (API key, user, org): each key has its own quota; skip passes uncounted',
     async run(t) {
       const clock = new FakeClock(0);

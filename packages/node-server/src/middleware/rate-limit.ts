@@ -17,7 +17,7 @@ import {
   rateLimitResponder,
   type Store,
 } from '@resilience/core';
-import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
+import { emitHttpDecision, OptionsValidator, RATE_LIMIT_FIELDS } from '@resilience/core/internal';
 import { fieldOf, headersOf, setField } from '../accessors.js';
 import { consoleLogger } from '../logger.js';
 import { claimResponse, requestCorrelationId } from '../request-state.js';
@@ -83,8 +83,6 @@ export interface RateLimitPort<C> {
  * Other errors reject (bugs: pass them on).
  */
 export type RateLimitCheck<C> = (c: C, res: ServerResponse) => Answer | undefined | Promise<Answer | undefined>;
-
-const DRAFT_FIELDS = ['ratelimit-policy', 'ratelimit', 'ratelimit-remaining', 'x-ratelimit-remaining'];
 
 /** The rate limit shared by the Express and Koa adapters; see their `rateLimit`. */
 export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitPort<C>): RateLimitCheck<C> {
@@ -187,9 +185,11 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
       return undefined;
     }
     const r = respond([d], clock.now(), d.allowed ? undefined : { correlationId: requestCorrelationId(res) });
+    // An earlier limiter's fields, every one the merge reads: the legacy fields of the more
+    // constrained limit are kept whole (its limit, remaining and reset, never a mix of two).
     const headers =
       res.hasHeader('ratelimit') || res.hasHeader('ratelimit-remaining')
-        ? mergeRateLimitFields(headerText(res, DRAFT_FIELDS), r.headers)
+        ? mergeRateLimitFields(headerText(res, RATE_LIMIT_FIELDS), r.headers)
         : r.headers;
     if (r.status === undefined) {
       setHeaders(res, headers);
