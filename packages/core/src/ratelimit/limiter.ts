@@ -424,13 +424,21 @@ export class RateLimiter {
     }
   }
 
-  /** The decision of `store`, through the Store interface. */
+  /**
+   * The decision of `store`, through the Store interface. A store that throws its failure
+   * instead of rejecting with it (a client that checks its connection before sending) fails
+   * the same way: `onStoreError` decides.
+   */
   #decide(store: Store, key: string, cost: number, peek: boolean, now: number): Promise<RateLimitDecision> {
-    const single = this.#single;
-    if (single !== undefined) return store.apply(this.#storeKey(key), peek ? single.peek : single.consume, cost, now);
-    return store
-      .applyAll(this.#operations(key, cost, peek), now)
-      .then((outputs) => combine(outputs as RateLimitDecision[]));
+    try {
+      const single = this.#single;
+      if (single !== undefined) return store.apply(this.#storeKey(key), peek ? single.peek : single.consume, cost, now);
+      return store
+        .applyAll(this.#operations(key, cost, peek), now)
+        .then((outputs) => combine(outputs as RateLimitDecision[]));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** One operation per limit, each on its own key after the caller key's hash tag (full keys, also in the memory store). */

@@ -73,6 +73,20 @@ describe('rateLimiter onStoreError', () => {
     expect((await limiter.consume('u')).degraded).toBeUndefined();
   });
 
+  it('a store that throws its failure instead of rejecting with it is decided the same way, one limit or several', async () => {
+    const fail = () => {
+      throw new StoreUnavailableError('connection is closed');
+    };
+    const throwing: Store = { apply: fail, applyAll: fail, get: fail, set: fail, delete: fail, keys: fail };
+    const one = rateLimiter({ algorithm: oneToken(), store: throwing });
+    expect(await one.consume('u')).toMatchObject({ allowed: true, degraded: true });
+    const two = rateLimiter({ algorithm: [oneToken(), gcra({ limit: 5, periodMs: 1_000 })], store: throwing });
+    expect(await two.consume('u')).toMatchObject({ allowed: true, degraded: true });
+    const closed = rateLimiter({ algorithm: oneToken(), store: throwing, onStoreError: 'closed' });
+    await expect(closed.consume('u')).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect([one.stats.storeErrors, two.stats.storeErrors, closed.stats.storeErrors]).toEqual([1, 1, 1]);
+  });
+
   it('lets errors that are not a store failure through (a TypeError is a bug, not an outage)', async () => {
     const { store, state } = outage(() => new TypeError('no script for ratelimit.tokenBucket'));
     const limiter = rateLimiter({ algorithm: oneToken(), store });

@@ -346,6 +346,30 @@ export const rateLimitScenarios: Scenario[] = [
   },
   {
     area: 'rateLimit',
+    name: 'a store that throws its failure instead of rejecting with it is decided by onStoreError all the same: open passes, closed 503',
+    async run(t) {
+      // A client that checks its connection before it sends, and throws at once.
+      const fail = () => {
+        throw new StoreUnavailableError('connection is closed');
+      };
+      const throwing = (): Store => ({ apply: fail, applyAll: fail, get: fail, set: fail, delete: fail, keys: fail });
+      const algorithm = () => fixedWindow({ limit: 1, windowMs: 60_000 });
+      const open = await t.serve([
+        t.m.rateLimit({ algorithm: algorithm(), store: throwing(), logger: t.logger() }),
+        t.m.route('GET', '/', ok),
+      ]);
+      expect([(await open.fetch('/')).status, (await open.fetch('/')).status]).toEqual([200, 200]);
+      const closed = await t.serve([
+        t.m.rateLimit({ algorithm: algorithm(), store: throwing(), onStoreError: 'closed', logger: t.logger() }),
+        t.m.route('GET', '/', ok),
+      ]);
+      const res = await closed.fetch('/');
+      expect(res.status).toBe(503);
+      expect(await problemOf(res)).toMatchObject({ code: 'store_unavailable' });
+    },
+  },
+  {
+    area: 'rateLimit',
     name: 'keeps Retry-After and the RateLimit fields on a 429 behind an error handler (Koa drops headers on its error path)',
     async run(t) {
       const clock = new FakeClock(0);
