@@ -83,7 +83,7 @@ const PUBLIC: Record<string, readonly string[]> = {
     ...['onHttpDecision', 'payloadTooLargeResponse'],
     ...['proxyTrustWarning', 'rateLimitResponder', 'replayRecord', 'replayResponse', 'shouldRecordResponse'],
   ],
-  idempotency: ['IDEMPOTENCY_DEFAULTS', 'Idempotency', 'ReplayedError', 'idempotency'],
+  idempotency: ['IDEMPOTENCY_DEFAULTS', 'Idempotency', 'ReplayedError', 'idempotency', 'unrecorded'],
   logging: ['LOG_EVENTS_DEFAULTS', 'eventLogger', 'logEvents'],
   messages: ['MESSAGE_PROCESSOR_DEFAULTS', 'MessageProcessor', 'messageProcessor'],
   metrics: [

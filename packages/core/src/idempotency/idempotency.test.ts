@@ -11,8 +11,10 @@ import { type MemoryStore, memoryStore } from '../store/memory.js';
 import type { Store } from '../store/store.js';
 import { deferred } from '../testing/deferred.js';
 import { jsonRoundTripStore } from '../testing/json-round-trip-store.js';
-import { idempotency, ReplayedError } from './idempotency.js';
+import { idempotency } from './idempotency.js';
 import { IDEMPOTENCY_DEFAULTS } from './options.js';
+import { ReplayedError } from './replayed-error.js';
+import { unrecorded } from './unrecorded.js';
 
 const fixed = () => 0.25;
 
@@ -23,6 +25,7 @@ describe('idempotency', () => {
       maxRecords: 10_000,
       lockTimeoutMs: 60_000,
       recordErrors: false,
+      maxRecordBytes: 1_048_576,
       pollIntervalMs: 50,
       keyPrefix: 'default',
       recordAttempts: 3,
@@ -433,6 +436,23 @@ describe('idempotency', () => {
       expect(await call).toMatchObject({ message: 'upstream 503' });
       expect(away.failures).toBe(3);
       expect(events).toEqual(['record_failed']);
+    });
+
+    it('gives an unrecorded value to its caller when freeing the key fails, reporting record_failed', async () => {
+      const { store, away } = flaky(['idempotency.release']);
+      const clock = new FakeClock();
+      const idem = idempotency({ store, clock, random: fixed, lockTimeoutMs: 1_000 });
+      const events: string[] = [];
+      idem.onEvent((e) => events.push(e.type));
+      away.on = true;
+      const call = idem.executeDetailed('k', () => unrecorded('v', 'partial'));
+      await clock.advance(100);
+      expect(await call).toEqual({ value: 'v', source: 'executed', unrecorded: { reason: 'partial' } });
+      expect([away.failures, events]).toEqual([3, ['record_failed', 'not_recorded']]);
+      // The key frees itself after lockTimeoutMs.
+      away.on = false;
+      await clock.advance(1_000);
+      expect(await idem.execute('k', () => 'later')).toBe('later');
     });
 
     it('does not retry an error that is not a store failure', async () => {

@@ -3,25 +3,23 @@ import { IdempotencyConflictError, IdempotencyRecordError, isStoreUnavailableErr
 import { OptionsValidator } from '../errors/validate.js';
 import { Emitter } from '../events/emitter.js';
 import { isAbortSignal } from '../policy/policy.js';
-import { jsonForm } from '../store/json.js';
+import { type BoundedJsonForm, boundedJsonForm, utf8BytesOver } from '../store/json.js';
 import { memoryStore } from '../store/memory.js';
 import { storeKey, storeNamespace } from '../store/namespace.js';
 import type { JsonValue, Store } from '../store/store.js';
 import { requireSupport } from '../store/supports.js';
 import {
+  BYTE_BOUND,
   type IdempotencyExecuteOptions,
   type IdempotencyOptions,
+  isByteBound,
   type ResolvedIdempotencyOptions,
   resolveIdempotencyOptions,
 } from './options.js';
-import {
-  beginTransition,
-  completeTransition,
-  type RecordedError,
-  type RecordedOutcome,
-  releaseTransition,
-} from './record.js';
+import { beginTransition, completeTransition, type RecordedOutcome, releaseTransition } from './record.js';
+import { ReplayedError, recordedError } from './replayed-error.js';
 import { type LocalCall, settled, waitFor } from './shared.js';
+import { isUnrecorded, type NotRecorded, type Unrecorded, unrecordedValue } from './unrecorded.js';
 
 /** How a call's outcome was obtained: by running `fn`, from a record, or by joining a call in flight. */
 export type IdempotencySource = 'executed' | 'replayed' | 'shared';
@@ -29,43 +27,19 @@ export type IdempotencySource = 'executed' | 'replayed' | 'shared';
 export interface IdempotentResult<T> {
   readonly value: T;
   readonly source: IdempotencySource;
+  /** Set when `fn` ran but its outcome was not recorded (`unrecorded()`, `maxRecordBytes`): the key was freed. */
+  readonly unrecorded?: NotRecorded;
 }
+
+/** What `execute` runs: it returns (or resolves with) the value, or `unrecorded(value, reason)` not to record it. */
+type Fn<T> = () => T | Unrecorded<T> | PromiseLike<T | Unrecorded<T>>;
 
 export type IdempotencyEvent =
   | { type: 'executed' | 'replayed' | 'shared'; policy: string; key: string }
   | { type: 'conflict'; policy: string; key: string; code: 'in_flight' | 'fingerprint_mismatch' }
   | { type: 'record_failed'; policy: string; key: string; error: unknown }
+  | { type: 'not_recorded'; policy: string; key: string; reason: string; bytes?: number }
   | { type: 'callback_failed'; policy: string; key: string; callback: 'recordErrors'; error: unknown };
-
-/** An error replayed from a record: the original's name, message, code and status. */
-export class ReplayedError extends Error {
-  readonly code?: string | number;
-  readonly status?: number;
-  /** Always true: the call did not run; this is the first call's recorded error. */
-  readonly replayed = true;
-  readonly #name: string;
-  constructor(recorded: RecordedError) {
-    super(recorded.message);
-    this.#name = recorded.name;
-    if (recorded.code !== undefined) this.code = recorded.code;
-    if (recorded.status !== undefined) this.status = recorded.status;
-  }
-  override get name(): string {
-    return this.#name;
-  }
-}
-
-function recordError(error: unknown): RecordedError {
-  const e = (typeof error === 'object' && error !== null ? error : {}) as Record<string, unknown>;
-  const code = e.code;
-  const status = e.status ?? e.statusCode;
-  return {
-    name: typeof e.name === 'string' ? e.name : 'Error',
-    message: typeof e.message === 'string' ? e.message : String(error),
-    ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
-    ...(typeof status === 'number' ? { status } : {}),
-  };
-}
 
 /**
  * A UTF-16 surrogate without its pair: such a string has no encoding (`encodeURIComponent`
@@ -78,7 +52,7 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 /**
  * Runs each keyed call at most once within `ttlMs` and replays its outcome. See
  * {@link idempotency}. Memory: records are bounded by the store (`maxRecords` for the
- * default one); calls in flight in this process are tracked until they settle.
+ * default one) and `maxRecordBytes`; calls in flight in this process are tracked until they settle.
  */
 export class Idempotency {
   readonly name = 'idempotency';
@@ -116,17 +90,16 @@ export class Idempotency {
    * Runs `fn` the first time `key` is seen (within `scope`), records its outcome, and
    * replays it to later calls for `ttlMs` without running `fn`. Values must be JSON.
    */
-  async execute<T>(key: string, fn: () => T | PromiseLike<T>, options?: IdempotencyExecuteOptions): Promise<T> {
+  async execute<T>(key: string, fn: Fn<T>, options?: IdempotencyExecuteOptions): Promise<T> {
     return (await this.executeDetailed(key, fn, options)).value;
   }
 
-  /** {@link execute}, also saying whether `fn` ran, was replayed, or was shared (for `Idempotent-Replayed`). */
-  executeDetailed<T>(
-    key: string,
-    fn: () => T | PromiseLike<T>,
-    options: IdempotencyExecuteOptions = {},
-  ): Promise<IdempotentResult<T>> {
-    const { scope, fingerprint, onInFlight, signal } = options ?? {};
+  /**
+   * {@link execute}, also saying whether `fn` ran, was replayed, or was shared (for
+   * `Idempotent-Replayed`), and why an outcome was not recorded (`unrecorded`).
+   */
+  executeDetailed<T>(key: string, fn: Fn<T>, options: IdempotencyExecuteOptions = {}): Promise<IdempotentResult<T>> {
+    const { scope, fingerprint, onInFlight, signal, maxRecordBytes } = options ?? {};
     if (
       typeof key !== 'string' ||
       key.length === 0 ||
@@ -136,7 +109,8 @@ export class Idempotency {
       (scope !== undefined && (typeof scope !== 'string' || scope.length === 0 || LONE_SURROGATE.test(scope))) ||
       (fingerprint !== undefined && typeof fingerprint !== 'string') ||
       (onInFlight !== undefined && onInFlight !== 'share' && onInFlight !== 'reject') ||
-      (signal !== undefined && !isAbortSignal(signal))
+      (signal !== undefined && !isAbortSignal(signal)) ||
+      (maxRecordBytes !== undefined && !isByteBound(maxRecordBytes))
     ) {
       const v = new OptionsValidator('idempotency.execute');
       v.check(typeof key === 'string' && key.length > 0, 'key', key, 'a non-empty string');
@@ -152,6 +126,12 @@ export class Idempotency {
       v.check(fingerprint === undefined || typeof fingerprint === 'string', 'fingerprint', fingerprint, 'a string');
       v.oneOf('onInFlight', onInFlight, ['share', 'reject']);
       v.check(signal === undefined || isAbortSignal(signal), 'signal', signal, 'an AbortSignal');
+      v.check(
+        maxRecordBytes === undefined || isByteBound(maxRecordBytes),
+        'maxRecordBytes',
+        maxRecordBytes,
+        BYTE_BOUND,
+      );
       try {
         v.done();
       } catch (error) {
@@ -166,7 +146,7 @@ export class Idempotency {
   /** Shares the call in flight in this process with `storeKey`, or starts one. */
   #join<T>(
     storeKey: string,
-    fn: () => T | PromiseLike<T>,
+    fn: Fn<T>,
     fp: string | null,
     options: IdempotencyExecuteOptions,
   ): Promise<IdempotentResult<T>> {
@@ -206,19 +186,22 @@ export class Idempotency {
   async #share<T>(
     key: string,
     local: LocalCall,
-    fn: () => T | PromiseLike<T>,
+    fn: Fn<T>,
     fp: string | null,
     options: IdempotencyExecuteOptions,
   ): Promise<IdempotentResult<T>> {
     const result = await waitFor(local, this.#clock, options.signal);
-    if (result !== undefined) return { value: result.value as T, source: 'shared' };
+    if (result !== undefined) {
+      const { value, unrecorded } = result as IdempotentResult<T>;
+      return unrecorded === undefined ? { value, source: 'shared' } : { value, source: 'shared', unrecorded };
+    }
     if (this.#inFlight.get(key) === local) this.#inFlight.delete(key);
     return this.#join(key, fn, fp, options);
   }
 
   async #run<T>(
     key: string,
-    fn: () => T | PromiseLike<T>,
+    fn: Fn<T>,
     fp: string | null,
     options: IdempotencyExecuteOptions,
     now: number,
@@ -226,7 +209,9 @@ export class Idempotency {
     const owner = `${this.#instance}:${(this.#sequence++).toString(36)}`;
     for (let at = now; ; at = this.#clock.now()) {
       const begun = await this.store.apply(key, this.#begin, { fp, owner }, at);
-      if (begun.kind === 'acquired') return this.#call(key, fn, fp, owner);
+      if (begun.kind === 'acquired') {
+        return this.#call(key, fn, fp, owner, options.maxRecordBytes ?? this.#opts.maxRecordBytes);
+      }
       if (begun.kind === 'mismatch') throw this.#conflict(key, 'fingerprint_mismatch');
       if (begun.kind === 'done') {
         this.#emit('replayed', key);
@@ -239,30 +224,65 @@ export class Idempotency {
     }
   }
 
-  async #call<T>(key: string, fn: () => T | PromiseLike<T>, fp: string | null, owner: string) {
-    let value: T;
+  async #call<T>(
+    key: string,
+    fn: Fn<T>,
+    fp: string | null,
+    owner: string,
+    maxBytes: number,
+  ): Promise<IdempotentResult<T>> {
+    let returned: T | Unrecorded<T>;
     try {
-      value = await fn();
+      returned = await fn();
     } catch (error) {
-      if (this.#records(key, error)) {
-        await this.#record(key, fp, owner, { ok: false, error: recordError(error) }, { ok: false, error });
-      } else {
-        const failed = await this.#write(() => this.store.apply(key, releaseTransition, { owner }, this.#clock.now()));
-        if (failed) this.#emitRecordFailed(key, failed[0]);
-      }
+      if (this.#records(key, error)) await this.#recordError(key, fp, owner, error, maxBytes);
+      else await this.#release(key, owner);
       throw error;
     }
-    let json: JsonValue | undefined;
+    if (isUnrecorded(returned)) {
+      return this.#unrecorded(key, owner, unrecordedValue(returned) as T, { reason: returned.reason });
+    }
+    const value = returned as T;
+    let form: BoundedJsonForm;
     try {
-      json = jsonForm(value, 'idempotency: the call ran, but its value');
+      form = boundedJsonForm(value, 'idempotency: the call ran, but its value', maxBytes);
     } catch (notJson) {
       // Recorded as the error it is, so calls with this key replay it instead of running again.
-      await this.#record(key, fp, owner, { ok: false, error: recordError(notJson) }, { ok: false, error: notJson });
+      await this.#recordError(key, fp, owner, notJson, maxBytes);
       throw notJson;
     }
-    await this.#record(key, fp, owner, { ok: true, value: json as JsonValue }, { ok: true, value });
+    if (!form.ok) return this.#unrecorded(key, owner, value, { reason: 'too_large', bytes: form.bytes });
+    await this.#record(key, fp, owner, { ok: true, value: form.json as JsonValue }, { ok: true, value });
     this.#emit('executed', key);
-    return { value, source: 'executed' as const };
+    return { value, source: 'executed' };
+  }
+
+  /** Records a call's error (what survives JSON of it), or frees the key when that is over `maxBytes`. */
+  async #recordError(key: string, fp: string | null, owner: string, error: unknown, maxBytes: number): Promise<void> {
+    const recorded = recordedError(error); // plain JSON already: measured, not copied
+    const bytes = utf8BytesOver(JSON.stringify(recorded), maxBytes);
+    if (bytes === undefined) {
+      await this.#record(key, fp, owner, { ok: false, error: recorded }, { ok: false, error });
+    } else {
+      await this.#release(key, owner);
+      this.#emitNotRecorded(key, { reason: 'too_large', bytes });
+    }
+  }
+
+  /** A call whose outcome is not recorded: its key is freed and its caller gets `value`, nothing thrown. */
+  async #unrecorded<T>(key: string, owner: string, value: T, why: NotRecorded): Promise<IdempotentResult<T>> {
+    await this.#release(key, owner);
+    this.#emitNotRecorded(key, why);
+    return { value, source: 'executed', unrecorded: why };
+  }
+
+  /**
+   * Frees the key this owner holds. When the store fails on every attempt, that is reported
+   * (`record_failed`) and the key frees itself after `lockTimeoutMs`.
+   */
+  async #release(key: string, owner: string): Promise<void> {
+    const failed = await this.#write(() => this.store.apply(key, releaseTransition, { owner }, this.#clock.now()));
+    if (failed) this.#emitRecordFailed(key, failed[0]);
   }
 
   /**
@@ -300,6 +320,10 @@ export class Idempotency {
       }
       await this.#clock.sleep(pollIntervalMs);
     }
+  }
+
+  #emitNotRecorded(key: string, why: NotRecorded): void {
+    if (this.#events.hasListeners) this.#events.emit({ type: 'not_recorded', policy: this.name, key, ...why });
   }
 
   #emitRecordFailed(key: string, error: unknown): void {

@@ -34,6 +34,12 @@ export interface IdempotencyOptions {
    * @default false
    */
   recordErrors?: boolean | ((error: unknown) => boolean);
+  /**
+   * The most UTF-8 bytes of JSON a value (or recorded error) may take to be recorded. A larger
+   * one is returned (or thrown) as usual, but the key is freed and the result says `unrecorded:
+   * { reason: 'too_large', bytes }`. `Infinity`: no bound. @default 1_048_576 (1 MiB)
+   */
+  maxRecordBytes?: number;
   /** How often a call waits on a key in flight in another process re-reads it. @default 50 */
   pollIntervalMs?: number;
   /**
@@ -64,6 +70,7 @@ export const IDEMPOTENCY_OPTION_NAMES = {
   maxRecords: true,
   lockTimeoutMs: true,
   recordErrors: true,
+  maxRecordBytes: true,
   pollIntervalMs: true,
   recordAttempts: true,
   keyPrefix: true,
@@ -76,6 +83,7 @@ export const IDEMPOTENCY_DEFAULTS = {
   maxRecords: 10_000,
   lockTimeoutMs: 60_000,
   recordErrors: false,
+  maxRecordBytes: 1_048_576,
   pollIntervalMs: 50,
   keyPrefix: 'default',
   recordAttempts: 3,
@@ -101,6 +109,8 @@ export interface IdempotencyExecuteOptions {
    * the signal's reason. An already aborted signal runs nothing.
    */
   signal?: AbortSignal;
+  /** This call's `maxRecordBytes`, in place of the instance's. */
+  maxRecordBytes?: number;
 }
 
 export interface ResolvedIdempotencyOptions {
@@ -108,10 +118,18 @@ export interface ResolvedIdempotencyOptions {
   maxRecords: number;
   lockTimeoutMs: number;
   recordErrors: (error: unknown) => boolean;
+  maxRecordBytes: number;
   pollIntervalMs: number;
   recordAttempts: number;
   keyPrefix: string;
 }
+
+/** A `maxRecordBytes`: a whole number of bytes, or `Infinity` for no bound. */
+export const isByteBound = (value: unknown): value is number =>
+  value === Number.POSITIVE_INFINITY || (Number.isSafeInteger(value) && (value as number) >= 0);
+
+/** What a `maxRecordBytes` may be, as a `ConfigurationError` says it. */
+export const BYTE_BOUND = 'an integer >= 0, or Infinity (no bound)';
 
 export function resolveIdempotencyOptions(options: IdempotencyOptions): ResolvedIdempotencyOptions {
   const v = new OptionsValidator('idempotency');
@@ -123,6 +141,12 @@ export function resolveIdempotencyOptions(options: IdempotencyOptions): Resolved
   v.number('lockTimeoutMs', o.lockTimeoutMs, { gt: 0 });
   v.number('pollIntervalMs', o.pollIntervalMs, { gt: 0 });
   v.integer('recordAttempts', o.recordAttempts, { min: 1 });
+  v.check(
+    o.maxRecordBytes === undefined || isByteBound(o.maxRecordBytes),
+    'maxRecordBytes',
+    o.maxRecordBytes,
+    BYTE_BOUND,
+  );
   v.string('keyPrefix', o.keyPrefix);
   v.clock('clock', o.clock);
   v.function('random', o.random);
@@ -139,6 +163,7 @@ export function resolveIdempotencyOptions(options: IdempotencyOptions): Resolved
     maxRecords: options.maxRecords ?? IDEMPOTENCY_DEFAULTS.maxRecords,
     lockTimeoutMs: options.lockTimeoutMs ?? IDEMPOTENCY_DEFAULTS.lockTimeoutMs,
     recordErrors: typeof record === 'function' ? record : record === true ? () => true : () => false,
+    maxRecordBytes: options.maxRecordBytes ?? IDEMPOTENCY_DEFAULTS.maxRecordBytes,
     pollIntervalMs: options.pollIntervalMs ?? IDEMPOTENCY_DEFAULTS.pollIntervalMs,
     recordAttempts: options.recordAttempts ?? IDEMPOTENCY_DEFAULTS.recordAttempts,
     keyPrefix: options.keyPrefix ?? IDEMPOTENCY_DEFAULTS.keyPrefix,

@@ -62,6 +62,12 @@ export const idempotencyScenarios: Scenario[] = [
     headers: { 'content-type': 'application/octet-stream' },
     bytes: new Uint8Array([0, 255, 128, 10, 13, 0xc3]),
   }),
+  // Its record (base64, 4/3 of it) is over core's maxRecordBytes default: maxBodyBytes is the bound here.
+  replays('a binary response of maxBodyBytes (1 MiB)', {
+    status: 200,
+    headers: { 'content-type': 'application/octet-stream' },
+    bytes: new Uint8Array(1_048_576).fill(0xc3),
+  }),
   replays('a streamed response', {
     status: 202,
     headers: { 'content-type': 'text/plain' },

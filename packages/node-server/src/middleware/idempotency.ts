@@ -155,6 +155,9 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     ...(o.ttlMs === undefined ? {} : { ttlMs: o.ttlMs }),
     ...(o.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: o.lockTimeoutMs }),
     ...(o.clock === undefined ? {} : { clock: o.clock }),
+    // The capture keeps at most maxBodyBytes of a body, so a record is bounded already (its
+    // base64 and the replayed headers): core's own bound would refuse bodies near maxBodyBytes.
+    maxRecordBytes: Number.POSITIVE_INFINITY,
   });
   const parseKey = idempotencyKeyParser(o.minKeyLength === undefined ? {} : { minKeyLength: o.minKeyLength });
   const maxBodyBytes = o.maxBodyBytes ?? DEFAULTS.maxBodyBytes;

@@ -227,6 +227,8 @@ export function idempotentMutation<O extends ResolverInput, T>(
       result = await idem.executeDetailed(key, run, {
         fingerprint: await inputFingerprint(opts.path, opts.input),
         onInFlight: 'reject',
+        // This wrapper bounds what it records itself (maxResultBytes), not core's default.
+        maxRecordBytes: Number.POSITIVE_INFINITY,
         ...(scope !== undefined && { scope }),
         ...(opts.signal && { signal: opts.signal }),
       });
