@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { clientIpKey } from './client-ip.js';
 import { HTTP_DEFAULTS } from './options.js';
 
+/** Whether groups 2 to 4 are zero, as in the IPv6 forms of an IPv4 address. */
+const h234 = (h: number[]) => h[2] === 0 && h[3] === 0 && h[4] === 0;
 const hextets = fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 8, maxLength: 8 });
 const full = (h: readonly number[]) => h.map((x) => x.toString(16)).join(':');
 /** The first `bits` bits of an address, as a bigint. */
@@ -16,6 +18,14 @@ describe('clientIpKey', () => {
     expect(clientIpKey('::ffff:203.0.113.7')).toBe('203.0.113.7');
     expect(clientIpKey('::FFFF:cb00:7107')).toBe('203.0.113.7');
     expect(clientIpKey('0:0:0:0:0:ffff:203.0.113.7')).toBe('203.0.113.7');
+  });
+
+  it('folds an IPv4 client translated by a NAT64 / SIIT gateway (64:ff9b::/96) to its IPv4 address, not one /56 for all', () => {
+    expect(clientIpKey('64:ff9b::203.0.113.7')).toBe('203.0.113.7');
+    expect(clientIpKey('64:FF9B::CB00:7107')).toBe('203.0.113.7');
+    expect(clientIpKey('64:ff9b::198.51.100.9')).toBe('198.51.100.9');
+    // Another NAT64 prefix (the local-use 64:ff9b:1::/48) is an IPv6 network like any other.
+    expect(clientIpKey('64:ff9b:1::cb00:7107')).toBe('64:ff9b:1::/56');
   });
 
   it('masks other IPv6 addresses to a /56, so one customer cannot rotate through its addresses', () => {
@@ -68,8 +78,9 @@ describe('clientIpKey', () => {
   it('maps two addresses to one key exactly when they share the prefix (any prefix length, any spelling)', () => {
     fc.assert(
       fc.property(hextets, hextets, fc.integer({ min: 1, max: 128 }), fc.boolean(), (a, b, bits, upper) => {
-        fc.pre(!(a.slice(0, 5).every((x) => x === 0) && a[5] === 0xffff)); // not IPv4-mapped
-        fc.pre(!(b.slice(0, 5).every((x) => x === 0) && b[5] === 0xffff));
+        const v4 = (h: number[]) =>
+          (h[0] === 0 && h[1] === 0 && h[5] === 0xffff) || (h[0] === 0x64 && h[1] === 0xff9b && h[5] === 0);
+        fc.pre(!(v4(a) && h234(a)) && !(v4(b) && h234(b))); // not an IPv4 client in IPv6 form
         const spell = (h: number[]) => (upper ? full(h).toUpperCase() : full(h));
         const same = prefix(a, bits) === prefix(b, bits);
         expect(

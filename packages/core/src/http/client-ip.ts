@@ -62,10 +62,10 @@ function format(groups: readonly number[]): string {
 
 /**
  * The rate-limit key for a client's IP address: an IPv4 address as it is; an IPv4-mapped
- * IPv6 address (`::ffff:203.0.113.7`, as a dual-stack socket reports IPv4 clients) folded
- * to its IPv4 address; any other IPv6 address masked to its first `ipv6PrefixLength` bits
- * and written `2001:db8:abcd:1200::/56`, since one customer commonly holds a /56 (or a /64)
- * and could otherwise rotate through 2^72 addresses. Brackets, a zone (`%eth0`) and the
+ * or NAT64 IPv6 address (`::ffff:203.0.113.7`, `64:ff9b::203.0.113.7`) folded to its IPv4
+ * address; any other IPv6 address masked to its first `ipv6PrefixLength` bits and written
+ * `2001:db8:abcd:1200::/56`, since one customer commonly holds a /56 (or a /64) and could
+ * otherwise rotate through 2^72 addresses. Brackets, a zone (`%eth0`) and the
  * port some proxies add to `X-Forwarded-For` (`203.0.113.7:51234`, `[2001:db8::1]:443`: one
  * key per connection otherwise) are dropped; anything that is not an IP address comes back
  * unchanged.
@@ -122,7 +122,9 @@ function ipv6Key(ip: string, bits: number): string {
   if (zone >= 0) text = text.slice(0, zone);
   const groups = hextets(text);
   if (groups === undefined) return ip;
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+  // An IPv4 client: IPv4-mapped, or NAT64's (RFC 6052): a /56 would key all IPv4 clients as one.
+  const [a, b, c, d, e, f] = groups as [number, number, number, number, number, number];
+  if (c + d + e === 0 && ((a + b === 0 && f === 0xffff) || (a === 0x64 && b === 0xff9b && f === 0))) {
     const [hi, lo] = [groups[6]!, groups[7]!];
     return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
   }

@@ -230,7 +230,7 @@ const LEGACY = [
   'x-ratelimit-reset',
 ] as const;
 
-/** Every field {@link mergeRateLimitFields} reads of `previous`: what an adapter reads off a response to merge. */
+/** The fields {@link mergeRateLimitFields} reads of `previous`. */
 export const RATE_LIMIT_FIELDS: readonly string[] = [...LISTS, ...LEGACY];
 
 /**

@@ -292,6 +292,24 @@ export const rateLimitScenarios: Scenario[] = [
   },
   {
     area: 'rateLimit',
+    name: 'IPv4 clients of an IPv6-only server behind a NAT64 / SIIT gateway (64:ff9b::/96) each have their own limit, keyed as their IPv4 address',
+    async run(t) {
+      const app = await t.serve(
+        [
+          t.m.rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }), logger: t.logger() }),
+          t.m.route('GET', '/', ok),
+        ],
+        { trustProxy: 1 },
+      );
+      const from = async (xff: string) => (await app.fetch('/', { headers: { 'x-forwarded-for': xff } })).status;
+      expect(await from('64:ff9b::203.0.113.7')).toBe(200);
+      expect(await from('64:ff9b::198.51.100.9')).toBe(200); // another client, not the same /56
+      expect(await from('64:ff9b::cb00:7107')).toBe(429); // 203.0.113.7 again, written in hex
+      expect(await from('203.0.113.7')).toBe(429);
+    },
+  },
+  {
+    area: 'rateLimit',
     name: 'a proxy that adds the client port to X-Forwarded-For (Azure, IIS ARR) does not give each connection a fresh limit',
     async run(t) {
       const app = await t.serve(
