@@ -176,6 +176,30 @@ describe('idempotentMutation: maxResultBytes', () => {
     expect(runs()).toBe(2);
   });
 
+  it('frees the key with an idempotency() of your own that records every error: a repeat runs again, never a replayed INTERNAL_SERVER_ERROR', async () => {
+    const { logger, warned } = listening();
+    const records = idempotency({ recordErrors: true });
+    const { order, runs } = await serve(
+      { idempotency: records, maxResultBytes: 8, logger },
+      () => 'a result over eight bytes',
+    );
+    for (let i = 0; i < 3; i++) expect(await order('k-own', 1)).toBe('a result over eight bytes');
+    expect(runs()).toBe(3);
+    expect(warned.map(({ fields }) => fields)).toEqual(Array(3).fill({ path: 'order', bytes: 27, maxResultBytes: 8 }));
+    expect(records.inFlight).toBe(0);
+  });
+
+  it('bounds its records by maxResultBytes, whatever maxRecordBytes an idempotency() of your own has', async () => {
+    const { logger, warned } = listening();
+    const { order, runs } = await serve(
+      { idempotency: idempotency({ maxRecordBytes: 4 }), maxResultBytes: 64, logger },
+      (size) => 'x'.repeat(size),
+    );
+    expect([await order('k-small', 10), await order('k-small', 10)]).toEqual(['x'.repeat(10), 'x'.repeat(10)]);
+    expect(runs()).toBe(1);
+    expect(warned).toEqual([]);
+  });
+
   it('rejects a bad maxResultBytes or logger at construction, naming it; 0 records only an empty result', async () => {
     for (const maxResultBytes of [-1, 1.5, '1mb', Number.NaN]) {
       expect(() => idempotentMutation({ maxResultBytes } as never, () => 1)).toThrow(ConfigurationError);

@@ -27,10 +27,8 @@ export interface IdempotentMutationOptions<O extends ResolverInput> {
    * Where outcomes are recorded: an `idempotency()` instance (share one store, such as
    * Redis, between instances), or its options.
    * The wrapper records the caller's own mistakes itself, whatever the instance's
-   * `recordErrors` says (see {@link idempotentMutation}). A result over `maxResultBytes` is
-   * refused inside the record's call, so the key is freed: an instance of your own whose
-   * `recordErrors` records every error (`true`) records that refusal instead, and replays it
-   * (an `INTERNAL_SERVER_ERROR`) until the record expires; options given here never do.
+   * `recordErrors` says (see {@link idempotentMutation}), and bounds its records by
+   * `maxResultBytes`, whatever the instance's `maxRecordBytes` says.
    * @default idempotency(): a memory store of 10 000 records for 24 h, one per wrapper
    */
   idempotency?: Idempotency | IdempotencyOptions;
@@ -74,11 +72,18 @@ export const IDEMPOTENT_MUTATION_DEFAULTS = {
   maxResultBytes: 1_048_576,
 } as const;
 
-/** What a run with a key records: the resolver's value, or the caller's own mistake to answer again. */
+/**
+ * What a run with a key records: the resolver's value, or the caller's own mistake to answer
+ * again (`error`). Both keys are 5 letters, so either record is its result's JSON and
+ * {@link ENVELOPE_BYTES} more.
+ */
 interface Outcome {
   readonly value?: unknown;
-  readonly mistake?: { readonly code: TRPC_ERROR_CODE_KEY; readonly message: string };
+  readonly error?: { readonly code: TRPC_ERROR_CODE_KEY; readonly message: string };
 }
+
+/** The bytes a record adds to its result's JSON: `{"value":}` or `{"error":}`. `maxResultBytes` counts the result alone. */
+const ENVELOPE_BYTES = 10;
 
 /**
  * The caller's own mistake in `error`, as `errorFormatter` answers it: a 4xx, but not one that
@@ -86,7 +91,7 @@ interface Outcome {
  * `shouldRecordResponse`, the HTTP adapters' rule. A `TRPCError` or anything else (an error
  * with its own `status: 404`).
  */
-function mistakeIn(error: unknown): Outcome['mistake'] {
+function mistakeIn(error: unknown): Outcome['error'] {
   const trpc = getTRPCErrorFromUnknown(error);
   const { code, httpStatus } = errorAnswer(trpc);
   return shouldRecordResponse(httpStatus) ? { code, message: trpc.message } : undefined;
@@ -97,43 +102,6 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 /** The logger used when none is given: `console`, message first. */
 const consoleLogger: Pick<EventLogger, 'warn'> = { warn: (fields, message) => console.warn(message, fields) };
-
-/** Thrown inside the record's call so the key is freed: the result is too large to record. */
-class NotRecorded extends Error {
-  override readonly name = 'IdempotencyNotRecordedError';
-}
-
-/**
- * The UTF-8 bytes of `value`'s JSON when they are over `max`, else `undefined` (so is a value
- * JSON cannot hold: core records why). Counted only when its length cannot tell.
- */
-function bytesOver(value: unknown, max: number): number | undefined {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch {
-    return undefined;
-  }
-  if (text === undefined || text.length * 3 <= max) return undefined;
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) continue;
-    bytes += c < 0x800 ? 1 : 2; // 2 or 3 bytes for 1 unit, or 4 for a pair (JSON escapes a lone surrogate)
-    if (c >= 0xd800 && c <= 0xdbff) i++;
-  }
-  return bytes > max ? bytes : undefined;
-}
-
-/**
- * Options for the wrapper's own `idempotency()`: a `recordErrors` that would record every error
- * never records {@link NotRecorded}, whose key must be freed.
- */
-function ownOptions(options: IdempotencyOptions | undefined): IdempotencyOptions | undefined {
-  const record = options?.recordErrors;
-  if (record !== true && typeof record !== 'function') return options;
-  return { ...options, recordErrors: (error) => !(error instanceof NotRecorded) && (record === true || record(error)) };
-}
 
 const keyInInput = (opts: ResolverInput) => {
   const key = (opts.input as { idempotencyKey?: unknown } | null | undefined)?.idempotencyKey;
@@ -171,8 +139,7 @@ export function idempotentMutation<O extends ResolverInput, T>(
   v.integer('maxResultBytes', o.maxResultBytes, { min: 0 });
   v.logger('logger', o.logger);
   v.done();
-  const idem =
-    options.idempotency instanceof Idempotency ? options.idempotency : idempotency(ownOptions(options.idempotency));
+  const idem = options.idempotency instanceof Idempotency ? options.idempotency : idempotency(options.idempotency);
   const keyOf = options.key ?? keyInInput;
   const required = options.required ?? IDEMPOTENT_MUTATION_DEFAULTS.required;
   const min = options.minKeyLength ?? IDEMPOTENT_MUTATION_DEFAULTS.minKeyLength;
@@ -200,51 +167,44 @@ export function idempotentMutation<O extends ResolverInput, T>(
     }
     // The first run's own error, thrown as it was (its cause, its stack); a replay has its code and message.
     let thrown: unknown;
-    // The first run's outcome when it is too large to record: answered, not replayed.
-    let unrecorded: Outcome | undefined;
     const run = async (): Promise<Outcome> => {
-      let outcome: Outcome;
       try {
-        outcome = { value: await resolver(opts) };
+        return { value: await resolver(opts) };
       } catch (error) {
         const mistake = mistakeIn(error);
         if (mistake === undefined) throw error;
         thrown = error;
-        outcome = { mistake };
+        return { error: mistake };
       }
-      const bytes = bytesOver(outcome.mistake ?? outcome.value, maxResultBytes);
-      if (bytes === undefined) return outcome;
-      unrecorded = outcome;
-      const over = `the result of ${opts.path} is ${bytes} bytes, over maxResultBytes (${maxResultBytes})`;
-      logger.warn(
-        { path: opts.path, bytes, maxResultBytes },
-        `idempotentMutation: ${over}, and was not recorded; a repeat with its key runs the resolver again`,
-      );
-      throw new NotRecorded(`idempotentMutation: ${over}: not recorded`);
     };
     let result: IdempotentResult<Outcome>;
     try {
       result = await idem.executeDetailed(key, run, {
         fingerprint: await inputFingerprint(opts.path, opts.input),
         onInFlight: 'reject',
-        // This wrapper bounds what it records itself (maxResultBytes), not core's default.
-        maxRecordBytes: Number.POSITIVE_INFINITY,
+        maxRecordBytes: maxResultBytes + ENVELOPE_BYTES,
         ...(scope !== undefined && { scope }),
         ...(opts.signal && { signal: opts.signal }),
       });
     } catch (error) {
-      if (unrecorded !== undefined && error instanceof NotRecorded) {
-        result = { value: unrecorded, source: 'executed' };
-      } else {
-        reportDecision(error);
-        throw translate(error);
-      }
+      reportDecision(error);
+      throw translate(error);
     }
-    const { value, mistake } = result.value;
+    const bytes = result.unrecorded?.bytes;
+    if (bytes !== undefined) warnTooLarge(logger, opts.path, bytes - ENVELOPE_BYTES, maxResultBytes);
+    const { value, error } = result.value;
     if (result.source === 'replayed') emitHttpDecision({ decision: 'replayed' });
-    if (mistake === undefined) return value as T;
-    throw result.source === 'executed' ? thrown : new TRPCError(mistake);
+    if (error === undefined) return value as T;
+    throw result.source === 'executed' ? thrown : new TRPCError(error);
   };
+}
+
+/** Says that a result over `maxResultBytes` was returned but not recorded. */
+function warnTooLarge(logger: Pick<EventLogger, 'warn'>, path: string, bytes: number, maxResultBytes: number): void {
+  logger.warn(
+    { path, bytes, maxResultBytes },
+    `idempotentMutation: the result of ${path} is ${bytes} bytes, over maxResultBytes (${maxResultBytes}), and was not recorded; a repeat with its key runs the resolver again`,
+  );
 }
 
 /** Tells core's `onHttpDecision` listeners (the server span) what a failed call's error stands for, as the HTTP adapters do. */
