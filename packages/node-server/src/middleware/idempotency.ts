@@ -17,6 +17,8 @@ import {
   replayResponse,
   type Store,
   shouldRecordResponse,
+  type Unrecorded,
+  unrecorded,
 } from '@resilience/core';
 import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { headersOf } from '../accessors.js';
@@ -120,8 +122,6 @@ export type IdempotencyStep<C> = (
   res: ServerResponse,
 ) => Answer | undefined | Promise<Answer | typeof RUN | undefined>;
 
-/** Thrown inside the record's call so the key is freed: the response is not one to replay. */
-const NOT_RECORDED = new Error('not recorded');
 const ignore = () => {};
 
 /** The idempotency middleware shared by the Express and Koa adapters; see their `idempotency`. */
@@ -192,9 +192,12 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
   const recordServerErrors = o.recordServerErrors ?? DEFAULTS.recordServerErrors;
   const scopeOf = o.scope;
 
-  const recordOf = (captured: CapturedResponse | undefined): ReplayRecord => {
-    if (captured === undefined || !captured.complete) throw NOT_RECORDED;
-    if (!shouldRecordResponse(captured.status, { recordServerErrors })) throw NOT_RECORDED;
+  /** What to record of a response: nothing (the key is freed) when it was not all kept, or is not one to replay. */
+  const recordOf = (captured: CapturedResponse | undefined): ReplayRecord | Unrecorded<undefined> => {
+    if (captured === undefined) return unrecorded(undefined, 'unanswered');
+    if (!captured.complete) return unrecorded(undefined, 'body-too-large');
+    if (!shouldRecordResponse(captured.status, { recordServerErrors }))
+      return unrecorded(undefined, 'status-not-recorded');
     return replayRecord(captured);
   };
 
@@ -236,7 +239,7 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
           `idempotency: scope returned ${scope === '' ? 'an empty string' : typeof scope}: return a non-empty string (whose key it is: a user or tenant id), or undefined for one scope for all`,
         );
       }
-      const result = store.executeDetailed(
+      const result = store.executeDetailed<ReplayRecord | undefined>(
         key,
         () => {
           const captured = capture(res, c);
@@ -249,11 +252,12 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
       );
       const first = await Promise.race([running, result]);
       if (first === RUN) {
-        result.catch(ignore); // the response is the handler's; a NOT_RECORDED only frees the key
+        result.catch(ignore); // the response is the handler's: a failure to record it is core's record_failed
         return RUN;
       }
       emitHttpDecision({ decision: 'replayed' });
-      const replay = replayResponse(first.value);
+      // Only a replay settles before the handler runs, and what is recorded is a response.
+      const replay = replayResponse(first.value as ReplayRecord);
       const replayBody = typeof replay.body === 'string' ? replay.body : Buffer.from(replay.body);
       return { status: replay.status, headers: replay.headers, body: replayBody };
     } catch (error) {
