@@ -15,6 +15,20 @@ describe('Retry-After', () => {
     expect(parseRetryAfter(undefined, NOW)).toBeUndefined();
   });
 
+  it('reads what servers send besides: a fraction, several values, every HTTP-date form as GMT, and no guessed dates', () => {
+    const read: [string, number | undefined][] = [
+      ['1.5', 1_500],
+      ['2, 3', 2_000],
+      ['Tue, 24 Nov 2026 12:00:30 GMT, Tue, 24 Nov 2026 12:00:40 GMT', 30_000],
+      ['Tuesday, 24-Nov-26 12:00:30 GMT', 30_000],
+      ['Tue Nov 24 12:00:30 2026', 30_000], // asctime-date: no zone, GMT
+      ['foo 2030', undefined], // Date.parse reads a year in it
+      ['1e3', undefined],
+    ];
+    for (const [value, ms] of read) expect(parseRetryAfter(value, NOW), value).toBe(ms);
+    expect(parseRetryAfter('99999999999999999999', NOW)).toBeGreaterThan(60_000); // beyond any cap: the retry gives up
+  });
+
   it('finds the header on the error, on an axios response and on fetch Headers', () => {
     expect(retryAfterMs({ headers: { 'retry-after': '2' } }, NOW)).toBe(2_000);
     expect(retryAfterMs({ response: { status: 429, headers: { 'retry-after': '5' } } }, NOW)).toBe(5_000);

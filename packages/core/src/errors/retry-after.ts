@@ -11,18 +11,20 @@ function header(headers: unknown, name: string): unknown {
 }
 
 /**
- * Parses a `Retry-After` value (RFC 9110 §10.2.3): delay-seconds or an HTTP-date.
+ * Parses a `Retry-After` value (RFC 9110 §10.2.3): delay-seconds or an HTTP-date (GMT).
  * Returns milliseconds from `nowMs`, never negative, or `undefined` when unparsable.
  */
 export function parseRetryAfter(value: unknown, nowMs: number): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value * 1000 : undefined;
   if (Array.isArray(value)) return parseRetryAfter(value[0], nowMs);
   if (typeof value !== 'string') return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const at = Date.parse(text);
-  if (Number.isNaN(at) || !/[a-z]/i.test(text)) return undefined;
-  return Math.max(0, at - nowMs);
+  // The first of a field sent twice (`fetch` joins them: `2, 2`); a date's own comma follows its weekday.
+  const text = value.split(/(?<=\d|GMT),/i)[0]!.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
+  // A date has a time of day (`Date.parse` reads a year in `foo 2030`); asctime's, no zone, is GMT.
+  if (!/\d:\d\d:\d\d/.test(text)) return undefined;
+  const at = Date.parse(/:\d\d \d{4}$/.test(text) ? `${text} GMT` : text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
 const waitOf = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
