@@ -1,7 +1,7 @@
 import { OptionsValidator } from '../errors/validate.js';
 
 /** Registered (`Symbol.for`): a marker made by one copy of core (ESM and CJS, two versions) is read by another. */
-const UNRECORDED: unique symbol = Symbol.for('@resilience/core:unrecorded');
+const UNRECORDED: unique symbol = /* @__PURE__ */ Symbol.for('@resilience/core:unrecorded');
 
 /** What {@link unrecorded} makes. The value is under a symbol: a `value` property would steer `execute`'s type inference. */
 export interface Unrecorded<T> {
