@@ -145,6 +145,7 @@ it('@resilience/core/internal exports only what the packages of this repository 
     'DeadlineQueue',
     'Emitter',
     'OptionsValidator',
+    'RATE_LIMIT_FIELDS',
     'ReportGate',
     'checkNested',
     'emitHttpDecision',
