@@ -150,5 +150,8 @@ it('@resilience/core/internal exports only what the packages of this repository 
     'checkNested',
     'emitHttpDecision',
     'eventSources',
+    'followAbort',
+    'followerCount',
+    'unfollowAbort',
   ]);
 });

@@ -7,4 +7,5 @@ export { ReportGate } from './events/report-gate.js';
 export { emitHttpDecision } from './http/decisions.js';
 export { RATE_LIMIT_FIELDS } from './http/ratelimit-headers.js';
 export { eventSources } from './pipeline/layers.js';
+export { type AbortFollower, followAbort, followerCount, unfollowAbort } from './policy/abort-fanout.js';
 export { type DeadlineEntry, DeadlineQueue } from './timeout/deadline-queue.js';

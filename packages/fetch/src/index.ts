@@ -6,6 +6,7 @@ import {
   resilientClient,
 } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
+import { bodySignal } from './body-signal.js';
 import { headerOf, isReplayable, isRequestLike, type RequestLike } from './request.js';
 
 /** A request as `idempotent` and `key` receive it: fetch's arguments, with the method and URL read out. */
@@ -105,8 +106,13 @@ function send(
   const key = attempt.idempotencyKey;
   if (key === undefined && attempt.signal === signal) return fetchFn(target, init);
   const next: RequestInit = { ...init };
+  // A timed attempt with a signal of the caller's: the attempt's own signal stops following the
+  // caller's once the headers came, but fetch ends a response's body when the signal it was
+  // given aborts, and a caller that gives up reading expects that. So fetch gets a signal that
+  // follows both (not `AbortSignal.any`, which on Node 20 leaks an entry per request on the
+  // caller's signal: see `bodySignal`).
   if (attempt.signal !== undefined)
-    next.signal = signal === undefined ? attempt.signal : bodyFollows(signal, attempt.signal);
+    next.signal = signal === undefined ? attempt.signal : bodySignal(signal, attempt.signal);
   if (key !== undefined) {
     const headers = new Headers(init?.headers ?? request?.headers);
     headers.set(IDEMPOTENCY_KEY_HEADER, key);
@@ -114,14 +120,5 @@ function send(
   }
   return fetchFn(target, next);
 }
-
-/**
- * The attempt's signal, which also follows the caller's after the attempt: the attempt's own
- * stops following the caller's once the headers came, but fetch ends a response's body when
- * the signal it was given aborts, and a caller that gives up reading expects that. Only for a
- * timed attempt with a signal of the caller's (Node ≥ 20.3 has `AbortSignal.any`).
- */
-const bodyFollows = (caller: AbortSignal, attempt: AbortSignal): AbortSignal =>
-  typeof AbortSignal.any === 'function' ? AbortSignal.any([caller, attempt]) : attempt;
 
 export { resilienceDetails } from '@resilience/core';
