@@ -261,19 +261,20 @@ export class Idempotency {
   async #recordError(key: string, fp: string | null, owner: string, error: unknown, maxBytes: number): Promise<void> {
     const recorded = recordedError(error); // plain JSON already: measured, not copied
     const bytes = utf8BytesOver(JSON.stringify(recorded), maxBytes);
-    if (bytes === undefined) {
-      await this.#record(key, fp, owner, { ok: false, error: recorded }, { ok: false, error });
-    } else {
-      await this.#release(key, owner);
-      this.#emitNotRecorded(key, { reason: 'too_large', bytes });
-    }
+    if (bytes === undefined) await this.#record(key, fp, owner, { ok: false, error: recorded }, { ok: false, error });
+    else await this.#notRecorded(key, owner, { reason: 'too_large', bytes });
   }
 
   /** A call whose outcome is not recorded: its key is freed and its caller gets `value`, nothing thrown. */
   async #unrecorded<T>(key: string, owner: string, value: T, why: NotRecorded): Promise<IdempotentResult<T>> {
-    await this.#release(key, owner);
-    this.#emitNotRecorded(key, why);
+    await this.#notRecorded(key, owner, why);
     return { value, source: 'executed', unrecorded: why };
+  }
+
+  /** Frees the key of an outcome that is not recorded, and says why (`not_recorded`). */
+  async #notRecorded(key: string, owner: string, why: NotRecorded): Promise<void> {
+    await this.#release(key, owner);
+    if (this.#events.hasListeners) this.#events.emit({ type: 'not_recorded', policy: this.name, key, ...why });
   }
 
   /**
@@ -320,10 +321,6 @@ export class Idempotency {
       }
       await this.#clock.sleep(pollIntervalMs);
     }
-  }
-
-  #emitNotRecorded(key: string, why: NotRecorded): void {
-    if (this.#events.hasListeners) this.#events.emit({ type: 'not_recorded', policy: this.name, key, ...why });
   }
 
   #emitRecordFailed(key: string, error: unknown): void {
