@@ -37,9 +37,11 @@ function memoryChannel(): StoreChannel {
 function fleet(options: { channel?: boolean; strategy?: BreakerStrategy } & Partial<CircuitBreakerOptions> = {}) {
   const base = memoryStore();
   const clock = new FakeClock();
-  const state = { away: false, steps: 0 };
+  const state = { away: false, throws: false, steps: 0 };
   const step = <T>(run: () => Promise<T>): Promise<T> => {
     state.steps++;
+    // `throws`: a client that checks its connection before sending throws instead of rejecting.
+    if (state.throws) throw new StoreUnavailableError('store: connection is closed');
     return state.away ? Promise.reject(new StoreUnavailableError('store: connection refused')) : run();
   };
   const store: Store = {
@@ -203,6 +205,24 @@ describe('circuitBreaker({ store }) synchronised', () => {
     state.away = false;
     expect(await a.execute(ok)).toBe('ok'); // the store is back: the probe goes out, the breaker closes
     expect(a.state).toBe('closed');
+  });
+
+  it('a store that throws instead of rejecting fails a merge as one that rejects: reported, kept, never thrown from the timer', async () => {
+    const { make, clock, state } = fleet();
+    const a = make();
+    const events: BreakerEvent[] = [];
+    a.onEvent((e) => events.push(e));
+    await a.execute(ok);
+    state.throws = true;
+    for (let i = 0; i < 3; i++) await outcome(a.execute(down));
+    expect(a.state).toBe('open');
+    await clock.advance(BREAKER_DEFAULTS.syncMs); // the merge timer fires: nothing may escape it
+    expect(events.filter((e) => e.type === 'store_error').map((e) => e.type === 'store_error' && e.step)).toContain(
+      'sync',
+    );
+    await expect(a.sync()).rejects.toBeInstanceOf(StoreUnavailableError);
+    state.throws = false;
+    await a.sync(); // the store is back: the next merge goes through
   });
 
   it('dispose() drops the pending merge timer and the channel subscription', async () => {

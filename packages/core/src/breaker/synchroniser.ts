@@ -1,5 +1,6 @@
 import type { Clock, Random, TimerHandle } from '../clock/clock.js';
 import type { Store, StoreChannel } from '../store/store.js';
+import { storeStep } from '../store/supports.js';
 import type { CallOutcome } from './machine.js';
 import type { BreakerStateName } from './options.js';
 import type { BreakerStrategy, BreakerWindow, BreakerWindowSnapshot } from './strategy.js';
@@ -129,7 +130,7 @@ export class Synchroniser {
     this.#sentAt = sentAt;
     const input =
       round === UNKNOWN_ROUND ? { tally, random: this.#random() } : { tally, round, random: this.#random() };
-    const flushing = this.#store.apply(this.#key, this.#transition, input, sentAt).then(
+    const flushing = storeStep(() => this.#store.apply(this.#key, this.#transition, input, sentAt)).then(
       (out) => {
         this.#lastError = undefined;
         this.#offset = out.now - sentAt;

@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
-import { ConfigurationError, TimeoutError } from '../errors/errors.js';
+import { ConfigurationError, StoreUnavailableError, TimeoutError } from '../errors/errors.js';
 import { memoryStore } from '../store/memory.js';
+import type { Store } from '../store/store.js';
 import { MESSAGE_PROCESSOR_DEFAULTS } from './options.js';
 import { messageProcessor } from './processor.js';
 
@@ -178,6 +179,30 @@ describe('messageProcessor', () => {
       error: undefined,
     });
     expect(deadLetter.mock.calls[1]![1].description).toMatch(/Last error: Error: socket hang up/);
+    expect(p.stats.sinkFailures).toBe(1);
+  });
+
+  it("rejects with the sink's failure when the store then throws, not rejects, as the key is released", async () => {
+    const sinkDown = new Error('DLQ unavailable');
+    const base = memoryStore();
+    let storeDown = false;
+    const store: Store = {
+      apply: (key, t, input, now) => {
+        if (storeDown) throw new StoreUnavailableError('store: connection is closed');
+        return base.apply(key, t, input, now);
+      },
+      applyAll: (ops, now) => base.applyAll(ops, now),
+      get: (key, now) => base.get(key, now),
+      set: (key, v, ttlMs, now) => base.set(key, v, ttlMs, now),
+      delete: (key) => base.delete(key),
+      keys: (prefix, now, o) => base.keys(prefix, now, o),
+    };
+    const deadLetter = vi.fn(async () => {
+      storeDown = true;
+      throw sinkDown;
+    });
+    const p = messageProcessor<Msg>({ handler: () => Promise.reject(lost()), deadLetter, maxAttempts: 1, store });
+    await expect(p.process(msg())).rejects.toBe(sinkDown);
     expect(p.stats.sinkFailures).toBe(1);
   });
 

@@ -7,7 +7,7 @@ import { keepRenewing } from '../store/lease.js';
 import { memoryStore } from '../store/memory.js';
 import { storeKey } from '../store/namespace.js';
 import type { Store } from '../store/store.js';
-import { requireSupport } from '../store/supports.js';
+import { requireSupport, storeStep } from '../store/supports.js';
 import { attemptTransition, claimTransition, deadTransition, failedTransition, releaseTransition } from './counter.js';
 import {
   type DeadLetterReason,
@@ -327,7 +327,7 @@ export class MessageProcessor<M> {
         // Kept for the redelivery's description, which will not run the handler again.
         const last = error === undefined ? {} : { last: text(error) };
         const release = { by: attempts, ...last };
-        await this.store.apply(key, this.#release, release, this.#clock.now()).catch(() => undefined);
+        await storeStep(() => this.store.apply(key, this.#release, release, this.#clock.now())).catch(() => undefined);
       }
       throw sinkError;
     }

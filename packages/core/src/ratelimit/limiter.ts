@@ -16,7 +16,7 @@ import {
 import { MemoryStore } from '../store/memory.js';
 import { encodeSegment, KEY_CLOSE, NAMESPACE_END, storeNamespace } from '../store/namespace.js';
 import type { Store, StoreOperation } from '../store/store.js';
-import { requireSupport } from '../store/supports.js';
+import { requireSupport, storeStep } from '../store/supports.js';
 import { costError, keyError, type RateLimitAlgorithm, type RateLimitDecision } from './algorithm.js';
 import { DenialCache } from './denial-cache.js';
 import {
@@ -424,21 +424,15 @@ export class RateLimiter {
     }
   }
 
-  /**
-   * The decision of `store`, through the Store interface. A store that throws its failure
-   * instead of rejecting with it (a client that checks its connection before sending) fails
-   * the same way: `onStoreError` decides.
-   */
+  /** The decision of `store`, through the Store interface; a store that throws fails as one that rejects (`storeStep`). */
   #decide(store: Store, key: string, cost: number, peek: boolean, now: number): Promise<RateLimitDecision> {
-    try {
-      const single = this.#single;
-      if (single !== undefined) return store.apply(this.#storeKey(key), peek ? single.peek : single.consume, cost, now);
-      return store
-        .applyAll(this.#operations(key, cost, peek), now)
-        .then((outputs) => combine(outputs as RateLimitDecision[]));
-    } catch (error) {
-      return Promise.reject(error);
+    const single = this.#single;
+    if (single !== undefined) {
+      return storeStep(() => store.apply(this.#storeKey(key), peek ? single.peek : single.consume, cost, now));
     }
+    return storeStep(() => store.applyAll(this.#operations(key, cost, peek), now)).then((outputs) =>
+      combine(outputs as RateLimitDecision[]),
+    );
   }
 
   /** One operation per limit, each on its own key after the caller key's hash tag (full keys, also in the memory store). */

@@ -23,3 +23,17 @@ export function requireSupport(subject: string, store: Store, transitions: reado
     },
   ]);
 }
+
+/**
+ * `step()`, a store's operation, with a synchronous throw turned into a rejection: a store
+ * that throws its failure (a client that checks its connection before sending) fails as one
+ * that rejects, so the caller's failure path — `onStoreError`, a breaker's `store_error` —
+ * decides, and nothing escapes a timer.
+ */
+export function storeStep<T>(step: () => Promise<T>): Promise<T> {
+  try {
+    return step();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
