@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { ConfigurationError, isBrokenCircuitError, StoreUnavailableError } from '../errors/errors.js';
 import { memoryStore } from '../store/memory.js';
-import type { Store, StoreChannel } from '../store/store.js';
+import type { StoreChannel } from '../store/store.js';
+import { storeOver } from '../testing/store-over.js';
 import { circuitBreaker } from './breaker.js';
 import type { BreakerEvent } from './events.js';
 import { BREAKER_DEFAULTS, type CircuitBreakerOptions } from './options.js';
@@ -44,15 +45,11 @@ function fleet(options: { channel?: boolean; strategy?: BreakerStrategy } & Part
     if (state.throws) throw new StoreUnavailableError('store: connection is closed');
     return state.away ? Promise.reject(new StoreUnavailableError('store: connection refused')) : run();
   };
-  const store: Store = {
+  const store = storeOver(base, {
     apply: (key, t, input, now) => step(() => base.apply(key, t, input, now)),
     applyAll: (ops, now) => step(() => base.applyAll(ops, now)),
-    get: (key, now) => base.get(key, now),
-    set: (key, v, ttlMs, now) => base.set(key, v, ttlMs, now),
-    delete: (key) => base.delete(key),
-    keys: (prefix, now, o) => base.keys(prefix, now, o),
     ...(options.channel ? { channel: memoryChannel() } : {}),
-  };
+  });
   const { channel: _, ...rest } = options;
   const make = () =>
     circuitBreaker({

@@ -8,9 +8,9 @@ import {
   StoreUnavailableError,
 } from '../errors/errors.js';
 import { type MemoryStore, memoryStore } from '../store/memory.js';
-import type { Store } from '../store/store.js';
 import { deferred } from '../testing/deferred.js';
 import { jsonRoundTripStore } from '../testing/json-round-trip-store.js';
+import { storeOver } from '../testing/store-over.js';
 import { idempotency } from './idempotency.js';
 import { IDEMPOTENCY_DEFAULTS } from './options.js';
 import { ReplayedError } from './replayed-error.js';
@@ -329,7 +329,7 @@ describe('idempotency', () => {
     ) {
       const inner = memoryStore();
       const away = { on: false, failures: 0 };
-      const store: Store = {
+      const store = storeOver(inner, {
         apply: (key, t, input, now) => {
           if (away.on && failing.includes(t.name)) {
             away.failures++;
@@ -337,12 +337,7 @@ describe('idempotency', () => {
           }
           return inner.apply(key, t, input, now);
         },
-        applyAll: (ops, now) => inner.applyAll(ops, now),
-        get: (key, now) => inner.get(key, now),
-        set: (key, v, ttlMs, now) => inner.set(key, v, ttlMs, now),
-        delete: (key) => inner.delete(key),
-        keys: (prefix, now, options) => inner.keys(prefix, now, options),
-      };
+      });
       return { store, away };
     }
 

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { ConfigurationError, StoreUnavailableError, TimeoutError } from '../errors/errors.js';
 import { memoryStore } from '../store/memory.js';
-import type { Store } from '../store/store.js';
+import { storeOver } from '../testing/store-over.js';
 import { MESSAGE_PROCESSOR_DEFAULTS } from './options.js';
 import { messageProcessor } from './processor.js';
 
@@ -186,17 +186,12 @@ describe('messageProcessor', () => {
     const sinkDown = new Error('DLQ unavailable');
     const base = memoryStore();
     let storeDown = false;
-    const store: Store = {
+    const store = storeOver(base, {
       apply: (key, t, input, now) => {
         if (storeDown) throw new StoreUnavailableError('store: connection is closed');
         return base.apply(key, t, input, now);
       },
-      applyAll: (ops, now) => base.applyAll(ops, now),
-      get: (key, now) => base.get(key, now),
-      set: (key, v, ttlMs, now) => base.set(key, v, ttlMs, now),
-      delete: (key) => base.delete(key),
-      keys: (prefix, now, o) => base.keys(prefix, now, o),
-    };
+    });
     const deadLetter = vi.fn(async () => {
       storeDown = true;
       throw sinkDown;

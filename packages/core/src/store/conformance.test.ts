@@ -1,18 +1,12 @@
 import { describe, it } from 'vitest';
 import { jsonRoundTripStore } from '../testing/json-round-trip-store.js';
 import { runStoreConformance } from '../testing/store-conformance.js';
+import { storeOver } from '../testing/store-over.js';
 import { memoryStore } from './memory.js';
 import type { Store } from './store.js';
 
 /** Only the six methods of the Store interface: no `instanceof MemoryStore`, no `…Sync` fast paths. */
-const interfaceOnly = (store: Store): Store => ({
-  apply: (key, transition, input, now) => store.apply(key, transition, input, now),
-  applyAll: (operations, now) => store.applyAll(operations, now),
-  get: (key, now) => store.get(key, now),
-  set: (key, state, ttlMs, now) => store.set(key, state, ttlMs, now),
-  delete: (key) => store.delete(key),
-  keys: (prefix, now, options) => store.keys(prefix, now, options),
-});
+const interfaceOnly = (store: Store): Store => storeOver(store);
 
 runStoreConformance('memoryStore', () => memoryStore(), { describe, it });
 runStoreConformance('memoryStore with few keys', () => memoryStore({ maxKeys: 8 }), { describe, it });

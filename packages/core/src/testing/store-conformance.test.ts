@@ -6,15 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { memoryStore } from '../store/memory.js';
 import type { Store, Transition, TransitionResult } from '../store/store.js';
 import { storeConformanceScenarios } from './store-conformance.js';
+import { storeOver } from './store-over.js';
 
-const forward = (base: Store): Store => ({
-  apply: (key, transition, input, now) => base.apply(key, transition, input, now),
-  applyAll: (operations, now) => base.applyAll(operations, now),
-  get: (key, now) => base.get(key, now),
-  set: (key, state, ttlMs, now) => base.set(key, state, ttlMs, now),
-  delete: (key) => base.delete(key),
-  keys: (prefix, now, options) => base.keys(prefix, now, options),
-});
+const forward = (base: Store): Store => storeOver(base);
 
 /** A store whose transitions' results are rewritten by `change` (for one broken promise). */
 type Result = TransitionResult<unknown, unknown>;
