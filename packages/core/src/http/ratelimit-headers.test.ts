@@ -1,12 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
-import { ConfigurationError } from '../errors/errors.js';
+import { ConfigurationError, StoreUnavailableError } from '../errors/errors.js';
 import type { RateLimitDecision } from '../ratelimit/algorithm.js';
 import { gcra } from '../ratelimit/gcra.js';
 import { rateLimiter } from '../ratelimit/limiter.js';
 import { tokenBucket } from '../ratelimit/token-bucket.js';
 import { fixedWindow } from '../ratelimit/windows.js';
+import { memoryStore } from '../store/memory.js';
+import { storeOver } from '../testing/store-over.js';
 import { PROBLEM_JSON_CONTENT_TYPE, PROBLEM_TYPES } from './problem.js';
 import { mergeRateLimitFields, rateLimitResponder } from './ratelimit-headers.js';
 
@@ -212,6 +214,25 @@ describe('rateLimitResponder', () => {
     expect(Object.keys(both.headers)).toEqual(['ratelimit-policy', 'ratelimit', ...Object.keys(legacy.headers)]);
     const refused = rateLimitResponder(limiters, { headers: 'legacy' })([denied(10, 20_000, 20_000), decisions[1]!], 0);
     expect(refused.headers).toMatchObject({ 'ratelimit-limit': '10', 'ratelimit-reset': '20', 'retry-after': '20' });
+  });
+
+  it("lists a limit its store could not count (onStoreError: 'open') but claims no quota for it, in either field style", async () => {
+    const down = () => Promise.reject(new StoreUnavailableError('down'));
+    const store = storeOver(memoryStore(), { apply: down, applyAll: down });
+    const clock = new FakeClock(0);
+    const counted = rateLimiter({ name: 'ip', algorithm: fixedWindow({ limit: 5, windowMs: 60_000 }), clock });
+    const uncounted = rateLimiter({ name: 'org', algorithm: fixedWindow({ limit: 50, windowMs: 60_000 }), store });
+    const passed = await uncounted.consume('o');
+    expect(passed).toMatchObject({ allowed: true, degraded: true, uncounted: true });
+    const alone = rateLimitResponder([uncounted])([passed], 0);
+    expect(alone.headers).toEqual({ 'ratelimit-policy': '"org";q=50;w=60' }); // no "r=50;t=0": a full quota nobody counted
+    expect(alone.allowed).toBe(true);
+    const both = rateLimitResponder([counted, uncounted], { headers: 'both' })([await counted.consume('k'), passed], 0);
+    expect(both.headers['ratelimit-policy']).toBe('"ip";q=5;w=60, "org";q=50;w=60');
+    expect(both.headers.ratelimit).toBe('"ip";r=4;t=60');
+    expect(both.headers['ratelimit-remaining']).toBe('4'); // the counted limit's, not the uncounted 50
+    const legacyAlone = rateLimitResponder([uncounted], { headers: 'legacy' })([passed], 0);
+    expect(legacyAlone.headers).toEqual({});
   });
 
   it('round-trips names that need escaping and every count, through a structured-field parser', () => {

@@ -89,7 +89,9 @@ const NONE: readonly string[] = [];
  * `headers: 'legacy'` or `'both'` adds (or sends instead) `RateLimit-Limit`, `-Remaining`,
  * `-Reset` (seconds) and `X-RateLimit-Limit`, `-Remaining`, `-Reset` (epoch seconds) for
  * the most constrained limit: the refusing one with the longest wait, else the one with
- * the least remaining.
+ * the least remaining. A decision `uncounted` (its store down, `onStoreError: 'open'`) has
+ * its policy listed but no `RateLimit` item and no legacy remaining or reset: the count is
+ * not known, and a full quota would be a claim the server cannot keep.
  *
  * Throws `ConfigurationError` for names that are not printable ASCII or are taken twice.
  *
@@ -157,7 +159,7 @@ export function rateLimitResponder(
     context: ProblemContext = {},
   ): RateLimitResponse => {
     const first = decisions?.[0];
-    if (fast !== undefined && first?.allowed === true && decisions.length === 1) {
+    if (fast !== undefined && first?.allowed === true && first.uncounted !== true && decisions.length === 1) {
       return {
         allowed: true,
         violated: NONE,
@@ -183,13 +185,16 @@ export function rateLimitResponder(
       });
     });
     const headers: Record<string, string> = {};
+    // A limit passed uncounted (its store is down) has no state to tell: listed, not reported.
+    const counted = reports.filter((r) => r.decision.uncounted !== true);
     if (draft) {
       headers['ratelimit-policy'] = policyField;
-      headers.ratelimit = reports.map((r) => `${r.policy.item};r=${integer(r.decision.remaining)};t=${r.t}`).join(', ');
+      const items = counted.map((r) => `${r.policy.item};r=${integer(r.decision.remaining)};t=${r.t}`);
+      if (items.length > 0) headers.ratelimit = items.join(', ');
     }
     const refusing = reports.filter((r) => !r.decision.allowed);
     if (legacy) {
-      const bound = constrained(refusing.length > 0 ? refusing : reports, refusing.length > 0);
+      const bound = constrained(refusing.length > 0 ? refusing : counted, refusing.length > 0);
       if (bound !== undefined) {
         const limit = integer(bound.policy.quota);
         const remaining = integer(bound.decision.remaining);

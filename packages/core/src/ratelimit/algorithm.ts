@@ -25,6 +25,12 @@ export interface RateLimitDecision {
    * `'open'` passed the request, a fallback store decided it.
    */
   readonly degraded?: true;
+  /**
+   * Present on `onStoreError: 'open'`'s decision: the request passed without being counted,
+   * so `remaining` and `resetMs` describe no count. `rateLimitResponder` lists the policy but
+   * sends no `RateLimit` item (or legacy remaining and reset) for it.
+   */
+  readonly uncounted?: true;
 }
 
 /**

@@ -138,7 +138,15 @@ export class RateLimiter {
     this.#onStoreError = options.onStoreError ?? RATE_LIMITER_DEFAULTS.onStoreError;
     if (typeof this.#onStoreError === 'object') requireSupport('rateLimiter', this.#onStoreError, transitions);
     const limit = Math.min(...algorithms.map((a) => a.limit));
-    this.#passed = { allowed: true, limit, remaining: limit, resetMs: 0, retryAfterMs: 0, degraded: true };
+    this.#passed = {
+      allowed: true,
+      limit,
+      remaining: limit,
+      resetMs: 0,
+      retryAfterMs: 0,
+      degraded: true,
+      uncounted: true,
+    };
     this.#sync = this.#store instanceof MemoryStore ? this.#store : undefined;
     // In the memory store a key space replaces the prefix: no string is built per call.
     this.#space = this.#sync === undefined ? 0 : this.#sync.space(this.#prefix);

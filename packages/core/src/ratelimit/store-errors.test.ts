@@ -35,7 +35,15 @@ describe('rateLimiter onStoreError', () => {
     const events: RateLimitEvent[] = [];
     limiter.onEvent((e) => events.push(e));
     state.away = true;
-    const passed = { allowed: true, limit: 1, remaining: 1, resetMs: 0, retryAfterMs: 0, degraded: true };
+    const passed = {
+      allowed: true,
+      limit: 1,
+      remaining: 1,
+      resetMs: 0,
+      retryAfterMs: 0,
+      degraded: true,
+      uncounted: true,
+    };
     expect(await limiter.consume('u')).toEqual(passed);
     expect(await limiter.consume('u')).toEqual(passed);
     expect(await limiter.peek('u')).toEqual(passed);
@@ -66,7 +74,9 @@ describe('rateLimiter onStoreError', () => {
     const clock = new FakeClock();
     const limiter = rateLimiter({ algorithm: oneToken(), store, onStoreError: memoryStore(), clock });
     state.away = true;
-    expect(await limiter.consume('u')).toMatchObject({ allowed: true, degraded: true });
+    const fallback = await limiter.consume('u');
+    expect(fallback).toMatchObject({ allowed: true, degraded: true });
+    expect(fallback).not.toHaveProperty('uncounted'); // the fallback store counted it
     expect(await limiter.consume('u')).toMatchObject({ allowed: false, degraded: true, retryAfterMs: 3_600_000 });
     state.away = false;
     expect(await limiter.consume('u')).toMatchObject({ allowed: true });

@@ -334,12 +334,44 @@ export const rateLimitScenarios: Scenario[] = [
         t.m.route('GET', '/', ok),
       ]);
       const statuses: number[] = [];
-      for (let i = 0; i < 3; i++) statuses.push((await app.fetch('/')).status);
+      for (let i = 0; i < 3; i++) {
+        const res = await app.fetch('/');
+        statuses.push(res.status);
+        // The policy is listed; no RateLimit item claims a quota that nothing counted.
+        expect(res.headers.get('ratelimit-policy')).toBe('"default";q=1;w=60');
+        expect(res.headers.get('ratelimit')).toBeNull();
+      }
       expect(statuses).toEqual([200, 200, 200]);
       expect(logger.lines.filter((l) => /store failed/.test(l.message))).toHaveLength(1);
       await clock.advance(60_000);
       await app.fetch('/');
       expect(logger.lines.filter((l) => /store failed/.test(l.message))).toHaveLength(2);
+    },
+  },
+  {
+    area: 'rateLimit',
+    name: 'a limiter that failed open beside one that counts: both policies listed, only the counted one reported, in either order',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const logger = t.logger();
+      const counted = () =>
+        t.m.rateLimit({ name: 'ip', algorithm: fixedWindow({ limit: 5, windowMs: 60_000 }), clock });
+      const down = () =>
+        t.m.rateLimit({
+          name: 'org',
+          algorithm: fixedWindow({ limit: 50, windowMs: 60_000 }),
+          store: downStore(),
+          logger,
+          clock,
+        });
+      const first = await t.serve([counted(), down(), t.m.route('GET', '/', ok)]);
+      const last = await t.serve([down(), counted(), t.m.route('GET', '/', ok)]);
+      const a = await first.fetch('/');
+      expect(a.headers.get('ratelimit-policy')).toBe('"ip";q=5;w=60, "org";q=50;w=60');
+      expect(a.headers.get('ratelimit')).toBe('"ip";r=4;t=60');
+      const b = await last.fetch('/');
+      expect(b.headers.get('ratelimit-policy')).toBe('"org";q=50;w=60, "ip";q=5;w=60');
+      expect(b.headers.get('ratelimit')).toBe('"ip";r=4;t=60');
     },
   },
   {

@@ -176,10 +176,15 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
 
   const draft = respond.draft;
   const decide = (res: ServerResponse, d: RateLimitDecision): Answer | undefined => {
-    // Nearly every response: one limit allowing, in draft mode, and no rate-limit fields yet
+    // Nearly every response: one limit allowing and counted, in draft mode, and no rate-limit fields yet
     // (an earlier limiter's legacy fields stay as they are, as a merge would leave them):
     // two fields set, nothing built.
-    if (draft !== undefined && d.allowed && fieldOf(res, 'ratelimit') === undefined) {
+    if (
+      draft !== undefined &&
+      d.allowed &&
+      d.uncounted === undefined &&
+      fieldOf(res, 'ratelimit-policy') === undefined
+    ) {
       setField(res, 'ratelimit-policy', draft.policy);
       setField(res, 'ratelimit', draft.ratelimit(d));
       return undefined;
@@ -188,7 +193,7 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
     // An earlier limiter's fields, every one the merge reads: the legacy fields of the more
     // constrained limit are kept whole (its limit, remaining and reset, never a mix of two).
     const headers =
-      res.hasHeader('ratelimit') || res.hasHeader('ratelimit-remaining')
+      res.hasHeader('ratelimit-policy') || res.hasHeader('ratelimit-remaining')
         ? mergeRateLimitFields(headerText(res, RATE_LIMIT_FIELDS), r.headers)
         : r.headers;
     if (r.status === undefined) {
