@@ -33,6 +33,7 @@ import { type Framework, PEERS, VARIANTS } from '../servers/variants.js';
 // near 100 %, it is the bound.
 
 const CONNECTIONS = 50;
+/** Runs, each with fresh processes; `--rounds <n>` sets it (more runs, a median less moved by one process's luck). */
 const RUNS = 5;
 /** Slices of each variant per run, and their length. */
 const SLICES = 3;
@@ -134,7 +135,7 @@ async function section(framework: Framework, options: SuiteOptions, pinning: Pin
   try {
     const shuffle = shuffler();
     const runs: Array<Map<string, Figures>> = [];
-    for (let run = 0; run < (options.quick ? 1 : RUNS); run++) {
+    for (let run = 0; run < (options.quick ? 1 : (options.rounds ?? RUNS)); run++) {
       for (const variant of variants) servers.set(variant, await start(framework, variant, pinning));
       for (const variant of shuffle(variants)) await load(servers.get(variant)!, options.quick ? QUICK_S : WARM_S);
       const slices = new Map<string, Slice[]>(variants.map((v) => [v, []]));
