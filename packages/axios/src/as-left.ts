@@ -37,11 +37,13 @@ export class AsLeft {
     sent.adapter = adapter; // resending `error.config` does not run the request twice through us
     if (attempt.idempotencyKey !== undefined) sent.headers.set(IDEMPOTENCY_KEY_HEADER, attempt.idempotencyKey);
     if (!attempt.abortable) return adapter(sent); // nothing can abort it: the caller passed no signal either
-    if (this.#cancelToken == null && this.#builtIn) {
-      // The token follows the caller's signal too, through the attempt. A streamed body
-      // outlives the attempt: the caller's signal stays, so it still ends the body.
+    const stream = config.responseType === 'stream';
+    if (this.#builtIn && (this.#cancelToken == null || !stream)) {
+      // The token follows the caller's signal and token too, through the attempt, so the
+      // adapter adds no listener of its own to them. A streamed body outlives the attempt:
+      // the caller's signal (or token, below) stays on it, so it still ends the body.
       sent.cancelToken = new AttemptCancelToken(attempt).token;
-      if (sent.signal != null && config.responseType !== 'stream') (sent as { signal?: unknown }).signal = undefined;
+      if (sent.signal != null && !stream) (sent as { signal?: unknown }).signal = undefined;
     } else {
       sent.signal = attempt.signal!; // a custom adapter may know only the signal
     }

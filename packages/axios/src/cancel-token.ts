@@ -1,5 +1,6 @@
 import type { ClientAttempt } from '@resilience/core';
-import type { CancelToken } from 'axios';
+import { type AbortFollower, followAbort, unfollowAbort } from '@resilience/core/internal';
+import axios, { type CancelToken } from 'axios';
 
 type Listener = (reason?: unknown) => void;
 
@@ -8,13 +9,16 @@ type Listener = (reason?: unknown) => void;
  * fetch `toAbortSignal`), over the attempt's `onAbort`. Cancelling through it creates no
  * `AbortSignal`, which a built-in adapter would otherwise read on every attempt (~10 µs on
  * Node 20); the fetch adapter gets the attempt's real signal. Listeners are called with no
- * reason, so the adapter rejects with the `CanceledError` an aborted signal gives.
+ * reason, so the adapter rejects with the `CanceledError` an aborted signal gives — except
+ * when the caller's `cancelToken` cancelled: its own `CanceledError` (its message) is passed
+ * on, as axios does when the adapter follows the token itself.
  */
 export class AttemptCancelToken {
   readonly #attempt: ClientAttempt;
   #listeners: Listener[] | undefined;
   #off: (() => void) | undefined;
   #cancelled = false;
+  #reason: unknown;
 
   constructor(attempt: ClientAttempt) {
     this.#attempt = attempt;
@@ -22,12 +26,12 @@ export class AttemptCancelToken {
 
   subscribe(listener: Listener): void {
     if (this.#cancelled) {
-      listener();
+      listener(this.#reason);
       return;
     }
     if (this.#listeners === undefined) this.#listeners = [listener];
     else this.#listeners.push(listener);
-    this.#off ??= this.#attempt.onAbort(() => this.#cancel());
+    this.#off ??= this.#attempt.onAbort((reason) => this.#cancel(reason));
   }
 
   unsubscribe(listener: Listener): void {
@@ -55,12 +59,13 @@ export class AttemptCancelToken {
     return this.#attempt.signal!; // given only to an attempt that can be aborted
   }
 
-  #cancel(): void {
+  #cancel(reason: unknown): void {
     this.#cancelled = true;
+    this.#reason = axios.isCancel(reason) ? reason : undefined;
     this.#off = undefined;
     const listeners = this.#listeners ?? [];
     this.#listeners = undefined;
-    for (const listener of listeners) listener();
+    for (const listener of listeners) listener(this.#reason);
   }
 
   /** As the `cancelToken` of a request config. */
@@ -69,27 +74,89 @@ export class AttemptCancelToken {
   }
 }
 
+/** Told once when the token it follows is cancelled, with the token's reason. */
+interface TokenFollower {
+  cancelled(reason: unknown): void;
+}
+
+const tokenFanouts = new WeakMap<CancelToken, TokenFanout>();
+
 /**
- * A signal that aborts, with the token's reason (axios' `CanceledError`), when the caller's
- * `cancelToken` cancels, or with the signal's reason when the caller's `signal` aborts: the
- * request's signal for the client, so a cancelled token ends a wait between attempts at once.
- * Made only for a request with a token; `stop` unsubscribes once the request settled.
+ * The requests following one caller token, behind the one listener subscribed to it: axios
+ * keeps a token's listeners in an array, so a listener per request made an app-wide token
+ * hold one per request in flight, and each unsubscribe search them all.
  */
-export function followToken(
-  token: CancelToken,
-  signal: AbortSignal | undefined,
-): { readonly signal: AbortSignal; stop(): void } {
-  const controller = new AbortController();
-  const cancel = (reason?: unknown) => controller.abort(reason ?? token.reason);
-  const abort = () => controller.abort(signal!.reason);
-  token.subscribe(cancel); // at once if the token was cancelled already
-  if (signal?.aborted) abort();
-  else signal?.addEventListener('abort', abort, { once: true });
-  return {
-    signal: controller.signal,
-    stop: () => {
-      token.unsubscribe(cancel);
-      signal?.removeEventListener('abort', abort);
-    },
+class TokenFanout extends Set<TokenFollower> {
+  constructor(readonly token: CancelToken) {
+    super();
+  }
+
+  readonly cancel = (reason?: unknown): void => {
+    tokenFanouts.delete(this.token);
+    for (const follower of this) {
+      this.delete(follower);
+      follower.cancelled(reason ?? this.token.reason);
+    }
   };
 }
+
+/**
+ * The request's signal for the client, for a request with a `cancelToken`: it aborts with the
+ * token's reason (axios' `CanceledError`) when the token cancels, or with the signal's reason
+ * when the caller's `signal` aborts, so a cancelled token ends a wait between attempts at
+ * once. The token and the signal each hold one listener however many requests follow them
+ * (the signal through core's `followAbort`); `stop` unfollows both once the request settled.
+ */
+class RequestCancel implements TokenFollower, AbortFollower {
+  readonly #controller = new AbortController();
+  readonly #token: CancelToken;
+  readonly #caller: AbortSignal | undefined;
+
+  constructor(token: CancelToken, caller: AbortSignal | undefined) {
+    this.#token = token;
+    this.#caller = caller;
+    if (token.reason !== undefined) this.#controller.abort(token.reason);
+    else if (caller?.aborted) this.#controller.abort(caller.reason);
+    else {
+      let fanout = tokenFanouts.get(token);
+      if (fanout === undefined) {
+        fanout = new TokenFanout(token);
+        tokenFanouts.set(token, fanout);
+        token.subscribe(fanout.cancel);
+      }
+      fanout.add(this);
+      if (caller !== undefined) followAbort(caller, this);
+    }
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  cancelled(reason: unknown): void {
+    this.stop();
+    this.#controller.abort(reason);
+  }
+
+  /** The caller's signal aborted. */
+  handleEvent(): void {
+    this.stop();
+    this.#controller.abort(this.#caller!.reason);
+  }
+
+  readonly stop = (): void => {
+    const token = this.#token;
+    const fanout = tokenFanouts.get(token);
+    if (fanout?.delete(this) && fanout.size === 0) {
+      tokenFanouts.delete(token);
+      token.unsubscribe(fanout.cancel);
+    }
+    if (this.#caller !== undefined) unfollowAbort(this.#caller, this);
+  };
+}
+
+/** Follows the caller's `cancelToken` and `signal` for one request: see {@link RequestCancel}. */
+export const followToken = (
+  token: CancelToken,
+  signal: AbortSignal | undefined,
+): { readonly signal: AbortSignal; stop(): void } => new RequestCancel(token, signal);
