@@ -7,7 +7,7 @@ import {
 } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
 import { bodySignal } from './body-signal.js';
-import { headerOf, isReplayable, isRequestLike, type RequestLike } from './request.js';
+import { headerOf, isReplayableCall, isRequestLike, type RequestLike } from './request.js';
 
 /** A request as `idempotent` and `key` receive it: fetch's arguments, with the method and URL read out. */
 export interface FetchRequest {
@@ -74,7 +74,9 @@ export function withResilience<F extends FetchLike = typeof fetch>(
       const url = request?.url ?? String(input);
       const headers = init?.headers ?? request?.headers;
       const signal = init?.signal ?? request?.signal ?? undefined;
-      const body = init?.body ?? undefined;
+      // A streamed body goes once, as given: a copy of its Request (a tee) would hold the upload for a retry.
+      const replayable = isReplayableCall(request, init);
+      const copied = replayable && request !== undefined && request.body !== null ? request : undefined;
       return client.request(
         {
           request: { input, init, method, url },
@@ -82,9 +84,9 @@ export function withResilience<F extends FetchLike = typeof fetch>(
           url,
           header: (name) => headerOf(headers, name),
           signal,
-          replayable: isReplayable(body),
+          replayable,
         },
-        (attempt) => send(fetchFn, input, request, init, signal, attempt) as Promise<R>,
+        (attempt) => send(fetchFn, input, request, copied, init, signal, attempt) as Promise<R>,
       );
     } catch (error) {
       return Promise.reject(error); // as fetch: an argument it cannot read rejects, never throws
@@ -93,16 +95,17 @@ export function withResilience<F extends FetchLike = typeof fetch>(
   return Object.assign(resilient, { client }) as unknown as ResilientFetch<F>;
 }
 
-/** One attempt: a fresh copy of a `Request` with a body, the attempt's signal and key. */
+/** One attempt: a fresh copy of `copied` (a `Request` whose body can be sent again), the attempt's signal and key. */
 function send(
   fetchFn: FetchLike,
   input: unknown,
   request: RequestLike | undefined,
+  copied: RequestLike | undefined,
   init: RequestInit | undefined,
   signal: AbortSignal | undefined,
   attempt: ClientAttempt,
 ): Promise<unknown> {
-  const target = request !== undefined && request.body !== null ? request.clone() : input;
+  const target = copied === undefined ? input : copied.clone();
   const key = attempt.idempotencyKey;
   if (key === undefined && attempt.signal === signal) return fetchFn(target, init);
   const next: RequestInit = { ...init };

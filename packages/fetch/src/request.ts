@@ -32,8 +32,31 @@ export function headerOf(headers: unknown, name: string): string | null {
   return null;
 }
 
-/** Whether a body can be sent again: a stream or an async iterable is read once. */
+/** Whether a body given to fetch can be sent again: a stream or an async iterable is read once. */
 export const isReplayable = (body: unknown): boolean =>
   typeof body !== 'object' ||
   body === null ||
   !(typeof (body as ReadableStream).getReader === 'function' || Symbol.asyncIterator in body);
+
+/**
+ * Whether the body fetch sends for these arguments can be sent again: `init`'s when it has
+ * one, else the `Request`'s. A `Request` shows its body only as a stream, but fetch makes the
+ * stream of a body it holds (a string, bytes, a Blob, FormData, URLSearchParams) a byte
+ * stream, and sends a stream the caller gave as it is: a body that cannot be read as bytes
+ * (`{ mode: 'byob' }`) came from the caller, and is read once. (The probe reads nothing and
+ * lets go at once. A byte stream of the caller's passes for bytes, and a `Request` made from
+ * another `Request` for a stream, fetch piping its body through: the first is copied for a
+ * retry as before, the second sent once.) A polyfill's body (node-fetch's: a Buffer or a
+ * Node stream) is read as an init's.
+ */
+export function isReplayableCall(request: RequestLike | undefined, init: RequestInit | undefined): boolean {
+  if (init?.body != null) return isReplayable(init.body);
+  const body = request?.body;
+  if (typeof (body as ReadableStream | null | undefined)?.getReader !== 'function') return isReplayable(body);
+  try {
+    (body as ReadableStream).getReader({ mode: 'byob' }).releaseLock();
+    return true;
+  } catch {
+    return false; // not a byte stream (or locked: fetch will refuse it)
+  }
+}

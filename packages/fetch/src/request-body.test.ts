@@ -1,0 +1,112 @@
+import { FakeClock, sequenceRandom } from '@resilience/core/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { withResilience } from './index.js';
+import { answer, type ScriptServer, scriptServer, until } from './testing/server.js';
+
+// A body fetch holds in memory can be sent again; a stream is read once. A copy of a streamed
+// `Request` (`clone()`, a tee) would keep the whole upload in memory for a retry, so a
+// streamed body is sent once, as fetch itself sends it, and never retried.
+
+let server: ScriptServer;
+afterEach(() => server?.close());
+
+function resilient() {
+  const clock = new FakeClock();
+  return { clock, fetch: withResilience(fetch, { clock, random: sequenceRandom(0), idempotent: () => true }) };
+}
+
+const UPLOAD = 'x'.repeat(64 * 1024);
+
+/** A web stream of the upload, in 16 KiB chunks. */
+function upload(): ReadableStream<Uint8Array> {
+  const bytes = new TextEncoder().encode(UPLOAD);
+  let offset = 0;
+  return new ReadableStream({
+    pull(controller) {
+      controller.enqueue(bytes.subarray(offset, offset + 16 * 1024));
+      offset += 16 * 1024;
+      if (offset >= bytes.length) controller.close();
+    },
+  });
+}
+
+const url = () => `${server.url}/upload`;
+
+describe('a Request’s body', () => {
+  it.each([
+    ['a Request', () => [new Request(url(), { method: 'PUT', body: upload(), duplex: 'half' } as RequestInit)]],
+    [
+      'a Request and an init without a body',
+      () => [
+        new Request(url(), { method: 'PUT', body: upload(), duplex: 'half' } as RequestInit),
+        { headers: { a: 'b' } },
+      ],
+    ],
+  ])('that is a stream is sent once, as fetch sends it, and no copy of it is kept (%s)', async (_, args) => {
+    server = await scriptServer(answer(503), answer(200));
+    const { clock, fetch: f } = resilient();
+    const [request, init] = args() as [Request, RequestInit?];
+    let response: Response | undefined;
+    void f(request, init).then((answered) => (response = answered));
+    await until(() => response !== undefined || clock.pendingTimers > 0, 'the answer, or a retry’s backoff');
+    expect(clock.pendingTimers).toBe(0); // no retry waits
+    expect(response?.status).toBe(503); // the answer, as fetch gives it
+    expect(server.seen.map((seen) => seen.body.length)).toEqual([UPLOAD.length]);
+    expect(request.bodyUsed).toBe(true); // the caller's Request was sent itself: no tee holds the upload
+    await expect(request.text()).rejects.toThrow(TypeError);
+  });
+
+  it.each<[string, () => NonNullable<RequestInit['body']>]>([
+    ['a string', () => 'payload'],
+    ['a Blob', () => new Blob(['payload'])],
+    ['an ArrayBuffer', () => new TextEncoder().encode('payload').buffer as ArrayBuffer],
+    ['a Uint8Array', () => new TextEncoder().encode('payload')],
+    ['URLSearchParams', () => new URLSearchParams({ p: 'payload' })],
+    ['FormData', () => formData()],
+  ])('that is %s is sent again on a retry, from a copy: the caller’s Request stays unread', async (_, body) => {
+    server = await scriptServer(answer(503), answer(200));
+    const { clock, fetch: f } = resilient();
+    const request = new Request(url(), { method: 'PUT', body: body() });
+    const pending = f(request);
+    await until(() => clock.pendingTimers > 0, 'the backoff');
+    await clock.advance(100);
+    expect((await pending).status).toBe(200);
+    const [first, second] = server.seen.map((seen) => seen.body);
+    expect(first).toContain('payload');
+    expect(second).toBe(first);
+    expect(request.bodyUsed).toBe(false);
+  });
+
+  it.each<[string, () => NonNullable<RequestInit['body']>]>([
+    ['a string', () => 'payload'],
+    ['a Blob', () => new Blob(['payload'])],
+    ['FormData', () => formData()],
+  ])('given in init as %s is sent again on a retry', async (_, body) => {
+    server = await scriptServer(answer(503), answer(200));
+    const { clock, fetch: f } = resilient();
+    const pending = f(url(), { method: 'PUT', body: body() });
+    await until(() => clock.pendingTimers > 0, 'the backoff');
+    await clock.advance(100);
+    expect((await pending).status).toBe(200);
+    const [first, second] = server.seen.map((seen) => seen.body.replace(/formdata-undici-\d+/g, 'boundary'));
+    expect(first).toContain('payload');
+    expect(second).toBe(first); // fetch writes FormData with a new boundary each time
+  });
+
+  it('given in init replaces a streamed Request’s, and is retried as its own kind', async () => {
+    server = await scriptServer(answer(503), answer(200));
+    const { clock, fetch: f } = resilient();
+    const request = new Request(url(), { method: 'PUT', body: upload(), duplex: 'half' } as RequestInit);
+    const pending = f(request, { body: 'payload', duplex: 'half' } as RequestInit);
+    await until(() => clock.pendingTimers > 0, 'the backoff');
+    await clock.advance(100);
+    expect((await pending).status).toBe(200);
+    expect(server.seen.map((seen) => seen.body)).toEqual(['payload', 'payload']);
+  });
+});
+
+function formData(): FormData {
+  const form = new FormData();
+  form.set('p', 'payload');
+  return form;
+}
