@@ -152,6 +152,8 @@ it('@resilience/core/internal exports only what the packages of this repository 
     'eventSources',
     'followAbort',
     'followerCount',
+    'isUnrecorded',
     'unfollowAbort',
+    'unrecordedValue',
   ]);
 });

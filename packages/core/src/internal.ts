@@ -6,6 +6,8 @@ export { Emitter } from './events/emitter.js';
 export { ReportGate } from './events/report-gate.js';
 export { emitHttpDecision } from './http/decisions.js';
 export { RATE_LIMIT_FIELDS } from './http/ratelimit-headers.js';
+// For adapters that wrap a user function in `idempotency` (the tRPC `idempotentMutation`): its `unrecorded()` is theirs too.
+export { isUnrecorded, unrecordedValue } from './idempotency/unrecorded.js';
 export { eventSources } from './pipeline/layers.js';
 export { type AbortFollower, followAbort, followerCount, unfollowAbort } from './policy/abort-fanout.js';
 export { type DeadlineEntry, DeadlineQueue } from './timeout/deadline-queue.js';
