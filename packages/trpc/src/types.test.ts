@@ -1,3 +1,4 @@
+import { unrecorded } from '@resilience/core';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import { initTRPC } from '@trpc/server';
 import { describe, expectTypeOf, it } from 'vitest';
@@ -34,6 +35,21 @@ describe('@resilience/trpc types', () => {
         httpLink({ url: 'http://x' }),
       ],
     });
+    const pay = () => client.pay.mutate({ idempotencyKey: 'k', amount: 1 }); // typed, never called
+    expectTypeOf(pay).returns.resolves.toEqualTypeOf<{ paid: number }>();
+  });
+
+  it('idempotentMutation outputs the value of an unrecorded() result, not the marker', () => {
+    const router = t.router({
+      pay: t.procedure
+        .input((raw) => raw as { idempotencyKey: string; amount: number })
+        .mutation(
+          idempotentMutation({}, async ({ input }) =>
+            input.amount > 100 ? unrecorded({ paid: 0 }, 'declined') : { paid: input.amount },
+          ),
+        ),
+    });
+    const client = createTRPCClient<typeof router>({ links: [httpLink({ url: 'http://x' })] });
     const pay = () => client.pay.mutate({ idempotencyKey: 'k', amount: 1 }); // typed, never called
     expectTypeOf(pay).returns.resolves.toEqualTypeOf<{ paid: number }>();
   });

@@ -1,5 +1,6 @@
-// idempotentMutation's bound on what it records (maxResultBytes), over a real tRPC server.
-import { ConfigurationError, type EventLogger, idempotency } from '@resilience/core';
+// What idempotentMutation leaves unrecorded, over a real tRPC server: results over its bound
+// (maxResultBytes), and those a resolver returns as core's unrecorded(value, reason).
+import { ConfigurationError, type EventLogger, type IdempotencyEvent, idempotency, unrecorded } from '@resilience/core';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -215,5 +216,50 @@ describe('idempotentMutation: maxResultBytes', () => {
     await empty(call);
     await empty(call);
     expect([runs, warned.length]).toEqual([1, 0]);
+  });
+});
+
+describe('idempotentMutation: a resolver that returns unrecorded(value, reason)', () => {
+  /** The order's answer: declined (not recorded) for an odd `size`, placed (recorded) for an even one. */
+  const answer = (size: number) =>
+    size % 2 === 1 ? unrecorded({ status: 'declined', size }, 'provider 503') : { status: 'placed', size };
+
+  it('answers the value, records nothing and frees the key: a repeat runs again, and a later recorded result replays', async () => {
+    const { logger, warned } = listening();
+    const records = idempotency();
+    const events: IdempotencyEvent[] = [];
+    records.onEvent((e) => events.push(e));
+    const { order, runs } = await serve({ idempotency: records, logger }, answer);
+    expect(await order('k-declined', 1)).toEqual({ status: 'declined', size: 1 });
+    expect(await order('k-declined', 1)).toEqual({ status: 'declined', size: 1 });
+    expect(runs()).toBe(2);
+    expect(records.inFlight).toBe(0);
+    // The resolver's reason, and no `bytes`: not the wrapper's too_large.
+    const notRecorded = {
+      type: 'not_recorded',
+      policy: 'idempotency',
+      key: '{idem:default|k-declined}',
+      reason: 'provider 503',
+    };
+    expect(events.filter((e) => e.type === 'not_recorded')).toEqual([notRecorded, notRecorded]);
+    expect(warned).toEqual([]); // the resolver chose it: nothing to warn about, unlike a result over maxResultBytes
+    // The key is free: a call with it that places the order is recorded, and its repeat replays it.
+    expect(await order('k-placed', 2)).toEqual({ status: 'placed', size: 2 });
+    expect(await order('k-placed', 2)).toEqual({ status: 'placed', size: 2 });
+    expect(runs()).toBe(3);
+    expect(heard).toEqual([{ decision: 'replayed' }]);
+  });
+
+  it('answers the value to a call without a key (required: false), never the marker', async () => {
+    const { order, runs } = await serve({ required: false }, answer);
+    expect(await order('', 1)).toEqual({ status: 'declined', size: 1 });
+    expect(await order('', 2)).toEqual({ status: 'placed', size: 2 });
+    expect(runs()).toBe(2);
+  });
+
+  it('answers an unrecorded undefined as no value, with a key and without', async () => {
+    const { order } = await serve({ required: false }, () => unrecorded(undefined, 'nothing to say'));
+    expect(await order('k-undefined', 1)).toBeUndefined();
+    expect(await order('', 1)).toBeUndefined();
   });
 });

@@ -9,8 +9,10 @@ import {
   isStoreUnavailableError,
   ReplayedError,
   shouldRecordResponse,
+  type Unrecorded,
+  unrecorded,
 } from '@resilience/core';
-import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
+import { emitHttpDecision, isUnrecorded, OptionsValidator, unrecordedValue } from '@resilience/core/internal';
 import { getTRPCErrorFromUnknown, type TRPC_ERROR_CODE_KEY, TRPCError } from '@trpc/server';
 import { errorAnswer } from './errors.js';
 import { inputFingerprint } from './fingerprint.js';
@@ -118,7 +120,9 @@ const keyInInput = (opts: ResolverInput) => {
  * error `errorFormatter` answers with a 4xx (but 408, 429, 499) is recorded and replayed, any
  * other frees the key. The input's fingerprint tells apart what a transformer revives (a
  * `Set`, a `Map`, a `BigInt`). A result whose JSON is over `maxResultBytes` (1 MiB) is
- * returned but not recorded: the key is freed and `logger` says so.
+ * returned but not recorded: the key is freed and `logger` says so. A resolver that returns
+ * core's `unrecorded(value, reason)` has `value` answered (with a key or without), nothing
+ * recorded and the key freed, as `idempotency().execute` does.
  *
  * @example
  * pay: t.procedure.input(z.object({ idempotencyKey: z.string(), amount: z.number() }))
@@ -126,7 +130,7 @@ const keyInInput = (opts: ResolverInput) => {
  */
 export function idempotentMutation<O extends ResolverInput, T>(
   options: IdempotentMutationOptions<O>,
-  resolver: (opts: O) => T | Promise<T>,
+  resolver: (opts: O) => T | Unrecorded<T> | Promise<T | Unrecorded<T>>,
 ): (opts: O) => Promise<T> {
   const v = new OptionsValidator('idempotentMutation');
   const o = v.known(options, OPTION_NAMES);
@@ -150,7 +154,8 @@ export function idempotentMutation<O extends ResolverInput, T>(
     const key = keyOf(opts);
     if (key === undefined || key === null || key === '') {
       if (required) throw new TRPCError({ code: 'BAD_REQUEST', message: 'An idempotency key is required' });
-      return resolver(opts);
+      const returned = await resolver(opts);
+      return isUnrecorded(returned) ? (unrecordedValue(returned) as T) : (returned as T);
     }
     if (typeof key !== 'string' || key.length < min || key.length > max) {
       throw new TRPCError({ code: 'BAD_REQUEST', message: `The idempotency key must be ${min} to ${max} characters` });
@@ -167,9 +172,12 @@ export function idempotentMutation<O extends ResolverInput, T>(
     }
     // The first run's own error, thrown as it was (its cause, its stack); a replay has its code and message.
     let thrown: unknown;
-    const run = async (): Promise<Outcome> => {
+    const run = async (): Promise<Outcome | Unrecorded<Outcome>> => {
       try {
-        return { value: await resolver(opts) };
+        const returned = await resolver(opts);
+        // The resolver's unrecorded() is core's, around the outcome: its value is answered, nothing is recorded.
+        if (isUnrecorded(returned)) return unrecorded({ value: unrecordedValue(returned) }, returned.reason);
+        return { value: returned };
       } catch (error) {
         const mistake = mistakeIn(error);
         if (mistake === undefined) throw error;
