@@ -8,7 +8,7 @@ type Listener = (reason?: unknown) => void;
  * The cancel token axios' own adapters accept (http and xhr `subscribe` and `unsubscribe`,
  * fetch `toAbortSignal`), over the attempt's `onAbort`. Cancelling through it creates no
  * `AbortSignal`, which a built-in adapter would otherwise read on every attempt (~10 µs on
- * Node 20); the fetch adapter gets the attempt's real signal. Listeners are called with no
+ * Node 20); the fetch adapter gets a real signal of the attempt's (`toAbortSignal`). Listeners are called with no
  * reason, so the adapter rejects with the `CanceledError` an aborted signal gives — except
  * when the caller's `cancelToken` cancelled: its own `CanceledError` (its message) is passed
  * on, as axios does when the adapter follows the token itself.
@@ -55,8 +55,19 @@ export class AttemptCancelToken {
    */
   throwIfRequested(): void {}
 
+  /**
+   * The fetch adapter's: a signal of this attempt's own, told through `onAbort` with the
+   * attempt's reason. Not the attempt's `signal`, which for an untimed attempt is the caller's
+   * own: the adapter listens to the signal it gets, so a caller's long-lived signal held a
+   * listener per request in flight; through `onAbort` it holds one. As with axios' own
+   * token, the signal's `unsubscribe` (which the adapter calls once the response, or its
+   * streamed body, is done) stops following.
+   */
   toAbortSignal(): AbortSignal {
-    return this.#attempt.signal!; // given only to an attempt that can be aborted
+    const controller = new AbortController();
+    const signal = controller.signal as AbortSignal & { unsubscribe?: () => void };
+    signal.unsubscribe = this.#attempt.onAbort((reason) => controller.abort(reason));
+    return signal;
   }
 
   #cancel(reason: unknown): void {

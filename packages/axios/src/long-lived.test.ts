@@ -77,6 +77,30 @@ describe('a long-lived caller signal and cancel token', () => {
   ); // a bound, not a measure: 2 000 requests take seconds on a busy machine
 
   it.each([
+    ['no time limit', {}],
+    ['timed attempts', { timeout: 60_000 }],
+  ])(
+    'a signal alone holds one abort listener through axios’ fetch adapter too, and none once the requests end (%s)',
+    async (_, options) => {
+      const { release } = await gatedServer();
+      const api = instance(options);
+      const controller = new AbortController();
+      const count = 200; // fetch opens a connection per request: all of them reach the server
+      const pending = Array.from({ length: count }, (_, i) =>
+        outcome(api.get(`/items/${i}`, { adapter: 'fetch', signal: controller.signal })),
+      );
+      await server.requests(count);
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+      release();
+      const responses = await Promise.all(pending);
+      expect(responses.filter((response) => (response as { status?: number }).status === 200)).toHaveLength(count);
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      expect(followerCount(controller.signal)).toBe(0);
+    },
+    30_000,
+  );
+
+  it.each([
     ['the signal aborts', 'http', 'canceled'],
     ['the token cancels', 'http', 'the user left'],
     ['the token cancels', 'fetch', 'the user left'],
