@@ -5,6 +5,7 @@ import { idempotencyScenarios } from './idempotency.js';
 import { idempotencyTimeoutScenarios } from './idempotency-timeout.js';
 import { optionScenarios } from './options.js';
 import { rateLimitScenarios } from './rate-limit.js';
+import { routeMatchingScenarios } from './route-matching.js';
 import { routeScenarios } from './routes.js';
 import { shutdownScenarios } from './shutdown.js';
 import { loadSheddingScenarios, timeoutScenarios } from './timeout-shedding.js';
@@ -18,6 +19,7 @@ export const scenarios: readonly Scenario[] = [
   ...loadSheddingScenarios,
   ...errorHandlerScenarios,
   ...routeScenarios,
+  ...routeMatchingScenarios,
   ...shutdownScenarios,
   ...optionScenarios,
   ...decisionScenarios,

@@ -17,7 +17,7 @@ import { expect } from 'vitest';
 import { problemOf, type Scenario } from '../scenario.js';
 
 /** A registry holding one breaker, `payments`, that opens on one failure and half-opens after 1 s. */
-function paymentsBreaker(clock?: Clock) {
+export function paymentsBreaker(clock?: Clock) {
   const breakers = new BreakerRegistry();
   const payments = circuitBreaker({
     strategy: consecutive(1),
