@@ -15,7 +15,7 @@ import { OptionsValidator } from '@resilience/core/internal';
 import type { Answer } from '../respond-once.js';
 import { errorAnswer } from './answer.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
-import { checkPrefix, healthAnswer } from './health-routes.js';
+import { checkPrefix, healthAnswer, routePath, takesGet } from './health-routes.js';
 
 /** What `authorize` may answer: allow (`true`), or refuse (`false`: 401 without an `Authorization` header, else 403; or the status). */
 export type Authorization = boolean | 401 | 403;
@@ -62,8 +62,8 @@ export type AdminRoute<C> = (c: C, res: ServerResponse, path: string) => Promise
 
 type Breaker = RegisteredBreaker & { reset?(): unknown; isolate?(): unknown };
 
-const json = (body: unknown, status = 200): Answer => ({
-  status,
+const json = (body: unknown): Answer => ({
+  status: 200,
   headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
   body: JSON.stringify(body),
 });
@@ -157,11 +157,11 @@ export function adminRoute<C>(options: AdminRoutesOptions<C>): AdminRoute<C> {
   async function route(res: ServerResponse, method: string, parts: readonly string[]): Promise<Answer> {
     const takes = methodOf(parts);
     if (takes === undefined) return notFound(res);
-    if (takes === 'GET' ? method !== 'GET' && method !== 'HEAD' : method !== takes) {
+    if (takes === 'GET' ? !takesGet(method) : method !== takes) {
       return errorAnswer(res, { status: 405, headers: { allow: takes === 'GET' ? 'GET, HEAD' : 'POST' } });
     }
     const [head, name, tail] = parts;
-    if (head === 'health') return healthAnswer(o.health!, undefined, systemClock, true);
+    if (head === 'health') return healthAnswer(o.health!, {}, systemClock, true);
     if (head === 'errors') return json({ errors: o.recentErrors!.list() });
     if (head === 'alerts') return json({ active: o.alerting!.active(), history: o.alerting!.history() });
     if (head === 'circuit-breakers') {
@@ -191,10 +191,12 @@ export function adminRoute<C>(options: AdminRoutesOptions<C>): AdminRoute<C> {
 
   /**
    * The segments after the prefix, each decoded (`%2F` stays in its name); none for an empty
-   * segment (`//`, a trailing `/`) or a malformed escape: only the documented paths act.
+   * segment (`//`, two trailing `/`) or a malformed escape: only the documented paths act.
    */
   function segments(path: string): string[] | undefined {
-    const parts = path.slice(prefix.length + 1).split('/');
+    const parts = routePath(path)
+      .slice(prefix.length + 1)
+      .split('/');
     if (parts.includes('')) return undefined;
     try {
       return parts.map(decodeURIComponent);

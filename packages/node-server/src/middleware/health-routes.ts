@@ -35,8 +35,17 @@ const OPTION_NAMES = {
   links: true,
 } as const satisfies OptionNames<HealthRoutesOptions>;
 
-/** The answer for a GET of one of the routes, or `undefined` for any other request. */
+/** The answer for a GET or HEAD of one of the routes (one trailing `/` allowed), else `undefined`. */
 export type HealthRoute = (method: string | undefined, path: string) => Promise<Answer> | undefined;
+
+/**
+ * A request path as the routes compare it: one trailing `/` dropped, as Express's default
+ * (non-strict) routing and @koa/router's do (`/health/` is `/health`; `/health//` is not).
+ */
+export const routePath = (p: string): string => (p.endsWith('/') ? p.slice(0, -1) : p);
+
+/** Whether a GET route answers `method`: GET, and HEAD as GET (Node sends no body to a HEAD). */
+export const takesGet = (m: string | undefined): boolean => m === 'GET' || m === 'HEAD';
 
 /** Checks a path prefix option: empty, or `/` then more, without a trailing `/`. */
 export function checkPrefix(v: OptionsValidator, prefix: unknown): void {
@@ -62,19 +71,20 @@ const maxAgeOf = (registry: HealthRegistry, report: HealthReport): number =>
   typeof registry.maxAgeMs === 'function' ? registry.maxAgeMs(report) : registry.cacheMs;
 
 /**
- * Runs the checks of one kind and answers with `application/health+json`; the failures'
- * errors are left out unless `expose` (see {@link HealthRoutesOptions.expose}). `Cache-Control:
- * max-age` is what the report has left of the registry's `cacheMs`, not all of it: a report
- * served from the cache is already part stale.
+ * Runs the checks of one kind (`run`, as `registry.run` takes it) and answers with
+ * `application/health+json`; the failures' errors are left out unless `expose` (see
+ * {@link HealthRoutesOptions.expose}). `Cache-Control: max-age` is what the report has left
+ * of the registry's `cacheMs`, not all of it: a report served from the cache is already part
+ * stale.
  */
 export function healthAnswer(
   registry: HealthRegistry,
-  kind: HealthCheckKind | undefined,
+  run: { kind?: HealthCheckKind },
   clock: Clock,
   expose: boolean,
   json: HealthJsonOptions = {},
 ): Promise<Answer> {
-  return registry.run(kind === undefined ? {} : { kind }).then((report) => {
+  return registry.run(run).then((report) => {
     const shown = expose
       ? report
       : { ...report, checks: Object.fromEntries(Object.entries(report.checks).map(([n, r]) => [n, withoutError(r)])) };
@@ -97,13 +107,14 @@ export function healthRoute(registry: HealthRegistry, options: HealthRoutesOptio
   v.clock('clock', clock);
   v.boolean('expose', expose);
   v.done();
-  const kinds = new Map<string, HealthCheckKind | undefined>([
-    [`${prefix}/health`, undefined],
-    [`${prefix}/health/live`, 'liveness'],
-    [`${prefix}/health/ready`, 'readiness'],
+  // What each path runs, made once: `run()` only reads it.
+  const runs = new Map<string, { kind?: HealthCheckKind }>([
+    [`${prefix}/health`, {}],
+    [`${prefix}/health/live`, { kind: 'liveness' }],
+    [`${prefix}/health/ready`, { kind: 'readiness' }],
   ]);
   return function healthRoute(method, path) {
-    if ((method !== 'GET' && method !== 'HEAD') || !kinds.has(path)) return undefined;
-    return healthAnswer(registry, kinds.get(path), clock, expose, json);
+    const run = runs.get(routePath(path));
+    return run && takesGet(method) ? healthAnswer(registry, run, clock, expose, json) : undefined;
   };
 }

@@ -2,6 +2,7 @@ import type { OptionNames } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
 import type { Answer } from '../respond-once.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
+import { routePath, takesGet } from './health-routes.js';
 
 /** What `metricsRoute` needs of a prom-client `Registry` (its type is not imported: prom-client is an optional peer). */
 export interface MetricsRegistry {
@@ -20,9 +21,10 @@ export interface MetricsRouteOptions {
 const OPTION_NAMES = { registry: true, path: true } as const satisfies OptionNames<MetricsRouteOptions>;
 
 /**
- * The answer for a GET of the path, or `undefined` for any other request. `url` is the
- * request's URL as the framework routes it (path and query); `path()` its path, asked only
- * when the URL holds the metrics path at all (on Express `req.path` is a slow getter).
+ * The answer for a GET or HEAD of the path (one trailing `/` allowed), or `undefined` for any
+ * other request. `url` is the request's URL as the framework routes it (path and query);
+ * `path()` its path, asked only when the URL holds the metrics path at all (on Express
+ * `req.path` is a slow getter).
  */
 export type MetricsRoute = (
   method: string | undefined,
@@ -48,10 +50,10 @@ export function metricsRoute(options: MetricsRouteOptions): MetricsRoute {
     "a path such as '/metrics'",
   );
   v.done();
-  const path = o.path ?? MIDDLEWARE_DEFAULTS.metricsRoute.path;
+  const path = routePath(o.path ?? MIDDLEWARE_DEFAULTS.metricsRoute.path);
   return function metricsRoute(method, url, requested) {
-    // The path is part of the URL in every form (`/metrics?x`, `http://host/metrics`).
-    if ((method !== 'GET' && method !== 'HEAD') || !url?.includes(path) || requested() !== path) return undefined;
+    // The path is part of the URL in every form (`/metrics/?x`, `http://host/metrics`).
+    if (!takesGet(method) || !url?.includes(path) || routePath(requested()) !== path) return undefined;
     return Promise.resolve(registry!.metrics()).then((text) => ({
       status: 200,
       headers: { 'content-type': registry!.contentType, 'cache-control': 'no-store' },
