@@ -57,7 +57,7 @@ const OPTION_NAMES = {
   challenge: true,
 } as const satisfies OptionNames<AdminRoutesOptions<unknown>>;
 
-/** Answers a request under the prefix, or `undefined` for any other request. */
+/** Answers a request under the prefix but an OPTIONS, or `undefined` for any other request. */
 export type AdminRoute<C> = (c: C, res: ServerResponse, path: string) => Promise<Answer> | undefined;
 
 type Breaker = RegisteredBreaker & { reset?(): unknown; isolate?(): unknown };
@@ -206,7 +206,9 @@ export function adminRoute<C>(options: AdminRoutesOptions<C>): AdminRoute<C> {
   }
 
   return function adminRoute(c, res, path) {
-    if (path !== prefix && !path.startsWith(`${prefix}/`)) return undefined;
+    const method = res.req?.method ?? 'GET';
+    // An OPTIONS (a CORS preflight: no credentials) goes on unauthorized to the app's CORS middleware.
+    if (method === 'OPTIONS' || (path !== prefix && !path.startsWith(`${prefix}/`))) return undefined;
     return Promise.resolve(authorize(c)).then((allowed) => {
       if (allowed !== true) {
         const status =
@@ -214,7 +216,7 @@ export function adminRoute<C>(options: AdminRoutesOptions<C>): AdminRoute<C> {
         return errorAnswer(res, { status }, { challenge });
       }
       const parts = segments(path);
-      return parts === undefined ? notFound(res) : route(res, res.req?.method ?? 'GET', parts);
+      return parts === undefined ? notFound(res) : route(res, method, parts);
     });
   };
 }
