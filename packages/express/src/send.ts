@@ -26,6 +26,9 @@ export function send(res: Response, answer: Answer): void {
   clearBodyHeaders(res);
   res.statusCode = answer.status;
   for (const [name, value] of Object.entries(answer.headers ?? {})) setField(res, name, value);
+  // Node counts `end(body)` only when it writes it: a HEAD gets the GET's length as res.send gives it.
+  if (answer.body !== undefined && res.req.method === 'HEAD')
+    setField(res, 'content-length', Buffer.byteLength(answer.body));
   res.end(answer.body);
   recordAnswered(res);
 }
