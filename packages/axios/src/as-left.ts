@@ -1,6 +1,6 @@
 import { type ClientAttempt, IDEMPOTENCY_KEY_HEADER } from '@resilience/core';
 import axios, { type AxiosHeaders, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
-import { AttemptCancelToken } from './cancel-token.js';
+import { AttemptCancelToken, type BodyCancel } from './cancel-token.js';
 
 export type AdapterSpec = InternalAxiosRequestConfig['adapter'];
 
@@ -19,6 +19,8 @@ export class AsLeft {
   readonly #cancelToken: InternalAxiosRequestConfig['cancelToken'];
   readonly #inPlace: boolean;
   readonly #headers: Record<string, unknown>;
+  /** For a streamed body, which outlives its attempt: the caller's signal and token, which still end it. */
+  readonly #body: BodyCancel | undefined;
 
   constructor(config: InternalAxiosRequestConfig, spec: AdapterSpec) {
     this.#config = config;
@@ -27,6 +29,10 @@ export class AsLeft {
     this.#cancelToken = config.cancelToken;
     this.#inPlace = this.#builtIn && this.#cancelToken == null && config.signal == null;
     this.#headers = { ...config.headers }; // an AxiosHeaders keeps each header as an own property
+    this.#body =
+      config.responseType === 'stream'
+        ? { signal: (config.signal ?? undefined) as AbortSignal | undefined, token: config.cancelToken ?? undefined }
+        : undefined;
   }
 
   /** One attempt: the attempt's cancellation and key, through the original adapter. */
@@ -37,13 +43,12 @@ export class AsLeft {
     sent.adapter = adapter; // resending `error.config` does not run the request twice through us
     if (attempt.idempotencyKey !== undefined) sent.headers.set(IDEMPOTENCY_KEY_HEADER, attempt.idempotencyKey);
     if (!attempt.abortable) return adapter(sent); // nothing can abort it: the caller passed no signal either
-    const stream = config.responseType === 'stream';
-    if (this.#builtIn && (this.#cancelToken == null || !stream)) {
-      // The token follows the caller's signal and token too, through the attempt, so the
-      // adapter adds no listener of its own to them. A streamed body outlives the attempt:
-      // the caller's signal (or token, below) stays on it, so it still ends the body.
-      sent.cancelToken = new AttemptCancelToken(attempt).token;
-      if (sent.signal != null && !stream) (sent as { signal?: unknown }).signal = undefined;
+    if (this.#builtIn) {
+      // The token follows the caller's signal and token through the attempt (a streamed body,
+      // which outlives it, through `#body`), so the adapter adds no listener of its own to
+      // them: one request in flight would be one more listener on a long-lived signal.
+      sent.cancelToken = new AttemptCancelToken(attempt, this.#body).token;
+      if (sent.signal != null) (sent as { signal?: unknown }).signal = undefined;
     } else {
       sent.signal = attempt.signal!; // a custom adapter may know only the signal
     }

@@ -1,37 +1,60 @@
 import type { ClientAttempt } from '@resilience/core';
 import { type AbortFollower, followAbort, unfollowAbort } from '@resilience/core/internal';
 import axios, { type CancelToken } from 'axios';
+import { followCancelToken, type TokenFollower, unfollowCancelToken } from './caller-cancel.js';
 
 type Listener = (reason?: unknown) => void;
+
+/** The caller's own signal and token, which end a streamed body after its attempt settled. */
+export interface BodyCancel {
+  readonly signal: AbortSignal | undefined;
+  readonly token: CancelToken | undefined;
+}
 
 /**
  * The cancel token axios' own adapters accept (http and xhr `subscribe` and `unsubscribe`,
  * fetch `toAbortSignal`), over the attempt's `onAbort`. Cancelling through it creates no
  * `AbortSignal`, which a built-in adapter would otherwise read on every attempt (~10 µs on
- * Node 20); the fetch adapter gets a real signal of the attempt's (`toAbortSignal`). Listeners are called with no
- * reason, so the adapter rejects with the `CanceledError` an aborted signal gives — except
- * when the caller's `cancelToken` cancelled: its own `CanceledError` (its message) is passed
- * on, as axios does when the adapter follows the token itself.
+ * Node 20); the fetch adapter gets a real signal of the attempt's (`toAbortSignal`).
+ * Listeners are called with no reason, so the adapter rejects with the `CanceledError` an
+ * aborted signal gives — except when the caller's `cancelToken` cancelled: its own
+ * `CanceledError` (its message) is passed on, as axios does when the adapter follows the
+ * token itself.
+ *
+ * A streamed body (`responseType: 'stream'`) outlives its attempt: given `body`, the token
+ * also follows the caller's signal and token for as long as the adapter listens (the http
+ * adapter until the body ends), each through one listener however many requests follow it —
+ * the adapter, given them, would listen to them once per request.
  */
-export class AttemptCancelToken {
+export class AttemptCancelToken implements AbortFollower, TokenFollower {
   readonly #attempt: ClientAttempt;
+  readonly #body: BodyCancel | undefined;
   #listeners: Listener[] | undefined;
   #off: (() => void) | undefined;
   #cancelled = false;
+  /** Why it was cancelled (a `TimeoutError`, the caller's reason), and what listeners are told: only a token's `CanceledError`. */
   #reason: unknown;
+  #told: unknown;
 
-  constructor(attempt: ClientAttempt) {
+  constructor(attempt: ClientAttempt, body?: BodyCancel) {
     this.#attempt = attempt;
+    this.#body = body;
   }
 
   subscribe(listener: Listener): void {
     if (this.#cancelled) {
-      listener(this.#reason);
+      listener(this.#told);
       return;
     }
     if (this.#listeners === undefined) this.#listeners = [listener];
     else this.#listeners.push(listener);
-    this.#off ??= this.#attempt.onAbort((reason) => this.#cancel(reason));
+    if (this.#off === undefined) {
+      this.#off = this.#attempt.onAbort((reason) => {
+        this.#off = undefined; // told: nothing to stop
+        this.#cancel(reason);
+      });
+      this.#follow();
+    }
   }
 
   unsubscribe(listener: Listener): void {
@@ -46,6 +69,7 @@ export class AttemptCancelToken {
     this.#listeners = undefined; // the last one (an axios adapter subscribes one): no search, no splice
     this.#off?.();
     this.#off = undefined;
+    this.#unfollow();
   }
 
   /**
@@ -56,27 +80,57 @@ export class AttemptCancelToken {
   throwIfRequested(): void {}
 
   /**
-   * The fetch adapter's: a signal of this attempt's own, told through `onAbort` with the
-   * attempt's reason. Not the attempt's `signal`, which for an untimed attempt is the caller's
-   * own: the adapter listens to the signal it gets, so a caller's long-lived signal held a
-   * listener per request in flight; through `onAbort` it holds one. As with axios' own
-   * token, the signal's `unsubscribe` (which the adapter calls once the response, or its
-   * streamed body, is done) stops following.
+   * The fetch adapter's: a signal of this attempt's own, which aborts with the attempt's
+   * reason. Not the attempt's `signal`, which for an untimed attempt is the caller's own: the
+   * adapter listens to the signal it gets, so a caller's long-lived signal held a listener
+   * per request in flight. As with axios' own token, the signal's `unsubscribe` (which the
+   * adapter calls once the response, or its streamed body, is done) stops following.
    */
   toAbortSignal(): AbortSignal {
     const controller = new AbortController();
     const signal = controller.signal as AbortSignal & { unsubscribe?: () => void };
-    signal.unsubscribe = this.#attempt.onAbort((reason) => controller.abort(reason));
+    const listener = () => controller.abort(this.#reason);
+    this.subscribe(listener);
+    signal.unsubscribe = () => this.unsubscribe(listener);
     return signal;
   }
 
+  /** The caller's signal aborted, during a streamed body. */
+  handleEvent(): void {
+    this.#cancel(this.#body!.signal!.reason);
+  }
+
+  /** The caller's token cancelled, during a streamed body. */
+  cancelled(reason: unknown): void {
+    this.#cancel(reason);
+  }
+
+  #follow(): void {
+    const body = this.#body;
+    if (body?.token !== undefined) followCancelToken(body.token, this);
+    const signal = body?.signal;
+    if (signal === undefined || this.#cancelled) return;
+    if (signal.aborted) this.handleEvent();
+    else followAbort(signal, this);
+  }
+
+  #unfollow(): void {
+    const body = this.#body;
+    if (body?.token !== undefined) unfollowCancelToken(body.token, this);
+    if (body?.signal !== undefined) unfollowAbort(body.signal, this);
+  }
+
   #cancel(reason: unknown): void {
+    if (this.#cancelled) return;
     this.#cancelled = true;
-    this.#reason = axios.isCancel(reason) ? reason : undefined;
+    this.#reason = reason;
+    this.#told = axios.isCancel(reason) ? reason : undefined;
+    this.#off?.(); // the caller's signal or token told it, during a streamed body
     this.#off = undefined;
+    this.#unfollow();
     const listeners = this.#listeners ?? [];
     this.#listeners = undefined;
-    for (const listener of listeners) listener(this.#reason);
+    for (const listener of listeners) listener(this.#told);
   }
 
   /** As the `cancelToken` of a request config. */
@@ -84,90 +138,3 @@ export class AttemptCancelToken {
     return this as unknown as CancelToken;
   }
 }
-
-/** Told once when the token it follows is cancelled, with the token's reason. */
-interface TokenFollower {
-  cancelled(reason: unknown): void;
-}
-
-const tokenFanouts = new WeakMap<CancelToken, TokenFanout>();
-
-/**
- * The requests following one caller token, behind the one listener subscribed to it: axios
- * keeps a token's listeners in an array, so a listener per request made an app-wide token
- * hold one per request in flight, and each unsubscribe search them all.
- */
-class TokenFanout extends Set<TokenFollower> {
-  constructor(readonly token: CancelToken) {
-    super();
-  }
-
-  readonly cancel = (reason?: unknown): void => {
-    tokenFanouts.delete(this.token);
-    for (const follower of this) {
-      this.delete(follower);
-      follower.cancelled(reason ?? this.token.reason);
-    }
-  };
-}
-
-/**
- * The request's signal for the client, for a request with a `cancelToken`: it aborts with the
- * token's reason (axios' `CanceledError`) when the token cancels, or with the signal's reason
- * when the caller's `signal` aborts, so a cancelled token ends a wait between attempts at
- * once. The token and the signal each hold one listener however many requests follow them
- * (the signal through core's `followAbort`); `stop` unfollows both once the request settled.
- */
-class RequestCancel implements TokenFollower, AbortFollower {
-  readonly #controller = new AbortController();
-  readonly #token: CancelToken;
-  readonly #caller: AbortSignal | undefined;
-
-  constructor(token: CancelToken, caller: AbortSignal | undefined) {
-    this.#token = token;
-    this.#caller = caller;
-    if (token.reason !== undefined) this.#controller.abort(token.reason);
-    else if (caller?.aborted) this.#controller.abort(caller.reason);
-    else {
-      let fanout = tokenFanouts.get(token);
-      if (fanout === undefined) {
-        fanout = new TokenFanout(token);
-        tokenFanouts.set(token, fanout);
-        token.subscribe(fanout.cancel);
-      }
-      fanout.add(this);
-      if (caller !== undefined) followAbort(caller, this);
-    }
-  }
-
-  get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
-  cancelled(reason: unknown): void {
-    this.stop();
-    this.#controller.abort(reason);
-  }
-
-  /** The caller's signal aborted. */
-  handleEvent(): void {
-    this.stop();
-    this.#controller.abort(this.#caller!.reason);
-  }
-
-  readonly stop = (): void => {
-    const token = this.#token;
-    const fanout = tokenFanouts.get(token);
-    if (fanout?.delete(this) && fanout.size === 0) {
-      tokenFanouts.delete(token);
-      token.unsubscribe(fanout.cancel);
-    }
-    if (this.#caller !== undefined) unfollowAbort(this.#caller, this);
-  };
-}
-
-/** Follows the caller's `cancelToken` and `signal` for one request: see {@link RequestCancel}. */
-export const followToken = (
-  token: CancelToken,
-  signal: AbortSignal | undefined,
-): { readonly signal: AbortSignal; stop(): void } => new RequestCancel(token, signal);

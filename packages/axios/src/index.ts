@@ -2,7 +2,7 @@ import { type ClientOptions, type ResilientClient, resilientClient } from '@resi
 import { OptionsValidator } from '@resilience/core/internal';
 import axios, { type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { type AdapterSpec, AsLeft } from './as-left.js';
-import { followToken } from './cancel-token.js';
+import { followToken } from './caller-cancel.js';
 
 /** The options of `withResilience`: the same as `@resilience/fetch`, each the options of a core factory. */
 export type ResilientAxiosOptions = ClientOptions<InternalAxiosRequestConfig>;

@@ -1,5 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { Agent, type ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { followerCount } from '@resilience/core/internal';
 import { FakeClock } from '@resilience/core/testing';
 import axios, { type CancelToken } from 'axios';
@@ -30,6 +32,23 @@ async function gatedServer() {
   };
   return { server, release };
 }
+
+/** A server that answers each request's headers and the first part of its body, and the rest on `release()`. */
+async function streamingServer() {
+  const held: ServerResponse[] = [];
+  server = await scriptServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' }).write('partial');
+    held.push(res);
+  });
+  const release = () => {
+    for (const res of held.splice(0)) res.end(' and the rest');
+  };
+  return { release };
+}
+
+/** Reads a streamed body (the http adapter's Node stream, or the fetch adapter's web stream) to its end. */
+const readOut = (data: unknown): Promise<unknown> =>
+  data instanceof Readable ? finished(data.resume()) : new Response(data as ReadableStream).text();
 
 /** An instance on the server through a keep-alive agent of {@link SOCKETS} sockets. */
 function instance(options = {}) {
@@ -98,6 +117,63 @@ describe('a long-lived caller signal and cancel token', () => {
       expect(followerCount(controller.signal)).toBe(0);
     },
     30_000,
+  );
+
+  it.each([
+    ['a signal', 'http', {}],
+    ['a signal', 'http', { timeout: 60_000 }],
+    ['a token', 'http', { timeout: 60_000 }],
+    ['a signal', 'fetch', { timeout: 60_000 }],
+    ['a token', 'fetch', {}],
+  ] as const)(
+    '%s holds one abort listener while streamed bodies are read (%s adapter, %o), and none once they end',
+    async (by, adapter, options) => {
+      const { release } = await streamingServer();
+      const api = instance(options);
+      const controller = new AbortController();
+      const source = axios.CancelToken.source();
+      const config = by === 'a signal' ? { signal: controller.signal } : { cancelToken: source.token };
+      const count = SOCKETS; // each body holds its connection
+      const responses = await Promise.all(
+        Array.from({ length: count }, (_, i) =>
+          api.get(`/stream/${i}`, { adapter, responseType: 'stream', ...config }),
+        ),
+      );
+      expect(getEventListeners(controller.signal, 'abort').length + subscribers(source.token)).toBe(1);
+      release();
+      await Promise.all(responses.map((response) => readOut(response.data)));
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      expect(followerCount(controller.signal)).toBe(0);
+      expect(subscribers(source.token)).toBe(0);
+    },
+    30_000,
+  );
+
+  it.each([
+    ['a signal', 'http'],
+    ['a token', 'http'],
+    ['a signal', 'fetch'],
+    ['a token', 'fetch'],
+  ] as const)(
+    '%s still ends every streamed body after its attempt, through the one listener (%s adapter)',
+    async (by, adapter) => {
+      await streamingServer();
+      const api = instance({ timeout: 60_000 });
+      const controller = new AbortController();
+      const source = axios.CancelToken.source();
+      const config = by === 'a signal' ? { signal: controller.signal } : { cancelToken: source.token };
+      const responses = await Promise.all(
+        Array.from({ length: 3 }, (_, i) => api.get(`/stream/${i}`, { adapter, responseType: 'stream', ...config })),
+      );
+      const reads = responses.map((response) => outcome(readOut(response.data)));
+      if (by === 'a signal') controller.abort();
+      else source.cancel('the user left');
+      const ends = await Promise.all(reads);
+      expect(ends.every((end) => end instanceof Error)).toBe(true);
+      await until(() => server.seen.every((seen) => seen.aborted), 'the requests to be aborted on the wire');
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      expect(subscribers(source.token)).toBe(0);
+    },
   );
 
   it.each([
