@@ -304,6 +304,34 @@ describe('rateLimitLink against a real tRPC server', () => {
     expect(order).toEqual(['second']);
     expect(calls).toEqual({ items: 2 });
   });
+  it('gives up the place and the quota of an operation unsubscribed while it waits (a subscription closed, a query dropped by a link before it)', async () => {
+    const clock = new FakeClock();
+    const quota = rateLimiter({ algorithm: tokenBucket({ capacity: 1, refillPerSecond: 1 }), clock });
+    const link = rateLimitLink({ limiter: quota, subscriptions: true })({});
+    const sent: string[] = [];
+    const errors: unknown[] = [];
+    const next = (op: Operation) =>
+      observable<never, never>(() => {
+        sent.push(op.path);
+        return () => {};
+      });
+    const run = (type: Operation['type'], path: string) =>
+      link({ op: { id: 1, type, path, input: undefined, context: {}, signal: null }, next }).subscribe({
+        error: (error) => errors.push(error),
+      });
+    run('query', 'first');
+    const events = run('subscription', 'events');
+    const dropped = run('query', 'dropped');
+    run('query', 'last');
+    await until(() => sent.length === 1, 'the first operation sent');
+    events.unsubscribe();
+    dropped.unsubscribe();
+    await clock.advance(1_000); // one token: the next operation still waiting takes it
+    await until(() => sent.length === 2, 'the last operation sent');
+    expect(sent).toEqual(['first', 'last']);
+    expect(errors).toEqual([]);
+    expect(clock.pendingTimers).toBe(0);
+  });
 });
 
 describe('the links and subscriptions', () => {

@@ -25,7 +25,7 @@ export const RATE_LIMIT_LINK_DEFAULTS = { key: 'trpc', subscriptions: false } as
  * Keeps a client within a quota: each query and mutation waits for `limiter` (in FIFO
  * order) before it goes down the chain, and fails with a `TRPCClientError` whose cause is
  * `RateLimitExceededError` when the wait would pass `maxWaitMs`. The operation's signal
- * ends the wait. Subscriptions pass through unless `subscriptions: true`.
+ * ends the wait, and so does unsubscribing (its place and its unit go to the next). Subscriptions pass through unless `subscriptions: true`.
  *
  * @example
  * const quota = rateLimiter({ algorithm: tokenBucket({ capacity: 60, refillPerSecond: 1 }) });
@@ -46,17 +46,28 @@ export function rateLimitLink<TRouter extends AnyRouter = AnyRouter>(options: Ra
     ({ op, next }) => {
       if (op.type === 'subscription' && !subscriptions) return next(op);
       return observable((observer) => {
-        let stopped = false;
         let unsubscribe: (() => void) | undefined;
+        // Unsubscribing ends the wait, as the operation's signal does: a closed subscription or a
+        // dropped call must not keep its place in the queue and spend a unit nobody uses.
+        const waiting = new AbortController();
         const signal = signalOf(op);
-        limiter.wait(keyOf(op), { ...(signal && { signal }), ...(maxWaitMs !== undefined && { maxWaitMs }) }).then(
-          () => {
-            if (!stopped) unsubscribe = next(op).subscribe(observer).unsubscribe;
-          },
-          (error: unknown) => observer.error(asClientError(error)),
-        );
+        const follow = () => waiting.abort(signal?.reason);
+        if (signal?.aborted) follow();
+        else signal?.addEventListener('abort', follow, { once: true });
+        limiter
+          .wait(keyOf(op), { signal: waiting.signal, ...(maxWaitMs !== undefined && { maxWaitMs }) })
+          .finally(() => signal?.removeEventListener('abort', follow))
+          .then(
+            () => {
+              if (!waiting.signal.aborted) unsubscribe = next(op).subscribe(observer).unsubscribe;
+            },
+            (error: unknown) => {
+              if (signal?.aborted || !waiting.signal.aborted) observer.error(asClientError(error));
+            },
+          );
         return () => {
-          stopped = true;
+          if (unsubscribe === undefined)
+            waiting.abort(new DOMException('The operation was unsubscribed', 'AbortError'));
           unsubscribe?.();
         };
       });
