@@ -164,6 +164,50 @@ describe('rateLimitMiddleware, errorFormatter and responseMeta over HTTP', () =>
     expect([refused.status, refused.headers.get('retry-after')]).toEqual([429, '10']);
   });
 
+  it('lists each policy of a batch’s refusals once, with the longest wait, and gives the legacy fields one value: the most constrained limit’s', async () => {
+    const clock = new FakeClock();
+    const algorithm = tokenBucket({ capacity: 2, refillPerSecond: 0.1 });
+    const api = rateLimiter({ name: 'api', algorithm, clock });
+    const burst = rateLimiter({ name: 'burst', algorithm, clock });
+    // One quota per procedure, so the calls of a batch are refused with different waits.
+    const perPath = (limiter: typeof api) =>
+      t.procedure.use(
+        rateLimitMiddleware<{ userId: string }>({ limiter, key: ({ path }) => path, clock, headers: 'both' }),
+      );
+    const url = await serve(
+      t.router({
+        a: perPath(api).query(() => 'a'),
+        b: perPath(api).query(() => 'b'),
+        c: perPath(burst).query(() => 'c'),
+      }),
+    );
+    for (const path of ['a', 'a']) await get(url, path);
+    await clock.advance(5_000);
+    for (const path of ['b', 'b', 'c', 'c']) await get(url, path);
+    const refused = await get(url, 'a,b?batch=1&input={}');
+    expect(refused.body).toMatchObject([
+      { error: { data: { retryAfterMs: 5_000 } } },
+      { error: { data: { retryAfterMs: 10_000 } } },
+    ]);
+    expect(Object.fromEntries([...refused.headers].filter(([name]) => /rate|retry/.test(name)))).toEqual({
+      'retry-after': '10',
+      'ratelimit-policy': '"api";q=2;w=20',
+      ratelimit: '"api";r=0;t=10',
+      'ratelimit-limit': '2',
+      'ratelimit-remaining': '0',
+      'ratelimit-reset': '10',
+      'x-ratelimit-limit': '2',
+      'x-ratelimit-remaining': '0',
+      'x-ratelimit-reset': '15',
+    });
+    // Two policies: both listed, in the order of their waits.
+    const both = await get(url, 'b,c,a?batch=1&input={}');
+    expect([both.headers.get('ratelimit-policy'), both.headers.get('ratelimit')]).toEqual([
+      '"api";q=2;w=20, "burst";q=2;w=20',
+      '"api";r=0;t=10, "burst";r=0;t=10',
+    ]);
+  });
+
   it('answers a store that is down with SERVICE_UNAVAILABLE (503) and reports store_unavailable, as the adapters do', async () => {
     const fail = () => Promise.reject(new StoreUnavailableError('store down'));
     const store: Store = { apply: fail, applyAll: fail, get: fail, set: fail, delete: fail, keys: fail };

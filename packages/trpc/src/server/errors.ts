@@ -104,22 +104,30 @@ export function errorFormatter(format?: (opts: FormatterOptions & { shape: Shape
 /** The fields an error's cause may set on the response: the rate-limit draft's and Retry-After. */
 const FORWARDED =
   /^(ratelimit|ratelimit-policy|ratelimit-limit|ratelimit-remaining|ratelimit-reset|x-ratelimit-limit|x-ratelimit-remaining|x-ratelimit-reset)$/;
+/** The draft's fields are lists of items, one per policy; the older fields hold one limit's number. */
+const LISTS = /^ratelimit(-policy)?$/;
+/** A list's items: a policy's name, a quoted string (core's names are printable ASCII), then its parameters. */
+const ITEM = /"(?:[^"\\]|\\.)*"[^,]*/g;
+const NAME = /^"(?:[^"\\]|\\.)*"/;
 
 type HeaderDict = Record<string, string | string[] | undefined>;
 type Meta = { status?: number; headers?: Headers | HeaderDict };
 
 /**
- * Retry-After and the RateLimit fields for a response's errors: each limit once, and the
- * longest wait when every one of the response's `calls` (a batch's) failed with one. A batch
- * in which a call succeeded or failed without a wait gets no `Retry-After`: it would tell
- * that call (tRPC clients read the header for any failed call) to wait for another's limit.
- * Each call's own wait is in its `data.retryAfterMs` (`errorFormatter`).
+ * Retry-After and the RateLimit fields for a response's errors, as core's responder answers
+ * one refusal: each policy listed once, with the item of the longest wait among its refusals
+ * (a batch's calls may spend different keys of one policy), and the older single-limit
+ * fields of the most constrained refusal, the one with the longest wait. `Retry-After`, the
+ * longest wait, only when every one of the response's `calls` (a batch's) failed with one. A
+ * batch in which a call succeeded or failed without a wait gets no `Retry-After`: it would
+ * tell that call (tRPC clients read the header for any failed call) to wait for another's
+ * limit. Each call's own wait is in its `data.retryAfterMs` (`errorFormatter`).
  */
 export function errorHeaders(
   errors: readonly TRPCError[],
   calls: number = errors.length,
 ): Record<string, string> | undefined {
-  let headers: Record<string, string> | undefined;
+  const fields: { wait: number; own: Record<string, unknown> }[] = [];
   let wait = -1;
   let waits = 0;
   for (const error of errors) {
@@ -131,12 +139,27 @@ export function errorHeaders(
     }
     const own = (error.cause as { headers?: unknown }).headers;
     if (typeof own !== 'object' || own === null) continue;
-    for (const [name, value] of Object.entries(own as Record<string, unknown>)) {
+    const ms = (error.cause as { retryAfterMs?: unknown }).retryAfterMs;
+    fields.push({ wait: typeof ms === 'number' && Number.isFinite(ms) ? ms : 0, own: own as Record<string, unknown> });
+  }
+  let headers: Record<string, string> | undefined;
+  const listed = new Set<string>();
+  // The longest wait speaks first (a stable sort keeps the batch's order between equals).
+  for (const { own } of fields.sort((a, b) => b.wait - a.wait)) {
+    for (const [name, value] of Object.entries(own)) {
       if (typeof value !== 'string' || !FORWARDED.test(name)) continue;
       headers ??= {};
-      const seen = headers[name];
-      if (seen === undefined) headers[name] = value;
-      else if (!seen.split(', ').includes(value)) headers[name] = `${seen}, ${value}`;
+      if (!LISTS.test(name)) {
+        headers[name] ??= value;
+        continue;
+      }
+      for (const item of value.match(ITEM) ?? []) {
+        const policy = `${name} ${NAME.exec(item)![0]}`;
+        if (listed.has(policy)) continue;
+        listed.add(policy);
+        const seen = headers[name];
+        headers[name] = seen === undefined ? item.trim() : `${seen}, ${item.trim()}`;
+      }
     }
   }
   if (waits === 0 || waits < calls) return headers;
