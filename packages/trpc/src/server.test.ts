@@ -328,6 +328,24 @@ describe('idempotentMutation', () => {
     expect(await optional({ input: { item: 1 }, path: 'order' })).toBe('ran without a key');
   });
 
+  it('refuses a key that is there but not one (empty, a number, an object) with BAD_REQUEST, even when keys are optional: it is never run unprotected', async () => {
+    let runs = 0;
+    const router = t.router({
+      order: t.procedure
+        .input((raw) => raw as { idempotencyKey?: unknown })
+        .mutation(idempotentMutation({ required: false }, () => ++runs)),
+    });
+    const client = createTRPCClient<typeof router>({ links: [httpLink({ url: await serve(router) })] });
+    for (const idempotencyKey of ['', 42, { id: 'k' }, ['k'], true]) {
+      const refused = await failure(client.order.mutate({ idempotencyKey }));
+      expect(refused.data).toMatchObject({ code: 'BAD_REQUEST', httpStatus: 400 });
+      expect(refused.message).toBe('The idempotency key must be a string of 1 to 255 characters');
+    }
+    expect(runs).toBe(0);
+    // Absent (or null) is no key: optional, so it runs, once per call.
+    expect([await client.order.mutate({}), await client.order.mutate({ idempotencyKey: null })]).toEqual([1, 2]);
+  });
+
   it('replays the caller’s own mistake (a 4xx), but runs again after a server error', async () => {
     const outcomes = [
       new TRPCError({ code: 'NOT_FOUND', message: 'no item 9' }),
@@ -507,7 +525,9 @@ describe('idempotentMutation', () => {
     expect(() => idempotentMutation({ required: 'yes' } as never, () => 1)).toThrow(/required/);
     expect(() => idempotentMutation({}, undefined as never)).toThrow(/resolver/);
     const strict = idempotentMutation({ minKeyLength: 16 }, () => 1);
-    await expect(strict({ input: { idempotencyKey: 'short' }, path: 'x' })).rejects.toThrow(/16 to 255 characters/);
+    await expect(strict({ input: { idempotencyKey: 'short' }, path: 'x' })).rejects.toThrow(
+      /a string of 16 to 255 characters/,
+    );
     // Not text (a lone surrogate): a store that writes UTF-8 (Redis) would read two such keys as one.
     const wellFormed = idempotentMutation({}, () => 1);
     await expect(wellFormed({ input: { idempotencyKey: 'order-\uD800' }, path: 'x' })).rejects.toThrow(/well-formed/);

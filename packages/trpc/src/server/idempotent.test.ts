@@ -37,7 +37,7 @@ async function serve<R>(options: IdempotentMutationOptions<ResolverInput>, resol
   let runs = 0;
   const router = t.router({
     order: t.procedure
-      .input((raw) => raw as { idempotencyKey: string; size: number })
+      .input((raw) => raw as { idempotencyKey?: string | undefined; size: number })
       .mutation(
         idempotentMutation(options, ({ input }: ResolverInput) => {
           runs++;
@@ -48,7 +48,8 @@ async function serve<R>(options: IdempotentMutationOptions<ResolverInput>, resol
   server = await startServer({ router, responseMeta: responseMeta() });
   const client = createTRPCClient<typeof router>({ links: [httpLink({ url: server.url })] });
   return {
-    order: (idempotencyKey: string, size: number) => client.order.mutate({ idempotencyKey, size }),
+    /** Without a key when `idempotencyKey` is undefined (JSON leaves it out). */
+    order: (idempotencyKey: string | undefined, size: number) => client.order.mutate({ idempotencyKey, size }),
     runs: () => runs,
   };
 }
@@ -252,14 +253,14 @@ describe('idempotentMutation: a resolver that returns unrecorded(value, reason)'
 
   it('answers the value to a call without a key (required: false), never the marker', async () => {
     const { order, runs } = await serve({ required: false }, answer);
-    expect(await order('', 1)).toEqual({ status: 'declined', size: 1 });
-    expect(await order('', 2)).toEqual({ status: 'placed', size: 2 });
+    expect(await order(undefined, 1)).toEqual({ status: 'declined', size: 1 });
+    expect(await order(undefined, 2)).toEqual({ status: 'placed', size: 2 });
     expect(runs()).toBe(2);
   });
 
   it('answers an unrecorded undefined as no value, with a key and without', async () => {
     const { order } = await serve({ required: false }, () => unrecorded(undefined, 'nothing to say'));
     expect(await order('k-undefined', 1)).toBeUndefined();
-    expect(await order('', 1)).toBeUndefined();
+    expect(await order(undefined, 1)).toBeUndefined();
   });
 });

@@ -34,7 +34,7 @@ export interface IdempotentMutationOptions<O extends ResolverInput> {
    * @default idempotency(): a memory store of 10 000 records for 24 h, one per wrapper
    */
   idempotency?: Idempotency | IdempotencyOptions;
-  /** The call's key. @default input.idempotencyKey */
+  /** The call's key; `undefined` or `null` for none (anything else but a string of `minKeyLength` to `maxKeyLength` is `BAD_REQUEST`). @default input.idempotencyKey */
   key?: (opts: O) => string | null | undefined;
   /** Whose key it is (a user, a tenant): keys of different scopes never share a record. */
   scope?: (opts: O) => string | undefined;
@@ -105,9 +105,9 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 /** The logger used when none is given: `console`, message first. */
 const consoleLogger: Pick<EventLogger, 'warn'> = { warn: (fields, message) => console.warn(message, fields) };
 
-const keyInInput = (opts: ResolverInput) => {
-  const key = (opts.input as { idempotencyKey?: unknown } | null | undefined)?.idempotencyKey;
-  return typeof key === 'string' ? key : undefined;
+// What the input carries, whatever it is: a key that is there but not a string is refused, not taken for none.
+const keyInInput = (opts: ResolverInput): unknown => {
+  return (opts.input as { idempotencyKey?: unknown } | null | undefined)?.idempotencyKey;
 };
 
 /**
@@ -151,14 +151,18 @@ export function idempotentMutation<O extends ResolverInput, T>(
   const maxResultBytes = options.maxResultBytes ?? IDEMPOTENT_MUTATION_DEFAULTS.maxResultBytes;
   const logger = options.logger ?? consoleLogger;
   return async function idempotent(opts) {
-    const key = keyOf(opts);
-    if (key === undefined || key === null || key === '') {
+    const key: unknown = keyOf(opts);
+    // Only an absent key is none: '' or a number is a key sent wrong, refused as the HTTP adapters refuse "" (never run unprotected).
+    if (key === undefined || key === null) {
       if (required) throw new TRPCError({ code: 'BAD_REQUEST', message: 'An idempotency key is required' });
       const returned = await resolver(opts);
       return isUnrecorded(returned) ? (unrecordedValue(returned) as T) : (returned as T);
     }
     if (typeof key !== 'string' || key.length < min || key.length > max) {
-      throw new TRPCError({ code: 'BAD_REQUEST', message: `The idempotency key must be ${min} to ${max} characters` });
+      throw new TRPCError({
+        code: 'BAD_REQUEST',
+        message: `The idempotency key must be a string of ${min} to ${max} characters`,
+      });
     }
     if (LONE_SURROGATE.test(key)) {
       throw new TRPCError({ code: 'BAD_REQUEST', message: 'The idempotency key must be well-formed text' });
