@@ -451,7 +451,7 @@ describe('idempotentMutation', () => {
     expect(runs()).toBe(5);
   });
 
-  it('tells inputs apart by what a transformer carries (Set, Map, BigInt, NaN), and refuses one with no fingerprint', async () => {
+  it('tells inputs apart by what a transformer carries (Set, Map, BigInt, NaN, Error), and refuses one with no fingerprint', async () => {
     // A transformer of the kind superjson is: it revives a Set, a Map and a BigInt.
     const revive = (value: unknown): unknown => {
       if (typeof value !== 'object' || value === null) return value;
@@ -461,6 +461,7 @@ describe('idempotentMutation', () => {
         return new Map((v.$map as [unknown, unknown][]).map(([k, x]) => [revive(k), revive(x)]));
       if (typeof v.$bigint === 'string') return BigInt(v.$bigint);
       if (typeof v.$number === 'string') return Number(v.$number);
+      if (typeof v.$error === 'string') return new Error(v.$error); // superjson revives an Error's name and message
       return Array.isArray(value)
         ? value.map(revive)
         : Object.fromEntries(Object.entries(v).map(([k, x]) => [k, revive(x)]));
@@ -486,11 +487,16 @@ describe('idempotentMutation', () => {
     expect((await failure(order({ cents: { $bigint: '2' } }, 'k-big'))).data?.code).toBe('UNPROCESSABLE_CONTENT');
     expect(await order({ rate: null }, 'k-nan')).toBe(4); // NaN is null to JSON
     expect((await failure(order({ rate: { $number: 'NaN' } }, 'k-nan'))).data?.code).toBe('UNPROCESSABLE_CONTENT');
+    expect(await order({ reason: { $error: 'lost' } }, 'k-error')).toBe(5); // an Error is {} to JSON
+    expect(await order({ reason: { $error: 'lost' } }, 'k-error')).toBe(5);
+    expect((await failure(order({ reason: { $error: 'stolen' } }, 'k-error'))).data?.code).toBe(
+      'UNPROCESSABLE_CONTENT',
+    );
     let deep: unknown = 1;
     for (let i = 0; i < 600; i++) deep = { deep };
     const refused = await failure(order({ deep }, 'k-deep'));
     expect([refused.data?.code, refused.data?.httpStatus]).toEqual(['BAD_REQUEST', 400]);
-    expect(runs).toBe(4);
+    expect(runs).toBe(5);
   });
 
   it('does not run a timed-out mutation again for its retry: CONFLICT while it runs, then its result', async () => {

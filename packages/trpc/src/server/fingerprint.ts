@@ -7,9 +7,10 @@ const MAX_DEPTH = 512;
 /**
  * The input as JSON can say it. A transformer (superjson, devalue) revives values JSON has no
  * form for: a Set, a Map or a RegExp is `{}` to JSON and NaN or Infinity `null`, so two inputs
- * that differ only in one would share a fingerprint, and a BigInt has none. Each is written as
- * a tagged object instead. A cycle (superjson revives them) meets the depth limit. Own keys
- * go to an object without a prototype, so a `__proto__` key stays a key.
+ * that differ only in one would share a fingerprint, and a BigInt has none; an Error is `{}`
+ * too, whatever its message. Each is written as a tagged object instead. A cycle (superjson
+ * revives them) meets the depth limit. Own keys go to an object without a prototype, so a
+ * `__proto__` key stays a key.
  */
 function jsonable(value: unknown, depth: number): unknown {
   if (typeof value === 'bigint') return { $bigint: value.toString() };
@@ -20,6 +21,8 @@ function jsonable(value: unknown, depth: number): unknown {
   if (value instanceof Map) return { $map: [...value].map(([k, v]) => [inner(k), inner(v)]) };
   if (value instanceof Set) return { $set: [...value].map(inner) };
   if (value instanceof RegExp) return { $regexp: String(value) };
+  // superjson revives an Error's name and message, which are not own enumerable keys; its other own keys count too.
+  if (value instanceof Error) return { $error: [value.name, value.message, inner({ ...value })] };
   if (Array.isArray(value)) return value.map(inner);
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return value; // a Date: its JSON form
   const out: Record<string, unknown> = Object.create(null);
