@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { onHttpDecision } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { requestSignal } from '../request-state.js';
 import { deferred, type Served, send, serve } from '../testing/http.js';
 import { timeoutArm } from './timeout.js';
 
@@ -35,5 +36,26 @@ describe('timeoutArm', () => {
     } finally {
       stop();
     }
+  });
+
+  it('answers 503 before the signal aborts: a handler that answers from its abort listener at once gives a late answer, not the client’s', async () => {
+    const clock = new FakeClock(0);
+    const arm = timeoutArm({ ms: 1_000, clock });
+    const entered = deferred();
+    served = await serve((_req, res) => {
+      arm(res, () => {
+        requestSignal(res).addEventListener('abort', () => {
+          res.statusCode = 201;
+          res.end('{"late":true}');
+        });
+        entered.resolve();
+      });
+    });
+    const reply = send(served.port);
+    await entered.promise;
+    await clock.advance(1_000);
+    const { status, body } = await reply;
+    expect(status).toBe(503);
+    expect(JSON.parse(body)).toMatchObject({ code: 'request_timeout' });
   });
 });

@@ -78,9 +78,11 @@ export function timeoutArm(
     if (!res.writableEnded) {
       emitHttpDecision({ decision: 'timed_out' });
       const error = new RequestTimeoutError(ms);
+      // The 503 is sealed before the signal aborts: an answer its listeners give at once is the
+      // handler's late answer, never the client's. Already streaming: only ending the connection stops it.
+      const answered = respondOnce(res, errorAnswer(res, error));
       abortRequest(res, error);
-      // Already streaming: only ending the connection stops it.
-      if (!respondOnce(res, errorAnswer(res, error))) res.destroy(error);
+      if (!answered) res.destroy(error);
       else if (handled !== undefined) {
         // The handler still runs: whoever waits for its answer (an idempotency record) learns when it ends.
         handled.then(
