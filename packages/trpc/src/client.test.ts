@@ -10,8 +10,15 @@ import {
   tokenBucket,
 } from '@resilience/core';
 import { FakeClock, sequenceRandom } from '@resilience/core/testing';
-import { createTRPCClient, httpBatchLink, httpLink, type Operation, type TRPCLink } from '@trpc/client';
-import { initTRPC, TRPCError } from '@trpc/server';
+import {
+  createTRPCClient,
+  httpBatchLink,
+  httpLink,
+  type Operation,
+  TRPCClientError,
+  type TRPCLink,
+} from '@trpc/client';
+import { type AnyRouter, initTRPC, TRPCError } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
 import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../../fetch/src/testing/server.js';
@@ -360,5 +367,49 @@ describe('the links and subscriptions', () => {
     expect(rateLimitLink({ limiter, subscriptions: true })({})({ op: subscription, next: next as never })).not.toBe(
       stream,
     );
+  });
+});
+
+describe('an operation unsubscribed while a link holds it', () => {
+  const op: Operation = { id: 1, type: 'query', path: 'items', input: undefined, context: {}, signal: null };
+
+  it('ends retryLink’s wait for Retry-After at once, sends nothing more, and the caller hears nothing', async () => {
+    const clock = new FakeClock();
+    let sent = 0;
+    const refused = () =>
+      observable<never, TRPCClientError<AnyRouter>>((observer) => {
+        sent++;
+        const cause = Object.assign(new Error('busy'), { data: { httpStatus: 429, retryAfterMs: 30_000 } });
+        observer.error(TRPCClientError.from(cause));
+        return () => {};
+      });
+    const heard: unknown[] = [];
+    const link = retryLink({ retry: { clock, random: sequenceRandom(0) } })({});
+    const subscription = link({ op, next: refused as never }).subscribe({
+      next: (value) => heard.push(value),
+      error: (error) => heard.push(error),
+    });
+    await waiting(clock);
+    subscription.unsubscribe();
+    await until(() => clock.pendingTimers === 0, 'the wait ended');
+    await clock.advance(60_000);
+    expect([sent, heard]).toEqual([1, []]);
+  });
+
+  it('is no failure to circuitBreakerLink, whose count is settled', async () => {
+    const clock = new FakeClock();
+    const link = circuitBreakerLink({ breaker: { strategy: consecutive(1), halfOpenAfter: 1_000 }, clock });
+    let sent = 0;
+    const hanging = () =>
+      observable<never, never>(() => {
+        sent++;
+        return () => {};
+      });
+    for (let i = 0; i < 3; i++)
+      link({})({ op, next: hanging as never })
+        .subscribe({})
+        .unsubscribe();
+    await until(() => link.client.host('items') !== undefined, 'the breaker made');
+    expect([sent, link.client.host('items')?.breaker?.state]).toEqual([3, 'closed']);
   });
 });

@@ -3,7 +3,7 @@ import { OptionsValidator } from '@resilience/core/internal';
 import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { built } from '../built.js';
-import { type Envelope, promiseLink, signalOf } from './operation.js';
+import { type Envelope, promiseLink } from './operation.js';
 
 export interface CircuitBreakerLinkOptions {
   /** `circuitBreaker()`'s options; `handle` defaults to `isRetryableFailure` (a 4xx answer is the server working). */
@@ -64,10 +64,9 @@ export function circuitBreakerLink<TRouter extends AnyRouter = AnyRouter>(
   );
   const link = promiseLink(
     () => true,
-    (op, send) =>
-      client.request(
-        { request: op, method: op.type === 'query' ? 'GET' : 'POST', url: op.path, signal: signalOf(op) },
-        () => send(op),
+    (op, send, signal) =>
+      client.request({ request: op, method: op.type === 'query' ? 'GET' : 'POST', url: op.path, signal }, () =>
+        send(op),
       ),
   );
   return Object.assign(() => link, { client });

@@ -10,7 +10,7 @@ import { OptionsValidator } from '@resilience/core/internal';
 import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { built } from '../built.js';
-import { promiseLink, signalOf } from './operation.js';
+import { promiseLink } from './operation.js';
 
 export interface RetryLinkOptions {
   /**
@@ -75,7 +75,7 @@ export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryL
   const idempotent = options.idempotent ?? safeByDefault;
   const link = promiseLink(
     (op) => idempotent(op) === true,
-    (op, send) => policy.execute(() => send(op), signalOf(op)).catch(lastError),
+    (op, send, signal) => policy.execute(() => send(op), signal).catch(lastError),
   );
   return () => link;
 }

@@ -3,7 +3,7 @@ import { OptionsValidator } from '@resilience/core/internal';
 import type { TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { built } from '../built.js';
-import { promiseLink, signalOf } from './operation.js';
+import { promiseLink } from './operation.js';
 
 export interface TimeoutLinkOptions {
   /** The time limit of each query and mutation, in ms. */
@@ -41,7 +41,7 @@ export function timeoutLink<TRouter extends AnyRouter = AnyRouter>(options: Time
   );
   const link = promiseLink(
     () => true,
-    (op, send) => policy.execute(({ signal }) => send({ ...op, signal }), signalOf(op)),
+    (op, send, outer) => policy.execute(({ signal }) => send({ ...op, signal }), outer),
   );
   return () => link;
 }
