@@ -11,6 +11,7 @@ import {
   type RecentErrors,
 } from '@resilience/core';
 import { OptionsValidator, ReportGate } from '@resilience/core/internal';
+import { loggedPath } from '../logged-path.js';
 import { consoleLogger } from '../logger.js';
 import { type RequestRecorder, requestRecorder } from '../record.js';
 import {
@@ -63,18 +64,6 @@ const REFUSAL_REPORT_MS = 60_000;
 
 /** The refusal code of an error, if it is one. */
 const refusalOf = (error: unknown) => REFUSALS.find((code) => isResilienceError(error, code));
-
-/** The most characters of a path a log line carries (a request target may be kilobytes long). */
-const MAX_LOGGED_PATH = 200;
-
-/** The request's path as the client sent it, without its query (which may carry secrets), cut to {@link MAX_LOGGED_PATH}. */
-function loggedPath(res: ServerResponse): string | undefined {
-  const url = res.req?.url;
-  if (url === undefined) return undefined;
-  const query = url.indexOf('?');
-  const path = query < 0 ? url : url.slice(0, query);
-  return path.length > MAX_LOGGED_PATH ? `${path.slice(0, MAX_LOGGED_PATH)}…` : path;
-}
 
 /** Where a request's error was met: its route (as the framework names it), and whether a request recorder counts it. */
 export interface ErrorContext {

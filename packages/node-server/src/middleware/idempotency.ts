@@ -24,6 +24,7 @@ import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { headersOf } from '../accessors.js';
 import { bodyReader, type RequestBody } from '../body.js';
 import { type CapturedResponse, responseCapture } from '../capture.js';
+import { loggedPath } from '../logged-path.js';
 import { consoleLogger } from '../logger.js';
 import { requestCorrelationId } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
@@ -181,7 +182,7 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     onTooLarge(res) {
       if (!res.headersSent) res.setHeader(IDEMPOTENCY_HEADERS.notRecorded, 'body-too-large');
       logger.warn(
-        { url: res.req?.url?.split('?')[0], maxBodyBytes },
+        { path: loggedPath(res), maxBodyBytes },
         `idempotency: the response is over ${maxBodyBytes} bytes and was not recorded; a repeat runs the handler again`,
       );
     },

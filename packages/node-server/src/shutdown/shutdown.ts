@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { systemClock, type TimerHandle } from '@resilience/core';
 import { isEnded } from '../accessors.js';
+import { loggedPath } from '../logged-path.js';
 import { consoleLogger } from '../logger.js';
 import { outlive } from '../outlive.js';
 import { lateResponse } from '../request-state.js';
@@ -56,9 +57,7 @@ const READINESS = { kind: 'readiness', critical: true } as const;
 
 /** `GET /orders`: the path without its query, which may carry secrets. */
 function describe(res: ServerResponse): string {
-  const url = res.req?.url ?? '';
-  const query = url.indexOf('?');
-  return `${res.req?.method ?? '?'} ${query === -1 ? url : url.slice(0, query)}`;
+  return `${res.req?.method ?? '?'} ${loggedPath(res) ?? ''}`;
 }
 
 /**

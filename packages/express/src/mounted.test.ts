@@ -1,0 +1,44 @@
+// Express gives a middleware mounted on a path (`app.use('/orders', …)`) the URL without that
+// path: what the error handler logs must still be the path the client asked for.
+import { fixedWindow, type Store, StoreUnavailableError } from '@resilience/core';
+import express from 'express';
+import { afterEach, expect, it } from 'vitest';
+import { type Served, send, serve } from '../../node-server/src/testing/http.js';
+import { errorHandler, rateLimit } from './index.js';
+
+let served: Served | undefined;
+afterEach(() => served?.close());
+
+const fail = () => Promise.reject(new StoreUnavailableError('store down'));
+const down: Store = { apply: fail, applyAll: fail, get: fail, set: fail, delete: fail, keys: fail };
+
+it('logs a refusal answered inside a middleware mounted on a path with the whole path, never the query', async () => {
+  const lines: Array<{ fields: Record<string, unknown>; message: string }> = [];
+  const logger = {
+    info() {},
+    error() {},
+    warn: (fields: Record<string, unknown>, message: string) => lines.push({ fields, message }),
+  };
+  const app = express();
+  const quiet = { info() {}, warn() {}, error() {} };
+  app.use(
+    '/orders',
+    rateLimit({
+      algorithm: fixedWindow({ limit: 5, windowMs: 60_000 }),
+      store: down,
+      onStoreError: 'closed',
+      logger: quiet,
+    }),
+  );
+  app.post('/orders/:id', (_req, res) => res.json({}));
+  app.use(errorHandler({ logger }));
+  served = await serve(app);
+  expect((await send(served.port, { method: 'POST', path: '/orders/42?token=secret' })).status).toBe(503);
+  expect(lines).toEqual([
+    expect.objectContaining({
+      fields: expect.objectContaining({ path: '/orders/42', code: 'store_unavailable' }),
+      message: expect.stringMatching(/^POST \/orders\/42 refused/),
+    }),
+  ]);
+  expect(JSON.stringify(lines)).not.toMatch(/secret/);
+});
