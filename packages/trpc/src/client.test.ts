@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import {
   BrokenCircuitError,
@@ -411,5 +412,50 @@ describe('an operation unsubscribed while a link holds it', () => {
         .unsubscribe();
     await until(() => link.client.host('items') !== undefined, 'the breaker made');
     expect([sent, link.client.host('items')?.breaker?.state]).toEqual([3, 'closed']);
+  });
+});
+
+describe('a signal shared by many operations (an app-wide shutdown signal)', () => {
+  it('carries one abort listener however many operations wait in the links, and none once they settle', async () => {
+    const clock = new FakeClock();
+    const quota = rateLimiter({ algorithm: tokenBucket({ capacity: 1, refillPerSecond: 1 }), clock });
+    const shutdown = new AbortController();
+    const pending: (() => void)[] = [];
+    const held = () =>
+      observable<{ result: { data: string } }, never>((observer) => {
+        pending.push(() => {
+          observer.next({ result: { data: 'ok' } });
+          observer.complete();
+        });
+        return () => {};
+      });
+    const links = [
+      rateLimitLink({ limiter: quota, maxWaitMs: 60_000 })({}),
+      retryLink({ retry: { clock } })({}),
+      circuitBreakerLink({ breaker: {}, clock })({}),
+      timeoutLink({ ms: 120_000, clock })({}),
+    ];
+    const chain = (op: Operation, index = 0): ReturnType<typeof held> =>
+      index === links.length
+        ? held()
+        : (links[index]!({ op, next: (next) => chain(next, index + 1) as never }) as never);
+    let done = 0;
+    for (let id = 0; id < 20; id++) {
+      const op: Operation = {
+        id,
+        type: 'query',
+        path: 'items',
+        input: undefined,
+        context: {},
+        signal: shutdown.signal,
+      };
+      chain(op).subscribe({ complete: () => done++ });
+    }
+    await clock.advance(19_000); // the quota lets them all through, one a second
+    await until(() => pending.length === 20, 'every operation sent');
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(1); // core's fan-out
+    for (const answer of pending) answer();
+    await until(() => done === 20, 'every operation answered');
+    expect(getEventListeners(shutdown.signal, 'abort')).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 // What every link shares: an operation's single result as a promise, and errors as tRPC's.
+import { followAbort, unfollowAbort } from '@resilience/core/internal';
 import { type Operation, type OperationLink, type OperationResultEnvelope, TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
@@ -24,11 +25,7 @@ export function promiseLink(
     return observable((observer) => {
       let cancel: (() => void) | undefined;
       let stopped = false;
-      const stop = new AbortController();
-      const own = signalOf(op);
-      const follow = () => stop.abort(own?.reason);
-      if (own?.aborted) follow();
-      else own?.addEventListener('abort', follow, { once: true });
+      const stop = stopper(op);
       const send = (attempt: Operation): Promise<Envelope> =>
         new Promise<Envelope>((resolve, reject) => {
           if (stopped) return reject(unsubscribed());
@@ -44,7 +41,7 @@ export function promiseLink(
           };
         });
       run(op, send, stop.signal)
-        .finally(() => own?.removeEventListener('abort', follow))
+        .finally(stop.release)
         .then(
           (envelope) => {
             if (stopped) return;
@@ -64,7 +61,36 @@ export function promiseLink(
   };
 }
 
-const unsubscribed = () => new DOMException('The operation was unsubscribed', 'AbortError');
+/** Why an operation's work stopped when it was unsubscribed. */
+export const unsubscribed = () => new DOMException('The operation was unsubscribed', 'AbortError');
+
+/** A signal for an operation's work in a link: it aborts with the operation's own and on `abort()`. */
+export interface Stopper {
+  readonly signal: AbortSignal;
+  abort(reason: unknown): void;
+  /** Stops following the operation's signal; call once the work is done. */
+  release(): void;
+}
+
+/**
+ * The operation's {@link Stopper}. It follows the operation's signal through core's fan-out, so
+ * a signal many operations share (an app-wide shutdown signal) carries one listener, not one
+ * per operation and link, and none once they are done.
+ */
+export function stopper(op: Operation): Stopper {
+  const controller = new AbortController();
+  const own = signalOf(op);
+  const follower = { handleEvent: () => controller.abort(own?.reason) };
+  if (own?.aborted) controller.abort(own.reason);
+  else if (own) followAbort(own, follower);
+  return {
+    signal: controller.signal,
+    abort: (reason) => controller.abort(reason),
+    release: () => {
+      if (own) unfollowAbort(own, follower);
+    },
+  };
+}
 
 /** Errors reach the caller as tRPC's own: a `TRPCClientError` as it is, anything else (`BrokenCircuitError` ...) as its cause. */
 export const asClientError = (error: unknown): TRPCClientError<AnyRouter> =>

@@ -3,7 +3,7 @@ import { OptionsValidator } from '@resilience/core/internal';
 import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
-import { asClientError, signalOf } from './operation.js';
+import { asClientError, stopper, unsubscribed } from './operation.js';
 
 export interface RateLimitLinkOptions {
   /** The limiter every operation waits for (FIFO, up to its `maxWaitMs`): `rateLimiter({ algorithm })`. */
@@ -49,25 +49,20 @@ export function rateLimitLink<TRouter extends AnyRouter = AnyRouter>(options: Ra
         let unsubscribe: (() => void) | undefined;
         // Unsubscribing ends the wait, as the operation's signal does: a closed subscription or a
         // dropped call must not keep its place in the queue and spend a unit nobody uses.
-        const waiting = new AbortController();
-        const signal = signalOf(op);
-        const follow = () => waiting.abort(signal?.reason);
-        if (signal?.aborted) follow();
-        else signal?.addEventListener('abort', follow, { once: true });
+        const waiting = stopper(op);
         limiter
           .wait(keyOf(op), { signal: waiting.signal, ...(maxWaitMs !== undefined && { maxWaitMs }) })
-          .finally(() => signal?.removeEventListener('abort', follow))
+          .finally(waiting.release)
           .then(
             () => {
               if (!waiting.signal.aborted) unsubscribe = next(op).subscribe(observer).unsubscribe;
             },
             (error: unknown) => {
-              if (signal?.aborted || !waiting.signal.aborted) observer.error(asClientError(error));
+              if (op.signal?.aborted || !waiting.signal.aborted) observer.error(asClientError(error));
             },
           );
         return () => {
-          if (unsubscribe === undefined)
-            waiting.abort(new DOMException('The operation was unsubscribed', 'AbortError'));
+          if (unsubscribe === undefined) waiting.abort(unsubscribed());
           unsubscribe?.();
         };
       });
