@@ -19,10 +19,12 @@ import { options } from '../tsup.config.js';
  * delays past 2^31 ms (~440) and one abort listener per signal (~400) — and measured 16 276,
  * under the 16 474 it was before issue 10; 16 543 after issues 13 to 16 (every own error code
  * classified, an open breaker's rejection text built once per opening); 16 854 once Retry-After
- * is read as servers send it (fractional seconds, a field sent twice, asctime dates in GMT). This
- * ceiling keeps it from growing unnoticed.
+ * is read as servers send it (fractional seconds, a field sent twice, asctime dates in GMT);
+ * 17 208 once an option named as express-rate-limit, p-retry or opossum names it points to ours
+ * (~350: the validator every factory calls carries the table). This ceiling keeps it from
+ * growing unnoticed.
  */
-const RETRY_ONLY_BUDGET = 16_900;
+const RETRY_ONLY_BUDGET = 17_300;
 /**
  * Minified bytes of a bundle that imports only one small constant (~60 bytes): anything above
  * it is a module-level statement that runs at import (a `new`, a call, arithmetic or a spread

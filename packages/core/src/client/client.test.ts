@@ -496,7 +496,10 @@ describe('resilientClient options', () => {
   });
 
   it('points a user of axios-retry or p-retry to retry, not to a name a few letters away', () => {
-    for (const name of ['retries', 'retryDelay', 'retryCondition']) {
+    expect(() => resilientClient({ retries: 3 } as ClientOptions)).toThrow(
+      "retries: received 3, expected a known option (another library's? here: maxAttempts = retries + 1)",
+    );
+    for (const name of ['retryDelay', 'retryCondition']) {
       expect(() => resilientClient({ [name]: 3 } as ClientOptions)).toThrow(
         `${name}: received 3, expected a known option (did you mean retry?)`,
       );

@@ -166,20 +166,32 @@ describe('OptionsValidator', () => {
       expect(() => v.done()).not.toThrow();
     });
 
-    it('reports each unknown name with the known ones, suggesting the one a typo meant', () => {
+    it('reports each unknown name, suggesting the one a typo meant, and lists the known ones once', () => {
       const found = issues((v) => v.known({ label: 'x', sise: 1, timeout: 5, colour: 'red' } as Widget, NAMES));
       expect(found).toEqual([
         'sise: a known option (did you mean size?): size, timeoutMs, label',
-        'timeout: a known option (did you mean timeoutMs?): size, timeoutMs, label',
-        'colour: a known option: size, timeoutMs, label',
+        'timeout: a known option (did you mean timeoutMs?)',
+        'colour: a known option',
       ]);
     });
 
     it('prefers the name a key starts like over one fewer edits away', () => {
-      // `retries` is 3 edits from `retry` and 2 from `metrics`, but starts as `retry` does
+      // `retrying` is 3 edits from `retry` and from `metrics`, but starts as `retry` does
       const names = { retry: true, metrics: true } as const;
-      const found = issues((v) => v.known({ retries: 3 } as { retry?: number; metrics?: number }, names));
-      expect(found).toEqual(['retries: a known option (did you mean retry?): retry, metrics']);
+      const found = issues((v) => v.known({ retrying: 3 } as { retry?: number; metrics?: number }, names));
+      expect(found).toEqual(['retrying: a known option (did you mean retry?): retry, metrics']);
+    });
+
+    it("points another library's option name to what says the same here, not to a name that looks like it", () => {
+      const names = { algorithm: true, limiter: true, halfOpenAfter: true } as const;
+      const found = issues((v) => v.known({ windowMs: 60_000, limit: 100, resetTimeout: 5 } as object, names));
+      expect(found).toEqual([
+        "windowMs: a known option (another library's? here: algorithm: fixedWindow({ limit, windowMs })): algorithm, limiter, halfOpenAfter",
+        "limit: a known option (another library's? here: algorithm: fixedWindow({ limit, windowMs }))",
+        "resetTimeout: a known option (another library's? here: halfOpenAfter)",
+      ]);
+      // Its own option of that name is no stranger.
+      expect(issues((v) => v.known({ limit: 1 }, { limit: true }))).toEqual([]);
     });
 
     it('rejects what is not a plain object, returning {} so later checks can read it', () => {

@@ -50,16 +50,24 @@ export class OptionsValidator {
       this.check(false, path ?? 'options', value, `an object with the options ${list.join(', ')}`);
       return {};
     }
+    let listed = false;
     for (const key of Object.keys(value)) {
       if (Object.hasOwn(names, key)) continue;
-      const near = closest(key, list);
-      const hint = near === undefined ? '' : ` (did you mean ${near}?)`;
+      // Another library's name says what it meant; ours that it is near is a likely typo.
+      const near = Object.hasOwn(FOREIGN, key) ? FOREIGN[key] : closest(key, list);
+      const hint =
+        near === undefined
+          ? ''
+          : Object.hasOwn(FOREIGN, key)
+            ? ` (another library's? here: ${near})`
+            : ` (did you mean ${near}?)`;
       this.check(
         false,
         path === undefined ? key : `${path}.${key}`,
         value[key],
-        `a known option${hint}: ${list.join(', ')}`,
+        `a known option${hint}${listed ? '' : `: ${list.join(', ')}`}`,
       );
+      listed = true;
     }
     return value as Partial<T>;
   }
@@ -148,6 +156,23 @@ export class OptionsValidator {
  * letter of the shorter) wins over a nearer one: `retries` (another library's name) means
  * `retry`, not `metrics`, two edits away.
  */
+/**
+ * Option names of the libraries users migrate from (express-rate-limit, p-retry, axios-retry,
+ * opossum, terminus) with what says the same here, so `rateLimit({ windowMs, limit })` is
+ * told of `algorithm`, not of a name that looks like `limit`. More in docs/migrating.md.
+ */
+const LIMIT = 'algorithm: fixedWindow({ limit, windowMs })';
+const FOREIGN: Record<string, string> = {
+  windowMs: LIMIT,
+  limit: LIMIT,
+  max: LIMIT,
+  retries: 'maxAttempts = retries + 1',
+  errorThresholdPercentage: 'strategy: timeWindow({ failureRate })',
+  resetTimeout: 'halfOpenAfter',
+  onSignal: 'onShutdown',
+  keyGenerator: 'key',
+};
+
 function closest(key: string, names: readonly string[]): string | undefined {
   const norm = (s: string) => s.toLowerCase().replace(/_/g, '').replace(/ms$/, '');
   const k = norm(key);
