@@ -54,8 +54,8 @@ describe('timeoutArm', () => {
     const reply = send(served.port);
     await entered.promise;
     await clock.advance(1_000);
-    const { status, body } = await reply;
+    const { status, text } = await reply;
     expect(status).toBe(503);
-    expect(JSON.parse(body)).toMatchObject({ code: 'request_timeout' });
+    expect(JSON.parse(text)).toMatchObject({ code: 'request_timeout' });
   });
 });
