@@ -486,6 +486,24 @@ describe('resilientClient options', () => {
     );
   });
 
+  it('names an option once, as the user wrote it, when a nested builder reads it too', () => {
+    const issues = (options: ClientOptions) => {
+      try {
+        resilientClient(options);
+      } catch (error) {
+        return (error as ConfigurationError).issues.map((i) => `${i.option}=${String(i.received)}`);
+      }
+    };
+    // deadlineMs is handed to retry() as well: not reported again as retry.deadlineMs.
+    expect(issues({ deadlineMs: 'x' as never, retry: { maxAttempts: 0 } })).toEqual([
+      'deadlineMs=x',
+      'retry.maxAttempts=0',
+    ]);
+    // `timeout: -5` is the number form: it is `timeout`, not a `timeout.ms` the user never wrote.
+    expect(issues({ timeout: -5 })).toEqual(['timeout=-5']);
+    expect(issues({ timeout: { ms: -5 } })).toEqual(['timeout.ms=-5']);
+  });
+
   it('rejects unknown and misspelt options, and options that are not an object', () => {
     // @ts-expect-error misspelt
     expect(() => resilientClient({ retyr: { maxAttempts: 2 } })).toThrow(/retyr: .*did you mean retry\?/);

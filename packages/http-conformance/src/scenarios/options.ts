@@ -47,4 +47,37 @@ export const optionScenarios: Scenario[] = [
       refuses(() => t.m.gracefulShutdown({} as never), 'server');
     },
   },
+  {
+    area: 'options',
+    name: 'options a core factory checks underneath are named as written, in the same error as the rest',
+    async run(t) {
+      const issues = (build: () => unknown): string[] => {
+        try {
+          build();
+        } catch (error) {
+          expect(error).toBeInstanceOf(ConfigurationError);
+          return (error as ConfigurationError).issues.map((i) => `${i.option}=${String(i.received)}`);
+        }
+        throw new Error('accepted');
+      };
+      const algorithm = fixedWindow({ limit: 1, windowMs: 1_000 });
+      // store and onStoreError go to rateLimiter(): a rateLimit error still, beside the other bad options.
+      expect(issues(() => t.m.rateLimit({ algorithm, onStoreError: 'x' as never, name: '' }))).toEqual(['name=']);
+      expect(() => t.m.rateLimit({ algorithm, onStoreError: 'x' as never, cost: -1 })).toThrow(
+        /^Invalid rateLimit options: cost: .*; onStoreError: received "x"/,
+      );
+      expect(issues(() => t.m.rateLimit({ algorithm: {} as never }))).toEqual(['algorithm=[object Object]']);
+      // adaptive's options as adaptive.*; its maxLimit is maxConcurrent, never silently replaced.
+      expect(issues(() => t.m.loadShedding({ maxConcurrent: 10, adaptive: { maxLimit: 50 } as never }))).toEqual([
+        'adaptive.maxLimit=50',
+      ]);
+      expect(issues(() => t.m.loadShedding({ maxConcurrent: 10, adaptive: { minLimit: 50 } }))).toEqual([
+        'maxConcurrent=10',
+      ]);
+      expect(issues(() => t.m.loadShedding({ maxConcurrent: 10, queue: -1, adaptive: { smoothing: 2 } }))).toEqual([
+        'queue=-1',
+        'adaptive.smoothing=2',
+      ]);
+    },
+  },
 ];

@@ -1,6 +1,5 @@
 import type { ServerResponse } from 'node:http';
 import {
-  ADAPTIVE_LIMIT_DEFAULTS,
   type AdaptiveLimitOptions,
   adaptiveLimit,
   bulkhead,
@@ -10,7 +9,7 @@ import {
   type OptionNames,
   systemClock,
 } from '@resilience/core';
-import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
+import { checkNested, emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { isEnded } from '../accessors.js';
 import { ClientDisconnectedError } from '../errors.js';
 import { outlive } from '../outlive.js';
@@ -119,17 +118,24 @@ export function loadShedder<C>(options: LoadSheddingOptions, refuse: (context: C
     adaptive,
     'true, false or the options of adaptiveLimit (without maxLimit)',
   );
-  v.done();
+  const own = typeof adaptive === 'object' && adaptive !== null ? adaptive : {};
+  v.check(
+    !('maxLimit' in own),
+    'adaptive.maxLimit',
+    (own as AdaptiveLimitOptions).maxLimit,
+    'nothing (maxConcurrent is its maximum)',
+  );
   const maxLimit = o.maxConcurrent as number;
-  const limit =
-    adaptive === undefined || adaptive === false
-      ? maxLimit
-      : adaptiveLimit({
-          initialLimit: Math.min(ADAPTIVE_LIMIT_DEFAULTS.initialLimit, maxLimit),
-          minLimit: Math.min(ADAPTIVE_LIMIT_DEFAULTS.minLimit, maxLimit),
-          ...(adaptive === true ? {} : adaptive),
-          maxLimit,
-        });
+  let limit: number | ReturnType<typeof adaptiveLimit> | undefined = maxLimit;
+  if (adaptive && !v.issues.some((i) => /^(maxConcurrent|adaptive)/.test(i.option))) {
+    // Checked as `adaptive.*`, in one error with the rest; the maxLimit it is given is maxConcurrent.
+    const n = new OptionsValidator('');
+    limit = checkNested(n, 'adaptive', () => adaptiveLimit({ ...own, maxLimit }));
+    for (const i of n.issues)
+      v.check(false, i.option.replace('adaptive.maxLimit', 'maxConcurrent'), i.received, i.allowed);
+  }
+  v.done();
+  limit = limit!; // built, or an issue was reported
   const queue = o.queue ?? MIDDLEWARE_DEFAULTS.loadShedding.queue;
   const shed = bulkhead({
     limit,

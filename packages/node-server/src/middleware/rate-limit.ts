@@ -17,7 +17,7 @@ import {
   rateLimitResponder,
   type Store,
 } from '@resilience/core';
-import { emitHttpDecision, OptionsValidator, RATE_LIMIT_FIELDS } from '@resilience/core/internal';
+import { checkNested, emitHttpDecision, OptionsValidator, RATE_LIMIT_FIELDS } from '@resilience/core/internal';
 import { fieldOf, headersOf, setField } from '../accessors.js';
 import { consoleLogger } from '../logger.js';
 import { claimResponse, requestCorrelationId } from '../request-state.js';
@@ -121,18 +121,26 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
   );
   v.clock('clock', o.clock);
   v.logger('logger', o.logger);
-  v.done();
   const clock = o.clock ?? coarseSystemClock;
   const name = o.name ?? o.limiter?.name ?? MIDDLEWARE_DEFAULTS.rateLimit.name;
-  const limiter =
+  // The limiter checks algorithm, store and onStoreError: its issues are reported with ours, in
+  // one `rateLimit` error, unless an option it reads too was already found bad.
+  const bad = new Set(v.issues.map((i) => i.option));
+  const built =
     o.limiter ??
-    rateLimiter({
-      algorithm: o.algorithm!,
-      name,
-      clock,
-      ...(o.store === undefined ? {} : { store: o.store }),
-      ...(o.onStoreError === undefined ? {} : { onStoreError: o.onStoreError }),
-    });
+    (['algorithm', 'name', 'clock'].some((option) => bad.has(option))
+      ? undefined
+      : checkNested(v, undefined, () =>
+          rateLimiter({
+            algorithm: o.algorithm!,
+            name,
+            clock,
+            ...(o.store === undefined ? {} : { store: o.store }),
+            ...(o.onStoreError === undefined ? {} : { onStoreError: o.onStoreError }),
+          }),
+        ));
+  v.done();
+  const limiter = built!; // built, or an issue was reported
   if (typeof o.cost === 'number') {
     // A cost no limit can ever admit would fail every request (a 500), not refuse it: said here instead.
     const maxCost = Math.min(...limiter.algorithms.map((a) => a.maxCost));
