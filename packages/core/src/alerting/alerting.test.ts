@@ -109,6 +109,23 @@ describe('alerting', () => {
     expect((await alerts.evaluate(stats.snapshot())).map((a) => a.name)).toEqual(['low_cache_hit_rate']);
   });
 
+  it('treats a guard that throws as false, reported, so the other rules are still evaluated', async () => {
+    const reported: unknown[] = [];
+    const stop = onListenerError((error) => reported.push(error));
+    try {
+      const broken = new TypeError("Cannot read properties of undefined (reading 'hits')");
+      const guarded = rule({
+        ...{ name: 'guarded', metric: 'errorRate', op: 'gt', threshold: 0.1, severity: 'warning' },
+        when: (s) => (s as { cache: { hits: number } }).cache.hits > 0,
+      });
+      const alerts = alerting({ rules: [guarded, highErrors()], clock: new FakeClock() });
+      expect((await alerts.evaluate({ errorRate: 0.5 })).map((a) => a.name)).toEqual(['errors']);
+      expect(reported).toEqual([broken]);
+    } finally {
+      stop();
+    }
+  });
+
   it('fires the default error-rate rules from a real collector', async () => {
     const clock = new FakeClock();
     const stats = metrics({ clock });

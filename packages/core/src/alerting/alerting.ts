@@ -56,6 +56,16 @@ interface Registration {
 
 const stateOf = (rule: Rule): RuleState => ({ rule, since: undefined, firing: undefined, lastFiredAt: undefined });
 
+/** Whether a rule's guard lets it be considered; a guard that throws is reported and counts as false, so it cannot stop the other rules. */
+function considered(r: Rule, snapshot: object): boolean {
+  try {
+    return r.when === undefined || r.when(snapshot);
+  } catch (error) {
+    reportListenerError(r.when!, error, snapshot);
+    return false;
+  }
+}
+
 /** Anything with a `snapshot()`: a metrics collector, typically. */
 export interface AlertSnapshotSource {
   snapshot(): object;
@@ -185,7 +195,7 @@ export class Alerting {
       const value = readMetric(snapshot, r.metric);
       const base = { name: r.name, metric: r.metric, severity: r.severity, value, threshold: r.threshold, at };
       if (r.description !== undefined) Object.assign(base, { description: r.description });
-      if ((r.when === undefined || r.when(snapshot)) && holds(value, r.op, r.threshold)) {
+      if (considered(r, snapshot) && holds(value, r.op, r.threshold)) {
         state.since ??= at;
         if (state.firing || at - state.since < r.forMs) continue;
         if (state.lastFiredAt !== undefined && at - state.lastFiredAt < r.cooldownMs) {
