@@ -134,6 +134,15 @@ describe('messageProcessor', () => {
     expect(p.stats).toMatchObject({ retried: 2, duplicates: 2, deadLettered: { max_retries_exceeded: 1, poison: 0 } });
   });
 
+  it('retries and then dead-letters a handler failure that has no string form, instead of rejecting', async () => {
+    const deadLetter = vi.fn();
+    const unprintable = Object.create(null) as object; // String() of it throws
+    const p = messageProcessor<Msg>({ handler: () => Promise.reject(unprintable), deadLetter, maxAttempts: 2 });
+    expect(await p.process(msg())).toMatchObject({ outcome: 'retry' });
+    expect(await p.process(msg())).toEqual({ outcome: 'dead_lettered' });
+    expect(deadLetter.mock.calls[0]![1]).toMatchObject({ reason: 'max_retries_exceeded', error: unprintable });
+  });
+
   it('counts attempts per message id across processors sharing a store', async () => {
     const store = memoryStore();
     const deadLetter = vi.fn();

@@ -1,6 +1,6 @@
 import { type Clock, type Random, systemClock, systemRandom, type TimerHandle } from '../clock/clock.js';
 import { classify } from '../errors/classify.js';
-import { TimeoutError } from '../errors/errors.js';
+import { messageOf, TimeoutError } from '../errors/errors.js';
 import { Emitter } from '../events/emitter.js';
 import { neverAborted } from '../policy/policy.js';
 import { keepRenewing } from '../store/lease.js';
@@ -73,10 +73,9 @@ export interface MessageProcessorStats {
   hardTimeouts: number;
 }
 
-const text = (error: unknown): string => {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return typeof error === 'string' ? error : String(error);
-};
+// messageOf: a thrown value without a string form (Object.create(null)) must not make `process` reject.
+const text = (error: unknown): string =>
+  error instanceof Error ? `${error.name}: ${error.message}` : messageOf(error);
 
 function poisonWhy(error: unknown, byUser: boolean): string {
   if (byUser) return 'isPoison() marked the error as one retrying cannot fix';
