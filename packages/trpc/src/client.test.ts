@@ -249,6 +249,8 @@ describe('circuitBreakerLink against a real tRPC server', () => {
     expect(issues({ breaker: {}, maxKeys: 0 })).toEqual(['maxKeys']);
     expect(issues({ breaker: {}, key: 5, name: '' })).toEqual(['key', 'name']);
     expect(issues({ breaker: { halfOpenAfter: -1 } })).toEqual(['breaker.halfOpenAfter']);
+    // The link's own and the breaker's, in one error.
+    expect(issues({ breaker: { halfOpenAfter: -1 }, bogus: 1 })).toEqual(['bogus', 'breaker.halfOpenAfter']);
   });
 });
 
@@ -288,6 +290,13 @@ describe('timeoutLink options', () => {
     expect(() => timeoutLink({ ms: -1 })).toThrow('Invalid timeoutLink options: ms: received -1');
     expect(() => timeoutLink({ ms: 5, strategy: 'soon' as never })).toThrow(
       'Invalid timeoutLink options: strategy: received "soon"',
+    );
+    // A misspelt option and a bad one that timeout() checks are named in one error.
+    expect(() => timeoutLink({ ms: 5, strategy: 'soon' as never, strategi: 'lazy' } as never)).toThrow(
+      /^Invalid timeoutLink options: strategi: .*; strategy: received "soon"/,
+    );
+    expect(() => retryLink({ retry: { maxAttempts: 0 }, idempotent: true as never })).toThrow(
+      /^Invalid retryLink options: idempotent: .*; retry\.maxAttempts: received 0/,
     );
   });
 });

@@ -241,6 +241,9 @@ describe('rateLimitMiddleware, errorFormatter and responseMeta over HTTP', () =>
 describe('timeoutMiddleware', () => {
   it('reports bad options as its own', () => {
     expect(() => timeoutMiddleware({ ms: -1 })).toThrow('Invalid timeoutMiddleware options: ms: received -1');
+    expect(() => timeoutMiddleware({ ms: -1, mss: 5 } as never)).toThrow(
+      /^Invalid timeoutMiddleware options: mss: .*; ms: received -1/,
+    );
   });
 
   it('answers TIMEOUT at ms and aborts ctx.signal; a fast call passes', async () => {

@@ -49,9 +49,9 @@ export function circuitBreakerLink<TRouter extends AnyRouter = AnyRouter>(
   v.string('name', o.name);
   v.clock('clock', o.clock);
   v.function('random', o.random);
-  v.done();
-  // What is left to check (the `breaker` options) is reported as the link's.
-  const client = built('circuitBreakerLink', undefined, () =>
+  // The `breaker` options are checked by the client, in the link's error; a bad option the
+  // client is handed too (key, maxKeys, name, clock, random) is reported once, as the link's.
+  const client = built(v, undefined, ['breaker', 'key', 'maxKeys', 'name', 'clock', 'random'], () =>
     resilientClient<Operation, Envelope>({
       retry: false,
       breaker: options.breaker,

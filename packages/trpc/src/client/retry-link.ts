@@ -63,9 +63,8 @@ export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryL
     'retry() options',
   );
   v.function('idempotent', o.idempotent);
-  v.done();
   const { budget, ...rest } = options.retry ?? {};
-  const policy = built('retryLink', 'retry', () =>
+  const policy = built(v, 'retry', ['retry'], () =>
     retry({
       handle: isRetryableFailure,
       ...rest,

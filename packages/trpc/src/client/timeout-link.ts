@@ -31,8 +31,7 @@ export function timeoutLink<TRouter extends AnyRouter = AnyRouter>(options: Time
   const v = new OptionsValidator('timeoutLink');
   const o = v.known(options, OPTION_NAMES);
   v.required('ms', o.ms);
-  v.done();
-  const policy = built('timeoutLink', undefined, () =>
+  const policy = built(v, undefined, ['ms'], () =>
     timeout(options.ms, {
       name: 'trpc-timeout',
       ...(options.strategy && { strategy: options.strategy }),

@@ -27,9 +27,8 @@ export function timeoutMiddleware<TContext = object>(
 ): ResilienceMiddleware<TContext, { signal: AbortSignal }> {
   const v = new OptionsValidator('timeoutMiddleware');
   v.required('ms', v.known(options, OPTION_NAMES).ms);
-  v.done();
   const { ms } = options;
-  const policy = built('timeoutMiddleware', undefined, () =>
+  const policy = built(v, undefined, ['ms'], () =>
     timeout(ms, {
       strategy: 'aggressive',
       name: 'trpc-request',
