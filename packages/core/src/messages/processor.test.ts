@@ -143,6 +143,19 @@ describe('messageProcessor', () => {
     expect(deadLetter.mock.calls[0]![1]).toMatchObject({ reason: 'max_retries_exceeded', error: unprintable });
   });
 
+  it('keeps an error text of at most 1 000 characters in the store and in the description', async () => {
+    const store = memoryStore();
+    const apply = vi.spyOn(store, 'apply');
+    const deadLetter = vi.fn();
+    const echo = new Error(`cannot handle ${'x'.repeat(1_000_000)}`); // an error that echoes a huge payload
+    const p = messageProcessor<Msg>({ handler: () => Promise.reject(echo), deadLetter, store, maxAttempts: 2 });
+    await p.process(msg());
+    await p.process(msg());
+    const stored = apply.mock.calls.map(([, , input]) => JSON.stringify(input ?? null).length);
+    expect(Math.max(...stored)).toBeLessThanOrEqual(1_100);
+    expect(deadLetter.mock.calls[0]![1].description.length).toBeLessThanOrEqual(1_200);
+  });
+
   it('counts attempts per message id across processors sharing a store', async () => {
     const store = memoryStore();
     const deadLetter = vi.fn();

@@ -73,9 +73,13 @@ export interface MessageProcessorStats {
   hardTimeouts: number;
 }
 
-// messageOf: a thrown value without a string form (Object.create(null)) must not make `process` reject.
+/**
+ * A failure's text, cut to 1 000 characters: it is kept in the store per id and goes into the
+ * sink's description (an error that echoes a huge payload must not). `messageOf`: a thrown
+ * value without a string form (Object.create(null)) must not make `process` reject.
+ */
 const text = (error: unknown): string =>
-  error instanceof Error ? `${error.name}: ${error.message}` : messageOf(error);
+  (error instanceof Error ? `${error.name}: ${error.message}` : messageOf(error)).slice(0, 1_000);
 
 function poisonWhy(error: unknown, byUser: boolean): string {
   if (byUser) return 'isPoison() marked the error as one retrying cannot fix';
