@@ -542,6 +542,12 @@ describe('withResilience(axios) against a real server', () => {
     expect(() => withResilience({} as never)).toThrow(/instance: received/);
     const api = withResilience(axios.create());
     expect(() => withResilience(api)).toThrow(/instance: .*already/);
-    expect(() => withResilience(axios.create(), { retry: { maxAttempts: 0 } })).toThrow(/retry.maxAttempts/);
+    expect(() => withResilience(axios.create(), { retry: { maxAttempts: 0 } })).toThrow(
+      /^Invalid withResilience options: retry\.maxAttempts/,
+    );
+    // The instance and the options, in one error.
+    expect(() => withResilience({} as never, { maxHosts: 0 })).toThrow(
+      /^Invalid withResilience options: instance: .*; maxHosts: received 0/,
+    );
   });
 });

@@ -1,5 +1,5 @@
 import { type ClientOptions, type ResilientClient, resilientClient } from '@resilience/core';
-import { OptionsValidator } from '@resilience/core/internal';
+import { checkNested, OptionsValidator } from '@resilience/core/internal';
 import axios, { type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { type AdapterSpec, AsLeft } from './as-left.js';
 import { followToken } from './caller-cancel.js';
@@ -60,11 +60,11 @@ export function withResilience<T extends AxiosInstance>(
     'an instance',
     'one without resilience (already installed)',
   );
+  // The instance and the client's options, in one `withResilience` error.
+  const client = checkNested(v, undefined, () =>
+    resilientClient<InternalAxiosRequestConfig, AxiosResponse>({ name: AXIOS_DEFAULTS.name, ...options }, transport),
+  )!;
   v.done();
-  const client = resilientClient<InternalAxiosRequestConfig, AxiosResponse>(
-    { name: AXIOS_DEFAULTS.name, ...options },
-    transport,
-  );
   instance.interceptors.request.use(
     (config) => {
       const spec = config.adapter;

@@ -258,6 +258,12 @@ describe('withResilience(fetch) against a real server', () => {
   it('rejects what is not a fetch function, and bad options, naming them', () => {
     expect(() => withResilience('fetch' as never)).toThrow(ConfigurationError);
     expect(() => withResilience('fetch' as never)).toThrow(/fetch: received "fetch"/);
-    expect(() => withResilience(fetch, { retry: { maxAttempts: 0 } })).toThrow(/retry.maxAttempts/);
+    expect(() => withResilience(fetch, { retry: { maxAttempts: 0 } })).toThrow(
+      /^Invalid withResilience options: retry\.maxAttempts/,
+    );
+    // The function and the options, in one error.
+    expect(() => withResilience('fetch' as never, { maxHosts: 0 })).toThrow(
+      /^Invalid withResilience options: fetch: .*; maxHosts: received 0/,
+    );
   });
 });

@@ -5,7 +5,7 @@ import {
   type ResilientClient,
   resilientClient,
 } from '@resilience/core';
-import { OptionsValidator } from '@resilience/core/internal';
+import { checkNested, OptionsValidator } from '@resilience/core/internal';
 import { bodySignal } from './body-signal.js';
 import { headerOf, isReplayableCall, isRequestLike, type RequestLike } from './request.js';
 
@@ -59,14 +59,21 @@ export function withResilience<F extends FetchLike = typeof fetch>(
   fetchFn: F,
   options: ResilientFetchOptions = {},
 ): ResilientFetch<F> {
-  new OptionsValidator('withResilience')
-    .check(typeof fetchFn === 'function', 'fetch', fetchFn, 'a fetch function')
-    .done();
-  type R = Awaited<ReturnType<F>>;
-  const client = resilientClient<FetchRequest, R>(
-    { name: FETCH_DEFAULTS.name, ...options },
-    transport as unknown as Parameters<typeof resilientClient<FetchRequest, R>>[1],
+  // The fetch function and the client's options, in one `withResilience` error.
+  const v = new OptionsValidator('withResilience').check(
+    typeof fetchFn === 'function',
+    'fetch',
+    fetchFn,
+    'a fetch function',
   );
+  type R = Awaited<ReturnType<F>>;
+  const client = checkNested(v, undefined, () =>
+    resilientClient<FetchRequest, R>(
+      { name: FETCH_DEFAULTS.name, ...options },
+      transport as unknown as Parameters<typeof resilientClient<FetchRequest, R>>[1],
+    ),
+  )!;
+  v.done();
   const resilient = (input: unknown, init?: RequestInit): Promise<R> => {
     try {
       const request = isRequestLike(input) ? input : undefined;
