@@ -67,14 +67,30 @@ export interface ResolvedRedisStoreOptions {
   readonly subscription: Subscription | undefined;
 }
 
+const isPlain = (value: unknown): value is object =>
+  typeof value === 'object' && value !== null && [null, Object.prototype].includes(Object.getPrototypeOf(value));
+
+/** What an issue shows of a value: an object by its kind only (a client's options hold the server's password). */
+const shown = (value: unknown): unknown =>
+  isPlain(value)
+    ? `an object {${Object.keys(value)}}`
+    : typeof value !== 'object' || value === null
+      ? value
+      : connectionOf(value)
+        ? 'a Redis client'
+        : `an instance of ${value.constructor?.name}`;
+
 export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRedisStoreOptions {
   const v = new OptionsValidator('redisStore');
-  const o = v.known(options, REDIS_STORE_OPTION_NAMES);
+  const o: Partial<RedisStoreOptions> = isPlain(options) ? options : {};
+  const seen =
+    o === options ? Object.fromEntries(Object.entries(o).map(([name, value]) => [name, shown(value)])) : shown(options);
+  v.known(seen as RedisStoreOptions, REDIS_STORE_OPTION_NAMES);
   const connection = connectionOf(o.client);
   v.required('client', o.client).check(
     o.client === undefined || connection !== undefined,
     'client',
-    o.client,
+    shown(o.client),
     'an ioredis Redis or Cluster, or a node-redis client or cluster',
   );
   const clientPrefix = keyPrefixOf(o.client);
@@ -97,7 +113,7 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
   v.check(
     o.subscriber === undefined || (subscription !== undefined && o.subscriber !== o.client),
     'subscriber',
-    o.subscriber === o.client && o.client !== undefined ? 'the store’s own client' : o.subscriber,
+    o.subscriber === o.client && o.client !== undefined ? 'the store’s own client' : shown(o.subscriber),
     'a second ioredis or node-redis client of the same server (client.duplicate()), not the store’s client',
   );
   v.done();

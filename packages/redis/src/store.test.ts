@@ -297,6 +297,31 @@ describe('redisStore options', () => {
     expect(() => redisStore(undefined as never)).toThrow(ConfigurationError);
   });
 
+  it('never writes a client’s fields (its password) into the error, whichever option or mistake carries it', () => {
+    const io = new Redis({ lazyConnect: true, password: 'hunter2' });
+    const mistakes = [
+      { storeClient: io }, // rate-limiter-flexible's name for the client
+      { client: { host: '127.0.0.1', password: 'hunter2' } }, // connection options instead of a client
+      { client: io, subscriber: { options: io.options } },
+      io, // the client instead of the options
+    ];
+    for (const options of mistakes) {
+      const error = (() => {
+        try {
+          redisStore(options as never);
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect(error?.message).not.toMatch(/hunter2/);
+    }
+    expect(() => redisStore({ client: { host: '127.0.0.1', password: 'x' } } as never)).toThrow(
+      /client: received "an object {host,password}"/,
+    );
+    expect(() => redisStore(io as never)).toThrow(/options: received "a Redis client"/);
+  });
+
   it('refuses an ioredis client with keyPrefix (its SCAN would not add it)', () => {
     const prefixed = new Redis({ lazyConnect: true, keyPrefix: 'app:' });
     expect(() => redisStore({ client: prefixed })).toThrow(/client: .*keyPrefix/);
