@@ -311,6 +311,32 @@ describe('health', () => {
     expect(calls).toBe(2);
   });
 
+  it('never starts a check again while its call that outlived the timeout still runs', async () => {
+    const clock = new FakeClock();
+    let calls = 0;
+    let finish!: () => void;
+    const probes = health({ clock }).register(
+      'db',
+      () => {
+        calls++;
+        return new Promise<void>((resolve) => (finish = resolve)); // ignores its signal
+      },
+      { timeoutMs: 100 },
+    );
+    for (let run = 1; run <= 3; run++) {
+      const report = probes.run();
+      await clock.advance(100);
+      expect((await report).checks.db).toMatchObject({ status: 'fail', consecutiveFailures: run });
+    }
+    expect(calls).toBe(1);
+    const joined = probes.run(); // the late answer still counts, within this run's timeout
+    finish();
+    expect((await joined).checks.db?.status).toBe('pass');
+    void probes.run();
+    expect(calls).toBe(2);
+    await clock.advance(100);
+  });
+
   it('starts a check again after it threw synchronously', async () => {
     let calls = 0;
     const probes = health({ clock: new FakeClock() }).register('db', () => {

@@ -52,6 +52,8 @@ interface Entry {
   readonly options: ResolvedHealthCheckOptions;
   consecutiveFailures: number;
   running: Promise<HealthCheckResult> | undefined;
+  /** The check's call, until it settles: one that outlived its timeout is joined, never made twice. */
+  call?: Promise<unknown> | undefined;
   /** The result of its last run. */
   last: HealthCheckResult | undefined;
 }
@@ -252,7 +254,10 @@ export class HealthRegistry {
     });
     let outcome: Outcome;
     try {
-      const pending = Promise.resolve(entry.check(controller.signal)).then(interpret, failed);
+      entry.call ??= Promise.resolve(entry.check(controller.signal)).finally(() => {
+        entry.call = undefined;
+      });
+      const pending = entry.call.then(interpret, failed);
       outcome = await Promise.race([pending, timedOut]);
     } catch (error) {
       outcome = failed(error); // thrown synchronously
