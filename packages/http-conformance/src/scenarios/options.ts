@@ -78,6 +78,16 @@ export const optionScenarios: Scenario[] = [
         'queue=-1',
         'adaptive.smoothing=2',
       ]);
+      // errorHandler's collector is checked by the request recorder: named with the rest.
+      expect(issues(() => t.m.errorHandler({ collector: 3 as never, expose: 'yes' as never }))).toEqual([
+        'expose=yes',
+        'collector=3',
+      ]);
+      // A collectors value that is no object of collectors was taken as none.
+      for (const collectors of [2, 'default', null])
+        expect(issues(() => t.m.adminRoutes({ authorize: () => true, collectors: collectors as never }))).toEqual([
+          `collectors=${String(collectors)}`,
+        ]);
     },
   },
 ];

@@ -97,7 +97,8 @@ export function adminRoute<C>(options: AdminRoutesOptions<C>): AdminRoute<C> {
         ? { default: o.collectors }
         : { ...(o.collectors as Record<string, AdminCollector>) };
   v.check(
-    Object.values(collectors).every(isCollector),
+    (o.collectors === undefined || (typeof o.collectors === 'object' && o.collectors !== null)) &&
+      Object.values(collectors).every(isCollector),
     'collectors',
     o.collectors,
     'a metrics() collector or an object of them by name',

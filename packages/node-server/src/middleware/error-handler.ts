@@ -10,7 +10,7 @@ import {
   type OptionNames,
   type RecentErrors,
 } from '@resilience/core';
-import { OptionsValidator, ReportGate } from '@resilience/core/internal';
+import { checkNested, OptionsValidator, ReportGate } from '@resilience/core/internal';
 import { loggedPath } from '../logged-path.js';
 import { consoleLogger } from '../logger.js';
 import { type RequestRecorder, requestRecorder } from '../record.js';
@@ -108,11 +108,15 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
   );
   v.logger('logger', o.logger);
   v.clock('clock', o.clock);
+  // The recorder checks the collector: a bad one is named with the rest, as errorHandler's.
+  const record =
+    o.collector === undefined
+      ? undefined
+      : checkNested(v, undefined, () => requestRecorder({ collector: o.collector }));
   v.done();
   const clock = o.clock ?? coarseSystemClock;
   // One gate per refusal code: each is logged at most once a minute.
   const refusals = new Map(REFUSALS.map((code) => [code, new ReportGate(REFUSAL_REPORT_MS)]));
-  const record = o.collector === undefined ? undefined : requestRecorder({ collector: o.collector });
   const collector = o.collector;
   const recent = o.recentErrors;
   const logger = o.logger ?? consoleLogger;
