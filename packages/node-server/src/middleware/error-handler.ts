@@ -109,15 +109,12 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
   v.logger('logger', o.logger);
   v.clock('clock', o.clock);
   // The recorder checks the collector: a bad one is named with the rest, as errorHandler's.
-  const record =
-    o.collector === undefined
-      ? undefined
-      : checkNested(v, undefined, () => requestRecorder({ collector: o.collector }));
+  const collector = o.collector;
+  const record = collector === undefined ? undefined : checkNested(v, undefined, () => requestRecorder({ collector }));
   v.done();
   const clock = o.clock ?? coarseSystemClock;
   // One gate per refusal code: each is logged at most once a minute.
   const refusals = new Map(REFUSALS.map((code) => [code, new ReportGate(REFUSAL_REPORT_MS)]));
-  const collector = o.collector;
   const recent = o.recentErrors;
   const logger = o.logger ?? consoleLogger;
   const expose = o.expose ?? MIDDLEWARE_DEFAULTS.errorHandler.expose;
