@@ -304,6 +304,14 @@ export const routeScenarios: Scenario[] = [
         expect(await problemOf(res)).toMatchObject({ status: 405 });
       }
       expect(payments.state).toBe('closed');
+      // A breaker of the list that cannot be reset or isolated (only name, state, retryAfterMs):
+      // 405 with an empty Allow, the route taking no method for it.
+      const readOnly = { name: 'legacy', state: 'open', retryAfterMs: 5_000 } as const;
+      const listed = await t.serve([t.m.adminRoutes({ authorize: () => true, breakers: [readOnly] })]);
+      for (const action of ['reset', 'isolate']) {
+        const res = await listed.fetch(`/api/resilience/circuit-breakers/legacy/${action}`, { method: 'POST' });
+        expect([action, res.status, res.headers.get('allow')]).toEqual([action, 405, '']);
+      }
     },
   },
   {

@@ -134,7 +134,11 @@ export function adminRoute<C>(options: AdminRoutesOptions<C>): AdminRoute<C> {
     const found = named(name);
     if (found.length === 0) return notFound(res);
     for (const b of found) {
-      if (typeof b[action] !== 'function') return errorAnswer(res, { status: 405 });
+      // A breaker that cannot do it: the route takes no method here (RFC 9110: an empty Allow).
+      if (typeof b[action] !== 'function') {
+        const refused = errorAnswer(res, { status: 405 });
+        return { ...refused, headers: { ...refused.headers, allow: '' } };
+      }
     }
     for (const b of found) await b[action]!();
     return json(breakerView(name, named(name)));
