@@ -231,6 +231,24 @@ describe('saga', () => {
     expect(report.status).toBe('cancelled');
   });
 
+  it('runs the steps it started with when a step adds another (re-entrant step()), which the next execution runs', async () => {
+    const store = memoryStore();
+    const s = saga('grows', { store });
+    s.step({
+      name: 'a',
+      run: () => {
+        if (!s.steps.includes('b')) s.step({ name: 'b', run: () => 'b' });
+        return 'a';
+      },
+      compensate: () => {},
+    });
+    const first = await s.execute(undefined);
+    expect(first).toMatchObject({ status: 'completed', results: { a: 'a' } });
+    expect(first.steps.map((step) => step.name)).toEqual(['a']);
+    expect(await store.keys('{saga:', 0)).toEqual([]); // finished: no log left behind
+    expect((await s.execute(undefined)).results).toEqual({ a: 'a', b: 'b' });
+  });
+
   it('reports audit events in order, and builds none without listeners', async () => {
     const s = saga('s', { random: fixed })
       .step({ name: 'a', run: () => 1, compensate: () => undefined })

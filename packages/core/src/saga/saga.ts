@@ -135,7 +135,8 @@ export class Saga<I = unknown> {
       return this.#finish(run, 'compensated', this.#steps[0]?.name, logError);
     }
     run.log?.hold();
-    for (let index = 0; index < this.#steps.length; index++) {
+    // The steps it started with: one that a step adds (re-entrant `step()`) runs from the next execution.
+    for (let index = 0; index < run.reports.length; index++) {
       const step = this.#steps[index]!;
       const report = run.reports[index]!;
       if (signal.aborted) {
