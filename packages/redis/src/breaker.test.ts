@@ -2,6 +2,7 @@
  * A breaker shared through Redis, in both modes: the round trips each costs, and the
  * pub/sub channel that carries a synchronised breaker's changes to the other instances.
  */
+import { once } from 'node:events';
 import { type BreakerEvent, ConfigurationError, circuitBreaker, consecutive } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { Redis } from 'ioredis';
@@ -97,6 +98,32 @@ describe('a breaker shared through Redis', () => {
       b.dispose();
     });
   }
+
+  it('subscribes once the subscriber is ready when its first SUBSCRIBE failed (ioredis with no offline queue, still connecting)', async () => {
+    // As docs/redis.md builds it: enableOfflineQueue false, and the breaker made at start-up.
+    const subscriber = new Redis({ port: fixture.server.port, host: '127.0.0.1', enableOfflineQueue: false });
+    clients.push(subscriber);
+    const make = (client: object, subscriber: object) =>
+      circuitBreaker({
+        store: redisStore({ client, subscriber }),
+        name: 'late',
+        strategy: consecutive(2),
+        halfOpenAfter: 60_000,
+        sync: { syncMs: 60_000 },
+        registry: false,
+      });
+    const a = make(ioredis(), ioredis());
+    const b = make(ioredis(), subscriber); // its SUBSCRIBE fails at once: "Stream isn't writeable"
+    await once(subscriber, 'ready');
+    await a.execute(() => 'warm');
+    await b.execute(() => 'warm');
+    while (Number(((await fixture.client.pubsub('NUMSUB', 'resilience:{breaker|late}')) as unknown[])[1]) < 2);
+    const heard = changeTo(b, 'open');
+    for (let i = 0; i < 2; i++) await a.execute(fail).catch(() => undefined);
+    await heard;
+    a.dispose();
+    b.dispose();
+  });
 
   it('refuses the store’s own client, or something that is not a client, as subscriber', () => {
     expect(() => redisStore({ client: fixture.client, subscriber: fixture.client })).toThrow(ConfigurationError);

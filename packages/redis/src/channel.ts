@@ -4,12 +4,13 @@ type Fn = (...args: never[]) => unknown;
 type IoRedisSubscriber = {
   subscribe: (channel: string) => Promise<unknown>;
   unsubscribe: (channel: string) => Promise<unknown>;
-  on: (event: 'message', listener: (channel: string, message: string) => void) => unknown;
+  on: (event: string, listener: (channel: string, message: string) => void) => unknown;
   evalsha: Fn;
 };
 type NodeRedisSubscriber = {
   subscribe: (channel: string, listener: (message: string, channel: string) => void) => Promise<unknown>;
   unsubscribe: (channel: string, listener?: (message: string, channel: string) => void) => Promise<unknown>;
+  on?: (event: 'ready', listener: () => void) => unknown;
   evalSha: Fn;
 };
 
@@ -17,6 +18,8 @@ type NodeRedisSubscriber = {
 export interface Subscription {
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
   unsubscribe(channel: string): Promise<unknown>;
+  /** Calls `listener` each time the client is ready (connected, or connected again). */
+  onReady(listener: () => void): void;
 }
 
 const has = (value: unknown, method: string): boolean =>
@@ -38,6 +41,7 @@ export function subscriptionOf(client: unknown): Subscription | undefined {
         listeners.delete(channel);
         return io.unsubscribe(channel);
       },
+      onReady: (listener) => io.on('ready', listener),
     };
   }
   if (has(client, 'evalSha')) {
@@ -54,6 +58,7 @@ export function subscriptionOf(client: unknown): Subscription | undefined {
         listeners.delete(channel);
         return node.unsubscribe(channel, own);
       },
+      onReady: (listener) => node.on?.('ready', listener),
     };
   }
   return undefined;
@@ -63,7 +68,8 @@ export function subscriptionOf(client: unknown): Subscription | undefined {
  * Redis pub/sub for the toolkit's announcements (a synchronised breaker's state changes):
  * `PUBLISH` through the store's client, bounded by its `timeoutMs`; `SUBSCRIBE` on the
  * second client, once per topic however many listeners it has in this process. A
- * subscription that fails is dropped quietly: a breaker still reads every change at its
+ * `SUBSCRIBE` that fails (a client with no offline queue, not connected yet) is sent again
+ * when the second client is next ready; meanwhile a breaker still reads every change at its
  * next synchronisation. Both clients resubscribe by themselves after a reconnection.
  */
 export class RedisChannel implements StoreChannel {
@@ -71,6 +77,8 @@ export class RedisChannel implements StoreChannel {
   readonly #subscription: Subscription;
   readonly #prefix: string;
   readonly #topics = new Map<string, Set<(message: string) => void>>();
+  /** Topics whose SUBSCRIBE failed, sent again when the subscriber is next ready. */
+  readonly #failed = new Set<string>();
 
   constructor(
     publish: (channel: string, message: string) => Promise<unknown>,
@@ -80,6 +88,9 @@ export class RedisChannel implements StoreChannel {
     this.#publish = publish;
     this.#subscription = subscription;
     this.#prefix = prefix;
+    subscription.onReady(() => {
+      for (const topic of [...this.#failed]) this.#listen(topic, this.#topics.get(topic)!);
+    });
   }
 
   async publish(topic: string, message: string): Promise<void> {
@@ -92,18 +103,26 @@ export class RedisChannel implements StoreChannel {
       const set = new Set<(message: string) => void>();
       listeners = set;
       this.#topics.set(topic, set);
-      this.#subscription
-        .subscribe(this.#prefix + topic, (message) => {
-          for (const l of set) l(message);
-        })
-        .catch(() => undefined);
+      this.#listen(topic, set);
     }
     const set = listeners;
     set.add(listener);
     return () => {
       if (!set.delete(listener) || set.size > 0 || this.#topics.get(topic) !== set) return;
       this.#topics.delete(topic);
+      this.#failed.delete(topic);
       this.#subscription.unsubscribe(this.#prefix + topic).catch(() => undefined);
     };
+  }
+
+  #listen(topic: string, set: Set<(message: string) => void>): void {
+    this.#failed.delete(topic);
+    this.#subscription
+      .subscribe(this.#prefix + topic, (message) => {
+        for (const l of set) l(message);
+      })
+      .catch(() => {
+        if (this.#topics.get(topic) === set) this.#failed.add(topic);
+      });
   }
 }
