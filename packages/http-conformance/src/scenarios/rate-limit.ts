@@ -240,6 +240,30 @@ export const rateLimitScenarios: Scenario[] = [
   },
   {
     area: 'rateLimit',
+    name: 'warns once when two limiters on one request share a name (both left "default"), which clients cannot tell apart',
+    async run(t) {
+      const logger = t.logger();
+      const clock = new FakeClock(0);
+      const unnamed = (limit: number) =>
+        t.m.rateLimit({ algorithm: fixedWindow({ limit, windowMs: 60_000 }), clock, logger });
+      const app = await t.serve([unnamed(10), unnamed(5), t.m.route('GET', '/', ok)]);
+      for (let i = 0; i < 3; i++) await app.fetch('/');
+      expect(logger.lines.map((l) => [l.level, l.message])).toEqual([
+        ['warn', expect.stringMatching(/^rateLimit "default": another rateLimit middleware .* same name/)],
+      ]);
+      // Named apart: no warning.
+      const quiet = t.logger();
+      const named = await t.serve([
+        t.m.rateLimit({ name: 'ip', algorithm: fixedWindow({ limit: 10, windowMs: 60_000 }), clock, logger: quiet }),
+        t.m.rateLimit({ name: 'route', algorithm: fixedWindow({ limit: 5, windowMs: 60_000 }), clock, logger: quiet }),
+        t.m.route('GET', '/', ok),
+      ]);
+      await named.fetch('/');
+      expect(quiet.lines).toEqual([]);
+    },
+  },
+  {
+    area: 'rateLimit',
     name: 'warns once through the logger when X-Forwarded-For arrives and no proxy is trusted',
     async run(t) {
       const logger = t.logger();

@@ -166,6 +166,7 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
   const skip = o.skip;
   const sync = limiter.synchronous;
   let warned = false;
+  let shared = false;
 
   const ipKey = (c: C): string => {
     const headers = headersOf(port.request(c));
@@ -196,6 +197,13 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
       setField(res, 'ratelimit-policy', draft.policy);
       setField(res, 'ratelimit', draft.ratelimit(d));
       return undefined;
+    }
+    if (!shared && String(fieldOf(res, 'ratelimit-policy')).includes(`"${name}"`)) {
+      shared = true; // two middlewares left unnamed are both "default"
+      logger.warn(
+        { policy: name },
+        `rateLimit "${name}": another rateLimit middleware on this request has the same name, so clients cannot tell the two limits apart in RateLimit-Policy, RateLimit and violated-policies; give each its own name`,
+      );
     }
     const r = respond([d], clock.now(), d.allowed ? undefined : { correlationId: requestCorrelationId(res) });
     // An earlier limiter's fields, every one the merge reads: the legacy fields of the more
