@@ -35,7 +35,7 @@ const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 /** Bundles fleet-worker.ts (core from source) into one CommonJS file. */
 async function bundle(dir: string): Promise<string> {
   const outfile = join(dir, 'fleet-worker.cjs');
-  await build({
+  const { metafile } = await build({
     entryPoints: [source('./fleet-worker.ts')],
     outfile,
     bundle: true,
@@ -43,19 +43,22 @@ async function bundle(dir: string): Promise<string> {
     format: 'cjs',
     target: 'node20',
     logLevel: 'error',
+    metafile: true,
     plugins: [
       {
         name: 'core-from-source',
         setup(b) {
-          b.onResolve({ filter: /^@resilience\/core(\/testing)?$/ }, (args) => ({
-            path: source(
-              args.path.endsWith('/testing') ? '../../../core/src/testing.ts' : '../../../core/src/index.ts',
-            ),
+          b.onResolve({ filter: /^@resilience\/core(\/testing|\/internal)?$/ }, (args) => ({
+            path: source(`../../../core/src/${args.path.split('/')[2] ?? 'index'}.ts`),
           }));
         },
       },
     ],
   });
+  // The worker runs the code under test: a built copy of core may be stale, or half written
+  // while another build runs (esbuild then cannot resolve it).
+  const built = Object.keys(metafile.inputs).filter((input) => /packages\/core\/dist\//.test(input));
+  if (built.length > 0) throw new Error(`the fleet worker bundles core's build, not its source: ${built.join(', ')}`);
   return outfile;
 }
 
