@@ -246,6 +246,53 @@ describe('registerResilienceMetrics', () => {
     expect(await registry.metrics()).toBe('\n');
   });
 
+  it('refuses a second registration of the same metrics with a ConfigurationError, registering none of them', async () => {
+    const stats = metrics({ clock: new FakeClock() });
+    let listeners = 0;
+    const source = {
+      snapshot: () => stats.snapshot(),
+      onCall: (listener: (call: CallRecord) => void) => {
+        listeners++;
+        const dispose = stats.onCall(listener);
+        return () => {
+          listeners--;
+          dispose();
+        };
+      },
+    };
+    const registry = new Registry();
+    const first = registerResilienceMetrics(registry, { breakers: [{ name: 'payments', state: 'closed' }] });
+    // A hot reload, or a second toolkit instance, registering again into the same registry.
+    let error: unknown;
+    try {
+      registerResilienceMetrics(registry, { collectors: source, breakers: [{ name: 'payments', state: 'open' }] });
+    } catch (e) {
+      error = e;
+    }
+    expect(isConfigurationError(error)).toBe(true);
+    expect((error as ConfigurationError).issues.map((i) => i.option)).toEqual(['registry']);
+    expect((error as Error).message).toMatch(/resilience_circuit_state[\s\S]*unregister\(\)[\s\S]*prefix/);
+    // Nothing of the refused call is left behind: no metric, no subscription to the collector.
+    expect(registry.getMetricsAsArray().map((m) => (m as unknown as { name: string }).name)).toEqual(first.names);
+    expect(listeners).toBe(0);
+    // After unregister(), the same registration succeeds.
+    first.unregister();
+    const second = registerResilienceMetrics(registry, { collectors: source, breakers: [] });
+    expect(listeners).toBe(1);
+    second.unregister();
+    // The refusal names every metric that is taken, whichever options registered them.
+    const full = {
+      collectors: { payments: stats },
+      breakers: new BreakerRegistry(),
+      rateLimits: [{ name: 'openai', usage: () => ({ used: 0, limit: 1 }) }],
+      summary: true,
+    };
+    const all = registerResilienceMetrics(registry, full);
+    expect(() => registerResilienceMetrics(registry, full)).toThrow(
+      expect.objectContaining({ issues: [expect.objectContaining({ option: 'registry', received: all.names })] }),
+    );
+  });
+
   it('takes one snapshot per collector per scrape', async () => {
     const stats = metrics({ clock: new FakeClock() });
     let snapshots = 0;

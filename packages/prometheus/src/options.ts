@@ -102,6 +102,34 @@ const increasing = (v: unknown): boolean =>
   v.length > 0 &&
   v.every((b, i) => typeof b === 'number' && b > 0 && Number.isFinite(b) && (i === 0 || b > v[i - 1]));
 
+/** The names `registerResilienceMetrics` registers for these options, in its order. */
+function plannedNames(
+  prefix: string,
+  collectors: boolean,
+  summary: boolean,
+  breakers: unknown,
+  rateLimits: unknown,
+): string[] {
+  const suffixes = collectors
+    ? [
+        'calls_total',
+        'attempts_total',
+        'retries_total',
+        'timeouts_total',
+        'transaction_commits_total',
+        'messages_dead_lettered_total',
+        'transaction_rollbacks_total',
+        'circuit_breaker_opens_total',
+        'rejections_total',
+        'call_duration_seconds',
+        ...(summary ? ['call_duration_summary_seconds'] : []),
+      ]
+    : [];
+  if (!Array.isArray(breakers) || breakers.length > 0) suffixes.push('circuit_state');
+  if (Array.isArray(rateLimits) && rateLimits.length > 0) suffixes.push('rate_limit_usage_ratio');
+  return suffixes.map((suffix) => prefix + suffix);
+}
+
 /** The options resolved: collectors by name (`''` for a single unnamed one), defaults applied. */
 export interface ResolvedMetricsOptions {
   named: Array<readonly [string, SnapshotSource]>;
@@ -166,12 +194,25 @@ export function resolveOptions(registry: Registry, options: ResilienceMetricsOpt
     'a non-empty array of positive finite seconds in increasing order',
   );
   v.boolean('summary', options.summary);
+  const prefix = options.prefix ?? PROMETHEUS_DEFAULTS.prefix;
+  if (!v.issues.some((i) => i.option === 'registry' || i.option === 'prefix')) {
+    // Checked before anything is registered, so a refused call leaves the registry as it was.
+    const taken = plannedNames(prefix, named.length > 0, options.summary === true, breakers, rateLimits).filter(
+      (name) => registry.getSingleMetric(name) !== undefined,
+    );
+    v.check(
+      taken.length === 0,
+      'registry',
+      taken,
+      'a registry without these metrics: call unregister() on the earlier registration first (a hot reload too), or give this one another prefix',
+    );
+  }
   v.done();
   return {
     named,
     breakers,
     rateLimits,
-    prefix: options.prefix ?? PROMETHEUS_DEFAULTS.prefix,
+    prefix,
     breakerStates: options.breakerStates ?? PROMETHEUS_DEFAULTS.breakerStates,
     buckets: options.buckets ?? PROMETHEUS_DEFAULTS.buckets,
     summary: options.summary ?? PROMETHEUS_DEFAULTS.summary,
