@@ -65,6 +65,8 @@ export function sagaLogTransition(ttlMs: number): Transition<SagaLogState, SagaL
     params: { ttlMs },
     apply(state, input, now) {
       if (input.op === 'start') {
+        // An id in use (running, awaiting recovery, or failed) is never overwritten: its compensations would be lost.
+        if (state !== undefined) return { state, output: false, ttlMs: 0, write: false };
         const next: SagaLogState = {
           v: 1,
           id: input.id,

@@ -326,6 +326,25 @@ describe('saga with a store', () => {
     expect(await store.keys('{saga:order|', clock.now())).toEqual([]);
   });
 
+  it('refuses a second execution with an id in use, so the first keeps its log and undoes its own steps', async () => {
+    const store = memoryStore();
+    const order: string[] = [];
+    const charging = deferred<never>();
+    const s = saga('order', { store, random: fixed });
+    for (const step of steps(order, charging.promise)) s.step(step);
+    const first = s.execute({ customer: 'c1' }, { id: 'o-1' }); // waits in "charge"
+    await Promise.resolve();
+    await expect(s.execute({ customer: 'c1' }, { id: 'o-1' })).rejects.toThrow(
+      new SagaError('Saga "order": id "o-1" is in use (running, or its log awaits recover())'),
+    );
+    charging.reject(new Error('card declined'));
+    expect(await first).toMatchObject({ id: 'o-1', status: 'compensated' });
+    expect(order).toEqual(['release {"reservation":7}']);
+    expect(await store.keys('{saga:order|', 0)).toEqual([]);
+    // Free again once the first finished.
+    expect((await s.execute({ customer: 'c1' }, { id: 'o-1' })).status).toBe('compensated');
+  });
+
   it('recovers a saga a crashed process left half done, with a new instance on the same store', async () => {
     const clock = new FakeClock();
     const store = memoryStore();

@@ -97,7 +97,7 @@ export class Saga<I = unknown> {
   /**
    * Runs the steps and resolves with the report, whatever the steps did. Rejects only on
    * misuse (`SagaError`: no steps, a bad id, options that are not an object, a signal that
-   * is not an AbortSignal).
+   * is not an AbortSignal, an id whose log is in the store: running or awaiting recovery).
    */
   async execute(input: I, options: SagaExecuteOptions = {}): Promise<SagaReport> {
     if (this.#steps.length === 0) throw new SagaError(`Saga "${this.name}" has no steps`);
@@ -125,8 +125,9 @@ export class Saga<I = unknown> {
     let failedStep: string | undefined;
     let error: unknown;
     let cancelled = false;
+    let started: boolean | undefined;
     try {
-      await run.log?.write({
+      started = await run.log?.write({
         op: 'start',
         id: run.id,
         input: jsonForm(input, `Saga "${this.name}": the input`) as JsonValue,
@@ -134,6 +135,8 @@ export class Saga<I = unknown> {
     } catch (logError) {
       return this.#finish(run, 'compensated', this.#steps[0]?.name, logError);
     }
+    if (started === false)
+      throw new SagaError(`Saga "${this.name}": id "${id}" is in use (running, or its log awaits recover())`);
     run.log?.hold();
     // The steps it started with: one that a step adds (re-entrant `step()`) runs from the next execution.
     for (let index = 0; index < run.reports.length; index++) {

@@ -12,6 +12,7 @@ const LIB = `
 local function sagaLog(s, a, i)
   local ttl, op, owner = tonumber(a[i]), a[i + 1], a[i + 2]
   if op == 'start' then
+    if s then return 'false', false, 0 end
     local at, input = num(now), a[i + 4]
     if input == '' then input = nil end
     local log = json('v', '1', 'id', a[i + 3], 'phase', '"running"', 'input', input, 'steps', '[]',
