@@ -272,6 +272,24 @@ describe('redisStore when Redis fails', () => {
     }
   });
 
+  it('rejects with StoreUnavailableError at once, and never throws later, when the client throws on the EVAL after NOSCRIPT', async () => {
+    const clock = new FakeClock();
+    const noScript = () => Promise.reject(new Error('NOSCRIPT No matching script. Please use EVAL.'));
+    const boom = () => {
+      throw new Error('boom');
+    };
+    const store = redisStore({ client: { evalsha: noScript, eval: boom, publish: boom }, clock });
+    const consume = tokenBucket().consume;
+    const key = storeKey(ns, 'throws-on-eval');
+    // An operation of its own, and two decisions of one tick, sent in one script call.
+    const calls = [store.get(key, 0), store.apply(key, consume, 1, 0), store.apply(key, consume, 1, 0)];
+    const outcomes = await Promise.all(calls.map((p) => p.catch((e: unknown) => e))); // the clock never moves
+    for (const outcome of outcomes) {
+      expect(isStoreUnavailableError(outcome)).toBe(true);
+      expect((outcome as Error).message).toMatch(/failed: boom$/);
+    }
+  });
+
   it('rejects with StoreUnavailableError on an error reply', async () => {
     const store = redisStore({ client: fixture.client });
     const key = storeKey(ns, 'list');

@@ -425,7 +425,11 @@ class Flight {
     const on = this.#resend;
     if (on !== undefined && isNoScript(error) && this.decisions.some((d) => d.queue !== undefined)) {
       this.#resend = undefined;
-      on.eval(this.source, this.keys, this.args).then(this.answer, this.fail);
+      try {
+        on.eval(this.source, this.keys, this.args).then(this.answer, this.fail);
+      } catch (thrown) {
+        this.fail(thrown); // a client that throws instead of rejecting
+      }
       return;
     }
     for (const d of this.decisions) d.fail(error);
@@ -486,7 +490,11 @@ class Operation implements DeadlineEntry {
     const on = this.#on;
     if (on !== undefined && isNoScript(error)) {
       this.#on = undefined;
-      on.eval(this.#source, this.#keys, this.#args).then(this.answer, this.fail);
+      try {
+        on.eval(this.#source, this.#keys, this.#args).then(this.answer, this.fail);
+      } catch (thrown) {
+        this.fail(thrown); // a client that throws instead of rejecting
+      }
       return;
     }
     queue.remove(this);
