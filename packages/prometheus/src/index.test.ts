@@ -293,6 +293,22 @@ describe('registerResilienceMetrics', () => {
     );
   });
 
+  it('unregister removes only its own metrics: a late second call leaves a newer registration alone', async () => {
+    const registry = new Registry();
+    const old = registerResilienceMetrics(registry, { collectors: metrics({ clock: new FakeClock() }) });
+    old.unregister();
+    const stats = metrics({ clock: new FakeClock() });
+    const current = registerResilienceMetrics(registry, { collectors: stats });
+    // A hot-reload dispose hook, or a test's cleanup, that runs the old disposer again.
+    old.unregister();
+    stats.recordCall({ latencyMs: 1, ok: true });
+    const { samples } = await scrape(registry);
+    expect(find(samples, 'resilience_calls_total', { outcome: 'ok' })[0]?.value).toBe(1);
+    expect(find(samples, 'resilience_call_duration_seconds_count')[0]?.value).toBe(1);
+    current.unregister();
+    expect(await registry.metrics()).toBe('\n');
+  });
+
   it('takes one snapshot per collector per scrape', async () => {
     const stats = metrics({ clock: new FakeClock() });
     let snapshots = 0;

@@ -18,7 +18,7 @@ export {
 export interface RegisteredMetrics {
   /** Names of the metrics added to the registry. */
   readonly names: readonly string[];
-  /** Removes every metric this call registered and stops feeding its histogram. */
+  /** Removes every metric this call registered (and no other) and stops feeding its histogram; again, does nothing. */
   unregister(): void;
 }
 
@@ -239,7 +239,10 @@ export function registerResilienceMetrics(
     names,
     unregister() {
       for (const stop of stops.splice(0)) stop();
-      for (const name of names) registry.removeSingleMetric(name);
+      // By identity: a name may since hold another registration's metric (after a hot reload).
+      metrics.forEach((metric, i) => {
+        if (registry.getSingleMetric(names[i]!) === metric) registry.removeSingleMetric(names[i]!);
+      });
     },
   };
 }
