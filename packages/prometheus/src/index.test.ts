@@ -235,6 +235,44 @@ describe('registerResilienceMetrics', () => {
     expect(ratios).toEqual({ async: 0.25, sync: 0.25 });
   });
 
+  it('leaves out a usage reading that is no ratio (NaN, infinite or negative), as it does a failing one', async () => {
+    const registry = new Registry();
+    const usage = (used: number, limit: number) => () => ({ used, limit });
+    registerResilienceMetrics(registry, {
+      rateLimits: [
+        { name: 'ok', usage: usage(3, 4) },
+        { name: 'nan', usage: usage(Number.NaN, 60) },
+        { name: 'infinite', usage: usage(Number.POSITIVE_INFINITY, 60) },
+        { name: 'negative', usage: usage(-5, 60) },
+        { name: 'unlimited', usage: usage(5, Number.POSITIVE_INFINITY) },
+      ],
+    });
+    const ratios = Object.fromEntries(
+      find((await scrape(registry)).samples, 'resilience_rate_limit_usage_ratio').map((s) => [s.labels.name, s.value]),
+    );
+    expect(ratios).toEqual({ ok: 0.75, unlimited: 0 });
+  });
+
+  it('names rateLimits when a source has no name, or two share one', () => {
+    const usage = () => ({ used: 0, limit: 1 });
+    for (const rateLimits of [
+      [{ usage }],
+      [{ name: '', usage }],
+      [
+        { name: 'openai', usage },
+        { name: 'openai', usage },
+      ],
+    ]) {
+      let error: unknown;
+      try {
+        registerResilienceMetrics(new Registry(), { rateLimits: rateLimits as never });
+      } catch (e) {
+        error = e;
+      }
+      expect((error as ConfigurationError).issues.map((i) => i.option)).toEqual(['rateLimits']);
+    }
+  });
+
   it('adds no default metrics and honours the prefix', async () => {
     const registry = new Registry();
     const registered = registerResilienceMetrics(registry, { collectors: metrics(), prefix: 'app_' });

@@ -225,9 +225,10 @@ export function registerResilienceMetrics(
           const readings = await Promise.allSettled(rateLimits.map(async (limiter) => limiter.usage()));
           this.reset();
           readings.forEach((reading, i) => {
-            if (reading.status === 'fulfilled' && reading.value.limit > 0) {
-              this.set({ name: rateLimits[i]!.name }, reading.value.used / reading.value.limit);
-            }
+            if (reading.status !== 'fulfilled' || !(reading.value.limit > 0)) return;
+            const ratio = reading.value.used / reading.value.limit;
+            // NaN, an infinite or a negative use is no reading: left out, like a source that failed.
+            if (ratio >= 0 && Number.isFinite(ratio)) this.set({ name: rateLimits[i]!.name }, ratio);
           });
         },
       }),

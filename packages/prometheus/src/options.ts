@@ -31,8 +31,9 @@ export interface RateLimitSource {
   readonly name: string;
   /**
    * How much of the limit is in use now, or a promise of it (awaited during the scrape, as a
-   * store-kept limiter's `peek` needs). A source that throws or rejects is left out of that
-   * scrape; one that never settles holds the scrape, so give its store a timeout.
+   * store-kept limiter's `peek` needs). A source that throws or rejects, or whose `used / limit`
+   * is not a ratio (NaN, infinite, negative), is left out of that scrape; one that never
+   * settles holds the scrape, so give its store a timeout.
    *
    * @example
    * usage: () => { const d = limiter.peekSync('openai'); return { used: d.limit - d.remaining, limit: d.limit }; }
@@ -176,10 +177,12 @@ export function resolveOptions(registry: Registry, options: ResilienceMetricsOpt
     'an array of state names',
   );
   v.check(
-    Array.isArray(rateLimits) && rateLimits.every((r) => typeof r?.usage === 'function'),
+    Array.isArray(rateLimits) &&
+      rateLimits.every((r) => typeof r?.usage === 'function' && typeof r.name === 'string' && r.name !== '') &&
+      new Set(rateLimits.map((r) => r.name)).size === rateLimits.length,
     'rateLimits',
     rateLimits,
-    'an array of { name, usage() }',
+    'an array of { name, usage() }, each with its own non-empty name',
   );
   v.check(
     options.prefix === undefined || /^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(options.prefix),
