@@ -87,6 +87,18 @@ describe('health', () => {
     expect(report.checks.disk).toMatchObject({ observedValue: 91, observedUnit: 'percent', output: 'disk 91 %' });
   });
 
+  it('fails a detail whose status is of another vocabulary, so an outage never reads as healthy', async () => {
+    const probes = health({ clock: new FakeClock() })
+      .register('nest', () => ({ status: 'down' }) as never)
+      .register('shout', () => ({ status: 'FAIL', output: 'replica lag' }) as never)
+      .register('measured', () => ({ observedValue: 3 }));
+    const report = await probes.run();
+    expect(report.checks.nest).toMatchObject({ status: 'fail', error: 'check reported down' });
+    expect(report.checks.shout).toMatchObject({ status: 'fail', error: 'replica lag' });
+    expect(report.checks.measured).toMatchObject({ status: 'pass' });
+    expect(report.status).not.toBe('healthy');
+  });
+
   it('fails a check that outlives its timeout and aborts its signal', async () => {
     const clock = new FakeClock();
     let seen: AbortSignal | undefined;

@@ -79,8 +79,11 @@ function interpret(value: unknown): Outcome {
   if (value === 'warn') return { status: 'warn' };
   if (typeof value !== 'object' || value === null) return { status: 'pass' };
   const detail = value as HealthCheckDetail;
-  const status = STATUSES.has(detail.status) ? (detail.status as HealthCheckStatus) : 'pass';
-  return status === 'fail' ? { status, error: detail.output ?? 'check reported fail', detail } : { status, detail };
+  // A status of another vocabulary ('down', 'FAIL') fails: read as pass, an outage would look healthy.
+  const status = detail.status === undefined ? 'pass' : STATUSES.has(detail.status) ? detail.status : 'fail';
+  return status === 'fail'
+    ? { status, error: detail.output ?? `check reported ${detail.status}`, detail }
+    : { status, detail };
 }
 
 const failed = (error: unknown): Outcome => ({ status: 'fail', error: messageOf(error) });
