@@ -41,21 +41,29 @@ export type Outcome = 'success' | 'failure' | 'rejected' | 'cancelled';
  */
 export type RejectionReason = 'broken_circuit' | 'bulkhead_full' | 'rate_limited' | 'shed' | 'budget_spent' | '_OTHER';
 
-/** The outcome of a call or attempt that rejected with `error`. */
+/** The outcome of a call or attempt that rejected with `error` (`failure` for one whose properties throw when read). */
 export function failureOutcome(error: unknown): Outcome {
-  if (isOwnRejection(error)) return 'rejected';
-  return classify(error) === 'cancelled' ? 'cancelled' : 'failure';
+  try {
+    if (isOwnRejection(error)) return 'rejected';
+    return classify(error) === 'cancelled' ? 'cancelled' : 'failure';
+  } catch {
+    return 'failure';
+  }
 }
 
 // A code or class name: word characters, dots, dashes, colons; at most 64 of them.
 const TYPE = /^[\w.:-]{1,64}$/;
 
-/** `error.type` of `error`: its `code` (a short string or integer), else its `name`, else `_OTHER`. */
+/** `error.type` of `error`: its `code` (a short string or integer), else its `name`, else `_OTHER` (also for one whose properties throw when read). */
 export function errorType(error: unknown): string {
   if (typeof error !== 'object' || error === null) return '_OTHER';
-  const { code, name } = error as { code?: unknown; name?: unknown };
-  if (typeof code === 'string' && TYPE.test(code)) return code;
-  if (Number.isSafeInteger(code)) return String(code);
-  if (typeof name === 'string' && TYPE.test(name)) return name;
+  try {
+    const { code, name } = error as { code?: unknown; name?: unknown };
+    if (typeof code === 'string' && TYPE.test(code)) return code;
+    if (Number.isSafeInteger(code)) return String(code);
+    if (typeof name === 'string' && TYPE.test(name)) return name;
+  } catch {
+    // A getter that throws (a revoked proxy, a closed driver handle): no type to read.
+  }
   return '_OTHER';
 }

@@ -207,6 +207,29 @@ describe('spans', () => {
     }
   });
 
+  it('an error whose properties throw when read still ends every span, and the caller gets that error', async () => {
+    const otel = sdk();
+    // handle decides without reading the error (core's default classification reads code).
+    const policy = retry({ maxAttempts: 2, handle: () => false });
+    instrument(policy, { name: 'payments', tracerProvider: otel.tracerProvider, meterProvider: otel.meterProvider });
+    // A driver's error with a lazy getter that fails (a revoked proxy, a closed handle).
+    const failure = new Error('connection closed');
+    Object.defineProperty(failure, 'code', {
+      get() {
+        throw new Error('getter failed');
+      },
+    });
+    await expect(policy.execute(() => Promise.reject(failure))).rejects.toBe(failure);
+    const spans = otel.spans();
+    expect(spans.map((s) => [s.name, s.attributes['resilience.outcome'], s.attributes['error.type']])).toEqual([
+      ['resilience.attempt', 'failure', '_OTHER'],
+      ['resilience.call', 'failure', '_OTHER'],
+    ]);
+    expect(spans.map((s) => s.status.code)).toEqual([SpanStatusCode.ERROR, SpanStatusCode.ERROR]);
+    const [duration] = await otel.points<{ count: number }>('resilience.call.duration');
+    expect([duration?.attributes['error.type'], duration?.value.count]).toEqual(['_OTHER', 1]);
+  });
+
   it('stops tracing once disposed', async () => {
     const otel = sdk();
     const policy = retry();

@@ -33,12 +33,15 @@ function runIn<T>(span: Span, parent: Context, call: () => Promise<T>): Promise<
       return value;
     },
     (error: unknown) => {
-      const type = errorType(error);
-      span.setAttributes({ [A.outcome]: failureOutcome(error), [A.errorType]: type });
-      // No message: an error's message may hold a URL or a user's data.
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      if (isTimeoutError(error)) span.addEvent(SPANS.timeout, { [A.timeoutLimit]: error.timeoutMs / 1000 });
-      span.end();
+      try {
+        span.setAttributes({ [A.outcome]: failureOutcome(error), [A.errorType]: errorType(error) });
+        // No message: an error's message may hold a URL or a user's data.
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        if (isTimeoutError(error)) span.addEvent(SPANS.timeout, { [A.timeoutLimit]: error.timeoutMs / 1000 });
+      } finally {
+        // Ended, and the call's own error passed on, whatever reading the error did.
+        span.end();
+      }
       throw error;
     },
   );
