@@ -10,7 +10,7 @@ export const ATTRIBUTES = {
   policyName: 'resilience.policy.name',
   /** How a call or attempt ended: see {@link Outcome}. */
   outcome: 'resilience.outcome',
-  /** The error's `code` (`timeout`, `ECONNRESET`, `40001`), else its class name; `_OTHER` when neither is usable. */
+  /** The error's `code` (`timeout`, `ECONNRESET`, `40001`), else its class name; `_OTHER` when neither is usable, and on metrics past the first 20 values (`MAX_ERROR_TYPES`). */
   errorType: 'error.type',
   /** Why a retry was made: `classify(error)` of the failure (`timeout`, `network`, `rate_limit`, ...). */
   retryReason: 'resilience.retry.reason',
@@ -66,4 +66,24 @@ export function errorType(error: unknown): string {
     // A getter that throws (a revoked proxy, a closed driver handle): no type to read.
   }
   return '_OTHER';
+}
+
+/** Most `error.type` values one `instrument()` or `instrumentAll()` call puts on metrics; later ones are `_OTHER`. */
+export const MAX_ERROR_TYPES = 20;
+
+/**
+ * `error.type` for metrics, where each value is a series kept for good: the first
+ * {@link MAX_ERROR_TYPES} distinct values are kept as they are, any later one is `_OTHER`.
+ * A code is the upstream's to choose (an API error's `code` comes from the response body),
+ * so an upstream that varies it must not grow the series without bound.
+ */
+export function boundedErrorType(): (error: unknown) => string {
+  const kept = new Set<string>();
+  return (error) => {
+    const type = errorType(error);
+    if (kept.has(type)) return type;
+    if (kept.size >= MAX_ERROR_TYPES) return '_OTHER';
+    kept.add(type);
+    return type;
+  };
 }

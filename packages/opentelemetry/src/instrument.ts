@@ -10,7 +10,7 @@ import {
   worseBreakerState,
 } from '@resilience/core';
 import { eventSources } from '@resilience/core/internal';
-import { ATTRIBUTES as A, errorType, failureOutcome, type RejectionReason } from './attributes.js';
+import { ATTRIBUTES as A, boundedErrorType, failureOutcome, type RejectionReason } from './attributes.js';
 import { type Instruments, instrumentsOf } from './instruments.js';
 import {
   type InstrumentAllOptions,
@@ -63,7 +63,7 @@ const once = (stops: Disposer[]): Disposer => {
  */
 export function instrument(source: ObservedSource, options: InstrumentOptions): Disposer {
   const telemetry = resolveInstrumentOptions(source, options);
-  return wire(source, options.name, telemetry, options.usage, true);
+  return wire(source, options.name, telemetry, boundedErrorType(), options.usage, true);
 }
 
 /**
@@ -87,11 +87,12 @@ export function instrumentAll(
   const stops = new Set<Disposer>();
   const finalizer = new FinalizationRegistry<Disposer>((stop) => stops.delete(stop));
   const seen = new WeakSet<object>();
+  const typeOf = boundedErrorType(); // one bound for every breaker of the registry
   const add = (breaker: object) => {
     const layer = breaker as Layer & { name: string };
     if (seen.has(breaker) || typeof layer.onEvent !== 'function') return;
     seen.add(breaker);
-    const stop = wire(layer, layer.name, telemetry, undefined, false);
+    const stop = wire(layer, layer.name, telemetry, typeOf, undefined, false);
     stops.add(stop);
     finalizer.register(breaker, stop, stop);
   };
@@ -126,6 +127,7 @@ function wire(
   source: ObservedSource,
   name: string,
   { meter, tracer, clock }: Telemetry,
+  typeOf: (error: unknown) => string,
   usage: (() => RateLimitUsage | PromiseLike<RateLimitUsage>) | undefined,
   gauges: boolean,
 ): Disposer {
@@ -138,7 +140,7 @@ function wire(
 
   for (const layer of layers) {
     if (m !== undefined || isBreaker(layer))
-      stops.push(layer.onEvent(eventHandler(name, named, m, tracer !== undefined)));
+      stops.push(layer.onEvent(eventHandler(name, named, m, tracer !== undefined, typeOf)));
     if (tracer !== undefined && typeof layer.observeAttempts === 'function') {
       stops.push(layer.observeAttempts(attemptSpans(tracer, name, typeof layer.onRetry !== 'function')));
     }
@@ -152,7 +154,7 @@ function wire(
         : {
             callStarted: () => clock.now(),
             callSettled(startedAt, ok, error) {
-              const attributes = ok ? succeeded : failed(named, error);
+              const attributes = ok ? succeeded : failed(named, error, typeOf);
               m.duration.record((clock.now() - startedAt) / 1000, attributes);
               if (!retried) m.attempts.add(1, attributes); // a call without retries is one attempt
             },
@@ -185,14 +187,20 @@ function wire(
   return once(stops);
 }
 
-const failed = (named: Attributes, error: unknown): Attributes => ({
+const failed = (named: Attributes, error: unknown, typeOf: (error: unknown) => string): Attributes => ({
   ...named,
   [A.outcome]: failureOutcome(error),
-  [A.errorType]: errorType(error),
+  [A.errorType]: typeOf(error),
 });
 
 /** The metrics and span events of one layer's events, read by their `type` and fields. */
-function eventHandler(name: string, named: Attributes, m: Instruments | undefined, traced: boolean) {
+function eventHandler(
+  name: string,
+  named: Attributes,
+  m: Instruments | undefined,
+  traced: boolean,
+  typeOf: (error: unknown) => string,
+) {
   const succeeded: Attributes = { ...named, [A.outcome]: 'success' };
   const reject = (reason: RejectionReason, state?: unknown) =>
     m?.rejections.add(
@@ -212,7 +220,7 @@ function eventHandler(name: string, named: Attributes, m: Instruments | undefine
         break;
       // A retry policy's attempts: `failure` carries the attempt, `success` the attempts (a breaker's carry neither).
       case 'failure':
-        if (typeof e.attempt === 'number') m?.attempts.add(1, failed(named, e.error));
+        if (typeof e.attempt === 'number') m?.attempts.add(1, failed(named, e.error, typeOf));
         break;
       case 'success':
         if (typeof e.attempts === 'number') m?.attempts.add(1, succeeded);

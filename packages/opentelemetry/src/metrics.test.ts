@@ -59,6 +59,28 @@ describe('metrics', () => {
     ]);
   });
 
+  it('keeps error.type bounded on metrics: at most 20 values per instrument(), later ones as _OTHER', async () => {
+    const otel = sdk();
+    const policy = retry({ maxAttempts: 2, handle: () => false });
+    instrument(policy, { name: 'webhooks', meterProvider: otel.meterProvider });
+    // An upstream that puts a new code in every answer (OpenAI-style errors carry the body's code).
+    for (let i = 0; i < 100; i++) {
+      await policy
+        .execute(() => Promise.reject(Object.assign(new Error('bad'), { code: `upstream_${i}` })))
+        .catch(() => {});
+    }
+    await policy.execute(() => Promise.reject(Object.assign(new Error('bad'), { code: 'upstream_3' }))).catch(() => {});
+    for (const metric of ['resilience.call.duration', 'resilience.attempts']) {
+      const types = (await otel.points<unknown>(metric)).map((p) => p.attributes['error.type']);
+      expect(new Set(types).size).toBe(21);
+      expect(types).toContain('_OTHER');
+    }
+    const durations = await otel.points<Histogram>('resilience.call.duration');
+    expect(valueAt(durations, { 'error.type': 'upstream_3' })?.count).toBe(2); // a value already kept stays itself
+    expect(valueAt(durations, { 'error.type': '_OTHER' })?.count).toBe(80);
+    expect(valueAt(await otel.points('resilience.attempts'), { 'error.type': '_OTHER' })).toBe(80);
+  });
+
   it('counts a call through a policy without retries as one attempt', async () => {
     const otel = sdk();
     const breaker = circuitBreaker({ registry: false });
