@@ -6,7 +6,7 @@ import { classify, isOwnRejection } from '@resilience/core';
  * codes and small numbers — never a user id, a rate-limit key, a URL or an error message.
  */
 export const ATTRIBUTES = {
-  /** The `name` given to `instrument` (for `instrumentAll`, each breaker's name). */
+  /** The `name` given to `instrument` (for `instrumentAll`, each breaker's name: the first 32, then `_OTHER`). */
   policyName: 'resilience.policy.name',
   /** How a call or attempt ended: see {@link Outcome}. */
   outcome: 'resilience.outcome',
@@ -71,19 +71,20 @@ export function errorType(error: unknown): string {
 /** Most `error.type` values one `instrument()` or `instrumentAll()` call puts on metrics; later ones are `_OTHER`. */
 export const MAX_ERROR_TYPES = 20;
 
+/** Most breaker names one `instrumentAll()` call reports; later ones are `_OTHER`. */
+export const MAX_BREAKER_NAMES = 32;
+
 /**
- * `error.type` for metrics, where each value is a series kept for good: the first
- * {@link MAX_ERROR_TYPES} distinct values are kept as they are, any later one is `_OTHER`.
- * A code is the upstream's to choose (an API error's `code` comes from the response body),
- * so an upstream that varies it must not grow the series without bound.
+ * Keeps the first `max` distinct values as they are and makes any later one `_OTHER`: for
+ * attribute values that are not ours to choose (an upstream's error `code`, a breaker named
+ * per host), each of which would otherwise be a metric series kept for good.
  */
-export function boundedErrorType(): (error: unknown) => string {
+export function firstValues(max: number): (value: string) => string {
   const kept = new Set<string>();
-  return (error) => {
-    const type = errorType(error);
-    if (kept.has(type)) return type;
-    if (kept.size >= MAX_ERROR_TYPES) return '_OTHER';
-    kept.add(type);
-    return type;
+  return (value) => {
+    if (kept.has(value)) return value;
+    if (kept.size >= max) return '_OTHER';
+    kept.add(value);
+    return value;
   };
 }

@@ -39,6 +39,28 @@ describe('instrumentAll', () => {
     expect((await otel.points('resilience.rejections')).map((p) => p.value)).toEqual([1, 1]);
   });
 
+  it('keeps breaker names bounded: at most 32 per instrumentAll, later ones as _OTHER with their worst state', async () => {
+    const otel = sdk();
+    const registry = new BreakerRegistry();
+    instrumentAll(registry, { meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider });
+    // A client's breakers are named per host, and the hosts may come from requests (webhook targets).
+    const breakers = Array.from({ length: 40 }, (_, i) =>
+      circuitBreaker({ name: `http-client:host-${i}.example`, registry, strategy: consecutive(1) }),
+    );
+    for (const breaker of breakers) await breaker.execute(() => 1);
+    await breakers[39]!.execute(() => Promise.reject(networkError())).catch(() => {});
+
+    const names = (points: Array<{ attributes: Record<string, unknown> }>) =>
+      new Set(points.map((p) => p.attributes['resilience.policy.name']));
+    const attempts = await otel.points('resilience.attempts');
+    expect(names(attempts).size).toBe(33);
+    expect(valueAt(attempts, { 'resilience.policy.name': '_OTHER', 'resilience.outcome': 'success' })).toBe(8);
+    const states = await otel.points('resilience.breaker.state');
+    expect(states).toHaveLength(33 * 4);
+    expect(valueAt(states, { 'resilience.policy.name': '_OTHER', 'resilience.breaker.state': 'open' })).toBe(1);
+    expect(names(otel.spans().map((s) => ({ attributes: s.attributes }))).size).toBe(33);
+  });
+
   it('reports a name shared by several breakers once, with the worst state', async () => {
     const otel = sdk();
     const registry = new BreakerRegistry();

@@ -10,7 +10,15 @@ import {
   worseBreakerState,
 } from '@resilience/core';
 import { eventSources } from '@resilience/core/internal';
-import { ATTRIBUTES as A, boundedErrorType, failureOutcome, type RejectionReason } from './attributes.js';
+import {
+  ATTRIBUTES as A,
+  errorType,
+  failureOutcome,
+  firstValues,
+  MAX_BREAKER_NAMES,
+  MAX_ERROR_TYPES,
+  type RejectionReason,
+} from './attributes.js';
 import { type Instruments, instrumentsOf } from './instruments.js';
 import {
   type InstrumentAllOptions,
@@ -63,14 +71,15 @@ const once = (stops: Disposer[]): Disposer => {
  */
 export function instrument(source: ObservedSource, options: InstrumentOptions): Disposer {
   const telemetry = resolveInstrumentOptions(source, options);
-  return wire(source, options.name, telemetry, boundedErrorType(), options.usage, true);
+  return wire(source, options.name, telemetry, firstValues(MAX_ERROR_TYPES), options.usage, true);
 }
 
 /**
  * Instruments every breaker of `registry` as {@link instrument} does, each under its own
  * name — those listed now and those that join later — and reports
  * `resilience.breaker.state` for each name from `registry.list()` (the worst state of the
- * breakers sharing it). Instrument a breaker one way only: a breaker inside an instrumented
+ * breakers sharing it). The first 32 names met are reported as themselves, later ones as
+ * `_OTHER`, so breakers named per host or key cannot grow the series without bound. Instrument a breaker one way only: a breaker inside an instrumented
  * pipeline would have its rejections counted twice. Returns a disposer.
  *
  * @example
@@ -87,12 +96,14 @@ export function instrumentAll(
   const stops = new Set<Disposer>();
   const finalizer = new FinalizationRegistry<Disposer>((stop) => stops.delete(stop));
   const seen = new WeakSet<object>();
-  const typeOf = boundedErrorType(); // one bound for every breaker of the registry
+  // One bound for every breaker of the registry: names made per host or key stay at MAX_BREAKER_NAMES.
+  const typeOf = firstValues(MAX_ERROR_TYPES);
+  const nameOf = firstValues(MAX_BREAKER_NAMES);
   const add = (breaker: object) => {
     const layer = breaker as Layer & { name: string };
     if (seen.has(breaker) || typeof layer.onEvent !== 'function') return;
     seen.add(breaker);
-    const stop = wire(layer, layer.name, telemetry, typeOf, undefined, false);
+    const stop = wire(layer, nameOf(String(layer.name)), telemetry, typeOf, undefined, false);
     stops.add(stop);
     finalizer.register(breaker, stop, stop);
   };
@@ -101,7 +112,13 @@ export function instrumentAll(
   if (meter !== undefined) {
     const gauge = instrumentsOf(meter).breakerState;
     const observe = (result: ObservableResult) => {
-      for (const { name, state } of registry.list()) observeState(result, name, state);
+      const worst = new Map<string, string>();
+      for (const { name, state } of registry.list()) {
+        const kept = nameOf(name);
+        const seen = worst.get(kept);
+        worst.set(kept, seen === undefined ? state : worseBreakerState(seen, state));
+      }
+      for (const [name, state] of worst) observeState(result, name, state);
     };
     gauge.addCallback(observe);
     all.push(() => gauge.removeCallback(observe));
@@ -127,7 +144,7 @@ function wire(
   source: ObservedSource,
   name: string,
   { meter, tracer, clock }: Telemetry,
-  typeOf: (error: unknown) => string,
+  typeOf: (type: string) => string,
   usage: (() => RateLimitUsage | PromiseLike<RateLimitUsage>) | undefined,
   gauges: boolean,
 ): Disposer {
@@ -187,10 +204,10 @@ function wire(
   return once(stops);
 }
 
-const failed = (named: Attributes, error: unknown, typeOf: (error: unknown) => string): Attributes => ({
+const failed = (named: Attributes, error: unknown, typeOf: (type: string) => string): Attributes => ({
   ...named,
   [A.outcome]: failureOutcome(error),
-  [A.errorType]: typeOf(error),
+  [A.errorType]: typeOf(errorType(error)),
 });
 
 /** The metrics and span events of one layer's events, read by their `type` and fields. */
@@ -199,7 +216,7 @@ function eventHandler(
   named: Attributes,
   m: Instruments | undefined,
   traced: boolean,
-  typeOf: (error: unknown) => string,
+  typeOf: (type: string) => string,
 ) {
   const succeeded: Attributes = { ...named, [A.outcome]: 'success' };
   const reject = (reason: RejectionReason, state?: unknown) =>
