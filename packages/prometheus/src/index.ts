@@ -14,6 +14,13 @@ export {
   type SnapshotSource,
 } from './options.js';
 
+/**
+ * Most breaker names `circuit_state` reports per registration, as core's collector keeps 32
+ * for breaker opens: the first met keep their series, any later one is `other` (its worst
+ * state), since breakers may be named per host or key.
+ */
+const MAX_BREAKER_NAMES = 32;
+
 /** What {@link registerResilienceMetrics} registered, with a way to remove it again. */
 export interface RegisteredMetrics {
   /** Names of the metrics added to the registry. */
@@ -35,6 +42,7 @@ export interface RegisteredMetrics {
  * - `resilience_call_duration_seconds` — a histogram of call durations (`buckets`)
  * - `resilience_call_duration_summary_seconds{quantile}` — with `summary: true`, the window's quantiles
  * - `resilience_circuit_state{name,state}` — 1 for each breaker's current state, 0 for the others
+ *   (the first 32 names met; later ones as `other`)
  * - `resilience_rate_limit_usage_ratio{name}` — `used / limit` of each limiter
  *
  * @example
@@ -187,6 +195,14 @@ export function registerResilienceMetrics(
     }
   }
 
+  // Breaker names met, at most MAX_BREAKER_NAMES: a name past them is reported as `other` from then on.
+  const kept = new Set<string>();
+  const keptName = (name: string) => {
+    if (kept.has(name)) return name;
+    if (kept.size >= MAX_BREAKER_NAMES) return 'other';
+    kept.add(name);
+    return name;
+  };
   const breakerList = Array.isArray(breakers)
     ? () => breakers as readonly BreakerLike[]
     : () => (breakers as BreakerSource).breakers();
@@ -201,7 +217,8 @@ export function registerResilienceMetrics(
           this.reset();
           // One series per name: breakers sharing a name report the worst state, as the core registry lists them.
           const byName = new Map<string, string>();
-          for (const { name, state } of breakerList()) {
+          for (const { name: given, state } of breakerList()) {
+            const name = keptName(given);
             const seen = byName.get(name);
             byName.set(name, seen === undefined ? String(state) : worseBreakerState(seen, String(state)));
           }

@@ -75,6 +75,25 @@ describe('registerResilienceMetrics: what the runbooks alert on', () => {
     expect(opens.find((s) => s.labels.name === 'other')?.value).toBe(68);
   });
 
+  it('keeps circuit_state names bounded: the first 32 names met, later ones under other with their worst state', async () => {
+    const breakers = new BreakerRegistry();
+    const registry = new Registry();
+    registerResilienceMetrics(registry, { breakers });
+    // A client's breakers are named per host, and the hosts may come from requests (webhook targets).
+    const hosts = Array.from({ length: 40 }, (_, i) =>
+      circuitBreaker({ name: `http-client:host-${i}.example`, registry: breakers, strategy: consecutive(1) }),
+    );
+    await hosts[39]!.execute(() => Promise.reject(lost())).catch(() => {});
+    const states = find((await scrape(registry)).samples, 'resilience_circuit_state');
+    expect(new Set(states.map((s) => s.labels.name)).size).toBe(33);
+    expect(values(find(states, 'resilience_circuit_state', { name: 'other' }), 'state')).toEqual({
+      closed: 0,
+      open: 1,
+      'half-open': 0,
+      isolated: 0,
+    });
+  });
+
   it('labels the collector as collector in breaker opens, since name is the breaker', async () => {
     const api = metrics({ clock: new FakeClock() });
     const jobs = metrics({ clock: new FakeClock() });
