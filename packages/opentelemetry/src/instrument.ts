@@ -192,7 +192,9 @@ function wire(
       const observe = async (result: ObservableResult) => {
         try {
           const { used, limit } = await usage();
-          if (limit > 0 && Number.isFinite(used)) result.observe(used / limit, named);
+          const ratio = used / limit;
+          // NaN, an infinite or a negative use is no reading: left out, like a source that failed.
+          if (limit > 0 && ratio >= 0 && Number.isFinite(ratio)) result.observe(ratio, named);
         } catch {
           // A source that fails is left out of this collection.
         }

@@ -174,6 +174,25 @@ describe('metrics', () => {
     await expect(otel.points('resilience.rate_limit.usage')).resolves.toBeDefined();
   });
 
+  it('leaves out a usage reading that is no ratio (NaN, infinite or negative)', async () => {
+    const otel = sdk();
+    const readings: Record<string, [number, number]> = {
+      ok: [1, 4],
+      nan: [Number.NaN, 4],
+      infinite: [Number.POSITIVE_INFINITY, 4],
+      negative: [-1, 4],
+      unlimited: [1, Number.POSITIVE_INFINITY],
+    };
+    for (const [name, [used, limit]] of Object.entries(readings)) {
+      instrument(retry(), { name, meterProvider: otel.meterProvider, usage: () => ({ used, limit }) });
+    }
+    const points = await otel.points('resilience.rate_limit.usage');
+    expect(Object.fromEntries(points.map((p) => [p.attributes['resilience.policy.name'], p.value]))).toEqual({
+      ok: 0.25,
+      unlimited: 0,
+    });
+  });
+
   it('stops reporting once disposed', async () => {
     const otel = sdk();
     const breaker = circuitBreaker({ strategy: consecutive(1), registry: false });

@@ -36,8 +36,8 @@ export interface InstrumentOptions extends InstrumentAllOptions {
   name: string;
   /**
    * Reads how much of a rate limit is in use, for the `resilience.rate_limit.usage` gauge
-   * (`used / limit`), at each collection. A promise is awaited; one that throws or rejects
-   * is left out of that collection.
+   * (`used / limit`), at each collection. A promise is awaited; one that throws or rejects,
+   * or whose ratio is NaN, infinite or negative, is left out of that collection.
    *
    * @example
    * usage: () => { const d = limiter.peekSync('openai'); return { used: d.limit - d.remaining, limit: d.limit }; }
