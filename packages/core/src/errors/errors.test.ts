@@ -126,6 +126,28 @@ describe('OptionsValidator', () => {
     );
   });
 
+  it('never shows a class instance’s insides or a secret-looking field, and at most 200 characters', () => {
+    class Redis {
+      options = { host: '10.0.0.5', password: 'hunter2' };
+    }
+    const v = new OptionsValidator('widget');
+    v.check(false, 'store', new Redis(), 'a Store');
+    v.check(false, 'client', { host: 'db', auth: { user: 'u', pass: 'hunter2' }, apiToken: 'hunter2' }, 'a client');
+    v.check(false, 'name', 'x'.repeat(500), 'a short name');
+    v.check(false, 'list', ['SIGFOO'], 'signals');
+    let message = '';
+    try {
+      v.done();
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).not.toContain('hunter2');
+    expect(message).toContain('store: received a Redis, expected a Store');
+    expect(message).toContain('client: received {"host":"db","auth":"…","apiToken":"…"}, expected a client');
+    expect(message).toContain(`name: received "${'x'.repeat(199)}…, expected a short name`);
+    expect(message).toContain('list: received ["SIGFOO"], expected signals');
+  });
+
   it('accepts an injected clock only when it has every Clock method', () => {
     const clock = { now: () => 0, sleep: async () => {}, setTimeout: () => 1, clearTimeout: () => {} };
     expect(() => new OptionsValidator('widget').clock('clock', clock).done()).not.toThrow();

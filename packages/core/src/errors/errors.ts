@@ -50,16 +50,32 @@ export interface OptionIssue {
   readonly allowed: string;
 }
 
+/** Option names whose values an error message never shows (a client's `options.password`). */
+const SECRET = /pass|secret|token|auth|cred/i;
+
+/**
+ * What an issue shows of a received value: never the insides of a class instance (a Redis
+ * client given as a store carries its password), never a secret-looking field, at most 200
+ * characters (messages go to logs).
+ */
 const show = (value: unknown): string => {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'function') return 'a function';
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'number') return String(value); // JSON writes NaN and Infinity as null
+  const proto = typeof value === 'object' && value !== null ? Object.getPrototypeOf(value) : null;
+  let text =
+    typeof value === 'function'
+      ? 'a function'
+      : typeof value === 'bigint'
+        ? `${value}n`
+        : typeof value === 'number'
+          ? String(value) // JSON writes NaN and Infinity as null
+          : proto !== null && proto !== Object.prototype && proto !== Array.prototype
+            ? `a ${proto.constructor?.name || 'object'}`
+            : undefined;
   try {
-    return JSON.stringify(value) ?? String(value);
+    text ??= JSON.stringify(value, (key, v) => (SECRET.test(key) ? '…' : v)) ?? String(value);
   } catch {
-    return String(value);
+    text = String(value);
   }
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 };
 
 /** Invalid options, thrown at construction. Lists every bad option at once. */
