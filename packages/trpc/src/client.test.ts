@@ -7,6 +7,7 @@ import {
   consecutive,
   RateLimitExceededError,
   rateLimiter,
+  resilienceDetails,
   TimeoutError,
   tokenBucket,
 } from '@resilience/core';
@@ -190,6 +191,26 @@ describe('retryLink against a real tRPC server', () => {
     expect(error.name).toBe('TRPCClientError');
     expect(error.data).toMatchObject({ code: 'SERVICE_UNAVAILABLE', httpStatus: 503 });
     expect(calls.items).toBe(4);
+  });
+
+  it('gives the error the whole operation’s resilience details, not a breaker link’s last attempt', async () => {
+    const clock = new FakeClock();
+    const client = await setup(
+      (url) => [
+        retryLink<AppRouter>({ retry: { clock, random: sequenceRandom(0) } }),
+        circuitBreakerLink<AppRouter>({ breaker: { strategy: consecutive(10) }, clock }),
+        httpLink({ url }),
+      ],
+      clock,
+    );
+    outcomes = ['unavailable', 'unavailable', 'unavailable', 'unavailable'];
+    const pending = failure(client.items.query());
+    for (const wait of [100, 200, 400]) {
+      await waiting(clock);
+      await clock.advance(wait);
+    }
+    const error = await pending;
+    expect(resilienceDetails(error)).toEqual({ host: 'items', attempts: 4, totalDelayMs: 700, breakerState: 'closed' });
   });
 
   it('rejects options it does not know, naming them', () => {

@@ -4,7 +4,9 @@ import {
   type RetryBudget,
   type RetryBudgetOptions,
   type RetryOptions,
+  resilienceDetails,
   retry,
+  systemClock,
 } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
 import type { Operation, TRPCLink } from '@trpc/client';
@@ -37,10 +39,20 @@ export function hasIdempotencyKey(op: Operation): boolean {
   return typeof key === 'string' && key.length > 0;
 }
 
-/** The caller sees the last attempt's `TRPCClientError`, as the server shaped it, not the retry's wrapper. */
-const lastError = (error: unknown): never => {
-  throw isRetryExhaustedError(error) ? error.cause : error;
-};
+/**
+ * The caller sees the last attempt's `TRPCClientError`, as the server shaped it, not the
+ * retry's wrapper, with the whole operation's `resilience` details (`resilienceDetails`): a
+ * `circuitBreakerLink` below attached those of its last attempt only (`attempts: 1`).
+ */
+function lastError(error: unknown, path: string, attempts: number, totalDelayMs: number): never {
+  const last = isRetryExhaustedError(error) ? error.cause : error;
+  if (typeof last === 'object' && last !== null && Object.isExtensible(last)) {
+    const below = resilienceDetails(last);
+    const details = { ...below, host: below?.host ?? path, attempts, totalDelayMs };
+    Object.defineProperty(last, 'resilience', { value: details, enumerable: true, configurable: true, writable: true });
+  }
+  throw last;
+}
 
 const safeByDefault = (op: Operation) => op.type === 'query' || hasIdempotencyKey(op);
 
@@ -72,9 +84,23 @@ export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryL
     }),
   );
   const idempotent = options.idempotent ?? safeByDefault;
+  const clock = options.retry?.clock ?? systemClock;
   const link = promiseLink(
     (op) => idempotent(op) === true,
-    (op, send, signal) => policy.execute(() => send(op), signal).catch(lastError),
+    (op, send, signal) => {
+      let attempts = 0;
+      let waitedMs = 0;
+      let failedAt: number | undefined;
+      const attempt = () => {
+        attempts++;
+        if (failedAt !== undefined) waitedMs += clock.now() - failedAt;
+        return send(op).catch((error: unknown) => {
+          failedAt = clock.now();
+          throw error;
+        });
+      };
+      return policy.execute(attempt, signal).catch((error) => lastError(error, op.path, attempts, waitedMs));
+    },
   );
   return () => link;
 }
