@@ -16,6 +16,23 @@ import { describe, expect, it } from 'vitest';
 import { PROMETHEUS_DEFAULTS, registerResilienceMetrics } from './index.js';
 import { find, scrape } from './scrape.test-helper.js';
 
+/** A collector source that counts the call listeners subscribed to it. */
+function counted(stats: ReturnType<typeof metrics>) {
+  let subscribed = 0;
+  const source = {
+    snapshot: () => stats.snapshot(),
+    onCall: (listener: (call: CallRecord) => void) => {
+      subscribed++;
+      const dispose = stats.onCall(listener);
+      return () => {
+        subscribed--;
+        dispose();
+      };
+    },
+  };
+  return { source, listeners: () => subscribed };
+}
+
 describe('registerResilienceMetrics', () => {
   it('exports call counts by outcome, attempts, retries, timeouts and rejections by reason as counters', async () => {
     const stats = metrics({ clock: new FakeClock() });
@@ -88,27 +105,16 @@ describe('registerResilienceMetrics', () => {
   it('counts the calls recorded after registration, and unsubscribes once unregistered', async () => {
     const stats = metrics({ clock: new FakeClock() });
     stats.recordCall({ latencyMs: 1, ok: true });
-    let listeners = 0;
-    const source = {
-      snapshot: () => stats.snapshot(),
-      onCall: (listener: (call: CallRecord) => void) => {
-        listeners++;
-        const dispose = stats.onCall(listener);
-        return () => {
-          listeners--;
-          dispose();
-        };
-      },
-    };
+    const { source, listeners } = counted(stats);
     const registry = new Registry();
     const registered = registerResilienceMetrics(registry, { collectors: source });
     stats.recordCall({ latencyMs: 1, ok: true });
     const { samples } = await scrape(registry);
     expect(find(samples, 'resilience_call_duration_seconds_count')[0]!.value).toBe(1);
     expect(find(samples, 'resilience_calls_total', { outcome: 'ok' })[0]!.value).toBe(2);
-    expect(listeners).toBe(1);
+    expect(listeners()).toBe(1);
     registered.unregister();
-    expect(listeners).toBe(0);
+    expect(listeners()).toBe(0);
   });
 
   it("exports the window's sketch quantiles as a summary with lifetime _sum and _count when asked", async () => {
@@ -286,18 +292,7 @@ describe('registerResilienceMetrics', () => {
 
   it('refuses a second registration of the same metrics with a ConfigurationError, registering none of them', async () => {
     const stats = metrics({ clock: new FakeClock() });
-    let listeners = 0;
-    const source = {
-      snapshot: () => stats.snapshot(),
-      onCall: (listener: (call: CallRecord) => void) => {
-        listeners++;
-        const dispose = stats.onCall(listener);
-        return () => {
-          listeners--;
-          dispose();
-        };
-      },
-    };
+    const { source, listeners } = counted(stats);
     const registry = new Registry();
     const first = registerResilienceMetrics(registry, { breakers: [{ name: 'payments', state: 'closed' }] });
     // A hot reload, or a second toolkit instance, registering again into the same registry.
@@ -312,11 +307,11 @@ describe('registerResilienceMetrics', () => {
     expect((error as Error).message).toMatch(/resilience_circuit_state[\s\S]*unregister\(\)[\s\S]*prefix/);
     // Nothing of the refused call is left behind: no metric, no subscription to the collector.
     expect(registry.getMetricsAsArray().map((m) => (m as unknown as { name: string }).name)).toEqual(first.names);
-    expect(listeners).toBe(0);
+    expect(listeners()).toBe(0);
     // After unregister(), the same registration succeeds.
     first.unregister();
     const second = registerResilienceMetrics(registry, { collectors: source, breakers: [] });
-    expect(listeners).toBe(1);
+    expect(listeners()).toBe(1);
     second.unregister();
     // The refusal names every metric that is taken, whichever options registered them.
     const full = {

@@ -178,16 +178,20 @@ describe('retryLink against a real tRPC server', () => {
     }
   });
 
-  it('gives up after 4 attempts with the last TRPCClientError, as the server shaped it', async () => {
-    const clock = new FakeClock();
-    const client = await setup(retrying(clock), clock);
+  /** Four 503s for one query, the backoff's waits (100, 200, 400 ms) passed on the clock: the error. */
+  async function givenUp(clock: FakeClock, client: Awaited<ReturnType<typeof setup>>) {
     outcomes = ['unavailable', 'unavailable', 'unavailable', 'unavailable'];
     const pending = failure(client.items.query());
     for (const wait of [100, 200, 400]) {
       await waiting(clock);
       await clock.advance(wait);
     }
-    const error = await pending;
+    return pending;
+  }
+
+  it('gives up after 4 attempts with the last TRPCClientError, as the server shaped it', async () => {
+    const clock = new FakeClock();
+    const error = await givenUp(clock, await setup(retrying(clock), clock));
     expect(error.name).toBe('TRPCClientError');
     expect(error.data).toMatchObject({ code: 'SERVICE_UNAVAILABLE', httpStatus: 503 });
     expect(calls.items).toBe(4);
@@ -203,13 +207,7 @@ describe('retryLink against a real tRPC server', () => {
       ],
       clock,
     );
-    outcomes = ['unavailable', 'unavailable', 'unavailable', 'unavailable'];
-    const pending = failure(client.items.query());
-    for (const wait of [100, 200, 400]) {
-      await waiting(clock);
-      await clock.advance(wait);
-    }
-    const error = await pending;
+    const error = await givenUp(clock, client);
     expect(resilienceDetails(error)).toEqual({ host: 'items', attempts: 4, totalDelayMs: 700, breakerState: 'closed' });
   });
 
