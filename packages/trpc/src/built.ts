@@ -8,7 +8,7 @@ import { checkNested, type OptionsValidator } from '@resilience/core/internal';
  * nothing is reported twice.
  */
 export function built<T>(v: OptionsValidator, path: string | undefined, handed: string[], build: () => T): T {
-  const result = v.issues.some((i) => handed.includes(i.option)) ? undefined : checkNested(v, path, build);
+  const result = checkNested(v, path, build, handed);
   v.done();
   return result as T;
 }

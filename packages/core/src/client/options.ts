@@ -179,17 +179,9 @@ export function validateClientOptions(options: ClientOptions<never>, nested: Rec
   v.string('name', o.name);
   v.clock('clock', o.clock);
   v.function('random', o.random);
-  // Each nested option is built unless it, or an option every builder reads, is already bad.
-  const bad = new Set(v.issues.map((i) => i.option));
-  if (!SHARED_OPTIONS.some((name) => bad.has(name))) {
-    const n = new OptionsValidator('');
-    for (const [path, build] of Object.entries(nested)) if (!bad.has(path)) checkNested(n, path, build);
-    for (const { option, received, allowed } of n.issues) {
-      // `deadlineMs` is handed to retry() too: a bad one is reported once, under its own name;
-      // `timeout: -5` is the option the user wrote, not `timeout.ms`.
-      if (bad.has(option.slice(option.indexOf('.') + 1))) continue;
-      v.check(false, option === 'timeout.ms' && typeof t === 'number' ? 'timeout' : option, received, allowed);
-    }
-  }
+  // Each nested option is built unless it, or an option every builder reads, is already bad;
+  // `deadlineMs` is handed to retry() too, and `timeout: -5` is the option the user wrote.
+  const rename = { 'retry.deadlineMs': 'deadlineMs', ...(typeof t === 'number' && { 'timeout.ms': 'timeout' }) };
+  for (const [path, build] of Object.entries(nested)) checkNested(v, path, build, [...SHARED_OPTIONS, path], rename);
   v.done();
 }

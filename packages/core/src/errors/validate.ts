@@ -226,18 +226,30 @@ function describe(kind: string, range: Range): string {
 /**
  * Runs `build`, a factory given options `v` checks part of, and records its
  * `ConfigurationError`'s issues as `v`'s: under `path` when they are one option of it
- * (`retry` → `retry.maxAttempts`, its whole-options issue → `retry`). Returns what `build`
- * built, or `undefined` when it refused; other errors are thrown. A function, not a method,
- * so a bundle that never nests leaves it out.
+ * (`retry` → `retry.maxAttempts`, its whole-options issue → `retry`), or under the name the
+ * user wrote as `rename` maps it (`{ 'adaptive.maxLimit': 'maxConcurrent' }`). An option is
+ * reported once: `build` does not run when an option it is handed (`handed`) is already bad,
+ * and an issue of an option already reported is dropped. Returns what `build` built, or
+ * `undefined` when it refused or did not run; other errors are thrown. A function, not a
+ * method, so a bundle that never nests leaves it out.
  */
-export function checkNested<T>(v: OptionsValidator, path: string | undefined, build: () => T): T | undefined {
+export function checkNested<T>(
+  v: OptionsValidator,
+  path: string | undefined,
+  build: () => T,
+  handed: readonly string[] = [],
+  rename: Readonly<Record<string, string>> = {},
+): T | undefined {
+  const bad = new Set(v.issues.map((i) => i.option));
+  if (handed.some((option) => bad.has(option))) return undefined;
   try {
     return build();
   } catch (error) {
     if (!isConfigurationError(error)) throw error;
     for (const i of error.issues) {
-      const option = path === undefined ? i.option : i.option === 'options' ? path : `${path}.${i.option}`;
-      v.check(false, option, i.received, i.allowed);
+      const nested = path === undefined ? i.option : i.option === 'options' ? path : `${path}.${i.option}`;
+      const option = rename[nested] ?? nested;
+      if (!bad.has(option)) v.check(false, option, i.received, i.allowed);
     }
     return undefined;
   }

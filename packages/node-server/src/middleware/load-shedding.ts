@@ -126,16 +126,20 @@ export function loadShedder<C>(options: LoadSheddingOptions, refuse: (context: C
     'nothing (maxConcurrent is its maximum)',
   );
   const maxLimit = o.maxConcurrent as number;
-  let limit: number | ReturnType<typeof adaptiveLimit> | undefined = maxLimit;
-  if (adaptive && !v.issues.some((i) => /^(maxConcurrent|adaptive)/.test(i.option))) {
-    // Checked as `adaptive.*`, in one error with the rest; the maxLimit it is given is maxConcurrent.
-    const n = new OptionsValidator('');
-    limit = checkNested(n, 'adaptive', () => adaptiveLimit({ ...own, maxLimit }));
-    for (const i of n.issues)
-      v.check(false, i.option.replace('adaptive.maxLimit', 'maxConcurrent'), i.received, i.allowed);
-  }
+  // Checked as `adaptive.*`, in one error with the rest; the maxLimit it is given is maxConcurrent.
+  const adaptiveLimited = adaptive
+    ? checkNested(
+        v,
+        'adaptive',
+        () => adaptiveLimit({ ...own, maxLimit }),
+        ['maxConcurrent', 'adaptive', 'adaptive.maxLimit'],
+        {
+          'adaptive.maxLimit': 'maxConcurrent',
+        },
+      )
+    : undefined;
   v.done();
-  limit = limit!; // built, or an issue was reported
+  const limit = adaptiveLimited ?? maxLimit;
   const queue = o.queue ?? MIDDLEWARE_DEFAULTS.loadShedding.queue;
   const shed = bulkhead({
     limit,

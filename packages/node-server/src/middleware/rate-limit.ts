@@ -125,20 +125,21 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
   const name = o.name ?? o.limiter?.name ?? MIDDLEWARE_DEFAULTS.rateLimit.name;
   // The limiter checks algorithm, store and onStoreError: its issues are reported with ours, in
   // one `rateLimit` error, unless an option it reads too was already found bad.
-  const bad = new Set(v.issues.map((i) => i.option));
   const built =
     o.limiter ??
-    (['algorithm', 'name', 'clock'].some((option) => bad.has(option))
-      ? undefined
-      : checkNested(v, undefined, () =>
-          rateLimiter({
-            algorithm: o.algorithm!,
-            name,
-            clock,
-            ...(o.store === undefined ? {} : { store: o.store }),
-            ...(o.onStoreError === undefined ? {} : { onStoreError: o.onStoreError }),
-          }),
-        ));
+    checkNested(
+      v,
+      undefined,
+      () =>
+        rateLimiter({
+          algorithm: o.algorithm!,
+          name,
+          clock,
+          ...(o.store === undefined ? {} : { store: o.store }),
+          ...(o.onStoreError === undefined ? {} : { onStoreError: o.onStoreError }),
+        }),
+      ['algorithm', 'name', 'clock'],
+    );
   v.done();
   const limiter = built!; // built, or an issue was reported
   if (typeof o.cost === 'number') {
@@ -167,6 +168,7 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
   const sync = limiter.synchronous;
   let warned = false;
   let shared = false;
+  const quotedName = `"${name}"`; // as the policy field names it
 
   const ipKey = (c: C): string => {
     const headers = headersOf(port.request(c));
@@ -198,7 +200,7 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
       setField(res, 'ratelimit', draft.ratelimit(d));
       return undefined;
     }
-    if (!shared && String(fieldOf(res, 'ratelimit-policy')).includes(`"${name}"`)) {
+    if (!shared && String(fieldOf(res, 'ratelimit-policy')).includes(quotedName)) {
       shared = true; // two middlewares left unnamed are both "default"
       logger.warn(
         { policy: name },
