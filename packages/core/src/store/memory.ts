@@ -43,24 +43,24 @@ type AnyPacked = PackedTransition<any, any, any>;
 // biome-ignore lint/suspicious/noExplicitAny: the store holds states of every type.
 type AnyCodec = PackedCodec<any>;
 
+// Layout: a `Map` from key to slot number; per slot one record in a `Float64Array` (its
+// expiry, its kind and, for packed transitions such as rate limits, the numeric state), so
+// one lookup touches one record, which also holds its two links of a doubly linked list
+// (SlotLists: the unpinned keys by recency, the pinned ones in pin order). Other states are
+// kept as the objects themselves. True LRU: every use moves a key to the front in O(1);
+// until the store is first full a use only stamps its record, and the first insert that
+// finds no room sorts the stamps into the list, once. So a key used again before
+// `maxKeys / 2` other keys were touched is never evicted, whatever the others' pattern
+// (before `maxKeys` while nothing is pinned). One expired key is reclaimed as each new key
+// arrives.
 /**
  * The embedded store: state lives in this process, every operation is synchronous inside
  * (so atomic), and the promise it returns is already settled.
  *
- * Layout: a `Map` from key to slot number; per slot one record in a `Float64Array` (its
- * expiry, its kind and, for packed transitions such as rate limits, the numeric state), so
- * one lookup touches one record, which also holds its two links of a doubly linked list
- * ({@link SlotLists}: the unpinned keys by recency, the pinned ones in pin order). Other
- * states are kept as the objects themselves. Memory is bounded by `maxKeys`: past it the
- * least recently used key is evicted (true LRU: every use moves a key to the front in
- * O(1); until the store is first full a use only stamps its record, and the first insert
- * that finds no room sorts the stamps into the list, once). Pinned keys
- * (`TransitionResult.pinned`, in-flight locks) are never evicted while they live; at most
- * half of `maxKeys` are pinned at once, a pin past that is refused with `StoreFullError`.
- * So a key used again before `maxKeys / 2` other keys were touched is never evicted,
- * whatever the others' pattern (before `maxKeys` while nothing is pinned). Keys past their
- * TTL read as absent; one is reclaimed as each new key arrives, all of them by
- * {@link MemoryStore.sweep}.
+ * Memory is bounded by `maxKeys`: past it the least recently used key is evicted. Pinned
+ * keys (`TransitionResult.pinned`, in-flight locks) are never evicted while they live; at
+ * most half of `maxKeys` are pinned at once, a pin past that is refused with `StoreFullError`.
+ * Keys past their TTL read as absent; {@link MemoryStore.sweep} reclaims them all.
  */
 export class MemoryStore implements Store {
   readonly maxKeys: number;

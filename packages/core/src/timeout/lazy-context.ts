@@ -7,20 +7,15 @@ export type AbortListener = (reason: unknown) => void;
 
 const nothing: Disposer = () => {};
 
+// While the signal exists or someone listens, the context follows the parent context until
+// the call is released: a caller's signal through the one shared listener of `followAbort`
+// (so a long-lived caller signal collects no listeners), a lazy parent (a deadline around
+// an attempt timeout) through its `onAbort`, so the parent creates no signal either.
 /**
  * The context a policy hands to one call when it may abort that call on its own (timeout,
- * hedging). Its `signal` is created lazily: no `AbortController` exists until the function
- * reads `context.signal` (a controller costs microseconds; most calls never look). Aborting
- * before anyone read it only records the reason; a later read returns an already-aborted
- * signal. A caller that only needs to be told of the abort subscribes with {@link onAbort}
- * instead, and no signal is created at all.
- *
- * While the signal exists or someone listens, the context follows the parent context until
- * the call is released: a caller's signal through the one shared listener of `followAbort`
- * (so a long-lived caller signal collects no listeners), a lazy parent (a deadline around
- * an attempt timeout) through its `onAbort`, so the parent creates no signal either.
- *
- * Each instance is one call's own signal: aborting it never touches the parent or siblings.
+ * hedging). Its `signal` is created lazily, when the function reads it; a caller that only
+ * needs to be told of the abort subscribes with {@link onAbort}, and no signal is created.
+ * Aborting it never touches the parent or siblings.
  */
 export class LazyContext implements ExecuteContext {
   readonly attempt: number;
