@@ -10,8 +10,12 @@ import type { BreakerStateName } from './options.js';
  */
 export function outcomeOf(handle: (error: unknown) => boolean, error: unknown, aborted: boolean): CallOutcome {
   if (aborted) return 'ignored';
-  if (handle(error)) return 'failure';
-  return isOwnRejection(error) || classify(error) === 'cancelled' ? 'ignored' : 'success';
+  try {
+    if (handle(error)) return 'failure';
+    return isOwnRejection(error) || classify(error) === 'cancelled' ? 'ignored' : 'success';
+  } catch {
+    return 'failure'; // `handle` threw, or the error cannot be read: the call failed all the same
+  }
 }
 
 /** Frames kept in a rejection's stack trace. */

@@ -130,9 +130,14 @@ function assess(error: unknown, depth: number): Verdict {
  * of runtimes, HTTP clients, database drivers, gRPC and the AWS SDK (`ERROR_MARKERS`: Node
  * and undici codes, SQLSTATEs, gRPC statuses, AWS throttling), an HTTP status on the error
  * or its `response`, the `cause` chain, well-known error names, and finally the message.
+ * An error whose fields throw when read is `unknown`.
  */
 export function classify(error: unknown): ErrorCategory {
-  return assess(error, 0).category;
+  try {
+    return assess(error, 0).category;
+  } catch {
+    return 'unknown'; // a field that throws when read (a getter, a revoked Proxy)
+  }
 }
 
 /**
@@ -146,11 +151,15 @@ export function classify(error: unknown): ErrorCategory {
  * failed by the dependency.
  */
 export function isTransient(error: unknown): boolean {
-  const e = asBag(error);
-  if (!e || isOwnRejection(error)) return false;
-  if (typeof e.retryable === 'boolean') return e.retryable;
-  if (typeof e.transient === 'boolean') return e.transient;
-  // A spent quota is a 429 that no wait refills (OpenAI's `insufficient_quota`: billing).
-  if (e.code === 'insufficient_quota' || e.type === 'insufficient_quota') return false;
-  return assess(error, 0).transient;
+  try {
+    const e = asBag(error);
+    if (!e || isOwnRejection(error)) return false;
+    if (typeof e.retryable === 'boolean') return e.retryable;
+    if (typeof e.transient === 'boolean') return e.transient;
+    // A spent quota is a 429 that no wait refills (OpenAI's `insufficient_quota`: billing).
+    if (e.code === 'insufficient_quota' || e.type === 'insufficient_quota') return false;
+    return assess(error, 0).transient;
+  } catch {
+    return false; // as classify: unreadable, so unknown
+  }
 }

@@ -33,19 +33,23 @@ const waitOf = (v: unknown): v is number => typeof v === 'number' && Number.isFi
  * The wait a failed call asks for, in milliseconds: an own `retryAfterMs` (the toolkit's
  * errors) or one in its `data` (a tRPC client error's shape), or a `Retry-After` header on
  * the error, its `response` (axios, fetch), its `meta.response` (tRPC's HTTP links) or its
- * `cause`. `undefined` when the error names none.
+ * `cause`. `undefined` when the error names none (or its fields throw when read).
  */
 export function retryAfterMs(error: unknown, nowMs: number, depth = 0): number | undefined {
-  const e = asBag(error);
-  if (!e) return undefined;
-  if (waitOf(e.retryAfterMs)) return e.retryAfterMs;
-  const data = asBag(e.data)?.retryAfterMs;
-  if (waitOf(data)) return data;
-  const value =
-    header(e.headers, 'retry-after') ??
-    header(asBag(e.response)?.headers, 'retry-after') ??
-    header(asBag(asBag(e.meta)?.response)?.headers, 'retry-after');
-  const parsed = parseRetryAfter(value, nowMs);
-  if (parsed !== undefined) return parsed;
-  return depth < 5 ? retryAfterMs(e.cause, nowMs, depth + 1) : undefined;
+  try {
+    const e = asBag(error);
+    if (!e) return undefined;
+    if (waitOf(e.retryAfterMs)) return e.retryAfterMs;
+    const data = asBag(e.data)?.retryAfterMs;
+    if (waitOf(data)) return data;
+    const value =
+      header(e.headers, 'retry-after') ??
+      header(asBag(e.response)?.headers, 'retry-after') ??
+      header(asBag(asBag(e.meta)?.response)?.headers, 'retry-after');
+    const parsed = parseRetryAfter(value, nowMs);
+    if (parsed !== undefined) return parsed;
+    return depth < 5 ? retryAfterMs(e.cause, nowMs, depth + 1) : undefined;
+  } catch {
+    return undefined; // a field that throws when read: no wait named
+  }
 }

@@ -7,6 +7,15 @@ import { type AttemptObserver, AttemptObservers, type AttemptRunner } from '../p
 import { type ExecuteContext, invoke, neverAborted, PolicyBase, type PolicyFn } from '../policy/policy.js';
 import { type ResolvedRetryOptions, type RetryOptions, resolveRetryOptions } from './options.js';
 
+/** `handle(error)`, false when it throws (or the error cannot be read): the caller gets its own error. */
+const handles = (handle: (error: unknown) => boolean, error: unknown): boolean => {
+  try {
+    return handle(error);
+  } catch {
+    return false;
+  }
+};
+
 /** Why a retry policy stopped retrying. */
 export type GiveUpReason = 'max_attempts' | 'not_handled' | 'aborted' | 'deadline' | 'budget' | 'retry_after';
 
@@ -107,7 +116,7 @@ export class RetryPolicy extends PolicyBase<RetryEvent> {
       let reason: GiveUpReason | undefined;
       let delayMs = 0;
       if (signal.aborted) reason = 'aborted';
-      else if (!this.#handle(error)) reason = 'not_handled';
+      else if (!handles(this.#handle, error)) reason = 'not_handled';
       else if (attempt >= maxAttempts) reason = 'max_attempts';
       else {
         delayMs = previousDelay = backoff.delay(attempt, previousDelay, this.#random);
