@@ -185,6 +185,24 @@ describe('timeout', () => {
     expect(clock.now()).toBe(100);
   });
 
+  it('soft/hard: a function that gives up with its own error after the soft abort rejects with TimeoutError(softMs), the error as cause', async () => {
+    const clock = new FakeClock();
+    const policy = timeout({ softMs: 100, hardMs: 300, clock });
+    const gone = new Error('gone');
+    const call = policy
+      .execute(
+        ({ signal }) =>
+          new Promise((_, reject) => signal.addEventListener('abort', () => clock.setTimeout(() => reject(gone), 50))),
+      )
+      .catch((e: unknown) => e);
+    await clock.advance(150);
+    const error = (await call) as TimeoutError;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error.timeoutMs).toBe(100);
+    expect(error.message).toMatch(/100 ms/);
+    expect(error.cause).toBe(gone);
+  });
+
   it('soft/hard: a function that finishes after the soft abort but before hardMs returns its value', async () => {
     const clock = new FakeClock();
     const policy = timeout({ softMs: 100, hardMs: 300, clock });

@@ -55,8 +55,10 @@ const isThenable = (v: unknown): v is PromiseLike<unknown> =>
   typeof (v as { then?: unknown }).then === 'function';
 
 function timedOut(call: TimeoutCall, cause: unknown): unknown {
-  if (cause === call.abortReason) return cause;
-  const error = new TimeoutError(call.timeoutMs);
+  const soft = call.abortReason as TimeoutError;
+  if (cause === soft) return cause;
+  // The soft limit's: a soft/hard call's timeoutMs is its hard limit by now.
+  const error = new TimeoutError(soft?.timeoutMs ?? call.timeoutMs);
   (error as { cause?: unknown }).cause = cause;
   return error;
 }
