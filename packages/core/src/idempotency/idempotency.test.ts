@@ -492,4 +492,18 @@ describe('idempotency', () => {
       .catch((e: unknown) => e);
     expect((error as ConfigurationError).issues.map((i) => i.option)).toEqual(['scope', 'fingerprint', 'onInFlight']);
   });
+
+  it('refuses a per-call option it does not know (a misspelt fingerprint would switch the check off), before fn runs', async () => {
+    const fn = vi.fn(() => 1);
+    const error = await idempotency()
+      .execute('k', fn, { fingerPrint: 'abc' } as never)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as ConfigurationError).issues.map((i) => i.option)).toEqual(['fingerPrint']);
+    expect((error as Error).message).toMatch(/did you mean fingerprint\?/);
+    expect(fn).not.toHaveBeenCalled();
+    await expect(idempotency().executeDetailed('k', fn, { scope: 'a', sigal: undefined } as never)).rejects.toThrow(
+      /sigal/,
+    );
+  });
 });

@@ -1,4 +1,5 @@
 import { type Clock, type Random, systemClock, systemRandom } from '../clock/clock.js';
+import { hasUnknownKey } from '../errors/bag.js';
 import { IdempotencyConflictError, IdempotencyRecordError, isStoreUnavailableError } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import { Emitter } from '../events/emitter.js';
@@ -10,6 +11,7 @@ import type { JsonValue, Store } from '../store/store.js';
 import { requireSupport } from '../store/supports.js';
 import {
   BYTE_BOUND,
+  EXECUTE_OPTION_NAMES,
   type IdempotencyExecuteOptions,
   type IdempotencyOptions,
   isByteBound,
@@ -106,6 +108,7 @@ export class Idempotency {
       typeof fn !== 'function' ||
       typeof options !== 'object' ||
       options === null ||
+      hasUnknownKey(options, EXECUTE_OPTION_NAMES) ||
       (scope !== undefined && (typeof scope !== 'string' || scope.length === 0 || LONE_SURROGATE.test(scope))) ||
       (fingerprint !== undefined && typeof fingerprint !== 'string') ||
       (onInFlight !== undefined && onInFlight !== 'share' && onInFlight !== 'reject') ||
@@ -116,6 +119,7 @@ export class Idempotency {
       v.check(typeof key === 'string' && key.length > 0, 'key', key, 'a non-empty string');
       v.function('fn', fn).required('fn', fn);
       v.check(typeof options === 'object' && options !== null, 'options', options, 'an object or undefined');
+      if (typeof options === 'object' && options !== null) v.known(options, EXECUTE_OPTION_NAMES);
       v.string('scope', scope);
       v.check(
         typeof scope !== 'string' || !LONE_SURROGATE.test(scope),

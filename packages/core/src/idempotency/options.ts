@@ -124,6 +124,14 @@ export interface ResolvedIdempotencyOptions {
   keyPrefix: string;
 }
 
+export const EXECUTE_OPTION_NAMES = {
+  fingerprint: true,
+  scope: true,
+  onInFlight: true,
+  signal: true,
+  maxRecordBytes: true,
+} as const satisfies OptionNames<IdempotencyExecuteOptions>;
+
 /** A `maxRecordBytes`: a whole number of bytes, or `Infinity` for no bound. */
 export const isByteBound = (value: unknown): value is number =>
   value === Number.POSITIVE_INFINITY || (Number.isSafeInteger(value) && (value as number) >= 0);

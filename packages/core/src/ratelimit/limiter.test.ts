@@ -222,6 +222,25 @@ describe('rateLimiter', () => {
 });
 
 describe('rateLimiter.wait', () => {
+  it('refuses an option it does not know, naming it, and takes nothing (wait and execute)', async () => {
+    const limiter = rateLimiter({ algorithm: bucket(2, 1), clock: new FakeClock() });
+    const error = await limiter.wait('k', { maxwait: 5 } as never).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as Error).message).toMatch(/maxwait.*did you mean maxWaitMs\?/);
+    let ran = false;
+    await expect(
+      limiter.execute(
+        'k',
+        () => {
+          ran = true;
+        },
+        { cots: 1 } as never,
+      ),
+    ).rejects.toThrow(/cots/);
+    expect(ran).toBe(false);
+    expect(await limiter.consume('k', 2)).toMatchObject({ allowed: true });
+  });
+
   it('resolves at once when the cost fits', async () => {
     const limiter = rateLimiter({ algorithm: bucket(2, 1), clock: new FakeClock() });
     expect(await limiter.wait('k', { cost: 2 })).toMatchObject({ allowed: true, remaining: 0 });

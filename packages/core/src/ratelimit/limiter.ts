@@ -1,5 +1,6 @@
 import type { Clock } from '../clock/clock.js';
 import { coarseSystemClock } from '../clock/coarse-clock.js';
+import { hasUnknownKey } from '../errors/bag.js';
 import { isStoreUnavailableError, RateLimitExceededError, type StoreUnavailableError } from '../errors/errors.js';
 import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import { Emitter, type Subscribe } from '../events/emitter.js';
@@ -24,6 +25,7 @@ import {
   RATE_LIMITER_DEFAULTS,
   type RateLimiterOptions,
   validateRateLimiterOptions,
+  WAIT_OPTION_NAMES,
   type WaitOptions,
 } from './options.js';
 import { WaitQueues } from './wait-queue.js';
@@ -288,11 +290,14 @@ export class RateLimiter {
         maxWaitMs < Number.POSITIVE_INFINITY &&
         (signal === undefined || isAbortSignal(signal)) &&
         typeof options === 'object' &&
-        options !== null
+        options !== null &&
+        !hasUnknownKey(options, WAIT_OPTION_NAMES)
       )
     ) {
       try {
-        checkWait(new OptionsValidator('rateLimiter.wait'), cost, this.#maxCost, maxWaitMs)
+        const v = new OptionsValidator('rateLimiter.wait');
+        if (typeof options === 'object' && options !== null) v.known(options, WAIT_OPTION_NAMES);
+        checkWait(v, cost, this.#maxCost, maxWaitMs)
           .check(
             typeof options === 'object' && options !== null,
             'options',

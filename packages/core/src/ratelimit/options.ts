@@ -100,6 +100,12 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
+export const WAIT_OPTION_NAMES = {
+  cost: true,
+  maxWaitMs: true,
+  signal: true,
+} as const satisfies OptionNames<WaitOptions>;
+
 const isAlgorithm = (a: unknown): boolean =>
   typeof a === 'object' && a !== null && typeof (a as RateLimitAlgorithm).consume?.apply === 'function';
 
