@@ -245,6 +245,8 @@ describe('bulkhead', () => {
     expect(clock.pendingTimers).toBe(1);
     await clock.advance(60); // `early` has waited 100 ms
     expect(await early).toBeInstanceOf(BulkheadRejectedError);
+    // Its limits, not counts: 1 ran and 2 waited, not 10.
+    expect(((await early) as Error).message).toBe('Bulkhead is full (limit 1, queue 10)');
     expect([b.queueSlots, clock.pendingTimers]).toEqual([9, 1]);
     g.open();
     await running;

@@ -148,7 +148,7 @@ export class BulkheadRejectedError extends ResilienceError {
   /** When a retry may find a slot, in ms: the bulkhead's `retryAfterMs` (a Retry-After for a 503). */
   readonly retryAfterMs: number;
   constructor(executionSlots: number, queueSlots: number, retryAfterMs = 0) {
-    super('bulkhead_full', `Bulkhead is full (${executionSlots} executing, ${queueSlots} queued)`);
+    super('bulkhead_full', `Bulkhead is full (limit ${executionSlots}, queue ${queueSlots})`);
     this.executionSlots = executionSlots;
     this.queueSlots = queueSlots;
     this.retryAfterMs = retryAfterMs;
