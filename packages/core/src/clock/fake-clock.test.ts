@@ -1,9 +1,21 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConfigurationError } from '../errors/errors.js';
 import { FakeClock } from './fake-clock.js';
 import { sequenceRandom } from './sequence-random.js';
 
 describe('FakeClock', () => {
+  it("moves time under vitest's fake timers too: they replace setImmediate, which advance waits on between timers", async () => {
+    vi.useFakeTimers();
+    try {
+      const clock = new FakeClock();
+      const slept = clock.sleep(10).then(() => clock.now());
+      await clock.advance(10);
+      expect(await slept).toBe(10);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('starts at the given time and stands still until advanced', async () => {
     const clock = new FakeClock(1_000);
     expect(clock.now()).toBe(1_000);

@@ -8,7 +8,10 @@ interface FakeTimer {
   cancelled: boolean;
 }
 
-const flushMicrotasks = () => new Promise<void>((resolve) => setImmediate(resolve));
+// The real one, taken at load: vitest's and Jest's fake timers replace the global, and
+// `advance` would then wait for a tick nothing ever runs.
+const immediate = setImmediate;
+const flushMicrotasks = () => new Promise<void>((resolve) => immediate(resolve));
 
 /**
  * A clock for tests. Time stands still until `advance(ms)` or `runAll()` moves it, firing
