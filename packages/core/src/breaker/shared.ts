@@ -26,32 +26,26 @@ const LOCAL_ROUND = -2;
 /** Options of a breaker whose state lives in a store. */
 export type SharedBreakerOptions = Omit<CircuitBreakerOptions, 'store' | 'initialState'> & { store: Store };
 
+// How it runs, by `sync` mode:
+// - synchronised (the default over a networked store): a call is decided from this
+//   instance's view of the shared state, with no store step while it is closed; outcomes
+//   are counted locally and merged into the shared window by one store step
+//   (`breakerSyncTransition`) at most every `syncMs`, or at once when this instance's view
+//   of the window trips (it then opens locally until the store answers); each step reads
+//   the shared state back, and a store `channel` carries changes to the others at once.
+//   When a probe is due the call asks the store (`acquire`), which leases the fleet's
+//   `halfOpenMaxCalls` probes: the other instances reject.
+// - `'per-call'` (the default over the memory store): each call takes one store step before
+//   it runs (`acquire`) and one after it settles (`settle`).
 /**
- * A circuit breaker whose state is kept in a `Store` under `key` (`{breaker|<name>}` by default),
- * so every breaker with the same store and key — in this process or another — opens,
- * probes and closes as one. Built by `circuitBreaker({ store, ... })`. It runs the same
- * state machine as the in-process breaker through `breakerTransition`, in one of two modes
- * (`sync`):
+ * A circuit breaker whose state is kept in a `Store` under `key` (`{breaker|<name>}` by
+ * default), so every breaker with the same store and key, in any process, opens, probes and
+ * closes as one. Built by `circuitBreaker({ store, ... })`; see docs/circuit-breaker.md.
  *
- * - synchronised (the default over a networked store): a call is decided from this
- *   instance's view of the shared state, with no store step while it is closed; outcomes
- *   are counted locally and merged into the shared window by one store step
- *   (`breakerSyncTransition`) at most every `syncMs`, or at once when this instance's view
- *   of the window trips (it then opens locally until the store answers); each step reads
- *   the shared state back, and a store `channel` carries changes to the others at once.
- *   When a probe is due the call asks the store (`acquire`), which leases the fleet's
- *   `halfOpenMaxCalls` probes: the other instances reject.
- * - `'per-call'` (the default over the memory store): each call takes one store step before
- *   it runs (`acquire`) and one after it settles (`settle`).
- *
- * While the store is away (a step rejects), it decides from the last state it saw: a call
- * runs when that was `closed` and is rejected otherwise (with the store's error as
- * `cause`: no probe runs without the store, which holds the fleet's one probe lease). A
- * store error after the call never changes its outcome: the caller gets the call's value
- * or error. Each such error is a `store_error` event.
- *
- * `state` and `retryAfterMs` are this instance's view: what its latest store step returned.
- * `isolate()` and `reset()` are store steps, so they return promises.
+ * While the store is away, it decides from the last state it saw: a call runs when that was
+ * `closed` and is rejected otherwise (the store's error as `cause`). A store error never
+ * changes a call's outcome; each is a `store_error` event. `state` and `retryAfterMs` are
+ * this instance's view; `isolate()` and `reset()` are store steps (promises).
  */
 export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBreaker {
   readonly name: string;

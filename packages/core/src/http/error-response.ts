@@ -158,28 +158,22 @@ function byOwnStatus(e: Bag, category: ErrorCategory): HttpErrorStatus {
   return status(kind, code, category);
 }
 
+// In order: the toolkit's own errors by code (an open breaker 503 with its retryAfterMs, an
+// isolated one none; rate limit 429; full bulkhead or shedder 503, problem type
+// temporary-reduced-capacity; request timeout 503; upstream TimeoutError 504;
+// store_unavailable and store_full 503; idempotency key in flight 409, reused with another
+// payload 422; misconfiguration 500; retries exhausted as their last error); then a status
+// the error sets on itself (status / statusCode 400-599; an upstream's response.status is
+// not one: any upstream answer is 502; a plain { status: 404 } works too); otherwise by
+// category: validation 400 (422 for a schema error), auth 401, invalid state 409, rate
+// limit 429, upstream timeout 504, network and dependency 502, cancelled 499,
+// configuration and unknown 500. A TypeError, RangeError or ReferenceError without a
+// status is a bug: 500.
 /**
  * The status a server answers an error with, its category (one of `classify`'s ten) and
- * its problem type. In order:
- *
- * - the toolkit's own errors by code: an open breaker 503 with its `retryAfterMs` (an
- *   isolated one has none), a rate limit 429, a full bulkhead or load shedder 503 (problem
- *   type `temporary-reduced-capacity`), a request timeout (`RequestTimeoutError`) 503, an
- *   upstream `TimeoutError` 504, `store_unavailable` and `store_full` 503, an idempotency
- *   key in flight 409 and reused with another payload 422, misconfiguration 500; retries
- *   exhausted answer as their last error;
- * - a status the error sets on itself (`status` / `statusCode` 400–599, the Express and
- *   http-errors convention; an upstream's `response.status`, or axios' copy of it on the
- *   error, is not one: any upstream answer is 502). A plain
- *   `{ status: 404 }` works too, for the problems an adapter answers itself;
- * - otherwise by category: validation 400 (422 for a schema error, `ZodError`,
- *   `…ValidationError` or an `issues` array: a body that parses but is invalid), auth 401,
- *   invalid state 409, rate limit 429, upstream timeout 504, network and dependency 502,
- *   cancelled 499 (a client that went away: for the record, nobody reads the answer),
- *   configuration and unknown 500. A `TypeError`, `RangeError` or `ReferenceError` without a
- *   status is a bug: 500.
- *
- * Never throws, whatever was thrown.
+ * its problem type: the toolkit's own errors by code, then a `status` / `statusCode`
+ * (400-599) the error sets on itself (an upstream's answer is 502), otherwise by category.
+ * The whole mapping is in docs/http.md. Never throws, whatever was thrown.
  */
 export function httpErrorStatus(error: unknown): HttpErrorStatus {
   try {
