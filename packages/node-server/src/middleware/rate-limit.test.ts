@@ -62,4 +62,22 @@ describe('rateLimitCheck', () => {
     expect(reply.headers.ratelimit).toBe('"a";r=99;t=60, "b";r=99;t=60, "c";r=99;t=60');
     expect(reply.headers['ratelimit-policy']).toBe('"a";q=100;w=60, "b";q=100;w=60, "c";q=100;w=60');
   });
+
+  it('refuses a limit below the default cost of 1, which would fail every request, saying the default applied', () => {
+    const algorithm = fixedWindow({ limit: 0.5, windowMs: 60_000 });
+    expect(() =>
+      rateLimitCheck(
+        { algorithm },
+        port(() => 'none'),
+      ),
+    ).toThrow(
+      'Invalid rateLimit options: cost: received undefined, expected a number >= 0 and <= 0.5, the most the limit ever admits (1, the default, is not)',
+    );
+    expect(() =>
+      rateLimitCheck(
+        { algorithm, cost: 0.5 },
+        port(() => 'none'),
+      ),
+    ).not.toThrow();
+  });
 });

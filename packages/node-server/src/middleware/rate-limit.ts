@@ -142,11 +142,19 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
     );
   v.done();
   const limiter = built!; // built, or an issue was reported
-  if (typeof o.cost === 'number') {
+  const costOf = typeof o.cost === 'function' ? o.cost : undefined;
+  const fixedCost = typeof o.cost === 'number' ? o.cost : MIDDLEWARE_DEFAULTS.rateLimit.cost;
+  if (costOf === undefined) {
     // A cost no limit can ever admit would fail every request (a 500), not refuse it: said here instead.
     const maxCost = Math.min(...limiter.algorithms.map((a) => a.maxCost));
+    const why = o.cost === undefined ? ` (${fixedCost}, the default, is not)` : '';
     new OptionsValidator('rateLimit')
-      .check(o.cost <= maxCost, 'cost', o.cost, `a number >= 0 and <= ${maxCost}, the most the limit ever admits`)
+      .check(
+        fixedCost <= maxCost,
+        'cost',
+        o.cost,
+        `a number >= 0 and <= ${maxCost}, the most the limit ever admits${why}`,
+      )
       .done();
   }
   const respond = rateLimitResponder(
@@ -162,8 +170,6 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
     );
   });
   const keyOf = o.key;
-  const costOf = typeof o.cost === 'function' ? o.cost : undefined;
-  const fixedCost = typeof o.cost === 'number' ? o.cost : MIDDLEWARE_DEFAULTS.rateLimit.cost;
   const skip = o.skip;
   const sync = limiter.synchronous;
   let warned = false;

@@ -106,6 +106,13 @@ export function validateShutdownOptions(server: unknown, options: GracefulShutdo
   );
   v.number('drainDelayMs', o.drainDelayMs, { min: 0 });
   v.number('timeoutMs', o.timeoutMs, { gt: o.drainDelayMs ?? 0 });
+  const { timeoutMs } = SHUTDOWN_DEFAULTS;
+  v.check(
+    o.timeoutMs !== undefined || !(Number.isFinite(o.drainDelayMs) && o.drainDelayMs! >= timeoutMs),
+    'drainDelayMs',
+    o.drainDelayMs,
+    `a number below timeoutMs (${timeoutMs}, the default)`,
+  );
   v.number('abandonedHoldMs', o.abandonedHoldMs, { min: 0 });
   v.function('beforeShutdown', o.beforeShutdown);
   v.function('onShutdown', o.onShutdown);

@@ -426,4 +426,19 @@ describe('gracefulShutdown', () => {
     expect(bad({ signal: 'SIGTERM' })).toMatch(/signal/);
     expect(process.listenerCount('SIGTERM')).toBe(0);
   });
+
+  it('rejects a drainDelayMs not below the default timeoutMs, saying the default applied', () => {
+    const server = http.createServer();
+    expect(() => gracefulShutdown(server, { drainDelayMs: 12_000 })).toThrow(
+      'Invalid gracefulShutdown options: drainDelayMs: received 12000, expected a number below timeoutMs (10000, the default)',
+    );
+    expect(() => gracefulShutdown(server, { drainDelayMs: SHUTDOWN_DEFAULTS.timeoutMs })).toThrow(/drainDelayMs/);
+    // Reported once: a drain delay that is no number is not compared as well.
+    expect(() => gracefulShutdown(server, { drainDelayMs: Number.POSITIVE_INFINITY })).toThrow(
+      /^Invalid gracefulShutdown options: drainDelayMs: received Infinity, expected a finite number >= 0$/,
+    );
+    gracefulShutdown(server, { drainDelayMs: SHUTDOWN_DEFAULTS.timeoutMs - 1, signals: [] }).dispose();
+    gracefulShutdown(server, { drainDelayMs: 12_000, timeoutMs: 25_000, signals: [] }).dispose();
+    expect(process.listenerCount('SIGTERM')).toBe(0);
+  });
 });
