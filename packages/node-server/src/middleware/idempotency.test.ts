@@ -35,4 +35,14 @@ describe('idempotencyStep', () => {
     });
     expect(steps).toEqual([undefined, undefined, 'promise']);
   });
+
+  it('names a minKeyLength above the longest key (255) with its other bad options, in one idempotency error', () => {
+    expect(() => idempotencyStep({ minKeyLength: 300 }, port)).toThrow(
+      'Invalid idempotency options: minKeyLength: received 300, expected an integer >= 1 <= 255',
+    );
+    expect(() => idempotencyStep({ minKeyLength: 300, maxBodyBytes: -1 }, port)).toThrow(
+      'Invalid idempotency options: maxBodyBytes: received -1, expected an integer >= 0; minKeyLength: received 300, expected an integer >= 1 <= 255',
+    );
+    expect(() => idempotencyStep({ minKeyLength: 255 }, port)).not.toThrow();
+  });
 });

@@ -4,6 +4,7 @@ import {
   type Clock,
   type EventLogger,
   fingerprintInput,
+  HTTP_DEFAULTS,
   IDEMPOTENCY_DEFAULTS,
   IDEMPOTENCY_HEADERS,
   idempotency,
@@ -145,7 +146,8 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
   v.number('ttlMs', o.ttlMs, { gt: 0 });
   v.number('lockTimeoutMs', o.lockTimeoutMs, { gt: 0 });
   v.integer('maxBodyBytes', o.maxBodyBytes, { min: 0 });
-  v.integer('minKeyLength', o.minKeyLength, { min: 1 });
+  // The parser's own bound, checked here so the option is named as the user wrote it, with the rest.
+  v.integer('minKeyLength', o.minKeyLength, { min: 1, max: HTTP_DEFAULTS.maxKeyLength });
   v.clock('clock', o.clock);
   v.function('scope', o.scope);
   v.boolean('recordServerErrors', o.recordServerErrors);

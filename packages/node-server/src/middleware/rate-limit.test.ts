@@ -80,4 +80,16 @@ describe('rateLimitCheck', () => {
       ),
     ).not.toThrow();
   });
+
+  it('names a cost above the limit with the other bad options, in one error', () => {
+    const algorithm = fixedWindow({ limit: 5, windowMs: 60_000 });
+    expect(() =>
+      rateLimitCheck(
+        { algorithm, cost: 10, skip: 3 } as never,
+        port(() => 'none'),
+      ),
+    ).toThrow(
+      'Invalid rateLimit options: skip: received 3, expected a function; cost: received 10, expected a number >= 0 and <= 5, the most the limit ever admits',
+    );
+  });
 });

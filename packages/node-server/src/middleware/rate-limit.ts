@@ -94,12 +94,9 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
     o.algorithm,
     'algorithm or limiter, one of them',
   );
-  v.check(
-    o.limiter === undefined || (typeof o.limiter?.consume === 'function' && Array.isArray(o.limiter.algorithms)),
-    'limiter',
-    o.limiter,
-    'a rateLimiter(...)',
-  );
+  const limiterOk =
+    o.limiter === undefined || (typeof o.limiter?.consume === 'function' && Array.isArray(o.limiter.algorithms));
+  v.check(limiterOk, 'limiter', o.limiter, 'a rateLimiter(...)');
   if (o.limiter !== undefined) {
     v.check(o.store === undefined, 'store', o.store, 'nothing with limiter (give the store to the limiter)');
     v.check(
@@ -140,23 +137,15 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
         }),
       ['algorithm', 'name', 'clock'],
     );
+  const cost = o.cost ?? MIDDLEWARE_DEFAULTS.rateLimit.cost;
+  if (typeof cost === 'number' && limiterOk && built !== undefined) {
+    // A cost no limit can ever admit would fail every request (a 500), not refuse it: said here instead.
+    const maxCost = Math.min(...built.algorithms.map((a) => a.maxCost));
+    const why = o.cost === undefined ? ` (${cost}, the default, is not)` : '';
+    v.check(!(cost > maxCost), 'cost', o.cost, `a number >= 0 and <= ${maxCost}, the most the limit ever admits${why}`);
+  }
   v.done();
   const limiter = built!; // built, or an issue was reported
-  const costOf = typeof o.cost === 'function' ? o.cost : undefined;
-  const fixedCost = typeof o.cost === 'number' ? o.cost : MIDDLEWARE_DEFAULTS.rateLimit.cost;
-  if (costOf === undefined) {
-    // A cost no limit can ever admit would fail every request (a 500), not refuse it: said here instead.
-    const maxCost = Math.min(...limiter.algorithms.map((a) => a.maxCost));
-    const why = o.cost === undefined ? ` (${fixedCost}, the default, is not)` : '';
-    new OptionsValidator('rateLimit')
-      .check(
-        fixedCost <= maxCost,
-        'cost',
-        o.cost,
-        `a number >= 0 and <= ${maxCost}, the most the limit ever admits${why}`,
-      )
-      .done();
-  }
   const respond = rateLimitResponder(
     [{ name, algorithms: limiter.algorithms }],
     o.headers === undefined ? {} : { headers: o.headers },
@@ -170,6 +159,8 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
     );
   });
   const keyOf = o.key;
+  const costOf = typeof o.cost === 'function' ? o.cost : undefined;
+  const fixedCost = typeof o.cost === 'number' ? o.cost : MIDDLEWARE_DEFAULTS.rateLimit.cost;
   const skip = o.skip;
   const sync = limiter.synchronous;
   let warned = false;
