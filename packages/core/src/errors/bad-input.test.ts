@@ -200,6 +200,38 @@ describe('misspelt and foreign options', () => {
     );
   });
 
+  /** What the issue of `option` says is allowed. */
+  const hint = (build: () => unknown, option: string) =>
+    configurationError(build, option).issues.find((i) => i.option === option)!.allowed;
+
+  it("names another library's counterpart only where the option it points to exists", () => {
+    expect(hint(() => bulkhead({ max: 10 } as never), 'max')).toBe(
+      'a known option: limit, queue, maxQueueMs, retryAfterMs, name, clock',
+    );
+    expect(hint(() => rateLimitGroup({ limit: {} } as never), 'limit')).toMatch(
+      /^a known option \(did you mean limits\?\)/,
+    );
+    expect(hint(() => memoryStore({ max: 5 } as never), 'max')).toBe('a known option: maxKeys');
+    expect(hint(() => slidingWindow({ max: 10, windowMs: 1_000 } as never), 'max')).not.toMatch(/another library/);
+    expect(hint(() => backoff.linear(100, { max: 5 } as never), 'max')).toMatch(/did you mean maxMs\?/);
+    const webhook = () => webhookHandler({ url: 'https://x.test', retries: 3 } as never);
+    expect(hint(webhook, 'retries')).toMatch(/^a known option \(did you mean retry\?\)/);
+    // Where the option exists, the counterpart is named.
+    expect(hint(() => rateLimiter({ windowMs: 1_000 } as never), 'windowMs')).toMatch(
+      /^a known option \(another library's\? here: algorithm: fixedWindow\(\{ limit, windowMs \}\)\)/,
+    );
+    expect(hint(() => retry({ retries: 3 } as never), 'retries')).toMatch(/here: maxAttempts = retries \+ 1\)/);
+  });
+
+  it("points p-retry's randomize to jitter and a queue size to queue, not to a near name that means another thing", () => {
+    expect(hint(() => retry({ randomize: true } as never), 'randomize')).toMatch(
+      /^a known option \(another library's\? here: backoff\.exponential\(\{ jitter \}\)\)/,
+    );
+    expect(hint(() => bulkhead({ limit: 1, maxQueue: 5 } as never), 'maxQueue')).toMatch(
+      /^a known option \(another library's\? here: queue\)/,
+    );
+  });
+
   it("rejects cockatiel's retry(handleAll, { ... }) shape", () => {
     class Policy {
       readonly options = { errorFilter: () => true };

@@ -216,6 +216,16 @@ describe('OptionsValidator', () => {
       expect(issues((v) => v.known({ limit: 1 }, { limit: true }))).toEqual([]);
     });
 
+    it("falls back to a near name when the option another library's name points to is not one of these", () => {
+      // `max` points to `algorithm`, `retries` to `maxAttempts`: neither is an option here.
+      const names = { limits: true, retry: true } as const;
+      expect(issues((v) => v.known({ limit: {}, retries: 3, max: 5 } as object, names))).toEqual([
+        'limit: a known option (did you mean limits?): limits, retry',
+        'retries: a known option (did you mean retry?)',
+        'max: a known option',
+      ]);
+    });
+
     it('rejects what is not a plain object, returning {} so later checks can read it', () => {
       class Options {
         size = 1;

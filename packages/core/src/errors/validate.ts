@@ -53,14 +53,15 @@ export class OptionsValidator {
     let listed = false;
     for (const key of Object.keys(value)) {
       if (Object.hasOwn(names, key)) continue;
-      // Another library's name says what it meant; ours that it is near is a likely typo.
-      const near = Object.hasOwn(FOREIGN, key) ? FOREIGN[key] : closest(key, list);
-      const hint =
-        near === undefined
-          ? ''
-          : Object.hasOwn(FOREIGN, key)
-            ? ` (another library's? here: ${near})`
-            : ` (did you mean ${near}?)`;
+      // Another library's name says what it meant, where the option its hint starts with is
+      // ours; else ours that it is near is a likely typo (`limit` → `limits`, `retries` → `retry`).
+      const foreign = Object.hasOwn(FOREIGN, key) ? FOREIGN[key]! : '';
+      const near = closest(key, list);
+      const hint = (names as Record<string, unknown>)[foreign.split(/\W/)[0]!]
+        ? ` (another library's? here: ${foreign})`
+        : near
+          ? ` (did you mean ${near}?)`
+          : '';
       this.check(
         false,
         path === undefined ? key : `${path}.${key}`,
@@ -132,9 +133,8 @@ export class OptionsValidator {
   /** A number check (`ok` says whether `value` is of the kind) and its range. */
   #inRange(ok: boolean, kind: string, option: string, value: unknown, range: Range): this {
     const n = value as number;
-    const { min, max, gt } = range;
-    const within = (min === undefined || n >= min) && (max === undefined || n <= max) && (gt === undefined || n > gt);
-    return this.#given(ok && within, option, value, describe(kind, range));
+    const { min = -Infinity, max = Infinity, gt = -Infinity } = range;
+    return this.#given(ok && n >= min && n <= max && n > gt, option, value, describe(kind, range));
   }
 
   /** The issues recorded so far. */
@@ -149,6 +149,28 @@ export class OptionsValidator {
 }
 
 /**
+ * Option names of the libraries users migrate from (express-rate-limit, p-retry, axios-retry,
+ * opossum, terminus) with what says the same here, so `rateLimit({ windowMs, limit })` is
+ * told of `algorithm`, not of a name that looks like `limit`. Each hint starts with the option
+ * it points to, and is given only by a factory that has that option: `bulkhead({ max })` has
+ * no `algorithm`. `randomize` and `maxQueue` are here because their near names (`random`, the
+ * random source; `maxQueueMs`, a time) mean something else. More in docs/migrating.md.
+ */
+const LIMIT = 'algorithm: fixedWindow({ limit, windowMs })';
+const FOREIGN: Record<string, string> = {
+  windowMs: LIMIT,
+  limit: LIMIT,
+  max: LIMIT,
+  randomize: 'backoff.exponential({ jitter })',
+  retries: 'maxAttempts = retries + 1',
+  maxQueue: 'queue',
+  errorThresholdPercentage: 'strategy: timeWindow({ failureRate })',
+  resetTimeout: 'halfOpenAfter',
+  onSignal: 'onShutdown',
+  keyGenerator: 'key',
+};
+
+/**
  * The name in `names` a misspelt `key` most likely meant, ignoring case, underscores and a
  * trailing `Ms`: the nearest within two edits (one for short names), or one sharing all but
  * two letters of the shorter name's start (`queueSize` → `queue`, `compensation` →
@@ -156,28 +178,11 @@ export class OptionsValidator {
  * letter of the shorter) wins over a nearer one: `retries` (another library's name) means
  * `retry`, not `metrics`, two edits away.
  */
-/**
- * Option names of the libraries users migrate from (express-rate-limit, p-retry, axios-retry,
- * opossum, terminus) with what says the same here, so `rateLimit({ windowMs, limit })` is
- * told of `algorithm`, not of a name that looks like `limit`. More in docs/migrating.md.
- */
-const LIMIT = 'algorithm: fixedWindow({ limit, windowMs })';
-const FOREIGN: Record<string, string> = {
-  windowMs: LIMIT,
-  limit: LIMIT,
-  max: LIMIT,
-  retries: 'maxAttempts = retries + 1',
-  errorThresholdPercentage: 'strategy: timeWindow({ failureRate })',
-  resetTimeout: 'halfOpenAfter',
-  onSignal: 'onShutdown',
-  keyGenerator: 'key',
-};
-
 function closest(key: string, names: readonly string[]): string | undefined {
   const norm = (s: string) => s.toLowerCase().replace(/_/g, '').replace(/ms$/, '');
   const k = norm(key);
   let best: string | undefined;
-  let bestScore = Number.POSITIVE_INFINITY;
+  let bestScore = Infinity;
   for (const name of names) {
     const n = norm(name);
     const d = distance(k, n);
