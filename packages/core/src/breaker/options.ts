@@ -199,9 +199,8 @@ export function resolveBreakerOptions(options: CircuitBreakerOptions): ResolvedB
   v.string('key', o.key);
   v.check(o.key === undefined || o.store !== undefined, 'key', o.key, 'no value unless store is set');
   const sync = o.sync;
-  if (sync !== undefined && sync !== 'per-call') {
-    v.number('sync.syncMs', v.known(sync, SYNC_OPTION_NAMES, 'sync').syncMs, { gt: 0 });
-  }
+  if (typeof sync === 'string') v.check(sync === 'per-call', 'sync', sync, "'per-call' or { syncMs }");
+  else v.number('sync.syncMs', v.known(sync, SYNC_OPTION_NAMES, 'sync').syncMs, { gt: 0 });
   v.check(o.sync === undefined || o.store !== undefined, 'sync', o.sync, 'no value unless store is set');
   v.check(
     o.store === undefined || o.initialState === undefined,

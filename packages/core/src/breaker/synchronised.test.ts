@@ -240,4 +240,11 @@ describe('circuitBreaker({ store }) synchronised', () => {
     expect(() => circuitBreaker({ store, sync: { syncMs: 0 }, registry: false })).toThrow(/sync\.syncMs/);
     expect(() => circuitBreaker({ store, sync: { everyMs: 5 } as never, registry: false })).toThrow(/sync\.everyMs/);
   });
+
+  it("names 'per-call' when sync is a misspelt string, not only the object form", () => {
+    const store = memoryStore();
+    expect(() => circuitBreaker({ store, sync: 'percall' as never, registry: false })).toThrow(
+      `sync: received "percall", expected 'per-call' or { syncMs }`,
+    );
+  });
 });
