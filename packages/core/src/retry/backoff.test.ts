@@ -68,8 +68,16 @@ describe('backoff', () => {
     }
     expect(isConfigurationError(error)).toBe(true);
     expect((error as Error).message).toMatch(/initialMs.*multiplier.*jitter/);
-    expect(() => backoff.exponential({ initialMs: 500, maxMs: 100 })).toThrow(/maxMs/);
+    expect(() => backoff.exponential({ initialMs: 500, maxMs: 100 })).toThrow(
+      'maxMs: received 100, expected a number >= initialMs (500)',
+    );
     expect(() => backoff.constant(Number.NaN)).toThrow(/ms/);
+  });
+
+  it('names initialMs, not a maxMs never given, when initialMs passes the default cap', () => {
+    expect(() => backoff.exponential({ initialMs: 10_000 })).toThrow(
+      'initialMs: received 10000, expected a number <= the default maxMs (5000)',
+    );
   });
 
   it('takes an option given as undefined (a config value not set) as its default', () => {

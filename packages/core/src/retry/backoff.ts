@@ -74,7 +74,10 @@ function exponential(options: ExponentialOptions = {}): Backoff {
   // `??`, not a spread over the defaults: `{ initialMs: undefined }` (a config value not set) means the default.
   const initialMs = o.initialMs ?? EXPONENTIAL_DEFAULTS.initialMs;
   const maxMs = o.maxMs ?? EXPONENTIAL_DEFAULTS.maxMs;
-  v.check(maxMs >= initialMs, 'maxMs', maxMs, `a number >= initialMs (${initialMs})`);
+  // Name the option the user gave: an initialMs above the default maxMs is initialMs's fault.
+  if (o.maxMs === undefined)
+    v.check(maxMs >= initialMs, 'initialMs', initialMs, `a number <= the default maxMs (${maxMs})`);
+  else v.check(maxMs >= initialMs, 'maxMs', maxMs, `a number >= initialMs (${initialMs})`);
   v.done();
   const multiplier = o.multiplier ?? EXPONENTIAL_DEFAULTS.multiplier;
   const jitter = o.jitter ?? EXPONENTIAL_DEFAULTS.jitter;
