@@ -6,9 +6,9 @@ import { circuitBreaker } from '../breaker/breaker.js';
 import { consecutive } from '../breaker/strategy.js';
 import { FakeClock } from '../clock/fake-clock.js';
 import { retry } from '../retry/retry.js';
+import { classify, isTransient } from './classify.js';
 import { handle } from './handle.js';
 import { retryAfterMs } from './retry-after.js';
-import { classify, isTransient } from './classify.js';
 
 /** An Error whose `field` throws when read. */
 function throwingField(field: string): Error {
