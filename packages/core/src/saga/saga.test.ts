@@ -6,6 +6,7 @@ import { retry } from '../retry/retry.js';
 import { memoryStore } from '../store/memory.js';
 import { deferred } from '../testing/deferred.js';
 import { jsonRoundTripStore } from '../testing/json-round-trip-store.js';
+import { timeout } from '../timeout/timeout.js';
 import { SAGA_DEFAULTS } from './options.js';
 import type { SagaEvent } from './report.js';
 import { saga } from './saga.js';
@@ -220,6 +221,62 @@ describe('saga', () => {
     expect(report.failedStep).toBe('b');
     expect(attempts).toEqual([1]);
     expect(order).toEqual(['undo a']);
+  });
+
+  it('compensates a step that timed out or was cancelled while it ran, with no result: its effect may still land', async () => {
+    const clock = new FakeClock();
+    const undone: string[] = [];
+    const hung = () => new Promise<never>(() => {});
+    const timedOut = await (async () => {
+      const done = saga('t', { clock, random: fixed })
+        .step({ name: 'a', run: () => 'A', compensate: (_, r) => void undone.push(`undo a(${String(r)})`) })
+        .step({
+          name: 'b',
+          retry: timeout(100, { clock, strategy: 'aggressive' }),
+          run: hung,
+          compensate: (_, r) => void undone.push(`undo b(${String(r)})`),
+        })
+        .execute(null);
+      await clock.advance(100);
+      return done;
+    })();
+    expect(timedOut.status).toBe('compensated');
+    expect(timedOut.failedStep).toBe('b');
+    expect(undone).toEqual(['undo b(undefined)', 'undo a(A)']);
+    expect(timedOut.steps.map((step) => step.status)).toEqual(['compensated', 'compensated']);
+
+    undone.length = 0;
+    const controller = new AbortController();
+    const done = saga('c', { clock, random: fixed })
+      .step({ name: 'a', run: () => 'A', compensate: (_, r) => void undone.push(`undo a(${String(r)})`) })
+      .step({
+        name: 'b',
+        run: ({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+        compensate: (_, r) => void undone.push(`undo b(${String(r)})`),
+      })
+      .execute(null, { signal: controller.signal });
+    await clock.advance(10);
+    controller.abort(new Error('user left'));
+    const cancelled = await done;
+    expect(cancelled.status).toBe('cancelled');
+    expect(undone).toEqual(['undo b(undefined)', 'undo a(A)']);
+  });
+
+  it('does not compensate a step that failed for good (its error is not a timeout): it did not take effect', async () => {
+    const undone: string[] = [];
+    const report = await saga('f', { clock: new FakeClock(), random: fixed })
+      .step({ name: 'a', run: () => 'A', compensate: () => void undone.push('undo a') })
+      .step({
+        name: 'b',
+        run: () => {
+          throw new Error('card declined');
+        },
+        compensate: () => void undone.push('undo b'),
+      })
+      .execute(null);
+    expect(report.status).toBe('compensated');
+    expect(undone).toEqual(['undo a']);
+    expect(report.steps.map((step) => step.status)).toEqual(['compensated', 'failed']);
   });
 
   it('runs nothing when the signal is already aborted', async () => {

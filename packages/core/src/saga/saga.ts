@@ -1,4 +1,5 @@
 import { type Clock, type Random, systemClock, systemRandom } from '../clock/clock.js';
+import { classify } from '../errors/classify.js';
 import { SagaError } from '../errors/errors.js';
 import { Emitter } from '../events/emitter.js';
 import { isAbortSignal, neverAborted, type Policy } from '../policy/policy.js';
@@ -40,8 +41,8 @@ interface Run<I> {
 }
 
 /**
- * A saga: steps run in order; when one fails (or the caller cancels), the completed steps
- * are compensated in reverse order. See {@link saga}.
+ * A saga: steps run in order; when one fails (or the caller cancels), the completed steps,
+ * and one that timed out or was cancelled while it ran, are compensated in reverse order.
  */
 export class Saga<I = unknown> {
   readonly name: string;
@@ -125,6 +126,7 @@ export class Saga<I = unknown> {
     let failedStep: string | undefined;
     let error: unknown;
     let cancelled = false;
+    let uncertain = false;
     let started: boolean | undefined;
     try {
       started = await run.log?.write({
@@ -170,7 +172,10 @@ export class Saga<I = unknown> {
         failedStep = step.name;
         error = stepError;
         cancelled = signal.aborted;
-        await this.#record(run, { op: 'step', index, name: step.name, s: 'failed' });
+        // Out of time or cancelled while it ran, it may still take effect: compensated as an
+        // interrupted one is (no result), and left `started` in the log for a recovery to do so.
+        uncertain = cancelled || classify(stepError) === 'timeout';
+        if (!uncertain) await this.#record(run, { op: 'step', index, name: step.name, s: 'failed' });
         this.#emit(() => ({
           type: 'step_failed',
           saga: this.name,
@@ -211,7 +216,9 @@ export class Saga<I = unknown> {
       await this.#record(run, { op: 'finish' });
       return this.#finish(run, 'completed', undefined, undefined);
     }
-    const pending = run.reports.map((r) => (r.status === 'completed' ? r : undefined));
+    const pending = run.reports.map((r) =>
+      r.status === 'completed' || (uncertain && r.name === failedStep) ? r : undefined,
+    );
     return this.#close(
       run,
       await this.#compensate(run, pending),
