@@ -213,6 +213,26 @@ describe('alerting', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it('keeps evaluating on schedule while a handler never settles', async () => {
+    const clock = new FakeClock();
+    const stats = metrics({ clock });
+    const calls: string[] = [];
+    const hung = (alert: Alert) => {
+      calls.push(alert.status);
+      return new Promise<void>(() => {});
+    };
+    const alerts = alerting({ rules: [highErrors()], handlers: [hung], clock });
+    alerts.start(stats, { intervalMs: 1_000 });
+    stats.recordCall({ latencyMs: 1, ok: false });
+    await clock.advance(1_000); // fires; the handler hangs
+    expect(calls).toEqual(['firing']);
+    await clock.advance(3_000);
+    expect(alerts.stats.evaluations).toBe(4);
+    alerts.stop();
+    await clock.advance(10_000);
+    expect(alerts.stats.evaluations).toBe(4);
+  });
+
   it('counts a snapshot that throws and keeps evaluating', async () => {
     const clock = new FakeClock();
     const alerts = alerting({ rules: [highErrors()], clock });

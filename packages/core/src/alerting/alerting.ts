@@ -260,7 +260,8 @@ export class Alerting {
 
   /**
    * Evaluates `source.snapshot()` every `intervalMs` (measured from when the previous
-   * evaluation settled) until `stop()`. Starting again replaces the previous schedule.
+   * evaluation settled, or from its start when its handlers take longer: a handler that never
+   * settles does not stop the schedule) until `stop()`. Starting again replaces the schedule.
    */
   start(source: AlertSnapshotSource, options: AlertingStartOptions = {}): void {
     const v = new OptionsValidator('alerting.start');
@@ -271,12 +272,21 @@ export class Alerting {
     const intervalMs = options.intervalMs ?? ALERTING_DEFAULTS.intervalMs;
     const generation = this.#generation;
     const tick = async () => {
+      let next = false;
+      // The next evaluation: `intervalMs` after this one settles, or after it started if it has not.
+      const again = (ms: number) => {
+        if (next || generation !== this.#generation) return;
+        next = true;
+        this.#timer = this.#clock.setTimeout(tick, ms);
+      };
+      const late = this.#clock.setTimeout(() => again(0), intervalMs);
       try {
         await this.evaluate(source.snapshot());
       } catch {
         this.#stats.evaluationErrors++;
       }
-      if (generation === this.#generation) this.#timer = this.#clock.setTimeout(tick, intervalMs);
+      this.#clock.clearTimeout(late);
+      again(intervalMs);
     };
     this.#timer = this.#clock.setTimeout(tick, intervalMs);
   }
