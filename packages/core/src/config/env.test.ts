@@ -76,13 +76,24 @@ describe('optionsFromEnv', () => {
 
   it('names the variable and its unit when a seconds value is bad', () => {
     const { issues } = issuesOf(() =>
-      optionsFromEnv({ RETRY_TRACKER_TTL: '0', CIRCUIT_BREAKER_RESET_TIMEOUT: '1m', TASK_SOFT_TIME_LIMIT: '-5' }, ''),
+      optionsFromEnv(
+        {
+          RETRY_TRACKER_TTL: '0',
+          CIRCUIT_BREAKER_RESET_TIMEOUT: '1m',
+          TASK_SOFT_TIME_LIMIT: '-5',
+          TASK_HARD_TIME_LIMIT: '0.0004', // rounds to 0 ms
+        },
+        '',
+      ),
     );
+    const allowed = 'a number of seconds >= 0.001';
     expect(issues).toEqual([
-      { option: 'RETRY_TRACKER_TTL', received: '0', allowed: 'a number of seconds > 0' },
-      { option: 'CIRCUIT_BREAKER_RESET_TIMEOUT', received: '1m', allowed: 'a number of seconds > 0' },
-      { option: 'TASK_SOFT_TIME_LIMIT', received: '-5', allowed: 'a number of seconds > 0' },
+      { option: 'RETRY_TRACKER_TTL', received: '0', allowed },
+      { option: 'CIRCUIT_BREAKER_RESET_TIMEOUT', received: '1m', allowed },
+      { option: 'TASK_SOFT_TIME_LIMIT', received: '-5', allowed },
+      { option: 'TASK_HARD_TIME_LIMIT', received: '0.0004', allowed },
     ]);
+    expect(optionsFromEnv({ TASK_SOFT_TIME_LIMIT: '0.0006' }, '')).toEqual({ messages: { softTimeoutMs: 1 } });
   });
 
   it('rejects a hard time limit below the soft one, and one setting given twice under two names', () => {
@@ -179,6 +190,8 @@ describe('optionsFromEnv', () => {
 
   it('rejects a bad prefix or env', () => {
     expect(() => optionsFromEnv({}, 'bad-prefix')).toThrow(/prefix/);
+    // The `_` before each name is added: 'APP_' would look for APP__MAX_RETRIES and read nothing.
+    expect(() => optionsFromEnv({ APP_MAX_RETRIES: '3' }, 'APP_')).toThrow(/prefix: received "APP_".*not ending with _/);
     expect(() => optionsFromEnv(null as never)).toThrow(/env/);
   });
 

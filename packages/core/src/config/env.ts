@@ -16,14 +16,14 @@ function parse(text: string, variable: EnvVariable): number | undefined {
   if (variable.unit === 's') {
     const seconds = DECIMAL.test(text) ? Number(text) : Number.NaN;
     const ms = Math.round(seconds * 1_000);
-    return seconds > 0 && Number.isSafeInteger(ms) ? ms : undefined;
+    return ms >= 1 && Number.isSafeInteger(ms) ? ms : undefined; // 0.0004 s rounds to 0 ms: refused too
   }
   const value = DIGITS.test(text) ? Number(text) : Number.NaN;
   return Number.isSafeInteger(value) && value >= variable.min ? value + variable.offset : undefined;
 }
 
 const allowed = (variable: EnvVariable): string =>
-  variable.unit === 's' ? 'a number of seconds > 0' : `an integer >= ${variable.min}`;
+  variable.unit === 's' ? 'a number of seconds >= 0.001' : `an integer >= ${variable.min}`;
 
 /** The environment of the running process, read at call time (core never reads it on import). */
 function processEnv(): Env {
@@ -36,7 +36,7 @@ function processEnv(): Env {
  * names as they are, such as the seeds' `CIRCUIT_BREAKER_FAIL_MAX`). Counts and
  * milliseconds are non-negative decimal integers; the seeds' seconds (`RETRY_TRACKER_TTL`,
  * `CIRCUIT_BREAKER_RESET_TIMEOUT`, `TASK_SOFT_TIME_LIMIT`, `TASK_HARD_TIME_LIMIT`) are
- * decimal numbers above 0, turned into milliseconds; an empty or blank variable counts as
+ * decimal numbers of at least 0.001, turned into whole milliseconds; an empty or blank variable counts as
  * unset. Every bad value is reported in one `ConfigurationError` naming the variable, e.g.
  * `APP_MAX_RETRIES: received "abc", expected an integer >= 0`, so a misconfigured service
  * fails at start-up — as is one option set under two names (`BREAKER_FAILURE_THRESHOLD`

@@ -135,10 +135,10 @@ export function validateEnvArguments(env: unknown, prefix: unknown): void {
   const v = new OptionsValidator('optionsFromEnv');
   v.check(typeof env === 'object' && env !== null, 'env', env, 'an object of strings such as process.env');
   v.check(
-    typeof prefix === 'string' && (prefix === '' || PREFIX.test(prefix)),
+    typeof prefix === 'string' && (prefix === '' || (PREFIX.test(prefix) && !prefix.endsWith('_'))),
     'prefix',
     prefix,
-    'letters, digits and underscores, not starting with a digit (or "" for none)',
+    'letters, digits and underscores, not starting with a digit, not ending with _ (added before each name), or "" for none',
   );
   v.done();
 }
