@@ -339,6 +339,20 @@ describe('saga', () => {
     await expect(s.execute(null, null as never)).rejects.toThrow(/options must be an object/);
   });
 
+  it('rejects a misspelt execute option instead of running the saga without it (a signal it would ignore)', async () => {
+    let ran = false;
+    const s = saga('m', { clock: new FakeClock() }).step({
+      name: 'a',
+      run: () => {
+        ran = true;
+      },
+    });
+    await expect(s.execute({}, { signl: AbortSignal.abort() } as never)).rejects.toThrow(
+      new SagaError('Saga "m": unknown execute option "signl" (the options are id and signal)'),
+    );
+    expect(ran).toBe(false);
+  });
+
   it('rejects a step with a misspelt key instead of silently running it without its compensation', () => {
     const step = { name: 'charge', run: () => 1, compensation: () => {} };
     expect(() => saga('s').step(step as never)).toThrow(SagaError);

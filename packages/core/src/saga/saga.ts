@@ -97,13 +97,18 @@ export class Saga<I = unknown> {
 
   /**
    * Runs the steps and resolves with the report, whatever the steps did. Rejects only on
-   * misuse (`SagaError`: no steps, a bad id, options that are not an object, a signal that
-   * is not an AbortSignal, an id whose log is in the store: running or awaiting recovery).
+   * misuse (`SagaError`: no steps, a bad id, options that are not an object or name an
+   * unknown option, a signal that is not an AbortSignal, an id whose log is in the store).
    */
   async execute(input: I, options: SagaExecuteOptions = {}): Promise<SagaReport> {
     if (this.#steps.length === 0) throw new SagaError(`Saga "${this.name}" has no steps`);
     if (typeof options !== 'object' || options === null) {
       throw new SagaError(`Saga "${this.name}": execute options must be an object ({ id, signal })`);
+    }
+    // A misspelt `signal` would run the saga uncancellable.
+    const unknown = Object.keys(options).find((key) => key !== 'id' && key !== 'signal');
+    if (unknown !== undefined) {
+      throw new SagaError(`Saga "${this.name}": unknown execute option "${unknown}" (the options are id and signal)`);
     }
     if (options.signal !== undefined && !isAbortSignal(options.signal)) {
       throw new SagaError(`Saga "${this.name}": signal must be an AbortSignal`);
