@@ -173,7 +173,8 @@ export function resolveMessageProcessorOptions<M>(
     ? o.retryBackoff
     : defaultRetryBackoff(typeof retryTtlMs === 'number' && retryTtlMs > 0 ? retryTtlMs : Number.POSITIVE_INFINITY);
   v.check(
-    typeof retryTtlMs !== 'number' || retryBackoff.maxMs < retryTtlMs,
+    // A bad retryTtlMs is reported on its own: not again as the backoff's.
+    !(typeof retryTtlMs === 'number' && retryTtlMs > 0) || retryBackoff.maxMs < retryTtlMs,
     'retryBackoff',
     `a backoff up to ${retryBackoff.maxMs} ms`,
     `a backoff whose maxMs is below retryTtlMs (${retryTtlMs}), so the attempt counter outlives the delay`,

@@ -360,6 +360,13 @@ describe('messageProcessor', () => {
     ]);
   });
 
+  it('reports a bad retryTtlMs once, not again as a retryBackoff the caller never gave', () => {
+    const noop = () => {};
+    expect(() => messageProcessor({ handler: noop, deadLetter: noop, retryTtlMs: -1 })).toThrow(
+      expect.objectContaining({ issues: [expect.objectContaining({ option: 'retryTtlMs' })] }),
+    );
+  });
+
   it('dead-letters at most once and runs the handler at most maxAttempts times, for any delivery count', async () => {
     await fc.assert(
       fc.asyncProperty(
