@@ -31,5 +31,7 @@ describe('annotateActiveSpan', () => {
     expect(() => annotateActiveSpan({ rejected: 'too_many' as never })).toThrow(/rejected\?: broken_circuit/);
     expect(() => annotateActiveSpan({ replayed: 'yes' as never })).toThrow(TypeError);
     expect(() => annotateActiveSpan({ policy: '' })).toThrow(TypeError);
+    // A misspelt key would annotate nothing and still return true.
+    expect(() => annotateActiveSpan({ polcy: 'api' } as never)).toThrow(TypeError);
   });
 });

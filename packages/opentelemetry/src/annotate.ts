@@ -36,6 +36,7 @@ export function annotateActiveSpan(decision: RequestDecision): boolean {
   if (
     typeof decision !== 'object' ||
     decision === null ||
+    Object.keys(decision).some((key) => key !== 'policy' && key !== 'rejected' && key !== 'replayed') ||
     (policy !== undefined && (typeof policy !== 'string' || policy.length === 0)) ||
     (rejected !== undefined && !REASONS.has(rejected)) ||
     (replayed !== undefined && typeof replayed !== 'boolean')
