@@ -191,7 +191,9 @@ describe('optionsFromEnv', () => {
   it('rejects a bad prefix or env', () => {
     expect(() => optionsFromEnv({}, 'bad-prefix')).toThrow(/prefix/);
     // The `_` before each name is added: 'APP_' would look for APP__MAX_RETRIES and read nothing.
-    expect(() => optionsFromEnv({ APP_MAX_RETRIES: '3' }, 'APP_')).toThrow(/prefix: received "APP_".*not ending with _/);
+    expect(() => optionsFromEnv({ APP_MAX_RETRIES: '3' }, 'APP_')).toThrow(
+      /prefix: received "APP_".*not ending with _/,
+    );
     expect(() => optionsFromEnv(null as never)).toThrow(/env/);
   });
 
