@@ -4,6 +4,7 @@ import type { SharedCircuitBreaker } from '../breaker/shared.js';
 import type { Clock, Random } from '../clock/clock.js';
 import type { Disposer, Subscribe } from '../events/emitter.js';
 import { type MetricsCollector, metrics } from '../metrics/metrics.js';
+import { copied } from '../metrics/names.js';
 import { observe } from '../metrics/observe.js';
 import type { MetricsOptions } from '../metrics/options.js';
 import type { PipelineLayer } from '../pipeline/options.js';
@@ -277,6 +278,7 @@ export class HostMap {
       }
       return host;
     }
+    key = copied(key); // kept: not a slice of the request's URL
     host = this.#build(key);
     if (hosts.size >= this.#max) {
       const [oldest, evicted] = hosts.entries().next().value as [string, HostPolicies];

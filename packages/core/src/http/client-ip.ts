@@ -1,3 +1,4 @@
+import { copied } from '../metrics/names.js';
 import { HTTP_DEFAULTS } from './options.js';
 
 /** Options of {@link clientIpKey}. */
@@ -92,9 +93,10 @@ export function clientIpKey(ip: string, options?: ClientIpKeyOptions): string {
   if (bits !== HTTP_DEFAULTS.ipv6PrefixLength || ip.length > RECENT_LENGTH) return ipv6Key(ip, bits);
   let key = recent.get(ip);
   if (key === undefined) {
-    key = ipv6Key(ip, bits);
+    const own = copied(ip); // kept: not a slice of the header it may have been cut from
+    key = ipv6Key(own, bits);
     if (recent.size >= RECENT_MAX) recent.clear();
-    recent.set(ip, key);
+    recent.set(own, key);
   }
   return key;
 }

@@ -2,6 +2,7 @@ import { type Clock, type Random, systemClock, systemRandom, type TimerHandle } 
 import { classify } from '../errors/classify.js';
 import { messageOf, TimeoutError } from '../errors/errors.js';
 import { Emitter } from '../events/emitter.js';
+import { copied } from '../metrics/names.js';
 import { neverAborted } from '../policy/policy.js';
 import { keepRenewing } from '../store/lease.js';
 import { memoryStore } from '../store/memory.js';
@@ -79,7 +80,7 @@ export interface MessageProcessorStats {
  * value without a string form (Object.create(null)) must not make `process` reject.
  */
 const text = (error: unknown): string =>
-  (error instanceof Error ? `${error.name}: ${error.message}` : messageOf(error)).slice(0, 1_000);
+  copied((error instanceof Error ? `${error.name}: ${error.message}` : messageOf(error)).slice(0, 1_000));
 
 function poisonWhy(error: unknown, byUser: boolean): string {
   if (byUser) return 'isPoison() marked the error as one retrying cannot fix';

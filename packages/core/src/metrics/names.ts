@@ -11,8 +11,14 @@ export const cutName = (name: string): string =>
  * A key to store: {@link cutName}, copied so it does not keep a longer parent string alive
  * (V8 slices share their parent's memory). Runs only when a new name enters a table.
  */
-export const ownKey = (name: string): string =>
-  name.length > MAX_NAME_LENGTH ? Array.from(name.slice(0, MAX_NAME_LENGTH)).join('') : name;
+export const ownKey = (name: string): string => (name.length > MAX_NAME_LENGTH ? copied(cutName(name)) : name);
+
+/**
+ * `text` in memory of its own: a slice of a string (a route cut from a long URL, a header's
+ * first entry) keeps its whole parent alive in V8, so text kept long-term is copied. For short
+ * text only, on the path where it is first kept.
+ */
+export const copied = (text: string): string => Array.from(text).join('');
 
 /**
  * Counts by name: at most `max` names, further names under {@link OTHER}, every name cut to

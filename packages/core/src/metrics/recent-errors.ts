@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from '../clock/clock.js';
 import { classify, type ErrorCategory } from '../errors/classify.js';
+import { copied } from './names.js';
 import { type RecentErrorsOptions, resolveRecentErrorsOptions } from './options.js';
 
 /** One recorded error, as an admin view lists it. */
@@ -29,7 +30,8 @@ export interface RecentErrorContext {
 /** Correlation ids and routes are cut to this many characters. */
 const MAX_LABEL = 200;
 
-const cut = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max)}…` : text);
+// Copied: a short field may still be a slice of a long string, which it would keep alive.
+const cut = (text: string, max: number): string => copied(text.length > max ? `${text.slice(0, max)}…` : text);
 
 /**
  * The last `max` errors, newest first: a ring buffer for admin routes and dashboards
