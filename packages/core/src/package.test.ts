@@ -27,9 +27,11 @@ import { options } from '../tsup.config.js';
  * once an error whose fields throw when read (a getter, a revoked Proxy) or a `handle` that
  * throws can no longer replace the caller's error (~85: classify, isTransient and
  * retryAfterMs catch, retry guards its `handle`) and another library's option name is
- * pointed to ours only where ours exists (~5). This ceiling keeps it from growing unnoticed.
+ * pointed to ours only where ours exists (~5); 17 660 once a custom Backoff's delay is checked
+ * where it is used (~170: a NaN retried at once, an Infinity never). This ceiling keeps it
+ * from growing unnoticed.
  */
-const RETRY_ONLY_BUDGET = 17_550;
+const RETRY_ONLY_BUDGET = 17_700;
 /**
  * Minified bytes of a bundle that imports only one small constant (~60 bytes): anything above
  * it is a module-level statement that runs at import (a `new`, a call, arithmetic or a spread

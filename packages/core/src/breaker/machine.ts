@@ -1,5 +1,5 @@
 import type { Random } from '../clock/clock.js';
-import type { Backoff } from '../retry/backoff.js';
+import { type Backoff, delayOf } from '../retry/backoff.js';
 import type { BreakerSnapshot, BreakerStateName } from './options.js';
 import type { BreakerWindow } from './strategy.js';
 
@@ -148,7 +148,7 @@ export class BreakerMachine {
 
   open(now: number): void {
     this.openings++;
-    const delay = this.config.halfOpenAfter.delay(this.openings, this.lastDelayMs, this.random);
+    const delay = delayOf(this.config.halfOpenAfter, this.openings, this.lastDelayMs, this.random);
     this.lastDelayMs = delay;
     this.nextProbeAt = now + delay;
     this.probes = 0;

@@ -1,6 +1,7 @@
 import { type Clock, type Random, systemClock, systemRandom } from '../clock/clock.js';
 import type { Disposer } from '../events/emitter.js';
 import type { ExecuteContext, PolicyFn } from '../policy/policy.js';
+import { delayOf } from '../retry/backoff.js';
 import { MemoryStore } from '../store/memory.js';
 import { storeKey, storeNamespace } from '../store/namespace.js';
 import type { Store } from '../store/store.js';
@@ -81,7 +82,7 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? systemRandom;
     this.#maxProbes = resolved.halfOpenMaxCalls;
-    this.#halfOpenAfter = () => resolved.halfOpenAfter.delay(1, 0, this.#random);
+    this.#halfOpenAfter = () => delayOf(resolved.halfOpenAfter, 1, 0, this.#random);
     const sync = options.sync ?? (this.#store instanceof MemoryStore ? 'per-call' : {});
     if (sync === 'per-call') {
       requireSupport('circuitBreaker', this.#store, [this.#transition]);

@@ -4,6 +4,7 @@ import { messageOf, TimeoutError } from '../errors/errors.js';
 import { Emitter } from '../events/emitter.js';
 import { copied } from '../metrics/names.js';
 import { neverAborted } from '../policy/policy.js';
+import { delayOf } from '../retry/backoff.js';
 import { keepRenewing } from '../store/lease.js';
 import { memoryStore } from '../store/memory.js';
 import { storeKey } from '../store/namespace.js';
@@ -229,7 +230,7 @@ export class MessageProcessor<M> {
 
   /** A `'retry'` answer after `attempts` attempts of the message, with the backoff's delay. */
   #retry(attempts: number): ProcessResult {
-    return { outcome: 'retry', retryDelayMs: this.#opts.retryBackoff.delay(Math.max(1, attempts), 0, this.#random) };
+    return { outcome: 'retry', retryDelayMs: delayOf(this.#opts.retryBackoff, Math.max(1, attempts), 0, this.#random) };
   }
 
   /** `isPoison`'s answer; a throw is reported and leaves the decision to the built-in rule. */

@@ -16,6 +16,16 @@ export interface Backoff {
   readonly maxMs: number;
 }
 
+/**
+ * `backoff.delay(...)`, checked: a custom Backoff's NaN or negative delay would retry at once,
+ * an infinite one wait forever, a string be added as text. Throws a `ConfigurationError`.
+ */
+export function delayOf(backoff: Backoff, retry: number, previousMs: number, random: Random): number {
+  const ms = backoff.delay(retry, previousMs, random);
+  if (typeof ms === 'number' && ms >= 0 && ms < Number.POSITIVE_INFINITY) return ms;
+  return new OptionsValidator('backoff').check(false, 'delay', ms, 'a finite number >= 0').done() as never;
+}
+
 export type Jitter = 'none' | 'full' | 'equal' | 'decorrelated';
 
 export interface ExponentialOptions {

@@ -5,6 +5,7 @@ import { retryAfterMs } from '../errors/retry-after.js';
 import { type Disposer, Emitter, onType } from '../events/emitter.js';
 import { type AttemptObserver, AttemptObservers, type AttemptRunner } from '../policy/attempts.js';
 import { type ExecuteContext, invoke, neverAborted, PolicyBase, type PolicyFn } from '../policy/policy.js';
+import { delayOf } from './backoff.js';
 import { type ResolvedRetryOptions, type RetryOptions, resolveRetryOptions } from './options.js';
 
 /** `handle(error)`, false when it throws (or the error cannot be read): the caller gets its own error. */
@@ -119,7 +120,7 @@ export class RetryPolicy extends PolicyBase<RetryEvent> {
       else if (!handles(this.#handle, error)) reason = 'not_handled';
       else if (attempt >= maxAttempts) reason = 'max_attempts';
       else {
-        delayMs = previousDelay = backoff.delay(attempt, previousDelay, this.#random);
+        delayMs = previousDelay = delayOf(backoff, attempt, previousDelay, this.#random);
         const serverDelay = retryAfterMaxMs === undefined ? undefined : retryAfterMs(error, this.#clock.now());
         if (serverDelay !== undefined) {
           if (serverDelay > retryAfterMaxMs!) reason = 'retry_after';
