@@ -99,7 +99,11 @@ export class HedgePolicy extends PolicyBase<HedgeEvent> {
     // Read the clock once per call for a learned delay: the first launch reuses it.
     const now = adaptive === undefined ? undefined : this.#clock.now();
     const delayMs = typeof source === 'number' ? source : source !== undefined ? source() : adaptive!.value(now!);
-    if (this.#opts.maxHedges === 0 || !(delayMs >= 0 && delayMs < Number.POSITIVE_INFINITY)) {
+    if (
+      this.#opts.maxHedges === 0 ||
+      typeof delayMs !== 'number' ||
+      !(delayMs >= 0 && delayMs < Number.POSITIVE_INFINITY)
+    ) {
       return adaptive?.records ? this.#timed(fn, context, adaptive, now!, runner) : runAttempt(fn, context, runner);
     }
     return new Promise<T>((resolve, reject) => {

@@ -212,7 +212,7 @@ export class MetricsCollector implements CallObserver {
     }
     const latencyMs = call.latencyMs;
     slot.latency.add(latencyMs);
-    if (latencyMs > 0) life.latencySumMs += latencyMs;
+    if (latencyMs > 0 && latencyMs < Number.POSITIVE_INFINITY) life.latencySumMs += latencyMs;
     if (this.#calls.hasListeners) this.#calls.emit(call);
   }
 
@@ -246,7 +246,7 @@ export class MetricsCollector implements CallObserver {
 
   /** Counts the attempts one call took, the first included (what `observe` calls when a retry policy settles). */
   recordAttempts(attempts: number): void {
-    if (!(attempts > 0)) return;
+    if (typeof attempts !== 'number' || !(attempts > 0 && attempts < Number.POSITIVE_INFINITY)) return;
     this.#slot().attempts += attempts;
     this.#life.attempts += attempts;
   }

@@ -101,14 +101,13 @@ export class LatencySketch {
   add(value: number): void {
     if (typeof value !== 'number')
       throw new TypeError(`LatencySketch.add: expected a number, received ${typeof value}`);
+    if (!(value < Number.POSITIVE_INFINITY)) return; // NaN, Infinity: no latency was measured
     if (value > SKETCH_MIN_VALUE) {
       const index = Math.ceil(Math.log(value) * MULTIPLIER) - KEY_OFFSET;
       this.#counts[Math.min(index, SKETCH_BUCKETS - 1)]!++;
-    } else if (!Number.isNaN(value)) {
+    } else {
       this.#zeros++;
       if (value < 0) value = 0; // a latency cannot be negative (a clock stepped back)
-    } else {
-      return;
     }
     this.#count++;
     this.#sum += value;

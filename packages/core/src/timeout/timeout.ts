@@ -131,7 +131,7 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
         if (!(ms > 0)) ms = this.#opts.ms as number; // not warmed up: `max`
       } else {
         ms = this.#msSource!();
-        if (!(ms > 0 && ms < Number.POSITIVE_INFINITY)) return invoke(fn, context);
+        if (typeof ms !== 'number' || !(ms > 0 && ms < Number.POSITIVE_INFINITY)) return invoke(fn, context);
       }
     }
     const call = new TimeoutCall(this, context, ms);
