@@ -5,8 +5,8 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../clock/fake-clock.js';
 import { resilientClient } from '../client/client.js';
+import { FakeClock } from '../clock/fake-clock.js';
 import { clientIpKey } from '../http/client-ip.js';
 import { messageProcessor } from '../messages/processor.js';
 import { recentErrors } from './recent-errors.js';
