@@ -4,6 +4,6 @@ export type Bag = Record<string, unknown>;
 /** `v` when it is an object whose fields can be read, else `undefined`. */
 export const asBag = (v: unknown): Bag | undefined => (typeof v === 'object' && v !== null ? (v as Bag) : undefined);
 
-/** Whether `o` has an own key that `names` does not list: a misspelt option, on a call's fast path. */
-export const hasUnknownKey = (o: object, names: object): boolean =>
-  Object.keys(o).some((k) => !Object.hasOwn(names, k));
+/** An own key of `o` that `names` does not list: a misspelt option, checked on a call's fast path. */
+export const unknownKey = (o: object, names: object): string | undefined =>
+  Object.keys(o).find((k) => !Object.hasOwn(names, k));

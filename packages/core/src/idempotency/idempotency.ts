@@ -1,5 +1,5 @@
 import { type Clock, type Random, systemClock, systemRandom } from '../clock/clock.js';
-import { hasUnknownKey } from '../errors/bag.js';
+import { unknownKey } from '../errors/bag.js';
 import { IdempotencyConflictError, IdempotencyRecordError, isStoreUnavailableError } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import { Emitter } from '../events/emitter.js';
@@ -108,7 +108,7 @@ export class Idempotency {
       typeof fn !== 'function' ||
       typeof options !== 'object' ||
       options === null ||
-      hasUnknownKey(options, EXECUTE_OPTION_NAMES) ||
+      unknownKey(options, EXECUTE_OPTION_NAMES) !== undefined ||
       (scope !== undefined && (typeof scope !== 'string' || scope.length === 0 || LONE_SURROGATE.test(scope))) ||
       (fingerprint !== undefined && typeof fingerprint !== 'string') ||
       (onInFlight !== undefined && onInFlight !== 'share' && onInFlight !== 'reject') ||

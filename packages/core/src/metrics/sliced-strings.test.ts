@@ -36,7 +36,7 @@ const BOUND = 5_000_000;
 describe('text kept from a long string keeps none of it', () => {
   it('recentErrors: messages, names, routes and correlation ids', async () => {
     const errors = recentErrors({ clock: new FakeClock() });
-    const kept = await retained((i, parent) => {
+    const kept = await retained((_i, parent) => {
       const error = new Error(parent.slice(0, 300));
       error.name = parent.slice(0, 20);
       errors.record(error, { route: parent.slice(1, 40), correlationId: parent.slice(2, 30) });

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock/clock.js';
 import { coarseSystemClock } from '../clock/coarse-clock.js';
-import { hasUnknownKey } from '../errors/bag.js';
+import { unknownKey } from '../errors/bag.js';
 import { isStoreUnavailableError, RateLimitExceededError, type StoreUnavailableError } from '../errors/errors.js';
 import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import { Emitter, type Subscribe } from '../events/emitter.js';
@@ -291,7 +291,7 @@ export class RateLimiter {
         (signal === undefined || isAbortSignal(signal)) &&
         typeof options === 'object' &&
         options !== null &&
-        !hasUnknownKey(options, WAIT_OPTION_NAMES)
+        unknownKey(options, WAIT_OPTION_NAMES) === undefined
       )
     ) {
       try {

@@ -1,4 +1,5 @@
 import { type Clock, type Random, systemClock, systemRandom } from '../clock/clock.js';
+import { unknownKey } from '../errors/bag.js';
 import { classify } from '../errors/classify.js';
 import { SagaError } from '../errors/errors.js';
 import { Emitter } from '../events/emitter.js';
@@ -27,6 +28,8 @@ export interface SagaExecuteOptions {
   /** The execution's id (in the log and the report). @default a random id */
   id?: string;
 }
+
+const EXECUTE_OPTION_NAMES = { id: true, signal: true } as const satisfies Record<keyof SagaExecuteOptions, true>;
 
 /** One execution in progress: what the step loop and the compensation share. */
 interface Run<I> {
@@ -106,7 +109,7 @@ export class Saga<I = unknown> {
       throw new SagaError(`Saga "${this.name}": execute options must be an object ({ id, signal })`);
     }
     // A misspelt `signal` would run the saga uncancellable.
-    const unknown = Object.keys(options).find((key) => key !== 'id' && key !== 'signal');
+    const unknown = unknownKey(options, EXECUTE_OPTION_NAMES);
     if (unknown !== undefined) {
       throw new SagaError(`Saga "${this.name}": unknown execute option "${unknown}" (the options are id and signal)`);
     }
