@@ -7,26 +7,24 @@ import { ConfigurationError, isConfigurationError, type OptionIssue } from './er
  */
 export type OptionNames<T> = { readonly [K in keyof T]-?: true };
 
-/** Bounds of a number option: at least `min`, at most `max`, above `gt`. */
+// Bounds of a number option: at least `min`, at most `max`, above `gt`.
 type Range = { min?: number; max?: number; gt?: number };
 
-/** An object literal, `Object.create(null)` or a plain object from another realm; not an array, function or class instance. */
+// An object literal, `Object.create(null)` or a plain object from another realm; not an array, function or class instance.
 const isPlainObject = (v: unknown): v is Record<string, unknown> => {
   if (typeof v !== 'object' || v === null) return false;
   const proto: unknown = Object.getPrototypeOf(v);
   return proto === null || proto === Object.prototype || Object.getPrototypeOf(proto) === null;
 };
 
-/**
- * Collects every bad option of one factory call, then throws one `ConfigurationError`
- * that names each (option, received value, what is allowed). Checks skip `undefined`
- * unless `required` is used, so defaults can be applied after validation.
- *
- * @example
- * const v = new OptionsValidator('retry');
- * v.integer('maxAttempts', options.maxAttempts, { min: 1 });
- * v.done(); // throws if anything was reported
- */
+// Collects every bad option of one factory call, then throws one `ConfigurationError`
+// that names each (option, received value, what is allowed). Checks skip `undefined`
+// unless `required` is used, so defaults can be applied after validation.
+//
+// @example
+// const v = new OptionsValidator('retry');
+// v.integer('maxAttempts', options.maxAttempts, { min: 1 });
+// v.done(); // throws if anything was reported
 export class OptionsValidator {
   readonly #subject: string;
   readonly #issues: OptionIssue[] = [];
@@ -35,14 +33,12 @@ export class OptionsValidator {
     this.#subject = subject;
   }
 
-  /**
-   * Checks that `value` is an options object (a plain object: not `null`, an array, a
-   * function or a class instance) whose every name is one of `names`, so a misspelt
-   * option (`maxAttemps`) or another library's call shape fails here instead of being
-   * ignored. Returns `value`, or `{}` when it is `undefined` or not an object, so the checks
-   * after it can read its fields. `path` names a nested object: with `'budget'`, issues
-   * read `budget` and `budget.ratio`; without it, `options` and `ratio`.
-   */
+  // Checks that `value` is an options object (a plain object: not `null`, an array, a
+  // function or a class instance) whose every name is one of `names`, so a misspelt
+  // option (`maxAttemps`) or another library's call shape fails here instead of being
+  // ignored. Returns `value`, or `{}` when it is `undefined` or not an object, so the checks
+  // after it can read its fields. `path` names a nested object: with `'budget'`, issues
+  // read `budget` and `budget.ratio`; without it, `options` and `ratio`.
   known<T extends object>(value: T | undefined, names: OptionNames<NoInfer<T>>, path?: string): Partial<T> {
     if (value === undefined) return {};
     const list = Object.keys(names);
@@ -73,7 +69,7 @@ export class OptionsValidator {
     return value as Partial<T>;
   }
 
-  /** Records an issue when `ok` is false. */
+  // Records an issue when `ok` is false.
   check(ok: boolean, option: string, received: unknown, allowed: string): this {
     if (!ok) this.#issues.push({ option, received, allowed });
     return this;
@@ -108,7 +104,7 @@ export class OptionsValidator {
     return this.#given(typeof value === 'string' && value.length > 0, option, value, 'a non-empty string');
   }
 
-  /** An injected `Clock`: an object with `now`, `sleep`, `setTimeout` and `clearTimeout`. */
+  // An injected `Clock`: an object with `now`, `sleep`, `setTimeout` and `clearTimeout`.
   clock(option: string, value: unknown): this {
     const c = value as Record<string, unknown> | null;
     const ok =
@@ -118,31 +114,31 @@ export class OptionsValidator {
     return this.#given(ok, option, value, 'a Clock (now, sleep, setTimeout, clearTimeout)');
   }
 
-  /** A pino-style logger: an object with `info`, `warn` and `error` methods. */
+  // A pino-style logger: an object with `info`, `warn` and `error` methods.
   logger(option: string, value: unknown): this {
     const l = value as Record<string, unknown> | null | undefined;
     const ok = ['info', 'warn', 'error'].every((m) => typeof l?.[m] === 'function');
     return this.#given(ok, option, value, 'a logger with info, warn and error methods');
   }
 
-  /** The typed checks: `undefined` passes (the option is not set), anything else must be `ok`. */
+  // The typed checks: `undefined` passes (the option is not set), anything else must be `ok`.
   #given(ok: boolean, option: string, value: unknown, allowed: string): this {
     return this.check(value === undefined || ok, option, value, allowed);
   }
 
-  /** A number check (`ok` says whether `value` is of the kind) and its range. */
+  // A number check (`ok` says whether `value` is of the kind) and its range.
   #inRange(ok: boolean, kind: string, option: string, value: unknown, range: Range): this {
     const n = value as number;
     const { min = -Infinity, max = Infinity, gt = -Infinity } = range;
     return this.#given(ok && n >= min && n <= max && n > gt, option, value, describe(kind, range));
   }
 
-  /** The issues recorded so far. */
+  // The issues recorded so far.
   get issues(): readonly OptionIssue[] {
     return this.#issues;
   }
 
-  /** Throws the collected issues, if any. */
+  // Throws the collected issues, if any.
   done(): void {
     if (this.#issues.length > 0) throw new ConfigurationError(this.#subject, this.#issues);
   }
@@ -228,16 +224,14 @@ function describe(kind: string, range: Range): string {
   return parts.join(' ');
 }
 
-/**
- * Runs `build`, a factory given options `v` checks part of, and records its
- * `ConfigurationError`'s issues as `v`'s: under `path` when they are one option of it
- * (`retry` → `retry.maxAttempts`, its whole-options issue → `retry`), or under the name the
- * user wrote as `rename` maps it (`{ 'adaptive.maxLimit': 'maxConcurrent' }`). An option is
- * reported once: `build` does not run when an option it is handed (`handed`) is already bad,
- * and an issue of an option already reported is dropped. Returns what `build` built, or
- * `undefined` when it refused or did not run; other errors are thrown. A function, not a
- * method, so a bundle that never nests leaves it out.
- */
+// Runs `build`, a factory given options `v` checks part of, and records its
+// `ConfigurationError`'s issues as `v`'s: under `path` when they are one option of it
+// (`retry` → `retry.maxAttempts`, its whole-options issue → `retry`), or under the name the
+// user wrote as `rename` maps it (`{ 'adaptive.maxLimit': 'maxConcurrent' }`). An option is
+// reported once: `build` does not run when an option it is handed (`handed`) is already bad,
+// and an issue of an option already reported is dropped. Returns what `build` built, or
+// `undefined` when it refused or did not run; other errors are thrown. A function, not a
+// method, so a bundle that never nests leaves it out.
 export function checkNested<T>(
   v: OptionsValidator,
   path: string | undefined,

@@ -1,8 +1,6 @@
-/**
- * Lets a report (a log line, an event) through at most once per `everyMs`, counting the ones
- * held back in between, so an outage or an overload is told once a minute with its size
- * instead of once per request. Time comes from the caller's clock.
- */
+// Lets a report (a log line, an event) through at most once per `everyMs`, counting the ones
+// held back in between, so an outage or an overload is told once a minute with its size
+// instead of once per request. Time comes from the caller's clock.
 export class ReportGate {
   readonly #everyMs: number;
   #reportedAt = Number.NEGATIVE_INFINITY;
@@ -12,7 +10,7 @@ export class ReportGate {
     this.#everyMs = everyMs;
   }
 
-  /** How many were held back since the last report, when one may go out at `now`; else `undefined` (this one is counted). */
+  // How many were held back since the last report, when one may go out at `now`; else `undefined` (this one is counted).
   pass(now: number): number | undefined {
     if (now - this.#reportedAt < this.#everyMs) {
       this.#unreported++;

@@ -52,7 +52,7 @@ export function onHttpDecision(listener: (decision: HttpDecision) => void): Disp
   };
 }
 
-/** Tells every {@link onHttpDecision} listener about `decision`; one property read when there is none. */
+// Tells every {@link onHttpDecision} listener about `decision`; one property read when there is none.
 export function emitHttpDecision(decision: HttpDecision): void {
   const listeners = slot[KEY];
   if (listeners === undefined) return;

@@ -235,7 +235,7 @@ const LEGACY = [
   'x-ratelimit-reset',
 ] as const;
 
-/** The fields {@link mergeRateLimitFields} reads of `previous`. */
+// The fields {@link mergeRateLimitFields} reads of `previous`.
 export const RATE_LIMIT_FIELDS: readonly string[] = [...LISTS, ...LEGACY];
 
 /**

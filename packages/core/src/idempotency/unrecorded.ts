@@ -32,10 +32,10 @@ export function unrecorded<T>(value: T, reason: string): Unrecorded<T> {
   return { [UNRECORDED]: value, reason };
 }
 
-/** Whether `returned` is an {@link unrecorded} marker. */
+// Whether `returned` is an {@link unrecorded} marker.
 export function isUnrecorded(returned: unknown): returned is Unrecorded<unknown> {
   return typeof returned === 'object' && returned !== null && UNRECORDED in returned;
 }
 
-/** The value of an {@link unrecorded} marker. */
+// The value of an {@link unrecorded} marker.
 export const unrecordedValue = <T>(marker: Unrecorded<T>): T => marker[UNRECORDED];

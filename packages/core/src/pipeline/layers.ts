@@ -1,7 +1,7 @@
 import type { Subscribe } from '../events/emitter.js';
 import type { PolicyEvent } from '../policy/policy.js';
 
-/** The sources whose events reach `source`: a pipeline's layers (nested ones too), else itself. */
+// The sources whose events reach `source`: a pipeline's layers (nested ones too), else itself.
 export function eventSources<S extends { readonly onEvent: Subscribe<PolicyEvent> }>(
   source: S,
   into = new Set<S>(),

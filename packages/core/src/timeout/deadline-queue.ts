@@ -1,13 +1,13 @@
 import type { Clock, TimerHandle } from '../clock/clock.js';
 
-/** Something that can wait in a {@link DeadlineQueue}. The queue owns the link fields. */
+// Something that can wait in a {@link DeadlineQueue}. The queue owns the link fields.
 export interface DeadlineEntry {
   deadline: number;
   prev: DeadlineEntry | undefined;
   next: DeadlineEntry | undefined;
-  /** The queue holding the entry, if any. */
+  // The queue holding the entry, if any.
   queue: DeadlineQueue | undefined;
-  /** Called once when the entry's deadline has passed (it has already left the queue). */
+  // Called once when the entry's deadline has passed (it has already left the queue).
   expire(): void;
 }
 
@@ -16,20 +16,18 @@ interface Unrefable {
   unref?: () => unknown;
 }
 
-/**
- * Many deadlines over ONE clock timer. Entries sit in a doubly linked list sorted by
- * deadline; the timer is armed for the earliest. Removing an entry (a call that finished
- * in time) is O(1) and never touches the timer: when the timer fires it expires what is
- * due and re-arms for the new earliest deadline, if any. With a fixed time limit, deadlines
- * arrive in order, so insertion is O(1) too (it scans from the tail).
- *
- * So the success path costs a `clock.now()` and a few pointer writes instead of a
- * `setTimeout` + `clearTimeout` pair; the timer fires at most about once per time limit.
- * While the queue is empty the pending timer is unref'd (when the clock's handles support
- * it), so an idle policy never keeps a process alive.
- *
- * Memory: one entry per call in flight, released when the call settles or expires.
- */
+// Many deadlines over ONE clock timer. Entries sit in a doubly linked list sorted by
+// deadline; the timer is armed for the earliest. Removing an entry (a call that finished
+// in time) is O(1) and never touches the timer: when the timer fires it expires what is
+// due and re-arms for the new earliest deadline, if any. With a fixed time limit, deadlines
+// arrive in order, so insertion is O(1) too (it scans from the tail).
+//
+// So the success path costs a `clock.now()` and a few pointer writes instead of a
+// `setTimeout` + `clearTimeout` pair; the timer fires at most about once per time limit.
+// While the queue is empty the pending timer is unref'd (when the clock's handles support
+// it), so an idle policy never keeps a process alive.
+//
+// Memory: one entry per call in flight, released when the call settles or expires.
 export class DeadlineQueue {
   readonly #clock: Clock;
   #head: DeadlineEntry | undefined;
@@ -42,12 +40,12 @@ export class DeadlineQueue {
     this.#clock = clock;
   }
 
-  /** True when no entry waits. */
+  // True when no entry waits.
   get isEmpty(): boolean {
     return this.#head === undefined;
   }
 
-  /** Queues `entry` to expire at `deadline`; `now` is the clock's current time. */
+  // Queues `entry` to expire at `deadline`; `now` is the clock's current time.
   add(entry: DeadlineEntry, deadline: number, now: number): void {
     entry.deadline = deadline;
     entry.queue = this;
@@ -68,7 +66,7 @@ export class DeadlineQueue {
     else if (!this.#timerRefed) this.#ref(true);
   }
 
-  /** Takes `entry` out of the queue (no-op when it is not queued). */
+  // Takes `entry` out of the queue (no-op when it is not queued).
   remove(entry: DeadlineEntry): void {
     if (entry.queue !== this) return;
     entry.queue = undefined;
