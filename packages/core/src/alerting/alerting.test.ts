@@ -126,6 +126,30 @@ describe('alerting', () => {
     }
   });
 
+  it('reads a metric whose getter throws as no value: the other rules fire and their handlers hear of it', async () => {
+    const heard: string[] = [];
+    const latency = rule({ name: 'slow', metric: 'latency.p99', op: 'gt', threshold: 100, severity: 'warning' });
+    const alerts = alerting({
+      rules: [highErrors(), latency],
+      handlers: [(a) => void heard.push(a.name)],
+      clock: new FakeClock(),
+    });
+    const snapshot = {
+      errorRate: 0.5,
+      get latency(): never {
+        throw new Error('broken snapshot');
+      },
+    };
+    expect((await alerts.evaluate(snapshot)).map((a) => a.name)).toEqual(['errors']);
+    expect(heard).toEqual(['errors']);
+  });
+
+  it('refuses a hand-built rule without a metric or threshold', () => {
+    const alerts = alerting({ clock: new FakeClock() });
+    expect(() => alerts.addRule({ name: 'junk', op: 'gt' } as never)).toThrow(ConfigurationError);
+    expect(() => alerts.addRule({ name: 'junk', op: 'gt', metric: 'errorRate' } as never)).toThrow(/rule/);
+  });
+
   it('fires the default error-rate rules from a real collector', async () => {
     const clock = new FakeClock();
     const stats = metrics({ clock });

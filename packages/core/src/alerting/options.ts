@@ -92,7 +92,9 @@ export const isRule = (value: unknown): value is Rule =>
   typeof value === 'object' &&
   value !== null &&
   typeof (value as Rule).name === 'string' &&
-  typeof (value as Rule).op === 'string';
+  typeof (value as Rule).metric === 'string' &&
+  typeof (value as Rule).op === 'string' &&
+  typeof (value as Rule).threshold === 'number';
 
 /** A notification that a rule started or stopped holding. */
 export interface Alert {

@@ -96,9 +96,13 @@ export function defaultRules(): Rule[] {
 /** The number at `path` in `snapshot`, or `NaN` when there is none (a rule never fires on NaN). */
 export function readMetric(snapshot: object, path: string): number {
   let value: unknown = snapshot;
-  for (const key of path.split('.')) {
-    if (typeof value !== 'object' || value === null || !Object.hasOwn(value, key)) return Number.NaN;
-    value = (value as Record<string, unknown>)[key];
+  try {
+    for (const key of path.split('.')) {
+      if (typeof value !== 'object' || value === null || !Object.hasOwn(value, key)) return Number.NaN;
+      value = (value as Record<string, unknown>)[key];
+    }
+  } catch {
+    return Number.NaN; // a getter that throws: no value, and the other rules still run
   }
   return typeof value === 'number' ? value : Number.NaN;
 }

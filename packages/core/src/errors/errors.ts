@@ -171,12 +171,11 @@ export class RateLimitExceededError extends ResilienceError {
 
 /** The message of anything thrown: an error's `message`, a string, or what `String()` gives. */
 export function messageOf(error: unknown): string {
-  const message = (error as { message?: unknown } | null | undefined)?.message;
-  if (typeof message === 'string') return message;
   try {
-    return String(error);
+    const message = (error as { message?: unknown } | null | undefined)?.message;
+    return typeof message === 'string' ? message : String(error);
   } catch {
-    return '[object without a message]'; // no toString, as Object.create(null)
+    return '[object without a message]'; // no toString (Object.create(null)), or a getter that throws
   }
 }
 

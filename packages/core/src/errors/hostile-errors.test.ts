@@ -5,6 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { circuitBreaker } from '../breaker/breaker.js';
 import { consecutive } from '../breaker/strategy.js';
 import { FakeClock } from '../clock/fake-clock.js';
+import { health } from '../health/health.js';
+import { idempotency } from '../idempotency/idempotency.js';
+import { logEvents } from '../logging/log-events.js';
+import { messageProcessor } from '../messages/processor.js';
+import { metrics } from '../metrics/metrics.js';
 import { retry } from '../retry/retry.js';
 import { classify, isTransient } from './classify.js';
 import { handle } from './handle.js';
@@ -116,5 +121,77 @@ describe('a handle that throws', () => {
     });
     await expect(breaker.execute(() => Promise.reject(error))).rejects.toBe(error);
     expect(breaker.state).toBe('open');
+  });
+});
+
+/** A thrown value with no string form: `String()` and template literals throw on it. */
+const formless = () => Object.create(null) as object;
+
+describe('a thrown value with no string form, or an Error whose name or message has none', () => {
+  it('health: the check fails with a text, run() resolves and a scheduled registry keeps running', async () => {
+    const clock = new FakeClock();
+    const probes = health({ clock }).register('db', () => {
+      throw formless();
+    });
+    const report = await probes.run();
+    expect(report.status).toBe('unhealthy');
+    expect(report.checks.db?.error).toBe('[object without a message]');
+  });
+
+  it('idempotency with recordErrors: the caller gets its own error, and the key is not left in flight', async () => {
+    const idem = idempotency({ recordErrors: true, clock: new FakeClock() });
+    const thrown = formless();
+    await expect(idem.execute('k', () => Promise.reject(thrown))).rejects.toBe(thrown);
+    await expect(idem.execute('k', () => Promise.resolve(1))).rejects.not.toMatchObject({
+      code: 'idempotency_in_flight',
+    });
+  });
+
+  it('messages: process answers (never rejects) and the sink gets a description', async () => {
+    const error = new Error('x');
+    Object.defineProperty(error, 'message', { value: formless() });
+    const sunk: string[] = [];
+    const processor = messageProcessor({
+      maxAttempts: 1,
+      handler: () => {
+        throw error;
+      },
+      deadLetter: (_m, { description }) => void sunk.push(description),
+      clock: new FakeClock(),
+    });
+    await expect(processor.process({ id: 'm1' })).resolves.toMatchObject({ outcome: 'dead_lettered' });
+    expect(sunk[0]).toMatch(/^Message m1 failed 1 of 1 attempts/);
+  });
+
+  it('messages: a description names a huge id by its first 200 characters only', async () => {
+    const sunk: string[] = [];
+    const processor = messageProcessor({
+      maxAttempts: 1,
+      handler: () => {
+        throw new Error('boom');
+      },
+      deadLetter: (_m, { description }) => void sunk.push(description),
+      clock: new FakeClock(),
+    });
+    await processor.process({ id: 'i'.repeat(200_000) });
+    expect(sunk[0]!.length).toBeLessThan(400);
+    expect(sunk[0]).toContain(`${'i'.repeat(200)}…`);
+  });
+
+  it('logEvents and a metrics collector record it without throwing', async () => {
+    const stats = metrics({ clock: new FakeClock() });
+    const error = throwingField('name');
+    stats.recordCall({ latencyMs: 1, ok: false, error });
+    expect(stats.snapshot().errorsByType).toEqual({ object: 1 });
+    const lines: unknown[] = [];
+    const log = (fields: unknown) => void lines.push(fields);
+    const clock = new FakeClock();
+    const policy = retry({ maxAttempts: 2, handle: handle.all(), clock });
+    logEvents(policy, { info: log, warn: log, error: log });
+    const thrown = formless();
+    const outcome = expect(policy.execute(() => Promise.reject(thrown))).rejects.toMatchObject({ cause: thrown });
+    await clock.runAll();
+    await outcome;
+    expect(lines).toContainEqual(expect.objectContaining({ errorMessage: '[object without a message]' }));
   });
 });

@@ -378,4 +378,10 @@ describe('health', () => {
     expect(options).toEqual(['name', 'check', 'timeoutMs', 'critical', 'failureThreshold', 'kind']);
     expect(() => health({ cacheMs: -1, clock: {} as never })).toThrow(/cacheMs[\s\S]*clock/);
   });
+
+  it('refuses a check named __proto__, which cannot be a key of the report’s checks', () => {
+    expect(() => health({ clock: new FakeClock() }).register('__proto__', () => true)).toThrow(
+      'Invalid health check options: name: received "__proto__", expected a name other than __proto__, which cannot be a key of a report',
+    );
+  });
 });

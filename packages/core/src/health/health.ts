@@ -1,5 +1,6 @@
 import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
-import { TimeoutError } from '../errors/errors.js';
+import { messageOf, TimeoutError } from '../errors/errors.js';
+import { errorName } from '../metrics/window.js';
 import {
   HEALTH_DEFAULTS,
   type HealthCheck,
@@ -71,8 +72,8 @@ interface Outcome {
 
 const STATUSES = new Set<unknown>(['pass', 'warn', 'fail']);
 
-const messageOf = (error: unknown): string =>
-  error instanceof Error ? error.message || error.name : typeof error === 'string' ? error : String(error);
+// Its message, else its name (`errorName`); never throws (a thrown Object.create(null) has no string form).
+const described = (error: unknown): string => messageOf(error) || errorName(error);
 
 function interpret(value: unknown): Outcome {
   if (value === false) return { status: 'fail', error: 'check returned false' };
@@ -86,7 +87,7 @@ function interpret(value: unknown): Outcome {
     : { status, detail };
 }
 
-const failed = (error: unknown): Outcome => ({ status: 'fail', error: messageOf(error) });
+const failed = (error: unknown): Outcome => ({ status: 'fail', error: described(error) });
 
 /**
  * Health checks for a service. Checks run concurrently, each under its own timeout; the

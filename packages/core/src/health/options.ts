@@ -137,6 +137,7 @@ export function resolveHealthCheckOptions(
   const v = new OptionsValidator('health check');
   v.required('name', name).string('name', name);
   v.check(!taken, 'name', name, 'a name not registered yet');
+  v.check(name !== '__proto__', 'name', name, 'a name other than __proto__, which cannot be a key of a report');
   v.required('check', check).function('check', check);
   const o = v.known(options, HEALTH_CHECK_OPTION_NAMES);
   v.number('timeoutMs', o.timeoutMs, { gt: 0 });

@@ -1,3 +1,4 @@
+import { messageOf } from '../errors/errors.js';
 import type { RecordedError } from './record.js';
 
 /** An error replayed from a record: the original's name, message, code and status. */
@@ -25,7 +26,7 @@ export function recordedError(error: unknown): RecordedError {
   const status = e.status ?? e.statusCode;
   return {
     name: typeof e.name === 'string' ? e.name : 'Error',
-    message: typeof e.message === 'string' ? e.message : String(error),
+    message: messageOf(error),
     ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
     ...(typeof status === 'number' ? { status } : {}),
   };

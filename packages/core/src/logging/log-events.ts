@@ -1,4 +1,5 @@
 import { classify } from '../errors/classify.js';
+import { messageOf } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import type { Disposer } from '../events/emitter.js';
 import {
@@ -32,9 +33,6 @@ const PLAIN_FIELDS = new Set([
 const HANDLED = new Set(['type', 'policy', 'error', 'from', 'to']);
 
 const isAlert = (e: Bag): boolean => typeof e.type !== 'string' && typeof e.severity === 'string' && 'status' in e;
-
-const errorMessage = (error: unknown): string =>
-  error instanceof Error ? error.message : typeof error === 'string' ? error : String(error);
 
 function stateChangeLevel(to: unknown): EventLogLevel {
   return to === 'open' || to === 'isolated' ? 'error' : to === 'half-open' ? 'warn' : 'info';
@@ -117,7 +115,7 @@ export function eventLogger(logger: EventLogger, options: LogEventsOptions = {})
     }
     if ('error' in e) {
       fields.errorCategory = classify(e.error);
-      fields.errorMessage = errorMessage(e.error);
+      fields.errorMessage = messageOf(e.error);
       if (e.error instanceof Error) fields.errorName = e.error.name;
     }
     const id = correlationId?.();

@@ -62,7 +62,7 @@ export interface MessageProcessorOptions<M> {
   deadLetterLeaseMs?: number;
   /** After this long the handler's signal is aborted (it should stop cooperatively). None by default. */
   softTimeoutMs?: number;
-  /** After this long the attempt fails as transient (`TimeoutError`), whatever the handler does. None by default. */
+  /** After this long (below `retryTtlMs`) the attempt fails as transient (`TimeoutError`), whatever the handler does. None by default. */
   hardTimeoutMs?: number;
   /**
    * The message's id: a non-empty string or a finite number; anything else (or a throw)
@@ -178,6 +178,12 @@ export function resolveMessageProcessorOptions<M>(
     'retryBackoff',
     `a backoff up to ${retryBackoff.maxMs} ms`,
     `a backoff whose maxMs is below retryTtlMs (${retryTtlMs}), so the attempt counter outlives the delay`,
+  );
+  v.check(
+    !(typeof o.hardTimeoutMs === 'number' && retryTtlMs > 0) || o.hardTimeoutMs < retryTtlMs,
+    'hardTimeoutMs',
+    o.hardTimeoutMs,
+    `a number below retryTtlMs (${retryTtlMs}), or the attempt counter expires while an attempt runs and its attempts count from 1 again`,
   );
   v.clock('clock', o.clock);
   v.function('random', o.random);

@@ -360,6 +360,21 @@ describe('messageProcessor', () => {
     ]);
   });
 
+  it('refuses a hardTimeoutMs that is not below retryTtlMs: the attempt counter would expire while an attempt runs', () => {
+    const noop = () => {};
+    expect(() =>
+      messageProcessor({ handler: noop, deadLetter: noop, retryTtlMs: 10_000, hardTimeoutMs: 10_000 }),
+    ).toThrow(
+      'Invalid messageProcessor options: hardTimeoutMs: received 10000, expected a number below retryTtlMs (10000), or the attempt counter expires while an attempt runs and its attempts count from 1 again',
+    );
+    expect(() => messageProcessor({ handler: noop, deadLetter: noop, hardTimeoutMs: 3_600_000 })).toThrow(
+      /retryTtlMs \(3600000\)/,
+    );
+    expect(() =>
+      messageProcessor({ handler: noop, deadLetter: noop, retryTtlMs: 10_000, hardTimeoutMs: 9_999 }),
+    ).not.toThrow();
+  });
+
   it('reports a bad retryTtlMs once, not again as a retryBackoff the caller never gave', () => {
     const noop = () => {};
     expect(() => messageProcessor({ handler: noop, deadLetter: noop, retryTtlMs: -1 })).toThrow(

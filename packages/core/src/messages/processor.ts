@@ -80,8 +80,15 @@ export interface MessageProcessorStats {
  * sink's description (an error that echoes a huge payload must not). `messageOf`: a thrown
  * value without a string form (Object.create(null)) must not make `process` reject.
  */
-const text = (error: unknown): string =>
-  copied((error instanceof Error ? `${error.name}: ${error.message}` : messageOf(error)).slice(0, 1_000));
+const text = (error: unknown): string => {
+  let told: string;
+  try {
+    told = error instanceof Error ? `${error.name}: ${error.message}` : messageOf(error);
+  } catch {
+    told = messageOf(error);
+  }
+  return copied(told.slice(0, 1_000));
+};
 
 function poisonWhy(error: unknown, byUser: boolean): string {
   if (byUser) return 'isPoison() marked the error as one retrying cannot fix';
@@ -186,6 +193,8 @@ export class MessageProcessor<M> {
       );
     }
     const messageId = String(id);
+    // The sink's description names a long id by its start: it must fit a queue's message limit.
+    const shown = messageId.length > 200 ? `${messageId.slice(0, 200)}…` : messageId;
     const key = storeKey(this.#opts.keyPrefix, messageId);
     const { maxAttempts } = this.#opts;
     const begun = await this.store.apply(key, this.#attempt, null, this.#clock.now());
@@ -200,7 +209,7 @@ export class MessageProcessor<M> {
     if (begun.attempt > maxAttempts) {
       // Earlier attempts did not finish here (a crash, or a sink that failed): do not run again.
       const last = begun.last === undefined ? 'none recorded' : begun.last;
-      const description = `Message ${messageId} was delivered ${begun.attempt} times; the last ${begun.attempt - maxAttempts} did not finish, past maxAttempts (${maxAttempts}). Last error: ${last}.`;
+      const description = `Message ${shown} was delivered ${begun.attempt} times; the last ${begun.attempt - maxAttempts} did not finish, past maxAttempts (${maxAttempts}). Last error: ${last}.`;
       return this.#deadLetter(message, messageId, 'max_retries_exceeded', begun.attempt, undefined, description);
     }
     try {
@@ -208,11 +217,11 @@ export class MessageProcessor<M> {
     } catch (error) {
       const verdict = this.#verdict(error, message, messageId);
       if (verdict ?? classify(error) === 'validation') {
-        const description = `Message ${messageId} is poison: ${poisonWhy(error, verdict === true)}, so retrying cannot fix it. Error: ${text(error)}.`;
+        const description = `Message ${shown} is poison: ${poisonWhy(error, verdict === true)}, so retrying cannot fix it. Error: ${text(error)}.`;
         return this.#deadLetter(message, messageId, 'poison', begun.attempt, error, description);
       }
       if (begun.attempt >= maxAttempts) {
-        const description = `Message ${messageId} failed ${begun.attempt} of ${maxAttempts} attempts (maxAttempts). Last error: ${text(error)}.`;
+        const description = `Message ${shown} failed ${begun.attempt} of ${maxAttempts} attempts (maxAttempts). Last error: ${text(error)}.`;
         return this.#deadLetter(message, messageId, 'max_retries_exceeded', begun.attempt, error, description);
       }
       await this.store.apply(key, this.#failed, { last: text(error) }, this.#clock.now());

@@ -37,8 +37,12 @@ export function clearCounts(counts: Record<string, number>): void {
 /** The name an error is counted under in `errorsByType`. */
 export function errorName(error: unknown): string {
   if (typeof error === 'object' && error !== null) {
-    const name = (error as { name?: unknown }).name;
-    if (typeof name === 'string' && name.length > 0) return name;
+    try {
+      const name = (error as { name?: unknown }).name;
+      if (typeof name === 'string' && name.length > 0) return name;
+    } catch {
+      // a getter that throws: counted as an object
+    }
     return 'object';
   }
   return typeof error;

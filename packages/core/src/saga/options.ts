@@ -147,6 +147,8 @@ export function stepProblems(step: unknown): string[] {
   keys.known(s, SAGA_STEP_NAMES, 'step');
   const problems = keys.issues.map((i) => `${i.option}: expected ${i.allowed}`);
   if (typeof s.name !== 'string' || s.name.length === 0) problems.push('name must be a non-empty string');
+  // `results.__proto__ = r` would set the prototype, not a result.
+  if (s.name === '__proto__') problems.push('name must not be __proto__ (results[name] holds the result)');
   if (typeof s.run !== 'function') problems.push('run must be a function');
   if (s.compensate !== undefined && typeof s.compensate !== 'function') problems.push('compensate must be a function');
   if (s.retry !== undefined && !isPolicy(s.retry)) problems.push('retry must be a Policy');

@@ -262,6 +262,22 @@ describe('saga', () => {
     expect(undone).toEqual(['undo b(undefined)', 'undo a(A)']);
   });
 
+  it('compensates a step whose connection broke while it ran (a network error), with no result: the far side may have done it', async () => {
+    const undone: string[] = [];
+    const report = await saga('n', { clock: new FakeClock(), random: fixed })
+      .step({ name: 'a', run: () => 'A', compensate: (_, r) => void undone.push(`undo a(${String(r)})`) })
+      .step({
+        name: 'b',
+        run: () => {
+          throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+        },
+        compensate: (_, r) => void undone.push(`undo b(${String(r)})`),
+      })
+      .execute(null);
+    expect(report.status).toBe('compensated');
+    expect(undone).toEqual(['undo b(undefined)', 'undo a(A)']);
+  });
+
   it('does not compensate a step that failed for good (its error is not a timeout): it did not take effect', async () => {
     const undone: string[] = [];
     const report = await saga('f', { clock: new FakeClock(), random: fixed })
@@ -357,6 +373,10 @@ describe('saga', () => {
     const step = { name: 'charge', run: () => 1, compensation: () => {} };
     expect(() => saga('s').step(step as never)).toThrow(SagaError);
     expect(() => saga('s').step(step as never)).toThrow(/compensation: .*did you mean compensate\?/);
+  });
+
+  it('refuses a step named __proto__, which cannot be a key of results (compensate would get Object.prototype)', () => {
+    expect(() => saga('s').step({ name: '__proto__', run: () => 42 })).toThrow(/name must not be __proto__/);
   });
 });
 

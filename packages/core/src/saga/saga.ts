@@ -45,7 +45,7 @@ interface Run<I> {
 
 /**
  * A saga: steps run in order; when one fails (or the caller cancels), the completed steps,
- * and one that timed out or was cancelled while it ran, are compensated in reverse order.
+ * and one that timed out, lost its connection or was cancelled while it ran, are compensated in reverse order.
  */
 export class Saga<I = unknown> {
   readonly name: string;
@@ -180,9 +180,10 @@ export class Saga<I = unknown> {
         failedStep = step.name;
         error = stepError;
         cancelled = signal.aborted;
-        // Out of time or cancelled while it ran, it may still take effect: compensated as an
-        // interrupted one is (no result), and left `started` in the log for a recovery to do so.
-        uncertain = cancelled || classify(stepError) === 'timeout';
+        // Out of time, cut off (a network error) or cancelled while it ran, it may still take
+        // effect: compensated as an interrupted one is (no result), and left `started` in the
+        // log for a recovery to do so.
+        uncertain = cancelled || /^(timeout|network)$/.test(classify(stepError));
         if (!uncertain) await this.#record(run, { op: 'step', index, name: step.name, s: 'failed' });
         this.#emit(() => ({
           type: 'step_failed',
