@@ -294,6 +294,11 @@ describe('resilientClient.request', () => {
   it('rejects a key that is not a string and a signal that is not an AbortSignal with a TypeError', async () => {
     const { client: c } = client({ key: () => 42 as unknown as string });
     await expect(c.request(call('GET', A), script(200).send)).rejects.toThrow(TypeError);
+    // An async idempotent() is a promise, not a yes: refused, not silently read as "not safe".
+    const { client: i } = client({ idempotent: (async () => true) as never });
+    await expect(i.request(call('POST', A), script(200).send)).rejects.toThrow(
+      'http-client: idempotent(request) must return a boolean, received object',
+    );
     const { client: d } = client();
     await expect(d.request(call('GET', A, {}, { signal: 'no' as never }), script(200).send)).rejects.toThrow(/signal/);
   });
@@ -536,6 +541,13 @@ describe('resilientClient options', () => {
       expect(issues({ [name]: null })).toEqual([name]);
     }
     expect(issues({ retry: { budget: null } })).toEqual(['retry.budget']);
+    expect(() => resilientClient(null as never)).toThrow(ConfigurationError);
+  });
+
+  it('names a retry.onRetry that is not a function, as retry() does', () => {
+    expect(() => resilientClient({ retry: { onRetry: 5 as never } })).toThrow(
+      /retry\.onRetry: received 5, expected a function/,
+    );
   });
 
   it('builds nothing per host until the host is used', () => {

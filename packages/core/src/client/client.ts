@@ -70,6 +70,14 @@ const signalCheck = (signal: unknown) =>
  * timeout, built from {@link ClientOptions}. An adapter hands each request to
  * {@link request} with a function that sends one attempt; see docs/client.md.
  */
+/** `idempotent(request)`'s answer: a promise (an async function) is no yes, and is refused rather than read as no. */
+function said(name: string, answer: unknown): boolean {
+  if (typeof answer !== 'boolean') {
+    throw new TypeError(`${name}: idempotent(request) must return a boolean, received ${typeof answer}`);
+  }
+  return answer;
+}
+
 export class ResilientClient<N = unknown, R = unknown> {
   readonly name: string;
   /** The rate limiter every host's attempts wait for (keyed by host), when `rateLimit` is set. */
@@ -89,7 +97,10 @@ export class ResilientClient<N = unknown, R = unknown> {
     const o = (options ?? {}) as ClientOptions<never>; // null is reported by the validation
     const limiter = () => (o.rateLimit === undefined ? undefined : buildLimiter(o.rateLimit, o));
     const discard = transport.discard as ((response: unknown) => void) | undefined;
-    validateClientOptions(o, { ...new HostBuilder(o, undefined, undefined).builders, rateLimit: limiter });
+    validateClientOptions(options as never, {
+      ...new HostBuilder(o, undefined, undefined).builders,
+      rateLimit: limiter,
+    });
     this.#options = options;
     this.#transport = transport;
     this.name = options.name ?? CLIENT_DEFAULTS.name;
@@ -137,7 +148,7 @@ export class ResilientClient<N = unknown, R = unknown> {
           (idempotent === undefined
             ? IDEMPOTENT_METHODS.has(method) ||
               isIdempotentRequest(method, existing ?? call.header?.(IDEMPOTENCY_KEY_HEADER))
-            : idempotent(call.request) === true));
+            : said(this.name, idempotent(call.request))));
     } catch (error) {
       return Promise.reject(error);
     }

@@ -167,10 +167,14 @@ export class HostBuilder {
       ...(this.#options.deadlineMs !== undefined && { deadlineMs: this.#options.deadlineMs }),
       // A response about to be retried is released at once, not when the retry's wait is over:
       // an HttpStatusError's, or the one an error carries (axios rejects with `error.response`).
-      onRetry: (event) => {
-        if (discard !== undefined) release(discard, event.error);
-        onRetry?.(event);
-      },
+      // One that is no function goes to retry() as it is, which names it.
+      onRetry:
+        onRetry === undefined || typeof onRetry === 'function'
+          ? (event) => {
+              if (discard !== undefined) release(discard, event.error);
+              onRetry?.(event);
+            }
+          : onRetry,
       ...(this.#clock && { clock: this.#clock }),
       ...(this.#random && { random: this.#random }),
     });

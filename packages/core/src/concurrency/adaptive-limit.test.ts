@@ -93,6 +93,15 @@ describe('adaptiveLimit', () => {
     expect(s.limit).toBeCloseTo(16, 6);
   });
 
+  it('counts a baseline measured below the clock resolution as 1 ms: calls of 1 ms after calls of 0 ms are not a slowdown', () => {
+    const a = adaptiveLimit({ initialLimit: 20, baselineSamples: 5, smoothing: 1 });
+    const clock = { now: 0 };
+    let s = feed(a, undefined, clock, 5, 0, 1); // an upstream that answers within the same millisecond
+    expect(s.baselineMs).toBe(1);
+    s = feed(a, s, clock, 40, 1, 20);
+    expect(s.limit).toBeGreaterThanOrEqual(20);
+  });
+
   it('changes the limit at most once per round trip of the baseline, whatever the number of samples', () => {
     const a = adaptiveLimit({ initialLimit: 100, baselineSamples: 1, smoothing: 1 });
     const clock = { now: 0 };
@@ -170,6 +179,9 @@ describe('adaptiveLimit', () => {
     expect(() => a.next(undefined, { rttMs: Number.NaN, inflight: 1 }, 0)).toThrow(TypeError);
     expect(() => a.next(undefined, { rttMs: -1, inflight: 1 }, 0)).toThrow(/rttMs/);
     expect(() => a.next(undefined, { rttMs: 1, inflight: -1 }, 0)).toThrow(/inflight/);
+    for (const inflight of [Number.POSITIVE_INFINITY, '7', null]) {
+      expect(() => a.next(undefined, { rttMs: 1, inflight } as never, 0)).toThrow(/inflight/);
+    }
     expect(() => a.next(undefined, null as never, 0)).toThrow(TypeError);
   });
 

@@ -52,7 +52,7 @@ export interface AdaptiveLimit {
 
 const badSample = (sample: RttSample | null | undefined): TypeError =>
   new TypeError(
-    `adaptiveLimit.next: sample: expected { rttMs: a finite number >= 0, inflight: a number >= 0 }, received ${
+    `adaptiveLimit.next: sample: expected { rttMs: a finite number >= 0, inflight: a finite number >= 0 }, received ${
       sample === null || typeof sample !== 'object'
         ? String(sample)
         : `{ rttMs: ${String(sample.rttMs)}, inflight: ${String(sample.inflight)} }`
@@ -63,9 +63,10 @@ const badSample = (sample: RttSample | null | undefined): TypeError =>
  * A concurrency limit that follows the latency gradient, after the idea of Netflix's
  * concurrency-limits (Gradient2) and Envoy's adaptive concurrency filter.
  *
- * It measures a **baseline** round-trip time at low concurrency (half the current limit),
- * again every `baselineIntervalMs`. In between, it judges the mean round-trip time of each
- * **round** (one baseline RTT of samples, so the limit moves at most once per round trip,
+ * It measures a **baseline** round-trip time at low concurrency (half the current limit; at
+ * least 1 ms, the resolution of `Date.now()`), again every `baselineIntervalMs`. In between,
+ * it judges the mean round-trip time of each **round** (one baseline RTT of samples, so the
+ * limit moves at most once per round trip,
  * however many calls run): within `tolerance × baseline`, and with the limit reached in the
  * round, it grows by √limit / 3; above it, it shrinks by the gradient
  * `tolerance × baseline / rtt` (at most by half). Each move goes `smoothing` of the way.
@@ -99,7 +100,9 @@ export function adaptiveLimit(options: AdaptiveLimitOptions = {}): AdaptiveLimit
     // Calls started before the measurement ran above its concurrency: they measure queueing.
     if (inflight > probeLimit(s.limit)) return s;
     if (s.probeLeft > 1) return { ...s, probeLeft: s.probeLeft - 1, probeSumMs: s.probeSumMs + rttMs };
-    const measured = (s.probeSumMs + rttMs) / baselineSamples;
+    // At least 1 ms, the resolution of `Date.now()`: a baseline of 0 would make every call
+    // of 1 ms a slowdown past any tolerance, and the limit fall to minLimit.
+    const measured = Math.max(1, (s.probeSumMs + rttMs) / baselineSamples);
     return {
       ...s,
       baselineMs: s.baselineMs === 0 ? measured : (s.baselineMs + measured) / 2,
@@ -116,7 +119,16 @@ export function adaptiveLimit(options: AdaptiveLimitOptions = {}): AdaptiveLimit
   const next = (state: AdaptiveLimitState | undefined, sample: RttSample, now: number): AdaptiveLimitState => {
     const rttMs = sample?.rttMs;
     const inflight = sample?.inflight;
-    if (!(typeof rttMs === 'number' && rttMs >= 0 && rttMs < Number.POSITIVE_INFINITY && inflight >= 0)) {
+    if (
+      !(
+        typeof rttMs === 'number' &&
+        rttMs >= 0 &&
+        rttMs < Number.POSITIVE_INFINITY &&
+        typeof inflight === 'number' &&
+        inflight >= 0 &&
+        inflight < Number.POSITIVE_INFINITY
+      )
+    ) {
       throw badSample(sample);
     }
     const s = state ?? initial(now);

@@ -65,6 +65,11 @@ describe('classify', () => {
   it('looks through the cause chain, as fetch wraps network errors', () => {
     const fetchFailure = new TypeError('fetch failed', { cause: withCode('ECONNREFUSED') });
     expect(classify(fetchFailure)).toBe('network');
+    // A fetch's TypeError whose cause was lost (re-thrown, serialised) or never set (a browser's).
+    expect(classify(new TypeError('fetch failed'))).toBe('network');
+    expect(classify(new TypeError('Failed to fetch'))).toBe('network');
+    expect(isTransient(new TypeError('fetch failed'))).toBe(true);
+    expect(classify(new TypeError("Cannot read properties of undefined (reading 'fetch')"))).toBe('validation');
   });
 
   it('sorts the toolkit’s own errors by code', () => {

@@ -116,9 +116,11 @@ function assess(error: unknown, depth: number): Verdict {
     if (fromCause.category !== 'unknown') return fromCause;
   }
   const name = typeof e.name === 'string' ? e.name : '';
+  const message = typeof e.message === 'string' ? e.message : '';
+  // fetch's own TypeError, when its cause was lost or never set (a browser's `Failed to fetch`).
+  if (name === 'TypeError' && /^(fetch failed|failed to fetch)$/i.test(message)) return verdict('network', true);
   if (name === 'SyntaxError' || name === 'RangeError' || name === 'TypeError') return verdict('validation', false);
   if (/validation|zoderror|invalid/i.test(name)) return verdict('validation', false);
-  const message = typeof e.message === 'string' ? e.message : '';
   for (const [pattern, category] of MESSAGE_RULES) {
     if (pattern.test(message)) return verdict(category, retryableCategory(category));
   }

@@ -82,6 +82,21 @@ describe('hedge', () => {
     expect(((await call) as Error).message).toBe('first, but last to fail');
   });
 
+  it('rejects the call (never throws synchronously) when its delayMs function throws', async () => {
+    const broken = new Error('p95 unavailable');
+    const policy = hedge({
+      delayMs: () => {
+        throw broken;
+      },
+      clock: new FakeClock(),
+    });
+    let outcome: Promise<unknown> | undefined;
+    expect(() => {
+      outcome = policy.execute(() => 'a');
+    }).not.toThrow();
+    await expect(outcome).rejects.toBe(broken);
+  });
+
   it('takes delayMs from a function at each call; a non-finite value disables hedging', async () => {
     const clock = new FakeClock();
     let p95 = Number.NaN;

@@ -1,6 +1,7 @@
 import { OptionsValidator } from '../errors/validate.js';
 import type { Subscribe } from '../events/emitter.js';
 import type { ExecuteContext, PolicyEvent, PolicyFn } from '../policy/policy.js';
+import { eventSources } from './layers.js';
 
 /**
  * What a pipeline needs from a layer: a name, `run(fn, context)` and `onEvent`. Every policy
@@ -20,9 +21,10 @@ export const PIPELINE_DEFAULTS = {
   name: 'pipeline',
 } as const;
 
-/** Throws a `ConfigurationError` naming every argument that is not a policy. */
+/** Throws a `ConfigurationError` naming every argument that is not a policy, or one given already. */
 export function validateLayers(layers: readonly unknown[]): void {
   const v = new OptionsValidator('pipeline');
+  const seen = new Set<PipelineLayer>();
   layers.forEach((layer, i) => {
     const ok =
       typeof layer === 'object' &&
@@ -30,6 +32,16 @@ export function validateLayers(layers: readonly unknown[]): void {
       typeof (layer as PipelineLayer).run === 'function' &&
       typeof (layer as PipelineLayer).onEvent === 'function';
     v.check(ok, `policies[${i}]`, layer, 'a policy (with run and onEvent)');
+    // The same instance twice (here or in a nested pipeline) counts each call twice, and a
+    // bulkhead, waiting for a slot it holds itself, never runs it.
+    const once =
+      !ok || [...eventSources(layer as PipelineLayer)].every((source) => !seen.has(source) && seen.add(source));
+    v.check(
+      once,
+      `policies[${i}]`,
+      layer,
+      'a policy not given already (the same instance twice counts every call twice; a bulkhead would wait on itself)',
+    );
   });
   v.done();
 }

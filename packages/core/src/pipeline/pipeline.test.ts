@@ -1,5 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { bulkhead } from '../bulkhead/bulkhead.js';
 import { FakeClock } from '../clock/fake-clock.js';
 import { ConfigurationError, TimeoutError } from '../errors/errors.js';
 import { Emitter } from '../events/emitter.js';
@@ -151,5 +152,15 @@ describe('pipeline', () => {
       expect(e).toBeInstanceOf(ConfigurationError);
       expect((e as ConfigurationError).issues.map((i) => i.option)).toEqual(['policies[1]', 'policies[2]']);
     }
+  });
+
+  it('refuses a policy given twice, here or in a nested pipeline: a bulkhead of one would wait on itself for ever', () => {
+    const limit = bulkhead({ limit: 1, queue: 10 });
+    const slow = timeout(100);
+    expect(() => pipeline(limit, limit)).toThrow(
+      'Invalid pipeline options: policies[1]: received a BulkheadPolicy, expected a policy not given already (the same instance twice counts every call twice; a bulkhead would wait on itself)',
+    );
+    expect(() => pipeline(slow, pipeline(retry(), slow))).toThrow(/policies\[1\]: .*not given already/);
+    expect(() => pipeline(pipeline(slow), pipeline(timeout(100)))).not.toThrow();
   });
 });

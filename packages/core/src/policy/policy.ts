@@ -62,8 +62,13 @@ export abstract class PolicyBase<E extends PolicyEvent = PolicyEvent, R = never>
     }
     if (signal?.aborted) return Promise.reject(signal.reason); // the caller has gone: no call at all
     const calls = this.#calls;
-    if (calls !== undefined && calls.size > 0) return calls.observe(() => this.run(fn, contextFor(signal)));
-    return this.run(fn, contextFor(signal));
+    try {
+      if (calls !== undefined && calls.size > 0) return calls.observe(() => this.run(fn, contextFor(signal)));
+      return this.run(fn, contextFor(signal));
+    } catch (error) {
+      // A callback of the options threw (hedge's delayMs, a timeout's ms): a rejection, never a throw.
+      return Promise.reject(error);
+    }
   }
 
   /**
