@@ -218,6 +218,8 @@ describe('retryLink against a real tRPC server', () => {
     );
     // null is no budget's options: named, not taken for the defaults
     expect(() => retryLink({ retry: { budget: null as never } })).toThrow(/budget: received null/);
+    // null is no options: named, not a TypeError from reading it
+    expect(() => retryLink(null as never)).toThrow('Invalid retryLink options: options: received null');
   });
 });
 
@@ -367,6 +369,26 @@ describe('rateLimitLink against a real tRPC server', () => {
     expect(sent).toEqual(['first', 'last']);
     expect(errors).toEqual([]);
     expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('fails a call whose key throws or is no string, and leaves no listener on its signal', async () => {
+    const clock = new FakeClock();
+    const quota = rateLimiter({ algorithm: tokenBucket({ capacity: 10, refillPerSecond: 1 }), clock });
+    const shutdown = new AbortController();
+    for (const key of [
+      () => {
+        throw new Error('no session');
+      },
+      () => 42 as never,
+    ]) {
+      const client = await setup((url) => [rateLimitLink({ limiter: quota, key }), httpLink({ url })], clock);
+      const error = await failure(client.items.query(undefined, { signal: shutdown.signal }));
+      expect(error).toBeInstanceOf(TRPCClientError);
+      expect(getEventListeners(shutdown.signal, 'abort')).toEqual([]);
+      await server?.close();
+      server = undefined;
+    }
+    expect(calls).toEqual({});
   });
 });
 

@@ -100,6 +100,29 @@ describe('rateLimitMiddleware, errorFormatter and responseMeta over HTTP', () =>
     expect(answer.headers.get('retry-after')).toBe(retryAfter);
   });
 
+  it('passes on no rate-limit fields of an upstream’s error (its own quota, not the caller’s)', async () => {
+    // As undici's ResponseStatusCodeError carries an upstream's answer: its headers are the upstream's.
+    const upstream = Object.assign(new Error('upstream refused'), {
+      statusCode: 429,
+      headers: {
+        'x-ratelimit-limit': '5000',
+        'x-ratelimit-remaining': '0',
+        'ratelimit-policy': '"github";q=5000;w=3600',
+        ratelimit: '"github";r=0;t=60',
+      },
+    });
+    const url = await serve(
+      t.router({
+        fails: t.procedure.query(() => {
+          throw upstream;
+        }),
+      }),
+    );
+    const answer = await get(url, 'fails');
+    const fields = [...answer.headers.keys()].filter((name) => name.includes('ratelimit'));
+    expect(fields).toEqual([]);
+  });
+
   it('keeps the status tRPC gives a code it raises itself (PARSE_ERROR: 400, not 500)', async () => {
     const url = await serve(t.router({ hello: t.procedure.query(() => 'hi') }));
     const answer = await get(url, `hello?connectionParams=${encodeURIComponent('{not json')}`);
@@ -230,11 +253,58 @@ describe('rateLimitMiddleware, errorFormatter and responseMeta over HTTP', () =>
     expect(() => rateLimitMiddleware({ limiter, key: () => 'k', cost: 3 })).toThrow(ConfigurationError);
     expect(() => rateLimitMiddleware({ limiter, key: () => 'k', cost: 3 })).toThrow(/cost: received 3/);
     expect(() => rateLimitMiddleware({ limiter, key: () => 'k', cost: 2 })).not.toThrow();
+    expect(() => rateLimitMiddleware({ limiter, key: () => 'k', headers: 'draft-8' as never })).toThrow(
+      /^Invalid rateLimitMiddleware options: headers: received "draft-8"/,
+    );
+  });
+
+  it('refuses a formatter or responseMeta of your own that is no function, and the helpers passed uncalled', () => {
+    // errorFormatter: errorFormatter (not called) made every error's shape a function: the client read {}.
+    expect(() => errorFormatter({ shape: {} } as never)).toThrow(
+      /^Invalid errorFormatter options: format: received \{.*\}, expected a function/,
+    );
+    expect(() => responseMeta({ errors: [] } as never)).toThrow(
+      /^Invalid responseMeta options: own: received \{.*\}, expected a function/,
+    );
+  });
+
+  it('awaits a key that is a promise (a session looked up), and answers its rejection as the key’s error', async () => {
+    const limiter = rateLimiter({ name: 'api', algorithm: tokenBucket({ capacity: 1, refillPerSecond: 0.001 }) });
+    const url = await serve(
+      t.router({
+        hello: t.procedure
+          .use(
+            rateLimitMiddleware<{ userId: string }>({
+              limiter,
+              key: async ({ ctx, path }) => {
+                if (path === 'hello') return ctx.userId;
+                throw new TRPCError({ code: 'UNAUTHORIZED' });
+              },
+            }),
+          )
+          .query(() => 'hi'),
+      }),
+    );
+    expect((await get(url, 'hello')).status).toBe(200);
+    const refused = await get(url, 'hello');
+    expect([refused.status, refused.headers.get('ratelimit-policy')]).toEqual([429, '"api";q=1;w=1000']);
+  });
+
+  it('answers a key that rejects as its error says', async () => {
+    const limiter = rateLimiter({ name: 'api', algorithm: tokenBucket({ capacity: 1, refillPerSecond: 1 }) });
+    const key = () => Promise.reject(new TRPCError({ code: 'UNAUTHORIZED' }));
+    const url = await serve(
+      t.router({ hello: t.procedure.use(rateLimitMiddleware({ limiter, key: key as never })).query(() => 'hi') }),
+    );
+    expect((await get(url, 'hello')).status).toBe(401);
   });
 
   it('rejects a middleware without a key or a limiter, naming them', () => {
     expect(() => rateLimitMiddleware({} as never)).toThrow(ConfigurationError);
     expect(() => rateLimitMiddleware({} as never)).toThrow(/limiter[\s\S]*key/);
+    expect(() => rateLimitMiddleware(null as never)).toThrow(
+      /^Invalid rateLimitMiddleware options: options: received null/,
+    );
   });
 });
 
@@ -243,6 +313,12 @@ describe('timeoutMiddleware', () => {
     expect(() => timeoutMiddleware({ ms: -1 })).toThrow('Invalid timeoutMiddleware options: ms: received -1');
     expect(() => timeoutMiddleware({ ms: -1, mss: 5 } as never)).toThrow(
       /^Invalid timeoutMiddleware options: mss: .*; ms: received -1/,
+    );
+    expect(() => timeoutMiddleware(undefined as never)).toThrow(
+      /^Invalid timeoutMiddleware options: ms: received undefined/,
+    );
+    expect(() => timeoutMiddleware(null as never)).toThrow(
+      /^Invalid timeoutMiddleware options: options: received null/,
     );
   });
 
@@ -381,6 +457,23 @@ describe('idempotentMutation', () => {
     await server!.close();
     const b = createTRPCClient<typeof router>({ links: [httpLink({ url: await serve(router, 'bob') })] });
     expect(await b.order.mutate({ idempotencyKey: 'same' })).toBe(2);
+  });
+
+  it('awaits a key and a scope that are promises (a header or a session looked up)', async () => {
+    let n = 0;
+    const router = t.router({
+      order: t.procedure.mutation(
+        idempotentMutation(
+          {
+            key: async () => 'from-a-lookup',
+            scope: async (opts) => (opts as unknown as { ctx: { userId: string } }).ctx.userId,
+          },
+          () => ++n,
+        ),
+      ),
+    });
+    const client = createTRPCClient<typeof router>({ links: [httpLink({ url: await serve(router, 'alice') })] });
+    expect([await client.order.mutate(), await client.order.mutate()]).toEqual([1, 1]);
   });
 
   it('refuses a scope that returns an empty string with an error naming scope, and runs nothing (never one scope for all)', async () => {
@@ -533,6 +626,14 @@ describe('idempotentMutation', () => {
   it('rejects bad options and keys, naming them', async () => {
     expect(() => idempotentMutation({ required: 'yes' } as never, () => 1)).toThrow(/required/);
     expect(() => idempotentMutation({}, undefined as never)).toThrow(/resolver/);
+    expect(() => idempotentMutation(undefined as never, () => 1)).not.toThrow(); // the defaults, as {}
+    expect(() => idempotentMutation({ idempotency: { ttlMs: -1 } }, () => 1)).toThrow(
+      /^Invalid idempotentMutation options: idempotency.ttlMs: received -1/,
+    );
+    // No key could be both: every call would be refused.
+    expect(() => idempotentMutation({ minKeyLength: 300 }, () => 1)).toThrow(
+      /^Invalid idempotentMutation options: minKeyLength: received 300, expected at most maxKeyLength \(255\)/,
+    );
     const strict = idempotentMutation({ minKeyLength: 16 }, () => 1);
     await expect(strict({ input: { idempotencyKey: 'short' }, path: 'x' })).rejects.toThrow(
       /a string of 16 to 255 characters/,

@@ -50,8 +50,10 @@ export function rateLimitLink<TRouter extends AnyRouter = AnyRouter>(options: Ra
         // Unsubscribing ends the wait, as the operation's signal does: a closed subscription or a
         // dropped call must not keep its place in the queue and spend a unit nobody uses.
         const waiting = stopper(op);
-        limiter
-          .wait(keyOf(op), { signal: waiting.signal, ...(maxWaitMs !== undefined && { maxWaitMs }) })
+        // A key that throws fails the call, as the limiter's refusal does, and the signal is let go.
+        new Promise((resolve) =>
+          resolve(limiter.wait(keyOf(op), { signal: waiting.signal, ...(maxWaitMs !== undefined && { maxWaitMs }) })),
+        )
           .finally(waiting.release)
           .then(
             () => {

@@ -75,7 +75,7 @@ export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryL
     'retry() options',
   );
   v.function('idempotent', o.idempotent);
-  const { budget, ...rest } = options.retry ?? {};
+  const { budget, ...rest } = o.retry ?? {};
   const policy = built(v, 'retry', ['retry'], () =>
     retry({
       handle: isRetryableFailure,
@@ -83,8 +83,8 @@ export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryL
       ...(budget !== false && { budget: budget === undefined ? {} : budget }),
     }),
   );
-  const idempotent = options.idempotent ?? safeByDefault;
-  const clock = options.retry?.clock ?? systemClock;
+  const idempotent = o.idempotent ?? safeByDefault;
+  const clock = o.retry?.clock ?? systemClock;
   const link = promiseLink(
     (op) => idempotent(op) === true,
     (op, send, signal) => {

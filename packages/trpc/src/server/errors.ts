@@ -1,6 +1,7 @@
 // Errors answered as the HTTP adapters answer them (core's httpErrorStatus), in tRPC's terms:
 // an error code, its HTTP status, and the Retry-After and RateLimit fields of the response.
-import { errorResponse, httpErrorStatus } from '@resilience/core';
+import { errorResponse, httpErrorStatus, isRateLimitExceededError } from '@resilience/core';
+import { OptionsValidator } from '@resilience/core/internal';
 import { type TRPC_ERROR_CODE_KEY, type TRPCDefaultErrorShape, TRPCError } from '@trpc/server';
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 
@@ -88,6 +89,7 @@ export function errorFormatter<O extends FormatterOptions, T>(
   format: (opts: O & { shape: Shape }) => T,
 ): (opts: O) => T;
 export function errorFormatter(format?: (opts: FormatterOptions & { shape: Shape }) => unknown) {
+  ownFunction('errorFormatter', 'format', format);
   return (opts: FormatterOptions) => {
     const answer = errorAnswer(opts.error);
     const { shape } = opts;
@@ -100,6 +102,14 @@ export function errorFormatter(format?: (opts: FormatterOptions & { shape: Shape
     return format === undefined ? formatted : format({ ...opts, shape: formatted });
   };
 }
+
+/**
+ * Refuses a function of your own that is none, and this helper handed to tRPC uncalled
+ * (`errorFormatter: errorFormatter`), which tRPC's call would give its options as `format`:
+ * every error's shape a function (`{}` to the client), every `responseMeta` without headers.
+ */
+const ownFunction = (subject: string, option: string, value: unknown): void =>
+  new OptionsValidator(subject).function(option, value).done();
 
 /** The fields an error's cause may set on the response: the rate-limit draft's and Retry-After. */
 const FORWARDED =
@@ -115,13 +125,10 @@ type Meta = { status?: number; headers?: Headers | HeaderDict };
 
 /**
  * Retry-After and the RateLimit fields for a response's errors, as core's responder answers
- * one refusal: each policy listed once, with the item of the longest wait among its refusals
- * (a batch's calls may spend different keys of one policy), and the older single-limit
- * fields of the most constrained refusal, the one with the longest wait. `Retry-After`, the
- * longest wait, only when every one of the response's `calls` (a batch's) failed with one. A
- * batch in which a call succeeded or failed without a wait gets no `Retry-After`: it would
- * tell that call (tRPC clients read the header for any failed call) to wait for another's
- * limit. Each call's own wait is in its `data.retryAfterMs` (`errorFormatter`).
+ * one refusal: each policy listed once, with its longest wait, and the older single-limit
+ * fields of the refusal with the longest wait. `Retry-After`, the longest wait, only when
+ * every one of the response's `calls` (a batch's) failed with one: it would tell a call that
+ * succeeded or failed without one to wait for another's limit.
  */
 export function errorHeaders(
   errors: readonly TRPCError[],
@@ -137,10 +144,13 @@ export function errorHeaders(
       wait = Math.max(wait, Number(after));
       waits++;
     }
-    const own = (error.cause as { headers?: unknown }).headers;
+    // A refusal's own fields (rateLimitMiddleware's); an upstream's error (undici's) brings its quota, not the caller's.
+    const { cause } = error;
+    if (!isRateLimitExceededError(cause)) continue;
+    const own = (cause as { headers?: unknown }).headers;
     if (typeof own !== 'object' || own === null) continue;
-    const ms = (error.cause as { retryAfterMs?: unknown }).retryAfterMs;
-    fields.push({ wait: typeof ms === 'number' && Number.isFinite(ms) ? ms : 0, own: own as Record<string, unknown> });
+    const ms = cause.retryAfterMs;
+    fields.push({ wait: Number.isFinite(ms) ? ms : 0, own: own as Record<string, unknown> });
   }
   let headers: Record<string, string> | undefined;
   const listed = new Set<string>();
@@ -178,6 +188,7 @@ export function errorHeaders(
 export function responseMeta<O extends { errors: readonly TRPCError[]; paths?: readonly string[] | undefined }>(
   own?: (opts: O) => Meta,
 ): (opts: O) => Meta {
+  ownFunction('responseMeta', 'own', own);
   return (opts) => {
     const meta = own?.(opts) ?? {};
     const headers = errorHeaders(opts.errors, opts.paths?.length);

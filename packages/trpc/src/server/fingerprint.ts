@@ -31,14 +31,35 @@ function jsonable(value: unknown, depth: number): unknown {
 }
 
 /**
+ * What JSON cannot say of tRPC's non-JSON inputs: a form's entries in order, a file's (a blob's)
+ * name, type and bytes' SHA-256. A stream (`octetInputParser`) is not read.
+ */
+async function contents(input: unknown): Promise<unknown> {
+  if (input instanceof FormData)
+    return { $form: await Promise.all([...input].map(async ([k, v]) => [k, await contents(v)])) };
+  if (!(input instanceof Blob)) return input;
+  return {
+    $blob: [(input as Partial<File>).name, input.type, await sha256(new Uint8Array(await input.arrayBuffer()))],
+  };
+}
+
+const sha256 = async (bytes: Uint8Array): Promise<string> => {
+  let hex = '';
+  for (const b of new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', bytes)))
+    hex += b.toString(16).padStart(2, '0');
+  return hex;
+};
+
+/**
  * The fingerprint of a call's input to `path`: the SHA-256 (hex) of its canonical JSON, so key
  * order does not matter and a record keeps 64 characters whatever the input's size. An input
  * with none (nested deeper than 512 levels, a cycle) is the caller's `BAD_REQUEST`.
  */
 export async function inputFingerprint(path: string, input: unknown): Promise<string> {
   let text: string;
+  const body = await contents(input);
   try {
-    text = fingerprintInput({ method: 'POST', path, body: jsonable(input, 0) });
+    text = fingerprintInput({ method: 'POST', path, body: jsonable(body, 0) });
   } catch (error) {
     throw new TRPCError({
       code: 'BAD_REQUEST',
@@ -46,8 +67,5 @@ export async function inputFingerprint(path: string, input: unknown): Promise<st
       cause: error,
     });
   }
-  const bytes = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
-  let hex = '';
-  for (const b of bytes) hex += b.toString(16).padStart(2, '0');
-  return hex;
+  return sha256(new TextEncoder().encode(text));
 }

@@ -264,3 +264,35 @@ describe('idempotentMutation: a resolver that returns unrecorded(value, reason)'
     expect(await order(undefined, 1)).toBeUndefined();
   });
 });
+
+describe('idempotentMutation: an input JSON cannot say (tRPC’s FormData and File inputs)', () => {
+  it('tells apart forms and files by what they hold: the same key with another form is UNPROCESSABLE_CONTENT, the same form replays', async () => {
+    let runs = 0;
+    const router = t.router({
+      upload: t.procedure
+        .input((raw) => raw as FormData)
+        .mutation(
+          idempotentMutation({ key: ({ input }) => input.get('idempotencyKey') as string }, ({ input }) => {
+            runs++;
+            return { amount: input.get('amount') };
+          }),
+        ),
+    });
+    server = await startServer({ router, responseMeta: responseMeta() });
+    const client = createTRPCClient<typeof router>({ links: [httpLink({ url: server.url })] });
+    const form = (amount: string, file: string) => {
+      const data = new FormData();
+      data.append('idempotencyKey', 'upload-1');
+      data.append('amount', amount);
+      data.append('receipt', new File([file], 'receipt.txt', { type: 'text/plain' }));
+      return data;
+    };
+    expect(await client.upload.mutate(form('10', 'paid'))).toEqual({ amount: '10' });
+    expect(await client.upload.mutate(form('10', 'paid'))).toEqual({ amount: '10' });
+    for (const other of [form('1000', 'paid'), form('10', 'void')]) {
+      const error = await failure(client.upload.mutate(other));
+      expect(error.data).toMatchObject({ code: 'UNPROCESSABLE_CONTENT', httpStatus: 422 });
+    }
+    expect(runs).toBe(1);
+  });
+});

@@ -14,6 +14,7 @@ import {
 } from '@resilience/core';
 import { emitHttpDecision, isUnrecorded, OptionsValidator, unrecordedValue } from '@resilience/core/internal';
 import { getTRPCErrorFromUnknown, type TRPC_ERROR_CODE_KEY, TRPCError } from '@trpc/server';
+import { built } from '../built.js';
 import { errorAnswer } from './errors.js';
 import { inputFingerprint } from './fingerprint.js';
 
@@ -34,10 +35,10 @@ export interface IdempotentMutationOptions<O extends ResolverInput> {
    * @default idempotency(): a memory store of 10 000 records for 24 h, one per wrapper
    */
   idempotency?: Idempotency | IdempotencyOptions;
-  /** The call's key; `undefined` or `null` for none (anything else but a string of `minKeyLength` to `maxKeyLength` is `BAD_REQUEST`). @default input.idempotencyKey */
-  key?: (opts: O) => string | null | undefined;
-  /** Whose key it is (a user, a tenant): keys of different scopes never share a record. */
-  scope?: (opts: O) => string | undefined;
+  /** The call's key (or a promise of it); `undefined` or `null` for none (anything else but a string of `minKeyLength` to `maxKeyLength` is `BAD_REQUEST`). @default input.idempotencyKey */
+  key?: (opts: O) => Awaitable<string | null | undefined>;
+  /** Whose key it is (a user, a tenant), or a promise of it: keys of different scopes never share a record. */
+  scope?: (opts: O) => Awaitable<string | undefined>;
   /** Refuse a call without a key (`BAD_REQUEST`), as the HTTP adapters' `required`. @default true */
   required?: boolean;
   /** Shortest key accepted, to refuse low-entropy keys. @default 1 */
@@ -54,6 +55,8 @@ export interface IdempotentMutationOptions<O extends ResolverInput> {
   /** Where results that could not be recorded are logged (`warn`). @default console */
   logger?: EventLogger;
 }
+
+type Awaitable<T> = T | Promise<T>;
 
 const OPTION_NAMES = {
   idempotency: true,
@@ -142,16 +145,20 @@ export function idempotentMutation<O extends ResolverInput, T>(
   v.integer('maxKeyLength', o.maxKeyLength, { min: 1 });
   v.integer('maxResultBytes', o.maxResultBytes, { min: 0 });
   v.logger('logger', o.logger);
-  v.done();
-  const idem = options.idempotency instanceof Idempotency ? options.idempotency : idempotency(options.idempotency);
-  const keyOf = options.key ?? keyInInput;
-  const required = options.required ?? IDEMPOTENT_MUTATION_DEFAULTS.required;
-  const min = options.minKeyLength ?? IDEMPOTENT_MUTATION_DEFAULTS.minKeyLength;
-  const max = options.maxKeyLength ?? IDEMPOTENT_MUTATION_DEFAULTS.maxKeyLength;
-  const maxResultBytes = options.maxResultBytes ?? IDEMPOTENT_MUTATION_DEFAULTS.maxResultBytes;
-  const logger = options.logger ?? consoleLogger;
+  const min = o.minKeyLength ?? IDEMPOTENT_MUTATION_DEFAULTS.minKeyLength;
+  const max = o.maxKeyLength ?? IDEMPOTENT_MUTATION_DEFAULTS.maxKeyLength;
+  // No key could be both: every call would be refused.
+  v.check(!(min > max), 'minKeyLength', min, `at most maxKeyLength (${max})`);
+  const idem = built(v, 'idempotency', [], () =>
+    o.idempotency instanceof Idempotency ? o.idempotency : idempotency(o.idempotency),
+  );
+  const keyOf = o.key ?? keyInInput;
+  const { scope: scopeOf } = o;
+  const required = o.required ?? IDEMPOTENT_MUTATION_DEFAULTS.required;
+  const maxResultBytes = o.maxResultBytes ?? IDEMPOTENT_MUTATION_DEFAULTS.maxResultBytes;
+  const logger = o.logger ?? consoleLogger;
   return async function idempotent(opts) {
-    const key: unknown = keyOf(opts);
+    const key: unknown = await keyOf(opts);
     // Only an absent key is none: '' or a number is a key sent wrong, refused as the HTTP adapters refuse "" (never run unprotected).
     if (key === undefined || key === null) {
       if (required) throw new TRPCError({ code: 'BAD_REQUEST', message: 'An idempotency key is required' });
@@ -167,7 +174,7 @@ export function idempotentMutation<O extends ResolverInput, T>(
     if (LONE_SURROGATE.test(key)) {
       throw new TRPCError({ code: 'BAD_REQUEST', message: 'The idempotency key must be well-formed text' });
     }
-    const scope = options.scope?.(opts);
+    const scope = await scopeOf?.(opts);
     if (scope !== undefined && (typeof scope !== 'string' || scope === '')) {
       // An error, not one shared scope: '' for every caller without a user would replay one's result to another.
       throw new TypeError(

@@ -10,6 +10,7 @@ import {
 } from '@resilience/core';
 import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { TRPCError, type TRPCMiddlewareFunction, type TRPCProcedureType } from '@trpc/server';
+import { built } from '../built.js';
 
 /** What `key` reads of a call. */
 export interface RateLimitKeyInput<TContext> {
@@ -21,8 +22,8 @@ export interface RateLimitKeyInput<TContext> {
 export interface RateLimitMiddlewareOptions<TContext> {
   /** The limiter (`rateLimiter({ name, algorithm, store })`); its name is the policy's in the RateLimit fields. */
   limiter: RateLimiter;
-  /** Whose quota a call spends: a user, an organisation, an API key (from `ctx`), with `path` for per-procedure limits. */
-  key: (input: RateLimitKeyInput<TContext>) => string;
+  /** Whose quota a call spends: a user, an organisation, an API key (from `ctx`), with `path` for per-procedure limits; or a promise of it. */
+  key: (input: RateLimitKeyInput<TContext>) => string | Promise<string>;
   /** Units a call spends: at most what the limiter can ever admit (a token bucket's capacity). @default 1 */
   cost?: number;
   /** Which rate-limit fields a refusal carries (see core's `rateLimitResponder`). @default 'draft' */
@@ -65,14 +66,14 @@ export function rateLimitMiddleware<TContext = object>(
     max: Array.isArray(algorithms) ? Math.min(...algorithms.map((a) => a.maxCost)) : Infinity,
   });
   v.clock('clock', o.clock);
-  v.done();
-  const { limiter, key, cost = 1 } = options;
-  const respond = rateLimitResponder([limiter], options.headers === undefined ? {} : { headers: options.headers });
-  const clock = options.clock ?? systemClock;
+  const { limiter, key, cost = 1, headers, clock = systemClock } = o as RateLimitMiddlewareOptions<TContext>;
+  const respond = built(v, undefined, ['limiter', 'headers'], () =>
+    rateLimitResponder([limiter], headers === undefined ? {} : { headers }),
+  );
   return async function rateLimit(opts) {
     let decision: RateLimitDecision;
     try {
-      decision = await limiter.consume(key(opts as unknown as RateLimitKeyInput<TContext>), cost);
+      decision = await limiter.consume(await key(opts as unknown as RateLimitKeyInput<TContext>), cost);
     } catch (error) {
       // The store is down and the limiter fails closed: errorFormatter answers 503; the span hears why.
       if (isStoreUnavailableError(error)) emitHttpDecision({ decision: 'store_unavailable', policy: limiter.name });
@@ -80,11 +81,11 @@ export function rateLimitMiddleware<TContext = object>(
     }
     if (decision.allowed) return opts.next();
     emitHttpDecision({ decision: 'rate_limited', policy: limiter.name });
-    const { 'content-type': _, ...headers } = respond([decision], clock.now()).headers;
+    const { 'content-type': _, ...fields } = respond([decision], clock.now()).headers;
     throw new TRPCError({
       code: 'TOO_MANY_REQUESTS',
       message: `Rate limit exceeded; retry in ${Math.ceil(decision.retryAfterMs / 1_000)} s`,
-      cause: Object.assign(new RateLimitExceededError(decision.retryAfterMs), { headers }),
+      cause: Object.assign(new RateLimitExceededError(decision.retryAfterMs), { headers: fields }),
     });
   };
 }

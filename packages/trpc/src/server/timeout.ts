@@ -26,13 +26,14 @@ export function timeoutMiddleware<TContext = object>(
   options: TimeoutMiddlewareOptions,
 ): ResilienceMiddleware<TContext, { signal: AbortSignal }> {
   const v = new OptionsValidator('timeoutMiddleware');
-  v.required('ms', v.known(options, OPTION_NAMES).ms);
-  const { ms } = options;
+  const o = v.known(options, OPTION_NAMES);
+  v.required('ms', o.ms);
+  const { ms, clock } = o as TimeoutMiddlewareOptions;
   const policy = built(v, undefined, ['ms'], () =>
     timeout(ms, {
       strategy: 'aggressive',
       name: 'trpc-request',
-      ...(options.clock && { clock: options.clock }),
+      ...(clock && { clock }),
     }),
   );
   return async function timeLimit(opts) {
