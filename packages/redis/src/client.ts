@@ -4,8 +4,8 @@
  * runs scripts; it opens no connection of its own.
  */
 export interface Connection {
-  evalsha(sha: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
-  eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
+  evalsha(sha: string, keys: readonly Arg[], args: readonly Arg[]): Promise<unknown>;
+  eval(source: string, keys: readonly Arg[], args: readonly Arg[]): Promise<unknown>;
   /** A connection to each primary: the server itself, or every master of a cluster (for SCAN). */
   primaries(): Promise<Connection[]>;
   /** True for a cluster client: a script's keys must then share a hash slot. */
@@ -13,6 +13,9 @@ export interface Connection {
   /** `PUBLISH` (a cluster carries it to every node). */
   publish(channel: string, message: string): Promise<unknown>;
 }
+
+/** A key or argument of a script: text, or bytes (a key holding a lone surrogate, see the store). */
+export type Arg = string | Buffer;
 
 type Fn = (...args: never[]) => unknown;
 type IoRedis = {
@@ -23,7 +26,7 @@ type IoRedis = {
   nodes?: (role: 'master') => IoRedis[];
   options?: { keyPrefix?: string };
 };
-type NodeRedisArgs = { keys: string[]; arguments: string[] };
+type NodeRedisArgs = { keys: Arg[]; arguments: Arg[] };
 type NodeRedis = {
   evalSha: (sha: string, options: NodeRedisArgs) => Promise<unknown>;
   eval: (source: string, options: NodeRedisArgs) => Promise<unknown>;
@@ -36,8 +39,8 @@ const has = (value: unknown, method: string): boolean =>
   typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[method] === 'function';
 
 function ioredis(client: IoRedis): Connection {
-  const run = (command: 'evalsha' | 'eval') => (first: string, keys: readonly string[], args: readonly string[]) =>
-    (client[command] as (...a: (string | number)[]) => Promise<unknown>)(first, keys.length, ...keys, ...args);
+  const run = (command: 'evalsha' | 'eval') => (first: string, keys: readonly Arg[], args: readonly Arg[]) =>
+    (client[command] as (...a: (Arg | number)[]) => Promise<unknown>)(first, keys.length, ...keys, ...args);
   return {
     evalsha: run('evalsha'),
     eval: run('eval'),
@@ -49,7 +52,7 @@ function ioredis(client: IoRedis): Connection {
 }
 
 function nodeRedis(client: NodeRedis): Connection {
-  const options = (keys: readonly string[], args: readonly string[]) => ({ keys: [...keys], arguments: [...args] });
+  const options = (keys: readonly Arg[], args: readonly Arg[]) => ({ keys: [...keys], arguments: [...args] });
   return {
     evalsha: (sha, keys, args) => client.evalSha(sha, options(keys, args)),
     eval: (source, keys, args) => client.eval(source, options(keys, args)),

@@ -77,6 +77,20 @@ describe.each([
     expect((await store.keys('', 0, { limit: 7 })).length).toBe(7);
   });
 
+  it('keeps a key holding a lone surrogate apart from U+FFFD, in its slot, and lists it as it is', async () => {
+    const store = redisStore({ client: client(), timeoutMs: 10_000 });
+    const limiter = rateLimiter({ algorithm: limits(), store, name: 'chars', denialCache: false });
+    const names = Array.from({ length: 6 }, (_, i) => [`u${i}\uD800`, `u${i}\uFFFD`]).flat();
+    for (const name of names) expect((await limiter.consume(name)).allowed, name).toBe(true);
+    const decisions = await Promise.all(names.map((name) => limiter.consume(name)));
+    expect(decisions.map((d) => d.remaining)).toEqual(names.map(() => 0));
+    const listed = await store.keys(storeNamespace('rl', 'chars'), 0);
+    const base = (name: string) => storeKey(storeNamespace('rl', 'chars'), name);
+    expect(listed.map((key) => key.replace(/\|\d\.\w+$/, '')).sort()).toEqual(
+      names.flatMap((n) => [base(n), base(n)]).sort(),
+    );
+  });
+
   it('keeps running after SCRIPT FLUSH on every node', async () => {
     const store = redisStore({ client: client(), timeoutMs: 10_000 });
     const limiter = rateLimiter({ algorithm: tokenBucket({ capacity: 2 }), store, name: 'flush' });

@@ -18,7 +18,9 @@ import {
 import { FakeClock } from '@resilience/core/testing';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+// Core keeps the workflows' transitions private; its conformance suite imports them the same way.
+import { beginTransition } from '../../core/src/idempotency/record.js';
 import { REDIS_STORE_DEFAULTS, redisStore } from './index.js';
 import { useServer } from './testing/fixture.js';
 import { type Monitor, monitor } from './testing/monitor.js';
@@ -105,6 +107,34 @@ describe('redisStore', () => {
       const d = await store.apply(key, algorithm.consume, 1, now);
       expect([d.allowed, d.remaining], tag).toEqual([true, 9]);
       expect((await fixture.client.getBuffer(`resilience:${key}`))?.toString('latin1', 0, 1)).toBe(tag);
+    }
+  });
+
+  it('keeps keys character for character: lone surrogates (which UTF-8 cannot hold) never make two keys one', async () => {
+    const nodeClient = createClient({ socket: { port: fixture.server.port, host: '127.0.0.1' } });
+    await nodeClient.connect();
+    onTestFinished(() => nodeClient.close());
+    // Sent as UTF-8, each lone surrogate would become U+FFFD: all but the last would be one key.
+    const names = ['\uD800', '\uDBFF', '\uDC00', '\uFFFD', 'a\uD800{b}', 'a\uFFFD{b}', '\uDE00\uD83D', '\uD83D\uDE00'];
+    for (const [i, client] of [fixture.client, nodeClient].entries()) {
+      const store = redisStore({ client, prefix: `p${i}` });
+      const space = storeNamespace('chars');
+      for (const [n, name] of names.entries()) await store.set(storeKey(space, name), n, 60_000, 0);
+      for (const [n, name] of names.entries()) expect(await store.get(storeKey(space, name), 0)).toBe(n);
+      expect((await store.keys(space, 0)).sort()).toEqual(names.map((name) => storeKey(space, name)).sort());
+      // Decisions alone, made together (one script call) and over several limits (applyAll).
+      for (const algorithm of [
+        tokenBucket({ capacity: 1 }),
+        [tokenBucket({ capacity: 1 }), gcra({ limit: 1, periodMs: 60_000 })],
+      ]) {
+        const limiter = rateLimiter({ algorithm, store, name: `chars${i}`, denialCache: false });
+        for (const name of names) expect((await limiter.consume(name)).allowed, name).toBe(true);
+        const again = await Promise.all(names.map((name) => limiter.consume(name)));
+        expect(again.map((d) => d.allowed)).toEqual(names.map(() => false));
+        await store.delete(storeKey(storeNamespace('rl', `chars${i}`), names[0]!));
+      }
+      expect(await store.delete(storeKey(space, names[0]!))).toBe(true);
+      expect(await store.get(storeKey(space, names[1]!), 0)).toBe(1);
     }
   });
 
@@ -298,6 +328,28 @@ describe('redisStore when Redis fails', () => {
     expect(isStoreUnavailableError(error)).toBe(true);
     expect((error as Error).message).toMatch(/WRONGTYPE/);
   });
+
+  it('rejects with StoreUnavailableError when a value it finds is not one it can read (written by something else)', async () => {
+    const store = redisStore({ client: fixture.client });
+    const key = storeKey(ns, 'foreign');
+    const records = idempotency({ store, keyPrefix: 'foreign' });
+    await fixture.client.set(`resilience:${key}`, ';{"a":');
+    await fixture.client.set(
+      `resilience:${storeKey(storeNamespace('idem', 'foreign'), 'k')}`,
+      ';{"s":"done","outcome":}',
+    );
+    const begin = { key: storeKey(storeNamespace('idem', 'foreign'), 'k'), transition: beginTransition(1_000) };
+    const calls = [
+      () => store.get(key, 0),
+      () => records.execute('k', () => 'ran'),
+      () => store.applyAll([{ ...begin, input: { fp: null, owner: 'o' } }], 0),
+    ];
+    for (const call of calls) {
+      const error = await call().catch((e: unknown) => e);
+      expect(isStoreUnavailableError(error), String(error)).toBe(true);
+      expect((error as Error).cause).toBeInstanceOf(SyntaxError);
+    }
+  });
 });
 
 describe('redisStore options', () => {
@@ -343,6 +395,23 @@ describe('redisStore options', () => {
   it('refuses an ioredis client with keyPrefix (its SCAN would not add it)', () => {
     const prefixed = new Redis({ lazyConnect: true, keyPrefix: 'app:' });
     expect(() => redisStore({ client: prefixed })).toThrow(/client: .*keyPrefix/);
+  });
+
+  it('reads integer replies given as text (ioredis stringNumbers): decisions, batches and delete as with numbers', async () => {
+    const texts = new Redis({ port: fixture.server.port, host: '127.0.0.1', stringNumbers: true });
+    const store = redisStore({ client: texts, timeoutMs: 10_000 });
+    const limiter = rateLimiter({ algorithm: tokenBucket({ capacity: 2 }), store, name: 'texts', denialCache: false });
+    expect(await limiter.consume('one')).toMatchObject({ allowed: true, remaining: 1 });
+    const burst = await Promise.all([1, 2, 3].map(() => limiter.consume('burst')));
+    expect(burst.map((d) => [d.allowed, d.remaining])).toEqual([
+      [true, 1],
+      [true, 0],
+      [false, 0],
+    ]);
+    const key = storeKey(ns, 'texts');
+    await store.set(key, 1, 1_000, 0);
+    expect(await store.delete(key)).toBe(true);
+    texts.disconnect();
   });
 
   it('puts prefix and a colon before every key, or nothing with an empty prefix', async () => {

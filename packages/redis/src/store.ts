@@ -10,7 +10,7 @@ import {
 } from '@resilience/core';
 import { type DeadlineEntry, DeadlineQueue } from '@resilience/core/internal';
 import { RedisChannel } from './channel.js';
-import type { Connection } from './client.js';
+import type { Arg, Connection } from './client.js';
 import type { ScriptSpec } from './lua/spec.js';
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js';
 import {
@@ -50,6 +50,28 @@ function hashTag(key: string): string {
 }
 
 const escapeGlob = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&');
+
+const LONE = /(\p{Cs})/u;
+
+/**
+ * A key as sent to Redis. Clients send text as UTF-8, which cannot hold a lone surrogate
+ * (they would send U+FFFD: `'\uD800'` and `'\uDC00'` would be one key), so text holding one
+ * goes as WTF-8 bytes: each lone surrogate as its own three bytes `ED A0-BF 80-BF`, which
+ * UTF-8 never holds. Distinct keys stay distinct; any other key is sent as before.
+ */
+const bytes = (key: string): Arg =>
+  LONE.test(key)
+    ? Buffer.concat(
+        key.split(LONE).map((part, i) => {
+          const c = part.charCodeAt(0);
+          return i % 2 ? Buffer.from([0xed, 0x80 | ((c >> 6) & 63), 0x80 | (c & 63)]) : Buffer.from(part);
+        }),
+      )
+    : key;
+
+/** A key the SCAN script lists: text, or text and lone surrogates' codes in turn (see `bytes`). */
+const keyOf = (listed: string | unknown[]): string =>
+  typeof listed === 'string' ? listed : listed.map((p, i) => (i % 2 ? String.fromCharCode(Number(p)) : p)).join('');
 
 /**
  * The `Store` over Redis: every operation is one script, run by `EVALSHA` (and sent again
@@ -113,7 +135,7 @@ export class RedisStore implements Store {
       const p = this.#prepared.get(transition) ?? this.#prepare(transition);
       if (p.batch !== undefined) return this.#decide(p, this.#prefix + key, p.batch.arg(input), now) as Promise<O>;
       const args = [String(now), this.#mode, ...p.params, ...p.spec.input(input)];
-      return this.#run(p.what, p.script, [this.#prefix + key], args, undefined, p.spec.output) as Promise<O>;
+      return this.#run(p.what, p.script, [this.#key(key)], args, undefined, p.spec.output) as Promise<O>;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -144,32 +166,33 @@ export class RedisStore implements Store {
         specs.push(spec);
         names.push(op.transition.name);
       }
-      return this.#run('applyAll', applyAllScript(names), keys, args).then((replies) =>
+      return this.#run('applyAll', applyAllScript(names), keys.map(bytes), args, undefined, (replies) =>
         (replies as unknown[]).map((reply, i) => specs[i]!.output(reply ?? null)),
-      );
+      ) as Promise<unknown[]>;
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  async get<S = JsonValue>(key: string, now: number): Promise<S | undefined> {
-    const payload = await this.#run('get', GET_SCRIPT, [this.#prefix + key], [String(now), this.#mode]);
-    return payload === null || payload === undefined ? undefined : (stateOf(String(payload)) as S);
+  get<S = JsonValue>(key: string, now: number): Promise<S | undefined> {
+    return this.#run('get', GET_SCRIPT, [this.#key(key)], [String(now), this.#mode], undefined, (payload) =>
+      payload == null ? undefined : stateOf(String(payload)),
+    ) as Promise<S | undefined>;
   }
 
   async set<S = JsonValue>(key: string, state: S, ttlMs: number, now: number): Promise<void> {
     const json = state === undefined ? undefined : JSON.stringify(state);
     const ttl = json === undefined || !(ttlMs > 0) ? '0' : ttlMs === Number.POSITIVE_INFINITY ? '' : String(ttlMs);
-    await this.#run('set', SET_SCRIPT, [this.#prefix + key], [String(now), this.#mode, ttl, json ?? '']);
+    await this.#run('set', SET_SCRIPT, [this.#key(key)], [String(now), this.#mode, ttl, json ?? '']);
   }
 
   async delete(key: string): Promise<boolean> {
-    return (await this.#run('delete', DELETE_SCRIPT, [this.#prefix + key], [])) === 1;
+    return Number(await this.#run('delete', DELETE_SCRIPT, [this.#key(key)], [])) === 1;
   }
 
   async keys(prefix: string, now: number, options: StoreKeysOptions = {}): Promise<string[]> {
     const limit = options.limit ?? 1000;
-    const pattern = `${escapeGlob(this.#prefix + prefix)}*`;
+    const pattern = bytes(`${escapeGlob(this.#prefix + prefix)}*`);
     const found = new Set<string>();
     const primaries = await this.#bounded('keys', () => this.#connection.primaries());
     // A cluster client that has not connected yet knows no primary: finding nothing would be a lie.
@@ -179,13 +202,21 @@ export class RedisStore implements Store {
       let cursor = '0';
       do {
         const args = [String(now), this.#mode, cursor, pattern, SCAN_COUNT];
-        const [next, ...live] = (await this.#run('keys', SCAN_SCRIPT, [], args, primary)) as string[];
-        for (const key of live) if (found.size < limit) found.add(key.slice(this.#prefix.length));
+        const [next, ...live] = (await this.#run('keys', SCAN_SCRIPT, [], args, primary)) as [
+          string,
+          ...(string | unknown[])[],
+        ];
+        for (const key of live) if (found.size < limit) found.add(keyOf(key).slice(this.#prefix.length));
         cursor = String(next);
       } while (cursor !== '0' && found.size < limit);
       if (found.size >= limit) break;
     }
     return [...found];
+  }
+
+  /** The Redis key of a store key: the prefix, then the key (see `bytes`). */
+  #key(key: string): Arg {
+    return bytes(this.#prefix + key);
   }
 
   /** What a transition sends (kept for the next call), or a TypeError naming it when there is no script for it. */
@@ -212,7 +243,7 @@ export class RedisStore implements Store {
   /** A rate-limit decision, sent at the end of the tick with the others of its transition (see the class). */
   #decide(p: Prepared, key: string, arg: string, now: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const decision = new Decision(p, key, arg, now, this.#timeoutMs, resolve, reject);
+      const decision = new Decision(p, bytes(key), arg, now, this.#timeoutMs, resolve, reject);
       const t = this.#clock.now();
       this.#deadlines.add(decision, t + this.#timeoutMs, t);
       const tag = this.#connection.cluster ? hashTag(key) : '';
@@ -256,7 +287,7 @@ export class RedisStore implements Store {
     const first = waiting[0]!;
     const p = first.prepared;
     let script: Script;
-    let keys: string[];
+    let keys: Arg[];
     let args: string[];
     if (waiting.length === 1) {
       script = p.script;
@@ -264,7 +295,7 @@ export class RedisStore implements Store {
       args = [String(first.now), this.#mode, ...p.params, first.arg];
     } else {
       script = p.batch!.script;
-      keys = new Array<string>(waiting.length);
+      keys = new Array<Arg>(waiting.length);
       args = ['', this.#mode];
       const caller = this.#mode === 'c';
       for (let i = 0; i < waiting.length; i++) {
@@ -288,8 +319,8 @@ export class RedisStore implements Store {
   #run(
     what: string,
     script: Script,
-    keys: readonly string[],
-    args: readonly string[],
+    keys: readonly Arg[],
+    args: readonly Arg[],
     on = this.#connection,
     map?: (reply: unknown) => unknown,
   ): Promise<unknown> {
@@ -351,7 +382,7 @@ class Decision implements DeadlineEntry {
 
   constructor(
     readonly prepared: Prepared,
-    readonly key: string,
+    readonly key: Arg,
     readonly arg: string,
     readonly now: number,
     readonly timeoutMs: number,
@@ -367,7 +398,7 @@ class Decision implements DeadlineEntry {
     try {
       this.resolve(this.prepared.batch!.read(replies, at));
     } catch (error) {
-      this.reject(error);
+      this.reject(failed(this.prepared.what, error));
     }
   }
 
@@ -394,8 +425,8 @@ class Flight {
     readonly decisions: readonly Decision[],
     on: Connection,
     readonly source: string,
-    readonly keys: readonly string[],
-    readonly args: readonly string[],
+    readonly keys: readonly Arg[],
+    readonly args: readonly Arg[],
   ) {
     this.#resend = on;
   }
@@ -411,7 +442,7 @@ class Flight {
     let at = 0;
     for (let i = 0; i < decisions.length; i++) {
       const first = replies[at];
-      if (typeof first === 'number') {
+      if (Number(first) >= 0) {
         decisions[i]!.answer(replies, at);
         at += width;
       } else {
@@ -451,8 +482,8 @@ class Operation implements DeadlineEntry {
   // the operation, not an object of their own: one allocation a call fewer).
   #on: Connection | undefined = undefined;
   #source = '';
-  #keys: readonly string[] = [];
-  #args: readonly string[] = [];
+  #keys: readonly Arg[] = [];
+  #args: readonly Arg[] = [];
 
   constructor(
     readonly what: string,
@@ -463,7 +494,7 @@ class Operation implements DeadlineEntry {
   ) {}
 
   /** Sends the script again, by its source, if the server answers NOSCRIPT. */
-  resendWith(on: Connection, source: string, keys: readonly string[], args: readonly string[]): void {
+  resendWith(on: Connection, source: string, keys: readonly Arg[], args: readonly Arg[]): void {
     this.#on = on;
     this.#source = source;
     this.#keys = keys;
@@ -479,7 +510,7 @@ class Operation implements DeadlineEntry {
       try {
         this.resolve(this.map(reply));
       } catch (error) {
-        this.reject(error);
+        this.reject(failed(this.what, error)); // a value it cannot read: written by something else
       }
     }
   };

@@ -15,6 +15,20 @@ import type { ScriptSpec } from './spec.js';
  * `halfOpenAfter` (a fixed delay): a `Backoff` is a function Redis cannot run, so such a
  * breaker is refused at construction (`supports` is false). A stored window that does not
  * fit the strategy is an error, as in core.
+ *
+ * Its Lua functions (their comments live here, not in the text sent to Redis):
+ * - `trips`: a rate rule: enough calls, and the failure or slow-call rate at its threshold.
+ * - `w.merge`: (count window) in order: successes, slow successes, failures, slow failures;
+ *   only the last size stay.
+ * - `rule`: the numbers of a rate rule from ARGV[i ..]: failureRate, minimumCalls, slowCallMs
+ *   ('' for none), slowCallRate.
+ * - `restore`: the machine of a stored state. kind: 'c' consecutive (threshold), 'n' count
+ *   window (size, rule), 't' time window (windowMs, buckets, rule); params from ARGV[i].
+ *   Returns it and the index of the first argument after the params.
+ * - `m.retry`: ms until a probe could be admitted: '' while isolated.
+ * - `breakerSync`: a synchronisation: after the params, ARGV holds the tally's round ('' for
+ *   any) and its seven numbers (s, ss, f, sf, lead, run, tail; '' for none). Merges the tally
+ *   while closed in its round; replies 'state,round,retry,now,changed,<window>'.
  */
 const LIB = `
 local STATES = { c = 'closed', o = 'open', h = 'half-open', i = 'isolated' }
@@ -28,7 +42,6 @@ local function setBit(word, b, on)
   return word
 end
 
--- A rate rule: enough calls, and the failure or slow-call rate at its threshold.
 local function trips(r, calls, failures, slow)
   if calls < r.minimumCalls or calls == 0 then return false end
   if failures / calls >= r.failureRate then return true end
@@ -95,7 +108,6 @@ local function countWindow(r, f, k)
     if i + 1 == size then w.next = 0 else w.next = i + 1 end
     return (failed or slow) and trips(r, w.filled, w.failures, w.slow)
   end
-  -- In order: successes, slow successes, failures, slow failures; only the last size stay.
   function w.merge(t)
     local runs = { t.s, t.ss, t.f, t.sf }
     local skip = math.max(0, t.s + t.ss + t.f + t.sf - size)
@@ -179,16 +191,12 @@ local function timeWindow(r, f, k)
   return w
 end
 
--- The numbers of a rate rule from ARGV[i ..]: failureRate, minimumCalls, slowCallMs ('' for none), slowCallRate.
 local function rule(a, i, r)
   r.failureRate, r.minimumCalls = tonumber(a[i]), tonumber(a[i + 1])
   r.slowCallMs, r.slowCallRate = tonumber(a[i + 2]), tonumber(a[i + 3])
   return r
 end
 
--- The machine of a stored state. kind: 'c' consecutive (threshold), 'n' count window (size,
--- rule), 't' time window (windowMs, buckets, rule); params from ARGV[i]. Returns it and the
--- index of the first argument after the params.
 local function restore(kind, s, a, i)
   local delayMs, maxCalls = tonumber(a[i]), tonumber(a[i + 1])
   local f = nil
@@ -226,7 +234,6 @@ local function restore(kind, s, a, i)
     window.reset()
     m.move('closed')
   end
-  -- Ms until a probe could be admitted: '' while isolated.
   function m.retry()
     if m.state == 'isolated' then return '' end
     if m.state == 'open' then return num(math.max(0, m.nextProbeAt - now)) end
@@ -296,9 +303,6 @@ local function breaker(kind)
   end
 end
 
--- A synchronisation: after the params, ARGV holds the tally's round ('' for any) and its
--- seven numbers (s, ss, f, sf, lead, run, tail; '' for none). Merges the tally while closed
--- in its round; replies 'state,round,retry,now,changed,<window>'.
 local function breakerSync(kind)
   return function(s, a, i)
     local m, j = restore(kind, s, a, i)

@@ -75,12 +75,18 @@ export const isPacked = (byte: string): string => `(${byte} == 84 or ${byte} == 
  * when the caller's store would say so; `PX` only collects idle keys, with a margin under
  * the caller's clock (it may run slower than the server's). A text value starts with a
  * digit, `-` or `;`, a binary one with a letter.
+ *
+ * Its Lua functions (their comments live here, not in the text sent to Redis):
+ * - `load`: the live payload of a key (a binary value whole), or nil when absent or expired; a
+ *   rate limit kept as text (`<expiry>;T9,1700000000123`, before 0.2) reads as absent.
+ * - `save`: writes a payload with its TTL (math.huge: none); nil or a TTL <= 0 deletes the key.
+ *   A rate limit's binary value (no text payload starts with its tag) holds its expiry; `old`,
+ *   what load read from the key, tells whether its TTL may stay.
  */
 export const STORAGE = `
 local sub = string.sub
 local num = ${NUM}
 
--- The live payload of a key (a binary value whole), or nil when absent or expired.
 local function load(key)
   local v = redis.call('GET', key)
   if not v then return nil end
@@ -91,15 +97,11 @@ local function load(key)
   local sep = string.find(v, ';', 1, true)
   if sep == nil then return nil end
   if sep > 1 and not ((tonumber(sub(v, 1, sep - 1)) or 0) > now) then return nil end
-  -- A rate limit kept as text (\`<expiry>;T9,1700000000123\`, before 0.2) reads as absent.
   local tag = byte(v, sep + 1)
   if ${isPacked('tag')} then return nil end
   return sub(v, sep + 1)
 end
 
--- Writes a payload with its TTL (math.huge: none); nil or a TTL <= 0 deletes the key. A
--- rate limit's binary value (no text payload starts with its tag) holds its expiry; \`old\`,
--- what load read from the key, tells whether its TTL may stay.
 local function save(key, payload, ttl, old)
   if payload ~= nil and ${isPacked('byte(payload)')} then${writePacked('key', 'payload', 'ttl', 'old')}
   elseif payload == nil or not (ttl > 0) then
@@ -119,10 +121,17 @@ export const COMMON = PRELUDE + STORAGE;
  * JSON read and written as raw texts, for the families that keep callers' values (records,
  * message counters, saga logs); the rate limits and breakers, which keep packed numbers,
  * do without them (every helper here is a closure each script call would create).
+ *
+ * JSON is read as raw texts, never decoded (cjson would round numbers to 14 digits and turn []
+ * into {}). Its Lua functions (their comments live here, not in the text sent to Redis):
+ * - `members`: an object's members, name -> raw JSON, with .names in order; nil when t is not
+ *   an object.
+ * - `elements`: an array's elements as raw JSON texts ({} when t is not an array).
+ * - `put`: sets (raw) or removes (nil) a member, keeping the order of the others.
+ * - `json`: a JSON object from name, raw pairs, skipping nil values: json('a', '1', 'b', nil).
+ * - `given`: a raw member that JavaScript's ?? would pass over (absent or null) reads as nil.
  */
 export const JSON_HELPERS = String.raw`
--- JSON read as raw texts, never decoded (cjson would round numbers to 14 digits and turn
--- [] into {}): members(text) maps each member of an object to its raw value.
 local function skipws(t, i) return string.find(t, '[^ \t\r\n]', i) or #t + 1 end
 local function stringEnd(t, i)
   local j = i + 1
@@ -153,7 +162,6 @@ local function valueEnd(t, i)
   end
   return string.find(t, '[,%]} \t\r\n]', i) or #t + 1
 end
--- An object's members, name -> raw JSON, with .names in order; nil when t is not an object.
 local function members(t)
   if t == nil then return nil end
   local i = skipws(t, 1)
@@ -175,7 +183,6 @@ local function members(t)
     i = skipws(t, i + 1)
   end
 end
--- An array's elements as raw JSON texts ({} when t is not an array).
 local function elements(t)
   local out = {}
   if t == nil then return out end
@@ -191,7 +198,6 @@ local function elements(t)
     i = skipws(t, i + 1)
   end
 end
--- Sets (raw) or removes (nil) a member, keeping the order of the others.
 local function put(f, name, raw)
   if f.raw[name] == nil and raw ~= nil then f.names[#f.names + 1] = name end
   f.raw[name] = raw
@@ -204,7 +210,6 @@ local function object(f)
   end
   return '{' .. table.concat(parts, ',') .. '}'
 end
--- A JSON object from name, raw pairs, skipping nil values: json('a', '1', 'b', nil).
 local function json(...)
   local f = { names = {}, raw = {} }
   local a = { ... }
@@ -212,7 +217,6 @@ local function json(...)
   return object(f)
 end
 local function empty() return { names = {}, raw = {} } end
--- A raw member that JavaScript's ?? would pass over (absent or null) reads as nil.
 local function given(raw) if raw == nil or raw == 'null' then return nil end return raw end
 `;
 
@@ -274,23 +278,37 @@ return false
 /**
  * `keys`, on one primary: one SCAN step (ARGV[3] cursor, ARGV[4] pattern, ARGV[5] count);
  * returns the next cursor and the live keys among those scanned (only each value's head
- * is read, and a long binary value's last 8 bytes, its expiry).
+ * is read, and a long binary value's last 8 bytes, its expiry). A key holding a lone
+ * surrogate's bytes (`ED A0-BF 80-BF`, see the store's `bytes`), which a client would read
+ * as UTF-8 and turn into U+FFFD, is listed as a list: its text before each, the surrogate's
+ * code, …, the text after the last.
  */
 export const SCAN = `
 local r = redis.call('SCAN', ARGV[3], 'MATCH', ARGV[4], 'COUNT', ARGV[5])
 local out = { r[1] }
 for _, key in ipairs(r[2]) do
-  local head = redis.pcall('GETRANGE', key, 0, 63)
+  local head, live = redis.pcall('GETRANGE', key, 0, 63), false
   if type(head) == 'string' and head ~= '' then
     if byte(head) > 64 then
       if #head == 64 then head = redis.call('GETRANGE', key, -8, -1) end
-      if #head >= 8 and sunpack('<d', head, #head - 7) > now then out[#out + 1] = key end
+      live = #head >= 8 and sunpack('<d', head, #head - 7) > now
     else
       local sep = string.find(head, ';', 1, true)
       local tag = sep and byte(head, sep + 1)
-      if not ${isPacked('tag')} and sep ~= nil and (sep == 1 or (tonumber(sub(head, 1, sep - 1)) or 0) > now) then out[#out + 1] = key end
+      live = not ${isPacked('tag')} and sep ~= nil and (sep == 1 or (tonumber(sub(head, 1, sep - 1)) or 0) > now)
     end
   end
+  if live and string.find(key, '\\237[\\160-\\191]') then
+    local parts, from = {}, 1
+    for at, hi, lo in string.gmatch(key, '()\\237([\\160-\\191])([\\128-\\191])') do
+      parts[#parts + 1] = sub(key, from, at - 1)
+      parts[#parts + 1] = 53248 + (byte(hi) - 128) * 64 + byte(lo) - 128
+      from = at + 3
+    end
+    parts[#parts + 1] = sub(key, from)
+    key = parts
+  end
+  if live then out[#out + 1] = key end
 end
 return out
 `;

@@ -206,7 +206,7 @@ end
 
 /** The decision from the script's reply from `at`: integers, or texts for the other numbers. */
 const read = (r: readonly unknown[], at: number): RateLimitDecision => ({
-  allowed: r[at] === 1,
+  allowed: Number(r[at]) === 1,
   limit: Number(r[at + 1]),
   remaining: Number(r[at + 2]),
   resetMs: Number(r[at + 3]),

@@ -7,6 +7,9 @@ import { parsed, type ScriptSpec, text } from './spec.js';
  * `messages.*`), as JSON built from raw texts: callers' values (an outcome, an error
  * text) are copied byte for byte, never decoded, so they come back exactly as sent. Each
  * step mirrors core's transition, including what it does with a value it did not write.
+ *
+ * Its Lua functions (their comments live here, not in the text sent to Redis):
+ * - `liveSink`: a live dead-letter claim (its lease not over), as members, or nil.
  */
 const LIB = `
 local function stateOf(s)
@@ -46,7 +49,6 @@ local function idemRelease(s, a, i)
   return 'false', false, 0
 end
 
--- A live dead-letter claim (its lease not over), as members, or nil.
 local function liveSink(f)
   if f == nil then return nil end
   local sink = members(f.raw.sink)

@@ -23,8 +23,9 @@ export interface ScriptSpec {
    * its input is one argument (`arg`) and its reply a list of `width` values: `lua`, after
    * PRELUDE, applies it to KEYS[1..n] in turn (ARGV from 3 holds per key the caller's `now`
    * under `time: 'caller'`, then the params and the input) and answers one flat list: per
-   * key the `width` values one call would answer (the first never a text), or the text of
-   * the Redis error that failed that decision alone. `read` is `output` of the values from `at`.
+   * key the `width` values one call would answer (the first 0 or 1, which a client may give
+   * as text: ioredis with stringNumbers), or the text of the Redis error that failed that
+   * decision alone. `read` is `output` of the values from `at`.
    */
   readonly batch?: {
     readonly lua: string;
