@@ -537,6 +537,12 @@ describe('withResilience(axios) against a real server', () => {
     expect(withResilience(axios.create()).client.name).toBe('axios');
   });
 
+  it.each([null, 3, true, () => ({})])('rejects options that are not an object (%s), naming them', (options) => {
+    expect(() => withResilience(axios.create(), options as never)).toThrow(
+      /^Invalid withResilience options: options: received .*, expected an object of options/,
+    );
+  });
+
   it('rejects what is not an axios instance, a second install, and bad options, naming them', () => {
     expect(() => withResilience({} as never)).toThrow(ConfigurationError);
     expect(() => withResilience({} as never)).toThrow(/instance: received/);

@@ -60,9 +60,15 @@ export function withResilience<T extends AxiosInstance>(
     'an instance',
     'one without resilience (already installed)',
   );
+  // Options that are no object, which the spread below would drop.
+  v.check(typeof options === 'object' && options !== null, 'options', options, 'an object of options');
   // The instance and the client's options, in one `withResilience` error.
-  const client = checkNested(v, undefined, () =>
-    resilientClient<InternalAxiosRequestConfig, AxiosResponse>({ name: AXIOS_DEFAULTS.name, ...options }, transport),
+  const client = checkNested(
+    v,
+    undefined,
+    () =>
+      resilientClient<InternalAxiosRequestConfig, AxiosResponse>({ name: AXIOS_DEFAULTS.name, ...options }, transport),
+    ['options'],
   )!;
   v.done();
   instance.interceptors.request.use(

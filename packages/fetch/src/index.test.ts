@@ -188,6 +188,20 @@ describe('withResilience(fetch) against a real server', () => {
     expect(server.seen).toHaveLength(1);
   });
 
+  it('init’s signal: null lets go of the Request’s signal, as fetch does', async () => {
+    server = await scriptServer(answer(503), answer(503), answer(200));
+    const { clock, fetch: f } = resilient();
+    const controller = new AbortController();
+    controller.abort(new Error('the Request’s own'));
+    const request = new Request(`${server.url}/items`, { signal: controller.signal });
+    expect((await fetch(request, { signal: null })).status).toBe(503); // fetch itself sends it
+    const pending = f(request, { signal: null });
+    await waiting(clock);
+    await clock.advance(100);
+    expect((await pending).status).toBe(200);
+    expect(server.seen).toHaveLength(3);
+  });
+
   it('the caller’s signal still ends the body after the headers came, as with fetch, when attempts are timed', async () => {
     server = await scriptServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -253,6 +267,12 @@ describe('withResilience(fetch) against a real server', () => {
     expect(rejected).toBeInstanceOf(Promise);
     await expect(rejected).rejects.toThrow('no method today');
     await expect(fetch(server.url, unreadable)).rejects.toThrow('no method today'); // as fetch itself
+  });
+
+  it.each([null, 3, true, () => ({})])('rejects options that are not an object (%s), naming them', (options) => {
+    expect(() => withResilience(fetch, options as never)).toThrow(
+      /^Invalid withResilience options: options: received .*, expected an object of options/,
+    );
   });
 
   it('rejects what is not a fetch function, and bad options, naming them', () => {

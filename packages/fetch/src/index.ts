@@ -59,19 +59,21 @@ export function withResilience<F extends FetchLike = typeof fetch>(
   fetchFn: F,
   options: ResilientFetchOptions = {},
 ): ResilientFetch<F> {
-  // The fetch function and the client's options, in one `withResilience` error.
-  const v = new OptionsValidator('withResilience').check(
-    typeof fetchFn === 'function',
-    'fetch',
-    fetchFn,
-    'a fetch function',
-  );
+  // The fetch function and the client's options, in one `withResilience` error (options that
+  // are no object, which the spread below would drop, too).
+  const v = new OptionsValidator('withResilience')
+    .check(typeof fetchFn === 'function', 'fetch', fetchFn, 'a fetch function')
+    .check(typeof options === 'object' && options !== null, 'options', options, 'an object of options');
   type R = Awaited<ReturnType<F>>;
-  const client = checkNested(v, undefined, () =>
-    resilientClient<FetchRequest, R>(
-      { name: FETCH_DEFAULTS.name, ...options },
-      transport as unknown as Parameters<typeof resilientClient<FetchRequest, R>>[1],
-    ),
+  const client = checkNested(
+    v,
+    undefined,
+    () =>
+      resilientClient<FetchRequest, R>(
+        { name: FETCH_DEFAULTS.name, ...options },
+        transport as unknown as Parameters<typeof resilientClient<FetchRequest, R>>[1],
+      ),
+    ['options'],
   )!;
   v.done();
   const resilient = (input: unknown, init?: RequestInit): Promise<R> => {
@@ -80,10 +82,14 @@ export function withResilience<F extends FetchLike = typeof fetch>(
       const method = String(init?.method ?? request?.method ?? 'GET').toUpperCase(); // as fetch writes it
       const url = request?.url ?? String(input);
       const headers = init?.headers ?? request?.headers;
-      const signal = init?.signal ?? request?.signal ?? undefined;
+      // init's `signal: null`, as fetch reads it, lets go of the Request's signal.
+      const signal = (init?.signal === undefined ? request?.signal : init.signal) ?? undefined;
       // A streamed body goes once, as given: a copy of its Request (a tee) would hold the upload for a retry.
       const replayable = isReplayableCall(request, init);
-      const copied = replayable && request !== undefined && request.body !== null ? request : undefined;
+      // Only a Request whose own body is sent is copied: a body in init replaces it (fetch then
+      // sends a Request already read, which `clone()` refuses).
+      const copied =
+        replayable && request !== undefined && request.body !== null && init?.body == null ? request : undefined;
       return client.request(
         {
           request: { input, init, method, url },

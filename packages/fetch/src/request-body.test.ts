@@ -103,6 +103,18 @@ describe('a Request’s body', () => {
     expect((await pending).status).toBe(200);
     expect(server.seen.map((seen) => seen.body)).toEqual(['payload', 'payload']);
   });
+
+  it('of a Request already read is not needed when init gives a body: sent, and retried, as fetch sends it', async () => {
+    server = await scriptServer(answer(503), answer(200));
+    const { clock, fetch: f } = resilient();
+    const request = new Request(url(), { method: 'PUT', body: 'read before' });
+    await request.text(); // fetch(request) would now refuse it; fetch(request, { body }) does not
+    const pending = f(request, { body: 'payload' });
+    await until(() => clock.pendingTimers > 0, 'the backoff');
+    await clock.advance(100);
+    expect((await pending).status).toBe(200);
+    expect(server.seen.map((seen) => seen.body)).toEqual(['payload', 'payload']);
+  });
 });
 
 function formData(): FormData {
