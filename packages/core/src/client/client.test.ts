@@ -412,6 +412,14 @@ describe('per-host policies', () => {
     expect(breakerRegistry.list().filter((b) => b.name.startsWith('lru-test'))).toEqual([]);
   });
 
+  it('leaves no timer of a dropped host behind: memory stays bounded by maxHosts, not by the time limits', async () => {
+    const { client: c, clock } = client({ maxHosts: 10, timeout: 60_000, deadlineMs: 120_000 });
+    const send = script(200).send;
+    for (let i = 0; i < 500; i++) await c.request(call('GET', `https://h${i}.test/`), send);
+    expect(c.hosts()).toHaveLength(10);
+    expect(clock.pendingTimers).toBeLessThanOrEqual(20); // a timeout and a deadline per kept host, at most
+  });
+
   it('tells hosts apart that share a prefix with the previous URL', async () => {
     const { client: c } = client();
     const send = script(200).send;

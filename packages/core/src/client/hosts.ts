@@ -83,6 +83,8 @@ export class HostPolicies {
     for (const d of this.#disposers) d();
     this.#disposers.clear();
     this.breaker?.dispose();
+    this.timeout?.dispose();
+    this.deadline?.dispose();
   }
 }
 

@@ -79,6 +79,15 @@ export class DeadlineQueue {
     if (this.#head === undefined && this.#timerRefed && this.#timer !== undefined) this.#ref(false);
   }
 
+  // Clears the pending timer while no entry waits (a policy being dropped); `add` re-arms it.
+  release(): void {
+    if (this.#head === undefined && this.#timer !== undefined) {
+      this.#clock.clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#timerDue = Number.POSITIVE_INFINITY;
+    }
+  }
+
   #arm(due: number, now: number): void {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timerDue = due;

@@ -34,6 +34,19 @@ const settled = async (p: Promise<unknown>) => {
 afterEach(restoreAbortController);
 
 describe('timeout', () => {
+  it('dispose() clears its shared timer once no call waits; a later call arms it again and still times out', async () => {
+    const clock = new FakeClock();
+    const policy = timeout(1_000, { clock });
+    await policy.execute(() => 'fast');
+    expect(clock.pendingTimers).toBe(1); // kept armed (unref'd) for the next call
+    policy.dispose();
+    expect(clock.pendingTimers).toBe(0);
+    const slow = policy.execute(() => new Promise(() => {}));
+    const settled = expect(slow).rejects.toBeInstanceOf(TimeoutError);
+    await clock.advance(1_000);
+    await settled;
+  });
+
   it('defaults to an aggressive strategy named "timeout"', () => {
     expect(TIMEOUT_DEFAULTS).toEqual({ strategy: 'aggressive', name: 'timeout' });
     expect(timeout(10).name).toBe('timeout');
