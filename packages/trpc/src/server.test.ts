@@ -48,23 +48,15 @@ async function get(url: string, path: string) {
   return { status: response.status, headers: response.headers, body: (await response.json()) as Answer };
 }
 
+/** A router whose one query, `hello`, is behind `rateLimitMiddleware(options)`. */
+const limitedHello = (options: Parameters<typeof rateLimitMiddleware<{ userId: string }>>[0]) =>
+  t.router({ hello: t.procedure.use(rateLimitMiddleware<{ userId: string }>(options)).query(() => 'hi') });
+
 describe('rateLimitMiddleware, errorFormatter and responseMeta over HTTP', () => {
   it('refuses a call over the quota: 429 TOO_MANY_REQUESTS, Retry-After and the draft-10 RateLimit fields', async () => {
     const clock = new FakeClock();
     const limiter = rateLimiter({ name: 'api', algorithm: tokenBucket({ capacity: 1, refillPerSecond: 0.4 }), clock });
-    const url = await serve(
-      t.router({
-        hello: t.procedure
-          .use(
-            rateLimitMiddleware<{ userId: string }>({
-              limiter,
-              key: ({ ctx, path }) => `${ctx.userId}:${path}`,
-              clock,
-            }),
-          )
-          .query(() => 'hi'),
-      }),
-    );
+    const url = await serve(limitedHello({ limiter, key: ({ ctx, path }) => `${ctx.userId}:${path}`, clock }));
     expect((await get(url, 'hello')).status).toBe(200);
     const refused = await get(url, 'hello');
     expect(refused.status).toBe(429);
@@ -271,18 +263,12 @@ describe('rateLimitMiddleware, errorFormatter and responseMeta over HTTP', () =>
   it('awaits a key that is a promise (a session looked up), and answers its rejection as the key’s error', async () => {
     const limiter = rateLimiter({ name: 'api', algorithm: tokenBucket({ capacity: 1, refillPerSecond: 0.001 }) });
     const url = await serve(
-      t.router({
-        hello: t.procedure
-          .use(
-            rateLimitMiddleware<{ userId: string }>({
-              limiter,
-              key: async ({ ctx, path }) => {
-                if (path === 'hello') return ctx.userId;
-                throw new TRPCError({ code: 'UNAUTHORIZED' });
-              },
-            }),
-          )
-          .query(() => 'hi'),
+      limitedHello({
+        limiter,
+        key: async ({ ctx, path }) => {
+          if (path === 'hello') return ctx.userId;
+          throw new TRPCError({ code: 'UNAUTHORIZED' });
+        },
       }),
     );
     expect((await get(url, 'hello')).status).toBe(200);
