@@ -6,7 +6,7 @@ import { classify, isOwnRejection } from '@resilience/core';
  * codes and small numbers — never a user id, a rate-limit key, a URL or an error message.
  */
 export const ATTRIBUTES = {
-  /** The `name` given to `instrument` (for `instrumentAll`, each breaker's name: the first 32, then `_OTHER`). */
+  /** The `name` given to `instrument` (for `instrumentAll`, each breaker's name cut to 100 characters: the first 32, then `_OTHER`). */
   policyName: 'resilience.policy.name',
   /** How a call or attempt ended: see {@link Outcome}. */
   outcome: 'resilience.outcome',
@@ -73,6 +73,9 @@ export const MAX_ERROR_TYPES = 20;
 
 /** Most breaker names one `instrumentAll()` call reports; later ones are `_OTHER`. */
 export const MAX_BREAKER_NAMES = 32;
+
+/** Longest `resilience.policy.name`: `instrument()` refuses a longer name, `instrumentAll()` cuts a breaker's. */
+export const MAX_NAME_LENGTH = 100;
 
 /**
  * Keeps the first `max` distinct values as they are and makes any later one `_OTHER`: for

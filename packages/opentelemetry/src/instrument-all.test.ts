@@ -1,6 +1,6 @@
-import { BreakerRegistry, circuitBreaker, consecutive } from '@resilience/core';
+import { BreakerRegistry, circuitBreaker, consecutive, pipeline, retry } from '@resilience/core';
 import { describe, expect, it } from 'vitest';
-import { instrumentAll } from './instrument.js';
+import { instrument, instrumentAll } from './instrument.js';
 import { networkError, sdk, useContextManager, valueAt } from './sdk.fixture.js';
 
 useContextManager();
@@ -59,6 +59,50 @@ describe('instrumentAll', () => {
     expect(states).toHaveLength(33 * 4);
     expect(valueAt(states, { 'resilience.policy.name': '_OTHER', 'resilience.breaker.state': 'open' })).toBe(1);
     expect(names(otel.spans().map((s) => ({ attributes: s.attributes }))).size).toBe(33);
+  });
+
+  it('cuts a long breaker name to 100 characters, the longest name instrument() takes, on metrics and spans', async () => {
+    const otel = sdk();
+    const registry = new BreakerRegistry();
+    instrumentAll(registry, { meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider });
+    // A webhook target's host may be tens of kilobytes long, and a client names its breaker after it.
+    const name = `http-client:${'a'.repeat(70_000)}.example`;
+    const breaker = circuitBreaker({ name, registry, strategy: consecutive(1) });
+    await breaker.execute(() => Promise.reject(networkError())).catch(() => {});
+    await breaker.execute(() => 1).catch(() => {});
+    const cut = name.slice(0, 100);
+    const names = [
+      ...(await otel.points('resilience.breaker.state')),
+      ...(await otel.points('resilience.rejections')),
+      ...otel.spans(),
+    ].map((p) => p.attributes['resilience.policy.name']);
+    expect(new Set(names)).toEqual(new Set([cut]));
+  });
+
+  it('reports a breaker both in an instrumented pipeline and in instrumentAll once (the setup of the docs)', async () => {
+    const otel = sdk();
+    const registry = new BreakerRegistry();
+    const providers = { meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider };
+    const breaker = circuitBreaker({ name: 'payments-breaker', registry, strategy: consecutive(1) });
+    const payments = pipeline(retry({ maxAttempts: 1 }), breaker);
+    const stop = instrument(payments, { name: 'payments', ...providers });
+    const stopAll = instrumentAll(registry, providers);
+    await payments.execute(() => Promise.reject(networkError())).catch(() => {});
+    await payments.execute(() => 1).catch(() => {});
+    const rejections = async () =>
+      (await otel.points('resilience.rejections')).map((p) => [p.attributes['resilience.policy.name'], p.value]);
+    // Counted once, by the first instrumentation that reached the breaker.
+    expect(await rejections()).toEqual([['payments', 1]]);
+    const changes = otel.spans().flatMap((s) => s.events.filter((e) => e.name === 'resilience.breaker.state_change'));
+    expect(changes.map((e) => e.attributes?.['resilience.policy.name'])).toEqual(['payments']);
+    // Once the first is removed, the other reports the breaker under its own name.
+    stop();
+    await breaker.execute(() => 1).catch(() => {});
+    expect(await rejections()).toEqual([
+      ['payments', 1],
+      ['payments-breaker', 1],
+    ]);
+    stopAll();
   });
 
   it('reports a name shared by several breakers once, with the worst state', async () => {

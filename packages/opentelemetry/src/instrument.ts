@@ -1,4 +1,4 @@
-import type { Attributes, ObservableResult } from '@opentelemetry/api';
+import type { Attributes, Meter, ObservableResult, Tracer } from '@opentelemetry/api';
 import {
   type AttemptObserver,
   type BreakerRegistry,
@@ -17,6 +17,7 @@ import {
   firstValues,
   MAX_BREAKER_NAMES,
   MAX_ERROR_TYPES,
+  MAX_NAME_LENGTH,
   type RejectionReason,
 } from './attributes.js';
 import { type Instruments, instrumentsOf } from './instruments.js';
@@ -40,6 +41,16 @@ type Layer = ObservedSource & {
 
 /** The states of a core breaker, each observed as 1 or 0 so a change shows as a flip. */
 const BREAKER_STATES = ['closed', 'open', 'half-open', 'isolated'] as const;
+
+/** A subscription to a layer's events, by the meter and tracer it reports through. */
+type Reporter = { readonly meter: Meter | undefined; readonly tracer: Tracer | undefined };
+
+/**
+ * Each layer's live subscriptions, oldest first. Only the oldest through a given meter (or
+ * tracer) reports the layer's events, so a breaker met twice (in an instrumented pipeline and
+ * through `instrumentAll`) counts once; once it is removed, the next one reports.
+ */
+const reporters = new WeakMap<object, Reporter[]>();
 
 const isBreaker = (layer: Layer) => typeof layer.isolate === 'function' && typeof layer.state === 'string';
 
@@ -79,8 +90,9 @@ export function instrument(source: ObservedSource, options: InstrumentOptions): 
  * name — those listed now and those that join later — and reports
  * `resilience.breaker.state` for each name from `registry.list()` (the worst state of the
  * breakers sharing it). The first 32 names met are reported as themselves, later ones as
- * `_OTHER`, so breakers named per host or key cannot grow the series without bound. Instrument a breaker one way only: a breaker inside an instrumented
- * pipeline would have its rejections counted twice. Returns a disposer.
+ * `_OTHER`, so breakers named per host or key cannot grow the series without bound. A breaker
+ * also inside an instrumented pipeline counts once, under the name of whichever reached it
+ * first. Returns a disposer.
  *
  * @example
  * const stop = instrumentAll(breakerRegistry);
@@ -98,7 +110,10 @@ export function instrumentAll(
   const seen = new WeakSet<object>();
   // One bound for every breaker of the registry: names made per host or key stay at MAX_BREAKER_NAMES.
   const typeOf = firstValues(MAX_ERROR_TYPES);
-  const nameOf = firstValues(MAX_BREAKER_NAMES);
+  const firstNames = firstValues(MAX_BREAKER_NAMES);
+  // Cut (a host may be kilobytes long) and copied: a slice keeps its whole parent string alive.
+  const nameOf = (name: string) =>
+    firstNames(name.length > MAX_NAME_LENGTH ? [...name.slice(0, MAX_NAME_LENGTH)].join('') : name);
   const add = (breaker: object) => {
     const layer = breaker as Layer & { name: string };
     if (seen.has(breaker) || typeof layer.onEvent !== 'function') return;
@@ -156,8 +171,18 @@ function wire(
   const stops: Disposer[] = [];
 
   for (const layer of layers) {
-    if (m !== undefined || isBreaker(layer))
-      stops.push(layer.onEvent(eventHandler(name, named, m, tracer !== undefined, typeOf)));
+    if (m !== undefined || isBreaker(layer)) {
+      const me: Reporter = { meter, tracer };
+      const list = reporters.get(layer) ?? [];
+      reporters.set(layer, list);
+      list.push(me);
+      const first = (key: keyof Reporter) => me[key] !== undefined && list.find((r) => r[key] === me[key]) === me;
+      const off = layer.onEvent(eventHandler(name, named, m, first, typeOf));
+      stops.push(() => {
+        off();
+        list.splice(list.indexOf(me), 1);
+      });
+    }
     if (tracer !== undefined && typeof layer.observeAttempts === 'function') {
       stops.push(layer.observeAttempts(attemptSpans(tracer, name, typeof layer.onRetry !== 'function')));
     }
@@ -172,7 +197,10 @@ function wire(
             callStarted: () => clock.now(),
             callSettled(startedAt, ok, error) {
               const attributes = ok ? succeeded : failed(named, error, typeOf);
-              m.duration.record((clock.now() - startedAt) / 1000, attributes);
+              const seconds = (clock.now() - startedAt) / 1000;
+              // A clock stepped back (Date.now() under NTP) reads negative, which the SDK would drop: 0,
+              // as core's collector counts it. NaN (a clock that threw) is no duration.
+              if (Number.isFinite(seconds)) m.duration.record(Math.max(0, seconds), attributes);
               if (!retried) m.attempts.add(1, attributes); // a call without retries is one attempt
             },
           };
@@ -216,11 +244,12 @@ const failed = (named: Attributes, error: unknown, typeOf: (type: string) => str
 function eventHandler(
   name: string,
   named: Attributes,
-  m: Instruments | undefined,
-  traced: boolean,
+  instruments: Instruments | undefined,
+  first: (by: keyof Reporter) => boolean,
   typeOf: (type: string) => string,
 ) {
   const succeeded: Attributes = { ...named, [A.outcome]: 'success' };
+  let m: Instruments | undefined;
   const reject = (reason: RejectionReason, state?: unknown) =>
     m?.rejections.add(
       1,
@@ -230,9 +259,10 @@ function eventHandler(
     );
   return (event: PolicyEvent) => {
     const e = event as PolicyEvent & Record<string, unknown>;
+    m = first('meter') ? instruments : undefined;
     switch (e.type) {
       case 'state_change':
-        if (traced) spanStateChange(name, e.from, e.to);
+        if (first('tracer')) spanStateChange(name, e.from, e.to);
         break;
       case 'retry':
         m?.retries.add(1, { ...named, [A.retryReason]: classify(e.error) });

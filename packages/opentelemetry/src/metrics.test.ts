@@ -45,6 +45,27 @@ describe('metrics', () => {
     expect(failed.buckets.counts[9]).toBe(1); // (2.5, 5]
   });
 
+  it('records a call during which the clock stepped back as 0 s, not dropped (the SDK drops a negative value)', async () => {
+    const fake = new FakeClock(10_000);
+    let stepBack = 0;
+    // Date.now() moves back when NTP corrects the wall clock.
+    const clock = {
+      now: () => fake.now() - stepBack,
+      sleep: (ms: number, signal?: AbortSignal) => fake.sleep(ms, signal),
+      setTimeout: (callback: () => void, ms: number) => fake.setTimeout(callback, ms),
+      clearTimeout: (handle: Parameters<FakeClock['clearTimeout']>[0]) => fake.clearTimeout(handle),
+    };
+    const otel = sdk();
+    const breaker = circuitBreaker({ registry: false });
+    instrument(breaker, { name: 'payments', meterProvider: otel.meterProvider, clock });
+    await breaker.execute(async () => {
+      stepBack = 500;
+      return 'ok';
+    });
+    const [point] = await otel.points<Histogram>('resilience.call.duration');
+    expect([point?.value.count, point?.value.sum]).toEqual([1, 0]);
+  });
+
   it('counts attempts by outcome and retries by the kind of failure retried', async () => {
     const otel = sdk();
     const policy = retry({ maxAttempts: 3, backoff: backoff.constant(0), handle: () => true });

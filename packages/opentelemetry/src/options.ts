@@ -10,6 +10,7 @@ import {
 } from '@opentelemetry/api';
 import { type Clock, type OptionNames, systemClock } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
+import { MAX_NAME_LENGTH } from './attributes.js';
 
 /** How much of a rate limit is in use. */
 export interface RateLimitUsage {
@@ -113,7 +114,7 @@ export function resolveInstrumentOptions(source: unknown, options: InstrumentOpt
   const o = v.known(options, OPTION_NAMES);
   v.required('name', o.name);
   v.check(
-    o.name === undefined || (typeof o.name === 'string' && o.name.length > 0 && o.name.length <= 100),
+    o.name === undefined || (typeof o.name === 'string' && o.name.length > 0 && o.name.length <= MAX_NAME_LENGTH),
     'name',
     o.name,
     'a short fixed name (1 to 100 characters)',

@@ -381,6 +381,9 @@ describe('registerResilienceMetrics', () => {
     ['a number as options', 42, 'options'],
     ['a misspelt option', { prefx: 'app_' }, 'prefx'],
     ['an unknown option', { histogram: true }, 'histogram'],
+    ['null collectors', { collectors: null }, 'collectors'],
+    ['a number as collectors', { collectors: 5 }, 'collectors'],
+    ['true as collectors', { collectors: true }, 'collectors'],
   ])('rejects %s with a ConfigurationError naming it', (_, options, option) => {
     let error: unknown;
     try {

@@ -20,6 +20,8 @@ export {
  * state), since breakers may be named per host or key.
  */
 const MAX_BREAKER_NAMES = 32;
+/** Longest breaker name `circuit_state` reports: core's collector cuts names in breaker opens to 48, so the two match. */
+const MAX_NAME_LENGTH = 48;
 
 /** What {@link registerResilienceMetrics} registered, with a way to remove it again. */
 export interface RegisteredMetrics {
@@ -42,7 +44,7 @@ export interface RegisteredMetrics {
  * - `resilience_call_duration_seconds` — a histogram of call durations (`buckets`)
  * - `resilience_call_duration_summary_seconds{quantile}` — with `summary: true`, the window's quantiles
  * - `resilience_circuit_state{name,state}` — 1 for each breaker's current state, 0 for the others
- *   (the first 32 names met; later ones as `other`)
+ *   (the first 32 names met, cut to 48 characters; later ones as `other`)
  * - `resilience_rate_limit_usage_ratio{name}` — `used / limit` of each limiter
  *
  * @example
@@ -195,9 +197,11 @@ export function registerResilienceMetrics(
     }
   }
 
-  // Breaker names met, at most MAX_BREAKER_NAMES: a name past them is reported as `other` from then on.
+  // Breaker names met (cut to MAX_NAME_LENGTH), at most MAX_BREAKER_NAMES: a name past them is `other` from then on.
   const kept = new Set<string>();
-  const keptName = (name: string) => {
+  const keptName = (given: string) => {
+    // Copied: a slice would keep its whole parent (a host may be kilobytes long) alive.
+    const name = given.length > MAX_NAME_LENGTH ? [...given.slice(0, MAX_NAME_LENGTH)].join('') : given;
     if (kept.has(name)) return name;
     if (kept.size >= MAX_BREAKER_NAMES) return 'other';
     kept.add(name);

@@ -94,6 +94,23 @@ describe('registerResilienceMetrics: what the runbooks alert on', () => {
     });
   });
 
+  it('cuts a long breaker name in circuit_state to 48 characters, as the collector cuts it in breaker opens', async () => {
+    // A webhook target's host may be tens of kilobytes long, and a client names its breaker after it.
+    const name = `http-client:${'a'.repeat(70_000)}.example`;
+    const stats = metrics({ clock: new FakeClock() });
+    const breakers = new BreakerRegistry();
+    const breaker = circuitBreaker({ name, registry: breakers, strategy: consecutive(1) });
+    observe(breaker, stats);
+    const registry = new Registry();
+    registerResilienceMetrics(registry, { collectors: stats, breakers });
+    await breaker.execute(() => Promise.reject(lost())).catch(() => {});
+    const { samples } = await scrape(registry);
+    const [opened] = find(samples, 'resilience_circuit_breaker_opens_total');
+    const state = find(samples, 'resilience_circuit_state', { state: 'open' });
+    expect(opened!.labels.name).toHaveLength(48);
+    expect(state.map((s) => [s.labels.name, s.value])).toEqual([[opened!.labels.name, 1]]);
+  });
+
   it('labels the collector as collector in breaker opens, since name is the breaker', async () => {
     const api = metrics({ clock: new FakeClock() });
     const jobs = metrics({ clock: new FakeClock() });

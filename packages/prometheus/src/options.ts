@@ -153,8 +153,13 @@ export function resolveOptions(registry: Registry, options: ResilienceMetricsOpt
   );
   options = v.known(options, RESILIENCE_METRICS_OPTION_NAMES);
   const { collectors, breakers = [], rateLimits = [] } = options;
+  // Anything but a source or a record stays one entry, so the check below names it (null and 5 included).
   const named =
-    collectors === undefined ? [] : isSource(collectors) ? [['', collectors] as const] : Object.entries(collectors);
+    collectors === undefined
+      ? []
+      : isSource(collectors) || typeof collectors !== 'object' || collectors === null
+        ? [['', collectors as SnapshotSource] as const]
+        : Object.entries(collectors);
   v.check(
     named.every(([, c]) => isSource(c)),
     'collectors',
