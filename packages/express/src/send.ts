@@ -40,7 +40,8 @@ export function settle(
   step: Answer | typeof RUN | undefined | Promise<Answer | typeof RUN | undefined>,
 ): void {
   if (step instanceof Promise) {
-    step.then((answer) => settle(res, next, answer), next);
+    // An answer that cannot be sent (a header Node refuses) goes to the error path too.
+    step.then((answer) => settle(res, next, answer)).then(undefined, next);
   } else if (step === undefined || step === RUN) {
     next();
   } else {

@@ -42,6 +42,8 @@ export interface Reply {
   readonly chunks?: readonly string[] | AsyncIterable<string>;
   /** Thrown once `status` and `headers` are set, instead of a body: a handler that fails part-way. */
   readonly fail?: unknown;
+  /** With `fail`: written first (`res.write`: the head and these bytes go out), a handler that fails mid-response. */
+  readonly sent?: string;
 }
 
 export type Handler = (request: HandlerRequest) => Reply | Promise<Reply>;

@@ -47,8 +47,7 @@ export const requestSignal = (ctx: Context): AbortSignal => signalOf(ctx.res);
 
 /**
  * Rate limits with draft-10 `RateLimit` / `RateLimit-Policy` fields on every response and a
- * 429 problem+json with `Retry-After` on a refusal (answered here, so Koa's error path cannot
- * drop its headers). See docs/koa.md.
+ * 429 problem+json with `Retry-After` on a refusal. See docs/koa.md.
  *
  * @example app.use(rateLimit({ algorithm: tokenBucket({ capacity: 60, refillPerSecond: 1 }) }));
  */

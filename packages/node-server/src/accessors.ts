@@ -30,16 +30,33 @@ export const headersOf: (req: IncomingMessage) => IncomingMessage['headers'] = g
 const { on, once } = EventEmitter.prototype;
 const { getHeader, setHeader } = OutgoingMessage.prototype;
 
-/** `res.on('close', listener)`. */
-export function onClose(res: ServerResponse, listener: () => void): void {
-  if (res instanceof EventEmitter) on.call(res, 'close', listener);
-  else (res as ServerResponse).on('close', listener);
+/**
+ * A response pipelined behind another has no socket yet, and Node never closes it when the
+ * connection closes first: `listener` is called then, as `close` would be.
+ */
+function orphaned(res: ServerResponse, listener: (this: ServerResponse) => void): void {
+  const socket = res.req?.socket;
+  if (res.socket !== null || !socket) return;
+  const gone = () => listener.call(res);
+  if (socket.closed) gone();
+  else {
+    socket.once('close', gone);
+    res.once('socket', () => socket.off('close', gone));
+  }
 }
 
-/** `res.once('close', listener)`. */
+/** `res.on('close', listener)`, for a pipelined response too (see `orphaned`). */
+export function onClose(res: ServerResponse, listener: (this: ServerResponse) => void): void {
+  if (res instanceof EventEmitter) on.call(res, 'close', listener);
+  else (res as ServerResponse).on('close', listener);
+  orphaned(res, listener);
+}
+
+/** `res.once('close', listener)`, for a pipelined response too (see `orphaned`). */
 export function onceClosed(res: ServerResponse, listener: () => void): void {
   if (res instanceof EventEmitter) once.call(res, 'close', listener);
   else (res as ServerResponse).once('close', listener);
+  orphaned(res, listener);
 }
 
 /** `res.getHeader(name)`. */

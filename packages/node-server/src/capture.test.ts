@@ -86,6 +86,21 @@ describe('responseCapture', () => {
     expect(await second.captured).toMatchObject({ status: 409, body: Buffer.alloc(0), complete: true });
   });
 
+  it('keeps nothing of a writeHead that threw (a header value with a newline): the status and headers are those of the answer that went out', async () => {
+    const { port, captured } = await capturing((_req, res) => {
+      try {
+        res.writeHead(201, { location: '/orders/1\nx' });
+      } catch {
+        res.statusCode = 500;
+        res.setHeader('content-type', 'text/plain');
+        res.end('failed');
+      }
+    });
+    const reply = await send(port);
+    expect(reply.status).toBe(500);
+    expect(await captured).toMatchObject({ status: 500, headers: { 'content-type': 'text/plain' } });
+  });
+
   it('does not keep a streamed body past maxBodyBytes, and says so; the client still gets all of it', async () => {
     const { port, captured } = await capturing((_req, res) => {
       for (let i = 0; i < 10; i++) res.write('0123456789');
@@ -154,6 +169,19 @@ describe('responseCapture', () => {
     await started.promise;
     req.destroy();
     expect(await captured).toBeUndefined();
+  });
+
+  it('resolves undefined at once, without lingering, for a response the server destroyed with an error (a stream that failed mid-body)', async () => {
+    const capture = responseCapture({ lingerMs: 60_000, clock: new FakeClock(0) });
+    const captured = deferred<CapturedResponse | undefined>();
+    served = await serve((_req, res) => {
+      capture(res).then(captured.resolve);
+      res.write('part');
+      // As `stream.pipeline(source, res)` does when the source fails (Koa's respond, say).
+      setImmediate(() => res.destroy(new Error('disk failed')));
+    });
+    await expect(send(served.port)).rejects.toThrow();
+    expect(await captured.promise).toBeUndefined();
   });
 
   it('after the client left, lingers lingerMs for the handler to end the response (onLeft told), then resolves undefined', async () => {

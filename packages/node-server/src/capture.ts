@@ -5,7 +5,7 @@ import { isEnded, onceClosed } from './accessors.js';
 import { BODY_DEFAULTS } from './body.js';
 import { merged } from './headers.js';
 import type { LateAnswer, LateObserver, LateResponse } from './late-response.js';
-import { lateResponse } from './request-state.js';
+import { lateResponse, responseError } from './request-state.js';
 
 /**
  * Response headers a replay does not repeat: hop-by-hop fields, those Node computes again
@@ -193,7 +193,12 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
       const end = res.end as End;
       // Set once the client has left before the response ended: the handler may still end it.
       let lingering: TimerHandle | undefined;
+      // The error answered when the head went out: one answered after it (the handler failed
+      // mid-response, the error handler cut it off) leaves nothing to record.
+      let erred: unknown;
+      const failed = () => headers !== undefined && responseError(res) !== erred;
       const captured = (answer?: LateAnswer) => {
+        if (answer === undefined && failed()) return resolve(undefined);
         if (answer !== undefined) {
           status = answer.status;
           headers = replayable(merged(answer.headers, undefined));
@@ -214,13 +219,15 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
           decided = true;
           late = awaitLate(res, context, keep, captured, resolve);
         }
-        if (headers === undefined && late === undefined) {
-          status = code;
-          const sent = merged(res.getHeaders(), typeof rest[0] === 'string' ? rest[1] : rest[0]);
-          if (complete && Number(sent['content-length']) > maxBodyBytes) drop();
-          headers = replayable(sent);
-        }
-        return writeHead.call(this, code, ...rest);
+        if (headers !== undefined || late !== undefined) return writeHead.call(this, code, ...rest);
+        const sent = merged(res.getHeaders(), typeof rest[0] === 'string' ? rest[1] : rest[0]);
+        if (complete && Number(sent['content-length']) > maxBodyBytes) drop();
+        // A writeHead that throws (a bad status or header value) sends nothing: nothing is kept of it.
+        const written = writeHead.call(this, code, ...rest);
+        status = code;
+        erred = responseError(res);
+        headers = replayable(sent);
+        return written;
       } as ServerResponse['writeHead'];
       res.write = function (this: ServerResponse, ...args: unknown[]) {
         if (late === undefined) keep(args[0] as Chunk, args[1]);
@@ -248,7 +255,8 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
       onceClosed(res, () => {
         if (late !== undefined) return;
         if (isEnded(res)) captured();
-        else if (lingerMs === 0) resolve(undefined);
+        // Destroyed with an error (a stream that failed mid-body), not left by the client: no linger.
+        else if (lingerMs === 0 || failed() || res.errored) resolve(undefined);
         else {
           lingering = clock.setTimeout(() => resolve(undefined), lingerMs);
           onLeft?.(res, context);

@@ -1,4 +1,4 @@
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { type OutgoingHttpHeaders, type ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
 import { merged } from './headers.js';
 
 /** The answer a handler gave after the toolkit had answered for it: status and headers as it set them. */
@@ -96,7 +96,12 @@ export class LateResponse {
     };
     const set = (name: string, value: OutgoingHttpHeaders[string]) => {
       if (value === undefined) delete headers[name.toLowerCase()];
-      else headers[name.toLowerCase()] = value;
+      else {
+        // Node's own checks: a value it would refuse throws as it would in time, never recorded.
+        validateHeaderName(name);
+        validateHeaderValue(name, value as string);
+        headers[name.toLowerCase()] = value;
+      }
     };
     Object.defineProperty(res, 'statusCode', {
       configurable: true,

@@ -39,6 +39,27 @@ describe('requestSignal', () => {
     expect((reason as ClientDisconnectedError).status).toBe(499);
   });
 
+  it('aborts for a request pipelined behind another when their connection closes (Node never closes its response)', async () => {
+    const aborted = [deferred<unknown>(), deferred<unknown>()];
+    let n = 0;
+    const entered = deferred();
+    served = await serve((req, res) => {
+      const signal = requestSignal(res);
+      const mine = aborted[n++]!;
+      signal.addEventListener('abort', () => mine.resolve(signal.reason));
+      req.resume();
+      if (n === 2) entered.resolve();
+    });
+    const socket = new Socket();
+    socket.on('error', () => {});
+    socket.connect(served.port, '127.0.0.1');
+    socket.write('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nPOST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi');
+    await entered.promise;
+    socket.destroy();
+    const reasons = await Promise.all(aborted.map((a) => a.promise));
+    expect(reasons.map((r) => r instanceof ClientDisconnectedError)).toEqual([true, true]);
+  });
+
   it('does not abort when only the request body has ended, nor after the response', async () => {
     const states: string[] = [];
     const closed = deferred();

@@ -76,6 +76,17 @@ describe('respondOnce', () => {
     expect(JSON.parse(answer.text)).toEqual({ title: 'Request timed out', status: 503 });
   });
 
+  it("answers with its own status's reason phrase, not the one the handler set for its answer", async () => {
+    const { port, started, late } = await lateHandler((res) => res.end());
+    const reply = send(port);
+    const res = await started;
+    res.statusMessage = 'Created';
+    expect(respondOnce(res, PROBLEM)).toBe(true);
+    const answer = await reply;
+    late.resolve();
+    expect(`${answer.status} ${answer.statusMessage}`).toBe('503 Service Unavailable');
+  });
+
   it('without it, the same late json() throws "headers already sent" (the failure it prevents)', async () => {
     const { port, started, late, outcome } = await lateHandler((res) => res.status(200).json({ late: true }));
     const reply = send(port);

@@ -38,9 +38,11 @@ const BODY_HEADERS: ReadonlySet<string> = new Set([
  * headers that described that body (a stale `Content-Length` would hang the client, a
  * `Content-Encoding: gzip` make the answer unreadable, an `ETag` or `Content-Disposition`
  * mislabel it), and turns a `Cache-Control` into `no-store`, so no cache keeps a 429 or a 5xx
- * for as long as the handler meant to keep its answer. The answer's own headers go on after.
+ * for as long as the handler meant to keep its answer. A reason phrase the handler set goes
+ * too. The answer's own headers go on after.
  */
 export function clearBodyHeaders(res: ServerResponse): void {
+  res.statusMessage = ''; // Node then writes the answer's own (`503 Service Unavailable`)
   for (const name of res.getHeaderNames()) {
     if (BODY_HEADERS.has(name)) res.removeHeader(name);
     else if (name === 'cache-control') res.setHeader(name, 'no-store');

@@ -1,6 +1,6 @@
 // The Express side of the HTTP conformance suite: how its scenarios' routes, parsers and apps
 // are written in Express. Reused for Express 4 (the same code against express@4).
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import type { ConformanceAdapter, Handler, Parser, Reply } from '@resilience/http-conformance';
 import type express from 'express';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
@@ -11,11 +11,15 @@ type Layer = RequestHandler | ErrorRequestHandler;
 function write(res: Response, reply: Reply): void {
   res.status(reply.status ?? 200);
   for (const [name, value] of Object.entries(reply.headers ?? {})) res.set(name, value as string | string[]);
-  if (reply.fail !== undefined) throw reply.fail;
+  if (reply.fail !== undefined) {
+    if (reply.sent !== undefined) res.write(reply.sent);
+    throw reply.fail;
+  }
   if (reply.json !== undefined) res.json(reply.json);
   else if (reply.text !== undefined) res.send(reply.text);
   else if (reply.bytes !== undefined) res.end(Buffer.from(reply.bytes));
-  else if (reply.chunks !== undefined) Readable.from(reply.chunks).pipe(res);
+  // As Express apps stream: a source that fails destroys the response (`pipe` would leave it open).
+  else if (reply.chunks !== undefined) pipeline(Readable.from(reply.chunks), res, () => {});
   else res.end();
 }
 

@@ -137,6 +137,23 @@ export const idempotencyTimeoutScenarios: Scenario[] = [
     },
     {
       area: 'idempotency',
+      name: `with timeout (${order}): a timed-out handler setting a header value Node refuses (a line break) fails as it would in time: the key is freed, a retry runs`,
+      async run(t) {
+        const { runs, release, timedOut, retryUntilFree } = await timedOutApp(t, order, async (release) => {
+          await release;
+          return { status: 201, json: { charged: 1 }, headers: { location: '/orders/1\r\nSet-Cookie: a=1' } };
+        });
+        expect((await timedOut()).status).toBe(503);
+        release.resolve();
+        const retried = await retryUntilFree();
+        expect([retried.status, retried.headers.get('idempotent-replayed')]).toEqual([201, null]);
+        expect(retried.headers.get('set-cookie')).toBeNull();
+        expect(await retried.json()).toEqual({ charged: 2 });
+        expect(runs.runs).toBe(2);
+      },
+    },
+    {
+      area: 'idempotency',
       name: `with timeout (${order}): a timed-out handler that never answers holds the key for lockTimeoutMs, then a retry runs`,
       async run(t) {
         const { app, clock, runs, timedOut } = await timedOutApp(t, order, () => new Promise(() => {}), {

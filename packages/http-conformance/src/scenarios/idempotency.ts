@@ -371,6 +371,57 @@ export const idempotencyScenarios: Scenario[] = [
   },
   {
     area: 'idempotency',
+    name: 'a handler that fails after its response began (its head and part of its body sent): the key is freed at once, a retry runs, nothing partial is replayed',
+    async run(t) {
+      const runs = counter();
+      const app = await t.serve([
+        t.m.errorHandler({ logger: t.logger() }),
+        t.m.idempotency({ logger: t.logger() }),
+        t.m.route('POST', '/orders', () =>
+          runs.runs === 0
+            ? runs.add({
+                status: 200,
+                headers: { 'content-type': 'text/plain' },
+                sent: 'half',
+                fail: new Error('disk'),
+              })
+            : runs.add({ status: 201, json: { charged: 1 } }),
+        ),
+      ]);
+      // The connection is cut: the client never gets a whole response.
+      await expect(app.fetch('/orders', post({})).then((r) => r.text())).rejects.toThrow();
+      const retried = await retryPast409(app, '/orders', post({}));
+      expect([retried.status, retried.headers.get('idempotent-replayed')]).toEqual([201, null]);
+      expect(await retried.json()).toEqual({ charged: 1 });
+      expect(runs.runs).toBe(2);
+    },
+  },
+  {
+    area: 'idempotency',
+    name: 'a streamed response whose source fails mid-body (the response destroyed with its error): the key is freed at once, a retry runs',
+    async run(t) {
+      const runs = counter();
+      async function* failing() {
+        yield 'part,';
+        throw new Error('disk');
+      }
+      const app = await t.serve([
+        t.m.errorHandler({ logger: t.logger() }),
+        t.m.idempotency({ logger: t.logger() }),
+        t.m.route('POST', '/orders', () =>
+          runs.runs === 0
+            ? runs.add({ status: 200, headers: { 'content-type': 'text/plain' }, chunks: failing() })
+            : runs.add({ status: 201, json: { charged: 1 } }),
+        ),
+      ]);
+      await expect(app.fetch('/orders', post({})).then((r) => r.text())).rejects.toThrow();
+      const retried = await retryPast409(app, '/orders', post({}));
+      expect([retried.status, retried.headers.get('idempotent-replayed')]).toEqual([201, null]);
+      expect(runs.runs).toBe(2);
+    },
+  },
+  {
+    area: 'idempotency',
     name: 'a client that leaves and whose handler stops on the abort: its 499 is not replayed, the retry runs',
     async run(t) {
       const runs = counter();

@@ -13,7 +13,10 @@ const parser = (kind: Parser): Middleware => bodyParser({ enableTypes: [...ENABL
 function write(ctx: Context, reply: Reply): void {
   ctx.status = reply.status ?? 200;
   for (const [name, value] of Object.entries(reply.headers ?? {})) ctx.set(name, value as string | string[]);
-  if (reply.fail !== undefined) throw reply.fail;
+  if (reply.fail !== undefined) {
+    if (reply.sent !== undefined) ctx.res.write(reply.sent);
+    throw reply.fail;
+  }
   if (reply.json !== undefined) ctx.body = reply.json;
   else if (reply.text !== undefined) ctx.body = reply.text;
   else if (reply.bytes !== undefined) ctx.body = Buffer.from(reply.bytes);

@@ -46,4 +46,26 @@ describe('loadShedder, as Express drives it (no promise from the handler)', () =
     expect((await failing).status).toBe(503);
     expect((await send(served.port)).status).toBe(200);
   });
+
+  it('frees the slot at once of a response the server destroyed with an error (a stream that failed mid-body), without waiting abandonedHoldMs', async () => {
+    const clock = new FakeClock(0);
+    const shed = loadShedder<ServerResponse>({ maxConcurrent: 1, abandonedHoldMs: 60_000, clock }, (res, answer) => {
+      res.statusCode = answer.status;
+      res.end(answer.body);
+    });
+    const handler = (res: ServerResponse) => {
+      if (res.req.url !== '/fails') {
+        res.end('ok');
+        return;
+      }
+      res.write('part');
+      // As `stream.pipeline(source, res)` does when the source fails.
+      setImmediate(() => res.destroy(new Error('disk failed')));
+    };
+    served = await serve((_req, res) => {
+      void shed(res, () => handler(res), res);
+    });
+    await expect(send(served.port, { path: '/fails' })).rejects.toThrow();
+    expect((await send(served.port)).status).toBe(200);
+  });
 });

@@ -89,7 +89,7 @@ function heldUntilEnd(res: ServerResponse, clock: Clock, holdMs: number): Promis
       // A late response is made with an error (the timeout's, or the handler's failure after it).
       if (error !== undefined && (lateResponse(res) !== undefined || isRequestTimeoutError(error))) {
         outlive(res, resolve, clock, holdMs);
-      } else if (isEnded(res) || error !== undefined) resolve();
+      } else if (isEnded(res) || error !== undefined || res.errored) resolve();
       else outlive(res, () => reject(new ClientDisconnectedError()), clock, holdMs);
     }),
   );

@@ -81,6 +81,18 @@ describe('rateLimitCheck', () => {
     ).not.toThrow();
   });
 
+  it('names a policy name that cannot go into RateLimit-Policy (not printable ASCII) as its name option, with the others', () => {
+    const algorithm = fixedWindow({ limit: 5, windowMs: 60_000 });
+    expect(() =>
+      rateLimitCheck(
+        { algorithm, name: 'api\r\nx', skip: 3 } as never,
+        port(() => 'none'),
+      ),
+    ).toThrow(
+      'Invalid rateLimit options: skip: received 3, expected a function; name: received "api\\r\\nx", expected a non-empty name of printable ASCII, not used by another limit',
+    );
+  });
+
   it('names a cost above the limit with the other bad options, in one error', () => {
     const algorithm = fixedWindow({ limit: 5, windowMs: 60_000 });
     expect(() =>

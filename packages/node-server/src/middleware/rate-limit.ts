@@ -144,12 +144,22 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
     const why = o.cost === undefined ? ` (${cost}, the default, is not)` : '';
     v.check(!(cost > maxCost), 'cost', o.cost, `a number >= 0 and <= ${maxCost}, the most the limit ever admits${why}`);
   }
+  // The responder checks the name as a policy name (printable ASCII): named as this option.
+  const respond =
+    built &&
+    checkNested(
+      v,
+      undefined,
+      () =>
+        rateLimitResponder(
+          [{ name, algorithms: built.algorithms }],
+          o.headers === undefined ? {} : { headers: o.headers },
+        ),
+      ['headers', 'limiter'],
+      { 'limiters[0].name': 'name' },
+    );
   v.done();
   const limiter = built!; // built, or an issue was reported
-  const respond = rateLimitResponder(
-    [{ name, algorithms: limiter.algorithms }],
-    o.headers === undefined ? {} : { headers: o.headers },
-  );
   const logger = o.logger ?? consoleLogger;
   limiter.onEvent((event) => {
     if (event.type !== 'store_error') return;
@@ -182,7 +192,7 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
     return clientIpKey(port.ip(c, xff) ?? '');
   };
 
-  const draft = respond.draft;
+  const draft = respond!.draft;
   const decide = (res: ServerResponse, d: RateLimitDecision): Answer | undefined => {
     // Nearly every response: one limit allowing and counted, in draft mode, and no rate-limit fields yet
     // (an earlier limiter's legacy fields stay as they are, as a merge would leave them):
@@ -201,10 +211,10 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
       shared = true; // two middlewares left unnamed are both "default"
       logger.warn(
         { policy: name },
-        `rateLimit "${name}": another rateLimit middleware on this request has the same name, so clients cannot tell the two limits apart in RateLimit-Policy, RateLimit and violated-policies; give each its own name`,
+        `rateLimit "${name}": another rateLimit middleware on this request has the same name, so clients cannot tell the two limits apart; give each its own name`,
       );
     }
-    const r = respond([d], clock.now(), d.allowed ? undefined : { correlationId: requestCorrelationId(res) });
+    const r = respond!([d], clock.now(), d.allowed ? undefined : { correlationId: requestCorrelationId(res) });
     // An earlier limiter's fields, every one the merge reads: the legacy fields of the more
     // constrained limit are kept whole (its limit, remaining and reset, never a mix of two).
     const headers =

@@ -11,10 +11,9 @@ export interface GracefulShutdownOptions {
   /** The process signals that start the shutdown; `[]` for none (call `shutdown()` yourself). @default ['SIGTERM', 'SIGINT'] */
   signals?: readonly NodeJS.Signals[];
   /**
-   * The health registry behind the readiness route: on the signal a critical readiness check
-   * named `shutdown` that fails is registered, so readiness (and `/health`) answers 503 at
-   * once while liveness stays as it was. The name must be free; the shutdowns of several
-   * servers may share one registry (the check is registered once).
+   * The health registry behind the readiness route: on the signal a failing critical readiness
+   * check named `shutdown` (a free name) is registered, once however many servers share it, so
+   * readiness answers 503 at once while liveness stays as it was.
    */
   health?: HealthRegistry;
   /**
@@ -30,11 +29,9 @@ export interface GracefulShutdownOptions {
    */
   timeoutMs?: number;
   /**
-   * How long a request whose client left before its answer is still waited for: its handler
-   * may still run (writing to a pool `onShutdown` closes). It is done when it ends the
-   * response (Express: every handler that answers or fails does) or after this long (Koa
-   * ends no response whose client left: its hold lasts this long). At most 1 000 such
-   * requests are held at once. `0` waits for none. @default 5_000
+   * How long the handler of a request whose client left is still waited for (it may write to
+   * a pool `onShutdown` closes): until it ends the response, or this long (Koa ends none whose
+   * client left). At most 1 000 are held. `0` waits for none. @default 5_000
    */
   abandonedHoldMs?: number;
   /** Runs first, right after readiness turns to fail (close WebSockets and other long-lived connections here). */

@@ -47,6 +47,11 @@ async function setup({ withoutHealth, ...options }: GracefulShutdownOptions & { 
       if (path === '/slow') await release.promise;
       else await new Promise(() => {});
       res.end('slow done', () => events.push('in-flight response finished'));
+    } else if (path === '/broken') {
+      res.write('part');
+      started.slow.resolve();
+      await release.promise;
+      res.destroy(new Error('disk failed')); // as `stream.pipeline(source, res)` does when the source fails
     } else if (path === '/stream') {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write('streaming…');
@@ -160,6 +165,35 @@ describe('gracefulShutdown', () => {
     expect(busy.destroyed).toBe(true);
     idleAgent.destroy();
     busyAgent.destroy();
+  });
+
+  it('does not wait for a request pipelined behind the one in flight: Node never answers nor closes it once their connection closes', async () => {
+    const { started, release, exited, port } = await setup();
+    // A connection that has sent nothing yet (a preconnect) is closed only once no request is in flight.
+    const preconnected = net.connect(port, '127.0.0.1');
+    preconnected.on('error', () => {});
+    await once(preconnected, 'connect');
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.resume();
+    const closed = once(socket, 'close');
+    // One write: both requests reach the server together, the second queued behind the first.
+    socket.write('GET /slow HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    await started.slow.promise;
+    process.emit(SIGNAL);
+    release.resolve();
+    await closed; // the first answered with `Connection: close`, the second never sent
+    expect(await exited).toBe(0);
+  });
+
+  it('does not hold onShutdown for a response the server destroyed with an error (a stream that failed): its handler is done', async () => {
+    const { started, release, exited, port } = await setup({ abandonedHoldMs: 60_000 });
+    const broken = send(port, { path: '/broken' }).catch((error: Error) => error);
+    await started.slow.promise;
+    process.emit(SIGNAL);
+    release.resolve();
+    expect(await broken).toBeInstanceOf(Error);
+    expect(await exited).toBe(0);
   });
 
   it('closes connections that have sent no request, or only part of one, once no request is in flight', async () => {
@@ -368,6 +402,32 @@ describe('gracefulShutdown', () => {
 
     it('holds onShutdown (closing pools) until its handler has ended the response', async () => {
       const { release, events, exited } = await leftBehind({ ends: true });
+      expect(events).toEqual([]);
+      release.resolve();
+      expect(await exited).toBe(0);
+      expect(events).toEqual(['handler done', 'onShutdown']);
+    });
+
+    it('holds it too for a client that leaves after the signal, on the last connection (the server closes before that response does)', async () => {
+      const clock = new FakeClock();
+      const entered = deferred();
+      const release = deferred();
+      const events: string[] = [];
+      served = await serve(async (_req, res) => {
+        entered.resolve();
+        await release.promise;
+        res.end('late');
+        events.push('handler done');
+      });
+      const exited = shutdownNoting(served.server, clock, events);
+      const client = http.request({ host: '127.0.0.1', port: served.port, agent: false });
+      client.on('error', () => {});
+      client.end();
+      await entered.promise;
+      const closed = once(served.server, 'close');
+      process.emit(SIGNAL);
+      client.destroy();
+      await closed;
       expect(events).toEqual([]);
       release.resolve();
       expect(await exited).toBe(0);

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { systemClock, type TimerHandle } from '@resilience/core';
-import { isEnded } from '../accessors.js';
+import { isEnded, onClose } from '../accessors.js';
 import { loggedPath } from '../logged-path.js';
 import { consoleLogger } from '../logger.js';
 import { outlive } from '../outlive.js';
@@ -62,16 +62,11 @@ function describe(res: ServerResponse): string {
 
 /**
  * Drains a server on SIGTERM / SIGINT the way terminus does, tied to a health registry:
- * readiness fails at once, the server keeps accepting for `drainDelayMs`, then refuses new
- * connections while the requests in flight finish (their keep-alive connections close as
- * each response ends, idle ones at once; a timed-out one's handler ends too), then
- * `onShutdown` runs and the process exits with 0 — or with 1, naming what was still open,
- * once `timeoutMs` has passed since the signal.
- * From the signal on every response carries `Connection: close`.
- *
- * Call it right after creating the server: it counts the requests in flight from then on
- * (one `close` listener per request), and once none of those is left it closes every
- * connection still open, preconnected ones that never sent a request included.
+ * readiness fails at once, the server accepts for `drainDelayMs`, then refuses new
+ * connections while the requests in flight finish (every response with `Connection:
+ * close`), then `onShutdown` runs and the process exits with 0 — or with 1, naming what was
+ * still open, once `timeoutMs` has passed. Call it right after creating the server: it
+ * counts the requests in flight from then on.
  *
  * @example
  * const server = app.listen(3000);
@@ -100,6 +95,7 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   const late = new Set<ServerResponse>();
   let abandoned = 0;
   let lateDone = () => {};
+  let inFlightDone = () => {};
   /** This shutdown among the process's others. */
   const self = {};
 
@@ -122,7 +118,8 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
     if (handler !== undefined) {
       late.add(this);
       handler.observe({ end: () => late.delete(this) && late.size === 0 && lateDone() });
-    } else if (!isEnded(this)) holdAbandoned(this);
+    } else if (!isEnded(this) && !this.errored) holdAbandoned(this);
+    if (inFlight.size === 0) inFlightDone();
     if (phase === 'closing') closeUnneeded();
   }
 
@@ -144,7 +141,7 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   }
   const tracked = (_req: unknown, res: ServerResponse) => {
     inFlight.add(res);
-    res.on('close', released);
+    onClose(res, released);
     if (phase !== 'serving') closeAfter(res);
   };
   const onSignal = (signal: NodeJS.Signals) => {
@@ -232,6 +229,8 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
       `shutdown: refusing new connections; ${inFlight.size} request(s) in flight`,
     );
     await closed;
+    // The server closes before the responses of its last connection do: theirs may be held too.
+    if (inFlight.size > 0) await new Promise<void>((resolve) => (inFlightDone = resolve));
     if (late.size > 0) await new Promise<void>((resolve) => (lateDone = resolve));
     if (phase !== 'closing') return;
     phase = 'finishing';

@@ -29,6 +29,7 @@ export async function serve(handler: http.RequestListener): Promise<Served> {
 
 export interface Reply {
   readonly status: number;
+  readonly statusMessage: string;
   readonly headers: http.IncomingHttpHeaders;
   readonly body: Buffer;
   readonly text: string;
@@ -60,7 +61,13 @@ export function send(port: number, options: SendOptions = {}): Promise<Reply> {
         res.on('error', reject);
         res.on('end', () => {
           const body = Buffer.concat(chunks);
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString('utf8') });
+          resolve({
+            status: res.statusCode ?? 0,
+            statusMessage: res.statusMessage ?? '',
+            headers: res.headers,
+            body,
+            text: body.toString('utf8'),
+          });
         });
       },
     );
