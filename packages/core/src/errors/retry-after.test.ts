@@ -23,6 +23,11 @@ describe('Retry-After', () => {
       ['Tuesday, 24-Nov-26 12:00:30 GMT', 30_000],
       ['Tue Nov 24 12:00:30 2026', 30_000], // asctime-date: no zone, GMT
       ['foo 2030', undefined], // Date.parse reads a year in it
+      // Only the three HTTP-date forms: a date without its zone would be read in the local one,
+      // and words around a time of day would be read as some date.
+      ['Tue, 24 Nov 2026 12:00:30', undefined],
+      ['foo 1:00:00 2030', undefined],
+      ['Tue, 24 Nov 2026 12:00:30 GMT junk', undefined],
       ['1e3', undefined],
     ];
     for (const [value, ms] of read) expect(parseRetryAfter(value, NOW), value).toBe(ms);

@@ -10,6 +10,9 @@ function header(headers: unknown, name: string): unknown {
   return h[name] ?? h[name.toLowerCase()] ?? h['Retry-After'];
 }
 
+const HTTP_DATE =
+  /^(\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT|\w{6,9}, \d\d-\w{3}-\d\d \d\d:\d\d:\d\d GMT|\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4})$/;
+
 /**
  * Parses a `Retry-After` value (RFC 9110 §10.2.3): delay-seconds or an HTTP-date (GMT).
  * Returns milliseconds from `nowMs`, never negative, or `undefined` when unparsable.
@@ -21,8 +24,9 @@ export function parseRetryAfter(value: unknown, nowMs: number): number | undefin
   // The first of a field sent twice (`fetch` joins them: `2, 2`); a date's own comma follows its weekday.
   const text = value.split(/(?<=\d|GMT),/i)[0]!.trim();
   if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
-  // A date has a time of day (`Date.parse` reads a year in `foo 2030`); asctime's, no zone, is GMT.
-  if (!/\d:\d\d:\d\d/.test(text)) return undefined;
+  // The three HTTP-date forms only (`Date.parse` reads a year in `foo 2030`, and a date without
+  // its zone in the local one): IMF-fixdate, rfc850-date, asctime-date (no zone: GMT).
+  if (!HTTP_DATE.test(text)) return undefined;
   const at = Date.parse(/:\d\d \d{4}$/.test(text) ? `${text} GMT` : text);
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }

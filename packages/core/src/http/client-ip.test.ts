@@ -24,8 +24,13 @@ describe('clientIpKey', () => {
     expect(clientIpKey('64:ff9b::203.0.113.7')).toBe('203.0.113.7');
     expect(clientIpKey('64:FF9B::CB00:7107')).toBe('203.0.113.7');
     expect(clientIpKey('64:ff9b::198.51.100.9')).toBe('198.51.100.9');
-    // Another NAT64 prefix (the local-use 64:ff9b:1::/48) is an IPv6 network like any other.
-    expect(clientIpKey('64:ff9b:1::cb00:7107')).toBe('64:ff9b:1::/56');
+    // The local-use translation prefix (RFC 8215, 64:ff9b:1::/48, deployed as a /96 in it) and
+    // SIIT's IPv4-translated form (::ffff:0:a.b.c.d) carry IPv4 clients too.
+    expect(clientIpKey('64:ff9b:1::cb00:7107')).toBe('203.0.113.7');
+    expect(clientIpKey('64:ff9b:1::cb00:7108')).toBe('203.0.113.8');
+    expect(clientIpKey('64:ff9b:1:ab:0:12:cb00:7107')).toBe('203.0.113.7');
+    expect(clientIpKey('::ffff:0:203.0.113.7')).toBe('203.0.113.7');
+    expect(clientIpKey('64:ff9b:2::cb00:7107')).toBe('64:ff9b:2::/56');
   });
 
   it('masks other IPv6 addresses to a /56, so one customer cannot rotate through its addresses', () => {

@@ -124,9 +124,13 @@ function ipv6Key(ip: string, bits: number): string {
   if (zone >= 0) text = text.slice(0, zone);
   const groups = hextets(text);
   if (groups === undefined) return ip;
-  // An IPv4 client: IPv4-mapped, or NAT64's (RFC 6052): a /56 would key all IPv4 clients as one.
+  // An IPv4 client: IPv4-mapped, SIIT's IPv4-translated (::ffff:0:a.b.c.d), or NAT64's
+  // (RFC 6052, and RFC 8215's local-use /48 as a /96): a /56 would key all IPv4 clients as one.
   const [a, b, c, d, e, f] = groups as [number, number, number, number, number, number];
-  if (c + d + e === 0 && ((a + b === 0 && f === 0xffff) || (a === 0x64 && b === 0xff9b && f === 0))) {
+  if (
+    (a + b + c + d === 0 && e + f === 0xffff && e * f === 0) ||
+    (a === 0x64 && b === 0xff9b && (c === 1 || c + d + e + f === 0))
+  ) {
     const [hi, lo] = [groups[6]!, groups[7]!];
     return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
   }

@@ -99,17 +99,16 @@ function ownStatus(e: Bag): number | undefined {
   return undefined;
 }
 
-/**
- * Whether the error carries an upstream's answer: a `response` with a status (axios, got,
- * superagent), or axios' copy of that status on the error itself (axios ≥ 1.7). That status
- * says how a provider answered this server, not how this server answers its client.
- */
+// Whether the error carries an upstream's answer: a `response` with a status (axios, got,
+// superagent), axios' copy of that status on the error itself (axios ≥ 1.7), or the AWS SDK's
+// `$metadata`. That says how a provider answered this server, not how it answers its client.
 function upstreamAnswer(e: Bag): boolean {
   const response = asBag(e.response);
   return (
     typeof response?.status === 'number' ||
     typeof response?.statusCode === 'number' ||
-    (e.isAxiosError === true && typeof e.status === 'number')
+    (e.isAxiosError === true && typeof e.status === 'number') ||
+    asBag(e.$metadata) !== undefined
   );
 }
 
@@ -144,6 +143,11 @@ function assess(error: unknown, depth: number): HttpErrorStatus {
   // A provider's 401 or 429 is about this server's credentials or quota: 502, whatever it was.
   if (upstreamAnswer(e)) return status('dependency', 502, category);
   if (ownStatus(e) !== undefined) return byOwnStatus(e, category);
+  // An auth or quota error with a `code` (a driver's SQLSTATE, a gRPC status) is about this
+  // server's credentials or quota with a dependency: 502, as an upstream's 401 or 429 is.
+  if ((category === 'auth' || category === 'rate_limit') && e.code !== undefined) {
+    return status('dependency', 502, category);
+  }
   if (category === 'validation' && (/ValidationError|ZodError/.test(name) || Array.isArray(e.issues))) {
     return status('validation', 422, category); // a body that parses but breaks the schema
   }
@@ -166,8 +170,8 @@ function byOwnStatus(e: Bag, category: ErrorCategory): HttpErrorStatus {
 // the error sets on itself (status / statusCode 400-599; an upstream's response.status is
 // not one: any upstream answer is 502; a plain { status: 404 } works too); otherwise by
 // category: validation 400 (422 for a schema error), auth 401, invalid state 409, rate
-// limit 429, upstream timeout 504, network and dependency 502, cancelled 499,
-// configuration and unknown 500. A TypeError, RangeError or ReferenceError without a
+// limit 429 (both 502 with a `code`: a dependency's), upstream timeout 504, network and
+// dependency 502, cancelled 499, configuration and unknown 500. A TypeError, RangeError or ReferenceError without a
 // status is a bug: 500.
 /**
  * The status a server answers an error with, its category (one of `classify`'s ten) and

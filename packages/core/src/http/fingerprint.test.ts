@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { httpErrorStatus } from './error-response.js';
 import { canonicalJson, fingerprintInput } from './fingerprint.js';
 
 /** The same JSON value with every object's keys in a shuffled order. */
@@ -45,6 +46,15 @@ describe('canonicalJson', () => {
     let deep: unknown = 1;
     for (let i = 0; i < 600; i++) deep = [deep];
     expect(() => canonicalJson(deep)).toThrow(/512/);
+    // A request body that deep is the client's doing: its error answers 400, not a 500.
+    const tooDeep = (() => {
+      try {
+        fingerprintInput({ method: 'POST', path: '/orders', body: deep });
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(httpErrorStatus(tooDeep).status).toBe(400);
     const repeated = { x: 1 };
     expect(canonicalJson({ a: repeated, b: repeated })).toBe('{"a":{"x":1},"b":{"x":1}}'); // shared, not a cycle
   });

@@ -20,7 +20,10 @@ function write(value: unknown, depth: number, path: Set<object>): string | undef
       return undefined; // undefined, functions and symbols, as JSON.stringify leaves them out
   }
   if (value === null) return 'null';
-  if (depth >= MAX_DEPTH) throw new TypeError(`canonicalJson: nested deeper than ${MAX_DEPTH} levels`);
+  if (depth >= MAX_DEPTH) {
+    // A request body that deep is the client's doing: answered 400, not as a server bug.
+    throw Object.assign(new TypeError(`canonicalJson: nested deeper than ${MAX_DEPTH} levels`), { status: 400 });
+  }
   if (path.has(value)) throw new TypeError('canonicalJson: the value holds a cycle');
   path.add(value);
   let out: string;
@@ -42,7 +45,8 @@ function write(value: unknown, depth: number, path: Set<object>): string | undef
  * JSON with every object's keys sorted (by UTF-16 code units) at every depth, so two bodies
  * that differ only in key order give the same text. Values are written as `JSON.stringify`
  * writes them (`toJSON` honoured, `undefined` and functions left out, non-finite numbers as
- * `null`). Throws `TypeError` for a cycle, a BigInt, or nesting over 512 levels.
+ * `null`). Throws `TypeError` for a cycle, a BigInt, or nesting over 512 levels (that one
+ * with `status: 400`: a request body that deep is the client's).
  */
 export function canonicalJson(value: unknown): string {
   return write(value, 0, new Set()) ?? 'null';

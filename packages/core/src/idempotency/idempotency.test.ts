@@ -1,12 +1,15 @@
 import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import {
+  BrokenCircuitError,
   ConfigurationError,
   IdempotencyConflictError,
   IdempotencyRecordError,
   isIdempotencyRecordError,
+  RequestTimeoutError,
   StoreUnavailableError,
 } from '../errors/errors.js';
+import { httpErrorStatus } from '../http/error-response.js';
 import { type MemoryStore, memoryStore } from '../store/memory.js';
 import { deferred } from '../testing/deferred.js';
 import { jsonRoundTripStore } from '../testing/json-round-trip-store.js';
@@ -181,6 +184,40 @@ describe('idempotency', () => {
     });
     await expect(idem.execute('other', () => Promise.reject(new Error('500')))).rejects.toThrow('500');
     expect(await idem.execute('other', () => 'ok')).toBe('ok');
+  });
+
+  it('replays a recorded error with the status a server answered the original with, not an upstream’s', async () => {
+    const idem = idempotency({ clock: new FakeClock(), random: fixed, recordErrors: true });
+    const cases: Array<[string, unknown]> = [
+      [
+        'axios',
+        Object.assign(new Error('Request failed with status code 401'), {
+          isAxiosError: true,
+          status: 401,
+          response: { status: 401 },
+        }),
+      ],
+      ['timeout', new RequestTimeoutError(100)],
+      ['circuit', new BrokenCircuitError('open', 5_000)],
+      ['invalid', Object.assign(new Error('bad'), { status: 400 })],
+    ];
+    for (const [key, error] of cases) {
+      await idem.execute(key, () => Promise.reject(error)).catch(() => {});
+      const replayed = await idem.execute(key, () => 'ran').catch((e: unknown) => e);
+      expect([key, httpErrorStatus(replayed).status]).toEqual([key, httpErrorStatus(error).status]);
+    }
+  });
+
+  it('records an error whose getters throw as what can be read, and gives its caller that error', async () => {
+    const idem = idempotency({ clock: new FakeClock(), random: fixed, recordErrors: true });
+    const hostile = {
+      message: 'orig',
+      get name(): string {
+        throw new Error('getter boom');
+      },
+    };
+    await expect(idem.execute('k', () => Promise.reject(hostile))).rejects.toBe(hostile);
+    await expect(idem.execute('k', () => 'ran')).rejects.toMatchObject({ message: 'orig', replayed: true });
   });
 
   it('rethrows the real error and frees the key when recordErrors throws, reporting the predicate failure', async () => {
@@ -491,6 +528,13 @@ describe('idempotency', () => {
       .execute('k', () => 1, { onInFlight: 'wait' as never, scope: '', fingerprint: 7 as never })
       .catch((e: unknown) => e);
     expect((error as ConfigurationError).issues.map((i) => i.option)).toEqual(['scope', 'fingerprint', 'onInFlight']);
+    // A whole body as the fingerprint would sit in every record, outside maxRecordBytes: hash it.
+    const fn = vi.fn(() => 1);
+    await expect(idempotency().execute('k', fn, { fingerprint: 'x'.repeat(1_025) })).rejects.toThrow(
+      /fingerprint: received "x+…, expected a string of at most 1024 characters \(a hash of the request\)/,
+    );
+    expect(fn).not.toHaveBeenCalled();
+    expect(await idempotency().execute('k', () => 1, { fingerprint: 'x'.repeat(1_024) })).toBe(1);
   });
 
   it('refuses a per-call option it does not know (a misspelt fingerprint would switch the check off), before fn runs', async () => {

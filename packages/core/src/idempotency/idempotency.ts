@@ -110,7 +110,7 @@ export class Idempotency {
       options === null ||
       unknownKey(options, EXECUTE_OPTION_NAMES) !== undefined ||
       (scope !== undefined && (typeof scope !== 'string' || scope.length === 0 || LONE_SURROGATE.test(scope))) ||
-      (fingerprint !== undefined && typeof fingerprint !== 'string') ||
+      (fingerprint !== undefined && !(typeof fingerprint === 'string' && fingerprint.length <= 1_024)) ||
       (onInFlight !== undefined && onInFlight !== 'share' && onInFlight !== 'reject') ||
       (signal !== undefined && !isAbortSignal(signal)) ||
       (maxRecordBytes !== undefined && !isByteBound(maxRecordBytes))
@@ -127,7 +127,12 @@ export class Idempotency {
         scope,
         'well-formed text (no lone surrogate)',
       );
-      v.check(fingerprint === undefined || typeof fingerprint === 'string', 'fingerprint', fingerprint, 'a string');
+      v.check(
+        fingerprint === undefined || (typeof fingerprint === 'string' && fingerprint.length <= 1_024),
+        'fingerprint',
+        fingerprint,
+        'a string of at most 1024 characters (a hash of the request)',
+      );
       v.oneOf('onInFlight', onInFlight, ['share', 'reject']);
       v.check(signal === undefined || isAbortSignal(signal), 'signal', signal, 'an AbortSignal');
       v.check(

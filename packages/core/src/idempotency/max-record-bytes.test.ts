@@ -86,7 +86,7 @@ describe.each(stores)('maxRecordBytes on %s', (_, makeStore) => {
     const { idem, events } = subject({ store: makeStore(), recordErrors: true, maxRecordBytes: 100 });
     const long = new Error('x'.repeat(100));
     await expect(idem.execute('long', () => Promise.reject(long))).rejects.toBe(long);
-    expect(events.at(-1)).toMatchObject({ type: 'not_recorded', reason: 'too_large', bytes: 129 }); // {"name":"Error","message":"xx…"}
+    expect(events.at(-1)).toMatchObject({ type: 'not_recorded', reason: 'too_large', bytes: 142 }); // {"name":"Error","message":"xx…","status":500}
     expect(await idem.execute('long', () => 'ran again')).toBe('ran again');
     const short = new Error('declined');
     await expect(idem.execute('short', () => Promise.reject(short))).rejects.toBe(short);

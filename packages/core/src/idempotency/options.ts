@@ -91,8 +91,8 @@ export const IDEMPOTENCY_DEFAULTS = {
 
 export interface IdempotencyExecuteOptions {
   /**
-   * A digest of the request (method, path, body hash). The same key with another
-   * fingerprint is rejected with `IdempotencyConflictError('fingerprint_mismatch')`.
+   * A digest of the request (method, path, body hash), at most 1 024 characters. The same
+   * key with another fingerprint is rejected with `IdempotencyConflictError('fingerprint_mismatch')`.
    * Compared only when both calls give one.
    */
   fingerprint?: string;

@@ -1,4 +1,5 @@
 import { messageOf } from '../errors/errors.js';
+import { httpErrorStatus } from '../http/error-response.js';
 import type { RecordedError } from './record.js';
 
 /** An error replayed from a record: the original's name, message, code and status. */
@@ -19,15 +20,23 @@ export class ReplayedError extends Error {
   }
 }
 
-/** What is recorded of an error: its name, message, and a `code` and `status` when it has them. */
+/**
+ * What is recorded of an error: its name, message and `code`, and as `status` the one a server
+ * answers it with (`httpErrorStatus`: an upstream's 401 is 502), so a replay answers alike.
+ */
 export function recordedError(error: unknown): RecordedError {
-  const e = (typeof error === 'object' && error !== null ? error : {}) as Record<string, unknown>;
-  const code = e.code;
-  const status = e.status ?? e.statusCode;
+  const { status } = httpErrorStatus(error);
+  let name: unknown;
+  let code: unknown;
+  try {
+    ({ name, code } = error as Record<string, unknown>);
+  } catch {
+    // a getter that throws: recorded as what could be read
+  }
   return {
-    name: typeof e.name === 'string' ? e.name : 'Error',
+    name: typeof name === 'string' ? name : 'Error',
     message: messageOf(error),
     ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
-    ...(typeof status === 'number' ? { status } : {}),
+    status,
   };
 }

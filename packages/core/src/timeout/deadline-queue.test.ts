@@ -24,6 +24,25 @@ function refCountingClock() {
 }
 
 describe('DeadlineQueue', () => {
+  it('adds in O(1) a deadline earlier than all (a shrinking limit), as one later than all', async () => {
+    const clock = new FakeClock();
+    const queue = new DeadlineQueue(clock);
+    let reads = 0;
+    const log: string[] = [];
+    for (let i = 0; i < 1_000; i++) {
+      const e = entry(log, `e${i}`);
+      let d = 0;
+      Object.defineProperty(e, 'deadline', {
+        get: () => (reads++, d),
+        set: (v: number) => void (d = v),
+      });
+      queue.add(e, 10_000 - i, 0);
+    }
+    expect(reads).toBeLessThan(10_000); // a scan from the tail reads ~500 000
+    await clock.advance(10_000);
+    expect(log.slice(0, 3)).toEqual(['e999', 'e998', 'e997']);
+  });
+
   it('expires entries in deadline order on one timer, skipping removed ones', async () => {
     const clock = new FakeClock();
     const queue = new DeadlineQueue(clock);

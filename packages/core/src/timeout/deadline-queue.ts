@@ -49,7 +49,8 @@ export class DeadlineQueue {
   add(entry: DeadlineEntry, deadline: number, now: number): void {
     entry.deadline = deadline;
     entry.queue = this;
-    let after = this.#tail;
+    // From the tail (a fixed limit: in order), unless it goes first (a shrinking limit).
+    let after = this.#head === undefined || deadline < this.#head.deadline ? undefined : this.#tail;
     while (after !== undefined && after.deadline > deadline) after = after.prev;
     entry.prev = after;
     if (after === undefined) {
