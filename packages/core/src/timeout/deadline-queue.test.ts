@@ -33,7 +33,10 @@ describe('DeadlineQueue', () => {
       const e = entry(log, `e${i}`);
       let d = 0;
       Object.defineProperty(e, 'deadline', {
-        get: () => (reads++, d),
+        get: () => {
+          reads++;
+          return d;
+        },
         set: (v: number) => void (d = v),
       });
       queue.add(e, 10_000 - i, 0);
