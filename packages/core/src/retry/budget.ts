@@ -34,8 +34,9 @@ export function checkBudgetOptions(v: OptionsValidator, options: RetryBudgetOpti
 
 /**
  * Limits retries to a share of calls over a sliding window (Finagle's retry budget, the
- * Google SRE book's "retry budget"): in any `windowMs`, retries may be at most
- * `ratio · calls + minRetriesPerSecond · windowMs / 1000`. When a dependency is down, this
+ * Google SRE book's "retry budget"): over the last `windowMs`, which moves in ten steps of
+ * `windowMs / 10`, retries may be at most `ratio · calls + minRetriesPerSecond · windowMs / 1000`
+ * (so a span of `windowMs` across a step may hold up to twice that). When a dependency is down, this
  * keeps retries from multiplying its load. Memory: 10 buckets, whatever the traffic.
  * Share one instance between policies to give them one budget.
  */
