@@ -10,8 +10,7 @@ function header(headers: unknown, name: string): unknown {
   return h[name] ?? h[name.toLowerCase()] ?? h['Retry-After'];
 }
 
-const HTTP_DATE =
-  /^(\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT|\w{6,9}, \d\d-\w{3}-\d\d \d\d:\d\d:\d\d GMT|\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4})$/;
+const HTTP_DATE = /^\w+, \d\d[ -]\w{3}[ -]\d+ \d\d:\d\d:\d\d GMT$|^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$/;
 
 /**
  * Parses a `Retry-After` value (RFC 9110 §10.2.3): delay-seconds or an HTTP-date (GMT).
