@@ -106,7 +106,16 @@ export function defineAlgorithm<S extends JsonValue>(
       },
       apply(state, cost, now) {
         if (state !== undefined) codec.pack(state, current, 0);
-        const output = step(current, 0, state === undefined, cost, now, next, commit);
+        // Another algorithm's state (two limiters sharing a store and name) packs to NaN: absent.
+        const output = step(
+          current,
+          0,
+          state === undefined || !current.every(Number.isFinite),
+          cost,
+          now,
+          next,
+          commit,
+        );
         const ttlMs = next[width]!;
         if (Number.isNaN(ttlMs)) return { state, output, ttlMs: 0, write: false, accepted: output.allowed };
         return {

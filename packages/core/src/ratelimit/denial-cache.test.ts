@@ -93,6 +93,17 @@ describe('rateLimiter denial cache', () => {
     expect(calls.count).toBe(4);
   });
 
+  it('asks the store for a larger cost than the one denied: its wait is longer', async () => {
+    const clock = new FakeClock();
+    const { store, calls } = remote();
+    const limiter = rateLimiter({ algorithm: tokenBucket({ capacity: 10, refillPerSecond: 1 }), store, clock });
+    await limiter.consume('k', 10);
+    expect(await limiter.consume('k', 1)).toMatchObject({ allowed: false, retryAfterMs: 1000 });
+    expect(await limiter.consume('k', 10)).toMatchObject({ allowed: false, retryAfterMs: 10_000 });
+    expect(await limiter.consume('k', 10)).toMatchObject({ allowed: false, retryAfterMs: 10_000 });
+    expect(calls.count).toBe(3); // the last from the cache
+  });
+
   it('reset(key) forgets the cached denial; peek always asks the store', async () => {
     const { store, calls } = remote();
     const limiter = rateLimiter({ algorithm: bucket(), store, clock: new FakeClock() });

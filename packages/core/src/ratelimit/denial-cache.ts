@@ -1,6 +1,6 @@
 import type { RateLimitDecision } from './algorithm.js';
 
-/** One remembered denial: refused for `cost` or more until `until` (local clock ms). */
+/** One remembered denial: refused for `cost` until `until` (local clock ms). */
 interface Denial {
   readonly cost: number;
   readonly at: number;
@@ -22,7 +22,7 @@ function countedDown(d: RateLimitDecision, elapsedMs: number): RateLimitDecision
 /**
  * The latest denial of each key, so a limiter over a networked store refuses a key again
  * without a round trip until the store said it could pass. A denial for `cost` holds for
- * every cost at least as large until `now + retryAfterMs`, in the limiter's own clock: the
+ * that cost until `now + retryAfterMs`, in the limiter's own clock: the
  * store's `retryAfterMs` is a duration, counted from when the request was sent, so a store
  * deciding on another clock (Redis under `time: 'server'`) converts exactly, and the local
  * refusal never outlasts the store's. Other instances can only consume more, never make
@@ -49,7 +49,8 @@ export class DenialCache {
       this.#denials.delete(key);
       return undefined;
     }
-    if (cost < denial.cost) return undefined;
+    // A larger cost waits longer than the cached retryAfterMs: only the same cost is answered.
+    if (cost !== denial.cost) return undefined;
     this.hits++;
     return countedDown(denial.decision, now - denial.at);
   }

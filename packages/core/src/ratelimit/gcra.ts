@@ -47,31 +47,26 @@ export function gcra(options: GcraOptions): RateLimitAlgorithm<GcraState> {
   const interval = periodMs / limit;
   const tolerance = burst * interval;
 
+  // Relative to now: doubles near Date.now() are exact only to ~2.4e-4 ms, so absolute times
+  // compared within 1e-9 intervals refused forever. `slack` forgives that noise; a refusal's
+  // wait keeps half of it in hand, so a client waiting exactly retryAfterMs is admitted.
+  const slack = Math.max(EPSILON * interval, 1e-3);
+  const most = tolerance + slack;
+  const left = (ahead: number) => Math.max(0, Math.floor((most - ahead) / interval + EPSILON));
+
   const step: Step = (s, at, fresh, cost, now, next, commit) => {
-    const tat = fresh ? now : Math.max(s[at]!, now);
-    const newTat = tat + cost * interval;
-    const allowed = newTat - now <= tolerance + EPSILON * interval;
+    const ahead = fresh ? 0 : Math.max(s[at]! - now, 0);
+    const after = ahead + cost * interval;
+    const allowed = after <= most;
     if (!allowed || !commit) {
       next[1] = Number.NaN;
       next[2] = allowed ? 1 : 0;
-      return decision(
-        allowed,
-        burst,
-        Math.max(0, Math.floor((tolerance - (tat - now)) / interval + EPSILON)),
-        Math.ceil(tat - now),
-        allowed ? 0 : Math.ceil(newTat - tolerance - now - EPSILON * interval),
-      );
+      return decision(allowed, burst, left(ahead), Math.ceil(ahead), allowed ? 0 : Math.ceil(after - most + slack / 2));
     }
-    next[0] = newTat;
-    next[1] = newTat - now;
+    next[0] = now + after;
+    next[1] = after;
     next[2] = 1;
-    return decision(
-      true,
-      burst,
-      Math.max(0, Math.floor((tolerance - (newTat - now)) / interval + EPSILON)),
-      Math.ceil(newTat - now),
-      0,
-    );
+    return decision(true, burst, left(after), Math.ceil(after), 0);
   };
   return defineAlgorithm('gcra', { limit, periodMs, burst }, codec, step, burst, burst, tolerance);
 }

@@ -208,6 +208,22 @@ describe('rateLimiter', () => {
     });
   }
 
+  it('reads another algorithm’s state on a shared name as absent, never as NaN', async () => {
+    // Two unnamed limiters share the default name, so the same keys, on one store.
+    for (const store of [memoryStore(), jsonRoundTripStore(memoryStore())]) {
+      const clock = new FakeClock();
+      await rateLimiter({ algorithm: fixedWindow({ limit: 100, windowMs: 60_000 }), store, clock }).consume('u1');
+      const other = rateLimiter({ algorithm: bucket(10, 1), store, clock });
+      expect(await other.consume('u1')).toEqual({
+        allowed: true,
+        limit: 10,
+        remaining: 9,
+        resetMs: 1000,
+        retryAfterMs: 0,
+      });
+    }
+  });
+
   it('reports denials as events only to listeners', async () => {
     const limiter = rateLimiter({ algorithm: bucket(1, 1), name: 'api', clock: new FakeClock() });
     const events: unknown[] = [];

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
+import { RateLimitExceededError } from '../errors/errors.js';
 import { rateLimiter } from './limiter.js';
 import { tokenBucket } from './token-bucket.js';
+import { WaitQueues } from './wait-queue.js';
 
 describe('rateLimiter.wait queues', () => {
   it('takes nothing for waiters whose shared signal aborted, whatever order they hear of it', async () => {
@@ -17,5 +19,37 @@ describe('rateLimiter.wait queues', () => {
     expect(await big).toBe(reason);
     expect(await small).toBe(reason);
     expect(await limiter.peek('k')).toMatchObject({ remaining: 1 });
+  });
+
+  it('serves the next waiters at once when the head it refused has given up, not at the head’s time', async () => {
+    const clock = new FakeClock();
+    const limiter = rateLimiter({ algorithm: tokenBucket({ capacity: 10, refillPerSecond: 10 }), clock });
+    await limiter.consume('k', 10);
+    const at: Record<string, number | string> = {};
+    const track = (name: string, p: Promise<unknown>) =>
+      p.then(
+        () => (at[name] = clock.now()),
+        (e: unknown) => (at[name] = e instanceof RateLimitExceededError ? `rejected@${clock.now()}` : String(e)),
+      );
+    const waits = [
+      track('a', limiter.wait('k', { maxWaitMs: 2000 })),
+      track('b', limiter.wait('k', { cost: 10, maxWaitMs: 150 })),
+      track('c', limiter.wait('k')),
+      track('d', limiter.wait('k')),
+    ];
+    await clock.advance(150);
+    waits.push(track('e', limiter.wait('k', { maxWaitMs: 500 })));
+    await clock.advance(2000);
+    await Promise.all(waits);
+    expect(at).toEqual({ a: 100, b: 'rejected@100', c: 200, d: 300, e: 400 });
+  });
+
+  it('rejects a waiter whose decision has no finite retryAfterMs instead of waiting forever', async () => {
+    const clock = new FakeClock();
+    const nan = { allowed: false, limit: 1, remaining: Number.NaN, resetMs: Number.NaN, retryAfterMs: Number.NaN };
+    const queues = new WaitQueues(clock, () => nan, 10);
+    const waited = queues.enqueue('k', 1, 200, undefined).catch((e: unknown) => e);
+    await clock.advance(300);
+    expect(await waited).toBeInstanceOf(RateLimitExceededError);
   });
 });

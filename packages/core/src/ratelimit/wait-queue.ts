@@ -176,13 +176,14 @@ export class WaitQueues {
     const due = at + d.retryAfterMs;
     for (let w = queue.head; w !== undefined; ) {
       const next = w.next;
-      if (due > w.deadline) {
+      if (!(due <= w.deadline)) {
         this.#leave(w);
         w.reject(new RateLimitExceededError(due - now));
       }
       w = next;
     }
-    if (queue.head === undefined) return;
+    // A head refused past its deadline is gone: the next is tried now, not at its time.
+    if (head.done) return;
     queue.dueAt = due;
     queue.timer = this.#clock.setTimeout(
       () => {

@@ -57,7 +57,9 @@ export function fixedWindow(options: WindowOptions): RateLimitAlgorithm<FixedWin
   validate('fixedWindow', options);
   const { limit, windowMs } = options;
   const step: Step = (s, at, fresh, cost, now, next, commit) => {
-    const start = Math.floor(now / windowMs) * windowMs;
+    let start = Math.floor(now / windowMs) * windowMs;
+    // A clock stepped back (NTP, a caller's skew) keeps the later window, not a fresh one.
+    if (!fresh && s[at]! > start) start = s[at]!;
     const count = !fresh && s[at] === start ? s[at + 1]! : 0;
     const endMs = start + windowMs - now;
     const allowed = count + cost <= limit;
@@ -96,17 +98,19 @@ export function slidingWindow(options: WindowOptions): RateLimitAlgorithm<Slidin
   validate('slidingWindow', options);
   const { limit, windowMs } = options;
   const step: Step = (s, at, fresh, cost, now, next, commit) => {
-    const start = Math.floor(now / windowMs) * windowMs;
+    let start = Math.floor(now / windowMs) * windowMs;
     let current = 0;
     let previous = 0;
     if (!fresh) {
       const stored = s[at]!;
-      if (stored === start) {
+      if (stored >= start) {
+        start = stored; // the later window when the clock stepped back
         current = s[at + 1]!;
         previous = s[at + 2]!;
-      } else if (stored === start - windowMs) previous = s[at + 1]!;
+        // By index: with a fractional windowMs, start − windowMs may differ from the stored start.
+      } else if (Math.round((start - stored) / windowMs) === 1) previous = s[at + 1]!;
     }
-    const elapsed = (now - start) / windowMs;
+    const elapsed = Math.max(0, (now - start) / windowMs);
     const estimate = previous * (1 - elapsed) + current;
     const allowed = estimate + cost <= limit + EPSILON;
     if (!allowed || !commit) {
@@ -116,12 +120,12 @@ export function slidingWindow(options: WindowOptions): RateLimitAlgorithm<Slidin
         allowed,
         limit,
         Math.max(0, Math.floor(limit - estimate + EPSILON)),
-        Math.ceil(drainedAt(start, current, previous) - now),
+        Math.ceil(drainedAt(start, current, previous, now) - now),
         allowed ? 0 : Math.ceil(admitAt(start, current, previous, cost) - now),
       );
     }
     current += cost;
-    const resetMs = drainedAt(start, current, previous) - now;
+    const resetMs = drainedAt(start, current, previous, now) - now;
     next[0] = start;
     next[1] = current;
     next[2] = previous;
@@ -130,9 +134,10 @@ export function slidingWindow(options: WindowOptions): RateLimitAlgorithm<Slidin
     return decision(true, limit, Math.max(0, Math.floor(limit - estimate - cost + EPSILON)), Math.ceil(resetMs), 0);
   };
 
-  // When the estimate reaches zero: the current count fades out over the next window.
-  const drainedAt = (start: number, current: number, previous: number): number =>
-    current > 0 ? start + 2 * windowMs : previous > 0 ? start + windowMs : start;
+  // When the estimate reaches zero: the current count fades out over the next window; an
+  // empty one is drained now (not at its start, which would be a negative resetMs).
+  const drainedAt = (start: number, current: number, previous: number, now: number): number =>
+    current > 0 ? start + 2 * windowMs : previous > 0 ? start + windowMs : now;
 
   // The earliest time at which `cost` fits (cost <= limit is checked by the limiter).
   const admitAt = (start: number, current: number, previous: number, cost: number): number => {

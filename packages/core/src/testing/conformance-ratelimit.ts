@@ -11,14 +11,14 @@ type Expect = Partial<RateLimitDecision>;
 /** One step of a timeline: at `t` ms, consume `cost` (default 1) and expect parts of the decision. */
 type Step = readonly [t: number, expect: Expect, cost?: number];
 
-function timeline(name: string, algorithm: RateLimitAlgorithm, steps: readonly Step[]): StoreScenario {
+function timeline(name: string, algorithm: RateLimitAlgorithm, steps: readonly Step[], t0 = 0): StoreScenario {
   return {
     name,
     async run(makeStore) {
-      const clock = new FakeClock(0);
+      const clock = new FakeClock(t0);
       const limiter = rateLimiter({ algorithm, store: await makeStore(), clock });
       for (const [i, [t, expected, cost]] of steps.entries()) {
-        await clock.advance(t - clock.now());
+        await clock.advance(t0 + t - clock.now());
         const d = await limiter.consume('k', cost ?? 1);
         const picked = Object.fromEntries(Object.keys(expected).map((f) => [f, d[f as keyof RateLimitDecision]]));
         same(picked, expected, `${name}, step ${i} at ${t} ms`);
@@ -55,6 +55,17 @@ export const rateLimitScenarios: readonly StoreScenario[] = [
     [2000, allowed(0), 2],
     [2000, denied(1000), 2],
   ]),
+  // From an epoch-sized time (17e11 ms: doubles exact to ~2.4e-4 ms), as a store sees Date.now().
+  timeline(
+    'gcra at an epoch time',
+    gcra({ limit: 6, periodMs: 1000, burst: 1 }),
+    [
+      [0, allowed(0)],
+      [0, denied(167)],
+      [167, allowed(0)],
+    ],
+    17e11,
+  ),
   timeline('fixed window: a counter per aligned window', fixedWindow({ limit: 2, windowMs: 1000 }), [
     [100, allowed(1, { resetMs: 900 })],
     [200, allowed(0)],

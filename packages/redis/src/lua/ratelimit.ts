@@ -50,23 +50,24 @@ end
 const GCRA: Block = (commit) => `
 local limit, periodMs, burst, cost = tonumber(a[i]), tonumber(a[i + 1]), tonumber(a[i + 2]), tonumber(a[i + 3])
 local interval = periodMs / limit
-local tolerance = burst * interval
-local tat = now
+local slack = math.max(EPS * interval, 1e-3)
+local most = burst * interval + slack
+local ahead = 0
 if s and #s == 17 and byte(s) == 71 then
   local t, expiry = sunpack('<dd', s, 2)
-  if expiry > now then tat = math.max(t, now) end
+  if expiry > now then ahead = math.max(t - now, 0) end
 end
-local newTat = tat + cost * interval
-ok = newTat - now <= tolerance + EPS * interval
+local after = ahead + cost * interval
+ok = after <= most
 if not ok or not ${commit} then
   local retry = 0
-  if not ok then retry = ceil(newTat - tolerance - now - EPS * interval) end
-  local remaining = math.max(0, floor((tolerance - (tat - now)) / interval + EPS))
-  out, nxt, ttl = { ok and 1 or 0, burst, remaining, ceil(tat - now), retry }, false, 0
+  if not ok then retry = ceil(after - most + slack / 2) end
+  local remaining = math.max(0, floor((most - ahead) / interval + EPS))
+  out, nxt, ttl = { ok and 1 or 0, burst, remaining, ceil(ahead), retry }, false, 0
 else
-  local remaining = math.max(0, floor((tolerance - (newTat - now)) / interval + EPS))
-  ttl = newTat - now
-  out, nxt = { 1, burst, remaining, ceil(newTat - now), 0 }, ${packed('G', 'newTat')}
+  local remaining = math.max(0, floor((most - after) / interval + EPS))
+  ttl = after
+  out, nxt = { 1, burst, remaining, ceil(after), 0 }, ${packed('G', 'now + after')}
 end
 `;
 
@@ -76,7 +77,10 @@ local start = floor(now / windowMs) * windowMs
 local count = 0
 if s and #s == 25 and byte(s) == 70 then
   local at, n, expiry = sunpack('<ddd', s, 2)
-  if at == start and expiry > now then count = n end
+  if expiry > now then
+    if at > start then start = at end
+    if at == start then count = n end
+  end
 end
 local endMs = start + windowMs - now
 ok = count + cost <= limit
@@ -93,10 +97,10 @@ end
 
 /** What the sliding window's consume and peek share (functions of their arguments only). */
 const SLIDING = `
-local function slidingDrainedAt(start, windowMs, c, p)
+local function slidingDrainedAt(start, windowMs, c, p, now)
   if c > 0 then return start + 2 * windowMs end
   if p > 0 then return start + windowMs end
-  return start
+  return now
 end
 local function slidingAdmitAt(start, windowMs, limit, cost, c, p)
   local room = limit - cost - c
@@ -114,24 +118,24 @@ local current, previous = 0, 0
 if s and #s == 33 and byte(s) == 83 then
   local at, c, p, expiry = sunpack('<dddd', s, 2)
   if not (expiry > now) then
-  elseif at == start then
-    current, previous = c, p
-  elseif at == start - windowMs then
+  elseif at >= start then
+    start, current, previous = at, c, p
+  elseif floor((start - at) / windowMs + 0.5) == 1 then
     previous = c
   end
 end
-local elapsed = (now - start) / windowMs
+local elapsed = math.max(0, (now - start) / windowMs)
 local estimate = previous * (1 - elapsed) + current
 ok = estimate + cost <= limit + EPS
 if not ok or not ${commit} then
   local retry = 0
   if not ok then retry = ceil(slidingAdmitAt(start, windowMs, limit, cost, current, previous) - now) end
   local remaining = math.max(0, floor(limit - estimate + EPS))
-  local reset = ceil(slidingDrainedAt(start, windowMs, current, previous) - now)
+  local reset = ceil(slidingDrainedAt(start, windowMs, current, previous, now) - now)
   out, nxt, ttl = { ok and 1 or 0, limit, remaining, reset, retry }, false, 0
 else
   current = current + cost
-  ttl = slidingDrainedAt(start, windowMs, current, previous) - now
+  ttl = slidingDrainedAt(start, windowMs, current, previous, now) - now
   local remaining = math.max(0, floor(limit - estimate - cost + EPS))
   out, nxt = { 1, limit, remaining, ceil(ttl), 0 }, ${packed('S', 'start', 'current', 'previous')}
 end
