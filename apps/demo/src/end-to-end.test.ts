@@ -53,7 +53,8 @@ describe('the demo in memory', () => {
     expect(summary.sagas.declinedCompensated).toBe(summary.sagas.declined);
     expect(summary.phases.find((p) => p.name === 'outage')!.successRate).toBeLessThan(0.5);
     // Not a terminal: one plain line per phase (on stderr, as --json keeps stdout for the summary).
-    for (const phase of PHASES) expect(stderr).toMatch(new RegExp(`\\] phase ${phase}: requests \\d+`));
+    for (const phase of PHASES) expect(stderr).toMatch(new RegExp(`\\] phase ${phase} \\([^)]+\\): requests \\d+`));
+    expect(stderr).toMatch(/\] load over: requests \d+/);
   });
 
   it('refuses a bad --duration with its usage and exit code 2', { timeout: 60_000 }, async () => {
@@ -61,12 +62,31 @@ describe('the demo in memory', () => {
     expect(code).toBe(2);
     expect(stderr).toContain('usage: pnpm demo');
   });
+
+  it('refuses a mistyped flag or a missing value with its usage and exit code 2, not a stack trace', {
+    timeout: 60_000,
+  }, async () => {
+    for (const args of [['--durations', '30'], ['--seed'], ['30']]) {
+      const { code, stderr } = await demo(...args);
+      expect(code).toBe(2);
+      expect(stderr).toContain('usage: pnpm demo');
+      expect(stderr).not.toContain('    at ');
+    }
+  });
 });
 
 describe('the demo with --redis', () => {
   let server: RedisServer | undefined;
   afterAll(async () => {
     await server?.stop();
+  });
+
+  it('says at once that it cannot reach the Redis it was given, and exits 2', { timeout: 60_000 }, async () => {
+    const { code, stdout, stderr } = await demo('--duration', '5', '--no-dashboard', '--redis', 'redis://127.0.0.1:1');
+    expect(code).toBe(2);
+    expect(stderr).toContain('cannot reach Redis at redis://127.0.0.1:1');
+    expect(stderr).not.toContain('Unhandled error event');
+    expect(stdout).toBe('');
   });
 
   it('runs two instances of each API sharing one quota per client, breakers and idempotency records', {
@@ -121,6 +141,11 @@ describe('the dashboard', () => {
     // watching before the outage begins.
     const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(message.text());
+    });
     try {
       await page.goto(await startDemo('--duration', '30', '--seed', '42'));
       await page.waitForFunction(
@@ -146,6 +171,23 @@ describe('the dashboard', () => {
       );
       expect(names).toEqual(['express-provider', 'koa-provider', 'trpc-provider']);
       expect(await page.locator('#alerts li').count()).toBeGreaterThan(0);
+
+      // A phone's width: nothing wider than the screen.
+      await page.setViewportSize({ width: 375, height: 800 });
+      const [scrollWidth, clientWidth] = await page.evaluate(() => [
+        document.documentElement.scrollWidth,
+        document.documentElement.clientWidth,
+      ]);
+      expect(scrollWidth).toBeLessThanOrEqual(clientWidth);
+
+      // The end: the page says the demo is over and how it went, and stops trying to reconnect.
+      await page.waitForFunction(() => document.getElementById('status')?.dataset.status === 'ended', undefined, {
+        timeout: 60_000,
+        polling: 100,
+      });
+      expect(await page.locator('#status').textContent()).toMatch(/^The demo has ended: all \d+ targets met/);
+      await page.screenshot({ path: `${outputDir}dashboard-ended-narrow.png`, fullPage: true });
+      expect(problems).toEqual([]);
     } catch (error) {
       await page.screenshot({ path: `${outputDir}dashboard-failed.png`, fullPage: true });
       throw error;

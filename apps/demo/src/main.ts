@@ -7,32 +7,51 @@ import { runDemo } from './run.js';
 import { DEFAULT_DURATION_S, DEFAULT_SEED, demoSettings } from './settings.js';
 import { progress, summaryTables } from './terminal.js';
 
-const USAGE = `usage: pnpm demo [--duration <s>] [--seed <n>] [--no-dashboard] [--json] [--redis <url>]`;
+const USAGE = `usage: pnpm demo [--duration <s>] [--seed <n>] [--no-dashboard] [--json] [--redis <url>]
 
-const { values } = parseArgs({
-  options: {
-    duration: { type: 'string', default: String(DEFAULT_DURATION_S) },
-    seed: { type: 'string', default: String(DEFAULT_SEED) },
-    'no-dashboard': { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
-    redis: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
+  --duration <s>   the schedule's length, 5 to 3600 seconds (default ${DEFAULT_DURATION_S})
+  --seed <n>       an integer: the same seed gives the same run (default ${DEFAULT_SEED})
+  --no-dashboard   do not serve the dashboard
+  --json           print the summary as JSON on stdout (progress goes to stderr)
+  --redis <url>    two instances of each API sharing one Redis (e.g. redis://127.0.0.1:6379)`;
 
+/** The command line, or its usage and exit code 2 for a mistyped flag or a missing value. */
+function commandLine() {
+  try {
+    return parseArgs({
+      options: {
+        duration: { type: 'string', default: String(DEFAULT_DURATION_S) },
+        seed: { type: 'string', default: String(DEFAULT_SEED) },
+        'no-dashboard': { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        redis: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const values = commandLine();
 const durationS = Number(values.duration);
 const seed = Number(values.seed);
 if (values.help || !(durationS >= 5 && durationS <= 3_600) || !Number.isInteger(seed)) {
-  console.error(USAGE);
-  console.error('--duration is 5 to 3600 seconds; --seed an integer.');
-  process.exit(values.help ? 0 : 2);
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  console.error(`--duration is 5 to 3600 seconds; --seed an integer.\n\n${USAGE}`);
+  process.exit(2);
 }
 
 const settings = demoSettings({ durationMs: durationS * 1_000, seed });
-const tty = process.stdout.isTTY === true && !values.json;
+// A terminal that reports no width (some CI pseudo-terminals) would get an empty redraw: plain lines then.
+const tty = process.stdout.isTTY === true && !values.json && (process.stdout.columns ?? 0) > 0;
 const log = (line: string) => (values.json ? console.error(line) : console.log(line));
 // --redis: each API runs as two instances sharing limits, breakers and idempotency records.
-const redis = values.redis === undefined ? undefined : new Redis(values.redis);
+const redis = values.redis === undefined ? undefined : await connectRedis(values.redis);
 const store =
   redis && redisStore({ client: redis, prefix: `resilience-demo:${randomUUID().slice(0, 8)}`, timeoutMs: 1_000 });
 let stop = () => {};
@@ -52,7 +71,7 @@ const summary = await runDemo(settings, {
   },
 });
 stop();
-await dashboard?.stop();
+await dashboard?.stop({ ok: summary.ok, targets: summary.targets });
 redis?.disconnect();
 if (values.json) console.log(JSON.stringify(summary, null, 2));
 else console.log(summaryTables(summary));
@@ -60,4 +79,37 @@ const missed = summary.targets.filter((t) => !t.ok);
 if (missed.length > 0) {
   console.error(`missed: ${missed.map((t) => `${t.name} (${t.value})`).join('; ')}`);
   process.exitCode = 1;
+}
+
+/**
+ * Connects to the Redis of `--redis`, or says it cannot and exits 2: without this the run
+ * went ahead for minutes against a store that was not there, under a stack trace a second.
+ */
+async function connectRedis(url: string): Promise<Redis> {
+  let lastError: Error | undefined;
+  let connected = false;
+  const client = new Redis(url, { lazyConnect: true });
+  // Said once if the connection is lost mid-run (ioredis reconnects; the store's calls time out until then).
+  client.on('error', (error: Error) => {
+    if (connected && lastError === undefined) console.error(`redis: ${error.message} (reconnecting)`);
+    lastError = error;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(lastError ?? new Error('no answer in 5 s')), 5_000);
+  });
+  try {
+    await Promise.race([client.connect().then(() => client.ping()), deadline]);
+    connected = true;
+    lastError = undefined;
+    return client;
+  } catch (error) {
+    client.disconnect();
+    console.error(
+      `cannot reach Redis at ${url}: ${(lastError ?? (error as Error)).message}. Start one (redis-server --port 6379 --save '') or run without --redis.`,
+    );
+    process.exit(2);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -8,6 +8,9 @@ import { drawFault, type Fault, type Phase, phaseAt } from './schedule.js';
 /** How long a `slow` answer takes: longer than the clients' per-attempt timeout. */
 export const SLOW_MS = 6_000;
 
+/** The largest request body the provider reads: orders are a few dozen bytes. */
+const MAX_BODY_BYTES = 16 * 1024;
+
 /** A card number the provider always declines, so the checkout saga has something to undo. */
 export const DECLINED_CARD = '4000-0000-0000-0002';
 
@@ -37,7 +40,8 @@ export class Provider {
   constructor(options: ProviderOptions) {
     this.#options = options;
     this.#random = seededRandom(options.seed ^ 0x5eed);
-    this.#server = createServer((req, res) => void this.#answer(req, res));
+    // A request it cannot answer (a body cut off mid-way) ends its connection, not the demo.
+    this.#server = createServer((req, res) => void this.#answer(req, res).catch(() => req.socket.destroy()));
   }
 
   get url(): string {
@@ -75,6 +79,7 @@ export class Provider {
   async #answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.calls++;
     const body = await readJson(req);
+    if (body === undefined) return send(res, 413, { error: 'too_large' }, { connection: 'close' });
     const phase = this.phase;
     const fault = drawFault(phase, this.#random);
     const id = req.headers['x-request-id'];
@@ -102,7 +107,8 @@ export class Provider {
   }
 
   #route(req: IncomingMessage, body: Record<string, unknown>): [status: number, body?: object] {
-    const { pathname } = new URL(req.url ?? '/', 'http://provider');
+    // The target as sent, query left off: `new URL` would throw on one like `http://[`.
+    const pathname = (req.url ?? '/').split('?', 1)[0]!;
     const orderId = String(body.orderId);
     if (req.method === 'GET' && pathname === '/v1/quote') {
       return [200, { price: Math.round(1_000 + this.#random() * 9_000) / 100 }];
@@ -122,9 +128,13 @@ function send(res: ServerResponse, status: number, body?: object, headers: Recor
   res.end(body === undefined ? undefined : JSON.stringify(body));
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+/** The request's JSON body (`{}` for none or none readable); undefined past `MAX_BODY_BYTES`. */
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
   let text = '';
-  for await (const chunk of req) text += chunk;
+  for await (const chunk of req) {
+    text += chunk;
+    if (text.length > MAX_BODY_BYTES) return undefined;
+  }
   try {
     return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
   } catch {

@@ -106,7 +106,7 @@ export async function runDemo(settings: DemoSettings, hooks: RunHooks = {}): Pro
         };
       }),
       instances,
-      provider: { calls: provider.calls, injected: provider.injected },
+      provider: { calls: provider.calls, injected: provider.injected, retries: retriesOf(all) },
     });
   } finally {
     await Promise.all(API_NAMES.flatMap((api) => servers[api].map(close)));
@@ -142,6 +142,11 @@ function watchBreakers(kits: Record<ApiName, ApiKit[]>, elapsedMs: () => number)
 }
 
 const WORST = ['isolated', 'open', 'half-open', 'closed'];
+
+/** The retries the APIs' provider clients made so far (their retry policies report to `upstreamStats`). */
+export function retriesOf(kits: readonly ApiKit[]): number {
+  return total(kits, (kit) => kit.upstreamStats.snapshot().lifetime.retries);
+}
 
 const SERVERS: Record<ApiName, (kit: ApiKit) => Server> = {
   express: (kit) => createServer(expressApp(kit)),

@@ -50,7 +50,7 @@ function goodRun(): RunFacts & { samples: Sample[] } {
     breakers: each(() => ({ opens: 1, recoveries: 1, state: 'closed', lastClosedMs: recovery.startMs + 500 })),
     alerts: each(() => ({ fired: 2, resolved: 2, active: 0, names: ['critical_error_rate'] })),
     sagas: each(() => ({ completed: 5, compensated: 1, compensationFailed: 0, declined: 1, declinedCompensated: 1 })),
-    provider: { calls: 100, injected: 30 },
+    provider: { calls: 100, injected: 30, retries: 25 },
     instances: 1,
   };
 }
@@ -137,6 +137,33 @@ describe('summary', () => {
     expect(missed).toContain('recovery rate on transient faults ≥ 99.00 %');
     expect(missed).toContain('every API’s provider breaker opened in the outage');
     expect(missed).toContain('the noisy client was rate-limited, the others never');
+  });
+
+  it('says why a target missed on a run too short to judge it, not "2 of 2 (100.00 %)" against ≥ 99 %', () => {
+    const run = goodRun();
+    const transient = run.samples.filter((s) => s.phase === 'transient');
+    run.samples = run.samples.filter(
+      (s) => (s.phase !== 'transient' || s === transient[0] || s === transient[1]) && s.kind !== 'replay',
+    );
+    run.sagas = each(() => ({
+      completed: 5,
+      compensated: 0,
+      compensationFailed: 0,
+      declined: 0,
+      declinedCompensated: 0,
+    }));
+    const missed = Object.fromEntries(
+      summarize(run)
+        .targets.filter((t) => !t.ok)
+        .map((t) => [t.name, t.value]),
+    );
+    expect(missed).toEqual({
+      'recovery rate on transient faults ≥ 99.00 %':
+        '2 of 2 (100.00 %), too few to judge: 5 needed (a longer --duration meets more)',
+      'repeated orders were answered from the idempotency record': 'none sent (a longer --duration sends some)',
+      'every declined payment’s reservation was released by the saga':
+        'no card was declined (a longer --duration declines some)',
+    });
   });
 
   it('counts success after the breakers closed only from then on', () => {

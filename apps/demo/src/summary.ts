@@ -15,7 +15,8 @@ export interface RunFacts {
   breakers: Record<ApiName, { opens: number; recoveries: number; state: string; lastClosedMs?: number }>;
   alerts: Record<ApiName, { fired: number; resolved: number; active: number; names: string[] }>;
   sagas: Record<ApiName, SagaCounts>;
-  provider: { calls: number; injected: number };
+  /** Calls the provider got, faults it injected into them, and retries the APIs' clients made. */
+  provider: { calls: number; injected: number; retries: number };
   /** Instances of each API: 1, or 2 sharing a store (--redis). */
   instances: number;
 }
@@ -48,7 +49,7 @@ export interface Summary {
   replays: { sent: number; matched: number };
   alerts: { fired: number; resolved: number; active: number; names: string[] };
   sagas: SagaCounts;
-  provider: { calls: number; injected: number };
+  provider: { calls: number; injected: number; retries: number };
   /** The noisy client's requests each API let through, against what its quota allows over the same span. */
   sharedLimit: { instances: number; byApi: Record<ApiName, { admitted: number; limit: number }> };
   skipped: number;
@@ -195,6 +196,9 @@ export function summarize(facts: RunFacts): Summary {
   return { ...summary, targets, ok: targets.every((t) => t.ok) };
 }
 
+/** What a target missed for want of requests says to try. */
+const SHORT = 'a longer --duration';
+
 function judge(s: Omit<Summary, 'targets' | 'ok'>, facts: RunFacts, good: readonly Sample[]): Target[] {
   // Judged on the requests that were over before the outage began (on a starved machine a
   // slow one can still be waiting when the provider goes down).
@@ -209,12 +213,16 @@ function judge(s: Omit<Summary, 'targets' | 'ok'>, facts: RunFacts, good: readon
     {
       name: `recovery rate on transient faults ≥ ${pct(TARGETS.recoveryRate)}`,
       ok: s.recovery.rate >= TARGETS.recoveryRate && s.recovery.met >= TARGETS.minFaultsMet,
-      value: `${s.recovery.recovered} of ${s.recovery.met} (${pct(s.recovery.rate)})`,
+      value:
+        `${s.recovery.recovered} of ${s.recovery.met} (${pct(s.recovery.rate)})` +
+        (s.recovery.met < TARGETS.minFaultsMet
+          ? `, too few to judge: ${TARGETS.minFaultsMet} needed (${SHORT} meets more)`
+          : ''),
     },
     {
       name: `success in the healthy phase ≥ ${pct(TARGETS.healthySuccess)}`,
       ok: healthy.requests > 0 && healthy.successRate >= TARGETS.healthySuccess,
-      value: `${pct(healthy.successRate)} of ${healthy.requests}`,
+      value: healthy.requests > 0 ? `${pct(healthy.successRate)} of ${healthy.requests}` : 'none finished in it',
     },
     {
       name: 'every API’s provider breaker opened in the outage',
@@ -251,7 +259,7 @@ function judge(s: Omit<Summary, 'targets' | 'ok'>, facts: RunFacts, good: readon
     {
       name: 'repeated orders were answered from the idempotency record',
       ok: s.replays.sent > 0 && s.replays.matched === s.replays.sent,
-      value: `${s.replays.matched} of ${s.replays.sent}`,
+      value: s.replays.sent > 0 ? `${s.replays.matched} of ${s.replays.sent}` : `none sent (${SHORT} sends some)`,
     },
     {
       name: 'alerts fired in the outage and resolved by the end',
@@ -261,7 +269,10 @@ function judge(s: Omit<Summary, 'targets' | 'ok'>, facts: RunFacts, good: readon
     {
       name: 'every declined payment’s reservation was released by the saga',
       ok: s.sagas.declined > 0 && s.sagas.declinedCompensated === s.sagas.declined,
-      value: `${s.sagas.declinedCompensated} of ${s.sagas.declined}`,
+      value:
+        s.sagas.declined > 0
+          ? `${s.sagas.declinedCompensated} of ${s.sagas.declined}`
+          : `no card was declined (${SHORT} declines some)`,
     },
   ];
 }

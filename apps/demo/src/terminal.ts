@@ -1,43 +1,70 @@
 import Table from 'cli-table3';
 import logUpdate from 'log-update';
 import pc from 'picocolors';
-import type { RunningDemo } from './run.js';
-import { phaseAt } from './schedule.js';
+import { type RunningDemo, retriesOf } from './run.js';
+import { type PhaseName, phaseAt, THROTTLE_RATE, TRANSIENT_FAULT_RATE } from './schedule.js';
 import { figures, type Summary } from './summary.js';
 import { API_NAMES } from './targets.js';
 
 const BAR_WIDTH = 30;
 
 /**
- * Shows a run's progress: on a terminal, a progress bar and one live line of figures,
- * redrawn in place; otherwise one plain line as each phase begins (and at the end).
+ * Shows a run's progress: on a terminal, a progress bar with what the provider is doing and
+ * two live lines of figures, redrawn in place; otherwise one plain line as each phase begins
+ * and one when the load is over.
  */
 export function progress(demo: RunningDemo, tty: boolean, write: (line: string) => void): () => void {
   const { settings, load } = demo;
+  const kits = API_NAMES.flatMap((api) => demo.kits[api]);
   let lastPhase = '';
-  const draw = () => {
-    const elapsed = Math.min(load.elapsedMs, settings.durationMs);
-    const phase = phaseAt(demo.phases, elapsed).name;
+  /** The figures so far, in two parts: the requests, then what the toolkit did about the faults. */
+  const figuresOf = (elapsed: number): [string, string] => {
     const recent = load.samples.filter((s) => !s.noisy && s.startMs >= elapsed - 2_000);
     const f = figures(recent);
     const open = API_NAMES.filter((api) => demo.breakers[api].state !== 'closed');
     const limited = load.samples.filter((s) => s.outcome === 'rate_limited').length;
-    const line = `requests ${load.samples.length}  ok ${(f.successRate * 100).toFixed(1)} %  p95 ${Math.round(f.p95)} ms  breakers open ${open.length ? open.join(',') : '-'}  429s ${limited}  in flight ${load.inFlight}`;
+    return [
+      `requests ${load.samples.length}, last 2 s ${(f.successRate * 100).toFixed(1)} % ok, p95 ${Math.round(f.p95)} ms, in flight ${load.inFlight}`,
+      `faults injected ${demo.provider.injected}, retries ${retriesOf(kits)}, breakers not closed ${open.length ? open.join(' ') : '-'}, turned away by rate limits (429) ${limited}`,
+    ];
+  };
+  const figuresLine = (elapsed: number) => figuresOf(elapsed).join('; ');
+  const draw = () => {
+    const elapsed = Math.min(load.elapsedMs, settings.durationMs);
+    const phase = phaseAt(demo.phases, elapsed).name;
     if (tty) {
       const done = Math.round((elapsed / settings.durationMs) * BAR_WIDTH);
       const bar = pc.green('█'.repeat(done)) + pc.dim('░'.repeat(BAR_WIDTH - done));
-      logUpdate(`${bar} ${(elapsed / 1_000).toFixed(0)}/${settings.durationMs / 1_000} s  ${pc.bold(phase)}\n${line}`);
+      logUpdate(
+        `${bar} ${(elapsed / 1_000).toFixed(0)}/${settings.durationMs / 1_000} s  ${pc.bold(phase)}: ${PHASE_TEXT[phase]}\n${figuresOf(elapsed).join('\n')}`,
+      );
     } else if (phase !== lastPhase) {
-      write(`[${(elapsed / 1_000).toFixed(1)} s] phase ${phase}: ${line}`);
+      write(`[${(elapsed / 1_000).toFixed(1)} s] phase ${phase} (${PHASE_TEXT[phase]}): ${figuresLine(elapsed)}`);
     }
     lastPhase = phase;
   };
   const timer = setInterval(draw, 250);
   return () => {
     clearInterval(timer);
-    if (tty) logUpdate.done();
+    const elapsed = Math.min(load.elapsedMs, settings.durationMs);
+    if (tty) {
+      draw();
+      logUpdate.done();
+    } else write(`[${(elapsed / 1_000).toFixed(1)} s] load over: ${figuresLine(elapsed)}`);
   };
 }
+
+/** What the provider does in each phase, for the progress lines. */
+const PHASE_TEXT: Record<PhaseName, string> = {
+  healthy: 'every answer fine',
+  transient: `${TRANSIENT_FAULT_RATE * 100} % of answers a 5xx, a dropped connection or too slow`,
+  throttling: `${THROTTLE_RATE * 100} % of answers a 429 with Retry-After`,
+  outage: 'every answer a 503',
+  recovery: 'every answer fine again',
+};
+
+/** cli-table3 colours whatever the output is: plain when picocolors says colour is off (a pipe, NO_COLOR). */
+const TABLE_STYLE = pc.isColorSupported ? { head: ['bold'] } : { head: [], border: [] };
 
 const pct = (rate: number) => `${(rate * 100).toFixed(2)} %`;
 const ms = (value: number) => `${Math.round(value)}`;
@@ -45,7 +72,8 @@ const ms = (value: number) => `${Math.round(value)}`;
 /** The summary as tables: per phase and API, then the figures and the targets. */
 export function summaryTables(summary: Summary): string {
   const phases = new Table({
-    head: ['phase', 'time (s)', 'requests', 'success', ...API_NAMES.map((a) => `${a} ok`), 'p50', 'p95', 'p99 (ms)'],
+    style: TABLE_STYLE,
+    head: ['phase', 'time (s)', 'requests¹', 'success', ...API_NAMES.map((a) => `${a} ok`), 'p50', 'p95', 'p99 (ms)'],
   });
   for (const p of summary.phases) {
     phases.push([
@@ -62,7 +90,8 @@ export function summaryTables(summary: Summary): string {
   for (const a of summary.apis) {
     phases.push([pc.bold(a.name), '', a.requests, pct(a.successRate), '', '', '', ms(a.p50), ms(a.p95), ms(a.p99)]);
   }
-  const facts = new Table();
+  // Wrapped to the phase table's width (about 120 columns): some of these say a lot.
+  const facts = new Table({ style: TABLE_STYLE, colWidths: [46, 72], wordWrap: true });
   facts.push(
     {
       'recovery rate on transient faults': `${pct(summary.recovery.rate)} (${summary.recovery.recovered} of ${summary.recovery.met})`,
@@ -70,7 +99,9 @@ export function summaryTables(summary: Summary): string {
     ...Object.entries(summary.recovery.failures).map(([cause, count]) => ({
       [`  not recovered: ${cause}`]: String(count),
     })),
-    { 'breaker opens / recoveries': `${summary.breakers.opens} / ${summary.breakers.recoveries}` },
+    {
+      'breaker opens / recoveries': `${summary.breakers.opens} / ${summary.breakers.recoveries} (a half-open probe that fails opens a breaker again)`,
+    },
     {
       'rate-limited requests': `${summary.rateLimited.noisy} of the noisy client's ${summary.rateLimited.noisySent}, ${summary.rateLimited.wellBehaved} of the others`,
     },
@@ -84,12 +115,17 @@ export function summaryTables(summary: Summary): string {
       'alerts fired / resolved': `${summary.alerts.fired} / ${summary.alerts.resolved} (${summary.alerts.names.join(', ') || 'none'})`,
     },
     {
-      'saga compensations': `${summary.sagas.compensated} (${summary.sagas.declined} declined cards; ${summary.sagas.completed} orders completed; ${summary.sagas.compensationFailed} compensations failed while the provider was down)`,
+      'saga compensations': `${summary.sagas.compensated} reservations released (${summary.sagas.declinedCompensated} for a declined card, the rest for a charge the provider failed; ${summary.sagas.completed} orders completed; ${summary.sagas.compensationFailed} releases failed while the provider was down)`,
     },
-    { 'provider calls / faults injected': `${summary.provider.calls} / ${summary.provider.injected}` },
+    {
+      'provider calls / faults injected / retries': `${summary.provider.calls} / ${summary.provider.injected} / ${summary.provider.retries} (retries by the APIs' provider clients)`,
+    },
     { 'seed, duration, wall time': `${summary.seed}, ${summary.durationS} s, ${summary.wallS.toFixed(1)} s` },
   );
-  const targets = new Table({ head: ['target', 'measured', ''] });
+  const targets = new Table({ style: TABLE_STYLE, head: ['target', 'measured', ''] });
   for (const t of summary.targets) targets.push([t.name, t.value, t.ok ? pc.green('ok') : pc.red('MISSED')]);
-  return [phases.toString(), facts.toString(), targets.toString()].join('\n');
+  const note =
+    `¹ the well-behaved clients' requests, repeated orders left out (see "idempotent replays");\n` +
+    `  the noisy client's are under "rate-limited requests".`;
+  return [phases.toString(), note, facts.toString(), targets.toString()].join('\n');
 }

@@ -2,6 +2,7 @@
 // The dashboard in the browser: plain DOM and uPlot, fed by server-sent events.
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import type { DemoEnd } from './server.js';
 import type { DashboardState } from './state.js';
 
 const API_NAMES = ['express', 'koa', 'trpc'] as const;
@@ -11,8 +12,13 @@ const root = document.getElementById('app')!;
 root.innerHTML = `
   <style>
     body { font: 14px system-ui, sans-serif; margin: 1.5rem; color: #222; }
+    @media (max-width: 600px) { body { margin: .75rem; } progress { width: 4rem !important; } }
+    #limits td:nth-child(2) { white-space: nowrap; }
+    section { min-width: 0; } #breakers td:first-child, #errors li { overflow-wrap: anywhere; } .state, .num { white-space: nowrap; }
+    #status { margin: 0 0 .8rem; padding: .4rem .6rem; border-radius: .3rem; background: #f3f3f3; }
+    #status[data-status="ended"] { background: #d8f5d8; } #status[data-status="missed"], #status[data-status="lost"] { background: #f9d0d0; }
     h1 { font-size: 1.3rem; margin: 0 0 .5rem; } h2 { font-size: 1rem; margin: 1rem 0 .4rem; }
-    .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 1rem 2rem; }
+    .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(420px, 100%), 1fr)); gap: 1rem 2rem; }
     table { border-collapse: collapse; width: 100%; } td, th { padding: .2rem .5rem; text-align: left; border-bottom: 1px solid #eee; }
     .state { font-weight: 600; padding: .05rem .4rem; border-radius: .3rem; }
     .state-closed { background: #d8f5d8; } .state-open { background: #f9d0d0; } .state-half-open { background: #fbeec0; } .state-isolated { background: #ddd; }
@@ -20,33 +26,41 @@ root.innerHTML = `
     progress { width: 8rem; } .muted { color: #777; } ul { padding-left: 1.2rem; margin: 0; }
   </style>
   <h1>resilience demo <span id="phase" data-phase="">…</span> <span id="clock" class="muted"></span></h1>
+  <p id="status" data-status="connecting">Connecting to the demo…</p>
   <div class="grid">
     <section><h2>Circuit breakers</h2><table id="breakers"></table></section>
     <section><h2>Upstream latency (ms) <select id="api">${API_NAMES.map((a) => `<option>${a}</option>`).join('')}</select></h2><div id="chart"></div></section>
-    <section><h2>Upstream error rate</h2><table id="rates"></table></section>
+    <section><h2>Upstream calls, after retries</h2><table id="rates"></table></section>
     <section><h2>Rate-limit usage per client</h2><table id="limits"></table></section>
     <section><h2>Recent errors</h2><ul id="errors"></ul></section>
-    <section><h2>Alerts</h2><ul id="alerts"></ul></section>
+    <section><h2>Alerts <span class="muted">(each one's latest change)</span></h2><ul id="alerts"></ul></section>
   </div>`;
 
 const $ = (id: string) => document.getElementById(id)!;
 const text = (value: string) => value.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
-const pct = (rate: number) => `${(rate * 100).toFixed(1)} %`;
+const pct = (rate: number) => `<span class="num">${(rate * 100).toFixed(1)} %</span>`;
+
+/** The chart fills its column, up to 460 px (a phone's screen is narrower). */
+function chartWidth(): number {
+  return Math.max(200, Math.min(460, $('chart').clientWidth || 460));
+}
 
 /** Latency history per API: elapsed seconds, p50, p95, p99. */
 const history = new Map<ApiName, number[][]>(API_NAMES.map((api) => [api, [[], [], [], []]]));
 const HISTORY_POINTS = 240;
 const chart = new uPlot(
   {
-    width: 460,
+    width: chartWidth(),
     height: 220,
     scales: { x: { time: false } },
+    legend: { live: false },
     axes: [{ label: 's' }, {}],
     series: [
       { label: 's' },
       { label: 'p50', stroke: '#3a7' },
       { label: 'p95', stroke: '#e90' },
-      { label: 'p99', stroke: '#d33' },
+      // Dashed: with few calls in the window p95 and p99 are often the same call, and p95 shows through.
+      { label: 'p99', stroke: '#d33', dash: [6, 4] },
     ],
   },
   [[], [], [], []],
@@ -55,6 +69,7 @@ const chart = new uPlot(
 const select = $('api') as HTMLSelectElement;
 const redraw = () => chart.setData(history.get(select.value as ApiName) as uPlot.AlignedData);
 select.addEventListener('change', redraw);
+window.addEventListener('resize', () => chart.setSize({ width: chartWidth(), height: 220 }));
 
 function render(state: DashboardState): void {
   const phase = $('phase');
@@ -70,10 +85,10 @@ function render(state: DashboardState): void {
     )
     .join('');
   $('rates').innerHTML =
-    '<tr><th>API</th><th>calls in window</th><th>error rate</th><th>p95</th></tr>' +
+    `<tr><th>API</th><th>calls (last ${state.windowS} s)</th><th>retries</th><th>failed</th><th>p95</th></tr>` +
     API_NAMES.map((api) => {
       const u = state.apis[api].upstream;
-      return `<tr data-api="${api}"><td>${api}</td><td>${u.calls}</td><td>${pct(u.errorRate)}</td><td>${Math.round(u.p95)} ms</td></tr>`;
+      return `<tr data-api="${api}"><td>${api}</td><td>${u.calls}</td><td>${u.retries}</td><td>${pct(u.errorRate)}</td><td class="num">${Math.round(u.p95)} ms</td></tr>`;
     }).join('');
   $('limits').innerHTML = state.rateLimits
     .map(
@@ -101,4 +116,39 @@ function render(state: DashboardState): void {
   redraw();
 }
 
-new EventSource('/dashboard/events').onmessage = (event) => render(JSON.parse(event.data) as DashboardState);
+/** The line under the title: whether the page is live, and how the run went once it ended. */
+function status(kind: 'live' | 'ended' | 'missed' | 'lost', message: string): void {
+  const line = $('status');
+  line.dataset.status = kind;
+  line.textContent = message;
+}
+
+const source = new EventSource('/dashboard/events');
+let ended = false;
+source.onopen = () => status('live', 'Live: updated every second while the demo runs.');
+source.onmessage = (event) => render(JSON.parse(event.data) as DashboardState);
+source.addEventListener('end', (event) => {
+  ended = true;
+  source.close();
+  const end = JSON.parse((event as MessageEvent).data) as DemoEnd | null;
+  const missed = end?.targets.filter((t) => !t.ok) ?? [];
+  $('phase').textContent = 'ended';
+  if (end === null) status('ended', 'The demo has ended. Its summary is in the terminal.');
+  else if (missed.length === 0)
+    status('ended', `The demo has ended: all ${end.targets.length} targets met. Its summary is in the terminal.`);
+  else
+    status(
+      'missed',
+      `The demo has ended and missed ${missed.length} of its ${end.targets.length} targets: ${missed.map((t) => `${t.name} (${t.value})`).join('; ')}. Its summary is in the terminal.`,
+    );
+});
+// The server went away without saying the demo ended (stopped with Ctrl-C, or crashed), or
+// refused the stream (too many pages open): say so once instead of retrying every few seconds.
+source.onerror = () => {
+  if (ended) return;
+  source.close();
+  status(
+    'lost',
+    'Not connected to the demo: it is no longer running, or too many dashboard pages are open. Run `pnpm demo` and reload this page.',
+  );
+};

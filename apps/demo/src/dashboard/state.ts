@@ -5,6 +5,8 @@ import { API_NAMES, type ApiName } from '../targets.js';
 export interface DashboardState {
   elapsedMs: number;
   durationMs: number;
+  /** The span the upstream figures cover, in seconds (the metrics window). */
+  windowS: number;
   phase: string;
   breakers: { name: string; state: string; retryAfterMs: number | null }[];
   apis: Record<ApiName, ApiFrame>;
@@ -14,11 +16,13 @@ export interface DashboardState {
 }
 
 interface ApiFrame {
-  upstream: { calls: number; errorRate: number; p50: number; p95: number; p99: number };
+  /** The API's calls to the provider in the window, each counted once whatever its retries. */
+  upstream: { calls: number; retries: number; errorRate: number; p50: number; p95: number; p99: number };
 }
 
 interface Snapshot {
   calls: number;
+  retries: number;
   errorRate: number;
   latency: { p50: number; p95: number; p99: number };
 }
@@ -53,6 +57,7 @@ export async function readState(demo: RunningDemo): Promise<DashboardState> {
         frame: {
           upstream: {
             calls: upstream.calls,
+            retries: upstream.retries,
             errorRate: upstream.errorRate,
             p50: upstream.latency.p50,
             p95: upstream.latency.p95,
@@ -61,13 +66,16 @@ export async function readState(demo: RunningDemo): Promise<DashboardState> {
         },
         rateLimits: rateLimitUsage(prometheus).map(({ key, usage }) => ({ api, key, usage })),
         errors: errors.errors.slice(0, 5).map(({ at, status, name, message }) => ({ api, at, status, name, message })),
-        alerts: alerts.history.slice(-5).map(({ name, severity, status, at }) => ({ api, name, severity, status, at })),
+        alerts: alerts.history
+          .slice(-20)
+          .map(({ name, severity, status, at }) => ({ api, name, severity, status, at })),
       };
     }),
   );
   const breakers = new Map(frames.flatMap((f) => f.breakers).map((b) => [b.name, b]));
   return {
     ...progressOf(demo),
+    windowS: demo.settings.windowMs / 1_000,
     // Read after the routes answered, so the phase shown is never newer than the breakers.
     phase: demo.provider.phase.name,
     breakers: [...breakers.values()].sort((a, b) => a.name.localeCompare(b.name)),
@@ -77,11 +85,20 @@ export async function readState(demo: RunningDemo): Promise<DashboardState> {
       .flatMap((f) => f.errors)
       .sort((a, b) => b.at - a.at)
       .slice(0, 10),
-    alerts: frames
-      .flatMap((f) => f.alerts)
-      .sort((a, b) => b.at - a.at)
-      .slice(0, 10),
+    // An alert's history holds its firing and its resolution: the page shows where each one is now.
+    alerts: latestOfEach(frames.flatMap((f) => f.alerts).sort((a, b) => b.at - a.at)).slice(0, 10),
   };
+}
+
+/** The first entry of each API's alert name (the newest, in a list newest first). */
+export function latestOfEach<T extends { api: string; name: string }>(alerts: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return alerts.filter((a) => {
+    const key = `${a.api} ${a.name}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** How far the run is: read from the demo itself at each frame. */

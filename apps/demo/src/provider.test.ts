@@ -1,0 +1,47 @@
+// The fault-injecting provider against requests no demo API sends: it must answer them, not
+// take the whole demo down.
+import { connect } from 'node:net';
+import { FakeClock } from '@resilience/core/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Provider } from './provider.js';
+import { schedule } from './schedule.js';
+
+let provider: Provider | undefined;
+afterEach(async () => {
+  await provider?.close();
+  provider = undefined;
+});
+
+/** Sends raw bytes and resolves with the status line of the answer. */
+function raw(url: string, bytes: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk) => {
+      answer += chunk;
+    });
+    socket.on('error', (error) => resolve(`error ${(error as NodeJS.ErrnoException).code}`));
+    socket.on('close', () => resolve(answer.split('\r\n')[0] ?? ''));
+    socket.end(bytes);
+  });
+}
+
+describe('the provider', () => {
+  it('answers a request target that is no URL with a 404 and keeps serving', async () => {
+    provider = new Provider({ phases: schedule(1, 60_000), seed: 1, clock: new FakeClock() });
+    const url = await provider.listen();
+    expect(await raw(url, 'GET http://[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).toBe(
+      'HTTP/1.1 404 Not Found',
+    );
+    expect((await fetch(`${url}/v1/quote?x=1`)).status).toBe(200);
+  });
+
+  it('refuses a body larger than any order with a 413 instead of holding it', async () => {
+    provider = new Provider({ phases: schedule(1, 60_000), seed: 1, clock: new FakeClock() });
+    const url = await provider.listen();
+    const body = JSON.stringify({ orderId: 'o-1', pad: 'x'.repeat(1024 * 1024) });
+    const response = await fetch(`${url}/v1/reservations`, { method: 'POST', body });
+    expect(response.status).toBe(413);
+    expect((await fetch(`${url}/v1/reservations`, { method: 'POST', body: '{"orderId":"o-2"}' })).status).toBe(201);
+  });
+});
