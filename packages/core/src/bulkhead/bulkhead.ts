@@ -210,7 +210,7 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
     }
   }
 
-  /** @internal Unlinks a waiter from the queue. */
+  // @internal Unlinks a waiter from the queue.
   _leave(waiter: QueuedCall): void {
     const { prev, next } = waiter;
     if (prev) prev.next = next;

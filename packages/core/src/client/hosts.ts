@@ -34,17 +34,17 @@ export class HostPolicies {
   /** The time limit of a whole request. */
   readonly deadline: TimeoutPolicy | undefined;
   readonly metrics: MetricsCollector | undefined;
-  /** @internal Runs a request that may be retried: deadline, then retry. */
+  // @internal Runs a request that may be retried: deadline, then retry.
   readonly withRetry: Pipeline;
-  /** @internal Runs a request sent once: deadline only. */
+  // @internal Runs a request sent once: deadline only.
   readonly once: Pipeline;
-  /** @internal Runs one attempt: breaker, throttle, rate limit, attempt timeout. */
+  // @internal Runs one attempt: breaker, throttle, rate limit, attempt timeout.
   readonly attempt: Pipeline;
   readonly #layers: readonly PipelineLayer[];
   /** The subscriptions to drop on `dispose`; one that is disposed before leaves it. */
   readonly #disposers = new Set<Disposer>();
 
-  /** @internal */
+  // @internal
   constructor(key: string, parts: HostParts) {
     this.key = key;
     const { retry, budget, breaker, throttle, timeout, deadline } = parts.policies;
@@ -78,7 +78,7 @@ export class HostPolicies {
     return dispose;
   };
 
-  /** @internal Unsubscribes everything and takes the breaker out of the registry. */
+  // @internal Unsubscribes everything and takes the breaker out of the registry.
   dispose(): void {
     for (const d of this.#disposers) d();
     this.#disposers.clear();

@@ -113,10 +113,8 @@ export class HedgePolicy extends PolicyBase<HedgeEvent> {
     });
   }
 
-  /**
-   * @internal Starts the next attempt of `call`: the first, one after the delay (`waitedMs`),
-   * or one after a failure.
-   */
+  // @internal Starts the next attempt of `call`: the first, one after the delay (`waitedMs`),
+  // or one after a failure.
   _launch(call: HedgeCall<unknown>, known?: number, waitedMs = 0): void {
     if (call.done) return;
     const started = call.attempts.length;

@@ -19,15 +19,15 @@ export const SKETCH_MAX_VALUE = 1e8;
 // holds the values in (γ^(i + KEY_OFFSET − 1), γ^(i + KEY_OFFSET)]. Written as the numbers the
 // formulas give, which the test recomputes: arithmetic at module level runs at import, so it
 // would stay in every bundle of the package, sketches used or not.
-/** @internal ln γ. */
+// @internal ln γ.
 export const LN_GAMMA = 0.020000666706669435;
-/** @internal 1 / ln γ, so that log_γ v = ln v · MULTIPLIER. */
+// @internal 1 / ln γ, so that log_γ v = ln v · MULTIPLIER.
 export const MULTIPLIER = 49.99833328888678;
-/** @internal ⌈log_γ SKETCH_MIN_VALUE⌉: bucket 0 starts just above the smallest value told apart from zero. */
+// @internal ⌈log_γ SKETCH_MIN_VALUE⌉: bucket 0 starts just above the smallest value told apart from zero.
 export const KEY_OFFSET = -345;
 /** Number of buckets, ⌈log_γ SKETCH_MAX_VALUE⌉ − KEY_OFFSET + 1: 1 268 for the range and accuracy above. */
 export const SKETCH_BUCKETS = 1_268;
-/** @internal 2 / (1 + γ): a bucket's upper bound times this lies equally far (relatively) from both its bounds. */
+// @internal 2 / (1 + γ): a bucket's upper bound times this lies equally far (relatively) from both its bounds.
 export const REPRESENTATIVE_FACTOR = 0.9900000000000001;
 
 /** The value reported for bucket `index`: equidistant (relatively) from both bucket bounds. */
@@ -171,7 +171,7 @@ export class LatencySketch {
     return sketch;
   }
 
-  /** @internal Used by {@link quantileOf} to read several sketches as one without merging. */
+  // @internal Used by {@link quantileOf} to read several sketches as one without merging.
   static read(sketch: LatencySketch): {
     counts: ArrayLike<number>;
     zeros: number;

@@ -194,7 +194,7 @@ export class WaitQueues {
     );
   }
 
-  /** @internal A waiter's caller aborted: it leaves its queue at once (O(1)). */
+  // @internal A waiter's caller aborted: it leaves its queue at once (O(1)).
   _abort(waiter: Waiter): void {
     if (waiter.done) return;
     const queue = waiter.queue;

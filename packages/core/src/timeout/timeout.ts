@@ -203,7 +203,7 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
     return true;
   }
 
-  /** @internal Called by the deadline queue when a call's (soft or hard) deadline passes. */
+  // @internal Called by the deadline queue when a call's (soft or hard) deadline passes.
   _expire(call: TimeoutCall): void {
     if (call.phase === Phase.Running) {
       // Its latency is unknown but above the limit: count it at twice the limit, capped at `max`
