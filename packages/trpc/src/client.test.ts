@@ -421,6 +421,26 @@ describe('the links and subscriptions', () => {
   });
 });
 
+describe('a downstream link that fails with a value with no string form', () => {
+  it('reaches the caller as a TRPCClientError, not a TypeError thrown out of the link', async () => {
+    const op: Operation = { id: 1, type: 'query', path: 'items', input: undefined, context: {}, signal: null };
+    const formless = () =>
+      observable<never, never>((observer) => {
+        observer.error(Object.create(null) as never);
+        return () => {};
+      });
+    const heard: unknown[] = [];
+    const link = retryLink({ retry: { maxAttempts: 1 } })({});
+    link({ op, next: formless as never }).subscribe({ error: (error) => heard.push(error) });
+    await until(() => heard.length === 1, 'the error reached the caller');
+    expect(heard[0]).toBeInstanceOf(TRPCClientError);
+  });
+
+  it('refuses an async idempotent(op) at construction: its promise would read as no', () => {
+    expect(() => retryLink({ idempotent: async () => true })).toThrow(/idempotent: .*not async/);
+  });
+});
+
 describe('an operation unsubscribed while a link holds it', () => {
   const op: Operation = { id: 1, type: 'query', path: 'items', input: undefined, context: {}, signal: null };
 

@@ -184,7 +184,7 @@ export function resolveBreakerOptions(options: CircuitBreakerOptions): ResolvedB
   if (typeof after === 'number' || after === undefined) v.number('halfOpenAfter', after, { min: 0 });
   else v.check(isBackoff(after), 'halfOpenAfter', after, 'milliseconds (>= 0) or a Backoff');
   v.integer('halfOpenMaxCalls', o.halfOpenMaxCalls, { min: 1 });
-  v.function('handle', o.handle);
+  v.predicate('handle', o.handle);
   v.string('name', o.name);
   v.function('random', o.random);
   v.clock('clock', o.clock);

@@ -294,8 +294,9 @@ describe('resilientClient.request', () => {
   it('rejects a key that is not a string and a signal that is not an AbortSignal with a TypeError', async () => {
     const { client: c } = client({ key: () => 42 as unknown as string });
     await expect(c.request(call('GET', A), script(200).send)).rejects.toThrow(TypeError);
-    // An async idempotent() is a promise, not a yes: refused, not silently read as "not safe".
-    const { client: i } = client({ idempotent: (async () => true) as never });
+    // A promise is not a yes: refused, not silently read as "not safe" (an async function is
+    // refused at construction already; this one returns a promise without being one).
+    const { client: i } = client({ idempotent: (() => Promise.resolve(true)) as never });
     await expect(i.request(call('POST', A), script(200).send)).rejects.toThrow(
       'http-client: idempotent(request) must return a boolean, received object',
     );

@@ -172,7 +172,7 @@ export function validateClientOptions(options: ClientOptions<never>, nested: Rec
   const t = o.timeout;
   v.check(t === undefined || typeof t === 'number' || isObject(t), 'timeout', t, 'ms or { ms, strategy }');
   v.number('deadlineMs', o.deadlineMs, { gt: 0 });
-  v.function('idempotent', o.idempotent);
+  v.predicate('idempotent', o.idempotent);
   v.boolean('idempotencyKey', o.idempotencyKey);
   v.function('key', o.key);
   v.integer('maxHosts', o.maxHosts, { min: 1 });

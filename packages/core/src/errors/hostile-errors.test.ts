@@ -4,7 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { circuitBreaker } from '../breaker/breaker.js';
 import { consecutive } from '../breaker/strategy.js';
+import { resilientClient } from '../client/client.js';
 import { FakeClock } from '../clock/fake-clock.js';
+import { fallback } from '../fallback/fallback.js';
 import { health } from '../health/health.js';
 import { idempotency } from '../idempotency/idempotency.js';
 import { logEvents } from '../logging/log-events.js';
@@ -193,5 +195,17 @@ describe('a thrown value with no string form, or an Error whose name or message 
     await clock.runAll();
     await outcome;
     expect(lines).toContainEqual(expect.objectContaining({ errorMessage: '[object without a message]' }));
+  });
+});
+
+describe('an async yes/no callback (its promise would read as yes, or as no, whatever it holds)', () => {
+  const answer = async () => false;
+  it.each([
+    ['retry', () => retry({ handle: answer })],
+    ['circuitBreaker', () => circuitBreaker({ handle: answer, registry: false })],
+    ['fallback', () => fallback('cached', { handle: answer })],
+    ['resilientClient', () => resilientClient({ idempotent: answer })],
+  ])('%s refuses it at construction, naming the option', (_, build) => {
+    expect(build).toThrow(/(handle|idempotent): received .*, expected a function, not async/);
   });
 });

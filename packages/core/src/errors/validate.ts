@@ -96,6 +96,12 @@ export class OptionsValidator {
     return this.#given(typeof value === 'function', option, value, 'a function');
   }
 
+  // A yes/no callback: an async one answers a promise, read as yes (or no) whatever it holds.
+  predicate(option: string, value: unknown): this {
+    const ok = typeof value === 'function' && value.constructor.name !== 'AsyncFunction';
+    return this.#given(ok, option, value, 'a function, not async');
+  }
+
   boolean(option: string, value: unknown): this {
     return this.#given(typeof value === 'boolean', option, value, 'true or false');
   }

@@ -21,7 +21,7 @@ export const FALLBACK_DEFAULTS = {
 export function resolveFallbackOptions(options: FallbackOptions): { name: string } {
   const v = new OptionsValidator('fallback');
   const o = v.known(options, FALLBACK_OPTION_NAMES);
-  v.function('handle', o.handle);
+  v.predicate('handle', o.handle);
   v.string('name', o.name);
   v.done();
   return { name: options.name ?? FALLBACK_DEFAULTS.name };

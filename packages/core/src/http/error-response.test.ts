@@ -153,6 +153,18 @@ describe('httpErrorStatus', () => {
       undefined,
     ],
     ['an auth error of the app itself (no code, no status): 401', new Error('Unauthorized'), 401, 'auth', undefined],
+    [
+      "undici's ResponseStatusCodeError (the upstream's status on the error itself): 502",
+      Object.assign(new Error('Response status code 401: Unauthorized'), {
+        code: 'UND_ERR_RESPONSE_STATUS_CODE',
+        status: 401,
+        statusCode: 401,
+        headers: { 'www-authenticate': 'Basic realm="payments-admin"' },
+      }),
+      502,
+      'auth',
+      undefined,
+    ],
     ['a client that went away: 499, for the record', aborted(), 499, 'cancelled', undefined],
     ['a bug (TypeError): 500, not a client error', new TypeError('x is not a function'), 500, 'unknown', undefined],
     ['anything else: 500', new Error('boom'), 500, 'unknown', undefined],
@@ -298,5 +310,19 @@ describe('errorResponse', () => {
       expose: true,
     });
     expect(JSON.parse(JSON.stringify(r.body))).toEqual(r.body);
+  });
+});
+
+describe("an upstream's headers", () => {
+  it('are not passed on: its WWW-Authenticate and Retry-After describe the provider, not this server', () => {
+    const upstream = Object.assign(new Error('Response status code 429'), {
+      code: 'UND_ERR_RESPONSE_STATUS_CODE',
+      statusCode: 429,
+      headers: { 'retry-after': '86400', 'www-authenticate': 'Basic realm="payments-admin"' },
+    });
+    const { status, headers } = errorResponse(upstream);
+    expect(status).toBe(502);
+    expect(headers['retry-after']).toBeUndefined();
+    expect(headers['www-authenticate']).toBeUndefined();
   });
 });

@@ -108,7 +108,8 @@ function upstreamAnswer(e: Bag): boolean {
     typeof response?.status === 'number' ||
     typeof response?.statusCode === 'number' ||
     (e.isAxiosError === true && typeof e.status === 'number') ||
-    asBag(e.$metadata) !== undefined
+    asBag(e.$metadata) !== undefined ||
+    e.code === 'UND_ERR_RESPONSE_STATUS_CODE' // undici's: the status on the error itself
   );
 }
 
@@ -227,7 +228,8 @@ function ownHeaders(error: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   try {
     const headers = (error as Bag | null)?.headers;
-    if (typeof headers !== 'object' || headers === null) return out;
+    // An upstream's headers (its WWW-Authenticate, its Retry-After) are not this server's.
+    if (typeof headers !== 'object' || headers === null || upstreamAnswer(error as Bag)) return out;
     for (const [name, value] of Object.entries(headers)) {
       const lower = name.toLowerCase();
       const text = typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;

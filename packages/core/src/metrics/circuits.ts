@@ -55,7 +55,7 @@ export class CircuitStates {
 
   /** Each name with the worst state among its live breakers. */
   toJSON(): Record<string, string> {
-    const result: Record<string, string> = {};
+    const result: Record<string, string> = Object.create(null);
     for (const [name, entries] of this.#names) {
       sweep(entries);
       if (entries.length === 0) {

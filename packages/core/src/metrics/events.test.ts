@@ -124,4 +124,12 @@ describe('metrics: operational events', () => {
     stats.recordStateChange('payments', 'closed', old);
     expect(stats.snapshot().lifetime.circuits).toEqual({ payments: 'closed' });
   });
+
+  it('lists a breaker named __proto__ among the circuits, as it counts its opens', () => {
+    const stats = metrics({ clock: new FakeClock() });
+    stats.recordStateChange('__proto__', 'open', {});
+    const { circuits, breakerOpens } = stats.snapshot().lifetime;
+    expect(Object.keys(circuits)).toEqual(['__proto__']);
+    expect(Object.keys(breakerOpens)).toEqual(['__proto__']);
+  });
 });

@@ -67,7 +67,7 @@ export function resolveRetryOptions(options: RetryOptions, clock: Clock): Resolv
   const o = v.known(options, RETRY_OPTION_NAMES);
   v.integer('maxAttempts', o.maxAttempts, { min: 1 });
   v.check(o.backoff === undefined || isBackoff(o.backoff), 'backoff', o.backoff, 'a Backoff');
-  v.function('handle', o.handle);
+  v.predicate('handle', o.handle);
   v.function('onRetry', o.onRetry);
   v.number('deadlineMs', o.deadlineMs, { gt: 0 });
   v.string('name', o.name);

@@ -93,8 +93,15 @@ export function stopper(op: Operation): Stopper {
 }
 
 /** Errors reach the caller as tRPC's own: a `TRPCClientError` as it is, anything else (`BrokenCircuitError` ...) as its cause. */
-export const asClientError = (error: unknown): TRPCClientError<AnyRouter> =>
-  TRPCClientError.from(error instanceof Error ? error : new Error(String(error)));
+export const asClientError = (error: unknown): TRPCClientError<AnyRouter> => {
+  let cause = error;
+  try {
+    if (!(error instanceof Error)) cause = new Error(String(error));
+  } catch {
+    cause = new Error('[object without a message]'); // Object.create(null)
+  }
+  return TRPCClientError.from(cause as Error);
+};
 
 /** The operation's signal, or `undefined` (tRPC passes `null` when there is none). */
 export const signalOf = (op: Operation): AbortSignal | undefined => op.signal ?? undefined;

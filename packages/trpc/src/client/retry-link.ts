@@ -74,7 +74,7 @@ export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryL
     o.retry,
     'retry() options',
   );
-  v.function('idempotent', o.idempotent);
+  v.predicate('idempotent', o.idempotent);
   const { budget, ...rest } = o.retry ?? {};
   const policy = built(v, 'retry', ['retry'], () =>
     retry({
