@@ -65,3 +65,23 @@ export function isRequestBodyError(error: unknown): error is RequestBodyError {
     typeof (error as { code?: unknown }).code === 'string'
   );
 }
+
+/** An error's message, else its text; never throws (a thrown `Object.create(null)`, a getter that throws). */
+export function messageOf(error: unknown): string {
+  try {
+    const message = (error as { message?: unknown } | null)?.message;
+    return typeof message === 'string' ? message : String(error);
+  } catch {
+    return '[object without a message]';
+  }
+}
+
+/** The fields a log line shows of an error: what can be read of its name, message and stack. */
+export function errorFields(error: unknown): { name?: unknown; message?: unknown; stack?: unknown } {
+  try {
+    const e = error as { name?: unknown; message?: unknown; stack?: unknown } | null;
+    return { name: e?.name, message: e?.message, stack: e?.stack };
+  } catch {
+    return { message: messageOf(error) };
+  }
+}

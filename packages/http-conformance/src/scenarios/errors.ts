@@ -4,6 +4,7 @@ import {
   fixedWindow,
   IsolatedCircuitError,
   metrics,
+  PROBLEM_JSON_CONTENT_TYPE,
   PROBLEM_TYPES,
   RateLimitExceededError,
   RequestTimeoutError,
@@ -175,6 +176,37 @@ export const errorHandlerScenarios: Scenario[] = [
       expect(logger.lines).toEqual([
         expect.objectContaining({ level: 'error', fields: expect.objectContaining({ correlationId: 'r-1' }) }),
       ]);
+    },
+  },
+  {
+    area: 'errorHandler',
+    name: 'answers, records and logs a thrown value with no string form, or one whose message getter throws',
+    async run(t) {
+      const errors = recentErrors({ max: 10 });
+      const logger = t.logger();
+      const app = await t.serve([
+        t.m.errorHandler({ recentErrors: errors, logger }),
+        t.m.route('GET', '/formless', () => {
+          throw Object.create(null);
+        }),
+        t.m.route('GET', '/getter', () => {
+          throw {
+            get message(): string {
+              throw new Error('getter');
+            },
+          };
+        }),
+      ]);
+      for (const path of ['/formless', '/getter']) {
+        const answer = await app.fetch(path);
+        expect([path, answer.status, answer.headers.get('content-type')]).toEqual([
+          path,
+          500,
+          PROBLEM_JSON_CONTENT_TYPE,
+        ]);
+      }
+      expect(errors.list()).toHaveLength(2);
+      expect(logger.lines.map((line) => line.level)).toEqual(['error', 'error']);
     },
   },
   {

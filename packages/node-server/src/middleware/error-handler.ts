@@ -11,6 +11,7 @@ import {
   type RecentErrors,
 } from '@resilience/core';
 import { checkNested, OptionsValidator, ReportGate } from '@resilience/core/internal';
+import { errorFields, messageOf } from '../errors.js';
 import { loggedPath } from '../logged-path.js';
 import { consoleLogger } from '../logger.js';
 import { type RequestRecorder, requestRecorder } from '../record.js';
@@ -125,15 +126,14 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
     if (!recorded) collector?.recordError(error);
     recent?.record(error, route === undefined ? { correlationId, status } : { correlationId, route, status });
     if (status < 500) return;
-    const e = error as { name?: unknown; message?: unknown; stack?: unknown } | null;
     // A request refused or failed before any route matched is still named by its path.
     const path = loggedPath(res);
     const what = route ?? (`${res.req?.method ?? ''} ${path ?? ''}`.trim() || 'request');
     const refusal = refusalOf(error);
     if (refusal === undefined) {
       logger.error(
-        { correlationId, route, path, status, error: { name: e?.name, message: e?.message, stack: e?.stack } },
-        `${what} failed: ${String(e?.message ?? error)}`,
+        { correlationId, route, path, status, error: errorFields(error) },
+        `${what} failed: ${messageOf(error)}`,
       );
       return;
     }
@@ -141,7 +141,7 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
     if (unreported === undefined) return;
     logger.warn(
       { correlationId, route, path, status, code: refusal, unreported },
-      `${what} refused (${refusal}): ${String(e?.message)}; ${unreported} more since the last report (at most one a minute)`,
+      `${what} refused (${refusal}): ${messageOf(error)}; ${unreported} more since the last report (at most one a minute)`,
     );
   };
 

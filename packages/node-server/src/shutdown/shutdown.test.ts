@@ -297,6 +297,17 @@ describe('gracefulShutdown', () => {
     ]);
   });
 
+  it('exits with 1, saying why, when onShutdown throws a value with no string form', async () => {
+    const { logs, exited } = await setup({
+      onShutdown: () => {
+        throw Object.create(null);
+      },
+    });
+    process.emit(SIGNAL);
+    expect(await exited).toBe(1);
+    expect(logs).toContain('error shutdown: onShutdown failed: [object without a message]');
+  });
+
   it('shuts down once however often it is asked, and stops listening once done', async () => {
     const { logs, exited, server } = await setup();
     const listeners = process.listenerCount(SIGNAL);

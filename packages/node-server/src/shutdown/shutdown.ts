@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { systemClock, type TimerHandle } from '@resilience/core';
 import { isEnded, onClose } from '../accessors.js';
+import { messageOf } from '../errors.js';
 import { loggedPath } from '../logged-path.js';
 import { consoleLogger } from '../logger.js';
 import { outlive } from '../outlive.js';
@@ -36,8 +37,6 @@ export interface GracefulShutdown {
    */
   dispose(): void;
 }
-
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /**
  * Makes Node close the connection once the response has gone out, and write `Connection:
