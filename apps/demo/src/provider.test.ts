@@ -1,9 +1,9 @@
 // The fault-injecting provider against requests no demo API sends: it must answer them, not
 // take the whole demo down.
-import { connect } from 'node:net';
 import { FakeClock } from '@resilience/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Provider } from './provider.js';
+import { raw } from './raw-request.test-kit.js';
 import { schedule } from './schedule.js';
 
 let provider: Provider | undefined;
@@ -11,20 +11,6 @@ afterEach(async () => {
   await provider?.close();
   provider = undefined;
 });
-
-/** Sends raw bytes and resolves with the status line of the answer. */
-function raw(url: string, bytes: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(Number(new URL(url).port), '127.0.0.1');
-    let answer = '';
-    socket.on('data', (chunk) => {
-      answer += chunk;
-    });
-    socket.on('error', (error) => resolve(`error ${(error as NodeJS.ErrnoException).code}`));
-    socket.on('close', () => resolve(answer.split('\r\n')[0] ?? ''));
-    socket.end(bytes);
-  });
-}
 
 describe('the provider', () => {
   it('answers a request target that is no URL with a 404 and keeps serving', async () => {

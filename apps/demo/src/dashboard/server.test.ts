@@ -5,6 +5,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { FakeClock } from '@resilience/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { raw } from '../raw-request.test-kit.js';
 import type { RunningDemo } from '../run.js';
 import { demoSettings } from '../settings.js';
 import { MAX_STREAMS, startDashboard } from './server.js';
@@ -40,21 +41,6 @@ afterEach(async () => {
 async function start(read: () => Promise<DashboardState> = async () => frame()): Promise<Dashboard> {
   dashboard = await startDashboard(demo, { read });
   return dashboard;
-}
-
-/** Sends raw bytes and resolves with the status line of the answer (or how the connection ended). */
-function raw(url: string, bytes: string): Promise<string> {
-  const { port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = connect(Number(port), '127.0.0.1');
-    let answer = '';
-    socket.on('data', (chunk) => {
-      answer += chunk;
-    });
-    socket.on('error', (error) => resolve(`error ${(error as NodeJS.ErrnoException).code}`));
-    socket.on('close', () => resolve(answer.split('\r\n')[0] ?? ''));
-    socket.end(bytes);
-  });
 }
 
 /** One request; resolves with the status, the headers and the first `bytes` of the body once they came (or it ended). */

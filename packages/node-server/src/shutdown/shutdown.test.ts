@@ -384,8 +384,8 @@ describe('gracefulShutdown', () => {
   });
 
   describe('a request whose client left before its answer', () => {
-    /** A server whose handler works on after its client left (ignoring the signal), then maybe ends the response. */
-    async function leftBehind(options: { ends: boolean }) {
+    /** A server whose handler works on until `release` (ignoring the signal), then maybe ends the response; its client connected and waiting. */
+    async function held(options: { ends: boolean }) {
       const clock = new FakeClock();
       const entered = deferred();
       const left = deferred();
@@ -403,12 +403,17 @@ describe('gracefulShutdown', () => {
       client.on('error', () => {});
       client.end();
       await entered.promise;
-      const closed = once(served.server, 'close');
-      client.destroy();
-      await left.promise;
+      return { clock, release, events, exited, client, left, closed: once(served.server, 'close') };
+    }
+
+    /** The same, its client gone before the signal. */
+    async function leftBehind(options: { ends: boolean }) {
+      const h = await held(options);
+      h.client.destroy();
+      await h.left.promise;
       process.emit(SIGNAL);
-      await closed; // every connection has closed
-      return { clock, release, events, exited };
+      await h.closed; // every connection has closed
+      return h;
     }
 
     it('holds onShutdown (closing pools) until its handler has ended the response', async () => {
@@ -420,22 +425,7 @@ describe('gracefulShutdown', () => {
     });
 
     it('holds it too for a client that leaves after the signal, on the last connection (the server closes before that response does)', async () => {
-      const clock = new FakeClock();
-      const entered = deferred();
-      const release = deferred();
-      const events: string[] = [];
-      served = await serve(async (_req, res) => {
-        entered.resolve();
-        await release.promise;
-        res.end('late');
-        events.push('handler done');
-      });
-      const exited = shutdownNoting(served.server, clock, events);
-      const client = http.request({ host: '127.0.0.1', port: served.port, agent: false });
-      client.on('error', () => {});
-      client.end();
-      await entered.promise;
-      const closed = once(served.server, 'close');
+      const { release, events, exited, client, closed } = await held({ ends: true });
       process.emit(SIGNAL);
       client.destroy();
       await closed;
