@@ -437,7 +437,7 @@ describe('a downstream link that fails with a value with no string form', () => 
   });
 
   it('refuses an async idempotent(op) at construction: its promise would read as no', () => {
-    expect(() => retryLink({ idempotent: async () => true })).toThrow(/idempotent: .*not async/);
+    expect(() => retryLink({ idempotent: (async () => true) as never })).toThrow(/idempotent: .*not async/);
   });
 });
 

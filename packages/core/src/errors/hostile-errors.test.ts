@@ -199,7 +199,7 @@ describe('a thrown value with no string form, or an Error whose name or message 
 });
 
 describe('an async yes/no callback (its promise would read as yes, or as no, whatever it holds)', () => {
-  const answer = async () => false;
+  const answer = (async () => false) as never;
   it.each([
     ['retry', () => retry({ handle: answer })],
     ['circuitBreaker', () => circuitBreaker({ handle: answer, registry: false })],
