@@ -153,6 +153,7 @@ it('@resilience/core/internal exports only what the packages of this repository 
     'followAbort',
     'followerCount',
     'isUnrecorded',
+    'messageOf',
     'unfollowAbort',
     'unrecordedValue',
   ]);

@@ -1,3 +1,5 @@
+import { messageOf } from '@resilience/core/internal';
+
 /**
  * Why a request's signal aborts when its client goes away before the response ends. Its
  * `code` is Node's `ABORT_ERR`, so core's `classify` files it under `cancelled`; `status` is
@@ -64,16 +66,6 @@ export function isRequestBodyError(error: unknown): error is RequestBodyError {
     error.name === 'RequestBodyError' &&
     typeof (error as { code?: unknown }).code === 'string'
   );
-}
-
-/** An error's message, else its text; never throws (a thrown `Object.create(null)`, a getter that throws). */
-export function messageOf(error: unknown): string {
-  try {
-    const message = (error as { message?: unknown } | null)?.message;
-    return typeof message === 'string' ? message : String(error);
-  } catch {
-    return '[object without a message]';
-  }
 }
 
 /** The fields a log line shows of an error: what can be read of its name, message and stack. */

@@ -64,7 +64,7 @@ const badSample = (sample: RttSample | null | undefined): TypeError =>
  * concurrency-limits (Gradient2) and Envoy's adaptive concurrency filter.
  *
  * It measures a **baseline** round-trip time at low concurrency (half the current limit; at
- * least 1 ms, the resolution of `Date.now()`), again every `baselineIntervalMs`. In between,
+ * least 1 ms, the system clock's resolution), again every `baselineIntervalMs`. In between,
  * it judges the mean round-trip time of each **round** (one baseline RTT of samples, so the
  * limit moves at most once per round trip,
  * however many calls run): within `tolerance × baseline`, and with the limit reached in the
@@ -100,7 +100,7 @@ export function adaptiveLimit(options: AdaptiveLimitOptions = {}): AdaptiveLimit
     // Calls started before the measurement ran above its concurrency: they measure queueing.
     if (inflight > probeLimit(s.limit)) return s;
     if (s.probeLeft > 1) return { ...s, probeLeft: s.probeLeft - 1, probeSumMs: s.probeSumMs + rttMs };
-    // At least 1 ms, the resolution of `Date.now()`: a baseline of 0 would make every call
+    // At least 1 ms, the system clock's resolution: a baseline of 0 would make every call
     // of 1 ms a slowdown past any tolerance, and the limit fall to minLimit.
     const measured = Math.max(1, (s.probeSumMs + rttMs) / baselineSamples);
     return {

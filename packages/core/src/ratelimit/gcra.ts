@@ -47,9 +47,9 @@ export function gcra(options: GcraOptions): RateLimitAlgorithm<GcraState> {
   const interval = periodMs / limit;
   const tolerance = burst * interval;
 
-  // Relative to now: doubles near Date.now() are exact only to ~2.4e-4 ms, so absolute times
-  // compared within 1e-9 intervals refused forever. `slack` forgives that noise; a refusal's
-  // wait keeps half of it in hand, so a client waiting exactly retryAfterMs is admitted.
+  // Relative to now: doubles at epoch-sized clock times are exact only to ~2.4e-4 ms, so
+  // absolute times compared within 1e-9 intervals refused forever. `slack` forgives that noise;
+  // a refusal's wait keeps half of it in hand, so a client waiting exactly retryAfterMs is admitted.
   const slack = Math.max(EPSILON * interval, 1e-3);
   const most = tolerance + slack;
   const left = (ahead: number) => Math.max(0, Math.floor((most - ahead) / interval + EPSILON));

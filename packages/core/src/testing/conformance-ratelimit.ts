@@ -55,7 +55,7 @@ export const rateLimitScenarios: readonly StoreScenario[] = [
     [2000, allowed(0), 2],
     [2000, denied(1000), 2],
   ]),
-  // From an epoch-sized time (17e11 ms: doubles exact to ~2.4e-4 ms), as a store sees Date.now().
+  // From an epoch-sized time (17e11 ms: doubles exact to ~2.4e-4 ms), as a store sees the system clock's.
   timeline(
     'gcra at an epoch time',
     gcra({ limit: 6, periodMs: 1000, burst: 1 }),

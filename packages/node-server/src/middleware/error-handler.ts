@@ -10,8 +10,8 @@ import {
   type OptionNames,
   type RecentErrors,
 } from '@resilience/core';
-import { checkNested, OptionsValidator, ReportGate } from '@resilience/core/internal';
-import { errorFields, messageOf } from '../errors.js';
+import { checkNested, messageOf, OptionsValidator, ReportGate } from '@resilience/core/internal';
+import { errorFields } from '../errors.js';
 import { loggedPath } from '../logged-path.js';
 import { consoleLogger } from '../logger.js';
 import { type RequestRecorder, requestRecorder } from '../record.js';

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { systemClock, type TimerHandle } from '@resilience/core';
+import { messageOf } from '@resilience/core/internal';
 import { isEnded, onClose } from '../accessors.js';
-import { messageOf } from '../errors.js';
 import { loggedPath } from '../logged-path.js';
 import { consoleLogger } from '../logger.js';
 import { outlive } from '../outlive.js';

@@ -1,5 +1,5 @@
 // What every link shares: an operation's single result as a promise, and errors as tRPC's.
-import { followAbort, unfollowAbort } from '@resilience/core/internal';
+import { followAbort, messageOf, unfollowAbort } from '@resilience/core/internal';
 import { type Operation, type OperationLink, type OperationResultEnvelope, TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
@@ -93,15 +93,8 @@ export function stopper(op: Operation): Stopper {
 }
 
 /** Errors reach the caller as tRPC's own: a `TRPCClientError` as it is, anything else (`BrokenCircuitError` ...) as its cause. */
-export const asClientError = (error: unknown): TRPCClientError<AnyRouter> => {
-  let cause = error;
-  try {
-    if (!(error instanceof Error)) cause = new Error(String(error));
-  } catch {
-    cause = new Error('[object without a message]'); // Object.create(null)
-  }
-  return TRPCClientError.from(cause as Error);
-};
+export const asClientError = (error: unknown): TRPCClientError<AnyRouter> =>
+  TRPCClientError.from(error instanceof Error ? error : new Error(messageOf(error)));
 
 /** The operation's signal, or `undefined` (tRPC passes `null` when there is none). */
 export const signalOf = (op: Operation): AbortSignal | undefined => op.signal ?? undefined;

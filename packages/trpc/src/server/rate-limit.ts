@@ -73,7 +73,8 @@ export function rateLimitMiddleware<TContext = object>(
   return async function rateLimit(opts) {
     let decision: RateLimitDecision;
     try {
-      decision = await limiter.consume(await key(opts as unknown as RateLimitKeyInput<TContext>), cost);
+      const k = key(opts as unknown as RateLimitKeyInput<TContext>);
+      decision = await limiter.consume(typeof k === 'string' ? k : await k, cost); // no await for a key given at once
     } catch (error) {
       // The store is down and the limiter fails closed: errorFormatter answers 503; the span hears why.
       if (isStoreUnavailableError(error)) emitHttpDecision({ decision: 'store_unavailable', policy: limiter.name });
