@@ -5,13 +5,13 @@ import type { BreakerStateName } from './options.js';
 
 /**
  * How a settled call counts: `ignored` when the caller had aborted, `failure` when `handle`
- * accepts the error, `ignored` for the toolkit's own rejections and cancellations, and
+ * answers `true`, `ignored` for the toolkit's own rejections and cancellations, and
  * `success` otherwise (the dependency answered).
  */
 export function outcomeOf(handle: (error: unknown) => boolean, error: unknown, aborted: boolean): CallOutcome {
   if (aborted) return 'ignored';
   try {
-    if (handle(error)) return 'failure';
+    if (handle(error) === true) return 'failure';
     return isOwnRejection(error) || classify(error) === 'cancelled' ? 'ignored' : 'success';
   } catch {
     return 'failure'; // `handle` threw, or the error cannot be read: the call failed all the same

@@ -1,4 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
+import { circuitBreaker } from '../breaker/breaker.js';
+import { retry } from '../retry/retry.js';
 import {
   BrokenCircuitError,
   BulkheadRejectedError,
@@ -214,6 +216,28 @@ describe('OptionsValidator', () => {
       ]);
       // Its own option of that name is no stranger.
       expect(issues((v) => v.known({ limit: 1 }, { limit: true }))).toEqual([]);
+    });
+
+    it.each([
+      ['retry', () => retry({ minTimeout: 1_000 } as never), 'minTimeout', 'backoff.exponential({ initialMs })'],
+      ['retry', () => retry({ maxRetryTime: 1_000 } as never), 'maxRetryTime', 'deadlineMs'],
+      ['retry', () => retry({ shouldRetry: () => true } as never), 'shouldRetry', 'handle'],
+      ['retry', () => retry({ onFailedAttempt: () => {} } as never), 'onFailedAttempt', 'onRetry'],
+      [
+        'circuitBreaker',
+        () => circuitBreaker({ volumeThreshold: 5 } as never),
+        'volumeThreshold',
+        'strategy: timeWindow({ minimumCalls })',
+      ],
+      [
+        'circuitBreaker',
+        () => circuitBreaker({ errorThresholdPercentage: 50 } as never),
+        'errorThresholdPercentage',
+        'strategy: timeWindow({ failureRate: % / 100 })',
+      ],
+    ])("%s points p-retry's and opossum's %s to its own name", (_, build, option, hint) => {
+      expect(build).toThrow(`${option}: received`);
+      expect(build).toThrow(`(another library's? here: ${hint})`);
     });
 
     it("falls back to a near name when the option another library's name points to is not one of these", () => {

@@ -209,3 +209,34 @@ describe('an async yes/no callback (its promise would read as yes, or as no, wha
     expect(build).toThrow(/(handle|idempotent): received .*, expected a function, not async/);
   });
 });
+
+describe('a yes/no callback that answers anything but true (a promise from a plain function, a truthy value)', () => {
+  const answers = [() => Promise.resolve(false), () => 'yes', () => 1] as unknown as ((error: unknown) => boolean)[];
+  it.each(answers)('retry does not retry on it (answer %#)', async (answer) => {
+    let calls = 0;
+    const policy = retry({ maxAttempts: 3, handle: answer, backoff: { delay: () => 0 } as never });
+    const failure = new Error('x');
+    const call = () => {
+      calls++;
+      return Promise.reject(failure);
+    };
+    await expect(policy.execute(call)).rejects.toBe(failure);
+    expect(calls).toBe(1);
+  });
+  it.each(answers)('a breaker does not count the error as a failure (answer %#)', async (answer) => {
+    const breaker = circuitBreaker({ handle: answer, strategy: consecutive(1), registry: false });
+    await expect(breaker.execute(() => Promise.reject(new Error('x')))).rejects.toThrow('x');
+    expect(breaker.state).toBe('closed');
+  });
+  it.each(answers)('fallback does not replace the error (answer %#)', async (answer) => {
+    const failure = new Error('x');
+    await expect(fallback('cached', { handle: answer }).execute(() => Promise.reject(failure))).rejects.toBe(failure);
+  });
+  it('fallback whose handle throws passes the call’s own error on, as retry does', async () => {
+    const failure = new Error('x');
+    const throwing = () => {
+      throw new Error('handle broke');
+    };
+    await expect(fallback('cached', { handle: throwing }).execute(() => Promise.reject(failure))).rejects.toBe(failure);
+  });
+});

@@ -1,3 +1,4 @@
+import { handles } from '../errors/handles.js';
 import { Emitter } from '../events/emitter.js';
 import { type ExecuteContext, PolicyBase, type PolicyFn } from '../policy/policy.js';
 import { type FallbackOptions, resolveFallbackOptions } from './options.js';
@@ -31,7 +32,7 @@ export class FallbackPolicy<R> extends PolicyBase<FallbackEvent, R> {
     try {
       return await fn(context);
     } catch (error) {
-      const handled = this.#handle ? this.#handle(error) : !context.signal.aborted;
+      const handled = this.#handle ? handles(this.#handle, error) : !context.signal.aborted;
       if (!handled) throw error;
       if (this.#events.hasListeners) this.#events.emit({ type: 'fallback', policy: this.name, error });
       const value = this.#value;

@@ -1,21 +1,13 @@
 import { type Clock, type Random, systemClock, systemRandom } from '../clock/clock.js';
 import { isTransient } from '../errors/classify.js';
 import { RetryExhaustedError } from '../errors/errors.js';
+import { handles } from '../errors/handles.js';
 import { retryAfterMs } from '../errors/retry-after.js';
 import { type Disposer, Emitter, onType } from '../events/emitter.js';
 import { type AttemptObserver, AttemptObservers, type AttemptRunner } from '../policy/attempts.js';
 import { type ExecuteContext, invoke, neverAborted, PolicyBase, type PolicyFn } from '../policy/policy.js';
 import { delayOf } from './backoff.js';
 import { type ResolvedRetryOptions, type RetryOptions, resolveRetryOptions } from './options.js';
-
-/** `handle(error)`, false when it throws (or the error cannot be read): the caller gets its own error. */
-const handles = (handle: (error: unknown) => boolean, error: unknown): boolean => {
-  try {
-    return handle(error);
-  } catch {
-    return false;
-  }
-};
 
 /** Why a retry policy stopped retrying. */
 export type GiveUpReason = 'max_attempts' | 'not_handled' | 'aborted' | 'deadline' | 'budget' | 'retry_after';
