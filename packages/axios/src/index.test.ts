@@ -13,7 +13,7 @@ import { FakeClock, sequenceRandom } from '@resilience/core/testing';
 import axios, { AxiosError, type CreateAxiosDefaults, type InternalAxiosRequestConfig } from 'axios';
 import { afterEach, describe, expect, it } from 'vitest';
 import { countControllers, restoreAbortController } from '../../core/src/testing/abort-controllers.js';
-import { answer, drop, hang, type ScriptServer, scriptServer, until } from '../../fetch/src/testing/server.js';
+import { answer, cut, drop, hang, type ScriptServer, scriptServer, until } from '../../fetch/src/testing/server.js';
 import { AXIOS_DEFAULTS, type ResilientAxiosOptions, withResilience } from './index.js';
 
 let server: ScriptServer;
@@ -375,6 +375,30 @@ describe('withResilience(axios) against a real server', () => {
     await until(() => server.seen[0]!.aborted, 'the request to be aborted');
   });
 
+  it.each(['http', 'fetch'] as const)(
+    'a streamed body is read in full past the attempt timeout and the deadline (%s adapter): they end at the headers',
+    async (adapter) => {
+      let rest: (() => void) | undefined;
+      server = await scriptServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: first\n\n');
+        rest = () => res.end('data: last\n\n');
+      });
+      const { clock, api } = resilient({ timeout: 5_000, deadlineMs: 10_000 });
+      // A Node stream (http adapter) or a web stream (fetch adapter): both are async iterables of bytes.
+      const response = await api.get<AsyncIterable<Uint8Array>>('/stream', {
+        responseType: 'stream',
+        adapter,
+        signal: new AbortController().signal,
+      });
+      await clock.advance(60_000);
+      rest!();
+      let text = '';
+      for await (const chunk of response.data) text += Buffer.from(chunk).toString();
+      expect(text).toBe('data: first\n\ndata: last\n\n');
+    },
+  );
+
   it('the request’s own cancelToken still cancels the attempt in flight', async () => {
     server = await scriptServer(hang);
     const { api } = resilient({ timeout: 5_000 });
@@ -523,6 +547,44 @@ describe('withResilience(axios) against a real server', () => {
       expect((await pending).status).toBe(200);
     },
   );
+
+  it.each(['http', 'fetch'] as const)(
+    'retries a GET whose 200 body broke off before it was read in full (%s adapter): the caller had none of it',
+    async (adapter) => {
+      server = await scriptServer(cut, answer(200, { ok: true }));
+      const { clock, api } = resilient();
+      const pending = api.get('/items', { adapter });
+      await waiting(clock);
+      await clock.advance(100);
+      expect((await pending).data).toEqual({ ok: true });
+      expect(server.seen).toHaveLength(2);
+    },
+  );
+
+  it('does not retry a streamed body (responseType: stream) that breaks off: the caller has read part of it', async () => {
+    server = await scriptServer(cut, answer(200, { ok: true }));
+    const { api } = resilient();
+    const response = await api.get<Readable>('/items', { responseType: 'stream' });
+    const chunks: string[] = [];
+    const error = await failure(
+      (async () => {
+        for await (const chunk of response.data) chunks.push(String(chunk));
+      })(),
+    );
+    expect((error as NodeJS.ErrnoException).code).toBe('ECONNRESET');
+    expect(chunks.join('')).toBe('{"partial":');
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it('does not retry a body over maxContentLength, nor a 200 that validateStatus refuses', async () => {
+    server = await scriptServer(answer(200, { text: 'x'.repeat(100) }));
+    const { api } = resilient();
+    const tooLong = await failure(api.get('/items', { maxContentLength: 10 }));
+    expect((tooLong as AxiosError).message).toBe('maxContentLength size of 10 exceeded');
+    const refused = await failure(api.get('/items', { validateStatus: (status) => status === 204 }));
+    expect((refused as AxiosError).response?.status).toBe(200);
+    expect(server.seen).toHaveLength(2);
+  });
 
   it('sends a streamed body once: it cannot be read twice', async () => {
     server = await scriptServer(answer(503), answer(200));

@@ -1,6 +1,6 @@
-import { type ClientOptions, type ResilientClient, resilientClient } from '@resilience/core';
+import { type ClientOptions, isTransient, type ResilientClient, resilientClient } from '@resilience/core';
 import { checkNested, OptionsValidator } from '@resilience/core/internal';
-import axios, { type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import axios, { type AxiosError, type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { type AdapterSpec, AsLeft } from './as-left.js';
 import { followToken } from './caller-cancel.js';
 
@@ -102,7 +102,7 @@ function run(
       signal: token === undefined ? signal : token.signal,
       replayable: isReplayable(config.data),
     },
-    (attempt) => left.send(attempt),
+    (attempt) => left.send(attempt).then(undefined, brokenOff),
   );
   return token === undefined ? sent : sent.finally(token.stop);
 }
@@ -132,5 +132,27 @@ const isReplayable = (data: unknown): boolean =>
     typeof (data as ReadableStream).getReader === 'function' ||
     Symbol.asyncIterator in data
   );
+
+/**
+ * Rethrows an attempt's error, marked `retryable` when the body broke off after a status below
+ * 400: the http adapter reads a buffered body within the attempt and rejects with the response
+ * attached ('stream has been aborted', or the socket's ECONNRESET), so the status, 200, said
+ * "not worth repeating". The caller had none of the body: it is a network error, as the fetch
+ * adapter's `terminated` (which carries no status) is. A streamed body resolves at the headers
+ * and is never here.
+ */
+function brokenOff(error: unknown): never {
+  const e = error as AxiosError;
+  const status = e?.response?.status;
+  if (
+    axios.isAxiosError(error) &&
+    status !== undefined &&
+    status < 400 &&
+    (e.message === 'stream has been aborted' || isTransient({ code: e.code }))
+  ) {
+    Object.defineProperty(error, 'retryable', { value: true, configurable: true, writable: true });
+  }
+  throw error;
+}
 
 export { resilienceDetails } from '@resilience/core';

@@ -160,5 +160,5 @@ describe('withResilience(fetch) with attempt timeouts and a caller’s signal', 
     given.length = 0;
     expect(await collectedUntil(() => followerCount(shutdown) <= 2)).toBe(true);
     expect(nodeDependants(shutdown)).toBe(0); // AbortSignal.any left one per request here
-  });
+  }, 30_000); // 2 000 requests on the wire: more than the default 5 s on a loaded 2-core machine
 });

@@ -27,6 +27,12 @@ export const drop: Step = (req) => {
   req.socket.destroy();
 };
 
+/** Answers 200 with part of a JSON body shorter than its Content-Length, then destroys the connection. */
+export const cut: Step = (req, res) => {
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+  res.write('{"partial":', () => req.socket.destroy());
+};
+
 /** Never answers (until the client gives up or the server closes). */
 export const hang: Step = () => {};
 
