@@ -15,6 +15,7 @@ import { FakeClock, sequenceRandom } from '@resilience/core/testing';
 import {
   createTRPCClient,
   httpBatchLink,
+  httpBatchStreamLink,
   httpLink,
   type Operation,
   TRPCClientError,
@@ -29,13 +30,15 @@ import { errorFormatter, rateLimitMiddleware, responseMeta } from './server.js';
 import { failure } from './testing/failure.js';
 import { startServer, type TestServer } from './testing/server.js';
 
-type Outcome = 'ok' | 'unavailable' | 'bad' | 'drop' | 'hang';
+type Outcome = 'ok' | 'unavailable' | 'bad' | 'drop' | 'hang' | 'late';
 
 /** The server's script: each call of a procedure takes the next outcome (then 'ok'); counts what reached it. */
 let outcomes: Outcome[] = [];
 let calls: Record<string, number> = {};
 let requests = 0;
 let aborted = 0;
+/** Answers the call held by a 'late' outcome, which does not hear its signal. */
+let answerLate = () => {};
 let server: TestServer | undefined;
 afterEach(async () => {
   await server?.close();
@@ -57,6 +60,7 @@ function routerFor(clock: FakeClock, formatted = true) {
       ctx.req.socket.destroy();
       return new Promise<never>(() => {});
     }
+    if (outcome === 'late') return new Promise<void>((resolve) => (answerLate = resolve)).then(() => next());
     if (outcome === 'hang') {
       return new Promise<never>((_, reject) =>
         signal!.addEventListener('abort', () => {
@@ -304,6 +308,18 @@ describe('timeoutLink against a real tRPC server', () => {
     expect(await pending).toEqual(['a', 'b']);
     expect(calls.items).toBe(2);
   });
+
+  it('fails a slow query of a streamed batch at ms by default (aggressive), though tRPC keeps the batch open for it', async () => {
+    // tRPC's batch links cancel a call's request only once every call of the batch is aborted.
+    const clock = new FakeClock();
+    const client = await setup((url) => [timeoutLink({ ms: 1_000, clock }), httpBatchStreamLink({ url })], clock);
+    outcomes = ['late', 'ok'];
+    const slow = failure(client.items.query());
+    expect(await client.other.query()).toBe('other');
+    await clock.advance(1_000);
+    answerLate();
+    expect((await slow).cause).toBeInstanceOf(TimeoutError);
+  });
 });
 
 describe('timeoutLink options', () => {
@@ -319,6 +335,14 @@ describe('timeoutLink options', () => {
     expect(() => retryLink({ retry: { maxAttempts: 0 }, idempotent: true as never })).toThrow(
       /^Invalid retryLink options: idempotent: .*; retry\.maxAttempts: received 0/,
     );
+  });
+
+  it('name an ms that is no number as ms, without timeout()’s hints or its other options', () => {
+    for (const ms of ['5000', { ms: 'p99', min: 1, max: 10 }]) {
+      expect(() => timeoutLink({ ms: ms as never })).toThrow(
+        /^Invalid timeoutLink options: ms: received .*, expected a finite number > 0$/,
+      );
+    }
   });
 });
 

@@ -306,6 +306,12 @@ describe('timeoutMiddleware', () => {
     expect(() => timeoutMiddleware(null as never)).toThrow(
       /^Invalid timeoutMiddleware options: options: received null/,
     );
+    // Not timeout()'s hint (`timeout({ ms: 'p99' })`) nor its options object, which the caller never wrote.
+    for (const ms of ['5000', { ms: 'p99', min: 1, max: 10 }]) {
+      expect(() => timeoutMiddleware({ ms: ms as never })).toThrow(
+        /^Invalid timeoutMiddleware options: ms: received .*, expected a finite number > 0$/,
+      );
+    }
   });
 
   it('answers TIMEOUT at ms and aborts ctx.signal; a fast call passes', async () => {

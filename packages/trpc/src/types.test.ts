@@ -54,6 +54,21 @@ describe('@resilience/trpc types', () => {
     expectTypeOf(pay).returns.resolves.toEqualTypeOf<{ paid: number }>();
   });
 
+  it('idempotentMutation takes superjson as its transformer, and not tRPC’s { input, output } pair', () => {
+    // superjson's own signatures: a value of its kinds in, its { json, meta } out.
+    type Result = { json: unknown; meta?: object };
+    const superjson = {} as {
+      serialize(object: string | number | bigint | Date | Map<unknown, unknown> | object): Result;
+      deserialize<T = unknown>(payload: Result): T;
+    };
+    const build = () => {
+      idempotentMutation({ transformer: superjson }, () => 1);
+      // @ts-expect-error a combined transformer is not one: give its `output` (or superjson itself).
+      idempotentMutation({ transformer: { input: superjson, output: superjson } }, () => 1);
+    };
+    expectTypeOf(build).toBeFunction(); // typed, never called
+  });
+
   it('errorFormatter adds data.retryAfterMs to the error shape', () => {
     const format = errorFormatter();
     expectTypeOf<ReturnType<typeof format>['data']['retryAfterMs']>().toEqualTypeOf<number | undefined>();

@@ -8,11 +8,7 @@ import { promiseLink } from './operation.js';
 export interface TimeoutLinkOptions {
   /** The time limit of each query and mutation, in ms. */
   ms: number;
-  /**
-   * `cooperative` waits for the links below to stop once the operation's signal aborts
-   * (tRPC's HTTP links do at once); `aggressive` rejects at the limit whatever they do.
-   * @default 'cooperative'
-   */
+  /** `cooperative` waits for the links below to stop and takes their late result (a batch link stops a call once its whole batch is aborted). @default 'aggressive' */
   strategy?: TimeoutStrategy;
   clock?: Clock;
 }
@@ -20,8 +16,8 @@ export interface TimeoutLinkOptions {
 const OPTION_NAMES = { ms: true, strategy: true, clock: true } as const;
 
 /**
- * Bounds each query and mutation in time: at `ms` the operation's signal aborts (the HTTP
- * request is cancelled) and the call fails with a `TRPCClientError` whose cause is a
+ * Bounds each query and mutation in time: at `ms` the operation's signal aborts (`httpLink`
+ * cancels the request) and the call fails with a `TRPCClientError` whose cause is a
  * `TimeoutError`, which `retryLink` placed before it retries. Subscriptions pass through.
  *
  * @example
@@ -30,7 +26,7 @@ const OPTION_NAMES = { ms: true, strategy: true, clock: true } as const;
 export function timeoutLink<TRouter extends AnyRouter = AnyRouter>(options: TimeoutLinkOptions): TRPCLink<TRouter> {
   const v = new OptionsValidator('timeoutLink');
   const o = v.known(options, OPTION_NAMES);
-  v.required('ms', o.ms);
+  v.required('ms', o.ms).number('ms', o.ms, { gt: 0 });
   const policy = built(v, undefined, ['ms'], () =>
     timeout(options.ms, {
       name: 'trpc-timeout',

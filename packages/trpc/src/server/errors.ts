@@ -112,8 +112,7 @@ const ownFunction = (subject: string, option: string, value: unknown): void =>
   new OptionsValidator(subject).function(option, value).done();
 
 /** The fields an error's cause may set on the response: the rate-limit draft's and Retry-After. */
-const FORWARDED =
-  /^(ratelimit|ratelimit-policy|ratelimit-limit|ratelimit-remaining|ratelimit-reset|x-ratelimit-limit|x-ratelimit-remaining|x-ratelimit-reset)$/;
+const FORWARDED = /^ratelimit(-policy)?$|^(x-)?ratelimit-(limit|remaining|reset)$/;
 /** The draft's fields are lists of items, one per policy; the older fields hold one limit's number. */
 const LISTS = /^ratelimit(-policy)?$/;
 /** A list's items: a policy's name, a quoted string (core's names are printable ASCII), then its parameters. */
@@ -124,11 +123,9 @@ type HeaderDict = Record<string, string | string[] | undefined>;
 type Meta = { status?: number; headers?: Headers | HeaderDict };
 
 /**
- * Retry-After and the RateLimit fields for a response's errors, as core's responder answers
- * one refusal: each policy listed once, with its longest wait, and the older single-limit
- * fields of the refusal with the longest wait. `Retry-After`, the longest wait, only when
- * every one of the response's `calls` (a batch's) failed with one: it would tell a call that
- * succeeded or failed without one to wait for another's limit.
+ * Retry-After and the RateLimit fields for a response's errors (what `responseMeta` sets): each
+ * policy listed once, with its longest wait, and the older fields of the longest wait's refusal.
+ * `Retry-After`, the longest wait, only when each of the response's `calls` (a batch's) failed with one.
  */
 export function errorHeaders(
   errors: readonly TRPCError[],

@@ -296,3 +296,52 @@ describe('idempotentMutation: an input JSON cannot say (tRPC’s FormData and Fi
     expect(runs).toBe(1);
   });
 });
+
+describe('idempotentMutation: a result a tRPC transformer carries and JSON cannot (superjson’s)', () => {
+  // A transformer as superjson is one: what JSON has no form for, written as tagged objects.
+  const tag = (v: unknown): unknown => {
+    if (typeof v === 'bigint') return { $bigint: String(v) };
+    if (v instanceof Date) return { $date: v.toISOString() };
+    if (v instanceof Map) return { $map: [...v].map(([k, x]) => [tag(k), tag(x)]) };
+    if (typeof v !== 'object' || v === null) return v;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, tag(x)]));
+  };
+  const untag = (v: unknown): unknown => {
+    if (typeof v !== 'object' || v === null) return v;
+    const o = v as Record<string, unknown>;
+    if ('$bigint' in o) return BigInt(o.$bigint as string);
+    if ('$date' in o) return new Date(o.$date as string);
+    if ('$map' in o) return new Map((o.$map as [unknown, unknown][]).map(([k, x]) => [untag(k), untag(x)]));
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, untag(x)]));
+  };
+  const transformer = { serialize: tag, deserialize: untag };
+
+  it('records the result in the transformer’s form: a replay returns a BigInt, a Date and a Map as the first call did', async () => {
+    const tt = initTRPC.create({ errorFormatter: errorFormatter(), transformer });
+    let runs = 0;
+    const router = tt.router({
+      order: tt.procedure
+        .input((raw) => raw as { idempotencyKey: string })
+        .mutation(
+          idempotentMutation({ transformer }, () => {
+            runs++;
+            return { id: 10n, at: new Date(0), lines: new Map([['book', 2]]) };
+          }),
+        ),
+    });
+    server = await startServer({ router });
+    const client = createTRPCClient<typeof router>({ links: [httpLink({ url: server.url, transformer })] });
+    const expected = { id: 10n, at: new Date(0), lines: new Map([['book', 2]]) };
+    expect(await client.order.mutate({ idempotencyKey: 'k' })).toEqual(expected);
+    expect(await client.order.mutate({ idempotencyKey: 'k' })).toEqual(expected);
+    expect(runs).toBe(1);
+  });
+
+  it('refuses a transformer that is none, naming it', () => {
+    for (const transformer of [{}, { serialize: JSON.stringify }, { input: {}, output: {} }]) {
+      expect(() => idempotentMutation({ transformer: transformer as never }, () => 1)).toThrow(
+        /^Invalid idempotentMutation options: transformer: received .*, expected a transformer/,
+      );
+    }
+  });
+});

@@ -54,6 +54,8 @@ export interface IdempotentMutationOptions<O extends ResolverInput> {
   maxResultBytes?: number;
   /** Where results that could not be recorded are logged (`warn`). @default console */
   logger?: EventLogger;
+  /** Your router's transformer (superjson): results are recorded in its form, so a replay returns a `Date`, `Map` or `BigInt` as the first call did. @default JSON */
+  transformer?: { serialize(value: unknown): unknown; deserialize(value: unknown): unknown };
 }
 
 type Awaitable<T> = T | Promise<T>;
@@ -67,6 +69,7 @@ const OPTION_NAMES = {
   maxKeyLength: true,
   maxResultBytes: true,
   logger: true,
+  transformer: true,
 } as const;
 
 /** Defaults of `idempotentMutation`. */
@@ -115,17 +118,12 @@ const keyInInput = (opts: ResolverInput): unknown => {
 
 /**
  * Makes a mutation resolver idempotent: the first call with a key runs it and records its
- * result (which must be JSON); a repeat within the record's lifetime gets that result
- * without running it. tRPC middleware cannot answer with a stored result, so this wraps the
- * resolver: `.mutation(idempotentMutation(options, resolver))`. The HTTP adapters' rules
- * hold: a repeat while the first call runs is `CONFLICT` (409), the same key with another
- * input `UNPROCESSABLE_CONTENT` (422), a missing or malformed key `BAD_REQUEST` (400); an
- * error `errorFormatter` answers with a 4xx (but 408, 429, 499) is recorded and replayed, any
- * other frees the key. The input's fingerprint tells apart what a transformer revives (a
- * `Set`, a `Map`, a `BigInt`). A result whose JSON is over `maxResultBytes` (1 MiB) is
- * returned but not recorded: the key is freed and `logger` says so. A resolver that returns
- * core's `unrecorded(value, reason)` has `value` answered (with a key or without), nothing
- * recorded and the key freed, as `idempotency().execute` does.
+ * result (as JSON, or in `transformer`'s form); a repeat gets that result without running it.
+ * tRPC middleware cannot answer with a stored result, so this wraps the resolver. As in the
+ * HTTP adapters, a repeat while the first call runs is `CONFLICT` (409), the same key with
+ * another input `UNPROCESSABLE_CONTENT` (422), a missing or malformed key `BAD_REQUEST` (400);
+ * an error answered with a 4xx (but 408, 429, 499) is recorded and replayed, any other frees
+ * the key, as a resolver's `unrecorded(value, reason)` (core's) does, `value` answered.
  *
  * @example
  * pay: t.procedure.input(z.object({ idempotencyKey: z.string(), amount: z.number() }))
@@ -145,6 +143,13 @@ export function idempotentMutation<O extends ResolverInput, T>(
   v.integer('maxKeyLength', o.maxKeyLength, { min: 1 });
   v.integer('maxResultBytes', o.maxResultBytes, { min: 0 });
   v.logger('logger', o.logger);
+  const tx = o.transformer;
+  v.check(
+    !tx || (typeof tx.serialize === 'function' && typeof tx.deserialize === 'function'),
+    'transformer',
+    tx,
+    'a transformer',
+  );
   const min = o.minKeyLength ?? IDEMPOTENT_MUTATION_DEFAULTS.minKeyLength;
   const max = o.maxKeyLength ?? IDEMPOTENT_MUTATION_DEFAULTS.maxKeyLength;
   // No key could be both: every call would be refused.
@@ -183,12 +188,15 @@ export function idempotentMutation<O extends ResolverInput, T>(
     }
     // The first run's own error, thrown as it was (its cause, its stack); a replay has its code and message.
     let thrown: unknown;
+    // Its value too, as the resolver returned it: the record holds `transformer`'s form of it.
+    let first: unknown;
     const run = async (): Promise<Outcome | Unrecorded<Outcome>> => {
       try {
         const returned = await resolver(opts);
         // The resolver's unrecorded() is core's, around the outcome: its value is answered, nothing is recorded.
-        if (isUnrecorded(returned)) return unrecorded({ value: unrecordedValue(returned) }, returned.reason);
-        return { value: returned };
+        if (isUnrecorded(returned)) return unrecorded({ value: (first = unrecordedValue(returned)) }, returned.reason);
+        first = returned;
+        return { value: tx ? tx.serialize(returned) : returned };
       } catch (error) {
         const mistake = mistakeIn(error);
         if (mistake === undefined) throw error;
@@ -213,8 +221,9 @@ export function idempotentMutation<O extends ResolverInput, T>(
     if (bytes !== undefined) warnTooLarge(logger, opts.path, bytes - ENVELOPE_BYTES, maxResultBytes);
     const { value, error } = result.value;
     if (result.source === 'replayed') emitHttpDecision({ decision: 'replayed' });
-    if (error === undefined) return value as T;
-    throw result.source === 'executed' ? thrown : new TRPCError(error);
+    const executed = result.source === 'executed';
+    if (error === undefined) return (executed ? first : tx ? tx.deserialize(value) : value) as T;
+    throw executed ? thrown : new TRPCError(error);
   };
 }
 

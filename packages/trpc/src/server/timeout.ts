@@ -27,7 +27,7 @@ export function timeoutMiddleware<TContext = object>(
 ): ResilienceMiddleware<TContext, { signal: AbortSignal }> {
   const v = new OptionsValidator('timeoutMiddleware');
   const o = v.known(options, OPTION_NAMES);
-  v.required('ms', o.ms);
+  v.required('ms', o.ms).number('ms', o.ms, { gt: 0 });
   const { ms, clock } = o as TimeoutMiddlewareOptions;
   const policy = built(v, undefined, ['ms'], () =>
     timeout(ms, {
