@@ -43,6 +43,14 @@ describe('what a client retries', () => {
     expect(isRetryableFailure(new Error('unknown'))).toBe(false);
     expect(isRetryableFailure(null)).toBe(false);
   });
+
+  it('reads an error that carries a 2xx or 3xx answer as isTransient does: it failed after the status line', () => {
+    // axios' http adapter: a 200 whose body broke off, the response attached to the error
+    const cut = Object.assign(new Error('aborted'), { code: 'ECONNRESET', response: { status: 200 } });
+    expect(isRetryableFailure(cut)).toBe(true);
+    expect(isRetryableFailure(Object.assign(new Error('too big'), { response: { status: 200 } }))).toBe(false);
+    expect(isRetryableFailure(Object.assign(new Error('x'), { code: 'ETIMEDOUT', status: 304 }))).toBe(true);
+  });
 });
 
 describe('what is safe to repeat', () => {

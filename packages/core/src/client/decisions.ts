@@ -33,14 +33,15 @@ type Bag = Record<string, unknown>;
 /**
  * Whether a failed attempt of an HTTP request may succeed if repeated: an answer whose
  * status is in {@link RETRYABLE_STATUSES} (unless it is a spent quota, `insufficient_quota`),
- * and, without a status, what `isTransient` says (network errors, timeouts; never the
- * toolkit's own rejections). An explicit boolean `retryable` (or `transient`) on the error wins.
+ * and, without a status or with one below 400 (an answer that failed after its status line),
+ * what `isTransient` says (network errors, timeouts; never the toolkit's own rejections). An explicit boolean `retryable` (or `transient`) on the error wins.
  */
 export function isRetryableFailure(error: unknown): boolean {
   const status = statusOf(error);
   const e = error as Bag;
   if (
     status === undefined ||
+    status < 400 || // an answer that began, then failed (a body broken off)
     isOwnRejection(error) ||
     typeof e.retryable === 'boolean' ||
     typeof e.transient === 'boolean'
