@@ -44,6 +44,8 @@ export interface Reply {
   readonly fail?: unknown;
   /** With `fail`: written first (`res.write`: the head and these bytes go out), a handler that fails mid-response. */
   readonly sent?: string;
+  /** With `fail` and `sent`: the response is ended with `sent` (`res.end`) before the throw, a handler that fails after answering. */
+  readonly ended?: boolean;
 }
 
 export type Handler = (request: HandlerRequest) => Reply | Promise<Reply>;

@@ -68,6 +68,9 @@ export function rateLimit(options: RateLimitOptions): Middleware {
  * byte for byte, a repeat in flight gets 409, another payload 422, a bad key 400.
  */
 export function idempotency(options: IdempotencyOptions = {}): Middleware {
+  // clientLeft: Koa's respond writes nothing once the client has left; the answer is still the
+  // record. answeredFor: Koa drops ctx.status and ctx.set once a timeout's 503 went out; the
+  // handler's are the record.
   const step = idempotencyStep(options, {
     body: (ctx) => (ctx.request as unknown as BodyRequest).body,
     setBody(ctx, body) {
@@ -79,10 +82,8 @@ export function idempotency(options: IdempotencyOptions = {}): Middleware {
     },
     path: (ctx) => ctx.originalUrl,
     request: (ctx) => ctx.req,
-    // Koa's respond writes nothing once the client has left; the answer is still the record.
     clientLeft: (ctx) => Object.defineProperty(ctx, 'writable', { value: true }),
     settledLate: writeLate,
-    // Koa drops ctx.status and ctx.set once a timeout's 503 went out: the handler's are the record.
     answeredFor: (ctx) => Object.defineProperty(ctx.response, 'headerSent', { value: false }),
   });
   return function idempotency(ctx: Context, next: Next) {

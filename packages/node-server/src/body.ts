@@ -5,8 +5,8 @@ import { headersOf } from './accessors.js';
 import { ClientDisconnectedError, RequestBodyError } from './errors.js';
 import { parseBody } from './parse-body.js';
 
+// maxBodyBytes: 1 MiB.
 export const BODY_DEFAULTS = {
-  /** 1 MiB. */
   maxBodyBytes: 1_048_576,
 } as const;
 

@@ -196,7 +196,8 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
       // The error answered when the head went out: one answered after it (the handler failed
       // mid-response, the error handler cut it off) leaves nothing to record.
       let erred: unknown;
-      const failed = () => headers !== undefined && responseError(res) !== erred;
+      let answered = false;
+      const failed = () => headers !== undefined && !answered && responseError(res) !== erred;
       const captured = (answer?: LateAnswer) => {
         if (answer === undefined && failed()) return resolve(undefined);
         if (answer !== undefined) {
@@ -240,6 +241,9 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
         }
         if (late !== undefined) return end.apply(this, args);
         keep(args[0] as Chunk, args[1]);
+        // The whole answer handed over: an error passed on after it (`res.json(…); next(err)`)
+        // changes nothing the client gets. Not an end after the error handler cut it off.
+        answered = !res.destroyed;
         const ended = end.apply(this, args);
         if (lingering !== undefined) {
           clock.clearTimeout(lingering);
@@ -248,7 +252,8 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
         return ended;
       } as ServerResponse['end'];
       // Installed after the toolkit answered (the handler runs late): only its late answer counts.
-      if (isEnded(res)) {
+      // (Once the toolkit's answer has closed, a late response reads as not ended: see `seal`.)
+      if (isEnded(res) || lateResponse(res) !== undefined) {
         decided = true;
         late = awaitLate(res, context, keep, captured, resolve);
       }

@@ -158,4 +158,22 @@ describe('a response answered for its handler (LateResponse)', () => {
     lateResponse(res)!.observe({ end: (answer) => ends.push(answer) });
     expect(ends).toEqual([201, undefined]);
   });
+
+  it("a wrapper that ends the toolkit's answer later (compression) still sends it whole: reads of `finished` are Node's until it has closed", async () => {
+    served = await serve((_req, res) => {
+      const write = res.write;
+      const end = res.end;
+      res.end = function (this: typeof res, chunk?: unknown) {
+        this.flushHeaders(); // the head now, the body once it has gone through the wrapper
+        setImmediate(() => {
+          (write as (chunk: unknown) => boolean).call(res, chunk);
+          (end as () => void).call(res);
+        });
+        return this;
+      } as typeof res.end;
+      respondOnce(res, PROBLEM);
+    });
+    const reply = await send(served.port);
+    expect([reply.status, reply.text]).toEqual([503, PROBLEM.body]);
+  });
 });

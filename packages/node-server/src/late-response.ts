@@ -38,47 +38,46 @@ const callLater = (callback: unknown) => {
  * reads see what the handler set (`statusCode`, the headers, `headersSent`), so `res.json()`,
  * `res.send()` and `res.status()` behave as on a fresh response. Made only on the rare path
  * that answers for a handler; watched by any number of observers (a capture, a shedder).
+ *
+ * `#open`: the toolkit's answer has closed, reads see what the handler set. `#early`: the
+ * handler set its status or wrote its body before that, when its reads (`res.json` asks for
+ * `Content-Type`, Koa's `ctx.body` too) still saw the toolkit's answer. A header set alone
+ * counts as it is: whoever sets it (Koa middleware after `next()`) means it.
  */
 export class LateResponse {
   #status: number;
   readonly #headers: OutgoingHttpHeaders;
   readonly #observers: LateObserver[] = [];
-  /** The toolkit's answer has closed: reads see what the handler set. */
   #open = false;
-  /**
-   * The handler set its status or wrote its body before that, when its reads (`res.json`
-   * asks for `Content-Type`, Koa's `ctx.body` too) still saw the toolkit's answer. A header
-   * set alone counts as it is: whoever sets it (Koa middleware after `next()`) means it.
-   */
   #early = false;
   #done = false;
 
-  /** Takes the handler's status and headers as they are now, before the toolkit answers. */
   constructor(res: ServerResponse) {
+    // The handler's status and headers as they are now, before the toolkit answers.
     this.#status = res.statusCode;
     this.#headers = res.getHeaders();
   }
 
-  /** Adds an observer; its `end` is called at once if the handler is done. */
   observe(observer: LateObserver): void {
+    // Its `end` is called at once if the handler is done.
     if (this.#done) observer.end(undefined);
     else this.#observers.push(observer);
   }
 
-  /** The handler settled (Koa's timeout tells it): its answer is what it has written by now, or none. */
   settled(): void {
+    // The handler settled (Koa's timeout tells it): its answer is what it has written by now, or none.
     if (this.#done) return;
     for (const observer of this.#observers) observer.settled?.();
     this.#finish(undefined);
   }
 
-  /** The handler failed (a rejection, an error passed on): it has no answer, whatever it wrote. */
   failed(): void {
+    // The handler failed (a rejection, an error passed on): it has no answer, whatever it wrote.
     this.#finish(undefined);
   }
 
-  /** Takes over the response's writes, once the toolkit's answer has been handed to it. */
   seal(res: ServerResponse): void {
+    // Takes over the response's writes, once the toolkit's answer has been handed to it.
     const sent = res.statusCode;
     const getHeader = res.getHeader;
     const getHeaders = res.getHeaders;
@@ -103,20 +102,29 @@ export class LateResponse {
         headers[name.toLowerCase()] = value;
       }
     };
-    Object.defineProperty(res, 'statusCode', {
-      configurable: true,
-      enumerable: true,
-      get: () => (this.#open ? this.#status : sent),
-      set: (code: number) => {
-        this.#touch();
-        this.#status = code;
+    // After the close, a handler that checks `headersSent` before answering
+    // (`if (!res.headersSent) res.json(…)`) answers. Nor is the response `finished` until the
+    // handler is done: `send` (`res.sendFile`, `res.download`) gives up on one that is. Node's
+    // own until then (compression may end the toolkit's answer later).
+    let ended = res.finished;
+    Object.defineProperties(res, {
+      statusCode: {
+        configurable: true,
+        enumerable: true,
+        get: () => (this.#open ? this.#status : sent),
+        set: (code: number) => {
+          this.#touch();
+          this.#status = code;
+        },
       },
-    });
-    // A handler that checks it before answering (`if (!res.headersSent) res.json(…)`) answers.
-    Object.defineProperty(res, 'headersSent', {
-      configurable: true,
-      enumerable: true,
-      get: () => !this.#open || headSent,
+      headersSent: { configurable: true, enumerable: true, get: () => !this.#open || headSent },
+      finished: {
+        configurable: true,
+        get: () => (this.#open ? this.#done : ended),
+        set: (v: boolean) => {
+          ended = v;
+        },
+      },
     });
     Object.assign(res, {
       writeHead(this: ServerResponse, code: number, ...rest: unknown[]) {

@@ -12,7 +12,10 @@ function write(res: Response, reply: Reply): void {
   res.status(reply.status ?? 200);
   for (const [name, value] of Object.entries(reply.headers ?? {})) res.set(name, value as string | string[]);
   if (reply.fail !== undefined) {
-    if (reply.sent !== undefined) res.write(reply.sent);
+    if (reply.sent !== undefined) {
+      if (reply.ended === true) res.end(reply.sent);
+      else res.write(reply.sent);
+    }
     throw reply.fail;
   }
   if (reply.json !== undefined) res.json(reply.json);

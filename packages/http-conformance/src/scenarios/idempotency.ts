@@ -398,6 +398,35 @@ export const idempotencyScenarios: Scenario[] = [
   },
   {
     area: 'idempotency',
+    name: 'a handler that fails after it has ended its response (next(err) after res.json): the answer the client got is recorded and replayed, the handler never runs twice',
+    async run(t) {
+      const runs = counter();
+      const app = await t.serve([
+        t.m.errorHandler({ logger: t.logger() }),
+        t.m.idempotency({ logger: t.logger() }),
+        t.m.route('POST', '/orders', () =>
+          runs.add({
+            status: 201,
+            headers: { 'content-type': 'application/json' },
+            sent: '{"id":1}',
+            ended: true,
+            fail: new Error('audit log down'),
+          }),
+        ),
+      ]);
+      const first = await app.fetch('/orders', post({}));
+      expect([first.status, await first.text()]).toEqual([201, '{"id":1}']);
+      const retried = await retryPast409(app, '/orders', post({}));
+      expect([retried.status, retried.headers.get('idempotent-replayed'), await retried.text()]).toEqual([
+        201,
+        'true',
+        '{"id":1}',
+      ]);
+      expect(runs.runs).toBe(1);
+    },
+  },
+  {
+    area: 'idempotency',
     name: 'a streamed response whose source fails mid-body (the response destroyed with its error): the key is freed at once, a retry runs',
     async run(t) {
       const runs = counter();

@@ -14,7 +14,10 @@ function write(ctx: Context, reply: Reply): void {
   ctx.status = reply.status ?? 200;
   for (const [name, value] of Object.entries(reply.headers ?? {})) ctx.set(name, value as string | string[]);
   if (reply.fail !== undefined) {
-    if (reply.sent !== undefined) ctx.res.write(reply.sent);
+    if (reply.sent !== undefined) {
+      if (reply.ended === true) ctx.res.end(reply.sent);
+      else ctx.res.write(reply.sent);
+    }
     throw reply.fail;
   }
   if (reply.json !== undefined) ctx.body = reply.json;

@@ -153,28 +153,29 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
   v.boolean('recordServerErrors', o.recordServerErrors);
   v.logger('logger', o.logger);
   v.done();
+  // The capture keeps at most maxBodyBytes of a body, so a record is bounded already (its
+  // base64 and the replayed headers): core's own bound (maxRecordBytes) would refuse bodies
+  // near maxBodyBytes.
   const store = idempotency({
     ...(o.store === undefined ? {} : { store: o.store }),
     ...(o.ttlMs === undefined ? {} : { ttlMs: o.ttlMs }),
     ...(o.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: o.lockTimeoutMs }),
     ...(o.clock === undefined ? {} : { clock: o.clock }),
-    // The capture keeps at most maxBodyBytes of a body, so a record is bounded already (its
-    // base64 and the replayed headers): core's own bound would refuse bodies near maxBodyBytes.
     maxRecordBytes: Number.POSITIVE_INFINITY,
   });
   const parseKey = idempotencyKeyParser(o.minKeyLength === undefined ? {} : { minKeyLength: o.minKeyLength });
   const maxBodyBytes = o.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
   const read = bodyReader({ maxBodyBytes });
   const logger = o.logger ?? consoleLogger;
+  // A client that left, or a request a timeout answered: its handler still runs, and a retry
+  // waits (409) for what it sends, up to lingerMs.
   const capture = responseCapture({
     maxBodyBytes,
-    // A client that left: its handler still runs, and a retry waits (409) for what it sends.
     lingerMs: o.lockTimeoutMs ?? IDEMPOTENCY_DEFAULTS.lockTimeoutMs,
     ...(o.clock === undefined ? {} : { clock: o.clock }),
     ...(port.clientLeft === undefined
       ? {}
       : { onLeft: (_res: ServerResponse, c: unknown) => port.clientLeft!(c as C) }),
-    // A timeout answered: the handler still runs, and a retry waits (409) for its own answer.
     ...(port.answeredFor === undefined
       ? {}
       : { onAnsweredFor: (_res: ServerResponse, c: unknown) => port.answeredFor!(c as C) }),

@@ -24,15 +24,17 @@ const OPTION_NAMES = { ms: true, clock: true } as const satisfies OptionNames<Ti
  */
 export type TimeoutArm = <T>(res: ServerResponse, next: () => T, context?: unknown) => T | Promise<void>;
 
-/** One request's deadline: in the middleware's queue, and in the request's async context. */
+/**
+ * One request's deadline: in the middleware's queue, and in the request's async context.
+ * `fire` settles a Koa request's promise at the deadline; `handled` is a Koa request's
+ * handler: once the request is answered for it, its end is the end of its late answer.
+ */
 class RequestDeadline extends AsyncResource implements DeadlineEntry {
   deadline = 0;
   prev: DeadlineEntry | undefined = undefined;
   next: DeadlineEntry | undefined = undefined;
   queue: DeadlineQueue | undefined = undefined;
-  // Settles a Koa request's promise at the deadline.
   fire: (() => void) | undefined = undefined;
-  // A Koa request's handler: once the request is answered for it, its end is the end of its late answer.
   handled: Promise<unknown> | undefined = undefined;
   readonly res: ServerResponse;
   readonly context: unknown;
