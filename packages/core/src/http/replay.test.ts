@@ -84,6 +84,11 @@ describe('replayRecord', () => {
 });
 
 describe('shouldRecordResponse', () => {
+  it('never records a 304: it answers the request\'s If-None-Match, which a replay to a plain request would not', () => {
+    expect(shouldRecordResponse(304)).toBe(false);
+    expect(shouldRecordResponse(304, { recordServerErrors: true })).toBe(false);
+  });
+
   it('records what the client should see again, but not a server failure it may retry', () => {
     expect([200, 201, 204, 301, 400, 404, 409, 422].map((s) => shouldRecordResponse(s))).toEqual(Array(8).fill(true));
     expect([500, 502, 503, 504].map((s) => shouldRecordResponse(s))).toEqual([false, false, false, false]);

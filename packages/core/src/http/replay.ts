@@ -110,13 +110,14 @@ export function replayResponse(record: ReplayRecord): {
  * Too Early, 429 Too Many Requests: replayed, they would answer every retry they ask for),
  * and 499, a client that left (nobody heard it; the retry is the client's next try).
  */
-const RETRY_ANSWERS: ReadonlySet<number> = new Set([408, 425, 429, 499]);
+const RETRY_ANSWERS: ReadonlySet<number> = new Set([304, 408, 425, 429, 499]);
 
 /**
  * Whether a finished response is recorded for replay: yes for what the client should see
  * again (2xx, 3xx, 4xx), no for a 5xx (the client may retry it: the key is freed) unless
- * `recordServerErrors`, and never for a 408, 425 or 429 (the client is told to come back)
- * nor a 499 (the client had left).
+ * `recordServerErrors`, and never for a 408, 425 or 429 (the client is told to come back),
+ * a 499 (the client had left) nor a 304 (it answers the request's conditional headers, which
+ * the fingerprint leaves out).
  */
 export function shouldRecordResponse(status: number, options: { readonly recordServerErrors?: boolean } = {}): boolean {
   if (RETRY_ANSWERS.has(status)) return false;
