@@ -35,6 +35,14 @@ async function seen(res: Response) {
   };
 }
 
+/** An app of errorHandler, idempotency and one `POST /orders` route answered by `handler`. */
+const ordersBehindErrorHandler = (t: Context, handler: Parameters<Context['m']['route']>[2]) =>
+  t.serve([
+    t.m.errorHandler({ logger: t.logger() }),
+    t.m.idempotency({ logger: t.logger() }),
+    t.m.route('POST', '/orders', handler),
+  ]);
+
 const replays = (name: string, reply: Reply): Scenario => ({
   area: 'idempotency',
   name: `replays ${name} byte for byte with Idempotent-Replayed, without running the handler`,
@@ -346,20 +354,16 @@ export const idempotencyScenarios: Scenario[] = [
       const entered = deferred();
       const left = deferred();
       const fail = deferred();
-      const app = await t.serve([
-        t.m.errorHandler({ logger: t.logger() }),
-        t.m.idempotency({ logger: t.logger() }),
-        t.m.route('POST', '/orders', async (r) => {
-          if (runs.runs === 0) {
-            runs.add();
-            r.signal().addEventListener('abort', () => left.resolve());
-            entered.resolve();
-            await fail.promise;
-            throw new Error('payment provider down');
-          }
-          return runs.add({ status: 201, json: { charged: 1 } });
-        }),
-      ]);
+      const app = await ordersBehindErrorHandler(t, async (r) => {
+        if (runs.runs === 0) {
+          runs.add();
+          r.signal().addEventListener('abort', () => left.resolve());
+          entered.resolve();
+          await fail.promise;
+          throw new Error('payment provider down');
+        }
+        return runs.add({ status: 201, json: { charged: 1 } });
+      });
       const headers = { 'content-type': 'application/json', 'content-length': '2', 'idempotency-key': KEY };
       await abandonedRequest(app.port, { method: 'POST', path: '/orders', headers, body: '{}' }, entered.promise);
       await left.promise;
@@ -374,20 +378,16 @@ export const idempotencyScenarios: Scenario[] = [
     name: 'a handler that fails after its response began (its head and part of its body sent): the key is freed at once, a retry runs, nothing partial is replayed',
     async run(t) {
       const runs = counter();
-      const app = await t.serve([
-        t.m.errorHandler({ logger: t.logger() }),
-        t.m.idempotency({ logger: t.logger() }),
-        t.m.route('POST', '/orders', () =>
-          runs.runs === 0
-            ? runs.add({
-                status: 200,
-                headers: { 'content-type': 'text/plain' },
-                sent: 'half',
-                fail: new Error('disk'),
-              })
-            : runs.add({ status: 201, json: { charged: 1 } }),
-        ),
-      ]);
+      const app = await ordersBehindErrorHandler(t, () =>
+        runs.runs === 0
+          ? runs.add({
+              status: 200,
+              headers: { 'content-type': 'text/plain' },
+              sent: 'half',
+              fail: new Error('disk'),
+            })
+          : runs.add({ status: 201, json: { charged: 1 } }),
+      );
       // The connection is cut: the client never gets a whole response.
       await expect(app.fetch('/orders', post({})).then((r) => r.text())).rejects.toThrow();
       const retried = await retryPast409(app, '/orders', post({}));
@@ -401,19 +401,15 @@ export const idempotencyScenarios: Scenario[] = [
     name: 'a handler that fails after it has ended its response (next(err) after res.json): the answer the client got is recorded and replayed, the handler never runs twice',
     async run(t) {
       const runs = counter();
-      const app = await t.serve([
-        t.m.errorHandler({ logger: t.logger() }),
-        t.m.idempotency({ logger: t.logger() }),
-        t.m.route('POST', '/orders', () =>
-          runs.add({
-            status: 201,
-            headers: { 'content-type': 'application/json' },
-            sent: '{"id":1}',
-            ended: true,
-            fail: new Error('audit log down'),
-          }),
-        ),
-      ]);
+      const app = await ordersBehindErrorHandler(t, () =>
+        runs.add({
+          status: 201,
+          headers: { 'content-type': 'application/json' },
+          sent: '{"id":1}',
+          ended: true,
+          fail: new Error('audit log down'),
+        }),
+      );
       const first = await app.fetch('/orders', post({}));
       expect([first.status, await first.text()]).toEqual([201, '{"id":1}']);
       const retried = await retryPast409(app, '/orders', post({}));
@@ -434,15 +430,11 @@ export const idempotencyScenarios: Scenario[] = [
         yield 'part,';
         throw new Error('disk');
       }
-      const app = await t.serve([
-        t.m.errorHandler({ logger: t.logger() }),
-        t.m.idempotency({ logger: t.logger() }),
-        t.m.route('POST', '/orders', () =>
-          runs.runs === 0
-            ? runs.add({ status: 200, headers: { 'content-type': 'text/plain' }, chunks: failing() })
-            : runs.add({ status: 201, json: { charged: 1 } }),
-        ),
-      ]);
+      const app = await ordersBehindErrorHandler(t, () =>
+        runs.runs === 0
+          ? runs.add({ status: 200, headers: { 'content-type': 'text/plain' }, chunks: failing() })
+          : runs.add({ status: 201, json: { charged: 1 } }),
+      );
       await expect(app.fetch('/orders', post({})).then((r) => r.text())).rejects.toThrow();
       const retried = await retryPast409(app, '/orders', post({}));
       expect([retried.status, retried.headers.get('idempotent-replayed')]).toEqual([201, null]);
@@ -455,22 +447,18 @@ export const idempotencyScenarios: Scenario[] = [
     async run(t) {
       const runs = counter();
       const entered = deferred();
-      const app = await t.serve([
-        t.m.errorHandler({ logger: t.logger() }),
-        t.m.idempotency({ logger: t.logger() }),
-        t.m.route('POST', '/orders', async (r) => {
-          if (runs.runs === 0) {
-            runs.add();
-            const signal = r.signal();
-            const stopped = new Promise((_, reject) => {
-              signal.addEventListener('abort', () => reject(new DOMException('The client left', 'AbortError')));
-            });
-            entered.resolve();
-            await stopped;
-          }
-          return runs.add({ status: 201, json: { charged: 1 } });
-        }),
-      ]);
+      const app = await ordersBehindErrorHandler(t, async (r) => {
+        if (runs.runs === 0) {
+          runs.add();
+          const signal = r.signal();
+          const stopped = new Promise((_, reject) => {
+            signal.addEventListener('abort', () => reject(new DOMException('The client left', 'AbortError')));
+          });
+          entered.resolve();
+          await stopped;
+        }
+        return runs.add({ status: 201, json: { charged: 1 } });
+      });
       const headers = { 'content-type': 'application/json', 'content-length': '2', 'idempotency-key': KEY };
       await abandonedRequest(app.port, { method: 'POST', path: '/orders', headers, body: '{}' }, entered.promise);
       const retried = await retryPast409(app, '/orders', post({}));
