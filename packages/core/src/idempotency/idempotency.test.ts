@@ -343,6 +343,36 @@ describe('idempotency', () => {
       expect(await second.executeDetailed('k', () => 'again')).toEqual({ value: 'current', source: 'replayed' });
     });
 
+    it('tells the owner whose lock expired that its outcome was not recorded (lock_lost), by its result and a not_recorded event', async () => {
+      const clock = new FakeClock();
+      const store = memoryStore();
+      const late = idempotency({ store, clock, random: () => 0.1, lockTimeoutMs: 100, recordErrors: () => true });
+      const events: unknown[] = [];
+      late.onEvent((e) => void events.push(e));
+      const slow = deferred<string>();
+      const first = late.executeDetailed('k', () => slow.promise);
+      await clock.advance(100);
+      const second = idempotency({ store, clock, random: () => 0.2, lockTimeoutMs: 100 });
+      expect(await second.execute('k', () => 'charge-B')).toBe('charge-B');
+      slow.resolve('charge-A');
+      expect(await first).toEqual({ value: 'charge-A', source: 'executed', unrecorded: { reason: 'lock_lost' } });
+      expect(events).toContainEqual(
+        expect.objectContaining({ type: 'not_recorded', key: '{idem:default|k}', reason: 'lock_lost' }),
+      );
+      expect(events).not.toContainEqual(expect.objectContaining({ type: 'executed' }));
+      // A failure it would record is not recorded either, and it says so.
+      const failing = deferred<string>();
+      const third = late.execute('j', () => failing.promise);
+      await clock.advance(100);
+      expect(await second.execute('j', () => 'other')).toBe('other');
+      failing.reject(Object.assign(new Error('declined'), { status: 402 }));
+      await expect(third).rejects.toThrow('declined');
+      expect(events).toContainEqual(
+        expect.objectContaining({ type: 'not_recorded', key: '{idem:default|j}', reason: 'lock_lost' }),
+      );
+      expect(await second.executeDetailed('j', () => 'again')).toEqual({ value: 'other', source: 'replayed' });
+    });
+
     it('stops waiting when the signal aborts', async () => {
       const clock = new FakeClock();
       const store = memoryStore();

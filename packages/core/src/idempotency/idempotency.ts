@@ -23,6 +23,8 @@ import { ReplayedError, recordedError } from './replayed-error.js';
 import { type LocalCall, settled, waitFor } from './shared.js';
 import { isUnrecorded, type NotRecorded, type Unrecorded, unrecordedValue } from './unrecorded.js';
 
+const LOCK_LOST: NotRecorded = { reason: 'lock_lost' };
+
 /** How a call's outcome was obtained: by running `fn`, from a record, or by joining a call in flight. */
 export type IdempotencySource = 'executed' | 'replayed' | 'shared';
 
@@ -261,7 +263,9 @@ export class Idempotency {
       throw notJson;
     }
     if (!form.ok) return this.#unrecorded(key, owner, value, { reason: 'too_large', bytes: form.bytes });
-    await this.#record(key, fp, owner, { ok: true, value: form.json as JsonValue }, { ok: true, value });
+    if (!(await this.#record(key, fp, owner, { ok: true, value: form.json as JsonValue }, { ok: true, value }))) {
+      return { value, source: 'executed', unrecorded: LOCK_LOST };
+    }
     this.#emit('executed', key);
     return { value, source: 'executed' };
   }
@@ -295,21 +299,27 @@ export class Idempotency {
     if (failed) this.#emitRecordFailed(key, failed[0]);
   }
 
-  /**
-   * Records a finished call's outcome (`recorded`, its JSON form). When the store fails on
-   * every attempt the call rejects with `IdempotencyRecordError` carrying `outcome`; the key
-   * is left in flight, since the call ran.
-   */
+  // Records a finished call's outcome (`recorded`, its JSON form): false, with a not_recorded
+  // event (lock_lost), when another call took the key over after lockTimeoutMs (its record
+  // stands). When the store fails on every attempt the call rejects with
+  // `IdempotencyRecordError` carrying `outcome`; the key is left in flight, since the call ran.
   async #record(
     key: string,
     fp: string | null,
     owner: string,
     recorded: RecordedOutcome,
     outcome: IdempotencyRecordError['outcome'],
-  ): Promise<void> {
+  ): Promise<boolean> {
     const input = { fp, owner, outcome: recorded };
-    const failed = await this.#write(() => this.store.apply(key, this.#complete, input, this.#clock.now()));
-    if (failed === undefined) return;
+    let written = true;
+    const failed = await this.#write(async () => {
+      written = await this.store.apply(key, this.#complete, input, this.#clock.now());
+    });
+    if (failed === undefined) {
+      if (!written && this.#events.hasListeners)
+        this.#events.emit({ type: 'not_recorded', policy: this.name, key, ...LOCK_LOST });
+      return written;
+    }
     this.#emitRecordFailed(key, failed[0]);
     throw new IdempotencyRecordError(outcome, failed[1], failed[0]);
   }
