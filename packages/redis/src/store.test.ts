@@ -1,6 +1,7 @@
 import {
   backoff,
   breakerTransition,
+  type Clock,
   ConfigurationError,
   circuitBreaker,
   consecutive,
@@ -209,6 +210,95 @@ describe('redisStore when Redis fails', () => {
     });
     // The command ran late on the server (it took the token); the store is usable again.
     expect(await limiter.consume('u')).toMatchObject({ allowed: false });
+  });
+
+  it('fails fast while Redis answers nothing: after a timeout, one probe per timeoutMs is sent, so commands never pile up in the client', async () => {
+    const clock = new FakeClock();
+    const store = redisStore({ client: fixture.client, timeoutMs: 200, clock });
+    const consume = tokenBucket({ capacity: 1000 }).consume;
+    const key = storeKey(ns, 'silent');
+    await Promise.all([store.apply(key, consume, 1, 0), store.get(key, 0)]); // both scripts loaded
+    const commands = await watch.commands(() =>
+      fixture.whilePaused(async () => {
+        const first = store.get(key, 0).catch((e: unknown) => e);
+        await clock.advance(200); // no answer within timeoutMs: Redis is silent
+        expect(isStoreUnavailableError(await first)).toBe(true);
+        const probe = store.get(key, 0).catch((e: unknown) => e); // the first call after it goes out, as a probe
+        const refused = await Promise.all(
+          Array.from({ length: 100 }, (_, i) =>
+            (i % 2 ? store.get(key, 0) : store.apply(key, consume, 1, 0)).catch((e: unknown) => e),
+          ),
+        ); // settled at once, the clock not moved
+        for (const error of refused) {
+          expect(isStoreUnavailableError(error)).toBe(true);
+          expect((error as Error).message).toMatch(
+            /^redisStore: (get|apply of ratelimit\.tokenBucket): not sent, Redis silent$/,
+          );
+        }
+        await clock.advance(200); // the probe times out; the next one is due
+        expect(isStoreUnavailableError(await probe)).toBe(true);
+        const second = store.get(key, 0).catch((e: unknown) => e);
+        expect(isStoreUnavailableError(await store.get(key, 0).catch((e: unknown) => e))).toBe(true);
+        await clock.advance(200);
+        expect(isStoreUnavailableError(await second)).toBe(true);
+      }),
+    );
+    // The first call and two probes reached the server, not the 101 others.
+    expect(commands.filter((c) => c.startsWith('evalsha'))).toHaveLength(3);
+    // An answer, a late one too, ends the silence: every call goes out again.
+    await fixture.client.ping(); // answered after the late answers on the same connection
+    const after = await Promise.all([store.get(key, 0), store.apply(key, consume, 1, 0)]);
+    expect(after[1]).toMatchObject({ allowed: true });
+  });
+
+  it('keeps failing fast when keys() lists the primaries while Redis answers nothing (the client answers that, not Redis)', async () => {
+    const clock = new FakeClock();
+    const store = redisStore({ client: fixture.client, timeoutMs: 200, clock });
+    const key = storeKey(ns, 'listed');
+    await store.get(key, 0);
+    const commands = await watch.commands(() =>
+      fixture.whilePaused(async () => {
+        const first = store.get(key, 0).catch((e: unknown) => e);
+        await clock.advance(200);
+        expect(isStoreUnavailableError(await first)).toBe(true);
+        const listed = store.keys(ns, 0).catch((e: unknown) => e); // the probe
+        await Promise.resolve();
+        const refused = await Promise.all(Array.from({ length: 10 }, () => store.get(key, 0).catch((e: unknown) => e)));
+        for (const error of refused) expect((error as Error).message).toMatch(/not sent, Redis silent$/);
+        await clock.advance(200);
+        expect(isStoreUnavailableError(await listed)).toBe(true);
+      }),
+    );
+    expect(commands.filter((c) => c.startsWith('evalsha'))).toHaveLength(1);
+  });
+
+  it('sends the next probe at once when the clock steps back while Redis answers nothing', async () => {
+    const fake = new FakeClock();
+    let behind = 0;
+    const clock: Clock = {
+      now: () => fake.now() - behind,
+      setTimeout: (callback, ms) => fake.setTimeout(callback, ms),
+      clearTimeout: (handle) => fake.clearTimeout(handle),
+      sleep: (ms, signal) => fake.sleep(ms, signal),
+    };
+    const store = redisStore({ client: fixture.client, timeoutMs: 200, clock });
+    const key = storeKey(ns, 'stepped');
+    await store.get(key, 0);
+    let probe: Promise<unknown> = Promise.resolve();
+    let next: Promise<unknown> = Promise.resolve();
+    const commands = await watch.commands(() =>
+      fixture.whilePaused(async () => {
+        const first = store.get(key, 0).catch((e: unknown) => e);
+        await fake.advance(200);
+        expect(isStoreUnavailableError(await first)).toBe(true);
+        probe = store.get(key, 0); // the next probe is due in 200 ms
+        behind = 3_600_000; // NTP steps Date.now() back an hour
+        next = store.get(key, 0); // not an hour and 200 ms later: sent now, waiting for Redis
+        expect(await Promise.race([next.catch((e: unknown) => e), Promise.resolve('waiting')])).toBe('waiting');
+      }),
+    );
+    expect(await Promise.all([probe, next])).toEqual([undefined, undefined]);
+    expect(commands.filter((c) => c.startsWith('evalsha'))).toHaveLength(3);
   });
 
   it('bounds every operation in flight with one timer, not one timer per call', async () => {

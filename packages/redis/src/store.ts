@@ -92,7 +92,6 @@ const keyOf = (listed: string | unknown[]): string =>
 export class RedisStore implements Store {
   readonly #connection: Connection;
   readonly #prefix: string;
-  readonly #timeoutMs: number;
   readonly #mode: 's' | 'c';
   readonly #clock: Clock;
   /** The deadlines of the operations in flight, on one timer. */
@@ -105,6 +104,8 @@ export class RedisStore implements Store {
   #waitingTag = '';
   /** A flush at the end of the tick is due. */
   #flushDue = false;
+  readonly #silence: Silence;
+  readonly #apart: Silence;
   /** Pub/sub between the processes sharing the store, with a `subscriber` client. */
   readonly channel: StoreChannel | undefined;
 
@@ -112,10 +113,11 @@ export class RedisStore implements Store {
     const o = resolveRedisStoreOptions(options);
     this.#connection = o.connection;
     this.#prefix = o.keyPrefix;
-    this.#timeoutMs = o.timeoutMs;
     this.#mode = o.time === 'server' ? 's' : 'c';
     this.#clock = o.clock;
     this.#deadlines = new DeadlineQueue(o.clock);
+    this.#silence = new Silence(o.clock, o.timeoutMs);
+    this.#apart = new Silence(o.clock, o.timeoutMs);
     const connection = this.#connection;
     this.channel =
       o.subscription &&
@@ -242,26 +244,29 @@ export class RedisStore implements Store {
 
   /** A rate-limit decision, sent at the end of the tick with the others of its transition (see the class). */
   #decide(p: Prepared, key: string, arg: string, now: number): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const decision = new Decision(p, bytes(key), arg, now, this.#timeoutMs, resolve, reject);
-      const t = this.#clock.now();
-      this.#deadlines.add(decision, t + this.#timeoutMs, t);
-      const tag = this.#connection.cluster ? hashTag(key) : '';
-      let waiting = this.#waiting;
-      if (waiting !== undefined && (waiting[0]!.prepared.script !== p.script || tag !== this.#waitingTag)) {
-        this.#flush();
-        waiting = undefined;
-      }
-      if (waiting === undefined) {
-        this.#waiting = waiting = [];
-        this.#waitingTag = tag;
-        if (!this.#flushDue) {
-          this.#flushDue = true;
-          process.nextTick(this.#endOfTick);
+    return (
+      this.#silence.shut(p.what) ??
+      new Promise((resolve, reject) => {
+        const decision = new Decision(p, bytes(key), arg, now, this.#silence, resolve, reject);
+        const t = this.#clock.now();
+        this.#deadlines.add(decision, t + this.#silence.ms, t);
+        const tag = this.#connection.cluster ? hashTag(key) : '';
+        let waiting = this.#waiting;
+        if (waiting !== undefined && (waiting[0]!.prepared.script !== p.script || tag !== this.#waitingTag)) {
+          this.#flush();
+          waiting = undefined;
         }
-      }
-      if (waiting.push(decision) === MAX_BATCH) this.#flush();
-    });
+        if (waiting === undefined) {
+          this.#waiting = waiting = [];
+          this.#waitingTag = tag;
+          if (!this.#flushDue) {
+            this.#flushDue = true;
+            process.nextTick(this.#endOfTick);
+          }
+        }
+        if (waiting.push(decision) === MAX_BATCH) this.#flush();
+      })
+    );
   }
 
   readonly #endOfTick = (): void => {
@@ -325,32 +330,38 @@ export class RedisStore implements Store {
     map?: (reply: unknown) => unknown,
   ): Promise<unknown> {
     this.#flush(); // what waits goes first
-    return new Promise((resolve, reject) => {
-      const op = new Operation(what, this.#timeoutMs, resolve, reject, map);
-      op.resendWith(on, script.source, keys, args);
-      const now = this.#clock.now();
-      this.#deadlines.add(op, now + this.#timeoutMs, now);
-      try {
-        on.evalsha(script.sha, keys, args).then(op.answer, op.fail);
-      } catch (error) {
-        op.fail(error); // a client that throws instead of rejecting
-      }
-    });
+    return (
+      this.#silence.shut(what) ??
+      new Promise((resolve, reject) => {
+        const op = new Operation(what, this.#silence, resolve, reject, map);
+        op.resendWith(on, script.source, keys, args);
+        const now = this.#clock.now();
+        this.#deadlines.add(op, now + this.#silence.ms, now);
+        try {
+          on.evalsha(script.sha, keys, args).then(op.answer, op.fail);
+        } catch (error) {
+          op.fail(error); // a client that throws instead of rejecting
+        }
+      })
+    );
   }
 
   /** What `operation` starts, or StoreUnavailableError when it fails or takes longer than `timeoutMs`. */
   #bounded<T>(what: string, operation: () => Promise<T>): Promise<T> {
     this.#flush();
-    return new Promise<T>((resolve, reject) => {
-      const op = new Operation(what, this.#timeoutMs, resolve as (value: unknown) => void, reject, undefined);
-      const now = this.#clock.now();
-      this.#deadlines.add(op, now + this.#timeoutMs, now);
-      try {
-        operation().then(op.answer, op.fail);
-      } catch (error) {
-        op.fail(error);
-      }
-    });
+    return (
+      this.#silence.shut(what) ??
+      new Promise<T>((resolve, reject) => {
+        const op = new Operation(what, this.#apart, resolve as (value: unknown) => void, reject, undefined);
+        const now = this.#clock.now();
+        this.#deadlines.add(op, now + this.#silence.ms, now);
+        try {
+          operation().then(op.answer, op.fail);
+        } catch (error) {
+          op.fail(error);
+        }
+      })
+    );
   }
 }
 
@@ -371,26 +382,77 @@ const failed = (what: string, error: unknown): StoreUnavailableError =>
 const late = (what: string, timeoutMs: number): StoreUnavailableError =>
   new StoreUnavailableError(`redisStore: ${what} got no answer within ${timeoutMs} ms (timeoutMs)`);
 
+/**
+ * Whether Redis answers. An operation that times out with no answer of any operation since
+ * it was sent means Redis is silent (frozen, unreachable behind a connection that has not
+ * closed): a client keeps every command sent then (ioredis's `commandTimeout` rejects one
+ * but keeps it queued), so from then on operations are refused at once, but for one probe
+ * each `timeoutMs`, until Redis answers anything (a late answer, an error reply). Memory
+ * while Redis is away is then one command per `timeoutMs`, whatever the call rate and the
+ * client's options. `n` counts answers (an operation keeps the count it was sent at, and
+ * `lost` is told it when it times out); `#at`, while silent, is when the next probe may go;
+ * `shut` is undefined when an operation may go (a clock stepped back does not hold the
+ * probes back), else its rejection. `#bounded`'s operations (`publish`, a cluster's list of
+ * primaries, which the client answers without asking Redis) count in a store's `#apart`
+ * instead, so they neither start nor end its silence; they are refused with the others.
+ */
+class Silence {
+  n = 0;
+  #at: number | undefined;
+
+  constructor(
+    readonly clock: Clock,
+    readonly ms: number,
+  ) {}
+
+  hear(): void {
+    this.n++;
+    this.#at = undefined;
+  }
+
+  lost(sent: number): void {
+    if (sent === this.n) this.#at ??= this.clock.now();
+  }
+
+  shut(what: string): Promise<never> | undefined {
+    if (this.#at === undefined) return;
+    const now = this.clock.now();
+    if (now < this.#at && now >= this.#at - this.ms) {
+      return Promise.reject(new StoreUnavailableError(`redisStore: ${what}: not sent, Redis silent`));
+    }
+    this.#at = now + this.ms;
+  }
+}
+
 const isNoScript = (error: unknown): boolean => /^NOSCRIPT/.test((error as Error)?.message ?? '');
 
-/** A decision waiting for its script call and its answer: settled by the first of its answer, a failure and its deadline. */
+/** An error Redis answered (its text starts with a code: `ERR`, `NOSCRIPT`, `OOM`), not one of the client's own. */
+const isReply = (error: unknown): boolean => /^[A-Z]+ /.test((error as Error)?.message ?? '');
+
+/**
+ * A decision waiting for its script call and its answer: settled by the first of its answer
+ * (`answer`: its decision, read from the script's reply from `at`), a failure and its deadline.
+ */
 class Decision implements DeadlineEntry {
   deadline = 0;
   prev: DeadlineEntry | undefined = undefined;
   next: DeadlineEntry | undefined = undefined;
   queue: DeadlineQueue | undefined = undefined;
 
+  readonly sent: number;
+
   constructor(
     readonly prepared: Prepared,
     readonly key: Arg,
     readonly arg: string,
     readonly now: number,
-    readonly timeoutMs: number,
+    readonly silence: Silence,
     readonly resolve: (value: unknown) => void,
     readonly reject: (error: unknown) => void,
-  ) {}
+  ) {
+    this.sent = silence.n;
+  }
 
-  /** Its decision, read from the script's reply from `at`. */
   answer(replies: readonly unknown[], at: number): void {
     const queue = this.queue;
     if (queue === undefined) return; // timed out already
@@ -410,7 +472,8 @@ class Decision implements DeadlineEntry {
   }
 
   expire(): void {
-    this.reject(late(this.prepared.what, this.timeoutMs));
+    this.silence.lost(this.sent);
+    this.reject(late(this.prepared.what, this.silence.ms));
   }
 }
 
@@ -433,6 +496,7 @@ class Flight {
 
   readonly answer = (reply: unknown): void => {
     const decisions = this.decisions;
+    decisions[0]!.silence.hear();
     if (decisions.length === 1) {
       decisions[0]!.answer(reply as unknown[], 0);
       return;
@@ -453,6 +517,7 @@ class Flight {
   };
 
   readonly fail = (error: unknown): void => {
+    if (isReply(error)) this.decisions[0]!.silence.hear();
     const on = this.#resend;
     if (on !== undefined && isNoScript(error) && this.decisions.some((d) => d.queue !== undefined)) {
       this.#resend = undefined;
@@ -471,29 +536,31 @@ class Flight {
  * One operation waiting for Redis: settled by the first of its answer, its failure (as
  * `StoreUnavailableError`) and its deadline. All of a store's deadlines share one timer
  * (a `DeadlineQueue`: the same `timeoutMs` for all, so they expire in order), so a call
- * costs no timer of its own. A late answer is dropped.
+ * costs no timer of its own. A late answer is dropped. `#on`, `#source`, `#keys` and `#args`
+ * are the script call, sent again once with EVAL when the server answers NOSCRIPT (fields of
+ * the operation, not an object of their own: one allocation a call fewer), set by `resendWith`.
  */
 class Operation implements DeadlineEntry {
   deadline = 0;
   prev: DeadlineEntry | undefined = undefined;
   next: DeadlineEntry | undefined = undefined;
   queue: DeadlineQueue | undefined = undefined;
-  // The script call, sent again once with EVAL when the server answers NOSCRIPT (fields of
-  // the operation, not an object of their own: one allocation a call fewer).
   #on: Connection | undefined = undefined;
   #source = '';
   #keys: readonly Arg[] = [];
   #args: readonly Arg[] = [];
+  readonly sent: number;
 
   constructor(
     readonly what: string,
-    readonly timeoutMs: number,
+    readonly silence: Silence,
     readonly resolve: (value: unknown) => void,
     readonly reject: (error: unknown) => void,
     readonly map: ((reply: unknown) => unknown) | undefined,
-  ) {}
+  ) {
+    this.sent = silence.n;
+  }
 
-  /** Sends the script again, by its source, if the server answers NOSCRIPT. */
   resendWith(on: Connection, source: string, keys: readonly Arg[], args: readonly Arg[]): void {
     this.#on = on;
     this.#source = source;
@@ -502,6 +569,7 @@ class Operation implements DeadlineEntry {
   }
 
   readonly answer = (reply: unknown): void => {
+    this.silence.hear();
     const queue = this.queue;
     if (queue === undefined) return;
     queue.remove(this);
@@ -516,6 +584,7 @@ class Operation implements DeadlineEntry {
   };
 
   readonly fail = (error: unknown): void => {
+    if (isReply(error)) this.silence.hear();
     const queue = this.queue;
     if (queue === undefined) return; // timed out already
     const on = this.#on;
@@ -533,7 +602,8 @@ class Operation implements DeadlineEntry {
   };
 
   expire(): void {
-    this.reject(late(this.what, this.timeoutMs));
+    this.silence.lost(this.sent);
+    this.reject(late(this.what, this.silence.ms));
   }
 }
 
