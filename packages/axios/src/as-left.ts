@@ -17,6 +17,7 @@ export class AsLeft {
   readonly #spec: AdapterSpec;
   readonly #builtIn: boolean;
   readonly #cancelToken: InternalAxiosRequestConfig['cancelToken'];
+  readonly #signal: InternalAxiosRequestConfig['signal'];
   readonly #inPlace: boolean;
   readonly #headers: Record<string, unknown>;
   /** For a streamed body, which outlives its attempt: the caller's signal and token, which still end it. */
@@ -27,6 +28,7 @@ export class AsLeft {
     this.#spec = spec;
     this.#builtIn = isBuiltIn(spec);
     this.#cancelToken = config.cancelToken;
+    this.#signal = config.signal;
     this.#inPlace = this.#builtIn && this.#cancelToken == null && config.signal == null;
     this.#headers = { ...config.headers }; // an AxiosHeaders keeps each header as an own property
     this.#body =
@@ -40,9 +42,24 @@ export class AsLeft {
     const config = this.#config;
     const adapter = axios.getAdapter(this.#spec, config);
     const sent = attempt.attempt === 1 && this.#inPlace ? config : this.#copy();
-    sent.adapter = adapter; // resending `error.config` does not run the request twice through us
     if (attempt.idempotencyKey !== undefined) sent.headers.set(IDEMPOTENCY_KEY_HEADER, attempt.idempotencyKey);
     if (!attempt.abortable) return adapter(sent); // nothing can abort it: the caller passed no signal either
+    const restore = (settled: { config?: unknown } | undefined, response: boolean) => {
+      if (settled?.config !== sent) return;
+      // A streamed body outlives the attempt, and the http adapter lets go of `sent.cancelToken`
+      // only once it ends: its response gets a config of its own instead.
+      const own = response && config.responseType === 'stream' ? copyOf(sent) : sent;
+      this.#asCalled(own);
+      settled.config = own;
+    };
+    const restored = (response: AxiosResponse) => {
+      restore(response, true);
+      return response;
+    };
+    const rethrown = (error: { config?: unknown } | undefined) => {
+      restore(error, false);
+      throw error;
+    };
     if (this.#builtIn) {
       // The token follows the caller's signal and token through the attempt (a streamed body,
       // which outlives it, through `#body`), so the adapter adds no listener of its own to
@@ -52,7 +69,17 @@ export class AsLeft {
     } else {
       sent.signal = attempt.signal!; // a custom adapter may know only the signal
     }
-    return adapter(sent);
+    return adapter(sent).then(restored, rethrown);
+  }
+
+  /**
+   * The caller's `signal` and `cancelToken` back on a config the attempt settled with (the
+   * response's or the error's): sent again (`api.request(error.config)`), the request still
+   * follows them. The attempt's own token and signal are spent.
+   */
+  #asCalled(config: InternalAxiosRequestConfig): void {
+    (config as { signal?: unknown }).signal = this.#signal;
+    config.cancelToken = this.#cancelToken;
   }
 
   /** A copy of the config as the interceptors left it, with headers of its own. */

@@ -5,6 +5,7 @@ import {
   ConfigurationError,
   consecutive,
   errorResponse,
+  isIdempotentRequest,
   resilienceDetails,
   ThrottledError,
   TimeoutError,
@@ -188,6 +189,19 @@ describe('withResilience(axios) against a real server', () => {
     expect([first!.body, second!.body]).toEqual(['{"item":1}', '{"item":1}']);
   });
 
+  it('a per-request opt-out: idempotent reads a config key of your own (axios-retry’s retries: 0 for one request)', async () => {
+    server = await scriptServer(answer(503));
+    const { api } = resilient({
+      idempotent: (config) =>
+        config.retry !== false &&
+        isIdempotentRequest(config.method ?? 'get', config.headers.get('idempotency-key') as string | null),
+    });
+    const error = (await failure(api.get('/items', { retry: false }))) as AxiosError;
+    expect(error.response?.status).toBe(503);
+    expect(resilienceDetails(error)?.attempts).toBe(1);
+    expect(server.seen).toHaveLength(1);
+  });
+
   it('idempotent: () => true retries a POST that only reads (an LLM completion)', async () => {
     server = await scriptServer(answer(503), answer(200));
     const { clock, api } = resilient({ idempotent: (config) => config.url === '/v1/chat/completions' });
@@ -283,9 +297,9 @@ describe('withResilience(axios) against a real server', () => {
     const first = seen!.cancelToken; // the first attempt's, cancelled at the timeout
     seen!.headers.set('x-first-attempt', 'changed'); // as an adapter may change the headers it was given
     await clock.advance(5_000);
-    const sent = (await pending).config;
-    expect(sent.cancelToken).toBeDefined();
-    expect(sent.cancelToken).not.toBe(first);
+    const sent = (await pending).config; // the retry's: had it the first attempt's token, cancelled, it would have failed
+    expect(first).toBeDefined();
+    expect(sent.cancelToken).toBeUndefined(); // the request's own (none), not the attempt's spent one
     expect(sent.headers.get('x-kept')).toBe('yes');
     expect(sent.headers.has('x-first-attempt')).toBe(false);
     expect(server.seen.map((s) => s.headers['x-first-attempt'])).toEqual([undefined, undefined]);

@@ -89,6 +89,10 @@ function run(
   config: InternalAxiosRequestConfig,
   spec: AdapterSpec,
 ): Promise<AxiosResponse> {
+  // The adapter as the request had it, not our wrapper, on the config every error and response
+  // carries (axios' own, or an attempt's copy): sent again (a 401 token refresh's
+  // `api.request(error.config)`), the request runs through us once, as it did.
+  (config as { adapter?: AdapterSpec }).adapter = spec;
   const url = urlOf(config);
   const left = new AsLeft(config, spec ?? axios.defaults.adapter);
   const signal = (config.signal ?? undefined) as AbortSignal | undefined;

@@ -3,6 +3,7 @@
 // then 200. The SDKs send no Idempotency-Key on completions, so `idempotent: () => true`
 // says a completion is safe to repeat.
 import Anthropic from '@anthropic-ai/sdk';
+import { backoff, HttpStatusError, isRetryableFailure, statusOf, systemClock } from '@resilience/core';
 import { FakeClock, sequenceRandom } from '@resilience/core/testing';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -74,6 +75,54 @@ describe('the OpenAI SDK with withResilience(fetch)', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
     expect(server.seen).toHaveLength(1);
+  });
+
+  it('the SDK’s retries left on multiply ours: 3 tries of 4 attempts against a 503 (docs/fetch.md)', async () => {
+    server = await scriptServer(answer(503, { error: { message: 'down' } }, { 'retry-after-ms': '0' })); // the SDK waits 0 ms
+    const fetchFn = withResilience(fetch, {
+      clock: systemClock,
+      idempotent: () => true,
+      retry: { backoff: backoff.constant(0), budget: false },
+    });
+    const openai = new OpenAI({ apiKey: 'test', baseURL: `${server.url}/v1`, fetch: fetchFn }); // maxRetries: 2
+    const error = await openai.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.InternalServerError);
+    expect(server.seen).toHaveLength(12);
+  });
+
+  it('reads the server’s x-should-retry and a 409 in retry.handle, as the SDK did (docs/fetch.md)', async () => {
+    const retryable = (error: unknown) => {
+      const said = error instanceof HttpStatusError ? (error.headers as Headers).get('x-should-retry') : null;
+      return said === null ? isRetryableFailure(error) || statusOf(error) === 409 : said === 'true';
+    };
+    const clock = new FakeClock();
+    const fetchFn = withResilience(fetch, {
+      clock,
+      random: sequenceRandom(0),
+      idempotent: () => true,
+      retry: { handle: retryable },
+    });
+    server = await scriptServer(answer(503, { error: { message: 'no' } }, { 'x-should-retry': 'false' }));
+    const create = () =>
+      new OpenAI({
+        apiKey: 'test',
+        baseURL: `${server.url}/v1`,
+        fetch: fetchFn,
+        maxRetries: 0,
+      }).chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+    expect(await create().catch((e: unknown) => e)).toBeInstanceOf(OpenAI.InternalServerError);
+    expect(server.seen).toHaveLength(1);
+    server.script(answer(409, { error: { message: 'locked' } }), answer(200, completion));
+    const pending = create();
+    await waiting(clock);
+    await clock.advance(100);
+    expect((await pending).choices[0]!.message.content).toBe('hello');
+    expect(server.seen).toHaveLength(3);
   });
 });
 
