@@ -196,6 +196,20 @@ describe('the Lua transitions against core’s JavaScript', () => {
     await fc.assert(fc.asyncProperty(timeline, sameOnBoth), { numRuns: 60 });
   });
 
+  it('idempotency records whose values nest escapes, brackets and quotes in strings, and a long string, byte for byte', async () => {
+    const tricky = {
+      a: '}]\\"{[',
+      b: [['\\', '\\\\"'], { c: '"', 'd"}': ['[', ']', '{', '}'] }, [], {}],
+      e: `${'\\'.repeat(50)}"${'x'.repeat(300_000)}]}`,
+    };
+    const claim = { fp: 'f1', owner: 'a' };
+    await sameOnBoth([
+      { transition: beginTransition(1_000), input: claim, dt: 0 },
+      { transition: completeTransition(9_000), input: { ...claim, outcome: { ok: true, value: tricky } }, dt: 1 },
+      { transition: beginTransition(1_000), input: claim, dt: 1 },
+    ]);
+  });
+
   it('idempotency records, message counters and saga logs: any JSON value, byte for byte', async () => {
     const owner = fc.constantFrom('a', 'b', 'c"\\ü');
     const value = fc.jsonValue();
