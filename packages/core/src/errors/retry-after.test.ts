@@ -41,6 +41,16 @@ describe('Retry-After', () => {
     expect(retryAfterMs({ response: { headers } }, NOW)).toBe(7_000);
   });
 
+  it('reads retry-after-ms (OpenAI, Anthropic, Azure) before Retry-After, in milliseconds', () => {
+    const headers = new Headers({ 'retry-after-ms': '1500.5', 'retry-after': '2' });
+    expect(retryAfterMs({ response: { headers } }, 0)).toBe(1500.5);
+    expect(retryAfterMs({ response: { headers: { 'retry-after-ms': '250' } } }, 0)).toBe(250);
+    expect(retryAfterMs({ headers: { 'retry-after-ms': ['40'] } }, 0)).toBe(40);
+    // One that is no number of ms leaves Retry-After to say
+    expect(retryAfterMs({ response: { headers: { 'retry-after-ms': 'soon', 'retry-after': '2' } } }, 0)).toBe(2_000);
+    expect(retryAfterMs({ response: { headers: { 'Retry-After': '3' } } }, 0)).toBe(3_000);
+  });
+
   it('prefers an error’s own retryAfterMs and looks through causes', () => {
     expect(retryAfterMs(new RateLimitExceededError(1_500), NOW)).toBe(1_500);
     expect(retryAfterMs(new Error('wrapped', { cause: { headers: { 'retry-after': '1' } } }), NOW)).toBe(1_000);

@@ -7,8 +7,10 @@ function header(headers: unknown, name: string): unknown {
     const value = (h.get as (n: string) => unknown).call(h, name);
     if (value !== null && value !== undefined) return value;
   }
-  return h[name] ?? h[name.toLowerCase()] ?? h['Retry-After'];
+  return h[name] ?? (name === 'retry-after' ? h['Retry-After'] : undefined);
 }
+
+const DECIMAL = /^\d+(\.\d+)?$/;
 
 const HTTP_DATE = /^\w+, \d\d[ -]\w{3}[ -]\d+ \d\d:\d\d:\d\d GMT$|^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$/;
 
@@ -22,7 +24,7 @@ export function parseRetryAfter(value: unknown, nowMs: number): number | undefin
   if (typeof value !== 'string') return undefined;
   // The first of a field sent twice (`fetch` joins them: `2, 2`); a date's own comma follows its weekday.
   const text = value.split(/(?<=\d|GMT),/i)[0]!.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
+  if (DECIMAL.test(text)) return Number(text) * 1000;
   // The three HTTP-date forms only (`Date.parse` reads a year in `foo 2030`, and a date without
   // its zone in the local one): IMF-fixdate, rfc850-date, asctime-date (no zone: GMT).
   if (!HTTP_DATE.test(text)) return undefined;
@@ -36,7 +38,7 @@ const waitOf = (v: unknown): v is number => typeof v === 'number' && Number.isFi
  * The wait a failed call asks for, in milliseconds: an own `retryAfterMs` (the toolkit's
  * errors) or one in its `data` (a tRPC client error's shape), or a `Retry-After` header on
  * the error, its `response` (axios, fetch), its `meta.response` (tRPC's HTTP links) or its
- * `cause`. `undefined` when the error names none (or its fields throw when read).
+ * `cause`, a `retry-after-ms` there first (milliseconds: OpenAI's, Anthropic's, Azure's). `undefined` when the error names none (or its fields throw when read).
  */
 export function retryAfterMs(error: unknown, nowMs: number, depth = 0): number | undefined {
   try {
@@ -45,10 +47,13 @@ export function retryAfterMs(error: unknown, nowMs: number, depth = 0): number |
     if (waitOf(e.retryAfterMs)) return e.retryAfterMs;
     const data = asBag(e.data)?.retryAfterMs;
     if (waitOf(data)) return data;
-    const value =
-      header(e.headers, 'retry-after') ??
-      header(asBag(e.response)?.headers, 'retry-after') ??
-      header(asBag(asBag(e.meta)?.response)?.headers, 'retry-after');
+    const all = [e.headers, asBag(e.response)?.headers, asBag(asBag(e.meta)?.response)?.headers];
+    for (const headers of all) {
+      let ms = header(headers, 'retry-after-ms');
+      ms = Array.isArray(ms) ? ms[0] : ms;
+      if (typeof ms === 'string' && DECIMAL.test(ms.trim())) return Number(ms);
+    }
+    const value = all.map((headers) => header(headers, 'retry-after')).find((v) => v != null);
     const parsed = parseRetryAfter(value, nowMs);
     if (parsed !== undefined) return parsed;
     return depth < 5 ? retryAfterMs(e.cause, nowMs, depth + 1) : undefined;
