@@ -84,7 +84,7 @@ describe('replayRecord', () => {
 });
 
 describe('shouldRecordResponse', () => {
-  it('never records a 304: it answers the request\'s If-None-Match, which a replay to a plain request would not', () => {
+  it("never records a 304: it answers the request's If-None-Match, which a replay to a plain request would not", () => {
     expect(shouldRecordResponse(304)).toBe(false);
     expect(shouldRecordResponse(304, { recordServerErrors: true })).toBe(false);
   });
