@@ -63,15 +63,9 @@ const badSample = (sample: RttSample | null | undefined): TypeError =>
  * A concurrency limit that follows the latency gradient, after the idea of Netflix's
  * concurrency-limits (Gradient2) and Envoy's adaptive concurrency filter.
  *
- * It measures a **baseline** round-trip time at low concurrency (half the current limit; at
- * least 1 ms, the system clock's resolution), again every `baselineIntervalMs`. In between,
- * it judges the mean round-trip time of each **round** (one baseline RTT of samples, so the
- * limit moves at most once per round trip,
- * however many calls run): within `tolerance × baseline`, and with the limit reached in the
- * round, it grows by √limit / 3; above it, it shrinks by the gradient
- * `tolerance × baseline / rtt` (at most by half). Each move goes `smoothing` of the way.
- * Latency near its minimum lets the limit grow; queueing upstream (rising latency) makes it
- * shrink, so the limit settles where the upstream's concurrency runs out.
+ * Latency near its measured minimum (the baseline) lets the limit grow; queueing upstream
+ * (rising latency) makes it shrink, so the limit settles where the upstream's concurrency
+ * runs out. The algorithm is in docs/load-shedding.md.
  *
  * @example
  * const limit = adaptiveLimit({ minLimit: 4, maxLimit: 200 });

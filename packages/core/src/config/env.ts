@@ -32,18 +32,10 @@ function processEnv(): Env {
 
 /**
  * Reads retry, breaker, rate-limit, timeout and message-processor options from environment
- * variables named `<prefix>_<NAME>` (see {@link ENV_VARIABLES}; `prefix` `''` reads the
- * names as they are, such as the seeds' `CIRCUIT_BREAKER_FAIL_MAX`). Counts and
- * milliseconds are non-negative decimal integers; the seeds' seconds (`RETRY_TRACKER_TTL`,
- * `CIRCUIT_BREAKER_RESET_TIMEOUT`, `TASK_SOFT_TIME_LIMIT`, `TASK_HARD_TIME_LIMIT`) are
- * decimal numbers of at least 0.001, turned into whole milliseconds; an empty or blank variable counts as
- * unset. Every bad value is reported in one `ConfigurationError` naming the variable, e.g.
- * `APP_MAX_RETRIES: received "abc", expected an integer >= 0`, so a misconfigured service
- * fails at start-up — as is one option set under two names (`BREAKER_FAILURE_THRESHOLD`
- * and `CIRCUIT_BREAKER_FAIL_MAX`), and a hard time limit below the soft one.
- *
- * `MAX_RETRIES` and `RETRY_TRACKER_MAX_RETRIES` count retries, so `maxAttempts` is that
- * number plus one.
+ * variables named `<prefix>_<NAME>` (see {@link ENV_VARIABLES} and docs/logging-and-config.md).
+ * Every bad value is reported in one `ConfigurationError` naming the variable, so a
+ * misconfigured service fails at start-up. `MAX_RETRIES` counts retries: `maxAttempts` is
+ * that number plus one.
  *
  * @example
  * const env = optionsFromEnv(process.env, 'LLM');

@@ -18,6 +18,58 @@ describe('health', () => {
     });
   });
 
+  it('fails a check that returns an error instead of throwing it (ping().catch((e) => e))', async () => {
+    const probes = health().register('db', async () => new Error('db down'), { critical: true });
+    const report = await probes.run();
+    expect(report.status).toBe('unhealthy');
+    expect(report.checks.db).toMatchObject({ status: 'fail', error: 'db down' });
+  });
+
+  it('serves no cached report once the clock has stepped back behind it, and advertises no age for it', async () => {
+    const fake = new FakeClock();
+    let t = 1_000_000;
+    const clock = {
+      ...fake,
+      now: () => t,
+      setTimeout: fake.setTimeout.bind(fake),
+      clearTimeout: fake.clearTimeout.bind(fake),
+      sleep: fake.sleep.bind(fake),
+    };
+    let up = true;
+    const probes = health({ clock, cacheMs: 5_000 }).register('db', () => up, { critical: true });
+    const first = await probes.run();
+    expect(probes.maxAgeMs(first)).toBe(5_000);
+    t -= 3_600_000; // an NTP correction of an hour
+    up = false;
+    expect(probes.maxAgeMs(first)).toBe(0);
+    expect((await probes.run()).status).toBe('unhealthy');
+  });
+
+  it('hands out frozen reports: one caller cannot change what the next is served from the cache', async () => {
+    const probes = health({ cacheMs: 10_000 }).register('db', () => {
+      throw new Error('x');
+    });
+    const report = await probes.run();
+    expect(Object.isFrozen(report) && Object.isFrozen(report.checks) && Object.isFrozen(report.failed)).toBe(true);
+    expect(Object.isFrozen(report.checks.db)).toBe(true);
+    expect(() => {
+      (report as { status: string }).status = 'healthy';
+    }).toThrow(TypeError);
+    expect((await probes.run()).status).toBe('unhealthy'); // its only check is down
+  });
+
+  it('stops serving a report cached before start() once the schedule stops', async () => {
+    const clock = new FakeClock();
+    let up = true;
+    const probes = health({ clock, cacheMs: 60_000 }).register('db', () => up, { critical: true });
+    expect((await probes.run()).status).toBe('healthy');
+    up = false;
+    probes.start({ intervalMs: 1_000 });
+    await clock.advance(0);
+    probes.stop();
+    expect((await probes.run()).status).toBe('unhealthy');
+  });
+
   it('is healthy when every check passes, with durations measured on the clock', async () => {
     const clock = new FakeClock(1_000);
     const probes = health({ clock })

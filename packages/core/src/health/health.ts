@@ -39,13 +39,14 @@ export interface HealthCheckResult {
 }
 
 /** What {@link HealthRegistry.run} resolves with. */
+/** Frozen, with its results: a cached report is shared by every caller until it expires. */
 export interface HealthReport {
-  status: HealthStatus;
+  readonly status: HealthStatus;
   /** Whether the service can serve: `false` only when `unhealthy` (as the HTTP status is 503 only then). */
-  healthy: boolean;
+  readonly healthy: boolean;
   /** Names of the checks whose result is `fail`, down or not yet, in registration order. */
-  failed: string[];
-  checks: Record<string, HealthCheckResult>;
+  readonly failed: readonly string[];
+  readonly checks: Readonly<Record<string, HealthCheckResult>>;
 }
 
 interface Entry {
@@ -77,6 +78,8 @@ const described = (error: unknown): string => messageOf(error) || errorName(erro
 
 function interpret(value: unknown): Outcome {
   if (value === false) return { status: 'fail', error: 'check returned false' };
+  // An error returned, not thrown (`() => db.ping().catch((e) => e)`): the check failed.
+  if (value instanceof Error) return failed(value);
   if (value === 'warn') return { status: 'warn' };
   if (typeof value !== 'object' || value === null) return { status: 'pass' };
   const detail = value as HealthCheckDetail;
@@ -133,7 +136,8 @@ export class HealthRegistry {
    */
   maxAgeMs(report: HealthReport): number {
     const at = this.#takenAt.get(report);
-    return at === undefined ? 0 : Math.max(0, this.#cacheMs - (this.#clock.now() - at));
+    const age = at === undefined ? -1 : this.#clock.now() - at;
+    return age < 0 ? 0 : Math.max(0, this.#cacheMs - age); // a clock stepped back: expired
   }
 
   /** Names of the registered checks, in registration order. */
@@ -194,7 +198,7 @@ export class HealthRegistry {
     }
     const key = kind ?? 'all';
     const cached = this.#cache.get(key);
-    if (cached && this.#clock.now() - this.#takenAt.get(cached)! < this.#cacheMs) return cached;
+    if (cached && this.maxAgeMs(cached) > 0) return cached;
     const generation = this.#generation;
     const result = report(names, entries, await Promise.all(entries.map((e) => e.running ?? this.#start(e))));
     if (this.#cacheMs > 0 && generation === this.#generation) this.#cache.set(key, this.#taken(result));
@@ -233,6 +237,7 @@ export class HealthRegistry {
   stop(): void {
     const schedule = this.#schedule;
     this.#schedule = undefined;
+    this.#cache.clear(); // taken before the schedule: older than its results
     if (schedule?.timer !== undefined) this.#clock.clearTimeout(schedule.timer);
   }
 
@@ -287,7 +292,7 @@ export class HealthRegistry {
     if (detail?.output !== undefined) result.output = detail.output;
     if (componentId !== undefined) result.componentId = componentId;
     if (componentType !== undefined) result.componentType = componentType;
-    return result;
+    return Object.freeze(result);
   }
 }
 
@@ -323,7 +328,12 @@ function report(
       : passing === results.length
         ? 'healthy'
         : 'degraded';
-  return { status, healthy: status !== 'unhealthy', failed, checks };
+  return Object.freeze({
+    status,
+    healthy: status !== 'unhealthy',
+    failed: Object.freeze(failed),
+    checks: Object.freeze(checks),
+  });
 }
 
 /**
