@@ -101,6 +101,44 @@ describe('alerting', () => {
     expect(await alerts.evaluate(errorRate(0.5))).toMatchObject([{ status: 'firing', at: 60_000 }]);
   });
 
+  it('neither holds a cooldown nor a forMs for the length of a clock step back', async () => {
+    let now = 10_000_000;
+    const clock = Object.assign(new FakeClock(), { now: () => now });
+    const alerts = alerting({
+      rules: [highErrors({ cooldownMs: 60_000 }), { ...highErrors({ forMs: 5_000 }), name: 'held' }],
+      clock,
+    });
+    expect((await alerts.evaluate(errorRate(0.5))).map((a) => a.name)).toEqual(['errors']);
+    expect(await alerts.evaluate(errorRate(0))).toEqual([]);
+    now -= 3_600_000; // an NTP correction of an hour
+    expect((await alerts.evaluate(errorRate(0.5))).map((a) => a.name)).toEqual(['errors']);
+    now += 5_000;
+    expect((await alerts.evaluate(errorRate(0.5))).map((a) => a.name)).toEqual(['held']);
+  });
+
+  it('awaits a source whose snapshot() answers asynchronously', async () => {
+    const clock = new FakeClock();
+    const alerts = alerting({ rules: [highErrors()], clock });
+    alerts.start({ snapshot: async () => errorRate(0.9) }, { intervalMs: 1_000 });
+    await clock.advance(1_000);
+    expect(alerts.active().map((a) => a.name)).toEqual(['errors']);
+    expect(alerts.stats.evaluationErrors).toBe(0);
+    alerts.stop();
+  });
+
+  it('refuses an async when guard, whose promise would read as yes', () => {
+    expect(() =>
+      rule({
+        name: 'r',
+        metric: 'errorRate',
+        op: 'gt',
+        threshold: 0,
+        severity: 'warning',
+        when: (async () => false) as never,
+      }),
+    ).toThrow(/when: received .*not async/);
+  });
+
   it('does not fire the cache rule without cache traffic', async () => {
     const alerts = alerting({ rules: defaultRules(), clock: new FakeClock() });
     expect(await alerts.evaluate(metrics({ clock: new FakeClock() }).snapshot())).toEqual([]);

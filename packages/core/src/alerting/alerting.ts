@@ -59,7 +59,7 @@ const stateOf = (rule: Rule): RuleState => ({ rule, since: undefined, firing: un
 /** Whether a rule's guard lets it be considered; a guard that throws is reported and counts as false, so it cannot stop the other rules. */
 function considered(r: Rule, snapshot: object): boolean {
   try {
-    return r.when === undefined || r.when(snapshot);
+    return r.when === undefined || r.when(snapshot) === true;
   } catch (error) {
     reportListenerError(r.when!, error, snapshot);
     return false;
@@ -68,7 +68,7 @@ function considered(r: Rule, snapshot: object): boolean {
 
 /** Anything with a `snapshot()`: a metrics collector, typically. */
 export interface AlertSnapshotSource {
-  snapshot(): object;
+  snapshot(): object | PromiseLike<object>;
 }
 
 /**
@@ -196,9 +196,10 @@ export class Alerting {
       const base = { name: r.name, metric: r.metric, severity: r.severity, value, threshold: r.threshold, at };
       if (r.description !== undefined) Object.assign(base, { description: r.description });
       if (considered(r, snapshot) && holds(value, r.op, r.threshold)) {
-        state.since ??= at;
+        // A clock that stepped back restarts forMs and ends a cooldown, rather than holding them for the step.
+        state.since = Math.min(state.since ?? at, at);
         if (state.firing || at - state.since < r.forMs) continue;
-        if (state.lastFiredAt !== undefined && at - state.lastFiredAt < r.cooldownMs) {
+        if (state.lastFiredAt !== undefined && at >= state.lastFiredAt && at - state.lastFiredAt < r.cooldownMs) {
           this.#stats.suppressed++;
           continue;
         }
@@ -281,7 +282,7 @@ export class Alerting {
       };
       const late = this.#clock.setTimeout(() => again(0), intervalMs);
       try {
-        await this.evaluate(source.snapshot());
+        await this.evaluate(await source.snapshot()); // an async source too
       } catch {
         this.#stats.evaluationErrors++;
       }

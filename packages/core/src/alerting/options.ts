@@ -71,7 +71,7 @@ export function validateRule(options: RuleOptions): Rule {
   v.required('severity', o.severity).oneOf('severity', o.severity, ALERT_SEVERITIES);
   v.number('forMs', o.forMs, { min: 0 });
   v.number('cooldownMs', o.cooldownMs, { min: 0 });
-  v.function('when', o.when);
+  v.predicate('when', o.when);
   v.string('description', o.description);
   v.done();
   return Object.freeze({

@@ -143,7 +143,18 @@ describe('metrics', () => {
     expect(s.latency.max).toBe(7);
   });
 
-  it('keeps counting into the newest sub-window when the clock steps back', () => {
+  it('slides on after the clock steps back by more than a window, rather than keeping the old window for the length of the step', () => {
+    let now = 10_000_000;
+    const clock = new FakeClock();
+    const stats = metrics({ clock: Object.assign(clock, { now: () => now }) });
+    stats.recordCall({ latencyMs: 1, ok: false, error: new Error('old') });
+    now -= 3_600_000; // an NTP correction of an hour
+    expect(stats.snapshot().calls).toBe(0);
+    stats.recordCall({ latencyMs: 1, ok: true });
+    expect(stats.snapshot()).toMatchObject({ calls: 1, errorRate: 0 });
+  });
+
+  it('keeps counting the calls of a step back within the window', () => {
     let now = 100_000;
     const clock = new FakeClock();
     const stats = metrics({ clock: Object.assign(clock, { now: () => now }) });

@@ -422,11 +422,12 @@ export class MetricsCollector implements CallObserver {
 
   #slot(): Slot {
     const id = Math.floor(this.#clock.now() / this.#slotMs);
-    // A clock that steps back keeps writing into the newest sub-window.
-    if (id > this.#currentId) {
+    // A clock that steps back writes where it now is: the sub-windows ahead of it are out
+    // of the window until it catches up (a step of an hour froze it for the hour).
+    if (id !== this.#currentId) {
       const n = this.#ring.length;
       const slot = this.#ring[((id % n) + n) % n]!;
-      slot.reset(id);
+      if (slot.id !== id) slot.reset(id);
       this.#current = slot;
       this.#currentId = id;
     }
@@ -434,9 +435,8 @@ export class MetricsCollector implements CallObserver {
   }
 
   #live(): Slot[] {
-    const id = Math.max(Math.floor(this.#clock.now() / this.#slotMs), this.#currentId);
-    const oldest = id - this.#ring.length;
-    return this.#ring.filter((s) => s.id > oldest);
+    const id = Math.floor(this.#clock.now() / this.#slotMs);
+    return this.#ring.filter((s) => s.id > id - this.#ring.length && s.id <= id);
   }
 
   #countError(slot: Slot, error: unknown): void {
