@@ -32,11 +32,11 @@ export interface HealthCheckDetail {
 
 /**
  * A health check. It receives a signal that aborts when its `timeoutMs` passes. It fails by
- * throwing, rejecting or returning `false`; it warns by returning `'warn'` (or a detail with
- * `status: 'warn'`); anything else (`true`, `undefined`, a detail) passes.
+ * throwing, rejecting or returning `false` or an `Error`; it warns by returning `'warn'` (or a
+ * detail with `status: 'warn'`); anything else (`true`, `undefined`, a detail) passes.
  */
 /** What a check may return or resolve with; see {@link HealthCheck}. */
-export type HealthCheckValue = boolean | undefined | 'warn' | HealthCheckDetail;
+export type HealthCheckValue = boolean | undefined | 'warn' | Error | HealthCheckDetail;
 
 // biome-ignore lint/suspicious/noConfusingVoidType: any async function resolving with nothing (Promise<void>) is a passing check
 export type HealthCheck = (signal: AbortSignal) => HealthCheckValue | PromiseLike<HealthCheckValue | void>;
