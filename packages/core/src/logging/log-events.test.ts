@@ -84,6 +84,15 @@ describe('logEvents', () => {
     ]);
   });
 
+  it('cuts an error message over 1 000 characters, so an upstream’s huge message makes no huge log line', async () => {
+    const policy = retry({ maxAttempts: 1, clock: new FakeClock() });
+    const { logger, lines } = fakeLogger(false);
+    logEvents(policy, logger);
+    await policy.execute(() => Promise.reject(new Error('x'.repeat(1_000_000)))).catch(() => {});
+    const message = (lines.at(-1)!.fields as { errorMessage: string }).errorMessage;
+    expect(message).toBe(`${'x'.repeat(1_000)}…`);
+  });
+
   it('writes single failures at debug when the logger has debug, and never successes by default', async () => {
     const clock = new FakeClock();
     const policy = retry({ maxAttempts: 2, backoff: backoff.constant(10), clock });

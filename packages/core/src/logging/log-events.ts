@@ -115,7 +115,8 @@ export function eventLogger(logger: EventLogger, options: LogEventsOptions = {})
     }
     if ('error' in e) {
       fields.errorCategory = classify(e.error);
-      fields.errorMessage = messageOf(e.error);
+      const message = messageOf(e.error); // an upstream's can be any size: one log line stays small
+      fields.errorMessage = message.length > 1_000 ? `${message.slice(0, 1_000)}…` : message;
       if (e.error instanceof Error) fields.errorName = e.error.name;
     }
     const id = correlationId?.();
