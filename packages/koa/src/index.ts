@@ -1,6 +1,6 @@
 // @resilience/koa: Koa middleware over @resilience/core. Every decision is core's or the
 // shared Node half's (bundled from @resilience/node-server); this file only translates.
-import type { HealthRegistry, ProxyTrust } from '@resilience/core';
+import type { HealthRegistry } from '@resilience/core';
 import {
   type AdminRoutesOptions as AdminOptions,
   adminRoute,
@@ -22,6 +22,7 @@ import {
   timeoutArm,
 } from '@resilience/node-server';
 import type { Context, Middleware, Next } from 'koa';
+import { onRespondError, piped, routeOf, trustOf } from './context.js';
 import { send, settle, writeLate } from './send.js';
 
 export * from '@resilience/node-server/public';
@@ -32,9 +33,6 @@ export type RateLimitOptions = RateLimitBase<Context>;
 export type IdempotencyOptions = IdempotencyBase<Context>;
 /** Options of {@link adminRoutes}: `authorize` receives the Koa `ctx`. */
 export type AdminRoutesOptions = AdminOptions<Context>;
-
-/** How Koa resolves client addresses: `app.proxy` off trusts none; on without `maxIpsCount`, every hop. */
-const trustOf = (ctx: Context): ProxyTrust => (!ctx.app.proxy ? 'none' : ctx.app.maxIpsCount > 0 ? 'hops' : 'all');
 
 /** A record: body parsers' typings declare `body` and `rawBody` on Koa's request, each its own way. */
 type BodyRequest = Record<string, unknown>;
@@ -104,18 +102,15 @@ export function timeout(options: TimeoutOptions): Middleware {
   };
 }
 
-/** Answers 503 with `Retry-After` beyond `maxConcurrent` requests at once (and `queue` waiting). */
+/**
+ * Answers 503 with `Retry-After` beyond `maxConcurrent` requests at once (and `queue` waiting);
+ * a streamed `ctx.body` keeps its slot until it has been sent.
+ */
 export function loadShedding(options: LoadSheddingOptions): Middleware {
-  const shed = loadShedder<Context>(options, send);
+  const shed = loadShedder<Context>(options, send, (ctx) => ctx.respond !== false && piped(ctx.body));
   return function loadShedding(ctx: Context, next: Next) {
     return shed(ctx.res, next, ctx);
   };
-}
-
-/** The route as @koa/router names it, when it matched one. */
-function routeOf(ctx: Context): string | undefined {
-  const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
-  return typeof matched === 'string' ? `${ctx.method} ${matched}` : undefined;
 }
 
 /**
@@ -129,6 +124,7 @@ export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
     const answer = handling.answer(ctx.res, error, { route: routeOf(ctx), recorded });
     if (answer !== undefined) send(ctx, answer);
   };
+  const respondFailed = onRespondError(handling, recorded, failed);
   // Not async: the promise `next()` returns is followed as it is, no promise of its own.
   return function errorHandler(ctx: Context, next: Next) {
     handling.record?.(ctx.res);
@@ -141,9 +137,13 @@ export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
     }
     return handled.then(
       () => {
-        if (responseError(ctx.res) !== undefined) handling.recordAnswered(ctx.res, { route: routeOf(ctx), recorded });
+        if (responseError(ctx.res) !== undefined) {
+          handling.recordAnswered(ctx.res, { route: routeOf(ctx), recorded });
+          return;
+        }
+        ctx.onerror = respondFailed;
         // A streamed body is sent after this: a timeout may yet cut it off.
-        else if (typeof (ctx.body as { pipe?: unknown } | null)?.pipe === 'function') {
+        if (piped(ctx.body)) {
           handling.recordAnsweredOnClose(ctx.res, { route: routeOf(ctx), recorded });
         }
       },

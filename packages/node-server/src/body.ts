@@ -66,7 +66,9 @@ export function bodyReader(options: BodyReaderOptions = {}): BodyReader {
   return async function readBody(req, signal) {
     if (consumed(req)) return undefined;
     const headers = headersOf(req);
-    if (headers['transfer-encoding'] === undefined && headers['content-length'] === undefined) return NO_BODY;
+    if (headers['transfer-encoding'] === undefined && headers['content-length'] === undefined && !framed(req)) {
+      return NO_BODY;
+    }
     if (Number(headers['content-length']) > maxBodyBytes) throw tooLarge(maxBodyBytes);
     const encoding = (headers['content-encoding'] ?? 'identity').toLowerCase();
     if (!(encoding in INFLATE)) {
@@ -76,6 +78,13 @@ export function bodyReader(options: BodyReaderOptions = {}): BodyReader {
     return { raw, parsed: parseBody(raw, headers['content-type']) };
   };
 }
+
+/**
+ * An HTTP/2 request has a body unless its stream ended with the headers: its length is
+ * framed, with or without a `Content-Length` (HTTP/1 has neither: no body).
+ */
+const framed = (req: IncomingMessage): boolean =>
+  req.httpVersionMajor >= 2 && (req as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders === false;
 
 const tooLarge = (limitBytes: number) =>
   new RequestBodyError('body_too_large', `The request body is larger than ${limitBytes} bytes`, { limitBytes });

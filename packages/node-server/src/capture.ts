@@ -230,8 +230,10 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
         headers = replayable(sent);
         return written;
       } as ServerResponse['writeHead'];
+      // Set while `end` runs: an HTTP/2 response's end(chunk) writes the chunk through `write`.
+      let ending = false;
       res.write = function (this: ServerResponse, ...args: unknown[]) {
-        if (late === undefined) keep(args[0] as Chunk, args[1]);
+        if (late === undefined && !ending) keep(args[0] as Chunk, args[1]);
         return write.apply(this, args);
       } as ServerResponse['write'];
       res.end = function (this: ServerResponse, ...args: unknown[]) {
@@ -244,7 +246,13 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
         // The whole answer handed over: an error passed on after it (`res.json(…); next(err)`)
         // changes nothing the client gets. Not an end after the error handler cut it off.
         answered = !res.destroyed;
-        const ended = end.apply(this, args);
+        ending = true;
+        let ended: ServerResponse;
+        try {
+          ended = end.apply(this, args);
+        } finally {
+          ending = false;
+        }
         if (lingering !== undefined) {
           clock.clearTimeout(lingering);
           captured();

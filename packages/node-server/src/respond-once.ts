@@ -42,7 +42,8 @@ const BODY_HEADERS: ReadonlySet<string> = new Set([
  * too. The answer's own headers go on after.
  */
 export function clearBodyHeaders(res: ServerResponse): void {
-  res.statusMessage = ''; // Node then writes the answer's own (`503 Service Unavailable`)
+  // Node then writes the answer's own (`503 Service Unavailable`). HTTP/2 has none (Node warns).
+  if ((res.req?.httpVersionMajor ?? 1) < 2) res.statusMessage = '';
   for (const name of res.getHeaderNames()) {
     if (BODY_HEADERS.has(name)) res.removeHeader(name);
     else if (name === 'cache-control') res.setHeader(name, 'no-store');

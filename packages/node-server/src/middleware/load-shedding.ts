@@ -95,6 +95,20 @@ function heldUntilEnd(res: ServerResponse, clock: Clock, holdMs: number): Promis
   );
 }
 
+/**
+ * Koa, once the chain's promise settled with a streamed body still to be sent: held until the
+ * response closes; rejected, as {@link heldUntilEnd}, when its client left first (no sample).
+ */
+function heldWhileSent(res: ServerResponse): Promise<void> {
+  return new Promise((resolve, reject) =>
+    whenResponseCloses(res, () =>
+      isEnded(res) || responseError(res) !== undefined || res.errored
+        ? resolve()
+        : reject(new ClientDisconnectedError()),
+    ),
+  );
+}
+
 const ignore = () => {};
 
 /**
@@ -102,7 +116,11 @@ const ignore = () => {};
  * `refuse` sends a shed request's 503 through the framework (`context`: Express's `res`,
  * Koa's `ctx`).
  */
-export function loadShedder<C>(options: LoadSheddingOptions, refuse: (context: C, answer: Answer) => void): Shed<C> {
+export function loadShedder<C>(
+  options: LoadSheddingOptions,
+  refuse: (context: C, answer: Answer) => void,
+  streamed?: (context: C) => boolean,
+): Shed<C> {
   const v = new OptionsValidator('loadShedding');
   const o = v.known(options, OPTION_NAMES);
   v.required('maxConcurrent', o.maxConcurrent).integer('maxConcurrent', o.maxConcurrent, { min: 1 });
@@ -171,7 +189,13 @@ export function loadShedder<C>(options: LoadSheddingOptions, refuse: (context: C
       // The slot follows the handler, the caller the chain: they part only for a request the
       // toolkit answered for (a timeout after this middleware settles the chain at its deadline).
       return handled.then(
-        () => lateHold(res, clock, holdMs),
+        () => {
+          const late = lateHold(res, clock, holdMs);
+          if (late !== undefined || !streamed?.(context) || res.closed) return late;
+          const sent = heldWhileSent(res);
+          void slot.catch(ignore); // a client that left mid-body: the caller follows the chain
+          return sent;
+        },
         (error: unknown) => {
           void slot.catch(ignore); // the caller hears of the error through the chain
           return lateHold(res, clock, holdMs)?.then(() => Promise.reject(error)) ?? Promise.reject(error);
