@@ -20,7 +20,7 @@ afterEach(async () => {
  * A Koa app with `errorHandler` first and `body` as the handler's `ctx.body`. `closed()`
  * settles once the first request's response has closed and the error handler has heard of it.
  */
-async function app(body: () => unknown) {
+async function app(body: () => unknown, ...between: Koa.Middleware[]) {
   const stats = metrics();
   const recent = recentErrors({ max: 10 });
   const logged: string[] = [];
@@ -36,6 +36,7 @@ async function app(body: () => unknown) {
   });
   const logger = { info() {}, warn() {}, error: (_: unknown, message: string) => logged.push(message) };
   koa.use(errorHandler({ collector: stats, recentErrors: recent, logger }));
+  for (const m of between) koa.use(m);
   koa.use((ctx) => {
     ctx.body = body();
   });
@@ -144,41 +145,16 @@ describe('Koa errorHandler: a timeout that cuts a streamed body off', () => {
   ] as const) {
     it(`${kind}: recorded once as the timeout (503), logged once, not passed to app.on('error')`, async () => {
       const clock = new FakeClock(0);
-      const stats = metrics();
-      const recent = recentErrors({ max: 10 });
-      const logged: string[] = [];
-      const emitted: string[] = [];
-      let closed!: () => void;
-      const done = new Promise<void>((resolve) => (closed = resolve));
-      const koa = new Koa();
-      koa.on('error', (error: Error) => emitted.push(error.message));
-      koa.use(async (ctx, next) => {
-        ctx.res.once('close', () => setImmediate(closed));
-        await next();
-      });
-      const logger = { info() {}, warn() {}, error: (_: unknown, message: string) => logged.push(message) };
-      koa.use(errorHandler({ collector: stats, recentErrors: recent, logger }));
-      koa.use(timeout({ ms: 1_000, clock }));
-      koa.use((ctx) => {
-        ctx.body = body();
-      });
-      const server = http.createServer(koa.callback());
-      servers.push(server);
-      server.listen(0, '127.0.0.1');
-      await once(server, 'listening');
-      const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/export`);
+      const served = await app(body, timeout({ ms: 1_000, clock }));
+      const response = await fetch(served.url);
       await response.body!.getReader().read();
       await clock.advance(1_000);
-      await done;
-      expect({
-        failed: stats.snapshot().failed,
-        recent: recent.list().map((e) => e.status),
-        logged,
-        emitted,
-      }).toEqual({
+      await served.closed();
+      const { failed, recent, logged, emitted } = served.outcome();
+      expect({ failed, recent, logged, emitted }).toEqual({
         failed: 1,
         recent: [503],
-        logged: ['GET /export failed: Request timed out after 1000 ms'],
+        logged: ['GET /files/1 failed: Request timed out after 1000 ms'],
         emitted: [],
       });
     });
