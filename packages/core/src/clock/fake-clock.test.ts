@@ -16,6 +16,20 @@ describe('FakeClock', () => {
     }
   });
 
+  it('adds up advances that overlap (one not awaited), and never runs backwards', async () => {
+    const c = new FakeClock();
+    void c.advance(100);
+    await c.advance(100);
+    expect(c.now()).toBe(200);
+    const fired: number[] = [];
+    c.setTimeout(() => fired.push(c.now()), 1_000);
+    const all = c.runAll();
+    await c.advance(10);
+    await all;
+    expect(fired).toEqual([1_200]);
+    expect(c.now()).toBe(1_200);
+  });
+
   it('starts at the given time and stands still until advanced', async () => {
     const clock = new FakeClock(1_000);
     expect(clock.now()).toBe(1_000);

@@ -28,6 +28,9 @@ export class FakeClock implements Clock {
   #seq = 0;
   #heap: FakeTimer[] = [];
   #live = 0;
+  // Where the advances in progress end: one started before another finished (a forgotten
+  // `await`) moves on from there, so two advances of 100 ms make 200.
+  #horizon = Number.NEGATIVE_INFINITY;
 
   /** @param startMs the time `now()` reads at first (ms since the Unix epoch); a finite number. */
   constructor(startMs = 0) {
@@ -72,20 +75,22 @@ export class FakeClock implements Clock {
    * Moves time forward by `ms`, firing every timer due at or before the new time in order.
    * Timers scheduled while advancing fire too when they fall due within the span.
    * Any delay works, however long (the system clock chains timers past Node's 2^31 − 1 ms).
+   * One started while another runs (an `advance` not awaited) moves on from where that ends.
    * Rejects with a `TypeError` unless `ms` is a finite number >= 0.
    */
   async advance(ms: number): Promise<void> {
     if (!(ms >= 0 && ms < Number.POSITIVE_INFINITY)) {
       throw new TypeError(`FakeClock.advance(ms) needs a finite number >= 0, received ${String(ms)}`);
     }
-    const target = this.#now + ms;
+    const target = Math.max(this.#now, this.#horizon) + ms;
+    this.#horizon = target;
     await flushMicrotasks();
     for (let timer = this.#nextDue(target); timer; timer = this.#nextDue(target)) {
-      this.#now = timer.due;
+      this.#now = Math.max(this.#now, timer.due); // never back, whatever else advances meanwhile
       timer.callback();
       await flushMicrotasks();
     }
-    this.#now = target;
+    this.#now = Math.max(this.#now, target);
     await flushMicrotasks();
   }
 
