@@ -139,6 +139,16 @@ describe('alerting', () => {
     ).toThrow(/when: received .*not async/);
   });
 
+  it('checks a rule written by hand as rule() checks one, naming what is wrong', () => {
+    const byHand = { name: 'r', metric: 'errorRate', op: 'greater_than', threshold: 0.05, severity: 'critical' };
+    expect(() => alerting({ rules: [byHand as never] })).toThrow(/op: received "greater_than", expected one of/);
+    expect(() => alerting({ rules: [] }).addRule({ ...byHand, op: 'gt', severity: 'page' } as never)).toThrow(
+      /severity: received "page"/,
+    );
+    const ok = alerting({ rules: [{ ...byHand, op: 'gt' } as never] });
+    expect(ok.rules[0]).toMatchObject({ forMs: 0, cooldownMs: expect.any(Number) });
+  });
+
   it('does not fire the cache rule without cache traffic', async () => {
     const alerts = alerting({ rules: defaultRules(), clock: new FakeClock() });
     expect(await alerts.evaluate(metrics({ clock: new FakeClock() }).snapshot())).toEqual([]);

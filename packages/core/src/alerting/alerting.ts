@@ -17,7 +17,9 @@ import {
   type AlertSeverity,
   isRule,
   type Rule,
+  type RuleOptions,
   validateAlertingOptions,
+  validateRule,
 } from './options.js';
 import { defaultRules, holds, readMetric } from './rule.js';
 
@@ -103,7 +105,10 @@ export class Alerting {
 
   constructor(options: AlertingOptions = {}) {
     validateAlertingOptions(options);
-    this.#rules = new Map((options.rules ?? defaultRules()).map((r) => [r.name, stateOf(r)]));
+    // A rule written by hand, not by rule(), is checked as rule() checks one.
+    this.#rules = new Map(
+      (options.rules ?? defaultRules()).map((r) => [r.name, stateOf(validateRule(r as RuleOptions))]),
+    );
     this.#handlers = (options.handlers ?? []).map((handler) => ({ handler, severities: undefined }));
     this.#clock = options.clock ?? systemClock;
     this.#maxHistory = options.maxHistory ?? ALERTING_DEFAULTS.maxHistory;
@@ -125,7 +130,7 @@ export class Alerting {
     if (isRule(rule)) v.check(!this.#rules.has(rule.name), 'rule.name', rule.name, 'a name not taken yet');
     v.check(this.#rules.size < maxRules, 'rule', `rule ${this.#rules.size + 1}`, `at most ${maxRules} rules`);
     v.done();
-    this.#rules.set(rule.name, stateOf(rule));
+    this.#rules.set(rule.name, stateOf(validateRule(rule as RuleOptions)));
     return this;
   }
 
