@@ -74,6 +74,11 @@ describe('optionsFromEnv', () => {
     expect(optionsFromEnv({ APP_TASK_SOFT_TIME_LIMIT: '0.25' })).toEqual({ messages: { softTimeoutMs: 250 } });
   });
 
+  it('reads an object of numbers as their text, and names the variable of a value that is none', () => {
+    expect(optionsFromEnv({ APP_TIMEOUT_MS: 5_000 } as never).timeout).toEqual({ ms: 5_000 });
+    expect(() => optionsFromEnv({ APP_TIMEOUT_MS: null } as never)).toThrow(/APP_TIMEOUT_MS: received "null"/);
+  });
+
   it('names the variable and its unit when a seconds value is bad', () => {
     const { issues } = issuesOf(() =>
       optionsFromEnv(

@@ -51,7 +51,8 @@ export function optionsFromEnv(env: Env = processEnv(), prefix: string = ENV_DEF
   const setBy = new Map<string, string>();
   for (const variable of ENV_VARIABLES) {
     const name = nameOf(variable.suffix);
-    const raw = env[name];
+    const given = env[name];
+    const raw = given === undefined ? given : String(given); // an object of numbers, not process.env
     if (raw === undefined || raw.trim() === '') continue;
     const value = parse(raw.trim(), variable);
     v.check(value !== undefined, name, raw, allowed(variable));

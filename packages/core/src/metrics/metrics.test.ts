@@ -19,6 +19,11 @@ describe('metrics', () => {
     expect(attempt).toThrow(/windowMs[\s\S]*subWindows[\s\S]*maxErrorTypes/);
   });
 
+  it('refuses a window under 1 ms, whose sub-windows the clock cannot tell apart', () => {
+    expect(() => metrics({ windowMs: 1e-9 })).toThrow(/windowMs: received 1e-9, expected a finite number >= 1/);
+    expect(metrics({ windowMs: 1 }).windowMs).toBe(1);
+  });
+
   it('counts calls, outcomes and the error rate', () => {
     const stats = metrics({ clock: new FakeClock() });
     for (let i = 0; i < 8; i++) stats.recordCall({ latencyMs: 10, ok: true });

@@ -48,7 +48,7 @@ export interface ResolvedMetricsOptions {
 export function resolveMetricsOptions(options: MetricsOptions): ResolvedMetricsOptions {
   const v = new OptionsValidator('metrics');
   const o = v.known(options, METRICS_OPTION_NAMES);
-  v.number('windowMs', o.windowMs, { gt: 0 });
+  v.number('windowMs', o.windowMs, { min: 1 });
   v.integer('subWindows', o.subWindows, { min: 1, max: 6 });
   v.integer('maxErrorTypes', o.maxErrorTypes, { min: 1, max: 20 });
   v.clock('clock', o.clock);
