@@ -52,6 +52,10 @@ describe('the demo in memory', () => {
     expect(summary.sagas.declined).toBeGreaterThan(0);
     expect(summary.sagas.declinedCompensated).toBe(summary.sagas.declined);
     expect(summary.phases.find((p) => p.name === 'outage')!.successRate).toBeLessThan(0.5);
+    // Where everything listens, one address a line: no line as wide as all of them together.
+    for (const name of ['provider', 'express', 'koa', 'trpc']) {
+      expect(stderr).toMatch(new RegExp(`^${name} +http://127\\.0\\.0\\.1:\\d+(/trpc)?$`, 'm'));
+    }
     // Not a terminal: one plain line per phase (on stderr, as --json keeps stdout for the summary).
     for (const phase of PHASES) expect(stderr).toMatch(new RegExp(`\\] phase ${phase} \\([^)]+\\): requests \\d+`));
     expect(stderr).toMatch(/\] load over: requests \d+/);
@@ -85,6 +89,8 @@ describe('the demo with --redis', () => {
     const { code, stdout, stderr } = await demo('--duration', '5', '--no-dashboard', '--redis', 'redis://127.0.0.1:1');
     expect(code).toBe(2);
     expect(stderr).toContain('cannot reach Redis at redis://127.0.0.1:1');
+    // The way out it suggests starts a Redis where the user pointed, not on 6379.
+    expect(stderr).toContain("redis-server --port 1 --save ''");
     expect(stderr).not.toContain('Unhandled error event');
     expect(stdout).toBe('');
   });
@@ -134,6 +140,24 @@ describe('the dashboard', () => {
       child!.on('exit', (code) => reject(new Error(`the demo exited (${code}) before printing the dashboard URL`)));
     });
   }
+
+  it('tells the page when Ctrl-C stops the demo, ends its stream cleanly and exits 130', {
+    timeout: 60_000,
+  }, async () => {
+    const url = await startDemo('--duration', '30', '--seed', '42');
+    const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)));
+    const response = await fetch(`${url}/events`, { signal: AbortSignal.timeout(30_000) });
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let received = '';
+    const first = await reader.read(); // a frame: the page is watching
+    received += first.value ?? '';
+    child!.kill('SIGINT');
+    // Read to the end: a stream cut without its last chunk would reject here (and Chromium
+    // logs ERR_INCOMPLETE_CHUNKED_ENCODING on the page's console).
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) received += chunk.value;
+    expect(received).toMatch(/event: end\ndata: \{[^\n]*"stopped":true/);
+    expect(await exited).toBe(130);
+  });
 
   it('shows the provider breakers open in the outage and closed after recovery', { timeout: 180_000 }, async () => {
     mkdirSync(outputDir, { recursive: true });

@@ -56,6 +56,18 @@ const store =
   redis && redisStore({ client: redis, prefix: `resilience-demo:${randomUUID().slice(0, 8)}`, timeoutMs: 1_000 });
 let stop = () => {};
 let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
+// Ctrl-C: the progress lines stay as they were, the dashboard page is told the demo was
+// stopped (its stream ended cleanly), and the exit code is a shell's for SIGINT; a second
+// Ctrl-C exits at once. `on`, not `once`: log-update's cursor restorer (signal-exit) kills
+// the process on a signal it finds no other listener for, before the page could be told.
+let interrupted = false;
+process.on('SIGINT', () => {
+  if (interrupted) process.exit(130);
+  interrupted = true;
+  stop();
+  setTimeout(() => process.exit(130), 2_000).unref();
+  void (dashboard?.stop({ stopped: true }) ?? Promise.resolve()).finally(() => process.exit(130));
+});
 const summary = await runDemo(settings, {
   ...(store && { store }),
   async onStart(demo) {
@@ -63,9 +75,11 @@ const summary = await runDemo(settings, {
       dashboard = await startDashboard(demo);
       log(`dashboard: ${dashboard.url}`);
     }
-    log(
-      `provider ${demo.provider.url}; APIs: express ${demo.urls.express.join(' ')}, koa ${demo.urls.koa.join(' ')}, trpc ${demo.urls.trpc.map((u) => `${u}/trpc`).join(' ')}`,
-    );
+    // One address a line, so that none wraps on a narrow terminal.
+    log(`provider  ${demo.provider.url}`);
+    log(`express   ${demo.urls.express.join(' ')}`);
+    log(`koa       ${demo.urls.koa.join(' ')}`);
+    log(`trpc      ${demo.urls.trpc.map((u) => `${u}/trpc`).join(' ')}`);
     log(`admin routes: Authorization: Bearer ${settings.adminToken}; seed ${seed}, ${durationS} s`);
     stop = progress(demo, tty, log);
   },
@@ -105,8 +119,10 @@ async function connectRedis(url: string): Promise<Redis> {
     return client;
   } catch (error) {
     client.disconnect();
+    // The suggested server listens where the user pointed (ioredis defaults to 6379).
+    const port = URL.canParse(url) ? new URL(url).port || '6379' : '6379';
     console.error(
-      `cannot reach Redis at ${url}: ${(lastError ?? (error as Error)).message}. Start one (redis-server --port 6379 --save '') or run without --redis.`,
+      `cannot reach Redis at ${url}: ${(lastError ?? (error as Error)).message}. Start one (redis-server --port ${port} --save '') or run without --redis.`,
     );
     process.exit(2);
   } finally {

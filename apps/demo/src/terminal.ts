@@ -8,36 +8,67 @@ import { API_NAMES } from './targets.js';
 
 const BAR_WIDTH = 30;
 
+/** The figures the progress lines show. */
+export interface LiveFigures {
+  /** Requests sent so far, the noisy client's included. */
+  requests: number;
+  /** The well-behaved clients' last 2 s. */
+  recent: { successRate: number; p95: number };
+  inFlight: number;
+  injected: number;
+  retries: number;
+  /** The APIs whose provider breaker is not closed. */
+  notClosed: readonly string[];
+  /** Requests the APIs' rate limits answered with a 429. */
+  limited: number;
+}
+
+/** The figures as lines: the requests, what the toolkit did about the faults, and the rate limits. */
+export function figureLines(f: LiveFigures): string[] {
+  return [
+    `requests ${f.requests}, last 2 s ${(f.recent.successRate * 100).toFixed(1)} % ok, p95 ${Math.round(f.recent.p95)} ms, in flight ${f.inFlight}`,
+    `faults injected ${f.injected}, retries ${f.retries}, breakers not closed ${f.notClosed.length ? f.notClosed.join(' ') : '-'}`,
+    `turned away by the rate limits (429) ${f.limited}`,
+  ];
+}
+
 /**
- * Shows a run's progress: on a terminal, a progress bar with what the provider is doing and
- * two live lines of figures, redrawn in place; otherwise one plain line as each phase begins
- * and one when the load is over.
+ * What a terminal shows while the load runs: a progress bar and the phase, what the provider
+ * does in it, then the figures; each line fits 80 columns, so none wraps mid-word.
+ */
+export function liveFrame(elapsedMs: number, durationMs: number, phase: PhaseName, f: LiveFigures): string {
+  const done = Math.round((elapsedMs / durationMs) * BAR_WIDTH);
+  const bar = pc.green('█'.repeat(done)) + pc.dim('░'.repeat(BAR_WIDTH - done));
+  return [
+    `${bar} ${(elapsedMs / 1_000).toFixed(0)}/${durationMs / 1_000} s  ${pc.bold(phase)}`,
+    `provider: ${PHASE_TEXT[phase]}`,
+    ...figureLines(f),
+  ].join('\n');
+}
+
+/**
+ * Shows a run's progress: on a terminal, {@link liveFrame} redrawn in place; otherwise one
+ * plain line as each phase begins and one when the load is over.
  */
 export function progress(demo: RunningDemo, tty: boolean, write: (line: string) => void): () => void {
   const { settings, load } = demo;
   const kits = API_NAMES.flatMap((api) => demo.kits[api]);
   let lastPhase = '';
-  /** The figures so far, in two parts: the requests, then what the toolkit did about the faults. */
-  const figuresOf = (elapsed: number): [string, string] => {
-    const recent = load.samples.filter((s) => !s.noisy && s.startMs >= elapsed - 2_000);
-    const f = figures(recent);
-    const open = API_NAMES.filter((api) => demo.breakers[api].state !== 'closed');
-    const limited = load.samples.filter((s) => s.outcome === 'rate_limited').length;
-    return [
-      `requests ${load.samples.length}, last 2 s ${(f.successRate * 100).toFixed(1)} % ok, p95 ${Math.round(f.p95)} ms, in flight ${load.inFlight}`,
-      `faults injected ${demo.provider.injected}, retries ${retriesOf(kits)}, breakers not closed ${open.length ? open.join(' ') : '-'}, turned away by rate limits (429) ${limited}`,
-    ];
-  };
-  const figuresLine = (elapsed: number) => figuresOf(elapsed).join('; ');
+  const figuresAt = (elapsed: number): LiveFigures => ({
+    requests: load.samples.length,
+    recent: figures(load.samples.filter((s) => !s.noisy && s.startMs >= elapsed - 2_000)),
+    inFlight: load.inFlight,
+    injected: demo.provider.injected,
+    retries: retriesOf(kits),
+    notClosed: API_NAMES.filter((api) => demo.breakers[api].state !== 'closed'),
+    limited: load.samples.filter((s) => s.outcome === 'rate_limited').length,
+  });
+  const figuresLine = (elapsed: number) => figureLines(figuresAt(elapsed)).join(', ');
   const draw = () => {
     const elapsed = Math.min(load.elapsedMs, settings.durationMs);
     const phase = phaseAt(demo.phases, elapsed).name;
     if (tty) {
-      const done = Math.round((elapsed / settings.durationMs) * BAR_WIDTH);
-      const bar = pc.green('█'.repeat(done)) + pc.dim('░'.repeat(BAR_WIDTH - done));
-      logUpdate(
-        `${bar} ${(elapsed / 1_000).toFixed(0)}/${settings.durationMs / 1_000} s  ${pc.bold(phase)}: ${PHASE_TEXT[phase]}\n${figuresOf(elapsed).join('\n')}`,
-      );
+      logUpdate(liveFrame(elapsed, settings.durationMs, phase, figuresAt(elapsed)));
     } else if (phase !== lastPhase) {
       write(`[${(elapsed / 1_000).toFixed(1)} s] phase ${phase} (${PHASE_TEXT[phase]}): ${figuresLine(elapsed)}`);
     }
@@ -69,11 +100,17 @@ const TABLE_STYLE = pc.isColorSupported ? { head: ['bold'] } : { head: [], borde
 const pct = (rate: number) => `${(rate * 100).toFixed(2)} %`;
 const ms = (value: number) => `${Math.round(value)}`;
 
-/** The summary as tables: per phase and API, then the figures and the targets. */
+/** The width the summary keeps to: a terminal's usual default, so no table line wraps. */
+export const SUMMARY_COLUMNS = 80;
+
+/**
+ * The summary as tables, each at most {@link SUMMARY_COLUMNS} wide: requests, success and
+ * latency per phase and per API, each API's success per phase, then the figures and the targets.
+ */
 export function summaryTables(summary: Summary): string {
   const phases = new Table({
     style: TABLE_STYLE,
-    head: ['phase', 'time (s)', 'requests¹', 'success', ...API_NAMES.map((a) => `${a} ok`), 'p50', 'p95', 'p99 (ms)'],
+    head: ['phase / API', 'time (s)', 'requests¹', 'success', 'p50', 'p95', 'p99 (ms)'],
   });
   for (const p of summary.phases) {
     phases.push([
@@ -81,17 +118,21 @@ export function summaryTables(summary: Summary): string {
       `${p.startS.toFixed(1)}–${p.endS.toFixed(1)}`,
       p.requests,
       pct(p.successRate),
-      ...API_NAMES.map((a) => `${pct(p.byApi[a].successRate)} of ${p.byApi[a].requests}`),
       ms(p.p50),
       ms(p.p95),
       ms(p.p99),
     ]);
   }
   for (const a of summary.apis) {
-    phases.push([pc.bold(a.name), '', a.requests, pct(a.successRate), '', '', '', ms(a.p50), ms(a.p95), ms(a.p99)]);
+    phases.push([pc.bold(a.name), 'all', a.requests, pct(a.successRate), ms(a.p50), ms(a.p95), ms(a.p99)]);
   }
-  // Wrapped to the phase table's width (about 120 columns): some of these say a lot.
-  const facts = new Table({ style: TABLE_STYLE, colWidths: [46, 72], wordWrap: true });
+  const byApi = new Table({ style: TABLE_STYLE, head: ['success per API¹', ...API_NAMES] });
+  for (const p of summary.phases) {
+    byApi.push([p.name, ...API_NAMES.map((a) => `${pct(p.byApi[a].successRate)} of ${p.byApi[a].requests}`)]);
+  }
+  // Word-wrapped to SUMMARY_COLUMNS (two columns and three borders): some of these say a lot.
+  const facts = new Table({ style: TABLE_STYLE, colWidths: [30, 47], wordWrap: true });
+  const instances = summary.sharedLimit.instances;
   facts.push(
     {
       'recovery rate on transient faults': `${pct(summary.recovery.rate)} (${summary.recovery.recovered} of ${summary.recovery.met})`,
@@ -106,9 +147,10 @@ export function summaryTables(summary: Summary): string {
       'rate-limited requests': `${summary.rateLimited.noisy} of the noisy client's ${summary.rateLimited.noisySent}, ${summary.rateLimited.wellBehaved} of the others`,
     },
     {
-      [`noisy client admitted (quota, ${summary.sharedLimit.instances} instance(s))`]: API_NAMES.map(
-        (a) => `${a} ${summary.sharedLimit.byApi[a].admitted} ≤ ${summary.sharedLimit.byApi[a].limit}`,
-      ).join(', '),
+      [`noisy client admitted by its quota (${instances === 1 ? '1 instance' : `${instances} instances`} per API)`]:
+        API_NAMES.map(
+          (a) => `${a} ${summary.sharedLimit.byApi[a].admitted} ≤ ${summary.sharedLimit.byApi[a].limit}`,
+        ).join(', '),
     },
     { 'idempotent replays': `${summary.replays.matched} of ${summary.replays.sent}` },
     {
@@ -122,10 +164,15 @@ export function summaryTables(summary: Summary): string {
     },
     { 'seed, duration, wall time': `${summary.seed}, ${summary.durationS} s, ${summary.wallS.toFixed(1)} s` },
   );
-  const targets = new Table({ style: TABLE_STYLE, head: ['target', 'measured', ''] });
+  const targets = new Table({
+    style: TABLE_STYLE,
+    head: ['target', 'measured', ''],
+    colWidths: [36, 32, 8],
+    wordWrap: true,
+  });
   for (const t of summary.targets) targets.push([t.name, t.value, t.ok ? pc.green('ok') : pc.red('MISSED')]);
   const note =
-    `¹ the well-behaved clients' requests, repeated orders left out (see "idempotent replays");\n` +
-    `  the noisy client's are under "rate-limited requests".`;
-  return [phases.toString(), note, facts.toString(), targets.toString()].join('\n');
+    `¹ the well-behaved clients' requests, repeated orders left out (see "idempotent\n` +
+    `  replays"); the noisy client's are under "rate-limited requests".`;
+  return [phases.toString(), byApi.toString(), note, facts.toString(), targets.toString()].join('\n');
 }

@@ -131,6 +131,11 @@ source.addEventListener('end', (event) => {
   ended = true;
   source.close();
   const end = JSON.parse((event as MessageEvent).data) as DemoEnd | null;
+  if (end !== null && 'stopped' in end) {
+    $('phase').textContent = 'stopped';
+    status('lost', 'The demo was stopped (Ctrl-C) before its end: no summary. Run `pnpm demo` and reload this page.');
+    return;
+  }
   const missed = end?.targets.filter((t) => !t.ok) ?? [];
   $('phase').textContent = 'ended';
   if (end === null) status('ended', 'The demo has ended. Its summary is in the terminal.');

@@ -15,11 +15,11 @@ const MAX_BUFFERED = 1024 * 1024;
 /** Most connections of any kind: the streams, the page and its two files, and some to spare. */
 const MAX_CONNECTIONS = 64;
 
-/** What the page is told when the demo ends: how it went (the terminal has the whole summary). */
-export interface DemoEnd {
-  ok: boolean;
-  targets: Target[];
-}
+/**
+ * What the page is told when the demo ends: how it went (the terminal has the whole summary),
+ * or that it was stopped (Ctrl-C) before the end, with no summary.
+ */
+export type DemoEnd = { ok: boolean; targets: Target[] } | { stopped: true };
 
 const PAGE = `<!doctype html>
 <html lang="en">

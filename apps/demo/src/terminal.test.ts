@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import type { Figures, Summary } from './summary.js';
+import { liveFrame, summaryTables } from './terminal.js';
+
+const wide: Figures = { requests: 12_345, successRate: 0.9876, p50: 12_345, p95: 23_456, p99: 34_567 };
+const byApi = { express: wide, koa: wide, trpc: wide };
+const phase = (name: Summary['phases'][number]['name'], startS: number, endS: number) => ({
+  ...wide,
+  name,
+  startS,
+  endS,
+  byApi,
+});
+
+/** A long run's summary: five-digit counts and latencies, every fact and target at its widest. */
+const summary: Summary = {
+  seed: 123_456_789,
+  durationS: 3_600,
+  wallS: 3_612.3,
+  phases: [
+    phase('healthy', 0, 540),
+    phase('transient', 540, 1_410),
+    phase('throttling', 1_410, 2_226.6),
+    phase('outage', 2_226.6, 2_982),
+    phase('recovery', 2_982, 3_600),
+  ],
+  apis: [
+    { ...wide, name: 'express' },
+    { ...wide, name: 'koa' },
+    { ...wide, name: 'trpc' },
+  ],
+  recovery: { met: 12_345, recovered: 12_340, rate: 0.9996, failures: { error_503: 3, timeout: 2 } },
+  breakers: { opens: 1_234, recoveries: 123, openAtEnd: [] },
+  rateLimited: { noisy: 12_345, noisySent: 45_678, wellBehaved: 0 },
+  replays: { sent: 1_234, matched: 1_234 },
+  alerts: {
+    fired: 123,
+    resolved: 123,
+    active: 0,
+    names: ['high_timeout_rate', 'high_error_rate', 'critical_error_rate', 'breaker_opened'],
+  },
+  sagas: { completed: 12_345, compensated: 1_234, compensationFailed: 12, declined: 123, declinedCompensated: 123 },
+  provider: { calls: 123_456, injected: 23_456, retries: 23_450 },
+  sharedLimit: {
+    instances: 2,
+    byApi: {
+      express: { admitted: 12_345, limit: 12_345 },
+      koa: { admitted: 12_345, limit: 12_345 },
+      trpc: { admitted: 12_345, limit: 12_345 },
+    },
+  },
+  skipped: 0,
+  targets: [
+    { name: 'recovery rate on transient faults ≥ 99.00 %', value: '12340 of 12345 (99.96 %)', ok: true },
+    {
+      name: "the noisy client's quota held across the 2 instances of each API",
+      value: 'express 12345 ≤ 12345, koa 12345 ≤ 12345, trpc 12345 ≤ 12345',
+      ok: true,
+    },
+    {
+      name: 'repeated orders were answered from the idempotency record',
+      value: '2 of 2 (100.00 %), too few to judge: 5 needed',
+      ok: false,
+    },
+  ],
+  ok: false,
+};
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes are what is stripped
+const visible = (line: string) => line.replace(/\u001b\[[0-9;]*m/g, '');
+
+describe('summaryTables', () => {
+  it('fits an 80-column terminal, the usual default, so no line of a table wraps', () => {
+    const lines = summaryTables(summary).split('\n');
+    const tooWide = lines.filter((line) => [...visible(line)].length > 80);
+    expect(tooWide).toEqual([]);
+  });
+
+  it('still shows every phase, every API and each target with its verdict', () => {
+    const text = visible(summaryTables(summary));
+    for (const name of ['healthy', 'transient', 'throttling', 'outage', 'recovery', 'express', 'koa', 'trpc']) {
+      expect(text).toContain(name);
+    }
+    expect(text).toContain('98.76 % of 12345');
+    expect(text).toContain('34567');
+    expect(text.match(/│ ok +│/g)).toHaveLength(2);
+    expect(text.match(/│ MISSED +│/g)).toHaveLength(1);
+  });
+});
+
+describe('liveFrame', () => {
+  it("keeps every line within 80 columns at a long run's widest figures, in every phase", () => {
+    const worst = {
+      requests: 1_234_567,
+      recent: { successRate: 0.999, p95: 23_456 },
+      inFlight: 1_234,
+      injected: 123_456,
+      retries: 123_456,
+      notClosed: ['express', 'koa', 'trpc'],
+      limited: 123_456,
+    };
+    for (const phase of ['healthy', 'transient', 'throttling', 'outage', 'recovery'] as const) {
+      const lines = liveFrame(3_599_600, 3_600_000, phase, worst).split('\n').map(visible);
+      expect(lines.filter((line) => [...line].length > 80)).toEqual([]);
+      expect(lines.join('\n')).toContain(phase);
+      expect(lines.join('\n')).toContain('breakers not closed express koa trpc');
+      expect(lines.join('\n')).toContain('turned away by the rate limits (429) 123456');
+    }
+  });
+});
