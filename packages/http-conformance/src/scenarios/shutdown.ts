@@ -102,6 +102,36 @@ export const shutdownScenarios: Scenario[] = [
   },
   {
     area: 'gracefulShutdown',
+    name: "from the signal on a response whose handler says `Connection: keep-alive` (a proxy's copy of its upstream's) still closes its connection",
+    async run(t) {
+      const app = await t.serve([
+        t.m.route('GET', '/ka', () => ({ headers: { connection: 'keep-alive' }, text: 'ok' })),
+      ]);
+      const connections: Socket[] = [];
+      app.server.on('connection', (socket: Socket) => connections.push(socket));
+      const shutdown = t.m.gracefulShutdown(app.server, {
+        signals: [],
+        drainDelayMs: 60_000,
+        timeoutMs: 120_000,
+        exit: () => {},
+        logger: t.logger(),
+        clock: new FakeClock(0),
+      });
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        void shutdown.shutdown('test');
+        for (let i = 0; i < 2; i++) {
+          expect(await keepAliveGet(app.port, '/ka', agent)).toEqual({ status: 200, connection: 'close' });
+        }
+        expect(connections).toHaveLength(2);
+      } finally {
+        agent.destroy();
+        shutdown.dispose();
+      }
+    },
+  },
+  {
+    area: 'gracefulShutdown',
     name: 'an idle keep-alive connection and a preconnected one that never sent a request do not hold the shutdown: it exits 0 once the request in flight is answered',
     async run(t) {
       const release = deferred();
@@ -138,6 +168,42 @@ export const shutdownScenarios: Scenario[] = [
       } finally {
         agent.destroy();
         preconnected.destroy();
+        shutdown.dispose();
+      }
+    },
+  },
+  {
+    area: 'gracefulShutdown',
+    name: 'called once the server already serves, it lets a request in flight since before the call finish instead of cutting its connection',
+    async run(t) {
+      const release = deferred();
+      const entered = deferred();
+      const exited = deferred<number>();
+      const app = await t.serve([
+        t.m.route('GET', '/work', async () => {
+          entered.resolve();
+          await release.promise;
+          return { text: 'done' };
+        }),
+      ]);
+      const inFlight = app.fetch('/work');
+      await entered.promise;
+      const shutdown = t.m.gracefulShutdown(app.server, {
+        signals: [],
+        timeoutMs: 60_000,
+        exit: (code) => exited.resolve(code),
+        logger: t.logger(),
+        clock: new FakeClock(0),
+      });
+      try {
+        await new Promise((resolve) => setImmediate(resolve));
+        const done = shutdown.shutdown('test');
+        await new Promise((resolve) => setImmediate(resolve));
+        release.resolve();
+        expect(await (await inFlight).text()).toBe('done');
+        expect(await exited.promise).toBe(0);
+        expect(await done).toBe(0);
+      } finally {
         shutdown.dispose();
       }
     },

@@ -46,14 +46,14 @@ export interface GracefulShutdownOptions {
   clock?: Clock;
 }
 
+// Besides the options' defaults: `maxAbandoned`, the most requests whose client left held at
+// once (see `abandonedHoldMs`); `checkName`, the readiness check registered on the signal.
 export const SHUTDOWN_DEFAULTS = {
   signals: ['SIGTERM', 'SIGINT'],
   drainDelayMs: 0,
   timeoutMs: 10_000,
   abandonedHoldMs: 5_000,
-  /** The most requests whose client left are held at once (see `abandonedHoldMs`). */
   maxAbandoned: 1_000,
-  /** The name of the readiness check registered on the signal. */
   checkName: 'shutdown',
 } as const;
 

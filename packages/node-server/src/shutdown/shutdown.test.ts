@@ -167,6 +167,39 @@ describe('gracefulShutdown', () => {
     busyAgent.destroy();
   });
 
+  it("closes a connection after the signal even when the app's response says `Connection: keep-alive` (a proxy copies its upstream's)", async () => {
+    const started = deferred();
+    const release = deferred();
+    served = await serve(async (req, res) => {
+      res.setHeader('Connection', 'keep-alive'); // set before the signal, on the request in flight
+      if (req.url === '/slow') {
+        started.resolve();
+        await release.promise;
+      }
+      res.setHeader('connection', 'keep-alive');
+      res.end('ok');
+    });
+    const sockets: Socket[] = [];
+    served.server.on('connection', (socket) => sockets.push(socket));
+    const agent = new http.Agent({ keepAlive: true });
+    handle = gracefulShutdown(served.server, {
+      signals: [SIGNAL],
+      drainDelayMs: 60_000,
+      timeoutMs: 120_000,
+      clock: new FakeClock(),
+      logger: { info() {}, warn() {}, error() {} },
+      exit: () => {},
+    });
+    const inFlight = send(served.port, { path: '/slow', agent });
+    await started.promise;
+    process.emit(SIGNAL);
+    release.resolve();
+    expect((await inFlight).headers.connection).toBe('close');
+    expect((await send(served.port, { agent })).headers.connection).toBe('close');
+    expect(sockets).toHaveLength(2); // each response closed its connection
+    agent.destroy();
+  });
+
   it('does not wait for a request pipelined behind the one in flight: Node never answers nor closes it once their connection closes', async () => {
     const { started, release, exited, port } = await setup();
     // A connection that has sent nothing yet (a preconnect) is closed only once no request is in flight.
@@ -243,6 +276,31 @@ describe('gracefulShutdown', () => {
     release.resolve();
     expect(await expecting).toBe('continued');
     expect(await exited).toBe(0);
+  });
+
+  it('does not cut off a request already in flight when it was called (attached after the server began serving)', async () => {
+    const started = deferred();
+    const release = deferred();
+    served = await serve(async (_req, res) => {
+      started.resolve();
+      await release.promise;
+      res.end('slow done');
+    });
+    const inFlight = send(served.port, { path: '/slow' });
+    await started.promise;
+    const exited = deferred<number>();
+    handle = gracefulShutdown(served.server, {
+      signals: [SIGNAL],
+      clock: new FakeClock(),
+      logger: { info() {}, warn() {}, error() {} },
+      exit: (code) => exited.resolve(code),
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    process.emit(SIGNAL);
+    await new Promise((resolve) => setImmediate(resolve));
+    release.resolve();
+    expect((await inFlight).text).toBe('slow done');
+    expect(await exited.promise).toBe(0);
   });
 
   it('exits with 1 after timeoutMs, naming the requests still open (without their query)', async () => {

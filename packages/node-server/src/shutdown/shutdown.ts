@@ -41,10 +41,16 @@ export interface GracefulShutdown {
 /**
  * Makes Node close the connection once the response has gone out, and write `Connection:
  * close` itself: a header set here would not survive a framework that removes every header
- * on its error path (Koa's), and the keep-alive client would stay through the drain.
+ * on its error path (Koa's), and the keep-alive client would stay through the drain. A
+ * `Connection` of the app's (`keep-alive`, as a proxy copies its upstream's) would make Node
+ * keep the connection: it says `close` from then on.
  */
 function closeAfter(res: ServerResponse): void {
-  if (!res.headersSent) res.shouldKeepAlive = false;
+  if (res.headersSent) return;
+  res.shouldKeepAlive = false;
+  const set = res.setHeader;
+  res.setHeader = (name, value) => set.call(res, name, /^connection$/i.test(name) ? 'close' : value);
+  if (res.hasHeader('connection')) res.setHeader('connection', '');
 }
 
 /** The server's events for requests that never reach its `request` listeners. */
@@ -97,16 +103,22 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   let inFlightDone = () => {};
   /** This shutdown among the process's others. */
   const self = {};
+  // Connections open before this call may carry requests it never saw: while there are any
+  // (a call after the server began serving), none is cut off.
+  let unseen: number | undefined;
+  server.getConnections((_error, count) => (unseen = count));
 
   /**
    * Closes what no request needs any more. Node's `close()` closes idle keep-alive
    * connections, but keeps a finished keep-alive one until its timeout, and one that has sent
    * no request yet (a browser's or a pool's preconnect), or part of one, until its
    * `headersTimeout` (60 s): once no request is in flight, every connection left goes —
-   * unless the app takes requests it is not told of (`checkContinue`, `checkExpectation`).
+   * unless the app takes requests it is not told of (`checkContinue`, `checkExpectation`),
+   * or connections were open when `gracefulShutdown` was called.
    */
   function closeUnneeded(): void {
-    if (inFlight.size === 0 && !UNSEEN.some((event) => server.listenerCount(event) > 0)) server.closeAllConnections();
+    if (inFlight.size === 0 && !unseen && !UNSEEN.some((event) => server.listenerCount(event) > 0))
+      server.closeAllConnections();
     else server.closeIdleConnections();
   }
 
