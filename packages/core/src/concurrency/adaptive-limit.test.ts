@@ -29,6 +29,22 @@ function feed(
 }
 
 describe('adaptiveLimit', () => {
+  it('grows again from minLimit once latency recovers (at minLimit every call ran at the baseline concurrency, none counted, and the round never ended)', () => {
+    const a = adaptiveLimit({ minLimit: 2, maxLimit: 20, initialLimit: 10, baselineSamples: 1 });
+    let now = 0;
+    let s = a.next(undefined, { rttMs: 10, inflight: 1 }, now);
+    for (let i = 0; i < 200; i++) {
+      now += 5;
+      s = a.next(s, { rttMs: 200, inflight: a.limitOf(s) }, now);
+    }
+    expect(a.limitOf(s)).toBe(2);
+    for (let i = 0; i < 100_000; i++) {
+      now += 1;
+      s = a.next(s, { rttMs: 10, inflight: a.limitOf(s) }, now);
+    }
+    expect(a.limitOf(s)).toBe(20);
+  });
+
   it('has pinned defaults', () => {
     expect(ADAPTIVE_LIMIT_DEFAULTS).toEqual({
       initialLimit: 20,

@@ -129,8 +129,11 @@ export function adaptiveLimit(options: AdaptiveLimitOptions = {}): AdaptiveLimit
     if (s.probeLeft > 0) return probe(s, rttMs, inflight, now);
     // A fast call that ran at no more than the baseline's concurrency (one started during a
     // measurement, or in a lull) says nothing about the limit, and would pull the round's mean
-    // down: it is left out. A slow one at that concurrency still counts (the upstream slowed).
-    const counts = inflight > probeLimit(s.limit) || rttMs > tolerance * s.baselineMs;
+    // down: it is left out. A slow one at that concurrency still counts (the upstream slowed),
+    // and so does one at the limit: at minLimit the two concurrencies are one, and leaving
+    // such calls out ended no round, so the limit never grew again.
+    const counts =
+      inflight > probeLimit(s.limit) || inflight >= Math.floor(s.limit) || rttMs > tolerance * s.baselineMs;
     const roundSumMs = counts ? s.roundSumMs + rttMs : s.roundSumMs;
     const roundCount = counts ? s.roundCount + 1 : s.roundCount;
     const roundPeak = Math.max(inflight, s.roundPeak);
