@@ -46,11 +46,30 @@ const BREAKER_STATES = ['closed', 'open', 'half-open', 'isolated'] as const;
 type Reporter = { readonly meter: Meter | undefined; readonly tracer: Tracer | undefined };
 
 /**
- * Each layer's live subscriptions, oldest first. Only the oldest through a given meter (or
- * tracer) reports the layer's events, so a breaker met twice (in an instrumented pipeline and
- * through `instrumentAll`) counts once; once it is removed, the next one reports.
+ * Live subscriptions, oldest first: to each layer's events, to each source's calls, to each
+ * layer's attempts. Only the oldest through a given meter (or tracer) reports, so a breaker
+ * met twice (in an instrumented pipeline and through `instrumentAll`), or a pipeline
+ * instrumented again (a hot reload), counts once; once it is removed, the next one reports.
  */
 const reporters = new WeakMap<object, Reporter[]>();
+const callers = new WeakMap<object, Reporter[]>();
+const attempters = new WeakMap<object, Reporter[]>();
+
+/** Adds `me` to `target`'s subscriptions in `map`: whether it is the oldest through its meter (tracer), and its removal. */
+function join(map: WeakMap<object, Reporter[]>, target: object, me: Reporter) {
+  const list = map.get(target) ?? [];
+  map.set(target, list);
+  list.push(me);
+  return {
+    first: (key: keyof Reporter) => me[key] !== undefined && list.find((r) => r[key] === me[key]) === me,
+    leave: () => {
+      list.splice(list.indexOf(me), 1);
+    },
+  };
+}
+
+/** Told for a call that another instrumentation through the same meter times. */
+const UNTIMED = Number.NEGATIVE_INFINITY;
 
 const isBreaker = (layer: Layer) => typeof layer.isolate === 'function' && typeof layer.state === 'string';
 
@@ -169,33 +188,40 @@ function wire(
   const layers = [...eventSources(source)] as Layer[];
   const retried = layers.some((layer) => typeof layer.onRetry === 'function');
   const stops: Disposer[] = [];
+  const me: Reporter = { meter, tracer };
 
   for (const layer of layers) {
     if (m !== undefined || isBreaker(layer)) {
-      const me: Reporter = { meter, tracer };
-      const list = reporters.get(layer) ?? [];
-      reporters.set(layer, list);
-      list.push(me);
-      const first = (key: keyof Reporter) => me[key] !== undefined && list.find((r) => r[key] === me[key]) === me;
+      const { first, leave } = join(reporters, layer, me);
       const off = layer.onEvent(eventHandler(name, named, m, first, typeOf));
       stops.push(() => {
         off();
-        list.splice(list.indexOf(me), 1);
+        leave();
       });
     }
     if (tracer !== undefined && typeof layer.observeAttempts === 'function') {
-      stops.push(layer.observeAttempts(attemptSpans(tracer, name, typeof layer.onRetry !== 'function')));
+      const { first, leave } = join(attempters, layer, me);
+      const spans = attemptSpans(tracer, name, typeof layer.onRetry !== 'function');
+      const off = layer.observeAttempts({
+        callStarted: () => (first('tracer') ? spans.callStarted() : (run) => run()),
+      });
+      stops.push(() => {
+        off();
+        leave();
+      });
     }
   }
 
   if (typeof source.observeCalls === 'function') {
+    const { first, leave } = join(callers, source, me);
     const succeeded: Attributes = { ...named, [A.outcome]: 'success' };
     const observer: CallObserver =
       m === undefined
         ? { callStarted: () => 0, callSettled: () => {} }
         : {
-            callStarted: () => clock.now(),
+            callStarted: () => (first('meter') ? clock.now() : UNTIMED),
             callSettled(startedAt, ok, error) {
+              if (startedAt === UNTIMED) return;
               const attributes = ok ? succeeded : failed(named, error, typeOf);
               const seconds = (clock.now() - startedAt) / 1000;
               // A clock stepped back (Date.now() under NTP) reads negative, which the SDK would drop: 0,
@@ -204,8 +230,15 @@ function wire(
               if (!retried) m.attempts.add(1, attributes); // a call without retries is one attempt
             },
           };
-    if (tracer !== undefined) observer.runCall = callSpans(tracer, named);
-    stops.push(source.observeCalls(observer));
+    if (tracer !== undefined) {
+      const spans = callSpans(tracer, named);
+      observer.runCall = (call) => (first('tracer') ? spans(call) : call());
+    }
+    const off = source.observeCalls(observer);
+    stops.push(() => {
+      off();
+      leave();
+    });
   }
 
   if (m !== undefined && gauges) {
