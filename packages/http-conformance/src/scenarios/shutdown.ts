@@ -5,7 +5,7 @@ import { health } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { expect } from 'vitest';
 import { deferred } from '../context.js';
-import type { Scenario } from '../scenario.js';
+import type { Context, Scenario } from '../scenario.js';
 
 /** A GET through `agent` (keep-alive): its status and `Connection` header, the body read out. */
 function keepAliveGet(port: number, path: string, agent: http.Agent) {
@@ -17,6 +17,25 @@ function keepAliveGet(port: number, path: string, agent: http.Agent) {
       })
       .on('error', reject);
   });
+}
+
+/**
+ * A shutdown of `server` whose drain outlasts the test (no signals, no exit), the connections
+ * the server opens from now on, and a keep-alive agent of one socket to count them with.
+ */
+function draining(t: Context, server: http.Server, options: { health?: ReturnType<typeof health> } = {}) {
+  const connections: Socket[] = [];
+  server.on('connection', (socket: Socket) => connections.push(socket));
+  const shutdown = t.m.gracefulShutdown(server, {
+    signals: [],
+    ...options,
+    drainDelayMs: 60_000,
+    timeoutMs: 120_000,
+    exit: () => {},
+    logger: t.logger(),
+    clock: new FakeClock(0),
+  });
+  return { connections, shutdown, agent: new http.Agent({ keepAlive: true, maxSockets: 1 }) };
 }
 
 export const shutdownScenarios: Scenario[] = [
@@ -71,18 +90,7 @@ export const shutdownScenarios: Scenario[] = [
           throw new Error('boom');
         }),
       ]);
-      const connections: Socket[] = [];
-      app.server.on('connection', (socket: Socket) => connections.push(socket));
-      const shutdown = t.m.gracefulShutdown(app.server, {
-        signals: [],
-        health: probes,
-        drainDelayMs: 60_000,
-        timeoutMs: 120_000,
-        exit: () => {},
-        logger: t.logger(),
-        clock: new FakeClock(0),
-      });
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const { connections, shutdown, agent } = draining(t, app.server, { health: probes });
       try {
         expect(await keepAliveGet(app.port, '/ok', agent)).toEqual({ status: 200, connection: 'keep-alive' });
         void shutdown.shutdown('test');
@@ -107,17 +115,7 @@ export const shutdownScenarios: Scenario[] = [
       const app = await t.serve([
         t.m.route('GET', '/ka', () => ({ headers: { connection: 'keep-alive' }, text: 'ok' })),
       ]);
-      const connections: Socket[] = [];
-      app.server.on('connection', (socket: Socket) => connections.push(socket));
-      const shutdown = t.m.gracefulShutdown(app.server, {
-        signals: [],
-        drainDelayMs: 60_000,
-        timeoutMs: 120_000,
-        exit: () => {},
-        logger: t.logger(),
-        clock: new FakeClock(0),
-      });
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const { connections, shutdown, agent } = draining(t, app.server);
       try {
         void shutdown.shutdown('test');
         for (let i = 0; i < 2; i++) {
