@@ -14,7 +14,7 @@ root.innerHTML = `
     body { font: 14px system-ui, sans-serif; margin: 1.5rem; color: #222; }
     @media (max-width: 600px) { body { margin: .75rem; } progress { width: 4rem !important; } }
     #limits td:nth-child(2) { white-space: nowrap; }
-    section { min-width: 0; } #breakers td:first-child, #errors li { overflow-wrap: anywhere; } .state, .num { white-space: nowrap; }
+    section { min-width: 0; } #chart { overflow: hidden; } /* until a resize redraws it: never wider than its column */ #breakers td:first-child, #errors li { overflow-wrap: anywhere; } .state, .num { white-space: nowrap; }
     #status { margin: 0 0 .8rem; padding: .4rem .6rem; border-radius: .3rem; background: #f3f3f3; }
     #status[data-status="ended"] { background: #d8f5d8; } #status[data-status="missed"], #status[data-status="lost"] { background: #f9d0d0; }
     h1 { font-size: 1.3rem; margin: 0 0 .5rem; } h2 { font-size: 1rem; margin: 1rem 0 .4rem; }
