@@ -1,4 +1,4 @@
-import { type ClientOptions, isTransient, type ResilientClient, resilientClient } from '@resilience/core';
+import { type ClientOptions, type ResilientClient, resilientClient } from '@resilience/core';
 import { checkNested, OptionsValidator } from '@resilience/core/internal';
 import axios, { type AxiosError, type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { type AdapterSpec, AsLeft } from './as-left.js';
@@ -138,22 +138,14 @@ const isReplayable = (data: unknown): boolean =>
   );
 
 /**
- * Rethrows an attempt's error, marked `retryable` when the body broke off after a status below
- * 400: the http adapter reads a buffered body within the attempt and rejects with the response
- * attached ('stream has been aborted', or the socket's ECONNRESET), so the status, 200, said
- * "not worth repeating". The caller had none of the body: it is a network error, as the fetch
- * adapter's `terminated` (which carries no status) is. A streamed body resolves at the headers
- * and is never here.
+ * Rethrows an attempt's error, marked `retryable` when the http adapter's buffered body broke
+ * off after a status below 400 ('stream has been aborted'): the caller had none of the body, a
+ * network error. Core's `isRetryableFailure` reads such an error by its code (an ECONNRESET
+ * after a 200 is retried already); this message it does not know.
  */
 function brokenOff(error: unknown): never {
   const e = error as AxiosError;
-  const status = e?.response?.status;
-  if (
-    axios.isAxiosError(error) &&
-    status !== undefined &&
-    status < 400 &&
-    (e.message === 'stream has been aborted' || isTransient({ code: e.code }))
-  ) {
+  if (e?.message === 'stream has been aborted' && axios.isAxiosError(error) && (e.response?.status ?? 400) < 400) {
     Object.defineProperty(error, 'retryable', { value: true, configurable: true, writable: true });
   }
   throw error;

@@ -68,6 +68,9 @@ function join(map: WeakMap<object, Reporter[]>, target: object, me: Reporter) {
   };
 }
 
+/** An attempt that another instrumentation through the same tracer puts in a span: run as it is. */
+const untraced = <T>(run: () => T): T => run();
+
 /** Told for a call that another instrumentation through the same meter times. */
 const UNTIMED = Number.NEGATIVE_INFINITY;
 
@@ -203,7 +206,7 @@ function wire(
       const { first, leave } = join(attempters, layer, me);
       const spans = attemptSpans(tracer, name, typeof layer.onRetry !== 'function');
       const off = layer.observeAttempts({
-        callStarted: () => (first('tracer') ? spans.callStarted() : (run) => run()),
+        callStarted: () => (first('tracer') ? spans.callStarted() : untraced),
       });
       stops.push(() => {
         off();

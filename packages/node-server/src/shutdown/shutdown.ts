@@ -50,7 +50,7 @@ function closeAfter(res: ServerResponse): void {
   res.shouldKeepAlive = false;
   const set = res.setHeader;
   res.setHeader = (name, value) => set.call(res, name, /^connection$/i.test(name) ? 'close' : value);
-  if (res.hasHeader('connection')) res.setHeader('connection', '');
+  if (res.hasHeader('connection')) set.call(res, 'connection', 'close');
 }
 
 /** The server's events for requests that never reach its `request` listeners. */
