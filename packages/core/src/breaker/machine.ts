@@ -59,6 +59,7 @@ export class BreakerMachine {
 
   /** Time-driven changes: open → half-open when due; a probe round that ran out → open. */
   advance(now: number): void {
+    this.#rebase(now);
     if (this.state === 'open' && now >= this.nextProbeAt) {
       this.lastProbeAt = now;
       this.probeSuccesses = 0;
@@ -121,6 +122,7 @@ export class BreakerMachine {
 
   /** Ms until a probe could be admitted (0 when a call would pass; `Infinity` when isolated). */
   retryAfter(now: number): number {
+    this.#rebase(now);
     if (this.state === 'isolated') return Number.POSITIVE_INFINITY;
     if (this.state === 'open') return Math.max(0, this.nextProbeAt - now);
     if (this.state === 'half-open' && this.probes >= this.config.halfOpenMaxCalls) {
@@ -144,6 +146,13 @@ export class BreakerMachine {
       isolations: this.isolations,
       window: this.window.snapshot(),
     };
+  }
+
+  // A clock that stepped back (NTP; another instance's skew) waits one delay from where it
+  // reads now, not the step as well; never less than a delay after it read the opening.
+  #rebase(now: number): void {
+    if (this.nextProbeAt > now + this.lastDelayMs) this.nextProbeAt = now + this.lastDelayMs;
+    if (this.lastProbeAt > now) this.lastProbeAt = now;
   }
 
   open(now: number): void {

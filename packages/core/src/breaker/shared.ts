@@ -69,6 +69,7 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
   #rejections: Rejections | undefined;
   /** Clock time at which the next probe is due, from the latest step. */
   #probeAt = 0;
+  #wait = 0;
 
   constructor(options: SharedBreakerOptions) {
     super();
@@ -117,7 +118,13 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
 
   /** Ms until the next probe, as of the latest store step (0 when closed, `Infinity` when isolated). */
   get retryAfterMs(): number {
-    return Math.max(0, this.#probeAt - this.#clock.now());
+    return this.#until(this.#clock.now());
+  }
+
+  /** Ms until a probe is due; after a clock stepped back, 0: the store's state decides (a delay from now). */
+  #until(now: number): number {
+    if (this.#probeAt > now + this.#wait) this.#probeAt = now;
+    return Math.max(0, this.#probeAt - now);
   }
 
   /** Whether calls are decided locally and outcomes merged every `syncMs` (see the class). */
@@ -138,8 +145,8 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
   #decide<T>(fn: PolicyFn<T>, context: ExecuteContext, sync: Synchroniser, now: number): Promise<T> {
     const state = this.#state;
     if (state === 'closed') return this.#local(fn, context, sync, this.#round, now);
-    if (state === 'isolated' || now < this.#probeAt || sync.probing >= this.#maxProbes) {
-      return Promise.reject(this.#reject(state, this.#round, Math.max(0, this.#probeAt - now), undefined));
+    if (state === 'isolated' || this.#until(now) > 0 || sync.probing >= this.#maxProbes) {
+      return Promise.reject(this.#reject(state, this.#round, this.#until(now), undefined));
     }
     // A probe is due: the store leases it to one instance of the fleet.
     sync.probing++;
@@ -195,7 +202,7 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     // This instance's view of the window tripped: open here until the store answers the merge.
     this.#cause = error;
     this.#state = 'open';
-    this.#probeAt = now + this.#halfOpenAfter();
+    this.#probeAt = now + (this.#wait = this.#halfOpenAfter());
     if (this.events.hasListeners)
       this.events.emit({ type: 'state_change', policy: this.name, from: 'closed', to: 'open' });
   }
@@ -271,7 +278,7 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     this.#storeError('acquire', error);
     const state = this.#state;
     if (state === 'closed') return { admission: 'call', state, round: LOCAL_ROUND, retryAfterMs: 0 };
-    const retryAfterMs = state === 'isolated' ? null : Math.max(0, this.#probeAt - now);
+    const retryAfterMs = state === 'isolated' ? null : this.#until(now);
     return { admission: 'reject', state, round: LOCAL_ROUND, retryAfterMs };
   }
 
@@ -285,7 +292,8 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     this.#state = state;
     this.#round = round;
     if (state === 'closed') this.#cause = undefined;
-    this.#probeAt = retryAfterMs === null ? Number.POSITIVE_INFINITY : at + retryAfterMs;
+    this.#wait = retryAfterMs ?? Number.POSITIVE_INFINITY;
+    this.#probeAt = at + this.#wait;
     if (from !== state && this.events.hasListeners) {
       this.events.emit({ type: 'state_change', policy: this.name, from, to: state });
     }

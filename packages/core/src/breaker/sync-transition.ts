@@ -53,7 +53,7 @@ export function breakerSyncTransition(
     params: breakerParams(options, config),
     apply(state: BreakerSnapshot | undefined, input: BreakerSyncInput, now: number) {
       const m = restoreMachine(config, state, input.random ?? 0.5);
-      const round = m.round;
+      const { round, nextProbeAt } = m;
       const merged =
         input.tally !== null && m.state === 'closed' && (input.round === undefined || input.round === round);
       if (merged && m.window.merge(input.tally!, now)) m.open(now);
@@ -65,7 +65,13 @@ export function breakerSyncTransition(
         now,
         changed: m.round !== round,
       };
-      return { state: m.snapshot(), output, ttlMs: Number.POSITIVE_INFINITY, write: merged };
+      // A probe time moved by a clock that stepped back is written, so the next read agrees.
+      return {
+        state: m.snapshot(),
+        output,
+        ttlMs: Number.POSITIVE_INFINITY,
+        write: merged || m.nextProbeAt !== nextProbeAt,
+      };
     },
   });
 }

@@ -106,7 +106,8 @@ export class Synchroniser {
    */
   stale(now: number): Promise<void> | undefined {
     if (this.#reading !== undefined) return this.#reading;
-    if (now - this.#sentAt < this.#syncMs) return undefined;
+    // Either way: a clock that stepped back reads the shared state again rather than wait out the step.
+    if (Math.abs(now - this.#sentAt) < this.#syncMs) return undefined;
     const reading = this.flush().then(() => {
       this.#reading = undefined;
     });
@@ -220,7 +221,7 @@ export class Synchroniser {
         this.#timer = undefined;
         void this.flush();
       },
-      Math.max(0, this.#sentAt + this.#syncMs - now),
+      Math.max(0, Math.min(this.#syncMs, this.#sentAt + this.#syncMs - now)),
     );
   }
 }

@@ -72,34 +72,12 @@ const integer = (n: number) => String(Math.max(0, Math.floor(n)));
 const NONE: readonly string[] = [];
 
 /**
- * The rate-limit header fields of each response, for server adapters: build it once per
- * middleware with the limiters it applies, then call it per request with each limiter's
- * decision (in the same order) and the time.
- *
- * Per draft-ietf-httpapi-ratelimit-headers-10, each limit is one policy:
- * `RateLimit-Policy: "name";q=<quota>;w=<window s>` (computed once) and
- * `RateLimit: "name";r=<remaining>;t=<s>`, where `t` is the time until the quota is fully
- * restored on an allowed request and until the request would be admitted on a refused one.
- * A limiter with one algorithm is the policy `name`; with several, each algorithm is
- * `name-1`, `name-2` ... (reported from the decision's `limits`). `q` is the algorithm's
- * `limit` and `w` its `windowMs` in seconds, rounded up.
- *
- * A refusal adds 429, `Retry-After` (whole seconds rounded up, equal to the largest `t` of
- * the refusing policies) and a `quota-exceeded` problem naming them in `violated-policies`.
- * `headers: 'legacy'` or `'both'` adds (or sends instead) `RateLimit-Limit`, `-Remaining`,
- * `-Reset` (seconds) and `X-RateLimit-Limit`, `-Remaining`, `-Reset` (epoch seconds) for
- * the most constrained limit: the refusing one with the longest wait, else the one with
- * the least remaining. A decision `uncounted` (its store down, `onStoreError: 'open'`) has
- * its policy listed but no `RateLimit` item and no legacy remaining or reset: the count is
- * not known, and a full quota would be a claim the server cannot keep.
- *
- * Throws `ConfigurationError` for names that are not printable ASCII or are taken twice.
- *
- * @example
- * const respond = rateLimitResponder([limiter], { headers: 'draft' });
- * const r = respond([limiter.consumeSync(key)], clock.now(), { correlationId });
- * for (const [name, value] of Object.entries(r.headers)) res.setHeader(name, value);
- * if (r.status) res.status(r.status).json(r.body);
+ * The rate-limit header fields of each response (draft-ietf-httpapi-ratelimit-headers-10),
+ * for server adapters: build it once with the limiters a middleware applies, then call it
+ * per request with their decisions in the same order and the time. A refusal adds 429,
+ * `Retry-After` and a `quota-exceeded` problem. The fields, `headers: 'legacy' | 'both'`
+ * and uncounted decisions are in docs/http.md. Throws `ConfigurationError` for names that
+ * are not printable ASCII or are taken twice.
  */
 export function rateLimitResponder(
   limiters: readonly RateLimitSource[],

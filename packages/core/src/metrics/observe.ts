@@ -45,31 +45,13 @@ const isRegistry = (v: unknown): v is ObservedRegistry =>
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 
 /**
- * Feeds a collector from a policy or a pipeline without wrapping calls: every call made
- * through its `execute` (or `wrap`) is recorded with its outcome and its duration on the
- * collector's clock, as `recordCall` would, and its events are counted. A call that
- * reaches a policy as a layer of a pipeline belongs to the pipeline, so observe the pipeline
- * you call; observing it and its layers (or a nested pipeline) with one collector counts
- * each call and each event once.
- *
- * Also takes anything else with `onEvent` — a message processor, a `transactions()`
- * wrapper — and a breaker registry, whose breakers (those listed now and those that join
- * later) are observed for their events only; a breaker observed through a pipeline and
- * through its registry is still counted once.
- *
- * Events are read by their `type` only, so any source that reports these types works:
- * `'success'` and `'give_up'` with `attempts` (a retry policy's: the attempts a call took),
- * `'retry'`, `'timeout'`, `'rejected'` (counted under the event's `reason`; a breaker's
- * rejection, which carries its `state`, under `circuit_open`, `circuit_half_open` or
- * `circuit_isolated`; otherwise under the policy's name), `'rate_limited'`, `'shed'`,
- * `'state_change'` (the new state from `to` or `state`; into `open`, an open),
- * `'dead_lettered'` (by `reason`), `'commit'` and `'rollback'` (by `reason`). A reason
- * outside the known ones is not counted.
+ * Feeds a collector from a policy, a pipeline, a breaker registry or any `onEvent` source
+ * without wrapping calls; each call and each event is counted once however often it is
+ * observed. What each event counts as is in docs/metrics.md.
  *
  * @example
  * const stop = observe(pipeline(retry(), breaker));
  * observe(breakerRegistry, stop.collector); // every breaker's opens, by name
- * stop.collector.snapshot().latency.p95;
  * stop(); // unsubscribes
  */
 export function observe(

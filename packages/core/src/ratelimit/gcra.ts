@@ -55,7 +55,9 @@ export function gcra(options: GcraOptions): RateLimitAlgorithm<GcraState> {
   const left = (ahead: number) => Math.max(0, Math.floor((most - ahead) / interval + EPSILON));
 
   const step: Step = (s, at, fresh, cost, now, next, commit) => {
-    const ahead = fresh ? 0 : Math.max(s[at]! - now, 0);
+    let ahead = fresh ? 0 : Math.max(s[at]! - now, 0);
+    // Never written more than `most` ahead: a clock that stepped back more than a period starts over.
+    if (ahead > most + tolerance) ahead = 0;
     const after = ahead + cost * interval;
     const allowed = after <= most;
     if (!allowed || !commit) {

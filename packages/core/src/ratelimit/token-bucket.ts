@@ -53,6 +53,8 @@ export function tokenBucket(options: TokenBucketOptions = {}): RateLimitAlgorith
       const last = s[at + 1]!;
       tokens = s[at]!;
       if (now > last) tokens = Math.min(capacity, tokens + (now - last) * perMs);
+      // A clock stepped back: refill from the later time (skew), or start over after a step of more than a refill.
+      else if (last - now > capacity / perMs) tokens = capacity;
       else from = last;
     }
     const allowed = tokens + EPSILON >= cost;

@@ -58,8 +58,9 @@ export function fixedWindow(options: WindowOptions): RateLimitAlgorithm<FixedWin
   const { limit, windowMs } = options;
   const step: Step = (s, at, fresh, cost, now, next, commit) => {
     let start = Math.floor(now / windowMs) * windowMs;
-    // A clock stepped back (NTP, a caller's skew) keeps the later window, not a fresh one.
-    if (!fresh && s[at]! > start) start = s[at]!;
+    // A clock stepped back (NTP, a caller's skew) keeps the later window, not a fresh one;
+    // a step of more than a window starts over rather than refuse the key for the step.
+    if (!fresh && s[at]! > start && s[at]! <= start + windowMs) start = s[at]!;
     const count = !fresh && s[at] === start ? s[at + 1]! : 0;
     const endMs = start + windowMs - now;
     const allowed = count + cost <= limit;
@@ -103,8 +104,8 @@ export function slidingWindow(options: WindowOptions): RateLimitAlgorithm<Slidin
     let previous = 0;
     if (!fresh) {
       const stored = s[at]!;
-      if (stored >= start) {
-        start = stored; // the later window when the clock stepped back
+      if (stored >= start && stored <= start + windowMs) {
+        start = stored; // the later window when the clock stepped back (less than a window)
         current = s[at + 1]!;
         previous = s[at + 2]!;
         // By index: with a fractional windowMs, start − windowMs may differ from the stored start.
