@@ -1,3 +1,4 @@
+import { EventEmitter, getEventListeners, on } from 'node:events';
 import {
   BrokenCircuitError,
   BulkheadRejectedError,
@@ -314,7 +315,7 @@ describe('timeoutMiddleware', () => {
     }
   });
 
-  it('answers TIMEOUT at ms and aborts ctx.signal; a fast call passes', async () => {
+  it('answers TIMEOUT at ms (503 through responseMeta, as the HTTP adapters answer a request timeout) and aborts ctx.signal; a fast call passes', async () => {
     const clock = new FakeClock();
     let aborted = false;
     let started = false;
@@ -339,10 +340,77 @@ describe('timeoutMiddleware', () => {
     await until(() => started, 'the procedure to start');
     await clock.advance(1_000);
     const answer = await pending;
-    expect(answer.status).toBe(408);
+    expect(answer.status).toBe(503);
     expect(answer.body.error.data.code).toBe('TIMEOUT');
+    expect(answer.headers.get('retry-after')).toBeNull();
     expect(aborted).toBe(true);
     expect(heard).toEqual([{ decision: 'timed_out' }]);
+  });
+
+  it('through responseMeta never answers 408, which browsers send again by themselves on a reused connection (a mutation run twice), with or without errorFormatter', async () => {
+    const clock = new FakeClock();
+    const plain = initTRPC.create(); // tRPC's own formatter: the status comes from the code alone
+    let runs = 0;
+    const slow = () => {
+      runs++;
+      return new Promise<never>(() => {}); // ignores its signal
+    };
+    const router = plain.router({ order: plain.procedure.use(timeoutMiddleware({ ms: 1_000, clock })).mutation(slow) });
+    server = await startServer({ router, responseMeta: responseMeta() });
+    for (const batch of [false, true]) {
+      const url = batch ? `${server.url}/order?batch=1` : `${server.url}/order`;
+      const answer = fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: batch ? '{}' : '',
+      });
+      await until(() => runs === (batch ? 2 : 1), 'the mutation to start');
+      await clock.advance(1_000);
+      const response = await answer;
+      const body = (await response.json()) as { error: { data: { code: string } } }[] & {
+        error: { data: { code: string } };
+      };
+      expect([response.status, (batch ? body[0]! : body).error.data.code]).toEqual([503, 'TIMEOUT']);
+    }
+  });
+  it('lets go of the request’s signal once a call is done (a query at once, a subscription when it ends): a signal many calls share, createCaller’s, carries no listener', async () => {
+    const shutdown = new AbortController();
+    const bounded = t.procedure.use(timeoutMiddleware({ ms: 60_000 }));
+    const router = t.router({
+      hello: bounded.query(() => 'hi'),
+      count: bounded.subscription(async function* () {
+        yield 1;
+        yield 2;
+      }),
+    });
+    const caller = t.createCallerFactory(router)({ userId: 'u1' }, { signal: shutdown.signal });
+    for (let i = 0; i < 20; i++) expect(await caller.hello()).toBe('hi');
+    const counted: number[] = [];
+    for await (const n of await caller.count()) counted.push(n);
+    expect(counted).toEqual([1, 2]);
+    expect(getEventListeners(shutdown.signal, 'abort')).toEqual([]);
+  });
+
+  it('keeps ctx.signal following the request after the procedure has returned: a subscription behind it stops when its client leaves, and leaves no listener', async () => {
+    const ticks = new EventEmitter();
+    let subscribed = false;
+    let stopped = false;
+    const router = t.router({
+      ticks: t.procedure.use(timeoutMiddleware({ ms: 60_000 })).subscription(async function* ({ ctx }) {
+        subscribed = true;
+        ctx.signal.addEventListener('abort', () => (stopped = true));
+        for await (const [n] of on(ticks, 'tick', { signal: ctx.signal })) yield n as number;
+      }),
+    });
+    const url = await serve(router);
+    const client = new AbortController();
+    const stream = (await fetch(`${url}/ticks`, { signal: client.signal })).body!.getReader(); // SSE
+    await until(() => subscribed, 'the subscription to start');
+    ticks.emit('tick', 1);
+    await stream.read();
+    client.abort();
+    await until(() => stopped, 'ctx.signal to abort');
+    await until(() => ticks.listenerCount('tick') === 0, 'the listener to go');
   });
 });
 

@@ -22,10 +22,9 @@ const OPTION_NAMES = { limiter: true, key: true, maxWaitMs: true, subscriptions:
 export const RATE_LIMIT_LINK_DEFAULTS = { key: 'trpc', subscriptions: false } as const;
 
 /**
- * Keeps a client within a quota: each query and mutation waits for `limiter` (in FIFO
- * order) before it goes down the chain, and fails with a `TRPCClientError` whose cause is
- * `RateLimitExceededError` when the wait would pass `maxWaitMs`. The operation's signal
- * ends the wait, and so does unsubscribing (its place and its unit go to the next). Subscriptions pass through unless `subscriptions: true`.
+ * Keeps a client within a quota: each query and mutation waits for `limiter` (FIFO), and
+ * fails with a `RateLimitExceededError` cause past `maxWaitMs`. Its signal, or unsubscribing,
+ * ends the wait. Subscriptions pass through unless `subscriptions: true`.
  *
  * @example
  * const quota = rateLimiter({ algorithm: tokenBucket({ capacity: 60, refillPerSecond: 1 }) });

@@ -6,6 +6,7 @@ import {
   type RetryOptions,
   resilienceDetails,
   retry,
+  statusOf,
   systemClock,
 } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
@@ -17,10 +18,9 @@ import { promiseLink } from './operation.js';
 export interface RetryLinkOptions {
   /**
    * `retry()`'s options. `handle` defaults to `isRetryableFailure` (network errors, timeouts,
-   * 408, 425, 429 and 5xx, read from the error's `data.httpStatus` or its HTTP response);
-   * `Retry-After` (the response's header, or `data.retryAfterMs` from this package's
-   * `errorFormatter`) is honoured up to `retryAfter.maxMs`. `budget: false` drops the budget.
-   * @default 4 attempts, exponential backoff from 100 ms to 5 s, Retry-After up to 60 s, a retry budget for the link
+   * 408, 425, 429, 5xx) and a keyed call's 409 (its key in flight); `Retry-After` (or
+   * `data.retryAfterMs`) is honoured up to `retryAfter.maxMs`. `budget: false` drops the budget.
+   * @default 4 attempts, backoff 100 ms to 5 s, Retry-After up to 60 s, a retry budget
    */
   retry?: Omit<RetryOptions, 'budget'> & { budget?: RetryBudget | RetryBudgetOptions | false };
   /**
@@ -58,9 +58,9 @@ const safeByDefault = (op: Operation) => op.type === 'query' || hasIdempotencyKe
 
 /**
  * Retries the queries (and the mutations with an idempotency key) that failed in a way
- * another attempt may fix, waiting as the server's `Retry-After` asks — which tRPC's own
- * `retryLink` cannot read. Place it before the links it should repeat (breaker, timeout)
- * and the terminating link. Subscriptions pass through untouched.
+ * another attempt may fix, waiting as the server's `Retry-After` asks. Place it before the
+ * links it should repeat (breaker, timeout) and the terminating link. Subscriptions pass
+ * through untouched.
  *
  * @example
  * createTRPCClient<AppRouter>({ links: [retryLink({ retry: { maxAttempts: 3 } }), httpLink({ url })] });
@@ -76,9 +76,11 @@ export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryL
   );
   v.predicate('idempotent', o.idempotent);
   const { budget, ...rest } = o.retry ?? {};
+  // A keyed call's 409: its key's first attempt still runs, and a later one gets its result.
+  const inFlight = new WeakSet<object>();
   const policy = built(v, 'retry', ['retry'], () =>
     retry({
-      handle: isRetryableFailure,
+      handle: (e) => isRetryableFailure(e) || inFlight.has(e as object),
       ...rest,
       ...(budget !== false && { budget: budget === undefined ? {} : budget }),
     }),
@@ -96,6 +98,7 @@ export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryL
         if (failedAt !== undefined) waitedMs += clock.now() - failedAt;
         return send(op).catch((error: unknown) => {
           failedAt = clock.now();
+          if (statusOf(error) === 409 && hasIdempotencyKey(op)) inFlight.add(error as object);
           throw error;
         });
       };

@@ -8,7 +8,7 @@ import { promiseLink } from './operation.js';
 export interface TimeoutLinkOptions {
   /** The time limit of each query and mutation, in ms. */
   ms: number;
-  /** `cooperative` waits for the links below to stop and takes their late result (a batch link stops a call once its whole batch is aborted). @default 'aggressive' */
+  /** `cooperative` waits for the links below to stop and takes their late result. @default 'aggressive' */
   strategy?: TimeoutStrategy;
   clock?: Clock;
 }

@@ -1,6 +1,6 @@
 // Errors answered as the HTTP adapters answer them (core's httpErrorStatus), in tRPC's terms:
 // an error code, its HTTP status, and the Retry-After and RateLimit fields of the response.
-import { errorResponse, httpErrorStatus, isRateLimitExceededError } from '@resilience/core';
+import { errorResponse, httpErrorStatus, isRateLimitExceededError, isRequestTimeoutError } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
 import { type TRPC_ERROR_CODE_KEY, type TRPCDefaultErrorShape, TRPCError } from '@trpc/server';
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
@@ -49,10 +49,8 @@ export interface ErrorAnswer {
 }
 
 /**
- * The answer to an error a procedure raised. A `TRPCError` thrown on purpose keeps its code;
- * anything else (which tRPC wraps as `INTERNAL_SERVER_ERROR`) is answered as the HTTP
- * adapters answer it: an open breaker 503, an upstream timeout 504, a rate limit 429, a key in
- * flight 409, a client gone 499 ... The retry time is the cause's, when it knows one.
+ * The answer to a procedure's error: a `TRPCError` thrown on purpose keeps its code; anything
+ * else is answered as the HTTP adapters answer it, with its cause's retry time.
  */
 export function errorAnswer(error: TRPCError): ErrorAnswer {
   const cause = error.cause;
@@ -75,11 +73,9 @@ type FormatterOptions = { error: TRPCError; shape: TRPCDefaultErrorShape };
 type Shape = TRPCDefaultErrorShape & { data: TRPCDefaultErrorShape['data'] & ResilienceErrorData };
 
 /**
- * An `errorFormatter` for `initTRPC.create()`: errors are answered as `errorAnswer` says
- * (their `code`, `data.code` and `data.httpStatus`, from which tRPC sets the response's
- * status), and `data.retryAfterMs` says when to retry, for clients that read it
- * (`@resilience/trpc/client`'s `retryLink` does). Give it your own formatter to shape the
- * result further.
+ * An `errorFormatter` for `initTRPC.create()`: the shape's `code`, `data.code` and
+ * `data.httpStatus` as `errorAnswer` says, and `data.retryAfterMs` (read by `retryLink`).
+ * Give it your own formatter to shape the result further.
  *
  * @example
  * const t = initTRPC.context<Context>().create({ errorFormatter: errorFormatter() });
@@ -177,7 +173,8 @@ export function errorHeaders(
  * A `responseMeta` for tRPC's HTTP adapters (`createHTTPServer`, the fetch adapter ...): an
  * error that knows when to retry sets `Retry-After` (whole seconds, rounded up), and a rate
  * limit's refusal its draft-10 `RateLimit` and `RateLimit-Policy` fields — a `TRPCError`
- * carries no headers of its own. Give it your own `responseMeta` to add to.
+ * carries no headers of its own; a lone call's `timeoutMiddleware` timeout is answered 503, not
+ * tRPC's 408. Give it your own `responseMeta` to add to.
  *
  * @example
  * createHTTPServer({ router, createContext, responseMeta: responseMeta() });
@@ -187,7 +184,13 @@ export function responseMeta<O extends { errors: readonly TRPCError[]; paths?: r
 ): (opts: O) => Meta {
   ownFunction('responseMeta', 'own', own);
   return (opts) => {
-    const meta = own?.(opts) ?? {};
+    let meta = own?.(opts) ?? {};
+    // A lone call's request timeout is 503, as the HTTP adapters answer it: a browser sends a
+    // request answered 408 on a reused connection again by itself (a mutation run twice).
+    const [error, more] = opts.errors;
+    if (meta.status === undefined && !more && (opts.paths?.length ?? 1) < 2 && isRequestTimeoutError(error?.cause)) {
+      meta = { ...meta, status: 503 };
+    }
     const headers = errorHeaders(opts.errors, opts.paths?.length);
     if (headers === undefined) return meta;
     if (meta.headers instanceof Headers) {

@@ -27,11 +27,9 @@ export interface ResolverInput {
 
 export interface IdempotentMutationOptions<O extends ResolverInput> {
   /**
-   * Where outcomes are recorded: an `idempotency()` instance (share one store, such as
-   * Redis, between instances), or its options.
-   * The wrapper records the caller's own mistakes itself, whatever the instance's
-   * `recordErrors` says (see {@link idempotentMutation}), and bounds its records by
-   * `maxResultBytes`, whatever the instance's `maxRecordBytes` says.
+   * Where outcomes are recorded: an `idempotency()` instance (share its store between
+   * instances) or its options; the wrapper, not its `recordErrors` or `maxRecordBytes`,
+   * decides what is recorded.
    * @default idempotency(): a memory store of 10 000 records for 24 h, one per wrapper
    */
   idempotency?: Idempotency | IdempotencyOptions;
@@ -46,10 +44,8 @@ export interface IdempotentMutationOptions<O extends ResolverInput> {
   /** Longest key accepted. @default 255 */
   maxKeyLength?: number;
   /**
-   * The most bytes of a result (its JSON, in UTF-8) that are recorded, as the HTTP adapters'
-   * `maxBodyBytes`: a larger result (or a caller's mistake with a longer message) is returned
-   * (thrown) as it is but not recorded, the key is freed, so a repeat runs the resolver again,
-   * and `logger` says so. @default 1_048_576 (1 MiB)
+   * The most bytes (UTF-8 JSON) of a result recorded: a larger one is answered but not
+   * recorded, its key freed, and `logger` says so. @default 1_048_576 (1 MiB)
    */
   maxResultBytes?: number;
   /** Where results that could not be recorded are logged (`warn`). @default console */

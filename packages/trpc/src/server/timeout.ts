@@ -1,5 +1,5 @@
 import { type Clock, isTimeoutError, RequestTimeoutError, timeout } from '@resilience/core';
-import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
+import { emitHttpDecision, followAbort, OptionsValidator, unfollowAbort } from '@resilience/core/internal';
 import { TRPCError } from '@trpc/server';
 import { built } from '../built.js';
 import type { ResilienceMiddleware } from './rate-limit.js';
@@ -13,10 +13,9 @@ export interface TimeoutMiddlewareOptions {
 const OPTION_NAMES = { ms: true, clock: true } as const;
 
 /**
- * Gives each call `ms`: the procedure receives `ctx.signal`, which aborts at the limit (and
- * when the request's own signal does — tRPC lets no middleware replace `opts.signal`), and
- * the call is answered at the limit with `TRPCError` `TIMEOUT` (cause
- * `RequestTimeoutError`), whether or not the procedure stops.
+ * Gives each call `ms`: then it is answered `TIMEOUT` (cause `RequestTimeoutError`; 503 through
+ * `responseMeta()`, as the HTTP adapters answer) whether or not the procedure stops, and
+ * `ctx.signal` aborts (as it does when the request's own signal does).
  *
  * @example
  * const bounded = t.procedure.use(timeoutMiddleware({ ms: 5_000 }));
@@ -37,10 +36,21 @@ export function timeoutMiddleware<TContext = object>(
     }),
   );
   return async function timeLimit(opts) {
+    // Not the policy's signal, which stops following the request once next() returns: a
+    // subscription or a stream the procedure returned must still stop when its client leaves.
+    const request = opts.signal;
+    const stop = new AbortController();
+    const follower = { handleEvent: () => stop.abort(request!.reason) };
+    if (request && !request.aborted) followAbort(request, follower);
+    // Let go once the call is done (a stream: once it ends), or a signal calls share keeps them all.
+    const release = () => request && unfollowAbort(request, follower);
+    let result: Awaited<ReturnType<typeof opts.next>>;
     try {
-      return await policy.execute(({ signal }) => opts.next({ ctx: { signal } }), opts.signal);
+      result = await policy.execute(() => opts.next({ ctx: { signal: stop.signal } }), request);
     } catch (error) {
+      release();
       if (!isTimeoutError(error)) throw error;
+      stop.abort(error);
       emitHttpDecision({ decision: 'timed_out' });
       throw new TRPCError({
         code: 'TIMEOUT',
@@ -48,5 +58,20 @@ export function timeoutMiddleware<TContext = object>(
         cause: new RequestTimeoutError(ms),
       });
     }
+    const data = result.ok ? (result.data as Partial<AsyncIterable<unknown>> | null | undefined) : undefined;
+    if (typeof data?.[Symbol.asyncIterator] !== 'function') {
+      release();
+      return result;
+    }
+    return { ...result, data: releasing(data as AsyncIterable<unknown>, release) };
   };
+}
+
+/** `data`'s items and its return value, then `release()` once it ends (done, failed or returned). */
+async function* releasing(data: AsyncIterable<unknown>, release: () => void) {
+  try {
+    return yield* data;
+  } finally {
+    release();
+  }
 }
