@@ -25,7 +25,11 @@ export function send(res: Response, answer: Answer): void {
   if (isHeadersSent(res)) return;
   clearBodyHeaders(res);
   res.statusCode = answer.status;
-  for (const [name, value] of Object.entries(answer.headers ?? {})) setField(res, name, value);
+  for (const [name, value] of Object.entries(answer.headers ?? {})) {
+    // An error's own `Connection` (a proxy's upstream's keep-alive) never keeps open a connection
+    // Node closes (a shutdown's drain, a client's `close`): setField bypasses the drain's override.
+    if (name !== 'connection' || res.shouldKeepAlive) setField(res, name, value);
+  }
   // Node counts `end(body)` only when it writes it: a HEAD gets the GET's length as res.send gives it.
   if (answer.body !== undefined && res.req.method === 'HEAD')
     setField(res, 'content-length', Buffer.byteLength(answer.body));

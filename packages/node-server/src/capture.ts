@@ -65,25 +65,25 @@ export interface ResponseCaptureOptions {
    */
   lingerMs?: number;
   /** Times `lingerMs`. @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /**
    * Called when the client has left and the capture starts to linger, with the `context`
    * given to the capture: an adapter whose framework writes nothing to a closed connection
    * (Koa) has it write the handler's answer anyway, so the capture sees it.
    */
-  onLeft?: (res: ServerResponse, context: unknown) => void;
+  onLeft?: ((res: ServerResponse, context: unknown) => void) | undefined;
   /**
    * Called when the toolkit has answered for the handler (a timeout) and the capture waits
    * for the handler's own answer: an adapter whose framework ignores the handler once a
    * response has gone out (Koa drops `ctx.status` and `ctx.set`) lets it reach the response.
    */
-  onAnsweredFor?: (res: ServerResponse, context: unknown) => void;
+  onAnsweredFor?: ((res: ServerResponse, context: unknown) => void) | undefined;
   /**
    * Called, after `onAnsweredFor`, when the handler has settled without ending the response:
    * an adapter whose framework writes the handler's answer after it (Koa's `ctx.body`) writes
    * it now, or writes nothing when it cannot be written faithfully (the key is then freed).
    */
-  onSettled?: (res: ServerResponse, context: unknown) => void;
+  onSettled?: ((res: ServerResponse, context: unknown) => void) | undefined;
 }
 
 /**

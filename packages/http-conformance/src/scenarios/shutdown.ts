@@ -110,16 +110,24 @@ export const shutdownScenarios: Scenario[] = [
   },
   {
     area: 'gracefulShutdown',
-    name: "from the signal on a response whose handler says `Connection: keep-alive` (a proxy's copy of its upstream's) still closes its connection",
+    name: "from the signal on a response that says `Connection: keep-alive` (a proxy's copy of its upstream's, an error's own headers) still closes its connection",
     async run(t) {
       const app = await t.serve([
         t.m.route('GET', '/ka', () => ({ headers: { connection: 'keep-alive' }, text: 'ok' })),
+        // An http-errors error of a proxy route, its upstream's Connection among its headers.
+        t.m.route('GET', '/ka-error', () => {
+          throw Object.assign(new Error('bad gateway'), { status: 502, headers: { connection: 'keep-alive' } });
+        }),
+        t.m.errorHandler({ logger: t.logger() }),
       ]);
       const { connections, shutdown, agent } = draining(t, app.server);
       try {
         void shutdown.shutdown('test');
-        for (let i = 0; i < 2; i++) {
-          expect(await keepAliveGet(app.port, '/ka', agent)).toEqual({ status: 200, connection: 'close' });
+        for (const path of ['/ka', '/ka-error']) {
+          expect([path, await keepAliveGet(app.port, path, agent)]).toEqual([
+            path,
+            { status: path === '/ka' ? 200 : 502, connection: 'close' },
+          ]);
         }
         expect(connections).toHaveLength(2);
       } finally {

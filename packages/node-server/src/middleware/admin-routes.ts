@@ -117,7 +117,8 @@ export function adminRoute<C>(options: AdminRoutesOptions<C>): AdminRoute<C> {
   );
   v.check(
     o.challenge === undefined ||
-      (typeof o.challenge === 'string' && /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+( .*)?$/.test(o.challenge)),
+      (typeof o.challenge === 'string' &&
+        /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+( [\t\x20-\x7e\x80-\xff]*)?$/.test(o.challenge)),
     'challenge',
     o.challenge,
     "a WWW-Authenticate challenge such as 'Bearer' or 'Basic realm=\"ops\"'",

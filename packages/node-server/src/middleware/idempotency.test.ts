@@ -45,4 +45,11 @@ describe('idempotencyStep', () => {
     );
     expect(() => idempotencyStep({ minKeyLength: 255 }, port)).not.toThrow();
   });
+
+  it('refuses an empty methods list: the middleware would never apply', () => {
+    expect(() => idempotencyStep({ methods: [] }, port)).toThrow(
+      "Invalid idempotency options: methods: received [], expected a list of methods such as ['POST', 'PATCH']",
+    );
+    expect(() => idempotencyStep({ methods: ['PUT'] }, port)).not.toThrow();
+  });
 });

@@ -7,6 +7,8 @@ import {
   HTTP_DEFAULTS,
   IDEMPOTENCY_DEFAULTS,
   IDEMPOTENCY_HEADERS,
+  type IdempotencyOptions as IdempotencyCoreOptions,
+  type IdempotencyKeyOptions,
   idempotency,
   idempotencyKeyParser,
   idempotencyKeyProblem,
@@ -137,7 +139,8 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     'a header name',
   );
   v.check(
-    o.methods === undefined || (Array.isArray(o.methods) && o.methods.every((m) => typeof m === 'string')),
+    o.methods === undefined ||
+      (Array.isArray(o.methods) && o.methods.length > 0 && o.methods.every((m) => typeof m === 'string')),
     'methods',
     o.methods,
     "a list of methods such as ['POST', 'PATCH']",
@@ -156,32 +159,28 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
   // The capture keeps at most maxBodyBytes of a body, so a record is bounded already (its
   // base64 and the replayed headers): core's own bound (maxRecordBytes) would refuse bodies
   // near maxBodyBytes.
+  // Core reads an option set to `undefined` as one not given.
   const store = idempotency({
-    ...(o.store === undefined ? {} : { store: o.store }),
-    ...(o.ttlMs === undefined ? {} : { ttlMs: o.ttlMs }),
-    ...(o.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: o.lockTimeoutMs }),
-    ...(o.clock === undefined ? {} : { clock: o.clock }),
+    store: o.store,
+    ttlMs: o.ttlMs,
+    lockTimeoutMs: o.lockTimeoutMs,
+    clock: o.clock,
     maxRecordBytes: Number.POSITIVE_INFINITY,
-  });
-  const parseKey = idempotencyKeyParser(o.minKeyLength === undefined ? {} : { minKeyLength: o.minKeyLength });
+  } as IdempotencyCoreOptions);
+  const parseKey = idempotencyKeyParser({ minKeyLength: o.minKeyLength } as IdempotencyKeyOptions);
   const maxBodyBytes = o.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
   const read = bodyReader({ maxBodyBytes });
   const logger = o.logger ?? consoleLogger;
   // A client that left, or a request a timeout answered: its handler still runs, and a retry
   // waits (409) for what it sends, up to lingerMs.
+  const { clientLeft, answeredFor, settledLate } = port;
   const capture = responseCapture({
     maxBodyBytes,
     lingerMs: o.lockTimeoutMs ?? IDEMPOTENCY_DEFAULTS.lockTimeoutMs,
-    ...(o.clock === undefined ? {} : { clock: o.clock }),
-    ...(port.clientLeft === undefined
-      ? {}
-      : { onLeft: (_res: ServerResponse, c: unknown) => port.clientLeft!(c as C) }),
-    ...(port.answeredFor === undefined
-      ? {}
-      : { onAnsweredFor: (_res: ServerResponse, c: unknown) => port.answeredFor!(c as C) }),
-    ...(port.settledLate === undefined
-      ? {}
-      : { onSettled: (_res: ServerResponse, c: unknown) => port.settledLate!(c as C) }),
+    clock: o.clock,
+    onLeft: clientLeft && ((_res: ServerResponse, c: unknown) => clientLeft(c as C)),
+    onAnsweredFor: answeredFor && ((_res: ServerResponse, c: unknown) => answeredFor(c as C)),
+    onSettled: settledLate && ((_res: ServerResponse, c: unknown) => settledLate(c as C)),
     onTooLarge(res) {
       if (!res.headersSent) res.setHeader(IDEMPOTENCY_HEADERS.notRecorded, 'body-too-large');
       logger.warn(

@@ -69,3 +69,19 @@ describe('loadShedder, as Express drives it (no promise from the handler)', () =
     expect((await send(served.port)).status).toBe(200);
   });
 });
+
+describe('loadShedder options', () => {
+  const refuse = () => {};
+
+  it('refuses a maxQueueMs without a queue: no request ever waits, so it would bound nothing', () => {
+    expect(() => loadShedder({ maxConcurrent: 10, maxQueueMs: 500 }, refuse)).toThrow(
+      'Invalid loadShedding options: maxQueueMs: received 500, expected nothing without a queue (queue is 0: no request waits)',
+    );
+    expect(() => loadShedder({ maxConcurrent: 10, queue: 0, maxQueueMs: 500 }, refuse)).toThrow(/maxQueueMs/);
+    // One issue for a bad queue, not a second for maxQueueMs.
+    expect(() => loadShedder({ maxConcurrent: 10, queue: -1, maxQueueMs: 500 }, refuse)).toThrow(
+      /^Invalid loadShedding options: queue: received -1, expected an integer >= 0$/,
+    );
+    expect(() => loadShedder({ maxConcurrent: 10, queue: 5, maxQueueMs: 500 }, refuse)).not.toThrow();
+  });
+});

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import {
   type AdaptiveLimitOptions,
   adaptiveLimit,
+  type BulkheadOptions,
   bulkhead,
   type Clock,
   isBulkheadRejectedError,
@@ -126,6 +127,13 @@ export function loadShedder<C>(
   v.required('maxConcurrent', o.maxConcurrent).integer('maxConcurrent', o.maxConcurrent, { min: 1 });
   v.integer('queue', o.queue, { min: 0 });
   v.number('maxQueueMs', o.maxQueueMs, { gt: 0 });
+  // A bound on a wait nobody has: the user meant a queue.
+  v.check(
+    o.maxQueueMs === undefined || !!o.queue,
+    'maxQueueMs',
+    o.maxQueueMs,
+    'nothing without a queue (queue is 0: no request waits)',
+  );
   v.number('retryAfterMs', o.retryAfterMs, { min: 0 });
   v.number('abandonedHoldMs', o.abandonedHoldMs, { gt: 0 });
   v.clock('clock', o.clock);
@@ -159,14 +167,15 @@ export function loadShedder<C>(
   v.done();
   const limit = adaptiveLimited ?? maxLimit;
   const queue = o.queue ?? MIDDLEWARE_DEFAULTS.loadShedding.queue;
+  // Core reads an option set to `undefined` as one not given.
   const shed = bulkhead({
     limit,
     queue,
     name: 'loadShedding',
-    ...(o.maxQueueMs === undefined ? {} : { maxQueueMs: o.maxQueueMs }),
-    ...(o.retryAfterMs === undefined ? {} : { retryAfterMs: o.retryAfterMs }),
-    ...(o.clock === undefined ? {} : { clock: o.clock }),
-  });
+    maxQueueMs: o.maxQueueMs,
+    retryAfterMs: o.retryAfterMs,
+    clock: o.clock,
+  } as BulkheadOptions);
 
   const clock = o.clock ?? systemClock;
   const holdMs = o.abandonedHoldMs ?? MIDDLEWARE_DEFAULTS.loadShedding.abandonedHoldMs;

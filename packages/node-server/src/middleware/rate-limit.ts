@@ -12,6 +12,7 @@ import {
   type RateLimitAlgorithm,
   type RateLimitDecision,
   type RateLimiter,
+  type RateLimiterOptions,
   type RateLimitHeadersMode,
   rateLimiter,
   rateLimitResponder,
@@ -128,13 +129,14 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
       v,
       undefined,
       () =>
+        // Core reads an option set to `undefined` as one not given.
         rateLimiter({
           algorithm: o.algorithm!,
           name,
           clock,
-          ...(o.store === undefined ? {} : { store: o.store }),
-          ...(o.onStoreError === undefined ? {} : { onStoreError: o.onStoreError }),
-        }),
+          store: o.store,
+          onStoreError: o.onStoreError,
+        } as RateLimiterOptions),
       ['algorithm', 'name', 'clock'],
     );
   const cost = o.cost ?? MIDDLEWARE_DEFAULTS.rateLimit.cost;

@@ -110,7 +110,11 @@ export function validateShutdownOptions(server: unknown, options: GracefulShutdo
     o.drainDelayMs,
     `a number below timeoutMs (${timeoutMs}, the default)`,
   );
-  v.number('abandonedHoldMs', o.abandonedHoldMs, { min: 0 });
+  // A hold the deadline always cuts short (the exit 1, onShutdown never run) is refused.
+  v.number('abandonedHoldMs', o.abandonedHoldMs, {
+    min: 0,
+    max: (+o.timeoutMs! || timeoutMs) - (+o.drainDelayMs! || 0),
+  });
   v.function('beforeShutdown', o.beforeShutdown);
   v.function('onShutdown', o.onShutdown);
   v.logger('logger', o.logger);

@@ -220,7 +220,7 @@ describe('gracefulShutdown', () => {
   });
 
   it('does not hold onShutdown for a response the server destroyed with an error (a stream that failed): its handler is done', async () => {
-    const { started, release, exited, port } = await setup({ abandonedHoldMs: 60_000 });
+    const { started, release, exited, port } = await setup({ abandonedHoldMs: 60_000, timeoutMs: 120_000 });
     const broken = send(port, { path: '/broken' }).catch((error: Error) => error);
     await started.slow.promise;
     process.emit(SIGNAL);
@@ -558,6 +558,26 @@ describe('gracefulShutdown', () => {
     );
     gracefulShutdown(server, { drainDelayMs: SHUTDOWN_DEFAULTS.timeoutMs - 1, signals: [] }).dispose();
     gracefulShutdown(server, { drainDelayMs: 12_000, timeoutMs: 25_000, signals: [] }).dispose();
+    expect(process.listenerCount('SIGTERM')).toBe(0);
+  });
+
+  it('rejects an abandonedHoldMs the deadline always cuts short (the exit would be 1, onShutdown skipped)', () => {
+    const server = http.createServer();
+    // At most what timeoutMs leaves after drainDelayMs, the defaults counted.
+    expect(() => gracefulShutdown(server, { abandonedHoldMs: 30_000, timeoutMs: 25_000 })).toThrow(
+      'Invalid gracefulShutdown options: abandonedHoldMs: received 30000, expected a finite number >= 0 <= 25000',
+    );
+    expect(() => gracefulShutdown(server, { abandonedHoldMs: 10_001 })).toThrow(/abandonedHoldMs: .* <= 10000$/);
+    expect(() => gracefulShutdown(server, { abandonedHoldMs: 5_001, drainDelayMs: 5_000, timeoutMs: 10_000 })).toThrow(
+      /abandonedHoldMs: .* <= 5000$/,
+    );
+    // A bad timeoutMs is reported once, not compared as well.
+    expect(() => gracefulShutdown(server, { abandonedHoldMs: 1_000, timeoutMs: 'soon' as never })).toThrow(
+      /^Invalid gracefulShutdown options: timeoutMs: [^;]*$/,
+    );
+    // The default hold yields to a shorter deadline: not refused.
+    gracefulShutdown(server, { timeoutMs: 3_000, signals: [] }).dispose();
+    gracefulShutdown(server, { abandonedHoldMs: 5_000, drainDelayMs: 5_000, timeoutMs: 10_000, signals: [] }).dispose();
     expect(process.listenerCount('SIGTERM')).toBe(0);
   });
 });
