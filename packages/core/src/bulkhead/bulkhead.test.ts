@@ -217,6 +217,11 @@ describe('bulkhead', () => {
       ]);
     }
     expect(() => bulkhead({} as never)).toThrow(ConfigurationError);
+    // A wait bound with no queue: no call ever waits, so it would bound nothing.
+    expect(() => bulkhead({ limit: 1, maxQueueMs: 500 })).toThrow(
+      'Invalid bulkhead options: maxQueueMs: received 500, expected none without a queue',
+    );
+    expect(() => bulkhead({ limit: 1, queue: 1, maxQueueMs: 500 })).not.toThrow();
     expect(() => bulkhead({ limit: { next() {} } as never })).toThrow(
       /limit: received .*expected an integer >= 1 or an adaptiveLimit/,
     );

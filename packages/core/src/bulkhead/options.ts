@@ -73,6 +73,8 @@ export function resolveBulkheadOptions(options: BulkheadOptions): ResolvedBulkhe
   v.integer('queue', given.queue, { min: 0 });
   v.string('name', given.name);
   v.number('maxQueueMs', given.maxQueueMs, { gt: 0 });
+  // A bound on a wait no call has: the caller meant a queue.
+  v.check(given.maxQueueMs === undefined || !!given.queue, 'maxQueueMs', given.maxQueueMs, 'none without a queue');
   v.number('retryAfterMs', given.retryAfterMs, { min: 0 });
   v.clock('clock', given.clock);
   v.done();

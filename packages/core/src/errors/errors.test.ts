@@ -218,6 +218,54 @@ describe('OptionsValidator', () => {
       expect(issues((v) => v.known({ limit: 1 }, { limit: true }))).toEqual([]);
     });
 
+    it("names no look-alike for another library's option that has no counterpart here", () => {
+      const names = { skip: true, key: true } as const;
+      const found = issues((v) => v.known({ skipSuccessfulRequests: true, skipFailedRequests: true } as object, names));
+      expect(found).toEqual([
+        'skipSuccessfulRequests: a known option: skip, key',
+        'skipFailedRequests: a known option',
+      ]);
+      expect(issues((v) => v.known({ skipp: true } as object, names))).toEqual([
+        'skipp: a known option (did you mean skip?): skip, key',
+      ]);
+    });
+
+    it.each([
+      ['duration', 'algorithm: fixedWindow({ limit, windowMs })'],
+      ['id', 'key'],
+      ['whitelist', 'skip'],
+      ['driver', 'store'],
+      ['standardHeaders', 'headers'],
+      ['legacyHeaders', "headers: 'both'"],
+      ['passOnStoreError', 'onStoreError'],
+      ['identifier', 'name'],
+    ])("points koa-ratelimit's and express-rate-limit's %s to %s", (option, hint) => {
+      const names = {
+        algorithm: true,
+        key: true,
+        skip: true,
+        store: true,
+        headers: true,
+        onStoreError: true,
+        name: true,
+      } as const;
+      expect(issues((v) => v.known({ [option]: 1 } as object, names))[0]).toContain(
+        `(another library's? here: ${hint})`,
+      );
+    });
+
+    it.each([
+      ['idempotencyKeyHeader', 'header'],
+      ['dataAdapter', 'store'],
+      ['processingTimeout', 'lockTimeoutMs'],
+      ['responseValidator', 'recordServerErrors'],
+    ])("points express-idempotency's %s to %s", (option, hint) => {
+      const names = { header: true, store: true, lockTimeoutMs: true, recordServerErrors: true } as const;
+      expect(issues((v) => v.known({ [option]: 1 } as object, names))[0]).toContain(
+        `(another library's? here: ${hint})`,
+      );
+    });
+
     it.each([
       ['retry', () => retry({ minTimeout: 1_000 } as never), 'minTimeout', 'backoff.exponential({ initialMs })'],
       ['retry', () => retry({ maxRetryTime: 1_000 } as never), 'maxRetryTime', 'deadlineMs'],

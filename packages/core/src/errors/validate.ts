@@ -51,9 +51,10 @@ export class OptionsValidator {
       if (Object.hasOwn(names, key)) continue;
       // Another library's name says what it meant, where the option its hint starts with is
       // ours; else ours that it is near is a likely typo (`limit` → `limits`, `retries` → `retry`).
-      const foreign = Object.hasOwn(FOREIGN, key) ? FOREIGN[key]! : '';
-      const near = closest(key, list);
-      const hint = (names as Record<string, unknown>)[foreign.split(/\W/)[0]!]
+      // An empty hint: theirs has no counterpart, and the name it looks like is no such thing.
+      const foreign = Object.hasOwn(FOREIGN, key) ? FOREIGN[key]! : undefined;
+      const near = foreign === '' ? undefined : closest(key, list);
+      const hint = (names as Record<string, unknown>)[foreign?.split(/\W/)[0] ?? '']
         ? ` (another library's? here: ${foreign})`
         : near
           ? ` (did you mean ${near}?)`
@@ -151,8 +152,9 @@ export class OptionsValidator {
 }
 
 /**
- * Option names of the libraries users migrate from (express-rate-limit, p-retry, axios-retry,
- * opossum, terminus) with what says the same here, so `rateLimit({ windowMs, limit })` is
+ * Option names of the libraries users migrate from (express-rate-limit, koa-ratelimit,
+ * express-idempotency, p-retry, axios-retry, opossum, terminus) with what says the same here
+ * ('': nothing does), so `rateLimit({ windowMs, limit })` is
  * told of `algorithm`, not of a name that looks like `limit`. Each hint starts with the option
  * it points to, and is given only by a factory that has that option: `bulkhead({ max })` has
  * no `algorithm`. `randomize` and `maxQueue` are here because their near names (`random`, the
@@ -175,6 +177,21 @@ const FOREIGN: Record<string, string> = {
   resetTimeout: 'halfOpenAfter',
   onSignal: 'onShutdown',
   keyGenerator: 'key',
+  id: 'key',
+  duration: LIMIT,
+  whitelist: 'skip',
+  driver: 'store',
+  db: 'store',
+  dataAdapter: 'store',
+  standardHeaders: 'headers',
+  legacyHeaders: "headers: 'both'",
+  passOnStoreError: 'onStoreError',
+  identifier: 'name',
+  idempotencyKeyHeader: 'header',
+  processingTimeout: 'lockTimeoutMs',
+  responseValidator: 'recordServerErrors',
+  skipSuccessfulRequests: '',
+  skipFailedRequests: '',
 };
 
 /**

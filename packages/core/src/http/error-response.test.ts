@@ -279,6 +279,11 @@ describe('errorResponse', () => {
     expect(r.headers).toEqual({ 'content-type': PROBLEM_JSON_CONTENT_TYPE, 'x-request-id': 'c', allow: 'GET, HEAD' });
     expect(errorResponse({ status: 503, headers: { 'retry-after': 120 } }).headers['retry-after']).toBe('120');
     expect(errorResponse({ status: 413, headers: { connection: 'close' } }).headers.connection).toBe('close');
+    // Only that it closes: any other Connection (keep-alive, an Upgrade) would keep open one the server closes.
+    for (const connection of ['keep-alive', 'keep-alive, Upgrade', 'Upgrade', 'close, te']) {
+      expect(errorResponse({ status: 400, headers: { connection } }).headers.connection).toBeUndefined();
+    }
+    expect(errorResponse({ status: 400, headers: { Connection: 'Close' } }).headers.connection).toBe('Close');
     // The toolkit's own Retry-After, content type and correlation id win over the error's.
     const limited = Object.assign(new RateLimitExceededError(3_000), {
       headers: { 'retry-after': '1', 'content-type': 'text/html', 'x-request-id': 'forged' },

@@ -205,7 +205,7 @@ export interface ErrorResponseOptions extends ProblemContext {
 /**
  * The headers of an error's own (`headers`, as http-errors sets them) a problem response
  * repeats: those telling the client what is allowed, how to authenticate, when to retry
- * and that the connection closes. Others (cookies, an upstream's ids) are not the client's.
+ * and that the connection closes (`close` only). Others (cookies, an upstream's ids) are not the client's.
  */
 const ERROR_HEADERS: ReadonlySet<string> = new Set([
   'allow',
@@ -233,7 +233,9 @@ function ownHeaders(error: unknown): Record<string, string> {
     for (const [name, value] of Object.entries(headers)) {
       const lower = name.toLowerCase();
       const text = typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
-      if (ERROR_HEADERS.has(lower) && text !== undefined && text !== '' && FIELD_VALUE.test(text)) out[lower] = text;
+      // A Connection but `close` (keep-alive, an Upgrade) would hold open what the server closes.
+      const ok = ERROR_HEADERS.has(lower) && text !== undefined && text !== '' && FIELD_VALUE.test(text);
+      if (ok && (lower !== 'connection' || /^close$/i.test(text))) out[lower] = text;
     }
   } catch {
     // headers that cannot be read bring none
