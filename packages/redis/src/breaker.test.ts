@@ -3,6 +3,8 @@
  * pub/sub channel that carries a synchronised breaker's changes to the other instances.
  */
 import { once } from 'node:events';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { type BreakerEvent, ConfigurationError, circuitBreaker, consecutive } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { Redis } from 'ioredis';
@@ -125,9 +127,98 @@ describe('a breaker shared through Redis', () => {
     b.dispose();
   });
 
+  it('lets synchronised breakers dropped without dispose() go, with their SUBSCRIBE, and keeps a live one listening', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const store = redisStore({ client: ioredis(), subscriber: ioredis() });
+    const options = { store, strategy: consecutive(2), halfOpenAfter: 60_000, sync: { syncMs: 60_000 } } as const;
+    const make = (key: string) => circuitBreaker({ ...options, name: 'dropped', key, registry: false });
+    const kept = make('kept');
+    // A careless service: one breaker per request of a tenant, never disposed.
+    for (let i = 0; i < 200; i++) {
+      make(`tenant-${i}`);
+      make('kept');
+    }
+    const channels = async () =>
+      ((await fixture.client.pubsub('CHANNELS', 'resilience:{breaker|*')) as unknown[]).length;
+    while ((await channels()) < 201);
+    for (let i = 0; i < 20 && (await channels()) > 1; i++) {
+      gc();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(await channels()).toBe(1);
+    // The breaker still held hears another instance open the circuit (announced only: a minute between merges).
+    const publisher = redisStore({ client: ioredis(), subscriber: ioredis() });
+    const other = circuitBreaker({ ...options, store: publisher, name: 'o', key: 'kept' });
+    await kept.execute(() => 'warm');
+    const heard = changeTo(kept, 'open');
+    for (let i = 0; i < 2; i++) await other.execute(fail).catch(() => undefined);
+    await other.sync();
+    await heard;
+    kept.dispose();
+    other.dispose();
+  }, 30_000);
+
   it('refuses the store’s own client, or something that is not a client, as subscriber', () => {
     expect(() => redisStore({ client: fixture.client, subscriber: fixture.client })).toThrow(ConfigurationError);
     expect(() => redisStore({ client: fixture.client, subscriber: {} })).toThrow(/subscriber/);
     expect(redisStore({ client: fixture.client }).channel).toBeUndefined();
+  });
+});
+
+describe('the Redis TTL of a shared breaker key', () => {
+  const DAY = 86_400_000;
+  const ttlOf = (name: string) => fixture.client.pttl(`resilience:{breaker|${name}}`);
+  const make = (
+    name: string,
+    clock: FakeClock,
+    halfOpenAfter = 1_000,
+    sync: 'per-call' | { syncMs: number } = 'per-call',
+  ) =>
+    circuitBreaker({
+      store: redisStore({ client: fixture.client, time: 'caller' }),
+      name,
+      strategy: consecutive(3),
+      halfOpenAfter,
+      sync,
+      clock,
+      registry: false,
+    });
+
+  it('is refreshed by every write, and a breaker idle for longer starts closed', async () => {
+    const clock = new FakeClock(1_700_000_000_000);
+    const breaker = make('idle', clock);
+    await breaker.execute(fail).catch(() => undefined);
+    expect(await ttlOf('idle')).toBeGreaterThan(DAY); // a day, plus the minute of 'caller' time
+    await clock.advance(DAY - 60_000);
+    await breaker.execute(fail).catch(() => undefined); // refreshed: the first failure still counts
+    await clock.advance(DAY - 60_000);
+    await breaker.execute(fail).catch(() => undefined);
+    expect(breaker.state).toBe('open');
+    await clock.advance(DAY + 1); // idle: the shared state is gone, the next failure is the first
+    await breaker.execute(fail).catch(() => undefined);
+    expect(breaker.state).toBe('closed');
+    // A synchronised breaker's merges refresh it too.
+    const synced = make('synced', clock, 1_000, { syncMs: 1_000 });
+    await synced.execute(fail).catch(() => undefined);
+    await synced.sync();
+    expect(await ttlOf('synced')).toBeGreaterThan(DAY);
+    synced.dispose();
+  });
+
+  it('outlives an open breaker’s delay (four of them when longer than a day) and an isolation', async () => {
+    const clock = new FakeClock(1_700_000_000_000);
+    const breaker = make('long', clock, 30 * 3_600_000);
+    for (let i = 0; i < 3; i++) await breaker.execute(fail).catch(() => undefined);
+    expect(await ttlOf('long')).toBeGreaterThan(4 * 30 * 3_600_000);
+    await clock.advance(29 * 3_600_000);
+    await expect(breaker.execute(() => 'not run')).rejects.toMatchObject({ code: 'circuit_open' });
+    const isolated = make('isolated', clock);
+    const release = await isolated.isolate();
+    expect(await ttlOf('isolated')).toBe(-1);
+    await clock.advance(100 * DAY);
+    await expect(isolated.execute(() => 'not run')).rejects.toMatchObject({ code: 'circuit_isolated' });
+    await release();
+    expect(await isolated.execute(() => 'ran')).toBe('ran');
   });
 });

@@ -64,6 +64,8 @@ export function subscriptionOf(client: unknown): Subscription | undefined {
   return undefined;
 }
 
+type Listener = (message: string) => void;
+
 /**
  * Redis pub/sub for the toolkit's announcements (a synchronised breaker's state changes):
  * `PUBLISH` through the store's client, bounded by its `timeoutMs`; `SUBSCRIBE` on the
@@ -71,20 +73,26 @@ export function subscriptionOf(client: unknown): Subscription | undefined {
  * `SUBSCRIBE` that fails (a client with no offline queue, not connected yet) is sent again
  * when the second client is next ready; meanwhile a breaker still reads every change at its
  * next synchronisation. Both clients resubscribe by themselves after a reconnection.
+ *
+ * A listener is held weakly: only while it, or the stop function `subscribe` returns, is
+ * reachable (a breaker holds its stop function). A breaker dropped without `dispose()` is
+ * collected, and its topic's last listener gone sends `UNSUBSCRIBE`, so per-request or
+ * per-tenant breakers never pile up listeners or channels.
  */
 export class RedisChannel implements StoreChannel {
   readonly #publish: (channel: string, message: string) => Promise<unknown>;
   readonly #subscription: Subscription;
   readonly #prefix: string;
-  readonly #topics = new Map<string, Set<(message: string) => void>>();
-  /** Topics whose SUBSCRIBE failed, sent again when the subscriber is next ready. */
+  readonly #topics = new Map<string, Set<WeakRef<Listener>>>();
   readonly #failed = new Set<string>();
+  readonly #gone = new FinalizationRegistry<[string, WeakRef<Listener>]>(([topic, ref]) => this.#drop(topic, ref));
 
   constructor(
     publish: (channel: string, message: string) => Promise<unknown>,
     subscription: Subscription,
     prefix: string,
   ) {
+    // #failed: topics whose SUBSCRIBE failed, sent again when the subscriber is next ready.
     this.#publish = publish;
     this.#subscription = subscription;
     this.#prefix = prefix;
@@ -97,29 +105,36 @@ export class RedisChannel implements StoreChannel {
     await this.#publish(this.#prefix + topic, message);
   }
 
-  subscribe(topic: string, listener: (message: string) => void): () => void {
-    let listeners = this.#topics.get(topic);
-    if (listeners === undefined) {
-      const set = new Set<(message: string) => void>();
-      listeners = set;
+  subscribe(topic: string, listener: Listener): () => void {
+    let set = this.#topics.get(topic);
+    if (set === undefined) {
+      set = new Set();
       this.#topics.set(topic, set);
       this.#listen(topic, set);
     }
-    const set = listeners;
-    set.add(listener);
+    const ref = new WeakRef(listener);
+    set.add(ref);
+    this.#gone.register(listener, [topic, ref], listener);
+    // Holds `listener` (the unregister token) for as long as it is held.
     return () => {
-      if (!set.delete(listener) || set.size > 0 || this.#topics.get(topic) !== set) return;
-      this.#topics.delete(topic);
-      this.#failed.delete(topic);
-      this.#subscription.unsubscribe(this.#prefix + topic).catch(() => undefined);
+      this.#gone.unregister(listener);
+      this.#drop(topic, ref);
     };
   }
 
-  #listen(topic: string, set: Set<(message: string) => void>): void {
+  #drop(topic: string, ref: WeakRef<Listener>): void {
+    const set = this.#topics.get(topic);
+    if (!set?.delete(ref) || set.size > 0) return;
+    this.#topics.delete(topic);
+    this.#failed.delete(topic);
+    this.#subscription.unsubscribe(this.#prefix + topic).catch(() => undefined);
+  }
+
+  #listen(topic: string, set: Set<WeakRef<Listener>>): void {
     this.#failed.delete(topic);
     this.#subscription
       .subscribe(this.#prefix + topic, (message) => {
-        for (const l of set) l(message);
+        for (const ref of set) ref.deref()?.(message);
       })
       .catch(() => {
         if (this.#topics.get(topic) === set) this.#failed.add(topic);

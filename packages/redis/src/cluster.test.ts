@@ -77,6 +77,29 @@ describe.each([
     expect((await store.keys('', 0, { limit: 7 })).length).toBe(7);
   });
 
+  it('spreads keys holding a } over the primaries as any other key; one key’s limits still share a slot', async () => {
+    const store = redisStore({ client: client(), timeoutMs: 10_000 });
+    const limiter = rateLimiter({ algorithm: limits(), store, name: 'braces', denialCache: false });
+    // Without care the hash tag would end at the user's first }: every such key in one slot.
+    const users = Array.from({ length: 30 }, (_, i) => (i % 2 ? `}${i}` : `a}{b}${i}}`));
+    for (const user of users) expect((await limiter.consume(user)).allowed, user).toBe(true);
+    // In one tick: decisions grouped by slot, none meets CROSSSLOT.
+    const decisions = await Promise.all([...users, ...users].map((user) => limiter.consume(user)));
+    expect(decisions.map((d) => d.allowed)).toEqual([...users.map(() => true), ...users.map(() => false)]);
+    const perPrimary = await Promise.all(ioredis.nodes('master').map((node) => node.dbsize()));
+    expect(perPrimary.every((n) => n > 0)).toBe(true);
+    const namespace = storeNamespace('rl', 'braces');
+    const listed = await store.keys(namespace, 0);
+    expect(listed.sort()).toEqual(
+      users.flatMap((u) => ['0.fixedWindow', '1.gcra'].map((s) => `${storeKey(namespace, u)}|${s}`)).sort(),
+    );
+    expect((await store.keys(`${namespace}}1`, 0)).length).toBe(2 * 6); // }1, }11, }13, … }19
+    const key = storeKey(namespace, '}x}');
+    await store.set(key, [1], 60_000, 0);
+    expect(await store.get(key, 0)).toEqual([1]);
+    expect(await store.delete(key)).toBe(true);
+  });
+
   it('keeps a key holding a lone surrogate apart from U+FFFD, in its slot, and lists it as it is', async () => {
     const store = redisStore({ client: client(), timeoutMs: 10_000 });
     const limiter = rateLimiter({ algorithm: limits(), store, name: 'chars', denialCache: false });

@@ -196,6 +196,20 @@ describe('the Lua transitions against core’s JavaScript', () => {
     await fc.assert(fc.asyncProperty(timeline, sameOnBoth), { numRuns: 60 });
   });
 
+  it('breakers on a clock that steps back: an open breaker waits one delay from the first reading after the step', async () => {
+    const o = { strategy: consecutive(1), halfOpenAfter: 1_000 };
+    const [t, sync] = [breakerTransition(o), breakerSyncTransition(o)];
+    await sameOnBoth([
+      { transition: t, input: { type: 'settle', outcome: 'failure' }, dt: 0 },
+      { transition: sync, input: { tally: null }, dt: -60_000 }, // the rebased probe time is written
+      { transition: t, input: { type: 'acquire' }, dt: 999 },
+      { transition: t, input: { type: 'acquire' }, dt: 1 }, // the probe, one delay after the step
+      { transition: t, input: { type: 'acquire' }, dt: -30_000 },
+      { transition: t, input: { type: 'settle', outcome: 'failure', probeRound: 2 }, dt: 0 },
+      { transition: t, input: { type: 'acquire' }, dt: -5_000 },
+    ]);
+  });
+
   it('idempotency records whose values nest escapes, brackets and quotes in strings, and a long string, byte for byte', async () => {
     const tricky = {
       a: '}]\\"{[',

@@ -88,7 +88,8 @@ describe('redisStore', () => {
     expect(tb?.toString('latin1', 0, 1)).toBe('T');
     expect(tb?.length).toBe(25);
     expect([1, 9, 17].map((at) => tb?.readDoubleLE(at))).toEqual([9, 1_700_000_000_123, 1_700_000_001_123]);
-    expect(await fixture.client.get(`resilience:${storeKey(ns, 'b')}`)).toBe(';B,c,0,0,0,0,0,0,0,0,c,1');
+    // A breaker: its expiry (a day idle), then its packed numbers.
+    expect(await fixture.client.get(`resilience:${storeKey(ns, 'b')}`)).toBe('1700086400123;B,c,0,0,0,0,0,0,0,0,c,1');
   });
 
   it('reads a rate limit kept as text by 0.1 as absent: each algorithm starts full and writes its binary form', async () => {

@@ -42,11 +42,14 @@ export const MAX_BATCH = 64;
  */
 export const SPLIT_AT = 8;
 
-/** Redis Cluster's hash tag of a key: the text between the first `{` and the next `}`, if not empty; else the key. */
+/**
+ * Redis Cluster's hash tag of a key as `bytes` sends it: the text between the first `{` and
+ * the last `}`, if not empty; else the key.
+ */
 function hashTag(key: string): string {
   const open = key.indexOf('{');
-  const close = open < 0 ? -1 : key.indexOf('}', open + 1);
-  return close > open + 1 ? key.slice(open + 1, close) : key;
+  const close = key.lastIndexOf('}');
+  return open >= 0 && close > open + 1 ? key.slice(open + 1, close) : key;
 }
 
 const escapeGlob = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&');
@@ -57,17 +60,25 @@ const LONE = /(\p{Cs})/u;
  * A key as sent to Redis. Clients send text as UTF-8, which cannot hold a lone surrogate
  * (they would send U+FFFD: `'\uD800'` and `'\uDC00'` would be one key), so text holding one
  * goes as WTF-8 bytes: each lone surrogate as its own three bytes `ED A0-BF 80-BF`, which
- * UTF-8 never holds. Distinct keys stay distinct; any other key is sent as before.
+ * UTF-8 never holds. Redis Cluster hashes the text between the first `{` and the next `}`,
+ * so a `}` in a caller's key (`{rl:api|}x}`) would cut core's hash tag short and put every
+ * such key in one slot: each `}` between the first `{` and the last `}` goes as byte FF,
+ * which neither holds, and the tag is what `hashTag` says. Distinct keys stay distinct;
+ * any other key is sent as before.
  */
-const bytes = (key: string): Arg =>
-  LONE.test(key)
-    ? Buffer.concat(
-        key.split(LONE).map((part, i) => {
-          const c = part.charCodeAt(0);
-          return i % 2 ? Buffer.from([0xed, 0x80 | ((c >> 6) & 63), 0x80 | (c & 63)]) : Buffer.from(part);
-        }),
-      )
-    : key;
+const bytes = (key: string): Arg => {
+  const open = key.indexOf('{');
+  const cut = open >= 0 && key.indexOf('}', open) < key.lastIndexOf('}');
+  if (!cut && !LONE.test(key)) return key;
+  const b = Buffer.concat(
+    key.split(LONE).map((part, i) => {
+      const c = part.charCodeAt(0);
+      return i % 2 ? Buffer.from([0xed, 0x80 | ((c >> 6) & 63), 0x80 | (c & 63)]) : Buffer.from(part);
+    }),
+  );
+  if (cut) for (let i = b.indexOf(125, b.indexOf(123)); i < b.lastIndexOf(125); i = b.indexOf(125, i + 1)) b[i] = 255;
+  return b;
+};
 
 /** A key the SCAN script lists: text, or text and lone surrogates' codes in turn (see `bytes`). */
 const keyOf = (listed: string | unknown[]): string =>
@@ -94,15 +105,10 @@ export class RedisStore implements Store {
   readonly #prefix: string;
   readonly #mode: 's' | 'c';
   readonly #clock: Clock;
-  /** The deadlines of the operations in flight, on one timer. */
   readonly #deadlines: DeadlineQueue;
-  /** What each transition sends, computed once. */
   readonly #prepared = new WeakMap<AnyTransition, Prepared>();
-  /** Decisions waiting for the end of the tick (one transition, on a cluster one hash tag), in order. */
   #waiting: Decision[] | undefined = undefined;
-  /** The hash tag of the waiting decisions' keys, on a cluster. */
   #waitingTag = '';
-  /** A flush at the end of the tick is due. */
   #flushDue = false;
   readonly #silence: Silence;
   readonly #apart: Silence;
@@ -110,6 +116,11 @@ export class RedisStore implements Store {
   readonly channel: StoreChannel | undefined;
 
   constructor(options: RedisStoreOptions) {
+    // (Here, not on the fields, as comments there are shipped.) #deadlines: the deadlines of the
+    // operations in flight, on one timer; #prepared: what each transition sends, computed once;
+    // #waiting: decisions waiting for the end of the tick (one transition, on a cluster one hash
+    // tag), in order, #waitingTag their hash tag on a cluster, #flushDue: a flush at the end of
+    // the tick is due.
     const o = resolveRedisStoreOptions(options);
     this.#connection = o.connection;
     this.#prefix = o.keyPrefix;
@@ -194,7 +205,8 @@ export class RedisStore implements Store {
 
   async keys(prefix: string, now: number, options: StoreKeysOptions = {}): Promise<string[]> {
     const limit = options.limit ?? 1000;
-    const pattern = bytes(`${escapeGlob(this.#prefix + prefix)}*`);
+    // A } may be stored as byte FF (see `bytes`): matched by ?, the keys found checked below.
+    const pattern = bytes(`${escapeGlob(this.#prefix + prefix).replaceAll('}', '?')}*`);
     const found = new Set<string>();
     const primaries = await this.#bounded('keys', () => this.#connection.primaries());
     // A cluster client that has not connected yet knows no primary: finding nothing would be a lie.
@@ -208,7 +220,10 @@ export class RedisStore implements Store {
           string,
           ...(string | unknown[])[],
         ];
-        for (const key of live) if (found.size < limit) found.add(keyOf(key).slice(this.#prefix.length));
+        for (const listed of live) {
+          const key = keyOf(listed).slice(this.#prefix.length);
+          if (key.startsWith(prefix) && found.size < limit) found.add(key);
+        }
         cursor = String(next);
       } while (cursor !== '0' && found.size < limit);
       if (found.size >= limit) break;
@@ -216,13 +231,13 @@ export class RedisStore implements Store {
     return [...found];
   }
 
-  /** The Redis key of a store key: the prefix, then the key (see `bytes`). */
   #key(key: string): Arg {
+    // The Redis key of a store key: the prefix, then the key (see `bytes`).
     return bytes(this.#prefix + key);
   }
 
-  /** What a transition sends (kept for the next call), or a TypeError naming it when there is no script for it. */
   #prepare(transition: AnyTransition): Prepared {
+    // What a transition sends (kept for the next call), or a TypeError naming it when there is no script for it.
     const spec = specOf(transition.name);
     const params = spec?.params(transition.params);
     if (spec === undefined || params === undefined) {
@@ -242,8 +257,8 @@ export class RedisStore implements Store {
     return prepared;
   }
 
-  /** A rate-limit decision, sent at the end of the tick with the others of its transition (see the class). */
   #decide(p: Prepared, key: string, arg: string, now: number): Promise<unknown> {
+    // A rate-limit decision, sent at the end of the tick with the others of its transition (see the class).
     return (
       this.#silence.shut(p.what) ??
       new Promise((resolve, reject) => {
@@ -274,8 +289,8 @@ export class RedisStore implements Store {
     this.#flush();
   };
 
-  /** Sends the waiting decisions: in two calls of half each from SPLIT_AT on, else in one. */
   #flush(): void {
+    // Sends the waiting decisions: in two calls of half each from SPLIT_AT on, else in one.
     const waiting = this.#waiting;
     if (waiting === undefined) return;
     this.#waiting = undefined;
@@ -287,8 +302,8 @@ export class RedisStore implements Store {
     }
   }
 
-  /** One script call for these decisions: one alone by its own script, several by the transition's batch script. */
   #send(waiting: Decision[]): void {
+    // One script call for these decisions: one alone by its own script, several by the transition's batch script.
     const first = waiting[0]!;
     const p = first.prepared;
     let script: Script;
@@ -320,7 +335,6 @@ export class RedisStore implements Store {
     }
   }
 
-  /** One script call: EVALSHA, and EVAL once more if the server lost the script (NOSCRIPT); `map` reads the reply. */
   #run(
     what: string,
     script: Script,
@@ -329,6 +343,7 @@ export class RedisStore implements Store {
     on = this.#connection,
     map?: (reply: unknown) => unknown,
   ): Promise<unknown> {
+    // One script call: EVALSHA, and EVAL once more if the server lost the script (NOSCRIPT); `map` reads the reply.
     this.#flush(); // what waits goes first
     return (
       this.#silence.shut(what) ??
@@ -346,8 +361,8 @@ export class RedisStore implements Store {
     );
   }
 
-  /** What `operation` starts, or StoreUnavailableError when it fails or takes longer than `timeoutMs`. */
   #bounded<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    // What `operation` starts, or StoreUnavailableError when it fails or takes longer than `timeoutMs`.
     this.#flush();
     return (
       this.#silence.shut(what) ??

@@ -25,10 +25,16 @@ import type { ScriptSpec } from './spec.js';
  * - `restore`: the machine of a stored state. kind: 'c' consecutive (threshold), 'n' count
  *   window (size, rule), 't' time window (windowMs, buckets, rule); params from ARGV[i].
  *   Returns it and the index of the first argument after the params.
+ * - `m.ttl`: the idle TTL written with each state: a day, or four times the longest delay
+ *   (halfOpenAfter, windowMs), so a live open state is written again (a probe) long before;
+ *   none while isolated (only release() ends an isolation).
+ * - `m.rebase`: after a clock stepped back, a probe is due one delay from now, not the step
+ *   as well (core's BreakerMachine#rebase).
  * - `m.retry`: ms until a probe could be admitted: '' while isolated.
  * - `breakerSync`: a synchronisation: after the params, ARGV holds the tally's round ('' for
  *   any) and its seven numbers (s, ss, f, sf, lead, run, tail; '' for none). Merges the tally
- *   while closed in its round; replies 'state,round,retry,now,changed,<window>'.
+ *   while closed in its round; replies 'state,round,retry,now,changed,<window>'. Writes when
+ *   it merged or rebased the probe time.
  */
 const LIB = `
 local STATES = { c = 'closed', o = 'open', h = 'half-open', i = 'isolated' }
@@ -212,8 +218,10 @@ local function restore(kind, s, a, i)
   else
     window, j = timeWindow(rule(a, i + 4, { windowMs = tonumber(a[i + 2]), buckets = tonumber(a[i + 3]) }), f, 10), i + 8
   end
+  local keep = 4 * math.max(216e5, delayMs, kind == 't' and a[i + 2] or 0)
   local m = { state = 'closed', round = 0, nextProbeAt = 0, openings = 0, lastDelayMs = 0, lastProbeAt = 0,
     probes = 0, probeSuccesses = 0, isolations = 0, window = window, maxCalls = maxCalls }
+  function m.ttl() return m.state == 'isolated' and math.huge or keep end
   if f then
     m.state = STATES[f[1]]
     m.round, m.nextProbeAt, m.openings = tonumber(f[2]), tonumber(f[3]), tonumber(f[4])
@@ -234,8 +242,13 @@ local function restore(kind, s, a, i)
     window.reset()
     m.move('closed')
   end
+  function m.rebase()
+    m.nextProbeAt = math.min(m.nextProbeAt, now + m.lastDelayMs)
+    m.lastProbeAt = math.min(m.lastProbeAt, now)
+  end
   function m.retry()
     if m.state == 'isolated' then return '' end
+    m.rebase()
     if m.state == 'open' then return num(math.max(0, m.nextProbeAt - now)) end
     if m.state == 'half-open' and m.probes >= maxCalls then return num(math.max(0, m.lastProbeAt + m.lastDelayMs - now)) end
     return '0'
@@ -257,6 +270,7 @@ local function breaker(kind)
       if m.state == 'closed' then
         admission = 'call'
       else
+        m.rebase()
         if m.state == 'open' and now >= m.nextProbeAt then
           m.lastProbeAt, m.probeSuccesses, m.probes = now, 0, 0
           m.move('half-open')
@@ -299,14 +313,14 @@ local function breaker(kind)
       m.isolations = 0
       m.close()
     end
-    return admission .. ',' .. m.state .. ',' .. num(m.round) .. ',' .. m.retry(), m.pack(), math.huge
+    return admission .. ',' .. m.state .. ',' .. num(m.round) .. ',' .. m.retry(), m.pack(), m.ttl()
   end
 end
 
 local function breakerSync(kind)
   return function(s, a, i)
     local m, j = restore(kind, s, a, i)
-    local round = m.round
+    local round, due = m.round, m.nextProbeAt
     local wanted = tonumber(a[j])
     local merged = a[j + 1] ~= '' and m.state == 'closed' and (wanted == nil or wanted == round)
     if merged then
@@ -317,7 +331,7 @@ local function breakerSync(kind)
     local changed = '0'
     if m.round ~= round then changed = '1' end
     local out = m.state .. ',' .. num(m.round) .. ',' .. m.retry() .. ',' .. num(now) .. ',' .. changed .. ',' .. m.window.pack()
-    if merged then return out, m.pack(), math.huge end
+    if merged or m.nextProbeAt ~= due then return out, m.pack(), m.ttl() end
     return out, false, 0
   end
 end

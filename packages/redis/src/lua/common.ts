@@ -293,7 +293,7 @@ return false
  * is read, and a long binary value's last 8 bytes, its expiry). A key holding a lone
  * surrogate's bytes (`ED A0-BF 80-BF`, see the store's `bytes`), which a client would read
  * as UTF-8 and turn into U+FFFD, is listed as a list: its text before each, the surrogate's
- * code, …, the text after the last.
+ * code, …, the text after the last; a byte FF (a `}` in a hash tag, see `bytes`) as `}`.
  */
 export const SCAN = `
 local r = redis.call('SCAN', ARGV[3], 'MATCH', ARGV[4], 'COUNT', ARGV[5])
@@ -310,6 +310,7 @@ for _, key in ipairs(r[2]) do
       live = not ${isPacked('tag')} and sep ~= nil and (sep == 1 or (tonumber(sub(head, 1, sep - 1)) or 0) > now)
     end
   end
+  key = string.gsub(key, '\\255', '}')
   if live and string.find(key, '\\237[\\160-\\191]') then
     local parts, from = {}, 1
     for at, hi, lo in string.gmatch(key, '()\\237([\\160-\\191])([\\128-\\191])') do

@@ -31,7 +31,9 @@ if s and #s == 25 and byte(s) == 84 then
   local t, last, expiry = sunpack('<ddd', s, 2)
   if expiry > now then
     tokens = t
-    if now > last then tokens = math.min(capacity, tokens + (now - last) * perMs) else from = last end
+    if now > last then tokens = math.min(capacity, tokens + (now - last) * perMs)
+    elseif last - now > capacity / perMs then tokens = capacity
+    else from = last end
   end
 end
 ok = tokens + EPS >= cost
@@ -56,6 +58,7 @@ local ahead = 0
 if s and #s == 17 and byte(s) == 71 then
   local t, expiry = sunpack('<dd', s, 2)
   if expiry > now then ahead = math.max(t - now, 0) end
+  if ahead > most + burst * interval then ahead = 0 end
 end
 local after = ahead + cost * interval
 ok = after <= most
@@ -78,7 +81,7 @@ local count = 0
 if s and #s == 25 and byte(s) == 70 then
   local at, n, expiry = sunpack('<ddd', s, 2)
   if expiry > now then
-    if at > start then start = at end
+    if at > start and at <= start + windowMs then start = at end
     if at == start then count = n end
   end
 end
@@ -118,7 +121,7 @@ local current, previous = 0, 0
 if s and #s == 33 and byte(s) == 83 then
   local at, c, p, expiry = sunpack('<dddd', s, 2)
   if not (expiry > now) then
-  elseif at >= start then
+  elseif at >= start and at <= start + windowMs then
     start, current, previous = at, c, p
   elseif floor((start - at) / windowMs + 0.5) == 1 then
     previous = c
