@@ -138,6 +138,23 @@ export function defineAlgorithm<S extends JsonValue>(
 }
 
 /** The error for a rate-limit key that is not a string (objects would all share the bucket `[object Object]`). */
+/**
+ * The key a limiter counts: a key over 256 characters (a token, a header an attacker fills
+ * with 16 KB) is counted under its first 64 and a 64-bit digest of the whole, so every key
+ * costs the memory of a short one.
+ */
+export function fitKey(key: string): string {
+  if (key.length <= 256) return key;
+  let a = 0x811c9dc5;
+  let b = 0x9e3779b9;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x85ebca77);
+  }
+  return `${key.slice(0, 64)}~${(a >>> 0).toString(36)}${(b >>> 0).toString(36)}`;
+}
+
 export function keyError(key: unknown): TypeError {
   const kind = key === null ? 'null' : typeof key;
   return new TypeError(`rate limit key: expected a string (a user id, an IP address ...), received ${kind}`);

@@ -18,7 +18,7 @@ import { MemoryStore } from '../store/memory.js';
 import { encodeSegment, KEY_CLOSE, NAMESPACE_END, storeNamespace } from '../store/namespace.js';
 import type { Store, StoreOperation } from '../store/store.js';
 import { requireSupport, storeStep } from '../store/supports.js';
-import { costError, keyError, type RateLimitAlgorithm, type RateLimitDecision } from './algorithm.js';
+import { costError, fitKey, keyError, type RateLimitAlgorithm, type RateLimitDecision } from './algorithm.js';
 import { DenialCache } from './denial-cache.js';
 import {
   checkWait,
@@ -207,7 +207,7 @@ export class RateLimiter {
     if (!(typeof cost === 'number' && cost >= 0 && cost <= this.#maxCost)) {
       return Promise.reject(costError(cost, this.#maxCost));
     }
-    return this.#apply(key, cost, false, true);
+    return this.#apply(fitKey(key), cost, false, true);
   }
 
   /** True when {@link consumeSync} can answer: one algorithm over the in-process memory store. */
@@ -229,7 +229,7 @@ export class RateLimiter {
     if (!(typeof cost === 'number' && cost >= 0 && cost <= this.#maxCost)) {
       return Promise.reject(costError(cost, this.#maxCost));
     }
-    return this.#apply(key, cost, true);
+    return this.#apply(fitKey(key), cost, true);
   }
 
   /**
@@ -250,12 +250,13 @@ export class RateLimiter {
     }
     if (typeof key !== 'string') throw keyError(key);
     if (!(typeof cost === 'number' && cost >= 0 && cost <= this.#maxCost)) throw costError(cost, this.#maxCost);
-    return sync.applySync(key, peek ? single.peek : single.consume, cost, this.#clock.now(), this.#space);
+    return sync.applySync(fitKey(key), peek ? single.peek : single.consume, cost, this.#clock.now(), this.#space);
   }
 
   /** Forgets `key`: its next request finds every limit full. */
   async reset(key: string): Promise<void> {
     if (typeof key !== 'string') throw keyError(key);
+    key = fitKey(key);
     this.#denials?.forget(key);
     const sync = this.#sync;
     if (sync !== undefined) {
@@ -312,7 +313,7 @@ export class RateLimiter {
     }
     this.#requests++;
     const started = this.#clock.now();
-    return this.#queues.enqueue(key, cost, maxWaitMs, signal).then(
+    return this.#queues.enqueue(fitKey(key), cost, maxWaitMs, signal).then(
       (d) => {
         this.#allowed++;
         this.#totalWaitMs += this.#clock.now() - started;

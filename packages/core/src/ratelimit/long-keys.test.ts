@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../clock/fake-clock.js';
+import { memoryStore } from '../store/memory.js';
+import { storeOver } from '../testing/store-over.js';
+import { fitKey } from './algorithm.js';
+import { rateLimiter } from './limiter.js';
+import { fixedWindow } from './windows.js';
+
+// A key taken from a request (a bearer token, an API-key header) can be as long as the
+// server's header limit (16 KB in Node): an attacker sending fresh ones would make each of
+// the store's 100 000 keys that big (1.6 GB). Every key must cost what a short one costs.
+const long = (fill: string, tail = '') => `Bearer ${fill.repeat(16_000)}${tail}`;
+
+describe('a rate limit keyed by a long value (a token, a header)', () => {
+  it('stores a short key for it, whatever its length, and only for long ones', async () => {
+    const seen: string[] = [];
+    const base = memoryStore();
+    const store = storeOver(base, {
+      apply: (key, t, input, now) => {
+        seen.push(key);
+        return base.apply(key, t, input, now);
+      },
+    });
+    const limiter = rateLimiter({
+      algorithm: fixedWindow({ limit: 2, windowMs: 60_000 }),
+      store,
+      clock: new FakeClock(),
+    });
+    await limiter.consume(long('a'));
+    await limiter.consume('10.0.0.1');
+    expect(seen[0]!.length).toBeLessThan(120);
+    expect(seen[1]).toContain('10.0.0.1');
+    expect(fitKey('x'.repeat(256))).toBe('x'.repeat(256));
+    expect(fitKey('x'.repeat(257)).length).toBeLessThan(90);
+  });
+
+  it('still counts each long key on its own: the same one together, two that differ only at the end apart', () => {
+    const limiter = rateLimiter({ algorithm: fixedWindow({ limit: 2, windowMs: 60_000 }), clock: new FakeClock() });
+    const one = long('a', '1');
+    const two = long('a', '2');
+    expect(
+      [limiter.consumeSync(one), limiter.consumeSync(one), limiter.consumeSync(one)].map((d) => d.allowed),
+    ).toEqual([true, true, false]);
+    expect(limiter.consumeSync(two).allowed).toBe(true);
+    expect(limiter.peekSync(one).allowed).toBe(false);
+  });
+
+  it('resets and waits on a long key as it counts it', async () => {
+    const limiter = rateLimiter({ algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }), clock: new FakeClock() });
+    const key = long('b');
+    expect((await limiter.consume(key)).allowed).toBe(true);
+    expect((await limiter.peek(key)).allowed).toBe(false);
+    await expect(limiter.wait(key, { maxWaitMs: 0 })).rejects.toThrow();
+    await limiter.reset(key);
+    expect((await limiter.consume(key)).allowed).toBe(true);
+  });
+});
