@@ -87,15 +87,9 @@ export interface CircuitBreakerOptions {
   /** A shared breaker's key in the store's breaker namespace (store key `{breaker|<key>}`). @default name */
   key?: string;
   /**
-   * With `store`, how the instances share the breaker:
-   * - `{ syncMs }`, synchronised: each call is decided from this instance's view of the
-   *   shared state, with no store step while it is closed; outcomes are counted locally and
-   *   merged into the shared window in one store step at most every `syncMs`, or at once
-   *   when this instance's view of the window would trip; each step reads the shared state
-   *   back, so an opening by any instance is seen within `syncMs` (at once with a store
-   *   `channel`). Probes take the store's lease, so the fleet sends `halfOpenMaxCalls`.
-   * - `'per-call'`: every call takes one store step before it runs and one after it settles
-   *   (2 round trips to a networked store; the store decides each call).
+   * With `store`, how instances share the breaker: `{ syncMs }` decides calls from this
+   * instance's view and merges outcomes at most every `syncMs`; `'per-call'` steps the store
+   * before and after each call. Details in docs/circuit-breaker.md.
    * @default { syncMs: 1_000 } with a store other than the in-process memory store; 'per-call' with a memory store
    */
   sync?: 'per-call' | BreakerSyncOptions;

@@ -122,17 +122,8 @@ export class HealthRegistry {
   }
 
   /**
-   * What `report` (one that `run()` resolved with) has left of its cache life, in ms: `cacheMs`
-   * less the time since it was taken, never below 0. A cached report served 3 s after it was
-   * taken, with `cacheMs: 5_000`, has 2 000 ms left; advertising the whole `cacheMs` would let an
-   * HTTP cache keep it past the moment `run()` itself stops reusing it. 0 when the registry does
-   * not cache (`cacheMs: 0`), for a report it did not cache (a run that started before a check was
-   * registered or removed) and for one it did not build. After `start()`, a report is built at
-   * each `run()`, so it has the whole `cacheMs` left.
-   *
-   * @example
-   * const report = await probes.run({ kind: 'readiness' });
-   * const { status, headers, body } = healthResponse(report, { maxAgeMs: probes.maxAgeMs(report) });
+   * What `report` (from `run()`) has left of its cache life, in ms: `cacheMs` less its age,
+   * never below 0 (see docs/health.md). Pass it to `healthResponse`, not `cacheMs`.
    */
   maxAgeMs(report: HealthReport): number {
     const at = this.#takenAt.get(report);
