@@ -254,15 +254,10 @@ function exposedMessage(error: unknown, status: number): string | undefined {
 }
 
 /**
- * The problem+json response for an error (see {@link httpErrorStatus}): `type`, `title`,
- * `status`, `category`, the toolkit's `code` and the `correlationId` (also sent as
- * `X-Request-Id`), with `Retry-After` in whole seconds, rounded up, when a retry time is
- * known, and `WWW-Authenticate` on a 401 (the error's own, else `options.challenge`). An
- * error's own `headers` (http-errors) add `Allow`, `Retry-After`, `WWW-Authenticate`,
- * `Proxy-Authenticate`, `Accept*`, `Content-Range` and `Connection`, never overriding these;
- * its other headers are dropped. No message or stack unless `expose` — but a 4xx error that
- * marks its message for the client (http-errors' `expose: true`, as `ctx.throw(400, '…')`)
- * has it as `detail`.
+ * The problem+json response for an error (see {@link httpErrorStatus}), with `Retry-After`
+ * when a retry time is known and `WWW-Authenticate` on a 401. No message or stack unless
+ * `expose` (or an http-errors 4xx that exposes its message). Which of the error's own
+ * headers are kept, and the whole mapping: docs/http.md.
  *
  * @example
  * const { status, headers, body } = errorResponse(error, { correlationId });

@@ -85,4 +85,17 @@ describe('messageProcessor events', () => {
       { type: 'callback_failed', policy: 'orders', callback: 'isPoison', id: 'x', error: broken },
     ]);
   });
+
+  it('reads an isPoison that answers anything but true, false or undefined (an async one: a promise) as failed, not as poison', async () => {
+    const { p, events } = watched({
+      handler: () => Promise.reject(lost()), // a 503-like failure: worth retrying
+      isPoison: (async () => false) as never,
+    });
+    const result = await p.process({ id: 'x' });
+    expect(result.outcome).toBe('retry');
+    expect(events).toEqual([
+      expect.objectContaining({ type: 'callback_failed', callback: 'isPoison', error: expect.any(TypeError) }),
+    ]);
+    expect(String((events[0] as { error: unknown }).error)).toContain('isPoison must return true, false or undefined');
+  });
 });

@@ -246,7 +246,10 @@ export class MessageProcessor<M> {
   #verdict(error: unknown, message: M, id: string): boolean | undefined {
     if (this.#isPoison === undefined) return undefined;
     try {
-      return this.#isPoison(error, message);
+      const answer = this.#isPoison(error, message);
+      // Another answer (a promise, truthy at a glance) is reported, and the built-in rule decides.
+      if (answer === undefined || typeof answer === 'boolean') return answer;
+      throw new TypeError(`isPoison must return true, false or undefined, not ${messageOf(answer)}`);
     } catch (failure) {
       if (this.#events.hasListeners)
         this.#events.emit({ type: 'callback_failed', policy: this.name, callback: 'isPoison', id, error: failure });

@@ -117,6 +117,13 @@ export function resolveSagaOptions(name: unknown, options: SagaOptions): Resolve
   v.number('logTtlMs', o.logTtlMs, { gt: 0 });
   v.integer('maxRecoverPerCall', o.maxRecoverPerCall, { min: 1 });
   v.string('keyPrefix', o.keyPrefix);
+  // The log's options without a log to keep are a mistake, and a log that expires before
+  // recover() may take it leaves a crashed saga's steps undone for good.
+  for (const n of ['recoverAfterMs', 'logTtlMs', 'maxRecoverPerCall', 'keyPrefix'] as const) {
+    v.check(o.store !== undefined || o[n] === undefined, n, o[n], 'none without a store');
+  }
+  const ttl = o.logTtlMs ?? SAGA_DEFAULTS.logTtlMs;
+  v.check(!(ttl <= (o.recoverAfterMs ?? SAGA_DEFAULTS.recoverAfterMs)), 'logTtlMs', ttl, 'more than recoverAfterMs');
   v.clock('clock', o.clock);
   v.function('random', o.random);
   v.done();

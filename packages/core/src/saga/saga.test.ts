@@ -355,6 +355,28 @@ describe('saga', () => {
     await expect(s.execute(null, null as never)).rejects.toThrow(/options must be an object/);
   });
 
+  it('refuses the log options without a store, and a log that would expire before recover() may take it', () => {
+    for (const option of ['recoverAfterMs', 'logTtlMs', 'maxRecoverPerCall', 'keyPrefix']) {
+      const value = option === 'keyPrefix' ? 'orders' : 600_000;
+      expect(() => saga('s', { [option]: value })).toThrow(
+        `${option}: received ${JSON.stringify(value)}, expected none without a store`,
+      );
+    }
+    // The default recoverAfterMs is 5 minutes: a crashed saga's log must outlive it.
+    expect(() => saga('s', { store: memoryStore(), logTtlMs: 60_000 })).toThrow(
+      'logTtlMs: received 60000, expected more than recoverAfterMs',
+    );
+    expect(() => saga('s', { store: memoryStore(), logTtlMs: 60_000, recoverAfterMs: 10_000 })).not.toThrow();
+  });
+
+  it('names no failed step when none ran (an input JSON cannot hold, a store down at the start)', async () => {
+    const s = saga('order', { store: memoryStore() }).step({ name: 'reserve', run: () => 1, compensate: () => {} });
+    const report = await s.execute({ amount: 10n });
+    expect(report.status).toBe('compensated');
+    expect(report.failedStep).toBeUndefined();
+    expect(report.steps.map((r) => r.status)).toEqual(['not_run']);
+  });
+
   it('rejects a misspelt execute option instead of running the saga without it (a signal it would ignore)', async () => {
     let ran = false;
     const s = saga('m', { clock: new FakeClock() }).step({
@@ -426,7 +448,7 @@ describe('saga with a store', () => {
     const first = s.execute({ customer: 'c1' }, { id: 'o-1' }); // waits in "charge"
     await Promise.resolve();
     await expect(s.execute({ customer: 'c1' }, { id: 'o-1' })).rejects.toThrow(
-      new SagaError('Saga "order": id "o-1" is in use (running, or its log awaits recover())'),
+      new SagaError('Saga "order": id "o-1" is in use (running, its log awaiting recover(), or a failed one kept for an operator until logTtlMs)'),
     );
     charging.reject(new Error('card declined'));
     expect(await first).toMatchObject({ id: 'o-1', status: 'compensated' });

@@ -143,10 +143,12 @@ export class Saga<I = unknown> {
         input: jsonForm(input, `Saga "${this.name}": the input`) as JsonValue,
       });
     } catch (logError) {
-      return this.#finish(run, 'compensated', this.#steps[0]?.name, logError);
+      return this.#finish(run, 'compensated', undefined, logError); // no step ran
     }
     if (started === false)
-      throw new SagaError(`Saga "${this.name}": id "${id}" is in use (running, or its log awaits recover())`);
+      throw new SagaError(
+        `Saga "${this.name}": id "${id}" is in use (running, its log awaiting recover(), or a failed one kept for an operator until logTtlMs)`,
+      );
     run.log?.hold();
     // The steps it started with: one that a step adds (re-entrant `step()`) runs from the next execution.
     for (let index = 0; index < run.reports.length; index++) {

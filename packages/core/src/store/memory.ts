@@ -113,17 +113,15 @@ export class MemoryStore implements Store {
     return this.#count;
   }
 
-  /**
-   * The key space of a namespace (a prefix built by `storeNamespace`): the `space` argument
-   * of the `…Sync` methods, which then take the caller's keys alone (`user-42` for the
-   * store key `{rl:api|user-42}`, see `storeKey`). Saves building (and hashing) the store
-   * key on every call; the root methods still see the full keys. Keys written under their
-   * full names before the space existed move into it; keys of the namespace that do not
-   * end its hash tag (`{rl:api|u}|0.gcra`) stay at the root. Namespaces are never prefixes
-   * of one another, so which space holds a key does not depend on the order spaces were
-   * made in. Throws `TypeError` for a prefix that is not a namespace.
-   */
+  /** The key space of a namespace (see `storeNamespace`): the `space` argument of the `…Sync` methods. */
   space(prefix: string): number {
+    // The `…Sync` methods then take the caller's keys alone (`user-42` for the store key
+    // `{rl:api|user-42}`, see `storeKey`), which saves building (and hashing) the store key on
+    // every call; the root methods still see the full keys. Keys written under their full names
+    // before the space existed move into it; keys of the namespace that do not end its hash tag
+    // (`{rl:api|u}|0.gcra`) stay at the root. Namespaces are never prefixes of one another, so
+    // which space holds a key does not depend on the order spaces were made in. Throws
+    // `TypeError` for a prefix that is not a namespace.
     const known = this.#spaceIds.get(prefix);
     if (known !== undefined) return known;
     if (

@@ -9,6 +9,7 @@ export {
 export {
   isTransactionError,
   TransactionError,
+  type TransactionRunOptions,
   Transactions,
   transactional,
   transactions,

@@ -139,6 +139,54 @@ describe('transactional', () => {
     expect(error.transient).toBe(true);
   });
 
+  it('treats a commit the database refused for a lock (SQLite BUSY, a lock wait) as not applied: transient, no unknown outcome', async () => {
+    for (const code of ['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'ER_LOCK_WAIT_TIMEOUT', '55P03']) {
+      const busy = Object.assign(new Error('database is locked'), { code });
+      const error = (await transactional(client({ commit: () => Promise.reject(busy) }) as never, () => 1).catch(
+        (e) => e,
+      )) as TransactionError;
+      expect([error.phase, error.outcomeUnknown, error.transient], code).toEqual(['commit', false, true]);
+    }
+    // A commit that timed out on the wire may still have been applied.
+    const cut = Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' });
+    const error = (await transactional(client({ commit: () => Promise.reject(cut) }) as never, () => 1).catch(
+      (e) => e,
+    )) as TransactionError;
+    expect([error.outcomeUnknown, error.transient]).toEqual([true, false]);
+  });
+
+  it("keeps an inner transaction's unknown outcome on the outer one: its rollback cannot undo what may have committed", async () => {
+    const inner = client({ commit: () => Promise.reject(lost()) });
+    const outer = client();
+    const error = (await transactional(outer as never, () => transactional(inner as never, () => 1)).catch(
+      (e) => e,
+    )) as TransactionError;
+    expect([error.phase, error.outcomeUnknown, error.transient]).toEqual(['run', true, false]);
+  });
+
+  it('rolls back instead of committing once its signal aborted (a timeout gave up on it), so a retry commits once', async () => {
+    const commits: string[] = [];
+    const db = client({ commit: () => void commits.push('commit') });
+    const controller = new AbortController();
+    const timedOut = new Error('timed out');
+    const error = (await transactional(
+      db as never,
+      () => {
+        controller.abort(timedOut); // the limit passed while fn ran
+        return 'inserted';
+      },
+      { signal: controller.signal },
+    ).catch((e) => e)) as TransactionError;
+    expect([error.phase, error.cause]).toEqual(['run', timedOut]);
+    expect(commits).toEqual([]);
+    expect(db.rollback).toHaveBeenCalledTimes(1);
+    const run = transactions(client() as never);
+    await expect(run.run(() => 1, { signal: AbortSignal.abort(timedOut) })).rejects.toMatchObject({ cause: timedOut });
+    await expect(transactional(client() as never, () => 1, { signal: 'soon' } as never)).rejects.toThrow(
+      /options: received .*expected an object \{ signal \}/,
+    );
+  });
+
   it('rejects a client without begin, commit or rollback with a ConfigurationError naming each', async () => {
     const error = await transactional({} as never, () => 1).catch((e) => e);
     expect(error).toBeInstanceOf(ConfigurationError);

@@ -1,7 +1,9 @@
+import type { Bag } from '../errors/bag.js';
 import { classify, type ErrorCategory, isTransient } from '../errors/classify.js';
 import { isResilienceError, messageOf, ResilienceError } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import { type Disposer, Emitter, onType, type Subscribe } from '../events/emitter.js';
+import { isAbortSignal, neverAborted } from '../policy/policy.js';
 import {
   checkClient,
   type RollbackReason,
@@ -37,7 +39,17 @@ export class TransactionError extends ResilienceError {
   constructor(phase: TransactionPhase, cause: unknown, rollbackError?: unknown) {
     const category = classify(cause);
     const retryable = isTransient(cause);
-    const outcomeUnknown = phase === 'commit' && (category === 'network' || category === 'timeout');
+    let code: unknown;
+    try {
+      code = (cause as Bag).code;
+    } catch {}
+    // A commit cut off (a lost connection, a timeout) may have been applied; one the database
+    // refused for a lock (SQLite's BUSY, a lock wait) was not. An inner transaction's unknown stays so.
+    const outcomeUnknown =
+      (phase === 'commit' &&
+        (category === 'network' || category === 'timeout') &&
+        !/^(55P03|ER_LOCK_WAIT_TIMEOUT)$|^SQLITE_BUSY/.test(String(code))) ||
+      (isTransactionError(cause) && cause.outcomeUnknown);
     const rolled = rollbackError === undefined ? '' : '; the rollback failed too';
     super('transaction_failed', `Transaction failed during ${phase}: ${messageOf(cause)}${rolled}`, { cause });
     this.phase = phase;
@@ -66,6 +78,7 @@ async function run<Tx, T>(
   client: TransactionClient<Tx>,
   fn: (tx: Tx) => T | PromiseLike<T>,
   to: Reporter | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<T> {
   let tx: Tx;
   try {
@@ -77,6 +90,8 @@ async function run<Tx, T>(
   let phase: 'run' | 'commit' = 'run';
   try {
     const value = await fn(tx);
+    // Aborted meanwhile (a timeout that gave up, a retry already running it again): roll back, never commit.
+    signal?.throwIfAborted();
     phase = 'commit';
     await client.commit(tx);
     if (to?.events.hasListeners) to.events.emit({ type: 'commit', policy: to.name });
@@ -114,17 +129,37 @@ async function run<Tx, T>(
 export async function transactional<Tx, T>(
   client: TransactionClient<Tx>,
   fn: (tx: Tx) => T | PromiseLike<T>,
+  options?: TransactionRunOptions,
 ): Promise<T> {
   if (
     typeof client?.begin !== 'function' ||
     typeof client.commit !== 'function' ||
     typeof client.rollback !== 'function' ||
-    typeof fn !== 'function'
+    typeof fn !== 'function' ||
+    !runOptions(options)
   ) {
-    checkClient(new OptionsValidator('transactional'), client).function('fn', fn).required('fn', fn).done();
+    checkRun(checkClient(new OptionsValidator('transactional'), client), fn, options);
   }
-  return run(client, fn, undefined);
+  return run(client, fn, undefined, options?.signal);
 }
+
+/** Options of one transaction. */
+export interface TransactionRunOptions {
+  /**
+   * Once aborted, the transaction rolls back instead of committing (checked after `fn`): pass
+   * the signal of a `timeout` around it, so an attempt it gave up on never commits beside the
+   * retry that runs it again.
+   */
+  signal?: AbortSignal;
+}
+
+const runOptions = (o: TransactionRunOptions | undefined): boolean =>
+  o === undefined || (typeof o === 'object' && o !== null && isAbortSignal(o.signal ?? neverAborted));
+
+const checkRun = (v: OptionsValidator, fn: unknown, options: TransactionRunOptions | undefined): void => {
+  v.function('fn', fn).required('fn', fn);
+  v.check(runOptions(options), 'options', options, 'an object { signal }').done();
+};
 
 /**
  * A client's transactions with events: `run(fn)` is {@link transactional}, and every
@@ -143,10 +178,11 @@ export class Transactions<Tx> {
     this.#client = client;
   }
 
-  /** Runs `fn` in a transaction on the client, as `transactional(client, fn)` does. */
-  async run<T>(fn: (tx: Tx) => T | PromiseLike<T>): Promise<T> {
-    if (typeof fn !== 'function') new OptionsValidator('transactions.run').function('fn', fn).required('fn', fn).done();
-    return run(this.#client, fn, { name: this.name, events: this.#events });
+  /** Runs `fn` in a transaction on the client, as `transactional(client, fn, options)` does. */
+  async run<T>(fn: (tx: Tx) => T | PromiseLike<T>, options?: TransactionRunOptions): Promise<T> {
+    if (typeof fn !== 'function' || !runOptions(options))
+      checkRun(new OptionsValidator('transactions.run'), fn, options);
+    return run(this.#client, fn, { name: this.name, events: this.#events }, options?.signal);
   }
 
   /** Subscribes to one event type: `'begin'`, `'commit'` or `'rollback'`. */
