@@ -106,6 +106,21 @@ describe('idempotency', () => {
     });
   });
 
+  it('refuses a key or scope over 1 024 characters before running anything: each would be held whole in the store', async () => {
+    const store = memoryStore();
+    const idem = idempotency({ store });
+    const fn = vi.fn(() => 'ran');
+    await expect(idem.execute('k'.repeat(1_025), fn)).rejects.toThrow(
+      /key: received .*expected a string of 1 to 1 024 characters/,
+    );
+    await expect(idem.execute('k', fn, { scope: 's'.repeat(1_025) })).rejects.toThrow(
+      /scope: received .*at most 1 024 characters/,
+    );
+    expect(fn).not.toHaveBeenCalled();
+    expect(store.size).toBe(0);
+    expect(await idem.execute('k'.repeat(1_024), fn, { scope: 's'.repeat(1_024) })).toBe('ran');
+  });
+
   it('runs nothing for a caller whose signal is already aborted', async () => {
     const fn = vi.fn();
     const aborted = AbortSignal.abort(new Error('gone'));

@@ -106,23 +106,35 @@ export class Idempotency {
     const { scope, fingerprint, onInFlight, signal, maxRecordBytes } = options ?? {};
     if (
       typeof key !== 'string' ||
-      key.length === 0 ||
+      !(key.length > 0 && key.length <= 1_024) ||
       typeof fn !== 'function' ||
       typeof options !== 'object' ||
       options === null ||
       unknownKey(options, EXECUTE_OPTION_NAMES) !== undefined ||
-      (scope !== undefined && (typeof scope !== 'string' || scope.length === 0 || LONE_SURROGATE.test(scope))) ||
+      (scope !== undefined &&
+        (typeof scope !== 'string' || !(scope.length > 0 && scope.length <= 1_024) || LONE_SURROGATE.test(scope))) ||
       (fingerprint !== undefined && !(typeof fingerprint === 'string' && fingerprint.length <= 1_024)) ||
       (onInFlight !== undefined && onInFlight !== 'share' && onInFlight !== 'reject') ||
       (signal !== undefined && !isAbortSignal(signal)) ||
       (maxRecordBytes !== undefined && !isByteBound(maxRecordBytes))
     ) {
       const v = new OptionsValidator('idempotency.execute');
-      v.check(typeof key === 'string' && key.length > 0, 'key', key, 'a non-empty string');
+      // Held whole as a store key: each one an attacker sends long costs its length in memory.
+      v.check(
+        typeof key === 'string' && key.length > 0 && key.length <= 1_024,
+        'key',
+        key,
+        'a string of 1 to 1 024 characters',
+      );
       v.function('fn', fn).required('fn', fn);
       v.check(typeof options === 'object' && options !== null, 'options', options, 'an object or undefined');
       if (typeof options === 'object' && options !== null) v.known(options, EXECUTE_OPTION_NAMES);
-      v.string('scope', scope);
+      v.string('scope', scope).check(
+        !(typeof scope === 'string' && scope.length > 1_024),
+        'scope',
+        scope,
+        'at most 1 024 characters',
+      );
       v.check(
         typeof scope !== 'string' || !LONE_SURROGATE.test(scope),
         'scope',

@@ -262,6 +262,21 @@ describe('messageProcessor', () => {
     });
   });
 
+  it('dead-letters a message whose id is over 1 024 characters as poison, keeping nothing of it in the store', async () => {
+    const deadLetter = vi.fn();
+    const handler = vi.fn();
+    const store = memoryStore();
+    const p = messageProcessor<{ id: string }>({ handler, deadLetter, store });
+    expect((await p.process({ id: 'x'.repeat(200_000) })).outcome).toBe('dead_lettered');
+    expect(handler).not.toHaveBeenCalled();
+    expect(deadLetter.mock.calls[0]![1]).toMatchObject({
+      reason: 'poison',
+      description: expect.stringMatching(/over 1 024/),
+    });
+    expect(store.size).toBe(0);
+    expect((await p.process({ id: 'x'.repeat(1_024) })).outcome).toBe('done');
+  });
+
   it('treats an id of NaN or Infinity as no id, so such messages never share one counter', async () => {
     const deadLetter = vi.fn();
     const handler = vi.fn();

@@ -180,16 +180,17 @@ export class MessageProcessor<M> {
         `The message's id could not be read (${text(error)}).`,
       );
     }
-    // A finite number or a non-empty string: `NaN` or an object would share one counter with every other.
-    if (!(typeof id === 'string' ? id.length > 0 : Number.isFinite(id))) {
-      const error = new TypeError('message has no id');
+    // A finite number or a non-empty string: `NaN` or an object would share one counter with
+    // every other; an id over 1 024 characters would cost its length in the store for each one sent.
+    if (!(typeof id === 'string' ? id.length > 0 && id.length <= 1_024 : Number.isFinite(id))) {
+      const why = typeof id === 'string' && id.length > 0 ? 'an id over 1 024 characters' : 'no id';
       return this.#deadLetter(
         message,
         undefined,
         'poison',
         1,
-        error,
-        'The message has no id, so its attempts cannot be counted.',
+        new TypeError(`message has ${why}`),
+        `The message has ${why}, so its attempts cannot be counted.`,
       );
     }
     const messageId = String(id);

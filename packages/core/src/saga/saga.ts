@@ -240,15 +240,9 @@ export class Saga<I = unknown> {
   }
 
   /**
-   * Finishes the sagas a crashed process left half done: takes over every log of this
-   * saga whose owner has not renewed it for `recoverAfterMs` (at most
-   * `maxRecoverPerCall`), compensates its completed and interrupted steps in reverse
-   * order, and resolves with one report each. A log whose every step completed is closed
-   * as `completed`. Needs a `store`.
-   *
-   * Logs it cannot take (live sagas, failed ones kept for a human) are skipped: it lists
-   * this saga's keys in pages of `maxRecoverPerCall`, doubling the page until it has taken
-   * `maxRecoverPerCall` logs or seen every key, so no number of them hides a crashed saga.
+   * Finishes the sagas a crashed process left half done: takes over each abandoned log of
+   * this saga (at most `maxRecoverPerCall`), compensates it and resolves with a report each.
+   * Needs a `store`. How it pages through keys: docs/sagas.md.
    */
   async recover(): Promise<SagaReport[]> {
     const store = this.#opts.store;
