@@ -1,5 +1,13 @@
 import type { ServerResponse } from 'node:http';
-import { type Answer, clearBodyHeaders, isHeadersSent, RUN, responseError, setField } from '@resilience/node-server';
+import {
+  type Answer,
+  clearBodyHeaders,
+  endWith,
+  isHeadersSent,
+  RUN,
+  responseError,
+  setField,
+} from '@resilience/node-server';
 import type { NextFunction, Request, Response } from 'express';
 import { appErrorHandling } from './error-sink.js';
 
@@ -30,10 +38,7 @@ export function send(res: Response, answer: Answer): void {
     // Node closes (a shutdown's drain, a client's `close`): setField bypasses the drain's override.
     if (name !== 'connection' || res.shouldKeepAlive) setField(res, name, value);
   }
-  // Node counts `end(body)` only when it writes it: a HEAD gets the GET's length as res.send gives it.
-  if (answer.body !== undefined && res.req.method === 'HEAD')
-    setField(res, 'content-length', Buffer.byteLength(answer.body));
-  res.end(answer.body);
+  endWith(res, answer.body); // a HEAD gets the GET's length, as res.send gives it
   recordAnswered(res);
 }
 

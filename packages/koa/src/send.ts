@@ -10,10 +10,11 @@ export function send(ctx: Context, answer: Answer): void {
   // Koa's own error path drops every header; this keeps CORS and rate-limit fields, not the body's.
   clearBodyHeaders(ctx.res);
   ctx.status = answer.status;
+  // The body first: its setter sets a length (a replayed HEAD's own goes on after) and guesses a
+  // type, which a replay of a response that had none sends without.
+  ctx.body = answer.body ?? '';
   const headers = answer.headers ?? {};
   for (const [name, value] of Object.entries(headers)) ctx.set(name, value as string | string[]);
-  ctx.body = answer.body ?? '';
-  // Koa guesses a type for a body without one; a replay of a response that had none sends none.
   if (headers['content-type'] === undefined) ctx.remove('Content-Type');
 }
 

@@ -72,7 +72,10 @@ export function bodyReader(options: BodyReaderOptions = {}): BodyReader {
     if (Number(headers['content-length']) > maxBodyBytes) throw tooLarge(maxBodyBytes);
     const encoding = (headers['content-encoding'] ?? 'identity').toLowerCase();
     if (!(encoding in INFLATE)) {
-      throw new RequestBodyError('unsupported_media_type', `Unsupported content encoding "${encoding}"`);
+      // RFC 9110 §12.5.3: the codings it can decode, so the client can tell them from a media type.
+      throw new RequestBodyError('unsupported_media_type', `Unsupported content encoding "${encoding}"`, {
+        headers: { 'accept-encoding': 'gzip, deflate, br' },
+      });
     }
     const raw = inflate(await collect(req, maxBodyBytes, signal), INFLATE[encoding], maxBodyBytes);
     return { raw, parsed: parseBody(raw, headers['content-type']) };

@@ -8,9 +8,10 @@ import type { LateAnswer, LateObserver, LateResponse } from './late-response.js'
 import { lateResponse, responseError } from './request-state.js';
 
 /**
- * Response headers a replay does not repeat: hop-by-hop fields, those Node computes again
- * (`content-length`, `date`), and those that describe this response rather than the result
- * (rate-limit fields, `retry-after`, the correlation id `x-request-id`).
+ * Response headers a replay does not repeat: hop-by-hop fields, `date`, and those that
+ * describe this response rather than the result (rate-limit fields, `retry-after`, the
+ * correlation id `x-request-id`). `content-length` is kept: a HEAD's record repeats it (the
+ * length of the GET body it stands for); any other's leaves it out (core's `replayRecord`).
  */
 export const UNREPLAYED_HEADERS: ReadonlySet<string> = new Set([
   'connection',
@@ -20,7 +21,6 @@ export const UNREPLAYED_HEADERS: ReadonlySet<string> = new Set([
   'te',
   'trailer',
   'upgrade',
-  'content-length',
   'date',
   'retry-after',
   'ratelimit',

@@ -28,25 +28,26 @@ const STATUS: Record<RequestBodyErrorCode, 400 | 413 | 415> = {
 };
 
 /**
- * A request body that cannot be read: larger than `maxBodyBytes` (413), declared JSON but not
- * parseable (400), or in an encoding or charset we cannot decode (415). It carries `status`,
- * `statusCode`, `expose` and `headers` the way http-errors does, so Express's and Koa's own
- * error paths answer it correctly too. A 413 asks for `Connection: close`: the rest of the
- * body is not read, so the connection cannot be reused.
+ * A request body that cannot be read: over `maxBodyBytes` (413, `Connection: close`: the rest
+ * is not read), JSON that does not parse (400), a coding (415, with `Accept-Encoding`) or
+ * charset (415) it cannot decode; `status`, `expose` and `headers` as http-errors has them.
  */
 export class RequestBodyError extends Error {
   readonly code: RequestBodyErrorCode;
   readonly status: 400 | 413 | 415;
   readonly expose = true;
   readonly headers: Readonly<Record<string, string>>;
-  /** The limit that was passed, for a 413. */
-  readonly limitBytes: number | undefined;
+  readonly limitBytes: number | undefined; // the limit a 413 passed
 
-  constructor(code: RequestBodyErrorCode, message: string, options: { cause?: unknown; limitBytes?: number } = {}) {
+  constructor(
+    code: RequestBodyErrorCode,
+    message: string,
+    options: { cause?: unknown; limitBytes?: number; headers?: Record<string, string> } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.status = STATUS[code];
-    this.headers = code === 'body_too_large' ? { connection: 'close' } : {};
+    this.headers = options.headers ?? (code === 'body_too_large' ? { connection: 'close' } : {});
     this.limitBytes = options.limitBytes;
   }
 

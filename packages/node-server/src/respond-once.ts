@@ -38,15 +38,16 @@ const BODY_HEADERS: ReadonlySet<string> = new Set([
  * headers that described that body (a stale `Content-Length` would hang the client, a
  * `Content-Encoding: gzip` make the answer unreadable, an `ETag` or `Content-Disposition`
  * mislabel it), and turns a `Cache-Control` into `no-store`, so no cache keeps a 429 or a 5xx
- * for as long as the handler meant to keep its answer. A reason phrase the handler set goes
- * too. The answer's own headers go on after.
+ * for as long as the handler meant to keep its answer — and so the fields a CDN obeys instead
+ * (`CDN-Cache-Control` and its vendors' `…-CDN-Cache-Control`, RFC 9213; `Surrogate-Control`).
+ * A reason phrase the handler set goes too. The answer's own headers go on after.
  */
 export function clearBodyHeaders(res: ServerResponse): void {
   // Node then writes the answer's own (`503 Service Unavailable`). HTTP/2 has none (Node warns).
   if ((res.req?.httpVersionMajor ?? 1) < 2) res.statusMessage = '';
   for (const name of res.getHeaderNames()) {
     if (BODY_HEADERS.has(name)) res.removeHeader(name);
-    else if (name === 'cache-control') res.setHeader(name, 'no-store');
+    else if (name.endsWith('cache-control') || name === 'surrogate-control') res.setHeader(name, 'no-store');
   }
 }
 
@@ -70,7 +71,17 @@ export function respondOnce(res: ServerResponse, answer: Answer): boolean {
   clearBodyHeaders(res);
   res.statusCode = answer.status;
   for (const [name, value] of Object.entries(answer.headers ?? {})) setField(res, name, value);
-  res.end(answer.body);
+  endWith(res, answer.body);
   late.seal(res);
   return true;
+}
+
+/**
+ * `res.end(body)`, and to a HEAD (Node sends no body, and counts none) the GET's
+ * `Content-Length`: the body's, unless the answer brings its own (a replayed HEAD's).
+ */
+export function endWith(res: ServerResponse, body: Answer['body']): void {
+  if (body !== undefined && res.req?.method === 'HEAD' && !res.hasHeader('content-length'))
+    setField(res, 'content-length', Buffer.byteLength(body));
+  res.end(body);
 }

@@ -153,6 +153,27 @@ export const errorHandlerScenarios: Scenario[] = [
   },
   {
     area: 'errorHandler',
+    name: 'the CDN caching fields set for the body (CDN-Cache-Control, Surrogate-Control, RFC 9213) become no-store too: no CDN keeps the problem for the page life',
+    async run(t) {
+      const CDN = ['cdn-cache-control', 'cloudflare-cdn-cache-control', 'surrogate-control'];
+      const app = await t.serve([
+        t.m.errorHandler({ logger: t.logger() }),
+        t.m.route('GET', '/page', () => ({
+          // A CDN obeys its own field over Cache-Control: the one a page set it to keep for a day.
+          headers: { 'cache-control': 'max-age=60', ...Object.fromEntries(CDN.map((n) => [n, 'max-age=86400'])) },
+          fail: new Error('the database is down'),
+        })),
+      ]);
+      const res = await app.fetch('/page');
+      await res.arrayBuffer();
+      expect([res.status, ...[...CDN, 'cache-control'].map((n) => res.headers.get(n))]).toEqual([
+        500,
+        ...[...CDN, 'cache-control'].map(() => 'no-store'),
+      ]);
+    },
+  },
+  {
+    area: 'errorHandler',
     name: 'records server errors into the recent-errors list and the collector, and logs them with their correlation id',
     async run(t) {
       const errors = recentErrors({ max: 10 });

@@ -83,6 +83,26 @@ export const idempotencyScenarios: Scenario[] = [
   }),
   {
     area: 'idempotency',
+    name: 'with HEAD among methods, a replayed HEAD keeps the Content-Length of the first (the GET body it stands for), not 0',
+    async run(t) {
+      const runs = counter();
+      const app = await t.serve([
+        t.m.idempotency({ methods: ['HEAD'], logger: t.logger() }),
+        t.m.route('HEAD', '/report', () => runs.add({ status: 200, json: { rows: 3, note: 'café' } })),
+      ]);
+      const head = async () => {
+        const res = await app.fetch('/report', { method: 'HEAD', headers: { 'idempotency-key': KEY } });
+        const NAMES = ['content-type', 'content-length', 'idempotent-replayed'];
+        return [res.status, ...NAMES.map((n) => res.headers.get(n)), await res.text()];
+      };
+      const length = String(Buffer.byteLength(JSON.stringify({ rows: 3, note: 'café' })));
+      expect(await head()).toEqual([200, 'application/json; charset=utf-8', length, null, '']);
+      expect(await head()).toEqual([200, 'application/json; charset=utf-8', length, 'true', '']);
+      expect(runs.runs).toBe(1);
+    },
+  },
+  {
+    area: 'idempotency',
     name: 'answers a repeat while the first is in flight with 409 problem+json; 50 concurrent duplicates run the handler once',
     async run(t) {
       const release = deferred();
@@ -290,6 +310,23 @@ export const idempotencyScenarios: Scenario[] = [
       const large = await app.fetch('/orders', post({ text: 'x'.repeat(2_000) }));
       expect([large.status, large.headers.get('connection')]).toEqual([413, 'close']);
       expect(await problemOf(large)).toMatchObject({ type: PROBLEM_TYPES.payload_too_large, status: 413 });
+      expect(runs.runs).toBe(0);
+    },
+  },
+  {
+    area: 'idempotency',
+    name: 'answers a body in a content coding it cannot decode 415 with the codings it can in Accept-Encoding (RFC 9110 §12.5.3); an unknown charset 415 without',
+    async run(t) {
+      const { app, runs } = await ordersApp(t, { status: 201, json: {} });
+      const coded = await app.fetch('/orders', post('{}', KEY, { 'content-encoding': 'zstd' }));
+      expect([coded.status, coded.headers.get('accept-encoding')]).toEqual([415, 'gzip, deflate, br']);
+      expect(await problemOf(coded)).toMatchObject({ status: 415 });
+      const charset = await app.fetch(
+        '/orders',
+        post('{}', KEY, { 'content-type': 'application/json; charset=x-klingon' }),
+      );
+      expect([charset.status, charset.headers.get('accept-encoding')]).toEqual([415, null]);
+      await charset.arrayBuffer();
       expect(runs.runs).toBe(0);
     },
   },

@@ -316,6 +316,29 @@ export const routeScenarios: Scenario[] = [
   },
   {
     area: 'adminRoutes',
+    name: 'its refusals (401, 403, 404, 405: a 404 or 405 is heuristically cacheable, RFC 9110 §15.1) are Cache-Control: no-store, as its answers are',
+    async run(t) {
+      const { breakers } = paymentsBreaker();
+      const app = await t.serve([
+        t.m.adminRoutes({ authorize: (c) => t.m.header(c, 'authorization') === 'Bearer ops', breakers }),
+      ]);
+      const ops = { authorization: 'Bearer ops' };
+      for (const [method, path, headers, status] of [
+        ['GET', '/circuit-breakers', ops, 200],
+        ['GET', '/circuit-breakers', {}, 401],
+        ['GET', '/circuit-breakers', { authorization: 'Bearer guest' }, 403],
+        ['GET', '/circuit-breakers/not-yet-made', ops, 404],
+        ['GET', '/nothing-here', ops, 404],
+        ['HEAD', '/circuit-breakers/payments/reset', ops, 405],
+      ] as const) {
+        const res = await app.fetch(`/api/resilience${path}`, { method, headers });
+        await res.arrayBuffer();
+        expect([path, res.status, res.headers.get('cache-control')]).toEqual([path, status, 'no-store']);
+      }
+    },
+  },
+  {
+    area: 'adminRoutes',
     name: 'a path under the prefix is refused before it is read, and only the documented form acts: no empty segment, at most one trailing slash',
     async run(t) {
       const { breakers, payments } = paymentsBreaker();

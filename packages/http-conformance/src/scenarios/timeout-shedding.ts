@@ -104,6 +104,39 @@ export const timeoutScenarios: Scenario[] = [
   },
   {
     area: 'timeout',
+    name: "a timed-out HEAD is answered as the GET: the same 503 and headers, with the GET problem's Content-Length and no body",
+    async run(t) {
+      const clock = new FakeClock(0);
+      const entered = { GET: deferred(), HEAD: deferred() };
+      const waits = (method: 'GET' | 'HEAD') =>
+        t.m.route(method, '/slow', async (r) => {
+          const signal = r.signal();
+          entered[method].resolve();
+          await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+          return {};
+        });
+      const app = await t.serve([
+        t.m.errorHandler({ logger: t.logger() }),
+        t.m.timeout({ ms: 1_000, clock }),
+        waits('HEAD'),
+        waits('GET'),
+      ]);
+      const answer = async (method: 'GET' | 'HEAD') => {
+        const pending = app.fetch('/slow', { method, headers: { 'x-request-id': 'slow-1' } });
+        await entered[method].promise;
+        await clock.advance(1_000);
+        const res = await pending;
+        const NAMES = ['content-type', 'x-request-id', 'content-length'];
+        return { status: res.status, headers: NAMES.map((n) => res.headers.get(n)), body: await res.text() };
+      };
+      const get = await answer('GET');
+      const head = await answer('HEAD');
+      expect(get.headers[2]).toBe(String(Buffer.byteLength(get.body)));
+      expect(head).toEqual({ status: 503, headers: get.headers, body: '' });
+    },
+  },
+  {
+    area: 'timeout',
     name: 'a streamed response cut off by the timeout is recorded as a request timeout (503), not as a client that left (499)',
     async run(t) {
       const clock = new FakeClock(0);

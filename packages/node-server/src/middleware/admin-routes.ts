@@ -64,9 +64,12 @@ type Breaker = RegisteredBreaker & { reset?(): unknown; isolate?(): unknown };
 
 const json = (body: unknown): Answer => ({
   status: 200,
-  headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+  headers: { 'content-type': 'application/json; charset=utf-8' },
   body: JSON.stringify(body),
 });
+// Every answer under the prefix, its refusals too (a 404 or 405 is heuristically cacheable), but
+// the health report's max-age.
+const noStore = (a: Answer): Answer => ({ ...a, headers: { 'cache-control': 'no-store', ...a.headers } });
 const finite = (ms: number) => (Number.isFinite(ms) ? ms : null);
 const isCollector = (c: unknown): c is AdminCollector => typeof (c as AdminCollector)?.snapshot === 'function';
 
@@ -215,14 +218,16 @@ export function adminRoute<C>(options: AdminRoutesOptions<C>): AdminRoute<C> {
     const method = res.req?.method ?? 'GET';
     // An OPTIONS (a CORS preflight: no credentials) goes on unauthorized to the app's CORS middleware.
     if (method === 'OPTIONS' || (path !== prefix && !path.startsWith(`${prefix}/`))) return undefined;
-    return Promise.resolve(authorize(c)).then((allowed) => {
-      if (allowed !== true) {
-        const status =
-          allowed === 401 || allowed === 403 ? allowed : res.req?.headers.authorization === undefined ? 401 : 403;
-        return errorAnswer(res, { status }, { challenge });
-      }
-      const parts = segments(path);
-      return parts === undefined ? notFound(res) : route(res, method, parts);
-    });
+    return Promise.resolve(authorize(c))
+      .then((allowed) => {
+        if (allowed !== true) {
+          const status =
+            allowed === 401 || allowed === 403 ? allowed : res.req?.headers.authorization === undefined ? 401 : 403;
+          return errorAnswer(res, { status }, { challenge });
+        }
+        const parts = segments(path);
+        return parts === undefined ? notFound(res) : route(res, method, parts);
+      })
+      .then(noStore);
   };
 }

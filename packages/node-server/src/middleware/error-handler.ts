@@ -40,11 +40,9 @@ export interface ErrorHandlerOptions {
    */
   recentErrors?: Pick<RecentErrors, 'record'>;
   /**
-   * Where server errors (5xx) are logged, with their correlation id, route and path (without
-   * the query string, at most 200 characters). The toolkit's refusals
-   * (a shed, an open or isolated breaker, an unavailable store: 503s the server gives by
-   * design, by the thousand under overload) are logged as warnings without a stack, at most
-   * once a minute per kind, with how many went unlogged since (`unreported`). @default console
+   * Where server errors (5xx) are logged, with their correlation id, route and path (no query).
+   * The toolkit's refusals (a shed, an open breaker, a store down) are warnings without a
+   * stack, at most once a minute each. @default console
    */
   logger?: EventLogger;
   /** Times the refusals' once-a-minute log. @default coarseSystemClock */

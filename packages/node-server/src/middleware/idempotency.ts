@@ -127,6 +127,7 @@ export type IdempotencyStep<C> = (
 ) => Answer | undefined | Promise<Answer | typeof RUN | undefined>;
 
 const ignore = () => {};
+const HEAD_RECORD = { headers: ['content-length'] };
 
 /** The idempotency middleware shared by the Express and Koa adapters; see their `idempotency`. */
 export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: IdempotencyPort<C>): IdempotencyStep<C> {
@@ -196,12 +197,13 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
   const scopeOf = o.scope;
 
   /** What to record of a response: nothing (the key is freed) when it was not all kept, or is not one to replay. */
-  const recordOf = (captured: CapturedResponse | undefined): ReplayRecord | Unrecorded<undefined> => {
+  const recordOf = (captured: CapturedResponse | undefined, head: boolean): ReplayRecord | Unrecorded<undefined> => {
     if (captured === undefined) return unrecorded(undefined, 'unanswered');
     if (!captured.complete) return unrecorded(undefined, 'body-too-large');
     if (!shouldRecordResponse(captured.status, { recordServerErrors }))
       return unrecorded(undefined, 'status-not-recorded');
-    return replayRecord(captured);
+    // A HEAD's body is none: its Content-Length is the GET body's, which a replay repeats.
+    return replayRecord(captured, head ? HEAD_RECORD : undefined);
   };
 
   const fingerprint = (c: C, method: string, read: RequestBody | undefined): string => {
@@ -247,7 +249,7 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
         () => {
           const captured = capture(res, c);
           started();
-          return captured.then(recordOf);
+          return captured.then((r) => recordOf(r, method === 'HEAD'));
         },
         scope === undefined
           ? { fingerprint: fingerprint(c, method, body), onInFlight: 'reject' }

@@ -122,14 +122,14 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
   const clock = o.clock ?? coarseSystemClock;
   const name = o.name ?? o.limiter?.name ?? MIDDLEWARE_DEFAULTS.rateLimit.name;
   // The limiter checks algorithm, store and onStoreError: its issues are reported with ours, in
-  // one `rateLimit` error, unless an option it reads too was already found bad.
+  // one `rateLimit` error, unless an option it reads too was already found bad. (Core reads an
+  // option set to `undefined` as one not given.)
   const built =
     o.limiter ??
     checkNested(
       v,
       undefined,
       () =>
-        // Core reads an option set to `undefined` as one not given.
         rateLimiter({
           algorithm: o.algorithm!,
           name,

@@ -14,13 +14,7 @@ import {
 } from './options.js';
 import { allDrained, drained, drainingStarted, turnOffOnce } from './process-wide.js';
 
-/**
- * Where a shutdown is: `serving` until a signal; `draining` while readiness fails and the
- * server still accepts (`beforeShutdown`, then `drainDelayMs`); `closing` while new
- * connections are refused and requests in flight finish; `finishing` while `onShutdown`
- * runs and then while another shutdown of the process (another server's) still drains;
- * `exited` once `exit` was called.
- */
+/** `serving`, `draining` (readiness fails, still accepting), `closing` (the requests in flight finish), `finishing` (`onShutdown`, other servers' drains), `exited`. */
 export type ShutdownPhase = 'serving' | 'draining' | 'closing' | 'finishing' | 'exited';
 
 /** What {@link gracefulShutdown} returns. */
@@ -66,16 +60,11 @@ function describe(res: ServerResponse): string {
 }
 
 /**
- * Drains a server on SIGTERM / SIGINT the way terminus does, tied to a health registry:
- * readiness fails at once, the server accepts for `drainDelayMs`, then refuses new
- * connections while the requests in flight finish (every response with `Connection:
- * close`), then `onShutdown` runs and the process exits with 0 — or with 1, naming what was
- * still open, once `timeoutMs` has passed. Call it right after creating the server: it
- * counts the requests in flight from then on.
+ * Drains a server on SIGTERM / SIGINT, as terminus does: readiness fails, the server accepts
+ * for `drainDelayMs`, then closes while the requests in flight finish; `onShutdown` runs and
+ * the process exits 0 (1 past `timeoutMs`). Call it as soon as the server is made.
  *
- * @example
- * const server = app.listen(3000);
- * gracefulShutdown(server, { health: probes, drainDelayMs: 5_000, onShutdown: () => pool.end() });
+ * @example gracefulShutdown(server, { health: probes, drainDelayMs: 5_000, onShutdown: () => pool.end() });
  */
 export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdownOptions = {}): GracefulShutdown {
   validateShutdownOptions(server, options);
