@@ -138,15 +138,35 @@ const isReplayable = (data: unknown): boolean =>
   );
 
 /**
+ * The reasons undici's fetch gives (the fetch adapter's `ERR_NETWORK` has them as its `cause`)
+ * for a request fetch's own rules refuse: a redirect loop (20 redirects), a redirect to a
+ * scheme fetch does not speak, a port it never sends to. A socket's failure has a `code`.
+ */
+const FETCH_RULE =
+  /^(redirect count exceeded|unexpected redirect|URL scheme must be a HTTP\(S\) scheme|unknown scheme|bad port|invalid method|proxy authentication required)$/;
+
+/**
  * Rethrows an attempt's error, marked `retryable` when the http adapter's buffered body broke
  * off after a status below 400 ('stream has been aborted'): the caller had none of the body, a
  * network error. Core's `isRetryableFailure` reads such an error by its code (an ECONNRESET
- * after a 200 is retried already); this message it does not know.
+ * after a 200 is retried already); this message it does not know. Marked `retryable: false`
+ * when fetch's rules refused the request (the fetch adapter's `ERR_NETWORK`, which core reads
+ * as a network error): the same on every try, and no sign of a host in trouble — as the http
+ * adapter's `ERR_FR_TOO_MANY_REDIRECTS` is not retried.
  */
 function brokenOff(error: unknown): never {
   const e = error as AxiosError;
-  if (e?.message === 'stream has been aborted' && axios.isAxiosError(error) && (e.response?.status ?? 400) < 400) {
+  if (!axios.isAxiosError(error)) throw error;
+  const cause = e.cause as { message?: unknown; code?: unknown } | undefined;
+  if (e.message === 'stream has been aborted' && (e.response?.status ?? 400) < 400) {
     Object.defineProperty(error, 'retryable', { value: true, configurable: true, writable: true });
+  } else if (
+    e.code === 'ERR_NETWORK' &&
+    typeof cause?.message === 'string' &&
+    cause.code === undefined &&
+    FETCH_RULE.test(cause.message)
+  ) {
+    Object.defineProperty(error, 'retryable', { value: false, configurable: true, writable: true });
   }
   throw error;
 }

@@ -7,7 +7,7 @@ import {
 } from '@resilience/core';
 import { checkNested, OptionsValidator } from '@resilience/core/internal';
 import { bodySignal } from './body-signal.js';
-import { headerOf, isReplayableCall, isRequestLike, type RequestLike } from './request.js';
+import { headerOf, isReplayableCall, isRequestLike, isWebStream, type RequestLike, Spare } from './request.js';
 
 /** A request as `idempotent` and `key` receive it: fetch's arguments, with the method and URL read out. */
 export interface FetchRequest {
@@ -37,13 +37,37 @@ const transport = {
   headers: (response: Response) => response.headers,
   // A response that is retried is released, so its connection is freed before the wait: a
   // web stream is cancelled; node-fetch's body, a Node stream without `cancel`, is read out
-  // (node-fetch 2 hands the socket back only once the response ends).
+  // (node-fetch 2 hands the socket back only once the response ends), up to DRAIN_BYTES.
   discard: (response: Response) => {
     const body = response.body as { cancel?: unknown; resume?: unknown } | null;
     if (typeof body?.cancel === 'function') (body as ReadableStream).cancel().catch(() => {});
-    else if (typeof body?.resume === 'function') (body as unknown as NodeJS.ReadableStream).resume();
+    else if (typeof body?.resume === 'function') drain(body as unknown as NodeStream);
   },
 };
+
+type NodeStream = NodeJS.ReadableStream & { destroy?(): void };
+
+/** How much of a retried node-fetch response is read out, for its connection to be reused. */
+const DRAIN_BYTES = 4 << 20;
+
+/**
+ * Reads a Node stream body out, and past DRAIN_BYTES (a body that never ends, from a broken or
+ * hostile server) destroys it instead: read out, it would be read for as long as the server
+ * writes. node-fetch 2 closes a connection only through the request's signal, so that one stays
+ * open, unread, until the server closes it — as when a node-fetch caller drops a response.
+ */
+function drain(body: NodeStream): void {
+  let left = DRAIN_BYTES;
+  const count = (chunk: { length: number }) => {
+    left -= chunk.length;
+    if (left > 0) return;
+    body.removeListener('data', count);
+    if (typeof body.destroy === 'function') body.destroy();
+    else body.pause();
+  };
+  body.on('data', count);
+  body.resume();
+}
 
 /**
  * A function with `fetch`'s signature that retries what is safe to retry, honours
@@ -87,10 +111,12 @@ export function withResilience<F extends FetchLike = typeof fetch>(
       // A streamed body goes once, as given: a copy of its Request (a tee) would hold the upload for a retry.
       const replayable = isReplayableCall(request, init);
       // Only a Request whose own body is sent is copied: a body in init replaces it (fetch then
-      // sends a Request already read, which `clone()` refuses).
+      // sends a Request already read, which `clone()` refuses). A web Request's body is kept,
+      // up to KEPT_BYTES; a polyfill's Request (a Buffer or Node stream body) is cloned per attempt.
       const copied =
         replayable && request !== undefined && request.body !== null && init?.body == null ? request : undefined;
-      return client.request(
+      const spare = copied !== undefined && isWebStream(copied.body) ? new Spare(copied) : undefined;
+      const sent = client.request(
         {
           request: { input, init, method, url },
           method,
@@ -99,8 +125,12 @@ export function withResilience<F extends FetchLike = typeof fetch>(
           signal,
           replayable,
         },
-        (attempt) => send(fetchFn, input, request, copied, init, signal, attempt) as Promise<R>,
+        (attempt) =>
+          (spare === undefined
+            ? send(fetchFn, copied === undefined ? input : copied.clone(), request, init, signal, attempt)
+            : resend(fetchFn, input, request, spare, init, signal, attempt)) as Promise<R>,
       );
+      return spare === undefined ? sent : sent.finally(spare.stop);
     } catch (error) {
       return Promise.reject(error); // as fetch: an argument it cannot read rejects, never throws
     }
@@ -108,19 +138,38 @@ export function withResilience<F extends FetchLike = typeof fetch>(
   return Object.assign(resilient, { client }) as unknown as ResilientFetch<F>;
 }
 
-/** One attempt: a fresh copy of `copied` (a `Request` whose body can be sent again), the attempt's signal and key. */
-function send(
+/**
+ * One attempt of a `Request` whose body is kept in `spare`: the first sends the caller's
+ * `Request` itself, as fetch does; a retry sends it again with the kept body in init (which
+ * replaces the body fetch read), or, when it was not kept, fails saying so, sending nothing.
+ */
+function resend(
   fetchFn: FetchLike,
   input: unknown,
   request: RequestLike | undefined,
-  copied: RequestLike | undefined,
+  spare: Spare,
   init: RequestInit | undefined,
   signal: AbortSignal | undefined,
   attempt: ClientAttempt,
 ): Promise<unknown> {
-  const target = copied === undefined ? input : copied.clone();
+  if (attempt.attempt === 1) return send(fetchFn, input, request, init, signal, attempt);
+  return spare.kept.then((body) => {
+    if (body instanceof TypeError) throw body;
+    return send(fetchFn, input, request, { ...init, body }, signal, attempt);
+  });
+}
+
+/** One attempt: `target` (the caller's argument or a fresh copy of it) with the attempt's signal and key. */
+function send(
+  fetchFn: FetchLike,
+  target: unknown,
+  request: RequestLike | undefined,
+  init: RequestInit | undefined,
+  signal: AbortSignal | undefined,
+  attempt: ClientAttempt,
+): Promise<unknown> {
   const key = attempt.idempotencyKey;
-  if (key === undefined && attempt.signal === signal) return fetchFn(target, init);
+  if (key === undefined && attempt.signal === signal) return fetchFn(target, init).then(undefined, ruledOut);
   const next: RequestInit = { ...init };
   // A timed attempt with a signal of the caller's: the attempt's own signal stops following the
   // caller's once the headers came, but fetch ends a response's body when the signal it was
@@ -134,7 +183,34 @@ function send(
     headers.set(IDEMPOTENCY_KEY_HEADER, key);
     next.headers = headers;
   }
-  return fetchFn(target, next);
+  return fetchFn(target, next).then(undefined, ruledOut);
+}
+
+/**
+ * The reasons undici's fetch gives, as the `cause` of its `TypeError: fetch failed`, for a
+ * request its own rules refuse: a redirect loop (20 redirects), a redirect under `redirect:
+ * 'error'`, a redirect to or a URL of a scheme or port fetch does not send to, a proxy that
+ * wants credentials. A socket's failure comes with a `code` instead.
+ */
+const FETCH_RULE =
+  /^(redirect count exceeded|unexpected redirect|URL scheme must be a HTTP\(S\) scheme|unknown scheme|bad port|invalid method|proxy authentication required|about scheme is not supported|failed to fetch the data URL|not implemented\.\.\. yet\.\.\.)$/;
+
+/**
+ * Rethrows an attempt's error, marked `retryable: false` when fetch's own rules refused the
+ * request: trying again gets the same answer (a redirect loop, sent again, is 21 more
+ * requests), and the host is not failing, so neither the retry nor the breaker counts it.
+ */
+function ruledOut(error: unknown): never {
+  const cause = (error as { cause?: { message?: unknown; code?: unknown } } | null)?.cause;
+  if (
+    (error as Error)?.name === 'TypeError' &&
+    typeof cause?.message === 'string' &&
+    cause.code === undefined &&
+    FETCH_RULE.test(cause.message)
+  ) {
+    Object.defineProperty(error, 'retryable', { value: false, configurable: true, writable: true });
+  }
+  throw error;
 }
 
 export { resilienceDetails } from '@resilience/core';

@@ -39,3 +39,38 @@ it('releases a retried node-fetch response (a Node stream body) by reading it ou
     agent.destroy();
   }
 });
+
+it('lets go of a retried node-fetch response whose body never ends, once 4 MiB of it were read out', async () => {
+  // A hostile or broken server: a 503 whose body never ends, written as fast as it is read.
+  let written = 0;
+  let blocked = false;
+  server = await scriptServer(
+    (_req, res) => {
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const pump = () => {
+        blocked = false;
+        while (!res.destroyed) {
+          written += chunk.length;
+          if (!res.write(chunk)) {
+            blocked = true; // nobody reads: wait for a drain
+            res.once('drain', pump);
+            return;
+          }
+        }
+      };
+      pump();
+    },
+    answer(200, { ok: true }),
+  );
+  const clock = new FakeClock();
+  const f = withResilience(nodeFetch, { clock, random: sequenceRandom(0) });
+  const pending = f(`${server.url}/items`);
+  await until(() => clock.pendingTimers > 0, 'the backoff');
+  await clock.advance(100);
+  expect((await pending).status).toBe(200);
+  await until(() => blocked, 'the endless body to be let go');
+  const at = written;
+  for (let turn = 0; turn < 1_000; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
+  expect(written).toBe(at); // nothing reads it any more (before: read for as long as the server wrote)
+});

@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+import { isRetryableFailure, resilienceDetails } from '@resilience/core';
 import { FakeClock, sequenceRandom } from '@resilience/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withResilience } from './index.js';
@@ -5,7 +7,9 @@ import { answer, type ScriptServer, scriptServer, until } from './testing/server
 
 // A body fetch holds in memory can be sent again; a stream is read once. A copy of a streamed
 // `Request` (`clone()`, a tee) would keep the whole upload in memory for a retry, so a
-// streamed body is sent once, as fetch itself sends it, and never retried.
+// streamed body is sent once, as fetch itself sends it, and never retried. A `Request`'s body
+// that fetch reads as bytes is kept for a retry up to 16 MiB: the caller's `Request` goes out
+// itself, as with fetch, and a longer body is not sent again.
 
 let server: ScriptServer;
 afterEach(() => server?.close());
@@ -63,19 +67,22 @@ describe('a Request’s body', () => {
     ['a Uint8Array', () => new TextEncoder().encode('payload')],
     ['URLSearchParams', () => new URLSearchParams({ p: 'payload' })],
     ['FormData', () => formData()],
-  ])('that is %s is sent again on a retry, from a copy: the caller’s Request stays unread', async (_, body) => {
-    server = await scriptServer(answer(503), answer(200));
-    const { clock, fetch: f } = resilient();
-    const request = new Request(url(), { method: 'PUT', body: body() });
-    const pending = f(request);
-    await until(() => clock.pendingTimers > 0, 'the backoff');
-    await clock.advance(100);
-    expect((await pending).status).toBe(200);
-    const [first, second] = server.seen.map((seen) => seen.body);
-    expect(first).toContain('payload');
-    expect(second).toBe(first);
-    expect(request.bodyUsed).toBe(false);
-  });
+  ])(
+    'that is %s is sent again on a retry, from the copy kept: the caller’s Request goes out itself',
+    async (_, body) => {
+      server = await scriptServer(answer(503), answer(200));
+      const { clock, fetch: f } = resilient();
+      const request = new Request(url(), { method: 'PUT', body: body() });
+      const pending = f(request);
+      await until(() => clock.pendingTimers > 0, 'the backoff');
+      await clock.advance(100);
+      expect((await pending).status).toBe(200);
+      const [first, second] = server.seen.map((seen) => seen.body);
+      expect(first).toContain('payload');
+      expect(second).toBe(first);
+      expect(request.bodyUsed).toBe(true); // sent itself, as fetch sends it
+    },
+  );
 
   it.each<[string, () => NonNullable<RequestInit['body']>]>([
     ['a string', () => 'payload'],
@@ -91,6 +98,40 @@ describe('a Request’s body', () => {
     const [first, second] = server.seen.map((seen) => seen.body.replace(/formdata-undici-\d+/g, 'boundary'));
     expect(first).toContain('payload');
     expect(second).toBe(first); // fetch writes FormData with a new boundary each time
+  });
+
+  it('made from a Node stream (which fetch turns into bytes) is kept for a retry up to 16 MiB: the same bytes again', async () => {
+    server = await scriptServer(answer(503), answer(200));
+    const { clock, fetch: f } = resilient();
+    const request = new Request(url(), {
+      method: 'PUT',
+      body: Readable.from(['pay', 'load']),
+      duplex: 'half',
+    } as RequestInit);
+    const pending = f(request);
+    await until(() => clock.pendingTimers > 0, 'the backoff');
+    await clock.advance(100);
+    expect((await pending).status).toBe(200);
+    expect(server.seen.map((seen) => seen.body)).toEqual(['payload', 'payload']);
+  });
+
+  it('over 16 MiB is not kept: the upload goes once, and the retry fails saying why, with no request', async () => {
+    server = await scriptServer(answer(503), answer(200));
+    const { clock, fetch: f } = resilient();
+    const mib = new Uint8Array(1 << 20).fill(120);
+    const chunks = function* () {
+      for (let i = 0; i < 17; i++) yield mib; // read as it is sent: the source never holds it all
+    };
+    const request = new Request(url(), { method: 'PUT', body: Readable.from(chunks()), duplex: 'half' } as RequestInit);
+    const outcome = f(request).catch((error: unknown) => error);
+    await until(() => clock.pendingTimers > 0, 'the backoff');
+    await clock.advance(100);
+    const error = await outcome;
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toMatch(/the Request was not sent again: it is over 16 MiB/);
+    expect(isRetryableFailure(error)).toBe(false);
+    expect(resilienceDetails(error)).toMatchObject({ attempts: 2 });
+    expect(server.seen.map((seen) => seen.body.length)).toEqual([17 << 20]); // one request, all of it
   });
 
   it('given in init replaces a streamed Request’s, and is retried as its own kind', async () => {

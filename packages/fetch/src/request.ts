@@ -60,3 +60,60 @@ export function isReplayableCall(request: RequestLike | undefined, init: Request
     return false; // not a byte stream (or locked: fetch will refuse it)
   }
 }
+
+export const isWebStream = (body: unknown): body is ReadableStream<Uint8Array> =>
+  typeof (body as ReadableStream | null | undefined)?.getReader === 'function';
+
+/** How much of a `Request`'s body is kept for a retry. */
+export const KEPT_BYTES = 16 << 20;
+
+/**
+ * A copy of a `Request`'s body for a retry, read from a `clone()` as the caller's `Request`
+ * goes out, up to KEPT_BYTES: past that, the copy is cancelled (a tee's spare branch would
+ * otherwise hold the whole upload, a body made from a Node stream or an async iterable as much
+ * as one held in memory). `kept` is the body, or the error a retry fails with, sending nothing.
+ */
+export class Spare {
+  readonly kept: Promise<Blob | TypeError>;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #stopped = false;
+
+  constructor(request: RequestLike) {
+    this.#reader = (request.clone().body as ReadableStream<Uint8Array>).getReader();
+    this.kept = this.#read().catch((error: unknown) => notKept('it could not be read again', error));
+  }
+
+  async #read(): Promise<Blob | TypeError> {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await this.#reader.read();
+      if (this.#stopped) return notKept('the request settled');
+      if (done) return new Blob(chunks);
+      size += value.byteLength;
+      if (size > KEPT_BYTES) {
+        this.stop();
+        return notKept(`it is over ${KEPT_BYTES >> 20} MiB, more than is kept for a retry`);
+      }
+      chunks.push(value);
+    }
+  }
+
+  /** Lets go of the copy: nothing is kept, or read, for it any more. */
+  readonly stop = (): void => {
+    this.#stopped = true;
+    this.#reader.cancel().catch(() => {});
+  };
+}
+
+/**
+ * The error of a retry whose `Request` body was not kept: `retryable: false`, so neither
+ * retried nor counted by the breaker.
+ */
+function notKept(why: string, cause?: unknown): TypeError {
+  const error = new TypeError(
+    `fetch: the Request was not sent again: ${why} (a body given in init, as a Blob or bytes, is sent again without a copy)`,
+    cause === undefined ? undefined : { cause },
+  );
+  return Object.assign(error, { retryable: false });
+}

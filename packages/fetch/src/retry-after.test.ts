@@ -54,6 +54,21 @@ describe('Retry-After as servers send it', () => {
     }
   });
 
+  it('waits for retry-after-ms (OpenAI, Anthropic), read before Retry-After (docs/fetch.md)', async () => {
+    const step: Step = (_req, res) => {
+      res.writeHead(429, { 'retry-after-ms': '2500', 'retry-after': '1' });
+      res.end('{}');
+    };
+    expect(await waitedFor(step)).toBe(2_500);
+  });
+
+  it.each([['-1'], ['1e3'], ['Infinity']])(
+    'reads no wait in Retry-After: %s (falls back to the backoff)',
+    async (value) => {
+      expect(await waitedFor(tooMany(value))).toBe(100);
+    },
+  );
+
   it('ignores text Date.parse would still read as a date (falls back to the backoff)', async () => {
     expect(await waitedFor(tooMany('foo 2030'))).toBe(100);
   });
