@@ -32,15 +32,8 @@ export function worseBreakerState<S extends string>(a: S, b: S): S {
 }
 
 /**
- * Lists live breakers by name and state, for admin views, health checks and metrics. It
- * holds each breaker through a `WeakRef`, so listing a breaker never keeps it alive: a
- * breaker that is no longer referenced leaves the list when it is garbage-collected, or at
- * once with `breaker.dispose()`. Memory: one small entry per live breaker.
- *
- * Names need not be unique (two unnamed breakers are both `'circuit-breaker'`; a breaker
- * re-created by a hot reload or a test joins beside the old one until that is collected or
- * disposed). `list()` reports each name once with the worst state among its breakers and
- * their `count`, so an open breaker never hides behind a closed one of the same name.
+ * Lists live breakers by name and worst state, for admin views, health checks and metrics,
+ * holding each through a `WeakRef` (see docs/circuit-breaker.md#registry).
  */
 export class BreakerRegistry {
   readonly #refs = new Set<WeakRef<RegisteredBreaker>>();

@@ -39,14 +39,9 @@ export type SharedBreakerOptions = Omit<CircuitBreakerOptions, 'store' | 'initia
 // - `'per-call'` (the default over the memory store): each call takes one store step before
 //   it runs (`acquire`) and one after it settles (`settle`).
 /**
- * A circuit breaker whose state is kept in a `Store` under `key` (`{breaker|<name>}` by
- * default), so every breaker with the same store and key, in any process, opens, probes and
- * closes as one. Built by `circuitBreaker({ store, ... })`; see docs/circuit-breaker.md.
- *
- * While the store is away, it decides from the last state it saw: a call runs when that was
- * `closed` and is rejected otherwise (the store's error as `cause`). A store error never
- * changes a call's outcome; each is a `store_error` event. `state` and `retryAfterMs` are
- * this instance's view; `isolate()` and `reset()` are store steps (promises).
+ * A circuit breaker whose state is kept in a `Store` under `key`, so every breaker with the
+ * same store and key, in any process, opens, probes and closes as one. Built by
+ * `circuitBreaker({ store, ... })`; while the store is away, see docs/circuit-breaker.md.
  */
 export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBreaker {
   readonly name: string;

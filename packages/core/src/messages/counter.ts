@@ -64,6 +64,21 @@ export function failedTransition(ttlMs: number): Transition<AttemptState, { read
   };
 }
 
+/**
+ * A success forgets the message's counter, unless another delivery dead-lettered it or is
+ * dead-lettering it now: deleting that would let the sink be called twice for one id.
+ */
+export function doneTransition(): Transition<AttemptState, null, null> {
+  return {
+    name: 'messages.done',
+    params: null,
+    apply(state, _input, now) {
+      const keep = state?.dead !== undefined || claimLive(state, now);
+      return keep ? { state, output: null, ttlMs: 0, write: false } : { state: undefined, output: null, ttlMs: 0 };
+    },
+  };
+}
+
 /** What a claim on dead-lettering a message found. */
 export type ClaimOutput = 'claimed' | 'busy' | 'dead';
 

@@ -40,6 +40,27 @@ describe.each(stores)('dead-lettering on %s', (_name, makeStore) => {
     expect(deadLetter).toHaveBeenCalledTimes(1);
   });
 
+  it('calls the sink once when a slow delivery succeeds while another dead-letters the id', async () => {
+    const slow = deferred();
+    const sink = deferred();
+    let runs = 0;
+    const handler = vi.fn(() => (++runs === 1 ? slow.promise : Promise.reject(lost())));
+    const deadLetter = vi.fn(() => sink.promise);
+    const p = messageProcessor<Msg>({ handler, deadLetter, maxAttempts: 1, store: makeStore() });
+    const first = p.process(msg()); // attempt 1 runs, slowly
+    await vi.waitFor(() => expect(handler).toHaveBeenCalledTimes(1));
+    const second = p.process(msg()); // a redelivery past maxAttempts: claims, sinks
+    await vi.waitFor(() => expect(deadLetter).toHaveBeenCalledTimes(1));
+    slow.resolve();
+    expect((await first).outcome).toBe('done'); // its success must not drop the other's claim
+    expect((await p.process(msg())).outcome).toBe('retry'); // the sink still runs: come back later
+    sink.resolve();
+    expect((await second).outcome).toBe('dead_lettered');
+    await p.process(msg());
+    await p.process(msg()); // the first's success did not drop the dead mark either
+    expect([handler.mock.calls.length, deadLetter.mock.calls.length]).toEqual([1, 1]);
+  });
+
   it('calls the sink once for 5 concurrent deliveries of one poison message', async () => {
     const deadLetter = vi.fn(async (_m: Msg) => {
       await new Promise<void>((resolve) => setImmediate(resolve));

@@ -10,7 +10,14 @@ import { memoryStore } from '../store/memory.js';
 import { storeKey } from '../store/namespace.js';
 import type { Store } from '../store/store.js';
 import { requireSupport, storeStep } from '../store/supports.js';
-import { attemptTransition, claimTransition, deadTransition, failedTransition, releaseTransition } from './counter.js';
+import {
+  attemptTransition,
+  claimTransition,
+  deadTransition,
+  doneTransition,
+  failedTransition,
+  releaseTransition,
+} from './counter.js';
 import {
   type DeadLetterReason,
   type MessageProcessorOptions,
@@ -118,6 +125,7 @@ export class MessageProcessor<M> {
   readonly #dead: ReturnType<typeof deadTransition>;
   readonly #claim: ReturnType<typeof claimTransition>;
   readonly #release: ReturnType<typeof releaseTransition>;
+  readonly #done = doneTransition();
   readonly #events = new Emitter<MessageProcessorEvent>();
   readonly #stats: MessageProcessorStats = {
     processed: 0,
@@ -154,6 +162,7 @@ export class MessageProcessor<M> {
       this.#dead,
       this.#claim,
       this.#release,
+      this.#done,
     ]);
   }
 
@@ -231,7 +240,7 @@ export class MessageProcessor<M> {
     }
     this.#stats.processed++;
     try {
-      await this.store.delete(key);
+      await this.store.apply(key, this.#done, null, this.#clock.now());
     } catch {
       // The work is done; the counter expires after retryTtlMs anyway.
     }

@@ -49,7 +49,7 @@ const consumers: [string, (store: Store) => unknown, string[]][] = [
   [
     'messageProcessor',
     (store) => messageProcessor({ handler: () => undefined, deadLetter: () => undefined, store }),
-    ['messages.attempt', 'messages.failed', 'messages.claim', 'messages.release', 'messages.dead'],
+    ['messages.attempt', 'messages.failed', 'messages.claim', 'messages.release', 'messages.dead', 'messages.done'],
   ],
   [
     'circuitBreaker',

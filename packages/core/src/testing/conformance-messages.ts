@@ -1,12 +1,13 @@
 /**
  * Scenarios for the message retry counter (`messages.attempt`, `messages.failed`,
- * `messages.claim`, `messages.release`, `messages.dead`), driven through the Store
+ * `messages.claim`, `messages.release`, `messages.dead`, `messages.done`), driven through the Store
  * interface only, exactly as `messageProcessor()` calls them.
  */
 import {
   attemptTransition,
   claimTransition,
   deadTransition,
+  doneTransition,
   failedTransition,
   releaseTransition,
 } from '../messages/counter.js';
@@ -20,6 +21,7 @@ const LEASE_MS = 300;
 const claim = claimTransition(TTL_MS, LEASE_MS);
 const release = releaseTransition(TTL_MS);
 const KEY = 'msg:m-1';
+const done = doneTransition();
 
 export const messageScenarios: readonly StoreScenario[] = [
   {
@@ -139,6 +141,24 @@ export const messageScenarios: readonly StoreScenario[] = [
       const outputs = await Promise.all(Array.from({ length: 20 }, (_, i) => store.apply(KEY, claim, { by: i }, 0)));
       same(outputs.filter((o) => o === 'claimed').length, 1, 'claims that won');
       same(outputs.filter((o) => o === 'busy').length, 19, 'claims told busy');
+    },
+  },
+  {
+    name: "messages: a success drops the counter, never another delivery's dead mark or live claim",
+    async run(makeStore) {
+      const { store } = await timelineOn(makeStore);
+      await store.apply(KEY, attempt, null, 0);
+      same(await store.apply(KEY, done, null, 0), null, 'done');
+      same(await store.get(KEY, 0), undefined, 'a counter dropped');
+      await store.apply(KEY, attempt, null, 0);
+      await store.apply(KEY, claim, { by: 1 }, 0);
+      await store.apply(KEY, done, null, 10);
+      same(await store.get(KEY, 10), { n: 1, sink: { by: 1, until: 300 } }, 'a live claim kept');
+      await store.apply(KEY, done, null, 300);
+      same(await store.get(KEY, 300), undefined, 'a lapsed claim dropped');
+      await store.apply(KEY, dead, { reason: 'poison' }, 300);
+      await store.apply(KEY, done, null, 310);
+      same(await store.get(KEY, 310), { n: 0, dead: 'poison' }, 'a dead mark kept');
     },
   },
 ];

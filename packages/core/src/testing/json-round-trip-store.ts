@@ -75,12 +75,8 @@ type Wrapped = Transition<string, string, string | undefined>;
 
 /**
  * Wraps a store so that it behaves like a networked one: every call resolves on a later
- * macrotask (never synchronously, never in the same tick), and every state, input and
- * output crosses `JSON.stringify` / `JSON.parse` — the inner store keeps JSON text, and a
- * transition receives a fresh parsed copy each time. A value that JSON would change
- * (`Infinity`, `NaN`, a `Date`, a `Map`, a class instance, `undefined` in an array, a
- * function, a bigint) is rejected with a `TypeError` naming where it is, so tests over this
- * store prove that transitions are fit for Redis. For tests only.
+ * macrotask and every value crosses JSON; a value JSON would change is rejected with a
+ * `TypeError` naming where it is. For tests only.
  *
  * @example
  * runStoreConformance('memoryStore over JSON', () => jsonRoundTripStore(memoryStore()), { describe, it });

@@ -99,6 +99,12 @@ local function msgRelease(s, a, i)
   return 'true', json('n', f.raw.n, 'last', last), ttl
 end
 
+local function msgDone(s, a, i)
+  local f = stateOf(s)
+  if f ~= nil and (f.raw.dead ~= nil or liveSink(f)) then return 'null', false, 0 end
+  return 'null', nil, 0
+end
+
 local function msgDead(s, a, i)
   local f = stateOf(s)
   return 'null', json('n', given(f and f.raw.n) or '0', 'dead', a[i + 1]), tonumber(a[i])
@@ -143,4 +149,9 @@ export const recordScripts: Record<string, ScriptSpec> = {
     return [String(r.by), text(r.last)];
   }),
   'messages.dead': record('msgDead', ms('ttlMs'), (i) => [text((i as { reason: string }).reason)]),
+  'messages.done': record(
+    'msgDone',
+    () => [],
+    () => [],
+  ),
 };
