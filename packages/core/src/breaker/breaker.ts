@@ -19,14 +19,8 @@ import { type SharedBreakerOptions, SharedCircuitBreaker } from './shared.js';
 export type { BreakerEvent } from './events.js';
 
 /**
- * A circuit breaker; see {@link CircuitBreakerOptions}. The state machine:
- * `closed` → (strategy trips) → `open` → (`halfOpenAfter` elapsed, checked lazily on the
- * next call or read of `state`) → `half-open` → (`halfOpenMaxCalls` probes succeed) →
- * `closed`, or (a probe fails, or every probe slot stays taken for `halfOpenAfter`) → `open`.
- * `isolate()` holds it in `isolated` until `reset()` or every isolation is disposed.
- *
- * Decisions depend only on the snapshot, the outcomes and the times they are reported at,
- * so `circuitBreaker({ initialState: b.snapshot() })` continues exactly where `b` was.
+ * A circuit breaker; see {@link CircuitBreakerOptions} and docs/circuit-breaker.md for its
+ * states. `circuitBreaker({ initialState: b.snapshot() })` continues exactly where `b` was.
  */
 export class CircuitBreakerPolicy extends BreakerEvents implements RegisteredBreaker {
   readonly name: string;

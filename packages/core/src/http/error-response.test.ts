@@ -278,6 +278,12 @@ describe('errorResponse', () => {
     const r = errorResponse(notAllowed, { correlationId: 'c' });
     expect(r.headers).toEqual({ 'content-type': PROBLEM_JSON_CONTENT_TYPE, 'x-request-id': 'c', allow: 'GET, HEAD' });
     expect(errorResponse({ status: 503, headers: { 'retry-after': 120 } }).headers['retry-after']).toBe('120');
+    const date = 'Wed, 21 Oct 2015 07:28:00 GMT';
+    expect(errorResponse({ status: 503, headers: { 'Retry-After': date } }).headers['retry-after']).toBe(date);
+    // Never what a client cannot read as a wait: a negative, a fraction, a word, a number past 15 digits.
+    for (const v of ['-3', '1.5', 'soon', '1e3', '9'.repeat(16)]) {
+      expect(errorResponse({ status: 503, headers: { 'Retry-After': v } }).headers['retry-after'], v).toBeUndefined();
+    }
     expect(errorResponse({ status: 413, headers: { connection: 'close' } }).headers.connection).toBe('close');
     // Only that it closes: any other Connection (keep-alive, an Upgrade) would keep open one the server closes.
     for (const connection of ['keep-alive', 'keep-alive, Upgrade', 'Upgrade', 'close, te']) {

@@ -232,10 +232,13 @@ function ownHeaders(error: unknown): Record<string, string> {
     if (typeof headers !== 'object' || headers === null || upstreamAnswer(error as Bag)) return out;
     for (const [name, value] of Object.entries(headers)) {
       const lower = name.toLowerCase();
-      const text = typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
-      // A Connection but `close` (keep-alive, an Upgrade) would hold open what the server closes.
-      const ok = ERROR_HEADERS.has(lower) && text !== undefined && text !== '' && FIELD_VALUE.test(text);
-      if (ok && (lower !== 'connection' || /^close$/i.test(text))) out[lower] = text;
+      const text = typeof value === 'string' || typeof value === 'number' ? String(value) : '';
+      // Only what RFC 9110 lets a sender write: close; delay-seconds or an IMF-fixdate.
+      const fits =
+        lower === 'connection'
+          ? /^close$/i.test(text)
+          : lower !== 'retry-after' || /^(\d{1,15}|\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT)$/.test(text);
+      if (ERROR_HEADERS.has(lower) && text !== '' && FIELD_VALUE.test(text) && fits) out[lower] = text;
     }
   } catch {
     // headers that cannot be read bring none

@@ -90,7 +90,8 @@ export interface ProblemContext {
 }
 
 /** `Retry-After` for a wait in ms: whole seconds, rounded up (RFC 9110 delay-seconds). */
-export const retryAfterSeconds = (ms: number): number => Math.max(0, Math.ceil(ms / 1_000));
+export const retryAfterSeconds = (ms: number): number =>
+  Math.min(999_999_999_999_999, Math.max(0, Math.ceil(ms / 1_000))); // 15 digits at most, never `1e+22`
 
 /** A problem response of `kind` with `status`; `extra` members go after `category`. */
 export function problemResponse(

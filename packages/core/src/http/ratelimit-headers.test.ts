@@ -336,3 +336,22 @@ describe('mergeRateLimitFields', () => {
     expect(mergeRateLimitFields(allowed, refused)['ratelimit-reset']).toBe('30');
   });
 });
+
+describe('numbers past what a structured-field Integer holds (15 digits)', () => {
+  it('are written as the largest one, never in exponent notation', () => {
+    const huge = { name: 'huge', algorithms: [{ kind: 'fixedWindow', limit: 1e21, windowMs: 1e25 }] };
+    const respond = rateLimitResponder([huge as never], { headers: 'both' });
+    const allowed = { allowed: true, limit: 1e21, remaining: 1e20, resetMs: 1e25, retryAfterMs: 0 };
+    const r = respond([allowed as never], 0);
+    expect(r.headers['ratelimit-policy']).toBe('"huge";q=999999999999999;w=999999999999999');
+    expect(r.headers.ratelimit).toBe('"huge";r=999999999999999;t=999999999999999');
+    expect(JSON.stringify(r.headers)).not.toMatch(/e\+/);
+    const refused = respond([{ ...allowed, allowed: false, remaining: 0, retryAfterMs: 1e25 } as never], 0);
+    expect(refused.headers['retry-after']).toBe('999999999999999');
+    const draft = rateLimitResponder([huge as never], { headers: 'draft' }).draft!;
+    expect([draft.policy, draft.ratelimit(allowed as never)]).toEqual([
+      '"huge";q=999999999999999;w=999999999999999',
+      '"huge";r=999999999999999;t=999999999999999',
+    ]);
+  });
+});

@@ -68,7 +68,8 @@ interface Report {
   readonly t: number;
 }
 
-const integer = (n: number) => String(Math.max(0, Math.floor(n)));
+// A structured-field Integer: at most 15 digits, never `1e+21`.
+const integer = (n: number) => String(Math.min(999_999_999_999_999, Math.max(0, Math.floor(n))));
 const NONE: readonly string[] = [];
 
 /**
@@ -105,7 +106,7 @@ export function rateLimitResponder(
           name: names[j]!,
           item: serializeString(names[j]!),
           quota: a.limit,
-          windowSeconds: Math.ceil(a.windowMs / 1_000),
+          windowSeconds: retryAfterSeconds(a.windowMs),
         })),
       );
     }
@@ -128,7 +129,7 @@ export function rateLimitResponder(
       : {
           policy: policyField,
           // The name's part made once; the numbers go into the text as they are (no `String()`).
-          ratelimit: (d) => `${prefix}${Math.max(0, Math.floor(d.remaining))};t=${retryAfterSeconds(d.resetMs)}`,
+          ratelimit: (d) => `${prefix}${integer(d.remaining)};t=${retryAfterSeconds(d.resetMs)}`,
         };
 
   const respond = (
