@@ -448,7 +448,9 @@ describe('saga with a store', () => {
     const first = s.execute({ customer: 'c1' }, { id: 'o-1' }); // waits in "charge"
     await Promise.resolve();
     await expect(s.execute({ customer: 'c1' }, { id: 'o-1' })).rejects.toThrow(
-      new SagaError('Saga "order": id "o-1" is in use (running, its log awaiting recover(), or a failed one kept for an operator until logTtlMs)'),
+      new SagaError(
+        'Saga "order": id "o-1" is in use (running, its log awaiting recover(), or a failed one kept for an operator until logTtlMs)',
+      ),
     );
     charging.reject(new Error('card declined'));
     expect(await first).toMatchObject({ id: 'o-1', status: 'compensated' });
