@@ -201,6 +201,25 @@ describe('bulkhead', () => {
     await running;
   });
 
+  it('frees the slot of a call whose result cannot be read (a revoked Proxy, a `then` getter that throws)', async () => {
+    const revoked = () => {
+      const { proxy, revoke } = Proxy.revocable({}, {});
+      revoke();
+      return proxy;
+    };
+    const throwing = () =>
+      Object.defineProperty({}, 'then', {
+        get: () => {
+          throw new Error('lazy');
+        },
+      });
+    const b = bulkhead({ limit: 1 });
+    await expect(b.execute(revoked)).rejects.toThrow(TypeError);
+    await expect(b.execute(throwing)).rejects.toThrow('lazy');
+    expect(b.executionSlots).toBe(1);
+    expect(await b.execute(() => 'ok')).toBe('ok');
+  });
+
   it('rejects invalid options naming each one', () => {
     try {
       bulkhead({ limit: 0, queue: -1, name: '', maxQueueMs: 0, retryAfterMs: -1, clock: {} as never });

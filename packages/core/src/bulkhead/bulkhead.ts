@@ -117,13 +117,15 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
     const started = this.#adaptive === undefined ? 0 : this.#clock.now();
     const inflight = this.#active;
     let result: T | PromiseLike<T>;
+    let thenable: boolean;
     try {
       result = fn(context);
+      thenable = isThenable(result); // a `then` getter that throws must free the slot too
     } catch (error) {
       this.#release(started, inflight, error);
       return Promise.reject(error);
     }
-    if (!isThenable(result)) {
+    if (!thenable) {
       this.#release(started, inflight);
       return Promise.resolve(result);
     }

@@ -20,10 +20,13 @@ function warnOnce(culprit: object, error: unknown): void {
   const { warned } = hook();
   if (warned.has(culprit)) return;
   warned.add(culprit);
-  console.warn(
-    '[@resilience/core] An event listener threw; the call it observed was not affected. Reported once per listener: subscribe with onListenerError() to see every error.',
-    error,
-  );
+  const warning =
+    '[@resilience/core] An event listener threw; the call it observed was not affected. Reported once per listener: subscribe with onListenerError() to see every error.';
+  try {
+    console.warn(warning, error);
+  } catch {
+    console.warn(warning); // an error that cannot be printed (its stack getter throws)
+  }
 }
 
 /** Reports the error of a listener (or an alert handler) that threw: to the onListenerError handlers, or one warning. */

@@ -17,7 +17,14 @@ class Fanout extends Set<AbortFollower> {
     // settled by an abort handler) is skipped; each is removed before it is told.
     for (const follower of this) {
       this.delete(follower);
-      follower.handleEvent();
+      try {
+        follower.handleEvent();
+      } catch (error) {
+        // One follower's bug (an adapter's callback) must not leave the others unheard.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
     }
     fanouts.delete(this.signal);
   }

@@ -357,8 +357,15 @@ export class RateLimiter {
       )
       .done();
     const keyOf = typeof key === 'function' ? key : () => key as string;
-    const run = <T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> =>
-      this.wait(keyOf(context), { cost, maxWaitMs, signal: context.signal }).then(() => fn(context));
+    const run = <T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> => {
+      let k: string;
+      try {
+        k = keyOf(context);
+      } catch (error) {
+        return Promise.reject(error); // rejects, as every policy does, never throws
+      }
+      return this.wait(k, { cost, maxWaitMs, signal: context.signal }).then(() => fn(context));
+    };
     const execute = <T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> =>
       typeof fn !== 'function' || (signal !== undefined && !isAbortSignal(signal))
         ? Promise.reject(callError(`${this.name}.execute`, fn, signal))

@@ -116,7 +116,8 @@ export class RetryPolicy extends PolicyBase<RetryEvent> {
         const serverDelay = retryAfterMaxMs === undefined ? undefined : retryAfterMs(error, this.#clock.now());
         if (serverDelay !== undefined) {
           if (serverDelay > retryAfterMaxMs!) reason = 'retry_after';
-          else delayMs = Math.max(delayMs, serverDelay + this.#random() * Math.min(1_000, serverDelay * 0.1));
+          // A random source that gives NaN adds no jitter rather than make the wait NaN (no wait).
+          else delayMs = Math.max(delayMs, serverDelay + (this.#random() * Math.min(1_000, serverDelay * 0.1) || 0));
         }
         if (!reason && deadlineMs !== undefined && this.#clock.now() + delayMs - startedAt > deadlineMs) {
           reason = 'deadline';

@@ -34,6 +34,31 @@ const settled = async (p: Promise<unknown>) => {
 afterEach(restoreAbortController);
 
 describe('timeout', () => {
+  it('settles at once a call whose result cannot be read (a revoked Proxy, a `then` that throws): no timeout later', async () => {
+    const revoked = () => {
+      const { proxy, revoke } = Proxy.revocable({}, {});
+      revoke();
+      return proxy;
+    };
+    // A thenable whose `then` throws (built with defineProperty: a literal `then` is flagged by lint).
+    const thenThrows = () =>
+      Object.defineProperty({}, 'then', {
+        value: () => {
+          throw new Error('then');
+        },
+      });
+    for (const strategy of ['cooperative', 'aggressive'] as const) {
+      const clock = new FakeClock();
+      const policy = timeout(1_000, { clock, strategy });
+      const events: unknown[] = [];
+      policy.onEvent((e) => events.push(e));
+      await expect(policy.execute(revoked)).rejects.toThrow(TypeError);
+      await expect(policy.execute(thenThrows as never)).rejects.toThrow('then');
+      await clock.advance(1_000);
+      expect(events, strategy).toEqual([]);
+    }
+  });
+
   it('dispose() clears its shared timer once no call waits; a later call arms it again and still times out', async () => {
     const clock = new FakeClock();
     const policy = timeout(1_000, { clock });

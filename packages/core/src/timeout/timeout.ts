@@ -147,13 +147,15 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
     const call = new TimeoutCall(this, context, ms);
     this.#queue.add(call, now + ms, now);
     let result: T | PromiseLike<T>;
+    let thenable: boolean;
     try {
       result = fn(call);
+      thenable = isThenable(result); // a `then` getter that throws must settle the call too
     } catch (error) {
       this.#settle(call);
       return Promise.reject(error);
     }
-    if (!isThenable(result)) {
+    if (!thenable) {
       if (this.#learn !== undefined) this.#learned(call);
       this.#settle(call);
       return Promise.resolve(result);
@@ -161,16 +163,18 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
     if (this.#rejectsEarly) {
       return new Promise<T>((resolve, reject) => {
         call.reject = reject;
-        result.then(
-          (value) => {
+        const failed = (error: unknown) => {
+          const expired = call.phase === Phase.SoftExpired;
+          if (this.#settle(call)) reject(expired ? timedOut(call, error) : error);
+        };
+        try {
+          (result as PromiseLike<T>).then((value) => {
             if (this.#learn !== undefined) this.#learned(call);
             if (this.#settle(call)) resolve(value);
-          },
-          (error: unknown) => {
-            const expired = call.phase === Phase.SoftExpired;
-            if (this.#settle(call)) reject(expired ? timedOut(call, error) : error);
-          },
-        );
+          }, failed);
+        } catch (error) {
+          failed(error); // a thenable whose `then` throws
+        }
       });
     }
     return Promise.resolve(result).then(
