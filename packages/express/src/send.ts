@@ -33,11 +33,9 @@ export function send(res: Response, answer: Answer): void {
   if (isHeadersSent(res)) return;
   clearBodyHeaders(res);
   res.statusCode = answer.status;
-  for (const [name, value] of Object.entries(answer.headers ?? {})) {
-    // An error's own `Connection` (a proxy's upstream's keep-alive) never keeps open a connection
-    // Node closes (a shutdown's drain, a client's `close`): setField bypasses the drain's override.
-    if (name !== 'connection' || res.shouldKeepAlive) setField(res, name, value);
-  }
+  // An answer carries no `Connection` but `close` (core's errorResponse drops an error's keep-alive;
+  // a capture records none), so nothing here keeps open a connection the drain closes.
+  for (const [name, value] of Object.entries(answer.headers ?? {})) setField(res, name, value);
   endWith(res, answer.body); // a HEAD gets the GET's length, as res.send gives it
   recordAnswered(res);
 }
