@@ -46,6 +46,39 @@ describe('DeadlineQueue', () => {
     expect(log.slice(0, 3)).toEqual(['e999', 'e998', 'e997']);
   });
 
+  it('never scans every call in flight for a deadline that falls among them (an attacker ordering per-call deadlines)', async () => {
+    const clock = new FakeClock();
+    const queue = new DeadlineQueue(clock);
+    let reads = 0;
+    const log: string[] = [];
+    const counted = (name: string) => {
+      const e = entry(log, name);
+      let d = 0;
+      Object.defineProperty(e, 'deadline', {
+        get: () => {
+          reads++;
+          return d;
+        },
+        set: (v: number) => void (d = v),
+      });
+      return e;
+    };
+    queue.add(counted('head'), 1_000, 0);
+    // Each later than the head and earlier than every other: a scan from the tail crosses all.
+    const middle = Array.from({ length: 2_000 }, (_, i) => counted(`m${i}`));
+    for (const [i, e] of middle.entries()) queue.add(e, 100_000 - i, 0);
+    expect(reads).toBeLessThan(100_000); // a scan from the tail reads ~2 000 000
+    queue.remove(middle[1_999]!); // removed before its time: it never expires
+    await clock.advance(1_000);
+    expect(log).toEqual(['head']);
+    await clock.advance(100_000);
+    expect(log.slice(1, 4)).toEqual(['m1998', 'm1997', 'm1996']);
+    expect(log).toHaveLength(2_000);
+    expect(log).not.toContain('m1999');
+    expect(queue.isEmpty).toBe(true);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('expires entries in deadline order on one timer, skipping removed ones', async () => {
     const clock = new FakeClock();
     const queue = new DeadlineQueue(clock);

@@ -22,6 +22,10 @@ interface Unrefable {
 // due and re-arms for the new earliest deadline, if any. With a fixed time limit, deadlines
 // arrive in order, so insertion is O(1) too (it scans from the tail).
 //
+// A deadline that falls among those queued (a limit per call, which a client may order
+// to make every insertion cross all the calls in flight) is looked for a few steps back
+// from the tail at most; further in, the entry gets a clock timer of its own.
+//
 // So the success path costs a `clock.now()` and a few pointer writes instead of a
 // `setTimeout` + `clearTimeout` pair; the timer fires at most about once per time limit.
 // While the queue is empty the pending timer is unref'd (when the clock's handles support
@@ -35,6 +39,7 @@ export class DeadlineQueue {
   #timer: TimerHandle | undefined;
   #timerDue = Number.POSITIVE_INFINITY;
   #timerRefed = true;
+  readonly #own = new Map<DeadlineEntry, TimerHandle>();
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -42,7 +47,7 @@ export class DeadlineQueue {
 
   // True when no entry waits.
   get isEmpty(): boolean {
-    return this.#head === undefined;
+    return this.#head === undefined && this.#own.size === 0;
   }
 
   // Queues `entry` to expire at `deadline`; `now` is the clock's current time.
@@ -51,7 +56,18 @@ export class DeadlineQueue {
     entry.queue = this;
     // From the tail (a fixed limit: in order), unless it goes first (a shrinking limit).
     let after = this.#head === undefined || deadline < this.#head.deadline ? undefined : this.#tail;
-    while (after !== undefined && after.deadline > deadline) after = after.prev;
+    for (let steps = 0; after !== undefined && after.deadline > deadline; after = after.prev) {
+      if (++steps > 8) {
+        entry.prev = entry.next = entry; // marks a timer of its own
+        const expire = () => {
+          this.#own.delete(entry);
+          entry.queue = entry.prev = entry.next = undefined;
+          entry.expire();
+        };
+        this.#own.set(entry, this.#clock.setTimeout(expire, Math.max(0, deadline - now)));
+        return;
+      }
+    }
     entry.prev = after;
     if (after === undefined) {
       entry.next = this.#head;
@@ -72,6 +88,12 @@ export class DeadlineQueue {
     if (entry.queue !== this) return;
     entry.queue = undefined;
     const { prev, next } = entry;
+    if (prev === entry) {
+      this.#clock.clearTimeout(this.#own.get(entry)!);
+      this.#own.delete(entry);
+      entry.prev = entry.next = undefined;
+      return;
+    }
     if (prev) prev.next = next;
     else this.#head = next;
     if (next) next.prev = prev;
