@@ -55,6 +55,25 @@ describe('fallback', () => {
     await expect(call).rejects.toThrow('cancelled');
   });
 
+  it('never runs the substitute for a caller that cancelled, whatever its handle says', async () => {
+    const caller = new AbortController();
+    let replicaReads = 0;
+    const policy = fallback(
+      () => {
+        replicaReads++;
+        return 'replica';
+      },
+      { handle: () => true },
+    );
+    const call = policy.execute(
+      ({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+      caller.signal,
+    );
+    caller.abort(new Error('cancelled'));
+    await expect(call).rejects.toThrow('cancelled');
+    expect(replicaReads).toBe(0);
+  });
+
   it('substitutes for an inner timeout inside a pipeline', async () => {
     const clock = new FakeClock();
     const policy = pipeline(fallback('stale'), timeout(100, { clock, strategy: 'aggressive' }));

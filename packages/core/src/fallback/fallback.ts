@@ -32,7 +32,8 @@ export class FallbackPolicy<R> extends PolicyBase<FallbackEvent, R> {
     try {
       return await fn(context);
     } catch (error) {
-      const handled = this.#handle ? handles(this.#handle, error) : !context.signal.aborted;
+      // A caller that cancelled takes no substitute: the fallback would run for nobody.
+      const handled = !context.signal.aborted && (!this.#handle || handles(this.#handle, error));
       if (!handled) throw error;
       if (this.#events.hasListeners) this.#events.emit({ type: 'fallback', policy: this.name, error });
       const value = this.#value;

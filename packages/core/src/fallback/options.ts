@@ -2,9 +2,9 @@ import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 
 export interface FallbackOptions {
   /**
-   * Which errors the fallback replaces; the others pass through.
-   * @default every error, except when the caller's signal has aborted (the caller gave up,
-   * so there is nobody to give a substitute to)
+   * Which errors the fallback replaces; the others pass through. Never one after the caller's
+   * signal aborted (there is nobody to give a substitute to).
+   * @default every error
    */
   handle?: (error: unknown) => boolean;
   /** Name stamped on events. @default 'fallback' */
