@@ -143,14 +143,9 @@ export function classify(error: unknown): ErrorCategory {
 }
 
 /**
- * Whether retrying may help: network failures, timeouts, rate limits (429), 5xx answers,
- * and the retryable markers of database drivers, gRPC and the AWS SDK (deadlocks,
- * serialization failures, busy locks, UNAVAILABLE, `$retryable`). An explicit boolean
- * `retryable` (or `transient`) property on the error wins. Client errors (4xx other than
- * 408/429), a spent quota (a 429 with code `insufficient_quota`), validation, auth,
- * configuration, cancellation and unknown errors are not transient, and neither are the toolkit's own rejections (open breaker, full bulkhead,
- * rate-limit refusal: `isOwnRejection`), whatever their cause: they were refused here, not
- * failed by the dependency.
+ * Whether retrying may help: network failures, timeouts, 429s, 5xx and the retryable markers
+ * of drivers, gRPC and AWS; an explicit boolean `retryable` / `transient` wins. Never the
+ * toolkit's own rejections. The whole table is in docs/errors.md.
  */
 export function isTransient(error: unknown): boolean {
   try {

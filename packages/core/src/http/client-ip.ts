@@ -62,14 +62,9 @@ function format(groups: readonly number[]): string {
 }
 
 /**
- * The rate-limit key for a client's IP address: an IPv4 address as it is; an IPv4-mapped
- * or NAT64 IPv6 address (`::ffff:203.0.113.7`, `64:ff9b::203.0.113.7`) folded to its IPv4
- * address; any other IPv6 address masked to its first `ipv6PrefixLength` bits and written
- * `2001:db8:abcd:1200::/56`, since one customer commonly holds a /56 (or a /64) and could
- * otherwise rotate through 2^72 addresses. Brackets, a zone (`%eth0`) and the
- * port some proxies add to `X-Forwarded-For` (`203.0.113.7:51234`, `[2001:db8::1]:443`: one
- * key per connection otherwise) are dropped; anything that is not an IP address comes back
- * unchanged.
+ * The rate-limit key for a client's IP: IPv4 as it is, IPv4-mapped and NAT64 IPv6 folded to
+ * IPv4, other IPv6 masked to `ipv6PrefixLength` bits; ports, brackets and zones dropped
+ * (details in docs/http.md).
  *
  * @example
  * clientIpKey('2001:db8:abcd:12ff::1'); // '2001:db8:abcd:1200::/56'

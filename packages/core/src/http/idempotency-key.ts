@@ -25,12 +25,8 @@ const refuse = (reason: IdempotencyKeyFailureReason, message: string): Idempoten
 });
 
 /**
- * A parser for the `Idempotency-Key` request header of draft-ietf-httpapi-idempotency-key-header:
- * an RFC 9651 Item whose value is a String (quoted: `"8e03978e-40d5-43e8"`). It refuses a
- * missing or empty header (`missing`), a value that is not a quoted string (`unquoted`), a bad
- * escape, a character outside printable ASCII or text after the string (`malformed`), `""`
- * (`empty`), and keys shorter than `minKeyLength` (`too_short`) or longer than `maxKeyLength`
- * (`too_long`). Parameters after the string are allowed and ignored. Never throws on a header.
+ * A parser for the `Idempotency-Key` header (an RFC 9651 String, `"8e03978e-40d5-43e8"`);
+ * never throws. The reasons it refuses a key are listed in docs/http.md.
  *
  * @example
  * const parseKey = idempotencyKeyParser({ minKeyLength: 16 });

@@ -85,15 +85,9 @@ export function fixedWindow(options: WindowOptions): RateLimitAlgorithm<FixedWin
 }
 
 /**
- * The two-counter sliding window: the cost admitted in the current aligned window plus
- * the previous window's cost weighted by the share of the previous window the sliding
- * window still covers. A request is admitted while that estimate plus its cost is at most
- * `limit`. Constant memory (three numbers per key), no per-request log.
- *
- * Error bound: the estimate assumes the previous window's requests were spread evenly.
- * Each aligned window still admits at most `limit`, and any interval of `windowMs` admits
- * at most `2 · limit` (reached only when the previous window's requests all came at its
- * very end); with evenly spread traffic the estimate is exact.
+ * The two-counter sliding window: the current window's cost plus the previous one's,
+ * weighted by how much of it the sliding window still covers. Three numbers per key; any
+ * `windowMs` interval admits at most `2 · limit` (see docs/rate-limiting.md).
  */
 export function slidingWindow(options: WindowOptions): RateLimitAlgorithm<SlidingWindowState> {
   validate('slidingWindow', options);

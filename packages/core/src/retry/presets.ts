@@ -13,16 +13,9 @@ const exponential = (maxAttempts: number, initialMs: number): RetryPreset => ({
 });
 
 /**
- * Starting points per provider and per kind of call, as `retry` options. Each access returns
- * a fresh object, so spread it and override what you need:
- * `retry({ ...retryPresets.anthropic, maxAttempts: 6 })`. Every exponential preset doubles
- * the wait from its base, draws it uniformly between 0 and that (full jitter), and caps it
- * at ten times the base; all retry what `isTransient` accepts and honour `Retry-After`.
- * - `openai`, `anthropic`: 4 attempts, waits up to 2, 4 and 8 s.
- * - `ollama`: 3 attempts, 100 ms apart (a local model answers or fails fast).
- * - `default`: 3 attempts, waits up to 1 and 2 s.
- * - `production`: 3 attempts, waits up to 0.5 and 1 s (at most 5 s).
- * - `expensive`: 5 attempts, waits up to 1, 2, 4 and 8 s (at most 10 s), for calls worth waiting for.
+ * `retry` options per provider and kind of call (`openai`, `anthropic`, `ollama`, `default`,
+ * `production`, `expensive`; table in docs/retry.md). Each access returns a fresh object:
+ * `retry({ ...retryPresets.anthropic, maxAttempts: 6 })`.
  */
 export const retryPresets = {
   get openai(): RetryPreset {
