@@ -11,8 +11,9 @@ class Fanout extends Set<AbortFollower> {
     super();
   }
 
-  // The signal aborted: tell every follower, in the order they started following.
-  handleEvent(): void {
+  // The signal aborted: tell every follower, in the order they started following. A function,
+  // not an `EventListenerObject`: a polyfill's emitter may call only functions.
+  readonly fire = (): void => {
     // Live iteration: a follower that stops following while an earlier one is told (a call
     // settled by an abort handler) is skipped; each is removed before it is told.
     for (const follower of this) {
@@ -27,7 +28,7 @@ class Fanout extends Set<AbortFollower> {
       }
     }
     fanouts.delete(this.signal);
-  }
+  };
 }
 
 const ONCE = { once: true } as const;
@@ -45,7 +46,7 @@ export function followAbort(signal: AbortSignal, follower: AbortFollower): void 
   if (fanout === undefined) {
     fanout = new Fanout(signal);
     fanouts.set(signal, fanout);
-    signal.addEventListener('abort', fanout, ONCE);
+    signal.addEventListener('abort', fanout.fire, ONCE);
   }
   fanout.add(follower);
 }
@@ -55,7 +56,7 @@ export function unfollowAbort(signal: AbortSignal, follower: AbortFollower): voi
   const fanout = fanouts.get(signal);
   if (fanout?.delete(follower) && fanout.size === 0) {
     fanouts.delete(signal);
-    signal.removeEventListener('abort', fanout);
+    signal.removeEventListener('abort', fanout.fire);
   }
 }
 

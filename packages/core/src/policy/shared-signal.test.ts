@@ -123,3 +123,42 @@ describe.each(Object.entries(scenarios))('many concurrent calls under one caller
     expect(listeners(caller.signal)).toBe(0);
   });
 });
+
+/** An AbortSignal as abortcontroller-polyfill-style emitters make it: they call function listeners only. */
+function functionListenersOnlySignal() {
+  const listeners = new Set<(event: unknown) => void>();
+  const signal = {
+    aborted: false,
+    reason: undefined as unknown,
+    onabort: null,
+    addEventListener: (_type: string, listener: unknown) => {
+      if (typeof listener === 'function') listeners.add(listener as (event: unknown) => void);
+    },
+    removeEventListener: (_type: string, listener: unknown) => listeners.delete(listener as (event: unknown) => void),
+    dispatchEvent: () => true,
+    throwIfAborted() {},
+  };
+  const abort = (reason: unknown) => {
+    signal.aborted = true;
+    signal.reason = reason;
+    for (const listener of [...listeners]) listener({ type: 'abort' });
+  };
+  return { signal: signal as unknown as AbortSignal, abort, listeners };
+}
+
+describe('a caller signal whose emitter calls only function listeners (a polyfill)', () => {
+  it('is heard: waiting calls reject with its reason, and nothing stays on it', async () => {
+    const clock = new FakeClock();
+    const caller = functionListenersOnlySignal();
+    const g = gate();
+    const policy = timeout(60_000, { clock });
+    const calls = [policy.execute(g.fn, caller.signal), retry({ clock }).execute(g.fn, caller.signal)].map((p) =>
+      p.catch((e: unknown) => e),
+    );
+    await clock.advance(10);
+    const reason = new Error('caller gave up');
+    caller.abort(reason);
+    expect(await Promise.all(calls)).toEqual([reason, reason]);
+    expect(followerCount(caller.signal)).toBe(0);
+  });
+});
