@@ -72,6 +72,18 @@ describe('classify', () => {
     expect(classify(new TypeError("Cannot read properties of undefined (reading 'fetch')"))).toBe('validation');
   });
 
+  it("reads fetch's own refusals (a bad port, an unknown scheme) as not worth retrying", async () => {
+    const badPort = await fetch('http://127.0.0.1:1/').catch((e: unknown) => e); // refused before any socket
+    const scheme = await fetch('ftp://127.0.0.1/').catch((e: unknown) => e);
+    for (const refused of [badPort, scheme]) {
+      expect(refused).toBeInstanceOf(TypeError);
+      expect(isTransient(refused)).toBe(false);
+      expect(classify(refused)).toBe('validation');
+    }
+    const loop = new TypeError('fetch failed', { cause: new Error('redirect count exceeded') });
+    expect(isTransient(loop)).toBe(false);
+  });
+
   it('sorts the toolkit’s own errors by code', () => {
     expect(classify(new TimeoutError(100))).toBe('timeout');
     expect(classify(new RequestTimeoutError(100))).toBe('timeout');

@@ -90,6 +90,10 @@ interface Verdict {
 
 const UNKNOWN: Verdict = { category: 'unknown', transient: false };
 const verdict = (category: ErrorCategory, transient: boolean): Verdict => ({ category, transient });
+// The causes undici's fetch gives for a request its own rules refuse.
+const FETCH_RULE =
+  /^(bad port|unknown scheme|URL scheme|redirect count|unexpected redirect|invalid method|proxy auth|about scheme)/;
+
 const retryableCategory = (c: ErrorCategory) => c === 'network' || c === 'timeout' || c === 'rate_limit';
 
 function assess(error: unknown, depth: number): Verdict {
@@ -117,8 +121,14 @@ function assess(error: unknown, depth: number): Verdict {
   }
   const name = typeof e.name === 'string' ? e.name : '';
   const message = typeof e.message === 'string' ? e.message : '';
-  // fetch's own TypeError, when its cause was lost or never set (a browser's `Failed to fetch`).
-  if (name === 'TypeError' && /^(fetch failed|failed to fetch)$/i.test(message)) return verdict('network', true);
+  // fetch's own TypeError: a request its rules refuse (its cause, without a code, says which)
+  // fails the same on every try; else a network failure whose cause was lost or never set.
+  if (name === 'TypeError' && /^(fetch failed|failed to fetch)$/i.test(message)) {
+    const cause = asBag(e.cause)?.message;
+    return typeof cause === 'string' && FETCH_RULE.test(cause)
+      ? verdict('validation', false)
+      : verdict('network', true);
+  }
   if (name === 'SyntaxError' || name === 'RangeError' || name === 'TypeError') return verdict('validation', false);
   if (/validation|zoderror|invalid/i.test(name)) return verdict('validation', false);
   for (const [pattern, category] of MESSAGE_RULES) {
