@@ -243,9 +243,8 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
         }
         if (late !== undefined) return end.apply(this, args);
         keep(args[0] as Chunk, args[1]);
-        // The whole answer handed over: an error passed on after it (`res.json(…); next(err)`)
-        // changes nothing the client gets. Not an end after the error handler cut it off.
-        answered = !res.destroyed;
+        // Not an end after the error handler cut it off.
+        const whole = !res.destroyed;
         ending = true;
         let ended: ServerResponse;
         try {
@@ -253,6 +252,9 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
         } finally {
           ending = false;
         }
+        // The whole answer handed over: an error passed on after it (`res.json(…); next(err)`)
+        // changes nothing the client gets. Not one whose `end` threw (`strictContentLength`).
+        answered = whole;
         if (lingering !== undefined) {
           clock.clearTimeout(lingering);
           captured();

@@ -29,7 +29,7 @@ import { bodyReader, type RequestBody } from '../body.js';
 import { type CapturedResponse, responseCapture } from '../capture.js';
 import { loggedPath } from '../logged-path.js';
 import { consoleLogger } from '../logger.js';
-import { requestCorrelationId } from '../request-state.js';
+import { lateResponse, requestCorrelationId, requestSignal } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 import { errorAnswer, problemAnswer } from './answer.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
@@ -226,8 +226,12 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     const req = res.req;
     let body: RequestBody | undefined;
     try {
-      body = await read(req);
+      // Given up when a `timeout` answers the request (or its client leaves): a body that never
+      // completes (a slowloris, `Expect: 100-continue` and no body) holds nothing.
+      body = await read(req, requestSignal(res));
     } catch (error) {
+      // Answered for while the body came: no handler will run; loadShedding frees its slot now.
+      lateResponse(res)?.failed();
       // A RequestBodyError answers with its status, message and `Connection: close` (a 413).
       return errorAnswer(res, error);
     }

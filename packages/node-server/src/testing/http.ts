@@ -1,7 +1,7 @@
 // Test helpers: real servers on 127.0.0.1 and real requests through node:http.
 import { once } from 'node:events';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 
 export interface Served {
   readonly server: http.Server;
@@ -85,4 +85,45 @@ export function deferred<T = void>() {
     reject = rej;
   });
   return { promise, resolve, reject };
+}
+
+/** A raw HTTP/1.1 connection: bytes written as given, everything read kept as text. */
+export interface RawClient {
+  readonly socket: Socket;
+  /** All bytes read so far, as latin1 text. */
+  text(): string;
+  /** Resolves once the text read so far contains `part` `times` times; rejects if the connection closes first. */
+  until(part: string, times?: number): Promise<void>;
+}
+
+/** Opens a raw connection to 127.0.0.1:`port`. */
+export async function rawClient(port: number): Promise<RawClient> {
+  const socket = connect(port, '127.0.0.1');
+  let text = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => {
+    text += chunk;
+  });
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  const count = (part: string) => text.split(part).length - 1;
+  return {
+    socket,
+    text: () => text,
+    until: (part, times = 1) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (count(part) < times) return;
+          socket.off('data', check).off('close', closed);
+          resolve();
+        };
+        const closed = () => {
+          socket.off('data', check);
+          if (count(part) >= times) resolve();
+          else reject(new Error(`the connection closed before ${JSON.stringify(part)} came: ${text}`));
+        };
+        socket.on('data', check).once('close', closed);
+        check();
+      }),
+  };
 }
