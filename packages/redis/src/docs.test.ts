@@ -3,13 +3,17 @@
  * server (REDIS_URL): a reader who copies one gets a store whose first call reaches Redis.
  * The Cluster example names hosts of its own and is only type-checked (docs/).
  */
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type Idempotency, isStoreUnavailableError, type RateLimiter } from '@resilience/core';
+import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { useServer } from './testing/fixture.js';
+import { startProxy } from './testing/proxy.js';
 
 const fixture = useServer();
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
@@ -24,7 +28,7 @@ const blocks = (file: string): string[] =>
 type Example = Record<string, { disconnect?(): void; close?(): Promise<void> } & Record<string, unknown>>;
 
 /** Runs one example with its imports pointed at this checkout; resolves with its top-level constants. */
-async function run(name: string, code: string): Promise<Example> {
+async function run(name: string, code: string, port = fixture.server.port): Promise<Example> {
   const specifier = (s: string) =>
     s === '@resilience/redis' ? here('./index.ts') : s.startsWith('@resilience/') ? s : require.resolve(s);
   const names = [...code.matchAll(/^const (\w+) =/gm)].map((m) => m[1]);
@@ -33,7 +37,7 @@ async function run(name: string, code: string): Promise<Example> {
     file,
     `${code.replace(/ from '([^']+)'/g, (_, s: string) => ` from '${specifier(s)}'`)}\nexport { ${names} };\n`,
   );
-  process.env.REDIS_URL = `redis://127.0.0.1:${fixture.server.port}`;
+  process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
   try {
     return (await import(/* @vite-ignore */ file)) as Example;
   } finally {
@@ -69,6 +73,31 @@ describe('the examples of the Redis docs', () => {
       await (result.payments as { execute(k: string, f: () => string): Promise<string> }).execute('k', () => 'ran'),
     ).toBe('ran');
     await close(result);
+  });
+
+  it('docs/redis.md, ioredis setup: a decision whose answer is lost with its connection is counted once, not run again', async () => {
+    const proxy = await startProxy(fixture.server.port);
+    const [example] = blocks('../../../docs/redis.md');
+    const result = await run('lost-reply', example!, proxy.port);
+    const limiter = result.limiter as unknown as RateLimiter;
+    const payments = result.payments as unknown as Idempotency;
+    expect(result.decision).toMatchObject({ allowed: true, remaining: 59 });
+    const lost = proxy.dropNextReply(); // Redis runs the script; its answer goes with the connection
+    const decision = await limiter.consume('user-42');
+    await lost;
+    expect(decision).toMatchObject({ allowed: true, degraded: true });
+    const client = result.client as unknown as Redis;
+    if (client.status !== 'ready') await once(client, 'ready');
+    // Not sent again after the reconnection: Redis counted the request once.
+    expect(await limiter.consume('user-42')).toMatchObject({ allowed: true, remaining: 57 });
+    // A lost claim fails the call; sent again, it would find itself in flight and wait out the lock.
+    if (client.status !== 'ready') await once(client, 'ready');
+    const claim = proxy.dropNextReply();
+    const error = await payments.execute('k', () => 'ran').catch((e: unknown) => e);
+    await claim;
+    expect(isStoreUnavailableError(error)).toBe(true);
+    await close(result);
+    await proxy.close();
   });
 
   it('docs/redis.md, node-redis setup: the store answers', async () => {

@@ -221,6 +221,9 @@ async function handle(request: FleetRequest): Promise<unknown> {
       return outageRound(request.n, request.advanceMs);
     case 'ready':
       if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+      // Answered after what the client sent again on 'ready' (same connection, in order): by
+      // then the store has heard Redis again, whatever the load on the machine.
+      await client.ping();
       return null;
     case 'health':
       return { crashes, clientCloses };
