@@ -49,6 +49,8 @@ export function beginTransition(
       }
       if (mismatch(state.fp, input.fp)) return { state, output: { kind: 'mismatch' }, ttlMs: 0, write: false };
       if (state.s === 'in_flight') {
+        // The same claim again (its answer lost with a connection, sent again): the owner's own.
+        if (state.owner === input.owner) return { state, output: { kind: 'acquired' }, ttlMs: 0, write: false };
         return { state, output: { kind: 'in_flight', waitMs: state.until - now }, ttlMs: 0, write: false };
       }
       return { state, output: { kind: 'done', outcome: state.outcome }, ttlMs: 0, write: false };

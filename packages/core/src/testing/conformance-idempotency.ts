@@ -26,6 +26,8 @@ export const idempotencyScenarios: readonly StoreScenario[] = [
       same(await store.apply(KEY, begin, by('a'), await at(0)), { kind: 'acquired' }, 'a claims a free key');
       same(await store.get(KEY, 0), { s: 'in_flight', fp: 'f1', owner: 'a', until: 1_000 }, 'record in flight');
       same(await store.apply(KEY, begin, by('b'), 0), { kind: 'in_flight', waitMs: 1_000 }, 'b while a runs');
+      // A claim sent twice (its answer lost with a connection, the client sent it again) is a's own.
+      same(await store.apply(KEY, begin, by('a'), 0), { kind: 'acquired' }, 'a claims again');
       same(await store.apply(KEY, begin, by('b'), await at(300)), { kind: 'in_flight', waitMs: 700 }, 'b at 300 ms');
       const done = { fp: 'f1', owner: 'a', outcome: VALUE };
       same(await store.apply(KEY, complete, done, await at(400)), true, 'a records its outcome');

@@ -29,6 +29,7 @@ local function idemBegin(s, a, i)
   local stored = f.raw.fp
   if stored ~= 'null' and fp ~= 'null' and stored ~= fp then return '{"kind":"mismatch"}', false, 0 end
   if inFlight then
+    if f.raw.owner == owner then return '{"kind":"acquired"}', false, 0 end
     local wait = 'null'
     if untilMs ~= nil then wait = num(untilMs - now) end
     return json('kind', '"in_flight"', 'waitMs', wait), false, 0
