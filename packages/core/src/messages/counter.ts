@@ -14,6 +14,8 @@ export interface SinkClaim {
 export interface AttemptState {
   readonly n: number;
   readonly last?: string;
+  /** Why a delivery whose sink failed was dead-lettering it: a redelivery sinks it for that, unrun. */
+  readonly owe?: DeadLetterReason;
   readonly dead?: DeadLetterReason;
   readonly sink?: SinkClaim;
 }
@@ -22,6 +24,8 @@ export interface AttemptOutput {
   /** This attempt's number (1 for the first). */
   readonly attempt: number;
   readonly last?: string;
+  /** Set when an earlier delivery's sink failed: dead-letter the message for this reason, unrun. */
+  readonly owe?: DeadLetterReason;
   /** Set when the message was already dead-lettered: do not run or sink it again. */
   readonly dead?: DeadLetterReason;
   /** Set when another delivery is dead-lettering the message now: do not run it; redeliver later. */
@@ -45,8 +49,9 @@ export function attemptTransition(ttlMs: number): Transition<AttemptState, null,
         return { state, output: { attempt: state.n, dead: state.dead }, ttlMs: 0, write: false };
       }
       if (claimLive(state, now)) return { state, output: { attempt: state.n, sinking: true }, ttlMs: 0, write: false };
+      const { sink: _, ...kept } = state ?? {};
       const n = (state?.n ?? 0) + 1;
-      const next: AttemptState = state?.last === undefined ? { n } : { n, last: state.last };
+      const next: AttemptState = { ...kept, n };
       return { state: next, output: { ...next, attempt: n }, ttlMs };
     },
   };
@@ -100,8 +105,7 @@ export function claimTransition(
       if (state?.dead !== undefined) return { state, output: 'dead', ttlMs: 0, write: false };
       if (claimLive(state, now) && state.sink.by !== input.by) return { state, output: 'busy', ttlMs: 0, write: false };
       const sink: SinkClaim = { by: input.by, until: now + leaseMs };
-      const next: AttemptState =
-        state?.last === undefined ? { n: state?.n ?? 0, sink } : { n: state.n, last: state.last, sink };
+      const next: AttemptState = { ...state, n: state?.n ?? 0, sink };
       return { state: next, output: 'claimed', ttlMs: Math.max(ttlMs, leaseMs) };
     },
   };
@@ -109,19 +113,24 @@ export function claimTransition(
 
 /**
  * Gives up the claim of delivery `by` after its sink failed, noting the error being
- * dead-lettered (`last`), so a redelivery dead-letters the message. Outputs whether `by`
- * still held the claim.
+ * dead-lettered (`last`) and why (`reason`), so a redelivery dead-letters the message for
+ * that reason without running it. Outputs whether `by` still held the claim.
  */
 export function releaseTransition(
   ttlMs: number,
-): Transition<AttemptState, { readonly by: number; readonly last?: string }, boolean> {
+): Transition<
+  AttemptState,
+  { readonly by: number; readonly last?: string; readonly reason: DeadLetterReason },
+  boolean
+> {
   return {
     name: 'messages.release',
     params: { ttlMs },
     apply(state, input) {
       if (state?.sink?.by !== input.by) return { state, output: false, ttlMs: 0, write: false };
       const last = input.last ?? state.last;
-      return { state: last === undefined ? { n: state.n } : { n: state.n, last }, output: true, ttlMs };
+      const owe = input.reason;
+      return { state: last === undefined ? { n: state.n, owe } : { n: state.n, last, owe }, output: true, ttlMs };
     },
   };
 }

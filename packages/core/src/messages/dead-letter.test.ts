@@ -108,6 +108,21 @@ describe('the dead-letter claim', () => {
     expect(deadLetter.mock.calls[1]![1].description).toMatch(/Last error: Error: socket hang up/);
   });
 
+  it('sinks a poison message whose sink failed as poison on the redelivery, without running its handler again', async () => {
+    const deadLetter = vi.fn().mockRejectedValueOnce(new Error('DLQ unavailable')).mockResolvedValue(undefined);
+    const handler = vi.fn(() => Promise.reject(new SyntaxError('Unexpected token } in JSON')));
+    const store = jsonRoundTripStore(memoryStore());
+    const p = messageProcessor<Msg>({ store, handler, deadLetter }); // default maxAttempts
+    await expect(p.process(msg())).rejects.toThrow('DLQ unavailable');
+    expect((await p.process(msg())).outcome).toBe('dead_lettered');
+    expect(handler).toHaveBeenCalledTimes(1);
+    expect(deadLetter).toHaveBeenCalledTimes(2);
+    const [, again] = deadLetter.mock.calls[1]!;
+    expect(again.reason).toBe('poison');
+    expect(again.description).toMatch(/SyntaxError: Unexpected token/);
+    expect(p.stats.deadLettered).toEqual({ poison: 1, max_retries_exceeded: 0 });
+  });
+
   it('expires deadLetterLeaseMs after a process crashed while holding it, and a redelivery sinks the message', async () => {
     const store = memoryStore();
     const clock = new FakeClock();

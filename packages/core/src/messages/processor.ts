@@ -216,6 +216,11 @@ export class MessageProcessor<M> {
       this.#stats.concurrentDeadLetters++;
       return this.#retry(begun.attempt);
     }
+    if (begun.owe !== undefined) {
+      // An earlier delivery's sink failed: sink the message as it was going to, without running it.
+      const description = `Message ${shown} was being dead-lettered (${begun.owe}) when the sink failed. Last error: ${begun.last ?? 'none recorded'}.`;
+      return this.#deadLetter(message, messageId, begun.owe, begun.attempt, undefined, description);
+    }
     if (begun.attempt > maxAttempts) {
       // Earlier attempts did not finish here (a crash, or a sink that failed): do not run again.
       const last = begun.last === undefined ? 'none recorded' : begun.last;
@@ -353,7 +358,7 @@ export class MessageProcessor<M> {
       if (key !== undefined) {
         // Kept for the redelivery's description, which will not run the handler again.
         const last = error === undefined ? {} : { last: text(error) };
-        const release = { by: attempts, ...last };
+        const release = { by: attempts, reason, ...last };
         await storeStep(() => this.store.apply(key, this.#release, release, this.#clock.now())).catch(() => undefined);
       }
       throw sinkError;

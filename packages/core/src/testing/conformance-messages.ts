@@ -102,16 +102,34 @@ export const messageScenarios: readonly StoreScenario[] = [
       same(await store.apply(KEY, claim, { by: 3 }, await at(200)), 'claimed', 'the holder renews');
       same(await store.get(KEY, 200), { n: 3, sink: { by: 3, until: 500 } }, 'state after the renewal');
       same(await store.apply(KEY, claim, { by: 4 }, await at(499)), 'busy', 'busy until the renewed lease ends');
-      same(await store.apply(KEY, release, { by: 4, last: 'x' }, 499), false, 'release by a non-holder');
+      same(
+        await store.apply(KEY, release, { by: 4, last: 'x', reason: 'poison' }, 499),
+        false,
+        'release by a non-holder',
+      );
       const last = 'Error: ECONNRESET';
-      same(await store.apply(KEY, release, { by: 3, last }, 499), true, 'the holder releases after its sink failed');
-      same(await store.get(KEY, 499), { n: 3, last }, 'state after the release');
-      same(await store.apply(KEY, attempt, null, await at(500)), { n: 4, last, attempt: 4 }, 'a redelivery counts');
+      const owe = 'max_retries_exceeded';
+      const released = { by: 3, last, reason: owe } as const;
+      same(await store.apply(KEY, release, released, 499), true, 'the holder releases after its sink failed');
+      same(await store.get(KEY, 499), { n: 3, last, owe }, 'state after the release');
+      same(
+        await store.apply(KEY, attempt, null, await at(500)),
+        { n: 4, last, owe, attempt: 4 },
+        'a redelivery counts',
+      );
       same(await store.apply(KEY, claim, { by: 4 }, 500), 'claimed', 'delivery 4 claims');
-      same(await store.get(KEY, 500), { n: 4, last, sink: { by: 4, until: 800 } }, 'the claim keeps the last error');
+      same(
+        await store.get(KEY, 500),
+        { n: 4, last, owe, sink: { by: 4, until: 800 } },
+        'the claim keeps the error and why',
+      );
       same(await store.apply(KEY, claim, { by: 5 }, await at(799)), 'busy', 'busy just before the lease ends');
       same(await store.apply(KEY, claim, { by: 5 }, await at(800)), 'claimed', 'a lapsed lease (holder crashed)');
-      same(await store.apply(KEY, release, { by: 4 }, 800), false, 'the crashed holder no longer holds it');
+      same(
+        await store.apply(KEY, release, { by: 4, reason: owe }, 800),
+        false,
+        'the crashed holder no longer holds it',
+      );
       same(await store.apply(KEY, dead, { reason: 'max_retries_exceeded' }, await at(900)), null, 'marked dead');
       same(await store.get(KEY, 900), { n: 4, dead: 'max_retries_exceeded' }, 'the mark drops the claim');
       same(await store.apply(KEY, claim, { by: 6 }, 900), 'dead', 'a claim once dead-lettered');

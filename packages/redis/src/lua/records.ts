@@ -64,8 +64,8 @@ local function msgAttempt(s, a, i)
   if f ~= nil and f.raw.dead ~= nil then return json('attempt', f.raw.n, 'dead', f.raw.dead), false, 0 end
   if liveSink(f) then return json('attempt', f.raw.n, 'sinking', 'true'), false, 0 end
   local n = num((tonumber(given(f and f.raw.n)) or 0) + 1)
-  local last = f and f.raw.last
-  return json('n', n, 'last', last, 'attempt', n), json('n', n, 'last', last), ttl
+  local last, owe = f and f.raw.last, f and f.raw.owe
+  return json('n', n, 'last', last, 'owe', owe, 'attempt', n), json('n', n, 'last', last, 'owe', owe), ttl
 end
 
 local function msgFailed(s, a, i)
@@ -82,22 +82,18 @@ local function msgClaim(s, a, i)
   local sink = liveSink(f)
   if sink ~= nil and tonumber(sink.raw.by) ~= by then return '"busy"', false, 0 end
   local claim = json('by', num(by), 'until', num(now + lease))
-  local nxt
-  if f == nil or f.raw.last == nil then
-    nxt = json('n', given(f and f.raw.n) or '0', 'sink', claim)
-  else
-    nxt = json('n', f.raw.n, 'last', f.raw.last, 'sink', claim)
-  end
+  local nxt = json('n', given(f and f.raw.n) or '0', 'last', f and f.raw.last, 'owe', f and f.raw.owe, 'sink', claim)
   return '"claimed"', nxt, math.max(ttl, lease)
 end
 
 local function msgRelease(s, a, i)
-  local ttl, by, last = tonumber(a[i]), tonumber(a[i + 1]), a[i + 2]
+  local ttl, by, last, owe = tonumber(a[i]), tonumber(a[i + 1]), a[i + 2], a[i + 3]
   local f = stateOf(s)
   local sink = f and members(f.raw.sink)
   if sink == nil or tonumber(sink.raw.by) ~= by then return 'false', false, 0 end
   if last == '' then last = f.raw.last end
-  return 'true', json('n', f.raw.n, 'last', last), ttl
+  if owe == '' then owe = nil end
+  return 'true', json('n', f.raw.n, 'last', last, 'owe', owe), ttl
 end
 
 local function msgDone(s, a, i)
@@ -146,8 +142,8 @@ export const recordScripts: Record<string, ScriptSpec> = {
     (i) => [String((i as { by: number }).by)],
   ),
   'messages.release': record('msgRelease', ms('ttlMs'), (i) => {
-    const r = i as { by: number; last?: string };
-    return [String(r.by), text(r.last)];
+    const r = i as { by: number; last?: string; reason: string };
+    return [String(r.by), text(r.last), text(r.reason)];
   }),
   'messages.dead': record('msgDead', ms('ttlMs'), (i) => [text((i as { reason: string }).reason)]),
   'messages.done': record(
