@@ -46,11 +46,9 @@ export function reportListenerError(listener: object, error: unknown, event: unk
 }
 
 /**
- * Subscribes to the errors thrown by event listeners of every policy (`onRetry`,
- * `onStateChange`, `onEvent`, ...) and by alert handlers (the event is the alert). A listener that throws never changes the outcome of the
- * call it observes; its error is reported here, once per throw, with the event it was given.
- * While no handler is subscribed, each faulty listener is reported with one `console.warn`
- * (its first error only). A handler that throws is reported that way too. Returns a disposer.
+ * Subscribes to the errors thrown by event listeners of every policy and by alert handlers;
+ * such an error never changes the call's outcome. Unheard, each faulty listener gets one
+ * `console.warn` (see docs/logging-and-config.md). Returns a disposer.
  *
  * @example
  * onListenerError((error, event) => logger.error({ err: error, event }, 'resilience listener failed'));
