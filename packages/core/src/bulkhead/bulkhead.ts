@@ -58,6 +58,9 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
   #tail: QueuedCall | undefined;
   /** The one timer of `maxQueueMs`: due when the oldest waiter's wait runs out. */
   #expiry: TimerHandle | undefined;
+  /** When `#expiry` is due, and the queue's last clock reading: a later one that is earlier stepped back. */
+  #due = 0;
+  #last = Number.NEGATIVE_INFINITY;
 
   readonly onEvent = this.#events.subscribe;
   readonly onRejected = this.#events.subscribe;
@@ -163,16 +166,37 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
       }
       const maxQueueMs = this.#opts.maxQueueMs;
       if (maxQueueMs !== Number.POSITIVE_INFINITY) {
-        waiter.deadline = this.#clock.now() + maxQueueMs;
-        this.#expiry ??= this.#clock.setTimeout(this.#expire, maxQueueMs);
+        const now = this.#clock.now();
+        if (now < this.#last) {
+          // Stepped back since the last reading: the waiters move by the step as far as known.
+          this.#rebase(this.#last - now);
+          if (this.#expiry !== undefined) this.#clock.clearTimeout(this.#expiry);
+          this.#expiry = undefined;
+        }
+        this.#last = now;
+        waiter.deadline = now + maxQueueMs;
+        if (this.#expiry === undefined) this.#arm(this.#head!.deadline, now);
       }
     }).then(() => this.#exec(fn, context));
   }
 
   /** Rejects the waiters whose `maxQueueMs` ran out (the oldest first), then waits for the next one. */
+  /** Moves every waiter's deadline back by `step` (the clock stepped back), so each keeps its wait. */
+  #rebase(step: number): void {
+    for (let waiter = this.#head; waiter !== undefined; waiter = waiter.next) waiter.deadline -= step;
+  }
+
+  #arm(due: number, now: number): void {
+    this.#due = due;
+    this.#expiry = this.#clock.setTimeout(this.#expire, due - now);
+  }
+
   readonly #expire = (): void => {
     this.#expiry = undefined;
     const now = this.#clock.now();
+    // The timer waited real time: a clock that reads earlier than its due time stepped back.
+    if (now < this.#due) this.#rebase(this.#due - now);
+    this.#last = now;
     for (let head = this.#head; head !== undefined && head.deadline <= now; head = this.#head) {
       this._leave(head);
       const signal = head.signal;
@@ -182,7 +206,7 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
       }
       head.reject(this.#rejection());
     }
-    if (this.#head !== undefined) this.#expiry = this.#clock.setTimeout(this.#expire, this.#head.deadline - now);
+    if (this.#head !== undefined) this.#arm(this.#head.deadline, now);
   };
 
   /**

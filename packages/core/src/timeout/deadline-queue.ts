@@ -40,6 +40,7 @@ export class DeadlineQueue {
   #timerDue = Number.POSITIVE_INFINITY;
   #timerRefed = true;
   readonly #own = new Map<DeadlineEntry, TimerHandle>();
+  #last = Number.NEGATIVE_INFINITY;
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -52,6 +53,13 @@ export class DeadlineQueue {
 
   // Queues `entry` to expire at `deadline`; `now` is the clock's current time.
   add(entry: DeadlineEntry, deadline: number, now: number): void {
+    if (now < this.#last) {
+      // Stepped back since the last reading: the queued deadlines move by the step as far as
+      // it is known (late by at most the time since that reading), on a timer armed anew.
+      this.#rebase(this.#last - now);
+      if (this.#head !== undefined) this.#arm(this.#head.deadline, now);
+    }
+    this.#last = now;
     entry.deadline = deadline;
     entry.queue = this;
     // From the tail (a fixed limit: in order), unless it goes first (a shrinking limit).
@@ -111,6 +119,14 @@ export class DeadlineQueue {
     }
   }
 
+  // The wall clock stepped back by `step` (an NTP correction): every deadline queued moves
+  // with it, so each keeps the time it had left, as the timers (real time) do.
+  #rebase(step: number): void {
+    for (let entry = this.#head; entry !== undefined; entry = entry.next) entry.deadline -= step;
+    for (const entry of this.#own.keys()) entry.deadline -= step;
+    this.#timerDue -= step;
+  }
+
   #arm(due: number, now: number): void {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timerDue = due;
@@ -126,9 +142,12 @@ export class DeadlineQueue {
   }
 
   readonly #fire = (): void => {
+    const now = this.#clock.now();
+    // The timer waited real time: a clock that reads earlier than its deadline stepped back.
+    if (now < this.#timerDue) this.#rebase(this.#timerDue - now);
+    this.#last = now;
     this.#timer = undefined;
     this.#timerDue = Number.POSITIVE_INFINITY;
-    const now = this.#clock.now();
     for (let entry = this.#head; entry !== undefined && entry.deadline <= now; entry = this.#head) {
       this.remove(entry);
       entry.expire();

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { bulkhead } from '../bulkhead/bulkhead.js';
+import { isBulkheadRejectedError, TimeoutError } from '../errors/errors.js';
+import { hedge } from '../hedging/hedge.js';
+import { steppingClock } from '../testing/stepping-clock.js';
+import { timeout } from './timeout.js';
+
+const HOUR = 3_600_000;
+const never = () => new Promise<never>(() => {});
+/** Whether `p` has settled, without waiting for it. */
+async function settled(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  void p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  return done;
+}
+
+// A wall clock stepped back (an NTP correction, a VM resumed) while calls wait: their timers
+// measure real time, so the calls in flight end on time, not an hour late.
+describe('deadlines in flight when the clock steps back', () => {
+  it('a timeout fires after its ms', async () => {
+    const { clock, advance, step } = steppingClock();
+    const policy = timeout(1_000, { clock, strategy: 'aggressive' });
+    const call = policy.execute(never);
+    call.catch(() => {});
+    await advance(500);
+    step(-HOUR);
+    await advance(500);
+    expect(await settled(call)).toBe(true);
+    await expect(call).rejects.toBeInstanceOf(TimeoutError);
+  });
+
+  it('calls started after the step are timed right, and those before it still end on time', async () => {
+    const { clock, advance, step } = steppingClock();
+    const policy = timeout(1_000, { clock, strategy: 'aggressive' });
+    const early = policy.execute(never);
+    await advance(500);
+    const before = policy.execute(never); // the queue's last reading before the step
+    step(-HOUR);
+    const after = policy.execute(never);
+    for (const p of [early, before, after]) p.catch(() => {});
+    await advance(500);
+    expect([await settled(early), await settled(before), await settled(after)]).toEqual([true, false, false]);
+    await advance(500);
+    expect([await settled(before), await settled(after)]).toEqual([true, true]);
+    await expect(after).rejects.toBeInstanceOf(TimeoutError);
+  });
+
+  it('a hedge starts after its delayMs', async () => {
+    const { clock, advance, step } = steppingClock();
+    let attempts = 0;
+    const policy = hedge({ delayMs: 100, maxHedges: 1, clock });
+    const call = policy.execute(() => {
+      attempts++;
+      return never();
+    });
+    call.catch(() => {});
+    await advance(50);
+    step(-HOUR);
+    await advance(50);
+    expect(attempts).toBe(2);
+  });
+
+  it('a bulkhead waiter leaves after its maxQueueMs', async () => {
+    const { clock, advance, step } = steppingClock();
+    const policy = bulkhead({ limit: 1, queue: 1, maxQueueMs: 1_000, clock });
+    void policy.execute(never);
+    const waiting = policy.execute(() => 'ran');
+    waiting.catch(() => {});
+    await advance(500);
+    step(-HOUR);
+    await advance(500);
+    expect(await settled(waiting)).toBe(true);
+    await expect(waiting).rejects.toSatisfy(isBulkheadRejectedError);
+  });
+
+  it('bulkhead waiters queued after the step leave after their own maxQueueMs', async () => {
+    const { clock, advance, step } = steppingClock();
+    const policy = bulkhead({ limit: 1, queue: 3, maxQueueMs: 1_000, clock });
+    void policy.execute(never);
+    const early = policy.execute(() => 'ran');
+    await advance(500);
+    const before = policy.execute(() => 'ran');
+    step(-HOUR);
+    const after = policy.execute(() => 'ran');
+    for (const p of [early, before, after]) p.catch(() => {});
+    await advance(500);
+    expect([await settled(early), await settled(before), await settled(after)]).toEqual([true, false, false]);
+    await advance(500);
+    expect([await settled(before), await settled(after)]).toEqual([true, true]);
+    await expect(after).rejects.toSatisfy(isBulkheadRejectedError);
+  });
+});
