@@ -160,16 +160,9 @@ export class HealthRegistry {
   }
 
   /**
-   * Runs every check (or only those of `kind`) and aggregates them as the CrossStack seed
-   * does. A check is *down* once it has failed `failureThreshold` times in a row (at once by
-   * default). `unhealthy` when every check is down or a `critical` one is; otherwise
-   * `healthy` when every check passes, else `degraded` (a check warns or fails). A result
-   * younger than `cacheMs` is returned as is; a check already running is joined, not started again.
-   * `register` and `unregister` drop the cache, and a run that started before them is not cached,
-   * so a check added to fail (graceful shutdown's) takes effect at the next run.
-   *
-   * After `start()`, no check runs here: the report is built from each check's last
-   * scheduled result (a request that comes before a check's first result waits for it).
+   * Runs every check (or only those of `kind`) and aggregates them (how, in docs/health.md);
+   * a result younger than `cacheMs` is returned as is, a running check joined. After
+   * `start()` the report is built from each check's last scheduled result.
    */
   async run(options: { kind?: HealthCheckKind } = {}): Promise<HealthReport> {
     const kind = options?.kind;

@@ -43,13 +43,8 @@ export interface IdempotencyOptions {
   /** How often a call waits on a key in flight in another process re-reads it. @default 50 */
   pollIntervalMs?: number;
   /**
-   * Attempts to write a finished call's outcome (or to free the key of an error that is not
-   * recorded) when the store fails (`StoreUnavailableError`), `pollIntervalMs` apart. When
-   * every attempt fails, a call whose outcome was to be recorded rejects with
-   * `IdempotencyRecordError` (carrying the outcome; the key stays in flight until
-   * `lockTimeoutMs`, so a retry does not run the call again at once), and an unrecorded
-   * error still reaches its caller (the key frees itself after `lockTimeoutMs`); both are
-   * reported as `record_failed` events.
+   * Attempts to record an outcome (or free a key) while the store fails, `pollIntervalMs`
+   * apart; when all fail, `IdempotencyRecordError` (see docs/idempotency.md).
    * @default 3
    */
   recordAttempts?: number;

@@ -49,12 +49,9 @@ export interface RateLimiterOptions {
    */
   onStoreError?: 'open' | 'closed' | Store;
   /**
-   * Over a store other than the limiter's in-process memory store (a networked one, such as
-   * Redis): remembers each key's latest denial and refuses the key again locally, with no
-   * round trip, until the store's `retryAfterMs` has passed (counted from when the request
-   * was sent, in this limiter's clock), for that cost or more. An attacker hammering a
-   * blocked key then costs the store nothing. Memory: at most `maxKeys` denials, the oldest
-   * dropped first (about 190 bytes each with a key such as `user:12345`). `false` asks the store every time.
+   * Over a networked store: each key's latest denial, refused again locally until its
+   * `retryAfterMs` has passed, so a blocked key hammered costs the store nothing. At most
+   * `maxKeys` denials, oldest dropped first (docs/rate-limiting.md). `false` turns it off.
    * @default { maxKeys: 10_000 }
    */
   denialCache?: DenialCacheOptions | false;

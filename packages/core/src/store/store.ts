@@ -1,14 +1,12 @@
-/**
- * The Store contract: where stateful algorithms keep their state between calls.
- *
- * Every stateful algorithm in the toolkit (rate limits, idempotency records, message
- * retry counters, saga logs) is a pure {@link Transition}: `(state | undefined, input, now)
- * -> { state, output, ttlMs }` over a small JSON-serialisable state. A store applies one
- * transition to one key atomically. The memory store does it in-process; a Redis store
- * runs each operation below as ONE round trip (one `EVALSHA` of a Lua script chosen by the
- * transition's `name`, with `params`, `input` and `now` passed as JSON arguments), so the
- * same scenarios (the conformance suite in `@resilience/core/testing`) pass on both.
- */
+// The Store contract: where stateful algorithms keep their state between calls.
+//
+// Every stateful algorithm in the toolkit (rate limits, idempotency records, message
+// retry counters, saga logs) is a pure {@link Transition}: `(state | undefined, input, now)
+// -> { state, output, ttlMs }` over a small JSON-serialisable state. A store applies one
+// transition to one key atomically. The memory store does it in-process; a Redis store
+// runs each operation below as ONE round trip (one `EVALSHA` of a Lua script chosen by the
+// transition's `name`, with `params`, `input` and `now` passed as JSON arguments), so the
+// same scenarios (the conformance suite in `@resilience/core/testing`) pass on both.
 
 /** A value that survives `JSON.stringify` / `JSON.parse` unchanged. */
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
@@ -155,13 +153,9 @@ export interface Store {
    */
   keys(prefix: string, now: number, options?: StoreKeysOptions): Promise<string[]>;
   /**
-   * Whether this store can apply the transition `name` configured by `params` atomically.
-   * Optional: a store without it runs every transition (it calls `apply` itself, as the
-   * memory store does). A store that runs transitions as scripts next to its data (Redis)
-   * answers `false` for a name it has no script for, or `params` its script cannot follow;
-   * every consumer asks at construction, for every transition it will apply, and refuses
-   * such a store with a `ConfigurationError` naming the transition, so a missing script
-   * never turns into a read and a write that are not atomic.
+   * Whether this store can apply the transition `name` configured by `params` atomically;
+   * consumers ask at construction and refuse a store that cannot. Without it, every
+   * transition is taken as supported (see docs/stores.md).
    */
   supports?(name: string, params?: JsonValue): boolean;
   /**
