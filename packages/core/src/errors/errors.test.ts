@@ -218,6 +218,14 @@ describe('OptionsValidator', () => {
       expect(issues((v) => v.known({ limit: 1 }, { limit: true }))).toEqual([]);
     });
 
+    it("points loadShedding's and p-limit's names for a concurrency limit to a bulkhead's", () => {
+      const names = { limit: true, queue: true } as const;
+      expect(issues((v) => v.known({ maxConcurrent: 4, concurrency: 4 } as object, names))).toEqual([
+        "maxConcurrent: a known option (another library's? here: limit): limit, queue",
+        "concurrency: a known option (another library's? here: limit)",
+      ]);
+    });
+
     it("names no look-alike for another library's option that has no counterpart here", () => {
       const names = { skip: true, key: true } as const;
       const found = issues((v) => v.known({ skipSuccessfulRequests: true, skipFailedRequests: true } as object, names));

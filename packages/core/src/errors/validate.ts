@@ -168,6 +168,8 @@ const FOREIGN: Record<string, string> = {
   randomize: 'backoff.exponential({ jitter })',
   retries: 'maxAttempts = retries + 1',
   maxQueue: 'queue',
+  maxConcurrent: 'limit',
+  concurrency: 'limit',
   errorThresholdPercentage: 'strategy: timeWindow({ failureRate: % / 100 })',
   volumeThreshold: 'strategy: timeWindow({ minimumCalls })',
   minTimeout: 'backoff.exponential({ initialMs })',
