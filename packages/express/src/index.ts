@@ -109,9 +109,9 @@ export function loadShedding(options: LoadSheddingOptions): RequestHandler {
  */
 export function errorHandler(options: ErrorHandlerOptions = {}): ErrorRequestHandler {
   const handling = errorHandling(options);
-  return withHandling(function errorHandler(error: unknown, req: Request, res: Response, _next: NextFunction) {
+  return withHandling(function errorHandler(error: unknown, req: Request, res: Response, next: NextFunction) {
     const answer = handling.answer(res, error, { route: routeOf(req), recorded: false });
-    if (answer !== undefined) send(res, answer);
+    if (answer !== undefined) send(res, answer)?.then(undefined, next);
   }, handling);
 }
 

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import {
   type Answer,
+  bodyArrived,
   clearBodyHeaders,
   endWith,
   isHeadersSent,
@@ -27,9 +28,17 @@ export function recordAnswered(res: ServerResponse): void {
  * Sends an answer as it is: status, headers, body bytes (no ETag, no content negotiation),
  * without the headers set for the handler's body (see `clearBodyHeaders`).
  * To a client that left too: Node writes nothing then, but an idempotency capture still
- * learns how the request ended.
+ * learns how the request ended. While the request's body is on its way, in Node's next turn
+ * (see `bodyArrived`): the promise then rejects if the answer cannot be sent.
  */
-export function send(res: Response, answer: Answer): void {
+export function send(res: Response, answer: Answer): Promise<void> | undefined {
+  const arrived = bodyArrived(res);
+  if (arrived !== undefined) return arrived.then(() => sendNow(res, answer));
+  sendNow(res, answer);
+  return undefined;
+}
+
+function sendNow(res: Response, answer: Answer): void {
   if (isHeadersSent(res)) return;
   clearBodyHeaders(res);
   res.statusCode = answer.status;
@@ -52,6 +61,6 @@ export function settle(
   } else if (step === undefined || step === RUN) {
     next();
   } else {
-    send(res, step);
+    send(res, step)?.then(undefined, next);
   }
 }

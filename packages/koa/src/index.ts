@@ -23,7 +23,7 @@ import {
 } from '@resilience/node-server';
 import type { Context, Middleware, Next } from 'koa';
 import { onRespondError, piped, routeOf, trustOf } from './context.js';
-import { send, settle, writeLate } from './send.js';
+import { send, sendNow, settle, writeLate } from './send.js';
 
 export * from '@resilience/node-server/public';
 
@@ -120,11 +120,16 @@ export function loadShedding(options: LoadSheddingOptions): Middleware {
 export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
   const handling = errorHandling(options);
   const recorded = handling.record !== undefined;
+  const answer = (ctx: Context, error: unknown) => handling.answer(ctx.res, error, { route: routeOf(ctx), recorded });
   const failed = (ctx: Context, error: unknown) => {
-    const answer = handling.answer(ctx.res, error, { route: routeOf(ctx), recorded });
-    if (answer !== undefined) send(ctx, answer);
+    const problem = answer(ctx, error);
+    return problem === undefined ? undefined : send(ctx, problem);
   };
-  const respondFailed = onRespondError(handling, recorded, failed);
+  // Koa's respond writes the answer right after: no waiting for the request's body there.
+  const respondFailed = onRespondError(handling, recorded, (ctx, error) => {
+    const problem = answer(ctx, error);
+    if (problem !== undefined) sendNow(ctx, problem);
+  });
   // Not async: the promise `next()` returns is followed as it is, no promise of its own.
   return function errorHandler(ctx: Context, next: Next) {
     handling.record?.(ctx.res);
@@ -132,8 +137,7 @@ export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
     try {
       handled = Promise.resolve(next());
     } catch (error) {
-      failed(ctx, error);
-      return Promise.resolve();
+      return Promise.resolve(failed(ctx, error));
     }
     return handled.then(
       () => {

@@ -1,10 +1,11 @@
 // Koa driven by raw HTTP/1.1 bytes: what a client that is no friendly client gets.
+import { fixedWindow } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import Koa from 'koa';
 import bodyParser from 'koa-bodyparser';
 import { afterEach, describe, expect, it } from 'vitest';
-import { rawClient, type Served, send, serve } from '../../node-server/src/testing/http.js';
-import { errorHandler, idempotency, loadShedding, timeout } from './index.js';
+import { type RawClient, rawClient, type Served, send, serve } from '../../node-server/src/testing/http.js';
+import { errorHandler, idempotency, loadShedding, rateLimit, timeout } from './index.js';
 
 let served: Served | undefined;
 afterEach(() => served?.close());
@@ -47,5 +48,120 @@ describe('Koa under raw HTTP/1.1', () => {
     });
     expect([retry.status, retry.headers['idempotent-replayed']]).toEqual([200, undefined]);
     expect(runs).toBe(2);
+  });
+});
+
+/** Writes `request` on a new connection; resolves once the answer's head came. */
+async function answered(port: number, request: string): Promise<RawClient> {
+  const client = await rawClient(port);
+  client.socket.write(request);
+  await client.until('\r\n\r\n');
+  return client;
+}
+
+/** True once the server ended the connection; false if it answers another request on it. */
+function closes(client: RawClient): Promise<boolean> {
+  const before = client.text().split('HTTP/1.1 ').length - 1;
+  client.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  return client.until('HTTP/1.1 ', before + 1).then(
+    () => false,
+    () => true,
+  );
+}
+
+const POST = 'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n';
+
+describe('Koa: an answer of the toolkit given before the request body came', () => {
+  /** An app whose rateLimit admits one request, then answers 429 at once (a memory store). */
+  async function limited() {
+    const app = new Koa();
+    app.use(rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }), key: () => 'all' }));
+    app.use((ctx) => {
+      ctx.body = 'ok';
+    });
+    served = await serve(app.callback());
+    expect((await send(served.port)).status).toBe(200);
+    return served.port;
+  }
+
+  it('closes the connection after a 429 while the body is still to come (Connection: close), rather than read it all', async () => {
+    const port = await limited();
+    // A gigabyte announced, a few bytes sent: Node would read (and throw away) all of it.
+    const client = await answered(port, `${POST}Content-Length: 1000000000\r\n\r\nabc`);
+    expect(client.text()).toMatch(/^HTTP\/1\.1 429 [\s\S]*\r\nconnection: close\r\n/i);
+    expect(await closes(client)).toBe(true);
+  });
+
+  it('keeps the connection after a 429 to a request whose whole body came with its head, or that has none (GET, HEAD)', async () => {
+    const port = await limited();
+    for (const request of [
+      `${POST}Content-Length: 5\r\n\r\nhello`,
+      `${POST}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+      'GET / HTTP/1.1\r\nHost: x\r\n\r\n',
+      'HEAD / HTTP/1.1\r\nHost: x\r\n\r\n',
+      `${POST}Content-Length: 0\r\n\r\n`,
+    ]) {
+      const client = await answered(port, request);
+      expect(client.text()).toMatch(/^HTTP\/1\.1 429 [\s\S]*\r\nconnection: keep-alive\r\n/i);
+      expect(await closes(client)).toBe(false);
+      client.socket.destroy();
+    }
+  });
+
+  it("closes after a 429 to `Expect: 100-continue` whose body never came after Node's 100 Continue", async () => {
+    const port = await limited();
+    const client = await rawClient(port);
+    client.socket.write(`${POST}Content-Length: 5\r\nExpect: 100-continue\r\n\r\n`);
+    await client.until('429 Too Many Requests');
+    expect(client.text()).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 429 [\s\S]*\r\nconnection: close\r\n/i);
+    expect(await closes(client)).toBe(true);
+  });
+
+  it("closes after a 429 to `Expect: 100-continue` answered without 100 Continue (the server's checkContinue): Node's own rule", async () => {
+    const port = await limited();
+    served!.server.on('checkContinue', (req, res) => served!.server.emit('request', req, res));
+    const client = await answered(port, `${POST}Content-Length: 5\r\nExpect: 100-continue\r\n\r\n`);
+    expect(client.text()).toMatch(/^HTTP\/1\.1 429 [\s\S]*\r\nconnection: close\r\n/i);
+    expect(await closes(client)).toBe(true);
+  });
+
+  it('closes after a timeout 503 while a body trickles in (a slowloris), a shed 503 and an error answered before the body was read', async () => {
+    const clock = new FakeClock(0);
+    const app = new Koa();
+    app.use(errorHandler({ logger: quiet }));
+    app.use((ctx, next) => {
+      if (ctx.path === '/fail') throw new Error('boom');
+      return next();
+    });
+    app.use(loadShedding({ maxConcurrent: 1, clock }));
+    app.use(timeout({ ms: 1_000, clock }));
+    app.use(() => new Promise(() => {})); // never reads the body, never answers
+    served = await serve(app.callback());
+    const slow = await rawClient(served.port);
+    slow.socket.write(`${POST}Content-Length: 10\r\n\r\nabc`);
+    // The slot is the slow request's: the next one is shed.
+    const shed = await answered(served.port, `${POST}Content-Length: 10\r\n\r\nabc`);
+    expect(shed.text()).toMatch(/^HTTP\/1\.1 503 [\s\S]*\r\nconnection: close\r\n/i);
+    expect(await closes(shed)).toBe(true);
+    await clock.advance(1_000);
+    await slow.until('\r\n\r\n');
+    expect(slow.text()).toMatch(/^HTTP\/1\.1 503 [\s\S]*\r\nconnection: close\r\n/i);
+    expect(await closes(slow)).toBe(true);
+    const failed = await answered(served.port, `${POST.replace('/ ', '/fail ')}Content-Length: 10\r\n\r\nabc`);
+    expect(failed.text()).toMatch(/^HTTP\/1\.1 500 [\s\S]*\r\nconnection: close\r\n/i);
+    expect(await closes(failed)).toBe(true);
+  });
+
+  it("leaves the handler's own answer alone: Node reads the rest of the body and keeps the connection", async () => {
+    const app = new Koa();
+    app.use((ctx) => {
+      ctx.status = 401;
+    });
+    served = await serve(app.callback());
+    const client = await answered(served.port, `${POST}Content-Length: 10\r\n\r\nabc`);
+    expect(client.text()).toMatch(/^HTTP\/1\.1 401 [\s\S]*\r\nconnection: keep-alive\r\n/i);
+    client.socket.write('defghij');
+    expect(await closes(client)).toBe(false);
+    client.socket.destroy();
   });
 });

@@ -1,11 +1,21 @@
-import { type Answer, clearBodyHeaders, RUN } from '@resilience/node-server';
+import { type Answer, bodyArrived, clearBodyHeaders, RUN } from '@resilience/node-server';
 import type { Context, Next } from 'koa';
 
 /**
  * Answers through Koa (status, headers, body bytes), so upstream middleware sees the answer on
- * `ctx` — for a client that left too: what Koa then writes, if anything, is this answer.
+ * `ctx` — for a client that left too: what Koa then writes, if anything, is this answer. While
+ * the request's body is on its way, in Node's next turn (see `bodyArrived`): the chain follows
+ * the promise, so Koa writes the answer after.
  */
-export function send(ctx: Context, answer: Answer): void {
+export function send(ctx: Context, answer: Answer): Promise<void> | undefined {
+  const arrived = bodyArrived(ctx.res);
+  if (arrived !== undefined) return arrived.then(() => sendNow(ctx, answer));
+  sendNow(ctx, answer);
+  return undefined;
+}
+
+/** {@link send} at once: from Koa's respond, which writes the answer right after. */
+export function sendNow(ctx: Context, answer: Answer): void {
   if (ctx.res.headersSent) return;
   // Koa's own error path drops every header; this keeps CORS and rate-limit fields, not the body's.
   clearBodyHeaders(ctx.res);
@@ -26,8 +36,7 @@ export function settle(
 ): unknown {
   if (step instanceof Promise) return step.then((answer) => settle(ctx, next, answer));
   if (step === undefined || step === RUN) return next();
-  send(ctx, step);
-  return undefined;
+  return send(ctx, step);
 }
 
 /** Statuses whose response has no body: Koa ends them empty. */

@@ -33,7 +33,7 @@ async function h2(handler: (req: IncomingMessage, res: ServerResponse) => void) 
       stream.once('error', reject);
       if (body !== undefined) stream.end(body);
     });
-  return request;
+  return Object.assign(request, { client });
 }
 
 describe('over HTTP/2 (the compatibility API)', () => {
@@ -46,6 +46,26 @@ describe('over HTTP/2 (the compatibility API)', () => {
       expect(await request({ ':path': '/' })).toBe('busy');
       expect(warn.mock.calls.map((call) => String(call[0]))).toEqual([]);
     } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('an answer given while the request body is still on its way sets no Connection (HTTP/2 allows none: Node warns)', async () => {
+    const warn = vi.spyOn(process, 'emitWarning');
+    const request = await h2((_req, res) => {
+      respondOnce(res, { status: 429, body: 'slow down' });
+    });
+    const stream = request.client.request(
+      { ':method': 'POST', ':path': '/', 'content-length': '100' },
+      { endStream: false },
+    );
+    try {
+      stream.write('part of a body');
+      const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
+      expect([headers[':status'], headers.connection]).toEqual([429, undefined]);
+      expect(warn.mock.calls.map((call) => String(call[0]))).toEqual([]);
+    } finally {
+      stream.destroy();
       warn.mockRestore();
     }
   });

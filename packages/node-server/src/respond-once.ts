@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isEnded, isHeadersSent, setField } from './accessors.js';
 import { LateResponse } from './late-response.js';
 import { setLateResponse } from './request-state.js';
@@ -33,6 +33,30 @@ const BODY_HEADERS: ReadonlySet<string> = new Set([
   'expires',
 ]);
 
+/** The real `setImmediate`, whatever fake timers a test installs after this loads. */
+const nextTurn = setImmediate;
+
+/**
+ * True while the request has a body still on its way: one announced (a `Transfer-Encoding`, a
+ * `Content-Length` but 0) that Node has not read to its end. Never over HTTP/2: a stream ends
+ * on its own, and carries no `Connection`.
+ */
+function bodyToCome(req: IncomingMessage | undefined): boolean {
+  if (req === undefined || req.complete || req.httpVersionMajor > 1) return false;
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length']) > 0;
+}
+
+/**
+ * Resolves in Node's next turn when the request has a body still on its way, so an answer
+ * given then is given once Node has read what of it already came; undefined (answer at once)
+ * when none is to come. An answer given as the request's head is read (a 429 from memory)
+ * sees none of the body, not even of one sent in the same packet: {@link clearBodyHeaders}
+ * would close the connection for a body that is all there.
+ */
+export function bodyArrived(res: ServerResponse): Promise<void> | undefined {
+  return bodyToCome(res.req) ? new Promise((resolve) => nextTurn(resolve)) : undefined;
+}
+
 /**
  * Readies `res` for an answer of the toolkit's in place of the handler's body: drops the
  * headers that described that body (a stale `Content-Length` would hang the client, a
@@ -41,10 +65,15 @@ const BODY_HEADERS: ReadonlySet<string> = new Set([
  * for as long as the handler meant to keep its answer — and so the fields a CDN obeys instead
  * (`CDN-Cache-Control` and its vendors' `…-CDN-Cache-Control`, RFC 9213; `Surrogate-Control`).
  * A reason phrase the handler set goes too. The answer's own headers go on after.
+ * While the request's body is still on its way (a slowloris, a 1 GB upload refused, an
+ * `Expect: 100-continue` whose body never came), the answer says `Connection: close` and Node
+ * closes the connection after it (RFC 9112 §9.6): kept, it would read the rest, to throw it
+ * away, for up to `server.requestTimeout`. A body all read, or none, keeps the connection.
  */
 export function clearBodyHeaders(res: ServerResponse): void {
   // Node then writes the answer's own (`503 Service Unavailable`). HTTP/2 has none (Node warns).
   if ((res.req?.httpVersionMajor ?? 1) < 2) res.statusMessage = '';
+  if (bodyToCome(res.req)) res.setHeader('connection', 'close');
   for (const name of res.getHeaderNames()) {
     if (BODY_HEADERS.has(name)) res.removeHeader(name);
     else if (name.endsWith('cache-control') || name === 'surrogate-control') res.setHeader(name, 'no-store');

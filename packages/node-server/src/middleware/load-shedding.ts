@@ -58,7 +58,8 @@ const OPTION_NAMES = {
  * when the request is shed. Returns what the caller follows: `next`'s promise (Koa: the rest
  * of the chain) when it ran at once; `undefined` when it ran at once and gave none (Express);
  * else a promise that settles once the request ran or was refused, rejecting only with an
- * error that stopped it before it ran (a queued request whose client left). The slot is held
+ * error that stopped it before it ran (a queued request whose client left), or that its refusal
+ * could not be sent (a header Node refuses). The slot is held
  * while the handler runs: see {@link heldUntilEnd} and {@link lateHold}.
  */
 export type Shed<C> = (res: ServerResponse, next: () => unknown, context: C) => Promise<unknown> | undefined;
@@ -119,7 +120,7 @@ const ignore = () => {};
  */
 export function loadShedder<C>(
   options: LoadSheddingOptions,
-  refuse: (context: C, answer: Answer) => void,
+  refuse: (context: C, answer: Answer) => void | Promise<void>,
   streamed?: (context: C) => boolean,
 ): Shed<C> {
   const v = new OptionsValidator('loadShedding');
@@ -223,8 +224,8 @@ export function loadShedder<C>(
       slot.then(undefined, (error: unknown) => {
         if (ran === false && isBulkheadRejectedError(error)) {
           emitHttpDecision({ decision: 'shed' });
-          refuse(context, errorAnswer(res, error));
-          resolve(undefined);
+          // Settles once the answer went (later while the body is on its way: see `bodyArrived`).
+          resolve(refuse(context, errorAnswer(res, error)));
         } else if (ran !== 'held' && chain === undefined) reject(error);
       });
     });
