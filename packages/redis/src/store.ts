@@ -628,8 +628,8 @@ class Operation implements DeadlineEntry {
  * operation is one atomic Lua script; it passes core's store conformance suite.
  *
  * @example
- * import Redis from 'ioredis';
- * const store = redisStore({ client: new Redis(process.env.REDIS_URL) });
+ * import { Redis } from 'ioredis';
+ * const store = redisStore({ client: new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') });
  * const limiter = rateLimiter({ algorithm: gcra({ limit: 60, periodMs: 60_000 }), store, name: 'api' });
  */
 export function redisStore(options: RedisStoreOptions): RedisStore {

@@ -349,7 +349,7 @@ function buildLimiter(options: ClientRateLimitOptions, client: ClientOptions<nev
  *
  * @example
  * const client = resilientClient({ breaker: { strategy: consecutive(5) } }, { status: (r: Response) => r.status, headers: (r) => r.headers });
- * const response = await client.request({ request: url, method: 'GET', url }, ({ signal }) => fetch(url, { signal }));
+ * const response = await client.request({ request: url, method: 'GET', url }, ({ signal }) => fetch(url, { signal: signal ?? null }));
  */
 export function resilientClient<N = unknown, R = unknown>(
   options: ClientOptions<N> = {},

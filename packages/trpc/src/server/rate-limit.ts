@@ -50,7 +50,8 @@ export type ResilienceMiddleware<TContext, TOverrides = object> = TRPCMiddleware
  * `responseMeta()` puts on the HTTP response with `Retry-After`.
  *
  * @example
- * const limited = t.procedure.use(rateLimitMiddleware({ limiter, key: ({ ctx }) => ctx.userId }));
+ * // tRPC infers no context type for a middleware: name yours.
+ * const limited = t.procedure.use(rateLimitMiddleware<Context>({ limiter, key: ({ ctx }) => ctx.userId }));
  */
 export function rateLimitMiddleware<TContext = object>(
   options: RateLimitMiddlewareOptions<TContext>,
