@@ -7,6 +7,24 @@ function entry(log: string[], name: string): DeadlineEntry {
   return { deadline: 0, prev: undefined, next: undefined, queue: undefined, expire: () => log.push(name) };
 }
 
+/** Entries that count how often the queue reads their deadline: `reads()` so far. */
+function countingEntries(log: string[]) {
+  let reads = 0;
+  const make = (name: string): DeadlineEntry => {
+    const e = entry(log, name);
+    let d = 0;
+    Object.defineProperty(e, 'deadline', {
+      get: () => {
+        reads++;
+        return d;
+      },
+      set: (v: number) => void (d = v),
+    });
+    return e;
+  };
+  return { make, reads: () => reads };
+}
+
 /** A FakeClock whose timer handles record ref/unref like Node's. */
 function refCountingClock() {
   const fake = new FakeClock();
@@ -27,21 +45,10 @@ describe('DeadlineQueue', () => {
   it('adds in O(1) a deadline earlier than all (a shrinking limit), as one later than all', async () => {
     const clock = new FakeClock();
     const queue = new DeadlineQueue(clock);
-    let reads = 0;
     const log: string[] = [];
-    for (let i = 0; i < 1_000; i++) {
-      const e = entry(log, `e${i}`);
-      let d = 0;
-      Object.defineProperty(e, 'deadline', {
-        get: () => {
-          reads++;
-          return d;
-        },
-        set: (v: number) => void (d = v),
-      });
-      queue.add(e, 10_000 - i, 0);
-    }
-    expect(reads).toBeLessThan(10_000); // a scan from the tail reads ~500 000
+    const counted = countingEntries(log);
+    for (let i = 0; i < 1_000; i++) queue.add(counted.make(`e${i}`), 10_000 - i, 0);
+    expect(counted.reads()).toBeLessThan(10_000); // a scan from the tail reads ~500 000
     await clock.advance(10_000);
     expect(log.slice(0, 3)).toEqual(['e999', 'e998', 'e997']);
   });
@@ -49,25 +56,13 @@ describe('DeadlineQueue', () => {
   it('never scans every call in flight for a deadline that falls among them (an attacker ordering per-call deadlines)', async () => {
     const clock = new FakeClock();
     const queue = new DeadlineQueue(clock);
-    let reads = 0;
     const log: string[] = [];
-    const counted = (name: string) => {
-      const e = entry(log, name);
-      let d = 0;
-      Object.defineProperty(e, 'deadline', {
-        get: () => {
-          reads++;
-          return d;
-        },
-        set: (v: number) => void (d = v),
-      });
-      return e;
-    };
-    queue.add(counted('head'), 1_000, 0);
+    const counted = countingEntries(log);
+    queue.add(counted.make('head'), 1_000, 0);
     // Each later than the head and earlier than every other: a scan from the tail crosses all.
-    const middle = Array.from({ length: 2_000 }, (_, i) => counted(`m${i}`));
+    const middle = Array.from({ length: 2_000 }, (_, i) => counted.make(`m${i}`));
     for (const [i, e] of middle.entries()) queue.add(e, 100_000 - i, 0);
-    expect(reads).toBeLessThan(100_000); // a scan from the tail reads ~2 000 000
+    expect(counted.reads()).toBeLessThan(100_000); // a scan from the tail reads ~2 000 000
     queue.remove(middle[1_999]!); // removed before its time: it never expires
     await clock.advance(1_000);
     expect(log).toEqual(['head']);
