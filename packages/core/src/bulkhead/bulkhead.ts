@@ -194,8 +194,9 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
   readonly #expire = (): void => {
     this.#expiry = undefined;
     const now = this.#clock.now();
-    // The timer waited real time: a clock that reads earlier than its due time stepped back.
-    if (now < this.#due) this.#rebase(this.#due - now);
+    // The timer waited real time: a clock that reads earlier than at the last reading stepped
+    // back, by as much as it reads short of the due time.
+    if (now < this.#last) this.#rebase(this.#due - now);
     this.#last = now;
     for (let head = this.#head; head !== undefined && head.deadline <= now; head = this.#head) {
       this._leave(head);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bulkhead } from '../bulkhead/bulkhead.js';
+import { CoarseClock } from '../clock/coarse-clock.js';
+import { FakeClock } from '../clock/fake-clock.js';
 import { isBulkheadRejectedError, TimeoutError } from '../errors/errors.js';
 import { hedge } from '../hedging/hedge.js';
 import { steppingClock } from '../testing/stepping-clock.js';
@@ -92,5 +94,24 @@ describe('deadlines in flight when the clock steps back', () => {
     await advance(500);
     expect([await settled(before), await settled(after)]).toEqual([true, true]);
     await expect(after).rejects.toSatisfy(isBulkheadRejectedError);
+  });
+
+  it('a clock that reads a little behind its timers (CoarseClock) is no step: no call ends early', async () => {
+    const fake = new FakeClock(0);
+    const clock = new CoarseClock(fake, 10);
+    const timed = timeout(1_000, { clock, strategy: 'aggressive' });
+    const queued = bulkhead({ limit: 1, queue: 10_000, maxQueueMs: 1_000, clock });
+    void queued.execute(never);
+    const lived: number[] = [];
+    for (let t = 0; t < 3_000; t += 3) {
+      const start = fake.now();
+      const ended = () => lived.push(fake.now() - start);
+      timed.execute(never).catch(ended);
+      queued.execute(() => 1).catch(ended);
+      await fake.advance(3);
+    }
+    await fake.advance(2_000);
+    expect(lived).toHaveLength(2_000);
+    expect(Math.min(...lived)).toBeGreaterThanOrEqual(1_000);
   });
 });

@@ -143,8 +143,10 @@ export class DeadlineQueue {
 
   readonly #fire = (): void => {
     const now = this.#clock.now();
-    // The timer waited real time: a clock that reads earlier than its deadline stepped back.
-    if (now < this.#timerDue) this.#rebase(this.#timerDue - now);
+    // The timer waited real time: a clock that reads earlier than at the last reading stepped
+    // back, by as much as it reads short of the deadline. (One that reads a little short of it
+    // alone is a timer firing early, or a coarse clock: no step.)
+    if (now < this.#last) this.#rebase(this.#timerDue - now);
     this.#last = now;
     this.#timer = undefined;
     this.#timerDue = Number.POSITIVE_INFINITY;
