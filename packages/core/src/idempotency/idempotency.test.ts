@@ -35,6 +35,23 @@ describe('idempotency', () => {
     });
   });
 
+  it('runs fn once across two instances on one store given the same random (a seeded one in tests)', async () => {
+    const store = memoryStore();
+    const clock = new FakeClock();
+    const gate = deferred<string>();
+    const fn = vi.fn(() => gate.promise);
+    const [a, b] = [1, 2].map(() => idempotency({ store, clock, random: fixed, pollIntervalMs: 5 }));
+    const first = a!.execute('order-1', fn);
+    await clock.advance(1);
+    const second = b!.execute('order-1', fn);
+    await clock.advance(10);
+    expect(fn).toHaveBeenCalledTimes(1); // the second waits for the first's record
+    gate.resolve('charged');
+    await clock.advance(10);
+    expect([await first, await second]).toEqual(['charged', 'charged']);
+    expect(fn).toHaveBeenCalledTimes(1);
+  });
+
   it('runs fn exactly once for 1 000 concurrent calls with one key, and all get its value', async () => {
     const idem = idempotency({ clock: new FakeClock(), random: fixed });
     const gate = deferred<{ order: number }>();

@@ -58,6 +58,10 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
  * {@link idempotency}. Memory: records are bounded by the store (`maxRecords` for the
  * default one) and `maxRecordBytes`; calls in flight in this process are tracked until they settle.
  */
+/** Told apart per process (a seed two processes share; drawn at the first instance) and per instance in one. */
+let processId: string | undefined;
+let instances = 0;
+
 export class Idempotency {
   readonly name = 'idempotency';
   readonly store: Store;
@@ -82,7 +86,9 @@ export class Idempotency {
     requireSupport('idempotency', this.store, [this.#begin, this.#complete, releaseTransition]);
     this.#namespace = storeNamespace('idem', this.#opts.keyPrefix);
     const random: Random = options.random ?? systemRandom;
-    this.#instance = Math.floor(random() * 2 ** 48).toString(36);
+    // Unique per instance whatever `random` is (a seeded one, the same in two instances): a
+    // begin by its own owner is taken as the same call's.
+    this.#instance = `${Math.floor(random() * 2 ** 48).toString(36)}.${(instances++).toString(36)}${(processId ??= Math.random().toString(36).slice(2, 10))}`;
   }
 
   /** Keys with a call in flight in this process (each shared by its concurrent callers). */
