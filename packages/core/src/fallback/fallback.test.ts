@@ -74,6 +74,18 @@ describe('fallback', () => {
     expect(replicaReads).toBe(0);
   });
 
+  it('substitutes inside a soft/hard timeout whose soft limit aborted the signal: nobody cancelled', async () => {
+    for (const options of [{}, { handle: () => true }]) {
+      const clock = new FakeClock();
+      const policy = pipeline(timeout({ softMs: 100, hardMs: 1_000, clock }), fallback('stale', options));
+      const call = policy.execute(
+        ({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+      );
+      await clock.advance(100);
+      await expect(call).resolves.toBe('stale');
+    }
+  });
+
   it('substitutes for an inner timeout inside a pipeline', async () => {
     const clock = new FakeClock();
     const policy = pipeline(fallback('stale'), timeout(100, { clock, strategy: 'aggressive' }));

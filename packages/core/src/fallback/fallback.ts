@@ -1,3 +1,4 @@
+import { isTimeoutError } from '../errors/errors.js';
 import { handles } from '../errors/handles.js';
 import { Emitter } from '../events/emitter.js';
 import { type ExecuteContext, PolicyBase, type PolicyFn } from '../policy/policy.js';
@@ -32,8 +33,10 @@ export class FallbackPolicy<R> extends PolicyBase<FallbackEvent, R> {
     try {
       return await fn(context);
     } catch (error) {
-      // A caller that cancelled takes no substitute: the fallback would run for nobody.
-      const handled = !context.signal.aborted && (!this.#handle || handles(this.#handle, error));
+      // A caller that cancelled takes no substitute: the fallback would run for nobody. A time
+      // limit that stopped the work (a soft timeout's) is no cancel: its policy still waits.
+      const { aborted, reason } = context.signal;
+      const handled = !(aborted && !isTimeoutError(reason)) && (!this.#handle || handles(this.#handle, error));
       if (!handled) throw error;
       if (this.#events.hasListeners) this.#events.emit({ type: 'fallback', policy: this.name, error });
       const value = this.#value;

@@ -3,7 +3,7 @@ import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 export interface FallbackOptions {
   /**
    * Which errors the fallback replaces; the others pass through. Never one after the caller's
-   * signal aborted (there is nobody to give a substitute to).
+   * signal aborted (nobody to give a substitute to), unless a time limit aborted it.
    * @default every error
    */
   handle?: (error: unknown) => boolean;
