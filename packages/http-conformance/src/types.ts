@@ -46,6 +46,12 @@ export interface Reply {
   readonly sent?: string;
   /** With `fail` and `sent`: the response is ended with `sent` (`res.end`) before the throw, a handler that fails after answering. */
   readonly ended?: boolean;
+  /**
+   * With `text`: the response is ended with `text` (`res.end`) under `res.strictContentLength`
+   * and this Content-Length, not the text's own: Node's `end` throws
+   * ERR_HTTP_CONTENT_LENGTH_MISMATCH (the head made, nothing sent), thrown on as the handler's error.
+   */
+  readonly strictContentLength?: number;
 }
 
 export type Handler = (request: HandlerRequest) => Reply | Promise<Reply>;

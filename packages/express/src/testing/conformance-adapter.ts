@@ -11,6 +11,12 @@ type Layer = RequestHandler | ErrorRequestHandler;
 function write(res: Response, reply: Reply): void {
   res.status(reply.status ?? 200);
   for (const [name, value] of Object.entries(reply.headers ?? {})) res.set(name, value as string | string[]);
+  if (reply.strictContentLength !== undefined) {
+    res.strictContentLength = true;
+    res.setHeader('content-length', reply.strictContentLength);
+    res.end(reply.text ?? '');
+    return;
+  }
   if (reply.fail !== undefined) {
     if (reply.sent !== undefined) {
       if (reply.ended === true) res.end(reply.sent);

@@ -5,6 +5,7 @@ import { idempotencyScenarios } from './idempotency.js';
 import { idempotencyTimeoutScenarios } from './idempotency-timeout.js';
 import { optionScenarios } from './options.js';
 import { rateLimitScenarios } from './rate-limit.js';
+import { rawHttpScenarios } from './raw-http.js';
 import { routeMatchingScenarios } from './route-matching.js';
 import { routeScenarios } from './routes.js';
 import { shutdownScenarios } from './shutdown.js';
@@ -23,4 +24,5 @@ export const scenarios: readonly Scenario[] = [
   ...shutdownScenarios,
   ...optionScenarios,
   ...decisionScenarios,
+  ...rawHttpScenarios,
 ];
