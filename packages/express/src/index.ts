@@ -22,18 +22,41 @@ import {
   type TimeoutOptions,
   timeoutArm,
 } from '@resilience/node-server';
-import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import { withHandling } from './error-sink.js';
 import { recordAnswered, routeOf, send, settle } from './send.js';
 
 export * from '@resilience/node-server/public';
 
-/** Options of {@link rateLimit}: functions receive the Express `req`. */
-export type RateLimitOptions = RateLimitBase<Request>;
-/** Options of {@link idempotency}: `scope` receives the Express `req`. */
-export type IdempotencyOptions = IdempotencyBase<Request>;
-/** Options of {@link adminRoutes}: `authorize` receives the Express `req`. */
-export type AdminRoutesOptions = AdminOptions<Request>;
+/** Any Express `req` (its params, bodies, query and locals typed as the route has them). */
+// biome-ignore lint/suspicious/noExplicitAny: Request's own parameters, any of them.
+type AnyRequest = Request<any, any, any, any, any>;
+
+/** Options of {@link rateLimit}: functions receive the Express `req`, typed as you narrow it (`Request<{ orgId: string }>`). */
+export type RateLimitOptions<R extends AnyRequest = Request> = RateLimitBase<R>;
+/** Options of {@link idempotency}: `scope` receives the Express `req`, typed as you narrow it. */
+export type IdempotencyOptions<R extends AnyRequest = Request> = IdempotencyBase<R>;
+/** Options of {@link adminRoutes}: `authorize` receives the Express `req`, typed as you narrow it. */
+export type AdminRoutesOptions<R extends AnyRequest = Request> = AdminOptions<R>;
+
+/**
+ * Each middleware here: a `RequestHandler` generic in the route's types, so the params Express
+ * infers from a path (`'/orgs/:orgId'`) still reach the handlers mounted after it.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: Record<string, any> is Express's own bound.
+export type Middleware = <P, ResBody, ReqBody, Query, Locals extends Record<string, any>>(
+  req: Request<P, ResBody, ReqBody, Query, Locals>,
+  res: Response<ResBody, Locals>,
+  next: NextFunction,
+) => void;
+/** {@link errorHandler}: an `ErrorRequestHandler` generic in the route's types, as {@link Middleware}. */
+// biome-ignore lint/suspicious/noExplicitAny: Record<string, any> is Express's own bound.
+export type ErrorMiddleware = <P, ResBody, ReqBody, Query, Locals extends Record<string, any>>(
+  error: unknown,
+  req: Request<P, ResBody, ReqBody, Query, Locals>,
+  res: Response<ResBody, Locals>,
+  next: NextFunction,
+) => void;
 
 /** How Express resolves client addresses: `trust proxy` false or 0 trusts none, `true` every hop. */
 function trustOf(req: Request): ProxyTrust {
@@ -54,12 +77,17 @@ export const requestSignal = (req: Request): AbortSignal => signalOf(req.res as 
  *
  * @example app.use(rateLimit({ algorithm: tokenBucket({ capacity: 60, refillPerSecond: 1 }) }));
  */
-export function rateLimit(options: RateLimitOptions): RequestHandler {
+export function rateLimit<R extends AnyRequest = Request>(options: RateLimitOptions<R>): Middleware {
   // Without `X-Forwarded-For` (the only field Express reads for `req.ip`), or trusting no
   // proxy, `req.ip` is the socket's address: read it without the setting or the proxy walk.
   const ip = (req: Request, xff: boolean) => (!xff || trustOf(req) === 'none' ? req.socket.remoteAddress : req.ip);
-  const check = rateLimitCheck(options, { framework: 'express', request: (req) => req, ip, trust: trustOf });
-  return function rateLimit(req: Request, res: Response, next: NextFunction) {
+  const check = rateLimitCheck(options as RateLimitOptions, {
+    framework: 'express',
+    request: (req) => req,
+    ip,
+    trust: trustOf,
+  });
+  return function rateLimit(req: AnyRequest, res: Response, next: NextFunction) {
     try {
       settle(res, next, check(req, res));
     } catch (error) {
@@ -72,14 +100,14 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
  * `Idempotency-Key` per the IETF draft: the first request runs, a repeat replays its response
  * byte for byte, a repeat in flight gets 409, another payload 422, a bad key 400.
  */
-export function idempotency(options: IdempotencyOptions = {}): RequestHandler {
-  const step = idempotencyStep(options, {
+export function idempotency<R extends AnyRequest = Request>(options: IdempotencyOptions<R> = {}): Middleware {
+  const step = idempotencyStep(options as IdempotencyOptions, {
     body: (req) => req.body,
     setBody: (req, body) => setRequestBody(req, body),
     path: (req) => req.originalUrl,
     request: (req) => req,
   });
-  return function idempotency(req: Request, res: Response, next: NextFunction) {
+  return function idempotency(req: AnyRequest, res: Response, next: NextFunction) {
     settle(res, next, step(req, res));
   };
 }
@@ -88,17 +116,17 @@ export function idempotency(options: IdempotencyOptions = {}): RequestHandler {
  * Answers 503 (problem+json, code `request_timeout`) and aborts the request's signal after
  * `ms`. The handler's late answer writes nothing; `idempotency` records it for a retry.
  */
-export function timeout(options: TimeoutOptions): RequestHandler {
+export function timeout(options: TimeoutOptions): Middleware {
   const arm = timeoutArm(options, recordAnswered);
-  return function timeout(_req: Request, res: Response, next: NextFunction) {
+  return function timeout(_req: AnyRequest, res: Response, next: NextFunction) {
     arm(res, next);
   };
 }
 
 /** Answers 503 with `Retry-After` beyond `maxConcurrent` requests at once (and `queue` waiting). */
-export function loadShedding(options: LoadSheddingOptions): RequestHandler {
+export function loadShedding(options: LoadSheddingOptions): Middleware {
   const shed = loadShedder<Response>(options, send);
-  return function loadShedding(_req: Request, res: Response, next: NextFunction) {
+  return function loadShedding(_req: AnyRequest, res: Response, next: NextFunction) {
     shed(res, next, res)?.then(undefined, next);
   };
 }
@@ -107,26 +135,26 @@ export function loadShedding(options: LoadSheddingOptions): RequestHandler {
  * Every error as problem+json with a correlation id; mount it last. It also records the errors
  * the other middleware answer themselves (a timeout, a shed), which never reach it through `next`.
  */
-export function errorHandler(options: ErrorHandlerOptions = {}): ErrorRequestHandler {
+export function errorHandler(options: ErrorHandlerOptions = {}): ErrorMiddleware {
   const handling = errorHandling(options);
-  return withHandling(function errorHandler(error: unknown, req: Request, res: Response, next: NextFunction) {
+  return withHandling(function errorHandler(error: unknown, req: AnyRequest, res: Response, next: NextFunction) {
     const answer = handling.answer(res, error, { route: routeOf(req), recorded: false });
     if (answer !== undefined) send(res, answer)?.then(undefined, next);
   }, handling);
 }
 
 /** `GET {prefix}/health`, `/health/live` and `/health/ready` as `application/health+json`. */
-export function healthRoutes(registry: HealthRegistry, options: HealthRoutesOptions = {}): RequestHandler {
+export function healthRoutes(registry: HealthRegistry, options: HealthRoutesOptions = {}): Middleware {
   const route = healthRoute(registry, options);
-  return function healthRoutes(req: Request, res: Response, next: NextFunction) {
+  return function healthRoutes(req: AnyRequest, res: Response, next: NextFunction) {
     settle(res, next, route(req.method, req.path));
   };
 }
 
 /** `GET /metrics`: a prom-client registry in the Prometheus text format. */
-export function metricsRoute(options: MetricsRouteOptions): RequestHandler {
+export function metricsRoute(options: MetricsRouteOptions): Middleware {
   const route = metricsAnswer(options);
-  return function metricsRoute(req: Request, res: Response, next: NextFunction) {
+  return function metricsRoute(req: AnyRequest, res: Response, next: NextFunction) {
     settle(
       res,
       next,
@@ -136,9 +164,9 @@ export function metricsRoute(options: MetricsRouteOptions): RequestHandler {
 }
 
 /** The resilience REST endpoints under `prefix`, each request decided by `authorize` first. */
-export function adminRoutes(options: AdminRoutesOptions): RequestHandler {
-  const route = adminRoute(options);
-  return function adminRoutes(req: Request, res: Response, next: NextFunction) {
+export function adminRoutes<R extends AnyRequest = Request>(options: AdminRoutesOptions<R>): Middleware {
+  const route = adminRoute(options as AdminRoutesOptions);
+  return function adminRoutes(req: AnyRequest, res: Response, next: NextFunction) {
     settle(res, next, route(req, res, req.path));
   };
 }

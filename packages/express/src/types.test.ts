@@ -1,5 +1,11 @@
 import { health, tokenBucket } from '@resilience/core';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, {
+  type ErrorRequestHandler,
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from 'express';
 import { describe, expectTypeOf, it } from 'vitest';
 import {
   adminRoutes,
@@ -48,6 +54,43 @@ describe('@resilience/express types', () => {
       next();
     };
     expectTypeOf(handler).toBeFunction();
+  });
+
+  it('route params reach a handler behind every middleware; callbacks take the req they narrow', () => {
+    const app = express();
+    const [limit, cap] = [rateLimit({ algorithm }), timeout({ ms: 1_000 })];
+    app.get(
+      '/orgs/:orgId',
+      limit,
+      cap,
+      loadShedding({ maxConcurrent: 1 }),
+      idempotency(),
+      healthRoutes(health()),
+      adminRoutes({ authorize: () => true }),
+      (req, res) => {
+        expectTypeOf(req.params.orgId).toEqualTypeOf<string>();
+        res.end();
+      },
+    );
+    app.put('/orgs/:orgId', errorHandler(), (req, res) => res.send(req.params.orgId satisfies string));
+    app.use([limit, cap], errorHandler());
+    express.Router().use(limit, [cap]);
+    const handlers: { plain: RequestHandler; failed: ErrorRequestHandler } = { plain: limit, failed: errorHandler() };
+    expectTypeOf(handlers).not.toBeAny();
+    interface OrgParams {
+      orgId: string;
+    }
+    type OrgRequest = Request<OrgParams>;
+    rateLimit({
+      algorithm,
+      key: (req: OrgRequest) => req.params.orgId,
+      skip: (req: OrgRequest) => req.params.orgId === 'root',
+      cost: (req: Request<{ orgId: string }, unknown, { items: string[] }>) => req.body.items.length,
+    });
+    idempotency({ scope: (req: OrgRequest) => req.params.orgId });
+    adminRoutes({ authorize: (req: OrgRequest) => req.params.orgId === 'root' });
+    // @ts-expect-error a callback takes a request
+    rateLimit({ algorithm, key: (n: number) => String(n) });
   });
 
   it('misspelt options are compile errors', () => {

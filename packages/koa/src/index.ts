@@ -21,18 +21,24 @@ import {
   type TimeoutOptions,
   timeoutArm,
 } from '@resilience/node-server';
-import type { Context, Middleware, Next } from 'koa';
+import type { Context, Next, ParameterizedContext } from 'koa';
 import { onRespondError, piped, routeOf, trustOf } from './context.js';
 import { send, sendNow, settle, writeLate } from './send.js';
 
 export * from '@resilience/node-server/public';
 
-/** Options of {@link rateLimit}: functions receive the Koa `ctx`. */
-export type RateLimitOptions = RateLimitBase<Context>;
-/** Options of {@link idempotency}: `scope` receives the Koa `ctx`. */
-export type IdempotencyOptions = IdempotencyBase<Context>;
-/** Options of {@link adminRoutes}: `authorize` receives the Koa `ctx`. */
-export type AdminRoutesOptions = AdminOptions<Context>;
+/** Options of {@link rateLimit}: functions receive the Koa `ctx`, typed as your app's (`ParameterizedContext<State, Ctx>`). */
+export type RateLimitOptions<C extends Context = Context> = RateLimitBase<C>;
+/** Options of {@link idempotency}: `scope` receives the Koa `ctx`, typed as your app's. */
+export type IdempotencyOptions<C extends Context = Context> = IdempotencyBase<C>;
+/** Options of {@link adminRoutes}: `authorize` receives the Koa `ctx`, typed as your app's. */
+export type AdminRoutesOptions<C extends Context = Context> = AdminOptions<C>;
+
+/**
+ * Each middleware here: generic in the app's state and context, so `app.use(timeout(...)).use(...)`
+ * keeps `new Koa<State, Ctx>()`'s types for the middleware after it.
+ */
+export type Middleware = <S, C>(ctx: ParameterizedContext<S, C>, next: Next) => unknown;
 
 /** A record: body parsers' typings declare `body` and `rawBody` on Koa's request, each its own way. */
 type BodyRequest = Record<string, unknown>;
@@ -49,8 +55,8 @@ export const requestSignal = (ctx: Context): AbortSignal => signalOf(ctx.res);
  *
  * @example app.use(rateLimit({ algorithm: tokenBucket({ capacity: 60, refillPerSecond: 1 }) }));
  */
-export function rateLimit(options: RateLimitOptions): Middleware {
-  const check = rateLimitCheck(options, {
+export function rateLimit<C extends Context = Context>(options: RateLimitOptions<C>): Middleware {
+  const check = rateLimitCheck(options as RateLimitOptions, {
     framework: 'koa',
     request: (ctx) => ctx.req,
     ip: (ctx) => ctx.ip,
@@ -65,11 +71,11 @@ export function rateLimit(options: RateLimitOptions): Middleware {
  * `Idempotency-Key` per the IETF draft: the first request runs, a repeat replays its response
  * byte for byte, a repeat in flight gets 409, another payload 422, a bad key 400.
  */
-export function idempotency(options: IdempotencyOptions = {}): Middleware {
+export function idempotency<C extends Context = Context>(options: IdempotencyOptions<C> = {}): Middleware {
   // clientLeft: Koa's respond writes nothing once the client has left; the answer is still the
   // record. answeredFor: Koa drops ctx.status and ctx.set once a timeout's 503 went out; the
   // handler's are the record.
-  const step = idempotencyStep(options, {
+  const step = idempotencyStep(options as IdempotencyOptions, {
     body: (ctx) => (ctx.request as unknown as BodyRequest).body,
     setBody(ctx, body) {
       const request = ctx.request as unknown as BodyRequest;
@@ -177,8 +183,8 @@ export function metricsRoute(options: MetricsRouteOptions): Middleware {
 }
 
 /** The resilience REST endpoints under `prefix`, each request decided by `authorize` first. */
-export function adminRoutes(options: AdminRoutesOptions): Middleware {
-  const route = adminRoute(options);
+export function adminRoutes<C extends Context = Context>(options: AdminRoutesOptions<C>): Middleware {
+  const route = adminRoute(options as AdminRoutesOptions);
   return function adminRoutes(ctx: Context, next: Next) {
     return settle(ctx, next, route(ctx, ctx.res, ctx.path));
   };

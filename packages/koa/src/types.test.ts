@@ -1,5 +1,5 @@
 import { health, tokenBucket } from '@resilience/core';
-import Koa, { type DefaultContext } from 'koa';
+import Koa, { type DefaultContext, type Middleware, type ParameterizedContext } from 'koa';
 import { describe, expectTypeOf, it } from 'vitest';
 import {
   adminRoutes,
@@ -38,6 +38,31 @@ describe('@resilience/koa types', () => {
       expectTypeOf(requestSignal(ctx)).toEqualTypeOf<AbortSignal>();
       await next();
     });
+  });
+
+  it('a chained use keeps the app state and context after each middleware; callbacks take the app ctx', () => {
+    const app = new Koa<State, AppContext>();
+    type AppCtx = ParameterizedContext<State, AppContext>;
+    const key = (ctx: AppCtx) => ctx.state.user?.id ?? ctx.ip;
+    app
+      .use(errorHandler())
+      .use(timeout({ ms: 5_000 }))
+      .use(loadShedding({ maxConcurrent: 100 }))
+      .use(healthRoutes(health()))
+      .use(adminRoutes({ authorize: (ctx: AppCtx) => ctx.state.user?.admin === true }))
+      .use(rateLimit({ algorithm, key, skip: (ctx: AppCtx) => ctx.state.user?.admin === true, cost: () => 1 }))
+      .use(idempotency({ scope: key }))
+      .use(async (ctx, next) => {
+        // @ts-expect-error a typo in the state is reported
+        ctx.state.usr;
+        expectTypeOf(ctx.state).toEqualTypeOf<State>();
+        expectTypeOf(ctx.db.query).toBeFunction();
+        await next();
+      });
+    // @ts-expect-error a callback takes a context
+    rateLimit({ algorithm, key: (n: number) => String(n) });
+    const list: Middleware<State, AppContext>[] = [rateLimit({ algorithm }), timeout({ ms: 1_000 })];
+    expectTypeOf(list).not.toBeAny();
   });
 
   it('misspelt options are compile errors', () => {
