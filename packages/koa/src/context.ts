@@ -25,8 +25,23 @@ export function routeOf(ctx: Context): string | undefined {
   return typeof matched === 'string' ? `${ctx.method} ${matched}` : undefined;
 }
 
-/** Errors of a response the client closed or reset: a request cancelled, not a failure. */
-const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+/** Errors of a response the client closed or reset (mid-body too): a request cancelled, not a failure. */
+const CLIENT_GONE = new Set([
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNABORTED',
+  'HPE_INVALID_EOF_STATE',
+]);
+const clientGone = (error: unknown) => CLIENT_GONE.has((error as { code?: unknown } | null)?.code as string);
+
+/**
+ * Koa's `ctx.onerror` while the chain runs: a client that leaves then (a refusal waiting a turn
+ * for the body it was sending) is no error of the app's; anything else goes to Koa's own.
+ */
+export function chainFailed(this: Context, error: unknown): void {
+  if (!clientGone(error)) Object.getPrototypeOf(this).onerror.call(this, error);
+}
 
 /**
  * Koa's `ctx.onerror` once the chain has answered: what fails as Koa writes the answer (a
@@ -43,7 +58,7 @@ export function onRespondError(
     if (error == null) return;
     // Cut off by the toolkit (a timeout), or by the client: the recorder says which.
     if (responseError(res) !== undefined) handling.recordAnswered(res, { route: routeOf(this), recorded });
-    else if (!CLIENT_GONE.has((error as { code?: unknown }).code as string)) {
+    else if (!clientGone(error)) {
       failed(this, error);
       if (!res.headersSent && !res.destroyed) res.end(this.body as string);
     }

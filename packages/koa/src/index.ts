@@ -22,7 +22,7 @@ import {
   timeoutArm,
 } from '@resilience/node-server';
 import type { Context, Next, ParameterizedContext } from 'koa';
-import { onRespondError, piped, routeOf, trustOf } from './context.js';
+import { chainFailed, onRespondError, piped, routeOf, trustOf } from './context.js';
 import { send, sendNow, settle, writeLate } from './send.js';
 
 export * from '@resilience/node-server/public';
@@ -139,6 +139,7 @@ export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
   // Not async: the promise `next()` returns is followed as it is, no promise of its own.
   return function errorHandler(ctx: Context, next: Next) {
     handling.record?.(ctx.res);
+    ctx.onerror = chainFailed;
     let handled: Promise<unknown>;
     try {
       handled = Promise.resolve(next());

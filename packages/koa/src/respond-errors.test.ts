@@ -1,12 +1,12 @@
 import { once } from 'node:events';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { metrics, recentErrors } from '@resilience/core';
+import { metrics, recentErrors, tokenBucket } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import Koa from 'koa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { errorHandler, timeout } from './index.js';
+import { errorHandler, rateLimit, timeout } from './index.js';
 
 const servers: http.Server[] = [];
 afterEach(async () => {
@@ -159,4 +159,39 @@ describe('Koa errorHandler: a timeout that cuts a streamed body off', () => {
       });
     });
   }
+});
+
+describe('a client that resets while a refusal waits for its body', () => {
+  it('reaches no app error: the request was refused, and its client left', async () => {
+    const emitted: string[] = [];
+    let closed = () => {};
+    const koa = new Koa();
+    koa.on('error', (error: Error) => emitted.push(error.message));
+    koa.use(async (ctx, next) => {
+      ctx.res.once('close', () => setImmediate(() => closed()));
+      await next();
+    });
+    koa.use(errorHandler({ logger: { info() {}, warn() {}, error() {} } }));
+    koa.use(rateLimit({ algorithm: tokenBucket({ capacity: 1, refillPerSecond: 0.0001 }), key: () => 'one' }));
+    koa.use((ctx) => {
+      ctx.body = 'ok';
+    });
+    const server = http.createServer(koa.callback());
+    servers.push(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200); // the one token
+    for (let i = 0; i < 5; i++) {
+      const done = new Promise<void>((resolve) => (closed = resolve));
+      const socket = net.connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      await once(socket, 'connect');
+      // Head and one byte of ten: the 429 waits a turn for the body; the client resets meanwhile.
+      socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nx');
+      socket.resetAndDestroy();
+      await done;
+    }
+    expect(emitted).toEqual([]);
+  });
 });
