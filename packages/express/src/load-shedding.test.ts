@@ -87,3 +87,36 @@ describe('loadShedding on Express, after a client left', () => {
     }
   });
 });
+
+describe('loadShedding with a logger that throws', () => {
+  it('still answers the shed request 503, and nothing escapes as an unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (error: unknown) => unhandled.push(error);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const broken = () => {
+        throw new Error('log sink down');
+      };
+      const release = deferred();
+      const entered = deferred();
+      const app = express();
+      app.use(loadShedding({ maxConcurrent: 1 }));
+      app.get('/', async (_req, res) => {
+        entered.resolve();
+        await release.promise;
+        res.send('ok');
+      });
+      app.use(errorHandler({ logger: { info: broken, warn: broken, error: broken } }));
+      served = await serve(app);
+      const first = send(served.port);
+      await entered.promise;
+      expect((await send(served.port)).status).toBe(503);
+      release.resolve();
+      expect((await first).status).toBe(200);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});

@@ -6,3 +6,18 @@ export const consoleLogger: EventLogger = {
   warn: (fields, message) => console.warn(message, fields),
   error: (fields, message) => console.error(message, fields),
 };
+
+/**
+ * `logger` whose calls never throw: a log sink that fails costs its line, never the answer of
+ * the request being logged (a throw there escaped as an unhandled rejection, ending the process).
+ */
+export function quietLogger(logger: EventLogger): EventLogger {
+  const quiet =
+    (level: 'info' | 'warn' | 'error'): EventLogger['info'] =>
+    (fields, message) => {
+      try {
+        logger[level](fields, message);
+      } catch {}
+    };
+  return { info: quiet('info'), warn: quiet('warn'), error: quiet('error') };
+}

@@ -13,7 +13,7 @@ import {
 import { checkNested, messageOf, OptionsValidator, ReportGate } from '@resilience/core/internal';
 import { errorFields } from '../errors.js';
 import { loggedPath } from '../logged-path.js';
-import { consoleLogger } from '../logger.js';
+import { consoleLogger, quietLogger } from '../logger.js';
 import { type RequestRecorder, requestRecorder } from '../record.js';
 import {
   claimErrorRecord,
@@ -115,7 +115,7 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
   // One gate per refusal code: each is logged at most once a minute.
   const refusals = new Map(REFUSALS.map((code) => [code, new ReportGate(REFUSAL_REPORT_MS)]));
   const recent = o.recentErrors;
-  const logger = o.logger ?? consoleLogger;
+  const logger = quietLogger(o.logger ?? consoleLogger);
   const expose = o.expose ?? MIDDLEWARE_DEFAULTS.errorHandler.expose;
 
   const recordError = (res: ServerResponse, error: unknown, status: number, { route, recorded }: ErrorContext) => {

@@ -28,7 +28,7 @@ import { headersOf } from '../accessors.js';
 import { bodyReader, type RequestBody } from '../body.js';
 import { type CapturedResponse, responseCapture } from '../capture.js';
 import { loggedPath } from '../logged-path.js';
-import { consoleLogger } from '../logger.js';
+import { consoleLogger, quietLogger } from '../logger.js';
 import { lateResponse, requestCorrelationId, requestSignal } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 import { errorAnswer, problemAnswer } from './answer.js';
@@ -171,7 +171,7 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
   const parseKey = idempotencyKeyParser({ minKeyLength: o.minKeyLength } as IdempotencyKeyOptions);
   const maxBodyBytes = o.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
   const read = bodyReader({ maxBodyBytes });
-  const logger = o.logger ?? consoleLogger;
+  const logger = quietLogger(o.logger ?? consoleLogger);
   // A client that left, or a request a timeout answered: its handler still runs, and a retry
   // waits (409) for what it sends, up to lingerMs.
   const { clientLeft, answeredFor, settledLate } = port;

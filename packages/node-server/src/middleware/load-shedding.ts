@@ -224,8 +224,13 @@ export function loadShedder<C>(
       slot.then(undefined, (error: unknown) => {
         if (ran === false && isBulkheadRejectedError(error)) {
           emitHttpDecision({ decision: 'shed' });
-          // Settles once the answer went (later while the body is on its way: see `bodyArrived`).
-          resolve(refuse(context, errorAnswer(res, error)));
+          // Settles once the answer went (later while the body is on its way: see `bodyArrived`);
+          // a refusal that throws goes to the caller, never unhandled.
+          try {
+            resolve(refuse(context, errorAnswer(res, error)));
+          } catch (failure) {
+            reject(failure);
+          }
         } else if (ran !== 'held' && chain === undefined) reject(error);
       });
     });

@@ -20,7 +20,7 @@ import {
 } from '@resilience/core';
 import { checkNested, emitHttpDecision, OptionsValidator, RATE_LIMIT_FIELDS } from '@resilience/core/internal';
 import { fieldOf, headersOf, setField } from '../accessors.js';
-import { consoleLogger } from '../logger.js';
+import { consoleLogger, quietLogger } from '../logger.js';
 import { claimResponse, requestCorrelationId } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 import { errorAnswer, headerText, setHeaders } from './answer.js';
@@ -162,7 +162,7 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
     );
   v.done();
   const limiter = built!; // built, or an issue was reported
-  const logger = o.logger ?? consoleLogger;
+  const logger = quietLogger(o.logger ?? consoleLogger);
   limiter.onEvent((event) => {
     if (event.type !== 'store_error') return;
     logger.warn(
