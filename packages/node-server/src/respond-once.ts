@@ -110,7 +110,8 @@ export function respondOnce(res: ServerResponse, answer: Answer): boolean {
  * `Content-Length`: the body's, unless the answer brings its own (a replayed HEAD's).
  */
 export function endWith(res: ServerResponse, body: Answer['body']): void {
-  if (body !== undefined && res.req?.method === 'HEAD' && !res.hasHeader('content-length'))
-    setField(res, 'content-length', Buffer.byteLength(body));
+  // Its length said (a HEAD's as its GET's): without one, Node ends an HTTP/1.0 client's
+  // keep-alive connection after the answer.
+  if (body !== undefined && !res.hasHeader('content-length')) setField(res, 'content-length', Buffer.byteLength(body));
   res.end(body);
 }

@@ -39,6 +39,22 @@ async function limited(t: Context) {
 
 export const rawHttpScenarios: Scenario[] = [
   {
+    area: 'rateLimit',
+    name: "keeps an HTTP/1.0 client's keep-alive connection after a 429, as after a 200 (the answer says its length)",
+    async run(t) {
+      const app = await limited(t);
+      const client = await rawClient(app.port);
+      const request = 'GET / HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n';
+      client.socket.write(request);
+      await client.until('429 Too Many Requests');
+      await client.until('"status":429');
+      expect(client.text()).toMatch(/\r\ncontent-length: \d+\r\n/i);
+      client.socket.write(request);
+      await client.until('429 Too Many Requests', 2); // answered again on the same connection
+      client.socket.destroy();
+    },
+  },
+  {
     area: 'loadShedding',
     name: 'frees the loadShedding slot of a keyed request whose body never came once timeout answers it',
     async run(t) {
