@@ -180,7 +180,6 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
     }).then(() => this.#exec(fn, context));
   }
 
-  /** Rejects the waiters whose `maxQueueMs` ran out (the oldest first), then waits for the next one. */
   /** Moves every waiter's deadline back by `step` (the clock stepped back), so each keeps its wait. */
   #rebase(step: number): void {
     for (let waiter = this.#head; waiter !== undefined; waiter = waiter.next) waiter.deadline -= step;
@@ -191,6 +190,7 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
     this.#expiry = this.#clock.setTimeout(this.#expire, due - now);
   }
 
+  /** Rejects the waiters whose `maxQueueMs` ran out (the oldest first), then waits for the next one. */
   readonly #expire = (): void => {
     this.#expiry = undefined;
     const now = this.#clock.now();
