@@ -88,7 +88,7 @@ export class Idempotency {
     const random: Random = options.random ?? systemRandom;
     // Unique per instance whatever `random` is (a seeded one, the same in two instances): a
     // begin by its own owner is taken as the same call's.
-    this.#instance = `${Math.floor(random() * 2 ** 48).toString(36)}.${(instances++).toString(36)}${(processId ??= Math.random().toString(36).slice(2, 10))}`;
+    this.#instance = `${Math.floor(random() * 2 ** 48).toString(36)}.${(instances++).toString(36)}${(processId ??= systemRandom().toString(36).slice(2, 10))}`;
   }
 
   /** Keys with a call in flight in this process (each shared by its concurrent callers). */
