@@ -49,7 +49,13 @@ const traced =
 const ours = (span: ReadableSpan): Attributes =>
   Object.fromEntries(Object.entries(span.attributes).filter(([name]) => name.startsWith('resilience.')));
 
-type Adapter = typeof forExpress | typeof forKoa;
+/** What the tests call on either adapter (a union of the two modules' generic factories is not callable). */
+interface Adapter {
+  rateLimit(options: forExpress.RateLimitOptions & forKoa.RateLimitOptions): unknown;
+  idempotency(options?: forExpress.IdempotencyOptions & forKoa.IdempotencyOptions): unknown;
+  loadShedding(options: Parameters<typeof forExpress.loadShedding>[0]): unknown;
+  timeout(options: Parameters<typeof forExpress.timeout>[0]): unknown;
+}
 
 /** A server with `middleware` (made by the adapter under test), then a handler answering `answer()` as JSON. */
 type Start = (middleware: (adapter: Adapter) => unknown[], answer?: () => Promise<unknown>) => Promise<Served>;
