@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import {
   type Answer,
-  bodyArrived,
+  afterBody,
   clearBodyHeaders,
   endWith,
   isHeadersSent,
@@ -31,12 +31,8 @@ export function recordAnswered(res: ServerResponse): void {
  * learns how the request ended. While the request's body is on its way, in Node's next turn
  * (see `bodyArrived`): the promise then rejects if the answer cannot be sent.
  */
-export function send(res: Response, answer: Answer): Promise<void> | undefined {
-  const arrived = bodyArrived(res);
-  if (arrived !== undefined) return arrived.then(() => sendNow(res, answer));
-  sendNow(res, answer);
-  return undefined;
-}
+export const send = (res: Response, answer: Answer): Promise<void> | undefined =>
+  afterBody(res, () => sendNow(res, answer));
 
 function sendNow(res: Response, answer: Answer): void {
   if (isHeadersSent(res)) return;

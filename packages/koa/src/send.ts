@@ -1,4 +1,4 @@
-import { type Answer, bodyArrived, clearBodyHeaders, RUN } from '@resilience/node-server';
+import { type Answer, afterBody, clearBodyHeaders, RUN } from '@resilience/node-server';
 import type { Context, Next } from 'koa';
 
 /**
@@ -7,12 +7,8 @@ import type { Context, Next } from 'koa';
  * the request's body is on its way, in Node's next turn (see `bodyArrived`): the chain follows
  * the promise, so Koa writes the answer after.
  */
-export function send(ctx: Context, answer: Answer): Promise<void> | undefined {
-  const arrived = bodyArrived(ctx.res);
-  if (arrived !== undefined) return arrived.then(() => sendNow(ctx, answer));
-  sendNow(ctx, answer);
-  return undefined;
-}
+export const send = (ctx: Context, answer: Answer): Promise<void> | undefined =>
+  afterBody(ctx.res, () => sendNow(ctx, answer));
 
 /** {@link send} at once: from Koa's respond, which writes the answer right after. */
 export function sendNow(ctx: Context, answer: Answer): void {

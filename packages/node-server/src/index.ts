@@ -69,6 +69,6 @@ export {
   responseError,
   setResponseError,
 } from './request-state.js';
-export { type Answer, bodyArrived, clearBodyHeaders, endWith, respondOnce } from './respond-once.js';
+export { type Answer, afterBody, clearBodyHeaders, endWith, respondOnce } from './respond-once.js';
 export { type GracefulShutdownOptions, SHUTDOWN_DEFAULTS, type ShutdownServer } from './shutdown/options.js';
 export { type GracefulShutdown, gracefulShutdown, type ShutdownPhase } from './shutdown/shutdown.js';

@@ -57,6 +57,14 @@ export function bodyArrived(res: ServerResponse): Promise<void> | undefined {
   return bodyToCome(res.req) ? new Promise((resolve) => nextTurn(resolve)) : undefined;
 }
 
+/** Runs `answer` at once, or once the body that already came is read (see {@link bodyArrived}): then a promise. */
+export function afterBody(res: ServerResponse, answer: () => void): Promise<void> | undefined {
+  const arrived = bodyArrived(res);
+  if (arrived !== undefined) return arrived.then(answer);
+  answer();
+  return undefined;
+}
+
 /**
  * Readies `res` for an answer of the toolkit's in place of the handler's body: drops the
  * headers that described that body (a stale `Content-Length` would hang the client, a

@@ -1,22 +1,25 @@
-import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
+import { type Clock, systemClock } from '../clock/clock.js';
 import type { AdaptiveLimit, AdaptiveLimitState } from '../concurrency/adaptive-limit.js';
 import { classify } from '../errors/classify.js';
 import { BulkheadRejectedError } from '../errors/errors.js';
 import { Emitter } from '../events/emitter.js';
 import { followAbort, unfollowAbort } from '../policy/abort-fanout.js';
 import { type ExecuteContext, neverAborted, PolicyBase, type PolicyFn } from '../policy/policy.js';
+import { type DeadlineEntry, DeadlineQueue } from '../timeout/deadline-queue.js';
 import { type BulkheadOptions, type ResolvedBulkheadOptions, resolveBulkheadOptions } from './options.js';
 
 /** A call turned away because every execution slot and queue slot was taken. */
 export type BulkheadEvent = { type: 'rejected'; policy: string; executing: number; queued: number };
 
-/** A call waiting for an execution slot: a node of the FIFO queue. */
-class QueuedCall {
-  prev: QueuedCall | undefined = undefined;
-  next: QueuedCall | undefined = undefined;
+/** A call waiting for an execution slot: a node of the FIFO queue, and of `maxQueueMs`'s deadlines. */
+class QueuedCall implements DeadlineEntry {
+  older: QueuedCall | undefined = undefined;
+  newer: QueuedCall | undefined = undefined;
   signal: AbortSignal | undefined = undefined;
-  /** Clock time past which the call leaves the queue rejected (`maxQueueMs`). */
   deadline = 0;
+  prev: DeadlineEntry | undefined = undefined;
+  next: DeadlineEntry | undefined = undefined;
+  queue: DeadlineQueue | undefined = undefined;
 
   constructor(
     readonly owner: BulkheadPolicy,
@@ -31,6 +34,11 @@ class QueuedCall {
     this.signal = undefined;
     this.owner._leave(this);
     this.reject(signal?.reason);
+  }
+
+  /** Its `maxQueueMs` ran out: leave the queue rejected. */
+  expire(): void {
+    this.owner._expire(this);
   }
 }
 
@@ -56,11 +64,8 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
   #queued = 0;
   #head: QueuedCall | undefined;
   #tail: QueuedCall | undefined;
-  /** The one timer of `maxQueueMs`: due when the oldest waiter's wait runs out. */
-  #expiry: TimerHandle | undefined;
-  /** When `#expiry` is due, and the queue's last clock reading: a later one that is earlier stepped back. */
-  #due = 0;
-  #last = Number.NEGATIVE_INFINITY;
+  /** The waiters' `maxQueueMs` deadlines, on one timer (none without `maxQueueMs`). */
+  readonly #deadlines: DeadlineQueue | undefined;
 
   readonly onEvent = this.#events.subscribe;
   readonly onRejected = this.#events.subscribe;
@@ -72,6 +77,7 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
     this.#clock = options.clock ?? systemClock;
     this.#adaptive = this.#opts.adaptive;
     this.#limit = this.#opts.limit;
+    this.#deadlines = this.#opts.maxQueueMs === Number.POSITIVE_INFINITY ? undefined : new DeadlineQueue(this.#clock);
   }
 
   /** Calls allowed to execute at once now: the `limit` option, or what the adaptive limit allows. */
@@ -155,8 +161,8 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
     if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((admit, reject) => {
       const waiter = new QueuedCall(this, admit, reject);
-      waiter.prev = this.#tail;
-      if (this.#tail) this.#tail.next = waiter;
+      waiter.older = this.#tail;
+      if (this.#tail) this.#tail.newer = waiter;
       else this.#head = waiter;
       this.#tail = waiter;
       this.#queued++;
@@ -164,51 +170,23 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
         waiter.signal = signal;
         followAbort(signal, waiter);
       }
-      const maxQueueMs = this.#opts.maxQueueMs;
-      if (maxQueueMs !== Number.POSITIVE_INFINITY) {
+      if (this.#deadlines !== undefined) {
         const now = this.#clock.now();
-        if (now < this.#last) {
-          // Stepped back since the last reading: the waiters move by the step as far as known.
-          this.#rebase(this.#last - now);
-          if (this.#expiry !== undefined) this.#clock.clearTimeout(this.#expiry);
-          this.#expiry = undefined;
-        }
-        this.#last = now;
-        waiter.deadline = now + maxQueueMs;
-        if (this.#expiry === undefined) this.#arm(this.#head!.deadline, now);
+        this.#deadlines.add(waiter, now + this.#opts.maxQueueMs, now);
       }
     }).then(() => this.#exec(fn, context));
   }
 
-  /** Moves every waiter's deadline back by `step` (the clock stepped back), so each keeps its wait. */
-  #rebase(step: number): void {
-    for (let waiter = this.#head; waiter !== undefined; waiter = waiter.next) waiter.deadline -= step;
-  }
-
-  #arm(due: number, now: number): void {
-    this.#due = due;
-    this.#expiry = this.#clock.setTimeout(this.#expire, due - now);
-  }
-
-  /** Rejects the waiters whose `maxQueueMs` ran out (the oldest first), then waits for the next one. */
-  readonly #expire = (): void => {
-    this.#expiry = undefined;
-    const now = this.#clock.now();
-    // The timer waited real time: a clock that reads earlier than at the last reading stepped
-    // back, by as much as it reads short of the due time.
-    if (now < this.#last) this.#rebase(this.#due - now);
-    this.#last = now;
-    for (let head = this.#head; head !== undefined && head.deadline <= now; head = this.#head) {
-      this._leave(head);
-      const signal = head.signal;
-      if (signal !== undefined) {
-        head.signal = undefined;
-        unfollowAbort(signal, head);
-      }
-      head.reject(this.#rejection());
+  // @internal A waiter's `maxQueueMs` ran out (it has left the deadline queue).
+  _expire(waiter: QueuedCall): void {
+    this._leave(waiter);
+    const signal = waiter.signal;
+    if (signal !== undefined) {
+      waiter.signal = undefined;
+      unfollowAbort(signal, waiter);
     }
-    if (this.#head !== undefined) this.#arm(this.#head.deadline, now);
-  };
+    waiter.reject(this.#rejection());
+  }
 
   /**
    * A call finished: learn from it, then hand free slots to the oldest waiters (several when
@@ -237,19 +215,17 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
     }
   }
 
-  // @internal Unlinks a waiter from the queue.
+  // @internal Unlinks a waiter from the queue, and from its deadline's.
   _leave(waiter: QueuedCall): void {
-    const { prev, next } = waiter;
-    if (prev) prev.next = next;
-    else this.#head = next;
-    if (next) next.prev = prev;
-    else this.#tail = prev;
-    waiter.prev = waiter.next = undefined;
+    const { older, newer } = waiter;
+    if (older) older.newer = newer;
+    else this.#head = newer;
+    if (newer) newer.older = older;
+    else this.#tail = older;
+    waiter.older = waiter.newer = undefined;
     this.#queued--;
-    if (this.#queued === 0 && this.#expiry !== undefined) {
-      this.#clock.clearTimeout(this.#expiry);
-      this.#expiry = undefined;
-    }
+    this.#deadlines?.remove(waiter);
+    if (this.#queued === 0) this.#deadlines?.release(); // an idle bulkhead holds no timer
   }
 }
 

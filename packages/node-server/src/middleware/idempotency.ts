@@ -227,8 +227,9 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     let body: RequestBody | undefined;
     try {
       // Given up when a `timeout` answers the request (or its client leaves): a body that never
-      // completes (a slowloris, `Expect: 100-continue` and no body) holds nothing.
-      body = await read(req, requestSignal(res));
+      // completes (a slowloris, `Expect: 100-continue` and no body) holds nothing. One all read
+      // (a body parser ran first) waits on nothing: no signal made for it.
+      body = await read(req, req.complete ? undefined : requestSignal(res));
     } catch (error) {
       // Answered for while the body came: no handler will run; loadShedding frees its slot now.
       lateResponse(res)?.failed();
