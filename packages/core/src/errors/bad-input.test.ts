@@ -11,6 +11,7 @@ import { timeWindow } from '../breaker/time-window.js';
 import { bulkhead } from '../bulkhead/bulkhead.js';
 import { chaos } from '../chaos/chaos.js';
 import { FakeClock } from '../clock/fake-clock.js';
+import { optionsFromEnv } from '../config/env.js';
 import { fallback } from '../fallback/fallback.js';
 import { bulkheadCheck } from '../health/checks.js';
 import { health } from '../health/health.js';
@@ -230,6 +231,24 @@ describe('misspelt and foreign options', () => {
     expect(hint(() => bulkhead({ limit: 1, maxQueue: 5 } as never), 'maxQueue')).toMatch(
       /^a known option \(another library's\? here: queue\)/,
     );
+  });
+
+  it("points optionsFromEnv()'s sections, given to a factory as they are, to the helper that maps them", () => {
+    const env = optionsFromEnv({ APP_MAX_RETRIES: '2', APP_RETRY_BASE_DELAY_MS: '100', APP_RETRY_MAX_DELAY_MS: '900' });
+    const error = configurationError(() => retry(env.retry as never), 'baseDelayMs');
+    expect(error.issues.map((i) => [i.option, i.allowed.split(':')[0]])).toEqual([
+      ['baseDelayMs', "a known option (another library's? here"],
+      ['maxDelayMs', "a known option (another library's? here"],
+    ]);
+    expect(error.message).toContain('here: backoff: toRetryOptions(env.retry)');
+    expect(hint(() => circuitBreaker({ resetTimeoutMs: 5_000 } as never), 'resetTimeoutMs')).toMatch(
+      /here: halfOpenAfter\)/,
+    );
+    expect(hint(() => circuitBreaker({ failureThreshold: 5 } as never), 'failureThreshold')).toMatch(
+      /here: strategy: consecutive\(failureThreshold\)\)/,
+    );
+    const limit = () => rateLimiter({ algorithm: tokenBucket(), requestsPerMinute: 60 } as never);
+    expect(hint(limit, 'requestsPerMinute')).toMatch(/here: algorithm: toRateLimiterOptions\(env\.rateLimit\)\)/);
   });
 
   it("rejects cockatiel's retry(handleAll, { ... }) shape", () => {

@@ -1,10 +1,11 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { circuitBreaker } from '../breaker/breaker.js';
 import { retry } from '../retry/retry.js';
 import {
   BrokenCircuitError,
   BulkheadRejectedError,
   type ConfigurationError,
+  IdempotencyConflictError,
   IsolatedCircuitError,
   isBrokenCircuitError,
   isConfigurationError,
@@ -15,6 +16,7 @@ import {
   isTimeoutError,
   RateLimitExceededError,
   RequestTimeoutError,
+  type ResilienceErrorCode,
   RetryExhaustedError,
   StoreUnavailableError,
   TimeoutError,
@@ -58,6 +60,21 @@ describe('ResilienceError', () => {
     expect(isResilienceError(foreign, 'timeout')).toBe(true);
     expect(copy.isResilienceError(new TimeoutError(10), 'timeout')).toBe(true);
     expect(isResilienceError(Object.assign(new Error('x'), { code: 'timeout' }))).toBe(false);
+  });
+
+  it('narrows to the class of the code it is asked for, so its own fields read without a cast', () => {
+    const caught: unknown = new BulkheadRejectedError(4, 0, 1_500);
+    if (isResilienceError(caught, 'bulkhead_full')) {
+      expectTypeOf(caught).toEqualTypeOf<BulkheadRejectedError>();
+      expect(caught.retryAfterMs).toBe(1_500);
+    } else expect.unreachable();
+    if (isResilienceError(caught)) expectTypeOf(caught.code).toEqualTypeOf<ResilienceErrorCode>();
+    const conflict: unknown = new IdempotencyConflictError('in_flight');
+    if (isResilienceError(conflict, 'in_flight')) {
+      expectTypeOf(conflict.code).toEqualTypeOf<'in_flight' | 'fingerprint_mismatch'>();
+      expect(conflict.code).toBe('in_flight');
+    } else expect.unreachable();
+    expectTypeOf(new IsolatedCircuitError().code).toEqualTypeOf<'circuit_open' | 'circuit_isolated'>();
   });
 
   it('StoreUnavailableError says which store failed, keeps the cause and has the code store_unavailable', () => {

@@ -1,3 +1,5 @@
+import type { TransactionError } from '../transaction/transaction.js';
+
 const BRAND = Symbol.for('@resilience/core:error');
 
 /** Stable codes of the toolkit's own errors. Guards compare codes, not classes. */
@@ -95,6 +97,7 @@ export class ConfigurationError extends ResilienceError {
  * opening share the frames captured by its first rejection (at most 10).
  */
 export class BrokenCircuitError extends ResilienceError {
+  declare readonly code: 'circuit_open' | 'circuit_isolated';
   /** Milliseconds until the breaker admits its next probe. */
   readonly retryAfterMs: number;
   constructor(
@@ -193,6 +196,7 @@ export class RetryExhaustedError extends ResilienceError {
 
 /** An idempotency key reused while its first request is in flight, or with another payload. */
 export class IdempotencyConflictError extends ResilienceError {
+  declare readonly code: 'in_flight' | 'fingerprint_mismatch';
   constructor(code: 'in_flight' | 'fingerprint_mismatch', message?: string) {
     super(
       code,
@@ -269,7 +273,32 @@ export class StoreUnavailableError extends ResilienceError {
   }
 }
 
-/** True for any error thrown by the toolkit (optionally with the given code). */
+/** The class of each code's errors: what `isResilienceError(error, code)` narrows to. */
+export interface ResilienceErrorOf {
+  invalid_options: ConfigurationError;
+  circuit_open: BrokenCircuitError;
+  circuit_isolated: BrokenCircuitError;
+  timeout: TimeoutError;
+  request_timeout: RequestTimeoutError;
+  bulkhead_full: BulkheadRejectedError;
+  rate_limited: RateLimitExceededError;
+  retry_exhausted: RetryExhaustedError;
+  in_flight: IdempotencyConflictError;
+  fingerprint_mismatch: IdempotencyConflictError;
+  record_failed: IdempotencyRecordError;
+  saga_misuse: SagaError;
+  transaction_failed: TransactionError;
+  store_full: StoreFullError;
+  throttled: ThrottledError;
+  store_unavailable: StoreUnavailableError;
+}
+
+/** True for any error thrown by the toolkit, or only for those with `code` (narrowed to its class). */
+export function isResilienceError<C extends ResilienceErrorCode>(
+  error: unknown,
+  code: C,
+): error is ResilienceErrorOf[C];
+export function isResilienceError(error: unknown, code?: ResilienceErrorCode): error is ResilienceError;
 export function isResilienceError(error: unknown, code?: ResilienceErrorCode): error is ResilienceError {
   if (typeof error !== 'object' || error === null || !(BRAND in error)) return false;
   return code === undefined || (error as ResilienceError).code === code;

@@ -161,6 +161,7 @@ export class OptionsValidator {
  * random source; `maxQueueMs`, a time) mean something else. More in docs/migrating.md.
  */
 const LIMIT = 'algorithm: fixedWindow({ limit, windowMs })';
+const ENV_RETRY = 'backoff: toRetryOptions(env.retry)';
 const FOREIGN: Record<string, string> = {
   windowMs: LIMIT,
   limit: LIMIT,
@@ -192,6 +193,12 @@ const FOREIGN: Record<string, string> = {
   idempotencyKeyHeader: 'header',
   processingTimeout: 'lockTimeoutMs',
   responseValidator: 'recordServerErrors',
+  // optionsFromEnv()'s sections, given to a factory as they are
+  baseDelayMs: ENV_RETRY,
+  maxDelayMs: ENV_RETRY,
+  failureThreshold: 'strategy: consecutive(failureThreshold)',
+  resetTimeoutMs: 'halfOpenAfter',
+  requestsPerMinute: 'algorithm: toRateLimiterOptions(env.rateLimit)',
   skipSuccessfulRequests: '',
   skipFailedRequests: '',
 };
