@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { ConfigurationError, TimeoutError } from '../errors/errors.js';
+import { health } from '../health/health.js';
 import { pipeline } from '../pipeline/pipeline.js';
 import { timeout } from '../timeout/timeout.js';
 import { type FallbackEvent, fallback } from './fallback.js';
@@ -84,6 +85,38 @@ describe('fallback', () => {
       await clock.advance(100);
       await expect(call).resolves.toBe('stale');
     }
+  });
+
+  it('gives no substitute once a time limit outside answered the caller: aggressive, a hard limit, a health check', async () => {
+    const untilAborted = ({ signal }: { signal: AbortSignal }) =>
+      new Promise<string>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+    let replicaReads = 0;
+    const replica = () => {
+      replicaReads++;
+      return 'replica';
+    };
+    const clock = new FakeClock();
+    const aggressive = pipeline(timeout(100, { clock }), fallback(replica)).execute(untilAborted);
+    const expectation = expect(aggressive).rejects.toBeInstanceOf(TimeoutError);
+    await clock.advance(100);
+    await expectation;
+    // A soft limit's work that fails only after the hard limit answered.
+    let fail!: (error: unknown) => void;
+    const paired = pipeline(timeout({ softMs: 100, hardMs: 200, clock }), fallback(replica)).execute(
+      () => new Promise<string>((_, reject) => (fail = reject)),
+    );
+    const pairedExpectation = expect(paired).rejects.toBeInstanceOf(TimeoutError);
+    await clock.advance(200);
+    await pairedExpectation;
+    fail(new Error('upstream reset'));
+    const checks = health({ clock }).register('db', (signal) => fallback(replica).execute(untilAborted, signal), {
+      timeoutMs: 100,
+    });
+    const report = checks.run();
+    await clock.advance(100);
+    expect((await report).checks.db?.status).toBe('fail');
+    await clock.advance(1);
+    expect(replicaReads).toBe(0);
   });
 
   it('substitutes for an inner timeout inside a pipeline', async () => {

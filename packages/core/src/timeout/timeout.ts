@@ -4,6 +4,7 @@ import { OptionsValidator } from '../errors/validate.js';
 import { Emitter } from '../events/emitter.js';
 import { AdaptiveLatency } from '../metrics/adaptive.js';
 import { type ExecuteContext, PolicyBase, type PolicyFn } from '../policy/policy.js';
+import { awaitedReasons } from './awaited.js';
 import { type DeadlineEntry, DeadlineQueue } from './deadline-queue.js';
 import { LazyContext } from './lazy-context.js';
 import {
@@ -217,6 +218,7 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
       call.abort(reason);
       const gap = this.#opts.hardGapMs;
       if (this.#hardQueue !== undefined && gap !== undefined && gap > 0) {
+        awaitedReasons.add(reason);
         call.phase = Phase.SoftExpired;
         this.#emit(call.timeoutMs, 'abort');
         call.timeoutMs += gap;
@@ -224,6 +226,7 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
         return;
       }
       if (!this.#rejectsEarly) {
+        awaitedReasons.add(reason);
         call.phase = Phase.SoftExpired;
         this.#emit(call.timeoutMs, 'abort');
         return;
@@ -235,7 +238,8 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
       return;
     }
     if (call.phase === Phase.SoftExpired) {
-      // The hard limit of a pair.
+      // The hard limit of a pair: the caller is answered, nobody waits for a substitute.
+      awaitedReasons.delete(call.abortReason as object);
       call.phase = Phase.Settled;
       call.release();
       this.#emit(call.timeoutMs, 'reject');
