@@ -96,6 +96,27 @@ describe('deadlines in flight when the clock steps back', () => {
     await expect(after).rejects.toSatisfy(isBulkheadRejectedError);
   });
 
+  it('a call queued between a jump forward and its correction ends within the bound, corrected fully or in part', async () => {
+    for (const correction of [10_000, 9_500]) {
+      const { clock, advance, step } = steppingClock();
+      const timed = timeout(1_000, { clock, strategy: 'aggressive' });
+      timed.execute(never).catch(() => {}); // arms the shared timer for real 1 000
+      const queued = bulkhead({ limit: 1, queue: 2, maxQueueMs: 1_000, clock });
+      void queued.execute(never);
+      queued.execute(() => 'ran').catch(() => {});
+      await advance(100);
+      step(10_000); // a bad sample
+      await advance(100);
+      const calls = [timed.execute(never), queued.execute(() => 'ran')]; // real 200: each should end by real 1 200
+      for (const p of calls) p.catch(() => {});
+      await advance(100);
+      step(-correction); // undone before the next reading: the timers' firing finds it
+      // Late by at most the time since the last reading (real 200) when the step is found (real 1 000).
+      await advance(1_700);
+      expect(await Promise.all(calls.map(settled))).toEqual([true, true]);
+    }
+  });
+
   it('a clock that reads a little behind its timers (CoarseClock) is no step: no call ends early', async () => {
     const fake = new FakeClock(0);
     const clock = new CoarseClock(fake, 10);

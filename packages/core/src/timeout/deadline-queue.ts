@@ -144,9 +144,11 @@ export class DeadlineQueue {
   readonly #fire = (): void => {
     const now = this.#clock.now();
     // The timer waited real time: a clock that reads earlier than at the last reading stepped
-    // back, by as much as it reads short of the deadline. (One that reads a little short of it
-    // alone is a timer firing early, or a coarse clock: no step.)
-    if (now < this.#last) this.#rebase(this.#timerDue - now);
+    // back, by as much as it reads short of the deadline, or at least by as much as it reads
+    // short of that reading (a jump forward undone: the deadline was set before the jump).
+    // (One that reads a little short of the deadline alone is a timer firing early, or a
+    // coarse clock: no step.)
+    if (now < this.#last) this.#rebase(Math.max(this.#timerDue, this.#last) - now);
     this.#last = now;
     this.#timer = undefined;
     this.#timerDue = Number.POSITIVE_INFINITY;
