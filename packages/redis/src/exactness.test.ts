@@ -248,7 +248,18 @@ describe('the Lua transitions against core’s JavaScript', () => {
         return fc.oneof(
           fc.record({ transition: fc.constant(attemptTransition(ttl)), input: fc.constant(null), dt }),
           fc.record({ transition: fc.constant(failedTransition(ttl)), input: fc.record({ last: fc.string() }), dt }),
-          fc.record({ transition: fc.constant(claimTransition(ttl, lease)), input: fc.record({ by }), dt }),
+          fc.record({
+            transition: fc.constant(claimTransition(ttl, lease)),
+            input: fc.record(
+              {
+                by,
+                reason: fc.option(fc.constantFrom('poison', 'max_retries_exceeded'), { nil: undefined }),
+                last: fc.option(fc.string(), { nil: undefined }),
+              },
+              { requiredKeys: ['by'] },
+            ),
+            dt,
+          }),
           fc.record({
             transition: fc.constant(messageRelease(ttl)),
             input: fc.record({ by, last: fc.option(fc.string(), { nil: undefined }) }, { requiredKeys: ['by'] }),

@@ -92,20 +92,33 @@ export type ClaimOutput = 'claimed' | 'busy' | 'dead';
  * before it calls the sink, so concurrent deliveries never call it twice: `busy` while
  * another delivery's lease runs, `dead` once the message was dead-lettered. The same
  * delivery claiming again renews its lease (`leaseMs` from now); a lease that ran out
- * (its holder crashed) may be claimed by anyone.
+ * (its holder crashed) may be claimed by anyone. The claim notes why (`reason`, as `owe`)
+ * and the error's text (`last`): a delivery that ends without marking the message dead (a
+ * crash, a failed mark) leaves it owed, so the redelivery sinks it unrun.
  */
 export function claimTransition(
   ttlMs: number,
   leaseMs: number,
-): Transition<AttemptState, { readonly by: number }, ClaimOutput> {
+): Transition<
+  AttemptState,
+  { readonly by: number; readonly reason?: DeadLetterReason; readonly last?: string },
+  ClaimOutput
+> {
   return {
     name: 'messages.claim',
     params: { ttlMs, leaseMs },
     apply(state, input, now) {
       if (state?.dead !== undefined) return { state, output: 'dead', ttlMs: 0, write: false };
       if (claimLive(state, now) && state.sink.by !== input.by) return { state, output: 'busy', ttlMs: 0, write: false };
+      const { reason, last } = input;
       const sink: SinkClaim = { by: input.by, until: now + leaseMs };
-      const next: AttemptState = { ...state, n: state?.n ?? 0, sink };
+      const next: AttemptState = {
+        ...state,
+        ...(last !== undefined && { last }),
+        ...(reason !== undefined && { owe: reason }),
+        n: state?.n ?? 0,
+        sink,
+      };
       return { state: next, output: 'claimed', ttlMs: Math.max(ttlMs, leaseMs) };
     },
   };

@@ -144,6 +144,56 @@ describe('the dead-letter claim', () => {
     expect(deadLetter).toHaveBeenCalledTimes(1);
   });
 
+  it('sinks a poison message unrun after the delivery sinking it crashed, or after its dead mark failed', async () => {
+    const poison = () => Promise.reject(new SyntaxError('Unexpected token } in JSON'));
+    // The crash: its sink never returns and, being dead, it runs no timers.
+    const store = memoryStore();
+    const clock = new FakeClock();
+    const crashed = messageProcessor<Msg>({
+      store,
+      clock: new FakeClock(),
+      deadLetterLeaseMs: 1_000,
+      handler: poison,
+      deadLetter: () => new Promise(() => {}),
+    });
+    void crashed.process(msg());
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const handler = vi.fn(poison);
+    const deadLetter = vi.fn();
+    const alive = messageProcessor<Msg>({ store, clock, deadLetterLeaseMs: 1_000, handler, deadLetter });
+    await clock.advance(1_000);
+    expect((await alive.process(msg())).outcome).toBe('dead_lettered');
+    expect(handler).not.toHaveBeenCalled();
+    expect(deadLetter.mock.calls[0]![1]).toMatchObject({
+      reason: 'poison',
+      description: /SyntaxError: Unexpected token/,
+    });
+    // The sink took it, but marking it dead failed: the redelivery sinks it again, unrun.
+    const inner = memoryStore();
+    let failDead = true;
+    const flaky: typeof inner = Object.assign(Object.create(inner), {
+      apply: ((key, transition, input, now) => {
+        if (transition.name !== 'messages.dead' || !failDead) return inner.apply(key, transition, input, now);
+        failDead = false;
+        return Promise.reject(new Error('store down'));
+      }) as typeof inner.apply,
+    });
+    const again = vi.fn(poison);
+    const sunk = vi.fn();
+    const p = messageProcessor<Msg>({
+      store: flaky,
+      clock,
+      deadLetterLeaseMs: 1_000,
+      handler: again,
+      deadLetter: sunk,
+    });
+    expect((await p.process(msg())).outcome).toBe('dead_lettered');
+    await clock.advance(1_000);
+    expect((await p.process(msg())).outcome).toBe('dead_lettered');
+    expect(again).toHaveBeenCalledTimes(1);
+    expect(sunk.mock.calls.map(([, d]) => d.reason)).toEqual(['poison', 'poison']);
+  });
+
   it('is renewed while a live sink runs longer than the lease, and the sink is still called once', async () => {
     const store = memoryStore();
     const clock = new FakeClock();

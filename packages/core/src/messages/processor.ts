@@ -217,8 +217,9 @@ export class MessageProcessor<M> {
       return this.#retry(begun.attempt);
     }
     if (begun.owe !== undefined) {
-      // An earlier delivery's sink failed: sink the message as it was going to, without running it.
-      const description = `Message ${shown} was being dead-lettered (${begun.owe}) when the sink failed. Last error: ${begun.last ?? 'none recorded'}.`;
+      // An earlier delivery was dead-lettering it and did not finish (its sink failed, it
+      // crashed, or its mark failed): sink the message as it was going to, without running it.
+      const description = `Message ${shown} was being dead-lettered (${begun.owe}) by a delivery that did not finish (its sink failed, or it stopped). Last error: ${begun.last ?? 'none recorded'}.`;
       return this.#deadLetter(message, messageId, begun.owe, begun.attempt, undefined, description);
     }
     if (begun.attempt > maxAttempts) {
@@ -336,7 +337,8 @@ export class MessageProcessor<M> {
     const key = id === undefined ? undefined : storeKey(this.#opts.keyPrefix, id);
     let stopRenewing: (() => void) | undefined;
     if (key !== undefined) {
-      const claimed = await this.store.apply(key, this.#claim, { by: attempts }, this.#clock.now());
+      const claim = { by: attempts, reason, ...(error === undefined ? {} : { last: text(error) }) };
+      const claimed = await this.store.apply(key, this.#claim, claim, this.#clock.now());
       if (claimed === 'dead') {
         this.#stats.duplicates++;
         return DEAD_LETTERED;
@@ -347,7 +349,7 @@ export class MessageProcessor<M> {
       }
       const renewEveryMs = this.#opts.deadLetterLeaseMs / 3;
       stopRenewing = keepRenewing(this.#clock, renewEveryMs, async () => {
-        return (await this.store.apply(key, this.#claim, { by: attempts }, this.#clock.now())) === 'claimed';
+        return (await this.store.apply(key, this.#claim, claim, this.#clock.now())) === 'claimed';
       });
     }
     try {

@@ -152,6 +152,23 @@ export const messageScenarios: readonly StoreScenario[] = [
     },
   },
   {
+    name: 'messages: a claim notes why and the error, so the attempt after a lapsed claim owes the dead-lettering',
+    async run(makeStore) {
+      const { store, at } = await timelineOn(makeStore);
+      await store.apply(KEY, attempt, null, await at(0));
+      const last = 'SyntaxError: Unexpected token';
+      same(await store.apply(KEY, claim, { by: 1, reason: 'poison', last }, await at(10)), 'claimed', 'claimed');
+      same(await store.get(KEY, 10), { n: 1, last, owe: 'poison', sink: { by: 1, until: 310 } }, 'noted');
+      same(await store.apply(KEY, claim, { by: 1 }, await at(20)), 'claimed', 'renewed without them: they are kept');
+      same(await store.get(KEY, 20), { n: 1, last, owe: 'poison', sink: { by: 1, until: 320 } }, 'kept');
+      same(
+        await store.apply(KEY, attempt, null, await at(320)),
+        { n: 2, last, owe: 'poison', attempt: 2 },
+        'the attempt after the lease (the holder crashed, or its dead mark failed)',
+      );
+    },
+  },
+  {
     name: 'messages: of 20 concurrent dead-letter claims of one id exactly one wins',
     async run(makeStore) {
       const { store } = await timelineOn(makeStore);

@@ -81,8 +81,11 @@ local function msgClaim(s, a, i)
   if f ~= nil and f.raw.dead ~= nil then return '"dead"', false, 0 end
   local sink = liveSink(f)
   if sink ~= nil and tonumber(sink.raw.by) ~= by then return '"busy"', false, 0 end
+  local last, owe = a[i + 3], a[i + 4]
+  if last == nil or last == '' then last = f and f.raw.last end
+  if owe == nil or owe == '' then owe = f and f.raw.owe end
   local claim = json('by', num(by), 'until', num(now + lease))
-  local nxt = json('n', given(f and f.raw.n) or '0', 'last', f and f.raw.last, 'owe', f and f.raw.owe, 'sink', claim)
+  local nxt = json('n', given(f and f.raw.n) or '0', 'last', last, 'owe', owe, 'sink', claim)
   return '"claimed"', nxt, math.max(ttl, lease)
 end
 
@@ -139,7 +142,10 @@ export const recordScripts: Record<string, ScriptSpec> = {
       const [ttl, lease] = [ms('ttlMs')(p), ms('leaseMs')(p)];
       return ttl && lease && [...ttl, ...lease];
     },
-    (i) => [String((i as { by: number }).by)],
+    (i) => {
+      const c = i as { by: number; last?: string; reason?: string };
+      return [String(c.by), text(c.last), text(c.reason)];
+    },
   ),
   'messages.release': record('msgRelease', ms('ttlMs'), (i) => {
     const r = i as { by: number; last?: string; reason: string };
