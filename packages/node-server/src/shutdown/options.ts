@@ -76,7 +76,8 @@ export function validateShutdownOptions(server: unknown, options: GracefulShutdo
   const v = new OptionsValidator('gracefulShutdown');
   const s = server as Partial<Server> | undefined;
   v.check(
-    typeof s?.close === 'function' && typeof s.closeIdleConnections === 'function' && typeof s.on === 'function',
+    // An http2 server lacks closeAllConnections (one that allows HTTP/1 has closeIdleConnections).
+    typeof s?.close === 'function' && typeof s.closeAllConnections === 'function' && typeof s.on === 'function',
     'server',
     server,
     'a node:http or node:https Server',

@@ -1,5 +1,7 @@
 import { once } from 'node:events';
 import http from 'node:http';
+import http2 from 'node:http2';
+import https from 'node:https';
 import net, { type Socket } from 'node:net';
 import { type EventLogger, health, isConfigurationError } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
@@ -520,6 +522,172 @@ describe('gracefulShutdown', () => {
     handle!.dispose();
     expect(process.listenerCount(SIGNAL)).toBe(0);
     expect(server.listenerCount('request')).toBe(1);
+  });
+
+  describe('what an SRE throws at it', () => {
+    /** A logger each of whose calls throws, as a log sink that has gone away does. */
+    const throwing: EventLogger = {
+      info() {
+        throw new Error('log sink closed');
+      },
+      warn() {
+        throw new Error('log sink closed');
+      },
+      error() {
+        throw new Error('log sink closed');
+      },
+    };
+
+    it('a logger that throws costs its lines, never the drain: the request in flight is answered, a second signal ignored, the exit 0', async () => {
+      const { clock, started, release, exited, port } = await setup({ logger: throwing, drainDelayMs: 1_000 });
+      const inFlight = send(port, { path: '/slow' });
+      await started.slow.promise;
+      process.emit(SIGNAL, SIGNAL); // its first line throws
+      process.emit(SIGNAL, SIGNAL); // "received again" throws
+      expect(handle?.phase).toBe('draining');
+      await clock.advance(1_000);
+      expect(handle?.phase).toBe('closing');
+      release.resolve();
+      expect((await inFlight).text).toBe('slow done');
+      expect(await exited).toBe(0);
+    });
+
+    it('a logger that throws still gets the exit 1 at timeoutMs', async () => {
+      const { clock, started, exited, port } = await setup({ logger: throwing, timeoutMs: 1_000 });
+      void send(port, { path: '/hang' }).catch(() => {});
+      await started.slow.promise;
+      process.emit(SIGNAL);
+      await clock.advance(1_000);
+      expect(await exited).toBe(1);
+    });
+
+    it('with keepAliveTimeout 0, the keep-alive connection of a request it never saw (in flight when it was called) closes once answered, not at timeoutMs', async () => {
+      const started = deferred();
+      const release = deferred();
+      served = await serve(async (_req, res) => {
+        started.resolve();
+        await release.promise;
+        res.end('slow done');
+      });
+      served.server.keepAliveTimeout = 0; // Node then keeps an idle keep-alive connection for good
+      const agent = new http.Agent({ keepAlive: true });
+      const inFlight = send(served.port, { path: '/slow', agent });
+      await started.promise;
+      const exited = deferred<number>();
+      handle = gracefulShutdown(served.server, {
+        signals: [SIGNAL],
+        timeoutMs: 1_000,
+        clock: new FakeClock(), // never advanced: the shutdown must not need its timeout
+        logger: { info() {}, warn() {}, error() {} },
+        exit: (code) => exited.resolve(code),
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      process.emit(SIGNAL);
+      await new Promise((resolve) => setImmediate(resolve));
+      release.resolve();
+      expect((await inFlight).text).toBe('slow done');
+      expect(await exited.promise).toBe(0);
+      agent.destroy();
+    });
+
+    it("with keepAliveTimeout 0, the keep-alive connection of the app's own 'checkContinue' answer closes once answered", async () => {
+      const { release, exited, port, server } = await setup({ timeoutMs: 1_000 });
+      server.keepAliveTimeout = 0;
+      const continued = deferred();
+      server.on('checkContinue', async (req, res) => {
+        res.writeContinue();
+        req.resume();
+        continued.resolve();
+        await release.promise;
+        res.end('continued');
+      });
+      const agent = new http.Agent({ keepAlive: true });
+      const expecting = new Promise<string | undefined>((resolve, reject) => {
+        const req = http.request({
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          agent,
+          headers: { expect: '100-continue' },
+        });
+        req.on('continue', () => req.end('body'));
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.headers.connection));
+        });
+        req.on('error', reject);
+      });
+      await continued.promise;
+      process.emit(SIGNAL);
+      release.resolve();
+      expect(await expecting).toBe('keep-alive'); // an answer it never saw: its headers are the app's
+      expect(await exited).toBe(0);
+      agent.destroy();
+    });
+
+    it('on an https server, a connection still in its TLS handshake (a TCP health check, a stalled client) closes once no request is in flight, not at handshakeTimeout', async () => {
+      const server = https.createServer((_req, res) => res.end('ok')); // no certificate: no handshake completes here
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const { port } = server.address() as net.AddressInfo;
+      const exited = deferred<number>();
+      handle = gracefulShutdown(server, {
+        signals: [SIGNAL],
+        timeoutMs: 1_000,
+        clock: new FakeClock(), // never advanced
+        logger: { info() {}, warn() {}, error() {} },
+        exit: (code) => exited.resolve(code),
+      });
+      const handshaking = net.connect(port, '127.0.0.1');
+      handshaking.on('error', () => {});
+      await once(handshaking, 'connect');
+      await new Promise((resolve) => setImmediate(resolve)); // the server has accepted it
+      try {
+        process.emit(SIGNAL);
+        await once(handshaking, 'close');
+        expect(await exited.promise).toBe(0);
+      } finally {
+        handshaking.destroy();
+        server.closeAllConnections();
+      }
+    });
+
+    it('a server that starts listening after the signal (the signal came during startup) closes again at once: nothing is served while onShutdown closes the pool', async () => {
+      const server = http.createServer((_req, res) => res.end('ok'));
+      const inOnShutdown = deferred();
+      const finishOnShutdown = deferred();
+      const exited = deferred<number>();
+      handle = gracefulShutdown(server, {
+        signals: [SIGNAL],
+        clock: new FakeClock(),
+        logger: { info() {}, warn() {}, error() {} },
+        exit: (code) => exited.resolve(code),
+        onShutdown: async () => {
+          inOnShutdown.resolve();
+          await finishOnShutdown.promise;
+        },
+      });
+      try {
+        process.emit(SIGNAL); // before listen
+        await inOnShutdown.promise;
+        const listening = new Promise<boolean>((resolve) =>
+          server.listen(0, '127.0.0.1', () => resolve(server.listening)),
+        );
+        expect(await listening).toBe(false);
+        finishOnShutdown.resolve();
+        expect(await exited.promise).toBe(0);
+      } finally {
+        server.close();
+      }
+    });
+
+    it('refuses an http2 secure server that also speaks HTTP/1 (allowHTTP1), as the docs say of every node:http2 server', () => {
+      const server = http2.createSecureServer({ allowHTTP1: true });
+      expect(() => gracefulShutdown(server as never, { signals: [] })).toThrow(/server: received a Http2SecureServer/);
+      expect(() => gracefulShutdown(http2.createServer() as never, { signals: [] })).toThrow(
+        /server: received a Http2Server/,
+      );
+    });
   });
 
   it('rejects bad options at construction, naming every one', () => {

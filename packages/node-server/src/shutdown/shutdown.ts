@@ -1,9 +1,11 @@
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { type TLSSocket, Server as TlsServer } from 'node:tls';
 import { systemClock, type TimerHandle } from '@resilience/core';
 import { messageOf } from '@resilience/core/internal';
 import { isEnded, onClose } from '../accessors.js';
 import { loggedPath } from '../logged-path.js';
-import { consoleLogger } from '../logger.js';
+import { consoleLogger, quietLogger } from '../logger.js';
 import { outlive } from '../outlive.js';
 import { lateResponse } from '../request-state.js';
 import {
@@ -69,7 +71,8 @@ function describe(res: ServerResponse): string {
 export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdownOptions = {}): GracefulShutdown {
   validateShutdownOptions(server, options);
   const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? consoleLogger;
+  // A log sink that throws (gone before the process) costs its line, never the drain.
+  const logger = quietLogger(options.logger ?? consoleLogger);
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const signals = options.signals ?? SHUTDOWN_DEFAULTS.signals;
   const drainDelayMs = options.drainDelayMs ?? SHUTDOWN_DEFAULTS.drainDelayMs;
@@ -96,6 +99,23 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   // (a call after the server began serving), none is cut off.
   let unseen: number | undefined;
   server.getConnections((_error, count) => (unseen = count));
+  // An https server's connections still in their TLS handshake, by remote address and port:
+  // Node's HTTP side knows a connection only once it is secure, so `closeAllConnections` misses
+  // them, and one that never finishes (a load balancer's TCP check, a stalled client) would hold
+  // the server until its `handshakeTimeout` (120 s).
+  const handshaking = server instanceof TlsServer ? new Map<string, Socket>() : undefined;
+  const keyOf = (socket: Socket) =>
+    socket.remotePort === undefined ? undefined : `${socket.remoteAddress}|${socket.remotePort}`;
+  const connected = (socket: Socket) => {
+    const key = keyOf(socket);
+    if (key === undefined) return;
+    handshaking!.set(key, socket);
+    socket.once('close', () => handshaking!.get(key) === socket && handshaking!.delete(key));
+  };
+  const secured = (socket: TLSSocket) => {
+    const key = keyOf(socket);
+    if (key !== undefined) handshaking!.delete(key);
+  };
 
   /**
    * Closes what no request needs any more. Node's `close()` closes idle keep-alive
@@ -106,10 +126,14 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
    * or connections were open when `gracefulShutdown` was called.
    */
   function closeUnneeded(): void {
-    if (inFlight.size === 0 && !unseen && !UNSEEN.some((event) => server.listenerCount(event) > 0))
+    if (inFlight.size === 0 && !unseen && !UNSEEN.some((event) => server.listenerCount(event) > 0)) {
       server.closeAllConnections();
-    else server.closeIdleConnections();
+      for (const socket of handshaking?.values() ?? []) socket.destroy();
+    } else server.closeIdleConnections();
   }
+
+  /** A server that begins listening once closing (its `listen` came after the signal) closes again at once. */
+  const refuse = () => server.close();
 
   // One function for every request, not a closure each.
   function released(this: ServerResponse): void {
@@ -151,10 +175,12 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
 
   // Ahead of the application, so a response it sends at once still gets `Connection: close`.
   server.prependListener('request', tracked);
+  if (handshaking !== undefined) server.on('connection', connected).on('secureConnection', secured);
   for (const signal of signals) process.on(signal, onSignal);
 
   function stopListening(): void {
-    server.off('request', tracked);
+    server.off('request', tracked).off('connection', connected).off('secureConnection', secured);
+    server.off('listening', refuse);
     for (const signal of signals) process.off(signal, onSignal);
   }
 
@@ -223,6 +249,11 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
     phase = 'closing';
     // Resolves once the last connection has closed.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.prependListener('listening', refuse);
+    // A connection whose answer it never sees (open before the call; the app's own
+    // `checkContinue`) stays for `keepAliveTimeout` once answered, for good when that is 0:
+    // from now on it closes once idle (recent Nodes add a second to that timer).
+    server.keepAliveTimeout = 1;
     closeUnneeded();
     logger.info(
       { inFlight: inFlight.size },

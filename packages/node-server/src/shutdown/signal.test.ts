@@ -49,7 +49,7 @@ interface Message {
 }
 
 /** Starts the fixture; `next(type)` resolves with the next message of that type (buffered). */
-function start(mode: 'drain' | 'timeout') {
+function start(mode: 'drain' | 'timeout' | 'throwing-logger') {
   const child = fork(bundle, [], {
     env: { ...process.env, SHUTDOWN_MODE: mode },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -113,6 +113,22 @@ describe('gracefulShutdown on a real SIGTERM', () => {
     await next('onShutdown');
     expect(await exited).toBe(0);
     agent.destroy();
+  }, 30_000);
+
+  it('with a logger that throws, drains through SIGTERM and a SIGINT after it: the request in flight is answered, the exit 0', async () => {
+    const { child, next, exited } = start('throwing-logger');
+    const { port } = (await next('listening')) as { port: number };
+    const inFlight = send(port, { path: '/slow' });
+    await next('slow-started');
+    child.kill('SIGTERM');
+    const crashed = exited.then((code) => Promise.reject(new Error(`exited with ${code} while draining`)));
+    await Promise.race([next('draining'), crashed]);
+    child.kill('SIGINT');
+    child.send({ type: 'proceed' });
+    child.send({ type: 'release' });
+    expect((await Promise.race([inFlight, crashed])).text).toBe('slow done');
+    await next('onShutdown');
+    expect(await exited).toBe(0);
   }, 30_000);
 
   it('exits non-zero past timeoutMs, naming the request still open', async () => {
