@@ -3,19 +3,16 @@
 
 import type { HealthRegistry, ProxyTrust } from '@resilience/core';
 import {
-  type AdminRoutesOptions as AdminOptions,
   adminRoute,
   type ErrorHandlerOptions,
   errorHandling,
   type HealthRoutesOptions,
   healthRoute,
-  type IdempotencyOptions as IdempotencyBase,
   idempotencyStep,
   type LoadSheddingOptions,
   loadShedder,
   type MetricsRouteOptions,
   metricsRoute as metricsAnswer,
-  type RateLimitOptions as RateLimitBase,
   rateLimitCheck,
   setRequestBody,
   requestSignal as signalOf,
@@ -25,38 +22,17 @@ import {
 import type { NextFunction, Request, Response } from 'express';
 import { withHandling } from './error-sink.js';
 import { recordAnswered, routeOf, send, settle } from './send.js';
+import type {
+  AdminRoutesOptions,
+  AnyRequest,
+  ErrorMiddleware,
+  IdempotencyOptions,
+  Middleware,
+  RateLimitOptions,
+} from './types.js';
 
 export * from '@resilience/node-server/public';
-
-/** Any Express `req` (its params, bodies, query and locals typed as the route has them). */
-// biome-ignore lint/suspicious/noExplicitAny: Request's own parameters, any of them.
-type AnyRequest = Request<any, any, any, any, any>;
-
-/** Options of {@link rateLimit}: functions receive the Express `req`, typed as you narrow it (`Request<{ orgId: string }>`). */
-export type RateLimitOptions<R extends AnyRequest = Request> = RateLimitBase<R>;
-/** Options of {@link idempotency}: `scope` receives the Express `req`, typed as you narrow it. */
-export type IdempotencyOptions<R extends AnyRequest = Request> = IdempotencyBase<R>;
-/** Options of {@link adminRoutes}: `authorize` receives the Express `req`, typed as you narrow it. */
-export type AdminRoutesOptions<R extends AnyRequest = Request> = AdminOptions<R>;
-
-/**
- * Each middleware here: a `RequestHandler` generic in the route's types, so the params Express
- * infers from a path (`'/orgs/:orgId'`) still reach the handlers mounted after it.
- */
-// biome-ignore lint/suspicious/noExplicitAny: Record<string, any> is Express's own bound.
-export type Middleware = <P, ResBody, ReqBody, Query, Locals extends Record<string, any>>(
-  req: Request<P, ResBody, ReqBody, Query, Locals>,
-  res: Response<ResBody, Locals>,
-  next: NextFunction,
-) => void;
-/** {@link errorHandler}: an `ErrorRequestHandler` generic in the route's types, as {@link Middleware}. */
-// biome-ignore lint/suspicious/noExplicitAny: Record<string, any> is Express's own bound.
-export type ErrorMiddleware = <P, ResBody, ReqBody, Query, Locals extends Record<string, any>>(
-  error: unknown,
-  req: Request<P, ResBody, ReqBody, Query, Locals>,
-  res: Response<ResBody, Locals>,
-  next: NextFunction,
-) => void;
+export type { AdminRoutesOptions, ErrorMiddleware, IdempotencyOptions, Middleware, RateLimitOptions } from './types.js';
 
 /** How Express resolves client addresses: `trust proxy` false or 0 trusts none, `true` every hop. */
 function trustOf(req: Request): ProxyTrust {

@@ -2,43 +2,29 @@
 // shared Node half's (bundled from @resilience/node-server); this file only translates.
 import type { HealthRegistry } from '@resilience/core';
 import {
-  type AdminRoutesOptions as AdminOptions,
   adminRoute,
   type ErrorHandlerOptions,
   errorHandling,
   type HealthRoutesOptions,
   healthRoute,
-  type IdempotencyOptions as IdempotencyBase,
   idempotencyStep,
   type LoadSheddingOptions,
   loadShedder,
   type MetricsRouteOptions,
   metricsRoute as metricsAnswer,
-  type RateLimitOptions as RateLimitBase,
   rateLimitCheck,
-  responseError,
   requestSignal as signalOf,
   type TimeoutOptions,
   timeoutArm,
 } from '@resilience/node-server';
-import type { Context, Next, ParameterizedContext } from 'koa';
-import { chainFailed, onRespondError, piped, routeOf, trustOf } from './context.js';
-import { send, sendNow, settle, writeLate } from './send.js';
+import type { Context, Next } from 'koa';
+import { piped, trustOf } from './context.js';
+import { errorMiddleware } from './error-handler.js';
+import { send, settle, writeLate } from './send.js';
+import type { AdminRoutesOptions, IdempotencyOptions, Middleware, RateLimitOptions } from './types.js';
 
 export * from '@resilience/node-server/public';
-
-/** Options of {@link rateLimit}: functions receive the Koa `ctx`, typed as your app's (`ParameterizedContext<State, Ctx>`). */
-export type RateLimitOptions<C extends Context = Context> = RateLimitBase<C>;
-/** Options of {@link idempotency}: `scope` receives the Koa `ctx`, typed as your app's. */
-export type IdempotencyOptions<C extends Context = Context> = IdempotencyBase<C>;
-/** Options of {@link adminRoutes}: `authorize` receives the Koa `ctx`, typed as your app's. */
-export type AdminRoutesOptions<C extends Context = Context> = AdminOptions<C>;
-
-/**
- * Each middleware here: generic in the app's state and context, so `app.use(timeout(...)).use(...)`
- * keeps `new Koa<State, Ctx>()`'s types for the middleware after it.
- */
-export type Middleware = <S, C>(ctx: ParameterizedContext<S, C>, next: Next) => unknown;
+export type { AdminRoutesOptions, IdempotencyOptions, Middleware, RateLimitOptions } from './types.js';
 
 /** A record: body parsers' typings declare `body` and `rawBody` on Koa's request, each its own way. */
 type BodyRequest = Record<string, unknown>;
@@ -124,43 +110,7 @@ export function loadShedding(options: LoadSheddingOptions): Middleware {
  * the other middleware answered themselves (a timeout, a shed) recorded too; mount it first.
  */
 export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
-  const handling = errorHandling(options);
-  const recorded = handling.record !== undefined;
-  const answer = (ctx: Context, error: unknown) => handling.answer(ctx.res, error, { route: routeOf(ctx), recorded });
-  const failed = (ctx: Context, error: unknown) => {
-    const problem = answer(ctx, error);
-    return problem === undefined ? undefined : send(ctx, problem);
-  };
-  // Koa's respond writes the answer right after: no waiting for the request's body there.
-  const respondFailed = onRespondError(handling, recorded, (ctx, error) => {
-    const problem = answer(ctx, error);
-    if (problem !== undefined) sendNow(ctx, problem);
-  });
-  // Not async: the promise `next()` returns is followed as it is, no promise of its own.
-  return function errorHandler(ctx: Context, next: Next) {
-    handling.record?.(ctx.res);
-    ctx.onerror = chainFailed;
-    let handled: Promise<unknown>;
-    try {
-      handled = Promise.resolve(next());
-    } catch (error) {
-      return Promise.resolve(failed(ctx, error));
-    }
-    return handled.then(
-      () => {
-        if (responseError(ctx.res) !== undefined) {
-          handling.recordAnswered(ctx.res, { route: routeOf(ctx), recorded });
-          return;
-        }
-        ctx.onerror = respondFailed;
-        // A streamed body is sent after this: a timeout may yet cut it off.
-        if (piped(ctx.body)) {
-          handling.recordAnsweredOnClose(ctx.res, { route: routeOf(ctx), recorded });
-        }
-      },
-      (error: unknown) => failed(ctx, error),
-    );
-  };
+  return errorMiddleware(errorHandling(options));
 }
 
 /** `GET {prefix}/health`, `/health/live` and `/health/ready` as `application/health+json`. */
