@@ -109,9 +109,15 @@ describe('fallback', () => {
     await clock.advance(200);
     await pairedExpectation;
     fail(new Error('upstream reset'));
-    const checks = health({ clock }).register('db', (signal) => fallback(replica).execute(untilAborted, signal), {
-      timeoutMs: 100,
-    });
+    const checks = health({ clock }).register(
+      'db',
+      async (signal) => {
+        await fallback(replica).execute(untilAborted, signal);
+      },
+      {
+        timeoutMs: 100,
+      },
+    );
     const report = checks.run();
     await clock.advance(100);
     expect((await report).checks.db?.status).toBe('fail');
