@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from '../clock/clock.js';
-import { OptionsValidator } from '../errors/validate.js';
+import { isPlainObject, OptionsValidator } from '../errors/validate.js';
 import { pipeline } from '../pipeline/pipeline.js';
 import { backoff } from '../retry/backoff.js';
 import { RETRY_OPTION_NAMES } from '../retry/options.js';
@@ -75,17 +75,17 @@ class WebhookResponseError extends Error {
 export function webhookHandler(options: WebhookOptions): AlertHandler {
   const v = new OptionsValidator('webhookHandler');
   const o = v.known(options, WEBHOOK_OPTION_NAMES);
-  v.required('url', o.url).string('url', o.url);
+  v.required('url', o.url)
+    .string('url', o.url)
+    .check(typeof o.url !== 'string' || /^https?:\/\/[^/?#\s]/i.test(o.url), 'url', o.url, 'an http(s) URL');
   const fetchFn = (o.fetch ?? (globalThis as { fetch?: unknown }).fetch) as WebhookFetch | undefined;
   v.check(typeof fetchFn === 'function', 'fetch', o.fetch, 'a fetch function (globalThis.fetch is missing)');
   v.number('timeoutMs', o.timeoutMs, { gt: 0 });
   v.function('body', o.body);
   const headersOk =
     o.headers === undefined ||
-    (typeof o.headers === 'object' &&
-      o.headers !== null &&
-      Object.values(o.headers).every((h) => typeof h === 'string'));
-  v.check(headersOk, 'headers', o.headers, 'an object of strings');
+    (isPlainObject(o.headers) && Object.values(o.headers).every((h) => typeof h === 'string' && !/[\r\n\0]/.test(h)));
+  v.check(headersOk, 'headers', o.headers, 'an object of strings, each on one line');
   // The handler's own clock drives its retries: `retry.clock` is not an option here.
   const { clock: _, ...retryNames } = RETRY_OPTION_NAMES;
   v.known(o.retry, retryNames, 'retry');

@@ -1,6 +1,6 @@
 import type { CircuitBreakerOptions } from '../breaker/options.js';
 import type { Clock, Random } from '../clock/clock.js';
-import { checkNested, type OptionNames, OptionsValidator } from '../errors/validate.js';
+import { checkNested, isPlainObject, type OptionNames, OptionsValidator } from '../errors/validate.js';
 import type { MetricsOptions } from '../metrics/options.js';
 import type { RateLimiterOptions } from '../ratelimit/options.js';
 import type { RetryBudget, RetryBudgetOptions } from '../retry/budget.js';
@@ -126,8 +126,6 @@ export const CLIENT_DEFAULTS = {
 /** The client's options that the nested builders read too: a bad one would be reported again under each. */
 const SHARED_OPTIONS = ['clock', 'random', 'name'];
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
-
 /** The timeout option as `timeout()`'s arguments. */
 export function timeoutArguments(t: ClientTimeoutOptions): [number, { strategy?: TimeoutStrategy; name?: string }] {
   if (typeof t === 'number') return [t, {}];
@@ -143,34 +141,34 @@ export function timeoutArguments(t: ClientTimeoutOptions): [number, { strategy?:
 export function validateClientOptions(options: ClientOptions<never>, nested: Record<string, () => unknown>): void {
   const v = new OptionsValidator('resilient client');
   const o = v.known(options, CLIENT_OPTION_NAMES);
-  // `null` is no options object: it would turn a policy on (`throttle`, `metrics`) or fail on a read.
+  // `null`, an array or a Map is no options object: it would turn a policy on with its defaults.
   v.check(
-    o.retry === undefined || o.retry === false || isObject(o.retry),
+    o.retry === undefined || o.retry === false || isPlainObject(o.retry),
     'retry',
     o.retry,
     'retry() options or false',
   );
-  v.check(o.breaker === undefined || isObject(o.breaker), 'breaker', o.breaker, 'circuitBreaker() options');
+  v.check(o.breaker === undefined || isPlainObject(o.breaker), 'breaker', o.breaker, 'circuitBreaker() options');
   v.check(
-    o.rateLimit === undefined || isObject(o.rateLimit),
+    o.rateLimit === undefined || isPlainObject(o.rateLimit),
     'rateLimit',
     o.rateLimit,
     'rateLimiter() options or { requestsPerMinute }',
   );
   v.check(
-    o.throttle === undefined || typeof o.throttle === 'boolean' || isObject(o.throttle),
+    o.throttle === undefined || typeof o.throttle === 'boolean' || isPlainObject(o.throttle),
     'throttle',
     o.throttle,
     'adaptiveThrottle() options or a boolean',
   );
   v.check(
-    o.metrics === undefined || typeof o.metrics === 'boolean' || isObject(o.metrics),
+    o.metrics === undefined || typeof o.metrics === 'boolean' || isPlainObject(o.metrics),
     'metrics',
     o.metrics,
     'metrics() options or a boolean',
   );
   const t = o.timeout;
-  v.check(t === undefined || typeof t === 'number' || isObject(t), 'timeout', t, 'ms or { ms, strategy }');
+  v.check(t === undefined || typeof t === 'number' || isPlainObject(t), 'timeout', t, 'ms or { ms, strategy }');
   v.number('deadlineMs', o.deadlineMs, { gt: 0 });
   v.predicate('idempotent', o.idempotent);
   v.boolean('idempotencyKey', o.idempotencyKey);

@@ -11,7 +11,7 @@ export type OptionNames<T> = { readonly [K in keyof T]-?: true };
 type Range = { min?: number; max?: number; gt?: number };
 
 // An object literal, `Object.create(null)` or a plain object from another realm; not an array, function or class instance.
-const isPlainObject = (v: unknown): v is Record<string, unknown> => {
+export const isPlainObject = (v: unknown): v is Record<string, unknown> => {
   if (typeof v !== 'object' || v === null) return false;
   const proto: unknown = Object.getPrototypeOf(v);
   return proto === null || proto === Object.prototype || Object.getPrototypeOf(proto) === null;

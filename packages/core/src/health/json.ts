@@ -65,13 +65,8 @@ function checkJson(result: HealthCheckResult, time: string | undefined, response
 }
 
 /**
- * Renders a report as an `application/health+json` document (draft-inadarei-api-health-check-06):
- * `healthy` → `pass`, `degraded` → `warn`, `unhealthy` → `fail`; `checks` keyed in the
- * draft's `"component:measurement"` form, each an array of one entry. A check whose name
- * has no `:` and that reports no `observedValue` measured its component's response time:
- * it is keyed `"<name>:responseTime"` with its duration as `observedValue` in `ms`. Any
- * other check keeps its registered name (name a check `"redis:connections"` when it
- * reports the connection count).
+ * Renders a report as an `application/health+json` document (draft-inadarei-api-health-check-06),
+ * `checks` keyed in the draft's `"component:measurement"` form. See docs/health.md.
  */
 export function toHealthJson(report: HealthReport, options: HealthJsonOptions = {}): HealthJson {
   const status = STATUS_WORD[report.status];

@@ -22,15 +22,9 @@ const FIX = {
 } as const;
 
 /**
- * The warning for the classic client-IP misconfiguration behind proxies, or `undefined` when
- * there is none to give. Server adapters call it for the first requests and log the text
- * once.
- *
- * - `X-Forwarded-For` or `Forwarded` arrives while the app trusts no proxy: every client
- *   behind the proxy has the proxy's address, so they share one limit and one client locks
- *   all the others out.
- * - The app trusts every proxy: the client address is the leftmost entry, which the client
- *   writes itself, so anyone escapes an IP limit by sending a new `X-Forwarded-For` each time.
+ * The warning for the classic client-IP misconfiguration behind proxies (forwarding headers
+ * while no proxy is trusted, or every proxy trusted), or `undefined`: log it once. See
+ * docs/http.md.
  */
 export function proxyTrustWarning(input: ProxyTrustInput): string | undefined {
   const { headers, trust, framework } = input ?? ({} as ProxyTrustInput);

@@ -39,12 +39,8 @@ export interface RateLimiterOptions {
    */
   clock?: Clock;
   /**
-   * What a decision is when the store fails (rejects with `StoreUnavailableError`, as
-   * `@resilience/redis` does when Redis is down or slow): `'open'` lets the request pass
-   * (the decision has `degraded: true`); `'closed'` rejects the call with the store's error;
-   * a store (e.g. `memoryStore()`) decides instead, with per-instance limits, until the
-   * store is back. Each failure is counted (`stats.storeErrors`) and reported as a
-   * `store_error` event at most once a minute. Other errors (a `TypeError`) always reject.
+   * When the store fails (`StoreUnavailableError`): `'open'` passes (`degraded: true`),
+   * `'closed'` rejects, a store decides instead. See docs/rate-limiting.md.
    * @default 'open'
    */
   onStoreError?: 'open' | 'closed' | Store;

@@ -10,13 +10,9 @@ import {
 } from '../metrics/adaptive.js';
 
 /**
- * What happens when the time limit passes.
- * - `aggressive` (the default): the call rejects with `TimeoutError` at once and the signal
- *   passed to the function aborts, so `timeout(100)` answers within 100 ms whatever the
- *   function does. The function's work goes on in the background unless it honours the signal.
- * - `cooperative`: the signal aborts and the policy waits for the function to settle; if it
- *   then rejects, the call rejects with `TimeoutError`. Only for functions that honour their
- *   signal; not available through `wrap(fn)`, whose function receives no signal.
+ * What happens when the time limit passes: `aggressive` (the default) rejects at once and
+ * aborts the signal; `cooperative` aborts the signal and waits for the function. See
+ * docs/timeout.md (Strategies).
  */
 export type TimeoutStrategy = 'cooperative' | 'aggressive';
 
