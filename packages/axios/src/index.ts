@@ -1,5 +1,5 @@
 import { type ClientOptions, type ResilientClient, resilientClient } from '@resilience/core';
-import { checkNested, OptionsValidator } from '@resilience/core/internal';
+import { checkNested, isPlainObject, OptionsValidator } from '@resilience/core/internal';
 import axios, { type AxiosError, type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { type AdapterSpec, AsLeft } from './as-left.js';
 import { followToken } from './caller-cancel.js';
@@ -60,14 +60,17 @@ export function withResilience<T extends AxiosInstance>(
     'an instance',
     'one without resilience (already installed)',
   );
-  // Options that are no object, which the spread below would drop.
-  v.check(typeof options === 'object' && options !== null, 'options', options, 'an object of options');
+  // Options that are no plain object, whose spread below would drop or invent options.
+  v.check(isPlainObject(options), 'options', options, 'an object of options');
   // The instance and the client's options, in one `withResilience` error.
   const client = checkNested(
     v,
     undefined,
     () =>
-      resilientClient<InternalAxiosRequestConfig, AxiosResponse>({ name: AXIOS_DEFAULTS.name, ...options }, transport),
+      resilientClient<InternalAxiosRequestConfig, AxiosResponse>(
+        { ...options, name: options.name === undefined ? AXIOS_DEFAULTS.name : options.name },
+        transport,
+      ),
     ['options'],
   )!;
   v.done();

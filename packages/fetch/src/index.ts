@@ -5,7 +5,7 @@ import {
   type ResilientClient,
   resilientClient,
 } from '@resilience/core';
-import { checkNested, OptionsValidator } from '@resilience/core/internal';
+import { checkNested, isPlainObject, OptionsValidator } from '@resilience/core/internal';
 import { bodySignal } from './body-signal.js';
 import { headerOf, isReplayableCall, isRequestLike, isWebStream, type RequestLike, Spare } from './request.js';
 
@@ -84,17 +84,17 @@ export function withResilience<F extends FetchLike = typeof fetch>(
   options: ResilientFetchOptions = {},
 ): ResilientFetch<F> {
   // The fetch function and the client's options, in one `withResilience` error (options that
-  // are no object, which the spread below would drop, too).
+  // are no plain object, whose spread below would drop or invent options, too).
   const v = new OptionsValidator('withResilience')
     .check(typeof fetchFn === 'function', 'fetch', fetchFn, 'a fetch function')
-    .check(typeof options === 'object' && options !== null, 'options', options, 'an object of options');
+    .check(isPlainObject(options), 'options', options, 'an object of options');
   type R = Awaited<ReturnType<F>>;
   const client = checkNested(
     v,
     undefined,
     () =>
       resilientClient<FetchRequest, R>(
-        { name: FETCH_DEFAULTS.name, ...options },
+        { ...options, name: options.name === undefined ? FETCH_DEFAULTS.name : options.name },
         transport as unknown as Parameters<typeof resilientClient<FetchRequest, R>>[1],
       ),
     ['options'],

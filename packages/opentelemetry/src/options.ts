@@ -69,18 +69,67 @@ export interface Telemetry {
 }
 
 /**
+ * What a provider given in the options hands back (its `getMeter`, `getTracer`), checked to be
+ * a meter (tracer): one that throws, or answers something else, is reported as the provider,
+ * instead of a raw TypeError when the instruments are made, or no report at all. `undefined`
+ * when the provider was not given, is of the wrong shape (reported already), or failed.
+ */
+function provided<T>(
+  v: OptionsValidator,
+  option: string,
+  provider: unknown,
+  get: () => unknown,
+  methods: readonly string[],
+  what: string,
+): T | undefined {
+  if (provider === undefined || v.issues.some((i) => i.option === option)) return undefined;
+  let value: unknown;
+  try {
+    value = get();
+  } catch {
+    value = undefined;
+  }
+  const ok =
+    typeof value === 'object' &&
+    value !== null &&
+    methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
+  v.check(ok, option, provider, what);
+  return ok ? (value as T) : undefined;
+}
+
+/**
  * The meter and tracer to report through, leaving out the API's no-op ones (no SDK
  * registered), so an instrumented policy with no SDK does no work per call at all.
  */
-function telemetry(options: InstrumentAllOptions): Telemetry {
-  const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE);
-  const tracers = options.tracerProvider ?? trace.getTracerProvider();
+function telemetry(v: OptionsValidator, options: Partial<InstrumentAllOptions>): Telemetry {
+  const { meterProvider, tracerProvider } = options;
+  const given = {
+    meter: provided<Meter>(
+      v,
+      'meterProvider',
+      meterProvider,
+      () => meterProvider!.getMeter(SCOPE),
+      ['createHistogram', 'createCounter', 'createObservableGauge'],
+      'a MeterProvider whose getMeter returns a Meter',
+    ),
+    tracer: provided<Tracer>(
+      v,
+      'tracerProvider',
+      tracerProvider,
+      () => tracerProvider!.getTracer(SCOPE),
+      ['startSpan'],
+      'a TracerProvider whose getTracer returns a Tracer',
+    ),
+  };
+  v.done();
+  const meter = given.meter ?? metrics.getMeterProvider().getMeter(SCOPE);
+  const tracers = tracerProvider ?? trace.getTracerProvider();
   // A proxy provider with no delegate answers with the API's one no-op provider (no SDK registered).
   const noTracer =
     tracers instanceof ProxyTracerProvider && tracers.getDelegate() === new ProxyTracerProvider().getDelegate();
   return {
     meter: meter === createNoopMeter() ? undefined : meter,
-    tracer: noTracer ? undefined : tracers.getTracer(SCOPE),
+    tracer: noTracer ? undefined : (given.tracer ?? tracers.getTracer(SCOPE)),
     clock: options.clock ?? systemClock,
   };
 }
@@ -121,8 +170,7 @@ export function resolveInstrumentOptions(source: unknown, options: InstrumentOpt
   );
   v.function('usage', o.usage);
   checkCommon(v, o);
-  v.done();
-  return telemetry(options);
+  return telemetry(v, o);
 }
 
 /** Validates `instrumentAll`'s arguments. */
@@ -135,7 +183,7 @@ export function resolveInstrumentAllOptions(registry: unknown, options: Instrume
     registry,
     'a BreakerRegistry (breakers, list, onAdd)',
   );
-  checkCommon(v, v.known(options, ALL_OPTION_NAMES));
-  v.done();
-  return telemetry(options);
+  const o = v.known(options, ALL_OPTION_NAMES);
+  checkCommon(v, o);
+  return telemetry(v, o);
 }

@@ -1,5 +1,5 @@
 import type { CallRecord, MetricsSnapshot, OptionNames, Subscribe } from '@resilience/core';
-import { OptionsValidator } from '@resilience/core/internal';
+import { isPlainObject, OptionsValidator } from '@resilience/core/internal';
 import type { Registry } from 'prom-client';
 
 /** A `metrics()` collector as seen here: its `snapshot()`, and the calls it records as it records them. */
@@ -153,11 +153,13 @@ export function resolveOptions(registry: Registry, options: ResilienceMetricsOpt
   );
   options = v.known(options, RESILIENCE_METRICS_OPTION_NAMES);
   const { collectors, breakers = [], rateLimits = [] } = options;
-  // Anything but a source or a record stays one entry, so the check below names it (null and 5 included).
+  // Anything but a source or a record (a plain object: not an array, whose collectors would be
+  // named "0", "1"..., nor a Map, whose entries are not its fields) stays one entry, so the
+  // check below names it (null and 5 included).
   const named =
     collectors === undefined
       ? []
-      : isSource(collectors) || typeof collectors !== 'object' || collectors === null
+      : isSource(collectors) || !isPlainObject(collectors)
         ? [['', collectors as SnapshotSource] as const]
         : Object.entries(collectors);
   v.check(
@@ -190,7 +192,8 @@ export function resolveOptions(registry: Registry, options: ResilienceMetricsOpt
     'an array of { name, usage() }, each with its own non-empty name',
   );
   v.check(
-    options.prefix === undefined || /^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(options.prefix),
+    options.prefix === undefined ||
+      (typeof options.prefix === 'string' && /^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(options.prefix)),
     'prefix',
     options.prefix,
     'a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)',

@@ -2,7 +2,7 @@ import { type ClientOptions, type ResilientClient, resilientClient } from '@resi
 import { OptionsValidator } from '@resilience/core/internal';
 import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
-import { built } from '../built.js';
+import { built, isPlainObject } from '../built.js';
 import { type Envelope, promiseLink } from './operation.js';
 
 export interface CircuitBreakerLinkOptions {
@@ -43,7 +43,7 @@ export function circuitBreakerLink<TRouter extends AnyRouter = AnyRouter>(
 ): CircuitBreakerLink<TRouter> {
   const v = new OptionsValidator('circuitBreakerLink');
   const o = v.known(options, OPTION_NAMES);
-  v.check(typeof o.breaker === 'object' && o.breaker !== null, 'breaker', o.breaker, 'circuitBreaker() options');
+  v.check(isPlainObject(o.breaker), 'breaker', o.breaker, 'circuitBreaker() options');
   v.function('key', o.key);
   v.integer('maxKeys', o.maxKeys, { min: 1 });
   v.string('name', o.name);

@@ -12,7 +12,7 @@ import {
 import { OptionsValidator } from '@resilience/core/internal';
 import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
-import { built } from '../built.js';
+import { built, isPlainObject } from '../built.js';
 import { promiseLink } from './operation.js';
 
 export interface RetryLinkOptions {
@@ -68,12 +68,7 @@ const safeByDefault = (op: Operation) => op.type === 'query' || hasIdempotencyKe
 export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryLinkOptions = {}): TRPCLink<TRouter> {
   const v = new OptionsValidator('retryLink');
   const o = v.known(options, OPTION_NAMES);
-  v.check(
-    o.retry === undefined || (typeof o.retry === 'object' && o.retry !== null),
-    'retry',
-    o.retry,
-    'retry() options',
-  );
+  v.check(o.retry === undefined || isPlainObject(o.retry), 'retry', o.retry, 'retry() options');
   v.predicate('idempotent', o.idempotent);
   const { budget, ...rest } = o.retry ?? {};
   // A keyed call's 409: its key's first attempt still runs, and a later one gets its result.

@@ -27,13 +27,9 @@ export function timeoutLink<TRouter extends AnyRouter = AnyRouter>(options: Time
   const v = new OptionsValidator('timeoutLink');
   const o = v.known(options, OPTION_NAMES);
   v.required('ms', o.ms).number('ms', o.ms, { gt: 0 });
-  const policy = built(v, undefined, ['ms'], () =>
-    timeout(options.ms, {
-      name: 'trpc-timeout',
-      ...(options.strategy && { strategy: options.strategy }),
-      ...(options.clock && { clock: options.clock }),
-    }),
-  );
+  // `strategy` and `clock` as given, a falsy one too: timeout() names what is bad.
+  const { ms, ...rest } = o as TimeoutLinkOptions;
+  const policy = built(v, undefined, ['ms'], () => timeout(ms, { ...rest, name: 'trpc-timeout' }));
   const link = promiseLink(
     () => true,
     (op, send, outer) => policy.execute(({ signal }) => send({ ...op, signal }), outer),

@@ -141,15 +141,18 @@ export function idempotentMutation<O extends ResolverInput, T>(
   v.logger('logger', o.logger);
   const tx = o.transformer;
   v.check(
-    !tx || (typeof tx.serialize === 'function' && typeof tx.deserialize === 'function'),
+    tx === undefined || (typeof tx?.serialize === 'function' && typeof tx.deserialize === 'function'),
     'transformer',
     tx,
     'a transformer',
   );
   const min = o.minKeyLength ?? IDEMPOTENT_MUTATION_DEFAULTS.minKeyLength;
   const max = o.maxKeyLength ?? IDEMPOTENT_MUTATION_DEFAULTS.maxKeyLength;
-  // No key could be both: every call would be refused.
-  v.check(!(min > max), 'minKeyLength', min, `at most maxKeyLength (${max})`);
+  // No key could be both: every call would be refused. Compared once both are numbers: a
+  // Symbol would throw here, instead of the issue reported above.
+  if (typeof min === 'number' && typeof max === 'number') {
+    v.check(!(min > max), 'minKeyLength', min, `at most maxKeyLength (${max})`);
+  }
   const idem = built(v, 'idempotency', [], () =>
     o.idempotency instanceof Idempotency ? o.idempotency : idempotency(o.idempotency),
   );

@@ -27,13 +27,10 @@ export function timeoutMiddleware<TContext = object>(
   const v = new OptionsValidator('timeoutMiddleware');
   const o = v.known(options, OPTION_NAMES);
   v.required('ms', o.ms).number('ms', o.ms, { gt: 0 });
-  const { ms, clock } = o as TimeoutMiddlewareOptions;
+  // `clock` as given, a falsy one too: timeout() names what is bad.
+  const { ms, ...rest } = o as TimeoutMiddlewareOptions;
   const policy = built(v, undefined, ['ms'], () =>
-    timeout(ms, {
-      strategy: 'aggressive',
-      name: 'trpc-request',
-      ...(clock && { clock }),
-    }),
+    timeout(ms, { ...rest, strategy: 'aggressive', name: 'trpc-request' }),
   );
   return async function timeLimit(opts) {
     // Not the policy's signal, which stops following the request once next() returns: a
