@@ -60,6 +60,9 @@ describe('the demo in memory', () => {
     for (const name of ['provider', 'express', 'koa', 'trpc']) {
       expect(stderr).toMatch(new RegExp(`^${name} +http://127\\.0\\.0\\.1:\\d+(/trpc)?$`, 'm'));
     }
+    // How long it runs and how to stop it, on a line of its own (not after the admin token).
+    expect(stderr).toMatch(/^admin routes: Authorization: Bearer demo-admin-token$/m);
+    expect(stderr).toMatch(/^seed 42, 12 s; Ctrl-C stops the demo early$/m);
     // Not a terminal: one plain line per phase (on stderr, as --json keeps stdout for the summary).
     for (const phase of PHASES) expect(stderr).toMatch(new RegExp(`\\] phase ${phase} \\([^)]+\\): requests \\d+`));
     expect(stderr).toMatch(/\] load over: requests \d+/);
@@ -199,6 +202,8 @@ describe('the dashboard', () => {
       );
       expect(names).toEqual(['express-provider', 'koa-provider', 'trpc-provider']);
       expect(await page.locator('#alerts li').count()).toBeGreaterThan(0);
+      // When, in the run's seconds as the terminal and the page's clock count them, not the time of day.
+      expect(await page.locator('#alerts li').first().textContent()).toMatch(/^\d+\.\d s \w+ /);
 
       // A phone's width: nothing wider than the screen, even before the chart has redrawn for
       // it (the page is measured before it hears of the resize: the race this test once lost).

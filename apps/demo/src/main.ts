@@ -80,7 +80,8 @@ const summary = await runDemo(settings, {
     log(`express   ${demo.urls.express.join(' ')}`);
     log(`koa       ${demo.urls.koa.join(' ')}`);
     log(`trpc      ${demo.urls.trpc.map((u) => `${u}/trpc`).join(' ')}`);
-    log(`admin routes: Authorization: Bearer ${settings.adminToken}; seed ${seed}, ${durationS} s`);
+    log(`admin routes: Authorization: Bearer ${settings.adminToken}`);
+    log(`seed ${seed}, ${durationS} s; Ctrl-C stops the demo early`);
     stop = progress(demo, tty, log);
   },
 });

@@ -80,6 +80,7 @@ export async function runDemo(settings: DemoSettings, hooks: RunHooks = {}): Pro
     const all = API_NAMES.flatMap((api) => kits[api]);
     await Promise.all(all.map((kit) => kit.alerts.evaluate(kit.upstreamStats.snapshot())));
     for (const sample of load.samples) sample.faults = provider.faultsOf(sample.id);
+    const firedInOutage = outageWindow(phases, clock.now() - load.elapsedMs, settings.windowMs);
     return summarize({
       seed: settings.seed,
       durationMs: settings.durationMs,
@@ -90,6 +91,7 @@ export async function runDemo(settings: DemoSettings, hooks: RunHooks = {}): Pro
       breakers,
       alerts: record(API_NAMES, (api) => ({
         fired: total(kits[api], (kit) => kit.alerts.stats.fired),
+        firedInOutage: total(kits[api], (kit) => kit.alerts.history({ status: 'firing' }).filter(firedInOutage).length),
         resolved: total(kits[api], (kit) => kit.alerts.stats.resolved),
         active: total(kits[api], (kit) => kit.alerts.stats.active),
         names: kits[api].flatMap((kit) => kit.alerts.history({ status: 'firing' }).map((a) => a.name)),
@@ -113,6 +115,16 @@ export async function runDemo(settings: DemoSettings, hooks: RunHooks = {}): Pro
     for (const kit of API_NAMES.flatMap((api) => kits[api])) kit.stop();
     await provider.close();
   }
+}
+
+/**
+ * Whether an alert (`at` on the run's clock) fired in the outage, or within one metrics
+ * window after it: the rules read a trailing window, so what they see then is the outage.
+ */
+function outageWindow(phases: readonly Phase[], runStartedAt: number, windowMs: number) {
+  const outage = phases.find((p) => p.name === 'outage')!;
+  return (alert: { at: number }) =>
+    alert.at >= runStartedAt + outage.startMs && alert.at < runStartedAt + outage.endMs + windowMs;
 }
 
 /**

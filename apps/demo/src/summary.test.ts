@@ -48,7 +48,7 @@ function goodRun(): RunFacts & { samples: Sample[] } {
     samples,
     skipped: 0,
     breakers: each(() => ({ opens: 1, recoveries: 1, state: 'closed', lastClosedMs: recovery.startMs + 500 })),
-    alerts: each(() => ({ fired: 2, resolved: 2, active: 0, names: ['critical_error_rate'] })),
+    alerts: each(() => ({ fired: 2, firedInOutage: 1, resolved: 2, active: 0, names: ['critical_error_rate'] })),
     sagas: each(() => ({ completed: 5, compensated: 1, compensationFailed: 0, declined: 1, declinedCompensated: 1 })),
     provider: { calls: 100, injected: 30, retries: 25 },
     instances: 1,
@@ -164,6 +164,21 @@ describe('summary', () => {
       'every declined payment’s reservation was released by the saga':
         'no card was declined (a longer --duration declines some)',
     });
+  });
+
+  it('holds the alerts target only on alerts that fired in the outage, as it says', () => {
+    // The transient phase's slow answers fire high_timeout_rate too: those alone say nothing of the outage.
+    const run = goodRun();
+    run.alerts = each(() => ({ fired: 2, firedInOutage: 0, resolved: 2, active: 0, names: ['high_timeout_rate'] }));
+    const target = summarize(run).targets.find((t) => t.name.startsWith('alerts fired'))!;
+    expect(target).toEqual({
+      name: 'alerts fired in the outage and resolved by the end',
+      ok: false,
+      value: '6 fired (none in the outage), 6 resolved, 0 active',
+    });
+    expect(summarize(goodRun()).targets.find((t) => t.name.startsWith('alerts fired'))!.value).toBe(
+      '6 fired (3 in the outage), 6 resolved, 0 active',
+    );
   });
 
   it('counts success after the breakers closed only from then on', () => {

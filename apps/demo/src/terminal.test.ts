@@ -35,6 +35,7 @@ const summary: Summary = {
   replays: { sent: 1_234, matched: 1_234 },
   alerts: {
     fired: 123,
+    firedInOutage: 45,
     resolved: 123,
     active: 0,
     names: ['high_timeout_rate', 'high_error_rate', 'critical_error_rate', 'breaker_opened'],
@@ -85,6 +86,15 @@ describe('summaryTables', () => {
     expect(text).toContain('34567');
     expect(text.match(/│ ok +│/g)).toHaveLength(2);
     expect(text.match(/│ MISSED +│/g)).toHaveLength(1);
+  });
+
+  it('says which phase a request counts in, so failures in the throttling and recovery phases add up', () => {
+    // Without it the throttling phase's 90 % (requests that waited out a Retry-After into the
+    // outage) read as 429s the retries did not ride out.
+    const text = visible(summaryTables(summary)).replace(/\s+/g, ' ');
+    expect(text).toContain('A request counts in the phase it started in');
+    expect(text).toContain('Retry-After into the outage');
+    expect(text).toContain('45 fired in the outage');
   });
 });
 

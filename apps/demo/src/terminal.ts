@@ -154,7 +154,7 @@ export function summaryTables(summary: Summary): string {
     },
     { 'idempotent replays': `${summary.replays.matched} of ${summary.replays.sent}` },
     {
-      'alerts fired / resolved': `${summary.alerts.fired} / ${summary.alerts.resolved} (${summary.alerts.names.join(', ') || 'none'})`,
+      'alerts fired / resolved': `${summary.alerts.fired} / ${summary.alerts.resolved}, ${summary.alerts.firedInOutage} fired in the outage (${summary.alerts.names.join(', ') || 'none'})`,
     },
     {
       'saga compensations': `${summary.sagas.compensated} reservations released (${summary.sagas.declinedCompensated} for a declined card, the rest for a charge the provider failed; ${summary.sagas.completed} orders completed; ${summary.sagas.compensationFailed} releases failed while the provider was down)`,
@@ -173,6 +173,9 @@ export function summaryTables(summary: Summary): string {
   for (const t of summary.targets) targets.push([t.name, t.value, t.ok ? pc.green('ok') : pc.red('MISSED')]);
   const note =
     `¹ the well-behaved clients' requests, repeated orders left out (see "idempotent\n` +
-    `  replays"); the noisy client's are under "rate-limited requests".`;
+    `  replays"); the noisy client's are under "rate-limited requests". A request\n` +
+    `  counts in the phase it started in: the throttling phase's failures are mostly\n` +
+    `  requests that waited out a Retry-After into the outage, the recovery phase's\n` +
+    `  requests refused before their breaker's probe had closed it.`;
   return [phases.toString(), byApi.toString(), note, facts.toString(), targets.toString()].join('\n');
 }

@@ -96,7 +96,8 @@ function render(state: DashboardState): void {
         `<tr><td>${l.api}</td><td>${text(l.key)}</td><td><progress max="1" value="${l.usage}"></progress></td><td>${pct(l.usage)}</td></tr>`,
     )
     .join('');
-  const time = (at: number) => new Date(at).toLocaleTimeString();
+  // Seconds into the run, as the terminal and the clock above count them.
+  const time = (at: number) => `${(at / 1_000).toFixed(1)} s`;
   $('errors').innerHTML =
     state.errors
       .map((e) => `<li>${time(e.at)} ${e.api} <b>${e.status}</b> ${text(e.name)}: ${text(e.message)}</li>`)

@@ -11,6 +11,7 @@ export interface DashboardState {
   breakers: { name: string; state: string; retryAfterMs: number | null }[];
   apis: Record<ApiName, ApiFrame>;
   rateLimits: { api: ApiName; key: string; usage: number }[];
+  /** `at`: milliseconds since the run started, as the terminal counts (not the time of day). */
   errors: { api: ApiName; at: number; status: number; name: string; message: string }[];
   alerts: { api: ApiName; name: string; severity: string; status: string; at: number }[];
 }
@@ -30,6 +31,8 @@ interface Snapshot {
 /** Reads one frame from the three APIs' admin routes and Prometheus endpoints. */
 export async function readState(demo: RunningDemo): Promise<DashboardState> {
   const headers = { authorization: `Bearer ${demo.settings.adminToken}` };
+  // The admin routes stamp errors and alerts with the clock's time; the page shows them in run time.
+  const startedAt = demo.clock.now() - demo.load.elapsedMs;
   const get = async <T>(api: ApiName, path: string): Promise<T> => {
     const response = await fetch(`${demo.urls[api][0]}${path}`, { headers });
     if (!response.ok) throw new Error(`${api} ${path}: ${response.status}`);
@@ -65,10 +68,12 @@ export async function readState(demo: RunningDemo): Promise<DashboardState> {
           },
         },
         rateLimits: rateLimitUsage(prometheus).map(({ key, usage }) => ({ api, key, usage })),
-        errors: errors.errors.slice(0, 5).map(({ at, status, name, message }) => ({ api, at, status, name, message })),
+        errors: errors.errors
+          .slice(0, 5)
+          .map(({ at, status, name, message }) => ({ api, at: at - startedAt, status, name, message })),
         alerts: alerts.history
           .slice(-20)
-          .map(({ name, severity, status, at }) => ({ api, name, severity, status, at })),
+          .map(({ name, severity, status, at }) => ({ api, name, severity, status, at: at - startedAt })),
       };
     }),
   );
