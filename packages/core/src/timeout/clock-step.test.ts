@@ -117,6 +117,22 @@ describe('deadlines in flight when the clock steps back', () => {
     }
   });
 
+  it('a call started after a step back no reading saw ends no earlier than its ms when a second step is found', async () => {
+    const { clock, advance, step } = steppingClock();
+    const policy = timeout(1_000, { clock, strategy: 'aggressive' });
+    policy.execute(never).catch(() => {}); // arms the timer for real 1 000
+    await advance(900);
+    step(-800); // unseen: the next reading is still later than the last
+    const later = policy.execute(never); // real 900: due at real 1 900
+    later.catch(() => {});
+    await advance(50);
+    step(-300); // found when the timer fires at real 1 000
+    await advance(949);
+    expect(await settled(later)).toBe(false);
+    await advance(200);
+    expect(await settled(later)).toBe(true);
+  });
+
   it('a clock that reads a little behind its timers (CoarseClock) is no step: no call ends early', async () => {
     const fake = new FakeClock(0);
     const clock = new CoarseClock(fake, 10);

@@ -41,6 +41,8 @@ export class DeadlineQueue {
   #timerRefed = true;
   readonly #own = new Map<DeadlineEntry, TimerHandle>();
   #last = Number.NEGATIVE_INFINITY;
+  /** The reading the timer was armed at. */
+  #armedAt = 0;
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -130,6 +132,7 @@ export class DeadlineQueue {
   #arm(due: number, now: number): void {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timerDue = due;
+    this.#armedAt = now;
     this.#timerRefed = true;
     this.#timer = this.#clock.setTimeout(this.#fire, Math.max(0, due - now));
   }
@@ -144,11 +147,12 @@ export class DeadlineQueue {
   readonly #fire = (): void => {
     const now = this.#clock.now();
     // The timer waited real time: a clock that reads earlier than at the last reading stepped
-    // back, by as much as it reads short of the deadline, or at least by as much as it reads
-    // short of that reading (a jump forward undone: the deadline was set before the jump).
-    // (One that reads a little short of the deadline alone is a timer firing early, or a
-    // coarse clock: no step.)
-    if (now < this.#last) this.#rebase(Math.max(this.#timerDue, this.#last) - now);
+    // back. When that reading armed the timer, by as much as it reads short of the deadline;
+    // else by as much as it reads short of that reading (a deadline set since may already
+    // carry part of the step; a jump forward undone). Late by at most the time since that
+    // reading, never early. (One that reads a little short of the deadline alone is a timer
+    // firing early, or a coarse clock: no step.)
+    if (now < this.#last) this.#rebase((this.#last === this.#armedAt ? this.#timerDue : this.#last) - now);
     this.#last = now;
     this.#timer = undefined;
     this.#timerDue = Number.POSITIVE_INFINITY;
