@@ -31,11 +31,8 @@ function processEnv(): Env {
 }
 
 /**
- * Reads retry, breaker, rate-limit, timeout and message-processor options from environment
- * variables named `<prefix>_<NAME>` (see {@link ENV_VARIABLES} and docs/logging-and-config.md).
- * Every bad value is reported in one `ConfigurationError` naming the variable, so a
- * misconfigured service fails at start-up. `MAX_RETRIES` counts retries: `maxAttempts` is
- * that number plus one.
+ * Reads policy options from environment variables named `<prefix>_<NAME>`; every bad value
+ * is named in one `ConfigurationError`. See docs/logging-and-config.md.
  *
  * @example
  * const env = optionsFromEnv(process.env, 'LLM');

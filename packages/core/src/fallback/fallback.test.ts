@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { ConfigurationError, TimeoutError } from '../errors/errors.js';
 import { health } from '../health/health.js';
@@ -123,6 +123,93 @@ describe('fallback', () => {
     expect((await report).checks.db?.status).toBe('fail');
     await clock.advance(1);
     expect(replicaReads).toBe(0);
+  });
+
+  describe('gives no substitute once a limit outside a waiting one answered, or the caller cancelled', () => {
+    /** Work that fails at `at` on the clock, whatever its signal says. */
+    const failsAt = (clock: FakeClock, at: number) => () =>
+      new Promise<string>((_, reject) => clock.setTimeout(() => reject(new Error('upstream reset')), at - clock.now()));
+    const cases: Array<[string, (clock: FakeClock, replica: () => string) => Promise<unknown>]> = [
+      [
+        'a soft/hard pair inside an aggressive timeout',
+        (clock, replica) =>
+          pipeline(timeout(100, { clock }), timeout({ softMs: 50, hardMs: 300, clock }), fallback(replica)).execute(
+            failsAt(clock, 150),
+          ),
+      ],
+      [
+        'a cooperative timeout inside an aggressive one',
+        (clock, replica) =>
+          pipeline(timeout(100, { clock }), timeout(50, { clock, strategy: 'cooperative' }), fallback(replica)).execute(
+            failsAt(clock, 150),
+          ),
+      ],
+      [
+        'an aggressive timeout inside a soft/hard pair',
+        (clock, replica) =>
+          pipeline(timeout({ softMs: 50, hardMs: 1_000, clock }), timeout(100, { clock }), fallback(replica)).execute(
+            failsAt(clock, 150),
+          ),
+      ],
+      [
+        'a soft/hard pair inside a health check with timeoutMs',
+        (clock, replica) => {
+          const soft = pipeline(timeout({ softMs: 50, hardMs: 1_000, clock }), fallback(replica));
+          const checks = health({ clock }).register(
+            'db',
+            async (signal) => {
+              await soft.execute(failsAt(clock, 150), signal);
+            },
+            { timeoutMs: 100 },
+          );
+          return checks.run();
+        },
+      ],
+      [
+        'the caller cancelling after the soft limit',
+        (clock, replica) => {
+          const caller = new AbortController();
+          clock.setTimeout(() => caller.abort(new Error('client went away')), 60);
+          return pipeline(timeout({ softMs: 50, hardMs: 1_000, clock }), fallback(replica)).execute(
+            failsAt(clock, 150),
+            caller.signal,
+          );
+        },
+      ],
+    ];
+    it.each(cases)('%s', async (_, run) => {
+      const clock = new FakeClock();
+      let replicaReads = 0;
+      run(clock, () => {
+        replicaReads++;
+        return 'replica';
+      }).catch(() => {});
+      await clock.advance(200);
+      expect(replicaReads).toBe(0);
+    });
+
+    it('substitutes with a timeout and a fallback from two copies of core (ESM and CJS loaded together)', async () => {
+      vi.resetModules(); // a second instance of the modules, as a second install has
+      const copy = await import('../timeout/timeout.js');
+      const clock = new FakeClock();
+      const call = pipeline(copy.timeout({ softMs: 50, hardMs: 1_000, clock }), fallback('stale')).execute(
+        failsAt(clock, 150),
+      );
+      await clock.advance(150);
+      await expect(call).resolves.toBe('stale');
+    });
+
+    it('still substitutes for a soft limit inside another that waits too', async () => {
+      const clock = new FakeClock();
+      const policy = pipeline(
+        timeout({ softMs: 80, hardMs: 1_000, clock }),
+        timeout({ softMs: 50, hardMs: 1_000, clock }),
+        fallback('stale'),
+      );
+      const call = policy.execute(failsAt(clock, 150));
+      await clock.advance(150);
+      await expect(call).resolves.toBe('stale');
+    });
   });
 
   it('substitutes for an inner timeout inside a pipeline', async () => {

@@ -126,11 +126,8 @@ export function eventLogger(logger: EventLogger, options: LogEventsOptions = {})
 }
 
 /**
- * Writes every event of `source` (a policy, pipeline or breaker — anything with `onEvent`)
- * as one pino-style record, `logger[level](fields, message)`, with the fields `event`,
- * `policy`, `attempt`/`attempts`, `delayMs`, `reason`, `state`/`from`/`to`, `timeoutMs`,
- * `errorCategory` (see `classify`), `errorMessage`, `errorName` and `correlationId` when
- * the event has them. Returns the disposer that stops logging. Holds no state per event.
+ * Writes every event of `source` (anything with `onEvent`) as one pino-style record,
+ * `logger[level](fields, message)`; returns the disposer. Fields: docs/logging-and-config.md.
  *
  * @example
  * const stop = logEvents(retry({ maxAttempts: 3 }), pino(), { correlationId: () => als.getStore()?.id });

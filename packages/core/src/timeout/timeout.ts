@@ -1,12 +1,12 @@
 import { type Clock, systemClock } from '../clock/clock.js';
 import { TimeoutError } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
-import { Emitter } from '../events/emitter.js';
+import { type Disposer, Emitter } from '../events/emitter.js';
 import { AdaptiveLatency } from '../metrics/adaptive.js';
 import { type ExecuteContext, PolicyBase, type PolicyFn } from '../policy/policy.js';
 import { awaitedReasons } from './awaited.js';
 import { type DeadlineEntry, DeadlineQueue } from './deadline-queue.js';
-import { LazyContext } from './lazy-context.js';
+import { LazyContext, onContextAbort } from './lazy-context.js';
 import {
   type AdaptiveTimeoutOptions,
   type ResolvedTimeoutOptions,
@@ -37,10 +37,14 @@ class TimeoutCall extends LazyContext implements DeadlineEntry {
   timeoutMs: number;
   /** Set when the policy may reject before the function settles (aggressive, hard limit). */
   reject: ((error: unknown) => void) | undefined = undefined;
+  /** Past its soft limit: stops following the caller, whose abort ends the wait for a substitute. */
+  unfollow: Disposer | undefined = undefined;
+  readonly parent: ExecuteContext;
   readonly #owner: TimeoutPolicy;
 
   constructor(owner: TimeoutPolicy, parent: ExecuteContext, timeoutMs: number) {
     super(parent);
+    this.parent = parent;
     this.#owner = owner;
     this.timeoutMs = timeoutMs;
   }
@@ -205,6 +209,10 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
     call.phase = Phase.Settled;
     call.queue?.remove(call);
     call.release();
+    if (call.unfollow !== undefined) {
+      call.unfollow(); // it waited past its soft limit: now answered, nobody waits for a substitute
+      awaitedReasons().delete(call.abortReason as object);
+    }
     return true;
   }
 
@@ -215,18 +223,26 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
       // (see AdaptiveTimeoutOptions), so the limit grows instead of ratcheting down.
       this.#learn?.record(Math.min(2 * call.timeoutMs, this.#opts.ms as number), this.#clock.now());
       const reason = new TimeoutError(call.timeoutMs);
-      call.abort(reason);
       const gap = this.#opts.hardGapMs;
-      if (this.#hardQueue !== undefined && gap !== undefined && gap > 0) {
-        awaitedReasons.add(reason);
+      const paired = this.#hardQueue !== undefined && gap !== undefined && gap > 0;
+      const waits = paired || !this.#rejectsEarly;
+      // Waits for the function: a fallback inside may substitute, until the caller (or a limit
+      // outside that answers it) aborts too, as a time limit that still waits does not.
+      if (waits) awaitedReasons().add(reason); // before the abort tells a waiting limit inside
+      call.abort(reason);
+      if (waits) {
+        call.unfollow = onContextAbort(call.parent, (outer) => {
+          if (!awaitedReasons().has(outer as object)) awaitedReasons().delete(reason);
+        });
+      }
+      if (paired) {
         call.phase = Phase.SoftExpired;
         this.#emit(call.timeoutMs, 'abort');
-        call.timeoutMs += gap;
-        this.#hardQueue.add(call, call.deadline + gap, this.#clock.now());
+        call.timeoutMs += gap!;
+        this.#hardQueue!.add(call, call.deadline + gap!, this.#clock.now());
         return;
       }
       if (!this.#rejectsEarly) {
-        awaitedReasons.add(reason);
         call.phase = Phase.SoftExpired;
         this.#emit(call.timeoutMs, 'abort');
         return;
@@ -239,9 +255,10 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
     }
     if (call.phase === Phase.SoftExpired) {
       // The hard limit of a pair: the caller is answered, nobody waits for a substitute.
-      awaitedReasons.delete(call.abortReason as object);
+      awaitedReasons().delete(call.abortReason as object);
       call.phase = Phase.Settled;
       call.release();
+      call.unfollow?.();
       this.#emit(call.timeoutMs, 'reject');
       call.reject?.(new TimeoutError(call.timeoutMs));
     }
