@@ -152,6 +152,7 @@ it('@resilience/core/internal exports only what the packages of this repository 
     'eventSources',
     'followAbort',
     'followerCount',
+    'isPlainObject',
     'isUnrecorded',
     'messageOf',
     'unfollowAbort',
