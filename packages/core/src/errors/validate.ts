@@ -55,7 +55,7 @@ export class OptionsValidator {
       const foreign = Object.hasOwn(FOREIGN, key) ? FOREIGN[key]! : undefined;
       const near = foreign === '' ? undefined : closest(key, list);
       const hint = (names as Record<string, unknown>)[foreign?.split(/\W/)[0] ?? '']
-        ? ` (another library's? here: ${foreign})`
+        ? ` (${foreign!.includes('...') ? '' : "another library's? "}here: ${foreign})`
         : near
           ? ` (did you mean ${near}?)`
           : '';
@@ -161,7 +161,8 @@ export class OptionsValidator {
  * random source; `maxQueueMs`, a time) mean something else. More in docs/migrating.md.
  */
 const LIMIT = 'algorithm: fixedWindow({ limit, windowMs })';
-const ENV_RETRY = 'backoff: toRetryOptions(env.retry)';
+const ENV_RETRY = 'backoff, from ...toRetryOptions(env.retry)';
+const ENV_BREAKER = 'strategy and halfOpenAfter, from ...toBreakerOptions(env.breaker)';
 const FOREIGN: Record<string, string> = {
   windowMs: LIMIT,
   limit: LIMIT,
@@ -196,9 +197,9 @@ const FOREIGN: Record<string, string> = {
   // optionsFromEnv()'s sections, given to a factory as they are
   baseDelayMs: ENV_RETRY,
   maxDelayMs: ENV_RETRY,
-  failureThreshold: 'strategy: consecutive(failureThreshold)',
-  resetTimeoutMs: 'halfOpenAfter',
-  requestsPerMinute: 'algorithm: toRateLimiterOptions(env.rateLimit)',
+  failureThreshold: ENV_BREAKER,
+  resetTimeoutMs: ENV_BREAKER,
+  requestsPerMinute: 'algorithm, from ...toRateLimiterOptions(env.rateLimit)',
   skipSuccessfulRequests: '',
   skipFailedRequests: '',
 };
