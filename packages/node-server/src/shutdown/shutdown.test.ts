@@ -3,6 +3,8 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import net, { type Socket } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { type EventLogger, health, isConfigurationError } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -625,32 +627,43 @@ describe('gracefulShutdown', () => {
       agent.destroy();
     });
 
-    it('on an https server, a connection still in its TLS handshake (a TCP health check, a stalled client) closes once no request is in flight, not at handshakeTimeout', async () => {
-      const server = https.createServer((_req, res) => res.end('ok')); // no certificate: no handshake completes here
-      server.listen(0, '127.0.0.1');
-      await once(server, 'listening');
-      const { port } = server.address() as net.AddressInfo;
-      const exited = deferred<number>();
-      handle = gracefulShutdown(server, {
-        signals: [SIGNAL],
-        timeoutMs: 1_000,
-        clock: new FakeClock(), // never advanced
-        logger: { info() {}, warn() {}, error() {} },
-        exit: (code) => exited.resolve(code),
-      });
-      const handshaking = net.connect(port, '127.0.0.1');
-      handshaking.on('error', () => {});
-      await once(handshaking, 'connect');
-      await new Promise((resolve) => setImmediate(resolve)); // the server has accepted it
-      try {
-        process.emit(SIGNAL);
-        await once(handshaking, 'close');
-        expect(await exited.promise).toBe(0);
-      } finally {
-        handshaking.destroy();
-        server.closeAllConnections();
-      }
-    });
+    it.each([
+      ['TCP', () => 0],
+      ['a Unix socket', () => path.join(os.tmpdir(), `shutdown-${process.pid}-${Date.now()}.sock`)],
+    ])(
+      'on an https server over %s, a connection still in its TLS handshake (a health check, a stalled client) closes once no request is in flight, not at handshakeTimeout',
+      async (_, where) => {
+        const server = https.createServer((_req, res) => res.end('ok')); // no certificate: no handshake completes here
+        const at = where();
+        if (at === 0) server.listen(0, '127.0.0.1');
+        else server.listen(at);
+        await once(server, 'listening');
+        const address = server.address();
+        const exited = deferred<number>();
+        handle = gracefulShutdown(server, {
+          signals: [SIGNAL],
+          timeoutMs: 1_000,
+          clock: new FakeClock(), // never advanced
+          logger: { info() {}, warn() {}, error() {} },
+          exit: (code) => exited.resolve(code),
+        });
+        const handshaking =
+          typeof address === 'string'
+            ? net.connect(address)
+            : net.connect((address as net.AddressInfo).port, '127.0.0.1');
+        handshaking.on('error', () => {});
+        await once(handshaking, 'connect');
+        await new Promise((resolve) => setImmediate(resolve)); // the server has accepted it
+        try {
+          process.emit(SIGNAL);
+          await once(handshaking, 'close');
+          expect(await exited.promise).toBe(0);
+        } finally {
+          handshaking.destroy();
+          server.closeAllConnections();
+        }
+      },
+    );
 
     it('a server that starts listening after the signal (the signal came during startup) closes again at once: nothing is served while onShutdown closes the pool', async () => {
       const server = http.createServer((_req, res) => res.end('ok'));
@@ -670,10 +683,13 @@ describe('gracefulShutdown', () => {
       try {
         process.emit(SIGNAL); // before listen
         await inOnShutdown.promise;
-        const listening = new Promise<boolean>((resolve) =>
-          server.listen(0, '127.0.0.1', () => resolve(server.listening)),
+        // The app's own callback still reads its address; the server closes right after it.
+        const port = new Promise<number>((resolve) =>
+          server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)),
         );
-        expect(await listening).toBe(false);
+        expect(await port).toBeGreaterThan(0);
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(server.listening).toBe(false);
         finishOnShutdown.resolve();
         expect(await exited.promise).toBe(0);
       } finally {

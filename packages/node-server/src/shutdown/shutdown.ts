@@ -99,22 +99,20 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   // (a call after the server began serving), none is cut off.
   let unseen: number | undefined;
   server.getConnections((_error, count) => (unseen = count));
-  // An https server's connections still in their TLS handshake, by remote address and port:
-  // Node's HTTP side knows a connection only once it is secure, so `closeAllConnections` misses
-  // them, and one that never finishes (a load balancer's TCP check, a stalled client) would hold
-  // the server until its `handshakeTimeout` (120 s).
-  const handshaking = server instanceof TlsServer ? new Map<string, Socket>() : undefined;
-  const keyOf = (socket: Socket) =>
-    socket.remotePort === undefined ? undefined : `${socket.remoteAddress}|${socket.remotePort}`;
+  // An https server's connections still in their TLS handshake (TCP or a Unix socket): Node's
+  // HTTP side knows a connection only once it is secure, so `closeAllConnections` misses them,
+  // and one that never finishes (a load balancer's TCP check, a stalled client) would hold the
+  // server until its `handshakeTimeout` (120 s). A secure one is known by the raw socket under
+  // it (`_parent`, which Node has set on every TLSSocket of a server since 0.x): should a Node
+  // not set it, a secure connection stays listed and is closed with the rest at the end of
+  // the drain, an upgraded one (a WebSocket) included.
+  const handshaking = server instanceof TlsServer ? new Set<Socket>() : undefined;
   const connected = (socket: Socket) => {
-    const key = keyOf(socket);
-    if (key === undefined) return;
-    handshaking!.set(key, socket);
-    socket.once('close', () => handshaking!.get(key) === socket && handshaking!.delete(key));
+    handshaking!.add(socket);
+    socket.once('close', () => handshaking!.delete(socket));
   };
   const secured = (socket: TLSSocket) => {
-    const key = keyOf(socket);
-    if (key !== undefined) handshaking!.delete(key);
+    handshaking!.delete((socket as TLSSocket & { _parent?: Socket })._parent!);
   };
 
   /**
@@ -132,8 +130,11 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
     } else server.closeIdleConnections();
   }
 
-  /** A server that begins listening once closing (its `listen` came after the signal) closes again at once. */
-  const refuse = () => server.close();
+  /**
+   * A server that begins listening once closing (its `listen` came after the signal) closes
+   * again, once the app's own `listening` callbacks have run (they may read `address()`).
+   */
+  const refuse = () => process.nextTick(() => server.close());
 
   // One function for every request, not a closure each.
   function released(this: ServerResponse): void {
@@ -249,7 +250,7 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
     phase = 'closing';
     // Resolves once the last connection has closed.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.prependListener('listening', refuse);
+    server.on('listening', refuse);
     // A connection whose answer it never sees (open before the call; the app's own
     // `checkContinue`) stays for `keepAliveTimeout` once answered, for good when that is 0:
     // from now on it closes once idle (recent Nodes add a second to that timer).
