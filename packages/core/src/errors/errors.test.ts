@@ -68,7 +68,14 @@ describe('ResilienceError', () => {
       expectTypeOf(caught).toEqualTypeOf<BulkheadRejectedError>();
       expect(caught.retryAfterMs).toBe(1_500);
     } else expect.unreachable();
-    if (isResilienceError(caught)) expectTypeOf(caught.code).toEqualTypeOf<ResilienceErrorCode>();
+    const other: unknown = new StoreUnavailableError('down');
+    if (!isResilienceError(other)) throw other;
+    expectTypeOf(other.code).toEqualTypeOf<ResilienceErrorCode>();
+    // Ruling one code out leaves the others: no class is the base's shape under another name.
+    if (isResilienceError(other, 'store_full')) expect.unreachable();
+    else expectTypeOf(other.code).toEqualTypeOf<ResilienceErrorCode>();
+    const limit = new TimeoutError(5) as TimeoutError | RequestTimeoutError;
+    if (!isResilienceError(limit, 'timeout')) expectTypeOf(limit).toEqualTypeOf<RequestTimeoutError>();
     const conflict: unknown = new IdempotencyConflictError('in_flight');
     if (isResilienceError(conflict, 'in_flight')) {
       expectTypeOf(conflict.code).toEqualTypeOf<'in_flight' | 'fingerprint_mismatch'>();

@@ -25,11 +25,11 @@ export type ResilienceErrorCode =
  * Base of every error the toolkit throws. `code` is stable across versions; use the
  * `is…` guards, which check the code and so work across duplicate package copies.
  */
-export class ResilienceError extends Error {
-  readonly code: ResilienceErrorCode;
+export class ResilienceError<C extends ResilienceErrorCode = ResilienceErrorCode> extends Error {
+  readonly code: C;
   declare readonly [BRAND]: true;
 
-  constructor(code: ResilienceErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: C, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
   }
@@ -81,7 +81,7 @@ const show = (value: unknown): string => {
 };
 
 /** Invalid options, thrown at construction. Lists every bad option at once. */
-export class ConfigurationError extends ResilienceError {
+export class ConfigurationError extends ResilienceError<'invalid_options'> {
   readonly issues: readonly OptionIssue[];
   constructor(subject: string, issues: readonly OptionIssue[]) {
     const list = issues.map((i) => `${i.option}: received ${show(i.received)}, expected ${i.allowed}`);
@@ -96,8 +96,7 @@ export class ConfigurationError extends ResilienceError {
  * Capturing a stack trace costs more than the rest of a rejection, so the rejections of one
  * opening share the frames captured by its first rejection (at most 10).
  */
-export class BrokenCircuitError extends ResilienceError {
-  declare readonly code: 'circuit_open' | 'circuit_isolated';
+export class BrokenCircuitError extends ResilienceError<'circuit_open' | 'circuit_isolated'> {
   /** Milliseconds until the breaker admits its next probe. */
   readonly retryAfterMs: number;
   constructor(
@@ -119,7 +118,7 @@ export class IsolatedCircuitError extends BrokenCircuitError {
 }
 
 /** A call that did not finish within its time limit. */
-export class TimeoutError extends ResilienceError {
+export class TimeoutError extends ResilienceError<'timeout'> {
   readonly timeoutMs: number;
   constructor(timeoutMs: number, message = `Operation timed out after ${timeoutMs} ms`) {
     super('timeout', message);
@@ -132,7 +131,7 @@ export class TimeoutError extends ResilienceError {
  * `timeout({ ms })` middleware), answered 503. Distinct from {@link TimeoutError}, an
  * upstream call that overran, which an error handler answers 504.
  */
-export class RequestTimeoutError extends ResilienceError {
+export class RequestTimeoutError extends ResilienceError<'request_timeout'> {
   readonly timeoutMs: number;
   constructor(timeoutMs: number, message = `Request timed out after ${timeoutMs} ms`) {
     super('request_timeout', message);
@@ -144,7 +143,7 @@ export class RequestTimeoutError extends ResilienceError {
  * A call rejected because a bulkhead's slots and queue are full, or because it waited in
  * the queue longer than `maxQueueMs`.
  */
-export class BulkheadRejectedError extends ResilienceError {
+export class BulkheadRejectedError extends ResilienceError<'bulkhead_full'> {
   /** The bulkhead's execution limit when it rejected (an adaptive limit moves). */
   readonly executionSlots: number;
   readonly queueSlots: number;
@@ -164,7 +163,7 @@ export class BulkheadRejectedError extends ResilienceError {
  * decision instead). One of the toolkit's own rejections: not transient, and not retried
  * unless asked.
  */
-export class RateLimitExceededError extends ResilienceError {
+export class RateLimitExceededError extends ResilienceError<'rate_limited'> {
   readonly retryAfterMs: number;
   constructor(retryAfterMs: number, message = `Rate limit exceeded; retry in ${Math.ceil(retryAfterMs)} ms`) {
     super('rate_limited', message);
@@ -183,7 +182,7 @@ export function messageOf(error: unknown): string {
 }
 
 /** Every attempt failed. `cause` is the last attempt's error; the message ends with its message. */
-export class RetryExhaustedError extends ResilienceError {
+export class RetryExhaustedError extends ResilienceError<'retry_exhausted'> {
   readonly attempts: number;
   readonly reason: 'max_attempts' | 'deadline';
   constructor(attempts: number, cause: unknown, reason: 'max_attempts' | 'deadline' = 'max_attempts') {
@@ -195,8 +194,7 @@ export class RetryExhaustedError extends ResilienceError {
 }
 
 /** An idempotency key reused while its first request is in flight, or with another payload. */
-export class IdempotencyConflictError extends ResilienceError {
-  declare readonly code: 'in_flight' | 'fingerprint_mismatch';
+export class IdempotencyConflictError extends ResilienceError<'in_flight' | 'fingerprint_mismatch'> {
   constructor(code: 'in_flight' | 'fingerprint_mismatch', message?: string) {
     super(
       code,
@@ -215,7 +213,7 @@ export class IdempotencyConflictError extends ResilienceError {
  * use it. The key stays in flight until its `lockTimeoutMs` (it is not freed: a retry would
  * run the call again at once); after that a call with it runs again.
  */
-export class IdempotencyRecordError extends ResilienceError {
+export class IdempotencyRecordError extends ResilienceError<'record_failed'> {
   readonly outcome: { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
   readonly attempts: number;
   constructor(outcome: IdempotencyRecordError['outcome'], attempts: number, cause: unknown) {
@@ -231,7 +229,7 @@ export class IdempotencyRecordError extends ResilienceError {
 }
 
 /** A saga used wrongly (no steps, duplicate step names, ...). Step failures are reported, not thrown. */
-export class SagaError extends ResilienceError {
+export class SagaError extends ResilienceError<'saga_misuse'> {
   constructor(message: string, options?: { cause?: unknown }) {
     super('saga_misuse', message, options);
   }
@@ -241,7 +239,7 @@ export class SagaError extends ResilienceError {
  * A bounded store refused a write rather than evict a pinned key (an in-flight lock): its
  * pins are at their bound, or every key it holds is pinned. Nothing was written.
  */
-export class StoreFullError extends ResilienceError {
+export class StoreFullError extends ResilienceError<'store_full'> {
   constructor(message: string) {
     super('store_full', message);
   }
@@ -252,7 +250,7 @@ export class StoreFullError extends ResilienceError {
  * been refusing a large share of recent requests. One of the toolkit's own rejections: not
  * transient, not counted by a breaker, and not retried unless asked.
  */
-export class ThrottledError extends ResilienceError {
+export class ThrottledError extends ResilienceError<'throttled'> {
   /** The rejection probability the request was subject to. */
   readonly probability: number;
   constructor(probability: number, message = `Throttled locally (rejection probability ${probability.toFixed(2)})`) {
@@ -267,7 +265,7 @@ export class ThrottledError extends ResilienceError {
  * holds the client's error. A timed-out operation may still run on the server later. What
  * a consumer does then is its own choice; the planned HTTP adapters answer 503.
  */
-export class StoreUnavailableError extends ResilienceError {
+export class StoreUnavailableError extends ResilienceError<'store_unavailable'> {
   constructor(message: string, options?: { cause?: unknown }) {
     super('store_unavailable', message, options);
   }

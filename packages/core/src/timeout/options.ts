@@ -45,12 +45,9 @@ export interface SoftHardTimeoutOptions {
 }
 
 /**
- * An adaptive limit learned from the latency of recent calls: `timeout({ ms: 'p99', min: 100, max: 10_000 })`.
- * The limit is the percentile clamped to `[min, max]`; until enough latencies are known it is
- * `max`. Latencies of successful calls are recorded; a call that times out counts as a latency
- * of twice its limit, capped at `max` (its real latency is unknown but above the limit), so the
- * limit cannot ratchet itself down: when more than `1 − q` of the calls in the window time out,
- * the limit doubles at the next refresh, until calls succeed again.
+ * An adaptive limit learned from the latency of recent calls: `timeout({ ms: 'p99', min: 100, max: 10_000 })`,
+ * the percentile clamped to `[min, max]` (`max` until enough latencies are known). How timed-out
+ * calls count: docs/timeout.md.
  */
 export interface AdaptiveTimeoutOptions extends TimeoutOptions, AdaptiveLatencyOptions {
   /** The percentile to use as the limit, e.g. `'p99'`. */
