@@ -8,7 +8,8 @@
 //
 // The defects this fuzz found are listed in DEFECTS and run as `it.fails`, so the suite stays
 // green and each turns red (an unexpected pass) once fixed: then drop it from the list.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { LONG, settled, soon, withFakeTimers } from '../../../test-kit/long-timers.js';
 import {
   adaptiveLimit,
   adaptiveThrottle,
@@ -786,27 +787,8 @@ describe('defects outside the table', () => {
 });
 
 describe('durations above 2^31 − 1 ms never fire early (Node fires such a timer after 1 ms)', () => {
-  const LONG = 2 ** 31 + 1_000;
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-  /** Lets 10 s of fake time pass, a millisecond at a time at first (where an early timer fires). */
-  const soon = async () => {
-    for (let i = 0; i < 20; i++) await vi.advanceTimersByTimeAsync(1);
-    await vi.advanceTimersByTimeAsync(10_000);
-  };
+  withFakeTimers();
   const never = () => new Promise<never>(() => {});
-  const settled = (p: Promise<unknown>) => {
-    const state = { done: false };
-    p.then(
-      () => (state.done = true),
-      () => (state.done = true),
-    );
-    return state;
-  };
 
   it('the fake timers here fire an over-long raw setTimeout at once, as Node does', async () => {
     const fired = vi.fn();

@@ -2,31 +2,16 @@
 // ConfigurationError naming the option (docs/README.md, "Bad input fails loudly"), never taken
 // as "not set" because it is falsy, nor read as options when it is an array or a Map.
 // Durations past 2^31 − 1 ms (Node fires such a timer after 1 ms) must not fire early.
-import { idempotency, isConfigurationError, rateLimiter, tokenBucket } from '@resilience/core';
+import { idempotency, rateLimiter, tokenBucket } from '@resilience/core';
 import type { Operation } from '@trpc/client';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { LONG, settled, soon, withFakeTimers } from '../../../test-kit/long-timers.js';
+import { expectRefused, named } from '../../../test-kit/refusal.js';
 import { circuitBreakerLink, rateLimitLink, retryLink, timeoutLink } from './client.js';
 import { errorFormatter, idempotentMutation, rateLimitMiddleware, responseMeta, timeoutMiddleware } from './server.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: feeding the links what their types forbid is the point.
 type Any = any;
-
-/** The options a ConfigurationError names, or 'accepted'; anything else thrown is rethrown. */
-function named(build: () => unknown): readonly string[] | 'accepted' {
-  try {
-    build();
-  } catch (error) {
-    if (!isConfigurationError(error)) throw error;
-    return error.issues.map((i) => i.option);
-  }
-  return 'accepted';
-}
-
-function expectRefused(build: () => unknown, option: string, label: string): void {
-  const issues = named(build);
-  const ok = issues !== 'accepted' && issues.some((o) => o === option || o.startsWith(`${option}.`));
-  expect(ok, `${option} = ${label}: ${issues === 'accepted' ? 'accepted' : `named ${issues.join(', ')}`}`).toBe(true);
-}
 
 const limiter = rateLimiter({ algorithm: tokenBucket() });
 const FALSY = [0, Number.NaN, '', null, false];
@@ -176,25 +161,7 @@ describe('every option refuses hostile values, naming it', () => {
 });
 
 describe('durations past 2^31 − 1 ms do not fire early', () => {
-  const LONG = 2 ** 31 + 1_000;
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-  const soon = async () => {
-    for (let i = 0; i < 20; i++) await vi.advanceTimersByTimeAsync(1);
-    await vi.advanceTimersByTimeAsync(10_000);
-  };
-  const settled = (p: Promise<unknown>) => {
-    const state = { done: false };
-    p.then(
-      () => (state.done = true),
-      () => (state.done = true),
-    );
-    return state;
-  };
+  withFakeTimers();
 
   it('timeoutMiddleware ms', async () => {
     const middleware = timeoutMiddleware({ ms: LONG });

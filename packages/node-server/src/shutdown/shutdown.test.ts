@@ -16,6 +16,18 @@ import { type GracefulShutdown, gracefulShutdown } from './shutdown.js';
 const SIGNAL = 'SIGUSR2'; // emitted with process.emit: no real signal reaches the test runner
 
 let served: Served | undefined;
+
+/** Serves `/slow`, answered once `release` resolves; `started` resolves when a request has come. */
+async function serveSlowly() {
+  const started = deferred();
+  const release = deferred();
+  served = await serve(async (_req, res) => {
+    started.resolve();
+    await release.promise;
+    res.end('slow done');
+  });
+  return { started, release, server: served.server, port: served.port };
+}
 let handle: GracefulShutdown | undefined;
 afterEach(async () => {
   handle?.dispose();
@@ -282,30 +294,35 @@ describe('gracefulShutdown', () => {
     expect(await exited).toBe(0);
   });
 
-  it('does not cut off a request already in flight when it was called (attached after the server began serving)', async () => {
-    const started = deferred();
-    const release = deferred();
-    served = await serve(async (_req, res) => {
-      started.resolve();
-      await release.promise;
-      res.end('slow done');
-    });
-    const inFlight = send(served.port, { path: '/slow' });
-    await started.promise;
-    const exited = deferred<number>();
-    handle = gracefulShutdown(served.server, {
-      signals: [SIGNAL],
-      clock: new FakeClock(),
-      logger: { info() {}, warn() {}, error() {} },
-      exit: (code) => exited.resolve(code),
-    });
-    await new Promise((resolve) => setImmediate(resolve));
-    process.emit(SIGNAL);
-    await new Promise((resolve) => setImmediate(resolve));
-    release.resolve();
-    expect((await inFlight).text).toBe('slow done');
-    expect(await exited.promise).toBe(0);
-  });
+  it.each([
+    ['', undefined],
+    // Node then keeps an idle keep-alive connection for good: it closes once answered, not at timeoutMs.
+    [', with keepAliveTimeout 0 on a keep-alive connection', 0],
+  ])(
+    'does not cut off a request already in flight when it was called (attached after the server began serving)%s',
+    async (_, keepAliveTimeout) => {
+      const { started, release, server, port } = await serveSlowly();
+      if (keepAliveTimeout !== undefined) server.keepAliveTimeout = keepAliveTimeout;
+      const agent = new http.Agent({ keepAlive: true });
+      const inFlight = send(port, { path: '/slow', agent });
+      await started.promise;
+      const exited = deferred<number>();
+      handle = gracefulShutdown(server, {
+        signals: [SIGNAL],
+        timeoutMs: 1_000,
+        clock: new FakeClock(), // never advanced: the shutdown must not need its timeout
+        logger: { info() {}, warn() {}, error() {} },
+        exit: (code) => exited.resolve(code),
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      process.emit(SIGNAL);
+      await new Promise((resolve) => setImmediate(resolve));
+      release.resolve();
+      expect((await inFlight).text).toBe('slow done');
+      expect(await exited.promise).toBe(0);
+      agent.destroy();
+    },
+  );
 
   it('exits with 1 after timeoutMs, naming the requests still open (without their query)', async () => {
     const { clock, started, logs, exited, port } = await setup({ timeoutMs: 1_000 });
@@ -561,35 +578,6 @@ describe('gracefulShutdown', () => {
       process.emit(SIGNAL);
       await clock.advance(1_000);
       expect(await exited).toBe(1);
-    });
-
-    it('with keepAliveTimeout 0, the keep-alive connection of a request it never saw (in flight when it was called) closes once answered, not at timeoutMs', async () => {
-      const started = deferred();
-      const release = deferred();
-      served = await serve(async (_req, res) => {
-        started.resolve();
-        await release.promise;
-        res.end('slow done');
-      });
-      served.server.keepAliveTimeout = 0; // Node then keeps an idle keep-alive connection for good
-      const agent = new http.Agent({ keepAlive: true });
-      const inFlight = send(served.port, { path: '/slow', agent });
-      await started.promise;
-      const exited = deferred<number>();
-      handle = gracefulShutdown(served.server, {
-        signals: [SIGNAL],
-        timeoutMs: 1_000,
-        clock: new FakeClock(), // never advanced: the shutdown must not need its timeout
-        logger: { info() {}, warn() {}, error() {} },
-        exit: (code) => exited.resolve(code),
-      });
-      await new Promise((resolve) => setImmediate(resolve));
-      process.emit(SIGNAL);
-      await new Promise((resolve) => setImmediate(resolve));
-      release.resolve();
-      expect((await inFlight).text).toBe('slow done');
-      expect(await exited.promise).toBe(0);
-      agent.destroy();
     });
 
     it("with keepAliveTimeout 0, the keep-alive connection of the app's own 'checkContinue' answer closes once answered", async () => {
