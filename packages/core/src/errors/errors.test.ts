@@ -16,6 +16,7 @@ import {
   isTimeoutError,
   RateLimitExceededError,
   RequestTimeoutError,
+  ResilienceError,
   type ResilienceErrorCode,
   RetryExhaustedError,
   StoreUnavailableError,
@@ -74,6 +75,8 @@ describe('ResilienceError', () => {
     // Ruling one code out leaves the others: no class is the base's shape under another name.
     if (isResilienceError(other, 'store_full')) expect.unreachable();
     else expectTypeOf(other.code).toEqualTypeOf<ResilienceErrorCode>();
+    const thrown: unknown = new TimeoutError(5);
+    if (thrown instanceof ResilienceError) expectTypeOf(thrown.code).toEqualTypeOf<ResilienceErrorCode>();
     const limit = new TimeoutError(5) as TimeoutError | RequestTimeoutError;
     if (!isResilienceError(limit, 'timeout')) expectTypeOf(limit).toEqualTypeOf<RequestTimeoutError>();
     const conflict: unknown = new IdempotencyConflictError('in_flight');

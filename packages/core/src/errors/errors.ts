@@ -25,11 +25,11 @@ export type ResilienceErrorCode =
  * Base of every error the toolkit throws. `code` is stable across versions; use the
  * `is…` guards, which check the code and so work across duplicate package copies.
  */
-export class ResilienceError<C extends ResilienceErrorCode = ResilienceErrorCode> extends Error {
-  readonly code: C;
+export class ResilienceError extends Error {
+  readonly code: ResilienceErrorCode;
   declare readonly [BRAND]: true;
 
-  constructor(code: C, message: string, options?: { cause?: unknown }) {
+  constructor(code: ResilienceErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
   }
@@ -81,7 +81,8 @@ const show = (value: unknown): string => {
 };
 
 /** Invalid options, thrown at construction. Lists every bad option at once. */
-export class ConfigurationError extends ResilienceError<'invalid_options'> {
+export class ConfigurationError extends ResilienceError {
+  declare readonly code: 'invalid_options';
   readonly issues: readonly OptionIssue[];
   constructor(subject: string, issues: readonly OptionIssue[]) {
     const list = issues.map((i) => `${i.option}: received ${show(i.received)}, expected ${i.allowed}`);
@@ -96,7 +97,8 @@ export class ConfigurationError extends ResilienceError<'invalid_options'> {
  * Capturing a stack trace costs more than the rest of a rejection, so the rejections of one
  * opening share the frames captured by its first rejection (at most 10).
  */
-export class BrokenCircuitError extends ResilienceError<'circuit_open' | 'circuit_isolated'> {
+export class BrokenCircuitError extends ResilienceError {
+  declare readonly code: 'circuit_open' | 'circuit_isolated';
   /** Milliseconds until the breaker admits its next probe. */
   readonly retryAfterMs: number;
   constructor(
@@ -118,7 +120,8 @@ export class IsolatedCircuitError extends BrokenCircuitError {
 }
 
 /** A call that did not finish within its time limit. */
-export class TimeoutError extends ResilienceError<'timeout'> {
+export class TimeoutError extends ResilienceError {
+  declare readonly code: 'timeout';
   readonly timeoutMs: number;
   constructor(timeoutMs: number, message = `Operation timed out after ${timeoutMs} ms`) {
     super('timeout', message);
@@ -131,7 +134,8 @@ export class TimeoutError extends ResilienceError<'timeout'> {
  * `timeout({ ms })` middleware), answered 503. Distinct from {@link TimeoutError}, an
  * upstream call that overran, which an error handler answers 504.
  */
-export class RequestTimeoutError extends ResilienceError<'request_timeout'> {
+export class RequestTimeoutError extends ResilienceError {
+  declare readonly code: 'request_timeout';
   readonly timeoutMs: number;
   constructor(timeoutMs: number, message = `Request timed out after ${timeoutMs} ms`) {
     super('request_timeout', message);
@@ -143,7 +147,8 @@ export class RequestTimeoutError extends ResilienceError<'request_timeout'> {
  * A call rejected because a bulkhead's slots and queue are full, or because it waited in
  * the queue longer than `maxQueueMs`.
  */
-export class BulkheadRejectedError extends ResilienceError<'bulkhead_full'> {
+export class BulkheadRejectedError extends ResilienceError {
+  declare readonly code: 'bulkhead_full';
   /** The bulkhead's execution limit when it rejected (an adaptive limit moves). */
   readonly executionSlots: number;
   readonly queueSlots: number;
@@ -163,7 +168,8 @@ export class BulkheadRejectedError extends ResilienceError<'bulkhead_full'> {
  * decision instead). One of the toolkit's own rejections: not transient, and not retried
  * unless asked.
  */
-export class RateLimitExceededError extends ResilienceError<'rate_limited'> {
+export class RateLimitExceededError extends ResilienceError {
+  declare readonly code: 'rate_limited';
   readonly retryAfterMs: number;
   constructor(retryAfterMs: number, message = `Rate limit exceeded; retry in ${Math.ceil(retryAfterMs)} ms`) {
     super('rate_limited', message);
@@ -182,7 +188,8 @@ export function messageOf(error: unknown): string {
 }
 
 /** Every attempt failed. `cause` is the last attempt's error; the message ends with its message. */
-export class RetryExhaustedError extends ResilienceError<'retry_exhausted'> {
+export class RetryExhaustedError extends ResilienceError {
+  declare readonly code: 'retry_exhausted';
   readonly attempts: number;
   readonly reason: 'max_attempts' | 'deadline';
   constructor(attempts: number, cause: unknown, reason: 'max_attempts' | 'deadline' = 'max_attempts') {
@@ -194,7 +201,8 @@ export class RetryExhaustedError extends ResilienceError<'retry_exhausted'> {
 }
 
 /** An idempotency key reused while its first request is in flight, or with another payload. */
-export class IdempotencyConflictError extends ResilienceError<'in_flight' | 'fingerprint_mismatch'> {
+export class IdempotencyConflictError extends ResilienceError {
+  declare readonly code: 'in_flight' | 'fingerprint_mismatch';
   constructor(code: 'in_flight' | 'fingerprint_mismatch', message?: string) {
     super(
       code,
@@ -213,7 +221,8 @@ export class IdempotencyConflictError extends ResilienceError<'in_flight' | 'fin
  * use it. The key stays in flight until its `lockTimeoutMs` (it is not freed: a retry would
  * run the call again at once); after that a call with it runs again.
  */
-export class IdempotencyRecordError extends ResilienceError<'record_failed'> {
+export class IdempotencyRecordError extends ResilienceError {
+  declare readonly code: 'record_failed';
   readonly outcome: { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
   readonly attempts: number;
   constructor(outcome: IdempotencyRecordError['outcome'], attempts: number, cause: unknown) {
@@ -229,7 +238,8 @@ export class IdempotencyRecordError extends ResilienceError<'record_failed'> {
 }
 
 /** A saga used wrongly (no steps, duplicate step names, ...). Step failures are reported, not thrown. */
-export class SagaError extends ResilienceError<'saga_misuse'> {
+export class SagaError extends ResilienceError {
+  declare readonly code: 'saga_misuse';
   constructor(message: string, options?: { cause?: unknown }) {
     super('saga_misuse', message, options);
   }
@@ -239,7 +249,8 @@ export class SagaError extends ResilienceError<'saga_misuse'> {
  * A bounded store refused a write rather than evict a pinned key (an in-flight lock): its
  * pins are at their bound, or every key it holds is pinned. Nothing was written.
  */
-export class StoreFullError extends ResilienceError<'store_full'> {
+export class StoreFullError extends ResilienceError {
+  declare readonly code: 'store_full';
   constructor(message: string) {
     super('store_full', message);
   }
@@ -250,7 +261,8 @@ export class StoreFullError extends ResilienceError<'store_full'> {
  * been refusing a large share of recent requests. One of the toolkit's own rejections: not
  * transient, not counted by a breaker, and not retried unless asked.
  */
-export class ThrottledError extends ResilienceError<'throttled'> {
+export class ThrottledError extends ResilienceError {
+  declare readonly code: 'throttled';
   /** The rejection probability the request was subject to. */
   readonly probability: number;
   constructor(probability: number, message = `Throttled locally (rejection probability ${probability.toFixed(2)})`) {
@@ -265,7 +277,8 @@ export class ThrottledError extends ResilienceError<'throttled'> {
  * holds the client's error. A timed-out operation may still run on the server later. What
  * a consumer does then is its own choice; the planned HTTP adapters answer 503.
  */
-export class StoreUnavailableError extends ResilienceError<'store_unavailable'> {
+export class StoreUnavailableError extends ResilienceError {
+  declare readonly code: 'store_unavailable';
   constructor(message: string, options?: { cause?: unknown }) {
     super('store_unavailable', message, options);
   }

@@ -24,7 +24,8 @@ import {
  * so the outcome is unknown (`outcomeUnknown`), and only an idempotent transaction may be
  * retried then.
  */
-export class TransactionError extends ResilienceError<'transaction_failed'> {
+export class TransactionError extends ResilienceError {
+  declare readonly code: 'transaction_failed';
   /** Where it failed: starting, inside `fn`, or committing. */
   readonly phase: TransactionPhase;
   /** The category of `cause` (`classify`: `network` for SQLSTATE class 08, `invalid_state` for a deadlock, …). */
