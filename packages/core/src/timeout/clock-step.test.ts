@@ -133,6 +133,20 @@ describe('deadlines in flight when the clock steps back', () => {
     expect(await settled(later)).toBe(true);
   });
 
+  it('a call started at a reading equal to the one the timer was armed at is a reading since: it ends no earlier than its ms', async () => {
+    const { clock, advance, step } = steppingClock();
+    const policy = timeout(1_000, { clock, strategy: 'aggressive' });
+    policy.execute(never).catch(() => {}); // armed at real 0
+    await advance(300);
+    step(-300); // reads the arming value again
+    const later = policy.execute(never); // real 300: due at real 1 300
+    later.catch(() => {});
+    await advance(100);
+    step(-800); // found when the timer fires at real 1 000
+    await advance(899);
+    expect(await settled(later)).toBe(false);
+  });
+
   it('a clock that reads a little behind its timers (CoarseClock) is no step: no call ends early', async () => {
     const fake = new FakeClock(0);
     const clock = new CoarseClock(fake, 10);

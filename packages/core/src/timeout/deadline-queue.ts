@@ -41,8 +41,8 @@ export class DeadlineQueue {
   #timerRefed = true;
   readonly #own = new Map<DeadlineEntry, TimerHandle>();
   #last = Number.NEGATIVE_INFINITY;
-  /** The reading the timer was armed at. */
-  #armedAt = 0;
+  /** Whether a reading came after the one the timer was armed at. */
+  #readSinceArmed = false;
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -62,6 +62,7 @@ export class DeadlineQueue {
       if (this.#head !== undefined) this.#arm(this.#head.deadline, now);
     }
     this.#last = now;
+    this.#readSinceArmed = true; // until `#arm` below, if it runs
     entry.deadline = deadline;
     entry.queue = this;
     // From the tail (a fixed limit: in order), unless it goes first (a shrinking limit).
@@ -132,7 +133,7 @@ export class DeadlineQueue {
   #arm(due: number, now: number): void {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timerDue = due;
-    this.#armedAt = now;
+    this.#readSinceArmed = false;
     this.#timerRefed = true;
     this.#timer = this.#clock.setTimeout(this.#fire, Math.max(0, due - now));
   }
@@ -152,7 +153,7 @@ export class DeadlineQueue {
     // carry part of the step; a jump forward undone). Late by at most the time since that
     // reading, never early. (One that reads a little short of the deadline alone is a timer
     // firing early, or a coarse clock: no step.)
-    if (now < this.#last) this.#rebase((this.#last === this.#armedAt ? this.#timerDue : this.#last) - now);
+    if (now < this.#last) this.#rebase((this.#readSinceArmed ? this.#last : this.#timerDue) - now);
     this.#last = now;
     this.#timer = undefined;
     this.#timerDue = Number.POSITIVE_INFINITY;
