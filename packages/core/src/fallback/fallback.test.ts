@@ -166,6 +166,27 @@ describe('fallback', () => {
         },
       ],
       [
+        'two soft/hard pairs, the outer one answering at its hard limit',
+        (clock, replica) =>
+          pipeline(
+            timeout({ softMs: 80, hardMs: 120, clock }),
+            timeout({ softMs: 50, hardMs: 1_000, clock }),
+            fallback(replica),
+          ).execute(failsAt(clock, 150)),
+      ],
+      [
+        'two cooperative timeouts, the caller cancelling after both fired',
+        (clock, replica) => {
+          const caller = new AbortController();
+          clock.setTimeout(() => caller.abort(new Error('client went away')), 100);
+          return pipeline(
+            timeout(80, { clock, strategy: 'cooperative' }),
+            timeout(50, { clock, strategy: 'cooperative' }),
+            fallback(replica),
+          ).execute(failsAt(clock, 150), caller.signal);
+        },
+      ],
+      [
         'the caller cancelling after the soft limit',
         (clock, replica) => {
           const caller = new AbortController();

@@ -1,7 +1,7 @@
 import { handles } from '../errors/handles.js';
 import { Emitter } from '../events/emitter.js';
 import { type ExecuteContext, PolicyBase, type PolicyFn } from '../policy/policy.js';
-import { awaitedReasons } from '../timeout/awaited.js';
+import { isAwaited } from '../timeout/awaited.js';
 import { type FallbackOptions, resolveFallbackOptions } from './options.js';
 
 /** The substitute: a value, or a function of the error (e.g. read from the replica instead). */
@@ -36,7 +36,7 @@ export class FallbackPolicy<R> extends PolicyBase<FallbackEvent, R> {
       // A caller that cancelled, or a time limit that answered it already, takes no substitute:
       // the fallback would run for nobody. A time limit that still waits (a soft timeout's) does.
       const { aborted, reason } = context.signal;
-      const handled = !(aborted && !awaitedReasons().has(reason)) && (!this.#handle || handles(this.#handle, error));
+      const handled = !(aborted && !isAwaited(reason)) && (!this.#handle || handles(this.#handle, error));
       if (!handled) throw error;
       if (this.#events.hasListeners) this.#events.emit({ type: 'fallback', policy: this.name, error });
       const value = this.#value;

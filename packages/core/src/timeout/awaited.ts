@@ -2,8 +2,19 @@
  * The abort reasons of time limits that still wait for the work they stopped (a cooperative
  * timeout, the soft limit of a pair): a fallback inside gives its substitute for these, since
  * its caller still takes an answer. A limit that answered already (aggressive, a hard limit, a
- * health check's) leaves its reason out, as a caller's cancel is. One set for every copy of
- * core loaded (ESM and CJS), as the error brand is.
+ * health check's) leaves its reason out, as a caller's cancel is. A limit whose caller aborted
+ * with another waiting limit's reason waits as long as that one does (the value: the reason it
+ * depends on, or `true`). One map for every copy of core loaded (ESM and CJS), as the error
+ * brand is.
  */
-export const awaitedReasons = (): WeakSet<object> =>
-  ((globalThis as Record<symbol, WeakSet<object>>)[Symbol.for('@resilience/core:awaited')] ??= new WeakSet());
+export const awaitedReasons = (): WeakMap<object, object | true> =>
+  ((globalThis as Record<symbol, WeakMap<object, object | true>>)[Symbol.for('@resilience/core:awaited')] ??=
+    new WeakMap());
+
+/** Whether `reason` is the abort reason of a time limit that still waits, itself and every limit it depends on. */
+export function isAwaited(reason: unknown): boolean {
+  const marks = awaitedReasons();
+  let mark = marks.get(reason as object);
+  while (mark !== undefined && mark !== true) mark = marks.get(mark);
+  return mark === true;
+}

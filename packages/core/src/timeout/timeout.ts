@@ -4,7 +4,7 @@ import { OptionsValidator } from '../errors/validate.js';
 import { type Disposer, Emitter } from '../events/emitter.js';
 import { AdaptiveLatency } from '../metrics/adaptive.js';
 import { type ExecuteContext, PolicyBase, type PolicyFn } from '../policy/policy.js';
-import { awaitedReasons } from './awaited.js';
+import { awaitedReasons, isAwaited } from './awaited.js';
 import { type DeadlineEntry, DeadlineQueue } from './deadline-queue.js';
 import { LazyContext, onContextAbort } from './lazy-context.js';
 import {
@@ -228,11 +228,13 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
       const waits = paired || !this.#rejectsEarly;
       // Waits for the function: a fallback inside may substitute, until the caller (or a limit
       // outside that answers it) aborts too, as a time limit that still waits does not.
-      if (waits) awaitedReasons().add(reason); // before the abort tells a waiting limit inside
+      if (waits) awaitedReasons().set(reason, true); // before the abort tells a waiting limit inside
       call.abort(reason);
       if (waits) {
         call.unfollow = onContextAbort(call.parent, (outer) => {
-          if (!awaitedReasons().has(outer as object)) awaitedReasons().delete(reason);
+          // Waits on while the limit outside does: as long as that one waits.
+          if (isAwaited(outer)) awaitedReasons().set(reason, outer as object);
+          else awaitedReasons().delete(reason);
         });
       }
       if (paired) {
