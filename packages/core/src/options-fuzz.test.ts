@@ -729,7 +729,14 @@ describe('defects outside the table', () => {
   });
 
   it('webhookHandler refuses a url that is no http(s) URL at construction (every alert would fail later)', () => {
-    expectRefused(() => webhookHandler({ url: 'hooks.example.com/alerts', fetch: fetchOk }), 'url', 'no scheme');
+    for (const url of [
+      'hooks.example.com/alerts',
+      'http://user:pass@hooks.example.com/x',
+      'http://h:451110000/',
+      'http://a b/',
+    ])
+      expectRefused(() => webhookHandler({ url, fetch: fetchOk }), 'url', url);
+    expect(() => webhookHandler({ url: 'HTTPS://[::1]:8443/alerts', fetch: fetchOk })).not.toThrow();
   });
 
   it('webhookHandler refuses a header value with CR/LF (fetch would throw for every alert)', () => {

@@ -63,6 +63,16 @@ class WebhookResponseError extends Error {
   }
 }
 
+/** An http(s) URL fetch can send to: one it parses, with no credentials (fetch refuses those). */
+function webhookUrl(url: string): boolean {
+  try {
+    const { protocol, username, password } = new URL(url);
+    return /^https?:$/.test(protocol) && username === '' && password === '';
+  } catch {
+    return false;
+  }
+}
+
 /**
  * POSTs each alert as JSON to `url`. Every attempt is aborted after `timeoutMs`; failures
  * that may pass (network errors, timeouts, 429, 5xx — honouring `Retry-After`) are retried
@@ -77,7 +87,7 @@ export function webhookHandler(options: WebhookOptions): AlertHandler {
   const o = v.known(options, WEBHOOK_OPTION_NAMES);
   v.required('url', o.url)
     .string('url', o.url)
-    .check(typeof o.url !== 'string' || /^https?:\/\/[^/?#\s]/i.test(o.url), 'url', o.url, 'an http(s) URL');
+    .check(typeof o.url !== 'string' || webhookUrl(o.url), 'url', o.url, 'an http(s) URL without credentials');
   const fetchFn = (o.fetch ?? (globalThis as { fetch?: unknown }).fetch) as WebhookFetch | undefined;
   v.check(typeof fetchFn === 'function', 'fetch', o.fetch, 'a fetch function (globalThis.fetch is missing)');
   v.number('timeoutMs', o.timeoutMs, { gt: 0 });

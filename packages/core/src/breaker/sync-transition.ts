@@ -37,12 +37,9 @@ export interface BreakerSyncOutput {
 }
 
 /**
- * The synchronisation of a breaker shared through a store, as a store transition
- * (`breaker.<strategy>.sync`, the same state as `breakerTransition`): merges a tally of
- * outcomes counted locally into the shared window — opening the breaker when the window
- * trips, as the same outcomes recorded one by one would — and reads back the shared state
- * and window. Nothing else moves: an open breaker due for a probe stays open until an
- * `acquire` takes the probe. A step with no tally (or a stale one) writes nothing.
+ * The synchronisation of a breaker shared through a store (`breaker.<strategy>.sync`): merges
+ * a locally counted tally into the shared window, opening the breaker as the same outcomes
+ * one by one would, and reads back the shared state. A step with no tally writes nothing.
  */
 export function breakerSyncTransition(
   options: Pick<CircuitBreakerOptions, 'strategy' | 'halfOpenAfter' | 'halfOpenMaxCalls'> = {},

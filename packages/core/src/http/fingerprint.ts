@@ -67,12 +67,9 @@ export interface FingerprintRequest {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
- * The text an idempotency fingerprint is the hash of: `METHOD path`, a line break, then the
- * body as `json:<canonical JSON>` (key order does not matter), `raw:<digest>` for a body
- * that is not JSON, or nothing. Adapters hash it (`createHash('sha256')` in `node:crypto`)
- * and pass the digest as `fingerprint` to `idempotency.execute`. Throws `TypeError` for a
- * method that is not an HTTP token, a path with a control character (a line break could
- * make one request's path read as another's body), or both kinds of body.
+ * The text an idempotency fingerprint is the hash of (method, path, the body as canonical JSON
+ * or a digest); hash it and pass the digest as `fingerprint`. Throws `TypeError` for a bad
+ * method or path, or both kinds of body. See docs/http.md.
  */
 export function fingerprintInput(request: FingerprintRequest): string {
   const { method, path, body, rawBodyDigest } = request ?? ({} as FingerprintRequest);
