@@ -5,6 +5,7 @@ import https from 'node:https';
 import net, { type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { type EventLogger, health, isConfigurationError } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -652,6 +653,27 @@ describe('gracefulShutdown', () => {
         }
       },
     );
+
+    it('on an https server, a connection handed over as a stream (a tunnel, which may carry an upgraded socket) is left to its own end', async () => {
+      const server = https.createServer((_req, res) => res.end('ok'));
+      const clock = new FakeClock();
+      const exited = deferred<number>();
+      handle = gracefulShutdown(server, {
+        signals: [SIGNAL],
+        timeoutMs: 1_000,
+        clock,
+        logger: { info() {}, warn() {}, error() {} },
+        exit: (code) => exited.resolve(code),
+      });
+      const tunnel = new PassThrough();
+      server.emit('connection', tunnel);
+      process.emit(SIGNAL);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(tunnel.destroyed).toBe(false);
+      tunnel.destroy();
+      await clock.advance(1_000);
+      await exited.promise;
+    });
 
     it('a server that starts listening after the signal (the signal came during startup) closes again at once: nothing is served while onShutdown closes the pool', async () => {
       const server = http.createServer((_req, res) => res.end('ok'));

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { type TLSSocket, Server as TlsServer } from 'node:tls';
 import { systemClock, type TimerHandle } from '@resilience/core';
 import { messageOf } from '@resilience/core/internal';
@@ -102,12 +102,13 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   // An https server's connections still in their TLS handshake (TCP or a Unix socket): Node's
   // HTTP side knows a connection only once it is secure, so `closeAllConnections` misses them,
   // and one that never finishes (a load balancer's TCP check, a stalled client) would hold the
-  // server until its `handshakeTimeout` (120 s). A secure one is known by the raw socket under
-  // it (`_parent`, which Node has set on every TLSSocket of a server since 0.x): should a Node
-  // not set it, a secure connection stays listed and is closed with the rest at the end of
-  // the drain, an upgraded one (a WebSocket) included.
+  // server until its `handshakeTimeout` (120 s). A secure one is known by the socket under it
+  // (`_parent`, which Node sets on a TLSSocket it wraps around a `net.Socket`). A connection
+  // handed over as another stream (`server.emit('connection', duplex)`: a tunnel) has none, so
+  // it is not listed: once secure and upgraded (a WebSocket), it would be cut with the rest.
   const handshaking = server instanceof TlsServer ? new Set<Socket>() : undefined;
   const connected = (socket: Socket) => {
+    if (!(socket instanceof Socket)) return;
     handshaking!.add(socket);
     socket.once('close', () => handshaking!.delete(socket));
   };
