@@ -19,7 +19,8 @@ const nothing: Disposer = () => {};
  */
 export class LazyContext implements ExecuteContext {
   readonly attempt: number;
-  readonly #parent: ExecuteContext;
+  /** The caller's context this one follows. */
+  readonly parent: ExecuteContext;
   #signal: AbortSignal | undefined;
   #controller: AbortController | undefined;
   #listeners: AbortListener[] | undefined;
@@ -32,7 +33,7 @@ export class LazyContext implements ExecuteContext {
   #released = false;
 
   constructor(parent: ExecuteContext) {
-    this.#parent = parent;
+    this.parent = parent;
     this.attempt = parent.attempt;
   }
 
@@ -40,7 +41,7 @@ export class LazyContext implements ExecuteContext {
     if (this.#signal !== undefined) return this.#signal;
     if (this.#aborted) return (this.#signal = AbortSignal.abort(this.#reason));
     // A call that has settled has no limit of its own any more: its caller's signal is exact.
-    if (this.#released) return this.#parent.signal;
+    if (this.#released) return this.parent.signal;
     const controller = new AbortController();
     this.#controller = controller;
     this.#signal = controller.signal;
@@ -58,7 +59,7 @@ export class LazyContext implements ExecuteContext {
       listener(this.#reason);
       return nothing;
     }
-    if (this.#released) return onContextAbort(this.#parent, listener);
+    if (this.#released) return onContextAbort(this.parent, listener);
     if (this.#listeners === undefined) this.#listeners = [listener];
     else this.#listeners.push(listener);
     this.#follow(); // tells the listener at once when the parent has aborted
@@ -107,7 +108,7 @@ export class LazyContext implements ExecuteContext {
   /** Starts following the parent, once; a parent that has aborted already aborts this call now. */
   #follow(): void {
     if (this.#linked !== undefined || this.#parentOff !== undefined) return;
-    const parent = this.#parent;
+    const parent = this.parent;
     if (parent instanceof LazyContext) {
       let told = false; // the parent had aborted: it told us at once
       const off = parent.onAbort((reason) => {

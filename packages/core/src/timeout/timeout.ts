@@ -39,12 +39,10 @@ class TimeoutCall extends LazyContext implements DeadlineEntry {
   reject: ((error: unknown) => void) | undefined = undefined;
   /** Past its soft limit: stops following the caller, whose abort ends the wait for a substitute. */
   unfollow: Disposer | undefined = undefined;
-  readonly parent: ExecuteContext;
   readonly #owner: TimeoutPolicy;
 
   constructor(owner: TimeoutPolicy, parent: ExecuteContext, timeoutMs: number) {
     super(parent);
-    this.parent = parent;
     this.#owner = owner;
     this.timeoutMs = timeoutMs;
   }
@@ -226,8 +224,8 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
       const gap = this.#opts.hardGapMs;
       const paired = this.#hardQueue !== undefined && gap !== undefined && gap > 0;
       const waits = paired || !this.#rejectsEarly;
-      // Waits for the function: a fallback inside may substitute, until the caller (or a limit
-      // outside that answers it) aborts too, as a time limit that still waits does not.
+      // A limit that waits for the function lets a fallback inside substitute, until its caller
+      // aborts too (a cancel, or a limit outside that answered it).
       if (waits) awaitedReasons().set(reason, true); // before the abort tells a waiting limit inside
       call.abort(reason);
       if (waits) {
