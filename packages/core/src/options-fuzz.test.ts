@@ -737,6 +737,16 @@ describe('defects outside the table', () => {
     ])
       expectRefused(() => webhookHandler({ url, fetch: fetchOk }), 'url', url);
     expect(() => webhookHandler({ url: 'HTTPS://[::1]:8443/alerts', fetch: fetchOk })).not.toThrow();
+    const leaked = refusal(() =>
+      webhookHandler({ url: 'https://alerts:s3cr3t-pw@hooks.example.com/x', fetch: fetchOk }),
+    );
+    expect(leaked).toEqual(['url']);
+    try {
+      webhookHandler({ url: 'https://alerts:s3cr3t-pw@hooks.example.com/x', fetch: fetchOk });
+    } catch (error) {
+      expect(String((error as Error).message)).not.toContain('s3cr3t');
+      expect(JSON.stringify((error as { issues: unknown }).issues)).not.toContain('s3cr3t');
+    }
   });
 
   it('webhookHandler refuses a header value with CR/LF (fetch would throw for every alert)', () => {

@@ -87,7 +87,12 @@ export function webhookHandler(options: WebhookOptions): AlertHandler {
   const o = v.known(options, WEBHOOK_OPTION_NAMES);
   v.required('url', o.url)
     .string('url', o.url)
-    .check(typeof o.url !== 'string' || webhookUrl(o.url), 'url', o.url, 'an http(s) URL without credentials');
+    .check(
+      typeof o.url !== 'string' || webhookUrl(o.url),
+      'url',
+      typeof o.url === 'string' ? o.url.replace(/\/\/[^/?#]*@/, '//…@') : o.url, // never the password
+      'an http(s) URL without credentials',
+    );
   const fetchFn = (o.fetch ?? (globalThis as { fetch?: unknown }).fetch) as WebhookFetch | undefined;
   v.check(typeof fetchFn === 'function', 'fetch', o.fetch, 'a fetch function (globalThis.fetch is missing)');
   v.number('timeoutMs', o.timeoutMs, { gt: 0 });

@@ -3,6 +3,7 @@ import { FakeClock } from '../clock/fake-clock.js';
 import { ConfigurationError, TimeoutError } from '../errors/errors.js';
 import { health } from '../health/health.js';
 import { pipeline } from '../pipeline/pipeline.js';
+import { awaitedReasons, isAwaited } from '../timeout/awaited.js';
 import { timeout } from '../timeout/timeout.js';
 import { type FallbackEvent, fallback } from './fallback.js';
 import { FALLBACK_DEFAULTS } from './options.js';
@@ -218,6 +219,32 @@ describe('fallback', () => {
       );
       await clock.advance(150);
       await expect(call).resolves.toBe('stale');
+    });
+
+    it("settles when the function forwards its limit's reason to its caller, and the caller so cancelled gets no substitute", async () => {
+      const clock = new FakeClock();
+      let replicaReads = 0;
+      const caller = new AbortController();
+      const call = pipeline(
+        timeout(50, { clock, strategy: 'cooperative' }),
+        fallback(() => {
+          replicaReads++;
+          return 'replica';
+        }),
+      ).execute(({ signal }) => {
+        signal.addEventListener('abort', () => caller.abort(signal.reason)); // one timeout cancels the whole request
+        return failsAt(clock, 150)();
+      }, caller.signal);
+      const outcome = expect(call).rejects.toBeInstanceOf(TimeoutError);
+      await clock.advance(150);
+      await outcome;
+      expect(replicaReads).toBe(0);
+    });
+
+    it("reads a cycle of waits, which callers forwarding one another's reasons could make, as no wait", () => {
+      const [a, b] = [new TimeoutError(1), new TimeoutError(2)];
+      awaitedReasons().set(a, b).set(b, a);
+      expect(isAwaited(a)).toBe(false);
     });
 
     it('still substitutes for a soft limit inside another that waits too', async () => {

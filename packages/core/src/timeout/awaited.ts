@@ -11,10 +11,14 @@ export const awaitedReasons = (): WeakMap<object, object | true> =>
   ((globalThis as Record<symbol, WeakMap<object, object | true>>)[Symbol.for('@resilience/core:awaited')] ??=
     new WeakMap());
 
-/** Whether `reason` is the abort reason of a time limit that still waits, itself and every limit it depends on. */
+/**
+ * Whether `reason` is the abort reason of a time limit that still waits, itself and every limit
+ * it depends on. The walk is bounded (nesting is shallow): a cycle, which callers that forward
+ * one another's reasons could make, reads as no wait.
+ */
 export function isAwaited(reason: unknown): boolean {
   const marks = awaitedReasons();
   let mark = marks.get(reason as object);
-  while (mark !== undefined && mark !== true) mark = marks.get(mark);
+  for (let depth = 0; depth < 32 && mark !== undefined && mark !== true; depth++) mark = marks.get(mark);
   return mark === true;
 }

@@ -231,7 +231,8 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
       if (waits) {
         call.unfollow = onContextAbort(call.parent, (outer) => {
           // Waits on while the limit outside does: as long as that one waits.
-          if (isAwaited(outer)) awaitedReasons().set(reason, outer as object);
+          // Its own reason, forwarded to the caller by the function, is the caller cancelling.
+          if (outer !== reason && isAwaited(outer)) awaitedReasons().set(reason, outer as object);
           else awaitedReasons().delete(reason);
         });
       }
