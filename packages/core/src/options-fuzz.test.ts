@@ -10,6 +10,7 @@
 // green and each turns red (an unexpected pass) once fixed: then drop it from the list.
 import { describe, expect, it, vi } from 'vitest';
 import { LONG, settled, soon, withFakeTimers } from '../../../test-kit/long-timers.js';
+import { expectRefused, named as refusal } from '../../../test-kit/refusal.js';
 import {
   adaptiveLimit,
   adaptiveThrottle,
@@ -554,32 +555,6 @@ const DEFECTS: Readonly<Record<string, string>> = {
   'eventLogger.levels:[]': 'accepted',
   'eventLogger.levels:a Map': 'accepted',
 };
-
-/** The options a ConfigurationError names; throws what `build` threw when it is anything else. */
-function refusal(build: () => unknown): readonly string[] | 'accepted' {
-  try {
-    build();
-  } catch (error) {
-    if (!isConfigurationError(error)) throw error;
-    expect(error.code).toBe('invalid_options');
-    return error.issues.map((i) => i.option);
-  }
-  return 'accepted';
-}
-
-/** Checks that `build` is refused with a ConfigurationError naming `option` (or a path under it). */
-function expectRefused(build: () => unknown, option: string, label: string): void {
-  let named: readonly string[] | 'accepted';
-  try {
-    named = refusal(build);
-  } catch (error) {
-    throw new Error(`${option} = ${label}: threw ${String((error as Error)?.name)} instead: ${String(error)}`);
-  }
-  const ok = named !== 'accepted' && named.some((n) => n === option || n.startsWith(`${option}.`));
-  expect(ok, `${option} = ${label}: ${named === 'accepted' ? 'accepted' : `refused naming ${named.join(', ')}`}`).toBe(
-    true,
-  );
-}
 
 describe('every option of every factory refuses hostile values, naming the option', () => {
   for (const factory of FACTORIES) {

@@ -2,24 +2,14 @@
 // ConfigurationError naming the option (docs/README.md, "Bad input fails loudly"). A provider
 // passes the shape check by having `getMeter` (`getTracer`); what it hands back must be a
 // meter (tracer) too, or instrumenting throws a raw TypeError, or reports nothing, unnamed.
-import { BreakerRegistry, isConfigurationError, retry } from '@resilience/core';
+import { BreakerRegistry, retry } from '@resilience/core';
 import { describe, expect, it } from 'vitest';
+import { named } from '../../../test-kit/refusal.js';
 import { instrument, instrumentAll } from './instrument.js';
 import { sdk } from './sdk.fixture.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: feeding the functions what their types forbid is the point.
 type Any = any;
-
-/** The options a ConfigurationError names, or 'accepted'; anything else thrown is rethrown. */
-function named(run: () => unknown): readonly string[] | 'accepted' {
-  try {
-    run();
-  } catch (error) {
-    if (!isConfigurationError(error)) throw error;
-    return error.issues.map((i) => i.option);
-  }
-  return 'accepted';
-}
 
 const refusedAs = (run: () => unknown, option: string, label: string) => {
   let issues: readonly string[] | 'accepted';

@@ -1,10 +1,6 @@
-// redisStore fed hostile options: each must be refused at construction with a ConfigurationError
-// naming the option (docs/README.md, "Bad input fails loudly"); a `timeoutMs` past 2^31 − 1 ms
-// (Node fires such a timer after 1 ms) must not fire early. No server needed: the clients are
-// stand-ins, or ioredis with `lazyConnect` (it connects on its first command, never sent here).
-import { isConfigurationError } from '@resilience/core';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { named } from '../../../test-kit/refusal.js';
 import { redisStore } from './index.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: feeding the store what its types forbid is the point.
@@ -19,19 +15,8 @@ afterAll(() => {
   other.disconnect();
 });
 
-/** The options a ConfigurationError names, or 'accepted'; anything else thrown is rethrown. */
-function named(options: unknown): readonly string[] | 'accepted' {
-  try {
-    redisStore(options as Any);
-  } catch (error) {
-    if (!isConfigurationError(error)) throw error;
-    return error.issues.map((i) => i.option);
-  }
-  return 'accepted';
-}
-
 const refusedAs = (options: unknown, option: string, label: string) => {
-  const issues = named(options);
+  const issues = named(() => redisStore(options as Any));
   expect(issues, `${option} = ${label}`).not.toBe('accepted');
   expect(issues, `${option} = ${label}`).toContain(option);
 };
@@ -67,9 +52,11 @@ describe('each option refuses hostile values, naming it', () => {
   });
 
   it('takes a client of either shape, a second client as subscriber, null-prototype and frozen options', () => {
-    expect(named({ client: io, subscriber: other, prefix: '', timeoutMs: 0.5, time: 'caller' })).toBe('accepted');
-    expect(named(Object.assign(Object.create(null), { client: silent() }))).toBe('accepted');
-    expect(named(Object.freeze({ client: io, prefix: 'app' }))).toBe('accepted');
+    expect(named(() => redisStore({ client: io, subscriber: other, prefix: '', timeoutMs: 0.5, time: 'caller' }))).toBe(
+      'accepted',
+    );
+    expect(named(() => redisStore(Object.assign(Object.create(null), { client: silent() })))).toBe('accepted');
+    expect(named(() => redisStore(Object.freeze({ client: io, prefix: 'app' }) as Any))).toBe('accepted');
   });
 });
 
