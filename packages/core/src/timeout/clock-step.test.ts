@@ -117,34 +117,28 @@ describe('deadlines in flight when the clock steps back', () => {
     }
   });
 
-  it('a call started after a step back no reading saw ends no earlier than its ms when a second step is found', async () => {
+  // A timer armed at real 0 (due at 1 000); a first step back; a call of 1 000 ms; a second step
+  // back, found when the timer fires at real 1 000. The call must not end before its own ms.
+  it.each<[string, { at: number; first: number; then: number; second: number; endsBy?: number }]>([
+    // the first step unseen: the next reading is still later than the last
+    ['after a step back no reading saw', { at: 900, first: -800, then: 50, second: -300, endsBy: 200 }],
+    // the call's reading equals the one the timer was armed at: it is a reading since all the same
+    ['at a reading equal to the one the timer was armed at', { at: 300, first: -300, then: 100, second: -800 }],
+  ])('a call started %s ends no earlier than its ms when a second step is found', async (_, t) => {
     const { clock, advance, step } = steppingClock();
     const policy = timeout(1_000, { clock, strategy: 'aggressive' });
-    policy.execute(never).catch(() => {}); // arms the timer for real 1 000
-    await advance(900);
-    step(-800); // unseen: the next reading is still later than the last
-    const later = policy.execute(never); // real 900: due at real 1 900
+    policy.execute(never).catch(() => {});
+    await advance(t.at);
+    step(t.first);
+    const later = policy.execute(never); // due at real t.at + 1 000
     later.catch(() => {});
-    await advance(50);
-    step(-300); // found when the timer fires at real 1 000
-    await advance(949);
+    await advance(t.then);
+    step(t.second);
+    await advance(1_000 - t.then - 1);
     expect(await settled(later)).toBe(false);
-    await advance(200);
+    if (t.endsBy === undefined) return;
+    await advance(t.endsBy);
     expect(await settled(later)).toBe(true);
-  });
-
-  it('a call started at a reading equal to the one the timer was armed at is a reading since: it ends no earlier than its ms', async () => {
-    const { clock, advance, step } = steppingClock();
-    const policy = timeout(1_000, { clock, strategy: 'aggressive' });
-    policy.execute(never).catch(() => {}); // armed at real 0
-    await advance(300);
-    step(-300); // reads the arming value again
-    const later = policy.execute(never); // real 300: due at real 1 300
-    later.catch(() => {});
-    await advance(100);
-    step(-800); // found when the timer fires at real 1 000
-    await advance(899);
-    expect(await settled(later)).toBe(false);
   });
 
   it('a clock that reads a little behind its timers (CoarseClock) is no step: no call ends early', async () => {
