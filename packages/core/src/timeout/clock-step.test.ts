@@ -119,11 +119,11 @@ describe('deadlines in flight when the clock steps back', () => {
 
   // A timer armed at real 0 (due at 1 000); a first step back; a call of 1 000 ms; a second step
   // back, found when the timer fires at real 1 000. The call must not end before its own ms.
-  it.each<[string, { at: number; first: number; then: number; second: number; endsBy?: number }]>([
+  it.each<[string, { at: number; first: number; gap: number; second: number; endsBy?: number }]>([
     // the first step unseen: the next reading is still later than the last
-    ['after a step back no reading saw', { at: 900, first: -800, then: 50, second: -300, endsBy: 200 }],
+    ['after a step back no reading saw', { at: 900, first: -800, gap: 50, second: -300, endsBy: 200 }],
     // the call's reading equals the one the timer was armed at: it is a reading since all the same
-    ['at a reading equal to the one the timer was armed at', { at: 300, first: -300, then: 100, second: -800 }],
+    ['at a reading equal to the one the timer was armed at', { at: 300, first: -300, gap: 100, second: -800 }],
   ])('a call started %s ends no earlier than its ms when a second step is found', async (_, t) => {
     const { clock, advance, step } = steppingClock();
     const policy = timeout(1_000, { clock, strategy: 'aggressive' });
@@ -132,9 +132,9 @@ describe('deadlines in flight when the clock steps back', () => {
     step(t.first);
     const later = policy.execute(never); // due at real t.at + 1 000
     later.catch(() => {});
-    await advance(t.then);
+    await advance(t.gap);
     step(t.second);
-    await advance(1_000 - t.then - 1);
+    await advance(1_000 - t.gap - 1);
     expect(await settled(later)).toBe(false);
     if (t.endsBy === undefined) return;
     await advance(t.endsBy);
