@@ -177,4 +177,35 @@ describe('redisStore batches and deadlines', () => {
     // The timed-out decision ran late on the server; its answer was dropped.
     expect(await store.apply(a, consume, 1, 0)).toMatchObject({ remaining: 3 });
   });
+
+  it('after NOSCRIPT a batch is sent again with only its members still waiting: one that timed out is never sent again', async () => {
+    const fake = new FakeClock();
+    let ahead = 0;
+    const clock: Clock = {
+      now: () => fake.now() + ahead,
+      setTimeout: (callback, ms) => fake.setTimeout(callback, ms),
+      clearTimeout: (handle) => fake.clearTimeout(handle),
+      sleep: (ms, signal) => fake.sleep(ms, signal),
+    };
+    const store = redisStore({ client: fixture.client, timeoutMs: 200, clock });
+    const consume = tokenBucket({ capacity: 5 }).consume;
+    const [a, b] = [storeKey(ns, 'gone-a'), storeKey(ns, 'gone-b')];
+    await store.apply(a, consume, 0, 0);
+    await fixture.client.script('FLUSH');
+    let late: Promise<unknown> = Promise.resolve();
+    const commands = await watch.commands(async () => {
+      await fixture.whilePaused(async () => {
+        const early = store.apply(a, consume, 1, 0).catch((e: unknown) => e); // deadline 200
+        ahead = 100;
+        late = store.apply(b, consume, 2, 0); // deadline 300, same tick: the same script call
+        ahead = 0;
+        await fake.advance(200);
+        expect(isStoreUnavailableError(await early)).toBe(true);
+      });
+      expect(await late).toMatchObject({ allowed: true, remaining: 3 }); // by the EVAL, alone
+    });
+    expect(kinds(commands)).toEqual(['evalsha', 'eval']);
+    // The batch never ran (NOSCRIPT), and its caller was told the decision failed: nothing taken.
+    expect(await store.apply(a, consume, 1, 0)).toMatchObject({ remaining: 4 });
+  });
 });

@@ -48,12 +48,38 @@ async function scriptCalls(nodes: readonly Redis[]): Promise<number> {
     .reduce((sum, m) => sum + Number(m[1]), 0);
 }
 
+/**
+ * Starts moving the slot of `key` (under the store's prefix) from the primary holding it to the
+ * next one (IMPORTING, MIGRATING), as `redis-cli --cluster reshard` does; `move(n)` migrates the
+ * slot's first n keys (all by default), `finish()` gives the slot to its new primary on every node.
+ */
+async function reshard(key: string) {
+  const nodes = ioredis.nodes('master');
+  const slot = Number(await nodes[0]!.cluster('KEYSLOT', `resilience:${key}`));
+  const ids = await Promise.all(nodes.map((node) => node.cluster('MYID')));
+  const counts = await Promise.all(nodes.map((node) => node.cluster('COUNTKEYSINSLOT', slot)));
+  const [from, to] = [counts.findIndex((n) => Number(n) > 0), counts.findIndex((n) => Number(n) === 0)];
+  await nodes[to]!.cluster('SETSLOT', slot, 'IMPORTING', ids[from]!);
+  await nodes[from]!.cluster('SETSLOT', slot, 'MIGRATING', ids[to]!);
+  await nodes[to]!.script('FLUSH'); // the new primary has never run the scripts
+  const keys = (await nodes[from]!.cluster('GETKEYSINSLOT', slot, 100)) as string[];
+  return {
+    async move(n = keys.length) {
+      const port = String(nodes[to]!.options.port);
+      for (const k of keys.splice(0, n)) await nodes[from]!.migrate('127.0.0.1', port, k, 0, 10_000);
+    },
+    async finish() {
+      for (const node of nodes) await node.cluster('SETSLOT', slot, 'NODE', ids[to]!);
+    },
+  };
+}
+
 const limits = () => [fixedWindow({ limit: 2, windowMs: 60_000 }), gcra({ limit: 100, periodMs: 60_000 })];
 
 describe.each([
   ['ioredis Cluster', () => ioredis as object],
   ['node-redis cluster', () => nodeRedis as object],
-])('redisStore on a Redis Cluster through %s', (_, client) => {
+])('redisStore on a Redis Cluster through %s', (label, client) => {
   it('spreads keys over every primary; a key’s several limits share a slot and are checked all-or-nothing', async () => {
     const store = redisStore({ client: client(), timeoutMs: 10_000 });
     const limiter = rateLimiter({ algorithm: limits(), store, name: 'api' });
@@ -148,6 +174,31 @@ describe.each([
     expect(spread.map((d) => d.remaining)).toEqual([...users.map(() => 9), ...users.map(() => 8)]);
     // (EVALSHA calls only: a NOSCRIPT answer, on a node that had not run the script, counts as one.)
     expect(await scriptCalls(masters)).toBe(2 + 2 * users.length);
+  });
+
+  it('follows a reshard: a moving key is decided where it is (ASK, the script loaded anew there), then where it went (MOVED), once each; a limit set half moved fails (TRYAGAIN) and passes degraded, uncounted', async () => {
+    const store = redisStore({ client: client(), timeoutMs: 10_000 });
+    const suffix = label.split(' ')[0];
+    const one = rateLimiter({ algorithm: fixedWindow({ limit: 6, windowMs: 600_000 }), store, name: `one-${suffix}` });
+    const two = rateLimiter({ algorithm: limits(), store, name: `two-${suffix}`, denialCache: false });
+    const allowed = async (limiter: typeof one, n: number) => {
+      const decisions = [];
+      for (let i = 0; i < n; i++) decisions.push(await limiter.consume('u'));
+      return decisions.map((d) => (d.degraded ? 'degraded' : d.allowed));
+    };
+    expect(await allowed(one, 2)).toEqual([true, true]);
+    const moving = await reshard(storeKey(storeNamespace('rl', `one-${suffix}`), 'u'));
+    await moving.move();
+    expect(await allowed(one, 2)).toEqual([true, true]); // by ASK, on the importing primary
+    await moving.finish();
+    expect(await allowed(one, 3)).toEqual([true, true, false]); // by MOVED: 6 in all, each counted once
+    expect(await allowed(two, 1)).toEqual([true]);
+    const half = await reshard(`${storeKey(storeNamespace('rl', `two-${suffix}`), 'u')}|0.fixedWindow`);
+    await half.move(1); // one of the two limits' keys moved: Redis refuses the script (TRYAGAIN)
+    expect(await allowed(two, 1)).toEqual(['degraded']);
+    await half.move();
+    await half.finish();
+    expect(await allowed(two, 2)).toEqual([true, false]); // the degraded decision took nothing
   });
 
   it('keys() rejects with StoreUnavailableError rather than list nothing while the cluster client knows no primary', async () => {

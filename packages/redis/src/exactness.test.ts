@@ -65,8 +65,12 @@ const algorithms: fc.Arbitrary<RateLimitAlgorithm> = fc.oneof(
   fc
     .record({ limit: positive(20), periodMs: positive(5_000), burst: fc.double({ min: 1, max: 20, noNaN: true }) })
     .map((o) => gcra(o)),
-  fc.record({ limit: positive(20), windowMs: positive(5_000) }).map((o) => fixedWindow(o)),
-  fc.record({ limit: positive(20), windowMs: positive(5_000) }).map((o) => slidingWindow(o)),
+  fc
+    .record({ limit: positive(20), windowMs: fc.double({ min: 1, max: 5_000, noNaN: true }) })
+    .map((o) => fixedWindow(o)),
+  fc
+    .record({ limit: positive(20), windowMs: fc.double({ min: 1, max: 5_000, noNaN: true }) })
+    .map((o) => slidingWindow(o)),
 );
 const dt = fc.oneof(fc.integer({ min: 0, max: 3_000 }), fc.double({ min: 0, max: 3_000, noNaN: true }));
 
@@ -195,6 +199,29 @@ describe('the Lua transitions against core’s JavaScript', () => {
       });
     await fc.assert(fc.asyncProperty(timeline, sameOnBoth), { numRuns: 60 });
   });
+
+  it.each([3, 31, 32, 33, 40, 64, 65, 100, 1_000, 100_000])(
+    'breakers: a count window of %i calls counts every slot it restores, at word edges and in dense words, as core does',
+    async (size) => {
+      const tally = (successes: number, failures: number) => ({
+        tally: { successes, slowSuccesses: 0, failures, slowFailures: 0, leading: 0, longestRun: 0, trailing: 0 },
+      });
+      const settle = (outcome: string, slow = false) => ({ type: 'settle', outcome, slow });
+      // Each timeline opens the breaker at its last step exactly when the restored counts are right.
+      const timeline = (failureRate: number, slowCallRate: number, inputs: object[]) => {
+        const strategy = countWindow({ size, failureRate, minimumCalls: size, slowCallMs: 100, slowCallRate });
+        const o = { strategy, halfOpenAfter: 1_000 };
+        const [t, sync] = [breakerTransition(o), breakerSyncTransition(o)];
+        return inputs.map((input) => ({ transition: 'tally' in input ? sync : t, input, dt: 1 }));
+      };
+      const sparse = [tally(size - 2, 0), settle('failure'), settle('success', true), settle('success')];
+      await sameOnBoth(timeline(2 / size, 1, [...sparse, settle('failure')]));
+      await sameOnBoth(timeline(1, 2 / size, [...sparse, settle('success', true)]));
+      // Dense: size - 1 failures, a success in the last slot, one failure overwritten by a success.
+      const dense = [tally(0, size - 1), settle('success'), settle('success')];
+      await sameOnBoth(timeline((size - 2) / size, 1, [...dense, settle('failure')]));
+    },
+  );
 
   it('breakers on a clock that steps back: an open breaker waits one delay from the first reading after the step', async () => {
     const o = { strategy: consecutive(1), halfOpenAfter: 1_000 };

@@ -30,4 +30,14 @@ describe('scripts', () => {
     ]);
     expect(applyAllScript([...names].reverse()).sha, 'one script whatever the order').toBe(applyAllScript(names).sha);
   });
+
+  it('restores a count window from its words (a popcount each), never by a loop over its size: a window of 100 000 calls is 6 250 words, not 100 000 slots, on every call', () => {
+    for (const name of ['breaker.count-window', 'breaker.count-window.sync']) {
+      const loops = [...applyScript(name).source.matchAll(/\bfor\b[^\n]*\bdo\b/g)].map((m) => m[0]);
+      expect(
+        loops.filter((loop) => /\bsize\b/.test(loop)),
+        name,
+      ).toEqual([]);
+    }
+  });
 });

@@ -140,6 +140,16 @@ describe('redisStore', () => {
     }
   });
 
+  it('keys(prefix) finds every key starting with a prefix that ends in half a surrogate pair, as the memory store does', async () => {
+    const store = redisStore({ client: fixture.client, time: 'caller' });
+    for (const key of ['a\uD83D\uDE00', 'a\uD83D', 'a\uD83D\uDE01x', 'a\uD83E\uDE00', 'b\uD83D\uDE00']) {
+      await store.set(key, 1, 60_000, 0);
+    }
+    // UTF-8 holds the pair as four bytes, none of them the three a lone high surrogate goes as.
+    expect((await store.keys('a\uD83D', 0)).sort()).toEqual(['a\uD83D', 'a\uD83D\uDE00', 'a\uD83D\uDE01x'].sort());
+    expect(await store.keys('a\uD83D\uDE01', 0)).toEqual(['a\uD83D\uDE01x']);
+  });
+
   it('refuses a breaker whose halfOpenAfter is a backoff function, which no script can run', () => {
     const store = redisStore({ client: fixture.client });
     const halfOpenAfter = backoff.exponential({ initialMs: 1_000 });

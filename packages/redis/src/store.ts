@@ -205,8 +205,11 @@ export class RedisStore implements Store {
 
   async keys(prefix: string, now: number, options: StoreKeysOptions = {}): Promise<string[]> {
     const limit = options.limit ?? 1000;
-    // A } may be stored as byte FF (see `bytes`): matched by ?, the keys found checked below.
-    const pattern = bytes(`${escapeGlob(this.#prefix + prefix).replaceAll('}', '?')}*`);
+    // A } may be stored as byte FF (see `bytes`): matched by ?, the keys found checked below. A
+    // prefix ending in a pair's first half (a high surrogate) is matched without it: in a key, the
+    // pair goes as four UTF-8 bytes, never as the three WTF-8 bytes of the half alone.
+    const glob = /[\uD800-\uDBFF]$/.test(prefix) ? prefix.slice(0, -1) : prefix;
+    const pattern = bytes(`${escapeGlob(this.#prefix + glob).replaceAll('}', '?')}*`);
     const found = new Set<string>();
     const primaries = await this.#bounded('keys', () => this.#connection.primaries());
     // A cluster client that has not connected yet knows no primary: finding nothing would be a lie.
@@ -284,6 +287,8 @@ export class RedisStore implements Store {
     );
   }
 
+  readonly #again = (waiting: Decision[]): void => this.#send(waiting, true);
+
   readonly #endOfTick = (): void => {
     this.#flushDue = false;
     this.#flush();
@@ -302,8 +307,9 @@ export class RedisStore implements Store {
     }
   }
 
-  #send(waiting: Decision[]): void {
-    // One script call for these decisions: one alone by its own script, several by the transition's batch script.
+  #send(waiting: Decision[], source = false): void {
+    // One script call for these decisions: one alone by its own script, several by the transition's
+    // batch script; by EVAL with the `source` after NOSCRIPT, for those still waiting (see Flight).
     const first = waiting[0]!;
     const p = first.prepared;
     let script: Script;
@@ -327,9 +333,10 @@ export class RedisStore implements Store {
         args.push(d.arg);
       }
     }
-    const flight = new Flight(waiting, this.#connection, script.source, keys, args);
+    const flight = new Flight(waiting, source ? undefined : this.#again);
+    const c = this.#connection;
     try {
-      this.#connection.evalsha(script.sha, keys, args).then(flight.answer, flight.fail);
+      (source ? c.eval(script.source, keys, args) : c.evalsha(script.sha, keys, args)).then(flight.answer, flight.fail);
     } catch (error) {
       flight.fail(error); // a client that throws instead of rejecting (this may run in a tick of its own)
     }
@@ -494,19 +501,18 @@ class Decision implements DeadlineEntry {
 
 /**
  * One script call carrying decisions: one alone answered by its own script, several by one
- * flat list, in their order, of each one's values (see ScriptSpec.batch) or error text.
+ * flat list, in their order, of each one's values (see ScriptSpec.batch) or error text. After
+ * NOSCRIPT (nothing ran) `again` sends, once, only the decisions still waiting: one that timed
+ * out was reported failed, so Redis never takes it.
  */
 class Flight {
-  #resend: Connection | undefined;
+  #again: ((waiting: Decision[]) => void) | undefined;
 
   constructor(
     readonly decisions: readonly Decision[],
-    on: Connection,
-    readonly source: string,
-    readonly keys: readonly Arg[],
-    readonly args: readonly Arg[],
+    again: ((waiting: Decision[]) => void) | undefined,
   ) {
-    this.#resend = on;
+    this.#again = again;
   }
 
   readonly answer = (reply: unknown): void => {
@@ -533,14 +539,11 @@ class Flight {
 
   readonly fail = (error: unknown): void => {
     if (isReply(error)) this.decisions[0]!.silence.hear();
-    const on = this.#resend;
-    if (on !== undefined && isNoScript(error) && this.decisions.some((d) => d.queue !== undefined)) {
-      this.#resend = undefined;
-      try {
-        on.eval(this.source, this.keys, this.args).then(this.answer, this.fail);
-      } catch (thrown) {
-        this.fail(thrown); // a client that throws instead of rejecting
-      }
+    const again = this.#again;
+    if (again !== undefined && isNoScript(error)) {
+      this.#again = undefined;
+      const waiting = this.decisions.filter((d) => d.queue !== undefined);
+      if (waiting.length > 0) again(waiting);
       return;
     }
     for (const d of this.decisions) d.fail(error);
