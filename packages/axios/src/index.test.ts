@@ -12,7 +12,7 @@ import {
 } from '@resilience/core';
 import { FakeClock, sequenceRandom } from '@resilience/core/testing';
 import axios, { AxiosError, type CreateAxiosDefaults, type InternalAxiosRequestConfig } from 'axios';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { countControllers, restoreAbortController } from '../../core/src/testing/abort-controllers.js';
 import { answer, cut, drop, hang, type ScriptServer, scriptServer, until } from '../../fetch/src/testing/server.js';
 import { AXIOS_DEFAULTS, type ResilientAxiosOptions, withResilience } from './index.js';
@@ -617,6 +617,22 @@ describe('withResilience(axios) against a real server', () => {
     expect(() => withResilience(axios.create(), options as never)).toThrow(
       /^Invalid withResilience options: options: received .*, expected an object of options/,
     );
+  });
+
+  it('refuses a second install by another copy of this package, and an instance whose fetch adapter sends through a resilient fetch: attempts would multiply', async () => {
+    vi.resetModules();
+    const copy = await import('./index.js');
+    expect(copy.withResilience).not.toBe(withResilience); // another copy, as two installed versions are
+    const api = withResilience(axios.create());
+    expect(() => copy.withResilience(api)).toThrow(/instance: .*already/);
+    // What @resilience/fetch's withResilience returns carries this mark (its own tests check it).
+    const resilientFetch = Object.assign((...args: Parameters<typeof fetch>) => fetch(...args), {
+      [Symbol.for('@resilience/fetch.wraps')]: true,
+    });
+    const viaFetch = axios.create({ adapter: 'fetch', env: { fetch: resilientFetch } });
+    expect(() => withResilience(viaFetch)).toThrow(ConfigurationError);
+    expect(() => withResilience(viaFetch)).toThrow(/env\.fetch: .*, expected a fetch withResilience does not wrap/);
+    expect(withResilience(axios.create({ adapter: 'fetch', env: { fetch } }))).toBeDefined();
   });
 
   it('rejects what is not an axios instance, a second install, and bad options, naming them', () => {

@@ -30,7 +30,10 @@ const transport = {
   },
 };
 
-const installed = new WeakSet<object>();
+/** Marks an instance `withResilience` installed on, seen by another copy of this package too. */
+const INSTALLED = Symbol.for('@resilience/axios.installed');
+/** What `@resilience/fetch` marks the fetch it returns with. */
+const WRAPPED_FETCH = Symbol.for('@resilience/fetch.wraps');
 
 /**
  * Makes an axios instance retry what is safe to retry, honour `Retry-After`, and keep a
@@ -55,10 +58,20 @@ export function withResilience<T extends AxiosInstance>(
   const isInstance = typeof instance === 'function' && typeof instance.interceptors?.request?.use === 'function';
   v.check(isInstance, 'instance', instance, 'an axios instance (axios.create())');
   v.check(
-    !isInstance || !installed.has(instance),
+    !isInstance || (instance as { [INSTALLED]?: unknown })[INSTALLED] !== true,
     'instance',
     'an instance',
     'one without resilience (already installed)',
+  );
+  // Its fetch adapter sending through `@resilience/fetch`'s fetch: two retry layers, attempts multiplied.
+  const envFetch = isInstance
+    ? (instance.defaults?.env?.fetch as { [WRAPPED_FETCH]?: unknown } | undefined)
+    : undefined;
+  v.check(
+    envFetch?.[WRAPPED_FETCH] !== true,
+    'env.fetch',
+    'a fetch @resilience/fetch wraps',
+    'a fetch withResilience does not wrap (the plain fetch: this instance retries already)',
   );
   // Options that are no plain object, whose spread below would drop or invent options.
   v.check(isPlainObject(options), 'options', options, 'an object of options');
@@ -83,8 +96,7 @@ export function withResilience<T extends AxiosInstance>(
     null,
     { synchronous: true },
   );
-  installed.add(instance);
-  return Object.assign(instance, { client });
+  return Object.assign(instance, { client, [INSTALLED]: true });
 }
 
 function run(

@@ -275,6 +275,24 @@ describe('withResilience(fetch) against a real server', () => {
     );
   });
 
+  it('refuses a fetch it already wraps, with one ConfigurationError naming fetch: attempts would multiply', async () => {
+    server = await scriptServer(answer(503));
+    let sent = 0;
+    const counting = ((input: string, init?: RequestInit) => {
+      sent++;
+      return fetch(input, init);
+    }) as typeof fetch;
+    const inner = withResilience(counting, { retry: { budget: false, backoff: backoff.constant(0) } });
+    const wrap = () => withResilience(inner, { retry: { budget: false, backoff: backoff.constant(0) } });
+    expect(wrap).toThrow(ConfigurationError);
+    expect(wrap).toThrow(
+      /^Invalid withResilience options: fetch: received .*, expected a fetch withResilience does not wrap yet/,
+    );
+    // Through another function, it cannot be seen: say so in the docs, and the inner one still counts 4.
+    expect((await inner(`${server.url}/items`)).status).toBe(503);
+    expect(sent).toBe(4);
+  });
+
   it('rejects what is not a fetch function, and bad options, naming them', () => {
     expect(() => withResilience('fetch' as never)).toThrow(ConfigurationError);
     expect(() => withResilience('fetch' as never)).toThrow(/fetch: received "fetch"/);

@@ -1,7 +1,10 @@
 import {
   type ClientAttempt,
   type ClientOptions,
+  HttpStatusError,
   IDEMPOTENCY_KEY_HEADER,
+  isRetryableFailure,
+  isRetryableStatus,
   type ResilientClient,
   resilientClient,
 } from '@resilience/core';
@@ -28,6 +31,9 @@ export type FetchLike = (input: any, init?: any) => Promise<any>;
 export type ResilientFetch<F extends FetchLike = typeof fetch> = F & {
   readonly client: ResilientClient<FetchRequest, Awaited<ReturnType<F>>>;
 };
+
+/** Marks a fetch `withResilience` returned, seen by another copy of this package too. */
+const WRAPS = Symbol.for('@resilience/fetch.wraps');
 
 /** Defaults of `withResilience` beyond the client's (`CLIENT_DEFAULTS`). */
 export const FETCH_DEFAULTS = { name: 'fetch' } as const;
@@ -87,6 +93,13 @@ export function withResilience<F extends FetchLike = typeof fetch>(
   // are no plain object, whose spread below would drop or invent options, too).
   const v = new OptionsValidator('withResilience')
     .check(typeof fetchFn === 'function', 'fetch', fetchFn, 'a fetch function')
+    // Wrapped twice, a request's attempts multiply (4 × 4) and each layer counts its own.
+    .check(
+      (fetchFn as { [WRAPS]?: unknown } | null)?.[WRAPS] !== true,
+      'fetch',
+      'a fetch withResilience returned',
+      'a fetch withResilience does not wrap yet (wrap the original fetch once)',
+    )
     .check(isPlainObject(options), 'options', options, 'an object of options');
   type R = Awaited<ReturnType<F>>;
   const client = checkNested(
@@ -94,12 +107,17 @@ export function withResilience<F extends FetchLike = typeof fetch>(
     undefined,
     () =>
       resilientClient<FetchRequest, R>(
-        { ...options, name: options.name === undefined ? FETCH_DEFAULTS.name : options.name },
+        {
+          ...options,
+          name: options.name === undefined ? FETCH_DEFAULTS.name : options.name,
+          ...(options.retry !== false && { retry: guardedRetry(options.retry) }),
+        },
         transport as unknown as Parameters<typeof resilientClient<FetchRequest, R>>[1],
       ),
     ['options'],
   )!;
   v.done();
+  const ownHandle = isPlainObject(options.retry) && typeof options.retry.handle === 'function';
   const resilient = (input: unknown, init?: RequestInit): Promise<R> => {
     try {
       const request = isRequestLike(input) ? input : undefined;
@@ -128,14 +146,14 @@ export function withResilience<F extends FetchLike = typeof fetch>(
         (attempt) =>
           (spare === undefined
             ? send(fetchFn, copied === undefined ? input : copied.clone(), request, init, signal, attempt)
-            : resend(fetchFn, input, request, spare, init, signal, attempt)) as Promise<R>,
+            : resend(fetchFn, input, request, spare, init, signal, attempt, ownHandle)) as Promise<R>,
       );
       return spare === undefined ? sent : sent.finally(spare.stop);
     } catch (error) {
       return Promise.reject(error); // as fetch: an argument it cannot read rejects, never throws
     }
   };
-  return Object.assign(resilient, { client }) as unknown as ResilientFetch<F>;
+  return Object.assign(resilient, { client, [WRAPS]: true }) as unknown as ResilientFetch<F>;
 }
 
 /**
@@ -151,12 +169,89 @@ function resend(
   init: RequestInit | undefined,
   signal: AbortSignal | undefined,
   attempt: ClientAttempt,
+  ownHandle: boolean,
 ): Promise<unknown> {
-  if (attempt.attempt === 1) return send(fetchFn, input, request, init, signal, attempt);
+  if (attempt.attempt === 1) {
+    return first(send(fetchFn, input, request, init, signal, attempt), spare, attempt, ownHandle);
+  }
+  // Not reached when the body was not kept (`unkept`): the failure before was the answer.
   return spare.kept.then((body) => {
     if (body instanceof TypeError) throw body;
     return send(fetchFn, input, request, { ...init, body }, signal, attempt);
   });
+}
+
+/**
+ * The failures of first attempts whose `Request` body was not kept for a retry (over
+ * KEPT_BYTES, or unreadable): a retry could send nothing, so none is tried, and the failure is
+ * the request's answer, as a streamed body's is. Decided before a retry is waited for or
+ * admitted: nothing is spent on it (a rate-limit token, a breaker's count, a throttle's).
+ */
+const unkept = new WeakSet<object>();
+
+/** `retry.handle`, or the default, that never retries a failure in `unkept`. */
+const unlessUnkept =
+  (handle: (error: unknown) => boolean) =>
+  (error: unknown): boolean =>
+    !unkept.has((error instanceof HttpStatusError ? error.response : error) as object) && handle(error);
+
+/** The `retry` option with its `handle` guarded by `unlessUnkept`; one that is no object or function goes as it is, to be named. */
+function guardedRetry(retry: ResilientFetchOptions['retry']): NonNullable<ResilientFetchOptions['retry']> {
+  if (retry === undefined) return { handle: unlessUnkept(isRetryableFailure) };
+  if (!isPlainObject(retry) || (retry.handle !== undefined && typeof retry.handle !== 'function')) return retry;
+  return { ...retry, handle: unlessUnkept(retry.handle ?? isRetryableFailure) };
+}
+
+/**
+ * The first attempt of a `Request` whose body is copied for a retry. A failure that may be
+ * retried (an error, a retryable status, any error status under a `retry.handle` of the
+ * caller's) waits until the copy is read (as fast as the body's source gives it: at once but
+ * for a slow stream) and, when the body was not kept, goes in `unkept`. Another error status
+ * (a 413 answered before the body was read) is returned at once, and an attempt aborted before
+ * the copy was read (its timeout) is judged at once, as not kept.
+ */
+async function first(
+  sent: Promise<unknown>,
+  spare: Spare,
+  attempt: ClientAttempt,
+  ownHandle: boolean,
+): Promise<unknown> {
+  const judge = (failure: unknown) => {
+    if (spare.isKept !== true && typeof failure === 'object' && failure !== null) unkept.add(failure);
+  };
+  let aborted = false;
+  let wake: (() => void) | undefined;
+  const off = attempt.abortable
+    ? attempt.onAbort((reason) => {
+        aborted = true;
+        judge(reason); // the error a timeout rejects with
+        wake?.();
+      })
+    : undefined;
+  try {
+    let rejected = false;
+    let outcome: unknown;
+    try {
+      outcome = await sent;
+    } catch (error) {
+      rejected = true;
+      outcome = error;
+    }
+    const status = rejected ? 0 : Number((outcome as Response | null)?.status);
+    if (!rejected && !(status >= 400)) return outcome;
+    const mayRetry = rejected || ownHandle || isRetryableStatus(status);
+    if (mayRetry && !aborted && spare.isKept === undefined) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        void spare.kept.then(() => resolve());
+      });
+    }
+    judge(outcome);
+    if (rejected) throw outcome;
+    return outcome;
+  } finally {
+    off?.();
+  }
 }
 
 /** One attempt: `target` (the caller's argument or a fresh copy of it) with the attempt's signal and key. */

@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
-import { isRetryableFailure, resilienceDetails } from '@resilience/core';
+import { consecutive, resilienceDetails, TimeoutError } from '@resilience/core';
 import { FakeClock, sequenceRandom } from '@resilience/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withResilience } from './index.js';
-import { answer, type ScriptServer, scriptServer, until } from './testing/server.js';
+import { answer, hang, type ScriptServer, scriptServer, until } from './testing/server.js';
 
 // A body fetch holds in memory can be sent again; a stream is read once. A copy of a streamed
 // `Request` (`clone()`, a tee) would keep the whole upload in memory for a retry, so a
@@ -115,23 +115,70 @@ describe('a Request’s body', () => {
     expect(server.seen.map((seen) => seen.body)).toEqual(['payload', 'payload']);
   });
 
-  it('over 16 MiB is not kept: the upload goes once, and the retry fails saying why, with no request', async () => {
-    server = await scriptServer(answer(503), answer(200));
-    const { clock, fetch: f } = resilient();
+  it('over 16 MiB is not kept: the upload goes once, and its answer is returned, with no retry to wait for, admit or count', async () => {
+    server = await scriptServer(answer(503));
+    const clock = new FakeClock();
+    const f = withResilience(fetch, {
+      clock,
+      random: sequenceRandom(0),
+      idempotent: () => true,
+      rateLimit: { requestsPerMinute: 60 },
+      breaker: { strategy: consecutive(2), halfOpenAfter: 30_000 },
+    });
     const mib = new Uint8Array(1 << 20).fill(120);
     const chunks = function* () {
       for (let i = 0; i < 17; i++) yield mib; // read as it is sent: the source never holds it all
     };
-    const request = new Request(url(), { method: 'PUT', body: Readable.from(chunks()), duplex: 'half' } as RequestInit);
-    const outcome = f(request).catch((error: unknown) => error);
+    for (let i = 0; i < 2; i++) {
+      const request = new Request(url(), {
+        method: 'PUT',
+        body: Readable.from(chunks()),
+        duplex: 'half',
+      } as RequestInit);
+      let response: Response | undefined;
+      void f(request).then((answered) => (response = answered));
+      await until(() => response !== undefined || clock.pendingTimers > 0, 'the answer, or a retry’s backoff');
+      expect(clock.pendingTimers).toBe(0); // no retry waits
+      expect(response?.status).toBe(503); // the answer, as fetch gives it
+      expect(resilienceDetails(response)).toMatchObject({ attempts: 1 });
+    }
+    expect(server.seen.map((seen) => seen.body.length)).toEqual([17 << 20, 17 << 20]); // each sent once, all of it
+    // Two failures in a row: no refused retry counted as a success between them. One token each.
+    expect(f.client.host(server.host)?.breaker?.state).toBe('open');
+    expect((await f.client.limiter!.peek(server.host)).remaining).toBe(58);
+  });
+
+  it('kept, is sent again after an attempt timeout', async () => {
+    server = await scriptServer(hang, answer(200));
+    const clock = new FakeClock();
+    const f = withResilience(fetch, { clock, random: sequenceRandom(0), idempotent: () => true, timeout: 1_000 });
+    const pending = f(new Request(url(), { method: 'PUT', body: 'payload' }));
+    await server.requests(1);
+    await clock.advance(1_000);
     await until(() => clock.pendingTimers > 0, 'the backoff');
     await clock.advance(100);
+    expect((await pending).status).toBe(200);
+    expect(server.seen.map((seen) => seen.body)).toEqual(['payload', 'payload']);
+  });
+
+  it('timed out while a slow body is still being copied: the timeout is the answer, not retried (whether it could be sent again is not known)', async () => {
+    server = await scriptServer(hang);
+    const clock = new FakeClock();
+    const f = withResilience(fetch, { clock, random: sequenceRandom(0), idempotent: () => true, timeout: 1_000 });
+    let more: (() => void) | undefined;
+    const slow = new ReadableStream<Uint8Array>({
+      start: (controller) => controller.enqueue(new TextEncoder().encode('pay')),
+      pull: () => new Promise<void>((resolve) => (more = resolve)), // never ends until told
+    });
+    const body = Readable.fromWeb(slow as import('node:stream/web').ReadableStream);
+    const request = new Request(url(), { method: 'PUT', body, duplex: 'half' } as RequestInit);
+    const outcome = f(request).catch((error: unknown) => error);
+    await until(() => more !== undefined, 'the copy to wait for the body');
+    await clock.advance(1_000);
     const error = await outcome;
-    expect(error).toBeInstanceOf(TypeError);
-    expect((error as Error).message).toMatch(/the Request was not sent again: it is over 16 MiB/);
-    expect(isRetryableFailure(error)).toBe(false);
-    expect(resilienceDetails(error)).toMatchObject({ attempts: 2 });
-    expect(server.seen.map((seen) => seen.body.length)).toEqual([17 << 20]); // one request, all of it
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(clock.pendingTimers).toBe(0); // no retry waits
+    expect(resilienceDetails(error)).toMatchObject({ attempts: 1 });
   });
 
   it('given in init replaces a streamed Request’s, and is retried as its own kind', async () => {

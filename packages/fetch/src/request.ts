@@ -75,12 +75,19 @@ export const KEPT_BYTES = 16 << 20;
  */
 export class Spare {
   readonly kept: Promise<Blob | TypeError>;
+  /** Whether the body was kept, once that is known: `undefined` while the copy is read. */
+  isKept: boolean | undefined;
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   #stopped = false;
 
   constructor(request: RequestLike) {
     this.#reader = (request.clone().body as ReadableStream<Uint8Array>).getReader();
-    this.kept = this.#read().catch((error: unknown) => notKept('it could not be read again', error));
+    this.kept = this.#read()
+      .catch((error: unknown) => notKept('it could not be read again', error))
+      .then((body) => {
+        this.isKept = !(body instanceof TypeError);
+        return body;
+      });
   }
 
   async #read(): Promise<Blob | TypeError> {

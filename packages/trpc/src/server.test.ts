@@ -16,6 +16,7 @@ import {
 import { FakeClock } from '@resilience/core/testing';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import { type AnyTRPCRouter, initTRPC, TRPCError } from '@trpc/server';
+import { observable } from '@trpc/server/observable';
 import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../../fetch/src/testing/server.js';
 import { errorFormatter, idempotentMutation, rateLimitMiddleware, responseMeta, timeoutMiddleware } from './server.js';
@@ -411,6 +412,63 @@ describe('timeoutMiddleware', () => {
     client.abort();
     await until(() => stopped, 'ctx.signal to abort');
     await until(() => ticks.listenerCount('tick') === 0, 'the listener to go');
+  });
+
+  it('keeps ctx.signal following the request for a legacy Observable subscription too: it aborts when its client leaves', async () => {
+    let subscribed = false;
+    let stopped = false;
+    const router = t.router({
+      ticks: t.procedure.use(timeoutMiddleware({ ms: 60_000 })).subscription(({ ctx }) =>
+        observable<number>((emit) => {
+          subscribed = true;
+          ctx.signal.addEventListener('abort', () => (stopped = true));
+          emit.next(1);
+          return () => {};
+        }),
+      ),
+    });
+    const url = await serve(router);
+    const client = new AbortController();
+    const stream = (await fetch(`${url}/ticks`, { signal: client.signal })).body!.getReader(); // SSE
+    await until(() => subscribed, 'the subscription to start');
+    await stream.read();
+    client.abort();
+    await until(() => stopped, 'ctx.signal to abort');
+  });
+
+  it('lets go of the request’s signal once an Observable subscription completes, fails or is unsubscribed; ctx.signal aborts only when unsubscribed before its end', async () => {
+    const shutdown = new AbortController();
+    const signals: Record<string, AbortSignal> = {};
+    const bounded = t.procedure.use(timeoutMiddleware({ ms: 60_000 }));
+    const router = t.router({
+      count: bounded.subscription(({ ctx }) =>
+        observable<number>((emit) => {
+          signals.count = ctx.signal;
+          emit.next(1);
+          emit.complete();
+        }),
+      ),
+      fails: bounded.subscription(({ ctx }) =>
+        observable<number>((emit) => {
+          signals.fails = ctx.signal;
+          emit.error(new Error('gone'));
+        }),
+      ),
+      endless: bounded.subscription(({ ctx }) => observable<number>(() => void (signals.endless = ctx.signal))),
+    });
+    const caller = t.createCallerFactory(router)({ userId: 'u1' }, { signal: shutdown.signal });
+    const heard: unknown[] = [];
+    type Source = ReturnType<typeof observable<number>>;
+    for (const call of [() => caller.count(), () => caller.fails()]) {
+      ((await call()) as unknown as Source).subscribe({
+        next: (n) => heard.push(n),
+        error: (e) => heard.push((e as Error).message),
+      });
+    }
+    ((await caller.endless()) as unknown as Source).subscribe({}).unsubscribe();
+    expect(heard).toEqual([1, 'gone']);
+    expect(getEventListeners(shutdown.signal, 'abort')).toEqual([]);
+    expect([signals.count?.aborted, signals.fails?.aborted, signals.endless?.aborted]).toEqual([false, false, true]);
   });
 });
 

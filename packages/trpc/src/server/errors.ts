@@ -58,9 +58,7 @@ export function errorAnswer(error: TRPCError): ErrorAnswer {
   const s = cause === undefined ? undefined : httpErrorStatus(cause);
   const code = wrapped ? (CODE_BY_STATUS[s!.status] ?? (s!.status < 500 ? 'BAD_REQUEST' : error.code)) : error.code;
   const retryAfterMs = s?.retryAfterMs;
-  return retryAfterMs === undefined
-    ? { code, httpStatus: STATUS_BY_CODE[code] }
-    : { code, httpStatus: STATUS_BY_CODE[code], retryAfterMs };
+  return { code, httpStatus: STATUS_BY_CODE[code], ...(retryAfterMs !== undefined && { retryAfterMs }) };
 }
 
 /** What `errorFormatter` adds to the shape's `data`. */
@@ -170,11 +168,11 @@ export function errorHeaders(
 }
 
 /**
- * A `responseMeta` for tRPC's HTTP adapters (`createHTTPServer`, the fetch adapter ...): an
- * error that knows when to retry sets `Retry-After` (whole seconds, rounded up), and a rate
- * limit's refusal its draft-10 `RateLimit` and `RateLimit-Policy` fields — a `TRPCError`
- * carries no headers of its own; a lone call's `timeoutMiddleware` timeout is answered 503, not
- * tRPC's 408. Give it your own `responseMeta` to add to.
+ * A `responseMeta` for tRPC's HTTP adapters: an error that knows when to retry sets
+ * `Retry-After` (whole seconds, rounded up), and a rate limit's refusal its draft-10
+ * `RateLimit` and `RateLimit-Policy` fields — a `TRPCError` carries no headers of its own; a
+ * lone call's `timeoutMiddleware` timeout is answered 503, not tRPC's 408. Give it your own
+ * `responseMeta` to add to.
  *
  * @example
  * createHTTPServer({ router, createContext, responseMeta: responseMeta() });

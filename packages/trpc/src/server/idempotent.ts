@@ -113,13 +113,13 @@ const keyInInput = (opts: ResolverInput): unknown => {
 };
 
 /**
- * Makes a mutation resolver idempotent: the first call with a key runs it and records its
- * result (as JSON, or in `transformer`'s form); a repeat gets that result without running it.
- * tRPC middleware cannot answer with a stored result, so this wraps the resolver. As in the
- * HTTP adapters, a repeat while the first call runs is `CONFLICT` (409), the same key with
- * another input `UNPROCESSABLE_CONTENT` (422), a missing or malformed key `BAD_REQUEST` (400);
- * an error answered with a 4xx (but 408, 429, 499) is recorded and replayed, any other frees
- * the key, as a resolver's `unrecorded(value, reason)` (core's) does, `value` answered.
+ * Makes a mutation resolver idempotent (a middleware cannot answer with a stored result): the
+ * first call with a key runs it and records its result (as JSON, or in `transformer`'s form);
+ * a repeat gets that result without running it. As in the HTTP adapters, a repeat while the
+ * first runs is `CONFLICT` (409), the key with another input `UNPROCESSABLE_CONTENT` (422), a
+ * missing or malformed key `BAD_REQUEST` (400); an error answered with a 4xx (but 408, 429,
+ * 499) is recorded and replayed, any other frees the key, as core's `unrecorded(value, reason)`
+ * does (answering `value`).
  *
  * @example
  * pay: t.procedure.input(z.object({ idempotencyKey: z.string(), amount: z.number() }))

@@ -1,6 +1,7 @@
 import { type Clock, isTimeoutError, RequestTimeoutError, timeout } from '@resilience/core';
 import { emitHttpDecision, followAbort, OptionsValidator, unfollowAbort } from '@resilience/core/internal';
 import { TRPCError } from '@trpc/server';
+import { type Observable, observable } from '@trpc/server/observable';
 import { built } from '../built.js';
 import type { ResilienceMiddleware } from './rate-limit.js';
 
@@ -55,14 +56,17 @@ export function timeoutMiddleware<TContext = object>(
         cause: new RequestTimeoutError(ms),
       });
     }
-    const data = result.ok ? (result.data as Partial<AsyncIterable<unknown>> | null | undefined) : undefined;
-    if (typeof data?.[Symbol.asyncIterator] !== 'function') {
-      release();
-      return result;
-    }
-    return { ...result, data: releasing(data as AsyncIterable<unknown>, release) };
+    const data = result.ok ? (result.data as Partial<Stream> | null | undefined) : undefined;
+    if (typeof data?.[Symbol.asyncIterator] === 'function')
+      return { ...result, data: releasing(data as Stream, release) };
+    if (typeof data?.subscribe === 'function')
+      return { ...result, data: releasingObservable(data as Stream, release, stop) };
+    release();
+    return result;
   };
 }
+
+type Stream = AsyncIterable<unknown> & Observable<unknown, unknown>;
 
 /** `data`'s items and its return value, then `release()` once it ends (done, failed or returned). */
 async function* releasing(data: AsyncIterable<unknown>, release: () => void) {
@@ -71,4 +75,30 @@ async function* releasing(data: AsyncIterable<unknown>, release: () => void) {
   } finally {
     release();
   }
+}
+
+/**
+ * A legacy Observable subscription's values, then `release()` once it completes, fails or is
+ * unsubscribed; unsubscribed before its end, its client left: `stop` aborts, as when the request does.
+ */
+function releasingObservable(source: Observable<unknown, unknown>, release: () => void, stop: AbortController) {
+  return observable((observer) => {
+    let done = false;
+    const subscription = source.subscribe({
+      next: (value) => observer.next(value),
+      error: (error) => {
+        done = true;
+        observer.error(error);
+      },
+      complete: () => {
+        done = true;
+        observer.complete();
+      },
+    });
+    return () => {
+      release();
+      if (!done) stop.abort();
+      subscription.unsubscribe();
+    };
+  });
 }
