@@ -32,10 +32,20 @@ async function demo(...args: string[]): Promise<{ code: number; stdout: string; 
   }
 }
 
+/** The summary `--json` printed, or a failure that shows why there is none (the demo's stderr). */
+function summaryOf({ stdout, stderr }: { stdout: string; stderr: string }): Summary {
+  try {
+    return JSON.parse(stdout) as Summary;
+  } catch {
+    throw new Error(`no summary on stdout; stderr:\n${stderr.slice(-2_000)}`);
+  }
+}
+
 describe('the demo in memory', () => {
   it('rides out a 12 s schedule: every target holds and it exits 0', { timeout: 120_000 }, async () => {
-    const { code, stdout, stderr } = await demo('--duration', '12', '--seed', '42', '--no-dashboard', '--json');
-    const summary = JSON.parse(stdout) as Summary;
+    const run = await demo('--duration', '12', '--seed', '42', '--no-dashboard', '--json');
+    const { code, stderr } = run;
+    const summary = summaryOf(run);
     // On a miss, why the requests that met a transient fault still failed, by cause.
     expect(
       summary.targets.filter((t) => !t.ok),
@@ -63,14 +73,17 @@ describe('the demo in memory', () => {
     // How long it runs and how to stop it, on a line of its own (not after the admin token).
     expect(stderr).toMatch(/^admin routes: Authorization: Bearer demo-admin-token$/m);
     expect(stderr).toMatch(/^seed 42, 12 s; Ctrl-C stops the demo early$/m);
-    // Not a terminal: one plain line per phase (on stderr, as --json keeps stdout for the summary).
-    for (const phase of PHASES) expect(stderr).toMatch(new RegExp(`\\] phase ${phase} \\([^)]+\\): requests \\d+`));
-    expect(stderr).toMatch(/\] load over: requests \d+/);
+    // Not a terminal: plain lines as each phase begins and ends (on stderr, as --json keeps
+    // stdout for the summary), the figures under the phase they come from.
+    for (const phase of PHASES) expect(stderr).toMatch(new RegExp(`\\] phase ${phase} \\([^)]+\\)$`, 'm'));
+    for (const phase of PHASES.slice(0, -1))
+      expect(stderr).toMatch(new RegExp(`\\] ${phase} phase over: requests \\d+`));
+    expect(stderr).toMatch(/\] recovery phase over, load over: requests \d+/);
   });
 
   it('refuses a bad --duration with its usage and exit code 2', { timeout: 60_000 }, async () => {
     const { code, stderr } = await demo('--duration', 'soon');
-    expect(code).toBe(2);
+    expect(code, stderr).toBe(2);
     expect(stderr).toContain('usage: pnpm demo');
   });
 
@@ -79,7 +92,7 @@ describe('the demo in memory', () => {
   }, async () => {
     for (const args of [['--durations', '30'], ['--seed'], ['30']]) {
       const { code, stderr } = await demo(...args);
-      expect(code).toBe(2);
+      expect(code, stderr).toBe(2);
       expect(stderr).toContain('usage: pnpm demo');
       expect(stderr).not.toContain('    at ');
     }
@@ -107,8 +120,9 @@ describe('the demo with --redis', () => {
   }, async () => {
     server = await startRedis();
     const url = `redis://127.0.0.1:${server.port}`;
-    const { code, stdout } = await demo('--duration', '12', '--seed', '42', '--no-dashboard', '--json', '--redis', url);
-    const summary = JSON.parse(stdout) as Summary;
+    const run = await demo('--duration', '12', '--seed', '42', '--no-dashboard', '--json', '--redis', url);
+    const { code } = run;
+    const summary = summaryOf(run);
     expect(summary.targets.filter((t) => !t.ok)).toEqual([]);
     expect(code).toBe(0);
     expect(summary.sharedLimit.instances).toBe(2);
@@ -135,36 +149,57 @@ describe('the dashboard', () => {
     child?.kill();
   });
 
+  /** What the running demo wrote on stderr so far. */
+  let stderr = '';
+
   /** Starts the demo's command line and resolves with the dashboard URL it prints. */
   function startDemo(...args: string[]): Promise<string> {
     child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: demoDir });
+    stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
     const lines = createInterface({ input: child.stdout! });
     return new Promise((resolve, reject) => {
       lines.on('line', (line) => {
         const url = /^dashboard: (http:\S+)/.exec(line)?.[1];
         if (url) resolve(url);
       });
-      child!.on('exit', (code) => reject(new Error(`the demo exited (${code}) before printing the dashboard URL`)));
+      // With why: a package's dist/ missing (being rebuilt) shows here as ERR_MODULE_NOT_FOUND.
+      child!.on('exit', (code) =>
+        reject(new Error(`the demo exited (${code}) before printing the dashboard URL:\n${stderr.slice(-2_000)}`)),
+      );
     });
   }
 
-  it('tells the page when Ctrl-C stops the demo, ends its stream cleanly and exits 130', {
-    timeout: 60_000,
-  }, async () => {
-    const url = await startDemo('--duration', '30', '--seed', '42');
-    const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)));
-    const response = await fetch(`${url}/events`, { signal: AbortSignal.timeout(30_000) });
-    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let received = '';
-    const first = await reader.read(); // a frame: the page is watching
-    received += first.value ?? '';
-    child!.kill('SIGINT');
-    // Read to the end: a stream cut without its last chunk would reject here (and Chromium
-    // logs ERR_INCOMPLETE_CHUNKED_ENCODING on the page's console).
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) received += chunk.value;
-    expect(received).toMatch(/event: end\ndata: \{[^\n]*"stopped":true/);
-    expect(await exited).toBe(130);
-  });
+  // Ctrl-C (SIGINT) and `kill <pid>` (SIGTERM) stop it the same way; the exit code is the
+  // shell's for a process the signal ended (128 + its number).
+  it.each([
+    { signal: 'SIGINT', code: 130, says: 'Ctrl-C' },
+    { signal: 'SIGTERM', code: 143, says: 'SIGTERM' },
+  ] as const)(
+    'tells the page when $signal stops the demo, ends its stream cleanly and exits $code',
+    {
+      timeout: 60_000,
+    },
+    async ({ signal, code, says }) => {
+      const url = await startDemo('--duration', '30', '--seed', '42');
+      const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)));
+      const response = await fetch(`${url}/events`, { signal: AbortSignal.timeout(30_000) });
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let received = '';
+      const first = await reader.read(); // a frame: the page is watching
+      received += first.value ?? '';
+      child!.kill(signal);
+      // Read to the end: a stream cut without its last chunk would reject here (and Chromium
+      // logs ERR_INCOMPLETE_CHUNKED_ENCODING on the page's console).
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) received += chunk.value;
+      expect(received).toMatch(new RegExp(`event: end\ndata: {"stopped":true,"signal":"${signal}"}\n\n$`));
+      expect(await exited).toBe(code);
+      // The terminal says why there is no summary (a `kill` from elsewhere leaves no ^C on screen).
+      expect(stderr).toContain(`stopped (${says}) before the end: no summary`);
+    },
+  );
 
   it('shows the provider breakers open in the outage and closed after recovery', { timeout: 180_000 }, async () => {
     mkdirSync(outputDir, { recursive: true });
@@ -179,14 +214,27 @@ describe('the dashboard', () => {
     });
     try {
       await page.goto(await startDemo('--duration', '30', '--seed', '42'));
+      // An open breaker's refusals show as refused, not as failed: what the provider did to
+      // the users and what the breaker spared it are told apart.
       await page.waitForFunction(
         () =>
           document.getElementById('phase')?.dataset.phase === 'outage' &&
-          document.querySelector('tr[data-breaker*="provider"][data-state="open"]') !== null,
+          document.querySelector('tr[data-breaker*="provider"][data-state="open"]') !== null &&
+          Array.from(document.querySelectorAll<HTMLElement>('#rates td[data-refused]')).some(
+            (cell) => Number(cell.dataset.refused) > 0,
+          ),
         undefined,
         { timeout: 60_000, polling: 100 },
       );
       await page.screenshot({ path: `${outputDir}dashboard-outage.png`, fullPage: true });
+      const rows = await page.$$eval('#rates tr[data-api]', (trs) =>
+        trs.map((tr) => {
+          const cells = tr.querySelectorAll<HTMLElement>('td');
+          return { failed: Number(cells[3]!.dataset.failed), refused: Number(cells[4]!.dataset.refused) };
+        }),
+      );
+      // Every call is refused or failed in the outage, each counted once: no share above all the calls.
+      for (const { failed, refused } of rows) expect(failed + refused).toBeLessThanOrEqual(1 + 1e-9);
 
       await page.waitForFunction(
         () =>

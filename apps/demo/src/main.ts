@@ -54,20 +54,26 @@ const log = (line: string) => (values.json ? console.error(line) : console.log(l
 const redis = values.redis === undefined ? undefined : await connectRedis(values.redis);
 const store =
   redis && redisStore({ client: redis, prefix: `resilience-demo:${randomUUID().slice(0, 8)}`, timeoutMs: 1_000 });
-let stop = () => {};
+let stop: (early?: boolean) => void = () => {};
 let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
-// Ctrl-C: the progress lines stay as they were, the dashboard page is told the demo was
-// stopped (its stream ended cleanly), and the exit code is a shell's for SIGINT; a second
-// Ctrl-C exits at once. `on`, not `once`: log-update's cursor restorer (signal-exit) kills
-// the process on a signal it finds no other listener for, before the page could be told.
+// Ctrl-C (SIGINT) or `kill` (SIGTERM): the progress lines stay as they were, the terminal
+// and the dashboard page are told the demo was stopped (its stream ended cleanly), and the
+// exit code is a shell's for the signal (128 + its number); a second signal exits at once.
+// `on`, not `once`: log-update's cursor restorer (signal-exit) kills the process on a
+// signal it finds no other listener for, before the page could be told.
+const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 let interrupted = false;
-process.on('SIGINT', () => {
-  if (interrupted) process.exit(130);
-  interrupted = true;
-  stop();
-  setTimeout(() => process.exit(130), 2_000).unref();
-  void (dashboard?.stop({ stopped: true }) ?? Promise.resolve()).finally(() => process.exit(130));
-});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    const exit = () => process.exit(EXIT_CODES[signal]);
+    if (interrupted) exit();
+    interrupted = true;
+    stop(true);
+    console.error(`stopped (${signal === 'SIGINT' ? 'Ctrl-C' : signal}) before the end: no summary`);
+    setTimeout(exit, 2_000).unref();
+    void (dashboard?.stop({ stopped: true, signal }) ?? Promise.resolve()).finally(exit);
+  });
+}
 const summary = await runDemo(settings, {
   ...(store && { store }),
   async onStart(demo) {

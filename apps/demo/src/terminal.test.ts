@@ -1,6 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { RunningDemo } from './run.js';
+import type { Phase } from './schedule.js';
 import type { Figures, Summary } from './summary.js';
-import { liveFrame, summaryTables } from './terminal.js';
+import { liveFrame, progress, summaryTables } from './terminal.js';
 
 const wide: Figures = { requests: 12_345, successRate: 0.9876, p50: 12_345, p95: 23_456, p99: 34_567 };
 const byApi = { express: wide, koa: wide, trpc: wide };
@@ -116,5 +118,56 @@ describe('liveFrame', () => {
       expect(lines.join('\n')).toContain('breakers not closed express koa trpc');
       expect(lines.join('\n')).toContain('turned away by the rate limits (429) 123456');
     }
+  });
+});
+
+describe('progress, when the output is not a terminal', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A run of two phases, the outage from 5 s, that the test moves along by hand. */
+  function run() {
+    const phase = (name: Phase['name'], startMs: number, endMs: number) =>
+      ({ name, startMs, endMs, faultRate: 0, faults: {}, retryAfterS: 1 }) as Phase;
+    const closed = { opens: 0, recoveries: 0, state: 'closed' };
+    return {
+      settings: { durationMs: 10_000 },
+      phases: [phase('healthy', 0, 5_000), phase('outage', 5_000, 10_000)],
+      load: { elapsedMs: 0, samples: [], inFlight: 0 },
+      provider: { injected: 0 },
+      kits: { express: [], koa: [], trpc: [] },
+      breakers: { express: { ...closed }, koa: { ...closed }, trpc: { ...closed } },
+    };
+  }
+
+  it('prints the figures under the phase they come from, not beside the next one', () => {
+    vi.useFakeTimers();
+    const demo = run();
+    const lines: string[] = [];
+    const stop = progress(demo as unknown as RunningDemo, false, (line) => lines.push(line));
+    vi.advanceTimersByTime(250);
+    demo.load.elapsedMs = 5_000;
+    vi.advanceTimersByTime(250);
+    // The outage opens a breaker while it runs: its figures say so, under its name.
+    demo.breakers.express.state = 'open';
+    demo.load.elapsedMs = 10_000;
+    stop();
+    expect(lines).toEqual([
+      '[0.0 s] phase healthy (every answer fine)',
+      expect.stringMatching(/^\[5\.0 s\] healthy phase over: requests 0, .*breakers not closed -,/),
+      '[5.0 s] phase outage (every answer a 503)',
+      expect.stringMatching(/^\[10\.0 s\] outage phase over, load over: requests 0, .*breakers not closed express,/),
+    ]);
+  });
+
+  it('says the run was stopped, and in which phase, when it did not reach its end', () => {
+    vi.useFakeTimers();
+    const demo = run();
+    const lines: string[] = [];
+    const stop = progress(demo as unknown as RunningDemo, false, (line) => lines.push(line));
+    demo.load.elapsedMs = 2_000;
+    stop(true);
+    expect(lines).toEqual([expect.stringMatching(/^\[2\.0 s\] stopped in the healthy phase: requests 0,/)]);
   });
 });

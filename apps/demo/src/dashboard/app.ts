@@ -12,7 +12,7 @@ const root = document.getElementById('app')!;
 root.innerHTML = `
   <style>
     body { font: 14px system-ui, sans-serif; margin: 1.5rem; color: #222; }
-    @media (max-width: 600px) { body { margin: .75rem; } progress { width: 4rem !important; } }
+    @media (max-width: 600px) { body { margin: .75rem; } progress { width: 4rem !important; } td, th { padding: .2rem .25rem !important; } }
     #limits td:nth-child(2) { white-space: nowrap; }
     section { min-width: 0; } #chart { overflow: hidden; } /* until a resize redraws it: never wider than its column */ #breakers td:first-child, #errors li { overflow-wrap: anywhere; } .state, .num { white-space: nowrap; }
     #status { margin: 0 0 .8rem; padding: .4rem .6rem; border-radius: .3rem; background: #f3f3f3; }
@@ -23,14 +23,15 @@ root.innerHTML = `
     .state { font-weight: 600; padding: .05rem .4rem; border-radius: .3rem; }
     .state-closed { background: #d8f5d8; } .state-open { background: #f9d0d0; } .state-half-open { background: #fbeec0; } .state-isolated { background: #ddd; }
     #phase { font-weight: 700; padding: .1rem .5rem; border-radius: .3rem; background: #e4ecff; }
-    progress { width: 8rem; } .muted { color: #777; } ul { padding-left: 1.2rem; margin: 0; }
+    progress { width: 8rem; } .muted { color: #777; } .note { font-size: .85rem; margin: .3rem 0 0; } ul { padding-left: 1.2rem; margin: 0; }
   </style>
   <h1>resilience demo <span id="phase" data-phase="">…</span> <span id="clock" class="muted"></span></h1>
   <p id="status" data-status="connecting">Connecting to the demo…</p>
   <div class="grid">
     <section><h2>Circuit breakers</h2><table id="breakers"></table></section>
     <section><h2>Upstream latency (ms) <select id="api">${API_NAMES.map((a) => `<option>${a}</option>`).join('')}</select></h2><div id="chart"></div></section>
-    <section><h2>Upstream calls, after retries</h2><table id="rates"></table></section>
+    <section><h2>Upstream calls, after retries</h2><table id="rates"></table>
+      <p class="muted note"><b>failed</b>: the provider was called and the call still failed after its retries. <b>refused</b>: failed at once without calling the provider, by an open breaker (or the client's throttle or quota).</p></section>
     <section><h2>Rate-limit usage per client</h2><table id="limits"></table></section>
     <section><h2>Recent errors</h2><ul id="errors"></ul></section>
     <section><h2>Alerts <span class="muted">(each one's latest change)</span></h2><ul id="alerts"></ul></section>
@@ -85,10 +86,14 @@ function render(state: DashboardState): void {
     )
     .join('');
   $('rates').innerHTML =
-    `<tr><th>API</th><th>calls (last ${state.windowS} s)</th><th>retries</th><th>failed</th><th>p95</th></tr>` +
+    `<tr><th>API</th><th>calls (last ${state.windowS} s)</th><th>retries</th><th>failed</th><th>refused</th><th>p95 (ms)</th></tr>` +
     API_NAMES.map((api) => {
       const u = state.apis[api].upstream;
-      return `<tr data-api="${api}"><td>${api}</td><td>${u.calls}</td><td>${u.retries}</td><td>${pct(u.errorRate)}</td><td class="num">${Math.round(u.p95)} ms</td></tr>`;
+      return (
+        `<tr data-api="${api}"><td>${api}</td><td>${u.calls}</td><td>${u.retries}</td>` +
+        `<td data-failed="${u.failedRate}">${pct(u.failedRate)}</td><td data-refused="${u.refusedRate}">${pct(u.refusedRate)}</td>` +
+        `<td>${Math.round(u.p95)}</td></tr>`
+      );
     }).join('');
   $('limits').innerHTML = state.rateLimits
     .map(
@@ -134,7 +139,8 @@ source.addEventListener('end', (event) => {
   const end = JSON.parse((event as MessageEvent).data) as DemoEnd | null;
   if (end !== null && 'stopped' in end) {
     $('phase').textContent = 'stopped';
-    status('lost', 'The demo was stopped (Ctrl-C) before its end: no summary. Run `pnpm demo` and reload this page.');
+    const how = end.signal === 'SIGINT' ? 'Ctrl-C' : end.signal;
+    status('lost', `The demo was stopped (${how}) before its end: no summary. Run \`pnpm demo\` and reload this page.`);
     return;
   }
   const missed = end?.targets.filter((t) => !t.ok) ?? [];
@@ -148,7 +154,7 @@ source.addEventListener('end', (event) => {
       `The demo has ended and missed ${missed.length} of its ${end.targets.length} targets: ${missed.map((t) => `${t.name} (${t.value})`).join('; ')}. Its summary is in the terminal.`,
     );
 });
-// The server went away without saying the demo ended (stopped with Ctrl-C, or crashed), or
+// The server went away without saying the demo ended (killed at once, or crashed), or
 // refused the stream (too many pages open): say so once instead of retrying every few seconds.
 source.onerror = () => {
   if (ended) return;

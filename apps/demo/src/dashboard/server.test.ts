@@ -18,7 +18,7 @@ const settings = demoSettings({ durationMs: 60_000, seed: 1 });
 const demo = { settings, clock, load: { elapsedMs: 0 } } as unknown as RunningDemo;
 
 function frame(message = 'boom'): DashboardState {
-  const upstream = { calls: 1, retries: 0, errorRate: 0, p50: 1, p95: 2, p99: 3 };
+  const upstream = { calls: 1, retries: 0, failedRate: 0, refusedRate: 0, p50: 1, p95: 2, p99: 3 };
   return {
     elapsedMs: 0,
     durationMs: 60_000,
@@ -134,5 +134,20 @@ describe('the dashboard server', () => {
     expect(body).toContain(
       'event: end\ndata: {"ok":false,"targets":[{"name":"a target","ok":false,"value":"missed it"}]}\n\n',
     );
+  });
+
+  it('tells the page at once when stopped, without waiting for a read of the APIs still under way', async () => {
+    // On a busy machine a read can take seconds; Ctrl-C or kill gives the page 2 s to hear of it.
+    let reads = 0;
+    const { url, stop } = await start(() => {
+      reads++;
+      return new Promise<DashboardState>(() => {}); // an API that does not answer
+    });
+    const stream = get(url, { path: '/dashboard/events' });
+    for (let i = 0; i < 100 && reads === 0; i++) await clock.advance(1_000);
+    expect(reads).toBe(1);
+    await stop({ stopped: true, signal: 'SIGTERM' });
+    dashboard = undefined;
+    expect((await stream).body).toContain('event: end\ndata: {"stopped":true,"signal":"SIGTERM"}\n\n');
   });
 });

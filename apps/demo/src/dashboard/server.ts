@@ -17,9 +17,9 @@ const MAX_CONNECTIONS = 64;
 
 /**
  * What the page is told when the demo ends: how it went (the terminal has the whole summary),
- * or that it was stopped (Ctrl-C) before the end, with no summary.
+ * or that it was stopped (Ctrl-C or `kill`: the signal) before the end, with no summary.
  */
-export type DemoEnd = { ok: boolean; targets: Target[] } | { stopped: true };
+export type DemoEnd = { ok: boolean; targets: Target[] } | { stopped: true; signal: 'SIGINT' | 'SIGTERM' };
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -79,7 +79,8 @@ export async function startDashboard(
   // when the reads lag (on a busy machine they can take seconds); the phase is the reads'.
   const stopping = new AbortController();
   const tick = () => demo.clock.sleep(FRAME_MS, stopping.signal).catch(() => {});
-  const reading = (async () => {
+  // Not awaited by stop(): see there.
+  void (async () => {
     while (!stopping.signal.aborted) {
       try {
         if (streams.size > 0) latest = await read();
@@ -111,7 +112,9 @@ export async function startDashboard(
     stop(end) {
       stopped ??= (async () => {
         stopping.abort();
-        await Promise.all([reading, pushing]);
+        // Not the read under way, if any: on a busy machine it can take seconds, and a signal
+        // gives the page 2 s to hear of it. What it brings back is never pushed.
+        await pushing;
         // The page says the demo is over (and how it went) instead of trying to reconnect.
         write(`event: end\ndata: ${JSON.stringify(end ?? null)}\n\n`);
         for (const stream of streams) stream.end();

@@ -18,14 +18,57 @@ export interface DashboardState {
 
 interface ApiFrame {
   /** The API's calls to the provider in the window, each counted once whatever its retries. */
-  upstream: { calls: number; retries: number; errorRate: number; p50: number; p95: number; p99: number };
+  upstream: UpstreamFrame;
 }
 
-interface Snapshot {
+/**
+ * The calls an API made to the provider in the window, and how those that did not succeed
+ * ended: `failedRate`, the share that met the provider's faults and still failed after their
+ * retries; `refusedRate`, the share the client's own policies failed at once without calling
+ * the provider: an open (or isolated) breaker, the adaptive throttle or the client-side quota.
+ * Both failed the API's caller; an SRE reads the first as the provider hurting users, the
+ * second as the client shielding it (a breaker still refuses for a moment in the recovery,
+ * until its probe finds the provider back).
+ */
+export interface UpstreamFrame {
   calls: number;
   retries: number;
-  errorRate: number;
+  failedRate: number;
+  refusedRate: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+/** What the admin metrics route gives of a collector, as far as the page reads it. */
+export interface Snapshot {
+  calls: number;
+  failed: number;
+  retries: number;
+  errorsByType: Record<string, number>;
   latency: { p50: number; p95: number; p99: number };
+}
+
+/** The names of the client policies' own refusals, as the collector counts failed calls by error name. */
+const REFUSALS = ['BrokenCircuitError', 'IsolatedCircuitError', 'ThrottledError', 'RateLimitExceededError'];
+
+/** One collector's window as the page's row: its failed calls split into faults and refusals. */
+export function upstreamFrame(snapshot: Snapshot): UpstreamFrame {
+  const { calls, failed, retries, errorsByType, latency } = snapshot;
+  const refused = Math.min(
+    failed,
+    REFUSALS.reduce((sum, name) => sum + (errorsByType[name] ?? 0), 0),
+  );
+  const share = (count: number) => (calls === 0 ? 0 : count / calls);
+  return {
+    calls,
+    retries,
+    failedRate: share(failed - refused),
+    refusedRate: share(refused),
+    p50: latency.p50,
+    p95: latency.p95,
+    p99: latency.p99,
+  };
 }
 
 /** Reads one frame from the three APIs' admin routes and Prometheus endpoints. */
@@ -53,20 +96,10 @@ export async function readState(demo: RunningDemo): Promise<DashboardState> {
         ),
         get<string>(api, '/metrics'),
       ]);
-      const upstream = metrics.collectors.upstream!;
       return {
         api,
         breakers: breakers.breakers,
-        frame: {
-          upstream: {
-            calls: upstream.calls,
-            retries: upstream.retries,
-            errorRate: upstream.errorRate,
-            p50: upstream.latency.p50,
-            p95: upstream.latency.p95,
-            p99: upstream.latency.p99,
-          },
-        },
+        frame: { upstream: upstreamFrame(metrics.collectors.upstream!) },
         rateLimits: rateLimitUsage(prometheus).map(({ key, usage }) => ({ api, key, usage })),
         errors: errors.errors
           .slice(0, 5)
