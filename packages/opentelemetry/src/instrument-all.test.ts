@@ -116,4 +116,32 @@ describe('instrumentAll', () => {
     expect(states).toHaveLength(4);
     expect(valueAt(states, { 'resilience.breaker.state': 'open' })).toBe(1);
   });
+
+  it.each([
+    ['instrumentAll, then the pipeline', true],
+    ['the pipeline, then instrumentAll', false],
+  ])(
+    'a name reported by a pipeline and by instrumentAll shows its worst state (%s), never the last observed',
+    async (_, allFirst) => {
+      const otel = sdk();
+      const registry = new BreakerRegistry();
+      // Two breakers named `payments` (a hot reload's old and new one): the pipeline's stays closed, the other opens.
+      const closed = circuitBreaker({ name: 'payments', registry });
+      const open = circuitBreaker({ name: 'payments', registry, strategy: consecutive(1) });
+      const instrumentPipeline = () =>
+        instrument(pipeline(retry({ maxAttempts: 1 }), closed), {
+          name: 'payments',
+          meterProvider: otel.meterProvider,
+        });
+      if (!allFirst) instrumentPipeline();
+      instrumentAll(registry, { meterProvider: otel.meterProvider });
+      if (allFirst) instrumentPipeline();
+      await open.execute(() => Promise.reject(networkError())).catch(() => {});
+
+      const states = await otel.points('resilience.breaker.state');
+      expect(states).toHaveLength(4);
+      expect(valueAt(states, { 'resilience.policy.name': 'payments', 'resilience.breaker.state': 'open' })).toBe(1);
+      expect(valueAt(states, { 'resilience.policy.name': 'payments', 'resilience.breaker.state': 'closed' })).toBe(0);
+    },
+  );
 });

@@ -147,18 +147,7 @@ export function instrumentAll(
   for (const breaker of registry.breakers()) add(breaker);
   const all = [registry.onAdd(add)];
   if (meter !== undefined) {
-    const gauge = instrumentsOf(meter).breakerState;
-    const observe = (result: ObservableResult) => {
-      const worst = new Map<string, string>();
-      for (const { name, state } of registry.list()) {
-        const kept = nameOf(name);
-        const seen = worst.get(kept);
-        worst.set(kept, seen === undefined ? state : worseBreakerState(seen, state));
-      }
-      for (const [name, state] of worst) observeState(result, name, state);
-    };
-    gauge.addCallback(observe);
-    all.push(() => gauge.removeCallback(observe));
+    all.push(readStates(meter, () => registry.list().map(({ name, state }) => [nameOf(name), state] as const)));
   }
   all.push(() => {
     for (const stop of stops) {
@@ -170,10 +159,46 @@ export function instrumentAll(
   return once(all);
 }
 
-function observeState(result: ObservableResult, name: string, current: string): void {
-  for (const state of BREAKER_STATES) {
-    result.observe(state === current ? 1 : 0, { [A.policyName]: name, [A.breakerState]: state });
+/** Reads breaker names and states at a collection. */
+type StateReader = () => Iterable<readonly [name: string, state: string]>;
+
+/** Per meter, the state readers of every live instrumentation, observed by one callback. */
+const stateReaders = new WeakMap<Meter, Set<StateReader>>();
+
+/**
+ * Adds `read` to the one `resilience.breaker.state` callback of `meter`. One callback, not one
+ * each: a name two instrumentations report (a pipeline named for its breaker, also in
+ * `instrumentAll`'s registry) then shows the worst state of both, where separate callbacks
+ * observing the same attributes left whichever the SDK read last (a closed breaker hiding an
+ * open one). A reader that throws is left out of that collection.
+ */
+function readStates(meter: Meter, read: StateReader): Disposer {
+  let readers = stateReaders.get(meter);
+  if (readers === undefined) {
+    const all = new Set<StateReader>();
+    readers = all;
+    stateReaders.set(meter, all);
+    instrumentsOf(meter).breakerState.addCallback((result) => {
+      const worst = new Map<string, string>();
+      for (const reader of all) {
+        try {
+          for (const [name, state] of reader()) {
+            const seen = worst.get(name);
+            worst.set(name, seen === undefined ? state : worseBreakerState(seen, state));
+          }
+        } catch {
+          // A registry or breaker that cannot be read: its names are left out of this collection.
+        }
+      }
+      for (const [name, current] of worst) {
+        for (const state of BREAKER_STATES) {
+          result.observe(state === current ? 1 : 0, { [A.policyName]: name, [A.breakerState]: state });
+        }
+      }
+    });
   }
+  readers.add(read);
+  return () => readers.delete(read);
 }
 
 /** Subscribes what `telemetry` needs to `source` and its layers. Holds no reference to `source` unless `gauges`. */
@@ -247,10 +272,7 @@ function wire(
   if (m !== undefined && gauges) {
     const breakers = layers.filter(isBreaker);
     if (breakers.length > 0) {
-      const observe = (result: ObservableResult) =>
-        observeState(result, name, breakers.map((b) => b.state as string).reduce(worseBreakerState));
-      m.breakerState.addCallback(observe);
-      stops.push(() => m.breakerState.removeCallback(observe));
+      stops.push(readStates(meter!, () => breakers.map((b) => [name, b.state as string] as const)));
     }
     if (usage !== undefined) {
       const observe = async (result: ObservableResult) => {

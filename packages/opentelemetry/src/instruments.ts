@@ -45,10 +45,13 @@ export function instrumentsOf(meter: Meter): Instruments {
         unit: '{call}',
       }),
       breakerState: meter.createObservableGauge('resilience.breaker.state', {
+        // A count of breakers in a state (summed: how many are open), not a ratio: unit `1` would
+        // make an exporter to Prometheus name it resilience_breaker_state_ratio.
         description: "1 for a circuit breaker's current state, 0 for its other states.",
-        unit: '1',
+        unit: '{breaker}',
       }),
-      rateLimitUsage: meter.createObservableGauge('resilience.rate_limit.usage', {
+      // `.utilization`, the conventions' name for a fraction of a limit (`.usage` is an amount in use).
+      rateLimitUsage: meter.createObservableGauge('resilience.rate_limit.utilization', {
         description: 'Share of a rate limit in use: used / limit.',
         unit: '1',
       }),

@@ -176,7 +176,7 @@ describe('metrics', () => {
     expect(await states()).toEqual({ closed: 0, open: 1, 'half-open': 0, isolated: 0 });
   });
 
-  it('reports resilience.rate_limit.usage as used / limit; a source that fails does not fail the collection', async () => {
+  it('reports resilience.rate_limit.utilization as used / limit; a source that fails does not fail the collection', async () => {
     const otel = sdk();
     const limiter = rateLimiter({ algorithm: tokenBucket({ capacity: 4, refillPerSecond: 1 }) });
     let broken = false;
@@ -190,9 +190,9 @@ describe('metrics', () => {
       },
     });
     limiter.consumeSync('openai');
-    expect((await otel.points('resilience.rate_limit.usage')).map((p) => p.value)).toEqual([0.25]);
+    expect((await otel.points('resilience.rate_limit.utilization')).map((p) => p.value)).toEqual([0.25]);
     broken = true;
-    await expect(otel.points('resilience.rate_limit.usage')).resolves.toBeDefined();
+    await expect(otel.points('resilience.rate_limit.utilization')).resolves.toBeDefined();
   });
 
   it('leaves out a usage reading that is no ratio (NaN, infinite or negative)', async () => {
@@ -207,7 +207,7 @@ describe('metrics', () => {
     for (const [name, [used, limit]] of Object.entries(readings)) {
       instrument(retry(), { name, meterProvider: otel.meterProvider, usage: () => ({ used, limit }) });
     }
-    const points = await otel.points('resilience.rate_limit.usage');
+    const points = await otel.points('resilience.rate_limit.utilization');
     expect(Object.fromEntries(points.map((p) => [p.attributes['resilience.policy.name'], p.value]))).toEqual({
       ok: 0.25,
       unlimited: 0,

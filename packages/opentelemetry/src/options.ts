@@ -36,7 +36,7 @@ export interface InstrumentOptions extends InstrumentAllOptions {
    */
   name: string;
   /**
-   * Reads how much of a rate limit is in use, for the `resilience.rate_limit.usage` gauge
+   * Reads how much of a rate limit is in use, for the `resilience.rate_limit.utilization` gauge
    * (`used / limit`), at each collection. A promise is awaited; one that throws or rejects,
    * or whose ratio is NaN, infinite or negative, is left out of that collection.
    *

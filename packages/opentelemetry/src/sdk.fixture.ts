@@ -1,7 +1,7 @@
 // Test fixture (not exported): the real OpenTelemetry SDK with in-memory readers.
 import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { type DataPoint, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { type DataPoint, DataPointType, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
@@ -44,6 +44,21 @@ export function sdk() {
       if (errors.length > 0) throw new AggregateError(errors, 'collection failed');
       const metric = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === name);
       return (metric?.dataPoints ?? []) as DataPoint<T>[];
+    },
+    /** How each metric reported so far reaches an exporter: its kind (from its points), unit and description. */
+    async described(): Promise<Array<{ name: string; kind: string; unit: string; description: string }>> {
+      const { resourceMetrics } = await reader.collect();
+      return resourceMetrics.scopeMetrics
+        .flatMap((s) => s.metrics)
+        .map(({ descriptor: { name, unit, description }, ...data }) => {
+          const monotonic = data.dataPointType === DataPointType.SUM && 'isMonotonic' in data && data.isMonotonic;
+          return {
+            name,
+            kind: monotonic ? 'counter' : DataPointType[data.dataPointType]!.toLowerCase(),
+            unit,
+            description,
+          };
+        });
     },
   };
 }

@@ -23,6 +23,37 @@ const MAX_BREAKER_NAMES = 32;
 /** Longest breaker name `circuit_state` reports: core's collector cuts names in breaker opens to 48, so the two match. */
 const MAX_NAME_LENGTH = 48;
 
+/**
+ * A count to export, or undefined to leave it out of the scrape: prom-client fails the whole
+ * scrape (the registry's other metrics too) on a negative or infinite increment, prints NaN,
+ * and counts an `undefined` one as 1. A reading that throws is left out as well.
+ */
+function countOf(read: () => unknown): number | undefined {
+  try {
+    const n = read();
+    return typeof n === 'number' && n >= 0 && Number.isFinite(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Each breaker's name and state at a scrape: a list that throws ends the reading, a breaker whose name or state throws is left out. */
+function readBreakers(list: () => Iterable<BreakerLike>): Array<readonly [string, string]> {
+  const read: Array<readonly [string, string]> = [];
+  try {
+    for (const breaker of list()) {
+      try {
+        read.push([String(breaker.name), String(breaker.state)]);
+      } catch {
+        // A breaker over a closed handle: left out of this scrape.
+      }
+    }
+  } catch {
+    // A registry that cannot list: no breakers in this scrape.
+  }
+  return read;
+}
+
 /** What {@link registerResilienceMetrics} registered, with a way to remove it again. */
 export interface RegisteredMetrics {
   /** Names of the metrics added to the registry. */
@@ -62,10 +93,18 @@ export function registerResilienceMetrics(
   const label = (name: string, rest: Record<string, string> = {}) => (multi ? { name, ...rest } : rest);
 
   // Every collect() of one scrape runs in the same turn; one snapshot per collector serves them all.
+  // A collector whose snapshot() throws is left out of that scrape, not the scrape failed.
   let cached: Array<readonly [string, MetricsSnapshot]> | undefined;
   const snapshots = () => {
     if (!cached) {
-      cached = named.map(([name, c]) => [name, c.snapshot()] as const);
+      cached = [];
+      for (const [name, c] of named) {
+        try {
+          cached.push([name, c.snapshot()]);
+        } catch {
+          // Left out of this scrape: the registry's other metrics are still served.
+        }
+      }
       queueMicrotask(() => {
         cached = undefined;
       });
@@ -73,9 +112,32 @@ export function registerResilienceMetrics(
     return cached;
   };
 
+  /** The counts of a record read from a snapshot, leaving out what is no count (and the whole record, when reading it throws). */
+  const entries = (read: () => Record<string, unknown>): Array<[string, number]> => {
+    const counts: Array<[string, number]> = [];
+    try {
+      for (const [value, n] of Object.entries(read())) {
+        const count = countOf(() => n);
+        if (count !== undefined) counts.push([value, count]);
+      }
+    } catch {
+      // No record: none of its series in this scrape.
+    }
+    return counts;
+  };
+
   const registers = [registry];
   const metrics: Metric[] = [];
   const stops: Disposer[] = [];
+  // prom-client's types leave out the name every metric holds.
+  const nameOf = (metric: Metric) => (metric as unknown as { name: string }).name;
+  /** Stops feeding the histogram and removes this call's metrics, by identity: a name may since hold another registration's (after a hot reload). */
+  const remove = (names: readonly string[]) => {
+    for (const stop of stops.splice(0)) stop();
+    metrics.forEach((metric, i) => {
+      if (registry.getSingleMetric(names[i]!) === metric) registry.removeSingleMetric(names[i]!);
+    });
+  };
   const lifetimeCounter = (suffix: string, help: string, read: (s: MetricsSnapshot) => number) =>
     new Counter({
       name: `${prefix}${suffix}`,
@@ -84,7 +146,13 @@ export function registerResilienceMetrics(
       registers,
       collect() {
         this.reset();
-        for (const [name, s] of snapshots()) this.inc(label(name), read(s));
+        // Without labels prom-client resets to a 0 that rate() would read as a counter reset: a
+        // reading left out must show no series.
+        this.remove({});
+        for (const [name, s] of snapshots()) {
+          const n = countOf(() => read(s));
+          if (n !== undefined) this.inc(label(name), n);
+        }
       },
     });
 
@@ -103,7 +171,7 @@ export function registerResilienceMetrics(
       collect() {
         this.reset();
         for (const [name, s] of snapshots()) {
-          for (const [value, n] of Object.entries(read(s))) this.inc(label(name, { [labelName]: value }), n);
+          for (const [value, n] of entries(() => read(s))) this.inc(label(name, { [labelName]: value }), n);
         }
       },
     });
@@ -151,7 +219,7 @@ export function registerResilienceMetrics(
         collect() {
           this.reset();
           for (const [collector, s] of snapshots()) {
-            for (const [name, n] of Object.entries(s.lifetime.breakerOpens)) {
+            for (const [name, n] of entries(() => s.lifetime.breakerOpens)) {
               this.inc(multi ? { collector, name } : { name }, n);
             }
           }
@@ -173,14 +241,20 @@ export function registerResilienceMetrics(
       registers,
     });
     metrics.push(histogram);
-    for (const [name, collector] of named) {
-      const observe = histogram.series(label(name));
-      const stop = collector.onCall?.((call) => {
-        // The sketch's rules: a negative duration (a clock stepped back) is 0; NaN (or an
-        // infinite time) is not a duration.
-        if (Number.isFinite(call.latencyMs)) observe(Math.max(0, call.latencyMs) / 1_000);
-      });
-      if (stop) stops.push(stop);
+    try {
+      for (const [name, collector] of named) {
+        const observe = histogram.series(label(name));
+        const stop = collector.onCall?.((call) => {
+          // The sketch's rules: a negative duration (a clock stepped back) is 0; NaN (or an
+          // infinite time) is not a duration.
+          if (Number.isFinite(call.latencyMs)) observe(Math.max(0, call.latencyMs) / 1_000);
+        });
+        if (typeof stop === 'function') stops.push(stop);
+      }
+    } catch (error) {
+      // A collector that cannot be subscribed to: nothing stays registered, so the call can be made again.
+      remove(metrics.map(nameOf));
+      throw error;
     }
     if (summary) {
       metrics.push(
@@ -221,10 +295,10 @@ export function registerResilienceMetrics(
           this.reset();
           // One series per name: breakers sharing a name report the worst state, as the core registry lists them.
           const byName = new Map<string, string>();
-          for (const { name: given, state } of breakerList()) {
+          for (const [given, state] of readBreakers(breakerList)) {
             const name = keptName(given);
             const seen = byName.get(name);
-            byName.set(name, seen === undefined ? String(state) : worseBreakerState(seen, String(state)));
+            byName.set(name, seen === undefined ? state : worseBreakerState(seen, state));
           }
           for (const [name, current] of byName) {
             for (const state of breakerStates) this.set({ name, state }, state === current ? 1 : 0);
@@ -246,25 +320,15 @@ export function registerResilienceMetrics(
           const readings = await Promise.allSettled(rateLimits.map(async (limiter) => limiter.usage()));
           this.reset();
           readings.forEach((reading, i) => {
-            if (reading.status !== 'fulfilled' || !(reading.value.limit > 0)) return;
-            const ratio = reading.value.used / reading.value.limit;
-            // NaN, an infinite or a negative use is no reading: left out, like a source that failed.
-            if (ratio >= 0 && Number.isFinite(ratio)) this.set({ name: rateLimits[i]!.name }, ratio);
+            if (reading.status !== 'fulfilled') return;
+            // No object, NaN, an infinite or a negative use is no reading: left out, like a source that failed.
+            const ratio = countOf(() => (reading.value.limit > 0 ? reading.value.used / reading.value.limit : -1));
+            if (ratio !== undefined) this.set({ name: rateLimits[i]!.name }, ratio);
           });
         },
       }),
     );
   }
-  // prom-client's types leave out the name every metric holds.
-  const names = metrics.map((m) => (m as unknown as { name: string }).name);
-  return {
-    names,
-    unregister() {
-      for (const stop of stops.splice(0)) stop();
-      // By identity: a name may since hold another registration's metric (after a hot reload).
-      metrics.forEach((metric, i) => {
-        if (registry.getSingleMetric(names[i]!) === metric) registry.removeSingleMetric(names[i]!);
-      });
-    },
-  };
+  const names = metrics.map(nameOf);
+  return { names, unregister: () => remove(names) };
 }

@@ -96,7 +96,10 @@ export const PROMETHEUS_DEFAULTS = {
 } as const;
 
 const isSource = (v: unknown): v is SnapshotSource =>
-  typeof v === 'object' && v !== null && typeof (v as SnapshotSource).snapshot === 'function';
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as SnapshotSource).snapshot === 'function' &&
+  ((v as SnapshotSource).onCall === undefined || typeof (v as SnapshotSource).onCall === 'function');
 
 const increasing = (v: unknown): boolean =>
   Array.isArray(v) &&
@@ -166,7 +169,7 @@ export function resolveOptions(registry: Registry, options: ResilienceMetricsOpt
     named.every(([, c]) => isSource(c)),
     'collectors',
     collectors,
-    'a collector or a record of collectors (objects with snapshot())',
+    'a collector or a record of collectors (objects with snapshot(), and onCall() if any)',
   );
   v.check(
     Array.isArray(breakers)

@@ -29,14 +29,22 @@ export class WindowSummary extends Summary<string> {
     const { name, help } = this.#meta;
     const values: Values['values'] = [];
     for (const [labels, s] of this.#read()) {
-      // No quantile of an empty window (0 would read as a real latency).
-      if (s.calls > 0) {
-        for (const q of PROMETHEUS_DEFAULTS.quantiles) {
-          values.push({ labels: { ...labels, quantile: q }, value: s.latency[FIELD[q]] / 1_000 });
+      // A figure that cannot be read or is no duration (NaN, infinite, negative) is left out.
+      const push = (metricName: string | undefined, quantile: number | undefined, read: () => number) => {
+        try {
+          const value = read();
+          if (!(value >= 0 && Number.isFinite(value))) return;
+          const at = quantile === undefined ? labels : { ...labels, quantile };
+          values.push(metricName === undefined ? { labels: at, value } : { metricName, labels: at, value });
+        } catch {
+          // A snapshot of another shape: this figure is left out of the scrape.
         }
-      }
-      values.push({ metricName: `${name}_sum`, labels, value: s.lifetime.latencySumMs / 1_000 });
-      values.push({ metricName: `${name}_count`, labels, value: s.lifetime.calls });
+      };
+      // No quantile of an empty window (0 would read as a real latency).
+      for (const q of PROMETHEUS_DEFAULTS.quantiles)
+        push(undefined, q, () => (s.calls > 0 ? s.latency[FIELD[q]] : -1) / 1_000);
+      push(`${name}_sum`, undefined, () => s.lifetime.latencySumMs / 1_000);
+      push(`${name}_count`, undefined, () => s.lifetime.calls);
     }
     // prom-client declares the type as a numeric enum, but formats the string it holds at run time.
     return { name, help, type: 'summary' as unknown as Values['type'], aggregator: 'omit', collect: () => {}, values };
