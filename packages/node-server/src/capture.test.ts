@@ -31,6 +31,17 @@ async function capturing(
 }
 
 describe('responseCapture', () => {
+  it('keeps nothing written after the end (Node sends none of it): the record is what the client got', async () => {
+    const { port, captured } = await capturing((_req, res) => {
+      res.on('error', () => {}); // Node reports the write after end as an error of the response
+      res.end('done');
+      res.write('late');
+      res.end('again');
+    });
+    expect((await send(port)).text).toBe('done');
+    expect((await captured)?.body.toString()).toBe('done');
+  });
+
   it("captures Express's res.json: status, the headers that matter and the bytes the client got", async () => {
     const app = express();
     app.post('/', (_req, res) => {

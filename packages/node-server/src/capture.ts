@@ -232,8 +232,9 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
       } as ServerResponse['writeHead'];
       // Set while `end` runs: an HTTP/2 response's end(chunk) writes the chunk through `write`.
       let ending = false;
+      // A write or end after the end sends nothing (Node reports an error): nothing is kept of it.
       res.write = function (this: ServerResponse, ...args: unknown[]) {
-        if (late === undefined && !ending) keep(args[0] as Chunk, args[1]);
+        if (late === undefined && !ending && !this.writableEnded) keep(args[0] as Chunk, args[1]);
         return write.apply(this, args);
       } as ServerResponse['write'];
       res.end = function (this: ServerResponse, ...args: unknown[]) {
@@ -241,7 +242,7 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
           decided = true;
           late = awaitLate(res, context, keep, captured, resolve);
         }
-        if (late !== undefined) return end.apply(this, args);
+        if (late !== undefined || this.writableEnded) return end.apply(this, args);
         keep(args[0] as Chunk, args[1]);
         // Not an end after the error handler cut it off.
         const whole = !res.destroyed;

@@ -118,6 +118,12 @@ export function respondOnce(res: ServerResponse, answer: Answer): boolean {
  * `Content-Length`: the body's, unless the answer brings its own (a replayed HEAD's).
  */
 export function endWith(res: ServerResponse, body: Answer['body']): void {
+  // A 204 or 304 has no content, and a 204 no Content-Length (RFC 9110 §8.6; a 304's must be
+  // its 200's, unknown here): Node sends neither a body nor a length it was not given.
+  if (res.statusCode === 204 || res.statusCode === 304) {
+    res.end();
+    return;
+  }
   // Its length said (a HEAD's as its GET's): without one, Node ends an HTTP/1.0 client's
   // keep-alive connection after the answer.
   if (body !== undefined && !res.hasHeader('content-length')) setField(res, 'content-length', Buffer.byteLength(body));

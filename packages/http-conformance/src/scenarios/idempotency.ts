@@ -59,6 +59,23 @@ const replays = (name: string, reply: Reply): Scenario => ({
 });
 
 export const idempotencyScenarios: Scenario[] = [
+  {
+    area: 'idempotency',
+    name: 'replays a 204 as it was sent: no Content-Length (RFC 9110 §8.6 forbids one on a 204) and no body',
+    async run(t) {
+      const { app, runs } = await ordersApp(t, { status: 204 });
+      const first = await app.fetch('/orders', post({ item: 'book' }));
+      const again = await app.fetch('/orders', post({ item: 'book' }));
+      const shown = async (res: Response) => [
+        res.status,
+        res.headers.get('content-length'),
+        (await res.arrayBuffer()).byteLength,
+      ];
+      expect(await shown(first)).toEqual([204, null, 0]);
+      expect(await shown(again)).toEqual([204, null, 0]);
+      expect([again.headers.get('idempotent-replayed'), runs.runs]).toEqual(['true', 1]);
+    },
+  },
   replays('a JSON response (status, Location, ETag)', {
     status: 201,
     headers: { location: '/orders/1', etag: '"v1"' },

@@ -6,6 +6,7 @@ import { idempotencyTimeoutScenarios } from './idempotency-timeout.js';
 import { optionScenarios } from './options.js';
 import { rateLimitScenarios } from './rate-limit.js';
 import { rawHttpScenarios } from './raw-http.js';
+import { retryAfterScenarios } from './retry-after.js';
 import { routeMatchingScenarios } from './route-matching.js';
 import { routeScenarios } from './routes.js';
 import { shutdownScenarios } from './shutdown.js';
@@ -25,4 +26,5 @@ export const scenarios: readonly Scenario[] = [
   ...optionScenarios,
   ...decisionScenarios,
   ...rawHttpScenarios,
+  ...retryAfterScenarios,
 ];

@@ -15,6 +15,7 @@ import {
   validateShutdownOptions,
 } from './options.js';
 import { allDrained, drained, drainingStarted, turnOffOnce } from './process-wide.js';
+import { trackUpgraded } from './upgraded.js';
 
 /** `serving`, `draining` (readiness fails, still accepting), `closing` (the requests in flight finish), `finishing` (`onShutdown`, other servers' drains), `exited`. */
 export type ShutdownPhase = 'serving' | 'draining' | 'closing' | 'finishing' | 'exited';
@@ -115,6 +116,8 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   const secured = (socket: TLSSocket) => {
     handshaking!.delete((socket as TLSSocket & { _parent?: Socket })._parent!);
   };
+  // Sockets handed to the app's `upgrade` / `connect` listeners (WebSockets): ended once closing.
+  const upgraded = trackUpgraded(server);
 
   /**
    * Closes what no request needs any more. Node's `close()` closes idle keep-alive
@@ -183,6 +186,7 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   function stopListening(): void {
     server.off('request', tracked).off('connection', connected).off('secureConnection', secured);
     server.off('listening', refuse);
+    upgraded.dispose();
     for (const signal of signals) process.off(signal, onSignal);
   }
 
@@ -257,9 +261,14 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
     // from now on it closes once idle (recent Nodes add a second to that timer).
     server.keepAliveTimeout = 1;
     closeUnneeded();
+    // WebSockets and tunnels never end by themselves: they go now, as new connections are
+    // refused (what the app meant to say to them, it said in beforeShutdown).
+    const sockets = upgraded.size;
+    upgraded.end();
     logger.info(
-      { inFlight: inFlight.size },
-      `shutdown: refusing new connections; ${inFlight.size} request(s) in flight`,
+      { inFlight: inFlight.size, upgraded: sockets },
+      `shutdown: refusing new connections; ${inFlight.size} request(s) in flight` +
+        `${sockets > 0 ? `; ending ${sockets} upgraded connection(s) (WebSockets)` : ''}`,
     );
     await closed;
     // The server closes before the responses of its last connection do: theirs may be held too.

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { send } from '../testing/http.js';
+import { rawClient, send } from '../testing/http.js';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'resilience-shutdown-'));
@@ -49,7 +49,7 @@ interface Message {
 }
 
 /** Starts the fixture; `next(type)` resolves with the next message of that type (buffered). */
-function start(mode: 'drain' | 'timeout' | 'throwing-logger') {
+function start(mode: 'drain' | 'timeout' | 'throwing-logger' | 'upgrade') {
   const child = fork(bundle, [], {
     env: { ...process.env, SHUTDOWN_MODE: mode },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -143,5 +143,19 @@ describe('gracefulShutdown on a real SIGTERM', () => {
     );
     expect(stderr()).not.toMatch(/secret/);
     await hanging;
+  }, 30_000);
+
+  it('ends a WebSocket the app upgraded once the server closes, instead of waiting for it until timeoutMs: onShutdown runs, the exit is 0', async () => {
+    const { child, next, log, exited } = start('upgrade');
+    const { port } = (await next('listening')) as { port: number };
+    const socket = await rawClient(port);
+    socket.socket.write('GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    await socket.until('101 Switching Protocols');
+    const closed = new Promise((resolve) => socket.socket.once('close', resolve));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    await log(/refusing new connections; 0 request\(s\) in flight; ending 1 upgraded connection\(s\)/);
+    await next('onShutdown');
+    await closed;
   }, 30_000);
 });
