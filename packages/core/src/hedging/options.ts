@@ -12,12 +12,9 @@ import {
 
 export interface HedgeOptions extends AdaptiveLatencyOptions {
   /**
-   * How long to wait for an answer before starting another attempt, in ms; or a function
-   * read at each call (a result that is not a finite number ≥ 0 disables hedging for that
-   * call); or a percentile such as `'p95'`, learned from the latency of recent calls (see
-   * `min`, `max`, `latency`, `minSamples`, `windowMs`, `refreshMs`, `refreshCalls`). Until
-   * enough latencies are known, a percentile delay does not hedge. Required.
-   * @example hedge({ delayMs: 'p95', min: 20, max: 2_000 })
+   * Wait before another attempt, in ms; a function read per call (not a finite number ≥ 0:
+   * no hedge); or a percentile such as `'p95'` of recent latencies (no hedge until known).
+   * Required. See docs/fallback-and-hedging.md.
    */
   delayMs: number | (() => number) | Percentile;
   /** Extra attempts at most (so up to `1 + maxHedges` run at once). This bounds the work per call. @default 1 */

@@ -31,13 +31,9 @@ const KEY = Symbol.for('@resilience/core:http-decisions');
 const slot = globalThis as { [KEY]?: readonly Listener[] };
 
 /**
- * Subscribes to the decisions of every server adapter (`@resilience/express`,
- * `@resilience/koa`): a request rate-limited, shed, replayed, timed out... The listener is
- * called synchronously in the request's async context, so the active span (or any
- * AsyncLocalStorage) is the request's. `@resilience/opentelemetry`'s
- * `instrumentHttpDecisions()` uses it to annotate the server span. A listener that throws is
- * reported to `onListenerError` and changes nothing. Returns a disposer.
- *
+ * Subscribes to the decisions of every server adapter (a request rate-limited, shed,
+ * replayed, timed out...), called in the request's async context. Returns a disposer. See
+ * docs/express.md.
  * @example
  * const stop = onHttpDecision(({ decision, policy }) => shedCounter.inc({ decision, policy }));
  */

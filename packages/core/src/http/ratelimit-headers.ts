@@ -218,11 +218,8 @@ const LEGACY = [
 export const RATE_LIMIT_FIELDS: readonly string[] = [...LISTS, ...LEGACY];
 
 /**
- * The rate-limit fields of a response that two limits (two middlewares) both apply to:
- * `previous` as already set on the response, `next` from the later responder. The draft's
- * fields are lists, so each policy is listed once, in order; the older single-limit fields
- * describe the more constrained of the two (a refusal, else the fewer remaining). Other
- * fields of `next` (`retry-after`, `content-type` of a refusal) are kept as they are.
+ * The rate-limit fields of a response two limits (two middlewares) apply to: `previous` as
+ * set, `next` from the later responder; each policy listed once. See docs/http.md.
  */
 export function mergeRateLimitFields(
   previous: Readonly<Record<string, string | undefined>>,

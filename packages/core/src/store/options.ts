@@ -2,13 +2,8 @@ import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 
 export interface MemoryStoreOptions {
   /**
-   * Most keys kept. Past it, the least recently used key is evicted, so a caller cycling
-   * through millions of keys cannot grow memory beyond about `maxKeys × 150` bytes
-   * (127 a key with 100 000 keys of ~10 characters and numeric states; larger JSON states
-   * cost their size).
-   * Pinned keys (in-flight locks, at most half of them) are never evicted, so a key used
-   * again before `maxKeys / 2` other keys were touched never is either (before `maxKeys`
-   * while nothing is pinned).
+   * Most keys kept; past it the least recently used is evicted (about `maxKeys × 150` bytes
+   * with small states). Pinned keys, at most half, are never evicted. See docs/stores.md.
    * @default 100_000
    */
   maxKeys?: number;

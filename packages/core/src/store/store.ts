@@ -25,12 +25,9 @@ export interface TransitionResult<S, O> {
    */
   readonly ttlMs: number;
   /**
-   * `true` pins the key: a store that evicts keys to stay within a bound keeps it until its
-   * TTL passes or a later write without `pinned` (an in-flight lock, which must not vanish
-   * while its owner works). Rather than evict a live pinned key, the store refuses the
-   * write that needs the room with `StoreFullError`; the memory store also pins at most
-   * half its keys (refusing a pin past that), so pins cannot crowd out every other key. A
-   * store that never evicts (Redis with `maxmemory-policy noeviction`) may ignore it.
+   * `true` pins the key: a store that evicts keeps it until its TTL or a later write without
+   * `pinned` (an in-flight lock), refusing with `StoreFullError` the write that would need its
+   * room. See docs/stores.md.
    * @default false
    */
   readonly pinned?: boolean;
@@ -45,15 +42,9 @@ export interface TransitionResult<S, O> {
 }
 
 /**
- * A pure, deterministic state transition applied by a store to one key.
- *
- * - `name` is stable across versions and processes: a Redis store maps it to its Lua
- *   script (e.g. `'ratelimit.tokenBucket'`), and two transitions with the same `name` and
- *   equal `params` must behave identically.
- * - `params` are the transition's fixed configuration (JSON), sent with each call.
- * - `apply` must not read the clock, randomness or I/O: only its arguments.
- * - `S` (the state) and `I` (the input) must be JSON-serialisable; the memory store keeps
- *   them as objects (no serialisation), so never mutate a state you received.
+ * A pure, deterministic state transition a store applies to one key: the same `name` and
+ * `params` behave the same everywhere (a Redis store maps `name` to a script); `apply` reads
+ * only its arguments; states and inputs are JSON, never mutated. See docs/stores.md.
  */
 export interface Transition<S = JsonValue, I = JsonValue, O = unknown> {
   readonly name: string;
@@ -130,12 +121,9 @@ export interface Store {
    */
   apply<S, I, O>(key: string, transition: Transition<S, I, O>, input: I, now: number): Promise<O>;
   /**
-   * Applies several transitions, each to its own key, atomically as a whole: all states
-   * are read, every transition computed, and the new states written only if every step
-   * was accepted (`accepted !== false`); otherwise nothing is written. Resolves with the
-   * outputs in order. Keys must be distinct (a repeated key rejects with a `TypeError`).
-   * Redis: one `EVALSHA` over all keys, which share one hash tag (the toolkit's keys for
-   * one caller key do: see `storeKey`).
+   * Applies several transitions, each to its own distinct key, all-or-nothing: written only
+   * if every step was accepted. Resolves with the outputs in order. Redis: one `EVALSHA`
+   * (the keys share one hash tag: see `storeKey`).
    */
   applyAll(operations: readonly StoreOperation[], now: number): Promise<unknown[]>;
   /** The current state of `key`, or `undefined` when absent or expired. Redis: one GET. */
@@ -145,11 +133,8 @@ export interface Store {
   /** Deletes `key`; resolves `true` when it existed. Redis: one DEL. */
   delete(key: string): Promise<boolean>;
   /**
-   * Live keys starting with `prefix`, in no particular order: exactly `limit` of them when
-   * at least that many exist (expired keys never count against the limit), else all. For recovery
-   * and admin views, not for hot paths: memory iterates its keys; Redis SCANs with MATCH
-   * (several round trips). When a caller needs its keys often or must never miss one,
-   * keep a bounded index in one key instead, updated by a transition in `applyAll`.
+   * Live keys starting with `prefix`: exactly `limit` of them when that many exist, else all.
+   * For recovery and admin views, not hot paths (Redis SCANs). See docs/stores.md.
    */
   keys(prefix: string, now: number, options?: StoreKeysOptions): Promise<string[]>;
   /**

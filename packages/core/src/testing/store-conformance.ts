@@ -99,12 +99,8 @@ const basicScenarios: readonly StoreScenario[] = [
 ];
 
 /**
- * Every scenario of the store contract, for any implementation: the rate-limit algorithms,
- * the basic operations, namespaced keys, pinned locks, a breaker shared through a store,
- * every transition the workflows apply (idempotency records, message retry counters, saga
- * logs and their recovery claims), and `supports`. Each uses the `Store` interface and the
- * toolkit's own transitions only, so a store passes by behaving, not by being a particular
- * class, and a store that runs transitions as scripts (Redis) can run every scenario.
+ * Every scenario of the store contract, for any implementation (the Redis store runs them
+ * all): each uses only the `Store` interface and the toolkit's transitions. See docs/stores.md.
  */
 export function storeConformanceScenarios(): StoreScenario[] {
   return [
