@@ -147,6 +147,7 @@ it('@resilience/core/internal exports only what the packages of this repository 
     'OptionsValidator',
     'RATE_LIMIT_FIELDS',
     'ReportGate',
+    'checkHealthJson',
     'checkNested',
     'emitHttpDecision',
     'eventSources',

@@ -5,6 +5,7 @@ export { messageOf } from './errors/errors.js';
 export { checkNested, isPlainObject, OptionsValidator } from './errors/validate.js';
 export { Emitter } from './events/emitter.js';
 export { ReportGate } from './events/report-gate.js';
+export { checkHealthJson } from './health/json.js';
 export { emitHttpDecision } from './http/decisions.js';
 export { RATE_LIMIT_FIELDS } from './http/ratelimit-headers.js';
 // For adapters that wrap a user function in `idempotency` (the tRPC `idempotentMutation`): its `unrecorded()` is theirs too.

@@ -211,7 +211,11 @@ export class CircuitBreakerPolicy extends BreakerEvents implements RegisteredBre
 export function circuitBreaker(options: SharedBreakerOptions): SharedCircuitBreaker;
 export function circuitBreaker(options?: CircuitBreakerOptions): CircuitBreakerPolicy;
 export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBreakerPolicy | SharedCircuitBreaker {
-  return options?.store === undefined // `?.`: null options are reported by the validation
+  let store: unknown;
+  try {
+    store = options?.store; // `?.`: null options, and a store that throws when read, are reported by the validation
+  } catch {}
+  return store === undefined
     ? new CircuitBreakerPolicy(options)
     : new SharedCircuitBreaker(options as SharedBreakerOptions);
 }

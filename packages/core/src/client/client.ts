@@ -94,18 +94,19 @@ export class ResilientClient<N = unknown, R = unknown> {
   readonly #listeners = new Map<(event: ClientEvent) => void, Map<HostPolicies, Disposer>>();
 
   constructor(options: ClientOptions<N> = {}, transport: ClientTransport<R> = {}) {
-    const o = (options ?? {}) as ClientOptions<never>; // null is reported by the validation
-    const limiter = () => (o.rateLimit === undefined ? undefined : buildLimiter(o.rateLimit, o));
+    const limiter = (o: ClientOptions<never>) => (o.rateLimit === undefined ? undefined : buildLimiter(o.rateLimit, o));
     const discard = transport.discard as ((response: unknown) => void) | undefined;
-    validateClientOptions(options as never, {
+    // The nested options are built from what the validation read, once: not read again.
+    validateClientOptions(options as never, (o) => ({
       ...new HostBuilder(o, undefined, undefined).builders,
-      rateLimit: limiter,
-    });
+      rateLimit: () => limiter(o),
+    }));
     this.#options = options;
     this.#transport = transport;
     this.name = options.name ?? CLIENT_DEFAULTS.name;
     this.#clock = options.clock ?? systemClock;
-    this.limiter = limiter();
+    const o = options as ClientOptions<never>;
+    this.limiter = limiter(o);
     const builder = new HostBuilder(o, this.limiter, discard);
     this.#hosts = new HostMap(
       options.maxHosts ?? CLIENT_DEFAULTS.maxHosts,

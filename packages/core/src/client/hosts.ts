@@ -100,8 +100,6 @@ interface HostParts {
  */
 export class HostBuilder {
   readonly #options: ClientOptions<never>;
-  readonly #clock: Clock | undefined;
-  readonly #random: Random | undefined;
   readonly #limiter: RateLimiter | undefined;
   readonly #discard: ((response: unknown) => void) | undefined;
 
@@ -111,10 +109,16 @@ export class HostBuilder {
     discard: ((response: unknown) => void) | undefined,
   ) {
     this.#options = options;
-    this.#clock = options.clock;
-    this.#random = options.random;
     this.#limiter = limiter;
     this.#discard = discard;
+  }
+
+  // Read when a policy is built, not here: the builders run after the options are checked.
+  get #clock(): Clock | undefined {
+    return this.#options.clock;
+  }
+  get #random(): Random | undefined {
+    return this.#options.random;
   }
 
   /** The builders of the nested options, by option name, for validation. */

@@ -138,7 +138,10 @@ export function timeoutArguments(t: ClientTimeoutOptions): [number, { strategy?:
  * configures with `build`, so one `ConfigurationError` names every bad option, top-level and
  * nested together, nested ones as `retry.maxAttempts`.
  */
-export function validateClientOptions(options: ClientOptions<never>, nested: Record<string, () => unknown>): void {
+export function validateClientOptions(
+  options: ClientOptions<never>,
+  nested: (o: ClientOptions<never>) => Record<string, () => unknown>,
+): void {
   const v = new OptionsValidator('resilient client');
   const o = v.known(options, CLIENT_OPTION_NAMES);
   // `null`, an array or a Map is no options object: it would turn a policy on with its defaults.
@@ -173,13 +176,13 @@ export function validateClientOptions(options: ClientOptions<never>, nested: Rec
   v.predicate('idempotent', o.idempotent);
   v.boolean('idempotencyKey', o.idempotencyKey);
   v.function('key', o.key);
-  v.integer('maxHosts', o.maxHosts, { min: 1 });
+  v.integer('maxHosts', o.maxHosts, { min: 1, max: 2 ** 30 });
   v.string('name', o.name);
   v.clock('clock', o.clock);
   v.function('random', o.random);
   // Each nested option is built unless it, or an option every builder reads, is already bad;
   // `deadlineMs` is handed to retry() too, and `timeout: -5` is the option the user wrote.
   const rename = { 'retry.deadlineMs': 'deadlineMs', ...(typeof t === 'number' && { 'timeout.ms': 'timeout' }) };
-  for (const [path, build] of Object.entries(nested)) checkNested(v, path, build, [...SHARED_OPTIONS, path], rename);
+  for (const [path, build] of Object.entries(nested(o))) checkNested(v, path, build, [...SHARED_OPTIONS, path], rename);
   v.done();
 }

@@ -208,10 +208,12 @@ describe('OptionsValidator', () => {
       }
     };
 
-    it('returns the options, or {} for undefined, and reports nothing when every name is known', () => {
+    it('returns a copy of the options (each read once), or {} for undefined, and reports nothing when every name is known', () => {
       const options: Widget = { size: 1, label: 'x' };
       const v = new OptionsValidator('widget');
-      expect(v.known(options, NAMES)).toBe(options);
+      const copy = v.known(options, NAMES);
+      expect(copy).toEqual(options);
+      expect(copy).not.toBe(options);
       expect(v.known(undefined, NAMES)).toEqual({});
       expect(v.known(Object.assign(Object.create(null), { size: 2 }), NAMES)).toEqual({ size: 2 });
       expect(() => v.done()).not.toThrow();

@@ -61,21 +61,22 @@ const SECRET = /pass|secret|token|auth|cred/i;
  * characters (messages go to logs).
  */
 const show = (value: unknown): string => {
-  const proto = typeof value === 'object' && value !== null ? Object.getPrototypeOf(value) : null;
-  let text =
-    typeof value === 'function'
-      ? 'a function'
-      : typeof value === 'bigint'
-        ? `${value}n`
-        : typeof value === 'number'
-          ? String(value) // JSON writes NaN and Infinity as null
-          : proto !== null && proto !== Object.prototype && proto !== Array.prototype
-            ? `a ${proto.constructor?.name || 'object'}`
-            : undefined;
+  let text: string;
   try {
-    text ??= JSON.stringify(value, (key, v) => (SECRET.test(key) ? '…' : v)) ?? String(value);
+    const proto = typeof value === 'object' && value !== null ? Object.getPrototypeOf(value) : null;
+    text =
+      typeof value === 'function'
+        ? 'a function'
+        : typeof value === 'bigint'
+          ? `${value}n`
+          : typeof value === 'number'
+            ? String(value) // JSON writes NaN and Infinity as null
+            : proto !== null && proto !== Object.prototype && proto !== Array.prototype
+              ? `a ${proto.constructor?.name || 'object'}`
+              : (JSON.stringify(value, (key, v) => (SECRET.test(key) ? '…' : v)) ?? String(value));
   } catch {
-    text = String(value);
+    // A cycle, a BigInt inside, a revoked Proxy (which throws on every read).
+    text = typeof value === 'object' ? 'an object that cannot be shown' : String(value);
   }
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 };
@@ -215,11 +216,8 @@ export class IdempotencyConflictError extends ResilienceError {
 }
 
 /**
- * An idempotent call ran, but its outcome could not be recorded: the store failed on every
- * attempt (`attempts`, the store's last error as `cause`). `outcome` holds what the call
- * returned (`{ ok: true, value }`) or threw (`{ ok: false, error }`), so a caller can still
- * use it. The key stays in flight until its `lockTimeoutMs` (it is not freed: a retry would
- * run the call again at once); after that a call with it runs again.
+ * An idempotent call ran, but the store failed to record its `outcome` (`{ ok, value | error }`)
+ * on every attempt; the key stays in flight until `lockTimeoutMs`. See docs/idempotency.md.
  */
 export class IdempotencyRecordError extends ResilienceError {
   declare readonly code: 'record_failed';

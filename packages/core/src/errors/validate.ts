@@ -11,10 +11,14 @@ export type OptionNames<T> = { readonly [K in keyof T]-?: true };
 type Range = { min?: number; max?: number; gt?: number };
 
 // An object literal, `Object.create(null)` or a plain object from another realm; not an array, function or class instance.
+// A revoked Proxy is none (reading its prototype throws).
 export const isPlainObject = (v: unknown): v is Record<string, unknown> => {
-  if (typeof v !== 'object' || v === null) return false;
-  const proto: unknown = Object.getPrototypeOf(v);
-  return proto === null || proto === Object.prototype || Object.getPrototypeOf(proto) === null;
+  try {
+    const proto: unknown = typeof v === 'object' && v !== null ? Object.getPrototypeOf(v) : 0;
+    return proto === null || proto === Object.prototype || Object.getPrototypeOf(proto) === null;
+  } catch {
+    return false;
+  }
 };
 
 // Collects every bad option of one factory call, then throws one `ConfigurationError`
@@ -36,18 +40,31 @@ export class OptionsValidator {
   // Checks that `value` is an options object (a plain object: not `null`, an array, a
   // function or a class instance) whose every name is one of `names`, so a misspelt
   // option (`maxAttemps`) or another library's call shape fails here instead of being
-  // ignored. Returns `value`, or `{}` when it is `undefined` or not an object, so the checks
-  // after it can read its fields. `path` names a nested object: with `'budget'`, issues
-  // read `budget` and `budget.ratio`; without it, `options` and `ratio`.
+  // ignored. Returns a copy of `value`'s fields, read once (a getter that throws is an issue
+  // of its option), or `{}` when it is `undefined` or not an object, so the checks after it
+  // can read its fields. `path` names a nested object: with `'budget'`, issues read `budget`
+  // and `budget.ratio`; without it, `options` and `ratio`.
   known<T extends object>(value: T | undefined, names: OptionNames<NoInfer<T>>, path?: string): Partial<T> {
     if (value === undefined) return {};
     const list = Object.keys(names);
-    if (!isPlainObject(value)) {
+    let keys: string[] | undefined;
+    try {
+      if (isPlainObject(value)) keys = Object.keys(value);
+    } catch {}
+    if (!keys) {
       this.check(false, path ?? 'options', value, `an object with the options ${list.join(', ')}`);
       return {};
     }
+    const copy: Record<string, unknown> = Object.create(null);
     let listed = false;
-    for (const key of Object.keys(value)) {
+    for (const key of keys) {
+      const option = path === undefined ? key : `${path}.${key}`;
+      try {
+        copy[key] = (value as Record<string, unknown>)[key];
+      } catch {
+        this.check(false, option, undefined, 'a value that reads without throwing');
+        continue;
+      }
       if (Object.hasOwn(names, key)) continue;
       // Another library's name says what it meant, where the option its hint starts with is
       // ours; else ours that it is near is a likely typo (`limit` → `limits`, `retries` → `retry`).
@@ -59,15 +76,10 @@ export class OptionsValidator {
         : near
           ? ` (did you mean ${near}?)`
           : '';
-      this.check(
-        false,
-        path === undefined ? key : `${path}.${key}`,
-        value[key],
-        `a known option${hint}${listed ? '' : `: ${list.join(', ')}`}`,
-      );
+      this.check(false, option, copy[key], `a known option${hint}${listed ? '' : `: ${list.join(', ')}`}`);
       listed = true;
     }
-    return value as Partial<T>;
+    return copy as Partial<T>;
   }
 
   // Records an issue when `ok` is false.

@@ -1,3 +1,4 @@
+import { isPlainObject, type OptionNames, OptionsValidator } from '../errors/validate.js';
 import type { HealthCheckResult, HealthReport } from './health.js';
 import type { HealthCheckStatus, HealthStatus } from './options.js';
 
@@ -17,6 +18,31 @@ export interface HealthJsonOptions {
   description?: string;
   notes?: string[];
   links?: Record<string, string>;
+}
+
+const HEALTH_JSON_NAMES = {
+  time: true,
+  serviceId: true,
+  version: true,
+  releaseId: true,
+  description: true,
+  notes: true,
+  links: true,
+} as const satisfies OptionNames<HealthJsonOptions>;
+
+/** Checks {@link HealthJsonOptions} into `v` (a `healthRoutes` checks them at construction). */
+export function checkHealthJson(v: OptionsValidator, options: HealthJsonOptions | undefined): void {
+  const o = v.known(options, HEALTH_JSON_NAMES);
+  v.number('time', o.time, { min: -8.64e15, max: 8.64e15 }); // what a Date holds
+  for (const k of ['serviceId', 'version', 'releaseId', 'description'] as const) v.string(k, o[k]);
+  const strings = (l: unknown) => (l as unknown[]).every((s) => typeof s === 'string');
+  v.check(o.notes === undefined || (Array.isArray(o.notes) && strings(o.notes)), 'notes', o.notes, 'strings');
+  v.check(
+    o.links === undefined || (isPlainObject(o.links) && strings(Object.values(o.links))),
+    'links',
+    o.links,
+    'a record of strings',
+  );
 }
 
 /** One entry of a `checks` array. `output` is omitted on `pass`, as the draft asks. */
@@ -69,6 +95,9 @@ function checkJson(result: HealthCheckResult, time: string | undefined, response
  * `checks` keyed in the draft's `"component:measurement"` form. See docs/health.md.
  */
 export function toHealthJson(report: HealthReport, options: HealthJsonOptions = {}): HealthJson {
+  const v = new OptionsValidator('toHealthJson');
+  checkHealthJson(v, options);
+  v.done();
   const status = STATUS_WORD[report.status];
   const time = options.time === undefined ? undefined : new Date(options.time).toISOString();
   const checks: Record<string, HealthJsonCheck[]> = {};
@@ -94,7 +123,8 @@ export function healthHttpStatus(subject: { status: HealthStatus | HealthCheckSt
 
 /** `Cache-Control` for a result reused `maxAgeMs` (whole seconds, rounded down; `max-age=0` when not cached). */
 export function healthCacheControl(maxAgeMs: number): string {
-  const seconds = Number.isFinite(maxAgeMs) && maxAgeMs > 0 ? Math.floor(maxAgeMs / 1_000) : 0;
+  // At most 2^31 s, as RFC 9111 caps delta-seconds: 1e308 would write 1e+305.
+  const seconds = Number.isFinite(maxAgeMs) && maxAgeMs > 0 ? Math.min(Math.floor(maxAgeMs / 1_000), 2 ** 31) : 0;
   return `max-age=${seconds}`;
 }
 

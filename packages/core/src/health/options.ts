@@ -123,7 +123,7 @@ export const KINDS: readonly HealthCheckKind[] = ['liveness', 'readiness'];
 export function validateHealthOptions(options: HealthOptions): void {
   const v = new OptionsValidator('health');
   const o = v.known(options, HEALTH_OPTION_NAMES);
-  v.number('cacheMs', o.cacheMs, { min: 0 });
+  v.number('cacheMs', o.cacheMs, { min: 0, max: 2 ** 31 * 1_000 });
   v.clock('clock', o.clock);
   v.done();
 }

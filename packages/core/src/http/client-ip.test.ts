@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ConfigurationError } from '../errors/errors.js';
 import { clientIpKey } from './client-ip.js';
 import { HTTP_DEFAULTS } from './options.js';
 
@@ -117,8 +118,8 @@ describe('clientIpKey', () => {
     );
   });
 
-  it('rejects a prefix length that is not an integer from 1 to 128, and an ip that is not a string, with a TypeError', () => {
-    expect(() => clientIpKey('::1', { ipv6PrefixLength: 0 })).toThrow(TypeError);
+  it('rejects a prefix length that is not an integer from 1 to 128 with a ConfigurationError, and an ip that is not a string with a TypeError', () => {
+    expect(() => clientIpKey('::1', { ipv6PrefixLength: 0 })).toThrow(ConfigurationError);
     expect(() => clientIpKey('::1', { ipv6PrefixLength: 56.5 })).toThrow(/ipv6PrefixLength/);
     expect(() => clientIpKey(undefined as never)).toThrow(/ip: expected a string/);
   });

@@ -1,3 +1,4 @@
+import { OptionsValidator } from '../errors/validate.js';
 import { copied } from '../metrics/names.js';
 import { HTTP_DEFAULTS } from './options.js';
 
@@ -71,9 +72,11 @@ function format(groups: readonly number[]): string {
  */
 export function clientIpKey(ip: string, options?: ClientIpKeyOptions): string {
   if (typeof ip !== 'string') throw new TypeError(`clientIpKey: ip: expected a string, received ${typeof ip}`);
-  const bits = options?.ipv6PrefixLength ?? HTTP_DEFAULTS.ipv6PrefixLength;
-  if (!(Number.isInteger(bits) && bits >= 1 && bits <= 128)) {
-    throw new TypeError(`clientIpKey: ipv6PrefixLength: expected an integer from 1 to 128, received ${String(bits)}`);
+  let bits: number = HTTP_DEFAULTS.ipv6PrefixLength;
+  if (options !== undefined) {
+    const v = new OptionsValidator('clientIpKey');
+    bits = v.known(options, { ipv6PrefixLength: true }).ipv6PrefixLength ?? bits;
+    v.integer('ipv6PrefixLength', bits, { min: 1, max: 128 }).done();
   }
   // IPv4 addresses, as anything else without a colon, are keys as they are.
   const colon = ip.indexOf(':');

@@ -1,6 +1,7 @@
-import { asBag } from '../errors/bag.js';
+import { asBag, unknownKey } from '../errors/bag.js';
 import { classify, type ErrorCategory } from '../errors/classify.js';
 import { isResilienceError } from '../errors/errors.js';
+import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import { HTTP_DEFAULTS } from './options.js';
 import {
   PROBLEM_TITLES,
@@ -202,6 +203,12 @@ export interface ErrorResponseOptions extends ProblemContext {
   readonly challenge?: string;
 }
 
+const ERROR_RESPONSE_NAMES = {
+  correlationId: true,
+  expose: true,
+  challenge: true,
+} as const satisfies OptionNames<ErrorResponseOptions>;
+
 /**
  * The headers of an error's own (`headers`, as http-errors sets them) a problem response
  * repeats: those telling the client what is allowed, how to authenticate, when to retry
@@ -266,6 +273,11 @@ function exposedMessage(error: unknown, status: number): string | undefined {
  * const { status, headers, body } = errorResponse(error, { correlationId });
  */
 export function errorResponse(error: unknown, options: ErrorResponseOptions = {}): ProblemResponse {
+  if (unknownKey(options, ERROR_RESPONSE_NAMES) !== undefined) {
+    const v = new OptionsValidator('errorResponse');
+    v.known(options, ERROR_RESPONSE_NAMES);
+    v.done();
+  }
   const s = httpErrorStatus(error);
   const extra: { code?: string; detail?: string; stack?: string } = {};
   if (s.code !== undefined) extra.code = s.code;

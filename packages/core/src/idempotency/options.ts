@@ -140,7 +140,7 @@ export function resolveIdempotencyOptions(options: IdempotencyOptions): Resolved
   const store = o.store;
   v.check(store === undefined || isStore(store), 'store', store, 'a Store');
   v.number('ttlMs', o.ttlMs, { gt: 0 });
-  v.integer('maxRecords', o.maxRecords, { min: 2 });
+  v.integer('maxRecords', o.maxRecords, { min: 2, max: 2 ** 30 });
   v.number('lockTimeoutMs', o.lockTimeoutMs, { gt: 0 });
   v.number('pollIntervalMs', o.pollIntervalMs, { gt: 0 });
   v.integer('recordAttempts', o.recordAttempts, { min: 1 });

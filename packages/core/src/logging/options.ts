@@ -1,4 +1,4 @@
-import { type OptionNames, OptionsValidator } from '../errors/validate.js';
+import { isPlainObject, type OptionNames, OptionsValidator } from '../errors/validate.js';
 
 /** A level of a pino-style logger, or `'off'` to drop the event. */
 export type EventLogLevel = 'debug' | 'info' | 'warn' | 'error' | 'off';
@@ -67,13 +67,9 @@ export function validateLogEventsOptions(logger: unknown, options: LogEventsOpti
   );
   const o = v.known(options, LOG_EVENTS_OPTION_NAMES);
   const levels = o.levels;
-  v.check(
-    levels === undefined || (typeof levels === 'object' && levels !== null),
-    'levels',
-    levels,
-    'an object of event type -> level',
-  );
-  for (const [type, level] of Object.entries(levels ?? {})) v.oneOf(`levels.${type}`, level, LEVELS);
+  v.check(levels === undefined || isPlainObject(levels), 'levels', levels, 'an object of event type -> level');
+  if (isPlainObject(levels))
+    for (const [type, level] of Object.entries(levels)) v.oneOf(`levels.${type}`, level, LEVELS);
   v.function('correlationId', o.correlationId);
   v.done();
 }

@@ -39,11 +39,8 @@ export interface MessageProcessorOptions<M> {
   /** Deliveries of one message id before it is dead-lettered, the first included. @default 3 */
   maxAttempts?: number;
   /**
-   * Whether an error means the message itself is bad, so retrying cannot help. `true` or
-   * `false` decides; `undefined` falls back to the built-in rule: errors classified as
-   * `validation` (`SyntaxError` from bad JSON, `TypeError` from missing fields, validation
-   * errors, HTTP 4xx answers other than 401/403/407, 408, 409/412/423 and 429). If it
-   * throws, the built-in rule decides and a `callback_failed` event reports the throw.
+   * Whether an error means the message itself is bad (no retry can help); `undefined`
+   * leaves it to the built-in rule (`validation` errors). See docs/messages.md.
    */
   isPoison?: (error: unknown, message: M) => boolean | undefined;
   /**
@@ -77,12 +74,9 @@ export interface MessageProcessorOptions<M> {
    */
   keyPrefix?: string;
   /**
-   * The delay `process` suggests with a `'retry'` answer, by the number of attempts the
-   * message has had (the first retry gets `delay(1)`), so the queue can hold the
-   * redelivery back instead of hammering a sick dependency. Its `maxMs` must be below
-   * `retryTtlMs`, or the attempt counter would expire before the redelivery.
-   * @default backoff.exponential({ initialMs: 1_000, multiplier: 2, maxMs: 60_000 }), every
-   * delay cut to `retryTtlMs / 2` when that is less
+   * The delay a `'retry'` answer suggests, by attempts so far (`delay(1)` first); its `maxMs`
+   * must be below `retryTtlMs`.
+   * @default backoff.exponential({ initialMs: 1_000, maxMs: 60_000 }) cut to `retryTtlMs / 2`
    */
   retryBackoff?: Backoff;
   /** Stamped on every event as `policy`. @default 'message-processor' */
@@ -172,19 +166,22 @@ export function resolveMessageProcessorOptions<M>(
   const retryBackoff = isBackoff(o.retryBackoff)
     ? o.retryBackoff
     : defaultRetryBackoff(typeof retryTtlMs === 'number' && retryTtlMs > 0 ? retryTtlMs : Number.POSITIVE_INFINITY);
-  v.check(
-    // A bad retryTtlMs is reported on its own: not again as the backoff's.
-    !(typeof retryTtlMs === 'number' && retryTtlMs > 0) || retryBackoff.maxMs < retryTtlMs,
-    'retryBackoff',
-    `a backoff up to ${retryBackoff.maxMs} ms`,
-    `a backoff whose maxMs is below retryTtlMs (${retryTtlMs}), so the attempt counter outlives the delay`,
-  );
-  v.check(
-    !(typeof o.hardTimeoutMs === 'number' && retryTtlMs > 0) || o.hardTimeoutMs < retryTtlMs,
-    'hardTimeoutMs',
-    o.hardTimeoutMs,
-    `a number below retryTtlMs (${retryTtlMs}), or the attempt counter expires while an attempt runs and its attempts count from 1 again`,
-  );
+  // Compared only when each is sound: a bad retryTtlMs is reported on its own, not again as
+  // the backoff's, and a Symbol throws in a comparison.
+  if (!v.issues.length) {
+    v.check(
+      retryBackoff.maxMs < retryTtlMs,
+      'retryBackoff',
+      `a backoff up to ${retryBackoff.maxMs} ms`,
+      `a backoff whose maxMs is below retryTtlMs (${retryTtlMs}), so the attempt counter outlives the delay`,
+    );
+    v.check(
+      !(o.hardTimeoutMs! >= retryTtlMs),
+      'hardTimeoutMs',
+      o.hardTimeoutMs,
+      `a number below retryTtlMs (${retryTtlMs}), or the attempt counter expires while an attempt runs and its attempts count from 1 again`,
+    );
+  }
   v.clock('clock', o.clock);
   v.function('random', o.random);
   v.done();

@@ -5,7 +5,7 @@ import { decision, defineAlgorithm, EPSILON, type RateLimitAlgorithm, type Step 
 export interface WindowOptions {
   /** Cost admitted per window. */
   limit: number;
-  /** Window length in ms; windows are aligned to multiples of it since the epoch. */
+  /** Window length in ms, at least 1; windows are aligned to multiples of it since the epoch. */
   windowMs: number;
 }
 
@@ -45,7 +45,7 @@ function validate(subject: string, options: WindowOptions): void {
   const v = new OptionsValidator(subject);
   const o = v.known(options, WINDOW_OPTION_NAMES);
   v.required('limit', o.limit).number('limit', o.limit, { gt: 0 });
-  v.required('windowMs', o.windowMs).number('windowMs', o.windowMs, { gt: 0 });
+  v.required('windowMs', o.windowMs).number('windowMs', o.windowMs, { min: 1 });
   v.done();
 }
 

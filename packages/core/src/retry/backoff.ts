@@ -85,9 +85,11 @@ function exponential(options: ExponentialOptions = {}): Backoff {
   const initialMs = o.initialMs ?? EXPONENTIAL_DEFAULTS.initialMs;
   const maxMs = o.maxMs ?? EXPONENTIAL_DEFAULTS.maxMs;
   // Name the option the user gave: an initialMs above the default maxMs is initialMs's fault.
-  if (o.maxMs === undefined)
-    v.check(maxMs >= initialMs, 'initialMs', initialMs, `a number <= the default maxMs (${maxMs})`);
-  else v.check(maxMs >= initialMs, 'maxMs', maxMs, `a number >= initialMs (${initialMs})`);
+  // Compared only when each is sound: a Symbol throws in a comparison.
+  if (!v.issues.length && maxMs < initialMs) {
+    if (o.maxMs === undefined) v.check(false, 'initialMs', initialMs, `a number <= the default maxMs (${maxMs})`);
+    else v.check(false, 'maxMs', maxMs, `a number >= initialMs (${initialMs})`);
+  }
   v.done();
   const multiplier = o.multiplier ?? EXPONENTIAL_DEFAULTS.multiplier;
   const jitter = o.jitter ?? EXPONENTIAL_DEFAULTS.jitter;

@@ -1,4 +1,4 @@
-import type { Clock, Random } from '../clock/clock.js';
+import { type Clock, type Random, systemClock } from '../clock/clock.js';
 import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import { type Backoff, exponentialSchedule } from './backoff.js';
 import { checkBudgetOptions, RetryBudget, type RetryBudgetOptions } from './budget.js';
@@ -62,7 +62,7 @@ export interface ResolvedRetryOptions {
 const isBackoff = (v: unknown): boolean =>
   typeof v === 'object' && v !== null && typeof (v as Backoff).delay === 'function';
 
-export function resolveRetryOptions(options: RetryOptions, clock: Clock): ResolvedRetryOptions {
+export function resolveRetryOptions(options: RetryOptions): ResolvedRetryOptions {
   const v = new OptionsValidator('retry');
   const o = v.known(options, RETRY_OPTION_NAMES);
   v.integer('maxAttempts', o.maxAttempts, { min: 1 });
@@ -96,7 +96,7 @@ export function resolveRetryOptions(options: RetryOptions, clock: Clock): Resolv
       ? undefined
       : options.budget instanceof RetryBudget
         ? options.budget
-        : new RetryBudget({ clock, ...options.budget });
+        : new RetryBudget({ clock: options.clock ?? systemClock, ...options.budget });
   return {
     maxAttempts: options.maxAttempts ?? RETRY_DEFAULTS.maxAttempts,
     backoff: options.backoff ?? RETRY_DEFAULTS.backoff,

@@ -54,8 +54,8 @@ export class RetryPolicy extends PolicyBase<RetryEvent> {
 
   constructor(options: RetryOptions = {}) {
     super();
-    this.#clock = options?.clock ?? systemClock; // `?.`: null options are reported by the validation below
-    this.#opts = resolveRetryOptions(options, this.#clock);
+    this.#opts = resolveRetryOptions(options); // first: nothing is read of options it refuses
+    this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? systemRandom;
     this.#handle = options.handle ?? isTransient;
     this.name = this.#opts.name;

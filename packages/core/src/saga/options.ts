@@ -122,8 +122,10 @@ export function resolveSagaOptions(name: unknown, options: SagaOptions): Resolve
   for (const n of ['recoverAfterMs', 'logTtlMs', 'maxRecoverPerCall', 'keyPrefix'] as const) {
     v.check(o.store !== undefined || o[n] === undefined, n, o[n], 'none without a store');
   }
+  // Compared only when each is sound: a Symbol throws in a comparison.
   const ttl = o.logTtlMs ?? SAGA_DEFAULTS.logTtlMs;
-  v.check(!(ttl <= (o.recoverAfterMs ?? SAGA_DEFAULTS.recoverAfterMs)), 'logTtlMs', ttl, 'more than recoverAfterMs');
+  if (!v.issues.length)
+    v.check(ttl > (o.recoverAfterMs ?? SAGA_DEFAULTS.recoverAfterMs), 'logTtlMs', ttl, 'more than recoverAfterMs');
   v.clock('clock', o.clock);
   v.function('random', o.random);
   v.done();

@@ -2,6 +2,7 @@ import { type Clock, type Random, systemClock, systemRandom } from '../clock/clo
 import { unknownKey } from '../errors/bag.js';
 import { classify } from '../errors/classify.js';
 import { SagaError } from '../errors/errors.js';
+import { isPlainObject } from '../errors/validate.js';
 import { Emitter } from '../events/emitter.js';
 import { isAbortSignal, neverAborted, type Policy } from '../policy/policy.js';
 import { backoff } from '../retry/backoff.js';
@@ -105,7 +106,7 @@ export class Saga<I = unknown> {
    */
   async execute(input: I, options: SagaExecuteOptions = {}): Promise<SagaReport> {
     if (this.#steps.length === 0) throw new SagaError(`Saga "${this.name}" has no steps`);
-    if (typeof options !== 'object' || options === null) {
+    if (!isPlainObject(options)) {
       throw new SagaError(`Saga "${this.name}": execute options must be an object ({ id, signal })`);
     }
     // A misspelt `signal` would run the saga uncancellable.

@@ -1,5 +1,6 @@
+import { OptionsValidator } from '../errors/validate.js';
 import type { Transition } from '../store/store.js';
-import { THROTTLE_BUCKETS } from './options.js';
+import { checkThrottleOptions, THROTTLE_BUCKETS } from './options.js';
 
 /**
  * The JSON state of an adaptive throttle: requests and accepts per bucket of
@@ -36,6 +37,9 @@ export function throttleTransition(
   k: number,
   windowMs: number,
 ): Transition<ThrottleState, ThrottleInput, ThrottleDecision> {
+  const v = new OptionsValidator('throttleTransition').required('k', k).required('windowMs', windowMs);
+  checkThrottleOptions(v, { k, windowMs });
+  v.done();
   const bucketMs = windowMs / THROTTLE_BUCKETS;
   return {
     name: 'adaptiveThrottle',

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock/clock.js';
-import { type OptionNames, OptionsValidator } from '../errors/validate.js';
+import { isPlainObject, type OptionNames, OptionsValidator } from '../errors/validate.js';
 import {
   type AdaptiveLatencyOptions,
   PERCENTILE_ALLOWED,
@@ -116,16 +116,16 @@ export function resolveTimeoutOptions(
   const v = new OptionsValidator('timeout');
   if (typeof msOrPair === 'object' && msOrPair !== null) {
     // The first argument holds every option: a second one would be ignored.
-    const none =
-      options === undefined || (typeof options === 'object' && options !== null && Object.keys(options).length === 0);
+    const none = options === undefined || (isPlainObject(options) && Object.keys(options).length === 0);
     v.check(none, 'options', options, 'nothing: with an options object first, every option goes in it');
   }
-  if (typeof msOrPair === 'object' && msOrPair !== null && 'ms' in msOrPair) {
+  // A revoked Proxy throws on `in`: isPlainObject says no first, and known() refuses it below.
+  if (typeof msOrPair === 'object' && msOrPair !== null && isPlainObject(msOrPair as unknown) && 'ms' in msOrPair) {
     return resolveAdaptiveTimeout(v, v.known(msOrPair, ADAPTIVE_TIMEOUT_OPTION_NAMES) as AdaptiveTimeoutOptions);
   }
   if (typeof msOrPair === 'object' && msOrPair !== null) {
-    const { softMs, hardMs } = v.known(msOrPair, SOFT_HARD_TIMEOUT_OPTION_NAMES);
-    v.clock('clock', msOrPair.clock);
+    const { softMs, hardMs, clock, name } = v.known(msOrPair as SoftHardTimeoutOptions, SOFT_HARD_TIMEOUT_OPTION_NAMES);
+    v.clock('clock', clock);
     v.required('softMs', softMs).number('softMs', softMs, { gt: 0 });
     v.required('hardMs', hardMs).number('hardMs', hardMs, { gt: 0 });
     v.check(
@@ -134,13 +134,13 @@ export function resolveTimeoutOptions(
       hardMs,
       'a number >= softMs',
     );
-    v.string('name', msOrPair.name);
+    v.string('name', name);
     v.done();
     return {
       ms: softMs!,
       hardGapMs: hardMs! - softMs!,
       strategy: 'cooperative',
-      name: msOrPair.name ?? TIMEOUT_DEFAULTS.name,
+      name: name ?? TIMEOUT_DEFAULTS.name,
       adaptive: undefined,
     };
   }

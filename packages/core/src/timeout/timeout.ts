@@ -92,8 +92,8 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
 
   constructor(ms: TimeoutMs | SoftHardTimeoutOptions | AdaptiveTimeoutOptions, options: TimeoutOptions = {}) {
     super();
+    this.#opts = resolveTimeoutOptions(ms, options); // first: nothing is read of options it refuses
     const clock = (typeof ms === 'object' && ms !== null ? ms.clock : options?.clock) ?? systemClock;
-    this.#opts = resolveTimeoutOptions(ms, options);
     this.#clock = clock;
     this.name = this.#opts.name;
     this.#queue = new DeadlineQueue(clock);

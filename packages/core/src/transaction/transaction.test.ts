@@ -183,7 +183,7 @@ describe('transactional', () => {
     const run = transactions(client() as never);
     await expect(run.run(() => 1, { signal: AbortSignal.abort(timedOut) })).rejects.toMatchObject({ cause: timedOut });
     await expect(transactional(client() as never, () => 1, { signal: 'soon' } as never)).rejects.toThrow(
-      /options: received .*expected an object \{ signal \}/,
+      /signal: received "soon", expected an AbortSignal/,
     );
   });
 

@@ -1,7 +1,7 @@
 import type { Bag } from '../errors/bag.js';
 import { classify, type ErrorCategory, isTransient } from '../errors/classify.js';
 import { isResilienceError, messageOf, ResilienceError } from '../errors/errors.js';
-import { OptionsValidator } from '../errors/validate.js';
+import { isPlainObject, OptionsValidator } from '../errors/validate.js';
 import { type Disposer, Emitter, onType, type Subscribe } from '../events/emitter.js';
 import { isAbortSignal, neverAborted } from '../policy/policy.js';
 import {
@@ -15,14 +15,9 @@ import {
 } from './options.js';
 
 /**
- * A transaction that did not commit. `cause` is the error that stopped it; `rollbackError`
- * the error of a rollback that failed too (never hidden, never hiding `cause`).
- *
- * `transient` says whether running the whole transaction again is safe and may succeed
- * (a lost connection, a serialization failure or deadlock, a timeout). It is always
- * `false` for a commit that failed on a lost connection: the commit may have been applied,
- * so the outcome is unknown (`outcomeUnknown`), and only an idempotent transaction may be
- * retried then.
+ * A transaction that did not commit: `cause` stopped it, `rollbackError` is a failed rollback.
+ * `transient`: running it again is safe and may succeed; never after a commit lost with its
+ * connection (`outcomeUnknown`). See docs/transactions.md.
  */
 export class TransactionError extends ResilienceError {
   declare readonly code: 'transaction_failed';
@@ -113,19 +108,11 @@ async function run<Tx, T>(
 }
 
 /**
- * Runs `fn` inside a transaction: begins, runs `fn(tx)`, commits, and resolves with what
- * `fn` returned. On any error it rolls back (unless `begin` itself failed) and rejects with
- * a {@link TransactionError} whose `transient` says whether a retry is safe, so it composes
- * with `retry()` (which retries transient errors by default). To observe begins, commits and
- * rollbacks, run transactions through a {@link transactions} wrapper instead.
- *
+ * Runs `fn(tx)` in a transaction (begin, commit, rollback on error) and resolves with what it
+ * returned; rejects with a {@link TransactionError} whose `transient` says whether `retry()`
+ * may run it again. See docs/transactions.md.
  * @example
- * const id = await retry().execute(() =>
- *   transactional(client, async (tx) => {
- *     await tx.query('UPDATE accounts SET balance = balance - $1 WHERE id = $2', [10, 1]);
- *     return 1;
- *   }),
- * );
+ * const id = await retry().execute(() => transactional(client, (tx) => tx.query('UPDATE ...')));
  */
 export async function transactional<Tx, T>(
   client: TransactionClient<Tx>,
@@ -154,12 +141,15 @@ export interface TransactionRunOptions {
   signal?: AbortSignal;
 }
 
+// A misspelt `signl` is refused: it would leave the transaction to commit after its caller gave up.
 const runOptions = (o: TransactionRunOptions | undefined): boolean =>
-  o === undefined || (typeof o === 'object' && o !== null && isAbortSignal(o.signal ?? neverAborted));
+  o === undefined ||
+  (isPlainObject(o) && Object.keys(o).every((k) => k === 'signal') && isAbortSignal(o.signal ?? neverAborted));
 
 const checkRun = (v: OptionsValidator, fn: unknown, options: TransactionRunOptions | undefined): void => {
   v.function('fn', fn).required('fn', fn);
-  v.check(runOptions(options), 'options', options, 'an object { signal }').done();
+  const { signal } = v.known(options, { signal: true });
+  v.check(signal === undefined || isAbortSignal(signal), 'signal', signal, 'an AbortSignal').done();
 };
 
 /**

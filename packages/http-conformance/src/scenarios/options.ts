@@ -42,6 +42,8 @@ export const optionScenarios: Scenario[] = [
       refuses(() => t.m.loadShedding({ maxConcurrent: 0, queue: -1 }), 'maxConcurrent', 'queue');
       refuses(() => t.m.errorHandler({ expose: 'yes' as never, recentErrors: {} as never }), 'expose', 'recentErrors');
       refuses(() => t.m.healthRoutes(health(), { prefix: 'ops/' }), 'prefix');
+      // A BigInt version threw from JSON.stringify in every health response: refused here.
+      refuses(() => t.m.healthRoutes(health(), { version: 5n as never, notes: 'n' as never }), 'version', 'notes');
       refuses(() => t.m.metricsRoute({ registry: {} as never }), 'registry');
       refuses(() => t.m.adminRoutes({ authorize: () => true, prefix: '/api/' }), 'prefix');
       // A challenge Node would refuse as a header value fails every 401 (a 500) at run time: refused here.

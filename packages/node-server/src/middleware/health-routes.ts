@@ -9,7 +9,7 @@ import {
   type OptionNames,
   systemClock,
 } from '@resilience/core';
-import { OptionsValidator } from '@resilience/core/internal';
+import { checkHealthJson, OptionsValidator } from '@resilience/core/internal';
 import type { Answer } from '../respond-once.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
 
@@ -106,6 +106,8 @@ export function healthRoute(registry: HealthRegistry, options: HealthRoutesOptio
   checkPrefix(v, prefix);
   v.clock('clock', clock);
   v.boolean('expose', expose);
+  // serviceId, version, notes, links: checked once here, not by every health response.
+  checkHealthJson(v, json);
   v.done();
   // What each path runs, made once: `run()` only reads it.
   const runs = new Map<string, { kind?: HealthCheckKind }>([
