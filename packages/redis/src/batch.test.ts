@@ -143,16 +143,25 @@ describe.each([
   });
 });
 
+/**
+ * A clock `ahead(ms)` moves past the fake one it runs on, so two calls of one tick get
+ * different deadlines; its timers are the fake clock's.
+ */
+function skewed() {
+  const fake = new FakeClock();
+  let by = 0;
+  const clock: Clock = {
+    now: () => fake.now() + by,
+    setTimeout: (callback, ms) => fake.setTimeout(callback, ms),
+    clearTimeout: (handle) => fake.clearTimeout(handle),
+    sleep: (ms, signal) => fake.sleep(ms, signal),
+  };
+  return { fake, clock, ahead: (ms: number) => void (by = ms) };
+}
+
 describe('redisStore batches and deadlines', () => {
   it('a member that times out is rejected alone; the others of its script call get their decisions', async () => {
-    const fake = new FakeClock();
-    let ahead = 0; // moves this clock past the fake one, so two calls of one tick get different deadlines
-    const clock: Clock = {
-      now: () => fake.now() + ahead,
-      setTimeout: (callback, ms) => fake.setTimeout(callback, ms),
-      clearTimeout: (handle) => fake.clearTimeout(handle),
-      sleep: (ms, signal) => fake.sleep(ms, signal),
-    };
+    const { fake, clock, ahead } = skewed();
     const store = redisStore({ client: fixture.client, timeoutMs: 200, clock });
     const consume = tokenBucket({ capacity: 5 }).consume;
     const [a, b] = [storeKey(ns, 'a'), storeKey(ns, 'b')];
@@ -161,9 +170,9 @@ describe('redisStore batches and deadlines', () => {
     const commands = await watch.commands(() =>
       fixture.whilePaused(async () => {
         const early = store.apply(a, consume, 1, 0).catch((e: unknown) => e); // deadline 200
-        ahead = 100;
+        ahead(100);
         late = store.apply(b, consume, 2, 0); // deadline 300, same tick: the same script call
-        ahead = 0;
+        ahead(0);
         await fake.advance(200);
         const error = await early;
         expect(isStoreUnavailableError(error)).toBe(true);
@@ -179,14 +188,7 @@ describe('redisStore batches and deadlines', () => {
   });
 
   it('after NOSCRIPT a batch is sent again with only its members still waiting: one that timed out is never sent again', async () => {
-    const fake = new FakeClock();
-    let ahead = 0;
-    const clock: Clock = {
-      now: () => fake.now() + ahead,
-      setTimeout: (callback, ms) => fake.setTimeout(callback, ms),
-      clearTimeout: (handle) => fake.clearTimeout(handle),
-      sleep: (ms, signal) => fake.sleep(ms, signal),
-    };
+    const { fake, clock, ahead } = skewed();
     const store = redisStore({ client: fixture.client, timeoutMs: 200, clock });
     const consume = tokenBucket({ capacity: 5 }).consume;
     const [a, b] = [storeKey(ns, 'gone-a'), storeKey(ns, 'gone-b')];
@@ -196,9 +198,9 @@ describe('redisStore batches and deadlines', () => {
     const commands = await watch.commands(async () => {
       await fixture.whilePaused(async () => {
         const early = store.apply(a, consume, 1, 0).catch((e: unknown) => e); // deadline 200
-        ahead = 100;
+        ahead(100);
         late = store.apply(b, consume, 2, 0); // deadline 300, same tick: the same script call
-        ahead = 0;
+        ahead(0);
         await fake.advance(200);
         expect(isStoreUnavailableError(await early)).toBe(true);
       });
