@@ -733,6 +733,15 @@ describe('options outside the table: helpers, transitions and per-call options',
     expect((await limiter.consume('k')).allowed).toBe(true);
   });
 
+  it('a gcra or token bucket whose refill time overflows a double is refused (it answered NaN or Infinity)', () => {
+    expectRefused(() => gcra({ limit: 1, periodMs: 3e14, burst: 6e293 }), 'burst', 'burst × interval overflows');
+    expectRefused(() => gcra({ limit: 1e300, periodMs: 1e-30 }), 'burst', 'interval 0');
+    expectRefused(() => tokenBucket({ capacity: 1e308, refillPerSecond: 1e-300 }), 'refillPerSecond', 'Infinity s');
+    expectRefused(() => tokenBucket({ refillPerSecond: 1e-322 }), 'refillPerSecond', 'perMs 0');
+    expect(() => gcra({ limit: 1, periodMs: 1e12, burst: 1e6 })).not.toThrow();
+    expect(() => tokenBucket({ capacity: 1e9, refillPerSecond: 1e-3 })).not.toThrow();
+  });
+
   it('clientIpKey refuses a misspelt option', () => {
     expectRefused(() => clientIpKey('2001:db8::1', { ipv6Prefix: 64 } as Any), 'ipv6Prefix', 'a misspelt name');
   });

@@ -46,6 +46,8 @@ export function gcra(options: GcraOptions): RateLimitAlgorithm<GcraState> {
   const burst = options.burst ?? limit;
   const interval = periodMs / limit;
   const tolerance = burst * interval;
+  // Sound values whose product overflows (or whose spacing rounds to 0) would answer NaN.
+  v.check(interval > 0 && tolerance < Infinity, 'burst', burst, 'burst × periodMs / limit finite, > 0').done();
 
   // Relative to now: doubles at epoch-sized clock times are exact only to ~2.4e-4 ms, so
   // absolute times compared within 1e-9 intervals refused forever. `slack` forgives that noise;

@@ -45,6 +45,8 @@ export function tokenBucket(options: TokenBucketOptions = {}): RateLimitAlgorith
   const capacity = options.capacity ?? TOKEN_BUCKET_DEFAULTS.capacity;
   const refillPerSecond = options.refillPerSecond ?? TOKEN_BUCKET_DEFAULTS.refillPerSecond;
   const perMs = refillPerSecond / 1000;
+  // Sound values whose refill time overflows (or rounds to 0) would answer Infinity or NaN.
+  v.check(capacity / perMs < Infinity, 'refillPerSecond', refillPerSecond, 'capacity ÷ refillPerSecond finite').done();
 
   const step: Step = (s, at, fresh, cost, now, next, commit) => {
     let tokens = capacity;
