@@ -275,7 +275,9 @@ export function registerResilienceMetrics(
   const kept = new Set<string>();
   const keptName = (given: string) => {
     // Copied: a slice would keep its whole parent (a host may be kilobytes long) alive.
-    const name = given.length > MAX_NAME_LENGTH ? [...given.slice(0, MAX_NAME_LENGTH)].join('') : given;
+    // As core cuts: one less rather than keep half a surrogate pair.
+    const cut = MAX_NAME_LENGTH - +((given.charCodeAt(MAX_NAME_LENGTH - 1) & 0xfc00) === 0xd800);
+    const name = given.length > MAX_NAME_LENGTH ? [...given.slice(0, cut)].join('') : given;
     if (kept.has(name)) return name;
     if (kept.size >= MAX_BREAKER_NAMES) return 'other';
     kept.add(name);

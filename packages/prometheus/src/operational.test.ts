@@ -111,6 +111,23 @@ describe('registerResilienceMetrics: what the runbooks alert on', () => {
     expect(state.map((s) => [s.labels.name, s.value])).toEqual([[opened!.labels.name, 1]]);
   });
 
+  it('cuts a name one short rather than inside a surrogate pair, in circuit_state as in breaker opens (no U+FFFD)', async () => {
+    const name = `${'a'.repeat(47)}😀-host`;
+    const stats = metrics({ clock: new FakeClock() });
+    const breakers = new BreakerRegistry();
+    const breaker = circuitBreaker({ name, registry: breakers, strategy: consecutive(1) });
+    observe(breaker, stats);
+    const registry = new Registry();
+    registerResilienceMetrics(registry, { collectors: stats, breakers });
+    await breaker.execute(() => Promise.reject(lost())).catch(() => {});
+    const { samples } = await scrape(registry);
+    const [opened] = find(samples, 'resilience_circuit_breaker_opens_total');
+    expect(opened!.labels.name).toBe('a'.repeat(47));
+    expect(find(samples, 'resilience_circuit_state', { state: 'open' }).map((s) => s.labels.name)).toEqual([
+      'a'.repeat(47),
+    ]);
+  });
+
   it('labels the collector as collector in breaker opens, since name is the breaker', async () => {
     const api = metrics({ clock: new FakeClock() });
     const jobs = metrics({ clock: new FakeClock() });

@@ -106,6 +106,15 @@ describe('metrics', () => {
     expect(Object.keys(s.lifetime.circuits)).toEqual(['B'.repeat(48)]);
   });
 
+  it('never cuts a name inside a surrogate pair (half an emoji is U+FFFD on the wire)', () => {
+    const stats = metrics({ clock: new FakeClock() });
+    stats.recordStateChange(`${'a'.repeat(47)}😀-host`, 'open');
+    stats.recordError({ name: `${'e'.repeat(46)}😀-tail` });
+    const s = stats.snapshot();
+    expect(Object.keys(s.lifetime.circuits)).toEqual(['a'.repeat(47)]);
+    expect(s.errorsByType).toEqual({ [`${'e'.repeat(46)}😀`]: 1 });
+  });
+
   it('bounds error names across sub-windows too', async () => {
     const clock = new FakeClock();
     const stats = metrics({ clock, maxErrorTypes: 2, windowMs: 60_000 });

@@ -3,9 +3,14 @@ export const OTHER = 'other';
 /** Longest error name or label kept; longer ones are cut, so a table's memory stays bounded. */
 export const MAX_NAME_LENGTH = 48;
 
-/** The key `name` is kept under, for a lookup: cut to {@link MAX_NAME_LENGTH} characters, not copied. */
+/**
+ * The key `name` is kept under, for a lookup: cut to {@link MAX_NAME_LENGTH} characters (one
+ * less rather than keep half a surrogate pair), not copied.
+ */
 export const cutName = (name: string): string =>
-  name.length > MAX_NAME_LENGTH ? name.slice(0, MAX_NAME_LENGTH) : name;
+  name.length > MAX_NAME_LENGTH
+    ? name.slice(0, MAX_NAME_LENGTH - +((name.charCodeAt(MAX_NAME_LENGTH - 1) & 0xfc00) === 0xd800))
+    : name;
 
 /**
  * A key to store: {@link cutName}, copied so it does not keep a longer parent string alive
