@@ -1,5 +1,6 @@
 import { type Disposer, type MetricsSnapshot, worseBreakerState } from '@resilience/core';
 import { Counter, Gauge, type Metric, type Registry } from 'prom-client';
+import { countOf } from './count.js';
 import { CallHistogram } from './histogram.js';
 import { type BreakerLike, type BreakerSource, type ResilienceMetricsOptions, resolveOptions } from './options.js';
 import { WindowSummary } from './summary.js';
@@ -22,20 +23,6 @@ export {
 const MAX_BREAKER_NAMES = 32;
 /** Longest breaker name `circuit_state` reports: core's collector cuts names in breaker opens to 48, so the two match. */
 const MAX_NAME_LENGTH = 48;
-
-/**
- * A count to export, or undefined to leave it out of the scrape: prom-client fails the whole
- * scrape (the registry's other metrics too) on a negative or infinite increment, prints NaN,
- * and counts an `undefined` one as 1. A reading that throws is left out as well.
- */
-function countOf(read: () => unknown): number | undefined {
-  try {
-    const n = read();
-    return typeof n === 'number' && n >= 0 && Number.isFinite(n) ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Each breaker's name and state at a scrape: a list that throws ends the reading, a breaker whose name or state throws is left out. */
 function readBreakers(list: () => Iterable<BreakerLike>): Array<readonly [string, string]> {

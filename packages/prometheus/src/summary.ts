@@ -1,5 +1,6 @@
 import type { MetricsSnapshot } from '@resilience/core';
 import { Summary, type SummaryConfiguration } from 'prom-client';
+import { countOf } from './count.js';
 import { PROMETHEUS_DEFAULTS } from './options.js';
 
 type Values = Awaited<ReturnType<Summary['get']>>;
@@ -31,14 +32,10 @@ export class WindowSummary extends Summary<string> {
     for (const [labels, s] of this.#read()) {
       // A figure that cannot be read or is no duration (NaN, infinite, negative) is left out.
       const push = (metricName: string | undefined, quantile: number | undefined, read: () => number) => {
-        try {
-          const value = read();
-          if (!(value >= 0 && Number.isFinite(value))) return;
-          const at = quantile === undefined ? labels : { ...labels, quantile };
-          values.push(metricName === undefined ? { labels: at, value } : { metricName, labels: at, value });
-        } catch {
-          // A snapshot of another shape: this figure is left out of the scrape.
-        }
+        const value = countOf(read);
+        if (value === undefined) return;
+        const at = quantile === undefined ? labels : { ...labels, quantile };
+        values.push(metricName === undefined ? { labels: at, value } : { metricName, labels: at, value });
       };
       // No quantile of an empty window (0 would read as a real latency).
       for (const q of PROMETHEUS_DEFAULTS.quantiles)

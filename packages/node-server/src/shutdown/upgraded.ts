@@ -4,7 +4,7 @@ import type { ShutdownServer } from './options.js';
 /** The server events that hand a socket over to the app: a WebSocket's upgrade, a CONNECT tunnel. */
 const HANDOVERS = ['upgrade', 'connect'] as const;
 type Handover = (typeof HANDOVERS)[number];
-const isHandover = (event: string | symbol): event is Handover => event === 'upgrade' || event === 'connect';
+const isHandover = (event: string | symbol): event is Handover => (HANDOVERS as readonly unknown[]).includes(event);
 
 /** What {@link trackUpgraded} returns. */
 export interface UpgradedSockets {
