@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { type RedisServer, startRedis } from './servers.js';
@@ -17,6 +18,8 @@ export function useServer(): ServerFixture {
   beforeAll(async () => {
     server = await startRedis();
     client = new Redis({ port: server.port, host: '127.0.0.1' });
+    // Ready (its INFO check answered) before a test file's own set-up runs: a MONITOR started there must see no other traffic.
+    await once(client, 'ready');
   }, 60_000);
   afterAll(async () => {
     client?.disconnect();

@@ -1,4 +1,5 @@
 /** Counts round trips: the commands clients send, as MONITOR sees them (commands run by scripts excluded). */
+import { once } from 'node:events';
 import type { Redis } from 'ioredis';
 
 export interface Monitor {
@@ -8,7 +9,14 @@ export interface Monitor {
   stop(): void;
 }
 
+/**
+ * Starts MONITOR on a duplicate of `client`. Nothing else may talk to the server until it resolves: ioredis 5
+ * enters monitoring mode a microtask after MONITOR's `+OK`, so another client's command echoed in the same
+ * socket read reaches an empty command queue and is thrown as "Command queue state error" with no listener.
+ * So `client`'s own ready check (an INFO) is let finish first.
+ */
 export async function monitor(client: Redis): Promise<Monitor> {
+  if (client.status !== 'ready') await once(client, 'ready');
   const watcher = await client.monitor();
   let seen: string[] | undefined;
   let marker: ((id: string) => void) | undefined;
