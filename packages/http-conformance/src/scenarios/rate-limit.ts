@@ -225,6 +225,40 @@ export const rateLimitScenarios: Scenario[] = [
   },
   {
     area: 'rateLimit',
+    name: 'refuses a cost above what a limit ever admits with 429 and no Retry-After (waiting never helps), taking nothing',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const app = await t.serve([
+        t.m.rateLimit({
+          name: 'tokens',
+          algorithm: [fixedWindow({ limit: 10, windowMs: 60_000 }), fixedWindow({ limit: 100, windowMs: 3_600_000 })],
+          cost: (c) => Number(t.m.header(c, 'x-cost') ?? 1),
+          headers: 'both',
+          clock,
+        }),
+        t.m.route('GET', '/', ok),
+      ]);
+      const refused = await app.fetch('/', { headers: { 'x-cost': '11' } });
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('content-type')).toBe('application/problem+json');
+      expect(refused.headers.get('retry-after')).toBeNull();
+      expect(refused.headers.get('ratelimit-policy')).toBe('"tokens-1";q=10;w=60, "tokens-2";q=100;w=3600');
+      expect(refused.headers.get('ratelimit-reset')).toBeNull();
+      expect(await refused.json()).toMatchObject({
+        type: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
+        status: 429,
+        'violated-policies': ['tokens-1'],
+        detail: 'the request costs 11, more than the 10 the policy "tokens-1" ever admits',
+      });
+      const full = await app.fetch('/', { headers: { 'x-cost': '10' } });
+      expect([full.status, full.headers.get('ratelimit')]).toEqual([
+        200,
+        '"tokens-1";r=0;t=60, "tokens-2";r=90;t=3600',
+      ]);
+    },
+  },
+  {
+    area: 'rateLimit',
     name: 'decides with consumeSync on a synchronous store: consume (a promise per request) is never called',
     async run(t) {
       const clock = new FakeClock(0);

@@ -37,7 +37,7 @@ export interface RateLimitOptions<C> {
   store?: Store;
   /** Whose quota a request takes from. @default the client IP (IPv6 by /56, see clientIpKey) */
   key?: (c: C) => string | PromiseLike<string>;
-  /** What a request costs: at most what the limit can ever admit (a fixed cost above it is refused at construction). @default 1 */
+  /** What a request costs. A fixed cost above what a limit ever admits is refused at construction; a function's, with a 429 and no Retry-After. @default 1 */
   cost?: number | ((c: C) => number | PromiseLike<number>);
   /** Requests that pass uncounted and without rate-limit fields (health probes, say). */
   skip?: (c: C) => boolean | PromiseLike<boolean>;
@@ -140,9 +140,9 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
       ['algorithm', 'name', 'clock'],
     );
   const cost = o.cost ?? MIDDLEWARE_DEFAULTS.rateLimit.cost;
+  const maxCost = limiterOk && built !== undefined ? Math.min(...built.algorithms.map((a) => a.maxCost)) : 0;
   if (typeof cost === 'number' && limiterOk && built !== undefined) {
     // A cost no limit can ever admit would fail every request (a 500), not refuse it: said here instead.
-    const maxCost = Math.min(...built.algorithms.map((a) => a.maxCost));
     const why = o.cost === undefined ? ` (${cost}, the default, is not)` : '';
     v.check(!(cost > maxCost), 'cost', o.cost, `a number >= 0 and <= ${maxCost}, the most the limit ever admits${why}`);
   }
@@ -195,7 +195,12 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
   };
 
   const draft = respond!.draft;
-  const decide = (res: ServerResponse, d: RateLimitDecision): Answer | undefined => {
+  // `detail`: a refusal no wait ends (see beyondQuota), sent without a time to come back.
+  const decide = (
+    res: ServerResponse,
+    d: RateLimitDecision,
+    detail?: (violated: readonly string[]) => string,
+  ): Answer | undefined => {
     // Nearly every response: one limit allowing and counted, in draft mode, and no rate-limit fields yet
     // (an earlier limiter's legacy fields stay as they are, as a merge would leave them):
     // two fields set, nothing built.
@@ -228,7 +233,28 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
       return undefined;
     }
     emitHttpDecision({ decision: 'rate_limited', policy: name });
-    return { status: r.status, headers, body: JSON.stringify(r.body) };
+    if (detail === undefined) return { status: r.status, headers, body: JSON.stringify(r.body) };
+    for (const field of ['retry-after', 'ratelimit-reset', 'x-ratelimit-reset']) delete headers[field];
+    return { status: r.status, headers, body: JSON.stringify({ ...r.body, detail: detail(r.violated) }) };
+  };
+  // A cost from the request above what a limit ever admits (a client asking for more tokens
+  // than a whole window holds) can never pass: refused as over quota, taking nothing, not a 500.
+  const beyondQuota = (res: ServerResponse, cost: number): Answer | undefined => {
+    const limits = limiter.algorithms.map((a) => ({
+      allowed: cost <= a.maxCost,
+      limit: a.limit,
+      remaining: 0,
+      resetMs: 0,
+      retryAfterMs: 0,
+      uncounted: true as const, // nothing counted: no RateLimit item
+    }));
+    const refusing = limits.find((l) => !l.allowed)!;
+    const most = Math.max(...limiter.algorithms.filter((a) => cost > a.maxCost).map((a) => a.maxCost));
+    return decide(res, limits.length === 1 ? refusing : { ...refusing, limits }, (violated) => {
+      const names = violated.map((n) => `"${n}"`).join(', ');
+      const which = violated.length > 1 ? `policies ${names} ever admit` : `policy ${names} ever admits`;
+      return `the request costs ${cost}, more than the ${most} the ${which}`;
+    });
   };
   const failed = (res: ServerResponse, error: unknown): Answer => {
     if (!isStoreUnavailableError(error)) throw error;
@@ -240,6 +266,7 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
     if (skip !== undefined && (await skip(c))) return undefined;
     const key = keyOf === undefined ? ipKey(c) : await keyOf(c);
     const cost = costOf === undefined ? fixedCost : await costOf(c);
+    if (cost > maxCost) return beyondQuota(res, cost);
     try {
       return decide(res, await limiter.consume(key, cost));
     } catch (error) {
