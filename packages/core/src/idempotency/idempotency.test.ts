@@ -470,6 +470,27 @@ describe('idempotency', () => {
       expect(fn).toHaveBeenCalledTimes(1);
     });
 
+    it('a recording whose answer was lost (written, then the store failed) is sent again and counts as recorded', async () => {
+      const inner = memoryStore();
+      let lose = 1;
+      const store = storeOver(inner, {
+        apply: async (key, t, input, now) => {
+          const output = await inner.apply(key, t, input, now);
+          if (t.name === 'idempotency.complete' && lose-- > 0) throw new StoreUnavailableError('redisStore: closed');
+          return output;
+        },
+      });
+      const clock = new FakeClock();
+      const idem = idempotency({ store, clock, random: fixed, pollIntervalMs: 100 });
+      const events: string[] = [];
+      idem.onEvent((e) => events.push(e.type));
+      const call = idem.executeDetailed('k', () => 'charged');
+      await clock.advance(100);
+      expect(await call).toEqual({ value: 'charged', source: 'executed' });
+      expect(events).toEqual(['executed']); // no not_recorded (lock_lost)
+      expect(await idem.executeDetailed('k', () => 'again')).toEqual({ value: 'charged', source: 'replayed' });
+    });
+
     it('rejects with IdempotencyRecordError carrying the value when every attempt fails, and keeps the key in flight', async () => {
       const { store, away } = flaky(['idempotency.complete']);
       const clock = new FakeClock();

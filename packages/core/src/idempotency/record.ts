@@ -16,7 +16,7 @@ export type RecordedOutcome =
 /** One idempotency record (JSON): a call in flight, or a finished call's outcome. */
 export type IdempotencyRecord =
   | { readonly s: 'in_flight'; readonly fp: string | null; readonly owner: string; readonly until: number }
-  | { readonly s: 'done'; readonly fp: string | null; readonly outcome: RecordedOutcome };
+  | { readonly s: 'done'; readonly fp: string | null; readonly owner?: string; readonly outcome: RecordedOutcome };
 
 export type BeginOutput =
   | { readonly kind: 'acquired' }
@@ -60,7 +60,7 @@ export function beginTransition(
 
 /**
  * Records a finished call's outcome, if this owner still holds the key (or the key was
- * dropped meanwhile). Outputs whether it was recorded.
+ * dropped meanwhile). Outputs whether its record is there.
  */
 export function completeTransition(
   ttlMs: number,
@@ -74,9 +74,10 @@ export function completeTransition(
     params: { ttlMs },
     apply(state, input) {
       if (state !== undefined && !(state.s === 'in_flight' && state.owner === input.owner)) {
-        return { state, output: false, ttlMs: 0, write: false };
+        // Its own record (this write sent again, its answer lost with a connection): recorded.
+        return { state, output: state.owner === input.owner, ttlMs: 0, write: false };
       }
-      return { state: { s: 'done', fp: input.fp, outcome: input.outcome }, output: true, ttlMs };
+      return { state: { s: 'done', fp: input.fp, owner: input.owner, outcome: input.outcome }, output: true, ttlMs };
     },
   };
 }

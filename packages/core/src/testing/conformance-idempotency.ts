@@ -31,11 +31,13 @@ export const idempotencyScenarios: readonly StoreScenario[] = [
       same(await store.apply(KEY, begin, by('b'), await at(300)), { kind: 'in_flight', waitMs: 700 }, 'b at 300 ms');
       const done = { fp: 'f1', owner: 'a', outcome: VALUE };
       same(await store.apply(KEY, complete, done, await at(400)), true, 'a records its outcome');
-      same(await store.get(KEY, 400), { s: 'done', fp: 'f1', outcome: VALUE }, 'record done');
+      same(await store.get(KEY, 400), { s: 'done', fp: 'f1', owner: 'a', outcome: VALUE }, 'record done');
+      // So is a complete sent twice: a's own record is there, written once.
+      same(await store.apply(KEY, complete, { ...done, outcome: ERROR }, 400), true, 'a records again');
       same(await store.apply(KEY, begin, by('b'), await at(500)), { kind: 'done', outcome: VALUE }, 'b replays');
       same(await store.apply(KEY, begin, by('c', null), 500), { kind: 'done', outcome: VALUE }, 'no fingerprint');
       same(await store.apply(KEY, complete, { ...done, owner: 'b' }, await at(600)), false, 'complete by a non-owner');
-      same(await store.get(KEY, 600), { s: 'done', fp: 'f1', outcome: VALUE }, 'record after a refused complete');
+      same(await store.get(KEY, 600), { s: 'done', fp: 'f1', owner: 'a', outcome: VALUE }, 'record after completes');
       same(
         await store.apply(KEY, begin, by('d'), await at(5_399)),
         { kind: 'done', outcome: VALUE },
@@ -55,7 +57,7 @@ export const idempotencyScenarios: readonly StoreScenario[] = [
       await store.apply(KEY, complete, { fp: 'f1', owner: 'a', outcome: VALUE }, await at(20));
       same(await store.apply(KEY, begin, { fp: 'f2', owner: 'b' }, await at(30)), { kind: 'mismatch' }, 'once done');
       same(await store.apply(KEY, begin, { fp: 'f1', owner: 'c' }, 30), { kind: 'done', outcome: VALUE }, 'same fp');
-      same(await store.get(KEY, 30), { s: 'done', fp: 'f1', outcome: VALUE }, 'record after mismatches');
+      same(await store.get(KEY, 30), { s: 'done', fp: 'f1', owner: 'a', outcome: VALUE }, 'record after mismatches');
     },
   },
   {
@@ -106,7 +108,11 @@ export const idempotencyScenarios: readonly StoreScenario[] = [
         'c',
       );
       same(await store.apply(KEY, releaseTransition, { owner: 'b' }, 40), false, 'a done record is not released');
-      same(await store.get(KEY, 40), { s: 'done', fp: 'f1', outcome: ERROR }, 'record after a refused release');
+      same(
+        await store.get(KEY, 40),
+        { s: 'done', fp: 'f1', owner: 'b', outcome: ERROR },
+        'record after a refused release',
+      );
     },
   },
   {

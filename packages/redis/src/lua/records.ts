@@ -40,8 +40,10 @@ end
 local function idemComplete(s, a, i)
   local ttl, fp, owner, outcome = tonumber(a[i]), a[i + 1], a[i + 2], a[i + 3]
   local f = stateOf(s)
-  if f ~= nil and not (f.raw.s == '"in_flight"' and f.raw.owner == owner) then return 'false', false, 0 end
-  return 'true', json('s', '"done"', 'fp', fp, 'outcome', outcome), ttl
+  if f ~= nil and not (f.raw.s == '"in_flight"' and f.raw.owner == owner) then
+    return tostring(f.raw.owner == owner), false, 0
+  end
+  return 'true', json('s', '"done"', 'fp', fp, 'owner', owner, 'outcome', outcome), ttl
 end
 
 local function idemRelease(s, a, i)
