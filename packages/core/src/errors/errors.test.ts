@@ -1,5 +1,6 @@
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { circuitBreaker } from '../breaker/breaker.js';
+import { rateLimiter } from '../ratelimit/limiter.js';
 import { retry } from '../retry/retry.js';
 import {
   BrokenCircuitError,
@@ -304,23 +305,32 @@ describe('OptionsValidator', () => {
     });
 
     it.each([
-      ['retry', () => retry({ minTimeout: 1_000 } as never), 'minTimeout', 'backoff.exponential({ initialMs })'],
-      ['retry', () => retry({ maxRetryTime: 1_000 } as never), 'maxRetryTime', 'deadlineMs'],
-      ['retry', () => retry({ shouldRetry: () => true } as never), 'shouldRetry', 'handle'],
-      ['retry', () => retry({ onFailedAttempt: () => {} } as never), 'onFailedAttempt', 'onRetry'],
+      ['retry', 'minTimeout', () => retry({ minTimeout: 1_000 } as never), 'backoff.exponential({ initialMs })'],
+      ['retry', 'maxRetryTime', () => retry({ maxRetryTime: 1_000 } as never), 'deadlineMs'],
+      ['retry', 'shouldRetry', () => retry({ shouldRetry: () => true } as never), 'handle'],
+      ['retry', 'onFailedAttempt', () => retry({ onFailedAttempt: () => {} } as never), 'onRetry'],
       [
         'circuitBreaker',
-        () => circuitBreaker({ volumeThreshold: 5 } as never),
         'volumeThreshold',
+        () => circuitBreaker({ volumeThreshold: 5 } as never),
         'strategy: timeWindow({ minimumCalls })',
       ],
       [
         'circuitBreaker',
-        () => circuitBreaker({ errorThresholdPercentage: 50 } as never),
         'errorThresholdPercentage',
+        () => circuitBreaker({ errorThresholdPercentage: 50 } as never),
         'strategy: timeWindow({ failureRate: % / 100 })',
       ],
-    ])("%s points p-retry's and opossum's %s to its own name", (_, build, option, hint) => {
+      ['retry', 'factor', () => retry({ factor: 2 } as never), 'backoff.exponential({ multiplier })'],
+      ['retry', 'maxTimeout', () => retry({ maxTimeout: 1_000 } as never), 'backoff.exponential({ maxMs })'],
+      ['circuitBreaker', 'errorFilter', () => circuitBreaker({ errorFilter: () => true } as never), 'handle'],
+      [
+        'rateLimiter',
+        'points',
+        () => rateLimiter({ points: 10 } as never),
+        'algorithm: fixedWindow({ limit, windowMs })',
+      ],
+    ])("%s points p-retry's, opossum's and rate-limiter-flexible's %s to its own name", (_, option, build, hint) => {
       expect(build).toThrow(`${option}: received`);
       expect(build).toThrow(`(another library's? here: ${hint})`);
     });

@@ -11,12 +11,12 @@ export interface IdempotencyOptions {
   store?: Store;
   /** How long a finished call's outcome is replayed. @default 86_400_000 (24 h) */
   ttlMs?: number;
+  // At least 2: the memory store pins at most half its keys while their calls run, so a
+  // store of one record could never hold a call in flight.
   /**
-   * Most records kept by the default memory store (least recently used evicted first), so
-   * an attacker cycling keys cannot grow memory past `maxRecords` records. With your own
-   * `store`, that store's bound applies (`memoryStore({ maxKeys })`, Redis `maxmemory`).
-   * At least 2: the memory store pins at most half its keys while their calls run, so a
-   * store of one record could never hold a call in flight. @default 10_000
+   * Most records the default memory store keeps (least recently used evicted first), at
+   * least 2; your own `store` has its own bound (`memoryStore({ maxKeys })`, Redis `maxmemory`).
+   * @default 10_000
    */
   maxRecords?: number;
   /**
