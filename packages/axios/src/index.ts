@@ -1,4 +1,4 @@
-import { type ClientOptions, type ResilientClient, resilientClient } from '@resilience/core';
+import { type ClientOptions, isRetryableFailure, type ResilientClient, resilientClient } from '@resilience/core';
 import { checkNested, isPlainObject, OptionsValidator } from '@resilience/core/internal';
 import axios, { type AxiosError, type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { type AdapterSpec, AsLeft } from './as-left.js';
@@ -164,10 +164,13 @@ const FETCH_RULE =
  * Rethrows an attempt's error, marked `retryable` when the http adapter's buffered body broke
  * off after a status below 400 ('stream has been aborted'): the caller had none of the body, a
  * network error. Core's `isRetryableFailure` reads such an error by its code (an ECONNRESET
- * after a 200 is retried already); this message it does not know. Marked `retryable: false`
- * when fetch's rules refused the request (the fetch adapter's `ERR_NETWORK`, which core reads
- * as a network error): the same on every try, and no sign of a host in trouble — as the http
- * adapter's `ERR_FR_TOO_MANY_REDIRECTS` is not retried.
+ * after a 200 is retried already); this message it does not know. The fetch adapter's
+ * `ERR_NETWORK`, which core reads as a network error, carries undici's own error as its
+ * `cause`: marked `retryable: false` when that error is not one to retry as the http adapter
+ * would have thrown it (by its code: a Location no URL parser reads, `ERR_INVALID_URL`, a
+ * TLS refusal), or when fetch's rules refused the request (a reason, no code): the same on
+ * every try, and no sign of a host in trouble — as the http adapter's
+ * `ERR_FR_TOO_MANY_REDIRECTS` is not retried.
  */
 function brokenOff(error: unknown): never {
   const e = error as AxiosError;
@@ -177,9 +180,9 @@ function brokenOff(error: unknown): never {
     Object.defineProperty(error, 'retryable', { value: true, configurable: true, writable: true });
   } else if (
     e.code === 'ERR_NETWORK' &&
-    typeof cause?.message === 'string' &&
-    cause.code === undefined &&
-    FETCH_RULE.test(cause.message)
+    (typeof cause?.code === 'string'
+      ? !isRetryableFailure(cause)
+      : cause?.code === undefined && typeof cause?.message === 'string' && FETCH_RULE.test(cause.message))
   ) {
     Object.defineProperty(error, 'retryable', { value: false, configurable: true, writable: true });
   }

@@ -27,12 +27,19 @@ const toFtp: Step = (_req, res) => {
   res.end();
 };
 
+const unparsable: Step = (_req, res) => {
+  res.writeHead(302, { location: 'http://[::1' });
+  res.end();
+};
+
 describe('a redirect that can never succeed', () => {
   it.each<[string, 'http' | 'fetch', Step, number]>([
     ['a loop, through the http adapter', 'http', loop, 22], // follow-redirects gives up after 21
     ['a loop, through the fetch adapter', 'fetch', loop, 21], // fetch after 20
     ['to another scheme, through the http adapter', 'http', toFtp, 1],
     ['to another scheme, through the fetch adapter', 'fetch', toFtp, 1],
+    ['to a Location no URL parser reads, through the http adapter', 'http', unparsable, 1],
+    ['to a Location no URL parser reads, through the fetch adapter', 'fetch', unparsable, 1], // undici's ERR_INVALID_URL
   ])('is not retried: %s', async (_, adapter, step, requests) => {
     server = await scriptServer(step);
     const clock = new FakeClock();
