@@ -206,6 +206,17 @@ describe('resilientClient.request', () => {
     expect(get.attempts[0]!.idempotencyKey).toBeUndefined();
   });
 
+  it('idempotencyKey: true makes a POST or PATCH safe whatever idempotent says, with its own key or a generated one', async () => {
+    const { client: c, clock } = client({ idempotencyKey: true, idempotent: () => false });
+    const generated = script(503, 200);
+    expect((await drive(clock, c.request(call('POST', A), generated.send))).status).toBe(200);
+    const own = script(503, 200);
+    expect((await drive(clock, c.request(call('PATCH', A, { 'idempotency-key': '"k"' }), own.send))).status).toBe(200);
+    expect(own.attempts.map((a) => a.idempotencyKey)).toEqual([undefined, undefined]); // its own key is kept
+    const get = script(503, 200);
+    expect((await drive(clock, c.request(call('GET', A), get.send))).status).toBe(503); // idempotent decides the rest
+  });
+
   it('generates keys with crypto.randomUUID unless a random source is injected', async () => {
     const c = resilientClient({ idempotencyKey: true }, transport);
     const first = script(200);
@@ -551,6 +562,26 @@ describe('resilientClient options', () => {
     }
     expect(issues({ retry: { budget: null } })).toEqual(['retry.budget']);
     expect(() => resilientClient(null as never)).toThrow(ConfigurationError);
+  });
+
+  it('names an option the client sets itself when it is given in a section (retry.deadlineMs, breaker.clock)', () => {
+    const issues = (options: object) => {
+      try {
+        resilientClient(options as ClientOptions);
+      } catch (error) {
+        return (error as ConfigurationError).issues.map((i) => `${i.option}: ${i.allowed}`);
+      }
+      return [];
+    };
+    // retry() would take it as a deadline on the retries only, with no time limit on the attempts.
+    expect(issues({ retry: { deadlineMs: 1 } })).toEqual(["retry.deadlineMs: nothing here (the client's deadlineMs)"]);
+    expect(issues({ breaker: { clock: new FakeClock() }, throttle: { random: () => 0 } })).toEqual([
+      "breaker.clock: nothing here (the client's clock)",
+      "throttle.random: nothing here (the client's random)",
+    ]);
+    expect(issues({ rateLimit: { requestsPerMinute: 60, clock: new FakeClock() } })).toEqual([
+      "rateLimit.clock: nothing here (the client's clock)",
+    ]);
   });
 
   it('names a retry.onRetry that is not a function, as retry() does', () => {

@@ -136,19 +136,19 @@ export class ResilientClient<N = unknown, R = unknown> {
       if (!signalCheck(call.signal)) throw new TypeError(`${this.name}: signal: expected an AbortSignal or undefined`);
       host = this.#hostOf(call);
       const method = call.method.toUpperCase();
-      let existing: string | null | undefined;
-      if (this.#newKey !== undefined && KEYED_METHODS.has(method)) {
-        existing = call.header?.(IDEMPOTENCY_KEY_HEADER);
-        if (existing == null || existing === '') idempotencyKey = this.#newKey();
+      // With `idempotencyKey`, a POST or PATCH carries a key, its own or one made here: safe, whatever `idempotent` says.
+      const keyed = this.#newKey !== undefined && KEYED_METHODS.has(method);
+      if (keyed) {
+        const existing = call.header?.(IDEMPOTENCY_KEY_HEADER);
+        if (existing == null || existing === '') idempotencyKey = this.#newKey!();
       }
       const idempotent = this.#options.idempotent;
       safe =
         host.retry !== undefined &&
         call.replayable !== false &&
-        (idempotencyKey !== undefined ||
+        (keyed ||
           (idempotent === undefined
-            ? IDEMPOTENT_METHODS.has(method) ||
-              isIdempotentRequest(method, existing ?? call.header?.(IDEMPOTENCY_KEY_HEADER))
+            ? IDEMPOTENT_METHODS.has(method) || isIdempotentRequest(method, call.header?.(IDEMPOTENCY_KEY_HEADER))
             : said(this.name, idempotent(call.request))));
     } catch (error) {
       return Promise.reject(error);

@@ -170,6 +170,19 @@ export function validateClientOptions(
     o.metrics,
     'metrics() options or a boolean',
   );
+  // What the client gives each policy itself: in a section, another clock or a retries-only deadline, unseen.
+  for (const [section, own] of [
+    ['retry', ['deadlineMs', 'clock', 'random']],
+    ['breaker', ['clock', 'random']],
+    ['throttle', ['clock', 'random']],
+    ['rateLimit', ['clock']],
+  ] as const) {
+    const given = o[section] as Record<string, unknown> | undefined;
+    for (const name of own) {
+      if (isPlainObject(given) && name in given)
+        v.check(false, `${section}.${name}`, given[name], `nothing here (the client's ${name})`);
+    }
+  }
   const t = o.timeout;
   v.check(t === undefined || typeof t === 'number' || isPlainObject(t), 'timeout', t, 'ms or { ms, strategy }');
   v.number('deadlineMs', o.deadlineMs, { gt: 0 });

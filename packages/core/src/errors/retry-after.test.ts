@@ -46,6 +46,13 @@ describe('Retry-After', () => {
     expect(retryAfterMs({ response: { headers } }, 0)).toBe(1500.5);
     expect(retryAfterMs({ response: { headers: { 'retry-after-ms': '250' } } }, 0)).toBe(250);
     expect(retryAfterMs({ headers: { 'retry-after-ms': ['40'] } }, 0)).toBe(40);
+    // Sent twice, joined by fetch's Headers: the first, as for Retry-After
+    const twice = new Headers([
+      ['retry-after-ms', '250'],
+      ['retry-after-ms', '250'],
+      ['retry-after', '30'],
+    ]);
+    expect(retryAfterMs({ response: { headers: twice } }, 0)).toBe(250);
     // One that is no number of ms leaves Retry-After to say
     expect(retryAfterMs({ response: { headers: { 'retry-after-ms': 'soon', 'retry-after': '2' } } }, 0)).toBe(2_000);
     expect(retryAfterMs({ response: { headers: { 'Retry-After': '3' } } }, 0)).toBe(3_000);

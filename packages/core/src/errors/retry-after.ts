@@ -49,9 +49,11 @@ export function retryAfterMs(error: unknown, nowMs: number, depth = 0): number |
     if (waitOf(data)) return data;
     const all = [e.headers, asBag(e.response)?.headers, asBag(asBag(e.meta)?.response)?.headers];
     for (const headers of all) {
-      let ms = header(headers, 'retry-after-ms');
-      ms = Array.isArray(ms) ? ms[0] : ms;
-      if (typeof ms === 'string' && DECIMAL.test(ms.trim())) return Number(ms);
+      const field = header(headers, 'retry-after-ms');
+      const ms = String(Array.isArray(field) ? field[0] : field)
+        .split(',')[0]!
+        .trim(); // sent twice (`250, 250`): the first
+      if (DECIMAL.test(ms)) return Number(ms);
     }
     const value = all.map((headers) => header(headers, 'retry-after')).find((v) => v != null);
     const parsed = parseRetryAfter(value, nowMs);
