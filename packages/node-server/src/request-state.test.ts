@@ -3,7 +3,14 @@ import { Socket } from 'node:net';
 import { classify } from '@resilience/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClientDisconnectedError } from './errors.js';
-import { abortRequest, claimResponse, requestSignal, whenResponseCloses } from './request-state.js';
+import {
+  abortRequest,
+  claimResponse,
+  isIdempotencyRefusal,
+  markIdempotencyRefusal,
+  requestSignal,
+  whenResponseCloses,
+} from './request-state.js';
 import { deferred, type Served, send, serve } from './testing/http.js';
 
 let served: Served | undefined;
@@ -194,5 +201,20 @@ describe('claimResponse', () => {
     expect(run).toHaveBeenCalledTimes(1);
     expect(signal.aborted).toBe(true);
     expect(signal.reason).toBeInstanceOf(ClientDisconnectedError);
+  });
+});
+
+describe('markIdempotencyRefusal', () => {
+  it.each([
+    ['a plain response', response],
+    ["one with Express's res.locals", expressWithLocals],
+  ])('marks that response only, on %s; asking makes no state', (_, make) => {
+    const [res, other] = [make(), make()];
+    expect(isIdempotencyRefusal(res)).toBe(false);
+    const before = Reflect.ownKeys(res);
+    expect(isIdempotencyRefusal(res)).toBe(false);
+    expect(Reflect.ownKeys(res)).toEqual(before);
+    markIdempotencyRefusal(res);
+    expect([isIdempotencyRefusal(res), isIdempotencyRefusal(other)]).toEqual([true, false]);
   });
 });

@@ -28,6 +28,8 @@ interface RequestState {
   onClose: Array<() => void> | undefined;
   /** What the handler writes after the toolkit answered for it (see `respondOnce`). */
   late: LateResponse | undefined;
+  /** Whether an idempotency middleware refused the request (see `markIdempotencyRefusal`). */
+  refused: boolean;
 }
 
 const STATE = Symbol('resilience.request');
@@ -75,6 +77,7 @@ function slotOf(res: ServerResponse): RequestState {
       claims: undefined,
       onClose: undefined,
       late: undefined,
+      refused: false,
     };
     if (holder === undefined) states.set(res, state);
     else holder[STATE] = state;
@@ -159,6 +162,20 @@ export function setLateResponse(res: ServerResponse, late: LateResponse): void {
 /** The handler's late answer, when the toolkit answered for it (a timeout); else `undefined`. */
 export function lateResponse(res: ServerResponse): LateResponse | undefined {
   return existingState(res)?.late;
+}
+
+/**
+ * Marks the response as an idempotency middleware's refusal (a bad or missing key, a key in
+ * flight or reused, a body it could not read, its store down): a client told to fix its
+ * request or to come back, never a result, so no idempotency record keeps it, whoever captured it.
+ */
+export function markIdempotencyRefusal(res: ServerResponse): void {
+  slotOf(res).refused = true;
+}
+
+/** Whether {@link markIdempotencyRefusal} was called for the response. */
+export function isIdempotencyRefusal(res: ServerResponse): boolean {
+  return existingState(res)?.refused === true;
 }
 
 /** Runs `run` once when the response closes, finished or not; at once if it already has. */

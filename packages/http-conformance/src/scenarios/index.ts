@@ -2,6 +2,7 @@ import type { Scenario } from '../scenario.js';
 import { decisionScenarios } from './decisions.js';
 import { errorHandlerScenarios } from './errors.js';
 import { idempotencyScenarios } from './idempotency.js';
+import { idempotencyNestedScenarios } from './idempotency-nested.js';
 import { idempotencyTimeoutScenarios } from './idempotency-timeout.js';
 import { optionScenarios } from './options.js';
 import { rateLimitScenarios } from './rate-limit.js';
@@ -16,6 +17,7 @@ import { loadSheddingScenarios, timeoutScenarios } from './timeout-shedding.js';
 export const scenarios: readonly Scenario[] = [
   ...rateLimitScenarios,
   ...idempotencyScenarios,
+  ...idempotencyNestedScenarios,
   ...idempotencyTimeoutScenarios,
   ...timeoutScenarios,
   ...loadSheddingScenarios,

@@ -29,7 +29,14 @@ import { bodyReader, type RequestBody } from '../body.js';
 import { type CapturedResponse, responseCapture } from '../capture.js';
 import { loggedPath } from '../logged-path.js';
 import { consoleLogger, quietLogger } from '../logger.js';
-import { lateResponse, requestCorrelationId, requestSignal } from '../request-state.js';
+import {
+  claimResponse,
+  isIdempotencyRefusal,
+  lateResponse,
+  markIdempotencyRefusal,
+  requestCorrelationId,
+  requestSignal,
+} from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 import { errorAnswer, problemAnswer } from './answer.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
@@ -129,6 +136,20 @@ export type IdempotencyStep<C> = (
 const ignore = () => {};
 const HEAD_RECORD = { headers: ['content-length'] };
 
+/**
+ * Shared by every idempotency middleware: the first to take a request (it has that one's key,
+ * or that one refuses it) decides it; one the request reaches later (the same mounted on the
+ * app and on a route, another sharing its store) passes it through, where its own claim of the
+ * key would meet the first one's and answer 409.
+ */
+const DECIDES = {};
+
+/** The middleware's own answer, not the handler's: never recorded, by it or another on the request. */
+function refusal(res: ServerResponse, answer: Answer): Answer {
+  markIdempotencyRefusal(res);
+  return answer;
+}
+
 /** The idempotency middleware shared by the Express and Koa adapters; see their `idempotency`. */
 export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: IdempotencyPort<C>): IdempotencyStep<C> {
   const v = new OptionsValidator('idempotency');
@@ -197,8 +218,14 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
   const scopeOf = o.scope;
 
   /** What to record of a response: nothing (the key is freed) when it was not all kept, or is not one to replay. */
-  const recordOf = (captured: CapturedResponse | undefined, head: boolean): ReplayRecord | Unrecorded<undefined> => {
+  const recordOf = (
+    res: ServerResponse,
+    captured: CapturedResponse | undefined,
+    head: boolean,
+  ): ReplayRecord | Unrecorded<undefined> => {
     if (captured === undefined) return unrecorded(undefined, 'unanswered');
+    // Another idempotency middleware's 409, 422, 400 or 413: the client is to come back or fix its request.
+    if (isIdempotencyRefusal(res)) return unrecorded(undefined, 'refused');
     if (!captured.complete) return unrecorded(undefined, 'body-too-large');
     if (!shouldRecordResponse(captured.status, { recordServerErrors }))
       return unrecorded(undefined, 'status-not-recorded');
@@ -234,7 +261,7 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
       // Answered for while the body came: no handler will run; loadShedding frees its slot now.
       lateResponse(res)?.failed();
       // A RequestBodyError answers with its status, message and `Connection: close` (a 413).
-      return errorAnswer(res, error);
+      return refusal(res, errorAnswer(res, error));
     }
     if (body !== undefined) port.setBody(c, body);
     let started!: () => void;
@@ -254,7 +281,7 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
         () => {
           const captured = capture(res, c);
           started();
-          return captured.then((r) => recordOf(r, method === 'HEAD'));
+          return captured.then((r) => recordOf(res, r, method === 'HEAD'));
         },
         scope === undefined
           ? { fingerprint: fingerprint(c, method, body), onInFlight: 'reject' }
@@ -273,7 +300,7 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     } catch (error) {
       const decision = decisionOf(error);
       if (decision !== undefined) emitHttpDecision({ decision });
-      return errorAnswer(res, error);
+      return refusal(res, errorAnswer(res, error));
     }
   };
 
@@ -282,9 +309,10 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     const method = req.method ?? 'GET';
     if (!methods.has(method)) return undefined;
     const parsedKey = parseKey(headersOf(req)[header]);
+    if (!parsedKey.ok && parsedKey.reason === 'missing' && !required) return undefined;
+    if (!claimResponse(res, DECIDES)) return undefined;
     if (parsedKey.ok) return keyed(c, res, method, parsedKey.key);
-    if (parsedKey.reason === 'missing' && !required) return undefined;
-    return problemAnswer(idempotencyKeyProblem(parsedKey, { correlationId: requestCorrelationId(res) }));
+    return refusal(res, problemAnswer(idempotencyKeyProblem(parsedKey, { correlationId: requestCorrelationId(res) })));
   };
 }
 
