@@ -56,8 +56,11 @@ export interface Reply {
 
 export type Handler = (request: HandlerRequest) => Reply | Promise<Reply>;
 
-/** The framework's body parsers, as a layer of its own or before one route. */
-export type Parser = 'json' | 'text' | 'urlencoded';
+/**
+ * The framework's body parsers, as a layer of its own or before one route; `json-nonstrict`
+ * keeps a top-level primitive (`express.json({ strict: false })`, `jsonStrict: false`).
+ */
+export type Parser = 'json' | 'json-nonstrict' | 'text' | 'urlencoded';
 
 /** How the app resolves client addresses: no proxy, every proxy, or one hop. */
 export type TrustProxy = 'none' | 'all' | 1;

@@ -9,15 +9,23 @@ const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
  */
 export function parseBody(raw: Buffer, contentType: string | undefined): unknown {
   if (contentType === undefined) return undefined;
-  const header = contentType;
-  const end = header.indexOf(';');
-  const type = (end === -1 ? header : header.slice(0, end)).trim().toLowerCase();
-  const charset = CHARSET.exec(header)?.[1];
-  if (type === 'application/json' || type.endsWith('+json')) return parseJson(raw, charset);
+  const type = mediaType(contentType);
+  const charset = CHARSET.exec(contentType)?.[1];
+  if (isJsonType(type)) return parseJson(raw, charset);
   if (type === 'application/x-www-form-urlencoded') return parseForm(decode(raw, charset));
   if (type.startsWith('text/')) return decode(raw, charset);
   return raw;
 }
+
+/** A `Content-Type`'s media type, lower-case, without its parameters; `''` without one. */
+export function mediaType(contentType: string | undefined): string {
+  if (contentType === undefined) return '';
+  const end = contentType.indexOf(';');
+  return (end === -1 ? contentType : contentType.slice(0, end)).trim().toLowerCase();
+}
+
+/** Whether a media type (see {@link mediaType}) is JSON: `application/json` or any `+json`. */
+export const isJsonType = (type: string): boolean => type === 'application/json' || type.endsWith('+json');
 
 function parseJson(raw: Buffer, charset: string | undefined): unknown {
   if (raw.length === 0) return {};

@@ -34,7 +34,13 @@ function write(res: Response, reply: Reply): void {
 
 export function expressAdapter(name: string, framework: typeof express): ConformanceAdapter<Layer, Request> {
   const parser = (kind: Parser): RequestHandler =>
-    kind === 'json' ? framework.json() : kind === 'text' ? framework.text() : framework.urlencoded({ extended: false });
+    kind === 'json'
+      ? framework.json()
+      : kind === 'json-nonstrict'
+        ? framework.json({ strict: false })
+        : kind === 'text'
+          ? framework.text()
+          : framework.urlencoded({ extended: false });
   const route = (method: string, path: string, handler: Handler, options: { parser?: Parser } = {}): Layer => {
     const router = framework.Router();
     const run: RequestHandler = async (req, res, next) => {

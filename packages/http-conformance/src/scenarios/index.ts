@@ -2,6 +2,7 @@ import type { Scenario } from '../scenario.js';
 import { decisionScenarios } from './decisions.js';
 import { errorHandlerScenarios } from './errors.js';
 import { idempotencyScenarios } from './idempotency.js';
+import { idempotencyFingerprintScenarios } from './idempotency-fingerprint.js';
 import { idempotencyNestedScenarios } from './idempotency-nested.js';
 import { idempotencyTimeoutScenarios } from './idempotency-timeout.js';
 import { optionScenarios } from './options.js';
@@ -18,6 +19,7 @@ export const scenarios: readonly Scenario[] = [
   ...rateLimitScenarios,
   ...idempotencyScenarios,
   ...idempotencyNestedScenarios,
+  ...idempotencyFingerprintScenarios,
   ...idempotencyTimeoutScenarios,
   ...timeoutScenarios,
   ...loadSheddingScenarios,

@@ -6,9 +6,10 @@ import type { ConformanceAdapter, Handler, Parser, Reply } from '@resilience/htt
 import Koa, { type Context, type Middleware } from 'koa';
 import * as resilience from '../index.js';
 
-const ENABLE = { json: ['json'], text: ['text'], urlencoded: ['form'] } as const;
+const ENABLE = { json: ['json'], 'json-nonstrict': ['json'], text: ['text'], urlencoded: ['form'] } as const;
 
-const parser = (kind: Parser): Middleware => bodyParser({ enableTypes: [...ENABLE[kind]] }) as unknown as Middleware;
+const parser = (kind: Parser): Middleware =>
+  bodyParser({ enableTypes: [...ENABLE[kind]], jsonStrict: kind !== 'json-nonstrict' }) as unknown as Middleware;
 
 function write(ctx: Context, reply: Reply): void {
   ctx.status = reply.status ?? 200;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type Clock,
+  canonicalJson,
   type EventLogger,
   fingerprintInput,
   HTTP_DEFAULTS,
@@ -29,6 +30,7 @@ import { bodyReader, type RequestBody } from '../body.js';
 import { type CapturedResponse, responseCapture } from '../capture.js';
 import { loggedPath } from '../logged-path.js';
 import { consoleLogger, quietLogger } from '../logger.js';
+import { isJsonType, mediaType } from '../parse-body.js';
 import {
   claimResponse,
   isIdempotencyRefusal,
@@ -150,6 +152,8 @@ function refusal(res: ServerResponse, answer: Answer): Answer {
   return answer;
 }
 
+const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('base64');
+
 /** The idempotency middleware shared by the Express and Koa adapters; see their `idempotency`. */
 export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: IdempotencyPort<C>): IdempotencyStep<C> {
   const v = new OptionsValidator('idempotency');
@@ -233,20 +237,32 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     return replayRecord(captured, head ? HEAD_RECORD : undefined);
   };
 
+  /**
+   * The payload's fingerprint: the method, the path and the body — JSON (any JSON value, `null`
+   * too) as its canonical text, any other body as the SHA-256 of its bytes. A body a parser
+   * before the middleware left as something else (a form's fields) is taken as canonical JSON
+   * with its media type, apart from JSON bodies: `qty=1` is never `{"qty":"1"}`.
+   */
   const fingerprint = (c: C, method: string, read: RequestBody | undefined): string => {
-    const parsed = read === undefined ? port.body(c) : read.parsed;
     const path = port.path(c);
+    const type = mediaType(headersOf(port.request(c))['content-type']);
+    const json = isJsonType(type);
+    const parsed = read === undefined ? port.body(c) : read.parsed;
     let input: string;
-    if (typeof parsed === 'object' && parsed !== null && !(parsed instanceof Uint8Array)) {
+    if (parsed !== undefined && json && !(parsed instanceof Uint8Array)) {
       input = fingerprintInput({ method, path, body: parsed });
     } else {
-      const raw = read?.raw ?? (typeof parsed === 'string' || parsed instanceof Uint8Array ? parsed : undefined);
+      const bytes = read?.raw ?? (typeof parsed === 'string' || parsed instanceof Uint8Array ? parsed : undefined);
+      let digest: string | undefined;
+      if (bytes !== undefined) digest = bytes.length === 0 ? undefined : sha256(bytes);
+      // No bytes but a value: what a parser before the middleware made (a ':' never occurs in base64).
+      else if (parsed !== undefined) digest = `parsed:${sha256(`${type}\n${canonicalJson(parsed)}`)}`;
       input =
-        raw === undefined || raw.length === 0
+        digest === undefined
           ? fingerprintInput({ method, path })
-          : fingerprintInput({ method, path, rawBodyDigest: createHash('sha256').update(raw).digest('base64') });
+          : fingerprintInput({ method, path, rawBodyDigest: digest });
     }
-    return createHash('sha256').update(input).digest('base64');
+    return sha256(input);
   };
 
   const keyed = async (c: C, res: ServerResponse, method: string, key: string): Promise<Answer | typeof RUN> => {

@@ -1,0 +1,112 @@
+import { PROBLEM_TYPES } from '@resilience/core';
+import { expect } from 'vitest';
+import { type Context, counter, problemOf, type Scenario } from '../scenario.js';
+import type { Parser } from '../types.js';
+
+const JSON_TYPE = 'application/json';
+const FORM_TYPE = 'application/x-www-form-urlencoded';
+
+/** A POST of `body` as `type` (none: no Content-Type) with `key`. */
+const post = (key: string, type: string | undefined, body?: string): RequestInit => ({
+  method: 'POST',
+  headers: { 'idempotency-key': key, ...(type === undefined ? {} : { 'content-type': type }) },
+  ...(body === undefined ? {} : { body }),
+});
+
+/** POST /orders behind idempotency, after `parser` when given; the handler counts its runs. */
+async function ordersApp(t: Context, parser?: Parser) {
+  const runs = counter();
+  const app = await t.serve([
+    ...(parser === undefined ? [] : [t.m.parser(parser)]),
+    t.m.idempotency({ logger: t.logger() }),
+    t.m.route('POST', '/orders', () => runs.add({ status: 201, json: { order: runs.runs + 1 } })),
+  ]);
+  return { app, runs };
+}
+
+/** The status of each request in turn, and whether it was a replay. */
+async function answers(t: { fetch(path: string, init: RequestInit): Promise<Response> }, inits: RequestInit[]) {
+  const out: Array<[number, string | null]> = [];
+  for (const init of inits) {
+    const res = await t.fetch('/orders', init);
+    if (res.status === 422) {
+      expect(await problemOf(res)).toMatchObject({ type: PROBLEM_TYPES.idempotency_key_reused });
+    } else await res.arrayBuffer();
+    out.push([res.status, res.headers.get('idempotent-replayed')]);
+  }
+  return out;
+}
+
+// The fingerprint takes JSON as its value in canonical form and any other body by its bytes, so
+// neither a JSON primitive left by a parser before the middleware nor a form with the fields of
+// a JSON body passes for another payload.
+export const idempotencyFingerprintScenarios: Scenario[] = [
+  {
+    area: 'idempotency',
+    name: 'after a JSON parser that keeps top-level primitives, every JSON value is a payload of its own (100, 999999, true, null), and null is not no body',
+    async run(t) {
+      const { app, runs } = await ordersApp(t, 'json-nonstrict');
+      const key = '"primitive-1"';
+      expect(
+        await answers(app, [
+          post(key, JSON_TYPE, '100'),
+          post(key, JSON_TYPE, '100'),
+          post(key, JSON_TYPE, '999999'),
+          post(key, JSON_TYPE, 'true'),
+          post(key, JSON_TYPE, 'null'),
+          post(key, JSON_TYPE, '"100"'),
+        ]),
+      ).toEqual([
+        [201, null],
+        [201, 'true'],
+        [422, null],
+        [422, null],
+        [422, null],
+        [422, null],
+      ]);
+      const nullKey = '"primitive-2"';
+      expect(await answers(app, [post(nullKey, JSON_TYPE, 'null'), post(nullKey, undefined)])).toEqual([
+        [201, null],
+        [422, null],
+      ]);
+      // A JSON string is not the same text sent as text/plain.
+      const textKey = '"primitive-3"';
+      expect(await answers(app, [post(textKey, JSON_TYPE, '"x"'), post(textKey, 'text/plain', 'x')])).toEqual([
+        [201, null],
+        [422, null],
+      ]);
+      expect(runs.runs).toBe(3);
+    },
+  },
+  {
+    area: 'idempotency',
+    name: 'a form body and a JSON body with the same fields are different payloads (422), read by the middleware or by a form parser before it',
+    async run(t) {
+      for (const parser of [undefined, 'urlencoded'] as const) {
+        const { app, runs } = await ordersApp(t, parser);
+        expect(
+          await answers(app, [post('"form-1"', JSON_TYPE, '{"qty":"1"}'), post('"form-1"', FORM_TYPE, 'qty=1')]),
+          String(parser),
+        ).toEqual([
+          [201, null],
+          [422, null],
+        ]);
+        expect(
+          await answers(app, [
+            post('"form-2"', FORM_TYPE, 'qty=1'),
+            post('"form-2"', FORM_TYPE, 'qty=1'),
+            post('"form-2"', JSON_TYPE, '{"qty":"1"}'),
+            post('"form-2"', FORM_TYPE, 'qty=2'),
+          ]),
+          String(parser),
+        ).toEqual([
+          [201, null],
+          [201, 'true'],
+          [422, null],
+          [422, null],
+        ]);
+        expect(runs.runs).toBe(2);
+      }
+    },
+  },
+];
