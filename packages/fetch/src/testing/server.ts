@@ -36,6 +36,15 @@ export const cut: Step = (req, res) => {
 /** Never answers (until the client gives up or the server closes). */
 export const hang: Step = () => {};
 
+/**
+ * `step`, run as soon as the request's headers came, without reading its body (a server that
+ * refuses an upload at once, or one that never ends). Its `Seen` has an empty body.
+ */
+export const early = (step: Step): Step =>
+  Object.assign((req: IncomingMessage, res: ServerResponse) => step(req, res), { early: true });
+
+const isEarly = (step: Step): boolean => (step as { early?: boolean }).early === true;
+
 export interface ScriptServer {
   readonly url: string;
   readonly host: string;
@@ -52,6 +61,13 @@ export async function scriptServer(...initial: Step[]): Promise<ScriptServer> {
   let served = 0;
   const seen: Seen[] = [];
   const server = createServer((req, res) => {
+    const next = steps[Math.min(served, steps.length - 1)]!;
+    if (isEarly(next)) {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: '', aborted: false });
+      served++;
+      next(req, res);
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
