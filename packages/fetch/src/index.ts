@@ -4,7 +4,6 @@ import {
   HttpStatusError,
   IDEMPOTENCY_KEY_HEADER,
   isRetryableFailure,
-  isRetryableStatus,
   type ResilientClient,
   resilientClient,
 } from '@resilience/core';
@@ -117,7 +116,6 @@ export function withResilience<F extends FetchLike = typeof fetch>(
     ['options'],
   )!;
   v.done();
-  const ownHandle = isPlainObject(options.retry) && typeof options.retry.handle === 'function';
   const resilient = (input: unknown, init?: RequestInit): Promise<R> => {
     try {
       const request = isRequestLike(input) ? input : undefined;
@@ -146,8 +144,9 @@ export function withResilience<F extends FetchLike = typeof fetch>(
         (attempt) =>
           (spare === undefined
             ? send(fetchFn, copied === undefined ? input : copied.clone(), request, init, signal, attempt)
-            : resend(fetchFn, input, request, spare, init, signal, attempt, ownHandle)) as Promise<R>,
+            : resend(fetchFn, input, request, spare, init, signal, attempt)) as Promise<R>,
       );
+      // Settled, the request lets go of the copy: a body still being read (one that stalls) too.
       return spare === undefined ? sent : sent.finally(spare.stop);
     } catch (error) {
       return Promise.reject(error); // as fetch: an argument it cannot read rejects, never throws
@@ -169,10 +168,9 @@ function resend(
   init: RequestInit | undefined,
   signal: AbortSignal | undefined,
   attempt: ClientAttempt,
-  ownHandle: boolean,
 ): Promise<unknown> {
   if (attempt.attempt === 1) {
-    return first(send(fetchFn, input, request, init, signal, attempt), spare, attempt, ownHandle);
+    return first(send(fetchFn, input, request, init, signal, attempt), spare, attempt);
   }
   // Not reached when the body was not kept (`unkept`): the failure before was the answer.
   return spare.kept.then((body) => {
@@ -183,9 +181,10 @@ function resend(
 
 /**
  * The failures of first attempts whose `Request` body was not kept for a retry (over
- * KEPT_BYTES, or unreadable): a retry could send nothing, so none is tried, and the failure is
- * the request's answer, as a streamed body's is. Decided before a retry is waited for or
- * admitted: nothing is spent on it (a rate-limit token, a breaker's count, a throttle's).
+ * KEPT_BYTES, unreadable, or not read to its end when the failure came): a retry could send
+ * nothing, so none is tried, and the failure is the request's answer, as a streamed body's is.
+ * Decided before a retry is waited for or admitted: nothing is spent on it (a rate-limit token,
+ * a breaker's count, a throttle's).
  */
 const unkept = new WeakSet<object>();
 
@@ -203,52 +202,26 @@ function guardedRetry(retry: ResilientFetchOptions['retry']): NonNullable<Resili
 }
 
 /**
- * The first attempt of a `Request` whose body is copied for a retry. A failure that may be
- * retried (an error, a retryable status, any error status under a `retry.handle` of the
- * caller's) waits until the copy is read (as fast as the body's source gives it: at once but
- * for a slow stream) and, when the body was not kept, goes in `unkept`. Another error status
- * (a 413 answered before the body was read) is returned at once, and an attempt aborted before
- * the copy was read (its timeout) is judged at once, as not kept.
+ * The first attempt of a `Request` whose body is copied for a retry. A failure (an error, or
+ * any error status: a `retry.handle` of the caller's may retry one) is judged with what is
+ * known when it comes: the copy read to its end is kept and may be sent again; one still being
+ * read (the answer came before the body's source ended: a server that answers without reading
+ * an upload, a stream that stalls, a timeout) is not, and the failure goes in `unkept`. Waiting
+ * for the copy would wait on the body's source, forever for one that never ends.
  */
-async function first(
-  sent: Promise<unknown>,
-  spare: Spare,
-  attempt: ClientAttempt,
-  ownHandle: boolean,
-): Promise<unknown> {
+async function first(sent: Promise<unknown>, spare: Spare, attempt: ClientAttempt): Promise<unknown> {
   const judge = (failure: unknown) => {
     if (spare.isKept !== true && typeof failure === 'object' && failure !== null) unkept.add(failure);
   };
-  let aborted = false;
-  let wake: (() => void) | undefined;
-  const off = attempt.abortable
-    ? attempt.onAbort((reason) => {
-        aborted = true;
-        judge(reason); // the error a timeout rejects with
-        wake?.();
-      })
-    : undefined;
+  // A time limit may end the attempt before fetch settles: the error it rejects with is judged then.
+  const off = attempt.abortable ? attempt.onAbort(judge) : undefined;
   try {
-    let rejected = false;
-    let outcome: unknown;
-    try {
-      outcome = await sent;
-    } catch (error) {
-      rejected = true;
-      outcome = error;
-    }
-    const status = rejected ? 0 : Number((outcome as Response | null)?.status);
-    if (!rejected && !(status >= 400)) return outcome;
-    const mayRetry = rejected || ownHandle || isRetryableStatus(status);
-    if (mayRetry && !aborted && spare.isKept === undefined) {
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        void spare.kept.then(() => resolve());
-      });
-    }
-    judge(outcome);
-    if (rejected) throw outcome;
-    return outcome;
+    const response = await sent;
+    if (Number((response as Response | null)?.status) >= 400) judge(response);
+    return response;
+  } catch (error) {
+    judge(error);
+    throw error;
   } finally {
     off?.();
   }

@@ -3,7 +3,7 @@ import { consecutive, resilienceDetails, TimeoutError } from '@resilience/core';
 import { FakeClock, sequenceRandom } from '@resilience/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withResilience } from './index.js';
-import { answer, hang, type ScriptServer, scriptServer, until } from './testing/server.js';
+import { answer, early, hang, type ScriptServer, scriptServer, until } from './testing/server.js';
 
 // A body fetch holds in memory can be sent again; a stream is read once. A copy of a streamed
 // `Request` (`clone()`, a tee) would keep the whole upload in memory for a retry, so a
@@ -202,6 +202,182 @@ describe('a Request’s body', () => {
     await clock.advance(100);
     expect((await pending).status).toBe(200);
     expect(server.seen.map((seen) => seen.body)).toEqual(['payload', 'payload']);
+  });
+});
+
+// A body whose source stops giving bytes without ending (an upload that stalls) is never
+// read to its end, so its copy never is: an answer that came first is returned at once, as
+// fetch returns it, and the copy is let go; it is not retried (whether the body could be sent
+// again is not known).
+describe('a Request’s body that stalls', () => {
+  const part = () => new TextEncoder().encode('part');
+  const stalling: [string, () => unknown][] = [
+    [
+      'a byte stream',
+      () =>
+        new ReadableStream({
+          type: 'bytes',
+          start: (controller) => controller.enqueue(part()),
+        }),
+    ],
+    [
+      'a Node stream',
+      () => {
+        const body = new Readable({ read() {} });
+        body.push('part');
+        return body;
+      },
+    ],
+    [
+      'an async iterable',
+      () =>
+        (async function* () {
+          yield part();
+          await new Promise(() => {}); // never resumes
+        })(),
+    ],
+  ];
+  const options = [
+    ['', {}],
+    [' (attempts timed)', { timeout: 1_000 }],
+  ] as const;
+  const cases = stalling.flatMap(([kind, body]) =>
+    options.map(([timed, extra]) => [`${kind}${timed}`, body, extra] as const),
+  );
+
+  /**
+   * Watches the copy read for a retry, through the caller's `Request`'s `clone()`: its reads
+   * still pending, and whether it was cancelled.
+   */
+  function watchCopy(request: Request) {
+    const watch = { clones: 0, pendingReads: 0, cancelled: false };
+    const clone = request.clone.bind(request);
+    (request as { clone: () => Request }).clone = () => {
+      const copy = clone();
+      watch.clones++;
+      const stream = copy.body!;
+      const getReader = stream.getReader.bind(stream) as () => ReadableStreamDefaultReader<Uint8Array>;
+      stream.getReader = (() => {
+        const reader = getReader();
+        const read = reader.read.bind(reader);
+        const cancel = reader.cancel.bind(reader);
+        reader.read = () => {
+          watch.pendingReads++;
+          return read().finally(() => watch.pendingReads--);
+        };
+        reader.cancel = (reason?: unknown) => {
+          watch.cancelled = true;
+          return cancel(reason);
+        };
+        return reader;
+      }) as typeof stream.getReader;
+      return copy;
+    };
+    return watch;
+  }
+
+  const put = (body: unknown, signal?: AbortSignal) =>
+    new Request(url(), { method: 'PUT', body, duplex: 'half', signal } as RequestInit);
+
+  it.each(cases)(
+    'made from %s: the server’s answer before the body ended is returned at once, not retried, and the copy is let go',
+    async (_, body, extra) => {
+      server = await scriptServer(early(answer(503, {}, { connection: 'close' })), answer(200));
+      const clock = new FakeClock();
+      const f = withResilience(fetch, { clock, random: sequenceRandom(0), idempotent: () => true, ...extra });
+      const request = put(body());
+      const copy = watchCopy(request);
+      let response: Response | undefined;
+      let failure: unknown;
+      void f(request).then(
+        (answered) => (response = answered),
+        (error: unknown) => (failure = error),
+      );
+      // Settled with no time passed on the clock: no retry's backoff, no attempt timeout.
+      await until(() => response !== undefined || failure !== undefined, 'the answer');
+      expect(failure).toBeUndefined();
+      expect(response?.status).toBe(503); // the answer, as fetch gives it
+      expect(resilienceDetails(response)).toMatchObject({ attempts: 1 });
+      expect(server.seen).toHaveLength(1);
+      expect(copy).toEqual({ clones: 1, pendingReads: 0, cancelled: true }); // nothing read or held for a retry
+    },
+  );
+
+  it.each(cases)(
+    'made from %s: the caller’s abort before an answer rejects at once with the caller’s reason',
+    async (_, body, extra) => {
+      server = await scriptServer(early(hang));
+      const clock = new FakeClock();
+      const f = withResilience(fetch, { clock, random: sequenceRandom(0), idempotent: () => true, ...extra });
+      const caller = new AbortController();
+      const request = put(body(), caller.signal);
+      const copy = watchCopy(request);
+      const outcome = f(request).then(
+        (answered: Response) => answered.status,
+        (error: unknown) => error,
+      );
+      await server.requests(1);
+      const reason = new Error('the caller gave up');
+      caller.abort(reason);
+      expect(await outcome).toBe(reason);
+      expect(server.seen).toHaveLength(1);
+      expect(copy).toEqual({ clones: 1, pendingReads: 0, cancelled: true });
+    },
+  );
+
+  it('made from a byte stream: the caller’s abort after the answer came leaves the answer returned, as fetch does', async () => {
+    server = await scriptServer(early(answer(503, {}, { connection: 'close' })));
+    const { clock, fetch: f } = resilient();
+    const caller = new AbortController();
+    const request = put(stalling[0]![1](), caller.signal);
+    let response: Response | undefined;
+    let failure: unknown;
+    void f(request).then(
+      (answered) => (response = answered),
+      (error: unknown) => (failure = error),
+    );
+    await until(() => response !== undefined || failure !== undefined, 'the answer');
+    caller.abort(new Error('too late'));
+    expect(failure).toBeUndefined();
+    expect(response?.status).toBe(503);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it.each(stalling)('given in init as %s is sent once and its answer returned at once', async (_, body) => {
+    server = await scriptServer(early(answer(503, {}, { connection: 'close' })));
+    const { clock, fetch: f } = resilient();
+    const response = await f(url(), { method: 'PUT', body: body(), duplex: 'half' } as RequestInit);
+    expect(response.status).toBe(503);
+    expect(clock.pendingTimers).toBe(0);
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it('made from a byte stream that errors mid-way fails with fetch’s error, not retried, and the copy is let go', async () => {
+    server = await scriptServer(hang, answer(200));
+    const { clock, fetch: f } = resilient();
+    let fail: ((error: Error) => void) | undefined;
+    const request = put(
+      new ReadableStream({
+        type: 'bytes',
+        start(controller) {
+          controller.enqueue(part());
+          fail = (error) => controller.error(error);
+        },
+      }),
+    );
+    const copy = watchCopy(request);
+    const outcome = f(request).then(
+      (answered: Response) => answered.status,
+      (error: unknown) => error,
+    );
+    await until(() => copy.pendingReads > 0, 'the copy to wait for the body');
+    const broken = new Error('the source broke');
+    fail!(broken);
+    const error = (await outcome) as TypeError & { cause?: unknown };
+    expect(error).toBeInstanceOf(TypeError); // fetch's own error, whose cause is the body's
+    expect(clock.pendingTimers).toBe(0); // no retry waits
+    expect(resilienceDetails(error)).toMatchObject({ attempts: 1 });
+    expect(copy.pendingReads).toBe(0);
   });
 });
 
