@@ -24,7 +24,15 @@ describe('canonicalJson', () => {
     expect(canonicalJson({ u: undefined, f: () => 1, n: Number.NaN, d: new Date(0), s: 'é"\n' })).toBe(
       '{"d":"1970-01-01T00:00:00.000Z","n":null,"s":"é\\"\\n"}',
     );
-    expect(canonicalJson([undefined, Number.POSITIVE_INFINITY])).toBe('[null,null]');
+    expect(canonicalJson([undefined, Number.NaN])).toBe('[null,null]');
+  });
+
+  it('writes an infinity (JSON.parse reads 1e400 as one) as JSON that parses back to it, not as null', () => {
+    const bodies = ['{"amount":1e400}', '{"amount":-1e400}', '{"amount":null}'].map((b) =>
+      canonicalJson(JSON.parse(b)),
+    );
+    expect(bodies).toEqual(['{"amount":1e999}', '{"amount":-1e999}', '{"amount":null}']);
+    expect(JSON.parse(bodies[1]!)).toEqual({ amount: Number.NEGATIVE_INFINITY });
     expect(canonicalJson('x')).toBe('"x"');
   });
 
