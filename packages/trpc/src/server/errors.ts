@@ -171,7 +171,7 @@ export function errorHeaders(
  * A `responseMeta` for tRPC's HTTP adapters: an error that knows when to retry sets
  * `Retry-After` (whole seconds, rounded up), and a rate limit's refusal its draft-10
  * `RateLimit` and `RateLimit-Policy` fields — a `TRPCError` carries no headers of its own; a
- * lone call's `timeoutMiddleware` timeout is answered 503, not tRPC's 408. Give it your own
+ * `timeoutMiddleware` timeout (every call's, in a batch) is answered 503, not tRPC's 408. Give it your own
  * `responseMeta` to add to.
  *
  * @example
@@ -183,10 +183,16 @@ export function responseMeta<O extends { errors: readonly TRPCError[]; paths?: r
   ownFunction('responseMeta', 'own', own);
   return (opts) => {
     let meta = own?.(opts) ?? {};
-    // A lone call's request timeout is 503, as the HTTP adapters answer it: a browser sends a
-    // request answered 408 on a reused connection again by itself (a mutation run twice).
-    const [error, more] = opts.errors;
-    if (meta.status === undefined && !more && (opts.paths?.length ?? 1) < 2 && isRequestTimeoutError(error?.cause)) {
+    // A request timeout is 503, as the HTTP adapters answer it: a browser sends a request
+    // answered 408 on a reused connection again by itself (a mutation run twice). tRPC gives a
+    // batch whose calls all timed out their shared 408; one with other outcomes, 207.
+    const { errors } = opts;
+    if (
+      meta.status === undefined &&
+      errors.length > 0 &&
+      errors.length >= (opts.paths?.length ?? 1) &&
+      errors.every((e) => isRequestTimeoutError(e.cause))
+    ) {
       meta = { ...meta, status: 503 };
     }
     const headers = errorHeaders(opts.errors, opts.paths?.length);
