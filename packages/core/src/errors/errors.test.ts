@@ -64,6 +64,20 @@ describe('ResilienceError', () => {
     expect(isResilienceError(Object.assign(new Error('x'), { code: 'timeout' }))).toBe(false);
   });
 
+  it('answers false for a thrown value whose reads throw (a revoked Proxy, a throwing trap), as every is…Error guard does', () => {
+    const revoked = Proxy.revocable(new TimeoutError(10), {});
+    revoked.revoke();
+    const trapped = new Proxy(new TimeoutError(10), {
+      has() {
+        throw new Error('has');
+      },
+    });
+    for (const value of [revoked.proxy, trapped]) {
+      expect(isResilienceError(value)).toBe(false);
+      expect(isStoreUnavailableError(value)).toBe(false);
+    }
+  });
+
   it('narrows to the class of the code it is asked for, so its own fields read without a cast', () => {
     const caught: unknown = new BulkheadRejectedError(4, 0, 1_500);
     if (isResilienceError(caught, 'bulkhead_full')) {

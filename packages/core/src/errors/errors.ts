@@ -309,8 +309,12 @@ export function isResilienceError<C extends ResilienceErrorCode>(
 ): error is ResilienceErrorOf[C];
 export function isResilienceError(error: unknown, code?: ResilienceErrorCode): error is ResilienceError;
 export function isResilienceError(error: unknown, code?: ResilienceErrorCode): error is ResilienceError {
-  if (typeof error !== 'object' || error === null || !(BRAND in error)) return false;
-  return code === undefined || (error as ResilienceError).code === code;
+  try {
+    if (typeof error !== 'object' || error === null || !(BRAND in error)) return false;
+    return code === undefined || (error as ResilienceError).code === code;
+  } catch {
+    return false; // a revoked Proxy, a trap that throws: none of ours
+  }
 }
 
 export const isBrokenCircuitError = (error: unknown): error is BrokenCircuitError =>
@@ -343,8 +347,7 @@ const OWN_REJECTIONS: readonly ResilienceErrorCode[] = [
 
 /**
  * The toolkit's own load-shedding rejections (open breaker, full bulkhead, rate limit,
- * client-side throttle). A breaker does not count these as failures of the dependency
- * (DESIGN principle 7).
+ * client-side throttle). A breaker does not count these as failures of the dependency.
  */
 export const isOwnRejection = (error: unknown): boolean =>
   isResilienceError(error) && OWN_REJECTIONS.includes(error.code);

@@ -33,7 +33,7 @@ function filter(predicate: (error: unknown) => boolean): ErrorFilter {
  * The catch-alls (`all`, `transient`) leave out the toolkit's own rejections (open breaker,
  * full bulkhead, rate-limit refusal): a policy that refused a call has already decided, so
  * retrying or counting its refusal is asked for by name — `.orOwnRejections()`,
- * `handle.errors(BrokenCircuitError)` or a predicate (DESIGN principle 7).
+ * `handle.errors(BrokenCircuitError)` or a predicate.
  */
 export const handle = {
   /** Every error except the toolkit's own rejections; add them with `.orOwnRejections()`. */

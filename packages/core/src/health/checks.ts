@@ -99,8 +99,8 @@ export function bulkheadCheck(bulkhead: BulkheadLike, options: BulkheadCheckOpti
 }
 
 /**
- * A check from any function: it passes when `fn` returns or resolves (whatever the value,
- * so a ping returning data or `false`-y rows still passes) and fails when it throws or rejects.
+ * A check from any function: it passes when `fn` returns or resolves (whatever the value)
+ * and fails when it throws or rejects.
  * `fn` receives the check's abort signal.
  *
  * @example

@@ -55,11 +55,12 @@ export function idempotencyKeyParser(options: IdempotencyKeyOptions = {}): Idemp
   };
 }
 
+// A key in flight (409) and a key reused with another payload (422) come from `errorResponse`
+// of the `IdempotencyConflictError`.
 /**
  * The 400 problem+json for a refused key: `idempotency-key-missing` when the header is
  * absent where a key is required, `idempotency-key-invalid` otherwise, with the reason as
- * `detail`. (A key in flight, 409, and a key reused with another payload, 422, come from
- * `errorResponse` of the `IdempotencyConflictError`.)
+ * `detail`.
  */
 export function idempotencyKeyProblem(failure: IdempotencyKeyFailure, context: ProblemContext = {}): ProblemResponse {
   const kind = failure.reason === 'missing' ? 'idempotency_key_missing' : 'idempotency_key_invalid';

@@ -30,8 +30,10 @@ export interface LogEventsOptions {
 }
 
 /**
- * Default levels. `success` is off (one record per call is noise) and `failure` — a single
- * failed attempt, followed by a `retry` or `give_up` record — is `debug`. A `state_change`
+// `success` is off: one record per call is noise. `failure` is one failed attempt, which a
+// `retry` or `give_up` record follows.
+/**
+ * Default levels: `success` off, `failure` at `debug`. A `state_change`
  * logs at `error` into `open`/`isolated`, `warn` into `half-open` and `info` into `closed`;
  * an alert at `error` when critical, `warn` when a warning, `info` otherwise or when resolved.
  * Unknown event types log at `info`.

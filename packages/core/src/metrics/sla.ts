@@ -64,8 +64,8 @@ export const LATENCY_QUANTILE_OPTION_NAMES = {
 
 /**
  * A `() => number` delay source reading a collector's windowed latency quantile, for
- * policies that take one (a hedging delay at p95, an adaptive timeout at p99). The value is
- * cached for `refreshMs`, so a busy policy reads the window at most once a second.
+ * policies that take one (a hedging delay at p95, an adaptive timeout at p99), cached for
+ * `refreshMs`.
  *
  * @example
  * const p95 = latencyQuantile(stats, 0.95, { fallbackMs: 200 });

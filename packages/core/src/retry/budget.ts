@@ -32,12 +32,13 @@ export function checkBudgetOptions(v: OptionsValidator, options: RetryBudgetOpti
   v.clock(name('clock'), o.clock);
 }
 
+// The window moves in steps, so a span of `windowMs` across a step may hold up to twice the bound.
 /**
  * Limits retries to a share of calls over a sliding window (Finagle's retry budget, the
  * Google SRE book's "retry budget"): over the last `windowMs`, which moves in ten steps of
- * `windowMs / 10`, retries may be at most `ratio · calls + minRetriesPerSecond · windowMs / 1000`
- * (so a span of `windowMs` across a step may hold up to twice that). When a dependency is down, this
- * keeps retries from multiplying its load. Memory: 10 buckets, whatever the traffic.
+ * `windowMs / 10`, retries may be at most `ratio · calls + minRetriesPerSecond · windowMs / 1000`.
+ * When a dependency is down, this keeps retries from multiplying its load. Memory: 10
+ * buckets, whatever the traffic.
  * Share one instance between policies to give them one budget.
  */
 export class RetryBudget {

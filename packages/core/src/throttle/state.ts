@@ -26,12 +26,12 @@ export interface ThrottleDecision {
   readonly accepts: number;
 }
 
+// The Google SRE book's "Handling Overload": a request is rejected with probability
+// max(0, (requests − k · accepts) / (requests + 1)) over the window and counted in `requests`
+// whether admitted or not; nothing is rejected while one request in `k` is accepted.
 /**
- * The client-side adaptive throttling of the Google SRE book ("Handling Overload"), as a
- * pure transition: a request is rejected locally with probability
- * `max(0, (requests − k · accepts) / (requests + 1))` over the window, and counted in
- * `requests` whether admitted or not; `'accepted'` counts a request the dependency accepted.
- * While the dependency accepts at least one request in `k`, nothing is rejected.
+ * {@link adaptiveThrottle}'s decision as a pure store transition; `'accepted'` counts a
+ * request the dependency accepted.
  */
 export function throttleTransition(
   k: number,

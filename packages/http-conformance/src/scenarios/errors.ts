@@ -201,9 +201,19 @@ export const errorHandlerScenarios: Scenario[] = [
   },
   {
     area: 'errorHandler',
-    name: 'answers, records and logs a thrown value with no string form, or one whose message getter throws',
+    name: 'answers, records and logs a thrown value with no string form, one whose message getter throws, or a Proxy whose every read throws',
     async run(t) {
       const errors = recentErrors({ max: 10 });
+      const revoked = Proxy.revocable(new Error('gone'), {});
+      revoked.revoke();
+      const trapped = new Proxy(new Error('trapped'), {
+        has() {
+          throw new Error('has');
+        },
+        get() {
+          throw new Error('get');
+        },
+      });
       const logger = t.logger();
       const app = await t.serve([
         t.m.errorHandler({ recentErrors: errors, logger }),
@@ -217,8 +227,14 @@ export const errorHandlerScenarios: Scenario[] = [
             },
           };
         }),
+        t.m.route('GET', '/revoked', () => {
+          throw revoked.proxy;
+        }),
+        t.m.route('GET', '/trapped', () => {
+          throw trapped;
+        }),
       ]);
-      for (const path of ['/formless', '/getter']) {
+      for (const path of ['/formless', '/getter', '/revoked', '/trapped']) {
         const answer = await app.fetch(path);
         expect([path, answer.status, answer.headers.get('content-type')]).toEqual([
           path,
@@ -226,8 +242,8 @@ export const errorHandlerScenarios: Scenario[] = [
           PROBLEM_JSON_CONTENT_TYPE,
         ]);
       }
-      expect(errors.list()).toHaveLength(2);
-      expect(logger.lines.map((line) => line.level)).toEqual(['error', 'error']);
+      expect(errors.list()).toHaveLength(4);
+      expect(logger.lines.map((line) => line.level)).toEqual(['error', 'error', 'error', 'error']);
     },
   },
   {
