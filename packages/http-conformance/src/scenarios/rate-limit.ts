@@ -225,6 +225,34 @@ export const rateLimitScenarios: Scenario[] = [
   },
   {
     area: 'rateLimit',
+    name: 'fails the request (500, naming cost) when the cost function answers no number >= 0, undefined included, and takes nothing',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const logger = t.logger();
+      const costs: Record<string, unknown> = { missing: undefined, nan: Number.NaN, negative: -1, text: '2' };
+      const app = await t.serve([
+        t.m.errorHandler({ logger }),
+        t.m.rateLimit({
+          algorithm: fixedWindow({ limit: 5, windowMs: 60_000 }),
+          cost: (c) => costs[t.m.header(c, 'x-plan') ?? ''] as number,
+          clock,
+        }),
+        t.m.route('GET', '/', ok),
+      ]);
+      for (const plan of Object.keys(costs)) {
+        expect([plan, (await app.fetch('/', { headers: { 'x-plan': plan } })).status]).toEqual([plan, 500]);
+      }
+      expect(logger.lines.map((l) => JSON.stringify(l))).toEqual(
+        Object.keys(costs).map(() => expect.stringMatching(/cost/)),
+      );
+      costs.one = 1;
+      expect((await app.fetch('/', { headers: { 'x-plan': 'one' } })).headers.get('ratelimit')).toBe(
+        '"default";r=4;t=60',
+      );
+    },
+  },
+  {
+    area: 'rateLimit',
     name: 'refuses a cost above what a limit ever admits with 429 and no Retry-After (waiting never helps), taking nothing',
     async run(t) {
       const clock = new FakeClock(0);

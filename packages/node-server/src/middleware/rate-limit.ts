@@ -266,6 +266,12 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
     if (skip !== undefined && (await skip(c))) return undefined;
     const key = keyOf === undefined ? ipKey(c) : await keyOf(c);
     const cost = costOf === undefined ? fixedCost : await costOf(c);
+    // Not left to consume's default of 1: a lookup that found nothing is a bug to see, not a request charged 1.
+    if (typeof cost !== 'number') {
+      throw new TypeError(
+        `rateLimit "${name}": cost(request) must return a number >= 0, received ${cost === null ? 'null' : typeof cost}`,
+      );
+    }
     if (cost > maxCost) return beyondQuota(res, cost);
     try {
       return decide(res, await limiter.consume(key, cost));
