@@ -582,6 +582,9 @@ describe('resilientClient options', () => {
     expect(issues({ rateLimit: { requestsPerMinute: 60, clock: new FakeClock() } })).toEqual([
       "rateLimit.clock: nothing here (the client's clock)",
     ]);
+    // A breaker's name is checked too, though each host's breaker is named `<name>:<host>`
+    expect(issues({ breaker: { name: '' } })).toEqual(['breaker.name: a non-empty string']);
+    expect(issues({ breaker: { name: 5 } })).toEqual(['breaker.name: a non-empty string']);
   });
 
   it('names a retry.onRetry that is not a function, as retry() does', () => {

@@ -152,6 +152,8 @@ export function validateClientOptions(
     'retry() options or false',
   );
   v.check(o.breaker === undefined || isPlainObject(o.breaker), 'breaker', o.breaker, 'circuitBreaker() options');
+  // Each host's breaker is named `<name>:<host>`: circuitBreaker() never sees this one alone.
+  v.string('breaker.name', isPlainObject(o.breaker) ? o.breaker.name : undefined);
   v.check(
     o.rateLimit === undefined || isPlainObject(o.rateLimit),
     'rateLimit',
