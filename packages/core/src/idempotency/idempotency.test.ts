@@ -470,6 +470,17 @@ describe('idempotency', () => {
       expect(fn).toHaveBeenCalledTimes(1);
     });
 
+    it('rejects with StoreUnavailableError, running nothing, for a done record it cannot read', async () => {
+      const store = memoryStore();
+      const idem = idempotency({ store, clock: new FakeClock(), random: fixed });
+      const fn = vi.fn(() => 'charged');
+      for (const junk of [{ s: 'done' }, { s: 'weird', fp: null }, { s: 'done', outcome: 'yes' }]) {
+        await store.set('{idem:default|k}', junk, 60_000, 0);
+        await expect(idem.execute('k', fn)).rejects.toBeInstanceOf(StoreUnavailableError);
+      }
+      expect(fn).not.toHaveBeenCalled();
+    });
+
     it('a recording whose answer was lost (written, then the store failed) is sent again and counts as recorded', async () => {
       const inner = memoryStore();
       let lose = 1;

@@ -1,6 +1,11 @@
 import { type Clock, type Random, systemClock, systemRandom } from '../clock/clock.js';
 import { unknownKey } from '../errors/bag.js';
-import { IdempotencyConflictError, IdempotencyRecordError, isStoreUnavailableError } from '../errors/errors.js';
+import {
+  IdempotencyConflictError,
+  IdempotencyRecordError,
+  isStoreUnavailableError,
+  StoreUnavailableError,
+} from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import { Emitter } from '../events/emitter.js';
 import { isAbortSignal } from '../policy/policy.js';
@@ -243,9 +248,12 @@ export class Idempotency {
       }
       if (begun.kind === 'mismatch') throw this.#conflict(key, 'fingerprint_mismatch');
       if (begun.kind === 'done') {
+        const { outcome } = begun;
+        // Something else's value under the key, or a damaged one: the store's failure, not a replay.
+        if (typeof outcome?.ok !== 'boolean') throw new StoreUnavailableError('idempotency: a record it cannot read');
         this.#emit('replayed', key);
-        if (begun.outcome.ok) return { value: begun.outcome.value as T, source: 'replayed' };
-        throw new ReplayedError(begun.outcome.error);
+        if (outcome.ok) return { value: outcome.value as T, source: 'replayed' };
+        throw new ReplayedError(outcome.error);
       }
       // In flight in another process: wait for it, at most until its lock expires.
       if (options.onInFlight === 'reject') throw this.#conflict(key, 'in_flight');

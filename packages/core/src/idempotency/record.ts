@@ -37,7 +37,8 @@ export function beginTransition(
     name: 'idempotency.begin',
     params: { lockTimeoutMs },
     apply(state, input, now) {
-      if (state === undefined || (state.s === 'in_flight' && state.until <= now)) {
+      // An in-flight record whose lock time is missing (damaged) is one whose lock is over.
+      if (state === undefined || (state.s === 'in_flight' && !(state.until > now))) {
         const next: IdempotencyRecord = {
           s: 'in_flight',
           fp: input.fp,

@@ -92,6 +92,15 @@ export const idempotencyScenarios: readonly StoreScenario[] = [
     },
   },
   {
+    name: 'idempotency: an in-flight record without its lock time (damaged, or written by something else) is claimed',
+    async run(makeStore) {
+      const { store, at } = await timelineOn(makeStore);
+      await store.set(KEY, { s: 'in_flight', fp: 'f1', owner: 'x' }, 60_000, await at(0));
+      same(await store.apply(KEY, begin, { fp: 'f1', owner: 'a' }, await at(10)), { kind: 'acquired' }, 'a claims');
+      same(await store.get(KEY, 10), { s: 'in_flight', fp: 'f1', owner: 'a', until: 1_010 }, 'a holds it');
+    },
+  },
+  {
     name: 'idempotency: release frees the key for its owner only; recorded errors replay',
     async run(makeStore) {
       const { store, at } = await timelineOn(makeStore);

@@ -22,7 +22,7 @@ local function idemBegin(s, a, i)
   local f = stateOf(s)
   local inFlight = f ~= nil and f.raw.s == '"in_flight"'
   local untilMs = f and tonumber(f.raw['until'])
-  if f == nil or (inFlight and untilMs ~= nil and untilMs <= now) then
+  if f == nil or (inFlight and (untilMs == nil or untilMs <= now)) then
     local record = json('s', '"in_flight"', 'fp', fp, 'owner', owner, 'until', num(now + lock))
     return '{"kind":"acquired"}', record, lock
   end
