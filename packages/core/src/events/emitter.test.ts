@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { circuitBreaker } from '../breaker/breaker.js';
+import { breakerRegistry } from '../breaker/registry.js';
 import { FakeClock } from '../clock/fake-clock.js';
 import { backoff } from '../retry/backoff.js';
 import { retry } from '../retry/retry.js';
@@ -11,6 +13,29 @@ afterEach(() => {
 });
 
 describe('Emitter', () => {
+  it('refuses a listener that is no function when it is given, not on the first event (where it broke the call)', () => {
+    const clock = new FakeClock();
+    const policy = retry({ clock });
+    for (const listener of [undefined, null, 'log', {}]) {
+      expect(() => policy.onEvent(listener as never)).toThrow(/expected a function, received/);
+    }
+    expect(() => breakerRegistry.onAdd(undefined as never)).toThrow(TypeError);
+    expect(() => policy.observeCalls(undefined as never)).toThrow(TypeError);
+    expect(() => circuitBreaker({ clock })).not.toThrow();
+  });
+
+  it('keeps each subscription of one function apart: disposing one leaves the other', () => {
+    const emitter = new Emitter<Event>();
+    const seen: number[] = [];
+    const log = (e: Event) => seen.push(e.n);
+    const first = emitter.subscribe(log);
+    emitter.subscribe(log);
+    first();
+    first(); // twice is harmless
+    emitter.emit({ type: 'tick', n: 1 });
+    expect(seen).toEqual([1]);
+  });
+
   it('calls every listener even when one throws', () => {
     vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     const emitter = new Emitter<Event>();

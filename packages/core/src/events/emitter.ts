@@ -76,9 +76,12 @@ export class Emitter<T> {
   }
 
   readonly subscribe: Subscribe<T> = (listener) => {
-    this.#listeners = [...this.#listeners, listener];
+    // Refused here: on the first event it would throw out of the policy (a timer's callback: the process).
+    if (typeof listener !== 'function') throw new TypeError(`expected a function, received ${typeof listener}`);
+    const own = (event: T) => listener(event); // one entry per subscription, disposed alone
+    this.#listeners = [...this.#listeners, own];
     return () => {
-      this.#listeners = this.#listeners.filter((l) => l !== listener);
+      this.#listeners = this.#listeners.filter((l) => l !== own);
     };
   };
 

@@ -32,6 +32,7 @@ export class ObserverList<O> {
   }
 
   add(observer: O): Disposer {
+    if (typeof observer !== 'object' || observer === null) throw new TypeError('expected a call observer');
     this.#update([...this.#added, observer]);
     let added = true;
     return () => {
