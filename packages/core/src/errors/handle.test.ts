@@ -29,6 +29,9 @@ describe('handle', () => {
     const transientButNotTimeout = handle.transient().and(handle.errors(TimeoutError).not());
     expect(transientButNotTimeout(new TimeoutError(1))).toBe(false);
     expect(transientButNotTimeout(Object.assign(new Error(), { code: 'EPIPE' }))).toBe(true);
+    // not(other): this one but not other (in plain JS it took no argument and negated itself)
+    const allButTypeErrors = handle.all().not(handle.errors(TypeError));
+    expect([allButTypeErrors(new RangeError()), allButTypeErrors(new TypeError())]).toEqual([true, false]);
   });
 
   it('leaves the toolkit’s own rejections out of handle.all() and handle.transient() unless asked', () => {

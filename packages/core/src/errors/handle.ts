@@ -8,8 +8,8 @@ export interface ErrorFilter {
   or(other: (error: unknown) => boolean): ErrorFilter;
   /** Handles what both filters handle. */
   and(other: (error: unknown) => boolean): ErrorFilter;
-  /** Handles what this filter does not. */
-  not(): ErrorFilter;
+  /** Handles what this filter does not; with `other`, what this one does and `other` does not. */
+  not(other?: (error: unknown) => boolean): ErrorFilter;
   /**
    * Handles the toolkit's own rejections too (open breaker, full bulkhead, rate-limit
    * refusal: `isOwnRejection`). A retry under it waits out an open breaker's `retryAfterMs`.
@@ -23,7 +23,7 @@ function filter(predicate: (error: unknown) => boolean): ErrorFilter {
   const f = ((error: unknown) => predicate(error)) as ErrorFilter;
   f.or = (other) => filter((e) => predicate(e) || other(e));
   f.and = (other) => filter((e) => predicate(e) && other(e));
-  f.not = () => filter((e) => !predicate(e));
+  f.not = (other) => filter(other ? (e) => predicate(e) && !other(e) : (e) => !predicate(e));
   f.orOwnRejections = () => filter((e) => predicate(e) || isOwnRejection(e));
   return f;
 }

@@ -59,7 +59,6 @@ class HedgeCall<T> implements DeadlineEntry {
  * extra); the first success wins and the others' signals abort with {@link HedgeLostError}.
  * A failed attempt starts the next hedge at once instead of waiting out the delay. When every
  * attempt has failed, the call rejects with the error of the attempt that failed LAST.
- * Delays share one clock timer (no timer per call).
  */
 export class HedgePolicy extends PolicyBase<HedgeEvent> {
   readonly name: string;

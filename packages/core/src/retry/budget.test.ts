@@ -19,6 +19,12 @@ describe('RetryBudget', () => {
     expect(allowed).toBe(100);
   });
 
+  it('counts on a clock that reads before 1970 (a FakeClock started below 0)', () => {
+    const budget = new RetryBudget({ clock: new FakeClock(-5_000), ratio: 0.1, minRetriesPerSecond: 0 });
+    for (let i = 0; i < 10; i++) budget.recordCall();
+    expect([budget.tryRetry(), budget.tryRetry()]).toEqual([true, false]);
+  });
+
   it('forgets calls and retries older than the window', async () => {
     const clock = new FakeClock();
     const budget = new RetryBudget({ clock, ratio: 0.5, minRetriesPerSecond: 0, windowMs: 1_000 });

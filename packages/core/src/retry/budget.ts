@@ -67,7 +67,7 @@ export class RetryBudget {
 
   #bucket(): number {
     const epoch = Math.floor(this.#clock.now() / this.#bucketMs);
-    const i = epoch % BUCKETS;
+    const i = ((epoch % BUCKETS) + BUCKETS) % BUCKETS; // a clock before 1970 (a test's FakeClock) too
     if (this.#epochs[i] !== epoch) {
       this.#epochs[i] = epoch;
       this.#calls[i] = 0;

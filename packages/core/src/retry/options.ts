@@ -13,7 +13,7 @@ export interface RetryOptions {
   /**
    * Honour a server's `Retry-After` (or an error's `retryAfterMs`): the wait becomes the
    * longer of the backoff and the server's delay plus up to 10 % jitter (at most 1 s). A
-   * server delay above `maxMs` gives up at once, since retrying earlier would be refused.
+   * server delay above `maxMs` gives up at once.
    * `false` ignores it. @default { maxMs: 60_000 }
    */
   retryAfter?: boolean | { maxMs?: number };

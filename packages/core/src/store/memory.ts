@@ -54,13 +54,9 @@ type AnyCodec = PackedCodec<any>;
 // (before `maxKeys` while nothing is pinned). One expired key is reclaimed as each new key
 // arrives.
 /**
- * The embedded store: state lives in this process, every operation is synchronous inside
- * (so atomic), and the promise it returns is already settled.
- *
- * Memory is bounded by `maxKeys`: past it the least recently used key is evicted. Pinned
- * keys (`TransitionResult.pinned`, in-flight locks) are never evicted while they live; at
- * most half of `maxKeys` are pinned at once, a pin past that is refused with `StoreFullError`.
- * Keys past their TTL read as absent; {@link MemoryStore.sweep} reclaims them all.
+ * The embedded store (see {@link memoryStore}): state lives in this process, every operation
+ * is synchronous inside (so atomic), and the promise it returns is already settled. A pin
+ * past half of `maxKeys` is refused with `StoreFullError`.
  */
 export class MemoryStore implements Store {
   readonly maxKeys: number;
