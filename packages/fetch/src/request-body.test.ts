@@ -276,6 +276,16 @@ describe('a Request’s body that stalls', () => {
     return watch;
   }
 
+  /** A request's outcome as it lands, read without awaiting it (the tests wait on the server or the caller). */
+  function settling(pending: Promise<Response>) {
+    const outcome: { settled: boolean; response?: Response; failure?: unknown } = { settled: false };
+    pending.then(
+      (response) => Object.assign(outcome, { settled: true, response }),
+      (failure: unknown) => Object.assign(outcome, { settled: true, failure }),
+    );
+    return outcome;
+  }
+
   const put = (body: unknown, signal?: AbortSignal) =>
     new Request(url(), { method: 'PUT', body, duplex: 'half', signal } as RequestInit);
 
@@ -287,17 +297,12 @@ describe('a Request’s body that stalls', () => {
       const f = withResilience(fetch, { clock, random: sequenceRandom(0), idempotent: () => true, ...extra });
       const request = put(body());
       const copy = watchCopy(request);
-      let response: Response | undefined;
-      let failure: unknown;
-      void f(request).then(
-        (answered) => (response = answered),
-        (error: unknown) => (failure = error),
-      );
+      const outcome = settling(f(request));
       // Settled with no time passed on the clock: no retry's backoff, no attempt timeout.
-      await until(() => response !== undefined || failure !== undefined, 'the answer');
-      expect(failure).toBeUndefined();
-      expect(response?.status).toBe(503); // the answer, as fetch gives it
-      expect(resilienceDetails(response)).toMatchObject({ attempts: 1 });
+      await until(() => outcome.settled, 'the answer');
+      expect(outcome.failure).toBeUndefined();
+      expect(outcome.response?.status).toBe(503); // the answer, as fetch gives it
+      expect(resilienceDetails(outcome.response)).toMatchObject({ attempts: 1 });
       expect(server.seen).toHaveLength(1);
       expect(copy).toEqual({ clones: 1, pendingReads: 0, cancelled: true }); // nothing read or held for a retry
     },
@@ -330,16 +335,11 @@ describe('a Request’s body that stalls', () => {
     const { clock, fetch: f } = resilient();
     const caller = new AbortController();
     const request = put(stalling[0]![1](), caller.signal);
-    let response: Response | undefined;
-    let failure: unknown;
-    void f(request).then(
-      (answered) => (response = answered),
-      (error: unknown) => (failure = error),
-    );
-    await until(() => response !== undefined || failure !== undefined, 'the answer');
+    const outcome = settling(f(request));
+    await until(() => outcome.settled, 'the answer');
     caller.abort(new Error('too late'));
-    expect(failure).toBeUndefined();
-    expect(response?.status).toBe(503);
+    expect(outcome.failure).toBeUndefined();
+    expect(outcome.response?.status).toBe(503);
     expect(clock.pendingTimers).toBe(0);
   });
 

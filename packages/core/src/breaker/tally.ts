@@ -1,7 +1,10 @@
 // Seven numbers, whatever the number of calls: enough for every window to merge them as it
 // would have recorded them one by one — a consecutive window from the runs of failures, a
 // count window from the four counts (in a fixed order), a time window from the totals.
-/** What one instance of a synchronised breaker counted since it last synchronised, merged into the shared window in one store step. */
+/**
+ * What one instance of a synchronised breaker counted since it last synchronised, merged
+ * into the shared window in one store step.
+ */
 export interface BreakerTally {
   /** Calls that succeeded in time, and that succeeded but were slow (`slowCallMs`). */
   readonly successes: number;

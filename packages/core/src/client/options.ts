@@ -179,10 +179,10 @@ export function validateClientOptions(
     ['throttle', ['clock', 'random']],
     ['rateLimit', ['clock']],
   ] as const) {
-    const given = o[section] as Record<string, unknown> | undefined;
+    const given: unknown = o[section];
+    if (!isPlainObject(given)) continue;
     for (const name of own) {
-      if (isPlainObject(given) && name in given)
-        v.check(false, `${section}.${name}`, given[name], `nothing here (the client's ${name})`);
+      if (name in given) v.check(false, `${section}.${name}`, given[name], `nothing here (the client's ${name})`);
     }
   }
   const t = o.timeout;

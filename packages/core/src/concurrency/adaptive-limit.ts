@@ -61,9 +61,10 @@ const badSample = (sample: RttSample | null | undefined): TypeError =>
 
 // After the idea of Netflix's concurrency-limits (Gradient2) and Envoy's adaptive concurrency filter.
 /**
- * A concurrency limit that follows the latency gradient. Latency near its measured minimum (the baseline) lets the limit grow; queueing upstream
- * (rising latency) makes it shrink, so the limit settles where the upstream's concurrency
- * runs out. The algorithm is in docs/load-shedding.md.
+ * A concurrency limit that follows the latency gradient. Latency near its measured minimum
+ * (the baseline) lets the limit grow; queueing upstream (rising latency) makes it shrink, so
+ * the limit settles where the upstream's concurrency runs out. The algorithm is in
+ * docs/load-shedding.md.
  *
  * @example
  * const limit = adaptiveLimit({ minLimit: 4, maxLimit: 200 });
