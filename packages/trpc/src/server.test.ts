@@ -582,6 +582,26 @@ describe('idempotentMutation', () => {
     expect(await b.order.mutate({ idempotencyKey: 'same' })).toBe(2);
   });
 
+  it('keeps a scope core would refuse (over 1 024 characters, a lone surrogate) as its digest: no error, scopes apart', async () => {
+    let n = 0;
+    const router = t.router({
+      order: t.procedure
+        .input((raw) => raw as { idempotencyKey: string })
+        .mutation(idempotentMutation({ scope: ({ ctx }) => ctx.userId }, () => ++n)),
+    });
+    const as = async (user: string) => {
+      await server?.close();
+      const client = createTRPCClient<typeof router>({ links: [httpLink({ url: await serve(router, user) })] });
+      return client.order.mutate({ idempotencyKey: 'same' });
+    };
+    const long = 't'.repeat(1_025);
+    expect(await as(long)).toBe(1);
+    expect(await as(`${long}!`)).toBe(2);
+    expect(await as('\uD800x')).toBe(3);
+    expect(await as('\uDC00x')).toBe(4); // the same UTF-8 as the one before, each surrogate replaced
+    expect([await as(long), await as('\uDC00x')]).toEqual([1, 4]);
+  });
+
   it('awaits a key and a scope that are promises (a header or a session looked up)', async () => {
     let n = 0;
     const router = t.router({

@@ -222,6 +222,34 @@ export const idempotencyScenarios: Scenario[] = [
   },
   {
     area: 'idempotency',
+    name: 'a scope core cannot keep as it is (over 1 024 characters: a token; a lone surrogate) is kept as its digest: no 500, and scopes stay apart',
+    async run(t) {
+      let n = 0;
+      const scopes: Record<string, string> = {
+        long: 'a'.repeat(1_025),
+        longer: `${'a'.repeat(1_025)}b`,
+        lone: '\uD800user',
+        other: '\uDC00user', // the same UTF-8 as 'lone' once each surrogate is replaced
+      };
+      const app = await t.serve([
+        t.m.idempotency({ scope: (c) => scopes[t.m.header(c, 'x-user')!], logger: t.logger() }),
+        t.m.route('POST', '/orders', () => ({ status: 201, json: { order: ++n } })),
+      ]);
+      const as = async (user: string) => {
+        const res = await app.fetch('/orders', post({ item: 'book' }, KEY, { 'x-user': user }));
+        expect(res.status).toBe(201);
+        return res.json();
+      };
+      expect(await as('long')).toEqual({ order: 1 });
+      expect(await as('longer')).toEqual({ order: 2 });
+      expect(await as('lone')).toEqual({ order: 3 });
+      expect(await as('other')).toEqual({ order: 4 });
+      expect(await as('long')).toEqual({ order: 1 }); // replayed
+      expect(await as('other')).toEqual({ order: 4 });
+    },
+  },
+  {
+    area: 'idempotency',
     name: 'a scope that returns an empty string is a 500 whose log names scope, and runs nothing (never one scope for all)',
     async run(t) {
       const runs = counter();

@@ -154,6 +154,21 @@ function refusal(res: ServerResponse, answer: Answer): Answer {
 
 const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('base64');
 
+/** The longest scope core keeps as it is; see {@link storedScope}. */
+const MAX_SCOPE = 1_024;
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * The scope as the store keeps it: as it is, or, when core would refuse it (over 1 024
+ * characters: a token or an API key as scope; a lone surrogate), '#' and the SHA-256 of its
+ * UTF-16 code units, so two ill-formed scopes stay apart (to take that form, a scope must know
+ * the other one). Refused, every keyed request of such a caller would be a 500.
+ */
+const storedScope = (scope: string): string =>
+  scope.length <= MAX_SCOPE && !LONE_SURROGATE.test(scope)
+    ? scope
+    : `#${createHash('sha256').update(Buffer.from(scope, 'utf16le')).digest('base64')}`;
+
 /** The idempotency middleware shared by the Express and Koa adapters; see their `idempotency`. */
 export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: IdempotencyPort<C>): IdempotencyStep<C> {
   const v = new OptionsValidator('idempotency');
@@ -292,6 +307,7 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
           `idempotency: scope returned ${scope === '' ? 'an empty string' : typeof scope}: return a non-empty string (whose key it is: a user or tenant id), or undefined for one scope for all`,
         );
       }
+      const stored = scope === undefined ? undefined : storedScope(scope);
       const result = store.executeDetailed<ReplayRecord | undefined>(
         key,
         () => {
@@ -299,9 +315,9 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
           started();
           return captured.then((r) => recordOf(res, r, method === 'HEAD'));
         },
-        scope === undefined
+        stored === undefined
           ? { fingerprint: fingerprint(c, method, body), onInFlight: 'reject' }
-          : { fingerprint: fingerprint(c, method, body), onInFlight: 'reject', scope },
+          : { fingerprint: fingerprint(c, method, body), onInFlight: 'reject', scope: stored },
       );
       const first = await Promise.race([running, result]);
       if (first === RUN) {

@@ -43,7 +43,7 @@ async function contents(input: unknown): Promise<unknown> {
   };
 }
 
-const sha256 = async (bytes: Uint8Array): Promise<string> => {
+export const sha256 = async (bytes: Uint8Array): Promise<string> => {
   let hex = '';
   for (const b of new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', bytes)))
     hex += b.toString(16).padStart(2, '0');

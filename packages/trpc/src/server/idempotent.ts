@@ -16,7 +16,7 @@ import { emitHttpDecision, isUnrecorded, OptionsValidator, unrecordedValue } fro
 import { getTRPCErrorFromUnknown, type TRPC_ERROR_CODE_KEY, TRPCError } from '@trpc/server';
 import { built } from '../built.js';
 import { errorAnswer } from './errors.js';
-import { inputFingerprint } from './fingerprint.js';
+import { inputFingerprint, sha256 } from './fingerprint.js';
 
 /** What a mutation resolver receives, as far as this wrapper reads it. */
 export interface ResolverInput {
@@ -103,6 +103,18 @@ function mistakeIn(error: unknown): Outcome['error'] {
 
 /** Text a store writes as it is: no UTF-16 surrogate without its pair (UTF-8 would make two such keys one). */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * The scope as the store keeps it: as it is, or, when core would refuse it (over 1 024
+ * characters: a token as scope; a lone surrogate), '#' and the SHA-256 of its UTF-16 code
+ * units, so two ill-formed scopes stay apart. Refused, every call of such a caller would fail.
+ */
+async function storedScope(scope: string): Promise<string> {
+  if (scope.length <= 1_024 && !LONE_SURROGATE.test(scope)) return scope;
+  const units = new Uint16Array(scope.length);
+  for (let i = 0; i < scope.length; i++) units[i] = scope.charCodeAt(i);
+  return `#${await sha256(new Uint8Array(units.buffer))}`;
+}
 
 /** The logger used when none is given: `console`, message first. */
 const consoleLogger: Pick<EventLogger, 'warn'> = { warn: (fields, message) => console.warn(message, fields) };
@@ -209,7 +221,7 @@ export function idempotentMutation<O extends ResolverInput, T>(
         fingerprint: await inputFingerprint(opts.path, opts.input),
         onInFlight: 'reject',
         maxRecordBytes: maxResultBytes + ENVELOPE_BYTES,
-        ...(scope !== undefined && { scope }),
+        ...(scope !== undefined && { scope: await storedScope(scope) }),
         ...(opts.signal && { signal: opts.signal }),
       });
     } catch (error) {
