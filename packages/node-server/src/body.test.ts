@@ -112,6 +112,9 @@ describe('bodyReader', () => {
     expect(await status({ 'content-type': 'application/json' }, '{"a":')).toBe(400);
     expect(await status({ 'content-type': 'application/json', 'content-encoding': 'gzip' }, 'not gzip')).toBe(400);
     expect(await status({ 'content-type': 'application/json', 'content-encoding': 'compress' }, '{}')).toBe(415);
+    // Names Object.prototype has are no codings either.
+    for (const coding of ['constructor', '__proto__', 'toString'])
+      expect(await status({ 'content-type': 'application/json', 'content-encoding': coding }, '{}')).toBe(415);
     expect(await status({ 'content-type': 'text/plain; charset=klingon' }, 'x')).toBe(415);
   });
 

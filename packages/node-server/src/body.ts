@@ -71,7 +71,8 @@ export function bodyReader(options: BodyReaderOptions = {}): BodyReader {
     }
     if (Number(headers['content-length']) > maxBodyBytes) throw tooLarge(maxBodyBytes);
     const encoding = (headers['content-encoding'] ?? 'identity').toLowerCase();
-    if (!(encoding in INFLATE)) {
+    // Own names only: `constructor` or `__proto__` is no coding of ours (`in` finds Object.prototype's).
+    if (!Object.hasOwn(INFLATE, encoding)) {
       // RFC 9110 §12.5.3: the codings it can decode, so the client can tell them from a media type.
       throw new RequestBodyError('unsupported_media_type', `Unsupported content encoding "${encoding}"`, {
         headers: { 'accept-encoding': 'gzip, deflate, br' },
