@@ -32,7 +32,15 @@ interface RequestState {
   refused: boolean;
 }
 
-const STATE = Symbol('resilience.request');
+// Found under registered symbols, never in this module: @resilience/express and @resilience/koa
+// each bundle this file, in an ESM and a CommonJS build, and an app may load a package both
+// ways (an ESM app whose CommonJS module requires it): a request signal made by one copy must
+// be aborted by another copy's timeout, and a response claimed by one is claimed for all.
+// Every copy is built from this source, so the state has one shape; change that shape (a field
+// added, renamed or read differently) and the version in both names goes up, so that copies
+// of two releases keep apart instead of misreading each other's state.
+const STATE = Symbol.for('@resilience/node-server:request.v1');
+const STATES = Symbol.for('@resilience/node-server:request-states.v1');
 
 type Slot = { [STATE]?: RequestState };
 
@@ -53,17 +61,20 @@ function holderOf(res: ServerResponse): Slot | undefined {
   const locals = (res as { locals?: unknown }).locals;
   return typeof locals === 'object' && locals !== null ? (locals as Slot) : undefined;
 }
-const states = new WeakMap<ServerResponse, RequestState>();
+let sharedStates: WeakMap<ServerResponse, RequestState> | undefined;
+/** The process's map for responses without a holder, found (or made) on first use, not at import. */
+const states = (): WeakMap<ServerResponse, RequestState> =>
+  (sharedStates ??= (globalThis as { [STATES]?: WeakMap<ServerResponse, RequestState> })[STATES] ??= new WeakMap());
 
 const existingState = (res: ServerResponse): RequestState | undefined => {
   const holder = holderOf(res);
-  return holder === undefined ? states.get(res) : holder[STATE];
+  return holder === undefined ? states().get(res) : holder[STATE];
 };
 
 /** The response's state, made on first use; no listener. */
 function slotOf(res: ServerResponse): RequestState {
   const holder = holderOf(res);
-  let state = holder === undefined ? states.get(res) : holder[STATE];
+  let state = holder === undefined ? states().get(res) : holder[STATE];
   if (state === undefined) {
     state = {
       controller: undefined,
@@ -79,7 +90,7 @@ function slotOf(res: ServerResponse): RequestState {
       late: undefined,
       refused: false,
     };
-    if (holder === undefined) states.set(res, state);
+    if (holder === undefined) states().set(res, state);
     else holder[STATE] = state;
   }
   return state;
