@@ -8,7 +8,10 @@ import { OptionsValidator } from '@resilience/core/internal';
 export type ShutdownServer = Server | HttpsServer;
 
 export interface GracefulShutdownOptions {
-  /** The process signals that start the shutdown; `[]` for none (call `shutdown()` yourself). @default ['SIGTERM', 'SIGINT'] */
+  /**
+   * The process signals that start the shutdown; `[]` for none (call `shutdown()` yourself).
+   * Not `SIGKILL` or `SIGSTOP`: no process can catch them. @default ['SIGTERM', 'SIGINT']
+   */
   signals?: readonly NodeJS.Signals[];
   /**
    * The health registry behind the readiness route: on the signal a failing critical readiness
@@ -71,6 +74,12 @@ const OPTION_NAMES = {
 } as const satisfies OptionNames<GracefulShutdownOptions>;
 
 const isSignal = (name: unknown) => typeof name === 'string' && Object.hasOwn(constants.signals, name);
+/**
+ * Signals no process can catch: Node throws `uv_signal_start EINVAL` from `process.on` for
+ * them, after the listeners installed before it (on Linux, no other name in
+ * `os.constants.signals` throws).
+ */
+const UNCATCHABLE: readonly unknown[] = ['SIGKILL', 'SIGSTOP'];
 
 export function validateShutdownOptions(server: unknown, options: GracefulShutdownOptions): void {
   const v = new OptionsValidator('gracefulShutdown');
@@ -83,11 +92,13 @@ export function validateShutdownOptions(server: unknown, options: GracefulShutdo
     'a node:http or node:https Server',
   );
   const o = v.known(options, OPTION_NAMES);
+  const signalNames = o.signals === undefined || (Array.isArray(o.signals) && o.signals.every(isSignal));
+  v.check(signalNames, 'signals', o.signals, "a list of signal names such as 'SIGTERM'");
   v.check(
-    o.signals === undefined || (Array.isArray(o.signals) && o.signals.every(isSignal)),
+    !signalNames || !o.signals?.some((name) => UNCATCHABLE.includes(name)),
     'signals',
     o.signals,
-    "a list of signal names such as 'SIGTERM'",
+    'signals a process can listen for (SIGKILL and SIGSTOP cannot be caught)',
   );
   const health = o.health;
   v.check(

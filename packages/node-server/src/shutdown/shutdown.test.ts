@@ -740,6 +740,66 @@ describe('gracefulShutdown', () => {
     expect(process.listenerCount('SIGTERM')).toBe(0);
   });
 
+  /** Removes the `signal` listeners added since `before` was read: what a failed install would leave behind. */
+  const removeAdded = (signal: NodeJS.Signals, before: readonly unknown[]) => {
+    for (const listener of process.listeners(signal)) if (!before.includes(listener)) process.off(signal, listener);
+  };
+
+  it('refuses SIGKILL and SIGSTOP, which no process can catch, naming signals and installing nothing', () => {
+    const server = http.createServer();
+    const before = process.listeners(SIGNAL);
+    try {
+      for (const uncatchable of ['SIGKILL', 'SIGSTOP'] as const) {
+        let thrown: unknown;
+        try {
+          gracefulShutdown(server, { signals: [SIGNAL, uncatchable] });
+        } catch (error) {
+          thrown = error;
+        }
+        expect(isConfigurationError(thrown)).toBe(true);
+        expect((thrown as Error).message).toBe(
+          `Invalid gracefulShutdown options: signals: received ["${SIGNAL}","${uncatchable}"], expected signals a process can listen for (SIGKILL and SIGSTOP cannot be caught)`,
+        );
+        expect(process.listenerCount(SIGNAL)).toBe(before.length);
+        expect(server.listenerCount('request')).toBe(0);
+      }
+      // An unknown name is still told as one.
+      expect(() => gracefulShutdown(server, { signals: ['SIGTERN' as never, 'SIGKILL'] })).toThrow(
+        /signals: received .*, expected a list of signal names such as 'SIGTERM'$/,
+      );
+    } finally {
+      removeAdded(SIGNAL, before);
+    }
+  });
+
+  it('undoes what it installed when installing fails half-way, rethrowing the failure: no signal or server listener is left', () => {
+    const server = https.createServer((_req, res) => res.end('ok'));
+    server.on('upgrade', () => {}); // so the upgrade tracking installs a listener of its own too
+    const events = ['request', 'connection', 'secureConnection', 'upgrade', 'newListener', 'removeListener'];
+    const counts = () => events.map((event) => server.listenerCount(event));
+    const serverBefore = counts();
+    const before = process.listeners(SIGNAL);
+    const failure = new Error('listener refused');
+    let added = 0;
+    // Another library's hook that refuses the second signal listener, once the first is in.
+    const hook = (event: string | symbol) => {
+      if (event === SIGNAL && ++added === 2) throw failure;
+    };
+    process.on('newListener', hook);
+    try {
+      expect(() => gracefulShutdown(server, { signals: [SIGNAL, SIGNAL] })).toThrow(failure);
+    } finally {
+      process.off('newListener', hook);
+      removeAdded(SIGNAL, before);
+    }
+    expect(added).toBe(2);
+    expect(process.listenerCount(SIGNAL)).toBe(before.length);
+    expect(counts()).toEqual(serverBefore);
+    // Nothing stays half-installed to get in the way of a later call.
+    gracefulShutdown(server, { signals: [SIGNAL] }).dispose();
+    expect(counts()).toEqual(serverBefore);
+  });
+
   it('rejects a drainDelayMs not below the default timeoutMs, saying the default applied', () => {
     const server = http.createServer();
     expect(() => gracefulShutdown(server, { drainDelayMs: 12_000 })).toThrow(

@@ -116,8 +116,6 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   const secured = (socket: TLSSocket) => {
     handshaking!.delete((socket as TLSSocket & { _parent?: Socket })._parent!);
   };
-  // Sockets handed to the app's `upgrade` / `connect` listeners (WebSockets): ended once closing.
-  const upgraded = trackUpgraded(server);
 
   /**
    * Closes what no request needs any more. Node's `close()` closes idle keep-alive
@@ -178,16 +176,31 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
     else void shutdown(signal);
   };
 
-  // Ahead of the application, so a response it sends at once still gets `Connection: close`.
-  server.prependListener('request', tracked);
-  if (handshaking !== undefined) server.on('connection', connected).on('secureConnection', secured);
-  for (const signal of signals) process.on(signal, onSignal);
-
   function stopListening(): void {
+    for (const signal of signals) process.off(signal, onSignal);
     server.off('request', tracked).off('connection', connected).off('secureConnection', secured);
     server.off('listening', refuse);
     upgraded.dispose();
-    for (const signal of signals) process.off(signal, onSignal);
+  }
+
+  // Sockets handed to the app's `upgrade` / `connect` listeners (WebSockets): ended once
+  // closing. Tracked first: it undoes its own install should that fail.
+  const upgraded = trackUpgraded(server);
+  // All or nothing: a listener refused half-way (by another library's `newListener` hook, or
+  // by Node for a signal it cannot listen to) must not leave the others installed, where a
+  // signal would still start a shutdown whose caller got an error instead of a handle.
+  try {
+    // Ahead of the application, so a response it sends at once still gets `Connection: close`.
+    server.prependListener('request', tracked);
+    if (handshaking !== undefined) server.on('connection', connected).on('secureConnection', secured);
+    for (const signal of signals) process.on(signal, onSignal);
+  } catch (error) {
+    try {
+      stopListening();
+    } catch {
+      // The install's failure is the one to report (an app's `removeListener` hook may throw too).
+    }
+    throw error;
   }
 
   function finish(code: number): void {

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { EventLogger } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
@@ -131,5 +132,20 @@ describe('gracefulShutdown and upgraded connections', () => {
     handle.dispose();
     expect([server.listenerCount('upgrade'), server.listenerCount('connect')]).toEqual([0, 1]);
     expect(server.listenerCount('newListener') + server.listenerCount('removeListener')).toBe(0);
+  });
+
+  it('leaves none of its listeners when one is refused while it installs them (an app newListener hook that throws)', () => {
+    const server = http.createServer();
+    const app = () => {};
+    server.on('upgrade', app);
+    const failure = new Error('no more listeners');
+    const hook = (event: string | symbol) => {
+      if (event === 'newListener') throw failure; // lets ours for 'upgrade' in, refuses the next
+    };
+    server.on('newListener', hook);
+    expect(() => gracefulShutdown(server, { signals: [], exit: () => {} })).toThrow(failure);
+    expect(server.listeners('upgrade')).toEqual([app]);
+    expect(server.listeners('newListener')).toEqual([hook]);
+    expect(server.listenerCount('removeListener') + server.listenerCount('request')).toBe(0);
   });
 });

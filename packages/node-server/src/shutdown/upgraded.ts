@@ -57,8 +57,17 @@ export function trackUpgraded(server: ShutdownServer): UpgradedSockets {
       server.off(event, handedOver);
     }
   };
-  for (const event of HANDOVERS) if (server.listenerCount(event) > 0) server.prependListener(event, handedOver);
-  server.on('newListener', added).on('removeListener', removed);
+  const dispose = () => {
+    server.off('newListener', added).off('removeListener', removed);
+    for (const event of HANDOVERS) server.off(event, handedOver);
+  };
+  try {
+    for (const event of HANDOVERS) if (server.listenerCount(event) > 0) server.prependListener(event, handedOver);
+    server.on('newListener', added).on('removeListener', removed);
+  } catch (error) {
+    dispose(); // a listener refused half-way (an app's `newListener` hook): none of ours stays
+    throw error;
+  }
   return {
     get size() {
       return sockets.size;
@@ -67,9 +76,6 @@ export function trackUpgraded(server: ShutdownServer): UpgradedSockets {
       ending = true;
       for (const socket of sockets) endSoon(socket);
     },
-    dispose() {
-      server.off('newListener', added).off('removeListener', removed);
-      for (const event of HANDOVERS) server.off(event, handedOver);
-    },
+    dispose,
   };
 }
