@@ -3,9 +3,25 @@ import type { ServerResponse } from 'node:http';
 /** The most characters of a path a log line carries (a request target may be kilobytes long). */
 const MAX_LOGGED_PATH = 200;
 
+const CONTROL = /\p{Cc}/u;
+const CONTROLS = /\p{Cc}/gu;
+
+/**
+ * `path` with every control character (C0, DEL, C1) percent-encoded as UTF-8 (U+0085 is
+ * `%C2%85`), any other character as it is. Over HTTP/2 Node passes the bytes 0x80-0x9F of a
+ * `:path` through as U+0080-U+009F (over HTTP/1 it answers 400): such a path must reach neither
+ * a log line raw nor core's `fingerprintInput`, which refuses control characters. Two paths
+ * that differ there stay different.
+ */
+export function escapeControls(path: string): string {
+  return CONTROL.test(path) ? path.replace(CONTROLS, (c) => encodeURIComponent(c)) : path;
+}
+
 /**
  * The request's path as the client sent it (Express's `originalUrl`: a middleware mounted on a
- * path sees `url` without it), without its query (which may carry secrets), cut to {@link MAX_LOGGED_PATH}.
+ * path sees `url` without it), without its query (which may carry secrets), cut to
+ * {@link MAX_LOGGED_PATH}, its control characters percent-encoded (see {@link escapeControls};
+ * after the cut, so an escape is never cut in two).
  */
 export function loggedPath(res: ServerResponse): string | undefined {
   const req = res.req as { originalUrl?: string; url?: string } | undefined;
@@ -13,5 +29,5 @@ export function loggedPath(res: ServerResponse): string | undefined {
   if (url === undefined) return undefined;
   const query = url.indexOf('?');
   const path = query < 0 ? url : url.slice(0, query);
-  return path.length > MAX_LOGGED_PATH ? `${path.slice(0, MAX_LOGGED_PATH)}…` : path;
+  return path.length > MAX_LOGGED_PATH ? `${escapeControls(path.slice(0, MAX_LOGGED_PATH))}…` : escapeControls(path);
 }

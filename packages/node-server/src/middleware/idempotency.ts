@@ -28,7 +28,7 @@ import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { headersOf } from '../accessors.js';
 import { bodyReader, type RequestBody } from '../body.js';
 import { type CapturedResponse, responseCapture } from '../capture.js';
-import { loggedPath } from '../logged-path.js';
+import { escapeControls, loggedPath } from '../logged-path.js';
 import { consoleLogger, quietLogger } from '../logger.js';
 import { isJsonType, mediaType } from '../parse-body.js';
 import {
@@ -256,10 +256,12 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
    * The payload's fingerprint: the method, the path and the body — JSON (any JSON value, `null`
    * too) as its canonical text, any other body as the SHA-256 of its bytes. A body a parser
    * before the middleware left as something else (a form's fields) is taken as canonical JSON
-   * with its media type, apart from JSON bodies: `qty=1` is never `{"qty":"1"}`.
+   * with its media type, apart from JSON bodies: `qty=1` is never `{"qty":"1"}`. A control
+   * character in the path (one HTTP/2 let through) is percent-encoded first: core refuses it,
+   * and the request would be a 500.
    */
   const fingerprint = (c: C, method: string, read: RequestBody | undefined): string => {
-    const path = port.path(c);
+    const path = escapeControls(port.path(c));
     const type = mediaType(headersOf(port.request(c))['content-type']);
     const json = isJsonType(type);
     const parsed = read === undefined ? port.body(c) : read.parsed;
