@@ -54,8 +54,12 @@ interface Entry {
   readonly options: ResolvedHealthCheckOptions;
   consecutiveFailures: number;
   running: Promise<HealthCheckResult> | undefined;
-  /** The check's call, until it settles: one that outlived its timeout is joined, never made twice. */
-  call?: Promise<unknown> | undefined;
+  /**
+   * The runs waiting on the check's call, until it settles: one that outlived its timeout is
+   * joined, never made twice. Each leaves at its timeout, so a call that never settles holds
+   * none (a reaction per run on its promise would stay for good).
+   */
+  waiting?: Set<(outcome: Outcome) => void> | undefined;
   /** The result of its last run. */
   last: HealthCheckResult | undefined;
 }
@@ -198,8 +202,7 @@ export class HealthRegistry {
   /**
    * Runs every check now and then every `intervalMs` (from the end of one round to the start
    * of the next) on the clock, and makes `run()` serve the last results instead of running
-   * checks on a request's path — the CrossStack seeds ran them every 30 to 60 s in
-   * production. A check already running is joined. Starting again replaces the schedule.
+   * checks on a request's path. A check already running is joined. Starting again replaces the schedule.
    *
    * @example
    * probes.start({ intervalMs: 30_000 });
@@ -238,25 +241,33 @@ export class HealthRegistry {
     const { timeoutMs } = entry.options;
     const started = clock.now();
     const controller = new AbortController();
-    let timer: TimerHandle | undefined;
-    const timedOut = new Promise<Outcome>((resolve) => {
-      timer = clock.setTimeout(() => {
+    const outcome = await new Promise<Outcome>((resolve) => {
+      const done = (o: Outcome) => {
+        clock.clearTimeout(timer);
+        resolve(o);
+      };
+      const timer = clock.setTimeout(() => {
+        waiting.delete(done);
         controller.abort(new TimeoutError(timeoutMs, `Health check timed out after ${timeoutMs} ms`));
         resolve({ status: 'fail', error: `timed out after ${timeoutMs} ms` });
       }, timeoutMs);
+      const joined = entry.waiting;
+      const waiting = joined ?? new Set();
+      waiting.add(done);
+      if (joined) return;
+      entry.waiting = waiting;
+      const settle = (o: Outcome) => {
+        entry.waiting = undefined;
+        for (const wait of waiting) wait(o);
+      };
+      try {
+        Promise.resolve(entry.check(controller.signal))
+          .then(interpret, failed)
+          .then(settle, (error) => settle(failed(error))); // a detail whose getter throws
+      } catch (error) {
+        settle(failed(error)); // thrown synchronously
+      }
     });
-    let outcome: Outcome;
-    try {
-      entry.call ??= Promise.resolve(entry.check(controller.signal)).finally(() => {
-        entry.call = undefined;
-      });
-      const pending = entry.call.then(interpret, failed);
-      outcome = await Promise.race([pending, timedOut]);
-    } catch (error) {
-      outcome = failed(error); // thrown synchronously
-    } finally {
-      clock.clearTimeout(timer!);
-    }
     entry.consecutiveFailures = outcome.status === 'fail' ? entry.consecutiveFailures + 1 : 0;
     entry.last = this.#result(entry, outcome, started);
     return entry.last;

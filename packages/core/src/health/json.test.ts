@@ -88,6 +88,22 @@ describe('toHealthJson', () => {
     expect(doc.checks['queue:lag']).toEqual([{ status: 'pass' }]);
   });
 
+  it('keeps two checks whose keys meet (a bare name measuring its response time, and that key as a name) in one array', async () => {
+    const probes = health({ clock: new FakeClock(T0) })
+      .register('db', () => {
+        throw new Error('down');
+      })
+      .register('db:responseTime', () => true)
+      .register('constructor', () => ({ observedValue: 1 }));
+    const doc = toHealthJson(await probes.run());
+    expect(doc.output).toBe('db: fail');
+    expect(doc.checks['db:responseTime']).toEqual([
+      { status: 'fail', observedValue: 0, observedUnit: 'ms', output: 'down' },
+      { status: 'pass' },
+    ]);
+    expect(doc.checks.constructor).toEqual([{ status: 'pass', observedValue: 1 }]);
+  });
+
   it('survives JSON round-trips unchanged', async () => {
     const probes = health({ clock: new FakeClock(T0) }).register('a', () => false);
     const doc = toHealthJson(await probes.run(), { notes: ['canary'], links: { about: 'https://example.com' } });
