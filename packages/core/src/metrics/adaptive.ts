@@ -37,7 +37,7 @@ export const ADAPTIVE_LATENCY_DEFAULTS = {
   refreshCalls: 1_000,
 } as const;
 
-/** Sub-windows of an own sketch. Memory: 4 × 5 072 bytes of counts (≈ 20 KB) per policy, whatever the traffic. */
+/** Sub-windows of an own sketch. Memory: 4 × 5 076 bytes of counts (≈ 20 KB) per policy, whatever the traffic. */
 export const ADAPTIVE_SLOTS = 4;
 
 const PERCENTILE = /^p(\d{1,2}(?:\.\d{1,2})?)$/;
@@ -110,7 +110,7 @@ export const ADAPTIVE_LATENCY_OPTION_NAMES = {
  * A latency percentile for a policy's decisions, clamped to `[min, max]` and cached: it is
  * recomputed every `refreshCalls` reads or `refreshMs` ms, whichever comes first, so a read
  * costs a counter decrement and a comparison. With no external `latency` source it keeps its
- * own window: {@link ADAPTIVE_SLOTS} `LatencySketch`es (uint32, 5 072 bytes each) rotated every
+ * own window: {@link ADAPTIVE_SLOTS} `LatencySketch`es (uint32, 5 076 bytes each) rotated every
  * `windowMs / 4`, so memory is fixed whatever the number of calls.
  *
  * {@link AdaptiveLatency.value} is `NaN` until the window holds `minSamples` latencies (or the

@@ -148,11 +148,8 @@ function checkReason<R extends string>(method: string, reason: R, reasons: reado
 /**
  * Collects call outcomes, latencies, cache hits and policy events over a sliding window.
  *
- * Memory is bounded whatever the traffic: `subWindows` (≤ 6) sub-windows of one 5 KiB
- * sketch, ten category counters, five reason counters and at most `maxErrorTypes` error
- * names each, plus at most 32 rejection reasons, 32 breaker names with their opens and 32
- * breaker names with their states (one entry per live breaker) in the lifetime totals,
- * every name cut to 48 characters.
+ * Memory is bounded whatever the traffic: at most six sub-windows of one 5 KiB sketch and
+ * bounded name tables, every name cut to 48 characters (docs/metrics.md, "Memory bound").
  */
 export class MetricsCollector implements CallObserver {
   readonly #opts: ResolvedMetricsOptions;
@@ -270,8 +267,8 @@ export class MetricsCollector implements CallObserver {
 
   /** Counts a call a policy rejected (`reason` such as `'circuit_open'`, `'bulkhead_full'`). */
   recordRejection(reason: string): void {
+    this.#rejections.add(reason); // first: a reason that is no string throws, counting nothing
     this.#slot().rejections++;
-    this.#rejections.add(reason);
   }
 
   /** Counts a request a load shedder turned away, as a rejection with reason `'shed'` too. */
@@ -294,8 +291,8 @@ export class MetricsCollector implements CallObserver {
    * and `lifetime.circuits` reports the worst state among them.
    */
   recordStateChange(name: string, state: string, breaker?: object): void {
-    this.#life.stateChanges++;
     this.#circuits.set(name, state, breaker, this.#breakerKey);
+    this.#life.stateChanges++;
     if (state !== 'open') return;
     this.#slot().breakerOpens++;
     this.#opens.add(name, 1, this.#breakerKey);

@@ -67,6 +67,30 @@ describe('observe', () => {
     expect([s.attempts, s.lifetime.attempts, s.retries]).toEqual([3, 3, 1]);
   });
 
+  it("counts an event of a source of one's own that names no policy under 'unknown', throwing nothing into the source", () => {
+    const listeners: Array<(event: unknown) => void> = [];
+    const stats = observe({
+      onEvent: (l: (event: never) => void) => void listeners.push(l as never),
+    } as never).collector;
+    const emit = (event: object) => {
+      for (const l of listeners) l(event); // no Emitter around it: a throw would reach the source
+    };
+    emit({ type: 'rejected' });
+    emit({ type: 'state_change', to: 'open', policy: 42 });
+    const { lifetime, ...window } = stats.snapshot();
+    expect(lifetime.rejections).toEqual({ unknown: 1 });
+    expect([window.rejections, window.breakerOpens, lifetime.stateChanges]).toEqual([1, 1, 1]);
+    expect(lifetime.circuits).toEqual({ unknown: 'open' });
+  });
+
+  it('counts nothing when a direct call names no reason or breaker (a TypeError, not counts out of step)', () => {
+    const stats = metrics();
+    expect(() => stats.recordRejection(undefined as never)).toThrow(TypeError);
+    expect(() => stats.recordStateChange(undefined as never, 'open')).toThrow(TypeError);
+    const { lifetime, ...window } = stats.snapshot();
+    expect([window.rejections, window.breakerOpens, lifetime.stateChanges]).toEqual([0, 0, 0]);
+  });
+
   it('counts rejections by reason, falling back to the policy name', () => {
     const { events, policy } = source();
     const stats = observe(policy).collector;

@@ -43,6 +43,8 @@ const isRegistry = (v: unknown): v is ObservedRegistry =>
   typeof (v as ObservedRegistry | null)?.breakers === 'function' && typeof (v as ObservedRegistry).onAdd === 'function';
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+/** The event's policy name; a source of your own may send none (its listener must not throw into it). */
+const policy = (e: { policy?: unknown }): string => text(e.policy) ?? 'unknown';
 
 /**
  * Feeds a collector from a policy, a pipeline, a breaker registry or any `onEvent` source
@@ -156,7 +158,7 @@ function count(collector: MetricsCollector, event: PolicyEvent, from: ObservedSo
     case 'rejected': {
       // A breaker's rejection carries its state ('open', 'half-open', 'isolated').
       const state = text(e.state);
-      collector.recordRejection(text(e.reason) ?? (state ? `circuit_${state.replace('-', '_')}` : e.policy));
+      collector.recordRejection(text(e.reason) ?? (state ? `circuit_${state.replace('-', '_')}` : policy(e)));
       break;
     }
     case 'rate_limited':
@@ -166,7 +168,7 @@ function count(collector: MetricsCollector, event: PolicyEvent, from: ObservedSo
       collector.recordShed();
       break;
     case 'state_change':
-      collector.recordStateChange(e.policy, text(e.to) ?? text(e.state) ?? 'unknown', from);
+      collector.recordStateChange(policy(e), text(e.to) ?? text(e.state) ?? 'unknown', from);
       break;
     case 'dead_lettered':
       if (DEAD_LETTER_REASONS.includes(e.reason as DeadLetterReason))

@@ -115,6 +115,15 @@ describe('LatencySketch', () => {
     expect(sketch.toJSON().buckets).toEqual([[SKETCH_BUCKETS - 1, 2]]);
   });
 
+  it('keeps values up to SKETCH_MAX_VALUE within 1 % beside one far above the range (only those share the top bucket)', () => {
+    const sketch = new LatencySketch();
+    for (const v of [99_995_000, 99_999_000, SKETCH_MAX_VALUE]) sketch.add(v);
+    sketch.add(SKETCH_MAX_VALUE * 5_000);
+    expect(Math.abs(sketch.quantile(0.5) / 99_999_000 - 1)).toBeLessThanOrEqual(SKETCH_RELATIVE_ACCURACY);
+    expect(Math.abs(sketch.quantile(0.75) / SKETCH_MAX_VALUE - 1)).toBeLessThanOrEqual(SKETCH_RELATIVE_ACCURACY);
+    expect(sketch.quantile(1)).toBe(SKETCH_MAX_VALUE * 5_000);
+  });
+
   it('answers NaN when empty or for a quantile outside [0, 1]', () => {
     const sketch = new LatencySketch();
     expect(sketch.quantile(0.5)).toBeNaN();
@@ -147,12 +156,12 @@ describe('LatencySketch', () => {
     expect(LN_GAMMA).toBe(Math.log(gamma));
     expect(MULTIPLIER).toBe(1 / Math.log(gamma));
     expect(KEY_OFFSET).toBe(Math.ceil(Math.log(SKETCH_MIN_VALUE) * MULTIPLIER));
-    expect(SKETCH_BUCKETS).toBe(Math.ceil(Math.log(SKETCH_MAX_VALUE) * MULTIPLIER) - KEY_OFFSET + 1);
+    expect(SKETCH_BUCKETS).toBe(Math.ceil(Math.log(SKETCH_MAX_VALUE) * MULTIPLIER) - KEY_OFFSET + 2);
     expect(REPRESENTATIVE_FACTOR).toBe(2 / (1 + gamma));
   });
 
   it('uses a fixed number of buckets whatever it records', () => {
-    expect(SKETCH_BUCKETS).toBe(1_268);
+    expect(SKETCH_BUCKETS).toBe(1_269);
     expect(SKETCH_BUCKETS * 8).toBeLessThanOrEqual(16 * 1024);
   });
 });

@@ -25,8 +25,11 @@ export const LN_GAMMA = 0.020000666706669435;
 export const MULTIPLIER = 49.99833328888678;
 // @internal ⌈log_γ SKETCH_MIN_VALUE⌉: bucket 0 starts just above the smallest value told apart from zero.
 export const KEY_OFFSET = -345;
-/** Number of buckets, ⌈log_γ SKETCH_MAX_VALUE⌉ − KEY_OFFSET + 1: 1 268 for the range and accuracy above. */
-export const SKETCH_BUCKETS = 1_268;
+/**
+ * Number of buckets, ⌈log_γ SKETCH_MAX_VALUE⌉ − KEY_OFFSET + 2: 1 269 for the range and
+ * accuracy above. The last holds only values above the range, so a value within it keeps its accuracy.
+ */
+export const SKETCH_BUCKETS = 1_269;
 // @internal 2 / (1 + γ): a bucket's upper bound times this lies equally far (relatively) from both its bounds.
 export const REPRESENTATIVE_FACTOR = 0.9900000000000001;
 
@@ -54,8 +57,8 @@ export interface SketchJson {
 /**
  * A quantile sketch with a 1 % relative-error guarantee.
  *
- * Memory: one array of {@link SKETCH_BUCKETS} counts — 10 144 bytes with `'float64'`
- * storage, 5 072 with `'uint32'` — whatever the number of values recorded.
+ * Memory: one array of {@link SKETCH_BUCKETS} counts — 10 152 bytes with `'float64'`
+ * storage, 5 076 with `'uint32'` — whatever the number of values recorded.
  *
  * @example
  * const sketch = new LatencySketch();
