@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { circuitBreaker } from './breaker.js';
 import { BREAKER_DEFAULTS, breakerPresets } from './options.js';
@@ -64,6 +64,17 @@ describe('BreakerRegistry', () => {
     breaker.dispose();
     breaker.dispose();
     expect(breakerRegistry.get('registry-default-test')).toEqual([]);
+  });
+
+  it('is one registry for every copy of core in the process (an ESM app requiring the CJS entry too)', async () => {
+    vi.resetModules();
+    const copy = (await import('./registry.js?copy' as string)) as typeof import('./registry.js');
+    const breakers = await import('./breaker.js?copy' as string);
+    expect(copy.BreakerRegistry).not.toBe(BreakerRegistry); // another copy of the module
+    expect(copy.breakerRegistry).toBe(breakerRegistry);
+    const breaker = breakers.circuitBreaker({ name: 'copied' });
+    expect(breakerRegistry.list().map((b) => b.name)).toContain('copied');
+    breaker.dispose();
   });
 
   it('tells onAdd listeners of each breaker that joins, until they unsubscribe', () => {

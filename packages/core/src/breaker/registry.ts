@@ -101,5 +101,12 @@ export class BreakerRegistry {
   }
 }
 
-/** The registry every breaker joins unless created with `registry: false` or another registry. */
-export const breakerRegistry: BreakerRegistry = /* @__PURE__ */ new BreakerRegistry();
+// On globalThis under a registered symbol, so a breaker built through one copy of core (the
+// CJS entry of an ESM app, another installed version) is listed by every copy's registry.
+const shared = (key: symbol): BreakerRegistry =>
+  ((globalThis as Record<symbol, BreakerRegistry>)[key] ??= new BreakerRegistry());
+
+/** The registry every breaker joins unless created with `registry: false` or another registry; one per process. */
+export const breakerRegistry: BreakerRegistry = /* @__PURE__ */ shared(
+  Symbol.for('@resilience/core:breaker-registry.v1'),
+);
