@@ -52,9 +52,11 @@ import { options } from '../tsup.config.js';
  * opossum's `errorFilter` and rate-limiter-flexible's `points` point to ours (~120); 19 649
  * once `isResilienceError` answers false for a thrown value whose reads throw (~20); 19 839
  * once a listener or call observer that is no function or object is refused when given and
- * each subscription is disposed alone (~190). This ceiling keeps it from growing unnoticed.
+ * each subscription is disposed alone (~190); 19 910 once p-retry's `onFailedAttempt` also
+ * points to `policy.onFailure`, which hears the last failure (~55). This ceiling keeps it from
+ * growing unnoticed.
  */
-const RETRY_ONLY_BUDGET = 19_855;
+const RETRY_ONLY_BUDGET = 19_910;
 /**
  * Minified bytes of a bundle that imports only one small constant (~60 bytes): anything above
  * it is a module-level statement that runs at import (a `new`, a call, arithmetic or a spread

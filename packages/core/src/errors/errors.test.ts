@@ -322,7 +322,12 @@ describe('OptionsValidator', () => {
       ['retry', 'minTimeout', () => retry({ minTimeout: 1_000 } as never), 'backoff.exponential({ initialMs })'],
       ['retry', 'maxRetryTime', () => retry({ maxRetryTime: 1_000 } as never), 'deadlineMs'],
       ['retry', 'shouldRetry', () => retry({ shouldRetry: () => true } as never), 'handle'],
-      ['retry', 'onFailedAttempt', () => retry({ onFailedAttempt: () => {} } as never), 'onRetry'],
+      [
+        'retry',
+        'onFailedAttempt',
+        () => retry({ onFailedAttempt: () => {} } as never),
+        'onRetry (before each retry); policy.onFailure hears the last failure too',
+      ],
       [
         'circuitBreaker',
         'volumeThreshold',

@@ -193,7 +193,7 @@ const FOREIGN: Record<string, string> = {
   points: LIMIT,
   maxRetryTime: 'deadlineMs',
   shouldRetry: 'handle',
-  onFailedAttempt: 'onRetry',
+  onFailedAttempt: 'onRetry (before each retry); policy.onFailure hears the last failure too',
   resetTimeout: 'halfOpenAfter',
   onSignal: 'onShutdown',
   keyGenerator: 'key',

@@ -1,5 +1,6 @@
 export {
   type AdaptiveTimeoutOptions,
+  type FixedTimeoutOptions,
   type SoftHardTimeoutOptions,
   TIMEOUT_DEFAULTS,
   type TimeoutMs,

@@ -58,6 +58,11 @@ export interface AdaptiveTimeoutOptions extends TimeoutOptions, AdaptiveLatencyO
   max: number;
 }
 
+/** `timeout({ ms, ...options })`: the same as `timeout(ms, options)`. */
+export interface FixedTimeoutOptions extends TimeoutOptions {
+  ms: TimeoutMs;
+}
+
 /** Every option of `timeout(ms, options)`; any other name is rejected. */
 export const TIMEOUT_OPTION_NAMES = {
   strategy: true,
@@ -110,7 +115,7 @@ export interface ResolvedTimeoutOptions {
 const STRATEGIES: readonly TimeoutStrategy[] = ['cooperative', 'aggressive'];
 
 export function resolveTimeoutOptions(
-  msOrPair: TimeoutMs | SoftHardTimeoutOptions | AdaptiveTimeoutOptions,
+  msOrPair: TimeoutMs | FixedTimeoutOptions | SoftHardTimeoutOptions | AdaptiveTimeoutOptions,
   options: TimeoutOptions,
 ): ResolvedTimeoutOptions {
   const v = new OptionsValidator('timeout');
@@ -121,6 +126,12 @@ export function resolveTimeoutOptions(
   }
   // A revoked Proxy throws on `in`: isPlainObject says no first, and known() refuses it below.
   if (typeof msOrPair === 'object' && msOrPair !== null && isPlainObject(msOrPair as unknown) && 'ms' in msOrPair) {
+    const { ms, ...rest } = msOrPair as FixedTimeoutOptions;
+    // `{ ms: 5_000, strategy }`, as the HTTP clients take it: the fixed limit and its options.
+    if (typeof ms !== 'string') {
+      v.done();
+      return resolveTimeoutOptions(ms, rest);
+    }
     return resolveAdaptiveTimeout(v, v.known(msOrPair, ADAPTIVE_TIMEOUT_OPTION_NAMES) as AdaptiveTimeoutOptions);
   }
   if (typeof msOrPair === 'object' && msOrPair !== null) {

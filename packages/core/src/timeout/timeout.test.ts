@@ -409,5 +409,22 @@ describe('timeout', () => {
     expect(bad(() => timeout(10, { strategy: 'eager' as 'aggressive', name: '' }))).toEqual(['strategy', 'name']);
     expect(bad(() => timeout({ softMs: 200, hardMs: 100 }))).toEqual(['hardMs']);
     expect(bad(() => timeout({ softMs: -1 } as never))).toEqual(['softMs', 'hardMs']);
+    expect(bad(() => timeout({ ms: 0, strategy: 'eager' as 'aggressive' }))).toEqual(['ms', 'strategy']);
+    expect(bad(() => timeout({ ms: 10, retries: 1 } as never))).toEqual(['retries']);
+  });
+
+  it('takes { ms, ...options } as (ms, options), as the HTTP clients take a timeout', async () => {
+    const clock = new FakeClock();
+    const policy = timeout({ ms: 100, strategy: 'cooperative', name: 'db', clock });
+    expect(policy.name).toBe('db');
+    let aborted = false;
+    const call = policy.execute(async ({ signal }) => {
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+      aborted = true;
+      return 'finished';
+    });
+    await clock.advance(100);
+    await expect(call).resolves.toBe('finished'); // cooperative: it waited for the function
+    expect(aborted).toBe(true);
   });
 });

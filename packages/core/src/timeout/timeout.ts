@@ -9,6 +9,7 @@ import { type DeadlineEntry, DeadlineQueue } from './deadline-queue.js';
 import { LazyContext, onContextAbort } from './lazy-context.js';
 import {
   type AdaptiveTimeoutOptions,
+  type FixedTimeoutOptions,
   type ResolvedTimeoutOptions,
   resolveTimeoutOptions,
   type SoftHardTimeoutOptions,
@@ -90,7 +91,10 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
   readonly onEvent = this.#events.subscribe;
   readonly onTimeout = this.#events.subscribe;
 
-  constructor(ms: TimeoutMs | SoftHardTimeoutOptions | AdaptiveTimeoutOptions, options: TimeoutOptions = {}) {
+  constructor(
+    ms: TimeoutMs | FixedTimeoutOptions | SoftHardTimeoutOptions | AdaptiveTimeoutOptions,
+    options: TimeoutOptions = {},
+  ) {
     super();
     this.#opts = resolveTimeoutOptions(ms, options); // first: nothing is read of options it refuses
     const clock = (typeof ms === 'object' && ms !== null ? ms.clock : options?.clock) ?? systemClock;
@@ -279,10 +283,10 @@ function invoke<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
 }
 
 /**
- * A time limit for calls: `timeout(ms, { strategy })`, `timeout({ softMs, hardMs })` for a
- * soft/hard pair, or `timeout({ ms: 'p99', min, max })` for a limit learned from recent
- * latencies. `ms` may also be a function read per call. By default the call rejects with
- * `TimeoutError` at the limit, whether or not the function honours its signal.
+ * A time limit for calls: `timeout(ms, { strategy })` (or `timeout({ ms, strategy })`),
+ * `timeout({ softMs, hardMs })` for a soft/hard pair, or `timeout({ ms: 'p99', min, max })`
+ * for a limit learned from recent latencies. `ms` may also be a function read per call. By
+ * default the call rejects with `TimeoutError` at the limit, whether or not the function honours its signal.
  *
  * @example
  * const policy = timeout(2_000);
@@ -291,10 +295,11 @@ function invoke<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
  * const adaptive = timeout({ ms: 'p99', min: 100, max: 10_000 });
  */
 export function timeout(ms: TimeoutMs, options?: TimeoutOptions): TimeoutPolicy;
+export function timeout(fixed: FixedTimeoutOptions): TimeoutPolicy;
 export function timeout(pair: SoftHardTimeoutOptions): TimeoutPolicy;
 export function timeout(adaptive: AdaptiveTimeoutOptions): TimeoutPolicy;
 export function timeout(
-  ms: TimeoutMs | SoftHardTimeoutOptions | AdaptiveTimeoutOptions,
+  ms: TimeoutMs | FixedTimeoutOptions | SoftHardTimeoutOptions | AdaptiveTimeoutOptions,
   options: TimeoutOptions = {},
 ): TimeoutPolicy {
   return new TimeoutPolicy(ms, options);
