@@ -17,11 +17,10 @@ const hasCacheTraffic = (snapshot: object): boolean => {
 };
 
 /**
- * The rules the seeds shipped with, none with `forMs` or `cooldownMs`. Over the call window:
- * error rate above 5 % (warning) and above 20 % (critical), p95 above 10 s (warning), cache
- * hit rate below 20 % (warning; only with cache traffic). And the seeds' operational set,
- * over the events `observe` counts: a breaker opened, a message dead-lettered, more than 1 %
- * of transactions rolled back, more than 5 % of calls (or attempts) timed out — each a warning.
+ * Rules without `forMs` or `cooldownMs`. Over the call window: error rate above 5 % (warning)
+ * and 20 % (critical), p95 above 10 s (warning), cache hit rate below 20 % (warning; with
+ * cache traffic). Over the events `observe` counts, each a warning: a breaker opened, a
+ * message dead-lettered, over 1 % of transactions rolled back, over 5 % of calls (or attempts) timed out.
  */
 export function defaultRules(): Rule[] {
   return [

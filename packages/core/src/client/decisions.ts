@@ -63,9 +63,8 @@ export function isIdempotentRequest(method: string, idempotencyKey: string | nul
 /**
  * The host a request's policies belong to: `host[:port]` of an absolute URL, lower-cased,
  * without user info or the scheme's default port (`https://API.example.com:443/v1` →
- * `api.example.com`), as the URL parser reads it: a host spelt another way (percent-encoded,
- * non-ASCII, an IPv4 address as one number, a port with leading zeros) is the same host, and
- * gets no policies of its own. `''` for a relative URL.
+ * `api.example.com`), as the URL parser reads it, so a host spelt another way (an IPv4
+ * address as one number) is the same host. `''` for a relative URL.
  */
 export function hostKeyOf(url: string | URL): string {
   if (typeof url !== 'string') return url.host;

@@ -34,12 +34,10 @@ export function checkBudgetOptions(v: OptionsValidator, options: RetryBudgetOpti
 
 // The window moves in steps, so a span of `windowMs` across a step may hold up to twice the bound.
 /**
- * Limits retries to a share of calls over a sliding window (Finagle's retry budget, the
- * Google SRE book's "retry budget"): over the last `windowMs`, which moves in ten steps of
- * `windowMs / 10`, retries may be at most `ratio · calls + minRetriesPerSecond · windowMs / 1000`.
- * When a dependency is down, this keeps retries from multiplying its load. Memory: 10
- * buckets, whatever the traffic.
- * Share one instance between policies to give them one budget.
+ * Limits retries to a share of calls (Finagle's retry budget): over the last `windowMs`, in
+ * ten steps, at most `ratio · calls + minRetriesPerSecond · windowMs / 1000`, so retries do
+ * not multiply a failing dependency's load. Memory: 10 buckets. Share one instance between
+ * policies to give them one budget.
  */
 export class RetryBudget {
   readonly #clock: Clock;
