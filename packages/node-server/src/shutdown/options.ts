@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { constants } from 'node:os';
 import type { Clock, EventLogger, HealthRegistry, OptionNames } from '@resilience/core';
-import { OptionsValidator } from '@resilience/core/internal';
+import { isPlainObject, OptionsValidator } from '@resilience/core/internal';
 
 /** A server `gracefulShutdown` can drain: `node:http`'s or `node:https`'s. */
 export type ShutdownServer = Server | HttpsServer;
@@ -79,6 +79,12 @@ const isSignal = (name: unknown) => typeof name === 'string' && Object.hasOwn(co
  * them, after the listeners installed before it (on Linux, no other name in
  * `os.constants.signals` throws).
  */
+/** terminus' options, and what takes their place. */
+const TERMINUS: ReadonlyArray<readonly [string, string]> = [
+  ['timeout', "timeoutMs, counted from the signal: drainDelayMs + terminus' timeout"],
+  ['healthChecks', 'health, a health() registry for readiness; serve it with healthRoutes(registry)'],
+];
+
 const UNCATCHABLE: readonly unknown[] = ['SIGKILL', 'SIGSTOP'];
 
 export function validateShutdownOptions(server: unknown, options: GracefulShutdownOptions): void {
@@ -91,7 +97,19 @@ export function validateShutdownOptions(server: unknown, options: GracefulShutdo
     server,
     'a node:http or node:https Server',
   );
-  const o = v.known(options, OPTION_NAMES);
+  // terminus' names: the look-alikes known() would suggest (timeoutMs, health) do not take them as they are.
+  const theirs = isPlainObject(options) ? TERMINUS.filter(([name]) => Object.hasOwn(options, name)) : [];
+  for (const [name, ours] of theirs) {
+    v.check(
+      false,
+      name,
+      (options as Record<string, unknown>)[name],
+      `a known option (another library's? here: ${ours})`,
+    );
+  }
+  const given = theirs.length === 0 ? options : { ...options };
+  for (const [name] of theirs) delete (given as Record<string, unknown>)[name];
+  const o = v.known(given, OPTION_NAMES);
   const signalNames = o.signals === undefined || (Array.isArray(o.signals) && o.signals.every(isSignal));
   v.check(signalNames, 'signals', o.signals, "a list of signal names such as 'SIGTERM'");
   v.check(

@@ -737,6 +737,13 @@ describe('gracefulShutdown', () => {
     );
     expect(bad({ health: health().register('shutdown', () => true) })).toMatch(/health[\s\S]*'shutdown'/);
     expect(bad({ signal: 'SIGTERM' })).toMatch(/signal/);
+    // terminus' names, whose look-alikes here do not take them as they are.
+    expect(bad({ timeout: 25_000 })).toContain(
+      "timeout: received 25000, expected a known option (another library's? here: timeoutMs, counted from the signal: drainDelayMs + terminus' timeout)",
+    );
+    expect(bad({ healthChecks: {}, timeoutMs: -1 })).toMatch(
+      /healthChecks: received \{\}, expected a known option \(another library's\? here: health, a health\(\) registry for readiness; serve it with healthRoutes\(registry\)\)[\s\S]*timeoutMs/,
+    );
     expect(process.listenerCount('SIGTERM')).toBe(0);
   });
 
