@@ -16,6 +16,7 @@ import type { Answer } from '../respond-once.js';
 import { errorAnswer } from './answer.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
 import { checkPrefix, healthAnswer, routePath, takesGet } from './health-routes.js';
+import { refuseUncalled } from './uncalled.js';
 
 /** What `authorize` may answer: allow (`true`), or refuse (`false`: 401 without an `Authorization` header, else 403; or the status). */
 export type Authorization = boolean | 401 | 403;
@@ -81,6 +82,7 @@ function breakerView(name: string, list: readonly Breaker[]) {
 
 /** The admin routes shared by the Express and Koa adapters; see their `adminRoutes`. */
 export function adminRoute<C>(options: AdminRoutesOptions<C>): AdminRoute<C> {
+  refuseUncalled('adminRoutes', options);
   const v = new OptionsValidator('adminRoutes');
   const o = v.known(options, OPTION_NAMES);
   v.required('authorize', o.authorize).function('authorize', o.authorize);

@@ -26,6 +26,7 @@ import {
 import type { Answer } from '../respond-once.js';
 import { problemAnswer } from './answer.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
+import { refuseUncalled } from './uncalled.js';
 
 /** Options of the adapters' `errorHandler` middleware. */
 export interface ErrorHandlerOptions {
@@ -96,6 +97,7 @@ export interface ErrorHandling {
 
 /** The error handling shared by the Express and Koa adapters; see their `errorHandler`. */
 export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling {
+  refuseUncalled('errorHandler', options);
   const v = new OptionsValidator('errorHandler');
   const o = v.known(options, OPTION_NAMES);
   v.boolean('expose', o.expose);

@@ -12,6 +12,7 @@ import {
 import { checkHealthJson, OptionsValidator } from '@resilience/core/internal';
 import type { Answer } from '../respond-once.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
+import { refuseUncalled } from './uncalled.js';
 
 /** Options of the adapters' `healthRoutes`. */
 export interface HealthRoutesOptions extends Omit<HealthJsonOptions, 'time'> {
@@ -95,6 +96,7 @@ export function healthAnswer(
 
 /** The health routes shared by the Express and Koa adapters; see their `healthRoutes`. */
 export function healthRoute(registry: HealthRegistry, options: HealthRoutesOptions = {}): HealthRoute {
+  refuseUncalled('healthRoutes', registry);
   const v = new OptionsValidator('healthRoutes');
   v.check(typeof registry?.run === 'function', 'registry', registry, 'a health() registry');
   const {

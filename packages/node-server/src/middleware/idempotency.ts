@@ -42,6 +42,7 @@ import {
 import type { Answer } from '../respond-once.js';
 import { errorAnswer, problemAnswer } from './answer.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
+import { refuseUncalled } from './uncalled.js';
 
 const DEFAULTS = MIDDLEWARE_DEFAULTS.idempotency;
 
@@ -171,6 +172,7 @@ const storedScope = (scope: string): string =>
 
 /** The idempotency middleware shared by the Express and Koa adapters; see their `idempotency`. */
 export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: IdempotencyPort<C>): IdempotencyStep<C> {
+  refuseUncalled('idempotency', options);
   const v = new OptionsValidator('idempotency');
   const o = v.known(options, OPTION_NAMES);
   v.check(

@@ -18,6 +18,7 @@ import { lateResponse, requestSignal, responseError, whenResponseCloses } from '
 import type { Answer } from '../respond-once.js';
 import { errorAnswer } from './answer.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
+import { refuseUncalled } from './uncalled.js';
 
 /** Options of the adapters' `loadShedding` middleware. */
 export interface LoadSheddingOptions {
@@ -123,6 +124,7 @@ export function loadShedder<C>(
   refuse: (context: C, answer: Answer) => void | Promise<void>,
   streamed?: (context: C) => boolean,
 ): Shed<C> {
+  refuseUncalled('loadShedding', options);
   const v = new OptionsValidator('loadShedding');
   const o = v.known(options, OPTION_NAMES);
   v.required('maxConcurrent', o.maxConcurrent).integer('maxConcurrent', o.maxConcurrent, { min: 1 });

@@ -3,6 +3,7 @@ import { OptionsValidator } from '@resilience/core/internal';
 import type { Answer } from '../respond-once.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
 import { routePath, takesGet } from './health-routes.js';
+import { refuseUncalled } from './uncalled.js';
 
 /** What `metricsRoute` needs of a prom-client `Registry` (its type is not imported: prom-client is an optional peer). */
 export interface MetricsRegistry {
@@ -34,6 +35,7 @@ export type MetricsRoute = (
 
 /** The metrics route shared by the Express and Koa adapters; see their `metricsRoute`. */
 export function metricsRoute(options: MetricsRouteOptions): MetricsRoute {
+  refuseUncalled('metricsRoute', options);
   const v = new OptionsValidator('metricsRoute');
   const o = v.known(options, OPTION_NAMES);
   const registry = o.registry;

@@ -25,6 +25,7 @@ import { claimResponse, requestCorrelationId } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 import { errorAnswer, headerText, setHeaders } from './answer.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
+import { refuseUncalled } from './uncalled.js';
 
 /** Options of the adapters' `rateLimit` middleware; `C` is the framework's request (`req`, `ctx`). */
 export interface RateLimitOptions<C> {
@@ -87,6 +88,7 @@ export type RateLimitCheck<C> = (c: C, res: ServerResponse) => Answer | undefine
 
 /** The rate limit shared by the Express and Koa adapters; see their `rateLimit`. */
 export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitPort<C>): RateLimitCheck<C> {
+  refuseUncalled('rateLimit', options);
   const v = new OptionsValidator('rateLimit');
   const o = v.known(options, OPTION_NAMES);
   v.check(

@@ -5,6 +5,7 @@ import { type DeadlineEntry, DeadlineQueue, emitHttpDecision, OptionsValidator }
 import { abortRequest, lateResponse, whenResponseCloses } from '../request-state.js';
 import { respondOnce } from '../respond-once.js';
 import { errorAnswer } from './answer.js';
+import { refuseUncalled } from './uncalled.js';
 
 /** Options of the adapters' `timeout` middleware. */
 export interface TimeoutOptions {
@@ -67,6 +68,7 @@ export function timeoutArm(
   options: TimeoutOptions,
   expired?: (res: ServerResponse, context: unknown) => void,
 ): TimeoutArm {
+  refuseUncalled('timeout', options);
   const v = new OptionsValidator('timeout');
   const o = v.known(options, OPTION_NAMES);
   v.required('ms', o.ms).number('ms', o.ms, { gt: 0 });
