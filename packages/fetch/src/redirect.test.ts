@@ -66,6 +66,25 @@ describe('a failure fetch’s redirect rules make', () => {
     expect(isRetryableFailure(outcome)).toBe(false);
   });
 
+  it.each<[string, Step]>([
+    [
+      'response headers over undici’s limit',
+      (_req, res) => {
+        res.writeHead(200, { 'x-big': 'a'.repeat(20_000) });
+        res.end();
+      },
+    ],
+    ['an answer that is no HTTP', (req) => req.socket.end('not http at all\r\n\r\n')],
+  ])('is not retried, nor counted by the breaker: %s (the same on every try)', async (_, step) => {
+    const server = await serve(step, step, step);
+    const { clock, fetch: f } = resilient({ breaker: { strategy: consecutive(1), halfOpenAfter: 30_000 } });
+    const outcome = await settledOrRetried(f(`${server.url}/items`), clock);
+    expect((outcome as TypeError).message).toBe('fetch failed');
+    expect(isRetryableFailure(outcome)).toBe(false);
+    expect(server.seen).toHaveLength(1);
+    expect(f.client.host(server.host)?.breaker?.state).toBe('closed');
+  });
+
   it('a dropped connection is still retried', async () => {
     const server = await serve((req) => req.socket.destroy(), answer(200));
     const { clock, fetch: f } = resilient();

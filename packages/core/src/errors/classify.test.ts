@@ -84,6 +84,18 @@ describe('classify', () => {
     expect(isTransient(loop)).toBe(false);
   });
 
+  it('reads a fetch failure whose cause has a code none of the transient ones as the same on every try', () => {
+    // undici's: response headers over its limit, an answer that is no HTTP, a TLS refusal.
+    for (const code of ['UND_ERR_HEADERS_OVERFLOW', 'HPE_INVALID_CONSTANT', 'ERR_SSL_WRONG_VERSION_NUMBER']) {
+      const failure = new TypeError('fetch failed', { cause: withCode(code) });
+      expect([code, classify(failure), isTransient(failure)]).toEqual([code, 'validation', false]);
+    }
+    // A socket's failure still is a network error (its code is one of them).
+    for (const code of ['ECONNRESET', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']) {
+      expect(isTransient(new TypeError('fetch failed', { cause: withCode(code) }))).toBe(true);
+    }
+  });
+
   it('sorts the toolkit’s own errors by code', () => {
     expect(classify(new TimeoutError(100))).toBe('timeout');
     expect(classify(new RequestTimeoutError(100))).toBe('timeout');

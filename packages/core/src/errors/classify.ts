@@ -121,11 +121,13 @@ function assess(error: unknown, depth: number): Verdict {
   }
   const name = typeof e.name === 'string' ? e.name : '';
   const message = typeof e.message === 'string' ? e.message : '';
-  // fetch's own TypeError: a request its rules refuse (its cause, without a code, says which)
-  // fails the same on every try; else a network failure whose cause was lost or never set.
+  // fetch's own TypeError: a request its rules refuse (its cause, without a code, says which),
+  // or a cause whose code is none of the transient ones above (a TLS refusal, headers over
+  // undici's limit, an answer that is no HTTP), fails the same on every try; else a network
+  // failure whose cause was lost or never set.
   if (name === 'TypeError' && /^(fetch failed|failed to fetch)$/i.test(message)) {
-    const cause = asBag(e.cause)?.message;
-    return typeof cause === 'string' && FETCH_RULE.test(cause)
+    const cause = asBag(e.cause);
+    return typeof cause?.code === 'string' || FETCH_RULE.test(`${cause?.message}`)
       ? verdict('validation', false)
       : verdict('network', true);
   }
