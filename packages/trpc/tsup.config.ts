@@ -9,4 +9,7 @@ export default defineConfig({
   sourcemap: false,
   target: 'node20',
   treeshake: true,
+  // esbuild simplifies the syntax (names, whitespace and layout kept), as core's, express's and
+  // koa's builds do: the same code, smaller.
+  minifySyntax: true,
 });
