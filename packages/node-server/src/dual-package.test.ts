@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { memoryStore } from '@resilience/core';
 import { build } from 'esbuild';
 import express from 'express';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -75,10 +76,10 @@ describe('two copies of the package (ESM and CommonJS builds) share the state of
       const seen = deferred<[boolean, unknown]>();
       served = await serve(
         SERVERS[kind]!((_req, res) => {
-          arm(res, async () => {
-            const signal = cjs.requestSignal(res); // a route handler in a CommonJS module
-            await new Promise((resolve) => setTimeout(resolve, 150));
-            seen.resolve([signal.aborted, (signal.reason as Error | undefined)?.name]);
+          arm(res, () => {
+            const signal = cjs.requestSignal(res); // a route handler in a CommonJS module, which never answers
+            // Closed once the timeout has answered and aborted: the signal is read then, no wait of our own.
+            res.once('close', () => seen.resolve([signal.aborted, (signal.reason as Error | undefined)?.name]));
           });
         }),
       );
@@ -87,6 +88,37 @@ describe('two copies of the package (ESM and CommonJS builds) share the state of
       expect(await seen.promise).toEqual([true, 'RequestTimeoutError']);
     },
   );
+
+  it('idempotency mounted from both copies on one request is decided once, by the first (no 409 from the second)', async () => {
+    const store = memoryStore(); // one store: the same key, claimed twice, would be in flight (409)
+    const steps = [esm, cjs].map((copy) =>
+      copy.idempotencyStep<http.IncomingMessage>(
+        { store },
+        { body: () => undefined, setBody() {}, path: (req) => req.url ?? '/', request: (req) => req },
+      ),
+    );
+    let runs = 0;
+    served = await serve(async (req, res) => {
+      for (const step of steps) {
+        const decided: unknown = await step(req, res);
+        if (typeof decided === 'object' && decided !== null) {
+          res.statusCode = (decided as { status: number }).status; // an answer of the middleware's own
+          res.end();
+          return;
+        }
+      }
+      runs++;
+      res.statusCode = 201;
+      res.end('{"id":1}');
+    });
+    const post = {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json', 'idempotency-key': '"k"' },
+    };
+    expect((await send(served.port, post)).status).toBe(201);
+    expect(runs).toBe(1);
+  });
 
   it('a correlation id asked of one copy is the one the other gives, and an abort by one reaches the signal of the other', async () => {
     const seen = deferred<unknown[]>();

@@ -23,7 +23,7 @@ interface RequestState {
   /** The request's correlation id, once a middleware has asked for it. */
   correlationId: string | undefined;
   /** The middlewares that have claimed the response (see `claimResponse`): one, or a list. */
-  claims: object | object[] | undefined;
+  claims: object | symbol | Array<object | symbol> | undefined;
   /** Run once, in order, when the response closes (finished or not). */
   onClose: Array<() => void> | undefined;
   /** What the handler writes after the toolkit answered for it (see `respondOnce`). */
@@ -203,7 +203,7 @@ export function whenResponseCloses(res: ServerResponse, run: () => void): void {
  * handled once by it, and by each other middleware once too. Kept in the request's one
  * state slot: no WeakSet per middleware, no entry of its own.
  */
-export function claimResponse(res: ServerResponse, owner: object): boolean {
+export function claimResponse(res: ServerResponse, owner: object | symbol): boolean {
   const state = slotOf(res);
   const owners = state.claims;
   if (owners === undefined) {

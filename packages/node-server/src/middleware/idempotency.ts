@@ -143,9 +143,10 @@ const HEAD_RECORD = { headers: ['content-length'] };
  * Shared by every idempotency middleware: the first to take a request (it has that one's key,
  * or that one refuses it) decides it; one the request reaches later (the same mounted on the
  * app and on a route, another sharing its store) passes it through, where its own claim of the
- * key would meet the first one's and answer 409.
+ * key would meet the first one's and answer 409. Registered, so the copies of every build (an
+ * ESM app whose CommonJS module mounts one too) are one owner.
  */
-const DECIDES = {};
+const DECIDES = Symbol.for('@resilience/node-server:idempotency-decides.v1');
 
 /** The middleware's own answer, not the handler's: never recorded, by it or another on the request. */
 function refusal(res: ServerResponse, answer: Answer): Answer {
