@@ -54,6 +54,10 @@ export function checkout(upstream: Upstream) {
     });
   return {
     counts,
+    /** Counts from zero again: the run's sagas, not the warm-up's. */
+    resetCounts(): void {
+      for (const key of Object.keys(counts) as (keyof SagaCounts)[]) counts[key] = 0;
+    },
     /** Runs the saga; resolves with the charge, or rejects with the step's error once undone. */
     async run(order: Order, signal?: AbortSignal): Promise<{ orderId: string; chargeId: string }> {
       const report: SagaReport = await flow.execute(order, signal ? { signal } : {});

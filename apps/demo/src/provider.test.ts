@@ -30,4 +30,21 @@ describe('the provider', () => {
     expect(response.status).toBe(413);
     expect((await fetch(`${url}/v1/reservations`, { method: 'POST', body: '{"orderId":"o-2"}' })).status).toBe(201);
   });
+
+  it("counts the run's calls and faults from start(), not the warm-up's before it", async () => {
+    const clock = new FakeClock();
+    const phases = schedule(1, 60_000);
+    provider = new Provider({ phases, seed: 1, clock });
+    const url = await provider.listen();
+    for (let i = 0; i < 3; i++)
+      await (await fetch(`${url}/v1/quote`, { headers: { 'x-request-id': 'warm-up' } })).text();
+    expect(provider.calls).toBe(3);
+    provider.start();
+    expect([provider.calls, provider.injected, provider.injectedIn]).toEqual([0, 0, {}]);
+    // In the outage every answer is a fault, counted under its phase.
+    await clock.advance(phases.find((p) => p.name === 'outage')!.startMs);
+    expect((await fetch(`${url}/v1/quote`, { headers: { 'x-request-id': 'req-1' } })).status).toBe(503);
+    expect([provider.calls, provider.injected, provider.injectedIn]).toEqual([1, 1, { outage: 1 }]);
+    expect(provider.faultsOf('req-1')).toEqual(['outage']);
+  });
 });

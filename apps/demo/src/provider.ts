@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '@resilience/core';
 import { seededRandom } from '@resilience/core/testing';
-import { drawFault, type Fault, type Phase, phaseAt } from './schedule.js';
+import { drawFault, type Fault, type Phase, type PhaseName, phaseAt } from './schedule.js';
 
 /** How long a `slow` answer takes: longer than the clients' per-attempt timeout. */
 export const SLOW_MS = 6_000;
@@ -36,6 +36,8 @@ export class Provider {
   #url = '';
   calls = 0;
   injected = 0;
+  /** `injected` split by the phase each fault was injected in. */
+  injectedIn: Partial<Record<PhaseName, number>> = {};
 
   constructor(options: ProviderOptions) {
     this.#options = options;
@@ -65,9 +67,16 @@ export class Provider {
     return this.#url;
   }
 
-  /** Starts the schedule's clock: phase times count from here. */
+  /**
+   * Starts the schedule's clock: phase times count from here, and so do `calls`, `injected`
+   * and the faults of each request (the warm-up's calls before it are not the run's).
+   */
   start(): void {
     this.#startedAt = this.#options.clock.now();
+    this.calls = 0;
+    this.injected = 0;
+    this.injectedIn = {};
+    this.#faults.clear();
   }
 
   async close(): Promise<void> {
@@ -85,6 +94,7 @@ export class Provider {
     const id = req.headers['x-request-id'];
     if (fault !== undefined) {
       this.injected++;
+      this.injectedIn[phase.name] = (this.injectedIn[phase.name] ?? 0) + 1;
       if (typeof id === 'string') this.#faults.set(id, [...this.faultsOf(id), fault]);
     }
     switch (fault) {

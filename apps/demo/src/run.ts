@@ -71,13 +71,17 @@ export async function runDemo(settings: DemoSettings, hooks: RunHooks = {}): Pro
     // Warm up: connections open and code compiled before the clock starts (the provider answers
     // without faults until then).
     for (const api of API_NAMES) await load.warmUp(api);
+    // The summary counts the run only: the warm-up's orders, provider calls and retries are
+    // left out (the provider's counts start again with its schedule).
+    const all = API_NAMES.flatMap((api) => kits[api]);
+    for (const kit of all) kit.orders.resetCounts();
+    const warmUpRetries = retriesOf(all);
     await hooks.onStart?.({ settings, clock, phases, provider, load, kits, urls, breakers });
     provider.start();
     await load.run();
     // Let the metrics window pass once after the last answer, then evaluate once more: an
     // alert whose condition has ended resolves, as it would on a service that stays up.
     await clock.sleep(settings.windowMs);
-    const all = API_NAMES.flatMap((api) => kits[api]);
     await Promise.all(all.map((kit) => kit.alerts.evaluate(kit.upstreamStats.snapshot())));
     for (const sample of load.samples) sample.faults = provider.faultsOf(sample.id);
     const firedInOutage = outageWindow(phases, clock.now() - load.elapsedMs, settings.windowMs);
@@ -108,7 +112,7 @@ export async function runDemo(settings: DemoSettings, hooks: RunHooks = {}): Pro
         };
       }),
       instances,
-      provider: { calls: provider.calls, injected: provider.injected, retries: retriesOf(all) },
+      provider: { calls: provider.calls, injected: provider.injected, retries: retriesOf(all) - warmUpRetries },
     });
   } finally {
     await Promise.all(API_NAMES.flatMap((api) => servers[api].map(close)));
