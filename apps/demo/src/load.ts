@@ -60,7 +60,7 @@ export class LoadGenerator {
   readonly #options: LoadOptions;
   readonly #random;
   readonly #pending = new Set<Promise<void>>();
-  #startedAt = 0;
+  #startedAt: number | undefined;
   #next = 0;
 
   constructor(options: LoadOptions) {
@@ -68,9 +68,9 @@ export class LoadGenerator {
     this.#random = seededRandom(options.seed ^ 0x10ad);
   }
 
-  /** Milliseconds since the run started. */
+  /** Milliseconds since the run started (0 until it starts: the warm-up is no part of it). */
   get elapsedMs(): number {
-    return this.#options.clock.now() - this.#startedAt;
+    return this.#startedAt === undefined ? 0 : this.#options.clock.now() - this.#startedAt;
   }
 
   /** Sends a few quotes and orders to one API, unrecorded: connections open, code compiled. */
@@ -96,13 +96,14 @@ export class LoadGenerator {
   /** Sends the schedule's load, then waits for every answer. */
   async run(): Promise<void> {
     const { clock, durationMs, ratePerApi, noisyPerApi } = this.#options;
-    this.#startedAt = clock.now();
+    const startedAt = clock.now();
+    this.#startedAt = startedAt;
     const apis = Object.keys(this.#options.apis) as ApiName[];
     const tickMs = 1_000 / Math.max(ratePerApi, noisyPerApi);
     let good = 0;
     let noisy = 0;
     for (let tick = 0; tick * tickMs < durationMs; tick++) {
-      const due = this.#startedAt + tick * tickMs;
+      const due = startedAt + tick * tickMs;
       if (due > clock.now()) await clock.sleep(due - clock.now());
       const elapsed = tick * tickMs;
       for (; good < (elapsed * ratePerApi) / 1_000; good++) {
@@ -147,7 +148,7 @@ export class LoadGenerator {
   }
 
   async #exchange(api: ApiName, request: DemoRequest, first: DemoAnswer | undefined): Promise<void> {
-    const { clock, phases } = this.#options;
+    const { phases } = this.#options;
     const startMs = this.elapsedMs;
     const answer = await this.#options.apis[api](request, AbortSignal.timeout(REQUEST_LIMIT_MS));
     const sample: Sample = {
@@ -157,7 +158,7 @@ export class LoadGenerator {
       noisy: request.apiKey === NOISY,
       phase: phaseAt(phases, startMs).name,
       startMs,
-      latencyMs: clock.now() - this.#startedAt - startMs,
+      latencyMs: this.elapsedMs - startMs,
       status: answer.status,
       outcome: outcomeOf(request, answer),
       faults: [],

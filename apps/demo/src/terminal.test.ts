@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Sample } from './load.js';
 import type { RunningDemo } from './run.js';
 import type { Phase } from './schedule.js';
 import type { Figures, Summary } from './summary.js';
@@ -134,12 +135,21 @@ describe('progress, when the output is not a terminal', () => {
     return {
       settings: { durationMs: 10_000 },
       phases: [phase('healthy', 0, 5_000), phase('outage', 5_000, 10_000)],
-      load: { elapsedMs: 0, samples: [], inFlight: 0 },
-      provider: { injected: 0 },
+      load: { elapsedMs: 0, samples: [] as Partial<Sample>[], inFlight: 0 },
+      provider: { injectedIn: {} as Record<string, number> },
       kits: { express: [], koa: [], trpc: [] },
       breakers: { express: { ...closed }, koa: { ...closed }, trpc: { ...closed } },
     };
   }
+
+  /** A well-behaved client's request, answered after `latencyMs`. */
+  const sample = (phase: Phase['name'], startMs: number, latencyMs: number, outcome: Sample['outcome']) => ({
+    noisy: false,
+    phase,
+    startMs,
+    latencyMs,
+    outcome,
+  });
 
   it('prints the figures under the phase they come from, not beside the next one', () => {
     vi.useFakeTimers();
@@ -148,7 +158,7 @@ describe('progress, when the output is not a terminal', () => {
     const stop = progress(demo as unknown as RunningDemo, false, (line) => lines.push(line));
     vi.advanceTimersByTime(250);
     demo.load.elapsedMs = 5_000;
-    vi.advanceTimersByTime(250);
+    vi.advanceTimersByTime(4_750);
     // The outage opens a breaker while it runs: its figures say so, under its name.
     demo.breakers.express.state = 'open';
     demo.load.elapsedMs = 10_000;
@@ -161,6 +171,42 @@ describe('progress, when the output is not a terminal', () => {
     ]);
   });
 
+  it("judges a phase's line at its end, even written late: none of the next phase's requests or faults", () => {
+    vi.useFakeTimers();
+    const demo = run();
+    const lines: string[] = [];
+    const stop = progress(demo as unknown as RunningDemo, false, (line) => lines.push(line));
+    vi.advanceTimersByTime(0);
+    // The healthy phase: 4 requests, all fine, one of them answered only in the outage.
+    demo.load.samples.push(
+      sample('healthy', 1_000, 100, 'ok'),
+      sample('healthy', 3_500, 100, 'ok'),
+      sample('healthy', 4_500, 100, 'ok'),
+      sample('healthy', 4_900, 400, 'ok'),
+    );
+    // The outage, under way when the line is written (a busy event loop woke the timer 600 ms
+    // late): its failures, its faults and a 429 must not be counted in the healthy phase.
+    demo.load.samples.push(
+      sample('outage', 5_000, 50, 'failed'),
+      sample('outage', 5_100, 50, 'failed'),
+      sample('outage', 5_200, 50, 'rate_limited'),
+    );
+    demo.provider.injectedIn = { outage: 7 };
+    demo.load.elapsedMs = 5_600;
+    vi.advanceTimersByTime(5_000);
+    expect(lines).toEqual([
+      '[0.0 s] phase healthy (every answer fine)',
+      '[5.0 s] healthy phase over: requests 3, last 2 s 100.0 % ok, p95 100 ms, in flight 0, ' +
+        'faults injected 0, retries 0, breakers not closed -, turned away by the rate limits (429) 0',
+      '[5.0 s] phase outage (every answer a 503)',
+    ]);
+    demo.load.elapsedMs = 10_000;
+    stop();
+    expect(lines[3]).toMatch(
+      /^\[10\.0 s\] outage phase over, load over: requests 7, last 2 s .*faults injected 7, .*\(429\) 1$/,
+    );
+  });
+
   it('says the run was stopped, and in which phase, when it did not reach its end', () => {
     vi.useFakeTimers();
     const demo = run();
@@ -168,6 +214,9 @@ describe('progress, when the output is not a terminal', () => {
     const stop = progress(demo as unknown as RunningDemo, false, (line) => lines.push(line));
     demo.load.elapsedMs = 2_000;
     stop(true);
-    expect(lines).toEqual([expect.stringMatching(/^\[2\.0 s\] stopped in the healthy phase: requests 0,/)]);
+    expect(lines).toEqual([
+      '[0.0 s] phase healthy (every answer fine)',
+      expect.stringMatching(/^\[2\.0 s\] stopped in the healthy phase: requests 0,/),
+    ]);
   });
 });

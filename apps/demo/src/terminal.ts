@@ -48,51 +48,86 @@ export function liveFrame(elapsedMs: number, durationMs: number, phase: PhaseNam
 
 /**
  * Shows a run's progress: on a terminal, {@link liveFrame} redrawn in place; otherwise plain
- * lines: a phase's name and what the provider does in it as it begins, the figures as it ends
- * (the last 2 s then are that phase's), and the figures when the load is over or stopped.
- * The returned function stops it; `early` says the run was stopped before its end.
+ * lines: a phase's name and what the provider does in it as it begins, the figures as it ends,
+ * and the figures when the load is over or stopped. A phase's figures are judged at its end,
+ * whenever the line is written: its requests answered by then, its last 2 s (not the next
+ * phase's), the faults injected up to then; a timer set for the phase's end reads the rest
+ * (retries, breakers, requests in flight). The returned function stops it; `early` says the
+ * run was stopped before its end.
  */
 export function progress(demo: RunningDemo, tty: boolean, write: (line: string) => void): (early?: boolean) => void {
-  const { settings, load } = demo;
+  const { settings, load, phases } = demo;
   const kits = API_NAMES.flatMap((api) => demo.kits[api]);
-  let lastPhase = '';
-  const figuresAt = (elapsed: number): LiveFigures => ({
-    requests: load.samples.length,
-    recent: figures(load.samples.filter((s) => !s.noisy && s.startMs >= elapsed - 2_000)),
-    inFlight: load.inFlight,
-    injected: demo.provider.injected,
-    retries: retriesOf(kits),
-    notClosed: API_NAMES.filter((api) => demo.breakers[api].state !== 'closed'),
-    limited: load.samples.filter((s) => s.outcome === 'rate_limited').length,
-  });
-  const figuresLine = (elapsed: number) => figureLines(figuresAt(elapsed)).join(', ');
+  // Counted from here: the warm-up's retries, before the run, are not the run's.
+  const retriesBefore = retriesOf(kits);
+  /**
+   * The figures at `elapsed`, read then or (the requests and the faults) after it: the requests
+   * answered by `answeredBy`, the last 2 s's of them started in `elapsed`'s phase.
+   */
+  const figuresAt = (elapsed: number, answeredBy = elapsed): LiveFigures => {
+    const answered = load.samples.filter((s) => s.startMs + s.latencyMs <= answeredBy);
+    const phase = phaseAt(phases, Math.max(0, elapsed - 1));
+    return {
+      requests: answered.length,
+      recent: figures(answered.filter((s) => !s.noisy && s.startMs >= elapsed - 2_000 && s.phase === phase.name)),
+      inFlight: load.inFlight,
+      injected: phases
+        .filter((p) => p.startMs < elapsed)
+        .reduce((sum, p) => sum + (demo.provider.injectedIn[p.name] ?? 0), 0),
+      retries: retriesOf(kits) - retriesBefore,
+      notClosed: API_NAMES.filter((api) => demo.breakers[api].state !== 'closed'),
+      limited: answered.filter((s) => s.outcome === 'rate_limited').length,
+    };
+  };
+  const figuresLine = (f: LiveFigures) => figureLines(f).join(', ');
   const at = (elapsed: number) => `[${(elapsed / 1_000).toFixed(1)} s]`;
   const now = () => Math.min(load.elapsedMs, settings.durationMs);
-  const draw = () => {
-    const elapsed = now();
-    const phase = phaseAt(demo.phases, elapsed).name;
-    if (tty) {
-      logUpdate(liveFrame(elapsed, settings.durationMs, phase, figuresAt(elapsed)));
-    } else if (phase !== lastPhase) {
-      // The figures go under the phase they come from: printed beside the next one's name,
-      // the outage's read "recovery: last 2 s 0.0 % ok, breakers not closed express koa trpc".
-      if (lastPhase !== '') write(`${at(elapsed)} ${lastPhase} phase over: ${figuresLine(elapsed)}`);
-      write(`${at(elapsed)} phase ${phase} (${PHASE_TEXT[phase]})`);
-    }
-    lastPhase = phase;
-  };
-  const timer = setInterval(draw, 250);
-  return (early = false) => {
-    clearInterval(timer);
-    const elapsed = now();
-    if (tty) {
+  if (tty) {
+    const draw = () => {
+      const elapsed = now();
+      const live = figuresAt(elapsed, load.elapsedMs);
+      logUpdate(liveFrame(elapsed, settings.durationMs, phaseAt(phases, elapsed).name, live));
+    };
+    const timer = setInterval(draw, 250);
+    return () => {
+      clearInterval(timer);
       draw();
       logUpdate.done();
-      return;
+    };
+  }
+  // Plain lines, written at each phase boundary: `begun` phases have had their first line.
+  let begun = 0;
+  let timer: NodeJS.Timeout | undefined;
+  /** Writes the lines of the phases begun by now, each ended one's figures as they were at its end. */
+  const catchUp = () => {
+    const elapsed = now();
+    for (; begun < phases.length && phases[begun]!.startMs <= elapsed; begun++) {
+      const phase = phases[begun]!;
+      // The figures go under the phase they come from: printed beside the next one's name,
+      // the outage's read "recovery: last 2 s 0.0 % ok, breakers not closed express koa trpc".
+      if (begun > 0) {
+        const ended = phases[begun - 1]!;
+        write(`${at(ended.endMs)} ${ended.name} phase over: ${figuresLine(figuresAt(ended.endMs))}`);
+      }
+      write(`${at(phase.startMs)} phase ${phase.name} (${PHASE_TEXT[phase.name]})`);
     }
-    const phase = phaseAt(demo.phases, elapsed).name;
+  };
+  const step = () => {
+    catchUp();
+    // Woken at the next phase's start (the load's clock may lag the timer's: then again).
+    const next = phases[begun];
+    if (next !== undefined) timer = setTimeout(step, Math.max(0, next.startMs - load.elapsedMs));
+  };
+  // The first line once the load has started (this is called just before it does).
+  timer = setTimeout(step, 0);
+  return (early = false) => {
+    clearTimeout(timer);
+    catchUp();
+    const elapsed = now();
+    const phase = phaseAt(phases, elapsed).name;
     const end = early ? `stopped in the ${phase} phase` : `${phase} phase over, load over`;
-    write(`${at(elapsed)} ${end}: ${figuresLine(elapsed)}`);
+    // Every request answered so far: at the load's end, all of them.
+    write(`${at(elapsed)} ${end}: ${figuresLine(figuresAt(elapsed, load.elapsedMs))}`);
   };
 }
 
