@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { idempotency } from '@resilience/core';
 import {
+  errorAnswer,
   errorFormatter,
   idempotentMutation,
   rateLimitMiddleware,
@@ -41,7 +42,10 @@ export type TrpcRouter = ReturnType<typeof trpcRouter>;
 
 /**
  * The tRPC server (`createHTTPServer`), with the Express adapter's health, metrics, admin
- * routes and load shedding as its Connect middleware: tRPC answers what they pass on.
+ * routes and load shedding as its Connect middleware: tRPC answers what they pass on. Its
+ * `onError` records what the Express and Koa APIs' `errorHandler` records: server errors (5xx)
+ * and cancelled calls (499), with the status `errorFormatter()` answers them with, into the
+ * API's collector and the recent errors its admin routes (and the dashboard) read.
  */
 export function trpcServer(kit: ApiKit) {
   const gate = express().use(operations(kit));
@@ -52,5 +56,18 @@ export function trpcServer(kit: ApiKit) {
     middleware: gate as unknown as (req: IncomingMessage, res: ServerResponse, next: () => void) => void,
     createContext: ({ req }) => ({ apiKey: header(req, 'x-api-key'), requestId: header(req, 'x-request-id') }),
     responseMeta: responseMeta(),
+    onError: ({ error, path, req }) => {
+      const status = errorAnswer(error).httpStatus;
+      if (status < 500 && status !== 499) return;
+      // The procedure's own error (an UpstreamError, an open breaker), not tRPC's wrapper of it.
+      const cause = error.code === 'INTERNAL_SERVER_ERROR' && error.cause !== undefined ? error.cause : error;
+      kit.stats.recordError(cause);
+      const correlationId = header(req, 'x-request-id') || undefined;
+      kit.errors.record(cause, {
+        status,
+        ...(correlationId && { correlationId }),
+        ...(path !== undefined && { route: path }),
+      });
+    },
   });
 }
