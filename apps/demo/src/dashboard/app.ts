@@ -72,10 +72,15 @@ const redraw = () => chart.setData(history.get(select.value as ApiName) as uPlot
 select.addEventListener('change', redraw);
 window.addEventListener('resize', () => chart.setSize({ width: chartWidth(), height: 220 }));
 
-function render(state: DashboardState): void {
+/** The label beside the title: the provider's phase while the demo runs, then how it ended. */
+function showPhase(label: string): void {
   const phase = $('phase');
-  phase.textContent = state.phase;
-  phase.dataset.phase = state.phase;
+  phase.textContent = label;
+  phase.dataset.phase = label;
+}
+
+function render(state: DashboardState): void {
+  showPhase(state.phase);
   $('clock').textContent = `${(state.elapsedMs / 1_000).toFixed(0)} / ${state.durationMs / 1_000} s`;
   $('breakers').innerHTML = state.breakers
     .map(
@@ -138,13 +143,13 @@ source.addEventListener('end', (event) => {
   source.close();
   const end = JSON.parse((event as MessageEvent).data) as DemoEnd | null;
   if (end !== null && 'stopped' in end) {
-    $('phase').textContent = 'stopped';
+    showPhase('stopped');
     const how = end.signal === 'SIGINT' ? 'Ctrl-C' : end.signal;
     status('lost', `The demo was stopped (${how}) before its end: no summary. Run \`pnpm demo\` and reload this page.`);
     return;
   }
   const missed = end?.targets.filter((t) => !t.ok) ?? [];
-  $('phase').textContent = 'ended';
+  showPhase('ended');
   if (end === null) status('ended', 'The demo has ended. Its summary is in the terminal.');
   else if (missed.length === 0)
     status('ended', `The demo has ended: all ${end.targets.length} targets met. Its summary is in the terminal.`);
@@ -159,6 +164,8 @@ source.addEventListener('end', (event) => {
 source.onerror = () => {
   if (ended) return;
   source.close();
+  // No phase is current any more: the last one seen would read as the demo still in it.
+  showPhase('not connected');
   status(
     'lost',
     'Not connected to the demo: it is no longer running, or too many dashboard pages are open. Run `pnpm demo` and reload this page.',

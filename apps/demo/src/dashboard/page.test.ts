@@ -78,6 +78,17 @@ afterEach(async () => {
 async function open(width: number, frame: DashboardState): Promise<{ page: Page; problems: string[] }> {
   dashboard = await startDashboard(demo, { read: async () => frame });
   const page = await browser.newPage({ viewport: { width, height: 900 } });
+  // The page's event sources, for a test to make one fail as a vanished demo's does.
+  await page.addInitScript(() => {
+    const sources: EventSource[] = [];
+    (window as unknown as { sources: EventSource[] }).sources = sources;
+    window.EventSource = class extends EventSource {
+      constructor(...args: ConstructorParameters<typeof EventSource>) {
+        super(...args);
+        sources.push(this);
+      }
+    };
+  });
   const problems: string[] = [];
   page.on('pageerror', (error) => problems.push(error.message));
   await page.goto(dashboard.url);
@@ -140,5 +151,21 @@ describe('the dashboard page', () => {
       `The demo was stopped (${says}) before its end: no summary. Run \`pnpm demo\` and reload this page.`,
     );
     expect(await page.locator('#phase').textContent()).toBe('stopped');
+    expect(await page.locator('#phase').getAttribute('data-phase')).toBe('stopped');
+  });
+
+  it('shows no live phase once it has lost the demo (killed, with no word to the page)', {
+    timeout: 60_000,
+  }, async () => {
+    const { page } = await open(1280, recovery());
+    expect(await page.locator('#phase').textContent()).toBe('recovery');
+    // What the page hears when the demo's process is gone: its event stream fails.
+    await page.evaluate(() =>
+      (window as unknown as { sources: EventSource[] }).sources[0]!.dispatchEvent(new Event('error')),
+    );
+    await page.waitForFunction(() => document.getElementById('status')?.dataset.status === 'lost');
+    expect(await page.locator('#status').textContent()).toMatch(/^Not connected to the demo/);
+    expect(await page.locator('#phase').textContent()).toBe('not connected');
+    expect(await page.locator('#phase').getAttribute('data-phase')).toBe('not connected');
   });
 });
