@@ -10,7 +10,8 @@ import { progress, summaryTables } from './terminal.js';
 const USAGE = `usage: pnpm demo [--duration <s>] [--seed <n>] [--no-dashboard] [--json] [--redis <url>]
 
   --duration <s>   the schedule's length, 5 to 3600 seconds (default ${DEFAULT_DURATION_S})
-  --seed <n>       an integer: the same seed gives the same run (default ${DEFAULT_SEED})
+  --seed <n>       an integer: the schedule's phase lengths and fault mix (default ${DEFAULT_SEED});
+                   which requests meet a fault varies with timing from run to run
   --no-dashboard   do not serve the dashboard
   --json           print the summary as JSON on stdout (progress goes to stderr)
   --redis <url>    two instances of each API sharing one Redis (e.g. redis://127.0.0.1:6379)`;
