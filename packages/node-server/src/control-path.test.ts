@@ -1,12 +1,11 @@
-import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { memoryStore } from '@resilience/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loggedPath } from './logged-path.js';
 import { idempotencyStep, RUN } from './middleware/idempotency.js';
 import { respondOnce } from './respond-once.js';
+import { h2Session } from './testing/http.js';
 
 const closing: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -41,13 +40,8 @@ async function orders() {
       response.end();
     }
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const client = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  closing.push(async () => {
-    client.close();
-    await new Promise((resolve) => server.close(resolve));
-  });
+  const { client, close } = await h2Session(server);
+  closing.push(close);
   const post = (path: string, key: string) =>
     new Promise<[number, string]>((resolve, reject) => {
       const stream = client.request({

@@ -1,12 +1,11 @@
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { bodyReader } from './body.js';
 import { type CapturedResponse, responseCapture } from './capture.js';
 import { respondOnce } from './respond-once.js';
-import { deferred } from './testing/http.js';
+import { deferred, h2Session } from './testing/http.js';
 
 const closing: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -16,13 +15,8 @@ afterEach(async () => {
 /** An HTTP/2 (h2c) server of `handler` and a client session to it. */
 async function h2(handler: (req: IncomingMessage, res: ServerResponse) => void) {
   const server = http2.createServer((req, res) => handler(req as never, res as never));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const client = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  closing.push(async () => {
-    client.close();
-    await new Promise((resolve) => server.close(resolve));
-  });
+  const { client, close } = await h2Session(server);
+  closing.push(close);
   /** Sends a request (a body without Content-Length, as an HTTP/2 client may); resolves with the answer's body. */
   const request = (headers: http2.OutgoingHttpHeaders, body?: string) =>
     new Promise<string>((resolve, reject) => {

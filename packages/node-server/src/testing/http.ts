@@ -1,6 +1,7 @@
 // Test helpers: real servers on 127.0.0.1 and real requests through node:http.
 import { once } from 'node:events';
 import http from 'node:http';
+import http2 from 'node:http2';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 
 export interface Served {
@@ -125,5 +126,24 @@ export async function rawClient(port: number): Promise<RawClient> {
         socket.on('data', check).once('close', closed);
         check();
       }),
+  };
+}
+
+/**
+ * Listens `server` (an h2c one) on 127.0.0.1 and connects a client session to it; `close`
+ * ends the session, then the server.
+ */
+export async function h2Session(
+  server: http2.Http2Server,
+): Promise<{ client: http2.ClientHttp2Session; close(): Promise<void> }> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const client = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  return {
+    client,
+    async close() {
+      client.close();
+      await new Promise((resolve) => server.close(resolve));
+    },
   };
 }
