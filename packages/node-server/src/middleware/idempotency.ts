@@ -167,9 +167,7 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
  * the other one). Refused, every keyed request of such a caller would be a 500.
  */
 const storedScope = (scope: string): string =>
-  scope.length <= MAX_SCOPE && !LONE_SURROGATE.test(scope)
-    ? scope
-    : `#${createHash('sha256').update(Buffer.from(scope, 'utf16le')).digest('base64')}`;
+  scope.length <= MAX_SCOPE && !LONE_SURROGATE.test(scope) ? scope : `#${sha256(Buffer.from(scope, 'utf16le'))}`;
 
 /** The idempotency middleware shared by the Express and Koa adapters; see their `idempotency`. */
 export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: IdempotencyPort<C>): IdempotencyStep<C> {

@@ -79,13 +79,13 @@ const isSignal = (name: unknown) => typeof name === 'string' && Object.hasOwn(co
  * them, after the listeners installed before it (on Linux, no other name in
  * `os.constants.signals` throws).
  */
-/** terminus' options, and what takes their place. */
-const TERMINUS: ReadonlyArray<readonly [string, string]> = [
-  ['timeout', "timeoutMs, counted from the signal: drainDelayMs + terminus' timeout"],
-  ['healthChecks', 'health, a health() registry for readiness; serve it with healthRoutes(registry)'],
-];
-
 const UNCATCHABLE: readonly unknown[] = ['SIGKILL', 'SIGSTOP'];
+
+/** terminus' options, and what takes their place. */
+const TERMINUS: Record<string, string> = {
+  timeout: "timeoutMs, counted from the signal: drainDelayMs + terminus' timeout",
+  healthChecks: 'health, a health() registry for readiness; serve it with healthRoutes(registry)',
+};
 
 export function validateShutdownOptions(server: unknown, options: GracefulShutdownOptions): void {
   const v = new OptionsValidator('gracefulShutdown');
@@ -98,18 +98,14 @@ export function validateShutdownOptions(server: unknown, options: GracefulShutdo
     'a node:http or node:https Server',
   );
   // terminus' names: the look-alikes known() would suggest (timeoutMs, health) do not take them as they are.
-  const theirs = isPlainObject(options) ? TERMINUS.filter(([name]) => Object.hasOwn(options, name)) : [];
-  for (const [name, ours] of theirs) {
-    v.check(
-      false,
-      name,
-      (options as Record<string, unknown>)[name],
-      `a known option (another library's? here: ${ours})`,
-    );
+  const given = options as Record<string, unknown>;
+  const theirs = isPlainObject(options) ? Object.keys(TERMINUS).filter((name) => Object.hasOwn(given, name)) : [];
+  for (const name of theirs) {
+    v.check(false, name, given[name], `a known option (another library's? here: ${TERMINUS[name]})`);
   }
-  const given = theirs.length === 0 ? options : { ...options };
-  for (const [name] of theirs) delete (given as Record<string, unknown>)[name];
-  const o = v.known(given, OPTION_NAMES);
+  const kept =
+    theirs.length === 0 ? options : Object.fromEntries(Object.entries(given).filter(([k]) => !theirs.includes(k)));
+  const o = v.known(kept as GracefulShutdownOptions, OPTION_NAMES);
   const signalNames = o.signals === undefined || (Array.isArray(o.signals) && o.signals.every(isSignal));
   v.check(signalNames, 'signals', o.signals, "a list of signal names such as 'SIGTERM'");
   v.check(
