@@ -30,6 +30,7 @@ import {
   type Telemetry,
 } from './options.js';
 import { attemptSpans, callSpans, spanStateChange } from './tracing.js';
+import { boundedUsage } from './usage-reader.js';
 
 /** A layer as seen here: what it may have besides `onEvent`. */
 type Layer = ObservedSource & {
@@ -104,7 +105,9 @@ const once = (stops: Disposer[]): Disposer => {
  */
 export function instrument(source: ObservedSource, options: InstrumentOptions): Disposer {
   const telemetry = resolveInstrumentOptions(source, options);
-  return wire(source, options.name, telemetry, firstValues(MAX_ERROR_TYPES), options.usage, true);
+  const { usage, usageTimeoutMs = 1_000 } = options;
+  const read = usage === undefined ? undefined : boundedUsage(usage, usageTimeoutMs, telemetry.clock);
+  return wire(source, options.name, telemetry, firstValues(MAX_ERROR_TYPES), read, true);
 }
 
 /**
@@ -207,7 +210,7 @@ function wire(
   name: string,
   { meter, tracer, clock }: Telemetry,
   typeOf: (type: string) => string,
-  usage: (() => RateLimitUsage | PromiseLike<RateLimitUsage>) | undefined,
+  usage: (() => Promise<RateLimitUsage>) | undefined,
   gauges: boolean,
 ): Disposer {
   if (meter === undefined && tracer === undefined) return () => {};

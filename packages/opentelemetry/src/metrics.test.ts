@@ -195,6 +195,38 @@ describe('metrics', () => {
     await expect(otel.points('resilience.rate_limit.utilization')).resolves.toBeDefined();
   });
 
+  it('leaves out a usage() still pending after usageTimeoutMs, and calls it again only once it has settled', async () => {
+    const otel = sdk();
+    const clock = new FakeClock();
+    let calls = 0;
+    let settle: (usage: { used: number; limit: number }) => void = () => {};
+    instrument(retry(), {
+      name: 'redis',
+      meterProvider: otel.meterProvider,
+      clock,
+      usageTimeoutMs: 250,
+      usage: () => {
+        calls++;
+        return new Promise((resolve) => {
+          settle = resolve;
+        });
+      },
+    });
+    const values = async () => {
+      const points = otel.points('resilience.rate_limit.utilization');
+      await clock.advance(250);
+      return (await points).map((p) => p.value);
+    };
+    expect(await values()).toEqual([]);
+    // A collection while the first call hangs waits on that call: one call, not one per collection.
+    expect(await values()).toEqual([]);
+    expect(calls).toBe(1);
+    settle({ used: 3, limit: 4 });
+    expect(await values()).toEqual([0.75]);
+    await values(); // (the SDK keeps a gauge's last reading through a collection that has none)
+    expect(calls).toBe(2);
+  });
+
   it('leaves out a usage reading that is no ratio (NaN, infinite or negative)', async () => {
     const otel = sdk();
     const readings: Record<string, [number, number]> = {

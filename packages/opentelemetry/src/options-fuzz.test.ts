@@ -43,6 +43,13 @@ describe('each option refuses hostile values, naming it', () => {
     for (const usage of [5, 'x', {}, null, true]) {
       refusedAs(() => instrument(retry(), { name: 'x', usage } as Any), 'usage', String(usage));
     }
+    for (const usageTimeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '100', 2 ** 31]) {
+      refusedAs(
+        () => instrument(retry(), { name: 'x', usageTimeoutMs } as Any),
+        'usageTimeoutMs',
+        String(usageTimeoutMs),
+      );
+    }
   });
 
   it('misspelt names, and options that are no plain object', () => {

@@ -38,12 +38,16 @@ export interface InstrumentOptions extends InstrumentAllOptions {
   /**
    * Reads how much of a rate limit is in use, for the `resilience.rate_limit.utilization` gauge
    * (`used / limit`), at each collection. A promise is awaited; one that throws or rejects,
-   * or whose ratio is NaN, infinite or negative, is left out of that collection.
+   * or whose ratio is NaN, infinite or negative, is left out of that collection, as is one
+   * that has not settled within `usageTimeoutMs`. A call still pending is not made again: later
+   * collections wait on it.
    *
    * @example
    * usage: () => { const d = limiter.peekSync('openai'); return { used: d.limit - d.remaining, limit: d.limit }; }
    */
   usage?: () => RateLimitUsage | PromiseLike<RateLimitUsage>;
+  /** How long a collection waits for `usage()` before leaving it out. @default 1000 */
+  usageTimeoutMs?: number;
 }
 
 const ALL_OPTION_NAMES = {
@@ -56,6 +60,7 @@ const OPTION_NAMES = {
   ...ALL_OPTION_NAMES,
   name: true,
   usage: true,
+  usageTimeoutMs: true,
 } as const satisfies OptionNames<InstrumentOptions>;
 
 /** The scope name of this package's meter and tracer. */
@@ -169,6 +174,7 @@ export function resolveInstrumentOptions(source: unknown, options: InstrumentOpt
     'a short fixed name (1 to 100 characters)',
   );
   v.function('usage', o.usage);
+  v.number('usageTimeoutMs', o.usageTimeoutMs, { gt: 0, max: 2_147_483_647 });
   checkCommon(v, o);
   return telemetry(v, o);
 }

@@ -1,7 +1,7 @@
 import { type CallRecord, isConfigurationError, type MetricsSnapshot, metrics } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { Counter, Registry } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { registerResilienceMetrics, type SnapshotSource } from './index.js';
 import { find, scrape } from './scrape.test-helper.js';
 
@@ -119,6 +119,57 @@ describe('registerResilienceMetrics: a failing source fails no scrape', () => {
     expect(find(samples, 'resilience_rate_limit_usage_ratio')).toEqual([
       { name: 'resilience_rate_limit_usage_ratio', labels: { name: 'openai' }, value: 0.25 },
     ]);
+  });
+});
+
+describe('registerResilienceMetrics: a usage() that never settles', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('leaves it out after usageTimeoutMs, and calls it again only once its reading has settled', async () => {
+    vi.useFakeTimers();
+    const registry = shared();
+    let calls = 0;
+    let settle: (usage: { used: number; limit: number }) => void = () => {};
+    const hung = () => {
+      calls++;
+      return new Promise<{ used: number; limit: number }>((resolve) => {
+        settle = resolve;
+      });
+    };
+    registerResilienceMetrics(registry, {
+      rateLimits: [
+        { name: 'redis', usage: hung },
+        { name: 'openai', usage: () => ({ used: 1, limit: 4 }) },
+      ],
+      usageTimeoutMs: 250,
+    });
+    const ratios = async () => {
+      const scraped = scrape(registry);
+      await vi.advanceTimersByTimeAsync(250);
+      const { samples } = await scraped;
+      expect(find(samples, 'app_orders_total')[0]?.value).toBe(3);
+      return Object.fromEntries(
+        find(samples, 'resilience_rate_limit_usage_ratio').map((s) => [s.labels.name, s.value]),
+      );
+    };
+    expect(await ratios()).toEqual({ openai: 0.25 });
+    // Scrapes while the first call hangs wait on that call: a hung store costs one call, not one per scrape.
+    expect(await ratios()).toEqual({ openai: 0.25 });
+    expect(calls).toBe(1);
+    settle({ used: 3, limit: 4 });
+    expect(await ratios()).toEqual({ openai: 0.25, redis: 0.75 });
+    expect(await ratios()).toEqual({ openai: 0.25 });
+    expect(calls).toBe(2);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('refuses a usageTimeoutMs that is no positive number of milliseconds, naming it', () => {
+    for (const usageTimeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '100']) {
+      expect(() => registerResilienceMetrics(new Registry(), { usageTimeoutMs } as never)).toThrow(/usageTimeoutMs/);
+    }
+    expect(() => registerResilienceMetrics(new Registry(), { usageTimeoutMs: 0.5 })).not.toThrow();
   });
 });
 

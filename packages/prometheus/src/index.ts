@@ -1,8 +1,14 @@
-import { type Disposer, type MetricsSnapshot, worseBreakerState } from '@resilience/core';
+import { type Disposer, type MetricsSnapshot, systemClock, worseBreakerState } from '@resilience/core';
 import { Counter, Gauge, type Metric, type Registry } from 'prom-client';
 import { countOf } from './count.js';
 import { CallHistogram } from './histogram.js';
-import { type BreakerLike, type BreakerSource, type ResilienceMetricsOptions, resolveOptions } from './options.js';
+import {
+  type BreakerLike,
+  type BreakerSource,
+  type RateLimitUsage,
+  type ResilienceMetricsOptions,
+  resolveOptions,
+} from './options.js';
 import { WindowSummary } from './summary.js';
 
 export {
@@ -74,7 +80,10 @@ export function registerResilienceMetrics(
   registry: Registry,
   options: ResilienceMetricsOptions = {},
 ): RegisteredMetrics {
-  const { named, breakers, rateLimits, prefix, breakerStates, buckets, summary } = resolveOptions(registry, options);
+  const { named, breakers, rateLimits, usageTimeoutMs, prefix, breakerStates, buckets, summary } = resolveOptions(
+    registry,
+    options,
+  );
   const multi = named.length > 1 || (named.length === 1 && named[0]![0] !== '');
   const withName = <L extends string>(...labels: L[]): Array<L | 'name'> => (multi ? ['name', ...labels] : labels);
   const label = (name: string, rest: Record<string, string> = {}) => (multi ? { name, ...rest } : rest);
@@ -298,6 +307,14 @@ export function registerResilienceMetrics(
     );
   }
   if (rateLimits.length > 0) {
+    // Each source's call in flight: a scrape while it is pending waits on it, never calls again.
+    const pending: Array<Promise<RateLimitUsage> | undefined> = [];
+    const read = (i: number) =>
+      (pending[i] ??= Promise.resolve()
+        .then(() => rateLimits[i]!.usage())
+        .finally(() => {
+          pending[i] = undefined;
+        }));
     metrics.push(
       new Gauge({
         name: `${prefix}rate_limit_usage_ratio`,
@@ -305,8 +322,14 @@ export function registerResilienceMetrics(
         labelNames: ['name'],
         registers,
         async collect() {
-          // Read concurrently; a failing source must not fail the whole scrape.
-          const readings = await Promise.allSettled(rateLimits.map(async (limiter) => limiter.usage()));
+          // Read concurrently; a failing or late source must not fail or hold the whole scrape.
+          let expire: () => void = () => {};
+          const late = new Promise<never>((_, reject) => {
+            expire = reject;
+          });
+          const timer = systemClock.setTimeout(expire, usageTimeoutMs);
+          const readings = await Promise.allSettled(rateLimits.map((_, i) => Promise.race([read(i), late])));
+          systemClock.clearTimeout(timer);
           this.reset();
           readings.forEach((reading, i) => {
             if (reading.status !== 'fulfilled') return;

@@ -32,8 +32,9 @@ export interface RateLimitSource {
   /**
    * How much of the limit is in use now, or a promise of it (awaited during the scrape, as a
    * store-kept limiter's `peek` needs). A source that throws or rejects, or whose `used / limit`
-   * is not a ratio (NaN, infinite, negative), is left out of that scrape; one that never
-   * settles holds the scrape, so give its store a timeout.
+   * is not a ratio (NaN, infinite, negative), is left out of that scrape, as is one that has
+   * not settled within `usageTimeoutMs`. A call still pending is not made again: later scrapes
+   * wait on it, so a hung store holds one call per source, never one per scrape.
    *
    * @example
    * usage: () => { const d = limiter.peekSync('openai'); return { used: d.limit - d.remaining, limit: d.limit }; }
@@ -52,6 +53,8 @@ export interface ResilienceMetricsOptions {
   breakers?: readonly BreakerLike[] | BreakerSource;
   /** Limiters whose usage is exported as `rate_limit_usage_ratio{name}`. */
   rateLimits?: readonly RateLimitSource[];
+  /** How long a scrape waits for each `usage()` before leaving it out. @default 1000 */
+  usageTimeoutMs?: number;
   /** Prefix of every metric name. @default 'resilience_' */
   prefix?: string;
   /** States listed for every breaker (0 or 1), so a change shows as a flip rather than a gap. @default ['closed', 'open', 'half-open', 'isolated'] (the core breaker's states) */
@@ -75,6 +78,7 @@ const RESILIENCE_METRICS_OPTION_NAMES = {
   collectors: true,
   breakers: true,
   rateLimits: true,
+  usageTimeoutMs: true,
   prefix: true,
   breakerStates: true,
   buckets: true,
@@ -93,6 +97,7 @@ export const PROMETHEUS_DEFAULTS = {
   buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
   quantiles: [0.5, 0.95, 0.99],
   summary: false,
+  usageTimeoutMs: 1_000,
 } as const;
 
 const isSource = (v: unknown): v is SnapshotSource =>
@@ -139,6 +144,7 @@ export interface ResolvedMetricsOptions {
   named: Array<readonly [string, SnapshotSource]>;
   breakers: readonly BreakerLike[] | BreakerSource;
   rateLimits: readonly RateLimitSource[];
+  usageTimeoutMs: number;
   prefix: string;
   breakerStates: readonly string[];
   buckets: readonly number[];
@@ -208,6 +214,7 @@ export function resolveOptions(registry: Registry, options: ResilienceMetricsOpt
     'a non-empty array of positive finite seconds in increasing order',
   );
   v.boolean('summary', options.summary);
+  v.number('usageTimeoutMs', options.usageTimeoutMs, { gt: 0, max: 2_147_483_647 });
   const prefix = options.prefix ?? PROMETHEUS_DEFAULTS.prefix;
   if (!v.issues.some((i) => i.option === 'registry' || i.option === 'prefix')) {
     // Checked before anything is registered, so a refused call leaves the registry as it was.
@@ -226,6 +233,7 @@ export function resolveOptions(registry: Registry, options: ResilienceMetricsOpt
     named,
     breakers,
     rateLimits,
+    usageTimeoutMs: options.usageTimeoutMs ?? PROMETHEUS_DEFAULTS.usageTimeoutMs,
     prefix,
     breakerStates: options.breakerStates ?? PROMETHEUS_DEFAULTS.breakerStates,
     buckets: options.buckets ?? PROMETHEUS_DEFAULTS.buckets,
