@@ -20,6 +20,7 @@ export function errorMiddleware(handling: ErrorHandling) {
   });
   // Not async: the promise `next()` returns is followed as it is, no promise of its own.
   return function errorHandler(ctx: Context, next: Next) {
+    handling.checkFirst(ctx.res);
     handling.record?.(ctx.res);
     ctx.onerror = chainFailed;
     let handled: Promise<unknown>;

@@ -197,6 +197,9 @@ export function whenResponseCloses(res: ServerResponse, run: () => void): void {
   else state.onClose.push(run);
 }
 
+/** Whether any middleware of the toolkit has claimed `res` yet (see {@link claimResponse}). */
+export const isClaimed = (res: ServerResponse): boolean => existingState(res)?.claims !== undefined;
+
 /**
  * True the first time `owner` (a middleware's own function, say) claims `res`, false after:
  * a request that reaches one middleware twice (mounted on the app and on a router) is

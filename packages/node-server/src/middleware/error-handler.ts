@@ -17,6 +17,7 @@ import { consoleLogger, quietLogger } from '../logger.js';
 import { type RequestRecorder, requestRecorder } from '../record.js';
 import {
   claimErrorRecord,
+  isClaimed,
   lateResponse,
   requestCorrelationId,
   responseError,
@@ -75,6 +76,11 @@ export interface ErrorContext {
 export interface ErrorHandling {
   /** Records every request into the collector (for a handler that sees every request: Koa's); undefined without one. */
   readonly record: RequestRecorder | undefined;
+  /**
+   * For a handler that must come first (Koa's): warns once, the first time it meets a request
+   * another middleware of the toolkit has already handled.
+   */
+  checkFirst(res: ServerResponse): void;
   /**
    * The answer to an error: records it (see {@link ErrorHandling.recordAnswered}); `undefined`
    * when the response has already started (it is then ended: nothing else can be said).
@@ -150,8 +156,17 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
     if (error !== undefined) recordError(res, error, httpErrorStatus(error).status, context);
   };
 
+  let misplaced = false;
   return {
     record,
+    checkFirst(res) {
+      if (misplaced || !isClaimed(res)) return;
+      misplaced = true;
+      logger.warn(
+        {},
+        'errorHandler runs after another resilience middleware, so what that middleware refuses is neither answered nor recorded by it; mount it first (app.use(errorHandler(...)) before the others)',
+      );
+    },
     answer(res, error, context) {
       const problem = errorResponse(error, { correlationId: requestCorrelationId(res), expose });
       setResponseError(res, error);

@@ -1,0 +1,47 @@
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fixedWindow } from '@resilience/core';
+import Koa, { type Middleware } from 'koa';
+import { afterEach, describe, expect, it } from 'vitest';
+import { errorHandler, idempotency, rateLimit } from './index.js';
+
+const servers: http.Server[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+/** The warnings errorHandler logs over three requests to an app of `stack` (a function of the logger). */
+async function warnings(stack: (logger: object) => Middleware[]) {
+  const warned: string[] = [];
+  const logger = { info() {}, error() {}, warn: (_: unknown, message: string) => warned.push(message) };
+  const app = new Koa();
+  for (const middleware of stack(logger)) app.use(middleware);
+  app.use((ctx) => {
+    ctx.body = { ok: true };
+  });
+  const server = http.createServer(app.callback());
+  servers.push(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  for (let i = 0; i < 3; i++) expect((await fetch(url, { method: 'POST' })).status).toBe(200);
+  return warned;
+}
+
+const limit = () => rateLimit({ algorithm: fixedWindow({ limit: 100, windowMs: 60_000 }), logger: { info() {}, warn() {}, error() {} } });
+
+describe('Koa errorHandler mounted after another resilience middleware', () => {
+  it('warns once, naming the fix: it cannot answer or record what the middleware before it refuses', async () => {
+    const warned = await warnings((logger) => [limit(), idempotency(), errorHandler({ logger })]);
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatch(/errorHandler.*mount it first/);
+  });
+
+  it('says nothing when it is mounted first', async () => {
+    expect(await warnings((logger) => [errorHandler({ logger }), limit(), idempotency()])).toEqual([]);
+  });
+});
