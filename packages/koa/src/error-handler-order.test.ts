@@ -32,7 +32,8 @@ async function warnings(stack: (logger: object) => Middleware[]) {
   return warned;
 }
 
-const limit = () => rateLimit({ algorithm: fixedWindow({ limit: 100, windowMs: 60_000 }), logger: { info() {}, warn() {}, error() {} } });
+const limit = () =>
+  rateLimit({ algorithm: fixedWindow({ limit: 100, windowMs: 60_000 }), logger: { info() {}, warn() {}, error() {} } });
 
 describe('Koa errorHandler mounted after another resilience middleware', () => {
   it('warns once, naming the fix: it cannot answer or record what the middleware before it refuses', async () => {
