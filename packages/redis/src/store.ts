@@ -372,7 +372,7 @@ export class RedisStore implements Store {
     // What `operation` starts, or StoreUnavailableError when it fails or takes longer than `timeoutMs`.
     this.#flush();
     return (
-      this.#silence.shut(what) ??
+      this.#silence.shut(what, false) ??
       new Promise<T>((resolve, reject) => {
         const op = new Operation(what, this.#apart, resolve as (value: unknown) => void, reject, undefined);
         const now = this.#clock.now();
@@ -416,7 +416,9 @@ const late = (what: string, timeoutMs: number): StoreUnavailableError =>
  * `shut` is undefined when an operation may go (a clock stepped back does not hold the
  * probes back), else its rejection. `#bounded`'s operations (`publish`, a cluster's list of
  * primaries, which the client answers without asking Redis) count in a store's `#apart`
- * instead, so they neither start nor end its silence; they are refused with the others.
+ * instead, so they neither start nor end its silence; they are refused with the others, and
+ * never take the probe (`probe` false): `keys()`, whose first step is the list of primaries,
+ * would else take it and refuse its own SCAN, and a store used only by it stay silent for good.
  */
 class Silence {
   n = 0;
@@ -436,13 +438,13 @@ class Silence {
     if (sent === this.n) this.#at ??= this.clock.now();
   }
 
-  shut(what: string): Promise<never> | undefined {
+  shut(what: string, probe = true): Promise<never> | undefined {
     if (this.#at === undefined) return;
     const now = this.clock.now();
     if (now < this.#at && now >= this.#at - this.ms) {
       return Promise.reject(new StoreUnavailableError(`redisStore: ${what}: not sent, Redis silent`));
     }
-    this.#at = now + this.ms;
+    if (probe) this.#at = now + this.ms;
   }
 }
 
