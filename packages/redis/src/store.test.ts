@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import {
   backoff,
   breakerTransition,
@@ -260,6 +261,26 @@ describe('redisStore when Redis fails', () => {
     await fixture.client.ping(); // answered after the late answers on the same connection
     const after = await Promise.all([store.get(key, 0), store.apply(key, consume, 1, 0)]);
     expect(after[1]).toMatchObject({ allowed: true });
+  });
+
+  it('fails fast too when the client times a command out before timeoutMs (ioredis commandTimeout below it)', async () => {
+    const key = storeKey(ns, 'client-timeout');
+    await redisStore({ client: fixture.client }).get(key, 0); // the script loaded
+    const client = new Redis({ port: fixture.server.port, host: '127.0.0.1', commandTimeout: 50 });
+    onTestFinished(() => client.disconnect());
+    await once(client, 'ready');
+    const clock = new FakeClock(); // never moved: only the client's timeout runs out
+    const store = redisStore({ client, timeoutMs: 200, clock });
+    const outcomes: unknown[] = [];
+    const commands = await watch.commands(() =>
+      fixture.whilePaused(async () => {
+        for (let i = 0; i < 10; i++) outcomes.push(await store.get(key, 0).catch((e: unknown) => (e as Error).message));
+      }),
+    );
+    // The first call, timed out by the client, starts the silence; the next is its probe; the others are not sent.
+    expect(outcomes.slice(0, 2)).toEqual(Array(2).fill('redisStore: get failed: Command timed out'));
+    expect(new Set(outcomes.slice(2))).toEqual(new Set(['redisStore: get: not sent, Redis silent']));
+    expect(commands.filter((c) => c.startsWith('evalsha'))).toHaveLength(2);
   });
 
   it('keeps failing fast when keys() lists the primaries while Redis answers nothing (the client answers that, not Redis): its SCAN is the probe', async () => {

@@ -454,6 +454,13 @@ const isNoScript = (error: unknown): boolean => /^NOSCRIPT/.test((error as Error
 const isReply = (error: unknown): boolean => /^[A-Z]+ /.test((error as Error)?.message ?? '');
 
 /**
+ * ioredis's own timeout (`commandTimeout`): no answer in time, as a `timeoutMs` that ran out, so
+ * it may start a silence. A client timing out before `timeoutMs` would else keep the store
+ * sending every call to a frozen Redis.
+ */
+const isTimeout = (error: unknown): boolean => (error as Error)?.message === 'Command timed out';
+
+/**
  * A decision waiting for its script call and its answer: settled by the first of its answer
  * (`answer`: its decision, read from the script's reply from `at`), a failure and its deadline.
  */
@@ -492,6 +499,7 @@ class Decision implements DeadlineEntry {
     const queue = this.queue;
     if (queue === undefined) return;
     queue.remove(this);
+    if (isTimeout(error)) this.silence.lost(this.sent);
     this.reject(failed(this.prepared.what, error));
   }
 
@@ -618,6 +626,7 @@ class Operation implements DeadlineEntry {
       return;
     }
     queue.remove(this);
+    if (isTimeout(error)) this.silence.lost(this.sent);
     this.reject(failed(this.what, error));
   };
 
