@@ -101,6 +101,42 @@ describe('a breaker shared through Redis', () => {
     });
   }
 
+  for (const kind of ['ioredis', 'node-redis'] as const) {
+    it(`keeps a breaker listening when another store over the same subscriber stops listening to its key (${kind})`, async () => {
+      let subscriber: object = ioredis();
+      if (kind === 'node-redis') {
+        const node = createClient({ socket: { port: fixture.server.port, host: '127.0.0.1' } });
+        await node.connect();
+        clients.push({ disconnect: () => void node.close() });
+        subscriber = node;
+      }
+      const client = ioredis();
+      // Two stores over one pair of clients (made in two modules of one service, say).
+      const make = (store = redisStore({ client, subscriber })) =>
+        circuitBreaker({
+          store,
+          name: `shared-subscriber-${kind}`,
+          strategy: consecutive(2),
+          halfOpenAfter: 60_000,
+          sync: { syncMs: 60_000 },
+          registry: false,
+        });
+      const [gone, kept] = [make(), make()];
+      const other = make(redisStore({ client: ioredis(), subscriber: ioredis() }));
+      for (const b of [gone, kept, other]) await b.execute(() => 'warm');
+      const channel = `resilience:{breaker|shared-subscriber-${kind}}`;
+      while (Number(((await fixture.client.pubsub('NUMSUB', channel)) as unknown[])[1]) < 2);
+      gone.dispose(); // its store's last listener of the key: the subscriber's other store still listens
+      await (subscriber as { ping(): Promise<unknown> }).ping?.().catch(() => undefined); // after any UNSUBSCRIBE
+      expect(((await fixture.client.pubsub('NUMSUB', channel)) as unknown[])[1]).toBe(2);
+      const heard = changeTo(kept, 'open');
+      for (let i = 0; i < 2; i++) await other.execute(fail).catch(() => undefined);
+      await heard;
+      kept.dispose();
+      other.dispose();
+    });
+  }
+
   it('subscribes once the subscriber is ready when its first SUBSCRIBE failed (ioredis with no offline queue, still connecting)', async () => {
     // As docs/redis.md builds it: enableOfflineQueue false, and the breaker made at start-up.
     const subscriber = new Redis({ port: fixture.server.port, host: '127.0.0.1', enableOfflineQueue: false });

@@ -14,10 +14,14 @@ type NodeRedisSubscriber = {
   evalSha: Fn;
 };
 
-/** Subscribes one channel name at a time on the user's second client; `listener(message)` for each message. */
+/**
+ * Subscribes one channel name at a time on the user's second client; `listener(message)` for
+ * each message. `unsubscribe` takes the listener `subscribe` was given: the channel is left
+ * when its last listener goes, whichever stores share the client.
+ */
 export interface Subscription {
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
-  unsubscribe(channel: string): Promise<unknown>;
+  unsubscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
   /** Calls `listener` each time the client is ready (connected, or connected again). */
   onReady(listener: () => void): void;
 }
@@ -25,39 +29,45 @@ export interface Subscription {
 const has = (value: unknown, method: string): boolean =>
   typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[method] === 'function';
 
+/** The listeners of each channel on an ioredis subscriber, for every store over it (one UNSUBSCRIBE must not end another's). */
+const ioListeners = new WeakMap<object, Map<string, Set<(message: string) => void>>>();
+
 /** The subscription over an ioredis or node-redis client, told apart by shape as the store's client is; else undefined. */
 export function subscriptionOf(client: unknown): Subscription | undefined {
   if (!has(client, 'subscribe') || !has(client, 'unsubscribe')) return undefined;
   if (has(client, 'evalsha') && has(client, 'on')) {
     const io = client as IoRedisSubscriber;
-    const listeners = new Map<string, (message: string) => void>();
-    io.on('message', (channel, message) => listeners.get(channel)?.(message));
+    let listeners = ioListeners.get(io);
+    if (listeners === undefined) {
+      const all = new Map<string, Set<(message: string) => void>>();
+      ioListeners.set(io, (listeners = all));
+      io.on('message', (channel, message) => {
+        for (const listener of all.get(channel) ?? []) listener(message);
+      });
+    }
+    const own = listeners;
     return {
       subscribe: (channel, listener) => {
-        listeners.set(channel, listener);
+        const set = own.get(channel);
+        if (set) set.add(listener);
+        else own.set(channel, new Set([listener]));
         return io.subscribe(channel);
       },
-      unsubscribe: (channel) => {
-        listeners.delete(channel);
+      unsubscribe: async (channel, listener) => {
+        const set = own.get(channel);
+        if (!set?.delete(listener) || set.size > 0) return;
+        own.delete(channel);
         return io.unsubscribe(channel);
       },
       onReady: (listener) => io.on('ready', listener),
     };
   }
   if (has(client, 'evalSha')) {
+    // node-redis keeps each channel's listeners and leaves it when the last one goes.
     const node = client as NodeRedisSubscriber;
-    const listeners = new Map<string, (message: string, channel: string) => void>();
     return {
-      subscribe: (channel, listener) => {
-        const own = (message: string) => listener(message);
-        listeners.set(channel, own);
-        return node.subscribe(channel, own);
-      },
-      unsubscribe: (channel) => {
-        const own = listeners.get(channel);
-        listeners.delete(channel);
-        return node.unsubscribe(channel, own);
-      },
+      subscribe: (channel, listener) => node.subscribe(channel, listener),
+      unsubscribe: (channel, listener) => node.unsubscribe(channel, listener),
       onReady: (listener) => node.on?.('ready', listener),
     };
   }
@@ -65,6 +75,16 @@ export function subscriptionOf(client: unknown): Subscription | undefined {
 }
 
 type Listener = (message: string) => void;
+/** A topic's listeners, held weakly, and the one function that hands them each message. */
+type Topic = [Set<WeakRef<Listener>>, Listener];
+
+// Out of `subscribe`, whose closures share one scope: there the function would hold its first listener.
+const topicOf = (set: Set<WeakRef<Listener>>): Topic => [
+  set,
+  (message) => {
+    for (const ref of set) ref.deref()?.(message);
+  },
+];
 
 /**
  * Redis pub/sub for the toolkit's announcements (a synchronised breaker's state changes):
@@ -83,7 +103,7 @@ export class RedisChannel implements StoreChannel {
   readonly #publish: (channel: string, message: string) => Promise<unknown>;
   readonly #subscription: Subscription;
   readonly #prefix: string;
-  readonly #topics = new Map<string, Set<WeakRef<Listener>>>();
+  readonly #topics = new Map<string, Topic>();
   readonly #failed = new Set<string>();
   readonly #gone = new FinalizationRegistry<[string, WeakRef<Listener>]>(([topic, ref]) => this.#drop(topic, ref));
 
@@ -106,14 +126,14 @@ export class RedisChannel implements StoreChannel {
   }
 
   subscribe(topic: string, listener: Listener): () => void {
-    let set = this.#topics.get(topic);
-    if (set === undefined) {
-      set = new Set();
-      this.#topics.set(topic, set);
-      this.#listen(topic, set);
+    let t = this.#topics.get(topic);
+    if (t === undefined) {
+      t = topicOf(new Set());
+      this.#topics.set(topic, t);
+      this.#listen(topic, t);
     }
     const ref = new WeakRef(listener);
-    set.add(ref);
+    t[0].add(ref);
     this.#gone.register(listener, [topic, ref], listener);
     // Holds `listener` (the unregister token) for as long as it is held.
     return () => {
@@ -123,21 +143,18 @@ export class RedisChannel implements StoreChannel {
   }
 
   #drop(topic: string, ref: WeakRef<Listener>): void {
-    const set = this.#topics.get(topic);
-    if (!set?.delete(ref) || set.size > 0) return;
+    const t = this.#topics.get(topic);
+    if (!t?.[0].delete(ref) || t[0].size > 0) return;
     this.#topics.delete(topic);
     this.#failed.delete(topic);
-    this.#subscription.unsubscribe(this.#prefix + topic).catch(() => undefined);
+    this.#subscription.unsubscribe(this.#prefix + topic, t[1]).catch(() => undefined);
   }
 
-  #listen(topic: string, set: Set<WeakRef<Listener>>): void {
+  #listen(topic: string, t: Topic): void {
+    // Always t's one dispatcher, so a SUBSCRIBE sent again adds no second listener to the client.
     this.#failed.delete(topic);
-    this.#subscription
-      .subscribe(this.#prefix + topic, (message) => {
-        for (const ref of set) ref.deref()?.(message);
-      })
-      .catch(() => {
-        if (this.#topics.get(topic) === set) this.#failed.add(topic);
-      });
+    this.#subscription.subscribe(this.#prefix + topic, t[1]).catch(() => {
+      if (this.#topics.get(topic) === t) this.#failed.add(topic);
+    });
   }
 }

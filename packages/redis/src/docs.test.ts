@@ -100,6 +100,17 @@ describe('the examples of the Redis docs', () => {
     await proxy.close();
   });
 
+  it('docs/rate-limiting.md, a store that fails: the first decisions are made in Redis, not passed degraded', async () => {
+    const example = blocks('../../../docs/rate-limiting.md').find((b) => b.includes("from '@resilience/redis'"));
+    const result = await run('rate-limiting', example!);
+    for (const name of ['perUser', 'openai']) {
+      const limiter = result[name] as unknown as RateLimiter;
+      expect(await limiter.consume('user-42')).toMatchObject({ allowed: true, remaining: name === 'openai' ? 59 : 99 });
+      expect(limiter.stats.storeErrors).toBe(0);
+    }
+    await close(result);
+  });
+
   it('docs/redis.md, node-redis setup: the store answers', async () => {
     const example = blocks('../../../docs/redis.md').find((b) => b.includes("from 'redis'"));
     const result = await run('node-redis', example!);

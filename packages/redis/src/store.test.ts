@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import {
   backoff,
   breakerTransition,
@@ -262,25 +263,76 @@ describe('redisStore when Redis fails', () => {
     expect(after[1]).toMatchObject({ allowed: true });
   });
 
-  it('keeps failing fast when keys() lists the primaries while Redis answers nothing (the client answers that, not Redis)', async () => {
+  it('fails fast too when the client times a command out before timeoutMs (ioredis commandTimeout below it)', async () => {
+    const key = storeKey(ns, 'client-timeout');
+    await redisStore({ client: fixture.client }).get(key, 0); // the script loaded
+    const client = new Redis({ port: fixture.server.port, host: '127.0.0.1', commandTimeout: 50 });
+    onTestFinished(() => client.disconnect());
+    await once(client, 'ready');
+    const clock = new FakeClock(); // never moved: only the client's timeout runs out
+    const store = redisStore({ client, timeoutMs: 200, clock });
+    const outcomes: unknown[] = [];
+    const commands = await watch.commands(() =>
+      fixture.whilePaused(async () => {
+        for (let i = 0; i < 10; i++) outcomes.push(await store.get(key, 0).catch((e: unknown) => (e as Error).message));
+      }),
+    );
+    // The first call, timed out by the client, starts the silence; the next is its probe; the others are not sent.
+    expect(outcomes.slice(0, 2)).toEqual(Array(2).fill('redisStore: get failed: Command timed out'));
+    expect(new Set(outcomes.slice(2))).toEqual(new Set(['redisStore: get: not sent, Redis silent']));
+    expect(commands.filter((c) => c.startsWith('evalsha'))).toHaveLength(2);
+  });
+
+  it('keeps failing fast when keys() lists the primaries while Redis answers nothing (the client answers that, not Redis): its SCAN is the probe', async () => {
     const clock = new FakeClock();
     const store = redisStore({ client: fixture.client, timeoutMs: 200, clock });
     const key = storeKey(ns, 'listed');
-    await store.get(key, 0);
+    await Promise.all([store.get(key, 0), store.keys(ns, 0)]);
     const commands = await watch.commands(() =>
       fixture.whilePaused(async () => {
         const first = store.get(key, 0).catch((e: unknown) => e);
         await clock.advance(200);
         expect(isStoreUnavailableError(await first)).toBe(true);
-        const listed = store.keys(ns, 0).catch((e: unknown) => e); // the probe
-        await Promise.resolve();
+        const listed = store.keys(ns, 0).catch((e: unknown) => e); // its SCAN goes out as the probe
+        await new Promise((resolve) => setImmediate(resolve));
         const refused = await Promise.all(Array.from({ length: 10 }, () => store.get(key, 0).catch((e: unknown) => e)));
         for (const error of refused) expect((error as Error).message).toMatch(/not sent, Redis silent$/);
         await clock.advance(200);
-        expect(isStoreUnavailableError(await listed)).toBe(true);
+        expect((await listed) as Error).toMatchObject({
+          message: 'redisStore: keys got no answer within 200 ms (timeoutMs)',
+        });
       }),
     );
-    expect(commands.filter((c) => c.startsWith('evalsha'))).toHaveLength(1);
+    expect(commands.filter((c) => c.startsWith('evalsha'))).toHaveLength(2);
+  });
+
+  it('ends a silence through keys() alone once Redis is back: listing the primaries never takes the probe from its SCAN', async () => {
+    const server = await startRedis();
+    onTestFinished(() => server.stop());
+    // The options docs/redis.md recommends: a command lost with its connection is not sent again, so no late answer comes.
+    const client = new Redis({ port: server.port, host: '127.0.0.1', autoResendUnfulfilledCommands: false });
+    client.on('error', () => undefined);
+    onTestFinished(() => client.disconnect());
+    const clock = new FakeClock();
+    const store = redisStore({ client, timeoutMs: 200, clock });
+    const key = storeKey(ns, 'recovered');
+    await store.set(key, 1, 60_000, 0);
+    expect(await store.keys(ns, 0)).toEqual([key]);
+    server.pause();
+    const first = store.get(key, 0).catch((e: unknown) => e);
+    await clock.advance(200); // no answer: Redis is silent
+    expect(isStoreUnavailableError(await first)).toBe(true);
+    await server.kill(); // the connection closes; the command's answer never comes
+    await server.restart();
+    await client.ping().catch(() => undefined);
+    await client.ping();
+    // Only keys() from here on (a worker calling saga.recover()): each time the probe is due, it sends it.
+    const found: unknown[] = [];
+    for (let i = 0; i < 3; i++) {
+      found.push(await store.keys(ns, 0).catch((e: unknown) => (e as Error).message));
+      await clock.advance(200);
+    }
+    expect(found).toEqual([[], [], []]); // restarted empty: listed, not refused
   });
 
   it('sends the next probe at once when the clock steps back while Redis answers nothing', async () => {

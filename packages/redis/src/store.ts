@@ -372,7 +372,7 @@ export class RedisStore implements Store {
     // What `operation` starts, or StoreUnavailableError when it fails or takes longer than `timeoutMs`.
     this.#flush();
     return (
-      this.#silence.shut(what) ??
+      this.#silence.shut(what, false) ??
       new Promise<T>((resolve, reject) => {
         const op = new Operation(what, this.#apart, resolve as (value: unknown) => void, reject, undefined);
         const now = this.#clock.now();
@@ -416,7 +416,9 @@ const late = (what: string, timeoutMs: number): StoreUnavailableError =>
  * `shut` is undefined when an operation may go (a clock stepped back does not hold the
  * probes back), else its rejection. `#bounded`'s operations (`publish`, a cluster's list of
  * primaries, which the client answers without asking Redis) count in a store's `#apart`
- * instead, so they neither start nor end its silence; they are refused with the others.
+ * instead, so they neither start nor end its silence; they are refused with the others, and
+ * never take the probe (`probe` false): `keys()`, whose first step is the list of primaries,
+ * would else take it and refuse its own SCAN, and a store used only by it stay silent for good.
  */
 class Silence {
   n = 0;
@@ -436,13 +438,13 @@ class Silence {
     if (sent === this.n) this.#at ??= this.clock.now();
   }
 
-  shut(what: string): Promise<never> | undefined {
+  shut(what: string, probe = true): Promise<never> | undefined {
     if (this.#at === undefined) return;
     const now = this.clock.now();
     if (now < this.#at && now >= this.#at - this.ms) {
       return Promise.reject(new StoreUnavailableError(`redisStore: ${what}: not sent, Redis silent`));
     }
-    this.#at = now + this.ms;
+    if (probe) this.#at = now + this.ms;
   }
 }
 
@@ -450,6 +452,13 @@ const isNoScript = (error: unknown): boolean => /^NOSCRIPT/.test((error as Error
 
 /** An error Redis answered (its text starts with a code: `ERR`, `NOSCRIPT`, `OOM`), not one of the client's own. */
 const isReply = (error: unknown): boolean => /^[A-Z]+ /.test((error as Error)?.message ?? '');
+
+/**
+ * ioredis's own timeout (`commandTimeout`): no answer in time, as a `timeoutMs` that ran out, so
+ * it may start a silence. A client timing out before `timeoutMs` would else keep the store
+ * sending every call to a frozen Redis.
+ */
+const isTimeout = (error: unknown): boolean => (error as Error)?.message === 'Command timed out';
 
 /**
  * A decision waiting for its script call and its answer: settled by the first of its answer
@@ -490,6 +499,7 @@ class Decision implements DeadlineEntry {
     const queue = this.queue;
     if (queue === undefined) return;
     queue.remove(this);
+    if (isTimeout(error)) this.silence.lost(this.sent);
     this.reject(failed(this.prepared.what, error));
   }
 
@@ -616,6 +626,7 @@ class Operation implements DeadlineEntry {
       return;
     }
     queue.remove(this);
+    if (isTimeout(error)) this.silence.lost(this.sent);
     this.reject(failed(this.what, error));
   };
 
