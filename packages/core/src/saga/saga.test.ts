@@ -668,6 +668,18 @@ describe('saga with a store', () => {
       expect(await store.keys('{saga:big|', clock.now())).toEqual([]);
     });
 
+    it('without a store, keeps a result JSON cannot hold (a cycle, a BigInt) and completes', async () => {
+      const conn: Record<string, unknown> = { cents: 10n };
+      conn.self = conn;
+      const undone: string[] = [];
+      const report = await saga('in-memory', { clock: new FakeClock(), random: fixed })
+        .step({ name: 'open', run: () => conn, compensate: () => void undone.push('close') })
+        .step({ name: 'use', run: ({ results }) => results.open === conn })
+        .execute(null);
+      expect(report).toMatchObject({ status: 'completed', results: { open: conn, use: true } });
+      expect(undone).toEqual([]);
+    });
+
     it('runs nothing when the input JSON cannot hold, and says why', async () => {
       const ran: string[] = [];
       const report = await saga('big', { store: memoryStore(), clock: new FakeClock(), random: fixed })

@@ -209,12 +209,15 @@ export class Saga<I = unknown> {
         at: this.#clock.now(),
       }));
       try {
-        // The log keeps the result's JSON form (what a recovery reads), the run the value itself.
-        const logged =
-          result === undefined
-            ? {}
-            : { r: jsonForm(result, `Saga "${this.name}": step "${step.name}" ran, but its result`) as JsonValue };
-        if (run.log && !(await run.log.write({ op: 'step', index, name: step.name, s: 'completed', ...logged }))) break;
+        // The log keeps the result's JSON form (what a recovery reads), the run the value itself;
+        // without a log, a result need not be JSON (a connection, a cyclic object).
+        if (run.log) {
+          const r =
+            result === undefined
+              ? {}
+              : { r: jsonForm(result, `Saga "${this.name}": step "${step.name}" ran, but its result`) as JsonValue };
+          if (!(await run.log.write({ op: 'step', index, name: step.name, s: 'completed', ...r }))) break;
+        }
       } catch (logError) {
         // The step ran but the log does not say so: undo it with the others.
         failedStep = step.name;
