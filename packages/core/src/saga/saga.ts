@@ -44,10 +44,7 @@ interface Run<I> {
   readonly recovered: boolean;
 }
 
-/**
- * A saga: steps run in order; when one fails (or the caller cancels), the completed steps,
- * and one that timed out, lost its connection or was cancelled while it ran, are compensated in reverse order.
- */
+/** A saga: steps run in order; when one fails (or the caller cancels), what ran is compensated in reverse order. */
 export class Saga<I = unknown> {
   readonly name: string;
   readonly #steps: SagaStep<I>[] = [];
@@ -99,11 +96,7 @@ export class Saga<I = unknown> {
     return this.#steps.map((s) => s.name);
   }
 
-  /**
-   * Runs the steps and resolves with the report, whatever the steps did. Rejects only on
-   * misuse (`SagaError`: no steps, a bad id, options that are not an object or name an
-   * unknown option, a signal that is not an AbortSignal, an id whose log is in the store).
-   */
+  /** Runs the steps and resolves with the report. Rejects only on misuse (`SagaError`: docs/sagas.md). */
   async execute(input: I, options: SagaExecuteOptions = {}): Promise<SagaReport> {
     if (this.#steps.length === 0) throw new SagaError(`Saga "${this.name}" has no steps`);
     if (!isPlainObject(options)) {
@@ -243,11 +236,7 @@ export class Saga<I = unknown> {
     );
   }
 
-  /**
-   * Finishes the sagas a crashed process left half done: takes over each abandoned log of
-   * this saga (at most `maxRecoverPerCall`), compensates it and resolves with a report each.
-   * Needs a `store`. How it pages through keys: docs/sagas.md.
-   */
+  /** Takes over and compensates abandoned logs of this saga (at most `maxRecoverPerCall`); needs a `store`. */
   async recover(): Promise<SagaReport[]> {
     const store = this.#opts.store;
     if (!store) throw new SagaError(`Saga "${this.name}": recover() needs a store`);
