@@ -32,6 +32,8 @@ export interface SagaExecuteOptions {
 
 const EXECUTE_OPTION_NAMES = { id: true, signal: true } as const satisfies Record<keyof SagaExecuteOptions, true>;
 
+const uncertainError = (error: unknown): boolean => /^(timeout|network)$/.test(classify(error));
+
 /** One execution in progress: what the step loop and the compensation share. */
 interface Run<I> {
   readonly id: string;
@@ -163,9 +165,20 @@ export class Saga<I = unknown> {
       }
       this.#emit(() => ({ type: 'step_started', saga: this.name, id: run.id, step: step.name, at: startedAt }));
       let result: unknown;
+      // An attempt cut off (out of time, a network error, its signal aborted) may have taken
+      // effect, whatever error the last attempt ended with.
+      let cutOff = false;
+      const signals: AbortSignal[] = [];
       try {
-        const call = (attempt: number, stepSignal: AbortSignal) =>
-          step.run({ input, results: run.results, signal: stepSignal, attempt, sagaId: run.id });
+        const call = async (attempt: number, stepSignal: AbortSignal) => {
+          signals.push(stepSignal);
+          try {
+            return await step.run({ input, results: run.results, signal: stepSignal, attempt, sagaId: run.id });
+          } catch (attemptError) {
+            cutOff ||= uncertainError(attemptError);
+            throw attemptError;
+          }
+        };
         result = await (step.retry
           ? step.retry.execute((ctx) => call(ctx.attempt, ctx.signal), options.signal)
           : call(1, signal));
@@ -176,10 +189,10 @@ export class Saga<I = unknown> {
         failedStep = step.name;
         error = stepError;
         cancelled = signal.aborted;
-        // Out of time, cut off (a network error) or cancelled while it ran, it may still take
-        // effect: compensated as an interrupted one is (no result), and left `started` in the
-        // log for a recovery to do so.
-        uncertain = cancelled || /^(timeout|network)$/.test(classify(stepError));
+        // Out of time, cut off (a network error) or cancelled while it ran (in any attempt), it
+        // may still take effect: compensated as an interrupted one is (no result), and left
+        // `started` in the log for a recovery to do so.
+        uncertain = cancelled || cutOff || uncertainError(stepError) || signals.some((s) => s.aborted);
         if (!uncertain) await this.#record(run, { op: 'step', index, name: step.name, s: 'failed' });
         this.#emit(() => ({
           type: 'step_failed',
