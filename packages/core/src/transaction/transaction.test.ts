@@ -187,6 +187,18 @@ describe('transactional', () => {
     );
   });
 
+  it('commits with a polyfilled signal that has no throwIfAborted, and rolls back once it aborted', async () => {
+    const signal = { aborted: false, reason: undefined as unknown, addEventListener() {}, removeEventListener() {} };
+    const db = client();
+    expect(await transactional(db as never, () => 'ok', { signal: signal as never })).toBe('ok');
+    expect([db.commit, db.rollback].map((f) => f.mock.calls.length)).toEqual([1, 0]);
+    Object.assign(signal, { aborted: true, reason: new Error('gave up') });
+    await expect(transactional(db as never, () => 'ok', { signal: signal as never })).rejects.toMatchObject({
+      cause: signal.reason,
+    });
+    expect([db.commit, db.rollback].map((f) => f.mock.calls.length)).toEqual([1, 1]);
+  });
+
   it('rejects a client without begin, commit or rollback with a ConfigurationError naming each', async () => {
     const error = await transactional({} as never, () => 1).catch((e) => e);
     expect(error).toBeInstanceOf(ConfigurationError);

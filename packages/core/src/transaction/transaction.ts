@@ -87,7 +87,8 @@ async function run<Tx, T>(
   try {
     const value = await fn(tx);
     // Aborted meanwhile (a timeout that gave up, a retry already running it again): roll back, never commit.
-    signal?.throwIfAborted();
+    // Not throwIfAborted(): a polyfilled signal (abortcontroller-polyfill) has none.
+    if (signal?.aborted) throw signal.reason;
     phase = 'commit';
     await client.commit(tx);
     if (to?.events.hasListeners) to.events.emit({ type: 'commit', policy: to.name });
