@@ -278,6 +278,18 @@ describe('idempotency', () => {
     expect(await idem.execute('k', () => 'second try')).toBe('second try');
   });
 
+  it('does not record errors by an async recordErrors (its promise is no answer), and reports it', async () => {
+    const idem = idempotency({ clock: new FakeClock(), random: fixed, recordErrors: (async () => false) as never });
+    const events: { type: string; error?: unknown }[] = [];
+    idem.onEvent((e) => events.push(e));
+    const unavailable = new Error('upstream 503');
+    await expect(idem.execute('k', () => Promise.reject(unavailable))).rejects.toBe(unavailable);
+    expect(events.map((e) => [e.type, (e.error as Error).message])).toEqual([
+      ['callback_failed', 'recordErrors must return a boolean, not a promise'],
+    ]);
+    expect(await idem.execute('k', () => 'second try')).toBe('second try');
+  });
+
   it('refuses maxRecords below 2, where no call could ever be held in flight', () => {
     expect(() => idempotency({ maxRecords: 1 })).toThrow(/maxRecords/);
     expect(() => idempotency({ maxRecords: 2 })).not.toThrow();

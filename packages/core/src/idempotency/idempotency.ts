@@ -379,7 +379,12 @@ export class Idempotency {
    */
   #records(key: string, error: unknown): boolean {
     try {
-      return Boolean(this.#opts.recordErrors(error));
+      const answer: unknown = this.#opts.recordErrors(error);
+      // An async predicate's promise is truthy: it would record every error, transient ones too.
+      if (typeof (answer as { then?: unknown } | null)?.then === 'function') {
+        throw new TypeError('recordErrors must return a boolean, not a promise');
+      }
+      return Boolean(answer);
     } catch (failure) {
       if (this.#events.hasListeners) {
         this.#events.emit({

@@ -20,18 +20,13 @@ export interface IdempotencyOptions {
    */
   maxRecords?: number;
   /**
-   * How long an in-flight record holds its key. If its owner dies (process crash) the key
-   * frees itself after this long; a call running longer may be run again by a caller in
-   * another process or in this one (callers sharing a hung call stop waiting then).
-   * @default 60_000 (1 minute)
+   * How long an in-flight record holds its key (a crashed owner's too); a call running
+   * longer may be run again. @default 60_000 (1 minute)
    */
   lockTimeoutMs?: number;
   /**
-   * Whether a failed call's error is recorded and replayed (`true`, or a predicate per
-   * error). Unrecorded errors free the key so the client can try again. A predicate that
-   * throws counts as `false` (the caller still gets the call's own error) and is reported
-   * as a `callback_failed` event.
-   * @default false
+   * Whether a failed call's error is recorded and replayed (`true`, or a predicate per error);
+   * others free the key. A predicate that throws counts as `false` (`callback_failed`). @default false
    */
   recordErrors?: boolean | ((error: unknown) => boolean);
   /**
@@ -48,11 +43,7 @@ export interface IdempotencyOptions {
    * @default 3
    */
   recordAttempts?: number;
-  /**
-   * The records' namespace in the store: keys are `{idem:<keyPrefix>|<key>}`, or
-   * `{idem:<keyPrefix>:<scope>|<key>}` with a scope, encoded (see `storeNamespace`), so
-   * instances with different prefixes never share a record. @default 'default'
-   */
+  /** The records' namespace: `{idem:<keyPrefix>|<key>}`, or `{idem:<keyPrefix>:<scope>|<key>}`. @default 'default' */
   keyPrefix?: string;
   clock?: Clock;
   random?: Random;

@@ -62,9 +62,9 @@ export function failedTransition(ttlMs: number): Transition<AttemptState, { read
   return {
     name: 'messages.failed',
     params: { ttlMs },
-    apply(state, input) {
+    apply(state, input, now) {
       if (state === undefined || state.dead !== undefined) return { state, output: null, ttlMs: 0, write: false };
-      return { state: { ...state, last: input.last }, output: null, ttlMs };
+      return { state: { ...state, last: input.last }, output: null, ttlMs, pinned: claimLive(state, now) };
     },
   };
 }
@@ -119,7 +119,8 @@ export function claimTransition(
         n: state?.n ?? 0,
         sink,
       };
-      return { state: next, output: 'claimed', ttlMs: Math.max(ttlMs, leaseMs) };
+      // Pinned: a bounded store evicting a live claim would let a concurrent delivery sink it too.
+      return { state: next, output: 'claimed', ttlMs: Math.max(ttlMs, leaseMs), pinned: true };
     },
   };
 }

@@ -214,4 +214,35 @@ describe('the dead-letter claim', () => {
     expect(deadLetter).toHaveBeenCalledTimes(1);
     expect(clock.pendingTimers).toBe(0);
   });
+
+  it('is not evicted by a flood of other ids in a bounded store, nor unpinned by a failure beside it', async () => {
+    const sink = deferred();
+    let sinks = 0;
+    const deadLetter = vi.fn(() => (++sinks === 1 ? sink.promise : undefined));
+    const handler = vi.fn((m: Msg) => (m.id === 'm' ? Promise.reject(new SyntaxError('bad')) : Promise.reject(lost())));
+    const clock = new FakeClock();
+    const p = messageProcessor<Msg>({
+      handler,
+      deadLetter,
+      store: memoryStore({ maxKeys: 10 }),
+      clock,
+    });
+    const started = deferred();
+    const late = messageProcessor<Msg>({
+      handler: () => started.promise.then(() => Promise.reject(lost())),
+      deadLetter,
+      store: p.store,
+      clock,
+    });
+    const beside = late.process(msg('m')); // began before the claim, fails while the sink runs
+    const first = p.process(msg('m'));
+    await vi.waitFor(() => expect(deadLetter).toHaveBeenCalled());
+    started.resolve();
+    expect((await beside).outcome).toBe('retry');
+    for (let i = 0; i < 20; i++) await p.process(msg(`flood-${i}`));
+    expect((await p.process(msg('m'))).outcome).toBe('retry');
+    sink.resolve();
+    expect((await first).outcome).toBe('dead_lettered');
+    expect(deadLetter).toHaveBeenCalledTimes(1);
+  });
 });

@@ -50,12 +50,7 @@ export interface MessageProcessorOptions<M> {
   store?: Store;
   /** How long an attempt counter is kept after the last attempt. @default 3_600_000 (1 h) */
   retryTtlMs?: number;
-  /**
-   * How long a delivery's claim on dead-lettering a message lasts without renewal. The
-   * claim is renewed while the sink runs, so this is how long a process that crashed
-   * mid-sink blocks the message: redeliveries meanwhile return `retry`.
-   * @default 30_000 (30 s)
-   */
+  /** The lease of a delivery's claim on dead-lettering an id, renewed while the sink runs. @default 30_000 (30 s) */
   deadLetterLeaseMs?: number;
   /** After this long the handler's signal is aborted (it should stop cooperatively). None by default. */
   softTimeoutMs?: number;
@@ -67,11 +62,7 @@ export interface MessageProcessorOptions<M> {
    * @default (message) => message.id
    */
   idOf?: (message: M) => string | number;
-  /**
-   * The processor's namespace in the store: its counters are `{msg:<keyPrefix>|<id>}`, encoded
-   * (see `storeNamespace`), so processors with different prefixes never count each other's
-   * messages. @default 'default'
-   */
+  /** The counters' namespace: `{msg:<keyPrefix>|<id>}`. @default 'default' */
   keyPrefix?: string;
   /**
    * The delay a `'retry'` answer suggests, by attempts so far (`delay(1)` first); its `maxMs`

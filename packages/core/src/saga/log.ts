@@ -77,19 +77,28 @@ export function sagaLogTransition(ttlMs: number): Transition<SagaLogState, SagaL
           at: now,
           owner: input.owner,
         };
-        return { state: next, output: true, ttlMs };
+        return { state: next, output: true, ttlMs, pinned: true };
       }
       if (state === undefined || state.owner !== input.owner) return { state, output: false, ttlMs: 0, write: false };
       if (input.op === 'finish') return { state: undefined, output: true, ttlMs: 0 };
-      if (input.op === 'phase') return { state: { ...state, phase: input.phase, at: now }, output: true, ttlMs };
-      if (input.op === 'touch') return { state: { ...state, at: now }, output: true, ttlMs };
+      // A live log is pinned: a bounded store evicting it would leave its completed steps undone for good.
+      const pinned = state.phase !== 'failed';
+      if (input.op === 'phase') {
+        return {
+          state: { ...state, phase: input.phase, at: now },
+          output: true,
+          ttlMs,
+          pinned: input.phase !== 'failed',
+        };
+      }
+      if (input.op === 'touch') return { state: { ...state, at: now }, output: true, ttlMs, pinned };
       const steps = state.steps.slice();
       const entry: LoggedStep =
         input.r === undefined ? { name: input.name, s: input.s } : { name: input.name, s: input.s, r: input.r };
       // A compensation keeps the result the step logged when it completed.
       const previous = steps[input.index];
       steps[input.index] = entry.r === undefined && previous?.r !== undefined ? { ...entry, r: previous.r } : entry;
-      return { state: { ...state, steps, at: now }, output: true, ttlMs };
+      return { state: { ...state, steps, at: now }, output: true, ttlMs, pinned };
     },
   };
 }
@@ -111,7 +120,7 @@ export function sagaClaimTransition(
         return { state, output: undefined, ttlMs: 0, write: false };
       }
       const next: SagaLogState = { ...state, phase: 'compensating', owner: input.owner, at: now };
-      return { state: next, output: next, ttlMs };
+      return { state: next, output: next, ttlMs, pinned: true };
     },
   };
 }

@@ -48,24 +48,15 @@ export interface SagaOptions {
    */
   compensationRetry?: Policy;
   /**
-   * The lease on a saga's log: a log whose owner (the execution, or the recovery that took
-   * it over) has not renewed it for this long is abandoned and is taken over by
-   * `recover()`. Owners renew it with every write and every third of it while they run,
-   * so this must exceed the longest pause of a live process, not the slowest step.
-   * @default 300_000 (5 minutes)
+   * A log whose owner has not renewed it this long is taken over by `recover()`: more than
+   * the longest pause of a live process. @default 300_000 (5 minutes)
    */
   recoverAfterMs?: number;
   /** How long an unfinished or failed log is kept in the store. @default 604_800_000 (7 days) */
   logTtlMs?: number;
-  /**
-   * Most logs one `recover()` call takes over, and the size of its first page of keys
-   * (logs it cannot take are skipped, in pages doubling in size). @default 1_000
-   */
+  /** Most logs one `recover()` call takes over. @default 1_000 */
   maxRecoverPerCall?: number;
-  /**
-   * The saga's namespace in the store: its logs are `{saga:<keyPrefix>|<id>}`, encoded (see
-   * `storeNamespace`), so `recover()` never finds another saga's logs. @default the saga's name
-   */
+  /** The logs' namespace: `{saga:<keyPrefix>|<id>}`. @default the saga's name */
   keyPrefix?: string;
   clock?: Clock;
   random?: Random;

@@ -160,7 +160,25 @@ describe('a live execution holds its log', () => {
     expect(undone).toEqual([]);
     expect(clock.pendingTimers).toBe(0);
   });
+
+  it('is not evicted by a flood of other keys in a bounded store: what ran is still compensated', async () => {
+    const clock = new FakeClock();
+    const store = memoryStore({ maxKeys: 10 });
+    const undone: unknown[] = [];
+    const shipped = deferred<never>();
+    const s = saga('pay', { store, clock, random: fixed })
+      .step({ name: 'charge', run: () => 'ch-1', compensate: (_c, charge) => void undone.push(charge) })
+      .step({ name: 'ship', run: () => shipped.promise });
+    const running = s.execute(null, { id: 'o-1' });
+    await clock.advance(0);
+    for (let i = 0; i < 20; i++) await store.apply(`{other|${i}}`, touch, null, clock.now());
+    shipped.reject(new Error('out of stock'));
+    expect(await running).toMatchObject({ status: 'compensated', failedStep: 'ship' });
+    expect(undone).toEqual(['ch-1']);
+  });
 });
+
+const touch = { name: 'probe.touch', params: null, apply: () => ({ state: 1, output: null, ttlMs: 60_000 }) };
 
 describe('a store outage while compensating', () => {
   /** A store whose writes fail while `down` is true. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { ConfigurationError, SagaError } from '../errors/errors.js';
+import { pipeline } from '../pipeline/pipeline.js';
 import { backoff } from '../retry/backoff.js';
 import { retry } from '../retry/retry.js';
 import { memoryStore } from '../store/memory.js';
@@ -293,6 +294,33 @@ describe('saga', () => {
     expect(report.status).toBe('compensated');
     expect(undone).toEqual(['undo a']);
     expect(report.steps.map((step) => step.status)).toEqual(['compensated', 'failed']);
+  });
+
+  it('compensates a step whose last attempt failed for good after an earlier one was cut off', async () => {
+    const clock = new FakeClock();
+    const lost = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    const declined = Object.assign(new Error('insufficient funds'), { status: 400 });
+    const undone: unknown[] = [];
+    for (const [retryPolicy, first] of [
+      [retry({ maxAttempts: 3, clock }), () => Promise.reject(lost)],
+      [pipeline(retry({ maxAttempts: 3, clock }), timeout(100, { clock })), () => new Promise(() => {})],
+    ] as const) {
+      let calls = 0;
+      const running = saga('pay', { clock, random: fixed })
+        .step({
+          name: 'charge',
+          retry: retryPolicy,
+          run: () => (++calls === 1 ? first() : Promise.reject(declined)),
+          compensate: (_context, charge) => void undone.push(charge),
+        })
+        .execute(null);
+      await clock.advance(10_000);
+      expect(await running).toMatchObject({
+        status: 'compensated',
+        steps: [{ status: 'compensated', error: declined }],
+      });
+    }
+    expect(undone).toEqual([undefined, undefined]);
   });
 
   it('runs nothing when the signal is already aborted', async () => {
@@ -666,6 +694,18 @@ describe('saga with a store', () => {
       expect((report.error as Error).message).toMatch(/step "charge" ran, but its result cannot be recorded.*BigInt/);
       expect(undone).toEqual(['refund']);
       expect(await store.keys('{saga:big|', clock.now())).toEqual([]);
+    });
+
+    it('without a store, keeps a result JSON cannot hold (a cycle, a BigInt) and completes', async () => {
+      const conn: Record<string, unknown> = { cents: 10n };
+      conn.self = conn;
+      const undone: string[] = [];
+      const report = await saga('in-memory', { clock: new FakeClock(), random: fixed })
+        .step({ name: 'open', run: () => conn, compensate: () => void undone.push('close') })
+        .step({ name: 'use', run: ({ results }) => results.open === conn })
+        .execute(null);
+      expect(report).toMatchObject({ status: 'completed', results: { open: conn, use: true } });
+      expect(undone).toEqual([]);
     });
 
     it('runs nothing when the input JSON cannot hold, and says why', async () => {

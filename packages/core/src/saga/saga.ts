@@ -32,6 +32,8 @@ export interface SagaExecuteOptions {
 
 const EXECUTE_OPTION_NAMES = { id: true, signal: true } as const satisfies Record<keyof SagaExecuteOptions, true>;
 
+const uncertainError = (error: unknown): boolean => /^(timeout|network)$/.test(classify(error));
+
 /** One execution in progress: what the step loop and the compensation share. */
 interface Run<I> {
   readonly id: string;
@@ -44,10 +46,7 @@ interface Run<I> {
   readonly recovered: boolean;
 }
 
-/**
- * A saga: steps run in order; when one fails (or the caller cancels), the completed steps,
- * and one that timed out, lost its connection or was cancelled while it ran, are compensated in reverse order.
- */
+/** A saga: steps run in order; when one fails (or the caller cancels), what ran is compensated in reverse order. */
 export class Saga<I = unknown> {
   readonly name: string;
   readonly #steps: SagaStep<I>[] = [];
@@ -99,11 +98,7 @@ export class Saga<I = unknown> {
     return this.#steps.map((s) => s.name);
   }
 
-  /**
-   * Runs the steps and resolves with the report, whatever the steps did. Rejects only on
-   * misuse (`SagaError`: no steps, a bad id, options that are not an object or name an
-   * unknown option, a signal that is not an AbortSignal, an id whose log is in the store).
-   */
+  /** Runs the steps and resolves with the report. Rejects only on misuse (`SagaError`: docs/sagas.md). */
   async execute(input: I, options: SagaExecuteOptions = {}): Promise<SagaReport> {
     if (this.#steps.length === 0) throw new SagaError(`Saga "${this.name}" has no steps`);
     if (!isPlainObject(options)) {
@@ -170,9 +165,20 @@ export class Saga<I = unknown> {
       }
       this.#emit(() => ({ type: 'step_started', saga: this.name, id: run.id, step: step.name, at: startedAt }));
       let result: unknown;
+      // An attempt cut off (out of time, a network error, its signal aborted) may have taken
+      // effect, whatever error the last attempt ended with.
+      let cutOff = false;
+      const signals: AbortSignal[] = [];
       try {
-        const call = (attempt: number, stepSignal: AbortSignal) =>
-          step.run({ input, results: run.results, signal: stepSignal, attempt, sagaId: run.id });
+        const call = async (attempt: number, stepSignal: AbortSignal) => {
+          signals.push(stepSignal);
+          try {
+            return await step.run({ input, results: run.results, signal: stepSignal, attempt, sagaId: run.id });
+          } catch (attemptError) {
+            cutOff ||= uncertainError(attemptError);
+            throw attemptError;
+          }
+        };
         result = await (step.retry
           ? step.retry.execute((ctx) => call(ctx.attempt, ctx.signal), options.signal)
           : call(1, signal));
@@ -183,10 +189,10 @@ export class Saga<I = unknown> {
         failedStep = step.name;
         error = stepError;
         cancelled = signal.aborted;
-        // Out of time, cut off (a network error) or cancelled while it ran, it may still take
-        // effect: compensated as an interrupted one is (no result), and left `started` in the
-        // log for a recovery to do so.
-        uncertain = cancelled || /^(timeout|network)$/.test(classify(stepError));
+        // Out of time, cut off (a network error) or cancelled while it ran (in any attempt), it
+        // may still take effect: compensated as an interrupted one is (no result), and left
+        // `started` in the log for a recovery to do so.
+        uncertain = cancelled || cutOff || uncertainError(stepError) || signals.some((s) => s.aborted);
         if (!uncertain) await this.#record(run, { op: 'step', index, name: step.name, s: 'failed' });
         this.#emit(() => ({
           type: 'step_failed',
@@ -209,12 +215,15 @@ export class Saga<I = unknown> {
         at: this.#clock.now(),
       }));
       try {
-        // The log keeps the result's JSON form (what a recovery reads), the run the value itself.
-        const logged =
-          result === undefined
-            ? {}
-            : { r: jsonForm(result, `Saga "${this.name}": step "${step.name}" ran, but its result`) as JsonValue };
-        if (run.log && !(await run.log.write({ op: 'step', index, name: step.name, s: 'completed', ...logged }))) break;
+        // The log keeps the result's JSON form (what a recovery reads), the run the value itself;
+        // without a log, a result need not be JSON (a connection, a cyclic object).
+        if (run.log) {
+          const r =
+            result === undefined
+              ? {}
+              : { r: jsonForm(result, `Saga "${this.name}": step "${step.name}" ran, but its result`) as JsonValue };
+          if (!(await run.log.write({ op: 'step', index, name: step.name, s: 'completed', ...r }))) break;
+        }
       } catch (logError) {
         // The step ran but the log does not say so: undo it with the others.
         failedStep = step.name;
@@ -240,11 +249,7 @@ export class Saga<I = unknown> {
     );
   }
 
-  /**
-   * Finishes the sagas a crashed process left half done: takes over each abandoned log of
-   * this saga (at most `maxRecoverPerCall`), compensates it and resolves with a report each.
-   * Needs a `store`. How it pages through keys: docs/sagas.md.
-   */
+  /** Takes over and compensates abandoned logs of this saga (at most `maxRecoverPerCall`); needs a `store`. */
   async recover(): Promise<SagaReport[]> {
     const store = this.#opts.store;
     if (!store) throw new SagaError(`Saga "${this.name}": recover() needs a store`);

@@ -187,6 +187,36 @@ describe('transactional', () => {
     );
   });
 
+  it('rolls back without running fn when its signal aborted while begin waited (a pool out of connections)', async () => {
+    const controller = new AbortController();
+    const gaveUp = new Error('timed out');
+    const db = client({
+      begin: () => {
+        controller.abort(gaveUp);
+        return { log: [] };
+      },
+    });
+    const fn = vi.fn(() => 'updated');
+    await expect(transactional(db as never, fn, { signal: controller.signal })).rejects.toMatchObject({
+      phase: 'run',
+      cause: gaveUp,
+    });
+    expect(fn).not.toHaveBeenCalled();
+    expect([db.commit, db.rollback].map((f) => f.mock.calls.length)).toEqual([0, 1]);
+  });
+
+  it('commits with a polyfilled signal that has no throwIfAborted, and rolls back once it aborted', async () => {
+    const signal = { aborted: false, reason: undefined as unknown, addEventListener() {}, removeEventListener() {} };
+    const db = client();
+    expect(await transactional(db as never, () => 'ok', { signal: signal as never })).toBe('ok');
+    expect([db.commit, db.rollback].map((f) => f.mock.calls.length)).toEqual([1, 0]);
+    Object.assign(signal, { aborted: true, reason: new Error('gave up') });
+    await expect(transactional(db as never, () => 'ok', { signal: signal as never })).rejects.toMatchObject({
+      cause: signal.reason,
+    });
+    expect([db.commit, db.rollback].map((f) => f.mock.calls.length)).toEqual([1, 1]);
+  });
+
   it('rejects a client without begin, commit or rollback with a ConfigurationError naming each', async () => {
     const error = await transactional({} as never, () => 1).catch((e) => e);
     expect(error).toBeInstanceOf(ConfigurationError);

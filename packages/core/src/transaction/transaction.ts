@@ -84,10 +84,15 @@ async function run<Tx, T>(
   }
   if (to?.events.hasListeners) to.events.emit({ type: 'begin', policy: to.name });
   let phase: 'run' | 'commit' = 'run';
+  // Aborted meanwhile (a timeout gave up, a retry runs it again): roll back, never run `fn` or
+  // commit. Not throwIfAborted(): a polyfilled signal (abortcontroller-polyfill) has none.
+  const check = () => {
+    if (signal?.aborted) throw signal.reason;
+  };
   try {
+    check();
     const value = await fn(tx);
-    // Aborted meanwhile (a timeout that gave up, a retry already running it again): roll back, never commit.
-    signal?.throwIfAborted();
+    check();
     phase = 'commit';
     await client.commit(tx);
     if (to?.events.hasListeners) to.events.emit({ type: 'commit', policy: to.name });
@@ -133,11 +138,7 @@ export async function transactional<Tx, T>(
 
 /** Options of one transaction. */
 export interface TransactionRunOptions {
-  /**
-   * Once aborted, the transaction rolls back instead of committing (checked after `fn`): pass
-   * the signal of a `timeout` around it, so an attempt it gave up on never commits beside the
-   * retry that runs it again.
-   */
+  /** Once aborted, the transaction rolls back instead of running `fn` or committing: pass a `timeout`'s signal. */
   signal?: AbortSignal;
 }
 
