@@ -58,10 +58,8 @@ export class Pipeline<E extends PolicyEvent = PolicyEvent, R = never> extends Po
 }
 
 /**
- * Composes policies into one, outermost first. Recommended order for calls to a remote
- * dependency: rate limit → total timeout → retry → circuit breaker → attempt timeout.
- * The result is typed with every layer's substitute: `pipeline(fallback('cached'), retry())`
- * resolves with `T | string`.
+ * Composes policies into one, outermost first (order: docs/pipeline.md); the result is typed
+ * with every layer's substitute: `pipeline(fallback('cached'), retry())` gives `T | string`.
  *
  * @example
  * const policy = pipeline(timeout(10_000), retry({ maxAttempts: 3 }), circuitBreaker({ strategy: consecutive(5) }), timeout(2_000));
