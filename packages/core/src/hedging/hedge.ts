@@ -55,10 +55,8 @@ class HedgeCall<T> implements DeadlineEntry {
 }
 
 /**
- * Starts another attempt when the first has not answered after `delayMs` (up to `maxHedges`
- * extra); the first success wins and the others' signals abort with {@link HedgeLostError}.
- * A failed attempt starts the next hedge at once instead of waiting out the delay. When every
- * attempt has failed, the call rejects with the error of the attempt that failed LAST.
+ * Hedging (see {@link hedge}): the losers' signals abort with {@link HedgeLostError}; a failure
+ * starts the next hedge at once; when all fail, the call rejects with the last failure.
  */
 export class HedgePolicy extends PolicyBase<HedgeEvent> {
   readonly name: string;
