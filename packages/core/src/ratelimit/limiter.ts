@@ -309,6 +309,7 @@ export class RateLimiter {
         return Promise.reject(error);
       }
     }
+    if (signal?.aborted) return Promise.reject(signal.reason); // no call at all: nothing counted
     this.#requests++;
     const started = this.#clock.now();
     return this.#queues.enqueue(fitKey(key), cost, maxWaitMs, signal).then(
