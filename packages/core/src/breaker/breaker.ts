@@ -198,15 +198,12 @@ export class CircuitBreakerPolicy extends BreakerEvents implements RegisteredBre
 }
 
 /**
- * A circuit breaker. Fails fast with `BrokenCircuitError` (carrying `retryAfterMs`) while
- * the dependency looks down, then lets `halfOpenMaxCalls` probes through to test it.
+ * A circuit breaker: fails fast with `BrokenCircuitError` while the dependency looks down,
+ * then lets `halfOpenMaxCalls` probes through. With `store`, a {@link SharedCircuitBreaker}.
  *
  * @example
  * const breaker = circuitBreaker({ strategy: consecutive(5), halfOpenAfter: 30_000, name: 'payments' });
  * const charge = await breaker.execute(({ signal }) => payments.charge(order, { signal }));
- *
- * With `store`, the state lives in the store and is shared by every breaker with the same
- * store and key: see {@link SharedCircuitBreaker}.
  */
 export function circuitBreaker(options: SharedBreakerOptions): SharedCircuitBreaker;
 export function circuitBreaker(options?: CircuitBreakerOptions): CircuitBreakerPolicy;

@@ -204,9 +204,8 @@ export class RateRule {
 }
 
 /**
- * Opens when, among the last `size` calls (and at least `minimumCalls` of them), the share
- * of failures reaches `failureRate` or the share of slow calls reaches `slowCallRate`.
- * Memory is fixed: two bits per slot.
+ * Opens when, of the last `size` calls (`minimumCalls` at least), the share of failures
+ * reaches `failureRate` or of slow calls `slowCallRate`. Two bits per slot.
  * @example circuitBreaker({ strategy: countWindow({ size: 100, failureRate: 0.5, minimumCalls: 20 }) })
  */
 export function countWindow(options: CountWindowOptions): BreakerStrategy {

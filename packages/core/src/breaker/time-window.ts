@@ -23,10 +23,8 @@ export const TIME_WINDOW_OPTION_NAMES = {
 } as const satisfies OptionNames<TimeWindowOptions>;
 
 /**
- * Opens when, among the calls of the last `windowMs` (and at least `minimumCalls` of them),
- * the share of failures reaches `failureRate` or the share of slow calls reaches
- * `slowCallRate`. The window is a ring of `buckets` counters that slides one bucket
- * (`windowMs / buckets`) at a time; memory is fixed at 20 bytes a bucket.
+ * Opens when, of the last `windowMs`'s calls (`minimumCalls` at least), the share of failures
+ * reaches `failureRate` or of slow calls `slowCallRate`. A ring of `buckets` counters (20 B each).
  * @example circuitBreaker({ strategy: timeWindow({ windowMs: 30_000, buckets: 10, failureRate: 0.5, minimumCalls: 20 }) })
  */
 export function timeWindow(options: TimeWindowOptions): BreakerStrategy {

@@ -48,9 +48,8 @@ const isThenable = (v: unknown): v is PromiseLike<unknown> =>
   typeof (v as { then?: unknown }).then === 'function';
 
 /**
- * Limits concurrency: at most `limit` calls execute (a fixed number, or what an adaptive
- * limit allows now), up to `queue` wait in FIFO order for at most `maxQueueMs`, the rest are
- * rejected at once with `BulkheadRejectedError`. Memory: at most `queue` waiters.
+ * Limits concurrency: `limit` calls run, up to `queue` wait (FIFO, `maxQueueMs` at most), the
+ * rest are rejected at once with `BulkheadRejectedError`.
  */
 export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
   readonly name: string;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { named } from '../../../../test-kit/refusal.js';
 import {
   BrokenCircuitError,
   BulkheadRejectedError,
@@ -20,6 +21,21 @@ describe('handle', () => {
     expect(handle.errors(DbError)(new Error())).toBe(false);
     expect(handle.errors(TimeoutError)(new TimeoutError(1))).toBe(true);
     expect(handle.when((e) => (e as Error).message === 'x')(new Error('x'))).toBe(true);
+  });
+
+  it('refuses, when built, what is not an error class or a yes/no function, naming it', () => {
+    // biome-ignore lint/suspicious/noExplicitAny: feeding the builders what their types forbid is the point.
+    const h = handle as any;
+    // cockatiel's handleType(Class, predicate): the arrow function throws in `instanceof` at every error.
+    expect(named(() => h.errors(DbError, (e: { code?: string }) => e.code === 'X'))).toEqual(['classes[1]']);
+    expect(named(() => h.errors('DbError'))).toEqual(['classes[0]']);
+    expect(named(() => h.errors())).toEqual(['classes']);
+    expect(named(() => h.when(async () => true))).toEqual(['predicate']);
+    expect(named(() => h.when())).toEqual(['predicate']);
+    expect(named(() => handle.all().or('x' as never))).toEqual(['predicate']);
+    expect(named(() => handle.all().and(undefined as never))).toEqual(['predicate']);
+    expect(named(() => handle.all().not(42 as never))).toEqual(['predicate']);
+    expect(named(() => handle.errors(DbError, TimeoutError).not())).toBe('accepted');
   });
 
   it('combines with or, and, not', () => {

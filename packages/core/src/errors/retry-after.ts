@@ -35,16 +35,17 @@ export function parseRetryAfter(value: unknown, nowMs: number): number | undefin
 const waitOf = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 
 /**
- * The wait a failed call asks for, in milliseconds: an own `retryAfterMs` (the toolkit's
- * errors) or one in its `data` (a tRPC client error's shape), or a `Retry-After` header on
- * the error, its `response` (axios, fetch), its `meta.response` (tRPC's HTTP links) or its
- * `cause`, a `retry-after-ms` there first (milliseconds: OpenAI's, Anthropic's, Azure's). `undefined` when the error names none (or its fields throw when read).
+ * The wait in ms a failed call asks for: its own or its `data`'s `retryAfterMs` (`Infinity`:
+ * never), else a `retry-after-ms` or `Retry-After` header on it, its `response`, its
+ * `meta.response` or its `cause`; `undefined` when it names none (docs/errors.md).
  */
 export function retryAfterMs(error: unknown, nowMs: number, depth = 0): number | undefined {
   try {
     const e = asBag(error);
     if (!e) return undefined;
-    if (waitOf(e.retryAfterMs)) return e.retryAfterMs;
+    // Infinity too: never (an isolated breaker), so a retry gives up rather than back off and ask again.
+    const own = e.retryAfterMs;
+    if (typeof own === 'number' && own >= 0) return own;
     const data = asBag(e.data)?.retryAfterMs;
     if (waitOf(data)) return data;
     const all = [e.headers, asBag(e.response)?.headers, asBag(asBag(e.meta)?.response)?.headers];

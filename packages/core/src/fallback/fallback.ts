@@ -48,8 +48,8 @@ export class FallbackPolicy<R> extends PolicyBase<FallbackEvent, R> {
 }
 
 /**
- * A substitute for failed calls. A function is called with the error and the context; to
- * fall back to a function *value*, return it from a function: `fallback(() => fn)`.
+ * A substitute for failed calls: a value, or a function called with the error and context
+ * (a function *value*: `fallback(() => fn)`).
  *
  * @example
  * const readUser = fallback((error) => replica.getUser(id));

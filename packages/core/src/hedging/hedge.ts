@@ -55,10 +55,8 @@ class HedgeCall<T> implements DeadlineEntry {
 }
 
 /**
- * Starts another attempt when the first has not answered after `delayMs` (up to `maxHedges`
- * extra); the first success wins and the others' signals abort with {@link HedgeLostError}.
- * A failed attempt starts the next hedge at once instead of waiting out the delay. When every
- * attempt has failed, the call rejects with the error of the attempt that failed LAST.
+ * Hedging (see {@link hedge}): the losers' signals abort with {@link HedgeLostError}; a failure
+ * starts the next hedge at once; when all fail, the call rejects with the last failure.
  */
 export class HedgePolicy extends PolicyBase<HedgeEvent> {
   readonly name: string;
@@ -208,15 +206,12 @@ function runAttempt<T>(
 }
 
 /**
- * Hedged requests: if no answer after `delayMs`, start another attempt; the first success wins.
- * Use only for idempotent calls.
+ * Hedged requests (idempotent calls only): with no answer after `delayMs`, another attempt
+ * starts; the first success wins.
  *
  * @example
- * const policy = hedge({ delayMs: 200, maxHedges: 2 });
+ * const policy = hedge({ delayMs: 200, maxHedges: 2 }); // or { delayMs: 'p95', min: 20, max: 2_000 }
  * const body = await policy.execute(({ signal }) => fetch(url, { signal }).then((r) => r.json()));
- *
- * // Hedge at the p95 of recent calls, never sooner than 20 ms nor later than 2 s:
- * const learned = hedge({ delayMs: 'p95', min: 20, max: 2_000 });
  */
 export function hedge(options: HedgeOptions): HedgePolicy {
   return new HedgePolicy(options);

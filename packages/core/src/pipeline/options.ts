@@ -4,10 +4,8 @@ import type { ExecuteContext, PolicyEvent, PolicyFn } from '../policy/policy.js'
 import { eventSources } from './layers.js';
 
 /**
- * What a pipeline needs from a layer: a name, `run(fn, context)` and `onEvent`. Every policy
- * of the toolkit fits, and so does another pipeline. A layer that may resolve with something
- * other than its function's result declares its type as `declare readonly '~substitute': R`
- * (as `PolicyBase<E, R>` does), so the pipeline's result type includes it.
+ * A layer of a pipeline: any policy, or another pipeline. One that may resolve with something
+ * else than its function's result declares it: `declare readonly '~substitute': R`.
  */
 export interface PipelineLayer<E extends PolicyEvent = PolicyEvent> {
   readonly name: string;

@@ -58,14 +58,11 @@ export class Pipeline<E extends PolicyEvent = PolicyEvent, R = never> extends Po
 }
 
 /**
- * Composes policies into one, outermost first. Recommended order for calls to a remote
- * dependency: rate limit → total timeout → retry → circuit breaker → attempt timeout.
- * The result is typed with every layer's substitute: `pipeline(fallback('cached'), retry())`
- * resolves with `T | string`.
+ * Composes policies into one, outermost first (order: docs/pipeline.md); the result is typed
+ * with every layer's substitute: `pipeline(fallback('cached'), retry())` gives `T | string`.
  *
  * @example
- * const policy = pipeline(timeout(10_000), retry({ maxAttempts: 3 }), circuitBreaker({ strategy: consecutive(5) }), timeout(2_000));
- * policy.onEvent((event) => console.log(event.policy, event.type));
+ * const policy = pipeline(timeout(10_000), retry(), circuitBreaker(), timeout(2_000));
  * await policy.execute(({ signal }) => fetch(url, { signal }));
  */
 export function pipeline<L extends readonly PipelineLayer[]>(

@@ -30,9 +30,7 @@ const codec: PackedCodec<GcraState> = {
 };
 
 /**
- * The generic cell rate algorithm: one timestamp per key. Each unit of cost advances the
- * theoretical arrival time by `periodMs / limit`; a request is admitted while that time
- * stays within `burst` intervals of now. Over any interval of `t` ms it admits at most
+ * The generic cell rate algorithm, one timestamp per key: any `t` ms admit at most
  * `burst + t · limit / periodMs` cost.
  */
 export function gcra(options: GcraOptions): RateLimitAlgorithm<GcraState> {

@@ -353,6 +353,14 @@ describe('rateLimiter.wait', () => {
     await expect(limiter.wait('k', { signal: AbortSignal.abort(new Error('early')) })).rejects.toThrow('early');
   });
 
+  it('records nothing for a signal that had aborted already, as every policy', async () => {
+    const limiter = rateLimiter({ algorithm: bucket(1, 1), clock: new FakeClock() });
+    const signal = AbortSignal.abort(new Error('early'));
+    await expect(limiter.policy({ key: 'k' }).execute(() => 1, signal)).rejects.toThrow('early');
+    await expect(limiter.execute('k', () => 1, { signal })).rejects.toThrow('early');
+    expect(limiter.stats).toMatchObject({ requests: 0, aborted: 0 });
+  });
+
   it('rejects a waiter with the store error and serves the next', async () => {
     const clock = new FakeClock();
     let failures = 1;

@@ -270,11 +270,9 @@ export class RateLimiter {
   }
 
   /**
-   * Takes `cost` from `key` as soon as every limit admits it, in FIFO order among this
-   * limiter's waiters on the key, and resolves with the decision. Rejects with
-   * `RateLimitExceededError` (carrying `retryAfterMs`) as soon as the wait would exceed
-   * `maxWaitMs`, or with `signal.reason` when aborted (nothing consumed, unless the abort
-   * lands while an asynchronous store is already taking the cost).
+   * Takes `cost` from `key` as soon as every limit admits it (FIFO among this limiter's
+   * waiters on the key) and resolves with the decision. Rejects with `RateLimitExceededError`
+   * as soon as the wait would exceed `maxWaitMs`, or with `signal.reason` when aborted.
    */
   wait(key: string, options: WaitOptions = {}): Promise<RateLimitDecision> {
     if (typeof key !== 'string') return Promise.reject(keyError(key));
@@ -311,6 +309,7 @@ export class RateLimiter {
         return Promise.reject(error);
       }
     }
+    if (signal?.aborted) return Promise.reject(signal.reason); // no call at all: nothing counted
     this.#requests++;
     const started = this.#clock.now();
     return this.#queues.enqueue(fitKey(key), cost, maxWaitMs, signal).then(

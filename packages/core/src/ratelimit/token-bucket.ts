@@ -31,10 +31,8 @@ const codec: PackedCodec<TokenBucketState> = {
 };
 
 /**
- * A token bucket with continuous refill: a request of cost `c` is admitted when at least
- * `c` tokens are present. Over any interval of `t` ms it admits at most
- * `capacity + refillPerSecond · t / 1000` cost. The state returns to "absent" (full) after
- * `(capacity - tokens) / refillPerSecond` seconds.
+ * A token bucket with continuous refill: a cost `c` passes when `c` tokens are there; any `t`
+ * ms admit at most `capacity + refillPerSecond · t / 1000`.
  */
 export function tokenBucket(options: TokenBucketOptions = {}): RateLimitAlgorithm<TokenBucketState> {
   const v = new OptionsValidator('tokenBucket');

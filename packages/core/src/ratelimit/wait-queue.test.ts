@@ -52,4 +52,14 @@ describe('rateLimiter.wait queues', () => {
     await clock.advance(300);
     expect(await waited).toBeInstanceOf(RateLimitExceededError);
   });
+
+  it('never refuses with a negative retryAfterMs when a slow store answers after the wait it names', async () => {
+    const clock = new FakeClock();
+    // Decided at once, answered 100 ms later: a refusal for 25 ms is past when it arrives.
+    const late = { allowed: false, limit: 1, remaining: 0, resetMs: 25, retryAfterMs: 25 };
+    const queues = new WaitQueues(clock, () => clock.sleep(100).then(() => late), 10);
+    const waited = queues.enqueue('k', 1, 10, undefined).catch((e: unknown) => e);
+    await clock.advance(100);
+    expect(await waited).toMatchObject({ code: 'rate_limited', retryAfterMs: 0 });
+  });
 });

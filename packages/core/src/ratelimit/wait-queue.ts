@@ -178,7 +178,7 @@ export class WaitQueues {
       const next = w.next;
       if (!(due <= w.deadline)) {
         this.#leave(w);
-        w.reject(new RateLimitExceededError(due - now));
+        w.reject(new RateLimitExceededError(Math.max(0, due - now))); // a slow store: `due` may be past
       }
       w = next;
     }

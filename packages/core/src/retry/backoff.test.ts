@@ -74,6 +74,11 @@ describe('backoff', () => {
     expect(() => backoff.constant(Number.NaN)).toThrow(/ms/);
   });
 
+  it('refuses a linear cap below its first delay, as exponential does', () => {
+    expect(() => backoff.linear(1_000, { maxMs: 500 })).toThrow('maxMs: received 500, expected a number >= ms (1000)');
+    expect(schedule(backoff.linear(100, { maxMs: 100 }), 2)).toEqual([100, 100]);
+  });
+
   it('names initialMs, not a maxMs never given, when initialMs passes the default cap', () => {
     expect(() => backoff.exponential({ initialMs: 10_000 })).toThrow(
       'initialMs: received 10000, expected a number <= the default maxMs (5000)',

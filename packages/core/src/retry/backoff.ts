@@ -67,9 +67,13 @@ function constant(ms: number): Backoff {
 /** `ms`, `2·ms`, `3·ms`, ... capped at `maxMs` (default: no cap). */
 function linear(ms: number, options: { maxMs?: number } = {}): Backoff {
   const v = new OptionsValidator('backoff.linear');
+  const given = v.known(options, { maxMs: true }).maxMs;
   validDelay(v, 'ms', ms).required('ms', ms);
-  validDelay(v, 'maxMs', v.known(options, { maxMs: true }).maxMs).done();
-  const maxMs = options.maxMs ?? Number.POSITIVE_INFINITY;
+  validDelay(v, 'maxMs', given);
+  // A cap below the first delay is a mistake, as in `exponential` (compared once both are sound).
+  if (!v.issues.length) v.check(!(given! < ms), 'maxMs', given, `a number >= ms (${ms})`);
+  v.done();
+  const maxMs = given ?? Number.POSITIVE_INFINITY;
   return Object.freeze({ maxMs, delay: (retry: number) => Math.min(maxMs, ms * retry) });
 }
 

@@ -34,10 +34,8 @@ export function checkBudgetOptions(v: OptionsValidator, options: RetryBudgetOpti
 
 // The window moves in steps, so a span of `windowMs` across a step may hold up to twice the bound.
 /**
- * Limits retries to a share of calls (Finagle's retry budget): over the last `windowMs`, in
- * ten steps, at most `ratio · calls + minRetriesPerSecond · windowMs / 1000`, so retries do
- * not multiply a failing dependency's load. Memory: 10 buckets. Share one instance between
- * policies to give them one budget.
+ * Finagle's retry budget: over the last `windowMs` (ten steps), at most `ratio · calls +
+ * minRetriesPerSecond · windowMs / 1000` retries. Share one instance to share the budget.
  */
 export class RetryBudget {
   readonly #clock: Clock;

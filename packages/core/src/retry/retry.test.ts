@@ -330,6 +330,19 @@ describe('retry', () => {
       expect(clock.now()).toBeGreaterThanOrEqual(10_000);
     });
 
+    it('give up at once on an isolated breaker, whose retryAfterMs is Infinity', async () => {
+      const clock = new FakeClock();
+      const breaker = circuitBreaker({ clock, registry: false });
+      breaker.isolate();
+      const policy = retry({ handle: handle.all().orOwnRejections(), clock });
+      const fn = vi.fn(() => 1);
+      const outcome = settle(pipeline(policy, breaker).execute(fn));
+      await clock.runAll();
+      expect((await outcome).ok).toBe(false);
+      expect([policy.stats.attempts, policy.stats.giveUps.retry_after, clock.now()]).toEqual([1, 1, 0]);
+      expect(fn).not.toHaveBeenCalled();
+    });
+
     it('covers full bulkheads and rate-limit refusals too', async () => {
       for (const rejection of [new BulkheadRejectedError(1, 0), new RateLimitExceededError(50)]) {
         const clock = new FakeClock();

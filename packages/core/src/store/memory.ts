@@ -660,15 +660,8 @@ export class MemoryStore implements Store {
 const flatten = (key: string): string => (key.length < 13 ? key : (JSON.parse(JSON.stringify(key)) as string));
 
 /**
- * The embedded default store. Bounded: at most `maxKeys` keys (the least recently used one
- * evicted, exactly; at most half of them pinned); keys whose TTL has passed (a rate limit
- * back to full, an expired record) read as absent and are reclaimed.
- *
- * @example
- * const limiter = rateLimiter({
- *   algorithm: tokenBucket({ capacity: 60, refillPerSecond: 1 }),
- *   store: memoryStore({ maxKeys: 50_000 }),
- * });
+ * The embedded default store: at most `maxKeys` keys, the least recently used evicted (at
+ * most half pinned); a key whose TTL has passed reads as absent and is reclaimed.
  */
 export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   return new MemoryStore(options);

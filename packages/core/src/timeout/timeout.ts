@@ -68,10 +68,8 @@ function timedOut(call: TimeoutCall, cause: unknown): unknown {
 }
 
 /**
- * Bounds how long a call may take; see {@link TimeoutOptions} and {@link SoftHardTimeoutOptions}.
- * Every call gets its own signal, linked to the caller's; no timer is started per call (one
- * shared timer serves all deadlines) and no `AbortController` is created unless the function
- * reads `context.signal`.
+ * Bounds how long a call may take (docs/timeout.md). Each call gets its own signal, linked to
+ * the caller's, made only when read; one shared timer serves every deadline.
  */
 export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
   readonly name: string;
@@ -283,16 +281,12 @@ function invoke<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
 }
 
 /**
- * A time limit for calls: `timeout(ms, { strategy })` (or `timeout({ ms, strategy })`),
- * `timeout({ softMs, hardMs })` for a soft/hard pair, or `timeout({ ms: 'p99', min, max })`
- * for a limit learned from recent latencies. `ms` may also be a function read per call. By
- * default the call rejects with `TimeoutError` at the limit, whether or not the function honours its signal.
+ * A time limit: `timeout(ms, { strategy })`, `timeout({ softMs, hardMs })` or a learned
+ * `timeout({ ms: 'p99', min, max })`. By default the call rejects with `TimeoutError` at the
+ * limit, whether or not the function honours its signal.
  *
  * @example
- * const policy = timeout(2_000);
- * const res = await policy.execute(({ signal }) => fetch(url, { signal }));
- * const search = timeout(2_000).wrap(searchIndex); // returns within 2 s too
- * const adaptive = timeout({ ms: 'p99', min: 100, max: 10_000 });
+ * const res = await timeout(2_000).execute(({ signal }) => fetch(url, { signal }));
  */
 export function timeout(ms: TimeoutMs, options?: TimeoutOptions): TimeoutPolicy;
 export function timeout(fixed: FixedTimeoutOptions): TimeoutPolicy;
