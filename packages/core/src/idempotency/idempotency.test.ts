@@ -334,6 +334,30 @@ describe('idempotency', () => {
       await expect(two.execute('k', () => 1, { onInFlight: 'reject' })).rejects.toMatchObject({ code: 'in_flight' });
     });
 
+    it("keeps a caller sharing the wait on another process waiting when the first caller stops (its signal, or 'reject')", async () => {
+      const clock = new FakeClock();
+      const store = memoryStore();
+      const one = idempotency({ store, clock, random: () => 0.1 });
+      const two = idempotency({ store, clock, random: () => 0.2 });
+      const three = idempotency({ store, clock, random: () => 0.3 });
+      const gate = deferred<string>();
+      void one.execute('k', () => gate.promise);
+      await clock.advance(0);
+      const controller = new AbortController();
+      const gaveUp = new Error('client went away');
+      const impatient = two.execute('k', () => 'dup', { signal: controller.signal });
+      const patient = two.executeDetailed('k', () => 'dup'); // shares impatient's wait
+      const rejecting = three.execute('k', () => 'dup', { onInFlight: 'reject' });
+      const patientToo = three.executeDetailed('k', () => 'dup'); // shares rejecting's call
+      controller.abort(gaveUp);
+      await expect(impatient).rejects.toBe(gaveUp);
+      await expect(rejecting).rejects.toMatchObject({ code: 'in_flight' });
+      gate.resolve('paid');
+      await clock.advance(100);
+      expect(await patient).toEqual({ value: 'paid', source: 'replayed' });
+      expect(await patientToo).toEqual({ value: 'paid', source: 'replayed' });
+    });
+
     it('frees the key of a process that died after lockTimeoutMs', async () => {
       const clock = new FakeClock();
       const store = memoryStore();

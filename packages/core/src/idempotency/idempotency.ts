@@ -202,7 +202,7 @@ export class Idempotency {
       return this.#share(storeKey, local, fn, fp, options);
     }
     const promise = this.#run(storeKey, fn, fp, options, now);
-    const entry: LocalCall = { fp, promise, until: now + this.#opts.lockTimeoutMs };
+    const entry: LocalCall = { fp, promise, until: now + this.#opts.lockTimeoutMs, signal: options.signal };
     this.#inFlight.set(storeKey, entry);
     const forget = () => {
       settled(entry, this.#clock);
@@ -224,7 +224,15 @@ export class Idempotency {
     fp: string | null,
     options: IdempotencyExecuteOptions,
   ): Promise<IdempotentResult<T>> {
-    const result = await waitFor(local, this.#clock, options.signal);
+    let result: IdempotentResult<unknown> | undefined;
+    try {
+      result = await waitFor(local, this.#clock, options.signal);
+    } catch (error) {
+      // The first caller stopped waiting on another process (its signal aborted, or its
+      // onInFlight is 'reject'): its choice, not this caller's, who waits on.
+      const gaveUp = local.signal?.aborted && error === local.signal.reason;
+      if (!gaveUp && !(error instanceof IdempotencyConflictError && error.code === 'in_flight')) throw error;
+    }
     if (result !== undefined) {
       const { value, unrecorded } = result as IdempotentResult<T>;
       return unrecorded === undefined ? { value, source: 'shared' } : { value, source: 'shared', unrecorded };

@@ -13,11 +13,7 @@ export interface IdempotencyOptions {
   ttlMs?: number;
   // At least 2: the memory store pins at most half its keys while their calls run, so a
   // store of one record could never hold a call in flight.
-  /**
-   * Most records the default memory store keeps (least recently used evicted first), at
-   * least 2; your own `store` has its own bound (`memoryStore({ maxKeys })`, Redis `maxmemory`).
-   * @default 10_000
-   */
+  /** Most records the default memory store keeps (LRU), at least 2; not your own `store`'s bound. @default 10_000 */
   maxRecords?: number;
   /**
    * How long an in-flight record holds its key (a crashed owner's too); a call running
@@ -30,9 +26,8 @@ export interface IdempotencyOptions {
    */
   recordErrors?: boolean | ((error: unknown) => boolean);
   /**
-   * The most UTF-8 bytes of JSON a value (or recorded error) may take to be recorded. A larger
-   * one is returned (or thrown) as usual, but the key is freed and the result says `unrecorded:
-   * { reason: 'too_large', bytes }`. `Infinity`: no bound. @default 1_048_576 (1 MiB)
+   * Most UTF-8 bytes of JSON a value (or recorded error) may take to be recorded; a larger one
+   * is returned but not recorded (`unrecorded`). `Infinity`: no bound. @default 1_048_576 (1 MiB)
    */
   maxRecordBytes?: number;
   /** How often a call waits on a key in flight in another process re-reads it. @default 50 */

@@ -7,6 +7,8 @@ export interface LocalCall {
   readonly promise: Promise<IdempotentResult<unknown>>;
   /** When its lock on the key runs out: callers sharing it stop waiting then, as another process would. */
   readonly until: number;
+  /** The first caller's signal: its abort ends its own wait on another process, not its sharers'. */
+  readonly signal?: AbortSignal | undefined;
   /** Resolves at `until`: one timer per call, armed by its first sharer, cleared when it settles. */
   expired?: Promise<void>;
   timer?: TimerHandle;

@@ -378,6 +378,8 @@ describe('saga', () => {
     expect(() => s.step({ name: 'a', run: () => 2 })).toThrow(/duplicate step name "a"/);
     expect(() => s.step({ name: '', run: 5 } as never)).toThrow(SagaError);
     await expect(s.execute(null, { id: '' })).rejects.toBeInstanceOf(SagaError);
+    await expect(s.execute(null, { id: 'x'.repeat(1_025) })).rejects.toThrow(/id must be a string of 1 to 1 024/);
+    expect((await s.execute(null, { id: 'x'.repeat(1_024) })).status).toBe('completed');
     await expect(s.recover()).rejects.toThrow(/needs a store/);
     expect(() => saga('s', { recoverAfterMs: -1, logTtlMs: 0 })).toThrow(ConfigurationError);
     await expect(s.execute(null, null as never)).rejects.toThrow(/options must be an object/);

@@ -26,7 +26,7 @@ import type { SagaEvent, SagaReport, SagaStatus, SagaStepReport } from './report
 export interface SagaExecuteOptions {
   /** Cancels the saga: no further step starts, and what ran is compensated. */
   signal?: AbortSignal;
-  /** The execution's id (in the log and the report). @default a random id */
+  /** The execution's id (in the log and the report), 1 to 1 024 characters. @default a random id */
   id?: string;
 }
 
@@ -112,8 +112,12 @@ export class Saga<I = unknown> {
     if (options.signal !== undefined && !isAbortSignal(options.signal)) {
       throw new SagaError(`Saga "${this.name}": signal must be an AbortSignal`);
     }
-    if (options.id !== undefined && (typeof options.id !== 'string' || options.id.length === 0)) {
-      throw new SagaError(`Saga "${this.name}": id must be a non-empty string`);
+    // Held whole in the log (its key and its body): each long one an attacker sends costs its length.
+    if (
+      options.id !== undefined &&
+      !(typeof options.id === 'string' && options.id.length > 0 && options.id.length <= 1_024)
+    ) {
+      throw new SagaError(`Saga "${this.name}": id must be a string of 1 to 1 024 characters`);
     }
     const signal = options.signal ?? neverAborted;
     const id = options.id ?? this.#newId();
