@@ -30,7 +30,7 @@ import { errorFormatter, rateLimitMiddleware, responseMeta } from './server.js';
 import { failure } from './testing/failure.js';
 import { startServer, type TestServer } from './testing/server.js';
 
-type Outcome = 'ok' | 'unavailable' | 'bad' | 'drop' | 'hang' | 'late';
+type Outcome = 'ok' | 'unavailable' | 'bad' | 'limited' | 'drop' | 'hang' | 'late';
 
 /** The server's script: each call of a procedure takes the next outcome (then 'ok'); counts what reached it. */
 let outcomes: Outcome[] = [];
@@ -56,6 +56,7 @@ function routerFor(clock: FakeClock, formatted = true) {
     const outcome = outcomes.shift() ?? 'ok';
     if (outcome === 'unavailable') throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'down' });
     if (outcome === 'bad') throw new TRPCError({ code: 'BAD_REQUEST', message: 'no such item' });
+    if (outcome === 'limited') throw new TRPCError({ code: 'TOO_MANY_REQUESTS' });
     if (outcome === 'drop') {
       ctx.req.socket.destroy();
       return new Promise<never>(() => {});
@@ -259,6 +260,10 @@ describe('circuitBreakerLink against a real tRPC server', () => {
     for (let i = 0; i < 2; i++) expect((await failure(client.items.query())).data?.httpStatus).toBe(400);
     expect(breakers.client.host('items')?.breaker?.state).toBe('closed');
     expect(calls.items).toBe(2);
+    // but for those retryLink retries: a 429 counts, as docs/trpc.md says
+    outcomes = ['limited'];
+    expect((await failure(client.items.query())).data?.httpStatus).toBe(429);
+    expect(breakers.client.host('items')?.breaker?.state).toBe('open');
   });
 
   it('rejects bad options naming them as the link calls them', () => {

@@ -738,6 +738,40 @@ describe('idempotentMutation', () => {
     expect(runs).toBe(5);
   });
 
+  it('reads an object the input holds many times once (superjson’s shared references): a DAG of 2^64 leaves has a fingerprint', async () => {
+    // Revives { $dag: n } as n levels of [x, x] over one leaf, as superjson's referentialEqualities do from a few KB.
+    let reads = 0;
+    const revive = (raw: unknown): unknown => {
+      const { $dag, ...rest } = raw as { $dag: number };
+      let x: unknown = Object.defineProperty({}, 'leaf', {
+        enumerable: true,
+        get: () => {
+          reads++;
+          return 'book';
+        },
+      });
+      for (let i = 0; i < $dag; i++) x = [x, x];
+      return { ...rest, x };
+    };
+    const same = { serialize: (value: unknown) => value, deserialize: (value: unknown) => value };
+    const transformer = { input: { ...same, deserialize: revive }, output: same };
+    const tx = initTRPC.create({ transformer, errorFormatter: errorFormatter() });
+    let runs = 0;
+    const router = tx.router({
+      order: tx.procedure
+        .input((raw) => raw as { idempotencyKey: string; $dag: number })
+        .mutation(idempotentMutation({}, () => ++runs)),
+    });
+    server = await startServer({ router });
+    const client = createTRPCClient<typeof router>({ links: [httpLink({ url: server.url, transformer })] });
+    const order = ($dag: number, idempotencyKey = 'k-dag') => client.order.mutate({ idempotencyKey, $dag });
+    expect(await order(10, 'k-small')).toBe(1);
+    expect(reads).toBe(1); // not 1 024 times
+    expect(await order(64)).toBe(2);
+    expect(await order(64)).toBe(2);
+    expect((await failure(order(63))).data?.code).toBe('UNPROCESSABLE_CONTENT');
+  });
+
   it('does not run a timed-out mutation again for its retry: CONFLICT while it runs, then its result', async () => {
     const clock = new FakeClock();
     const records = idempotency();

@@ -168,11 +168,9 @@ export function errorHeaders(
 }
 
 /**
- * A `responseMeta` for tRPC's HTTP adapters: an error that knows when to retry sets
- * `Retry-After` (whole seconds, rounded up), and a rate limit's refusal its draft-10
- * `RateLimit` and `RateLimit-Policy` fields — a `TRPCError` carries no headers of its own; a
- * `timeoutMiddleware` timeout (every call's, in a batch) is answered 503, not tRPC's 408. Give it your own
- * `responseMeta` to add to.
+ * A `responseMeta` for tRPC's HTTP adapters: `Retry-After` and a refusal's `RateLimit` fields,
+ * and a `timeoutMiddleware` timeout (every call's, in a batch) as 503, not tRPC's 408. Give it
+ * your own `responseMeta` to add to.
  *
  * @example
  * createHTTPServer({ router, createContext, responseMeta: responseMeta() });

@@ -8,25 +8,33 @@ const MAX_DEPTH = 512;
  * The input as JSON can say it. A transformer (superjson, devalue) revives values JSON has no
  * form for: a Set, a Map or a RegExp is `{}` to JSON and NaN or Infinity `null`, so two inputs
  * that differ only in one would share a fingerprint, and a BigInt has none; an Error is `{}`
- * too, whatever its message. Each is written as a tagged object instead. A cycle (superjson
- * revives them) meets the depth limit. Own keys go to an object without a prototype, so a
- * `__proto__` key stays a key.
+ * too, whatever its message. Each is written as a tagged object instead, and an object met
+ * again (superjson's shared references) as `{ $ref }`: written out each time, 40 levels of
+ * `[x, x]` in 2 KB would be 2^40 objects. A cycle meets the depth limit. Own keys, sorted, go
+ * to an object without a prototype, so a `__proto__` key stays a key.
  */
-function jsonable(value: unknown, depth: number): unknown {
+function jsonable(value: unknown, depth: number, done: Map<object, number>): unknown {
   if (typeof value === 'bigint') return { $bigint: value.toString() };
   if (typeof value === 'number') return Number.isFinite(value) ? value : { $number: String(value) };
   if (typeof value !== 'object' || value === null) return value;
   if (depth >= MAX_DEPTH) throw new TypeError(`nested deeper than ${MAX_DEPTH} levels`);
-  const inner = (v: unknown) => jsonable(v, depth + 1);
-  if (value instanceof Map) return { $map: [...value].map(([k, v]) => [inner(k), inner(v)]) };
-  if (value instanceof Set) return { $set: [...value].map(inner) };
-  if (value instanceof RegExp) return { $regexp: String(value) };
+  const ref = done.get(value);
+  if (ref !== undefined) return { $ref: ref };
+  const inner = (v: unknown) => jsonable(v, depth + 1, done);
+  let out: unknown;
+  if (value instanceof Map) out = { $map: [...value].map(([k, v]) => [inner(k), inner(v)]) };
+  else if (value instanceof Set) out = { $set: [...value].map(inner) };
+  else if (value instanceof RegExp) out = { $regexp: String(value) };
   // superjson revives an Error's name and message, which are not own enumerable keys; its other own keys count too.
-  if (value instanceof Error) return { $error: [value.name, value.message, inner({ ...value })] };
-  if (Array.isArray(value)) return value.map(inner);
-  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return value; // a Date: its JSON form
-  const out: Record<string, unknown> = Object.create(null);
-  for (const key of Object.keys(value)) out[key] = inner((value as Record<string, unknown>)[key]);
+  else if (value instanceof Error) out = { $error: [value.name, value.message, inner({ ...value })] };
+  else if (Array.isArray(value)) out = value.map(inner);
+  else if (typeof (value as { toJSON?: unknown }).toJSON === 'function') out = value; // a Date
+  else {
+    const own: Record<string, unknown> = (out = Object.create(null));
+    for (const key of Object.keys(value).sort()) own[key] = inner((value as Record<string, unknown>)[key]);
+  }
+  // Numbered once done, in canonical order (keys sorted): key order does not matter, an ancestor (a cycle) is not done.
+  done.set(value, done.size);
   return out;
 }
 
@@ -59,7 +67,7 @@ export async function inputFingerprint(path: string, input: unknown): Promise<st
   let text: string;
   const body = await contents(input);
   try {
-    text = fingerprintInput({ method: 'POST', path, body: jsonable(body, 0) });
+    text = fingerprintInput({ method: 'POST', path, body: jsonable(body, 0, new Map()) });
   } catch (error) {
     throw new TRPCError({
       code: 'BAD_REQUEST',

@@ -125,13 +125,10 @@ const keyInInput = (opts: ResolverInput): unknown => {
 };
 
 /**
- * Makes a mutation resolver idempotent (a middleware cannot answer with a stored result): the
- * first call with a key runs it and records its result (as JSON, or in `transformer`'s form);
- * a repeat gets that result without running it. As in the HTTP adapters, a repeat while the
- * first runs is `CONFLICT` (409), the key with another input `UNPROCESSABLE_CONTENT` (422), a
- * missing or malformed key `BAD_REQUEST` (400); an error answered with a 4xx (but 408, 429,
- * 499) is recorded and replayed, any other frees the key, as core's `unrecorded(value, reason)`
- * does (answering `value`).
+ * Makes a mutation resolver idempotent: the first call with a key runs it and records its
+ * result; a repeat gets that result without running it. A repeat while the first runs is
+ * `CONFLICT`, the key with another input `UNPROCESSABLE_CONTENT`, a missing or malformed key
+ * `BAD_REQUEST`; a 4xx error (but 408, 429, 499) is recorded, any other frees the key.
  *
  * @example
  * pay: t.procedure.input(z.object({ idempotencyKey: z.string(), amount: z.number() }))
