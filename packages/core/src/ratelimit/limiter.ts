@@ -9,6 +9,7 @@ import {
   callError,
   contextFor,
   type ExecuteContext,
+  invoke,
   isAbortSignal,
   type Policy,
   type PolicyEvent,
@@ -18,6 +19,7 @@ import { MemoryStore } from '../store/memory.js';
 import { encodeSegment, KEY_CLOSE, NAMESPACE_END, storeNamespace } from '../store/namespace.js';
 import type { Store, StoreOperation } from '../store/store.js';
 import { requireSupport, storeStep } from '../store/supports.js';
+import { LazyContext } from '../timeout/lazy-context.js';
 import { costError, fitKey, keyError, type RateLimitAlgorithm, type RateLimitDecision } from './algorithm.js';
 import { DenialCache } from './denial-cache.js';
 import {
@@ -362,6 +364,22 @@ export class RateLimiter {
         k = keyOf(context);
       } catch (error) {
         return Promise.reject(error); // rejects, as every policy does, never throws
+      }
+      // Over the in-process store a key nobody waits on is decided at once, so a timeout's
+      // lazy signal is made only for a call that must wait (docs/timeout.md, principle 9).
+      const sync = this.#sync;
+      const single = this.#single;
+      if (
+        sync !== undefined &&
+        single !== undefined &&
+        typeof k === 'string' &&
+        !this.#queues.has(fitKey(k)) &&
+        !(context instanceof LazyContext ? context.aborted : context.signal.aborted) &&
+        sync.applySync(fitKey(k), single.consume, cost, this.#clock.now(), this.#space).allowed
+      ) {
+        this.#requests++;
+        this.#allowed++;
+        return invoke(fn, context);
       }
       return this.wait(k, { cost, maxWaitMs, signal: context.signal }).then(() => fn(context));
     };
