@@ -381,6 +381,17 @@ describe('rateLimiter.wait', () => {
     expect(limiter.stats).toMatchObject({ requests: 3, allowed: 3, blocked: 0 });
   });
 
+  it('keeps its own copy of the algorithm list', async () => {
+    const limits = [bucket(10, 1), fixedWindow({ limit: 100, windowMs: 60_000 })];
+    const store = memoryStore();
+    const limiter = rateLimiter({ algorithm: limits, store, prefix: 'api' });
+    limits.push(fixedWindow({ limit: 1, windowMs: 60_000 }));
+    await limiter.consume('u');
+    expect(limiter.algorithms).toHaveLength(2);
+    expect(Object.isFrozen(limiter.algorithms)).toBe(true);
+    expect(await store.keys('', 0)).toEqual(['{rl:api|u}|0.tokenBucket', '{rl:api|u}|1.fixedWindow']);
+  });
+
   it('records nothing for a signal that had aborted already, as every policy', async () => {
     const limiter = rateLimiter({ algorithm: bucket(1, 1), clock: new FakeClock() });
     const signal = AbortSignal.abort(new Error('early'));

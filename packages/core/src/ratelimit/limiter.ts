@@ -122,9 +122,10 @@ export class RateLimiter {
   /** @param namespace The store namespace, when not `{rl:<prefix or name>|` (a group's `{rl:<group>:<operation>|`). @internal */
   constructor(options: RateLimiterOptions, namespace?: string) {
     validateRateLimiterOptions(options);
-    const algorithms: readonly AnyAlgorithm[] = Array.isArray(options.algorithm)
-      ? options.algorithm
-      : [options.algorithm as AnyAlgorithm];
+    // A frozen copy (also what `algorithms` returns): the caller's array pushed to later must not change the limits.
+    const algorithms: readonly AnyAlgorithm[] = Object.freeze(
+      Array.isArray(options.algorithm) ? [...options.algorithm] : [options.algorithm as AnyAlgorithm],
+    );
     this.#algorithms = algorithms;
     this.#single = algorithms.length === 1 ? algorithms[0] : undefined;
     // Several limits keep one key each: `{<namespace><key>}|<i>.<kind>`, after the hash tag
