@@ -248,6 +248,14 @@ describe('circuitBreaker', () => {
     expect(changes).toEqual(['open']);
   });
 
+  it("refuses an event type it never emits (opossum's 'open'), naming type", () => {
+    const { breaker } = setup();
+    expect(() => breaker.on('open' as never, () => {})).toThrow(ConfigurationError);
+    expect(() => breaker.on('open' as never, () => {})).toThrow(
+      /type: received "open", expected one of "state_change"/,
+    );
+  });
+
   it('names the breaker in events and rejections', async () => {
     const { breaker, fail } = setup({ name: 'payments' });
     await fail(3);
