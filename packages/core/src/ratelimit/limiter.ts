@@ -210,7 +210,7 @@ export class RateLimiter {
     if (!(typeof cost === 'number' && cost >= 0 && cost <= this.#maxCost)) {
       return Promise.reject(costError(cost, this.#maxCost));
     }
-    return this.#apply(fitKey(key), cost, false, true);
+    return this.#apply(fitKey(key), cost, false, key);
   }
 
   /** True when {@link consumeSync} can answer: one algorithm over the in-process memory store. */
@@ -424,14 +424,15 @@ export class RateLimiter {
 
   /**
    * Applies consume or peek to the user's `key` (prefixed here, or through the memory store's
-   * key space); `count` counts the decision in the stats in the same step (a consume: one
-   * promise reaction per decision, not two).
+   * key space); `count`, the caller's key, counts the decision in the stats in the same step (a
+   * consume: one promise reaction per decision, not two).
    */
-  #apply(key: string, cost: number, peek: boolean, count = false): Promise<RateLimitDecision> {
+  #apply(key: string, cost: number, peek: boolean, count?: string): Promise<RateLimitDecision> {
     const now = this.#clock.now();
     const single = this.#single;
     const sync = this.#sync;
-    const counted = (d: RateLimitDecision): RateLimitDecision => (count ? this.#count(key, d) : d);
+    // Reported under the caller's key, as by `consumeSync` and `wait` (not the fitted one).
+    const counted = (d: RateLimitDecision): RateLimitDecision => (count === undefined ? d : this.#count(count, d));
     try {
       if (sync !== undefined) {
         if (single !== undefined) {
