@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { bulkhead } from '../bulkhead/bulkhead.js';
 import { FakeClock } from '../clock/fake-clock.js';
 import {
   BrokenCircuitError,
@@ -7,6 +8,8 @@ import {
   IsolatedCircuitError,
   RateLimitExceededError,
 } from '../errors/errors.js';
+import { handle } from '../errors/handle.js';
+import { pipeline } from '../pipeline/pipeline.js';
 import { backoff } from '../retry/backoff.js';
 import { type BreakerEvent, circuitBreaker } from './breaker.js';
 import type { CircuitBreakerOptions } from './options.js';
@@ -245,6 +248,14 @@ describe('circuitBreaker', () => {
     expect(changes).toEqual(['open']);
   });
 
+  it("refuses an event type it never emits (opossum's 'open'), naming type", () => {
+    const { breaker } = setup();
+    expect(() => breaker.on('open' as never, () => {})).toThrow(ConfigurationError);
+    expect(() => breaker.on('open' as never, () => {})).toThrow(
+      /type: received "open", expected one of "state_change"/,
+    );
+  });
+
   it('names the breaker in events and rejections', async () => {
     const { breaker, fail } = setup({ name: 'payments' });
     await fail(3);
@@ -423,6 +434,24 @@ describe('circuitBreaker', () => {
 
 // Without a caller signal, timing or listeners, a closed breaker settles calls without an
 // async frame; the same rules must hold there.
+describe("docs/migrating.md's opossum errorFilter recipe", () => {
+  it('handle.all().not(...) leaves a full bulkhead inside the breaker out, where a bare .not() counts it', async () => {
+    const isNotFound = (e: unknown) => (e as { status?: number }).status === 404;
+    const stateAfterFullPool = async (h: (error: unknown) => boolean) => {
+      const breaker = circuitBreaker({ strategy: consecutive(3), handle: h, registry: false });
+      const call = pipeline(breaker, bulkhead({ limit: 1 }));
+      let release = () => {};
+      const slow = call.execute(() => new Promise<void>((r) => (release = r)));
+      for (let i = 0; i < 3; i++) await call.execute(() => 1).catch(() => {});
+      release();
+      await slow;
+      return breaker.state;
+    };
+    expect(await stateAfterFullPool(handle.all().not(handle.when(isNotFound)))).toBe('closed');
+    expect(await stateAfterFullPool(handle.when(isNotFound).not())).toBe('open');
+  });
+});
+
 describe('circuitBreaker fast path (no signal, no listeners)', () => {
   const quiet = (options: CircuitBreakerOptions = {}) =>
     circuitBreaker({ strategy: consecutive(2), clock: new FakeClock(), registry: false, ...options });

@@ -1,3 +1,4 @@
+import { OptionsValidator } from '../errors/validate.js';
 import { type Disposer, Emitter, onType } from '../events/emitter.js';
 import { PolicyBase } from '../policy/policy.js';
 import type { CallOutcome } from './machine.js';
@@ -14,6 +15,8 @@ export type BreakerEvent =
    * synchronisation (`sync`), or could not announce a change to the other instances (`publish`).
    */
   | { type: 'store_error'; policy: string; step: 'acquire' | 'settle' | 'sync' | 'publish'; error: unknown };
+
+const TYPES: readonly BreakerEvent['type'][] = ['state_change', 'success', 'failure', 'rejected', 'store_error'];
 
 type Listener<K extends BreakerEvent['type']> = (event: Extract<BreakerEvent, { type: K }>) => void;
 
@@ -34,6 +37,8 @@ export abstract class BreakerEvents extends PolicyBase<BreakerEvent> {
 
   /** Subscribes to one event type (`'state_change'`, `'success'`, `'failure'`, `'rejected'`, `'store_error'`). */
   on<K extends BreakerEvent['type']>(type: K, listener: Listener<K>): Disposer {
+    // opossum's `on('open', …)` would wait for an event that never comes: refused by name.
+    new OptionsValidator('circuitBreaker.on').required('type', type).oneOf('type', type, TYPES).done();
     return onType(this.events.subscribe, type)(listener);
   }
   onStateChange(listener: Listener<'state_change'>): Disposer {

@@ -87,10 +87,9 @@ export interface CircuitBreakerOptions {
   /** A shared breaker's key in the store's breaker namespace (store key `{breaker|<key>}`). @default name */
   key?: string;
   /**
-   * With `store`, how instances share the breaker: `{ syncMs }` decides calls from this
-   * instance's view and merges outcomes at most every `syncMs`; `'per-call'` steps the store
-   * before and after each call. Details in docs/circuit-breaker.md.
-   * @default { syncMs: 1_000 } with a store other than the in-process memory store; 'per-call' with a memory store
+   * With `store`: `{ syncMs }` decides locally and merges outcomes every `syncMs`; `'per-call'`
+   * steps the store around each call (docs/circuit-breaker.md).
+   * @default { syncMs: 1_000 }; 'per-call' over a memory store
    */
   sync?: 'per-call' | BreakerSyncOptions;
 }

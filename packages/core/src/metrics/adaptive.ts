@@ -177,8 +177,13 @@ export class AdaptiveLatency {
     this.#refreshAt = now + o.refreshMs;
     this.#readAt = now;
     let raw: number;
-    if (o.source !== undefined) raw = o.source.quantile(o.q);
-    else {
+    if (o.source !== undefined) {
+      try {
+        raw = o.source.quantile(o.q);
+      } catch {
+        raw = Number.NaN; // a source that fails has no data: not a failure of the call
+      }
+    } else {
       this.#rotate(Math.floor(now / this.#slotMs));
       let count = 0;
       for (const slot of this.#slots) count += slot.count;

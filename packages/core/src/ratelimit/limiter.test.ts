@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { ConfigurationError, RateLimitExceededError } from '../errors/errors.js';
 import { pipeline } from '../pipeline/pipeline.js';
@@ -8,6 +8,7 @@ import { memoryStore } from '../store/memory.js';
 import { MEMORY_STORE_DEFAULTS } from '../store/options.js';
 import type { Store } from '../store/store.js';
 import { jsonRoundTripStore } from '../testing/json-round-trip-store.js';
+import { timeout } from '../timeout/timeout.js';
 import { gcra } from './gcra.js';
 import { rateLimiter } from './limiter.js';
 import { RATE_LIMITER_DEFAULTS } from './options.js';
@@ -351,6 +352,44 @@ describe('rateLimiter.wait', () => {
     expect(clock.pendingTimers).toBe(0);
     expect(limiter.stats).toMatchObject({ aborted: 1 });
     await expect(limiter.wait('k', { signal: AbortSignal.abort(new Error('early')) })).rejects.toThrow('early');
+  });
+
+  it('as a policy under a timeout, makes no AbortController for a call that need not wait', async () => {
+    const clock = new FakeClock();
+    const limiter = rateLimiter({ algorithm: bucket(2, 1), clock });
+    const policy = pipeline(timeout(5_000, { clock }), limiter.policy({ key: 'k' }));
+    let made = 0;
+    vi.stubGlobal(
+      'AbortController',
+      class extends AbortController {
+        constructor() {
+          super();
+          made++;
+        }
+      },
+    );
+    try {
+      expect(await Promise.all([policy.execute(() => 1), policy.execute(() => 2)])).toEqual([1, 2]);
+      expect(made).toBe(0);
+      const third = policy.execute(({ signal }) => signal.aborted); // must wait a second: follows its signal
+      await clock.advance(1_000);
+      expect(await third).toBe(false);
+      expect(made).toBe(1);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(limiter.stats).toMatchObject({ requests: 3, allowed: 3, blocked: 0 });
+  });
+
+  it('keeps its own copy of the algorithm list', async () => {
+    const limits = [bucket(10, 1), fixedWindow({ limit: 100, windowMs: 60_000 })];
+    const store = memoryStore();
+    const limiter = rateLimiter({ algorithm: limits, store, prefix: 'api' });
+    limits.push(fixedWindow({ limit: 1, windowMs: 60_000 }));
+    await limiter.consume('u');
+    expect(limiter.algorithms).toHaveLength(2);
+    expect(Object.isFrozen(limiter.algorithms)).toBe(true);
+    expect(await store.keys('', 0)).toEqual(['{rl:api|u}|0.tokenBucket', '{rl:api|u}|1.fixedWindow']);
   });
 
   it('records nothing for a signal that had aborted already, as every policy', async () => {

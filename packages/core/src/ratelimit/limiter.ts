@@ -9,6 +9,7 @@ import {
   callError,
   contextFor,
   type ExecuteContext,
+  invoke,
   isAbortSignal,
   type Policy,
   type PolicyEvent,
@@ -18,6 +19,7 @@ import { MemoryStore } from '../store/memory.js';
 import { encodeSegment, KEY_CLOSE, NAMESPACE_END, storeNamespace } from '../store/namespace.js';
 import type { Store, StoreOperation } from '../store/store.js';
 import { requireSupport, storeStep } from '../store/supports.js';
+import { LazyContext } from '../timeout/lazy-context.js';
 import { costError, fitKey, keyError, type RateLimitAlgorithm, type RateLimitDecision } from './algorithm.js';
 import { DenialCache } from './denial-cache.js';
 import {
@@ -120,9 +122,10 @@ export class RateLimiter {
   /** @param namespace The store namespace, when not `{rl:<prefix or name>|` (a group's `{rl:<group>:<operation>|`). @internal */
   constructor(options: RateLimiterOptions, namespace?: string) {
     validateRateLimiterOptions(options);
-    const algorithms: readonly AnyAlgorithm[] = Array.isArray(options.algorithm)
-      ? options.algorithm
-      : [options.algorithm as AnyAlgorithm];
+    // A frozen copy (also what `algorithms` returns): the caller's array pushed to later must not change the limits.
+    const algorithms: readonly AnyAlgorithm[] = Object.freeze(
+      Array.isArray(options.algorithm) ? [...options.algorithm] : [options.algorithm as AnyAlgorithm],
+    );
     this.#algorithms = algorithms;
     this.#single = algorithms.length === 1 ? algorithms[0] : undefined;
     // Several limits keep one key each: `{<namespace><key>}|<i>.<kind>`, after the hash tag
@@ -207,7 +210,7 @@ export class RateLimiter {
     if (!(typeof cost === 'number' && cost >= 0 && cost <= this.#maxCost)) {
       return Promise.reject(costError(cost, this.#maxCost));
     }
-    return this.#apply(fitKey(key), cost, false, true);
+    return this.#apply(fitKey(key), cost, false, key);
   }
 
   /** True when {@link consumeSync} can answer: one algorithm over the in-process memory store. */
@@ -363,6 +366,22 @@ export class RateLimiter {
       } catch (error) {
         return Promise.reject(error); // rejects, as every policy does, never throws
       }
+      // Over the in-process store a key nobody waits on is decided at once, so a timeout's
+      // lazy signal is made only for a call that must wait (docs/timeout.md, principle 9).
+      const sync = this.#sync;
+      const single = this.#single;
+      if (
+        sync !== undefined &&
+        single !== undefined &&
+        typeof k === 'string' &&
+        !this.#queues.has(fitKey(k)) &&
+        !(context instanceof LazyContext ? context.aborted : context.signal.aborted) &&
+        sync.applySync(fitKey(k), single.consume, cost, this.#clock.now(), this.#space).allowed
+      ) {
+        this.#requests++;
+        this.#allowed++;
+        return invoke(fn, context);
+      }
       return this.wait(k, { cost, maxWaitMs, signal: context.signal }).then(() => fn(context));
     };
     const execute = <T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T> =>
@@ -405,14 +424,15 @@ export class RateLimiter {
 
   /**
    * Applies consume or peek to the user's `key` (prefixed here, or through the memory store's
-   * key space); `count` counts the decision in the stats in the same step (a consume: one
-   * promise reaction per decision, not two).
+   * key space); `count`, the caller's key, counts the decision in the stats in the same step (a
+   * consume: one promise reaction per decision, not two).
    */
-  #apply(key: string, cost: number, peek: boolean, count = false): Promise<RateLimitDecision> {
+  #apply(key: string, cost: number, peek: boolean, count?: string): Promise<RateLimitDecision> {
     const now = this.#clock.now();
     const single = this.#single;
     const sync = this.#sync;
-    const counted = (d: RateLimitDecision): RateLimitDecision => (count ? this.#count(key, d) : d);
+    // Reported under the caller's key, as by `consumeSync` and `wait` (not the fitted one).
+    const counted = (d: RateLimitDecision): RateLimitDecision => (count === undefined ? d : this.#count(count, d));
     try {
       if (sync !== undefined) {
         if (single !== undefined) {

@@ -54,4 +54,17 @@ describe('a rate limit keyed by a long value (a token, a header)', () => {
     await limiter.reset(key);
     expect((await limiter.consume(key)).allowed).toBe(true);
   });
+
+  it('reports a denial under the key it was given, over one algorithm or several', async () => {
+    const window = () => fixedWindow({ limit: 1, windowMs: 60_000 });
+    const key = long('c');
+    for (const algorithm of [window(), [window(), window()]]) {
+      const limiter = rateLimiter({ algorithm, clock: new FakeClock() });
+      const reported: string[] = [];
+      limiter.onEvent((e) => reported.push(e.key));
+      await limiter.consume(key);
+      await limiter.consume(key);
+      expect(reported).toEqual([key]);
+    }
+  });
 });

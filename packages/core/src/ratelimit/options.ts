@@ -25,16 +25,13 @@ export interface RateLimiterOptions {
   /** Longest `wait()` (and `execute`) before rejecting with `RateLimitExceededError`. @default 60_000 */
   maxWaitMs?: number;
   /**
-   * Most calls waiting in `wait`, `execute` or the policy at once, over all keys. A call
-   * that would have to wait beyond it rejects at once with `RateLimitExceededError`, so
-   * callers flooding a limiter cannot grow its queues without bound.
+   * Most calls waiting at once over all keys; one more rejects at once with `RateLimitExceededError`.
    * @default 10_000
    */
   maxWaiters?: number;
   /**
-   * The time source. The default reads the system clock at most once a millisecond
-   * (`coarseSystemClock`): limits then refill up to 1 ms late, never early. Pass
-   * `systemClock` for an exact reading on every call, a `FakeClock` in tests.
+   * The time source; the default reads the system clock at most once a millisecond (limits
+   * refill up to 1 ms late, never early).
    * @default coarseSystemClock
    */
   clock?: Clock;
@@ -45,9 +42,8 @@ export interface RateLimiterOptions {
    */
   onStoreError?: 'open' | 'closed' | Store;
   /**
-   * Over a networked store: each key's latest denial, refused again locally until its
-   * `retryAfterMs` has passed, so a blocked key hammered costs the store nothing. At most
-   * `maxKeys` denials, oldest dropped first (docs/rate-limiting.md). `false` turns it off.
+   * Over a networked store, each key's latest denial is refused again locally until its
+   * `retryAfterMs` has passed (at most `maxKeys`, oldest dropped first). `false`: off.
    * @default { maxKeys: 10_000 }
    */
   denialCache?: DenialCacheOptions | false;

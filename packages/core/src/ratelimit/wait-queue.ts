@@ -75,6 +75,11 @@ export class WaitQueues {
     this.#maxWaiters = maxWaiters;
   }
 
+  /** Whether calls wait on `key`. */
+  has(key: string): boolean {
+    return this.#queues.has(key);
+  }
+
   enqueue(key: string, cost: number, maxWaitMs: number, signal: AbortSignal | undefined): Promise<RateLimitDecision> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#waiting >= this.#maxWaiters) return this.#tryOnce(key, cost);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
+import { backoff } from './backoff.js';
 import { RetryBudget } from './budget.js';
+import { retry } from './retry.js';
 
 describe('RetryBudget', () => {
   it('allows the floor of retries per second with no traffic', () => {
@@ -44,6 +46,23 @@ describe('RetryBudget', () => {
     let allowed = 0;
     for (let i = 0; i < 20; i++) if (budget.tryRetry()) allowed++;
     expect(allowed).toBe(10); // the default floor: 1 a second over 10 s
+  });
+
+  it("counts on the retry's clock when given as options, with clock: undefined too (a config value not set)", async () => {
+    const clock = new FakeClock();
+    const budget = { ratio: 0, minRetriesPerSecond: 1, windowMs: 1_000, ...({ clock: undefined } as object) };
+    const policy = retry({ clock, maxAttempts: 2, backoff: backoff.constant(0), budget });
+    const fail = async () => {
+      const call = policy.execute(() => Promise.reject(Object.assign(new Error('reset'), { code: 'ECONNRESET' })));
+      await clock.runAll();
+      await call.catch(() => {});
+    };
+    await fail(); // the one retry of the 1 s window
+    await fail();
+    expect(policy.stats.giveUps.budget).toBe(1);
+    await clock.advance(1_000); // a new window on the retry's clock
+    await fail();
+    expect(policy.stats.giveUps.budget).toBe(1);
   });
 
   it('rejects bad options', () => {

@@ -96,7 +96,8 @@ export function resolveRetryOptions(options: RetryOptions): ResolvedRetryOptions
       ? undefined
       : options.budget instanceof RetryBudget
         ? options.budget
-        : new RetryBudget({ clock: options.clock ?? systemClock, ...options.budget });
+        : // The retry's clock, also for a `clock: undefined` (a config value not set).
+          new RetryBudget({ ...options.budget, clock: options.budget.clock ?? options.clock ?? systemClock });
   return {
     maxAttempts: options.maxAttempts ?? RETRY_DEFAULTS.maxAttempts,
     backoff: options.backoff ?? RETRY_DEFAULTS.backoff,

@@ -46,7 +46,7 @@ export function checkThrottleOptions(v: OptionsValidator, options: AdaptiveThrot
   const name = (option: string) => (path === undefined ? option : `${path}.${option}`);
   v.number(name('k'), o.k, { min: 1 });
   v.number(name('windowMs'), o.windowMs, { min: THROTTLE_BUCKETS });
-  v.function(name('overloaded'), o.overloaded);
+  v.predicate(name('overloaded'), o.overloaded);
   v.string(name('name'), o.name);
   v.clock(name('clock'), o.clock);
   v.function(name('random'), o.random);

@@ -70,6 +70,17 @@ describe('adaptiveThrottle', () => {
     expect(throttle.stats).toMatchObject({ requests: 1, accepts: 1 });
   });
 
+  it('keeps the call’s own error when the overload test throws, and refuses an async one', async () => {
+    const throttle = adaptiveThrottle({
+      clock: new FakeClock(),
+      overloaded: (e) => (e as { response: { status: number } }).response.status === 503,
+    });
+    const own = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }); // no `response`
+    await expect(throttle.execute(() => Promise.reject(own))).rejects.toBe(own);
+    expect(throttle.stats).toMatchObject({ requests: 1, accepts: 1 }); // a test that throws says no, as handle's
+    expect(() => adaptiveThrottle({ overloaded: (async () => true) as never })).toThrow(/overloaded/);
+  });
+
   it('is not retried by default, and a breaker outside it does not count it', async () => {
     const clock = new FakeClock();
     const throttle = adaptiveThrottle({ clock, random: sequenceRandom(0) });

@@ -1,6 +1,7 @@
 import { type Clock, type Random, systemClock, systemRandom } from '../clock/clock.js';
 import { isTransient } from '../errors/classify.js';
 import { isOwnRejection, ThrottledError } from '../errors/errors.js';
+import { handles } from '../errors/handles.js';
 import { Emitter } from '../events/emitter.js';
 import { type ExecuteContext, invoke, PolicyBase, type PolicyFn } from '../policy/policy.js';
 import type { Transition } from '../store/store.js';
@@ -72,7 +73,8 @@ export class AdaptiveThrottlePolicy extends PolicyBase<ThrottleEvent> {
         return value;
       },
       (error: unknown) => {
-        if (!isOwnRejection(error) && !this.#overloaded(error)) this.#apply('accepted', true);
+        // `handles`: a test that throws (or answers anything but true) says no, and the call keeps its own error.
+        if (!isOwnRejection(error) && !handles(this.#overloaded, error)) this.#apply('accepted', true);
         throw error;
       },
     );

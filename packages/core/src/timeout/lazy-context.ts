@@ -66,6 +66,12 @@ export class LazyContext implements ExecuteContext {
     return () => this.#unsubscribe(listener);
   }
 
+  /** Whether this call or a parent has aborted, read without making a signal. */
+  get aborted(): boolean {
+    const p = this.parent;
+    return this.#signal?.aborted ?? (this.#aborted || (p instanceof LazyContext ? p.aborted : p.signal.aborted));
+  }
+
   /** True once the policy aborted this call (not when only the parent aborted). */
   get abortedByPolicy(): boolean {
     return this.#aborted;

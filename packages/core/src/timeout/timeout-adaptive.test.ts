@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { ConfigurationError, TimeoutError } from '../errors/errors.js';
+import { hedge } from '../hedging/hedge.js';
 import { metrics } from '../metrics/metrics.js';
 import { type TimeoutPolicy, timeout } from './timeout.js';
 
@@ -108,6 +109,19 @@ describe('timeout({ ms: pNN })', () => {
     answer = 120;
     expect(limitOf(await callTaking(policy, clock, 5_000))).toBe(120);
     expect(asked).toEqual([0.999, 0.999, 0.999]);
+  });
+
+  it('reads a latency source that throws as one with no data, and does not fail the call', async () => {
+    const clock = new FakeClock();
+    const latency = {
+      quantile: (): number => {
+        throw new Error('metrics backend down');
+      },
+    };
+    const policy = timeout({ ms: 'p99', min: 10, max: 1_000, latency, refreshCalls: 1, clock });
+    expect(limitOf(await callTaking(policy, clock, 5_000))).toBe(1_000);
+    expect(await policy.execute(() => 'value')).toBe('value');
+    expect(await hedge({ delayMs: 'p95', latency, clock }).execute(() => 'value')).toBe('value');
   });
 
   it('accepts a metrics collector as its latency source', async () => {
