@@ -195,6 +195,14 @@ describe('a breaker shared through Redis', () => {
     other.dispose();
   }, 30_000);
 
+  it('keeps no listener per store on a subscriber shared by stores made per tenant', () => {
+    const [client, subscriber] = [ioredis(), ioredis()];
+    const stores = Array.from({ length: 50 }, (_, i) => redisStore({ client, subscriber, prefix: `t-${i}` }));
+    expect(stores).toHaveLength(50);
+    expect(subscriber.listenerCount('ready')).toBe(0); // only while a SUBSCRIBE waits to be sent again
+    expect(subscriber.listenerCount('message')).toBe(1); // one for every store over it
+  });
+
   it('refuses the store’s own client, or something that is not a client, as subscriber', () => {
     expect(() => redisStore({ client: fixture.client, subscriber: fixture.client })).toThrow(ConfigurationError);
     expect(() => redisStore({ client: fixture.client, subscriber: {} })).toThrow(/subscriber/);

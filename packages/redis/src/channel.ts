@@ -5,12 +5,13 @@ type IoRedisSubscriber = {
   subscribe: (channel: string) => Promise<unknown>;
   unsubscribe: (channel: string) => Promise<unknown>;
   on: (event: string, listener: (channel: string, message: string) => void) => unknown;
+  once: (event: string, listener: () => void) => unknown;
   evalsha: Fn;
 };
 type NodeRedisSubscriber = {
   subscribe: (channel: string, listener: (message: string, channel: string) => void) => Promise<unknown>;
   unsubscribe: (channel: string, listener?: (message: string, channel: string) => void) => Promise<unknown>;
-  on?: (event: 'ready', listener: () => void) => unknown;
+  once?: (event: 'ready', listener: () => void) => unknown;
   evalSha: Fn;
 };
 
@@ -22,7 +23,7 @@ type NodeRedisSubscriber = {
 export interface Subscription {
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
   unsubscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
-  /** Calls `listener` each time the client is ready (connected, or connected again). */
+  /** Calls `listener` once, when the client is next ready (connected, or connected again). */
   onReady(listener: () => void): void;
 }
 
@@ -59,7 +60,7 @@ export function subscriptionOf(client: unknown): Subscription | undefined {
         own.delete(channel);
         return io.unsubscribe(channel);
       },
-      onReady: (listener) => io.on('ready', listener),
+      onReady: (listener) => io.once('ready', listener),
     };
   }
   if (has(client, 'evalSha')) {
@@ -68,7 +69,7 @@ export function subscriptionOf(client: unknown): Subscription | undefined {
     return {
       subscribe: (channel, listener) => node.subscribe(channel, listener),
       unsubscribe: (channel, listener) => node.unsubscribe(channel, listener),
-      onReady: (listener) => node.on?.('ready', listener),
+      onReady: (listener) => node.once?.('ready', listener),
     };
   }
   return undefined;
@@ -105,6 +106,7 @@ export class RedisChannel implements StoreChannel {
   readonly #prefix: string;
   readonly #topics = new Map<string, Topic>();
   readonly #failed = new Set<string>();
+  #waiting = false;
   readonly #gone = new FinalizationRegistry<[string, WeakRef<Listener>]>(([topic, ref]) => this.#drop(topic, ref));
 
   constructor(
@@ -112,14 +114,18 @@ export class RedisChannel implements StoreChannel {
     subscription: Subscription,
     prefix: string,
   ) {
-    // #failed: topics whose SUBSCRIBE failed, sent again when the subscriber is next ready.
+    // #failed: topics whose SUBSCRIBE failed, sent again when the subscriber is next ready; #waiting:
+    // a `ready` listener is on the subscriber for them. Only then: a store holds no listener on the
+    // client otherwise, so stores made per tenant over one subscriber neither pile up nor stay.
     this.#publish = publish;
     this.#subscription = subscription;
     this.#prefix = prefix;
-    subscription.onReady(() => {
-      for (const topic of [...this.#failed]) this.#listen(topic, this.#topics.get(topic)!);
-    });
   }
+
+  readonly #retry = (): void => {
+    this.#waiting = false;
+    for (const topic of [...this.#failed]) this.#listen(topic, this.#topics.get(topic)!);
+  };
 
   async publish(topic: string, message: string): Promise<void> {
     await this.#publish(this.#prefix + topic, message);
@@ -154,7 +160,12 @@ export class RedisChannel implements StoreChannel {
     // Always t's one dispatcher, so a SUBSCRIBE sent again adds no second listener to the client.
     this.#failed.delete(topic);
     this.#subscription.subscribe(this.#prefix + topic, t[1]).catch(() => {
-      if (this.#topics.get(topic) === t) this.#failed.add(topic);
+      if (this.#topics.get(topic) !== t) return;
+      this.#failed.add(topic);
+      if (!this.#waiting) {
+        this.#waiting = true;
+        this.#subscription.onReady(this.#retry);
+      }
     });
   }
 }
