@@ -17,6 +17,10 @@ describe('idempotencyKeyParser', () => {
     });
     expect(parse(' "a\\"b\\\\c" ')).toEqual({ ok: true, key: 'a"b\\c' });
     expect(parse('"k";v=1;note="x";flag')).toEqual({ ok: true, key: 'k' }); // parameters are allowed and ignored
+    // RFC 9651's Date and Display String as parameter values, decimals at their bounds
+    for (const params of [';d=@1659578233', ';d=@-1', ';n=%"caf%c3%a9"', ';n=%""', ';x=123456789012.125', ';x=-0.5']) {
+      expect(parse(`"k"${params}`)).toEqual({ ok: true, key: 'k' });
+    }
   });
 
   it.each([
@@ -36,6 +40,11 @@ describe('idempotencyKeyParser', () => {
     [['"a"', '"b"'], 'malformed'],
     ['"k";=1', 'malformed'],
     ['"k";v=', 'malformed'],
+    ['"k";x=1234567890123.5', 'malformed'],
+    ['"k";x=1.2345', 'malformed'],
+    ['"k";d=@1.5', 'malformed'],
+    ['"k";n=%"caf%C3%A9"', 'malformed'],
+    ['"k";n=%"a"b"', 'malformed'],
     [`"${'x'.repeat(256)}"`, 'too_long'],
     [`"${'x'.repeat(100_000)}"`, 'too_long'],
   ])('refuses %j as %s', (header, reason) => {

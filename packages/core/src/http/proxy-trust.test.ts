@@ -38,6 +38,28 @@ describe('proxyTrustWarning', () => {
     );
   });
 
+  it('warns that Express and Koa read no Forwarded field: with it alone every client has the proxy address', () => {
+    const forwarded = { forwarded: 'for=198.51.100.1' };
+    for (const trust of ['none', 'all', 'hops'] as const) {
+      const text = proxyTrustWarning({ headers: forwarded, trust, framework: 'express' });
+      expect(text).toMatch(/Forwarded but no X-Forwarded-For, the only field Express reads/);
+      expect(text).toMatch(/one limit for every client/);
+      expect(text).not.toMatch(/spoof/);
+    }
+    expect(proxyTrustWarning({ headers: forwarded, trust: 'all', framework: 'koa' })).toMatch(/only field Koa reads/);
+    // Koa reading another proxyIpHeader (X-Real-IP) is 'hops': its proxy may set that one.
+    expect(proxyTrustWarning({ headers: forwarded, trust: 'hops', framework: 'koa' })).toBeUndefined();
+    // A framework of its own may read Forwarded.
+    expect(proxyTrustWarning({ headers: forwarded, trust: 'all' })).toMatch(/leftmost Forwarded entry/);
+    expect(
+      proxyTrustWarning({
+        headers: { ...forwarded, 'x-forwarded-for': '1.2.3.4' },
+        trust: 'hops',
+        framework: 'express',
+      }),
+    ).toBeUndefined();
+  });
+
   it('rejects a trust setting it does not know with a TypeError', () => {
     expect(() => proxyTrustWarning({ headers: {}, trust: true as never })).toThrow(
       /trust: expected 'none', 'all' or 'hops'/,

@@ -1,9 +1,4 @@
-/**
- * How an app resolves the client address behind proxies: `'none'` trusts no proxy (the
- * socket address is the client), `'all'` trusts every hop (Express `trust proxy: true`, Koa
- * `app.proxy` without `maxIpsCount`: the leftmost `X-Forwarded-For` entry), `'hops'` trusts a
- * bounded number of proxies or listed addresses.
- */
+/** How an app resolves the client address behind proxies; see docs/http.md. */
 export type ProxyTrust = 'none' | 'all' | 'hops';
 
 /** What {@link proxyTrustWarning} looks at. */
@@ -31,7 +26,6 @@ export function proxyTrustWarning(input: ProxyTrustInput): string | undefined {
   if (trust !== 'none' && trust !== 'all' && trust !== 'hops') {
     throw new TypeError(`proxyTrustWarning: trust: expected 'none', 'all' or 'hops', received ${String(trust)}`);
   }
-  if (trust === 'hops') return undefined;
   const header =
     headers?.['x-forwarded-for'] !== undefined
       ? 'X-Forwarded-For'
@@ -40,6 +34,15 @@ export function proxyTrustWarning(input: ProxyTrustInput): string | undefined {
         : undefined;
   if (header === undefined) return undefined;
   const fix = FIX[framework ?? 'other'];
+  // Express reads X-Forwarded-For only, Koa its proxyIpHeader (another one: trust 'hops').
+  if (header === 'Forwarded' && framework && (trust !== 'hops' || framework === 'express')) {
+    return (
+      `Requests arrive with Forwarded but no X-Forwarded-For, the only field ${framework === 'koa' ? 'Koa' : 'Express'} ` +
+      `reads: every client has the proxy's address, so rate limits by IP become one limit for every client. ` +
+      `Fix: have the proxy send X-Forwarded-For, and ${fix}.`
+    );
+  }
+  if (trust === 'hops') return undefined;
   if (trust === 'none') {
     return (
       `Requests arrive with ${header} but the app trusts no proxy: every client behind the proxy has the ` +

@@ -29,13 +29,14 @@ const fail = (reason: StringParseFailure, why: string): ItemParse => ({ ok: fals
 const KEY_START = /[a-z*]/;
 const KEY_CHAR = /[a-z0-9_\-.*]/;
 const TOKEN = /^[A-Za-z*][A-Za-z0-9!#$%&'*+\-.^_`|~:/]*/;
-const NUMBER = /^-?\d{1,15}(?:\.\d{1,3})?/;
-const BYTES = /^:[A-Za-z0-9+/=]*:/;
+// An Integer, a Decimal (12 digits before its point), a Date (`@` and an Integer).
+const NUMBER = /^-?\d{1,12}\.\d{1,3}|^@?-?\d{1,15}/;
+const BYTES = /^:[A-Za-z0-9+/=]*:|^%"(?:[ !#$&-~]|%[0-9a-f]{2})*"/; // or a Display String
 
 /** The length of the bare item at `input[i..]` for a parameter value, or -1 when there is none. */
 function bareItemLength(input: string, i: number): number {
   const rest = input.slice(i);
-  if (rest.startsWith('"')) {
+  if (rest[0] === '"') {
     const parsed = parseString(input, i);
     return parsed.ok ? parsed.end - i : -1;
   }

@@ -360,6 +360,24 @@ export const rateLimitScenarios: Scenario[] = [
   },
   {
     area: 'rateLimit',
+    name: 'Forwarded alone (RFC 7239), which neither framework reads: clients share the proxy address, and the warning says so',
+    async run(t) {
+      const logger = t.logger();
+      const app = await t.serve(
+        [t.m.rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }), logger }), t.m.route('GET', '/', ok)],
+        { trustProxy: 'all' },
+      );
+      const from = (ip: string) => app.fetch('/', { headers: { forwarded: `for=${ip}` } });
+      expect([(await from('203.0.113.1')).status, (await from('203.0.113.2')).status]).toEqual([200, 429]);
+      expect(logger.lines.map((l) => l.message)).toEqual([
+        expect.stringMatching(
+          /Forwarded but no X-Forwarded-For, the only field (Express|Koa) reads: every client has the proxy's address/,
+        ),
+      ]);
+    },
+  },
+  {
+    area: 'rateLimit',
     name: 'trusting one hop: a spoofed leftmost X-Forwarded-For does not escape, IPv6 clients share their /56, no warning',
     async run(t) {
       const logger = t.logger();
