@@ -235,11 +235,7 @@ export class RateLimiter {
     return this.#apply(key, cost, true);
   }
 
-  /**
-   * `peek` without the promise, for readers that cannot wait (a metrics scrape), over the
-   * in-process memory store with one algorithm (see {@link synchronous}); throws `TypeError`
-   * with any other store.
-   */
+  /** `peek` without the promise (a metrics scrape), as {@link consumeSync}. */
   peekSync(key: string, cost = 1): RateLimitDecision {
     return this.#applySync(key, cost, true);
   }

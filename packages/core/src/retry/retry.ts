@@ -64,11 +64,7 @@ export class RetryPolicy extends PolicyBase<RetryEvent> {
 
   #attempts: AttemptObservers | undefined;
 
-  /**
-   * Runs each attempt of every call through `observer`'s runner for that call (see
-   * {@link AttemptObserver}): to trace attempts, each in a span of its own. Costs nothing
-   * while nobody observes. Returns a disposer.
-   */
+  /** Runs each attempt through `observer`'s runner (a span per attempt; see {@link AttemptObserver}). Returns a disposer. */
   observeAttempts(observer: AttemptObserver): Disposer {
     this.#attempts ??= new AttemptObservers();
     return this.#attempts.add(observer);
