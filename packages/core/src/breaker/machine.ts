@@ -9,6 +9,13 @@ export type CallOutcome = 'success' | 'failure' | 'ignored';
 /** What the machine decides for a call: run it, run it as a probe, or reject it. */
 export type Admission = 'call' | 'probe' | 'reject';
 
+/**
+ * A probe round that ran out re-opens the breaker `RAN_OUT` rounds on, every other move one:
+ * a late probe success then counts while every move since its round was such an opening or
+ * the half-open after it (see `settleProbe`).
+ */
+const RAN_OUT = 1_048_576; // 2 ** 20, a literal: a bundle without the breaker drops it
+
 export interface MachineConfig {
   readonly halfOpenAfter: Backoff;
   readonly halfOpenMaxCalls: number;
@@ -62,7 +69,6 @@ export class BreakerMachine {
     this.#rebase(now);
     if (this.state === 'open' && now >= this.nextProbeAt) {
       this.lastProbeAt = now;
-      this.probeSuccesses = 0;
       this.probes = 0;
       this.move('half-open');
     } else if (
@@ -70,7 +76,7 @@ export class BreakerMachine {
       this.probes >= this.config.halfOpenMaxCalls &&
       now >= this.lastProbeAt + this.lastDelayMs
     ) {
-      this.open(now);
+      this.open(now, RAN_OUT - 1);
     }
   }
 
@@ -96,10 +102,19 @@ export class BreakerMachine {
     if (this.window.record(outcome === 'failure', slow, now)) this.open(now);
   }
 
-  /** Settles a probe admitted in `round`: a failure re-opens, enough successes close. */
+  /**
+   * Settles a probe admitted in `round`: a failure re-opens, enough successes close. Of a probe
+   * whose round ran out, only a success counts, and only while no failure opened it since.
+   */
   settleProbe(round: number, outcome: CallOutcome, now: number): void {
-    if (round !== this.round) return; // a probe of an earlier round
-    this.probes--;
+    const since = this.round - round; // RAN_OUT per round run out, 1 per other move
+    if (round === this.round) this.probes--;
+    else if (
+      outcome !== 'success' ||
+      !this.state.endsWith('open') ||
+      !(since >= RAN_OUT && since % RAN_OUT <= since / RAN_OUT)
+    )
+      return;
     if (outcome === 'failure') this.open(now);
     else if (outcome === 'success' && ++this.probeSuccesses >= this.config.halfOpenMaxCalls) this.close();
   }
@@ -155,7 +170,8 @@ export class BreakerMachine {
     if (this.lastProbeAt > now) this.lastProbeAt = now;
   }
 
-  open(now: number): void {
+  open(now: number, ranOut = 0): void {
+    this.round += ranOut;
     this.openings++;
     const delay = delayOf(this.config.halfOpenAfter, this.openings, this.lastDelayMs, this.random);
     this.lastDelayMs = delay;

@@ -19,7 +19,7 @@ export type BreakerStateName = 'closed' | 'open' | 'half-open' | 'isolated';
 export interface BreakerSnapshot {
   readonly version: 1;
   readonly state: BreakerStateName;
-  /** Bumped on every change of state; a probe settling under an older round is ignored. */
+  /** Bumped on every change of state (by 2^20 when a probe round ran out); a probe settling under an older round is ignored but for a late success (docs/circuit-breaker.md). */
   readonly round: number;
   /** While open: when (clock ms) the next probe is admitted. */
   readonly nextProbeAt: number;
@@ -48,7 +48,8 @@ export interface CircuitBreakerOptions {
    * How long the breaker stays open before admitting probes: ms, or a `Backoff` whose
    * delay grows with each opening since the breaker last closed (1 = the first opening).
    * It also bounds a probe: when every probe slot has been taken for this long without the
-   * breaker closing, the probe round counts as failed and the breaker opens again.
+   * breaker closing, the probe round counts as failed and the breaker opens again (a late
+   * success of its probe may still close it).
    * @default 30_000
    */
   halfOpenAfter?: number | Backoff;

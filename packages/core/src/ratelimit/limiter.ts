@@ -210,7 +210,7 @@ export class RateLimiter {
     if (!(typeof cost === 'number' && cost >= 0 && cost <= this.#maxCost)) {
       return Promise.reject(costError(cost, this.#maxCost));
     }
-    return this.#apply(fitKey(key), cost, false, key);
+    return this.#apply(key, cost, false, true);
   }
 
   /** True when {@link consumeSync} can answer: one algorithm over the in-process memory store. */
@@ -232,14 +232,10 @@ export class RateLimiter {
     if (!(typeof cost === 'number' && cost >= 0 && cost <= this.#maxCost)) {
       return Promise.reject(costError(cost, this.#maxCost));
     }
-    return this.#apply(fitKey(key), cost, true);
+    return this.#apply(key, cost, true);
   }
 
-  /**
-   * `peek` without the promise, for readers that cannot wait (a metrics scrape), over the
-   * in-process memory store with one algorithm (see {@link synchronous}); throws `TypeError`
-   * with any other store.
-   */
+  /** `peek` without the promise (a metrics scrape), as {@link consumeSync}. */
   peekSync(key: string, cost = 1): RateLimitDecision {
     return this.#applySync(key, cost, true);
   }
@@ -423,16 +419,16 @@ export class RateLimiter {
   }
 
   /**
-   * Applies consume or peek to the user's `key` (prefixed here, or through the memory store's
-   * key space); `count`, the caller's key, counts the decision in the stats in the same step (a
-   * consume: one promise reaction per decision, not two).
+   * Applies consume or peek to the user's `given` key, fitted (prefixed here, or through the memory
+   * store's key space); `count` counts the decision in the stats in the same step (a consume: one
+   * promise reaction per decision, not two). Events name `given`, as `consumeSync` and `wait` do.
    */
-  #apply(key: string, cost: number, peek: boolean, count?: string): Promise<RateLimitDecision> {
+  #apply(given: string, cost: number, peek: boolean, count = false): Promise<RateLimitDecision> {
+    const key = fitKey(given);
     const now = this.#clock.now();
     const single = this.#single;
     const sync = this.#sync;
-    // Reported under the caller's key, as by `consumeSync` and `wait` (not the fitted one).
-    const counted = (d: RateLimitDecision): RateLimitDecision => (count === undefined ? d : this.#count(count, d));
+    const counted = (d: RateLimitDecision): RateLimitDecision => (count ? this.#count(given, d) : d);
     try {
       if (sync !== undefined) {
         if (single !== undefined) {
@@ -447,7 +443,7 @@ export class RateLimiter {
       const denials = this.#denials;
       if (denials === undefined || peek) {
         return this.#decide(this.#store, key, cost, peek, now).then(counted, (error: unknown) =>
-          this.#storeFailed(error, key, cost, peek, now).then(counted),
+          this.#storeFailed(error, key, cost, peek, now, given).then(counted),
         );
       }
       const cached = denials.lookup(key, cost, now);
@@ -457,7 +453,7 @@ export class RateLimiter {
           denials.remember(key, cost, d, now);
           return counted(d);
         },
-        (error: unknown) => this.#storeFailed(error, key, cost, false, now).then(counted),
+        (error: unknown) => this.#storeFailed(error, key, cost, false, now, given).then(counted),
       );
     } catch (error) {
       return Promise.reject(error);
@@ -486,12 +482,19 @@ export class RateLimiter {
   }
 
   /** A decision the store failed to make: counted, reported (at most once a minute) and made by `onStoreError`. */
-  #storeFailed(error: unknown, key: string, cost: number, peek: boolean, now: number): Promise<RateLimitDecision> {
+  #storeFailed(
+    error: unknown,
+    key: string,
+    cost: number,
+    peek: boolean,
+    now: number,
+    given: string,
+  ): Promise<RateLimitDecision> {
     if (!isStoreUnavailableError(error)) return Promise.reject(error);
     this.#storeErrors++;
     const unreported = this.#reports.pass(now);
     if (unreported !== undefined && this.#emitter.hasListeners) {
-      this.#emitter.emit({ type: 'store_error', policy: this.name, key, error, unreported });
+      this.#emitter.emit({ type: 'store_error', policy: this.name, key: given, error, unreported });
     }
     const on = this.#onStoreError;
     if (on === 'open') return Promise.resolve(this.#passed);

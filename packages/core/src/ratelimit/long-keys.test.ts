@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
+import { StoreUnavailableError } from '../errors/errors.js';
 import { memoryStore } from '../store/memory.js';
 import { storeOver } from '../testing/store-over.js';
 import { fitKey } from './algorithm.js';
@@ -64,6 +65,23 @@ describe('a rate limit keyed by a long value (a token, a header)', () => {
       limiter.onEvent((e) => reported.push(e.key));
       await limiter.consume(key);
       await limiter.consume(key);
+      expect(reported).toEqual([key]);
+    }
+  });
+
+  it('reports a store failure under the key it was given', async () => {
+    const down = () => Promise.reject(new StoreUnavailableError('down'));
+    const key = long('d');
+    for (const step of ['consume', 'peek'] as const) {
+      const store = storeOver(memoryStore(), { apply: down, applyAll: down });
+      const limiter = rateLimiter({
+        algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }),
+        store,
+        clock: new FakeClock(),
+      });
+      const reported: string[] = [];
+      limiter.onEvent((e) => reported.push(e.key));
+      await limiter[step](key);
       expect(reported).toEqual([key]);
     }
   });

@@ -220,6 +220,17 @@ describe('retry', () => {
     expect(events).toHaveLength(3);
   });
 
+  it('counts in totalDelayMs only the part of a wait an abort cut short', async () => {
+    const clock = new FakeClock();
+    const policy = retry({ clock, backoff: backoff.constant(5_000) });
+    const caller = new AbortController();
+    const outcome = settle(policy.execute(() => Promise.reject(transient()), caller.signal));
+    await clock.advance(10);
+    caller.abort();
+    expect((await outcome).ok).toBe(false);
+    expect(policy.stats).toMatchObject({ retries: 1, totalDelayMs: 10, giveUps: { aborted: 1 } });
+  });
+
   it('a throwing listener does not change the outcome', async () => {
     const policy = retry();
     policy.onSuccess(() => {

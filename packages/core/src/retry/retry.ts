@@ -64,11 +64,7 @@ export class RetryPolicy extends PolicyBase<RetryEvent> {
 
   #attempts: AttemptObservers | undefined;
 
-  /**
-   * Runs each attempt of every call through `observer`'s runner for that call (see
-   * {@link AttemptObserver}): to trace attempts, each in a span of its own. Costs nothing
-   * while nobody observes. Returns a disposer.
-   */
+  /** Runs each attempt through `observer`'s runner (a span per attempt; see {@link AttemptObserver}). Returns a disposer. */
   observeAttempts(observer: AttemptObserver): Disposer {
     this.#attempts ??= new AttemptObservers();
     return this.#attempts.add(observer);
@@ -126,15 +122,18 @@ export class RetryPolicy extends PolicyBase<RetryEvent> {
       if (reason) throw this.#giveUp(reason, attempt, error);
 
       this.#emit({ type: 'retry', policy: this.name, attempt, delayMs, error });
-      this.#stats.retries++;
-      this.#stats.totalDelayMs += delayMs;
+      const stats = this.#stats;
+      const sleptAt = this.#clock.now();
+      stats.retries++;
       try {
         await this.#clock.sleep(delayMs, signal === neverAborted ? undefined : signal);
+        stats.totalDelayMs += delayMs;
       } catch (abortReason) {
+        stats.totalDelayMs += Math.max(0, this.#clock.now() - sleptAt);
         this.#giveUp('aborted', attempt, error);
         throw abortReason;
       }
-      this.#stats.attempts++;
+      stats.attempts++;
       try {
         const context = { signal, attempt: attempt + 1 };
         const value = await (runner === undefined

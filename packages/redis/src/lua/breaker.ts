@@ -245,7 +245,11 @@ local function restore(kind, s, a, i)
     m.probeSuccesses, m.isolations = tonumber(f[8]), tonumber(f[9])
   end
   function m.move(to) m.state = to m.round = m.round + 1 end
-  function m.open()
+  -- A probe round that ran out re-opens 2^20 rounds on, every other move one: a late probe
+  -- success counts while every move since its round was such an opening or the half-open after
+  -- it (core's machine.ts, settleProbe).
+  function m.open(ranOut)
+    if ranOut then m.round = m.round + 1048575 end
     m.openings = m.openings + 1
     m.lastDelayMs = delayMs
     m.nextProbeAt = now + delayMs
@@ -288,10 +292,10 @@ local function breaker(kind)
       else
         m.rebase()
         if m.state == 'open' and now >= m.nextProbeAt then
-          m.lastProbeAt, m.probeSuccesses, m.probes = now, 0, 0
+          m.lastProbeAt, m.probes = now, 0
           m.move('half-open')
         elseif m.state == 'half-open' and m.probes >= maxCalls and now >= m.lastProbeAt + m.lastDelayMs then
-          m.open()
+          m.open(true)
         end
         if m.state == 'half-open' and m.probes < maxCalls then
           m.probes = m.probes + 1
@@ -316,6 +320,11 @@ local function breaker(kind)
           m.probeSuccesses = m.probeSuccesses + 1
           if m.probeSuccesses >= maxCalls then m.close() end
         end
+      elseif outcome == 'success' and m.round - probeRound >= 1048576
+        and (m.round - probeRound) % 1048576 <= (m.round - probeRound) / 1048576
+        and (m.state == 'open' or m.state == 'half-open') then
+        m.probeSuccesses = m.probeSuccesses + 1
+        if m.probeSuccesses >= maxCalls then m.close() end
       end
     elseif typ == 'isolate' then
       m.isolations = m.isolations + 1
