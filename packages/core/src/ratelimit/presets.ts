@@ -7,13 +7,9 @@ export const perMinute = (requests: number): Required<TokenBucketOptions> => ({
 });
 
 /**
- * Client-side quotas of LLM providers, as `tokenBucket` options. Each access returns a fresh
- * object: `rateLimiter({ algorithm: tokenBucket(quotaPresets.gpt4) })`, or override the
- * burst with `tokenBucket({ ...quotaPresets.gpt35, capacity: 60 })`. Check your account's
- * real limits: they depend on the tier.
- * - `gpt4`: 60 requests a minute.
- * - `gpt35`: 3 500 requests a minute (GPT-3.5).
- * - `claude`: 50 requests a minute.
+ * Client-side LLM quotas as `tokenBucket` options (a fresh object each access): `gpt4` 60,
+ * `gpt35` 3 500, `claude` 50 requests a minute. Check your tier's real limits.
+ * @example rateLimiter({ algorithm: tokenBucket(quotaPresets.gpt4) })
  */
 export const quotaPresets = {
   get gpt4(): Required<TokenBucketOptions> {

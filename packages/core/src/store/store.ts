@@ -102,16 +102,9 @@ export interface StoreKeysOptions {
 }
 
 /**
- * Keeps keyed state for algorithms. Every method is one atomic operation and, in a
- * networked store, one round trip. `now` is the caller's clock in milliseconds; it is the
- * `now` passed to transitions and the origin of TTLs (a Redis store may document that it
- * uses the server's clock instead). A key whose TTL has passed reads as absent.
- *
- * Keys are opaque strings, kept character for character. Every caller namespaces them by
- * one rule, `storeKey(storeNamespace(...segments), key)` (`'{rl:search|user-42}'`,
- * `'{idem:default|abc}'`, `'{saga:checkout|17}'`), so no namespace is a prefix of another's
- * keyspace; `keys(prefix)` matches the prefix literally. The braces are a Redis Cluster hash
- * tag: a key and the keys made by appending to it (a limiter's per-limit keys) share a slot.
+ * Keeps keyed state for algorithms: each method one atomic operation (one round trip when
+ * networked). `now` is the caller's clock in ms, the origin of TTLs; an expired key reads as
+ * absent. Keys are opaque, namespaced as docs/stores.md says.
  */
 export interface Store {
   /**
