@@ -28,7 +28,8 @@ function jsonable(value: unknown, depth: number, done: Map<object, number>): unk
   // superjson revives an Error's name and message, which are not own enumerable keys; its other own keys count too.
   else if (value instanceof Error) out = { $error: [value.name, value.message, inner({ ...value })] };
   else if (Array.isArray(value)) out = value.map(inner);
-  else if (typeof (value as { toJSON?: unknown }).toJSON === 'function') out = value; // a Date
+  else if (typeof (value as { toJSON?: unknown }).toJSON === 'function')
+    out = value; // a Date
   else {
     const own: Record<string, unknown> = (out = Object.create(null));
     for (const key of Object.keys(value).sort()) own[key] = inner((value as Record<string, unknown>)[key]);
