@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fixedWindow } from '@resilience/core';
+import { type EventLogger, fixedWindow } from '@resilience/core';
 import Koa, { type Middleware } from 'koa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { errorHandler, idempotency, rateLimit } from './index.js';
@@ -15,9 +15,13 @@ afterEach(async () => {
 });
 
 /** The warnings errorHandler logs over three requests to an app of `stack` (a function of the logger). */
-async function warnings(stack: (logger: object) => Middleware[]) {
+async function warnings(stack: (logger: EventLogger) => Middleware[]) {
   const warned: string[] = [];
-  const logger = { info() {}, error() {}, warn: (_: unknown, message: string) => warned.push(message) };
+  const logger: EventLogger = {
+    info() {},
+    error() {},
+    warn: (_: unknown, message: string) => void warned.push(message),
+  };
   const app = new Koa();
   for (const middleware of stack(logger)) app.use(middleware);
   app.use((ctx) => {
