@@ -366,17 +366,15 @@ export class RateLimiter {
       // lazy signal is made only for a call that must wait (docs/timeout.md, principle 9).
       const sync = this.#sync;
       const single = this.#single;
-      if (
-        sync !== undefined &&
-        single !== undefined &&
-        typeof k === 'string' &&
-        !this.#queues.has(fitKey(k)) &&
-        !(context instanceof LazyContext ? context.aborted : context.signal.aborted) &&
-        sync.applySync(fitKey(k), single.consume, cost, this.#clock.now(), this.#space).allowed
-      ) {
-        this.#requests++;
-        this.#allowed++;
-        return invoke(fn, context);
+      if (sync !== undefined && single !== undefined && typeof k === 'string') {
+        const fitted = fitKey(k);
+        if (!this.#queues.has(fitted) && !(context instanceof LazyContext ? context.aborted : context.signal.aborted)) {
+          const d = sync.applySync(fitted, single.consume, cost, this.#clock.now(), this.#space);
+          if (d.allowed) {
+            this.#count(k, d);
+            return invoke(fn, context);
+          }
+        }
       }
       return this.wait(k, { cost, maxWaitMs, signal: context.signal }).then(() => fn(context));
     };

@@ -1,4 +1,5 @@
 import {
+  type EventLogger,
   fixedWindow,
   gcra,
   PROBLEM_TYPES,
@@ -9,9 +10,17 @@ import {
 } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { expect } from 'vitest';
-import { counter, problemOf, type Scenario } from '../scenario.js';
+import { type Context, counter, problemOf, type Scenario } from '../scenario.js';
+import type { TrustProxy } from '../types.js';
 
 const ok = () => ({ json: { ok: true } });
+
+/** `GET /` behind a limit of one request a minute per client, in an app trusting `trustProxy`. */
+const oneAMinute = (t: Context, logger: EventLogger, trustProxy: TrustProxy) =>
+  t.serve(
+    [t.m.rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }), logger }), t.m.route('GET', '/', ok)],
+    { trustProxy },
+  );
 
 /** A store whose every operation fails as a Redis store does when Redis is down. */
 export function downStore(): Store {
@@ -346,10 +355,7 @@ export const rateLimitScenarios: Scenario[] = [
     name: 'warns once when every proxy is trusted: rotating a spoofed X-Forwarded-For escapes the limit',
     async run(t) {
       const logger = t.logger();
-      const app = await t.serve(
-        [t.m.rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }), logger }), t.m.route('GET', '/', ok)],
-        { trustProxy: 'all' },
-      );
+      const app = await oneAMinute(t, logger, 'all');
       const statuses: number[] = [];
       for (let i = 0; i < 3; i++) {
         statuses.push((await app.fetch('/', { headers: { 'x-forwarded-for': `203.0.113.${i}` } })).status);
@@ -363,10 +369,7 @@ export const rateLimitScenarios: Scenario[] = [
     name: 'Forwarded alone (RFC 7239), which neither framework reads: clients share the proxy address, and the warning says so',
     async run(t) {
       const logger = t.logger();
-      const app = await t.serve(
-        [t.m.rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }), logger }), t.m.route('GET', '/', ok)],
-        { trustProxy: 'all' },
-      );
+      const app = await oneAMinute(t, logger, 'all');
       const from = (ip: string) => app.fetch('/', { headers: { forwarded: `for=${ip}` } });
       expect([(await from('203.0.113.1')).status, (await from('203.0.113.2')).status]).toEqual([200, 429]);
       expect(logger.lines.map((l) => l.message)).toEqual([
@@ -381,10 +384,7 @@ export const rateLimitScenarios: Scenario[] = [
     name: 'trusting one hop: a spoofed leftmost X-Forwarded-For does not escape, IPv6 clients share their /56, no warning',
     async run(t) {
       const logger = t.logger();
-      const app = await t.serve(
-        [t.m.rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }), logger }), t.m.route('GET', '/', ok)],
-        { trustProxy: 1 },
-      );
+      const app = await oneAMinute(t, logger, 1);
       const from = (xff: string) => app.fetch('/', { headers: { 'x-forwarded-for': xff } });
       expect((await from('10.0.0.1, 203.0.113.7')).status).toBe(200);
       expect((await from('10.0.0.2, 203.0.113.7')).status).toBe(429);
