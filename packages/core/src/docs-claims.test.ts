@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { RETRYABLE_STATUSES } from './client/decisions.js';
 
 // The pages users read (docs/*.md, the root README, every package README) and core's
 // sources, checked for claims about code that does not exist.
@@ -60,6 +61,19 @@ describe('the docs claim only what is built', () => {
       }
     }
     expect(unplanned).toEqual([]);
+  });
+
+  it("give the HTTP clients' retried statuses as RETRYABLE_STATUSES has them, never every 5xx", () => {
+    // The clients' table (408, 425, 429, 500, 502-504) leaves 501, 505 and the other 5xx out;
+    // only core's retry (isTransient, which does not take 425) retries every 5xx.
+    expect(RETRYABLE_STATUSES.filter((s) => s >= 500)).toEqual([500, 502, 503, 504]);
+    const wrong: string[] = [];
+    for (const page of pages) {
+      for (const s of statements(read(page))) {
+        if (/\b408, 425,? (and )?429,? and 5xx\b(?! \()/.test(s)) wrong.push(`${page}: ${s.slice(0, 100)}`);
+      }
+    }
+    expect(wrong).toEqual([]);
   });
 
   it('mention no …OrThrow method, since none exists', () => {

@@ -86,4 +86,15 @@ describe('the docs keep their shape', () => {
     const unlisted = packageDirs.filter((p) => !readme.includes(`](packages/${p})`));
     expect(unlisted).toEqual([]);
   });
+
+  it("the README package table links each published package's docs page", () => {
+    const rows = read('README.md')
+      .split('\n')
+      .filter((line) => line.startsWith('| '));
+    const undocumented = published.filter((p) => {
+      const row = rows.find((line) => line.includes(`](packages/${p})`)) ?? '';
+      return !/\]\(docs\/[\w-]+\.md\)/.test(row);
+    });
+    expect(undocumented).toEqual([]);
+  });
 });

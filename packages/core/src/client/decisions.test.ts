@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { isTransient } from '../errors/classify.js';
 import { BrokenCircuitError, RateLimitExceededError, ThrottledError, TimeoutError } from '../errors/errors.js';
 import {
   hostKeyOf,
@@ -28,6 +29,8 @@ describe('what a client retries', () => {
   it('does not retry 501 or 505, nor a spent quota, nor an error that says it is not retryable', () => {
     expect(isRetryableFailure(status(501))).toBe(false);
     expect(isRetryableFailure(status(505))).toBe(false);
+    // Core's retry (isTransient) takes every 5xx: the client's table is the narrower one.
+    expect([501, 505, 507].map((s) => isTransient(status(s)))).toEqual([true, true, true]);
     expect(isRetryableFailure(status(429, { code: 'insufficient_quota' }))).toBe(false);
     expect(isRetryableFailure(status(503, { retryable: false }))).toBe(false);
     expect(isRetryableFailure(status(400, { retryable: true }))).toBe(true);

@@ -21,7 +21,7 @@ export const KEYED_METHODS: ReadonlySet<string> = /* @__PURE__ */ new Set(['POST
  * The answers an HTTP client retries: 408 Request Timeout, 425 Too Early, 429 Too Many
  * Requests, 500, 502, 503 and 504. A client-side table: 425 asks the client to repeat the
  * request (after the TLS handshake), so it is retryable here though `isTransient` calls a
- * 4xx permanent; 501 and 505 are not transient anywhere.
+ * 4xx permanent; 501 and 505 are left out (not by `isTransient`).
  */
 export const RETRYABLE_STATUSES: readonly number[] = [408, 425, 429, 500, 502, 503, 504];
 
