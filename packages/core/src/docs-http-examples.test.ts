@@ -29,4 +29,13 @@ describe('HTTP calls in the docs', () => {
       .map(([where]) => where);
     expect(unchecked).toEqual([]);
   });
+
+  it('give every rate window of an example its minimumCalls (the default 1 opens on the first failure)', () => {
+    const eager = examples.flatMap(([where, code]) =>
+      [...code.matchAll(/\b(countWindow|timeWindow)\(\{[^}]*\}/g)]
+        .filter(([call]) => !/\bminimumCalls\b/.test(call))
+        .map(([call]) => `${where}: ${call}`),
+    );
+    expect(eager).toEqual([]);
+  });
 });
