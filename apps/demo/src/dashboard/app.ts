@@ -32,8 +32,9 @@ root.innerHTML = `
     <section><h2>Upstream latency (ms) <select id="api">${API_NAMES.map((a) => `<option>${a}</option>`).join('')}</select></h2><div id="chart"></div></section>
     <section><h2>Upstream calls, after retries</h2><table id="rates"></table>
       <p class="muted note"><b>failed</b>: the provider was called and the call still failed after its retries. <b>refused</b>: failed at once without calling the provider, by an open breaker (or the client's throttle or quota).</p></section>
-    <section><h2>Rate-limit usage per client</h2><table id="limits"></table></section>
-    <section><h2>Recent errors</h2><ul id="errors"></ul></section>
+    <section><h2>Rate-limit usage per client</h2><table id="limits"></table>
+      <p class="muted note">The share of each client's quota (a token bucket per client and API) in use now. At 100 % its next requests are refused with a 429: the noisy client asks for more than its quota.</p></section>
+    <section><h2>Recent errors <span class="muted">(the APIs' 5xx answers and clients that gave up, newest first)</span></h2><ul id="errors"></ul></section>
     <section><h2>Alerts <span class="muted">(each one's latest change)</span></h2><ul id="alerts"></ul></section>
   </div>`;
 

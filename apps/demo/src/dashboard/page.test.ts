@@ -125,6 +125,9 @@ describe('the dashboard page', () => {
       'koa | 999 | 999 | 0.0 % | 100.0 % | 20000',
       'trpc | 60 | 12 | 50.0 % | 50.0 % | 90',
     ]);
+    // Each section says what its figures are: the rate-limit bars are a share of a quota, not of requests.
+    expect(await page.locator('#limits + .note').textContent()).toMatch(/^The share of each client's quota .* 429/);
+    expect(await page.locator('h2:has(+ #errors)').textContent()).toMatch(/^Recent errors \(.*newest first\)$/);
     await page.screenshot({ path: `${outputDir}page-recovery.png`, fullPage: true });
     expect(problems).toEqual([]);
   });
