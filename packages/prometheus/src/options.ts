@@ -74,7 +74,7 @@ export interface ResilienceMetricsOptions {
 }
 
 /** Every option `registerResilienceMetrics` takes; any other name is rejected. */
-const RESILIENCE_METRICS_OPTION_NAMES = {
+export const RESILIENCE_METRICS_OPTION_NAMES = {
   collectors: true,
   breakers: true,
   rateLimits: true,
