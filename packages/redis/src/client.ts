@@ -12,6 +12,8 @@ export interface Connection {
   readonly cluster: boolean;
   /** `PUBLISH` (a cluster carries it to every node). */
   publish(channel: string, message: string): Promise<unknown>;
+  /** A cluster's primary holding `slot` in the client's map (`host:port`), if known. */
+  owner(slot: number): string | undefined;
 }
 
 /** A key or argument of a script: text, or bytes (a key holding a lone surrogate, see the store). */
@@ -24,6 +26,7 @@ type IoRedis = {
   publish: (channel: string, message: string) => Promise<unknown>;
   isCluster?: boolean;
   nodes?: (role: 'master') => IoRedis[];
+  slots?: (string[] | undefined)[];
   options?: { keyPrefix?: string };
 };
 type NodeRedisArgs = { keys: Arg[]; arguments: Arg[] };
@@ -32,6 +35,7 @@ type NodeRedis = {
   eval: (source: string, options: NodeRedisArgs) => Promise<unknown>;
   publish: (channel: string, message: string) => Promise<unknown>;
   masters?: unknown[];
+  slots?: ({ master?: { address?: string } } | undefined)[];
   nodeClient?: (node: unknown) => Promise<NodeRedis>;
 };
 
@@ -48,6 +52,7 @@ function ioredis(client: IoRedis): Connection {
     primaries: async () =>
       client.isCluster === true && client.nodes ? client.nodes('master').map(ioredis) : [ioredis(client)],
     publish: (channel, message) => client.publish(channel, message),
+    owner: (slot) => client.slots?.[slot]?.[0],
   };
 }
 
@@ -63,6 +68,7 @@ function nodeRedis(client: NodeRedis): Connection {
       return (await Promise.all(masters.map((m) => nodeClient.call(client, m)))).map(nodeRedis);
     },
     publish: (channel, message) => client.publish(channel, message),
+    owner: (slot) => client.slots?.[slot]?.master?.address,
   };
 }
 

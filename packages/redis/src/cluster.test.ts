@@ -13,10 +13,12 @@ import {
   storeNamespace,
   tokenBucket,
 } from '@resilience/core';
+import { FakeClock } from '@resilience/core/testing';
 import { Cluster, type Redis } from 'ioredis';
 import { createCluster } from 'redis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { redisStore } from './index.js';
+import { slotOf } from './store.js';
 import { type RedisCluster, startCluster } from './testing/servers.js';
 
 let cluster: RedisCluster;
@@ -75,6 +77,13 @@ async function reshard(key: string) {
 }
 
 const limits = () => [fixedWindow({ limit: 2, windowMs: 60_000 }), gcra({ limit: 100, periodMs: 60_000 })];
+
+it('computes the slot of a key as Redis does (CLUSTER KEYSLOT), to tell which primary a failure belongs to', async () => {
+  const keys = ['a', 'resilience:{rl:api|u-1}|0.gcra', '{}x', 'x{}y{z}', '{a}{b}', 'no}tag{', 'é{ü}', 'x{y'];
+  const sent = [...keys, ...keys.map((k) => Buffer.from(k)), Buffer.from([0x7b, 0xed, 0xa0, 0x80, 0xff, 0x7d])];
+  const expected = await Promise.all(sent.map((k) => ioredis.cluster('KEYSLOT', k)));
+  expect(sent.map(slotOf)).toEqual(expected.map(Number));
+});
 
 describe.each([
   ['ioredis Cluster', () => ioredis as object],
@@ -212,4 +221,77 @@ describe.each([
     expect(isStoreUnavailableError(error)).toBe(true);
     idle.disconnect();
   });
+});
+
+describe.each([
+  ['ioredis Cluster (default options: a dead primary’s commands wait)', 'ioredis'],
+  ['node-redis cluster', 'node-redis'],
+] as const)('redisStore on a Redis Cluster with one of three primaries dead, through %s', (_label, kind) => {
+  it('keeps deciding the keys of the live primaries; only the dead one’s keys fail (onStoreError), fast after one timeout', async () => {
+    // Full coverage off: the live primaries keep serving their slots once the cluster marks the dead one failed.
+    const own = await startCluster(['--cluster-require-full-coverage', 'no']);
+    onTestFinished(() => own.stop());
+    const nodes = own.ports.map((port) => ({ host: '127.0.0.1', port }));
+    const admin = new Cluster(nodes);
+    onTestFinished(() => admin.disconnect());
+    let client: object;
+    if (kind === 'ioredis') {
+      const c = new Cluster(nodes);
+      c.on('error', () => {});
+      onTestFinished(() => c.disconnect());
+      client = c;
+    } else {
+      const c = createCluster({ rootNodes: nodes.map((socket) => ({ socket })) });
+      c.on('error', () => {});
+      await c.connect();
+      onTestFinished(() => c.destroy());
+      client = c;
+    }
+    const clock = new FakeClock();
+    const store = redisStore({ client, timeoutMs: 200, clock });
+    const limiter = rateLimiter({
+      algorithm: tokenBucket({ capacity: 100 }),
+      store,
+      name: 'dead',
+      clock,
+      onStoreError: 'open',
+      denialCache: false,
+    });
+    // Users whose keys live on the first primary (to be killed) and on the two others.
+    const slots = await admin.cluster('SLOTS');
+    const ownerOf = async (user: string) => {
+      const key = `resilience:${storeKey(storeNamespace('rl', 'dead'), user)}`;
+      const slot = Number(await admin.cluster('KEYSLOT', key));
+      return own.ports.indexOf(slots.find(([from, to]) => slot >= from && slot <= to)![2]![1]);
+    };
+    const users: string[][] = [[], [], []];
+    for (let i = 0; users.some((u) => u.length < 2); i++) users[await ownerOf(`user-${i}`)]!.push(`user-${i}`);
+    const [doomed, ...live] = users.map((u) => u.slice(0, 2));
+    const alive = live.flat();
+    for (const user of [...doomed!, ...alive]) expect((await limiter.consume(user)).degraded).toBeUndefined();
+    await own.nodes[0]!.kill();
+    const first = limiter.consume(doomed![0]!);
+    await clock.advance(200); // no answer within timeoutMs
+    expect(await first).toMatchObject({ allowed: true, degraded: true });
+    // The live primaries' keys are decided by Redis, every one of them (none refused as "Redis silent").
+    const decisions = await Promise.all([...alive, ...alive].map((user) => limiter.consume(user)));
+    expect(decisions.map((d) => [d.allowed, d.degraded, d.remaining])).toEqual(
+      [98, 98, 98, 98, 97, 97, 97, 97].map((remaining) => [true, undefined, remaining]),
+    );
+    // The dead primary's keys: one probe goes out per timeoutMs, the others fail at once.
+    const probe = limiter.consume(doomed![1]!);
+    const refused = await Promise.all(doomed!.map((user) => limiter.consume(user)));
+    expect(refused.map((d) => d.degraded)).toEqual([true, true]);
+    await clock.advance(200);
+    expect(await probe).toMatchObject({ allowed: true, degraded: true });
+    expect((await limiter.consume(alive[0]!)).remaining).toBe(96);
+    // Every other operation too (records, breakers and saga logs run as these do): by the key's primary.
+    const key = (user: string) => `${storeKey(storeNamespace('rl', 'dead'), user)}|record`;
+    await store.set(key(alive[1]!), { ok: 1 }, 60_000, 0);
+    expect(await store.get(key(alive[1]!), 0)).toEqual({ ok: 1 });
+    const lost = store.get(key(doomed![0]!), 0).catch((e: unknown) => e); // the dead primary's probe
+    expect(isStoreUnavailableError(await store.get(key(doomed![1]!), 0).catch((e: unknown) => e))).toBe(true);
+    await clock.advance(200);
+    expect(isStoreUnavailableError(await lost)).toBe(true);
+  }, 120_000);
 });

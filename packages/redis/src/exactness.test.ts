@@ -272,7 +272,7 @@ describe('the Lua transitions against core’s JavaScript', () => {
     const messages = fc
       .record({ ttl: fc.integer({ min: 1, max: 9_000 }), lease: fc.integer({ min: 1, max: 3_000 }) })
       .chain(({ ttl, lease }) => {
-        const by = fc.integer({ min: 1, max: 3 });
+        const by = fc.constantFrom('d1', 'd2', 'd"\\ü');
         return fc.oneof(
           fc.record({ transition: fc.constant(attemptTransition(ttl)), input: fc.constant(null), dt }),
           fc.record({ transition: fc.constant(failedTransition(ttl)), input: fc.record({ last: fc.string() }), dt }),

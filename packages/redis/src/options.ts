@@ -5,10 +5,8 @@ import { type Connection, connectionOf, keyPrefixOf } from './client.js';
 
 export interface RedisStoreOptions {
   /**
-   * Your client, connected (or connecting): an ioredis `Redis` or `Cluster`, or a node-redis
-   * client or cluster (`createClient`, `createCluster`; `redis` 5 or later). The store opens
-   * no connection of its own and never closes yours. An ioredis `keyPrefix` is refused (its
-   * SCAN would not add it): use `prefix`.
+   * Your ioredis `Redis` or `Cluster`, or node-redis (5+) client or cluster, connected or
+   * connecting; the store never opens or closes a connection. No ioredis `keyPrefix`: use `prefix`.
    */
   client: object;
   /**
@@ -18,29 +16,25 @@ export interface RedisStoreOptions {
    */
   prefix?: string;
   /**
-   * Longest wait for one operation (one round trip; `keys` bounds each SCAN step), whatever
-   * the client's own timeouts; past it the operation rejects with `StoreUnavailableError`.
-   * The command may still run on the server later.
+   * Longest wait for one round trip (each SCAN step of `keys`), whatever the client's own
+   * timeouts; past it the operation rejects with `StoreUnavailableError` (the command may
+   * still run later).
    * @default 200
    */
   timeoutMs?: number;
   /**
    * Whose clock a script uses as `now`: `'server'` reads Redis's `TIME` in the script, so
    * instances whose clocks differ agree on every limit, lock and lease; `'caller'` uses the
-   * `now` each call passes (the caller's clock; deterministic, as the conformance suite
-   * needs). Expiry is judged in the script against the `now` in use; `PX` only collects
-   * idle keys, a minute after they expire under `'caller'` (a rate limit's up to 1 s later).
+   * `now` each call passes (deterministic, as the conformance suite needs). See docs/redis.md.
    * @default 'server'
    */
   time?: 'server' | 'caller';
   /** The timers of `timeoutMs`. @default systemClock */
   clock?: Clock;
   /**
-   * A second client of the same server or cluster (ioredis `client.duplicate()`, node-redis
-   * `client.duplicate()` connected), used only to `SUBSCRIBE`: it gives the store a
-   * `channel`, on which a synchronised circuit breaker announces its state changes, so the
-   * other instances follow at once instead of within `syncMs`. Messages are published
-   * through `client`. A subscribed connection can run nothing else: never pass `client` itself.
+   * A second client of the same server or cluster (`client.duplicate()`, connected), used
+   * only to `SUBSCRIBE`: synchronised breakers then follow each other at once instead of
+   * within `syncMs`. A subscribed connection can run nothing else: never pass `client` itself.
    */
   subscriber?: object;
 }

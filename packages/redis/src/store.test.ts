@@ -10,6 +10,7 @@ import {
   gcra,
   idempotency,
   isStoreUnavailableError,
+  messageProcessor,
   type RateLimitAlgorithm,
   rateLimiter,
   slidingWindow,
@@ -20,7 +21,7 @@ import {
 import { FakeClock } from '@resilience/core/testing';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 // Core keeps the workflows' transitions private; its conformance suite imports them the same way.
 import { beginTransition } from '../../core/src/idempotency/record.js';
 import { REDIS_STORE_DEFAULTS, redisStore } from './index.js';
@@ -169,6 +170,33 @@ describe('redisStore', () => {
     expect(
       await watch.commands(() => expect(store.applyAll(apart, 0)).rejects.toThrow(/do not share a hash tag/)),
     ).toEqual([]);
+  });
+});
+
+describe('a message processor over redisStore', () => {
+  it('sinks a message once when its counter is evicted while a delivery runs and a redelivery counts from 1 again', async () => {
+    const store = redisStore({ client: fixture.client });
+    let release!: () => void;
+    const slow = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let runs = 0;
+    const handler = vi.fn(() => (++runs === 1 ? slow : Promise.resolve()).then(() => JSON.parse('{')));
+    let sunk!: () => void;
+    const deadLetter = vi.fn().mockReturnValueOnce(new Promise<void>((resolve) => (sunk = resolve)));
+    const p = messageProcessor({ handler, deadLetter, store });
+    const first = p.process({ id: 'm' }); // attempt 1 runs slowly
+    await vi.waitFor(() => expect(handler).toHaveBeenCalledTimes(1));
+    const key = `resilience:${storeKey(storeNamespace('msg', 'default'), 'm')}`;
+    expect(await fixture.client.del(key)).toBe(1); // as an evicting Redis would (allkeys-lru)
+    const second = p.process({ id: 'm' }); // attempt 1 again: poison, claims, its sink runs
+    await vi.waitFor(() => expect(deadLetter).toHaveBeenCalledTimes(1));
+    release(); // the first is poison too, with the same attempt number: the claim is not its
+    expect((await first).outcome).toBe('retry');
+    sunk();
+    expect((await second).outcome).toBe('dead_lettered');
+    expect((await p.process({ id: 'm' })).outcome).toBe('dead_lettered');
+    expect(deadLetter).toHaveBeenCalledTimes(1);
   });
 });
 

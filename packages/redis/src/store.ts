@@ -84,21 +84,34 @@ const bytes = (key: string): Arg => {
 const keyOf = (listed: string | unknown[]): string =>
   typeof listed === 'string' ? listed : listed.map((p, i) => (i % 2 ? String.fromCharCode(Number(p)) : p)).join('');
 
+/** The Redis Cluster slot of a key as sent: CRC16 (XMODEM) of its hash tag, or of the key, mod 16384. */
+export function slotOf(key: Arg): number {
+  const b = typeof key === 'string' ? Buffer.from(key) : key;
+  const open = b.indexOf(123);
+  const close = open < 0 ? -1 : b.indexOf(125, open + 1);
+  const tag = close > open + 1;
+  let crc = 0;
+  for (let i = tag ? open + 1 : 0; i < (tag ? close : b.length); i++) {
+    crc ^= b[i]! << 8;
+    for (let j = 0; j < 8; j++) crc = ((crc << 1) ^ (crc & 0x8000 ? 0x1021 : 0)) & 0xffff;
+  }
+  return crc & 16383;
+}
+
+// (Not in the JSDoc below, which is shipped.) Each transition runs as the Lua twin of core's
+// JavaScript (see `./lua`); `supports` says which. Rate-limit decisions made in one tick share
+// script calls: each waits for the end of the tick (process.nextTick, which runs once the
+// microtasks are done, so the decisions of one burst of replies go together), and a run of
+// decisions of one transition (on a cluster, of one hash tag too: one slot) goes out as one
+// script applying them in turn, at most MAX_BATCH at a time, as two calls from SPLIT_AT on; one
+// alone goes out as its own script, as any other operation. Any other operation sends what
+// waits first, so calls reach Redis in the order they are made. On a cluster, failures are
+// tracked per primary (see #silenceOf).
 /**
  * The `Store` over Redis: every operation is one script, run by `EVALSHA` (and sent again
- * with `EVAL` when the server answers `NOSCRIPT`, after a `SCRIPT FLUSH`, a restart or a
- * failover), and so one atomic round trip. `keys` is one round trip per SCAN step and
- * primary. Each transition runs as the Lua twin of core's JavaScript (see `./lua`);
- * `supports` says which. Every failure, and every operation not answered within
- * `timeoutMs`, rejects with `StoreUnavailableError`.
- *
- * Rate-limit decisions made in one tick share script calls: each waits for the end of the
- * tick (process.nextTick, which runs once the microtasks are done, so the decisions of one
- * burst of replies go together), and a run of decisions of one transition (on a cluster, of
- * one hash tag too: one slot) goes out as one script applying them in turn, at most
- * MAX_BATCH at a time, as two calls from SPLIT_AT on; one alone goes out as its own script,
- * as any other operation. Any other
- * operation sends what waits first, so calls reach Redis in the order they are made.
+ * with `EVAL` when the server answers `NOSCRIPT`), so one atomic round trip; `keys` is one
+ * per SCAN step and primary. Every failure, and every operation not answered within
+ * `timeoutMs`, rejects with `StoreUnavailableError`. See docs/redis.md.
  */
 export class RedisStore implements Store {
   readonly #connection: Connection;
@@ -111,6 +124,7 @@ export class RedisStore implements Store {
   #waitingTag = '';
   #flushDue = false;
   readonly #silence: Silence;
+  readonly #silences = new Map<string, Silence>();
   readonly #apart: Silence;
   /** Pub/sub between the processes sharing the store, with a `subscriber` client. */
   readonly channel: StoreChannel | undefined;
@@ -120,7 +134,7 @@ export class RedisStore implements Store {
     // operations in flight, on one timer; #prepared: what each transition sends, computed once;
     // #waiting: decisions waiting for the end of the tick (one transition, on a cluster one hash
     // tag), in order, #waitingTag their hash tag on a cluster, #flushDue: a flush at the end of
-    // the tick is due.
+    // the tick is due; #silences: on a cluster, whether each primary answers (see #silenceOf).
     const o = resolveRedisStoreOptions(options);
     this.#connection = o.connection;
     this.#prefix = o.keyPrefix;
@@ -260,14 +274,30 @@ export class RedisStore implements Store {
     return prepared;
   }
 
+  #silenceOf(key: Arg | undefined): Silence {
+    // On a cluster, the Silence of the primary holding the key's slot, so one dead primary fails its
+    // own keys fast, not every key. At most 64 primaries are tracked: past that the map starts over.
+    const c = this.#connection;
+    const owner = c.cluster && key !== undefined ? c.owner(slotOf(key)) : undefined;
+    if (owner === undefined) return this.#silence;
+    let silence = this.#silences.get(owner);
+    if (silence === undefined) {
+      if (this.#silences.size >= 64) this.#silences.clear();
+      this.#silences.set(owner, (silence = new Silence(this.#clock, this.#silence.ms)));
+    }
+    return silence;
+  }
+
   #decide(p: Prepared, key: string, arg: string, now: number): Promise<unknown> {
     // A rate-limit decision, sent at the end of the tick with the others of its transition (see the class).
+    const k = bytes(key);
+    const silence = this.#silenceOf(k);
     return (
-      this.#silence.shut(p.what) ??
+      silence.shut(p.what) ??
       new Promise((resolve, reject) => {
-        const decision = new Decision(p, bytes(key), arg, now, this.#silence, resolve, reject);
+        const decision = new Decision(p, k, arg, now, silence, resolve, reject);
         const t = this.#clock.now();
-        this.#deadlines.add(decision, t + this.#silence.ms, t);
+        this.#deadlines.add(decision, t + silence.ms, t);
         const tag = this.#connection.cluster ? hashTag(key) : '';
         let waiting = this.#waiting;
         if (waiting !== undefined && (waiting[0]!.prepared.script !== p.script || tag !== this.#waitingTag)) {
@@ -352,13 +382,14 @@ export class RedisStore implements Store {
   ): Promise<unknown> {
     // One script call: EVALSHA, and EVAL once more if the server lost the script (NOSCRIPT); `map` reads the reply.
     this.#flush(); // what waits goes first
+    const silence = this.#silenceOf(keys[0]);
     return (
-      this.#silence.shut(what) ??
+      silence.shut(what) ??
       new Promise((resolve, reject) => {
-        const op = new Operation(what, this.#silence, resolve, reject, map);
+        const op = new Operation(what, silence, resolve, reject, map);
         op.resendWith(on, script.source, keys, args);
         const now = this.#clock.now();
-        this.#deadlines.add(op, now + this.#silence.ms, now);
+        this.#deadlines.add(op, now + silence.ms, now);
         try {
           on.evalsha(script.sha, keys, args).then(op.answer, op.fail);
         } catch (error) {

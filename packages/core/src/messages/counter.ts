@@ -1,9 +1,9 @@
 import type { Transition } from '../store/store.js';
 import type { DeadLetterReason } from './options.js';
 
-/** A delivery's claim on dead-lettering a message: its attempt number and the end of its lease. */
+/** A delivery's claim on dead-lettering a message: the delivery's own claim id and the end of its lease. */
 export interface SinkClaim {
-  readonly by: number;
+  readonly by: string;
   readonly until: number;
 }
 
@@ -88,8 +88,9 @@ export function doneTransition(): Transition<AttemptState, null, null> {
 export type ClaimOutput = 'claimed' | 'busy' | 'dead';
 
 /**
- * Claims the dead-lettering of a message for the delivery with attempt number `by`,
- * before it calls the sink, so concurrent deliveries never call it twice: `busy` while
+ * Claims the dead-lettering of a message for the delivery whose claim id is `by` (drawn
+ * per delivery: two deliveries can share an attempt number once the counter was evicted
+ * or expired), before it calls the sink, so concurrent deliveries never call it twice: `busy` while
  * another delivery's lease runs, `dead` once the message was dead-lettered. The same
  * delivery claiming again renews its lease (`leaseMs` from now); a lease that ran out
  * (its holder crashed) may be claimed by anyone. The claim notes why (`reason`, as `owe`)
@@ -101,7 +102,7 @@ export function claimTransition(
   leaseMs: number,
 ): Transition<
   AttemptState,
-  { readonly by: number; readonly reason?: DeadLetterReason; readonly last?: string },
+  { readonly by: string; readonly reason?: DeadLetterReason; readonly last?: string },
   ClaimOutput
 > {
   return {
@@ -134,7 +135,7 @@ export function releaseTransition(
   ttlMs: number,
 ): Transition<
   AttemptState,
-  { readonly by: number; readonly last?: string; readonly reason: DeadLetterReason },
+  { readonly by: string; readonly last?: string; readonly reason: DeadLetterReason },
   boolean
 > {
   return {

@@ -61,6 +61,26 @@ describe.each(stores)('dead-lettering on %s', (_name, makeStore) => {
     expect([handler.mock.calls.length, deadLetter.mock.calls.length]).toEqual([1, 1]);
   });
 
+  it('calls the sink once when the counter expires while a delivery runs and a redelivery counts from 1 again', async () => {
+    const clock = new FakeClock();
+    const slow = deferred();
+    const sink = deferred();
+    let runs = 0;
+    const handler = vi.fn(() => (++runs === 1 ? slow.promise : Promise.resolve()).then(() => JSON.parse('{')));
+    const deadLetter = vi.fn().mockReturnValueOnce(sink.promise);
+    const p = messageProcessor<Msg>({ handler, deadLetter, store: makeStore(), clock, retryTtlMs: 1_000 });
+    const first = p.process(msg()); // attempt 1 runs past retryTtlMs
+    await vi.waitFor(() => expect(handler).toHaveBeenCalledTimes(1));
+    await clock.advance(1_000);
+    const second = p.process(msg()); // attempt 1 again: poison, claims, its sink runs
+    await vi.waitFor(() => expect(deadLetter).toHaveBeenCalledTimes(1));
+    slow.resolve(); // the first is poison too, with the same attempt number: the claim is not its
+    expect((await first).outcome).toBe('retry');
+    sink.resolve();
+    expect((await second).outcome).toBe('dead_lettered');
+    expect(deadLetter).toHaveBeenCalledTimes(1);
+  });
+
   it('calls the sink once for 5 concurrent deliveries of one poison message', async () => {
     const deadLetter = vi.fn(async (_m: Msg) => {
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -213,6 +233,29 @@ describe('the dead-letter claim', () => {
     expect((await other.process(msg())).outcome).toBe('dead_lettered');
     expect(deadLetter).toHaveBeenCalledTimes(1);
     expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('calls the sink once when a flood evicts the counter while a delivery runs and a redelivery counts from 1 again', async () => {
+    const slow = deferred();
+    const sink = deferred();
+    let runs = 0;
+    const handler = vi.fn((m: Msg) => {
+      if (m.id !== 'm') return Promise.reject(lost());
+      return (++runs === 1 ? slow.promise : Promise.resolve()).then(() => Promise.reject(new SyntaxError('bad')));
+    });
+    const deadLetter = vi.fn().mockReturnValueOnce(sink.promise);
+    const p = messageProcessor<Msg>({ handler, deadLetter, store: memoryStore({ maxKeys: 10 }) });
+    const first = p.process(msg('m')); // attempt 1 runs slowly
+    await vi.waitFor(() => expect(handler).toHaveBeenCalledTimes(1));
+    for (let i = 0; i < 20; i++) await p.process(msg(`flood-${i}`)); // evicts m's counter
+    const second = p.process(msg('m')); // attempt 1 again: poison, claims, its sink runs
+    await vi.waitFor(() => expect(deadLetter).toHaveBeenCalledTimes(1));
+    slow.resolve();
+    expect((await first).outcome).toBe('retry');
+    sink.resolve();
+    expect((await second).outcome).toBe('dead_lettered');
+    expect((await p.process(msg('m'))).outcome).toBe('dead_lettered');
+    expect(deadLetter).toHaveBeenCalledTimes(1);
   });
 
   it('is not evicted by a flood of other ids in a bounded store, nor unpinned by a failure beside it', async () => {

@@ -336,8 +336,11 @@ export class MessageProcessor<M> {
   ): Promise<ProcessResult> {
     const key = id === undefined ? undefined : storeKey(this.#opts.keyPrefix, id);
     let stopRenewing: (() => void) | undefined;
+    let by = '';
     if (key !== undefined) {
-      const claim = { by: attempts, reason, ...(error === undefined ? {} : { last: text(error) }) };
+      // Per delivery, not its attempt number: two deliveries share one once the counter was evicted.
+      by = globalThis.crypto.randomUUID();
+      const claim = { by, reason, ...(error === undefined ? {} : { last: text(error) }) };
       const claimed = await this.store.apply(key, this.#claim, claim, this.#clock.now());
       if (claimed === 'dead') {
         this.#stats.duplicates++;
@@ -360,7 +363,7 @@ export class MessageProcessor<M> {
       if (key !== undefined) {
         // Kept for the redelivery's description, which will not run the handler again.
         const last = error === undefined ? {} : { last: text(error) };
-        const release = { by: attempts, reason, ...last };
+        const release = { by, reason, ...last };
         await storeStep(() => this.store.apply(key, this.#release, release, this.#clock.now())).catch(() => undefined);
       }
       throw sinkError;

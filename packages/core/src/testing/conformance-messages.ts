@@ -94,22 +94,26 @@ export const messageScenarios: readonly StoreScenario[] = [
     async run(makeStore) {
       const { store, at } = await timelineOn(makeStore);
       for (const t of [0, 1, 2]) await store.apply(KEY, attempt, null, await at(t));
-      same(await store.apply(KEY, claim, { by: 3 }, await at(10)), 'claimed', 'delivery 3 claims');
-      same(await store.get(KEY, 10), { n: 3, sink: { by: 3, until: 310 } }, 'state with the claim');
-      same(await store.apply(KEY, claim, { by: 4 }, await at(20)), 'busy', 'delivery 4 while 3 holds it');
+      same(await store.apply(KEY, claim, { by: 'd3' }, await at(10)), 'claimed', 'delivery 3 claims');
+      same(await store.get(KEY, 10), { n: 3, sink: { by: 'd3', until: 310 } }, 'state with the claim');
+      same(await store.apply(KEY, claim, { by: 'd4' }, await at(20)), 'busy', 'delivery 4 while 3 holds it');
       same(await store.apply(KEY, attempt, null, 20), { attempt: 3, sinking: true }, 'an attempt while claimed');
-      same(await store.get(KEY, 20), { n: 3, sink: { by: 3, until: 310 } }, 'a busy claim or attempt writes nothing');
-      same(await store.apply(KEY, claim, { by: 3 }, await at(200)), 'claimed', 'the holder renews');
-      same(await store.get(KEY, 200), { n: 3, sink: { by: 3, until: 500 } }, 'state after the renewal');
-      same(await store.apply(KEY, claim, { by: 4 }, await at(499)), 'busy', 'busy until the renewed lease ends');
       same(
-        await store.apply(KEY, release, { by: 4, last: 'x', reason: 'poison' }, 499),
+        await store.get(KEY, 20),
+        { n: 3, sink: { by: 'd3', until: 310 } },
+        'a busy claim or attempt writes nothing',
+      );
+      same(await store.apply(KEY, claim, { by: 'd3' }, await at(200)), 'claimed', 'the holder renews');
+      same(await store.get(KEY, 200), { n: 3, sink: { by: 'd3', until: 500 } }, 'state after the renewal');
+      same(await store.apply(KEY, claim, { by: 'd4' }, await at(499)), 'busy', 'busy until the renewed lease ends');
+      same(
+        await store.apply(KEY, release, { by: 'd4', last: 'x', reason: 'poison' }, 499),
         false,
         'release by a non-holder',
       );
       const last = 'Error: ECONNRESET';
       const owe = 'max_retries_exceeded';
-      const released = { by: 3, last, reason: owe } as const;
+      const released = { by: 'd3', last, reason: owe } as const;
       same(await store.apply(KEY, release, released, 499), true, 'the holder releases after its sink failed');
       same(await store.get(KEY, 499), { n: 3, last, owe }, 'state after the release');
       same(
@@ -117,22 +121,22 @@ export const messageScenarios: readonly StoreScenario[] = [
         { n: 4, last, owe, attempt: 4 },
         'a redelivery counts',
       );
-      same(await store.apply(KEY, claim, { by: 4 }, 500), 'claimed', 'delivery 4 claims');
+      same(await store.apply(KEY, claim, { by: 'd4' }, 500), 'claimed', 'delivery 4 claims');
       same(
         await store.get(KEY, 500),
-        { n: 4, last, owe, sink: { by: 4, until: 800 } },
+        { n: 4, last, owe, sink: { by: 'd4', until: 800 } },
         'the claim keeps the error and why',
       );
-      same(await store.apply(KEY, claim, { by: 5 }, await at(799)), 'busy', 'busy just before the lease ends');
-      same(await store.apply(KEY, claim, { by: 5 }, await at(800)), 'claimed', 'a lapsed lease (holder crashed)');
+      same(await store.apply(KEY, claim, { by: 'd5' }, await at(799)), 'busy', 'busy just before the lease ends');
+      same(await store.apply(KEY, claim, { by: 'd5' }, await at(800)), 'claimed', 'a lapsed lease (holder crashed)');
       same(
-        await store.apply(KEY, release, { by: 4, reason: owe }, 800),
+        await store.apply(KEY, release, { by: 'd4', reason: owe }, 800),
         false,
         'the crashed holder no longer holds it',
       );
       same(await store.apply(KEY, dead, { reason: 'max_retries_exceeded' }, await at(900)), null, 'marked dead');
       same(await store.get(KEY, 900), { n: 4, dead: 'max_retries_exceeded' }, 'the mark drops the claim');
-      same(await store.apply(KEY, claim, { by: 6 }, 900), 'dead', 'a claim once dead-lettered');
+      same(await store.apply(KEY, claim, { by: 'd6' }, 900), 'dead', 'a claim once dead-lettered');
       same(await store.get(KEY, 900), { n: 4, dead: 'max_retries_exceeded' }, 'a refused claim writes nothing');
     },
   },
@@ -141,13 +145,17 @@ export const messageScenarios: readonly StoreScenario[] = [
     async run(makeStore) {
       const { store, at } = await timelineOn(makeStore);
       await store.apply(KEY, attempt, null, await at(0));
-      same(await store.apply(KEY, claim, { by: 1 }, await at(10)), 'claimed', 'claimed');
+      same(await store.apply(KEY, claim, { by: 'd1' }, await at(10)), 'claimed', 'claimed');
       same(await store.apply(KEY, attempt, null, await at(310)), { n: 2, attempt: 2 }, 'attempt after the lease');
       same(await store.get(KEY, 310), { n: 2 }, 'the lapsed claim is gone');
       const long = claimTransition(100, 2_000);
-      same(await store.apply('msg:m-2', long, { by: 1 }, 310), 'claimed', 'a claim on an id never attempted');
-      same(await store.get('msg:m-2', 310), { n: 0, sink: { by: 1, until: 2_310 } }, 'its state');
-      same(await store.get('msg:m-2', await at(2_309)), { n: 0, sink: { by: 1, until: 2_310 } }, 'kept for its lease');
+      same(await store.apply('msg:m-2', long, { by: 'd1' }, 310), 'claimed', 'a claim on an id never attempted');
+      same(await store.get('msg:m-2', 310), { n: 0, sink: { by: 'd1', until: 2_310 } }, 'its state');
+      same(
+        await store.get('msg:m-2', await at(2_309)),
+        { n: 0, sink: { by: 'd1', until: 2_310 } },
+        'kept for its lease',
+      );
       same(await store.get('msg:m-2', await at(2_310)), undefined, 'dropped at its lease when that exceeds the TTL');
     },
   },
@@ -157,10 +165,10 @@ export const messageScenarios: readonly StoreScenario[] = [
       const { store, at } = await timelineOn(makeStore);
       await store.apply(KEY, attempt, null, await at(0));
       const last = 'SyntaxError: Unexpected token';
-      same(await store.apply(KEY, claim, { by: 1, reason: 'poison', last }, await at(10)), 'claimed', 'claimed');
-      same(await store.get(KEY, 10), { n: 1, last, owe: 'poison', sink: { by: 1, until: 310 } }, 'noted');
-      same(await store.apply(KEY, claim, { by: 1 }, await at(20)), 'claimed', 'renewed without them: they are kept');
-      same(await store.get(KEY, 20), { n: 1, last, owe: 'poison', sink: { by: 1, until: 320 } }, 'kept');
+      same(await store.apply(KEY, claim, { by: 'd1', reason: 'poison', last }, await at(10)), 'claimed', 'claimed');
+      same(await store.get(KEY, 10), { n: 1, last, owe: 'poison', sink: { by: 'd1', until: 310 } }, 'noted');
+      same(await store.apply(KEY, claim, { by: 'd1' }, await at(20)), 'claimed', 'renewed without them: they are kept');
+      same(await store.get(KEY, 20), { n: 1, last, owe: 'poison', sink: { by: 'd1', until: 320 } }, 'kept');
       same(
         await store.apply(KEY, attempt, null, await at(320)),
         { n: 2, last, owe: 'poison', attempt: 2 },
@@ -173,7 +181,9 @@ export const messageScenarios: readonly StoreScenario[] = [
     async run(makeStore) {
       const { store } = await timelineOn(makeStore);
       await store.apply(KEY, attempt, null, 0);
-      const outputs = await Promise.all(Array.from({ length: 20 }, (_, i) => store.apply(KEY, claim, { by: i }, 0)));
+      const outputs = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.apply(KEY, claim, { by: `d${i}` }, 0)),
+      );
       same(outputs.filter((o) => o === 'claimed').length, 1, 'claims that won');
       same(outputs.filter((o) => o === 'busy').length, 19, 'claims told busy');
     },
@@ -186,9 +196,9 @@ export const messageScenarios: readonly StoreScenario[] = [
       same(await store.apply(KEY, done, null, 0), null, 'done');
       same(await store.get(KEY, 0), undefined, 'a counter dropped');
       await store.apply(KEY, attempt, null, 0);
-      await store.apply(KEY, claim, { by: 1 }, 0);
+      await store.apply(KEY, claim, { by: 'd1' }, 0);
       await store.apply(KEY, done, null, 10);
-      same(await store.get(KEY, 10), { n: 1, sink: { by: 1, until: 300 } }, 'a live claim kept');
+      same(await store.get(KEY, 10), { n: 1, sink: { by: 'd1', until: 300 } }, 'a live claim kept');
       await store.apply(KEY, done, null, 300);
       same(await store.get(KEY, 300), undefined, 'a lapsed claim dropped');
       await store.apply(KEY, dead, { reason: 'poison' }, 300);

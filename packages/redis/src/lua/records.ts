@@ -78,24 +78,24 @@ local function msgFailed(s, a, i)
 end
 
 local function msgClaim(s, a, i)
-  local ttl, lease, by = tonumber(a[i]), tonumber(a[i + 1]), tonumber(a[i + 2])
+  local ttl, lease, by = tonumber(a[i]), tonumber(a[i + 1]), a[i + 2]
   local f = stateOf(s)
   if f ~= nil and f.raw.dead ~= nil then return '"dead"', false, 0 end
   local sink = liveSink(f)
-  if sink ~= nil and tonumber(sink.raw.by) ~= by then return '"busy"', false, 0 end
+  if sink ~= nil and sink.raw.by ~= by then return '"busy"', false, 0 end
   local last, owe = a[i + 3], a[i + 4]
   if last == nil or last == '' then last = f and f.raw.last end
   if owe == nil or owe == '' then owe = f and f.raw.owe end
-  local claim = json('by', num(by), 'until', num(now + lease))
+  local claim = json('by', by, 'until', num(now + lease))
   local nxt = json('n', given(f and f.raw.n) or '0', 'last', last, 'owe', owe, 'sink', claim)
   return '"claimed"', nxt, math.max(ttl, lease)
 end
 
 local function msgRelease(s, a, i)
-  local ttl, by, last, owe = tonumber(a[i]), tonumber(a[i + 1]), a[i + 2], a[i + 3]
+  local ttl, by, last, owe = tonumber(a[i]), a[i + 1], a[i + 2], a[i + 3]
   local f = stateOf(s)
   local sink = f and members(f.raw.sink)
-  if sink == nil or tonumber(sink.raw.by) ~= by then return 'false', false, 0 end
+  if sink == nil or sink.raw.by ~= by then return 'false', false, 0 end
   if last == '' then last = f.raw.last end
   if owe == '' then owe = nil end
   return 'true', json('n', f.raw.n, 'last', last, 'owe', owe), ttl
@@ -145,13 +145,13 @@ export const recordScripts: Record<string, ScriptSpec> = {
       return ttl && lease && [...ttl, ...lease];
     },
     (i) => {
-      const c = i as { by: number; last?: string; reason?: string };
-      return [String(c.by), text(c.last), text(c.reason)];
+      const c = i as { by: string; last?: string; reason?: string };
+      return [text(c.by), text(c.last), text(c.reason)];
     },
   ),
   'messages.release': record('msgRelease', ms('ttlMs'), (i) => {
-    const r = i as { by: number; last?: string; reason: string };
-    return [String(r.by), text(r.last), text(r.reason)];
+    const r = i as { by: string; last?: string; reason: string };
+    return [text(r.by), text(r.last), text(r.reason)];
   }),
   'messages.dead': record('msgDead', ms('ttlMs'), (i) => [text((i as { reason: string }).reason)]),
   'messages.done': record(

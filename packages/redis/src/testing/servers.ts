@@ -27,6 +27,8 @@ export interface RedisServer {
 
 export interface RedisCluster {
   readonly ports: readonly number[];
+  /** The primaries' servers, in the order of `ports` (to kill or freeze one). */
+  readonly nodes: readonly RedisServer[];
   stop(): Promise<void>;
 }
 
@@ -108,15 +110,18 @@ export async function startRedis(extra: readonly string[] = [], bus = false): Pr
   };
 }
 
-/** Starts three cluster-enabled servers, joins them as three primaries, and waits until the cluster is ok. */
-export async function startCluster(): Promise<RedisCluster> {
+/**
+ * Starts three cluster-enabled servers, joins them as three primaries, and waits until the
+ * cluster is ok. `extra`: more redis-server arguments for each node.
+ */
+export async function startCluster(extra: readonly string[] = []): Promise<RedisCluster> {
   const nodes: RedisServer[] = [];
   const stop = async () => {
     await Promise.all(nodes.map((n) => n.stop()));
   };
   try {
     for (let i = 0; i < 3; i++) {
-      nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'], true));
+      nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', ...extra], true));
     }
     const ports = nodes.map((n) => n.port);
     const addresses = ports.map((p) => `127.0.0.1:${p}`);
@@ -129,7 +134,7 @@ export async function startCluster(): Promise<RedisCluster> {
         await delay(50);
       }
     }
-    return { ports, stop };
+    return { ports, nodes, stop };
   } catch (error) {
     await stop();
     throw error;
