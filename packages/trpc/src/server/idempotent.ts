@@ -23,6 +23,8 @@ export interface ResolverInput {
   readonly input: unknown;
   readonly path: string;
   readonly signal?: AbortSignal | undefined;
+  /** The input as sent (after the transformer, before the validators), which is fingerprinted. */
+  readonly getRawInput?: (() => Promise<unknown>) | undefined;
 }
 
 export interface IdempotentMutationOptions<O extends ResolverInput> {
@@ -216,7 +218,9 @@ export function idempotentMutation<O extends ResolverInput, T>(
     let result: IdempotentResult<Outcome>;
     try {
       result = await idem.executeDetailed(key, run, {
-        fingerprint: await inputFingerprint(opts.path, opts.input),
+        // What the client sent, not what the validators made of it: a default they fill in
+        // (a generated id, new Date()) differs on each retry, which would then be refused 422.
+        fingerprint: await inputFingerprint(opts.path, opts.getRawInput ? await opts.getRawInput() : opts.input),
         onInFlight: 'reject',
         maxRecordBytes: maxResultBytes + ENVELOPE_BYTES,
         ...(scope !== undefined && { scope: await storedScope(scope) }),
