@@ -160,6 +160,26 @@ describe('retryLink and a 409 CONFLICT', () => {
     expect({ runs, retries: heard.retries }).toEqual({ runs: 1, retries: 2 });
   });
 
+  it('does not retry the HTTP adapters’ in-flight 409 when it is replayed (a handler’s own conflict they recorded)', async () => {
+    const clock = new FakeClock();
+    let requests = 0;
+    front = createServer((_req, res) => {
+      requests++;
+      const answer = errorResponse(new IdempotencyConflictError('in_flight'));
+      res
+        .writeHead(answer.status, { ...answer.headers, 'idempotent-replayed': 'true' })
+        .end(JSON.stringify(answer.body));
+    });
+    await new Promise<void>((resolve) => front!.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(front.address() as AddressInfo).port}`;
+    const { link, heard } = retrying(clock);
+    const router = t.router({ order: t.procedure.mutation(() => 'ordered') });
+    const client = createTRPCClient<typeof router>({ links: [link, httpLink({ url })] });
+    const error = await failure(client.order.mutate(undefined, { context: { idempotencyKey: 'k-replayed' } }));
+    expect(error.meta?.response).toMatchObject({ status: 409 });
+    expect({ requests, retries: heard.retries }).toEqual({ requests: 1, retries: 0 });
+  });
+
   it('does not retry another 409: a query’s, or a mutation’s without a key', async () => {
     const clock = new FakeClock();
     let runs = 0;

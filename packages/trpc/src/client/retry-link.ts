@@ -54,11 +54,18 @@ function lastError(error: unknown, path: string, attempts: number, totalDelayMs:
   throw last;
 }
 
-/** Whether a call's 409 says its idempotency key's first call still runs (`data.idempotencyKeyInUse`, or problem+json `code: 'in_flight'`). */
+/** Whether a call's 409 says its idempotency key's first call still runs (`data.idempotencyKeyInUse`, or problem+json `code: 'in_flight'` not replayed). */
 export function isIdempotencyKeyInUse(error: unknown): boolean {
   if (statusOf(error) !== 409) return false;
-  const e = error as { data?: { idempotencyKeyInUse?: unknown }; meta?: { responseJSON?: { code?: unknown } } };
-  return e.data?.idempotencyKeyInUse === true || e.meta?.responseJSON?.code === 'in_flight';
+  const { data, meta } = error as {
+    data?: { idempotencyKeyInUse?: unknown };
+    meta?: { responseJSON?: { code?: unknown }; response?: { headers?: { get?(name: string): unknown } } };
+  };
+  // A handler's own in-flight 409 that an HTTP adapter recorded answers every retry: `Idempotent-Replayed`.
+  return (
+    data?.idempotencyKeyInUse === true ||
+    (meta?.responseJSON?.code === 'in_flight' && meta.response?.headers?.get?.('idempotent-replayed') !== 'true')
+  );
 }
 
 const safeByDefault = (op: Operation) => op.type === 'query' || hasIdempotencyKey(op);
