@@ -400,6 +400,17 @@ describe('rateLimitLink against a real tRPC server', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it('answers a call whose signal aborts just after the limiter admitted it (the same tick): the caller hears the abort, not nothing', async () => {
+    const clock = new FakeClock();
+    const quota = rateLimiter({ algorithm: tokenBucket({ capacity: 10, refillPerSecond: 1 }), clock });
+    const client = await setup((url) => [rateLimitLink({ limiter: quota }), httpLink({ url })], clock);
+    const cancel = new AbortController();
+    const call = failure(client.items.query(undefined, { signal: cancel.signal }));
+    cancel.abort(); // as a component that unmounts at once cancels its query
+    expect((await call).cause).toMatchObject({ name: 'AbortError' });
+    expect(calls).toEqual({});
+  });
+
   it('fails a call whose key throws or is no string, and leaves no listener on its signal', async () => {
     const clock = new FakeClock();
     const quota = rateLimiter({ algorithm: tokenBucket({ capacity: 10, refillPerSecond: 1 }), clock });

@@ -513,11 +513,12 @@ describe('idempotentMutation', () => {
     const first = client.order.mutate({ item: 1, idempotencyKey: 'k-2' });
     await until(() => release !== undefined, 'the first call to run');
     const conflict = await failure(client.order.mutate({ item: 1, idempotencyKey: 'k-2' }));
-    expect(conflict.data).toMatchObject({ code: 'CONFLICT', httpStatus: 409 });
+    expect(conflict.data).toMatchObject({ code: 'CONFLICT', httpStatus: 409, idempotencyKeyInUse: true });
     release!();
     expect(await first).toBe('done');
     const reused = await failure(client.order.mutate({ item: 2, idempotencyKey: 'k-2' }));
     expect(reused.data).toMatchObject({ code: 'UNPROCESSABLE_CONTENT', httpStatus: 422 });
+    expect(reused.data?.idempotencyKeyInUse).toBeUndefined();
     expect(heard).toEqual([{ decision: 'idempotency_conflict' }, { decision: 'idempotency_conflict' }]);
   });
 
@@ -688,6 +689,20 @@ describe('idempotentMutation', () => {
     }
     expect(await client.order.mutate({ item: 1, idempotencyKey: 'k-retry' })).toBe('done');
     expect(runs()).toBe(5);
+  });
+
+  it('frees the key of a CONFLICT whose cause is another key still in flight (the resolver’s own idempotent call): it says come back, and is marked so', async () => {
+    const outcomes: unknown[] = [new IdempotencyConflictError('in_flight')];
+    const { router, runs } = app(() => {
+      const next = outcomes.shift();
+      if (next === undefined) return 'done';
+      throw next;
+    });
+    const client = clientOf(await serve(router));
+    const busy = await failure(client.order.mutate({ item: 1, idempotencyKey: 'k-busy' }));
+    expect(busy.data).toMatchObject({ code: 'CONFLICT', httpStatus: 409, idempotencyKeyInUse: true });
+    expect(await client.order.mutate({ item: 1, idempotencyKey: 'k-busy' })).toBe('done');
+    expect(runs()).toBe(2);
   });
 
   it('tells inputs apart by what a transformer carries (Set, Map, BigInt, NaN, Error), and refuses one with no fingerprint', async () => {

@@ -46,6 +46,7 @@ export function rateLimitLink<TRouter extends AnyRouter = AnyRouter>(options: Ra
       if (op.type === 'subscription' && !subscriptions) return next(op);
       return observable((observer) => {
         let unsubscribe: (() => void) | undefined;
+        let stopped = false;
         // Unsubscribing ends the wait, as the operation's signal does: a closed subscription or a
         // dropped call must not keep its place in the queue and spend a unit nobody uses.
         const waiting = stopper(op);
@@ -56,13 +57,16 @@ export function rateLimitLink<TRouter extends AnyRouter = AnyRouter>(options: Ra
           .finally(waiting.release)
           .then(
             () => {
-              if (!waiting.signal.aborted) unsubscribe = next(op).subscribe(observer).unsubscribe;
+              // Admitted, then its own signal aborted (in the same tick): sent on, the links below
+              // answer the abort as they do. Skipped, the caller would never hear back.
+              if (!stopped) unsubscribe = next(op).subscribe(observer).unsubscribe;
             },
             (error: unknown) => {
               if (op.signal?.aborted || !waiting.signal.aborted) observer.error(asClientError(error));
             },
           );
         return () => {
+          stopped = true;
           if (unsubscribe === undefined) waiting.abort(unsubscribed());
           unsubscribe?.();
         };

@@ -94,6 +94,92 @@ describe('retryLink and a 409 CONFLICT', () => {
     expect(await pending).toBe(1);
   });
 
+  it('does not retry a keyed mutation’s own CONFLICT (a conflict with the data), replayed by idempotentMutation or not', async () => {
+    const clock = new FakeClock();
+    let runs = 0;
+    let requests = 0;
+    const conflict = () => {
+      runs++;
+      throw new TRPCError({ code: 'CONFLICT', message: 'the item changed meanwhile' });
+    };
+    const keyed = t.procedure.input((raw) => raw as { idempotencyKey: string });
+    const router = t.router({
+      recorded: keyed.mutation(idempotentMutation({}, conflict)),
+      plain: keyed.mutation(conflict),
+    });
+    server = await startServer({
+      router,
+      responseMeta: responseMeta(),
+      createContext: () => {
+        requests++;
+        return {};
+      },
+    });
+    const { link, heard } = retrying(clock);
+    const client = createTRPCClient<typeof router>({ links: [link, httpLink({ url: server.url })] });
+    for (const call of [
+      () => client.recorded.mutate({ idempotencyKey: 'k-1' }),
+      () => client.plain.mutate({ idempotencyKey: 'k-2' }),
+    ]) {
+      const error = await failure(call());
+      expect([error.data?.httpStatus, error.data?.idempotencyKeyInUse]).toEqual([409, undefined]);
+    }
+    expect({ requests, runs, retries: heard.retries }).toEqual({ requests: 2, runs: 2, retries: 0 });
+  });
+
+  it('retries the 409 of its key in flight, then not the first run’s own CONFLICT it recorded and replays', async () => {
+    const clock = new FakeClock();
+    let runs = 0;
+    let release: (() => void) | undefined;
+    const router = t.router({
+      order: t.procedure
+        .use(timeoutMiddleware({ ms: 1_000, clock }))
+        .input((raw) => raw as { idempotencyKey: string })
+        .mutation(
+          idempotentMutation({}, async () => {
+            runs++;
+            await new Promise<void>((resolve) => (release = resolve));
+            throw new TRPCError({ code: 'CONFLICT', message: 'sold out meanwhile' });
+          }),
+        ),
+    });
+    server = await startServer({ router, responseMeta: responseMeta() });
+    const { link, heard } = retrying(clock);
+    const client = createTRPCClient<typeof router>({ links: [link, httpLink({ url: server.url })] });
+    const pending = failure(client.order.mutate({ idempotencyKey: 'k-sold' }));
+    await until(() => release !== undefined, 'the mutation to start');
+    await clock.advance(1_000); // 503: retried
+    await until(() => heard.retries === 1, 'a retry after the 503');
+    await clock.advance(100); // 409 in flight: retried
+    await until(() => heard.retries === 2, 'a retry after the 409');
+    release!();
+    await clock.advance(100); // the recorded CONFLICT, replayed: the answer
+    const error = await pending;
+    expect([error.data?.httpStatus, error.message]).toEqual([409, 'sold out meanwhile']);
+    expect(error.data?.idempotencyKeyInUse).toBeUndefined();
+    expect({ runs, retries: heard.retries }).toEqual({ runs: 1, retries: 2 });
+  });
+
+  it('does not retry the HTTP adapters’ in-flight 409 when it is replayed (a handler’s own conflict they recorded)', async () => {
+    const clock = new FakeClock();
+    let requests = 0;
+    front = createServer((_req, res) => {
+      requests++;
+      const answer = errorResponse(new IdempotencyConflictError('in_flight'));
+      res
+        .writeHead(answer.status, { ...answer.headers, 'idempotent-replayed': 'true' })
+        .end(JSON.stringify(answer.body));
+    });
+    await new Promise<void>((resolve) => front!.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(front.address() as AddressInfo).port}`;
+    const { link, heard } = retrying(clock);
+    const router = t.router({ order: t.procedure.mutation(() => 'ordered') });
+    const client = createTRPCClient<typeof router>({ links: [link, httpLink({ url })] });
+    const error = await failure(client.order.mutate(undefined, { context: { idempotencyKey: 'k-replayed' } }));
+    expect(error.meta?.response).toMatchObject({ status: 409 });
+    expect({ requests, retries: heard.retries }).toEqual({ requests: 1, retries: 0 });
+  });
+
   it('does not retry another 409: a query’s, or a mutation’s without a key', async () => {
     const clock = new FakeClock();
     let runs = 0;

@@ -18,7 +18,7 @@ import { promiseLink } from './operation.js';
 export interface RetryLinkOptions {
   /**
    * `retry()`'s options. `handle` defaults to `isRetryableFailure` (network errors, timeouts,
-   * 408, 425, 429, 5xx) and a keyed call's 409 (its key in flight); `Retry-After` (or
+   * 408, 425, 429, 5xx) and `isIdempotencyKeyInUse`; `Retry-After` (or
    * `data.retryAfterMs`) is honoured up to `retryAfter.maxMs`. `budget: false` drops the budget.
    * @default 4 attempts, backoff 100 ms to 5 s, Retry-After up to 60 s, a retry budget
    */
@@ -54,6 +54,20 @@ function lastError(error: unknown, path: string, attempts: number, totalDelayMs:
   throw last;
 }
 
+/** Whether a call's 409 says its idempotency key's first call still runs (`data.idempotencyKeyInUse`, or problem+json `code: 'in_flight'` not replayed). */
+export function isIdempotencyKeyInUse(error: unknown): boolean {
+  if (statusOf(error) !== 409) return false;
+  const { data, meta } = error as {
+    data?: { idempotencyKeyInUse?: unknown };
+    meta?: { responseJSON?: { code?: unknown }; response?: { headers?: { get?(name: string): unknown } } };
+  };
+  // A handler's own in-flight 409 that an HTTP adapter recorded answers every retry: `Idempotent-Replayed`.
+  return (
+    data?.idempotencyKeyInUse === true ||
+    (meta?.responseJSON?.code === 'in_flight' && meta.response?.headers?.get?.('idempotent-replayed') !== 'true')
+  );
+}
+
 const safeByDefault = (op: Operation) => op.type === 'query' || hasIdempotencyKey(op);
 
 /**
@@ -71,11 +85,9 @@ export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryL
   v.check(o.retry === undefined || isPlainObject(o.retry), 'retry', o.retry, 'retry() options');
   v.predicate('idempotent', o.idempotent);
   const { budget, ...rest } = o.retry ?? {};
-  // A keyed call's 409: its key's first attempt still runs, and a later one gets its result.
-  const inFlight = new WeakSet<object>();
   const policy = built(v, 'retry', ['retry'], () =>
     retry({
-      handle: (e) => isRetryableFailure(e) || inFlight.has(e as object),
+      handle: (e) => isRetryableFailure(e) || isIdempotencyKeyInUse(e),
       ...rest,
       ...(budget !== false && { budget: budget === undefined ? {} : budget }),
     }),
@@ -93,7 +105,6 @@ export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryL
         if (failedAt !== undefined) waitedMs += clock.now() - failedAt;
         return send(op).catch((error: unknown) => {
           failedAt = clock.now();
-          if (statusOf(error) === 409 && hasIdempotencyKey(op)) inFlight.add(error as object);
           throw error;
         });
       };

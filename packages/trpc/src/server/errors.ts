@@ -46,6 +46,7 @@ export interface ErrorAnswer {
   readonly code: TRPC_ERROR_CODE_KEY;
   readonly httpStatus: number;
   readonly retryAfterMs?: number;
+  readonly idempotencyKeyInUse?: true;
 }
 
 /**
@@ -58,13 +59,20 @@ export function errorAnswer(error: TRPCError): ErrorAnswer {
   const s = cause === undefined ? undefined : httpErrorStatus(cause);
   const code = wrapped ? (CODE_BY_STATUS[s!.status] ?? (s!.status < 500 ? 'BAD_REQUEST' : error.code)) : error.code;
   const retryAfterMs = s?.retryAfterMs;
-  return { code, httpStatus: STATUS_BY_CODE[code], ...(retryAfterMs !== undefined && { retryAfterMs }) };
+  return {
+    code,
+    httpStatus: STATUS_BY_CODE[code],
+    ...(retryAfterMs !== undefined && { retryAfterMs }),
+    ...(code === 'CONFLICT' && s?.code === 'in_flight' && { idempotencyKeyInUse: true }),
+  };
 }
 
 /** What `errorFormatter` adds to the shape's `data`. */
 export interface ResilienceErrorData {
   /** When a retry may succeed, in ms (a rate limit's wait, an open breaker's next probe). */
   retryAfterMs?: number;
+  /** A `CONFLICT`: the key's first call still runs (`retryLink` retries this 409 only). */
+  idempotencyKeyInUse?: true;
 }
 
 type FormatterOptions = { error: TRPCError; shape: TRPCDefaultErrorShape };
@@ -72,7 +80,8 @@ type Shape = TRPCDefaultErrorShape & { data: TRPCDefaultErrorShape['data'] & Res
 
 /**
  * An `errorFormatter` for `initTRPC.create()`: the shape's `code`, `data.code` and
- * `data.httpStatus` as `errorAnswer` says, and `data.retryAfterMs` (read by `retryLink`).
+ * `data.httpStatus` as `errorAnswer` says, `data.retryAfterMs` and `data.idempotencyKeyInUse`
+ * (read by `retryLink`).
  * Give it your own formatter to shape the result further.
  *
  * @example
@@ -87,12 +96,10 @@ export function errorFormatter(format?: (opts: FormatterOptions & { shape: Shape
   return (opts: FormatterOptions) => {
     const answer = errorAnswer(opts.error);
     const { shape } = opts;
-    const data = { ...shape.data, code: answer.code, httpStatus: answer.httpStatus };
-    const formatted: Shape = {
-      ...shape,
-      code: TRPC_ERROR_CODES_BY_KEY[answer.code],
-      data: answer.retryAfterMs === undefined ? data : { ...data, retryAfterMs: answer.retryAfterMs },
-    };
+    const data: Shape['data'] = { ...shape.data, code: answer.code, httpStatus: answer.httpStatus };
+    if (answer.retryAfterMs !== undefined) data.retryAfterMs = answer.retryAfterMs;
+    if (answer.idempotencyKeyInUse) data.idempotencyKeyInUse = true;
+    const formatted: Shape = { ...shape, code: TRPC_ERROR_CODES_BY_KEY[answer.code], data };
     return format === undefined ? formatted : format({ ...opts, shape: formatted });
   };
 }

@@ -345,3 +345,91 @@ describe('idempotentMutation: a result a tRPC transformer carries and JSON canno
     }
   });
 });
+
+describe('idempotentMutation: the input it fingerprints', () => {
+  /** A transformer as superjson is: JSON, and beside it the type of each value JSON writes as another. */
+  type Types = Record<string, string>;
+  const write = (v: unknown, at: string, types: Types): unknown => {
+    const tag = (type: string, json: unknown) => {
+      types[at] = type;
+      return json;
+    };
+    if (v === undefined) return tag('undefined', null);
+    if (typeof v === 'bigint') return tag('bigint', String(v));
+    if (Object.is(v, -0)) return tag('-0', 0);
+    if (v instanceof Date) return tag('Date', v.toISOString());
+    if (v instanceof Map) return tag('map', write([...v], at, types));
+    if (Array.isArray(v)) return v.map((x, i) => write(x, `${at}.${i}`, types));
+    if (typeof v !== 'object' || v === null) return v;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, write(x, `${at}.${k}`, types)]));
+  };
+  const read = (v: unknown, at: string, types: Types): unknown => {
+    const type = types[at];
+    if (type === 'undefined') return undefined;
+    if (type === 'bigint') return BigInt(v as string);
+    if (type === '-0') return -0;
+    if (type === 'Date') return new Date(v as string);
+    if (type === 'map') return new Map(read(v, `${at}.`, {}) as [unknown, unknown][]);
+    if (Array.isArray(v)) return v.map((x, i) => read(x, `${at}.${i}`, types));
+    if (typeof v !== 'object' || v === null) return v;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, read(x, `${at}.${k}`, types)]));
+  };
+  const superjsonLike = {
+    serialize: (value: unknown) => {
+      const types: Types = {};
+      return { json: write(value, '', types), types };
+    },
+    deserialize: ({ json, types }: { json: unknown; types: Types }) => read(json, '', types),
+  };
+
+  it('tells apart inputs a transformer carries as different values though JSON writes them alike, and replays the same input', async () => {
+    const tx = initTRPC.create({ transformer: superjsonLike, errorFormatter: errorFormatter() });
+    let runs = 0;
+    const router = tx.router({
+      order: tx.procedure
+        .input((raw) => raw as { idempotencyKey: string; value: unknown })
+        .mutation(idempotentMutation({ transformer: superjsonLike }, () => ++runs)),
+    });
+    server = await startServer({ router });
+    const client = createTRPCClient<typeof router>({
+      links: [httpLink({ url: server.url, transformer: superjsonLike })],
+    });
+    const pairs: [() => unknown, unknown][] = [
+      [() => new Date(0), '1970-01-01T00:00:00.000Z'],
+      [() => new Map([['a', 1]]), { $map: [['a', 1]] }],
+      [() => ({ note: undefined }), {}],
+      [() => [undefined], [null]],
+      [() => 1n, { $bigint: '1' }],
+      [() => -0, 0],
+    ];
+    for (const [i, [first, other]] of pairs.entries()) {
+      const order = (value: unknown) => client.order.mutate({ idempotencyKey: `k-${i}`, value });
+      expect(await order(first())).toBe(i + 1);
+      expect((await failure(order(other))).data?.code).toBe('UNPROCESSABLE_CONTENT');
+      expect(await order(first())).toBe(i + 1);
+    }
+    expect(runs).toBe(pairs.length);
+  });
+
+  it('is the input as sent, not as the validators fill it in: a generated default differs on each retry, which replays', async () => {
+    let ids = 0;
+    let runs = 0;
+    const router = t.router({
+      order: t.procedure
+        // As z.string().default(() => crypto.randomUUID()) does.
+        .input((raw) => ({ orderId: `order-${++ids}`, ...(raw as { idempotencyKey: string; orderId?: string }) }))
+        .mutation(idempotentMutation({}, ({ input }) => ({ orderId: input.orderId, run: ++runs }))),
+    });
+    server = await startServer({ router });
+    const client = createTRPCClient<typeof router>({ links: [httpLink({ url: server.url })] });
+    // Typed as the validator's output, which has the default filled in: the client may leave it out.
+    const order = (input: { idempotencyKey: string; orderId?: string }) =>
+      client.order.mutate(input as { idempotencyKey: string; orderId: string });
+    const first = await order({ idempotencyKey: 'k-default' });
+    expect(await order({ idempotencyKey: 'k-default' })).toEqual(first);
+    expect(first).toEqual({ orderId: 'order-1', run: 1 });
+    expect((await failure(order({ idempotencyKey: 'k-default', orderId: 'mine' }))).data?.code).toBe(
+      'UNPROCESSABLE_CONTENT',
+    );
+  });
+});

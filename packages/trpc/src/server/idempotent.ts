@@ -23,6 +23,8 @@ export interface ResolverInput {
   readonly input: unknown;
   readonly path: string;
   readonly signal?: AbortSignal | undefined;
+  /** The input as sent (after the transformer, before the validators), which is fingerprinted. */
+  readonly getRawInput?: (() => Promise<unknown>) | undefined;
 }
 
 export interface IdempotentMutationOptions<O extends ResolverInput> {
@@ -91,14 +93,15 @@ const ENVELOPE_BYTES = 10;
 
 /**
  * The caller's own mistake in `error`, as `errorFormatter` answers it: a 4xx, but not one that
- * tells the caller to come back (408, 429) or one nobody heard (499) — core's
- * `shouldRecordResponse`, the HTTP adapters' rule. A `TRPCError` or anything else (an error
- * with its own `status: 404`).
+ * tells the caller to come back (408, 429; a 409 whose cause is another key's call still
+ * running, which `retryLink` retries: recorded, it would answer every retry for a day) or one
+ * nobody heard (499) — core's `shouldRecordResponse`, the HTTP adapters' rule. A `TRPCError` or
+ * anything else (an error with its own `status: 404`).
  */
 function mistakeIn(error: unknown): Outcome['error'] {
   const trpc = getTRPCErrorFromUnknown(error);
-  const { code, httpStatus } = errorAnswer(trpc);
-  return shouldRecordResponse(httpStatus) ? { code, message: trpc.message } : undefined;
+  const { code, httpStatus, idempotencyKeyInUse } = errorAnswer(trpc);
+  return shouldRecordResponse(httpStatus) && !idempotencyKeyInUse ? { code, message: trpc.message } : undefined;
 }
 
 /** Text a store writes as it is: no UTF-16 surrogate without its pair (UTF-8 would make two such keys one). */
@@ -128,7 +131,7 @@ const keyInInput = (opts: ResolverInput): unknown => {
  * Makes a mutation resolver idempotent: the first call with a key runs it and records its
  * result; a repeat gets that result without running it. A repeat while the first runs is
  * `CONFLICT`, the key with another input `UNPROCESSABLE_CONTENT`, a missing or malformed key
- * `BAD_REQUEST`; a 4xx error (but 408, 429, 499) is recorded, any other frees the key.
+ * `BAD_REQUEST`; a 4xx error (but 408, 429, 499, an in-flight 409) is recorded, any other frees the key.
  *
  * @example
  * pay: t.procedure.input(z.object({ idempotencyKey: z.string(), amount: z.number() }))
@@ -215,7 +218,9 @@ export function idempotentMutation<O extends ResolverInput, T>(
     let result: IdempotentResult<Outcome>;
     try {
       result = await idem.executeDetailed(key, run, {
-        fingerprint: await inputFingerprint(opts.path, opts.input),
+        // What the client sent, not what the validators made of it: a default they fill in
+        // (a generated id, new Date()) differs on each retry, which would then be refused 422.
+        fingerprint: await inputFingerprint(opts.path, opts.getRawInput ? await opts.getRawInput() : opts.input),
         onInFlight: 'reject',
         maxRecordBytes: maxResultBytes + ENVELOPE_BYTES,
         ...(scope !== undefined && { scope: await storedScope(scope) }),
