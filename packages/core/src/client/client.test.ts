@@ -424,6 +424,34 @@ describe('per-host policies', () => {
     expect(breakerRegistry.list().filter((b) => b.name.startsWith('lru-test'))).toEqual([]);
   });
 
+  it('keeps a host whose breaker is open past maxHosts: a flood of new hosts does not close it', async () => {
+    const { client: c } = client({
+      maxHosts: 2,
+      retry: false,
+      breaker: { strategy: consecutive(1), halfOpenAfter: 60_000 },
+    });
+    const down = script(503);
+    await c.request(call('GET', A), down.send); // a's breaker opens
+    const up = script(200).send;
+    for (let i = 0; i < 5; i++) await c.request(call('GET', `https://h${i}.test/`), up);
+    expect(c.hosts()).toEqual(['a.example.com', 'h4.test']); // the least recently used closed one went instead
+    await expect(c.request(call('GET', A), down.send)).rejects.toBeInstanceOf(BrokenCircuitError);
+    expect(down.attempts).toHaveLength(1);
+  });
+
+  it('drops the least recently used host past maxHosts when every kept breaker is open', async () => {
+    const { client: c } = client({
+      maxHosts: 2,
+      retry: false,
+      breaker: { strategy: consecutive(1), halfOpenAfter: 60_000 },
+    });
+    const down = script(503).send;
+    await c.request(call('GET', A), down);
+    await c.request(call('GET', B), down);
+    await c.request(call('GET', 'https://c.test/'), script(200).send);
+    expect(c.hosts()).toEqual(['b.example.com', 'c.test']); // memory stays bounded
+  });
+
   it('leaves no timer of a dropped host behind: memory stays bounded by maxHosts, not by the time limits', async () => {
     const { client: c, clock } = client({ maxHosts: 10, timeout: 60_000, deadlineMs: 120_000 });
     const send = script(200).send;

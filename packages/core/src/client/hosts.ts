@@ -252,6 +252,27 @@ function release(discard: (response: unknown) => void, error: unknown): void {
 }
 
 /**
+ * The host dropped past `maxHosts`: the least recently used whose breaker is closed (or that has
+ * none), among the SCANNED oldest, else the oldest. A dropped breaker is rebuilt closed, so an
+ * open (half-open, isolated) one is kept: requests to many new hosts (URLs an attacker chooses)
+ * must not let traffic back onto a host that is down.
+ */
+function victim(hosts: Map<string, HostPolicies>): [string, HostPolicies] {
+  let oldest: [string, HostPolicies] | undefined;
+  let scanned = 0;
+  for (const entry of hosts) {
+    const state = entry[1].breaker?.state;
+    if (state === undefined || state === 'closed') return entry;
+    oldest ??= entry;
+    if (++scanned === SCANNED) break;
+  }
+  return oldest!;
+}
+
+/** How many of the least recently used hosts are looked at for one to drop: the cost stays bounded. */
+const SCANNED = 32;
+
+/**
  * The hosts' policies, at most `maxHosts`: the least recently used host is dropped past it
  * (a Map keeps insertion order; a host is moved to the end when used, unless it already is).
  */
@@ -291,7 +312,7 @@ export class HostMap {
     key = copied(key); // kept: not a slice of the request's URL
     host = this.#build(key);
     if (hosts.size >= this.#max) {
-      const [oldest, evicted] = hosts.entries().next().value as [string, HostPolicies];
+      const [oldest, evicted] = victim(hosts);
       hosts.delete(oldest);
       evicted.dispose();
       this.#dropped(evicted);
