@@ -460,6 +460,19 @@ describe('per-host policies', () => {
     expect(clock.pendingTimers).toBeLessThanOrEqual(20); // a timeout and a deadline per kept host, at most
   });
 
+  it('keeps a key longer than any host name cut to 256 characters, not whole', async () => {
+    const { client: c } = client({ key: (request) => request.url.slice(8, -1) });
+    const send = script(200).send;
+    const long = `${'a'.repeat(300_000)}.test`; // no DNS name is longer than 253 characters
+    await c.request(call('GET', `https://${long}/`), send);
+    await c.request(call('GET', `https://${long.replace('.test', '.example')}/`), send);
+    expect(c.hosts().map((key) => key.length)).toEqual([256]); // one host: they differ past the cut
+    const { client: byHost } = client();
+    await byHost.request(call('GET', `https://${long}/`), send);
+    expect(byHost.hosts().map((key) => key.length)).toEqual([256]);
+    expect(byHost.host('a'.repeat(256))).toBeDefined();
+  });
+
   it('tells hosts apart that share a prefix with the previous URL', async () => {
     const { client: c } = client();
     const send = script(200).send;

@@ -269,6 +269,12 @@ function victim(hosts: Map<string, HostPolicies>): [string, HostPolicies] {
   return oldest!;
 }
 
+/**
+ * A key as kept: past 256 characters (no DNS name is longer than 253), cut. A URL or `key()` an
+ * attacker makes up cannot make each kept host hold, and each new one copy, kilobytes.
+ */
+const fit = (key: string): string => (key.length > 256 ? key.slice(0, 256) : key);
+
 /** How many of the least recently used hosts are looked at for one to drop: the cost stays bounded. */
 const SCANNED = 32;
 
@@ -299,6 +305,7 @@ export class HostMap {
 
   /** The host's policies, built on first use; marks the host as the most recently used. */
   get(key: string): HostPolicies {
+    key = fit(key);
     const hosts = this.#hosts;
     let host = hosts.get(key);
     if (host !== undefined) {
@@ -325,7 +332,7 @@ export class HostMap {
 
   /** The host's policies if kept, without marking it used. */
   peek(key: string): HostPolicies | undefined {
-    return this.#hosts.get(key);
+    return this.#hosts.get(fit(key));
   }
 
   keys(): string[] {
