@@ -439,6 +439,16 @@ describe('per-host policies', () => {
     expect(down.attempts).toHaveLength(1);
   });
 
+  it('keeps a host whose throttle is shedding past maxHosts: a flood of new hosts does not reset it', async () => {
+    const { client: c } = client({ maxHosts: 2, retry: false, throttle: { k: 2 } });
+    const down = script(503).send;
+    for (let i = 0; i < 2; i++) await c.request(call('GET', A), down); // a's throttle: p = 2/3
+    const up = script(200).send;
+    for (let i = 0; i < 5; i++) await c.request(call('GET', `https://h${i}.test/`), up);
+    expect(c.hosts()).toEqual(['a.example.com', 'h4.test']);
+    expect(c.host('a.example.com')!.throttle!.stats.probability).toBeGreaterThan(0);
+  });
+
   it('drops the least recently used host past maxHosts when every kept breaker is open', async () => {
     const { client: c } = client({
       maxHosts: 2,

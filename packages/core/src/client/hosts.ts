@@ -253,16 +253,18 @@ function release(discard: (response: unknown) => void, error: unknown): void {
 
 /**
  * The host dropped past `maxHosts`: the least recently used whose breaker is closed (or that has
- * none), among the SCANNED oldest, else the oldest. A dropped breaker is rebuilt closed, so an
- * open (half-open, isolated) one is kept: requests to many new hosts (URLs an attacker chooses)
- * must not let traffic back onto a host that is down.
+ * none) and whose throttle sheds nothing, among the SCANNED oldest, else the oldest. Dropped
+ * policies are rebuilt fresh, so an open (half-open, isolated) breaker or a shedding throttle is
+ * kept: requests to many new hosts (URLs an attacker chooses) must not let traffic back onto a
+ * host that is down.
  */
 function victim(hosts: Map<string, HostPolicies>): [string, HostPolicies] {
   let oldest: [string, HostPolicies] | undefined;
   let scanned = 0;
   for (const entry of hosts) {
-    const state = entry[1].breaker?.state;
-    if (state === undefined || state === 'closed') return entry;
+    const { breaker, throttle } = entry[1];
+    const state = breaker?.state;
+    if ((state === undefined || state === 'closed') && !(throttle && throttle.stats.probability > 0)) return entry;
     oldest ??= entry;
     if (++scanned === SCANNED) break;
   }

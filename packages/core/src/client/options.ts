@@ -75,8 +75,8 @@ export interface ClientOptions<N = unknown> {
   /** The key a request's policies are kept under. @default the URL's host (`hostKeyOf`) */
   key?: (request: N) => string;
   /**
-   * Most hosts (keys) whose policies are kept; past it the least recently used host's with a
-   * closed breaker (or none) are dropped (docs/client.md). @default 100
+   * Most hosts (keys) whose policies are kept; past it the least recently used host's are
+   * dropped, but an open breaker's or a shedding throttle's (docs/client.md). @default 100
    */
   maxHosts?: number;
   /** Stamped on the client's breakers (`<name>:<host>` unless `breaker.name` is given). @default 'http-client' */
