@@ -281,8 +281,9 @@ const fit = (key: string): string => (key.length > 256 ? key.slice(0, 256) : key
 const SCANNED = 32;
 
 /**
- * The hosts' policies, at most `maxHosts`: the least recently used host is dropped past it
- * (a Map keeps insertion order; a host is moved to the end when used, unless it already is).
+ * The hosts' policies, at most `maxHosts`: past it the least recently used host that `victim`
+ * lets go is dropped (a Map keeps insertion order; a host is moved to the end when used, unless
+ * it already is). Keys are kept `fit`.
  */
 export class HostMap {
   readonly #hosts = new Map<string, HostPolicies>();
