@@ -155,10 +155,12 @@ const isReplayable = (data: unknown): boolean =>
 /**
  * The reasons undici's fetch gives (the fetch adapter's `ERR_NETWORK` has them as its `cause`)
  * for a request fetch's own rules refuse: a redirect loop (20 redirects), a redirect to a
- * scheme fetch does not speak, a port it never sends to. A socket's failure has a `code`.
+ * scheme fetch does not speak, a port it never sends to, a redirect its mode forbids (to
+ * another origin with credentials in the URL), and none at all (an empty message) for a 307
+ * or 308 of a streamed body, which fetch cannot send again. A socket's failure has a `code`.
  */
 const FETCH_RULE =
-  /^(redirect count exceeded|unexpected redirect|URL scheme must be a HTTP\(S\) scheme|unknown scheme|bad port|invalid method|proxy authentication required)$/;
+  /^(|redirect count exceeded|unexpected redirect|URL scheme must be a HTTP\(S\) scheme|unknown scheme|bad port|invalid method|proxy authentication required|cross origin not allowed for request mode "cors"|URL cannot contain credentials for request mode "cors"|request mode cannot be "same-origin"|redirect mode cannot be "follow" for "no-cors" request|cors failure|local URLs only|only if cached)$/;
 
 /**
  * Rethrows an attempt's error, marked `retryable` when the http adapter's buffered body broke

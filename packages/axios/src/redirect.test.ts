@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { BrokenCircuitError, consecutive, isRetryableFailure } from '@resilience/core';
 import { FakeClock, sequenceRandom } from '@resilience/core/testing';
 import axios from 'axios';
@@ -26,6 +27,13 @@ const toFtp: Step = (_req, res) => {
   res.writeHead(302, { location: 'ftp://127.0.0.1/file' });
   res.end();
 };
+
+const redirect =
+  (status: number, location: string): Step =>
+  (_req, res) => {
+    res.writeHead(status, { location });
+    res.end();
+  };
 
 const unparsable: Step = (_req, res) => {
   res.writeHead(302, { location: 'http://[::1' });
@@ -57,6 +65,36 @@ describe('a redirect that can never succeed', () => {
     expect(axios.isAxiosError(outcome)).toBe(true);
     expect(isRetryableFailure(outcome)).toBe(false);
     expect(server.seen).toHaveLength(requests);
+    expect(api.client.host(server.host)?.breaker?.state).toBe('closed');
+  });
+
+  it.each<[string, (url: string) => Step, () => unknown]>([
+    // S3 answers 307 to a bucket's region: fetch cannot send a streamed body again (an empty cause).
+    ['a 307 to a streamed upload', () => redirect(307, '/elsewhere'), () => Readable.from(['upload'])],
+    ['a 308 to a streamed upload', () => redirect(308, '/elsewhere'), () => Readable.from(['upload'])],
+    [
+      'a redirect to another origin with credentials in its URL',
+      (url) => redirect(302, url.replace('//127.0.0.1', '//user:secret@localhost')),
+      () => 'text',
+    ],
+  ])('is not counted by the breaker, through the fetch adapter: %s', async (_, step, data) => {
+    server = await scriptServer();
+    server.script(step(server.url));
+    const clock = new FakeClock();
+    const api = withResilience(axios.create({ baseURL: server.url, adapter: 'fetch' }), {
+      clock,
+      random: sequenceRandom(0),
+      breaker: { strategy: consecutive(1), halfOpenAfter: 30_000 },
+    });
+    let outcome: unknown;
+    api.put('/upload', data()).then(
+      (response) => (outcome = response),
+      (error: unknown) => (outcome = error),
+    );
+    await until(() => outcome !== undefined || clock.pendingTimers > 0, 'the outcome, or a retry’s backoff');
+    expect(axios.isAxiosError(outcome)).toBe(true);
+    expect(isRetryableFailure(outcome)).toBe(false);
+    expect(server.seen).toHaveLength(1);
     expect(api.client.host(server.host)?.breaker?.state).toBe('closed');
   });
 

@@ -258,10 +258,12 @@ function send(
  * The reasons undici's fetch gives, as the `cause` of its `TypeError: fetch failed`, for a
  * request its own rules refuse: a redirect loop (20 redirects), a redirect under `redirect:
  * 'error'`, a redirect to or a URL of a scheme or port fetch does not send to, a proxy that
- * wants credentials. A socket's failure comes with a `code` instead.
+ * wants credentials, a redirect its mode forbids (to another origin with credentials in the
+ * URL, under `same-origin` or `no-cors`), and none at all (an empty message) for a 307 or 308
+ * of a streamed body, which fetch cannot send again. A socket's failure comes with a `code` instead.
  */
 const FETCH_RULE =
-  /^(redirect count exceeded|unexpected redirect|URL scheme must be a HTTP\(S\) scheme|unknown scheme|bad port|invalid method|proxy authentication required|about scheme is not supported|failed to fetch the data URL|not implemented\.\.\. yet\.\.\.)$/;
+  /^(|redirect count exceeded|unexpected redirect|URL scheme must be a HTTP\(S\) scheme|unknown scheme|bad port|invalid method|proxy authentication required|about scheme is not supported|failed to fetch the data URL|not implemented\.\.\. yet\.\.\.|cross origin not allowed for request mode "cors"|URL cannot contain credentials for request mode "cors"|request mode cannot be "same-origin"|redirect mode cannot be "follow" for "no-cors" request|cors failure|local URLs only|only if cached)$/;
 
 /**
  * Rethrows an attempt's error, marked `retryable: false` when fetch's own rules refused the

@@ -424,12 +424,63 @@ describe('per-host policies', () => {
     expect(breakerRegistry.list().filter((b) => b.name.startsWith('lru-test'))).toEqual([]);
   });
 
+  it('keeps a host whose breaker is open past maxHosts: a flood of new hosts does not close it', async () => {
+    const { client: c } = client({
+      maxHosts: 2,
+      retry: false,
+      breaker: { strategy: consecutive(1), halfOpenAfter: 60_000 },
+    });
+    const down = script(503);
+    await c.request(call('GET', A), down.send); // a's breaker opens
+    const up = script(200).send;
+    for (let i = 0; i < 5; i++) await c.request(call('GET', `https://h${i}.test/`), up);
+    expect(c.hosts()).toEqual(['a.example.com', 'h4.test']); // the least recently used closed one went instead
+    await expect(c.request(call('GET', A), down.send)).rejects.toBeInstanceOf(BrokenCircuitError);
+    expect(down.attempts).toHaveLength(1);
+  });
+
+  it('keeps a host whose throttle is shedding past maxHosts: a flood of new hosts does not reset it', async () => {
+    const { client: c } = client({ maxHosts: 2, retry: false, throttle: { k: 2 } });
+    const down = script(503).send;
+    for (let i = 0; i < 2; i++) await c.request(call('GET', A), down); // a's throttle: p = 2/3
+    const up = script(200).send;
+    for (let i = 0; i < 5; i++) await c.request(call('GET', `https://h${i}.test/`), up);
+    expect(c.hosts()).toEqual(['a.example.com', 'h4.test']);
+    expect(c.host('a.example.com')!.throttle!.stats.probability).toBeGreaterThan(0);
+  });
+
+  it('drops the least recently used host past maxHosts when every kept breaker is open', async () => {
+    const { client: c } = client({
+      maxHosts: 2,
+      retry: false,
+      breaker: { strategy: consecutive(1), halfOpenAfter: 60_000 },
+    });
+    const down = script(503).send;
+    await c.request(call('GET', A), down);
+    await c.request(call('GET', B), down);
+    await c.request(call('GET', 'https://c.test/'), script(200).send);
+    expect(c.hosts()).toEqual(['b.example.com', 'c.test']); // memory stays bounded
+  });
+
   it('leaves no timer of a dropped host behind: memory stays bounded by maxHosts, not by the time limits', async () => {
     const { client: c, clock } = client({ maxHosts: 10, timeout: 60_000, deadlineMs: 120_000 });
     const send = script(200).send;
     for (let i = 0; i < 500; i++) await c.request(call('GET', `https://h${i}.test/`), send);
     expect(c.hosts()).toHaveLength(10);
     expect(clock.pendingTimers).toBeLessThanOrEqual(20); // a timeout and a deadline per kept host, at most
+  });
+
+  it('keeps a key longer than any host name cut to 256 characters, not whole', async () => {
+    const { client: c } = client({ key: (request) => request.url.slice(8, -1) });
+    const send = script(200).send;
+    const long = `${'a'.repeat(300_000)}.test`; // no DNS name is longer than 253 characters
+    await c.request(call('GET', `https://${long}/`), send);
+    await c.request(call('GET', `https://${long.replace('.test', '.example')}/`), send);
+    expect(c.hosts().map((key) => key.length)).toEqual([256]); // one host: they differ past the cut
+    const { client: byHost } = client();
+    await byHost.request(call('GET', `https://${long}/`), send);
+    expect(byHost.hosts().map((key) => key.length)).toEqual([256]);
+    expect(byHost.host('a'.repeat(256))).toBeDefined();
   });
 
   it('tells hosts apart that share a prefix with the previous URL', async () => {

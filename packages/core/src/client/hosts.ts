@@ -252,8 +252,38 @@ function release(discard: (response: unknown) => void, error: unknown): void {
 }
 
 /**
- * The hosts' policies, at most `maxHosts`: the least recently used host is dropped past it
- * (a Map keeps insertion order; a host is moved to the end when used, unless it already is).
+ * The host dropped past `maxHosts`: the least recently used whose breaker is closed (or that has
+ * none) and whose throttle sheds nothing, among the SCANNED oldest, else the oldest. Dropped
+ * policies are rebuilt fresh, so an open (half-open, isolated) breaker or a shedding throttle is
+ * kept: requests to many new hosts (URLs an attacker chooses) must not let traffic back onto a
+ * host that is down.
+ */
+function victim(hosts: Map<string, HostPolicies>): [string, HostPolicies] {
+  let oldest: [string, HostPolicies] | undefined;
+  let scanned = 0;
+  for (const entry of hosts) {
+    const { breaker, throttle } = entry[1];
+    const state = breaker?.state;
+    if ((state === undefined || state === 'closed') && !(throttle && throttle.stats.probability > 0)) return entry;
+    oldest ??= entry;
+    if (++scanned === SCANNED) break;
+  }
+  return oldest!;
+}
+
+/**
+ * A key as kept: past 256 characters (no DNS name is longer than 253), cut. A URL or `key()` an
+ * attacker makes up cannot make each kept host hold, and each new one copy, kilobytes.
+ */
+const fit = (key: string): string => (key.length > 256 ? key.slice(0, 256) : key);
+
+/** How many of the least recently used hosts are looked at for one to drop: the cost stays bounded. */
+const SCANNED = 32;
+
+/**
+ * The hosts' policies, at most `maxHosts`: past it the least recently used host that `victim`
+ * lets go is dropped (a Map keeps insertion order; a host is moved to the end when used, unless
+ * it already is). Keys are kept `fit`.
  */
 export class HostMap {
   readonly #hosts = new Map<string, HostPolicies>();
@@ -278,6 +308,7 @@ export class HostMap {
 
   /** The host's policies, built on first use; marks the host as the most recently used. */
   get(key: string): HostPolicies {
+    key = fit(key);
     const hosts = this.#hosts;
     let host = hosts.get(key);
     if (host !== undefined) {
@@ -291,7 +322,7 @@ export class HostMap {
     key = copied(key); // kept: not a slice of the request's URL
     host = this.#build(key);
     if (hosts.size >= this.#max) {
-      const [oldest, evicted] = hosts.entries().next().value as [string, HostPolicies];
+      const [oldest, evicted] = victim(hosts);
       hosts.delete(oldest);
       evicted.dispose();
       this.#dropped(evicted);
@@ -304,7 +335,7 @@ export class HostMap {
 
   /** The host's policies if kept, without marking it used. */
   peek(key: string): HostPolicies | undefined {
-    return this.#hosts.get(key);
+    return this.#hosts.get(fit(key));
   }
 
   keys(): string[] {

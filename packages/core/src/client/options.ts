@@ -76,7 +76,7 @@ export interface ClientOptions<N = unknown> {
   key?: (request: N) => string;
   /**
    * Most hosts (keys) whose policies are kept; past it the least recently used host's are
-   * dropped (its breaker leaves the registry). @default 100
+   * dropped, but an open breaker's or a shedding throttle's (docs/client.md). @default 100
    */
   maxHosts?: number;
   /** Stamped on the client's breakers (`<name>:<host>` unless `breaker.name` is given). @default 'http-client' */
