@@ -1,4 +1,4 @@
-import { memoryStore, PROBLEM_TYPES } from '@resilience/core';
+import { IdempotencyConflictError, memoryStore, PROBLEM_TYPES } from '@resilience/core';
 import { expect } from 'vitest';
 import { deferred } from '../context.js';
 import { counter, problemOf, type Scenario } from '../scenario.js';
@@ -81,6 +81,28 @@ export const idempotencyNestedScenarios: Scenario[] = [
       expect(await seen(await first)).toEqual([201, null, '{"order":1}']);
       expect(await seen(await app.fetch('/orders', post()))).toEqual([201, 'true', '{"order":1}']);
       expect(runs.runs).toBe(1);
+    },
+  },
+  {
+    area: 'idempotency',
+    name: "a handler whose own idempotent call is in flight (core's IdempotencyConflictError 'in_flight', a 409 from errorHandler): that 409 is not recorded, the retry runs the handler",
+    async run(t) {
+      const runs = counter();
+      const app = await t.serve([
+        t.m.errorHandler({ logger: t.logger() }),
+        t.m.idempotency({ logger: t.logger() }),
+        t.m.route('POST', '/orders', () => {
+          runs.add();
+          // As payments.execute(...) with onInFlight: 'reject' throws while another request holds its key.
+          if (runs.runs === 1) throw new IdempotencyConflictError('in_flight');
+          return { status: 201, json: { order: 1 } };
+        }),
+      ]);
+      const conflict = await app.fetch('/orders', post());
+      expect(conflict.status).toBe(409);
+      expect(await seen(await app.fetch('/orders', post()))).toEqual([201, null, '{"order":1}']);
+      expect(await seen(await app.fetch('/orders', post()))).toEqual([201, 'true', '{"order":1}']);
+      expect(runs.runs).toBe(2);
     },
   },
 ];

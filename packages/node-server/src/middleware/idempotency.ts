@@ -38,6 +38,7 @@ import {
   markIdempotencyRefusal,
   requestCorrelationId,
   requestSignal,
+  responseError,
 } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 import { errorAnswer, problemAnswer } from './answer.js';
@@ -244,8 +245,11 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     head: boolean,
   ): ReplayRecord | Unrecorded<undefined> => {
     if (captured === undefined) return unrecorded(undefined, 'unanswered');
-    // Another idempotency middleware's 409, 422, 400 or 413: the client is to come back or fix its request.
-    if (isIdempotencyRefusal(res)) return unrecorded(undefined, 'refused');
+    // Another idempotency middleware's 409, 422, 400 or 413: the client is to come back or fix its
+    // request. So is the handler's own key in flight (core's idempotency, answered by errorHandler).
+    if (isIdempotencyRefusal(res) || isResilienceError(responseError(res), 'in_flight')) {
+      return unrecorded(undefined, 'refused');
+    }
     if (!captured.complete) return unrecorded(undefined, 'body-too-large');
     if (!shouldRecordResponse(captured.status, { recordServerErrors }))
       return unrecorded(undefined, 'status-not-recorded');
