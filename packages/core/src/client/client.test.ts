@@ -616,6 +616,11 @@ describe('resilientClient options', () => {
         'rateLimit.foo: a known option: algorithm, store, name, prefix, maxWaitMs, maxWaiters, onStoreError, denialCache, requestsPerMinute',
       ],
     );
+    // timeout takes { ms, strategy, name }: ms is no option of timeout(), and the client sets the clock.
+    expect(issues({ timeout: { ms: 100, foo: 1 } })).toEqual(['timeout.foo: a known option: ms, strategy, name']);
+    expect(issues({ timeout: { ms: 100, clock: new FakeClock() } })).toEqual([
+      'timeout.clock: nothing here (clock is a top-level option, beside timeout)',
+    ]);
   });
 
   it('names a retry.onRetry that is not a function, as retry() does', () => {

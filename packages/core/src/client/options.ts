@@ -6,7 +6,7 @@ import { RATE_LIMITER_OPTION_NAMES, type RateLimiterOptions } from '../ratelimit
 import type { RetryBudget, RetryBudgetOptions } from '../retry/budget.js';
 import { RETRY_OPTION_NAMES, type RetryOptions } from '../retry/options.js';
 import { type AdaptiveThrottleOptions, THROTTLE_OPTION_NAMES } from '../throttle/options.js';
-import type { TimeoutStrategy } from '../timeout/options.js';
+import { TIMEOUT_OPTION_NAMES, type TimeoutStrategy } from '../timeout/options.js';
 
 /** `retry()`'s options, but for time and randomness (the client's) and the deadline (`deadlineMs`). */
 export type ClientRetryOptions = Omit<RetryOptions, 'budget' | 'clock' | 'random' | 'deadlineMs'> & {
@@ -179,6 +179,7 @@ export function validateClientOptions(
     ['breaker', ['clock', 'random'], BREAKER_OPTION_NAMES],
     ['throttle', ['clock', 'random'], THROTTLE_OPTION_NAMES],
     ['rateLimit', ['clock'], { ...RATE_LIMITER_OPTION_NAMES, requestsPerMinute: true }],
+    ['timeout', ['clock'], { ms: true, ...TIMEOUT_OPTION_NAMES }],
   ] as const) {
     const given: unknown = o[section];
     if (!isPlainObject(given)) continue;
