@@ -643,6 +643,13 @@ describe('withResilience(axios) against a real server', () => {
     expect(() => withResilience(axios.create(), { retry: { maxAttempts: 0 } })).toThrow(
       /^Invalid withResilience options: retry\.maxAttempts/,
     );
+    // Inside retry, only retry's own options are offered; what withResilience takes at its top level is pointed there.
+    expect(() => withResilience(axios.create(), { retry: { foo: 1 } as never })).toThrow(
+      'retry.foo: received 1, expected a known option: maxAttempts, backoff, handle, retryAfter, budget, onRetry, name',
+    );
+    expect(() => withResilience(axios.create(), { retry: { deadlineMs: 1 } as never })).toThrow(
+      'retry.deadlineMs: received 1, expected nothing here (deadlineMs is a top-level option, beside retry)',
+    );
     // The instance and the options, in one error.
     expect(() => withResilience({} as never, { maxHosts: 0 })).toThrow(
       /^Invalid withResilience options: instance: .*; maxHosts: received 0/,

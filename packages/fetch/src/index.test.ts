@@ -299,6 +299,13 @@ describe('withResilience(fetch) against a real server', () => {
     expect(() => withResilience(fetch, { retry: { maxAttempts: 0 } })).toThrow(
       /^Invalid withResilience options: retry\.maxAttempts/,
     );
+    // Inside retry, only retry's own options are offered; what withResilience takes at its top level is pointed there.
+    expect(() => withResilience(fetch, { retry: { foo: 1 } as never })).toThrow(
+      'retry.foo: received 1, expected a known option: maxAttempts, backoff, handle, retryAfter, budget, onRetry, name',
+    );
+    expect(() => withResilience(fetch, { retry: { deadlineMs: 1 } as never })).toThrow(
+      'retry.deadlineMs: received 1, expected nothing here (deadlineMs is a top-level option, beside retry)',
+    );
     // The function and the options, in one error.
     expect(() => withResilience('fetch' as never, { maxHosts: 0 })).toThrow(
       /^Invalid withResilience options: fetch: .*; maxHosts: received 0/,

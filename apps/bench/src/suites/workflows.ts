@@ -7,7 +7,7 @@ import { compare, type SuiteOptions } from '../harness.js';
 const work = async () => 1;
 
 export default async function workflows(opts: SuiteOptions) {
-  const idem = idempotency({ store: memoryStore({ maxKeys: 200_000 }), maxRecords: 200_000 });
+  const idem = idempotency({ maxRecords: 200_000 });
   await idem.execute('hot', work);
   let fresh = 0;
   await compare(
@@ -26,7 +26,7 @@ export default async function workflows(opts: SuiteOptions) {
     await work();
     return 1;
   };
-  const shared = idempotency({ store: memoryStore({ maxKeys: 200_000 }), maxRecords: 200_000 });
+  const shared = idempotency({ maxRecords: 200_000 });
   await compare(
     'idempotency.execute, 100 concurrent callers of one key',
     [

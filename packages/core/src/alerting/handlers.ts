@@ -77,10 +77,7 @@ function webhookUrl(url: string): boolean {
  * POSTs each alert as JSON to `url`. Every attempt is aborted after `timeoutMs`; failures
  * that may pass (network errors, timeouts, 429, 5xx — honouring `Retry-After`) are retried
  * by a retry policy. When every attempt fails the handler rejects, which `alerting` counts
- * in `stats.handlerFailures` without disturbing other handlers.
- *
- * @example
- * alerting({ handlers: [webhookHandler({ url: 'https://hooks.example.com/alerts' })] });
+ * in `stats.handlerFailures` without disturbing other handlers. See docs/alerting.md.
  */
 export function webhookHandler(options: WebhookOptions): AlertHandler {
   const v = new OptionsValidator('webhookHandler');

@@ -625,17 +625,53 @@ describe('resilientClient options', () => {
       return [];
     };
     // retry() would take it as a deadline on the retries only, with no time limit on the attempts.
-    expect(issues({ retry: { deadlineMs: 1 } })).toEqual(["retry.deadlineMs: nothing here (the client's deadlineMs)"]);
+    expect(issues({ retry: { deadlineMs: 1 } })).toEqual([
+      'retry.deadlineMs: nothing here (deadlineMs is a top-level option, beside retry)',
+    ]);
     expect(issues({ breaker: { clock: new FakeClock() }, throttle: { random: () => 0 } })).toEqual([
-      "breaker.clock: nothing here (the client's clock)",
-      "throttle.random: nothing here (the client's random)",
+      'breaker.clock: nothing here (clock is a top-level option, beside breaker)',
+      'throttle.random: nothing here (random is a top-level option, beside throttle)',
     ]);
     expect(issues({ rateLimit: { requestsPerMinute: 60, clock: new FakeClock() } })).toEqual([
-      "rateLimit.clock: nothing here (the client's clock)",
+      'rateLimit.clock: nothing here (clock is a top-level option, beside rateLimit)',
     ]);
     // A breaker's name is checked too, though each host's breaker is named `<name>:<host>`
     expect(issues({ breaker: { name: '' } })).toEqual(['breaker.name: a non-empty string']);
     expect(issues({ breaker: { name: 5 } })).toEqual(['breaker.name: a non-empty string']);
+  });
+
+  it('lists for an unknown name in a section only what that section takes, and suggests none it refuses', () => {
+    const issues = (options: object) => {
+      try {
+        resilientClient(options as ClientOptions);
+      } catch (error) {
+        return (error as ConfigurationError).issues.map((i) => `${i.option}: ${i.allowed}`);
+      }
+      return [];
+    };
+    expect(issues({ retry: { foo: 1 } })).toEqual([
+      'retry.foo: a known option: maxAttempts, backoff, handle, retryAfter, budget, onRetry, name',
+    ]);
+    // Near clock, which a section refuses: no suggestion of it; the top-level one is named for clock itself.
+    expect(issues({ retry: { clok: 1, clock: new FakeClock() } })).toEqual([
+      'retry.clock: nothing here (clock is a top-level option, beside retry)',
+      'retry.clok: a known option: maxAttempts, backoff, handle, retryAfter, budget, onRetry, name',
+    ]);
+    expect(issues({ retry: { maxAttemps: 2 } })).toEqual([
+      'retry.maxAttemps: a known option (did you mean maxAttempts?): maxAttempts, backoff, handle, retryAfter, budget, onRetry, name',
+    ]);
+    expect(issues({ breaker: { foo: 1 }, throttle: { foo: 1 }, rateLimit: { requestsPerMinute: 60, foo: 1 } })).toEqual(
+      [
+        'breaker.foo: a known option: strategy, halfOpenAfter, halfOpenMaxCalls, handle, name, initialState, registry, store, key, sync',
+        'throttle.foo: a known option: k, windowMs, overloaded, name',
+        'rateLimit.foo: a known option: algorithm, store, name, prefix, maxWaitMs, maxWaiters, onStoreError, denialCache, requestsPerMinute',
+      ],
+    );
+    // timeout takes { ms, strategy, name }: ms is no option of timeout(), and the client sets the clock.
+    expect(issues({ timeout: { ms: 100, foo: 1 } })).toEqual(['timeout.foo: a known option: ms, strategy, name']);
+    expect(issues({ timeout: { ms: 100, clock: new FakeClock() } })).toEqual([
+      'timeout.clock: nothing here (clock is a top-level option, beside timeout)',
+    ]);
   });
 
   it('names a retry.onRetry that is not a function, as retry() does', () => {

@@ -346,11 +346,7 @@ function buildLimiter(options: ClientRateLimitOptions, client: ClientOptions<nev
 /**
  * The core of an HTTP client adapter: policies per host from {@link ClientOptions}, and a
  * `request(call, send)` that runs one request through them. `transport` says how the
- * adapter's responses are read.
- *
- * @example
- * const client = resilientClient({ breaker: { strategy: consecutive(5) } }, { status: (r: Response) => r.status, headers: (r) => r.headers });
- * const response = await client.request({ request: url, method: 'GET', url }, ({ signal }) => fetch(url, { signal: signal ?? null }));
+ * adapter's responses are read (docs/client.md).
  */
 export function resilientClient<N = unknown, R = unknown>(
   options: ClientOptions<N> = {},

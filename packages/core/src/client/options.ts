@@ -1,12 +1,12 @@
-import type { CircuitBreakerOptions } from '../breaker/options.js';
+import { BREAKER_OPTION_NAMES, type CircuitBreakerOptions } from '../breaker/options.js';
 import type { Clock, Random } from '../clock/clock.js';
 import { checkNested, isPlainObject, type OptionNames, OptionsValidator } from '../errors/validate.js';
 import type { MetricsOptions } from '../metrics/options.js';
-import type { RateLimiterOptions } from '../ratelimit/options.js';
+import { RATE_LIMITER_OPTION_NAMES, type RateLimiterOptions } from '../ratelimit/options.js';
 import type { RetryBudget, RetryBudgetOptions } from '../retry/budget.js';
-import type { RetryOptions } from '../retry/options.js';
-import type { AdaptiveThrottleOptions } from '../throttle/options.js';
-import type { TimeoutStrategy } from '../timeout/options.js';
+import { RETRY_OPTION_NAMES, type RetryOptions } from '../retry/options.js';
+import { type AdaptiveThrottleOptions, THROTTLE_OPTION_NAMES } from '../throttle/options.js';
+import { TIMEOUT_OPTION_NAMES, type TimeoutStrategy } from '../timeout/options.js';
 
 /** `retry()`'s options, but for time and randomness (the client's) and the deadline (`deadlineMs`). */
 export type ClientRetryOptions = Omit<RetryOptions, 'budget' | 'clock' | 'random' | 'deadlineMs'> & {
@@ -173,17 +173,29 @@ export function validateClientOptions(
     'metrics() options or a boolean',
   );
   // What the client gives each policy itself: in a section, another clock or a retries-only deadline, unseen.
-  for (const [section, own] of [
-    ['retry', ['deadlineMs', 'clock', 'random']],
-    ['breaker', ['clock', 'random']],
-    ['throttle', ['clock', 'random']],
-    ['rateLimit', ['clock']],
+  // A section's other unknown names are listed against what it takes: its factory's options but these.
+  for (const [section, own, names] of [
+    ['retry', ['deadlineMs', 'clock', 'random'], RETRY_OPTION_NAMES],
+    ['breaker', ['clock', 'random'], BREAKER_OPTION_NAMES],
+    ['throttle', ['clock', 'random'], THROTTLE_OPTION_NAMES],
+    ['rateLimit', ['clock'], { ...RATE_LIMITER_OPTION_NAMES, requestsPerMinute: true }],
+    ['timeout', ['clock'], { ms: true, ...TIMEOUT_OPTION_NAMES }],
   ] as const) {
     const given: unknown = o[section];
     if (!isPlainObject(given)) continue;
     for (const name of own) {
-      if (name in given) v.check(false, `${section}.${name}`, given[name], `nothing here (the client's ${name})`);
+      if (name in given)
+        v.check(
+          false,
+          `${section}.${name}`,
+          given[name],
+          `nothing here (${name} is a top-level option, beside ${section})`,
+        );
     }
+    const takes = Object.fromEntries(
+      Object.keys(names).flatMap((n) => ((own as readonly string[]).includes(n) ? [] : [[n, true as const]])),
+    );
+    v.known(given, takes, section);
   }
   const t = o.timeout;
   v.check(t === undefined || typeof t === 'number' || isPlainObject(t), 'timeout', t, 'ms or { ms, strategy }');

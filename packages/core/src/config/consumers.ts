@@ -61,10 +61,7 @@ type MessageOptions = Pick<
 /**
  * Turns the `messages` section of {@link optionsFromEnv} (the seeds' retry tracker and task
  * time limits) into `messageProcessor()` options: `maxAttempts`, `retryTtlMs`,
- * `softTimeoutMs`, `hardTimeoutMs`.
- *
- * @example
- * const jobs = messageProcessor({ ...toMessageProcessorOptions(optionsFromEnv().messages), handler, deadLetter });
+ * `softTimeoutMs`, `hardTimeoutMs`. See docs/logging-and-config.md.
  */
 export function toMessageProcessorOptions(section: EnvOptions['messages']): MessageOptions {
   const result: MessageOptions = {};
@@ -77,13 +74,7 @@ export function toMessageProcessorOptions(section: EnvOptions['messages']): Mess
 /**
  * Turns the `rateLimit` section of {@link optionsFromEnv} into `rateLimiter()` options: a
  * `tokenBucket` of `requestsPerMinute` tokens refilled over a minute, and `maxWaitMs`.
- *
- * @example
- * // 60 a minute unless RATE_LIMIT_RPM says otherwise
- * const quota = rateLimiter({
- *   algorithm: tokenBucket({ capacity: 60, refillPerSecond: 1 }),
- *   ...toRateLimiterOptions(optionsFromEnv().rateLimit),
- * });
+ * See docs/logging-and-config.md.
  */
 export function toRateLimiterOptions(
   section: EnvOptions['rateLimit'],

@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { circuitBreaker } from '../breaker/breaker.js';
 import { rateLimiter } from '../ratelimit/limiter.js';
@@ -190,6 +191,32 @@ describe('OptionsValidator', () => {
     expect(message).toContain('client: received {"host":"db","auth":"…","apiToken":"…"}, expected a client');
     expect(message).toContain(`name: received "${'x'.repeat(199)}…, expected a short name`);
     expect(message).toContain('list: received ["SIGFOO"], expected signals');
+  });
+
+  it('names a received class instance with the article it takes, and shows a plain object of another realm as one', () => {
+    const message = (value: unknown) => {
+      try {
+        new OptionsValidator('widget').check(false, 'x', value, 'y').done();
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    const nameless = new (class {})();
+    Object.defineProperty(Object.getPrototypeOf(nameless), 'constructor', { value: undefined });
+    const received: [unknown, string][] = [
+      [new AbortController(), 'an AbortController'],
+      [new Error('boom'), 'an Error'],
+      [Object.create({ inherited: 1 }), 'an Object'],
+      [new Uint8Array(1), 'a Uint8Array'],
+      [new URL('http://127.0.0.1/'), 'a URL'],
+      [new Map(), 'a Map'],
+      [nameless, 'an object'],
+      [runInNewContext('({ maxAttempts: 3 })'), '{"maxAttempts":3}'],
+      [runInNewContext('[1, 2]'), '[1,2]'],
+    ];
+    for (const [value, shown] of received)
+      expect(message(value)).toBe(`Invalid widget options: x: received ${shown}, expected y`);
+    expect(() => retry({ backoff: new EventTarget() as never })).toThrow('backoff: received an EventTarget');
   });
 
   it('accepts an injected clock only when it has every Clock method', () => {

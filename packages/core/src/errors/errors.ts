@@ -52,6 +52,9 @@ export interface OptionIssue {
   readonly allowed: string;
 }
 
+/** `name` after the article it takes: `an Error`, `a Map`, `a URL`, `a Uint8Array`, `an Undici…`. */
+export const withArticle = (name: string): string => `${/^(?:[aeio]|un(?!i))/i.test(name) ? 'an' : 'a'} ${name}`;
+
 /** Option names whose values an error message never shows (a client's `options.password`). */
 const SECRET = /pass|secret|token|auth|cred/i;
 
@@ -71,8 +74,9 @@ const show = (value: unknown): string => {
           ? `${value}n`
           : typeof value === 'number'
             ? String(value) // JSON writes NaN and Infinity as null
-            : proto !== null && proto !== Object.prototype && proto !== Array.prototype
-              ? `a ${proto.constructor?.name || 'object'}`
+            : // a plain object or an array, of this realm or another, shows as JSON
+              proto !== null && Object.getPrototypeOf(proto) !== null && !Array.isArray(value)
+              ? withArticle(proto.constructor?.name || 'object')
               : (JSON.stringify(value, (key, v) => (SECRET.test(key) ? '…' : v)) ?? String(value));
   } catch {
     // A cycle, a BigInt inside, a revoked Proxy (which throws on every read).

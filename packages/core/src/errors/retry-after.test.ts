@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RateLimitExceededError } from './errors.js';
-import { parseRetryAfter, retryAfterMs } from './retry-after.js';
+import { httpDateMs, parseRetryAfter, retryAfterMs } from './retry-after.js';
 
 const NOW = Date.parse('2026-11-24T12:00:00Z');
 
@@ -32,6 +32,34 @@ describe('Retry-After', () => {
     ];
     for (const [value, ms] of read) expect(parseRetryAfter(value, NOW), value).toBe(ms);
     expect(parseRetryAfter('99999999999999999999', NOW)).toBeGreaterThan(60_000); // beyond any cap: the retry gives up
+  });
+
+  it('reads no impossible HTTP-date (31 Feb, hour 24, a day-name not the date’s), and an rfc850 year as at most 50 years ahead', () => {
+    const read: [string, number | undefined][] = [
+      ['Sun, 31 Feb 2027 00:00:00 GMT', undefined], // Date.parse: 3 Mar 2027
+      ['Tue Feb 30 12:00:30 2027', undefined],
+      ['Tue, 24 Nov 2026 24:00:00 GMT', undefined], // Date.parse: midnight after
+      ['Tue, 24 Nov 2026 12:60:00 GMT', undefined],
+      ['Tue, 24 Nov 2026 12:00:61 GMT', undefined],
+      ['Mon, 24 Nov 2026 12:00:30 GMT', undefined], // 24 Nov 2026 is a Tuesday
+      ['Tue, 24-Nov-26 12:00:30 GMT', undefined], // rfc850-date spells its day-name out
+      ['Tuesday, 24 Nov 2026 12:00:30 GMT', undefined],
+      ['Tue, 24 nov 2026 12:00:30 GMT', undefined], // HTTP-date is case-sensitive
+      ['Tue Nov  3 12:00:30 2026', 0], // asctime's day: a space and one digit
+      ['Wed Nov  3 12:00:30 2026', undefined],
+      ['Wed Nov 25 12:00:30 2026', 86_430_000],
+      ['Wed Nov 25 12:00:30 2026 GMT', undefined],
+      // RFC 9110 §5.6.7: a two-digit year more than 50 years ahead is the century before
+      ['Wednesday, 24-Nov-60 12:00:30 GMT', Date.parse('2060-11-24T12:00:30Z') - NOW], // Date.parse: 1960
+      ['Tuesday, 24-Nov-76 12:00:00 GMT', Date.parse('2076-11-24T12:00:00Z') - NOW], // 50 years ahead, not more
+      ['Tuesday, 24-Nov-76 12:00:01 GMT', undefined], // 1976: a Wednesday
+      ['Wednesday, 24-Nov-76 12:00:01 GMT', 0],
+    ];
+    for (const [value, ms] of read) expect(parseRetryAfter(value, NOW), value).toBe(ms);
+    expect(httpDateMs('Wednesday, 24-Nov-76 12:00:01 GMT', NOW)).toBe(Date.parse('1976-11-24T12:00:01Z'));
+    expect(httpDateMs('Thu, 29 Feb 2024 00:00:00 GMT', NOW)).toBe(Date.parse('2024-02-29T00:00:00Z'));
+    expect(httpDateMs('Sun, 06 Nov 1994 08:49:37 GMT', NOW, true)).toBe(784111777000);
+    expect(httpDateMs('Sunday, 06-Nov-94 08:49:37 GMT', NOW, true)).toBeUndefined(); // a sender writes IMF-fixdate only
   });
 
   it('finds the header on the error, on an axios response and on fetch Headers', () => {

@@ -12,7 +12,28 @@ function header(headers: unknown, name: string): unknown {
 
 const DECIMAL = /^\d+(\.\d+)?$/;
 
-const HTTP_DATE = /^\w+, \d\d[ -]\w{3}[ -]\d+ \d\d:\d\d:\d\d GMT$|^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$/;
+/**
+ * The time an HTTP-date names (RFC 9110 §5.6.7, case-sensitive), in ms since the epoch, or
+ * `undefined` for none or a date that does not exist (`31 Feb`, hour 24, a day-name not the
+ * date's); `imfOnly`: an IMF-fixdate only, the form a sender writes. An rfc850-date's year more
+ * than 50 years after `nowMs` is the century's before.
+ */
+export function httpDateMs(text: string, nowMs: number, imfOnly?: boolean): number | undefined {
+  let imf = text;
+  const rfc850 = !imfOnly && /^(Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, (\d\d)-(\w+)-(\d\d) (\S+) GMT$/.exec(text);
+  const asctime = !imfOnly && /^(\w+) (\w+) ([ \d]\d) (\S+) (\d{4})$/.exec(text);
+  if (rfc850) {
+    const now = new Date(nowMs);
+    const year = now.getUTCFullYear() - (now.getUTCFullYear() % 100) + Number(rfc850[4]);
+    const at = (y: number) => `${rfc850[1]!.slice(0, 3)}, ${rfc850[2]} ${rfc850[3]} ${y} ${rfc850[5]} GMT`;
+    imf = at(Date.parse(at(year)) > now.setUTCFullYear(now.getUTCFullYear() + 50) ? year - 100 : year);
+  } else if (asctime) {
+    imf = `${asctime[1]}, ${asctime[3]!.replace(' ', '0')} ${asctime[2]} ${asctime[5]} ${asctime[4]} GMT`;
+  }
+  // What `Date.parse` reads, written back, is the text: an IMF-fixdate, nothing rolled over, its day-name.
+  const ms = Date.parse(imf);
+  return new Date(ms).toUTCString() === imf ? ms : undefined;
+}
 
 /**
  * Parses a `Retry-After` value (RFC 9110 §10.2.3): delay-seconds or an HTTP-date (GMT).
@@ -25,11 +46,10 @@ export function parseRetryAfter(value: unknown, nowMs: number): number | undefin
   // The first of a field sent twice (`fetch` joins them: `2, 2`); a date's own comma follows its weekday.
   const text = value.split(/(?<=\d|GMT),/i)[0]!.trim();
   if (DECIMAL.test(text)) return Number(text) * 1000;
-  // The three HTTP-date forms only (`Date.parse` reads a year in `foo 2030`, and a date without
-  // its zone in the local one): IMF-fixdate, rfc850-date, asctime-date (no zone: GMT).
-  if (!HTTP_DATE.test(text)) return undefined;
-  const at = Date.parse(/:\d\d \d{4}$/.test(text) ? `${text} GMT` : text);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+  // Not `Date.parse`: it reads a year in `foo 2030`, a date without its zone in the local one,
+  // and rolls `31 Feb` over into March.
+  const at = httpDateMs(text, nowMs);
+  return at === undefined ? undefined : Math.max(0, at - nowMs);
 }
 
 const waitOf = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;

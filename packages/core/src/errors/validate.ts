@@ -65,7 +65,8 @@ export class OptionsValidator {
         this.check(false, option, undefined, 'a value that reads without throwing');
         continue;
       }
-      if (Object.hasOwn(names, key)) continue;
+      // Taken, or already reported (a name the caller sets itself, with its own hint).
+      if (Object.hasOwn(names, key) || this.#issues.some((i) => i.option === option)) continue;
       // Another library's name says what it meant, where the option its hint starts with is
       // ours; else ours that it is near is a likely typo (`limit` → `limits`, `retries` → `retry`).
       // An empty hint: theirs has no counterpart, and the name it looks like is no such thing.

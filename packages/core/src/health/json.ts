@@ -142,11 +142,7 @@ export interface HealthHttpResponse {
 /**
  * The status, headers and body of a health response, for the Express and Koa adapters. Pass as
  * `maxAgeMs` what the report has left of its cache life, `registry.maxAgeMs(report)`, not
- * `cacheMs`: a report served from the cache is already part stale.
- *
- * @example
- * const report = await probes.run();
- * const { status, headers, body } = healthResponse(report, { maxAgeMs: probes.maxAgeMs(report) });
+ * `cacheMs`: a report served from the cache is already part stale (docs/health.md).
  */
 export function healthResponse(
   report: HealthReport,

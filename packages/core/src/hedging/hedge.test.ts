@@ -69,6 +69,57 @@ describe('hedge', () => {
     expect(clock.now()).toBe(10);
   });
 
+  it('fails over only on errors handle accepts: another one is the answer, no more hedges and the others lose', async () => {
+    const clock = new FakeClock();
+    const b = backend();
+    const badRequest = Object.assign(new Error('400'), { status: 400 });
+    const policy = hedge({
+      delayMs: 100,
+      maxHedges: 2,
+      clock,
+      handle: (e) => (e as { status?: number }).status !== 400,
+    });
+    const events: HedgeEvent[] = [];
+    policy.onEvent((e) => events.push(e));
+    // A 503 is worth failing over: the next attempt starts at once.
+    const failedOver = policy.execute(b.fn);
+    b.calls[0]?.reject(Object.assign(new Error('503'), { status: 503 }));
+    await clock.advance(0);
+    expect(b.calls).toHaveLength(2);
+    b.calls[1]?.resolve('ok');
+    await expect(failedOver).resolves.toBe('ok');
+    // A 400 would fail the same way again: the call rejects with it, the hedge in flight is aborted.
+    const answered = policy.execute(b.fn).catch((e: unknown) => e);
+    await clock.advance(100);
+    expect(b.calls).toHaveLength(4);
+    b.calls[3]?.reject(badRequest);
+    expect(await answered).toBe(badRequest);
+    expect(b.calls[2]?.signal.reason).toBeInstanceOf(HedgeLostError);
+    await clock.advance(1_000);
+    expect(b.calls).toHaveLength(4);
+    expect(events.at(-1)).toEqual({ type: 'settled', policy: 'hedge', winner: 0, attempts: 2 });
+    // A handle that throws or answers anything but true does not fail over either.
+    const throwing = hedge({
+      delayMs: 100,
+      clock,
+      handle: () => {
+        throw new Error('bug');
+      },
+    })
+      .execute(b.fn)
+      .catch((e: unknown) => e);
+    b.calls[4]?.reject(badRequest);
+    expect(await throwing).toBe(badRequest);
+    expect(b.calls).toHaveLength(5);
+  });
+
+  it('refuses a handle that is no function, or async', () => {
+    expect(() => hedge({ delayMs: 100, handle: 'all' as never })).toThrow(
+      /handle: received "all", expected a function/,
+    );
+    expect(() => hedge({ delayMs: 100, handle: (async () => true) as never })).toThrow(ConfigurationError);
+  });
+
   it('rejects with the error of the attempt that failed last when all fail', async () => {
     const clock = new FakeClock();
     const b = backend();

@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from '../clock/clock.js';
+import { handles } from '../errors/handles.js';
 import { type Disposer, Emitter } from '../events/emitter.js';
 import { AdaptiveLatency } from '../metrics/adaptive.js';
 import { type AttemptObserver, AttemptObservers, type AttemptRunner } from '../policy/attempts.js';
@@ -9,7 +10,7 @@ import { type HedgeOptions, type ResolvedHedgeOptions, resolveHedgeOptions } fro
 
 /**
  * `hedge`: another attempt started (`attempt` 2 is the first hedge). `settled`: the call
- * ended; `winner` is the attempt that answered (0 when every attempt failed).
+ * ended; `winner` is the attempt that answered (0 when the call failed).
  */
 export type HedgeEvent =
   | { type: 'hedge'; policy: string; attempt: number }
@@ -144,12 +145,7 @@ export class HedgePolicy extends PolicyBase<HedgeEvent> {
       const now = this.#clock.now();
       adaptive.record(now - call.startedAt, now);
     }
-    this.#finish(call, number);
-    if (call.attempts.length > 1) {
-      // Only when there are losers: an Error captures a stack trace (~2 µs).
-      const lost = new HedgeLostError();
-      for (const other of call.attempts) if (other !== winner) other.abort(lost);
-    }
+    this.#finish(call, number, winner);
     call.resolve(value);
   }
 
@@ -159,6 +155,13 @@ export class HedgePolicy extends PolicyBase<HedgeEvent> {
     if (call.done) return;
     if (attempt === call.attempts[0]) call.firstFailed = true;
     call.lastError = error;
+    const handle = this.#opts.handle;
+    if (handle !== undefined && !handles(handle, error)) {
+      // Not worth failing over: the call's answer, as a success would be.
+      this.#finish(call, 0, attempt);
+      call.reject(error);
+      return;
+    }
     if (call.attempts.length <= this.#opts.maxHedges) {
       this.#queue.remove(call);
       this._launch(call);
@@ -185,11 +188,17 @@ export class HedgePolicy extends PolicyBase<HedgeEvent> {
     });
   }
 
-  #finish(call: HedgeCall<unknown>, winner: number): void {
+  /** Ends `call`; the attempts other than `answered` lose (their signals abort). */
+  #finish(call: HedgeCall<unknown>, winner: number, answered?: LazyContext): void {
     call.done = true;
     this.#queue.remove(call);
     if (this.#events.hasListeners) {
       this.#events.emit({ type: 'settled', policy: this.name, winner, attempts: call.attempts.length });
+    }
+    if (answered !== undefined && call.attempts.length > 1) {
+      // Only when there are losers: an Error captures a stack trace (~2 µs).
+      const lost = new HedgeLostError();
+      for (const other of call.attempts) if (other !== answered) other.abort(lost);
     }
   }
 }

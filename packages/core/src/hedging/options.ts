@@ -19,6 +19,11 @@ export interface HedgeOptions extends AdaptiveLatencyOptions {
   delayMs: number | (() => number) | Percentile;
   /** Extra attempts at most (so up to `1 + maxHedges` run at once). This bounds the work per call. @default 1 */
   maxHedges?: number;
+  /**
+   * Which failed attempts are worth failing over (start the next hedge at once, wait for the
+   * others); any other error is the call's answer. @default every error
+   */
+  handle?: (error: unknown) => boolean;
   /** Percentile delays only: the learned delay is never below this, in ms. @default 0 */
   min?: number;
   /** Percentile delays only: the learned delay is never above this, in ms. @default Infinity */
@@ -39,6 +44,7 @@ export const HEDGE_OPTION_NAMES = {
   refreshCalls: true,
   delayMs: true,
   maxHedges: true,
+  handle: true,
   min: true,
   max: true,
   name: true,
@@ -57,6 +63,7 @@ export interface ResolvedHedgeOptions {
   delayMs: number | (() => number) | undefined;
   adaptive: ResolvedAdaptive | undefined;
   maxHedges: number;
+  handle: ((error: unknown) => boolean) | undefined;
   name: string;
 }
 
@@ -69,6 +76,7 @@ export function resolveHedgeOptions(options: HedgeOptions): ResolvedHedgeOptions
   if (typeof delayMs === 'string') v.check(q !== undefined, 'delayMs', delayMs, PERCENTILE_ALLOWED);
   else if (typeof delayMs !== 'function') v.number('delayMs', delayMs, { min: 0 });
   v.integer('maxHedges', given.maxHedges, { min: 0, max: 100 });
+  v.predicate('handle', given.handle);
   v.string('name', given.name);
   v.clock('clock', given.clock);
   let adaptive: ResolvedAdaptive | undefined;
@@ -100,6 +108,7 @@ export function resolveHedgeOptions(options: HedgeOptions): ResolvedHedgeOptions
     delayMs: q === undefined ? (delayMs as number | (() => number)) : undefined,
     adaptive,
     maxHedges: given.maxHedges ?? HEDGE_DEFAULTS.maxHedges,
+    handle: given.handle,
     name: given.name ?? HEDGE_DEFAULTS.name,
   };
 }

@@ -41,10 +41,6 @@ function traceId(header: string | undefined): string | undefined {
  * characters of `[A-Za-z0-9._~:/+=@-]` (nothing that could forge a log line or a header),
  * else the trace id of a valid W3C `traceparent`, else a UUID v4 drawn from `random`.
  * Adapters echo it in the `X-Request-Id` response header and the problem bodies.
- *
- * @example
- * const correlationId = correlationIds();
- * const id = correlationId({ requestId: req.headers['x-request-id'], traceparent: req.headers.traceparent });
  */
 export function correlationIds(options: CorrelationIdOptions = {}): CorrelationIdSource {
   const { maxLength } = resolveCorrelationIdOptions(options);

@@ -281,7 +281,9 @@ describe('errorResponse', () => {
     const date = 'Wed, 21 Oct 2015 07:28:00 GMT';
     expect(errorResponse({ status: 503, headers: { 'Retry-After': date } }).headers['retry-after']).toBe(date);
     // Never what a client cannot read as a wait: a negative, a fraction, a word, a number past 15 digits.
-    for (const v of ['-3', '1.5', 'soon', '1e3', '9'.repeat(16)]) {
+    // Nor a date that does not exist (31 Feb, hour 24, a wrong day-name) or a form senders may not write.
+    const dates = ['Sat, 31 Feb 2026 00:00:00 GMT', 'Wed, 21 Oct 2015 24:00:00 GMT', 'Mon, 21 Oct 2015 07:28:00 GMT'];
+    for (const v of ['-3', '1.5', 'soon', '1e3', '9'.repeat(16), ...dates, 'Wednesday, 21-Oct-15 07:28:00 GMT']) {
       expect(errorResponse({ status: 503, headers: { 'Retry-After': v } }).headers['retry-after'], v).toBeUndefined();
     }
     expect(errorResponse({ status: 413, headers: { connection: 'close' } }).headers.connection).toBe('close');

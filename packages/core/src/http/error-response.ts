@@ -1,6 +1,7 @@
 import { asBag, unknownKey } from '../errors/bag.js';
 import { classify, type ErrorCategory } from '../errors/classify.js';
 import { isResilienceError } from '../errors/errors.js';
+import { httpDateMs } from '../errors/retry-after.js';
 import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import { HTTP_DEFAULTS } from './options.js';
 import {
@@ -240,11 +241,11 @@ function ownHeaders(error: unknown): Record<string, string> {
     for (const [name, value] of Object.entries(headers)) {
       const lower = name.toLowerCase();
       const text = typeof value === 'string' || typeof value === 'number' ? String(value) : '';
-      // Only what RFC 9110 lets a sender write: close; delay-seconds or an IMF-fixdate.
+      // Only what RFC 9110 lets a sender write: close; delay-seconds or an IMF-fixdate that exists.
       const fits =
         lower === 'connection'
           ? /^close$/i.test(text)
-          : lower !== 'retry-after' || /^(\d{1,15}|\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT)$/.test(text);
+          : lower !== 'retry-after' || /^\d{1,15}$/.test(text) || httpDateMs(text, 0, true) !== undefined;
       if (ERROR_HEADERS.has(lower) && text !== '' && FIELD_VALUE.test(text) && fits) out[lower] = text;
     }
   } catch {

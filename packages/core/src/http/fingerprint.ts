@@ -42,12 +42,9 @@ function write(value: unknown, depth: number, path: Set<object>): string | undef
 }
 
 /**
- * JSON with every object's keys sorted (by UTF-16 code units) at every depth, so two bodies
- * that differ only in key order give the same text. Values are written as `JSON.stringify`
- * writes them (`toJSON` honoured, `undefined` and functions left out, NaN as `null`), but an
- * infinity (a body's `1e400`) as `1e999` or `-1e999`, not `null`. Throws `TypeError` for a
- * cycle, a BigInt, or nesting over 512 levels (that one with `status: 400`: a request body
- * that deep is the client's).
+ * JSON with every object's keys sorted at every depth, so two bodies that differ only in key
+ * order give the same text; an infinity is `1e999`, not `null`. Throws `TypeError` for a cycle,
+ * a BigInt, or nesting over 512 levels (with `status: 400`). See docs/http.md.
  */
 export function canonicalJson(value: unknown): string {
   return write(value, 0, new Set()) ?? 'null';

@@ -27,11 +27,6 @@ const refuse = (reason: IdempotencyKeyFailureReason, message: string): Idempoten
 /**
  * A parser for the `Idempotency-Key` header (an RFC 9651 String, `"8e03978e-40d5-43e8"`);
  * never throws. The reasons it refuses a key are listed in docs/http.md.
- *
- * @example
- * const parseKey = idempotencyKeyParser({ minKeyLength: 16 });
- * const result = parseKey(req.headers['idempotency-key']);
- * if (!result.ok) return send(idempotencyKeyProblem(result, { correlationId }));
  */
 export function idempotencyKeyParser(options: IdempotencyKeyOptions = {}): IdempotencyKeyParser {
   const { minKeyLength, maxKeyLength } = resolveIdempotencyKeyOptions(options);

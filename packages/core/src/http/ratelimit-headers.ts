@@ -74,11 +74,8 @@ const NONE: readonly string[] = [];
 
 /**
  * The rate-limit header fields of each response (draft-ietf-httpapi-ratelimit-headers-10),
- * for server adapters: build it once with the limiters a middleware applies, then call it
- * per request with their decisions in the same order and the time. A refusal adds 429,
- * `Retry-After` and a `quota-exceeded` problem. The fields, `headers: 'legacy' | 'both'`
- * and uncounted decisions are in docs/http.md. Throws `ConfigurationError` for names that
- * are not printable ASCII or are taken twice.
+ * given the decisions of the limiters it was built with, in order; a refusal adds 429,
+ * `Retry-After` and a `quota-exceeded` problem. See docs/http.md.
  */
 export function rateLimitResponder(
   limiters: readonly RateLimitSource[],

@@ -295,6 +295,16 @@ describe('idempotency', () => {
     expect(() => idempotency({ maxRecords: 2 })).not.toThrow();
   });
 
+  it('refuses maxRecords beside a store of your own, which it would not bound', () => {
+    const store = memoryStore({ maxKeys: 100 });
+    expect(() => idempotency({ store, maxRecords: 10 })).toThrow(ConfigurationError);
+    expect(() => idempotency({ store, maxRecords: 10 })).toThrow(
+      'maxRecords: received 10, expected no value when store is given (bound that store: memoryStore({ maxKeys }), Redis maxmemory)',
+    );
+    expect(() => idempotency({ store })).not.toThrow();
+    expect(() => idempotency({ maxRecords: 10 })).not.toThrow();
+  });
+
   it('bounds records by maxRecords in the default store', async () => {
     const idem = idempotency({ clock: new FakeClock(), random: fixed, maxRecords: 2 });
     const fn = vi.fn(() => 1);

@@ -13,7 +13,7 @@ export interface IdempotencyOptions {
   ttlMs?: number;
   // At least 2: the memory store pins at most half its keys while their calls run, so a
   // store of one record could never hold a call in flight.
-  /** Most records the default memory store keeps (LRU), at least 2; not your own `store`'s bound. @default 10_000 */
+  /** Most records the default memory store keeps (LRU), at least 2; refused beside a `store`. @default 10_000 */
   maxRecords?: number;
   /**
    * How long an in-flight record holds its key (a crashed owner's too); a call running
@@ -127,6 +127,13 @@ export function resolveIdempotencyOptions(options: IdempotencyOptions): Resolved
   v.check(store === undefined || isStore(store), 'store', store, 'a Store');
   v.number('ttlMs', o.ttlMs, { gt: 0 });
   v.integer('maxRecords', o.maxRecords, { min: 2, max: 2 ** 30 });
+  // It sizes the default store only: beside your own store, a bound that would not hold.
+  v.check(
+    o.maxRecords === undefined || store === undefined,
+    'maxRecords',
+    o.maxRecords,
+    'no value when store is given (bound that store: memoryStore({ maxKeys }), Redis maxmemory)',
+  );
   v.number('lockTimeoutMs', o.lockTimeoutMs, { gt: 0 });
   v.number('pollIntervalMs', o.pollIntervalMs, { gt: 0 });
   v.integer('recordAttempts', o.recordAttempts, { min: 1 });

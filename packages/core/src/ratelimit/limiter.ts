@@ -166,10 +166,11 @@ export class RateLimiter {
     const sync = this.#sync;
     const single = this.#single;
     const space = this.#space;
+    // Queues are kept under the key the caller gave (fitted when consumed), so a store_error names it.
     this.#queues = new WaitQueues(
       this.#clock,
       sync !== undefined && single !== undefined
-        ? (key, cost) => sync.applySync(key, single.consume, cost, this.#clock.now(), space)
+        ? (key, cost) => sync.applySync(fitKey(key), single.consume, cost, this.#clock.now(), space)
         : (key, cost) => this.#apply(key, cost, false),
       options.maxWaiters ?? RATE_LIMITER_DEFAULTS.maxWaiters,
     );
@@ -311,7 +312,7 @@ export class RateLimiter {
     if (signal?.aborted) return Promise.reject(signal.reason); // no call at all: nothing counted
     this.#requests++;
     const started = this.#clock.now();
-    return this.#queues.enqueue(fitKey(key), cost, maxWaitMs, signal).then(
+    return this.#queues.enqueue(key, cost, maxWaitMs, signal).then(
       (d) => {
         this.#allowed++;
         this.#totalWaitMs += this.#clock.now() - started;
@@ -367,9 +368,8 @@ export class RateLimiter {
       const sync = this.#sync;
       const single = this.#single;
       if (sync !== undefined && single !== undefined && typeof k === 'string') {
-        const fitted = fitKey(k);
-        if (!this.#queues.has(fitted) && !(context instanceof LazyContext ? context.aborted : context.signal.aborted)) {
-          const d = sync.applySync(fitted, single.consume, cost, this.#clock.now(), this.#space);
+        if (!this.#queues.has(k) && !(context instanceof LazyContext ? context.aborted : context.signal.aborted)) {
+          const d = sync.applySync(fitKey(k), single.consume, cost, this.#clock.now(), this.#space);
           if (d.allowed) {
             this.#count(k, d);
             return invoke(fn, context);

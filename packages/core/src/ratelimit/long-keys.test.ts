@@ -85,4 +85,23 @@ describe('a rate limit keyed by a long value (a token, a header)', () => {
       expect(reported).toEqual([key]);
     }
   });
+
+  it('reports a store failure under the key it was given when waiting, alone or as a pipeline policy', async () => {
+    const down = () => Promise.reject(new StoreUnavailableError('down'));
+    const key = long('e');
+    const store = storeOver(memoryStore(), { apply: down, applyAll: down });
+    for (const algorithm of [
+      fixedWindow({ limit: 1, windowMs: 60_000 }),
+      [fixedWindow({ limit: 1, windowMs: 60_000 })],
+    ]) {
+      const clock = new FakeClock();
+      const limiter = rateLimiter({ algorithm, store, clock, onStoreError: 'open' });
+      const reported: string[] = [];
+      limiter.onEvent((e) => reported.push(`${e.type} ${e.key}`));
+      expect((await limiter.wait(key)).allowed).toBe(true);
+      await clock.advance(60_000); // store errors are reported at most once a minute
+      expect(await limiter.policy({ key }).execute(() => 'ran')).toBe('ran');
+      expect(reported).toEqual([`store_error ${key}`, `store_error ${key}`]);
+    }
+  });
 });

@@ -1,4 +1,5 @@
 import { FakeClock } from '../clock/fake-clock.js';
+import { withArticle } from '../errors/errors.js';
 import type { Store } from '../store/store.js';
 
 /** Makes a fresh, empty store for one scenario. */
@@ -45,7 +46,7 @@ export async function rejects(operation: () => Promise<unknown>, type: new (...a
     if (error instanceof type) return;
     outcome = `rejected with ${String(error)}`;
   }
-  fail(`${what}: expected a ${type.name}, but it ${outcome}`);
+  fail(`${what}: expected ${withArticle(type.name)}, but it ${outcome}`);
 }
 
 /** A scenario's store and a FakeClock; `at(t)` moves the clock to `t` ms and returns the new `now`. */

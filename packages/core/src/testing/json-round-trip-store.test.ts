@@ -51,6 +51,8 @@ describe('jsonRoundTripStore', () => {
     ['NaN', { n: [1, Number.NaN] }, /\.n\[1\] is NaN/],
     ['a Date', { at: new Date(0) }, /\.at is a Date, not a plain object/],
     ['a Map', { seen: new Map() }, /\.seen is a Map/],
+    ['an Error', { failure: new Error('boom') }, /\.failure is an Error, not a plain object/],
+    ['an instance of a class without a name', { o: new (class {})() }, /\.o is a class instance, not a plain object/],
     ['undefined in an array', [1, undefined], /\[1\] is undefined/],
     ['a bigint', { n: 1n }, /\.n is a bigint/],
   ])('rejects a state holding %s, naming where, and writes nothing', async (_what, state, message) => {

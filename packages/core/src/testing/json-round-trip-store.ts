@@ -1,3 +1,4 @@
+import { withArticle } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import {
   isStore,
@@ -30,7 +31,7 @@ function notJson(value: unknown, path: string): string | undefined {
       }
       const proto = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null) {
-        return `${path} is a ${(value as object).constructor?.name ?? 'class instance'}, not a plain object`;
+        return `${path} is ${withArticle((value as object).constructor?.name || 'class instance')}, not a plain object`;
       }
       for (const [key, item] of Object.entries(value)) {
         // An undefined property is dropped by JSON and reads back as undefined: harmless.

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { memoryStore } from '../store/memory.js';
 import type { Store, Transition, TransitionResult } from '../store/store.js';
+import { rejects } from './conformance-kit.js';
 import { storeConformanceScenarios } from './store-conformance.js';
 import { storeOver } from './store-over.js';
 
@@ -43,6 +44,13 @@ async function failing(makeStore: () => Store): Promise<string[]> {
 const byArea = (names: string[]) => [...new Set(names.map((n) => n.split(/[:(]/)[0]))].sort();
 
 describe('the store conformance suite', () => {
+  it('says which error a step that resolved should have rejected with, with its article', async () => {
+    await expect(rejects(async () => 1, Error, 'apply')).rejects.toThrow('apply: expected an Error, but it resolved');
+    await expect(rejects(async () => 1, TypeError, 'get')).rejects.toThrow(
+      'get: expected a TypeError, but it resolved',
+    );
+  });
+
   it('passes a correct store', async () => {
     expect(await failing(() => memoryStore())).toEqual([]);
   });

@@ -92,10 +92,7 @@ export class AdaptiveThrottlePolicy extends PolicyBase<ThrottleEvent> {
  * `ThrottledError` with probability `max(0, (requests − k · accepts) / (requests + 1))`
  * over the last two minutes, so a client backs off an overloaded dependency before the
  * dependency has to refuse it. Nothing is rejected while it accepts one request in `k`.
- *
- * @example
- * const throttle = adaptiveThrottle({ k: 2 });
- * const answer = await throttle.execute(({ signal }) => callProvider(signal));
+ * See docs/client.md.
  */
 export function adaptiveThrottle(options: AdaptiveThrottleOptions = {}): AdaptiveThrottlePolicy {
   return new AdaptiveThrottlePolicy(options);

@@ -39,7 +39,7 @@ describe('a middleware factory mounted uncalled', () => {
   it.each(asMounted)('says so on %s, naming the call to write', (_framework, first) => {
     for (const [name, make] of factories) {
       expect(message(() => make(first() as never))).toBe(
-        `Invalid ${name} options: options: received a IncomingMessage, expected options, not a request: ${name}(...) makes the middleware, so mount what it returns (app.use(${name}(...)))`,
+        `Invalid ${name} options: options: received an IncomingMessage, expected options, not a request: ${name}(...) makes the middleware, so mount what it returns (app.use(${name}(...)))`,
       );
     }
   });
