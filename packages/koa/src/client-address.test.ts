@@ -39,6 +39,15 @@ describe('Koa rateLimit: the proxy-trust warning follows app.proxyIpHeader', () 
     expect([ip, warned]).toEqual(['203.0.113.7', []]);
   });
 
+  it('warns of Forwarded alone when the header Koa reads (X-Real-IP) is missing: every client has the proxy address', async () => {
+    const options = { proxy: true, maxIpsCount: 1, proxyIpHeader: 'X-Real-IP' };
+    const alone = await warnings(options, { forwarded: 'for=203.0.113.7' });
+    expect(alone.ip).toBe('127.0.0.1');
+    expect(alone.warned).toEqual([expect.stringMatching(/Forwarded but no X-Real-IP, the only field Koa reads/)]);
+    const both = await warnings(options, { forwarded: 'for=203.0.113.7', 'x-real-ip': '203.0.113.7' });
+    expect([both.ip, both.warned]).toEqual(['203.0.113.7', []]);
+  });
+
   it('still warns when every X-Forwarded-For hop is trusted', async () => {
     const { warned } = await warnings({ proxy: true }, { 'x-forwarded-for': '198.51.100.1, 203.0.113.7' });
     expect(warned).toHaveLength(1);

@@ -77,6 +77,8 @@ export interface RateLimitPort<C> {
   ip(c: C, xff: boolean): string | undefined;
   /** How the app resolves client addresses behind proxies. */
   trust(c: C): ProxyTrust;
+  /** The one forwarding field the framework reads (`X-Forwarded-For`, Koa's `proxyIpHeader`). */
+  field(c: C): string;
 }
 
 /**
@@ -187,7 +189,12 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
     // others cost no look-up of the app's proxy setting.
     const xff = headers['x-forwarded-for'] !== undefined;
     if (!warned && (xff || headers.forwarded !== undefined)) {
-      const warning = proxyTrustWarning({ headers, trust: port.trust(c), framework: port.framework });
+      const warning = proxyTrustWarning({
+        headers,
+        trust: port.trust(c),
+        framework: port.framework,
+        field: port.field(c),
+      });
       if (warning !== undefined) {
         warned = true;
         logger.warn({ policy: name }, `rateLimit "${name}": ${warning}`);
