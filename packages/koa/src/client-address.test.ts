@@ -48,6 +48,12 @@ describe('Koa rateLimit: the proxy-trust warning follows app.proxyIpHeader', () 
     expect([both.ip, both.warned]).toEqual(['203.0.113.7', []]);
   });
 
+  it('warns when the proxy sends the header Koa is to read (X-Real-IP) but app.proxy is off: every client shares its address', async () => {
+    const { ip, warned } = await warnings({ proxyIpHeader: 'X-Real-IP' }, { 'x-real-ip': '203.0.113.7' });
+    expect(ip).toBe('127.0.0.1');
+    expect(warned).toEqual([expect.stringMatching(/arrive with X-Real-IP but the app trusts no proxy/)]);
+  });
+
   it('still warns when every X-Forwarded-For hop is trusted', async () => {
     const { warned } = await warnings({ proxy: true }, { 'x-forwarded-for': '198.51.100.1, 203.0.113.7' });
     expect(warned).toHaveLength(1);

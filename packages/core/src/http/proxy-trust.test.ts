@@ -59,6 +59,10 @@ describe('proxyTrustWarning', () => {
     const realIp = { headers: forwarded, trust: 'hops', framework: 'koa', field: 'X-Real-IP' } as const;
     expect(proxyTrustWarning(realIp)).toMatch(/Forwarded but no X-Real-IP, the only field Koa reads/);
     expect(proxyTrustWarning({ ...realIp, headers: { ...forwarded, 'x-real-ip': '1.2.3.4' } })).toBeUndefined();
+    // That field sent while no proxy is trusted: every client has the proxy's address.
+    expect(
+      proxyTrustWarning({ headers: { 'x-real-ip': '1.2.3.4' }, trust: 'none', framework: 'koa', field: 'X-Real-IP' }),
+    ).toMatch(/arrive with X-Real-IP but the app trusts no proxy/);
     // A framework of its own may read Forwarded.
     expect(proxyTrustWarning({ headers: forwarded, trust: 'all' })).toMatch(/leftmost Forwarded entry/);
     expect(

@@ -28,16 +28,19 @@ export function proxyTrustWarning(input: ProxyTrustInput): string | undefined {
   if (trust !== 'none' && trust !== 'all' && trust !== 'hops') {
     throw new TypeError(`proxyTrustWarning: trust: expected 'none', 'all' or 'hops', received ${String(trust)}`);
   }
+  const read = headers?.[field.toLowerCase()] !== undefined;
   const header =
     headers?.['x-forwarded-for'] !== undefined
       ? 'X-Forwarded-For'
-      : headers?.forwarded !== undefined
-        ? 'Forwarded'
-        : undefined;
+      : read
+        ? field
+        : headers?.forwarded !== undefined
+          ? 'Forwarded'
+          : undefined;
   if (header === undefined) return undefined;
   const fix = FIX[framework ?? 'other'];
   // Express and Koa read one field, never Forwarded: without that field the socket is the client.
-  if (framework && headers.forwarded !== undefined && headers[field.toLowerCase()] === undefined) {
+  if (framework && headers.forwarded !== undefined && !read) {
     return (
       `Requests arrive with Forwarded but no ${field}, the only field ${framework === 'koa' ? 'Koa' : 'Express'} ` +
       `reads: every client has the proxy's address, so rate limits by IP become one limit for every client. ` +
