@@ -58,4 +58,16 @@ describe('Koa rateLimit: the proxy-trust warning follows app.proxyIpHeader', () 
     const { warned } = await warnings({ proxy: true }, { 'x-forwarded-for': '198.51.100.1, 203.0.113.7' });
     expect(warned).toHaveLength(1);
   });
+
+  it('warns of a maxIpsCount above 64 as of every hop trusted (as Express a hop count): the client writes its address', async () => {
+    const { ip, warned } = await warnings(
+      { proxy: true, maxIpsCount: 100 },
+      { 'x-forwarded-for': '6.6.6.6, 10.0.0.1' },
+    );
+    expect(ip).toBe('6.6.6.6');
+    expect(warned).toEqual([expect.stringMatching(/trusts every proxy/)]);
+    expect(
+      (await warnings({ proxy: true, maxIpsCount: 2 }, { 'x-forwarded-for': '6.6.6.6, 10.0.0.1' })).warned,
+    ).toEqual([]);
+  });
 });
