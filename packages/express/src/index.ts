@@ -1,7 +1,7 @@
 // @resilience/express: Express middleware over @resilience/core. Every decision is core's or
 // the shared Node half's (bundled from @resilience/node-server); this file only translates.
 
-import type { HealthRegistry, ProxyTrust } from '@resilience/core';
+import type { HealthRegistry } from '@resilience/core';
 import {
   adminRoute,
   type ErrorHandlerOptions,
@@ -22,6 +22,7 @@ import {
 import type { NextFunction, Request, Response } from 'express';
 import { withHandling } from './error-sink.js';
 import { recordAnswered, routeOf, send, settle } from './send.js';
+import { trustOf } from './trust.js';
 import type {
   AdminRoutesOptions,
   AnyRequest,
@@ -33,13 +34,6 @@ import type {
 
 export * from '@resilience/node-server/public';
 export type { AdminRoutesOptions, ErrorMiddleware, IdempotencyOptions, Middleware, RateLimitOptions } from './types.js';
-
-/** How Express resolves client addresses: `trust proxy` false or 0 trusts none, `true` every hop. */
-function trustOf(req: Request): ProxyTrust {
-  const setting: unknown = req.app.get('trust proxy');
-  if (setting === undefined || setting === false || setting === 0) return 'none';
-  return setting === true ? 'all' : 'hops';
-}
 
 /**
  * The request's AbortSignal, made on first use: it aborts when the client disconnects before
@@ -62,6 +56,7 @@ export function rateLimit<R extends AnyRequest = Request>(options: RateLimitOpti
     request: (req) => req,
     ip,
     trust: trustOf,
+    field: () => 'X-Forwarded-For',
   });
   return function rateLimit(req: AnyRequest, res: Response, next: NextFunction) {
     try {

@@ -39,8 +39,35 @@ describe('Koa rateLimit: the proxy-trust warning follows app.proxyIpHeader', () 
     expect([ip, warned]).toEqual(['203.0.113.7', []]);
   });
 
+  it('warns of Forwarded alone when the header Koa reads (X-Real-IP) is missing: every client has the proxy address', async () => {
+    const options = { proxy: true, maxIpsCount: 1, proxyIpHeader: 'X-Real-IP' };
+    const alone = await warnings(options, { forwarded: 'for=203.0.113.7' });
+    expect(alone.ip).toBe('127.0.0.1');
+    expect(alone.warned).toEqual([expect.stringMatching(/Forwarded but no X-Real-IP, the only field Koa reads/)]);
+    const both = await warnings(options, { forwarded: 'for=203.0.113.7', 'x-real-ip': '203.0.113.7' });
+    expect([both.ip, both.warned]).toEqual(['203.0.113.7', []]);
+  });
+
+  it('warns when the proxy sends the header Koa is to read (X-Real-IP) but app.proxy is off: every client shares its address', async () => {
+    const { ip, warned } = await warnings({ proxyIpHeader: 'X-Real-IP' }, { 'x-real-ip': '203.0.113.7' });
+    expect(ip).toBe('127.0.0.1');
+    expect(warned).toEqual([expect.stringMatching(/arrive with X-Real-IP but the app trusts no proxy/)]);
+  });
+
   it('still warns when every X-Forwarded-For hop is trusted', async () => {
     const { warned } = await warnings({ proxy: true }, { 'x-forwarded-for': '198.51.100.1, 203.0.113.7' });
     expect(warned).toHaveLength(1);
+  });
+
+  it('warns of a maxIpsCount above 64 as of every hop trusted (as Express a hop count): the client writes its address', async () => {
+    const { ip, warned } = await warnings(
+      { proxy: true, maxIpsCount: 100 },
+      { 'x-forwarded-for': '6.6.6.6, 10.0.0.1' },
+    );
+    expect(ip).toBe('6.6.6.6');
+    expect(warned).toEqual([expect.stringMatching(/trusts every proxy/)]);
+    expect(
+      (await warnings({ proxy: true, maxIpsCount: 2 }, { 'x-forwarded-for': '6.6.6.6, 10.0.0.1' })).warned,
+    ).toEqual([]);
   });
 });

@@ -5,12 +5,17 @@ import { type errorHandling, responseError } from '@resilience/node-server';
 import type { Context } from 'koa';
 
 /**
- * How Koa resolves client addresses: `app.proxy` off trusts none; on without `maxIpsCount`,
- * every X-Forwarded-For hop. A `proxyIpHeader` of another name (X-Real-IP) is read as the
- * proxy sets it: X-Forwarded-For is then no sign of a misconfiguration.
+ * How Koa resolves client addresses: `app.proxy` off trusts none; on without `maxIpsCount`
+ * (or above 64, as Express's hop count: no one runs that many proxies), every X-Forwarded-For
+ * hop. A `proxyIpHeader` of another name (X-Real-IP) is read as the proxy sets it:
+ * X-Forwarded-For is then no sign of a misconfiguration.
  */
 export const trustOf = ({ app }: Context): ProxyTrust =>
-  !app.proxy ? 'none' : app.maxIpsCount > 0 || app.proxyIpHeader.toLowerCase() !== 'x-forwarded-for' ? 'hops' : 'all';
+  !app.proxy
+    ? 'none'
+    : (app.maxIpsCount > 0 && app.maxIpsCount <= 64) || app.proxyIpHeader.toLowerCase() !== 'x-forwarded-for'
+      ? 'hops'
+      : 'all';
 
 /** A body Koa pipes to the response once the chain has settled: its work is done as it is sent. */
 export const piped = (body: unknown): boolean =>

@@ -47,6 +47,7 @@ export function rateLimit<C extends Context = Context>(options: RateLimitOptions
     request: (ctx) => ctx.req,
     ip: (ctx) => ctx.ip,
     trust: trustOf,
+    field: (ctx) => ctx.app.proxyIpHeader,
   });
   return function rateLimit(ctx: Context, next: Next) {
     return settle(ctx, next, check(ctx, ctx.res));

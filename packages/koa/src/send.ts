@@ -22,6 +22,8 @@ export function sendNow(ctx: Context, answer: Answer): void {
   const headers = answer.headers ?? {};
   for (const [name, value] of Object.entries(headers)) ctx.set(name, value as string | string[]);
   if (headers['content-type'] === undefined) ctx.remove('Content-Type');
+  // No body (a replayed HEAD): no length but its own, not the 0 of the empty body.
+  if (answer.body === undefined && headers['content-length'] === undefined) ctx.remove('Content-Length');
 }
 
 /** Goes on (`undefined`, {@link RUN}: `next()`), or sends the answer; a failure rejects to Koa's error path. */

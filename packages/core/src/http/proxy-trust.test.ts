@@ -46,9 +46,23 @@ describe('proxyTrustWarning', () => {
       expect(text).toMatch(/one limit for every client/);
       expect(text).not.toMatch(/spoof/);
     }
-    expect(proxyTrustWarning({ headers: forwarded, trust: 'all', framework: 'koa' })).toMatch(/only field Koa reads/);
-    // Koa reading another proxyIpHeader (X-Real-IP) is 'hops': its proxy may set that one.
-    expect(proxyTrustWarning({ headers: forwarded, trust: 'hops', framework: 'koa' })).toBeUndefined();
+    for (const trust of ['none', 'all', 'hops'] as const) {
+      expect(proxyTrustWarning({ headers: forwarded, trust, framework: 'koa' })).toMatch(
+        /Forwarded but no X-Forwarded-For, the only field Koa reads/,
+      );
+    }
+    // Trusting hops already, the fix is the field alone.
+    expect(proxyTrustWarning({ headers: forwarded, trust: 'hops', framework: 'koa' })).toMatch(
+      /Fix: have the proxy send X-Forwarded-For\.$/,
+    );
+    // Koa reading another proxyIpHeader: warned of when that one is missing, not when it came.
+    const realIp = { headers: forwarded, trust: 'hops', framework: 'koa', field: 'X-Real-IP' } as const;
+    expect(proxyTrustWarning(realIp)).toMatch(/Forwarded but no X-Real-IP, the only field Koa reads/);
+    expect(proxyTrustWarning({ ...realIp, headers: { ...forwarded, 'x-real-ip': '1.2.3.4' } })).toBeUndefined();
+    // That field sent while no proxy is trusted: every client has the proxy's address.
+    expect(
+      proxyTrustWarning({ headers: { 'x-real-ip': '1.2.3.4' }, trust: 'none', framework: 'koa', field: 'X-Real-IP' }),
+    ).toMatch(/arrive with X-Real-IP but the app trusts no proxy/);
     // A framework of its own may read Forwarded.
     expect(proxyTrustWarning({ headers: forwarded, trust: 'all' })).toMatch(/leftmost Forwarded entry/);
     expect(

@@ -8,6 +8,8 @@ export interface ProxyTrustInput {
   readonly trust: ProxyTrust;
   /** Words the fix in this framework's settings. */
   readonly framework?: 'express' | 'koa';
+  /** The field the framework reads (Koa's `proxyIpHeader`). @default 'X-Forwarded-For' */
+  readonly field?: string;
 }
 
 const FIX = {
@@ -22,24 +24,27 @@ const FIX = {
  * docs/http.md.
  */
 export function proxyTrustWarning(input: ProxyTrustInput): string | undefined {
-  const { headers, trust, framework } = input ?? ({} as ProxyTrustInput);
+  const { headers, trust, framework, field = 'X-Forwarded-For' } = input ?? ({} as ProxyTrustInput);
   if (trust !== 'none' && trust !== 'all' && trust !== 'hops') {
     throw new TypeError(`proxyTrustWarning: trust: expected 'none', 'all' or 'hops', received ${String(trust)}`);
   }
+  const read = headers?.[field.toLowerCase()] !== undefined;
   const header =
     headers?.['x-forwarded-for'] !== undefined
       ? 'X-Forwarded-For'
-      : headers?.forwarded !== undefined
-        ? 'Forwarded'
-        : undefined;
+      : read
+        ? field
+        : headers?.forwarded !== undefined
+          ? 'Forwarded'
+          : undefined;
   if (header === undefined) return undefined;
   const fix = FIX[framework ?? 'other'];
-  // Express reads X-Forwarded-For only, Koa its proxyIpHeader (another one: trust 'hops').
-  if (header === 'Forwarded' && framework && (trust !== 'hops' || framework === 'express')) {
+  // Express and Koa read one field, never Forwarded: without that field the socket is the client.
+  if (framework && headers.forwarded !== undefined && !read) {
     return (
-      `Requests arrive with Forwarded but no X-Forwarded-For, the only field ${framework === 'koa' ? 'Koa' : 'Express'} ` +
+      `Requests arrive with Forwarded but no ${field}, the only field ${framework === 'koa' ? 'Koa' : 'Express'} ` +
       `reads: every client has the proxy's address, so rate limits by IP become one limit for every client. ` +
-      `Fix: have the proxy send X-Forwarded-For, and ${fix}.`
+      `Fix: have the proxy send ${field}${trust === 'hops' ? '' : `, and ${fix}`}.`
     );
   }
   if (trust === 'hops') return undefined;

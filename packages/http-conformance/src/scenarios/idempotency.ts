@@ -120,6 +120,31 @@ export const idempotencyScenarios: Scenario[] = [
   },
   {
     area: 'idempotency',
+    name: 'a replayed HEAD whose first answer had no Content-Length (a streamed body) has none either: not 0, nor the bytes Node never sent',
+    async run(t) {
+      const app = await t.serve([
+        t.m.idempotency({ methods: ['HEAD'], logger: t.logger() }),
+        t.m.route('HEAD', '/export', () => ({
+          status: 200,
+          headers: { 'content-type': 'text/csv' },
+          chunks: ['a,b\n'],
+        })),
+      ]);
+      const head = async () => {
+        const res = await app.fetch('/export', { method: 'HEAD', headers: { 'idempotency-key': KEY } });
+        return [
+          res.status,
+          res.headers.get('content-length'),
+          res.headers.get('idempotent-replayed'),
+          await res.text(),
+        ];
+      };
+      expect(await head()).toEqual([200, null, null, '']);
+      expect(await head()).toEqual([200, null, 'true', '']);
+    },
+  },
+  {
+    area: 'idempotency',
     name: 'answers a repeat while the first is in flight with 409 problem+json; 50 concurrent duplicates run the handler once',
     async run(t) {
       const release = deferred();

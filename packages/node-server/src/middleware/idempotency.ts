@@ -253,8 +253,9 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     if (!captured.complete) return unrecorded(undefined, 'body-too-large');
     if (!shouldRecordResponse(captured.status, { recordServerErrors }))
       return unrecorded(undefined, 'status-not-recorded');
-    // A HEAD's body is none: its Content-Length is the GET body's, which a replay repeats.
-    return replayRecord(captured, head ? HEAD_RECORD : undefined);
+    // A HEAD's body is none (what a handler wrote, Node never sent): its Content-Length, when
+    // it had one, is the GET body's, which a replay repeats.
+    return head ? replayRecord({ ...captured, body: undefined }, HEAD_RECORD) : replayRecord(captured);
   };
 
   /**
@@ -334,6 +335,8 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
       emitHttpDecision({ decision: 'replayed' });
       // Only a replay settles before the handler runs, and what is recorded is a response.
       const replay = replayResponse(first.value as ReplayRecord);
+      // No body to a HEAD: its Content-Length is only the recorded one, never the empty body's 0.
+      if (method === 'HEAD') return { status: replay.status, headers: replay.headers };
       const replayBody = typeof replay.body === 'string' ? replay.body : Buffer.from(replay.body);
       return { status: replay.status, headers: replay.headers, body: replayBody };
     } catch (error) {

@@ -17,6 +17,7 @@ const port = (trust: RateLimitPort<IncomingMessage>['trust']): RateLimitPort<Inc
   request: (req) => req,
   ip: (req) => req.socket.remoteAddress,
   trust,
+  field: () => 'X-Forwarded-For',
 });
 
 describe('rateLimitCheck', () => {

@@ -77,6 +77,8 @@ export interface RateLimitPort<C> {
   ip(c: C, xff: boolean): string | undefined;
   /** How the app resolves client addresses behind proxies. */
   trust(c: C): ProxyTrust;
+  /** The one forwarding field the framework reads (`X-Forwarded-For`, Koa's `proxyIpHeader`). */
+  field(c: C): string;
 }
 
 /**
@@ -186,11 +188,16 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
     // Only a forwarded request can show a misconfiguration (see proxyTrustWarning): the
     // others cost no look-up of the app's proxy setting.
     const xff = headers['x-forwarded-for'] !== undefined;
-    if (!warned && (xff || headers.forwarded !== undefined)) {
-      const warning = proxyTrustWarning({ headers, trust: port.trust(c), framework: port.framework });
-      if (warning !== undefined) {
-        warned = true;
-        logger.warn({ policy: name }, `rateLimit "${name}": ${warning}`);
+    if (!warned) {
+      // Koa's proxyIpHeader may name another field (X-Real-IP): sent while no proxy is trusted, it is one too.
+      const field = port.field(c);
+      const other = field !== 'X-Forwarded-For' && headers[field.toLowerCase()] !== undefined;
+      if (xff || other || headers.forwarded !== undefined) {
+        const warning = proxyTrustWarning({ headers, trust: port.trust(c), framework: port.framework, field });
+        if (warning !== undefined) {
+          warned = true;
+          logger.warn({ policy: name }, `rateLimit "${name}": ${warning}`);
+        }
       }
     }
     return clientIpKey(port.ip(c, xff) ?? '');
