@@ -16,12 +16,7 @@ const hasCacheTraffic = (snapshot: object): boolean => {
   return cache !== undefined && cache.hits + cache.misses > 0;
 };
 
-/**
- * Rules without `forMs` or `cooldownMs`. Over the call window: error rate above 5 % (warning)
- * and 20 % (critical), p95 above 10 s (warning), cache hit rate below 20 % (warning; with
- * cache traffic). Over the events `observe` counts, each a warning: a breaker opened, a
- * message dead-lettered, over 1 % of transactions rolled back, over 5 % of calls (or attempts) timed out.
- */
+/** The default alert rules (listed in docs/alerting.md), without `forMs` or `cooldownMs`. */
 export function defaultRules(): Rule[] {
   return [
     rule({

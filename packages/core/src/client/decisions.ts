@@ -31,10 +31,8 @@ export const isRetryableStatus = (status: number): boolean => RETRYABLE_STATUSES
 type Bag = Record<string, unknown>;
 
 /**
- * Whether a failed attempt of an HTTP request may succeed if repeated: an answer whose
- * status is in {@link RETRYABLE_STATUSES} (unless it is a spent quota, `insufficient_quota`),
- * and, without a status or with one below 400 (an answer that failed after its status line),
- * what `isTransient` says (network errors, timeouts; never the toolkit's own rejections). An explicit boolean `retryable` (or `transient`) on the error wins.
+ * Whether a failed HTTP attempt may succeed if repeated: a status in {@link RETRYABLE_STATUSES}
+ * (not a spent quota), else what `isTransient` says. A boolean `retryable` (or `transient`) on the error wins.
  */
 export function isRetryableFailure(error: unknown): boolean {
   const status = statusOf(error);

@@ -140,11 +140,8 @@ function assess(error: unknown, depth: number): Verdict {
 }
 
 /**
- * Sorts an error into one category, looking in turn at: the toolkit's own codes, the markers
- * of runtimes, HTTP clients, database drivers, gRPC and the AWS SDK (`ERROR_MARKERS`: Node
- * and undici codes, SQLSTATEs, gRPC statuses, AWS throttling), an HTTP status on the error
- * or its `response`, the `cause` chain, well-known error names, and finally the message.
- * An error whose fields throw when read is `unknown`.
+ * Sorts an error into one category by, in turn: the toolkit's codes, `ERROR_MARKERS` (Node,
+ * undici, SQLSTATE, gRPC, AWS), an HTTP status, the `cause` chain, the name, the message.
  */
 export function classify(error: unknown): ErrorCategory {
   try {

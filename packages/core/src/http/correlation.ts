@@ -37,10 +37,8 @@ function traceId(header: string | undefined): string | undefined {
 }
 
 /**
- * The correlation id of each request: its `X-Request-Id` when that is 1 to `maxLength`
- * characters of `[A-Za-z0-9._~:/+=@-]` (nothing that could forge a log line or a header),
- * else the trace id of a valid W3C `traceparent`, else a UUID v4 drawn from `random`.
- * Adapters echo it in the `X-Request-Id` response header and the problem bodies.
+ * A request's correlation id: its `X-Request-Id` when 1 to `maxLength` characters of
+ * `[A-Za-z0-9._~:/+=@-]`, else a valid `traceparent`'s trace id, else a UUID v4.
  */
 export function correlationIds(options: CorrelationIdOptions = {}): CorrelationIdSource {
   const { maxLength } = resolveCorrelationIdOptions(options);

@@ -1,12 +1,6 @@
 import { type Disposer, reportListenerError } from '../events/emitter.js';
 
-/**
- * What a server adapter decided about a request instead of (or before) running its handler:
- * `rate_limited` (429), `shed` (503 from load shedding), `replayed` (an idempotent response
- * sent again from its record), `timed_out` (503 from the request timeout),
- * `idempotency_conflict` (409 or 422), `store_unavailable` (503: the rate-limit or
- * idempotency store failed closed).
- */
+/** What a server adapter decided instead of running the handler: 429, a shed or timed-out 503, a replay, a 409/422, a failed-closed store's 503. */
 export type HttpDecisionKind =
   | 'rate_limited'
   | 'shed'

@@ -112,13 +112,7 @@ export function replayResponse(record: ReplayRecord): {
  */
 const RETRY_ANSWERS: ReadonlySet<number> = new Set([304, 408, 425, 429, 499]);
 
-/**
- * Whether a finished response is recorded for replay: yes for what the client should see
- * again (2xx, 3xx, 4xx), no for a 5xx (the client may retry it: the key is freed) unless
- * `recordServerErrors`, and never for a 408, 425 or 429 (the client is told to come back),
- * a 499 (the client had left) nor a 304 (it answers the request's conditional headers, which
- * the fingerprint leaves out).
- */
+/** Whether a response is recorded for replay: 2xx, 3xx and 4xx but 304, 408, 425, 429 and 499; a 5xx only with `recordServerErrors`. */
 export function shouldRecordResponse(status: number, options: { readonly recordServerErrors?: boolean } = {}): boolean {
   if (RETRY_ANSWERS.has(status)) return false;
   return status < 500 || options.recordServerErrors === true;
