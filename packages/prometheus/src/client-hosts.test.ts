@@ -176,3 +176,20 @@ describe('collectors as a function', () => {
     expect(listeners).toBe(0);
   });
 });
+
+describe('fixed collectors', () => {
+  it('a collector’s reset() does not take its _total series back', async () => {
+    const stats = metrics({ clock: new FakeClock() });
+    for (let i = 0; i < 3; i++) stats.recordCall({ latencyMs: 5, ok: true });
+    stats.recordRetry();
+    const registry = new Registry();
+    registerResilienceMetrics(registry, { collectors: stats, summary: true });
+    expect(find((await scrape(registry)).samples, 'resilience_calls_total', { outcome: 'ok' })[0]?.value).toBe(3);
+    stats.reset();
+    stats.recordCall({ latencyMs: 5, ok: true });
+    const { samples } = await scrape(registry);
+    expect(find(samples, 'resilience_calls_total', { outcome: 'ok' })[0]?.value).toBe(4);
+    expect(find(samples, 'resilience_retries_total')[0]?.value).toBe(1);
+    expect(find(samples, 'resilience_call_duration_summary_seconds_count')[0]?.value).toBe(4);
+  });
+});
