@@ -127,6 +127,34 @@ describe('collectors as a function', () => {
     expect(calls((await scrape(registry)).samples, 'host-0')).toBe(2);
   });
 
+  it('keeps breaker names in breaker opens bounded across collectors that come and go, one breaker each', async () => {
+    const clock = new FakeClock();
+    let live: Record<string, ReturnType<typeof metrics>> = {};
+    const hosts = (from: number) => {
+      live = {};
+      for (let i = from; i < from + 40; i++) {
+        const stats = metrics({ clock });
+        stats.recordStateChange(`api:h-${i}`, 'open');
+        live[`h-${i}`] = stats;
+      }
+    };
+    hosts(0);
+    const registry = new Registry();
+    registerResilienceMetrics(registry, { collectors: () => live });
+    const opens = async () => find((await scrape(registry)).samples, 'resilience_circuit_breaker_opens_total');
+    let series = await opens();
+    expect(new Set(series.map((s) => s.labels.name)).size).toBe(33);
+    expect(series.reduce((sum, s) => sum + s.value, 0)).toBe(40);
+    hosts(40); // every host evicted, 40 new ones with their own breakers
+    series = await opens();
+    expect(series.length).toBeLessThanOrEqual(33 * 2); // collector × breaker name: both bounded
+    expect(new Set(series.map((s) => s.labels.name)).size).toBe(33);
+    expect(series.reduce((sum, s) => sum + s.value, 0)).toBe(80);
+    expect(
+      find(series, 'resilience_circuit_breaker_opens_total', { collector: 'other', name: 'other' })[0]?.value,
+    ).toBe(48);
+  });
+
   it('lists no collectors in a scrape whose function throws or answers no record, and skips entries that are none', async () => {
     let answer: () => unknown = () => {
       throw new Error('down');

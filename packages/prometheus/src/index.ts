@@ -124,8 +124,9 @@ export function registerResilienceMetrics(
   const label = (name: string, rest: Record<string, string> = {}) => (multi ? { name, ...rest } : rest);
 
   // A function's collectors come and go (a client's hosts): the first MAX_BREAKER_NAMES names met keep their series.
+  // Their breaker names too: each host's collector counts the opens of its own breaker (`<client>:<host>`).
   const collectorName = list === undefined ? (given: string) => given : keptNames();
-  const tally = new Tally(collectorName);
+  const tally = new Tally(collectorName, list === undefined ? (name: string) => name : keptNames());
   // Every collect() of one scrape runs in the same turn; one reading of the collectors serves them all.
   // A collector whose snapshot() throws is left out of that scrape, not the scrape failed.
   let cached: Tallied[] | undefined;

@@ -5,6 +5,8 @@ import type { SnapshotSource } from './options.js';
 /** A collector's counts: `metric suffix \0 label value` ('' for none) to its lifetime count. */
 export type Counts = Map<string, number>;
 
+const add = (into: Counts, key: string, n: number) => into.set(key, (into.get(key) ?? 0) + n);
+
 /** Where a snapshot keeps each count the exporter serves, by metric suffix, as a record by label value. */
 const COUNTS: ReadonlyArray<readonly [string, (s: MetricsSnapshot) => Record<string, unknown>]> = [
   ['calls_total', ({ lifetime }) => ({ ok: lifetime.ok, failed: lifetime.failed })],
@@ -20,14 +22,18 @@ const COUNTS: ReadonlyArray<readonly [string, (s: MetricsSnapshot) => Record<str
   ['summary_count', (s) => ({ '': s.lifetime.calls })],
 ];
 
-/** The counts of a snapshot, leaving out what is no count (and a whole record, when reading it throws). */
-function countsOf(s: MetricsSnapshot): Counts {
+/**
+ * The counts of a snapshot, leaving out what is no count (and a whole record, when reading it
+ * throws); breaker names go through `breakerName` (names that map to one are summed).
+ */
+function countsOf(s: MetricsSnapshot, breakerName: (name: string) => string): Counts {
   const counts: Counts = new Map();
   for (const [metric, read] of COUNTS) {
+    const opens = metric === 'circuit_breaker_opens_total';
     try {
       for (const [value, n] of Object.entries(read(s))) {
         const count = countOf(() => n);
-        if (count !== undefined) counts.set(`${metric}\0${value}`, count);
+        if (count !== undefined) add(counts, `${metric}\0${opens ? breakerName(value) : value}`, count);
       }
     } catch {
       // No record: none of its series in this scrape.
@@ -43,8 +49,6 @@ export interface Tallied {
   readonly snapshot: MetricsSnapshot | undefined;
 }
 
-const add = (into: Counts, key: string, n: number) => into.set(key, (into.get(key) ?? 0) + n);
-
 /**
  * Keeps every exported count from going back. A collector is followed by the name it is given
  * (a host): when it leaves the list (an evicted host), is replaced under its name (a host
@@ -52,7 +56,9 @@ const add = (into: Counts, key: string, n: number) => into.set(key, (into.get(ke
  * carried into its exported name, so the series continues from there instead of restarting at
  * 0. What a collector counted after the last scrape before it left is lost (it cannot be read
  * any more): counts may fall short, never back. Memory: the collectors listed now, plus one
- * carry per exported name (which `exported` bounds).
+ * carry per exported name (which `exported` bounds), each with at most one count per series
+ * (breaker names bounded by `breakerName`: each collector keeps 32, but collectors that come
+ * and go, one per host, each name their own breaker).
  */
 export class Tally {
   /** Each collector listed at the last scrape, by given name: what it was, its exported name, its counts. */
@@ -60,9 +66,11 @@ export class Tally {
   /** Per exported name, the counts of the collectors that left it. */
   readonly #carried = new Map<string, Counts>();
   readonly #exported: (given: string) => string;
+  readonly #breakerName: (name: string) => string;
 
-  constructor(exported: (given: string) => string) {
+  constructor(exported: (given: string) => string, breakerName: (name: string) => string) {
     this.#exported = exported;
+    this.#breakerName = breakerName;
   }
 
   #carry(name: string, counts: Counts): void {
@@ -101,7 +109,7 @@ export class Tally {
         continue; // Left out of this scrape; its last reading still counts towards its name.
       }
       at.snapshot = at.sources === 1 ? snapshot : undefined;
-      for (const [key, n] of countsOf(snapshot)) {
+      for (const [key, n] of countsOf(snapshot, this.#breakerName)) {
         const was = entry.last.get(key);
         if (was !== undefined && n < was) add(this.#carried.get(name) ?? this.#carriedFor(name), key, was);
         entry.last.set(key, n);
