@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { backoff } from '@resilience/core';
+import { FakeClock } from '@resilience/core/testing';
 import { withResilience } from '@resilience/fetch';
 import { afterEach, describe, expect, it } from 'vitest';
 import { instrument } from './instrument.js';
@@ -26,6 +27,14 @@ async function server(...statuses: number[]): Promise<{ url: string; host: strin
   };
 }
 
+/** Resolves once `condition` holds, checking once per turn of the event loop (real I/O in between). */
+async function until(condition: () => boolean): Promise<void> {
+  for (let turn = 0; !condition(); turn++) {
+    if (turn >= 100_000) throw new Error('gave up waiting');
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
 const servers: Array<{ close: () => Promise<void> }> = [];
 afterEach(async () => {
   for (const s of servers.splice(0)) await s.close();
@@ -37,10 +46,15 @@ describe('instrument(client): a resilient client’s hosts', () => {
     const b = await server(200);
     servers.push(a, b);
     const otel = sdk();
-    const api = withResilience(fetch, { retry: { backoff: backoff.constant(0) }, metrics: true, maxHosts: 1 });
+    // The retry's backoff waits on a fake clock, moved by the test: no real timer runs.
+    const clock = new FakeClock();
+    const api = withResilience(fetch, { retry: { backoff: backoff.constant(100) }, metrics: true, maxHosts: 1, clock });
     instrument(api.client, { name: 'api', meterProvider: otel.meterProvider });
 
-    expect((await api(`${a.url}/x`)).status).toBe(200);
+    const pending = api(`${a.url}/x`);
+    await until(() => clock.pendingTimers > 0); // the 503 came: the retry waits
+    await clock.advance(100);
+    expect((await pending).status).toBe(200);
     const ok = (host: string) => ({
       'resilience.policy.name': 'api',
       'resilience.host': host,
