@@ -127,6 +127,24 @@ describe('collectors as a function', () => {
     expect(calls((await scrape(registry)).samples, 'host-0')).toBe(2);
   });
 
+  it('keeps a carried reason’s series while the collector that replaced it has not counted that reason', async () => {
+    const clock = new FakeClock();
+    const old = metrics({ clock });
+    old.recordRejection('circuit_open');
+    old.recordRejection('circuit_open');
+    let live: Record<string, ReturnType<typeof metrics>> = { a: old };
+    const registry = new Registry();
+    registerResilienceMetrics(registry, { collectors: () => live });
+    const rejected = async () =>
+      find((await scrape(registry)).samples, 'resilience_rejections_total', { name: 'a', reason: 'circuit_open' })[0]
+        ?.value;
+    expect(await rejected()).toBe(2);
+    live = { a: metrics({ clock }) }; // a evicted and met again
+    expect(await rejected()).toBe(2);
+    live.a!.recordRejection('circuit_open');
+    expect(await rejected()).toBe(3);
+  });
+
   it('keeps breaker names in breaker opens bounded across collectors that come and go, one breaker each', async () => {
     const clock = new FakeClock();
     let live: Record<string, ReturnType<typeof metrics>> = {};

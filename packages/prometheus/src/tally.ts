@@ -82,8 +82,9 @@ export class Tally {
   /**
    * Reads the collectors listed (by given name) and returns each exported name's counts: what
    * its collectors count now plus what it carries. A count is served when one of the name's
-   * collectors read it now, or the name has no collector left (its carry, unchanged); a
-   * collector whose `snapshot()` throws counts its last reading, and alone leaves its name out.
+   * collectors read it now, or it is carried and the name's collectors read (or it has none
+   * left); a collector whose `snapshot()` throws counts its last reading, and alone leaves its
+   * name out.
    */
   read(listed: Iterable<readonly [string, SnapshotSource]>): Tallied[] {
     const live = this.#live;
@@ -121,9 +122,13 @@ export class Tally {
       live.delete(given);
       this.#carry(entry.name, entry.last);
     }
-    // Carried names with no collector left keep their series, at the count they reached.
+    // Carried counts keep their series, at the count they reached: under a name with no collector
+    // left, and under one whose collectors read now (a new collector that has not yet counted a
+    // reason its predecessor had). A name whose every collector threw stays out of the scrape.
     for (const [name, carried] of this.#carried) {
-      if (!present.has(name)) present.set(name, { keys: new Set(carried.keys()), sources: 0, snapshot: undefined });
+      const at = present.get(name);
+      if (at === undefined) present.set(name, { keys: new Set(carried.keys()), sources: 0, snapshot: undefined });
+      else if (at.keys.size > 0) for (const key of carried.keys()) at.keys.add(key);
     }
     const sums = new Map<string, Counts>();
     for (const [name, { keys }] of present) {
