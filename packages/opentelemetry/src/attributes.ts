@@ -8,6 +8,11 @@ import { classify, isOwnRejection } from '@resilience/core';
 export const ATTRIBUTES = {
   /** The `name` given to `instrument` (for `instrumentAll`, each breaker's name cut to 100 characters: the first 32, then `_OTHER`). */
   policyName: 'resilience.policy.name',
+  /**
+   * The host (or `key`) of a resilient client's event, as the client keeps it (`api.example.com`,
+   * `127.0.0.1:8080`), on what `instrument(client)` counts: the first 32 hosts, then `_OTHER`.
+   */
+  host: 'resilience.host',
   /** How a call or attempt ended: see {@link Outcome}. */
   outcome: 'resilience.outcome',
   /** The error's `code` (`timeout`, `ECONNRESET`, `40001`), else its class name; `_OTHER` when neither is usable, and on metrics past the first 20 values (`MAX_ERROR_TYPES`). */

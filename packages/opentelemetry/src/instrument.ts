@@ -220,11 +220,12 @@ function wire(
   const retried = layers.some((layer) => typeof layer.onRetry === 'function');
   const stops: Disposer[] = [];
   const me: Reporter = { meter, tracer };
+  const hosts = hostAttributes(named);
 
   for (const layer of layers) {
     if (m !== undefined || isBreaker(layer)) {
       const { first, leave } = join(reporters, layer, me);
-      const off = layer.onEvent(eventHandler(name, named, m, first, typeOf));
+      const off = layer.onEvent(eventHandler(name, named, m, first, typeOf, hosts));
       stops.push(() => {
         off();
         leave();
@@ -301,15 +302,42 @@ const failed = (named: Attributes, error: unknown, typeOf: (type: string) => str
   [A.errorType]: typeOf(errorType(error)),
 });
 
+/** The attributes of an event and of its success. */
+type Base = readonly [named: Attributes, succeeded: Attributes];
+
+/**
+ * The attributes of each event: the policy's name, and for a resilient client's events (which
+ * carry `host`) the host as `resilience.host` — the first MAX_BREAKER_NAMES hosts as themselves
+ * (cut to MAX_NAME_LENGTH), later ones as `_OTHER`, so hosts taken from requests stay bounded.
+ */
+function hostAttributes(named: Attributes): (event: Record<string, unknown>) => Base {
+  const plain: Base = [named, { ...named, [A.outcome]: 'success' }];
+  const kept = firstValues(MAX_BREAKER_NAMES);
+  const byHost = new Map<string, Base>();
+  return (event) => {
+    const given = event.host;
+    if (typeof given !== 'string') return plain;
+    // Cut and copied: a slice keeps its whole parent string alive.
+    const host = kept(given.length > MAX_NAME_LENGTH ? [...given.slice(0, MAX_NAME_LENGTH)].join('') : given);
+    let base = byHost.get(host);
+    if (base === undefined) {
+      const attributes = { ...named, [A.host]: host };
+      byHost.set(host, (base = [attributes, { ...attributes, [A.outcome]: 'success' }]));
+    }
+    return base;
+  };
+}
+
 /** The metrics and span events of one layer's events, read by their `type` and fields. */
 function eventHandler(
   name: string,
-  named: Attributes,
+  policy: Attributes,
   instruments: Instruments | undefined,
   first: (by: keyof Reporter) => boolean,
   typeOf: (type: string) => string,
+  baseOf: (event: Record<string, unknown>) => Base,
 ) {
-  const succeeded: Attributes = { ...named, [A.outcome]: 'success' };
+  let named = policy;
   let m: Instruments | undefined;
   const reject = (reason: RejectionReason, state?: unknown) =>
     m?.rejections.add(
@@ -321,6 +349,8 @@ function eventHandler(
   return (event: PolicyEvent) => {
     const e = event as PolicyEvent & Record<string, unknown>;
     m = first('meter') ? instruments : undefined;
+    const [attributes, succeeded] = baseOf(e);
+    named = attributes;
     switch (e.type) {
       case 'state_change':
         if (first('tracer')) spanStateChange(name, e.from, e.to);

@@ -1,19 +1,24 @@
-import { type Disposer, type MetricsSnapshot, systemClock, worseBreakerState } from '@resilience/core';
+import { type Disposer, systemClock, worseBreakerState } from '@resilience/core';
+import { isPlainObject } from '@resilience/core/internal';
 import { Counter, Gauge, type Metric, type Registry } from 'prom-client';
 import { countOf } from './count.js';
 import { CallHistogram } from './histogram.js';
 import {
   type BreakerLike,
   type BreakerSource,
+  isSource,
   type RateLimitUsage,
   type ResilienceMetricsOptions,
   resolveOptions,
+  type SnapshotSource,
 } from './options.js';
 import { WindowSummary } from './summary.js';
+import { type Counts, type Tallied, Tally } from './tally.js';
 
 export {
   type BreakerLike,
   type BreakerSource,
+  type CollectorList,
   PROMETHEUS_DEFAULTS,
   type RateLimitSource,
   type RateLimitUsage,
@@ -29,6 +34,34 @@ export {
 const MAX_BREAKER_NAMES = 32;
 /** Longest breaker name `circuit_state` reports: core's collector cuts names in breaker opens to 48, so the two match. */
 const MAX_NAME_LENGTH = 48;
+
+/**
+ * Names met (cut to MAX_NAME_LENGTH), at most MAX_BREAKER_NAMES: a name past them is `other`
+ * from then on, since breakers and a client's hosts may be named after what requests ask for.
+ */
+function keptNames(): (given: string) => string {
+  const kept = new Set<string>();
+  return (given) => {
+    // Copied: a slice would keep its whole parent (a host may be kilobytes long) alive.
+    // As core cuts: one less rather than keep half a surrogate pair.
+    const cut = MAX_NAME_LENGTH - +((given.charCodeAt(MAX_NAME_LENGTH - 1) & 0xfc00) === 0xd800);
+    const name = given.length > MAX_NAME_LENGTH ? [...given.slice(0, cut)].join('') : given;
+    if (kept.has(name)) return name;
+    if (kept.size >= MAX_BREAKER_NAMES) return 'other';
+    kept.add(name);
+    return name;
+  };
+}
+
+/** Feeds a collector's calls to a histogram recorder; returns the disposer `onCall` returns, if any. */
+function subscribe(collector: SnapshotSource, observe: (seconds: number) => void): Disposer | undefined {
+  const stop: unknown = collector.onCall?.((call) => {
+    // The sketch's rules: a negative duration (a clock stepped back) is 0; NaN (or an
+    // infinite time) is not a duration.
+    if (Number.isFinite(call.latencyMs)) observe(Math.max(0, call.latencyMs) / 1_000);
+  });
+  return typeof stop === 'function' ? (stop as Disposer) : undefined;
+}
 
 /** Each breaker's name and state at a scrape: a list that throws ends the reading, a breaker whose name or state throws is left out. */
 function readBreakers(list: () => Iterable<BreakerLike>): Array<readonly [string, string]> {
@@ -74,33 +107,32 @@ export interface RegisteredMetrics {
  * @example
  * const registry = new Registry();
  * registerResilienceMetrics(registry, { collectors: stats, breakers: [paymentsBreaker] });
+ * // A resilient client's per-host collectors, listed at each scrape:
+ * registerResilienceMetrics(registry, { collectors: () => Object.fromEntries(api.client.hosts().map((h) => [h, api.client.host(h)?.metrics])) });
  * app.get('/metrics', async (_req, res) => res.type(registry.contentType).send(await registry.metrics()));
  */
 export function registerResilienceMetrics(
   registry: Registry,
   options: ResilienceMetricsOptions = {},
 ): RegisteredMetrics {
-  const { named, breakers, rateLimits, usageTimeoutMs, prefix, breakerStates, buckets, summary } = resolveOptions(
+  const { named, list, breakers, rateLimits, usageTimeoutMs, prefix, breakerStates, buckets, summary } = resolveOptions(
     registry,
     options,
   );
-  const multi = named.length > 1 || (named.length === 1 && named[0]![0] !== '');
+  const multi = list !== undefined || named.length > 1 || (named.length === 1 && named[0]![0] !== '');
   const withName = <L extends string>(...labels: L[]): Array<L | 'name'> => (multi ? ['name', ...labels] : labels);
   const label = (name: string, rest: Record<string, string> = {}) => (multi ? { name, ...rest } : rest);
 
-  // Every collect() of one scrape runs in the same turn; one snapshot per collector serves them all.
+  // A function's collectors come and go (a client's hosts): the first MAX_BREAKER_NAMES names met keep their series.
+  // Their breaker names too: each host's collector counts the opens of its own breaker (`<client>:<host>`).
+  const collectorName = list === undefined ? (given: string) => given : keptNames();
+  const tally = new Tally(collectorName, list === undefined ? (name: string) => name : keptNames());
+  // Every collect() of one scrape runs in the same turn; one reading of the collectors serves them all.
   // A collector whose snapshot() throws is left out of that scrape, not the scrape failed.
-  let cached: Array<readonly [string, MetricsSnapshot]> | undefined;
+  let cached: Tallied[] | undefined;
   const snapshots = () => {
     if (!cached) {
-      cached = [];
-      for (const [name, c] of named) {
-        try {
-          cached.push([name, c.snapshot()]);
-        } catch {
-          // Left out of this scrape: the registry's other metrics are still served.
-        }
-      }
+      cached = tally.read(list === undefined ? named : follow(listed()));
       queueMicrotask(() => {
         cached = undefined;
       });
@@ -108,18 +140,58 @@ export function registerResilienceMetrics(
     return cached;
   };
 
-  /** The counts of a record read from a snapshot, leaving out what is no count (and the whole record, when reading it throws). */
-  const entries = (read: () => Record<string, unknown>): Array<[string, number]> => {
-    const counts: Array<[string, number]> = [];
-    try {
-      for (const [value, n] of Object.entries(read())) {
-        const count = countOf(() => n);
-        if (count !== undefined) counts.push([value, count]);
-      }
-    } catch {
-      // No record: none of its series in this scrape.
+  /** The counts of one metric in a tally, by label value. */
+  const countsOf = (counts: Counts, suffix: string): Array<[string, number]> => {
+    const found: Array<[string, number]> = [];
+    for (const [key, n] of counts) {
+      const at = key.indexOf('\0');
+      if (key.slice(0, at) === suffix) found.push([key.slice(at + 1), n]);
     }
-    return counts;
+    return found;
+  };
+
+  // The histogram's recorder of each exported name, once the histogram exists; each followed collector's.
+  const recorders = new Map<string, (seconds: number) => void>();
+  let recorder: ((name: string) => (seconds: number) => void) | undefined;
+  const followed = new Map<SnapshotSource, { stop: Disposer | undefined; seen: boolean }>();
+  /** The function's collectors at this scrape, by given name: a list that throws, or answers no record, lists none. */
+  const listed = (): Array<readonly [string, SnapshotSource]> => {
+    try {
+      const record = list!();
+      if (!isPlainObject(record)) return [];
+      return Object.entries(record).filter((entry): entry is [string, SnapshotSource] => isSource(entry[1]));
+    } catch {
+      return [];
+    }
+  };
+  /**
+   * Subscribes the histogram to collectors listed for the first time and drops those no longer
+   * listed. A collector's calls before the first scrape (or registration) that lists it are
+   * counted by its counters, not by the histogram. One whose `onCall` throws feeds no histogram.
+   */
+  const follow = (entries: Array<readonly [string, SnapshotSource]>) => {
+    for (const [given, source] of entries) {
+      const at = followed.get(source);
+      if (at !== undefined) {
+        at.seen = true;
+        continue;
+      }
+      let stop: Disposer | undefined;
+      try {
+        stop = recorder === undefined ? undefined : subscribe(source, recorder(collectorName(given)));
+      } catch {
+        // No histogram for this collector; its counters are still served.
+      }
+      followed.set(source, { stop, seen: true });
+    }
+    for (const [source, at] of followed) {
+      if (at.seen) at.seen = false;
+      else {
+        followed.delete(source);
+        at.stop?.();
+      }
+    }
+    return entries;
   };
 
   const registers = [registry];
@@ -134,7 +206,7 @@ export function registerResilienceMetrics(
       if (registry.getSingleMetric(names[i]!) === metric) registry.removeSingleMetric(names[i]!);
     });
   };
-  const lifetimeCounter = (suffix: string, help: string, read: (s: MetricsSnapshot) => number) =>
+  const lifetimeCounter = (suffix: string, help: string) =>
     new Counter({
       name: `${prefix}${suffix}`,
       help,
@@ -145,20 +217,15 @@ export function registerResilienceMetrics(
         // Without labels prom-client resets to a 0 that rate() would read as a counter reset: a
         // reading left out must show no series.
         this.remove({});
-        for (const [name, s] of snapshots()) {
-          const n = countOf(() => read(s));
+        for (const { name, counts } of snapshots()) {
+          const n = counts.get(`${suffix}\0`);
           if (n !== undefined) this.inc(label(name), n);
         }
       },
     });
 
   /** A counter per value of `labelName`; fixed sets (outcomes, reasons) show every value from the first scrape, at 0. */
-  const labelledCounter = (
-    suffix: string,
-    help: string,
-    labelName: string,
-    read: (s: MetricsSnapshot) => Record<string, number>,
-  ) =>
+  const labelledCounter = (suffix: string, help: string, labelName: string) =>
     new Counter({
       name: `${prefix}${suffix}`,
       help,
@@ -166,45 +233,28 @@ export function registerResilienceMetrics(
       registers,
       collect() {
         this.reset();
-        for (const [name, s] of snapshots()) {
-          for (const [value, n] of entries(() => read(s))) this.inc(label(name, { [labelName]: value }), n);
+        for (const { name, counts } of snapshots()) {
+          for (const [value, n] of countsOf(counts, suffix)) this.inc(label(name, { [labelName]: value }), n);
         }
       },
     });
 
-  if (named.length > 0) {
+  if (named.length > 0 || list !== undefined) {
     metrics.push(
-      labelledCounter('calls_total', 'Calls recorded, by outcome.', 'outcome', ({ lifetime }) => ({
-        ok: lifetime.ok,
-        failed: lifetime.failed,
-      })),
-      lifetimeCounter(
-        'attempts_total',
-        'Attempts made by observed retry policies, first calls included.',
-        (s) => s.lifetime.attempts,
-      ),
-      lifetimeCounter('retries_total', 'Retries made by observed retry policies.', (s) => s.lifetime.retries),
-      lifetimeCounter(
-        'timeouts_total',
-        'Timeouts seen by observe: timeout policies, message processor time limits.',
-        (s) => s.lifetime.timeouts,
-      ),
-      lifetimeCounter(
-        'transaction_commits_total',
-        'Transactions committed by observed transactions() wrappers.',
-        (s) => s.lifetime.commits,
-      ),
+      labelledCounter('calls_total', 'Calls recorded, by outcome.', 'outcome'),
+      lifetimeCounter('attempts_total', 'Attempts made by observed retry policies, first calls included.'),
+      lifetimeCounter('retries_total', 'Retries made by observed retry policies.'),
+      lifetimeCounter('timeouts_total', 'Timeouts seen by observe: timeout policies, message processor time limits.'),
+      lifetimeCounter('transaction_commits_total', 'Transactions committed by observed transactions() wrappers.'),
       labelledCounter(
         'messages_dead_lettered_total',
         'Messages set aside by observed message processors, by reason (poison, max_retries_exceeded).',
         'reason',
-        (s) => s.lifetime.deadLetters,
       ),
       labelledCounter(
         'transaction_rollbacks_total',
         'Transactions rolled back by observed transactions() wrappers, by reason (network_error, error, outcome_unknown).',
         'reason',
-        (s) => s.lifetime.rollbacks,
       ),
       new Counter({
         name: `${prefix}circuit_breaker_opens_total`,
@@ -214,8 +264,8 @@ export function registerResilienceMetrics(
         registers,
         collect() {
           this.reset();
-          for (const [collector, s] of snapshots()) {
-            for (const [name, n] of entries(() => s.lifetime.breakerOpens)) {
+          for (const { name: collector, counts } of snapshots()) {
+            for (const [name, n] of countsOf(counts, 'circuit_breaker_opens_total')) {
               this.inc(multi ? { collector, name } : { name }, n);
             }
           }
@@ -225,7 +275,6 @@ export function registerResilienceMetrics(
         'rejections_total',
         'Calls rejected by a policy (open circuit, full bulkhead, rate limit, load shedding), by reason.',
         'reason',
-        (s) => s.lifetime.rejections,
       ),
     );
     // Buckets are counted exactly as calls are recorded, one bucket search and three additions each.
@@ -237,15 +286,22 @@ export function registerResilienceMetrics(
       registers,
     });
     metrics.push(histogram);
+    recorder = (name) => {
+      let observe = recorders.get(name);
+      if (observe === undefined) recorders.set(name, (observe = histogram.series(label(name))));
+      return observe;
+    };
     try {
       for (const [name, collector] of named) {
-        const observe = histogram.series(label(name));
-        const stop = collector.onCall?.((call) => {
-          // The sketch's rules: a negative duration (a clock stepped back) is 0; NaN (or an
-          // infinite time) is not a duration.
-          if (Number.isFinite(call.latencyMs)) observe(Math.max(0, call.latencyMs) / 1_000);
+        const stop = subscribe(collector, recorder(name));
+        if (stop !== undefined) stops.push(stop);
+      }
+      if (list !== undefined) {
+        follow(listed());
+        stops.push(() => {
+          for (const { stop } of followed.values()) stop?.();
+          followed.clear();
         });
-        if (typeof stop === 'function') stops.push(stop);
       }
     } catch (error) {
       // A collector that cannot be subscribed to: nothing stays registered, so the call can be made again.
@@ -261,24 +317,13 @@ export function registerResilienceMetrics(
             labelNames: withName(),
             registers,
           },
-          () => snapshots().map(([name, s]) => [label(name), s] as const),
+          () => snapshots().map(({ name, counts, snapshot }) => [label(name), counts, snapshot] as const),
         ),
       );
     }
   }
 
-  // Breaker names met (cut to MAX_NAME_LENGTH), at most MAX_BREAKER_NAMES: a name past them is `other` from then on.
-  const kept = new Set<string>();
-  const keptName = (given: string) => {
-    // Copied: a slice would keep its whole parent (a host may be kilobytes long) alive.
-    // As core cuts: one less rather than keep half a surrogate pair.
-    const cut = MAX_NAME_LENGTH - +((given.charCodeAt(MAX_NAME_LENGTH - 1) & 0xfc00) === 0xd800);
-    const name = given.length > MAX_NAME_LENGTH ? [...given.slice(0, cut)].join('') : given;
-    if (kept.has(name)) return name;
-    if (kept.size >= MAX_BREAKER_NAMES) return 'other';
-    kept.add(name);
-    return name;
-  };
+  const keptName = keptNames();
   const breakerList = Array.isArray(breakers)
     ? () => breakers as readonly BreakerLike[]
     : () => (breakers as BreakerSource).breakers();

@@ -42,9 +42,20 @@ export interface RateLimitSource {
   usage(): RateLimitUsage | PromiseLike<RateLimitUsage>;
 }
 
+/** Collectors by name, read at each scrape: a resilient client's per-host collectors. */
+export type CollectorList = () => Record<string, SnapshotSource | undefined>;
+
 export interface ResilienceMetricsOptions {
-  /** One collector, or several by name (then every series carries a `name` label). */
-  collectors?: SnapshotSource | Record<string, SnapshotSource>;
+  /**
+   * One collector, several by name (then every series carries a `name` label), or a function
+   * returning them by name, read at each scrape (collectors that come and go: a client's hosts).
+   * A function's first 32 names keep their series, later ones count as `other`; a collector that
+   * leaves or is replaced under its name has its counts kept, so no counter goes back.
+   *
+   * @example
+   * collectors: () => Object.fromEntries(api.client.hosts().map((h) => [h, api.client.host(h)?.metrics]))
+   */
+  collectors?: SnapshotSource | Record<string, SnapshotSource> | CollectorList;
   /**
    * Breakers whose state is exported as `circuit_state{name,state}`: a list, or a registry
    * such as core's `breakerRegistry`, read at every scrape so breakers created later show up.
@@ -100,7 +111,7 @@ export const PROMETHEUS_DEFAULTS = {
   usageTimeoutMs: 1_000,
 } as const;
 
-const isSource = (v: unknown): v is SnapshotSource =>
+export const isSource = (v: unknown): v is SnapshotSource =>
   typeof v === 'object' &&
   v !== null &&
   typeof (v as SnapshotSource).snapshot === 'function' &&
@@ -142,6 +153,8 @@ function plannedNames(
 /** The options resolved: collectors by name (`''` for a single unnamed one), defaults applied. */
 export interface ResolvedMetricsOptions {
   named: Array<readonly [string, SnapshotSource]>;
+  /** The `collectors` function, when given one (`named` is then empty). */
+  list: CollectorList | undefined;
   breakers: readonly BreakerLike[] | BreakerSource;
   rateLimits: readonly RateLimitSource[];
   usageTimeoutMs: number;
@@ -165,8 +178,9 @@ export function resolveOptions(registry: Registry, options: ResilienceMetricsOpt
   // Anything but a source or a record (a plain object: not an array, whose collectors would be
   // named "0", "1"..., nor a Map, whose entries are not its fields) stays one entry, so the
   // check below names it (null and 5 included).
+  const list = typeof collectors === 'function' ? (collectors as CollectorList) : undefined;
   const named =
-    collectors === undefined
+    collectors === undefined || list !== undefined
       ? []
       : isSource(collectors) || !isPlainObject(collectors)
         ? [['', collectors as SnapshotSource] as const]
@@ -175,7 +189,7 @@ export function resolveOptions(registry: Registry, options: ResilienceMetricsOpt
     named.every(([, c]) => isSource(c)),
     'collectors',
     collectors,
-    'a collector or a record of collectors (objects with snapshot(), and onCall() if any)',
+    'a collector, a record of collectors (objects with snapshot(), and onCall() if any) or a function returning one',
   );
   v.check(
     Array.isArray(breakers)
@@ -218,9 +232,13 @@ export function resolveOptions(registry: Registry, options: ResilienceMetricsOpt
   const prefix = options.prefix ?? PROMETHEUS_DEFAULTS.prefix;
   if (!v.issues.some((i) => i.option === 'registry' || i.option === 'prefix')) {
     // Checked before anything is registered, so a refused call leaves the registry as it was.
-    const taken = plannedNames(prefix, named.length > 0, options.summary === true, breakers, rateLimits).filter(
-      (name) => registry.getSingleMetric(name) !== undefined,
-    );
+    const taken = plannedNames(
+      prefix,
+      named.length > 0 || list !== undefined,
+      options.summary === true,
+      breakers,
+      rateLimits,
+    ).filter((name) => registry.getSingleMetric(name) !== undefined);
     v.check(
       taken.length === 0,
       'registry',
@@ -231,6 +249,7 @@ export function resolveOptions(registry: Registry, options: ResilienceMetricsOpt
   v.done();
   return {
     named,
+    list,
     breakers,
     rateLimits,
     usageTimeoutMs: options.usageTimeoutMs ?? PROMETHEUS_DEFAULTS.usageTimeoutMs,
