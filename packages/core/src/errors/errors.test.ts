@@ -369,7 +369,14 @@ describe('OptionsValidator', () => {
       ],
       ['retry', 'factor', () => retry({ factor: 2 } as never), 'backoff.exponential({ multiplier })'],
       ['retry', 'maxTimeout', () => retry({ maxTimeout: 1_000 } as never), 'backoff.exponential({ maxMs })'],
-      ['circuitBreaker', 'errorFilter', () => circuitBreaker({ errorFilter: () => true } as never), 'handle'],
+      // opossum's errorFilter says what is NOT a failure, our handle what is: a bare rename
+      // (`handle: isNotFound`) would open the breaker on 404s alone.
+      [
+        'circuitBreaker',
+        'errorFilter',
+        () => circuitBreaker({ errorFilter: () => true } as never),
+        'handle, with the test inverted',
+      ],
       [
         'rateLimiter',
         'points',

@@ -190,7 +190,7 @@ const FOREIGN: Record<string, string> = {
   minTimeout: 'backoff.exponential({ initialMs })',
   maxTimeout: 'backoff.exponential({ maxMs })',
   factor: 'backoff.exponential({ multiplier })',
-  errorFilter: 'handle',
+  errorFilter: 'handle, with the test inverted',
   points: LIMIT,
   maxRetryTime: 'deadlineMs',
   shouldRetry: 'handle',
