@@ -310,7 +310,10 @@ describe('OptionsValidator', () => {
     });
 
     it.each([
-      ['duration', 'algorithm: fixedWindow({ limit, windowMs })'],
+      [
+        'duration',
+        "algorithm: fixedWindow({ limit, windowMs }): windowMs in ms, rate-limiter-flexible's duration in s",
+      ],
       ['id', 'key'],
       ['whitelist', 'skip'],
       ['driver', 'store'],
@@ -382,6 +385,14 @@ describe('OptionsValidator', () => {
         'points',
         () => rateLimiter({ points: 10 } as never),
         'algorithm: fixedWindow({ limit, windowMs })',
+      ],
+      // rate-limiter-flexible's duration counts seconds: ported as it is (windowMs: 60), a
+      // limit per minute would become one per 60 ms.
+      [
+        'rateLimiter',
+        'duration',
+        () => rateLimiter({ points: 10, duration: 60 } as never),
+        "algorithm: fixedWindow({ limit, windowMs }): windowMs in ms, rate-limiter-flexible's duration in s",
       ],
     ])("%s points p-retry's, opossum's and rate-limiter-flexible's %s to its own name", (_, option, build, hint) => {
       expect(build).toThrow(`${option}: received`);

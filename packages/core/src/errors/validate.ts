@@ -199,7 +199,8 @@ const FOREIGN: Record<string, string> = {
   onSignal: 'onShutdown',
   keyGenerator: 'key',
   id: 'key',
-  duration: LIMIT,
+  // koa-ratelimit's duration is in ms, rate-limiter-flexible's in seconds.
+  duration: `${LIMIT}: windowMs in ms, rate-limiter-flexible's duration in s`,
   whitelist: 'skip',
   driver: 'store',
   db: 'store',
