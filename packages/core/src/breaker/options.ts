@@ -45,11 +45,8 @@ export interface CircuitBreakerOptions {
   /** When a closed breaker opens. @default consecutive(5) */
   strategy?: BreakerStrategy;
   /**
-   * How long the breaker stays open before admitting probes: ms, or a `Backoff` whose
-   * delay grows with each opening since the breaker last closed (1 = the first opening).
-   * It also bounds a probe: when every probe slot has been taken for this long without the
-   * breaker closing, the probe round counts as failed and the breaker opens again (a late
-   * success of its probe may still close it).
+   * How long the breaker stays open before admitting probes: ms, or a `Backoff` growing with
+   * each opening. It also bounds a probe round (docs/circuit-breaker.md).
    * @default 30_000
    */
   halfOpenAfter?: number | Backoff;

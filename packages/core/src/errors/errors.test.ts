@@ -310,7 +310,10 @@ describe('OptionsValidator', () => {
     });
 
     it.each([
-      ['duration', 'algorithm: fixedWindow({ limit, windowMs })'],
+      [
+        'duration',
+        "algorithm: fixedWindow({ limit, windowMs }): windowMs in ms, rate-limiter-flexible's duration in s",
+      ],
       ['id', 'key'],
       ['whitelist', 'skip'],
       ['driver', 'store'],
@@ -369,12 +372,27 @@ describe('OptionsValidator', () => {
       ],
       ['retry', 'factor', () => retry({ factor: 2 } as never), 'backoff.exponential({ multiplier })'],
       ['retry', 'maxTimeout', () => retry({ maxTimeout: 1_000 } as never), 'backoff.exponential({ maxMs })'],
-      ['circuitBreaker', 'errorFilter', () => circuitBreaker({ errorFilter: () => true } as never), 'handle'],
+      // opossum's errorFilter says what is NOT a failure, our handle what is: a bare rename
+      // (`handle: isNotFound`) would open the breaker on 404s alone.
+      [
+        'circuitBreaker',
+        'errorFilter',
+        () => circuitBreaker({ errorFilter: () => true } as never),
+        'handle, with the test inverted',
+      ],
       [
         'rateLimiter',
         'points',
         () => rateLimiter({ points: 10 } as never),
         'algorithm: fixedWindow({ limit, windowMs })',
+      ],
+      // rate-limiter-flexible's duration counts seconds: ported as it is (windowMs: 60), a
+      // limit per minute would become one per 60 ms.
+      [
+        'rateLimiter',
+        'duration',
+        () => rateLimiter({ points: 10, duration: 60 } as never),
+        "algorithm: fixedWindow({ limit, windowMs }): windowMs in ms, rate-limiter-flexible's duration in s",
       ],
     ])("%s points p-retry's, opossum's and rate-limiter-flexible's %s to its own name", (_, option, build, hint) => {
       expect(build).toThrow(`${option}: received`);

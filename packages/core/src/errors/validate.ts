@@ -190,7 +190,7 @@ const FOREIGN: Record<string, string> = {
   minTimeout: 'backoff.exponential({ initialMs })',
   maxTimeout: 'backoff.exponential({ maxMs })',
   factor: 'backoff.exponential({ multiplier })',
-  errorFilter: 'handle',
+  errorFilter: 'handle, with the test inverted',
   points: LIMIT,
   maxRetryTime: 'deadlineMs',
   shouldRetry: 'handle',
@@ -199,7 +199,8 @@ const FOREIGN: Record<string, string> = {
   onSignal: 'onShutdown',
   keyGenerator: 'key',
   id: 'key',
-  duration: LIMIT,
+  // koa-ratelimit's duration is in ms, rate-limiter-flexible's in seconds.
+  duration: `${LIMIT}: windowMs in ms, rate-limiter-flexible's duration in s`,
   whitelist: 'skip',
   driver: 'store',
   db: 'store',
