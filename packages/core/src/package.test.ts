@@ -67,10 +67,14 @@ import { options } from '../tsup.config.js';
  * a client section's own hint for deadlineMs, clock, random); 20 491 once opossum's `errorFilter`
  * hint says `handle` takes the inverted test (24: a bare rename opened the breaker on the
  * errors theirs let through); 20 551 once the `duration` hint says `windowMs` is in ms (60: a
- * rate-limiter-flexible `duration: 60`, in seconds, ported as it is limited per 60 ms). This ceiling
- * keeps it from growing unnoticed.
+ * rate-limiter-flexible `duration: 60`, in seconds, ported as it is limited per 60 ms); 21 120
+ * once another library's name is told of each factory's own counterpart, the first of a few
+ * hints whose option it has (`points`: a window's `limit`, a bucket's `capacity`), and opossum's
+ * `rollingCount*`, `timeout`, `capacity`, cockatiel's `breaker` and rate-limiter-flexible's
+ * `keyPrefix`, `insuranceLimiter`, `blockDuration` are hinted (569: they were refused with no
+ * pointer). This ceiling keeps it from growing unnoticed.
  */
-const RETRY_ONLY_BUDGET = 20_551;
+const RETRY_ONLY_BUDGET = 21_120;
 /**
  * Minified bytes of a bundle that imports only one small constant (~60 bytes): anything above
  * it is a module-level statement that runs at import (a `new`, a call, arithmetic or a spread

@@ -74,10 +74,9 @@ function webhookUrl(url: string): boolean {
 }
 
 /**
- * POSTs each alert as JSON to `url`. Every attempt is aborted after `timeoutMs`; failures
- * that may pass (network errors, timeouts, 429, 5xx — honouring `Retry-After`) are retried
- * by a retry policy. When every attempt fails the handler rejects, which `alerting` counts
- * in `stats.handlerFailures` without disturbing other handlers. See docs/alerting.md.
+ * POSTs each alert as JSON to `url`, each attempt aborted after `timeoutMs`, transient
+ * failures retried. When every attempt fails it rejects (counted in `stats.handlerFailures`).
+ * See docs/alerting.md.
  */
 export function webhookHandler(options: WebhookOptions): AlertHandler {
   const v = new OptionsValidator('webhookHandler');

@@ -19,9 +19,8 @@ export interface ClientAttempt {
   readonly abortable: boolean;
   /**
    * Tells `listener` once, with the reason, when the attempt is aborted (at once if it is
-   * already): the caller's signal aborted or a time limit passed. Returns the function that
-   * stops telling it: call it when the attempt is done (an attempt under a time limit drops
-   * its listeners when it settles; one on the caller's signal alone keeps them). No signal made.
+   * already). Returns the function that stops telling it: call it when the attempt is done.
+   * No signal made.
    */
   onAbort(listener: (reason: unknown) => void): Disposer;
   /** 1 for the first attempt, incremented by each retry. */

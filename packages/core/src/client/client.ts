@@ -122,11 +122,9 @@ export class ResilientClient<N = unknown, R = unknown> {
   }
 
   /**
-   * Runs one request: `send` is called once per attempt with a fresh context (its signal
-   * aborts when the caller's does, or a time limit passes). Resolves with the last
-   * attempt's response, whatever its status; rejects with the last attempt's error (with
-   * `resilience` details attached, see `resilienceDetails`), or with a local refusal (open
-   * breaker, throttle, rate limit) when the last attempt was refused.
+   * Runs one request, calling `send` once per attempt with a fresh context. Resolves with the
+   * last attempt's response, whatever its status; rejects with its error (see
+   * `resilienceDetails`) or a local refusal.
    */
   request(call: ClientCall<N>, send: (attempt: ClientAttempt) => Promise<R>): Promise<R> {
     let host: HostPolicies;

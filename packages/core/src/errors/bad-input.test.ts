@@ -207,14 +207,13 @@ describe('misspelt and foreign options', () => {
     configurationError(build, option).issues.find((i) => i.option === option)!.allowed;
 
   it("names another library's counterpart only where the option it points to exists", () => {
-    expect(hint(() => bulkhead({ max: 10 } as never), 'max')).toBe(
-      'a known option: limit, queue, maxQueueMs, retryAfterMs, name, clock',
+    expect(hint(() => countWindow({ size: 10, failureRate: 0.5, points: 5 } as never), 'points')).toBe(
+      'a known option: size, failureRate, minimumCalls, slowCallMs, slowCallRate',
     );
     expect(hint(() => rateLimitGroup({ limit: {} } as never), 'limit')).toMatch(
       /^a known option \(did you mean limits\?\)/,
     );
     expect(hint(() => memoryStore({ max: 5 } as never), 'max')).toBe('a known option: maxKeys');
-    expect(hint(() => slidingWindow({ max: 10, windowMs: 1_000 } as never), 'max')).not.toMatch(/another library/);
     expect(hint(() => backoff.linear(100, { max: 5 } as never), 'max')).toMatch(/did you mean maxMs\?/);
     const webhook = () => webhookHandler({ url: 'https://x.test', retries: 3 } as never);
     expect(hint(webhook, 'retries')).toMatch(/^a known option \(did you mean retry\?\)/);
@@ -224,6 +223,84 @@ describe('misspelt and foreign options', () => {
     );
     expect(hint(() => retry({ retries: 3 } as never), 'retries')).toMatch(/here: maxAttempts = retries \+ 1\)/);
   });
+
+  const SECONDS = "in ms, rate-limiter-flexible's duration in s";
+  // Each factory is told of its own counterpart: a window's `limit`, a bucket's `capacity`, a
+  // breaker's `strategy` (or, for what a breaker does not do, the policy that does).
+  it.each([
+    ['fixedWindow', 'points', () => fixedWindow({ points: 10, duration: 60 } as never), 'limit'],
+    ['fixedWindow', 'duration', () => fixedWindow({ points: 10, duration: 60 } as never), `windowMs ${SECONDS}`],
+    ['fixedWindow', 'max', () => fixedWindow({ max: 10, windowMs: 1_000 } as never), 'limit'],
+    ['slidingWindow', 'points', () => slidingWindow({ points: 10, duration: 60 } as never), 'limit'],
+    ['slidingWindow', 'duration', () => slidingWindow({ points: 10, duration: 60 } as never), `windowMs ${SECONDS}`],
+    ['slidingWindow', 'max', () => slidingWindow({ max: 10, windowMs: 1_000 } as never), 'limit'],
+    ['gcra', 'points', () => gcra({ points: 10, duration: 60 } as never), 'limit'],
+    ['gcra', 'duration', () => gcra({ points: 10, duration: 60 } as never), `periodMs ${SECONDS}`],
+    ['gcra', 'windowMs', () => gcra({ limit: 10, windowMs: 1_000 } as never), 'periodMs'],
+    ['tokenBucket', 'points', () => tokenBucket({ points: 10, duration: 60 } as never), 'capacity'],
+    [
+      'tokenBucket',
+      'duration',
+      () => tokenBucket({ points: 10, duration: 60 } as never),
+      'refillPerSecond = points / duration',
+    ],
+    ['tokenBucket', 'limit', () => tokenBucket({ limit: 10 } as never), 'capacity'],
+    [
+      'timeWindow',
+      'errorThresholdPercentage',
+      () => timeWindow({ errorThresholdPercentage: 50 } as never),
+      'failureRate: % / 100',
+    ],
+    ['timeWindow', 'volumeThreshold', () => timeWindow({ volumeThreshold: 5 } as never), 'minimumCalls'],
+    ['timeWindow', 'rollingCountTimeout', () => timeWindow({ rollingCountTimeout: 10_000 } as never), 'windowMs'],
+    ['timeWindow', 'rollingCountBuckets', () => timeWindow({ rollingCountBuckets: 10 } as never), 'buckets'],
+    [
+      'countWindow',
+      'errorThresholdPercentage',
+      () => countWindow({ errorThresholdPercentage: 50 } as never),
+      'failureRate: % / 100',
+    ],
+    ['countWindow', 'volumeThreshold', () => countWindow({ volumeThreshold: 5 } as never), 'minimumCalls'],
+    [
+      'circuitBreaker',
+      'rollingCountTimeout',
+      () => circuitBreaker({ rollingCountTimeout: 10_000 } as never),
+      'strategy: timeWindow({ windowMs })',
+    ],
+    [
+      'circuitBreaker',
+      'rollingCountBuckets',
+      () => circuitBreaker({ rollingCountBuckets: 10 } as never),
+      'strategy: timeWindow({ buckets })',
+    ],
+    ['circuitBreaker', 'timeout', () => circuitBreaker({ timeout: 3_000 } as never), 'pipeline(breaker, timeout(ms))'],
+    [
+      'circuitBreaker',
+      'capacity',
+      () => circuitBreaker({ capacity: 10 } as never),
+      'pipeline(breaker, bulkhead({ limit }))',
+    ],
+    ['circuitBreaker', 'breaker', () => circuitBreaker({ breaker: {} } as never), 'strategy, e.g. consecutive(5)'],
+    ['bulkhead', 'capacity', () => bulkhead({ capacity: 10 } as never), 'limit'],
+    ['rateLimiter', 'keyPrefix', () => rateLimiter({ algorithm: tokenBucket(), keyPrefix: 'api' } as never), 'prefix'],
+    [
+      'rateLimiter',
+      'insuranceLimiter',
+      () => rateLimiter({ algorithm: tokenBucket(), insuranceLimiter: {} } as never),
+      'onStoreError: memoryStore()',
+    ],
+    [
+      'rateLimiter',
+      'blockDuration',
+      () => rateLimiter({ algorithm: tokenBucket(), blockDuration: 60 } as never),
+      'none',
+    ],
+  ])(
+    "%s points opossum's, cockatiel's and rate-limiter-flexible's %s to its own counterpart",
+    (_, option, build, to) => {
+      expect(hint(build, option)).toContain(`a known option (another library's? here: ${to})`);
+    },
+  );
 
   it("points p-retry's randomize to jitter and a queue size to queue, not to a near name that means another thing", () => {
     expect(hint(() => retry({ randomize: true } as never), 'randomize')).toMatch(

@@ -297,6 +297,19 @@ describe('OptionsValidator', () => {
       ]);
     });
 
+    it("gives the first of another library's hints whose option is one of these", () => {
+      // rate-limiter-flexible's points: a limiter's algorithm, a window's limit, a bucket's capacity.
+      const hintOf = (names: Record<string, true>) => issues((v) => v.known({ points: 5 } as object, names))[0];
+      expect(hintOf({ algorithm: true, limit: true })).toContain('here: algorithm: fixedWindow({ limit, windowMs }))');
+      expect(hintOf({ limit: true, windowMs: true })).toContain("(another library's? here: limit)");
+      expect(hintOf({ capacity: true })).toContain("(another library's? here: capacity)");
+      expect(hintOf({ size: true })).toBe('points: a known option: size');
+      // A hint may be given for an option it does not name: opossum's timeout, to a breaker.
+      expect(issues((v) => v.known({ timeout: 5 } as object, { halfOpenAfter: true }))).toEqual([
+        "timeout: a known option (another library's? here: pipeline(breaker, timeout(ms))): halfOpenAfter",
+      ]);
+    });
+
     it("names no look-alike for another library's option that has no counterpart here", () => {
       const names = { skip: true, key: true } as const;
       const found = issues((v) => v.known({ skipSuccessfulRequests: true, skipFailedRequests: true } as object, names));

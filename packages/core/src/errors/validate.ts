@@ -67,13 +67,15 @@ export class OptionsValidator {
       }
       // Taken, or already reported (a name the caller sets itself, with its own hint).
       if (Object.hasOwn(names, key) || this.#issues.some((i) => i.option === option)) continue;
-      // Another library's name says what it meant, where the option its hint starts with is
-      // ours; else ours that it is near is a likely typo (`limit` → `limits`, `retries` → `retry`).
+      // Another library's name says what it meant: the first of its hints (`|` between them)
+      // that starts with an option of ours (`gate~` one that is not the text); else ours that
+      // it is near is a likely typo (`limit` → `limits`, `retries` → `retry`).
       // An empty hint: theirs has no counterpart, and the name it looks like is no such thing.
       const foreign = Object.hasOwn(FOREIGN, key) ? FOREIGN[key]! : undefined;
       const near = foreign === '' ? undefined : closest(key, list);
-      const hint = (names as Record<string, unknown>)[foreign?.split(/\W/)[0] ?? '']
-        ? ` (${foreign!.includes('...') ? '' : "another library's? "}here: ${foreign})`
+      const alt = foreign?.split('|').find((h) => (names as Record<string, unknown>)[h.split(/\W/)[0]!]);
+      const hint = alt
+        ? ` (${alt.includes('...') ? '' : "another library's? "}here: ${alt.replace(/^\w+~/, '')})`
         : near
           ? ` (did you mean ${near}?)`
           : '';
@@ -166,32 +168,43 @@ export class OptionsValidator {
 
 /**
  * Option names of the libraries users migrate from (express-rate-limit, koa-ratelimit,
- * express-idempotency, p-retry, axios-retry, opossum, terminus) with what says the same here
- * ('': nothing does), so `rateLimit({ windowMs, limit })` is
- * told of `algorithm`, not of a name that looks like `limit`. Each hint starts with the option
- * it points to, and is given only by a factory that has that option: `bulkhead({ max })` has
- * no `algorithm`. `randomize` and `maxQueue` are here because their near names (`random`, the
- * random source; `maxQueueMs`, a time) mean something else. More in docs/migrating.md.
+ * rate-limiter-flexible, express-idempotency, p-retry, axios-retry, opossum, cockatiel,
+ * terminus) with what says the same here ('': nothing does), so `rateLimit({ windowMs, limit })`
+ * is told of `algorithm`, not of a name that looks like `limit`. Each hint starts with the
+ * option it points to, and is given only by a factory that has that option: `rateLimiter({ points })`
+ * is told of `algorithm`, `tokenBucket({ points })` of `capacity`. `randomize` and `maxQueue` are
+ * here because their near names (`random`, the random source; `maxQueueMs`, a time) mean
+ * something else. More in docs/migrating.md.
  */
 const LIMIT = 'algorithm: fixedWindow({ limit, windowMs })';
+const COUNT = `${LIMIT}|limit|capacity`;
+// koa-ratelimit's duration is in ms, rate-limiter-flexible's in seconds.
+const SECONDS = "in ms, rate-limiter-flexible's duration in s";
 const ENV_RETRY = 'backoff, from ...toRetryOptions(env.retry)';
 const ENV_BREAKER = 'strategy and halfOpenAfter, from ...toBreakerOptions(env.breaker)';
+// Given to circuitBreaker (the only factory with halfOpenAfter): a policy of its own.
+const PIPELINE = 'halfOpenAfter~pipeline(breaker, ';
 const FOREIGN: Record<string, string> = {
-  windowMs: LIMIT,
-  limit: LIMIT,
-  max: LIMIT,
+  windowMs: `${LIMIT}|periodMs`,
+  limit: COUNT,
+  max: COUNT,
   randomize: 'backoff.exponential({ jitter })',
   retries: 'maxAttempts = retries + 1',
   maxQueue: 'queue',
   maxConcurrent: 'limit',
   concurrency: 'limit',
-  errorThresholdPercentage: 'strategy: timeWindow({ failureRate: % / 100 })',
-  volumeThreshold: 'strategy: timeWindow({ minimumCalls })',
+  errorThresholdPercentage: 'strategy: timeWindow({ failureRate: % / 100 })|failureRate: % / 100',
+  volumeThreshold: 'strategy: timeWindow({ minimumCalls })|minimumCalls',
+  rollingCountTimeout: 'strategy: timeWindow({ windowMs })|windowMs',
+  rollingCountBuckets: 'strategy: timeWindow({ buckets })|buckets',
+  timeout: `${PIPELINE}timeout(ms))`,
+  capacity: `${PIPELINE}bulkhead({ limit }))|limit`,
+  breaker: 'strategy, e.g. consecutive(5)',
   minTimeout: 'backoff.exponential({ initialMs })',
   maxTimeout: 'backoff.exponential({ maxMs })',
   factor: 'backoff.exponential({ multiplier })',
   errorFilter: 'handle, with the test inverted',
-  points: LIMIT,
+  points: COUNT,
   maxRetryTime: 'deadlineMs',
   shouldRetry: 'handle',
   onFailedAttempt: 'onRetry (before each retry); policy.onFailure hears the last failure too',
@@ -199,8 +212,10 @@ const FOREIGN: Record<string, string> = {
   onSignal: 'onShutdown',
   keyGenerator: 'key',
   id: 'key',
-  // koa-ratelimit's duration is in ms, rate-limiter-flexible's in seconds.
-  duration: `${LIMIT}: windowMs in ms, rate-limiter-flexible's duration in s`,
+  duration: `${LIMIT}: windowMs ${SECONDS}|windowMs ${SECONDS}|periodMs ${SECONDS}|refillPerSecond = points / duration`,
+  keyPrefix: 'prefix',
+  insuranceLimiter: 'onStoreError: memoryStore()',
+  blockDuration: 'algorithm~none',
   whitelist: 'skip',
   driver: 'store',
   db: 'store',

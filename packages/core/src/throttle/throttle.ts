@@ -88,11 +88,8 @@ export class AdaptiveThrottlePolicy extends PolicyBase<ThrottleEvent> {
 }
 
 /**
- * Client-side adaptive throttling: each request is rejected locally with
- * `ThrottledError` with probability `max(0, (requests − k · accepts) / (requests + 1))`
- * over the last two minutes, so a client backs off an overloaded dependency before the
- * dependency has to refuse it. Nothing is rejected while it accepts one request in `k`.
- * See docs/client.md.
+ * Client-side adaptive throttling: rejects requests locally with `ThrottledError`, as `k`
+ * says, before the dependency has to refuse them. See docs/client.md.
  */
 export function adaptiveThrottle(options: AdaptiveThrottleOptions = {}): AdaptiveThrottlePolicy {
   return new AdaptiveThrottlePolicy(options);

@@ -12,10 +12,9 @@ const nothing: Disposer = () => {};
 // (so a long-lived caller signal collects no listeners), a lazy parent (a deadline around
 // an attempt timeout) through its `onAbort`, so the parent creates no signal either.
 /**
- * The context a policy hands to one call when it may abort that call on its own (timeout,
- * hedging). Its `signal` is created lazily, when the function reads it; a caller that only
- * needs to be told of the abort subscribes with {@link onAbort}, and no signal is created.
- * Aborting it never touches the parent or siblings.
+ * The context a policy hands to one call it may abort on its own (timeout, hedging): its
+ * `signal` is made when first read ({@link onAbort} makes none). Aborting it never touches
+ * the parent or siblings.
  */
 export class LazyContext implements ExecuteContext {
   readonly attempt: number;
