@@ -105,4 +105,42 @@ describe('rateLimitCheck', () => {
       'Invalid rateLimit options: skip: received 3, expected a function; cost: received 10, expected a number >= 0 and <= 5, the most the limit ever admits',
     );
   });
+
+  const OWN_ANSWER = 'none: a 429 with a problem+json body; for your own, rateLimiter() and rateLimitResponder()';
+  it.each([
+    ['message', 'Too many requests', OWN_ANSWER],
+    ['handler', () => {}, OWN_ANSWER],
+    ['statusCode', 429, OWN_ANSWER],
+    ['errorMessage', 'Slow down', OWN_ANSWER],
+    ['disableHeader', true, 'none: the draft-10 fields are always set; headers picks which'],
+    ['throw', true, 'none: the 429 is answered, never thrown'],
+    ['blacklist', () => false, 'none: refuse those requests in a middleware before it'],
+    ['onLimited', () => {}, "onHttpDecision() from core, decision 'rate_limited'"],
+  ])("points express-rate-limit's and koa-ratelimit's %s to what takes its place", (option, value, hint) => {
+    const algorithm = fixedWindow({ limit: 5, windowMs: 60_000 });
+    let error: { issues: { option: string; allowed: string }[] } | undefined;
+    try {
+      rateLimitCheck(
+        { algorithm, [option]: value } as never,
+        port(() => 'none'),
+      );
+    } catch (e) {
+      error = e as typeof error;
+    }
+    // Named once, with its hint, and the other options still checked.
+    expect(error?.issues).toEqual([
+      { option, received: value, allowed: `a known option (another library's? here: ${hint})` },
+    ]);
+  });
+
+  it("names their answer options with ours that are bad, in one error, and leaves core's hints to core", () => {
+    expect(() =>
+      rateLimitCheck(
+        { max: 5, windowMs: 60_000, statusCode: 429 } as never,
+        port(() => 'none'),
+      ),
+    ).toThrow(
+      /^Invalid rateLimit options: statusCode: received 429, expected a known option \(another library's\? here: none: .*; max: received 5, expected a known option \(another library's\? here: algorithm: fixedWindow\(\{ limit, windowMs \}\)\): algorithm,/,
+    );
+  });
 });

@@ -23,6 +23,7 @@ import { fieldOf, headersOf, setField } from '../accessors.js';
 import { consoleLogger, quietLogger } from '../logger.js';
 import { claimResponse, requestCorrelationId } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
+import { refuseTheirs } from '../their-options.js';
 import { errorAnswer, headerText, setHeaders } from './answer.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
 import { refuseUncalled } from './uncalled.js';
@@ -68,6 +69,20 @@ const OPTION_NAMES = {
   logger: true,
 } as const satisfies OptionNames<RateLimitOptions<unknown>>;
 
+// express-rate-limit's and koa-ratelimit's names that core does not point anywhere: the answer
+// to a refusal, which is not an option here (docs/migrating.md shows one of your own).
+const OWN_ANSWER = 'none: a 429 with a problem+json body; for your own, rateLimiter() and rateLimitResponder()';
+const THEIRS: Record<string, string> = {
+  message: OWN_ANSWER,
+  handler: OWN_ANSWER,
+  statusCode: OWN_ANSWER,
+  errorMessage: OWN_ANSWER,
+  disableHeader: 'none: the draft-10 fields are always set; headers picks which',
+  throw: 'none: the 429 is answered, never thrown',
+  blacklist: 'none: refuse those requests in a middleware before it',
+  onLimited: "onHttpDecision() from core, decision 'rate_limited'",
+};
+
 /** What the framework tells the rate limiter about a request. */
 export interface RateLimitPort<C> {
   readonly framework: 'express' | 'koa';
@@ -92,6 +107,7 @@ export type RateLimitCheck<C> = (c: C, res: ServerResponse) => Answer | undefine
 export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitPort<C>): RateLimitCheck<C> {
   refuseUncalled('rateLimit', options);
   const v = new OptionsValidator('rateLimit');
+  refuseTheirs(v, options, THEIRS);
   const o = v.known(options, OPTION_NAMES);
   v.check(
     (o.algorithm === undefined) !== (o.limiter === undefined),

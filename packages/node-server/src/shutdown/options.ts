@@ -2,7 +2,8 @@ import type { Server } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { constants } from 'node:os';
 import type { Clock, EventLogger, HealthRegistry, OptionNames } from '@resilience/core';
-import { isPlainObject, OptionsValidator } from '@resilience/core/internal';
+import { OptionsValidator } from '@resilience/core/internal';
+import { refuseTheirs } from '../their-options.js';
 
 /** A server `gracefulShutdown` can drain: `node:http`'s or `node:https`'s. */
 export type ShutdownServer = Server | HttpsServer;
@@ -98,14 +99,8 @@ export function validateShutdownOptions(server: unknown, options: GracefulShutdo
     'a node:http or node:https Server',
   );
   // terminus' names: the look-alikes known() would suggest (timeoutMs, health) do not take them as they are.
-  const given = options as Record<string, unknown>;
-  const theirs = isPlainObject(options) ? Object.keys(TERMINUS).filter((name) => Object.hasOwn(given, name)) : [];
-  for (const name of theirs) {
-    v.check(false, name, given[name], `a known option (another library's? here: ${TERMINUS[name]})`);
-  }
-  const kept =
-    theirs.length === 0 ? options : Object.fromEntries(Object.entries(given).filter(([k]) => !theirs.includes(k)));
-  const o = v.known(kept as GracefulShutdownOptions, OPTION_NAMES);
+  refuseTheirs(v, options, TERMINUS);
+  const o = v.known(options, OPTION_NAMES);
   const signalNames = o.signals === undefined || (Array.isArray(o.signals) && o.signals.every(isSignal));
   v.check(signalNames, 'signals', o.signals, "a list of signal names such as 'SIGTERM'");
   v.check(
