@@ -1,10 +1,11 @@
 // Express gives a middleware mounted on a path (`app.use('/orders', …)`) the URL without that
 // path: what the error handler logs must still be the path the client asked for.
-import { fixedWindow, type Store, StoreUnavailableError } from '@resilience/core';
+import { fixedWindow, recentErrors, type Store, StoreUnavailableError } from '@resilience/core';
+import { FakeClock } from '@resilience/core/testing';
 import express from 'express';
 import { afterEach, expect, it } from 'vitest';
 import { type Served, send, serve } from '../../node-server/src/testing/http.js';
-import { errorHandler, rateLimit } from './index.js';
+import { errorHandler, rateLimit, timeout } from './index.js';
 
 let served: Served | undefined;
 afterEach(() => served?.close());
@@ -41,4 +42,21 @@ it('logs a refusal answered inside a middleware mounted on a path with the whole
     }),
   ]);
   expect(JSON.stringify(lines)).not.toMatch(/secret/);
+});
+
+it("names a route in a router mounted on a path with parameters by the router's own pattern, as a thrown error, never the URL's values", async () => {
+  const clock = new FakeClock();
+  const errors = recentErrors({ clock });
+  const app = express();
+  app.use(timeout({ ms: 1_000, clock }));
+  const reset = express.Router();
+  reset.get('/confirm', () => {}); // never answers: the timeout does
+  app.use('/reset/:token', reset);
+  app.use(errorHandler({ recentErrors: errors, logger: { info() {}, warn() {}, error() {} } }));
+  served = await serve(app);
+  const reply = send(served.port, { path: '/reset/secret-token-7/confirm' });
+  while (clock.pendingTimers === 0) await new Promise((resolve) => setImmediate(resolve));
+  await clock.advance(1_000);
+  expect((await reply).status).toBe(503);
+  expect(errors.list()).toMatchObject([{ route: 'GET /confirm', status: 503 }]);
 });

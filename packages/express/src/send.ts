@@ -12,9 +12,13 @@ import {
 import type { NextFunction, Request, Response } from 'express';
 import { appErrorHandling } from './error-sink.js';
 
-/** The route as Express names it (`GET /orders/:id`), once one matched. */
+/**
+ * The route as Express names it (`GET /orders/:id`), once one matched. Without `req.baseUrl`:
+ * a router's mount path as the URL spelt it (`/reset/secret-token` for `/reset/:token`),
+ * user data that `recentErrors` must not keep; and gone anyway once an error leaves the router.
+ */
 export function routeOf(req: Request): string | undefined {
-  return req.route === undefined ? undefined : `${req.method} ${req.baseUrl}${req.route.path}`;
+  return req.route === undefined ? undefined : `${req.method} ${req.route.path}`;
 }
 
 /** Records the error the toolkit answered `res` with itself (a timeout, a shed) into the app's errorHandler. */

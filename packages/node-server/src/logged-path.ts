@@ -31,3 +31,21 @@ export function loggedPath(res: ServerResponse): string | undefined {
   const path = query < 0 ? url : url.slice(0, query);
   return path.length > MAX_LOGGED_PATH ? `${escapeControls(path.slice(0, MAX_LOGGED_PATH))}…` : escapeControls(path);
 }
+
+/** The most characters of an error's message a log line's text carries (its field keeps it whole). */
+const MAX_LOGGED_TEXT = 500;
+
+/** Control characters, line and paragraph separators, bidi embeddings, overrides and isolates. */
+const UNSAFE = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+
+/**
+ * `text` (an error's message, most often) as a log line's text carries it: cut to
+ * {@link MAX_LOGGED_TEXT} characters, each character that could end the line, start a
+ * terminal escape or reorder what a reader sees written `\u{…}`. A message may quote a request
+ * (a body that did not parse, a name that was not found): raw, `\n` would forge a second log
+ * line for whoever reads a console or a file. Structured fields keep the message as it is.
+ */
+export function loggedText(text: string): string {
+  const cut = text.length > MAX_LOGGED_TEXT ? `${text.slice(0, MAX_LOGGED_TEXT)}…` : text;
+  return cut.replace(UNSAFE, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+}

@@ -1,10 +1,14 @@
 import type { EventLogger } from '@resilience/core';
 
-/** The logger used when none is given: `console`, message first. */
+/**
+ * The logger used when none is given: `console`, message first. The message goes in as a `%s`
+ * argument, never as the format: one that quotes a request (`%c`, `%o`) would take the fields
+ * as its argument, and `%c` prints nothing of them.
+ */
 export const consoleLogger: EventLogger = {
-  info: (fields, message) => console.info(message, fields),
-  warn: (fields, message) => console.warn(message, fields),
-  error: (fields, message) => console.error(message, fields),
+  info: (fields, message) => console.info('%s', message, fields),
+  warn: (fields, message) => console.warn('%s', message, fields),
+  error: (fields, message) => console.error('%s', message, fields),
 };
 
 /**

@@ -52,6 +52,22 @@ describe('recentErrors', () => {
     expect(entry?.correlationId).toHaveLength(201);
   });
 
+  it("hides a URL's credentials and query in a message (fetch quotes a URL it refuses whole)", () => {
+    const errors = recentErrors({ clock: new FakeClock() });
+    const refused =
+      'Request cannot be constructed from a URL that includes credentials: https://user:p@ss@db-7:5432/x?token=abc#top';
+    errors.record(new TypeError(refused));
+    errors.record(new Error('GET https://ghp_secret@api.example/repos failed; see http://docs.example/errors'));
+    expect(errors.list().map((e) => e.message)).toEqual([
+      'GET https://…@api.example/repos failed; see http://docs.example/errors',
+      'Request cannot be constructed from a URL that includes credentials: https://…@db-7:5432/x?…#top',
+    ]);
+    // A password past the kept part is never half shown: hidden before the cut.
+    const far = recentErrors({ maxMessageLength: 20, clock: new FakeClock() });
+    far.record(new Error('refused: https://u:hunter2@h/'));
+    expect(far.list()[0]?.message).toBe('refused: https://…@h…');
+  });
+
   it('survives errors that throw on access', () => {
     const errors = recentErrors({ clock: new FakeClock() });
     const hostile = new Proxy(

@@ -9,7 +9,7 @@ export interface RecentError {
   readonly at: number;
   readonly category: ErrorCategory;
   readonly name: string;
-  /** The error's message, cut to `maxMessageLength` characters. */
+  /** The error's message, a URL's password and query hidden (`…`), cut to `maxMessageLength` characters. */
   readonly message: string;
   /** The error's `code` (the toolkit's own, a Node or driver code ...), when it has one. */
   readonly code?: string | number;
@@ -32,6 +32,12 @@ const MAX_LABEL = 200;
 
 // Copied: a short field may still be a slice of a long string, which it would keep alive.
 const cut = (text: string, max: number): string => copied(text.length > max ? `${text.slice(0, max)}…` : text);
+
+// A URL's credentials and query, as fetch quotes a URL it refuses (`user:pass@`, `?token=`).
+const hidden = (text: string): string =>
+  text.replace(/(\w:\/\/)([^\s/?#]*@)?([^\s?#]*)(\?[^\s#]*)?/g, (_, scheme, user, rest, query) =>
+    [scheme, user && '…@', rest, query && '?…'].join(''),
+  );
 
 /**
  * The last `max` errors, newest first: a ring buffer for admin routes and dashboards
@@ -99,7 +105,7 @@ export class RecentErrors {
       at,
       category,
       name: cut(name, MAX_LABEL),
-      message: cut(message, this.#maxMessageLength),
+      message: cut(hidden(message.slice(0, this.#maxMessageLength + 1_000)), this.#maxMessageLength),
     };
     if (typeof code === 'string') entry.code = cut(code, MAX_LABEL);
     else if (typeof code === 'number') entry.code = code;

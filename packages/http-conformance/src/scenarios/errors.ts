@@ -89,6 +89,30 @@ export const errorHandlerScenarios: Scenario[] = [
   },
   {
     area: 'errorHandler',
+    name: "logs a 5xx on one line: its message's control, separator and bidi characters escaped, cut to 500 characters; the field keeps it whole",
+    async run(t) {
+      const logger = t.logger();
+      // A message quoting what the client sent: a forged second line, a terminal colour, a reversal.
+      const message = `no order x\r\n2026-01-01T00:00:00Z INFO admin logged in \u001b[31mred\u2028\u202egnp.exe${'y'.repeat(600)}`;
+      const app = await t.serve([
+        t.m.errorHandler({ logger }),
+        t.m.route('GET', '/', () => {
+          throw new Error(message);
+        }),
+      ]);
+      expect((await app.fetch('/')).status).toBe(500);
+      const line = logger.lines.find((l) => l.level === 'error')!;
+      expect(line.message).not.toMatch(/[\p{Cc}\u2028\u202e]/u);
+      expect(line.message).toContain(
+        'no order x\\u{d}\\u{a}2026-01-01T00:00:00Z INFO admin logged in \\u{1b}[31mred\\u{2028}\\u{202e}gnp.exe',
+      );
+      expect(line.message).toMatch(/y…$/);
+      expect(line.message.length).toBeLessThan(600);
+      expect(line.fields).toMatchObject({ error: { message } });
+    },
+  },
+  {
+    area: 'errorHandler',
     name: "keeps an http-errors error's Allow and Retry-After headers and its exposed 4xx message, as Koa's and Express's own error paths do",
     async run(t) {
       const app = await t.serve([

@@ -23,8 +23,8 @@ const oneAMinute = (t: Context, logger: EventLogger, trustProxy: TrustProxy) =>
   );
 
 /** A store whose every operation fails as a Redis store does when Redis is down. */
-export function downStore(): Store {
-  const fail = () => Promise.reject(new StoreUnavailableError('store down'));
+export function downStore(message = 'store down'): Store {
+  const fail = () => Promise.reject(new StoreUnavailableError(message));
   return { apply: fail, applyAll: fail, get: fail, set: fail, delete: fail, keys: fail };
 }
 
@@ -452,6 +452,25 @@ export const rateLimitScenarios: Scenario[] = [
       await clock.advance(60_000);
       await app.fetch('/');
       expect(logger.lines.filter((l) => /store failed/.test(l.message))).toHaveLength(2);
+    },
+  },
+  {
+    area: 'rateLimit',
+    name: "a store's failure is logged on one line: the control characters of its message escaped",
+    async run(t) {
+      const logger = t.logger();
+      const app = await t.serve([
+        t.m.rateLimit({
+          algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }),
+          store: downStore('down\r\nforged line \u001b[2J'),
+          logger,
+        }),
+        t.m.route('GET', '/', ok),
+      ]);
+      expect((await app.fetch('/')).status).toBe(200);
+      const line = logger.lines.find((l) => /store failed/.test(l.message))!;
+      expect(line.message).toContain('down\\u{d}\\u{a}forged line \\u{1b}[2J');
+      expect(line.message).not.toMatch(/\p{Cc}/u);
     },
   },
   {

@@ -12,7 +12,7 @@ import {
 } from '@resilience/core';
 import { checkNested, messageOf, OptionsValidator, ReportGate } from '@resilience/core/internal';
 import { errorFields } from '../errors.js';
-import { loggedPath } from '../logged-path.js';
+import { loggedPath, loggedText } from '../logged-path.js';
 import { consoleLogger, quietLogger } from '../logger.js';
 import { type RequestRecorder, requestRecorder } from '../record.js';
 import {
@@ -134,12 +134,12 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
     if (status < 500) return;
     // A request refused or failed before any route matched is still named by its path.
     const path = loggedPath(res);
-    const what = route ?? (`${res.req?.method ?? ''} ${path ?? ''}`.trim() || 'request');
+    const what = loggedText(route ?? (`${res.req?.method ?? ''} ${path ?? ''}`.trim() || 'request'));
     const refusal = refusalOf(error);
     if (refusal === undefined) {
       logger.error(
         { correlationId, route, path, status, error: errorFields(error) },
-        `${what} failed: ${messageOf(error)}`,
+        `${what} failed: ${loggedText(messageOf(error))}`,
       );
       return;
     }
@@ -147,7 +147,7 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
     if (unreported === undefined) return;
     logger.warn(
       { correlationId, route, path, status, code: refusal, unreported },
-      `${what} refused (${refusal}): ${messageOf(error)}; ${unreported} more since the last report (at most one a minute)`,
+      `${what} refused (${refusal}): ${loggedText(messageOf(error))}; ${unreported} more since the last report (at most one a minute)`,
     );
   };
 

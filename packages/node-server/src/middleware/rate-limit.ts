@@ -20,6 +20,7 @@ import {
 } from '@resilience/core';
 import { checkNested, emitHttpDecision, OptionsValidator, RATE_LIMIT_FIELDS } from '@resilience/core/internal';
 import { fieldOf, headersOf, setField } from '../accessors.js';
+import { loggedText } from '../logged-path.js';
 import { consoleLogger, quietLogger } from '../logger.js';
 import { claimResponse, requestCorrelationId } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
@@ -187,7 +188,7 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
     if (event.type !== 'store_error') return;
     logger.warn(
       { policy: name, unreported: event.unreported, error: event.error.message },
-      `rateLimit "${name}": the store failed (${event.error.message}); requests are decided by onStoreError until it is back`,
+      `rateLimit "${name}": the store failed (${loggedText(event.error.message)}); requests are decided by onStoreError until it is back`,
     );
   });
   const keyOf = o.key;

@@ -377,6 +377,19 @@ describe('gracefulShutdown', () => {
     ]);
   });
 
+  it("logs a hook's failure on one line: the control characters of its message escaped", async () => {
+    const { logs, exited } = await setup({
+      onShutdown: () => {
+        throw new Error('pool would not close\nerror shutdown: complete');
+      },
+    });
+    process.emit(SIGNAL);
+    expect(await exited).toBe(1);
+    expect(logs.filter((line) => line.startsWith('error'))).toEqual([
+      'error shutdown: onShutdown failed: pool would not close\\u{a}error shutdown: complete',
+    ]);
+  });
+
   it('exits with 1, saying why, when onShutdown throws a value with no string form', async () => {
     const { logs, exited } = await setup({
       onShutdown: () => {

@@ -4,7 +4,7 @@ import { type TLSSocket, Server as TlsServer } from 'node:tls';
 import { systemClock, type TimerHandle } from '@resilience/core';
 import { messageOf } from '@resilience/core/internal';
 import { isEnded, onClose } from '../accessors.js';
-import { loggedPath } from '../logged-path.js';
+import { loggedPath, loggedText } from '../logged-path.js';
 import { consoleLogger, quietLogger } from '../logger.js';
 import { outlive } from '../outlive.js';
 import { lateResponse } from '../request-state.js';
@@ -245,7 +245,7 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
       if (health !== undefined)
         turnOffOnce(health, () => health.register(SHUTDOWN_DEFAULTS.checkName, failing, READINESS));
     } catch (error) {
-      logger.error({ error }, `shutdown: could not turn readiness off: ${messageOf(error)}`);
+      logger.error({ error }, `shutdown: could not turn readiness off: ${loggedText(messageOf(error))}`);
     }
     for (const res of inFlight) closeAfter(res);
     logger.info(
@@ -260,7 +260,7 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
       waitingOn = 'beforeShutdown has not returned';
       await options.beforeShutdown?.();
     } catch (error) {
-      logger.error({ error }, `shutdown: beforeShutdown failed: ${messageOf(error)}`);
+      logger.error({ error }, `shutdown: beforeShutdown failed: ${loggedText(messageOf(error))}`);
     }
     waitingOn = undefined;
     if (drainDelayMs > 0) await clock.sleep(drainDelayMs);
@@ -293,7 +293,7 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
       waitingOn = 'onShutdown has not returned';
       await options.onShutdown?.();
     } catch (error) {
-      logger.error({ error }, `shutdown: onShutdown failed: ${messageOf(error)}`);
+      logger.error({ error }, `shutdown: onShutdown failed: ${loggedText(messageOf(error))}`);
       return finishWithTheOthers(1);
     }
     if (phase !== 'finishing') return;
