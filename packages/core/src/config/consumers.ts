@@ -10,14 +10,7 @@ import type { EnvOptions } from './options.js';
 // Each helper maps one section of `optionsFromEnv` onto the options of its consumer, with only
 // the options whose variables are set: spread your own options over the result.
 
-/**
- * Turns the `retry` section of {@link optionsFromEnv} into `retry()` options: `maxAttempts`
- * as is, and `backoff.exponential({ initialMs: baseDelayMs, maxMs: maxDelayMs })` when a
- * delay is set (the others keep their defaults). Spread your own options over the result.
- *
- * @example
- * const policy = retry({ ...toRetryOptions(optionsFromEnv().retry), name: 'llm' });
- */
+/** The `retry` section of {@link optionsFromEnv} as `retry()` options (an exponential backoff when a delay is set). */
 export function toRetryOptions(section: EnvOptions['retry']): Pick<RetryOptions, 'maxAttempts' | 'backoff'> {
   const result: Pick<RetryOptions, 'maxAttempts' | 'backoff'> = {};
   if (section?.maxAttempts !== undefined) result.maxAttempts = section.maxAttempts;

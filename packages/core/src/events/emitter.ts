@@ -45,14 +45,7 @@ export function reportListenerError(listener: object, error: unknown, event: unk
   }
 }
 
-/**
- * Subscribes to the errors thrown by event listeners of every policy and by alert handlers;
- * such an error never changes the call's outcome. Unheard, each faulty listener gets one
- * `console.warn` (see docs/logging-and-config.md). Returns a disposer.
- *
- * @example
- * onListenerError((error, event) => logger.error({ err: error, event }, 'resilience listener failed'));
- */
+/** Hears the errors event listeners and alert handlers throw (they never change a call's outcome); unheard, each gets one `console.warn`. */
 export function onListenerError(handler: ListenerErrorHandler): Disposer {
   if (typeof handler !== 'function') throw new TypeError('onListenerError: expected a function');
   const own = (error: unknown, event: unknown) => handler(error, event); // one entry per subscription

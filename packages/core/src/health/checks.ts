@@ -61,14 +61,7 @@ export const BULKHEAD_CHECK_OPTION_NAMES = {
   warnAt: true,
 } as const satisfies OptionNames<BulkheadCheckOptions>;
 
-/**
- * Reports a bulkhead's saturation, `(limit − executionSlots + queue − queueSlots) / (limit + queue)`,
- * as a percentage. It warns from `warnAt` on and never fails: a full bulkhead is shedding load as
- * designed, which is worth a look but no reason to restart or unroute the service.
- *
- * @example
- * probes.register('llm:saturation', bulkheadCheck(llmBulkhead, { limit: 10, queue: 50 }));
- */
+/** A bulkhead's saturation in percent: warns from `warnAt`, never fails (a full bulkhead sheds load as designed). */
 export function bulkheadCheck(bulkhead: BulkheadLike, options: BulkheadCheckOptions = {}): HealthCheck {
   const v = new OptionsValidator('bulkheadCheck');
   const o = v.known(options, BULKHEAD_CHECK_OPTION_NAMES);

@@ -264,15 +264,7 @@ function exposedMessage(error: unknown, status: number): string | undefined {
   }
 }
 
-/**
- * The problem+json response for an error (see {@link httpErrorStatus}), with `Retry-After`
- * when a retry time is known and `WWW-Authenticate` on a 401. No message or stack unless
- * `expose` (or an http-errors 4xx that exposes its message). Which of the error's own
- * headers are kept, and the whole mapping: docs/http.md.
- *
- * @example
- * const { status, headers, body } = errorResponse(error, { correlationId });
- */
+/** The problem+json response for an error; no message or stack unless `expose`. The mapping: docs/http.md. */
 export function errorResponse(error: unknown, options: ErrorResponseOptions = {}): ProblemResponse {
   if (unknownKey(options, ERROR_RESPONSE_NAMES) !== undefined) {
     const v = new OptionsValidator('errorResponse');

@@ -71,13 +71,7 @@ export abstract class PolicyBase<E extends PolicyEvent = PolicyEvent, R = never>
     }
   }
 
-  /**
-   * Tells `observer` of every call made through `execute` or `wrap`: once per caller's call,
-   * from start to settlement. A call that reaches this policy as a layer of a pipeline is
-   * the pipeline's call and is told to the pipeline's observers, so observing a pipeline
-   * and its layers counts each call once. Costs nothing (no clock read, no allocation)
-   * while nobody observes.
-   */
+  /** Tells `observer` of each call through `execute` or `wrap`, start to settlement; a pipeline's layer tells its pipeline's observers. */
   observeCalls(observer: CallObserver): Disposer {
     this.#calls ??= new CallObservers();
     return this.#calls.add(observer);
