@@ -86,8 +86,8 @@ function render(state: DashboardState): void {
   $('breakers').innerHTML = state.breakers
     .map(
       (b) =>
-        `<tr data-breaker="${text(b.name)}" data-state="${b.state}"><td>${text(b.name)}</td>` +
-        `<td><span class="state state-${b.state}">${b.state}</span></td>` +
+        `<tr data-breaker="${text(b.name)}" data-state="${text(b.state)}"><td>${text(b.name)}</td>` +
+        `<td><span class="state state-${text(b.state)}">${text(b.state)}</span></td>` +
         `<td class="muted">${b.state === 'open' && b.retryAfterMs !== null ? `probe in ${Math.round(b.retryAfterMs)} ms` : ''}</td></tr>`,
     )
     .join('');
@@ -96,7 +96,7 @@ function render(state: DashboardState): void {
     API_NAMES.map((api) => {
       const u = state.apis[api].upstream;
       return (
-        `<tr data-api="${api}"><td>${api}</td><td>${u.calls}</td><td>${u.retries}</td>` +
+        `<tr data-api="${text(api)}"><td>${text(api)}</td><td>${u.calls}</td><td>${u.retries}</td>` +
         `<td data-failed="${u.failedRate}">${pct(u.failedRate)}</td><td data-refused="${u.refusedRate}">${pct(u.refusedRate)}</td>` +
         `<td>${Math.round(u.p95)}</td></tr>`
       );
@@ -104,18 +104,23 @@ function render(state: DashboardState): void {
   $('limits').innerHTML = state.rateLimits
     .map(
       (l) =>
-        `<tr><td>${l.api}</td><td>${text(l.key)}</td><td><progress max="1" value="${l.usage}"></progress></td><td>${pct(l.usage)}</td></tr>`,
+        `<tr><td>${text(l.api)}</td><td>${text(l.key)}</td><td><progress max="1" value="${l.usage}"></progress></td><td>${pct(l.usage)}</td></tr>`,
     )
     .join('');
   // Seconds into the run, as the terminal and the clock above count them.
   const time = (at: number) => `${(at / 1_000).toFixed(1)} s`;
   $('errors').innerHTML =
     state.errors
-      .map((e) => `<li>${time(e.at)} ${e.api} <b>${e.status}</b> ${text(e.name)}: ${text(e.message)}</li>`)
+      .map(
+        (e) =>
+          `<li>${time(e.at)} ${text(e.api)} <b>${text(String(e.status))}</b> ${text(e.name)}: ${text(e.message)}</li>`,
+      )
       .join('') || '<li class="muted">none</li>';
   $('alerts').innerHTML =
     state.alerts
-      .map((a) => `<li>${time(a.at)} ${a.api} <b>${text(a.name)}</b> ${a.severity} — ${a.status}</li>`)
+      .map(
+        (a) => `<li>${time(a.at)} ${text(a.api)} <b>${text(a.name)}</b> ${text(a.severity)} — ${text(a.status)}</li>`,
+      )
       .join('') || '<li class="muted">none</li>';
   for (const api of API_NAMES) {
     const series = history.get(api)!;

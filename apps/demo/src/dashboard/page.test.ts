@@ -171,4 +171,24 @@ describe('the dashboard page', () => {
     expect(await page.locator('#phase').textContent()).toBe('not connected');
     expect(await page.locator('#phase').getAttribute('data-phase')).toBe('not connected');
   });
+  it('writes every field of a frame as text: markup in a state, a status or a severity is shown, never run', {
+    timeout: 60_000,
+  }, async () => {
+    // Each of these fields is one of a fixed set in a real run; the page escapes them all the same.
+    const markup = '<img src=x onerror="window.hit=1">';
+    const frame = recovery();
+    const hostile = {
+      ...frame,
+      breakers: [{ ...frame.breakers[0]!, state: markup }],
+      errors: [{ ...frame.errors[0]!, status: markup }],
+      alerts: [{ ...frame.alerts[0]!, severity: markup, status: markup }],
+    } as unknown as DashboardState;
+    const { page, problems } = await open(1280, hostile);
+    expect(await page.$$eval('img', (imgs) => imgs.length)).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { hit?: number }).hit)).toBeUndefined();
+    expect(await page.locator('#breakers').textContent()).toContain(markup);
+    expect(await page.locator('#errors').textContent()).toContain(markup);
+    expect(await page.locator('#alerts').textContent()).toContain(`${markup} — ${markup}`);
+    expect(problems).toEqual([]);
+  });
 });
