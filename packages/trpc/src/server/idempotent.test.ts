@@ -142,7 +142,8 @@ describe('idempotentMutation: maxResultBytes', () => {
     expect((await order('k-over', 1_048_575)).length).toBe(1_048_575);
     expect(runs()).toBe(3);
     expect(warn).toHaveBeenCalledTimes(2);
-    expect(warn).toHaveBeenCalledWith(expect.stringContaining('maxResultBytes (1048576)'), {
+    // The message as text, never as a format string.
+    expect(warn).toHaveBeenCalledWith('%s', expect.stringContaining('maxResultBytes (1048576)'), {
       path: 'order',
       bytes: 1_048_577,
       maxResultBytes: 1_048_576,

@@ -119,8 +119,8 @@ async function storedScope(scope: string): Promise<string> {
   return `#${await sha256(new Uint8Array(units.buffer))}`;
 }
 
-/** The logger used when none is given: `console`, message first. */
-const consoleLogger: Pick<EventLogger, 'warn'> = { warn: (fields, message) => console.warn(message, fields) };
+/** The logger used when none is given: `console`, message first (as text: a `%` in a path is no format). */
+const consoleLogger: Pick<EventLogger, 'warn'> = { warn: (fields, message) => console.warn('%s', message, fields) };
 
 // What the input carries, whatever it is: a key that is there but not a string is refused, not taken for none.
 const keyInInput = (opts: ResolverInput): unknown => {
