@@ -102,6 +102,17 @@ describe('the Lua transitions against core’s JavaScript', () => {
     await fc.assert(fc.asyncProperty(timeline, sameOnBoth), { numRuns: 60 });
   });
 
+  it('gcra admits a whole burst of 60 at Date.now()-sized times, as core does (the rounding of each step forgiven)', async () => {
+    const a = gcra({ limit: 60, periodMs: 1_000 });
+    const steps = Array.from({ length: 61 }, () => ({ transition: a.consume, input: 1, dt: 0 }));
+    await sameOnBoth(steps);
+    const store = redisStore({ client: fixture.client, time: 'caller' });
+    const key = storeKey(storeNamespace('exact'), 'burst');
+    const admitted = [];
+    for (const _ of steps) admitted.push((await store.apply(key, a.consume, 1, 1_767_225_600_000)).allowed);
+    expect(admitted.filter(Boolean)).toHaveLength(60);
+  });
+
   it('rate limits made in one tick (sharing script calls, each with its own now) equal the same steps one by one', async () => {
     const burst = algorithms.chain((a) =>
       fc.tuple(

@@ -60,6 +60,7 @@ if s and #s == 17 and byte(s) == 71 then
   if expiry > now then ahead = math.max(t - now, 0) end
   if ahead > most + burst * interval then ahead = 0 end
 end
+most = most + math.min(burst * now * 2.3e-16, interval / 4)
 local after = ahead + cost * interval
 ok = after <= most
 if not ok or not ${commit} then
