@@ -113,6 +113,19 @@ describe('the Lua transitions against core’s JavaScript', () => {
     expect(admitted.filter(Boolean)).toHaveLength(60);
   });
 
+  it('a sliding window admits at its admit time with a fraction of a ms, as core does (never refused with retryAfterMs 0)', async () => {
+    const a = slidingWindow({ limit: 3, windowMs: 1_000 });
+    const epoch = Date.UTC(2026, 0, 1);
+    await sameOnBoth([
+      { transition: a.consume, input: 3, dt: 0 },
+      { transition: a.consume, input: 1, dt: 500 + 1000 / 3 },
+    ]);
+    const store = redisStore({ client: fixture.client, time: 'caller' });
+    const key = storeKey(storeNamespace('exact'), 'sliding');
+    await store.apply(key, a.consume, 3, epoch + 500);
+    expect(await store.apply(key, a.consume, 1, epoch + 1000 + 1000 / 3)).toMatchObject({ allowed: true });
+  });
+
   it('rate limits made in one tick (sharing script calls, each with its own now) equal the same steps one by one', async () => {
     const burst = algorithms.chain((a) =>
       fc.tuple(

@@ -130,7 +130,7 @@ if s and #s == 33 and byte(s) == 83 then
 end
 local elapsed = math.max(0, (now - start) / windowMs)
 local estimate = previous * (1 - elapsed) + current
-ok = estimate + cost <= limit + EPS
+ok = estimate + cost <= limit + EPS + previous * (1e-3 / windowMs)
 if not ok or not ${commit} then
   local retry = 0
   if not ok then retry = ceil(slidingAdmitAt(start, windowMs, limit, cost, current, previous) - now) end
