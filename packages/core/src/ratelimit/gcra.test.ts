@@ -24,12 +24,12 @@ describe('gcra at epoch-sized times', () => {
     // Each admission rounds the stored time to a double near now (a 2.4e-4 ms grid at EPOCH):
     // 60 steps of 16.67 ms rounded the same way refused the 60th request of a burst of 60.
     // (At 2^43 ms a double is exact to 2e-3 ms: 1000 steps of 0.333 ms are beyond any double.)
-    const cases = [EPOCH, EPOCH + 12_345.5].flatMap((t) => [
+    const cases = [EPOCH, EPOCH + 12_345.5].flatMap((t): [number, number, number][] => [
       [t, 60, 1000],
       [t, 100, 333],
       [t, 1000, 333],
     ]);
-    for (const [start, limit, periodMs] of [...cases, [2 ** 43, 60, 1000], [2 ** 43, 3, 1000]]) {
+    for (const [start, limit, periodMs] of [...cases, [2 ** 43, 60, 1000], [2 ** 43, 3, 1000]] as const) {
       const limiter = rateLimiter({ algorithm: gcra({ limit, periodMs }), clock: new FakeClock(start) });
       let admitted = 0;
       while (limiter.consumeSync('k').allowed) admitted++;
