@@ -102,6 +102,30 @@ describe('the Lua transitions against core’s JavaScript', () => {
     await fc.assert(fc.asyncProperty(timeline, sameOnBoth), { numRuns: 60 });
   });
 
+  it('gcra admits a whole burst of 60 at Date.now()-sized times, as core does (the rounding of each step forgiven)', async () => {
+    const a = gcra({ limit: 60, periodMs: 1_000 });
+    const steps = Array.from({ length: 61 }, () => ({ transition: a.consume, input: 1, dt: 0 }));
+    await sameOnBoth(steps);
+    const store = redisStore({ client: fixture.client, time: 'caller' });
+    const key = storeKey(storeNamespace('exact'), 'burst');
+    const admitted = [];
+    for (const _ of steps) admitted.push((await store.apply(key, a.consume, 1, 1_767_225_600_000)).allowed);
+    expect(admitted.filter(Boolean)).toHaveLength(60);
+  });
+
+  it('a sliding window admits at its admit time with a fraction of a ms, as core does (never refused with retryAfterMs 0)', async () => {
+    const a = slidingWindow({ limit: 3, windowMs: 1_000 });
+    const epoch = Date.UTC(2026, 0, 1);
+    await sameOnBoth([
+      { transition: a.consume, input: 3, dt: 0 },
+      { transition: a.consume, input: 1, dt: 500 + 1000 / 3 },
+    ]);
+    const store = redisStore({ client: fixture.client, time: 'caller' });
+    const key = storeKey(storeNamespace('exact'), 'sliding');
+    await store.apply(key, a.consume, 3, epoch + 500);
+    expect(await store.apply(key, a.consume, 1, epoch + 1000 + 1000 / 3)).toMatchObject({ allowed: true });
+  });
+
   it('rate limits made in one tick (sharing script calls, each with its own now) equal the same steps one by one', async () => {
     const burst = algorithms.chain((a) =>
       fc.tuple(

@@ -2,7 +2,7 @@
  * Whose clock a script reads. Under `time: 'server'` every instance uses Redis's TIME, so
  * instances whose clocks disagree still agree on a limit; under `'caller'` each uses its own.
  */
-import { rateLimiter, storeKey, storeNamespace, tokenBucket } from '@resilience/core';
+import { fixedWindow, rateLimiter, storeKey, storeNamespace, tokenBucket } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
@@ -36,6 +36,21 @@ describe('time', () => {
 
   it("'caller': the instance 30 s ahead finds tokens the other never added (why 'server' is the default)", async () => {
     expect(await admitted('caller')).toEqual([true, true, true, false, false]);
+  });
+
+  it("'caller': instances further apart than a limit's period, taking turns, admit every request (each finds the other's key stepped back)", async () => {
+    const wall = 1_700_000_000_000;
+    const [a, b] = [new FakeClock(wall), new FakeClock(wall - 2_000)].map((clock) =>
+      rateLimiter({
+        algorithm: fixedWindow({ limit: 3, windowMs: 1_000 }),
+        store: redisStore({ client: fixture.client, time: 'caller' }),
+        name: 'turns',
+        clock,
+      }),
+    );
+    let admitted = 0;
+    for (let i = 0; i < 20; i++) if ((await (i % 2 ? b! : a!).consume('user-42')).allowed) admitted++;
+    expect(admitted).toBe(20);
   });
 
   it("'server': expiry is judged on the server's clock, whatever the caller's now", async () => {

@@ -12,7 +12,8 @@ export class ReportGate {
 
   // How many were held back since the last report, when one may go out at `now`; else `undefined` (this one is counted).
   pass(now: number): number | undefined {
-    if (now - this.#reportedAt < this.#everyMs) {
+    // A clock stepped back (NTP) lets one through, rather than hold reports back for the step.
+    if (now >= this.#reportedAt && now - this.#reportedAt < this.#everyMs) {
       this.#unreported++;
       return undefined;
     }

@@ -13,23 +13,14 @@ export interface RateLimitDecision {
   readonly resetMs: number;
   /** Milliseconds until this request's cost would be admitted; `0` when allowed. */
   readonly retryAfterMs: number;
-  /**
-   * A limiter with several algorithms: each one's decision, in the order of `algorithm`
-   * (for one `RateLimit` header item per limit). A refused consume takes nothing from any
-   * limit; an admitting limit's `remaining` then reads as if its share had been taken.
-   * Absent with one algorithm.
-   */
+  /** With several algorithms, each one's decision in the order of `algorithm` (a refused consume takes from none). */
   readonly limits?: readonly RateLimitDecision[];
   /**
    * Present when the store failed and the limiter decided without it (`onStoreError`):
    * `'open'` passed the request, a fallback store decided it.
    */
   readonly degraded?: true;
-  /**
-   * Present on `onStoreError: 'open'`'s decision: the request passed without being counted,
-   * so `remaining` and `resetMs` describe no count. `rateLimitResponder` lists the policy but
-   * sends no `RateLimit` item (or legacy remaining and reset) for it.
-   */
+  /** Present on `onStoreError: 'open'`'s decision: passed uncounted, so `remaining` and `resetMs` describe no count. */
   readonly uncounted?: true;
 }
 
@@ -43,11 +34,7 @@ export interface RateLimitAlgorithm<S extends JsonValue = JsonValue> {
   readonly kind: string;
   /** The `limit` reported in decisions. */
   readonly limit: number;
-  /**
-   * The window over which `limit` is earned back, in ms: the `w` of a `RateLimit-Policy`
-   * header (`q` is `limit`). A window's length; for a token bucket `capacity ÷ refill rate`;
-   * for GCRA its period (`burst × periodMs ÷ limit`, the period at the default burst).
-   */
+  /** The ms over which `limit` is earned back (the `w` of a `RateLimit-Policy` header; see docs/rate-limiting.md). */
   readonly windowMs: number;
   /** The largest cost the algorithm can ever admit; more throws `ConfigurationError` naming `cost`. */
   readonly maxCost: number;

@@ -149,6 +149,25 @@ describe('rateLimiter denial cache', () => {
     expect(calls.count).toBe(4);
   });
 
+  it('forgets a denial when the clock steps back (NTP): the key is not refused for the length of the step', async () => {
+    const { store, calls } = remote();
+    const fake = new FakeClock(1_700_000_000_000);
+    let backMs = 0;
+    const clock = {
+      now: () => fake.now() - backMs,
+      sleep: fake.sleep.bind(fake),
+      setTimeout: fake.setTimeout.bind(fake),
+      clearTimeout: fake.clearTimeout.bind(fake),
+    };
+    const limiter = rateLimiter({ algorithm: bucket(), store, clock });
+    await limiter.consume('u');
+    await limiter.consume('u');
+    expect(await limiter.consume('u')).toMatchObject({ allowed: false, retryAfterMs: 10_000 });
+    backMs = 3_600_000; // the limit itself starts over after a step of more than its period
+    expect(await limiter.consume('u')).toMatchObject({ allowed: true });
+    expect(calls.count).toBe(4);
+  });
+
   it('holds at most maxKeys denials: past it the oldest is forgotten', async () => {
     const { store, calls } = remote();
     const limiter = rateLimiter({

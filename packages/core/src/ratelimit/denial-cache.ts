@@ -29,7 +29,8 @@ function countedDown(d: RateLimitDecision, elapsedMs: number): RateLimitDecision
  * the wait shorter; a `reset(key)` on another instance is seen only once the denial ends.
  *
  * Memory: at most `maxKeys` denials (a `Map` entry, the key and its decision); past it the
- * oldest written is dropped. An expired denial goes when its key is next looked up.
+ * oldest written is dropped. An expired denial goes when its key is next looked up, as
+ * does one the clock has stepped back before.
  */
 export class DenialCache {
   readonly #maxKeys: number;
@@ -45,7 +46,8 @@ export class DenialCache {
   lookup(key: string, cost: number, now: number): RateLimitDecision | undefined {
     const denial = this.#denials.get(key);
     if (denial === undefined) return undefined;
-    if (now >= denial.until) {
+    // A clock stepped back (NTP) must not refuse the key for the length of the step: ask the store.
+    if (now >= denial.until || now < denial.at) {
       this.#denials.delete(key);
       return undefined;
     }

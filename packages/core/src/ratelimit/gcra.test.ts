@@ -20,6 +20,23 @@ describe('gcra at epoch-sized times', () => {
     expect(limiter.consumeSync('k').allowed).toBe(true);
   });
 
+  it('admits a whole burst at once at Date.now()-sized times (and at 2^43 ms)', () => {
+    // Each admission rounds the stored time to a double near now (a 2.4e-4 ms grid at EPOCH):
+    // 60 steps of 16.67 ms rounded the same way refused the 60th request of a burst of 60.
+    // (At 2^43 ms a double is exact to 2e-3 ms: 1000 steps of 0.333 ms are beyond any double.)
+    const cases = [EPOCH, EPOCH + 12_345.5].flatMap((t): [number, number, number][] => [
+      [t, 60, 1000],
+      [t, 100, 333],
+      [t, 1000, 333],
+    ]);
+    for (const [start, limit, periodMs] of [...cases, [2 ** 43, 60, 1000], [2 ** 43, 3, 1000]] as const) {
+      const limiter = rateLimiter({ algorithm: gcra({ limit, periodMs }), clock: new FakeClock(start) });
+      let admitted = 0;
+      while (limiter.consumeSync('k').allowed) admitted++;
+      expect({ start, limit, periodMs, admitted }).toEqual({ start, limit, periodMs, admitted: limit });
+    }
+  });
+
   it('admits cost === burst on a fresh key', () => {
     const clock = new FakeClock(EPOCH);
     const limiter = rateLimiter({ algorithm: gcra({ limit: 3, periodMs: 1000, burst: 2 }), clock });

@@ -52,18 +52,21 @@ export function gcra(options: GcraOptions): RateLimitAlgorithm<GcraState> {
   // a refusal's wait keeps half of it in hand, so a client waiting exactly retryAfterMs is admitted.
   const slack = Math.max(EPSILON * interval, 1e-3);
   const most = tolerance + slack;
-  const left = (ahead: number) => Math.max(0, Math.floor((most - ahead) / interval + EPSILON));
 
   const step: Step = (s, at, fresh, cost, now, next, commit) => {
     let ahead = fresh ? 0 : Math.max(s[at]! - now, 0);
     // Never written more than `most` ahead: a clock that stepped back more than a period starts over.
     if (ahead > most + tolerance) ahead = 0;
+    // Each admission rounds `now + after` by up to half an ulp of now, the same way each time
+    // (60 of 16.67 ms refused a burst's 60th): forgive that once per cost of the burst.
+    const m = most + Math.min(burst * now * 2.3e-16, interval / 4);
+    const left = (ahead: number) => Math.max(0, Math.floor((m - ahead) / interval + EPSILON));
     const after = ahead + cost * interval;
-    const allowed = after <= most;
+    const allowed = after <= m;
     if (!allowed || !commit) {
       next[1] = Number.NaN;
       next[2] = allowed ? 1 : 0;
-      return decision(allowed, burst, left(ahead), Math.ceil(ahead), allowed ? 0 : Math.ceil(after - most + slack / 2));
+      return decision(allowed, burst, left(ahead), Math.ceil(ahead), allowed ? 0 : Math.ceil(after - m + slack / 2));
     }
     next[0] = now + after;
     next[1] = after;

@@ -48,3 +48,27 @@ describe('windows on a clock that steps back across a boundary (NTP, callers wit
     expect(limiter.consumeSync('k', 0).resetMs).toBe(0);
   });
 });
+
+describe('windows at Date.now()-sized times with fractions of a ms (Redis time: server reads µs)', () => {
+  const EPOCH = Date.UTC(2026, 0, 1); // a multiple of every window below
+
+  it('a sliding window admits a client that waited exactly retryAfterMs, and never refuses with retryAfterMs 0', () => {
+    // Window 1: 3 admitted. Window 2: the 3 fade out, so one more fits once a third has faded.
+    const admitAt = EPOCH + 1000 + 1000 / 3;
+    for (const early of [0, 7, 29]) {
+      const clock = { t: EPOCH + 500 };
+      const limiter = rateLimiter({
+        algorithm: slidingWindow({ limit: 3, windowMs: 1000 }),
+        clock: Object.assign(new FakeClock(), { now: () => clock.t }),
+      });
+      expect(limiter.consumeSync('k', 3).allowed).toBe(true);
+      clock.t = admitAt - early;
+      const d = limiter.consumeSync('k');
+      if (!d.allowed) {
+        expect(d.retryAfterMs).toBeGreaterThan(0);
+        clock.t += d.retryAfterMs;
+        expect(limiter.consumeSync('k')).toMatchObject({ allowed: true });
+      }
+    }
+  });
+});

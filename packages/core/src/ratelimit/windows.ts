@@ -92,6 +92,7 @@ export function fixedWindow(options: WindowOptions): RateLimitAlgorithm<FixedWin
 export function slidingWindow(options: WindowOptions): RateLimitAlgorithm<SlidingWindowState> {
   validate('slidingWindow', options);
   const { limit, windowMs } = options;
+  const fade = 1e-3 / windowMs;
   const step: Step = (s, at, fresh, cost, now, next, commit) => {
     let start = Math.floor(now / windowMs) * windowMs;
     let current = 0;
@@ -107,7 +108,9 @@ export function slidingWindow(options: WindowOptions): RateLimitAlgorithm<Slidin
     }
     const elapsed = Math.max(0, (now - start) / windowMs);
     const estimate = previous * (1 - elapsed) + current;
-    const allowed = estimate + cost <= limit + EPSILON;
+    // 1 µs of the previous count's fading forgiven: a `now` of Date.now() size (with Redis's
+    // µs) is exact only to ~0.25 µs, so a client waiting exactly retryAfterMs was refused.
+    const allowed = estimate + cost <= limit + EPSILON + previous * fade;
     if (!allowed || !commit) {
       next[3] = Number.NaN;
       next[4] = allowed ? 1 : 0;

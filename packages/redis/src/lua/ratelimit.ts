@@ -60,6 +60,7 @@ if s and #s == 17 and byte(s) == 71 then
   if expiry > now then ahead = math.max(t - now, 0) end
   if ahead > most + burst * interval then ahead = 0 end
 end
+most = most + math.min(burst * now * 2.3e-16, interval / 4)
 local after = ahead + cost * interval
 ok = after <= most
 if not ok or not ${commit} then
@@ -129,7 +130,7 @@ if s and #s == 33 and byte(s) == 83 then
 end
 local elapsed = math.max(0, (now - start) / windowMs)
 local estimate = previous * (1 - elapsed) + current
-ok = estimate + cost <= limit + EPS
+ok = estimate + cost <= limit + EPS + previous * (1e-3 / windowMs)
 if not ok or not ${commit} then
   local retry = 0
   if not ok then retry = ceil(slidingAdmitAt(start, windowMs, limit, cost, current, previous) - now) end
