@@ -272,7 +272,7 @@ export class RateLimiter {
   /**
    * Takes `cost` from `key` as soon as every limit admits it (FIFO among this limiter's
    * waiters on the key) and resolves with the decision. Rejects with `RateLimitExceededError`
-   * as soon as the wait would exceed `maxWaitMs`, or with `signal.reason` when aborted.
+   * once the key's next admission is due past `maxWaitMs`, or with `signal.reason` when aborted.
    */
   wait(key: string, options: WaitOptions = {}): Promise<RateLimitDecision> {
     if (typeof key !== 'string') return Promise.reject(keyError(key));

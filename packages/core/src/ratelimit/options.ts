@@ -80,7 +80,7 @@ export const RATE_LIMITER_DEFAULTS = {
 export interface WaitOptions {
   /** Cost taken when the wait resolves. @default 1 */
   cost?: number;
-  /** Rejects with `RateLimitExceededError` as soon as the wait would exceed this. @default the limiter's maxWaitMs (60_000) */
+  /** Rejects with `RateLimitExceededError` once the key's next admission is due past this. @default the limiter's maxWaitMs (60_000) */
   maxWaitMs?: number;
   /**
    * Aborts the wait (rejects with `signal.reason`); nothing is consumed, unless the abort
