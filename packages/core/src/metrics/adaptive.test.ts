@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { OptionsValidator } from '../errors/validate.js';
-import { ADAPTIVE_LATENCY_DEFAULTS, AdaptiveLatency, parsePercentile, resolveAdaptive } from './adaptive.js';
+import {
+  ADAPTIVE_LATENCY_DEFAULTS,
+  AdaptiveLatency,
+  PERCENTILE_ALLOWED,
+  parsePercentile,
+  resolveAdaptive,
+} from './adaptive.js';
 
 const learner = (options: Parameters<typeof resolveAdaptive>[4] = {}, q = 0.5) =>
   new AdaptiveLatency(resolveAdaptive(new OptionsValidator('test'), q, 0, Number.POSITIVE_INFINITY, options));
@@ -24,6 +30,13 @@ describe('adaptive latency', () => {
     for (const bad of ['p0', 'p100', 'p99.999', 'fast', 'p', '95', 'P95', 'p-5', ' p95', 'p95 ', 95, undefined]) {
       expect(parsePercentile(bad)).toBeUndefined();
     }
+  });
+
+  it('names in its refusal the forms it parses: one or two digits, up to two decimals', () => {
+    // 'p5' and 'p99.99' parse, so a refusal that said "'pNN' or 'pNN.N'" sent a user who
+    // wrote 'p99.999' to 'p99.9' when 'p99.99' was allowed.
+    const refusal = () => new OptionsValidator('timeout').check(false, 'ms', 'p99.999', PERCENTILE_ALLOWED).done();
+    expect(refusal).toThrow("expected a percentile string 'pN' to 'pNN.NN' between 'p0' and 'p100' exclusive");
   });
 
   it('forgets latencies older than windowMs', () => {

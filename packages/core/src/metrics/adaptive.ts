@@ -52,7 +52,7 @@ export function parsePercentile(value: unknown): number | undefined {
   return percent > 0 && percent < 100 ? Number((percent / 100).toFixed(4)) : undefined;
 }
 
-export const PERCENTILE_ALLOWED = "a percentile string 'pNN' or 'pNN.N' between 'p0' and 'p100' exclusive, e.g. 'p95'";
+export const PERCENTILE_ALLOWED = "a percentile string 'pN' to 'pNN.NN' between 'p0' and 'p100' exclusive, e.g. 'p95'";
 
 export interface ResolvedAdaptive {
   q: number;
