@@ -21,7 +21,7 @@ describe('adaptive latency', () => {
     });
   });
 
-  it('parses pNN and pNN.N percentiles strictly between 0 and 100', () => {
+  it('parses percentiles from pN to pNN.NN strictly between 0 and 100', () => {
     expect(parsePercentile('p50')).toBe(0.5);
     expect(parsePercentile('p95')).toBe(0.95);
     expect(parsePercentile('p99.9')).toBe(0.999);
