@@ -77,6 +77,14 @@ async function reshard(key: string) {
 }
 
 const limits = () => [fixedWindow({ limit: 2, windowMs: 60_000 }), gcra({ limit: 100, periodMs: 60_000 })];
+/**
+ * A store and limiters on the caller's clock, held still: a fixed window starts at a multiple of
+ * windowMs, so on Redis's own clock a test that crossed a minute's turn met a fresh window mid-test.
+ */
+const held = (client: object) => {
+  const clock = new FakeClock();
+  return { clock, store: redisStore({ client, timeoutMs: 10_000, time: 'caller', clock }) };
+};
 
 it('computes the slot of a key as Redis does (CLUSTER KEYSLOT), to tell which primary a failure belongs to', async () => {
   const keys = ['a', 'resilience:{rl:api|u-1}|0.gcra', '{}x', 'x{}y{z}', '{a}{b}', 'no}tag{', 'é{ü}', 'x{y'];
@@ -90,8 +98,8 @@ describe.each([
   ['node-redis cluster', () => nodeRedis as object],
 ])('redisStore on a Redis Cluster through %s', (label, client) => {
   it('spreads keys over every primary; a key’s several limits share a slot and are checked all-or-nothing', async () => {
-    const store = redisStore({ client: client(), timeoutMs: 10_000 });
-    const limiter = rateLimiter({ algorithm: limits(), store, name: 'api' });
+    const { store, clock } = held(client());
+    const limiter = rateLimiter({ algorithm: limits(), store, name: 'api', clock });
     const users = Array.from({ length: 30 }, (_, i) => `user-${i}`);
     for (const user of users) {
       expect((await limiter.consume(user)).allowed).toBe(true);
@@ -113,8 +121,8 @@ describe.each([
   });
 
   it('spreads keys holding a } over the primaries as any other key; one key’s limits still share a slot', async () => {
-    const store = redisStore({ client: client(), timeoutMs: 10_000 });
-    const limiter = rateLimiter({ algorithm: limits(), store, name: 'braces', denialCache: false });
+    const { store, clock } = held(client());
+    const limiter = rateLimiter({ algorithm: limits(), store, name: 'braces', clock, denialCache: false });
     // Without care the hash tag would end at the user's first }: every such key in one slot.
     const users = Array.from({ length: 30 }, (_, i) => (i % 2 ? `}${i}` : `a}{b}${i}}`));
     for (const user of users) expect((await limiter.consume(user)).allowed, user).toBe(true);
@@ -136,8 +144,8 @@ describe.each([
   });
 
   it('keeps a key holding a lone surrogate apart from U+FFFD, in its slot, and lists it as it is', async () => {
-    const store = redisStore({ client: client(), timeoutMs: 10_000 });
-    const limiter = rateLimiter({ algorithm: limits(), store, name: 'chars', denialCache: false });
+    const { store, clock } = held(client());
+    const limiter = rateLimiter({ algorithm: limits(), store, name: 'chars', clock, denialCache: false });
     const names = Array.from({ length: 6 }, (_, i) => [`u${i}\uD800`, `u${i}\uFFFD`]).flat();
     for (const name of names) expect((await limiter.consume(name)).allowed, name).toBe(true);
     const decisions = await Promise.all(names.map((name) => limiter.consume(name)));
@@ -186,10 +194,15 @@ describe.each([
   });
 
   it('follows a reshard: a moving key is decided where it is (ASK, the script loaded anew there), then where it went (MOVED), once each; a limit set half moved fails (TRYAGAIN) and passes degraded, uncounted', async () => {
-    const store = redisStore({ client: client(), timeoutMs: 10_000 });
+    const { store, clock } = held(client());
     const suffix = label.split(' ')[0];
-    const one = rateLimiter({ algorithm: fixedWindow({ limit: 6, windowMs: 600_000 }), store, name: `one-${suffix}` });
-    const two = rateLimiter({ algorithm: limits(), store, name: `two-${suffix}`, denialCache: false });
+    const one = rateLimiter({
+      algorithm: fixedWindow({ limit: 6, windowMs: 600_000 }),
+      store,
+      name: `one-${suffix}`,
+      clock,
+    });
+    const two = rateLimiter({ algorithm: limits(), store, name: `two-${suffix}`, denialCache: false, clock });
     const allowed = async (limiter: typeof one, n: number) => {
       const decisions = [];
       for (let i = 0; i < n; i++) decisions.push(await limiter.consume('u'));
