@@ -296,6 +296,31 @@ export const loadSheddingScenarios: Scenario[] = [
   },
   {
     area: 'loadShedding',
+    name: 'one loadShedding reached twice by a request (mounted on the app and on a router) takes one slot, never sheds the request itself',
+    async run(t) {
+      const release = deferred();
+      const entered = deferred();
+      const shedding = t.m.loadShedding({ maxConcurrent: 1 });
+      const app = await t.serve([
+        shedding,
+        shedding,
+        t.m.route('GET', '/', async () => {
+          entered.resolve();
+          await release.promise;
+          return { json: { ok: true } };
+        }),
+      ]);
+      const first = app.fetch('/');
+      // Shed on its own slot, the first request never enters: its 503 fails the scenario at once.
+      await Promise.race([entered.promise, first.then((res) => expect(res.status).toBe(200))]);
+      expect((await app.fetch('/')).status).toBe(503); // the one slot is the first request's
+      release.resolve();
+      expect((await first).status).toBe(200);
+      expect((await app.fetch('/')).status).toBe(200); // and it was freed, once
+    },
+  },
+  {
+    area: 'loadShedding',
     name: 'sheds are recorded each but logged as a warning without a stack at most once a minute, with how many went unlogged',
     async run(t) {
       const clock = new FakeClock(0);

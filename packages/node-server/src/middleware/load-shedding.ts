@@ -14,7 +14,7 @@ import { checkNested, emitHttpDecision, OptionsValidator } from '@resilience/cor
 import { isEnded } from '../accessors.js';
 import { ClientDisconnectedError } from '../errors.js';
 import { outlive } from '../outlive.js';
-import { lateResponse, requestSignal, responseError, whenResponseCloses } from '../request-state.js';
+import { claimResponse, lateResponse, requestSignal, responseError, whenResponseCloses } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
 import { errorAnswer } from './answer.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
@@ -184,6 +184,12 @@ export function loadShedder<C>(
   const holdMs = o.abandonedHoldMs ?? MIDDLEWARE_DEFAULTS.loadShedding.abandonedHoldMs;
 
   return function shedding(res, next, context) {
+    // A request reached twice by this middleware (mounted on the app and on a router) holds one
+    // slot: a second would count it twice, and shed it on its own slot at maxConcurrent 1.
+    if (!claimResponse(res, shedding)) {
+      const handled = next();
+      return handled instanceof Promise ? handled : undefined;
+    }
     // What became of the request: not yet run, run with a promise of its handler's, or held.
     let ran = false as false | 'handled' | 'held';
     let chain = undefined as Promise<unknown> | undefined;
