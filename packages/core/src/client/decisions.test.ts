@@ -107,4 +107,15 @@ describe('hostKeyOf', () => {
     expect(new URL(url).host).toBe(host);
     expect(hostKeyOf(url)).toBe(host);
   });
+
+  // The parser keeps a fully qualified name's final dot, which names the same host in DNS.
+  it.each([
+    ['https://api.example.com./v1', 'api.example.com'],
+    ['HTTPS://API.EXAMPLE.COM.:443/', 'api.example.com'],
+    ['http://example.com.:8080/x', 'example.com:8080'],
+    ['http://127.0.0.1.:3000/', '127.0.0.1:3000'],
+  ])('%s → %s: a final dot is the same host', (url, host) => {
+    expect(hostKeyOf(url)).toBe(host);
+    expect(hostKeyOf(new URL(url))).toBe(host);
+  });
 });

@@ -64,8 +64,14 @@ export function isIdempotentRequest(method: string, idempotencyKey: string | nul
  * `api.example.com`), as the URL parser reads it, so a host spelt another way (an IPv4
  * address as one number) is the same host. `''` for a relative URL.
  */
-export function hostKeyOf(url: string | URL): string {
-  if (typeof url !== 'string') return url.host;
+export const hostKeyOf = (url: string | URL): string =>
+  withoutRootDot(typeof url === 'string' ? hostOfText(url) : url.host);
+
+/** `example.com.` (DNS's root label) is `example.com`: one host, not another key to dodge its quota with. */
+const withoutRootDot = (host: string): string =>
+  host.charCodeAt(host.length - 1) === 46 || host.includes('.:') ? host.replace(/\.(?=(:\d*)?$)/, '') : host;
+
+function hostOfText(url: string): string {
   const scheme = url.indexOf('://');
   if (scheme < 0) {
     // No `//`, yet a scheme: the parser reads `http:api.example.com` or `http:\\api.example.com`
