@@ -73,9 +73,15 @@ export class Tally {
     this.#breakerName = breakerName;
   }
 
-  #carry(name: string, counts: Counts): void {
+  /** The counts carried into exported name `name`, made on first use. */
+  #carriedOf(name: string): Counts {
     let carried = this.#carried.get(name);
     if (carried === undefined) this.#carried.set(name, (carried = new Map()));
+    return carried;
+  }
+
+  #carry(name: string, counts: Counts): void {
+    const carried = this.#carriedOf(name);
     for (const [key, n] of counts) add(carried, key, n);
   }
 
@@ -112,7 +118,7 @@ export class Tally {
       at.snapshot = at.sources === 1 ? snapshot : undefined;
       for (const [key, n] of countsOf(snapshot, this.#breakerName)) {
         const was = entry.last.get(key);
-        if (was !== undefined && n < was) add(this.#carried.get(name) ?? this.#carriedFor(name), key, was);
+        if (was !== undefined && n < was) add(this.#carriedOf(name), key, was);
         entry.last.set(key, n);
         at.keys.add(key);
       }
@@ -146,11 +152,5 @@ export class Tally {
       counts: sums.get(name)!,
       snapshot: sources === 1 ? snapshot : undefined,
     }));
-  }
-
-  #carriedFor(name: string): Counts {
-    const carried: Counts = new Map();
-    this.#carried.set(name, carried);
-    return carried;
   }
 }
