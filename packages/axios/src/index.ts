@@ -21,12 +21,18 @@ const transport = {
   status: (response: AxiosResponse) => response.status,
   headers: (response: AxiosResponse) => response.headers,
   // A retried response whose body is a stream (`responseType: 'stream'`) is released: a Node
-  // stream (the http adapter's) is destroyed, a web stream (the fetch adapter's) cancelled.
+  // stream (the http adapter's) is destroyed with its request, a web stream (the fetch
+  // adapter's) cancelled. The request too: with `maxContentLength` the http adapter's stream
+  // is a `Readable.from` over a generator of its own, whose destroy waits for the read in
+  // progress, forever on a body that stalls, and the socket under it stays open.
   discard: (response: AxiosResponse) => {
     const data = response.data as { destroy?: () => void } | ReadableStream | null;
     if (typeof (data as ReadableStream | null)?.getReader === 'function') {
       (data as ReadableStream).cancel().catch(() => {});
-    } else (data as { destroy?: () => void } | null)?.destroy?.();
+    } else if (typeof (data as { destroy?: () => void } | null)?.destroy === 'function') {
+      (data as { destroy: () => void }).destroy();
+      (response.request as { destroy?: () => void } | undefined)?.destroy?.(); // a no-op once its response ended
+    }
   },
 };
 
