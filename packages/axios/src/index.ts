@@ -1,4 +1,10 @@
-import { type ClientOptions, isRetryableFailure, type ResilientClient, resilientClient } from '@resilience/core';
+import {
+  type ClientOptions,
+  ConfigurationError,
+  isRetryableFailure,
+  type ResilientClient,
+  resilientClient,
+} from '@resilience/core';
 import { checkNested, isPlainObject, OptionsValidator } from '@resilience/core/internal';
 import axios, { type AxiosError, type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { type AdapterSpec, AsLeft } from './as-left.js';
@@ -104,6 +110,11 @@ function run(
   config: InternalAxiosRequestConfig,
   spec: AdapterSpec,
 ): Promise<AxiosResponse> {
+  // axios-retry's key: its per-request options, which none of ours reads (the request would be
+  // retried as the instance says), or the state it keeps there while still installed on this
+  // instance, whose retries multiply ours (4 × 4 calls). Refused before anything is sent.
+  const theirs = (config as { 'axios-retry'?: unknown })['axios-retry'];
+  if (theirs !== undefined) return Promise.reject(new ConfigurationError('axios request', [AXIOS_RETRY(theirs)]));
   // The adapter as the request had it, not our wrapper, on the config every error and response
   // carries (axios' own, or an attempt's copy): sent again (a 401 token refresh's
   // `api.request(error.config)`), the request runs through us once, as it did.
@@ -125,6 +136,13 @@ function run(
   );
   return token === undefined ? sent : sent.finally(token.stop);
 }
+
+const AXIOS_RETRY = (received: unknown) => ({
+  option: "config['axios-retry']",
+  received,
+  allowed:
+    'no key of axios-retry: remove axiosRetry() from the instance (its retries multiply ours); to send one request once, read a config key of your own in idempotent',
+});
 
 const ABSOLUTE_URL = /^([a-z][a-z\d+\-.]*:)?\/\//i;
 
