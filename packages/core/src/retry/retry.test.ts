@@ -239,6 +239,33 @@ describe('retry', () => {
     await expect(policy.execute(() => 7)).resolves.toBe(7);
   });
 
+  it('an async listener is not awaited: the next attempt does not wait for it (p-retry awaits onFailedAttempt)', async () => {
+    const clock = new FakeClock();
+    const policy = retry({ clock, backoff: backoff.constant(0) });
+    const log: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    policy.onFailure(async ({ attempt }) => {
+      await held; // a token refresh, say
+      log.push(`refreshed after ${attempt}`);
+    });
+    let calls = 0;
+    const outcome = settle(
+      policy.execute(() => {
+        log.push(`call ${++calls}`);
+        return calls < 2 ? Promise.reject(transient()) : 'ok';
+      }),
+    );
+    await clock.runAll();
+    expect(await outcome).toEqual({ ok: true, value: 'ok' });
+    release();
+    await held;
+    await Promise.resolve();
+    expect(log).toEqual(['call 1', 'call 2', 'refreshed after 1']);
+  });
+
   it('wrap returns a function with the same parameters', async () => {
     const add = retry().wrap((a: number, b: number) => a + b);
     await expect(add(2, 3)).resolves.toBe(5);
