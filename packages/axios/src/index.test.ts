@@ -668,6 +668,48 @@ describe('withResilience(axios) against a real server', () => {
     expect(withResilience(axios.create({ adapter: 'fetch', env: { fetch } }))).toBeDefined();
   });
 
+  it.each([
+    ['retries', 3, 'retry: { maxAttempts: retries + 1 }'],
+    ['retryCondition', () => true, 'retry: { handle }, given the AxiosError'],
+    ['retryDelay', () => 100, 'retry: { backoff }, e.g. backoff.exponential()'],
+    ['onRetry', () => {}, 'retry: { onRetry }'],
+    ['shouldResetTimeout', true, 'timeout, which bounds each attempt (deadlineMs all of them)'],
+    ['onMaxRetryTimesExceeded', () => {}, "client.onEvent(), type 'give_up'"],
+    ['validateResponse', null, "none: axios' validateStatus decides what fails"],
+  ])("points axios-retry's %s, given as axiosRetry() took it, to what takes its place", (name, value, hint) => {
+    let error: ConfigurationError | undefined;
+    try {
+      withResilience(axios.create(), { [name]: value, maxHosts: 0 } as never);
+    } catch (e) {
+      error = e as ConfigurationError;
+    }
+    // Named once, with the other bad options.
+    expect(error?.issues).toEqual([
+      { option: name, received: value, allowed: `a known option (axios-retry's? here: ${hint})` },
+      expect.objectContaining({ option: 'maxHosts' }),
+    ]);
+  });
+
+  it("points axios-retry's names inside retry to retry's own, and leaves retry's onRetry and core's hint for retries", () => {
+    const issues = (retry: object) => {
+      try {
+        withResilience(axios.create(), { retry } as never);
+      } catch (e) {
+        return (e as ConfigurationError).issues.map((i) => `${i.option}: ${i.allowed}`);
+      }
+      return [];
+    };
+    expect(issues({ retryCondition: () => true, retryDelay: () => 1, shouldResetTimeout: true })).toEqual([
+      "retry.retryCondition: a known option (axios-retry's? here: handle, given the AxiosError)",
+      "retry.retryDelay: a known option (axios-retry's? here: backoff, e.g. backoff.exponential())",
+      "retry.shouldResetTimeout: a known option (axios-retry's? here: timeout, which bounds each attempt (deadlineMs all of them))",
+    ]);
+    expect(issues({ retries: 3 })).toEqual([
+      expect.stringMatching(/^retry\.retries: a known option \(another library's\? here: maxAttempts = retries \+ 1\)/),
+    ]);
+    expect(issues({ onRetry: () => {} })).toEqual([]);
+  });
+
   it('rejects what is not an axios instance, a second install, and bad options, naming them', () => {
     expect(() => withResilience({} as never)).toThrow(ConfigurationError);
     expect(() => withResilience({} as never)).toThrow(/instance: received/);

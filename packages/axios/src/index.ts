@@ -81,6 +81,7 @@ export function withResilience<T extends AxiosInstance>(
   );
   // Options that are no plain object, whose spread below would drop or invent options.
   v.check(isPlainObject(options), 'options', options, 'an object of options');
+  refuseAxiosRetry(v, options);
   // The instance and the client's options, in one `withResilience` error.
   const client = checkNested(
     v,
@@ -103,6 +104,38 @@ export function withResilience<T extends AxiosInstance>(
     { synchronous: true },
   );
   return Object.assign(instance, { client, [INSTALLED]: true });
+}
+
+/**
+ * axios-retry's options, given to `withResilience` or inside its `retry`, and what takes their
+ * place (core would suggest `retry` for `retryCondition`, or nothing); the client's checks then
+ * pass over them. Getters are not called.
+ */
+const AXIOS_RETRY_OPTIONS: Readonly<Record<string, string>> = {
+  retries: 'retry: { maxAttempts: retries + 1 }',
+  retryCondition: 'retry: { handle }, given the AxiosError',
+  retryDelay: 'retry: { backoff }, e.g. backoff.exponential()',
+  onRetry: 'retry: { onRetry }',
+  shouldResetTimeout: 'timeout, which bounds each attempt (deadlineMs all of them)',
+  onMaxRetryTimesExceeded: "client.onEvent(), type 'give_up'",
+  validateResponse: "none: axios' validateStatus decides what fails",
+};
+
+function refuseAxiosRetry(v: OptionsValidator, options: unknown): void {
+  const refuse = (at: unknown, name: string, path: string, hint: string) => {
+    const own = isPlainObject(at) ? Object.getOwnPropertyDescriptor(at, name) : undefined;
+    if (own) v.check(false, path, own.value, `a known option (axios-retry's? here: ${hint})`);
+  };
+  try {
+    const retry = isPlainObject(options) ? Object.getOwnPropertyDescriptor(options, 'retry')?.value : undefined;
+    for (const [name, hint] of Object.entries(AXIOS_RETRY_OPTIONS)) {
+      refuse(options, name, name, hint);
+      // Inside retry, its own onRetry and core's hint for retries stand.
+      if (name !== 'onRetry' && name !== 'retries') {
+        refuse(retry, name, `retry.${name}`, hint.replace(/^retry: \{ (\w+) \}/, '$1'));
+      }
+    }
+  } catch {}
 }
 
 function run(
