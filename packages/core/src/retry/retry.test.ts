@@ -239,6 +239,28 @@ describe('retry', () => {
     await expect(policy.execute(() => 7)).resolves.toBe(7);
   });
 
+  it('handle.all() retries what p-retry gives up on at once: its AbortError left in the function, a thrown string', async () => {
+    // p-retry's AbortError: an Error named AbortError, as p-retry defines it.
+    class AbortError extends Error {
+      override name = 'AbortError';
+    }
+    for (const thrown of [new AbortError('stop'), 'not an error']) {
+      const clock = new FakeClock();
+      let calls = 0;
+      const outcome = settle(
+        retry({ clock, handle: handle.all() }).execute(() => {
+          calls++;
+          throw thrown;
+        }),
+      );
+      await clock.runAll();
+      const result = await outcome;
+      expect(calls).toBe(4);
+      expect(result.ok || isRetryExhaustedError(result.error)).toBe(true);
+      expect(result.ok || (result.error as RetryExhaustedError).cause).toBe(thrown);
+    }
+  });
+
   it('an async listener is not awaited: the next attempt does not wait for it (p-retry awaits onFailedAttempt)', async () => {
     const clock = new FakeClock();
     const policy = retry({ clock, backoff: backoff.constant(0) });
