@@ -11,7 +11,12 @@ import {
   TimeoutError,
 } from '@resilience/core';
 import { FakeClock, sequenceRandom } from '@resilience/core/testing';
-import axios, { AxiosError, type CreateAxiosDefaults, type InternalAxiosRequestConfig } from 'axios';
+import axios, {
+  AxiosError,
+  type AxiosRequestConfig,
+  type CreateAxiosDefaults,
+  type InternalAxiosRequestConfig,
+} from 'axios';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { countControllers, restoreAbortController } from '../../core/src/testing/abort-controllers.js';
 import { answer, cut, drop, hang, type ScriptServer, scriptServer, until } from '../../fetch/src/testing/server.js';
@@ -201,6 +206,34 @@ describe('withResilience(axios) against a real server', () => {
     expect(resilienceDetails(error)?.attempts).toBe(1);
     expect(server.seen).toHaveLength(1);
   });
+
+  it('refuses axios-retry’s per-request key, which none of ours reads, before sending anything', async () => {
+    server = await scriptServer(answer(503));
+    const { api } = resilient();
+    const error = await failure(api.get('/items', { 'axios-retry': { retries: 0 } } as AxiosRequestConfig));
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as ConfigurationError).issues.map((i) => i.option)).toEqual(["config['axios-retry']"]);
+    expect((error as Error).message).toMatch(/read a config key of your own in idempotent/);
+    expect(server.seen).toHaveLength(0);
+  });
+
+  it.each(['before', 'after'])(
+    'refuses a request of an instance axios-retry is still installed on (%s withResilience): no 4 × 4 calls',
+    async (order) => {
+      server = await scriptServer(answer(503));
+      const instance = axios.create({ baseURL: server.url });
+      // What axiosRetry(instance) installs first: a request interceptor keeping its state on the config.
+      const likeAxiosRetry = () =>
+        instance.interceptors.request.use((config) => Object.assign(config, { 'axios-retry': { retryCount: 0 } }));
+      if (order === 'before') likeAxiosRetry();
+      const api = withResilience(instance, { clock: new FakeClock() });
+      if (order === 'after') likeAxiosRetry();
+      const error = await failure(api.get('/items'));
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect((error as Error).message).toMatch(/remove axiosRetry\(\) from the instance/);
+      expect(server.seen).toHaveLength(0);
+    },
+  );
 
   it('idempotent: () => true retries a POST that only reads (an LLM completion)', async () => {
     server = await scriptServer(answer(503), answer(200));
@@ -641,6 +674,48 @@ describe('withResilience(axios) against a real server', () => {
     expect(() => withResilience(viaFetch)).toThrow(ConfigurationError);
     expect(() => withResilience(viaFetch)).toThrow(/env\.fetch: .*, expected a fetch withResilience does not wrap/);
     expect(withResilience(axios.create({ adapter: 'fetch', env: { fetch } }))).toBeDefined();
+  });
+
+  it.each([
+    ['retries', 3, 'retry: { maxAttempts: retries + 1 }'],
+    ['retryCondition', () => true, 'retry: { handle }, given the AxiosError'],
+    ['retryDelay', () => 100, 'retry: { backoff }, e.g. backoff.exponential()'],
+    ['onRetry', () => {}, 'retry: { onRetry }'],
+    ['shouldResetTimeout', true, 'timeout, which bounds each attempt (deadlineMs all of them)'],
+    ['onMaxRetryTimesExceeded', () => {}, "client.onEvent(), type 'give_up'"],
+    ['validateResponse', null, "none: axios' validateStatus decides what fails"],
+  ])("points axios-retry's %s, given as axiosRetry() took it, to what takes its place", (name, value, hint) => {
+    let error: ConfigurationError | undefined;
+    try {
+      withResilience(axios.create(), { [name]: value, maxHosts: 0 } as never);
+    } catch (e) {
+      error = e as ConfigurationError;
+    }
+    // Named once, with the other bad options.
+    expect(error?.issues).toEqual([
+      { option: name, received: value, allowed: `a known option (axios-retry's? here: ${hint})` },
+      expect.objectContaining({ option: 'maxHosts' }),
+    ]);
+  });
+
+  it("points axios-retry's names inside retry to retry's own, and leaves retry's onRetry and core's hint for retries", () => {
+    const issues = (retry: object) => {
+      try {
+        withResilience(axios.create(), { retry } as never);
+      } catch (e) {
+        return (e as ConfigurationError).issues.map((i) => `${i.option}: ${i.allowed}`);
+      }
+      return [];
+    };
+    expect(issues({ retryCondition: () => true, retryDelay: () => 1, shouldResetTimeout: true })).toEqual([
+      "retry.retryCondition: a known option (axios-retry's? here: handle, given the AxiosError)",
+      "retry.retryDelay: a known option (axios-retry's? here: backoff, e.g. backoff.exponential())",
+      "retry.shouldResetTimeout: a known option (axios-retry's? here: timeout, which bounds each attempt (deadlineMs all of them))",
+    ]);
+    expect(issues({ retries: 3 })).toEqual([
+      expect.stringMatching(/^retry\.retries: a known option \(another library's\? here: maxAttempts = retries \+ 1\)/),
+    ]);
+    expect(issues({ onRetry: () => {} })).toEqual([]);
   });
 
   it('rejects what is not an axios instance, a second install, and bad options, naming them', () => {

@@ -1,4 +1,10 @@
-import { type ClientOptions, isRetryableFailure, type ResilientClient, resilientClient } from '@resilience/core';
+import {
+  type ClientOptions,
+  ConfigurationError,
+  isRetryableFailure,
+  type ResilientClient,
+  resilientClient,
+} from '@resilience/core';
 import { checkNested, isPlainObject, OptionsValidator } from '@resilience/core/internal';
 import axios, { type AxiosError, type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { type AdapterSpec, AsLeft } from './as-left.js';
@@ -81,6 +87,7 @@ export function withResilience<T extends AxiosInstance>(
   );
   // Options that are no plain object, whose spread below would drop or invent options.
   v.check(isPlainObject(options), 'options', options, 'an object of options');
+  refuseAxiosRetry(v, options);
   // The instance and the client's options, in one `withResilience` error.
   const client = checkNested(
     v,
@@ -105,11 +112,48 @@ export function withResilience<T extends AxiosInstance>(
   return Object.assign(instance, { client, [INSTALLED]: true });
 }
 
+/**
+ * axios-retry's options, given to `withResilience` or inside its `retry`, and what takes their
+ * place (core would suggest `retry` for `retryCondition`, or nothing); the client's checks then
+ * pass over them. Getters are not called.
+ */
+const AXIOS_RETRY_OPTIONS: Readonly<Record<string, string>> = {
+  retries: 'retry: { maxAttempts: retries + 1 }',
+  retryCondition: 'retry: { handle }, given the AxiosError',
+  retryDelay: 'retry: { backoff }, e.g. backoff.exponential()',
+  onRetry: 'retry: { onRetry }',
+  shouldResetTimeout: 'timeout, which bounds each attempt (deadlineMs all of them)',
+  onMaxRetryTimesExceeded: "client.onEvent(), type 'give_up'",
+  validateResponse: "none: axios' validateStatus decides what fails",
+};
+
+function refuseAxiosRetry(v: OptionsValidator, options: unknown): void {
+  const refuse = (at: unknown, name: string, path: string, hint: string) => {
+    const own = isPlainObject(at) ? Object.getOwnPropertyDescriptor(at, name) : undefined;
+    if (own) v.check(false, path, own.value, `a known option (axios-retry's? here: ${hint})`);
+  };
+  try {
+    const retry = isPlainObject(options) ? Object.getOwnPropertyDescriptor(options, 'retry')?.value : undefined;
+    for (const [name, hint] of Object.entries(AXIOS_RETRY_OPTIONS)) {
+      refuse(options, name, name, hint);
+      // Inside retry, its own onRetry and core's hint for retries stand.
+      if (name !== 'onRetry' && name !== 'retries') {
+        refuse(retry, name, `retry.${name}`, hint.replace(/^retry: \{ (\w+) \}/, '$1'));
+      }
+    }
+  } catch {}
+}
+
 function run(
   client: ResilientClient<InternalAxiosRequestConfig, AxiosResponse>,
   config: InternalAxiosRequestConfig,
   spec: AdapterSpec,
 ): Promise<AxiosResponse> {
+  // axios-retry's key: its per-request options, which none of ours reads (the request would be
+  // retried as the instance says), or the state it keeps there while still installed on this
+  // instance, whose retries multiply ours (4 × 4 calls). Refused before anything is sent.
+  const theirs = (config as { 'axios-retry'?: unknown })['axios-retry'];
+  if (theirs !== undefined) return Promise.reject(new ConfigurationError('axios request', [AXIOS_RETRY(theirs)]));
   // The adapter as the request had it, not our wrapper, on the config every error and response
   // carries (axios' own, or an attempt's copy): sent again (a 401 token refresh's
   // `api.request(error.config)`), the request runs through us once, as it did.
@@ -131,6 +175,13 @@ function run(
   );
   return token === undefined ? sent : sent.finally(token.stop);
 }
+
+const AXIOS_RETRY = (received: unknown) => ({
+  option: "config['axios-retry']",
+  received,
+  allowed:
+    'no key of axios-retry: remove axiosRetry() from the instance (its retries multiply ours); to send one request once, read a config key of your own in idempotent',
+});
 
 const ABSOLUTE_URL = /^([a-z][a-z\d+\-.]*:)?\/\//i;
 

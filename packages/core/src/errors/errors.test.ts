@@ -2,6 +2,7 @@ import { runInNewContext } from 'node:vm';
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { circuitBreaker } from '../breaker/breaker.js';
 import { rateLimiter } from '../ratelimit/limiter.js';
+import { backoff } from '../retry/backoff.js';
 import { retry } from '../retry/retry.js';
 import {
   BrokenCircuitError,
@@ -385,6 +386,11 @@ describe('OptionsValidator', () => {
       ],
       ['retry', 'factor', () => retry({ factor: 2 } as never), 'backoff.exponential({ multiplier })'],
       ['retry', 'maxTimeout', () => retry({ maxTimeout: 1_000 } as never), 'backoff.exponential({ maxMs })'],
+      // Ported into the schedule the hints above point to, p-retry's names are told of its own.
+      ['backoff.exponential', 'minTimeout', () => backoff.exponential({ minTimeout: 1_000 } as never), 'initialMs'],
+      ['backoff.exponential', 'factor', () => backoff.exponential({ factor: 2 } as never), 'multiplier'],
+      ['backoff.exponential', 'maxTimeout', () => backoff.exponential({ maxTimeout: 1_000 } as never), 'maxMs'],
+      ['backoff.exponential', 'randomize', () => backoff.exponential({ randomize: true } as never), 'jitter'],
       // opossum's errorFilter says what is NOT a failure, our handle what is: a bare rename
       // (`handle: isNotFound`) would open the breaker on 404s alone.
       [

@@ -239,6 +239,55 @@ describe('retry', () => {
     await expect(policy.execute(() => 7)).resolves.toBe(7);
   });
 
+  it('handle.all() retries what p-retry gives up on at once: its AbortError left in the function, a thrown string', async () => {
+    // p-retry's AbortError: an Error named AbortError, as p-retry defines it.
+    class AbortError extends Error {
+      override name = 'AbortError';
+    }
+    for (const thrown of [new AbortError('stop'), 'not an error']) {
+      const clock = new FakeClock();
+      let calls = 0;
+      const outcome = settle(
+        retry({ clock, handle: handle.all() }).execute(() => {
+          calls++;
+          throw thrown;
+        }),
+      );
+      await clock.runAll();
+      const result = await outcome;
+      expect(calls).toBe(4);
+      expect(result.ok || isRetryExhaustedError(result.error)).toBe(true);
+      expect(result.ok || (result.error as RetryExhaustedError).cause).toBe(thrown);
+    }
+  });
+
+  it('an async listener is not awaited: the next attempt does not wait for it (p-retry awaits onFailedAttempt)', async () => {
+    const clock = new FakeClock();
+    const policy = retry({ clock, backoff: backoff.constant(0) });
+    const log: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    policy.onFailure(async ({ attempt }) => {
+      await held; // a token refresh, say
+      log.push(`refreshed after ${attempt}`);
+    });
+    let calls = 0;
+    const outcome = settle(
+      policy.execute(() => {
+        log.push(`call ${++calls}`);
+        return calls < 2 ? Promise.reject(transient()) : 'ok';
+      }),
+    );
+    await clock.runAll();
+    expect(await outcome).toEqual({ ok: true, value: 'ok' });
+    release();
+    await held;
+    await Promise.resolve();
+    expect(log).toEqual(['call 1', 'call 2', 'refreshed after 1']);
+  });
+
   it('wrap returns a function with the same parameters', async () => {
     const add = retry().wrap((a: number, b: number) => a + b);
     await expect(add(2, 3)).resolves.toBe(5);

@@ -46,6 +46,12 @@ describe('idempotencyStep', () => {
     expect(() => idempotencyStep({ minKeyLength: 255 }, port)).not.toThrow();
   });
 
+  it("points express-idempotency's intentValidator to what takes its place", () => {
+    expect(() => idempotencyStep({ intentValidator: { isValidIntent: () => true } } as never, port)).toThrow(
+      "Invalid idempotency options: intentValidator: received {}, expected a known option (another library's? here: none: a fingerprint of the method, path, query and body; another request under the key is a 422)",
+    );
+  });
+
   it('refuses an empty methods list: the middleware would never apply', () => {
     expect(() => idempotencyStep({ methods: [] }, port)).toThrow(
       "Invalid idempotency options: methods: received [], expected a list of methods such as ['POST', 'PATCH']",

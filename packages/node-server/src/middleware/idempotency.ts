@@ -41,6 +41,7 @@ import {
   responseError,
 } from '../request-state.js';
 import type { Answer } from '../respond-once.js';
+import { refuseTheirs } from '../their-options.js';
 import { errorAnswer, problemAnswer } from './answer.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
 import { refuseUncalled } from './uncalled.js';
@@ -170,10 +171,16 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 const storedScope = (scope: string): string =>
   scope.length <= MAX_SCOPE && !LONE_SURROGATE.test(scope) ? scope : `#${sha256(Buffer.from(scope, 'utf16le'))}`;
 
+// express-idempotency's names that core does not point anywhere.
+const THEIRS: Record<string, string> = {
+  intentValidator: 'none: a fingerprint of the method, path, query and body; another request under the key is a 422',
+};
+
 /** The idempotency middleware shared by the Express and Koa adapters; see their `idempotency`. */
 export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: IdempotencyPort<C>): IdempotencyStep<C> {
   refuseUncalled('idempotency', options);
   const v = new OptionsValidator('idempotency');
+  refuseTheirs(v, options, THEIRS);
   const o = v.known(options, OPTION_NAMES);
   v.check(
     o.header === undefined || (typeof o.header === 'string' && /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(o.header)),

@@ -116,6 +116,8 @@ describe('rateLimitCheck', () => {
     ['throw', true, 'none: the 429 is answered, never thrown'],
     ['blacklist', () => false, 'none: refuse those requests in a middleware before it'],
     ['onLimited', () => {}, "onHttpDecision() from core, decision 'rate_limited'"],
+    ['status', 503, OWN_ANSWER],
+    ['namespace', 'api', 'name, which namespaces the store keys'],
   ])("points express-rate-limit's and koa-ratelimit's %s to what takes its place", (option, value, hint) => {
     const algorithm = fixedWindow({ limit: 5, windowMs: 60_000 });
     let error: { issues: { option: string; allowed: string }[] } | undefined;

@@ -82,6 +82,8 @@ const THEIRS: Record<string, string> = {
   throw: 'none: the 429 is answered, never thrown',
   blacklist: 'none: refuse those requests in a middleware before it',
   onLimited: "onHttpDecision() from core, decision 'rate_limited'",
+  status: OWN_ANSWER,
+  namespace: 'name, which namespaces the store keys',
 };
 
 /** What the framework tells the rate limiter about a request. */

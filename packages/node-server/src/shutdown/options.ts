@@ -82,10 +82,21 @@ const isSignal = (name: unknown) => typeof name === 'string' && Object.hasOwn(co
  */
 const UNCATCHABLE: readonly unknown[] = ['SIGKILL', 'SIGSTOP'];
 
+const STATUSES = 'none: 200 for pass or warn, 503 for fail, as application/health+json';
 /** terminus' options, and what takes their place. */
 const TERMINUS: Record<string, string> = {
   timeout: "timeoutMs, counted from the signal: drainDelayMs + terminus' timeout",
   healthChecks: 'health, a health() registry for readiness; serve it with healthRoutes(registry)',
+  onSigterm: "onShutdown (terminus' onSigterm is its onSignal)",
+  sendFailuresDuringShutdown: 'health: from the signal /health/ready answers 503, the other routes as before',
+  onSendFailureDuringShutdown: 'none: health fails readiness from the signal',
+  useExit0: 'none: the exit code is 0, or 1 when onShutdown fails or timeoutMs passes',
+  statusOk: STATUSES,
+  statusOkResponse: STATUSES,
+  statusError: STATUSES,
+  statusErrorResponse: STATUSES,
+  caseInsensitive: "none: healthRoutes' paths are case-sensitive",
+  headers: 'none: a CORS middleware mounted before healthRoutes adds them',
 };
 
 export function validateShutdownOptions(server: unknown, options: GracefulShutdownOptions): void {

@@ -757,6 +757,23 @@ describe('gracefulShutdown', () => {
     expect(bad({ healthChecks: {}, timeoutMs: -1 })).toMatch(
       /healthChecks: received \{\}, expected a known option \(another library's\? here: health, a health\(\) registry for readiness; serve it with healthRoutes\(registry\)\)[\s\S]*timeoutMs/,
     );
+    // And the rest of terminus' names, each with the row of docs/migrating.md that ports it.
+    const hint = (text: string) => `expected a known option (another library's? here: ${text})`;
+    expect(bad({ onSigterm: () => {} })).toContain(hint("onShutdown (terminus' onSigterm is its onSignal)"));
+    expect(bad({ sendFailuresDuringShutdown: true })).toContain(
+      hint('health: from the signal /health/ready answers 503, the other routes as before'),
+    );
+    expect(bad({ useExit0: true })).toContain(
+      hint('none: the exit code is 0, or 1 when onShutdown fails or timeoutMs passes'),
+    );
+    for (const name of ['statusOk', 'statusOkResponse', 'statusError', 'statusErrorResponse']) {
+      expect(bad({ [name]: 200 })).toContain(
+        hint('none: 200 for pass or warn, 503 for fail, as application/health+json'),
+      );
+    }
+    expect(bad({ caseInsensitive: true, headers: {} })).toMatch(
+      /caseInsensitive: .*here: none: healthRoutes' paths are case-sensitive\)[\s\S]*headers: .*here: none: a CORS middleware mounted before healthRoutes adds them\)/,
+    );
     expect(process.listenerCount('SIGTERM')).toBe(0);
   });
 
