@@ -145,20 +145,20 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     }
     // A probe is due: the store leases it to one instance of the fleet.
     sync.probing++;
-    const done = () => void sync.probing--;
-    const call = this.#stepped(fn, context);
-    call.then(done, done);
-    return call;
+    return this.#stepped(fn, context, sync);
   }
 
   /** A call decided by the store: `acquire` before it runs, `settle` after. */
-  async #stepped<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
+  async #stepped<T>(fn: PolicyFn<T>, context: ExecuteContext, asking?: Synchroniser): Promise<T> {
     const start = this.#clock.now();
     let storeError: unknown;
     const admitted = await this.#step({ type: 'acquire' }, start).catch((error: unknown) => {
       storeError = error;
       return this.#decideLocally(error, start);
     });
+    // Asked: the store's answer (its retryAfterMs) now holds the other calls back, not this
+    // probe, which may hang past its round and would hold them back for good.
+    if (asking) asking.probing--;
     if (admitted.admission === 'reject') {
       const retryAfterMs = admitted.retryAfterMs ?? Number.POSITIVE_INFINITY;
       throw this.#reject(admitted.state, admitted.round, retryAfterMs, storeError);
