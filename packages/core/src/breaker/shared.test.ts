@@ -9,7 +9,9 @@ import {
 } from '../errors/errors.js';
 import { memoryStore } from '../store/memory.js';
 import type { Store } from '../store/store.js';
+import { deferred } from '../testing/deferred.js';
 import { jsonRoundTripStore } from '../testing/json-round-trip-store.js';
+import { storeOver } from '../testing/store-over.js';
 import { circuitBreaker } from './breaker.js';
 import { BreakerRegistry } from './registry.js';
 import { SharedCircuitBreaker } from './shared.js';
@@ -96,6 +98,48 @@ describe('circuitBreaker({ store }) (shared state)', () => {
     controller.abort();
     for (let i = 0; i < 3; i++) await settle(a.execute(fail, controller.signal));
     expect(a.state).toBe('closed');
+  });
+
+  it('runs nothing for a caller that left while the store decided, and gives its probe slot back', async () => {
+    for (const sync of ['per-call', { syncMs: 60_000 }] as const) {
+      const clock = new FakeClock();
+      const base = memoryStore();
+      let gate: Promise<void> | undefined;
+      const store = storeOver(base, {
+        apply: async (key, t, input, now) => {
+          await gate;
+          return base.apply(key, t, input, now);
+        },
+      });
+      const b = circuitBreaker({ store, sync, strategy: consecutive(1), halfOpenAfter: 1_000, clock, registry: false });
+      /** A call whose caller leaves while the store step it waits for is held back. */
+      const left = async () => {
+        const step = deferred();
+        gate = step.promise;
+        const controller = new AbortController();
+        let ran = false;
+        const call = settle(
+          b.execute(() => {
+            ran = true;
+          }, controller.signal),
+        );
+        await clock.advance(0);
+        const reason = new Error('the caller left');
+        controller.abort(reason);
+        step.resolve();
+        gate = undefined;
+        return [(await call) === reason, ran];
+      };
+      await settle(b.execute(fail));
+      await b.sync();
+      await clock.advance(1_000);
+      expect(await left()).toEqual([true, false]); // its probe's acquire
+      expect(await b.execute(() => 'probed')).toBe('probed'); // the slot was given back
+      expect(b.state).toBe('closed');
+      if (sync === 'per-call') continue;
+      await clock.advance(60_000);
+      expect(await left()).toEqual([true, false]); // the read of a stale view before a closed call
+    }
   });
 
   it('isolates every instance until released; reset closes', async () => {

@@ -6,6 +6,7 @@ import { MemoryStore } from '../store/memory.js';
 import { storeKey, storeNamespace } from '../store/namespace.js';
 import type { Store } from '../store/store.js';
 import { requireSupport } from '../store/supports.js';
+import { LazyContext } from '../timeout/lazy-context.js';
 import { BreakerEvents } from './events.js';
 import type { CallOutcome } from './machine.js';
 import {
@@ -19,6 +20,10 @@ import { breakerRegistry, type RegisteredBreaker } from './registry.js';
 import { breakerSyncTransition } from './sync-transition.js';
 import { Synchroniser, UNKNOWN_ROUND } from './synchroniser.js';
 import { type BreakerDecision, type BreakerInput, breakerTransition } from './transition.js';
+
+/** Whether the caller left, read without making a lazy signal. */
+const hasAborted = (context: ExecuteContext): boolean =>
+  context instanceof LazyContext ? context.aborted : context.signal.aborted;
 
 const BREAKER_NAMESPACE = /* @__PURE__ */ storeNamespace('breaker');
 /** The round of a call admitted while the store was away: no stored state has it. */
@@ -133,7 +138,10 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     const now = this.#clock.now();
     const read = sync.stale(now);
     if (read === undefined) return this.#decide(fn, context, sync, now);
-    return read.then(() => this.#decide(fn, context, sync, this.#clock.now()));
+    // A caller that left while the store answered gets no call.
+    return read.then(() =>
+      hasAborted(context) ? Promise.reject(context.signal.reason) : this.#decide(fn, context, sync, this.#clock.now()),
+    );
   }
 
   /** A call decided from this instance's view (synchronised). */
@@ -145,20 +153,20 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     }
     // A probe is due: the store leases it to one instance of the fleet.
     sync.probing++;
-    const done = () => void sync.probing--;
-    const call = this.#stepped(fn, context);
-    call.then(done, done);
-    return call;
+    return this.#stepped(fn, context, sync);
   }
 
   /** A call decided by the store: `acquire` before it runs, `settle` after. */
-  async #stepped<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
+  async #stepped<T>(fn: PolicyFn<T>, context: ExecuteContext, asking?: Synchroniser): Promise<T> {
     const start = this.#clock.now();
     let storeError: unknown;
     const admitted = await this.#step({ type: 'acquire' }, start).catch((error: unknown) => {
       storeError = error;
       return this.#decideLocally(error, start);
     });
+    // Asked: the store's answer (its retryAfterMs) now holds the other calls back, not this
+    // probe, which may hang past its round and would hold them back for good.
+    if (asking) asking.probing--;
     if (admitted.admission === 'reject') {
       const retryAfterMs = admitted.retryAfterMs ?? Number.POSITIVE_INFINITY;
       throw this.#reject(admitted.state, admitted.round, retryAfterMs, storeError);
@@ -167,6 +175,7 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     const probe = admitted.admission === 'probe';
     let value: T;
     try {
+      if (hasAborted(context)) throw context.signal.reason; // it left while the store decided: settled as ignored
       value = await fn(context);
     } catch (error) {
       await this.#settle(outcomeOf(this.#handle, error, context.signal.aborted), error, round, probe, start);

@@ -167,6 +167,29 @@ describe('circuitBreaker({ store }) synchronised', () => {
     expect([a.state, b.state, c.state]).toEqual(['closed', 'closed', 'closed']);
   });
 
+  it('a probe that hangs holds this instance back only for its round: a later probe closes the breaker', async () => {
+    const { make, clock, state } = fleet();
+    const a = make();
+    await a.execute(ok);
+    for (let i = 0; i < 3; i++) await outcome(a.execute(down));
+    await clock.advance(5_000);
+    let probes = 0;
+    void a.execute(() => {
+      probes++;
+      return new Promise<never>(() => {}); // its caller gave up; it ignores its signal
+    });
+    await clock.advance(0);
+    const steps = state.steps;
+    expect([probes, await outcome(a.execute(ok))]).toEqual([1, 'rejected']); // its round still runs
+    expect(state.steps).toBe(steps); // decided locally
+    await clock.advance(5_000); // the round ran out: the next call asks the store, which re-opens
+    expect(await outcome(a.execute(ok))).toBe('rejected');
+    expect(a.state).toBe('open');
+    await clock.advance(5_000);
+    expect(await outcome(a.execute(ok))).toBe('ran');
+    expect(a.state).toBe('closed');
+  });
+
   it("with the store's channel, the other instances reject at once, not at their next step", async () => {
     const { make, clock } = fleet({ channel: true });
     const [a, b] = [make(), make()];

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import {
@@ -109,6 +110,20 @@ describe('idempotency', () => {
       await expect(idem.execute('k', () => 'never', { signal: controller.signal })).rejects.toThrow('client gone');
       gate.resolve('paid');
       expect([await first, await staying]).toEqual(['paid', 'paid']);
+    });
+
+    it('leave one abort listener on a caller signal however many of them wait under it, and none once settled', async () => {
+      const warn = vi.spyOn(process, 'emitWarning');
+      const idem = idempotency({ clock: new FakeClock(), random: fixed });
+      const gate = deferred<number>();
+      const server = new AbortController(); // one signal for the server's lifetime
+      const calls = Array.from({ length: 50 }, () => idem.execute('k', () => gate.promise, { signal: server.signal }));
+      const during = getEventListeners(server.signal, 'abort').length;
+      gate.resolve(1);
+      await Promise.all(calls);
+      expect([during, getEventListeners(server.signal, 'abort').length]).toEqual([1, 0]);
+      expect(warn.mock.calls.filter(([w]) => (w as Error).name === 'MaxListenersExceededWarning')).toEqual([]);
+      warn.mockRestore();
     });
 
     it('arm one timer per key however many callers share it, and clear it when the call settles', async () => {

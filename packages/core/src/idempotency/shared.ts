@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from '../clock/clock.js';
+import { followAbort, unfollowAbort } from '../policy/abort-fanout.js';
 import type { IdempotentResult } from './idempotency.js';
 
 /** A call in flight in this process, shared by the callers with its key that arrive while it runs. */
@@ -37,9 +38,10 @@ export function waitFor(
   const expired = call.expired;
   if (!signal) return Promise.race([call.promise, expired.then(() => undefined)]);
   return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    const done = () => signal.removeEventListener('abort', onAbort);
+    // One listener on the signal however many calls share it (no MaxListenersExceededWarning).
+    const follower = { handleEvent: () => reject(signal.reason) };
+    followAbort(signal, follower);
+    const done = () => unfollowAbort(signal, follower);
     call.promise.then(
       (result) => {
         done();

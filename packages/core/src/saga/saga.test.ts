@@ -155,6 +155,43 @@ describe('saga', () => {
     expect(report.status).toBe('compensation_failed');
   });
 
+  it("aborts a compensation attempt its compensationRetry's timeout gave up on, never the caller's cancel", async () => {
+    const clock = new FakeClock();
+    const controller = new AbortController();
+    const signals: AbortSignal[] = [];
+    const done = saga('s', {
+      clock,
+      random: fixed,
+      compensationRetry: pipeline(
+        retry({ maxAttempts: 2, handle: () => true, backoff: backoff.constant(10), clock }),
+        timeout(1_000, { clock }),
+      ),
+    })
+      .step({
+        name: 'a',
+        run: () => 1,
+        compensate: ({ signal }) => {
+          signals.push(signal);
+          return signals.length === 1 ? new Promise<never>(() => {}) : 'refunded'; // the first hangs
+        },
+      })
+      .step({
+        name: 'b',
+        run: ({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+      })
+      .execute(null, { signal: controller.signal });
+    await clock.advance(10);
+    controller.abort(new Error('user left'));
+    await clock.advance(0);
+    expect(signals.map((signal) => signal.aborted)).toEqual([false]); // the caller's cancel undoes, never stops undoing
+    await clock.advance(1_010);
+    const report = await done;
+    expect(report.status).toBe('cancelled');
+    expect(report.steps[0]!.status).toBe('compensated');
+    // The attempt the timeout gave up on is told to stop before the retry runs the next one.
+    expect(signals.map((signal) => signal.aborted)).toEqual([true, false]);
+  });
+
   it('retries a step with its own policy, passing the attempt number', async () => {
     const attempts: number[] = [];
     const report = await saga('s', { random: fixed })

@@ -344,8 +344,9 @@ export class Saga<I = unknown> {
       try {
         if (!step?.compensate) throw new SagaError(`Saga "${this.name}" has no step "${report.name}" to compensate`);
         const compensate = step.compensate.bind(step);
-        await (step.compensationRetry ?? this.#compensationRetry).execute(({ attempt }) =>
-          compensate({ input: run.input, results: run.results, signal: neverAborted, attempt, sagaId: run.id }, result),
+        // Not the caller's signal: undoing must finish. A time limit in the policy can stop an attempt.
+        await (step.compensationRetry ?? this.#compensationRetry).execute(({ attempt, signal }) =>
+          compensate({ input: run.input, results: run.results, signal, attempt, sagaId: run.id }, result),
         );
         report.status = 'compensated';
         report.compensation = this.#timing(at);

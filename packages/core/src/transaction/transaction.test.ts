@@ -187,6 +187,24 @@ describe('transactional', () => {
     );
   });
 
+  it('does not begin when its signal has already aborted: no connection is taken for a caller that gave up', async () => {
+    const timedOut = new Error('timed out');
+    const db = client();
+    const fn = vi.fn(() => 'updated');
+    const seen: string[] = [];
+    const run = transactions(db as never);
+    run.onEvent((e) => seen.push(e.type));
+    for (const attempt of [
+      () => transactional(db as never, fn, { signal: AbortSignal.abort(timedOut) }),
+      () => run.run(fn, { signal: AbortSignal.abort(timedOut) }),
+    ]) {
+      const error = (await attempt().catch((e) => e)) as TransactionError;
+      expect([error.phase, error.cause]).toEqual(['begin', timedOut]);
+    }
+    expect([db.begin, fn, db.commit, db.rollback].map((f) => f.mock.calls.length)).toEqual([0, 0, 0, 0]);
+    expect(seen).toEqual([]);
+  });
+
   it('rolls back without running fn when its signal aborted while begin waited (a pool out of connections)', async () => {
     const controller = new AbortController();
     const gaveUp = new Error('timed out');
@@ -210,9 +228,14 @@ describe('transactional', () => {
     const db = client();
     expect(await transactional(db as never, () => 'ok', { signal: signal as never })).toBe('ok');
     expect([db.commit, db.rollback].map((f) => f.mock.calls.length)).toEqual([1, 0]);
-    Object.assign(signal, { aborted: true, reason: new Error('gave up') });
-    await expect(transactional(db as never, () => 'ok', { signal: signal as never })).rejects.toMatchObject({
-      cause: signal.reason,
+    const gaveUp = new Error('gave up');
+    const abortsWhileRunning = () => {
+      Object.assign(signal, { aborted: true, reason: gaveUp });
+      return 'ok';
+    };
+    await expect(transactional(db as never, abortsWhileRunning, { signal: signal as never })).rejects.toMatchObject({
+      phase: 'run',
+      cause: gaveUp,
     });
     expect([db.commit, db.rollback].map((f) => f.mock.calls.length)).toEqual([1, 1]);
   });

@@ -78,6 +78,7 @@ async function run<Tx, T>(
 ): Promise<T> {
   let tx: Tx;
   try {
+    if (signal?.aborted) throw signal.reason; // its caller gave up: take no connection
     tx = await client.begin();
   } catch (error) {
     throw new TransactionError('begin', error);
