@@ -50,15 +50,17 @@ const failure = (promise: Promise<unknown>) =>
 describe('withResilience(axios) against a real server', () => {
   it('retries a 503, then resolves with the 200', async () => {
     server = await scriptServer(answer(503), answer(200, { ok: true }));
-    const { clock, api } = resilient();
+    const { clock, api } = resilient({ random: sequenceRandom(0.5) });
     const pending = api.get('/items');
     await waiting(clock);
-    await clock.advance(100); // exponential backoff: 100 ms before the first retry
+    await clock.advance(49); // the backoff's full jitter: 0.5 (the draw) × 100 ms before the first retry
+    expect(server.seen).toHaveLength(1);
+    await clock.advance(1);
     const response = await pending;
     expect(response.status).toBe(200);
     expect(response.data).toEqual({ ok: true });
     expect(server.seen).toHaveLength(2);
-    expect(resilienceDetails(response)).toEqual({ host: server.host, attempts: 2, totalDelayMs: 100 });
+    expect(resilienceDetails(response)).toEqual({ host: server.host, attempts: 2, totalDelayMs: 50 });
   });
 
   it('retries a dropped connection', async () => {
@@ -108,14 +110,14 @@ describe('withResilience(axios) against a real server', () => {
 
   it('rejects with the last axios error, its body parsed, resilience details attached', async () => {
     server = await scriptServer(answer(503, { error: 'overloaded' }));
-    const { clock, api } = resilient({ retry: { maxAttempts: 2 } });
+    const { clock, api } = resilient({ retry: { maxAttempts: 2 }, random: sequenceRandom(0.5) });
     const pending = failure(api.get('/items'));
     await waiting(clock);
-    await clock.advance(100);
+    await clock.advance(50); // the backoff's full jitter: 0.5 × 100 ms
     const error = await pending;
     expect(error).toBeInstanceOf(AxiosError);
     expect((error as AxiosError).response?.data).toEqual({ error: 'overloaded' });
-    expect(resilienceDetails(error)).toEqual({ host: server.host, attempts: 2, totalDelayMs: 100 });
+    expect(resilienceDetails(error)).toEqual({ host: server.host, attempts: 2, totalDelayMs: 50 });
     expect(server.seen).toHaveLength(2);
   });
 

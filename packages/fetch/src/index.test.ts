@@ -18,15 +18,17 @@ const waiting = (clock: FakeClock) => until(() => clock.pendingTimers > 0, 'a wa
 describe('withResilience(fetch) against a real server', () => {
   it('retries a 503, then returns the 200', async () => {
     server = await scriptServer(answer(503), answer(200, { ok: true }));
-    const { clock, fetch: f } = resilient();
+    const { clock, fetch: f } = resilient({ random: sequenceRandom(0.5) });
     const pending = f(`${server.url}/items`);
     await waiting(clock);
-    await clock.advance(100); // exponential backoff: 100 ms before the first retry
+    await clock.advance(49); // the backoff's full jitter: 0.5 (the draw) × 100 ms before the first retry
+    expect(server.seen).toHaveLength(1);
+    await clock.advance(1);
     const response = await pending;
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ ok: true });
     expect(server.seen).toHaveLength(2);
-    expect(resilienceDetails(response)).toEqual({ host: server.host, attempts: 2, totalDelayMs: 100 });
+    expect(resilienceDetails(response)).toEqual({ host: server.host, attempts: 2, totalDelayMs: 50 });
   });
 
   it('retries a dropped connection', async () => {

@@ -206,14 +206,15 @@ describe('retryLink against a real tRPC server', () => {
     const clock = new FakeClock();
     const client = await setup(
       (url) => [
-        retryLink<AppRouter>({ retry: { clock, random: sequenceRandom(0) } }),
+        retryLink<AppRouter>({ retry: { clock, random: sequenceRandom(0.5) } }),
         circuitBreakerLink<AppRouter>({ breaker: { strategy: consecutive(10) }, clock }),
         httpLink({ url }),
       ],
       clock,
     );
     const error = await givenUp(clock, client);
-    expect(resilienceDetails(error)).toEqual({ host: 'items', attempts: 4, totalDelayMs: 700, breakerState: 'closed' });
+    // The backoff's full jitter, each draw 0.5: 50 + 100 + 200 ms.
+    expect(resilienceDetails(error)).toEqual({ host: 'items', attempts: 4, totalDelayMs: 350, breakerState: 'closed' });
   });
 
   it('rejects options it does not know, naming them', () => {

@@ -75,6 +75,28 @@ describe('resilientClient defaults', () => {
     ]);
   });
 
+  it('wait the backoff with full jitter, so requests that failed together do not retry together', async () => {
+    // Three draws, one per request: each waits its draw × 100 ms before its retry.
+    const { client: c, clock } = client({ random: sequenceRandom(0.1, 0.5, 0.9), retry: { maxAttempts: 2 } });
+    const retriedAt: number[] = [];
+    const send = (attempt: { attempt: number }) => {
+      if (attempt.attempt === 2) retriedAt.push(clock.now());
+      return Promise.reject(reset());
+    };
+    const calls = [0, 1, 2].map(() => c.request(call('GET', A), send).catch(() => {}));
+    await drive(clock, Promise.all(calls));
+    expect(retriedAt).toEqual([10, 50, 90]);
+    // A backoff of the caller's own is taken as it is.
+    const own = client({ random: sequenceRandom(0.1, 0.5), retry: { maxAttempts: 2, backoff: backoff.constant(100) } });
+    const ownAt: number[] = [];
+    const sendOwn = (attempt: { attempt: number }) => {
+      if (attempt.attempt === 2) ownAt.push(own.clock.now());
+      return Promise.reject(reset());
+    };
+    await drive(own.clock, Promise.all([0, 1].map(() => own.client.request(call('GET', A), sendOwn).catch(() => {}))));
+    expect(ownAt).toEqual([100, 100]);
+  });
+
   it('keep a budget per host: 10 % of requests plus one retry a second', async () => {
     const { client: c, clock } = client({ retry: { backoff: backoff.constant(0) } });
     const { send, attempts } = script(reset());

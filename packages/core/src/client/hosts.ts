@@ -11,6 +11,7 @@ import type { PipelineLayer } from '../pipeline/options.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import type { PolicyEvent } from '../policy/policy.js';
 import type { RateLimitEvent, RateLimiter } from '../ratelimit/limiter.js';
+import { backoff } from '../retry/backoff.js';
 import { RetryBudget, type RetryBudgetOptions } from '../retry/budget.js';
 import { type RetryPolicy, retry } from '../retry/retry.js';
 import { type AdaptiveThrottlePolicy, adaptiveThrottle } from '../throttle/throttle.js';
@@ -168,6 +169,8 @@ export class HostBuilder {
     const { budget: _, onRetry, handle, ...rest } = r ?? {};
     return retry({
       ...rest,
+      // Full jitter: callers whose requests failed together do not come back together.
+      backoff: rest.backoff ?? backoff.exponential({ jitter: 'full' }),
       handle: handle ?? isRetryableFailure,
       ...(budget !== undefined && { budget }),
       ...(this.#options.deadlineMs !== undefined && { deadlineMs: this.#options.deadlineMs }),

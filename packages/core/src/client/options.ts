@@ -43,7 +43,7 @@ export interface ClientOptions<N = unknown> {
    * Retries of what is safe to repeat (see `idempotent`), on network errors, timeouts and
    * the statuses of `RETRYABLE_STATUSES`, honouring `Retry-After` up to `retryAfter.maxMs`.
    * `false` never retries.
-   * @default retry()'s defaults: 4 attempts, exponential backoff from 100 ms to 5 s, Retry-After up to 60 s, a retry budget per host
+   * @default retry()'s, but for the backoff's full jitter: 4 attempts, backoff from 100 ms to 5 s, Retry-After up to 60 s, a budget per host
    */
   retry?: ClientRetryOptions | false;
   /** A circuit breaker per host; `handle` defaults to `isRetryableFailure`. Off by default. */

@@ -1,4 +1,5 @@
 import {
+  backoff,
   isRetryableFailure,
   isRetryExhaustedError,
   type RetryBudget,
@@ -20,7 +21,7 @@ export interface RetryLinkOptions {
    * `retry()`'s options. `handle` defaults to `isRetryableFailure` (network errors, timeouts,
    * 408, 425, 429, 5xx) and `isIdempotencyKeyInUse`; `Retry-After` (or
    * `data.retryAfterMs`) is honoured up to `retryAfter.maxMs`. `budget: false` drops the budget.
-   * @default 4 attempts, backoff 100 ms to 5 s, Retry-After up to 60 s, a retry budget
+   * @default 4 attempts, backoff 100 ms to 5 s with full jitter, Retry-After up to 60 s, a retry budget
    */
   retry?: Omit<RetryOptions, 'budget'> & { budget?: RetryBudget | RetryBudgetOptions | false };
   /**
@@ -89,6 +90,8 @@ export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryL
     retry({
       handle: (e) => isRetryableFailure(e) || isIdempotencyKeyInUse(e),
       ...rest,
+      // Full jitter: clients whose calls failed together do not retry together.
+      backoff: rest.backoff ?? backoff.exponential({ jitter: 'full' }),
       ...(budget !== false && { budget: budget === undefined ? {} : budget }),
     }),
   );
