@@ -436,16 +436,23 @@ const late = (what: string, timeoutMs: number): StoreUnavailableError =>
   new StoreUnavailableError(`redisStore: ${what} got no answer within ${timeoutMs} ms (timeoutMs)`);
 
 /**
- * Whether Redis answers. An operation that times out with no answer of any operation since
- * it was sent means Redis is silent (frozen, unreachable behind a connection that has not
- * closed): a client keeps every command sent then (ioredis's `commandTimeout` rejects one
- * but keeps it queued), so from then on operations are refused at once, but for one probe
- * each `timeoutMs`, until Redis answers anything (a late answer, an error reply). Memory
- * while Redis is away is then one command per `timeoutMs`, whatever the call rate and the
- * client's options. `n` counts answers (an operation keeps the count it was sent at, and
- * `lost` is told it when it times out); `#at`, while silent, is when the next probe may go;
- * `shut` is undefined when an operation may go (a clock stepped back does not hold the
- * probes back), else its rejection. `#bounded`'s operations (`publish`, a cluster's list of
+ * Whether Redis answers. One connection answers in the order commands were sent, so an
+ * operation that times out with no answer to it or to any operation sent after it means
+ * Redis has not caught up to it: frozen, unreachable behind a connection that has not
+ * closed, or answering slower than calls come (its thread saturated: every answer late,
+ * some still coming). A client keeps every command sent meanwhile (ioredis's
+ * `commandTimeout` rejects one but keeps it queued), so from then on operations are refused
+ * at once, but for one probe each `timeoutMs`, until Redis answers the last operation sent
+ * before that, or a later one (a probe): it has then answered every command sent before
+ * (late answers of older ones only show how far behind it is; an error reply counts as an
+ * answer). Memory while Redis is
+ * away or behind is then about `timeoutMs` of calls plus one command per `timeoutMs`,
+ * whatever the call rate and the client's options. Operations take numbers in the order
+ * they are sent (`n` counts them); `hear` and `lost` are told an operation's number when it
+ * is answered and when it times out; `#at`, while silent, is when the next probe may go;
+ * `#from` the last number sent before the silence; `shut` is undefined when an operation may
+ * go (a clock stepped back does not hold the probes back),
+ * else its rejection. `#bounded`'s operations (`publish`, a cluster's list of
  * primaries, which the client answers without asking Redis) count in a store's `#apart`
  * instead, so they neither start nor end its silence; they are refused with the others, and
  * never take the probe (`probe` false): `keys()`, whose first step is the list of primaries,
@@ -453,6 +460,8 @@ const late = (what: string, timeoutMs: number): StoreUnavailableError =>
  */
 class Silence {
   n = 0;
+  #heard = 0;
+  #from = 0;
   #at: number | undefined;
 
   constructor(
@@ -460,13 +469,16 @@ class Silence {
     readonly ms: number,
   ) {}
 
-  hear(): void {
-    this.n++;
-    this.#at = undefined;
+  hear(n: number): void {
+    if (n > this.#heard) this.#heard = n;
+    if (n >= this.#from) this.#at = undefined;
   }
 
-  lost(sent: number): void {
-    if (sent === this.n) this.#at ??= this.clock.now();
+  lost(n: number): void {
+    if (n > this.#heard && this.#at === undefined) {
+      this.#at = this.clock.now();
+      this.#from = this.n;
+    }
   }
 
   shut(what: string, probe = true): Promise<never> | undefined {
@@ -512,7 +524,7 @@ class Decision implements DeadlineEntry {
     readonly resolve: (value: unknown) => void,
     readonly reject: (error: unknown) => void,
   ) {
-    this.sent = silence.n;
+    this.sent = ++silence.n;
   }
 
   answer(replies: readonly unknown[], at: number): void {
@@ -558,7 +570,7 @@ class Flight {
 
   readonly answer = (reply: unknown): void => {
     const decisions = this.decisions;
-    decisions[0]!.silence.hear();
+    decisions[0]!.silence.hear(decisions.at(-1)!.sent);
     if (decisions.length === 1) {
       decisions[0]!.answer(reply as unknown[], 0);
       return;
@@ -579,7 +591,7 @@ class Flight {
   };
 
   readonly fail = (error: unknown): void => {
-    if (isReply(error)) this.decisions[0]!.silence.hear();
+    if (isReply(error)) this.decisions[0]!.silence.hear(this.decisions.at(-1)!.sent);
     const again = this.#again;
     if (again !== undefined && isNoScript(error)) {
       this.#again = undefined;
@@ -617,7 +629,7 @@ class Operation implements DeadlineEntry {
     readonly reject: (error: unknown) => void,
     readonly map: ((reply: unknown) => unknown) | undefined,
   ) {
-    this.sent = silence.n;
+    this.sent = ++silence.n;
   }
 
   resendWith(on: Connection, source: string, keys: readonly Arg[], args: readonly Arg[]): void {
@@ -628,7 +640,7 @@ class Operation implements DeadlineEntry {
   }
 
   readonly answer = (reply: unknown): void => {
-    this.silence.hear();
+    this.silence.hear(this.sent);
     const queue = this.queue;
     if (queue === undefined) return;
     queue.remove(this);
@@ -643,7 +655,7 @@ class Operation implements DeadlineEntry {
   };
 
   readonly fail = (error: unknown): void => {
-    if (isReply(error)) this.silence.hear();
+    if (isReply(error)) this.silence.hear(this.sent);
     const queue = this.queue;
     if (queue === undefined) return; // timed out already
     const on = this.#on;
