@@ -137,6 +137,56 @@ describe('a breaker shared through Redis', () => {
     });
   }
 
+  for (const kind of ['ioredis', 'node-redis'] as const) {
+    it(`keeps breakers of two databases of one server apart: an opening in db 1 is not heard in db 0 (${kind})`, async () => {
+      // Pub/sub ignores the database: two environments (or services) in db 0 and db 1 of one Redis, with one breaker name.
+      // The database given as text too, as read from an environment variable: db '0' is database 0.
+      const client = async (db: number | string) => {
+        if (kind === 'ioredis') {
+          const io = new Redis({ port: fixture.server.port, host: '127.0.0.1', db: db as number });
+          clients.push(io);
+          return io;
+        }
+        const node = createClient({ socket: { port: fixture.server.port, host: '127.0.0.1' }, database: db as number });
+        await node.connect();
+        clients.push({ disconnect: () => void node.close() });
+        return node;
+      };
+      const make = async (db: number | string) => {
+        const subscriber = await client(db);
+        const breaker = circuitBreaker({
+          store: redisStore({ client: await client(db), subscriber }),
+          name: `databases-${kind}`,
+          strategy: consecutive(2),
+          halfOpenAfter: 60_000,
+          sync: { syncMs: 60_000 },
+          registry: false,
+        });
+        await breaker.execute(() => 'warm');
+        return { breaker, subscriber: subscriber as unknown as { ping(): Promise<unknown> } };
+      };
+      const [zero, one, otherOne, zeroText] = [await make(0), await make(1), await make(1), await make('0')];
+      // All four SUBSCRIBEs have reached the server (asked again until they have: no sleep).
+      const subscribers = async () => {
+        const channels = (await fixture.client.pubsub('CHANNELS', `*databases-${kind}*`)) as string[];
+        const counts = channels.length === 0 ? [] : ((await fixture.client.pubsub('NUMSUB', ...channels)) as unknown[]);
+        return counts.filter((_, i) => i % 2).reduce((sum: number, n) => sum + Number(n), 0);
+      };
+      while ((await subscribers()) < 4);
+      const heard = changeTo(otherOne.breaker, 'open');
+      for (let i = 0; i < 2; i++) await one.breaker.execute(fail).catch(() => undefined);
+      await heard; // delivered to every subscriber of db 1's channel
+      await zero.subscriber.ping(); // answered after any message sent to db 0's subscriber before it
+      expect(zero.breaker.state).toBe('closed');
+      expect(await zero.breaker.execute(() => 'ran')).toBe('ran');
+      // Database 0 still hears itself, however its number was given.
+      const zeroHeard = changeTo(zeroText.breaker, 'open');
+      for (let i = 0; i < 2; i++) await zero.breaker.execute(fail).catch(() => undefined);
+      await zeroHeard;
+      for (const b of [zero, one, otherOne, zeroText]) b.breaker.dispose();
+    });
+  }
+
   it('subscribes once the subscriber is ready when its first SUBSCRIBE failed (ioredis with no offline queue, still connecting)', async () => {
     // As docs/redis.md builds it: enableOfflineQueue false, and the breaker made at start-up.
     const subscriber = new Redis({ port: fixture.server.port, host: '127.0.0.1', enableOfflineQueue: false });

@@ -103,7 +103,7 @@ const topicOf = (set: Set<WeakRef<Listener>>): Topic => [
 export class RedisChannel implements StoreChannel {
   readonly #publish: (channel: string, message: string) => Promise<unknown>;
   readonly #subscription: Subscription;
-  readonly #prefix: string;
+  readonly #name: (topic: string) => string;
   readonly #topics = new Map<string, Topic>();
   readonly #failed = new Set<string>();
   #waiting = false;
@@ -112,14 +112,14 @@ export class RedisChannel implements StoreChannel {
   constructor(
     publish: (channel: string, message: string) => Promise<unknown>,
     subscription: Subscription,
-    prefix: string,
+    name: (topic: string) => string,
   ) {
     // #failed: topics whose SUBSCRIBE failed, sent again when the subscriber is next ready; #waiting:
     // a `ready` listener is on the subscriber for them. Only then: a store holds no listener on the
     // client otherwise, so stores made per tenant over one subscriber neither pile up nor stay.
     this.#publish = publish;
     this.#subscription = subscription;
-    this.#prefix = prefix;
+    this.#name = name;
   }
 
   readonly #retry = (): void => {
@@ -128,7 +128,7 @@ export class RedisChannel implements StoreChannel {
   };
 
   async publish(topic: string, message: string): Promise<void> {
-    await this.#publish(this.#prefix + topic, message);
+    await this.#publish(this.#name(topic), message);
   }
 
   subscribe(topic: string, listener: Listener): () => void {
@@ -153,13 +153,13 @@ export class RedisChannel implements StoreChannel {
     if (!t?.[0].delete(ref) || t[0].size > 0) return;
     this.#topics.delete(topic);
     this.#failed.delete(topic);
-    this.#subscription.unsubscribe(this.#prefix + topic, t[1]).catch(() => undefined);
+    this.#subscription.unsubscribe(this.#name(topic), t[1]).catch(() => undefined);
   }
 
   #listen(topic: string, t: Topic): void {
     // Always t's one dispatcher, so a SUBSCRIBE sent again adds no second listener to the client.
     this.#failed.delete(topic);
-    this.#subscription.subscribe(this.#prefix + topic, t[1]).catch(() => {
+    this.#subscription.subscribe(this.#name(topic), t[1]).catch(() => {
       if (this.#topics.get(topic) !== t) return;
       this.#failed.add(topic);
       if (!this.#waiting) {

@@ -14,6 +14,8 @@ export interface Connection {
   publish(channel: string, message: string): Promise<unknown>;
   /** A cluster's primary holding `slot` in the client's map (`host:port`), if known. */
   owner(slot: number): string | undefined;
+  /** The database the client was made for (`db`, `database`, a URL's path): pub/sub channels ignore it. */
+  readonly db: number;
 }
 
 /** A key or argument of a script: text, or bytes (a key holding a lone surrogate, see the store). */
@@ -27,7 +29,7 @@ type IoRedis = {
   isCluster?: boolean;
   nodes?: (role: 'master') => IoRedis[];
   slots?: (string[] | undefined)[];
-  options?: { keyPrefix?: string };
+  options?: { keyPrefix?: string; db?: number };
 };
 type NodeRedisArgs = { keys: Arg[]; arguments: Arg[] };
 type NodeRedis = {
@@ -36,6 +38,7 @@ type NodeRedis = {
   publish: (channel: string, message: string) => Promise<unknown>;
   masters?: unknown[];
   slots?: ({ master?: { address?: string } } | undefined)[];
+  options?: { database?: number };
   nodeClient?: (node: unknown) => Promise<NodeRedis>;
 };
 
@@ -53,6 +56,7 @@ function ioredis(client: IoRedis): Connection {
       client.isCluster === true && client.nodes ? client.nodes('master').map(ioredis) : [ioredis(client)],
     publish: (channel, message) => client.publish(channel, message),
     owner: (slot) => client.slots?.[slot]?.[0],
+    db: Number(client.options?.db) || 0,
   };
 }
 
@@ -69,6 +73,7 @@ function nodeRedis(client: NodeRedis): Connection {
     },
     publish: (channel, message) => client.publish(channel, message),
     owner: (slot) => client.slots?.[slot]?.master?.address,
+    db: Number(client.options?.database) || 0,
   };
 }
 

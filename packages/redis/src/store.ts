@@ -144,12 +144,15 @@ export class RedisStore implements Store {
     this.#silence = new Silence(o.clock, o.timeoutMs);
     this.#apart = new Silence(o.clock, o.timeoutMs);
     const connection = this.#connection;
+    // Pub/sub ignores the database: a channel of one other than 0 ends in `@<db>`, so stores over two
+    // databases of one server (two environments) never hear each other's breakers.
+    const [prefix, db] = [this.#prefix, connection.db ? `@${connection.db}` : ''];
     this.channel =
       o.subscription &&
       new RedisChannel(
         (channel, message) => this.#bounded('publish', () => connection.publish(channel, message)),
         o.subscription,
-        this.#prefix,
+        (topic) => prefix + topic + db,
       );
   }
 
