@@ -1,0 +1,112 @@
+/**
+ * A store whose client logs in as a Redis ACL user: what docs/redis.md tells an operator to
+ * grant is enough for every operation, and a refusal says it is one.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  circuitBreaker,
+  consecutive,
+  fixedWindow,
+  gcra,
+  idempotency,
+  isStoreUnavailableError,
+  rateLimiter,
+  storeKey,
+  storeNamespace,
+  tokenBucket,
+} from '@resilience/core';
+import { Redis } from 'ioredis';
+import { createClient } from 'redis';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { redisStore } from './index.js';
+import { useServer } from './testing/fixture.js';
+
+const fixture = useServer();
+
+/** The `ACL SETUSER` line of docs/redis.md, as words. */
+function docsAcl(): string[] {
+  const docs = readFileSync(fileURLToPath(new URL('../../../docs/redis.md', import.meta.url)), 'utf8');
+  const line = /^ACL SETUSER .*$/m.exec(docs)?.[0];
+  expect(line).toBeDefined();
+  return line!.split(' ');
+}
+
+/** Clients of the fixture's server logged in as `username` (password `secret`), closed after the test. */
+async function clients(kind: 'ioredis' | 'node-redis', username: string): Promise<[object, object]> {
+  const make = async () => {
+    if (kind === 'ioredis') {
+      const io = new Redis({ port: fixture.server.port, host: '127.0.0.1', username, password: 'secret' });
+      onTestFinished(() => io.disconnect());
+      return io;
+    }
+    const node = createClient({
+      socket: { port: fixture.server.port, host: '127.0.0.1' },
+      username,
+      password: 'secret',
+    });
+    node.on('error', () => undefined);
+    await node.connect();
+    onTestFinished(() => void node.close());
+    return node;
+  };
+  return [await make(), await make()];
+}
+
+describe('redisStore over a Redis ACL user', () => {
+  for (const kind of ['ioredis', 'node-redis'] as const) {
+    it(`runs every operation with what docs/redis.md grants (${kind})`, async () => {
+      const [acl, setuser, user, ...rules] = docsAcl();
+      await fixture.client.call(acl!, setuser!, user!, ...rules);
+      const [client, subscriber] = await clients(kind, user!);
+      const store = redisStore({ client, subscriber, timeoutMs: 5_000 });
+      const one = rateLimiter({ algorithm: tokenBucket({ capacity: 5 }), store, name: 'one', onStoreError: 'closed' });
+      const two = rateLimiter({
+        algorithm: [fixedWindow({ limit: 5, windowMs: 1_000 }), gcra({ limit: 5, periodMs: 1_000 })],
+        store,
+        name: 'two',
+        onStoreError: 'closed',
+      });
+      expect(await one.consume('u')).toMatchObject({ allowed: true });
+      expect((await Promise.all([1, 2, 3].map(() => one.consume('v')))).map((d) => d.remaining)).toEqual([4, 3, 2]);
+      expect(await one.peek('u')).toMatchObject({ remaining: 4 });
+      expect(await two.consume('u')).toMatchObject({ allowed: true });
+      expect(await idempotency({ store }).execute('order-1', () => 'ran')).toBe('ran');
+      const key = storeKey(storeNamespace('test', 'acl'), 'k');
+      await store.set(key, { a: 1 }, 60_000, 0);
+      expect(await store.get(key, 0)).toEqual({ a: 1 });
+      expect(await store.keys(storeNamespace('test', 'acl'), 0)).toEqual([key]);
+      expect(await store.delete(key)).toBe(true);
+      const errors: unknown[] = [];
+      const breaker = circuitBreaker({ store, name: `acl-${kind}`, strategy: consecutive(1), registry: false });
+      breaker.onEvent((e) => e.type === 'store_error' && errors.push(e.error));
+      await breaker.execute(() => 'warm');
+      await breaker.execute(() => Promise.reject(new Error('down'))).catch(() => undefined);
+      await breaker.sync();
+      // Its SUBSCRIBE was let through too: the channel has its subscriber.
+      const channel = `resilience:{breaker|acl-${kind}}`;
+      while (Number(((await fixture.client.pubsub('NUMSUB', channel)) as unknown[])[1]) < 1);
+      breaker.dispose();
+      expect(errors).toEqual([]);
+    });
+  }
+
+  it('says a refusal is the ACL’s, and where to read what to grant, whatever Redis calls it', async () => {
+    // No TIME (which every script runs), no key of the store, no PUBLISH: three texts of Redis's.
+    await fixture.client.call('ACL', 'SETUSER', 'no-time', 'on', '>secret', '~*', '&*', '+@all', '-time');
+    await fixture.client.call('ACL', 'SETUSER', 'no-keys', 'on', '>secret', '~other:*', '&*', '+@all');
+    await fixture.client.call('ACL', 'SETUSER', 'no-publish', 'on', '>secret', '~*', '&*', '+@all', '-publish');
+    for (const user of ['no-time', 'no-keys', 'no-publish']) {
+      const [client, subscriber] = await clients('ioredis', user);
+      const store = redisStore({ client, subscriber });
+      const key = storeKey(storeNamespace('test', 'acl'), 'k');
+      const error = await (user === 'no-publish' ? store.channel!.publish('t', 'm') : store.get(key, 0)).catch(
+        (e: unknown) => e,
+      );
+      expect(isStoreUnavailableError(error), user).toBe(true);
+      expect((error as Error).message, user).toMatch(
+        /(NOPERM|can't run this command).* \(an ACL refusal: grant the client's user what docs\/redis\.md#acl lists\)$/,
+      );
+    }
+  });
+});
