@@ -16,6 +16,12 @@ export interface BodyReaderOptions {
    * {@link RequestBodyError} `body_too_large` (413). @default 1_048_576 (1 MiB)
    */
   maxBodyBytes?: number;
+  /**
+   * Refuse a JSON body that is not an object or an array (a `RequestBodyError` `body_invalid`,
+   * 400), as `express.json()` and `@koa/bodyparser` do by default; `false` keeps any JSON
+   * value, as their `strict: false` / `jsonStrict: false`. @default true
+   */
+  jsonStrict?: boolean;
 }
 
 /** A body read by a {@link bodyReader}. */
@@ -24,9 +30,9 @@ export interface RequestBody {
   readonly raw: Buffer;
   /**
    * What the usual parser would have made of it: the JSON value for `application/json` and
-   * `*+json` (`{}` when empty), an object of strings (arrays for repeated names) for
-   * `application/x-www-form-urlencoded`, a string for `text/*`, the bytes for any other type,
-   * `undefined` without a body or a `Content-Type`.
+   * `*+json` (`{}` when empty; an object or an array unless `jsonStrict` is false), an object
+   * of strings (arrays for repeated names) for `application/x-www-form-urlencoded`, a string
+   * for `text/*`, the bytes for any other type, `undefined` without a body or a `Content-Type`.
    */
   readonly parsed: unknown;
 }
@@ -58,10 +64,12 @@ const consumed = (req: Readable): boolean => req.readableDidRead || req.readable
  */
 export function bodyReader(options: BodyReaderOptions = {}): BodyReader {
   const v = new OptionsValidator('bodyReader');
-  const o = v.known(options, { maxBodyBytes: true });
+  const o = v.known(options, { maxBodyBytes: true, jsonStrict: true });
   v.integer('maxBodyBytes', o.maxBodyBytes, { min: 0 });
+  v.boolean('jsonStrict', o.jsonStrict);
   v.done();
   const maxBodyBytes = o.maxBodyBytes ?? BODY_DEFAULTS.maxBodyBytes;
+  const jsonStrict = o.jsonStrict !== false;
 
   return async function readBody(req, signal) {
     if (consumed(req)) return undefined;
@@ -79,7 +87,7 @@ export function bodyReader(options: BodyReaderOptions = {}): BodyReader {
       });
     }
     const raw = inflate(await collect(req, maxBodyBytes, signal), INFLATE[encoding], maxBodyBytes);
-    return { raw, parsed: parseBody(raw, headers['content-type']) };
+    return { raw, parsed: parseBody(raw, headers['content-type'], jsonStrict) };
   };
 }
 

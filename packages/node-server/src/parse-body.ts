@@ -2,16 +2,21 @@ import { RequestBodyError } from './errors.js';
 
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
 
+/** JSON's whitespace (RFC 8259 §2), then the `{` or `[` an object or an array begins with. */
+const OBJECT_OR_ARRAY = /^[ \t\n\r]*[{[]/;
+
 /**
  * Parses a body as the usual parser for its `Content-Type` would (body-parser's `json`,
  * `urlencoded` with `extended: false`, `text` and `raw`; `@koa/bodyparser` alike); without a
- * `Content-Type` no parser would, so neither does this.
+ * `Content-Type` no parser would, so neither does this. `jsonStrict` (their default) refuses
+ * JSON that is not an object or an array, as they do: a handler behind one of them never sees
+ * a top-level `null`, number, string or boolean.
  */
-export function parseBody(raw: Buffer, contentType: string | undefined): unknown {
+export function parseBody(raw: Buffer, contentType: string | undefined, jsonStrict = true): unknown {
   if (contentType === undefined) return undefined;
   const type = mediaType(contentType);
   const charset = CHARSET.exec(contentType)?.[1];
-  if (isJsonType(type)) return parseJson(raw, charset);
+  if (isJsonType(type)) return parseJson(raw, charset, jsonStrict);
   if (type === 'application/x-www-form-urlencoded') return parseForm(decode(raw, charset));
   if (type.startsWith('text/')) return decode(raw, charset);
   return raw;
@@ -27,12 +32,15 @@ export function mediaType(contentType: string | undefined): string {
 /** Whether a media type (see {@link mediaType}) is JSON: `application/json` or any `+json`. */
 export const isJsonType = (type: string): boolean => type === 'application/json' || type.endsWith('+json');
 
-function parseJson(raw: Buffer, charset: string | undefined): unknown {
+function parseJson(raw: Buffer, charset: string | undefined, strict: boolean): unknown {
   if (raw.length === 0) return {};
+  const text = decode(raw, charset);
+  if (strict && !OBJECT_OR_ARRAY.test(text)) {
+    throw new RequestBodyError('body_invalid', 'The request body is not a JSON object or array');
+  }
   try {
-    return JSON.parse(decode(raw, charset));
+    return JSON.parse(text);
   } catch (error) {
-    if (error instanceof RequestBodyError) throw error;
     throw new RequestBodyError('body_invalid', 'The request body is not valid JSON', { cause: error });
   }
 }

@@ -13,6 +13,9 @@ const post = (key: string, type: string | undefined, body?: string): RequestInit
   ...(body === undefined ? {} : { body }),
 });
 
+/** A POST of `body` as JSON without a key. */
+const unkeyed = (body: string): RequestInit => ({ method: 'POST', headers: { 'content-type': JSON_TYPE }, body });
+
 /** POST /orders behind idempotency, after `parser` when given; the handler counts its runs. */
 async function ordersApp(t: Context, parser?: Parser) {
   const runs = counter();
@@ -41,6 +44,45 @@ async function answers(t: { fetch(path: string, init: RequestInit): Promise<Resp
 // neither a JSON primitive left by a parser before the middleware nor a form with the fields of
 // a JSON body passes for another payload.
 export const idempotencyFingerprintScenarios: Scenario[] = [
+  {
+    area: 'idempotency',
+    name: "reads a JSON body as the framework's default JSON parser would: a top-level primitive is 400 with a key as without (strict), and kept with jsonStrict: false",
+    async run(t) {
+      const bodies: unknown[] = [];
+      const handler = (request: { body: unknown }) => {
+        bodies.push(request.body);
+        return { status: 201, json: {} };
+      };
+      const strict = await t.serve([
+        t.m.idempotency({ logger: t.logger() }),
+        t.m.route('POST', '/orders', handler, { parser: 'json' }),
+      ]);
+      const statuses = async (app: typeof strict, texts: string[], key: boolean) => {
+        const out: number[] = [];
+        for (const [i, text] of texts.entries()) {
+          const res = await app.fetch('/orders', key ? post(`"k-${i}"`, JSON_TYPE, text) : unkeyed(text));
+          await res.arrayBuffer();
+          out.push(res.status);
+        }
+        return out;
+      };
+      const primitives = ['null', '100', '"x"', 'true', ' \n false'];
+      // The parser after the middleware refuses them: the middleware, which reads the body in its place, too.
+      expect(await statuses(strict, primitives, false)).toEqual([400, 400, 400, 400, 400]);
+      expect(await statuses(strict, primitives, true)).toEqual([400, 400, 400, 400, 400]);
+      expect(bodies).toEqual([]);
+      // An object or an array, after whitespace or a byte-order mark, passes; an empty body is {}.
+      expect(await statuses(strict, [' \r\n\t{"a":1}', '\uFEFF[1]', ''], true)).toEqual([201, 201, 201]);
+      expect(bodies).toEqual([{ a: 1 }, [1], {}]);
+      bodies.length = 0;
+      const lenient = await t.serve([
+        t.m.idempotency({ logger: t.logger(), jsonStrict: false }),
+        t.m.route('POST', '/orders', handler, { parser: 'json-nonstrict' }),
+      ]);
+      expect(await statuses(lenient, primitives, true)).toEqual([201, 201, 201, 201, 201]);
+      expect(bodies).toEqual([null, 100, 'x', true, false]);
+    },
+  },
   {
     area: 'idempotency',
     name: 'after a JSON parser that keeps top-level primitives, every JSON value is a payload of its own (100, 999999, true, null), and null is not no body',

@@ -10,6 +10,7 @@ describe('MIDDLEWARE_DEFAULTS', () => {
         methods: ['POST', 'PATCH'],
         required: false,
         maxBodyBytes: 1_048_576,
+        jsonStrict: true,
         recordServerErrors: false,
       },
       loadShedding: { queue: 0, abandonedHoldMs: 30_000 },

@@ -9,6 +9,7 @@ export const MIDDLEWARE_DEFAULTS = {
     methods: ['POST', 'PATCH'],
     required: false,
     maxBodyBytes: BODY_DEFAULTS.maxBodyBytes,
+    jsonStrict: true,
     recordServerErrors: false,
   },
   loadShedding: { queue: 0, abandonedHoldMs: 30_000 },

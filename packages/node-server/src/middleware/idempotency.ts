@@ -70,6 +70,8 @@ export interface IdempotencyOptions<C> {
   lockTimeoutMs?: number;
   /** The most body bytes read (413 beyond) and the most response bytes recorded. @default 1_048_576 (1 MiB) */
   maxBodyBytes?: number;
+  /** A JSON body read here is an object or array, else 400, as the framework's parser answers. @default true */
+  jsonStrict?: boolean;
   /** Fewest characters a key may have: raise it to refuse low-entropy keys. @default 1 */
   minKeyLength?: number;
   /** Record and replay 5xx answers too (by default the key is freed so the client can retry). @default false */
@@ -89,6 +91,7 @@ const OPTION_NAMES = {
   ttlMs: true,
   lockTimeoutMs: true,
   maxBodyBytes: true,
+  jsonStrict: true,
   minKeyLength: true,
   recordServerErrors: true,
   clock: true,
@@ -199,6 +202,7 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
   v.number('ttlMs', o.ttlMs, { gt: 0 });
   v.number('lockTimeoutMs', o.lockTimeoutMs, { gt: 0 });
   v.integer('maxBodyBytes', o.maxBodyBytes, { min: 0 });
+  v.boolean('jsonStrict', o.jsonStrict);
   // The parser's own bound, checked here so the option is named as the user wrote it, with the rest.
   v.integer('minKeyLength', o.minKeyLength, { min: 1, max: HTTP_DEFAULTS.maxKeyLength });
   v.clock('clock', o.clock);
@@ -219,7 +223,7 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
   } as IdempotencyCoreOptions);
   const parseKey = idempotencyKeyParser({ minKeyLength: o.minKeyLength } as IdempotencyKeyOptions);
   const maxBodyBytes = o.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
-  const read = bodyReader({ maxBodyBytes });
+  const read = bodyReader({ maxBodyBytes, jsonStrict: o.jsonStrict ?? DEFAULTS.jsonStrict });
   const logger = quietLogger(o.logger ?? consoleLogger);
   // A client that left, or a request a timeout answered: its handler still runs, and a retry
   // waits (409) for what it sends, up to lingerMs.
