@@ -10,7 +10,8 @@ const OBJECT_OR_ARRAY = /^[ \t\n\r]*[{[]/;
  * `urlencoded` with `extended: false`, `text` and `raw`; `@koa/bodyparser` alike); without a
  * `Content-Type` no parser would, so neither does this. `jsonStrict` (their default) refuses
  * JSON that is not an object or an array, as they do: a handler behind one of them never sees
- * a top-level `null`, number, string or boolean.
+ * a top-level `null`, number, string or boolean. JSON with a `"__proto__"` key is refused, as
+ * `@koa/bodyparser` refuses it.
  */
 export function parseBody(raw: Buffer, contentType: string | undefined, jsonStrict = true): unknown {
   if (contentType === undefined) return undefined;
@@ -32,6 +33,11 @@ export function mediaType(contentType: string | undefined): string {
 /** Whether a media type (see {@link mediaType}) is JSON: `application/json` or any `+json`. */
 export const isJsonType = (type: string): boolean => type === 'application/json' || type.endsWith('+json');
 
+const noProto = (key: string, value: unknown): unknown => {
+  if (key === '__proto__') throw new SyntaxError('__proto__');
+  return value;
+};
+
 function parseJson(raw: Buffer, charset: string | undefined, strict: boolean): unknown {
   if (raw.length === 0) return {};
   const text = decode(raw, charset);
@@ -39,7 +45,9 @@ function parseJson(raw: Buffer, charset: string | undefined, strict: boolean): u
     throw new RequestBodyError('body_invalid', 'The request body is not a JSON object or array');
   }
   try {
-    return JSON.parse(text);
+    // A `__proto__` key (written as it is, or with a \u escape): @koa/bodyparser refuses it (a
+    // 400), as `Object.assign({}, body)` would make its value the copy's prototype.
+    return JSON.parse(text, /__proto__|\\u/.test(text) ? noProto : undefined);
   } catch (error) {
     throw new RequestBodyError('body_invalid', 'The request body is not valid JSON', { cause: error });
   }

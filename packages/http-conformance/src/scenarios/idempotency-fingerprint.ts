@@ -46,6 +46,38 @@ async function answers(t: { fetch(path: string, init: RequestInit): Promise<Resp
 export const idempotencyFingerprintScenarios: Scenario[] = [
   {
     area: 'idempotency',
+    name: 'refuses (400) a JSON body it reads with a "__proto__" key, at any depth, escaped too, as @koa/bodyparser does: a copy made with Object.assign would take it as its prototype',
+    async run(t) {
+      const bodies: unknown[] = [];
+      const app = await t.serve([
+        t.m.idempotency({ logger: t.logger() }),
+        t.m.route('POST', '/orders', (request) => {
+          bodies.push(request.body);
+          return { status: 201, json: {} };
+        }),
+      ]);
+      const poisoned = [
+        '{"__proto__":{"admin":true}}',
+        '{"a":[{"b":{"__proto__":{"admin":true}}}]}',
+        '{"\\u005f_proto__":{"admin":true}}',
+        '{"__pr\\u006fto__" : {"admin":true}}',
+      ];
+      for (const [i, text] of poisoned.entries()) {
+        const res = await app.fetch('/orders', post(`"p-${i}"`, JSON_TYPE, text));
+        expect(await problemOf(res)).toMatchObject({ status: 400, category: 'validation' });
+      }
+      expect(bodies).toEqual([]);
+      // Other escapes, and "__proto__" as a value or part of a key, are no such key.
+      const plain = ['{"\\u0061":"__proto__"}', '{"__proto__x":1,"x__proto__":2}'];
+      for (const [i, text] of plain.entries()) {
+        const res = await app.fetch('/orders', post(`"q-${i}"`, JSON_TYPE, text));
+        expect(res.status).toBe(201);
+      }
+      expect(bodies).toEqual([{ a: '__proto__' }, { __proto__x: 1, x__proto__: 2 }]);
+    },
+  },
+  {
+    area: 'idempotency',
     name: "reads a JSON body as the framework's default JSON parser would: a top-level primitive is 400 with a key as without (strict), and kept with jsonStrict: false",
     async run(t) {
       const bodies: unknown[] = [];
