@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { isConfigurationError } from '@resilience/core';
 import express from 'express';
@@ -140,6 +141,28 @@ describe('bodyReader', () => {
     req.write('part of a body');
     await started.promise;
     req.destroy();
+    expect(await outcome.promise).toBeInstanceOf(ClientDisconnectedError);
+  });
+
+  it('fails at once, not never, on a request whose client sent it all and left before it was read', async () => {
+    const read = bodyReader();
+    const outcome = deferred<unknown>();
+    served = await serve((req) => {
+      // An async middleware before the reader (an auth lookup) still runs when the client leaves:
+      // Node destroys the request, whose whole body had come, and no 'data', 'end' or 'close' follows.
+      req.once('close', async () => {
+        const reading = read(req).then(
+          (body) => body,
+          (error: unknown) => error,
+        );
+        const pending = new Promise((resolve) => setImmediate(() => resolve('still pending')));
+        outcome.resolve(await Promise.race([reading, pending]));
+      });
+    });
+    const socket = connect(served.port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+    socket.once('connect', () => setImmediate(() => socket.destroy()));
     expect(await outcome.promise).toBeInstanceOf(ClientDisconnectedError);
   });
 

@@ -130,6 +130,12 @@ function collect(req: IncomingMessage, maxBodyBytes: number, signal: AbortSignal
       reject(signal.reason);
       return;
     }
+    // Destroyed before it was read (its client left while a middleware before this one ran):
+    // Node dropped what had come, and no 'data', 'end' or 'close' is to follow.
+    if (req.destroyed) {
+      reject(new ClientDisconnectedError());
+      return;
+    }
     req.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
     signal?.addEventListener('abort', onAbort, { once: true });
   });

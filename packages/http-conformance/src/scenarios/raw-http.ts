@@ -1,10 +1,11 @@
 // Raw HTTP/1.1 bytes on a socket of their own: what a client that is no friendly client gets
 // (a body announced and never sent, `Expect: 100-continue`, pipelined requests), and when an
 // answer of the toolkit given before the request body came closes the connection.
-import { fixedWindow } from '@resilience/core';
+import { fixedWindow, memoryStore, type Store } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { type RawClient, rawClient } from '@resilience/node-server/testing';
 import { expect } from 'vitest';
+import { deferred } from '../context.js';
 import type { Context, Scenario } from '../scenario.js';
 
 /** Writes `request` on a new connection; resolves once the answer's head came. */
@@ -38,6 +39,53 @@ async function limited(t: Context) {
 }
 
 export const rawHttpScenarios: Scenario[] = [
+  {
+    area: 'loadShedding',
+    name: 'frees the slot at once of a keyed request whose client sent it whole and left while a middleware before idempotency ran',
+    async run(t) {
+      const clock = new FakeClock(0);
+      // A rate-limit store that answers once released: the client leaves meanwhile.
+      const entered = deferred();
+      const release = deferred();
+      const inner = memoryStore();
+      const slow: Store = {
+        async apply(key, transition, input, now) {
+          entered.resolve();
+          await release.promise;
+          return inner.apply(key, transition, input, now);
+        },
+        applyAll: (operations, now) => inner.applyAll(operations, now),
+        get: (key, now) => inner.get(key, now),
+        set: (key, state, ttlMs, now) => inner.set(key, state, ttlMs, now),
+        delete: (key) => inner.delete(key),
+        keys: (prefix, now, options) => inner.keys(prefix, now, options),
+      };
+      let runs = 0;
+      const app = await t.serve([
+        t.m.loadShedding({ maxConcurrent: 1, clock }),
+        t.m.rateLimit({ algorithm: fixedWindow({ limit: 100, windowMs: 60_000 }), store: slow, clock }),
+        t.m.idempotency({ clock, logger: t.logger() }),
+        t.m.route('POST', '/', () => ({ json: { run: ++runs } })),
+      ]);
+      const left = deferred();
+      app.server.once('connection', (socket) => socket.once('close', () => left.resolve()));
+      const client = await rawClient(app.port);
+      client.socket.write(
+        `${POST.replace('text/plain', 'application/json')}Idempotency-Key: "k"\r\nContent-Length: 2\r\n\r\n{}`,
+      );
+      await entered.promise;
+      client.socket.destroy();
+      await left.promise; // Node has destroyed the request, whose whole body had come
+      release.resolve();
+      // The body is never to be read: no handler runs, and the slot is free, not held for abandonedHoldMs.
+      const next = await app.fetch('/', {
+        method: 'POST',
+        body: '{}',
+        headers: { 'content-type': 'application/json' },
+      });
+      expect([next.status, runs]).toEqual([200, 1]);
+    },
+  },
   {
     area: 'rateLimit',
     name: "keeps an HTTP/1.0 client's keep-alive connection after a 429, as after a 200 (the answer says its length)",
