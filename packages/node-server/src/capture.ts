@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { type Clock, systemClock, type TimerHandle } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
-import { isEnded, onceClosed } from './accessors.js';
+import { isClosed, isEnded, onceClosed } from './accessors.js';
 import { BODY_DEFAULTS } from './body.js';
 import { merged } from './headers.js';
 import type { LateAnswer, LateObserver, LateResponse } from './late-response.js';
@@ -268,7 +268,7 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
         decided = true;
         late = awaitLate(res, context, keep, captured, resolve);
       }
-      onceClosed(res, () => {
+      const closed = () => {
         if (late !== undefined) return;
         if (isEnded(res)) captured();
         // Destroyed with an error (a stream that failed mid-body), not left by the client: no linger.
@@ -277,7 +277,12 @@ export function responseCapture(options: ResponseCaptureOptions = {}): ResponseC
           lingering = clock.setTimeout(() => resolve(undefined), lingerMs);
           onLeft?.(res, context);
         }
-      });
+      };
+      // Closed already: the client left before the handler was to run (while its key was
+      // claimed), and `close` is not emitted again. The handler runs all the same, as for a
+      // client that leaves while it runs.
+      if (isClosed(res)) closed();
+      else onceClosed(res, closed);
     });
 }
 

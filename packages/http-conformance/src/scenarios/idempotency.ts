@@ -455,6 +455,45 @@ export const idempotencyScenarios: Scenario[] = [
   },
   {
     area: 'idempotency',
+    name: 'a client that leaves after its body was read, before its key is claimed (a slow scope or store): the run is recorded and replayed to the retry, never a second run',
+    async run(t) {
+      const runs = counter();
+      const entered = deferred();
+      const release = deferred();
+      let scoped = 0;
+      const app = await t.serve([
+        t.m.idempotency({
+          logger: t.logger(),
+          async scope() {
+            if (scoped++ === 0) {
+              entered.resolve();
+              await release.promise;
+            }
+            return 'user-1';
+          },
+        }),
+        t.m.route('POST', '/orders', () =>
+          runs.add({ status: 201, headers: { location: '/orders/1' }, json: { charged: runs.runs + 1 } }),
+        ),
+      ]);
+      const left = deferred();
+      app.server.once('connection', (socket) => socket.once('close', () => left.resolve()));
+      const headers = { 'content-type': 'application/json', 'content-length': '2', 'idempotency-key': KEY };
+      await abandonedRequest(app.port, { method: 'POST', path: '/orders', headers, body: '{}' }, entered.promise);
+      await left.promise; // the response has closed before the key is claimed and the handler runs
+      release.resolve();
+      const retried = await retryPast409(app, '/orders', post({}));
+      expect([retried.status, retried.headers.get('idempotent-replayed'), retried.headers.get('location')]).toEqual([
+        201,
+        'true',
+        '/orders/1',
+      ]);
+      expect(await retried.json()).toEqual({ charged: 1 });
+      expect(runs.runs).toBe(1);
+    },
+  },
+  {
+    area: 'idempotency',
     name: 'a client that leaves and whose handler then fails: the failure frees the key at once (a retry runs), nothing else is replayed',
     async run(t) {
       const runs = counter();
