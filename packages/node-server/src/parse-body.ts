@@ -45,9 +45,10 @@ function parseJson(raw: Buffer, charset: string | undefined, strict: boolean): u
     throw new RequestBodyError('body_invalid', 'The request body is not a JSON object or array');
   }
   try {
-    // A `__proto__` key (written as it is, or with a \u escape): @koa/bodyparser refuses it (a
-    // 400), as `Object.assign({}, body)` would make its value the copy's prototype.
-    return JSON.parse(text, /__proto__|\\u/.test(text) ? noProto : undefined);
+    // A `__proto__` key (written as it is, or with a letter \u-escaped: \u005f, \u0070 …):
+    // @koa/bodyparser refuses it (a 400), as `Object.assign({}, body)` would make its value the
+    // copy's prototype. Other text (non-ASCII escaped as \u00e9, say) parses without a reviver.
+    return JSON.parse(text, /__proto__|\\u00[5-7]/.test(text) ? noProto : undefined);
   } catch (error) {
     throw new RequestBodyError('body_invalid', 'The request body is not valid JSON', { cause: error });
   }

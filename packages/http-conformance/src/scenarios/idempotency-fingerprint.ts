@@ -61,6 +61,7 @@ export const idempotencyFingerprintScenarios: Scenario[] = [
         '{"a":[{"b":{"__proto__":{"admin":true}}}]}',
         '{"\\u005f_proto__":{"admin":true}}',
         '{"__pr\\u006fto__" : {"admin":true}}',
+        '{"_\\u005Fpr\\u006Fto__":{"admin":true}}',
       ];
       for (const [i, text] of poisoned.entries()) {
         const res = await app.fetch('/orders', post(`"p-${i}"`, JSON_TYPE, text));
