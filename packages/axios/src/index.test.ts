@@ -628,6 +628,20 @@ describe('withResilience(axios) against a real server', () => {
     },
   );
 
+  it.each(['http', 'fetch'] as const)(
+    'sorts a 200 body that broke off as a network error (%s adapter), as fetch’s own failure says',
+    async (adapter) => {
+      server = await scriptServer(cut);
+      const { api } = resilient({ retry: false, metrics: true });
+      const error = await failure(api.get('/items', { adapter }));
+      expect(classify(error)).toBe('network'); // before, `unknown` through the http adapter
+      expect(api.client.host(server.host)!.metrics!.snapshot().errorsByCategory).toMatchObject({
+        network: 1,
+        unknown: 0,
+      });
+    },
+  );
+
   it('does not retry a streamed body (responseType: stream) that breaks off: the caller has read part of it', async () => {
     server = await scriptServer(cut, answer(200, { ok: true }));
     const { api } = resilient();

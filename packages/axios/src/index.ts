@@ -245,6 +245,12 @@ function brokenOff(error: unknown): never {
   }
   if (e.message === 'stream has been aborted' && (e.response?.status ?? 400) < 400) {
     Object.defineProperty(error, 'retryable', { value: true, configurable: true, writable: true });
+    // What Node reports for the connection that closed mid-body (a streamed body's error, the
+    // fetch adapter's cause): so `classify` calls it `network` through either adapter, not `unknown`.
+    if (e.cause === undefined) {
+      const reset = Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+      Object.defineProperty(error, 'cause', { value: reset, configurable: true, writable: true });
+    }
   } else if (
     e.code === 'ERR_NETWORK' &&
     (typeof cause?.code === 'string'
