@@ -364,6 +364,21 @@ describe('per-host policies', () => {
     expect(c.host('a.example.com')!.breaker!.state).toBe('closed');
   });
 
+  it('the breaker and the throttle count a 5xx that is not retried (529 overloaded, 52x origin down), but 501 and 505', async () => {
+    for (const status of [507, 520, 524, 529]) {
+      const { client: c } = client({ breaker: { strategy: consecutive(1) }, throttle: { k: 2 } });
+      const { send, attempts } = script(status);
+      expect((await c.request(call('GET', A), send)).status).toBe(status);
+      expect(attempts).toHaveLength(1); // not in RETRYABLE_STATUSES: not retried
+      expect([status, c.host('a.example.com')!.breaker!.state]).toEqual([status, 'open']); // before, closed
+      expect(c.host('a.example.com')!.throttle!.stats.probability).toBeGreaterThan(0);
+    }
+    // The request, not the host: a method or an HTTP version the server does not take.
+    const { client: c } = client({ retry: false, breaker: { strategy: consecutive(1) } });
+    for (const status of [501, 505]) await c.request(call('GET', A), script(status).send);
+    expect(c.host('a.example.com')!.breaker!.state).toBe('closed');
+  });
+
   it('the breaker and the throttle count an answer that is no HTTP, which is not retried', async () => {
     // Node's http client and undici (as a fetch TypeError's cause, or a tRPC error's cause's) throw
     // llhttp's parse errors on bytes that are no HTTP: a TLS port spoken to in plain HTTP, a proxy

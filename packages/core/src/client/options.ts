@@ -35,13 +35,12 @@ export type ClientTimeoutOptions = number | { ms: number; strategy?: TimeoutStra
 /** What an HTTP client adapter takes; `N` is its request (what `idempotent` and `key` receive). */
 export interface ClientOptions<N = unknown> {
   /**
-   * Retries of what is safe to repeat (see `idempotent`), on network errors, timeouts and
-   * the statuses of `RETRYABLE_STATUSES`, honouring `Retry-After` up to `retryAfter.maxMs`.
-   * `false` never retries.
-   * @default retry()'s, but for the backoff's full jitter: 4 attempts, backoff from 100 ms to 5 s, Retry-After up to 60 s, a budget per host
+   * Retries of what is safe to repeat (see `idempotent`) on what `isRetryableFailure` accepts,
+   * honouring `Retry-After`. `false` never retries.
+   * @default retry()'s with full jitter, and a budget per host
    */
   retry?: ClientRetryOptions | false;
-  /** A circuit breaker per host; `handle` counts what is retried and an answer that is no HTTP. Off by default. */
+  /** A circuit breaker per host; `handle` counts what is retried, a 5xx and an answer that is no HTTP. Off by default. */
   breaker?: Omit<CircuitBreakerOptions, 'clock' | 'random' | 'initialState' | 'key'>;
   /** A rate limiter keyed by host, waited for by every attempt (FIFO, up to `maxWaitMs`). Off by default. */
   rateLimit?: ClientRateLimitOptions;
