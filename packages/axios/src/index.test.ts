@@ -3,6 +3,7 @@ import {
   BrokenCircuitError,
   backoff,
   ConfigurationError,
+  classify,
   consecutive,
   errorResponse,
   isIdempotentRequest,
@@ -19,7 +20,16 @@ import axios, {
 } from 'axios';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { countControllers, restoreAbortController } from '../../core/src/testing/abort-controllers.js';
-import { answer, cut, drop, hang, type ScriptServer, scriptServer, until } from '../../fetch/src/testing/server.js';
+import {
+  answer,
+  cut,
+  drop,
+  hang,
+  raw,
+  type ScriptServer,
+  scriptServer,
+  until,
+} from '../../fetch/src/testing/server.js';
 import { AXIOS_DEFAULTS, type ResilientAxiosOptions, withResilience } from './index.js';
 
 let server: ScriptServer;
@@ -618,6 +628,20 @@ describe('withResilience(axios) against a real server', () => {
     },
   );
 
+  it.each(['http', 'fetch'] as const)(
+    'sorts a 200 body that broke off as a network error (%s adapter), as fetch’s own failure says',
+    async (adapter) => {
+      server = await scriptServer(cut);
+      const { api } = resilient({ retry: false, metrics: true });
+      const error = await failure(api.get('/items', { adapter }));
+      expect(classify(error)).toBe('network'); // before, `unknown` through the http adapter
+      expect(api.client.host(server.host)!.metrics!.snapshot().errorsByCategory).toMatchObject({
+        network: 1,
+        unknown: 0,
+      });
+    },
+  );
+
   it('does not retry a streamed body (responseType: stream) that breaks off: the caller has read part of it', async () => {
     server = await scriptServer(cut, answer(200, { ok: true }));
     const { api } = resilient();
@@ -642,6 +666,39 @@ describe('withResilience(axios) against a real server', () => {
     expect((refused as AxiosError).response?.status).toBe(200);
     expect(server.seen).toHaveLength(2);
   });
+
+  it('reads a 503 whose body is over maxContentLength as the 503 it is: retried, and counted by the breaker', async () => {
+    // The http adapter fails such a body without a response; fetch, which has no such limit, retries the 503.
+    server = await scriptServer(answer(503, { text: 'x'.repeat(100) }), answer(200, { ok: true }));
+    const { clock, api } = resilient();
+    const pending = api.get('/items', { maxContentLength: 50 });
+    await waiting(clock);
+    await clock.advance(100);
+    expect((await pending).data).toEqual({ ok: true });
+    expect(server.seen).toHaveLength(2);
+    server.script(answer(503, { text: 'x'.repeat(100) }));
+    const { api: guarded } = resilient({ retry: false, breaker: { strategy: consecutive(1) } });
+    const tooLong = (await failure(guarded.get('/items', { maxContentLength: 50 }))) as AxiosError;
+    expect([tooLong.message, tooLong.status]).toEqual(['maxContentLength size of 50 exceeded', 503]);
+    expect(await failure(guarded.get('/items'))).toBeInstanceOf(BrokenCircuitError); // before, a success: closed
+    expect(server.seen).toHaveLength(3);
+  });
+
+  it.each(['http', 'fetch'] as const)(
+    'counts a host that answers bytes that are no HTTP against its breaker, without retrying it (%s adapter)',
+    async (adapter) => {
+      // A proxy answering garbage: Node's http client throws HPE_INVALID_CONSTANT, the fetch
+      // adapter an ERR_NETWORK with undici's HPE_INVALID_CONSTANT as cause. Both are read as fetch's is.
+      server = await scriptServer(raw('HELLO\r\n\r\n'));
+      const { api } = resilient({ breaker: { strategy: consecutive(2) } }, new FakeClock(), { adapter });
+      for (let i = 0; i < 2; i++) {
+        const error = await failure(api.get('/items'));
+        expect([classify(error), resilienceDetails(error)?.attempts]).toEqual(['dependency', 1]);
+      }
+      expect(await failure(api.get('/items'))).toBeInstanceOf(BrokenCircuitError); // before, closed
+      expect(server.seen).toHaveLength(2);
+    },
+  );
 
   it('sends a streamed body once: it cannot be read twice', async () => {
     server = await scriptServer(answer(503), answer(200));

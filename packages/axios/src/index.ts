@@ -224,7 +224,7 @@ const FETCH_RULE =
  * off after a status below 400 ('stream has been aborted'): the caller had none of the body, a
  * network error. Core's `isRetryableFailure` reads such an error by its code (an ECONNRESET
  * after a 200 is retried already); this message it does not know. The fetch adapter's
- * `ERR_NETWORK`, which core reads as a network error, carries undici's own error as its
+ * `ERR_NETWORK`, which core reads by its cause (else as a network error), carries undici's own error as its
  * `cause`: marked `retryable: false` when that error is not one to retry as the http adapter
  * would have thrown it (by its code: a Location no URL parser reads, `ERR_INVALID_URL`, a
  * TLS refusal), or when fetch's rules refused the request (a reason, no code): the same on
@@ -235,8 +235,22 @@ function brokenOff(error: unknown): never {
   const e = error as AxiosError;
   if (!axios.isAxiosError(error)) throw error;
   const cause = e.cause as { message?: unknown; code?: unknown } | undefined;
+  // A body over `maxContentLength` fails without a response, whatever its status: the http
+  // adapter's request has the status line it read. A 503 is then read as the 503 it is (retried,
+  // counted by the breaker) as fetch reads it; a 200's stays the client's own refusal.
+  const status =
+    e.response === undefined ? (e.request as { res?: { statusCode?: unknown } })?.res?.statusCode : undefined;
+  if (e.code === 'ERR_BAD_RESPONSE' && e.status === undefined && typeof status === 'number' && status >= 400) {
+    Object.defineProperty(error, 'status', { value: status, configurable: true, writable: true, enumerable: true });
+  }
   if (e.message === 'stream has been aborted' && (e.response?.status ?? 400) < 400) {
     Object.defineProperty(error, 'retryable', { value: true, configurable: true, writable: true });
+    // What Node reports for the connection that closed mid-body (a streamed body's error, the
+    // fetch adapter's cause): so `classify` calls it `network` through either adapter, not `unknown`.
+    if (e.cause === undefined) {
+      const reset = Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+      Object.defineProperty(error, 'cause', { value: reset, configurable: true, writable: true });
+    }
   } else if (
     e.code === 'ERR_NETWORK' &&
     (typeof cause?.code === 'string'

@@ -2,7 +2,7 @@ import { BrokenCircuitError, backoff, ConfigurationError, consecutive, resilienc
 import { FakeClock, sequenceRandom } from '@resilience/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FETCH_DEFAULTS, type ResilientFetchOptions, withResilience } from './index.js';
-import { answer, drop, hang, type ScriptServer, scriptServer, until } from './testing/server.js';
+import { answer, drop, hang, raw, type ScriptServer, scriptServer, until } from './testing/server.js';
 
 let server: ScriptServer;
 afterEach(() => server?.close());
@@ -98,6 +98,24 @@ describe('withResilience(fetch) against a real server', () => {
     expect(f.client.host(server.host)!.breaker!.name).toBe(`fetch:${server.host}`);
     expect((await f(url)).status).toBe(200);
     expect(server.seen).toHaveLength(5);
+  });
+
+  it('counts a host that answers bytes that are no HTTP against its breaker and throttle, without retrying it', async () => {
+    // A TLS port spoken to in plain HTTP answers a TLS alert; a proxy answers garbage. undici
+    // fails with `TypeError: fetch failed`, llhttp's HPE_INVALID_CONSTANT as its cause.
+    server = await scriptServer(raw(Buffer.from([0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x50])), raw('HELLO\r\n\r\n'));
+    const { fetch: f } = resilient({ breaker: { strategy: consecutive(2), halfOpenAfter: 30_000 } });
+    for (let i = 0; i < 2; i++) {
+      const error = (await f(`${server.url}/items`).catch((e: unknown) => e)) as TypeError;
+      expect((error.cause as { code?: string }).code).toBe('HPE_INVALID_CONSTANT');
+      expect(resilienceDetails(error)).toMatchObject({ attempts: 1 }); // the same bytes on every try: not retried
+    }
+    expect(f.client.host(server.host)!.breaker!.state).toBe('open'); // before, both counted as successes
+    expect(await f(`${server.url}/items`).catch((e: unknown) => e)).toBeInstanceOf(BrokenCircuitError);
+    expect(server.seen).toHaveLength(2);
+    const { fetch: throttled } = resilient({ throttle: true });
+    await throttled(`${server.url}/items`).catch(() => {});
+    expect(throttled.client.host(server.host)!.throttle!.stats.probability).toBeGreaterThan(0);
   });
 
   it('keeps a host’s breaker for a URL written without slashes (http:host), which fetch sends to that host', async () => {

@@ -30,7 +30,7 @@ import { errorFormatter, rateLimitMiddleware, responseMeta } from './server.js';
 import { failure } from './testing/failure.js';
 import { startServer, type TestServer } from './testing/server.js';
 
-type Outcome = 'ok' | 'unavailable' | 'bad' | 'limited' | 'drop' | 'hang' | 'late';
+type Outcome = 'ok' | 'unavailable' | 'bad' | 'limited' | 'drop' | 'garbage' | 'hang' | 'late';
 
 /** The server's script: each call of a procedure takes the next outcome (then 'ok'); counts what reached it. */
 let outcomes: Outcome[] = [];
@@ -59,6 +59,10 @@ function routerFor(clock: FakeClock, formatted = true) {
     if (outcome === 'limited') throw new TRPCError({ code: 'TOO_MANY_REQUESTS' });
     if (outcome === 'drop') {
       ctx.req.socket.destroy();
+      return new Promise<never>(() => {});
+    }
+    if (outcome === 'garbage') {
+      ctx.req.socket.end('HELLO\r\n\r\n'); // bytes that are no HTTP: a proxy answering garbage
       return new Promise<never>(() => {});
     }
     if (outcome === 'late') return new Promise<void>((resolve) => (answerLate = resolve)).then(() => next());
@@ -265,6 +269,18 @@ describe('circuitBreakerLink against a real tRPC server', () => {
     outcomes = ['limited'];
     expect((await failure(client.items.query())).data?.httpStatus).toBe(429);
     expect(breakers.client.host('items')?.breaker?.state).toBe('open');
+  });
+
+  it('counts an answer that is no HTTP, which retryLink does not retry', async () => {
+    const clock = new FakeClock();
+    const breakers = circuitBreakerLink<AppRouter>({ breaker: { strategy: consecutive(1) }, clock });
+    const retries = retryLink<AppRouter>({ retry: { clock, random: sequenceRandom(0) } });
+    const client = await setup((url) => [retries, breakers, httpLink({ url })], clock);
+    outcomes = ['garbage'];
+    const error = await failure(client.items.query());
+    expect((error.cause?.cause as { code?: string } | undefined)?.code).toBe('HPE_INVALID_CONSTANT');
+    expect(calls.items).toBe(1); // not retried: the same bytes on every try
+    expect(breakers.client.host('items')?.breaker?.state).toBe('open'); // before, a success: closed
   });
 
   it('rejects bad options naming them as the link calls them', () => {

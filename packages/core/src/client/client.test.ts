@@ -364,6 +364,45 @@ describe('per-host policies', () => {
     expect(c.host('a.example.com')!.breaker!.state).toBe('closed');
   });
 
+  it('the breaker and the throttle count a 5xx that is not retried (529 overloaded, 52x origin down), but 501 and 505', async () => {
+    for (const status of [507, 520, 524, 529]) {
+      const { client: c } = client({ breaker: { strategy: consecutive(1) }, throttle: { k: 2 } });
+      const { send, attempts } = script(status);
+      expect((await c.request(call('GET', A), send)).status).toBe(status);
+      expect(attempts).toHaveLength(1); // not in RETRYABLE_STATUSES: not retried
+      expect([status, c.host('a.example.com')!.breaker!.state]).toEqual([status, 'open']); // before, closed
+      expect(c.host('a.example.com')!.throttle!.stats.probability).toBeGreaterThan(0);
+    }
+    // The request, not the host: a method or an HTTP version the server does not take.
+    const { client: c } = client({ retry: false, breaker: { strategy: consecutive(1) } });
+    for (const status of [501, 505]) await c.request(call('GET', A), script(status).send);
+    expect(c.host('a.example.com')!.breaker!.state).toBe('closed');
+  });
+
+  it('the breaker and the throttle count an answer that is no HTTP, which is not retried', async () => {
+    // Node's http client and undici (as a fetch TypeError's cause, or a tRPC error's cause's) throw
+    // llhttp's parse errors on bytes that are no HTTP: a TLS port spoken to in plain HTTP, a proxy
+    // answering garbage; zlib's on a body that does not decompress.
+    const parse = () => Object.assign(new Error('Parse Error: Expected HTTP/'), { code: 'HPE_INVALID_CONSTANT' });
+    const wrapped = () => Object.assign(new TypeError('fetch failed'), { cause: parse() });
+    const corrupt = () => Object.assign(new Error('incorrect header check'), { code: 'Z_DATA_ERROR', status: 200 });
+    for (const error of [parse, wrapped, () => Object.assign(new Error('trpc'), { cause: wrapped() }), corrupt]) {
+      const { client: c } = client({ breaker: { strategy: consecutive(2) }, throttle: { k: 2 } });
+      const { send, attempts } = script(error());
+      await expect(c.request(call('GET', A), send)).rejects.toThrow();
+      expect(attempts).toHaveLength(1); // the same bytes on every try: not retried
+      expect(c.host('a.example.com')!.throttle!.stats.probability).toBeGreaterThan(0);
+      await expect(c.request(call('GET', A), send)).rejects.not.toBeInstanceOf(BrokenCircuitError);
+      expect(c.host('a.example.com')!.breaker!.state).toBe('open');
+      c.host('a.example.com')!.breaker!.reset();
+    }
+    // Headers over the client's own limit are the client's refusal, as a body over its maxContentLength.
+    const { client: c } = client({ retry: false, breaker: { strategy: consecutive(1) } });
+    const overflow = Object.assign(new Error('Parse Error: Header overflow'), { code: 'HPE_HEADER_OVERFLOW' });
+    await expect(c.request(call('GET', A), script(overflow).send)).rejects.toBe(overflow);
+    expect(c.host('a.example.com')!.breaker!.state).toBe('closed');
+  });
+
   it('an open breaker’s refusal is not retried, and no request goes out', async () => {
     const { client: c, clock } = client({ breaker: { strategy: consecutive(1) } });
     const { send, attempts } = script(503);

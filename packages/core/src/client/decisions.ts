@@ -17,12 +17,7 @@ export const IDEMPOTENT_METHODS: ReadonlySet<string> = /* @__PURE__ */ new Set([
 /** Methods `idempotencyKey: true` adds a generated key to, so that they become safe to retry. */
 export const KEYED_METHODS: ReadonlySet<string> = /* @__PURE__ */ new Set(['POST', 'PATCH']);
 
-/**
- * The answers an HTTP client retries: 408 Request Timeout, 425 Too Early, 429 Too Many
- * Requests, 500, 502, 503 and 504. A client-side table: 425 asks the client to repeat the
- * request (after the TLS handshake), so it is retryable here though `isTransient` calls a
- * 4xx permanent; 501 and 505 are left out (not by `isTransient`).
- */
+/** The statuses an HTTP client retries (425 too, though `isTransient` calls a 4xx permanent). */
 export const RETRYABLE_STATUSES: readonly number[] = [408, 425, 429, 500, 502, 503, 504];
 
 /** Whether an answer with this status is worth repeating (see {@link RETRYABLE_STATUSES}). */
@@ -49,20 +44,14 @@ export function isRetryableFailure(error: unknown): boolean {
   return isRetryableStatus(status) && e.code !== 'insufficient_quota' && e.type !== 'insufficient_quota';
 }
 
-/**
- * Whether a request may be sent again without changing what it does: an idempotent method
- * (see {@link IDEMPOTENT_METHODS}) or any request that carries an `Idempotency-Key`.
- * `idempotencyKey` is the header's value, if any.
- */
+/** Whether a request is safe to repeat: an idempotent method, or an `Idempotency-Key` (`idempotencyKey`, the header's value). */
 export function isIdempotentRequest(method: string, idempotencyKey: string | null | undefined): boolean {
   return IDEMPOTENT_METHODS.has(method.toUpperCase()) || (idempotencyKey != null && idempotencyKey !== '');
 }
 
 /**
- * The host a request's policies belong to: `host[:port]` of an absolute URL, lower-cased,
- * without user info or the scheme's default port (`https://API.example.com:443/v1` →
- * `api.example.com`), as the URL parser reads it, so a host spelt another way (an IPv4
- * address as one number) is the same host. `''` for a relative URL.
+ * The host a request's policies belong to, as the URL parser reads it: `host[:port]`,
+ * lower-cased, without user info or the scheme's default port. `''` for a relative URL.
  */
 export const hostKeyOf = (url: string | URL): string =>
   withoutRootDot(typeof url === 'string' ? hostOfText(url) : url.host);

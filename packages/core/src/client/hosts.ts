@@ -2,6 +2,8 @@ import type { CircuitBreakerPolicy } from '../breaker/breaker.js';
 import { circuitBreaker } from '../breaker/breaker.js';
 import type { SharedCircuitBreaker } from '../breaker/shared.js';
 import type { Clock, Random } from '../clock/clock.js';
+import { statusOf } from '../errors/classify.js';
+import { NOT_HTTP } from '../errors/markers.js';
 import type { Disposer, Subscribe } from '../events/emitter.js';
 import { type MetricsCollector, metrics } from '../metrics/metrics.js';
 import { copied } from '../metrics/names.js';
@@ -18,6 +20,20 @@ import { type AdaptiveThrottlePolicy, adaptiveThrottle } from '../throttle/throt
 import { type TimeoutPolicy, timeout } from '../timeout/timeout.js';
 import { isRetryableFailure } from './decisions.js';
 import { CLIENT_DEFAULTS, type ClientOptions, timeoutArguments } from './options.js';
+
+/**
+ * What counts against a host (its breaker and throttle): what `isRetryableFailure` retries, a
+ * 5xx it does not (Anthropic's 529 overloaded, Cloudflare's 52x: the origin down), but 501 and
+ * 505 (the request, not the host), or an answer that is no HTTP (`NOT_HTTP`, on the error or
+ * its causes).
+ */
+function isHostFailure(error: unknown): boolean {
+  const status = statusOf(error) ?? 0;
+  if (status >= 500 && status !== 501 && status !== 505) return true;
+  for (let e = error as { code?: unknown; cause?: unknown } | null, i = 0; e && i < 5; i++, e = e.cause as typeof e)
+    if (NOT_HTTP.test(e.code as string)) return true;
+  return isRetryableFailure(error);
+}
 
 /**
  * The policies of one host (or `key`), built on its first request from the client's options.
@@ -194,7 +210,7 @@ export class HostBuilder {
     if (b === undefined) return undefined;
     const name = `${b.name ?? this.#options.name ?? CLIENT_DEFAULTS.name}:${key}`;
     return circuitBreaker({
-      handle: isRetryableFailure,
+      handle: isHostFailure,
       ...b,
       name,
       ...(registry === false && { registry }),
@@ -207,7 +223,7 @@ export class HostBuilder {
     const t = this.#options.throttle;
     if (t === undefined || t === false) return undefined;
     return adaptiveThrottle({
-      overloaded: isRetryableFailure,
+      overloaded: isHostFailure,
       ...(t === true ? {} : t),
       ...(this.#clock && { clock: this.#clock }),
       ...(this.#random && { random: this.#random }),

@@ -32,21 +32,15 @@ export type ClientRateLimitOptions = Omit<RateLimiterOptions, 'algorithm' | 'clo
 /** A time limit per attempt: ms, or `timeout()`'s `ms` with its options. */
 export type ClientTimeoutOptions = number | { ms: number; strategy?: TimeoutStrategy; name?: string };
 
-/**
- * What an HTTP client adapter (`@resilience/fetch`, `@resilience/axios`) takes. Each option
- * takes the options of the matching core factory; `N` is the adapter's request (what
- * `idempotent` and `key` receive). Policies are kept per host (or per `key`), built on a
- * host's first request.
- */
+/** What an HTTP client adapter takes; `N` is its request (what `idempotent` and `key` receive). */
 export interface ClientOptions<N = unknown> {
   /**
-   * Retries of what is safe to repeat (see `idempotent`), on network errors, timeouts and
-   * the statuses of `RETRYABLE_STATUSES`, honouring `Retry-After` up to `retryAfter.maxMs`.
-   * `false` never retries.
-   * @default retry()'s, but for the backoff's full jitter: 4 attempts, backoff from 100 ms to 5 s, Retry-After up to 60 s, a budget per host
+   * Retries of what is safe to repeat (see `idempotent`) on what `isRetryableFailure` accepts,
+   * honouring `Retry-After`. `false` never retries.
+   * @default retry()'s with full jitter, and a budget per host
    */
   retry?: ClientRetryOptions | false;
-  /** A circuit breaker per host; `handle` defaults to `isRetryableFailure`. Off by default. */
+  /** A circuit breaker per host; `handle` counts what is retried, a 5xx and an answer that is no HTTP. Off by default. */
   breaker?: Omit<CircuitBreakerOptions, 'clock' | 'random' | 'initialState' | 'key'>;
   /** A rate limiter keyed by host, waited for by every attempt (FIFO, up to `maxWaitMs`). Off by default. */
   rateLimit?: ClientRateLimitOptions;
@@ -56,7 +50,7 @@ export interface ClientOptions<N = unknown> {
   deadlineMs?: number;
   /**
    * Client-side adaptive throttling per host (Google SRE); `true` takes its defaults
-   * (`k = 2` over two minutes), `overloaded` defaults to `isRetryableFailure`. Off by default.
+   * (`k = 2` over two minutes), `overloaded` as the breaker's `handle`. Off by default.
    */
   throttle?: Omit<AdaptiveThrottleOptions, 'clock' | 'random'> | boolean;
   /**
@@ -104,11 +98,7 @@ export const CLIENT_OPTION_NAMES = {
   random: true,
 } as const satisfies OptionNames<ClientOptions>;
 
-/**
- * What a client does without options: retries with `retry()`'s defaults (`RETRY_DEFAULTS`),
- * a retry budget per host with `RetryBudget`'s (`RETRY_BUDGET_DEFAULTS`), `Retry-After`
- * honoured up to 60 s; breaker, throttle, rate limit, timeouts and metrics off.
- */
+/** What a client does without options (docs/client.md). */
 export const CLIENT_DEFAULTS = {
   retry: true,
   retryBudget: true,

@@ -85,8 +85,8 @@ describe('classify', () => {
   });
 
   it('reads a fetch failure whose cause has a code none of the transient ones as the same on every try', () => {
-    // undici's: response headers over its limit, an answer that is no HTTP, a TLS refusal.
-    for (const code of ['UND_ERR_HEADERS_OVERFLOW', 'HPE_INVALID_CONSTANT', 'ERR_SSL_WRONG_VERSION_NUMBER']) {
+    // undici's: response headers over its limit, a TLS refusal.
+    for (const code of ['UND_ERR_HEADERS_OVERFLOW', 'ERR_SSL_WRONG_VERSION_NUMBER']) {
       const failure = new TypeError('fetch failed', { cause: withCode(code) });
       expect([code, classify(failure), isTransient(failure)]).toEqual([code, 'validation', false]);
     }
@@ -94,6 +94,40 @@ describe('classify', () => {
     for (const code of ['ECONNRESET', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']) {
       expect(isTransient(new TypeError('fetch failed', { cause: withCode(code) }))).toBe(true);
     }
+  });
+
+  it('reads an answer that is no HTTP as the dependency’s failure, however the client wraps it, and not worth retrying', () => {
+    // llhttp's parse error as Node's http client throws it (axios' http adapter), as undici's
+    // fetch wraps it, as axios' fetch adapter wraps fetch's (ERR_NETWORK, undici's error as
+    // cause); a chunked body that is no HTTP; zlib's on a body that does not decompress.
+    const parse = () => withCode('HPE_INVALID_CONSTANT');
+    for (const error of [
+      parse(),
+      new TypeError('fetch failed', { cause: parse() }),
+      Object.assign(new Error('Network Error', { cause: parse() }), { name: 'AxiosError', code: 'ERR_NETWORK' }),
+      withCode('HPE_INVALID_CHUNK_SIZE'),
+      Object.assign(withCode('Z_DATA_ERROR'), { status: 200 }), // axios' http adapter: the 200's body
+    ]) {
+      expect([error.message, classify(error), isTransient(error)]).toEqual([error.message, 'dependency', false]);
+    }
+    // Headers over the client's own limit are not the host's bytes gone wrong: the same on every
+    // try, from Node's http client, fetch and axios' fetch adapter alike.
+    for (const error of [
+      withCode('HPE_HEADER_OVERFLOW'),
+      new TypeError('fetch failed', { cause: withCode('UND_ERR_HEADERS_OVERFLOW') }),
+      Object.assign(new Error('Network Error', { cause: withCode('UND_ERR_HEADERS_OVERFLOW') }), {
+        name: 'AxiosError',
+        code: 'ERR_NETWORK',
+      }),
+    ]) {
+      expect([classify(error), isTransient(error)]).toEqual(['validation', false]);
+    }
+    // axios' ERR_NETWORK is read by its cause when it has one, else as a network error.
+    const axiosNetwork = (cause?: Error) =>
+      Object.assign(new Error('Network Error', { cause }), { name: 'AxiosError', code: 'ERR_NETWORK' });
+    expect(classify(axiosNetwork(withCode('ECONNREFUSED')))).toBe('network');
+    expect(classify(axiosNetwork())).toBe('network');
+    expect(isTransient(axiosNetwork())).toBe(true);
   });
 
   it('sorts the toolkit’s own errors by code', () => {
@@ -175,6 +209,18 @@ const SDK_ERRORS: [string, Error, ReturnType<typeof classify>, boolean][] = [
   ['pg 40001', sdk('could not serialize access due to concurrent update', { code: '40001' }), 'invalid_state', true],
   ['pg 40P01', sdk('deadlock detected', { code: '40P01', severity: 'ERROR' }), 'invalid_state', true],
   ['pg 55P03', sdk('could not obtain lock on row in relation "jobs"', { code: '55P03' }), 'timeout', true],
+  [
+    'Node HPE_HEADER_OVERFLOW',
+    sdk('Parse Error: Header overflow', { code: 'HPE_HEADER_OVERFLOW' }),
+    'validation',
+    false,
+  ],
+  [
+    'Node HPE_INVALID_CONSTANT',
+    sdk('Parse Error: Expected HTTP/', { code: 'HPE_INVALID_CONSTANT' }),
+    'dependency',
+    false,
+  ],
   ['pg 08006', sdk('connection failure', { code: '08006' }), 'network', true],
   ['pg 57P01', sdk('terminating connection due to administrator command', { code: '57P01' }), 'network', true],
   [

@@ -109,7 +109,8 @@ function assess(error: unknown, depth: number): Verdict {
     return verdict(category, category === 'timeout');
   }
   const marker = markerOf(e);
-  if (marker) return verdict(marker[2], marker[3]);
+  // axios' `ERR_NETWORK` of its fetch adapter names the failure in its cause, as fetch's TypeError does.
+  if (marker && (e.code !== 'ERR_NETWORK' || e.cause === undefined)) return verdict(marker[2], marker[3]);
   const retryable = asBag(e.$retryable); // the AWS SDK v3's mark of a retryable error
   if (retryable) return verdict(retryable.throttling === true ? 'rate_limit' : 'dependency', true);
   const status = statusOf(error);

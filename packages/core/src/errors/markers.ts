@@ -7,6 +7,9 @@ import type { ErrorCategory } from './classify.js';
  */
 type Field = 'name' | 'code' | 'grpc';
 
+/** llhttp's `HPE_*` codes (but `HPE_HEADER_OVERFLOW`, the client's own limit) and zlib's `Z_*`. */
+export const NOT_HTTP = /^(HPE_(?!HEADER_OVERFLOW)|Z_)/;
+
 /** One marker: where it is read, the pattern it matches, its category and whether retrying may succeed. */
 export type ErrorMarker = readonly [field: Field, pattern: RegExp, category: ErrorCategory, transient: boolean];
 
@@ -39,6 +42,11 @@ export const ERROR_MARKERS: readonly ErrorMarker[] = [
     'network',
     true,
   ],
+  // An answer that is no HTTP (llhttp's parse errors, but for headers over the client's limit)
+  // or a body that does not decompress (zlib): the host failed, the same on every try.
+  ['code', NOT_HTTP, 'dependency', false],
+  // Response headers over the client's own limit (Node's http client, undici): the same on every try.
+  ['code', /^(HPE_HEADER_OVERFLOW|UND_ERR_HEADERS_OVERFLOW)$/, 'validation', false],
   // PostgreSQL SQLSTATE 40001 serialization_failure and 40P01 deadlock_detected; MySQL
   // ER_LOCK_DEADLOCK (1213); SQLite SQLITE_LOCKED and its extended codes.
   ['code', /^(40001|40P01|ER_LOCK_DEADLOCK)$|^SQLITE_LOCKED/, 'invalid_state', true],

@@ -33,6 +33,16 @@ export const cut: Step = (req, res) => {
   res.write('{"partial":', () => req.socket.destroy());
 };
 
+/**
+ * Writes `bytes` on the connection as they are, no HTTP around them, then closes it: a proxy
+ * answering garbage, a TLS port spoken to in plain HTTP, a broken chunked body.
+ */
+export const raw =
+  (bytes: string | Uint8Array): Step =>
+  (req) => {
+    req.socket.end(bytes);
+  };
+
 /** Never answers (until the client gives up or the server closes). */
 export const hang: Step = () => {};
 

@@ -6,7 +6,7 @@ import { built, isPlainObject } from '../built.js';
 import { type Envelope, promiseLink } from './operation.js';
 
 export interface CircuitBreakerLinkOptions {
-  /** `circuitBreaker()`'s options; `handle` defaults to `isRetryableFailure` (a 4xx answer but 408, 425 and 429 is the server working). */
+  /** `circuitBreaker()`'s options; `handle` counts what `isRetryableFailure` retries (a 4xx but 408, 425 and 429 is the server working), a 5xx but 501 and 505, and an answer that is no HTTP. */
   breaker: NonNullable<ClientOptions['breaker']>;
   /** Which breaker an operation goes through. @default op.path: one breaker per procedure */
   key?: (op: Operation) => string;
