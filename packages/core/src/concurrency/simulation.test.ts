@@ -1,6 +1,7 @@
 // The issue's simulation: a server with a capacity of N concurrent requests behind a
 // bulkhead, on a FakeClock. With an adaptive limit the limit settles near N and throughput
 // stays near capacity; with a fixed limit of 2N, latency grows without bound.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { bulkhead } from '../bulkhead/bulkhead.js';
 import type { BulkheadOptions } from '../bulkhead/options.js';
@@ -69,6 +70,12 @@ async function simulate(
   return { pool, window, shed: () => shed };
 }
 
+/** docs/load-shedding.md, which quotes this simulation's figures: they must be the ones it measures. */
+const page = readFileSync(new URL('../../../../docs/load-shedding.md', import.meta.url), 'utf8').replace(/\s+/g, ' ');
+/** The page's figures captured by `pattern` (a short failure message, not the whole page). */
+const quoted = (pattern: RegExp) => page.match(pattern)?.slice(1);
+const oneDecimal = (x: number) => x.toFixed(1);
+
 describe('adaptive limit under a simulated server (FakeClock)', () => {
   it('under sustained overload settles within ±25 % of N and keeps throughput at ≥ 90 % of capacity', async () => {
     const estimates: number[] = [];
@@ -87,6 +94,14 @@ describe('adaptive limit under a simulated server (FakeClock)', () => {
     // ... the server does nearly all it can, and the excess is shed rather than queued.
     expect(window(20_000, 150_000).throughput).toBeGreaterThanOrEqual(0.9 * CAPACITY_PER_S);
     expect(shed()).toBeGreaterThan(0);
+    const [low, high] = [Math.min(...estimates), Math.max(...estimates)];
+    const served = (100 * window(20_000, 150_000).throughput) / CAPACITY_PER_S;
+    expect(quoted(/stays between ([\d.]+) and ([\d.]+) \(within \+(\d+) % of N/)).toEqual([
+      oneDecimal(low),
+      oneDecimal(high),
+      String(Math.round((100 * high) / N - 100)),
+    ]);
+    expect(quoted(/Sustained overload.*?completes ([\d.]+) % of its capacity/)).toEqual([oneDecimal(served)]);
   });
 
   it('recovers from a surge that a fixed limit of 2N never recovers from: its latency grows without bound', async () => {
@@ -101,9 +116,22 @@ describe('adaptive limit under a simulated server (FakeClock)', () => {
       expect(fixedLatency[i]).toBeGreaterThan(fixedLatency[i - 1]! + 10 * SERVICE_MS);
     }
     expect(fixed.window(50_000, 60_000).throughput).toBeLessThan(0.7 * CAPACITY_PER_S);
+    const [first, ...later] = fixedLatency.map((ms) => oneDecimal(ms / 1_000));
+    const served = Math.round((100 * fixed.window(50_000, 60_000).throughput) / CAPACITY_PER_S);
+    expect(quoted(/stuck at 2 N where it completes (\d+) % of its capacity/)).toEqual([String(served)]);
+    expect(quoted(/grows from ([\d.]+) s to ([\d., ]+) and ([\d.]+) s/)).toEqual([
+      first,
+      later.slice(0, -1).join(', '),
+      later.at(-1),
+    ]);
 
     // The adaptive limit drained the surge's backlog: requests take about one service time again.
     expect(adaptive.window(50_000, 60_000).latencyMs).toBeLessThan(1.5 * SERVICE_MS);
     expect(adaptive.window(50_000, 60_000).throughput).toBeGreaterThanOrEqual(0.84 * CAPACITY_PER_S);
+    const recovered = tens.find((from) => Math.round(adaptive.window(from, from + 10_000).latencyMs) === SERVICE_MS);
+    expect(quoted(/requests take (\d+) ms again after (\d+) s/)).toEqual([
+      String(SERVICE_MS),
+      String(recovered! / 1_000),
+    ]);
   });
 });
