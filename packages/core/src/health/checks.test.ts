@@ -85,6 +85,16 @@ describe('bulkheadCheck', () => {
     expect(await check(new AbortController().signal)).toMatchObject({ status: 'pass', observedValue: 0 });
   });
 
+  it("counts used slots from limit, so a limit other than the bulkhead's own miscounts (docs/health.md)", async () => {
+    const pool = bulkhead({ limit: 8 });
+    const calls = [1, 2, 3, 4].map(() => pool.execute(() => new Promise<never>(() => {})));
+    const signal = new AbortController().signal;
+    expect(await bulkheadCheck(pool)(signal)).toMatchObject({ status: 'pass', observedValue: 50 });
+    // Not "4 of 20": 20 − 4 free slots are read as used.
+    expect(await bulkheadCheck(pool, { limit: 20 })(signal)).toMatchObject({ status: 'warn', observedValue: 80 });
+    expect(calls).toHaveLength(4);
+  });
+
   it('follows a bulkhead whose limit moves (an adaptive limit) instead of the limit it had when built', async () => {
     const clock = new FakeClock();
     const pool = bulkhead({ limit: adaptiveLimit({ initialLimit: 8, baselineSamples: 1 }), clock });
