@@ -201,6 +201,12 @@ describe('adaptiveLimit', () => {
     expect(() => a.next(undefined, null as never, 0)).toThrow(TypeError);
   });
 
+  it('moves the default initialLimit into [minLimit, maxLimit]; only a given one outside them throws', () => {
+    expect(adaptiveLimit({ maxLimit: 5 }).options.initialLimit).toBe(5);
+    expect(adaptiveLimit({ minLimit: 30 }).options.initialLimit).toBe(30);
+    expect(() => adaptiveLimit({ maxLimit: 5, initialLimit: 20 })).toThrow(/initialLimit/);
+  });
+
   it('rejects invalid options naming each one', () => {
     const issues = (options: unknown) => {
       try {
