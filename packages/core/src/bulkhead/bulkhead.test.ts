@@ -189,6 +189,17 @@ describe('bulkhead', () => {
     expect(seen).toEqual(['first', 'second']);
   });
 
+  it("a rejection carries the bulkhead's sizes as executionSlots and queueSlots, not its free slots (docs/errors.md)", async () => {
+    const b = bulkhead({ limit: 2, queue: 1, retryAfterMs: 500 });
+    const g = gate();
+    const held = [1, 2, 3].map(() => b.execute(() => g.promise));
+    expect([b.executionSlots, b.queueSlots]).toEqual([0, 0]);
+    const refused = await b.execute(() => 1).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ executionSlots: 2, queueSlots: 1, retryAfterMs: 500 });
+    g.open();
+    await Promise.all(held);
+  });
+
   it("reports 'rejected' events", async () => {
     const b = bulkhead({ limit: 1, name: 'db' });
     const events: BulkheadEvent[] = [];
