@@ -94,8 +94,8 @@ const stripUndefined = <T extends object>(o: T): Partial<T> =>
 
 export interface RecentErrorsOptions {
   /**
-   * Most errors kept; recording one more drops the oldest. The memory bound: about
-   * `max × (maxMessageLength × 2 + 600)` bytes at worst. At most 100 000. @default 100
+   * Most errors kept; recording one more drops the oldest. Memory: about
+   * `max × (maxMessageLength × 2 + 2200)` bytes at worst. At most 100 000. @default 100
    */
   max?: number;
   /** Characters of an error's message kept; longer messages are cut and end with `…`. @default 500 */
