@@ -7,12 +7,12 @@ export interface MetricsOptions {
   /**
    * How many sub-windows the window is cut into. The window slides one sub-window at a time,
    * so a snapshot covers between `windowMs × (subWindows − 1) / subWindows` and `windowMs`.
-   * Each sub-window holds one 5 KiB sketch; at most 6, which keeps a collector under 64 KiB. @default 6
+   * Each sub-window holds one 5 KiB sketch; at most 6, which keeps a collector under 72 KiB. @default 6
    */
   subWindows?: number;
   /**
    * Distinct error names counted in `errorsByType` per sub-window and per snapshot; further
-   * names are counted under `'other'`. At most 20, which keeps a collector under 64 KiB. @default 20
+   * names are counted under `'other'`. At most 20, which keeps a collector under 72 KiB. @default 20
    */
   maxErrorTypes?: number;
   /**
@@ -94,8 +94,8 @@ const stripUndefined = <T extends object>(o: T): Partial<T> =>
 
 export interface RecentErrorsOptions {
   /**
-   * Most errors kept; recording one more drops the oldest. The memory bound: about
-   * `max × (maxMessageLength × 2 + 600)` bytes at worst. At most 100 000. @default 100
+   * Most errors kept; recording one more drops the oldest. Memory: about
+   * `max × (maxMessageLength × 2 + 2200)` bytes at worst. At most 100 000. @default 100
    */
   max?: number;
   /** Characters of an error's message kept; longer messages are cut and end with `…`. @default 500 */

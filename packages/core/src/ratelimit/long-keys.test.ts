@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { StoreUnavailableError } from '../errors/errors.js';
@@ -6,6 +9,14 @@ import { storeOver } from '../testing/store-over.js';
 import { fitKey } from './algorithm.js';
 import { rateLimiter } from './limiter.js';
 import { fixedWindow } from './windows.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const heap = () => {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+};
 
 // A key taken from a request (a bearer token, an API-key header) can be as long as the
 // server's header limit (16 KB in Node): an attacker sending fresh ones would make each of
@@ -103,5 +114,29 @@ describe('a rate limit keyed by a long value (a token, a header)', () => {
       expect(await limiter.policy({ key }).execute(() => 'ran')).toBe('ran');
       expect(reported).toEqual([`store_error ${key}`, `store_error ${key}`]);
     }
+  });
+
+  // A key up to 256 characters is kept whole: an attacker filling a header just short of the
+  // cut makes each key cost its characters on top of a short key's slot. The docs must give
+  // that worst case, not only a short key's 127 bytes, or `maxKeys` gives no memory bound.
+  it('costs at most the bytes per key the docs give for the longest key kept whole', () => {
+    const page = readFileSync(new URL('../../../../docs/rate-limiting.md', import.meta.url), 'utf8');
+    const memory = page.slice(page.indexOf('## Memory'));
+    const stated = /kept whole[\s\S]*?at most ([\d ]+) bytes/.exec(memory)?.[1];
+    expect(stated, 'docs/rate-limiting.md#memory gives the cost of a 256-character key').toBeDefined();
+    const keys = 100_000; // the default maxKeys
+    const store = memoryStore();
+    const limiter = rateLimiter({
+      algorithm: fixedWindow({ limit: 2, windowMs: 60_000 }),
+      store,
+      clock: new FakeClock(),
+    });
+    const before = heap();
+    // Two-byte text (outside Latin-1) of 256 characters, each key distinct: the dearest kept whole.
+    for (let i = 0; i < keys; i++) limiter.consumeSync(String(i).padStart(256, 'ш'));
+    const perKey = (heap() - before) / keys;
+    expect(store.size).toBe(keys); // held until measured
+    expect(perKey).toBeGreaterThan(400); // the measurement sees the key strings
+    expect(perKey).toBeLessThanOrEqual(Number(stated!.replace(/ /g, '')));
   });
 });
