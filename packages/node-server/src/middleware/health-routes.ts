@@ -18,7 +18,7 @@ import { refuseUncalled } from './uncalled.js';
 export interface HealthRoutesOptions extends Omit<HealthJsonOptions, 'time'> {
   /** Put before `/health`, `/health/live` and `/health/ready`. @default '' */
   prefix?: string;
-  /** Stamps the reports' `time`. @default systemClock */
+  /** Stamps the reports' `time` (a cached one's: when it was taken). @default systemClock */
   clock?: Clock;
   /** Show a failing check's error (the message it threw, its timeout), not only the `output` it returned. @default false */
   expose?: boolean;
@@ -76,7 +76,7 @@ const maxAgeOf = (registry: HealthRegistry, report: HealthReport): number =>
  * `application/health+json`; the failures' errors are left out unless `expose` (see
  * {@link HealthRoutesOptions.expose}). `Cache-Control: max-age` is what the report has left
  * of the registry's `cacheMs`, not all of it: a report served from the cache is already part
- * stale.
+ * stale, and its checks' `time` is when it was taken.
  */
 export function healthAnswer(
   registry: HealthRegistry,
@@ -89,7 +89,10 @@ export function healthAnswer(
     const shown = expose
       ? report
       : { ...report, checks: Object.fromEntries(Object.entries(report.checks).map(([n, r]) => [n, withoutError(r)])) };
-    const r = healthResponse(shown, { ...json, time: clock.now(), maxAgeMs: maxAgeOf(registry, report) });
+    const maxAgeMs = maxAgeOf(registry, report);
+    // A cached report was taken `cacheMs - maxAgeMs` ago: the draft's `time` is when the reading was.
+    const time = clock.now() - (maxAgeMs > 0 ? registry.cacheMs - maxAgeMs : 0);
+    const r = healthResponse(shown, { ...json, time, maxAgeMs });
     return { status: r.status, headers: r.headers, body: JSON.stringify(r.body) };
   });
 }
