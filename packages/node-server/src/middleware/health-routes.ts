@@ -11,6 +11,7 @@ import {
 } from '@resilience/core';
 import { checkHealthJson, OptionsValidator } from '@resilience/core/internal';
 import type { Answer } from '../respond-once.js';
+import { turnedOff } from '../shutdown/process-wide.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
 import { refuseUncalled } from './uncalled.js';
 
@@ -18,7 +19,7 @@ import { refuseUncalled } from './uncalled.js';
 export interface HealthRoutesOptions extends Omit<HealthJsonOptions, 'time'> {
   /** Put before `/health`, `/health/live` and `/health/ready`. @default '' */
   prefix?: string;
-  /** Stamps the reports' `time` (a cached one's: when it was taken). @default systemClock */
+  /** Stamps the reports' `time`. @default systemClock */
   clock?: Clock;
   /** Show a failing check's error (the message it threw, its timeout), not only the `output` it returned. @default false */
   expose?: boolean;
@@ -58,6 +59,14 @@ export function checkPrefix(v: OptionsValidator, prefix: unknown): void {
   );
 }
 
+/** What readiness reports once a shutdown turned it off: its failing check alone. */
+const SHUTTING_DOWN: HealthReport = {
+  status: 'unhealthy',
+  healthy: false,
+  failed: ['shutdown'],
+  checks: { shutdown: { status: 'fail', durationMs: 0, consecutiveFailures: 1, output: 'shutting down' } },
+};
+
 /** A check's result without `error`: the message of what it threw, its timeout, `check returned false`. */
 function withoutError({ error: _, ...result }: HealthCheckResult): HealthCheckResult {
   return result;
@@ -84,8 +93,9 @@ export function healthAnswer(
   clock: Clock,
   expose: boolean,
   json: HealthJsonOptions = {},
+  reported: Promise<HealthReport> = registry.run(run),
 ): Promise<Answer> {
-  return registry.run(run).then((report) => {
+  return reported.then((report) => {
     const shown = expose
       ? report
       : { ...report, checks: Object.fromEntries(Object.entries(report.checks).map(([n, r]) => [n, withoutError(r)])) };
@@ -122,6 +132,9 @@ export function healthRoute(registry: HealthRegistry, options: HealthRoutesOptio
   ]);
   return function healthRoute(method, path) {
     const run = runs.get(routePath(path));
-    return run && takesGet(method) ? healthAnswer(registry, run, clock, expose, json) : undefined;
+    if (!run || !takesGet(method)) return undefined;
+    // Shutting down: readiness (and /health) is 503 at once, without waiting for (or running) a dependency check.
+    const down = run.kind !== 'liveness' && turnedOff.has(registry) ? Promise.resolve(SHUTTING_DOWN) : undefined;
+    return healthAnswer(registry, run, clock, expose, json, down);
   };
 }
