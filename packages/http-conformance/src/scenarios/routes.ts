@@ -95,6 +95,25 @@ export const routeScenarios: Scenario[] = [
   },
   {
     area: 'healthRoutes',
+    name: "a cached report's checks carry the time their reading was taken, not the time it is served",
+    async run(t) {
+      const clock = new FakeClock(0);
+      const probes = health({ cacheMs: 5_000, clock }).register('postgres', () => true);
+      const app = await t.serve([t.m.healthRoutes(probes, { clock })]);
+      const time = async () => {
+        const body = (await (await app.fetch('/health')).json()) as { checks: Record<string, { time: string }[]> };
+        return body.checks['postgres:responseTime']?.[0]?.time;
+      };
+      expect(await time()).toBe('1970-01-01T00:00:00.000Z');
+      await clock.advance(3_200);
+      // Served from the cache: the draft's `time` is when the observedValue was recorded.
+      expect(await time()).toBe('1970-01-01T00:00:00.000Z');
+      await clock.advance(1_801);
+      expect(await time()).toBe('1970-01-01T00:00:05.001Z');
+    },
+  },
+  {
+    area: 'healthRoutes',
     name: "a failing check's error message (hosts, users) stays on the server unless expose: a check's own output and the admin route still tell it",
     async run(t) {
       const secret = 'connect ECONNREFUSED 10.0.3.4:5432 user=orders';

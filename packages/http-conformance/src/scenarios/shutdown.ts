@@ -81,6 +81,35 @@ export const shutdownScenarios: Scenario[] = [
   },
   {
     area: 'gracefulShutdown',
+    name: 'from the signal on readiness answers 503 at once, running no dependency check: a hung database neither holds the probe nor gets one per probe',
+    async run(t) {
+      let calls = 0;
+      const hung = deferred();
+      const probes = health({ clock: new FakeClock(0) }).register(
+        'postgres',
+        () => (++calls === 1 ? true : hung.promise),
+        { timeoutMs: 60_000, critical: true },
+      );
+      const app = await t.serve([t.m.healthRoutes(probes)]);
+      const { shutdown } = draining(t, app.server, { health: probes });
+      try {
+        expect((await app.fetch('/health/ready')).status).toBe(200);
+        void shutdown.shutdown('test');
+        for (const path of ['/health/ready', '/health', '/health/ready']) {
+          const res = await app.fetch(path, { headers: { connection: 'close' } });
+          const body = (await res.json()) as { status: string; checks: Record<string, unknown> };
+          expect([res.status, body.status, Object.keys(body.checks)]).toEqual([503, 'fail', ['shutdown:responseTime']]);
+        }
+        expect((await app.fetch('/health/live', { headers: { connection: 'close' } })).status).toBe(200);
+        expect(calls).toBe(1);
+      } finally {
+        hung.resolve();
+        shutdown.dispose();
+      }
+    },
+  },
+  {
+    area: 'gracefulShutdown',
     name: 'from the signal on every response closes its connection, an error answered by the framework included (Koa drops every header on its error path)',
     async run(t) {
       const probes = health();

@@ -11,6 +11,7 @@ import {
 } from '@resilience/core';
 import { checkHealthJson, OptionsValidator } from '@resilience/core/internal';
 import type { Answer } from '../respond-once.js';
+import { turnedOff } from '../shutdown/process-wide.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
 import { refuseUncalled } from './uncalled.js';
 
@@ -58,6 +59,14 @@ export function checkPrefix(v: OptionsValidator, prefix: unknown): void {
   );
 }
 
+/** What readiness reports once a shutdown turned it off: its failing check alone. */
+const SHUTTING_DOWN: HealthReport = {
+  status: 'unhealthy',
+  healthy: false,
+  failed: ['shutdown'],
+  checks: { shutdown: { status: 'fail', durationMs: 0, consecutiveFailures: 1, output: 'shutting down' } },
+};
+
 /** A check's result without `error`: the message of what it threw, its timeout, `check returned false`. */
 function withoutError({ error: _, ...result }: HealthCheckResult): HealthCheckResult {
   return result;
@@ -76,7 +85,7 @@ const maxAgeOf = (registry: HealthRegistry, report: HealthReport): number =>
  * `application/health+json`; the failures' errors are left out unless `expose` (see
  * {@link HealthRoutesOptions.expose}). `Cache-Control: max-age` is what the report has left
  * of the registry's `cacheMs`, not all of it: a report served from the cache is already part
- * stale.
+ * stale, and its checks' `time` is when it was taken.
  */
 export function healthAnswer(
   registry: HealthRegistry,
@@ -84,12 +93,16 @@ export function healthAnswer(
   clock: Clock,
   expose: boolean,
   json: HealthJsonOptions = {},
+  reported: Promise<HealthReport> = registry.run(run),
 ): Promise<Answer> {
-  return registry.run(run).then((report) => {
+  return reported.then((report) => {
     const shown = expose
       ? report
       : { ...report, checks: Object.fromEntries(Object.entries(report.checks).map(([n, r]) => [n, withoutError(r)])) };
-    const r = healthResponse(shown, { ...json, time: clock.now(), maxAgeMs: maxAgeOf(registry, report) });
+    const maxAgeMs = maxAgeOf(registry, report);
+    // A cached report was taken `cacheMs - maxAgeMs` ago: the draft's `time` is when the reading was.
+    const time = clock.now() - (maxAgeMs > 0 ? registry.cacheMs - maxAgeMs : 0);
+    const r = healthResponse(shown, { ...json, time, maxAgeMs });
     return { status: r.status, headers: r.headers, body: JSON.stringify(r.body) };
   });
 }
@@ -119,6 +132,9 @@ export function healthRoute(registry: HealthRegistry, options: HealthRoutesOptio
   ]);
   return function healthRoute(method, path) {
     const run = runs.get(routePath(path));
-    return run && takesGet(method) ? healthAnswer(registry, run, clock, expose, json) : undefined;
+    if (!run || !takesGet(method)) return undefined;
+    // Shutting down: readiness (and /health) is 503 at once, without waiting for (or running) a dependency check.
+    const down = run.kind !== 'liveness' && turnedOff.has(registry) ? Promise.resolve(SHUTTING_DOWN) : undefined;
+    return healthAnswer(registry, run, clock, expose, json, down);
   };
 }

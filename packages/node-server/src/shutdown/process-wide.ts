@@ -25,7 +25,9 @@ const shared: ProcessWide = (holder[KEY] ??= {
   waiting: [],
   turnedOff: new WeakSet(),
 });
-const { draining, turnedOff } = shared;
+const { draining } = shared;
+/** The registries whose readiness a shutdown turned off (their health routes then answer 503 at once). */
+export const { turnedOff } = shared;
 
 /** Counts a shutdown as draining until {@link drained}. */
 export function drainingStarted(shutdown: object): void {

@@ -49,7 +49,7 @@ interface Message {
 }
 
 /** Starts the fixture; `next(type)` resolves with the next message of that type (buffered). */
-function start(mode: 'drain' | 'timeout' | 'throwing-logger' | 'upgrade') {
+function start(mode: 'drain' | 'timeout' | 'throwing-logger' | 'upgrade' | 'hung-dependency') {
   const child = fork(bundle, [], {
     env: { ...process.env, SHUTDOWN_MODE: mode },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -113,6 +113,22 @@ describe('gracefulShutdown on a real SIGTERM', () => {
     await next('onShutdown');
     expect(await exited).toBe(0);
     agent.destroy();
+  }, 30_000);
+
+  it('answers readiness 503 at once after SIGTERM through healthRoute, though a dependency check now hangs: it is not run again', async () => {
+    const { child, next, exited } = start('hung-dependency');
+    const { port } = (await next('listening')) as { port: number };
+    expect((await send(port, { path: '/health/ready' })).status).toBe(200);
+
+    child.kill('SIGTERM');
+    await next('draining');
+    for (let i = 0; i < 3; i++) {
+      const ready = await send(port, { path: '/health/ready' });
+      expect([ready.status, ready.headers['x-dependency-calls']]).toEqual([503, '1']);
+    }
+    child.send({ type: 'proceed' });
+    await next('onShutdown');
+    expect(await exited).toBe(0);
   }, 30_000);
 
   it('with a logger that throws, drains through SIGTERM and a SIGINT after it: the request in flight is answered, the exit 0', async () => {
