@@ -6,7 +6,7 @@ import { MemoryStore } from '../store/memory.js';
 import { storeKey, storeNamespace } from '../store/namespace.js';
 import type { Store } from '../store/store.js';
 import { requireSupport } from '../store/supports.js';
-import { LazyContext } from '../timeout/lazy-context.js';
+import { isContextAborted } from '../timeout/lazy-context.js';
 import { BreakerEvents } from './events.js';
 import type { CallOutcome } from './machine.js';
 import {
@@ -20,10 +20,6 @@ import { breakerRegistry, type RegisteredBreaker } from './registry.js';
 import { breakerSyncTransition } from './sync-transition.js';
 import { Synchroniser, UNKNOWN_ROUND } from './synchroniser.js';
 import { type BreakerDecision, type BreakerInput, breakerTransition } from './transition.js';
-
-/** Whether the caller left, read without making a lazy signal. */
-const hasAborted = (context: ExecuteContext): boolean =>
-  context instanceof LazyContext ? context.aborted : context.signal.aborted;
 
 const BREAKER_NAMESPACE = /* @__PURE__ */ storeNamespace('breaker');
 /** The round of a call admitted while the store was away: no stored state has it. */
@@ -140,7 +136,9 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     if (read === undefined) return this.#decide(fn, context, sync, now);
     // A caller that left while the store answered gets no call.
     return read.then(() =>
-      hasAborted(context) ? Promise.reject(context.signal.reason) : this.#decide(fn, context, sync, this.#clock.now()),
+      isContextAborted(context)
+        ? Promise.reject(context.signal.reason)
+        : this.#decide(fn, context, sync, this.#clock.now()),
     );
   }
 
@@ -175,7 +173,7 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     const probe = admitted.admission === 'probe';
     let value: T;
     try {
-      if (hasAborted(context)) throw context.signal.reason; // it left while the store decided: settled as ignored
+      if (isContextAborted(context)) throw context.signal.reason; // it left while the store decided: settled as ignored
       value = await fn(context);
     } catch (error) {
       await this.#settle(outcomeOf(this.#handle, error, context.signal.aborted), error, round, probe, start);

@@ -19,7 +19,7 @@ import { MemoryStore } from '../store/memory.js';
 import { encodeSegment, KEY_CLOSE, NAMESPACE_END, storeNamespace } from '../store/namespace.js';
 import type { Store, StoreOperation } from '../store/store.js';
 import { requireSupport, storeStep } from '../store/supports.js';
-import { LazyContext } from '../timeout/lazy-context.js';
+import { isContextAborted } from '../timeout/lazy-context.js';
 import { costError, fitKey, keyError, type RateLimitAlgorithm, type RateLimitDecision } from './algorithm.js';
 import { DenialCache } from './denial-cache.js';
 import {
@@ -368,7 +368,7 @@ export class RateLimiter {
       const sync = this.#sync;
       const single = this.#single;
       if (sync !== undefined && single !== undefined && typeof k === 'string') {
-        if (!this.#queues.has(k) && !(context instanceof LazyContext ? context.aborted : context.signal.aborted)) {
+        if (!this.#queues.has(k) && !isContextAborted(context)) {
           const d = sync.applySync(fitKey(k), single.consume, cost, this.#clock.now(), this.#space);
           if (d.allowed) {
             this.#count(k, d);

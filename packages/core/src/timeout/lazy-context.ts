@@ -7,6 +7,10 @@ export type AbortListener = (reason: unknown) => void;
 
 const nothing: Disposer = () => {};
 
+/** Whether a call's context has aborted, read without making a lazy signal. */
+export const isContextAborted = (context: ExecuteContext): boolean =>
+  context instanceof LazyContext ? context.aborted : context.signal.aborted;
+
 // While the signal exists or someone listens, the context follows the parent context until
 // the call is released: a caller's signal through the one shared listener of `followAbort`
 // (so a long-lived caller signal collects no listeners), a lazy parent (a deadline around
@@ -68,7 +72,7 @@ export class LazyContext implements ExecuteContext {
   /** Whether this call or a parent has aborted, read without making a signal. */
   get aborted(): boolean {
     const p = this.parent;
-    return this.#signal?.aborted ?? (this.#aborted || (p instanceof LazyContext ? p.aborted : p.signal.aborted));
+    return this.#signal?.aborted ?? (this.#aborted || isContextAborted(p));
   }
 
   /** True once the policy aborted this call (not when only the parent aborted). */
