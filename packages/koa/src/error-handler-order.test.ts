@@ -1,10 +1,10 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type EventLogger, fixedWindow } from '@resilience/core';
+import { type EventLogger, fixedWindow, metrics } from '@resilience/core';
 import Koa, { type Middleware } from 'koa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { errorHandler, idempotency, rateLimit } from './index.js';
+import { errorHandler, idempotency, rateLimit, timeout } from './index.js';
 
 const servers: http.Server[] = [];
 afterEach(async () => {
@@ -48,5 +48,30 @@ describe('Koa errorHandler mounted after another resilience middleware', () => {
 
   it('says nothing when it is mounted first', async () => {
     expect(await warnings((logger) => [errorHandler({ logger }), limit(), idempotency()])).toEqual([]);
+  });
+
+  it('says nothing after timeout, whose 503 it records all the same', async () => {
+    const warned: string[] = [];
+    const logger: EventLogger = {
+      info() {},
+      error() {},
+      warn: (_: unknown, message: string) => void warned.push(message),
+    };
+    const stats = metrics();
+    const app = new Koa();
+    app.use(timeout({ ms: 1 }));
+    app.use(errorHandler({ logger, collector: stats }));
+    // Hangs until the timeout has answered for it.
+    app.use((ctx) => new Promise((resolve) => ctx.res.once('finish', resolve)));
+    const server = http.createServer(app.callback());
+    servers.push(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const answer = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get('content-type')).toBe('application/problem+json');
+    await expect.poll(() => stats.snapshot().failed).toBe(1);
+    expect(stats.snapshot().errorsByType).toMatchObject({ RequestTimeoutError: 1 });
+    expect(warned).toEqual([]);
   });
 });
