@@ -1,0 +1,72 @@
+import { circuitBreaker, timeWindow } from '@resilience/core';
+import { FakeClock } from '@resilience/core/testing';
+import CircuitBreaker from 'opossum';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+// docs/migrating.md's opossum notes, run side by side: opossum on vitest's fake timers (its
+// rolling window rotates on setInterval), ours on a FakeClock.
+const succeed = async () => 'ok';
+const fail = async () => {
+  throw new Error('down');
+};
+const call = (f: () => Promise<string>) => f();
+
+describe("opossum's thresholds beside a timeWindow breaker", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const both = (resetTimeout: number) => {
+    const clock = new FakeClock();
+    const theirs = new CircuitBreaker(call, {
+      errorThresholdPercentage: 50,
+      volumeThreshold: 10,
+      resetTimeout,
+      timeout: false,
+    });
+    const ours = circuitBreaker({
+      clock,
+      registry: false,
+      strategy: timeWindow({ windowMs: 10_000, buckets: 10, failureRate: 0.5, minimumCalls: 10 }),
+      halfOpenAfter: resetTimeout,
+    });
+    const fire = async (f: () => Promise<string>) => {
+      await theirs.fire(f).catch(() => {});
+      await ours.execute(() => f()).catch(() => {});
+    };
+    const advance = async (ms: number) => {
+      await vi.advanceTimersByTimeAsync(ms);
+      await clock.advance(ms);
+    };
+    return { theirs, ours, fire, advance };
+  };
+
+  it('5 successes then 5 failures open ours (reaching 50 %), not opossum (exceeding it)', async () => {
+    const { theirs, ours, fire } = both(30_000);
+    for (let i = 0; i < 5; i++) await fire(succeed);
+    for (let i = 0; i < 5; i++) await fire(fail);
+    expect([theirs.opened, ours.state]).toEqual([false, 'open']);
+    theirs.shutdown();
+  });
+
+  it.each([
+    // resetTimeout shorter than the window: opossum's failures are still in it after the probe.
+    [5_000, true],
+    // The doc's example (30 s, 10 s): they have left it, so one failure opens neither.
+    [30_000, false],
+  ])('after a recovery with resetTimeout %i, one failure opens opossum: %s; ours never', async (reset, reopens) => {
+    const { theirs, ours, fire, advance } = both(reset);
+    for (let i = 0; i < 10; i++) await fire(fail);
+    expect([theirs.opened, ours.state]).toEqual([true, 'open']);
+    await advance(reset);
+    expect([theirs.halfOpen, ours.state]).toEqual([true, 'half-open']);
+    await fire(succeed);
+    expect([theirs.closed, ours.state]).toEqual([true, 'closed']);
+    await fire(fail);
+    expect([theirs.opened, ours.state]).toEqual([reopens, 'closed']);
+    theirs.shutdown();
+  });
+});
