@@ -1,4 +1,4 @@
-import { circuitBreaker, timeWindow } from '@resilience/core';
+import { bulkhead, circuitBreaker, gcra, pipeline, rateLimiter, timeWindow } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import CircuitBreaker from 'opossum';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -68,5 +68,38 @@ describe("opossum's thresholds beside a timeWindow breaker", () => {
     await fire(fail);
     expect([theirs.opened, ours.state]).toEqual([reopens, 'closed']);
     theirs.shutdown();
+  });
+});
+
+// docs/migrating.md's p-limit and bottleneck section: what their ports do (bottleneck's
+// numbers, run on its 2.19.5: maxConcurrent 2 and minTime 100 start 250 ms calls at 0, 100,
+// 250, 350 and 500 ms).
+describe("p-limit's and bottleneck's limits as a bulkhead", () => {
+  it('queues nothing unless given a queue, where pLimit(2) queues every call', async () => {
+    const clock = new FakeClock();
+    const hold = () => clock.sleep(10);
+    const bare = bulkhead({ limit: 2, clock });
+    const outcomes = Promise.allSettled([1, 2, 3].map(() => bare.execute(hold)));
+    await clock.advance(10);
+    expect((await outcomes).map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+    const queued = bulkhead({ limit: 2, queue: 1_000, clock });
+    const all = Promise.allSettled([1, 2, 3].map(() => queued.execute(hold)));
+    await clock.advance(20);
+    expect((await all).map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+  });
+
+  it("spaces the starts as bottleneck's minTime with a gcra limiter inside the bulkhead", async () => {
+    const clock = new FakeClock();
+    const pool = bulkhead({ limit: 2, queue: 100, clock });
+    const pace = rateLimiter({ name: 'users', clock, algorithm: gcra({ limit: 1, periodMs: 100 }) });
+    const starts: number[] = [];
+    const call = pipeline(pool, pace.policy({ key: 'users' })).wrap(async () => {
+      starts.push(clock.now());
+      await clock.sleep(250);
+    });
+    const all = Promise.all([1, 2, 3, 4, 5].map(() => call()));
+    await clock.advance(1_000);
+    await all;
+    expect(starts).toEqual([0, 100, 250, 350, 500]);
   });
 });
