@@ -1,6 +1,7 @@
-import { bulkhead, circuitBreaker, gcra, pipeline, rateLimiter, timeWindow } from '@resilience/core';
+import { bulkhead, circuitBreaker, fixedWindow, gcra, pipeline, rateLimiter, timeWindow } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import CircuitBreaker from 'opossum';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 // docs/migrating.md's opossum notes, run side by side: opossum on vitest's fake timers (its
@@ -101,5 +102,33 @@ describe("p-limit's and bottleneck's limits as a bulkhead", () => {
     await clock.advance(1_000);
     await all;
     expect(starts).toEqual([0, 100, 250, 350, 500]);
+  });
+});
+
+// docs/migrating.md's rate-limiter-flexible table: get/peek, delete/reset, consumedPoints.
+describe("rate-limiter-flexible's direct API beside a rateLimiter", () => {
+  it('reads a fresh key, counts a refusal and deletes as the table says', async () => {
+    const theirs = new RateLimiterMemory({ points: 2, duration: 60 });
+    const ours = rateLimiter({
+      name: 'api',
+      clock: new FakeClock(),
+      algorithm: fixedWindow({ limit: 2, windowMs: 60_000 }),
+    });
+    expect(await theirs.get('k')).toBeNull();
+    expect(await ours.peek('k')).toMatchObject({ allowed: true, remaining: 2 });
+    for (let i = 0; i < 2; i++) {
+      await theirs.consume('k');
+      await ours.consume('k');
+    }
+    // A refusal: theirs rejects with a RateLimiterRes (no Error) that counted the point.
+    const refused = await theirs.consume('k').catch((res: unknown) => res);
+    expect(refused).not.toBeInstanceOf(Error);
+    expect(refused).toMatchObject({ consumedPoints: 3, remainingPoints: 0 });
+    const decision = await ours.consume('k');
+    expect(decision).toMatchObject({ allowed: false, remaining: 0 });
+    expect(decision.limit - decision.remaining).toBe(2);
+    expect([await theirs.delete('k'), await theirs.delete('k')]).toEqual([true, false]);
+    expect(await ours.reset('k')).toBeUndefined();
+    expect(await ours.peek('k')).toMatchObject({ allowed: true, remaining: 2 });
   });
 });
