@@ -1,5 +1,16 @@
-import { bulkhead, circuitBreaker, fixedWindow, gcra, pipeline, rateLimiter, timeWindow } from '@resilience/core';
+import {
+  bulkhead,
+  circuitBreaker,
+  consecutive,
+  fixedWindow,
+  gcra,
+  handle,
+  pipeline,
+  rateLimiter,
+  timeWindow,
+} from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
+import * as cockatiel from 'cockatiel';
 import CircuitBreaker from 'opossum';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -130,5 +141,33 @@ describe("rate-limiter-flexible's direct API beside a rateLimiter", () => {
     expect([await theirs.delete('k'), await theirs.delete('k')]).toEqual([true, false]);
     expect(await ours.reset('k')).toBeUndefined();
     expect(await ours.peek('k')).toMatchObject({ allowed: true, remaining: 2 });
+  });
+});
+
+// docs/migrating.md's cockatiel table: an error its handle policy leaves out.
+describe("cockatiel's unhandled errors beside a narrower handle", () => {
+  it('are ignored by a ConsecutiveBreaker, where ours counts them as successes', async () => {
+    class MyError extends Error {}
+    const mine = async () => {
+      throw new MyError();
+    };
+    const other = async () => {
+      throw new Error('not mine');
+    };
+    const theirs = cockatiel.circuitBreaker(cockatiel.handleType(MyError), {
+      halfOpenAfter: 10_000,
+      breaker: new cockatiel.ConsecutiveBreaker(2),
+    });
+    const ours = circuitBreaker({
+      clock: new FakeClock(),
+      registry: false,
+      strategy: consecutive(2),
+      handle: handle.errors(MyError),
+    });
+    for (const f of [mine, other, mine]) {
+      await theirs.execute(f).catch(() => {});
+      await ours.execute(f).catch(() => {});
+    }
+    expect([theirs.state, ours.state]).toEqual([cockatiel.CircuitState.Open, 'closed']);
   });
 });
