@@ -57,15 +57,14 @@ export interface CircuitBreakerOptions {
    */
   halfOpenMaxCalls?: number;
   /**
-   * Which errors count as failures of the dependency. Errors it rejects count as successes
-   * (the dependency answered), except the toolkit's own rejections and cancellations, which
-   * count as nothing. An error while the caller's signal is aborted never counts.
-   * @default every error except own rejections (`isOwnRejection`) and cancellations
+   * Which errors count as failures of the dependency; the others count as successes, but for
+   * the toolkit's own rejections, cancellations and errors after the caller's abort: nothing.
+   * @default countsAsFailure
    */
   handle?: (error: unknown) => boolean;
   /**
-   * Name stamped on events and rejections and shown by the registry, where breakers sharing
-   * a name are listed as one with the worst state: give each breaker its own.
+   * Stamped on events and rejections; the registry lists breakers sharing a name as one: give
+   * each its own.
    * @default 'circuit-breaker'
    */
   name?: string;

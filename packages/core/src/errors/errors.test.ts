@@ -1,6 +1,9 @@
 import { runInNewContext } from 'node:vm';
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { circuitBreaker } from '../breaker/breaker.js';
+import { countWindow } from '../breaker/strategy.js';
+import { timeWindow } from '../breaker/time-window.js';
+import { bulkhead } from '../bulkhead/bulkhead.js';
 import { rateLimiter } from '../ratelimit/limiter.js';
 import { backoff } from '../retry/backoff.js';
 import { retry } from '../retry/retry.js';
@@ -417,6 +420,44 @@ describe('OptionsValidator', () => {
       expect(build).toThrow(`${option}: received`);
       expect(build).toThrow(`(another library's? here: ${hint})`);
     });
+
+    it.each([
+      // cockatiel's CountBreaker and SamplingBreaker, ported into our windows.
+      ['countWindow', 'threshold', () => countWindow({ threshold: 0.5, size: 4 } as never), 'failureRate'],
+      ['timeWindow', 'threshold', () => timeWindow({ threshold: 0.5, windowMs: 1 } as never), 'failureRate'],
+      ['countWindow', 'minimumNumberOfCalls', () => countWindow({ minimumNumberOfCalls: 2 } as never), 'minimumCalls'],
+      // A rate there, a count in the window here.
+      [
+        'timeWindow',
+        'minimumRps',
+        () => timeWindow({ minimumRps: 5 } as never),
+        'minimumCalls, a count: minimumRps * windowMs / 1000',
+      ],
+      // cockatiel's ExponentialBackoff.
+      ['backoff.exponential', 'maxDelay', () => backoff.exponential({ maxDelay: 1_000 } as never), 'maxMs'],
+      ['backoff.exponential', 'exponent', () => backoff.exponential({ exponent: 2 } as never), 'multiplier'],
+      // opossum's warm-up: a window that waits for calls before it may open.
+      [
+        'circuitBreaker',
+        'allowWarmUp',
+        () => circuitBreaker({ allowWarmUp: true } as never),
+        'strategy: timeWindow({ minimumCalls })',
+      ],
+      [
+        'rateLimiter',
+        'inMemoryBlockOnConsumed',
+        () => rateLimiter({ inMemoryBlockOnConsumed: 5 } as never),
+        'denialCache',
+      ],
+      // bottleneck's bound on the jobs waiting.
+      ['bulkhead', 'highWater', () => bulkhead({ limit: 1, highWater: 5 } as never), 'queue'],
+    ])(
+      "%s points cockatiel's, opossum's, rate-limiter-flexible's and bottleneck's %s to its own name",
+      (_, option, build, hint) => {
+        expect(build).toThrow(`${option}: received`);
+        expect(build).toThrow(`(another library's? here: ${hint})`);
+      },
+    );
 
     it("falls back to a near name when the option another library's name points to is not one of these", () => {
       // `max` points to `algorithm`, `retries` to `maxAttempts`: neither is an option here.

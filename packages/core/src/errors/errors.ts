@@ -99,8 +99,7 @@ export class ConfigurationError extends ResilienceError {
 /**
  * A call rejected because a circuit breaker is open. A breaker sets `cause` to the failure
  * that opened it (the last one it recorded), so logs keep the 503 or the reset behind it.
- * Capturing a stack trace costs more than the rest of a rejection, so the rejections of one
- * opening share the frames captured by its first rejection (at most 10).
+ * The rejections of one opening share the stack frames (at most 10) of its first.
  */
 export class BrokenCircuitError extends ResilienceError {
   declare readonly code: 'circuit_open' | 'circuit_isolated';

@@ -169,7 +169,7 @@ export class OptionsValidator {
 /**
  * Option names of the libraries users migrate from (express-rate-limit, koa-ratelimit,
  * rate-limiter-flexible, express-idempotency, p-retry, axios-retry, opossum, cockatiel,
- * terminus) with what says the same here ('': nothing does), so `rateLimit({ windowMs, limit })`
+ * terminus, bottleneck, p-limit) with what says the same here ('': nothing does), so `rateLimit({ windowMs, limit })`
  * is told of `algorithm`, not of a name that looks like `limit`. Each hint starts with the
  * option it points to, and is given only by a factory that has that option: `rateLimiter({ points })`
  * is told of `algorithm`, `tokenBucket({ points })` of `capacity`. `randomize` and `maxQueue` are
@@ -184,6 +184,7 @@ const ENV_RETRY = 'backoff, from ...toRetryOptions(env.retry)';
 const ENV_BREAKER = 'strategy and halfOpenAfter, from ...toBreakerOptions(env.breaker)';
 // Given to circuitBreaker (the only factory with halfOpenAfter): a policy of its own.
 const PIPELINE = 'halfOpenAfter~pipeline(breaker, ';
+const WARM_UP = 'strategy: timeWindow({ minimumCalls })|minimumCalls';
 const FOREIGN: Record<string, string> = {
   windowMs: `${LIMIT}|periodMs`,
   limit: COUNT,
@@ -191,10 +192,15 @@ const FOREIGN: Record<string, string> = {
   randomize: 'backoff.exponential({ jitter })|jitter',
   retries: 'maxAttempts = retries + 1',
   maxQueue: 'queue',
+  highWater: 'queue',
   maxConcurrent: 'limit',
   concurrency: 'limit',
   errorThresholdPercentage: 'strategy: timeWindow({ failureRate: % / 100 })|failureRate: % / 100',
-  volumeThreshold: 'strategy: timeWindow({ minimumCalls })|minimumCalls',
+  volumeThreshold: WARM_UP,
+  allowWarmUp: WARM_UP,
+  threshold: 'failureRate',
+  minimumNumberOfCalls: 'minimumCalls',
+  minimumRps: 'minimumCalls, a count: minimumRps * windowMs / 1000',
   rollingCountTimeout: 'strategy: timeWindow({ windowMs })|windowMs',
   rollingCountBuckets: 'strategy: timeWindow({ buckets })|buckets',
   timeout: `${PIPELINE}timeout(ms))`,
@@ -202,6 +208,8 @@ const FOREIGN: Record<string, string> = {
   breaker: 'strategy, e.g. consecutive(5)',
   minTimeout: 'backoff.exponential({ initialMs })|initialMs',
   maxTimeout: 'backoff.exponential({ maxMs })|maxMs',
+  maxDelay: 'maxMs',
+  exponent: 'multiplier',
   factor: 'backoff.exponential({ multiplier })|multiplier',
   errorFilter: 'handle, with the test inverted',
   points: COUNT,
@@ -215,6 +223,7 @@ const FOREIGN: Record<string, string> = {
   duration: `${LIMIT}: windowMs ${SECONDS}|windowMs ${SECONDS}|periodMs ${SECONDS}|refillPerSecond = points / duration`,
   keyPrefix: 'prefix',
   insuranceLimiter: 'onStoreError: memoryStore()',
+  inMemoryBlockOnConsumed: 'denialCache',
   blockDuration: 'algorithm~none',
   whitelist: 'skip',
   driver: 'store',
