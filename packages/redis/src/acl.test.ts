@@ -12,6 +12,7 @@ import {
   idempotency,
   isStoreUnavailableError,
   rateLimiter,
+  type SharedCircuitBreaker,
   storeKey,
   storeNamespace,
   tokenBucket,
@@ -88,6 +89,35 @@ describe('redisStore over a Redis ACL user', () => {
       while (Number(((await fixture.client.pubsub('NUMSUB', channel)) as unknown[])[1]) < 1);
       breaker.dispose();
       expect(errors).toEqual([]);
+    });
+  }
+
+  for (const kind of ['ioredis', 'node-redis'] as const) {
+    it(`reports a SUBSCRIBE the ACL refuses as a breaker's store_error (step subscribe), to breakers made after it too (${kind})`, async () => {
+      // Every command and key, but no channel under the prefix: the breakers' announcements are never heard.
+      await fixture.client.call('ACL', 'SETUSER', 'no-channels', 'on', '>secret', '~*', '&other:*', '+@all');
+      const [client, subscriber] = await clients(kind, 'no-channels');
+      const store = redisStore({ client, subscriber, timeoutMs: 5_000 });
+      const heard = (breaker: Pick<SharedCircuitBreaker, 'on'>) =>
+        new Promise<{ step: string; error: unknown }>((resolve) =>
+          breaker.on('store_error', (e) => e.type === 'store_error' && resolve(e)),
+        );
+      const make = () =>
+        circuitBreaker({ store, name: `no-channels-${kind}`, strategy: consecutive(1), registry: false });
+      const first = make();
+      const firstHeard = heard(first);
+      const event = await firstHeard;
+      expect(event.step).toBe('subscribe');
+      expect(isStoreUnavailableError(event.error)).toBe(true);
+      expect((event.error as Error).message).toMatch(
+        /^redisStore: SUBSCRIBE resilience:\{breaker\|no-channels-.*\} failed: NOPERM .* \(an ACL refusal: grant the client's user what docs\/redis\.md#acl lists\)$/,
+      );
+      const second = make(); // the key's SUBSCRIBE is not sent again until the subscriber reconnects: told all the same
+      expect(await heard(second)).toMatchObject({ step: 'subscribe', error: event.error });
+      // The breakers still work, reading each other's changes at their merges.
+      expect(await first.execute(() => 'ran')).toBe('ran');
+      first.dispose();
+      second.dispose();
     });
   }
 

@@ -1,4 +1,5 @@
-import type { StoreChannel } from '@resilience/core';
+import type { StoreChannel, StoreUnavailableError } from '@resilience/core';
+import { failed } from './failed.js';
 
 type Fn = (...args: never[]) => unknown;
 type IoRedisSubscriber = {
@@ -91,9 +92,11 @@ const topicOf = (set: Set<WeakRef<Listener>>): Topic => [
  * Redis pub/sub for the toolkit's announcements (a synchronised breaker's state changes):
  * `PUBLISH` through the store's client, bounded by its `timeoutMs`; `SUBSCRIBE` on the
  * second client, once per topic however many listeners it has in this process. A
- * `SUBSCRIBE` that fails (a client with no offline queue, not connected yet) is sent again
- * when the second client is next ready; meanwhile a breaker still reads every change at its
- * next synchronisation. Both clients resubscribe by themselves after a reconnection.
+ * `SUBSCRIBE` that fails (a client with no offline queue, not connected yet; an ACL that
+ * denies the channel) is reported to each listener's `onError`, as `StoreUnavailableError`
+ * (so a breaker emits a `store_error` of step `subscribe`), and sent again when the second
+ * client is next ready; meanwhile a breaker still reads every change at its next
+ * synchronisation. Both clients resubscribe by themselves after a reconnection.
  *
  * A listener is held weakly: only while it, or the stop function `subscribe` returns, is
  * reachable (a breaker holds its stop function). A breaker dropped without `dispose()` is
@@ -105,7 +108,8 @@ export class RedisChannel implements StoreChannel {
   readonly #subscription: Subscription;
   readonly #name: (topic: string) => string;
   readonly #topics = new Map<string, Topic>();
-  readonly #failed = new Set<string>();
+  readonly #failed = new Map<string, StoreUnavailableError>();
+  readonly #onError = new WeakMap<Listener, (error: unknown) => void>();
   #waiting = false;
   readonly #gone = new FinalizationRegistry<[string, WeakRef<Listener>]>(([topic, ref]) => this.#drop(topic, ref));
 
@@ -114,7 +118,8 @@ export class RedisChannel implements StoreChannel {
     subscription: Subscription,
     name: (topic: string) => string,
   ) {
-    // #failed: topics whose SUBSCRIBE failed, sent again when the subscriber is next ready; #waiting:
+    // #failed: topics whose SUBSCRIBE failed, with the error (told to a listener that comes later), sent
+    // again when the subscriber is next ready; #onError: each listener's, held as long as it is; #waiting:
     // a `ready` listener is on the subscriber for them. Only then: a store holds no listener on the
     // client otherwise, so stores made per tenant over one subscriber neither pile up nor stay.
     this.#publish = publish;
@@ -124,22 +129,27 @@ export class RedisChannel implements StoreChannel {
 
   readonly #retry = (): void => {
     this.#waiting = false;
-    for (const topic of [...this.#failed]) this.#listen(topic, this.#topics.get(topic)!);
+    for (const topic of [...this.#failed.keys()]) this.#listen(topic, this.#topics.get(topic)!);
   };
 
   async publish(topic: string, message: string): Promise<void> {
     await this.#publish(this.#name(topic), message);
   }
 
-  subscribe(topic: string, listener: Listener): () => void {
+  subscribe(topic: string, listener: Listener, onError?: (error: unknown) => void): () => void {
+    if (onError) this.#onError.set(listener, onError);
     let t = this.#topics.get(topic);
+    const ref = new WeakRef(listener);
     if (t === undefined) {
-      t = topicOf(new Set());
+      t = topicOf(new Set([ref]));
       this.#topics.set(topic, t);
       this.#listen(topic, t);
+    } else {
+      t[0].add(ref);
+      // Its topic's SUBSCRIBE failed already: told as the others were, once its maker can listen.
+      const earlier = this.#failed.get(topic);
+      if (earlier && onError) queueMicrotask(() => onError(earlier));
     }
-    const ref = new WeakRef(listener);
-    t[0].add(ref);
     this.#gone.register(listener, [topic, ref], listener);
     // Holds `listener` (the unregister token) for as long as it is held.
     return () => {
@@ -159,9 +169,14 @@ export class RedisChannel implements StoreChannel {
   #listen(topic: string, t: Topic): void {
     // Always t's one dispatcher, so a SUBSCRIBE sent again adds no second listener to the client.
     this.#failed.delete(topic);
-    this.#subscription.subscribe(this.#name(topic), t[1]).catch(() => {
+    this.#subscription.subscribe(this.#name(topic), t[1]).catch((reason: unknown) => {
       if (this.#topics.get(topic) !== t) return;
-      this.#failed.add(topic);
+      const error = failed(`SUBSCRIBE ${this.#name(topic)}`, reason);
+      this.#failed.set(topic, error);
+      for (const ref of t[0]) {
+        const listener = ref.deref();
+        if (listener) this.#onError.get(listener)?.(error);
+      }
       if (!this.#waiting) {
         this.#waiting = true;
         this.#subscription.onReady(this.#retry);

@@ -11,6 +11,7 @@ import {
 import { type DeadlineEntry, DeadlineQueue } from '@resilience/core/internal';
 import { RedisChannel } from './channel.js';
 import type { Arg, Connection } from './client.js';
+import { failed } from './failed.js';
 import type { ScriptSpec } from './lua/spec.js';
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js';
 import {
@@ -431,19 +432,6 @@ interface Prepared {
   /** For a transition whose decisions share script calls: its input's argument and its batch script. */
   readonly batch: (NonNullable<ScriptSpec['batch']> & { readonly script: Script }) | undefined;
 }
-
-/**
- * The rejection of a failed operation. An ACL refusal is named as one: Redis's text for a
- * command a script may not run ("ERR The user executing the script can't run this command")
- * names neither the command nor the user.
- */
-const failed = (what: string, error: unknown): StoreUnavailableError => {
-  const text = `${(error as Error)?.message ?? error}`;
-  return new StoreUnavailableError(
-    `redisStore: ${what} failed: ${text}${/NOPERM|can't run this command/.test(text) ? " (an ACL refusal: grant the client's user what docs/redis.md#acl lists)" : ''}`,
-    { cause: error },
-  );
-};
 
 const late = (what: string, timeoutMs: number): StoreUnavailableError =>
   new StoreUnavailableError(`redisStore: ${what} got no answer within ${timeoutMs} ms (timeoutMs)`);

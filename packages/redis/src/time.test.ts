@@ -2,7 +2,16 @@
  * Whose clock a script reads. Under `time: 'server'` every instance uses Redis's TIME, so
  * instances whose clocks disagree still agree on a limit; under `'caller'` each uses its own.
  */
-import { fixedWindow, rateLimiter, storeKey, storeNamespace, tokenBucket } from '@resilience/core';
+import {
+  fixedWindow,
+  gcra,
+  idempotency,
+  rateLimiter,
+  slidingWindow,
+  storeKey,
+  storeNamespace,
+  tokenBucket,
+} from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
@@ -32,6 +41,82 @@ async function admitted(time: 'server' | 'caller'): Promise<boolean[]> {
 describe('time', () => {
   it("'server': instances whose clocks differ by 30 s agree on one bucket", async () => {
     expect(await admitted('server')).toEqual([true, true, false, false, false]);
+  });
+
+  it("'server': three instances 2 s apart (-2 s, 0, +2 s), 30 concurrent calls each, admit exactly the limit of every algorithm; 'caller' twice a fixed window's across its start", async () => {
+    const algorithms = {
+      tokenBucket: tokenBucket({ capacity: 10, refillPerSecond: 0.001 }),
+      gcra: gcra({ limit: 10, periodMs: 10_000_000 }),
+      fixedWindow: fixedWindow({ limit: 10, windowMs: 10_000_000 }),
+      slidingWindow: slidingWindow({ limit: 10, windowMs: 10_000_000 }),
+    };
+    const clients = [1, 2, 3].map(() => new Redis({ port: fixture.server.port, host: '127.0.0.1' }));
+    const wall = 1_700_000_000_000;
+    const admitted = async (time: 'server' | 'caller', name: keyof typeof algorithms) => {
+      const instances = [-2_000, 0, 2_000].map((skew, i) =>
+        rateLimiter({
+          algorithm: algorithms[name],
+          store: redisStore({ client: clients[i]!, time }),
+          name: `skew-${time}-${name}`,
+          clock: new FakeClock(wall + skew),
+          onStoreError: 'closed',
+        }),
+      );
+      // The instance 2 s behind goes first, as it would in one burst whose answers come in any order.
+      const first = await Promise.all(Array.from({ length: 15 }, () => instances[0]!.consume('user-42')));
+      const rest = await Promise.all(instances.flatMap((l) => Array.from({ length: 25 }, () => l.consume('user-42'))));
+      return [...first, ...rest].filter((d) => d.allowed).length;
+    };
+    const counts: Record<string, [number, number]> = {};
+    for (const name of Object.keys(algorithms) as (keyof typeof algorithms)[]) {
+      counts[name] = [await admitted('server', name), await admitted('caller', name)];
+    }
+    for (const c of clients) c.disconnect();
+    // 'caller': `wall` is the start of a fixed window, so the instance 2 s behind counts in the window before
+    // and its 10 come on top. (Its buckets refill too slowly here for 4 s of skew to add a whole token: a
+    // bucket refilling r a second admits up to r x skew more, e.g. 4 of 10 at 1 a second, 4 s apart.)
+    expect(counts).toEqual({ tokenBucket: [10, 10], gcra: [10, 10], fixedWindow: [10, 20], slidingWindow: [10, 10] });
+  });
+
+  it("'server': 50 concurrent duplicates of one idempotency key, each through its own instance, clocks spanning 4 s, run it once", async () => {
+    const clients = Array.from({ length: 10 }, () => new Redis({ port: fixture.server.port, host: '127.0.0.1' }));
+    const wall = 1_700_000_000_000;
+    // Each its own instance (as separate processes: no local sharing), clocks from -2 s to +2 s.
+    const instances = Array.from({ length: 50 }, (_, i) =>
+      idempotency({ store: redisStore({ client: clients[i % 10]! }), clock: new FakeClock(wall - 2_000 + i * 80) }),
+    );
+    let runs = 0;
+    let finish!: (value: string) => void;
+    const call = () =>
+      new Promise<string>((resolve) => {
+        runs++;
+        finish = resolve;
+      });
+    let settledCount = 0;
+    let allButOne!: () => void;
+    const fortyNine = new Promise<void>((resolve) => {
+      allButOne = resolve;
+    });
+    const outcomes = instances.map((instance) => {
+      const p = instance.execute('order-7', call, { onInFlight: 'reject' });
+      const count = () => {
+        if (++settledCount === 49) allButOne();
+      };
+      p.then(count, count);
+      return p;
+    });
+    await fortyNine; // the 49 duplicates are answered while the one run is still in flight
+    expect(runs).toBe(1);
+    finish('done');
+    const settled = await Promise.allSettled(outcomes);
+    expect(settled.filter((r) => r.status === 'fulfilled').map((r) => r.value)).toEqual(['done']);
+    expect(new Set(settled.map((r) => r.status === 'rejected' && (r.reason as { code?: string }).code))).toEqual(
+      new Set([false, 'in_flight']),
+    );
+    // Later duplicates, on any instance, replay it.
+    for (const instance of instances.slice(0, 10)) expect(await instance.execute('order-7', call)).toBe('done');
+    expect(runs).toBe(1);
+    for (const c of clients) c.disconnect();
   });
 
   it("'caller': the instance 30 s ahead finds tokens the other never added (why 'server' is the default)", async () => {

@@ -12,9 +12,15 @@ export type BreakerEvent =
   /**
    * A breaker kept in a store could not reach it: it decided from the last state it saw
    * (`acquire`), lost an outcome (`settle`) or the outcomes counted since its last
-   * synchronisation (`sync`), or could not announce a change to the other instances (`publish`).
+   * synchronisation (`sync`), could not announce a change to the other instances (`publish`)
+   * or hear theirs (`subscribe`).
    */
-  | { type: 'store_error'; policy: string; step: 'acquire' | 'settle' | 'sync' | 'publish'; error: unknown };
+  | {
+      type: 'store_error';
+      policy: string;
+      step: 'acquire' | 'settle' | 'sync' | 'publish' | 'subscribe';
+      error: unknown;
+    };
 
 const TYPES: readonly BreakerEvent['type'][] = ['state_change', 'success', 'failure', 'rejected', 'store_error'];
 

@@ -90,7 +90,7 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
       const host = {
         adopt: (state: BreakerStateName, round: number, retryAfterMs: number | null, at: number) =>
           this.#adopt(state, round, retryAfterMs, at),
-        storeError: (step: 'sync' | 'publish', error: unknown) => this.#storeError(step, error),
+        storeError: (step: 'sync' | 'publish' | 'subscribe', error: unknown) => this.#storeError(step, error),
       };
       this.#sync = new Synchroniser(
         host,
@@ -284,7 +284,7 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     return { admission: 'reject', state, round: LOCAL_ROUND, retryAfterMs };
   }
 
-  #storeError(step: 'acquire' | 'settle' | 'sync' | 'publish', error: unknown): void {
+  #storeError(step: 'acquire' | 'settle' | 'sync' | 'publish' | 'subscribe', error: unknown): void {
     if (this.events.hasListeners) this.events.emit({ type: 'store_error', policy: this.name, step, error });
   }
 

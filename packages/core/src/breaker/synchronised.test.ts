@@ -245,6 +245,24 @@ describe('circuitBreaker({ store }) synchronised', () => {
     await a.sync(); // the store is back: the next merge goes through
   });
 
+  it("reports a channel's failure to subscribe as a store_error of step 'subscribe'", async () => {
+    const refused = new StoreUnavailableError('SUBSCRIBE refused: NOPERM');
+    const store = storeOver(memoryStore(), {
+      channel: {
+        publish: async () => undefined,
+        subscribe: (_topic, _listener, onError) => {
+          queueMicrotask(() => onError?.(refused));
+          return () => undefined;
+        },
+      },
+    });
+    const breaker = circuitBreaker({ store, name: 'deaf', sync: { syncMs: 1_000 }, registry: false });
+    const events: BreakerEvent[] = [];
+    breaker.on('store_error', (e) => events.push(e));
+    await Promise.resolve();
+    expect(events).toEqual([{ type: 'store_error', policy: 'deaf', step: 'subscribe', error: refused }]);
+  });
+
   it('dispose() drops the pending merge timer and the channel subscription', async () => {
     const { make, clock, state } = fleet({ channel: true });
     const a = make();

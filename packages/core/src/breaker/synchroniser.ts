@@ -14,7 +14,7 @@ export const UNKNOWN_ROUND = -1;
 export interface SyncHost {
   /** Takes the shared state as a step or a message reported it, seen at local time `at`. */
   adopt(state: BreakerStateName, round: number, retryAfterMs: number | null, at: number): void;
-  storeError(step: 'sync' | 'publish', error: unknown): void;
+  storeError(step: 'sync' | 'publish' | 'subscribe', error: unknown): void;
 }
 
 /** A state change as announced on the store's channel. */
@@ -78,7 +78,11 @@ export class Synchroniser {
     this.#syncMs = syncMs;
     this.#window = strategy.createWindow();
     this.#channel = store.channel;
-    this.#unsubscribe = this.#channel?.subscribe(key, (message) => this.#heard(message));
+    this.#unsubscribe = this.#channel?.subscribe(
+      key,
+      (message) => this.#heard(message),
+      (error) => host.storeError('subscribe', error),
+    );
   }
 
   /**

@@ -69,11 +69,7 @@ export interface PackedCodec<S> {
   unpack(from: Float64Array, offset: number): S;
 }
 
-/**
- * A transition over a fixed-width numeric state, stepped in place in a `Float64Array`
- * slab without allocating the state object. Used by the memory store to keep a key to a
- * few dozen bytes.
- */
+/** A transition over a fixed-width numeric state, stepped in place in a `Float64Array` slab. */
 export interface PackedTransition<S, I, O> {
   readonly codec: PackedCodec<S>;
   /**
@@ -136,12 +132,7 @@ export interface Store {
    * transition is taken as supported (see docs/stores.md).
    */
   supports?(name: string, params?: JsonValue): boolean;
-  /**
-   * Messages to every process sharing the store, when the store can carry them (Redis
-   * pub/sub, on a second connection). Optional: a synchronised circuit breaker announces its
-   * state changes here so the other instances follow at once instead of at their next
-   * synchronisation.
-   */
+  /** Pub/sub between the processes sharing the store, if it has one: a synchronised breaker announces its changes there. */
   readonly channel?: StoreChannel | undefined;
 }
 
@@ -149,8 +140,8 @@ export interface Store {
 export interface StoreChannel {
   /** Sends `message` to every subscriber of `topic`, in every process. */
   publish(topic: string, message: string): Promise<void>;
-  /** Calls `listener` with each message on `topic` (this process's own included); returns the function that stops. */
-  subscribe(topic: string, listener: (message: string) => void): () => void;
+  /** Calls `listener` with each message on `topic` (this process's own too), `onError` if subscribing fails; returns the function that stops. */
+  subscribe(topic: string, listener: (message: string) => void, onError?: (error: unknown) => void): () => void;
 }
 
 const STORE_METHODS = ['apply', 'applyAll', 'get', 'set', 'delete', 'keys'] as const;

@@ -10,11 +10,14 @@ export interface TcpProxy {
   readonly port: number;
   /** Resolves once the server's next reply has been dropped and its connection closed. */
   dropNextReply(): Promise<void>;
+  /** Sends new connections to the server on `port` (open ones stay), as a DNS name moved to a promoted replica. */
+  retarget(port: number): void;
   close(): Promise<void>;
 }
 
 export async function startProxy(target: number): Promise<TcpProxy> {
   const open = new Set<Socket>();
+  let to = target;
   let drop: (() => void) | undefined;
   const server = createServer((client) => {
     const upstream = new Socket();
@@ -38,7 +41,7 @@ export async function startProxy(target: number): Promise<TcpProxy> {
         dropped();
       }
     });
-    upstream.connect(target, '127.0.0.1');
+    upstream.connect(to, '127.0.0.1');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -47,6 +50,9 @@ export async function startProxy(target: number): Promise<TcpProxy> {
       new Promise<void>((resolve) => {
         drop = resolve;
       }),
+    retarget: (port) => {
+      to = port;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of open) s.destroy();
