@@ -173,7 +173,12 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
         const now = this.#clock.now();
         this.#deadlines.add(waiter, now + this.#opts.maxQueueMs, now);
       }
-    }).then(() => this.#exec(fn, context));
+    }).then(() => {
+      if (!signal.aborted) return this.#exec(fn, context);
+      // Its caller left after the slot was handed over, before the call started: it runs nothing.
+      this.#handOver();
+      throw signal.reason;
+    });
   }
 
   // @internal A waiter's `maxQueueMs` ran out (it has left the deadline queue).
@@ -195,13 +200,18 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
    * caller gave up says nothing of the load.
    */
   #release(started: number, inflight: number, error?: unknown): void {
-    this.#active--;
     const adaptive = this.#adaptive;
     if (adaptive !== undefined && (error === undefined || classify(error) !== 'cancelled')) {
       const now = this.#clock.now();
       this.#limitState = adaptive.next(this.#limitState, { rttMs: Math.max(0, now - started), inflight }, now);
       this.#limit = adaptive.limitOf(this.#limitState);
     }
+    this.#handOver();
+  }
+
+  /** Frees a slot, and hands free slots to the oldest waiters. */
+  #handOver(): void {
+    this.#active--;
     for (let next = this.#head; next !== undefined && this.#active < this.#limit; next = this.#head) {
       this._leave(next);
       const signal = next.signal;
