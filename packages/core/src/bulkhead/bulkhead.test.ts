@@ -323,7 +323,9 @@ describe('bulkhead', () => {
     await clock.advance(60); // `early` has waited 100 ms
     expect(await early).toBeInstanceOf(BulkheadRejectedError);
     // Its limits, not counts: 1 ran and 2 waited, not 10.
-    expect(((await early) as Error).message).toBe('Bulkhead is full (limit 1, queue 10)');
+    // It says it waited its maxQueueMs, not that the bulkhead was full (9 queue places were free).
+    expect(((await early) as Error).message).toBe('Waited maxQueueMs (100 ms) for a bulkhead slot (limit 1, queue 10)');
+    expect(await early).toMatchObject({ code: 'bulkhead_full', retryAfterMs: 1_000 });
     expect([b.queueSlots, clock.pendingTimers]).toEqual([9, 1]);
     g.open();
     await running;

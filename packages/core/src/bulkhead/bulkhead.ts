@@ -113,11 +113,11 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
     return Promise.reject(this.#rejection());
   }
 
-  #rejection(): BulkheadRejectedError {
+  #rejection(message?: string): BulkheadRejectedError {
     if (this.#events.hasListeners) {
       this.#events.emit({ type: 'rejected', policy: this.name, executing: this.#active, queued: this.#queued });
     }
-    return new BulkheadRejectedError(this.#limit, this.#opts.queue, this.#opts.retryAfterMs);
+    return new BulkheadRejectedError(this.#limit, this.#opts.queue, this.#opts.retryAfterMs, message);
   }
 
   #exec<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
@@ -189,7 +189,12 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
       waiter.signal = undefined;
       unfollowAbort(signal, waiter);
     }
-    waiter.reject(this.#rejection());
+    const { maxQueueMs, queue } = this.#opts;
+    waiter.reject(
+      this.#rejection(
+        `Waited maxQueueMs (${maxQueueMs} ms) for a bulkhead slot (limit ${this.#limit}, queue ${queue})`,
+      ),
+    );
   }
 
   /**
