@@ -16,9 +16,8 @@ export interface RateLimiterOptions {
   /** Name stamped on events. @default 'rateLimiter' */
   name?: string;
   /**
-   * The limiter's namespace in a shared store: its keys are `{rl:<prefix>|<key>}`, the prefix
-   * encoded (see `storeNamespace`), so limiters with different prefixes never share a key,
-   * even when one prefix starts with another. Limiters with the same prefix and store do.
+   * The limiter's namespace in a shared store (keys `{rl:<prefix>|<key>}`, the prefix encoded):
+   * only limiters with the same prefix and store share keys.
    * @default the limiter's `name` with a given store; none (keys as given) with its own
    */
   prefix?: string;
