@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { adaptiveLimit } from '../concurrency/adaptive-limit.js';
 import { BulkheadRejectedError, ConfigurationError } from '../errors/errors.js';
@@ -169,6 +169,48 @@ describe('bulkhead', () => {
     expect(b.executionSlots).toBe(1);
   });
 
+  it('leaves no gap as a call finishes: an arrival at each microtask queues behind the waiter, no slot sits free', async () => {
+    const b = bulkhead({ limit: 1, queue: 2 });
+    const g = gate();
+    const order: string[] = [];
+    const late: Promise<unknown>[] = [];
+    const seen: number[] = [];
+    // An arrival in every microtask turn from the moment the running call's promise settles
+    // (the first before the bulkhead hears of it): none may start before the waiter.
+    const arrive = (n: number): void => {
+      seen.push(b.executionSlots);
+      if (order.length === 0 && n < 20) {
+        late.push(b.execute(() => void order.push(`late ${n}`)).catch(() => `refused ${n}`));
+        queueMicrotask(() => arrive(n + 1));
+      }
+    };
+    void g.promise.then(() => arrive(0));
+    const running = b.execute(() => g.promise);
+    const waiter = b.execute(() => void order.push('waiter'));
+    g.open();
+    await Promise.all([running, waiter, ...late]);
+    expect(order[0]).toBe('waiter');
+    expect(seen.every((free) => free === 0)).toBe(true); // the slot went straight to the waiter
+  });
+
+  it('runs nothing for a queued caller whose signal aborts after its slot was handed over, and frees the slot', async () => {
+    const b = bulkhead({ limit: 1, queue: 2 });
+    const g = gate();
+    const running = b.execute(() => g.promise);
+    const caller = new AbortController();
+    const fn = vi.fn(() => 'ran');
+    const left = b.execute(fn, caller.signal).catch((e: unknown) => e);
+    const next = b.execute(() => 'next');
+    // Runs after the bulkhead handed the slot over, before the call starts.
+    void g.promise.then(() => caller.abort(new Error('gone')));
+    g.open();
+    await running;
+    expect(await left).toEqual(new Error('gone'));
+    expect(fn).not.toHaveBeenCalled();
+    expect(await next).toBe('next');
+    expect([b.executionSlots, b.queueSlots]).toEqual([1, 2]);
+  });
+
   it('starts a queued call in its caller’s async context, not in that of the call that freed its slot', async () => {
     // AsyncLocalStorage is what request-scoped loggers and OpenTelemetry's active span read.
     const als = new AsyncLocalStorage<string>();
@@ -281,7 +323,9 @@ describe('bulkhead', () => {
     await clock.advance(60); // `early` has waited 100 ms
     expect(await early).toBeInstanceOf(BulkheadRejectedError);
     // Its limits, not counts: 1 ran and 2 waited, not 10.
-    expect(((await early) as Error).message).toBe('Bulkhead is full (limit 1, queue 10)');
+    // It says it waited its maxQueueMs, not that the bulkhead was full (9 queue places were free).
+    expect(((await early) as Error).message).toBe('Waited maxQueueMs (100 ms) for a bulkhead slot (limit 1, queue 10)');
+    expect(await early).toMatchObject({ code: 'bulkhead_full', retryAfterMs: 1_000 });
     expect([b.queueSlots, clock.pendingTimers]).toEqual([9, 1]);
     g.open();
     await running;

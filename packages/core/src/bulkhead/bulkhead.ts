@@ -113,11 +113,11 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
     return Promise.reject(this.#rejection());
   }
 
-  #rejection(): BulkheadRejectedError {
+  #rejection(message?: string): BulkheadRejectedError {
     if (this.#events.hasListeners) {
       this.#events.emit({ type: 'rejected', policy: this.name, executing: this.#active, queued: this.#queued });
     }
-    return new BulkheadRejectedError(this.#limit, this.#opts.queue, this.#opts.retryAfterMs);
+    return new BulkheadRejectedError(this.#limit, this.#opts.queue, this.#opts.retryAfterMs, message);
   }
 
   #exec<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> {
@@ -173,7 +173,12 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
         const now = this.#clock.now();
         this.#deadlines.add(waiter, now + this.#opts.maxQueueMs, now);
       }
-    }).then(() => this.#exec(fn, context));
+    }).then(() => {
+      if (!signal.aborted) return this.#exec(fn, context);
+      // Its caller left after the slot was handed over, before the call started: it runs nothing.
+      this.#handOver();
+      throw signal.reason;
+    });
   }
 
   // @internal A waiter's `maxQueueMs` ran out (it has left the deadline queue).
@@ -184,7 +189,12 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
       waiter.signal = undefined;
       unfollowAbort(signal, waiter);
     }
-    waiter.reject(this.#rejection());
+    const { maxQueueMs, queue } = this.#opts;
+    waiter.reject(
+      this.#rejection(
+        `Waited maxQueueMs (${maxQueueMs} ms) for a bulkhead slot (limit ${this.#limit}, queue ${queue})`,
+      ),
+    );
   }
 
   /**
@@ -195,13 +205,18 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
    * caller gave up says nothing of the load.
    */
   #release(started: number, inflight: number, error?: unknown): void {
-    this.#active--;
     const adaptive = this.#adaptive;
     if (adaptive !== undefined && (error === undefined || classify(error) !== 'cancelled')) {
       const now = this.#clock.now();
       this.#limitState = adaptive.next(this.#limitState, { rttMs: Math.max(0, now - started), inflight }, now);
       this.#limit = adaptive.limitOf(this.#limitState);
     }
+    this.#handOver();
+  }
+
+  /** Frees a slot, and hands free slots to the oldest waiters. */
+  #handOver(): void {
+    this.#active--;
     for (let next = this.#head; next !== undefined && this.#active < this.#limit; next = this.#head) {
       this._leave(next);
       const signal = next.signal;

@@ -98,10 +98,7 @@ export class ChaosPolicy<R = never> extends PolicyBase<ChaosEvent, R> {
  * around it recover. Guard it in production (`enabled: false`, or a flag function).
  *
  * @example
- * const policy = pipeline(
- *   retry({ maxAttempts: 4 }),
- *   chaos({ faultRate: 0.3, latencyMs: 200, latencyRate: 0.1, enabled: () => flags.chaos, random: seededRandom(42) }),
- * );
+ * const policy = pipeline(retry(), chaos({ faultRate: 0.3, enabled: () => flags.chaos }));
  */
 export function chaos<R = never>(options: ChaosOptions<R> = {}): ChaosPolicy<R> {
   return new ChaosPolicy(options);

@@ -61,14 +61,8 @@ const badSample = (sample: RttSample | null | undefined): TypeError =>
 
 // After the idea of Netflix's concurrency-limits (Gradient2) and Envoy's adaptive concurrency filter.
 /**
- * A concurrency limit that follows the latency gradient. Latency near its measured minimum
- * (the baseline) lets the limit grow; queueing upstream (rising latency) makes it shrink, so
- * the limit settles where the upstream's concurrency runs out. The algorithm is in
- * docs/load-shedding.md.
- *
- * @example
- * const limit = adaptiveLimit({ minLimit: 4, maxLimit: 200 });
- * const shed = bulkhead({ limit, queue: 50, maxQueueMs: 1_000 });
+ * A concurrency limit that grows while latency stays near its measured minimum and shrinks as
+ * it rises (docs/load-shedding.md): `bulkhead({ limit: adaptiveLimit({ maxLimit: 200 }), queue: 50 })`.
  */
 export function adaptiveLimit(options: AdaptiveLimitOptions = {}): AdaptiveLimit {
   const o = resolveAdaptiveLimitOptions(options);

@@ -4,9 +4,14 @@ import { circuitBreaker } from '../breaker/breaker.js';
 import { countWindow } from '../breaker/strategy.js';
 import { timeWindow } from '../breaker/time-window.js';
 import { bulkhead } from '../bulkhead/bulkhead.js';
+import { chaos } from '../chaos/chaos.js';
+import { fallback } from '../fallback/fallback.js';
+import { hedge } from '../hedging/hedge.js';
 import { rateLimiter } from '../ratelimit/limiter.js';
 import { backoff } from '../retry/backoff.js';
 import { retry } from '../retry/retry.js';
+import { adaptiveThrottle } from '../throttle/throttle.js';
+import { timeout } from '../timeout/timeout.js';
 import {
   BrokenCircuitError,
   BulkheadRejectedError,
@@ -458,6 +463,24 @@ describe('OptionsValidator', () => {
         expect(build).toThrow(`(another library's? here: ${hint})`);
       },
     );
+
+    // p-retry's `signal` option, cockatiel's habit: here a signal is a call's, not a policy's.
+    const signal = new AbortController().signal;
+    it.each([
+      ['retry', () => retry({ signal } as never)],
+      ['timeout', () => timeout(100, { signal } as never)],
+      ['timeout', () => timeout({ softMs: 1, hardMs: 2, signal } as never)],
+      ['circuitBreaker', () => circuitBreaker({ signal } as never)],
+      ['bulkhead', () => bulkhead({ limit: 1, signal } as never)],
+      ['hedge', () => hedge({ delayMs: 1, signal } as never)],
+      ['fallback', () => fallback(1, { signal } as never)],
+      ['chaos', () => chaos({ signal } as never)],
+      ['adaptiveThrottle', () => adaptiveThrottle({ signal } as never)],
+    ])('tells %s({ signal }) that a signal goes to each call', (_, build) => {
+      expect(build).toThrow(
+        "signal: received an AbortSignal, expected a known option (another library's? here: per call, execute(fn, signal))",
+      );
+    });
 
     it("falls back to a near name when the option another library's name points to is not one of these", () => {
       // `max` points to `algorithm`, `retries` to `maxAttempts`: neither is an option here.

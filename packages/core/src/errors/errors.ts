@@ -158,8 +158,13 @@ export class BulkheadRejectedError extends ResilienceError {
   readonly queueSlots: number;
   /** When a retry may find a slot, in ms: the bulkhead's `retryAfterMs` (a Retry-After for a 503). */
   readonly retryAfterMs: number;
-  constructor(executionSlots: number, queueSlots: number, retryAfterMs = 0) {
-    super('bulkhead_full', `Bulkhead is full (limit ${executionSlots}, queue ${queueSlots})`);
+  constructor(
+    executionSlots: number,
+    queueSlots: number,
+    retryAfterMs = 0,
+    message = `Bulkhead is full (limit ${executionSlots}, queue ${queueSlots})`,
+  ) {
+    super('bulkhead_full', message);
     this.executionSlots = executionSlots;
     this.queueSlots = queueSlots;
     this.retryAfterMs = retryAfterMs;

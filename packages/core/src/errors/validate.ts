@@ -185,7 +185,12 @@ const ENV_BREAKER = 'strategy and halfOpenAfter, from ...toBreakerOptions(env.br
 // Given to circuitBreaker (the only factory with halfOpenAfter): a policy of its own.
 const PIPELINE = 'halfOpenAfter~pipeline(breaker, ';
 const WARM_UP = 'strategy: timeWindow({ minimumCalls })|minimumCalls';
+// p-retry's and cockatiel's habit: a signal for every call through the policy. Gated by an
+// option each policy factory has (retry, breaker, hedge, fallback: handle; timeout: strategy,
+// softMs; bulkhead: maxQueueMs; chaos: faultRate; adaptiveThrottle: overloaded).
+const SIGNAL = 'per call, execute(fn, signal)';
 const FOREIGN: Record<string, string> = {
+  signal: `handle~${SIGNAL}|strategy~${SIGNAL}|softMs~${SIGNAL}|maxQueueMs~${SIGNAL}|faultRate~${SIGNAL}|overloaded~${SIGNAL}`,
   windowMs: `${LIMIT}|periodMs`,
   limit: COUNT,
   max: COUNT,

@@ -160,6 +160,27 @@ describe('idempotency', () => {
     expect(fn).not.toHaveBeenCalled();
   });
 
+  it('runs nothing for a caller whose signal aborts while the store takes the key, and frees the key', async () => {
+    const inner = memoryStore();
+    const claimed = deferred<void>();
+    const store = storeOver(inner, {
+      apply: async (key, t, input, now) => {
+        const out = await inner.apply(key, t, input, now);
+        await claimed.promise; // the claim is on its way back from the store
+        return out;
+      },
+    });
+    const idem = idempotency({ store, random: fixed });
+    const fn = vi.fn(() => 'ran');
+    const caller = new AbortController();
+    const call = idem.execute('k', fn, { signal: caller.signal });
+    caller.abort(new Error('gone'));
+    claimed.resolve();
+    await expect(call).rejects.toThrow('gone');
+    expect(fn).not.toHaveBeenCalled();
+    expect(await idem.execute('k', () => 'next')).toBe('next'); // the key was let go
+  });
+
   it('rejects a concurrent call at once with in_flight when asked to', async () => {
     const idem = idempotency({ clock: new FakeClock(), random: fixed });
     const gate = deferred<number>();

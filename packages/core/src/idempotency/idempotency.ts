@@ -252,6 +252,11 @@ export class Idempotency {
     for (let at = now; ; at = this.#clock.now()) {
       const begun = await this.store.apply(key, this.#begin, { fp, owner }, at);
       if (begun.kind === 'acquired') {
+        // Its caller may have left while the store answered: it must run nothing.
+        if (options.signal?.aborted) {
+          await this.#release(key, owner);
+          throw options.signal.reason;
+        }
         return this.#call(key, fn, fp, owner, options.maxRecordBytes ?? this.#opts.maxRecordBytes);
       }
       if (begun.kind === 'mismatch') throw this.#conflict(key, 'fingerprint_mismatch');

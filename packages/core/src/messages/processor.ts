@@ -36,13 +36,7 @@ export type ProcessResult =
   | { readonly outcome: 'done' | 'dead_lettered' }
   | { readonly outcome: 'retry'; readonly retryDelayMs: number };
 
-/**
- * What a processor reports, each stamped with its `name` as `policy`: a message set aside
- * (`dead_lettered`, once the sink took it; `id` absent for a message without one), an
- * attempt a time limit ended (`timeout`: the hard limit, or the soft one when the handler
- * stopped at its signal), and a user callback that threw (`callback_failed`: `process` went
- * on as if it were absent).
- */
+/** What a processor reports, each stamped with its `name` as `policy` (docs/messages.md, Behaviour). */
 export type MessageProcessorEvent =
   | {
       readonly type: 'dead_lettered';
@@ -385,16 +379,7 @@ export class MessageProcessor<M> {
   }
 }
 
-/**
- * A message processor with poison detection, retry counting and dead-letter routing.
- *
- * @example
- * const processor = messageProcessor({
- *   handler: async (msg: { id: string; body: string }, { signal }) => save(JSON.parse(msg.body), signal),
- *   deadLetter: (msg, { reason, description }) => dlq.send({ ...msg, reason, description }),
- * });
- * const result = await processor.process(message); // { outcome: 'done' | 'retry' | 'dead_lettered', retryDelayMs? }
- */
+/** A message processor with poison detection, retry counting and dead-letter routing (docs/messages.md). */
 export function messageProcessor<M>(options: MessageProcessorOptions<M>): MessageProcessor<M> {
   return new MessageProcessor(options);
 }

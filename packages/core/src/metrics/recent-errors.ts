@@ -117,14 +117,8 @@ export class RecentErrors {
 }
 
 /**
- * A bounded list of recent errors (classified, with correlation id, time and route) for
- * admin routes: the adapters' `errorHandler({ recentErrors })` records into it and
- * `adminRoutes({ recentErrors })` lists it.
- *
- * @example
- * const errors = recentErrors({ max: 100 });
- * errors.record(error, { correlationId, route: 'POST /orders', status: 503 });
- * errors.list(); // newest first
+ * A bounded list of recent errors (classified, with correlation id, time and route) that
+ * `errorHandler({ recentErrors })` records into and `adminRoutes({ recentErrors })` lists.
  */
 export function recentErrors(options: RecentErrorsOptions = {}): RecentErrors {
   return new RecentErrors(options);

@@ -67,6 +67,24 @@ describe('RetryBudget', () => {
     expect(policy.stats.giveUps.budget).toBe(1);
   });
 
+  it('gives back the retry of a caller that left during the wait', async () => {
+    const clock = new FakeClock();
+    const budget = new RetryBudget({ clock, ratio: 0, minRetriesPerSecond: 1, windowMs: 1_000 });
+    const policy = retry({ clock, maxAttempts: 2, backoff: backoff.constant(100), budget });
+    const reset = () => Promise.reject(Object.assign(new Error('reset'), { code: 'ECONNRESET' }));
+    const caller = new AbortController();
+    const left = policy.execute(reset, caller.signal).catch(() => 'left');
+    await clock.advance(10);
+    caller.abort();
+    expect(await left).toBe('left');
+    expect(policy.stats).toMatchObject({ attempts: 1, retries: 0, giveUps: { aborted: 1 } });
+    let calls = 0;
+    const next = policy.execute(() => (++calls === 1 ? reset() : 'ok'));
+    await clock.advance(100);
+    expect(await next).toBe('ok'); // the window's one retry, not spent by the caller who left
+    expect(budget.rejected).toBe(0);
+  });
+
   it('rejects bad options', () => {
     expect(() => new RetryBudget({ ratio: -1 })).toThrow(/ratio/);
     expect(() => new RetryBudget({ windowMs: 0 })).toThrow(/windowMs/);

@@ -97,6 +97,12 @@ export class RetryBudget {
     return true;
   }
 
+  /** Gives back a retry taken for a wait its caller aborted. */
+  release(): void {
+    // From the newest step: the window's sum is right (a step may go below 0).
+    this.#retries[this.#bucket()]! -= 1;
+  }
+
   /** Retries refused because the budget was spent, since construction. */
   get rejected(): number {
     return this.#rejected;

@@ -228,7 +228,7 @@ describe('retry', () => {
     await clock.advance(10);
     caller.abort();
     expect((await outcome).ok).toBe(false);
-    expect(policy.stats).toMatchObject({ retries: 1, totalDelayMs: 10, giveUps: { aborted: 1 } });
+    expect(policy.stats).toMatchObject({ attempts: 1, retries: 0, totalDelayMs: 10, giveUps: { aborted: 1 } });
   });
 
   it('a throwing listener does not change the outcome', async () => {

@@ -124,15 +124,17 @@ export class RetryPolicy extends PolicyBase<RetryEvent> {
       this.#emit({ type: 'retry', policy: this.name, attempt, delayMs, error });
       const stats = this.#stats;
       const sleptAt = this.#clock.now();
-      stats.retries++;
       try {
         await this.#clock.sleep(delayMs, signal === neverAborted ? undefined : signal);
         stats.totalDelayMs += delayMs;
       } catch (abortReason) {
+        // The caller left: no retry was made, so none is counted or taken from the budget.
         stats.totalDelayMs += Math.max(0, this.#clock.now() - sleptAt);
+        budget?.release();
         this.#giveUp('aborted', attempt, error);
         throw abortReason;
       }
+      stats.retries++;
       stats.attempts++;
       try {
         const context = { signal, attempt: attempt + 1 };

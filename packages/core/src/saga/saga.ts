@@ -447,16 +447,7 @@ export class Saga<I = unknown> {
   }
 }
 
-/**
- * A saga named `name`. Add steps with `.step({ name, run, compensate })`, then
- * `execute(input)`.
- *
- * @example
- * const checkout = saga<{ orderId: string }>('checkout')
- *   .step({ name: 'reserve', run: ({ input }) => stock.reserve(input.orderId), compensate: ({ input }) => stock.release(input.orderId) })
- *   .step({ name: 'charge', run: ({ input }) => payments.charge(input.orderId), compensate: (_, charge) => payments.refund(charge) });
- * const report = await checkout.execute({ orderId: 'o-1' });
- */
+/** A saga named `name`: add steps with `.step({ name, run, compensate })`, then `execute(input)` (docs/sagas.md). */
 export function saga<I = unknown>(name: string, options: SagaOptions = {}): Saga<I> {
   return new Saga<I>(name, options);
 }
