@@ -17,11 +17,31 @@ export function parseBody(raw: Buffer, contentType: string | undefined, jsonStri
   if (contentType === undefined) return undefined;
   const type = mediaType(contentType);
   const charset = CHARSET.exec(contentType)?.[1];
-  if (isJsonType(type)) return parseJson(raw, charset, jsonStrict);
-  if (type === 'application/x-www-form-urlencoded') return parseForm(decode(raw, charset));
+  // The charsets body-parser's json (RFC 8259: UTF-8, once UTF-16/32 too) and urlencoded read; others are a 415 there.
+  if (isJsonType(type)) return parseJson(raw, allowed(charset, /^utf(-|8$)/i), jsonStrict);
+  if (type === 'application/x-www-form-urlencoded') {
+    const text = decode(raw, allowed(charset, /^(utf-?8|iso-8859-1)$/i));
+    // A Latin-1 form's escapes (`caf%E9`) as URLSearchParams, which reads them as UTF-8, reads `é`.
+    return parseForm(
+      charset?.toLowerCase() === 'iso-8859-1'
+        ? text.replace(/%[89a-f][\da-f]/gi, (e) =>
+            encodeURIComponent(String.fromCharCode(Number.parseInt(e.slice(1), 16))),
+          )
+        : text,
+    );
+  }
   if (type.startsWith('text/')) return decode(raw, charset);
   return raw;
 }
+
+/** The charset a `Content-Type` names, lower-case, UTF-8 by default (`utf8` too): a fingerprint's. */
+export const charsetOf = (contentType: string | undefined): string =>
+  (CHARSET.exec(contentType ?? '')?.[1] ?? 'utf-8').toLowerCase().replace(/^utf8$/, 'utf-8');
+
+const allowed = (charset: string | undefined, ok: RegExp): string | undefined => {
+  if (charset === undefined || ok.test(charset)) return charset;
+  throw new RequestBodyError('unsupported_media_type', `Unsupported charset "${charset}"`);
+};
 
 /** A `Content-Type`'s media type, lower-case, without its parameters; `''` without one. */
 export function mediaType(contentType: string | undefined): string {

@@ -109,6 +109,8 @@ export class HealthRegistry {
   readonly #cache = new Map<string, HealthReport>();
   /** When each report `run()` built was taken, on the clock (only when caching): see {@link maxAgeMs}. */
   readonly #takenAt = new WeakMap<HealthReport, number>();
+  /** When each check result was read, and a started registry's report its oldest: see {@link ageMs}. */
+  readonly #readAt = new WeakMap<object, number>();
   /** Bumped when checks are added or removed: a run that started before must not be cached. */
   #generation = 0;
   /** Set while `start()` runs the checks on the clock. */
@@ -125,14 +127,17 @@ export class HealthRegistry {
     return this.#cacheMs;
   }
 
-  /**
-   * What `report` (from `run()`) has left of its cache life, in ms: `cacheMs` less its age,
-   * never below 0 (see docs/health.md). Pass it to `healthResponse`, not `cacheMs`.
-   */
+  /** What `report` has left of `cacheMs`, in ms (never below 0): pass it to `healthResponse`. */
   maxAgeMs(report: HealthReport): number {
     const at = this.#takenAt.get(report);
     const age = at === undefined ? -1 : this.#clock.now() - at;
     return age < 0 ? 0 : Math.max(0, this.#cacheMs - age); // a clock stepped back: expired
+  }
+
+  /** The age of `report`'s oldest reading, in ms (0 for one just run). */
+  ageMs(report: HealthReport): number {
+    const now = this.#clock.now();
+    return Math.max(0, now - (this.#readAt.get(report) ?? this.#takenAt.get(report) ?? now));
   }
 
   /** Names of the registered checks, in registration order. */
@@ -164,9 +169,8 @@ export class HealthRegistry {
   }
 
   /**
-   * Runs every check (or only those of `kind`) and aggregates them (how, in docs/health.md);
-   * a result younger than `cacheMs` is returned as is, a running check joined. After
-   * `start()` the report is built from each check's last scheduled result.
+   * Runs every check (or those of `kind`) and aggregates them (docs/health.md); a result
+   * younger than `cacheMs` is reused, a running check joined; after `start()`, the last round's.
    */
   async run(options: { kind?: HealthCheckKind } = {}): Promise<HealthReport> {
     const kind = options?.kind;
@@ -182,7 +186,10 @@ export class HealthRegistry {
     }
     if (this.#schedule) {
       const results = await Promise.all(entries.map((e) => e.last ?? e.running ?? this.#start(e)));
-      return this.#taken(report(names, entries, results));
+      const built = this.#taken(report(names, entries, results));
+      // As old as its oldest reading: a round's results are not taken when a request reads them.
+      this.#readAt.set(built, Math.min(this.#clock.now(), ...results.map((r) => this.#readAt.get(r)!)));
+      return built;
     }
     const key = kind ?? 'all';
     const cached = this.#cache.get(key);
@@ -201,12 +208,10 @@ export class HealthRegistry {
 
   /**
    * Runs every check now and then every `intervalMs` (from the end of one round to the start
-   * of the next) on the clock, and makes `run()` serve the last results instead of running
-   * checks on a request's path. A check already running is joined. Starting again replaces the schedule.
+   * of the next), and makes `run()` serve the last results instead of running checks.
    *
    * @example
    * probes.start({ intervalMs: 30_000 });
-   * process.on('SIGTERM', () => probes.stop());
    */
   start(options: HealthStartOptions = {}): void {
     const intervalMs = resolveHealthStartOptions(options);
@@ -270,6 +275,7 @@ export class HealthRegistry {
     });
     entry.consecutiveFailures = outcome.status === 'fail' ? entry.consecutiveFailures + 1 : 0;
     entry.last = this.#result(entry, outcome, started);
+    this.#readAt.set(entry.last, clock.now());
     return entry.last;
   }
 

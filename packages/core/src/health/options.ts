@@ -53,19 +53,13 @@ export interface HealthOptions {
 export interface HealthCheckOptions {
   /** Time allowed to the check; past it the check fails and its signal aborts. @default 5_000 */
   timeoutMs?: number;
-  /**
-   * Whether this check alone makes the registry `unhealthy` when it is down. Otherwise a
-   * down check makes it `degraded`, and `unhealthy` only when every check is down. @default false
-   */
+  /** Whether this check down makes the registry `unhealthy` (else `degraded`, unless every check is down). @default false */
   critical?: boolean;
-  /**
-   * Failures in a row after which the check counts as down (before that it makes the registry
-   * `degraded`): raise it to ride out a blip. @default 1
-   */
+  /** Failures in a row after which the check is down (before that, `degraded`). @default 1 */
   failureThreshold?: number;
   /** Which probe the check belongs to (`run({ kind })`). @default 'readiness' */
   kind?: HealthCheckKind;
-  /** `componentId` in `application/health+json` (for example a host name or a UUID). */
+  /** `componentId` in `application/health+json` (a host name, a UUID). */
   componentId?: string;
   /** `componentType` in `application/health+json`: `'component'`, `'datastore'`, `'system'` or your own. */
   componentType?: string;

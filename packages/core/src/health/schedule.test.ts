@@ -114,6 +114,17 @@ describe('health on a schedule', () => {
     probes.stop();
   });
 
+  it("reports ageMs as the age of the round's oldest reading, not of the report built on request", async () => {
+    const clock = new FakeClock();
+    const probes = health({ clock }).register('db', probe(clock, 50).check).register('cache', probe(clock, 10).check);
+    probes.start({ intervalMs: 30_000 });
+    await clock.advance(10_050);
+    expect(probes.ageMs(await probes.run())).toBe(10_040); // 'cache' was read at 10 ms
+    const uncached = health({ clock }).register('db', () => true);
+    expect(uncached.ageMs(await uncached.run())).toBe(0);
+    probes.stop();
+  });
+
   it('rejects a bad interval or an unknown option, naming it', () => {
     const probes = health({ clock: new FakeClock() });
     const bad = () => probes.start({ intervalMs: 0, everyMs: 5 } as never);

@@ -184,4 +184,65 @@ export const idempotencyFingerprintScenarios: Scenario[] = [
       }
     },
   },
+  {
+    area: 'idempotency',
+    name: 'the same bytes under one key as another media type or charset are another payload (422): text and bytes, UTF-8 and Latin-1 text are not one request',
+    async run(t) {
+      const { app, runs } = await ordersApp(t);
+      const bytes = Buffer.from('{"a":"\xe9"}', 'latin1');
+      const as = (key: string, type: string): RequestInit => ({ ...post(key, type), body: bytes });
+      expect(
+        await answers(app, [
+          as('"m-1"', 'text/plain'),
+          as('"m-1"', 'application/octet-stream'),
+          as('"m-1"', 'text/plain; charset=iso-8859-1'),
+          as('"m-1"', 'application/json'),
+          // The same type written otherwise is the same payload: replayed.
+          as('"m-1"', 'Text/Plain'),
+          as('"m-2"', 'text/plain; charset=UTF-8'),
+          as('"m-2"', 'text/plain;charset="utf-8"'),
+        ]),
+      ).toEqual([
+        [201, null],
+        [422, null],
+        [422, null],
+        [422, null],
+        [201, 'true'],
+        [201, null],
+        [201, 'true'],
+      ]);
+      expect(runs.runs).toBe(2);
+    },
+  },
+  {
+    area: 'idempotency',
+    name: 'refuses (415) a JSON or form body in a charset the framework parser refuses, as express.json() and express.urlencoded() do, never running the handler',
+    async run(t) {
+      const { app, runs } = await ordersApp(t);
+      const refused = [
+        [`${JSON_TYPE}; charset=latin1`, '{"name":"caf\xe9"}'],
+        [`${JSON_TYPE}; charset=windows-1252`, '{"name":"caf\xe9"}'],
+        [`${FORM_TYPE}; charset=windows-1252`, 'name=caf%E9'],
+      ];
+      for (const [i, [type, text]] of refused.entries()) {
+        const res = await app.fetch('/orders', { ...post(`"c-${i}"`, type), body: Buffer.from(text!, 'latin1') });
+        expect([type, (await problemOf(res)).status]).toEqual([type, 415]);
+      }
+      expect(runs.runs).toBe(0);
+      // UTF-16 JSON (RFC 8259 before 2017 allowed it; body-parser reads it) is read.
+      const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('{"name":"café"}', 'utf16le')]);
+      const res = await app.fetch('/orders', { ...post('"c-u"', `${JSON_TYPE}; charset=utf-16`), body: utf16 });
+      expect(res.status).toBe(201);
+      // A Latin-1 form (which express.urlencoded() reads) has its escapes read as Latin-1.
+      const echo = await t.serve([
+        t.m.idempotency({ logger: t.logger() }),
+        t.m.route('POST', '/orders', (request) => ({ json: request.body })),
+      ]);
+      const form = await echo.fetch('/orders', {
+        ...post('"c-f"', `${FORM_TYPE}; charset=iso-8859-1`),
+        body: 'name=caf%E9+%80&x=%C3',
+      });
+      expect(await form.json()).toEqual({ name: 'café \u0080', x: 'Ã' });
+    },
+  },
 ];

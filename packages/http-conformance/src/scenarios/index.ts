@@ -7,6 +7,7 @@ import { idempotencyNestedScenarios } from './idempotency-nested.js';
 import { idempotencyTimeoutScenarios } from './idempotency-timeout.js';
 import { optionScenarios } from './options.js';
 import { rateLimitScenarios } from './rate-limit.js';
+import { rateLimitKeyScenarios } from './rate-limit-keys.js';
 import { rawHttpScenarios } from './raw-http.js';
 import { retryAfterScenarios } from './retry-after.js';
 import { routeMatchingScenarios } from './route-matching.js';
@@ -17,6 +18,7 @@ import { loadSheddingScenarios, timeoutScenarios } from './timeout-shedding.js';
 /** Every scenario, by area. */
 export const scenarios: readonly Scenario[] = [
   ...rateLimitScenarios,
+  ...rateLimitKeyScenarios,
   ...idempotencyScenarios,
   ...idempotencyNestedScenarios,
   ...idempotencyFingerprintScenarios,

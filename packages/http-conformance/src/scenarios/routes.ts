@@ -114,6 +114,39 @@ export const routeScenarios: Scenario[] = [
   },
   {
     area: 'healthRoutes',
+    name: 'on a schedule (start()), the checks carry the time of the round they were read in, not the time the report is served; with cacheMs too',
+    async run(t) {
+      for (const cacheMs of [0, 5_000]) {
+        const clock = new FakeClock(0);
+        const probes = health({ cacheMs, clock }).register('postgres', async () => {
+          await clock.sleep(200); // the check takes 200 ms: its reading is when it ends
+          return true;
+        });
+        probes.start({ intervalMs: 30_000 });
+        const app = await t.serve([t.m.healthRoutes(probes, { clock })]);
+        try {
+          await clock.advance(200);
+          await clock.advance(10_000);
+          const res = await app.fetch('/health');
+          const body = (await res.json()) as { checks: Record<string, { time: string }[]> };
+          expect([cacheMs, body.checks['postgres:responseTime']?.[0]?.time]).toEqual([
+            cacheMs,
+            '1970-01-01T00:00:00.200Z',
+          ]);
+          // Its freshness is cacheMs from the report (a round is read until the next one).
+          expect(res.headers.get('cache-control')).toBe(`max-age=${cacheMs / 1_000}`);
+          // The next round (ran at 30.2 s, read at 30.4 s) is the one served after it.
+          await clock.advance(20_400);
+          const next = (await (await app.fetch('/health')).json()) as { checks: Record<string, { time: string }[]> };
+          expect(next.checks['postgres:responseTime']?.[0]?.time).toBe('1970-01-01T00:00:30.400Z');
+        } finally {
+          probes.stop();
+        }
+      }
+    },
+  },
+  {
+    area: 'healthRoutes',
     name: "a failing check's error message (hosts, users) stays on the server unless expose: a check's own output and the admin route still tell it",
     async run(t) {
       const secret = 'connect ECONNREFUSED 10.0.3.4:5432 user=orders';

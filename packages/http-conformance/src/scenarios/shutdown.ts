@@ -110,6 +110,46 @@ export const shutdownScenarios: Scenario[] = [
   },
   {
     area: 'gracefulShutdown',
+    name: 'a registry of your own (not made by health()) given to both: from the signal readiness answers 503 at once, its run() not called',
+    async run(t) {
+      const hung = deferred();
+      const inner = health({ clock: new FakeClock(0) }).register('postgres', () => hung.promise, {
+        timeoutMs: 60_000,
+        critical: true,
+      });
+      let runs = 0;
+      // A wrapper of the app's own: it counts its runs and delegates the rest.
+      const own = {
+        cacheMs: 0,
+        get names() {
+          return inner.names;
+        },
+        register: (...args: Parameters<typeof inner.register>) => {
+          inner.register(...args);
+          return own;
+        },
+        run: (options?: Parameters<typeof inner.run>[0]) => {
+          runs++;
+          return inner.run(options);
+        },
+      } as unknown as ReturnType<typeof health>;
+      const app = await t.serve([t.m.healthRoutes(own)]);
+      const { shutdown } = draining(t, app.server, { health: own });
+      try {
+        void shutdown.shutdown('test');
+        const res = await app.fetch('/health/ready', { headers: { connection: 'close' } });
+        const body = (await res.json()) as { checks: Record<string, unknown> };
+        expect([res.status, Object.keys(body.checks)]).toEqual([503, ['shutdown:responseTime']]);
+        expect(runs).toBe(0);
+        expect(inner.names).toContain('shutdown');
+      } finally {
+        hung.resolve();
+        shutdown.dispose();
+      }
+    },
+  },
+  {
+    area: 'gracefulShutdown',
     name: 'from the signal on every response closes its connection, an error answered by the framework included (Koa drops every header on its error path)',
     async run(t) {
       const probes = health();

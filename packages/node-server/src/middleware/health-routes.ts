@@ -100,8 +100,11 @@ export function healthAnswer(
       ? report
       : { ...report, checks: Object.fromEntries(Object.entries(report.checks).map(([n, r]) => [n, withoutError(r)])) };
     const maxAgeMs = maxAgeOf(registry, report);
-    // A cached report was taken `cacheMs - maxAgeMs` ago: the draft's `time` is when the reading was.
-    const time = clock.now() - (maxAgeMs > 0 ? registry.cacheMs - maxAgeMs : 0);
+    // The draft's `time` is when the reading was: a cached or scheduled report's is past. (A
+    // registry of an older core has no ageMs: its cached report was taken `cacheMs - maxAgeMs` ago.)
+    const age =
+      typeof registry.ageMs === 'function' ? registry.ageMs(report) : maxAgeMs > 0 ? registry.cacheMs - maxAgeMs : 0;
+    const time = clock.now() - age;
     const r = healthResponse(shown, { ...json, time, maxAgeMs });
     return { status: r.status, headers: r.headers, body: JSON.stringify(r.body) };
   });

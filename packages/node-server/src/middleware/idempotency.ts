@@ -30,7 +30,7 @@ import { bodyReader, type RequestBody } from '../body.js';
 import { type CapturedResponse, responseCapture } from '../capture.js';
 import { escapeControls, loggedPath } from '../logged-path.js';
 import { consoleLogger, quietLogger } from '../logger.js';
-import { isJsonType, mediaType } from '../parse-body.js';
+import { charsetOf, isJsonType, mediaType } from '../parse-body.js';
 import {
   claimResponse,
   isIdempotencyRefusal,
@@ -159,7 +159,8 @@ function refusal(res: ServerResponse, answer: Answer): Answer {
   return answer;
 }
 
-const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('base64');
+const sha256 = (data: string | Uint8Array, more: string | Uint8Array = ''): string =>
+  createHash('sha256').update(data).update(more).digest('base64');
 
 /** The longest scope core keeps as it is; see {@link storedScope}. */
 const MAX_SCOPE = 1_024;
@@ -279,7 +280,8 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
    */
   const fingerprint = (c: C, method: string, read: RequestBody | undefined): string => {
     const path = escapeControls(port.path(c));
-    const type = mediaType(headersOf(port.request(c))['content-type']);
+    const contentType = headersOf(port.request(c))['content-type'];
+    const type = mediaType(contentType);
     const json = isJsonType(type);
     const parsed = read === undefined ? port.body(c) : read.parsed;
     let input: string;
@@ -288,7 +290,11 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
     } else {
       const bytes = read?.raw ?? (typeof parsed === 'string' || parsed instanceof Uint8Array ? parsed : undefined);
       let digest: string | undefined;
-      if (bytes !== undefined) digest = bytes.length === 0 ? undefined : sha256(bytes);
+      // With its media type and charset: the same bytes as text and as a file, or in UTF-8 and
+      // in Latin-1, are not one payload (the handler sees another value).
+      if (bytes !== undefined) {
+        digest = bytes.length === 0 ? undefined : sha256(`${type};${charsetOf(contentType)}\n`, bytes);
+      }
       // No bytes but a value: what a parser before the middleware made (a ':' never occurs in base64).
       else if (parsed !== undefined) digest = `parsed:${sha256(`${type}\n${canonicalJson(parsed)}`)}`;
       input =

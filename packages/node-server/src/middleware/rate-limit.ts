@@ -38,7 +38,7 @@ export interface RateLimitOptions<C> {
   limiter?: RateLimiter;
   /** Where the counts live: share one (`@resilience/redis`) between instances. @default memoryStore() */
   store?: Store;
-  /** Whose quota a request takes from. @default the client IP (IPv6 by /56, see clientIpKey) */
+  /** Whose quota a request takes from; `''` for the client IP. @default the client IP (IPv6 by /56, see clientIpKey) */
   key?: (c: C) => string | PromiseLike<string>;
   /** What a request costs. A fixed cost above what a limit ever admits is refused at construction; a function's, with a 429 and no Retry-After. @default 1 */
   cost?: number | ((c: C) => number | PromiseLike<number>);
@@ -292,7 +292,10 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
 
   const slow = async (c: C, res: ServerResponse): Promise<Answer | undefined> => {
     if (skip !== undefined && (await skip(c))) return undefined;
-    const key = keyOf === undefined ? ipKey(c) : await keyOf(c);
+    const own = keyOf === undefined ? '' : await keyOf(c);
+    // '' (no API key sent, say): counted under the client address, as without `key`; one key for
+    // every such request would let one client spend the quota of all. Not a string: consume throws.
+    const key = own === '' ? ipKey(c) : own;
     const cost = costOf === undefined ? fixedCost : await costOf(c);
     // Not left to consume's default of 1: a lookup that found nothing is a bug to see, not a request charged 1.
     if (typeof cost !== 'number') {
