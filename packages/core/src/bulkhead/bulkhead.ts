@@ -23,7 +23,7 @@ class QueuedCall implements DeadlineEntry {
 
   constructor(
     readonly owner: BulkheadPolicy,
-    /** Gives the call its slot; the call then starts from its caller's continuation. */
+    // Gives the call its slot; the call then starts from its caller's continuation.
     readonly admit: () => void,
     readonly reject: (error: unknown) => void,
   ) {}

@@ -97,6 +97,25 @@ describe('resilientClient defaults', () => {
     expect(ownAt).toEqual([100, 100]);
   });
 
+  it('share a budget made by another copy of core among hosts (an ESM app requiring the CJS entry too)', async () => {
+    const copy = (await import('../retry/budget.js?copy' as string)) as typeof import('../retry/budget.js');
+    const clock = new FakeClock();
+    const budget = new copy.RetryBudget({ clock, ratio: 0, minRetriesPerSecond: 0.1, windowMs: 10_000 });
+    const { client: c } = client({ retry: { budget, backoff: backoff.constant(0) } }, clock);
+    const { send, attempts } = script(reset());
+    await drive(
+      clock,
+      c.request(call('GET', A), send).catch(() => {}),
+    );
+    await drive(
+      clock,
+      c.request(call('GET', B), send).catch(() => {}),
+    );
+    expect(attempts).toHaveLength(1 + 1 + 1); // the one retry of the window, taken by the first host
+    expect(c.host('b.example.com')!.budget).toBe(budget);
+    expect(budget.rejected).toBe(2);
+  });
+
   it('keep a budget per host: 10 % of requests plus one retry a second', async () => {
     const { client: c, clock } = client({ retry: { backoff: backoff.constant(0) } });
     const { send, attempts } = script(reset());

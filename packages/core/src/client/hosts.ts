@@ -14,7 +14,7 @@ import { Pipeline } from '../pipeline/pipeline.js';
 import type { PolicyEvent } from '../policy/policy.js';
 import type { RateLimitEvent, RateLimiter } from '../ratelimit/limiter.js';
 import { backoff } from '../retry/backoff.js';
-import { RetryBudget, type RetryBudgetOptions } from '../retry/budget.js';
+import { isRetryBudget, RetryBudget, type RetryBudgetOptions } from '../retry/budget.js';
 import { type RetryPolicy, retry } from '../retry/retry.js';
 import { type AdaptiveThrottlePolicy, adaptiveThrottle } from '../throttle/throttle.js';
 import { type TimeoutPolicy, timeout } from '../timeout/timeout.js';
@@ -174,7 +174,7 @@ export class HostBuilder {
     if (r === false) return undefined;
     const b = r?.budget;
     if (b === false) return undefined;
-    if (b instanceof RetryBudget) return b;
+    if (isRetryBudget(b)) return b;
     return new RetryBudget({ ...b, ...(this.#clock && { clock: this.#clock }) });
   }
 

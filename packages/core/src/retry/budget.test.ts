@@ -85,6 +85,32 @@ describe('RetryBudget', () => {
     expect(budget.rejected).toBe(0);
   });
 
+  it('is shared by a retry of another copy of core (an ESM app requiring the CJS entry too)', async () => {
+    const copy = (await import('./budget.js?copy' as string)) as typeof import('./budget.js');
+    const clock = new FakeClock();
+    const budget = new copy.RetryBudget({ clock, ratio: 0, minRetriesPerSecond: 0 });
+    expect(budget).not.toBeInstanceOf(RetryBudget); // another copy of the class
+    const policy = retry({ clock, maxAttempts: 3, backoff: backoff.constant(0), budget });
+    const call = policy.execute(() => Promise.reject(Object.assign(new Error('reset'), { code: 'ECONNRESET' })));
+    await expect(call).rejects.toThrow('reset'); // no retry: the budget it was given is spent
+    expect(policy.stats.giveUps.budget).toBe(1);
+    expect(budget.rejected).toBe(1);
+  });
+
+  it('lets a caller leave mid-wait under a budget of an older copy of core, which has no release()', async () => {
+    const clock = new FakeClock();
+    const budget = { tryRetry: () => true, recordCall() {} } as unknown as RetryBudget;
+    const policy = retry({ clock, maxAttempts: 2, backoff: backoff.constant(100), budget });
+    const caller = new AbortController();
+    const left = policy.execute(
+      () => Promise.reject(Object.assign(new Error('reset'), { code: 'ECONNRESET' })),
+      caller.signal,
+    );
+    await clock.advance(10);
+    caller.abort(new Error('left'));
+    await expect(left).rejects.toThrow('left');
+  });
+
   it('rejects bad options', () => {
     expect(() => new RetryBudget({ ratio: -1 })).toThrow(/ratio/);
     expect(() => new RetryBudget({ windowMs: 0 })).toThrow(/windowMs/);

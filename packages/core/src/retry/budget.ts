@@ -32,6 +32,13 @@ export function checkBudgetOptions(v: OptionsValidator, options: RetryBudgetOpti
   v.clock(name('clock'), o.clock);
 }
 
+/**
+ * A budget of this copy of core or of another one, whose class `instanceof` does not know (an
+ * ESM app that requires the CommonJS entry too): a retry only calls its methods.
+ */
+export const isRetryBudget = (value: unknown): value is RetryBudget =>
+  typeof (value as RetryBudget | undefined)?.tryRetry === 'function';
+
 // The window moves in steps, so a span of `windowMs` across a step may hold up to twice the bound.
 /**
  * Finagle's retry budget: over the last `windowMs` (ten steps), at most `ratio · calls +

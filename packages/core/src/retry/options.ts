@@ -1,7 +1,7 @@
 import { type Clock, type Random, systemClock } from '../clock/clock.js';
 import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import { type Backoff, exponentialSchedule } from './backoff.js';
-import { checkBudgetOptions, RetryBudget, type RetryBudgetOptions } from './budget.js';
+import { checkBudgetOptions, isRetryBudget, RetryBudget, type RetryBudgetOptions } from './budget.js';
 
 export interface RetryOptions {
   /** Total calls, including the first (so `1` never retries). @default 4 */
@@ -83,7 +83,9 @@ export function resolveRetryOptions(options: RetryOptions): ResolvedRetryOptions
       retryAfter,
       'true, false or { maxMs }',
     );
-  if (!(o.budget instanceof RetryBudget)) checkBudgetOptions(v, o.budget, 'budget');
+  const given = o.budget;
+  const shared = isRetryBudget(given); // an instance, of this copy of core or of another
+  if (!shared) checkBudgetOptions(v, given, 'budget');
   v.done();
   const retryAfterMaxMs =
     retryAfter === false
@@ -92,12 +94,12 @@ export function resolveRetryOptions(options: RetryOptions): ResolvedRetryOptions
         ? (retryAfter.maxMs ?? RETRY_DEFAULTS.retryAfterMaxMs)
         : RETRY_DEFAULTS.retryAfterMaxMs;
   const budget =
-    options.budget === undefined
+    given === undefined
       ? undefined
-      : options.budget instanceof RetryBudget
-        ? options.budget
+      : shared
+        ? given
         : // The retry's clock, also for a `clock: undefined` (a config value not set).
-          new RetryBudget({ ...options.budget, clock: options.budget.clock ?? options.clock ?? systemClock });
+          new RetryBudget({ ...given, clock: given.clock ?? options.clock ?? systemClock });
   return {
     maxAttempts: options.maxAttempts ?? RETRY_DEFAULTS.maxAttempts,
     backoff: options.backoff ?? RETRY_DEFAULTS.backoff,

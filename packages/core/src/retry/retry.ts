@@ -130,7 +130,7 @@ export class RetryPolicy extends PolicyBase<RetryEvent> {
       } catch (abortReason) {
         // The caller left: no retry was made, so none is counted or taken from the budget.
         stats.totalDelayMs += Math.max(0, this.#clock.now() - sleptAt);
-        budget?.release();
+        budget?.release?.(); // a budget of an older copy of core has none
         this.#giveUp('aborted', attempt, error);
         throw abortReason;
       }

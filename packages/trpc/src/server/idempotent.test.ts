@@ -434,3 +434,18 @@ describe('idempotentMutation: the input it fingerprints', () => {
     );
   });
 });
+
+describe('idempotentMutation: an idempotency() of another copy of core (an ESM app requiring the CJS entry too)', () => {
+  it('records in the instance it is given, and replays from it', async () => {
+    const records = idempotency(); // this copy's
+    vi.resetModules(); // a second instance of the modules, as a second install or the other build has
+    const copy = await import('./idempotent.js');
+    let runs = 0;
+    const mutation = copy.idempotentMutation({ idempotency: records }, () => ++runs);
+    const call = { input: { idempotencyKey: 'k-copied' }, path: 'pay' };
+    expect(await mutation(call)).toBe(1);
+    expect(await mutation(call)).toBe(1); // replayed from the records given
+    expect(runs).toBe(1);
+    expect(await records.store.keys('', 0)).toHaveLength(1);
+  });
+});

@@ -1,7 +1,7 @@
 import {
   type EventLogger,
   HTTP_DEFAULTS,
-  Idempotency,
+  type Idempotency,
   type IdempotencyOptions,
   type IdempotentResult,
   idempotency,
@@ -55,6 +55,13 @@ export interface IdempotentMutationOptions<O extends ResolverInput> {
   /** Your router's transformer (superjson): results are recorded in its form, so a replay returns a `Date`, `Map` or `BigInt` as the first call did. @default JSON */
   transformer?: { serialize(value: unknown): unknown; deserialize(value: unknown): unknown };
 }
+
+/**
+ * An `idempotency()` of this copy of core or of another one, whose class `instanceof` does not
+ * know (an ESM app that requires the CommonJS entry too): known by the one method called here.
+ */
+const isIdempotency = (value: unknown): value is Idempotency =>
+  typeof (value as Idempotency | undefined)?.executeDetailed === 'function';
 
 type Awaitable<T> = T | Promise<T>;
 
@@ -166,7 +173,7 @@ export function idempotentMutation<O extends ResolverInput, T>(
     v.check(!(min > max), 'minKeyLength', min, `at most maxKeyLength (${max})`);
   }
   const idem = built(v, 'idempotency', [], () =>
-    o.idempotency instanceof Idempotency ? o.idempotency : idempotency(o.idempotency),
+    isIdempotency(o.idempotency) ? o.idempotency : idempotency(o.idempotency),
   );
   const keyOf = o.key ?? keyInInput;
   const { scope: scopeOf } = o;
