@@ -700,6 +700,31 @@ describe('withResilience(axios) against a real server', () => {
     },
   );
 
+  it.each([
+    ['http', 'gzip'],
+    ['http', 'br'],
+    ['fetch', 'gzip'],
+    ['fetch', 'br'],
+  ] as const)(
+    'counts a host whose %s-adapter body does not decode (%s) against its breaker, without retrying it',
+    async (adapter, encoding) => {
+      // zlib throws Z_DATA_ERROR on a broken gzip body, Node's brotli ERR__ERROR_FORMAT_*: the same
+      // failure of the host (before, a broken brotli body was `unknown`, or `validation` through
+      // the fetch adapter, and the breaker stayed closed).
+      server = await scriptServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': encoding });
+        res.end('these bytes are not compressed at all');
+      });
+      const { api } = resilient({ breaker: { strategy: consecutive(2) } }, new FakeClock(), { adapter });
+      for (let i = 0; i < 2; i++) {
+        const error = await failure(api.get('/items'));
+        expect([classify(error), resilienceDetails(error)?.attempts]).toEqual(['dependency', 1]);
+      }
+      expect(await failure(api.get('/items'))).toBeInstanceOf(BrokenCircuitError);
+      expect(server.seen).toHaveLength(2);
+    },
+  );
+
   it('sends a streamed body once: it cannot be read twice', async () => {
     server = await scriptServer(answer(503), answer(200));
     const { api } = resilient({ idempotent: () => true });
