@@ -667,21 +667,39 @@ describe('withResilience(axios) against a real server', () => {
     expect(server.seen).toHaveLength(2);
   });
 
-  it('reads a 503 whose body is over maxContentLength as the 503 it is: retried, and counted by the breaker', async () => {
-    // The http adapter fails such a body without a response; fetch, which has no such limit, retries the 503.
-    server = await scriptServer(answer(503, { text: 'x'.repeat(100) }), answer(200, { ok: true }));
-    const { clock, api } = resilient();
-    const pending = api.get('/items', { maxContentLength: 50 });
-    await waiting(clock);
-    await clock.advance(100);
-    expect((await pending).data).toEqual({ ok: true });
-    expect(server.seen).toHaveLength(2);
-    server.script(answer(503, { text: 'x'.repeat(100) }));
-    const { api: guarded } = resilient({ retry: false, breaker: { strategy: consecutive(1) } });
-    const tooLong = (await failure(guarded.get('/items', { maxContentLength: 50 }))) as AxiosError;
-    expect([tooLong.message, tooLong.status]).toEqual(['maxContentLength size of 50 exceeded', 503]);
-    expect(await failure(guarded.get('/items'))).toBeInstanceOf(BrokenCircuitError); // before, a success: closed
-    expect(server.seen).toHaveLength(3);
+  it.each([
+    ['http', {}],
+    ['fetch', {}],
+    ['fetch', { 'content-length': '111' }], // refused on its declared length, before the body is read
+  ] as const)(
+    'reads a 503 whose body is over maxContentLength as the 503 it is: retried, and counted by the breaker (%s adapter, %o)',
+    async (adapter, headers) => {
+      // The adapters fail such a body without a response; fetch, which has no such limit, retries the 503.
+      const tooLongBody = answer(503, { text: 'x'.repeat(100) }, headers);
+      server = await scriptServer(tooLongBody, answer(200, { ok: true }));
+      const { clock, api } = resilient({}, new FakeClock(), { adapter });
+      const pending = api.get('/items', { maxContentLength: 50 });
+      await waiting(clock);
+      await clock.advance(100);
+      expect((await pending).data).toEqual({ ok: true });
+      expect(server.seen).toHaveLength(2);
+      server.script(tooLongBody);
+      const { api: guarded } = resilient({ retry: false, breaker: { strategy: consecutive(1) } }, new FakeClock(), {
+        adapter,
+      });
+      const tooLong = (await failure(guarded.get('/items', { maxContentLength: 50 }))) as AxiosError;
+      expect([tooLong.message, tooLong.status]).toEqual(['maxContentLength size of 50 exceeded', 503]);
+      expect(await failure(guarded.get('/items'))).toBeInstanceOf(BrokenCircuitError); // before, a success: closed
+      expect(server.seen).toHaveLength(3);
+    },
+  );
+
+  it('keeps a 2xx over maxContentLength through the fetch adapter the client’s own refusal: not retried', async () => {
+    server = await scriptServer(answer(200, { text: 'x'.repeat(100) }));
+    const { api } = resilient({ breaker: { strategy: consecutive(1) } }, new FakeClock(), { adapter: 'fetch' });
+    const tooLong = (await failure(api.get('/items', { maxContentLength: 50 }))) as AxiosError;
+    expect([tooLong.status, resilienceDetails(tooLong)?.attempts]).toEqual([undefined, 1]);
+    expect((await api.get('/items')).status).toBe(200); // the breaker stayed closed
   });
 
   it.each(['http', 'fetch'] as const)(
