@@ -40,8 +40,14 @@ export class AsLeft {
   /** One attempt: the attempt's cancellation and key, through the original adapter. */
   send(attempt: ClientAttempt): Promise<AxiosResponse> {
     const config = this.#config;
-    const adapter = axios.getAdapter(this.#spec, config);
+    let adapter = axios.getAdapter(this.#spec, config);
     const sent = attempt.attempt === 1 && this.#inPlace ? config : this.#copy();
+    // The fetch adapter (the built-in one without an `adapterName`) fails a body over
+    // `maxContentLength` without its response: its status is kept for `fetchedStatus`.
+    if (this.#builtIn && (config.maxContentLength ?? -1) > -1 && !(adapter as { adapterName?: string }).adapterName) {
+      sent.env = { ...sent.env, fetch: recording(sent.env?.fetch ?? fetch) };
+      adapter = axios.getAdapter(this.#spec, sent);
+    }
     if (attempt.idempotencyKey !== undefined) sent.headers.set(IDEMPOTENCY_KEY_HEADER, attempt.idempotencyKey);
     if (!attempt.abortable) return adapter(sent); // nothing can abort it: the caller passed no signal either
     const restore = (settled: { config?: unknown } | undefined, response: boolean) => {
@@ -114,3 +120,29 @@ function copyOf(config: InternalAxiosRequestConfig): InternalAxiosRequestConfig 
 /** Whether the adapter option names axios' own adapters only ('xhr', 'http', 'fetch'), which take a cancel token. */
 const isBuiltIn = (spec: AdapterSpec): boolean =>
   typeof spec === 'string' || (Array.isArray(spec) && spec.every((name) => typeof name === 'string'));
+
+type Fetch = typeof fetch;
+
+/** The error statuses the fetch adapter's requests were answered with, by the `Request` its error carries. */
+const statuses = new WeakMap<object, number>();
+/** Each fetch with its recording wrapper, kept: axios builds its fetch adapter once per fetch function. */
+const recorders = new WeakMap<Fetch, Fetch>();
+
+/** `fetch`, recording the status of an error response for `fetchedStatus`. */
+function recording(fetch: Fetch): Fetch {
+  let recorder = recorders.get(fetch);
+  if (recorder === undefined) {
+    recorder = (input, init) =>
+      fetch(input, init).then((response) => {
+        if (response.status >= 400 && typeof input === 'object') statuses.set(input, response.status);
+        return response;
+      });
+    recorders.set(fetch, recorder);
+    recorders.set(recorder, recorder); // a config sent again keeps its recorder as it is
+  }
+  return recorder;
+}
+
+/** The error status the fetch adapter's `request` was answered with, if it was. */
+export const fetchedStatus = (request: unknown): number | undefined =>
+  typeof request === 'object' && request !== null ? statuses.get(request) : undefined;

@@ -667,21 +667,39 @@ describe('withResilience(axios) against a real server', () => {
     expect(server.seen).toHaveLength(2);
   });
 
-  it('reads a 503 whose body is over maxContentLength as the 503 it is: retried, and counted by the breaker', async () => {
-    // The http adapter fails such a body without a response; fetch, which has no such limit, retries the 503.
-    server = await scriptServer(answer(503, { text: 'x'.repeat(100) }), answer(200, { ok: true }));
-    const { clock, api } = resilient();
-    const pending = api.get('/items', { maxContentLength: 50 });
-    await waiting(clock);
-    await clock.advance(100);
-    expect((await pending).data).toEqual({ ok: true });
-    expect(server.seen).toHaveLength(2);
-    server.script(answer(503, { text: 'x'.repeat(100) }));
-    const { api: guarded } = resilient({ retry: false, breaker: { strategy: consecutive(1) } });
-    const tooLong = (await failure(guarded.get('/items', { maxContentLength: 50 }))) as AxiosError;
-    expect([tooLong.message, tooLong.status]).toEqual(['maxContentLength size of 50 exceeded', 503]);
-    expect(await failure(guarded.get('/items'))).toBeInstanceOf(BrokenCircuitError); // before, a success: closed
-    expect(server.seen).toHaveLength(3);
+  it.each([
+    ['http', {}],
+    ['fetch', {}],
+    ['fetch', { 'content-length': '111' }], // refused on its declared length, before the body is read
+  ] as const)(
+    'reads a 503 whose body is over maxContentLength as the 503 it is: retried, and counted by the breaker (%s adapter, %o)',
+    async (adapter, headers) => {
+      // The adapters fail such a body without a response; fetch, which has no such limit, retries the 503.
+      const tooLongBody = answer(503, { text: 'x'.repeat(100) }, headers);
+      server = await scriptServer(tooLongBody, answer(200, { ok: true }));
+      const { clock, api } = resilient({}, new FakeClock(), { adapter });
+      const pending = api.get('/items', { maxContentLength: 50 });
+      await waiting(clock);
+      await clock.advance(100);
+      expect((await pending).data).toEqual({ ok: true });
+      expect(server.seen).toHaveLength(2);
+      server.script(tooLongBody);
+      const { api: guarded } = resilient({ retry: false, breaker: { strategy: consecutive(1) } }, new FakeClock(), {
+        adapter,
+      });
+      const tooLong = (await failure(guarded.get('/items', { maxContentLength: 50 }))) as AxiosError;
+      expect([tooLong.message, tooLong.status]).toEqual(['maxContentLength size of 50 exceeded', 503]);
+      expect(await failure(guarded.get('/items'))).toBeInstanceOf(BrokenCircuitError); // before, a success: closed
+      expect(server.seen).toHaveLength(3);
+    },
+  );
+
+  it('keeps a 2xx over maxContentLength through the fetch adapter the client’s own refusal: not retried', async () => {
+    server = await scriptServer(answer(200, { text: 'x'.repeat(100) }));
+    const { api } = resilient({ breaker: { strategy: consecutive(1) } }, new FakeClock(), { adapter: 'fetch' });
+    const tooLong = (await failure(api.get('/items', { maxContentLength: 50 }))) as AxiosError;
+    expect([tooLong.status, resilienceDetails(tooLong)?.attempts]).toEqual([undefined, 1]);
+    expect((await api.get('/items')).status).toBe(200); // the breaker stayed closed
   });
 
   it.each(['http', 'fetch'] as const)(
@@ -696,6 +714,31 @@ describe('withResilience(axios) against a real server', () => {
         expect([classify(error), resilienceDetails(error)?.attempts]).toEqual(['dependency', 1]);
       }
       expect(await failure(api.get('/items'))).toBeInstanceOf(BrokenCircuitError); // before, closed
+      expect(server.seen).toHaveLength(2);
+    },
+  );
+
+  it.each([
+    ['http', 'gzip'],
+    ['http', 'br'],
+    ['fetch', 'gzip'],
+    ['fetch', 'br'],
+  ] as const)(
+    'counts a host whose %s-adapter body does not decode (%s) against its breaker, without retrying it',
+    async (adapter, encoding) => {
+      // zlib throws Z_DATA_ERROR on a broken gzip body, Node's brotli ERR__ERROR_FORMAT_*: the same
+      // failure of the host (before, a broken brotli body was `unknown`, or `validation` through
+      // the fetch adapter, and the breaker stayed closed).
+      server = await scriptServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': encoding });
+        res.end('these bytes are not compressed at all');
+      });
+      const { api } = resilient({ breaker: { strategy: consecutive(2) } }, new FakeClock(), { adapter });
+      for (let i = 0; i < 2; i++) {
+        const error = await failure(api.get('/items'));
+        expect([classify(error), resilienceDetails(error)?.attempts]).toEqual(['dependency', 1]);
+      }
+      expect(await failure(api.get('/items'))).toBeInstanceOf(BrokenCircuitError);
       expect(server.seen).toHaveLength(2);
     },
   );

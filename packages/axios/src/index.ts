@@ -7,7 +7,7 @@ import {
 } from '@resilience/core';
 import { checkNested, isPlainObject, OptionsValidator } from '@resilience/core/internal';
 import axios, { type AxiosError, type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
-import { type AdapterSpec, AsLeft } from './as-left.js';
+import { type AdapterSpec, AsLeft, fetchedStatus } from './as-left.js';
 import { followToken } from './caller-cancel.js';
 
 /** The options of `withResilience`: the same as `@resilience/fetch`, each the options of a core factory. */
@@ -236,10 +236,13 @@ function brokenOff(error: unknown): never {
   if (!axios.isAxiosError(error)) throw error;
   const cause = e.cause as { message?: unknown; code?: unknown } | undefined;
   // A body over `maxContentLength` fails without a response, whatever its status: the http
-  // adapter's request has the status line it read. A 503 is then read as the 503 it is (retried,
-  // counted by the breaker) as fetch reads it; a 200's stays the client's own refusal.
+  // adapter's request has the status line it read, the fetch adapter's `Request` the status
+  // recorded for it. A 503 is then read as the 503 it is (retried, counted by the breaker) as
+  // fetch reads it; a 200's stays the client's own refusal.
   const status =
-    e.response === undefined ? (e.request as { res?: { statusCode?: unknown } })?.res?.statusCode : undefined;
+    e.response === undefined
+      ? ((e.request as { res?: { statusCode?: unknown } })?.res?.statusCode ?? fetchedStatus(e.request))
+      : undefined;
   if (e.code === 'ERR_BAD_RESPONSE' && e.status === undefined && typeof status === 'number' && status >= 400) {
     Object.defineProperty(error, 'status', { value: status, configurable: true, writable: true, enumerable: true });
   }

@@ -41,37 +41,27 @@ const transport = {
   status: (response: Response) => response.status,
   headers: (response: Response) => response.headers,
   // A response that is retried is released, so its connection is freed before the wait: a
-  // web stream is cancelled; node-fetch's body, a Node stream without `cancel`, is read out
-  // (node-fetch 2 hands the socket back only once the response ends), up to DRAIN_BYTES.
+  // web stream is cancelled (undici then closes the connection), node-fetch's body, a Node
+  // stream without `cancel`, destroyed with what is piped into it (`destroyPiped`).
   discard: (response: Response) => {
-    const body = response.body as { cancel?: unknown; resume?: unknown } | null;
+    const body = response.body as { cancel?: unknown; destroy?: unknown } | null;
     if (typeof body?.cancel === 'function') (body as ReadableStream).cancel().catch(() => {});
-    else if (typeof body?.resume === 'function') drain(body as unknown as NodeStream);
+    else if (typeof body?.destroy === 'function') destroyPiped(body as unknown as NodeJS.ReadableStream);
   },
 };
 
-type NodeStream = NodeJS.ReadableStream & { destroy?(): void };
-
-/** How much of a retried node-fetch response is read out, for its connection to be reused. */
-const DRAIN_BYTES = 4 << 20;
-
 /**
- * Reads a Node stream body out, and past DRAIN_BYTES (a body that never ends, from a broken or
- * hostile server) destroys it instead: read out, it would be read for as long as the server
- * writes. node-fetch 2 closes a connection only through the request's signal, so that one stays
- * open, unread, until the server closes it — as when a node-fetch caller drops a response.
+ * Destroys a Node stream and, as each pipe into it unpipes (it tells its destination which
+ * source it was, in `unpipe`), the streams piped into it, down to the response: node-fetch 2
+ * pipes the response into the body it returns (`res.pipe()`, which a destroyed destination does
+ * not destroy), so destroying the body alone left the socket open and, on a body that stalls,
+ * held by a response nobody reads. Reading it out instead waits for ever on such a body.
  */
-function drain(body: NodeStream): void {
-  let left = DRAIN_BYTES;
-  const count = (chunk: { length: number }) => {
-    left -= chunk.length;
-    if (left > 0) return;
-    body.removeListener('data', count);
-    if (typeof body.destroy === 'function') body.destroy();
-    else body.pause();
-  };
-  body.on('data', count);
-  body.resume();
+function destroyPiped(stream: NodeJS.ReadableStream): void {
+  // A response received whole is read out instead: its socket goes back to the pool.
+  if ((stream as { complete?: unknown }).complete === true) return void stream.resume();
+  stream.once('unpipe', destroyPiped);
+  (stream as unknown as { destroy(): void }).destroy();
 }
 
 /**

@@ -257,6 +257,20 @@ describe('circuitBreakerLink against a real tRPC server', () => {
     expect(calls.items).toBe(4);
   });
 
+  it('counts each operation of a batch that failed as a whole: the breaker counts calls, not HTTP requests', async () => {
+    // One connection dropped under httpBatchLink fails its three queries: three failed calls of
+    // `items`, as three httpLink requests failing at once would be. (A batch's operations have
+    // their own outcomes too: one may fail in a 207 while the others succeed, and is counted alone.)
+    const clock = new FakeClock();
+    const breakers = circuitBreakerLink<AppRouter>({ breaker: { strategy: consecutive(3) }, clock });
+    const client = await setup((url) => [breakers, httpBatchLink({ url })], clock);
+    outcomes = ['drop'];
+    const batch = await Promise.all([1, 2, 3].map(() => failure(client.items.query())));
+    expect(batch.map((error) => error.cause).every((cause) => cause === batch[0]!.cause)).toBe(true); // one failure
+    expect(requests).toBe(1);
+    expect(breakers.client.host('items')?.breaker?.state).toBe('open');
+  });
+
   it('counts a 4xx answer as the server working', async () => {
     const clock = new FakeClock();
     const breakers = circuitBreakerLink<AppRouter>({ breaker: { strategy: consecutive(1) }, clock });

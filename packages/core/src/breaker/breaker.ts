@@ -46,7 +46,7 @@ export class CircuitBreakerPolicy extends BreakerEvents implements RegisteredBre
     const s = options.initialState;
     this.#m = new BreakerMachine(this.#opts, strategy.createWindow(s?.window), options.random ?? systemRandom, s);
     this.#m.onChange = (from, to) => {
-      if (to === 'closed') this.#cause = undefined;
+      if (to === 'closed') this.#cause = this.#rejections = undefined; // the rejections keep a cause too
       if (this.events.hasListeners) this.events.emit({ type: 'state_change', policy: this.name, from, to });
     };
     const registry = options.registry ?? breakerRegistry;

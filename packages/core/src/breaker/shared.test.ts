@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import {
@@ -79,6 +81,30 @@ describe('circuitBreaker({ store }) (shared state)', () => {
     expect(await probe).toBe('ok');
     expect(await a.execute(() => 'back')).toBe('back');
     expect([a.state, b.state]).toEqual(['closed', 'closed']);
+  });
+
+  it('keeps the failure that opened it (its rejections’ cause) only until it closes', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const { a, clock } = pair();
+    // In a function of its own, so no register of the test's frame keeps the failure.
+    const openAndReject = async () => {
+      const failure = new Error('down');
+      await settle(a.execute(() => Promise.reject(failure)));
+      await settle(a.execute(() => Promise.reject(failure)));
+      const rejection = await settle(a.execute(() => 'not run'));
+      expect((rejection as Error).cause).toBe(failure);
+      return new WeakRef(failure);
+    };
+    const opened = await openAndReject();
+    await clock.advance(1_000);
+    expect(await a.execute(() => 'probe')).toBe('probe');
+    expect(a.state).toBe('closed');
+    for (let i = 0; i < 5 && opened.deref() !== undefined; i++) {
+      await new Promise((r) => setImmediate(r));
+      gc();
+    }
+    expect(opened.deref()).toBeUndefined(); // before, kept by the rejections' cache for good
   });
 
   it('emits state changes, successes, failures and rejections as this instance sees them', async () => {

@@ -293,7 +293,7 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     const from = this.#state;
     this.#state = state;
     this.#round = round;
-    if (state === 'closed') this.#cause = undefined;
+    if (state === 'closed') this.#cause = this.#rejections = undefined; // the rejections keep a cause too
     this.#wait = retryAfterMs ?? Number.POSITIVE_INFINITY;
     this.#probeAt = at + this.#wait;
     if (from !== state && this.events.hasListeners) {

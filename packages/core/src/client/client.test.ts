@@ -405,7 +405,14 @@ describe('per-host policies', () => {
     const parse = () => Object.assign(new Error('Parse Error: Expected HTTP/'), { code: 'HPE_INVALID_CONSTANT' });
     const wrapped = () => Object.assign(new TypeError('fetch failed'), { cause: parse() });
     const corrupt = () => Object.assign(new Error('incorrect header check'), { code: 'Z_DATA_ERROR', status: 200 });
-    for (const error of [parse, wrapped, () => Object.assign(new Error('trpc'), { cause: wrapped() }), corrupt]) {
+    const brotli = () => Object.assign(new Error('Decompression failed'), { code: 'ERR__ERROR_FORMAT_PADDING_1' });
+    for (const error of [
+      parse,
+      wrapped,
+      () => Object.assign(new Error('trpc'), { cause: wrapped() }),
+      corrupt,
+      brotli,
+    ]) {
       const { client: c } = client({ breaker: { strategy: consecutive(2) }, throttle: { k: 2 } });
       const { send, attempts } = script(error());
       await expect(c.request(call('GET', A), send)).rejects.toThrow();

@@ -34,9 +34,9 @@ export interface ClientCall<N> {
   readonly url: string | URL;
   /** Reads a request header (any case); used for `Idempotency-Key`. */
   header?(name: string): string | null | undefined;
-  /** The caller's signal: aborts waits and the attempt in flight. */
+  /** The caller's signal: aborts waits and the attempt. */
   readonly signal?: AbortSignal | undefined;
-  /** `false` when the body can be sent only once (a stream): the request is then never retried. @default true */
+  /** `false` when the body can be sent only once (a stream): never retried. @default true */
   readonly replayable?: boolean;
 }
 
@@ -44,16 +44,14 @@ export interface ClientCall<N> {
 export interface ClientTransport<R> {
   /**
    * The status of a response, for HTTP clients that resolve whatever the status (fetch): an
-   * error status (≥ 400) then counts as a failed attempt. Omit it for clients that reject on
-   * an error status (axios): the status is read from the error (`statusOf`).
+   * error status (≥ 400) then counts as a failed attempt. Omit it for clients that reject on one (axios).
    */
   status?(response: R): number;
   /** The response's headers (a `Headers` or a record), where `Retry-After` is read. */
   headers?(response: R): unknown;
   /**
    * Releases a response about to be retried (fetch: cancels its body so the connection is
-   * freed): the response of an error status, or the `response` a failed attempt's error
-   * carries (axios). Best effort: what it throws is ignored.
+   * freed), or the `response` a failed attempt's error carries (axios). What it throws is ignored.
    */
   discard?(response: R): void;
 }
@@ -256,7 +254,10 @@ class Run<R> {
   /** One attempt through the host's breaker, throttle, rate limit and attempt timeout. */
   readonly attempt = (context: ExecuteContext): Promise<R> => {
     this.attempts = context.attempt;
-    if (context.attempt > 1) this.totalDelayMs += this.#clock.now() - this.#failedAt;
+    if (context.attempt > 1) {
+      this.totalDelayMs += this.#clock.now() - this.#failedAt;
+      letGo(this.#statusError); // retried: its response was released
+    }
     const sent = this.#host.attempt.run(this.#wire, context);
     if (!this.#retries) return sent;
     // The wait before the next attempt starts when this one fails.
@@ -300,15 +301,24 @@ class Run<R> {
   readonly settle = (error: unknown): R => {
     const last = isRetryExhaustedError(error) ? error.cause : error;
     const details = this.#details();
-    if (last !== undefined && last === this.#statusError) {
-      const response = this.#statusError.response;
+    const failed = this.#statusError;
+    const response = failed?.response;
+    // The caller owns the last response now: an error kept after the request (the `cause` of an
+    // open breaker's rejections) must not keep a response, nor its unread body, alive.
+    letGo(failed);
+    if (last !== undefined && last === failed) {
       attachDetails(response, details);
-      return response;
+      return response!;
     }
     if (!(this.#signal?.aborted && last === this.#signal.reason)) attachDetails(last, details);
     throw last;
   };
 }
+
+/** Drops an `HttpStatusError`'s `response`. */
+const letGo = (error: HttpStatusError<unknown> | undefined) => {
+  if (error) (error as { response: unknown }).response = undefined;
+};
 
 /** An `HttpStatusError` without a stack trace: no caller sees it, and capturing one costs more than the rest. */
 function statusError<R>(status: number, headers: unknown, response: R): HttpStatusError<R> {

@@ -1,13 +1,12 @@
 /**
- * An HTTP answer with an error status (4xx, 5xx), as the client's policies see it when the
- * HTTP client resolves with it (fetch) instead of rejecting: `retry`'s and `breaker`'s
- * `handle`, `onRetry` and events receive it, `statusOf` and `retryAfterMs` read it. The
- * caller never does: at the end the response itself is returned.
+ * An error status (4xx, 5xx) of an HTTP client that resolves with it (fetch), as the client's
+ * policies see it (`handle`, `onRetry`, events). The caller gets the response itself.
  */
 export class HttpStatusError<R = unknown> extends Error {
   readonly status: number;
   /** The response's headers, where `Retry-After` is read. */
   readonly headers: unknown;
+  /** Let go (`undefined`) once the request settled: the caller has it. */
   readonly response: R;
 
   constructor(status: number, headers: unknown, response: R) {

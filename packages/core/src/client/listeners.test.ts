@@ -3,9 +3,12 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
+import { consecutive } from '../breaker/strategy.js';
 import { FakeClock } from '../clock/fake-clock.js';
+import { BrokenCircuitError } from '../errors/errors.js';
 import { call, script, transport } from '../testing/client-kit.js';
 import { resilientClient } from './client.js';
+import type { HttpStatusError } from './http-status-error.js';
 
 /** Collects garbage until `ref` is collected or five rounds passed (WeakRef targets live until the job ends). */
 async function collected(ref: WeakRef<object>): Promise<boolean> {
@@ -45,5 +48,38 @@ describe('resilientClient event listeners', () => {
       return new WeakRef(listener);
     };
     expect(await collected(subscribeAndLeave())).toBe(true);
+  });
+});
+
+describe('resilientClient breaker', () => {
+  it('keeps no response of a request that settled, nor the failure that opened it once closed again', async () => {
+    const clock = new FakeClock();
+    const c = resilientClient(
+      { clock, retry: { maxAttempts: 2 }, breaker: { strategy: consecutive(2), halfOpenAfter: 1_000 } },
+      transport,
+    );
+    const failing = script(503);
+    // A function of its own, so no register of the test's frame keeps a response.
+    const sendAndDrop = async () => {
+      let done = false;
+      const pending = c.request(call('GET', 'https://a.test/'), failing.send).finally(() => (done = true));
+      while (!done) await clock.runAll();
+      await pending;
+      return failing.responses.splice(0).map((r) => new WeakRef(r));
+    };
+    const responses = await sendAndDrop(); // the retried 503 (released) and the last one (the caller's)
+    const rejectAndDrop = async () => {
+      const rejected = await c.request(call('GET', 'https://a.test/'), failing.send).catch((e: unknown) => e);
+      expect(rejected).toBeInstanceOf(BrokenCircuitError);
+      const cause = (rejected as BrokenCircuitError).cause as HttpStatusError;
+      expect([cause.status, cause.response]).toEqual([503, undefined]); // before, the 503 itself
+      return new WeakRef(cause);
+    };
+    const opened = await rejectAndDrop();
+    for (const response of responses) expect(await collected(response)).toBe(true);
+    await clock.advance(1_000);
+    await c.request(call('GET', 'https://a.test/'), script(200).send);
+    expect(c.host('a.test')!.breaker!.state).toBe('closed');
+    expect(await collected(opened)).toBe(true); // before, kept by the breaker's rejections for good
   });
 });

@@ -46,7 +46,7 @@ export interface ClientOptions<N = unknown> {
   rateLimit?: ClientRateLimitOptions;
   /** A time limit for each attempt. Off by default. */
   timeout?: ClientTimeoutOptions;
-  /** A time limit for the whole request, attempts and waits included. Off by default. */
+  /** A time limit for the whole request, waits included. Off by default. */
   deadlineMs?: number;
   /**
    * Client-side adaptive throttling per host (Google SRE); `true` takes its defaults

@@ -107,6 +107,9 @@ describe('classify', () => {
       Object.assign(new Error('Network Error', { cause: parse() }), { name: 'AxiosError', code: 'ERR_NETWORK' }),
       withCode('HPE_INVALID_CHUNK_SIZE'),
       Object.assign(withCode('Z_DATA_ERROR'), { status: 200 }), // axios' http adapter: the 200's body
+      // A brotli body that does not decode, as Node's zlib names it (through undici's fetch too).
+      withCode('ERR__ERROR_FORMAT_PADDING_1'),
+      new TypeError('terminated', { cause: withCode('ERR__ERROR_FORMAT_EXUBERANT_NIBBLE') }),
     ]) {
       expect([error.message, classify(error), isTransient(error)]).toEqual([error.message, 'dependency', false]);
     }

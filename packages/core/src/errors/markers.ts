@@ -7,8 +7,12 @@ import type { ErrorCategory } from './classify.js';
  */
 type Field = 'name' | 'code' | 'grpc';
 
-/** llhttp's `HPE_*` codes (but `HPE_HEADER_OVERFLOW`, the client's own limit) and zlib's `Z_*`. */
-export const NOT_HTTP = /^(HPE_(?!HEADER_OVERFLOW)|Z_)/;
+/**
+ * llhttp's `HPE_*` codes (but `HPE_HEADER_OVERFLOW`, the client's own limit), zlib's `Z_*` and
+ * brotli's (Node prefixes `ERR_` to its name less `BROTLI_DECODER`: `ERR__ERROR_FORMAT_PADDING_1`;
+ * no other Node code has a double underscore), through Node's http client or undici.
+ */
+export const NOT_HTTP = /^(HPE_(?!HEADER_OVERFLOW)|Z_|ERR__)/;
 
 /** One marker: where it is read, the pattern it matches, its category and whether retrying may succeed. */
 export type ErrorMarker = readonly [field: Field, pattern: RegExp, category: ErrorCategory, transient: boolean];
@@ -43,7 +47,7 @@ export const ERROR_MARKERS: readonly ErrorMarker[] = [
     true,
   ],
   // An answer that is no HTTP (llhttp's parse errors, but for headers over the client's limit)
-  // or a body that does not decompress (zlib): the host failed, the same on every try.
+  // or a body that does not decompress (gzip, deflate, brotli): the host failed, the same on every try.
   ['code', NOT_HTTP, 'dependency', false],
   // Response headers over the client's own limit (Node's http client, undici): the same on every try.
   ['code', /^(HPE_HEADER_OVERFLOW|UND_ERR_HEADERS_OVERFLOW)$/, 'validation', false],
