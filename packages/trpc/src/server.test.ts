@@ -826,6 +826,10 @@ describe('idempotentMutation', () => {
     expect(() => idempotentMutation({ minKeyLength: 300 }, () => 1)).toThrow(
       /^Invalid idempotentMutation options: minKeyLength: received 300, expected at most maxKeyLength \(255\)/,
     );
+    // Longer than core keeps: every call with such a key would be a 500 (core's error, echoing the key), not a 400.
+    expect(() => idempotentMutation({ maxKeyLength: 1_025 }, () => 1)).toThrow(
+      /^Invalid idempotentMutation options: maxKeyLength: received 1025, expected an integer >= 1 <= 1024/,
+    );
     const strict = idempotentMutation({ minKeyLength: 16 }, () => 1);
     await expect(strict({ input: { idempotencyKey: 'short' }, path: 'x' })).rejects.toThrow(
       /a string of 16 to 255 characters/,

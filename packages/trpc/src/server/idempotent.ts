@@ -43,7 +43,7 @@ export interface IdempotentMutationOptions<O extends ResolverInput> {
   required?: boolean;
   /** Shortest key accepted, to refuse low-entropy keys. @default 1 */
   minKeyLength?: number;
-  /** Longest key accepted. @default 255 */
+  /** Longest key accepted: at most 1 024, the longest key core's `idempotency` keeps. @default 255 */
   maxKeyLength?: number;
   /**
    * The most bytes (UTF-8 JSON) of a result recorded: a larger one is answered but not
@@ -57,6 +57,9 @@ export interface IdempotentMutationOptions<O extends ResolverInput> {
 }
 
 type Awaitable<T> = T | Promise<T>;
+
+/** The longest key core's `idempotency.execute` takes. */
+const MAX_CORE_KEY_LENGTH = 1_024;
 
 const OPTION_NAMES = {
   idempotency: true,
@@ -148,7 +151,8 @@ export function idempotentMutation<O extends ResolverInput, T>(
   v.function('scope', o.scope);
   v.boolean('required', o.required);
   v.integer('minKeyLength', o.minKeyLength, { min: 1 });
-  v.integer('maxKeyLength', o.maxKeyLength, { min: 1 });
+  // Core refuses a longer key on every call: each such call would be a 500 echoing its key, not a 400.
+  v.integer('maxKeyLength', o.maxKeyLength, { min: 1, max: MAX_CORE_KEY_LENGTH });
   v.integer('maxResultBytes', o.maxResultBytes, { min: 0 });
   v.logger('logger', o.logger);
   const tx = o.transformer;
