@@ -545,6 +545,17 @@ describe('idempotentMutation', () => {
       expect(refused.message).toBe('The idempotency key must be a string of 1 to 255 characters');
     }
     expect(runs).toBe(0);
+    // A control character: no Idempotency-Key header holds one, and core's events carry the key
+    // as it is (a line break in it would forge a line of the log an onEvent listener writes).
+    for (const idempotencyKey of ['k1\n[WARN] payment refunded', 'k1\r', 'k\u0000', 'k\u007f', 'k\u0085']) {
+      const refused = await failure(client.order.mutate({ idempotencyKey }));
+      expect(refused.data).toMatchObject({ code: 'BAD_REQUEST', httpStatus: 400 });
+      expect(refused.message).toBe('The idempotency key must be well-formed text');
+    }
+    expect(runs).toBe(0);
+    // Any other text is a key: letters of every script, an emoji (a surrogate pair), spaces.
+    expect(await client.order.mutate({ idempotencyKey: 'заказ 1 😀' })).toBe(1);
+    runs = 0;
     // Absent (or null) is no key: optional, so it runs, once per call.
     expect([await client.order.mutate({}), await client.order.mutate({ idempotencyKey: null })]).toEqual([1, 2]);
   });
