@@ -152,6 +152,49 @@ describe('rateLimitMiddleware, errorFormatter and responseMeta over HTTP', () =>
     ]);
   });
 
+  it('hands your formatter tRPC’s own code, by which it hides the messages of errors nobody threw on purpose (the shape’s code and status are the answer’s)', async () => {
+    const production = (hideBy: (o: { shape: { data: { code: string } }; error: TRPCError }) => boolean) =>
+      initTRPC.create({
+        errorFormatter: errorFormatter((o) => (hideBy(o) ? { ...o.shape, message: 'Internal server error' } : o.shape)),
+      });
+    const answers = async (own: ReturnType<typeof production>) => {
+      server = await startServer({
+        router: own.router({
+          db: own.procedure.query(() => {
+            throw Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:5432'), { code: 'ECONNREFUSED' });
+          }),
+          store: own.procedure.query(() => {
+            throw new StoreUnavailableError('redis 10.0.0.7:6379 is down');
+          }),
+          busy: own.procedure.query(() => {
+            throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: 'Slow down' });
+          }),
+        }),
+        responseMeta: responseMeta(),
+      });
+      const said = [];
+      for (const path of ['db', 'store', 'busy']) {
+        const { status, body } = await get(server.url, path);
+        said.push([status, (body.error as { message?: string }).message]);
+      }
+      await server.close();
+      server = undefined;
+      return said;
+    };
+    // What docs/trpc.md shows: tRPC's code, INTERNAL_SERVER_ERROR for anything not thrown as a TRPCError.
+    expect(await answers(production(({ error }) => error.code === 'INTERNAL_SERVER_ERROR'))).toEqual([
+      [502, 'Internal server error'],
+      [503, 'Internal server error'],
+      [429, 'Slow down'],
+    ]);
+    // The check that hides them with tRPC alone reads this formatter's answer, a 502 or a 503.
+    expect(await answers(production(({ shape }) => shape.data.code === 'INTERNAL_SERVER_ERROR'))).toEqual([
+      [502, 'connect ECONNREFUSED 10.0.0.5:5432'],
+      [503, 'redis 10.0.0.7:6379 is down'],
+      [429, 'Slow down'],
+    ]);
+  });
+
   it('puts Retry-After on a batch only when every call in it was refused with a wait', async () => {
     const clock = new FakeClock();
     const limiter = rateLimiter({ name: 'api', algorithm: tokenBucket({ capacity: 1, refillPerSecond: 0.1 }), clock });
