@@ -152,6 +152,49 @@ describe('rateLimitMiddleware, errorFormatter and responseMeta over HTTP', () =>
     ]);
   });
 
+  it('hands your formatter tRPC’s own code, by which it hides the messages of errors nobody threw on purpose (the shape’s code and status are the answer’s)', async () => {
+    const production = (hideBy: (o: { shape: { data: { code: string } }; error: TRPCError }) => boolean) =>
+      initTRPC.create({
+        errorFormatter: errorFormatter((o) => (hideBy(o) ? { ...o.shape, message: 'Internal server error' } : o.shape)),
+      });
+    const answers = async (own: ReturnType<typeof production>) => {
+      server = await startServer({
+        router: own.router({
+          db: own.procedure.query(() => {
+            throw Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:5432'), { code: 'ECONNREFUSED' });
+          }),
+          store: own.procedure.query(() => {
+            throw new StoreUnavailableError('redis 10.0.0.7:6379 is down');
+          }),
+          busy: own.procedure.query(() => {
+            throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: 'Slow down' });
+          }),
+        }),
+        responseMeta: responseMeta(),
+      });
+      const said = [];
+      for (const path of ['db', 'store', 'busy']) {
+        const { status, body } = await get(server.url, path);
+        said.push([status, (body.error as { message?: string }).message]);
+      }
+      await server.close();
+      server = undefined;
+      return said;
+    };
+    // What docs/trpc.md shows: tRPC's code, INTERNAL_SERVER_ERROR for anything not thrown as a TRPCError.
+    expect(await answers(production(({ error }) => error.code === 'INTERNAL_SERVER_ERROR'))).toEqual([
+      [502, 'Internal server error'],
+      [503, 'Internal server error'],
+      [429, 'Slow down'],
+    ]);
+    // The check that hides them with tRPC alone reads this formatter's answer, a 502 or a 503.
+    expect(await answers(production(({ shape }) => shape.data.code === 'INTERNAL_SERVER_ERROR'))).toEqual([
+      [502, 'connect ECONNREFUSED 10.0.0.5:5432'],
+      [503, 'redis 10.0.0.7:6379 is down'],
+      [429, 'Slow down'],
+    ]);
+  });
+
   it('puts Retry-After on a batch only when every call in it was refused with a wait', async () => {
     const clock = new FakeClock();
     const limiter = rateLimiter({ name: 'api', algorithm: tokenBucket({ capacity: 1, refillPerSecond: 0.1 }), clock });
@@ -545,6 +588,17 @@ describe('idempotentMutation', () => {
       expect(refused.message).toBe('The idempotency key must be a string of 1 to 255 characters');
     }
     expect(runs).toBe(0);
+    // A control character: no Idempotency-Key header holds one, and core's events carry the key
+    // as it is (a line break in it would forge a line of the log an onEvent listener writes).
+    for (const idempotencyKey of ['k1\n[WARN] payment refunded', 'k1\r', 'k\u0000', 'k\u007f', 'k\u0085']) {
+      const refused = await failure(client.order.mutate({ idempotencyKey }));
+      expect(refused.data).toMatchObject({ code: 'BAD_REQUEST', httpStatus: 400 });
+      expect(refused.message).toBe('The idempotency key must be well-formed text');
+    }
+    expect(runs).toBe(0);
+    // Any other text is a key: letters of every script, an emoji (a surrogate pair), spaces.
+    expect(await client.order.mutate({ idempotencyKey: 'заказ 1 😀' })).toBe(1);
+    runs = 0;
     // Absent (or null) is no key: optional, so it runs, once per call.
     expect([await client.order.mutate({}), await client.order.mutate({ idempotencyKey: null })]).toEqual([1, 2]);
   });
@@ -825,6 +879,10 @@ describe('idempotentMutation', () => {
     // No key could be both: every call would be refused.
     expect(() => idempotentMutation({ minKeyLength: 300 }, () => 1)).toThrow(
       /^Invalid idempotentMutation options: minKeyLength: received 300, expected at most maxKeyLength \(255\)/,
+    );
+    // Longer than core keeps: every call with such a key would be a 500 (core's error, echoing the key), not a 400.
+    expect(() => idempotentMutation({ maxKeyLength: 1_025 }, () => 1)).toThrow(
+      /^Invalid idempotentMutation options: maxKeyLength: received 1025, expected an integer >= 1 <= 1024/,
     );
     const strict = idempotentMutation({ minKeyLength: 16 }, () => 1);
     await expect(strict({ input: { idempotencyKey: 'short' }, path: 'x' })).rejects.toThrow(

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../errors/errors.js';
+import { idempotency } from '../idempotency/index.js';
 import { idempotencyKeyParser, idempotencyKeyProblem } from './idempotency-key.js';
 import { HTTP_DEFAULTS } from './options.js';
 import { PROBLEM_JSON_CONTENT_TYPE, PROBLEM_TYPES } from './problem.js';
@@ -89,6 +90,16 @@ describe('idempotencyKeyParser', () => {
       expect((error as ConfigurationError).issues.map((i) => i.option)).toEqual(['minKeyLength', 'maxKeyLength']);
     }
     expect(() => idempotencyKeyParser({ minKeyLength: 300 })).toThrow(/minKeyLength/);
+  });
+
+  it('admits no key longer than idempotency keeps: a maxKeyLength over 1 024 is refused, not a 500 on each such request', async () => {
+    expect(() => idempotencyKeyParser({ maxKeyLength: 1_025 })).toThrow(
+      /^Invalid idempotencyKeyParser options: maxKeyLength: received 1025, expected an integer >= 1 <= 1024/,
+    );
+    // The longest it admits is a key the store takes.
+    const key = idempotencyKeyParser({ maxKeyLength: 1_024 })(quote('k'.repeat(1_024)));
+    expect(key.ok).toBe(true);
+    await expect(idempotency().execute((key as { key: string }).key, () => 'ran')).resolves.toBe('ran');
   });
 });
 

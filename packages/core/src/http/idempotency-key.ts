@@ -5,7 +5,7 @@ import { parseStringItem } from './structured-fields.js';
 /** Why an `Idempotency-Key` header was refused. */
 export type IdempotencyKeyFailureReason = 'missing' | 'unquoted' | 'malformed' | 'empty' | 'too_short' | 'too_long';
 
-/** A refused `Idempotency-Key`: why, and a message for the client (it names only the header). */
+/** A refused `Idempotency-Key`: why, and a message for the client. */
 export interface IdempotencyKeyFailure {
   readonly ok: false;
   readonly reason: IdempotencyKeyFailureReason;
@@ -15,7 +15,7 @@ export interface IdempotencyKeyFailure {
 /** The key of a well-formed `Idempotency-Key` header, or why it was refused. */
 export type IdempotencyKeyResult = { readonly ok: true; readonly key: string } | IdempotencyKeyFailure;
 
-/** Parses one request's `Idempotency-Key` header value (Node's `req.headers['idempotency-key']`). */
+/** Parses one request's `Idempotency-Key` header value. */
 export type IdempotencyKeyParser = (header: string | readonly string[] | undefined) => IdempotencyKeyResult;
 
 const refuse = (reason: IdempotencyKeyFailureReason, message: string): IdempotencyKeyFailure => ({

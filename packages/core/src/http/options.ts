@@ -19,12 +19,9 @@ export const HTTP_DEFAULTS = {
 
 /** Options of {@link idempotencyKeyParser}. */
 export interface IdempotencyKeyOptions {
-  /**
-   * Fewest characters a key may have. Raise it (to 16 or more, say) to refuse low-entropy
-   * keys, as the idempotency-key draft advises. @default 1
-   */
+  /** Fewest characters a key may have: raise it (to 16, say) to refuse low-entropy keys. @default 1 */
   minKeyLength?: number;
-  /** Most characters a key may have (the draft's examples stay under 255). @default 255 */
+  /** Most characters a key may have (at most 1 024). @default 255 */
   maxKeyLength?: number;
 }
 
@@ -37,7 +34,8 @@ export function resolveIdempotencyKeyOptions(options: IdempotencyKeyOptions): Re
   const v = new OptionsValidator('idempotencyKeyParser');
   const o = v.known(options, IDEMPOTENCY_KEY_OPTION_NAMES);
   v.integer('minKeyLength', o.minKeyLength, { min: 1 });
-  v.integer('maxKeyLength', o.maxKeyLength, { min: 1 });
+  // idempotency.execute refuses a longer key: each request with one would be a 500, not a 400.
+  v.integer('maxKeyLength', o.maxKeyLength, { max: 1_024, min: 1 });
   const minKeyLength = o.minKeyLength ?? HTTP_DEFAULTS.minKeyLength;
   const maxKeyLength = o.maxKeyLength ?? HTTP_DEFAULTS.maxKeyLength;
   if (v.issues.length === 0) {
@@ -56,7 +54,7 @@ export function resolveIdempotencyKeyOptions(options: IdempotencyKeyOptions): Re
 export interface CorrelationIdOptions {
   /** Draws the generated ids (a UUID v4 each). @default systemRandom */
   random?: Random;
-  /** Longest `X-Request-Id` taken from a request; longer ones are replaced. @default 128 */
+  /** Longest `X-Request-Id` taken; a longer one is replaced. @default 128 */
   maxLength?: number;
 }
 
@@ -75,9 +73,8 @@ export function resolveCorrelationIdOptions(options: CorrelationIdOptions): { ma
 }
 
 /**
- * Which rate-limit fields a response carries: `'draft'` the `RateLimit` and
- * `RateLimit-Policy` fields of draft-ietf-httpapi-ratelimit-headers-10; `'legacy'` the
- * older `RateLimit-Limit/-Remaining/-Reset` and `X-RateLimit-*`; `'both'` all of them.
+ * Which rate-limit fields a response carries: `'draft'` `RateLimit` and `RateLimit-Policy`
+ * (draft-10); `'legacy'` `RateLimit-Limit/-Remaining/-Reset` and `X-RateLimit-*`; `'both'`.
  */
 export type RateLimitHeadersMode = 'draft' | 'legacy' | 'both';
 

@@ -30,20 +30,19 @@ export interface ResolverInput {
 export interface IdempotentMutationOptions<O extends ResolverInput> {
   /**
    * Where outcomes are recorded: an `idempotency()` instance (share its store between
-   * instances) or its options; the wrapper, not its `recordErrors` or `maxRecordBytes`,
-   * decides what is recorded.
+   * instances) or its options; the wrapper decides what is recorded.
    * @default idempotency(): a memory store of 10 000 records for 24 h, one per wrapper
    */
   idempotency?: Idempotency | IdempotencyOptions;
-  /** The call's key (or a promise of it); `undefined` or `null` for none (anything else but a string of `minKeyLength` to `maxKeyLength` is `BAD_REQUEST`). @default input.idempotencyKey */
+  /** The call's key (or a promise of it); `undefined` or `null` for none; anything else but a valid key is `BAD_REQUEST`. @default input.idempotencyKey */
   key?: (opts: O) => Awaitable<string | null | undefined>;
-  /** Whose key it is (a user, a tenant), or a promise of it: keys of different scopes never share a record. */
+  /** Whose key it is (a user, a tenant), or a promise of it: scopes never share a record. */
   scope?: (opts: O) => Awaitable<string | undefined>;
   /** Refuse a call without a key (`BAD_REQUEST`), as the HTTP adapters' `required`. @default true */
   required?: boolean;
   /** Shortest key accepted, to refuse low-entropy keys. @default 1 */
   minKeyLength?: number;
-  /** Longest key accepted. @default 255 */
+  /** Longest key accepted (at most 1 024). @default 255 */
   maxKeyLength?: number;
   /**
    * The most bytes (UTF-8 JSON) of a result recorded: a larger one is answered but not
@@ -52,7 +51,7 @@ export interface IdempotentMutationOptions<O extends ResolverInput> {
   maxResultBytes?: number;
   /** Where results that could not be recorded are logged (`warn`). @default console */
   logger?: EventLogger;
-  /** Your router's transformer (superjson): results are recorded in its form, so a replay returns a `Date`, `Map` or `BigInt` as the first call did. @default JSON */
+  /** Your router's transformer (superjson), to record results in its form: a replay returns a `Date` or `BigInt` as the first call did. @default JSON */
   transformer?: { serialize(value: unknown): unknown; deserialize(value: unknown): unknown };
 }
 
@@ -64,6 +63,9 @@ const isIdempotency = (value: unknown): value is Idempotency =>
   typeof (value as Idempotency | undefined)?.executeDetailed === 'function';
 
 type Awaitable<T> = T | Promise<T>;
+
+/** The longest key core's `idempotency.execute` takes. */
+const MAX_CORE_KEY_LENGTH = 1_024;
 
 const OPTION_NAMES = {
   idempotency: true,
@@ -115,6 +117,13 @@ function mistakeIn(error: unknown): Outcome['error'] {
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 /**
+ * A control character (a line break, NUL, DEL, C1): no HTTP adapter's key holds one (an
+ * `Idempotency-Key` is a structured-field string, printable ASCII), and a key goes as it is into
+ * core's events, where `e.key` written to a log would forge its lines.
+ */
+const CONTROL = /\p{Cc}/u;
+
+/**
  * The scope as the store keeps it: as it is, or, when core would refuse it (over 1 024
  * characters: a token as scope; a lone surrogate), '#' and the SHA-256 of its UTF-16 code
  * units, so two ill-formed scopes stay apart. Refused, every call of such a caller would fail.
@@ -155,7 +164,8 @@ export function idempotentMutation<O extends ResolverInput, T>(
   v.function('scope', o.scope);
   v.boolean('required', o.required);
   v.integer('minKeyLength', o.minKeyLength, { min: 1 });
-  v.integer('maxKeyLength', o.maxKeyLength, { min: 1 });
+  // Core refuses a longer key on every call: each such call would be a 500 echoing its key, not a 400.
+  v.integer('maxKeyLength', o.maxKeyLength, { min: 1, max: MAX_CORE_KEY_LENGTH });
   v.integer('maxResultBytes', o.maxResultBytes, { min: 0 });
   v.logger('logger', o.logger);
   const tx = o.transformer;
@@ -194,7 +204,7 @@ export function idempotentMutation<O extends ResolverInput, T>(
         message: `The idempotency key must be a string of ${min} to ${max} characters`,
       });
     }
-    if (LONE_SURROGATE.test(key)) {
+    if (LONE_SURROGATE.test(key) || CONTROL.test(key)) {
       throw new TRPCError({ code: 'BAD_REQUEST', message: 'The idempotency key must be well-formed text' });
     }
     const scope = await scopeOf?.(opts);

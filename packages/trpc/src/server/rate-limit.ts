@@ -22,7 +22,7 @@ export interface RateLimitKeyInput<TContext> {
 export interface RateLimitMiddlewareOptions<TContext> {
   /** The limiter (`rateLimiter({ name, algorithm, store })`); its name is the policy's in the RateLimit fields. */
   limiter: RateLimiter;
-  /** Whose quota a call spends: a user, an organisation, an API key (from `ctx`), with `path` for per-procedure limits; or a promise of it. */
+  /** Whose quota a call spends (a user, an API key from `ctx`; with `path`, per procedure), or a promise of it. */
   key: (input: RateLimitKeyInput<TContext>) => string | Promise<string>;
   /** Units a call spends: at most what the limiter can ever admit (a token bucket's capacity). @default 1 */
   cost?: number;
