@@ -24,19 +24,23 @@ const COUNTS: ReadonlyArray<readonly [string, (s: MetricsSnapshot) => Record<str
 
 /**
  * The counts of a snapshot, leaving out what is no count (and a whole record, when reading it
- * throws); breaker names go through `breakerName` (names that map to one are summed).
+ * throws); breaker names go through `breakerName` (names that map to one are summed). `unread`
+ * holds the keys left out so, and the metrics whose record threw: a key in neither was not in
+ * its record at all (a reason or breaker name a `reset()` forgot), so it counts 0.
  */
-function countsOf(s: MetricsSnapshot, breakerName: (name: string) => string): Counts {
+function countsOf(s: MetricsSnapshot, breakerName: (name: string) => string, unread: Set<string>): Counts {
   const counts: Counts = new Map();
   for (const [metric, read] of COUNTS) {
     const opens = metric === 'circuit_breaker_opens_total';
     try {
       for (const [value, n] of Object.entries(read(s))) {
+        const key = `${metric}\0${opens ? breakerName(value) : value}`;
         const count = countOf(() => n);
-        if (count !== undefined) add(counts, `${metric}\0${opens ? breakerName(value) : value}`, count);
+        if (count === undefined) unread.add(key);
+        else add(counts, key, count);
       }
     } catch {
-      // No record: none of its series in this scrape.
+      unread.add(metric); // No record: none of its series in this scrape.
     }
   }
   return counts;
@@ -116,7 +120,12 @@ export class Tally {
         continue; // Left out of this scrape; its last reading still counts towards its name.
       }
       at.snapshot = at.sources === 1 ? snapshot : undefined;
-      for (const [key, n] of countsOf(snapshot, this.#breakerName)) {
+      const unread = new Set<string>();
+      const counts = countsOf(snapshot, this.#breakerName, unread);
+      for (const key of entry.last.keys()) {
+        if (!counts.has(key) && !unread.has(key) && !unread.has(key.slice(0, key.indexOf('\0')))) counts.set(key, 0);
+      }
+      for (const [key, n] of counts) {
         const was = entry.last.get(key);
         if (was !== undefined && n < was) add(this.#carriedOf(name), key, was);
         entry.last.set(key, n);
