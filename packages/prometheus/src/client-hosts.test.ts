@@ -239,6 +239,21 @@ describe('fixed collectors', () => {
     expect(find(samples, 'resilience_call_duration_summary_seconds_count')[0]?.value).toBe(4);
   });
 
+  it('a collector’s reset() is carried whole: a count that caught up by the next scrape is not lost', async () => {
+    const stats = metrics({ clock: new FakeClock() });
+    for (let i = 0; i < 3; i++) stats.recordCall({ latencyMs: 5, ok: true });
+    stats.recordCall({ latencyMs: 5, ok: false });
+    const registry = new Registry();
+    registerResilienceMetrics(registry, { collectors: stats });
+    await scrape(registry);
+    stats.reset();
+    // Busy traffic between two scrapes: ok is past its count before the reset, failed is not.
+    for (let i = 0; i < 5; i++) stats.recordCall({ latencyMs: 5, ok: true });
+    const { samples } = await scrape(registry);
+    expect(find(samples, 'resilience_calls_total', { outcome: 'ok' })[0]?.value).toBe(8);
+    expect(find(samples, 'resilience_calls_total', { outcome: 'failed' })[0]?.value).toBe(1);
+  });
+
   it('a collector’s reset() keeps the series of rejection reasons and breaker names it has not met again', async () => {
     const stats = metrics({ clock: new FakeClock() });
     stats.recordRejection('circuit_open');

@@ -26,7 +26,7 @@ const COUNTS: ReadonlyArray<readonly [string, (s: MetricsSnapshot) => Record<str
  * The counts of a snapshot, leaving out what is no count (and a whole record, when reading it
  * throws); breaker names go through `breakerName` (names that map to one are summed). `unread`
  * holds the keys left out so, and the metrics whose record threw: a key in neither was not in
- * its record at all (a reason or breaker name a `reset()` forgot), so it counts 0.
+ * its record at all (a reason or breaker name a `reset()` forgot).
  */
 function countsOf(s: MetricsSnapshot, breakerName: (name: string) => string, unread: Set<string>): Counts {
   const counts: Counts = new Map();
@@ -56,9 +56,9 @@ export interface Tallied {
 /**
  * Keeps every exported count from going back. A collector is followed by the name it is given
  * (a host): when it leaves the list (an evicted host), is replaced under its name (a host
- * evicted and met again), or reads less than before (`reset()`), the counts it had reached are
- * carried into its exported name, so the series continues from there instead of restarting at
- * 0. What a collector counted after the last scrape before it left is lost (it cannot be read
+ * evicted and met again), or reads any count less than before (`reset()`), the counts it had
+ * reached are all carried into its exported name, so the series continues from there instead
+ * of restarting at 0. What a collector counted after the last scrape before it left is lost (it cannot be read
  * any more): counts may fall short, never back. Memory: the collectors listed now, plus one
  * carry per exported name (which `exported` bounds), each with at most one count per series
  * (breaker names bounded by `breakerName`: each collector keeps 32, but collectors that come
@@ -122,12 +122,18 @@ export class Tally {
       at.snapshot = at.sources === 1 ? snapshot : undefined;
       const unread = new Set<string>();
       const counts = countsOf(snapshot, this.#breakerName, unread);
-      for (const key of entry.last.keys()) {
-        if (!counts.has(key) && !unread.has(key) && !unread.has(key.slice(0, key.indexOf('\0')))) counts.set(key, 0);
+      // Lifetime counts only grow until `reset()` zeroes them all: one lower than before (or gone
+      // from a record read whole) means a reset, and every count reached before it is carried,
+      // those the new counts have already caught up with too.
+      const reset = [...entry.last].some(
+        ([key, was]) =>
+          (counts.get(key) ?? (unread.has(key) || unread.has(key.slice(0, key.indexOf('\0'))) ? was : 0)) < was,
+      );
+      if (reset) {
+        this.#carry(entry.name, entry.last);
+        entry.last.clear();
       }
       for (const [key, n] of counts) {
-        const was = entry.last.get(key);
-        if (was !== undefined && n < was) add(this.#carriedOf(name), key, was);
         entry.last.set(key, n);
         at.keys.add(key);
       }
