@@ -58,11 +58,11 @@ export interface Tallied {
  * (a host): when it leaves the list (an evicted host), is replaced under its name (a host
  * evicted and met again), or reads any count less than before (`reset()`), the counts it had
  * reached are all carried into its exported name, so the series continues from there instead
- * of restarting at 0. What a collector counted after the last scrape before it left is lost (it cannot be read
- * any more): counts may fall short, never back. Memory: the collectors listed now, plus one
- * carry per exported name (which `exported` bounds), each with at most one count per series
- * (breaker names bounded by `breakerName`: each collector keeps 32, but collectors that come
- * and go, one per host, each name their own breaker).
+ * of restarting at 0. What a collector counted after the last scrape before it left is lost
+ * (it cannot be read any more): counts may fall short, never back. Memory: the collectors
+ * listed now, plus one carry per exported name (which `exported` bounds), each with at most one
+ * count per series (breaker names bounded by `breakerName`: each collector keeps 32, but
+ * collectors that come and go, one per host, each name their own breaker).
  */
 export class Tally {
   /** Each collector listed at the last scrape, by given name: what it was, its exported name, its counts. */
