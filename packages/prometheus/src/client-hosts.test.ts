@@ -238,4 +238,39 @@ describe('fixed collectors', () => {
     expect(find(samples, 'resilience_retries_total')[0]?.value).toBe(1);
     expect(find(samples, 'resilience_call_duration_summary_seconds_count')[0]?.value).toBe(4);
   });
+
+  it('a collector’s reset() is carried whole: a count that caught up by the next scrape is not lost', async () => {
+    const stats = metrics({ clock: new FakeClock() });
+    for (let i = 0; i < 3; i++) stats.recordCall({ latencyMs: 5, ok: true });
+    stats.recordCall({ latencyMs: 5, ok: false });
+    const registry = new Registry();
+    registerResilienceMetrics(registry, { collectors: stats });
+    await scrape(registry);
+    stats.reset();
+    // Busy traffic between two scrapes: ok is past its count before the reset, failed is not.
+    for (let i = 0; i < 5; i++) stats.recordCall({ latencyMs: 5, ok: true });
+    const { samples } = await scrape(registry);
+    expect(find(samples, 'resilience_calls_total', { outcome: 'ok' })[0]?.value).toBe(8);
+    expect(find(samples, 'resilience_calls_total', { outcome: 'failed' })[0]?.value).toBe(1);
+  });
+
+  it('a collector’s reset() keeps the series of rejection reasons and breaker names it has not met again', async () => {
+    const stats = metrics({ clock: new FakeClock() });
+    stats.recordRejection('circuit_open');
+    stats.recordRejection('circuit_open');
+    stats.recordStateChange('payments', 'open');
+    const registry = new Registry();
+    registerResilienceMetrics(registry, { collectors: stats });
+    await scrape(registry);
+    stats.reset(); // its records start empty: no 'circuit_open', no 'payments'
+    let { samples } = await scrape(registry);
+    // Absent, the series would read as gone (and return later from 1, a counter reset to rate()).
+    expect(find(samples, 'resilience_rejections_total', { reason: 'circuit_open' })[0]?.value).toBe(2);
+    expect(find(samples, 'resilience_circuit_breaker_opens_total', { name: 'payments' })[0]?.value).toBe(1);
+    stats.recordRejection('circuit_open');
+    stats.recordStateChange('payments', 'open');
+    ({ samples } = await scrape(registry));
+    expect(find(samples, 'resilience_rejections_total', { reason: 'circuit_open' })[0]?.value).toBe(3);
+    expect(find(samples, 'resilience_circuit_breaker_opens_total', { name: 'payments' })[0]?.value).toBe(2);
+  });
 });

@@ -24,19 +24,23 @@ const COUNTS: ReadonlyArray<readonly [string, (s: MetricsSnapshot) => Record<str
 
 /**
  * The counts of a snapshot, leaving out what is no count (and a whole record, when reading it
- * throws); breaker names go through `breakerName` (names that map to one are summed).
+ * throws); breaker names go through `breakerName` (names that map to one are summed). `unread`
+ * holds the keys left out so, and the metrics whose record threw: a key in neither was not in
+ * its record at all (a reason or breaker name a `reset()` forgot).
  */
-function countsOf(s: MetricsSnapshot, breakerName: (name: string) => string): Counts {
+function countsOf(s: MetricsSnapshot, breakerName: (name: string) => string, unread: Set<string>): Counts {
   const counts: Counts = new Map();
   for (const [metric, read] of COUNTS) {
     const opens = metric === 'circuit_breaker_opens_total';
     try {
       for (const [value, n] of Object.entries(read(s))) {
+        const key = `${metric}\0${opens ? breakerName(value) : value}`;
         const count = countOf(() => n);
-        if (count !== undefined) add(counts, `${metric}\0${opens ? breakerName(value) : value}`, count);
+        if (count === undefined) unread.add(key);
+        else add(counts, key, count);
       }
     } catch {
-      // No record: none of its series in this scrape.
+      unread.add(metric); // No record: none of its series in this scrape.
     }
   }
   return counts;
@@ -52,13 +56,13 @@ export interface Tallied {
 /**
  * Keeps every exported count from going back. A collector is followed by the name it is given
  * (a host): when it leaves the list (an evicted host), is replaced under its name (a host
- * evicted and met again), or reads less than before (`reset()`), the counts it had reached are
- * carried into its exported name, so the series continues from there instead of restarting at
- * 0. What a collector counted after the last scrape before it left is lost (it cannot be read
- * any more): counts may fall short, never back. Memory: the collectors listed now, plus one
- * carry per exported name (which `exported` bounds), each with at most one count per series
- * (breaker names bounded by `breakerName`: each collector keeps 32, but collectors that come
- * and go, one per host, each name their own breaker).
+ * evicted and met again), or reads any count less than before (`reset()`), the counts it had
+ * reached are all carried into its exported name, so the series continues from there instead
+ * of restarting at 0. What a collector counted after the last scrape before it left is lost
+ * (it cannot be read any more): counts may fall short, never back. Memory: the collectors
+ * listed now, plus one carry per exported name (which `exported` bounds), each with at most one
+ * count per series (breaker names bounded by `breakerName`: each collector keeps 32, but
+ * collectors that come and go, one per host, each name their own breaker).
  */
 export class Tally {
   /** Each collector listed at the last scrape, by given name: what it was, its exported name, its counts. */
@@ -116,9 +120,20 @@ export class Tally {
         continue; // Left out of this scrape; its last reading still counts towards its name.
       }
       at.snapshot = at.sources === 1 ? snapshot : undefined;
-      for (const [key, n] of countsOf(snapshot, this.#breakerName)) {
-        const was = entry.last.get(key);
-        if (was !== undefined && n < was) add(this.#carriedOf(name), key, was);
+      const unread = new Set<string>();
+      const counts = countsOf(snapshot, this.#breakerName, unread);
+      // Lifetime counts only grow until `reset()` zeroes them all: one lower than before (or gone
+      // from a record read whole) means a reset, and every count reached before it is carried,
+      // those the new counts have already caught up with too.
+      const reset = [...entry.last].some(
+        ([key, was]) =>
+          (counts.get(key) ?? (unread.has(key) || unread.has(key.slice(0, key.indexOf('\0'))) ? was : 0)) < was,
+      );
+      if (reset) {
+        this.#carry(entry.name, entry.last);
+        entry.last.clear();
+      }
+      for (const [key, n] of counts) {
         entry.last.set(key, n);
         at.keys.add(key);
       }
