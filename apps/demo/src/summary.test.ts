@@ -47,7 +47,13 @@ function goodRun(): RunFacts & { samples: Sample[] } {
     phases,
     samples,
     skipped: 0,
-    breakers: each(() => ({ opens: 1, recoveries: 1, state: 'closed', lastClosedMs: recovery.startMs + 500 })),
+    breakers: each(() => ({
+      opens: 1,
+      opensInOutage: 1,
+      recoveries: 1,
+      state: 'closed',
+      lastClosedMs: recovery.startMs + 500,
+    })),
     alerts: each(() => ({ fired: 2, firedInOutage: 1, resolved: 2, active: 0, names: ['critical_error_rate'] })),
     sagas: each(() => ({ completed: 5, compensated: 1, compensationFailed: 0, declined: 1, declinedCompensated: 1 })),
     provider: { calls: 100, injected: 30, retries: 25 },
@@ -130,13 +136,37 @@ describe('summary', () => {
     const run = goodRun();
     run.samples = run.samples.filter((s) => s.phase !== 'transient');
     run.samples.push(sample({ status: 429, outcome: 'rate_limited' }));
-    run.breakers.koa = { opens: 0, recoveries: 0, state: 'closed' };
+    run.breakers.koa = { opens: 0, opensInOutage: 0, recoveries: 0, state: 'closed' };
     const missed = summarize(run)
       .targets.filter((t) => !t.ok)
       .map((t) => t.name);
     expect(missed).toContain('recovery rate on transient faults ≥ 99.00 %');
     expect(missed).toContain('every API’s provider breaker opened in the outage');
     expect(missed).toContain('the noisy client was rate-limited, the others never');
+  });
+
+  it('holds the breaker targets per API and on the outage, not on opens and closes before it', () => {
+    // Koa's breaker opened and closed again in the transient phase, then stayed closed through
+    // the outage: counted over the run and summed over the APIs, its open and its recovery
+    // looked like the outage's.
+    const run = goodRun();
+    const transient = phase('transient');
+    run.breakers.koa = {
+      opens: 1,
+      opensInOutage: 0,
+      recoveries: 1,
+      state: 'closed',
+      lastClosedMs: transient.startMs + 500,
+    };
+    const missed = Object.fromEntries(
+      summarize(run)
+        .targets.filter((t) => !t.ok)
+        .map((t) => [t.name, t.value]),
+    );
+    expect(missed).toEqual({
+      'every API’s provider breaker opened in the outage': 'never opened in the outage: koa',
+      'every breaker closed again after the outage': 'not closed since the outage began: koa',
+    });
   });
 
   it('says why a target missed on a run too short to judge it, not "2 of 2 (100.00 %)" against ≥ 99 %', () => {
