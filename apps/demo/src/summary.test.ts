@@ -234,4 +234,18 @@ describe('summary', () => {
     expect(target.ok).toBe(false);
     expect(target.value).toContain('express 55 ≤ 25'); // its last answer at 10.12 s
   });
+
+  it('judges the shared quota at every answer, so one slow answer does not stretch the span', () => {
+    // Two unshared buckets let through all of ten seconds of a noisy client; one of its
+    // requests took 20 s to answer. Over the span to that answer one bucket could have
+    // admitted 5 + 2 × 25 = 55, but the other 40 were answered by 10.02 s: at most 25 then.
+    const run = goodRun();
+    run.samples = run.samples.filter((s) => !s.noisy);
+    for (let i = 0; i <= 40; i++) {
+      run.samples.push(sample({ noisy: true, startMs: i * 250, latencyMs: i === 20 ? 20_000 : 20, outcome: 'ok' }));
+    }
+    expect(admittedOf(run.samples.filter((s) => s.noisy)).express).toEqual({ admitted: 40, limit: 25 });
+    const target = summarize(run).targets.find((t) => t.name.startsWith("the noisy client's quota"))!;
+    expect(target.ok).toBe(false);
+  });
 });
