@@ -18,6 +18,7 @@ import { axiosUpstream } from './axios-upstream.js';
 import { checkout } from './checkout.js';
 import { clientPolicies } from './client-policies.js';
 import { fetchUpstream } from './fetch-upstream.js';
+import { WARM_UP_KEYS } from './load.js';
 import { type DemoSettings, PER_CLIENT } from './settings.js';
 import type { ApiName } from './targets.js';
 
@@ -26,6 +27,18 @@ export const quietLogger: EventLogger = { info: () => {}, warn: () => {}, error:
 
 /** The API keys the load generator sends: three well-behaved clients and a noisy one. */
 export const CLIENT_KEYS = ['client-a', 'client-b', 'client-c', 'noisy'] as const;
+
+/** Every key the demo's APIs accept: its clients' and the warm-up's. */
+const KNOWN_KEYS: ReadonlySet<string> = new Set([...CLIENT_KEYS, ...WARM_UP_KEYS]);
+
+/**
+ * Whose quota and idempotency records a request uses, as the docs advise: a key checked
+ * against the demo's clients (prefixed, never mistaken for an address), else `''`, which the
+ * rate limits count under the client address (`clientIpKey`: IPv6 by /56). An unchecked
+ * header would let a client escape its limit with a new key per request.
+ */
+export const clientKey = (apiKey: string | undefined): string =>
+  apiKey !== undefined && KNOWN_KEYS.has(apiKey) ? `client:${apiKey}` : '';
 
 export interface KitOptions {
   /** Which API it serves: names its provider client (`<api>-provider`) and its limiter (`<api>-clients`). */
@@ -69,7 +82,7 @@ export function apiKit(options: KitOptions) {
     rateLimits: CLIENT_KEYS.map((key) => ({
       name: key,
       usage: async () => {
-        const d = await limiter.peek(key);
+        const d = await limiter.peek(clientKey(key));
         return { used: d.limit - d.remaining, limit: d.limit };
       },
     })),

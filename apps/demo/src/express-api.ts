@@ -10,7 +10,7 @@ import {
   timeout,
 } from '@resilience/express';
 import express, { type Express, Router } from 'express';
-import { type ApiKit, type OrderBody, quietLogger } from './api-kit.js';
+import { type ApiKit, clientKey, type OrderBody, quietLogger } from './api-kit.js';
 
 /**
  * What operators and their tools read — health, Prometheus metrics, the admin routes behind
@@ -38,9 +38,14 @@ export function expressApp(kit: ApiKit): Express {
   const app = express();
   app.use(operations(kit));
   app.use(timeout({ ms: 25_000 }));
-  app.use(rateLimit({ limiter: kit.limiter, logger: quietLogger, key: (req) => req.get('x-api-key') ?? req.ip ?? '' }));
+  // A checked API key, else '': the client address, IPv6 by /56 (see clientKey).
+  app.use(rateLimit({ limiter: kit.limiter, logger: quietLogger, key: (req) => clientKey(req.get('x-api-key')) }));
   app.use(
-    idempotency({ logger: quietLogger, scope: (req) => req.get('x-api-key'), ...(kit.store && { store: kit.store }) }),
+    idempotency({
+      logger: quietLogger,
+      scope: (req) => clientKey(req.get('x-api-key')) || undefined,
+      ...(kit.store && { store: kit.store }),
+    }),
   );
   app.use(express.json());
 

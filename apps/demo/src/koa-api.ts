@@ -11,7 +11,7 @@ import {
   timeout,
 } from '@resilience/koa';
 import Koa from 'koa';
-import { type ApiKit, type OrderBody, quietLogger } from './api-kit.js';
+import { type ApiKit, clientKey, type OrderBody, quietLogger } from './api-kit.js';
 
 /** The Koa API: the provider through the resilient fetch. */
 export function koaApp(kit: ApiKit) {
@@ -30,11 +30,12 @@ export function koaApp(kit: ApiKit) {
   );
   app.use(loadShedding({ maxConcurrent: 200, queue: 100, maxQueueMs: 1_000 }));
   app.use(timeout({ ms: 25_000 }));
-  app.use(rateLimit({ limiter: kit.limiter, logger: quietLogger, key: (ctx) => ctx.get('x-api-key') || ctx.ip }));
+  // A checked API key, else '': the client address, IPv6 by /56 (see clientKey).
+  app.use(rateLimit({ limiter: kit.limiter, logger: quietLogger, key: (ctx) => clientKey(ctx.get('x-api-key')) }));
   app.use(
     idempotency({
       logger: quietLogger,
-      scope: (ctx) => ctx.get('x-api-key') || undefined,
+      scope: (ctx) => clientKey(ctx.get('x-api-key')) || undefined,
       ...(kit.store && { store: kit.store }),
     }),
   );

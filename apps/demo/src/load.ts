@@ -13,6 +13,8 @@ const DECLINED_SHARE = 0.1;
 const REPLAY_SHARE = 0.3;
 /** Most requests in flight; a tick beyond it sends nothing (counted as `skipped`). */
 const MAX_IN_FLIGHT = 500;
+/** The warm-up's API keys, one a request (a key of its own, so no warm-up request is rate-limited). */
+export const WARM_UP_KEYS = Array.from({ length: 12 }, (_, i) => `warm-up-${i}`);
 /** No demo request waits longer than this. */
 const REQUEST_LIMIT_MS = 30_000;
 
@@ -76,9 +78,8 @@ export class LoadGenerator {
   /** Sends a few quotes and orders to one API, unrecorded: connections open, code compiled. */
   async warmUp(api: ApiName): Promise<void> {
     const send = this.#options.apis[api];
-    const requests = Array.from({ length: 12 }, (_, i): DemoRequest => {
+    const requests = WARM_UP_KEYS.map((apiKey, i): DemoRequest => {
       const id = `warm-up-${api}-${i}`;
-      const apiKey = `warm-up-${i}`;
       if (i % 3 > 0) return { kind: 'quote', id, apiKey };
       return {
         kind: 'order',

@@ -36,9 +36,11 @@ function commandLine() {
 }
 
 const values = commandLine();
-const durationS = Number(values.duration);
-const seed = Number(values.seed);
-if (values.help || !(durationS >= 5 && durationS <= 3_600) || !Number.isInteger(seed)) {
+// Blank is no value: Number('') and Number(' ') are 0, which would run seed 0 unasked.
+const numberOf = (text: string) => (text.trim() === '' ? Number.NaN : Number(text));
+const durationS = numberOf(values.duration);
+const seed = numberOf(values.seed);
+if (values.help || !(durationS >= 5 && durationS <= 3_600) || !Number.isSafeInteger(seed)) {
   if (values.help) {
     console.log(USAGE);
     process.exit(0);

@@ -66,7 +66,7 @@ export async function runDemo(settings: DemoSettings, hooks: RunHooks = {}): Pro
     seed: settings.seed,
     clock,
   });
-  const breakers = watchBreakers(kits, () => load.elapsedMs);
+  const breakers = watchBreakers(kits, phases, () => load.elapsedMs);
   try {
     // Warm up: connections open and code compiled before the clock starts (the provider answers
     // without faults until then).
@@ -134,11 +134,17 @@ function outageWindow(phases: readonly Phase[], runStartedAt: number, windowMs: 
 /**
  * Counts each API's provider breaker opening and closing again, from its clients' events
  * (with two instances, each instance's view of the shared breaker); the API's state is the
- * worst of its instances'.
+ * worst of its instances'. The opens in the outage are counted apart: the target is that each
+ * breaker opened there, which an open in the transient phase does not show.
  */
-function watchBreakers(kits: Record<ApiName, ApiKit[]>, elapsedMs: () => number): RunFacts['breakers'] {
+function watchBreakers(
+  kits: Record<ApiName, ApiKit[]>,
+  phases: readonly Phase[],
+  elapsedMs: () => number,
+): RunFacts['breakers'] {
+  const outage = phases.find((p) => p.name === 'outage')!;
   return record(API_NAMES, (api) => {
-    const seen: RunFacts['breakers'][ApiName] = { opens: 0, recoveries: 0, state: 'closed' };
+    const seen: RunFacts['breakers'][ApiName] = { opens: 0, opensInOutage: 0, recoveries: 0, state: 'closed' };
     const states = kits[api].map(() => 'closed');
     for (const [i, kit] of kits[api].entries()) {
       kit.upstream.client.onEvent((event) => {
@@ -146,7 +152,11 @@ function watchBreakers(kits: Record<ApiName, ApiKit[]>, elapsedMs: () => number)
         const { from, to } = event as unknown as { from: string; to: string };
         states[i] = to;
         seen.state = WORST.find((state) => states.includes(state)) ?? 'closed';
-        if (to === 'open') seen.opens++;
+        if (to === 'open') {
+          seen.opens++;
+          const at = elapsedMs();
+          if (at >= outage.startMs && at < outage.endMs) seen.opensInOutage++;
+        }
         if (to === 'closed' && from !== 'closed') {
           seen.recoveries++;
           seen.lastClosedMs = elapsedMs();

@@ -47,7 +47,13 @@ function goodRun(): RunFacts & { samples: Sample[] } {
     phases,
     samples,
     skipped: 0,
-    breakers: each(() => ({ opens: 1, recoveries: 1, state: 'closed', lastClosedMs: recovery.startMs + 500 })),
+    breakers: each(() => ({
+      opens: 1,
+      opensInOutage: 1,
+      recoveries: 1,
+      state: 'closed',
+      lastClosedMs: recovery.startMs + 500,
+    })),
     alerts: each(() => ({ fired: 2, firedInOutage: 1, resolved: 2, active: 0, names: ['critical_error_rate'] })),
     sagas: each(() => ({ completed: 5, compensated: 1, compensationFailed: 0, declined: 1, declinedCompensated: 1 })),
     provider: { calls: 100, injected: 30, retries: 25 },
@@ -130,13 +136,37 @@ describe('summary', () => {
     const run = goodRun();
     run.samples = run.samples.filter((s) => s.phase !== 'transient');
     run.samples.push(sample({ status: 429, outcome: 'rate_limited' }));
-    run.breakers.koa = { opens: 0, recoveries: 0, state: 'closed' };
+    run.breakers.koa = { opens: 0, opensInOutage: 0, recoveries: 0, state: 'closed' };
     const missed = summarize(run)
       .targets.filter((t) => !t.ok)
       .map((t) => t.name);
     expect(missed).toContain('recovery rate on transient faults ≥ 99.00 %');
     expect(missed).toContain('every API’s provider breaker opened in the outage');
     expect(missed).toContain('the noisy client was rate-limited, the others never');
+  });
+
+  it('holds the breaker targets per API and on the outage, not on opens and closes before it', () => {
+    // Koa's breaker opened and closed again in the transient phase, then stayed closed through
+    // the outage: counted over the run and summed over the APIs, its open and its recovery
+    // looked like the outage's.
+    const run = goodRun();
+    const transient = phase('transient');
+    run.breakers.koa = {
+      opens: 1,
+      opensInOutage: 0,
+      recoveries: 1,
+      state: 'closed',
+      lastClosedMs: transient.startMs + 500,
+    };
+    const missed = Object.fromEntries(
+      summarize(run)
+        .targets.filter((t) => !t.ok)
+        .map((t) => [t.name, t.value]),
+    );
+    expect(missed).toEqual({
+      'every API’s provider breaker opened in the outage': 'never opened in the outage: koa',
+      'every breaker closed again after the outage': 'not closed since the outage began: koa',
+    });
   });
 
   it('says why a target missed on a run too short to judge it, not "2 of 2 (100.00 %)" against ≥ 99 %', () => {
@@ -203,5 +233,19 @@ describe('summary', () => {
     const target = summarize(run).targets.find((t) => t.name.startsWith("the noisy client's quota"))!;
     expect(target.ok).toBe(false);
     expect(target.value).toContain('express 55 ≤ 25'); // its last answer at 10.12 s
+  });
+
+  it('judges the shared quota at every answer, so one slow answer does not stretch the span', () => {
+    // Two unshared buckets let through all of ten seconds of a noisy client; one of its
+    // requests took 20 s to answer. Over the span to that answer one bucket could have
+    // admitted 5 + 2 × 25 = 55, but the other 40 were answered by 10.02 s: at most 25 then.
+    const run = goodRun();
+    run.samples = run.samples.filter((s) => !s.noisy);
+    for (let i = 0; i <= 40; i++) {
+      run.samples.push(sample({ noisy: true, startMs: i * 250, latencyMs: i === 20 ? 20_000 : 20, outcome: 'ok' }));
+    }
+    expect(admittedOf(run.samples.filter((s) => s.noisy)).express).toEqual({ admitted: 40, limit: 25 });
+    const target = summarize(run).targets.find((t) => t.name.startsWith("the noisy client's quota"))!;
+    expect(target.ok).toBe(false);
   });
 });

@@ -131,7 +131,7 @@ describe('progress, when the output is not a terminal', () => {
   function run() {
     const phase = (name: Phase['name'], startMs: number, endMs: number) =>
       ({ name, startMs, endMs, faultRate: 0, faults: {}, retryAfterS: 1 }) as Phase;
-    const closed = { opens: 0, recoveries: 0, state: 'closed' };
+    const closed = { opens: 0, opensInOutage: 0, recoveries: 0, state: 'closed' };
     return {
       settings: { durationMs: 10_000 },
       phases: [phase('healthy', 0, 5_000), phase('outage', 5_000, 10_000)],

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { idempotency } from '@resilience/core';
+import { clientIpKey, idempotency } from '@resilience/core';
 import {
   errorAnswer,
   errorFormatter,
@@ -11,16 +11,17 @@ import {
 import { initTRPC } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import express from 'express';
-import type { ApiKit, OrderBody } from './api-kit.js';
+import { type ApiKit, clientKey, type OrderBody } from './api-kit.js';
 import { operations } from './express-api.js';
 
-type Context = { apiKey: string; requestId: string };
+/** `client`: the checked API key (see clientKey), `''` for none; `ip`: the socket's address. */
+type Context = { client: string; ip: string; requestId: string };
 
 /** The tRPC router: the provider through the kit's client, per-client limits, idempotent checkout. */
 export function trpcRouter(kit: ApiKit) {
   const t = initTRPC.context<Context>().create({ errorFormatter: errorFormatter() });
   const procedure = t.procedure
-    .use(rateLimitMiddleware<Context>({ limiter: kit.limiter, key: ({ ctx }) => ctx.apiKey }))
+    .use(rateLimitMiddleware<Context>({ limiter: kit.limiter, key: ({ ctx }) => ctx.client || clientIpKey(ctx.ip) }))
     .use(timeoutMiddleware({ ms: 25_000 }));
   const orders = idempotency({ ...(kit.store && { store: kit.store }), ttlMs: 3_600_000 });
   return t.router({
@@ -28,7 +29,7 @@ export function trpcRouter(kit: ApiKit) {
     createOrder: procedure
       .input((raw) => raw as OrderBody & { idempotencyKey: string })
       .mutation(
-        idempotentMutation({ idempotency: orders, scope: ({ ctx }) => ctx.apiKey }, ({ input, ctx }) =>
+        idempotentMutation({ idempotency: orders, scope: ({ ctx }) => ctx.client || undefined }, ({ input, ctx }) =>
           kit.orders.run(
             { orderId: input.orderId, amount: input.amount, card: input.card, requestId: ctx.requestId },
             ctx.signal,
@@ -54,7 +55,11 @@ export function trpcServer(kit: ApiKit) {
     router: trpcRouter(kit),
     basePath: '/trpc/',
     middleware: gate as unknown as (req: IncomingMessage, res: ServerResponse, next: () => void) => void,
-    createContext: ({ req }) => ({ apiKey: header(req, 'x-api-key'), requestId: header(req, 'x-request-id') }),
+    createContext: ({ req }) => ({
+      client: clientKey(header(req, 'x-api-key')),
+      ip: req.socket.remoteAddress ?? '',
+      requestId: header(req, 'x-request-id'),
+    }),
     responseMeta: responseMeta(),
     onError: ({ error, path, req }) => {
       const status = errorAnswer(error).httpStatus;
