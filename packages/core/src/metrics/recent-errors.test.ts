@@ -52,7 +52,7 @@ describe('recentErrors', () => {
     expect(entry?.correlationId).toHaveLength(201);
   });
 
-  it("hides a URL's credentials and query in a message (fetch quotes a URL it refuses whole)", () => {
+  it("hides a URL's credentials, query and fragment in a message (fetch quotes a URL it refuses whole)", () => {
     const errors = recentErrors({ clock: new FakeClock() });
     const refused =
       'Request cannot be constructed from a URL that includes credentials: https://user:p@ss@db-7:5432/x?token=abc#top';
@@ -60,8 +60,11 @@ describe('recentErrors', () => {
     errors.record(new Error('GET https://ghp_secret@api.example/repos failed; see http://docs.example/errors'));
     expect(errors.list().map((e) => e.message)).toEqual([
       'GET https://…@api.example/repos failed; see http://docs.example/errors',
-      'Request cannot be constructed from a URL that includes credentials: https://…@db-7:5432/x?…#top',
+      'Request cannot be constructed from a URL that includes credentials: https://…@db-7:5432/x?…#…',
     ]);
+    // An OAuth implicit flow's token travels in the fragment.
+    errors.record(new Error('redirect to https://app.example/cb#access_token=eyJ.secret&state=1 failed'));
+    expect(errors.list()[0]?.message).toBe('redirect to https://app.example/cb#… failed');
     // A password past the kept part is never half shown: hidden before the cut.
     const far = recentErrors({ maxMessageLength: 20, clock: new FakeClock() });
     far.record(new Error('refused: https://u:hunter2@h/'));

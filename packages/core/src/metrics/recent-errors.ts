@@ -33,10 +33,11 @@ const MAX_LABEL = 200;
 // Copied: a short field may still be a slice of a long string, which it would keep alive.
 const cut = (text: string, max: number): string => copied(text.length > max ? `${text.slice(0, max)}…` : text);
 
-// A URL's credentials and query, as fetch quotes a URL it refuses (`user:pass@`, `?token=`).
+// A URL's credentials, query and fragment, as fetch quotes a URL it refuses (`user:pass@`,
+// `?token=`, an OAuth implicit flow's `#access_token=`).
 const hidden = (text: string): string =>
-  text.replace(/(\w:\/\/)([^\s/?#]*@)?([^\s?#]*)(\?[^\s#]*)?/g, (_, scheme, user, rest, query) =>
-    [scheme, user && '…@', rest, query && '?…'].join(''),
+  text.replace(/(\w:\/\/)([^\s/?#]*@)?([^\s?#]*)(\?[^\s#]*)?(#\S*)?/g, (_, scheme, user, rest, query, hash) =>
+    [scheme, user && '…@', rest, query && '?…', hash && '#…'].join(''),
   );
 
 /**
