@@ -1,7 +1,7 @@
 // @resilience/core/internal: what the packages of this repository share with core.
 // NO semver promise: anything here may change or go in any release, a patch included, so
 // applications and third-party packages must not import it.
-export { messageOf } from './errors/errors.js';
+export { hideUrlSecrets, messageOf } from './errors/errors.js';
 export { checkNested, isPlainObject, OptionsValidator } from './errors/validate.js';
 export { Emitter } from './events/emitter.js';
 export { ReportGate } from './events/report-gate.js';

@@ -1,4 +1,6 @@
-import { messageOf } from '@resilience/core/internal';
+import { hideUrlSecrets, messageOf } from '@resilience/core/internal';
+
+const shown = (text: unknown): unknown => (typeof text === 'string' ? hideUrlSecrets(text) : text);
 
 /**
  * Why a request's signal aborts when its client goes away before the response ends. Its
@@ -73,8 +75,9 @@ export function isRequestBodyError(error: unknown): error is RequestBodyError {
 export function errorFields(error: unknown): { name?: unknown; message?: unknown; stack?: unknown } {
   try {
     const e = error as { name?: unknown; message?: unknown; stack?: unknown } | null;
-    return { name: e?.name, message: e?.message, stack: e?.stack };
+    const { name, message, stack } = e ?? {};
+    return { name, message: shown(message), stack: shown(stack) };
   } catch {
-    return { message: messageOf(error) };
+    return { message: shown(messageOf(error)) };
   }
 }

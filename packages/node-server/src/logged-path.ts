@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { hideUrlSecrets } from '@resilience/core/internal';
 
 /** The most characters of a path a log line carries (a request target may be kilobytes long). */
 const MAX_LOGGED_PATH = 200;
@@ -43,9 +44,11 @@ const UNSAFE = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
  * {@link MAX_LOGGED_TEXT} characters, each character that could end the line, start a
  * terminal escape or reorder what a reader sees written `\u{…}`. A message may quote a request
  * (a body that did not parse, a name that was not found): raw, `\n` would forge a second log
- * line for whoever reads a console or a file. Structured fields keep the message as it is.
+ * line for whoever reads a console or a file; a quoted URL's credentials, query and fragment
+ * are shown as `…` (core's `hideUrlSecrets`). Structured fields keep the message unescaped.
  */
 export function loggedText(text: string): string {
-  const cut = text.length > MAX_LOGGED_TEXT ? `${text.slice(0, MAX_LOGGED_TEXT)}…` : text;
+  const shown = hideUrlSecrets(text.length > MAX_LOGGED_TEXT * 2 ? text.slice(0, MAX_LOGGED_TEXT * 2) : text);
+  const cut = shown.length > MAX_LOGGED_TEXT ? `${shown.slice(0, MAX_LOGGED_TEXT)}…` : shown;
   return cut.replace(UNSAFE, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
 }

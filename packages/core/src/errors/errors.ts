@@ -196,6 +196,15 @@ export function messageOf(error: unknown): string {
   }
 }
 
+/**
+ * `text` with each quoted URL's credentials, query and fragment shown as `…` (fetch quotes a URL
+ * it refuses whole: `user:pass@`, `?token=`, an OAuth implicit flow's `#access_token=`).
+ */
+export const hideUrlSecrets = (text: string): string =>
+  text.replace(/(\w:\/\/)([^\s/?#]*@)?([^\s?#]*)(\?[^\s#]*)?(#\S*)?/g, (_, scheme, user, rest, query, hash) =>
+    [scheme, user && '…@', rest, query && '?…', hash && '#…'].join(''),
+  );
+
 /** Every attempt failed. `cause` is the last attempt's error; the message ends with its message. */
 export class RetryExhaustedError extends ResilienceError {
   declare readonly code: 'retry_exhausted';

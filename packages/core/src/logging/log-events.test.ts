@@ -93,6 +93,18 @@ describe('logEvents', () => {
     expect(message).toBe(`${'x'.repeat(1_000)}…`);
   });
 
+  it("hides a quoted URL's credentials, query and fragment, as recentErrors does", async () => {
+    const policy = retry({ maxAttempts: 1, clock: new FakeClock() });
+    const { logger, lines } = fakeLogger(false);
+    logEvents(policy, logger);
+    const refused = new TypeError(
+      'Request cannot be constructed from a URL that includes credentials: https://u:pw@db-7/x?token=abc#t',
+    );
+    await policy.execute(() => Promise.reject(refused)).catch(() => {});
+    const message = (lines.at(-1)!.fields as { errorMessage: string }).errorMessage;
+    expect(message).toBe('Request cannot be constructed from a URL that includes credentials: https://…@db-7/x?…#…');
+  });
+
   it('writes single failures at debug when the logger has debug, and never successes by default', async () => {
     const clock = new FakeClock();
     const policy = retry({ maxAttempts: 2, backoff: backoff.constant(10), clock });

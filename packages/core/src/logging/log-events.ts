@@ -1,5 +1,5 @@
 import { classify } from '../errors/classify.js';
-import { messageOf } from '../errors/errors.js';
+import { hideUrlSecrets, messageOf } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import type { Disposer } from '../events/emitter.js';
 import {
@@ -115,7 +115,8 @@ export function eventLogger(logger: EventLogger, options: LogEventsOptions = {})
     }
     if ('error' in e) {
       fields.errorCategory = classify(e.error);
-      const message = messageOf(e.error); // an upstream's can be any size: one log line stays small
+      // An upstream's can be any size: one log line stays small. A quoted URL's secrets stay out.
+      const message = hideUrlSecrets(messageOf(e.error).slice(0, 2_000));
       fields.errorMessage = message.length > 1_000 ? `${message.slice(0, 1_000)}…` : message;
       if (e.error instanceof Error) fields.errorName = e.error.name;
     }

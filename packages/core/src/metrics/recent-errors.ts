@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from '../clock/clock.js';
 import { classify, type ErrorCategory } from '../errors/classify.js';
+import { hideUrlSecrets } from '../errors/errors.js';
 import { copied } from './names.js';
 import { type RecentErrorsOptions, resolveRecentErrorsOptions } from './options.js';
 
@@ -32,13 +33,6 @@ const MAX_LABEL = 200;
 
 // Copied: a short field may still be a slice of a long string, which it would keep alive.
 const cut = (text: string, max: number): string => copied(text.length > max ? `${text.slice(0, max)}…` : text);
-
-// A URL's credentials, query and fragment, as fetch quotes a URL it refuses (`user:pass@`,
-// `?token=`, an OAuth implicit flow's `#access_token=`).
-const hidden = (text: string): string =>
-  text.replace(/(\w:\/\/)([^\s/?#]*@)?([^\s?#]*)(\?[^\s#]*)?(#\S*)?/g, (_, scheme, user, rest, query, hash) =>
-    [scheme, user && '…@', rest, query && '?…', hash && '#…'].join(''),
-  );
 
 /**
  * The last `max` errors, newest first: a ring buffer for admin routes and dashboards
@@ -106,7 +100,7 @@ export class RecentErrors {
       at,
       category,
       name: cut(name, MAX_LABEL),
-      message: cut(hidden(message.slice(0, this.#maxMessageLength + 1_000)), this.#maxMessageLength),
+      message: cut(hideUrlSecrets(message.slice(0, this.#maxMessageLength + 1_000)), this.#maxMessageLength),
     };
     if (typeof code === 'string') entry.code = cut(code, MAX_LABEL);
     else if (typeof code === 'number') entry.code = code;

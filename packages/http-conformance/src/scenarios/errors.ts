@@ -113,6 +113,29 @@ export const errorHandlerScenarios: Scenario[] = [
   },
   {
     area: 'errorHandler',
+    name: "logs a 5xx without a quoted URL's credentials, query and fragment, in the text and in the error field",
+    async run(t) {
+      const logger = t.logger();
+      const refused =
+        'Request cannot be constructed from a URL that includes credentials: https://u:pw@db-7/x?token=abc#t';
+      const app = await t.serve([
+        t.m.errorHandler({ logger }),
+        t.m.route('GET', '/', () => {
+          throw new TypeError(refused);
+        }),
+      ]);
+      expect((await app.fetch('/')).status).toBe(500);
+      const line = logger.lines.find((l) => l.level === 'error')!;
+      const hidden = 'includes credentials: https://…@db-7/x?…#…';
+      expect(line.message).toContain(hidden);
+      const { error } = line.fields as { error: { message: string; stack: string } };
+      expect(error.message).toContain(hidden);
+      expect(error.stack).toContain(hidden);
+      expect(JSON.stringify(line)).not.toMatch(/pw@|token=abc|#t\b/);
+    },
+  },
+  {
+    area: 'errorHandler',
     name: "keeps an http-errors error's Allow and Retry-After headers and its exposed 4xx message, as Koa's and Express's own error paths do",
     async run(t) {
       const app = await t.serve([
