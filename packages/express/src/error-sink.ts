@@ -5,7 +5,9 @@ import type { Request } from 'express';
 // last: it never sees a request the other middleware answered themselves (a timeout's 503, a
 // shed). Those are recorded by the app's errorHandler all the same, found in its router.
 
-const HANDLING = Symbol('resilience.errorHandling');
+// Registered, so an errorHandler of another copy of this package (its ESM and CommonJS entries,
+// two versions) is found too; versioned, should ErrorHandling change.
+const HANDLING = Symbol.for('@resilience/express:errorHandling.v1');
 
 type Layer = { handle?: { [HANDLING]?: ErrorHandling; stack?: unknown } };
 

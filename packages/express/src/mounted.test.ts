@@ -1,5 +1,7 @@
 // Express gives a middleware mounted on a path (`app.use('/orders', …)`) the URL without that
 // path: what the error handler logs must still be the path the client asked for.
+
+import { createRequire } from 'node:module';
 import { fixedWindow, recentErrors, type Store, StoreUnavailableError } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import express from 'express';
@@ -59,4 +61,26 @@ it("names a route in a router mounted on a path with parameters by the router's 
   await clock.advance(1_000);
   expect((await reply).status).toBe(503);
   expect(errors.list()).toMatchObject([{ route: 'GET /confirm', status: 503 }]);
+});
+
+it('records an answer of its own in an errorHandler of another copy of this package (an ESM app requiring the CJS entry too)', async () => {
+  const other = createRequire(import.meta.url)('../dist/index.cjs') as typeof import('./index.js');
+  expect(other.errorHandler).not.toBe(errorHandler);
+  const lines: string[] = [];
+  const logger = { info() {}, error() {}, warn: (_fields: unknown, message: string) => lines.push(message) };
+  const app = express();
+  const quiet = { info() {}, warn() {}, error() {} };
+  app.use(
+    rateLimit({
+      algorithm: fixedWindow({ limit: 5, windowMs: 60_000 }),
+      store: down,
+      onStoreError: 'closed',
+      logger: quiet,
+    }),
+  );
+  app.post('/orders', (_req, res) => res.json({}));
+  app.use(other.errorHandler({ logger }));
+  served = await serve(app);
+  expect((await send(served.port, { method: 'POST', path: '/orders' })).status).toBe(503);
+  expect(lines).toEqual([expect.stringMatching(/^POST \/orders refused/)]);
 });

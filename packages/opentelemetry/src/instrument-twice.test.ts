@@ -49,4 +49,26 @@ describe('a source instrumented twice', () => {
     expect(spans('resilience.call')).toHaveLength(2);
     expect(spans('resilience.attempt')).toHaveLength(4);
   });
+
+  it('reports each call once when the other entry of this package (ESM and CommonJS) instruments it too', async () => {
+    const copy = (await import('./instrument.js?copy' as string)) as typeof import('./instrument.js');
+    const clock = new FakeClock();
+    const otel = sdk();
+    const payments = pipeline(
+      retry({ maxAttempts: 2, backoff: backoff.constant(0), clock }),
+      circuitBreaker({ registry: false, clock }),
+    );
+    const providers = { meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider, clock };
+    instrument(payments, { name: 'payments', ...providers });
+    copy.instrument(payments, { name: 'payments', ...providers });
+    let n = 0;
+    const called = payments.execute(() => (++n === 1 ? Promise.reject(networkError()) : Promise.resolve('paid')));
+    await clock.runAll();
+    await called;
+    const histograms = await otel.points<Histogram>('resilience.call.duration');
+    expect(histograms.reduce((sum, p) => sum + p.value.count, 0)).toBe(1);
+    expect((await otel.points('resilience.attempts')).reduce((sum, p) => sum + p.value, 0)).toBe(2);
+    expect(otel.spans().filter((s) => s.name === 'resilience.call')).toHaveLength(1);
+    expect(otel.spans().filter((s) => s.name === 'resilience.attempt')).toHaveLength(2);
+  });
 });

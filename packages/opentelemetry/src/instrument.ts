@@ -52,9 +52,21 @@ type Reporter = { readonly meter: Meter | undefined; readonly tracer: Tracer | u
  * met twice (in an instrumented pipeline and through `instrumentAll`), or a pipeline
  * instrumented again (a hot reload), counts once; once it is removed, the next one reports.
  */
-const reporters = new WeakMap<object, Reporter[]>();
-const callers = new WeakMap<object, Reporter[]>();
-const attempters = new WeakMap<object, Reporter[]>();
+type Subscriptions = Record<'reporters' | 'callers' | 'attempters', WeakMap<object, Reporter[]>> & {
+  readonly stateReaders: WeakMap<Meter, Set<StateReader>>;
+};
+/**
+ * These and the state readers, on `globalThis`: the ESM and CommonJS entries of this package
+ * (two copies in one app) instrumenting the same source then report once too. Versioned,
+ * should their shape change.
+ */
+const shared = (): Subscriptions =>
+  ((globalThis as Record<symbol, Subscriptions>)[Symbol.for('@resilience/opentelemetry:subscriptions.v1')] ??= {
+    reporters: new WeakMap(),
+    callers: new WeakMap(),
+    attempters: new WeakMap(),
+    stateReaders: new WeakMap(),
+  });
 
 /** Adds `me` to `target`'s subscriptions in `map`: whether it is the oldest through its meter (tracer), and its removal. */
 function join(map: WeakMap<object, Reporter[]>, target: object, me: Reporter) {
@@ -165,9 +177,6 @@ export function instrumentAll(
 /** Reads breaker names and states at a collection. */
 type StateReader = () => Iterable<readonly [name: string, state: string]>;
 
-/** Per meter, the state readers of every live instrumentation, observed by one callback. */
-const stateReaders = new WeakMap<Meter, Set<StateReader>>();
-
 /**
  * Adds `read` to the one `resilience.breaker.state` callback of `meter`. One callback, not one
  * each: a name two instrumentations report (a pipeline named for its breaker, also in
@@ -176,6 +185,8 @@ const stateReaders = new WeakMap<Meter, Set<StateReader>>();
  * open one). A reader that throws is left out of that collection.
  */
 function readStates(meter: Meter, read: StateReader): Disposer {
+  // Per meter, the state readers of every live instrumentation, observed by one callback.
+  const { stateReaders } = shared();
   let readers = stateReaders.get(meter);
   if (readers === undefined) {
     const all = new Set<StateReader>();
@@ -224,7 +235,7 @@ function wire(
 
   for (const layer of layers) {
     if (m !== undefined || isBreaker(layer)) {
-      const { first, leave } = join(reporters, layer, me);
+      const { first, leave } = join(shared().reporters, layer, me);
       const off = layer.onEvent(eventHandler(name, named, m, first, typeOf, hosts));
       stops.push(() => {
         off();
@@ -232,7 +243,7 @@ function wire(
       });
     }
     if (tracer !== undefined && typeof layer.observeAttempts === 'function') {
-      const { first, leave } = join(attempters, layer, me);
+      const { first, leave } = join(shared().attempters, layer, me);
       const spans = attemptSpans(tracer, name, typeof layer.onRetry !== 'function');
       const off = layer.observeAttempts({
         callStarted: () => (first('tracer') ? spans.callStarted() : untraced),
@@ -245,7 +256,7 @@ function wire(
   }
 
   if (typeof source.observeCalls === 'function') {
-    const { first, leave } = join(callers, source, me);
+    const { first, leave } = join(shared().callers, source, me);
     const succeeded: Attributes = { ...named, [A.outcome]: 'success' };
     const observer: CallObserver =
       m === undefined

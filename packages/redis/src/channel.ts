@@ -31,18 +31,25 @@ export interface Subscription {
 const has = (value: unknown, method: string): boolean =>
   typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[method] === 'function';
 
-/** The listeners of each channel on an ioredis subscriber, for every store over it (one UNSUBSCRIBE must not end another's). */
-const ioListeners = new WeakMap<object, Map<string, Set<(message: string) => void>>>();
+type IoListeners = WeakMap<object, Map<string, Set<(message: string) => void>>>;
+/**
+ * The listeners of each channel on an ioredis subscriber, for every store over it (one
+ * UNSUBSCRIBE must not end another's): on `globalThis`, so the stores of both entries of this
+ * package (ESM and CommonJS, two copies) share them. Versioned, should their shape change.
+ */
+const ioListeners = (): IoListeners =>
+  ((globalThis as Record<symbol, IoListeners>)[Symbol.for('@resilience/redis:ioListeners.v1')] ??= new WeakMap());
 
 /** The subscription over an ioredis or node-redis client, told apart by shape as the store's client is; else undefined. */
 export function subscriptionOf(client: unknown): Subscription | undefined {
   if (!has(client, 'subscribe') || !has(client, 'unsubscribe')) return undefined;
   if (has(client, 'evalsha') && has(client, 'on')) {
     const io = client as IoRedisSubscriber;
-    let listeners = ioListeners.get(io);
+    const shared = ioListeners();
+    let listeners = shared.get(io);
     if (listeners === undefined) {
       const all = new Map<string, Set<(message: string) => void>>();
-      ioListeners.set(io, (listeners = all));
+      shared.set(io, (listeners = all));
       io.on('message', (channel, message) => {
         for (const listener of all.get(channel) ?? []) listener(message);
       });

@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import {
   BulkheadRejectedError,
@@ -64,6 +64,19 @@ describe('circuitBreaker({ store }) (shared state)', () => {
     expect(isBrokenCircuitError(error)).toBe(true);
     expect((error as { retryAfterMs: number }).retryAfterMs).toBe(1_000);
     expect([a.state, b.state]).toEqual(['open', 'open']);
+  });
+
+  it('consults a memory store of another copy of core on every call, as its own', async () => {
+    const copy = (await import('../store/memory.js?copy' as string)) as typeof import('../store/memory.js');
+    const store = copy.memoryStore();
+    const apply = vi.spyOn(store, 'apply');
+    const make = () =>
+      circuitBreaker({ store, name: 'payments', strategy: consecutive(2), clock: new FakeClock(), registry: false });
+    const [a, b] = [make(), make()];
+    await settle(a.execute(fail));
+    await settle(b.execute(fail));
+    expect(apply).toHaveBeenCalledTimes(4); // admit and record, per call: no syncing copy of the state
+    expect(isBrokenCircuitError(await settle(a.execute(fail)))).toBe(true);
   });
 
   it('lets one probe through after halfOpenAfter and closes for everyone when it succeeds', async () => {

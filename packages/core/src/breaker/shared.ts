@@ -2,7 +2,7 @@ import { type Clock, type Random, systemClock, systemRandom } from '../clock/clo
 import type { Disposer } from '../events/emitter.js';
 import type { ExecuteContext, PolicyFn } from '../policy/policy.js';
 import { delayOf } from '../retry/backoff.js';
-import { MemoryStore } from '../store/memory.js';
+import { isMemoryStore } from '../store/memory.js';
 import { storeKey, storeNamespace } from '../store/namespace.js';
 import type { Store } from '../store/store.js';
 import { requireSupport } from '../store/supports.js';
@@ -80,7 +80,7 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
     this.#random = options.random ?? systemRandom;
     this.#maxProbes = resolved.halfOpenMaxCalls;
     this.#halfOpenAfter = () => delayOf(resolved.halfOpenAfter, 1, 0, this.#random);
-    const sync = options.sync ?? (this.#store instanceof MemoryStore ? 'per-call' : {});
+    const sync = options.sync ?? (isMemoryStore(this.#store) ? 'per-call' : {});
     if (sync === 'per-call') {
       requireSupport('circuitBreaker', this.#store, [this.#transition]);
       this.#sync = undefined;

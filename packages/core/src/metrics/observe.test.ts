@@ -159,6 +159,22 @@ describe('observe', () => {
     expect(stats.snapshot().calls).toBe(3);
   });
 
+  it('counts an event once when another copy of core observes the same source for the same collector', async () => {
+    const copy = (await import('./observe.js?copy' as string)) as typeof import('./observe.js');
+    const clock = new FakeClock();
+    const { policy } = provider(clock);
+    const stats = metrics({ clock });
+    observe(policy, stats);
+    const stop = copy.observe(policy, stats); // an adapter bundling the other entry of core
+    await settle(clock, [policy.execute(call(clock, 10, true)).catch(() => {})]);
+    const s = stats.snapshot();
+    expect([s.calls, s.failed, s.retries, s.attempts]).toEqual([1, 1, 2, 3]);
+    stop();
+    await settle(clock, [policy.execute(call(clock, 10)).catch(() => {})]);
+    expect(stats.snapshot().retries).toBe(2); // still observed once
+    expect(stats.snapshot().calls).toBe(2);
+  });
+
   it('reads no clock for a policy nobody observes, nor once the observation is disposed', async () => {
     let reads = 0;
     const fake = new FakeClock();

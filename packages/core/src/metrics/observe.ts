@@ -10,8 +10,7 @@ import { DEAD_LETTER_REASONS, ROLLBACK_REASONS } from './window.js';
 
 /**
  * Anything with an `onEvent` subscription: a policy, a pipeline, a breaker. With
- * `observeCalls` (pipelines, retry, circuitBreaker, timeout, bulkhead and hedge have it; a
- * fallback and a limiter's policy do not) its calls are timed and counted too.
+ * `observeCalls` (a fallback and a limiter's policy have none) its calls are counted too.
  */
 export interface ObservedSource {
   readonly onEvent: Subscribe<PolicyEvent>;
@@ -34,9 +33,13 @@ type Subscriptions = WeakMap<ObservedSource, { observers: number; dispose: Dispo
 
 /**
  * Per collector, the event sources it listens to, each once however often it is observed.
- * Weak both ways: listening to a registry's breakers never keeps one alive.
+ * Weak both ways: listening to a registry's breakers never keeps one alive. On `globalThis`, so
+ * every copy of core (ESM and CommonJS entries) shares it; versioned, should its shape change.
  */
-const listening = new WeakMap<MetricsCollector, Subscriptions>();
+const listening = (): WeakMap<MetricsCollector, Subscriptions> =>
+  ((globalThis as Record<symbol, WeakMap<MetricsCollector, Subscriptions>>)[
+    Symbol.for('@resilience/core:observed.v1')
+  ] ??= new WeakMap());
 
 const isSource = (v: unknown): v is ObservedSource => typeof (v as ObservedSource | null)?.onEvent === 'function';
 const isRegistry = (v: unknown): v is ObservedRegistry =>
@@ -69,8 +72,9 @@ export function observe(
   );
   v.check(typeof collector?.recordRetry === 'function', 'collector', collector, 'a metrics() collector');
   v.done();
-  let subscriptions = listening.get(collector);
-  if (subscriptions === undefined) listening.set(collector, (subscriptions = new WeakMap()));
+  const all = listening();
+  let subscriptions = all.get(collector);
+  if (subscriptions === undefined) all.set(collector, (subscriptions = new WeakMap()));
   const stop = isSource(source)
     ? observeSource(source, collector, subscriptions)
     : observeRegistry(source, collector, subscriptions);

@@ -4,10 +4,11 @@ import { ConfigurationError, RateLimitExceededError } from '../errors/errors.js'
 import { pipeline } from '../pipeline/pipeline.js';
 import { backoff } from '../retry/backoff.js';
 import { retry } from '../retry/retry.js';
-import { memoryStore } from '../store/memory.js';
+import { MemoryStore, memoryStore } from '../store/memory.js';
 import { MEMORY_STORE_DEFAULTS } from '../store/options.js';
 import type { Store } from '../store/store.js';
 import { jsonRoundTripStore } from '../testing/json-round-trip-store.js';
+import { storeOver } from '../testing/store-over.js';
 import { timeout } from '../timeout/timeout.js';
 import { gcra } from './gcra.js';
 import { rateLimiter } from './limiter.js';
@@ -69,6 +70,21 @@ describe('rateLimiter', () => {
     const remote = rateLimiter({ algorithm: bucket(2, 1), store: asyncStore() });
     expect(remote.synchronous).toBe(false);
     expect(() => remote.consumeSync('u')).toThrow(TypeError);
+  });
+
+  it('answers synchronously over a memory store of another copy of core (an ESM app requiring the CJS entry too)', () => {
+    return import('../store/memory.js?copy' as string).then((copy: typeof import('../store/memory.js')) => {
+      const store = copy.memoryStore();
+      expect(store).not.toBeInstanceOf(MemoryStore); // another copy of the class
+      const limiter = rateLimiter({ algorithm: bucket(2, 1), store, clock: new FakeClock() });
+      expect(limiter.synchronous).toBe(true);
+      expect([limiter.consumeSync('u').allowed, limiter.consumeSync('u').allowed]).toEqual([true, true]);
+      expect(limiter.consumeSync('u')).toMatchObject({ allowed: false, retryAfterMs: 1000 });
+      // A wrapper has the Store methods but not the store's own: not taken for one.
+      for (const wrapper of [storeOver(store), { ...store, ...storeOver(store) }]) {
+        expect(rateLimiter({ algorithm: bucket(2, 1), store: wrapper }).synchronous).toBe(false);
+      }
+    });
   });
 
   it('peeks synchronously over the memory store with peekSync, without consuming or counting', async () => {

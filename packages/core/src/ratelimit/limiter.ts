@@ -15,7 +15,7 @@ import {
   type PolicyEvent,
   type PolicyFn,
 } from '../policy/policy.js';
-import { MemoryStore } from '../store/memory.js';
+import { isMemoryStore, MemoryStore } from '../store/memory.js';
 import { encodeSegment, KEY_CLOSE, NAMESPACE_END, storeNamespace } from '../store/namespace.js';
 import type { Store, StoreOperation } from '../store/store.js';
 import { requireSupport, storeStep } from '../store/supports.js';
@@ -152,7 +152,7 @@ export class RateLimiter {
       degraded: true,
       uncounted: true,
     };
-    this.#sync = this.#store instanceof MemoryStore ? this.#store : undefined;
+    this.#sync = isMemoryStore(this.#store) ? this.#store : undefined;
     // In the memory store a key space replaces the prefix: no string is built per call.
     this.#space = this.#sync === undefined ? 0 : this.#sync.space(this.#prefix);
     const cache = options.denialCache ?? RATE_LIMITER_DEFAULTS.denialCache;

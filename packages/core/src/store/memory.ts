@@ -13,6 +13,12 @@ import {
 } from './store.js';
 
 const GENERIC = 0;
+// A memory store of any copy of core (ESM and CommonJS entries, two versions): the limiter's and
+// the shared breaker's fast paths call its `…Sync` methods. Versioned: bump it if those change.
+const BRAND = /* @__PURE__ */ Symbol.for('@resilience/core:memoryStore.v1');
+/** Whether `store` is a memory store of this copy of core or of another one (`instanceof` knows only this one's). */
+export const isMemoryStore = (store: unknown): store is MemoryStore => (store as Branded | null)?.[BRAND] === true;
+type Branded = { [BRAND]?: true };
 // One record per slot in a Float64Array: [expiresAt, meta, ...packed state, links]: 48
 // bytes, the last 8 the slot's two Int32 links in the recency or pin list (SlotLists), or,
 // while the recency list is not kept, an unpinned key's use stamp (see #stamp).
@@ -54,9 +60,8 @@ type AnyCodec = PackedCodec<any>;
 // (before `maxKeys` while nothing is pinned). One expired key is reclaimed as each new key
 // arrives.
 /**
- * The embedded store (see {@link memoryStore}): state lives in this process, every operation
- * is synchronous inside (so atomic), and the promise it returns is already settled. A pin
- * past half of `maxKeys` is refused with `StoreFullError`.
+ * The embedded store (see {@link memoryStore}): each operation is synchronous inside (so
+ * atomic); its promise is already settled.
  */
 export class MemoryStore implements Store {
   readonly maxKeys: number;
@@ -102,6 +107,8 @@ export class MemoryStore implements Store {
     this.#slotSpan = 2 ** Math.ceil(Math.log2(this.maxKeys + 1));
     this.#stampable = this.#slotSpan <= MAX_STAMPED_SLOTS;
     this.#ordered = !this.#stampable;
+    // Not a class member (a computed key would keep the class in every bundle); not copied by a spread.
+    Object.defineProperty(this, BRAND, { value: true });
   }
 
   /** Keys held, including expired ones not yet reclaimed. */
@@ -661,7 +668,7 @@ const flatten = (key: string): string => (key.length < 13 ? key : (JSON.parse(JS
 
 /**
  * The embedded default store: at most `maxKeys` keys, the least recently used evicted (at
- * most half pinned); a key whose TTL has passed reads as absent and is reclaimed.
+ * most half pinned); a key past its TTL reads as absent.
  */
 export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   return new MemoryStore(options);
