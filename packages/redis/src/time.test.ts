@@ -87,10 +87,15 @@ describe('time', () => {
     );
     let runs = 0;
     let finish!: (value: string) => void;
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => {
+      started = resolve;
+    });
     const call = () =>
       new Promise<string>((resolve) => {
         runs++;
         finish = resolve;
+        started();
       });
     let settledCount = 0;
     let allButOne!: () => void;
@@ -105,7 +110,9 @@ describe('time', () => {
       p.then(count, count);
       return p;
     });
-    await fortyNine; // the 49 duplicates are answered while the one run is still in flight
+    // The 49 duplicates are answered while the one run is still in flight (the claimer may call
+    // its function a turn after the others' refusals arrive: await both).
+    await Promise.all([fortyNine, running]);
     expect(runs).toBe(1);
     finish('done');
     const settled = await Promise.allSettled(outcomes);
