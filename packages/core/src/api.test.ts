@@ -153,6 +153,7 @@ it('@resilience/core/internal exports only what the packages of this repository 
     'eventSources',
     'followAbort',
     'followerCount',
+    'hideUrlSecrets',
     'isPlainObject',
     'isUnrecorded',
     'messageOf',
