@@ -48,7 +48,7 @@ const UNSAFE = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
  * are shown as `…` (core's `hideUrlSecrets`). Structured fields keep the message unescaped.
  */
 export function loggedText(text: string): string {
-  const shown = hideUrlSecrets(text.length > MAX_LOGGED_TEXT * 2 ? text.slice(0, MAX_LOGGED_TEXT * 2) : text);
+  const shown = hideUrlSecrets(text.slice(0, MAX_LOGGED_TEXT * 2)); // a text of any size: only what can be shown is read
   const cut = shown.length > MAX_LOGGED_TEXT ? `${shown.slice(0, MAX_LOGGED_TEXT)}…` : shown;
   return cut.replace(UNSAFE, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
 }
