@@ -3,6 +3,7 @@ import {
   BrokenCircuitError,
   BulkheadRejectedError,
   ConfigurationError,
+  type EventLogger,
   IdempotencyConflictError,
   idempotency,
   memoryStore,
@@ -14,7 +15,7 @@ import {
   tokenBucket,
 } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
-import { createTRPCClient, httpLink } from '@trpc/client';
+import { createTRPCClient, httpBatchLink, httpLink } from '@trpc/client';
 import { type AnyTRPCRouter, initTRPC, TRPCError } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -40,6 +41,13 @@ async function serve<R extends AnyTRPCRouter>(router: R, userId = 'u1') {
     responseMeta: responseMeta(),
   });
   return server.url;
+}
+
+/** A logger that keeps what it is told as an error. */
+function listening() {
+  const told: [object, string][] = [];
+  const logger: EventLogger = { info() {}, warn() {}, error: (fields, message) => told.push([fields, message]) };
+  return { logger, told };
 }
 
 type Answer = { result?: { data: unknown }; error: { data: Record<string, unknown> } };
@@ -267,6 +275,81 @@ describe('rateLimitMiddleware, errorFormatter and responseMeta over HTTP', () =>
       '"api";r=0;t=10, "burst";r=0;t=10',
     ]);
   });
+
+  it('lists both of two limiters left unnamed that refuse calls of one batch, as the HTTP adapters do, and tells the logger once to name them', async () => {
+    const clock = new FakeClock();
+    const { logger, told } = listening();
+    // Two limiters, both "rateLimiter": before, the batch's fields listed one of them.
+    const perUser = rateLimiter({ algorithm: tokenBucket({ capacity: 1, refillPerSecond: 0.1 }), clock });
+    const perPath = rateLimiter({ algorithm: tokenBucket({ capacity: 5, refillPerSecond: 0.5 }), clock });
+    const limited = (limiter: typeof perUser) =>
+      t.procedure.use(
+        rateLimitMiddleware<{ userId: string }>({ limiter, key: ({ ctx }) => ctx.userId, clock, logger }),
+      );
+    const router = t.router({ a: limited(perUser).query(() => 'a'), b: limited(perPath).query(() => 'b') });
+    const url = await serve(router);
+    const fields: Record<string, string | null>[] = [];
+    const client = createTRPCClient<typeof router>({
+      links: [
+        httpBatchLink({
+          url,
+          fetch: async (input, init) => {
+            const response = await fetch(input, init as RequestInit);
+            fields.push({ policy: response.headers.get('ratelimit-policy'), now: response.headers.get('ratelimit') });
+            return response;
+          },
+        }),
+      ],
+    });
+    expect(await Promise.all([client.a.query(), client.b.query()])).toEqual(['a', 'b']);
+    for (let i = 0; i < 4; i++) await client.b.query(); // perPath's quota spent too
+    for (let batch = 0; batch < 2; batch++) {
+      const refused = await Promise.allSettled([client.a.query(), client.b.query(), client.b.query()]);
+      expect(refused.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    }
+    expect(fields.at(-1)).toEqual({
+      policy: '"rateLimiter";q=1;w=10, "rateLimiter";q=5;w=10',
+      now: '"rateLimiter";r=0;t=10, "rateLimiter";r=0;t=2',
+    });
+    expect(told).toEqual([
+      [
+        { policy: 'rateLimiter' },
+        'rateLimitMiddleware "rateLimiter": another limiter of this name refused a call of the batch: give each its own name',
+      ],
+    ]);
+  });
+
+  it.each([
+    ['undefined', undefined],
+    ['null', null],
+    ['number', 42],
+    ["''", ''],
+  ])(
+    'fails each call whose key is %s with an error naming the key option, tells the logger once, and spends no quota',
+    async (received, key) => {
+      const { logger, told } = listening();
+      const limiter = rateLimiter({ name: 'api', algorithm: tokenBucket({ capacity: 5, refillPerSecond: 1 }) });
+      const left = async () => (await limiter.peek('', 0)).remaining; // '' is no one's quota: it stays whole
+      const router = t.router({
+        hello: t.procedure.use(rateLimitMiddleware({ limiter, key: () => key as string, logger })).query(() => 'hi'),
+      });
+      const client = createTRPCClient<typeof router>({ links: [httpLink({ url: await serve(router) })] });
+      for (let i = 0; i < 2; i++) {
+        const error = await failure(client.hello.query());
+        expect([error.data?.httpStatus, error.message]).toEqual([
+          500,
+          `rateLimitMiddleware: key returned ${received} for hello, not a non-empty string`,
+        ]);
+      }
+      expect(told).toEqual([
+        [
+          { policy: 'api', path: 'hello' },
+          `rateLimitMiddleware "api": key returned ${received} for hello, not a non-empty string`,
+        ],
+      ]);
+      expect(await left()).toBe(5);
+    },
+  );
 
   it('answers a store that is down with SERVICE_UNAVAILABLE (503) and reports store_unavailable, as the adapters do', async () => {
     const fail = () => Promise.reject(new StoreUnavailableError('store down'));

@@ -120,6 +120,12 @@ const LISTS = /^ratelimit(-policy)?$/;
 const ITEM = /"(?:[^"\\]|\\.)*"[^,]*/g;
 const NAME = /^"(?:[^"\\]|\\.)*"/;
 
+/**
+ * The limiter that refused, by its refusal (`rateLimitMiddleware`'s cause), and what to call when
+ * another limiter of its name refused a call of the same response.
+ */
+export const refusedBy = new WeakMap<object, { readonly limiter: object; shared(): void }>();
+
 type HeaderDict = Record<string, string | string[] | undefined>;
 type Meta = { status?: number; headers?: Headers | HeaderDict };
 
@@ -132,7 +138,7 @@ export function errorHeaders(
   errors: readonly TRPCError[],
   calls: number = errors.length,
 ): Record<string, string> | undefined {
-  const fields: { wait: number; own: Record<string, unknown> }[] = [];
+  const fields: { wait: number; own: Record<string, unknown>; by: ReturnType<typeof refusedBy.get> }[] = [];
   let wait = -1;
   let waits = 0;
   for (const error of errors) {
@@ -148,12 +154,14 @@ export function errorHeaders(
     const own = (cause as { headers?: unknown }).headers;
     if (typeof own !== 'object' || own === null) continue;
     const ms = cause.retryAfterMs;
-    fields.push({ wait: Number.isFinite(ms) ? ms : 0, own: own as Record<string, unknown> });
+    fields.push({ wait: Number.isFinite(ms) ? ms : 0, own: own as Record<string, unknown>, by: refusedBy.get(cause) });
   }
   let headers: Record<string, string> | undefined;
-  const listed = new Set<string>();
+  // Each policy's limiter: two limiters of one name (both left unnamed) are both listed, as the
+  // HTTP adapters list them, and told to take names of their own.
+  const listed = new Map<string, Set<object | undefined>>();
   // The longest wait speaks first (a stable sort keeps the batch's order between equals).
-  for (const { own } of fields.sort((a, b) => b.wait - a.wait)) {
+  for (const { own, by } of fields.sort((a, b) => b.wait - a.wait)) {
     for (const [name, value] of Object.entries(own)) {
       if (typeof value !== 'string' || !FORWARDED.test(name)) continue;
       headers ??= {};
@@ -163,8 +171,13 @@ export function errorHeaders(
       }
       for (const item of value.match(ITEM) ?? []) {
         const policy = `${name} ${NAME.exec(item)![0]}`;
-        if (listed.has(policy)) continue;
-        listed.add(policy);
+        const limiters = listed.get(policy);
+        if (limiters?.has(by?.limiter)) continue;
+        if (limiters === undefined) listed.set(policy, new Set([by?.limiter]));
+        else {
+          limiters.add(by?.limiter);
+          by?.shared();
+        }
         const seen = headers[name];
         headers[name] = seen === undefined ? item.trim() : `${seen}, ${item.trim()}`;
       }

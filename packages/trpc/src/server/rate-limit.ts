@@ -1,5 +1,6 @@
 import {
   type Clock,
+  type EventLogger,
   isStoreUnavailableError,
   type RateLimitDecision,
   RateLimitExceededError,
@@ -11,6 +12,7 @@ import {
 import { emitHttpDecision, OptionsValidator } from '@resilience/core/internal';
 import { TRPCError, type TRPCMiddlewareFunction, type TRPCProcedureType } from '@trpc/server';
 import { built } from '../built.js';
+import { refusedBy } from './errors.js';
 
 /** What `key` reads of a call. */
 export interface RateLimitKeyInput<TContext> {
@@ -30,9 +32,14 @@ export interface RateLimitMiddlewareOptions<TContext> {
   headers?: RateLimitHeadersMode;
   /** Reads the time for the legacy fields' epoch reset. @default systemClock */
   clock?: Clock;
+  /** Where a `key` that returns no key, and two limiters of one name, are told (once). @default console */
+  logger?: EventLogger;
 }
 
-const OPTION_NAMES = { limiter: true, key: true, cost: true, headers: true, clock: true } as const;
+/** The logger used when none is given: `console`, message first (as text: a `%` in it is no format). */
+const consoleLogger: Pick<EventLogger, 'error'> = { error: (fields, message) => console.error('%s', message, fields) };
+
+const OPTION_NAMES = { limiter: true, key: true, cost: true, headers: true, clock: true, logger: true } as const;
 
 /** A middleware for any procedure of a router whose context is `TContext`, adding `TOverrides` to it. */
 export type ResilienceMiddleware<TContext, TOverrides = object> = TRPCMiddlewareFunction<
@@ -67,15 +74,33 @@ export function rateLimitMiddleware<TContext = object>(
     max: Array.isArray(algorithms) ? Math.min(...algorithms.map((a) => a.maxCost)) : Infinity,
   });
   v.clock('clock', o.clock);
+  v.logger('logger', o.logger);
   const { limiter, key, cost = 1, headers, clock = systemClock } = o as RateLimitMiddlewareOptions<TContext>;
+  const logger = o.logger ?? consoleLogger;
   const respond = built(v, undefined, ['limiter', 'headers'], () =>
     rateLimitResponder([limiter], headers === undefined ? {} : { headers }),
   );
+  const said = new Set<string>();
+  /** Tells `logger` once of a mistake (`what`): each call it concerns fails, or its clients cannot tell two limits apart. */
+  const once = (what: string, message: string, fields?: object) => {
+    if (said.has(what)) return;
+    said.add(what);
+    logger.error({ policy: limiter.name, ...fields }, `rateLimitMiddleware "${limiter.name}": ${message}`);
+  };
+  const shared = () => once('name', 'another limiter of this name refused a call of the batch: give each its own name');
   return async function rateLimit(opts) {
     let decision: RateLimitDecision;
     try {
       const k = key(opts as unknown as RateLimitKeyInput<TContext>);
-      decision = await limiter.consume(typeof k === 'string' ? k : await k, cost); // no await for a key given at once
+      const given: unknown = typeof k === 'string' ? k : await k; // no await for a key given at once
+      // No key is no one's quota: '' or a fallback for all would let one caller spend everyone's (the HTTP
+      // adapters count '' under the client address, which tRPC does not have). A bug: a 500 that names it.
+      if (typeof given !== 'string' || given === '') {
+        const message = `key returned ${given === '' ? "''" : given === null ? 'null' : typeof given} for ${opts.path}, not a non-empty string`;
+        once('key', message, { path: opts.path });
+        throw new TypeError(`rateLimitMiddleware: ${message}`);
+      }
+      decision = await limiter.consume(given, cost);
     } catch (error) {
       // The store is down and the limiter fails closed: errorFormatter answers 503; the span hears why.
       if (isStoreUnavailableError(error)) emitHttpDecision({ decision: 'store_unavailable', policy: limiter.name });
@@ -84,10 +109,12 @@ export function rateLimitMiddleware<TContext = object>(
     if (decision.allowed) return opts.next();
     emitHttpDecision({ decision: 'rate_limited', policy: limiter.name });
     const { 'content-type': _, ...fields } = respond([decision], clock.now()).headers;
+    const cause = Object.assign(new RateLimitExceededError(decision.retryAfterMs), { headers: fields });
+    refusedBy.set(cause, { limiter, shared });
     throw new TRPCError({
       code: 'TOO_MANY_REQUESTS',
       message: `Rate limit exceeded; retry in ${Math.ceil(decision.retryAfterMs / 1_000)} s`,
-      cause: Object.assign(new RateLimitExceededError(decision.retryAfterMs), { headers: fields }),
+      cause,
     });
   };
 }
