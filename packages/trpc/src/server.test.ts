@@ -648,6 +648,25 @@ describe('idempotentMutation', () => {
     expect(heard).toEqual([{ decision: 'idempotency_conflict' }, { decision: 'idempotency_conflict' }]);
   });
 
+  it('answers the same key on another procedure through one shared idempotency with UNPROCESSABLE_CONTENT (422) that says so, running nothing', async () => {
+    const shared = idempotency();
+    let runs = 0;
+    const keyed = t.procedure.input((raw) => raw as { idempotencyKey: string; amount: number });
+    const router = t.router({
+      pay: keyed.mutation(idempotentMutation({ idempotency: shared }, () => ++runs)),
+      refund: keyed.mutation(idempotentMutation({ idempotency: shared }, () => ++runs)),
+    });
+    const client = createTRPCClient<typeof router>({ links: [httpLink({ url: await serve(router) })] });
+    expect(await client.pay.mutate({ idempotencyKey: 'k-3', amount: 5 })).toBe(1);
+    const reused = await failure(client.refund.mutate({ idempotencyKey: 'k-3', amount: 5 }));
+    // Before: "used with another input", though the input was the same.
+    expect([reused.data?.httpStatus, reused.message]).toEqual([
+      422,
+      'This idempotency key was used with another procedure or input',
+    ]);
+    expect(runs).toBe(1);
+  });
+
   it('refuses a call without a key (BAD_REQUEST) unless the key is optional', async () => {
     const { router, runs } = app(() => 'ran');
     const client = clientOf(await serve(router));

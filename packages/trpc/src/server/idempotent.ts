@@ -146,7 +146,7 @@ const keyInInput = (opts: ResolverInput): unknown => {
 /**
  * Makes a mutation resolver idempotent: the first call with a key runs it and records its
  * result; a repeat gets that result without running it. A repeat while the first runs is
- * `CONFLICT`, the key with another input `UNPROCESSABLE_CONTENT`, a missing or malformed key
+ * `CONFLICT`, the key with another input or procedure `UNPROCESSABLE_CONTENT`, a missing or malformed key
  * `BAD_REQUEST`; a 4xx error (but 408, 429, 499, an in-flight 409) is recorded, any other frees the key.
  *
  * @example
@@ -285,7 +285,8 @@ function translate(error: unknown): unknown {
   if (isResilienceError(error, 'fingerprint_mismatch')) {
     return new TRPCError({
       code: 'UNPROCESSABLE_CONTENT',
-      message: 'This idempotency key was used with another input',
+      // The fingerprint is the path's and the input's: the key of one call, sent with another (the HTTP adapters' method and path).
+      message: 'This idempotency key was used with another procedure or input',
       cause: error,
     });
   }
