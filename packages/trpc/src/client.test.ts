@@ -165,6 +165,22 @@ describe('retryLink against a real tRPC server', () => {
     expect(calls).toEqual({ items: 2, other: 1 });
   });
 
+  it('sends the retries of a batch that failed whole as one batch again, as tRPC’s own retryLink does, though each call draws its full jitter', async () => {
+    const clock = new FakeClock();
+    const client = await setup(
+      (url) => [retryLink({ retry: { clock, random: sequenceRandom(0.1, 0.5, 0.9) } }), httpBatchLink({ url })],
+      clock,
+    );
+    outcomes = ['unavailable', 'unavailable', 'unavailable'];
+    const all = Promise.all([client.items.query(), client.other.query(), client.items.query()]);
+    await until(() => clock.pendingTimers === 3, 'the three retries to wait');
+    expect(requests).toBe(1);
+    // One draw for the three (10 ms of 100): before, 10, 50 and 90 ms, each call its own request.
+    await clock.advance(10);
+    expect(await all).toEqual([['a', 'b'], 'other', ['a', 'b']]);
+    expect([requests, calls]).toEqual([2, { items: 4, other: 2 }]);
+  });
+
   it('sends a mutation once, unless its input or its context carries an idempotency key', async () => {
     const clock = new FakeClock();
     const client = await setup(retrying(clock), clock);

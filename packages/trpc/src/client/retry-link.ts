@@ -2,6 +2,7 @@ import {
   backoff,
   isRetryableFailure,
   isRetryExhaustedError,
+  type Random,
   type RetryBudget,
   type RetryBudgetOptions,
   type RetryOptions,
@@ -9,6 +10,7 @@ import {
   retry,
   statusOf,
   systemClock,
+  systemRandom,
 } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
 import type { Operation, TRPCLink } from '@trpc/client';
@@ -72,6 +74,22 @@ export function isIdempotencyKeyInUse(error: unknown): boolean {
 const safeByDefault = (op: Operation) => op.type === 'query' || hasIdempotencyKey(op);
 
 /**
+ * `random`, drawn once per millisecond of `clock`: the calls of a batch that failed fail
+ * together, so their retries wait alike and go out as one batch again, as tRPC's own
+ * retryLink's do (its delay is the attempt's); each its own draw, they went out as up to one
+ * request per call. Clients still draw apart from each other.
+ */
+function drawnPerMs(random: Random, clock: { now(): number }): Random {
+  let at: number | undefined;
+  let drawn = 0;
+  return () => {
+    const now = clock.now();
+    if (now !== at) [at, drawn] = [now, random()];
+    return drawn;
+  };
+}
+
+/**
  * Retries the queries (and the mutations with an idempotency key) that failed in a way
  * another attempt may fix, waiting as the server's `Retry-After` asks. Place it before the
  * links it should repeat (breaker, timeout) and the terminating link. Subscriptions pass
@@ -86,17 +104,20 @@ export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryL
   v.check(o.retry === undefined || isPlainObject(o.retry), 'retry', o.retry, 'retry() options');
   v.predicate('idempotent', o.idempotent);
   const { budget, ...rest } = o.retry ?? {};
+  const clock = o.retry?.clock ?? systemClock;
+  const { random = systemRandom } = rest;
   const policy = built(v, 'retry', ['retry'], () =>
     retry({
       handle: (e) => isRetryableFailure(e) || isIdempotencyKeyInUse(e),
       ...rest,
+      // A random that is none is retry()'s to report.
+      random: typeof random === 'function' ? drawnPerMs(random, clock) : random,
       // Full jitter: clients whose calls failed together do not retry together.
       backoff: rest.backoff ?? backoff.exponential({ jitter: 'full' }),
       ...(budget !== false && { budget: budget === undefined ? {} : budget }),
     }),
   );
   const idempotent = o.idempotent ?? safeByDefault;
-  const clock = o.retry?.clock ?? systemClock;
   const link = promiseLink(
     (op) => idempotent(op) === true,
     (op, send, signal) => {
