@@ -49,7 +49,7 @@ export interface IdempotentMutationOptions<O extends ResolverInput> {
    * recorded, its key freed, and `logger` says so. @default 1_048_576 (1 MiB)
    */
   maxResultBytes?: number;
-  /** Where results that could not be recorded are logged (`warn`). @default console */
+  /** Where results that could not be recorded (`warn`) and a `scope` that returns none (`error`, once) are logged. @default console */
   logger?: EventLogger;
   /** Your router's transformer (superjson), to record results in its form: a replay returns a `Date` or `BigInt` as the first call did. @default JSON */
   transformer?: { serialize(value: unknown): unknown; deserialize(value: unknown): unknown };
@@ -136,7 +136,10 @@ async function storedScope(scope: string): Promise<string> {
 }
 
 /** The logger used when none is given: `console`, message first (as text: a `%` in a path is no format). */
-const consoleLogger: Pick<EventLogger, 'warn'> = { warn: (fields, message) => console.warn('%s', message, fields) };
+const consoleLogger: Pick<EventLogger, 'warn' | 'error'> = {
+  warn: (fields, message) => console.warn('%s', message, fields),
+  error: (fields, message) => console.error('%s', message, fields),
+};
 
 // What the input carries, whatever it is: a key that is there but not a string is refused, not taken for none.
 const keyInInput = (opts: ResolverInput): unknown => {
@@ -190,6 +193,7 @@ export function idempotentMutation<O extends ResolverInput, T>(
   const required = o.required ?? IDEMPOTENT_MUTATION_DEFAULTS.required;
   const maxResultBytes = o.maxResultBytes ?? IDEMPOTENT_MUTATION_DEFAULTS.maxResultBytes;
   const logger = o.logger ?? consoleLogger;
+  let told = false;
   return async function idempotent(opts) {
     const key: unknown = await keyOf(opts);
     // Only an absent key is none: '' or a number is a key sent wrong, refused as the HTTP adapters refuse "" (never run unprotected).
@@ -210,9 +214,11 @@ export function idempotentMutation<O extends ResolverInput, T>(
     const scope = await scopeOf?.(opts);
     if (scope !== undefined && (typeof scope !== 'string' || scope === '')) {
       // An error, not one shared scope: '' for every caller without a user would replay one's result to another.
-      throw new TypeError(
-        `idempotentMutation: scope returned ${scope === '' ? 'an empty string' : typeof scope}: return a non-empty string (whose key it is: a user or tenant id), or undefined for one scope for all`,
-      );
+      const message = `idempotentMutation: scope returned ${scope === '' ? 'an empty string' : typeof scope}: return a non-empty string (whose key it is: a user or tenant id), or undefined for one scope for all`;
+      // Said once where the server's operator reads it: tRPC logs no error of a call by itself.
+      if (!told) logger.error({ path: opts.path }, message);
+      told = true;
+      throw new TypeError(message);
     }
     // The first run's own error, thrown as it was (its cause, its stack); a replay has its code and message.
     let thrown: unknown;
