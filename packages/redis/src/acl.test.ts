@@ -196,22 +196,42 @@ describe('redisStore over a Redis ACL user', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
-  it('says a refusal is the ACL’s, and where to read what to grant, whatever Redis calls it', async () => {
-    // No TIME (which every script runs), no key of the store, no PUBLISH: three texts of Redis's.
-    await fixture.client.call('ACL', 'SETUSER', 'no-time', 'on', '>secret', '~*', '&*', '+@all', '-time');
-    await fixture.client.call('ACL', 'SETUSER', 'no-keys', 'on', '>secret', '~other:*', '&*', '+@all');
-    await fixture.client.call('ACL', 'SETUSER', 'no-publish', 'on', '>secret', '~*', '&*', '+@all', '-publish');
-    for (const user of ['no-time', 'no-keys', 'no-publish']) {
-      const [client, subscriber] = await clients('ioredis', user);
-      const store = redisStore({ client, subscriber });
+  for (const kind of ['ioredis', 'node-redis'] as const) {
+    it(`says a refusal is the ACL’s, and where to read what to grant, whatever Redis calls it (${kind})`, async () => {
+      // No TIME (which every script runs), no key of the store, no PUBLISH: three texts of Redis's.
+      await fixture.client.call('ACL', 'SETUSER', 'no-time', 'on', '>secret', '~*', '&*', '+@all', '-time');
+      await fixture.client.call('ACL', 'SETUSER', 'no-keys', 'on', '>secret', '~other:*', '&*', '+@all');
+      await fixture.client.call('ACL', 'SETUSER', 'no-publish', 'on', '>secret', '~*', '&*', '+@all', '-publish');
+      for (const user of ['no-time', 'no-keys', 'no-publish']) {
+        const [client, subscriber] = await clients(kind, user);
+        const store = redisStore({ client, subscriber, timeoutMs: 5_000 });
+        const key = storeKey(storeNamespace('test', 'acl'), 'k');
+        const error = await (user === 'no-publish' ? store.channel!.publish('t', 'm') : store.get(key, 0)).catch(
+          (e: unknown) => e,
+        );
+        expect(isStoreUnavailableError(error), user).toBe(true);
+        expect((error as Error).message, user).toMatch(
+          /failed: (NOPERM |ERR The user executing the script can't run this command).* \(an ACL refusal: grant the client's user what docs\/redis\.md#acl lists\)$/,
+        );
+      }
+    });
+  }
+
+  for (const kind of ['ioredis', 'node-redis'] as const) {
+    it(`calls no other failure an ACL refusal, whatever its text quotes (${kind})`, async () => {
+      await fixture.client.call('ACL', 'SETUSER', 'everything', 'reset', 'on', '>secret', '~*', '&*', '+@all');
+      const [client] = await clients(kind, 'everything');
+      const store = redisStore({ client, timeoutMs: 5_000 });
+      // A value something else wrote under the store's key, quoting Redis's words: JSON.parse's message quotes it.
       const key = storeKey(storeNamespace('test', 'acl'), 'k');
-      const error = await (user === 'no-publish' ? store.channel!.publish('t', 'm') : store.get(key, 0)).catch(
-        (e: unknown) => e,
-      );
-      expect(isStoreUnavailableError(error), user).toBe(true);
-      expect((error as Error).message, user).toMatch(
-        /(NOPERM|can't run this command).* \(an ACL refusal: grant the client's user what docs\/redis\.md#acl lists\)$/,
-      );
-    }
-  });
+      for (const quoted of ['NOPERM', "can't run"]) {
+        await fixture.client.set(`resilience:${key}`, `{"a":${quoted}}`);
+        const error = await store.get(key, 0).catch((e: unknown) => e);
+        expect(isStoreUnavailableError(error)).toBe(true);
+        expect((error as Error).message).toMatch(/^redisStore: get failed: .*is not valid JSON/);
+        expect((error as Error).message).toContain(quoted);
+        expect((error as Error).message).not.toMatch(/ACL refusal/);
+      }
+    });
+  }
 });
