@@ -163,38 +163,40 @@ describe('redisStore over a Redis ACL user', () => {
     });
   }
 
-  it('stops retrying, and leaves the subscriber, when the last breaker of a refused channel goes', async () => {
-    await fixture.client.call('ACL', 'SETUSER', 'never', 'reset', 'on', '>secret', '~*', '&other:*', '+@all');
-    const [client, subscriber] = await clients('ioredis', 'never');
-    const clock = new FakeClock();
-    // Stores made per tenant over one subscriber, each with a breaker the ACL refuses, then disposed.
-    for (let i = 0; i < 20; i++) {
-      const store = redisStore({ client, subscriber, timeoutMs: 5_000, clock, prefix: `t${i}` });
+  for (const kind of ['ioredis', 'node-redis'] as const) {
+    it(`stops retrying, and leaves the subscriber, when the last breaker of a refused channel goes (${kind})`, async () => {
+      await fixture.client.call('ACL', 'SETUSER', 'never', 'reset', 'on', '>secret', '~*', '&other:*', '+@all');
+      const [client, subscriber] = await clients(kind, 'never');
+      const clock = new FakeClock();
+      // Stores made per tenant over one subscriber, each with a breaker the ACL refuses, then disposed.
+      for (let i = 0; i < 20; i++) {
+        const store = redisStore({ client, subscriber, timeoutMs: 5_000, clock, prefix: `t${i}` });
+        const breaker = circuitBreaker({ store, name: 'refused', strategy: consecutive(1), registry: false });
+        await new Promise<void>((resolve) => breaker.on('store_error', () => resolve()));
+        breaker.dispose();
+      }
+      expect(clock.pendingTimers).toBe(0);
+      expect((subscriber as Redis).listenerCount('ready')).toBe(0); // node-redis's client is an EventEmitter too
+      // The backoff never goes past its longest wait.
+      const store = redisStore({ client, subscriber, timeoutMs: 5_000, clock });
       const breaker = circuitBreaker({ store, name: 'refused', strategy: consecutive(1), registry: false });
-      await new Promise<void>((resolve) => breaker.on('store_error', () => resolve()));
+      let refusals = 0;
+      breaker.on('store_error', () => refusals++);
+      while (refusals < 1) await new Promise((resolve) => setImmediate(resolve));
+      for (let waitMs = RETRY_FIRST_MS; waitMs < RETRY_MAX_MS; waitMs *= 2) {
+        const before = refusals;
+        await clock.advance(waitMs);
+        while (refusals === before) await new Promise((resolve) => setImmediate(resolve));
+      }
+      for (let i = 0; i < 2; i++) {
+        const before = refusals;
+        await clock.advance(RETRY_MAX_MS);
+        while (refusals === before) await new Promise((resolve) => setImmediate(resolve));
+      }
       breaker.dispose();
-    }
-    expect(clock.pendingTimers).toBe(0);
-    expect((subscriber as Redis).listenerCount('ready')).toBe(0);
-    // The backoff never goes past its longest wait.
-    const store = redisStore({ client, subscriber, timeoutMs: 5_000, clock });
-    const breaker = circuitBreaker({ store, name: 'refused', strategy: consecutive(1), registry: false });
-    let refusals = 0;
-    breaker.on('store_error', () => refusals++);
-    while (refusals < 1) await new Promise((resolve) => setImmediate(resolve));
-    for (let waitMs = RETRY_FIRST_MS; waitMs < RETRY_MAX_MS; waitMs *= 2) {
-      const before = refusals;
-      await clock.advance(waitMs);
-      while (refusals === before) await new Promise((resolve) => setImmediate(resolve));
-    }
-    for (let i = 0; i < 2; i++) {
-      const before = refusals;
-      await clock.advance(RETRY_MAX_MS);
-      while (refusals === before) await new Promise((resolve) => setImmediate(resolve));
-    }
-    breaker.dispose();
-    expect(clock.pendingTimers).toBe(0);
-  });
+      expect(clock.pendingTimers).toBe(0);
+    });
+  }
 
   for (const kind of ['ioredis', 'node-redis'] as const) {
     it(`says a refusal is the ACL’s, and where to read what to grant, whatever Redis calls it (${kind})`, async () => {
