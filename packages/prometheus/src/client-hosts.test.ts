@@ -254,6 +254,32 @@ describe('fixed collectors', () => {
     expect(find(samples, 'resilience_calls_total', { outcome: 'failed' })[0]?.value).toBe(1);
   });
 
+  it('a collector’s reset() after which every count caught up by the next scrape is told by the calls it reported', async () => {
+    for (const listed of [false, true]) {
+      const stats = metrics({ clock: new FakeClock() });
+      for (let i = 0; i < 3; i++) stats.recordCall({ latencyMs: 5, ok: true });
+      stats.recordCall({ latencyMs: 5, ok: false });
+      const registry = new Registry();
+      registerResilienceMetrics(registry, { collectors: listed ? () => ({ api: stats }) : stats, summary: true });
+      await scrape(registry);
+      stats.recordCall({ latencyMs: 5, ok: true }); // counted before the reset, not yet scraped: lost
+      stats.reset();
+      // Busy traffic between two scrapes: every count is past where it was (ok 3, failed 1).
+      for (let i = 0; i < 4; i++) stats.recordCall({ latencyMs: 5, ok: true });
+      stats.recordCall({ latencyMs: 5, ok: false });
+      stats.recordCall({ latencyMs: 5, ok: false });
+      const labels = listed ? { name: 'api' } : {};
+      const { samples } = await scrape(registry);
+      expect(find(samples, 'resilience_calls_total', { ...labels, outcome: 'ok' })[0]?.value, `${listed}`).toBe(7);
+      expect(find(samples, 'resilience_calls_total', { ...labels, outcome: 'failed' })[0]?.value).toBe(3);
+      expect(find(samples, 'resilience_call_duration_summary_seconds_count', labels)[0]?.value).toBe(10);
+      // Calls without a reset are never taken for one.
+      stats.recordCall({ latencyMs: 5, ok: true });
+      const after = (await scrape(registry)).samples;
+      expect(find(after, 'resilience_calls_total', { ...labels, outcome: 'ok' })[0]?.value).toBe(8);
+    }
+  });
+
   it('a collector’s reset() keeps the series of rejection reasons and breaker names it has not met again', async () => {
     const stats = metrics({ clock: new FakeClock() });
     stats.recordRejection('circuit_open');

@@ -8,8 +8,6 @@ interface Series {
   readonly buckets: Float64Array;
   sum: number;
   count: number;
-  /** Shown in a scrape: observed or zeroed since the last reset, as prom-client shows a series. */
-  shown: boolean;
 }
 
 /**
@@ -31,7 +29,7 @@ export class CallHistogram extends Histogram<string> {
 
   /** The recorder of one label set (seconds); the series shows in scrapes from now on, at 0 until it counts. */
   series(labels: Record<string, string>): (seconds: number) => void {
-    const series: Series = { labels, buckets: new Float64Array(this.#bounds.length), sum: 0, count: 0, shown: true };
+    const series: Series = { labels, buckets: new Float64Array(this.#bounds.length), sum: 0, count: 0 };
     this.#series.push(series);
     const bounds = this.#bounds;
     return (seconds) => {
@@ -40,10 +38,14 @@ export class CallHistogram extends Histogram<string> {
       if (i < bounds.length) series.buckets[i]! += 1;
       series.sum += seconds;
       series.count += 1;
-      series.shown = true;
     };
   }
 
+  /**
+   * Zeroes every series (`registry.resetMetrics()`) and keeps it in scrapes, at 0: prom-client's
+   * own histogram would drop it until its next observation, which reads as a series gone, then
+   * back from 1 (an increase `rate()` misses). Its recorders keep counting into it.
+   */
   override reset(): void {
     super.reset();
     if (!(#series in this)) return; // prom-client's constructor resets before ours has run
@@ -51,7 +53,6 @@ export class CallHistogram extends Histogram<string> {
       s.buckets.fill(0);
       s.sum = 0;
       s.count = 0;
-      s.shown = false;
     }
   }
 
@@ -60,7 +61,6 @@ export class CallHistogram extends Histogram<string> {
     const { name, help } = this.#meta;
     const values: Array<Values['values'][number] & { exemplar?: null; sharedLabels: Record<string, string> }> = [];
     for (const s of this.#series) {
-      if (!s.shown) continue;
       const sharedLabels = s.labels;
       let cumulative = 0;
       this.#bounds.forEach((le, i) => {

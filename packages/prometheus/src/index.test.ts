@@ -117,6 +117,34 @@ describe('registerResilienceMetrics', () => {
     expect(listeners()).toBe(0);
   });
 
+  it('keeps every series in the scrape right after registry.resetMetrics(): the histogram at 0, the counters read from the collectors', async () => {
+    const [api, db] = [metrics({ clock: new FakeClock() }), metrics({ clock: new FakeClock() })];
+    for (const collectors of [api, { api, db }]) {
+      const registry = new Registry();
+      registerResilienceMetrics(registry, { collectors, buckets: [0.1], summary: true });
+      api.recordCall({ latencyMs: 50, ok: true });
+      const before = (await scrape(registry)).samples;
+      registry.resetMetrics();
+      const after = (await scrape(registry)).samples;
+      // Every series is still there: a histogram series gone would read as lost until the next call
+      // (and come back from 1, a reset rate() misses), the others as absent.
+      expect(after.map((s) => [s.name, s.labels])).toEqual(before.map((s) => [s.name, s.labels]));
+      // The histogram was zeroed (prom-client's reset is the exporter's own counts'); what is read from
+      // a collector is its lifetime count, which only the collector's reset() zeroes.
+      const histogram = after.filter((s) => s.name.startsWith('resilience_call_duration_seconds_'));
+      expect(histogram.map((s) => s.value)).toEqual(histogram.map(() => 0));
+      expect(find(after, 'resilience_calls_total', { outcome: 'ok' }).map((s) => s.value)).toEqual(
+        find(before, 'resilience_calls_total', { outcome: 'ok' }).map((s) => s.value),
+      );
+      api.recordCall({ latencyMs: 50, ok: true });
+      const next = (await scrape(registry)).samples;
+      expect(
+        find(next, 'resilience_call_duration_seconds_count', collectors === api ? {} : { name: 'api' })[0]!.value,
+      ).toBe(1);
+      api.reset();
+    }
+  });
+
   it("exports the window's sketch quantiles as a summary with lifetime _sum and _count when asked", async () => {
     const stats = metrics({ clock: new FakeClock() });
     const registry = new Registry();

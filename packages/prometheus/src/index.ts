@@ -53,13 +53,24 @@ function keptNames(): (given: string) => string {
   };
 }
 
-/** Feeds a collector's calls to a histogram recorder; returns the disposer `onCall` returns, if any. */
-function subscribe(collector: SnapshotSource, observe: (seconds: number) => void): Disposer | undefined {
-  const stop: unknown = collector.onCall?.((call) => {
+/**
+ * Feeds a collector's calls to a histogram recorder, and counts them in `heard` (which tells
+ * the tally of a reset); returns the disposer `onCall` returns, if any.
+ */
+function subscribe(
+  collector: SnapshotSource,
+  observe: (seconds: number) => void,
+  heard: WeakMap<SnapshotSource, { n: number }>,
+): Disposer | undefined {
+  if (typeof collector.onCall !== 'function') return undefined;
+  const count = { n: 0 };
+  const stop: unknown = collector.onCall((call) => {
+    count.n++;
     // The sketch's rules: a negative duration (a clock stepped back) is 0; NaN (or an
     // infinite time) is not a duration.
     if (Number.isFinite(call.latencyMs)) observe(Math.max(0, call.latencyMs) / 1_000);
   });
+  heard.set(collector, count);
   return typeof stop === 'function' ? (stop as Disposer) : undefined;
 }
 
@@ -126,7 +137,13 @@ export function registerResilienceMetrics(
   // A function's collectors come and go (a client's hosts): the first MAX_BREAKER_NAMES names met keep their series.
   // Their breaker names too: each host's collector counts the opens of its own breaker (`<client>:<host>`).
   const collectorName = list === undefined ? (given: string) => given : keptNames();
-  const tally = new Tally(collectorName, list === undefined ? (name: string) => name : keptNames());
+  // The calls each subscribed collector reported through onCall.
+  const heard = new WeakMap<SnapshotSource, { n: number }>();
+  const tally = new Tally(
+    collectorName,
+    list === undefined ? (name: string) => name : keptNames(),
+    (source) => heard.get(source)?.n,
+  );
   // Every collect() of one scrape runs in the same turn; one reading of the collectors serves them all.
   // A collector whose snapshot() throws is left out of that scrape, not the scrape failed.
   let cached: Tallied[] | undefined;
@@ -178,7 +195,7 @@ export function registerResilienceMetrics(
       }
       let stop: Disposer | undefined;
       try {
-        stop = recorder === undefined ? undefined : subscribe(source, recorder(collectorName(given)));
+        stop = recorder === undefined ? undefined : subscribe(source, recorder(collectorName(given)), heard);
       } catch {
         // No histogram for this collector; its counters are still served.
       }
@@ -188,6 +205,7 @@ export function registerResilienceMetrics(
       if (at.seen) at.seen = false;
       else {
         followed.delete(source);
+        heard.delete(source);
         at.stop?.();
       }
     }
@@ -277,7 +295,7 @@ export function registerResilienceMetrics(
         'reason',
       ),
     );
-    // Buckets are counted exactly as calls are recorded, one bucket search and three additions each.
+    // Buckets are counted exactly as calls are recorded, one bucket search and three additions each (and `heard`'s one).
     const histogram = new CallHistogram({
       name: `${prefix}call_duration_seconds`,
       help: 'Call durations, recorded as each call settles.',
@@ -293,7 +311,7 @@ export function registerResilienceMetrics(
     };
     try {
       for (const [name, collector] of named) {
-        const stop = subscribe(collector, recorder(name));
+        const stop = subscribe(collector, recorder(name), heard);
         if (stop !== undefined) stops.push(stop);
       }
       if (list !== undefined) {

@@ -56,8 +56,9 @@ export interface Tallied {
 /**
  * Keeps every exported count from going back. A collector is followed by the name it is given
  * (a host): when it leaves the list (an evicted host), is replaced under its name (a host
- * evicted and met again), or reads any count less than before (`reset()`), the counts it had
- * reached are all carried into its exported name, so the series continues from there instead
+ * evicted and met again), or reads any count less than before or fewer calls than it reported
+ * through `onCall` since (`reset()`), the counts it had reached are all carried into its
+ * exported name, so the series continues from there instead
  * of restarting at 0. What a collector counted after the last scrape before it left is lost
  * (it cannot be read any more): counts may fall short, never back. Memory: the collectors
  * listed now, plus one carry per exported name (which `exported` bounds), each with at most one
@@ -66,15 +67,25 @@ export interface Tallied {
  */
 export class Tally {
   /** Each collector listed at the last scrape, by given name: what it was, its exported name, its counts. */
-  readonly #live = new Map<string, { source: SnapshotSource; name: string; last: Counts }>();
+  readonly #live = new Map<
+    string,
+    { source: SnapshotSource; name: string; last: Counts; heard?: number | undefined }
+  >();
   /** Per exported name, the counts of the collectors that left it. */
   readonly #carried = new Map<string, Counts>();
   readonly #exported: (given: string) => string;
   readonly #breakerName: (name: string) => string;
+  readonly #heard: (source: SnapshotSource) => number | undefined;
 
-  constructor(exported: (given: string) => string, breakerName: (name: string) => string) {
+  /** `heard`: the calls a collector has reported through `onCall` so far, if it is subscribed to. */
+  constructor(
+    exported: (given: string) => string,
+    breakerName: (name: string) => string,
+    heard: (source: SnapshotSource) => number | undefined,
+  ) {
     this.#exported = exported;
     this.#breakerName = breakerName;
+    this.#heard = heard;
   }
 
   /** The counts carried into exported name `name`, made on first use. */
@@ -124,11 +135,23 @@ export class Tally {
       const counts = countsOf(snapshot, this.#breakerName, unread);
       // Lifetime counts only grow until `reset()` zeroes them all: one lower than before (or gone
       // from a record read whole) means a reset, and every count reached before it is carried,
-      // those the new counts have already caught up with too.
-      const reset = [...entry.last].some(
-        ([key, was]) =>
-          (counts.get(key) ?? (unread.has(key) || unread.has(key.slice(0, key.indexOf('\0'))) ? was : 0)) < was,
-      );
+      // those the new counts have already caught up with too. So does a call count short of the
+      // calls the collector reported since (onCall): a reset after which every count caught up.
+      const heard = this.#heard(source);
+      const calls = counts.get('summary_count\0');
+      const before = entry.heard;
+      entry.heard = heard;
+      const lost =
+        heard !== undefined &&
+        before !== undefined &&
+        calls !== undefined &&
+        calls < (entry.last.get('summary_count\0') ?? 0) + heard - before;
+      const reset =
+        lost ||
+        [...entry.last].some(
+          ([key, was]) =>
+            (counts.get(key) ?? (unread.has(key) || unread.has(key.slice(0, key.indexOf('\0'))) ? was : 0)) < was,
+        );
       if (reset) {
         this.#carry(entry.name, entry.last);
         entry.last.clear();

@@ -17,9 +17,11 @@ import {
   storeNamespace,
   tokenBucket,
 } from '@resilience/core';
+import { FakeClock } from '@resilience/core/testing';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { RETRY_FIRST_MS, RETRY_MAX_MS } from './channel.js';
 import { redisStore } from './index.js';
 import { useServer } from './testing/fixture.js';
 
@@ -112,7 +114,7 @@ describe('redisStore over a Redis ACL user', () => {
       expect((event.error as Error).message).toMatch(
         /^redisStore: SUBSCRIBE resilience:\{breaker\|no-channels-.*\} failed: NOPERM .* \(an ACL refusal: grant the client's user what docs\/redis\.md#acl lists\)$/,
       );
-      const second = make(); // the key's SUBSCRIBE is not sent again until the subscriber reconnects: told all the same
+      const second = make(); // the key's SUBSCRIBE is not sent again for it (it waits for its retry): told all the same
       expect(await heard(second)).toMatchObject({ step: 'subscribe', error: event.error });
       // The breakers still work, reading each other's changes at their merges.
       expect(await first.execute(() => 'ran')).toBe('ran');
@@ -121,22 +123,117 @@ describe('redisStore over a Redis ACL user', () => {
     });
   }
 
-  it('says a refusal is the ACL’s, and where to read what to grant, whatever Redis calls it', async () => {
-    // No TIME (which every script runs), no key of the store, no PUBLISH: three texts of Redis's.
-    await fixture.client.call('ACL', 'SETUSER', 'no-time', 'on', '>secret', '~*', '&*', '+@all', '-time');
-    await fixture.client.call('ACL', 'SETUSER', 'no-keys', 'on', '>secret', '~other:*', '&*', '+@all');
-    await fixture.client.call('ACL', 'SETUSER', 'no-publish', 'on', '>secret', '~*', '&*', '+@all', '-publish');
-    for (const user of ['no-time', 'no-keys', 'no-publish']) {
-      const [client, subscriber] = await clients('ioredis', user);
-      const store = redisStore({ client, subscriber });
+  for (const kind of ['ioredis', 'node-redis'] as const) {
+    it(`subscribes once the ACL grants the channel, without a reconnection, retrying with a growing wait (${kind})`, async () => {
+      await fixture.client.call('ACL', 'SETUSER', 'late-grant', 'reset', 'on', '>secret', '~*', '&other:*', '+@all');
+      const [client, subscriber] = await clients(kind, 'late-grant');
+      const clock = new FakeClock();
+      const store = redisStore({ client, subscriber, timeoutMs: 5_000, clock });
+      const breaker = circuitBreaker({ store, name: `late-grant-${kind}`, strategy: consecutive(1), registry: false });
+      let refusals = 0;
+      let refused = () => {};
+      breaker.on('store_error', (e) => {
+        if (e.type !== 'store_error' || e.step !== 'subscribe') return;
+        refusals++;
+        refused();
+      });
+      const refusal = () =>
+        new Promise<void>((resolve) => {
+          refused = resolve;
+        });
+      await refusal();
+      // Sent again after 1 s, then 2 s, 4 s ...: each time refused, each time told.
+      for (const waitMs of [RETRY_FIRST_MS, 2 * RETRY_FIRST_MS, 4 * RETRY_FIRST_MS]) {
+        const next = refusal();
+        await clock.advance(waitMs - 1);
+        expect(refusals).toBe(1 + Math.log2(waitMs / RETRY_FIRST_MS));
+        await clock.advance(1);
+        await next;
+      }
+      expect(clock.pendingTimers).toBe(1); // one timer, however long the refusals last
+      // An operator grants the channels: the next try subscribes, the connection untouched.
+      await fixture.client.call('ACL', 'SETUSER', 'late-grant', '&*');
+      const channel = `resilience:{breaker|late-grant-${kind}}`;
+      await clock.advance(8 * RETRY_FIRST_MS);
+      while (Number(((await fixture.client.pubsub('NUMSUB', channel)) as unknown[])[1]) < 1);
+      expect(refusals).toBe(4);
+      expect(clock.pendingTimers).toBe(0);
+      if (kind === 'ioredis') expect((subscriber as Redis).listenerCount('ready')).toBe(0);
+      breaker.dispose();
+    });
+  }
+
+  for (const kind of ['ioredis', 'node-redis'] as const) {
+    it(`stops retrying, and leaves the subscriber, when the last breaker of a refused channel goes (${kind})`, async () => {
+      await fixture.client.call('ACL', 'SETUSER', 'never', 'reset', 'on', '>secret', '~*', '&other:*', '+@all');
+      const [client, subscriber] = await clients(kind, 'never');
+      const clock = new FakeClock();
+      // Stores made per tenant over one subscriber, each with a breaker the ACL refuses, then disposed.
+      for (let i = 0; i < 20; i++) {
+        const store = redisStore({ client, subscriber, timeoutMs: 5_000, clock, prefix: `t${i}` });
+        const breaker = circuitBreaker({ store, name: 'refused', strategy: consecutive(1), registry: false });
+        await new Promise<void>((resolve) => breaker.on('store_error', () => resolve()));
+        breaker.dispose();
+      }
+      expect(clock.pendingTimers).toBe(0);
+      expect((subscriber as Redis).listenerCount('ready')).toBe(0); // node-redis's client is an EventEmitter too
+      // The backoff never goes past its longest wait.
+      const store = redisStore({ client, subscriber, timeoutMs: 5_000, clock });
+      const breaker = circuitBreaker({ store, name: 'refused', strategy: consecutive(1), registry: false });
+      let refusals = 0;
+      breaker.on('store_error', () => refusals++);
+      while (refusals < 1) await new Promise((resolve) => setImmediate(resolve));
+      for (let waitMs = RETRY_FIRST_MS; waitMs < RETRY_MAX_MS; waitMs *= 2) {
+        const before = refusals;
+        await clock.advance(waitMs);
+        while (refusals === before) await new Promise((resolve) => setImmediate(resolve));
+      }
+      for (let i = 0; i < 2; i++) {
+        const before = refusals;
+        await clock.advance(RETRY_MAX_MS);
+        while (refusals === before) await new Promise((resolve) => setImmediate(resolve));
+      }
+      breaker.dispose();
+      expect(clock.pendingTimers).toBe(0);
+    });
+  }
+
+  for (const kind of ['ioredis', 'node-redis'] as const) {
+    it(`says a refusal is the ACL’s, and where to read what to grant, whatever Redis calls it (${kind})`, async () => {
+      // No TIME (which every script runs), no key of the store, no PUBLISH: three texts of Redis's.
+      await fixture.client.call('ACL', 'SETUSER', 'no-time', 'on', '>secret', '~*', '&*', '+@all', '-time');
+      await fixture.client.call('ACL', 'SETUSER', 'no-keys', 'on', '>secret', '~other:*', '&*', '+@all');
+      await fixture.client.call('ACL', 'SETUSER', 'no-publish', 'on', '>secret', '~*', '&*', '+@all', '-publish');
+      for (const user of ['no-time', 'no-keys', 'no-publish']) {
+        const [client, subscriber] = await clients(kind, user);
+        const store = redisStore({ client, subscriber, timeoutMs: 5_000 });
+        const key = storeKey(storeNamespace('test', 'acl'), 'k');
+        const error = await (user === 'no-publish' ? store.channel!.publish('t', 'm') : store.get(key, 0)).catch(
+          (e: unknown) => e,
+        );
+        expect(isStoreUnavailableError(error), user).toBe(true);
+        expect((error as Error).message, user).toMatch(
+          /failed: (NOPERM |ERR The user executing the script can't run this command).* \(an ACL refusal: grant the client's user what docs\/redis\.md#acl lists\)$/,
+        );
+      }
+    });
+  }
+
+  for (const kind of ['ioredis', 'node-redis'] as const) {
+    it(`calls no other failure an ACL refusal, whatever its text quotes (${kind})`, async () => {
+      await fixture.client.call('ACL', 'SETUSER', 'everything', 'reset', 'on', '>secret', '~*', '&*', '+@all');
+      const [client] = await clients(kind, 'everything');
+      const store = redisStore({ client, timeoutMs: 5_000 });
+      // A value something else wrote under the store's key, quoting Redis's words: JSON.parse's message quotes it.
       const key = storeKey(storeNamespace('test', 'acl'), 'k');
-      const error = await (user === 'no-publish' ? store.channel!.publish('t', 'm') : store.get(key, 0)).catch(
-        (e: unknown) => e,
-      );
-      expect(isStoreUnavailableError(error), user).toBe(true);
-      expect((error as Error).message, user).toMatch(
-        /(NOPERM|can't run this command).* \(an ACL refusal: grant the client's user what docs\/redis\.md#acl lists\)$/,
-      );
-    }
-  });
+      for (const quoted of ['NOPERM', "can't run"]) {
+        await fixture.client.set(`resilience:${key}`, `{"a":${quoted}}`);
+        const error = await store.get(key, 0).catch((e: unknown) => e);
+        expect(isStoreUnavailableError(error)).toBe(true);
+        expect((error as Error).message).toMatch(/^redisStore: get failed: .*is not valid JSON/);
+        expect((error as Error).message).toContain(quoted);
+        expect((error as Error).message).not.toMatch(/ACL refusal/);
+      }
+    });
+  }
 });

@@ -1,4 +1,4 @@
-import type { StoreChannel, StoreUnavailableError } from '@resilience/core';
+import type { Clock, StoreChannel, StoreUnavailableError, TimerHandle } from '@resilience/core';
 import { failed } from './failed.js';
 
 type Fn = (...args: never[]) => unknown;
@@ -7,12 +7,14 @@ type IoRedisSubscriber = {
   unsubscribe: (channel: string) => Promise<unknown>;
   on: (event: string, listener: (channel: string, message: string) => void) => unknown;
   once: (event: string, listener: () => void) => unknown;
+  removeListener: (event: string, listener: () => void) => unknown;
   evalsha: Fn;
 };
 type NodeRedisSubscriber = {
   subscribe: (channel: string, listener: (message: string, channel: string) => void) => Promise<unknown>;
   unsubscribe: (channel: string, listener?: (message: string, channel: string) => void) => Promise<unknown>;
   once?: (event: 'ready', listener: () => void) => unknown;
+  off?: (event: 'ready', listener: () => void) => unknown;
   evalSha: Fn;
 };
 
@@ -24,8 +26,8 @@ type NodeRedisSubscriber = {
 export interface Subscription {
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
   unsubscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
-  /** Calls `listener` once, when the client is next ready (connected, or connected again). */
-  onReady(listener: () => void): void;
+  /** Calls `listener` once, when the client is next ready (connected, or connected again); returns what removes it. */
+  onReady(listener: () => void): () => void;
 }
 
 const has = (value: unknown, method: string): boolean =>
@@ -68,7 +70,10 @@ export function subscriptionOf(client: unknown): Subscription | undefined {
         own.delete(channel);
         return io.unsubscribe(channel);
       },
-      onReady: (listener) => io.once('ready', listener),
+      onReady: (listener) => {
+        io.once('ready', listener);
+        return () => io.removeListener('ready', listener);
+      },
     };
   }
   if (has(client, 'evalSha')) {
@@ -77,11 +82,19 @@ export function subscriptionOf(client: unknown): Subscription | undefined {
     return {
       subscribe: (channel, listener) => node.subscribe(channel, listener),
       unsubscribe: (channel, listener) => node.unsubscribe(channel, listener),
-      onReady: (listener) => node.once?.('ready', listener),
+      onReady: (listener) => {
+        node.once?.('ready', listener);
+        return () => node.off?.('ready', listener);
+      },
     };
   }
   return undefined;
 }
+
+/** The wait before a failed `SUBSCRIBE` is first sent again; doubled at each failure that follows. */
+export const RETRY_FIRST_MS = 1_000;
+/** The longest wait between two tries of a failed `SUBSCRIBE`. */
+export const RETRY_MAX_MS = 60_000;
 
 type Listener = (message: string) => void;
 /** A topic's listeners, held weakly, and the one function that hands them each message. */
@@ -102,8 +115,11 @@ const topicOf = (set: Set<WeakRef<Listener>>): Topic => [
  * `SUBSCRIBE` that fails (a client with no offline queue, not connected yet; an ACL that
  * denies the channel) is reported to each listener's `onError`, as `StoreUnavailableError`
  * (so a breaker emits a `store_error` of step `subscribe`), and sent again when the second
- * client is next ready; meanwhile a breaker still reads every change at its next
- * synchronisation. Both clients resubscribe by themselves after a reconnection.
+ * client is next ready or after a wait (RETRY_FIRST_MS, doubled at each failure up to
+ * RETRY_MAX_MS, on one unref'd timer of the clock), whichever comes first, for as long as
+ * the topic has a listener: a grant an operator adds later takes effect without a
+ * reconnection. Meanwhile a breaker still reads every change at its next synchronisation.
+ * Both clients resubscribe by themselves after a reconnection.
  *
  * A listener is held weakly: only while it, or the stop function `subscribe` returns, is
  * reachable (a breaker holds its stop function). A breaker dropped without `dispose()` is
@@ -117,27 +133,48 @@ export class RedisChannel implements StoreChannel {
   readonly #topics = new Map<string, Topic>();
   readonly #failed = new Map<string, StoreUnavailableError>();
   readonly #onError = new WeakMap<Listener, (error: unknown) => void>();
-  #waiting = false;
+  readonly #clock: Clock;
+  #waitMs = 0;
+  #timer: TimerHandle | undefined = undefined;
+  #stopReady: (() => void) | undefined = undefined;
   readonly #gone = new FinalizationRegistry<[string, WeakRef<Listener>]>(([topic, ref]) => this.#drop(topic, ref));
 
   constructor(
     publish: (channel: string, message: string) => Promise<unknown>,
     subscription: Subscription,
     name: (topic: string) => string,
+    clock: Clock,
   ) {
     // #failed: topics whose SUBSCRIBE failed, with the error (told to a listener that comes later), sent
-    // again when the subscriber is next ready; #onError: each listener's, held as long as it is; #waiting:
-    // a `ready` listener is on the subscriber for them. Only then: a store holds no listener on the
-    // client otherwise, so stores made per tenant over one subscriber neither pile up nor stay.
+    // again when the subscriber is next ready or #timer fires (#waitMs, the last wait, doubled at each
+    // failure), whichever first; #onError: each listener's, held as long as it is. The `ready` listener
+    // (#stopReady removes it) and the timer (#again sets both, #idle removes them) are there only while
+    // a topic waits: a store holds no listener on the client otherwise, so stores made per tenant over
+    // one subscriber neither pile up nor stay.
     this.#publish = publish;
     this.#subscription = subscription;
     this.#name = name;
+    this.#clock = clock;
   }
 
   readonly #retry = (): void => {
-    this.#waiting = false;
+    this.#idle();
     for (const topic of [...this.#failed.keys()]) this.#listen(topic, this.#topics.get(topic)!);
   };
+
+  #idle(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#stopReady?.();
+    this.#timer = this.#stopReady = undefined;
+  }
+
+  #again(): void {
+    if (this.#timer !== undefined) return;
+    this.#waitMs = Math.min(Math.max(RETRY_FIRST_MS, this.#waitMs * 2), RETRY_MAX_MS);
+    this.#timer = this.#clock.setTimeout(this.#retry, this.#waitMs);
+    (this.#timer as { unref?: () => void }).unref?.(); // never what keeps a process running
+    this.#stopReady = this.#subscription.onReady(this.#retry);
+  }
 
   async publish(topic: string, message: string): Promise<void> {
     await this.#publish(this.#name(topic), message);
@@ -170,24 +207,27 @@ export class RedisChannel implements StoreChannel {
     if (!t?.[0].delete(ref) || t[0].size > 0) return;
     this.#topics.delete(topic);
     this.#failed.delete(topic);
+    if (this.#failed.size === 0) this.#idle();
     this.#subscription.unsubscribe(this.#name(topic), t[1]).catch(() => undefined);
   }
 
   #listen(topic: string, t: Topic): void {
     // Always t's one dispatcher, so a SUBSCRIBE sent again adds no second listener to the client.
     this.#failed.delete(topic);
-    this.#subscription.subscribe(this.#name(topic), t[1]).catch((reason: unknown) => {
-      if (this.#topics.get(topic) !== t) return;
-      const error = failed(`SUBSCRIBE ${this.#name(topic)}`, reason);
-      this.#failed.set(topic, error);
-      for (const ref of t[0]) {
-        const listener = ref.deref();
-        if (listener) this.#onError.get(listener)?.(error);
-      }
-      if (!this.#waiting) {
-        this.#waiting = true;
-        this.#subscription.onReady(this.#retry);
-      }
-    });
+    this.#subscription.subscribe(this.#name(topic), t[1]).then(
+      () => {
+        if (this.#failed.size === 0) this.#waitMs = 0; // the next failure waits the shortest again
+      },
+      (reason: unknown) => {
+        if (this.#topics.get(topic) !== t) return;
+        const error = failed(`SUBSCRIBE ${this.#name(topic)}`, reason);
+        this.#failed.set(topic, error);
+        for (const ref of t[0]) {
+          const listener = ref.deref();
+          if (listener) this.#onError.get(listener)?.(error);
+        }
+        this.#again();
+      },
+    );
   }
 }

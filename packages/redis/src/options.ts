@@ -29,7 +29,7 @@ export interface RedisStoreOptions {
    * @default 'server'
    */
   time?: 'server' | 'caller';
-  /** The timers of `timeoutMs`. @default systemClock */
+  /** The timers of `timeoutMs` and of a failed `SUBSCRIBE`'s retries. @default systemClock */
   clock?: Clock;
   /**
    * A second client of the same server or cluster (`client.duplicate()`, connected), used

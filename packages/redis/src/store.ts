@@ -154,6 +154,7 @@ export class RedisStore implements Store {
         (channel, message) => this.#bounded('publish', () => connection.publish(channel, message)),
         o.subscription,
         (topic) => prefix + topic + db,
+        o.clock,
       );
   }
 
