@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { RateLimitExceededError } from '../errors/errors.js';
+import { memoryStore } from '../store/memory.js';
+import { deferred } from '../testing/deferred.js';
+import { storeOver } from '../testing/store-over.js';
 import { rateLimiter } from './limiter.js';
 import { tokenBucket } from './token-bucket.js';
 import { WaitQueues } from './wait-queue.js';
@@ -19,6 +22,49 @@ describe('rateLimiter.wait queues', () => {
     expect(await big).toBe(reason);
     expect(await small).toBe(reason);
     expect(await limiter.peek('k')).toMatchObject({ remaining: 1 });
+  });
+
+  it('settles a waiter whose signal aborts while the store decides by the store’s answer: an aborted wait takes nothing', async () => {
+    const clock = new FakeClock();
+    const answers: ReturnType<typeof deferred<void>>[] = [];
+    // A networked store: each decision is made at once and answered when the test says.
+    const base = memoryStore();
+    const store = storeOver(base, {
+      apply: (key, t, input, now) => {
+        const decided = base.apply(key, t, input, now);
+        const answer = deferred();
+        answers.push(answer);
+        return answer.promise.then(() => decided);
+      },
+    });
+    const limiter = rateLimiter({ algorithm: tokenBucket({ capacity: 1, refillPerSecond: 1 }), store, clock });
+    const gone = (reason: string) => {
+      const caller = new AbortController();
+      return { signal: caller.signal, abort: () => caller.abort(new Error(reason)) };
+    };
+    // Admitted with a waiter behind it: the token the store took is that waiter's.
+    const a = gone('a');
+    const first = limiter.wait('k', { signal: a.signal }).catch((e: unknown) => e);
+    const second = limiter.wait('k');
+    a.abort();
+    answers[0]!.resolve();
+    expect(await first).toMatchObject({ message: 'a' });
+    expect(await second).toMatchObject({ allowed: true });
+    expect(answers).toHaveLength(1); // served without a store call of its own
+    // Refused: rejected with the reason, and nothing was taken.
+    const b = gone('b');
+    const third = limiter.wait('k', { signal: b.signal }).catch((e: unknown) => e);
+    b.abort();
+    answers[1]!.resolve();
+    expect(await third).toMatchObject({ message: 'b' });
+    // Admitted with nobody behind it: the store cannot give the token back, so the wait has it.
+    await clock.advance(1_000);
+    const c = gone('c');
+    const fourth = limiter.wait('k', { signal: c.signal });
+    c.abort();
+    answers[2]!.resolve();
+    await expect(fourth).resolves.toMatchObject({ allowed: true, remaining: 0 });
+    expect(limiter.stats).toMatchObject({ requests: 4, allowed: 2, aborted: 2, blocked: 0 });
   });
 
   it('serves the next waiters at once when the head it refused has given up, not at the head’s time', async () => {

@@ -155,10 +155,8 @@ export class WaitQueues {
           },
           (error: unknown) => {
             queue.busy = false;
-            if (!waiter.done) {
-              this.#leave(waiter);
-              waiter.reject(error);
-            }
+            this.#leave(waiter);
+            waiter.reject(waiter.signal?.aborted ? waiter.signal.reason : error);
             this.#pump(queue);
           },
         );
@@ -171,7 +169,18 @@ export class WaitQueues {
 
   /** `at` is when the store decided; `retryAfterMs` counts from then. */
   #settle(queue: Queue, head: Waiter, d: RateLimitDecision, at: number): void {
-    if (head.done) return; // aborted while the store call was in flight
+    const signal = head.signal;
+    if (signal?.aborted) {
+      // Aborted while the store decided (see _abort): refused, it took nothing; admitted, what
+      // the store took goes to the next waiter when its cost fits, else stays the head's.
+      const next = head.next;
+      if (!d.allowed || (next !== undefined && next.cost <= head.cost && !next.signal?.aborted)) {
+        this.#leave(head);
+        head.reject(signal.reason);
+        if (!d.allowed) return; // the next is tried now
+        head = next!;
+      }
+    }
     if (d.allowed) {
       this.#leave(head);
       head.resolve(d);
@@ -201,8 +210,9 @@ export class WaitQueues {
 
   // @internal A waiter's caller aborted: it leaves its queue at once (O(1)).
   _abort(waiter: Waiter): void {
-    if (waiter.done) return;
     const queue = waiter.queue;
+    // The store is deciding its admission: a store cannot give back what it takes, so its answer settles the wait (#settle).
+    if (waiter.done || (queue.busy && queue.head === waiter)) return;
     const wasHead = queue.head === waiter;
     this.#leave(waiter);
     waiter.reject(waiter.signal?.reason);
