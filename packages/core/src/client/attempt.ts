@@ -9,10 +9,8 @@ import { isAbortable, onContextAbort } from '../timeout/lazy-context.js';
  */
 export interface ClientAttempt {
   /**
-   * Aborts when the caller's signal does or a time limit (attempt timeout, deadline) passes;
-   * `undefined` when nothing can abort the attempt, so the adapter passes no signal at all.
-   * Created when first read (an `AbortController` costs microseconds): an adapter that can
-   * use {@link onAbort} instead should not read it.
+   * Aborts with the caller's signal or a time limit; `undefined` when nothing can abort the
+   * attempt. Made when first read (microseconds): prefer {@link onAbort} where it serves.
    */
   readonly signal: AbortSignal | undefined;
   /** Whether anything can abort the attempt (the caller's signal, a time limit): `signal` is then defined. */

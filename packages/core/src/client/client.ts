@@ -42,17 +42,11 @@ export interface ClientCall<N> {
 
 /** How an adapter's responses are read. */
 export interface ClientTransport<R> {
-  /**
-   * The status of a response, for HTTP clients that resolve whatever the status (fetch): an
-   * error status (≥ 400) then counts as a failed attempt. Omit it for clients that reject on one (axios).
-   */
+  /** A response's status, for clients that resolve on any (fetch): ≥ 400 fails the attempt. Omit it for axios. */
   status?(response: R): number;
   /** The response's headers (a `Headers` or a record), where `Retry-After` is read. */
   headers?(response: R): unknown;
-  /**
-   * Releases a response about to be retried (fetch: cancels its body so the connection is
-   * freed), or the `response` a failed attempt's error carries (axios). What it throws is ignored.
-   */
+  /** Releases a response about to be retried, or the `response` a failed attempt's error carries; throws are ignored. */
   discard?(response: R): void;
 }
 

@@ -85,6 +85,24 @@ describe('RetryBudget', () => {
     expect(budget.rejected).toBe(0);
   });
 
+  it('gives a retry back to the step it was taken from, so the window does not hold a debt once that step leaves', async () => {
+    const clock = new FakeClock();
+    // One retry per 10 s window (steps of 1 s).
+    const budget = new RetryBudget({ clock, ratio: 0, minRetriesPerSecond: 0.1, windowMs: 10_000 });
+    const policy = retry({ clock, maxAttempts: 2, backoff: backoff.constant(5_000), budget });
+    const caller = new AbortController();
+    const left = policy.execute(
+      () => Promise.reject(Object.assign(new Error('reset'), { code: 'ECONNRESET' })),
+      caller.signal,
+    );
+    await clock.advance(4_500); // the retry was taken at 0 ms; its caller leaves in another step
+    caller.abort(new Error('left'));
+    await expect(left).rejects.toThrow('left');
+    expect([budget.tryRetry(), budget.tryRetry()]).toEqual([true, false]);
+    await clock.advance(5_500); // 10 s: the step of the given-back retry has left the window
+    expect([budget.tryRetry(), budget.tryRetry()]).toEqual([false, false]); // the one at 4.5 s is still in it
+  });
+
   it('is shared by a retry of another copy of core (an ESM app requiring the CJS entry too)', async () => {
     const copy = (await import('./budget.js?copy' as string)) as typeof import('./budget.js');
     const clock = new FakeClock();

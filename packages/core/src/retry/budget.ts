@@ -104,10 +104,11 @@ export class RetryBudget {
     return true;
   }
 
-  /** Gives back a retry taken for a wait its caller aborted. */
-  release(): void {
-    // From the newest step: the window's sum is right (a step may go below 0).
-    this.#retries[this.#bucket()]! -= 1;
+  /** Gives back a retry taken `agoMs` ago for a wait its caller aborted (to its step, if still in the window). */
+  release(agoMs = 0): void {
+    const epoch = Math.floor((this.#clock.now() - agoMs) / this.#bucketMs);
+    const i = ((epoch % BUCKETS) + BUCKETS) % BUCKETS;
+    if (this.#epochs[i] === epoch) this.#retries[i]! -= 1;
   }
 
   /** Retries refused because the budget was spent, since construction. */

@@ -11,9 +11,8 @@ export interface RetryOptions {
   /** Which errors are retried. @default handle.transient() */
   handle?: (error: unknown) => boolean;
   /**
-   * Honour a server's `Retry-After` (or an error's `retryAfterMs`): the wait becomes the
-   * longer of the backoff and the server's delay plus up to 10 % jitter (at most 1 s). A
-   * server delay above `maxMs` gives up at once.
+   * Honour `Retry-After` (or an error's `retryAfterMs`): wait the longer of the backoff and
+   * the server's delay plus up to 10 % jitter (≤ 1 s); past `maxMs`, give up at once.
    * `false` ignores it. @default { maxMs: 60_000 }
    */
   retryAfter?: boolean | { maxMs?: number };

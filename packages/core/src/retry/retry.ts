@@ -129,8 +129,9 @@ export class RetryPolicy extends PolicyBase<RetryEvent> {
         stats.totalDelayMs += delayMs;
       } catch (abortReason) {
         // The caller left: no retry was made, so none is counted or taken from the budget.
-        stats.totalDelayMs += Math.max(0, this.#clock.now() - sleptAt);
-        budget?.release?.(); // a budget of an older copy of core has none
+        const waited = Math.max(0, this.#clock.now() - sleptAt);
+        stats.totalDelayMs += waited;
+        budget?.release?.(waited); // a budget of an older copy of core has none
         this.#giveUp('aborted', attempt, error);
         throw abortReason;
       }
