@@ -820,6 +820,23 @@ describe('withResilience(axios) against a real server', () => {
     expect(issues({ onRetry: () => {} })).toEqual([]);
   });
 
+  it('points a signal given in the options to the request, where axios takes it', () => {
+    const { signal } = new AbortController();
+    const sections = ['retry', 'breaker', 'throttle', 'rateLimit', 'timeout', 'metrics'];
+    const given: Record<string, object> = { timeout: { ms: 10 }, rateLimit: { requestsPerMinute: 60 } };
+    const options = Object.fromEntries(sections.map((s) => [s, { ...given[s], signal }]));
+    let error: unknown;
+    try {
+      withResilience(axios.create(), { ...options, signal } as never);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigurationError);
+    const issues = (error as ConfigurationError).issues.map((i) => `${i.option}: ${i.allowed}`);
+    const told = "nothing here (a signal cancels one request: its config's, get(url, { signal }))";
+    expect(issues).toEqual(['signal', ...sections.map((s) => `${s}.signal`)].map((o) => `${o}: ${told}`));
+  });
+
   it('rejects what is not an axios instance, a second install, and bad options, naming them', () => {
     expect(() => withResilience({} as never)).toThrow(ConfigurationError);
     expect(() => withResilience({} as never)).toThrow(/instance: received/);

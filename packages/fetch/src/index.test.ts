@@ -313,6 +313,23 @@ describe('withResilience(fetch) against a real server', () => {
     expect(sent).toBe(4);
   });
 
+  it('points a signal given in the options to the request, where fetch takes it', () => {
+    const { signal } = new AbortController();
+    const sections = ['retry', 'breaker', 'throttle', 'rateLimit', 'timeout', 'metrics'];
+    const given: Record<string, object> = { timeout: { ms: 10 }, rateLimit: { requestsPerMinute: 60 } };
+    const options = Object.fromEntries(sections.map((s) => [s, { ...given[s], signal }]));
+    let error: unknown;
+    try {
+      withResilience(fetch, { ...options, signal } as never);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigurationError);
+    const issues = (error as ConfigurationError).issues.map((i) => `${i.option}: ${i.allowed}`);
+    const told = 'nothing here (a signal cancels one request: fetch(url, { signal }))';
+    expect(issues).toEqual(['signal', ...sections.map((s) => `${s}.signal`)].map((o) => `${o}: ${told}`));
+  });
+
   it('rejects what is not a fetch function, and bad options, naming them', () => {
     expect(() => withResilience('fetch' as never)).toThrow(ConfigurationError);
     expect(() => withResilience('fetch' as never)).toThrow(/fetch: received "fetch"/);

@@ -90,6 +90,7 @@ export function withResilience<F extends FetchLike = typeof fetch>(
       'a fetch withResilience does not wrap yet (wrap the original fetch once)',
     )
     .check(isPlainObject(options), 'options', options, 'an object of options');
+  refuseSignal(v, options);
   type R = Awaited<ReturnType<F>>;
   const client = checkNested(
     v,
@@ -143,6 +144,24 @@ export function withResilience<F extends FetchLike = typeof fetch>(
     }
   };
   return Object.assign(resilient, { client, [WRAPS]: true }) as unknown as ResilientFetch<F>;
+}
+
+/**
+ * A `signal` in the options or a section of them (p-retry's habit: one for every call): core
+ * would point a policy's to `execute(fn, signal)`, which a fetch has not. Getters are not called.
+ */
+function refuseSignal(v: OptionsValidator, options: unknown): void {
+  const own = (at: unknown, name: string) =>
+    isPlainObject(at) ? Object.getOwnPropertyDescriptor(at, name) : undefined;
+  try {
+    for (const section of ['', 'retry', 'breaker', 'throttle', 'rateLimit', 'timeout', 'metrics']) {
+      const signal = own(section === '' ? options : own(options, section)?.value, 'signal');
+      if (signal) {
+        const option = section === '' ? 'signal' : `${section}.signal`;
+        v.check(false, option, signal.value, 'nothing here (a signal cancels one request: fetch(url, { signal }))');
+      }
+    }
+  } catch {}
 }
 
 /**
