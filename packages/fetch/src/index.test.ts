@@ -2,7 +2,7 @@ import { BrokenCircuitError, backoff, ConfigurationError, consecutive, resilienc
 import { FakeClock, sequenceRandom } from '@resilience/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FETCH_DEFAULTS, type ResilientFetchOptions, withResilience } from './index.js';
-import { answer, drop, hang, raw, type ScriptServer, scriptServer, until } from './testing/server.js';
+import { answer, drop, hang, raw, type ScriptServer, type Step, scriptServer, until } from './testing/server.js';
 
 let server: ScriptServer;
 afterEach(() => server?.close());
@@ -328,6 +328,29 @@ describe('withResilience(fetch) against a real server', () => {
     const issues = (error as ConfigurationError).issues.map((i) => `${i.option}: ${i.allowed}`);
     const told = 'nothing here (a signal cancels one request: fetch(url, { signal }))';
     expect(issues).toEqual(['signal', ...sections.map((s) => `${s}.signal`)].map((o) => `${o}: ${told}`));
+  });
+
+  it('never counts a body that does not decompress, read after fetch returned; a fetch that reads it inside does', async () => {
+    // A 200 that says gzip and is not: fetch resolves at the headers, the body fails as it is read.
+    const broken: Step = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip' });
+      res.end('not gzip at all');
+    };
+    server = await scriptServer(broken);
+    const breaker = { strategy: consecutive(2) };
+    const plain = withResilience(fetch, { breaker, retry: false });
+    for (let i = 0; i < 3; i++) {
+      const response = await plain(`${server.url}/items`);
+      await expect(response.text()).rejects.toMatchObject({ cause: { code: 'Z_DATA_ERROR' } });
+    }
+    expect(plain.client.host(server.host)?.breaker?.state).toBe('closed');
+    // docs/fetch.md's way: the body read inside the attempt (buffered) fails it, and the host's breaker counts it.
+    const buffered = (input: string | URL | Request, init?: RequestInit) =>
+      fetch(input, init).then(async (r) => new Response(await r.arrayBuffer(), r));
+    const reading = withResilience(buffered, { breaker, retry: false });
+    for (let i = 0; i < 2; i++) await expect(reading(`${server.url}/items`)).rejects.toThrow('terminated');
+    await expect(reading(`${server.url}/items`)).rejects.toBeInstanceOf(BrokenCircuitError);
+    expect(server.seen).toHaveLength(5);
   });
 
   it('rejects what is not a fetch function, and bad options, naming them', () => {
