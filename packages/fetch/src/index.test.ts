@@ -1,4 +1,11 @@
-import { BrokenCircuitError, backoff, ConfigurationError, consecutive, resilienceDetails } from '@resilience/core';
+import {
+  BrokenCircuitError,
+  backoff,
+  ConfigurationError,
+  consecutive,
+  HttpStatusError,
+  resilienceDetails,
+} from '@resilience/core';
 import { FakeClock, sequenceRandom } from '@resilience/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FETCH_DEFAULTS, type ResilientFetchOptions, withResilience } from './index.js';
@@ -351,6 +358,27 @@ describe('withResilience(fetch) against a real server', () => {
     for (let i = 0; i < 2; i++) await expect(reading(`${server.url}/items`)).rejects.toThrow('terminated');
     await expect(reading(`${server.url}/items`)).rejects.toBeInstanceOf(BrokenCircuitError);
     expect(server.seen).toHaveLength(5);
+  });
+
+  it('hands retry.onRetry the HttpStatusError with its response, which is let go once retried or settled (docs/errors.md)', async () => {
+    server = await scriptServer(answer(503));
+    const errors: HttpStatusError<Response>[] = [];
+    const live: unknown[] = [];
+    const onRetry = ({ error }: { error: unknown }) => {
+      errors.push(error as HttpStatusError<Response>);
+      live.push((error as HttpStatusError<Response>).response?.status);
+    };
+    const f = withResilience(fetch, {
+      breaker: { strategy: consecutive(2) },
+      retry: { budget: false, maxAttempts: 2, backoff: backoff.constant(0), onRetry },
+    });
+    expect((await f(`${server.url}/items`)).status).toBe(503);
+    expect(live).toEqual([503]);
+    expect(errors[0]?.response).toBeUndefined();
+    const open = await f(`${server.url}/items`).catch((e: unknown) => e);
+    expect(open).toBeInstanceOf(BrokenCircuitError);
+    expect((open as BrokenCircuitError).cause).toBeInstanceOf(HttpStatusError);
+    expect(((open as BrokenCircuitError).cause as HttpStatusError<Response>).response).toBeUndefined();
   });
 
   it('rejects what is not a fetch function, and bad options, naming them', () => {

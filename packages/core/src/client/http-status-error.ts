@@ -1,12 +1,9 @@
-/**
- * An error status (4xx, 5xx) of an HTTP client that resolves with it (fetch), as the client's
- * policies see it (`handle`, `onRetry`, events). The caller gets the response itself.
- */
+/** An error status (4xx, 5xx) of a client that resolves with it (fetch), as its policies see it (`handle`, `onRetry`). */
 export class HttpStatusError<R = unknown> extends Error {
   readonly status: number;
   /** The response's headers, where `Retry-After` is read. */
   readonly headers: unknown;
-  /** Let go (`undefined`) once the request settled: the caller has it. */
+  /** `undefined` once retried (its body released) or settled (the caller has it). */
   readonly response: R;
 
   constructor(status: number, headers: unknown, response: R) {
