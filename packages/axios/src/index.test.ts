@@ -743,6 +743,26 @@ describe('withResilience(axios) against a real server', () => {
     },
   );
 
+  it.each(['http', 'fetch'] as const)(
+    "does not count a %s-adapter body that does not decode under responseType: 'stream': it fails as it is read",
+    async (adapter) => {
+      server = await scriptServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+        res.end('these bytes are not compressed at all');
+      });
+      const { api } = resilient({ breaker: { strategy: consecutive(2) } }, new FakeClock(), { adapter });
+      for (let i = 0; i < 3; i++) {
+        const { data } = await api.get('/items', { responseType: 'stream' });
+        const read = async () => {
+          if (typeof (data as ReadableStream).getReader === 'function') for await (const _ of data as ReadableStream);
+          else for await (const _ of data as Readable);
+        };
+        await expect(read()).rejects.toThrow();
+      }
+      expect(server.seen).toHaveLength(3); // docs/axios.md: the breaker never saw the broken bodies
+    },
+  );
+
   it('sends a streamed body once: it cannot be read twice', async () => {
     server = await scriptServer(answer(503), answer(200));
     const { api } = resilient({ idempotent: () => true });
