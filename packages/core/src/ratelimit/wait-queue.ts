@@ -155,8 +155,10 @@ export class WaitQueues {
           },
           (error: unknown) => {
             queue.busy = false;
-            this.#leave(waiter);
-            waiter.reject(waiter.signal?.aborted ? waiter.signal.reason : error);
+            if (!waiter.done) {
+              this.#leave(waiter);
+              waiter.reject(error);
+            }
             this.#pump(queue);
           },
         );
@@ -169,17 +171,12 @@ export class WaitQueues {
 
   /** `at` is when the store decided; `retryAfterMs` counts from then. */
   #settle(queue: Queue, head: Waiter, d: RateLimitDecision, at: number): void {
-    const signal = head.signal;
-    if (signal?.aborted) {
-      // Aborted while the store decided (see _abort): refused, it took nothing; admitted, what
-      // the store took goes to the next waiter when its cost fits, else stays the head's.
-      const next = head.next;
-      if (!d.allowed || (next !== undefined && next.cost <= head.cost && !next.signal?.aborted)) {
-        this.#leave(head);
-        head.reject(signal.reason);
-        if (!d.allowed) return; // the next is tried now
-        head = next!;
-      }
+    if (head.done) {
+      // Aborted (and told at once) while the store decided: a store cannot give back what it
+      // took, so an admission goes to the next waiter when its cost fits.
+      const next = queue.head;
+      if (!d.allowed || next === undefined || next.cost > head.cost || next.signal?.aborted) return;
+      head = next;
     }
     if (d.allowed) {
       this.#leave(head);
@@ -210,9 +207,8 @@ export class WaitQueues {
 
   // @internal A waiter's caller aborted: it leaves its queue at once (O(1)).
   _abort(waiter: Waiter): void {
+    if (waiter.done) return;
     const queue = waiter.queue;
-    // The store is deciding its admission: a store cannot give back what it takes, so its answer settles the wait (#settle).
-    if (waiter.done || (queue.busy && queue.head === waiter)) return;
     const wasHead = queue.head === waiter;
     this.#leave(waiter);
     waiter.reject(waiter.signal?.reason);
