@@ -154,6 +154,29 @@ describe('httpErrorStatus', () => {
     ],
     ['an auth error of the app itself (no code, no status): 401', new Error('Unauthorized'), 401, 'auth', undefined],
     [
+      "a provider's quota named only by its SDK's message (no code, no status): 502, not the client's 429",
+      new Error('Rate limit reached for gpt-4o in organization org-1'),
+      502,
+      'rate_limit',
+      undefined,
+    ],
+    [
+      "an error wrapping a provider's 429 (its cause): 502, not the client's 429",
+      new Error('charge failed', {
+        cause: Object.assign(new Error('Too Many Requests'), { response: { status: 429 } }),
+      }),
+      502,
+      'rate_limit',
+      undefined,
+    ],
+    [
+      "a failure whose message quotes the client's text: 502, a server failure (recorded), not a 4xx that hides it",
+      new Error('no such sku: rate limit'),
+      502,
+      'rate_limit',
+      undefined,
+    ],
+    [
       "undici's ResponseStatusCodeError (the upstream's status on the error itself): 502",
       Object.assign(new Error('Response status code 401: Unauthorized'), {
         code: 'UND_ERR_RESPONSE_STATUS_CODE',
