@@ -161,6 +161,36 @@ describe('httpErrorStatus', () => {
       undefined,
     ],
     [
+      "an error wrapping a provider's 401 (its cause): 502, not the client's 401, which would log its user out",
+      new Error('charge failed', { cause: Object.assign(new Error('Unauthorized'), { response: { status: 401 } }) }),
+      502,
+      'auth',
+      undefined,
+    ],
+    [
+      "an error wrapping an error that wraps a provider's 404: 502, not the client's 400",
+      new Error('sync failed', {
+        cause: new Error('fetch order', {
+          cause: Object.assign(new Error('Not Found'), { response: { status: 404 } }),
+        }),
+      }),
+      502,
+      'validation',
+      undefined,
+    ],
+    [
+      "an error of its own status wrapping a provider's answer keeps its status: the app decided it",
+      Object.assign(
+        new Error('no such order', { cause: Object.assign(new Error('x'), { response: { status: 500 } }) }),
+        {
+          status: 404,
+        },
+      ),
+      404,
+      'validation',
+      undefined,
+    ],
+    [
       "an error wrapping a provider's 429 (its cause): 502, not the client's 429",
       new Error('charge failed', {
         cause: Object.assign(new Error('Too Many Requests'), { response: { status: 429 } }),
