@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { isConfigurationError } from '@resilience/core';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BODY_DEFAULTS, bodyReader, type RequestBody, setRequestBody } from './body.js';
+import { BODY_DEFAULTS, bodyReader, type RequestBody, requestBodyFailure, setRequestBody } from './body.js';
 import { ClientDisconnectedError, isRequestBodyError, RequestBodyError } from './errors.js';
 import { deferred, type Served, send, serve } from './testing/http.js';
 
@@ -243,5 +243,55 @@ describe('setRequestBody with Express 5 parsers downstream', () => {
     expect(JSON.parse(form.text)).toEqual({ body: { name: 'Ada' }, raw: 'name=Ada' });
     const text = await send(port, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' });
     expect(JSON.parse(text.text)).toEqual({ body: 'hi', raw: 'hi' });
+  });
+});
+
+describe('requestBodyFailure', () => {
+  const zlibError = (extra: object = {}) =>
+    Object.assign(new Error('incorrect header check'), { errno: -3, code: 'Z_DATA_ERROR', ...extra });
+
+  /** A request with `headers` whose body was read (`read`) or not. */
+  function request(headers: Record<string, string>, read: boolean): http.IncomingMessage {
+    const req = new http.IncomingMessage(null as never);
+    Object.assign(req.headers, headers);
+    if (read) {
+      req.push(Buffer.from('not gzip'));
+      req.read();
+    }
+    return req;
+  }
+
+  it("is the client's 400 for zlib's error on a read body in a coding it names, and leaves any other error as it is", () => {
+    const gzipped = request({ 'content-encoding': 'GZIP' }, true);
+    expect(gzipped.readableDidRead).toBe(true);
+    const error = zlibError();
+    const mapped = requestBodyFailure(gzipped, error);
+    expect(isRequestBodyError(mapped)).toBe(true);
+    expect(mapped).toMatchObject({ status: 400, code: 'body_invalid', cause: error });
+    // brotli's codes are the request's too.
+    const brotli = Object.assign(new Error('Decompression failed'), { code: 'ERR__ERROR_FORMAT_PADDING_1' });
+    expect(requestBodyFailure(request({ 'content-encoding': 'br' }, true), brotli)).toMatchObject({ status: 400 });
+    // An upstream's body that does not decompress: the request's was not compressed, not read, or the error says so.
+    for (const [req, e] of [
+      [request({}, true), error],
+      [request({ 'content-encoding': 'identity' }, true), error],
+      [request({ 'content-encoding': 'compress' }, true), error],
+      [request({ 'content-encoding': 'gzip' }, false), error],
+      [gzipped, zlibError({ isAxiosError: true })],
+      [gzipped, zlibError({ response: { status: 200 } })],
+      [gzipped, new Error('incorrect header check')],
+      [gzipped, null],
+    ] as const) {
+      expect(requestBodyFailure(req, e)).toBe(e);
+    }
+    const hostile = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error('trap');
+        },
+      },
+    );
+    expect(requestBodyFailure(gzipped, hostile)).toBe(hostile);
   });
 });

@@ -141,16 +141,42 @@ function collect(req: IncomingMessage, maxBodyBytes: number, signal: AbortSignal
   });
 }
 
+const UNDECODED = 'The request body does not match its Content-Encoding';
+
 function inflate(wire: Buffer, decode: Inflate | undefined, maxBodyBytes: number): Buffer {
   if (decode === undefined) return wire;
   try {
     return decode(wire, { maxOutputLength: maxBodyBytes });
   } catch (error) {
     if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(maxBodyBytes);
-    throw new RequestBodyError('body_invalid', 'The request body does not match its Content-Encoding', {
-      cause: error,
-    });
+    throw new RequestBodyError('body_invalid', UNDECODED, { cause: error });
   }
+}
+
+/**
+ * A body parser's failure to decode the request's own body (`@koa/bodyparser` passes zlib's
+ * error on as it is; body-parser makes it a 400 that keeps zlib's code) as the
+ * {@link RequestBodyError} it is, the client's 400, as {@link bodyReader} answers that body:
+ * core reads zlib's and brotli's codes (`Z_DATA_ERROR`, `ERR__ERROR_FORMAT_PADDING_1`) as an
+ * upstream's body that does not decompress (502). Only for a request whose body, in a coding
+ * of {@link INFLATE}, was read, and an error with no upstream answer; others are returned as they are.
+ */
+export function requestBodyFailure(req: IncomingMessage, error: unknown): unknown {
+  try {
+    const e = error as { code?: string; response?: unknown; isAxiosError?: unknown };
+    const coding = headersOf(req)['content-encoding']?.toLowerCase() as string;
+    if (
+      !/^(Z_|ERR__)/.test(e.code!) ||
+      e.response !== undefined ||
+      e.isAxiosError ||
+      !(Object.hasOwn(INFLATE, coding) && INFLATE[coding] && req.readableDidRead)
+    ) {
+      return error;
+    }
+  } catch {
+    return error; // null, a symbol code, getters that throw: none of these
+  }
+  return new RequestBodyError('body_invalid', UNDECODED, { cause: error });
 }
 
 /**

@@ -154,6 +154,59 @@ describe('httpErrorStatus', () => {
     ],
     ['an auth error of the app itself (no code, no status): 401', new Error('Unauthorized'), 401, 'auth', undefined],
     [
+      "a provider's quota named only by its SDK's message (no code, no status): 502, not the client's 429",
+      new Error('Rate limit reached for gpt-4o in organization org-1'),
+      502,
+      'rate_limit',
+      undefined,
+    ],
+    [
+      "an error wrapping a provider's 401 (its cause): 502, not the client's 401, which would log its user out",
+      new Error('charge failed', { cause: Object.assign(new Error('Unauthorized'), { response: { status: 401 } }) }),
+      502,
+      'auth',
+      undefined,
+    ],
+    [
+      "an error wrapping an error that wraps a provider's 404: 502, not the client's 400",
+      new Error('sync failed', {
+        cause: new Error('fetch order', {
+          cause: Object.assign(new Error('Not Found'), { response: { status: 404 } }),
+        }),
+      }),
+      502,
+      'validation',
+      undefined,
+    ],
+    [
+      "an error of its own status wrapping a provider's answer keeps its status: the app decided it",
+      Object.assign(
+        new Error('no such order', { cause: Object.assign(new Error('x'), { response: { status: 500 } }) }),
+        {
+          status: 404,
+        },
+      ),
+      404,
+      'validation',
+      undefined,
+    ],
+    [
+      "an error wrapping a provider's 429 (its cause): 502, not the client's 429",
+      new Error('charge failed', {
+        cause: Object.assign(new Error('Too Many Requests'), { response: { status: 429 } }),
+      }),
+      502,
+      'rate_limit',
+      undefined,
+    ],
+    [
+      "a failure whose message quotes the client's text: 502, a server failure (recorded), not a 4xx that hides it",
+      new Error('no such sku: rate limit'),
+      502,
+      'rate_limit',
+      undefined,
+    ],
+    [
       "undici's ResponseStatusCodeError (the upstream's status on the error itself): 502",
       Object.assign(new Error('Response status code 401: Unauthorized'), {
         code: 'UND_ERR_RESPONSE_STATUS_CODE',

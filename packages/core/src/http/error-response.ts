@@ -146,9 +146,15 @@ function assess(error: unknown, depth: number): HttpErrorStatus {
   // A provider's 401 or 429 is about this server's credentials or quota: 502, whatever it was.
   if (upstreamAnswer(e)) return status('dependency', 502, category);
   if (ownStatus(e) !== undefined) return byOwnStatus(e, category);
-  // An auth or quota error with a `code` (a driver's SQLSTATE, a gRPC status) is about this
-  // server's credentials or quota with a dependency: 502, as an upstream's 401 or 429 is.
-  if ((category === 'auth' || category === 'rate_limit') && e.code !== undefined) {
+  // One wrapping an upstream's answer (`new Error('charge failed', { cause })`) says the same.
+  for (let c = asBag(e.cause), i = 0; c && i < 5; c = asBag(c.cause), i++) {
+    if (upstreamAnswer(c)) return status('dependency', 502, category);
+  }
+  // An auth error with a `code` (a driver's SQLSTATE, a gRPC status) is about this server's
+  // credentials with a dependency: 502, as an upstream's 401 is. So is any quota error but the
+  // toolkit's own (a code, a cause, an SDK's message): this server limits with
+  // RateLimitExceededError; a message that quotes the client ('no sku "rate limit"') is a failure.
+  if (category === 'rate_limit' || (category === 'auth' && e.code !== undefined)) {
     return status('dependency', 502, category);
   }
   if (category === 'validation' && (/ValidationError|ZodError/.test(name) || Array.isArray(e.issues))) {
@@ -171,16 +177,14 @@ function byOwnStatus(e: Bag, category: ErrorCategory): HttpErrorStatus {
 // store_unavailable and store_full 503; idempotency key in flight 409, reused with another
 // payload 422; misconfiguration 500; retries exhausted as their last error); then a status
 // the error sets on itself (status / statusCode 400-599; an upstream's response.status is
-// not one: any upstream answer is 502; a plain { status: 404 } works too); otherwise by
-// category: validation 400 (422 for a schema error), auth 401, invalid state 409, rate
-// limit 429 (both 502 with a `code`: a dependency's), upstream timeout 504, network and
-// dependency 502, cancelled 499, configuration and unknown 500. A TypeError, RangeError or ReferenceError without a
+// not one: any upstream answer, or an error wrapping one as its `cause`, is 502; a plain { status: 404 } works too); otherwise by
+// category: validation 400 (422 for a schema error), auth 401 (502 with a `code`: a
+// dependency's), invalid state 409, rate limit 502 (a provider's quota: the toolkit's own is
+// 429), upstream timeout 504, network and dependency 502, cancelled 499, configuration and unknown 500. A TypeError, RangeError or ReferenceError without a
 // status is a bug: 500.
 /**
- * The status a server answers an error with, its category (one of `classify`'s ten) and
- * its problem type: the toolkit's own errors by code, then a `status` / `statusCode`
- * (400-599) the error sets on itself (an upstream's answer is 502), otherwise by category.
- * The whole mapping is in docs/http.md. Never throws, whatever was thrown.
+ * The status a server answers an error with, its category (one of `classify`'s ten) and its
+ * problem type; the mapping is in docs/http.md. Never throws, whatever was thrown.
  */
 export function httpErrorStatus(error: unknown): HttpErrorStatus {
   try {

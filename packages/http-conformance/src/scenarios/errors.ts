@@ -37,6 +37,8 @@ const TABLE: ReadonlyArray<readonly [string, () => unknown, number, string, stri
   ['forbidden', () => withStatus(403, 'no access'), 403, PROBLEM_TYPES.auth, null],
   ['not found', () => withStatus(404, 'no order 7'), 404, PROBLEM_TYPES.not_found, null],
   ['bug', () => new TypeError("Cannot read properties of undefined (reading 'id')"), 500, PROBLEM_TYPES.unknown, null],
+  // A failure whose message quotes the client ("rate limit"): a server failure, not a 429 that hides it.
+  ['message quoting the client', () => new Error('no such sku: rate limit'), 502, PROBLEM_TYPES.dependency, null],
 ];
 
 export const errorHandlerScenarios: Scenario[] = [

@@ -9,6 +9,7 @@ import { optionScenarios } from './options.js';
 import { rateLimitScenarios } from './rate-limit.js';
 import { rateLimitKeyScenarios } from './rate-limit-keys.js';
 import { rawHttpScenarios } from './raw-http.js';
+import { requestBodyErrorScenarios } from './request-body-errors.js';
 import { retryAfterScenarios } from './retry-after.js';
 import { routeMatchingScenarios } from './route-matching.js';
 import { routeScenarios } from './routes.js';
@@ -26,6 +27,7 @@ export const scenarios: readonly Scenario[] = [
   ...timeoutScenarios,
   ...loadSheddingScenarios,
   ...errorHandlerScenarios,
+  ...requestBodyErrorScenarios,
   ...routeScenarios,
   ...routeMatchingScenarios,
   ...shutdownScenarios,

@@ -11,6 +11,7 @@ import {
   type RecentErrors,
 } from '@resilience/core';
 import { checkNested, messageOf, OptionsValidator, ReportGate } from '@resilience/core/internal';
+import { requestBodyFailure } from '../body.js';
 import { errorFields } from '../errors.js';
 import { loggedPath, loggedText } from '../logged-path.js';
 import { consoleLogger, quietLogger } from '../logger.js';
@@ -167,7 +168,9 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
         'errorHandler runs after another resilience middleware, so what that middleware refuses is neither answered nor recorded by it; mount it first (app.use(errorHandler(...)) before the others)',
       );
     },
-    answer(res, error, context) {
+    answer(res, thrown, context) {
+      // A body parser's zlib error about the request's own body is the client's, not an upstream's.
+      const error = requestBodyFailure(res.req, thrown);
       const problem = errorResponse(error, { correlationId: requestCorrelationId(res), expose });
       setResponseError(res, error);
       recordError(res, error, problem.status, context);
