@@ -443,6 +443,21 @@ describe('per-call arguments', () => {
     }
   });
 
+  it('a policy wrap of something other than a function throws a TypeError at once, naming wrap', () => {
+    const policies = [
+      retry(),
+      bulkhead({ limit: 1 }),
+      timeout(100, { clock }),
+      fallback(1),
+      rateLimiter({ algorithm: tokenBucket(), clock }).policy({ key: 'k' }),
+    ];
+    for (const policy of policies) {
+      // Not a function that fails later with "e is not a function" on every call.
+      expect(() => policy.wrap(undefined as never)).toThrow(TypeError);
+      expect(() => policy.wrap('fn' as never)).toThrow(`${policy.name}.wrap: fn: expected a function, received string`);
+    }
+  });
+
   it('an idempotency scope with a lone surrogate is a ConfigurationError naming scope, not a URIError', async () => {
     const idem = idempotency({ clock });
     await expect(idem.execute('k', () => 1, { scope: 'a\uD800' })).rejects.toThrow(ConfigurationError);

@@ -386,10 +386,10 @@ export class RateLimiter {
       name: this.name,
       execute,
       run,
-      wrap:
-        <A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>) =>
-        (...args: A) =>
-          execute(() => fn(...args)) as Promise<Awaited<R>>,
+      wrap: <A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>) => {
+        if (typeof fn !== 'function') throw callError(`${this.name}.wrap`, fn, 0);
+        return (...args: A) => execute(() => fn(...args)) as Promise<Awaited<R>>;
+      },
       onEvent: this.#emitter.subscribe,
     };
   }
