@@ -458,6 +458,20 @@ describe('per-call arguments', () => {
     }
   });
 
+  it('the collector (or no object) where a snapshot is due is refused by name, never read as no data', async () => {
+    const stats = metrics({ clock });
+    for (let i = 0; i < 10; i++) stats.recordCall({ latencyMs: 1, ok: false });
+    const alerts = alerting({ clock });
+    // alerts.start(stats) takes the collector; evaluate takes its snapshot. Given the collector,
+    // every rule read a missing metric and nothing ever fired.
+    for (const wrong of [stats, undefined, null, 5]) {
+      await expect(alerts.evaluate(wrong as never)).rejects.toThrow(/snapshot: received .*collector\.snapshot\(\)/);
+      expect(() => slaReport(wrong as never)).toThrow(/snapshot: received .*collector\.snapshot\(\)/);
+    }
+    expect((await alerts.evaluate(stats.snapshot())).map((a) => a.name)).toContain('critical_error_rate');
+    expect(slaReport(stats.snapshot()).met).toBe(false);
+  });
+
   it('an idempotency scope with a lone surrogate is a ConfigurationError naming scope, not a URIError', async () => {
     const idem = idempotency({ clock });
     await expect(idem.execute('k', () => 1, { scope: 'a\uD800' })).rejects.toThrow(ConfigurationError);
