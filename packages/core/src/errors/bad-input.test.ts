@@ -472,6 +472,29 @@ describe('per-call arguments', () => {
     expect(slaReport(stats.snapshot()).met).toBe(false);
   });
 
+  it('an async function where an answer is read at once is refused at construction, by option', () => {
+    const lookup = async () => 100;
+    // Each promise was read as no answer: a timeout without a limit, a hedge that never
+    // hedged, every message poison for want of an id, every call a TypeError for its key.
+    expect(() => timeout(lookup as never, { clock })).toThrow(
+      /timeout options: ms: received a function, expected .*not async/,
+    );
+    expect(() => hedge({ delayMs: lookup as never, clock })).toThrow(
+      /delayMs: received a function, expected .*not async/,
+    );
+    const handler = async () => {};
+    expect(() => messageProcessor({ handler, deadLetter: handler, idOf: lookup as never })).toThrow(
+      /idOf: .*not async/,
+    );
+    const limiter = rateLimiter({ algorithm: tokenBucket(), clock });
+    expect(() => limiter.policy({ key: (async () => 'k') as never })).toThrow(
+      /key: received a function, expected .*not async/,
+    );
+    expect(timeout(() => 100, { clock }).name).toBe('timeout'); // a plain function still is one
+    expect(hedge({ delayMs: () => 100, clock }).name).toBe('hedge');
+    expect(limiter.policy({ key: () => 'k' }).name).toBe('rateLimiter');
+  });
+
   it('an idempotency scope with a lone surrogate is a ConfigurationError naming scope, not a URIError', async () => {
     const idem = idempotency({ clock });
     await expect(idem.execute('k', () => 1, { scope: 'a\uD800' })).rejects.toThrow(ConfigurationError);

@@ -354,6 +354,7 @@ export class RateLimiter {
         key,
         'a non-empty string or (context) => string',
       )
+      .predicate('key', typeof key === 'function' ? key : undefined)
       .done();
     const keyOf = typeof key === 'function' ? key : () => key as string;
     const run = <T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> => {
