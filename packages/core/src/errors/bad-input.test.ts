@@ -490,6 +490,11 @@ describe('per-call arguments', () => {
     expect(() => limiter.policy({ key: (async () => 'k') as never })).toThrow(
       /key: received a function, expected .*not async/,
     );
+    // logEvents wrote the promise itself as every record's correlationId.
+    const logger = { info() {}, warn() {}, error() {} };
+    expect(() => logEvents(retry(), logger, { correlationId: (async () => 'req-1') as never })).toThrow(
+      /correlationId: received a function, expected .*not async/,
+    );
     expect(timeout(() => 100, { clock }).name).toBe('timeout'); // a plain function still is one
     expect(hedge({ delayMs: () => 100, clock }).name).toBe('hedge');
     expect(limiter.policy({ key: () => 'k' }).name).toBe('rateLimiter');
