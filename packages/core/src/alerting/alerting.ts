@@ -1,6 +1,7 @@
 import { type Clock, systemClock, type TimerHandle } from '../clock/clock.js';
 import { OptionsValidator } from '../errors/validate.js';
 import { type Disposer, reportListenerError } from '../events/emitter.js';
+import { SNAPSHOT } from '../metrics/options.js';
 import {
   ALERT_HANDLER_OPTION_NAMES,
   ALERT_HISTORY_FILTER_NAMES,
@@ -119,10 +120,7 @@ export class Alerting {
     return [...this.#rules.values()].map((s) => s.rule);
   }
 
-  /**
-   * Adds a rule (built by `rule()`), evaluated from the next evaluation on. Throws
-   * `ConfigurationError` when it is not a rule, its name is taken, or 1 000 rules are there.
-   */
+  /** Adds a `rule()`, evaluated from the next evaluation on; at most 1 000 rules. */
   addRule(rule: Rule): this {
     const v = new OptionsValidator('alerting.addRule');
     const { maxRules } = ALERTING_DEFAULTS;
@@ -134,10 +132,7 @@ export class Alerting {
     return this;
   }
 
-  /**
-   * Removes the rule named `name`; returns whether there was one. If it was firing, its
-   * resolved notification goes out at the next evaluation, so a pager does not stay open.
-   */
+  /** Removes the rule named `name`; a firing one is resolved at the next evaluation. */
   removeRule(name: string): boolean {
     const state = this.#rules.get(name);
     if (state === undefined) return false;
@@ -147,13 +142,8 @@ export class Alerting {
   }
 
   /**
-   * Adds a handler, told of every alert from now on, or only of the `severities` given.
-   * Returns a disposer that removes it. Throws `ConfigurationError` for a bad handler or
-   * filter, or once 100 handlers are there.
-   *
-   * @example
-   * alerts.addHandler(pageOnCall, { severities: ['critical'] });
-   * alerts.addHandler(postToChat, { severities: ['warning', 'info'] });
+   * Adds a handler (at most 100), told of every alert, or of the `severities` given; returns
+   * its disposer. @example alerts.addHandler(pageOnCall, { severities: ['critical'] });
    */
   addHandler(handler: AlertHandler, options: AlertHandlerOptions = {}): Disposer {
     const v = new OptionsValidator('alerting.addHandler');
@@ -182,12 +172,13 @@ export class Alerting {
   }
 
   /**
-   * Checks every rule against `snapshot` and resolves, once every handler has settled, with
-   * the alerts that fired in this evaluation (`status: 'firing'`). Resolved notifications —
-   * for firing rules whose condition no longer holds — go to the handlers and the history,
-   * not into the result. Never rejects because of a handler.
+   * Checks every rule against `snapshot` (`collector.snapshot()`) and resolves, once every
+   * handler has settled, with the alerts that fired now; resolutions go to handlers only.
    */
   async evaluate(snapshot: object): Promise<Alert[]> {
+    const ok =
+      typeof snapshot === 'object' && typeof (snapshot as { snapshot?: unknown } | null)?.snapshot !== 'function';
+    new OptionsValidator('alerting.evaluate').check(ok && snapshot !== null, 'snapshot', snapshot, SNAPSHOT).done();
     this.#stats.evaluations++;
     const at = this.#clock.now();
     /** Every notification of this evaluation, firing and resolved, in rule order (removed rules first). */

@@ -154,6 +154,18 @@ describe('chaos', () => {
     expect(seen).toEqual([1, 1, 1]);
   });
 
+  it('only an enabled answer of true injects: an async flag lookup is refused, a promise leaves calls alone', async () => {
+    // A promise is truthy: an async lookup answering false injected faults into every call.
+    const lookup = async () => false;
+    expect(() => chaos({ faultRate: 1, enabled: lookup as never })).toThrow(
+      /enabled: received a function, expected .*not async/,
+    );
+    const pending = (() => Promise.resolve(false)) as unknown as () => boolean;
+    await expect(chaos({ faultRate: 1, enabled: pending }).execute(() => 'real')).resolves.toBe('real');
+    const text = (() => '0') as unknown as () => boolean; // CHAOS=0 read from the environment
+    await expect(chaos({ faultRate: 1, enabled: text }).execute(() => 'real')).resolves.toBe('real');
+  });
+
   it('a fault builder or an enabled function that throws rejects the call with its error', async () => {
     const bug = new Error('bug');
     const fail = () => {

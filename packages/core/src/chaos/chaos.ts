@@ -48,7 +48,7 @@ export class ChaosPolicy<R = never> extends PolicyBase<ChaosEvent, R> {
     if (enabled === false) return invoke(fn, context);
     if (enabled !== true) {
       try {
-        if (!enabled(context)) return invoke(fn, context);
+        if (enabled(context) !== true) return invoke(fn, context); // a promise is no `true`
       } catch (error) {
         return Promise.reject(error);
       }

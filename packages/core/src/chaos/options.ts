@@ -12,11 +12,7 @@ export interface ChaosOptions<R = never> {
    * @default 1 once `fault` or `outcome` is given
    */
   faultRate?: number;
-  /**
-   * What an injected fault throws: an error, or a function of the call's context that
-   * builds one. @default a transient network error (`code: 'ECONNRESET'`, message
-   * `chaos: injected fault`), which `retry()` retries by default
-   */
+  /** What an injected fault throws, or a function of the context building it. @default an `ECONNRESET` error */
   fault?: Error | ((context: ExecuteContext) => unknown);
   /**
    * Resolve with this instead of failing (a stubbed answer, such as a 503 response object):
@@ -27,11 +23,7 @@ export interface ChaosOptions<R = never> {
   latencyMs?: number;
   /** Share of calls (0–1) delayed by `latencyMs`. @default 1 */
   latencyRate?: number;
-  /**
-   * `false` makes the policy call straight through (no random draw, no timer, no extra
-   * frame); a function is evaluated on every call, to switch chaos at run time.
-   * @default true
-   */
+  /** `false` calls straight through; a function, read per call, injects on `true`. @default true */
   enabled?: ChaosEnabled;
   /** Name stamped on events. @default 'chaos' */
   name?: string;
@@ -94,10 +86,12 @@ export function resolveChaosOptions<R>(options: ChaosOptions<R>): ResolvedChaosO
     'a delay in ms, given with latencyRate',
   );
   v.check(
-    enabled === undefined || typeof enabled === 'boolean' || typeof enabled === 'function',
+    enabled === undefined ||
+      typeof enabled === 'boolean' ||
+      (typeof enabled === 'function' && enabled.constructor.name !== 'AsyncFunction'),
     'enabled',
     enabled,
-    'true, false or (context) => boolean',
+    'true, false or (context) => boolean, not async',
   );
   v.string('name', given.name);
   v.clock('clock', given.clock);

@@ -171,6 +171,23 @@ describe('FakeClock', () => {
     rearm();
     await expect(clock.runAll(50)).rejects.toThrow('more than 50 timers');
   });
+
+  it('runAll refuses a limit that is not a number >= 0, which would never stop a re-arming timer', async () => {
+    const clock = new FakeClock();
+    let fired = 0;
+    const rearm = () => {
+      fired++;
+      clock.setTimeout(rearm, 1);
+    };
+    clock.setTimeout(rearm, 1);
+    // NaN compared false with every count, so runAll(NaN) fired this timer forever.
+    for (const limit of [Number.NaN, -1, {} as never]) {
+      await expect(clock.runAll(limit)).rejects.toThrow(TypeError);
+      await expect(clock.runAll(limit)).rejects.toThrow('FakeClock.runAll(limit) needs a number >= 0');
+    }
+    expect(fired).toBe(0);
+    await expect(clock.runAll(3)).rejects.toThrow('more than 3 timers');
+  });
 });
 
 describe('sequenceRandom', () => {

@@ -15,8 +15,7 @@ const flushMicrotasks = () => new Promise<void>((resolve) => immediate(resolve))
 
 /**
  * A clock for tests. Time stands still until `advance(ms)` or `runAll()` moves it, firing
- * due timers in due-time order (ties in scheduling order) and letting promise
- * continuations run between timers, so code under test behaves as under real time.
+ * due timers in order and letting promise continuations run between them.
  *
  * @example
  * const clock = new FakeClock();
@@ -74,7 +73,6 @@ export class FakeClock implements Clock {
   /**
    * Moves time forward by `ms`, firing every timer due at or before the new time in order.
    * Timers scheduled while advancing fire too when they fall due within the span.
-   * Any delay works, however long (the system clock chains timers past Node's 2^31 − 1 ms).
    * One started while another runs (an `advance` not awaited) moves on from where that ends.
    * Rejects with a `TypeError` unless `ms` is a finite number >= 0.
    */
@@ -96,9 +94,10 @@ export class FakeClock implements Clock {
 
   /**
    * Fires timers until none is left but those with an infinite delay, which never fire (at
-   * most `limit`, to catch timers that re-arm forever).
+   * most `limit`, to catch timers that re-arm forever; a `TypeError` unless a number >= 0).
    */
   async runAll(limit = 100_000): Promise<void> {
+    if (!(limit >= 0)) throw new TypeError(`FakeClock.runAll(limit) needs a number >= 0, received ${String(limit)}`);
     await flushMicrotasks();
     for (let fired = 0; ; fired++) {
       const timer = this.#nextDue(Number.MAX_VALUE);

@@ -443,6 +443,63 @@ describe('per-call arguments', () => {
     }
   });
 
+  it('a policy wrap of something other than a function throws a TypeError at once, naming wrap', () => {
+    const policies = [
+      retry(),
+      bulkhead({ limit: 1 }),
+      timeout(100, { clock }),
+      fallback(1),
+      rateLimiter({ algorithm: tokenBucket(), clock }).policy({ key: 'k' }),
+    ];
+    for (const policy of policies) {
+      // Not a function that fails later with "e is not a function" on every call.
+      expect(() => policy.wrap(undefined as never)).toThrow(TypeError);
+      expect(() => policy.wrap('fn' as never)).toThrow(`${policy.name}.wrap: fn: expected a function, received string`);
+    }
+  });
+
+  it('the collector (or no object) where a snapshot is due is refused by name, never read as no data', async () => {
+    const stats = metrics({ clock });
+    for (let i = 0; i < 10; i++) stats.recordCall({ latencyMs: 1, ok: false });
+    const alerts = alerting({ clock });
+    // alerts.start(stats) takes the collector; evaluate takes its snapshot. Given the collector,
+    // every rule read a missing metric and nothing ever fired.
+    for (const wrong of [stats, undefined, null, 5]) {
+      await expect(alerts.evaluate(wrong as never)).rejects.toThrow(/snapshot: received .*collector\.snapshot\(\)/);
+      expect(() => slaReport(wrong as never)).toThrow(/snapshot: received .*collector\.snapshot\(\)/);
+    }
+    expect((await alerts.evaluate(stats.snapshot())).map((a) => a.name)).toContain('critical_error_rate');
+    expect(slaReport(stats.snapshot()).met).toBe(false);
+  });
+
+  it('an async function where an answer is read at once is refused at construction, by option', () => {
+    const lookup = async () => 100;
+    // Each promise was read as no answer: a timeout without a limit, a hedge that never
+    // hedged, every message poison for want of an id, every call a TypeError for its key.
+    expect(() => timeout(lookup as never, { clock })).toThrow(
+      /timeout options: ms: received a function, expected .*not async/,
+    );
+    expect(() => hedge({ delayMs: lookup as never, clock })).toThrow(
+      /delayMs: received a function, expected .*not async/,
+    );
+    const handler = async () => {};
+    expect(() => messageProcessor({ handler, deadLetter: handler, idOf: lookup as never })).toThrow(
+      /idOf: .*not async/,
+    );
+    const limiter = rateLimiter({ algorithm: tokenBucket(), clock });
+    expect(() => limiter.policy({ key: (async () => 'k') as never })).toThrow(
+      /key: received a function, expected .*not async/,
+    );
+    // logEvents wrote the promise itself as every record's correlationId.
+    const logger = { info() {}, warn() {}, error() {} };
+    expect(() => logEvents(retry(), logger, { correlationId: (async () => 'req-1') as never })).toThrow(
+      /correlationId: received a function, expected .*not async/,
+    );
+    expect(timeout(() => 100, { clock }).name).toBe('timeout'); // a plain function still is one
+    expect(hedge({ delayMs: () => 100, clock }).name).toBe('hedge');
+    expect(limiter.policy({ key: () => 'k' }).name).toBe('rateLimiter');
+  });
+
   it('an idempotency scope with a lone surrogate is a ConfigurationError naming scope, not a URIError', async () => {
     const idem = idempotency({ clock });
     await expect(idem.execute('k', () => 1, { scope: 'a\uD800' })).rejects.toThrow(ConfigurationError);

@@ -11,11 +11,7 @@ import {
 } from '../metrics/adaptive.js';
 
 export interface HedgeOptions extends AdaptiveLatencyOptions {
-  /**
-   * Wait before another attempt, in ms; a function read per call (not a finite number ≥ 0:
-   * no hedge); or a percentile such as `'p95'` of recent latencies (no hedge until known).
-   * Required. See docs/fallback-and-hedging.md.
-   */
+  /** Wait before another attempt, in ms; a function read per call; or a percentile, `'p95'`. */
   delayMs: number | (() => number) | Percentile;
   /** Extra attempts at most (so up to `1 + maxHedges` run at once). This bounds the work per call. @default 1 */
   maxHedges?: number;
@@ -74,7 +70,8 @@ export function resolveHedgeOptions(options: HedgeOptions): ResolvedHedgeOptions
   v.required('delayMs', delayMs);
   const q = parsePercentile(delayMs);
   if (typeof delayMs === 'string') v.check(q !== undefined, 'delayMs', delayMs, PERCENTILE_ALLOWED);
-  else if (typeof delayMs !== 'function') v.number('delayMs', delayMs, { min: 0 });
+  else if (typeof delayMs === 'function') v.predicate('delayMs', delayMs);
+  else v.number('delayMs', delayMs, { min: 0 });
   v.integer('maxHedges', given.maxHedges, { min: 0, max: 100 });
   v.predicate('handle', given.handle);
   v.string('name', given.name);

@@ -25,7 +25,7 @@ export interface LogEventsOptions {
    * logEvents(policy, pino(), { levels: { success: 'debug', retry: 'info' } })
    */
   levels?: Partial<Record<string, EventLogLevel>>;
-  /** Returns the current request's correlation id (e.g. from `AsyncLocalStorage`); added as `correlationId`. */
+  /** The current request's correlation id (from `AsyncLocalStorage`, say), read per event. */
   correlationId?: () => string | undefined;
 }
 
@@ -71,6 +71,6 @@ export function validateLogEventsOptions(logger: unknown, options: LogEventsOpti
   v.check(levels === undefined || isPlainObject(levels), 'levels', levels, 'an object of event type -> level');
   if (isPlainObject(levels))
     for (const [type, level] of Object.entries(levels)) v.oneOf(`levels.${type}`, level, LEVELS);
-  v.function('correlationId', o.correlationId);
+  v.predicate('correlationId', o.correlationId); // an async one would log a promise
   v.done();
 }

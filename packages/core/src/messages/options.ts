@@ -56,11 +56,7 @@ export interface MessageProcessorOptions<M> {
   softTimeoutMs?: number;
   /** After this long (below `retryTtlMs`) the attempt fails as transient (`TimeoutError`), whatever the handler does. None by default. */
   hardTimeoutMs?: number;
-  /**
-   * The message's id: a non-empty string or a finite number; anything else (or a throw)
-   * makes the message poison, since its attempts cannot be counted.
-   * @default (message) => message.id
-   */
+  /** The message's id (a string or a finite number; else it is poison). @default message.id */
   idOf?: (message: M) => string | number;
   /** The counters' namespace: `{msg:<keyPrefix>|<id>}`. @default 'default' */
   keyPrefix?: string;
@@ -136,7 +132,7 @@ export function resolveMessageProcessorOptions<M>(
   v.required('deadLetter', o.deadLetter).function('deadLetter', o.deadLetter);
   v.integer('maxAttempts', o.maxAttempts, { min: 1 });
   v.function('isPoison', o.isPoison);
-  v.function('idOf', o.idOf);
+  v.predicate('idOf', o.idOf); // an async one answers no id: every message would be poison
   v.check(o.store === undefined || isStore(o.store), 'store', o.store, 'a Store');
   v.number('retryTtlMs', o.retryTtlMs, { gt: 0 });
   v.number('deadLetterLeaseMs', o.deadLetterLeaseMs, { gt: 0 });

@@ -50,9 +50,8 @@ const text = (v: unknown): string | undefined => (typeof v === 'string' && v.len
 const policy = (e: { policy?: unknown }): string => text(e.policy) ?? 'unknown';
 
 /**
- * Feeds a collector from a policy, a pipeline, a breaker registry or any `onEvent` source
- * without wrapping calls; each call and each event is counted once however often it is
- * observed. What each event counts as is in docs/metrics.md.
+ * Feeds a collector from a policy, a pipeline, a breaker registry or any `onEvent` source,
+ * counting each call and event once (docs/metrics.md).
  *
  * @example
  * const stop = observe(pipeline(retry(), breaker));

@@ -70,6 +70,9 @@ export interface SlaTargets {
   errorRate?: number;
 }
 
+/** What `slaReport` and `alerting().evaluate` take: the snapshot, not its collector. */
+export const SNAPSHOT = 'a snapshot: collector.snapshot(), not the collector';
+
 export const SLA_DEFAULTS = { availability: 0.999, p95Ms: 500, errorRate: 0.01 } as const;
 
 /** Every target `slaReport` takes; any other name is rejected. */
@@ -79,8 +82,9 @@ export const SLA_TARGET_NAMES = {
   errorRate: true,
 } as const satisfies OptionNames<SlaTargets>;
 
-export function resolveSlaTargets(targets: SlaTargets): Required<SlaTargets> {
+export function resolveSlaTargets(targets: SlaTargets, snapshot: unknown): Required<SlaTargets> {
   const v = new OptionsValidator('slaReport');
+  v.check(typeof (snapshot as { latency?: unknown } | null)?.latency === 'object', 'snapshot', snapshot, SNAPSHOT);
   const o = v.known(targets, SLA_TARGET_NAMES);
   v.number('availability', o.availability, { min: 0, max: 1 });
   v.number('p95Ms', o.p95Ms, { min: 0 });

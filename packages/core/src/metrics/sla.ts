@@ -23,15 +23,14 @@ export interface SlaReport {
 }
 
 /**
- * Checks a snapshot against SLA targets (defaults: 99.9 % availability, p95 ≤ 500 ms,
- * error rate ≤ 1 %).
+ * Checks `collector.snapshot()` against SLA targets (defaults: `SLA_DEFAULTS`).
  *
  * @example
  * const report = slaReport(stats.snapshot(), { p95Ms: 300 });
  * if (!report.met) console.warn(report);
  */
 export function slaReport(snapshot: MetricsSnapshot, targets: SlaTargets = {}): SlaReport {
-  const t = resolveSlaTargets(targets);
+  const t = resolveSlaTargets(targets, snapshot);
   const availability = snapshot.calls === 0 ? 1 : snapshot.ok / snapshot.calls;
   const figures = {
     availability: { value: availability, target: t.availability, met: availability >= t.availability },

@@ -20,17 +20,11 @@ export interface PolicyEvent {
 
 /**
  * The shape every policy shares. `execute` is for callers; `run` is how policies nest
- * inside `pipeline(...)`, passing one context (signal and attempt) down the chain.
- *
- * `R` is what the policy may resolve with instead of the function's result (a fallback's
- * substitute); `never` for the policies that only pass results through.
+ * inside `pipeline(...)`. `R`: what it may resolve with instead (a fallback's substitute).
  */
 export interface Policy<E extends PolicyEvent = PolicyEvent, R = never> {
   readonly name: string;
-  /**
-   * Runs `fn` under the policy. `signal` cancels waits and is passed to `fn`; when it has
-   * already aborted, `fn` is not called and the promise rejects with `signal.reason`.
-   */
+  /** Runs `fn` under the policy; `signal` cancels waits and reaches `fn`. */
   execute<T>(fn: PolicyFn<T>, signal?: AbortSignal): Promise<T | R>;
   /** Runs `fn` under the policy with an existing context (used by pipelines). */
   run<T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T | R>;
@@ -78,6 +72,7 @@ export abstract class PolicyBase<E extends PolicyEvent = PolicyEvent, R = never>
   }
 
   wrap<A extends unknown[], T>(fn: (...args: A) => T | PromiseLike<T>): (...args: A) => Promise<Awaited<T> | R> {
+    if (typeof fn !== 'function') throw callError(`${this.name}.wrap`, fn, 0);
     return (...args) => this.execute(() => fn(...args)) as Promise<Awaited<T> | R>;
   }
 }
@@ -115,6 +110,6 @@ const kind = (value: unknown): string => (value === null ? 'null' : Array.isArra
 /** The `TypeError` for a call whose `fn` is not a function or whose `signal` is not an AbortSignal. */
 export function callError(call: string, fn: unknown, signal: unknown): TypeError {
   return typeof fn !== 'function'
-    ? new TypeError(`${call}: fn: expected a function (context) => value, received ${kind(fn)}`)
+    ? new TypeError(`${call}: fn: expected a function, received ${kind(fn)}`)
     : new TypeError(`${call}: signal: expected an AbortSignal or undefined, received ${kind(signal)}`);
 }

@@ -354,6 +354,7 @@ export class RateLimiter {
         key,
         'a non-empty string or (context) => string',
       )
+      .predicate('key', typeof key === 'function' ? key : undefined)
       .done();
     const keyOf = typeof key === 'function' ? key : () => key as string;
     const run = <T>(fn: PolicyFn<T>, context: ExecuteContext): Promise<T> => {
@@ -386,10 +387,10 @@ export class RateLimiter {
       name: this.name,
       execute,
       run,
-      wrap:
-        <A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>) =>
-        (...args: A) =>
-          execute(() => fn(...args)) as Promise<Awaited<R>>,
+      wrap: <A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>) => {
+        if (typeof fn !== 'function') throw callError(`${this.name}.wrap`, fn, 0);
+        return (...args: A) => execute(() => fn(...args)) as Promise<Awaited<R>>;
+      },
       onEvent: this.#emitter.subscribe,
     };
   }

@@ -157,7 +157,9 @@ export function resolveTimeoutOptions(
   }
   if (typeof msOrPair === 'string') {
     v.check(false, 'ms', msOrPair, "a number; for a percentile use timeout({ ms: 'p99', min, max })");
-  } else if (typeof msOrPair !== 'function') v.required('ms', msOrPair).number('ms', msOrPair, { gt: 0 });
+  } else if (typeof msOrPair === 'function')
+    v.predicate('ms', msOrPair); // an async one answers no number
+  else v.required('ms', msOrPair).number('ms', msOrPair, { gt: 0 });
   const o = v.known(options, TIMEOUT_OPTION_NAMES);
   v.oneOf('strategy', o.strategy, STRATEGIES);
   v.string('name', o.name);
