@@ -70,9 +70,8 @@ export class OptionsValidator {
       // Another library's name says what it meant: the first of its hints (`|` between them)
       // that starts with an option of ours (`gate~` one that is not the text); else ours that
       // it is near is a likely typo (`limit` → `limits`, `retries` → `retry`).
-      // An empty hint: theirs has no counterpart, and the name it looks like is no such thing.
       const foreign = Object.hasOwn(FOREIGN, key) ? FOREIGN[key]! : undefined;
-      const near = foreign === '' ? undefined : closest(key, list);
+      const near = closest(key, list);
       const alt = foreign?.split('|').find((h) => (names as Record<string, unknown>)[h.split(/\W/)[0]!]);
       const hint = alt
         ? ` (${alt.includes('...') ? '' : "another library's? "}here: ${alt.replace(/^\w+~/, '')})`
@@ -169,7 +168,7 @@ export class OptionsValidator {
 /**
  * Option names of the libraries users migrate from (express-rate-limit, koa-ratelimit,
  * rate-limiter-flexible, express-idempotency, p-retry, axios-retry, opossum, cockatiel,
- * terminus, bottleneck, p-limit) with what says the same here ('': nothing does), so `rateLimit({ windowMs, limit })`
+ * terminus, bottleneck, p-limit) with what says the same here, so `rateLimit({ windowMs, limit })`
  * is told of `algorithm`, not of a name that looks like `limit`. Each hint starts with the
  * option it points to, and is given only by a factory that has that option: `rateLimiter({ points })`
  * is told of `algorithm`, `tokenBucket({ points })` of `capacity`. `randomize` and `maxQueue` are
@@ -230,12 +229,9 @@ const FOREIGN: Record<string, string> = {
   insuranceLimiter: 'onStoreError: memoryStore()',
   inMemoryBlockOnConsumed: 'denialCache',
   blockDuration: 'algorithm~none',
-  whitelist: 'skip',
   driver: 'store',
   db: 'store',
   dataAdapter: 'store',
-  standardHeaders: 'headers',
-  legacyHeaders: "headers: 'both'",
   passOnStoreError: 'onStoreError',
   identifier: 'name',
   idempotencyKeyHeader: 'header',
@@ -247,8 +243,6 @@ const FOREIGN: Record<string, string> = {
   failureThreshold: ENV_BREAKER,
   resetTimeoutMs: ENV_BREAKER,
   requestsPerMinute: 'algorithm, from ...toRateLimiterOptions(env.rateLimit)',
-  skipSuccessfulRequests: '',
-  skipFailedRequests: '',
 };
 
 /**

@@ -50,14 +50,9 @@ const text = (v: unknown): string | undefined => (typeof v === 'string' && v.len
 const policy = (e: { policy?: unknown }): string => text(e.policy) ?? 'unknown';
 
 /**
- * Feeds a collector from a policy, a pipeline, a breaker registry or any `onEvent` source
- * without wrapping calls; each call and each event is counted once however often it is
- * observed. What each event counts as is in docs/metrics.md.
- *
- * @example
- * const stop = observe(pipeline(retry(), breaker));
- * observe(breakerRegistry, stop.collector); // every breaker's opens, by name
- * stop(); // unsubscribes
+ * Feeds a collector from a policy, a pipeline, a breaker registry or any `onEvent` source,
+ * each call and event counted once (docs/metrics.md). `stop()` unsubscribes.
+ * @example const stop = observe(pipeline(retry(), breaker));
  */
 export function observe(
   source: ObservedSource | ObservedRegistry,
