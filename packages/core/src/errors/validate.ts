@@ -43,8 +43,14 @@ export class OptionsValidator {
   // ignored. Returns a copy of `value`'s fields, read once (a getter that throws is an issue
   // of its option), or `{}` when it is `undefined` or not an object, so the checks after it
   // can read its fields. `path` names a nested object: with `'budget'`, issues read `budget`
-  // and `budget.ratio`; without it, `options` and `ratio`.
-  known<T extends object>(value: T | undefined, names: OptionNames<NoInfer<T>>, path?: string): Partial<T> {
+  // and `budget.ratio`; without it, `options` and `ratio`. `theirs` adds hints as FOREIGN's
+  // that only this factory gives (kept out of the bundles of the others).
+  known<T extends object>(
+    value: T | undefined,
+    names: OptionNames<NoInfer<T>>,
+    path?: string,
+    theirs: Readonly<Record<string, string>> = FOREIGN,
+  ): Partial<T> {
     if (value === undefined) return {};
     const list = Object.keys(names);
     let keys: string[] | undefined;
@@ -70,7 +76,7 @@ export class OptionsValidator {
       // Another library's name says what it meant: the first of its hints (`|` between them)
       // that starts with an option of ours (`gate~` one that is not the text); else ours that
       // it is near is a likely typo (`limit` → `limits`, `retries` → `retry`).
-      const foreign = Object.hasOwn(FOREIGN, key) ? FOREIGN[key]! : undefined;
+      const foreign = Object.hasOwn(theirs, key) ? theirs[key] : Object.hasOwn(FOREIGN, key) ? FOREIGN[key] : undefined;
       const near = closest(key, list);
       const alt = foreign?.split('|').find((h) => (names as Record<string, unknown>)[h.split(/\W/)[0]!]);
       const hint = alt
