@@ -75,11 +75,8 @@ export interface AlertSnapshotSource {
 }
 
 /**
- * Evaluates rules against metric snapshots, tracks which rules fire, and notifies handlers.
- * Rules and handlers can be added and removed while it runs.
- *
- * Memory: one small state per rule (at most 1 000), at most 100 handlers and at most
- * `maxHistory` alerts.
+ * Evaluates rules against metric snapshots and notifies handlers. Memory: at most 1 000
+ * rules, 100 handlers and `maxHistory` alerts.
  */
 export class Alerting {
   /** Every rule by name, in the order added: the order of evaluation. */
@@ -142,8 +139,9 @@ export class Alerting {
   }
 
   /**
-   * Adds a handler (at most 100), told of every alert, or of the `severities` given; returns
-   * its disposer. @example alerts.addHandler(pageOnCall, { severities: ['critical'] });
+   * Adds a handler, told of every alert from now on (or of `severities`); returns its
+   * disposer. At most 100 handlers.
+   * @example alerts.addHandler(pageOnCall, { severities: ['critical'] });
    */
   addHandler(handler: AlertHandler, options: AlertHandlerOptions = {}): Disposer {
     const v = new OptionsValidator('alerting.addHandler');
@@ -172,8 +170,8 @@ export class Alerting {
   }
 
   /**
-   * Checks every rule against `snapshot` (`collector.snapshot()`) and resolves, once every
-   * handler has settled, with the alerts that fired now; resolutions go to handlers only.
+   * Checks every rule against `snapshot` (`collector.snapshot()`); resolves, once every handler
+   * has settled, with the alerts that fired (resolved ones go to the handlers and history only).
    */
   async evaluate(snapshot: object): Promise<Alert[]> {
     const ok =
@@ -256,9 +254,8 @@ export class Alerting {
   }
 
   /**
-   * Evaluates `source.snapshot()` every `intervalMs` (measured from when the previous
-   * evaluation settled, or from its start when its handlers take longer: a handler that never
-   * settles does not stop the schedule) until `stop()`. Starting again replaces the schedule.
+   * Evaluates `source.snapshot()` every `intervalMs` until `stop()`; a handler that never
+   * settles does not stop the schedule. Starting again replaces it.
    */
   start(source: AlertSnapshotSource, options: AlertingStartOptions = {}): void {
     const v = new OptionsValidator('alerting.start');

@@ -248,11 +248,26 @@ describe('circuitBreaker', () => {
     expect(changes).toEqual(['open']);
   });
 
-  it("refuses an event type it never emits (opossum's 'open'), naming type", () => {
+  it("refuses an event type it never emits (opossum's 'fire'), naming type", () => {
     const { breaker } = setup();
-    expect(() => breaker.on('open' as never, () => {})).toThrow(ConfigurationError);
-    expect(() => breaker.on('open' as never, () => {})).toThrow(
-      /type: received "open", expected one of "state_change"/,
+    expect(() => breaker.on('fire' as never, () => {})).toThrow(ConfigurationError);
+    expect(() => breaker.on('fire' as never, () => {})).toThrow(
+      /type: received "fire", expected one of "state_change"/,
+    );
+  });
+
+  it.each([
+    ['open', 'state_change'],
+    ['close', 'state_change'],
+    ['halfOpen', 'state_change'],
+    ['reject', 'rejected'],
+    ['timeout', "timeout()'s onTimeout"],
+    ['fallback', "fallback()'s onFallback"],
+    ['semaphoreLocked', "bulkhead()'s onRejected"],
+  ])("says which event or policy has opossum's %s", (type, hint) => {
+    const { breaker } = setup();
+    expect(() => breaker.on(type as never, () => {})).toThrow(
+      `type: received "${type}", expected a breaker event (opossum's? here: ${hint})`,
     );
   });
 

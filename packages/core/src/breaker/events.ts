@@ -23,6 +23,15 @@ export type BreakerEvent =
     };
 
 const TYPES: readonly BreakerEvent['type'][] = ['state_change', 'success', 'failure', 'rejected', 'store_error'];
+const OPOSSUM: Record<string, string> = {
+  open: 'state_change',
+  close: 'state_change',
+  halfOpen: 'state_change',
+  reject: 'rejected',
+  timeout: "timeout()'s onTimeout",
+  fallback: "fallback()'s onFallback",
+  semaphoreLocked: "bulkhead()'s onRejected",
+};
 
 type Listener<K extends BreakerEvent['type']> = (event: Extract<BreakerEvent, { type: K }>) => void;
 
@@ -43,8 +52,13 @@ export abstract class BreakerEvents extends PolicyBase<BreakerEvent> {
 
   /** Subscribes to one event type (`'state_change'`, `'success'`, `'failure'`, `'rejected'`, `'store_error'`). */
   on<K extends BreakerEvent['type']>(type: K, listener: Listener<K>): Disposer {
-    // opossum's `on('open', …)` would wait for an event that never comes: refused by name.
-    new OptionsValidator('circuitBreaker.on').required('type', type).oneOf('type', type, TYPES).done();
+    // opossum's `on('open', …)` would wait for an event that never comes: refused, saying where it went.
+    const v = new OptionsValidator('circuitBreaker.on').required('type', type);
+    const theirs = Object.hasOwn(OPOSSUM, type) && OPOSSUM[type];
+    (theirs
+      ? v.check(false, 'type', type, `a breaker event (opossum's? here: ${theirs})`)
+      : v.oneOf('type', type, TYPES)
+    ).done();
     return onType(this.events.subscribe, type)(listener);
   }
   onStateChange(listener: Listener<'state_change'>): Disposer {

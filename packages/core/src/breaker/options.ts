@@ -1,6 +1,7 @@
 import type { Clock, Random } from '../clock/clock.js';
 import { classify } from '../errors/classify.js';
 import { isOwnRejection } from '../errors/errors.js';
+import { OPOSSUM } from '../errors/hints.js';
 import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import type { Backoff } from '../retry/backoff.js';
 import type { Store } from '../store/store.js';
@@ -168,7 +169,7 @@ const isStrategy = (v: unknown): boolean =>
 
 export function resolveBreakerOptions(options: CircuitBreakerOptions): ResolvedBreakerOptions {
   const v = new OptionsValidator('circuitBreaker');
-  const o = v.known(options, BREAKER_OPTION_NAMES);
+  const o = v.known(options, BREAKER_OPTION_NAMES, undefined, OPOSSUM);
   v.check(o.strategy === undefined || isStrategy(o.strategy), 'strategy', o.strategy, 'a strategy');
   const after = o.halfOpenAfter;
   if (typeof after === 'number' || after === undefined) v.number('halfOpenAfter', after, { min: 0 });

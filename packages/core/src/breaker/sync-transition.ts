@@ -37,9 +37,8 @@ export interface BreakerSyncOutput {
 }
 
 /**
- * The synchronisation of a breaker shared through a store (`breaker.<strategy>.sync`): merges
- * a locally counted tally into the shared window, opening the breaker as the same outcomes
- * one by one would, and reads back the shared state. A step with no tally writes nothing.
+ * A shared breaker's synchronisation (`breaker.<strategy>.sync`): merges a local tally into
+ * the shared window and reads back the shared state.
  */
 export function breakerSyncTransition(
   options: Pick<CircuitBreakerOptions, 'strategy' | 'halfOpenAfter' | 'halfOpenMaxCalls'> = {},

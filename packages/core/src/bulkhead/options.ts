@@ -1,5 +1,6 @@
 import type { Clock } from '../clock/clock.js';
 import type { AdaptiveLimit } from '../concurrency/adaptive-limit.js';
+import { BOTTLENECK } from '../errors/hints.js';
 import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 
 export interface BulkheadOptions {
@@ -60,7 +61,7 @@ const isAdaptiveLimit = (v: unknown): v is AdaptiveLimit =>
 
 export function resolveBulkheadOptions(options: BulkheadOptions): ResolvedBulkheadOptions {
   const v = new OptionsValidator('bulkhead');
-  const given = v.known(options, BULKHEAD_OPTION_NAMES);
+  const given = v.known(options, BULKHEAD_OPTION_NAMES, undefined, BOTTLENECK);
   const limit = given.limit;
   const adaptive = isAdaptiveLimit(limit) ? limit : undefined;
   v.required('limit', limit);

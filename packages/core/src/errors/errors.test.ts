@@ -319,28 +319,13 @@ describe('OptionsValidator', () => {
       ]);
     });
 
-    it("names no look-alike for another library's option that has no counterpart here", () => {
-      const names = { skip: true, key: true } as const;
-      const found = issues((v) => v.known({ skipSuccessfulRequests: true, skipFailedRequests: true } as object, names));
-      expect(found).toEqual([
-        'skipSuccessfulRequests: a known option: skip, key',
-        'skipFailedRequests: a known option',
-      ]);
-      expect(issues((v) => v.known({ skipp: true } as object, names))).toEqual([
-        'skipp: a known option (did you mean skip?): skip, key',
-      ]);
-    });
-
     it.each([
       [
         'duration',
         "algorithm: fixedWindow({ limit, windowMs }): windowMs in ms, rate-limiter-flexible's duration in s",
       ],
       ['id', 'key'],
-      ['whitelist', 'skip'],
       ['driver', 'store'],
-      ['standardHeaders', 'headers'],
-      ['legacyHeaders', "headers: 'both'"],
       ['passOnStoreError', 'onStoreError'],
       ['identifier', 'name'],
     ])("points koa-ratelimit's and express-rate-limit's %s to %s", (option, hint) => {
@@ -370,6 +355,8 @@ describe('OptionsValidator', () => {
       );
     });
 
+    const PACE = 'rateLimiter({ algorithm: gcra({ limit: 1, periodMs: minTime }) })';
+    const RESERVOIR = 'rateLimiter({ algorithm: fixedWindow or tokenBucket })';
     it.each([
       ['retry', 'minTimeout', () => retry({ minTimeout: 1_000 } as never), 'backoff.exponential({ initialMs })'],
       ['retry', 'maxRetryTime', () => retry({ maxRetryTime: 1_000 } as never), 'deadlineMs'],
@@ -422,6 +409,33 @@ describe('OptionsValidator', () => {
         "algorithm: fixedWindow({ limit, windowMs }): windowMs in ms, rate-limiter-flexible's duration in s",
       ],
     ])("%s points p-retry's, opossum's and rate-limiter-flexible's %s to its own name", (_, option, build, hint) => {
+      expect(build).toThrow(`${option}: received`);
+      expect(build).toThrow(`(another library's? here: ${hint})`);
+    });
+
+    it.each<[string, string, () => unknown, string]>([
+      // bottleneck's pacing and reservoir, which a bulkhead (its maxConcurrent) does not do: a limiter does.
+      ['bulkhead', 'minTime', () => bulkhead({ limit: 1, minTime: 100 } as never), PACE],
+      ['rateLimiter', 'minTime', () => rateLimiter({ minTime: 100 } as never), PACE],
+      ...[
+        'reservoir',
+        'reservoirRefreshAmount',
+        'reservoirRefreshInterval',
+        'reservoirIncreaseAmount',
+        'reservoirIncreaseInterval',
+        'reservoirIncreaseMaximum',
+      ].flatMap((option): [string, string, () => unknown, string][] => [
+        ['bulkhead', option, () => bulkhead({ limit: 1, [option]: 1 } as never), RESERVOIR],
+        ['rateLimiter', option, () => rateLimiter({ [option]: 1 } as never), RESERVOIR],
+      ]),
+      // opossum aborts its abortController on a timeout; here the function's own signal is aborted.
+      [
+        'circuitBreaker',
+        'abortController',
+        () => circuitBreaker({ abortController: new AbortController() } as never),
+        'fn gets { signal }, aborted by timeout()',
+      ],
+    ])("%s points bottleneck's and opossum's %s to what takes its place", (_, option, build, hint) => {
       expect(build).toThrow(`${option}: received`);
       expect(build).toThrow(`(another library's? here: ${hint})`);
     });

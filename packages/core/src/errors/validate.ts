@@ -43,8 +43,14 @@ export class OptionsValidator {
   // ignored. Returns a copy of `value`'s fields, read once (a getter that throws is an issue
   // of its option), or `{}` when it is `undefined` or not an object, so the checks after it
   // can read its fields. `path` names a nested object: with `'budget'`, issues read `budget`
-  // and `budget.ratio`; without it, `options` and `ratio`.
-  known<T extends object>(value: T | undefined, names: OptionNames<NoInfer<T>>, path?: string): Partial<T> {
+  // and `budget.ratio`; without it, `options` and `ratio`. `theirs` adds hints as FOREIGN's
+  // that only this factory gives (kept out of the bundles of the others).
+  known<T extends object>(
+    value: T | undefined,
+    names: OptionNames<NoInfer<T>>,
+    path?: string,
+    theirs: Readonly<Record<string, string>> = FOREIGN,
+  ): Partial<T> {
     if (value === undefined) return {};
     const list = Object.keys(names);
     let keys: string[] | undefined;
@@ -70,9 +76,8 @@ export class OptionsValidator {
       // Another library's name says what it meant: the first of its hints (`|` between them)
       // that starts with an option of ours (`gate~` one that is not the text); else ours that
       // it is near is a likely typo (`limit` → `limits`, `retries` → `retry`).
-      // An empty hint: theirs has no counterpart, and the name it looks like is no such thing.
-      const foreign = Object.hasOwn(FOREIGN, key) ? FOREIGN[key]! : undefined;
-      const near = foreign === '' ? undefined : closest(key, list);
+      const foreign = Object.hasOwn(theirs, key) ? theirs[key] : Object.hasOwn(FOREIGN, key) ? FOREIGN[key] : undefined;
+      const near = closest(key, list);
       const alt = foreign?.split('|').find((h) => (names as Record<string, unknown>)[h.split(/\W/)[0]!]);
       const hint = alt
         ? ` (${alt.includes('...') ? '' : "another library's? "}here: ${alt.replace(/^\w+~/, '')})`
@@ -169,7 +174,7 @@ export class OptionsValidator {
 /**
  * Option names of the libraries users migrate from (express-rate-limit, koa-ratelimit,
  * rate-limiter-flexible, express-idempotency, p-retry, axios-retry, opossum, cockatiel,
- * terminus, bottleneck, p-limit) with what says the same here ('': nothing does), so `rateLimit({ windowMs, limit })`
+ * terminus, bottleneck, p-limit) with what says the same here, so `rateLimit({ windowMs, limit })`
  * is told of `algorithm`, not of a name that looks like `limit`. Each hint starts with the
  * option it points to, and is given only by a factory that has that option: `rateLimiter({ points })`
  * is told of `algorithm`, `tokenBucket({ points })` of `capacity`. `randomize` and `maxQueue` are
@@ -230,12 +235,9 @@ const FOREIGN: Record<string, string> = {
   insuranceLimiter: 'onStoreError: memoryStore()',
   inMemoryBlockOnConsumed: 'denialCache',
   blockDuration: 'algorithm~none',
-  whitelist: 'skip',
   driver: 'store',
   db: 'store',
   dataAdapter: 'store',
-  standardHeaders: 'headers',
-  legacyHeaders: "headers: 'both'",
   passOnStoreError: 'onStoreError',
   identifier: 'name',
   idempotencyKeyHeader: 'header',
@@ -247,8 +249,6 @@ const FOREIGN: Record<string, string> = {
   failureThreshold: ENV_BREAKER,
   resetTimeoutMs: ENV_BREAKER,
   requestsPerMinute: 'algorithm, from ...toRateLimiterOptions(env.rateLimit)',
-  skipSuccessfulRequests: '',
-  skipFailedRequests: '',
 };
 
 /**

@@ -31,12 +31,7 @@ export interface LogEventsOptions {
 
 // `success` is off: one record per call is noise. `failure` is one failed attempt, which a
 // `retry` or `give_up` record follows.
-/**
- * Default levels: `success` off, `failure` at `debug`. A `state_change` logs at `error`
- * into `open`/`isolated`, `warn` into `half-open` and `info` into `closed`;
- * an alert at `error` when critical, `warn` when a warning, `info` otherwise or when resolved.
- * Unknown event types log at `info`.
- */
+/** Default levels (docs/logging-and-config.md); unknown event types log at `info`. */
 export const LOG_EVENTS_DEFAULTS = {
   levels: {
     success: 'off',

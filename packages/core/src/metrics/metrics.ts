@@ -146,10 +146,8 @@ function checkReason<R extends string>(method: string, reason: R, reasons: reado
 }
 
 /**
- * Collects call outcomes, latencies, cache hits and policy events over a sliding window.
- *
- * Memory is bounded whatever the traffic: at most six sub-windows of one 5 KiB sketch and
- * bounded name tables, every name cut to 48 characters (docs/metrics.md, "Memory bound").
+ * Collects call outcomes, latencies, cache hits and policy events over a sliding window, in
+ * bounded memory (docs/metrics.md, "Memory bound").
  */
 export class MetricsCollector implements CallObserver {
   readonly #opts: ResolvedMetricsOptions;
@@ -286,9 +284,8 @@ export class MetricsCollector implements CallObserver {
   }
 
   /**
-   * Counts a breaker state change, and an open when `state` is `'open'`, and remembers the
-   * state. With `breaker` (what `observe` passes), breakers sharing a name are told apart,
-   * and `lifetime.circuits` reports the worst state among them.
+   * Counts a breaker state change (and an open) and remembers the state; `breaker` tells
+   * apart breakers sharing a name.
    */
   recordStateChange(name: string, state: string, breaker?: object): void {
     this.#circuits.set(name, state, breaker, this.#breakerKey);

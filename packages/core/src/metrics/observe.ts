@@ -51,12 +51,8 @@ const policy = (e: { policy?: unknown }): string => text(e.policy) ?? 'unknown';
 
 /**
  * Feeds a collector from a policy, a pipeline, a breaker registry or any `onEvent` source,
- * counting each call and event once (docs/metrics.md).
- *
- * @example
- * const stop = observe(pipeline(retry(), breaker));
- * observe(breakerRegistry, stop.collector); // every breaker's opens, by name
- * stop(); // unsubscribes
+ * each call and event counted once (docs/metrics.md). `stop()` unsubscribes.
+ * @example const stop = observe(pipeline(retry(), breaker));
  */
 export function observe(
   source: ObservedSource | ObservedRegistry,

@@ -4,11 +4,7 @@ import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 export interface MetricsOptions {
   /** Length of the sliding window that `snapshot()` reports on, in milliseconds. @default 60_000 */
   windowMs?: number;
-  /**
-   * How many sub-windows the window is cut into. The window slides one sub-window at a time,
-   * so a snapshot covers between `windowMs × (subWindows − 1) / subWindows` and `windowMs`.
-   * Each sub-window holds one 5 KiB sketch; at most 6, which keeps a collector under 72 KiB. @default 6
-   */
+  /** Sub-windows the window slides by, one 5 KiB sketch each; at most 6. @default 6 */
   subWindows?: number;
   /**
    * Distinct error names counted in `errorsByType` per sub-window and per snapshot; further

@@ -14,9 +14,8 @@ export type PipelineSubstitute<L extends readonly PipelineLayer[]> = SubstituteO
 type SubstituteOf<L> = L extends { readonly '~substitute': infer R } ? R : never;
 
 /**
- * Several policies as one, outermost first: `pipeline(a, b, c).execute(fn)` runs
- * `a.run(ctx => b.run(ctx2 => c.run(fn, ctx2), ctx), context)`. Each layer hands the context
- * it gives its function (a timeout's own signal, a retry's attempt number) to the next.
+ * Several policies as one, outermost first; each layer hands the context it gives its
+ * function (a timeout's signal, a retry's attempt) to the next.
  */
 export class Pipeline<E extends PolicyEvent = PolicyEvent, R = never> extends PolicyBase<E, R> {
   readonly name: string = PIPELINE_DEFAULTS.name;

@@ -15,10 +15,8 @@ export interface AttemptInfo {
 export type AttemptRunner = <T>(run: () => Promise<T>, info: AttemptInfo) => Promise<T>;
 
 /**
- * Told of the attempts a retry or hedge policy makes (`policy.observeAttempts(observer)`).
- * `callStarted` is told as a call begins, in its caller's async context, and returns the
- * runner of that call's attempts. So an observer can run every attempt inside a context it
- * captured there (a tracing span), even an attempt that a shared timer starts.
+ * Told of a retry or hedge policy's attempts (`policy.observeAttempts(observer)`):
+ * `callStarted`, in the caller's async context, returns the runner of that call's attempts.
  */
 export interface AttemptObserver {
   callStarted(): AttemptRunner;

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock/clock.js';
+import { BOTTLENECK } from '../errors/hints.js';
 import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 import type { Store } from '../store/store.js';
 import { isStore } from '../store/store.js';
@@ -103,7 +104,7 @@ export const isAlgorithmOption = (a: unknown): boolean =>
 
 export function validateRateLimiterOptions(options: RateLimiterOptions): void {
   const v = new OptionsValidator('rateLimiter');
-  const o = v.known(options, RATE_LIMITER_OPTION_NAMES);
+  const o = v.known(options, RATE_LIMITER_OPTION_NAMES, undefined, BOTTLENECK);
   const a = o.algorithm;
   v.check(
     isAlgorithmOption(a),

@@ -42,12 +42,8 @@ export function encodeSegment(segment: string): string {
 }
 
 /**
- * The key prefix of a namespace: `{`, then each segment encoded, joined by `:`, closed by
- * `|`. Build it once (at construction) and make keys with {@link storeKey}.
- *
- * @example
- * storeNamespace('rl', 'api'); // '{rl:api|' — limiter api's key user-42 is '{rl:api|user-42}'
- * storeNamespace('rl', 'api:v2'); // '{rl:api%3Av2|'
+ * The key prefix of a namespace, built once; keys come from {@link storeKey}.
+ * @example storeNamespace('rl', 'api'); // '{rl:api|'
  */
 export function storeNamespace(...segments: readonly string[]): string {
   if (segments.length === 0 || !segments.every((s) => typeof s === 'string')) {

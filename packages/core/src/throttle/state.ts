@@ -3,10 +3,8 @@ import type { Transition } from '../store/store.js';
 import { checkThrottleOptions, THROTTLE_BUCKETS } from './options.js';
 
 /**
- * The JSON state of an adaptive throttle: requests and accepts per bucket of
- * `windowMs / 12`, in a ring indexed by `epoch % 12`, where `epoch` is the newest bucket's
- * number (`floor(now / bucketMs)`). `counts[2i]` holds bucket `i`'s requests, `counts[2i + 1]`
- * its accepts. Absent means no traffic in the window.
+ * The JSON state of an adaptive throttle: requests and accepts (`counts[2i]`, `counts[2i + 1]`)
+ * of 12 buckets in a ring indexed by `epoch % 12`, `epoch` the newest bucket's number.
  */
 export interface ThrottleState {
   readonly epoch: number;

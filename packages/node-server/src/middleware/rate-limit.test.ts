@@ -118,6 +118,13 @@ describe('rateLimitCheck', () => {
     ['onLimited', () => {}, "onHttpDecision() from core, decision 'rate_limited'"],
     ['status', 503, OWN_ANSWER],
     ['namespace', 'api', 'name, which namespaces the store keys'],
+    ['whitelist', () => false, 'skip'],
+    ['skipFailedRequests', true, 'none: a request counts on arrival, whatever its answer'],
+    ['skipSuccessfulRequests', true, 'none: a request counts on arrival, whatever its answer'],
+    ['requestWasSuccessful', () => true, 'none: a request counts on arrival, whatever its answer'],
+    ['validate', false, 'logger, warned of each misconfiguration'],
+    ['requestPropertyName', 'rateLimit', 'none: read the RateLimit header'],
+    ['ipv6Subnet', 64, 'key: clientIpKey(ip, { ipv6PrefixLength })'],
   ])("points express-rate-limit's and koa-ratelimit's %s to what takes its place", (option, value, hint) => {
     const algorithm = fixedWindow({ limit: 5, windowMs: 60_000 });
     let error: { issues: { option: string; allowed: string }[] } | undefined;
@@ -133,6 +140,44 @@ describe('rateLimitCheck', () => {
     expect(error?.issues).toEqual([
       { option, received: value, allowed: `a known option (another library's? here: ${hint})` },
     ]);
+  });
+
+  // express-rate-limit's README: standardHeaders 'draft-8' with legacyHeaders false, which is our default,
+  // not 'both' (that adds the X-RateLimit-* fields they turned off). Defaults: standardHeaders off, legacyHeaders on.
+  it.each([
+    [{ standardHeaders: 'draft-8', legacyHeaders: false }, "headers: 'draft'"],
+    [{ standardHeaders: 'draft-8' }, "headers: 'both'"],
+    [{ legacyHeaders: true }, "headers: 'legacy'"],
+    [{ standardHeaders: true, legacyHeaders: false }, "headers: 'legacy'"],
+    [{ standardHeaders: 'draft-7', legacyHeaders: false }, "headers: 'draft'"],
+  ])("points express-rate-limit's header options %j to the headers mode that sends the same fields", (given, hint) => {
+    const algorithm = fixedWindow({ limit: 5, windowMs: 60_000 });
+    let error: { issues: { option: string; allowed: string }[] } | undefined;
+    try {
+      rateLimitCheck(
+        { algorithm, ...given } as never,
+        port(() => 'none'),
+      );
+    } catch (e) {
+      error = e as typeof error;
+    }
+    expect(error?.issues.map((i) => [i.option, i.allowed])).toEqual(
+      Object.keys(given).map((option) => [option, `a known option (another library's? here: ${hint})`]),
+    );
+  });
+
+  it("tells koa-ratelimit's headers object that the field names are fixed", () => {
+    expect(() =>
+      rateLimitCheck(
+        {
+          algorithm: fixedWindow({ limit: 5, windowMs: 60_000 }),
+          headers: { remaining: 'Rate-Limit-Remaining' },
+        } as never,
+        port(() => 'none'),
+      ),
+    ).toThrow(
+      /headers: received .*, expected one of "draft", "legacy", "both" \(koa-ratelimit's field names\? here fixed: 'legacy'\)$/,
+    );
   });
 
   it("names their answer options with ours that are bad, in one error, and leaves core's hints to core", () => {

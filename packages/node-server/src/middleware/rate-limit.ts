@@ -73,6 +73,7 @@ const OPTION_NAMES = {
 // express-rate-limit's and koa-ratelimit's names that core does not point anywhere: the answer
 // to a refusal, which is not an option here (docs/migrating.md shows one of your own).
 const OWN_ANSWER = 'none: a 429 with a problem+json body; for your own, rateLimiter() and rateLimitResponder()';
+const UNCOUNTED = 'none: a request counts on arrival, whatever its answer';
 const THEIRS: Record<string, string> = {
   message: OWN_ANSWER,
   handler: OWN_ANSWER,
@@ -84,7 +85,33 @@ const THEIRS: Record<string, string> = {
   onLimited: "onHttpDecision() from core, decision 'rate_limited'",
   status: OWN_ANSWER,
   namespace: 'name, which namespaces the store keys',
+  whitelist: 'skip',
+  skipFailedRequests: UNCOUNTED,
+  skipSuccessfulRequests: UNCOUNTED,
+  requestWasSuccessful: UNCOUNTED,
+  validate: 'logger, warned of each misconfiguration',
+  requestPropertyName: 'none: read the RateLimit header',
+  ipv6Subnet: 'key: clientIpKey(ip, { ipv6PrefixLength })',
 };
+
+/**
+ * express-rate-limit's `standardHeaders` and `legacyHeaders` (off and on by default) as the
+ * `headers` mode that sends their fields: the README's `'draft-8'` with `legacyHeaders: false`
+ * is `'draft'`, not `'both'`. Read as data, no getter called.
+ */
+function headerModes(options: unknown): Record<string, string> {
+  try {
+    const std = Object.getOwnPropertyDescriptor(options, 'standardHeaders');
+    const x = Object.getOwnPropertyDescriptor(options, 'legacyHeaders');
+    if (!std && !x) return {};
+    const s = std?.value;
+    const legacy = x?.value ?? true;
+    const hint = `headers: '${s === 'draft-8' ? (legacy ? 'both' : 'draft') : s === true || s === 'draft-6' || legacy ? 'legacy' : 'draft'}'`;
+    return { standardHeaders: hint, legacyHeaders: hint };
+  } catch {
+    return {};
+  }
+}
 
 /** What the framework tells the rate limiter about a request. */
 export interface RateLimitPort<C> {
@@ -110,7 +137,7 @@ export type RateLimitCheck<C> = (c: C, res: ServerResponse) => Answer | undefine
 export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitPort<C>): RateLimitCheck<C> {
   refuseUncalled('rateLimit', options);
   const v = new OptionsValidator('rateLimit');
-  refuseTheirs(v, options, THEIRS);
+  refuseTheirs(v, options, { ...THEIRS, ...headerModes(options) });
   const o = v.known(options, OPTION_NAMES);
   v.check(
     (o.algorithm === undefined) !== (o.limiter === undefined),
@@ -131,7 +158,10 @@ export function rateLimitCheck<C>(options: RateLimitOptions<C>, port: RateLimitP
     );
   }
   v.string('name', o.name);
-  v.oneOf('headers', o.headers, ['draft', 'legacy', 'both']);
+  // koa-ratelimit's headers name its fields; ours are fixed.
+  const fixed = typeof o.headers === 'object' ? " (koa-ratelimit's field names? here fixed: 'legacy')" : '';
+  const mode = o.headers === undefined || ['draft', 'legacy', 'both'].includes(o.headers);
+  v.check(mode, 'headers', o.headers, `one of "draft", "legacy", "both"${fixed}`);
   v.function('key', o.key);
   v.function('skip', o.skip);
   v.check(

@@ -86,6 +86,7 @@ const STATUSES = 'none: 200 for pass or warn, 503 for fail, as application/healt
 /** terminus' options, and what takes their place. */
 const TERMINUS: Record<string, string> = {
   timeout: "timeoutMs, counted from the signal: drainDelayMs + terminus' timeout",
+  signal: 'signals, the whole list (terminus adds signal to it)',
   healthChecks: 'health, a health() registry for readiness; serve it with healthRoutes(registry)',
   onSigterm: "onShutdown (terminus' onSigterm is its onSignal)",
   sendFailuresDuringShutdown: 'health: from the signal /health/ready answers 503, the other routes as before',
@@ -149,7 +150,10 @@ export function validateShutdownOptions(server: unknown, options: GracefulShutdo
   });
   v.function('beforeShutdown', o.beforeShutdown);
   v.function('onShutdown', o.onShutdown);
-  v.logger('logger', o.logger);
+  if (typeof o.logger === 'function') {
+    const theirs = "terminus' (message, error)? here pino-style (fields, message)";
+    v.check(false, 'logger', o.logger, `a logger with info, warn and error methods (${theirs})`);
+  } else v.logger('logger', o.logger);
   v.function('exit', o.exit);
   v.clock('clock', o.clock);
   v.done();

@@ -750,6 +750,13 @@ describe('gracefulShutdown', () => {
     );
     expect(bad({ health: health().register('shutdown', () => true) })).toMatch(/health[\s\S]*'shutdown'/);
     expect(bad({ signal: 'SIGTERM' })).toMatch(/signal/);
+    // terminus' logger is one function; terminus adds its signal (SIGTERM) to whatever signals lists.
+    expect(bad({ logger: (_message: string, _error?: Error) => {} })).toContain(
+      "logger: received a function, expected a logger with info, warn and error methods (terminus' (message, error)? here pino-style (fields, message))",
+    );
+    expect(bad({ signal: 'SIGUSR2' })).toContain(
+      'signal: received "SIGUSR2", expected a known option (another library\'s? here: signals, the whole list (terminus adds signal to it))',
+    );
     // terminus' names, whose look-alikes here do not take them as they are.
     expect(bad({ timeout: 25_000 })).toContain(
       "timeout: received 25000, expected a known option (another library's? here: timeoutMs, counted from the signal: drainDelayMs + terminus' timeout)",
