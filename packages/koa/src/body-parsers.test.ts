@@ -2,7 +2,9 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { bodyParser } from '@koa/bodyparser';
+import multer from '@koa/multer';
 import Koa from 'koa';
+import { koaBody } from 'koa-body';
 import koaBodyParser from 'koa-bodyparser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { idempotency } from './index.js';
@@ -20,8 +22,11 @@ async function serve(parser: Koa.Middleware) {
   app.use(idempotency({ logger: { info() {}, warn() {}, error() {} } }));
   app.use(parser);
   app.use((ctx) => {
-    const request = ctx.request as unknown as { body?: unknown; rawBody?: unknown };
-    ctx.body = { body: request.body, rawBody: request.rawBody };
+    const request = ctx.request as unknown as { body?: unknown; rawBody?: unknown; files?: Record<string, unknown> };
+    const file = (ctx as { file?: { originalname?: string; buffer?: Buffer } }).file;
+    const files = request.files?.file as { originalFilename?: string } | undefined;
+    const name = file?.originalname ?? files?.originalFilename;
+    ctx.body = { body: request.body, rawBody: request.rawBody, ...(name && { file: name, n: Math.random() }) };
   });
   const server = http.createServer(app.callback());
   servers.push(server);
@@ -48,6 +53,51 @@ describe('idempotency before a Koa body parser', () => {
       expect(await res.json()).toEqual({ body: { b: 2, a: 1 }, rawBody: '{"b":2,"a":1}' });
       const replay = await post(url, '"k-1"');
       expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    });
+  }
+});
+
+// koa-body, @koa/multer and formidable read `ctx.req` whatever `ctx.disableBodyParser` says: the
+// middleware puts the bytes it read back on the stream, so they parse the body as they would
+// alone, instead of answering 500 (a stream that is not readable) or waiting for ever.
+describe('idempotency before a parser that reads the stream itself', () => {
+  const upload = (value: string) => {
+    const form = new FormData();
+    form.append('a', value);
+    form.append('file', new Blob(['hello']), 'h.txt');
+    return form;
+  };
+  // One serialisation, sent twice: a retry sends the same bytes (FormData draws a new boundary each time).
+  const bytes = async (form: FormData) => {
+    const request = new Request('http://x/', { method: 'POST', body: form });
+    return { type: request.headers.get('content-type')!, body: Buffer.from(await request.arrayBuffer()) };
+  };
+  const postForm = (url: string, key: string, form: { type: string; body: Buffer }) =>
+    fetch(url, { method: 'POST', headers: { 'content-type': form.type, 'idempotency-key': key }, body: form.body });
+
+  it('koa-body reads a JSON body the middleware read, and the retry is replayed', async () => {
+    const url = await serve(koaBody() as unknown as Koa.Middleware);
+    const res = await post(url, '"k-1"');
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { body: unknown }).body).toEqual({ b: 2, a: 1 });
+    expect((await post(url, '"k-1"')).headers.get('idempotent-replayed')).toBe('true');
+  });
+
+  for (const [name, parser] of [
+    ['koa-body({ multipart: true })', koaBody({ multipart: true }) as unknown as Koa.Middleware],
+    ['@koa/multer', multer().single('file') as unknown as Koa.Middleware],
+  ] as const) {
+    it(`${name} reads a multipart body the middleware read: fields and file; the same bytes again are a replay`, async () => {
+      const url = await serve(parser);
+      const form = await bytes(upload('1'));
+      const res = await postForm(url, '"m-1"', form);
+      expect(res.status).toBe(200);
+      const first = await res.json();
+      expect(first).toMatchObject({ body: { a: '1' }, file: 'h.txt' });
+      const replay = await postForm(url, '"m-1"', form);
+      expect(replay.headers.get('idempotent-replayed')).toBe('true');
+      expect(await replay.json()).toEqual(first);
+      expect((await postForm(url, '"m-1"', await bytes(upload('2')))).status).toBe(422);
     });
   }
 });

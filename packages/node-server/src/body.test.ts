@@ -224,9 +224,9 @@ describe('setRequestBody with Express 5 parsers downstream', () => {
     return served.port;
   }
 
-  it('express.json() skips a request whose stream was read: it does not hang, and leaves req.body unset', async () => {
+  it('express.json() after a read parses the bytes put back on the stream: it does not hang', async () => {
     const port = await app([express.json()], false);
-    expect(JSON.parse((await send(port, json({ a: 1 }))).text)).toEqual({ body: null, raw: null });
+    expect(JSON.parse((await send(port, json({ a: 1 }))).text)).toEqual({ body: { a: 1 }, raw: null });
   });
 
   it('express.json(), urlencoded() and text() keep what setRequestBody left, with the bytes on req.rawBody', async () => {

@@ -101,26 +101,38 @@ const framed = (req: IncomingMessage): boolean =>
 const tooLarge = (limitBytes: number) =>
   new RequestBodyError('body_too_large', `The request body is larger than ${limitBytes} bytes`, { limitBytes });
 
+/**
+ * Reads the body to its end and puts its bytes back on the stream before its 'end' event, so a
+ * parser after the middleware that reads the stream whatever the framework's marks say (multer,
+ * koa-body, formidable) gets the same bytes instead of an ended stream (a 500, or a hang).
+ */
 function collect(req: IncomingMessage, maxBodyBytes: number, signal: AbortSignal | undefined): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const settle = (error: unknown) => {
-      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      req.off('readable', onReadable).off('end', onEnd).off('error', onError).off('close', onClose);
       signal?.removeEventListener('abort', onAbort);
       if (error === undefined) {
-        resolve(Buffer.concat(chunks, size));
+        const wire = Buffer.concat(chunks, size);
+        req.unshift(wire); // an empty one is no chunk
+        resolve(wire);
         return;
       }
       // The rest of the body is dropped; the 413 asks for `Connection: close`.
       req.resume();
       reject(error);
     };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBodyBytes) settle(tooLarge(maxBodyBytes));
-      else chunks.push(chunk);
+    const onReadable = () => {
+      for (let chunk: Buffer | null; (chunk = req.read()) !== null; ) {
+        size += chunk.length;
+        if (size > maxBodyBytes) return settle(tooLarge(maxBodyBytes));
+        chunks.push(chunk);
+      }
+      // Ended but its 'end' not yet emitted: what is unshifted now is read before it.
+      if ((req as { _readableState?: { ended?: boolean } })._readableState?.ended) settle(undefined);
     };
+    // An empty body: Node ends the stream without a 'readable' for it.
     const onEnd = () => settle(undefined);
     // The request stream fails only when its connection does ('aborted', ECONNRESET).
     const onError = (cause: unknown) => settle(new ClientDisconnectedError({ cause }));
@@ -136,7 +148,7 @@ function collect(req: IncomingMessage, maxBodyBytes: number, signal: AbortSignal
       reject(new ClientDisconnectedError());
       return;
     }
-    req.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
+    req.on('readable', onReadable).once('end', onEnd).once('error', onError).once('close', onClose);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

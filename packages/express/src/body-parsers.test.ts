@@ -1,0 +1,75 @@
+// multer reads `req` whatever a parser before it left (`req._body`, a read stream): the
+// `idempotency` middleware, having read a keyed multipart body to fingerprint it, puts the bytes
+// back on the stream, so multer mounted after it (on the route, as its docs show) parses the
+// fields and the file instead of failing with "Unexpected end of form" (a 500).
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import express4 from 'express4';
+import multer from 'multer';
+import { afterEach, describe, expect, it } from 'vitest';
+import { errorHandler, idempotency } from './index.js';
+
+const quiet = { info() {}, warn() {}, error() {} };
+const closers: Array<() => void> = [];
+afterEach(() => {
+  for (const close of closers.splice(0)) close();
+});
+
+async function serve(framework: typeof express) {
+  const app = framework();
+  app.use(idempotency({ logger: quiet }));
+  app.post('/uploads', multer().single('file'), (req, res) => {
+    res.json({ body: req.body, file: req.file?.originalname, size: req.file?.size, n: Math.random() });
+  });
+  app.post('/json', express.json(), (req, res) => res.json({ body: req.body }));
+  app.use(errorHandler({ logger: quiet }));
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  closers.push(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+// One serialisation, sent twice: a retry sends the same bytes (FormData draws a new boundary each time).
+async function upload(value: string) {
+  const form = new FormData();
+  form.append('a', value);
+  form.append('file', new Blob(['hello']), 'h.txt');
+  const request = new Request('http://x/', { method: 'POST', body: form });
+  return { type: request.headers.get('content-type')!, body: Buffer.from(await request.arrayBuffer()) };
+}
+
+const post = (url: string, key: string, form: { type: string; body: Buffer }) =>
+  fetch(url, { method: 'POST', headers: { 'content-type': form.type, 'idempotency-key': key }, body: form.body });
+
+describe.each([
+  ['Express 5', express],
+  ['Express 4', express4 as unknown as typeof express],
+])('idempotency before multer on %s', (_name, framework) => {
+  it('multer reads the fields and the file; the same bytes again are a replay, others a 422', async () => {
+    const url = `${await serve(framework)}/uploads`;
+    const form = await upload('1');
+    const res = await post(url, '"m-1"', form);
+    expect(res.status).toBe(200);
+    const first = await res.json();
+    expect(first).toMatchObject({ body: { a: '1' }, file: 'h.txt', size: 5 });
+    const replay = await post(url, '"m-1"', form);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(await replay.json()).toEqual(first);
+    expect((await post(url, '"m-1"', await upload('2'))).status).toBe(422);
+  });
+
+  it('express.json() after it still gives the handler the body', async () => {
+    const url = `${await serve(framework)}/json`;
+    const init = {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': '"j-1"' },
+      body: '{"b":2,"a":1}',
+    };
+    expect(await (await fetch(url, init)).json()).toEqual({ body: { b: 2, a: 1 } });
+    expect((await fetch(url, init)).headers.get('idempotent-replayed')).toBe('true');
+  });
+});
