@@ -42,17 +42,11 @@ export interface ClientCall<N> {
 
 /** How an adapter's responses are read. */
 export interface ClientTransport<R> {
-  /**
-   * The status of a response, for HTTP clients that resolve whatever the status (fetch): an
-   * error status (≥ 400) then counts as a failed attempt. Omit it for clients that reject on one (axios).
-   */
+  /** The status, for clients that resolve whatever it is (fetch): ≥ 400 fails the attempt. Omit for axios. */
   status?(response: R): number;
   /** The response's headers (a `Headers` or a record), where `Retry-After` is read. */
   headers?(response: R): unknown;
-  /**
-   * Releases a response about to be retried (fetch: cancels its body so the connection is
-   * freed), or the `response` a failed attempt's error carries (axios). What it throws is ignored.
-   */
+  /** Releases a response about to be retried, or the `response` of a failed attempt's error (axios). */
   discard?(response: R): void;
 }
 
@@ -112,18 +106,17 @@ export class ResilientClient<N = unknown, R = unknown> {
       (host) => {
         for (const [listener, hosts] of this.#listeners) hosts.set(host, this.#forward(host, listener));
       },
-      (host) => {
+      (host, evicted) => {
         for (const hosts of this.#listeners.values()) hosts.delete(host);
+        // The limiter's own store keeps the quotas of kept hosts only: its LRU never reaches one.
+        if (evicted && o.rateLimit?.store === undefined) void this.limiter?.reset(host.key);
       },
+      this.limiter?.synchronous ? (key) => !this.limiter!.peekSync(key).allowed : undefined,
     );
     this.#newKey = options.idempotencyKey === true ? idempotencyKeys(options.random) : undefined;
   }
 
-  /**
-   * Runs one request, calling `send` once per attempt with a fresh context. Resolves with the
-   * last attempt's response, whatever its status; rejects with its error (see
-   * `resilienceDetails`) or a local refusal.
-   */
+  /** Runs one request, calling `send` per attempt; resolves with the last response, whatever its status. */
   request(call: ClientCall<N>, send: (attempt: ClientAttempt) => Promise<R>): Promise<R> {
     let host: HostPolicies;
     let safe: boolean;
@@ -181,7 +174,7 @@ export class ResilientClient<N = unknown, R = unknown> {
     return host;
   }
 
-  /** The policies of a host the client has sent to, without marking it used; `undefined` for any other. */
+  /** A kept host's policies, without marking it used. */
   host(key: string): HostPolicies | undefined {
     return this.#hosts.peek(key);
   }
@@ -331,7 +324,7 @@ function statusError<R>(status: number, headers: unknown, response: R): HttpStat
   }
 }
 
-/** The client's rate limiter: `rateLimiter()`'s options, `requestsPerMinute` as a token bucket, a store of `maxHosts` keys. */
+/** The client's rate limiter: `rateLimiter()`'s options, `requestsPerMinute` as a token bucket, a store of 2 × `maxHosts` keys. */
 function buildLimiter(options: ClientRateLimitOptions, client: ClientOptions<never>): RateLimiter {
   const { requestsPerMinute, algorithm, ...rest } = options as ClientRateLimitOptions & { requestsPerMinute?: number };
   const v = new OptionsValidator('rateLimit');
@@ -345,17 +338,13 @@ function buildLimiter(options: ClientRateLimitOptions, client: ClientOptions<nev
   v.done();
   return new RateLimiter({
     algorithm: algorithm ?? tokenBucket(perMinute(requestsPerMinute!)),
-    store: memoryStore({ maxKeys: client.maxHosts ?? CLIENT_DEFAULTS.maxHosts }),
+    store: memoryStore({ maxKeys: 2 * (client.maxHosts ?? CLIENT_DEFAULTS.maxHosts) }),
     ...rest,
     ...(client.clock && { clock: client.clock }),
   });
 }
 
-/**
- * The core of an HTTP client adapter: policies per host from {@link ClientOptions}, and a
- * `request(call, send)` that runs one request through them. `transport` says how the
- * adapter's responses are read (docs/client.md).
- */
+/** The core of an HTTP client adapter: policies per host, and `request(call, send)` (docs/client.md). */
 export function resilientClient<N = unknown, R = unknown>(
   options: ClientOptions<N> = {},
   transport: ClientTransport<R> = {},

@@ -272,18 +272,23 @@ function release(discard: (response: unknown) => void, error: unknown): void {
 
 /**
  * The host dropped past `maxHosts`: the least recently used whose breaker is closed (or that has
- * none) and whose throttle sheds nothing, among the SCANNED oldest, else the oldest. Dropped
- * policies are rebuilt fresh, so an open (half-open, isolated) breaker or a shedding throttle is
- * kept: requests to many new hosts (URLs an attacker chooses) must not let traffic back onto a
- * host that is down.
+ * none), whose throttle sheds nothing and whose rate limit admits, among the SCANNED oldest, else
+ * the oldest. Dropped policies are rebuilt fresh, so an open (half-open, isolated) breaker, a
+ * shedding throttle or a spent quota is kept: requests to many new hosts (URLs an attacker
+ * chooses) must not let traffic back onto a host that is down or out of quota.
  */
-function victim(hosts: Map<string, HostPolicies>): [string, HostPolicies] {
+function victim(hosts: Map<string, HostPolicies>, spent?: (key: string) => boolean): [string, HostPolicies] {
   let oldest: [string, HostPolicies] | undefined;
   let scanned = 0;
   for (const entry of hosts) {
     const { breaker, throttle } = entry[1];
     const state = breaker?.state;
-    if ((state === undefined || state === 'closed') && !(throttle && throttle.stats.probability > 0)) return entry;
+    if (
+      (state === undefined || state === 'closed') &&
+      !(throttle && throttle.stats.probability > 0) &&
+      !spent?.(entry[0])
+    )
+      return entry;
     oldest ??= entry;
     if (++scanned === SCANNED) break;
   }
@@ -309,16 +314,22 @@ export class HostMap {
   readonly #max: number;
   readonly #build: (key: string) => HostPolicies;
   readonly #added: (host: HostPolicies) => void;
-  readonly #dropped: (host: HostPolicies) => void;
+  readonly #dropped: (host: HostPolicies, evicted?: true) => void;
+  readonly #spent: ((key: string) => boolean) | undefined;
   #last: string | undefined;
 
-  /** `added` and `dropped` are told of each host built, and of each evicted or cleared (after its `dispose`). */
+  /**
+   * `added` and `dropped` are told of each host built, and of each evicted or cleared (after its
+   * `dispose`); `spent(key)`: the host's rate limit refuses now.
+   */
   constructor(
     max: number,
     build: (key: string) => HostPolicies,
     added: (host: HostPolicies) => void,
-    dropped: (host: HostPolicies) => void,
+    dropped: (host: HostPolicies, evicted?: true) => void,
+    spent?: (key: string) => boolean,
   ) {
+    this.#spent = spent;
     this.#max = max;
     this.#build = build;
     this.#added = added;
@@ -341,10 +352,10 @@ export class HostMap {
     key = copied(key); // kept: not a slice of the request's URL
     host = this.#build(key);
     if (hosts.size >= this.#max) {
-      const [oldest, evicted] = victim(hosts);
+      const [oldest, evicted] = victim(hosts, this.#spent);
       hosts.delete(oldest);
       evicted.dispose();
-      this.#dropped(evicted);
+      this.#dropped(evicted, true);
     }
     hosts.set(key, host);
     this.#last = key;

@@ -70,7 +70,7 @@ export interface ClientOptions<N = unknown> {
   key?: (request: N) => string;
   /**
    * Most hosts (keys) whose policies are kept; past it the least recently used host's are
-   * dropped, but an open breaker's or a shedding throttle's (docs/client.md). @default 100
+   * dropped, but an open breaker's, a shedding throttle's or a spent quota's (docs/client.md). @default 100
    */
   maxHosts?: number;
   /** Stamped on the client's breakers (`<name>:<host>` unless `breaker.name` is given). @default 'http-client' */
