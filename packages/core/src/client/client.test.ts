@@ -548,6 +548,18 @@ describe('per-host policies', () => {
     expect(up.attempts).toHaveLength(2); // before, the flood evicted a's bucket: it came back full
   });
 
+  it('forgets a dropped host’s quota also when a request to it is admitted after the drop (a retry)', async () => {
+    const { client: c, clock } = client({ maxHosts: 2, rateLimit: { requestsPerMinute: 10, maxWaitMs: 0 } });
+    const flaky = script(503, 200);
+    const pending = c.request(call('GET', A), flaky.send); // its retry waits on the clock
+    await settle();
+    const up = script(200).send;
+    for (let i = 0; i < 3; i++) await c.request(call('GET', `https://h${i}.test/`), up); // a is dropped
+    expect(c.hosts()).not.toContain('a.example.com');
+    await drive(clock, pending); // the retry takes from a's key after the drop
+    expect(c.limiter!.peekSync('a.example.com').remaining).toBe(10); // forgotten: it holds no room in the store
+  });
+
   it('drops the least recently used host past maxHosts when every kept breaker is open', async () => {
     const { client: c } = client({
       maxHosts: 2,

@@ -26,17 +26,17 @@ export type { ClientAttempt } from './attempt.js';
 
 /** One request, as an adapter describes it to the client. */
 export interface ClientCall<N> {
-  /** The adapter's request, passed to the `idempotent` and `key` options. */
+  /** The adapter's request, for `idempotent` and `key`. */
   readonly request: N;
   /** The HTTP method, any case. */
   readonly method: string;
-  /** The absolute URL; its host keys the policies unless `key` is given. */
+  /** The absolute URL: its host keys the policies. */
   readonly url: string | URL;
-  /** Reads a request header (any case); used for `Idempotency-Key`. */
+  /** Reads a request header (any case). */
   header?(name: string): string | null | undefined;
   /** The caller's signal: aborts waits and the attempt. */
   readonly signal?: AbortSignal | undefined;
-  /** `false` when the body can be sent only once (a stream): never retried. @default true */
+  /** `false` for a body sent only once (a stream). @default true */
   readonly replayable?: boolean;
 }
 
@@ -44,7 +44,7 @@ export interface ClientCall<N> {
 export interface ClientTransport<R> {
   /** The status, for clients that resolve whatever it is (fetch): ≥ 400 fails the attempt. Omit for axios. */
   status?(response: R): number;
-  /** The response's headers (a `Headers` or a record), where `Retry-After` is read. */
+  /** The response's headers, where `Retry-After` is read. */
   headers?(response: R): unknown;
   /** Releases a response about to be retried, or the `response` of a failed attempt's error (axios). */
   discard?(response: R): void;
@@ -72,7 +72,7 @@ function said(name: string, answer: unknown): boolean {
 
 export class ResilientClient<N = unknown, R = unknown> {
   readonly name: string;
-  /** The rate limiter every host's attempts wait for (keyed by host), when `rateLimit` is set. */
+  /** The rate limiter, keyed by host, when `rateLimit` is set. */
   readonly limiter: RateLimiter | undefined;
   readonly #options: ClientOptions<N>;
   readonly #transport: ClientTransport<R>;
@@ -106,10 +106,8 @@ export class ResilientClient<N = unknown, R = unknown> {
       (host) => {
         for (const [listener, hosts] of this.#listeners) hosts.set(host, this.#forward(host, listener));
       },
-      (host, evicted) => {
+      (host) => {
         for (const hosts of this.#listeners.values()) hosts.delete(host);
-        // The limiter's own store keeps the quotas of kept hosts only: its LRU never reaches one.
-        if (evicted && o.rateLimit?.store === undefined) void this.limiter?.reset(host.key);
       },
       this.limiter?.synchronous ? (key) => !this.limiter!.peekSync(key).allowed : undefined,
     );
