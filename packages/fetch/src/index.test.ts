@@ -4,6 +4,7 @@ import {
   ConfigurationError,
   consecutive,
   HttpStatusError,
+  RateLimitExceededError,
   resilienceDetails,
 } from '@resilience/core';
 import { FakeClock, sequenceRandom } from '@resilience/core/testing';
@@ -257,6 +258,18 @@ describe('withResilience(fetch) against a real server', () => {
     await clock.advance(60_000);
     expect((await second).status).toBe(200);
     expect(server.seen).toHaveLength(2);
+  });
+
+  it('keeps a host’s spent quota through a flood of requests to other hosts (URLs a user picks)', async () => {
+    server = await scriptServer(answer(200));
+    const { fetch: f } = resilient({ retry: false, maxHosts: 10, rateLimit: { requestsPerMinute: 2, maxWaitMs: 0 } });
+    for (let i = 0; i < 2; i++) expect((await f(`${server.url}/a`)).status).toBe(200);
+    await expect(f(`${server.url}/a`)).rejects.toBeInstanceOf(RateLimitExceededError);
+    // Loopback addresses nothing listens on: each a host of its own, refused at once.
+    const port = new URL(server.url).port;
+    await Promise.allSettled(Array.from({ length: 30 }, (_, i) => f(`http://127.0.0.${i + 2}:${port}/`)));
+    await expect(f(`${server.url}/a`)).rejects.toBeInstanceOf(RateLimitExceededError);
+    expect(server.seen).toHaveLength(2); // before, the flood evicted the host's bucket: it came back full
   });
 
   it('names its policies after fetch by default', () => {

@@ -536,6 +536,30 @@ describe('per-host policies', () => {
     expect(c.host('a.example.com')!.throttle!.stats.probability).toBeGreaterThan(0);
   });
 
+  it('keeps a host whose quota is spent past maxHosts: a flood of new hosts (all at once) does not refill it', async () => {
+    const { client: c } = client({ maxHosts: 2, retry: false, rateLimit: { requestsPerMinute: 2, maxWaitMs: 0 } });
+    const up = script(200);
+    for (let i = 0; i < 2; i++) await c.request(call('GET', A), up.send); // a's quota is spent
+    await expect(c.request(call('GET', A), up.send)).rejects.toBeInstanceOf(RateLimitExceededError);
+    const flood = script(200).send;
+    await Promise.all(Array.from({ length: 50 }, (_, i) => c.request(call('GET', `https://h${i}.test/`), flood)));
+    expect(c.hosts()).toEqual(['a.example.com', 'h49.test']);
+    await expect(c.request(call('GET', A), up.send)).rejects.toBeInstanceOf(RateLimitExceededError);
+    expect(up.attempts).toHaveLength(2); // before, the flood evicted a's bucket: it came back full
+  });
+
+  it('forgets a dropped host’s quota also when a request to it is admitted after the drop (a retry)', async () => {
+    const { client: c, clock } = client({ maxHosts: 2, rateLimit: { requestsPerMinute: 10, maxWaitMs: 0 } });
+    const flaky = script(503, 200);
+    const pending = c.request(call('GET', A), flaky.send); // its retry waits on the clock
+    await settle();
+    const up = script(200).send;
+    for (let i = 0; i < 3; i++) await c.request(call('GET', `https://h${i}.test/`), up); // a is dropped
+    expect(c.hosts()).not.toContain('a.example.com');
+    await drive(clock, pending); // the retry takes from a's key after the drop
+    expect(c.limiter!.peekSync('a.example.com').remaining).toBe(10); // forgotten: it holds no room in the store
+  });
+
   it('drops the least recently used host past maxHosts when every kept breaker is open', async () => {
     const { client: c } = client({
       maxHosts: 2,

@@ -26,27 +26,27 @@ export type { ClientAttempt } from './attempt.js';
 
 /** One request, as an adapter describes it to the client. */
 export interface ClientCall<N> {
-  /** The adapter's request, passed to the `idempotent` and `key` options. */
+  /** The adapter's request, for `idempotent` and `key`. */
   readonly request: N;
   /** The HTTP method, any case. */
   readonly method: string;
-  /** The absolute URL; its host keys the policies unless `key` is given. */
+  /** The absolute URL: its host keys the policies. */
   readonly url: string | URL;
-  /** Reads a request header (any case); used for `Idempotency-Key`. */
+  /** Reads a request header (any case). */
   header?(name: string): string | null | undefined;
   /** The caller's signal: aborts waits and the attempt. */
   readonly signal?: AbortSignal | undefined;
-  /** `false` when the body can be sent only once (a stream): never retried. @default true */
+  /** `false` for a body sent only once (a stream). @default true */
   readonly replayable?: boolean;
 }
 
 /** How an adapter's responses are read. */
 export interface ClientTransport<R> {
-  /** A response's status, for clients that resolve on any (fetch): ≥ 400 fails the attempt. Omit it for axios. */
+  /** The status, for clients that resolve whatever it is (fetch): ≥ 400 fails the attempt. Omit for axios. */
   status?(response: R): number;
-  /** The response's headers (a `Headers` or a record), where `Retry-After` is read. */
+  /** The response's headers, where `Retry-After` is read. */
   headers?(response: R): unknown;
-  /** Releases a response about to be retried, or the `response` a failed attempt's error carries; throws are ignored. */
+  /** Releases a response about to be retried, or the `response` of a failed attempt's error (axios). */
   discard?(response: R): void;
 }
 
@@ -72,7 +72,7 @@ function said(name: string, answer: unknown): boolean {
 
 export class ResilientClient<N = unknown, R = unknown> {
   readonly name: string;
-  /** The rate limiter every host's attempts wait for (keyed by host), when `rateLimit` is set. */
+  /** The rate limiter, keyed by host, when `rateLimit` is set. */
   readonly limiter: RateLimiter | undefined;
   readonly #options: ClientOptions<N>;
   readonly #transport: ClientTransport<R>;
@@ -109,15 +109,12 @@ export class ResilientClient<N = unknown, R = unknown> {
       (host) => {
         for (const hosts of this.#listeners.values()) hosts.delete(host);
       },
+      this.limiter?.synchronous ? (key) => !this.limiter!.peekSync(key).allowed : undefined,
     );
     this.#newKey = options.idempotencyKey === true ? idempotencyKeys(options.random) : undefined;
   }
 
-  /**
-   * Runs one request, calling `send` once per attempt with a fresh context. Resolves with the
-   * last attempt's response, whatever its status; rejects with its error (see
-   * `resilienceDetails`) or a local refusal.
-   */
+  /** Runs one request, calling `send` per attempt; resolves with the last response, whatever its status. */
   request(call: ClientCall<N>, send: (attempt: ClientAttempt) => Promise<R>): Promise<R> {
     let host: HostPolicies;
     let safe: boolean;
@@ -175,7 +172,7 @@ export class ResilientClient<N = unknown, R = unknown> {
     return host;
   }
 
-  /** The policies of a host the client has sent to, without marking it used; `undefined` for any other. */
+  /** A kept host's policies, without marking it used. */
   host(key: string): HostPolicies | undefined {
     return this.#hosts.peek(key);
   }
@@ -325,7 +322,7 @@ function statusError<R>(status: number, headers: unknown, response: R): HttpStat
   }
 }
 
-/** The client's rate limiter: `rateLimiter()`'s options, `requestsPerMinute` as a token bucket, a store of `maxHosts` keys. */
+/** The client's rate limiter: `rateLimiter()`'s options, `requestsPerMinute` as a token bucket, a store of 2 × `maxHosts` keys. */
 function buildLimiter(options: ClientRateLimitOptions, client: ClientOptions<never>): RateLimiter {
   const { requestsPerMinute, algorithm, ...rest } = options as ClientRateLimitOptions & { requestsPerMinute?: number };
   const v = new OptionsValidator('rateLimit');
@@ -339,17 +336,13 @@ function buildLimiter(options: ClientRateLimitOptions, client: ClientOptions<nev
   v.done();
   return new RateLimiter({
     algorithm: algorithm ?? tokenBucket(perMinute(requestsPerMinute!)),
-    store: memoryStore({ maxKeys: client.maxHosts ?? CLIENT_DEFAULTS.maxHosts }),
+    store: memoryStore({ maxKeys: 2 * (client.maxHosts ?? CLIENT_DEFAULTS.maxHosts) }),
     ...rest,
     ...(client.clock && { clock: client.clock }),
   });
 }
 
-/**
- * The core of an HTTP client adapter: policies per host from {@link ClientOptions}, and a
- * `request(call, send)` that runs one request through them. `transport` says how the
- * adapter's responses are read (docs/client.md).
- */
+/** The core of an HTTP client adapter: policies per host, and `request(call, send)` (docs/client.md). */
 export function resilientClient<N = unknown, R = unknown>(
   options: ClientOptions<N> = {},
   transport: ClientTransport<R> = {},

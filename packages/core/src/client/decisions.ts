@@ -25,10 +25,7 @@ export const isRetryableStatus = (status: number): boolean => RETRYABLE_STATUSES
 
 type Bag = Record<string, unknown>;
 
-/**
- * Whether a failed HTTP attempt may succeed if repeated: a status in {@link RETRYABLE_STATUSES}
- * (not a spent quota), else what `isTransient` says. A boolean `retryable` (or `transient`) on the error wins.
- */
+/** Whether a failed HTTP attempt may succeed if repeated: {@link RETRYABLE_STATUSES}, else `isTransient` (docs/client.md). */
 export function isRetryableFailure(error: unknown): boolean {
   const status = statusOf(error);
   const e = error as Bag;

@@ -4,11 +4,11 @@ import type { BreakerStateName } from '../breaker/options.js';
 export interface ClientDetails {
   /** The host (or `key`) whose policies ran the request. */
   readonly host: string;
-  /** Attempts made, the first included (a request refused locally counts its refused attempt). */
+  /** Attempts made, the first (or one refused locally) included. */
   readonly attempts: number;
   /** Milliseconds spent waiting between attempts (backoff and `Retry-After`). */
   readonly totalDelayMs: number;
-  /** The host's breaker state when the request settled; absent without a breaker. */
+  /** The host's breaker state at the end; absent without a breaker. */
   readonly breakerState?: BreakerStateName;
 }
 

@@ -35,10 +35,7 @@ function isHostFailure(error: unknown): boolean {
   return isRetryableFailure(error);
 }
 
-/**
- * The policies of one host (or `key`), built on its first request from the client's options.
- * Read them to inspect a host: `client.host('api.openai.com')?.breaker?.state`.
- */
+/** The policies of one host (or `key`): `client.host('api.openai.com')?.breaker?.state`. */
 export class HostPolicies {
   readonly key: string;
   /** Absent when `retry: false`. */
@@ -58,6 +55,7 @@ export class HostPolicies {
   // @internal Runs one attempt: breaker, throttle, rate limit, attempt timeout.
   readonly attempt: Pipeline;
   readonly #layers: readonly PipelineLayer[];
+  readonly #drop: (() => void) | undefined;
   /** The subscriptions to drop on `dispose`; one that is disposed before leaves it. */
   readonly #disposers = new Set<Disposer>();
 
@@ -72,6 +70,7 @@ export class HostPolicies {
     this.timeout = timeout;
     this.deadline = deadline;
     const present = <T>(...list: (T | undefined)[]) => list.filter((p): p is T => p !== undefined);
+    this.#drop = parts.limiter?.drop;
     const attempt = present<PipelineLayer>(breaker, throttle, parts.limiter, timeout);
     this.attempt = new Pipeline(attempt);
     this.once = new Pipeline(present<PipelineLayer>(deadline));
@@ -95,8 +94,9 @@ export class HostPolicies {
     return dispose;
   };
 
-  // @internal Unsubscribes everything and takes the breaker out of the registry.
-  dispose(): void {
+  // @internal Unsubscribes everything and takes the breaker out of the registry; `evicted`: past maxHosts.
+  dispose(evicted?: boolean): void {
+    if (evicted) this.#drop?.();
     for (const d of this.#disposers) d();
     this.#disposers.clear();
     this.breaker?.dispose();
@@ -107,7 +107,7 @@ export class HostPolicies {
 
 interface HostParts {
   readonly policies: Pick<HostPolicies, 'retry' | 'budget' | 'breaker' | 'throttle' | 'timeout' | 'deadline'>;
-  readonly limiter: PipelineLayer | undefined;
+  readonly limiter: (PipelineLayer & { drop(): void }) | undefined;
   readonly metrics: MetricsCollector | undefined;
 }
 
@@ -247,15 +247,39 @@ export class HostBuilder {
     return timeout(ms, { name: 'deadline', ...(this.#clock && { clock: this.#clock }) });
   }
 
-  /** The shared limiter as one host's layer: consumes the host's key, reports the host's events only. */
-  #limiterLayer(key: string): PipelineLayer | undefined {
-    if (this.#limiter === undefined) return undefined;
-    const policy = this.#limiter.policy({ key });
+  /**
+   * The shared limiter as one host's layer: consumes the host's key, reports the host's events
+   * only. `drop()` (the host evicted) forgets the key in the client's own store, also after a
+   * request then still in flight takes from it: that store holds kept hosts' quotas only, so its
+   * own eviction never reaches one.
+   */
+  #limiterLayer(key: string): (PipelineLayer & { drop(): void }) | undefined {
+    const limiter = this.#limiter;
+    if (limiter === undefined) return undefined;
+    let gone = false;
+    const forget = () => void limiter.reset(key);
+    const policy = limiter.policy({ key });
+    const take = policy.run;
+    // A request to a dropped host forgets the key as soon as it is admitted: nothing waits between.
+    const run: PipelineLayer['run'] = (fn, context) =>
+      take(
+        gone
+          ? (c) => {
+              forget();
+              return fn(c);
+            }
+          : fn,
+        context,
+      );
     const onEvent: Subscribe<RateLimitEvent> = (listener) =>
       policy.onEvent((event) => {
         if (event.key === key) listener(event);
       });
-    return { ...policy, onEvent };
+    const drop = () => {
+      gone = this.#options.rateLimit?.store === undefined;
+      if (gone) forget();
+    };
+    return { ...policy, run, onEvent, drop };
   }
 }
 
@@ -272,18 +296,23 @@ function release(discard: (response: unknown) => void, error: unknown): void {
 
 /**
  * The host dropped past `maxHosts`: the least recently used whose breaker is closed (or that has
- * none) and whose throttle sheds nothing, among the SCANNED oldest, else the oldest. Dropped
- * policies are rebuilt fresh, so an open (half-open, isolated) breaker or a shedding throttle is
- * kept: requests to many new hosts (URLs an attacker chooses) must not let traffic back onto a
- * host that is down.
+ * none), whose throttle sheds nothing and whose rate limit admits, among the SCANNED oldest, else
+ * the oldest. Dropped policies are rebuilt fresh, so an open (half-open, isolated) breaker, a
+ * shedding throttle or a spent quota is kept: requests to many new hosts (URLs an attacker
+ * chooses) must not let traffic back onto a host that is down or out of quota.
  */
-function victim(hosts: Map<string, HostPolicies>): [string, HostPolicies] {
+function victim(hosts: Map<string, HostPolicies>, spent?: (key: string) => boolean): [string, HostPolicies] {
   let oldest: [string, HostPolicies] | undefined;
   let scanned = 0;
   for (const entry of hosts) {
     const { breaker, throttle } = entry[1];
     const state = breaker?.state;
-    if ((state === undefined || state === 'closed') && !(throttle && throttle.stats.probability > 0)) return entry;
+    if (
+      (state === undefined || state === 'closed') &&
+      !(throttle && throttle.stats.probability > 0) &&
+      !spent?.(entry[0])
+    )
+      return entry;
     oldest ??= entry;
     if (++scanned === SCANNED) break;
   }
@@ -310,15 +339,21 @@ export class HostMap {
   readonly #build: (key: string) => HostPolicies;
   readonly #added: (host: HostPolicies) => void;
   readonly #dropped: (host: HostPolicies) => void;
+  readonly #spent: ((key: string) => boolean) | undefined;
   #last: string | undefined;
 
-  /** `added` and `dropped` are told of each host built, and of each evicted or cleared (after its `dispose`). */
+  /**
+   * `added` and `dropped` are told of each host built, and of each evicted or cleared (after its
+   * `dispose`); `spent(key)`: the host's rate limit refuses now.
+   */
   constructor(
     max: number,
     build: (key: string) => HostPolicies,
     added: (host: HostPolicies) => void,
     dropped: (host: HostPolicies) => void,
+    spent?: (key: string) => boolean,
   ) {
+    this.#spent = spent;
     this.#max = max;
     this.#build = build;
     this.#added = added;
@@ -341,9 +376,9 @@ export class HostMap {
     key = copied(key); // kept: not a slice of the request's URL
     host = this.#build(key);
     if (hosts.size >= this.#max) {
-      const [oldest, evicted] = victim(hosts);
+      const [oldest, evicted] = victim(hosts, this.#spent);
       hosts.delete(oldest);
-      evicted.dispose();
+      evicted.dispose(true);
       this.#dropped(evicted);
     }
     hosts.set(key, host);

@@ -35,12 +35,11 @@ export type ClientTimeoutOptions = number | { ms: number; strategy?: TimeoutStra
 /** What an HTTP client adapter takes; `N` is its request (what `idempotent` and `key` receive). */
 export interface ClientOptions<N = unknown> {
   /**
-   * Retries of what is safe to repeat (see `idempotent`) on what `isRetryableFailure` accepts,
-   * honouring `Retry-After`. `false` never retries.
+   * Retries of what is safe to repeat, on what `isRetryableFailure` accepts. `false`: none.
    * @default retry()'s with full jitter, and a budget per host
    */
   retry?: ClientRetryOptions | false;
-  /** A circuit breaker per host; `handle` counts what is retried, a 5xx and an answer that is no HTTP. Off by default. */
+  /** A circuit breaker per host (docs/client.md). Off by default. */
   breaker?: Omit<CircuitBreakerOptions, 'clock' | 'random' | 'initialState' | 'key'>;
   /** A rate limiter keyed by host, waited for by every attempt (FIFO, up to `maxWaitMs`). Off by default. */
   rateLimit?: ClientRateLimitOptions;
@@ -48,10 +47,7 @@ export interface ClientOptions<N = unknown> {
   timeout?: ClientTimeoutOptions;
   /** A time limit for the whole request, waits included. Off by default. */
   deadlineMs?: number;
-  /**
-   * Client-side adaptive throttling per host (Google SRE); `true` takes its defaults
-   * (`k = 2` over two minutes), `overloaded` as the breaker's `handle`. Off by default.
-   */
+  /** Adaptive throttling per host (Google SRE); `true` for its defaults. Off by default. */
   throttle?: Omit<AdaptiveThrottleOptions, 'clock' | 'random'> | boolean;
   /**
    * Whether a request is safe to retry. A request that fails it is sent once.
@@ -70,7 +66,7 @@ export interface ClientOptions<N = unknown> {
   key?: (request: N) => string;
   /**
    * Most hosts (keys) whose policies are kept; past it the least recently used host's are
-   * dropped, but an open breaker's or a shedding throttle's (docs/client.md). @default 100
+   * dropped, but an open breaker's, a shedding throttle's or a spent quota's (docs/client.md). @default 100
    */
   maxHosts?: number;
   /** Stamped on the client's breakers (`<name>:<host>` unless `breaker.name` is given). @default 'http-client' */
