@@ -126,6 +126,15 @@ describe('withResilience(fetch) against a real server', () => {
     expect(throttled.client.host(server.host)!.throttle!.stats.probability).toBeGreaterThan(0);
   });
 
+  it('sends a burst of concurrent requests to a fresh host whole with throttle on: calls in flight do not count against it', async () => {
+    server = await scriptServer(...Array.from({ length: 10 }, () => answer(200)));
+    const { fetch: f } = resilient({ throttle: true }); // draws of 0: any probability above 0 refuses
+    const burst = await Promise.all(Array.from({ length: 10 }, () => f(`${server.url}/items`)));
+    expect(burst.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(server.seen).toHaveLength(10);
+    expect(f.client.host(server.host)!.throttle!.stats).toEqual({ requests: 10, accepts: 10, probability: 0 });
+  });
+
   it('keeps a host’s breaker for a URL written without slashes (http:host), which fetch sends to that host', async () => {
     server = await scriptServer(answer(503));
     const { fetch: f } = resilient({ retry: false, breaker: { strategy: consecutive(1), halfOpenAfter: 30_000 } });

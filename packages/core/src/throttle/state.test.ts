@@ -11,6 +11,7 @@ const steps = fc.array(
     dt: fc.integer({ min: 0, max: 30_000 }),
     input: fc.oneof(
       fc.constant<ThrottleInput>('accepted'),
+      fc.constant<ThrottleInput>('failed'),
       fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }).map((draw) => ({ draw })),
     ),
   }),
@@ -31,20 +32,25 @@ function run(k: number, list: readonly Step[]) {
 }
 
 describe('throttleTransition (the Google SRE formula)', () => {
-  it('rejects with probability max(0, (requests − k·accepts) / (requests + 1))', () => {
+  it('rejects with probability max(0, (requests − k·accepts) / (requests + 1)), requests counted as they end', () => {
     const t = throttleTransition(2, WINDOW);
     let state: ThrottleState | undefined;
-    for (let i = 0; i < 10; i++) state = t.apply(state, { draw: 0.99 }, 0).state; // 10 requests, all refused downstream
+    for (let i = 0; i < 8; i++) state = t.apply(state, 'failed', 0).state; // 8 requests refused downstream
     for (let i = 0; i < 2; i++) state = t.apply(state, 'accepted', 0).state; // 2 accepted
     const d = t.apply(state, { draw: 0.5 }, 0).output;
     expect(d).toEqual({ allowed: false, probability: (10 - 2 * 2) / 11, requests: 10, accepts: 2 });
     expect(t.apply(state, { draw: 0.6 }, 0).output.allowed).toBe(true);
+    // An admitted request is not counted until it ends; a refused one has ended.
+    const admitted = t.apply(state, { draw: 0.6 }, 0).state;
+    expect(t.apply(admitted, { draw: 0.6 }, 0).output.requests).toBe(10);
+    const refused = t.apply(state, { draw: 0 }, 0).state;
+    expect(t.apply(refused, { draw: 0.6 }, 0).output.requests).toBe(11);
   });
 
   it('forgets what is older than the window (two minutes)', () => {
     const t = throttleTransition(2, WINDOW);
     let state: ThrottleState | undefined;
-    for (let i = 0; i < 50; i++) state = t.apply(state, { draw: 0.99 }, 0).state;
+    for (let i = 0; i < 50; i++) state = t.apply(state, 'failed', 0).state;
     expect(t.apply(state, { draw: 0 }, WINDOW - 10_001).output.probability).toBeGreaterThan(0.9);
     expect(t.apply(state, { draw: 0 }, WINDOW).output).toEqual({
       allowed: true,
@@ -61,7 +67,7 @@ describe('throttleTransition (the Google SRE formula)', () => {
           expect(output.probability).toBeGreaterThanOrEqual(0);
           expect(output.probability).toBeLessThan(1);
           if (output.accepts * k >= output.requests) expect(output.allowed).toBe(true);
-          if (input !== 'accepted' && input.draw >= output.probability) expect(output.allowed).toBe(true);
+          if (typeof input === 'object' && input.draw >= output.probability) expect(output.allowed).toBe(true);
         }
       }),
     );
@@ -70,13 +76,15 @@ describe('throttleTransition (the Google SRE formula)', () => {
   it('counts exactly the requests and accepts of the last window (12 buckets of 10 s)', () => {
     fc.assert(
       fc.property(steps, (list) => {
-        const seen: { now: number; input: ThrottleInput }[] = [];
+        // A request counts once it has ended: refused here, failed or accepted (none in flight).
+        const seen: { now: number; ended: boolean; accepted: boolean }[] = [];
         for (const { now, input, output } of run(2, list)) {
           const bucket = Math.floor(now / 10_000);
           const inWindow = seen.filter((s) => Math.floor(s.now / 10_000) > bucket - 12);
-          expect(output.requests).toBe(inWindow.filter((s) => s.input !== 'accepted').length);
-          expect(output.accepts).toBe(inWindow.filter((s) => s.input === 'accepted').length);
-          seen.push({ now, input });
+          expect(output.requests).toBe(inWindow.filter((s) => s.ended).length);
+          expect(output.accepts).toBe(inWindow.filter((s) => s.accepted).length);
+          const ended = typeof input === 'object' ? !output.allowed : true;
+          seen.push({ now, ended, accepted: input === 'accepted' });
         }
       }),
     );
@@ -102,7 +110,7 @@ describe('throttleTransition (the Google SRE formula)', () => {
 
   it('counts into the newest bucket when the clock goes back', () => {
     const t = throttleTransition(2, WINDOW);
-    const late = t.apply(undefined, { draw: 0.5 }, 50_000).state;
+    const late = t.apply(undefined, 'failed', 50_000).state;
     const back = t.apply(late, { draw: 0.5 }, 10_000);
     expect(back.state!.epoch).toBe(late!.epoch);
     expect(back.output.requests).toBe(1);

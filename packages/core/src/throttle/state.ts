@@ -11,15 +11,18 @@ export interface ThrottleState {
   readonly counts: readonly number[];
 }
 
-/** A request to admit (with the random draw in `[0, 1)` its probability is compared with), or an accept to count. */
-export type ThrottleInput = { readonly draw: number } | 'accepted';
+/**
+ * A request to admit (with the random draw in `[0, 1)` its probability is compared with), or an
+ * admitted request's end to count: `'accepted'` by the dependency, or `'failed'`.
+ */
+export type ThrottleInput = { readonly draw: number } | 'accepted' | 'failed';
 
 /** What admitting a request decided; for an accept, the figures after counting it. */
 export interface ThrottleDecision {
   readonly allowed: boolean;
   /** The rejection probability the request was subject to, in `[0, 1)`. */
   readonly probability: number;
-  /** Requests (locally rejected ones included) and accepts in the window, before this input. */
+  /** Requests ended in the window (refused here or answered; none in flight) and accepts, before this input. */
   readonly requests: number;
   readonly accepts: number;
 }
@@ -54,11 +57,14 @@ export function throttleTransition(
       }
       const slot = 2 * (((epoch % THROTTLE_BUCKETS) + THROTTLE_BUCKETS) % THROTTLE_BUCKETS);
       const probability = Math.max(0, (requests - k * accepts) / (requests + 1));
+      // A request counts once it has ended (refused here, or answered): requests still in
+      // flight, none accepted yet, would make a burst to a healthy dependency refuse itself.
       let allowed = true;
-      if (input === 'accepted') counts[slot + 1]! += 1;
-      else {
-        allowed = !(input.draw < probability);
+      if (typeof input === 'object') allowed = !(input.draw < probability);
+      if (!allowed || input === 'failed') counts[slot]! += 1;
+      if (input === 'accepted') {
         counts[slot]! += 1;
+        counts[slot + 1]! += 1;
       }
       return { state: { epoch, counts }, output: { allowed, probability, requests, accepts }, ttlMs: windowMs };
     },

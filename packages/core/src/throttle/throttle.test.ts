@@ -25,6 +25,24 @@ describe('adaptiveThrottle', () => {
     expect(throttle.stats).toEqual({ requests: 20, accepts: 20, probability: 0 });
   });
 
+  it('counts a request once it has ended: a burst to a healthy dependency is not refused for the calls still in flight', async () => {
+    // Draws of 0 refuse whenever the probability is above 0.
+    const throttle = adaptiveThrottle({ clock: new FakeClock(), random: sequenceRandom(0) });
+    const answers: Array<(value: string) => void> = [];
+    const burst = Array.from({ length: 20 }, () =>
+      throttle.execute(() => new Promise<string>((resolve) => answers.push(resolve))),
+    );
+    expect(throttle.stats).toEqual({ requests: 0, accepts: 0, probability: 0 });
+    for (const answer of answers) answer('ok');
+    expect(await Promise.all(burst)).toHaveLength(20);
+    expect(throttle.stats).toEqual({ requests: 20, accepts: 20, probability: 0 });
+    // An overloaded answer counts as a request not accepted, once it has come.
+    const failing = throttle.execute(fail).catch((e: unknown) => e);
+    expect(throttle.stats.requests).toBe(20);
+    expect(await failing).toBe(overloaded);
+    expect(throttle.stats).toMatchObject({ requests: 21, accepts: 20 });
+  });
+
   it('sheds requests locally once the dependency refuses them, with a typed own rejection', async () => {
     const clock = new FakeClock();
     const events: unknown[] = [];

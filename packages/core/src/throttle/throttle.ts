@@ -13,7 +13,7 @@ export type ThrottleEvent = { type: 'rejected'; policy: string; reason: 'throttl
 
 /** What the throttle counted over its window. */
 export interface ThrottleStats {
-  /** Requests in the window, locally rejected ones included. */
+  /** Requests ended in the window (locally rejected ones included, none in flight). */
   readonly requests: number;
   /** Requests the dependency accepted in the window. */
   readonly accepts: number;
@@ -74,7 +74,7 @@ export class AdaptiveThrottlePolicy extends PolicyBase<ThrottleEvent> {
       },
       (error: unknown) => {
         // `handles`: a test that throws (or answers anything but true) says no, and the call keeps its own error.
-        if (!isOwnRejection(error) && !handles(this.#overloaded, error)) this.#apply('accepted', true);
+        this.#apply(!isOwnRejection(error) && !handles(this.#overloaded, error) ? 'accepted' : 'failed', true);
         throw error;
       },
     );
