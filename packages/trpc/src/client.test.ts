@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import {
   BrokenCircuitError,
   backoff,
+  type Clock,
   ConfigurationError,
   consecutive,
   RateLimitExceededError,
@@ -166,17 +167,31 @@ describe('retryLink against a real tRPC server', () => {
   });
 
   it('sends the retries of a batch that failed whole as one batch again, as tRPC’s own retryLink does, though each call draws its full jitter', async () => {
-    const clock = new FakeClock();
+    // The retries' timers, held and fired together in one turn, as Node fires timers due at
+    // the same time (FakeClock lets a real tick pass between two, in which httpBatchLink may
+    // send a batch of one).
+    const timers: Array<{ ms: number; fire: () => void }> = [];
+    const held: Clock = {
+      now: () => 0,
+      setTimeout(fire, ms) {
+        const timer = { ms, fire };
+        timers.push(timer);
+        return timer;
+      },
+      clearTimeout: (timer) => void timers.splice(timers.indexOf(timer as (typeof timers)[0]) >>> 0, 1),
+      sleep: (ms) => new Promise((resolve) => held.setTimeout(resolve, ms)),
+    };
     const client = await setup(
-      (url) => [retryLink({ retry: { clock, random: sequenceRandom(0.1, 0.5, 0.9) } }), httpBatchLink({ url })],
-      clock,
+      (url) => [retryLink({ retry: { clock: held, random: sequenceRandom(0.1, 0.5, 0.9) } }), httpBatchLink({ url })],
+      new FakeClock(),
     );
     outcomes = ['unavailable', 'unavailable', 'unavailable'];
     const all = Promise.all([client.items.query(), client.other.query(), client.items.query()]);
-    await until(() => clock.pendingTimers === 3, 'the three retries to wait');
+    await until(() => timers.length === 3, 'the three retries to wait');
     expect(requests).toBe(1);
     // One draw for the three (10 ms of 100): before, 10, 50 and 90 ms, each call its own request.
-    await clock.advance(10);
+    expect(timers.map((t) => t.ms)).toEqual([10, 10, 10]);
+    for (const timer of timers.splice(0)) timer.fire();
     expect(await all).toEqual([['a', 'b'], 'other', ['a', 'b']]);
     expect([requests, calls]).toEqual([2, { items: 4, other: 2 }]);
   });
