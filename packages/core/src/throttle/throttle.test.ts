@@ -6,6 +6,9 @@ import { sequenceRandom } from '../clock/sequence-random.js';
 import { isTransient } from '../errors/classify.js';
 import { ConfigurationError, isOwnRejection, RateLimitExceededError, ThrottledError } from '../errors/errors.js';
 import { handle } from '../errors/handle.js';
+import { pipeline } from '../pipeline/pipeline.js';
+import { rateLimiter } from '../ratelimit/limiter.js';
+import { tokenBucket } from '../ratelimit/token-bucket.js';
 import { retry } from '../retry/retry.js';
 import { THROTTLE_DEFAULTS } from './options.js';
 import { adaptiveThrottle } from './throttle.js';
@@ -79,7 +82,21 @@ describe('adaptiveThrottle', () => {
     const throttle = adaptiveThrottle({ clock: new FakeClock(), random: sequenceRandom(0.99) });
     await throttle.execute(() => Promise.reject(Object.assign(new Error('404'), { status: 404 }))).catch(() => {});
     await throttle.execute(() => Promise.reject(new RateLimitExceededError(10))).catch(() => {});
-    expect(throttle.stats).toMatchObject({ requests: 2, accepts: 1 });
+    expect(throttle.stats).toMatchObject({ requests: 1, accepts: 1 });
+  });
+
+  it('does not count a burst its own rate limit refused (the dependency never saw it) against a healthy dependency', async () => {
+    const clock = new FakeClock();
+    // Draws of 0 refuse whenever the probability is above 0.
+    const throttle = adaptiveThrottle({ clock, random: sequenceRandom(0) });
+    const limiter = rateLimiter({ algorithm: tokenBucket({ capacity: 10, refillPerSecond: 10 }), clock });
+    const client = pipeline(throttle, limiter.policy({ key: 'host', maxWaitMs: 0 }));
+    const burst = await Promise.allSettled(Array.from({ length: 30 }, () => client.execute(ok)));
+    expect(burst.filter((r) => r.status === 'fulfilled')).toHaveLength(10);
+    expect(throttle.stats).toEqual({ requests: 10, accepts: 10, probability: 0 });
+    await clock.advance(1_000); // the quota is back: every request the dependency saw, it accepted
+    const next = await Promise.allSettled(Array.from({ length: 10 }, () => client.execute(ok)));
+    expect(next.filter((r) => r.status === 'rejected')).toEqual([]);
   });
 
   it('takes the overload test as an option', async () => {

@@ -73,8 +73,9 @@ export class AdaptiveThrottlePolicy extends PolicyBase<ThrottleEvent> {
         return value;
       },
       (error: unknown) => {
+        // An own rejection from inside (a rate limit) never reached the dependency: not counted.
         // `handles`: a test that throws (or answers anything but true) says no, and the call keeps its own error.
-        this.#apply(!isOwnRejection(error) && !handles(this.#overloaded, error) ? 'accepted' : 'failed', true);
+        if (!isOwnRejection(error)) this.#apply(handles(this.#overloaded, error) ? 'failed' : 'accepted', true);
         throw error;
       },
     );
