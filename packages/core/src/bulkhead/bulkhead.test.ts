@@ -3,6 +3,9 @@ import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { adaptiveLimit } from '../concurrency/adaptive-limit.js';
 import { BulkheadRejectedError, ConfigurationError } from '../errors/errors.js';
+import { pipeline } from '../pipeline/pipeline.js';
+import { rateLimiter } from '../ratelimit/limiter.js';
+import { tokenBucket } from '../ratelimit/token-bucket.js';
 import { type BulkheadEvent, bulkhead } from './bulkhead.js';
 import { BULKHEAD_DEFAULTS } from './options.js';
 
@@ -380,6 +383,28 @@ describe('bulkhead', () => {
     expect([b.limit, b.limitState]).toEqual([4, undefined]); // still measuring its first baseline
     await expect(b.execute(() => Promise.reject(new Error('failed')))).rejects.toThrow('failed');
     expect(b.limit).toBe(8); // a failure is a sample: it took that long
+  });
+
+  it("learns nothing from a call the toolkit's own policy refused inside it: a burst past a quota does not set the baseline", async () => {
+    const clock = new FakeClock();
+    const b = bulkhead({
+      limit: adaptiveLimit({ initialLimit: 8, baselineSamples: 4, smoothing: 1 }),
+      queue: 100,
+      clock,
+    });
+    // A provider quota of 2 inside the shedder: in a burst from cold, the rest are refused at once.
+    const quota = rateLimiter({ algorithm: tokenBucket({ capacity: 2, refillPerSecond: 1 }), clock });
+    const calls = pipeline(b, quota.policy({ key: 'provider', maxWaitMs: 0 }));
+    const burst = Array.from({ length: 8 }, () => calls.execute(() => clock.sleep(100)).catch((e: unknown) => e));
+    await clock.advance(100);
+    await Promise.all(burst);
+    expect(b.limitState?.baselineMs ?? 0).not.toBe(1); // not the 0 ms the refusals took (floored to 1)
+    // Calls of 100 ms, the dependency's own speed, do not shed themselves.
+    await clock.advance(60_000);
+    const rounds = Array.from({ length: 40 }, () => calls.execute(() => clock.sleep(100)).catch((e: unknown) => e));
+    for (let i = 0; i < 40; i++) await clock.advance(100);
+    await Promise.all(rounds);
+    expect(b.limit).toBeGreaterThanOrEqual(4);
   });
 
   it('never reports negative free slots when an adaptive limit falls below the calls running', async () => {

@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from '../clock/clock.js';
 import type { AdaptiveLimit, AdaptiveLimitState } from '../concurrency/adaptive-limit.js';
 import { classify } from '../errors/classify.js';
-import { BulkheadRejectedError } from '../errors/errors.js';
+import { BulkheadRejectedError, isOwnRejection } from '../errors/errors.js';
 import { Emitter } from '../events/emitter.js';
 import { followAbort, unfollowAbort } from '../policy/abort-fanout.js';
 import { type ExecuteContext, neverAborted, PolicyBase, type PolicyFn } from '../policy/policy.js';
@@ -84,7 +84,7 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
     return this.#limit;
   }
 
-  /** The adaptive limit's state (baseline, last round-trip time ...); `undefined` for a fixed limit or before the first call. */
+  /** The adaptive limit's state; `undefined` for a fixed limit or before the first call. */
   get limitState(): AdaptiveLimitState | undefined {
     return this.#limitState;
   }
@@ -202,11 +202,15 @@ export class BulkheadPolicy extends PolicyBase<BulkheadEvent> {
    * an adaptive limit grew). Admitting a waiter only schedules its start, so no user code
    * runs inside this loop. A call cancelled by its caller (`classify`: `cancelled`) is no
    * sample, as Envoy's adaptive concurrency and Netflix's `onIgnore` treat it: how soon the
-   * caller gave up says nothing of the load.
+   * caller gave up says nothing of the load. Nor is one an own policy refused inside the
+   * bulkhead (a rate limit: `isOwnRejection`): it never reached the dependency.
    */
   #release(started: number, inflight: number, error?: unknown): void {
     const adaptive = this.#adaptive;
-    if (adaptive !== undefined && (error === undefined || classify(error) !== 'cancelled')) {
+    if (
+      adaptive !== undefined &&
+      (error === undefined || !(isOwnRejection(error) || classify(error) === 'cancelled'))
+    ) {
       const now = this.#clock.now();
       this.#limitState = adaptive.next(this.#limitState, { rttMs: Math.max(0, now - started), inflight }, now);
       this.#limit = adaptive.limitOf(this.#limitState);
