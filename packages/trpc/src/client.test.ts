@@ -252,6 +252,29 @@ describe('retryLink against a real tRPC server', () => {
     expect(resilienceDetails(error)).toEqual({ host: 'items', attempts: 4, totalDelayMs: 350, breakerState: 'closed' });
   });
 
+  it('points a signal in any link’s options to the call, where tRPC takes one', () => {
+    const signal = new AbortController().signal;
+    const where = 'expected nothing here (a signal cancels one call: client.path.query(input, { signal }))';
+    const cases: Array<[() => unknown, string]> = [
+      [() => retryLink({ retry: { signal } as never }), 'retryLink options: retry.signal'],
+      [() => retryLink({ signal } as never), 'retryLink options: signal'],
+      [() => circuitBreakerLink({ breaker: { signal } as never }), 'circuitBreakerLink options: breaker.signal'],
+      [() => timeoutLink({ ms: 10, signal } as never), 'timeoutLink options: signal'],
+      [
+        () =>
+          rateLimitLink({
+            limiter: rateLimiter({ algorithm: tokenBucket({ capacity: 1, refillPerSecond: 1 }) }),
+            signal,
+          } as never),
+        'rateLimitLink options: signal',
+      ],
+    ];
+    for (const [make, option] of cases) {
+      expect(make).toThrow(`${option}: received an AbortSignal, ${where}`);
+      expect(make).not.toThrow(/execute\(fn, signal\)/);
+    }
+  });
+
   it('rejects options it does not know, naming them', () => {
     expect(() => retryLink({ retries: 3 } as never)).toThrow(ConfigurationError);
     expect(() => retryLink({ retry: { maxAttempts: 0 } })).toThrow(

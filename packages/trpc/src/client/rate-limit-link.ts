@@ -4,6 +4,7 @@ import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
 import { asClientError, stopper, unsubscribed } from './operation.js';
+import { refuseSignal } from './signal-hint.js';
 
 export interface RateLimitLinkOptions {
   /** The limiter every operation waits for (FIFO, up to its `maxWaitMs`): `rateLimiter({ algorithm })`. */
@@ -32,6 +33,7 @@ export const RATE_LIMIT_LINK_DEFAULTS = { key: 'trpc', subscriptions: false } as
  */
 export function rateLimitLink<TRouter extends AnyRouter = AnyRouter>(options: RateLimitLinkOptions): TRPCLink<TRouter> {
   const v = new OptionsValidator('rateLimitLink');
+  refuseSignal(v, options);
   const o = v.known(options, OPTION_NAMES);
   v.check(typeof o.limiter?.wait === 'function', 'limiter', o.limiter, 'a RateLimiter');
   v.function('key', o.key);

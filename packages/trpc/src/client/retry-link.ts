@@ -17,6 +17,7 @@ import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { built, isPlainObject } from '../built.js';
 import { promiseLink } from './operation.js';
+import { refuseSignal } from './signal-hint.js';
 
 export interface RetryLinkOptions {
   /**
@@ -100,6 +101,7 @@ function drawnPerMs(random: Random, clock: { now(): number }): Random {
  */
 export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryLinkOptions = {}): TRPCLink<TRouter> {
   const v = new OptionsValidator('retryLink');
+  refuseSignal(v, options, 'retry');
   const o = v.known(options, OPTION_NAMES);
   v.check(o.retry === undefined || isPlainObject(o.retry), 'retry', o.retry, 'retry() options');
   v.predicate('idempotent', o.idempotent);
