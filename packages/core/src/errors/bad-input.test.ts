@@ -495,6 +495,14 @@ describe('per-call arguments', () => {
     expect(() => logEvents(retry(), logger, { correlationId: (async () => 'req-1') as never })).toThrow(
       /correlationId: received a function, expected .*not async/,
     );
+    // A yes/no answer read at once: a promise counted as no answer on every call.
+    expect(() => messageProcessor({ handler, deadLetter: handler, isPoison: (async () => true) as never })).toThrow(
+      /isPoison: received a function, expected .*not async/,
+    );
+    expect(() => idempotency({ recordErrors: (async () => true) as never })).toThrow(
+      /recordErrors: received a function, expected .*not async/,
+    );
+    expect(idempotency({ recordErrors: () => true })).toBeDefined();
     expect(timeout(() => 100, { clock }).name).toBe('timeout'); // a plain function still is one
     expect(hedge({ delayMs: () => 100, clock }).name).toBe('hedge');
     expect(limiter.policy({ key: () => 'k' }).name).toBe('rateLimiter');

@@ -314,8 +314,10 @@ describe('idempotency', () => {
     expect(await idem.execute('k', () => 'second try')).toBe('second try');
   });
 
-  it('does not record errors by an async recordErrors (its promise is no answer), and reports it', async () => {
-    const idem = idempotency({ clock: new FakeClock(), random: fixed, recordErrors: (async () => false) as never });
+  it('does not record errors by a recordErrors that answers a promise (no answer), and reports it', async () => {
+    // Not async (refused at construction), but a promise all the same.
+    const answersLater = () => Promise.resolve(false);
+    const idem = idempotency({ clock: new FakeClock(), random: fixed, recordErrors: answersLater as never });
     const events: { type: string; error?: unknown }[] = [];
     idem.onEvent((e) => events.push(e));
     const unavailable = new Error('upstream 503');

@@ -148,10 +148,12 @@ export function resolveIdempotencyOptions(options: IdempotencyOptions): Resolved
   v.function('random', o.random);
   const record = o.recordErrors;
   v.check(
-    record === undefined || typeof record === 'boolean' || typeof record === 'function',
+    record === undefined ||
+      typeof record === 'boolean' ||
+      (typeof record === 'function' && record.constructor.name !== 'AsyncFunction'),
     'recordErrors',
     record,
-    'true, false or a function',
+    'true, false or a function, not async',
   );
   v.done();
   return {

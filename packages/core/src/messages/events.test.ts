@@ -86,10 +86,10 @@ describe('messageProcessor events', () => {
     ]);
   });
 
-  it('reads an isPoison that answers anything but true, false or undefined (an async one: a promise) as failed, not as poison', async () => {
+  it('reads an isPoison that answers anything but true, false or undefined (a promise) as failed, not as poison', async () => {
     const { p, events } = watched({
       handler: () => Promise.reject(lost()), // a 503-like failure: worth retrying
-      isPoison: (async () => false) as never,
+      isPoison: (() => Promise.resolve(false)) as never, // not async (refused), but a promise all the same
     });
     const result = await p.process({ id: 'x' });
     expect(result.outcome).toBe('retry');

@@ -131,7 +131,7 @@ export function resolveMessageProcessorOptions<M>(
   v.required('handler', o.handler).function('handler', o.handler);
   v.required('deadLetter', o.deadLetter).function('deadLetter', o.deadLetter);
   v.integer('maxAttempts', o.maxAttempts, { min: 1 });
-  v.function('isPoison', o.isPoison);
+  v.predicate('isPoison', o.isPoison);
   v.predicate('idOf', o.idOf); // an async one answers no id: every message would be poison
   v.check(o.store === undefined || isStore(o.store), 'store', o.store, 'a Store');
   v.number('retryTtlMs', o.retryTtlMs, { gt: 0 });
