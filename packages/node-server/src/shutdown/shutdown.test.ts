@@ -217,6 +217,47 @@ describe('gracefulShutdown', () => {
     agent.destroy();
   });
 
+  it("closes a connection after the signal when the app gives `Connection: keep-alive` to writeHead itself, no header set before (a proxy's `writeHead(upstream.statusCode, upstream.headers)`)", async () => {
+    const forms: Record<string, http.OutgoingHttpHeaders | http.OutgoingHttpHeader[]> = {
+      '/object': { 'content-type': 'text/plain', Connection: 'keep-alive' },
+      '/flat': ['Content-Type', 'text/plain', 'connection', 'keep-alive'],
+      '/pairs': [
+        ['content-type', 'text/plain'],
+        ['CONNECTION', 'keep-alive'],
+      ] as unknown as http.OutgoingHttpHeader[],
+    };
+    served = await serve((req, res) => {
+      // No setHeader before: Node stores these fields as they are, past `res.setHeader`.
+      if (req.url === '/reason') res.writeHead(200, 'Fine', { connection: 'keep-alive' });
+      else res.writeHead(200, forms[req.url!]);
+      res.end('ok');
+    });
+    const sockets: Socket[] = [];
+    served.server.on('connection', (socket) => sockets.push(socket));
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    handle = gracefulShutdown(served.server, {
+      signals: [SIGNAL],
+      drainDelayMs: 60_000,
+      timeoutMs: 120_000,
+      clock: new FakeClock(),
+      logger: { info() {}, warn() {}, error() {} },
+      exit: () => {},
+    });
+    expect((await send(served.port, { path: '/object', agent })).headers.connection).toBe('keep-alive');
+    process.emit(SIGNAL);
+    for (const path of ['/object', '/flat', '/pairs', '/reason']) {
+      const reply = await send(served.port, { path, agent });
+      expect([path, reply.headers.connection, reply.headers['content-type'], reply.text]).toEqual([
+        path,
+        'close',
+        path === '/reason' ? undefined : 'text/plain',
+        'ok',
+      ]);
+    }
+    expect(sockets).toHaveLength(4); // each response after the signal closed its connection (the first, the one kept alive)
+    agent.destroy();
+  });
+
   it('does not wait for a request pipelined behind the one in flight: Node never answers nor closes it once their connection closes', async () => {
     const { started, release, exited, port } = await setup();
     // A connection that has sent nothing yet (a preconnect) is closed only once no request is in flight.

@@ -46,9 +46,23 @@ function closeAfter(res: ServerResponse): void {
   if (res.headersSent) return;
   res.shouldKeepAlive = false;
   const set = res.setHeader;
-  res.setHeader = (name, value) => set.call(res, name, /^connection$/i.test(name) ? 'close' : value);
+  res.setHeader = (name, value) => set.call(res, name, CONNECTION.test(name) ? 'close' : value);
   if (res.hasHeader('connection')) set.call(res, 'connection', 'close');
+  // Fields given to writeHead with none set before (a proxy's `writeHead(status, upstream.headers)`)
+  // are stored as they are, past setHeader.
+  const head = res.writeHead as (...args: unknown[]) => ServerResponse;
+  res.writeHead = ((...args: unknown[]) => head.apply(res, args.map(saysClose))) as ServerResponse['writeHead'];
 }
+
+const CONNECTION = /^connection$/i;
+
+/** `writeHead`'s fields (an object, a flat list, a list of pairs) with a `Connection` saying `close`; other arguments as they are. */
+const saysClose = (fields: unknown): unknown =>
+  Array.isArray(fields)
+    ? fields.map((v, i) => (Array.isArray(v) ? saysClose(v) : i % 2 && CONNECTION.test(fields[i - 1]) ? 'close' : v))
+    : typeof fields === 'object' && fields !== null
+      ? Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, CONNECTION.test(k) ? 'close' : v]))
+      : fields;
 
 /** The server's events for requests that never reach its `request` listeners. */
 const UNSEEN = ['checkContinue', 'checkExpectation'] as const;
