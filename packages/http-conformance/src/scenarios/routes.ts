@@ -65,6 +65,27 @@ export const routeScenarios: Scenario[] = [
   },
   {
     area: 'healthRoutes',
+    name: 'a passing check that reports a BigInt (an event-loop lag from process.hrtime.bigint()) passes: its value goes out as a number, never a 500 to the probe',
+    async run(t) {
+      const probes = health()
+        .register('event-loop:lag', () => ({ observedValue: 3_000_000n, observedUnit: 'ns' }), { kind: 'liveness' })
+        .register('orders:count', () => ({ observedValue: 2n ** 64n }));
+      const app = await t.serve([t.m.healthRoutes(probes), t.m.adminRoutes({ authorize: () => true, health: probes })]);
+      for (const path of ['/health/live', '/health', '/api/resilience/health']) {
+        const res = await app.fetch(path);
+        const body = (await res.json()) as { status: string; checks: Record<string, { observedValue: unknown }[]> };
+        expect([path, res.status, body.status, body.checks['event-loop:lag']?.[0]?.observedValue]).toEqual([
+          path,
+          200,
+          'pass',
+          3_000_000,
+        ]);
+        if (path !== '/health/live') expect(body.checks['orders:count']?.[0]?.observedValue).toBe(2 ** 64);
+      }
+    },
+  },
+  {
+    area: 'healthRoutes',
     name: "a cached report's Cache-Control max-age is what it has left of cacheMs, not all of it, on adminRoutes too",
     async run(t) {
       const clock = new FakeClock(0);

@@ -80,6 +80,9 @@ function withoutError({ error: _, ...result }: HealthCheckResult): HealthCheckRe
 const maxAgeOf = (registry: HealthRegistry, report: HealthReport): number =>
   typeof registry.maxAgeMs === 'function' ? registry.maxAgeMs(report) : registry.cacheMs;
 
+/** A check's BigInt reading (`process.hrtime.bigint()`) as a JSON number: JSON.stringify throws on it. */
+const numbered = (_key: string, value: unknown): unknown => (typeof value === 'bigint' ? Number(value) : value);
+
 /**
  * Runs the checks of one kind (`run`, as `registry.run` takes it) and answers with
  * `application/health+json`; the failures' errors are left out unless `expose` (see
@@ -106,7 +109,7 @@ export function healthAnswer(
       typeof registry.ageMs === 'function' ? registry.ageMs(report) : maxAgeMs > 0 ? registry.cacheMs - maxAgeMs : 0;
     const time = clock.now() - age;
     const r = healthResponse(shown, { ...json, time, maxAgeMs });
-    return { status: r.status, headers: r.headers, body: JSON.stringify(r.body) };
+    return { status: r.status, headers: r.headers, body: JSON.stringify(r.body, numbered) };
   });
 }
 
