@@ -491,6 +491,37 @@ describe('gracefulShutdown', () => {
     }
   });
 
+  it('an idle metrics server with the default timeoutMs does not exit the process at its own deadline while the app drains within its longer one', async () => {
+    // The app: a Kubernetes setup (10 s drain delay, 25 s timeout); the metrics port: the defaults (timeoutMs 10 s).
+    const { clock, started, release, logs, exited, port } = await setup({ drainDelayMs: 10_000, timeoutMs: 25_000 });
+    const metricsPort = await serve((_req, res) => res.end('metrics'));
+    const metricsExits: number[] = [];
+    const metricsLogs: string[] = [];
+    const second = gracefulShutdown(metricsPort.server, {
+      signals: [SIGNAL],
+      clock,
+      logger: { info() {}, warn() {}, error: (_f, message) => metricsLogs.push(message) },
+      exit: (code) => metricsExits.push(code),
+    });
+    try {
+      const inFlight = send(port, { path: '/slow' });
+      await started.slow.promise;
+      process.emit(SIGNAL);
+      await clock.advance(10_000); // the metrics shutdown's deadline; the app starts refusing connections
+      await clock.advance(5_000);
+      expect([metricsExits, metricsLogs]).toEqual([[], []]); // the process must not exit under the app's request
+      release.resolve();
+      expect((await inFlight).text).toBe('slow done');
+      expect(await exited).toBe(0);
+      expect(await second.shutdown()).toBe(0);
+      expect(metricsExits).toEqual([0]);
+      expect(logs.filter((line) => line.startsWith('error'))).toEqual([]);
+    } finally {
+      second.dispose();
+      await metricsPort.close();
+    }
+  });
+
   it('waits for the handler of a request a timeout answered: its 503 closed, but onShutdown (closing pools) runs only once the handler is done', async () => {
     const clock = new FakeClock();
     const arm = timeoutArm({ ms: 1_000, clock });

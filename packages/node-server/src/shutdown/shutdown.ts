@@ -230,7 +230,9 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   /** Exits once every shutdown of the process has drained, with the worst code of them all. */
   async function finishWithTheOthers(code: number): Promise<void> {
     const all = allDrained();
-    waitingOn = "another server's shutdown has not finished";
+    // Done with its own server: the wait is the others', each within its own timeoutMs (an idle
+    // metrics port's shorter one must not exit the process under the app's requests).
+    clock.clearTimeout(timer!);
     drained(self, code);
     const worst = Math.max(code, await all);
     if (phase === 'finishing') finish(worst);
