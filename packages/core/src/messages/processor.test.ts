@@ -156,6 +156,24 @@ describe('messageProcessor', () => {
     expect(deadLetter.mock.calls[0]![1].description.length).toBeLessThanOrEqual(1_200);
   });
 
+  it('cuts the error text and the id between characters, never inside an emoji: the description stays well-formed', async () => {
+    const store = memoryStore();
+    const deadLetter = vi.fn();
+    // "Error: " and 992 characters put the emoji at 999-1000; the id's at 200-201.
+    const echo = new Error(`${'x'.repeat(992)}😀 and the rest of a quoted payload`);
+    const id = `${'i'.repeat(199)}😀${'j'.repeat(10)}`;
+    const p = messageProcessor<Msg>({ handler: () => Promise.reject(echo), deadLetter, store, maxAttempts: 2 });
+    await p.process(msg(id));
+    const [key] = await store.keys('{msg:', 0);
+    const { last } = (await store.get(key!, 0)) as { last: string };
+    expect(last).toBe(`Error: ${'x'.repeat(992)}`);
+    await p.process(msg(id));
+    const { description } = deadLetter.mock.calls[0]![1] as { description: string };
+    // A lone surrogate has no UTF-8 form: encodeURIComponent throws on it (a sink that puts the description in a URL).
+    expect(() => encodeURIComponent(description)).not.toThrow();
+    expect(description).toContain(`Message ${'i'.repeat(199)}… failed 2 of 2`);
+  });
+
   it('counts attempts per message id across processors sharing a store', async () => {
     const store = memoryStore();
     const deadLetter = vi.fn();
