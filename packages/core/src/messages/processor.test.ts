@@ -174,6 +174,21 @@ describe('messageProcessor', () => {
     expect(description).toContain(`Message ${'i'.repeat(199)}… failed 2 of 2`);
   });
 
+  it('acknowledges unrun another message with a dead-lettered id (a second queue on the store), unless its keyPrefix is its own', async () => {
+    const store = memoryStore();
+    const poison = () => Promise.reject(new SyntaxError('Unexpected token'));
+    const orders = messageProcessor<Msg>({ handler: poison, deadLetter: vi.fn(), store });
+    expect(await orders.process(msg('1'))).toEqual({ outcome: 'dead_lettered' });
+    const handler = vi.fn();
+    const deadLetter = vi.fn();
+    const emails = messageProcessor<Msg>({ handler, deadLetter, store });
+    expect(await emails.process(msg('1'))).toEqual({ outcome: 'dead_lettered' });
+    expect([handler.mock.calls.length, deadLetter.mock.calls.length, emails.stats.duplicates]).toEqual([0, 0, 1]);
+    const own = messageProcessor<Msg>({ handler, deadLetter, store, keyPrefix: 'emails' });
+    expect(await own.process(msg('1'))).toEqual({ outcome: 'done' });
+    expect(handler).toHaveBeenCalledTimes(1);
+  });
+
   it('counts attempts per message id across processors sharing a store', async () => {
     const store = memoryStore();
     const deadLetter = vi.fn();
