@@ -93,6 +93,15 @@ describe('logEvents', () => {
     expect(message).toBe(`${'x'.repeat(1_000)}…`);
   });
 
+  it('cuts an error message between characters, never inside an emoji (half of one has no UTF-8 form)', async () => {
+    const policy = retry({ maxAttempts: 1, clock: new FakeClock() });
+    const { logger, lines } = fakeLogger(false);
+    logEvents(policy, logger);
+    await policy.execute(() => Promise.reject(new Error(`${'x'.repeat(999)}😀${'y'.repeat(5_000)}`))).catch(() => {});
+    const message = (lines.at(-1)!.fields as { errorMessage: string }).errorMessage;
+    expect(message).toBe(`${'x'.repeat(999)}…`);
+  });
+
   it("hides a quoted URL's credentials, query and fragment, as recentErrors does", async () => {
     const policy = retry({ maxAttempts: 1, clock: new FakeClock() });
     const { logger, lines } = fakeLogger(false);

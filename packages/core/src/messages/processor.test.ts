@@ -156,6 +156,39 @@ describe('messageProcessor', () => {
     expect(deadLetter.mock.calls[0]![1].description.length).toBeLessThanOrEqual(1_200);
   });
 
+  it('cuts the error text and the id between characters, never inside an emoji: the description stays well-formed', async () => {
+    const store = memoryStore();
+    const deadLetter = vi.fn();
+    // "Error: " and 992 characters put the emoji at 999-1000; the id's at 200-201.
+    const echo = new Error(`${'x'.repeat(992)}😀 and the rest of a quoted payload`);
+    const id = `${'i'.repeat(199)}😀${'j'.repeat(10)}`;
+    const p = messageProcessor<Msg>({ handler: () => Promise.reject(echo), deadLetter, store, maxAttempts: 2 });
+    await p.process(msg(id));
+    const [key] = await store.keys('{msg:', 0);
+    const { last } = (await store.get(key!, 0)) as { last: string };
+    expect(last).toBe(`Error: ${'x'.repeat(992)}`);
+    await p.process(msg(id));
+    const { description } = deadLetter.mock.calls[0]![1] as { description: string };
+    // A lone surrogate has no UTF-8 form: encodeURIComponent throws on it (a sink that puts the description in a URL).
+    expect(() => encodeURIComponent(description)).not.toThrow();
+    expect(description).toContain(`Message ${'i'.repeat(199)}… failed 2 of 2`);
+  });
+
+  it('acknowledges unrun another message with a dead-lettered id (a second queue on the store), unless its keyPrefix is its own', async () => {
+    const store = memoryStore();
+    const poison = () => Promise.reject(new SyntaxError('Unexpected token'));
+    const orders = messageProcessor<Msg>({ handler: poison, deadLetter: vi.fn(), store });
+    expect(await orders.process(msg('1'))).toEqual({ outcome: 'dead_lettered' });
+    const handler = vi.fn();
+    const deadLetter = vi.fn();
+    const emails = messageProcessor<Msg>({ handler, deadLetter, store });
+    expect(await emails.process(msg('1'))).toEqual({ outcome: 'dead_lettered' });
+    expect([handler.mock.calls.length, deadLetter.mock.calls.length, emails.stats.duplicates]).toEqual([0, 0, 1]);
+    const own = messageProcessor<Msg>({ handler, deadLetter, store, keyPrefix: 'emails' });
+    expect(await own.process(msg('1'))).toEqual({ outcome: 'done' });
+    expect(handler).toHaveBeenCalledTimes(1);
+  });
+
   it('counts attempts per message id across processors sharing a store', async () => {
     const store = memoryStore();
     const deadLetter = vi.fn();

@@ -2,7 +2,7 @@ import { type Clock, type Random, systemClock, systemRandom, type TimerHandle } 
 import { classify } from '../errors/classify.js';
 import { messageOf, TimeoutError } from '../errors/errors.js';
 import { Emitter } from '../events/emitter.js';
-import { copied } from '../metrics/names.js';
+import { copied, cutText } from '../metrics/names.js';
 import { neverAborted } from '../policy/policy.js';
 import { delayOf } from '../retry/backoff.js';
 import { keepRenewing } from '../store/lease.js';
@@ -88,7 +88,7 @@ const text = (error: unknown): string => {
   } catch {
     told = messageOf(error);
   }
-  return copied(told.slice(0, 1_000));
+  return copied(cutText(told, 1_000));
 };
 
 function poisonWhy(error: unknown, byUser: boolean): string {
@@ -99,11 +99,7 @@ function poisonWhy(error: unknown, byUser: boolean): string {
   return 'the message failed validation';
 }
 
-/**
- * Runs a handler over queue messages, telling apart messages that can never succeed
- * (poison: dead-lettered at once) from transient failures (retried, counted per message
- * id in the store, dead-lettered after `maxAttempts`). See {@link messageProcessor}.
- */
+/** Runs a handler over queue messages: poison is dead-lettered at once, other failures after `maxAttempts`. See {@link messageProcessor}. */
 export class MessageProcessor<M> {
   readonly store: Store;
   readonly name: string;
@@ -198,7 +194,7 @@ export class MessageProcessor<M> {
     }
     const messageId = String(id);
     // The sink's description names a long id by its start: it must fit a queue's message limit.
-    const shown = messageId.length > 200 ? `${messageId.slice(0, 200)}…` : messageId;
+    const shown = messageId.length > 200 ? `${cutText(messageId, 200)}…` : messageId;
     const key = storeKey(this.#opts.keyPrefix, messageId);
     const { maxAttempts } = this.#opts;
     const begun = await this.store.apply(key, this.#attempt, null, this.#clock.now());

@@ -4,13 +4,14 @@ export const OTHER = 'other';
 export const MAX_NAME_LENGTH = 48;
 
 /**
- * The key `name` is kept under, for a lookup: cut to {@link MAX_NAME_LENGTH} characters (one
- * less rather than keep half a surrogate pair), not copied.
+ * `text` cut to at most `max` UTF-16 units, one less rather than keep half a surrogate pair
+ * (a lone one has no UTF-8 form: `encodeURIComponent` throws on it).
  */
-export const cutName = (name: string): string =>
-  name.length > MAX_NAME_LENGTH
-    ? name.slice(0, MAX_NAME_LENGTH - +((name.charCodeAt(MAX_NAME_LENGTH - 1) & 0xfc00) === 0xd800))
-    : name;
+export const cutText = (text: string, max: number): string =>
+  text.length > max ? text.slice(0, max - +((text.charCodeAt(max - 1) & 0xfc00) === 0xd800)) : text;
+
+/** The key `name` is kept under, for a lookup: {@link cutText} to {@link MAX_NAME_LENGTH}, not copied. */
+export const cutName = (name: string): string => cutText(name, MAX_NAME_LENGTH);
 
 /**
  * A key to store: {@link cutName}, copied so it does not keep a longer parent string alive

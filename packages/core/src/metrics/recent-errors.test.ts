@@ -52,6 +52,18 @@ describe('recentErrors', () => {
     expect(entry?.correlationId).toHaveLength(201);
   });
 
+  it('cuts a message, a route and a code between characters, never inside an emoji', () => {
+    const errors = recentErrors({ max: 1, maxMessageLength: 10, clock: new FakeClock() });
+    const code = `${'c'.repeat(199)}😀`;
+    errors.record(Object.assign(new Error(`${'x'.repeat(9)}😀`), { code }), { route: `/${'r'.repeat(198)}😀` });
+    const [entry] = errors.list();
+    expect([entry?.message, entry?.code, entry?.route]).toEqual([
+      `${'x'.repeat(9)}…`,
+      `${'c'.repeat(199)}…`,
+      `/${'r'.repeat(198)}…`,
+    ]);
+  });
+
   it("hides a URL's credentials, query and fragment in a message (fetch quotes a URL it refuses whole)", () => {
     const errors = recentErrors({ clock: new FakeClock() });
     const refused =

@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from '../clock/clock.js';
 import { classify, type ErrorCategory } from '../errors/classify.js';
 import { hideUrlSecrets } from '../errors/errors.js';
-import { copied } from './names.js';
+import { copied, cutText } from './names.js';
 import { type RecentErrorsOptions, resolveRecentErrorsOptions } from './options.js';
 
 /** One recorded error, as an admin view lists it. */
@@ -32,7 +32,7 @@ export interface RecentErrorContext {
 const MAX_LABEL = 200;
 
 // Copied: a short field may still be a slice of a long string, which it would keep alive.
-const cut = (text: string, max: number): string => copied(text.length > max ? `${text.slice(0, max)}…` : text);
+const cut = (text: string, max: number): string => copied(text.length > max ? `${cutText(text, max)}…` : text);
 
 /**
  * The last `max` errors, newest first: a ring buffer for admin routes and dashboards
@@ -100,7 +100,7 @@ export class RecentErrors {
       at,
       category,
       name: cut(name, MAX_LABEL),
-      message: cut(hideUrlSecrets(message.slice(0, this.#maxMessageLength + 1_000)), this.#maxMessageLength),
+      message: cut(hideUrlSecrets(cutText(message, this.#maxMessageLength + 1_000)), this.#maxMessageLength),
     };
     if (typeof code === 'string') entry.code = cut(code, MAX_LABEL);
     else if (typeof code === 'number') entry.code = code;

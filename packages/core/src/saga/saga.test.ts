@@ -556,6 +556,27 @@ describe('saga with a store', () => {
     expect(await fresh.recover()).toEqual([]);
   });
 
+  it("shares its logs with a saga of the same name on the store (another service's), and not with one of its own keyPrefix", async () => {
+    const clock = new FakeClock();
+    const store = memoryStore();
+    const crashed = saga('checkout', { store, clock: new FakeClock() });
+    for (const step of steps([], new Promise<never>(() => {}))) crashed.step(step);
+    void crashed.execute({}, { id: 'o-1' });
+    await clock.advance(1);
+    const undone: unknown[] = [];
+    const other = (keyPrefix?: string) =>
+      saga('checkout', { store, clock, ...(keyPrefix && { keyPrefix }) }).step({
+        name: 'reserve',
+        run: () => ({ room: 1 }),
+        compensate: (_, r) => void undone.push(r),
+      });
+    await clock.advance(SAGA_DEFAULTS.recoverAfterMs);
+    expect(await other('hotel').recover()).toEqual([]);
+    const [report] = await other().recover();
+    expect(undone).toEqual([{ reservation: 7 }]); // its own compensation, given the other service's result
+    expect(report?.status).toBe('compensation_failed'); // it has no "charge" step
+  });
+
   it('stops an execution paused past recoverAfterMs whose log recover() took over, leaving compensation to it', async () => {
     const clock = new FakeClock();
     const store = memoryStore();
