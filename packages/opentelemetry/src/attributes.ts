@@ -59,13 +59,16 @@ export function failureOutcome(error: unknown): Outcome {
 // A code or class name: word characters, dots, dashes, colons; at most 64 of them.
 const TYPE = /^[\w.:-]{1,64}$/;
 
-/** `error.type` of `error`: its `code` (a short string or integer), else its `name`, else `_OTHER` (also for one whose properties throw when read). */
+/**
+ * `error.type` of `error`: its `code` (a short string or integer), else its `name`, else `_OTHER` (also for one whose
+ * properties throw when read). A `DOMException`'s numeric `code` is a legacy constant (20 for every abort), so its name.
+ */
 export function errorType(error: unknown): string {
   if (typeof error !== 'object' || error === null) return '_OTHER';
   try {
     const { code, name } = error as { code?: unknown; name?: unknown };
     if (typeof code === 'string' && TYPE.test(code)) return code;
-    if (Number.isSafeInteger(code)) return String(code);
+    if (Number.isSafeInteger(code) && !(error instanceof DOMException)) return String(code);
     if (typeof name === 'string' && TYPE.test(name)) return name;
   } catch {
     // A getter that throws (a revoked proxy, a closed driver handle): no type to read.
