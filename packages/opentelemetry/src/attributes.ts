@@ -42,9 +42,16 @@ export type Outcome = 'success' | 'failure' | 'rejected' | 'cancelled';
 
 /**
  * `resilience.rejection.reason`: an open (half-open, isolated) breaker, a full bulkhead, a
- * rate limit, load shedding, a spent retry budget; `_OTHER` for a rejection of another kind.
+ * rate limit, load shedding, an adaptive throttle, a spent retry budget; `_OTHER` for a rejection of another kind.
  */
-export type RejectionReason = 'broken_circuit' | 'bulkhead_full' | 'rate_limited' | 'shed' | 'budget_spent' | '_OTHER';
+export type RejectionReason =
+  | 'broken_circuit'
+  | 'bulkhead_full'
+  | 'rate_limited'
+  | 'shed'
+  | 'throttled'
+  | 'budget_spent'
+  | '_OTHER';
 
 /** The outcome of a call or attempt that rejected with `error` (`failure` for one whose properties throw when read). */
 export function failureOutcome(error: unknown): Outcome {
