@@ -1,4 +1,4 @@
-import { classify, isOwnRejection } from '@resilience/core';
+import { classify, isOwnRejection, statusOf } from '@resilience/core';
 
 /**
  * Every attribute this package sets, on metrics, spans and span events. Values are
@@ -15,7 +15,7 @@ export const ATTRIBUTES = {
   host: 'resilience.host',
   /** How a call or attempt ended: see {@link Outcome}. */
   outcome: 'resilience.outcome',
-  /** The error's `code` (`timeout`, `ECONNRESET`, `40001`), else its class name; `_OTHER` when neither is usable, and on metrics past the first 20 values (`MAX_ERROR_TYPES`). */
+  /** The error's `code` (`timeout`, `ECONNRESET`, `40001`), else its HTTP error status (`503`), else its class name; `_OTHER` when neither is usable, and on metrics past the first 20 values (`MAX_ERROR_TYPES`). */
   errorType: 'error.type',
   /** Why a retry was made: `classify(error)` of the failure (`timeout`, `network`, `rate_limit`, ...). */
   retryReason: 'resilience.retry.reason',
@@ -67,8 +67,9 @@ export function failureOutcome(error: unknown): Outcome {
 const TYPE = /^[\w.:-]{1,64}$/;
 
 /**
- * `error.type` of `error`: its `code` (a short string or integer), else its `name`, else `_OTHER` (also for one whose
- * properties throw when read). A `DOMException`'s numeric `code` is a legacy constant (20 for every abort), so its name.
+ * `error.type` of `error`: its `code` (a short string or integer), else its HTTP error status (`'503'`, as the HTTP
+ * conventions give it), else its `name`, else `_OTHER` (also for one whose properties throw when read). A
+ * `DOMException`'s numeric `code` is a legacy constant (20 for every abort), so its name.
  */
 export function errorType(error: unknown): string {
   if (typeof error !== 'object' || error === null) return '_OTHER';
@@ -76,6 +77,8 @@ export function errorType(error: unknown): string {
     const { code, name } = error as { code?: unknown; name?: unknown };
     if (typeof code === 'string' && TYPE.test(code)) return code;
     if (Number.isSafeInteger(code) && !(error instanceof DOMException)) return String(code);
+    const status = statusOf(error);
+    if (status !== undefined && status >= 400) return String(status);
     if (typeof name === 'string' && TYPE.test(name)) return name;
   } catch {
     // A getter that throws (a revoked proxy, a closed driver handle): no type to read.

@@ -63,6 +63,10 @@ describe('instrument(client): a resilient client’s hosts', () => {
     let attempts = await otel.points('resilience.attempts');
     expect(valueAt(attempts, ok(a.host))).toBe(1);
     expect(valueAt(attempts, { 'resilience.host': a.host, 'resilience.outcome': 'failure' })).toBe(1);
+    // The status the attempt failed on, as OpenTelemetry's HTTP conventions give it, not the class of every status.
+    expect(attempts.find((p) => p.attributes['resilience.outcome'] === 'failure')?.attributes['error.type']).toBe(
+      '503',
+    );
     expect(valueAt(await otel.points('resilience.retries'), { 'resilience.host': a.host })).toBe(1);
 
     await (await api(`${b.url}/x`)).text(); // evicts a (maxHosts: 1)
