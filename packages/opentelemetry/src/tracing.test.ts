@@ -126,6 +126,8 @@ describe('spans', () => {
       [2, 'success'],
       [1, 'cancelled'],
     ]);
+    // The loser did not fail (another attempt answered): no ERROR status to count against a call that succeeded.
+    expect(spans.map((s) => s.status.code)).toEqual([SpanStatusCode.UNSET, SpanStatusCode.UNSET]);
     expect(spans.map(parentOf)).toEqual([idOf(span!), idOf(span!)]);
   });
 
