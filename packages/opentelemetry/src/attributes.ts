@@ -66,19 +66,33 @@ export function failureOutcome(error: unknown): Outcome {
 // A code or class name: word characters, dots, dashes, colons; at most 64 of them.
 const TYPE = /^[\w.:-]{1,64}$/;
 
+/** An error's `code` (a short string or integer), if it has one. A `DOMException`'s is a legacy constant (20 for every abort). */
+function codeOf(error: object): string | undefined {
+  const { code } = error as { code?: unknown };
+  if (typeof code === 'string' && TYPE.test(code)) return code;
+  if (Number.isSafeInteger(code) && !(error instanceof DOMException)) return String(code);
+  return undefined;
+}
+
 /**
- * `error.type` of `error`: its `code` (a short string or integer), else its HTTP error status (`'503'`, as the HTTP
- * conventions give it), else its `name`, else `_OTHER` (also for one whose properties throw when read). A
- * `DOMException`'s numeric `code` is a legacy constant (20 for every abort), so its name.
+ * `error.type` of `error`: its `code`, else its HTTP error status (`'503'`, as the HTTP conventions give it), else
+ * the `code` of its `cause` (two levels: Node's fetch fails with `TypeError: fetch failed` whose cause is the
+ * `ECONNREFUSED`), else its `name`, else `_OTHER` (also for one whose properties throw when read).
  */
 export function errorType(error: unknown): string {
   if (typeof error !== 'object' || error === null) return '_OTHER';
   try {
-    const { code, name } = error as { code?: unknown; name?: unknown };
-    if (typeof code === 'string' && TYPE.test(code)) return code;
-    if (Number.isSafeInteger(code) && !(error instanceof DOMException)) return String(code);
+    const own = codeOf(error);
+    if (own !== undefined) return own;
     const status = statusOf(error);
     if (status !== undefined && status >= 400) return String(status);
+    let cause = (error as { cause?: unknown }).cause;
+    for (let depth = 0; depth < 2 && typeof cause === 'object' && cause !== null; depth++) {
+      const code = codeOf(cause);
+      if (code !== undefined) return code;
+      cause = (cause as { cause?: unknown }).cause;
+    }
+    const { name } = error as { name?: unknown };
     if (typeof name === 'string' && TYPE.test(name)) return name;
   } catch {
     // A getter that throws (a revoked proxy, a closed driver handle): no type to read.

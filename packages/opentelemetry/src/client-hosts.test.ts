@@ -77,6 +77,19 @@ describe('instrument(client): a resilient client’s hosts', () => {
     expect(valueAt(attempts, ok(b.host))).toBe(1);
   });
 
+  it('gives a refused connection the error.type ECONNREFUSED, the code under Node fetch’s TypeError', async () => {
+    // A port that was just free: nothing listens on it.
+    const closed = await server(200);
+    await closed.close();
+    const otel = sdk();
+    const api = withResilience(fetch, { retry: { maxAttempts: 1 } });
+    instrument(api.client, { name: 'api', meterProvider: otel.meterProvider });
+    const error = await api(`${closed.url}/x`).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'TypeError', cause: { code: 'ECONNREFUSED' } });
+    const [attempt] = await otel.points('resilience.attempts');
+    expect(attempt?.attributes).toMatchObject({ 'resilience.outcome': 'failure', 'error.type': 'ECONNREFUSED' });
+  });
+
   it('reports the first 32 hosts as themselves and later ones as _OTHER', async () => {
     const a = await server(200);
     servers.push(a);
