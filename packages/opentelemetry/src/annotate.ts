@@ -16,6 +16,7 @@ const REASONS: ReadonlySet<unknown> = new Set<RejectionReason>([
   'bulkhead_full',
   'rate_limited',
   'shed',
+  'throttled',
   'budget_spent',
   '_OTHER',
 ]);

@@ -1,4 +1,4 @@
-import { classify, isOwnRejection } from '@resilience/core';
+import { classify, isOwnRejection, statusOf } from '@resilience/core';
 
 /**
  * Every attribute this package sets, on metrics, spans and span events. Values are
@@ -15,7 +15,7 @@ export const ATTRIBUTES = {
   host: 'resilience.host',
   /** How a call or attempt ended: see {@link Outcome}. */
   outcome: 'resilience.outcome',
-  /** The error's `code` (`timeout`, `ECONNRESET`, `40001`), else its class name; `_OTHER` when neither is usable, and on metrics past the first 20 values (`MAX_ERROR_TYPES`). */
+  /** The error's `code` (`timeout`, `ECONNRESET`, `40001`), else its HTTP error status (`503`), else its class name; `_OTHER` when neither is usable, and on metrics past the first 20 values (`MAX_ERROR_TYPES`). */
   errorType: 'error.type',
   /** Why a retry was made: `classify(error)` of the failure (`timeout`, `network`, `rate_limit`, ...). */
   retryReason: 'resilience.retry.reason',
@@ -42,9 +42,16 @@ export type Outcome = 'success' | 'failure' | 'rejected' | 'cancelled';
 
 /**
  * `resilience.rejection.reason`: an open (half-open, isolated) breaker, a full bulkhead, a
- * rate limit, load shedding, a spent retry budget; `_OTHER` for a rejection of another kind.
+ * rate limit, load shedding, an adaptive throttle, a spent retry budget; `_OTHER` for a rejection of another kind.
  */
-export type RejectionReason = 'broken_circuit' | 'bulkhead_full' | 'rate_limited' | 'shed' | 'budget_spent' | '_OTHER';
+export type RejectionReason =
+  | 'broken_circuit'
+  | 'bulkhead_full'
+  | 'rate_limited'
+  | 'shed'
+  | 'throttled'
+  | 'budget_spent'
+  | '_OTHER';
 
 /** The outcome of a call or attempt that rejected with `error` (`failure` for one whose properties throw when read). */
 export function failureOutcome(error: unknown): Outcome {
@@ -59,13 +66,33 @@ export function failureOutcome(error: unknown): Outcome {
 // A code or class name: word characters, dots, dashes, colons; at most 64 of them.
 const TYPE = /^[\w.:-]{1,64}$/;
 
-/** `error.type` of `error`: its `code` (a short string or integer), else its `name`, else `_OTHER` (also for one whose properties throw when read). */
+/** An error's `code` (a short string or integer), if it has one. A `DOMException`'s is a legacy constant (20 for every abort). */
+function codeOf(error: object): string | undefined {
+  const { code } = error as { code?: unknown };
+  if (typeof code === 'string' && TYPE.test(code)) return code;
+  if (Number.isSafeInteger(code) && !(error instanceof DOMException)) return String(code);
+  return undefined;
+}
+
+/**
+ * `error.type` of `error`: its `code`, else its HTTP error status (`'503'`, as the HTTP conventions give it), else
+ * the `code` of its `cause` (two levels: Node's fetch fails with `TypeError: fetch failed` whose cause is the
+ * `ECONNREFUSED`), else its `name`, else `_OTHER` (also for one whose properties throw when read).
+ */
 export function errorType(error: unknown): string {
   if (typeof error !== 'object' || error === null) return '_OTHER';
   try {
-    const { code, name } = error as { code?: unknown; name?: unknown };
-    if (typeof code === 'string' && TYPE.test(code)) return code;
-    if (Number.isSafeInteger(code)) return String(code);
+    const own = codeOf(error);
+    if (own !== undefined) return own;
+    const status = statusOf(error);
+    if (status !== undefined && status >= 400) return String(status);
+    let cause = (error as { cause?: unknown }).cause;
+    for (let depth = 0; depth < 2 && typeof cause === 'object' && cause !== null; depth++) {
+      const code = codeOf(cause);
+      if (code !== undefined) return code;
+      cause = (cause as { cause?: unknown }).cause;
+    }
+    const { name } = error as { name?: unknown };
     if (typeof name === 'string' && TYPE.test(name)) return name;
   } catch {
     // A getter that throws (a revoked proxy, a closed driver handle): no type to read.

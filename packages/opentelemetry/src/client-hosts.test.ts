@@ -63,6 +63,10 @@ describe('instrument(client): a resilient client’s hosts', () => {
     let attempts = await otel.points('resilience.attempts');
     expect(valueAt(attempts, ok(a.host))).toBe(1);
     expect(valueAt(attempts, { 'resilience.host': a.host, 'resilience.outcome': 'failure' })).toBe(1);
+    // The status the attempt failed on, as OpenTelemetry's HTTP conventions give it, not the class of every status.
+    expect(attempts.find((p) => p.attributes['resilience.outcome'] === 'failure')?.attributes['error.type']).toBe(
+      '503',
+    );
     expect(valueAt(await otel.points('resilience.retries'), { 'resilience.host': a.host })).toBe(1);
 
     await (await api(`${b.url}/x`)).text(); // evicts a (maxHosts: 1)
@@ -71,6 +75,19 @@ describe('instrument(client): a resilient client’s hosts', () => {
     attempts = await otel.points('resilience.attempts');
     expect(valueAt(attempts, ok(a.host))).toBe(2);
     expect(valueAt(attempts, ok(b.host))).toBe(1);
+  });
+
+  it('gives a refused connection the error.type ECONNREFUSED, the code under Node fetch’s TypeError', async () => {
+    // A port that was just free: nothing listens on it.
+    const closed = await server(200);
+    await closed.close();
+    const otel = sdk();
+    const api = withResilience(fetch, { retry: { maxAttempts: 1 } });
+    instrument(api.client, { name: 'api', meterProvider: otel.meterProvider });
+    const error = await api(`${closed.url}/x`).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'TypeError', cause: { code: 'ECONNREFUSED' } });
+    const [attempt] = await otel.points('resilience.attempts');
+    expect(attempt?.attributes).toMatchObject({ 'resilience.outcome': 'failure', 'error.type': 'ECONNREFUSED' });
   });
 
   it('reports the first 32 hosts as themselves and later ones as _OTHER', async () => {

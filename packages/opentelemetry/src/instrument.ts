@@ -383,7 +383,7 @@ function eventHandler(
         // A breaker's rejection carries its state, a bulkhead's its occupancy.
         if (typeof e.state === 'string') reject('broken_circuit', e.state);
         else if (typeof e.executing === 'number') reject('bulkhead_full');
-        else reject(e.reason === 'shed' ? 'shed' : '_OTHER');
+        else reject(e.reason === 'shed' || e.reason === 'throttled' ? e.reason : '_OTHER');
         break;
       case 'rate_limited':
         reject('rate_limited');

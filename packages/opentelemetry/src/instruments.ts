@@ -41,7 +41,7 @@ export function instrumentsOf(meter: Meter): Instruments {
       }),
       rejections: meter.createCounter('resilience.rejections', {
         description:
-          'Calls refused by a policy (open breaker, full bulkhead, rate limit, shedding, spent retry budget).',
+          'Calls refused by a policy (open breaker, full bulkhead, rate limit, shedding, throttle, spent retry budget).',
         unit: '{call}',
       }),
       breakerState: meter.createObservableGauge('resilience.breaker.state', {

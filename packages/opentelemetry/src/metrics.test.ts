@@ -1,5 +1,6 @@
 import type { Histogram } from '@opentelemetry/sdk-metrics';
 import {
+  adaptiveThrottle,
   backoff,
   bulkhead,
   circuitBreaker,
@@ -126,7 +127,7 @@ describe('metrics', () => {
     expect(valueAt(durations, { 'resilience.outcome': 'rejected', 'error.type': 'rate_limited' })?.count).toBe(1);
   });
 
-  it('counts a full bulkhead, an open breaker (with its state) and a spent retry budget by reason', async () => {
+  it('counts a full bulkhead, an open breaker (with its state), a spent retry budget and a throttle by reason', async () => {
     const otel = sdk();
     const meterProvider = otel.meterProvider;
     const full = bulkhead({ limit: 1, queue: 0 });
@@ -148,6 +149,12 @@ describe('metrics', () => {
     instrument(spent, { name: 'search', meterProvider });
     await spent.execute(() => Promise.reject(networkError())).catch(() => {});
 
+    // An adaptive throttle (a resilient client's `throttle`) that sheds a call before it is sent.
+    const throttle = adaptiveThrottle({ k: 1, random: () => 0, clock: new FakeClock() });
+    instrument(throttle, { name: 'llm', meterProvider });
+    await throttle.execute(() => Promise.reject(networkError())).catch(() => {});
+    await expect(throttle.execute(() => 1)).rejects.toMatchObject({ code: 'throttled' });
+
     const rejections = await otel.points('resilience.rejections');
     expect(rejections.map((p) => [p.attributes, p.value])).toEqual([
       [{ 'resilience.policy.name': 'db', 'resilience.rejection.reason': 'bulkhead_full' }, 1],
@@ -160,6 +167,7 @@ describe('metrics', () => {
         1,
       ],
       [{ 'resilience.policy.name': 'search', 'resilience.rejection.reason': 'budget_spent' }, 1],
+      [{ 'resilience.policy.name': 'llm', 'resilience.rejection.reason': 'throttled' }, 1],
     ]);
   });
 

@@ -126,6 +126,8 @@ describe('spans', () => {
       [2, 'success'],
       [1, 'cancelled'],
     ]);
+    // The loser did not fail (another attempt answered): no ERROR status to count against a call that succeeded.
+    expect(spans.map((s) => s.status.code)).toEqual([SpanStatusCode.UNSET, SpanStatusCode.UNSET]);
     expect(spans.map(parentOf)).toEqual([idOf(span!), idOf(span!)]);
   });
 
@@ -205,6 +207,30 @@ describe('spans', () => {
         ['resilience.timeout', { 'resilience.timeout.limit': 0.05 }],
       ]);
     }
+  });
+
+  it('a call its caller aborts during a retry wait is cancelled with error.type AbortError, not DOMException’s legacy code 20', async () => {
+    const clock = new FakeClock();
+    const otel = sdk();
+    const policy = retry({ maxAttempts: 3, backoff: backoff.constant(100), handle: () => true, clock });
+    const providers = { tracerProvider: otel.tracerProvider, meterProvider: otel.meterProvider };
+    instrument(policy, { name: 'payments', clock, ...providers });
+    const caller = new AbortController();
+    const call = policy.execute(() => Promise.reject(networkError()), caller.signal).catch((e: unknown) => e);
+    await clock.advance(10); // in the wait before the second attempt
+    caller.abort(); // a DOMException, whose numeric code (20) is the same for every abort
+    expect(await call).toBeInstanceOf(DOMException);
+    const [span] = named(otel.spans(), 'resilience.call');
+    expect(span!.attributes).toMatchObject({ 'resilience.outcome': 'cancelled', 'error.type': 'AbortError' });
+    const [duration] = await otel.points('resilience.call.duration');
+    expect(duration?.attributes['error.type']).toBe('AbortError');
+    // AbortSignal.timeout()'s TimeoutError (code 23) is named too.
+    const deadline = new AbortController();
+    const late = policy.execute(() => Promise.reject(networkError()), deadline.signal).catch((e: unknown) => e);
+    await clock.advance(10);
+    deadline.abort(new DOMException('late', 'TimeoutError'));
+    expect(await late).toBeInstanceOf(DOMException);
+    expect(named(otel.spans(), 'resilience.call')[1]?.attributes['error.type']).toBe('TimeoutError');
   });
 
   it('an error whose properties throw when read still ends every span, and the caller gets that error', async () => {

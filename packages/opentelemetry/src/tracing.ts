@@ -7,7 +7,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import { type AttemptObserver, isTimeoutError } from '@resilience/core';
+import { type AttemptObserver, HedgeLostError, isTimeoutError } from '@resilience/core';
 import { ATTRIBUTES as A, errorType, failureOutcome } from './attributes.js';
 
 /** Span and span-event names. */
@@ -35,8 +35,9 @@ function runIn<T>(span: Span, parent: Context, call: () => Promise<T>): Promise<
     (error: unknown) => {
       try {
         span.setAttributes({ [A.outcome]: failureOutcome(error), [A.errorType]: errorType(error) });
-        // No message: an error's message may hold a URL or a user's data.
-        span.setStatus({ code: SpanStatusCode.ERROR });
+        // No message: an error's message may hold a URL or a user's data. A hedge's loser did not fail (another
+        // attempt answered): no ERROR to count against a call that succeeded.
+        if (!(error instanceof HedgeLostError)) span.setStatus({ code: SpanStatusCode.ERROR });
         if (isTimeoutError(error)) span.addEvent(SPANS.timeout, { [A.timeoutLimit]: error.timeoutMs / 1000 });
       } finally {
         // Ended, and the call's own error passed on, whatever reading the error did.
