@@ -7,12 +7,17 @@
 // - a LICENSE file (a copy of the root one), which npm ships whatever `files` says;
 // - a sibling package named as `workspace:^`, which publishes as a caret range of its version
 //   (`workspace:*` would pin the exact one, and a hand-written range would go stale);
-// - every link in the README is absolute: relative ones point outside the tarball.
+// - every link in the README is absolute: relative ones point outside the tarball;
+// - every name an entry's declarations export as a value is one its build exports: one that is
+//   not (a class re-exported with `export type`, which the bundled declarations lose) type-checks
+//   in `import { Name }` and fails when it runs.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import ts from 'typescript';
 
 const { values } = parseArgs({ options: { 'max-packed': { type: 'string' }, 'max-unpacked': { type: 'string' } } });
 const budget = (name) => {
@@ -53,6 +58,32 @@ const readme = readFileSync('README.md', 'utf8');
 for (const [, target] of readme.matchAll(/\]\(([^)\s]+)\)/g)) {
   if (!/^(https?:|mailto:|#)/.test(target))
     problems.push(`README.md links to "${target}", which is not in the tarball`);
+}
+
+for (const target of Object.values(manifest.exports ?? {})) {
+  const { types, default: file } = target?.require ?? {};
+  if (types === undefined || file === undefined) continue;
+  const program = ts.createProgram([types], {
+    module: ts.ModuleKind.Node16,
+    noEmit: true,
+    skipLibCheck: true,
+    types: [],
+  });
+  const checker = program.getTypeChecker();
+  const source = program.getSourceFile(resolve(types));
+  const moduleSymbol = source && checker.getSymbolAtLocation(source);
+  if (!moduleSymbol) continue;
+  // The properties of `typeof import(entry)`: the values, without the type-only exports.
+  const declared = checker
+    .getTypeOfSymbolAtLocation(moduleSymbol, source)
+    .getProperties()
+    .map((p) => p.name);
+  const built = new Set(Object.keys(createRequire(resolve('package.json'))(file)));
+  const missing = declared.filter((name) => !built.has(name));
+  if (missing.length > 0)
+    problems.push(
+      `${types} declares ${missing.join(', ')} as a value, which ${file} does not export: export the type only`,
+    );
 }
 
 const summary = `${manifest.name}: ${kB(packed)} packed, ${kB(pack.unpackedSize)} unpacked, ${pack.entryCount} files`;

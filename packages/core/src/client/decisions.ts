@@ -41,7 +41,7 @@ export function isRetryableFailure(error: unknown): boolean {
   return isRetryableStatus(status) && e.code !== 'insufficient_quota' && e.type !== 'insufficient_quota';
 }
 
-/** Whether a request is safe to repeat: an idempotent method, or an `Idempotency-Key` (`idempotencyKey`, the header's value). */
+/** Whether a request is safe to repeat: an idempotent method, or an `Idempotency-Key`. */
 export function isIdempotentRequest(method: string, idempotencyKey: string | null | undefined): boolean {
   return IDEMPOTENT_METHODS.has(method.toUpperCase()) || (idempotencyKey != null && idempotencyKey !== '');
 }

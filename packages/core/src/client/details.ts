@@ -21,7 +21,7 @@ export function attachDetails(value: unknown, details: ClientDetails): void {
 
 /**
  * The details a resilient client attached to an error it rejected with or a response it
- * returned: attempts, total delay, host and breaker state. `undefined` for anything else.
+ * returned; `undefined` for anything else.
  *
  * @example
  * try { await api('https://api.example.com/v1/items'); }

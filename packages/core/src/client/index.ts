@@ -1,3 +1,5 @@
+import type { HostPolicies as Host } from './hosts.js';
+
 export {
   type ClientAttempt,
   type ClientCall,
@@ -17,7 +19,8 @@ export {
   RETRYABLE_STATUSES,
 } from './decisions.js';
 export { type ClientDetails, resilienceDetails } from './details.js';
-export type { HostPolicies } from './hosts.js';
+// An alias: re-exported as is, the bundled declarations export the class as a value.
+export type HostPolicies = Host;
 export { HttpStatusError } from './http-status-error.js';
 export {
   CLIENT_DEFAULTS,
