@@ -5,7 +5,14 @@
 import { once } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { type BreakerEvent, ConfigurationError, circuitBreaker, consecutive } from '@resilience/core';
+import {
+  type BreakerEvent,
+  ConfigurationError,
+  type CountWindowOptions,
+  circuitBreaker,
+  consecutive,
+  countWindow,
+} from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
@@ -314,5 +321,54 @@ describe('the Redis TTL of a shared breaker key', () => {
     await expect(isolated.execute(() => 'not run')).rejects.toMatchObject({ code: 'circuit_isolated' });
     await release();
     expect(await isolated.execute(() => 'ran')).toBe('ran');
+  });
+});
+
+describe('a shared breaker whose strategy a deploy changed', () => {
+  const clock = new FakeClock(1_700_000_000_000);
+  const store = () => redisStore({ client: fixture.client, time: 'caller' });
+  const make = (name: string, strategy: CountWindowOptions | number, sync: 'per-call' | { syncMs: number }) =>
+    circuitBreaker({
+      store: store(),
+      name,
+      strategy: typeof strategy === 'number' ? consecutive(strategy) : countWindow(strategy),
+      halfOpenAfter: 30_000,
+      sync,
+      clock,
+      registry: false,
+    });
+  const rule = { failureRate: 0.5, minimumCalls: 4 };
+
+  for (const sync of ['per-call', { syncMs: 1_000 }] as const) {
+    const mode = typeof sync === 'string' ? sync : 'synchronised';
+    it(`starts the stored window afresh, rather than fail every step until the key expires a day later (${mode})`, async () => {
+      const name = `changed-${mode}`;
+      const before = make(name, { size: 10, ...rule }, sync);
+      await before.execute(() => 'ok');
+      await before.sync();
+      before.dispose();
+      const after = make(name, { size: 20, ...rule }, sync);
+      const errors: unknown[] = [];
+      after.onEvent((e) => e.type === 'store_error' && errors.push(e.error));
+      for (let i = 0; i < 4; i++) await after.execute(fail).catch(() => undefined);
+      await after.sync();
+      expect(errors).toEqual([]);
+      // Shared: a third instance of the new strategy reads it open.
+      const other = make(name, { size: 20, ...rule }, sync);
+      await expect(other.execute(() => 'not run')).rejects.toMatchObject({ code: 'circuit_open' });
+      after.dispose();
+      other.dispose();
+    });
+  }
+
+  it('keeps an isolation and an opening across the change, of the window’s size or of its kind', async () => {
+    const isolated = make('changed-isolated', 3, 'per-call');
+    await isolated.isolate();
+    const count = make('changed-isolated', { size: 10, ...rule }, 'per-call');
+    await expect(count.execute(() => 'not run')).rejects.toMatchObject({ code: 'circuit_isolated' });
+    const open = make('changed-open', { size: 10, ...rule }, 'per-call');
+    for (let i = 0; i < 4; i++) await open.execute(fail).catch(() => undefined);
+    const bigger = make('changed-open', { size: 40, ...rule }, 'per-call');
+    await expect(bigger.execute(() => 'not run')).rejects.toMatchObject({ code: 'circuit_open' });
   });
 });

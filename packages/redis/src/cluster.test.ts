@@ -3,7 +3,11 @@
  * key share a slot (so a limiter's several limits and `applyAll` never meet CROSSSLOT),
  * `keys()` scans every primary, and a `SCRIPT FLUSH` on every node breaks nothing.
  */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import {
+  circuitBreaker,
+  consecutive,
   fixedWindow,
   gcra,
   idempotency,
@@ -234,6 +238,63 @@ describe.each([
     expect(isStoreUnavailableError(error)).toBe(true);
     idle.disconnect();
   });
+});
+
+/** The `ACL SETUSER` lines of docs/redis.md (the store's user, then what a Cluster adds), as words. */
+function docsAcl(): string[][] {
+  const docs = readFileSync(fileURLToPath(new URL('../../../docs/redis.md', import.meta.url)), 'utf8');
+  return [...docs.matchAll(/^ACL SETUSER .*$/gm)].map((line) =>
+    line[0].split(' ').map((w) => w.replace(/^'(.*)'$/, '$1')),
+  );
+}
+
+describe('redisStore on a Redis Cluster over a Redis ACL user', () => {
+  for (const kind of ['ioredis', 'node-redis'] as const) {
+    it(`connects and runs every kind of operation with what docs/redis.md grants on every node (${kind})`, async () => {
+      const lines = docsAcl();
+      expect(lines.length).toBeGreaterThan(1);
+      for (const node of ioredis.nodes('master')) for (const [acl, ...words] of lines) await node.call(acl!, ...words);
+      const user = { username: lines[0]![2]!, password: 'secret' };
+      const nodes = cluster.ports.map((port) => ({ host: '127.0.0.1', port }));
+      const connect = async (): Promise<object> => {
+        if (kind === 'ioredis') {
+          const io = new Cluster(nodes, { lazyConnect: true, redisOptions: user, clusterRetryStrategy: () => null });
+          io.on('error', () => undefined);
+          onTestFinished(() => io.disconnect());
+          await io.connect();
+          return io;
+        }
+        const node = createCluster({ rootNodes: nodes.map((socket) => ({ socket })), defaults: user });
+        node.on('error', () => undefined);
+        await node.connect();
+        onTestFinished(() => node.destroy());
+        return node;
+      };
+      const store = redisStore({ client: await connect(), subscriber: await connect(), timeoutMs: 5_000 });
+      const one = rateLimiter({ algorithm: tokenBucket({ capacity: 5 }), store, name: 'acl', onStoreError: 'closed' });
+      const two = rateLimiter({ algorithm: limits(), store, name: 'acl-two', onStoreError: 'closed' });
+      expect((await Promise.all([1, 2, 3].map(() => one.consume('v')))).map((d) => d.remaining)).toEqual([4, 3, 2]);
+      expect(await two.consume('u')).toMatchObject({ allowed: true });
+      expect(await idempotency({ store }).execute('order-1', () => 'ran')).toBe('ran');
+      const key = storeKey(storeNamespace('test', 'acl'), 'k');
+      await store.set(key, { a: 1 }, 60_000, 0);
+      expect(await store.keys(storeNamespace('test', 'acl'), 0)).toEqual([key]);
+      const errors: unknown[] = [];
+      const breaker = circuitBreaker({ store, name: `acl-${kind}`, strategy: consecutive(1), registry: false });
+      breaker.onEvent((e) => e.type === 'store_error' && errors.push(e.error));
+      await breaker.execute(() => Promise.reject(new Error('down'))).catch(() => undefined);
+      await breaker.sync();
+      // Its SUBSCRIBE was let through too: the channel has its subscriber, on whichever node.
+      const channel = `resilience:{breaker|acl-${kind}}`;
+      const subscribers = async () => {
+        const counts = await Promise.all(ioredis.nodes('master').map((n) => n.pubsub('NUMSUB', channel)));
+        return counts.reduce((sum: number, c) => sum + Number((c as unknown[])[1]), 0);
+      };
+      while ((await subscribers()) < 1);
+      breaker.dispose();
+      expect(errors).toEqual([]);
+    });
+  }
 });
 
 describe.each([

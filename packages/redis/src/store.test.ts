@@ -20,7 +20,7 @@ import {
 } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { Redis } from 'ioredis';
-import { createClient } from 'redis';
+import { createClient, RESP_TYPES } from 'redis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 // Core keeps the workflows' transitions private; its conformance suite imports them the same way.
 import { beginTransition } from '../../core/src/idempotency/record.js';
@@ -593,6 +593,26 @@ describe('redisStore options', () => {
     await store.set(key, 1, 1_000, 0);
     expect(await store.delete(key)).toBe(true);
     texts.disconnect();
+  });
+
+  it('reads text replies given as Buffers (node-redis typeMapping): keys() as given, and a batched decision’s error', async () => {
+    const node = createClient({ socket: { port: fixture.server.port, host: '127.0.0.1' } });
+    node.on('error', () => undefined);
+    await node.connect();
+    onTestFinished(() => node.destroy());
+    const buffers = node.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer, [RESP_TYPES.SIMPLE_STRING]: Buffer });
+    const store = redisStore({ client: buffers, timeoutMs: 10_000 });
+    const found = storeNamespace('test', 'buffers');
+    const given = ['plain', 'a}b', 'lone\uD800'].map((k) => storeKey(found, k));
+    for (const key of given) await store.set(key, 1, 60_000, 0);
+    // saga.recover() lists its logs so: unreadable keys would leave every abandoned saga uncompensated.
+    expect((await store.keys(found, 0)).sort()).toEqual([...given].sort());
+    const consume = tokenBucket({ capacity: 5 }).consume;
+    const [a, b] = [storeKey(ns, 'buffers-a'), storeKey(ns, 'buffers-b')];
+    await fixture.client.lpush(`resilience:${b}`, 'x');
+    const [ok, wrong] = await Promise.all([a, b].map((k) => store.apply(k, consume, 1, 0).catch((e: unknown) => e)));
+    expect(ok).toMatchObject({ allowed: true, remaining: 4 });
+    expect((wrong as Error).message).toMatch(/^redisStore: apply of ratelimit\.tokenBucket failed: WRONGTYPE/);
   });
 
   it('puts prefix and a colon before every key, or nothing with an empty prefix', async () => {

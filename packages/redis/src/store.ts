@@ -81,9 +81,14 @@ const bytes = (key: string): Arg => {
   return b;
 };
 
-/** A key the SCAN script lists: text, or text and lone surrogates' codes in turn (see `bytes`). */
-const keyOf = (listed: string | unknown[]): string =>
-  typeof listed === 'string' ? listed : listed.map((p, i) => (i % 2 ? String.fromCharCode(Number(p)) : p)).join('');
+/**
+ * A key the SCAN script lists: text, or text and lone surrogates' codes in turn (see `bytes`).
+ * Text may come as a Buffer (node-redis `typeMapping`), read as UTF-8 by `String`.
+ */
+const keyOf = (listed: unknown): string =>
+  Array.isArray(listed)
+    ? listed.map((p, i) => (i % 2 ? String.fromCharCode(Number(p)) : String(p))).join('')
+    : String(listed);
 
 /** The Redis Cluster slot of a key as sent: CRC16 (XMODEM) of its hash tag, or of the key, mod 16384. */
 export function slotOf(key: Arg): number {
@@ -238,10 +243,7 @@ export class RedisStore implements Store {
       let cursor = '0';
       do {
         const args = [String(now), this.#mode, cursor, pattern, SCAN_COUNT];
-        const [next, ...live] = (await this.#run('keys', SCAN_SCRIPT, [], args, primary)) as [
-          string,
-          ...(string | unknown[])[],
-        ];
+        const [next, ...live] = (await this.#run('keys', SCAN_SCRIPT, [], args, primary)) as unknown[];
         for (const listed of live) {
           const key = keyOf(listed).slice(this.#prefix.length);
           if (key.startsWith(prefix) && found.size < limit) found.add(key);
@@ -586,7 +588,7 @@ class Flight {
         decisions[i]!.answer(replies, at);
         at += width;
       } else {
-        decisions[i]!.fail(new Error(typeof first === 'string' ? first : 'the script answered nothing for it'));
+        decisions[i]!.fail(new Error(first == null ? 'the script answered nothing for it' : String(first)));
         at++;
       }
     }

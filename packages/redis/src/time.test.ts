@@ -19,6 +19,8 @@ import { redisStore } from './index.js';
 import { useServer } from './testing/fixture.js';
 
 const fixture = useServer();
+// No test here is about timeouts: a machine busy with the other test files must not fail a call (200 ms by default).
+const timeoutMs = 10_000;
 
 /** Two instances, each with its own client and store, sharing one bucket (2 tokens, one more every 20 s), clocks 30 s apart. */
 async function admitted(time: 'server' | 'caller'): Promise<boolean[]> {
@@ -27,7 +29,7 @@ async function admitted(time: 'server' | 'caller'): Promise<boolean[]> {
   const instances = [new FakeClock(wall), new FakeClock(wall + 30_000)].map((clock, i) =>
     rateLimiter({
       algorithm: tokenBucket({ capacity: 2, refillPerSecond: 0.05 }),
-      store: redisStore({ client: clients[i]!, time }),
+      store: redisStore({ client: clients[i]!, time, timeoutMs }),
       name: 'skew',
       clock,
     }),
@@ -56,7 +58,7 @@ describe('time', () => {
       const instances = [-2_000, 0, 2_000].map((skew, i) =>
         rateLimiter({
           algorithm: algorithms[name],
-          store: redisStore({ client: clients[i]!, time }),
+          store: redisStore({ client: clients[i]!, time, timeoutMs }),
           name: `skew-${time}-${name}`,
           clock: new FakeClock(wall + skew),
           onStoreError: 'closed',
@@ -83,7 +85,10 @@ describe('time', () => {
     const wall = 1_700_000_000_000;
     // Each its own instance (as separate processes: no local sharing), clocks from -2 s to +2 s.
     const instances = Array.from({ length: 50 }, (_, i) =>
-      idempotency({ store: redisStore({ client: clients[i % 10]! }), clock: new FakeClock(wall - 2_000 + i * 80) }),
+      idempotency({
+        store: redisStore({ client: clients[i % 10]!, timeoutMs }),
+        clock: new FakeClock(wall - 2_000 + i * 80),
+      }),
     );
     let runs = 0;
     let finish!: (value: string) => void;
@@ -135,7 +140,7 @@ describe('time', () => {
     const [a, b] = [new FakeClock(wall), new FakeClock(wall - 2_000)].map((clock) =>
       rateLimiter({
         algorithm: fixedWindow({ limit: 3, windowMs: 1_000 }),
-        store: redisStore({ client: fixture.client, time: 'caller' }),
+        store: redisStore({ client: fixture.client, time: 'caller', timeoutMs }),
         name: 'turns',
         clock,
       }),
@@ -146,7 +151,7 @@ describe('time', () => {
   });
 
   it("'server': expiry is judged on the server's clock, whatever the caller's now", async () => {
-    const store = redisStore({ client: fixture.client });
+    const store = redisStore({ client: fixture.client, timeoutMs });
     const key = storeKey(storeNamespace('test', 'time'), 'k');
     const serverMs = async () => {
       const [seconds, micros] = await fixture.client.time();
@@ -163,7 +168,7 @@ describe('time', () => {
   });
 
   it("'caller': expiry is judged on the caller's now; PX collects the key a minute after", async () => {
-    const store = redisStore({ client: fixture.client, time: 'caller' });
+    const store = redisStore({ client: fixture.client, time: 'caller', timeoutMs });
     const key = storeKey(storeNamespace('test', 'time'), 'k');
     await store.set(key, { v: 1 }, 1_000, 5_000);
     expect(await store.get(key, 5_999)).toEqual({ v: 1 });

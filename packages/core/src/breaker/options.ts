@@ -79,7 +79,7 @@ export interface CircuitBreakerOptions {
   /**
    * Keeps the state in a `Store` under `key`, shared by every breaker with the same store and
    * key (across processes with a shared store); `circuitBreaker` then returns a
-   * `SharedCircuitBreaker`. Memory: one state per key, in the store.
+   * `SharedCircuitBreaker`.
    */
   store?: Store;
   /** A shared breaker's key in the store's breaker namespace (store key `{breaker|<key>}`). @default name */

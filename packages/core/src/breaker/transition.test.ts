@@ -15,6 +15,24 @@ const strategies = [
 ];
 
 describe('breakerTransition', () => {
+  it('starts a stored window of another strategy (a deploy changed it) afresh, keeping the state', () => {
+    const count = (size: number) => countWindow({ size, failureRate: 0.5, minimumCalls: 2 });
+    const fail = { type: 'settle', outcome: 'failure' } as const;
+    const small = breakerTransition({ strategy: count(4), halfOpenAfter: 1_000 });
+    let state = small.apply(undefined, fail, 0).state;
+    const big = breakerTransition({ strategy: count(8), halfOpenAfter: 1_000 });
+    const first = big.apply(state, fail, 10);
+    expect(first.output.state).toBe('closed'); // the old window's failure is not counted
+    state = big.apply(first.state, fail, 20).state;
+    expect(state?.state).toBe('open');
+    for (const other of [consecutive(5), count(4), strategies[2]!()]) {
+      const t = breakerTransition({ strategy: other, halfOpenAfter: 1_000 });
+      expect(t.apply(state, { type: 'acquire' }, 30).output).toMatchObject({ admission: 'reject', state: 'open' });
+    }
+    const isolated = small.apply(undefined, { type: 'isolate' }, 0).state;
+    expect(big.apply(isolated, { type: 'acquire' }, 0).output.admission).toBe('reject');
+  });
+
   it('opens, rejects with retryAfterMs, admits a probe and closes, with the state stored as JSON', async () => {
     // What a networked store does: keep the state serialised between steps.
     let stored: string | undefined;

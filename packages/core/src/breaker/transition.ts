@@ -62,7 +62,14 @@ export function restoreMachine(
   state: BreakerSnapshot | undefined,
   random: number,
 ): BreakerMachine {
-  const m = new BreakerMachine(config, config.strategy.createWindow(state?.window), () => random, state);
+  // A window of another strategy (a deploy changed the breaker's) starts empty; the state stays.
+  let window: ReturnType<typeof config.strategy.createWindow>;
+  try {
+    window = config.strategy.createWindow(state?.window);
+  } catch {
+    window = config.strategy.createWindow();
+  }
+  const m = new BreakerMachine(config, window, () => random, state);
   if (state) m.probes = state.probes;
   return m;
 }

@@ -289,8 +289,7 @@ export class ThrottledError extends ResilienceError {
 /**
  * A store could not be reached or did not answer in time (a networked store such as
  * Redis: connection refused or lost, its own `timeoutMs` passed, an error reply). `cause`
- * holds the client's error. A timed-out operation may still run on the server later. What
- * a consumer does then is its own choice; the planned HTTP adapters answer 503.
+ * holds the client's error. A timed-out operation may still run on the server later.
  */
 export class StoreUnavailableError extends ResilienceError {
   declare readonly code: 'store_unavailable';

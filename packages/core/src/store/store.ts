@@ -59,8 +59,7 @@ export interface Transition<S = JsonValue, I = JsonValue, O = unknown> {
 
 /**
  * How a fixed-width numeric state is laid out in a `Float64Array`. Shared by every
- * transition over the same state (a limiter's consume and peek), so the store can keep
- * the numbers in place and convert to the JSON state only at its boundary.
+ * transition over the same state (a limiter's consume and peek).
  */
 export interface PackedCodec<S> {
   /** Numbers of state per key (at most {@link PACKED_MAX_WIDTH}). */

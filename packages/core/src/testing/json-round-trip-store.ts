@@ -77,7 +77,7 @@ type Wrapped = Transition<string, string, string | undefined>;
 /**
  * Wraps a store so that it behaves like a networked one: every call resolves on a later
  * macrotask and every value crosses JSON; a value JSON would change is rejected with a
- * `TypeError` naming where it is. For tests only.
+ * `TypeError` naming where it is.
  *
  * @example
  * runStoreConformance('memoryStore over JSON', () => jsonRoundTripStore(memoryStore()), { describe, it });

@@ -14,7 +14,7 @@ import type { ScriptSpec } from './spec.js';
  * <probes>,<probeSuccesses>,<isolations>,<window kind>,<window numbers...>`. Only a numeric
  * `halfOpenAfter` (a fixed delay): a `Backoff` is a function Redis cannot run, so such a
  * breaker is refused at construction (`supports` is false). A stored window that does not
- * fit the strategy is an error, as in core.
+ * fit the strategy (a deploy changed it) starts empty, the rest of the state kept, as in core.
  *
  * Its Lua functions (their comments live here, not in the text sent to Redis):
  * - `ones`: how many of the lowest n (1 to 32) bits of a word are set (a popcount with Redis's `bit`).
@@ -76,10 +76,7 @@ end
 
 local function consecutiveWindow(threshold, f, k)
   local w = { failures = 0 }
-  if f then
-    if f[k] ~= 'c' then error('breaker: the stored window is not a consecutive window') end
-    w.failures = tonumber(f[k + 1])
-  end
+  if f and f[k] == 'c' then w.failures = tonumber(f[k + 1]) end
   function w.record(failed)
     if not failed then w.failures = 0 return false end
     w.failures = w.failures + 1
@@ -104,10 +101,9 @@ local function countWindow(r, f, k)
   local size = r.size
   local words = math.ceil(size / 32)
   local w = { bits = {}, next = 0, filled = 0, failures = 0, slow = 0 }
-  if not f then
+  if not (f and f[k] == 'n' and tonumber(f[k + 1]) == size) then
     for b = 1, 2 * words do w.bits[b] = 0 end
   else
-    if f[k] ~= 'n' or tonumber(f[k + 1]) ~= size then error('breaker: the stored window is not a count window of this size') end
     w.next, w.filled = tonumber(f[k + 2]), tonumber(f[k + 3])
     for b = 1, 2 * words do w.bits[b] = tonumber(f[k + 3 + b]) end
     local n = math.min(w.filled, size)
@@ -161,10 +157,7 @@ local function timeWindow(r, f, k)
   local w = { epochs = {}, counts = {} }
   for b = 1, buckets do w.epochs[b] = -1 end
   for c = 1, 3 * buckets do w.counts[c] = 0 end
-  if f then
-    if f[k] ~= 't' or tonumber(f[k + 1]) ~= buckets or tonumber(f[k + 2]) ~= bucketMs then
-      error('breaker: the stored window is not a time window of these buckets')
-    end
+  if f and f[k] == 't' and tonumber(f[k + 1]) == buckets and tonumber(f[k + 2]) == bucketMs then
     for b = 1, buckets do w.epochs[b] = tonumber(f[k + 2 + b]) end
     for c = 1, 3 * buckets do w.counts[c] = tonumber(f[k + 2 + buckets + c]) end
   end
