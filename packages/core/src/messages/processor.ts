@@ -100,9 +100,8 @@ function poisonWhy(error: unknown, byUser: boolean): string {
 }
 
 /**
- * Runs a handler over queue messages, telling apart messages that can never succeed
- * (poison: dead-lettered at once) from transient failures (retried, counted per message
- * id in the store, dead-lettered after `maxAttempts`). See {@link messageProcessor}.
+ * Runs a handler over queue messages: poison ones are dead-lettered at once, transient failures
+ * retried up to `maxAttempts`. See {@link messageProcessor}.
  */
 export class MessageProcessor<M> {
   readonly store: Store;
@@ -166,8 +165,8 @@ export class MessageProcessor<M> {
   }
 
   /**
-   * Processes one delivery. Resolves with what the queue should do; rejects only when the
-   * dead-letter sink (or the store) fails, so the queue redelivers and nothing is lost.
+   * Processes one delivery; resolves with what the queue should do, rejects only when the
+   * dead-letter sink or the store fails.
    */
   async process(message: M): Promise<ProcessResult> {
     let id: unknown;
