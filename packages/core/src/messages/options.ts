@@ -31,9 +31,8 @@ export interface MessageProcessorOptions<M> {
   /** Processes one message. Throwing fails the attempt. */
   handler: (message: M, context: MessageContext) => unknown;
   /**
-   * Receives messages set aside: called once per message id, however many deliveries of it
-   * arrive at the same time. If it throws or rejects, `process` rejects too, so the queue
-   * redelivers the message and nothing is lost.
+   * Receives messages set aside, once per message id; if it throws or rejects, `process` rejects
+   * too and the queue redelivers.
    */
   deadLetter: (message: M, info: DeadLetterInfo) => unknown;
   /** Deliveries of one message id before it is dead-lettered, the first included. @default 3 */
