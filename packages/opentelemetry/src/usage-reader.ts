@@ -23,6 +23,7 @@ export function boundedUsage(
       expire = reject;
     });
     const timer = clock.setTimeout(() => expire(new Error(`usage() did not settle within ${timeoutMs} ms`)), timeoutMs);
+    (timer as { unref?: () => void }).unref?.(); // a collection waiting on a hung source keeps no process alive
     return Promise.race([pending, late]).finally(() => clock.clearTimeout(timer));
   };
 }

@@ -165,6 +165,21 @@ describe('registerResilienceMetrics: a usage() that never settles', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('keeps no process alive while it waits on a hung usage(): its usageTimeoutMs timer is unref’d', async () => {
+    const registry = new Registry();
+    let settle: (usage: { used: number; limit: number }) => void = () => {};
+    const hung = () => new Promise<{ used: number; limit: number }>((resolve) => (settle = resolve));
+    registerResilienceMetrics(registry, { rateLimits: [{ name: 'redis', usage: hung }], usageTimeoutMs: 600_000 });
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const scraped = registry.metrics();
+    await new Promise((resolve) => setImmediate(resolve));
+    // A process whose work is done exits now, not ten minutes later when the scrape gives up.
+    expect(timers()).toBe(before);
+    settle({ used: 1, limit: 2 });
+    expect(await scraped).toContain('resilience_rate_limit_usage_ratio{name="redis"} 0.5');
+  });
+
   it('refuses a usageTimeoutMs that is no positive number of milliseconds, naming it', () => {
     for (const usageTimeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '100']) {
       expect(() => registerResilienceMetrics(new Registry(), { usageTimeoutMs } as never)).toThrow(/usageTimeoutMs/);

@@ -145,6 +145,22 @@ describe('registerResilienceMetrics', () => {
     }
   });
 
+  it('never lowers a counter of a source without onCall whose reset it cannot tell: it reads low instead', async () => {
+    const stats = metrics({ clock: new FakeClock() });
+    const registry = new Registry();
+    registerResilienceMetrics(registry, { collectors: { api: { snapshot: () => stats.snapshot() } } });
+    const ok = async () =>
+      find((await scrape(registry)).samples, 'resilience_calls_total', { outcome: 'ok' })[0]!.value;
+    for (let i = 0; i < 10; i++) stats.recordCall({ latencyMs: 20, ok: true });
+    expect(await ok()).toBe(10);
+    stats.reset();
+    for (let i = 0; i < 12; i++) stats.recordCall({ latencyMs: 20, ok: true });
+    expect(await ok()).toBe(12); // caught up: not told, 12 calls read as 2 more (docs/prometheus.md)
+    stats.reset();
+    for (let i = 0; i < 5; i++) stats.recordCall({ latencyMs: 20, ok: true });
+    expect(await ok()).toBe(17); // lower than before: told, the 12 carried
+  });
+
   it("exports the window's sketch quantiles as a summary with lifetime _sum and _count when asked", async () => {
     const stats = metrics({ clock: new FakeClock() });
     const registry = new Registry();

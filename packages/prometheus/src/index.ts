@@ -391,6 +391,7 @@ export function registerResilienceMetrics(
             expire = reject;
           });
           const timer = systemClock.setTimeout(expire, usageTimeoutMs);
+          (timer as { unref?: () => void }).unref?.(); // a scrape waiting on a hung source keeps no process alive
           const readings = await Promise.allSettled(rateLimits.map((_, i) => Promise.race([read(i), late])));
           systemClock.clearTimeout(timer);
           this.reset();

@@ -17,7 +17,7 @@ import {
   storeNamespace,
   tokenBucket,
 } from '@resilience/core';
-import { FakeClock } from '@resilience/core/testing';
+import { FakeClock, sequenceRandom } from '@resilience/core/testing';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -128,7 +128,7 @@ describe('redisStore over a Redis ACL user', () => {
       await fixture.client.call('ACL', 'SETUSER', 'late-grant', 'reset', 'on', '>secret', '~*', '&other:*', '+@all');
       const [client, subscriber] = await clients(kind, 'late-grant');
       const clock = new FakeClock();
-      const store = redisStore({ client, subscriber, timeoutMs: 5_000, clock });
+      const store = redisStore({ client, subscriber, timeoutMs: 5_000, clock, random: () => 0 }); // no jitter
       const breaker = circuitBreaker({ store, name: `late-grant-${kind}`, strategy: consecutive(1), registry: false });
       let refusals = 0;
       let refused = () => {};
@@ -163,6 +163,35 @@ describe('redisStore over a Redis ACL user', () => {
     });
   }
 
+  it('spreads the retries of instances refused together over up to half of each wait, not at one instant', async () => {
+    await fixture.client.call('ACL', 'SETUSER', 'herd', 'reset', 'on', '>secret', '~*', '&other:*', '+@all');
+    const clock = new FakeClock();
+    // Four instances (each its own clients and store), refused at the same moment.
+    const draws = [0, 0.25, 0.5, 0.99];
+    const sent: number[][] = draws.map(() => []);
+    for (const [i, draw] of draws.entries()) {
+      const [client, subscriber] = await clients('ioredis', 'herd');
+      const io = subscriber as Redis;
+      const subscribe = io.subscribe.bind(io);
+      io.subscribe = ((...args: Parameters<Redis['subscribe']>) => {
+        sent[i]!.push(clock.now()); // when each SUBSCRIBE leaves, on the fake clock
+        return subscribe(...args);
+      }) as Redis['subscribe'];
+      const store = redisStore({ client, subscriber, timeoutMs: 5_000, clock, random: sequenceRandom(draw) });
+      const breaker = circuitBreaker({ store, name: 'herd', strategy: consecutive(1), registry: false });
+      let refused = false;
+      breaker.on('store_error', () => (refused = true));
+      onTestFinished(() => breaker.dispose());
+      while (!refused) await new Promise((resolve) => setImmediate(resolve));
+    }
+    for (let ms = 0; ms < RETRY_FIRST_MS; ms += 5) await clock.advance(5);
+    // Sent again RETRY_FIRST_MS after the refusal, less up to half of it by each instance's draw:
+    // four instants, where they were one.
+    expect(sent.map((times) => times[1])).toEqual(
+      draws.map((d) => RETRY_FIRST_MS - Math.floor((d * RETRY_FIRST_MS) / 2)),
+    );
+  });
+
   for (const kind of ['ioredis', 'node-redis'] as const) {
     it(`stops retrying, and leaves the subscriber, when the last breaker of a refused channel goes (${kind})`, async () => {
       await fixture.client.call('ACL', 'SETUSER', 'never', 'reset', 'on', '>secret', '~*', '&other:*', '+@all');
@@ -178,7 +207,7 @@ describe('redisStore over a Redis ACL user', () => {
       expect(clock.pendingTimers).toBe(0);
       expect((subscriber as Redis).listenerCount('ready')).toBe(0); // node-redis's client is an EventEmitter too
       // The backoff never goes past its longest wait.
-      const store = redisStore({ client, subscriber, timeoutMs: 5_000, clock });
+      const store = redisStore({ client, subscriber, timeoutMs: 5_000, clock, random: () => 0 });
       const breaker = circuitBreaker({ store, name: 'refused', strategy: consecutive(1), registry: false });
       let refusals = 0;
       breaker.on('store_error', () => refusals++);

@@ -1,4 +1,4 @@
-import type { Clock, StoreChannel, StoreUnavailableError, TimerHandle } from '@resilience/core';
+import type { Clock, Random, StoreChannel, StoreUnavailableError, TimerHandle } from '@resilience/core';
 import { failed } from './failed.js';
 
 type Fn = (...args: never[]) => unknown;
@@ -116,7 +116,8 @@ const topicOf = (set: Set<WeakRef<Listener>>): Topic => [
  * denies the channel) is reported to each listener's `onError`, as `StoreUnavailableError`
  * (so a breaker emits a `store_error` of step `subscribe`), and sent again when the second
  * client is next ready or after a wait (RETRY_FIRST_MS, doubled at each failure up to
- * RETRY_MAX_MS, on one unref'd timer of the clock), whichever comes first, for as long as
+ * RETRY_MAX_MS, less a random part of up to half, on one unref'd timer of the clock),
+ * whichever comes first, for as long as
  * the topic has a listener: a grant an operator adds later takes effect without a
  * reconnection. Meanwhile a breaker still reads every change at its next synchronisation.
  * Both clients resubscribe by themselves after a reconnection.
@@ -134,6 +135,7 @@ export class RedisChannel implements StoreChannel {
   readonly #failed = new Map<string, StoreUnavailableError>();
   readonly #onError = new WeakMap<Listener, (error: unknown) => void>();
   readonly #clock: Clock;
+  readonly #random: Random;
   #waitMs = 0;
   #timer: TimerHandle | undefined = undefined;
   #stopReady: (() => void) | undefined = undefined;
@@ -144,6 +146,7 @@ export class RedisChannel implements StoreChannel {
     subscription: Subscription,
     name: (topic: string) => string,
     clock: Clock,
+    random: Random,
   ) {
     // #failed: topics whose SUBSCRIBE failed, with the error (told to a listener that comes later), sent
     // again when the subscriber is next ready or #timer fires (#waitMs, the last wait, doubled at each
@@ -155,6 +158,7 @@ export class RedisChannel implements StoreChannel {
     this.#subscription = subscription;
     this.#name = name;
     this.#clock = clock;
+    this.#random = random;
   }
 
   readonly #retry = (): void => {
@@ -171,7 +175,9 @@ export class RedisChannel implements StoreChannel {
   #again(): void {
     if (this.#timer !== undefined) return;
     this.#waitMs = Math.min(Math.max(RETRY_FIRST_MS, this.#waitMs * 2), RETRY_MAX_MS);
-    this.#timer = this.#clock.setTimeout(this.#retry, this.#waitMs);
+    // Up to half less, drawn each time: instances refused together (an ACL change that dropped
+    // every subscriber at once) spread their tries instead of sending them all at one instant.
+    this.#timer = this.#clock.setTimeout(this.#retry, this.#waitMs - Math.floor((this.#random() * this.#waitMs) / 2));
     (this.#timer as { unref?: () => void }).unref?.(); // never what keeps a process running
     this.#stopReady = this.#subscription.onReady(this.#retry);
   }

@@ -1,4 +1,4 @@
-import { type Clock, type OptionNames, systemClock } from '@resilience/core';
+import { type Clock, type OptionNames, type Random, systemClock, systemRandom } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
 import { type Subscription, subscriptionOf } from './channel.js';
 import { type Connection, connectionOf, keyPrefixOf } from './client.js';
@@ -31,6 +31,8 @@ export interface RedisStoreOptions {
   time?: 'server' | 'caller';
   /** The timers of `timeoutMs` and of a failed `SUBSCRIBE`'s retries. @default systemClock */
   clock?: Clock;
+  /** Draws the jitter of a failed `SUBSCRIBE`'s retries (up to half of each wait less). @default systemRandom */
+  random?: Random;
   /**
    * A second client of the same server or cluster (`client.duplicate()`, connected), used
    * only to `SUBSCRIBE`: synchronised breakers then follow each other at once instead of
@@ -46,6 +48,7 @@ export const REDIS_STORE_OPTION_NAMES = {
   timeoutMs: true,
   time: true,
   clock: true,
+  random: true,
   subscriber: true,
 } as const satisfies OptionNames<RedisStoreOptions>;
 
@@ -58,6 +61,7 @@ export interface ResolvedRedisStoreOptions {
   readonly timeoutMs: number;
   readonly time: 'server' | 'caller';
   readonly clock: Clock;
+  readonly random: Random;
   readonly subscription: Subscription | undefined;
 }
 
@@ -103,6 +107,7 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
   v.number('timeoutMs', o.timeoutMs, { gt: 0 });
   v.oneOf('time', o.time, ['server', 'caller']);
   v.clock('clock', o.clock);
+  v.function('random', o.random);
   const subscription = o.subscriber === undefined ? undefined : subscriptionOf(o.subscriber);
   v.check(
     o.subscriber === undefined || (subscription !== undefined && o.subscriber !== o.client),
@@ -118,6 +123,7 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
     timeoutMs: o.timeoutMs ?? REDIS_STORE_DEFAULTS.timeoutMs,
     time: o.time ?? REDIS_STORE_DEFAULTS.time,
     clock: o.clock ?? systemClock,
+    random: o.random ?? systemRandom,
     subscription,
   };
 }

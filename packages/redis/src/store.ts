@@ -160,6 +160,7 @@ export class RedisStore implements Store {
         o.subscription,
         (topic) => prefix + topic + db,
         o.clock,
+        o.random,
       );
   }
 

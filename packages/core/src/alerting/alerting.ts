@@ -216,10 +216,7 @@ export class Alerting {
     return fired;
   }
 
-  /**
-   * The last `maxHistory` alerts, oldest first; with a filter, those of one `severity` or
-   * `status`, at or after `since` (clock time), and of those the most recent `limit`.
-   */
+  /** The last `maxHistory` alerts, oldest first, filtered by `severity`, `status`, `since` and `limit`. */
   history(filter: AlertHistoryFilter = {}): Alert[] {
     const v = new OptionsValidator('alerting.history');
     const { severity, status, since, limit } = v.known(filter, ALERT_HISTORY_FILTER_NAMES);

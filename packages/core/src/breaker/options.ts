@@ -13,9 +13,8 @@ import { type BreakerStrategy, type BreakerWindowSnapshot, consecutive, countWin
 export type BreakerStateName = 'closed' | 'open' | 'half-open' | 'isolated';
 
 /**
- * The JSON state of a breaker, from `breaker.snapshot()`; pass it back as
- * `circuitBreaker({ initialState })` to restore a breaker that makes the same decisions.
- * A breaker restored from it starts with no probes in flight: every probe slot is free.
+ * The JSON state of a breaker, from `breaker.snapshot()`; `circuitBreaker({ initialState })`
+ * restores it (no probes in flight).
  */
 export interface BreakerSnapshot {
   readonly version: 1;
@@ -77,9 +76,8 @@ export interface CircuitBreakerOptions {
   /** Where the breaker is listed; `false` lists it nowhere. @default breakerRegistry */
   registry?: BreakerRegistry | false;
   /**
-   * Keeps the state in a `Store` under `key`, shared by every breaker with the same store and
-   * key (across processes with a shared store); `circuitBreaker` then returns a
-   * `SharedCircuitBreaker`.
+   * Keeps the state in a `Store` under `key`, shared by every breaker with that store and key;
+   * `circuitBreaker` then returns a `SharedCircuitBreaker`.
    */
   store?: Store;
   /** A shared breaker's key in the store's breaker namespace (store key `{breaker|<key>}`). @default name */

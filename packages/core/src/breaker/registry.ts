@@ -41,8 +41,8 @@ export class BreakerRegistry {
   readonly #added = new Emitter<RegisteredBreaker>();
 
   /**
-   * Every breaker added from now on, as it joins (what `observe(registry)` listens to, and an
-   * exporter instruments, so breakers created later are covered too). Returns a disposer.
+   * Every breaker added from now on, as it joins (what `observe(registry)` and exporters follow).
+   * Returns a disposer.
    */
   readonly onAdd: Subscribe<RegisteredBreaker> = this.#added.subscribe;
 

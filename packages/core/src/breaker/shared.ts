@@ -40,9 +40,8 @@ export type SharedBreakerOptions = Omit<CircuitBreakerOptions, 'store' | 'initia
 // - `'per-call'` (the default over the memory store): each call takes one store step before
 //   it runs (`acquire`) and one after it settles (`settle`).
 /**
- * A circuit breaker whose state is kept in a `Store` under `key`, so every breaker with the
- * same store and key, in any process, opens, probes and closes as one. Built by
- * `circuitBreaker({ store, ... })`; while the store is away, see docs/circuit-breaker.md.
+ * A circuit breaker whose state is kept in a `Store` under `key`, shared by every breaker with that
+ * store and key (docs/circuit-breaker.md).
  */
 export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBreaker {
   readonly name: string;
@@ -242,9 +241,8 @@ export class SharedCircuitBreaker extends BreakerEvents implements RegisteredBre
   }
 
   /**
-   * Removes the breaker from its registry, stops listening to the store's channel and
-   * drops its pending timer (outcomes not yet merged are lost: `await sync()` first to keep
-   * them). It keeps working.
+   * Removes the breaker from its registry, its channel listener and its timer (unmerged outcomes
+   * are lost: `await sync()` first). It keeps working.
    */
   dispose(): void {
     this.#unregister?.();

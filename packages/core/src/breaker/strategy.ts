@@ -35,9 +35,8 @@ export interface TimeWindowSnapshot {
 export type BreakerWindowSnapshot = ConsecutiveSnapshot | CountWindowSnapshot | TimeWindowSnapshot;
 
 /**
- * The per-breaker record of recent outcomes. Updated in place (its memory is fixed at
- * construction); `snapshot()` returns its JSON form, from which `createWindow` rebuilds
- * a window that makes the same decisions.
+ * The per-breaker record of recent outcomes, fixed in size; `snapshot()` is its JSON form, which
+ * `createWindow` restores.
  */
 export interface BreakerWindow {
   /** Records one outcome at time `now`; returns true when the breaker should open. */

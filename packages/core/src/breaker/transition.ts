@@ -17,9 +17,8 @@ export type BreakerInput = (
       /** The `round` that `acquire` returned for a probe; omit for a call admitted while closed. */
       readonly probeRound?: number;
       /**
-       * The `round` that `acquire` returned for a call admitted while closed: the outcome is
-       * dropped when the state has changed since. Without it, the outcome counts whenever the
-       * breaker is closed, whatever round admitted the call.
+       * The `round` `acquire` returned for a call admitted while closed: its outcome is dropped if
+       * the state changed since.
        */
       readonly round?: number;
       /** Whether the call was slow (for windows with `slowCallMs`). */

@@ -4,11 +4,7 @@ import { BOTTLENECK } from '../errors/hints.js';
 import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 
 export interface BulkheadOptions {
-  /**
-   * Calls allowed to execute at the same time: a fixed number, or an `adaptiveLimit(...)`
-   * that follows the calls' latency (the bulkhead times each call on its `clock` and feeds
-   * the limit). Required.
-   */
+  /** Calls allowed to run at once: a number, or an `adaptiveLimit(...)` that follows the calls' latency. Required. */
   limit: number | AdaptiveLimit;
   /**
    * Calls allowed to wait (FIFO) for an execution slot; beyond it calls are rejected with

@@ -12,8 +12,7 @@ export type ChaosEvent =
 const transientFault = () => Object.assign(new Error('chaos: injected fault'), { code: 'ECONNRESET' });
 
 /**
- * Injects latency, faults or stubbed outcomes into a share of calls, so a pipeline can be
- * shown to survive them (Polly's chaos strategies). Results are typed `T | R`, `R` being
+ * Injects latency, faults or stubbed outcomes into a share of calls; results are typed `T | R`, `R`
  * the outcome's type.
  */
 export class ChaosPolicy<R = never> extends PolicyBase<ChaosEvent, R> {

@@ -9,8 +9,8 @@ import { isAbortable, onContextAbort } from '../timeout/lazy-context.js';
  */
 export interface ClientAttempt {
   /**
-   * Aborts with the caller's signal or a time limit; `undefined` when nothing can abort the
-   * attempt. Made when first read (microseconds): prefer {@link onAbort} where it serves.
+   * Aborts with the caller's signal or a time limit (`undefined` when nothing can); made when first
+   * read: prefer {@link onAbort}.
    */
   readonly signal: AbortSignal | undefined;
   /** Whether anything can abort the attempt (the caller's signal, a time limit): `signal` is then defined. */

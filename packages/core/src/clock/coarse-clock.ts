@@ -2,9 +2,8 @@ import { OptionsValidator } from '../errors/validate.js';
 import { type Clock, systemClock, type TimerHandle } from './clock.js';
 
 /**
- * A clock whose `now()` is a cached reading of another clock, refreshed every
- * `resolutionMs` while somebody reads it: a field read instead of `Date.now()` on hot
- * paths. It lags by at most `resolutionMs`, never runs ahead, and never keeps a process alive.
+ * A clock whose `now()` is a cached reading of another, refreshed every `resolutionMs` while read:
+ * never ahead, never keeping a process alive.
  */
 export class CoarseClock implements Clock {
   readonly #base: Clock;

@@ -153,6 +153,33 @@ describe('FakeClock', () => {
     expect(clock.now()).toBe(50);
   });
 
+  it("refuses a step or a limit that is not a number, naming the argument: advance('5') moved time by coercion", async () => {
+    const clock = new FakeClock(1_000);
+    for (const ms of ['5', null, true, [], {}]) {
+      await expect(clock.advance(ms as never)).rejects.toThrow(TypeError);
+      await expect(clock.advance(ms as never)).rejects.toThrow(
+        'FakeClock.advance(ms) needs a finite number >= 0, received',
+      );
+    }
+    await expect(clock.advance('5' as never)).rejects.toThrow('received "5"');
+    expect(clock.now()).toBe(1_000);
+    for (const limit of ['10', null, true]) {
+      await expect(clock.runAll(limit as never)).rejects.toThrow(
+        'FakeClock.runAll(limit) needs a number >= 0, received',
+      );
+    }
+    await expect(clock.runAll('10' as never)).rejects.toThrow('received "10"');
+  });
+
+  it("takes a timer's delay as Node does: '5' is 5 ms, not now + '5' (a string later compared as 10005)", async () => {
+    const clock = new FakeClock(1_000);
+    let fired = 0;
+    clock.setTimeout(() => fired++, '5' as never);
+    await clock.advance(5);
+    expect(fired).toBe(1);
+    expect(clock.now()).toBe(1_005);
+  });
+
   it('runAll fires every timer, including ones scheduled while running', async () => {
     const clock = new FakeClock();
     const fired: number[] = [];
@@ -195,6 +222,15 @@ describe('sequenceRandom', () => {
     const random = sequenceRandom(0.1, 0.9);
     expect([random(), random(), random()]).toEqual([0.1, 0.9, 0.1]);
     expect(() => sequenceRandom(1)).toThrow(RangeError);
-    expect(() => sequenceRandom()).toThrow(RangeError);
+    expect(() => sequenceRandom()).toThrow(
+      'sequenceRandom needs at least one value, each a number in [0, 1): received none',
+    );
+  });
+
+  it("refuses a value that is not a number, naming it: '0.5' was given back as a string", () => {
+    expect(() => sequenceRandom(0.1, '0.5' as never)).toThrow(
+      'sequenceRandom needs at least one value, each a number in [0, 1): received "0.5" at 1',
+    );
+    expect(() => sequenceRandom(null as never)).toThrow('received null at 0');
   });
 });

@@ -13,6 +13,10 @@ interface FakeTimer {
 const immediate = setImmediate;
 const flushMicrotasks = () => new Promise<void>((resolve) => immediate(resolve));
 
+/** The `TypeError` for an argument that is not a number in range: `'5'` is not 5 here. */
+const refuse = (method: string, value: unknown, range: string) =>
+  new TypeError(`${method} needs ${range}, received ${typeof value === 'string' ? `"${value}"` : String(value)}`);
+
 /**
  * A clock for tests. Time stands still until `advance(ms)` or `runAll()` moves it, firing
  * due timers in order and letting promise continuations run between them.
@@ -51,6 +55,7 @@ export class FakeClock implements Clock {
   }
 
   setTimeout(callback: () => void, ms: number): TimerHandle {
+    ms = +ms; // as Node's setTimeout: a delay of '5' is 5 ms (not this.#now + '5')
     const timer: FakeTimer = {
       due: ms > 0 ? this.#now + ms : this.#now, // NaN and negative delays fire at once, as in Node
       seq: this.#seq++,
@@ -77,8 +82,8 @@ export class FakeClock implements Clock {
    * Rejects with a `TypeError` unless `ms` is a finite number >= 0.
    */
   async advance(ms: number): Promise<void> {
-    if (!(ms >= 0 && ms < Number.POSITIVE_INFINITY)) {
-      throw new TypeError(`FakeClock.advance(ms) needs a finite number >= 0, received ${String(ms)}`);
+    if (!(typeof ms === 'number' && ms >= 0 && ms < Number.POSITIVE_INFINITY)) {
+      throw refuse('FakeClock.advance(ms)', ms, 'a finite number >= 0');
     }
     const target = Math.max(this.#now, this.#horizon) + ms;
     this.#horizon = target;
@@ -97,7 +102,7 @@ export class FakeClock implements Clock {
    * most `limit`, to catch timers that re-arm forever; a `TypeError` unless a number >= 0).
    */
   async runAll(limit = 100_000): Promise<void> {
-    if (!(limit >= 0)) throw new TypeError(`FakeClock.runAll(limit) needs a number >= 0, received ${String(limit)}`);
+    if (!(typeof limit === 'number' && limit >= 0)) throw refuse('FakeClock.runAll(limit)', limit, 'a number >= 0');
     await flushMicrotasks();
     for (let fired = 0; ; fired++) {
       const timer = this.#nextDue(Number.MAX_VALUE);

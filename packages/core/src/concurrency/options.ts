@@ -18,9 +18,8 @@ export interface AdaptiveLimitOptions {
    */
   tolerance?: number;
   /**
-   * How often the long-term RTT baseline is measured again, in ms, at half the current
-   * limit, so that a lasting change in the upstream's speed is learned and the baseline
-   * never drifts up with the latency it is meant to judge. @default 60_000
+   * How often, in ms, the RTT baseline is measured again (at half the limit), so it follows a
+   * lasting change of the upstream's speed. @default 60_000
    */
   baselineIntervalMs?: number;
   /** Calls per baseline measurement; their mean round-trip time is blended half-and-half with the previous baseline. @default 20 */

@@ -52,9 +52,8 @@ type MessageOptions = Pick<
 >;
 
 /**
- * Turns the `messages` section of {@link optionsFromEnv} (the seeds' retry tracker and task
- * time limits) into `messageProcessor()` options: `maxAttempts`, `retryTtlMs`,
- * `softTimeoutMs`, `hardTimeoutMs`. See docs/logging-and-config.md.
+ * Turns the `messages` section of {@link optionsFromEnv} into `messageProcessor()` options. See
+ * docs/logging-and-config.md.
  */
 export function toMessageProcessorOptions(section: EnvOptions['messages']): MessageOptions {
   const result: MessageOptions = {};
@@ -65,9 +64,8 @@ export function toMessageProcessorOptions(section: EnvOptions['messages']): Mess
 }
 
 /**
- * Turns the `rateLimit` section of {@link optionsFromEnv} into `rateLimiter()` options: a
- * `tokenBucket` of `requestsPerMinute` tokens refilled over a minute, and `maxWaitMs`.
- * See docs/logging-and-config.md.
+ * Turns the `rateLimit` section of {@link optionsFromEnv} into `rateLimiter()` options. See
+ * docs/logging-and-config.md.
  */
 export function toRateLimiterOptions(
   section: EnvOptions['rateLimit'],

@@ -4,9 +4,8 @@ import { OptionsValidator } from '../errors/validate.js';
 export type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * Option values read from the environment, as plain data. Only variables that are set
- * appear, and a section only when one of its variables is set. See {@link optionsFromEnv}
- * for how each section maps onto a policy.
+ * Option values read from the environment, as plain data: only the variables that are set, and the
+ * sections that have one.
  */
 export interface EnvOptions {
   retry?: {
@@ -55,9 +54,8 @@ export interface EnvOptions {
 type Section = keyof EnvOptions;
 
 /**
- * What a variable's value counts. `'s'` takes a decimal number of seconds above 0 (the
- * seeds' Celery and pybreaker settings), turned into whole milliseconds; every other unit
- * takes a non-negative decimal integer.
+ * What a variable's value counts: `'s'` decimal seconds above 0 (turned into whole ms), every other
+ * unit a decimal integer >= 0.
  */
 export type EnvUnit = 'count' | 'ms' | 's' | 'requests per minute';
 

@@ -63,7 +63,7 @@ const SECRET = /pass|secret|token|auth|cred/i;
  * client given as a store carries its password), never a secret-looking field, at most 200
  * characters (messages go to logs).
  */
-const show = (value: unknown): string => {
+export const show = (value: unknown): string => {
   let text: string;
   try {
     const proto = typeof value === 'object' && value !== null ? Object.getPrototypeOf(value) : null;

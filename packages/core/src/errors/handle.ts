@@ -47,9 +47,8 @@ function filter(predicate: (error: unknown) => boolean): ErrorFilter {
 }
 
 /**
- * Builders of error filters, combinable with `.or`, `.and`, `.not` and `.orOwnRejections`.
- * `all` and `transient` leave out the toolkit's own rejections (open breaker, full bulkhead,
- * rate-limit refusal): ask for them with `.orOwnRejections()`. Bad arguments throw `ConfigurationError`.
+ * Builders of error filters, combinable with `.or`, `.and` and `.not`; `all` and `transient` leave
+ * out the toolkit's own rejections unless `.orOwnRejections()`.
  */
 export const handle = {
   /** Every error except the toolkit's own rejections; add them with `.orOwnRejections()`. */

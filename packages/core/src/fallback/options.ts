@@ -2,9 +2,8 @@ import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 
 export interface FallbackOptions {
   /**
-   * Which errors the fallback replaces; the others pass through. Never one after the caller's
-   * signal aborted (nobody to give a substitute to), unless a time limit aborted it.
-   * @default every error
+   * Which errors the fallback replaces; never one after the caller's signal aborted, unless a time
+   * limit aborted it. @default every error
    */
   handle?: (error: unknown) => boolean;
   /** Name stamped on events. @default 'fallback' */

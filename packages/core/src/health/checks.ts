@@ -7,8 +7,7 @@ export interface BreakerLike {
 }
 
 /**
- * Reports a circuit breaker's state: `closed` passes, `half-open` warns, `open` and
- * `isolated` fail (the registry turns `degraded`, or `unhealthy` when the check is `critical`).
+ * Reports a breaker's state: `closed` passes, `half-open` warns, `open` and `isolated` fail.
  *
  * @example
  * probes.register('payments:circuit', breakerCheck(paymentsBreaker));

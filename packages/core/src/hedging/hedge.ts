@@ -81,9 +81,8 @@ export class HedgePolicy extends PolicyBase<HedgeEvent> {
   #attempts: AttemptObservers | undefined;
 
   /**
-   * Runs each attempt of every call (the first and each hedge) through `observer`'s runner
-   * for that call (see {@link AttemptObserver}), so a hedge the delay timer starts runs in
-   * the context its call captured. Costs nothing while nobody observes. Returns a disposer.
+   * Runs each attempt of every call through `observer`'s runner for that call (see {@link
+   * AttemptObserver}); free while nobody observes. Returns a disposer.
    */
   observeAttempts(observer: AttemptObserver): Disposer {
     this.#attempts ??= new AttemptObservers();

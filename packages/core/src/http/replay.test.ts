@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../errors/errors.js';
 import { PROBLEM_JSON_CONTENT_TYPE, PROBLEM_TYPES } from './problem.js';
 import {
   IDEMPOTENCY_HEADERS,
@@ -58,6 +59,35 @@ describe('replayRecord', () => {
       }),
       { numRuns: 30 },
     );
+  });
+
+  it('refuses a record replayRecord could not have made (damaged in the store) with StoreUnavailableError naming the part', () => {
+    const good = replayRecord({ status: 200, headers: { 'content-type': 'text/plain' }, body: 'ok' });
+    const cases: [unknown, string][] = [
+      [null, 'status'],
+      ['{"status":200}', 'status'],
+      [{ ...good, status: 9_999 }, 'status'],
+      [{ ...good, status: '200' }, 'status'],
+      [{ ...good, headers: 'content-type: text/plain' }, 'headers'],
+      [{ ...good, headers: null }, 'headers'],
+      [{ ...good, headers: { 'content-type': { a: 1 } } }, 'headers'],
+      [{ ...good, headers: { 'set-cookie': ['a', 5] } }, 'headers'],
+      [{ ...good, body: 5 }, 'body'],
+      [{ ...good, encoding: 'gzip' }, 'body'],
+      [{ ...good, encoding: 'base64', body: 'not base64!' }, 'body'],
+    ];
+    for (const [record, part] of cases) {
+      const thrown = (() => {
+        try {
+          replayResponse(record as never);
+        } catch (error) {
+          return error;
+        }
+      })();
+      expect(thrown, JSON.stringify(record)).toBeInstanceOf(StoreUnavailableError);
+      expect((thrown as Error).message).toBe(`replayResponse: a recorded response it cannot read (its ${part})`);
+    }
+    expect(replayResponse(JSON.parse(JSON.stringify(good))).status).toBe(200);
   });
 
   it('replays with Idempotent-Replayed: true, and an empty body for none', () => {

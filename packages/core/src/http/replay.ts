@@ -1,3 +1,4 @@
+import { StoreUnavailableError } from '../errors/errors.js';
 import { type ProblemContext, type ProblemResponse, problemResponse } from './problem.js';
 
 /** The header names of the idempotency middleware, lower-case. */
@@ -11,9 +12,8 @@ export const IDEMPOTENCY_HEADERS = {
 } as const;
 
 /**
- * The response headers a replay repeats: those that describe the body or the resource.
- * Never `set-cookie` (credentials), `date`, `content-length` (recomputed), hop-by-hop
- * fields, `x-request-id` or rate-limit fields (they belong to each response).
+ * The response headers a replay repeats: those describing the body or resource; never `set-cookie`,
+ * `date`, `content-length` or per-response fields.
  */
 export const REPLAYED_HEADERS: readonly string[] = [
   'content-type',
@@ -92,16 +92,33 @@ export function replayRecord(
   return { status, headers: kept, body: body ?? '', encoding: 'utf8' };
 }
 
-/** A recorded response to send again: its status, its headers with `idempotent-replayed: true`, its body. */
+/**
+ * A recorded response to send again: its status, its headers with `idempotent-replayed: true`,
+ * its body. A record {@link replayRecord} could not have made (damaged in the store) throws `StoreUnavailableError`.
+ */
 export function replayResponse(record: ReplayRecord): {
   status: number;
   headers: Record<string, string | readonly string[]>;
   body: string | Uint8Array;
 } {
+  const { status, headers, body, encoding } = (record ?? {}) as Partial<ReplayRecord>;
+  const isText = (v: unknown) => typeof v === 'string';
+  const bad = !(Number.isInteger(status) && status! >= 100 && status! <= 599)
+    ? 'status'
+    : !(
+          typeof headers === 'object' &&
+          headers &&
+          Object.values(headers).every((v) => isText(v) || (Array.isArray(v) && v.every(isText)))
+        )
+      ? 'headers'
+      : !(isText(body) && (encoding === 'utf8' || (encoding === 'base64' && /^[A-Za-z\d+/]*={0,2}$/.test(body!))))
+        ? 'body'
+        : undefined;
+  if (bad) throw new StoreUnavailableError(`replayResponse: a recorded response it cannot read (its ${bad})`);
   return {
-    status: record.status,
-    headers: { ...record.headers, [IDEMPOTENCY_HEADERS.replayed]: 'true' },
-    body: record.encoding === 'base64' ? fromBase64(record.body) : record.body,
+    status: status!,
+    headers: { ...headers, [IDEMPOTENCY_HEADERS.replayed]: 'true' },
+    body: encoding === 'base64' ? fromBase64(body!) : body!,
   };
 }
 

@@ -558,11 +558,28 @@ describe('idempotency', () => {
       const store = memoryStore();
       const idem = idempotency({ store, clock: new FakeClock(), random: fixed });
       const fn = vi.fn(() => 'charged');
-      for (const junk of [{ s: 'done' }, { s: 'weird', fp: null }, { s: 'done', outcome: 'yes' }]) {
+      const failed = (error: unknown) => ({ s: 'done', fp: null, outcome: { ok: false, error } });
+      for (const junk of [
+        { s: 'done' },
+        { s: 'weird', fp: null },
+        { s: 'done', outcome: 'yes' },
+        // A damaged recorded error replayed as a TypeError from inside, or an error with no name and message.
+        { s: 'done', fp: null, outcome: { ok: false } },
+        failed(null),
+        failed(5),
+        failed({ name: 'Error' }),
+        failed({ name: 'Error', message: 'declined', status: '402' }),
+      ]) {
         await store.set('{idem:default|k}', junk, 60_000, 0);
-        await expect(idem.execute('k', fn)).rejects.toBeInstanceOf(StoreUnavailableError);
+        await expect(idem.execute('k', fn), JSON.stringify(junk)).rejects.toBeInstanceOf(StoreUnavailableError);
       }
       expect(fn).not.toHaveBeenCalled();
+      await store.set('{idem:default|k}', failed({ name: 'CardError', message: 'declined', status: 402 }), 60_000, 0);
+      await expect(idem.execute('k', fn)).rejects.toMatchObject({
+        name: 'CardError',
+        message: 'declined',
+        status: 402,
+      });
     });
 
     it('a recording whose answer was lost (written, then the store failed) is sent again and counts as recorded', async () => {

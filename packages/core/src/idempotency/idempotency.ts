@@ -24,7 +24,7 @@ import {
   resolveIdempotencyOptions,
 } from './options.js';
 import { beginTransition, completeTransition, type RecordedOutcome, releaseTransition } from './record.js';
-import { ReplayedError, recordedError } from './replayed-error.js';
+import { isReadable, ReplayedError, recordedError } from './replayed-error.js';
 import { type LocalCall, settled, waitFor } from './shared.js';
 import { isUnrecorded, type NotRecorded, type Unrecorded, unrecordedValue } from './unrecorded.js';
 
@@ -263,7 +263,7 @@ export class Idempotency {
       if (begun.kind === 'done') {
         const { outcome } = begun;
         // Something else's value under the key, or a damaged one: the store's failure, not a replay.
-        if (typeof outcome?.ok !== 'boolean') throw new StoreUnavailableError('idempotency: a record it cannot read');
+        if (!isReadable(outcome)) throw new StoreUnavailableError('idempotency: a record it cannot read');
         this.#emit('replayed', key);
         if (outcome.ok) return { value: outcome.value as T, source: 'replayed' };
         throw new ReplayedError(outcome.error);

@@ -72,9 +72,8 @@ export const IDEMPOTENCY_DEFAULTS = {
 
 export interface IdempotencyExecuteOptions {
   /**
-   * A digest of the request (method, path, body hash), at most 1 024 characters. The same
-   * key with another fingerprint is rejected with `IdempotencyConflictError('fingerprint_mismatch')`.
-   * Compared only when both calls give one.
+   * A digest of the request, at most 1 024 characters; the same key with another is rejected
+   * (`fingerprint_mismatch`) when both calls give one.
    */
   fingerprint?: string;
   /** Whose key it is (user, tenant), non-empty: keys of different scopes never share a record. */

@@ -1,6 +1,6 @@
 import { messageOf } from '../errors/errors.js';
 import { httpErrorStatus } from '../http/error-response.js';
-import type { RecordedError } from './record.js';
+import type { RecordedError, RecordedOutcome } from './record.js';
 
 /** An error replayed from a record: the original's name, message, code and status. */
 export class ReplayedError extends Error {
@@ -39,4 +39,15 @@ export function recordedError(error: unknown): RecordedError {
     ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
     status,
   };
+}
+
+/** Whether an outcome read from a store is one this package writes: a value, or an error with a name, a message and an integer status. */
+export function isReadable(outcome: RecordedOutcome | undefined): outcome is RecordedOutcome {
+  if (outcome?.ok === true) return true;
+  const e = outcome?.ok === false ? (outcome.error as Partial<RecordedError> | null) : undefined;
+  return (
+    typeof e?.name === 'string' &&
+    typeof e.message === 'string' &&
+    (e.status === undefined || Number.isInteger(e.status))
+  );
 }

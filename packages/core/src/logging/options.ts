@@ -3,11 +3,7 @@ import { isPlainObject, type OptionNames, OptionsValidator } from '../errors/val
 /** A level of a pino-style logger, or `'off'` to drop the event. */
 export type EventLogLevel = 'debug' | 'info' | 'warn' | 'error' | 'off';
 
-/**
- * Any logger with pino's `(fields, message)` methods: pino itself, or an adapter over
- * winston, bunyan or `console`. `debug` is optional; events mapped to it are dropped when
- * it is missing.
- */
+/** Any logger with pino's `(fields, message)` methods; `debug` is optional (its events are dropped without it). */
 export interface EventLogger {
   debug?(fields: object, message: string): void;
   info(fields: object, message: string): void;

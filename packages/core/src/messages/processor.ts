@@ -162,8 +162,8 @@ export class MessageProcessor<M> {
   }
 
   /**
-   * Processes one delivery. Resolves with what the queue should do; rejects only when the
-   * dead-letter sink (or the store) fails, so the queue redelivers and nothing is lost.
+   * Processes one delivery; resolves with what the queue should do, rejects only when the
+   * dead-letter sink or the store fails.
    */
   async process(message: M): Promise<ProcessResult> {
     let id: unknown;

@@ -15,9 +15,8 @@ export interface LatencySource {
 /** How a policy learns a latency percentile (used when its delay or limit is a {@link Percentile}). */
 export interface AdaptiveLatencyOptions {
   /**
-   * Where the percentile is read. Without it the policy keeps its own sliding sketch of the
-   * latencies of its calls (see {@link AdaptiveLatency} for what is recorded).
-   * @default undefined (own sketch)
+   * Where the percentile is read; without it the policy keeps its own sketch of its calls'
+   * latencies. @default undefined (own sketch)
    */
   latency?: LatencySource;
   /** Own sketch only: the fallback is used until the window holds this many latencies. @default 100 */

@@ -55,8 +55,8 @@ export interface LifetimeTotals {
   /** Rejections by reason (at most 32 reasons; more are counted as `'other'`). */
   rejections: Record<string, number>;
   /**
-   * Per breaker name (at most 32 names), the worst state its live breakers last reported:
-   * `isolated` > `open` > `half-open` > `closed`, as `breakerRegistry.list()` ranks them.
+   * Per breaker name (at most 32), the worst state its live breakers last reported (`isolated` >
+   * `open` > `half-open` > `closed`).
    */
   circuits: Record<string, string>;
   /** Times each breaker opened, by name (at most 32 names; more are counted as `'other'`). */

@@ -6,10 +6,7 @@ export interface MetricsOptions {
   windowMs?: number;
   /** Sub-windows the window slides by, one 5 KiB sketch each; at most 6. @default 6 */
   subWindows?: number;
-  /**
-   * Distinct error names counted in `errorsByType` per sub-window and per snapshot; further
-   * names are counted under `'other'`. At most 20, which keeps a collector under 72 KiB. @default 20
-   */
+  /** Distinct error names counted in `errorsByType`; further names count as `'other'`. At most 20. @default 20 */
   maxErrorTypes?: number;
   /**
    * The time source for window rotation and for timing the calls of observed policies.

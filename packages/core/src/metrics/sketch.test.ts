@@ -142,6 +142,104 @@ describe('LatencySketch', () => {
     expect(LatencySketch.fromJSON(new LatencySketch().toJSON()).count).toBe(0);
   });
 
+  it('refuses JSON that toJSON could not have written with a TypeError naming the field, never a broken sketch', () => {
+    const sketch = new LatencySketch();
+    for (const v of [0, 10, 20]) sketch.add(v);
+    const good = sketch.toJSON();
+    const [[a], [b]] = good.buckets as [[number, number], [number, number]];
+    const cases: [unknown, RegExp][] = [
+      [null, /json must be a sketch from toJSON\(\), received null/],
+      [[1, 2], /json must be a sketch from toJSON\(\), received \[1,2\]$/],
+      ['{"count":1}', /json must be/],
+      [{}, /count must be an integer >= 0, received undefined/],
+      [{ ...good, count: '3' }, /count must be an integer >= 0, received "3"/],
+      [{ ...good, count: Number.NaN }, /count must be an integer >= 0, received NaN/],
+      [{ ...good, count: -1 }, /count must be/],
+      [{ ...good, zeros: 4 }, /zeros must be an integer from 0 to count, received 4/],
+      [{ ...good, sum: null }, /sum must be a number >= 0, received null/],
+      [{ ...good, min: 30 }, /max must be a finite number >= min, received 20$/],
+      [{ ...good, min: '0' }, /min must be a number >= 0, received "0"$/],
+      [{ ...good, buckets: undefined }, /buckets must be at most 1269 pairs, received undefined/],
+      // An attacker-sized array is not read, and shown only in part.
+      [
+        { ...good, buckets: new Array(1e5).fill([a, 0]) },
+        /buckets must be at most 1269 pairs, received \[\[\d+,0\],.{180,}…$/,
+      ],
+      [
+        {
+          ...good,
+          buckets: [
+            [a, 1],
+            [1, 2, 3],
+          ],
+        },
+        /buckets\[1\] must be an \[index, count\] pair, received \[1,2,3\]$/,
+      ],
+      [{ ...good, buckets: [[a, 1], 5] }, /buckets\[1\] must be an \[index, count\] pair, received 5/],
+      [
+        {
+          ...good,
+          buckets: [
+            [a, 1],
+            [SKETCH_BUCKETS, 1],
+          ],
+        },
+        /buckets\[1\]\[0\] must be a bucket index, once/,
+      ],
+      [
+        {
+          ...good,
+          buckets: [
+            [a, 1],
+            [a, 1],
+          ],
+        },
+        new RegExp(`buckets\\[1\\]\\[0\\] must be a bucket index, once, received ${a}$`),
+      ],
+      [
+        {
+          ...good,
+          buckets: [
+            [a, 1],
+            [b, -1],
+          ],
+        },
+        /buckets\[1\]\[1\] must be an integer from 0 to/,
+      ],
+      [
+        {
+          ...good,
+          buckets: [
+            [a, 1],
+            [b, 1.5],
+          ],
+        },
+        /buckets\[1\]\[1\] must be an integer/,
+      ],
+      [
+        {
+          ...good,
+          buckets: [
+            [a, 1],
+            [b, 2],
+          ],
+        },
+        /count must be zeros plus the bucket counts \(4\), received 3/,
+      ],
+    ];
+    for (const [json, message] of cases) {
+      expect(() => LatencySketch.fromJSON(json as never), String(message)).toThrow(TypeError);
+      expect(() => LatencySketch.fromJSON(json as never), String(message)).toThrow(message);
+    }
+    expect(LatencySketch.fromJSON(JSON.parse(JSON.stringify(good))).toJSON()).toEqual(good);
+    // A count a uint32 bucket cannot hold would wrap.
+    const big = { count: 2 ** 32, zeros: 0, sum: 2 ** 32, min: 1, max: 1, buckets: [[345, 2 ** 32]] };
+    expect(LatencySketch.fromJSON(big as never).count).toBe(2 ** 32);
+    expect(() => LatencySketch.fromJSON(big as never, 'uint32')).toThrow(
+      /buckets\[0\]\[1\] must be an integer from 0 to 4294967295/,
+    );
+  });
+
   it('forgets everything on clear', () => {
     const sketch = new LatencySketch();
     sketch.add(5);

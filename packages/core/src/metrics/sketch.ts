@@ -1,3 +1,4 @@
+import { show } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 
 /**
@@ -36,11 +37,7 @@ export const REPRESENTATIVE_FACTOR = 0.9900000000000001;
 /** The value reported for bucket `index`: equidistant (relatively) from both bucket bounds. */
 const representative = (index: number): number => Math.exp((index + KEY_OFFSET) * LN_GAMMA) * REPRESENTATIVE_FACTOR;
 
-/**
- * How a sketch stores its counts. `'float64'` (the default) counts up to 2^53 per bucket;
- * `'uint32'` halves the memory and counts up to 2^32 − 1 per bucket, which suits short-lived
- * sketches such as the sub-windows of a metrics collector.
- */
+/** How a sketch stores its counts: `'float64'` up to 2^53 per bucket, `'uint32'` in half the memory up to 2^32 − 1. */
 export type SketchStorage = 'float64' | 'uint32';
 const STORAGES: readonly SketchStorage[] = ['float64', 'uint32'];
 
@@ -151,18 +148,50 @@ export class LatencySketch {
     return { count: this.#count, zeros: this.#zeros, sum: this.#sum, min: this.min, max: this.max, buckets };
   }
 
-  /** Rebuilds a sketch from {@link LatencySketch.toJSON}'s output. */
+  /** Rebuilds a sketch from {@link LatencySketch.toJSON}'s output; a `TypeError` names a field it could not have written. */
   static fromJSON(json: SketchJson, storage: SketchStorage = 'float64'): LatencySketch {
     const sketch = new LatencySketch(storage);
-    for (const [index, count] of json.buckets) {
-      if (Number.isInteger(index) && index >= 0 && index < SKETCH_BUCKETS) sketch.#counts[index] = count;
-    }
-    sketch.#zeros = json.zeros;
-    sketch.#count = json.count;
-    sketch.#sum = json.sum;
-    if (json.count > 0) {
-      sketch.#min = json.min;
-      sketch.#max = json.max;
+    const counts = sketch.#counts;
+    const most = storage === 'uint32' ? 0xffffffff : Number.MAX_SAFE_INTEGER;
+    // Read from outside (a store, a file): checked whole, in at most SKETCH_BUCKETS steps.
+    const check = (ok: unknown, field: string, v: unknown, allowed = `an integer from 0 to ${most}`) => {
+      if (!ok) throw new TypeError(`LatencySketch.fromJSON: ${field} must be ${allowed}, received ${show(v)}`);
+    };
+    const isCount = (n: unknown, max = most) => Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) <= max;
+    check(typeof json === 'object' && json && !Array.isArray(json), 'json', json, 'a sketch from toJSON()');
+    const { count, zeros, sum, min, max, buckets } = json;
+    check(isCount(count, Number.MAX_SAFE_INTEGER), 'count', count, 'an integer >= 0');
+    check(isCount(zeros, count), 'zeros', zeros, 'an integer from 0 to count');
+    check(typeof sum === 'number' && sum >= 0, 'sum', sum, 'a number >= 0');
+    check(!count || (typeof min === 'number' && min >= 0), 'min', min, 'a number >= 0');
+    check(
+      !count || (typeof max === 'number' && max >= min && max < Number.POSITIVE_INFINITY),
+      'max',
+      max,
+      'a finite number >= min',
+    );
+    check(
+      Array.isArray(buckets) && buckets.length <= SKETCH_BUCKETS,
+      'buckets',
+      buckets,
+      `at most ${SKETCH_BUCKETS} pairs`,
+    );
+    let total = zeros;
+    buckets.forEach((pair, b) => {
+      check(Array.isArray(pair) && pair.length === 2, `buckets[${b}]`, pair, 'an [index, count] pair');
+      const [index, n] = pair;
+      check(isCount(index, SKETCH_BUCKETS - 1) && !counts[index], `buckets[${b}][0]`, index, 'a bucket index, once');
+      check(isCount(n), `buckets[${b}][1]`, n);
+      counts[index] = n;
+      total += n;
+    });
+    check(total === count, 'count', count, `zeros plus the bucket counts (${total})`);
+    sketch.#zeros = zeros;
+    sketch.#count = count;
+    sketch.#sum = sum;
+    if (count > 0) {
+      sketch.#min = min;
+      sketch.#max = max;
     }
     return sketch;
   }

@@ -7,8 +7,8 @@ export type PipelineEvent<L extends readonly PipelineLayer[]> =
   L[number] extends PipelineLayer<infer E> ? E : PolicyEvent;
 
 /**
- * What a pipeline may resolve with instead of its function's result: the union of its
- * layers' substitutes (a fallback's value, a nested pipeline's own), `never` when none has one.
+ * What a pipeline may resolve with instead of its function's result: its layers' substitutes,
+ * `never` when none has one.
  */
 export type PipelineSubstitute<L extends readonly PipelineLayer[]> = SubstituteOf<L[number]>;
 type SubstituteOf<L> = L extends { readonly '~substitute': infer R } ? R : never;

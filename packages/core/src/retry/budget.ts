@@ -41,8 +41,8 @@ export const isRetryBudget = (value: unknown): value is RetryBudget =>
 
 // The window moves in steps, so a span of `windowMs` across a step may hold up to twice the bound.
 /**
- * Finagle's retry budget: over the last `windowMs` (ten steps), at most `ratio · calls +
- * minRetriesPerSecond · windowMs / 1000` retries. Share one instance to share the budget.
+ * Finagle's retry budget: at most `ratio · calls + minRetriesPerSecond · windowMs / 1000` retries
+ * over `windowMs`; share one instance to share it.
  */
 export class RetryBudget {
   readonly #clock: Clock;

@@ -13,9 +13,8 @@ const exponential = (maxAttempts: number, initialMs: number): RetryPreset => ({
 });
 
 /**
- * `retry` options per provider and kind of call (`openai`, `anthropic`, `ollama`, `default`,
- * `production`, `expensive`; table in docs/retry.md). Each access returns a fresh object:
- * `retry({ ...retryPresets.anthropic, maxAttempts: 6 })`.
+ * `retry` options per provider and kind of call (table in docs/retry.md), a fresh object each
+ * access: `retry({ ...retryPresets.anthropic, maxAttempts: 6 })`.
  */
 export const retryPresets = {
   get openai(): RetryPreset {

@@ -37,10 +37,7 @@ export interface SagaStep<I = unknown> {
 }
 
 export interface SagaOptions {
-  /**
-   * Where the saga log is written before and after each step, so `recover()` can finish
-   * what a crashed process left half done. Without it the saga lives in memory only.
-   */
+  /** Where the saga log is written around each step, for `recover()`; without it the saga lives in memory only. */
   store?: Store;
   /**
    * The policy around every compensation without its own.

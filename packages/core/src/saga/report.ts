@@ -2,9 +2,8 @@
 export type SagaStatus = 'completed' | 'compensated' | 'compensation_failed' | 'cancelled';
 
 /**
- * What happened to one step: `completed` (ran, kept), `failed` (its run failed: not
- * compensated), `compensated`, `compensation_failed`, `not_compensable` (ran, has no
- * `compensate`: skipped), `not_run`.
+ * What happened to one step: `completed`, `failed` (not compensated), `compensated`,
+ * `compensation_failed`, `not_compensable`, `not_run`.
  */
 export type SagaStepStatus =
   | 'completed'

@@ -3,11 +3,8 @@ import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 
 export interface AdaptiveThrottleOptions {
   /**
-   * How many requests per accepted one the dependency may be sent before the throttle
-   * sheds load: requests are rejected locally with probability
-   * `max(0, (requests − k · accepts) / (requests + 1))`. Lower is more aggressive (1.1 sheds
-   * early); 2 lets twice the accepted traffic through. At least 1.
-   * @default 2
+   * Requests per accepted one the dependency may be sent before the throttle sheds load, with
+   * probability `max(0, (requests − k · accepts) / (requests + 1))`. At least 1. @default 2
    */
   k?: number;
   /** How far back requests and accepts are counted (Google SRE: two minutes). @default 120_000 */

@@ -22,10 +22,8 @@ export interface ThrottleStats {
 }
 
 /**
- * Client-side adaptive throttling (Google SRE): sheds requests locally, with a probability
- * that grows as the dependency refuses them, before it has to say no; see
- * {@link AdaptiveThrottleOptions}. The state is {@link ThrottleState} (24 numbers),
- * whatever the traffic.
+ * Client-side adaptive throttling (Google SRE): sheds requests locally, more as the dependency
+ * refuses them; see {@link AdaptiveThrottleOptions}.
  */
 export class AdaptiveThrottlePolicy extends PolicyBase<ThrottleEvent> {
   readonly name: string;

@@ -53,9 +53,8 @@ export class LazyContext implements ExecuteContext {
   }
 
   /**
-   * Tells `listener` once, with the reason, when this call is aborted (at once if it is
-   * already); returns the function that stops telling it. Creates no signal: the cheap way
-   * for an adapter to cancel its request. Every listener is dropped when the call settles.
+   * Tells `listener` once, with the reason, when this call is aborted (at once if it is already),
+   * without creating a signal; returns the disposer.
    */
   onAbort(listener: AbortListener): Disposer {
     if (this.#aborted) {

@@ -17,9 +17,8 @@ import {
 export type TimeoutStrategy = 'cooperative' | 'aggressive';
 
 /**
- * A time limit in milliseconds, or a function read at the start of each call (for example
- * a latency percentile). A function result that is not a finite number above zero runs
- * that call without a limit (e.g. before a latency sketch has data).
+ * A time limit in ms, or a function read as each call starts; a result that is not a finite number
+ * above 0 runs that call without one.
  */
 export type TimeoutMs = number | (() => number);
 

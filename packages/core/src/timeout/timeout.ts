@@ -109,20 +109,15 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
   }
 
   /**
-   * Clears the policy's one shared timer while no call is waiting on it, so a policy you drop
-   * (a client's evicted host) holds nothing until that timer would have fired. A later call
-   * arms it again.
+   * Clears the policy's shared timer while no call waits on it, so a dropped policy holds nothing;
+   * a later call arms it again.
    */
   dispose(): void {
     this.#queue.release();
     this.#hardQueue?.release();
   }
 
-  /**
-   * A function with `fn`'s parameters that calls it under the time limit. `fn` receives no
-   * signal, so the limit ends the call only by rejecting: a cooperative timeout throws a
-   * `ConfigurationError` naming `strategy` here instead of wrapping a function it could never end.
-   */
+  /** A function with `fn`'s parameters that calls it under the time limit (aggressive only: `fn` gets no signal). */
   override wrap<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Promise<Awaited<R>> {
     if (!this.#rejectsEarly) {
       new OptionsValidator('timeout.wrap')
