@@ -132,6 +132,22 @@ describe('the OpenAI SDK with withResilience(fetch)', () => {
     expect((await pending).choices[0]!.message.content).toBe('hello');
     expect(server.seen).toHaveLength(3);
   });
+  it('a Retry-After past the cap (60 s) is the answer at once; the SDK would retry on its backoff (docs/fetch.md)', async () => {
+    server = await scriptServer(answer(429, rateLimited('wait'), { 'retry-after': '120' }), answer(200, completion));
+    const openai = new OpenAI({
+      apiKey: 'test',
+      baseURL: `${server.url}/v1`,
+      fetch: ours(new FakeClock()),
+      maxRetries: 0,
+    });
+    const error = await openai.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((error as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after')).toBe('120');
+    expect(server.seen).toHaveLength(1);
+  });
+
   it('a spent quota under the documented breaker: the SDK’s RateLimitError (insufficient_quota), not our open breaker', async () => {
     const spent = {
       error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' },
