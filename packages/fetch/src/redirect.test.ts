@@ -128,18 +128,21 @@ describe('a failure fetch’s redirect rules make', () => {
 
 describe('a redirect to another host', () => {
   it('runs under the policies of the URL called: the retry starts there again, the failure is its host’s', async () => {
-    const target = await serve(answer(503), answer(200));
+    const target = await serve(answer(503));
     // `localhost` and `127.0.0.1`: two hosts to the client, one machine.
     const first = await serve(redirect(307, `http://localhost:${new URL(target.url).port}/moved`));
-    const { clock, fetch: f } = resilient({ breaker: { strategy: consecutive(1), halfOpenAfter: 30_000 } });
+    const { clock, fetch: f } = resilient({ breaker: { strategy: consecutive(2), halfOpenAfter: 30_000 } });
     const pending = f(`${first.url}/items`);
-    const refused = pending.catch((error: unknown) => error);
     await until(() => clock.pendingTimers > 0, 'the backoff');
     expect(f.client.hosts()).toEqual([first.host]); // the 503 came from the other host
-    expect(f.client.host(first.host)?.breaker?.state).toBe('open');
+    expect(f.client.host(first.host)?.breaker?.state).toBe('closed');
     await clock.advance(100);
-    expect(await refused).toBeInstanceOf(BrokenCircuitError); // the retry is refused by the first host's breaker
-    expect(first.seen).toHaveLength(1);
-    expect(target.seen).toHaveLength(1);
+    // The retry started at the first URL again; its 503 opened the first host's breaker, which
+    // would refuse another retry: none is tried, and the 503 is the answer.
+    expect((await pending).status).toBe(503);
+    expect(f.client.host(first.host)?.breaker?.state).toBe('open');
+    expect([first.seen.length, target.seen.length]).toEqual([2, 2]);
+    await expect(f(`${first.url}/items`)).rejects.toBeInstanceOf(BrokenCircuitError);
+    expect(first.seen).toHaveLength(2);
   });
 });

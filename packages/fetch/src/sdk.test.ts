@@ -3,7 +3,15 @@
 // then 200. The SDKs send no Idempotency-Key on completions, so `idempotent: () => true`
 // says a completion is safe to repeat.
 import Anthropic from '@anthropic-ai/sdk';
-import { backoff, HttpStatusError, isRetryableFailure, statusOf, systemClock } from '@resilience/core';
+import {
+  BrokenCircuitError,
+  backoff,
+  consecutive,
+  HttpStatusError,
+  isRetryableFailure,
+  statusOf,
+  systemClock,
+} from '@resilience/core';
 import { FakeClock, sequenceRandom } from '@resilience/core/testing';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -122,6 +130,59 @@ describe('the OpenAI SDK with withResilience(fetch)', () => {
     await waiting(clock);
     await clock.advance(100);
     expect((await pending).choices[0]!.message.content).toBe('hello');
+    expect(server.seen).toHaveLength(3);
+  });
+  it('a Retry-After past the cap (60 s) is the answer at once; the SDK would retry on its backoff (docs/fetch.md)', async () => {
+    server = await scriptServer(answer(429, rateLimited('wait'), { 'retry-after': '120' }), answer(200, completion));
+    const openai = new OpenAI({
+      apiKey: 'test',
+      baseURL: `${server.url}/v1`,
+      fetch: ours(new FakeClock()),
+      maxRetries: 0,
+    });
+    const error = await openai.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((error as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after')).toBe('120');
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it('a spent quota under the documented breaker: the SDK’s RateLimitError (insufficient_quota), not our open breaker', async () => {
+    const spent = {
+      error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' },
+    };
+    server = await scriptServer(answer(429, spent));
+    const clock = new FakeClock();
+    const fetchFn = withResilience(fetch, {
+      clock,
+      random: sequenceRandom(0),
+      idempotent: () => true,
+      breaker: { strategy: consecutive(3), halfOpenAfter: 60_000 }, // as in docs/fetch.md
+    });
+    const openai = new OpenAI({ apiKey: 'test', baseURL: `${server.url}/v1`, fetch: fetchFn, maxRetries: 0 });
+    const create = () =>
+      openai.chat.completions
+        .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })
+        .catch((e: unknown) => e);
+    let error: unknown;
+    void create().then((e) => (error ??= e));
+    // The backoffs (100 ms, 200 ms, …: jitter drawn as 0), driven until the call settles.
+    for (let i = 0; i < 5 && error === undefined; i++) {
+      await until(() => error !== undefined || clock.pendingTimers > 0, 'a backoff or the answer');
+      await clock.advance(1_000);
+    }
+    // The third 429 opened the breaker: the fourth attempt it would refuse is not tried, and
+    // the provider's answer is the caller's, its code intact. Before: an APIConnectionError
+    // whose cause was our BrokenCircuitError, the 429 and its body thrown away.
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((error as InstanceType<typeof OpenAI.RateLimitError>).code).toBe('insufficient_quota');
+    expect(server.seen).toHaveLength(3);
+    expect(fetchFn.client.host(server.host)?.breaker?.state).toBe('open');
+    // While it is open, the next call goes nowhere: our refusal, as documented.
+    const next = await create();
+    expect(next).toBeInstanceOf(OpenAI.APIConnectionError);
+    expect((next as Error).cause).toBeInstanceOf(BrokenCircuitError);
     expect(server.seen).toHaveLength(3);
   });
 });

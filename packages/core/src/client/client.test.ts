@@ -429,13 +429,17 @@ describe('per-host policies', () => {
     expect(c.host('a.example.com')!.breaker!.state).toBe('closed');
   });
 
-  it('an open breaker’s refusal is not retried, and no request goes out', async () => {
+  it('a failure that opened the breaker is not retried: its answer is returned; then no request goes out', async () => {
     const { client: c, clock } = client({ breaker: { strategy: consecutive(1) } });
     const { send, attempts } = script(503);
+    // Before, attempt 2 was tried, refused, and the caller saw our BrokenCircuitError, not the 503.
+    const response = await drive(clock, c.request(call('GET', A), send));
+    expect(response.status).toBe(503);
+    expect(resilienceDetails(response)).toMatchObject({ attempts: 1, breakerState: 'open' });
     const error = await drive(clock, c.request(call('GET', A), send)).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(BrokenCircuitError); // attempt 2 was refused: that is what the caller sees
+    expect(error).toBeInstanceOf(BrokenCircuitError); // refused: not retried
     expect(attempts).toHaveLength(1);
-    expect(resilienceDetails(error)).toMatchObject({ attempts: 2 });
+    expect(resilienceDetails(error)).toMatchObject({ attempts: 1 });
   });
 
   it('a rate limit per host, { requestsPerMinute } as a token bucket, waited for in turn', async () => {

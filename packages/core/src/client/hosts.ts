@@ -155,11 +155,12 @@ export class HostBuilder {
 
   build(key: string): HostPolicies {
     const budget = this.budget();
+    const breaker = this.breaker(key, undefined);
     return new HostPolicies(key, {
       policies: {
-        retry: this.retry(budget),
+        retry: this.retry(budget, breaker),
         budget,
-        breaker: this.breaker(key, undefined),
+        breaker,
         throttle: this.throttle(),
         timeout: this.timeout(),
         deadline: this.#options.deadlineMs === undefined ? undefined : this.#deadline(this.#options.deadlineMs),
@@ -178,16 +179,23 @@ export class HostBuilder {
     return new RetryBudget({ ...b, ...(this.#clock && { clock: this.#clock }) });
   }
 
-  retry(budget: RetryBudget | RetryBudgetOptions | undefined): RetryPolicy | undefined {
+  retry(
+    budget: RetryBudget | RetryBudgetOptions | undefined,
+    breaker?: CircuitBreakerPolicy | SharedCircuitBreaker,
+  ): RetryPolicy | undefined {
     const r = this.#options.retry;
     if (r === false) return undefined;
     const discard = this.#discard;
-    const { budget: _, onRetry, handle, ...rest } = r ?? {};
+    const { budget: _, onRetry, handle = isRetryableFailure, ...rest } = r ?? {};
     return retry({
       ...rest,
       // Full jitter: callers whose requests failed together do not come back together.
       backoff: rest.backoff ?? backoff.exponential({ jitter: 'full' }),
-      handle: handle ?? isRetryableFailure,
+      // Not while the host's breaker is open (this request's failures may have opened it): the
+      // retry it would refuse is not tried, so the answer that failed is the caller's, not a
+      // `BrokenCircuitError` (a 429's `insufficient_quota` read by the SDK, a 503's body).
+      // (Validated before: `builders` passes no breaker.)
+      handle: breaker ? (error) => handle(error) && !/^(open|isolated)$/.test(breaker.state) : handle,
       ...(budget !== undefined && { budget }),
       ...(this.#options.deadlineMs !== undefined && { deadlineMs: this.#options.deadlineMs }),
       // A response about to be retried is released at once, not when the retry's wait is over:

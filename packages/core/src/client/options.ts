@@ -10,11 +10,7 @@ import { TIMEOUT_OPTION_NAMES, type TimeoutStrategy } from '../timeout/options.j
 
 /** `retry()`'s options, but for time and randomness (the client's) and the deadline (`deadlineMs`). */
 export type ClientRetryOptions = Omit<RetryOptions, 'budget' | 'clock' | 'random' | 'deadlineMs'> & {
-  /**
-   * The retry budget of each host: options for one `RetryBudget` per host, an instance to
-   * share one budget among hosts, or `false` for none.
-   * @default RetryBudget's defaults per host (10 % of requests plus one retry a second)
-   */
+  /** Each host's retry budget: its options, an instance all hosts share, or `false`. @default RetryBudget's, per host */
   budget?: RetryBudget | RetryBudgetOptions | false;
 };
 
@@ -54,11 +50,7 @@ export interface ClientOptions<N = unknown> {
    * @default an idempotent method (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) or an `Idempotency-Key` header
    */
   idempotent?: (request: N) => boolean;
-  /**
-   * Adds a generated `Idempotency-Key` (a UUID, quoted as the draft's structured-field
-   * string) to POST and PATCH requests that carry none, the same on every attempt, so they
-   * become safe to retry. @default false
-   */
+  /** Adds a generated `Idempotency-Key` (a quoted UUID) to POST and PATCH requests without one, the same on every attempt. @default false */
   idempotencyKey?: boolean;
   /** A metrics collector per host (`true`, or `metrics()`'s options). Off by default. */
   metrics?: MetricsOptions | boolean;
