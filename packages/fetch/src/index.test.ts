@@ -281,6 +281,28 @@ describe('withResilience(fetch) against a real server', () => {
     expect(server.seen).toHaveLength(2); // before, the flood evicted the host's bucket: it came back full
   });
 
+  it('keeps a host with requests in flight through a flood of requests to other hosts: their failures open its breaker', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    server = await scriptServer((req, res) => void held.then(() => answer(503)(req, res)));
+    const { fetch: f } = resilient({
+      retry: false,
+      maxHosts: 2,
+      breaker: { strategy: consecutive(3), halfOpenAfter: 60_000 },
+    });
+    const pending = Array.from({ length: 3 }, () => f(`${server.url}/a`));
+    await server.requests(3);
+    const port = new URL(server.url).port;
+    await Promise.allSettled(Array.from({ length: 5 }, (_, i) => f(`http://127.0.0.${i + 2}:${port}/`)));
+    release();
+    expect((await Promise.all(pending)).map((r) => r.status)).toEqual([503, 503, 503]);
+    // Before, the flood dropped the host with its breaker closed, and these failures went to that one.
+    await expect(f(`${server.url}/a`)).rejects.toBeInstanceOf(BrokenCircuitError);
+    expect(server.seen).toHaveLength(3);
+  });
+
   it('names its policies after fetch by default', () => {
     expect(FETCH_DEFAULTS).toEqual({ name: 'fetch' });
     expect(withResilience(fetch).client.name).toBe('fetch');
