@@ -126,6 +126,22 @@ describe('withResilience(fetch) against a real server', () => {
     expect(throttled.client.host(server.host)!.throttle!.stats.probability).toBeGreaterThan(0);
   });
 
+  it('does not retry a 101 answer to a request that asked for no upgrade (undici: bad upgrade)', async () => {
+    server = await scriptServer(
+      raw('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
+    );
+    const { clock, fetch: f } = resilient();
+    let error: unknown;
+    f(`${server.url}/items`).catch((e: unknown) => {
+      error = e;
+    });
+    await until(() => error !== undefined || clock.pendingTimers > 0, 'a failure or a retry');
+    expect(clock.pendingTimers).toBe(0); // before, a backoff: retried as a network error, 4 times
+    expect(error).toBeInstanceOf(TypeError);
+    expect(resilienceDetails(error)).toMatchObject({ attempts: 1 });
+    expect(server.seen).toHaveLength(1);
+  });
+
   it('sends a burst of concurrent requests to a fresh host whole with throttle on: calls in flight do not count against it', async () => {
     server = await scriptServer(...Array.from({ length: 10 }, () => answer(200)));
     const { fetch: f } = resilient({ throttle: true }); // draws of 0: any probability above 0 refuses
