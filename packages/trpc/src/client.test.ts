@@ -564,6 +564,26 @@ describe('a downstream link that fails with a value with no string form', () => 
   it('refuses an async idempotent(op) at construction: its promise would read as no', () => {
     expect(() => retryLink({ idempotent: (async () => true) as never })).toThrow(/idempotent: .*not async/);
   });
+
+  it.each([
+    ['a promise', () => Promise.resolve(true), 'object'],
+    ['a string', () => 'yes', 'string'],
+  ])(
+    'fails a call whose idempotent(op) answers %s, naming the option (before, read as no)',
+    async (_, answer, type) => {
+      const clock = new FakeClock();
+      const client = await setup(
+        (url) => [retryLink<AppRouter>({ retry: { clock }, idempotent: answer as never }), httpLink({ url })],
+        clock,
+      );
+      outcomes = ['unavailable'];
+      const error = (await client.items.query().catch((e: unknown) => e)) as TRPCClientError<AppRouter>;
+      expect(error).toBeInstanceOf(TRPCClientError);
+      expect(error.cause).toBeInstanceOf(TypeError);
+      expect(error.message).toBe(`retryLink: idempotent(op) must return a boolean, received ${type}`);
+      expect(requests).toBe(0); // nothing sent: before, sent once and its 503 not retried
+    },
+  );
 });
 
 describe('an operation unsubscribed while a link holds it', () => {
