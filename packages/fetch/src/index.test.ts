@@ -4,6 +4,7 @@ import {
   ConfigurationError,
   consecutive,
   HttpStatusError,
+  onListenerError,
   RateLimitExceededError,
   resilienceDetails,
 } from '@resilience/core';
@@ -439,6 +440,34 @@ describe('withResilience(fetch) against a real server', () => {
     expect(open).toBeInstanceOf(BrokenCircuitError);
     expect((open as BrokenCircuitError).cause).toBeInstanceOf(HttpStatusError);
     expect(((open as BrokenCircuitError).cause as HttpStatusError<Response>).response).toBeUndefined();
+  });
+
+  it('reports an async retry.onRetry or onEvent listener that rejects, as one that throws (before: unhandled rejections)', async () => {
+    server = await scriptServer(answer(503), answer(200));
+    const reported: [unknown, unknown][] = [];
+    const stop = onListenerError((error, event) => reported.push([error, event]));
+    const sink = new Error('log sink down');
+    const f = withResilience(fetch, {
+      retry: {
+        backoff: backoff.constant(0),
+        onRetry: async () => {
+          throw sink;
+        },
+      },
+    });
+    f.client.onEvent(async (event) => {
+      if (event.type === 'retry') throw sink;
+    });
+    try {
+      expect((await f(`${server.url}/items`)).status).toBe(200);
+      await until(() => reported.length === 2, 'both rejections reported');
+      expect(reported.map(([error, event]) => [error, (event as { type: string }).type])).toEqual([
+        [sink, 'retry'],
+        [sink, 'retry'],
+      ]);
+    } finally {
+      stop();
+    }
   });
 
   it('rejects what is not a fetch function, and bad options, naming them', () => {

@@ -20,8 +20,8 @@ export function attachDetails(value: unknown, details: ClientDetails): void {
 }
 
 /**
- * The details a resilient client attached to an error it rejected with or a response it
- * returned: attempts, total delay, host and breaker state. `undefined` for anything else.
+ * The details a resilient client attached to the error it rejected with or the response it
+ * returned; `undefined` for anything else.
  *
  * @example
  * try { await api('https://api.example.com/v1/items'); }

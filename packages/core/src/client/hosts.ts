@@ -204,7 +204,7 @@ export class HostBuilder {
         onRetry === undefined || typeof onRetry === 'function'
           ? (event) => {
               if (discard !== undefined) release(discard, event.error);
-              onRetry?.(event);
+              return onRetry?.(event); // an async one's rejection is reported
             }
           : onRetry,
       ...(this.#clock && { clock: this.#clock }),
@@ -279,9 +279,7 @@ export class HostBuilder {
         context,
       );
     const onEvent: Subscribe<RateLimitEvent> = (listener) =>
-      policy.onEvent((event) => {
-        if (event.key === key) listener(event);
-      });
+      policy.onEvent((event) => (event.key === key ? listener(event) : undefined));
     const drop = () => {
       gone = this.#options.rateLimit?.store === undefined;
       if (gone) forget();
