@@ -488,4 +488,10 @@ describe('withResilience(fetch) against a real server', () => {
       /^Invalid withResilience options: fetch: .*; maxHosts: received 0/,
     );
   });
+
+  it('refuses an async retry.handle, as @resilience/axios does (before, wrapped, it passed and never retried)', () => {
+    expect(() => withResilience(fetch, { retry: { handle: (async () => true) as never } })).toThrow(
+      'retry.handle: received a function, expected a function, not async',
+    );
+  });
 });

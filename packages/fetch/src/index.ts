@@ -203,10 +203,19 @@ const unlessUnkept =
   (error: unknown): boolean =>
     !unkept.has((error instanceof HttpStatusError ? error.response : error) as object) && handle(error);
 
-/** The `retry` option with its `handle` guarded by `unlessUnkept`; one that is no object or function goes as it is, to be named. */
+/**
+ * The `retry` option with its `handle` guarded by `unlessUnkept`; one that is no object or
+ * function, or an async one, goes as it is, to be named (`retry.handle`), as axios' is. Wrapped,
+ * an async `handle` passed core's check, and its promise read as no: nothing was ever retried.
+ */
 function guardedRetry(retry: ResilientFetchOptions['retry']): NonNullable<ResilientFetchOptions['retry']> {
   if (retry === undefined) return { handle: unlessUnkept(isRetryableFailure) };
-  if (!isPlainObject(retry) || (retry.handle !== undefined && typeof retry.handle !== 'function')) return retry;
+  const handle: unknown = isPlainObject(retry) ? retry.handle : undefined;
+  if (
+    !isPlainObject(retry) ||
+    (handle !== undefined && (typeof handle !== 'function' || handle.constructor.name === 'AsyncFunction'))
+  )
+    return retry;
   return { ...retry, handle: unlessUnkept(retry.handle ?? isRetryableFailure) };
 }
 

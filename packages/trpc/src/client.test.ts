@@ -561,6 +561,16 @@ describe('a downstream link that fails with a value with no string form', () => 
     expect(heard[0]).toBeInstanceOf(TRPCClientError);
   });
 
+  it('refuses an async key of circuitBreakerLink and rateLimitLink at construction: its promise is no key', () => {
+    const limiter = rateLimiter({ algorithm: tokenBucket({ capacity: 1, refillPerSecond: 1 }) });
+    expect(() => circuitBreakerLink({ breaker: {}, key: (async () => 'k') as never })).toThrow(
+      'Invalid circuitBreakerLink options: key: received a function, expected a function, not async',
+    );
+    expect(() => rateLimitLink({ limiter, key: (async () => 'k') as never })).toThrow(
+      'Invalid rateLimitLink options: key: received a function, expected a function, not async',
+    );
+  });
+
   it('refuses an async idempotent(op) at construction: its promise would read as no', () => {
     expect(() => retryLink({ idempotent: (async () => true) as never })).toThrow(/idempotent: .*not async/);
   });
