@@ -702,6 +702,44 @@ describe('withResilience(axios) against a real server', () => {
     expect((await api.get('/items')).status).toBe(200); // the breaker stayed closed
   });
 
+  it.each([
+    ['a 000 status line', 'HTTP/1.1 000 Weird\r\nContent-Length: 2\r\n\r\nok', {}],
+    [
+      'a 101 its validateStatus accepts',
+      'HTTP/1.1 101 Switching Protocols\r\nContent-Length: 2\r\n\r\nok',
+      { validateStatus: () => true },
+    ],
+  ] as const)(
+    'fails %s through the http adapter, as axios fails a status it refuses, not retried',
+    async (_, line, defaults) => {
+      server = await scriptServer(raw(line));
+      const { api } = resilient({}, new FakeClock(), { adapter: 'http', ...defaults });
+      const error = (await failure(api.get('/items'))) as AxiosError;
+      expect(axios.isAxiosError(error)).toBe(true); // before, it resolved: a success
+      expect([error.code, error.response?.status, resilienceDetails(error)?.attempts]).toEqual([
+        'ERR_BAD_RESPONSE',
+        Number(line.slice(9, 12)),
+        1,
+      ]);
+      expect(server.seen).toHaveLength(1);
+    },
+  );
+
+  it('does not retry a 101 answer through the fetch adapter (undici: bad upgrade)', async () => {
+    server = await scriptServer(
+      raw('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
+    );
+    const { api, clock } = resilient({}, new FakeClock(), { adapter: 'fetch' });
+    let error: AxiosError | undefined;
+    api.get('/items').catch((e: AxiosError) => {
+      error = e;
+    });
+    await until(() => error !== undefined || clock.pendingTimers > 0, 'a failure or a retry');
+    expect(clock.pendingTimers).toBe(0); // before, a backoff: retried as a network error, 4 times
+    expect([error?.code, resilienceDetails(error)?.attempts]).toEqual(['ERR_NETWORK', 1]);
+    expect(server.seen).toHaveLength(1);
+  });
+
   it.each(['http', 'fetch'] as const)(
     'counts a host that answers bytes that are no HTTP against its breaker, without retrying it (%s adapter)',
     async (adapter) => {

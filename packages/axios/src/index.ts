@@ -195,7 +195,7 @@ function run(
       signal: token === undefined ? signal : token.signal,
       replayable: isReplayable(config.data),
     },
-    (attempt) => left.send(attempt).then(undefined, brokenOff),
+    (attempt) => left.send(attempt).then(finalOnly, brokenOff),
   );
   return token === undefined ? sent : sent.finally(token.stop);
 }
@@ -234,6 +234,26 @@ const isReplayable = (data: unknown): boolean =>
   );
 
 /**
+ * A response with no final status fails the attempt as axios fails a status it refuses: the
+ * http adapter resolves a `000` status line (axios' `validateStatus` lets a status 0 through),
+ * and a `1xx` that `validateStatus` accepts. Before, such an answer was a success, never
+ * retried nor counted. (A `101` with `Upgrade` never settles in the http adapter: `timeout`
+ * bounds it; the fetch adapter's `bad upgrade` is not retried, below.)
+ */
+function finalOnly(response: AxiosResponse): AxiosResponse {
+  const { status } = response;
+  if (typeof status !== 'number' || status >= 200) return response;
+  const { AxiosError: Failed } = axios;
+  throw new Failed(
+    `Request failed with status code ${status}`,
+    Failed.ERR_BAD_RESPONSE,
+    response.config,
+    response.request,
+    response,
+  );
+}
+
+/**
  * The reasons undici's fetch gives (the fetch adapter's `ERR_NETWORK` has them as its `cause`)
  * for a request fetch's own rules refuse: a redirect loop (20 redirects), a redirect to a
  * scheme fetch does not speak, a port it never sends to, a redirect its mode forbids (to
@@ -251,8 +271,8 @@ const FETCH_RULE =
  * `ERR_NETWORK`, which core reads by its cause (else as a network error), carries undici's own error as its
  * `cause`: marked `retryable: false` when that error is not one to retry as the http adapter
  * would have thrown it (by its code: a Location no URL parser reads, `ERR_INVALID_URL`, a
- * TLS refusal), or when fetch's rules refused the request (a reason, no code): the same on
- * every try, and no sign of a host in trouble — as the http adapter's
+ * TLS refusal; undici's `bad upgrade`, a `101` answer), or when fetch's rules refused the
+ * request (a reason, no code): the same on every try, and no sign of a host in trouble — as the http adapter's
  * `ERR_FR_TOO_MANY_REDIRECTS` is not retried.
  */
 function brokenOff(error: unknown): never {
@@ -281,7 +301,7 @@ function brokenOff(error: unknown): never {
   } else if (
     e.code === 'ERR_NETWORK' &&
     (typeof cause?.code === 'string'
-      ? !isRetryableFailure(cause)
+      ? !isRetryableFailure(cause) || (cause.code === 'UND_ERR_SOCKET' && cause.message === 'bad upgrade')
       : cause?.code === undefined && typeof cause?.message === 'string' && FETCH_RULE.test(cause.message))
   ) {
     Object.defineProperty(error, 'retryable', { value: false, configurable: true, writable: true });

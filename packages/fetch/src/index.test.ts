@@ -4,6 +4,7 @@ import {
   ConfigurationError,
   consecutive,
   HttpStatusError,
+  onListenerError,
   RateLimitExceededError,
   resilienceDetails,
 } from '@resilience/core';
@@ -124,6 +125,22 @@ describe('withResilience(fetch) against a real server', () => {
     const { fetch: throttled } = resilient({ throttle: true });
     await throttled(`${server.url}/items`).catch(() => {});
     expect(throttled.client.host(server.host)!.throttle!.stats.probability).toBeGreaterThan(0);
+  });
+
+  it('does not retry a 101 answer to a request that asked for no upgrade (undici: bad upgrade)', async () => {
+    server = await scriptServer(
+      raw('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
+    );
+    const { clock, fetch: f } = resilient();
+    let error: unknown;
+    f(`${server.url}/items`).catch((e: unknown) => {
+      error = e;
+    });
+    await until(() => error !== undefined || clock.pendingTimers > 0, 'a failure or a retry');
+    expect(clock.pendingTimers).toBe(0); // before, a backoff: retried as a network error, 4 times
+    expect(error).toBeInstanceOf(TypeError);
+    expect(resilienceDetails(error)).toMatchObject({ attempts: 1 });
+    expect(server.seen).toHaveLength(1);
   });
 
   it('sends a burst of concurrent requests to a fresh host whole with throttle on: calls in flight do not count against it', async () => {
@@ -281,6 +298,28 @@ describe('withResilience(fetch) against a real server', () => {
     expect(server.seen).toHaveLength(2); // before, the flood evicted the host's bucket: it came back full
   });
 
+  it('keeps a host with requests in flight through a flood of requests to other hosts: their failures open its breaker', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    server = await scriptServer((req, res) => void held.then(() => answer(503)(req, res)));
+    const { fetch: f } = resilient({
+      retry: false,
+      maxHosts: 2,
+      breaker: { strategy: consecutive(3), halfOpenAfter: 60_000 },
+    });
+    const pending = Array.from({ length: 3 }, () => f(`${server.url}/a`));
+    await server.requests(3);
+    const port = new URL(server.url).port;
+    await Promise.allSettled(Array.from({ length: 5 }, (_, i) => f(`http://127.0.0.${i + 2}:${port}/`)));
+    release();
+    expect((await Promise.all(pending)).map((r) => r.status)).toEqual([503, 503, 503]);
+    // Before, the flood dropped the host with its breaker closed, and these failures went to that one.
+    await expect(f(`${server.url}/a`)).rejects.toBeInstanceOf(BrokenCircuitError);
+    expect(server.seen).toHaveLength(3);
+  });
+
   it('names its policies after fetch by default', () => {
     expect(FETCH_DEFAULTS).toEqual({ name: 'fetch' });
     expect(withResilience(fetch).client.name).toBe('fetch');
@@ -403,6 +442,34 @@ describe('withResilience(fetch) against a real server', () => {
     expect(((open as BrokenCircuitError).cause as HttpStatusError<Response>).response).toBeUndefined();
   });
 
+  it('reports an async retry.onRetry or onEvent listener that rejects, as one that throws (before: unhandled rejections)', async () => {
+    server = await scriptServer(answer(503), answer(200));
+    const reported: [unknown, unknown][] = [];
+    const stop = onListenerError((error, event) => reported.push([error, event]));
+    const sink = new Error('log sink down');
+    const f = withResilience(fetch, {
+      retry: {
+        backoff: backoff.constant(0),
+        onRetry: async () => {
+          throw sink;
+        },
+      },
+    });
+    f.client.onEvent(async (event) => {
+      if (event.type === 'retry') throw sink;
+    });
+    try {
+      expect((await f(`${server.url}/items`)).status).toBe(200);
+      await until(() => reported.length === 2, 'both rejections reported');
+      expect(reported.map(([error, event]) => [error, (event as { type: string }).type])).toEqual([
+        [sink, 'retry'],
+        [sink, 'retry'],
+      ]);
+    } finally {
+      stop();
+    }
+  });
+
   it('rejects what is not a fetch function, and bad options, naming them', () => {
     expect(() => withResilience('fetch' as never)).toThrow(ConfigurationError);
     expect(() => withResilience('fetch' as never)).toThrow(/fetch: received "fetch"/);
@@ -419,6 +486,12 @@ describe('withResilience(fetch) against a real server', () => {
     // The function and the options, in one error.
     expect(() => withResilience('fetch' as never, { maxHosts: 0 })).toThrow(
       /^Invalid withResilience options: fetch: .*; maxHosts: received 0/,
+    );
+  });
+
+  it('refuses an async retry.handle, as @resilience/axios does (before, wrapped, it passed and never retried)', () => {
+    expect(() => withResilience(fetch, { retry: { handle: (async () => true) as never } })).toThrow(
+      'retry.handle: received a function, expected a function, not async',
     );
   });
 });

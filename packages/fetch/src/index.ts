@@ -203,10 +203,19 @@ const unlessUnkept =
   (error: unknown): boolean =>
     !unkept.has((error instanceof HttpStatusError ? error.response : error) as object) && handle(error);
 
-/** The `retry` option with its `handle` guarded by `unlessUnkept`; one that is no object or function goes as it is, to be named. */
+/**
+ * The `retry` option with its `handle` guarded by `unlessUnkept`; one that is no object or
+ * function, or an async one, goes as it is, to be named (`retry.handle`), as axios' is. Wrapped,
+ * an async `handle` passed core's check, and its promise read as no: nothing was ever retried.
+ */
 function guardedRetry(retry: ResilientFetchOptions['retry']): NonNullable<ResilientFetchOptions['retry']> {
   if (retry === undefined) return { handle: unlessUnkept(isRetryableFailure) };
-  if (!isPlainObject(retry) || (retry.handle !== undefined && typeof retry.handle !== 'function')) return retry;
+  const handle: unknown = isPlainObject(retry) ? retry.handle : undefined;
+  if (
+    !isPlainObject(retry) ||
+    (handle !== undefined && (typeof handle !== 'function' || handle.constructor.name === 'AsyncFunction'))
+  )
+    return retry;
   return { ...retry, handle: unlessUnkept(retry.handle ?? isRetryableFailure) };
 }
 
@@ -275,17 +284,24 @@ const FETCH_RULE =
   /^(|redirect count exceeded|unexpected redirect|URL scheme must be a HTTP\(S\) scheme|unknown scheme|bad port|invalid method|proxy authentication required|about scheme is not supported|failed to fetch the data URL|not implemented\.\.\. yet\.\.\.|cross origin not allowed for request mode "cors"|URL cannot contain credentials for request mode "cors"|request mode cannot be "same-origin"|redirect mode cannot be "follow" for "no-cors" request|cors failure|local URLs only|only if cached)$/;
 
 /**
+ * undici's error for a `101 Switching Protocols` answer to a request that asked for no upgrade:
+ * no final status, the same on every try (a `1xx` without `Upgrade` is an `HPE_*` error already).
+ */
+const isBadUpgrade = (cause: { message?: unknown; code?: unknown }): boolean =>
+  cause.code === 'UND_ERR_SOCKET' && cause.message === 'bad upgrade';
+
+/**
  * Rethrows an attempt's error, marked `retryable: false` when fetch's own rules refused the
- * request: trying again gets the same answer (a redirect loop, sent again, is 21 more
- * requests), and the host is not failing, so neither the retry nor the breaker counts it.
+ * request, or the answer was a `101` (`isBadUpgrade`): trying again gets the same answer (a
+ * redirect loop, sent again, is 21 more requests; before, a 101 was retried as a network
+ * error), and the host is not failing, so neither the retry nor the breaker counts it.
  */
 function ruledOut(error: unknown): never {
   const cause = (error as { cause?: { message?: unknown; code?: unknown } } | null)?.cause;
   if (
     (error as Error)?.name === 'TypeError' &&
     typeof cause?.message === 'string' &&
-    cause.code === undefined &&
-    FETCH_RULE.test(cause.message)
+    (cause.code === undefined ? FETCH_RULE.test(cause.message) : isBadUpgrade(cause))
   ) {
     Object.defineProperty(error, 'retryable', { value: false, configurable: true, writable: true });
   }

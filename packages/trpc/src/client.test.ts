@@ -561,9 +561,39 @@ describe('a downstream link that fails with a value with no string form', () => 
     expect(heard[0]).toBeInstanceOf(TRPCClientError);
   });
 
+  it('refuses an async key of circuitBreakerLink and rateLimitLink at construction: its promise is no key', () => {
+    const limiter = rateLimiter({ algorithm: tokenBucket({ capacity: 1, refillPerSecond: 1 }) });
+    expect(() => circuitBreakerLink({ breaker: {}, key: (async () => 'k') as never })).toThrow(
+      'Invalid circuitBreakerLink options: key: received a function, expected a function, not async',
+    );
+    expect(() => rateLimitLink({ limiter, key: (async () => 'k') as never })).toThrow(
+      'Invalid rateLimitLink options: key: received a function, expected a function, not async',
+    );
+  });
+
   it('refuses an async idempotent(op) at construction: its promise would read as no', () => {
     expect(() => retryLink({ idempotent: (async () => true) as never })).toThrow(/idempotent: .*not async/);
   });
+
+  it.each([
+    ['a promise', () => Promise.resolve(true), 'object'],
+    ['a string', () => 'yes', 'string'],
+  ])(
+    'fails a call whose idempotent(op) answers %s, naming the option (before, read as no)',
+    async (_, answer, type) => {
+      const clock = new FakeClock();
+      const client = await setup(
+        (url) => [retryLink<AppRouter>({ retry: { clock }, idempotent: answer as never }), httpLink({ url })],
+        clock,
+      );
+      outcomes = ['unavailable'];
+      const error = (await client.items.query().catch((e: unknown) => e)) as TRPCClientError<AppRouter>;
+      expect(error).toBeInstanceOf(TRPCClientError);
+      expect(error.cause).toBeInstanceOf(TypeError);
+      expect(error.message).toBe(`retryLink: idempotent(op) must return a boolean, received ${type}`);
+      expect(requests).toBe(0); // nothing sent: before, sent once and its 503 not retried
+    },
+  );
 });
 
 describe('an operation unsubscribed while a link holds it', () => {

@@ -388,6 +388,16 @@ describe('rateLimitMiddleware, errorFormatter and responseMeta over HTTP', () =>
     );
   });
 
+  it('refuses an async formatter or responseMeta of your own: tRPC reads their answers at once', async () => {
+    // Before: the error's shape was a promise (`{}` in a 500 the client could not read), the meta without its headers.
+    expect(() => errorFormatter(async ({ shape }) => shape)).toThrow(
+      /^Invalid errorFormatter options: format: received a function, expected a function, not async/,
+    );
+    expect(() => responseMeta((async () => ({ headers: { 'x-own': '1' } })) as never)).toThrow(
+      /^Invalid responseMeta options: own: received a function, expected a function, not async/,
+    );
+  });
+
   it('awaits a key that is a promise (a session looked up), and answers its rejection as the key’s error', async () => {
     const limiter = rateLimiter({ name: 'api', algorithm: tokenBucket({ capacity: 1, refillPerSecond: 0.001 }) });
     const url = await serve(

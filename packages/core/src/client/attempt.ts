@@ -2,28 +2,17 @@ import type { Disposer } from '../events/emitter.js';
 import { type ExecuteContext, neverAborted } from '../policy/policy.js';
 import { isAbortable, onContextAbort } from '../timeout/lazy-context.js';
 
-/**
- * What one attempt receives: its number, the `Idempotency-Key` to add if one was generated,
- * and two ways to be cancelled — a `signal`, or the cheaper {@link onAbort} for an HTTP
- * client that takes a callback (axios' `cancelToken`).
- */
+/** What one attempt receives: its number, a generated `Idempotency-Key`, and its cancellation. */
 export interface ClientAttempt {
-  /**
-   * Aborts with the caller's signal or a time limit (`undefined` when nothing can); made when first
-   * read: prefer {@link onAbort}.
-   */
+  /** Aborts with the caller's signal or a time limit (`undefined`: nothing can). Made when read: prefer {@link onAbort}. */
   readonly signal: AbortSignal | undefined;
   /** Whether anything can abort the attempt (the caller's signal, a time limit): `signal` is then defined. */
   readonly abortable: boolean;
-  /**
-   * Tells `listener` once, with the reason, when the attempt is aborted (at once if it is
-   * already). Returns the function that stops telling it: call it when the attempt is done.
-   * No signal made.
-   */
+  /** Tells `listener` once, with the reason, when the attempt aborts (at once if it has); returns its disposer. */
   onAbort(listener: (reason: unknown) => void): Disposer;
   /** 1 for the first attempt, incremented by each retry. */
   readonly attempt: number;
-  /** Send this as the `Idempotency-Key` header (same value on every attempt); absent when none is to be added. */
+  /** The `Idempotency-Key` header to send (the same on every attempt), if one was generated. */
   readonly idempotencyKey?: string;
 }
 

@@ -557,11 +557,42 @@ describe('per-host policies', () => {
     const flaky = script(503, 200);
     const pending = c.request(call('GET', A), flaky.send); // its retry waits on the clock
     await settle();
-    const up = script(200).send;
-    for (let i = 0; i < 3; i++) await c.request(call('GET', `https://h${i}.test/`), up); // a is dropped
+    // Every kept host has a request in flight, so a is dropped all the same.
+    let answer!: (response: FakeResponse) => void;
+    const answered = new Promise<FakeResponse>((resolve) => {
+      answer = resolve;
+    });
+    const up = script(() => answered).send;
+    const flood = Array.from({ length: 3 }, (_, i) => c.request(call('GET', `https://h${i}.test/`), up));
     expect(c.hosts()).not.toContain('a.example.com');
+    answer({ status: 200, headers: {} });
+    await Promise.all(flood);
     await drive(clock, pending); // the retry takes from a's key after the drop
     expect(c.limiter!.peekSync('a.example.com').remaining).toBe(10); // forgotten: it holds no room in the store
+  });
+
+  it('keeps a host with requests in flight past maxHosts: their failures open its breaker, not a dropped one', async () => {
+    const { client: c } = client({
+      maxHosts: 2,
+      retry: false,
+      breaker: { strategy: consecutive(3), halfOpenAfter: 60_000 },
+    });
+    let fail!: () => void;
+    const failing = new Promise<FakeResponse>((resolve) => {
+      fail = () => resolve({ status: 503, headers: {} });
+    });
+    const slow = script(() => failing);
+    const pending = Array.from({ length: 3 }, () => c.request(call('GET', A), slow.send));
+    const up = script(200).send;
+    for (let i = 0; i < 5; i++) await c.request(call('GET', `https://h${i}.test/`), up);
+    expect(c.hosts()).toEqual(['a.example.com', 'h4.test']); // before, a was dropped with its breaker closed
+    fail();
+    await Promise.all(pending);
+    expect(c.host('a.example.com')!.breaker!.state).toBe('open');
+    await expect(c.request(call('GET', A), slow.send)).rejects.toBeInstanceOf(BrokenCircuitError);
+    expect(slow.attempts).toHaveLength(3);
+    for (let i = 5; i < 7; i++) await c.request(call('GET', `https://h${i}.test/`), up);
+    expect(c.host('a.example.com')!.inFlight).toBe(0); // settled, each one counted out once
   });
 
   it('drops the least recently used host past maxHosts when every kept breaker is open', async () => {

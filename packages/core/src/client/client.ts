@@ -142,7 +142,8 @@ export class ResilientClient<N = unknown, R = unknown> {
     }
     const run = new Run<R>(host, this.#transport, this.#clock, send, idempotencyKey, call.signal, safe);
     if (!safe) host.budget?.recordCall(); // the budget is a share of every request to the host
-    return (safe ? host.withRetry : host.once).execute(run.attempt, call.signal).catch(run.settle);
+    host.inFlight++;
+    return (safe ? host.withRetry : host.once).execute(run.attempt, call.signal).then(host.ended, run.settle);
   }
 
   /** The request's host (or key) policies; a URL with the origin of the previous one reuses its host's. */
@@ -290,6 +291,7 @@ class Run<R> {
 
   /** The end of a request that failed: its last response is returned, any other error thrown with details. */
   readonly settle = (error: unknown): R => {
+    this.#host.inFlight--;
     const last = isRetryExhaustedError(error) ? error.cause : error;
     const details = this.#details();
     const failed = this.#statusError;

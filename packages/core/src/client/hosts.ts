@@ -48,6 +48,13 @@ export class HostPolicies {
   /** The time limit of a whole request. */
   readonly deadline: TimeoutPolicy | undefined;
   readonly metrics: MetricsCollector | undefined;
+  // @internal Requests in flight: while any is, the host is not dropped (their outcomes would go to a breaker, a budget no longer kept).
+  inFlight = 0;
+  // @internal A request's success: one fewer in flight.
+  readonly ended = <T>(value: T): T => {
+    this.inFlight--;
+    return value;
+  };
   // @internal Runs a request that may be retried: deadline, then retry.
   readonly withRetry: Pipeline;
   // @internal Runs a request sent once: deadline only.
@@ -205,7 +212,7 @@ export class HostBuilder {
         onRetry === undefined || typeof onRetry === 'function'
           ? (event) => {
               if (discard !== undefined) release(discard, event.error);
-              onRetry?.(event);
+              return onRetry?.(event); // an async one's rejection is reported
             }
           : onRetry,
       ...(this.#clock && { clock: this.#clock }),
@@ -280,9 +287,7 @@ export class HostBuilder {
         context,
       );
     const onEvent: Subscribe<RateLimitEvent> = (listener) =>
-      policy.onEvent((event) => {
-        if (event.key === key) listener(event);
-      });
+      policy.onEvent((event) => (event.key === key ? listener(event) : undefined));
     const drop = () => {
       gone = this.#options.rateLimit?.store === undefined;
       if (gone) forget();
@@ -304,13 +309,16 @@ function release(discard: (response: unknown) => void, error: unknown): void {
 
 /**
  * The host dropped past `maxHosts`: the least recently used whose breaker is closed (or that has
- * none), whose throttle sheds nothing and whose rate limit admits, among the SCANNED oldest, else
- * the oldest. Dropped policies are rebuilt fresh, so an open (half-open, isolated) breaker, a
- * shedding throttle or a spent quota is kept: requests to many new hosts (URLs an attacker
- * chooses) must not let traffic back onto a host that is down or out of quota.
+ * none), whose throttle sheds nothing and whose rate limit admits, among the SCANNED oldest: one
+ * with no request in flight, else the one with the fewest; else the oldest. Dropped policies are
+ * rebuilt fresh, so an open (half-open, isolated) breaker, a shedding throttle or a spent quota is
+ * kept: requests to many new hosts (URLs an attacker chooses) must not let traffic back onto a host
+ * that is down or out of quota. A host in flight is kept while another can go: its requests'
+ * failures (and retries) would count in a breaker (and budget) no longer kept.
  */
 function victim(hosts: Map<string, HostPolicies>, spent?: (key: string) => boolean): [string, HostPolicies] {
   let oldest: [string, HostPolicies] | undefined;
+  let busy: [string, HostPolicies] | undefined;
   let scanned = 0;
   for (const entry of hosts) {
     const { breaker, throttle } = entry[1];
@@ -319,12 +327,15 @@ function victim(hosts: Map<string, HostPolicies>, spent?: (key: string) => boole
       (state === undefined || state === 'closed') &&
       !(throttle && throttle.stats.probability > 0) &&
       !spent?.(entry[0])
-    )
-      return entry;
+    ) {
+      const n = entry[1].inFlight;
+      if (n === 0) return entry;
+      if (busy === undefined || n < busy[1].inFlight) busy = entry;
+    }
     oldest ??= entry;
     if (++scanned === SCANNED) break;
   }
-  return oldest!;
+  return busy ?? oldest!;
 }
 
 /**

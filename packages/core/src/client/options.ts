@@ -10,7 +10,7 @@ import { TIMEOUT_OPTION_NAMES, type TimeoutStrategy } from '../timeout/options.j
 
 /** `retry()`'s options, but for time and randomness (the client's) and the deadline (`deadlineMs`). */
 export type ClientRetryOptions = Omit<RetryOptions, 'budget' | 'clock' | 'random' | 'deadlineMs'> & {
-  /** Each host's retry budget: its options, an instance all hosts share, or `false`. @default RetryBudget's, per host */
+  /** A `RetryBudget`'s options (one per host), one to share, or `false`. @default 10 % of requests plus one retry a second */
   budget?: RetryBudget | RetryBudgetOptions | false;
 };
 
@@ -30,10 +30,7 @@ export type ClientTimeoutOptions = number | { ms: number; strategy?: TimeoutStra
 
 /** What an HTTP client adapter takes; `N` is its request (what `idempotent` and `key` receive). */
 export interface ClientOptions<N = unknown> {
-  /**
-   * Retries of what is safe to repeat, on what `isRetryableFailure` accepts. `false`: none.
-   * @default retry()'s with full jitter, and a budget per host
-   */
+  /** Retries of what is safe to repeat, on `isRetryableFailure`; `false`: none. @default full jitter, a budget per host */
   retry?: ClientRetryOptions | false;
   /** A circuit breaker per host (docs/client.md). Off by default. */
   breaker?: Omit<CircuitBreakerOptions, 'clock' | 'random' | 'initialState' | 'key'>;
@@ -45,21 +42,15 @@ export interface ClientOptions<N = unknown> {
   deadlineMs?: number;
   /** Adaptive throttling per host (Google SRE); `true` for its defaults. Off by default. */
   throttle?: Omit<AdaptiveThrottleOptions, 'clock' | 'random'> | boolean;
-  /**
-   * Whether a request is safe to retry. A request that fails it is sent once.
-   * @default an idempotent method (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) or an `Idempotency-Key` header
-   */
+  /** Whether a request is safe to retry (else sent once). @default an `IDEMPOTENT_METHODS` method or an `Idempotency-Key` */
   idempotent?: (request: N) => boolean;
-  /** Adds a generated `Idempotency-Key` (a quoted UUID) to POST and PATCH requests without one, the same on every attempt. @default false */
+  /** Gives a POST or PATCH without an `Idempotency-Key` one (a quoted UUID, on every attempt): safe to retry. @default false */
   idempotencyKey?: boolean;
   /** A metrics collector per host (`true`, or `metrics()`'s options). Off by default. */
   metrics?: MetricsOptions | boolean;
   /** The key a request's policies are kept under. @default the URL's host (`hostKeyOf`) */
   key?: (request: N) => string;
-  /**
-   * Most hosts (keys) whose policies are kept; past it the least recently used host's are
-   * dropped, but an open breaker's, a shedding throttle's or a spent quota's (docs/client.md). @default 100
-   */
+  /** Most hosts (keys) whose policies are kept; which one goes past it: docs/client.md. @default 100 */
   maxHosts?: number;
   /** Stamped on the client's breakers (`<name>:<host>` unless `breaker.name` is given). @default 'http-client' */
   name?: string;

@@ -66,6 +66,29 @@ describe('Emitter', () => {
     expect(String(warn.mock.calls[0]![0])).toMatch(/listener threw.*onListenerError/);
   });
 
+  it('reports an async listener’s rejection as its throw, not left unhandled (retry’s onRetry)', async () => {
+    const reported: [unknown, unknown][] = [];
+    const stop = onListenerError((error, event) => reported.push([error, event]));
+    const failure = new Error('log sink down');
+    const clock = new FakeClock();
+    const policy = retry({
+      clock,
+      backoff: backoff.constant(0),
+      maxAttempts: 2,
+      handle: () => true,
+      onRetry: async () => {
+        throw failure;
+      },
+    });
+    let calls = 0;
+    const done = policy.execute(() => (++calls === 1 ? Promise.reject(new Error('once')) : 'ok'));
+    await clock.runAll();
+    expect(await done).toBe('ok');
+    await Promise.resolve();
+    expect(reported).toEqual([[failure, expect.objectContaining({ type: 'retry', attempt: 1 })]]);
+    stop();
+  });
+
   it('reports every listener error to onListenerError handlers instead, until disposed', () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     const emitter = new Emitter<Event>();

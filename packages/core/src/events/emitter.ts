@@ -58,8 +58,8 @@ export function onListenerError(handler: ListenerErrorHandler): Disposer {
 
 /**
  * A synchronous event source that costs nothing when nobody listens: producers check
- * `hasListeners` before building an event. A listener that throws cannot break the policy
- * that reports to it: its error goes to {@link onListenerError}.
+ * `hasListeners` before building an event. A listener that throws (or rejects) cannot break
+ * the policy that reports to it: its error goes to {@link onListenerError}.
  */
 export class Emitter<T> {
   #listeners: ReadonlyArray<(event: T) => void> = [];
@@ -81,7 +81,9 @@ export class Emitter<T> {
   emit(event: T): void {
     for (const listener of this.#listeners) {
       try {
-        listener(event);
+        // An async listener's rejection is its throw: reported, not left unhandled (the process's end on Node).
+        const answer: unknown = listener(event);
+        if (answer instanceof Promise) answer.catch((error) => reportListenerError(listener, error, event));
       } catch (error) {
         // A faulty listener must not change the outcome of the call it observes.
         reportListenerError(listener, error, event);
@@ -95,8 +97,7 @@ export function onType<E extends { type: string }, K extends E['type']>(
   subscribe: Subscribe<E>,
   type: K,
 ): Subscribe<Extract<E, { type: K }>> {
+  // The listener's answer is handed on: an async one's rejection is reported.
   return (listener) =>
-    subscribe((event) => {
-      if (event.type === type) listener(event as Extract<E, { type: K }>);
-    });
+    subscribe((event) => (event.type === type ? listener(event as Extract<E, { type: K }>) : undefined));
 }

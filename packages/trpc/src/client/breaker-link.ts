@@ -46,7 +46,7 @@ export function circuitBreakerLink<TRouter extends AnyRouter = AnyRouter>(
   refuseSignal(v, options, 'breaker');
   const o = v.known(options, OPTION_NAMES);
   v.check(isPlainObject(o.breaker), 'breaker', o.breaker, 'circuitBreaker() options');
-  v.function('key', o.key);
+  v.predicate('key', o.key); // an async one answers a promise: no key
   v.integer('maxKeys', o.maxKeys, { min: 1 });
   v.string('name', o.name);
   v.clock('clock', o.clock);

@@ -21,7 +21,12 @@ export function promiseLink(
   run: (op: Operation, send: (op: Operation) => Promise<Envelope>, signal: AbortSignal) => Promise<Envelope>,
 ): Link {
   return ({ op, next }) => {
-    if (op.type === 'subscription' || !applies(op)) return next(op);
+    if (op.type === 'subscription') return next(op);
+    try {
+      if (!applies(op)) return next(op);
+    } catch (error) {
+      return observable((observer) => observer.error(asClientError(error))); // a callback of the caller's that failed
+    }
     return observable((observer) => {
       let cancel: (() => void) | undefined;
       let stopped = false;

@@ -36,7 +36,7 @@ export function rateLimitLink<TRouter extends AnyRouter = AnyRouter>(options: Ra
   refuseSignal(v, options);
   const o = v.known(options, OPTION_NAMES);
   v.check(typeof o.limiter?.wait === 'function', 'limiter', o.limiter, 'a RateLimiter');
-  v.function('key', o.key);
+  v.predicate('key', o.key); // an async one answers a promise: no key
   v.number('maxWaitMs', o.maxWaitMs, { min: 0 });
   v.boolean('subscriptions', o.subscriptions);
   v.done();

@@ -74,6 +74,12 @@ export function isIdempotencyKeyInUse(error: unknown): boolean {
 
 const safeByDefault = (op: Operation) => op.type === 'query' || hasIdempotencyKey(op);
 
+/** `idempotent(op)`'s answer: anything but a boolean (a promise, `'yes'`) fails the call, rather than read as no. */
+function said(answer: unknown): boolean {
+  if (typeof answer === 'boolean') return answer;
+  throw new TypeError(`retryLink: idempotent(op) must return a boolean, received ${typeof answer}`);
+}
+
 /**
  * `random`, drawn once per millisecond of `clock`: the calls of a batch that failed fail
  * together, so their retries wait alike and go out as one batch again, as tRPC's own
@@ -121,7 +127,7 @@ export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryL
   );
   const idempotent = o.idempotent ?? safeByDefault;
   const link = promiseLink(
-    (op) => idempotent(op) === true,
+    (op) => said(idempotent(op)),
     (op, send, signal) => {
       let attempts = 0;
       let waitedMs = 0;

@@ -108,9 +108,11 @@ export function errorFormatter(format?: (opts: FormatterOptions & { shape: Shape
  * Refuses a function of your own that is none, and this helper handed to tRPC uncalled
  * (`errorFormatter: errorFormatter`), which tRPC's call would give its options as `format`:
  * every error's shape a function (`{}` to the client), every `responseMeta` without headers.
+ * An async one too: tRPC reads both answers at once, so its promise was the shape (`{}`, a 500
+ * the client could not read) or a meta without your headers.
  */
 const ownFunction = (subject: string, option: string, value: unknown): void =>
-  new OptionsValidator(subject).function(option, value).done();
+  new OptionsValidator(subject).predicate(option, value).done();
 
 /** The fields an error's cause may set on the response: the rate-limit draft's and Retry-After. */
 const FORWARDED = /^ratelimit(-policy)?$|^(x-)?ratelimit-(limit|remaining|reset)$/;
