@@ -38,7 +38,7 @@ const TABLE: ReadonlyArray<readonly [string, () => unknown, number, string, stri
   ['not found', () => withStatus(404, 'no order 7'), 404, PROBLEM_TYPES.not_found, null],
   ['bug', () => new TypeError("Cannot read properties of undefined (reading 'id')"), 500, PROBLEM_TYPES.unknown, null],
   // A failure whose message quotes the client ("rate limit"): a server failure, not a 429 that hides it.
-  ['message quoting the client', () => new Error('no such sku: rate limit'), 502, PROBLEM_TYPES.dependency, null],
+  ['message quoting the client', () => new Error('no such sku: rate limit'), 500, PROBLEM_TYPES.unknown, null],
 ];
 
 export const errorHandlerScenarios: Scenario[] = [
@@ -57,6 +57,31 @@ export const errorHandlerScenarios: Scenario[] = [
         expect([name, res.status, res.headers.get('retry-after')]).toEqual([name, status, retryAfter]);
         expect(await problemOf(res)).toMatchObject({ type, status });
       }
+    },
+  },
+  {
+    area: 'errorHandler',
+    name: "a plain Error quoting the client's text ('forbidden', 'timed out') is a 500, recorded and logged: no status from a message",
+    async run(t) {
+      const collector = metrics();
+      const recent = recentErrors({ max: 10 });
+      const logger = t.logger();
+      const app = await t.serve([
+        t.m.errorHandler({ collector, recentErrors: recent, logger }),
+        t.m.route('GET', '/search', (r) => {
+          throw new Error(`user input: ${new URL(r.path, 'http://x').searchParams.get('q')}`);
+        }),
+      ]);
+      const words = ['forbidden', 'unauthorized', 'timed out', 'rate limit', 'connection reset'];
+      for (const q of words) {
+        const res = await app.fetch(`/search?q=${encodeURIComponent(q)}`);
+        expect([q, res.status, res.headers.get('www-authenticate')]).toEqual([q, 500, null]);
+        expect(await problemOf(res)).toMatchObject({ status: 500, type: PROBLEM_TYPES.unknown });
+      }
+      expect(recent.list().map((e) => e.status)).toEqual(words.map(() => 500));
+      expect(logger.lines.filter((l) => l.level === 'error')).toHaveLength(words.length);
+      const counted = Object.values(collector.snapshot().errorsByCategory).reduce((a, b) => a + b, 0);
+      expect(counted).toBe(words.length);
     },
   },
   {
