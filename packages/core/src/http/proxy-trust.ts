@@ -18,11 +18,7 @@ const FIX = {
   other: 'trust exactly the proxies you run (their number or their addresses) in your framework’s proxy setting',
 } as const;
 
-/**
- * The warning for the classic client-IP misconfiguration behind proxies (forwarding headers
- * while no proxy is trusted, or every proxy trusted), or `undefined`: log it once. See
- * docs/http.md.
- */
+/** The warning to log once for a client-IP misconfiguration behind proxies (docs/http.md), or `undefined`. */
 export function proxyTrustWarning(input: ProxyTrustInput): string | undefined {
   const { headers, trust, framework, field = 'X-Forwarded-For' } = input ?? ({} as ProxyTrustInput);
   if (trust !== 'none' && trust !== 'all' && trust !== 'hops') {
