@@ -3,7 +3,9 @@
 // back on the stream, so multer mounted after it (on the route, as its docs show) parses the
 // fields and the file instead of failing with "Unexpected end of form" (a 500).
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
+import { recentErrors } from '@resilience/core';
 import express from 'express';
 import express4 from 'express4';
 import multer from 'multer';
@@ -71,5 +73,46 @@ describe.each([
     };
     expect(await (await fetch(url, init)).json()).toEqual({ body: { b: 2, a: 1 } });
     expect((await fetch(url, init)).headers.get('idempotent-replayed')).toBe('true');
+  });
+});
+
+describe.each([
+  ['Express 5', express],
+  ['Express 4', express4 as unknown as typeof express],
+])('a client that leaves while multer reads its upload on %s', (_name, framework) => {
+  it('is recorded once as cancelled (499), not as a logged 500 of multer\'s "Request aborted"', async () => {
+    const errors = recentErrors({ max: 10 });
+    const logged: string[] = [];
+    const app = framework();
+    app.post('/uploads', multer().none(), (_req, res) => res.json({}));
+    app.use(errorHandler({ recentErrors: errors, logger: { ...quiet, error: (_f, m) => logged.push(m) } }));
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    closers.push(() => server.close());
+    // Multer reads (busboy listens for the body's data) once the first part has come; then the client leaves.
+    const reading = new Promise<void>((resolve) => {
+      server.once('request', (req: IncomingMessage) => {
+        const poll = () => (req.listenerCount('data') > 0 ? resolve() : setImmediate(poll));
+        poll();
+      });
+    });
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write(
+      'POST /uploads HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: 200\r\n\r\n--XX\r\nContent-Disposition: form-data; name="a"\r\n\r\nval',
+    );
+    await reading;
+    const recorded = new Promise<void>((resolve) => {
+      const list = errors.record.bind(errors);
+      errors.record = (error, context) => {
+        const entry = list(error, context);
+        resolve();
+        return entry;
+      };
+    });
+    socket.destroy();
+    await recorded;
+    expect(errors.list()).toEqual([expect.objectContaining({ status: 499, category: 'cancelled' })]);
+    expect(logged).toEqual([]);
   });
 });

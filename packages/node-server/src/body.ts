@@ -165,8 +165,11 @@ function inflate(wire: Buffer, decode: Inflate | undefined, maxBodyBytes: number
   }
 }
 
+const ABORTED = /^(request[. ]aborted|ECONNABORTED|ECONNRESET)$/i;
+
 /**
- * A body parser's failure to decode the request's own body (`@koa/bodyparser` passes zlib's
+ * A body parser's failure because its client left mid-body as the {@link ClientDisconnectedError}
+ * it is (499, cancelled). A body parser's failure to decode the request's own body (`@koa/bodyparser` passes zlib's
  * error on as it is; body-parser makes it a 400 that keeps zlib's code) as the
  * {@link RequestBodyError} it is, the client's 400, as {@link bodyReader} answers that body:
  * core reads zlib's and brotli's codes (`Z_DATA_ERROR`, `ERR__ERROR_FORMAT_PADDING_1`) as an
@@ -175,7 +178,14 @@ function inflate(wire: Buffer, decode: Inflate | undefined, maxBodyBytes: number
  */
 export function requestBodyFailure(req: IncomingMessage, error: unknown): unknown {
   try {
-    const e = error as { code?: string; response?: unknown; isAxiosError?: unknown };
+    const e = error as { code?: string; type?: unknown; message?: unknown; response?: unknown; isAxiosError?: unknown };
+    // A body parser whose client left before the body ended (raw-body's 400 `request.aborted`,
+    // under body-parser, co-body and @koa/bodyparser; multer's plain 'Request aborted'; Node's
+    // ECONNRESET `aborted`): the client cancelled, a 499 as the signal and our reader record
+    // it, not the parser's 400 (or a 500, logged).
+    if (!req.complete && req.destroyed && [e.type, e.code, e.message].some((v) => ABORTED.test(v as string))) {
+      return new ClientDisconnectedError({ cause: error });
+    }
     const coding = headersOf(req)['content-encoding']?.toLowerCase() as string;
     if (
       !/^(Z_|ERR__)/.test(e.code!) ||

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   BrokenCircuitError,
   BulkheadRejectedError,
@@ -13,7 +14,7 @@ import {
   TimeoutError,
 } from '@resilience/core';
 import { expect } from 'vitest';
-import { deferred, leftWhileWaiting } from '../context.js';
+import { abandonedRequest, deferred, leftWhileWaiting } from '../context.js';
 import { problemOf, type Scenario } from '../scenario.js';
 import { downStore } from './rate-limit.js';
 
@@ -449,6 +450,61 @@ export const errorHandlerScenarios: Scenario[] = [
       expect([snapshot.calls, snapshot.failed]).toEqual([0, 0]);
       // The server goes on.
       expect((await app.fetch('/missing')).status).toBe(404);
+    },
+  },
+  {
+    area: 'signals',
+    name: "a client that disconnects while the framework's JSON parser reads its body is recorded once, as 499 (cancelled), not as the parser's 400",
+    async run(t) {
+      const errors = recentErrors({ max: 10 });
+      const stats = metrics();
+      const logger = t.logger();
+      const recorded = deferred();
+      const list = {
+        record: (error: unknown, context: Parameters<typeof errors.record>[1]) => {
+          const entry = errors.record(error, context);
+          recorded.resolve();
+          return entry;
+        },
+      };
+      let ran = false;
+      const app = await t.serve([
+        t.m.errorHandler({ recentErrors: list, collector: stats, logger }),
+        t.m.route(
+          'POST',
+          '/orders',
+          () => {
+            ran = true;
+            return {};
+          },
+          { parser: 'json' },
+        ),
+      ]);
+      // The parser reads (raw-body listens for the body's data), and half the body has come.
+      const reading = deferred<IncomingMessage>();
+      app.server.once('request', (req: IncomingMessage, res: ServerResponse) => {
+        const poll = () => (req.listenerCount('data') > 0 ? reading.resolve(req) : setImmediate(poll));
+        poll();
+        res.once('close', () => setImmediate(() => setImmediate(() => setImmediate(recorded.resolve))));
+      });
+      const body = '{"sku":"a-1",';
+      await abandonedRequest(
+        app.port,
+        {
+          method: 'POST',
+          path: '/orders',
+          headers: { 'content-type': 'application/json', 'content-length': String(body.length * 2) },
+          body,
+        },
+        reading.promise,
+      );
+      await recorded.promise;
+      expect(ran).toBe(false);
+      expect(errors.list()).toEqual([expect.objectContaining({ status: 499, category: 'cancelled' })]);
+      const snapshot = stats.snapshot();
+      expect(snapshot.errorsByCategory.cancelled).toBe(1);
+      expect([snapshot.calls, snapshot.failed]).toEqual([0, 0]);
+      expect(logger.lines).toEqual([]);
     },
   },
 ];
