@@ -5,6 +5,7 @@
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
+import { brotliCompressSync } from 'node:zlib';
 import { recentErrors } from '@resilience/core';
 import express from 'express';
 import express4 from 'express4';
@@ -116,3 +117,42 @@ describe.each([
     expect(logged).toEqual([]);
   });
 });
+
+describe.each([
+  ['Express 5', express, 200],
+  ['Express 4', express4 as unknown as typeof express, 415], // body-parser 1 decodes no br
+])(
+  'a parser after idempotency on %s parses a keyed body with its own options, as an unkeyed one',
+  (_name, framework, br) => {
+    it('its limit, verify, reviver and codings apply with a key as without', async () => {
+      let verified = 0;
+      const app = framework();
+      app.use(idempotency({ logger: quiet }));
+      const trim = (_key: string, value: unknown) => (typeof value === 'string' ? value.trim() : value);
+      const parser = framework.json({ limit: '1kb', reviver: trim, verify: () => void verified++ });
+      app.post('/orders', parser, (req, res) => res.json({ body: req.body }));
+      app.use(errorHandler({ logger: quiet }));
+      const server = app.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      closers.push(() => server.close());
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/orders`;
+      const send = async (key: string | undefined, body: string | Buffer, coding?: string) => {
+        const headers: Record<string, string> = { 'content-type': 'application/json' };
+        if (key !== undefined) headers['idempotency-key'] = key;
+        if (coding !== undefined) headers['content-encoding'] = coding;
+        const res = await fetch(url, { method: 'POST', headers, body });
+        const json = res.status === 200 ? await res.json() : undefined;
+        if (json === undefined) await res.arrayBuffer();
+        return [res.status, json];
+      };
+      expect(await send('"r-1"', '{"name":" Ada "}')).toEqual([200, { body: { name: 'Ada' } }]);
+      expect(verified).toBe(1);
+      const large = JSON.stringify({ note: 'x'.repeat(5_000) });
+      expect((await send('"r-2"', large))[0]).toBe(413);
+      expect((await send(undefined, large))[0]).toBe(413);
+      const compressed = brotliCompressSync('{"a":1}');
+      expect((await send('"r-3"', compressed, 'br'))[0]).toBe(br);
+      expect((await send(undefined, compressed, 'br'))[0]).toBe(br);
+    });
+  },
+);

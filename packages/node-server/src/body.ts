@@ -203,14 +203,18 @@ export function requestBodyFailure(req: IncomingMessage, error: unknown): unknow
 
 /**
  * Leaves a body read by a {@link bodyReader} where Express's parsers look: `req.body` (the
- * parsed value), `req.rawBody` (the bytes) and body-parser 1's `req._body` flag. body-parser
- * 2 (Express 5) skips a request whose stream has been read; body-parser 1 (Express 4) skips
- * one with `_body` set; neither then touches `req.body`.
+ * parsed value) and `req.rawBody` (the bytes). Its bytes are back on the stream, so a parser
+ * after the middleware (body-parser 1 and 2, multer) reads them as it would alone, with its own
+ * options (`limit`, `verify`, `reviver`, the codings it decodes), and its `req.body` is the one
+ * the handler sees. body-parser 1's `req._body` flag only for an empty body (nothing to read
+ * again): it made Express 4's parsers skip a keyed body, whose options then went unapplied (a body over their `limit` or in a coding they
+ * refuse let through, `verify` never called), so a request was handled otherwise with a key.
  */
 export function setRequestBody(req: IncomingMessage, body: RequestBody): void {
   // A record, not the request type: body parsers' typings declare `rawBody` (as a string) on it.
   const target = req as unknown as Record<string, unknown>;
   target.body = body.parsed;
   target.rawBody = body.raw;
-  target._body = true;
+  // An empty body left nothing to read: body-parser 1 would fail on the ended stream (a 500).
+  if (req.readableEnded) target._body = true;
 }
