@@ -165,8 +165,11 @@ function inflate(wire: Buffer, decode: Inflate | undefined, maxBodyBytes: number
   }
 }
 
+const ABORTED = /^(request[. ]aborted|ECONNABORTED|ECONNRESET)$/i;
+
 /**
- * A body parser's failure to decode the request's own body (`@koa/bodyparser` passes zlib's
+ * A body parser's failure because its client left mid-body as the {@link ClientDisconnectedError}
+ * it is (499, cancelled). A body parser's failure to decode the request's own body (`@koa/bodyparser` passes zlib's
  * error on as it is; body-parser makes it a 400 that keeps zlib's code) as the
  * {@link RequestBodyError} it is, the client's 400, as {@link bodyReader} answers that body:
  * core reads zlib's and brotli's codes (`Z_DATA_ERROR`, `ERR__ERROR_FORMAT_PADDING_1`) as an
@@ -175,7 +178,14 @@ function inflate(wire: Buffer, decode: Inflate | undefined, maxBodyBytes: number
  */
 export function requestBodyFailure(req: IncomingMessage, error: unknown): unknown {
   try {
-    const e = error as { code?: string; response?: unknown; isAxiosError?: unknown };
+    const e = error as { code?: string; type?: unknown; message?: unknown; response?: unknown; isAxiosError?: unknown };
+    // A body parser whose client left before the body ended (raw-body's 400 `request.aborted`,
+    // under body-parser, co-body and @koa/bodyparser; multer's plain 'Request aborted'; Node's
+    // ECONNRESET `aborted`): the client cancelled, a 499 as the signal and our reader record
+    // it, not the parser's 400 (or a 500, logged).
+    if (!req.complete && req.destroyed && [e.type, e.code, e.message].some((v) => ABORTED.test(v as string))) {
+      return new ClientDisconnectedError({ cause: error });
+    }
     const coding = headersOf(req)['content-encoding']?.toLowerCase() as string;
     if (
       !/^(Z_|ERR__)/.test(e.code!) ||
@@ -193,14 +203,18 @@ export function requestBodyFailure(req: IncomingMessage, error: unknown): unknow
 
 /**
  * Leaves a body read by a {@link bodyReader} where Express's parsers look: `req.body` (the
- * parsed value), `req.rawBody` (the bytes) and body-parser 1's `req._body` flag. body-parser
- * 2 (Express 5) skips a request whose stream has been read; body-parser 1 (Express 4) skips
- * one with `_body` set; neither then touches `req.body`.
+ * parsed value) and `req.rawBody` (the bytes). Its bytes are back on the stream, so a parser
+ * after the middleware (body-parser 1 and 2, multer) reads them as it would alone, with its own
+ * options (`limit`, `verify`, `reviver`, the codings it decodes), and its `req.body` is the one
+ * the handler sees. body-parser 1's `req._body` flag only for an empty body (nothing to read
+ * again): it made Express 4's parsers skip a keyed body, whose options then went unapplied (a body over their `limit` or in a coding they
+ * refuse let through, `verify` never called), so a request was handled otherwise with a key.
  */
 export function setRequestBody(req: IncomingMessage, body: RequestBody): void {
   // A record, not the request type: body parsers' typings declare `rawBody` (as a string) on it.
   const target = req as unknown as Record<string, unknown>;
   target.body = body.parsed;
   target.rawBody = body.raw;
-  target._body = true;
+  // An empty body left nothing to read: body-parser 1 would fail on the ended stream (a 500).
+  if (req.readableEnded) target._body = true;
 }

@@ -225,6 +225,7 @@ const SDK_ERRORS: [string, Error, ReturnType<typeof classify>, boolean][] = [
     false,
   ],
   ['pg 08006', sdk('connection failure', { code: '08006' }), 'network', true],
+  ['pg 28P01', sdk('password authentication failed for user "app"', { code: '28P01' }), 'auth', false],
   ['pg 57P01', sdk('terminating connection due to administrator command', { code: '57P01' }), 'network', true],
   [
     'mysql2 ER_LOCK_DEADLOCK',

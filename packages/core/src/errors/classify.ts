@@ -96,13 +96,13 @@ const FETCH_RULE =
 
 const retryableCategory = (c: ErrorCategory) => c === 'network' || c === 'timeout' || c === 'rate_limit';
 
-function assess(error: unknown, depth: number): Verdict {
+function assess(error: unknown, depth: number, byName?: boolean): Verdict {
   const e = asBag(error);
   if (!e) return UNKNOWN;
   if (isResilienceError(error)) {
     // Wrappers take the category of what they wrap.
     if ((error.code === 'retry_exhausted' || error.code === 'transaction_failed') && depth < 5) {
-      return assess(error.cause, depth + 1);
+      return assess(error.cause, depth + 1, byName);
     }
     // Of the toolkit's own errors only a timeout may pass on a retry: the rest are refusals and misuse.
     const category = OWN_CODES[error.code as keyof typeof OWN_CODES] ?? 'unknown';
@@ -117,7 +117,7 @@ function assess(error: unknown, depth: number): Verdict {
   const fromStatus = status === undefined ? undefined : byStatus(status);
   if (fromStatus) return verdict(fromStatus, retryableCategory(fromStatus) || fromStatus === 'dependency');
   if (depth < 5 && e.cause !== undefined) {
-    const fromCause = assess(e.cause, depth + 1);
+    const fromCause = assess(e.cause, depth + 1, byName);
     if (fromCause.category !== 'unknown') return fromCause;
   }
   const name = typeof e.name === 'string' ? e.name : '';
@@ -135,7 +135,7 @@ function assess(error: unknown, depth: number): Verdict {
   if (name === 'SyntaxError' || name === 'RangeError' || name === 'TypeError') return verdict('validation', false);
   if (/validation|zoderror|invalid/i.test(name)) return verdict('validation', false);
   for (const [pattern, category] of MESSAGE_RULES) {
-    if (pattern.test(message)) return verdict(category, retryableCategory(category));
+    if (pattern.test(byName ? name : message)) return verdict(category, retryableCategory(category));
   }
   return UNKNOWN;
 }
@@ -149,6 +149,18 @@ export function classify(error: unknown): ErrorCategory {
     return assess(error, 0).category;
   } catch {
     return 'unknown'; // a field that throws when read (a getter, a revoked Proxy)
+  }
+}
+
+/**
+ * {@link classify} reading an error's name where it reads the message: for a status to answer
+ * with, which text a client put in a message (`'no such user: forbidden'`) must not choose.
+ */
+export function classifyByName(error: unknown): ErrorCategory {
+  try {
+    return assess(error, 0, true).category;
+  } catch {
+    return 'unknown';
   }
 }
 

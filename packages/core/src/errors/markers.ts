@@ -60,6 +60,7 @@ export const ERROR_MARKERS: readonly ErrorMarker[] = [
   ['grpc', /^3$/, 'validation', false],
   ['grpc', /^4$/, 'timeout', true],
   ['grpc', /^(7|16)$/, 'auth', false],
+  ['code', /^28[0-9A-Z]{3}$/, 'auth', false], // PostgreSQL SQLSTATE class 28: invalid authorization
   ['grpc', /^8$/, 'rate_limit', true],
   ['grpc', /^14$/, 'dependency', true],
   // AWS throttling errors (their HTTP status is often 400).

@@ -34,6 +34,25 @@ describe('clientIpKey', () => {
     expect(clientIpKey('64:ff9b:2::cb00:7107')).toBe('64:ff9b:2::/56');
   });
 
+  it('folds the deprecated IPv4-compatible form (::a.b.c.d), 6to4 and Teredo to the IPv4 address they carry, not one key for all', () => {
+    // RFC 4291 §2.5.5.1: the IPv4 address in the last 32 bits; `::` and `::1` are none.
+    expect(clientIpKey('::203.0.113.7')).toBe('203.0.113.7');
+    expect(clientIpKey('::198.51.100.9')).toBe('198.51.100.9');
+    expect(clientIpKey('::cb00:7107')).toBe('203.0.113.7');
+    expect(clientIpKey('::1')).toBe('::/56');
+    expect(clientIpKey('::')).toBe('::/56');
+    expect(clientIpKey('::0.0.0.2')).toBe('::/56');
+    // RFC 3056: a 6to4 site's /48 is its router's IPv4 address; each of its 256 /56s is not another client.
+    expect(clientIpKey('2002:cb00:7107:1::1')).toBe('203.0.113.7');
+    expect(clientIpKey('2002:cb00:7107:ff00::1')).toBe('203.0.113.7');
+    expect(clientIpKey('2002:c633:6409::5')).toBe('198.51.100.9');
+    // RFC 4380: a Teredo client's public (NAT) IPv4 address, bits inverted, in the last 32 bits;
+    // a /56 keyed every client of one Teredo server as one.
+    expect(clientIpKey('2001:0:4136:e378:8000:63bf:34ff:8ef8')).toBe('203.0.113.7');
+    expect(clientIpKey('2001:0:4136:e378:8000:63bf:39cc:9bf6')).toBe('198.51.100.9');
+    expect(clientIpKey('2001:db8::1')).toBe('2001:db8::/56');
+  });
+
   it('masks other IPv6 addresses to a /56, so one customer cannot rotate through its addresses', () => {
     expect(clientIpKey('2001:db8:abcd:12ff:1:2:3:4')).toBe('2001:db8:abcd:1200::/56');
     expect(clientIpKey('2001:DB8:ABCD:1234::1')).toBe('2001:db8:abcd:1200::/56');
@@ -86,7 +105,10 @@ describe('clientIpKey', () => {
       fc.property(hextets, hextets, fc.integer({ min: 1, max: 128 }), fc.boolean(), (a, b, bits, upper) => {
         const v4 = (h: number[]) =>
           (h[0] === 0 && h[1] === 0 && h[5] === 0xffff) || (h[0] === 0x64 && h[1] === 0xff9b && h[5] === 0);
-        fc.pre(!(v4(a) && h234(a)) && !(v4(b) && h234(b))); // not an IPv4 client in IPv6 form
+        // IPv4-compatible (::a.b.c.d), 6to4 and Teredo carry an IPv4 client too.
+        const carries = (h: number[]) =>
+          h[0] === 0x2002 || (h[0] === 0x2001 && h[1] === 0) || (h.slice(0, 6).every((x) => x === 0) && h[6]! > 0xff);
+        fc.pre(!(v4(a) && h234(a)) && !(v4(b) && h234(b)) && !carries(a) && !carries(b)); // not an IPv4 client in IPv6 form
         const spell = (h: number[]) => (upper ? full(h).toUpperCase() : full(h));
         const same = prefix(a, bits) === prefix(b, bits);
         expect(

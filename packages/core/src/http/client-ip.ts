@@ -63,9 +63,8 @@ function format(groups: readonly number[]): string {
 }
 
 /**
- * The rate-limit key for a client's IP: IPv4 as it is, IPv4-mapped and NAT64 IPv6 folded to
- * IPv4, other IPv6 masked to `ipv6PrefixLength` bits; ports, brackets and zones dropped
- * (details in docs/http.md).
+ * The rate-limit key for a client's IP: IPv4 as it is, IPv6 forms of an IPv4 client folded to
+ * it, other IPv6 masked to `ipv6PrefixLength` bits; ports, brackets, zones dropped (docs/http.md).
  *
  * @example
  * clientIpKey('2001:db8:abcd:12ff::1'); // '2001:db8:abcd:1200::/56'
@@ -122,16 +121,22 @@ function ipv6Key(ip: string, bits: number): string {
   if (zone >= 0) text = text.slice(0, zone);
   const groups = hextets(text);
   if (groups === undefined) return ip;
-  // An IPv4 client: IPv4-mapped, SIIT's IPv4-translated (::ffff:0:a.b.c.d), or NAT64's
-  // (RFC 6052, and RFC 8215's local-use /48 as a /96): a /56 would key all IPv4 clients as one.
-  const [a, b, c, d, e, f] = groups as [number, number, number, number, number, number];
-  if (
-    (a + b + c + d === 0 && e + f === 0xffff && e * f === 0) ||
+  // An IPv4 client, keyed by its IPv4 address, as it is one client there: a /56 would key all
+  // of them as one (or, for 6to4, one IPv4 address as 256). IPv4-mapped; SIIT's IPv4-translated
+  // (::ffff:0:a.b.c.d); the deprecated IPv4-compatible (::a.b.c.d, RFC 4291 §2.5.5.1; not :: or
+  // ::1); NAT64's (RFC 6052, and RFC 8215's local-use /48 as a /96); a 6to4 site (2002:AABB:CCDD::/48,
+  // RFC 3056: its router's address); a Teredo client (2001:0::/32, RFC 4380: its NAT's, inverted).
+  const [a, b, c, d, e, f, g, h] = groups as [number, number, number, number, number, number, number, number];
+  const v4 =
+    (a + b + c + d === 0 && ((e + f === 0xffff && e * f === 0) || (e + f === 0 && g > 0xff))) ||
     (a === 0x64 && b === 0xff9b && (c === 1 || c + d + e + f === 0))
-  ) {
-    const [hi, lo] = [groups[6]!, groups[7]!];
-    return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
-  }
+      ? [g, h]
+      : a === 0x2002
+        ? [b, c]
+        : a === 0x2001 && b === 0
+          ? [g ^ 0xffff, h ^ 0xffff]
+          : undefined;
+  if (v4 !== undefined) return `${v4[0]! >> 8}.${v4[0]! & 0xff}.${v4[1]! >> 8}.${v4[1]! & 0xff}`;
   if (bits === 128) return format(groups);
   const masked = groups.map((g, i) => {
     const keep = Math.min(16, Math.max(0, bits - i * 16));

@@ -1,6 +1,6 @@
 import { type Disposer, reportListenerError } from '../events/emitter.js';
 
-/** What a server adapter decided instead of running the handler: 429, a shed or timed-out 503, a replay, a 409/422, a failed-closed store's 503. */
+/** What a server adapter decided instead of running the handler. */
 export type HttpDecisionKind =
   | 'rate_limited'
   | 'shed'
@@ -25,9 +25,8 @@ const KEY = Symbol.for('@resilience/core:http-decisions');
 const slot = globalThis as { [KEY]?: readonly Listener[] };
 
 /**
- * Subscribes to the decisions of every server adapter (a request rate-limited, shed,
- * replayed, timed out...), called in the request's async context. Returns a disposer. See
- * docs/express.md.
+ * Subscribes to every server adapter's decisions, called in the request's async context;
+ * returns a disposer.
  * @example
  * const stop = onHttpDecision(({ decision, policy }) => shedCounter.inc({ decision, policy }));
  */

@@ -1,5 +1,5 @@
 import { asBag, unknownKey } from '../errors/bag.js';
-import { classify, type ErrorCategory } from '../errors/classify.js';
+import { classifyByName as classify, type ErrorCategory } from '../errors/classify.js';
 import { isResilienceError } from '../errors/errors.js';
 import { httpDateMs } from '../errors/retry-after.js';
 import { type OptionNames, OptionsValidator } from '../errors/validate.js';
@@ -22,7 +22,7 @@ export interface HttpErrorStatus {
   /** The problem `type` URI. */
   readonly type: string;
   readonly title: string;
-  /** The toolkit's own error code (`'timeout'`, `'request_timeout'` ...), for the body's `code`. */
+  /** The toolkit's own error code, for the body's `code`. */
   readonly code?: string;
   /** When a retry may succeed, in ms, when the error knows it: a `Retry-After`. */
   readonly retryAfterMs?: number;
@@ -152,8 +152,8 @@ function assess(error: unknown, depth: number): HttpErrorStatus {
   }
   // An auth error with a `code` (a driver's SQLSTATE, a gRPC status) is about this server's
   // credentials with a dependency: 502, as an upstream's 401 is. So is any quota error but the
-  // toolkit's own (a code, a cause, an SDK's message): this server limits with
-  // RateLimitExceededError; a message that quotes the client ('no sku "rate limit"') is a failure.
+  // toolkit's own (a code, a cause, a name): this server limits with RateLimitExceededError.
+  // The category is read without the message, which may quote the client ('user input: forbidden').
   if (category === 'rate_limit' || (category === 'auth' && e.code !== undefined)) {
     return status('dependency', 502, category);
   }
@@ -178,7 +178,7 @@ function byOwnStatus(e: Bag, category: ErrorCategory): HttpErrorStatus {
 // payload 422; misconfiguration 500; retries exhausted as their last error); then a status
 // the error sets on itself (status / statusCode 400-599; an upstream's response.status is
 // not one: any upstream answer, or an error wrapping one as its `cause`, is 502; a plain { status: 404 } works too); otherwise by
-// category: validation 400 (422 for a schema error), auth 401 (502 with a `code`: a
+// category, read without the message: validation 400 (422 for a schema error), auth 401 (502 with a `code`: a
 // dependency's), invalid state 409, rate limit 502 (a provider's quota: the toolkit's own is
 // 429), upstream timeout 504, network and dependency 502, cancelled 499, configuration and unknown 500. A TypeError, RangeError or ReferenceError without a
 // status is a bug: 500.
@@ -196,15 +196,9 @@ export function httpErrorStatus(error: unknown): HttpErrorStatus {
 
 /** Options of {@link errorResponse}. */
 export interface ErrorResponseOptions extends ProblemContext {
-  /**
-   * Show the error's message (`detail`) and `stack`. Never in production: messages carry
-   * hosts, queries and secrets. @default false
-   */
+  /** Show the error's message (`detail`) and `stack`; never in production. @default false */
   readonly expose?: boolean;
-  /**
-   * The `WWW-Authenticate` challenge of a 401 (RFC 9110 requires one on every 401) when the
-   * error brings none of its own in `headers` (as http-errors sets it). @default 'Bearer'
-   */
+  /** The `WWW-Authenticate` of a 401 whose error has none in `headers`. @default 'Bearer' */
   readonly challenge?: string;
 }
 

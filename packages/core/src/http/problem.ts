@@ -3,11 +3,10 @@ import type { ErrorCategory } from '../errors/classify.js';
 /** The media type of RFC 9457 problem details. */
 export const PROBLEM_JSON_CONTENT_TYPE = 'application/problem+json';
 
+// Written out in full: a template literal would keep this object in every bundle.
 /**
- * The `type` URI of every problem the HTTP helpers answer with: the problem types of
- * draft-ietf-httpapi-ratelimit-headers for quotas and shedding (IANA's registry), and one
- * stable type per error category otherwise, each documented in docs/http.md. (Written out
- * in full: a template literal would keep this object in every bundle.)
+ * The `type` URI of every problem the HTTP helpers answer with: IANA's for quotas and
+ * shedding, one per error category otherwise (docs/http.md).
  */
 export const PROBLEM_TYPES = {
   quota_exceeded: 'https://iana.org/assignments/http-problem-types#quota-exceeded',

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   BrokenCircuitError,
   BulkheadRejectedError,
@@ -13,7 +14,7 @@ import {
   TimeoutError,
 } from '@resilience/core';
 import { expect } from 'vitest';
-import { deferred, leftWhileWaiting } from '../context.js';
+import { abandonedRequest, deferred, leftWhileWaiting } from '../context.js';
 import { problemOf, type Scenario } from '../scenario.js';
 import { downStore } from './rate-limit.js';
 
@@ -38,7 +39,7 @@ const TABLE: ReadonlyArray<readonly [string, () => unknown, number, string, stri
   ['not found', () => withStatus(404, 'no order 7'), 404, PROBLEM_TYPES.not_found, null],
   ['bug', () => new TypeError("Cannot read properties of undefined (reading 'id')"), 500, PROBLEM_TYPES.unknown, null],
   // A failure whose message quotes the client ("rate limit"): a server failure, not a 429 that hides it.
-  ['message quoting the client', () => new Error('no such sku: rate limit'), 502, PROBLEM_TYPES.dependency, null],
+  ['message quoting the client', () => new Error('no such sku: rate limit'), 500, PROBLEM_TYPES.unknown, null],
 ];
 
 export const errorHandlerScenarios: Scenario[] = [
@@ -57,6 +58,31 @@ export const errorHandlerScenarios: Scenario[] = [
         expect([name, res.status, res.headers.get('retry-after')]).toEqual([name, status, retryAfter]);
         expect(await problemOf(res)).toMatchObject({ type, status });
       }
+    },
+  },
+  {
+    area: 'errorHandler',
+    name: "a plain Error quoting the client's text ('forbidden', 'timed out') is a 500, recorded and logged: no status from a message",
+    async run(t) {
+      const collector = metrics();
+      const recent = recentErrors({ max: 10 });
+      const logger = t.logger();
+      const app = await t.serve([
+        t.m.errorHandler({ collector, recentErrors: recent, logger }),
+        t.m.route('GET', '/search', (r) => {
+          throw new Error(`user input: ${new URL(r.path, 'http://x').searchParams.get('q')}`);
+        }),
+      ]);
+      const words = ['forbidden', 'unauthorized', 'timed out', 'rate limit', 'connection reset'];
+      for (const q of words) {
+        const res = await app.fetch(`/search?q=${encodeURIComponent(q)}`);
+        expect([q, res.status, res.headers.get('www-authenticate')]).toEqual([q, 500, null]);
+        expect(await problemOf(res)).toMatchObject({ status: 500, type: PROBLEM_TYPES.unknown });
+      }
+      expect(recent.list().map((e) => e.status)).toEqual(words.map(() => 500));
+      expect(logger.lines.filter((l) => l.level === 'error')).toHaveLength(words.length);
+      const counted = Object.values(collector.snapshot().errorsByCategory).reduce((a, b) => a + b, 0);
+      expect(counted).toBe(words.length);
     },
   },
   {
@@ -424,6 +450,61 @@ export const errorHandlerScenarios: Scenario[] = [
       expect([snapshot.calls, snapshot.failed]).toEqual([0, 0]);
       // The server goes on.
       expect((await app.fetch('/missing')).status).toBe(404);
+    },
+  },
+  {
+    area: 'signals',
+    name: "a client that disconnects while the framework's JSON parser reads its body is recorded once, as 499 (cancelled), not as the parser's 400",
+    async run(t) {
+      const errors = recentErrors({ max: 10 });
+      const stats = metrics();
+      const logger = t.logger();
+      const recorded = deferred();
+      const list = {
+        record: (error: unknown, context: Parameters<typeof errors.record>[1]) => {
+          const entry = errors.record(error, context);
+          recorded.resolve();
+          return entry;
+        },
+      };
+      let ran = false;
+      const app = await t.serve([
+        t.m.errorHandler({ recentErrors: list, collector: stats, logger }),
+        t.m.route(
+          'POST',
+          '/orders',
+          () => {
+            ran = true;
+            return {};
+          },
+          { parser: 'json' },
+        ),
+      ]);
+      // The parser reads (raw-body listens for the body's data), and half the body has come.
+      const reading = deferred<IncomingMessage>();
+      app.server.once('request', (req: IncomingMessage, res: ServerResponse) => {
+        const poll = () => (req.listenerCount('data') > 0 ? reading.resolve(req) : setImmediate(poll));
+        poll();
+        res.once('close', () => setImmediate(() => setImmediate(() => setImmediate(recorded.resolve))));
+      });
+      const body = '{"sku":"a-1",';
+      await abandonedRequest(
+        app.port,
+        {
+          method: 'POST',
+          path: '/orders',
+          headers: { 'content-type': 'application/json', 'content-length': String(body.length * 2) },
+          body,
+        },
+        reading.promise,
+      );
+      await recorded.promise;
+      expect(ran).toBe(false);
+      expect(errors.list()).toEqual([expect.objectContaining({ status: 499, category: 'cancelled' })]);
+      const snapshot = stats.snapshot();
+      expect(snapshot.errorsByCategory.cancelled).toBe(1);
+      expect([snapshot.calls, snapshot.failed]).toEqual([0, 0]);
+      expect(logger.lines).toEqual([]);
     },
   },
 ];

@@ -416,6 +416,27 @@ export const rateLimitScenarios: Scenario[] = [
   },
   {
     area: 'rateLimit',
+    name: 'IPv4 clients in the IPv4-compatible (::a.b.c.d), 6to4 and Teredo forms each have their own limit, keyed as their IPv4 address',
+    async run(t) {
+      const app = await t.serve(
+        [
+          t.m.rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }), logger: t.logger() }),
+          t.m.route('GET', '/', ok),
+        ],
+        { trustProxy: 1 },
+      );
+      const from = async (xff: string) => (await app.fetch('/', { headers: { 'x-forwarded-for': xff } })).status;
+      expect(await from('::203.0.113.7')).toBe(200);
+      expect(await from('::198.51.100.9')).toBe(200); // another client, not the same ::/56
+      expect(await from('203.0.113.7')).toBe(429);
+      expect(await from('2002:c633:640a::1')).toBe(200); // 6to4: the site of 198.51.100.10
+      expect(await from('2002:c633:640a:ff00::1')).toBe(429); // another /56 of that site's /48
+      expect(await from('2001:0:4136:e378:8000:63bf:34ff:8ef7')).toBe(200); // Teredo: 203.0.113.8
+      expect(await from('2001:0:4136:e378:8000:63bf:34ff:8ef6')).toBe(200); // 203.0.113.9, same server
+    },
+  },
+  {
+    area: 'rateLimit',
     name: 'a proxy that adds the client port to X-Forwarded-For (Azure, IIS ARR) does not give each connection a fresh limit',
     async run(t) {
       const app = await t.serve(
