@@ -186,7 +186,7 @@ export class RateLimitExceededError extends ResilienceError {
   }
 }
 
-/** The message of anything thrown: an error's `message`, a string, or what `String()` gives. */
+// The message of anything thrown: an error's `message`, a string, or what `String()` gives.
 export function messageOf(error: unknown): string {
   try {
     const message = (error as { message?: unknown } | null | undefined)?.message;
@@ -196,10 +196,8 @@ export function messageOf(error: unknown): string {
   }
 }
 
-/**
- * `text` with each quoted URL's credentials, query and fragment shown as `…` (fetch quotes a URL
- * it refuses whole: `user:pass@`, `?token=`, an OAuth implicit flow's `#access_token=`).
- */
+// `text` with each quoted URL's credentials, query and fragment shown as `…` (fetch quotes a URL
+// it refuses whole: `user:pass@`, `?token=`, an OAuth implicit flow's `#access_token=`).
 export const hideUrlSecrets = (text: string): string =>
   text.replace(/(\w:\/\/)([^\s/?#]*@)?([^\s?#]*)(\?[^\s#]*)?(#\S*)?/g, (_, scheme, user, rest, query, hash) =>
     [scheme, user && '…@', rest, query && '?…', hash && '#…'].join(''),
@@ -289,8 +287,7 @@ export class ThrottledError extends ResilienceError {
 /**
  * A store could not be reached or did not answer in time (a networked store such as
  * Redis: connection refused or lost, its own `timeoutMs` passed, an error reply). `cause`
- * holds the client's error. A timed-out operation may still run on the server later. What
- * a consumer does then is its own choice; the planned HTTP adapters answer 503.
+ * holds the client's error. A timed-out operation may still run on the server later.
  */
 export class StoreUnavailableError extends ResilienceError {
   declare readonly code: 'store_unavailable';

@@ -56,11 +56,9 @@ export function onListenerError(handler: ListenerErrorHandler): Disposer {
   };
 }
 
-/**
- * A synchronous event source that costs nothing when nobody listens: producers check
- * `hasListeners` before building an event. A listener that throws cannot break the policy
- * that reports to it: its error goes to {@link onListenerError}.
- */
+// A synchronous event source that costs nothing when nobody listens: producers check
+// `hasListeners` before building an event. A listener that throws cannot break the policy
+// that reports to it: its error goes to `onListenerError`.
 export class Emitter<T> {
   #listeners: ReadonlyArray<(event: T) => void> = [];
 
