@@ -4,6 +4,7 @@
 export { hideUrlSecrets, messageOf } from './errors/errors.js';
 export { checkNested, isPlainObject, OptionsValidator, refuseSignal } from './errors/validate.js';
 export { Emitter } from './events/emitter.js';
+export { processWide } from './events/process-wide.js';
 export { ReportGate } from './events/report-gate.js';
 export { checkHealthJson } from './health/json.js';
 export { emitHttpDecision } from './http/decisions.js';
