@@ -197,11 +197,18 @@ export function messageOf(error: unknown): string {
 }
 
 // `text` with each quoted URL's credentials, query and fragment shown as `…` (fetch quotes a URL
-// it refuses whole: `user:pass@`, `?token=`, an OAuth implicit flow's `#access_token=`).
-export const hideUrlSecrets = (text: string): string =>
-  text.replace(/(\w:\/\/)([^\s/?#]*@)?([^\s?#]*)(\?[^\s#]*)?(#\S*)?/g, (_, scheme, user, rest, query, hash) =>
-    [scheme, user && '…@', rest, query && '?…', hash && '#…'].join(''),
-  );
+// it refuses whole: `user:pass@`, `?token=`, an OAuth implicit flow's `#access_token=`), cut to
+// `max` characters (`…` after) when given: as a log line or an admin view shows an error's
+// message. Only the first `max + 1 000` are read, whatever its size: room for what hiding takes
+// out, and a secret is hidden before the cut, never shown in part.
+export const hideUrlSecrets = (text: string, max = Infinity): string => {
+  const shown = text
+    .slice(0, 1_000 + max)
+    .replace(/(\w:\/\/)([^\s/?#]*@)?([^\s?#]*)(\?[^\s#]*)?(#\S*)?/g, (_, scheme, user, rest, query, hash) =>
+      [scheme, user && '…@', rest, query && '?…', hash && '#…'].join(''),
+    );
+  return shown.length <= max ? shown : `${shown.slice(0, max)}…`;
+};
 
 /** Every attempt failed. `cause` is the last attempt's error; the message ends with its message. */
 export class RetryExhaustedError extends ResilienceError {

@@ -116,8 +116,7 @@ export function eventLogger(logger: EventLogger, options: LogEventsOptions = {})
     if ('error' in e) {
       fields.errorCategory = classify(e.error);
       // An upstream's can be any size: one log line stays small. A quoted URL's secrets stay out.
-      const message = hideUrlSecrets(messageOf(e.error).slice(0, 2_000));
-      fields.errorMessage = message.length > 1_000 ? `${message.slice(0, 1_000)}…` : message;
+      fields.errorMessage = hideUrlSecrets(messageOf(e.error), 1_000);
       if (e.error instanceof Error) fields.errorName = e.error.name;
     }
     const id = correlationId?.();
