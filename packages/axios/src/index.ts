@@ -5,7 +5,7 @@ import {
   type ResilientClient,
   resilientClient,
 } from '@resilience/core';
-import { checkNested, isPlainObject, OptionsValidator } from '@resilience/core/internal';
+import { checkNested, isPlainObject, OptionsValidator, refuseSignal } from '@resilience/core/internal';
 import axios, { type AxiosError, type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { type AdapterSpec, AsLeft, fetchedStatus } from './as-left.js';
 import { followToken } from './caller-cancel.js';
@@ -17,6 +17,9 @@ export type ResilientAxiosOptions = ClientOptions<InternalAxiosRequestConfig>;
 export type ResilientAxios<T extends AxiosInstance = AxiosInstance> = T & {
   readonly client: ResilientClient<InternalAxiosRequestConfig, AxiosResponse>;
 };
+
+/** The client's options that are objects of options: p-retry's habit puts a `signal` there too, which axios takes per request. */
+const SECTIONS = ['retry', 'breaker', 'throttle', 'rateLimit', 'timeout', 'metrics'];
 
 /** Defaults of `withResilience` beyond the client's (`CLIENT_DEFAULTS`). */
 export const AXIOS_DEFAULTS = { name: 'axios' } as const;
@@ -88,7 +91,12 @@ export function withResilience<T extends AxiosInstance>(
   // Options that are no plain object, whose spread below would drop or invent options.
   v.check(isPlainObject(options), 'options', options, 'an object of options');
   refuseAxiosRetry(v, options);
-  refuseSignal(v, options);
+  refuseSignal(
+    v,
+    options,
+    "nothing here (a signal cancels one request: its config's, get(url, { signal }))",
+    ...SECTIONS,
+  );
   // The instance and the client's options, in one `withResilience` error.
   const client = checkNested(
     v,
@@ -140,29 +148,6 @@ function refuseAxiosRetry(v: OptionsValidator, options: unknown): void {
       // Inside retry, its own onRetry and core's hint for retries stand.
       if (name !== 'onRetry' && name !== 'retries') {
         refuse(retry, name, `retry.${name}`, hint.replace(/^retry: \{ (\w+) \}/, '$1'));
-      }
-    }
-  } catch {}
-}
-
-/**
- * A `signal` in the options or a section of them (p-retry's habit: one for every call): core
- * would point a policy's to `execute(fn, signal)`, which an instance has not. Getters are not called.
- */
-function refuseSignal(v: OptionsValidator, options: unknown): void {
-  const own = (at: unknown, name: string) =>
-    isPlainObject(at) ? Object.getOwnPropertyDescriptor(at, name) : undefined;
-  try {
-    for (const section of ['', 'retry', 'breaker', 'throttle', 'rateLimit', 'timeout', 'metrics']) {
-      const signal = own(section === '' ? options : own(options, section)?.value, 'signal');
-      if (signal) {
-        const option = section === '' ? 'signal' : `${section}.signal`;
-        v.check(
-          false,
-          option,
-          signal.value,
-          "nothing here (a signal cancels one request: its config's, get(url, { signal }))",
-        );
       }
     }
   } catch {}

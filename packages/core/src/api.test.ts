@@ -157,6 +157,8 @@ it('@resilience/core/internal exports only what the packages of this repository 
     'isPlainObject',
     'isUnrecorded',
     'messageOf',
+    'processWide',
+    'refuseSignal',
     'unfollowAbort',
     'unrecordedValue',
   ]);

@@ -2,8 +2,9 @@
 // NO semver promise: anything here may change or go in any release, a patch included, so
 // applications and third-party packages must not import it.
 export { hideUrlSecrets, messageOf } from './errors/errors.js';
-export { checkNested, isPlainObject, OptionsValidator } from './errors/validate.js';
+export { checkNested, isPlainObject, OptionsValidator, refuseSignal } from './errors/validate.js';
 export { Emitter } from './events/emitter.js';
+export { processWide } from './events/process-wide.js';
 export { ReportGate } from './events/report-gate.js';
 export { checkHealthJson } from './health/json.js';
 export { emitHttpDecision } from './http/decisions.js';

@@ -7,7 +7,7 @@ import {
   type ResilientClient,
   resilientClient,
 } from '@resilience/core';
-import { checkNested, isPlainObject, OptionsValidator } from '@resilience/core/internal';
+import { checkNested, isPlainObject, OptionsValidator, refuseSignal } from '@resilience/core/internal';
 import { bodySignal } from './body-signal.js';
 import { headerOf, isReplayableCall, isRequestLike, isWebStream, type RequestLike, Spare } from './request.js';
 
@@ -33,6 +33,9 @@ export type ResilientFetch<F extends FetchLike = typeof fetch> = F & {
 
 /** Marks a fetch `withResilience` returned, seen by another copy of this package too. */
 const WRAPS = Symbol.for('@resilience/fetch.wraps');
+
+/** The client's options that are objects of options: p-retry's habit puts a `signal` there too, which fetch takes per request. */
+const SECTIONS = ['retry', 'breaker', 'throttle', 'rateLimit', 'timeout', 'metrics'];
 
 /** Defaults of `withResilience` beyond the client's (`CLIENT_DEFAULTS`). */
 export const FETCH_DEFAULTS = { name: 'fetch' } as const;
@@ -90,7 +93,7 @@ export function withResilience<F extends FetchLike = typeof fetch>(
       'a fetch withResilience does not wrap yet (wrap the original fetch once)',
     )
     .check(isPlainObject(options), 'options', options, 'an object of options');
-  refuseSignal(v, options);
+  refuseSignal(v, options, 'nothing here (a signal cancels one request: fetch(url, { signal }))', ...SECTIONS);
   type R = Awaited<ReturnType<F>>;
   const client = checkNested(
     v,
@@ -144,24 +147,6 @@ export function withResilience<F extends FetchLike = typeof fetch>(
     }
   };
   return Object.assign(resilient, { client, [WRAPS]: true }) as unknown as ResilientFetch<F>;
-}
-
-/**
- * A `signal` in the options or a section of them (p-retry's habit: one for every call): core
- * would point a policy's to `execute(fn, signal)`, which a fetch has not. Getters are not called.
- */
-function refuseSignal(v: OptionsValidator, options: unknown): void {
-  const own = (at: unknown, name: string) =>
-    isPlainObject(at) ? Object.getOwnPropertyDescriptor(at, name) : undefined;
-  try {
-    for (const section of ['', 'retry', 'breaker', 'throttle', 'rateLimit', 'timeout', 'metrics']) {
-      const signal = own(section === '' ? options : own(options, section)?.value, 'signal');
-      if (signal) {
-        const option = section === '' ? 'signal' : `${section}.signal`;
-        v.check(false, option, signal.value, 'nothing here (a signal cancels one request: fetch(url, { signal }))');
-      }
-    }
-  } catch {}
 }
 
 /**

@@ -45,10 +45,9 @@ const UNSAFE = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
  * terminal escape or reorder what a reader sees written `\u{…}`. A message may quote a request
  * (a body that did not parse, a name that was not found): raw, `\n` would forge a second log
  * line for whoever reads a console or a file; a quoted URL's credentials, query and fragment
- * are shown as `…` (core's `hideUrlSecrets`). Structured fields keep the message unescaped.
+ * are shown as `…` (core's `hideUrlSecrets`, as in recentErrors and logEvents). Structured
+ * fields keep the message unescaped.
  */
 export function loggedText(text: string): string {
-  const shown = hideUrlSecrets(text.slice(0, MAX_LOGGED_TEXT * 2)); // a text of any size: only what can be shown is read
-  const cut = shown.length > MAX_LOGGED_TEXT ? `${shown.slice(0, MAX_LOGGED_TEXT)}…` : shown;
-  return cut.replace(UNSAFE, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+  return hideUrlSecrets(text, MAX_LOGGED_TEXT).replace(UNSAFE, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
 }

@@ -1,5 +1,6 @@
 import { ServerResponse } from 'node:http';
 import { correlationIds } from '@resilience/core';
+import { processWide } from '@resilience/core/internal';
 import { headersOf, isClosed, isFinished, onClose } from './accessors.js';
 import { ClientDisconnectedError } from './errors.js';
 import type { LateResponse } from './late-response.js';
@@ -40,7 +41,6 @@ interface RequestState {
 // added, renamed or read differently) and the version in both names goes up, so that copies
 // of two releases keep apart instead of misreading each other's state.
 const STATE = Symbol.for('@resilience/node-server:request.v1');
-const STATES = Symbol.for('@resilience/node-server:request-states.v1');
 
 type Slot = { [STATE]?: RequestState };
 
@@ -64,7 +64,7 @@ function holderOf(res: ServerResponse): Slot | undefined {
 let sharedStates: WeakMap<ServerResponse, RequestState> | undefined;
 /** The process's map for responses without a holder, found (or made) on first use, not at import. */
 const states = (): WeakMap<ServerResponse, RequestState> =>
-  (sharedStates ??= (globalThis as { [STATES]?: WeakMap<ServerResponse, RequestState> })[STATES] ??= new WeakMap());
+  (sharedStates ??= processWide('@resilience/node-server:request-states.v1', () => new WeakMap()));
 
 const existingState = (res: ServerResponse): RequestState | undefined => {
   const holder = holderOf(res);

@@ -9,7 +9,7 @@ import {
   type PolicyEvent,
   worseBreakerState,
 } from '@resilience/core';
-import { eventSources } from '@resilience/core/internal';
+import { eventSources, processWide } from '@resilience/core/internal';
 import {
   ATTRIBUTES as A,
   errorType,
@@ -61,12 +61,12 @@ type Subscriptions = Record<'reporters' | 'callers' | 'attempters', WeakMap<obje
  * should their shape change.
  */
 const shared = (): Subscriptions =>
-  ((globalThis as Record<symbol, Subscriptions>)[Symbol.for('@resilience/opentelemetry:subscriptions.v1')] ??= {
+  processWide('@resilience/opentelemetry:subscriptions.v1', () => ({
     reporters: new WeakMap(),
     callers: new WeakMap(),
     attempters: new WeakMap(),
     stateReaders: new WeakMap(),
-  });
+  }));
 
 /** Adds `me` to `target`'s subscriptions in `map`: whether it is the oldest through its meter (tracer), and its removal. */
 function join(map: WeakMap<object, Reporter[]>, target: object, me: Reporter) {

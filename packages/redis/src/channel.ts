@@ -1,4 +1,5 @@
 import type { Clock, Random, StoreChannel, StoreUnavailableError, TimerHandle } from '@resilience/core';
+import { processWide } from '@resilience/core/internal';
 import { failed } from './failed.js';
 
 type Fn = (...args: never[]) => unknown;
@@ -39,8 +40,7 @@ type IoListeners = WeakMap<object, Map<string, Set<(message: string) => void>>>;
  * UNSUBSCRIBE must not end another's): on `globalThis`, so the stores of both entries of this
  * package (ESM and CommonJS, two copies) share them. Versioned, should their shape change.
  */
-const ioListeners = (): IoListeners =>
-  ((globalThis as Record<symbol, IoListeners>)[Symbol.for('@resilience/redis:ioListeners.v1')] ??= new WeakMap());
+const ioListeners = (): IoListeners => processWide('@resilience/redis:ioListeners.v1', () => new WeakMap());
 
 /** The subscription over an ioredis or node-redis client, told apart by shape as the store's client is; else undefined. */
 export function subscriptionOf(client: unknown): Subscription | undefined {

@@ -35,12 +35,12 @@ const OPOSSUM: Record<string, string> = {
 
 type Listener<K extends BreakerEvent['type']> = (event: Extract<BreakerEvent, { type: K }>) => void;
 
-/** The event half both breakers share: one emitter and its typed subscriptions. */
+// The event half both breakers share: one emitter and its typed subscriptions.
 export abstract class BreakerEvents extends PolicyBase<BreakerEvent> {
   protected readonly events = new Emitter<BreakerEvent>();
   readonly onEvent = this.events.subscribe;
 
-  /** Reports a settled call (nothing for an ignored one, nor while nobody listens). */
+  // Reports a settled call (nothing for an ignored one, nor while nobody listens).
   protected emitOutcome(outcome: CallOutcome, error: unknown, durationMs: number): void {
     if (outcome === 'ignored' || !this.events.hasListeners) return;
     this.events.emit(

@@ -1,4 +1,5 @@
 import { type Disposer, Emitter, type Subscribe } from '../events/emitter.js';
+import { processWide } from '../events/process-wide.js';
 import type { BreakerStateName } from './options.js';
 
 /** What the registry needs from a breaker. */
@@ -101,12 +102,10 @@ export class BreakerRegistry {
   }
 }
 
-// On globalThis under a registered symbol, so a breaker built through one copy of core (the
-// CJS entry of an ESM app, another installed version) is listed by every copy's registry.
-const shared = (key: symbol): BreakerRegistry =>
-  ((globalThis as Record<symbol, BreakerRegistry>)[key] ??= new BreakerRegistry());
-
+// Process-wide, so a breaker built through one copy of core (the CJS entry of an ESM app,
+// another installed version) is listed by every copy's registry.
 /** The registry every breaker joins unless created with `registry: false` or another registry; one per process. */
-export const breakerRegistry: BreakerRegistry = /* @__PURE__ */ shared(
-  Symbol.for('@resilience/core:breaker-registry.v1'),
+export const breakerRegistry: BreakerRegistry = /* @__PURE__ */ processWide(
+  '@resilience/core:breaker-registry.v1',
+  () => new BreakerRegistry(),
 );

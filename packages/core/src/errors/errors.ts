@@ -1,3 +1,4 @@
+import { cutText } from '../metrics/names.js';
 import type { TransactionError } from '../transaction/transaction.js';
 
 const BRAND = Symbol.for('@resilience/core:error');
@@ -186,7 +187,7 @@ export class RateLimitExceededError extends ResilienceError {
   }
 }
 
-/** The message of anything thrown: an error's `message`, a string, or what `String()` gives. */
+// The message of anything thrown: an error's `message`, a string, or what `String()` gives.
 export function messageOf(error: unknown): string {
   try {
     const message = (error as { message?: unknown } | null | undefined)?.message;
@@ -196,14 +197,18 @@ export function messageOf(error: unknown): string {
   }
 }
 
-/**
- * `text` with each quoted URL's credentials, query and fragment shown as `…` (fetch quotes a URL
- * it refuses whole: `user:pass@`, `?token=`, an OAuth implicit flow's `#access_token=`).
- */
-export const hideUrlSecrets = (text: string): string =>
-  text.replace(/(\w:\/\/)([^\s/?#]*@)?([^\s?#]*)(\?[^\s#]*)?(#\S*)?/g, (_, scheme, user, rest, query, hash) =>
-    [scheme, user && '…@', rest, query && '?…', hash && '#…'].join(''),
+// `text` with each quoted URL's credentials, query and fragment shown as `…` (fetch quotes a URL
+// it refuses whole: `user:pass@`, `?token=`, an OAuth implicit flow's `#access_token=`), cut to
+// `max` characters (`…` after) when given: as a log line or an admin view shows an error's
+// message. Only the first `max + 1 000` are read, whatever its size: room for what hiding takes
+// out, and a secret is hidden before the cut, never shown in part.
+export const hideUrlSecrets = (text: string, max = Infinity): string => {
+  const shown = cutText(text, 1_000 + max).replace(
+    /(\w:\/\/)([^\s/?#]*@)?([^\s?#]*)(\?[^\s#]*)?(#\S*)?/g,
+    (_, scheme, user, rest, query, hash) => [scheme, user && '…@', rest, query && '?…', hash && '#…'].join(''),
   );
+  return shown.length <= max ? shown : `${cutText(shown, max)}…`;
+};
 
 /** Every attempt failed. `cause` is the last attempt's error; the message ends with its message. */
 export class RetryExhaustedError extends ResilienceError {

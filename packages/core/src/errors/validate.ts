@@ -309,6 +309,21 @@ function describe(kind: string, range: Range): string {
   return parts.join(' ');
 }
 
+// Reports a `signal` in `options` or in one of its `sections` (p-retry's habit: one for every
+// call) with `allowed`, which says where the caller's API takes one: core's own hint,
+// `execute(fn, signal)`, is no method of a client or a link. Run before the checks of those
+// options, which then pass over it. Getters are not called. A function, as `checkNested` is.
+export function refuseSignal(v: OptionsValidator, options: unknown, allowed: string, ...sections: string[]): void {
+  const own = (at: unknown, name: string) =>
+    isPlainObject(at) ? Object.getOwnPropertyDescriptor(at, name) : undefined;
+  try {
+    for (const section of ['', ...sections]) {
+      const given = own(section ? own(options, section)?.value : options, 'signal');
+      if (given) v.check(false, section ? `${section}.signal` : 'signal', given.value, allowed);
+    }
+  } catch {}
+}
+
 // Runs `build`, a factory given options `v` checks part of, and records its
 // `ConfigurationError`'s issues as `v`'s: under `path` when they are one option of it
 // (`retry` → `retry.maxAttempts`, its whole-options issue → `retry`), or under the name the

@@ -1,3 +1,5 @@
+import { processWide } from './process-wide.js';
+
 /** Removes a listener. Calling it twice is harmless. */
 export type Disposer = () => void;
 
@@ -10,10 +12,9 @@ export type ListenerErrorHandler = (error: unknown, event: unknown) => void;
 // Kept on globalThis under a registered symbol, so a hook set through one copy of the package
 // (an ESM and a CJS entry, two installed versions) hears the listeners of every copy. Made on
 // first use, not at import, where it would stay in every bundle.
-const HOOK = Symbol.for('@resilience/core:listener-errors');
 type Hook = { handlers: Set<ListenerErrorHandler>; warned: WeakSet<object> };
 const hook = (): Hook =>
-  ((globalThis as Record<symbol, Hook | undefined>)[HOOK] ??= { handlers: new Set(), warned: new WeakSet() });
+  processWide('@resilience/core:listener-errors', () => ({ handlers: new Set(), warned: new WeakSet() }));
 
 /** The default report: one console.warn per faulty function, so a listener that throws on every call cannot flood the log. */
 function warnOnce(culprit: object, error: unknown): void {
@@ -56,11 +57,9 @@ export function onListenerError(handler: ListenerErrorHandler): Disposer {
   };
 }
 
-/**
- * A synchronous event source that costs nothing when nobody listens: producers check
- * `hasListeners` before building an event. A listener that throws (or rejects) cannot break
- * the policy that reports to it: its error goes to {@link onListenerError}.
- */
+// A synchronous event source that costs nothing when nobody listens: producers check
+// `hasListeners` before building an event. A listener that throws (or rejects) cannot break the policy
+// that reports to it: its error goes to `onListenerError`.
 export class Emitter<T> {
   #listeners: ReadonlyArray<(event: T) => void> = [];
 

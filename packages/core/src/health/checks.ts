@@ -92,7 +92,6 @@ export function bulkheadCheck(bulkhead: BulkheadLike, options: BulkheadCheckOpti
 /**
  * A check from any function: it passes when `fn` returns or resolves (whatever the value)
  * and fails when it throws or rejects.
- * `fn` receives the check's abort signal.
  *
  * @example
  * probes.register('redis', functionCheck((signal) => redis.ping()), { componentType: 'datastore' });

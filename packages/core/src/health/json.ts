@@ -30,7 +30,7 @@ const HEALTH_JSON_NAMES = {
   links: true,
 } as const satisfies OptionNames<HealthJsonOptions>;
 
-/** Checks {@link HealthJsonOptions} into `v` (a `healthRoutes` checks them at construction). */
+// Checks `HealthJsonOptions` into `v` (a `healthRoutes` checks them at construction).
 export function checkHealthJson(v: OptionsValidator, options: HealthJsonOptions | undefined): void {
   const o = v.known(options, HEALTH_JSON_NAMES);
   v.number('time', o.time, { min: -8.64e15, max: 8.64e15 }); // what a Date holds

@@ -2,7 +2,6 @@ import { classify } from '../errors/classify.js';
 import { hideUrlSecrets, messageOf } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import type { Disposer } from '../events/emitter.js';
-import { cutText } from '../metrics/names.js';
 import {
   type EventLogger,
   type EventLogLevel,
@@ -117,8 +116,7 @@ export function eventLogger(logger: EventLogger, options: LogEventsOptions = {})
     if ('error' in e) {
       fields.errorCategory = classify(e.error);
       // An upstream's can be any size: one log line stays small. A quoted URL's secrets stay out.
-      const message = hideUrlSecrets(cutText(messageOf(e.error), 2_000));
-      fields.errorMessage = message.length > 1_000 ? `${cutText(message, 1_000)}…` : message;
+      fields.errorMessage = hideUrlSecrets(messageOf(e.error), 1_000);
       if (e.error instanceof Error) fields.errorName = e.error.name;
     }
     const id = correlationId?.();

@@ -1,5 +1,6 @@
 import { OptionsValidator } from '../errors/validate.js';
 import type { Disposer, Subscribe } from '../events/emitter.js';
+import { processWide } from '../events/process-wide.js';
 import type { DeadLetterReason } from '../messages/options.js';
 import { eventSources } from '../pipeline/layers.js';
 import type { CallObserver } from '../policy/calls.js';
@@ -37,9 +38,7 @@ type Subscriptions = WeakMap<ObservedSource, { observers: number; dispose: Dispo
  * every copy of core (ESM and CommonJS entries) shares it; versioned, should its shape change.
  */
 const listening = (): WeakMap<MetricsCollector, Subscriptions> =>
-  ((globalThis as Record<symbol, WeakMap<MetricsCollector, Subscriptions>>)[
-    Symbol.for('@resilience/core:observed.v1')
-  ] ??= new WeakMap());
+  processWide('@resilience/core:observed.v1', () => new WeakMap());
 
 const isSource = (v: unknown): v is ObservedSource => typeof (v as ObservedSource | null)?.onEvent === 'function';
 const isRegistry = (v: unknown): v is ObservedRegistry =>

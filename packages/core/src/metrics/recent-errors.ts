@@ -100,7 +100,7 @@ export class RecentErrors {
       at,
       category,
       name: cut(name, MAX_LABEL),
-      message: cut(hideUrlSecrets(cutText(message, this.#maxMessageLength + 1_000)), this.#maxMessageLength),
+      message: copied(hideUrlSecrets(message, this.#maxMessageLength)),
     };
     if (typeof code === 'string') entry.code = cut(code, MAX_LABEL);
     else if (typeof code === 'number') entry.code = code;

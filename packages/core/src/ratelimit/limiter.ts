@@ -119,7 +119,7 @@ export class RateLimiter {
   /** The latest denial of each key, over a store that is not the in-process memory store. */
   readonly #denials: DenialCache | undefined;
 
-  /** @param namespace The store namespace, when not `{rl:<prefix or name>|` (a group's `{rl:<group>:<operation>|`). @internal */
+  // @internal `namespace`: the store namespace, when not `{rl:<prefix or name>|` (a group's `{rl:<group>:<operation>|`).
   constructor(options: RateLimiterOptions, namespace?: string) {
     validateRateLimiterOptions(options);
     // A frozen copy (also what `algorithms` returns): the caller's array pushed to later must not change the limits.

@@ -1,3 +1,5 @@
+import { processWide } from '../events/process-wide.js';
+
 /**
  * The abort reasons of time limits that still wait for the work they stopped (a cooperative
  * timeout, the soft limit of a pair): a fallback inside gives its substitute for these, since
@@ -8,8 +10,7 @@
  * brand is.
  */
 export const awaitedReasons = (): WeakMap<object, object | true> =>
-  ((globalThis as Record<symbol, WeakMap<object, object | true>>)[Symbol.for('@resilience/core:awaited')] ??=
-    new WeakMap());
+  processWide('@resilience/core:awaited', () => new WeakMap());
 
 /**
  * Whether `reason` is the abort reason of a time limit that still waits, itself and every limit

@@ -1,4 +1,5 @@
 import type { HealthRegistry } from '@resilience/core';
+import { processWide } from '@resilience/core/internal';
 
 // What the gracefulShutdowns of one process share. An app often serves on two servers (its API
 // and a metrics or admin port), each with its own gracefulShutdown on the same signal and the
@@ -17,14 +18,12 @@ interface ProcessWide {
   readonly turnedOff: WeakSet<HealthRegistry>;
 }
 
-const KEY = Symbol.for('@resilience/graceful-shutdown.v1');
-const holder = globalThis as { [KEY]?: ProcessWide };
-const shared: ProcessWide = (holder[KEY] ??= {
+const shared: ProcessWide = processWide('@resilience/graceful-shutdown.v1', () => ({
   draining: new Set(),
   worstCode: 0,
   waiting: [],
   turnedOff: new WeakSet(),
-});
+}));
 const { draining } = shared;
 /** The registries whose readiness a shutdown turned off (their health routes then answer 503 at once). */
 export const { turnedOff } = shared;

@@ -1,10 +1,9 @@
 import { type ClientOptions, type ResilientClient, resilientClient } from '@resilience/core';
-import { OptionsValidator } from '@resilience/core/internal';
+import { OptionsValidator, refuseSignal } from '@resilience/core/internal';
 import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { built, isPlainObject } from '../built.js';
-import { type Envelope, promiseLink } from './operation.js';
-import { refuseSignal } from './signal-hint.js';
+import { type Envelope, promiseLink, SIGNAL_HINT } from './operation.js';
 
 export interface CircuitBreakerLinkOptions {
   /** `circuitBreaker()`'s options; `handle` counts what `isRetryableFailure` retries (a 4xx but 408, 425 and 429 is the server working), a 5xx but 501 and 505, and an answer that is no HTTP. */
@@ -43,7 +42,7 @@ export function circuitBreakerLink<TRouter extends AnyRouter = AnyRouter>(
   options: CircuitBreakerLinkOptions,
 ): CircuitBreakerLink<TRouter> {
   const v = new OptionsValidator('circuitBreakerLink');
-  refuseSignal(v, options, 'breaker');
+  refuseSignal(v, options, SIGNAL_HINT, 'breaker');
   const o = v.known(options, OPTION_NAMES);
   v.check(isPlainObject(o.breaker), 'breaker', o.breaker, 'circuitBreaker() options');
   v.predicate('key', o.key); // an async one answers a promise: no key

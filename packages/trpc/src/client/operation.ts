@@ -7,6 +7,9 @@ import { observable } from '@trpc/server/observable';
 type Link = OperationLink<AnyRouter>;
 export type Envelope = OperationResultEnvelope<unknown, TRPCClientError<AnyRouter>>;
 
+/** What `refuseSignal` says of a signal in a link's options (p-retry's habit: one for every call): where tRPC takes one. */
+export const SIGNAL_HINT = 'nothing here (a signal cancels one call: client.path.query(input, { signal }))';
+
 /**
  * A link that runs each query and mutation it `applies` to through `run`, and passes every
  * other operation (subscriptions) through untouched. `run` gets `send(op)`, which sends

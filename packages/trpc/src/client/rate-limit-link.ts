@@ -1,10 +1,9 @@
 import type { RateLimiter } from '@resilience/core';
-import { OptionsValidator } from '@resilience/core/internal';
+import { OptionsValidator, refuseSignal } from '@resilience/core/internal';
 import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
-import { asClientError, stopper, unsubscribed } from './operation.js';
-import { refuseSignal } from './signal-hint.js';
+import { asClientError, SIGNAL_HINT, stopper, unsubscribed } from './operation.js';
 
 export interface RateLimitLinkOptions {
   /** The limiter every operation waits for (FIFO, up to its `maxWaitMs`): `rateLimiter({ algorithm })`. */
@@ -33,7 +32,7 @@ export const RATE_LIMIT_LINK_DEFAULTS = { key: 'trpc', subscriptions: false } as
  */
 export function rateLimitLink<TRouter extends AnyRouter = AnyRouter>(options: RateLimitLinkOptions): TRPCLink<TRouter> {
   const v = new OptionsValidator('rateLimitLink');
-  refuseSignal(v, options);
+  refuseSignal(v, options, SIGNAL_HINT);
   const o = v.known(options, OPTION_NAMES);
   v.check(typeof o.limiter?.wait === 'function', 'limiter', o.limiter, 'a RateLimiter');
   v.predicate('key', o.key); // an async one answers a promise: no key

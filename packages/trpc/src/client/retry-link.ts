@@ -12,12 +12,11 @@ import {
   systemClock,
   systemRandom,
 } from '@resilience/core';
-import { OptionsValidator } from '@resilience/core/internal';
+import { OptionsValidator, refuseSignal } from '@resilience/core/internal';
 import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { built, isPlainObject } from '../built.js';
-import { promiseLink } from './operation.js';
-import { refuseSignal } from './signal-hint.js';
+import { promiseLink, SIGNAL_HINT } from './operation.js';
 
 export interface RetryLinkOptions {
   /**
@@ -107,7 +106,7 @@ function drawnPerMs(random: Random, clock: { now(): number }): Random {
  */
 export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryLinkOptions = {}): TRPCLink<TRouter> {
   const v = new OptionsValidator('retryLink');
-  refuseSignal(v, options, 'retry');
+  refuseSignal(v, options, SIGNAL_HINT, 'retry');
   const o = v.known(options, OPTION_NAMES);
   v.check(o.retry === undefined || isPlainObject(o.retry), 'retry', o.retry, 'retry() options');
   v.predicate('idempotent', o.idempotent);

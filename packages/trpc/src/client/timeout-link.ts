@@ -1,10 +1,9 @@
 import { type Clock, type TimeoutStrategy, timeout } from '@resilience/core';
-import { OptionsValidator } from '@resilience/core/internal';
+import { OptionsValidator, refuseSignal } from '@resilience/core/internal';
 import type { TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { built } from '../built.js';
-import { promiseLink } from './operation.js';
-import { refuseSignal } from './signal-hint.js';
+import { promiseLink, SIGNAL_HINT } from './operation.js';
 
 export interface TimeoutLinkOptions {
   /** The time limit of each query and mutation, in ms. */
@@ -26,7 +25,7 @@ const OPTION_NAMES = { ms: true, strategy: true, clock: true } as const;
  */
 export function timeoutLink<TRouter extends AnyRouter = AnyRouter>(options: TimeoutLinkOptions): TRPCLink<TRouter> {
   const v = new OptionsValidator('timeoutLink');
-  refuseSignal(v, options);
+  refuseSignal(v, options, SIGNAL_HINT);
   const o = v.known(options, OPTION_NAMES);
   v.required('ms', o.ms).number('ms', o.ms, { gt: 0 });
   // `strategy` and `clock` as given, a falsy one too: timeout() names what is bad.
