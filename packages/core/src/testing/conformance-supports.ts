@@ -13,6 +13,7 @@ import {
   attemptTransition,
   claimTransition,
   deadTransition,
+  doneTransition,
   failedTransition,
   releaseTransition as releaseClaim,
 } from '../messages/counter.js';
@@ -53,6 +54,7 @@ function toolkitTransitions(): AnyTransition[] {
     claimTransition(1_000, 100),
     releaseClaim(1_000),
     deadTransition(1_000),
+    doneTransition(),
     sagaLogTransition(1_000),
     sagaClaimTransition(1_000),
   ];

@@ -3,6 +3,20 @@
  * scenarios that rely on it (and a correct store passes all of them, in conformance.test.ts).
  */
 import { describe, expect, it } from 'vitest';
+import {
+  circuitBreaker,
+  consecutive,
+  countWindow,
+  fixedWindow,
+  gcra,
+  idempotency,
+  messageProcessor,
+  rateLimiter,
+  saga,
+  slidingWindow,
+  timeWindow,
+  tokenBucket,
+} from '../index.js';
 import { memoryStore } from '../store/memory.js';
 import type { Store, Transition, TransitionResult } from '../store/store.js';
 import { rejects } from './conformance-kit.js';
@@ -149,6 +163,38 @@ describe('the store conformance suite', () => {
     expect(await failing(saying((name) => name !== 'messages.dead'))).toEqual(supportScenario);
     expect(await failing(saying((name) => !name.startsWith('conformance.')))).toEqual(supportScenario);
     expect(await failing(saying(() => true))).toEqual([]);
+  });
+
+  it('fails a store that says no to any transition a consumer asks it for at construction', async () => {
+    const asked = new Set<string>();
+    const store = { ...forward(memoryStore()), supports: (name: string) => asked.add(name) !== undefined };
+    const idle = async () => {};
+    messageProcessor({ store, handler: idle, deadLetter: idle });
+    idempotency({ store });
+    saga('s', { store });
+    for (const strategy of [
+      consecutive(3),
+      countWindow({ size: 10, failureRate: 0.5 }),
+      timeWindow({ windowMs: 1_000, failureRate: 0.5 }),
+    ]) {
+      circuitBreaker({ store, strategy, registry: false }).dispose();
+      circuitBreaker({ store, strategy, registry: false, sync: 'per-call' }).dispose();
+    }
+    for (const algorithm of [
+      tokenBucket(),
+      gcra({ limit: 1, periodMs: 1 }),
+      fixedWindow({ limit: 1, windowMs: 1 }),
+      slidingWindow({ limit: 1, windowMs: 1 }),
+    ])
+      rateLimiter({ store, algorithm });
+    const scenario = storeConformanceScenarios().find((s) => s.name.startsWith('supports:'));
+    const passed: string[] = [];
+    for (const name of asked) {
+      const refusing = () => ({ ...forward(memoryStore()), supports: (n: string) => n !== name });
+      await scenario?.run(refusing).then(() => passed.push(name), idle);
+    }
+    expect(asked.size).toBeGreaterThan(20);
+    expect(passed).toEqual([]);
   });
 
   it('fails a store that drops a key’s state on a refused batch only partly', async () => {

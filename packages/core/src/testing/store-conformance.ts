@@ -99,8 +99,8 @@ const basicScenarios: readonly StoreScenario[] = [
 ];
 
 /**
- * Every scenario of the store contract, for any implementation (the Redis store runs them
- * all): each uses only the `Store` interface and the toolkit's transitions. See docs/stores.md.
+ * Every scenario of the store contract, for any implementation: each uses only the `Store`
+ * interface and the toolkit's transitions. See docs/stores.md.
  */
 export function storeConformanceScenarios(): StoreScenario[] {
   return [
