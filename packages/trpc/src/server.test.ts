@@ -87,6 +87,15 @@ describe('rateLimitMiddleware, errorFormatter and responseMeta over HTTP', () =>
     ['a key in flight', new IdempotencyConflictError('in_flight'), 409, 'CONFLICT', null],
     ['an error with its own status', Object.assign(new Error('gone'), { status: 404 }), 404, 'NOT_FOUND', null],
     ['a bug', new TypeError('x is undefined'), 500, 'INTERNAL_SERVER_ERROR', null],
+    [
+      "an upstream fetch could not reach (fetch's TypeError over ECONNREFUSED)",
+      new TypeError('fetch failed', {
+        cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+      }),
+      502,
+      'BAD_GATEWAY',
+      null,
+    ],
     ['a TRPCError thrown on purpose', new TRPCError({ code: 'FORBIDDEN' }), 403, 'FORBIDDEN', null],
   ])('answers %s as the HTTP adapters do', async (_, error, status, code, retryAfter) => {
     const url = await serve(

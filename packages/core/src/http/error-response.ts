@@ -137,12 +137,14 @@ function assess(error: unknown, depth: number): HttpErrorStatus {
     }
   }
   const name = typeof e.name === 'string' ? e.name : '';
-  // classify counts these as validation (a library refusing bad input); thrown out of a
-  // request handler without a status, they are bugs: 500.
-  if (name === 'TypeError' || name === 'RangeError' || name === 'ReferenceError') {
-    return ownStatus(e) === undefined ? INTERNAL : byOwnStatus(e, classify(error));
-  }
   const category = classify(error);
+  // classify counts these as validation (a library refusing bad input); thrown out of a
+  // request handler without a status, they are bugs: 500. Not fetch's `TypeError: fetch
+  // failed`, classified by its cause (a refused or timed-out connection, an answer that is no
+  // HTTP): an upstream that failed, 502 or 504.
+  if (/^(Type|Range|Reference)Error$/.test(name) && !/^(network|timeout|dependency)$/.test(category)) {
+    return ownStatus(e) === undefined ? INTERNAL : byOwnStatus(e, category);
+  }
   // A provider's 401 or 429 is about this server's credentials or quota: 502, whatever it was.
   if (upstreamAnswer(e)) return status('dependency', 502, category);
   if (ownStatus(e) !== undefined) return byOwnStatus(e, category);
@@ -182,10 +184,7 @@ function byOwnStatus(e: Bag, category: ErrorCategory): HttpErrorStatus {
 // dependency's), invalid state 409, rate limit 502 (a provider's quota: the toolkit's own is
 // 429), upstream timeout 504, network and dependency 502, cancelled 499, configuration and unknown 500. A TypeError, RangeError or ReferenceError without a
 // status is a bug: 500.
-/**
- * The status a server answers an error with, its category (one of `classify`'s ten) and its
- * problem type; the mapping is in docs/http.md. Never throws, whatever was thrown.
- */
+/** How a server answers an error (docs/http.md); never throws. */
 export function httpErrorStatus(error: unknown): HttpErrorStatus {
   try {
     return assess(error, 0);
