@@ -1,0 +1,72 @@
+// Records under the store's prefix that its scripts did not write as they are: a key edited by
+// hand, damaged, or written by another program with the same prefix. Each reads as absent or
+// fails with StoreUnavailableError, never as a decision made of NaN or one that lasts for good.
+import { fixedWindow, gcra, type RateLimitAlgorithm, slidingWindow, tokenBucket } from '@resilience/core';
+import { describe, expect, it } from 'vitest';
+import { redisStore } from './index.js';
+import { useServer } from './testing/fixture.js';
+
+const fixture = useServer();
+const NOW = 1_000_000;
+
+/** A rate limit's binary value: its tag, its numbers and its expiry as little-endian doubles. */
+const packed = (tag: string, ...numbers: number[]): Buffer => {
+  const b = Buffer.alloc(1 + 8 * numbers.length);
+  b.write(tag, 0, 'latin1');
+  numbers.forEach((n, i) => b.writeDoubleLE(n, 1 + 8 * i));
+  return b;
+};
+
+const { NaN: nan, POSITIVE_INFINITY: inf } = Number;
+const cases: [string, RateLimitAlgorithm, Buffer[]][] = [
+  [
+    'tokenBucket',
+    tokenBucket({ capacity: 10, refillPerSecond: 1 }),
+    [
+      packed('T', nan, NOW, inf),
+      packed('T', -1e300, NOW, inf),
+      packed('T', -inf, NOW, inf),
+      packed('T', inf, NOW, inf),
+      packed('T', 0, nan, inf),
+    ],
+  ],
+  ['gcra', gcra({ limit: 10, periodMs: 10_000 }), [packed('G', nan, inf)]],
+  [
+    'fixedWindow',
+    fixedWindow({ limit: 10, windowMs: 10_000 }),
+    [packed('F', NOW, nan, inf), packed('F', NOW, -1e300, inf), packed('F', NOW, inf, inf), packed('F', nan, 3, inf)],
+  ],
+  [
+    'slidingWindow',
+    slidingWindow({ limit: 10, windowMs: 10_000 }),
+    [
+      packed('S', NOW, nan, 0, inf),
+      packed('S', NOW, 0, nan, inf),
+      packed('S', NOW, -1e300, 0, inf),
+      packed('S', NOW, 0, -inf, inf),
+      packed('S', NOW, inf, 0, inf),
+      packed('S', nan, 1, 1, inf),
+    ],
+  ],
+];
+
+describe('a damaged rate-limit record', () => {
+  for (const [name, algorithm, values] of cases) {
+    it(`reads as absent: ${name} with NaN, infinite or negative numbers`, async () => {
+      const store = redisStore({ client: fixture.client, time: 'caller' });
+      const [peeked, fresh] = [
+        await store.apply('absent', algorithm.peek, 1, NOW),
+        await store.apply('fresh', algorithm.consume, 1, NOW),
+      ];
+      expect(fresh.allowed).toBe(true);
+      for (const [i, value] of values.entries()) {
+        await fixture.client.set(`resilience:damaged-${i}`, value);
+        const seen = {
+          peek: await store.apply(`damaged-${i}`, algorithm.peek, 1, NOW),
+          consume: await store.apply(`damaged-${i}`, algorithm.consume, 1, NOW),
+        };
+        expect({ i, ...seen }).toEqual({ i, peek: peeked, consume: fresh });
+      }
+    });
+  }
+});
