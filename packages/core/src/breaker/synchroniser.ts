@@ -135,12 +135,16 @@ export class Synchroniser {
     this.#sentAt = sentAt;
     const input =
       round === UNKNOWN_ROUND ? { tally, random: this.#random() } : { tally, round, random: this.#random() };
-    const flushing = storeStep(() => this.#store.apply(this.#key, this.#transition, input, sentAt)).then(
-      (out) => {
-        this.#lastError = undefined;
+    // An answer it cannot read (a window the strategy refuses) fails the step as the store's failure would.
+    const flushing = storeStep(() =>
+      this.#store.apply(this.#key, this.#transition, input, sentAt).then((out) => {
         this.#offset = out.now - sentAt;
         this.see(out.state, out.round, out.retryAfterMs, sentAt, out.window);
         if (out.changed) this.announce(out.state, out.round, out.retryAfterMs);
+      }),
+    ).then(
+      () => {
+        this.#lastError = undefined;
       },
       (error: unknown) => {
         this.#lastError = error;
