@@ -1,7 +1,15 @@
 // Records under the store's prefix that its scripts did not write as they are: a key edited by
 // hand, damaged, or written by another program with the same prefix. Each reads as absent or
 // fails with StoreUnavailableError, never as a decision made of NaN or one that lasts for good.
-import { fixedWindow, gcra, type RateLimitAlgorithm, slidingWindow, tokenBucket } from '@resilience/core';
+import {
+  circuitBreaker,
+  consecutive,
+  fixedWindow,
+  gcra,
+  type RateLimitAlgorithm,
+  slidingWindow,
+  tokenBucket,
+} from '@resilience/core';
 import { describe, expect, it } from 'vitest';
 import { redisStore } from './index.js';
 import { useServer } from './testing/fixture.js';
@@ -66,6 +74,43 @@ describe('a damaged rate-limit record', () => {
           consume: await store.apply(`damaged-${i}`, algorithm.consume, 1, NOW),
         };
         expect({ i, ...seen }).toEqual({ i, peek: peeked, consume: fresh });
+      }
+    });
+  }
+});
+
+describe('a damaged breaker value', () => {
+  for (const sync of ['per-call', 'synchronised'] as const) {
+    it(`reads as absent (${sync}): an unknown state, too few fields, NaN, infinite or text numbers`, async () => {
+      const store = redisStore({ client: fixture.client });
+      const values = [
+        'B,x,0,0,0,0,0,0,0,0,c,0',
+        'B,o',
+        'B,o,nan,0,0,0,0,0,0,0,c,0', // a NaN round: no probe's settlement ever matched it
+        'B,o,1,0,1,inf,0,0,0,0,c,0',
+        'B,c,0,0,0,0,0,0,0,0,c,nan', // a window of failures null, which the breaker's strategy refuses
+        'B,c,0,0,0,0,0,0,0,0,c,abc',
+      ];
+      for (const [i, value] of values.entries()) {
+        const breaker = circuitBreaker({
+          store,
+          name: `damaged-${sync}-${i}`,
+          strategy: consecutive(2),
+          halfOpenAfter: 1_000,
+          registry: false,
+          sync: sync === 'per-call' ? sync : {},
+        });
+        await fixture.client.set(`resilience:{breaker|damaged-${sync}-${i}}`, `;${value}`);
+        const errors: unknown[] = [];
+        breaker.on('store_error', (e) => errors.push(e));
+        const ran = await breaker.execute(() => 'ran').catch((e: unknown) => e);
+        await breaker.sync();
+        expect({ value, ran, state: breaker.state, errors }).toEqual({
+          value,
+          ran: 'ran',
+          state: 'closed',
+          errors: [],
+        });
       }
     });
   }

@@ -27,7 +27,8 @@ import type { ScriptSpec } from './spec.js';
  *   only the last size stay.
  * - `rule`: the numbers of a rate rule from ARGV[i ..]: failureRate, minimumCalls, slowCallMs
  *   ('' for none), slowCallRate.
- * - `restore`: the machine of a stored state. kind: 'c' consecutive (threshold), 'n' count
+ * - `restore`: the machine of a stored state (one it could not have written, with an unknown
+ *   state, too few fields or a number that is not finite, NaN, inf or text: as absent). kind: 'c' consecutive (threshold), 'n' count
  *   window (size, rule), 't' time window (windowMs, buckets, rule); params from ARGV[i].
  *   Returns it and the index of the first argument after the params.
  * - `m.ttl`: the idle TTL written with each state: a day, or four times the longest delay
@@ -217,7 +218,12 @@ local function restore(kind, s, a, i)
   local f = nil
   if s ~= nil and string.sub(s, 1, 2) == 'B,' then
     f = {}
-    for x in string.gmatch(string.sub(s, 3), '[^,]+') do f[#f + 1] = x end
+    for x in string.gmatch(string.sub(s, 3), '[^,]+') do
+      local n = #f ~= 0 and #f ~= 9 and tonumber(x)
+      if n ~= false and not (n and n > -math.huge and n < math.huge) then f = nil break end
+      f[#f + 1] = x
+    end
+    if f and not (STATES[f[1]] and #f > 10) then f = nil end
   end
   local window, j
   if kind == 'c' then
