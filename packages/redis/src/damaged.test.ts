@@ -11,6 +11,9 @@ import {
   tokenBucket,
 } from '@resilience/core';
 import { describe, expect, it } from 'vitest';
+// Core keeps the workflows' transitions private; its conformance suite imports them the same way.
+import { beginTransition } from '../../core/src/idempotency/record.js';
+import { attemptTransition, claimTransition } from '../../core/src/messages/counter.js';
 import { redisStore } from './index.js';
 import { useServer } from './testing/fixture.js';
 
@@ -114,4 +117,24 @@ describe('a damaged breaker value', () => {
       }
     });
   }
+});
+
+describe('a damaged idempotency record or message counter', () => {
+  // A count or a time that is NaN or infinite: 1e999 is valid JSON (Infinity to JavaScript), nan is not.
+  it('reads an infinite or NaN count or time as absent, never as a lease that never ends or a count it cannot write', async () => {
+    const store = redisStore({ client: fixture.client, time: 'caller' });
+    const owner = JSON.stringify('x');
+    for (const until of ['1e999', 'nan']) {
+      await fixture.client.set('resilience:idem', `;{"s":"in_flight","fp":null,"owner":${owner},"until":${until}}`);
+      expect(await store.apply('idem', beginTransition(1_000), { fp: null, owner: 'y' }, NOW)).toEqual({
+        kind: 'acquired',
+      });
+      await fixture.client.set('resilience:sink', `;{"n":1,"sink":{"by":"a","until":${until}}}`);
+      expect(await store.apply('sink', claimTransition(60_000, 1_000), { by: 'b' }, NOW)).toBe('claimed');
+    }
+    for (const n of ['1e999', 'nan', '-1e999']) {
+      await fixture.client.set('resilience:count', `;{"n":${n}}`);
+      expect(await store.apply('count', attemptTransition(60_000), null, NOW)).toEqual({ n: 1, attempt: 1 });
+    }
+  });
 });
