@@ -24,7 +24,7 @@ const NOW = 1_000_000;
 const packed = (tag: string, ...numbers: number[]): Buffer => {
   const b = Buffer.alloc(1 + 8 * numbers.length);
   b.write(tag, 0, 'latin1');
-  numbers.forEach((n, i) => b.writeDoubleLE(n, 1 + 8 * i));
+  for (const [i, n] of numbers.entries()) b.writeDoubleLE(n, 1 + 8 * i);
   return b;
 };
 
@@ -135,6 +135,60 @@ describe('a damaged idempotency record or message counter', () => {
     for (const n of ['1e999', 'nan', '-1e999']) {
       await fixture.client.set('resilience:count', `;{"n":${n}}`);
       expect(await store.apply('count', attemptTransition(60_000), null, NOW)).toEqual({ n: 1, attempt: 1 });
+    }
+  });
+});
+
+describe('a reply of a shape no script answers (a client or proxy in between that answers something else)', () => {
+  /** An ioredis-shaped client whose every script call answers `reply`. */
+  const answering = (reply: unknown) => {
+    let calls = 0;
+    const client = {
+      evalsha: async () => {
+        if (++calls > 100) throw new Error('called over and over');
+        return reply;
+      },
+      eval: async () => reply,
+      publish: async () => 0,
+      on: () => client,
+    };
+    return client;
+  };
+
+  it('keys() rejects with StoreUnavailableError, neither a TypeError nor a SCAN sent over and over', async () => {
+    for (const reply of [null, 'OK', 5, { cursor: '0' }]) {
+      const store = redisStore({ client: answering(reply) });
+      const error = await store.keys('', 0).catch((e: unknown) => e);
+      expect({ reply, error: (error as Error).name }).toEqual({ reply, error: 'StoreUnavailableError' });
+    }
+  });
+
+  it('a rate-limit decision rejects with StoreUnavailableError rather than deny with NaN numbers', async () => {
+    for (const reply of ['OK', ['x', 1, 2, 3, 4]]) {
+      const store = redisStore({ client: answering(reply) });
+      const algorithm = tokenBucket({ capacity: 10, refillPerSecond: 1 });
+      const error = await store.apply('k', algorithm.consume, 1, 0).catch((e: unknown) => e);
+      expect({ reply, error: (error as Error).name }).toEqual({ reply, error: 'StoreUnavailableError' });
+    }
+  });
+
+  it('a breaker step rejects with StoreUnavailableError rather than adopt a state that is none', async () => {
+    for (const reply of ['OK', null, 'call,shut,1,0', 'call,open,x,0']) {
+      const breaker = circuitBreaker({
+        store: redisStore({ client: answering(reply) }),
+        name: 'odd-reply',
+        strategy: consecutive(2),
+        registry: false,
+        sync: 'per-call',
+      });
+      const errors: string[] = [];
+      breaker.on('store_error', (e) => errors.push(e.type === 'store_error' ? (e.error as Error).name : ''));
+      await breaker.execute(() => 'ran').catch(() => undefined);
+      expect({ reply, state: breaker.state, errors: errors[0] }).toEqual({
+        reply,
+        state: 'closed',
+        errors: 'StoreUnavailableError',
+      });
     }
   });
 });

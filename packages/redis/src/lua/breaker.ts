@@ -6,7 +6,7 @@ import type {
   BreakerWindowSnapshot,
   JsonValue,
 } from '@resilience/core';
-import type { ScriptSpec } from './spec.js';
+import { odd, type ScriptSpec } from './spec.js';
 
 /**
  * `breakerTransition`: core's `BreakerMachine` and its three windows, step for step, over
@@ -401,14 +401,26 @@ function breakerScript(kind: 'c' | 'n' | 't'): ScriptSpec {
     },
     output(reply): BreakerDecision {
       const [admission, state, round, retry] = String(reply).split(',');
-      return {
+      return checked(reply, {
         admission: admission === '' ? undefined : (admission as BreakerDecision['admission']),
         state: state as BreakerDecision['state'],
         round: Number(round),
         retryAfterMs: retry === '' ? null : Number(retry),
-      };
+      });
     },
   };
+}
+
+/**
+ * A step's reply read as `out`, when it is one the scripts answer: a state, an integer round,
+ * a delay of 0 or more or none; else an error, which fails the step (a client or proxy in
+ * between that answered something else).
+ */
+function checked<T extends { state: string; round: number; retryAfterMs: number | null }>(reply: unknown, out: T): T {
+  const { state, round, retryAfterMs: wait } = out;
+  return Object.values(STATE_NAMES).includes(state) && Number.isSafeInteger(round) && (wait === null || wait >= 0)
+    ? out
+    : odd(reply);
 }
 
 const TALLY_FIELDS = [
@@ -433,14 +445,14 @@ function breakerSyncScript(kind: 'c' | 'n' | 't'): ScriptSpec {
     },
     output(reply): BreakerSyncOutput {
       const [state, round, retry, now, changed, ...window] = String(reply).split(',');
-      return {
+      return checked(reply, {
         state: state as BreakerSyncOutput['state'],
         round: Number(round),
         retryAfterMs: retry === '' ? null : Number(retry),
         window: windowOf(window),
         now: Number(now),
         changed: changed === '1',
-      };
+      });
     },
   };
 }

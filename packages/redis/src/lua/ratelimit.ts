@@ -1,6 +1,6 @@
 import type { JsonValue, RateLimitDecision } from '@resilience/core';
 import { NUM, writePacked } from './common.js';
-import type { ScriptSpec } from './spec.js';
+import { odd, type ScriptSpec } from './spec.js';
 
 /**
  * The four rate-limit algorithms, step for step as `tokenBucket`, `gcra`, `fixedWindow` and
@@ -213,9 +213,12 @@ local function ${name}(s, a, i)
 end
 `;
 
-/** The decision from the script's reply from `at`: integers, or texts for the other numbers. */
+/**
+ * The decision from the script's reply from `at`: integers, or texts for the other numbers.
+ * Throws (failing the decision) for a reply no script answers, whose first value is not 0 or 1.
+ */
 const read = (r: readonly unknown[], at: number): RateLimitDecision => ({
-  allowed: Number(r[at]) === 1,
+  allowed: Number(r[at]) === 1 || (Number(r[at]) === 0 ? false : odd(r)),
   limit: Number(r[at + 1]),
   remaining: Number(r[at + 2]),
   resetMs: Number(r[at + 3]),
