@@ -54,6 +54,7 @@ describe("a breaker's channel", () => {
       JSON.stringify({ r: 1e6, s: 'open', a: 'soon' }), // an open state with no delay: open for good
       JSON.stringify({ r: 1e6, s: 'open', a: -5 }),
       JSON.stringify({ r: 1e6, s: 'open' }),
+      '{"r":1000000,"s":"open","a":1e999}', // Infinity to JSON.parse: open for good
       JSON.stringify({ r: 1e300, s: 'open', a: 1_000 }),
       JSON.stringify({ r: 1.5, s: 'open', a: 1_000 }),
       JSON.stringify({ r: 1e6, s: 'closed', a: 0, pad: 'x'.repeat(1_000_000) }),

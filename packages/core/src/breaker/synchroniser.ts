@@ -224,7 +224,7 @@ export class Synchroniser {
     if (
       !Number.isSafeInteger(a?.r) ||
       a.r <= this.#round ||
-      (a.s === 'isolated' ? wait !== null : !(a.s === 'open' || a.s === 'closed') || !(wait! >= 0 && wait! < 1e15))
+      (a.s === 'isolated' ? wait !== null : !(a.s === 'open' || a.s === 'closed') || !(wait! >= 0 && wait! < Infinity))
     )
       return;
     this.see(a.s, a.r, wait, this.#clock.now());
