@@ -369,3 +369,36 @@ describe.each([
     expect(isStoreUnavailableError(await lost)).toBe(true);
   }, 120_000);
 });
+
+describe.each([
+  ['ioredis Cluster', 'ioredis'],
+  ['node-redis cluster', 'node-redis'],
+] as const)('keys() on a Redis Cluster with one of three primaries dead, through %s', (_label, kind) => {
+  it('rejects with StoreUnavailableError rather than list the live primaries’ keys as if they were all', async () => {
+    const own = await startCluster(['--cluster-require-full-coverage', 'no']);
+    onTestFinished(() => own.stop());
+    const nodes = own.ports.map((port) => ({ host: '127.0.0.1', port }));
+    let client: object;
+    if (kind === 'ioredis') {
+      const c = new Cluster(nodes);
+      c.on('error', () => {});
+      onTestFinished(() => c.disconnect());
+      client = c;
+    } else {
+      const c = createCluster({ rootNodes: nodes.map((socket) => ({ socket })) });
+      c.on('error', () => {});
+      await c.connect();
+      onTestFinished(() => c.destroy());
+      client = c;
+    }
+    const clock = new FakeClock();
+    const store = redisStore({ client, timeoutMs: 200, clock });
+    const keys = Array.from({ length: 30 }, (_, i) => `listed|${i}`); // on every primary
+    for (const key of keys) await store.set(key, { i: 1 }, 60_000, 0);
+    expect((await store.keys('listed|', 0)).sort()).toEqual([...keys].sort());
+    await own.nodes[0]!.kill();
+    const listed = store.keys('listed|', 0).catch((e: unknown) => e);
+    await clock.advance(200); // the dead primary's SCAN: no answer within timeoutMs, or refused before
+    expect(isStoreUnavailableError(await listed)).toBe(true);
+  }, 120_000);
+});

@@ -12,7 +12,7 @@ import { type DeadlineEntry, DeadlineQueue } from '@resilience/core/internal';
 import { RedisChannel } from './channel.js';
 import type { Arg, Connection } from './client.js';
 import { failed } from './failed.js';
-import type { ScriptSpec } from './lua/spec.js';
+import { odd, type ScriptSpec } from './lua/spec.js';
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js';
 import {
   applyAllScript,
@@ -89,6 +89,9 @@ const keyOf = (listed: unknown): string =>
   Array.isArray(listed)
     ? listed.map((p, i) => (i % 2 ? String.fromCharCode(Number(p)) : String(p))).join('')
     : String(listed);
+
+/** A SCAN script's reply: a list (see `odd`). */
+const scanned = (reply: unknown): unknown => (Array.isArray(reply) ? reply : odd(reply));
 
 /** The Redis Cluster slot of a key as sent: CRC16 (XMODEM) of its hash tag, or of the key, mod 16384. */
 export function slotOf(key: Arg): number {
@@ -244,7 +247,7 @@ export class RedisStore implements Store {
       let cursor = '0';
       do {
         const args = [String(now), this.#mode, cursor, pattern, SCAN_COUNT];
-        const [next, ...live] = (await this.#run('keys', SCAN_SCRIPT, [], args, primary)) as unknown[];
+        const [next, ...live] = (await this.#run('keys', SCAN_SCRIPT, [], args, primary, scanned)) as unknown[];
         for (const listed of live) {
           const key = keyOf(listed).slice(this.#prefix.length);
           if (key.startsWith(prefix) && found.size < limit) found.add(key);

@@ -289,3 +289,39 @@ describe('circuitBreaker({ store }) synchronised', () => {
     );
   });
 });
+
+describe('a synchronised breaker over a store that answers a step it cannot read', () => {
+  it('reports it as a store_error of step sync and goes on once the store answers well, instead of failing every call for good', async () => {
+    const base = memoryStore();
+    const clock = new FakeClock();
+    let damaged = true;
+    const store = storeOver(base, {
+      apply: async (key, t, input, now) => {
+        const out = await base.apply(key, t, input, now);
+        // A window the strategy cannot take (the store read a damaged value, or another program's).
+        return damaged && t.name.endsWith('.sync')
+          ? ({ ...(out as object), window: { kind: 'consecutive', failures: null } } as typeof out)
+          : out;
+      },
+    });
+    const breaker = circuitBreaker({
+      store,
+      name: 'damaged',
+      strategy: consecutive(3),
+      clock,
+      registry: false,
+      sync: { syncMs: 1_000 },
+    });
+    const errors: string[] = [];
+    breaker.on('store_error', (e) => {
+      if (e.type === 'store_error') errors.push(e.step);
+    });
+    await expect(breaker.execute(ok)).resolves.toBe('ok'); // decided from its view, closed
+    expect(errors).toEqual(['sync']);
+    damaged = false;
+    await clock.advance(1_000);
+    await expect(breaker.execute(ok)).resolves.toBe('ok');
+    await expect(breaker.sync()).resolves.toBeUndefined();
+    expect(errors).toEqual(['sync']);
+  });
+});

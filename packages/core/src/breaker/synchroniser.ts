@@ -135,12 +135,16 @@ export class Synchroniser {
     this.#sentAt = sentAt;
     const input =
       round === UNKNOWN_ROUND ? { tally, random: this.#random() } : { tally, round, random: this.#random() };
-    const flushing = storeStep(() => this.#store.apply(this.#key, this.#transition, input, sentAt)).then(
-      (out) => {
-        this.#lastError = undefined;
+    // An answer it cannot read (a window the strategy refuses) fails the step as the store's failure would.
+    const flushing = storeStep(() =>
+      this.#store.apply(this.#key, this.#transition, input, sentAt).then((out) => {
         this.#offset = out.now - sentAt;
         this.see(out.state, out.round, out.retryAfterMs, sentAt, out.window);
         if (out.changed) this.announce(out.state, out.round, out.retryAfterMs);
+      }),
+    ).then(
+      () => {
+        this.#lastError = undefined;
       },
       (error: unknown) => {
         this.#lastError = error;
@@ -205,16 +209,25 @@ export class Synchroniser {
     this.#timer = undefined;
   }
 
-  /** Another instance's announcement: taken when it is newer than this view. */
+  /**
+   * Another instance's announcement: taken when it is newer than this view and one `announce`
+   * could have sent (anyone may PUBLISH on the channel); a forged one lasts until the next step.
+   */
   #heard(message: string): void {
     let a: Announcement;
     try {
-      a = JSON.parse(message) as Announcement;
+      a = message.length < 200 && JSON.parse(message);
     } catch {
       return;
     }
-    if (typeof a?.r !== 'number' || a.r <= this.#round || typeof a.s !== 'string') return;
-    this.see(a.s, a.r, typeof a.a === 'number' ? a.a : null, this.#clock.now());
+    const wait = a?.a;
+    if (
+      !Number.isSafeInteger(a?.r) ||
+      a.r <= this.#round ||
+      (a.s === 'isolated' ? wait !== null : !(a.s === 'open' || a.s === 'closed') || !(wait! >= 0 && wait! < Infinity))
+    )
+      return;
+    this.see(a.s, a.r, wait, this.#clock.now());
   }
 
   /** Schedules the next step `syncMs` after the latest (at once when that has passed). */

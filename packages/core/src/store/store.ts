@@ -105,30 +105,29 @@ export interface Store {
   /**
    * Applies `transition` to the state of `key` atomically and resolves with its output.
    * Concurrent calls on one key are serialised: none sees a state another has not finished
-   * writing. Redis: one `EVALSHA` (GET, compute, SET PX or DEL).
+   * writing.
    */
   apply<S, I, O>(key: string, transition: Transition<S, I, O>, input: I, now: number): Promise<O>;
   /**
    * Applies several transitions, each to its own distinct key, all-or-nothing: written only
-   * if every step was accepted. Resolves with the outputs in order. Redis: one `EVALSHA`
-   * (the keys share one hash tag: see `storeKey`).
+   * if every step was accepted. Resolves with the outputs in order. On Redis the keys share
+   * one hash tag (see `storeKey`).
    */
   applyAll(operations: readonly StoreOperation[], now: number): Promise<unknown[]>;
-  /** The current state of `key`, or `undefined` when absent or expired. Redis: one GET. */
+  /** The current state of `key`, or `undefined` when absent or expired. */
   get<S = JsonValue>(key: string, now: number): Promise<S | undefined>;
-  /** Writes a state unconditionally with a TTL (`Infinity`: none). Redis: one SET PX. */
+  /** Writes a state unconditionally with a TTL (`Infinity`: none). */
   set<S = JsonValue>(key: string, state: S, ttlMs: number, now: number): Promise<void>;
-  /** Deletes `key`; resolves `true` when it existed. Redis: one DEL. */
+  /** Deletes `key`; resolves `true` when it existed. */
   delete(key: string): Promise<boolean>;
   /**
    * Live keys starting with `prefix`: exactly `limit` of them when that many exist, else all.
-   * For recovery and admin views, not hot paths (Redis SCANs). See docs/stores.md.
+   * For recovery and admin views, not hot paths. See docs/stores.md.
    */
   keys(prefix: string, now: number, options?: StoreKeysOptions): Promise<string[]>;
   /**
    * Whether this store can apply the transition `name` configured by `params` atomically;
-   * consumers ask at construction and refuse a store that cannot. Without it, every
-   * transition is taken as supported (see docs/stores.md).
+   * consumers ask at construction and refuse a store that cannot (see docs/stores.md).
    */
   supports?(name: string, params?: JsonValue): boolean;
   /** Pub/sub between the processes sharing the store, if it has one: a synchronised breaker announces its changes there. */

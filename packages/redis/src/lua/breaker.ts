@@ -6,7 +6,7 @@ import type {
   BreakerWindowSnapshot,
   JsonValue,
 } from '@resilience/core';
-import type { ScriptSpec } from './spec.js';
+import { odd, type ScriptSpec } from './spec.js';
 
 /**
  * `breakerTransition`: core's `BreakerMachine` and its three windows, step for step, over
@@ -27,7 +27,8 @@ import type { ScriptSpec } from './spec.js';
  *   only the last size stay.
  * - `rule`: the numbers of a rate rule from ARGV[i ..]: failureRate, minimumCalls, slowCallMs
  *   ('' for none), slowCallRate.
- * - `restore`: the machine of a stored state. kind: 'c' consecutive (threshold), 'n' count
+ * - `restore`: the machine of a stored state (one it could not have written, with an unknown
+ *   state, too few fields or a number that is not finite, NaN, inf or text: as absent). kind: 'c' consecutive (threshold), 'n' count
  *   window (size, rule), 't' time window (windowMs, buckets, rule); params from ARGV[i].
  *   Returns it and the index of the first argument after the params.
  * - `m.ttl`: the idle TTL written with each state: a day, or four times the longest delay
@@ -217,7 +218,12 @@ local function restore(kind, s, a, i)
   local f = nil
   if s ~= nil and string.sub(s, 1, 2) == 'B,' then
     f = {}
-    for x in string.gmatch(string.sub(s, 3), '[^,]+') do f[#f + 1] = x end
+    for x in string.gmatch(string.sub(s, 3), '[^,]+') do
+      local n = #f ~= 0 and #f ~= 9 and tonumber(x)
+      if n ~= false and not (n and n > -math.huge and n < math.huge) then f = nil break end
+      f[#f + 1] = x
+    end
+    if f and not (STATES[f[1]] and #f > 10) then f = nil end
   end
   local window, j
   if kind == 'c' then
@@ -395,14 +401,26 @@ function breakerScript(kind: 'c' | 'n' | 't'): ScriptSpec {
     },
     output(reply): BreakerDecision {
       const [admission, state, round, retry] = String(reply).split(',');
-      return {
+      return checked(reply, {
         admission: admission === '' ? undefined : (admission as BreakerDecision['admission']),
         state: state as BreakerDecision['state'],
         round: Number(round),
         retryAfterMs: retry === '' ? null : Number(retry),
-      };
+      });
     },
   };
+}
+
+/**
+ * A step's reply read as `out`, when it is one the scripts answer: a state, an integer round,
+ * a delay of 0 or more or none; else an error, which fails the step (a client or proxy in
+ * between that answered something else).
+ */
+function checked<T extends { state: string; round: number; retryAfterMs: number | null }>(reply: unknown, out: T): T {
+  const { state, round, retryAfterMs: wait } = out;
+  return Object.values(STATE_NAMES).includes(state) && Number.isSafeInteger(round) && (wait === null || wait >= 0)
+    ? out
+    : odd(reply);
 }
 
 const TALLY_FIELDS = [
@@ -427,14 +445,14 @@ function breakerSyncScript(kind: 'c' | 'n' | 't'): ScriptSpec {
     },
     output(reply): BreakerSyncOutput {
       const [state, round, retry, now, changed, ...window] = String(reply).split(',');
-      return {
+      return checked(reply, {
         state: state as BreakerSyncOutput['state'],
         round: Number(round),
         retryAfterMs: retry === '' ? null : Number(retry),
         window: windowOf(window),
         now: Number(now),
         changed: changed === '1',
-      };
+      });
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { JsonValue, RateLimitDecision } from '@resilience/core';
 import { NUM, writePacked } from './common.js';
-import type { ScriptSpec } from './spec.js';
+import { odd, type ScriptSpec } from './spec.js';
 
 /**
  * The four rate-limit algorithms, step for step as `tokenBucket`, `gcra`, `fixedWindow` and
@@ -13,7 +13,8 @@ import type { ScriptSpec } from './spec.js';
  *
  * Each algorithm is a block of Lua (its consume and its peek two copies, `commit` written
  * in) reading the key's value `s` (nil or false: absent; a value of another length or tag,
- * or expired, reads as absent) and ARGV from `a[i]`, and setting `out`,
+ * expired, or damaged: a count or a time that is NaN, infinite or a count below 0, reads as
+ * absent) and ARGV from `a[i]`, and setting `out`,
  * `nxt` (the value to write, false: none), `ttl` and `ok`. A limit's own apply script runs
  * the block inline: it builds no function per call (see PRELUDE); `applyAll` wraps it in a
  * step function.
@@ -29,7 +30,7 @@ local capacity, perMs, cost = tonumber(a[i]), tonumber(a[i + 1]) / 1000, tonumbe
 local tokens, from = capacity, now
 if s and #s == 25 and byte(s) == 84 then
   local t, last, expiry = sunpack('<ddd', s, 2)
-  if expiry > now then
+  if expiry > now and t >= 0 and t < math.huge and last > -math.huge and last < math.huge then
     tokens = t
     if now > last then tokens = math.min(capacity, tokens + (now - last) * perMs)
     elseif last - now > capacity / perMs then tokens = capacity
@@ -57,7 +58,7 @@ local most = burst * interval + slack
 local ahead = 0
 if s and #s == 17 and byte(s) == 71 then
   local t, expiry = sunpack('<dd', s, 2)
-  if expiry > now then ahead = math.max(t - now, 0) end
+  if expiry > now and t > -math.huge and t < math.huge then ahead = math.max(t - now, 0) end
   if ahead > most + burst * interval then ahead = 0 end
 end
 most = most + math.min(burst * now * 2.3e-16, interval / 4)
@@ -81,7 +82,7 @@ local start = floor(now / windowMs) * windowMs
 local count = 0
 if s and #s == 25 and byte(s) == 70 then
   local at, n, expiry = sunpack('<ddd', s, 2)
-  if expiry > now then
+  if expiry > now and n >= 0 and n < math.huge then
     if at > start and at <= start + windowMs then start = at end
     if at == start then count = n end
   end
@@ -121,7 +122,7 @@ local start = floor(now / windowMs) * windowMs
 local current, previous = 0, 0
 if s and #s == 33 and byte(s) == 83 then
   local at, c, p, expiry = sunpack('<dddd', s, 2)
-  if not (expiry > now) then
+  if not (expiry > now and c >= 0 and c < math.huge and p >= 0 and p < math.huge) then
   elseif at >= start and at <= start + windowMs then
     start, current, previous = at, c, p
   elseif floor((start - at) / windowMs + 0.5) == 1 then
@@ -212,9 +213,12 @@ local function ${name}(s, a, i)
 end
 `;
 
-/** The decision from the script's reply from `at`: integers, or texts for the other numbers. */
+/**
+ * The decision from the script's reply from `at`: integers, or texts for the other numbers.
+ * Throws (failing the decision) for a reply no script answers, whose first value is not 0 or 1.
+ */
 const read = (r: readonly unknown[], at: number): RateLimitDecision => ({
-  allowed: Number(r[at]) === 1,
+  allowed: Number(r[at]) === 1 || (Number(r[at]) === 0 ? false : odd(r)),
   limit: Number(r[at + 1]),
   remaining: Number(r[at + 2]),
   resetMs: Number(r[at + 3]),

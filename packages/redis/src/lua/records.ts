@@ -9,9 +9,16 @@ import { parsed, type ScriptSpec, text } from './spec.js';
  * step mirrors core's transition, including what it does with a value it did not write.
  *
  * Its Lua functions (their comments live here, not in the text sent to Redis):
+ * - `finite`: a number read from a record, or nil when it is NaN or infinite (Lua's tonumber
+ *   takes `nan`, `inf` and 1e999): a count or a time no step wrote, read as absent.
  * - `liveSink`: a live dead-letter claim (its lease not over), as members, or nil.
  */
 const LIB = `
+local function finite(x)
+  if x and x > -math.huge and x < math.huge then return x end
+  return nil
+end
+
 local function stateOf(s)
   if s == nil then return nil end
   return members(s) or empty()
@@ -21,7 +28,7 @@ local function idemBegin(s, a, i)
   local lock, fp, owner = tonumber(a[i]), a[i + 1], a[i + 2]
   local f = stateOf(s)
   local inFlight = f ~= nil and f.raw.s == '"in_flight"'
-  local untilMs = f and tonumber(f.raw['until'])
+  local untilMs = f and finite(tonumber(f.raw['until']))
   if f == nil or (inFlight and (untilMs == nil or untilMs <= now)) then
     local record = json('s', '"in_flight"', 'fp', fp, 'owner', owner, 'until', num(now + lock))
     return '{"kind":"acquired"}', record, lock
@@ -55,7 +62,7 @@ end
 local function liveSink(f)
   if f == nil then return nil end
   local sink = members(f.raw.sink)
-  local untilMs = sink and tonumber(sink.raw['until'])
+  local untilMs = sink and finite(tonumber(sink.raw['until']))
   if untilMs ~= nil and untilMs > now then return sink end
   return nil
 end
@@ -65,7 +72,7 @@ local function msgAttempt(s, a, i)
   local f = stateOf(s)
   if f ~= nil and f.raw.dead ~= nil then return json('attempt', f.raw.n, 'dead', f.raw.dead), false, 0 end
   if liveSink(f) then return json('attempt', f.raw.n, 'sinking', 'true'), false, 0 end
-  local n = num((tonumber(given(f and f.raw.n)) or 0) + 1)
+  local n = num((finite(tonumber(given(f and f.raw.n))) or 0) + 1)
   local last, owe = f and f.raw.last, f and f.raw.owe
   return json('n', n, 'last', last, 'owe', owe, 'attempt', n), json('n', n, 'last', last, 'owe', owe), ttl
 end

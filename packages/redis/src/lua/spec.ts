@@ -47,3 +47,8 @@ export const text = (value: unknown): string => (value === undefined ? '' : JSON
 /** A JSON reply parsed; a nil reply is `undefined`. */
 export const parsed = (reply: unknown): unknown =>
   reply === null || reply === undefined ? undefined : JSON.parse(String(reply));
+
+/** Throws for a reply no script gives (a client or proxy in between answered something else): the call fails. */
+export const odd = (reply: unknown): never => {
+  throw new TypeError(`a reply no script gives: ${String(reply).slice(0, 40)}`);
+};
