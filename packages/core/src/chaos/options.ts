@@ -95,7 +95,7 @@ export function resolveChaosOptions<R>(options: ChaosOptions<R>): ResolvedChaosO
   );
   v.string('name', given.name);
   v.clock('clock', given.clock);
-  v.function('random', given.random);
+  v.predicate('random', given.random);
   v.done();
   const injectsFaults = given.faultRate !== undefined || fault !== undefined || outcome !== undefined;
   return {

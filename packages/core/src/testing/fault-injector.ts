@@ -43,7 +43,7 @@ export function faultInjector<T>(
   v.integer('failFirst', o.failFirst, { min: 0 });
   v.number('failureRate', o.failureRate, { min: 0, max: 1 });
   v.function('error', o.error);
-  v.function('random', o.random);
+  v.predicate('random', o.random);
   v.done();
   const { failFirst = 0, failureRate = 0, error = networkError, random = systemRandom } = options;
   let calls = 0;
