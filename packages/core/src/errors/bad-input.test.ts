@@ -217,6 +217,12 @@ describe('a sync callback given an async function', () => {
     expect(configurationError(build, 'random').message).toContain('not async');
   });
 
+  it('chaos refuses an async fault, naming fault: the call rejected with the promise, not an error', () => {
+    expect(
+      configurationError(() => chaos({ fault: (async () => new Error('x')) as never }), 'fault').message,
+    ).toContain('not async');
+  });
+
   it('resilientClient refuses an async key(request), naming key', () => {
     expect(
       configurationError(() => resilientClient({ key: (async () => 'h') as never }, transport), 'key').message,
