@@ -223,6 +223,19 @@ describe('a sync callback given an async function', () => {
     ).toContain('not async');
   });
 
+  it.each([
+    ['faultInjector', 'error', () => faultInjector(() => 1, { error: (async () => new Error('x')) as never })],
+    // It was taken, and every alert was posted as {}: JSON.stringify of a promise.
+    [
+      'webhookHandler',
+      'body',
+      () =>
+        webhookHandler({ url: 'https://x.test', fetch: fetchOk, body: (async () => ({ text: 'db down' })) as never }),
+    ],
+  ])('%s refuses an async %s, whose answer is used at once', (_, option, build) => {
+    expect(configurationError(build, option).message).toContain('not async');
+  });
+
   it('resilientClient refuses an async key(request), naming key', () => {
     expect(
       configurationError(() => resilientClient({ key: (async () => 'h') as never }, transport), 'key').message,
