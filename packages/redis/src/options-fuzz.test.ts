@@ -29,6 +29,8 @@ describe('each option refuses hostile values, naming it', () => {
     ['time', ['local', 'SERVER', 5, {}, null, true]],
     ['clock', [{}, 5, null, { now: () => 0 }, Date]],
     ['subscriber', [5, 'x', {}, null, [], io]],
+    // an async source answers a promise: every draw would be NaN
+    ['random', [0.5, 'x', {}, null, async () => 0.5]],
   ])('%s', (option, values) => {
     for (const value of values) refusedAs({ client: io, [option]: value }, option, String(value));
   });

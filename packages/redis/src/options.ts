@@ -107,7 +107,7 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
   v.number('timeoutMs', o.timeoutMs, { gt: 0 });
   v.oneOf('time', o.time, ['server', 'caller']);
   v.clock('clock', o.clock);
-  v.function('random', o.random);
+  v.predicate('random', o.random);
   const subscription = o.subscriber === undefined ? undefined : subscriptionOf(o.subscriber);
   v.check(
     o.subscriber === undefined || (subscription !== undefined && o.subscriber !== o.client),

@@ -61,7 +61,7 @@ const FACTORIES: readonly Factory[] = [
       maxKeys: [...NUMBERS, 0, 0.5],
       name: [5, {}, [], true, ...FALSY],
       clock: NOT_CLOCK,
-      random: NOT_FUNCTION,
+      random: [...NOT_FUNCTION, async () => 0.5], // an async source: every draw NaN
     },
   },
   {

@@ -175,7 +175,7 @@ export function resolveBreakerOptions(options: CircuitBreakerOptions): ResolvedB
   v.integer('halfOpenMaxCalls', o.halfOpenMaxCalls, { min: 1 });
   v.predicate('handle', o.handle);
   v.string('name', o.name);
-  v.function('random', o.random);
+  v.predicate('random', o.random);
   v.clock('clock', o.clock);
   const registry = o.registry as { add?: unknown } | false | undefined;
   v.check(

@@ -7,17 +7,13 @@ export type ChaosEnabled = boolean | ((context: ExecuteContext) => boolean);
 
 export interface ChaosOptions<R = never> {
   /**
-   * Share of calls (0–1) that fail with `fault`, or resolve with `outcome`, instead of
-   * running. Faults are injected only when `faultRate`, `fault` or `outcome` is given.
-   * @default 1 once `fault` or `outcome` is given
+   * Share of calls (0–1) that fail with `fault`, or resolve with `outcome`, instead of running.
+   * @default 1 once `fault` or `outcome` is given (else no faults)
    */
   faultRate?: number;
-  /** What an injected fault throws, or a function of the context building it. @default an `ECONNRESET` error */
+  /** What an injected fault throws, or a sync function of the context building it. @default an `ECONNRESET` error */
   fault?: Error | ((context: ExecuteContext) => unknown);
-  /**
-   * Resolve with this instead of failing (a stubbed answer, such as a 503 response object):
-   * a value, or a function of the context. Not together with `fault`.
-   */
+  /** Resolve with this (a value, or a function of the context) instead of failing; not with `fault`. */
   outcome?: R | ((context: ExecuteContext) => R | PromiseLike<R>);
   /** Delay injected before the call (and before any fault), in ms. @default 0 (none) */
   latencyMs?: number;
@@ -72,11 +68,14 @@ export function resolveChaosOptions<R>(options: ChaosOptions<R>): ResolvedChaosO
   v.number('latencyRate', given.latencyRate, RATE);
   v.number('latencyMs', given.latencyMs, { min: 0 });
   const { fault, outcome, enabled } = given;
+  // An async fault answers a promise: the call would reject with the promise, not an error.
   v.check(
-    fault === undefined || fault instanceof Error || typeof fault === 'function',
+    fault === undefined ||
+      fault instanceof Error ||
+      (typeof fault === 'function' && fault.constructor.name !== 'AsyncFunction'),
     'fault',
     fault,
-    'an Error or (context) => error',
+    'an Error or (context) => error, not async',
   );
   v.check(fault === undefined || outcome === undefined, 'outcome', outcome, 'left out when fault is given');
   v.check(
@@ -95,7 +94,7 @@ export function resolveChaosOptions<R>(options: ChaosOptions<R>): ResolvedChaosO
   );
   v.string('name', given.name);
   v.clock('clock', given.clock);
-  v.function('random', given.random);
+  v.predicate('random', given.random);
   v.done();
   const injectsFaults = given.faultRate !== undefined || fault !== undefined || outcome !== undefined;
   return {

@@ -171,11 +171,11 @@ export function validateClientOptions(
   v.number('deadlineMs', o.deadlineMs, { gt: 0 });
   v.predicate('idempotent', o.idempotent);
   v.boolean('idempotencyKey', o.idempotencyKey);
-  v.function('key', o.key);
+  v.predicate('key', o.key);
   v.integer('maxHosts', o.maxHosts, { min: 1, max: 2 ** 30 });
   v.string('name', o.name);
   v.clock('clock', o.clock);
-  v.function('random', o.random);
+  v.predicate('random', o.random);
   // Each nested option is built unless it, or an option every builder reads, is already bad;
   // `deadlineMs` is handed to retry() too, and `timeout: -5` is the option the user wrote.
   const rename = { 'retry.deadlineMs': 'deadlineMs', ...(typeof t === 'number' && { 'timeout.ms': 'timeout' }) };

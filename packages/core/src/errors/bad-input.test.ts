@@ -10,6 +10,7 @@ import { countWindow } from '../breaker/strategy.js';
 import { timeWindow } from '../breaker/time-window.js';
 import { bulkhead } from '../bulkhead/bulkhead.js';
 import { chaos } from '../chaos/chaos.js';
+import { resilientClient } from '../client/client.js';
 import { FakeClock } from '../clock/fake-clock.js';
 import { toRetryOptions } from '../config/consumers.js';
 import { optionsFromEnv } from '../config/env.js';
@@ -17,6 +18,7 @@ import { fallback } from '../fallback/fallback.js';
 import { bulkheadCheck } from '../health/checks.js';
 import { health } from '../health/health.js';
 import { hedge } from '../hedging/hedge.js';
+import { correlationIds } from '../http/correlation.js';
 import { idempotency } from '../idempotency/idempotency.js';
 import { eventLogger, logEvents } from '../logging/log-events.js';
 import { messageProcessor } from '../messages/processor.js';
@@ -35,6 +37,7 @@ import { saga } from '../saga/saga.js';
 import { memoryStore } from '../store/memory.js';
 import { faultInjector } from '../testing/fault-injector.js';
 import { jsonRoundTripStore } from '../testing/json-round-trip-store.js';
+import { adaptiveThrottle } from '../throttle/throttle.js';
 import { timeout } from '../timeout/timeout.js';
 import { ConfigurationError, isConfigurationError } from './errors.js';
 
@@ -186,6 +189,57 @@ describe.each(FACTORIES.filter((f) => f.clock))('$name', ({ make, base }) => {
 describe.each(FACTORIES.filter((f) => f.random))('$name', ({ make, base }) => {
   it('rejects a random source that is not a function', () => {
     configurationError(() => make({ ...base, random: 0.5 }), 'random');
+  });
+});
+
+// A random source is called for a number at once: an async one answers a promise, and every
+// draw is NaN. Accepted, it gave every correlation id as 00000000-0000-4000-8000-000000000000,
+// a chaos policy at faultRate 0.9 that never struck (a promise is not below 0.9), and NaN jitter.
+// The same for resilientClient's key(request), answered per request: refused at construction,
+// as the tRPC links' key is, not by a TypeError on every request.
+describe('a sync callback given an async function', () => {
+  // The types refuse both; a JavaScript caller, or one behind a cast, gets no such help.
+  const draw = (async () => 0.5) as never;
+  const transport = {};
+  it.each([
+    ['retry', () => retry({ random: draw })],
+    ['circuitBreaker', () => circuitBreaker({ registry: false, random: draw })],
+    ['circuitBreaker (store)', () => circuitBreaker({ registry: false, store: memoryStore(), random: draw })],
+    ['chaos', () => chaos({ random: draw })],
+    ['adaptiveThrottle', () => adaptiveThrottle({ random: draw })],
+    ['correlationIds', () => correlationIds({ random: draw })],
+    ['idempotency', () => idempotency({ random: draw })],
+    ['saga', () => saga('s', { random: draw })],
+    ['messageProcessor', () => messageProcessor({ handler: () => {}, deadLetter: () => {}, random: draw })],
+    ['faultInjector', () => faultInjector(() => 1, { random: draw })],
+    ['resilientClient', () => resilientClient({ random: draw }, transport)],
+  ])('%s refuses an async random source, naming random', (_, build) => {
+    expect(configurationError(build, 'random').message).toContain('not async');
+  });
+
+  it('chaos refuses an async fault, naming fault: the call rejected with the promise, not an error', () => {
+    expect(
+      configurationError(() => chaos({ fault: (async () => new Error('x')) as never }), 'fault').message,
+    ).toContain('not async');
+  });
+
+  it.each([
+    ['faultInjector', 'error', () => faultInjector(() => 1, { error: (async () => new Error('x')) as never })],
+    // It was taken, and every alert was posted as {}: JSON.stringify of a promise.
+    [
+      'webhookHandler',
+      'body',
+      () =>
+        webhookHandler({ url: 'https://x.test', fetch: fetchOk, body: (async () => ({ text: 'db down' })) as never }),
+    ],
+  ])('%s refuses an async %s, whose answer is used at once', (_, option, build) => {
+    expect(configurationError(build, option).message).toContain('not async');
+  });
+
+  it('resilientClient refuses an async key(request), naming key', () => {
+    expect(
+      configurationError(() => resilientClient({ key: (async () => 'h') as never }, transport), 'key').message,
+    ).toContain('not async');
   });
 });
 

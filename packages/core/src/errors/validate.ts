@@ -117,7 +117,8 @@ export class OptionsValidator {
     return this.#given(typeof value === 'function', option, value, 'a function');
   }
 
-  // A yes/no callback: an async one answers a promise, read as yes (or no) whatever it holds.
+  // A callback whose answer is used at once (a yes/no, a key, a random draw): an async one
+  // answers a promise, read as yes (or no) whatever it holds, as '[object Promise]', or as NaN.
   predicate(option: string, value: unknown): this {
     const ok = typeof value === 'function' && value.constructor.name !== 'AsyncFunction';
     return this.#given(ok, option, value, 'a function, not async');

@@ -66,7 +66,7 @@ export const CORRELATION_ID_OPTION_NAMES = {
 export function resolveCorrelationIdOptions(options: CorrelationIdOptions): { maxLength: number } {
   const v = new OptionsValidator('correlationIds');
   const o = v.known(options, CORRELATION_ID_OPTION_NAMES);
-  v.function('random', o.random);
+  v.predicate('random', o.random);
   v.integer('maxLength', o.maxLength, { min: 1 });
   v.done();
   return { maxLength: o.maxLength ?? HTTP_DEFAULTS.correlationIdMaxLength };

@@ -144,7 +144,7 @@ export function resolveIdempotencyOptions(options: IdempotencyOptions): Resolved
   );
   v.string('keyPrefix', o.keyPrefix);
   v.clock('clock', o.clock);
-  v.function('random', o.random);
+  v.predicate('random', o.random);
   const record = o.recordErrors;
   v.check(
     record === undefined ||

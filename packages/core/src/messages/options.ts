@@ -166,7 +166,7 @@ export function resolveMessageProcessorOptions<M>(
     );
   }
   v.clock('clock', o.clock);
-  v.function('random', o.random);
+  v.predicate('random', o.random);
   v.done();
   return {
     maxAttempts: o.maxAttempts ?? MESSAGE_PROCESSOR_DEFAULTS.maxAttempts,

@@ -71,7 +71,7 @@ export function resolveRetryOptions(options: RetryOptions): ResolvedRetryOptions
   v.number('deadlineMs', o.deadlineMs, { gt: 0 });
   v.string('name', o.name);
   v.clock('clock', o.clock);
-  v.function('random', o.random);
+  v.predicate('random', o.random);
   const retryAfter = o.retryAfter;
   if (typeof retryAfter === 'object' && retryAfter !== null) {
     v.number('retryAfter.maxMs', v.known(retryAfter, { maxMs: true }, 'retryAfter').maxMs, { min: 0 });

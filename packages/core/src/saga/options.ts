@@ -115,7 +115,7 @@ export function resolveSagaOptions(name: unknown, options: SagaOptions): Resolve
   if (!v.issues.length)
     v.check(ttl > (o.recoverAfterMs ?? SAGA_DEFAULTS.recoverAfterMs), 'logTtlMs', ttl, 'more than recoverAfterMs');
   v.clock('clock', o.clock);
-  v.function('random', o.random);
+  v.predicate('random', o.random);
   v.done();
   return {
     store: options.store,

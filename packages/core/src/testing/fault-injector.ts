@@ -42,8 +42,8 @@ export function faultInjector<T>(
   const o = v.known(options, FAULT_INJECTOR_OPTION_NAMES);
   v.integer('failFirst', o.failFirst, { min: 0 });
   v.number('failureRate', o.failureRate, { min: 0, max: 1 });
-  v.function('error', o.error);
-  v.function('random', o.random);
+  v.predicate('error', o.error); // an async one answers a promise: the call would reject with it
+  v.predicate('random', o.random);
   v.done();
   const { failFirst = 0, failureRate = 0, error = networkError, random = systemRandom } = options;
   let calls = 0;

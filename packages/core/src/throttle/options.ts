@@ -46,7 +46,7 @@ export function checkThrottleOptions(v: OptionsValidator, options: AdaptiveThrot
   v.predicate(name('overloaded'), o.overloaded);
   v.string(name('name'), o.name);
   v.clock(name('clock'), o.clock);
-  v.function(name('random'), o.random);
+  v.predicate(name('random'), o.random);
 }
 
 export function validateThrottleOptions(options: AdaptiveThrottleOptions): void {
