@@ -368,6 +368,30 @@ describe('timeout', () => {
     }
   });
 
+  it("rejects at once with the caller's reason when the caller aborts between the soft and the hard limit", async () => {
+    const clock = new FakeClock();
+    const policy = timeout({ softMs: 500, hardMs: 1_000, clock });
+    const parent = new AbortController();
+    let seen: AbortSignal | undefined;
+    const call = policy
+      .execute(({ signal }) => {
+        seen = signal;
+        return new Promise<void>(() => {}); // deaf to its signal
+      }, parent.signal)
+      .catch((e: unknown) => e);
+    await clock.advance(600);
+    expect(seen?.aborted).toBe(true); // the soft limit passed: the function was told
+    const reason = new Error('caller gave up');
+    parent.abort(reason);
+    await clock.advance(0);
+    // Not kept until the hard limit: nobody waits for a substitute any more.
+    expect(await settled(call)).toBe('resolved');
+    expect(await call).toBe(reason);
+    expect(followerCount(parent.signal)).toBe(0);
+    await clock.advance(1_000);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('leaves nothing on a long-lived caller signal once deaf calls finish in time (aggressive)', async () => {
     const clock = new FakeClock();
     const policy = timeout(1_000, { clock });

@@ -236,7 +236,11 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
           // Waits on while the limit outside does: as long as that one waits.
           // Its own reason, forwarded to the caller by the function, is the caller cancelling.
           if (outer !== reason && isAwaited(outer)) awaitedReasons().set(reason, outer as object);
-          else awaitedReasons().delete(reason);
+          else {
+            awaitedReasons().delete(reason);
+            // A pair's caller gave up: answered now, not at the hard limit.
+            if (paired && outer !== reason && this.#settle(call)) call.reject!(outer);
+          }
         });
       }
       if (paired) {
