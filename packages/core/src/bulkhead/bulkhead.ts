@@ -11,7 +11,7 @@ import { type BulkheadOptions, type ResolvedBulkheadOptions, resolveBulkheadOpti
 /** A call turned away because every execution slot and queue slot was taken. */
 export type BulkheadEvent = { type: 'rejected'; policy: string; executing: number; queued: number };
 
-/** A call waiting for an execution slot: a node of the FIFO queue, and of `maxQueueMs`'s deadlines. */
+// A call waiting for an execution slot: a node of the FIFO queue, and of `maxQueueMs`'s deadlines.
 class QueuedCall implements DeadlineEntry {
   older: QueuedCall | undefined = undefined;
   newer: QueuedCall | undefined = undefined;
@@ -28,7 +28,7 @@ class QueuedCall implements DeadlineEntry {
     readonly reject: (error: unknown) => void,
   ) {}
 
-  /** The caller's signal aborted while queued: leave the queue at once. */
+  // The caller's signal aborted while queued: leave the queue at once.
   handleEvent(): void {
     const signal = this.signal;
     this.signal = undefined;
@@ -36,7 +36,7 @@ class QueuedCall implements DeadlineEntry {
     this.reject(signal?.reason);
   }
 
-  /** Its `maxQueueMs` ran out: leave the queue rejected. */
+  // Its `maxQueueMs` ran out: leave the queue rejected.
   expire(): void {
     this.owner._expire(this);
   }

@@ -220,7 +220,10 @@ export class HealthRegistry {
     this.#schedule = schedule;
     const round = async () => {
       await Promise.all([...this.#entries.values()].map((e) => e.running ?? this.#start(e)));
-      if (this.#schedule === schedule) schedule.timer = this.#clock.setTimeout(round, intervalMs);
+      if (this.#schedule === schedule) {
+        schedule.timer = this.#clock.setTimeout(round, intervalMs);
+        (schedule.timer as { unref?: () => void }).unref?.(); // a forgotten stop() keeps no process alive
+      }
     };
     void round();
   }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { systemClock } from '../clock/clock.js';
 import { FakeClock } from '../clock/fake-clock.js';
 import { ConfigurationError } from '../errors/errors.js';
 import { health } from './health.js';
@@ -15,6 +16,17 @@ function probe(clock: FakeClock, ms = 0) {
 }
 
 describe('health on a schedule', () => {
+  it('never keeps the process alive by its schedule, and stop() clears it (the system clock)', async () => {
+    const refed = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = refed();
+    const probes = health({ clock: systemClock }).register('db', () => true);
+    probes.start({ intervalMs: 60_000 });
+    expect((await probes.run()).status).toBe('healthy'); // the first round is done: its next is on a timer
+    expect(refed()).toBe(before); // a script that forgot stop() still exits
+    probes.stop();
+    expect(refed()).toBe(before);
+  });
+
   it('runs the checks at start and every intervalMs, and serves the last result without running a check', async () => {
     const clock = new FakeClock();
     const db = probe(clock, 50);

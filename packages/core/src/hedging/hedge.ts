@@ -24,7 +24,7 @@ export class HedgeLostError extends Error {
   }
 }
 
-/** One call under the hedging policy: its attempts and its place in the delay queue. */
+// One call under the hedging policy: its attempts and its place in the delay queue.
 class HedgeCall<T> implements DeadlineEntry {
   deadline = 0;
   prev: DeadlineEntry | undefined = undefined;
@@ -33,12 +33,12 @@ class HedgeCall<T> implements DeadlineEntry {
   readonly attempts: LazyContext[] = [];
   pending = 0;
   done = false;
-  /** When the first attempt started (clock ms), for the learned delay. */
+  // When the first attempt started (clock ms), for the learned delay.
   startedAt = 0;
-  /** The first attempt failed: its latency says nothing about the dependency's speed. */
+  // The first attempt failed: its latency says nothing about the dependency's speed.
   firstFailed = false;
   lastError: unknown;
-  /** Runs each attempt for the attempt observers, when there are any. */
+  // Runs each attempt for the attempt observers, when there are any.
   runner: AttemptRunner | undefined = undefined;
 
   constructor(

@@ -22,7 +22,7 @@ export const isContextAborted = (context: ExecuteContext): boolean =>
  */
 export class LazyContext implements ExecuteContext {
   readonly attempt: number;
-  /** The caller's context this one follows. */
+  // The caller's context this one follows.
   readonly parent: ExecuteContext;
   #signal: AbortSignal | undefined;
   #controller: AbortController | undefined;
@@ -68,18 +68,18 @@ export class LazyContext implements ExecuteContext {
     return () => this.#unsubscribe(listener);
   }
 
-  /** Whether this call or a parent has aborted, read without making a signal. */
+  // Whether this call or a parent has aborted, read without making a signal.
   get aborted(): boolean {
     const p = this.parent;
     return this.#signal?.aborted ?? (this.#aborted || isContextAborted(p));
   }
 
-  /** True once the policy aborted this call (not when only the parent aborted). */
+  // True once the policy aborted this call (not when only the parent aborted).
   get abortedByPolicy(): boolean {
     return this.#aborted;
   }
 
-  /** The reason given to {@link abort}. */
+  // The reason given to `abort`.
   get abortReason(): unknown {
     return this.#reason;
   }
@@ -101,7 +101,7 @@ export class LazyContext implements ExecuteContext {
     this.#unlink();
   }
 
-  /** The parent signal aborted (an `AbortFollower`, so no closure per call). */
+  // The parent signal aborted (an `AbortFollower`, so no closure per call).
   handleEvent(): void {
     this.#parentAborted(this.#linked?.reason);
   }

@@ -333,6 +333,74 @@ describe('timeout', () => {
     expect(task.signal()?.aborted).toBe(true);
   });
 
+  it("rejects at once with the caller's reason when the caller aborts a function that ignores its signal (aggressive, soft/hard)", async () => {
+    for (const [policyName, reads] of [
+      ['aggressive', false],
+      ['aggressive', true],
+      ['soft/hard', true],
+    ] as const) {
+      const clock = new FakeClock();
+      const policy =
+        policyName === 'aggressive' ? timeout(1_000, { clock }) : timeout({ softMs: 500, hardMs: 1_000, clock });
+      const parent = new AbortController();
+      let finish!: () => void;
+      const call = policy.execute(({ signal }) => {
+        if (reads) void signal.aborted;
+        return new Promise<void>((resolve) => (finish = resolve)); // deaf to its signal
+      }, parent.signal);
+      const caught = call.catch((e: unknown) => e);
+      await clock.advance(10);
+      const reason = new Error('caller gave up');
+      parent.abort(reason);
+      await clock.advance(0);
+      // Not kept until the time limit, then told of a TimeoutError the caller did not ask about.
+      expect(await settled(caught)).toBe('resolved');
+      expect(await caught).toBe(reason);
+      finish();
+      expect({ policyName, reads, followers: followerCount(parent.signal), timers: clock.pendingTimers }).toEqual({
+        policyName,
+        reads,
+        followers: 0,
+        timers: clock.pendingTimers,
+      });
+      await clock.advance(2_000); // the limit passing later changes nothing
+      await expect(call).rejects.toBe(reason);
+    }
+  });
+
+  it("rejects at once with the caller's reason when the caller aborts between the soft and the hard limit", async () => {
+    const clock = new FakeClock();
+    const policy = timeout({ softMs: 500, hardMs: 1_000, clock });
+    const parent = new AbortController();
+    let seen: AbortSignal | undefined;
+    const call = policy
+      .execute(({ signal }) => {
+        seen = signal;
+        return new Promise<void>(() => {}); // deaf to its signal
+      }, parent.signal)
+      .catch((e: unknown) => e);
+    await clock.advance(600);
+    expect(seen?.aborted).toBe(true); // the soft limit passed: the function was told
+    const reason = new Error('caller gave up');
+    parent.abort(reason);
+    await clock.advance(0);
+    // Not kept until the hard limit: nobody waits for a substitute any more.
+    expect(await settled(call)).toBe('resolved');
+    expect(await call).toBe(reason);
+    expect(followerCount(parent.signal)).toBe(0);
+    await clock.advance(1_000);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('leaves nothing on a long-lived caller signal once deaf calls finish in time (aggressive)', async () => {
+    const clock = new FakeClock();
+    const policy = timeout(1_000, { clock });
+    const shutdown = new AbortController();
+    for (let i = 0; i < 100; i++) await policy.execute(() => Promise.resolve(i), shutdown.signal);
+    expect(followerCount(shutdown.signal)).toBe(0);
+    expect(getEventListeners(shutdown.signal, 'abort')).toEqual([]);
+  });
+
   it('hands the function an aborted signal when the context it runs in has already aborted', async () => {
     const policy = timeout(1_000, { clock: new FakeClock() });
     const parent = new AbortController();

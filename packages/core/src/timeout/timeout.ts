@@ -3,7 +3,7 @@ import { TimeoutError } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import { type Disposer, Emitter } from '../events/emitter.js';
 import { AdaptiveLatency } from '../metrics/adaptive.js';
-import { type ExecuteContext, PolicyBase, type PolicyFn } from '../policy/policy.js';
+import { type ExecuteContext, neverAborted, PolicyBase, type PolicyFn } from '../policy/policy.js';
 import { awaitedReasons, isAwaited } from './awaited.js';
 import { type DeadlineEntry, DeadlineQueue } from './deadline-queue.js';
 import { LazyContext, onContextAbort } from './lazy-context.js';
@@ -24,11 +24,11 @@ import {
  */
 export type TimeoutEvent = { type: 'timeout'; policy: string; timeoutMs: number; action: 'abort' | 'reject' };
 
-/** Where a call stands: running, past its soft (or cooperative) limit, or settled. */
+// Where a call stands: running, past its soft (or cooperative) limit, or settled.
 const Phase = { Running: 0, SoftExpired: 1, Settled: 2 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
 
-/** One call under a timeout: its context (lazy signal) and its place in the deadline queue. */
+// One call under a timeout: its context (lazy signal) and its place in the deadline queue.
 class TimeoutCall extends LazyContext implements DeadlineEntry {
   deadline = 0;
   prev: DeadlineEntry | undefined = undefined;
@@ -36,9 +36,9 @@ class TimeoutCall extends LazyContext implements DeadlineEntry {
   queue: DeadlineQueue | undefined = undefined;
   phase: Phase = Phase.Running;
   timeoutMs: number;
-  /** Set when the policy may reject before the function settles (aggressive, hard limit). */
+  // Set when the policy may reject before the function settles (aggressive, hard limit).
   reject: ((error: unknown) => void) | undefined = undefined;
-  /** Past its soft limit: stops following the caller, whose abort ends the wait for a substitute. */
+  // Past its soft limit: stops following the caller, whose abort ends the wait for a substitute.
   unfollow: Disposer | undefined = undefined;
   readonly #owner: TimeoutPolicy;
 
@@ -163,6 +163,12 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
     if (this.#rejectsEarly) {
       return new Promise<T>((resolve, reject) => {
         call.reject = reject;
+        // The caller gave up: answered now with its reason, as the limit would answer, even when
+        // the function ignores its signal. Told through the call (no signal made); dropped on settling.
+        if (call.parent instanceof LazyContext || call.parent.signal !== neverAborted)
+          call.onAbort((reason) => {
+            if (!call.abortedByPolicy && this.#settle(call)) reject(reason);
+          });
         const failed = (error: unknown) => {
           const expired = call.phase === Phase.SoftExpired;
           if (this.#settle(call)) reject(expired ? timedOut(call, error) : error);
@@ -230,7 +236,11 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
           // Waits on while the limit outside does: as long as that one waits.
           // Its own reason, forwarded to the caller by the function, is the caller cancelling.
           if (outer !== reason && isAwaited(outer)) awaitedReasons().set(reason, outer as object);
-          else awaitedReasons().delete(reason);
+          else {
+            awaitedReasons().delete(reason);
+            // A pair's caller gave up: answered now, not at the hard limit.
+            if (paired && outer !== reason && this.#settle(call)) call.reject!(outer);
+          }
         });
       }
       if (paired) {
