@@ -72,10 +72,14 @@ export function bodyReader(options: BodyReaderOptions = {}): BodyReader {
   const jsonStrict = o.jsonStrict !== false;
 
   return async function readBody(req, signal) {
-    if (consumed(req)) return undefined;
+    // Read by a reader before (a second idempotency middleware): what it read.
+    if (consumed(req)) return bodies.get(req);
     const headers = headersOf(req);
-    if (headers['transfer-encoding'] === undefined && headers['content-length'] === undefined && !framed(req)) {
-      return NO_BODY;
+    const length = headers['content-length'];
+    if (headers['transfer-encoding'] === undefined && length === undefined && !framed(req)) return NO_BODY;
+    // Nothing to read: the stream is left as it came, for a parser after the middleware to end.
+    if (headers['transfer-encoding'] === undefined && length === '0') {
+      return { raw: NO_BODY.raw, parsed: parseBody(NO_BODY.raw, headers['content-type'], jsonStrict) };
     }
     if (Number(headers['content-length']) > maxBodyBytes) throw tooLarge(maxBodyBytes);
     const encoding = (headers['content-encoding'] ?? 'identity').toLowerCase();
@@ -87,9 +91,14 @@ export function bodyReader(options: BodyReaderOptions = {}): BodyReader {
       });
     }
     const raw = inflate(await collect(req, maxBodyBytes, signal), INFLATE[encoding], maxBodyBytes);
-    return { raw, parsed: parseBody(raw, headers['content-type'], jsonStrict) };
+    const body = { raw, parsed: parseBody(raw, headers['content-type'], jsonStrict) };
+    bodies.set(req, body);
+    return body;
   };
 }
+
+/** The bodies {@link bodyReader}s read, for one after them: the stream then says it was read. */
+const bodies = new WeakMap<IncomingMessage, RequestBody>();
 
 /**
  * An HTTP/2 request has a body unless its stream ended with the headers: its length is
@@ -202,19 +211,19 @@ export function requestBodyFailure(req: IncomingMessage, error: unknown): unknow
 }
 
 /**
- * Leaves a body read by a {@link bodyReader} where Express's parsers look: `req.body` (the
- * parsed value) and `req.rawBody` (the bytes). Its bytes are back on the stream, so a parser
- * after the middleware (body-parser 1 and 2, multer) reads them as it would alone, with its own
- * options (`limit`, `verify`, `reviver`, the codings it decodes), and its `req.body` is the one
- * the handler sees. body-parser 1's `req._body` flag only for an empty body (nothing to read
- * again): it made Express 4's parsers skip a keyed body, whose options then went unapplied (a body over their `limit` or in a coding they
- * refuse let through, `verify` never called), so a request was handled otherwise with a key.
+ * Leaves a body read by a {@link bodyReader} where Express's parsers look, only when its stream
+ * has ended (a chunked body of no bytes): `req.body`, `req.rawBody` and body-parser 1's
+ * `req._body` flag (it would fail on the ended stream, a 500). Any other body's bytes are back
+ * on the stream, or never left it: a parser after the middleware (body-parser 1 and 2, multer)
+ * reads them as it would alone, with its own options, and `req.body` is what it left, or nothing
+ * without one. The body parsed here made a keyed request's `req.body` what no parser made of the
+ * unkeyed one (a `text/plain` body a string behind `express.json()` alone).
  */
 export function setRequestBody(req: IncomingMessage, body: RequestBody): void {
+  if (!req.readableEnded) return;
   // A record, not the request type: body parsers' typings declare `rawBody` (as a string) on it.
   const target = req as unknown as Record<string, unknown>;
   target.body = body.parsed;
   target.rawBody = body.raw;
-  // An empty body left nothing to read: body-parser 1 would fail on the ended stream (a 500).
-  if (req.readableEnded) target._body = true;
+  target._body = true;
 }

@@ -318,7 +318,38 @@ export const idempotencyScenarios: Scenario[] = [
   },
   {
     area: 'idempotency',
-    name: 'reads the raw body itself and leaves it parsed for a downstream parser (JSON), and as raw bytes (text)',
+    name: 'leaves a keyed body to the parser after it, as an unkeyed one: a type it does not read is not parsed, an empty body is its own, and without a parser there is no body',
+    async run(t) {
+      const app = await t.serve([
+        t.m.idempotency({ logger: t.logger() }),
+        t.m.route('POST', '/json', (r) => ({ json: { got: r.body ?? null, raw: r.rawBody ?? null } }), {
+          parser: 'json',
+        }),
+        t.m.route('POST', '/none', (r) => ({ json: { got: r.body ?? null, raw: r.rawBody ?? null } })),
+      ]);
+      let n = 0;
+      // The same request with a key and without: the same status and the same body for the handler.
+      const both = async (path: string, body: string, type: string) => {
+        const answers = [];
+        for (const key of [`"b-${++n}"`, null]) {
+          const res = await app.fetch(path, post(body, key, { 'content-type': type }));
+          answers.push([res.status, await res.json()]);
+        }
+        expect(answers[0]).toEqual(answers[1]);
+        return answers[0];
+      };
+      expect(await both('/json', '{"a":1}', 'application/json')).toEqual([
+        200,
+        expect.objectContaining({ got: { a: 1 } }),
+      ]);
+      await both('/json', 'hello', 'text/plain');
+      await both('/json', '', 'application/json');
+      expect(await both('/none', '{"a":1}', 'application/json')).toEqual([200, { got: null, raw: null }]);
+    },
+  },
+  {
+    area: 'idempotency',
+    name: 'reads the raw body itself and puts it back for a downstream parser, which parses JSON and text as it would without a key',
     async run(t) {
       const bodies: unknown[] = [];
       const app = await t.serve([
@@ -336,7 +367,7 @@ export const idempotencyScenarios: Scenario[] = [
           'POST',
           '/text',
           (r) => {
-            bodies.push(String(r.rawBody));
+            bodies.push(r.body);
             return { text: 'ok' };
           },
           { parser: 'text' },
