@@ -126,5 +126,15 @@ describe('a Koa parser after idempotency parses a keyed body with its own option
       expect(await send(textOnly, undefined, '{"a":1}')).toEqual([200, {}]);
       expect(await send(textOnly, '"t-2"', 'hi', 'text/plain')).toEqual([200, 'hi']);
     });
+
+    it(`${name}: a body it refuses is answered by its own onError, with a key as without`, async () => {
+      const onError = (_error: unknown, ctx: Koa.Context) => ctx.throw(422, 'custom');
+      const make = parser as (options: object) => unknown;
+      const url = await serve(make({ onError, onerror: onError, jsonStrict: false, strict: false }) as Koa.Middleware);
+      expect(await send(url, '"e-1"', '{"a":')).toEqual([422, 'custom']);
+      expect(await send(url, undefined, '{"a":')).toEqual([422, 'custom']);
+      // Kept by the parser (jsonStrict: false), with a key too: the middleware refuses no JSON value.
+      expect(await send(url, '"e-2"', '1')).toEqual([200, 1]);
+    });
   }
 });

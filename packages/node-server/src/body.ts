@@ -16,23 +16,20 @@ export interface BodyReaderOptions {
    * {@link RequestBodyError} `body_too_large` (413). @default 1_048_576 (1 MiB)
    */
   maxBodyBytes?: number;
-  /**
-   * Refuse a JSON body that is not an object or an array (a `RequestBodyError` `body_invalid`,
-   * 400), as `express.json()` and `@koa/bodyparser` do by default; `false` keeps any JSON
-   * value, as their `strict: false` / `jsonStrict: false`. @default true
-   */
+  /** Leave a JSON body that is not an object or an array unparsed (its bytes); `false` parses any JSON value. @default true */
   jsonStrict?: boolean;
 }
 
 /** A body read by a {@link bodyReader}. */
 export interface RequestBody {
-  /** The body's bytes, decoded from its `Content-Encoding`; empty when the request has no body. */
+  /** The body's bytes, decoded from its `Content-Encoding` (as they came in one it cannot decode); empty without a body. */
   readonly raw: Buffer;
   /**
    * What the usual parser would have made of it: the JSON value for `application/json` and
    * `*+json` (`{}` when empty; an object or an array unless `jsonStrict` is false), an object
    * of strings (arrays for repeated names) for `application/x-www-form-urlencoded`, a string
-   * for `text/*`, the bytes for any other type, `undefined` without a body or a `Content-Type`.
+   * for `text/*`, the bytes for any other type, `undefined` without a body or a `Content-Type`,
+   * or for one it cannot decode or parse.
    */
   readonly parsed: unknown;
 }
@@ -82,16 +79,23 @@ export function bodyReader(options: BodyReaderOptions = {}): BodyReader {
       return { raw: NO_BODY.raw, parsed: parseBody(NO_BODY.raw, headers['content-type'], jsonStrict) };
     }
     if (Number(headers['content-length']) > maxBodyBytes) throw tooLarge(maxBodyBytes);
-    const encoding = (headers['content-encoding'] ?? 'identity').toLowerCase();
-    // Own names only: `constructor` or `__proto__` is no coding of ours (`in` finds Object.prototype's).
-    if (!Object.hasOwn(INFLATE, encoding)) {
-      // RFC 9110 §12.5.3: the codings it can decode, so the client can tell them from a media type.
-      throw new RequestBodyError('unsupported_media_type', `Unsupported content encoding "${encoding}"`, {
-        headers: { 'accept-encoding': 'gzip, deflate, br' },
-      });
+    const wire = await collect(req, maxBodyBytes, signal);
+    const coding = (headers['content-encoding'] ?? 'identity').toLowerCase();
+    let raw = wire;
+    let parsed: unknown;
+    // Nothing but a body over maxBodyBytes is refused here: one in a coding or a charset it cannot
+    // decode, or that does not parse, is fingerprinted by its bytes, and the parser after the
+    // middleware (or the handler) answers it as it answers the same body without a key.
+    try {
+      // Own names only: `constructor` or `__proto__` is no coding of ours (`in` finds Object.prototype's).
+      if (Object.hasOwn(INFLATE, coding)) {
+        raw = inflate(wire, INFLATE[coding], maxBodyBytes);
+        parsed = parseBody(raw, headers['content-type'], jsonStrict);
+      }
+    } catch (error) {
+      if ((error as RequestBodyError).code === 'body_too_large') throw error;
     }
-    const raw = inflate(await collect(req, maxBodyBytes, signal), INFLATE[encoding], maxBodyBytes);
-    const body = { raw, parsed: parseBody(raw, headers['content-type'], jsonStrict) };
+    const body = { raw, parsed };
     bodies.set(req, body);
     return body;
   };
