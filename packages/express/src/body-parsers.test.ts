@@ -150,6 +150,10 @@ describe.each([
       const large = JSON.stringify({ note: 'x'.repeat(5_000) });
       expect((await send('"r-2"', large))[0]).toBe(413);
       expect((await send(undefined, large))[0]).toBe(413);
+      // An empty body: the parser's own (verify called with a key as without), not one the middleware marked read.
+      expect(await send('"r-4"', '')).toEqual([200, { body: {} }]);
+      expect(await send(undefined, '')).toEqual([200, { body: {} }]);
+      expect(verified).toBe(3);
       const compressed = brotliCompressSync('{"a":1}');
       expect((await send('"r-3"', compressed, 'br'))[0]).toBe(br);
       expect((await send(undefined, compressed, 'br'))[0]).toBe(br);

@@ -47,7 +47,7 @@ describe('idempotency before a Koa body parser', () => {
     ['@koa/bodyparser', bodyParser() as unknown as Koa.Middleware],
     ['koa-bodyparser', koaBodyParser() as unknown as Koa.Middleware],
   ] as const) {
-    it(`leaves the body it read for ${name}, which skips the consumed stream instead of hanging`, async () => {
+    it(`${name} after it parses the body it put back on the stream, instead of hanging`, async () => {
       const url = await serve(parser);
       const res = await post(url, '"k-1"');
       expect(await res.json()).toEqual({ body: { b: 2, a: 1 }, rawBody: '{"b":2,"a":1}' });
@@ -98,6 +98,43 @@ describe('idempotency before a parser that reads the stream itself', () => {
       expect(replay.headers.get('idempotent-replayed')).toBe('true');
       expect(await replay.json()).toEqual(first);
       expect((await postForm(url, '"m-1"', await bytes(upload('2')))).status).toBe(422);
+    });
+  }
+});
+
+// A keyed body is left on the stream for the parser after idempotency, which reads it with its
+// own options, as it reads the same body unkeyed; ctx.disableBodyParser made it skip the body.
+describe('a Koa parser after idempotency parses a keyed body with its own options, as an unkeyed one', () => {
+  const send = async (url: string, key: string | undefined, body: string, type = 'application/json') => {
+    const headers: Record<string, string> = { 'content-type': type };
+    if (key !== undefined) headers['idempotency-key'] = key;
+    const res = await fetch(url, { method: 'POST', headers, body });
+    return [res.status, res.status === 200 ? ((await res.json()) as { body: unknown }).body : await res.text()];
+  };
+  for (const [name, parser] of [
+    ['@koa/bodyparser', bodyParser],
+    ['koa-bodyparser', koaBodyParser],
+  ] as const) {
+    it(`${name}: its jsonLimit and enableTypes apply with a key as without`, async () => {
+      const make = parser as (options: object) => unknown;
+      const limited = await serve(make({ jsonLimit: '1kb' }) as Koa.Middleware);
+      const large = JSON.stringify({ note: 'x'.repeat(5_000) });
+      expect((await send(limited, '"l-1"', large))[0]).toBe(413);
+      expect((await send(limited, undefined, large))[0]).toBe(413);
+      const textOnly = await serve(make({ enableTypes: ['text'] }) as Koa.Middleware);
+      expect(await send(textOnly, '"t-1"', '{"a":1}')).toEqual([200, {}]);
+      expect(await send(textOnly, undefined, '{"a":1}')).toEqual([200, {}]);
+      expect(await send(textOnly, '"t-2"', 'hi', 'text/plain')).toEqual([200, 'hi']);
+    });
+
+    it(`${name}: a body it refuses is answered by its own onError, with a key as without`, async () => {
+      const onError = (_error: unknown, ctx: Koa.Context) => ctx.throw(422, 'custom');
+      const make = parser as (options: object) => unknown;
+      const url = await serve(make({ onError, onerror: onError, jsonStrict: false, strict: false }) as Koa.Middleware);
+      expect(await send(url, '"e-1"', '{"a":')).toEqual([422, 'custom']);
+      expect(await send(url, undefined, '{"a":')).toEqual([422, 'custom']);
+      // Kept by the parser (jsonStrict: false), with a key too: the middleware refuses no JSON value.
+      expect(await send(url, '"e-2"', '1')).toEqual([200, 1]);
     });
   }
 });

@@ -64,7 +64,10 @@ export function idempotency<C extends Context = Context>(options: IdempotencyOpt
   // handler's are the record.
   const step = idempotencyStep(options as IdempotencyOptions, {
     body: (ctx) => (ctx.request as unknown as BodyRequest).body,
+    // Only an ended stream (@koa/bodyparser answers it 499): any other's bytes are back on it, for
+    // a parser after this to read with its own options, as without a key.
     setBody(ctx, body) {
+      if (!ctx.req.readableEnded) return;
       const request = ctx.request as unknown as BodyRequest;
       request.body = body.parsed;
       // As koa-bodyparser leaves it: text as a string; bytes that are not text stay bytes.

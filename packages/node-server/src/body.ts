@@ -16,23 +16,20 @@ export interface BodyReaderOptions {
    * {@link RequestBodyError} `body_too_large` (413). @default 1_048_576 (1 MiB)
    */
   maxBodyBytes?: number;
-  /**
-   * Refuse a JSON body that is not an object or an array (a `RequestBodyError` `body_invalid`,
-   * 400), as `express.json()` and `@koa/bodyparser` do by default; `false` keeps any JSON
-   * value, as their `strict: false` / `jsonStrict: false`. @default true
-   */
+  /** Leave a JSON body that is not an object or an array unparsed (its bytes); `false` parses any JSON value. @default true */
   jsonStrict?: boolean;
 }
 
 /** A body read by a {@link bodyReader}. */
 export interface RequestBody {
-  /** The body's bytes, decoded from its `Content-Encoding`; empty when the request has no body. */
+  /** The body's bytes, decoded from its `Content-Encoding` (as they came in one it cannot decode); empty without a body. */
   readonly raw: Buffer;
   /**
    * What the usual parser would have made of it: the JSON value for `application/json` and
    * `*+json` (`{}` when empty; an object or an array unless `jsonStrict` is false), an object
    * of strings (arrays for repeated names) for `application/x-www-form-urlencoded`, a string
-   * for `text/*`, the bytes for any other type, `undefined` without a body or a `Content-Type`.
+   * for `text/*`, the bytes for any other type, `undefined` without a body or a `Content-Type`,
+   * or for one it cannot decode or parse.
    */
   readonly parsed: unknown;
 }
@@ -72,24 +69,40 @@ export function bodyReader(options: BodyReaderOptions = {}): BodyReader {
   const jsonStrict = o.jsonStrict !== false;
 
   return async function readBody(req, signal) {
-    if (consumed(req)) return undefined;
+    // Read by a reader before (a second idempotency middleware): what it read.
+    if (consumed(req)) return bodies.get(req);
     const headers = headersOf(req);
-    if (headers['transfer-encoding'] === undefined && headers['content-length'] === undefined && !framed(req)) {
-      return NO_BODY;
+    const length = headers['content-length'];
+    if (headers['transfer-encoding'] === undefined && length === undefined && !framed(req)) return NO_BODY;
+    // Nothing to read: the stream is left as it came, for a parser after the middleware to end.
+    if (headers['transfer-encoding'] === undefined && length === '0') {
+      return { raw: NO_BODY.raw, parsed: parseBody(NO_BODY.raw, headers['content-type'], jsonStrict) };
     }
     if (Number(headers['content-length']) > maxBodyBytes) throw tooLarge(maxBodyBytes);
-    const encoding = (headers['content-encoding'] ?? 'identity').toLowerCase();
-    // Own names only: `constructor` or `__proto__` is no coding of ours (`in` finds Object.prototype's).
-    if (!Object.hasOwn(INFLATE, encoding)) {
-      // RFC 9110 §12.5.3: the codings it can decode, so the client can tell them from a media type.
-      throw new RequestBodyError('unsupported_media_type', `Unsupported content encoding "${encoding}"`, {
-        headers: { 'accept-encoding': 'gzip, deflate, br' },
-      });
+    const wire = await collect(req, maxBodyBytes, signal);
+    const coding = (headers['content-encoding'] ?? 'identity').toLowerCase();
+    let raw = wire;
+    let parsed: unknown;
+    // Nothing but a body over maxBodyBytes is refused here: one in a coding or a charset it cannot
+    // decode, or that does not parse, is fingerprinted by its bytes, and the parser after the
+    // middleware (or the handler) answers it as it answers the same body without a key.
+    try {
+      // Own names only: `constructor` or `__proto__` is no coding of ours (`in` finds Object.prototype's).
+      if (Object.hasOwn(INFLATE, coding)) {
+        raw = inflate(wire, INFLATE[coding], maxBodyBytes);
+        parsed = parseBody(raw, headers['content-type'], jsonStrict);
+      }
+    } catch (error) {
+      if ((error as RequestBodyError).code === 'body_too_large') throw error;
     }
-    const raw = inflate(await collect(req, maxBodyBytes, signal), INFLATE[encoding], maxBodyBytes);
-    return { raw, parsed: parseBody(raw, headers['content-type'], jsonStrict) };
+    const body = { raw, parsed };
+    bodies.set(req, body);
+    return body;
   };
 }
+
+/** The bodies {@link bodyReader}s read, for one after them: the stream then says it was read. */
+const bodies = new WeakMap<IncomingMessage, RequestBody>();
 
 /**
  * An HTTP/2 request has a body unless its stream ended with the headers: its length is
@@ -202,19 +215,19 @@ export function requestBodyFailure(req: IncomingMessage, error: unknown): unknow
 }
 
 /**
- * Leaves a body read by a {@link bodyReader} where Express's parsers look: `req.body` (the
- * parsed value) and `req.rawBody` (the bytes). Its bytes are back on the stream, so a parser
- * after the middleware (body-parser 1 and 2, multer) reads them as it would alone, with its own
- * options (`limit`, `verify`, `reviver`, the codings it decodes), and its `req.body` is the one
- * the handler sees. body-parser 1's `req._body` flag only for an empty body (nothing to read
- * again): it made Express 4's parsers skip a keyed body, whose options then went unapplied (a body over their `limit` or in a coding they
- * refuse let through, `verify` never called), so a request was handled otherwise with a key.
+ * Leaves a body read by a {@link bodyReader} where Express's parsers look, only when its stream
+ * has ended (a chunked body of no bytes): `req.body`, `req.rawBody` and body-parser 1's
+ * `req._body` flag (it would fail on the ended stream, a 500). Any other body's bytes are back
+ * on the stream, or never left it: a parser after the middleware (body-parser 1 and 2, multer)
+ * reads them as it would alone, with its own options, and `req.body` is what it left, or nothing
+ * without one. The body parsed here made a keyed request's `req.body` what no parser made of the
+ * unkeyed one (a `text/plain` body a string behind `express.json()` alone).
  */
 export function setRequestBody(req: IncomingMessage, body: RequestBody): void {
+  if (!req.readableEnded) return;
   // A record, not the request type: body parsers' typings declare `rawBody` (as a string) on it.
   const target = req as unknown as Record<string, unknown>;
   target.body = body.parsed;
   target.rawBody = body.raw;
-  // An empty body left nothing to read: body-parser 1 would fail on the ended stream (a 500).
-  if (req.readableEnded) target._body = true;
+  target._body = true;
 }

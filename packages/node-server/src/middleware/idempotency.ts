@@ -70,7 +70,7 @@ export interface IdempotencyOptions<C> {
   lockTimeoutMs?: number;
   /** The most body bytes read (413 beyond) and the most response bytes recorded. @default 1_048_576 (1 MiB) */
   maxBodyBytes?: number;
-  /** A JSON body read here is an object or array, else 400, as the framework's parser answers. @default true */
+  /** @deprecated No body is refused for it (the parser after the middleware answers); `false` fingerprints a top-level JSON primitive by value. @default true */
   jsonStrict?: boolean;
   /** Fewest characters a key may have: raise it to refuse low-entropy keys. @default 1 */
   minKeyLength?: number;
@@ -102,7 +102,7 @@ const OPTION_NAMES = {
 export interface IdempotencyPort<C> {
   /** The body a parser already left (Express `req.body`, Koa `ctx.request.body`). */
   body(c: C): unknown;
-  /** Leaves a body read here where the framework's parsers look, so they skip the consumed stream. */
+  /** Leaves a body read here where the framework's parsers look when its stream has ended (nothing is left to read). */
   setBody(c: C, body: RequestBody): void;
   /** The path with its query, as the client sent it. */
   path(c: C): string;
