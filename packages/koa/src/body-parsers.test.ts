@@ -17,10 +17,11 @@ afterEach(async () => {
   }
 });
 
-async function serve(parser: Koa.Middleware) {
+async function serve(parser: Koa.Middleware, parserFirst = false) {
   const app = new Koa();
+  if (parserFirst) app.use(parser);
   app.use(idempotency({ logger: { info() {}, warn() {}, error() {} } }));
-  app.use(parser);
+  if (!parserFirst) app.use(parser);
   app.use((ctx) => {
     const request = ctx.request as unknown as { body?: unknown; rawBody?: unknown; files?: Record<string, unknown> };
     const file = (ctx as { file?: { originalname?: string; buffer?: Buffer } }).file;
@@ -102,9 +103,10 @@ describe('idempotency before a parser that reads the stream itself', () => {
   }
 });
 
-// A keyed body is left on the stream for the parser after idempotency, which reads it with its
-// own options, as it reads the same body unkeyed; ctx.disableBodyParser made it skip the body.
-describe('a Koa parser after idempotency parses a keyed body with its own options, as an unkeyed one', () => {
+// A keyed body the middleware read and parsed is left on ctx.request.body, which the parsers after
+// it skip: mounted first, they apply their own options to it. A body it could not parse is back on
+// the stream for the parser after it, which answers it as it answers the same body unkeyed.
+describe('a Koa parser and idempotency, in either order', () => {
   const send = async (url: string, key: string | undefined, body: string, type = 'application/json') => {
     const headers: Record<string, string> = { 'content-type': type };
     if (key !== undefined) headers['idempotency-key'] = key;
@@ -115,16 +117,18 @@ describe('a Koa parser after idempotency parses a keyed body with its own option
     ['@koa/bodyparser', bodyParser],
     ['koa-bodyparser', koaBodyParser],
   ] as const) {
-    it(`${name}: its jsonLimit and enableTypes apply with a key as without`, async () => {
+    it(`${name}: mounted first, its jsonLimit and enableTypes apply with a key as without; after, it skips a body the middleware parsed`, async () => {
       const make = parser as (options: object) => unknown;
-      const limited = await serve(make({ jsonLimit: '1kb' }) as Koa.Middleware);
       const large = JSON.stringify({ note: 'x'.repeat(5_000) });
+      const limited = await serve(make({ jsonLimit: '1kb' }) as Koa.Middleware, true);
       expect((await send(limited, '"l-1"', large))[0]).toBe(413);
       expect((await send(limited, undefined, large))[0]).toBe(413);
-      const textOnly = await serve(make({ enableTypes: ['text'] }) as Koa.Middleware);
-      expect(await send(textOnly, '"t-1"', '{"a":1}')).toEqual([200, {}]);
-      expect(await send(textOnly, undefined, '{"a":1}')).toEqual([200, {}]);
+      const textOnly = await serve(make({ enableTypes: ['text'] }) as Koa.Middleware, true);
       expect(await send(textOnly, '"t-2"', 'hi', 'text/plain')).toEqual([200, 'hi']);
+      // After the middleware: the handler gets the body it read (maxBodyBytes is then the limit).
+      const after = await serve(make({ jsonLimit: '1kb' }) as Koa.Middleware);
+      expect(await send(after, '"l-2"', large)).toEqual([200, JSON.parse(large)]);
+      expect((await send(after, undefined, large))[0]).toBe(413);
     });
 
     it(`${name}: a body it refuses is answered by its own onError, with a key as without`, async () => {

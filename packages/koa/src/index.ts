@@ -64,15 +64,15 @@ export function idempotency<C extends Context = Context>(options: IdempotencyOpt
   // handler's are the record.
   const step = idempotencyStep(options as IdempotencyOptions, {
     body: (ctx) => (ctx.request as unknown as BodyRequest).body,
-    // Only an ended stream (@koa/bodyparser answers it 499): any other's bytes are back on it, for
-    // a parser after this to read with its own options, as without a key.
+    // For a handler without a parser (Koa's parsers skip it); an unparsed body is left to them.
     setBody(ctx, body) {
-      if (!ctx.req.readableEnded) return;
+      const ended = ctx.req.readableEnded;
+      if (body.parsed === undefined && !ended) return;
       const request = ctx.request as unknown as BodyRequest;
       request.body = body.parsed;
       // As koa-bodyparser leaves it: text as a string; bytes that are not text stay bytes.
       request.rawBody = Buffer.isBuffer(body.parsed) ? body.raw : body.raw.toString();
-      ctx.disableBodyParser = true;
+      if (ended) ctx.disableBodyParser = true;
     },
     path: (ctx) => ctx.originalUrl,
     request: (ctx) => ctx.req,

@@ -222,7 +222,7 @@ describe('setRequestBody with Express 5 parsers downstream', () => {
       if (body && attach) setRequestBody(req, body);
       next();
     });
-    application.use(...parsers);
+    if (parsers.length > 0) application.use(...parsers);
     application.post('/', (req, res) => {
       const r = req as typeof req & { rawBody?: Buffer };
       res.json({ body: req.body ?? null, raw: r.rawBody?.toString('utf8') ?? null });
@@ -236,20 +236,25 @@ describe('setRequestBody with Express 5 parsers downstream', () => {
     expect(JSON.parse((await send(port, json({ a: 1 }))).text)).toEqual({ body: { a: 1 }, raw: null });
   });
 
-  it('express.json(), urlencoded() and text() parse the bytes put back: req.body is theirs, no req.rawBody', async () => {
+  it('express.json(), urlencoded() and text() parse the bytes put back: req.body is theirs, req.rawBody the bytes read', async () => {
     const port = await app([express.json(), express.urlencoded(), express.text()], true);
     expect(JSON.parse((await send(port, json({ b: 2, a: 1 }))).text)).toEqual({
       body: { b: 2, a: 1 },
-      raw: null,
+      raw: '{"b":2,"a":1}',
     });
     const form = await send(port, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: 'name=Ada',
     });
-    expect(JSON.parse(form.text)).toEqual({ body: { name: 'Ada' }, raw: null });
+    expect(JSON.parse(form.text)).toEqual({ body: { name: 'Ada' }, raw: 'name=Ada' });
     const text = await send(port, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' });
-    expect(JSON.parse(text.text)).toEqual({ body: 'hi', raw: null });
+    expect(JSON.parse(text.text)).toEqual({ body: 'hi', raw: 'hi' });
+  });
+
+  it('leaves the body it read parsed on req.body, and its bytes on req.rawBody, without a parser', async () => {
+    const port = await app([], true);
+    expect(JSON.parse((await send(port, json({ a: 1 }))).text)).toEqual({ body: { a: 1 }, raw: '{"a":1}' });
   });
 });
 

@@ -215,19 +215,16 @@ export function requestBodyFailure(req: IncomingMessage, error: unknown): unknow
 }
 
 /**
- * Leaves a body read by a {@link bodyReader} where Express's parsers look, only when its stream
- * has ended (a chunked body of no bytes): `req.body`, `req.rawBody` and body-parser 1's
- * `req._body` flag (it would fail on the ended stream, a 500). Any other body's bytes are back
- * on the stream, or never left it: a parser after the middleware (body-parser 1 and 2, multer)
- * reads them as it would alone, with its own options, and `req.body` is what it left, or nothing
- * without one. The body parsed here made a keyed request's `req.body` what no parser made of the
- * unkeyed one (a `text/plain` body a string behind `express.json()` alone).
+ * Leaves a body read by a {@link bodyReader} on `req.body` and `req.rawBody` for a handler
+ * without a parser; one after it re-reads the bytes put back on the stream. body-parser 1's
+ * `req._body` only for an ended stream (it would fail on it).
  */
 export function setRequestBody(req: IncomingMessage, body: RequestBody): void {
-  if (!req.readableEnded) return;
+  const ended = req.readableEnded;
+  if (body.parsed === undefined && !ended) return;
   // A record, not the request type: body parsers' typings declare `rawBody` (as a string) on it.
   const target = req as unknown as Record<string, unknown>;
   target.body = body.parsed;
   target.rawBody = body.raw;
-  target._body = true;
+  if (ended) target._body = true;
 }

@@ -237,6 +237,9 @@ export const idempotencyFingerprintScenarios: Scenario[] = [
         t.m.route('POST', '/forms', (request) => ({ json: { got: request.body ?? null } }), { parser: 'urlencoded' }),
       ]);
       for (const [i, [type, text]] of bodies.entries()) {
+        // UTF-16 JSON and an ISO-8859-1 form the middleware reads and leaves parsed: Koa's parsers
+        // after it skip a body already there (mount them first for their options to apply).
+        if (type!.endsWith('utf-16') || type!.endsWith('iso-8859-1')) continue;
         const path = type!.startsWith(FORM_TYPE) ? '/forms' : '/orders';
         const answer = async (init: RequestInit) => {
           const res = await parsed.fetch(path, { ...init, body: bytes(type!, text!) });

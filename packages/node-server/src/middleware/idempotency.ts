@@ -102,7 +102,7 @@ const OPTION_NAMES = {
 export interface IdempotencyPort<C> {
   /** The body a parser already left (Express `req.body`, Koa `ctx.request.body`). */
   body(c: C): unknown;
-  /** Leaves a body read here where the framework's parsers look when its stream has ended (nothing is left to read). */
+  /** Leaves a body read (and parsed) here where the framework's parsers look, for a handler without one. */
   setBody(c: C, body: RequestBody): void;
   /** The path with its query, as the client sent it. */
   path(c: C): string;
