@@ -187,6 +187,53 @@ describe('the OpenAI SDK with withResilience(fetch)', () => {
   });
 });
 
+describe('the OpenAI SDK when our rate limit or throttle refuses the retry', () => {
+  const spent = {
+    error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' },
+  };
+
+  /** One completion through `fetchFn`, the clock driven through the waits until it settles; the SDK's error. */
+  async function failed(fetchFn: typeof fetch, clock: FakeClock): Promise<unknown> {
+    const openai = new OpenAI({ apiKey: 'test', baseURL: `${server.url}/v1`, fetch: fetchFn, maxRetries: 0 });
+    let error: unknown;
+    void openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }).then(
+      () => (error = 'resolved'),
+      (e: unknown) => (error = e),
+    );
+    for (let i = 0; i < 5 && error === undefined; i++) {
+      await until(() => error !== undefined || clock.pendingTimers > 0, 'a wait or the answer');
+      await clock.advance(1_000);
+    }
+    return error;
+  }
+
+  it('the rate limit (one request a minute): the provider’s 429, its code intact, not our RateLimitExceededError', async () => {
+    server = await scriptServer(answer(429, spent));
+    const clock = new FakeClock();
+    const fetchFn = withResilience(fetch, {
+      clock,
+      random: sequenceRandom(0),
+      idempotent: () => true,
+      rateLimit: { requestsPerMinute: 1, maxWaitMs: 10_000 },
+    });
+    const error = await failed(fetchFn, clock);
+    // Before: `APIConnectionError: Connection error.`, its cause our RateLimitExceededError.
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((error as InstanceType<typeof OpenAI.RateLimitError>).code).toBe('insufficient_quota');
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it('the throttle (one 503 on a fresh client: p = 1/2): the provider’s 503, not our ThrottledError', async () => {
+    server = await scriptServer(answer(503, { error: { message: 'overloaded', type: 'server_error' } }));
+    const clock = new FakeClock();
+    const fetchFn = withResilience(fetch, { clock, random: sequenceRandom(0), idempotent: () => true, throttle: true });
+    const error = await failed(fetchFn, clock);
+    expect(error).toBeInstanceOf(OpenAI.InternalServerError);
+    expect((error as Error).message).toBe('503 overloaded');
+    expect(server.seen).toHaveLength(1);
+  });
+});
+
 describe('the Anthropic SDK with withResilience(fetch)', () => {
   const message = {
     id: 'msg_1',

@@ -287,6 +287,60 @@ describe('retryLink against a real tRPC server', () => {
   });
 });
 
+/** Advances the fake clock a second at a time until `promise` settles. */
+async function driven<T>(clock: FakeClock, promise: Promise<T>): Promise<T> {
+  let done = false;
+  void promise.finally(() => (done = true)).catch(() => {});
+  for (let i = 0; i < 10 && !done; i++) {
+    await until(() => done || clock.pendingTimers > 0, 'a wait or the end');
+    await clock.advance(1_000);
+  }
+  return promise;
+}
+
+describe('retryLink over a link of ours that refuses the retry', () => {
+  // Before, the caller got our refusal (a TRPCClientError whose cause was ours), the server's answer dropped.
+  it('the rate limit (past maxWaitMs): the server’s TOO_MANY_REQUESTS, not our RateLimitExceededError', async () => {
+    const clock = new FakeClock();
+    const quota = rateLimiter({
+      algorithm: tokenBucket({ capacity: 1, refillPerSecond: 1 / 60 }),
+      clock,
+      maxWaitMs: 0,
+    });
+    const client = await setup(
+      (url) => [
+        retryLink<AppRouter>({ retry: { clock, random: sequenceRandom(0) } }),
+        rateLimitLink({ limiter: quota }),
+        httpLink({ url }),
+      ],
+      clock,
+    );
+    outcomes = ['limited'];
+    const error = (await driven(clock, failure(client.items.query()))) as TRPCClientError<AppRouter>;
+    expect([error.data?.code, error.cause instanceof RateLimitExceededError]).toEqual(['TOO_MANY_REQUESTS', false]);
+    expect(resilienceDetails(error)).toMatchObject({ attempts: 2 });
+    expect(calls).toEqual({ items: 1 });
+  });
+
+  it('the breaker the failure opened: the server’s SERVICE_UNAVAILABLE, not our BrokenCircuitError', async () => {
+    const clock = new FakeClock();
+    const client = await setup(
+      (url) => [
+        retryLink<AppRouter>({ retry: { clock, random: sequenceRandom(0) } }),
+        circuitBreakerLink({ breaker: { strategy: consecutive(1) }, clock }),
+        httpLink({ url }),
+      ],
+      clock,
+    );
+    outcomes = ['unavailable'];
+    const error = (await driven(clock, failure(client.items.query()))) as TRPCClientError<AppRouter>;
+    expect([error.data?.code, error.message]).toEqual(['SERVICE_UNAVAILABLE', 'down']);
+    expect(calls).toEqual({ items: 1 });
+    // The next call is refused: nothing went out, so our refusal is the answer.
+    expect((await failure(client.items.query())).cause).toBeInstanceOf(BrokenCircuitError);
+  });
+});
+
 describe('circuitBreakerLink against a real tRPC server', () => {
   it('keeps a breaker per procedure: opens, sends nothing while open, probes once, closes', async () => {
     const clock = new FakeClock();

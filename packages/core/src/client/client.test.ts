@@ -460,6 +460,74 @@ describe('per-host policies', () => {
     await expect(c.request(call('GET', A), script(200).send)).rejects.toBeInstanceOf(RateLimitExceededError);
   });
 
+  describe('a retry refused before it goes out: the answer it was to replace is the caller’s', () => {
+    // Before, the caller got our refusal (the SDK: `APIConnectionError`), the answer released.
+    it('by the rate limit (past maxWaitMs): the 429, body held until then', async () => {
+      const { client: c, clock } = client({ rateLimit: { requestsPerMinute: 1, maxWaitMs: 0 } });
+      const { send, attempts, responses } = script(429);
+      const response = await drive(clock, c.request(call('GET', A), send));
+      expect(response).toBe(responses[0]);
+      expect(response.discarded).toBeUndefined();
+      expect(attempts).toHaveLength(1);
+      expect(resilienceDetails(response)).toMatchObject({ attempts: 2 });
+    });
+
+    it('by the throttle: the 503; an axios-like error is rethrown, its response held', async () => {
+      const { client: c, clock } = client({ throttle: true, random: sequenceRandom(0) }); // p = 1/2, draw 0
+      const { send, responses } = script(503);
+      const response = await drive(clock, c.request(call('GET', A), send));
+      expect([response.status, response === responses[0], response.discarded]).toEqual([503, true, undefined]);
+      const held: FakeResponse = { status: 503, headers: {} };
+      const axiosLike = Object.assign(new Error('Request failed with status code 503'), { response: held });
+      const axiosClient = resilientClient<unknown, FakeResponse>(
+        { clock, random: sequenceRandom(0), throttle: true },
+        { discard: transport.discard! },
+      );
+      const error = await drive(clock, axiosClient.request(call('GET', A), script(axiosLike).send)).catch((e) => e);
+      expect([error, held.discarded]).toEqual([axiosLike, undefined]);
+    });
+
+    it('by a breaker other requests opened during the wait: the 503', async () => {
+      const { client: c, clock } = client({
+        breaker: { strategy: consecutive(2), halfOpenAfter: 60_000 },
+        retry: { backoff: backoff.constant(1_000) },
+      });
+      const { send, responses } = script(503);
+      const first = c.request(call('GET', A), send);
+      await settle();
+      await c.request(call('GET', A), script(reset()).send).catch(() => {}); // its retry waits too
+      await clock.advance(1_000);
+      expect(c.host('a.example.com')!.breaker!.state).toBe('open');
+      expect(await drive(clock, first)).toBe(responses[0]);
+    });
+
+    it('a held answer goes when the retry goes out, or when the caller aborts or the deadline passes', async () => {
+      const { client: c, clock } = client({
+        breaker: { strategy: consecutive(5) },
+        retry: { backoff: backoff.constant(1_000) },
+      });
+      const { send, responses } = script(503, 200);
+      const pending = c.request(call('GET', A), send);
+      await settle();
+      expect(responses[0]!.discarded).toBeUndefined(); // held through the wait
+      await clock.advance(1_000);
+      expect((await pending).status).toBe(200);
+      expect(responses[0]!.discarded).toBe(true);
+      const controller = new AbortController();
+      const aborted = script(503);
+      const left = c.request(call('GET', A, {}, { signal: controller.signal }), aborted.send).catch((e) => e);
+      await settle();
+      controller.abort(new Error('mine'));
+      expect(((await left) as Error).message).toBe('mine');
+      expect(aborted.responses[0]!.discarded).toBe(true);
+      // The deadline passes while the retry waits in the rate limit: its TimeoutError, as before.
+      const limited = client({ rateLimit: { requestsPerMinute: 1 }, deadlineMs: 5_000 });
+      const late = script(429);
+      const error = await drive(limited.clock, limited.client.request(call('GET', A), late.send)).catch((e) => e);
+      expect([error instanceof TimeoutError, late.responses[0]!.discarded]).toEqual([true, true]);
+    });
+  });
+
   it('adaptive throttling per host sheds requests once the host refuses them', async () => {
     const { client: c } = client({ retry: false, throttle: { k: 2 } }); // draws 0.5
     const { send, attempts } = script(503);

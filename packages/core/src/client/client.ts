@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from '../clock/clock.js';
-import { isRetryExhaustedError } from '../errors/errors.js';
+import { isOwnRejection, isRetryExhaustedError } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import type { Disposer } from '../events/emitter.js';
 import type { ExecuteContext, PolicyEvent } from '../policy/policy.js';
@@ -46,7 +46,7 @@ export interface ClientTransport<R> {
   status?(response: R): number;
   /** The response's headers, where `Retry-After` is read. */
   headers?(response: R): unknown;
-  /** Releases a response about to be retried, or the `response` of a failed attempt's error (axios). */
+  /** Releases a retried response, or a failed attempt's error's `response` (axios), as the retry goes out. */
   discard?(response: R): void;
 }
 
@@ -87,10 +87,9 @@ export class ResilientClient<N = unknown, R = unknown> {
 
   constructor(options: ClientOptions<N> = {}, transport: ClientTransport<R> = {}) {
     const limiter = (o: ClientOptions<never>) => (o.rateLimit === undefined ? undefined : buildLimiter(o.rateLimit, o));
-    const discard = transport.discard as ((response: unknown) => void) | undefined;
     // The nested options are built from what the validation read, once: not read again.
     validateClientOptions(options as never, (o) => ({
-      ...new HostBuilder(o, undefined, undefined).builders,
+      ...new HostBuilder(o, undefined).builders,
       rateLimit: () => limiter(o),
     }));
     this.#options = options;
@@ -99,7 +98,7 @@ export class ResilientClient<N = unknown, R = unknown> {
     this.#clock = options.clock ?? systemClock;
     const o = options as ClientOptions<never>;
     this.limiter = limiter(o);
-    const builder = new HostBuilder(o, this.limiter, discard);
+    const builder = new HostBuilder(o, this.limiter);
     this.#hosts = new HostMap(
       options.maxHosts ?? CLIENT_DEFAULTS.maxHosts,
       (key) => builder.build(key),
@@ -214,6 +213,12 @@ export class ResilientClient<N = unknown, R = unknown> {
 class Run<R> {
   attempts = 0;
   totalDelayMs = 0;
+  /**
+   * The last attempt that went out, and its failure: held until the next goes out (its response
+   * then released) or the request ends. A retry refused before it goes out leaves it the answer.
+   */
+  #sent = 0;
+  #answer: unknown;
   #failedAt = 0;
   #failed: ((error: unknown) => never) | undefined;
   readonly #retries: boolean;
@@ -246,15 +251,13 @@ class Run<R> {
   /** One attempt through the host's breaker, throttle, rate limit and attempt timeout. */
   readonly attempt = (context: ExecuteContext): Promise<R> => {
     this.attempts = context.attempt;
-    if (context.attempt > 1) {
-      this.totalDelayMs += this.#clock.now() - this.#failedAt;
-      letGo(this.#statusError); // retried: its response was released
-    }
+    if (context.attempt > 1) this.totalDelayMs += this.#clock.now() - this.#failedAt;
     const sent = this.#host.attempt.run(this.#wire, context);
     if (!this.#retries) return sent;
     // The wait before the next attempt starts when this one fails.
     this.#failed ??= (error: unknown): never => {
       this.#failedAt = this.#clock.now();
+      if (this.#sent === this.attempts) this.#answer = error;
       throw error;
     };
     return sent.catch(this.#failed);
@@ -262,6 +265,8 @@ class Run<R> {
 
   /** Sends one attempt; an error status of a resolved response becomes an `HttpStatusError`. */
   readonly #wire = (context: ExecuteContext): Promise<R> => {
+    if (context.attempt > 1) this.#release(); // retried: the previous answer is let go
+    this.#sent = context.attempt;
     const attempt = new Attempt(context, this.#key);
     const status = this.#transport.status;
     const sent = this.#send(attempt);
@@ -292,10 +297,14 @@ class Run<R> {
   /** The end of a request that failed: its last response is returned, any other error thrown with details. */
   readonly settle = (error: unknown): R => {
     this.#host.inFlight--;
-    const last = isRetryExhaustedError(error) ? error.cause : error;
+    let last = isRetryExhaustedError(error) ? error.cause : error;
     const details = this.#details();
+    // A retry refused before it went out (breaker, throttle, rate limit): the answer it was to
+    // replace, held until now, is the caller's. (Not past the deadline: it aborted that body.)
+    if (this.#sent && this.#sent < this.attempts && isOwnRejection(last)) last = this.#answer;
     const failed = this.#statusError;
     const response = failed?.response;
+    if (last !== this.#answer) this.#release();
     // The caller owns the last response now: an error kept after the request (the `cause` of an
     // open breaker's rejections) must not keep a response, nor its unread body, alive.
     letGo(failed);
@@ -306,6 +315,25 @@ class Run<R> {
     if (!(this.#signal?.aborted && last === this.#signal.reason)) attachDetails(last, details);
     throw last;
   };
+
+  /** Lets go of the held answer: its response (an error status's, or an error's: axios') is released. */
+  #release(): void {
+    const discard = this.#transport.discard as ((response: unknown) => void) | undefined;
+    if (discard) release(discard, this.#answer);
+    this.#answer = undefined;
+    letGo(this.#statusError);
+  }
+}
+
+/** Releases the response a failed attempt carries, if any; a release that fails never stops the retry. */
+function release(discard: (response: unknown) => void, error: unknown): void {
+  const response = (error as { response?: unknown } | null | undefined)?.response;
+  if (typeof response !== 'object' || response === null) return;
+  try {
+    discard(response);
+  } catch {
+    // Best effort: the response is dropped either way.
+  }
 }
 
 /** Drops an `HttpStatusError`'s `response`. */

@@ -20,12 +20,8 @@ export function attachDetails(value: unknown, details: ClientDetails): void {
 }
 
 /**
- * The details a resilient client attached to an error it rejected with or a response it
- * returned; `undefined` for anything else.
- *
- * @example
- * try { await api('https://api.example.com/v1/items'); }
- * catch (error) { log.warn({ attempts: resilienceDetails(error)?.attempts }, 'gave up'); }
+ * The details a resilient client attached to the error or response it gave; else `undefined`.
+ * @example log.warn({ attempts: resilienceDetails(error)?.attempts }, 'gave up');
  */
 export function resilienceDetails(value: unknown): ClientDetails | undefined {
   const details = (value as { resilience?: unknown } | null | undefined)?.resilience;

@@ -125,16 +125,10 @@ interface HostParts {
 export class HostBuilder {
   readonly #options: ClientOptions<never>;
   readonly #limiter: RateLimiter | undefined;
-  readonly #discard: ((response: unknown) => void) | undefined;
 
-  constructor(
-    options: ClientOptions<never>,
-    limiter: RateLimiter | undefined,
-    discard: ((response: unknown) => void) | undefined,
-  ) {
+  constructor(options: ClientOptions<never>, limiter: RateLimiter | undefined) {
     this.#options = options;
     this.#limiter = limiter;
-    this.#discard = discard;
   }
 
   // Read when a policy is built, not here: the builders run after the options are checked.
@@ -192,8 +186,7 @@ export class HostBuilder {
   ): RetryPolicy | undefined {
     const r = this.#options.retry;
     if (r === false) return undefined;
-    const discard = this.#discard;
-    const { budget: _, onRetry, handle = isRetryableFailure, ...rest } = r ?? {};
+    const { budget: _, handle = isRetryableFailure, ...rest } = r ?? {};
     return retry({
       ...rest,
       // Full jitter: callers whose requests failed together do not come back together.
@@ -205,16 +198,6 @@ export class HostBuilder {
       handle: breaker ? (error) => handle(error) && !/^(open|isolated)$/.test(breaker.state) : handle,
       ...(budget !== undefined && { budget }),
       ...(this.#options.deadlineMs !== undefined && { deadlineMs: this.#options.deadlineMs }),
-      // A response about to be retried is released at once, not when the retry's wait is over:
-      // an HttpStatusError's, or the one an error carries (axios rejects with `error.response`).
-      // One that is no function goes to retry() as it is, which names it.
-      onRetry:
-        onRetry === undefined || typeof onRetry === 'function'
-          ? (event) => {
-              if (discard !== undefined) release(discard, event.error);
-              return onRetry?.(event); // an async one's rejection is reported
-            }
-          : onRetry,
       ...(this.#clock && { clock: this.#clock }),
       ...(this.#random && { random: this.#random }),
     });
@@ -293,17 +276,6 @@ export class HostBuilder {
       if (gone) forget();
     };
     return { ...policy, run, onEvent, drop };
-  }
-}
-
-/** Releases the response a failed attempt carries, if any; a release that fails never stops the retry. */
-function release(discard: (response: unknown) => void, error: unknown): void {
-  const response = (error as { response?: unknown } | null | undefined)?.response;
-  if (typeof response !== 'object' || response === null) return;
-  try {
-    discard(response);
-  } catch {
-    // Best effort: the response is dropped either way.
   }
 }
 

@@ -1,5 +1,6 @@
 import {
   backoff,
+  isOwnRejection,
   isRetryableFailure,
   isRetryExhaustedError,
   type Random,
@@ -42,13 +43,19 @@ export function hasIdempotencyKey(op: Operation): boolean {
   return typeof key === 'string' && key.length > 0;
 }
 
+/** A link of ours below refused the attempt before it went out (`circuitBreakerLink`, `rateLimitLink`). */
+const refused = (error: unknown): boolean =>
+  isOwnRejection(error) || isOwnRejection((error as { cause?: unknown } | null)?.cause);
+
 /**
  * The caller sees the last attempt's `TRPCClientError`, as the server shaped it, not the
  * retry's wrapper, with the whole operation's `resilience` details (`resilienceDetails`): a
- * `circuitBreakerLink` below attached those of its last attempt only (`attempts: 1`).
+ * `circuitBreakerLink` below attached those of its last attempt only (`attempts: 1`). A retry
+ * a link of ours refused is not the answer: the server's `answer` before it is.
  */
-function lastError(error: unknown, path: string, attempts: number, totalDelayMs: number): never {
-  const last = isRetryExhaustedError(error) ? error.cause : error;
+function lastError(error: unknown, answer: unknown, path: string, attempts: number, totalDelayMs: number): never {
+  let last = isRetryExhaustedError(error) ? error.cause : error;
+  if (answer !== undefined && refused(last)) last = answer;
   if (typeof last === 'object' && last !== null && Object.isExtensible(last)) {
     const below = resilienceDetails(last);
     const details = { ...below, host: below?.host ?? path, attempts, totalDelayMs };
@@ -131,15 +138,17 @@ export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryL
       let attempts = 0;
       let waitedMs = 0;
       let failedAt: number | undefined;
+      let answer: unknown; // the last failure that went out
       const attempt = () => {
         attempts++;
         if (failedAt !== undefined) waitedMs += clock.now() - failedAt;
         return send(op).catch((error: unknown) => {
           failedAt = clock.now();
+          if (!refused(error)) answer = error;
           throw error;
         });
       };
-      return policy.execute(attempt, signal).catch((error) => lastError(error, op.path, attempts, waitedMs));
+      return policy.execute(attempt, signal).catch((error) => lastError(error, answer, op.path, attempts, waitedMs));
     },
   );
   return () => link;
