@@ -45,7 +45,7 @@ export class AsLeft {
     // The fetch adapter (the built-in one without an `adapterName`) fails a body over
     // `maxContentLength` without its response: its status is kept for `fetchedStatus`.
     if (this.#builtIn && (config.maxContentLength ?? -1) > -1 && !(adapter as { adapterName?: string }).adapterName) {
-      sent.env = { ...sent.env, fetch: recording(sent.env?.fetch ?? fetch) };
+      sent.env = { ...sent.env, fetch: recording(sent.env?.fetch ?? fetch, config.responseType === 'stream') };
       adapter = axios.getAdapter(this.#spec, sent);
     }
     if (attempt.idempotencyKey !== undefined) sent.headers.set(IDEMPOTENCY_KEY_HEADER, attempt.idempotencyKey);
@@ -125,23 +125,46 @@ type Fetch = typeof fetch;
 
 /** The error statuses the fetch adapter's requests were answered with, by the `Request` its error carries. */
 const statuses = new WeakMap<object, number>();
-/** Each fetch with its recording wrapper, kept: axios builds its fetch adapter once per fetch function. */
-const recorders = new WeakMap<Fetch, Fetch>();
+/** Each fetch with its recording wrappers (plain, and for streamed bodies), kept: axios builds its fetch adapter once per fetch function. */
+const recorders = [new WeakMap<Fetch, Fetch>(), new WeakMap<Fetch, Fetch>()];
+/** What ends a streamed body's fetch, by its `Request` (the response's `request`). */
+const stoppers = new WeakMap<object, AbortController>();
 
-/** `fetch`, recording the status of an error response for `fetchedStatus`. */
-function recording(fetch: Fetch): Fetch {
-  let recorder = recorders.get(fetch);
+/**
+ * `fetch`, recording the status of an error response for `fetchedStatus`. For a streamed body,
+ * the fetch also follows a signal of its own, which {@link stopFetch} aborts: under
+ * `maxContentLength`, axios wraps the body in a length-tracking stream whose `cancel()` waits
+ * for the read in progress, for ever on a body that stalls; aborting the fetch ends that read.
+ */
+function recording(fetch: Fetch, streamed: boolean): Fetch {
+  const cache = recorders[streamed ? 1 : 0]!;
+  let recorder = cache.get(fetch);
   if (recorder === undefined) {
-    recorder = (input, init) =>
-      fetch(input, init).then((response) => {
+    recorder = (input, init) => {
+      if (streamed && input instanceof Request) {
+        // Following the request's own signal (one per request: nothing builds up on a caller's).
+        const stop = new AbortController();
+        const source = input.signal;
+        if (source.aborted) stop.abort(source.reason);
+        else source.addEventListener('abort', () => stop.abort(source.reason), { once: true });
+        stoppers.set(input, stop);
+        init = { ...init, signal: stop.signal };
+      }
+      return fetch(input, init).then((response) => {
         if (response.status >= 400 && typeof input === 'object') statuses.set(input, response.status);
         return response;
       });
-    recorders.set(fetch, recorder);
-    recorders.set(recorder, recorder); // a config sent again keeps its recorder as it is
+    };
+    cache.set(fetch, recorder);
+    cache.set(recorder, recorder); // a config sent again keeps its recorder as it is
   }
   return recorder;
 }
+
+/** Ends the fetch of a streamed body read through {@link recording}, if it was. */
+export const stopFetch = (request: unknown): void => {
+  if (typeof request === 'object' && request !== null) stoppers.get(request)?.abort();
+};
 
 /** The error status the fetch adapter's `request` was answered with, if it was. */
 export const fetchedStatus = (request: unknown): number | undefined =>

@@ -1,7 +1,7 @@
 import { type ClientOptions, ConfigurationError, type ResilientClient, resilientClient } from '@resilience/core';
 import { checkNested, isPlainObject, OptionsValidator, refuseSignal } from '@resilience/core/internal';
 import axios, { type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
-import { type AdapterSpec, AsLeft } from './as-left.js';
+import { type AdapterSpec, AsLeft, stopFetch } from './as-left.js';
 import { AXIOS_RETRY, refuseAxiosRetry } from './axios-retry.js';
 import { brokenOff } from './broken-off.js';
 import { followToken } from './caller-cancel.js';
@@ -33,6 +33,7 @@ const transport = {
   discard: (response: AxiosResponse) => {
     const data = response.data as { destroy?: () => void } | ReadableStream | null;
     if (typeof (data as ReadableStream | null)?.getReader === 'function') {
+      stopFetch(response.request);
       (data as ReadableStream).cancel().catch(() => {});
     } else if (typeof (data as { destroy?: () => void } | null)?.destroy === 'function') {
       (data as { destroy: () => void }).destroy();
