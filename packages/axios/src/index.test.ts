@@ -23,6 +23,7 @@ import { countControllers, restoreAbortController } from '../../core/src/testing
 import {
   answer,
   cut,
+  drive,
   drop,
   hang,
   raw,
@@ -48,17 +49,6 @@ function resilient(options: ResilientAxiosOptions = {}, clock = new FakeClock(),
 
 /** Resolves once a policy waits on the fake clock (a retry's backoff, a limiter). */
 const waiting = (clock: FakeClock) => until(() => clock.pendingTimers > 0, 'a wait on the clock');
-
-/** Advances the fake clock a second at a time until `promise` settles. */
-async function drive<T>(clock: FakeClock, promise: Promise<T>): Promise<T> {
-  let done = false;
-  void promise.finally(() => (done = true)).catch(() => {});
-  for (let i = 0; i < 10 && !done; i++) {
-    await until(() => done || clock.pendingTimers > 0, 'a wait or the end');
-    await clock.advance(1_000);
-  }
-  return promise;
-}
 
 const failure = (promise: Promise<unknown>) =>
   promise.then(

@@ -16,7 +16,7 @@ import { FakeClock, sequenceRandom } from '@resilience/core/testing';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withResilience } from './index.js';
-import { answer, type ScriptServer, scriptServer, until } from './testing/server.js';
+import { answer, drive, type ScriptServer, scriptServer, until } from './testing/server.js';
 
 let server: ScriptServer;
 afterEach(() => server?.close());
@@ -165,13 +165,8 @@ describe('the OpenAI SDK with withResilience(fetch)', () => {
       openai.chat.completions
         .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })
         .catch((e: unknown) => e);
-    let error: unknown;
-    void create().then((e) => (error ??= e));
     // The backoffs (100 ms, 200 ms, …: jitter drawn as 0), driven until the call settles.
-    for (let i = 0; i < 5 && error === undefined; i++) {
-      await until(() => error !== undefined || clock.pendingTimers > 0, 'a backoff or the answer');
-      await clock.advance(1_000);
-    }
+    const error = await drive(clock, create(), 5);
     // The third 429 opened the breaker: the fourth attempt it would refuse is not tried, and
     // the provider's answer is the caller's, its code intact. Before: an APIConnectionError
     // whose cause was our BrokenCircuitError, the 429 and its body thrown away.
@@ -193,18 +188,20 @@ describe('the OpenAI SDK when our rate limit or throttle refuses the retry', () 
   };
 
   /** One completion through `fetchFn`, the clock driven through the waits until it settles; the SDK's error. */
-  async function failed(fetchFn: typeof fetch, clock: FakeClock): Promise<unknown> {
+  function failed(fetchFn: typeof fetch, clock: FakeClock): Promise<unknown> {
     const openai = new OpenAI({ apiKey: 'test', baseURL: `${server.url}/v1`, fetch: fetchFn, maxRetries: 0 });
-    let error: unknown;
-    void openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }).then(
-      () => (error = 'resolved'),
-      (e: unknown) => (error = e),
+    const completion = openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    return drive(
+      clock,
+      completion.then(
+        () => 'resolved',
+        (e: unknown) => e,
+      ),
+      5,
     );
-    for (let i = 0; i < 5 && error === undefined; i++) {
-      await until(() => error !== undefined || clock.pendingTimers > 0, 'a wait or the answer');
-      await clock.advance(1_000);
-    }
-    return error;
   }
 
   it('the rate limit (one request a minute): the provider’s 429, its code intact, not our RateLimitExceededError', async () => {

@@ -25,7 +25,7 @@ import {
 import { type AnyRouter, initTRPC, TRPCError } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
 import { afterEach, describe, expect, it } from 'vitest';
-import { until } from '../../fetch/src/testing/server.js';
+import { drive, until } from '../../fetch/src/testing/server.js';
 import { circuitBreakerLink, rateLimitLink, retryLink, timeoutLink } from './client.js';
 import { errorFormatter, rateLimitMiddleware, responseMeta } from './server.js';
 import { failure } from './testing/failure.js';
@@ -287,17 +287,6 @@ describe('retryLink against a real tRPC server', () => {
   });
 });
 
-/** Advances the fake clock a second at a time until `promise` settles. */
-async function driven<T>(clock: FakeClock, promise: Promise<T>): Promise<T> {
-  let done = false;
-  void promise.finally(() => (done = true)).catch(() => {});
-  for (let i = 0; i < 10 && !done; i++) {
-    await until(() => done || clock.pendingTimers > 0, 'a wait or the end');
-    await clock.advance(1_000);
-  }
-  return promise;
-}
-
 describe('retryLink over a link of ours that refuses the retry', () => {
   // Before, the caller got our refusal (a TRPCClientError whose cause was ours), the server's answer dropped.
   it('the rate limit (past maxWaitMs): the server’s TOO_MANY_REQUESTS, not our RateLimitExceededError', async () => {
@@ -316,7 +305,7 @@ describe('retryLink over a link of ours that refuses the retry', () => {
       clock,
     );
     outcomes = ['limited'];
-    const error = (await driven(clock, failure(client.items.query()))) as TRPCClientError<AppRouter>;
+    const error = (await drive(clock, failure(client.items.query()))) as TRPCClientError<AppRouter>;
     expect([error.data?.code, error.cause instanceof RateLimitExceededError]).toEqual(['TOO_MANY_REQUESTS', false]);
     expect(resilienceDetails(error)).toMatchObject({ attempts: 2 });
     expect(calls).toEqual({ items: 1 });
@@ -333,7 +322,7 @@ describe('retryLink over a link of ours that refuses the retry', () => {
       clock,
     );
     outcomes = ['unavailable'];
-    const error = (await driven(clock, failure(client.items.query()))) as TRPCClientError<AppRouter>;
+    const error = (await drive(clock, failure(client.items.query()))) as TRPCClientError<AppRouter>;
     expect([error.data?.code, error.message]).toEqual(['SERVICE_UNAVAILABLE', 'down']);
     expect(calls).toEqual({ items: 1 });
     // The next call is refused: nothing went out, so our refusal is the answer.

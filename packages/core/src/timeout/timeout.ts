@@ -3,10 +3,10 @@ import { TimeoutError } from '../errors/errors.js';
 import { OptionsValidator } from '../errors/validate.js';
 import { type Disposer, Emitter } from '../events/emitter.js';
 import { AdaptiveLatency } from '../metrics/adaptive.js';
-import { type ExecuteContext, neverAborted, PolicyBase, type PolicyFn } from '../policy/policy.js';
+import { type ExecuteContext, PolicyBase, type PolicyFn } from '../policy/policy.js';
 import { awaitedReasons, isAwaited } from './awaited.js';
 import { type DeadlineEntry, DeadlineQueue } from './deadline-queue.js';
-import { LazyContext, onContextAbort } from './lazy-context.js';
+import { isAbortable, LazyContext, onContextAbort } from './lazy-context.js';
 import {
   type AdaptiveTimeoutOptions,
   type FixedTimeoutOptions,
@@ -165,7 +165,7 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvent> {
         call.reject = reject;
         // The caller gave up: answered now with its reason, as the limit would answer, even when
         // the function ignores its signal. Told through the call (no signal made); dropped on settling.
-        if (call.parent instanceof LazyContext || call.parent.signal !== neverAborted)
+        if (isAbortable(call.parent))
           call.onAbort((reason) => {
             if (!call.abortedByPolicy && this.#settle(call)) reject(reason);
           });

@@ -3,6 +3,7 @@
 // connections, responses that never come.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { FakeClock } from '@resilience/core/testing';
 
 export interface Seen {
   readonly method: string;
@@ -125,4 +126,19 @@ export async function until(condition: () => boolean, what: string): Promise<voi
     if (turn >= 100_000) throw new Error(`gave up waiting for ${what}`);
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
+}
+
+/**
+ * Advances `clock` a second at a time, each time once it waits or `promise` has settled, until
+ * `promise` settles (at most `seconds` times): the waits of a request whose attempts go to a
+ * real server between them.
+ */
+export async function drive<T>(clock: FakeClock, promise: Promise<T>, seconds = 10): Promise<T> {
+  let done = false;
+  void promise.finally(() => (done = true)).catch(() => {});
+  for (let i = 0; i < seconds && !done; i++) {
+    await until(() => done || clock.pendingTimers > 0, 'a wait or the end');
+    await clock.advance(1_000);
+  }
+  return promise;
 }

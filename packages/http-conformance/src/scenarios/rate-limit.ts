@@ -400,13 +400,7 @@ export const rateLimitScenarios: Scenario[] = [
     area: 'rateLimit',
     name: 'IPv4 clients of an IPv6-only server behind a NAT64 / SIIT gateway (64:ff9b::/96) each have their own limit, keyed as their IPv4 address',
     async run(t) {
-      const app = await t.serve(
-        [
-          t.m.rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }), logger: t.logger() }),
-          t.m.route('GET', '/', ok),
-        ],
-        { trustProxy: 1 },
-      );
+      const app = await oneAMinute(t, t.logger(), 1);
       const from = async (xff: string) => (await app.fetch('/', { headers: { 'x-forwarded-for': xff } })).status;
       expect(await from('64:ff9b::203.0.113.7')).toBe(200);
       expect(await from('64:ff9b::198.51.100.9')).toBe(200); // another client, not the same /56
@@ -418,13 +412,7 @@ export const rateLimitScenarios: Scenario[] = [
     area: 'rateLimit',
     name: 'IPv4 clients in the IPv4-compatible (::a.b.c.d), 6to4 and Teredo forms each have their own limit, keyed as their IPv4 address',
     async run(t) {
-      const app = await t.serve(
-        [
-          t.m.rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }), logger: t.logger() }),
-          t.m.route('GET', '/', ok),
-        ],
-        { trustProxy: 1 },
-      );
+      const app = await oneAMinute(t, t.logger(), 1);
       const from = async (xff: string) => (await app.fetch('/', { headers: { 'x-forwarded-for': xff } })).status;
       expect(await from('::203.0.113.7')).toBe(200);
       expect(await from('::198.51.100.9')).toBe(200); // another client, not the same ::/56
@@ -439,10 +427,7 @@ export const rateLimitScenarios: Scenario[] = [
     area: 'rateLimit',
     name: 'a proxy that adds the client port to X-Forwarded-For (Azure, IIS ARR) does not give each connection a fresh limit',
     async run(t) {
-      const app = await t.serve(
-        [t.m.rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }) }), t.m.route('GET', '/', ok)],
-        { trustProxy: 1 },
-      );
+      const app = await oneAMinute(t, t.logger(), 1);
       const from = (xff: string) => app.fetch('/', { headers: { 'x-forwarded-for': xff } });
       expect((await from('203.0.113.7:51000')).status).toBe(200);
       expect((await from('203.0.113.7:51001')).status).toBe(429);
