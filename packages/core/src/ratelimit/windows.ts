@@ -108,7 +108,7 @@ export function slidingWindow(options: WindowOptions): RateLimitAlgorithm<Slidin
     }
     const elapsed = Math.max(0, (now - start) / windowMs);
     const estimate = previous * (1 - elapsed) + current;
-    // 1 µs of the previous count's fading forgiven: a `now` of Date.now() size (with Redis's
+    // 1 µs of the previous count's fading forgiven: a `now` of epoch-milliseconds size (with Redis's
     // µs) is exact only to ~0.25 µs, so a client waiting exactly retryAfterMs was refused.
     const allowed = estimate + cost <= limit + EPSILON + previous * fade;
     if (!allowed || !commit) {
