@@ -35,6 +35,10 @@ async function listening(name: string, clock = new FakeClock()) {
     if (e.type === 'state_change') changes.push(e.to);
   });
   await breaker.execute(() => 'first read');
+  // Its success merged: no step is due on a timer, so the next step is the one a call makes
+  // once the view is syncMs old (a timer's step in flight would race the assertions below).
+  await breaker.sync();
+  expect(clock.pendingTimers).toBe(0);
   const channel = `resilience:{breaker|${name}}`;
   while (Number(((await fixture.client.pubsub('NUMSUB', channel)) as unknown[])[1]) < 1);
   /** Publishes each message, then waits until the subscriber has handed every one to the breaker. */
