@@ -99,6 +99,26 @@ describe('adaptiveLimit', () => {
     expect(s.limit).toBeLessThan(16);
   });
 
+  it('keeps adapting when the clock steps back (NTP, a VM resumed): a round and the next baseline wait from the step, not its length as well', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 7_200_000 }), fc.integer({ min: 0, max: 10 }), (stepMs, before) => {
+        const a = adaptiveLimit({ initialLimit: 40, baselineSamples: 1, smoothing: 1, baselineIntervalMs: 60_000 });
+        const clock = { now: 1_000_000_000 };
+        let s = feed(a, undefined, clock, 1, 100, 1);
+        s = feed(a, s, clock, before, 100, 40, 10);
+        clock.now -= stepMs;
+        // The upstream slows down: each round of 100 ms (the baseline) shrinks the limit.
+        s = feed(a, s, clock, 40, 10_000, 40, 10);
+        expect(a.limitOf(s)).toBeLessThan(40);
+        // A minute and a round later the baseline is measured again (at half the limit).
+        s = feed(a, s, clock, 6_100, 100, (limit) => limit, 10);
+        expect(s.nextProbeAt).toBeGreaterThan(clock.now);
+        expect(s.nextProbeAt).toBeLessThanOrEqual(clock.now + 60_000 + 200);
+      }),
+      { numRuns: 50 },
+    );
+  });
+
   it('shrinks in proportion when the round-trip time rises past the tolerance, at most by half per round', () => {
     const a = adaptiveLimit({ initialLimit: 40, baselineSamples: 1, smoothing: 1 });
     const clock = { now: 0 };

@@ -12,10 +12,7 @@ export interface RttSample {
   readonly inflight: number;
 }
 
-/**
- * The state of an adaptive limit: a plain JSON object of numbers, never mutated (each
- * sample returns a new one), so a store could keep it like any other transition's state.
- */
+/** The state of an adaptive limit: plain JSON numbers, never mutated (each sample returns a new one). */
 export interface AdaptiveLimitState {
   /** The limit's estimate; the concurrency allowed is its integer part (see `limitOf`). */
   readonly limit: number;
@@ -40,11 +37,7 @@ export interface AdaptiveLimit {
   readonly options: ResolvedAdaptiveLimitOptions;
   /** The state before any sample: measuring the baseline at half of `initialLimit`. */
   initial(now: number): AdaptiveLimitState;
-  /**
-   * Folds one finished call into `state` (`undefined`: the initial state) and returns the
-   * next state. Pure: reads nothing but its arguments. Throws a `TypeError` for a sample
-   * that is not a finite `rttMs >= 0` and an `inflight >= 0`.
-   */
+  /** Folds one finished call into `state` (`undefined`: initial), purely; a `TypeError` for a bad sample. */
   next(state: AdaptiveLimitState | undefined, sample: RttSample, now: number): AdaptiveLimitState;
   /** The concurrency `state` allows now: an integer within `[minLimit, maxLimit]`. */
   limitOf(state: AdaptiveLimitState | undefined): number;
@@ -130,7 +123,10 @@ export function adaptiveLimit(options: AdaptiveLimitOptions = {}): AdaptiveLimit
     const roundSumMs = counts ? s.roundSumMs + rttMs : s.roundSumMs;
     const roundCount = counts ? s.roundCount + 1 : s.roundCount;
     const roundPeak = Math.max(inflight, s.roundPeak);
-    if (now - s.roundStart < s.baselineMs || roundCount === 0) return { ...s, roundSumMs, roundCount, roundPeak };
+    // A clock stepped back waits from now, not the step as well.
+    const roundStart = Math.min(s.roundStart, now);
+    if (now - roundStart < s.baselineMs || roundCount === 0)
+      return { ...s, roundStart, roundSumMs, roundCount, roundPeak };
     // The round is over: judge its mean round-trip time against the baseline.
     const rtt = roundSumMs / roundCount;
     const gradient = Math.max(0.5, Math.min(1, (tolerance * s.baselineMs) / rtt));
@@ -145,7 +141,7 @@ export function adaptiveLimit(options: AdaptiveLimitOptions = {}): AdaptiveLimit
       rttMs: rtt,
       probeLeft: measure ? baselineSamples : 0,
       probeSumMs: 0,
-      nextProbeAt: s.nextProbeAt,
+      nextProbeAt: Math.min(s.nextProbeAt, now + baselineIntervalMs),
       roundStart: now,
       roundSumMs: 0,
       roundCount: 0,

@@ -10,9 +10,8 @@ export interface AdaptiveThrottleOptions {
   /** How far back requests and accepts are counted (Google SRE: two minutes). @default 120_000 */
   windowMs?: number;
   /**
-   * Whether a failure means the dependency refused the request (overload) rather than
-   * accepted it. The toolkit's own rejections from inside the throttle count as neither.
-   * @default isTransient (network errors, timeouts, 429 and 5xx)
+   * Whether a failure means the dependency refused the request (overload), not accepted it;
+   * the toolkit's own rejections count as neither. @default isTransient (network, timeouts, 429, 5xx)
    */
   overloaded?: (error: unknown) => boolean;
   /** Name stamped on events. @default 'throttle' */

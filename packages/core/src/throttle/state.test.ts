@@ -115,4 +115,42 @@ describe('throttleTransition (the Google SRE formula)', () => {
     expect(back.state!.epoch).toBe(late!.epoch);
     expect(back.output.requests).toBe(1);
   });
+
+  it('starts over when the clock steps back more than the window, rather than freeze the window for the step', () => {
+    const t = throttleTransition(2, WINDOW);
+    let state: ThrottleState | undefined;
+    for (let i = 0; i < 10; i++) state = t.apply(state, 'failed', 3_600_000).state; // an outage, then NTP steps back an hour
+    // Five minutes on (an hour before the outage's times), the two-minute window holds nothing.
+    const later = t.apply(state, { draw: 0 }, 300_000);
+    expect(later.output).toEqual({ allowed: true, probability: 0, requests: 0, accepts: 0 });
+  });
+
+  it('whatever steps the clock takes, counts only what ended in the window since it last stepped back more than a window', () => {
+    const stepping = fc.array(
+      fc.record({
+        dt: fc.oneof(fc.integer({ min: 0, max: 30_000 }), fc.integer({ min: -3_600_000, max: -130_000 })),
+        input: fc.constantFrom<ThrottleInput>('accepted', 'failed'),
+      }),
+      { minLength: 1, maxLength: 60 },
+    );
+    fc.assert(
+      fc.property(stepping, (list) => {
+        const t = throttleTransition(2, WINDOW);
+        let state: ThrottleState | undefined;
+        let now = 10_000_000;
+        let seen: { now: number; accepted: boolean }[] = [];
+        for (const { dt, input } of list) {
+          now += dt;
+          if (dt < 0) seen = []; // more than a window back: a fresh start
+          const bucket = Math.floor(now / 10_000);
+          const inWindow = seen.filter((s) => Math.floor(s.now / 10_000) > bucket - 12);
+          const { output } = t.apply(state, input, now);
+          state = t.apply(state, input, now).state;
+          expect(output.requests).toBe(inWindow.length);
+          expect(output.accepts).toBe(inWindow.filter((s) => s.accepted).length);
+          seen.push({ now, accepted: input === 'accepted' });
+        }
+      }),
+    );
+  });
 });

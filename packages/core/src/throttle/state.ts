@@ -22,7 +22,7 @@ export interface ThrottleDecision {
   readonly allowed: boolean;
   /** The rejection probability the request was subject to, in `[0, 1)`. */
   readonly probability: number;
-  /** Requests ended in the window (refused here or answered; none in flight) and accepts, before this input. */
+  /** Requests ended in the window (refused or answered; none in flight) and accepts, before this input. */
   readonly requests: number;
   readonly accepts: number;
 }
@@ -46,8 +46,9 @@ export function throttleTransition(
     name: 'adaptiveThrottle',
     params: { k, windowMs },
     apply(state, input, now) {
-      // A clock that went back counts into the newest bucket.
-      const epoch = Math.max(Math.floor(now / bucketMs), state?.epoch ?? Number.NEGATIVE_INFINITY);
+      // A clock that went back counts into the newest bucket (more than a window back: afresh).
+      let epoch = Math.floor(now / bucketMs);
+      if (state && epoch < state.epoch && state.epoch - epoch < THROTTLE_BUCKETS) epoch = state.epoch;
       const counts = current(state, epoch);
       let requests = 0;
       let accepts = 0;
@@ -75,7 +76,7 @@ export function throttleTransition(
 function current(state: ThrottleState | undefined, epoch: number): number[] {
   const counts = state === undefined ? new Array<number>(2 * THROTTLE_BUCKETS).fill(0) : [...state.counts];
   if (state === undefined) return counts;
-  if (epoch - state.epoch >= THROTTLE_BUCKETS) return counts.fill(0);
+  if (Math.abs(epoch - state.epoch) >= THROTTLE_BUCKETS) return counts.fill(0);
   for (let e = state.epoch + 1; e <= epoch; e++) {
     const slot = 2 * (((e % THROTTLE_BUCKETS) + THROTTLE_BUCKETS) % THROTTLE_BUCKETS);
     counts[slot] = 0;
