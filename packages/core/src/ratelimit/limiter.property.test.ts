@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { Clock } from '../clock/clock.js';
 import { FakeClock } from '../clock/fake-clock.js';
 import { isRateLimitExceededError } from '../errors/errors.js';
+import { memoryStore } from '../store/memory.js';
+import type { Store } from '../store/store.js';
 import type { RateLimitAlgorithm } from './algorithm.js';
 import { gcra } from './gcra.js';
 import { rateLimiter } from './limiter.js';
@@ -114,6 +116,19 @@ interface Waiter {
   state: 'waiting' | 'admitted' | 'refused' | 'aborted';
 }
 
+/** The memory store behind the Store interface only, as a limiter sees Redis: no synchronous path. */
+function networkStore(): Store {
+  const inner = memoryStore();
+  return {
+    apply: (key, transition, input, now) => inner.apply(key, transition, input, now),
+    applyAll: (operations, now) => inner.applyAll(operations, now),
+    get: (key, now) => inner.get(key, now),
+    set: (key, state, ttlMs, now) => inner.set(key, state, ttlMs, now),
+    delete: (key) => inner.delete(key),
+    keys: (prefix, now, options) => inner.keys(prefix, now, options),
+  };
+}
+
 /** Replays what the limiter admitted, in order, through the pure transitions of each algorithm. */
 function replay(algorithms: readonly Algorithm[], admitted: readonly { t: number; cost: number }[]) {
   const states: unknown[] = algorithms.map(() => undefined);
@@ -128,13 +143,17 @@ function replay(algorithms: readonly Algorithm[], admitted: readonly { t: number
 }
 
 describe('rateLimiter consume and wait (properties)', () => {
-  for (const [several, stepping] of [
-    [false, false],
-    [true, false],
-    [false, true],
-    [true, true],
+  for (const [several, stepping, networked] of [
+    [false, false, false],
+    [true, false, false],
+    [false, true, false],
+    [true, true, false],
+    [false, false, true],
+    [true, true, true],
   ]) {
-    it(`${several ? 'several limits (the asynchronous path)' : 'one limit'}${stepping ? ', a wall clock that steps' : ''}: admits only what its algorithms admit, FIFO, never refuses a wait that fits, and counts nothing it refused or lost`, async () => {
+    const over = networked ? ', over a networked store (with its denial cache)' : '';
+    const path = several ? 'several limits (the asynchronous path)' : 'one limit';
+    it(`${path}${stepping ? ', a wall clock that steps' : ''}${over}: admits only what its algorithms admit, FIFO, never refuses a wait that fits, and counts nothing it refused or lost`, async () => {
       await fc.assert(
         fc.asyncProperty(
           fc.array(specArb, { minLength: several ? 2 : 1, maxLength: several ? 2 : 1 }),
@@ -142,7 +161,11 @@ describe('rateLimiter consume and wait (properties)', () => {
           async (specs, ops) => {
             const algorithms = specs.map(build);
             const clock = steppingClock(1_700_000_000_000);
-            const limiter = rateLimiter({ algorithm: several ? algorithms : algorithms[0]!, clock });
+            const limiter = rateLimiter({
+              algorithm: several ? algorithms : algorithms[0]!,
+              clock,
+              ...(networked ? { store: networkStore() } : {}),
+            });
             const maxCost = Math.min(...algorithms.map((a) => a.maxCost));
             const admitted = new Map<string, { t: number; cost: number }[]>();
             const admit = (key: string, cost: number) => {
