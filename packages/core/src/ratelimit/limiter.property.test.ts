@@ -272,4 +272,113 @@ describe('rateLimiter consume and wait (properties)', () => {
       );
     });
   }
+
+  it('over a slow store, an abort while the store decides loses at most what the store took: every admission serves one caller at most, FIFO', async () => {
+    type SlowOp =
+      | { kind: 'wait'; cost: number; maxWaitMs: number; abortAfter: number | undefined }
+      | { kind: 'consume'; cost: number }
+      | { kind: 'advance'; ms: number };
+    const slowOpArb: fc.Arbitrary<SlowOp> = fc.oneof(
+      {
+        weight: 4,
+        arbitrary: fc.record({
+          kind: fc.constant('wait' as const),
+          cost: fc.integer({ min: 1, max: 3 }),
+          maxWaitMs: fc.integer({ min: 0, max: 3_000 }),
+          abortAfter: fc.option(fc.integer({ min: 0, max: 60 }), { nil: undefined, freq: 2 }),
+        }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({ kind: fc.constant('consume' as const), cost: fc.integer({ min: 1, max: 3 }) }),
+      },
+      {
+        weight: 2,
+        arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 400 }) }),
+      },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        specArb,
+        fc.integer({ min: 1, max: 30 }),
+        fc.array(slowOpArb, { minLength: 5, maxLength: 40 }),
+        async (spec, latencyMs, ops) => {
+          const clock = new FakeClock(1_700_000_000_000);
+          const inner = memoryStore();
+          const taken: number[] = []; // the cost of each consume the store admitted
+          const store: Store = {
+            ...networkStore(),
+            apply: async (key, transition, input, now) => {
+              await clock.sleep(latencyMs);
+              const d = await inner.apply(key, transition, input, now);
+              if (!transition.name.endsWith('.peek') && (d as { allowed: boolean }).allowed)
+                taken.push(input as number);
+              return d;
+            },
+          };
+          const algorithm = build(spec);
+          const limiter = rateLimiter({ algorithm, clock, store });
+          const failures: unknown[] = [];
+          const served: { seq: number; cost: number }[] = [];
+          const waiters: {
+            seq: number;
+            state: 'waiting' | 'admitted' | 'refused' | 'aborted';
+            aborted: () => boolean;
+          }[] = [];
+          let consumed = 0;
+          for (const op of ops) {
+            if (op.kind === 'advance') await clock.advance(op.ms);
+            else if (op.kind === 'consume') {
+              if (op.cost > algorithm.maxCost) continue;
+              const pending = limiter.consume('k', op.cost);
+              await clock.advance(latencyMs);
+              if ((await pending).allowed) consumed += op.cost;
+            } else {
+              if (op.cost > algorithm.maxCost) continue;
+              const controller = new AbortController();
+              const w = {
+                seq: waiters.length,
+                state: 'waiting' as 'waiting' | 'admitted' | 'refused' | 'aborted',
+                aborted: () => controller.signal.aborted,
+              };
+              waiters.push(w);
+              if (op.abortAfter !== undefined) clock.setTimeout(() => controller.abort(), op.abortAfter);
+              limiter
+                .wait('k', { cost: op.cost, maxWaitMs: op.maxWaitMs, signal: controller.signal })
+                .then(
+                  () => {
+                    expect(w.state).toBe('waiting');
+                    for (const o of waiters) if (o.seq < w.seq && o.state === 'waiting') expect(o.aborted()).toBe(true);
+                    w.state = 'admitted';
+                    served.push({ seq: w.seq, cost: op.cost });
+                  },
+                  (error: unknown) => {
+                    expect(w.state).toBe('waiting');
+                    if (isRateLimitExceededError(error)) w.state = 'refused';
+                    else {
+                      expect(controller.signal.aborted).toBe(true);
+                      w.state = 'aborted';
+                    }
+                  },
+                )
+                .catch((error: unknown) => failures.push(error));
+              await clock.advance(0);
+            }
+          }
+          await clock.runAll();
+          if (failures.length > 0) throw failures[0];
+          expect(waiters.filter((w) => w.state === 'waiting')).toEqual([]);
+          // What callers got never exceeds what the store took; the rest was lost to aborts only.
+          const given = served.reduce((sum, s) => sum + s.cost, 0) + consumed;
+          const took = taken.reduce((sum, c) => sum + c, 0);
+          expect(given).toBeLessThanOrEqual(took);
+          const aborted = waiters.filter((w) => w.state === 'aborted').length;
+          const stats = limiter.stats;
+          expect(stats.requests).toBe(stats.allowed + stats.blocked + stats.aborted);
+          if (aborted === 0) expect(given).toBe(took);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
 });
