@@ -160,4 +160,72 @@ describe('circuitBreaker (invariants)', () => {
       { numRuns: 200 },
     );
   });
+
+  it('a wall clock that steps back or jumps: an open breaker admits its next probe one delay after it read the opening, never the step later', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: delays.length - 1 }),
+        fc.array(
+          fc.oneof(
+            fc.record({ kind: fc.constant('step' as const), ms: fc.integer({ min: -7_200_000, max: 7_200_000 }) }),
+            fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 700 }) }),
+            fc.record({ kind: fc.constant('fail' as const) }),
+          ),
+          { minLength: 1, maxLength: 30 },
+        ),
+        async (delay, ops) => {
+          const timers = new FakeClock(1_700_000_000_000);
+          let skew = 0;
+          const clock = {
+            now: () => timers.now() + skew,
+            sleep: (ms: number, signal?: AbortSignal) => timers.sleep(ms, signal),
+            setTimeout: (callback: () => void, ms: number) => timers.setTimeout(callback, ms),
+            clearTimeout: (handle: unknown) => timers.clearTimeout(handle as never),
+          };
+          const breaker = circuitBreaker({
+            strategy: consecutive(1),
+            halfOpenAfter: delays[delay]!(),
+            clock,
+            registry: false,
+          });
+          let openedAt: number | undefined; // real time the breaker opened
+          let firstRead: number | undefined; // real time of the first read since the latest step
+          let lastDelay = 0;
+          for (const op of ops) {
+            if (op.kind === 'step') {
+              skew += op.ms;
+              firstRead = undefined;
+              continue;
+            }
+            if (op.kind === 'advance') {
+              await timers.advance(op.ms);
+              continue;
+            }
+            const real = timers.now();
+            const wasOpen = breaker.state === 'open';
+            firstRead ??= real;
+            const result = await breaker
+              .execute(() => Promise.reject(new Error('boom')))
+              .then(
+                () => 'ran',
+                (error: unknown) => (isBrokenCircuitError(error) ? error.retryAfterMs : 'ran'),
+              );
+            if (result === 'ran') {
+              // Admitted while open: never sooner than a delay after the opening (real time).
+              if (wasOpen && openedAt !== undefined) expect(real - openedAt).toBeGreaterThanOrEqual(lastDelay);
+              openedAt = real;
+              firstRead = real;
+              lastDelay = breaker.retryAfterMs;
+            } else {
+              // Refused: the probe is due within a delay of the first read since the step.
+              expect(real + (result as number)).toBeLessThanOrEqual(
+                Math.max(firstRead, openedAt ?? firstRead) + lastDelay,
+              );
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });
