@@ -16,8 +16,8 @@ import {
 } from '@resilience/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { redisStore } from './index.js';
 import { useServer } from './testing/fixture.js';
+import { redisStore } from './testing/untimed.js';
 
 const fixture = useServer();
 const wall = 1_700_000_000_000;
