@@ -22,8 +22,8 @@ import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { RETRY_FIRST_MS, RETRY_MAX_MS } from './channel.js';
-import { redisStore } from './index.js';
 import { useServer } from './testing/fixture.js';
+import { redisStore } from './testing/untimed.js';
 
 const fixture = useServer();
 

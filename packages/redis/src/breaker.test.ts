@@ -17,9 +17,9 @@ import { FakeClock } from '@resilience/core/testing';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisStore } from './index.js';
 import { useServer } from './testing/fixture.js';
 import { type Monitor, monitor } from './testing/monitor.js';
+import { redisStore } from './testing/untimed.js';
 
 const fixture = useServer();
 let watch: Monitor;

@@ -21,9 +21,9 @@ import { FakeClock } from '@resilience/core/testing';
 import { Cluster, type Redis } from 'ioredis';
 import { createCluster } from 'redis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
-import { redisStore } from './index.js';
 import { slotOf } from './store.js';
 import { type RedisCluster, startCluster } from './testing/servers.js';
+import { redisStore } from './testing/untimed.js';
 
 let cluster: RedisCluster;
 let ioredis: Cluster;

@@ -7,8 +7,8 @@ import { runStoreConformance } from '@resilience/core/testing';
 import { Cluster, Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { type RedisStore, redisStore } from './index.js';
 import { type RedisCluster, type RedisServer, startCluster, startRedis } from './testing/servers.js';
+import { type RedisStore, redisStore } from './testing/untimed.js';
 
 let single: RedisServer;
 let cluster: RedisCluster;

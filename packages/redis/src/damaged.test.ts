@@ -14,8 +14,8 @@ import { describe, expect, it } from 'vitest';
 // Core keeps the workflows' transitions private; its conformance suite imports them the same way.
 import { beginTransition } from '../../core/src/idempotency/record.js';
 import { attemptTransition, claimTransition } from '../../core/src/messages/counter.js';
-import { redisStore } from './index.js';
 import { useServer } from './testing/fixture.js';
+import { redisStore } from './testing/untimed.js';
 
 const fixture = useServer();
 const NOW = 1_000_000;

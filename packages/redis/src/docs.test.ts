@@ -27,10 +27,14 @@ const blocks = (file: string): string[] =>
 
 type Example = Record<string, { disconnect?(): void; close?(): Promise<void> } & Record<string, unknown>>;
 
-/** Runs one example with its imports pointed at this checkout; resolves with its top-level constants. */
+/**
+ * Runs one example with its imports pointed at this checkout; resolves with its top-level constants.
+ * Its `redisStore` waits for every answer (testing/untimed.ts): what these tests check is that an
+ * example's calls reach Redis, not that Redis answers a loaded machine within timeoutMs.
+ */
 async function run(name: string, code: string, port = fixture.server.port): Promise<Example> {
   const specifier = (s: string) =>
-    s === '@resilience/redis' ? here('./index.ts') : s.startsWith('@resilience/') ? s : require.resolve(s);
+    s === '@resilience/redis' ? here('./testing/untimed.ts') : s.startsWith('@resilience/') ? s : require.resolve(s);
   const names = [...code.matchAll(/^const (\w+) =/gm)].map((m) => m[1]);
   const file = join(dir, `${name}.ts`);
   writeFileSync(

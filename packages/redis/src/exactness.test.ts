@@ -32,8 +32,8 @@ import {
   releaseTransition as messageRelease,
 } from '../../core/src/messages/counter.js';
 import { sagaClaimTransition, sagaLogTransition } from '../../core/src/saga/log.js';
-import { redisStore } from './index.js';
 import { useServer } from './testing/fixture.js';
+import { redisStore } from './testing/untimed.js';
 
 const fixture = useServer();
 

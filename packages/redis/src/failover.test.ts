@@ -9,9 +9,9 @@ import { isStoreUnavailableError, rateLimiter, tokenBucket } from '@resilience/c
 import { Cluster, Redis } from 'ioredis';
 import { createClient, createCluster } from 'redis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { redisStore } from './index.js';
 import { startProxy } from './testing/proxy.js';
 import { type RedisServer, startCluster, startRedis } from './testing/servers.js';
+import { redisStore } from './testing/untimed.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

@@ -4,8 +4,8 @@ import { type BreakerEvent, circuitBreaker, consecutive } from '@resilience/core
 import { FakeClock } from '@resilience/core/testing';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { redisStore } from './index.js';
 import { useServer } from './testing/fixture.js';
+import { redisStore } from './testing/untimed.js';
 
 const fixture = useServer();
 const clients: Redis[] = [];

@@ -10,9 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { rateLimiter, tokenBucket } from '@resilience/core';
 import { Cluster, type ClusterOptions } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisStore } from './index.js';
 import { startProxy, type TcpProxy } from './testing/proxy.js';
 import { type RedisCluster, startCluster } from './testing/servers.js';
+import { redisStore } from './testing/untimed.js';
 
 let cluster: RedisCluster;
 let proxies: TcpProxy[];

@@ -6,8 +6,8 @@
 import { circuitBreaker, consecutive, idempotency, saga } from '@resilience/core';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { redisStore } from './index.js';
 import { startRedis } from './testing/servers.js';
+import { redisStore } from './testing/untimed.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

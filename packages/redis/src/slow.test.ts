@@ -6,8 +6,8 @@
 import { isStoreUnavailableError, storeKey, storeNamespace } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { describe, expect, it } from 'vitest';
-import { redisStore } from './index.js';
 import { useServer } from './testing/fixture.js';
+import { redisStore } from './testing/untimed.js';
 
 const fixture = useServer();
 

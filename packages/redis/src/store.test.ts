@@ -24,10 +24,11 @@ import { createClient, RESP_TYPES } from 'redis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 // Core keeps the workflows' transitions private; its conformance suite imports them the same way.
 import { beginTransition } from '../../core/src/idempotency/record.js';
-import { REDIS_STORE_DEFAULTS, redisStore } from './index.js';
+import { redisStore as entryRedisStore } from './index.js';
 import { useServer } from './testing/fixture.js';
 import { type Monitor, monitor } from './testing/monitor.js';
 import { startRedis } from './testing/servers.js';
+import { REDIS_STORE_DEFAULTS, redisStore } from './testing/untimed.js';
 
 const fixture = useServer();
 let watch: Monitor;
@@ -181,16 +182,30 @@ describe('a message processor over redisStore', () => {
       release = resolve;
     });
     let runs = 0;
-    const handler = vi.fn(() => (++runs === 1 ? slow : Promise.resolve()).then(() => JSON.parse('{')));
+    // Each step waited for as it happens (a Redis round trip or two each), not polled for a second.
+    let handling!: () => void;
+    const handled = new Promise<void>((resolve) => (handling = resolve));
+    const handler = vi.fn(() => {
+      handling();
+      return (++runs === 1 ? slow : Promise.resolve()).then(() => JSON.parse('{'));
+    });
+    let sinking!: () => void;
+    const sinkCalled = new Promise<void>((resolve) => (sinking = resolve));
     let sunk!: () => void;
-    const deadLetter = vi.fn().mockReturnValueOnce(new Promise<void>((resolve) => (sunk = resolve)));
+    const sink = new Promise<void>((resolve) => (sunk = resolve));
+    const deadLetter = vi.fn().mockImplementationOnce(() => {
+      sinking();
+      return sink;
+    });
     const p = messageProcessor({ handler, deadLetter, store });
     const first = p.process({ id: 'm' }); // attempt 1 runs slowly
-    await vi.waitFor(() => expect(handler).toHaveBeenCalledTimes(1));
+    await handled;
+    expect(handler).toHaveBeenCalledTimes(1);
     const key = `resilience:${storeKey(storeNamespace('msg', 'default'), 'm')}`;
     expect(await fixture.client.del(key)).toBe(1); // as an evicting Redis would (allkeys-lru)
     const second = p.process({ id: 'm' }); // attempt 1 again: poison, claims, its sink runs
-    await vi.waitFor(() => expect(deadLetter).toHaveBeenCalledTimes(1));
+    await sinkCalled;
+    expect(deadLetter).toHaveBeenCalledTimes(1);
     release(); // the first is poison too, with the same attempt number: the claim is not its
     expect((await first).outcome).toBe('retry');
     sunk();
@@ -534,6 +549,8 @@ describe('redisStore when Redis fails', () => {
 });
 
 describe('redisStore options', () => {
+  // The options as the package's own entry reads them, whatever a test gives (no clock added).
+  const redisStore = entryRedisStore;
   it('has named defaults', () => {
     expect(REDIS_STORE_DEFAULTS).toEqual({ prefix: 'resilience', timeoutMs: 200, time: 'server' });
   });

@@ -15,8 +15,8 @@ import {
 import { FakeClock } from '@resilience/core/testing';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { redisStore } from './index.js';
 import { useServer } from './testing/fixture.js';
+import { redisStore } from './testing/untimed.js';
 
 const fixture = useServer();
 // No test here is about timeouts: a machine busy with the other test files must not fail a call (200 ms by default).
