@@ -39,10 +39,15 @@ const free = (port: number): Promise<boolean> =>
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 
-/** A port free on 127.0.0.1, with `port + 10000` free too when a cluster bus needs it. */
+/**
+ * A port free on 127.0.0.1, with `port + 10000` free too when a cluster bus needs it. Both stay
+ * below 32 768, where Linux starts handing out ports to outgoing connections and to servers
+ * listening on port 0 (the other test files' servers): one of those could take the port
+ * between this check and redis-server's bind.
+ */
 async function freePort(bus: boolean): Promise<number> {
   for (let tries = 0; tries < 200; tries++) {
-    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    const port = 10_000 + Math.floor(Math.random() * 12_000);
     if ((await free(port)) && (!bus || (await free(port + 10_000)))) return port;
   }
   throw new Error('no free loopback port for redis-server');
