@@ -67,7 +67,13 @@ export function apiKit(options: KitOptions) {
   const alerts = alerting({ rules: defaultRules(), clock, handlers: [] });
   alerts.start(upstreamStats, { intervalMs: settings.alertIntervalMs });
 
-  const limiter = rateLimiter({ name: `${api}-clients`, algorithm: tokenBucket(PER_CLIENT), ...(store && { store }) });
+  // On the kit's clock, as everything else here: a test's FakeClock holds its quotas still.
+  const limiter = rateLimiter({
+    name: `${api}-clients`,
+    algorithm: tokenBucket(PER_CLIENT),
+    clock,
+    ...(store && { store }),
+  });
   const providerHost = new URL(options.providerUrl).host;
   const probes = health({ cacheMs: 250, clock }).register(
     'provider',

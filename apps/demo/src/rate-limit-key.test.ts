@@ -8,7 +8,7 @@ import { type ApiKit, apiKit } from './api-kit.js';
 import { expressApp } from './express-api.js';
 import { koaApp } from './koa-api.js';
 import { close, listen } from './listen.js';
-import { demoSettings } from './settings.js';
+import { demoSettings, PER_CLIENT } from './settings.js';
 import { type ApiName, trpcSender } from './targets.js';
 import { trpcServer } from './trpc-api.js';
 
@@ -33,10 +33,10 @@ const HANDLERS: Record<ApiName, (kit: ApiKit) => Handler> = {
 };
 
 /** One API whose every request comes from `from.address`; resolves with a send of a quote from it. */
-async function api(name: ApiName, from: { address: string }) {
+async function api(name: ApiName, from: { address: string }, clock = new FakeClock()) {
   const settings = demoSettings({ durationMs: 60_000, seed: 1 });
   const client = name === 'express' ? 'axios' : 'fetch';
-  kit = apiKit({ api: name, client, providerUrl: 'http://127.0.0.1:9', settings, clock: new FakeClock() });
+  kit = apiKit({ api: name, client, providerUrl: 'http://127.0.0.1:9', settings, clock });
   kit.upstream = { ...kit.upstream, quote: () => Promise.resolve({ price: 1 }) };
   const handler = HANDLERS[name](kit);
   server = createServer((req, res) => {
@@ -77,5 +77,20 @@ describe.each(['express', 'koa', 'trpc'] as const)('the %s API’s rate-limit ke
     expect(await send('203.0.113.7', 'made-up-again')).toBe(429);
     // A client the demo knows has its own quota, wherever it calls from.
     expect(await send('203.0.113.7', 'client-a')).toBe(200);
+  });
+
+  it("refills a client's quota on the kit's clock, not the system's: the test's requests may take seconds", async () => {
+    const clock = new FakeClock();
+    const send = await api(name, { address: '' }, clock);
+    const statuses = async () => {
+      const seen: number[] = [];
+      for (let i = 0; i <= BURST; i++) seen.push(await send('198.51.100.7'));
+      return seen;
+    };
+    const burst = [...Array<number>(BURST).fill(200), 429];
+    expect(await statuses()).toEqual(burst);
+    // A full bucket again on the kit's clock (the system's would take 2.5 s), and no more.
+    await clock.advance((BURST / PER_CLIENT.refillPerSecond) * 1_000);
+    expect(await statuses()).toEqual(burst);
   });
 });

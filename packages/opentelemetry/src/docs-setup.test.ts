@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { context, metrics, trace } from '@opentelemetry/api';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
@@ -21,6 +21,26 @@ function setup(): string {
 }
 
 const dir = mkdtempSync(join(packageDir, '.docs-setup-'));
+/** What the console exporters printed (each span and metric, with console.dir) while the block ran. */
+const printed: string[] = [];
+
+// The block runs here, not in the test: importing it loads the SDK's packages (transformed on
+// first use), which takes seconds on a loaded machine; 60 s, as the other docs' setups have.
+beforeAll(async () => {
+  Object.assign(globalThis, { charge: async (order: { orderId: string }) => ({ id: `receipt-${order.orderId}` }) });
+  const dirSpy = vi.spyOn(console, 'dir').mockImplementation((item: unknown) => {
+    const { name, descriptor } = item as { name?: unknown; descriptor?: { name?: unknown } };
+    printed.push(String(name ?? descriptor?.name));
+  });
+  try {
+    const file = join(dir, 'setup.ts');
+    writeFileSync(file, setup());
+    await import(pathToFileURL(file).href);
+  } finally {
+    dirSpy.mockRestore();
+  }
+}, 60_000);
+
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
   Reflect.deleteProperty(globalThis, 'charge');
@@ -30,21 +50,7 @@ afterAll(() => {
 });
 
 describe('docs/opentelemetry.md, Setup', () => {
-  it('has printed the call span and the metrics by the time it has run (it used to end with them still buffered)', async () => {
-    Object.assign(globalThis, { charge: async (order: { orderId: string }) => ({ id: `receipt-${order.orderId}` }) });
-    // The console exporters print each span and metric with console.dir.
-    const printed: string[] = [];
-    const dirSpy = vi.spyOn(console, 'dir').mockImplementation((item: unknown) => {
-      const { name, descriptor } = item as { name?: unknown; descriptor?: { name?: unknown } };
-      printed.push(String(name ?? descriptor?.name));
-    });
-    try {
-      const file = join(dir, 'setup.ts');
-      writeFileSync(file, setup());
-      await import(pathToFileURL(file).href);
-    } finally {
-      dirSpy.mockRestore();
-    }
+  it('has printed the call span and the metrics by the time it has run (it used to end with them still buffered)', () => {
     expect(printed).toContain('resilience.call');
     expect(printed).toContain('resilience.call.duration');
     expect(printed).toContain('resilience.attempts');

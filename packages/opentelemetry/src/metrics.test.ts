@@ -114,7 +114,10 @@ describe('metrics', () => {
 
   it('a rate-limited request increments resilience.rejections with reason rate_limited', async () => {
     const otel = sdk();
-    const limiter = rateLimiter({ algorithm: tokenBucket({ capacity: 1, refillPerSecond: 1 }) });
+    const limiter = rateLimiter({
+      algorithm: tokenBucket({ capacity: 1, refillPerSecond: 1 }),
+      clock: new FakeClock(),
+    });
     const policy = pipeline(limiter.policy({ key: 'openai', maxWaitMs: 0 }), retry());
     instrument(policy, { name: 'openai', meterProvider: otel.meterProvider });
     await policy.execute(() => 'first');
@@ -186,7 +189,10 @@ describe('metrics', () => {
 
   it('reports resilience.rate_limit.utilization as used / limit; a source that fails does not fail the collection', async () => {
     const otel = sdk();
-    const limiter = rateLimiter({ algorithm: tokenBucket({ capacity: 4, refillPerSecond: 1 }) });
+    const limiter = rateLimiter({
+      algorithm: tokenBucket({ capacity: 4, refillPerSecond: 1 }),
+      clock: new FakeClock(),
+    });
     let broken = false;
     instrument(limiter, {
       name: 'openai',

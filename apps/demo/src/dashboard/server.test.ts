@@ -38,6 +38,17 @@ afterEach(async () => {
   dashboard = undefined;
 });
 
+/**
+ * Resolves once `condition` holds, checking once per turn of the event loop: the request comes
+ * over a real connection meanwhile, however many turns that takes (up to 100 000).
+ */
+async function until(condition: () => boolean): Promise<void> {
+  for (let turn = 0; !condition(); turn++) {
+    if (turn >= 100_000) throw new Error('gave up waiting');
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
 async function start(read: () => Promise<DashboardState> = async () => frame()): Promise<Dashboard> {
   dashboard = await startDashboard(demo, { read });
   return dashboard;
@@ -116,8 +127,7 @@ describe('the dashboard server', () => {
     const socket = connect(Number(port), '127.0.0.1');
     socket.write('GET /dashboard/events HTTP/1.1\r\nHost: x\r\n\r\n');
     socket.pause(); // never reads
-    for (let i = 0; i < 200 && streams() === 0; i++) await clock.advance(0);
-    expect(streams()).toBe(1);
+    await until(() => streams() === 1);
     // Up to 100 frames of 1 MB: far more than the socket buffers hold.
     for (let i = 0; i < 100 && streams() > 0; i++) await clock.advance(1_000);
     expect(streams()).toBe(0);
@@ -125,8 +135,9 @@ describe('the dashboard server', () => {
   });
 
   it('tells the page the demo ended, with how it went, before it closes', async () => {
-    const { url, stop } = await start();
+    const { url, stop, streams } = await start();
     const stream = get(url, { path: '/dashboard/events' });
+    await until(() => streams() === 1); // the page is watching
     await clock.advance(1_000);
     await stop({ ok: false, targets: [{ name: 'a target', ok: false, value: 'missed it' }] });
     dashboard = undefined;
@@ -139,12 +150,13 @@ describe('the dashboard server', () => {
   it('tells the page at once when stopped, without waiting for a read of the APIs still under way', async () => {
     // On a busy machine a read can take seconds; Ctrl-C or kill gives the page 2 s to hear of it.
     let reads = 0;
-    const { url, stop } = await start(() => {
+    const { url, stop, streams } = await start(() => {
       reads++;
       return new Promise<DashboardState>(() => {}); // an API that does not answer
     });
     const stream = get(url, { path: '/dashboard/events' });
-    for (let i = 0; i < 100 && reads === 0; i++) await clock.advance(1_000);
+    await until(() => streams() === 1);
+    await clock.advance(1_000); // the first read, which never ends
     expect(reads).toBe(1);
     await stop({ stopped: true, signal: 'SIGTERM' });
     dashboard = undefined;

@@ -13,6 +13,7 @@ import {
   StoreUnavailableError,
   TimeoutError,
 } from '@resilience/core';
+import { FakeClock } from '@resilience/core/testing';
 import { expect } from 'vitest';
 import { abandonedRequest, deferred, leftWhileWaiting } from '../context.js';
 import { problemOf, type Scenario } from '../scenario.js';
@@ -382,7 +383,12 @@ export const errorHandlerScenarios: Scenario[] = [
       ]);
       const decisions = await t.serve([
         handler(),
-        t.m.rateLimit({ algorithm: fixedWindow({ limit: 3, windowMs: 60_000 }), logger: t.logger() }),
+        // On a clock that stands still: the system's could start a new window before the fourth.
+        t.m.rateLimit({
+          algorithm: fixedWindow({ limit: 3, windowMs: 60_000 }),
+          logger: t.logger(),
+          clock: new FakeClock(0),
+        }),
         t.m.idempotency({ logger: t.logger() }),
         t.m.route('POST', '/', () => ({ status: 201, json: {} })),
       ]);

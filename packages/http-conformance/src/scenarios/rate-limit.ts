@@ -15,10 +15,17 @@ import type { TrustProxy } from '../types.js';
 
 const ok = () => ({ json: { ok: true } });
 
-/** `GET /` behind a limit of one request a minute per client, in an app trusting `trustProxy`. */
+/**
+ * `GET /` behind a limit of one request a minute per client, in an app trusting `trustProxy`.
+ * On a clock that stands still: on the system's, a minute's window could end between two
+ * requests (windows start on the minute), and the second would be let through.
+ */
 const oneAMinute = (t: Context, logger: EventLogger, trustProxy: TrustProxy) =>
   t.serve(
-    [t.m.rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }), logger }), t.m.route('GET', '/', ok)],
+    [
+      t.m.rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }), logger, clock: new FakeClock(0) }),
+      t.m.route('GET', '/', ok),
+    ],
     { trustProxy },
   );
 

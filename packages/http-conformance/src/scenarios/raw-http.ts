@@ -28,10 +28,17 @@ function closes(client: RawClient): Promise<boolean> {
 
 const POST = 'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n';
 
-/** An app whose rateLimit admits one request, then answers 429 at once (a memory store). */
+/**
+ * An app whose rateLimit admits one request, then answers 429 at once (a memory store), on a
+ * clock that stands still: the system's could start a new window between the requests.
+ */
 async function limited(t: Context) {
   const app = await t.serve([
-    t.m.rateLimit({ algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }), key: () => 'all' }),
+    t.m.rateLimit({
+      algorithm: fixedWindow({ limit: 1, windowMs: 60_000 }),
+      key: () => 'all',
+      clock: new FakeClock(0),
+    }),
     t.m.route('GET', '/', () => ({ text: 'ok' })),
   ]);
   expect((await app.fetch('/')).status).toBe(200);
