@@ -5,6 +5,7 @@ import { FakeClock } from '../clock/fake-clock.js';
 import { isRateLimitExceededError } from '../errors/errors.js';
 import { memoryStore } from '../store/memory.js';
 import type { Store } from '../store/store.js';
+import { storeOver } from '../testing/store-over.js';
 import type { RateLimitAlgorithm } from './algorithm.js';
 import { gcra } from './gcra.js';
 import { rateLimiter } from './limiter.js';
@@ -117,17 +118,7 @@ interface Waiter {
 }
 
 /** The memory store behind the Store interface only, as a limiter sees Redis: no synchronous path. */
-function networkStore(): Store {
-  const inner = memoryStore();
-  return {
-    apply: (key, transition, input, now) => inner.apply(key, transition, input, now),
-    applyAll: (operations, now) => inner.applyAll(operations, now),
-    get: (key, now) => inner.get(key, now),
-    set: (key, state, ttlMs, now) => inner.set(key, state, ttlMs, now),
-    delete: (key) => inner.delete(key),
-    keys: (prefix, now, options) => inner.keys(prefix, now, options),
-  };
-}
+const networkStore = (): Store => storeOver(memoryStore());
 
 /** Replays what the limiter admitted, in order, through the pure transitions of each algorithm. */
 function replay(algorithms: readonly Algorithm[], admitted: readonly { t: number; cost: number }[]) {
@@ -306,8 +297,7 @@ describe('rateLimiter consume and wait (properties)', () => {
           const clock = new FakeClock(1_700_000_000_000);
           const inner = memoryStore();
           const taken: number[] = []; // the cost of each consume the store admitted
-          const store: Store = {
-            ...networkStore(),
+          const store = storeOver(inner, {
             apply: async (key, transition, input, now) => {
               await clock.sleep(latencyMs);
               const d = await inner.apply(key, transition, input, now);
@@ -315,7 +305,7 @@ describe('rateLimiter consume and wait (properties)', () => {
                 taken.push(input as number);
               return d;
             },
-          };
+          });
           const algorithm = build(spec);
           const limiter = rateLimiter({ algorithm, clock, store });
           const failures: unknown[] = [];
