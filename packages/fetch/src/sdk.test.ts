@@ -15,13 +15,17 @@ import {
 import { FakeClock, sequenceRandom } from '@resilience/core/testing';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
-import { withResilience } from './index.js';
+import { type ResilientFetchOptions, withResilience } from './index.js';
 import { answer, drive, type ScriptServer, scriptServer, until } from './testing/server.js';
 
 let server: ScriptServer;
 afterEach(() => server?.close());
 
 const waiting = (clock: FakeClock) => until(() => clock.pendingTimers > 0, 'a wait on the clock');
+/** OpenAI's 429 for a spent quota: a retry cannot help, and the caller needs its code. */
+const spent = {
+  error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' },
+};
 const rateLimited = (message: string) => ({ error: { type: 'rate_limit_error', message } });
 
 /** 429 with Retry-After: 1, then 503, then `ok`. */
@@ -43,7 +47,8 @@ async function throughTheWaits(clock: FakeClock): Promise<void> {
   await clock.advance(200);
 }
 
-const ours = (clock: FakeClock) => withResilience(fetch, { clock, random: sequenceRandom(0), idempotent: () => true });
+const ours = (clock: FakeClock, more: ResilientFetchOptions = {}) =>
+  withResilience(fetch, { clock, random: sequenceRandom(0), idempotent: () => true, ...more });
 
 describe('the OpenAI SDK with withResilience(fetch)', () => {
   const completion = {
@@ -106,12 +111,7 @@ describe('the OpenAI SDK with withResilience(fetch)', () => {
       return said === null ? isRetryableFailure(error) || statusOf(error) === 409 : said === 'true';
     };
     const clock = new FakeClock();
-    const fetchFn = withResilience(fetch, {
-      clock,
-      random: sequenceRandom(0),
-      idempotent: () => true,
-      retry: { handle: retryable },
-    });
+    const fetchFn = ours(clock, { retry: { handle: retryable } });
     server = await scriptServer(answer(503, { error: { message: 'no' } }, { 'x-should-retry': 'false' }));
     const create = () =>
       new OpenAI({
@@ -149,17 +149,9 @@ describe('the OpenAI SDK with withResilience(fetch)', () => {
   });
 
   it('a spent quota under the documented breaker: the SDK’s RateLimitError (insufficient_quota), not our open breaker', async () => {
-    const spent = {
-      error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' },
-    };
     server = await scriptServer(answer(429, spent));
     const clock = new FakeClock();
-    const fetchFn = withResilience(fetch, {
-      clock,
-      random: sequenceRandom(0),
-      idempotent: () => true,
-      breaker: { strategy: consecutive(3), halfOpenAfter: 60_000 }, // as in docs/fetch.md
-    });
+    const fetchFn = ours(clock, { breaker: { strategy: consecutive(3), halfOpenAfter: 60_000 } }); // as in docs/fetch.md
     const openai = new OpenAI({ apiKey: 'test', baseURL: `${server.url}/v1`, fetch: fetchFn, maxRetries: 0 });
     const create = () =>
       openai.chat.completions
@@ -183,10 +175,6 @@ describe('the OpenAI SDK with withResilience(fetch)', () => {
 });
 
 describe('the OpenAI SDK when our rate limit or throttle refuses the retry', () => {
-  const spent = {
-    error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' },
-  };
-
   /** One completion through `fetchFn`, the clock driven through the waits until it settles; the SDK's error. */
   function failed(fetchFn: typeof fetch, clock: FakeClock): Promise<unknown> {
     const openai = new OpenAI({ apiKey: 'test', baseURL: `${server.url}/v1`, fetch: fetchFn, maxRetries: 0 });
@@ -207,12 +195,7 @@ describe('the OpenAI SDK when our rate limit or throttle refuses the retry', () 
   it('the rate limit (one request a minute): the provider’s 429, its code intact, not our RateLimitExceededError', async () => {
     server = await scriptServer(answer(429, spent));
     const clock = new FakeClock();
-    const fetchFn = withResilience(fetch, {
-      clock,
-      random: sequenceRandom(0),
-      idempotent: () => true,
-      rateLimit: { requestsPerMinute: 1, maxWaitMs: 10_000 },
-    });
+    const fetchFn = ours(clock, { rateLimit: { requestsPerMinute: 1, maxWaitMs: 10_000 } });
     const error = await failed(fetchFn, clock);
     // Before: `APIConnectionError: Connection error.`, its cause our RateLimitExceededError.
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
@@ -223,7 +206,7 @@ describe('the OpenAI SDK when our rate limit or throttle refuses the retry', () 
   it('the throttle (one 503 on a fresh client: p = 1/2): the provider’s 503, not our ThrottledError', async () => {
     server = await scriptServer(answer(503, { error: { message: 'overloaded', type: 'server_error' } }));
     const clock = new FakeClock();
-    const fetchFn = withResilience(fetch, { clock, random: sequenceRandom(0), idempotent: () => true, throttle: true });
+    const fetchFn = ours(clock, { throttle: true });
     const error = await failed(fetchFn, clock);
     expect(error).toBeInstanceOf(OpenAI.InternalServerError);
     expect((error as Error).message).toBe('503 overloaded');

@@ -46,6 +46,21 @@ beforeEach(async () => {
   await Promise.all(ioredis.nodes('master').map((node) => node.flushall()));
 });
 
+/** A cluster client of `kind` on `nodes`, its errors ignored, closed when the test ends. */
+async function clusterClient(kind: 'ioredis' | 'node-redis', nodes: { host: string; port: number }[]): Promise<object> {
+  if (kind === 'ioredis') {
+    const c = new Cluster(nodes);
+    c.on('error', () => {});
+    onTestFinished(() => c.disconnect());
+    return c;
+  }
+  const c = createCluster({ rootNodes: nodes.map((socket) => ({ socket })) });
+  c.on('error', () => {});
+  await c.connect();
+  onTestFinished(() => c.destroy());
+  return c;
+}
+
 /** Script calls sent to these nodes since their last CONFIG RESETSTAT (EVALSHA: one a call, NOSCRIPT or not). */
 async function scriptCalls(nodes: readonly Redis[]): Promise<number> {
   const infos = await Promise.all(nodes.map((node) => node.info('commandstats')));
@@ -308,19 +323,7 @@ describe.each([
     const nodes = own.ports.map((port) => ({ host: '127.0.0.1', port }));
     const admin = new Cluster(nodes);
     onTestFinished(() => admin.disconnect());
-    let client: object;
-    if (kind === 'ioredis') {
-      const c = new Cluster(nodes);
-      c.on('error', () => {});
-      onTestFinished(() => c.disconnect());
-      client = c;
-    } else {
-      const c = createCluster({ rootNodes: nodes.map((socket) => ({ socket })) });
-      c.on('error', () => {});
-      await c.connect();
-      onTestFinished(() => c.destroy());
-      client = c;
-    }
+    const client = await clusterClient(kind, nodes);
     const clock = new FakeClock();
     const store = redisStore({ client, timeoutMs: 200, clock });
     const limiter = rateLimiter({
@@ -378,19 +381,7 @@ describe.each([
     const own = await startCluster(['--cluster-require-full-coverage', 'no']);
     onTestFinished(() => own.stop());
     const nodes = own.ports.map((port) => ({ host: '127.0.0.1', port }));
-    let client: object;
-    if (kind === 'ioredis') {
-      const c = new Cluster(nodes);
-      c.on('error', () => {});
-      onTestFinished(() => c.disconnect());
-      client = c;
-    } else {
-      const c = createCluster({ rootNodes: nodes.map((socket) => ({ socket })) });
-      c.on('error', () => {});
-      await c.connect();
-      onTestFinished(() => c.destroy());
-      client = c;
-    }
+    const client = await clusterClient(kind, nodes);
     const clock = new FakeClock();
     const store = redisStore({ client, timeoutMs: 200, clock });
     const keys = Array.from({ length: 30 }, (_, i) => `listed|${i}`); // on every primary

@@ -37,6 +37,24 @@ const delays = [
   () => backoff.exponential({ initialMs: 300, multiplier: 2, maxMs: 2_000, jitter: 'none' }),
 ];
 
+/** A strategy, a delay, `halfOpenMaxCalls` and the calls and waits to run, drawn together. */
+const schedule = [
+  fc.integer({ min: 0, max: strategies.length - 1 }),
+  fc.integer({ min: 0, max: delays.length - 1 }),
+  fc.integer({ min: 1, max: 3 }),
+  fc.array(opArb, { minLength: 1, maxLength: 60, size: 'max' }),
+] as const;
+
+/** The breaker a drawn `schedule` names, on `clock`. */
+const breakerOf = (which: number, delay: number, halfOpenMaxCalls: number, clock: FakeClock) =>
+  circuitBreaker({
+    strategy: strategies[which]!(),
+    halfOpenAfter: delays[delay]!(),
+    halfOpenMaxCalls,
+    clock,
+    registry: false,
+  });
+
 /** Runs one call to the end on `clock`: it takes `latencyMs`, and settles as `outcome` says. */
 async function call(breaker: ReturnType<typeof circuitBreaker>, clock: FakeClock, op: Extract<Op, { kind: 'call' }>) {
   const controller = new AbortController();
@@ -78,85 +96,60 @@ describe('circuitBreaker (invariants)', () => {
 
   it('an aborted call, or one an inner policy of the toolkit refused, never counts: the breaker decides as if it never ran', async () => {
     await fc.assert(
-      fc.asyncProperty(
-        fc.integer({ min: 0, max: strategies.length - 1 }),
-        fc.integer({ min: 0, max: delays.length - 1 }),
-        fc.integer({ min: 1, max: 3 }),
-        fc.array(opArb, { minLength: 1, maxLength: 60, size: 'max' }),
-        async (which, delay, halfOpenMaxCalls, ops) => {
-          const make = (clock: FakeClock) =>
-            circuitBreaker({
-              strategy: strategies[which]!(),
-              halfOpenAfter: delays[delay]!(),
-              halfOpenMaxCalls,
-              clock,
-              registry: false,
-            });
-          const clockA = new FakeClock();
-          const clockB = new FakeClock();
-          const a = make(clockA); // sees every call
-          const b = make(clockB); // sees only the calls that count; the same time passes
-          for (const op of ops) {
-            if (op.kind === 'advance') {
-              await clockA.advance(op.ms);
-              await clockB.advance(op.ms);
-            } else if (op.outcome === 'aborted' || op.outcome === 'own') {
-              await call(a, clockA, op);
-              await clockB.advance(op.latencyMs);
-            } else {
-              const [ra, rb] = [await call(a, clockA, op), await call(b, clockB, op)];
-              expect(ra === 'passed').toBe(rb === 'passed');
-            }
-            expect(a.state).toBe(b.state);
+      fc.asyncProperty(...schedule, async (which, delay, halfOpenMaxCalls, ops) => {
+        const make = (clock: FakeClock) => breakerOf(which, delay, halfOpenMaxCalls, clock);
+        const clockA = new FakeClock();
+        const clockB = new FakeClock();
+        const a = make(clockA); // sees every call
+        const b = make(clockB); // sees only the calls that count; the same time passes
+        for (const op of ops) {
+          if (op.kind === 'advance') {
+            await clockA.advance(op.ms);
+            await clockB.advance(op.ms);
+          } else if (op.outcome === 'aborted' || op.outcome === 'own') {
+            await call(a, clockA, op);
+            await clockB.advance(op.latencyMs);
+          } else {
+            const [ra, rb] = [await call(a, clockA, op), await call(b, clockB, op)];
+            expect(ra === 'passed').toBe(rb === 'passed');
           }
-        },
-      ),
+          expect(a.state).toBe(b.state);
+        }
+      }),
       { numRuns: 200 },
     );
   });
 
   it('a rejection’s retryAfterMs is when the next call is admitted, when nothing else happens meanwhile (no probe left running)', async () => {
     await fc.assert(
-      fc.asyncProperty(
-        fc.integer({ min: 0, max: strategies.length - 1 }),
-        fc.integer({ min: 0, max: delays.length - 1 }),
-        fc.integer({ min: 1, max: 3 }),
-        fc.array(opArb, { minLength: 1, maxLength: 60, size: 'max' }),
-        async (which, delay, halfOpenMaxCalls, ops) => {
-          const clock = new FakeClock();
-          const breaker = circuitBreaker({
-            strategy: strategies[which]!(),
-            halfOpenAfter: delays[delay]!(),
-            halfOpenMaxCalls,
-            clock,
-            registry: false,
-          });
-          const moves: [BreakerStateName, BreakerStateName][] = [];
-          breaker.onStateChange((e) => moves.push([e.from, e.to]));
-          for (const op of ops) {
-            if (op.kind === 'advance') {
-              await clock.advance(op.ms);
-              continue;
-            }
-            const result = await call(breaker, clock, op);
-            if (result === 'passed') continue;
-            expect(result.retryAfterMs).toBeGreaterThan(0);
-            // (The op's latency has passed since, though a rejected call took none.)
-            const retryAfterMs = Math.max(0, result.at + result.retryAfterMs - clock.now());
-            expect(breaker.retryAfterMs).toBe(retryAfterMs);
-            if (retryAfterMs > 1) {
-              await clock.advance(retryAfterMs - 1);
-              expect(breaker.retryAfterMs).toBe(1);
-              expect(await call(breaker, clock, { kind: 'call', outcome: 'success', latencyMs: 0 })).not.toBe('passed');
-              await clock.advance(1);
-            } else await clock.advance(retryAfterMs);
-            expect(await call(breaker, clock, { kind: 'call', outcome: 'success', latencyMs: 0 })).toBe('passed');
+      fc.asyncProperty(...schedule, async (which, delay, halfOpenMaxCalls, ops) => {
+        const clock = new FakeClock();
+        const breaker = breakerOf(which, delay, halfOpenMaxCalls, clock);
+        const moves: [BreakerStateName, BreakerStateName][] = [];
+        breaker.onStateChange((e) => moves.push([e.from, e.to]));
+        for (const op of ops) {
+          if (op.kind === 'advance') {
+            await clock.advance(op.ms);
+            continue;
           }
-          // Only the documented moves.
-          const allowed = ['closed>open', 'open>half-open', 'half-open>open', 'half-open>closed'];
-          for (const [from, to] of moves) expect(allowed).toContain(`${from}>${to}`);
-        },
-      ),
+          const result = await call(breaker, clock, op);
+          if (result === 'passed') continue;
+          expect(result.retryAfterMs).toBeGreaterThan(0);
+          // (The op's latency has passed since, though a rejected call took none.)
+          const retryAfterMs = Math.max(0, result.at + result.retryAfterMs - clock.now());
+          expect(breaker.retryAfterMs).toBe(retryAfterMs);
+          if (retryAfterMs > 1) {
+            await clock.advance(retryAfterMs - 1);
+            expect(breaker.retryAfterMs).toBe(1);
+            expect(await call(breaker, clock, { kind: 'call', outcome: 'success', latencyMs: 0 })).not.toBe('passed');
+            await clock.advance(1);
+          } else await clock.advance(retryAfterMs);
+          expect(await call(breaker, clock, { kind: 'call', outcome: 'success', latencyMs: 0 })).toBe('passed');
+        }
+        // Only the documented moves.
+        const allowed = ['closed>open', 'open>half-open', 'half-open>open', 'half-open>closed'];
+        for (const [from, to] of moves) expect(allowed).toContain(`${from}>${to}`);
+      }),
       { numRuns: 200 },
     );
   });
