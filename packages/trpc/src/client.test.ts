@@ -196,6 +196,84 @@ describe('retryLink against a real tRPC server', () => {
     expect([requests, calls]).toEqual([2, { items: 4, other: 2 }]);
   });
 
+  it('retries every call of a batch that failed whole, within the default budget: one request failed, one goes out again', async () => {
+    // Before, each call was granted alone: the default budget (ten retries a window, plus 10 % of
+    // the calls) retried 12 of these 20, and 8 of the page's calls failed with the 503 of one request.
+    const clock = new FakeClock();
+    const client = await setup(
+      (url) => [retryLink({ retry: { clock, random: sequenceRandom(0) } }), httpBatchLink({ url, maxItems: 20 })],
+      clock,
+    );
+    outcomes = Array.from({ length: 20 }, () => 'unavailable' as const);
+    const all = Promise.allSettled(Array.from({ length: 20 }, () => client.items.query()));
+    const refused = (await drive(clock, all)).filter((r) => r.status === 'rejected');
+    expect([refused.length, calls.items]).toEqual([0, 40]);
+  });
+
+  it('grants or refuses the calls of a failed batch as one, each taking a retry', async () => {
+    // One retry left: the batch's first call takes it, and the batch goes out whole; then a
+    // failed batch is refused whole, its first call finding the budget spent.
+    const budget = {
+      taken: 0,
+      given: 0,
+      recordCall() {},
+      tryRetry: () => ++budget.taken === 1,
+      release: () => budget.given++,
+    };
+    const clock = new FakeClock();
+    const client = await setup(
+      (url) => [
+        retryLink({ retry: { clock, random: sequenceRandom(0), budget: budget as never } }),
+        httpBatchLink({ url }),
+      ],
+      clock,
+    );
+    for (const [status, taken, sent] of [
+      ['fulfilled', 3, 6],
+      ['rejected', 4, 3],
+    ] as const) {
+      outcomes = ['unavailable', 'unavailable', 'unavailable'];
+      calls = {};
+      const all = await drive(clock, Promise.allSettled([1, 2, 3].map(() => client.items.query())));
+      expect([...new Set(all.map((r) => r.status)), budget.taken, calls.items]).toEqual([status, taken, sent]);
+    }
+    expect(budget.given).toBe(0);
+  });
+
+  it('refuses the retries of separate requests (httpLink) each alone, once the budget is spent', async () => {
+    const clock = new FakeClock();
+    const client = await setup(retrying(clock), clock);
+    outcomes = Array.from({ length: 20 }, () => 'unavailable' as const);
+    const all = Promise.allSettled(Array.from({ length: 20 }, () => client.items.query()));
+    const refused = (await drive(clock, all)).filter((r) => r.status === 'rejected');
+    expect([refused.length, requests]).toEqual([8, 32]); // 10 + 10 % of 20 retried
+  });
+
+  it('gives back to the budget, when its caller leaves during the wait, only a retry the call took', async () => {
+    const budget = {
+      taken: 0,
+      given: 0,
+      recordCall() {},
+      tryRetry: () => ++budget.taken === 1,
+      release: () => budget.given++,
+    };
+    const clock = new FakeClock();
+    const client = await setup(
+      (url) => [
+        retryLink({ retry: { clock, random: sequenceRandom(0), budget: budget as never } }),
+        httpBatchLink({ url }),
+      ],
+      clock,
+    );
+    const callers = [1, 2, 3].map(() => new AbortController());
+    outcomes = ['unavailable', 'unavailable', 'unavailable'];
+    const all = Promise.allSettled(callers.map(({ signal }) => client.items.query(undefined, { signal })));
+    await waiting(clock);
+    for (const caller of callers) caller.abort();
+    await drive(clock, all);
+    expect([budget.taken, budget.given, calls.items]).toEqual([3, 1, 3]);
+  });
+
   it('sends a mutation once, unless its input or its context carries an idempotency key', async () => {
     const clock = new FakeClock();
     const client = await setup(retrying(clock), clock);

@@ -1,10 +1,11 @@
 import {
   backoff,
+  type Clock,
   isOwnRejection,
   isRetryableFailure,
   isRetryExhaustedError,
   type Random,
-  type RetryBudget,
+  RetryBudget,
   type RetryBudgetOptions,
   type RetryOptions,
   resilienceDetails,
@@ -13,7 +14,7 @@ import {
   systemClock,
   systemRandom,
 } from '@resilience/core';
-import { OptionsValidator, refuseSignal } from '@resilience/core/internal';
+import { checkNested, OptionsValidator, refuseSignal } from '@resilience/core/internal';
 import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { built, isPlainObject } from '../built.js';
@@ -78,6 +79,8 @@ export function isIdempotencyKeyInUse(error: unknown): boolean {
   );
 }
 
+const retryable = (e: unknown) => isRetryableFailure(e) || isIdempotencyKeyInUse(e);
+
 const safeByDefault = (op: Operation) => op.type === 'query' || hasIdempotencyKey(op);
 
 /** `idempotent(op)`'s answer: anything but a boolean (a promise, `'yes'`) fails the call, rather than read as no. */
@@ -102,6 +105,65 @@ function drawnPerMs(random: Random, clock: { now(): number }): Random {
   };
 }
 
+/** What the calls one request failed share: its answer (a batch's `meta.response`), or the error that ended it (a dropped connection). */
+function requestOf(error: unknown): object | undefined {
+  const e = error as { meta?: { response?: unknown }; cause?: unknown } | null | undefined;
+  const request = e?.meta?.response ?? e?.cause;
+  return typeof request === 'object' && request !== null ? request : undefined;
+}
+
+/** The calls one request failed, in one millisecond: whether the budget granted its first call's retry. */
+type Failed = { request: object | undefined; at: number; granted: boolean };
+/** An operation: the request its last failure came from, and when it took a retry from the budget. */
+type Call = { request?: object | undefined; took?: number | undefined };
+
+/**
+ * The link's retry budget, granting or refusing the calls one request failed together (a batch's:
+ * one answer, or one dropped connection, in one millisecond) as one: their retries wait alike
+ * and go out as one request again. Each call still takes a retry from it, as each is the
+ * server's work again: once it is spent, the first call of a batch is refused and so is the
+ * rest, while a batch whose first call was granted goes out whole. Before, each call was
+ * granted alone: a batch of 20 that failed once had 8 calls refused, as separate requests.
+ * `heard(error)`, from `handle`, which retry() calls in the same turn just before `tryRetry()`,
+ * says whose failure it is (`failed` mapped it). A call that leaves during its wait gives back
+ * only the retry it took (`done`; retry()'s own `release` cannot tell a call that took none).
+ */
+function perRequest(budget: RetryBudget, clock: { now(): number }) {
+  const calls = new WeakMap<object, Call>();
+  let current: Call | undefined;
+  let last: Failed | undefined;
+  const shared = {
+    recordCall: () => budget.recordCall(),
+    tryRetry() {
+      const call = current;
+      const at = clock.now();
+      const request = call?.request;
+      current = undefined;
+      const same = request !== undefined && last?.request === request && last.at === at;
+      if (same && !last!.granted) return false;
+      const took = budget.tryRetry();
+      if (!same) last = { request, at, granted: took };
+      if (call && took) call.took = at;
+      return same || took;
+    },
+    release() {},
+  } as unknown as RetryBudget;
+  return {
+    budget: shared,
+    failed(call: Call, error: unknown) {
+      call.request = requestOf(error);
+      if (typeof error === 'object' && error !== null) calls.set(error, call);
+    },
+    heard(error: unknown) {
+      current = typeof error === 'object' && error !== null ? calls.get(error) : undefined;
+    },
+    done(call: Call, left: boolean) {
+      if (left && call.took !== undefined) budget.release?.(clock.now() - call.took);
+      call.took = undefined;
+    },
+  };
+}
+
 /**
  * Retries the queries (and the mutations with an idempotency key) that failed in a way
  * another attempt may fix, waiting as the server's `Retry-After` asks. Place it before the
@@ -117,18 +179,44 @@ export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryL
   const o = v.known(options, OPTION_NAMES);
   v.check(o.retry === undefined || isPlainObject(o.retry), 'retry', o.retry, 'retry() options');
   v.predicate('idempotent', o.idempotent);
-  const { budget, ...rest } = o.retry ?? {};
-  const clock = o.retry?.clock ?? systemClock;
+  const { budget: given, handle = retryable, ...rest } = o.retry ?? {};
+  v.predicate('retry.handle', handle);
+  const clock: Clock = o.retry?.clock ?? systemClock;
   const { random = systemRandom } = rest;
+  // The budget is made here, to be spent per request (perRequest); its options named as retry.budget's.
+  const budgetOptions = given as RetryBudgetOptions | undefined; // checked by RetryBudget
+  const budget =
+    given === false
+      ? undefined
+      : typeof (given as Partial<RetryBudget> | null | undefined)?.tryRetry === 'function'
+        ? (given as RetryBudget)
+        : checkNested(
+            v,
+            'retry.budget',
+            () =>
+              new RetryBudget(
+                given === undefined || isPlainObject(given)
+                  ? { ...budgetOptions, clock: budgetOptions?.clock ?? clock }
+                  : budgetOptions,
+              ),
+            ['retry'],
+          );
+  const spending = budget && perRequest(budget, clock);
   const policy = built(v, 'retry', ['retry'], () =>
     retry({
-      handle: (e) => isRetryableFailure(e) || isIdempotencyKeyInUse(e),
       ...rest,
+      handle:
+        typeof handle === 'function'
+          ? (e) => {
+              spending?.heard(e);
+              return handle(e);
+            }
+          : handle,
       // A random that is none is retry()'s to report.
       random: typeof random === 'function' ? drawnPerMs(random, clock) : random,
       // Full jitter: clients whose calls failed together do not retry together.
       backoff: rest.backoff ?? backoff.exponential({ jitter: 'full' }),
-      ...(budget !== false && { budget: budget === undefined ? {} : budget }),
+      ...(spending && { budget: spending.budget }),
     }),
   );
   const idempotent = o.idempotent ?? safeByDefault;
@@ -139,16 +227,22 @@ export function retryLink<TRouter extends AnyRouter = AnyRouter>(options: RetryL
       let waitedMs = 0;
       let failedAt: number | undefined;
       let answer: unknown; // the last failure that went out
+      const call = {};
       const attempt = () => {
         attempts++;
+        spending?.done(call, false);
         if (failedAt !== undefined) waitedMs += clock.now() - failedAt;
         return send(op).catch((error: unknown) => {
           failedAt = clock.now();
+          spending?.failed(call, error);
           if (!refused(error)) answer = error;
           throw error;
         });
       };
-      return policy.execute(attempt, signal).catch((error) => lastError(error, answer, op.path, attempts, waitedMs));
+      return policy.execute(attempt, signal).catch((error) => {
+        spending?.done(call, true);
+        return lastError(error, answer, op.path, attempts, waitedMs);
+      });
     },
   );
   return () => link;
