@@ -533,6 +533,20 @@ describe('timeoutLink against a real tRPC server', () => {
   });
 });
 
+describe('timeoutLink over httpBatchLink', () => {
+  it('fails a fast query batched with a slow one at ms too: httpBatchLink answers each call with the whole batch', async () => {
+    const clock = new FakeClock();
+    const client = await setup((url) => [timeoutLink({ ms: 1_000, clock }), httpBatchLink({ url })], clock);
+    outcomes = ['late', 'ok'];
+    const slow = failure(client.items.query());
+    const fast = failure(client.other.query());
+    await until(() => calls.other === 1, 'both queries to reach the server');
+    await clock.advance(1_000);
+    answerLate();
+    expect([(await slow).cause, (await fast).cause]).toEqual([expect.any(TimeoutError), expect.any(TimeoutError)]);
+  });
+});
+
 describe('timeoutLink options', () => {
   it('are reported as the link’s', () => {
     expect(() => timeoutLink({ ms: -1 })).toThrow('Invalid timeoutLink options: ms: received -1');
