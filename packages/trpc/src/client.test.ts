@@ -240,6 +240,27 @@ describe('retryLink against a real tRPC server', () => {
     expect(budget.given).toBe(0);
   });
 
+  it('retries every call of a batch that timed out together (timeoutLink), within the default budget', async () => {
+    // Each call's timeout is its own error, with no answer to share: before, 8 of 20 failed unretried.
+    const clock = new FakeClock();
+    const client = await setup(
+      (url) => [
+        retryLink({ retry: { clock, random: sequenceRandom(0) } }),
+        timeoutLink({ ms: 1_000, clock }),
+        httpBatchLink({ url, maxItems: 20 }),
+      ],
+      clock,
+    );
+    outcomes = Array.from({ length: 20 }, () => 'hang' as const);
+    let refused = 0;
+    const all = Promise.all(Array.from({ length: 20 }, () => client.items.query().catch(() => refused++)));
+    await until(() => calls.items === 20, 'the batch to reach the server');
+    await clock.advance(1_000); // each times out, in one millisecond; their retries (no backoff: random 0) go out
+    await until(() => (calls.items ?? 0) + refused === 40, 'each call retried or refused');
+    await all;
+    expect([refused, calls.items]).toEqual([0, 40]);
+  });
+
   it('refuses the retries of separate requests (httpLink) each alone, once the budget is spent', async () => {
     const clock = new FakeClock();
     const client = await setup(retrying(clock), clock);
