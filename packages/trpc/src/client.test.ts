@@ -6,6 +6,7 @@ import {
   type Clock,
   ConfigurationError,
   consecutive,
+  countWindow,
   RateLimitExceededError,
   rateLimiter,
   resilienceDetails,
@@ -480,6 +481,29 @@ describe('circuitBreakerLink against a real tRPC server', () => {
     expect((await failure(client.items.query())).data?.httpStatus).toBe(429);
     expect(breakers.client.host('items')?.breaker?.state).toBe('open');
   });
+
+  it.each([
+    ['httpBatchLink', httpBatchLink, 1_000, 'open'],
+    ['httpBatchStreamLink', httpBatchStreamLink, 0, 'closed'],
+  ] as const)(
+    'times a call of a batch as %s answers it: a fast query batched with a slow one, under httpBatchLink, is a slow call',
+    async (_, terminating, answeredAt, state) => {
+      const clock = new FakeClock();
+      const strategy = countWindow({ size: 1, minimumCalls: 1, failureRate: 1, slowCallMs: 500 });
+      const breakers = circuitBreakerLink<AppRouter>({ breaker: { strategy }, clock });
+      const client = await setup((url) => [breakers, terminating({ url })], clock);
+      outcomes = ['late', 'ok'];
+      const slow = client.items.query();
+      const fast: number[] = [];
+      void client.other.query().then(() => fast.push(clock.now()));
+      await until(() => calls.other === 1 && (answeredAt > 0 || fast.length === 1), 'both queries at the server');
+      await clock.advance(1_000);
+      answerLate();
+      await slow;
+      await until(() => fast.length === 1, 'the fast query answered');
+      expect([fast[0], breakers.client.host('other')?.breaker?.state]).toEqual([answeredAt, state]);
+    },
+  );
 
   it('counts an answer that is no HTTP, which retryLink does not retry', async () => {
     const clock = new FakeClock();
