@@ -241,25 +241,29 @@ describe('retryLink against a real tRPC server', () => {
     expect(budget.given).toBe(0);
   });
 
-  it('retries every call of a batch that timed out together (timeoutLink), within the default budget', async () => {
-    // Each call's timeout is its own error, with no answer to share: before, 8 of 20 failed unretried.
+  it('grants or refuses separate requests (httpLink) that time out in one millisecond each alone', async () => {
+    // Their timeouts share nothing that tells them from a batch's: granted as one, a storm of
+    // separate calls timing out together would pass a budget that has one retry left.
+    const budget = { taken: 0, recordCall() {}, tryRetry: () => ++budget.taken === 1, release() {} };
     const clock = new FakeClock();
     const client = await setup(
       (url) => [
-        retryLink({ retry: { clock, random: sequenceRandom(0) } }),
+        retryLink({ retry: { clock, random: sequenceRandom(0), budget: budget as never } }),
         timeoutLink({ ms: 1_000, clock }),
-        httpBatchLink({ url, maxItems: 20 }),
+        httpLink({ url }),
       ],
       clock,
     );
-    outcomes = Array.from({ length: 20 }, () => 'hang' as const);
+    outcomes = ['hang', 'hang', 'hang', 'hang'];
     let refused = 0;
-    const all = Promise.all(Array.from({ length: 20 }, () => client.items.query().catch(() => refused++)));
-    await until(() => calls.items === 20, 'the batch to reach the server');
-    await clock.advance(1_000); // each times out, in one millisecond; their retries (no backoff: random 0) go out
-    await until(() => (calls.items ?? 0) + refused === 40, 'each call retried or refused');
+    const all = Promise.all([1, 2, 3].map(() => client.items.query().catch(() => refused++)));
+    await until(() => calls.items === 3, 'the three requests to reach the server');
+    await clock.advance(1_000); // all three time out in one millisecond: one retry left
+    await until(() => (calls.items ?? 0) + refused === 6, 'each call retried or refused');
+    expect([refused, calls.items]).toEqual([2, 4]);
+    await clock.advance(1_000); // the retried call times out again, and the budget is spent
     await all;
-    expect([refused, calls.items]).toEqual([0, 40]);
+    expect([refused, budget.taken]).toEqual([3, 4]);
   });
 
   it('refuses the retries of separate requests (httpLink) each alone, once the budget is spent', async () => {

@@ -4,7 +4,6 @@ import {
   isOwnRejection,
   isRetryableFailure,
   isRetryExhaustedError,
-  isTimeoutError,
   type Random,
   RetryBudget,
   type RetryBudgetOptions,
@@ -106,16 +105,10 @@ function drawnPerMs(random: Random, clock: { now(): number }): Random {
   };
 }
 
-/** `timeoutLink`'s timeouts, each its own error: the calls of a batch time out in one millisecond. */
-const TIMED_OUT = {};
-
-/**
- * What the calls one request failed share: its answer (a batch's `meta.response`), the error
- * that ended it (a dropped connection), or `timeoutLink`'s timeout.
- */
+/** What the calls one request failed share: its answer (a batch's `meta.response`), or the error that ended it (a dropped connection). */
 function requestOf(error: unknown): object | undefined {
   const e = error as { meta?: { response?: unknown }; cause?: unknown } | null | undefined;
-  const request = e?.meta?.response ?? (isTimeoutError(e?.cause) ? TIMED_OUT : e?.cause);
+  const request = e?.meta?.response ?? e?.cause;
   return typeof request === 'object' && request !== null ? request : undefined;
 }
 
