@@ -43,10 +43,17 @@ export class AsLeft {
     let adapter = axios.getAdapter(this.#spec, config);
     const sent = attempt.attempt === 1 && this.#inPlace ? config : this.#copy();
     // The fetch adapter (the built-in one without an `adapterName`) fails a body over
-    // `maxContentLength` without its response: its status is kept for `fetchedStatus`.
-    if (this.#builtIn && (config.maxContentLength ?? -1) > -1 && !(adapter as { adapterName?: string }).adapterName) {
-      sent.env = { ...sent.env, fetch: recording(sent.env?.fetch ?? fetch, config.responseType === 'stream') };
-      adapter = axios.getAdapter(this.#spec, sent);
+    // `maxContentLength` without its response: its status is kept for `fetchedStatus`. A
+    // streamed body's fetch can be stopped, and is when the body is let go (`stoppable`).
+    const streamed = config.responseType === 'stream';
+    if (
+      this.#builtIn &&
+      (streamed || (config.maxContentLength ?? -1) > -1) &&
+      !(adapter as { adapterName?: string }).adapterName
+    ) {
+      sent.env = { ...sent.env, fetch: recording(sent.env?.fetch ?? fetch, streamed) };
+      const send = axios.getAdapter(this.#spec, sent);
+      adapter = streamed ? (c) => send(c).then(stoppable, stoppableThrown) : send;
     }
     if (attempt.idempotencyKey !== undefined) sent.headers.set(IDEMPOTENCY_KEY_HEADER, attempt.idempotencyKey);
     if (!attempt.abortable) return adapter(sent); // nothing can abort it: the caller passed no signal either
@@ -132,9 +139,9 @@ const stoppers = new WeakMap<object, AbortController>();
 
 /**
  * `fetch`, recording the status of an error response for `fetchedStatus`. For a streamed body,
- * the fetch also follows a signal of its own, which {@link stopFetch} aborts: under
- * `maxContentLength`, axios wraps the body in a length-tracking stream whose `cancel()` waits
- * for the read in progress, for ever on a body that stalls; aborting the fetch ends that read.
+ * the fetch also follows a signal of its own, which {@link stopFetch} aborts when the body is
+ * cancelled ({@link stoppable}): axios may wrap the body in a stream whose `cancel()` waits for
+ * the read in progress, for ever on a body that stalls; aborting the fetch ends that read.
  */
 function recording(fetch: Fetch, streamed: boolean): Fetch {
   const cache = recorders[streamed ? 1 : 0]!;
@@ -162,9 +169,46 @@ function recording(fetch: Fetch, streamed: boolean): Fetch {
 }
 
 /** Ends the fetch of a streamed body read through {@link recording}, if it was. */
-export const stopFetch = (request: unknown): void => {
+const stopFetch = (request: unknown): void => {
   if (typeof request === 'object' && request !== null) stoppers.get(request)?.abort();
 };
+
+/**
+ * The fetch adapter's response, its streamed body given a cancel that ends the fetch first:
+ * axios' own stream around the body (under a signal or cancel token, ours whenever an attempt
+ * can be cancelled, `maxContentLength` or `onDownloadProgress`) reads ahead, and its cancel
+ * waits for that read. On a body that stalls (an event stream between two events), a retried
+ * response kept its connection, and a caller leaving `for await` early waited, the connection
+ * held, until the server sent more.
+ */
+function stoppable<T extends AxiosResponse | undefined>(response: T): T {
+  const body = response?.data as ReadableStream<Uint8Array> | null | undefined;
+  if (typeof body?.getReader !== 'function') return response;
+  const reader = body.getReader();
+  const request = response!.request;
+  response!.data = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel(reason) {
+        const cancelled = reader.cancel(reason);
+        stopFetch(request); // ends the read the cancel waits for
+        return cancelled;
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return response;
+}
+
+/** An attempt's error, the streamed body of its response (an error status) made {@link stoppable}. */
+function stoppableThrown(error: unknown): never {
+  stoppable((error as { response?: AxiosResponse } | null | undefined)?.response);
+  throw error;
+}
 
 /** The error status the fetch adapter's `request` was answered with, if it was. */
 export const fetchedStatus = (request: unknown): number | undefined =>

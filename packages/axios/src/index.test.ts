@@ -616,22 +616,31 @@ describe('withResilience(axios) against a real server', () => {
 
   // With maxContentLength, the http adapter's stream is a Readable.from over its own async
   // generator, whose destroy waits for the stalled read: the request must be destroyed too.
+  // The fetch adapter's is a stream of axios' own that reads ahead (under maxContentLength, a
+  // signal or token, ours when an attempt is timed, or onDownloadProgress), whose cancel waits
+  // for that read: the fetch must be aborted too.
   it.each([
     ['http', {}],
     ['fetch', {}],
     ['http', { maxContentLength: 1_000_000 }],
     ['http', { maxContentLength: 1_000_000, validateStatus: () => true }], // resolved, then retried
     ['fetch', { maxContentLength: 1_000_000 }],
-  ] as const)(
-    'releases a retried response streamed by the %s adapter (%o), so its connection is not held',
-    async (adapter, config) => {
+    ['fetch', {}, { timeout: 5_000 }],
+    ['fetch', { signal: new AbortController().signal }],
+    ['fetch', { onDownloadProgress: () => {} }],
+    ['fetch', { validateStatus: () => true }, { timeout: 5_000 }], // resolved, then retried
+  ] as [string, CreateAxiosDefaults, ResilientAxiosOptions?][])(
+    'releases a retried response streamed by the %s adapter (%o, %o), so its connection is not held',
+    async (adapter, config, options = {}) => {
       server = await scriptServer((_req, res) => {
         res.writeHead(503, { 'content-type': 'application/octet-stream' });
         res.write('partial'); // the rest never comes: only the client can free the connection
       }, answer(200));
-      const { clock, api } = resilient({}, new FakeClock(), { adapter, ...config });
+      const { clock, api } = resilient(options, new FakeClock(), { adapter, ...config });
+      let retrying = false; // the clock has the attempt timeout's timer too
+      api.client.onEvent((event) => void (retrying ||= event.type === 'retry'));
       const pending = api.get('/stream', { responseType: 'stream' });
-      await waiting(clock);
+      await until(() => retrying, 'the wait before the retry');
       await clock.advance(100); // held through the wait, released as the retry goes out
       expect((await pending).status).toBe(200);
       await until(() => server.seen[0]!.aborted, 'the retried response to be released');

@@ -1,7 +1,7 @@
 import { type ClientOptions, ConfigurationError, type ResilientClient, resilientClient } from '@resilience/core';
 import { checkNested, isPlainObject, OptionsValidator, refuseSignal } from '@resilience/core/internal';
 import axios, { type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
-import { type AdapterSpec, AsLeft, stopFetch } from './as-left.js';
+import { type AdapterSpec, AsLeft } from './as-left.js';
 import { AXIOS_RETRY, refuseAxiosRetry } from './axios-retry.js';
 import { brokenOff } from './broken-off.js';
 import { followToken } from './caller-cancel.js';
@@ -27,13 +27,13 @@ const transport = {
   headers: (response: AxiosResponse) => response.headers,
   // A retried response whose body is a stream (`responseType: 'stream'`) is released: a Node
   // stream (the http adapter's) is destroyed with its request, a web stream (the fetch
-  // adapter's) cancelled. The request too: with `maxContentLength` the http adapter's stream
-  // is a `Readable.from` over a generator of its own, whose destroy waits for the read in
-  // progress, forever on a body that stalls, and the socket under it stays open.
+  // adapter's) cancelled, which ends its fetch (`AsLeft`). The request too: with
+  // `maxContentLength` the http adapter's stream is a `Readable.from` over a generator of its
+  // own, whose destroy waits for the read in progress, forever on a body that stalls, and the
+  // socket under it stays open.
   discard: (response: AxiosResponse) => {
     const data = response.data as { destroy?: () => void } | ReadableStream | null;
     if (typeof (data as ReadableStream | null)?.getReader === 'function') {
-      stopFetch(response.request);
       (data as ReadableStream).cancel().catch(() => {});
     } else if (typeof (data as { destroy?: () => void } | null)?.destroy === 'function') {
       (data as { destroy: () => void }).destroy();
