@@ -233,6 +233,34 @@ describe('withResilience(axios) against a real server', () => {
     expect(server.seen).toHaveLength(0);
   });
 
+  it.each([
+    [
+      'on the request',
+      (api: ReturnType<typeof resilient>['api'], f: typeof fetch) => api.get('/items', { env: { fetch: f } }),
+    ],
+    [
+      'set on the instance after withResilience',
+      (api: ReturnType<typeof resilient>['api'], f: typeof fetch) => {
+        api.defaults.env = { ...api.defaults.env, fetch: f };
+        return api.get('/items');
+      },
+    ],
+  ])(
+    'refuses a request whose fetch adapter sends through a resilient fetch (%s) before sending anything: no 4 × 4 calls',
+    async (_where, send) => {
+      server = await scriptServer(answer(503));
+      const { api } = resilient({ retry: false }, new FakeClock(), { adapter: 'fetch' });
+      const resilientFetch = Object.assign((...args: Parameters<typeof fetch>) => fetch(...args), {
+        [Symbol.for('@resilience/fetch.wraps')]: true, // as @resilience/fetch's withResilience marks it
+      });
+      const error = await failure(send(api, resilientFetch));
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect((error as ConfigurationError).issues.map((i) => i.option)).toEqual(['env.fetch']);
+      expect((error as Error).message).toMatch(/the plain fetch: this instance retries already/);
+      expect(server.seen).toHaveLength(0); // before, it went: 4 × 4 requests to a host that keeps failing
+    },
+  );
+
   it.each(['before', 'after'])(
     'refuses a request of an instance axios-retry is still installed on (%s withResilience): no 4 × 4 calls',
     async (order) => {
