@@ -1,5 +1,10 @@
 import { type ClientAttempt, IDEMPOTENCY_KEY_HEADER } from '@resilience/core';
-import axios, { type AxiosHeaders, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import axios, {
+  type AxiosAdapter,
+  type AxiosHeaders,
+  type AxiosResponse,
+  type InternalAxiosRequestConfig,
+} from 'axios';
 import { AttemptCancelToken, type BodyCancel } from './cancel-token.js';
 
 export type AdapterSpec = InternalAxiosRequestConfig['adapter'];
@@ -44,17 +49,16 @@ export class AsLeft {
     const sent = attempt.attempt === 1 && this.#inPlace ? config : this.#copy();
     // The fetch adapter (the built-in one without an `adapterName`) fails a body over
     // `maxContentLength` without its response: its status is kept for `fetchedStatus`. A
-    // streamed body's fetch can be stopped, and is when the body is let go (`stoppable`).
+    // streamed body's fetch can be stopped, and is when the body is let go (`stoppable`); the
+    // http adapter's, under `maxContentLength`, destroys its request (`endsRequest`).
     const streamed = config.responseType === 'stream';
-    if (
-      this.#builtIn &&
-      (streamed || (config.maxContentLength ?? -1) > -1) &&
-      !(adapter as { adapterName?: string }).adapterName
-    ) {
+    const limited = (config.maxContentLength ?? -1) > -1;
+    const name = this.#builtIn ? (adapter as { adapterName?: string }).adapterName : '';
+    if (name === undefined && (streamed || limited)) {
       sent.env = { ...sent.env, fetch: recording(sent.env?.fetch ?? fetch, streamed) };
-      const send = axios.getAdapter(this.#spec, sent);
-      adapter = streamed ? (c) => send(c).then(stoppable, stoppableThrown) : send;
-    }
+      adapter = axios.getAdapter(this.#spec, sent);
+      if (streamed) adapter = owning(adapter, stoppable);
+    } else if (name === 'http' && streamed && limited) adapter = owning(adapter, endsRequest);
     if (attempt.idempotencyKey !== undefined) sent.headers.set(IDEMPOTENCY_KEY_HEADER, attempt.idempotencyKey);
     if (!attempt.abortable) return adapter(sent); // nothing can abort it: the caller passed no signal either
     const restore = (settled: { config?: unknown } | undefined, response: boolean) => {
@@ -181,9 +185,9 @@ const stopFetch = (request: unknown): void => {
  * response kept its connection, and a caller leaving `for await` early waited, the connection
  * held, until the server sent more.
  */
-function stoppable<T extends AxiosResponse | undefined>(response: T): T {
+function stoppable(response: AxiosResponse | undefined): void {
   const body = response?.data as ReadableStream<Uint8Array> | null | undefined;
-  if (typeof body?.getReader !== 'function') return response;
+  if (typeof body?.getReader !== 'function') return;
   const reader = body.getReader();
   const request = response!.request;
   response!.data = new ReadableStream<Uint8Array>(
@@ -201,14 +205,41 @@ function stoppable<T extends AxiosResponse | undefined>(response: T): T {
     },
     { highWaterMark: 0 },
   );
-  return response;
 }
 
-/** An attempt's error, the streamed body of its response (an error status) made {@link stoppable}. */
-function stoppableThrown(error: unknown): never {
-  stoppable((error as { response?: AxiosResponse } | null | undefined)?.response);
-  throw error;
+type NodeDestroy = (error: Error | null, callback: (error?: Error | null) => void) => void;
+
+/**
+ * The http adapter's response, its streamed body under `maxContentLength` made to destroy its
+ * request first: that body is a `Readable.from` over a generator of axios' own, whose destroy
+ * waits for the read in progress, for ever on a body that stalls, the socket held meanwhile.
+ * Destroying the request closes the socket, which ends that read.
+ */
+function endsRequest(response: AxiosResponse | undefined): void {
+  const body = response?.data as { _destroy?: NodeDestroy } | null | undefined;
+  const request = response?.request as { destroy?: () => void } | undefined;
+  const destroy = body?._destroy;
+  if (typeof destroy !== 'function' || typeof request?.destroy !== 'function') return;
+  body!._destroy = function (this: unknown, error, callback) {
+    request.destroy!(); // a no-op once its response ended
+    destroy.call(this, error, callback);
+  };
 }
+
+/** `adapter`, with `own` given the response it resolves with, or its error's (an error status). */
+const owning =
+  (adapter: AxiosAdapter, own: (response: AxiosResponse | undefined) => void): AxiosAdapter =>
+  (config) =>
+    adapter(config).then(
+      (response) => {
+        own(response);
+        return response;
+      },
+      (error: unknown) => {
+        own((error as { response?: AxiosResponse } | null | undefined)?.response);
+        throw error;
+      },
+    );
 
 /** The error status the fetch adapter's `request` was answered with, if it was. */
 export const fetchedStatus = (request: unknown): number | undefined =>

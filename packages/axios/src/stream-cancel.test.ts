@@ -2,6 +2,7 @@
 // early, a reader cancelled — while its server stalls between events (an LLM's stream between
 // two tokens): the cancel settles, and the connection is closed.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { FakeClock } from '@resilience/core/testing';
 import axios, { type AxiosRequestConfig } from 'axios';
 import { afterEach, expect, it } from 'vitest';
@@ -55,6 +56,35 @@ it.each([
       await until(() => read !== undefined, `the ${how} to settle`); // before, it waited for the next event
       expect(read).toBe('data: first\n\n');
       await until(() => server.seen.at(-1)!.aborted, 'the connection to close');
+    }
+  },
+);
+
+// Under `maxContentLength`, the http adapter's body is a `Readable.from` over a generator of
+// axios' own, whose destroy waits for the read in progress.
+it.each([
+  ['maxContentLength', { maxContentLength: 1_000_000 }],
+  ['maxContentLength and a timeout', { maxContentLength: 1_000_000, timeout: 5_000 }],
+  ['nothing', {}],
+] as [string, AxiosRequestConfig & ResilientAxiosOptions][])(
+  'a streamed body the caller stops reading through the http adapter is let go, its connection closed (with %s)',
+  async (_with, { maxContentLength, ...options }) => {
+    server = await scriptServer(stalls);
+    const api = withResilience(axios.create({ baseURL: server.url, adapter: 'http' }), {
+      clock: new FakeClock(),
+      ...options,
+    });
+    for (const how of ['break', 'destroy'] as const) {
+      const { data } = await api.get<Readable>('/v1/stream', {
+        responseType: 'stream',
+        ...(maxContentLength !== undefined && { maxContentLength }),
+      });
+      if (how === 'break') expect(await stopAfterFirst(data, how)).toBe('data: first\n\n');
+      else {
+        expect(String(await new Promise((resolve) => data.once('data', resolve)))).toBe('data: first\n\n');
+        data.destroy();
+      }
+      await until(() => server.seen.at(-1)!.aborted, 'the connection to close'); // before, it stayed open
     }
   },
 );
