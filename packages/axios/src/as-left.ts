@@ -1,5 +1,10 @@
 import { type ClientAttempt, IDEMPOTENCY_KEY_HEADER } from '@resilience/core';
-import axios, { type AxiosHeaders, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import axios, {
+  type AxiosAdapter,
+  type AxiosHeaders,
+  type AxiosResponse,
+  type InternalAxiosRequestConfig,
+} from 'axios';
 import { AttemptCancelToken, type BodyCancel } from './cancel-token.js';
 
 export type AdapterSpec = InternalAxiosRequestConfig['adapter'];
@@ -43,11 +48,17 @@ export class AsLeft {
     let adapter = axios.getAdapter(this.#spec, config);
     const sent = attempt.attempt === 1 && this.#inPlace ? config : this.#copy();
     // The fetch adapter (the built-in one without an `adapterName`) fails a body over
-    // `maxContentLength` without its response: its status is kept for `fetchedStatus`.
-    if (this.#builtIn && (config.maxContentLength ?? -1) > -1 && !(adapter as { adapterName?: string }).adapterName) {
-      sent.env = { ...sent.env, fetch: recording(sent.env?.fetch ?? fetch, config.responseType === 'stream') };
+    // `maxContentLength` without its response: its status is kept for `fetchedStatus`. A
+    // streamed body's fetch can be stopped, and is when the body is let go (`stoppable`); the
+    // http adapter's, under `maxContentLength`, destroys its request (`endsRequest`).
+    const streamed = config.responseType === 'stream';
+    const limited = (config.maxContentLength ?? -1) > -1;
+    const name = this.#builtIn ? (adapter as { adapterName?: string }).adapterName : '';
+    if (name === undefined && (streamed || limited)) {
+      sent.env = { ...sent.env, fetch: recording(sent.env?.fetch ?? fetch, streamed) };
       adapter = axios.getAdapter(this.#spec, sent);
-    }
+      if (streamed) adapter = owning(adapter, stoppable);
+    } else if (name === 'http' && streamed && limited) adapter = owning(adapter, endsRequest);
     if (attempt.idempotencyKey !== undefined) sent.headers.set(IDEMPOTENCY_KEY_HEADER, attempt.idempotencyKey);
     if (!attempt.abortable) return adapter(sent); // nothing can abort it: the caller passed no signal either
     const restore = (settled: { config?: unknown } | undefined, response: boolean) => {
@@ -132,9 +143,9 @@ const stoppers = new WeakMap<object, AbortController>();
 
 /**
  * `fetch`, recording the status of an error response for `fetchedStatus`. For a streamed body,
- * the fetch also follows a signal of its own, which {@link stopFetch} aborts: under
- * `maxContentLength`, axios wraps the body in a length-tracking stream whose `cancel()` waits
- * for the read in progress, for ever on a body that stalls; aborting the fetch ends that read.
+ * the fetch also follows a signal of its own, which {@link stopFetch} aborts when the body is
+ * cancelled ({@link stoppable}): axios may wrap the body in a stream whose `cancel()` waits for
+ * the read in progress, for ever on a body that stalls; aborting the fetch ends that read.
  */
 function recording(fetch: Fetch, streamed: boolean): Fetch {
   const cache = recorders[streamed ? 1 : 0]!;
@@ -162,9 +173,73 @@ function recording(fetch: Fetch, streamed: boolean): Fetch {
 }
 
 /** Ends the fetch of a streamed body read through {@link recording}, if it was. */
-export const stopFetch = (request: unknown): void => {
+const stopFetch = (request: unknown): void => {
   if (typeof request === 'object' && request !== null) stoppers.get(request)?.abort();
 };
+
+/**
+ * The fetch adapter's response, its streamed body given a cancel that ends the fetch first:
+ * axios' own stream around the body (under a signal or cancel token, ours whenever an attempt
+ * can be cancelled, `maxContentLength` or `onDownloadProgress`) reads ahead, and its cancel
+ * waits for that read. On a body that stalls (an event stream between two events), a retried
+ * response kept its connection, and a caller leaving `for await` early waited, the connection
+ * held, until the server sent more.
+ */
+function stoppable(response: AxiosResponse | undefined): void {
+  const body = response?.data as ReadableStream<Uint8Array> | null | undefined;
+  if (typeof body?.getReader !== 'function') return;
+  const reader = body.getReader();
+  const request = response!.request;
+  response!.data = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel(reason) {
+        const cancelled = reader.cancel(reason);
+        stopFetch(request); // ends the read the cancel waits for
+        return cancelled;
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+type NodeDestroy = (error: Error | null, callback: (error?: Error | null) => void) => void;
+
+/**
+ * The http adapter's response, its streamed body under `maxContentLength` made to destroy its
+ * request first: that body is a `Readable.from` over a generator of axios' own, whose destroy
+ * waits for the read in progress, for ever on a body that stalls, the socket held meanwhile.
+ * Destroying the request closes the socket, which ends that read.
+ */
+function endsRequest(response: AxiosResponse | undefined): void {
+  const body = response?.data as { _destroy?: NodeDestroy } | null | undefined;
+  const request = response?.request as { destroy?: () => void } | undefined;
+  const destroy = body?._destroy;
+  if (typeof destroy !== 'function' || typeof request?.destroy !== 'function') return;
+  body!._destroy = function (this: unknown, error, callback) {
+    request.destroy!(); // a no-op once its response ended
+    destroy.call(this, error, callback);
+  };
+}
+
+/** `adapter`, with `own` given the response it resolves with, or its error's (an error status). */
+const owning =
+  (adapter: AxiosAdapter, own: (response: AxiosResponse | undefined) => void): AxiosAdapter =>
+  (config) =>
+    adapter(config).then(
+      (response) => {
+        own(response);
+        return response;
+      },
+      (error: unknown) => {
+        own((error as { response?: AxiosResponse } | null | undefined)?.response);
+        throw error;
+      },
+    );
 
 /** The error status the fetch adapter's `request` was answered with, if it was. */
 export const fetchedStatus = (request: unknown): number | undefined =>

@@ -233,6 +233,34 @@ describe('withResilience(axios) against a real server', () => {
     expect(server.seen).toHaveLength(0);
   });
 
+  it.each([
+    [
+      'on the request',
+      (api: ReturnType<typeof resilient>['api'], f: typeof fetch) => api.get('/items', { env: { fetch: f } }),
+    ],
+    [
+      'set on the instance after withResilience',
+      (api: ReturnType<typeof resilient>['api'], f: typeof fetch) => {
+        api.defaults.env = { ...api.defaults.env, fetch: f };
+        return api.get('/items');
+      },
+    ],
+  ])(
+    'refuses a request whose fetch adapter sends through a resilient fetch (%s) before sending anything: no 4 × 4 calls',
+    async (_where, send) => {
+      server = await scriptServer(answer(503));
+      const { api } = resilient({ retry: false }, new FakeClock(), { adapter: 'fetch' });
+      const resilientFetch = Object.assign((...args: Parameters<typeof fetch>) => fetch(...args), {
+        [Symbol.for('@resilience/fetch.wraps')]: true, // as @resilience/fetch's withResilience marks it
+      });
+      const error = await failure(send(api, resilientFetch));
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect((error as ConfigurationError).issues.map((i) => i.option)).toEqual(['env.fetch']);
+      expect((error as Error).message).toMatch(/the plain fetch: this instance retries already/);
+      expect(server.seen).toHaveLength(0); // before, it went: 4 × 4 requests to a host that keeps failing
+    },
+  );
+
   it.each(['before', 'after'])(
     'refuses a request of an instance axios-retry is still installed on (%s withResilience): no 4 × 4 calls',
     async (order) => {
@@ -616,22 +644,31 @@ describe('withResilience(axios) against a real server', () => {
 
   // With maxContentLength, the http adapter's stream is a Readable.from over its own async
   // generator, whose destroy waits for the stalled read: the request must be destroyed too.
+  // The fetch adapter's is a stream of axios' own that reads ahead (under maxContentLength, a
+  // signal or token, ours when an attempt is timed, or onDownloadProgress), whose cancel waits
+  // for that read: the fetch must be aborted too.
   it.each([
     ['http', {}],
     ['fetch', {}],
     ['http', { maxContentLength: 1_000_000 }],
     ['http', { maxContentLength: 1_000_000, validateStatus: () => true }], // resolved, then retried
     ['fetch', { maxContentLength: 1_000_000 }],
-  ] as const)(
-    'releases a retried response streamed by the %s adapter (%o), so its connection is not held',
-    async (adapter, config) => {
+    ['fetch', {}, { timeout: 5_000 }],
+    ['fetch', { signal: new AbortController().signal }],
+    ['fetch', { onDownloadProgress: () => {} }],
+    ['fetch', { validateStatus: () => true }, { timeout: 5_000 }], // resolved, then retried
+  ] as [string, CreateAxiosDefaults, ResilientAxiosOptions?][])(
+    'releases a retried response streamed by the %s adapter (%o, %o), so its connection is not held',
+    async (adapter, config, options = {}) => {
       server = await scriptServer((_req, res) => {
         res.writeHead(503, { 'content-type': 'application/octet-stream' });
         res.write('partial'); // the rest never comes: only the client can free the connection
       }, answer(200));
-      const { clock, api } = resilient({}, new FakeClock(), { adapter, ...config });
+      const { clock, api } = resilient(options, new FakeClock(), { adapter, ...config });
+      let retrying = false; // the clock has the attempt timeout's timer too
+      api.client.onEvent((event) => void (retrying ||= event.type === 'retry'));
       const pending = api.get('/stream', { responseType: 'stream' });
-      await waiting(clock);
+      await until(() => retrying, 'the wait before the retry');
       await clock.advance(100); // held through the wait, released as the retry goes out
       expect((await pending).status).toBe(200);
       await until(() => server.seen[0]!.aborted, 'the retried response to be released');

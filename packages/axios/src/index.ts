@@ -1,7 +1,7 @@
 import { type ClientOptions, ConfigurationError, type ResilientClient, resilientClient } from '@resilience/core';
 import { checkNested, isPlainObject, OptionsValidator, refuseSignal } from '@resilience/core/internal';
 import axios, { type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
-import { type AdapterSpec, AsLeft, stopFetch } from './as-left.js';
+import { type AdapterSpec, AsLeft } from './as-left.js';
 import { AXIOS_RETRY, refuseAxiosRetry } from './axios-retry.js';
 import { brokenOff } from './broken-off.js';
 import { followToken } from './caller-cancel.js';
@@ -27,13 +27,13 @@ const transport = {
   headers: (response: AxiosResponse) => response.headers,
   // A retried response whose body is a stream (`responseType: 'stream'`) is released: a Node
   // stream (the http adapter's) is destroyed with its request, a web stream (the fetch
-  // adapter's) cancelled. The request too: with `maxContentLength` the http adapter's stream
-  // is a `Readable.from` over a generator of its own, whose destroy waits for the read in
-  // progress, forever on a body that stalls, and the socket under it stays open.
+  // adapter's) cancelled, which ends its fetch (`AsLeft`). The request too: with
+  // `maxContentLength` the http adapter's stream is a `Readable.from` over a generator of its
+  // own, whose destroy waits for the read in progress, forever on a body that stalls, and the
+  // socket under it stays open.
   discard: (response: AxiosResponse) => {
     const data = response.data as { destroy?: () => void } | ReadableStream | null;
     if (typeof (data as ReadableStream | null)?.getReader === 'function') {
-      stopFetch(response.request);
       (data as ReadableStream).cancel().catch(() => {});
     } else if (typeof (data as { destroy?: () => void } | null)?.destroy === 'function') {
       (data as { destroy: () => void }).destroy();
@@ -46,6 +46,17 @@ const transport = {
 const INSTALLED = Symbol.for('@resilience/axios.installed');
 /** What `@resilience/fetch` marks the fetch it returns with. */
 const WRAPPED_FETCH = Symbol.for('@resilience/fetch.wraps');
+
+/** Whether the fetch adapter would send through `@resilience/fetch`'s fetch: two retry layers, attempts multiplied (4 × 4). */
+const wrapsFetch = (env: { fetch?: unknown } | null | undefined): boolean =>
+  (env?.fetch as { [WRAPPED_FETCH]?: unknown } | null | undefined)?.[WRAPPED_FETCH] === true;
+
+/** The refusal of such an `env.fetch`, in the instance's defaults or a request's config. */
+const WRAPPED_ENV_FETCH = {
+  option: 'env.fetch',
+  received: 'a fetch @resilience/fetch wraps',
+  allowed: 'a fetch withResilience does not wrap (the plain fetch: this instance retries already)',
+} as const;
 
 /**
  * Makes an axios instance retry what is safe to retry, honour `Retry-After`, and keep a
@@ -75,16 +86,8 @@ export function withResilience<T extends AxiosInstance>(
     'an instance',
     'one without resilience (already installed)',
   );
-  // Its fetch adapter sending through `@resilience/fetch`'s fetch: two retry layers, attempts multiplied.
-  const envFetch = isInstance
-    ? (instance.defaults?.env?.fetch as { [WRAPPED_FETCH]?: unknown } | undefined)
-    : undefined;
-  v.check(
-    envFetch?.[WRAPPED_FETCH] !== true,
-    'env.fetch',
-    'a fetch @resilience/fetch wraps',
-    'a fetch withResilience does not wrap (the plain fetch: this instance retries already)',
-  );
+  const { option, received, allowed } = WRAPPED_ENV_FETCH;
+  v.check(!isInstance || !wrapsFetch(instance.defaults?.env), option, received, allowed);
   // Options that are no plain object, whose spread below would drop or invent options.
   v.check(isPlainObject(options), 'options', options, 'an object of options');
   refuseAxiosRetry(v, options);
@@ -128,6 +131,8 @@ function run(
   // instance, whose retries multiply ours (4 × 4 calls). Refused before anything is sent.
   const theirs = (config as { 'axios-retry'?: unknown })['axios-retry'];
   if (theirs !== undefined) return Promise.reject(new ConfigurationError('axios request', [AXIOS_RETRY(theirs)]));
+  // The same for a fetch of `@resilience/fetch` the instance got after `withResilience`, or the request.
+  if (wrapsFetch(config.env)) return Promise.reject(new ConfigurationError('axios request', [WRAPPED_ENV_FETCH]));
   // The adapter as the request had it, not our wrapper, on the config every error and response
   // carries (axios' own, or an attempt's copy): sent again (a 401 token refresh's
   // `api.request(error.config)`), the request runs through us once, as it did.
