@@ -105,7 +105,7 @@ export function apiKit(options: KitOptions) {
     limiter,
     probes,
     registry,
-    orders: checkout(upstream),
+    orders: checkout(upstream, { releaseForMs: settings.releaseForMs, clock }),
     /** The admin routes' check: the demo's bearer token. */
     authorized: (header: string | undefined) => header === `Bearer ${settings.adminToken}`,
     collectors: { api: stats, upstream: upstreamStats },

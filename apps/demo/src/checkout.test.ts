@@ -1,6 +1,8 @@
 // The checkout saga's counts, which the summary reports: the run's orders only.
+import { FakeClock } from '@resilience/core/testing';
 import { describe, expect, it } from 'vitest';
 import { checkout } from './checkout.js';
+import { demoSettings } from './settings.js';
 import { type Upstream, UpstreamError } from './upstream.js';
 
 /** A provider that takes every reservation and declines one card. */
@@ -17,7 +19,7 @@ const order = (orderId: string, card = 'ok') => ({ orderId, amount: 1, card, req
 
 describe('checkout', () => {
   it("counts from zero again after resetCounts(): the warm-up's orders are not the run's", async () => {
-    const orders = checkout(upstream);
+    const orders = checkout(upstream, { releaseForMs: 1_000 });
     await orders.run(order('warm-up-1'));
     await expect(orders.run(order('warm-up-2', 'declined'))).rejects.toThrow(UpstreamError);
     expect(orders.counts).toMatchObject({ completed: 1, compensated: 1, declined: 1, declinedCompensated: 1 });
@@ -30,5 +32,30 @@ describe('checkout', () => {
       declined: 0,
       declinedCompensated: 0,
     });
+  });
+
+  it('keeps releasing the stock of a card declined as the outage begins until the provider is back', async () => {
+    // The longest outage a 60 s run's schedule draws is ~16.4 s; before, the saga gave up on the
+    // release after ~10 s and reported compensation_failed, and the demo missed its target.
+    const clock = new FakeClock();
+    const { releaseForMs } = demoSettings({ durationMs: 60_000, seed: 42 });
+    const backAt = 16_500;
+    let releases = 0;
+    const down = {
+      ...upstream,
+      release: async () => {
+        releases++;
+        if (clock.now() < backAt) throw new UpstreamError(503);
+      },
+    } as unknown as Upstream;
+    const orders = checkout(down, { releaseForMs, clock });
+    let settled = false;
+    const run = orders.run(order('o-1', 'declined')).finally(() => (settled = true));
+    run.catch(() => {});
+    while (!settled && clock.now() < 60_000) await clock.advance(250);
+    await expect(run).rejects.toThrow(UpstreamError);
+    expect(clock.now()).toBeGreaterThanOrEqual(backAt);
+    expect(releases).toBeGreaterThan(1);
+    expect(orders.counts).toMatchObject({ compensated: 1, compensationFailed: 0, declined: 1, declinedCompensated: 1 });
   });
 });
