@@ -45,7 +45,7 @@ export interface GracefulShutdown {
  * make Node keep the connection: it says `close` then.
  */
 function closeAfter(res: ServerResponse, latest: WeakMap<object, ServerResponse>): void {
-  const socket = res.req.socket;
+  const socket: object = res.req?.socket ?? res; // a response of no request (a test double): its own
   latest.set(socket, res);
   if (res.headersSent) return;
   // Every head goes through writeHead (`end` and `write` through `_implicitHeader`), with the
