@@ -30,19 +30,29 @@ export const headersOf: (req: IncomingMessage) => IncomingMessage['headers'] = g
 const { on, once } = EventEmitter.prototype;
 const { getHeader, setHeader } = OutgoingMessage.prototype;
 
+/** The responses pipelined on a connection that wait for a socket, each with its listeners (see `orphaned`). */
+const orphans = new WeakMap<object, Set<() => void>>();
+
 /**
  * A response pipelined behind another has no socket yet, and Node never closes it when the
- * connection closes first: `listener` is called then, as `close` would be.
+ * connection closes first: `listener` is called then, as `close` would be. One `close`
+ * listener on the connection serves all its waiting responses: one each would pass Node's
+ * ten (a warning of a leak per connection that pipelines a dozen requests).
  */
 function orphaned(res: ServerResponse, listener: (this: ServerResponse) => void): void {
   const socket = res.req?.socket;
   if (res.socket !== null || !socket) return;
   const gone = () => listener.call(res);
+  let waiting = orphans.get(socket);
   if (socket.closed) gone();
-  else {
-    socket.once('close', gone);
-    res.once('socket', () => socket.off('close', gone));
-  }
+  else if (waiting === undefined) {
+    const all = new Set([gone]);
+    orphans.set(socket, (waiting = all));
+    socket.once('close', () => {
+      for (const run of all) run();
+    });
+  } else waiting.add(gone);
+  res.once('socket', () => waiting?.delete(gone));
 }
 
 /** `res.on('close', listener)`, for a pipelined response too (see `orphaned`). */

@@ -1,4 +1,4 @@
-import { memoryStore, PROBLEM_TYPES } from '@resilience/core';
+import { BrokenCircuitError, fixedWindow, memoryStore, PROBLEM_TYPES, type Store } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { expect } from 'vitest';
 import { abandonedRequest, deferred } from '../context.js';
@@ -691,6 +691,65 @@ export const idempotencyScenarios: Scenario[] = [
       expect(await problemOf(res)).toMatchObject({ status: 503, code: 'store_unavailable' });
       expect(runs.runs).toBe(0);
       expect((await app.fetch('/orders', post({ item: 'book' }, null))).status).toBe(201);
+    },
+  },
+  {
+    area: 'idempotency',
+    name: "with recordServerErrors, a refusal of the toolkit's after it (a shed, a rate limit's store down, an open breaker) is not recorded: the retry runs the handler",
+    async run(t) {
+      const clock = new FakeClock(0);
+      const release = deferred();
+      const entered = deferred();
+      let storeDown = true;
+      const inner = memoryStore();
+      const flaky = downStore();
+      const store: Store = { ...flaky, apply: (...a) => (storeDown ? flaky.apply(...a) : inner.apply(...a)) };
+      let breakerOpen = true;
+      const runs = counter();
+      const app = await t.serve([
+        t.m.errorHandler({ logger: t.logger() }),
+        t.m.idempotency({ recordServerErrors: true, clock, logger: t.logger() }),
+        t.m.route('POST', '/breaker', () => {
+          if (breakerOpen) throw new BrokenCircuitError(undefined, 1_000);
+          return runs.add({ status: 201, json: { ok: true } });
+        }),
+        t.m.rateLimit({
+          algorithm: fixedWindow({ limit: 100, windowMs: 60_000 }),
+          store,
+          onStoreError: 'closed',
+          clock,
+          logger: t.logger(),
+        }),
+        t.m.loadShedding({ maxConcurrent: 1, clock }),
+        t.m.route('GET', '/hold', async () => {
+          entered.resolve();
+          await release.promise;
+          return { text: 'held' };
+        }),
+        t.m.route('POST', '/orders', () => runs.add({ status: 201, json: { ok: true } })),
+      ]);
+      // The rate limit's store is down: 503 store_unavailable, the handler never runs.
+      expect((await app.fetch('/orders', post({}, '"down"'))).status).toBe(503);
+      storeDown = false;
+      // The one slot is held: the keyed request is shed, 503 bulkhead_full.
+      const hold = app.fetch('/hold');
+      await entered.promise;
+      expect((await app.fetch('/orders', post({}, '"shed"'))).status).toBe(503);
+      release.resolve();
+      await hold;
+      // The handler's dependency is refused by its breaker: 503 circuit_open.
+      expect((await app.fetch('/breaker', post({}, '"open"'))).status).toBe(503);
+      breakerOpen = false;
+      // Capacity, the store and the dependency are back: each retry runs its handler.
+      for (const [path, key] of [
+        ['/orders', '"down"'],
+        ['/orders', '"shed"'],
+        ['/breaker', '"open"'],
+      ] as const) {
+        const retry = await app.fetch(path, post({}, key));
+        expect([key, retry.status, retry.headers.get('idempotent-replayed')]).toEqual([key, 201, null]);
+      }
+      expect(runs.runs).toBe(3);
     },
   },
 ];

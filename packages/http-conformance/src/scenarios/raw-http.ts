@@ -1,6 +1,7 @@
 // Raw HTTP/1.1 bytes on a socket of their own: what a client that is no friendly client gets
 // (a body announced and never sent, `Expect: 100-continue`, pipelined requests), and when an
 // answer of the toolkit given before the request body came closes the connection.
+import type { Socket } from 'node:net';
 import { fixedWindow, memoryStore, type Store } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
 import { type RawClient, rawClient } from '@resilience/node-server/testing';
@@ -275,6 +276,38 @@ export const rawHttpScenarios: Scenario[] = [
       expect(client.text()).toMatch(/^HTTP\/1\.1 401 [\s\S]*\r\nconnection: keep-alive\r\n/i);
       client.socket.write('defghij');
       expect(await closes(client)).toBe(false);
+      client.socket.destroy();
+    },
+  },
+  {
+    area: 'loadShedding',
+    name: 'twenty requests pipelined behind a slow one wait for their turn on one close listener of the connection, not one each (past ten, Node warns of a leak on every such connection)',
+    async run(t) {
+      const clock = new FakeClock(0);
+      const release = deferred();
+      let runs = 0;
+      const app = await t.serve([
+        t.m.errorHandler({ logger: t.logger() }),
+        t.m.loadShedding({ maxConcurrent: 100, clock }),
+        t.m.timeout({ ms: 60_000, clock }),
+        t.m.idempotency({ clock }),
+        t.m.route('POST', '/', async () => {
+          runs++;
+          await release.promise;
+          return { text: 'ok' };
+        }),
+      ]);
+      const accepted = deferred<Socket>();
+      app.server.once('connection', (socket) => accepted.resolve(socket));
+      const client = await rawClient(app.port);
+      let keyed = '';
+      for (let i = 0; i < 21; i++) keyed += `${POST}Idempotency-Key: "k${i}"\r\nContent-Length: 2\r\n\r\nhi`;
+      client.socket.write(keyed);
+      const socket = await accepted.promise;
+      while (runs < 21) await new Promise((resolve) => setImmediate(resolve));
+      expect(socket.listenerCount('close')).toBeLessThanOrEqual(socket.getMaxListeners());
+      release.resolve();
+      await client.until('HTTP/1.1 200', 21);
       client.socket.destroy();
     },
   },

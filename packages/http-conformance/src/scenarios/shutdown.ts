@@ -3,6 +3,7 @@ import http from 'node:http';
 import net, { type Socket } from 'node:net';
 import { health } from '@resilience/core';
 import { FakeClock } from '@resilience/core/testing';
+import { rawClient } from '@resilience/node-server/testing';
 import { expect } from 'vitest';
 import { deferred } from '../context.js';
 import type { Context, Scenario } from '../scenario.js';
@@ -278,6 +279,47 @@ export const shutdownScenarios: Scenario[] = [
         expect(await (await inFlight).text()).toBe('done');
         expect(await exited.promise).toBe(0);
         expect(await done).toBe(0);
+      } finally {
+        shutdown.dispose();
+      }
+    },
+  },
+  {
+    area: 'gracefulShutdown',
+    name: 'answers every request pipelined on a connection, those in flight at the signal and those that come during the drain, and closes it after the last',
+    async run(t) {
+      let runs = 0;
+      const entered = deferred();
+      const release = deferred();
+      const app = await t.serve([
+        t.m.route('POST', '/', async () => {
+          if (++runs === 1) entered.resolve();
+          await release.promise;
+          return { json: { run: runs } };
+        }),
+      ]);
+      const { shutdown } = draining(t, app.server);
+      const three = 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n'.repeat(3);
+      // The connection whose Connection: close went on the first answer of three.
+      const answers = (client: Awaited<ReturnType<typeof rawClient>>) =>
+        client.text().match(/HTTP\/1\.1 \d+|^connection: \S+/gim);
+      try {
+        const before = await rawClient(app.port);
+        before.socket.write(three); // one write: the three run at once
+        await entered.promise;
+        await new Promise((resolve) => setImmediate(resolve)); // Node has parsed them all
+        void shutdown.shutdown('test');
+        const during = await rawClient(app.port);
+        during.socket.write(three);
+        release.resolve();
+        for (const client of [before, during]) {
+          const closed = once(client.socket, 'close');
+          await client.until('HTTP/1.1 ', 3);
+          await closed;
+          const keptAlive = ['HTTP/1.1 200', 'Connection: keep-alive'];
+          expect(answers(client)).toEqual([...keptAlive, ...keptAlive, 'HTTP/1.1 200', 'Connection: close']);
+        }
+        expect(runs).toBe(6);
       } finally {
         shutdown.dispose();
       }

@@ -60,12 +60,15 @@ const OPTION_NAMES = {
   clock: true,
 } as const satisfies OptionNames<ErrorHandlerOptions>;
 
-/** The toolkit's refusals by code: logged at most once a minute each (see `logger`). */
+/**
+ * The toolkit's refusals by code (a 503 telling the client to come back: nothing was done for
+ * it): logged at most once a minute each (see `logger`), never recorded by `idempotency`.
+ */
 const REFUSALS = ['bulkhead_full', 'circuit_open', 'circuit_isolated', 'store_unavailable'] as const;
 const REFUSAL_REPORT_MS = 60_000;
 
 /** The refusal code of an error, if it is one. */
-const refusalOf = (error: unknown) => REFUSALS.find((code) => isResilienceError(error, code));
+export const refusalOf = (error: unknown) => REFUSALS.find((code) => isResilienceError(error, code));
 
 /** Where a request's error was met: its route (as the framework names it), and whether a request recorder counts it. */
 export interface ErrorContext {

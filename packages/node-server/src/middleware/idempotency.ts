@@ -44,6 +44,7 @@ import type { Answer } from '../respond-once.js';
 import { refuseTheirs } from '../their-options.js';
 import { errorAnswer, problemAnswer } from './answer.js';
 import { MIDDLEWARE_DEFAULTS } from './defaults.js';
+import { refusalOf } from './error-handler.js';
 import { refuseUncalled } from './uncalled.js';
 
 const DEFAULTS = MIDDLEWARE_DEFAULTS.idempotency;
@@ -74,7 +75,7 @@ export interface IdempotencyOptions<C> {
   jsonStrict?: boolean;
   /** Fewest characters a key may have: raise it to refuse low-entropy keys. @default 1 */
   minKeyLength?: number;
-  /** Record and replay 5xx answers too (by default the key is freed so the client can retry). @default false */
+  /** Record and replay 5xx answers too, not the toolkit's refusals (by default the key is freed so the client can retry). @default false */
   recordServerErrors?: boolean;
   /** @default systemClock */
   clock?: Clock;
@@ -258,8 +259,11 @@ export function idempotencyStep<C>(options: IdempotencyOptions<C>, port: Idempot
   ): ReplayRecord | Unrecorded<undefined> => {
     if (captured === undefined) return unrecorded(undefined, 'unanswered');
     // Another idempotency middleware's 409, 422, 400 or 413: the client is to come back or fix its
-    // request. So is the handler's own key in flight (core's idempotency, answered by errorHandler).
-    if (isIdempotencyRefusal(res) || isResilienceError(responseError(res), 'in_flight')) {
+    // request. So is the handler's own key in flight (core's idempotency, answered by errorHandler),
+    // and a refusal of the toolkit's (a shed, an open breaker, a store down: a 503 that did
+    // nothing), which `recordServerErrors` would otherwise replay to every retry for `ttlMs`.
+    const error = responseError(res);
+    if (isIdempotencyRefusal(res) || isResilienceError(error, 'in_flight') || refusalOf(error) !== undefined) {
       return unrecorded(undefined, 'refused');
     }
     if (!captured.complete) return unrecorded(undefined, 'body-too-large');

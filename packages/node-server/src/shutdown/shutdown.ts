@@ -36,22 +36,27 @@ export interface GracefulShutdown {
 }
 
 /**
- * Makes Node close the connection once the response has gone out, and write `Connection:
- * close` itself: a header set here would not survive a framework that removes every header
- * on its error path (Koa's), and the keep-alive client would stay through the drain. A
- * `Connection` of the app's (`keep-alive`, as a proxy copies its upstream's) would make Node
- * keep the connection: it says `close` from then on.
+ * Makes Node close the connection once the response has gone out, if at its head it is still
+ * the latest request its connection has brought (`latest`, by socket): one pipelined behind
+ * it is answered first, on the same connection, and the close goes on that one's. Node writes
+ * `Connection: close` itself: a header set here would not survive a framework that removes
+ * every header on its error path (Koa's), and the keep-alive client would stay through the
+ * drain. A `Connection` of the app's (`keep-alive`, as a proxy copies its upstream's) would
+ * make Node keep the connection: it says `close` then.
  */
-function closeAfter(res: ServerResponse): void {
+function closeAfter(res: ServerResponse, latest: WeakMap<object, ServerResponse>): void {
+  const socket: object = res.req?.socket ?? res; // a response of no request (a test double): its own
+  latest.set(socket, res);
   if (res.headersSent) return;
-  res.shouldKeepAlive = false;
-  const set = res.setHeader;
-  res.setHeader = (name, value) => set.call(res, name, CONNECTION.test(name) ? 'close' : value);
-  if (res.hasHeader('connection')) set.call(res, 'connection', 'close');
-  // Fields given to writeHead with none set before (a proxy's `writeHead(status, upstream.headers)`)
-  // are stored as they are, past setHeader.
+  // Every head goes through writeHead (`end` and `write` through `_implicitHeader`), with the
+  // fields given to it (a proxy's `writeHead(status, upstream.headers)`), stored past setHeader.
   const head = res.writeHead as (...args: unknown[]) => ServerResponse;
-  res.writeHead = ((...args: unknown[]) => head.apply(res, args.map(saysClose))) as ServerResponse['writeHead'];
+  res.writeHead = ((...args: unknown[]) => {
+    if (latest.get(socket) !== res) return head.apply(res, args);
+    res.shouldKeepAlive = false;
+    if (res.hasHeader('connection')) res.setHeader('connection', 'close');
+    return head.apply(res, args.map(saysClose));
+  }) as ServerResponse['writeHead'];
 }
 
 const CONNECTION = /^connection$/i;
@@ -102,6 +107,8 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   /** What the shutdown is waiting on besides requests and connections, for the timeout's log. */
   let waitingOn: string | undefined;
   const inFlight = new Set<ServerResponse>();
+  // From the signal on: the latest request of each connection (see closeAfter).
+  const latest = new WeakMap<object, ServerResponse>();
   // Handlers still running once their response closed (a timeout answered for them, or their
   // client left): onShutdown waits.
   const late = new Set<ServerResponse>();
@@ -183,7 +190,7 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
   const tracked = (_req: unknown, res: ServerResponse) => {
     inFlight.add(res);
     onClose(res, released);
-    if (phase !== 'serving') closeAfter(res);
+    if (phase !== 'serving') closeAfter(res, latest);
   };
   const onSignal = (signal: NodeJS.Signals) => {
     if (running) logger.warn({ signal }, `shutdown: ${signal} received again; already shutting down`);
@@ -263,7 +270,7 @@ export function gracefulShutdown(server: ShutdownServer, options: GracefulShutdo
     } catch (error) {
       logger.error({ error }, `shutdown: could not turn readiness off: ${loggedText(messageOf(error))}`);
     }
-    for (const res of inFlight) closeAfter(res);
+    for (const res of inFlight) closeAfter(res, latest); // in the order they came
     logger.info(
       { reason, drainDelayMs, inFlight: inFlight.size },
       `shutdown: ${reason}; ${
