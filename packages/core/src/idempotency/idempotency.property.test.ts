@@ -1,0 +1,185 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { IdempotencyConflictError } from '../errors/errors.js';
+import { steppingClock } from '../testing/stepping-clock.js';
+import { idempotency } from './idempotency.js';
+
+type Op =
+  | { kind: 'call'; key: 'a' | 'b'; fp: string | undefined; reject: boolean; withSignal: boolean }
+  | { kind: 'settle'; index: number; ok: boolean }
+  | { kind: 'abort'; index: number }
+  | { kind: 'advance'; ms: number }
+  | { kind: 'step'; ms: number };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('call' as const),
+      key: fc.constantFrom('a' as const, 'b' as const),
+      fp: fc.constantFrom(undefined, 'x', 'y'),
+      reject: fc.boolean(),
+      withSignal: fc.boolean(),
+    }),
+  },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('settle' as const), index: fc.nat(), ok: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('abort' as const), index: fc.nat() }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 400 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('step' as const),
+      ms: fc.oneof(fc.integer({ min: -300, max: 300 }), fc.constantFrom(-3_600_000, 3_600_000)),
+    }),
+  },
+);
+
+/** What the key's record holds, in wall time (the store's `now`). */
+type Model =
+  | { s: 'free' }
+  | { s: 'in_flight'; run: number; fp: string | undefined; until: number }
+  | { s: 'done'; fp: string | undefined; value: number; until: number };
+
+interface Call {
+  readonly key: string;
+  readonly controller: AbortController;
+  readonly expect: 'run' | 'wait' | 'replay' | 'in_flight' | 'fingerprint_mismatch';
+  readonly value?: number;
+  result?: { ok: true; value: unknown; source: string } | { ok: false; error: unknown };
+}
+
+const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+const clash = (a: string | undefined, b: string | undefined) => a !== undefined && b !== undefined && a !== b;
+
+describe('idempotency (properties)', () => {
+  it('runs a key at most once while its record lives, replays it, refuses another fingerprint, frees it on failure and at its lock or ttl, and settles every call', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 300 }),
+        fc.integer({ min: 1, max: 600 }),
+        fc.array(opArb, { minLength: 1, maxLength: 40 }),
+        async (lockTimeoutMs, ttlMs, ops) => {
+          const { clock, advance, step } = steppingClock();
+          const idem = idempotency({ clock, lockTimeoutMs, ttlMs, pollIntervalMs: 10 });
+          const model = new Map<string, Model>();
+          const state = (key: string): Model => {
+            const m = model.get(key) ?? { s: 'free' };
+            return m.s !== 'free' && !(m.until > clock.now()) ? { s: 'free' } : m;
+          };
+          const calls: Call[] = [];
+          // Runs of `fn` not yet settled: each one's settle function.
+          const runs: { key: string; run: number; settle: (ok: boolean, value: number) => void; done: boolean }[] = [];
+          let nextValue = 0;
+
+          const fnFor = (key: string, fp: string | undefined) => () => {
+            const m = state(key);
+            // Never a second run while the record (in flight or done) lives.
+            expect(m.s, `fn ran for ${key} while its record lives`).toBe('free');
+            const run = runs.length;
+            model.set(key, { s: 'in_flight', run, fp, until: clock.now() + lockTimeoutMs });
+            return new Promise<number>((resolve, reject) => {
+              runs.push({
+                key,
+                run,
+                done: false,
+                settle: (ok, value) => {
+                  const now = model.get(key);
+                  // It records unless another run holds the key or recorded (a late owner's lock was
+                  // lost): also once its lock ran out when nothing holds the key.
+                  const held = (now?.s === 'in_flight' && now.run === run) || state(key).s === 'free';
+                  if (held) {
+                    model.set(key, ok ? { s: 'done', fp, value, until: clock.now() + ttlMs } : { s: 'free' });
+                  }
+                  if (ok) resolve(value);
+                  else reject(new Error(`run ${run} failed`));
+                },
+              });
+            });
+          };
+
+          for (const op of ops) {
+            if (op.kind === 'call') {
+              const m = state(op.key);
+              let expected: Call['expect'];
+              if (m.s !== 'free' && clash(m.fp, op.fp)) expected = 'fingerprint_mismatch';
+              else if (m.s === 'done') expected = 'replay';
+              else if (m.s === 'in_flight') expected = op.reject ? 'in_flight' : 'wait';
+              else expected = 'run';
+              const controller = new AbortController();
+              const call: Call = {
+                key: op.key,
+                controller,
+                expect: expected,
+                ...(m.s === 'done' ? { value: m.value } : {}),
+              };
+              calls.push(call);
+              const runsBefore = runs.length;
+              idem
+                .executeDetailed(op.key, fnFor(op.key, op.fp), {
+                  ...(op.fp !== undefined ? { fingerprint: op.fp } : {}),
+                  onInFlight: op.reject ? 'reject' : 'share',
+                  ...(op.withSignal ? { signal: controller.signal } : {}),
+                })
+                .then(
+                  (r) => {
+                    call.result = { ok: true, value: r.value, source: r.source };
+                  },
+                  (error: unknown) => {
+                    call.result = { ok: false, error };
+                  },
+                );
+              await flush();
+              await flush();
+              if (expected === 'run') {
+                expect(runs.length, 'a free key runs fn').toBe(runsBefore + 1);
+                expect(call.result).toBeUndefined();
+              } else {
+                expect(runs.length, 'a key whose record lives runs nothing').toBe(runsBefore);
+                if (expected === 'wait') expect(call.result).toBeUndefined();
+                else if (expected === 'replay')
+                  expect(call.result).toEqual({ ok: true, value: m.s === 'done' && m.value, source: 'replayed' });
+                else {
+                  expect(call.result?.ok).toBe(false);
+                  const error = call.result?.ok === false ? call.result.error : undefined;
+                  expect(error).toBeInstanceOf(IdempotencyConflictError);
+                  expect((error as IdempotencyConflictError).code).toBe(expected);
+                }
+              }
+            } else if (op.kind === 'settle') {
+              const open = runs.filter((r) => !r.done);
+              const run = open[op.index % Math.max(1, open.length)];
+              if (run) {
+                run.done = true;
+                run.settle(op.ok, nextValue++);
+              }
+            } else if (op.kind === 'abort') {
+              const call = calls[op.index % Math.max(1, calls.length)];
+              call?.controller.abort(new Error('gone'));
+            } else if (op.kind === 'advance') {
+              await advance(op.ms);
+            } else {
+              step(op.ms);
+            }
+            await flush();
+          }
+          // Settle what still runs, then let every wait end.
+          for (let round = 0; round < 20 && (runs.some((r) => !r.done) || calls.some((c) => !c.result)); round++) {
+            for (const run of runs.filter((r) => !r.done)) {
+              run.done = true;
+              run.settle(true, nextValue++);
+            }
+            await flush();
+            await advance(lockTimeoutMs + 10);
+          }
+          await advance(0);
+          expect(
+            calls.every((c) => c.result !== undefined),
+            'every call settles',
+          ).toBe(true);
+          expect(idem.inFlight).toBe(0);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});
