@@ -207,4 +207,82 @@ describe('message processor (properties)', () => {
       { numRuns: 200 },
     );
   });
+
+  it('time limits: the soft one aborts the signal, the hard one ends the attempt as transient, each counted once per attempt, no timer left', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.option(
+          fc.integer({ min: 1, max: 30 }).map((n) => n * 10 + 3),
+          { nil: undefined },
+        ),
+        fc.option(
+          fc.integer({ min: 1, max: 30 }).map((n) => n * 10 + 7),
+          { nil: undefined },
+        ),
+        fc.array(
+          fc.record({
+            ms: fc.integer({ min: 0, max: 40 }).map((n) => n * 10),
+            ok: fc.boolean(),
+            honours: fc.boolean(),
+          }),
+          { minLength: 1, maxLength: 6 },
+        ),
+        async (softTimeoutMs, hard, attempts) => {
+          fc.pre(softTimeoutMs !== undefined || hard !== undefined);
+          const hardTimeoutMs =
+            hard !== undefined && softTimeoutMs !== undefined && hard <= softTimeoutMs ? undefined : hard;
+          const clock = new FakeClock();
+          let k = 0;
+          const signals: AbortSignal[] = [];
+          const timeouts: string[] = [];
+          const processor = messageProcessor<Message>({
+            maxAttempts: 100,
+            clock,
+            ...(softTimeoutMs !== undefined ? { softTimeoutMs } : {}),
+            ...(hardTimeoutMs !== undefined ? { hardTimeoutMs } : {}),
+            handler: async (_message, { signal }) => {
+              const a = attempts[k++]!;
+              signals.push(signal);
+              await clock.sleep(a.ms, a.honours ? signal : undefined);
+              if (!a.ok) throw new Error('socket hang up');
+            },
+            deadLetter: () => {},
+          });
+          processor.onEvent((e) => {
+            if (e.type === 'timeout') timeouts.push(e.limit);
+          });
+          let soft = 0;
+          let hardCount = 0;
+          const expectedTimeouts: string[] = [];
+          for (const a of attempts) {
+            const start = clock.now();
+            let result: string | undefined;
+            void processor.process({ id: 'm' }).then((r) => (result = r.outcome));
+            // The handler ends at its time, or at the soft limit if it listens; the hard limit ends the attempt.
+            const handlerEnd = a.honours && softTimeoutMs !== undefined && softTimeoutMs < a.ms ? softTimeoutMs : a.ms;
+            const end = hardTimeoutMs !== undefined && hardTimeoutMs < handlerEnd ? hardTimeoutMs : handlerEnd;
+            const ok = end === a.ms && a.ok && !(hardTimeoutMs !== undefined && end === hardTimeoutMs);
+            const softReached = softTimeoutMs !== undefined && softTimeoutMs <= end;
+            const hardReached = hardTimeoutMs !== undefined && end === hardTimeoutMs && hardTimeoutMs < handlerEnd;
+            if (softReached) soft++;
+            if (hardReached) hardCount++;
+            if (!ok && (softReached || hardReached)) expectedTimeouts.push(hardReached ? 'hard' : 'soft');
+            if (end > 0) {
+              await clock.advance(end - 1);
+              expect(result).toBeUndefined();
+            }
+            await clock.advance(end === 0 ? 0 : 1);
+            expect(result, `attempt at ${start}`).toBe(ok ? 'done' : 'retry');
+            expect(signals.at(-1)!.aborted).toBe(softReached || hardReached);
+            // Only the handlers' own sleeps that ignore their signal may still wait.
+            expect(clock.pendingTimers).toBeLessThanOrEqual(a.honours ? 0 : 1);
+            await clock.runAll();
+          }
+          expect(processor.stats).toMatchObject({ softTimeouts: soft, hardTimeouts: hardCount });
+          expect(timeouts).toEqual(expectedTimeouts);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });
