@@ -161,3 +161,72 @@ describe('health checks that hang, throw or are slow (property)', () => {
     );
   });
 });
+
+describe('health runs at the same time (property)', () => {
+  it('never starts a check while a call of it runs (even past its timeout), and each run answers within its own timeout', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            timeoutMs: fc.integer({ min: 1, max: 100 }),
+            // How long each call of the check takes (undefined: it hangs); cycled through.
+            calls: fc.array(fc.option(fc.integer({ min: 0, max: 250 }), { nil: undefined, freq: 4 }), {
+              minLength: 1,
+              maxLength: 4,
+            }),
+            honours: fc.boolean(),
+          }),
+          { minLength: 1, maxLength: 3 },
+        ),
+        fc.array(fc.integer({ min: 0, max: 120 }), { minLength: 1, maxLength: 8 }),
+        async (checks, gaps) => {
+          const clock = new FakeClock();
+          const probes = health({ clock });
+          const active = checks.map(() => 0);
+          const made = checks.map(() => 0);
+          const violations: string[] = [];
+          checks.forEach((spec, c) => {
+            probes.register(
+              `c${c}`,
+              (signal) => {
+                if (active[c]! > 0) violations.push(`check ${c} started while a call of it ran`);
+                const ms = spec.calls[made[c]!++ % spec.calls.length];
+                active[c]!++;
+                const end = <T>(value: T) => {
+                  active[c]!--;
+                  return value;
+                };
+                if (ms === undefined) {
+                  // Hangs, or stops at its signal.
+                  return new Promise<boolean>((resolve) => {
+                    if (spec.honours) signal.addEventListener('abort', () => resolve(end(false)), { once: true });
+                  });
+                }
+                return clock.sleep(ms, spec.honours ? signal : undefined).then(
+                  () => end(true),
+                  () => end(false),
+                );
+              },
+              { timeoutMs: spec.timeoutMs },
+            );
+          });
+          const longest = Math.max(...checks.map((c) => c.timeoutMs));
+          const runs: { at: number; done?: number }[] = [];
+          for (const gap of gaps) {
+            const run: { at: number; done?: number } = { at: clock.now() };
+            runs.push(run);
+            void probes.run().then(() => (run.done = clock.now()));
+            await clock.advance(gap);
+          }
+          await clock.advance(longest);
+          for (const run of runs) {
+            expect(run.done, `run at ${run.at}`).toBeDefined();
+            expect(run.done! - run.at).toBeLessThanOrEqual(longest);
+          }
+          expect(violations).toEqual([]);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});

@@ -8,7 +8,7 @@ import { timeout } from '../timeout/timeout.js';
 import { pipeline } from './pipeline.js';
 
 type Layer =
-  | { kind: 'timeout'; ms: number }
+  | { kind: 'timeout'; ms: number; strategy: 'aggressive' | 'cooperative' | 'soft' }
   | { kind: 'retry'; attempts: number; delayMs: number }
   | { kind: 'fallback' };
 interface Attempt {
@@ -19,7 +19,12 @@ interface Attempt {
 }
 
 const layerArb: fc.Arbitrary<Layer> = fc.oneof(
-  fc.record({ kind: fc.constant('timeout' as const), ms: fc.integer({ min: 1, max: 300 }) }),
+  fc.record({
+    kind: fc.constant('timeout' as const),
+    ms: fc.integer({ min: 1, max: 300 }),
+    // `soft`: { softMs: ms, hardMs: ms + 50 }.
+    strategy: fc.constantFrom('aggressive' as const, 'cooperative' as const, 'soft' as const),
+  }),
   fc.record({
     kind: fc.constant('retry' as const),
     attempts: fc.integer({ min: 1, max: 4 }),
@@ -47,39 +52,68 @@ function model(layers: Layer[], attempts: Attempt[], cancelAt: number) {
   const at = (a: number, b: number) => {
     if (a === b && Number.isFinite(a)) tie = true;
   };
-  const run = (i: number, start: number, abortAt: number): Outcome => {
+  // Every limit's instant, and every instant something ends: two on one instant are a tie.
+  const limits = new Set<number>([cancelAt]);
+  const ends: number[] = [];
+  // `awaited`: the first abort of this level's signal is a limit that still waits for the work
+  // (a cooperative timeout's, a soft limit's): a fallback inside still substitutes, until a
+  // limit that answers at once, or the caller's cancel, comes (`firmAt`): nobody would get it.
+  const run = (i: number, start: number, abortAt: number, awaited = false, firmAt = cancelAt): Outcome => {
     const layer = layers[i];
     if (!layer) {
       const a = attempts[count++] ?? { ms: 10, ok: true, honours: true };
       windows.push({ start, deadline: abortAt });
       const end = start + a.ms;
+      ends.push(end);
       at(end, abortAt);
       if (a.honours && abortAt < end) return { end: abortAt, ok: false };
       return a.ok ? { end, ok: true, value: 'fn' } : { end, ok: false };
     }
     if (layer.kind === 'timeout') {
-      const stop = Math.min(abortAt, start + layer.ms);
-      at(abortAt, start + layer.ms);
-      const r = run(i + 1, start, stop);
+      const own = start + layer.ms;
+      limits.add(own).add(own + 50);
+      at(abortAt, own);
+      const firm = Math.min(
+        firmAt,
+        layer.strategy === 'aggressive' ? own : layer.strategy === 'soft' ? own + 50 : firmAt,
+      );
+      const r = run(
+        i + 1,
+        start,
+        Math.min(abortAt, own),
+        own < abortAt ? layer.strategy !== 'aggressive' : awaited,
+        firm,
+      );
+      if (layer.strategy === 'cooperative') {
+        // Waits for the function: a failure after its signal aborted is a TimeoutError, a value a value.
+        return r;
+      }
+      // Aggressive: answers at its limit or the caller's cancel. Soft: at the hard limit or the cancel.
+      const stop = layer.strategy === 'soft' ? Math.min(abortAt, own + 50) : Math.min(abortAt, own);
       at(r.end, stop);
       return r.end > stop ? { end: stop, ok: false } : r;
     }
     if (layer.kind === 'fallback') {
-      const r = run(i + 1, start, abortAt);
+      const r = run(i + 1, start, abortAt, awaited, firmAt);
       at(r.end, abortAt);
-      return !r.ok && r.end < abortAt ? { end: r.end, ok: true, value: 'fallback' } : r;
+      return !r.ok && (r.end < abortAt || (awaited && r.end < firmAt))
+        ? { end: r.end, ok: true, value: 'fallback' }
+        : r;
     }
     let t = start;
     for (let k = 0; ; k++) {
-      const r = run(i + 1, t, abortAt);
+      const r = run(i + 1, t, abortAt, awaited, firmAt);
       at(r.end, abortAt);
       if (r.ok || k === layer.attempts - 1 || r.end > abortAt) return r;
       t = r.end + layer.delayMs;
+      ends.push(t);
       at(t, abortAt);
       if (t > abortAt) return { end: abortAt, ok: false };
     }
   };
-  return { outcome: run(0, 0, cancelAt), count, tie, windows };
+  const outcome = run(0, 0, cancelAt);
+  if (ends.some((end) => limits.has(end))) tie = true;
+  return { outcome, count, tie, windows };
 }
 
 describe('pipeline of timeout, retry and fallback (property)', () => {
@@ -98,7 +132,9 @@ describe('pipeline of timeout, retry and fallback (property)', () => {
           const policy = pipeline(
             ...layers.map((l) =>
               l.kind === 'timeout'
-                ? timeout(l.ms, { clock })
+                ? l.strategy === 'soft'
+                  ? timeout({ softMs: l.ms, hardMs: l.ms + 50, clock })
+                  : timeout(l.ms, { strategy: l.strategy, clock })
                 : l.kind === 'retry'
                   ? retry({ maxAttempts: l.attempts, backoff: backoff.constant(l.delayMs), handle: () => true, clock })
                   : fallback('fallback'),
@@ -147,7 +183,8 @@ describe('pipeline of timeout, retry and fallback (property)', () => {
               : { at: expected.outcome.end, ok: false },
           );
           // A timeout's one shared timer may stay armed (unref'd) until its last deadline: see docs/timeout.md.
-          const timeouts = layers.filter((l) => l.kind === 'timeout').length;
+          // (A soft/hard pair has one for each limit.)
+          const timeouts = layers.reduce((n, l) => n + (l.kind === 'timeout' ? (l.strategy === 'soft' ? 2 : 1) : 0), 0);
           expect(timersLeft![0] - timersLeft![1], 'timers left once it settled').toBeGreaterThanOrEqual(0);
           expect(timersLeft![0] - timersLeft![1], 'timers left once it settled').toBeLessThanOrEqual(timeouts);
           expect(clock.pendingTimers).toBe(0);
