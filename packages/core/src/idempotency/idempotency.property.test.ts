@@ -245,4 +245,22 @@ describe('idempotency (properties)', () => {
     expect(error).toBeInstanceOf(IdempotencyConflictError);
     expect((error as IdempotencyConflictError).code).toBe('fingerprint_mismatch');
   });
+
+  it("a lock is read on the wall clock: one stepped back an hour holds a hung call's key the hour longer (docs/idempotency.md)", async () => {
+    const { clock, advance, step } = steppingClock();
+    const idem = idempotency({ clock, lockTimeoutMs: 1_000 });
+    let runs = 0;
+    void idem.execute('k', () => {
+      runs++;
+      return new Promise<never>(() => {});
+    });
+    await advance(0);
+    step(-3_600_000);
+    let second: unknown;
+    void idem.execute('k', () => ++runs).then((value) => (second = value));
+    await advance(1_100);
+    expect([runs, second]).toEqual([1, undefined]);
+    await advance(3_600_000);
+    expect([runs, second]).toEqual([2, 2]);
+  });
 });
