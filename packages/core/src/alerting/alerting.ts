@@ -270,7 +270,8 @@ export class Alerting {
         next = true;
         this.#timer = this.#clock.setTimeout(tick, ms);
       };
-      const late = this.#clock.setTimeout(() => again(0), intervalMs);
+      // Held as the schedule's timer while this one runs, so stop() clears it too.
+      const late = (this.#timer = this.#clock.setTimeout(() => again(0), intervalMs));
       try {
         await this.evaluate(await source.snapshot()); // an async source too
       } catch {

@@ -96,23 +96,17 @@ export class Idempotency {
     this.#instance = `${Math.floor(random() * 2 ** 48).toString(36)}.${(instances++).toString(36)}${(processId ??= systemRandom().toString(36).slice(2, 10))}`;
   }
 
-  /** Keys with a call in flight in this process (each shared by its concurrent callers). */
+  /** Keys with a call in flight in this process. */
   get inFlight(): number {
     return this.#inFlight.size;
   }
 
-  /**
-   * Runs `fn` the first time `key` is seen (within `scope`), records its outcome, and
-   * replays it to later calls for `ttlMs` without running `fn`. Values must be JSON.
-   */
+  /** Runs `fn` the first time `key` is seen (in `scope`) and replays its outcome for `ttlMs`. Values must be JSON. */
   async execute<T>(key: string, fn: Fn<T>, options?: IdempotencyExecuteOptions): Promise<T> {
     return (await this.executeDetailed(key, fn, options)).value;
   }
 
-  /**
-   * {@link execute}, also saying whether `fn` ran, was replayed, or was shared (for
-   * `Idempotent-Replayed`), and why an outcome was not recorded (`unrecorded`).
-   */
+  /** {@link execute}, also saying whether `fn` ran, was replayed or shared, and why an outcome was not recorded. */
   executeDetailed<T>(key: string, fn: Fn<T>, options: IdempotencyExecuteOptions = {}): Promise<IdempotentResult<T>> {
     const { scope, fingerprint, onInFlight, signal, maxRecordBytes } = options ?? {};
     if (
@@ -225,13 +219,22 @@ export class Idempotency {
     options: IdempotencyExecuteOptions,
   ): Promise<IdempotentResult<T>> {
     let result: IdempotentResult<unknown> | undefined;
+    // A record the first caller, with no fingerprint, read may have another than this caller's:
+    // this caller then reads it itself.
+    const unchecked = fp !== null && local.fp === null;
     try {
       result = await waitFor(local, this.#clock, options.signal);
+      if (unchecked && result?.source !== 'executed') result = undefined;
     } catch (error) {
       // The first caller stopped waiting on another process (its signal aborted, or its
       // onInFlight is 'reject'): its choice, not this caller's, who waits on.
       const gaveUp = local.signal?.aborted && error === local.signal.reason;
-      if (!gaveUp && !(error instanceof IdempotencyConflictError && error.code === 'in_flight')) throw error;
+      if (
+        !gaveUp &&
+        !(error instanceof IdempotencyConflictError && error.code === 'in_flight') &&
+        !(unchecked && error instanceof ReplayedError)
+      )
+        throw error;
     }
     if (result !== undefined) {
       const { value, unrecorded } = result as IdempotentResult<T>;

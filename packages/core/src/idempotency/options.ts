@@ -4,10 +4,7 @@ import type { Store } from '../store/store.js';
 import { isStore } from '../store/store.js';
 
 export interface IdempotencyOptions {
-  /**
-   * Where records live. Share one store (e.g. Redis) between instances so a key is
-   * honoured across processes. @default memoryStore({ maxKeys: maxRecords })
-   */
+  /** Where records live; share one (Redis) across instances. @default memoryStore({ maxKeys: maxRecords }) */
   store?: Store;
   /** How long a finished call's outcome is replayed. @default 86_400_000 (24 h) */
   ttlMs?: number;
@@ -32,11 +29,7 @@ export interface IdempotencyOptions {
   maxRecordBytes?: number;
   /** How often a call waits on a key in flight in another process re-reads it. @default 50 */
   pollIntervalMs?: number;
-  /**
-   * Attempts to record an outcome (or free a key) while the store fails, `pollIntervalMs`
-   * apart; when all fail, `IdempotencyRecordError` (see docs/idempotency.md).
-   * @default 3
-   */
+  /** Attempts to record an outcome (or free a key) while the store fails, `pollIntervalMs` apart. @default 3 */
   recordAttempts?: number;
   /** The records' namespace: `{idem:<keyPrefix>|<key>}`, or `{idem:<keyPrefix>:<scope>|<key>}`. @default 'default' */
   keyPrefix?: string;
@@ -84,10 +77,7 @@ export interface IdempotencyExecuteOptions {
    * @default 'share'
    */
   onInFlight?: 'share' | 'reject';
-  /**
-   * Cancels waiting on a key in flight (in this process or another): the call rejects with
-   * the signal's reason. An already aborted signal runs nothing.
-   */
+  /** Stops waiting on a key in flight, rejecting with its reason; an aborted one runs nothing. */
   signal?: AbortSignal;
   /** This call's `maxRecordBytes`, in place of the instance's. */
   maxRecordBytes?: number;
