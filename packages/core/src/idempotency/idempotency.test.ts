@@ -192,6 +192,27 @@ describe('idempotency', () => {
     expect(await first).toBe(1);
   });
 
+  it('replays a recorded key to callers told to reject that arrive while another still reads the record', async () => {
+    // A store with a round trip (as Redis has): the second caller arrived while the first was
+    // still asking whether the key was done, and got in_flight where the record was a replay.
+    const inner = memoryStore();
+    const store = storeOver(inner, {
+      async apply(key, t, input, now) {
+        await null; // the round trip
+        return inner.apply(key, t, input, now);
+      },
+    });
+    const idem = idempotency({ clock: new FakeClock(), random: fixed, store });
+    const fn = vi.fn(() => 1);
+    expect(await idem.execute('k', fn)).toBe(1);
+    const both = [1, 2].map(() => idem.executeDetailed('k', fn, { onInFlight: 'reject' }).catch((e: unknown) => e));
+    expect((await Promise.all(both)).map((r) => (r as { source?: string }).source ?? r)).toEqual([
+      'replayed',
+      'replayed',
+    ]);
+    expect(fn).toHaveBeenCalledTimes(1);
+  });
+
   it('takes over a hung call in this process after lockTimeoutMs, even when told to reject', async () => {
     const clock = new FakeClock();
     const idem = idempotency({ clock, random: fixed, lockTimeoutMs: 1_000 });

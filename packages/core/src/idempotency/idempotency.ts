@@ -191,7 +191,9 @@ export class Idempotency {
       if (local.fp !== null && fp !== null && local.fp !== fp) {
         return Promise.reject(this.#conflict(storeKey, 'fingerprint_mismatch'));
       }
-      if (onInFlight === 'reject') return Promise.reject(this.#conflict(storeKey, 'in_flight'));
+      // The store says whether that call runs `fn` (in_flight) or found the key done (a replay
+      // for this caller too): it may still be asking.
+      if (onInFlight === 'reject') return this.#run(storeKey, fn, fp, options, now);
       this.#emit('shared', storeKey);
       return this.#share(storeKey, local, fn, fp, options);
     }
