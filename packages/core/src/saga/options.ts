@@ -9,7 +9,7 @@ import { isStore } from '../store/store.js';
 export interface SagaStepContext<I = unknown> {
   /** The input passed to `execute`. */
   readonly input: I;
-  /** Results of the steps completed before this one, by name. */
+  /** Results of the steps that completed before this one, by step name. */
   readonly results: Readonly<Record<string, unknown>>;
   /** Aborted when the caller cancels (`execute(input, { signal })`). Always live during compensation. */
   readonly signal: AbortSignal;
@@ -25,7 +25,10 @@ export interface SagaStep<I = unknown> {
   readonly name: string;
   /** Does the step's work; its resolved value becomes `results[name]` (JSON when a `store` is used). */
   run(context: SagaStepContext<I>): unknown;
-  /** Undoes the step, given its result (`undefined` if it was interrupted). Must be idempotent: it is retried. */
+  /**
+   * Undoes the step. Called with the step's result (`undefined` when a crash interrupted
+   * the step, so its effect is unknown). Must be idempotent: it is retried.
+   */
   compensate?(context: SagaStepContext<I>, result: unknown): unknown;
   /** A policy (e.g. `retry(...)`) around `run`. None by default: one attempt. */
   readonly retry?: Policy;

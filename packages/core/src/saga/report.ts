@@ -1,7 +1,10 @@
 /** How a saga execution ended. */
 export type SagaStatus = 'completed' | 'compensated' | 'compensation_failed' | 'cancelled';
 
-/** What happened to one step (`failed`: not compensated). */
+/**
+ * What happened to one step: `completed`, `failed` (not compensated), `compensated`,
+ * `compensation_failed`, `not_compensable`, `not_run`.
+ */
 export type SagaStepStatus =
   | 'completed'
   | 'failed'

@@ -469,6 +469,32 @@ describe('saga', () => {
   });
 });
 
+describe('saga cancelled while its last step runs', () => {
+  it('completes once the last step succeeded: what ran is done, and an irreversible last step could not be undone', async () => {
+    // A checkout whose charge (the last step, no compensate) succeeded after its caller gave up:
+    // undoing the reservation would leave a charged customer without the stock.
+    const clock = new FakeClock();
+    const controller = new AbortController();
+    const released: unknown[] = [];
+    const done = saga<number>('checkout', { clock })
+      .step({
+        name: 'reserve',
+        run: () => 'reservation-1',
+        compensate: (_context, result) => {
+          released.push(result);
+        },
+      })
+      .step({ name: 'charge', run: () => clock.sleep(10).then(() => 'charge-1') })
+      .execute(1, { signal: controller.signal });
+    clock.setTimeout(() => controller.abort(new Error('caller left')), 5);
+    await clock.runAll();
+    const report = await done;
+    expect(report.status).toBe('completed');
+    expect(report.results).toEqual({ reserve: 'reservation-1', charge: 'charge-1' });
+    expect(released).toEqual([]);
+  });
+});
+
 describe('saga with a store', () => {
   const steps = (order: string[], never?: Promise<never>) =>
     [

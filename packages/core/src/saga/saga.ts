@@ -236,11 +236,6 @@ export class Saga<I = unknown> {
       }
     }
     if (run.log?.lost) return this.#takenOver(run, failedStep, error);
-    // Cancelled while the last step ran: undone as after any other step (its caller gave up, and may run it again).
-    if (failedStep === undefined && !cancelled && signal.aborted) {
-      cancelled = true;
-      error = signal.reason;
-    }
     if (failedStep === undefined && !cancelled) {
       // A refused finish means a recovery took the log after the last step: it closes it as completed too.
       await this.#record(run, { op: 'finish' });
