@@ -108,6 +108,18 @@ async function setup(links: (url: string) => TRPCLink<AppRouter>[], clock: FakeC
 /** Resolves once a policy waits on the fake clock (a retry's backoff, a limiter, a breaker). */
 const waiting = (clock: FakeClock) => until(() => clock.pendingTimers > 0, 'a wait on the clock');
 
+/** A retry budget with one retry left, counting the retries taken from it and given back. */
+function oneRetryLeft() {
+  const budget = {
+    taken: 0,
+    given: 0,
+    recordCall() {},
+    tryRetry: () => ++budget.taken === 1,
+    release: () => budget.given++,
+  };
+  return budget;
+}
+
 describe('retryLink against a real tRPC server', () => {
   const retrying = (clock: FakeClock) => (url: string) => [
     retryLink<AppRouter>({ retry: { clock, random: sequenceRandom(0) } }),
@@ -214,13 +226,7 @@ describe('retryLink against a real tRPC server', () => {
   it('grants or refuses the calls of a failed batch as one, each taking a retry', async () => {
     // One retry left: the batch's first call takes it, and the batch goes out whole; then a
     // failed batch is refused whole, its first call finding the budget spent.
-    const budget = {
-      taken: 0,
-      given: 0,
-      recordCall() {},
-      tryRetry: () => ++budget.taken === 1,
-      release: () => budget.given++,
-    };
+    const budget = oneRetryLeft();
     const clock = new FakeClock();
     const client = await setup(
       (url) => [
@@ -244,7 +250,7 @@ describe('retryLink against a real tRPC server', () => {
   it('grants or refuses separate requests (httpLink) that time out in one millisecond each alone', async () => {
     // Their timeouts share nothing that tells them from a batch's: granted as one, a storm of
     // separate calls timing out together would pass a budget that has one retry left.
-    const budget = { taken: 0, recordCall() {}, tryRetry: () => ++budget.taken === 1, release() {} };
+    const budget = oneRetryLeft();
     const clock = new FakeClock();
     const client = await setup(
       (url) => [
@@ -276,13 +282,7 @@ describe('retryLink against a real tRPC server', () => {
   });
 
   it('gives back to the budget, when its caller leaves during the wait, only a retry the call took', async () => {
-    const budget = {
-      taken: 0,
-      given: 0,
-      recordCall() {},
-      tryRetry: () => ++budget.taken === 1,
-      release: () => budget.given++,
-    };
+    const budget = oneRetryLeft();
     const clock = new FakeClock();
     const client = await setup(
       (url) => [
