@@ -311,4 +311,41 @@ export const rawHttpScenarios: Scenario[] = [
       client.socket.destroy();
     },
   },
+  {
+    area: 'idempotency',
+    name: 'replays a recorded key to each of two requests pipelined with it: the second waits for no 409',
+    async run(t) {
+      let runs = 0;
+      // A store one round trip away, as Redis is: each answer comes in a later turn.
+      const inner = memoryStore();
+      const store: Store = {
+        async apply(key, transition, input, now) {
+          await new Promise((resolve) => setImmediate(resolve));
+          return inner.apply(key, transition, input, now);
+        },
+        applyAll: (operations, now) => inner.applyAll(operations, now),
+        get: (key, now) => inner.get(key, now),
+        set: (key, state, ttlMs, now) => inner.set(key, state, ttlMs, now),
+        delete: (key) => inner.delete(key),
+        keys: (prefix, now, options) => inner.keys(prefix, now, options),
+      };
+      const app = await t.serve([
+        t.m.idempotency({ store, clock: new FakeClock(0) }),
+        t.m.route('POST', '/', () => ({ text: `run ${++runs}` })),
+      ]);
+      const keyed = `${POST}Idempotency-Key: "k"\r\nContent-Length: 2\r\n\r\nhi`;
+      const first = await answered(app.port, keyed);
+      await first.until('run 1');
+      first.socket.destroy();
+      // Two retries of the recorded request at once: the second arrived while the first still
+      // read the record, and was refused with 409 as if the key were in flight.
+      const client = await rawClient(app.port);
+      client.socket.write(keyed + keyed);
+      await client.until('HTTP/1.1 ', 2);
+      expect(client.text().match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200']);
+      await client.until('run 1', 2); // the same bytes twice
+      expect(runs).toBe(1);
+      client.socket.destroy();
+    },
+  },
 ];
