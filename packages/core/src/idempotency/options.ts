@@ -73,7 +73,7 @@ export interface IdempotencyExecuteOptions {
   scope?: string;
   /**
    * A call with a key already in flight: `share` waits for the first call's outcome,
-   * `reject` fails at once with `IdempotencyConflictError('in_flight')` (HTTP 409).
+   * `reject` fails with `IdempotencyConflictError('in_flight')` (HTTP 409) once the store says it runs.
    * @default 'share'
    */
   onInFlight?: 'share' | 'reject';
