@@ -29,6 +29,22 @@ function closes(client: RawClient): Promise<boolean> {
 
 const POST = 'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n';
 
+/** A memory store whose `apply` answers once `wait()` has settled: a slow store, or one a round trip away. */
+function applyingAfter(wait: () => Promise<unknown>): Store {
+  const inner = memoryStore();
+  return {
+    async apply(key, transition, input, now) {
+      await wait();
+      return inner.apply(key, transition, input, now);
+    },
+    applyAll: (operations, now) => inner.applyAll(operations, now),
+    get: (key, now) => inner.get(key, now),
+    set: (key, state, ttlMs, now) => inner.set(key, state, ttlMs, now),
+    delete: (key) => inner.delete(key),
+    keys: (prefix, now, options) => inner.keys(prefix, now, options),
+  };
+}
+
 /**
  * An app whose rateLimit admits one request, then answers 429 at once (a memory store), on a
  * clock that stands still: the system's could start a new window between the requests.
@@ -55,19 +71,10 @@ export const rawHttpScenarios: Scenario[] = [
       // A rate-limit store that answers once released: the client leaves meanwhile.
       const entered = deferred();
       const release = deferred();
-      const inner = memoryStore();
-      const slow: Store = {
-        async apply(key, transition, input, now) {
-          entered.resolve();
-          await release.promise;
-          return inner.apply(key, transition, input, now);
-        },
-        applyAll: (operations, now) => inner.applyAll(operations, now),
-        get: (key, now) => inner.get(key, now),
-        set: (key, state, ttlMs, now) => inner.set(key, state, ttlMs, now),
-        delete: (key) => inner.delete(key),
-        keys: (prefix, now, options) => inner.keys(prefix, now, options),
-      };
+      const slow = applyingAfter(() => {
+        entered.resolve();
+        return release.promise;
+      });
       let runs = 0;
       const app = await t.serve([
         t.m.loadShedding({ maxConcurrent: 1, clock }),
@@ -317,18 +324,7 @@ export const rawHttpScenarios: Scenario[] = [
     async run(t) {
       let runs = 0;
       // A store one round trip away, as Redis is: each answer comes in a later turn.
-      const inner = memoryStore();
-      const store: Store = {
-        async apply(key, transition, input, now) {
-          await new Promise((resolve) => setImmediate(resolve));
-          return inner.apply(key, transition, input, now);
-        },
-        applyAll: (operations, now) => inner.applyAll(operations, now),
-        get: (key, now) => inner.get(key, now),
-        set: (key, state, ttlMs, now) => inner.set(key, state, ttlMs, now),
-        delete: (key) => inner.delete(key),
-        keys: (prefix, now, options) => inner.keys(prefix, now, options),
-      };
+      const store = applyingAfter(() => new Promise((resolve) => setImmediate(resolve)));
       const app = await t.serve([
         t.m.idempotency({ store, clock: new FakeClock(0) }),
         t.m.route('POST', '/', () => ({ text: `run ${++runs}` })),
