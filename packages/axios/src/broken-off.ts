@@ -1,6 +1,6 @@
 import { isRetryableFailure } from '@resilience/core';
 import axios, { type AxiosError } from 'axios';
-import { fetchedStatus } from './as-left.js';
+import { fetchedStatus } from './adapter-bodies.js';
 
 /**
  * The reasons undici's fetch gives (the fetch adapter's `ERR_NETWORK` has them as its `cause`)

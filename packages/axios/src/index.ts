@@ -27,7 +27,7 @@ const transport = {
   headers: (response: AxiosResponse) => response.headers,
   // A retried response whose body is a stream (`responseType: 'stream'`) is released: a Node
   // stream (the http adapter's) is destroyed with its request, a web stream (the fetch
-  // adapter's) cancelled, which ends its fetch (`AsLeft`). The request too: with
+  // adapter's) cancelled, which ends its fetch (`adapter-bodies.ts`). The request too: with
   // `maxContentLength` the http adapter's stream is a `Readable.from` over a generator of its
   // own, whose destroy waits for the read in progress, forever on a body that stalls, and the
   // socket under it stays open.
