@@ -105,7 +105,11 @@ export function apiKit(options: KitOptions) {
     limiter,
     probes,
     registry,
-    orders: checkout(upstream, { releaseForMs: settings.releaseForMs, clock }),
+    orders: checkout(upstream, {
+      releaseForMs: settings.releaseForMs,
+      releaseBackoffMs: settings.releaseBackoffMs,
+      clock,
+    }),
     /** The admin routes' check: the demo's bearer token. */
     authorized: (header: string | undefined) => header === `Bearer ${settings.adminToken}`,
     collectors: { api: stats, upstream: upstreamStats },

@@ -1,4 +1,5 @@
 import { backoff, type Clock, retry, type SagaReport, saga, systemClock } from '@resilience/core';
+import type { DemoSettings } from './settings.js';
 import { type Upstream, UpstreamError } from './upstream.js';
 
 export interface Order {
@@ -23,7 +24,10 @@ export interface SagaCounts {
  * declined card, or the provider down after the client's retries) the reservation is
  * released. The client policies retry each step's calls; the saga undoes what they could not save.
  */
-export function checkout(upstream: Upstream, options: { releaseForMs: number; clock?: Clock }) {
+export function checkout(
+  upstream: Upstream,
+  options: Pick<DemoSettings, 'releaseForMs' | 'releaseBackoffMs'> & { clock?: Clock },
+) {
   const counts: SagaCounts = {
     completed: 0,
     compensated: 0,
@@ -31,13 +35,16 @@ export function checkout(upstream: Upstream, options: { releaseForMs: number; cl
     declined: 0,
     declinedCompensated: 0,
   };
-  // A release that fails (the provider is down) is tried again for `releaseForMs`, longer than
-  // an outage lasts, before the saga reports `compensation_failed`, which needs a human.
+  // A release that fails (the provider is down) is tried again for `releaseForMs`, its last try
+  // after an outage ends, before the saga reports `compensation_failed`, which needs a human.
   const compensationRetry = retry({
     maxAttempts: 1_000,
     deadlineMs: options.releaseForMs,
     handle: () => true,
-    backoff: backoff.exponential({ initialMs: 200, maxMs: 2_000 }),
+    backoff: backoff.exponential({
+      initialMs: Math.min(200, options.releaseBackoffMs),
+      maxMs: options.releaseBackoffMs,
+    }),
     clock: options.clock ?? systemClock,
   });
   const flow = saga<Order>('checkout', { compensationRetry })

@@ -1,6 +1,6 @@
 import { seededRandom } from '@resilience/core/testing';
 import { describe, expect, it } from 'vitest';
-import { drawFault, PHASE_NAMES, phaseAt, schedule, TRANSIENT_FAULT_RATE } from './schedule.js';
+import { drawFault, LONGEST_OUTAGE_SHARE, PHASE_NAMES, phaseAt, schedule, TRANSIENT_FAULT_RATE } from './schedule.js';
 
 describe('schedule', () => {
   it('is the same for the same seed and differs for another', () => {
@@ -17,6 +17,18 @@ describe('schedule', () => {
       for (let i = 1; i < phases.length; i++) expect(phases[i]!.startMs).toBe(phases[i - 1]!.endMs);
       for (const p of phases) expect(p.endMs - p.startMs).toBeGreaterThan(30_000 * 0.1);
     }
+  });
+
+  it('never draws an outage longer than LONGEST_OUTAGE_SHARE of the run, which the saga waits out', () => {
+    let longest = 0;
+    for (let seed = 0; seed < 5_000; seed++) {
+      const outage = schedule(seed, 60_000).find((p) => p.name === 'outage')!;
+      longest = Math.max(longest, outage.endMs - outage.startMs);
+    }
+    expect(LONGEST_OUTAGE_SHARE).toBeCloseTo(0.24 / 0.88, 10);
+    expect(longest).toBeLessThanOrEqual(Math.ceil(60_000 * LONGEST_OUTAGE_SHARE));
+    // The bound is near what the seeds draw, not far above it.
+    expect(longest).toBeGreaterThan(60_000 * 0.22);
   });
 
   it('scales with the duration', () => {

@@ -38,6 +38,16 @@ const SHARES: Record<PhaseName, number> = {
   recovery: 0.2,
 };
 
+/**
+ * The largest share of a run the outage can take: its share at +20 % over a total whose other
+ * shares are all at -20 % (0.24 / 0.88, 27.3 %). The client policies and the checkout saga wait
+ * out an outage this long.
+ */
+export const LONGEST_OUTAGE_SHARE = (() => {
+  const others = PHASE_NAMES.reduce((sum, name) => (name === 'outage' ? sum : sum + SHARES[name]), 0);
+  return (SHARES.outage * 1.2) / (SHARES.outage * 1.2 + others * 0.8);
+})();
+
 /** Share of answers with a fault in the transient phase (the 30 %) and the throttling phase. */
 export const TRANSIENT_FAULT_RATE = 0.3;
 export const THROTTLE_RATE = 0.25;

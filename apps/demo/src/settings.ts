@@ -9,11 +9,16 @@ export interface DemoSettings {
   /** The client breakers' wait before a probe. */
   halfOpenAfterMs: number;
   /**
-   * How long a checkout saga keeps trying to release a reservation: past the longest outage
-   * the schedule draws (a share of 0.2 ± 20 % of a total of at least 0.88: 27.3 % of the run)
-   * and two breaker waits, so a card declined as the outage begins still has its stock released.
+   * How long a checkout saga keeps trying to release a reservation, so a card declined as the
+   * outage begins still has its stock released: the longest outage the schedule draws
+   * (`LONGEST_OUTAGE_SHARE`, 27.3 % of the run; 30 % here), two breaker waits, one metrics
+   * window for the adaptive throttle to let calls through again, and one `releaseBackoffMs`:
+   * the retry gives up when its next wait would end past this, so its last try can come that
+   * much before it.
    */
   releaseForMs: number;
+  /** The longest wait between two tries of a release; a short run's waits are shorter. */
+  releaseBackoffMs: number;
   /** The metrics window the alert rules read, and the adaptive throttle's window. */
   windowMs: number;
   /** How often the alert rules are evaluated. */
@@ -33,13 +38,15 @@ const clamp = (value: number, min: number, max: number) => Math.min(max, Math.ma
 export function demoSettings(options: { durationMs: number; seed: number; adminToken?: string }): DemoSettings {
   const windowMs = clamp(options.durationMs / 20, 500, 5_000);
   const halfOpenAfterMs = clamp(options.durationMs / 30, 250, 2_000);
+  const releaseBackoffMs = halfOpenAfterMs;
   return {
     durationMs: options.durationMs,
     seed: options.seed,
     ratePerApi: 3,
     noisyPerApi: 3,
     halfOpenAfterMs,
-    releaseForMs: Math.round(options.durationMs * 0.3) + 2 * halfOpenAfterMs,
+    releaseForMs: Math.round(options.durationMs * 0.3) + 2 * halfOpenAfterMs + windowMs + releaseBackoffMs,
+    releaseBackoffMs,
     windowMs,
     alertIntervalMs: windowMs / 5,
     adminToken: options.adminToken ?? 'demo-admin-token',
