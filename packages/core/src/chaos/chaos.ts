@@ -11,10 +11,7 @@ export type ChaosEvent =
 
 const transientFault = () => Object.assign(new Error('chaos: injected fault'), { code: 'ECONNRESET' });
 
-/**
- * Injects latency, faults or stubbed outcomes into a share of calls; results are typed `T | R`, `R`
- * the outcome's type.
- */
+/** {@link chaos}'s policy; results are typed `T | R`, `R` the stubbed outcome's type. */
 export class ChaosPolicy<R = never> extends PolicyBase<ChaosEvent, R> {
   readonly name: string;
   readonly #opts: ResolvedChaosOptions;

@@ -877,7 +877,7 @@ describe('resilientClient options', () => {
     expect(issues({ breaker: { foo: 1 }, throttle: { foo: 1 }, rateLimit: { requestsPerMinute: 60, foo: 1 } })).toEqual(
       [
         'breaker.foo: a known option: strategy, halfOpenAfter, halfOpenMaxCalls, handle, name, initialState, registry, store, key, sync',
-        'throttle.foo: a known option: k, windowMs, overloaded, name',
+        'throttle.foo: a known option: k, windowMs, maxRejection, overloaded, name',
         'rateLimit.foo: a known option: algorithm, store, name, prefix, maxWaitMs, maxWaiters, onStoreError, denialCache, requestsPerMinute',
       ],
     );

@@ -1,10 +1,6 @@
 import { ConfigurationError, isConfigurationError, type OptionIssue } from './errors.js';
 
-/**
- * Every option name of `T` as the keys of an object, so the compiler keeps the list whole:
- * `{ maxAttempts: true, ... } satisfies OptionNames<RetryOptions>` fails to compile when a
- * name of the interface is missing, or when the list names one the interface does not have.
- */
+// Every option name of `T` as an object's keys: `satisfies OptionNames<X>` keeps a list whole.
 export type OptionNames<T> = { readonly [K in keyof T]-?: true };
 
 // Bounds of a number option: at least `min`, at most `max`, above `gt`.

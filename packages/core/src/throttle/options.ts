@@ -2,13 +2,12 @@ import type { Clock, Random } from '../clock/clock.js';
 import { type OptionNames, OptionsValidator } from '../errors/validate.js';
 
 export interface AdaptiveThrottleOptions {
-  /**
-   * Requests per accepted one the dependency may be sent before the throttle sheds load, with
-   * probability `max(0, (requests − k · accepts) / (requests + 1))`. At least 1. @default 2
-   */
+  /** Requests sent per accepted one before load is shed (formula: docs/client.md). At least 1. @default 2 */
   k?: number;
   /** How far back requests and accepts are counted (Google SRE: two minutes). @default 120_000 */
   windowMs?: number;
+  /** The highest rejection probability (1: uncapped). @default 0.8 */
+  maxRejection?: number;
   /**
    * Whether a failure means the dependency refused the request (overload), not accepted it;
    * the toolkit's own rejections count as neither. @default isTransient (network, timeouts, 429, 5xx)
@@ -17,7 +16,7 @@ export interface AdaptiveThrottleOptions {
   /** Name stamped on events. @default 'throttle' */
   name?: string;
   clock?: Clock;
-  /** Draws the number a request's rejection probability is compared with. @default systemRandom */
+  /** @default systemRandom */
   random?: Random;
 }
 
@@ -25,13 +24,14 @@ export interface AdaptiveThrottleOptions {
 export const THROTTLE_OPTION_NAMES = {
   k: true,
   windowMs: true,
+  maxRejection: true,
   overloaded: true,
   name: true,
   clock: true,
   random: true,
 } as const satisfies OptionNames<AdaptiveThrottleOptions>;
 
-export const THROTTLE_DEFAULTS = { k: 2, windowMs: 120_000, name: 'throttle' } as const;
+export const THROTTLE_DEFAULTS = { k: 2, windowMs: 120_000, maxRejection: 0.8, name: 'throttle' } as const;
 
 /** Buckets the window is cut into: it slides one bucket (a twelfth) at a time. */
 export const THROTTLE_BUCKETS = 12;
@@ -42,6 +42,7 @@ export function checkThrottleOptions(v: OptionsValidator, options: AdaptiveThrot
   const name = (option: string) => (path === undefined ? option : `${path}.${option}`);
   v.number(name('k'), o.k, { min: 1 });
   v.number(name('windowMs'), o.windowMs, { min: THROTTLE_BUCKETS });
+  v.number(name('maxRejection'), o.maxRejection, { min: 0, max: 1 });
   v.predicate(name('overloaded'), o.overloaded);
   v.string(name('name'), o.name);
   v.clock(name('clock'), o.clock);

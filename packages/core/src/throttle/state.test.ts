@@ -19,8 +19,8 @@ const steps = fc.array(
 );
 
 /** Runs the steps through the pure transition; returns each output with its time. */
-function run(k: number, list: readonly Step[]) {
-  const t = throttleTransition(k, WINDOW);
+function run(k: number, list: readonly Step[], maxRejection?: number) {
+  const t = throttleTransition(k, WINDOW, maxRejection);
   let state: ThrottleState | undefined;
   let now = 0;
   return list.map(({ dt, input }) => {
@@ -48,7 +48,7 @@ describe('throttleTransition (the Google SRE formula)', () => {
   });
 
   it('forgets what is older than the window (two minutes)', () => {
-    const t = throttleTransition(2, WINDOW);
+    const t = throttleTransition(2, WINDOW, 1); // uncapped, so the probability shows the 50 failures
     let state: ThrottleState | undefined;
     for (let i = 0; i < 50; i++) state = t.apply(state, 'failed', 0).state;
     expect(t.apply(state, { draw: 0 }, WINDOW - 10_001).output.probability).toBeGreaterThan(0.9);
@@ -68,6 +68,17 @@ describe('throttleTransition (the Google SRE formula)', () => {
           expect(output.probability).toBeLessThan(1);
           if (output.accepts * k >= output.requests) expect(output.allowed).toBe(true);
           if (typeof input === 'object' && input.draw >= output.probability) expect(output.allowed).toBe(true);
+        }
+      }),
+    );
+  });
+
+  it('is the formula capped at maxRejection', () => {
+    fc.assert(
+      fc.property(fc.double({ min: 0, max: 1, noNaN: true }), steps, (maxRejection, list) => {
+        for (const { output } of run(2, list, maxRejection)) {
+          const formula = Math.max(0, (output.requests - 2 * output.accepts) / (output.requests + 1));
+          expect(output.probability).toBe(Math.min(maxRejection, formula));
         }
       }),
     );

@@ -1,6 +1,6 @@
 import { OptionsValidator } from '../errors/validate.js';
 import type { Transition } from '../store/store.js';
-import { checkThrottleOptions, THROTTLE_BUCKETS } from './options.js';
+import { checkThrottleOptions, THROTTLE_BUCKETS, THROTTLE_DEFAULTS } from './options.js';
 
 /**
  * The JSON state of an adaptive throttle: requests and accepts (`counts[2i]`, `counts[2i + 1]`)
@@ -29,7 +29,9 @@ export interface ThrottleDecision {
 
 // The Google SRE book's "Handling Overload": a request is rejected with probability
 // max(0, (requests − k · accepts) / (requests + 1)) over the window and counted in `requests`
-// whether admitted or not; nothing is rejected while one request in `k` is accepted.
+// whether admitted or not; nothing is rejected while one request in `k` is accepted. Capped at
+// `maxRejection`: with refusals counted, a window of failures alone lets too few calls through
+// for their accepts ever to outweigh the refusals once the dependency is back.
 /**
  * {@link adaptiveThrottle}'s decision as a pure store transition; `'accepted'` counts a
  * request the dependency accepted.
@@ -37,14 +39,15 @@ export interface ThrottleDecision {
 export function throttleTransition(
   k: number,
   windowMs: number,
+  maxRejection: number = THROTTLE_DEFAULTS.maxRejection,
 ): Transition<ThrottleState, ThrottleInput, ThrottleDecision> {
   const v = new OptionsValidator('throttleTransition').required('k', k).required('windowMs', windowMs);
-  checkThrottleOptions(v, { k, windowMs });
+  checkThrottleOptions(v, { k, windowMs, maxRejection });
   v.done();
   const bucketMs = windowMs / THROTTLE_BUCKETS;
   return {
     name: 'adaptiveThrottle',
-    params: { k, windowMs },
+    params: { k, windowMs, maxRejection },
     apply(state, input, now) {
       // A clock that went back counts into the newest bucket (more than a window back: afresh).
       let epoch = Math.floor(now / bucketMs);
@@ -57,7 +60,7 @@ export function throttleTransition(
         accepts += counts[i + 1]!;
       }
       const slot = 2 * (((epoch % THROTTLE_BUCKETS) + THROTTLE_BUCKETS) % THROTTLE_BUCKETS);
-      const probability = Math.max(0, (requests - k * accepts) / (requests + 1));
+      const probability = Math.min(maxRejection, Math.max(0, (requests - k * accepts) / (requests + 1)));
       // A request counts once it has ended (refused here, or answered): requests still in
       // flight, none accepted yet, would make a burst to a healthy dependency refuse itself.
       let allowed = true;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { circuitBreaker } from '../breaker/breaker.js';
 import { consecutive } from '../breaker/strategy.js';
 import { FakeClock } from '../clock/fake-clock.js';
+import { seededRandom } from '../clock/seeded-random.js';
 import { sequenceRandom } from '../clock/sequence-random.js';
 import { isTransient } from '../errors/classify.js';
 import { ConfigurationError, isOwnRejection, RateLimitExceededError, ThrottledError } from '../errors/errors.js';
@@ -19,7 +20,7 @@ const ok = () => 'ok';
 
 describe('adaptiveThrottle', () => {
   it('defaults: k = 2 over two minutes', () => {
-    expect(THROTTLE_DEFAULTS).toEqual({ k: 2, windowMs: 120_000, name: 'throttle' });
+    expect(THROTTLE_DEFAULTS).toEqual({ k: 2, windowMs: 120_000, maxRejection: 0.8, name: 'throttle' });
   });
 
   it('lets everything through while the dependency accepts', async () => {
@@ -130,6 +131,53 @@ describe('adaptiveThrottle', () => {
     expect(calls).toBe(0);
     expect(policy.stats.attempts).toBe(1);
     expect(breaker.state).toBe('closed');
+  });
+
+  // Refused requests count as requests (Google SRE). After an outage longer than the window, the
+  // window held only failures, so the few requests let through could never outweigh the
+  // refusals counted: the formula alone refused 100 % of calls 4 minutes after the dependency
+  // was back, and still 80 % after 6. The cap lets one request in five through, so accepts
+  // build up and the throttle lets everything through again within about a window and a half.
+  it('lets calls through again once a dependency is back after an outage longer than its window', async () => {
+    const clock = new FakeClock();
+    const throttle = adaptiveThrottle({ clock, random: seededRandom(7) });
+    let down = true;
+    const call = () =>
+      throttle
+        .execute(() => (down ? fail() : ok()))
+        .then(
+          () => true,
+          () => false,
+        );
+    const second = async () => {
+      let answered = 0;
+      for (let i = 0; i < 10; i++) {
+        if (await call()) answered++;
+        await clock.advance(100);
+      }
+      return answered;
+    };
+    for (let s = 0; s < 300; s++) await second(); // 5 minutes down, 10 calls a second
+    expect(throttle.stats.probability).toBe(0.8);
+    down = false;
+    const answered: number[] = [];
+    for (let s = 0; s < 240; s++) answered.push(await second());
+    const sum = (from: number, to: number) => answered.slice(from, to).reduce((a, b) => a + b, 0);
+    expect(sum(0, 60)).toBeGreaterThanOrEqual(60); // at least one call in five from the start
+    expect(sum(180, 240)).toBe(600); // all of them by three minutes after
+    expect(throttle.stats.probability).toBe(0);
+  });
+
+  it('sheds no more than maxRejection of requests; 1 is the formula uncapped', async () => {
+    for (const maxRejection of [0, 0.5, 1]) {
+      const throttle = adaptiveThrottle({ clock: new FakeClock(), random: sequenceRandom(0.6), maxRejection });
+      for (let i = 0; i < 50; i++) await throttle.execute(fail).catch(() => {});
+      expect(throttle.stats.probability).toBe(
+        Math.min(maxRejection, throttle.stats.requests / (throttle.stats.requests + 1)),
+      );
+    }
+    expect(() => adaptiveThrottle({ maxRejection: 1.5 })).toThrow(/maxRejection: received 1.5/);
+    expect(() => adaptiveThrottle({ maxRejection: -0.1 })).toThrow(/maxRejection/);
   });
 
   it('rejects bad options naming each', () => {

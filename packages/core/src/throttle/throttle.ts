@@ -39,7 +39,7 @@ export class AdaptiveThrottlePolicy extends PolicyBase<ThrottleEvent> {
     super();
     validateThrottleOptions(options);
     const d = THROTTLE_DEFAULTS;
-    this.#transition = throttleTransition(options.k ?? d.k, options.windowMs ?? d.windowMs);
+    this.#transition = throttleTransition(options.k ?? d.k, options.windowMs ?? d.windowMs, options.maxRejection);
     this.#overloaded = options.overloaded ?? isTransient;
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? systemRandom;
