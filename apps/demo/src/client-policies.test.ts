@@ -2,11 +2,12 @@
 // requests that meet one they leave unanswered, and whether a run can miss its recovery
 // target by chance alone.
 import { metrics } from '@resilience/core';
-import { FakeClock } from '@resilience/core/testing';
+import { FakeClock, seededRandom } from '@resilience/core/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { clientPolicies } from './client-policies.js';
 import { fetchUpstream } from './fetch-upstream.js';
-import { TRANSIENT_FAULT_RATE } from './schedule.js';
+import { WARM_UP_KEYS } from './load.js';
+import { LONGEST_OUTAGE_SHARE, THROTTLE_RATE, TRANSIENT_FAULT_RATE } from './schedule.js';
 import { demoSettings } from './settings.js';
 import { TARGETS } from './summary.js';
 
@@ -28,6 +29,7 @@ const ANSWERS = {
     });
   },
   none: () => new Response('{"price":42.5}', { status: 200, headers: { 'content-type': 'application/json' } }),
+  outage: () => new Response('{"error":"unavailable"}', { status: 503 }),
 };
 
 /** How many attempts a quote took through the demo's fetch client, and how it ended, the provider answering `script` in turn. */
@@ -91,4 +93,55 @@ describe('the client policies', () => {
     }
     expect(worst.chance, `${(worst.chance * 100).toFixed(2)} % of runs with ${worst.met} requests`).toBeLessThan(0.01);
   });
+
+  // The longest outage the schedule draws, after the warm-up and half a run of the throttling
+  // phase's 429s (the least a run puts before its outage is 54 %), quotes at an API's rate of
+  // provider calls. When the throttle counted the outage's 503s as refusals, an outage longer
+  // than its two-minute window made it shed the breaker's half-open probes; a shed probe frees
+  // its slot, so every call and retry became a probe the throttle shed and counted again.
+  // After the provider was back a 600 s or 3 600 s run's client failed 149 and 151 of the 151
+  // requests sent from then on (past the saga's margin, into the recovery the targets judge).
+  it.each([5, 12, 60, 600, 3_600])(
+    'answer every request again two breaker waits and a metrics window after the longest outage ends (%i s run)',
+    { timeout: 60_000 },
+    async (durationS) => {
+      const settings = demoSettings({ durationMs: durationS * 1_000, seed: 42 });
+      const clock = new FakeClock();
+      const random = seededRandom(durationS);
+      const outageAt = settings.durationMs / 2;
+      const backAt = outageAt + Math.ceil(settings.durationMs * LONGEST_OUTAGE_SHARE);
+      const answeredFrom = backAt + 2 * settings.halfOpenAfterMs + settings.windowMs;
+      const endAt = answeredFrom + Math.min(30_000, settings.durationMs * 0.1);
+      let warmingUp = true;
+      vi.stubGlobal('fetch', async () => {
+        const now = clock.now();
+        if (warmingUp) return ANSWERS.none();
+        if (now >= outageAt && now < backAt) return ANSWERS.outage();
+        return now < outageAt && random() < THROTTLE_RATE ? ANSWERS.throttle_429() : ANSWERS.none();
+      });
+      const upstream = fetchUpstream(
+        'http://127.0.0.1:9',
+        { ...clientPolicies(`outage-${durationS}`, settings), clock, random },
+        metrics({ windowMs: settings.windowMs, clock }),
+        clock,
+      );
+      // The demo's warm-up: a throttle that knows no accepted call yet sheds a burst.
+      for (const key of WARM_UP_KEYS) await upstream.quote({ requestId: key });
+      warmingUp = false;
+      const unanswered: number[] = [];
+      let sent = 0;
+      const everyMs = 1_000 / (settings.ratePerApi + 2); // the well-behaved clients and the noisy one's quota
+      for (let at = 0; clock.now() < endAt; at += everyMs) {
+        if (at > clock.now()) await clock.advance(at - clock.now());
+        if (at < answeredFrom) void upstream.quote({ requestId: `q-${at}` }).catch(() => {});
+        else {
+          sent++;
+          upstream.quote({ requestId: `q-${at}` }).catch(() => unanswered.push(Math.round(at - backAt)));
+        }
+      }
+      await clock.advance(settings.durationMs);
+      expect(sent).toBeGreaterThan(0);
+      expect(unanswered, `ms after the outage ended, of ${sent}`).toEqual([]);
+    },
+  );
 });

@@ -4,7 +4,7 @@ import type { DemoSettings } from './settings.js';
 /** The options both client adapters (axios and fetch) take, without the request-typed ones. */
 export type ClientPolicies = Omit<ClientOptions, 'idempotent' | 'key'>;
 
-const OVERLOADED = new Set([429, 503]);
+const OVERLOADED = new Set([429]);
 
 /** The seeds' provider quota, 60 requests a minute, scaled up so the demo's load fits in it. */
 export const QUOTA_SCALE = 60;
@@ -24,9 +24,13 @@ export const QUOTA_SCALE = 60;
  * - breaker per host: opens when 80 % of the last 20 attempts failed (at least 10), so the
  *   transient phase's 30 % never trips it and an outage does within a second or two.
  * - a client-side token bucket of `60 × QUOTA_SCALE` requests a minute per host.
- * - adaptive throttling (k = 2) counting only the provider's "overloaded" answers, 429 and
- *   503, as refusals: by default every transient failure counts, and in the transient phase
- *   the timeouts and dropped connections made it shed requests the retries would have saved.
+ * - adaptive throttling (k = 2) counting only the provider's "overloaded" answer, 429, as a
+ *   refusal: by default every transient failure counts, and in the transient phase the
+ *   timeouts and dropped connections made it shed requests the retries would have saved. The
+ *   outage's 503s are the breaker's: counted here too, the throttle shed the breaker's
+ *   half-open probes, a shed probe frees its slot, so every call became a probe it shed and
+ *   counted, and once the provider was back it refused nearly every call for up to its
+ *   2-minute window (a 600 s run's recovery and saga missed their targets).
  * - 4 s per attempt (a `slow` answer takes 6 s), 20 s for the whole request: generous, because
  *   on a busy machine the event loop can stall for seconds and every attempt then times out at once.
  * - a generated `Idempotency-Key` on POSTs, so reservations and charges are retried too.

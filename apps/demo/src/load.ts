@@ -60,7 +60,10 @@ export class LoadGenerator {
   skipped = 0;
   inFlight = 0;
   readonly #options: LoadOptions;
+  /** The requests' kinds, cards and amounts: the same for a seed whatever the timing. */
   readonly #random;
+  /** Which answered orders are sent again: drawn as answers arrive, so apart from the requests'. */
+  readonly #replays;
   readonly #pending = new Set<Promise<void>>();
   #startedAt: number | undefined;
   #next = 0;
@@ -68,6 +71,7 @@ export class LoadGenerator {
   constructor(options: LoadOptions) {
     this.#options = options;
     this.#random = seededRandom(options.seed ^ 0x10ad);
+    this.#replays = seededRandom(options.seed ^ 0x4e9a);
   }
 
   /** Milliseconds since the run started (0 until it starts: the warm-up is no part of it). */
@@ -167,7 +171,7 @@ export class LoadGenerator {
     if (answer.cause !== undefined) sample.cause = answer.cause.slice(0, 120);
     if (first) sample.replayMatched = replayMatches(api, first, answer);
     this.samples.push(sample);
-    if (!first && request.kind === 'order' && sample.outcome === 'ok' && this.#random() < REPLAY_SHARE) {
+    if (!first && request.kind === 'order' && sample.outcome === 'ok' && this.#replays() < REPLAY_SHARE) {
       this.#send(api, { ...request, id: this.#id() }, answer);
     }
   }

@@ -12,14 +12,14 @@ export interface DemoSettings {
    * How long a checkout saga keeps trying to release a reservation, so a card declined as the
    * outage begins still has its stock released: the longest outage the schedule draws
    * (`LONGEST_OUTAGE_SHARE`, 27.3 % of the run; 30 % here), two breaker waits, one metrics
-   * window for the adaptive throttle to let calls through again, and one `releaseBackoffMs`:
+   * window to spare, and one `releaseBackoffMs`:
    * the retry gives up when its next wait would end past this, so its last try can come that
    * much before it.
    */
   releaseForMs: number;
   /** The longest wait between two tries of a release; a short run's waits are shorter. */
   releaseBackoffMs: number;
-  /** The metrics window the alert rules read, and the adaptive throttle's window. */
+  /** The metrics window the alert rules read (the adaptive throttle keeps its own 2-minute window). */
   windowMs: number;
   /** How often the alert rules are evaluated. */
   alertIntervalMs: number;
