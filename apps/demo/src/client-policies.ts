@@ -27,10 +27,9 @@ export const QUOTA_SCALE = 60;
  * - adaptive throttling (k = 2) counting only the provider's "overloaded" answer, 429, as a
  *   refusal: by default every transient failure counts, and in the transient phase the
  *   timeouts and dropped connections made it shed requests the retries would have saved. The
- *   outage's 503s are the breaker's: counted here too, the throttle shed the breaker's
- *   half-open probes, a shed probe frees its slot, so every call became a probe it shed and
- *   counted, and once the provider was back it refused nearly every call for up to its
- *   2-minute window (a 600 s run's recovery and saga missed their targets).
+ *   outage's 503s are the breaker's: counted here too, a long run's outage filled the
+ *   throttle's 2-minute window with refusals and it shed the breaker's half-open probes, so
+ *   calls went through again only some time after the provider was back.
  * - 4 s per attempt (a `slow` answer takes 6 s), 20 s for the whole request: generous, because
  *   on a busy machine the event loop can stall for seconds and every attempt then times out at once.
  * - a generated `Idempotency-Key` on POSTs, so reservations and charges are retried too.
