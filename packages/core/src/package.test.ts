@@ -1,5 +1,6 @@
 // The package as it ships: built here from the sources (so the test needs no earlier
 // `pnpm build` and never reads a stale dist), then loaded and bundled as users do.
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -161,6 +162,22 @@ describe('the built package', () => {
     const core = (await import(pathToFileURL(join(dist, 'index.js')).href)) as Core;
     const testing = (await import(pathToFileURL(join(dist, 'testing.js')).href)) as Testing;
     await expectOneCopyOfErrors(core, testing);
+  });
+
+  // Node prints the source line an uncaught error was thrown from above its stack: with every
+  // statement of a chunk on one line, a newcomer's uncaught ConfigurationError or TimeoutError
+  // came with tens of kB of minified code on the terminal. One statement a line leaves a
+  // statement (here one `var` list of the validator's hint strings, about 2.4 kB).
+  it.each(['index.js', 'index.cjs'])('an uncaught error from %s shows a statement of code, not the bundle', (entry) => {
+    const load = entry.endsWith('.cjs') ? `require(${JSON.stringify(join(dist, entry))})` : 'undefined';
+    const script = entry.endsWith('.cjs')
+      ? `${load}.retry({ maxAttempts: 'three' })`
+      : `import(${JSON.stringify(pathToFileURL(join(dist, entry)).href)}).then((core) => core.retry({ maxAttempts: 'three' }))`;
+    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain('Invalid retry options: maxAttempts: received "three"');
+    const code = run.stderr.slice(0, run.stderr.indexOf('ConfigurationError: Invalid retry options'));
+    expect(code.length).toBeLessThan(4_000);
   });
 
   it.each(['.js', '.cjs'])('defines every class in one file only (%s)', (extension) => {
