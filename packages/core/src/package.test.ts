@@ -1,5 +1,6 @@
 // The package as it ships: built here from the sources (so the test needs no earlier
 // `pnpm build` and never reads a stale dist), then loaded and bundled as users do.
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -94,10 +95,14 @@ import { options } from '../tsup.config.js';
  * once the two were merged, the minifier's names); 21 875 once an async listener's rejection is
  * reported as its throw is (`Emitter.emit`; it was an unhandled rejection) and the process-wide
  * slots share one `processWide` (12, measured once merged); 21 876 once an async `random` is
- * refused at construction (1: `predicate` for `function`; its promise made every draw NaN). This
- * ceiling keeps it from growing unnoticed.
+ * refused at construction (1: `predicate` for `function`; its promise made every draw NaN);
+ * 22 020 once a `handle` that answers a promise fails the call with a `ConfigurationError` (144:
+ * one `instanceof Promise` and its issue in `handles`; the promise, never awaited, said no to every
+ * error, silently); 22 122 once a policy given for `fn` (`retry.execute(timeout(5_000))`) is
+ * said as a policy, with pipeline to combine them (102: one shape check and its text in
+ * `callError`; it read "received object"). This ceiling keeps it from growing unnoticed.
  */
-const RETRY_ONLY_BUDGET = 21_876;
+const RETRY_ONLY_BUDGET = 22_122;
 /**
  * Minified bytes of a bundle that imports only one small constant (~60 bytes): anything above
  * it is a module-level statement that runs at import (a `new`, a call, arithmetic or a spread
@@ -159,6 +164,22 @@ describe('the built package', () => {
     const core = (await import(pathToFileURL(join(dist, 'index.js')).href)) as Core;
     const testing = (await import(pathToFileURL(join(dist, 'testing.js')).href)) as Testing;
     await expectOneCopyOfErrors(core, testing);
+  });
+
+  // Node prints the source line an uncaught error was thrown from above its stack: with every
+  // statement of a chunk on one line, a newcomer's uncaught ConfigurationError or TimeoutError
+  // came with tens of kB of minified code on the terminal. One statement a line leaves a
+  // statement (here one `var` list of the validator's hint strings, about 2.4 kB).
+  it.each(['index.js', 'index.cjs'])('an uncaught error from %s shows a statement of code, not the bundle', (entry) => {
+    const load = entry.endsWith('.cjs') ? `require(${JSON.stringify(join(dist, entry))})` : 'undefined';
+    const script = entry.endsWith('.cjs')
+      ? `${load}.retry({ maxAttempts: 'three' })`
+      : `import(${JSON.stringify(pathToFileURL(join(dist, entry)).href)}).then((core) => core.retry({ maxAttempts: 'three' }))`;
+    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain('Invalid retry options: maxAttempts: received "three"');
+    const code = run.stderr.slice(0, run.stderr.indexOf('ConfigurationError: Invalid retry options'));
+    expect(code.length).toBeLessThan(4_000);
   });
 
   it.each(['.js', '.cjs'])('defines every class in one file only (%s)', (extension) => {

@@ -9,7 +9,7 @@ import type { Request } from 'express';
 // two versions) is found too; versioned, should ErrorHandling change.
 const HANDLING = Symbol.for('@resilience/express:errorHandling.v1');
 
-type Layer = { handle?: { [HANDLING]?: ErrorHandling; stack?: unknown } };
+type Layer = { handle?: { [HANDLING]?: ErrorHandling; stack?: unknown }; route?: unknown };
 
 /** Marks an Express error handler as ours, with the handling that records for it. */
 export function withHandling<F extends object>(fn: F, handling: ErrorHandling): F {
@@ -38,8 +38,17 @@ export function appErrorHandling(req: Request): ErrorHandling | undefined {
   let handling = found.get(app);
   if (handling === undefined) {
     // Express 4 throws on `app.router` (a 3.x leftover): `_router` first.
-    handling = find((app._router ?? app.router)?.stack, 0) ?? null;
+    const stack = (app._router ?? app.router)?.stack;
+    handling = find(stack, 0) ?? null;
     found.set(app, handling);
+    // Mounted on the app before a route or a router: their errors never reach it.
+    const layers = stack as Layer[];
+    const at = handling ? layers.findIndex((layer) => layer?.handle?.[HANDLING] === handling) : -1;
+    if (at >= 0 && layers.slice(at + 1).some((layer) => layer?.route || Array.isArray(layer?.handle?.stack))) {
+      handling?.misplaced(
+        "errorHandler is mounted before routes, and Express passes an error only to the error handlers after the layer that threw it: your routes' errors get Express's default HTML answer, neither problem+json nor recorded; mount it last (app.use(errorHandler()) after the routes)",
+      );
+    }
   }
   return handling ?? undefined;
 }

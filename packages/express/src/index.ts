@@ -14,6 +14,7 @@ import {
   type MetricsRouteOptions,
   metricsRoute as metricsAnswer,
   rateLimitCheck,
+  refuseFramework,
   setRequestBody,
   requestSignal as signalOf,
   type TimeoutOptions,
@@ -34,6 +35,9 @@ import type {
 
 export * from '@resilience/node-server/public';
 export type { AdminRoutesOptions, ErrorMiddleware, IdempotencyOptions, Middleware, RateLimitOptions } from './types.js';
+
+// Koa calls a middleware with (ctx, next): `res` is its next. Said at the first request.
+const onKoa = (res: unknown, name: string) => typeof res === 'function' && refuseFramework(name, 'express');
 
 /**
  * The request's AbortSignal, made on first use: it aborts when the client disconnects before
@@ -59,6 +63,7 @@ export function rateLimit<R extends AnyRequest = Request>(options: RateLimitOpti
     field: () => 'X-Forwarded-For',
   });
   return function rateLimit(req: AnyRequest, res: Response, next: NextFunction) {
+    onKoa(res, 'rateLimit');
     try {
       settle(res, next, check(req, res));
     } catch (error) {
@@ -79,6 +84,7 @@ export function idempotency<R extends AnyRequest = Request>(options: Idempotency
     request: (req) => req,
   });
   return function idempotency(req: AnyRequest, res: Response, next: NextFunction) {
+    onKoa(res, 'idempotency');
     settle(res, next, step(req, res));
   };
 }
@@ -90,6 +96,7 @@ export function idempotency<R extends AnyRequest = Request>(options: Idempotency
 export function timeout(options: TimeoutOptions): Middleware {
   const arm = timeoutArm(options, recordAnswered);
   return function timeout(_req: AnyRequest, res: Response, next: NextFunction) {
+    onKoa(res, 'timeout');
     arm(res, next);
   };
 }
@@ -98,6 +105,7 @@ export function timeout(options: TimeoutOptions): Middleware {
 export function loadShedding(options: LoadSheddingOptions): Middleware {
   const shed = loadShedder<Response>(options, send);
   return function loadShedding(_req: AnyRequest, res: Response, next: NextFunction) {
+    onKoa(res, 'loadShedding');
     shed(res, next, res)?.then(undefined, next);
   };
 }
@@ -109,6 +117,7 @@ export function loadShedding(options: LoadSheddingOptions): Middleware {
 export function errorHandler(options: ErrorHandlerOptions = {}): ErrorMiddleware {
   const handling = errorHandling(options);
   return withHandling(function errorHandler(error: unknown, req: AnyRequest, res: Response, next: NextFunction) {
+    onKoa(req, 'errorHandler');
     const answer = handling.answer(res, error, { route: routeOf(req), recorded: false });
     if (answer !== undefined) send(res, answer)?.then(undefined, next);
   }, handling);
@@ -118,6 +127,7 @@ export function errorHandler(options: ErrorHandlerOptions = {}): ErrorMiddleware
 export function healthRoutes(registry: HealthRegistry, options: HealthRoutesOptions = {}): Middleware {
   const route = healthRoute(registry, options);
   return function healthRoutes(req: AnyRequest, res: Response, next: NextFunction) {
+    onKoa(res, 'healthRoutes');
     settle(res, next, route(req.method, req.path));
   };
 }
@@ -126,6 +136,7 @@ export function healthRoutes(registry: HealthRegistry, options: HealthRoutesOpti
 export function metricsRoute(options: MetricsRouteOptions): Middleware {
   const route = metricsAnswer(options);
   return function metricsRoute(req: AnyRequest, res: Response, next: NextFunction) {
+    onKoa(res, 'metricsRoute');
     settle(
       res,
       next,
@@ -138,6 +149,7 @@ export function metricsRoute(options: MetricsRouteOptions): Middleware {
 export function adminRoutes<R extends AnyRequest = Request>(options: AdminRoutesOptions<R>): Middleware {
   const route = adminRoute(options as AdminRoutesOptions);
   return function adminRoutes(req: AnyRequest, res: Response, next: NextFunction) {
+    onKoa(res, 'adminRoutes');
     settle(res, next, route(req, res, req.path));
   };
 }

@@ -55,6 +55,7 @@ export function settle(
   next: NextFunction,
   step: Answer | typeof RUN | undefined | Promise<Answer | typeof RUN | undefined>,
 ): void {
+  appErrorHandling(res.req as Request); // once per app: an errorHandler mounted first is told
   if (step instanceof Promise) {
     // An answer that cannot be sent (a header Node refuses) goes to the error path too.
     step.then((answer) => settle(res, next, answer)).then(undefined, next);

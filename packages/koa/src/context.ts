@@ -1,8 +1,11 @@
 // What the Koa adapter reads off a Koa context: its proxy trust, its route, whether its body
 // is piped after the chain, and what fails while Koa writes the answer.
 import type { ProxyTrust } from '@resilience/core';
-import { type errorHandling, responseError } from '@resilience/node-server';
+import { type errorHandling, refuseFramework, responseError } from '@resilience/node-server';
 import type { Context } from 'koa';
+
+/** Express calls a middleware with (req, res, next): `next` is its res. Said at the first request. */
+export const onExpress = (next: unknown, name: string) => typeof next !== 'function' && refuseFramework(name, 'koa');
 
 /**
  * How Koa resolves client addresses: `app.proxy` off trusts none; on without `maxIpsCount`

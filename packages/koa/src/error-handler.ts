@@ -2,7 +2,7 @@
 // records what the other middleware answered themselves.
 import { type ErrorHandling, responseError } from '@resilience/node-server';
 import type { Context, Next } from 'koa';
-import { chainFailed, onRespondError, piped, routeOf } from './context.js';
+import { chainFailed, onExpress, onRespondError, piped, routeOf } from './context.js';
 import { send, sendNow } from './send.js';
 
 /** The middleware of `errorHandler` over `handling`. */
@@ -20,6 +20,7 @@ export function errorMiddleware(handling: ErrorHandling) {
   });
   // Not async: the promise `next()` returns is followed as it is, no promise of its own.
   return function errorHandler(ctx: Context, next: Next) {
+    onExpress(next, 'errorHandler');
     handling.checkFirst(ctx.res);
     handling.record?.(ctx.res);
     ctx.onerror = chainFailed;

@@ -18,7 +18,7 @@ import {
   timeoutArm,
 } from '@resilience/node-server';
 import type { Context, Next } from 'koa';
-import { piped, trustOf } from './context.js';
+import { onExpress, piped, trustOf } from './context.js';
 import { errorMiddleware } from './error-handler.js';
 import { send, settle, writeLate } from './send.js';
 import type { AdminRoutesOptions, IdempotencyOptions, Middleware, RateLimitOptions } from './types.js';
@@ -50,6 +50,7 @@ export function rateLimit<C extends Context = Context>(options: RateLimitOptions
     field: (ctx) => ctx.app.proxyIpHeader,
   });
   return function rateLimit(ctx: Context, next: Next) {
+    onExpress(next, 'rateLimit');
     return settle(ctx, next, check(ctx, ctx.res));
   };
 }
@@ -81,6 +82,7 @@ export function idempotency<C extends Context = Context>(options: IdempotencyOpt
     answeredFor: (ctx) => Object.defineProperty(ctx.response, 'headerSent', { value: false }),
   });
   return function idempotency(ctx: Context, next: Next) {
+    onExpress(next, 'idempotency');
     return settle(ctx, next, step(ctx, ctx.res));
   };
 }
@@ -94,6 +96,7 @@ export function timeout(options: TimeoutOptions): Middleware {
   // in the handler's place (the end of its late answer, for an idempotency record).
   const arm = timeoutArm(options, (_res, ctx) => ((ctx as Context).respond = false));
   return function timeout(ctx: Context, next: Next) {
+    onExpress(next, 'timeout');
     return arm(ctx.res, next, ctx);
   };
 }
@@ -105,6 +108,7 @@ export function timeout(options: TimeoutOptions): Middleware {
 export function loadShedding(options: LoadSheddingOptions): Middleware {
   const shed = loadShedder<Context>(options, send, (ctx) => ctx.respond !== false && piped(ctx.body));
   return function loadShedding(ctx: Context, next: Next) {
+    onExpress(next, 'loadShedding');
     return shed(ctx.res, next, ctx);
   };
 }
@@ -121,6 +125,7 @@ export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
 export function healthRoutes(registry: HealthRegistry, options: HealthRoutesOptions = {}): Middleware {
   const route = healthRoute(registry, options);
   return function healthRoutes(ctx: Context, next: Next) {
+    onExpress(next, 'healthRoutes');
     return settle(ctx, next, route(ctx.method, ctx.path));
   };
 }
@@ -129,6 +134,7 @@ export function healthRoutes(registry: HealthRegistry, options: HealthRoutesOpti
 export function metricsRoute(options: MetricsRouteOptions): Middleware {
   const route = metricsAnswer(options);
   return function metricsRoute(ctx: Context, next: Next) {
+    onExpress(next, 'metricsRoute');
     return settle(
       ctx,
       next,
@@ -141,6 +147,7 @@ export function metricsRoute(options: MetricsRouteOptions): Middleware {
 export function adminRoutes<C extends Context = Context>(options: AdminRoutesOptions<C>): Middleware {
   const route = adminRoute(options as AdminRoutesOptions);
   return function adminRoutes(ctx: Context, next: Next) {
+    onExpress(next, 'adminRoutes');
     return settle(ctx, next, route(ctx, ctx.res, ctx.path));
   };
 }

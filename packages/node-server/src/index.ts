@@ -55,6 +55,7 @@ export {
   rateLimitCheck,
 } from './middleware/rate-limit.js';
 export { type TimeoutArm, type TimeoutOptions, timeoutArm } from './middleware/timeout.js';
+export { refuseFramework } from './middleware/uncalled.js';
 export {
   type RequestOutcome,
   type RequestRecord,

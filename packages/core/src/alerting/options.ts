@@ -169,8 +169,7 @@ export function validateAlertingOptions(options: AlertingOptions): void {
 /** Options of `alerting.addHandler`. */
 export interface AlertHandlerOptions {
   /**
-   * The severities this handler is told of (firing and resolved alike), such as
-   * `['critical']` for a pager and `['warning', 'info']` for a chat channel. @default every severity
+   * The severities this handler is told of (firing and resolved alike). @default every severity
    */
   severities?: readonly AlertSeverity[];
 }

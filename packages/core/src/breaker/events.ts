@@ -9,12 +9,7 @@ export type BreakerEvent =
   | { type: 'success'; policy: string; durationMs: number }
   | { type: 'failure'; policy: string; error: unknown; durationMs: number }
   | { type: 'rejected'; policy: string; state: BreakerStateName; retryAfterMs: number }
-  /**
-   * A breaker kept in a store could not reach it: it decided from the last state it saw
-   * (`acquire`), lost an outcome (`settle`) or the outcomes counted since its last
-   * synchronisation (`sync`), could not announce a change to the other instances (`publish`)
-   * or hear theirs (`subscribe`).
-   */
+  /** A breaker's store failed at `step` (docs/circuit-breaker.md, `circuitBreaker({ store })`). */
   | {
       type: 'store_error';
       policy: string;

@@ -30,11 +30,8 @@ export function toRetryOptions(section: EnvOptions['retry']): Pick<RetryOptions,
 }
 
 /**
- * Turns the `breaker` section of {@link optionsFromEnv} into `circuitBreaker()` options:
+ * The `breaker` section of {@link optionsFromEnv} as `circuitBreaker()` options:
  * `strategy: consecutive(failureThreshold)` and `halfOpenAfter: resetTimeoutMs`.
- *
- * @example
- * const breaker = circuitBreaker({ ...toBreakerOptions(optionsFromEnv().breaker), name: 'payments' });
  */
 export function toBreakerOptions(
   section: EnvOptions['breaker'],
@@ -52,7 +49,7 @@ type MessageOptions = Pick<
 >;
 
 /**
- * Turns the `messages` section of {@link optionsFromEnv} into `messageProcessor()` options. See
+ * The `messages` section of {@link optionsFromEnv} as `messageProcessor()` options. See
  * docs/logging-and-config.md.
  */
 export function toMessageProcessorOptions(section: EnvOptions['messages']): MessageOptions {
@@ -64,7 +61,7 @@ export function toMessageProcessorOptions(section: EnvOptions['messages']): Mess
 }
 
 /**
- * Turns the `rateLimit` section of {@link optionsFromEnv} into `rateLimiter()` options. See
+ * The `rateLimit` section of {@link optionsFromEnv} as `rateLimiter()` options. See
  * docs/logging-and-config.md.
  */
 export function toRateLimiterOptions(

@@ -1,9 +1,18 @@
-// `handle(error) === true` (a promise or a truthy value is no yes), false when it throws or the
-// error cannot be read: the caller gets its own error.
-export const handles = (handle: (error: unknown) => boolean, error: unknown): boolean => {
+import { ConfigurationError } from './errors.js';
+
+// `handle(error) === true` (a truthy value is no yes), false when it throws or the error cannot
+// be read: the caller gets its own error. With `subject`, a promise (a non-async function that
+// returns one) is refused: never awaited, it would say no to every error, silently.
+export const handles = (handle: (error: unknown) => boolean, error: unknown, subject?: string): boolean => {
+  let yes: unknown;
   try {
-    return handle(error) === true;
+    yes = handle(error);
   } catch {
     return false;
   }
+  if (subject && yes instanceof Promise)
+    throw new ConfigurationError(subject, [
+      { option: 'handle', received: yes, allowed: 'true or false at once (it is not awaited)' },
+    ]);
+  return yes === true;
 };

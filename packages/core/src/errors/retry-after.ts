@@ -55,9 +55,8 @@ export function parseRetryAfter(value: unknown, nowMs: number): number | undefin
 const waitOf = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 
 /**
- * The wait in ms a failed call asks for: its own or its `data`'s `retryAfterMs` (`Infinity`:
- * never), else a `retry-after-ms` or `Retry-After` header on it, its `response`, its
- * `meta.response` or its `cause`; `undefined` when it names none (docs/errors.md).
+ * The wait in ms a failed call asks for (`retryAfterMs`, a `Retry-After` header on it, its
+ * response or cause: docs/errors.md; `Infinity`: never); `undefined` when it names none.
  */
 export function retryAfterMs(error: unknown, nowMs: number, depth = 0): number | undefined {
   try {

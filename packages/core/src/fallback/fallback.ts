@@ -36,7 +36,7 @@ export class FallbackPolicy<R> extends PolicyBase<FallbackEvent, R> {
       // A caller that cancelled, or a time limit that answered it already, takes no substitute:
       // the fallback would run for nobody. A time limit that still waits (a soft timeout's) does.
       const { aborted, reason } = context.signal;
-      const handled = !(aborted && !isAwaited(reason)) && (!this.#handle || handles(this.#handle, error));
+      const handled = !(aborted && !isAwaited(reason)) && (!this.#handle || handles(this.#handle, error, 'fallback'));
       if (!handled) throw error;
       if (this.#events.hasListeners) this.#events.emit({ type: 'fallback', policy: this.name, error });
       const value = this.#value;

@@ -64,10 +64,8 @@ function fromBase64(text: string): Uint8Array {
 }
 
 /**
- * What to keep of a finished response so a repeat of its request gets it back byte for byte:
- * the status, the headers in {@link REPLAYED_HEADERS} (plus `options.headers`), and the body
- * (text as text, bytes as base64). Throws `TypeError` for a status outside 100–599 or a
- * body that is not text, bytes or `undefined`.
+ * A response's status, headers ({@link REPLAYED_HEADERS}, `options.headers`) and body (bytes as
+ * base64), to replay it byte for byte. Throws `TypeError` for a status outside 100–599 or another body.
  */
 export function replayRecord(
   response: RecordedResponse,
@@ -92,10 +90,7 @@ export function replayRecord(
   return { status, headers: kept, body: body ?? '', encoding: 'utf8' };
 }
 
-/**
- * A recorded response to send again: its status, its headers with `idempotent-replayed: true`,
- * its body. A record {@link replayRecord} could not have made (damaged in the store) throws `StoreUnavailableError`.
- */
+/** A record's status, headers (with `idempotent-replayed: true`) and body; a damaged one throws `StoreUnavailableError`. */
 export function replayResponse(record: ReplayRecord): {
   status: number;
   headers: Record<string, string | readonly string[]>;

@@ -13,12 +13,9 @@ export interface EventLogger {
 
 export interface LogEventsOptions {
   /**
-   * Level per event type (`retry`, `give_up`, `state_change`, `alert`, ... or any type a
-   * custom source emits), overriding the defaults in {@link LOG_EVENTS_DEFAULTS}.
-   * `'off'` drops the event.
-   *
-   * @example
-   * logEvents(policy, pino(), { levels: { success: 'debug', retry: 'info' } })
+   * Level per event type (`retry`, `give_up`, ... or any type a custom source emits),
+   * over {@link LOG_EVENTS_DEFAULTS}; `'off'` drops the event.
+   * @example logEvents(policy, pino(), { levels: { success: 'debug', retry: 'info' } })
    */
   levels?: Partial<Record<string, EventLogLevel>>;
   /** The current request's correlation id (from `AsyncLocalStorage`, say), read per event. */

@@ -8,11 +8,7 @@ export interface MetricsOptions {
   subWindows?: number;
   /** Distinct error names counted in `errorsByType`; further names count as `'other'`. At most 20. @default 20 */
   maxErrorTypes?: number;
-  /**
-   * The time source for window rotation and for timing the calls of observed policies.
-   * @default coarseSystemClock for the window (the system time at 1 ms resolution, read from
-   * a cache) and systemClock for call durations
-   */
+  /** Rotates the window and times observed calls. @default coarseSystemClock; systemClock for durations */
   clock?: Clock;
 }
 

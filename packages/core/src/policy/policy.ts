@@ -105,7 +105,15 @@ export const isAbortSignal = (signal: unknown): signal is AbortSignal =>
 export const contextFor = (signal: AbortSignal | undefined): ExecuteContext =>
   signal === undefined ? rootContext : { signal, attempt: 1 };
 
-const kind = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value);
+// A policy given for `fn` (`retry.execute(timeout(5_000))`) is said as such, with how to combine them.
+const kind = (value: unknown): string =>
+  value === null
+    ? 'null'
+    : Array.isArray(value)
+      ? 'an array'
+      : typeof value === 'object' && typeof (value as { run?: unknown }).run === 'function'
+        ? 'a policy: combine policies with pipeline(outer, inner)'
+        : typeof value;
 
 /** The `TypeError` for a call whose `fn` is not a function or whose `signal` is not an AbortSignal. */
 export function callError(call: string, fn: unknown, signal: unknown): TypeError {

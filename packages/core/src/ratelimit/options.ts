@@ -17,8 +17,7 @@ export interface RateLimiterOptions {
   /** Name stamped on events. @default 'rateLimiter' */
   name?: string;
   /**
-   * The limiter's namespace in a shared store (keys `{rl:<prefix>|<key>}`, the prefix
-   * encoded): only limiters with the same prefix and store share keys.
+   * The limiter's namespace in a store: only limiters with the same prefix and store share keys.
    * @default the limiter's `name` with a given store; none with its own
    */
   prefix?: string;

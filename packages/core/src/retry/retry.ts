@@ -105,7 +105,7 @@ export class RetryPolicy extends PolicyBase<RetryEvent> {
       let reason: GiveUpReason | undefined;
       let delayMs = 0;
       if (signal.aborted) reason = 'aborted';
-      else if (!handles(this.#handle, error)) reason = 'not_handled';
+      else if (!handles(this.#handle, error, 'retry')) reason = 'not_handled';
       else if (attempt >= maxAttempts) reason = 'max_attempts';
       else {
         delayMs = previousDelay = delayOf(backoff, attempt, previousDelay, this.#random);

@@ -53,8 +53,7 @@ export function storeNamespace(...segments: readonly string[]): string {
 }
 
 /**
- * The store key of the caller's `key` in `namespace` (from {@link storeNamespace}): the
- * two, then `}` closing the hash tag.
+ * The store key of `key` in `namespace` (from {@link storeNamespace}).
  *
  * @example
  * storeKey(storeNamespace('shop', 'carts'), 'c-1'); // '{shop:carts|c-1}'

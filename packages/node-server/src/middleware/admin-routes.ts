@@ -85,7 +85,12 @@ export function adminRoute<C>(options: AdminRoutesOptions<C>): AdminRoute<C> {
   refuseUncalled('adminRoutes', options);
   const v = new OptionsValidator('adminRoutes');
   const o = v.known(options, OPTION_NAMES);
-  v.required('authorize', o.authorize).function('authorize', o.authorize);
+  v.check(
+    typeof o.authorize === 'function',
+    'authorize',
+    o.authorize,
+    'a function (request) => true to allow it, false to refuse it: the admin routes have no default access',
+  );
   checkPrefix(v, o.prefix);
   const source = o.breakers ?? breakerRegistry;
   v.check(

@@ -85,6 +85,8 @@ export interface ErrorHandling {
    * another middleware of the toolkit has already handled.
    */
   checkFirst(res: ServerResponse): void;
+  /** Logs the adapter's `message` about where the handler is mounted, once (Express's: before a route). */
+  misplaced(message: string): void;
   /**
    * The answer to an error: records it (see {@link ErrorHandling.recordAnswered}); `undefined`
    * when the response has already started (it is then ended: nothing else can be said).
@@ -170,6 +172,10 @@ export function errorHandling(options: ErrorHandlerOptions = {}): ErrorHandling 
         {},
         'errorHandler runs after another resilience middleware, so what that middleware refuses is neither answered nor recorded by it; mount it first (app.use(errorHandler(...)) before the others)',
       );
+    },
+    misplaced(message) {
+      if (!misplaced) logger.warn({}, message);
+      misplaced = true;
     },
     answer(res, thrown, context) {
       // A body parser's zlib error about the request's own body is the client's, not an upstream's.

@@ -1,5 +1,6 @@
 import { IncomingMessage } from 'node:http';
 import { Http2ServerRequest } from 'node:http2';
+import { ConfigurationError } from '@resilience/core';
 import { OptionsValidator } from '@resilience/core/internal';
 
 /**
@@ -20,4 +21,20 @@ export function refuseUncalled(name: string, first: unknown): void {
       `options, not a request: ${name}(...) makes the middleware, so mount what it returns (app.use(${name}(...)))`,
     )
     .done();
+}
+
+/**
+ * Throws when an adapter's middleware runs under the other framework (Koa calls a middleware
+ * with `(ctx, next)`, Express with `(req, res, next)`), naming the package to import it from,
+ * instead of a TypeError from inside it at the first request.
+ */
+export function refuseFramework(name: string, ours: 'express' | 'koa'): never {
+  const [mine, theirs, other] = ours === 'koa' ? ['Koa', 'Express', 'express'] : ['Express', 'Koa', 'koa'];
+  throw new ConfigurationError(name, [
+    {
+      option: 'framework',
+      received: theirs,
+      allowed: `${mine} (on ${theirs}: import ${name} from '@resilience/${other}')`,
+    },
+  ]);
 }

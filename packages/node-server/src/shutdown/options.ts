@@ -108,7 +108,9 @@ export function validateShutdownOptions(server: unknown, options: GracefulShutdo
     typeof s?.close === 'function' && typeof s.closeAllConnections === 'function' && typeof s.on === 'function',
     'server',
     server,
-    'a node:http or node:https Server',
+    typeof s?.listen === 'function' && typeof s.close !== 'function'
+      ? 'the Server app.listen() returns, not the app (const server = app.listen(port))'
+      : 'a node:http or node:https Server',
   );
   // terminus' names: the look-alikes known() would suggest (timeoutMs, health) do not take them as they are.
   refuseTheirs(v, options, TERMINUS);

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../clock/fake-clock.js';
+import { fallback } from '../fallback/fallback.js';
+import { backoff } from '../retry/backoff.js';
+import { retry } from '../retry/retry.js';
+import { isConfigurationError } from './errors.js';
+
+// A non-async `handle` that returns a promise (`(e) => isRetryable(e)` over an async helper)
+// passes the construction check; its answer, never awaited, said no to every error: a retry
+// that never retried, a fallback that never stood in, and nothing said.
+const promised = () => Promise.resolve(true) as unknown as boolean;
+const failing = () => {
+  throw Object.assign(new Error('HTTP 503'), { status: 503 });
+};
+
+describe('a handle that answers a promise', () => {
+  it('fails the retry at the first error, saying handle is not awaited', async () => {
+    const policy = retry({ maxAttempts: 3, handle: promised, backoff: backoff.constant(0), clock: new FakeClock() });
+    const thrown = await policy.execute(failing).catch((error: unknown) => error);
+    expect(isConfigurationError(thrown)).toBe(true);
+    expect((thrown as Error).message).toBe(
+      'Invalid retry options: handle: received a Promise, expected true or false at once (it is not awaited)',
+    );
+  });
+
+  it('fails the fallback the same way', async () => {
+    const policy = fallback('cached', { handle: promised });
+    const thrown = await policy.execute(failing).catch((error: unknown) => error);
+    expect((thrown as Error).message).toBe(
+      'Invalid fallback options: handle: received a Promise, expected true or false at once (it is not awaited)',
+    );
+  });
+
+  it('keeps a handle that answers true or false, or throws, as before', async () => {
+    let calls = 0;
+    const count = () => {
+      calls++;
+      return failing();
+    };
+    await expect(
+      retry({ maxAttempts: 2, handle: () => true, backoff: backoff.constant(0) }).execute(count),
+    ).rejects.toThrow();
+    expect(calls).toBe(2);
+    const throwing = () => {
+      throw new Error('handle broke');
+    };
+    await expect(retry({ maxAttempts: 2, handle: throwing }).execute(failing)).rejects.toThrow('HTTP 503');
+  });
+});
