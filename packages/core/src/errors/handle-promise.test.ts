@@ -21,6 +21,25 @@ describe('a handle that answers a promise', () => {
     expect((thrown as Error).message).toBe(
       'Invalid retry options: handle: received a Promise, expected true or false at once (it is not awaited)',
     );
+    // Nothing lost: the call's own error is the cause.
+    expect((thrown as Error).cause).toMatchObject({ message: 'HTTP 503', status: 503 });
+  });
+
+  it('leaves no unhandled rejection when the promise it answers rejects', async () => {
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', listener);
+    try {
+      const rejecting = () => Promise.reject(new Error('helper broke')) as unknown as boolean;
+      const thrown = await retry({ handle: rejecting })
+        .execute(failing)
+        .catch((error: unknown) => error);
+      expect(isConfigurationError(thrown)).toBe(true);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
   });
 
   it('fails the fallback the same way', async () => {
