@@ -13,6 +13,7 @@ export {
   type ScenarioContext,
   type Served,
 } from './context.js';
+export { everyMiddleware } from './every-middleware.js';
 export type { Area, Scenario } from './scenario.js';
 export { scenarios } from './scenarios/index.js';
 export type { ConformanceAdapter, Handler, HandlerRequest, Parser, Reply, TrustProxy } from './types.js';

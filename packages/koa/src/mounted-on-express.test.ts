@@ -1,29 +1,10 @@
-import { health, tokenBucket } from '@resilience/core';
-import { Registry } from 'prom-client';
+import { everyMiddleware } from '@resilience/http-conformance';
 import { describe, expect, it } from 'vitest';
-import {
-  adminRoutes,
-  errorHandler,
-  healthRoutes,
-  idempotency,
-  loadShedding,
-  metricsRoute,
-  rateLimit,
-  timeout,
-} from './index.js';
+import * as adapter from './index.js';
 
 // Express calls a middleware with (req, res, next). Mounted there, each one of this package says
 // which package to import it from at the first request, not a TypeError from inside it.
-const middleware = {
-  rateLimit: rateLimit({ algorithm: tokenBucket({ capacity: 1, refillPerSecond: 1 }) }),
-  idempotency: idempotency(),
-  timeout: timeout({ ms: 1_000 }),
-  loadShedding: loadShedding({ maxConcurrent: 1 }),
-  healthRoutes: healthRoutes(health()),
-  metricsRoute: metricsRoute({ registry: new Registry() }),
-  adminRoutes: adminRoutes({ authorize: () => false }),
-  errorHandler: errorHandler(),
-};
+const middleware = everyMiddleware(adapter);
 
 describe('Koa middleware mounted on Express', () => {
   for (const [name, fn] of Object.entries(middleware)) {
