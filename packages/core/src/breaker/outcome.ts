@@ -5,13 +5,16 @@ import type { BreakerStateName } from './options.js';
 
 /**
  * How a settled call counts: `ignored` when the caller had aborted, `failure` when `handle`
- * answers `true`, `ignored` for the toolkit's own rejections and cancellations, and
+ * answers `true` (or a promise, or throws), `ignored` for the toolkit's own rejections and cancellations, and
  * `success` otherwise (the dependency answered).
  */
 export function outcomeOf(handle: (error: unknown) => boolean, error: unknown, aborted: boolean): CallOutcome {
   if (aborted) return 'ignored';
   try {
-    if (handle(error) === true) return 'failure';
+    const yes: unknown = handle(error);
+    // A promise cannot be waited for here: counted as a throw is (its rejection handled).
+    if (yes instanceof Promise) yes.catch(() => {});
+    if (yes === true || yes instanceof Promise) return 'failure';
     return isOwnRejection(error) || classify(error) === 'cancelled' ? 'ignored' : 'success';
   } catch {
     return 'failure'; // `handle` threw, or the error cannot be read: the call failed all the same

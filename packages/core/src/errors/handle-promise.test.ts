@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { circuitBreaker } from '../breaker/breaker.js';
+import { consecutive } from '../breaker/strategy.js';
 import { FakeClock } from '../clock/fake-clock.js';
 import { fallback } from '../fallback/fallback.js';
+import { hedge } from '../hedging/hedge.js';
 import { backoff } from '../retry/backoff.js';
 import { retry } from '../retry/retry.js';
+import { adaptiveThrottle } from '../throttle/throttle.js';
 import { isConfigurationError } from './errors.js';
 
 // A non-async `handle` that returns a promise (`(e) => isRetryable(e)` over an async helper)
@@ -64,5 +68,41 @@ describe('a handle that answers a promise', () => {
       throw new Error('handle broke');
     };
     await expect(retry({ maxAttempts: 2, handle: throwing }).execute(failing)).rejects.toThrow('HTTP 503');
+  });
+
+  it('fails the hedge the same way, without leaving the call waiting', async () => {
+    const policy = hedge({ delayMs: 1_000, maxHedges: 1, handle: promised, clock: new FakeClock() });
+    const thrown = await policy.execute(failing).catch((error: unknown) => error);
+    expect((thrown as Error).message).toBe(
+      'Invalid hedge options: handle: received a Promise, expected true or false at once (it is not awaited)',
+    );
+    expect((thrown as Error).cause).toMatchObject({ message: 'HTTP 503' });
+  });
+
+  it("fails the throttle's call the same way, naming overloaded", async () => {
+    const throttle = adaptiveThrottle({ overloaded: promised, clock: new FakeClock() });
+    const thrown = await throttle.execute(failing).catch((error: unknown) => error);
+    expect((thrown as Error).message).toBe(
+      'Invalid adaptiveThrottle options: overloaded: received a Promise, expected true or false at once (it is not awaited)',
+    );
+    expect((thrown as Error).cause).toMatchObject({ message: 'HTTP 503' });
+  });
+
+  it('counts a failure in a breaker, as a handle that throws does (its answer cannot be waited for)', async () => {
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', listener);
+    try {
+      const rejecting = () => Promise.reject(new Error('helper broke')) as unknown as boolean;
+      for (const handle of [promised, rejecting]) {
+        const breaker = circuitBreaker({ handle, strategy: consecutive(2), registry: false });
+        for (let i = 0; i < 2; i++) await expect(breaker.execute(failing)).rejects.toThrow('HTTP 503');
+        expect(breaker.state).toBe('open');
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
   });
 });

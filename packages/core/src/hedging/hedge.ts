@@ -155,7 +155,15 @@ export class HedgePolicy extends PolicyBase<HedgeEvent> {
     if (attempt === call.attempts[0]) call.firstFailed = true;
     call.lastError = error;
     const handle = this.#opts.handle;
-    if (handle !== undefined && !handles(handle, error)) {
+    let worth = true;
+    try {
+      worth = handle === undefined || handles(handle, error, 'hedge');
+    } catch (refusal) {
+      // A handle that answers a promise: the call ends with that refusal (its cause, the error).
+      worth = false;
+      error = refusal;
+    }
+    if (!worth) {
       // Not worth failing over: the call's answer, as a success would be.
       this.#finish(call, 0, attempt);
       call.reject(error);

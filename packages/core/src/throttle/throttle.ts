@@ -72,8 +72,10 @@ export class AdaptiveThrottlePolicy extends PolicyBase<ThrottleEvent> {
       },
       (error: unknown) => {
         // An own rejection from inside (a rate limit) never reached the dependency: not counted.
-        // `handles`: a test that throws (or answers anything but true) says no, and the call keeps its own error.
-        if (!isOwnRejection(error)) this.#apply(handles(this.#overloaded, error) ? 'failed' : 'accepted', true);
+        // `handles`: a test that throws (or answers anything but true) says no, and the call keeps
+        // its own error; one that answers a promise fails the call (its `cause`), counting nothing.
+        if (!isOwnRejection(error))
+          this.#apply(handles(this.#overloaded, error, 'adaptiveThrottle', 'overloaded') ? 'failed' : 'accepted', true);
         throw error;
       },
     );
