@@ -5,6 +5,7 @@ import { type AdapterSpec, AsLeft } from './as-left.js';
 import { AXIOS_RETRY, refuseAxiosRetry } from './axios-retry.js';
 import { brokenOff } from './broken-off.js';
 import { followToken } from './caller-cancel.js';
+import { WRAPPED_ENV_FETCH, wrapsFetch } from './wrapped-fetch.js';
 
 /** The options of `withResilience`: the same as `@resilience/fetch`, each the options of a core factory. */
 export type ResilientAxiosOptions = ClientOptions<InternalAxiosRequestConfig>;
@@ -44,19 +45,6 @@ const transport = {
 
 /** Marks an instance `withResilience` installed on, seen by another copy of this package too. */
 const INSTALLED = Symbol.for('@resilience/axios.installed');
-/** What `@resilience/fetch` marks the fetch it returns with. */
-const WRAPPED_FETCH = Symbol.for('@resilience/fetch.wraps');
-
-/** Whether the fetch adapter would send through `@resilience/fetch`'s fetch: two retry layers, attempts multiplied (4 × 4). */
-const wrapsFetch = (env: { fetch?: unknown } | null | undefined): boolean =>
-  (env?.fetch as { [WRAPPED_FETCH]?: unknown } | null | undefined)?.[WRAPPED_FETCH] === true;
-
-/** The refusal of such an `env.fetch`, in the instance's defaults or a request's config. */
-const WRAPPED_ENV_FETCH = {
-  option: 'env.fetch',
-  received: 'a fetch @resilience/fetch wraps',
-  allowed: 'a fetch withResilience does not wrap (the plain fetch: this instance retries already)',
-} as const;
 
 /**
  * Makes an axios instance retry what is safe to retry, honour `Retry-After`, and keep a

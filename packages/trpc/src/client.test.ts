@@ -121,10 +121,13 @@ function oneRetryLeft() {
 }
 
 describe('retryLink against a real tRPC server', () => {
-  const retrying = (clock: FakeClock) => (url: string) => [
-    retryLink<AppRouter>({ retry: { clock, random: sequenceRandom(0) } }),
-    httpLink({ url }),
-  ];
+  /** retryLink (on `budget` when given) before `inner` links, by default one httpLink. */
+  const retrying =
+    (clock: FakeClock, budget?: ReturnType<typeof oneRetryLeft>, ...inner: ((url: string) => TRPCLink<AppRouter>)[]) =>
+    (url: string) => [
+      retryLink<AppRouter>({ retry: { clock, random: sequenceRandom(0), ...(budget && { budget: budget as never }) } }),
+      ...(inner.length > 0 ? inner.map((link) => link(url)) : [httpLink({ url })]),
+    ];
 
   it('retries a query the server could not answer (503), then resolves', async () => {
     const clock = new FakeClock();
@@ -229,10 +232,7 @@ describe('retryLink against a real tRPC server', () => {
     const budget = oneRetryLeft();
     const clock = new FakeClock();
     const client = await setup(
-      (url) => [
-        retryLink({ retry: { clock, random: sequenceRandom(0), budget: budget as never } }),
-        httpBatchLink({ url }),
-      ],
+      retrying(clock, budget, (url) => httpBatchLink({ url })),
       clock,
     );
     for (const [status, taken, sent] of [
@@ -253,11 +253,12 @@ describe('retryLink against a real tRPC server', () => {
     const budget = oneRetryLeft();
     const clock = new FakeClock();
     const client = await setup(
-      (url) => [
-        retryLink({ retry: { clock, random: sequenceRandom(0), budget: budget as never } }),
-        timeoutLink({ ms: 1_000, clock }),
-        httpLink({ url }),
-      ],
+      retrying(
+        clock,
+        budget,
+        () => timeoutLink({ ms: 1_000, clock }),
+        (url) => httpLink({ url }),
+      ),
       clock,
     );
     outcomes = ['hang', 'hang', 'hang', 'hang'];
@@ -285,10 +286,7 @@ describe('retryLink against a real tRPC server', () => {
     const budget = oneRetryLeft();
     const clock = new FakeClock();
     const client = await setup(
-      (url) => [
-        retryLink({ retry: { clock, random: sequenceRandom(0), budget: budget as never } }),
-        httpBatchLink({ url }),
-      ],
+      retrying(clock, budget, (url) => httpBatchLink({ url })),
       clock,
     );
     const callers = [1, 2, 3].map(() => new AbortController());

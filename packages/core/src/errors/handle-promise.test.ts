@@ -13,6 +13,22 @@ import { isConfigurationError } from './errors.js';
 // passes the construction check; its answer, never awaited, said no to every error: a retry
 // that never retried, a fallback that never stood in, and nothing said.
 const promised = () => Promise.resolve(true) as unknown as boolean;
+const rejecting = () => Promise.reject(new Error('helper broke')) as unknown as boolean;
+
+/** The unhandled rejections while `run` runs and one turn after it. */
+async function unhandledDuring(run: () => Promise<void>): Promise<unknown[]> {
+  const unhandled: unknown[] = [];
+  const listener = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', listener);
+  try {
+    await run();
+    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    process.off('unhandledRejection', listener);
+  }
+  return unhandled;
+}
+
 const failing = () => {
   throw Object.assign(new Error('HTTP 503'), { status: 503 });
 };
@@ -30,20 +46,13 @@ describe('a handle that answers a promise', () => {
   });
 
   it('leaves no unhandled rejection when the promise it answers rejects', async () => {
-    const unhandled: unknown[] = [];
-    const listener = (reason: unknown) => unhandled.push(reason);
-    process.on('unhandledRejection', listener);
-    try {
-      const rejecting = () => Promise.reject(new Error('helper broke')) as unknown as boolean;
+    const unhandled = await unhandledDuring(async () => {
       const thrown = await retry({ handle: rejecting })
         .execute(failing)
         .catch((error: unknown) => error);
       expect(isConfigurationError(thrown)).toBe(true);
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(unhandled).toEqual([]);
-    } finally {
-      process.off('unhandledRejection', listener);
-    }
+    });
+    expect(unhandled).toEqual([]);
   });
 
   it('fails the fallback the same way', async () => {
@@ -89,20 +98,13 @@ describe('a handle that answers a promise', () => {
   });
 
   it('counts a failure in a breaker, as a handle that throws does (its answer cannot be waited for)', async () => {
-    const unhandled: unknown[] = [];
-    const listener = (reason: unknown) => unhandled.push(reason);
-    process.on('unhandledRejection', listener);
-    try {
-      const rejecting = () => Promise.reject(new Error('helper broke')) as unknown as boolean;
+    const unhandled = await unhandledDuring(async () => {
       for (const handle of [promised, rejecting]) {
         const breaker = circuitBreaker({ handle, strategy: consecutive(2), registry: false });
         for (let i = 0; i < 2; i++) await expect(breaker.execute(failing)).rejects.toThrow('HTTP 503');
         expect(breaker.state).toBe('open');
       }
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(unhandled).toEqual([]);
-    } finally {
-      process.off('unhandledRejection', listener);
-    }
+    });
+    expect(unhandled).toEqual([]);
   });
 });
